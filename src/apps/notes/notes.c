@@ -1,0 +1,227 @@
+/*
+ * notes module (see notes.h). Every statement filters on tenant_id, so a note of another
+ * tenant is indistinguishable from a missing one (404). Lists are newest first and
+ * paginated by an opaque cursor (the last id, base64url-encoded).
+ */
+#include "apps/notes/notes.h"
+#include "core/http.h"
+#include "lib/formats.h"
+
+#include <string.h>
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 200
+
+static const cn_migration_t migrations[] = {
+    {1, "create_notes",
+     "CREATE TABLE notes ("
+     " tenant_id TEXT NOT NULL,"
+     " id TEXT NOT NULL,"
+     " title TEXT NOT NULL,"
+     " body TEXT NOT NULL DEFAULT '',"
+     " created_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL,"
+     " PRIMARY KEY (tenant_id, id))"},
+    {0},
+};
+
+static const cn_field_t create_fields[] = {
+    {"title", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200,
+     .description = "Short title"},
+    {"body", CN_T_STRING, .max_len = 100000, .description = "Free text"},
+    {0},
+};
+static const cn_schema_t create_schema = {"NoteCreate", create_fields};
+
+static const cn_field_t update_fields[] = {
+    {"title", CN_T_STRING, .min_len = 1, .max_len = 200},
+    {"body", CN_T_STRING, .max_len = 100000},
+    {0},
+};
+static const cn_schema_t update_schema = {"NoteUpdate", update_fields};
+
+static const cn_field_t list_fields[] = {
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = MAX_LIMIT,
+     .description = "Page size (default 50)"},
+    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
+    {0},
+};
+static const cn_schema_t list_query = {"NoteListQuery", list_fields};
+
+static const cn_field_t id_fields[] = {
+    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {0},
+};
+static const cn_schema_t id_params = {"NoteId", id_fields};
+
+#define NOTE_COLUMNS "id, title, body, created_at, updated_at"
+
+static json_t *note_from_row(cn_stmt_t *st)
+{
+    size_t id_len, title_len, body_len;
+    const char *id = cn_stmt_text(st, 0, &id_len);
+    const char *title = cn_stmt_text(st, 1, &title_len);
+    const char *body = cn_stmt_text(st, 2, &body_len);
+    return json_pack("{s:s%, s:s%, s:s%, s:I, s:I}", "id", id, id_len, "title", title, title_len,
+                     "body", body, body_len, "created_at", (json_int_t)cn_stmt_int(st, 3),
+                     "updated_at", (json_int_t)cn_stmt_int(st, 4));
+}
+
+/* Runs a statement expected to return at most one note row and answers with it. */
+static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *args, size_t n)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    json_t *note = rc == CN_ROW ? note_from_row(st) : NULL;
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (note == NULL)
+        return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+    return cn_reply_json(r, status, note);
+}
+
+static int create_note(cn_req_t *r)
+{
+    char id[CN_UUID_LEN + 1];
+    cn_uuid7(id);
+    json_t *body = json_object_get(r->body, "body");
+    int64_t now = cn_now_ms();
+    cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(cn_req_tenant(r)),
+                       CN_VTEXTN(json_string_value(json_object_get(r->body, "title")),
+                                 json_string_length(json_object_get(r->body, "title"))),
+                       body ? CN_VTEXTN(json_string_value(body), json_string_length(body))
+                            : CN_VTEXT(""),
+                       CN_VINT(now)};
+    char location[64];
+    snprintf(location, sizeof(location), "/api/v1/notes/%s", id);
+    cn_reply_header(r, "location", location, strlen(location));
+    return reply_one(r, 201,
+                     "INSERT INTO notes (id, tenant_id, title, body, created_at, updated_at) "
+                     "VALUES ($1, $2, $3, $4, $5, $5) RETURNING " NOTE_COLUMNS,
+                     args, CN_ARRAY_SIZE(args));
+}
+
+static int get_note(cn_req_t *r)
+{
+    cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
+    return reply_one(r, 200,
+                     "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id = $2", args, 2);
+}
+
+static int update_note(cn_req_t *r)
+{
+    json_t *title = json_object_get(r->body, "title"), *body = json_object_get(r->body, "body");
+    if (title == NULL && body == NULL)
+        return cn_fail_field(r, "", "give at least one of title, body");
+    cn_val_t args[] = {
+        CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id")),
+        title ? CN_VTEXTN(json_string_value(title), json_string_length(title)) : CN_VNULL,
+        body ? CN_VTEXTN(json_string_value(body), json_string_length(body)) : CN_VNULL,
+        CN_VINT(cn_now_ms())};
+    return reply_one(r, 200,
+                     "UPDATE notes SET title = COALESCE($3, title), body = COALESCE($4, body),"
+                     " updated_at = $5 WHERE tenant_id = $1 AND id = $2 RETURNING " NOTE_COLUMNS,
+                     args, CN_ARRAY_SIZE(args));
+}
+
+static int delete_note(cn_req_t *r)
+{
+    cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
+    int64_t changes = 0;
+    int rc = cn_store_exec(r->store, "DELETE FROM notes WHERE tenant_id = $1 AND id = $2", args, 2,
+                           &changes, &r->err);
+    if (rc != 0)
+        return rc;
+    if (changes == 0)
+        return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+    return cn_reply_empty(r, 204);
+}
+
+static int decode_cursor(cn_req_t *r, const char *cursor, char out[CN_UUID_LEN + 1])
+{
+    uint8_t raw[96];
+    size_t len = strlen(cursor);
+    long n = len <= 128 ? cn_base64url_decode(cursor, len, raw) : -1;
+    if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
+        return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
+    memcpy(out, raw, CN_UUID_LEN);
+    out[CN_UUID_LEN] = '\0';
+    return 0;
+}
+
+static int list_notes(cn_req_t *r)
+{
+    json_t *jl = json_object_get(r->query, "limit");
+    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
+    int64_t limit = jl ? json_integer_value(jl) : DEFAULT_LIMIT;
+    char after[CN_UUID_LEN + 1] = "";
+    if (cursor && decode_cursor(r, cursor, after) != 0)
+        return CN_EVALIDATION;
+    cn_stmt_t *st;
+    int rc;
+    if (cursor) {
+        cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(after), CN_VINT(limit + 1)};
+        rc = cn_store_query(r->store,
+                            "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id < $2"
+                            " ORDER BY id DESC LIMIT $3",
+                            args, 3, &st, &r->err);
+    } else {
+        cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(limit + 1)};
+        rc = cn_store_query(r->store,
+                            "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1"
+                            " ORDER BY id DESC LIMIT $2",
+                            args, 2, &st, &r->err);
+    }
+    if (rc != 0)
+        return rc;
+    json_t *items = json_array();
+    char next[CN_UUID_LEN * 2] = "";
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if ((int64_t)json_array_size(items) == limit) { /* one extra row: there is a next page */
+            json_t *last = json_array_get(items, json_array_size(items) - 1);
+            const char *last_id = json_string_value(json_object_get(last, "id"));
+            cn_base64url_encode((const uint8_t *)last_id, strlen(last_id), next);
+            break;
+        }
+        json_array_append_new(items, note_from_row(st));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    return cn_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                                           next[0] ? json_string(next) : json_null()));
+}
+
+static const cn_route_t routes[] = {
+    {CN_POST, "/api/v1/notes", create_note, "notes.write", .body = &create_schema,
+     .summary = "Create a note", .success_status = 201},
+    {CN_GET, "/api/v1/notes", list_notes, "notes.read", .query = &list_query,
+     .summary = "List notes, newest first"},
+    {CN_GET, "/api/v1/notes/{id}", get_note, "notes.read", .params = &id_params,
+     .summary = "Get a note"},
+    {CN_PATCH, "/api/v1/notes/{id}", update_note, "notes.write", .body = &update_schema,
+     .params = &id_params, .summary = "Change a note's title or body"},
+    {CN_DELETE, "/api/v1/notes/{id}", delete_note, "notes.write", .params = &id_params,
+     .summary = "Delete a note", .success_status = 204},
+    {0},
+};
+
+static const cn_permission_t permissions[] = {
+    {"notes.read", "Read notes"},
+    {"notes.write", "Create, change and delete notes"},
+    {0},
+};
+
+const cn_app_t notes_app = {
+    .name = "notes",
+    .description = "Demo module: tenant-scoped notes",
+    .migrations = migrations,
+    .routes = routes,
+    .permissions = permissions,
+};

@@ -1,0 +1,55 @@
+/*
+ * Shared kernel vocabulary: error codes, the error context object and the allocation
+ * wrappers. Every layer above lib/ returns 0 or one of these negative codes and leaves a
+ * human message in a cn_err_t; only http.c turns codes into HTTP statuses.
+ */
+#ifndef CAIRN_CORE_COMMON_H
+#define CAIRN_CORE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    CN_OK = 0,
+    CN_ERR = -1,        /* internal failure: logged, never shown to clients */
+    CN_EINVAL = -2,     /* malformed input (400) */
+    CN_EVALIDATION = -3, /* well-formed input that breaks the schema (422) */
+    CN_ENOTFOUND = -4,  /* 404 */
+    CN_ECONFLICT = -5,  /* uniqueness or state conflict (409) */
+    CN_EUNAUTH = -6,    /* no or bad credentials (401) */
+    CN_EFORBIDDEN = -7, /* authenticated but not allowed (403) */
+    CN_EBUSY = -8,      /* retry later (503) */
+    CN_ETOONEW = -9,    /* database schema newer than this binary */
+    CN_EUNSUPPORTED = -10, /* wrong content type (415) */
+};
+
+/** Error context: a code and a message for humans (operators or API clients). */
+typedef struct st_cn_err_t {
+    int code;
+    char msg[512];
+} cn_err_t;
+
+/** Sets err (if non-NULL) and returns code, so callers can `return cn_err_set(...)`. */
+int cn_err_set(cn_err_t *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Allocation that never returns NULL: out of memory aborts the process with a message. */
+void *cn_malloc(size_t n);
+void *cn_calloc(size_t count, size_t n);
+void *cn_realloc(void *p, size_t n);
+char *cn_strdup(const char *s);
+char *cn_strndup(const char *s, size_t n);
+
+/** Monotonic clock in nanoseconds, and wall clock in Unix milliseconds. */
+uint64_t cn_now_ns(void);
+int64_t cn_now_ms(void);
+
+/** Fills buf with cryptographically strong random bytes (per-thread buffered getrandom). */
+void cn_random(void *buf, size_t len);
+
+/** Writes a fresh UUIDv7 into out (37 bytes). */
+void cn_uuid7(char out[37]);
+
+#define CN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,374 @@
+/*
+ * Configuration (see config.h). The `keys` table is the single source of truth: adding a
+ * key means adding one row, and the file parser, environment, flags, `config check` and
+ * help text all follow from it.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { T_INT, T_SIZE, T_BOOL, T_ENUM, T_STRING, T_SECRET, T_LISTEN } key_type_t;
+
+typedef struct {
+    const char *key;  /* "section.name" */
+    const char *env;  /* CAIRN_* */
+    const char *flag; /* "--name" or NULL */
+    key_type_t type;
+    const char *def;
+    long long min, max;
+    const char *const *allowed; /* T_ENUM: NULL-terminated */
+    size_t offset;
+    const char *help;
+} key_t_;
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const sync_modes[] = {"normal", "full", NULL};
+
+#define OFF(f) offsetof(cn_config_t, f)
+
+static const key_t_ keys[] = {
+    {"server.listen", "CAIRN_LISTEN", "--listen", T_LISTEN, "127.0.0.1:8080", 0, 0, NULL,
+     OFF(listen), "HOST:PORT to listen on (repeatable; port 0 picks a free port)"},
+    {"server.threads", "CAIRN_THREADS", "--threads", T_INT, "0", 0, 256, NULL, OFF(threads),
+     "event-loop threads; 0 = one per CPU core"},
+    {"server.max_body", "CAIRN_MAX_BODY", "--max-body", T_SIZE, "1M", 1024, 1LL << 30, NULL,
+     OFF(max_body), "largest accepted request body (bytes; K/M/G suffixes)"},
+    {"server.request_timeout_ms", "CAIRN_REQUEST_TIMEOUT_MS", NULL, T_INT, "10000", 100, 600000,
+     NULL, OFF(request_timeout_ms),
+     "HTTP/1 time allowed to send request headers and body, and to stay idle between requests"},
+    {"server.idle_timeout_ms", "CAIRN_IDLE_TIMEOUT_MS", NULL, T_INT, "60000", 100, 3600000, NULL,
+     OFF(idle_timeout_ms), "HTTP/2 idle connection timeout"},
+    {"server.shutdown_timeout_s", "CAIRN_SHUTDOWN_TIMEOUT_S", NULL, T_INT, "10", 1, 300, NULL,
+     OFF(shutdown_timeout_s), "graceful shutdown deadline for in-flight requests"},
+    {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, T_STRING, "", 0, 0, NULL,
+     OFF(cors_origins), "comma-separated origins allowed by CORS (exact match); empty = none"},
+    {"server.tls_cert", "CAIRN_TLS_CERT", "--tls-cert", T_STRING, "", 0, 0, NULL, OFF(tls_cert),
+     "PEM certificate chain; enables TLS and HTTP/2 (ALPN)"},
+    {"server.tls_key", "CAIRN_TLS_KEY", "--tls-key", T_STRING, "", 0, 0, NULL, OFF(tls_key),
+     "PEM private key for server.tls_cert"},
+    {"store.data", "CAIRN_DATA", "--data", T_STRING, "./data", 0, 0, NULL, OFF(data_dir),
+     "directory holding the SQLite database (created if missing)"},
+    {"store.synchronous", "CAIRN_SYNCHRONOUS", NULL, T_ENUM, "normal", 0, 0, sync_modes,
+     OFF(synchronous_full),
+     "normal: commits survive a process crash (kill -9); full: also a power loss"},
+    {"store.busy_timeout_ms", "CAIRN_BUSY_TIMEOUT_MS", NULL, T_INT, "5000", 0, 600000, NULL,
+     OFF(busy_timeout_ms), "how long to wait for another process holding the database lock"},
+    {"store.auto_migrate", "CAIRN_AUTO_MIGRATE", NULL, T_BOOL, "true", 0, 0, NULL,
+     OFF(auto_migrate), "apply pending migrations when the server starts"},
+    {"log.level", "CAIRN_LOG_LEVEL", "--log-level", T_ENUM, "info", 0, 0, log_levels,
+     OFF(log_level), "lowest level written to the application log"},
+    {"log.access", "CAIRN_ACCESS_LOG", NULL, T_BOOL, "true", 0, 0, NULL, OFF(access_log),
+     "write one JSON line per request"},
+    {"auth.bootstrap_token", "CAIRN_BOOTSTRAP_TOKEN", NULL, T_SECRET, "", 0, 0, NULL,
+     OFF(bootstrap_token), "bearer token accepted for routes that need a permission"},
+};
+
+_Static_assert(CN_ARRAY_SIZE(keys) <= 32, "cn_config_t.sources is too small");
+
+static const key_t_ *find_key(const char *key)
+{
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
+        if (strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+const char *cn_config_key_for_flag(const char *flag)
+{
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
+        if (keys[i].flag != NULL && strcmp(keys[i].flag, flag) == 0)
+            return keys[i].key;
+    return NULL;
+}
+
+static void set_string(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = cn_strdup(value);
+}
+
+static int parse_ll(const char *s, long long *out, int allow_suffix)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    if (allow_suffix && *end != '\0' && end[1] == '\0') {
+        int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+                  : *end == 'G' || *end == 'g' ? 30 : -1;
+        if (shift < 0 || v > (1LL << (62 - shift)))
+            return -1;
+        v <<= shift;
+        end++;
+    }
+    if (*end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int valid_listen(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v)
+        return 0;
+    long long port;
+    if (parse_ll(colon + 1, &port, 0) != 0 || port > 65535)
+        return 0;
+    if (v[0] == '[')
+        return colon[-1] == ']' && colon - v > 2;
+    return memchr(v, ' ', (size_t)(colon - v)) == NULL;
+}
+
+static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src, int entry,
+                      cn_err_t *err)
+{
+    /* a higher source replaces the whole list; the same source appends (repeated flags) */
+    if (c->sources[entry] != src) {
+        for (size_t i = 0; i < c->n_listen; i++)
+            free(c->listen[i]);
+        c->n_listen = 0;
+    }
+    char *copy = cn_strdup(value), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        if (!valid_listen(tok)) {
+            rc = cn_err_set(err, CN_EINVAL,
+                            "server.listen: must be HOST:PORT with a port from 0 to 65535 (got \"%s\")",
+                            tok);
+            break;
+        }
+        if (c->n_listen == CN_MAX_LISTEN) {
+            rc = cn_err_set(err, CN_EINVAL, "server.listen: at most %d addresses", CN_MAX_LISTEN);
+            break;
+        }
+        c->listen[c->n_listen++] = cn_strdup(tok);
+    }
+    free(copy);
+    return rc;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_source_t src,
+                  cn_err_t *err)
+{
+    const key_t_ *k = find_key(key);
+    if (k == NULL)
+        return cn_err_set(err, CN_EINVAL, "unknown configuration key \"%s\"", key);
+    int entry = (int)(k - keys);
+    void *slot = (char *)c + k->offset;
+    long long ll;
+    int b;
+    switch (k->type) {
+    case T_INT:
+    case T_SIZE:
+        if (parse_ll(value, &ll, k->type == T_SIZE) != 0 || ll < k->min || ll > k->max)
+            return cn_err_set(err, CN_EINVAL, "%s: must be %s from %lld to %lld (got \"%s\")", key,
+                              k->type == T_SIZE ? "a size in bytes (K/M/G suffix allowed)"
+                                                : "an integer",
+                              k->min, k->max, value);
+        if (k->type == T_INT)
+            *(int *)slot = (int)ll;
+        else
+            *(int64_t *)slot = ll;
+        break;
+    case T_BOOL:
+        if (parse_bool(value, &b) != 0)
+            return cn_err_set(err, CN_EINVAL, "%s: must be true or false (got \"%s\")", key, value);
+        *(int *)slot = b;
+        break;
+    case T_ENUM: {
+        int idx = -1;
+        char allowed[128] = "";
+        for (int i = 0; k->allowed[i] != NULL; i++) {
+            if (strcmp(k->allowed[i], value) == 0)
+                idx = i;
+            snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
+                     i ? ", " : "", k->allowed[i]);
+        }
+        if (idx < 0)
+            return cn_err_set(err, CN_EINVAL, "%s: must be one of %s (got \"%s\")", key, allowed,
+                              value);
+        *(int *)slot = idx;
+        break;
+    }
+    case T_STRING:
+    case T_SECRET:
+        set_string(slot, value);
+        break;
+    case T_LISTEN: {
+        int rc = set_listen(c, value, src, entry, err);
+        if (rc != 0)
+            return rc;
+        break;
+    }
+    }
+    c->sources[entry] = src;
+    return 0;
+}
+
+void cn_config_defaults(cn_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
+        cn_err_t err;
+        c->sources[i] = (cn_config_source_t)-1; /* so the default list is replaced, not kept */
+        if (cn_config_set(c, keys[i].key, keys[i].def, CN_SRC_DEFAULT, &err) != 0)
+            abort(); /* a bad default is a programming error */
+    }
+}
+
+void cn_config_free(cn_config_t *c)
+{
+    for (size_t i = 0; i < c->n_listen; i++)
+        free(c->listen[i]);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
+        if (keys[i].type == T_STRING || keys[i].type == T_SECRET)
+            free(*(char **)((char *)c + keys[i].offset));
+    free(c->config_file);
+    memset(c, 0, sizeof(*c));
+}
+
+typedef struct {
+    cn_config_t *c;
+    cn_err_t *err;
+    int failed;
+} ini_ctx_t;
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx_t *ctx = user;
+    if (ctx->failed)
+        return 0;
+    char key[128];
+    snprintf(key, sizeof(key), "%s.%s", section, name);
+    if (cn_config_set(ctx->c, key, value, CN_SRC_FILE, ctx->err) != 0) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static const char *env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = envp; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv,
+                   size_t n_flags, cn_err_t *err)
+{
+    char *file = c->config_file ? cn_strdup(c->config_file) : NULL;
+    cn_config_free(c);
+    cn_config_defaults(c);
+    c->config_file = file;
+    if (c->config_file == NULL && env_get(envp, "CAIRN_CONFIG") != NULL)
+        c->config_file = cn_strdup(env_get(envp, "CAIRN_CONFIG"));
+    if (c->config_file != NULL) {
+        ini_ctx_t ctx = {c, err, 0};
+        int rc = ini_parse(c->config_file, on_ini, &ctx);
+        if (ctx.failed) {
+            char msg[sizeof(err->msg)];
+            memcpy(msg, err->msg, sizeof(msg));
+            return cn_err_set(err, CN_EINVAL, "%s: %s", c->config_file, msg);
+        }
+        if (rc < 0)
+            return cn_err_set(err, CN_EINVAL, "%s: cannot open the config file", c->config_file);
+        if (rc > 0)
+            return cn_err_set(err, CN_EINVAL, "%s: syntax error on line %d", c->config_file, rc);
+    }
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
+        const char *v = env_get(envp, keys[i].env);
+        if (v != NULL && cn_config_set(c, keys[i].key, v, CN_SRC_ENV, err) != 0) {
+            char msg[sizeof(err->msg)];
+            memcpy(msg, err->msg, sizeof(msg));
+            return cn_err_set(err, CN_EINVAL, "%s (from %s)", msg, keys[i].env);
+        }
+    }
+    for (size_t i = 0; i + 1 < n_flags * 2; i += 2)
+        if (cn_config_set(c, flag_kv[i], flag_kv[i + 1], CN_SRC_FLAG, err) != 0)
+            return CN_EINVAL;
+    return cn_config_validate(c, err);
+}
+
+int cn_config_validate(const cn_config_t *c, cn_err_t *err)
+{
+    if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
+        return cn_err_set(err, CN_EINVAL,
+                          "server.tls_cert and server.tls_key: set both or neither");
+    if (c->data_dir[0] == '\0')
+        return cn_err_set(err, CN_EINVAL, "store.data: must not be empty");
+    return 0;
+}
+
+static const char *source_name(cn_config_source_t s)
+{
+    switch (s) {
+    case CN_SRC_DEFAULT: return "default";
+    case CN_SRC_FILE: return "file";
+    case CN_SRC_ENV: return "env";
+    case CN_SRC_FLAG: return "flag";
+    }
+    return "default";
+}
+
+void cn_config_print(const cn_config_t *c, FILE *out)
+{
+    if (c->config_file)
+        fprintf(out, "# config file: %s\n", c->config_file);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
+        const key_t_ *k = &keys[i];
+        const void *slot = (const char *)c + k->offset;
+        fprintf(out, "%s = ", k->key);
+        switch (k->type) {
+        case T_INT: fprintf(out, "%d", *(const int *)slot); break;
+        case T_SIZE: fprintf(out, "%lld", (long long)*(const int64_t *)slot); break;
+        case T_BOOL: fputs(*(const int *)slot ? "true" : "false", out); break;
+        case T_ENUM: fputs(k->allowed[*(const int *)slot], out); break;
+        case T_STRING: fputs(*(char *const *)slot, out); break;
+        case T_SECRET: fputs(**(char *const *)slot ? "<redacted>" : "", out); break;
+        case T_LISTEN:
+            for (size_t j = 0; j < c->n_listen; j++)
+                fprintf(out, "%s%s", j ? "," : "", c->listen[j]);
+            break;
+        }
+        fprintf(out, "  # %s\n", source_name(c->sources[i]));
+    }
+}
+
+void cn_config_print_help(FILE *out)
+{
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
+        fprintf(out, "  %-26s %-26s %-12s default \"%s\"\n      %s\n", keys[i].key, keys[i].env,
+                keys[i].flag ? keys[i].flag : "", keys[i].def, keys[i].help);
+}
+
+int cn_config_threads(const cn_config_t *c)
+{
+    if (c->threads > 0)
+        return c->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

@@ -1,0 +1,76 @@
+/*
+ * Configuration: one table of keys drives the INI file, the CAIRN_* environment, the
+ * command-line flags, validation and `cairn config check`. Precedence, lowest first:
+ * defaults < config file < environment < flags. A bad value is an error naming the key
+ * and what is allowed; nothing is silently clamped.
+ */
+#ifndef CAIRN_CORE_CONFIG_H
+#define CAIRN_CORE_CONFIG_H
+
+#include "core/common.h"
+
+#include <stdio.h>
+
+#define CN_MAX_LISTEN 8
+
+typedef enum { CN_SRC_DEFAULT = 0, CN_SRC_FILE, CN_SRC_ENV, CN_SRC_FLAG } cn_config_source_t;
+
+typedef enum { CN_LOG_DEBUG = 0, CN_LOG_INFO, CN_LOG_WARN, CN_LOG_ERROR } cn_log_level_t;
+
+/** The effective configuration. Owned by main(); strings are owned by the struct. */
+typedef struct st_cn_config_t {
+    char *listen[CN_MAX_LISTEN];
+    size_t n_listen;
+    int threads; /* 0 = one per online CPU */
+    int64_t max_body;
+    int request_timeout_ms;
+    int idle_timeout_ms;
+    int shutdown_timeout_s;
+    char *cors_origins; /* comma-separated exact origins; empty = CORS off */
+    char *tls_cert;
+    char *tls_key;
+    char *data_dir;
+    int synchronous_full; /* store.synchronous: 0 normal (durable against crashes), 1 full */
+    int busy_timeout_ms;
+    int auto_migrate;
+    int log_level; /* cn_log_level_t */
+    int access_log;
+    char *bootstrap_token;
+    char *config_file;
+    cn_config_source_t sources[32]; /* where each table entry's value came from */
+} cn_config_t;
+
+/** Sets every key to its default. */
+void cn_config_defaults(cn_config_t *c);
+void cn_config_free(cn_config_t *c);
+
+/**
+ * Sets key ("server.threads") from text, validating it. Returns 0 or CN_EINVAL with a
+ * message naming the key, the allowed values and the rejected value.
+ */
+int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_source_t src,
+                  cn_err_t *err);
+
+/** Maps a command-line flag ("--threads") to its key, or NULL. */
+const char *cn_config_key_for_flag(const char *flag);
+
+/**
+ * Loads the full chain: defaults, then the INI file (c->config_file or CAIRN_CONFIG), then
+ * CAIRN_* variables from envp, then the given flag pairs (key, value) in order.
+ */
+int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv,
+                   size_t n_flags, cn_err_t *err);
+
+/** Cross-key checks run after loading (TLS cert needs a key, ...). */
+int cn_config_validate(const cn_config_t *c, cn_err_t *err);
+
+/** Prints "key = value  # source" lines with secrets redacted. */
+void cn_config_print(const cn_config_t *c, FILE *out);
+
+/** Prints the table of keys, env names, flags and defaults (for --help and docs). */
+void cn_config_print_help(FILE *out);
+
+/** Number of online CPUs when threads is 0, else threads. */
+int cn_config_threads(const cn_config_t *c);
+
+#endif

@@ -1,0 +1,586 @@
+/*
+ * The request pipeline and the response functions (see http.h). For every request:
+ * route -> authenticate -> authorise -> parse and validate query and body -> handler.
+ * Each step that fails answers problem+json through problem(); each answer, success or
+ * not, is logged and counted in finish(). Nothing here blocks.
+ */
+#include "core/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/server.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_QUERY_PARAMS 32
+
+static struct {
+    const cn_router_t *router;
+    char **cors_origins;
+    size_t n_cors;
+    cn_auth_fn auth;
+    cn_authz_fn authz;
+    char *bootstrap_token;
+    size_t bootstrap_len;
+    char bootstrap_tenant[64];
+} H;
+
+static int bootstrap_auth(cn_req_t *r);
+static int allow_authenticated(cn_req_t *r, const char *permission)
+{
+    return r->principal.authenticated ? 0 : CN_EFORBIDDEN;
+}
+
+void cn_http_init(const cn_router_t *router, const char *cors_origins)
+{
+    H.router = router;
+    H.auth = H.auth ? H.auth : bootstrap_auth;
+    H.authz = H.authz ? H.authz : allow_authenticated;
+    char *copy = cn_strdup(cors_origins), *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        H.cors_origins = cn_realloc(H.cors_origins, (H.n_cors + 1) * sizeof(char *));
+        H.cors_origins[H.n_cors++] = cn_strdup(tok);
+    }
+    free(copy);
+}
+
+void cn_http_free(void)
+{
+    for (size_t i = 0; i < H.n_cors; i++)
+        free(H.cors_origins[i]);
+    free(H.cors_origins);
+    free(H.bootstrap_token);
+    memset(&H, 0, sizeof(H));
+}
+
+void cn_set_auth_hook(cn_auth_fn fn)
+{
+    H.auth = fn;
+}
+
+void cn_set_authz_hook(cn_authz_fn fn)
+{
+    H.authz = fn;
+}
+
+void cn_auth_bootstrap_init(const char *token, const char *tenant_id)
+{
+    free(H.bootstrap_token);
+    H.bootstrap_token = token && token[0] ? cn_strdup(token) : NULL;
+    H.bootstrap_len = H.bootstrap_token ? strlen(H.bootstrap_token) : 0;
+    snprintf(H.bootstrap_tenant, sizeof(H.bootstrap_tenant), "%s", tenant_id);
+}
+
+/* ---- helpers over h2o ---- */
+
+static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static h2o_iovec_t header_value_str(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+const char *cn_req_param(cn_req_t *r, const char *name)
+{
+    return cn_match_param(&r->match, name);
+}
+
+int cn_fail(cn_req_t *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, ap);
+    va_end(ap);
+    r->err.code = code;
+    return code;
+}
+
+int cn_fail_field(cn_req_t *r, const char *field, const char *message)
+{
+    cn_verrors_add(&r->verrors, field, "%s", message);
+    return cn_fail(r, CN_EVALIDATION, "the request has invalid fields");
+}
+
+void cn_reply_header(cn_req_t *r, const char *name, const char *value, size_t len)
+{
+    h2o_add_header_by_str(&r->h->pool, &r->h->res.headers, name, strlen(name), 1, NULL,
+                          h2o_strdup(&r->h->pool, value, len).base, len);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Error" : "Internal Server Error";
+    }
+}
+
+static const char *problem_slug(int status)
+{
+    switch (status) {
+    case 400: return "bad-request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not-found";
+    case 405: return "method-not-allowed";
+    case 409: return "conflict";
+    case 413: return "body-too-large";
+    case 415: return "unsupported-media-type";
+    case 422: return "validation-failed";
+    case 429: return "rate-limited";
+    case 503: return "unavailable";
+    default: return "internal";
+    }
+}
+
+int cn_status_for(int code)
+{
+    switch (code) {
+    case CN_EINVAL: return 400;
+    case CN_EVALIDATION: return 422;
+    case CN_ENOTFOUND: return 404;
+    case CN_ECONFLICT: return 409;
+    case CN_EUNAUTH: return 401;
+    case CN_EFORBIDDEN: return 403;
+    case CN_EBUSY: return 503;
+    case CN_EUNSUPPORTED: return 415;
+    default: return 500;
+    }
+}
+
+static int origin_allowed(h2o_iovec_t origin)
+{
+    for (size_t i = 0; i < H.n_cors; i++)
+        if (strlen(H.cors_origins[i]) == origin.len &&
+            memcmp(H.cors_origins[i], origin.base, origin.len) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_common_headers(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          r->request_id, strlen(r->request_id));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    h2o_iovec_t origin = header_value_str(req, "origin");
+    if (origin.len && origin_allowed(origin)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL,
+                       origin.base, origin.len);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+                              H2O_STRLIT("access-control-expose-headers"), 0, NULL,
+                              H2O_STRLIT("X-Request-Id, Location, Allow"));
+    }
+}
+
+static void finish(cn_req_t *r, int status, size_t bytes)
+{
+    uint64_t dur = cn_now_ns() - r->start_ns;
+    cn_metrics_request(r->route_index, r->method, status, dur);
+    size_t path_len = r->h->input.query_at != SIZE_MAX ? r->h->input.query_at : r->h->input.path.len;
+    cn_access_t a = {
+        .request_id = r->request_id,
+        .method = cn_method_name(r->method),
+        .route = r->route ? r->route->path : "-",
+        .path = r->h->input.path.base,
+        .path_len = path_len,
+        .status = status,
+        .duration_us = dur / 1000,
+        .bytes = bytes,
+    };
+    cn_log_access(&a);
+}
+
+static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *req = r->h;
+    if (r->responded)
+        return 0;
+    r->responded = 1;
+    req->res.status = status;
+    req->res.reason = reason(status);
+    if (ctype != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
+    add_common_headers(r);
+    req->res.content_length = len;
+    h2o_iovec_t buf = h2o_iovec_init(NULL, 0);
+    if (len && r->method != CN_HEAD) {
+        buf.base = h2o_mem_alloc_pool(&req->pool, len);
+        memcpy(buf.base, body, len);
+        buf.len = len;
+    }
+    finish(r, status, buf.len);
+    h2o_start_response(req, &generator);
+    h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+static _Thread_local cn_buf_t out_buf;
+
+int cn_reply_json(cn_req_t *r, int status, json_t *json)
+{
+    out_buf.len = 0;
+    cn_json_dump(json, &out_buf);
+    json_decref(json);
+    return send_body(r, status, "application/json", out_buf.data, out_buf.len);
+}
+
+int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len)
+{
+    return send_body(r, status, content_type, body, len);
+}
+
+int cn_reply_empty(cn_req_t *r, int status)
+{
+    return send_body(r, status, NULL, NULL, 0);
+}
+
+static int problem(cn_req_t *r, int status, const char *detail)
+{
+    char type[64];
+    snprintf(type, sizeof(type), "urn:cairn:problem:%s", problem_slug(status));
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status),
+                          "status", status, "detail", detail, "request_id", r->request_id);
+    if (p == NULL) /* detail was not valid UTF-8: never echo such bytes */
+        p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status), "status",
+                      status, "detail", reason(status), "request_id", r->request_id);
+    if (r->verrors.count) {
+        json_t *errs = json_array();
+        for (size_t i = 0; i < r->verrors.count; i++)
+            json_array_append_new(errs, json_pack("{s:s, s:s}", "field", r->verrors.items[i].field,
+                                                  "message", r->verrors.items[i].message));
+        json_object_set_new(p, "errors", errs);
+        if (r->verrors.dropped)
+            json_object_set_new(p, "errors_truncated", json_integer((json_int_t)r->verrors.dropped));
+    }
+    if (status == 401)
+        cn_reply_header(r, "www-authenticate", H2O_STRLIT("Bearer realm=\"cairn\""));
+    out_buf.len = 0;
+    cn_json_dump(p, &out_buf);
+    json_decref(p);
+    return send_body(r, status, "application/problem+json", out_buf.data, out_buf.len);
+}
+
+int cn_reply_problem(cn_req_t *r, int code, const char *detail)
+{
+    int status = cn_status_for(code);
+    if (status == 500) {
+        cn_log(CN_LOG_ERROR, r->request_id, "%s %s failed: %s", cn_method_name(r->method),
+               r->route ? r->route->path : "-", detail);
+        detail = "an internal error occurred; the request id identifies it in the server log";
+    }
+    return problem(r, status, detail);
+}
+
+/* ---- request pipeline ---- */
+
+static void set_request_id(cn_req_t *r)
+{
+    h2o_iovec_t v = header_value_str(r->h, "x-request-id");
+    int ok = v.len > 0 && v.len < sizeof(r->request_id);
+    for (size_t i = 0; ok && i < v.len; i++) {
+        char c = v.base[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_' || c == '.' || c == ':';
+    }
+    if (ok) {
+        memcpy(r->request_id, v.base, v.len);
+        r->request_id[v.len] = '\0';
+    } else {
+        cn_uuid7(r->request_id);
+    }
+}
+
+static int bootstrap_auth(cn_req_t *r)
+{
+    h2o_iovec_t v = header_value(r->h, H2O_TOKEN_AUTHORIZATION);
+    if (v.len == 0)
+        return cn_fail(r, CN_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
+    if (H.bootstrap_token == NULL)
+        return cn_fail(r, CN_EUNAUTH, "no credentials are accepted: CAIRN_BOOTSTRAP_TOKEN is unset");
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the Authorization header must use the Bearer scheme");
+    const char *tok = v.base + 7;
+    size_t len = v.len - 7;
+    /* constant time over the expected length; the length itself is not secret */
+    if (len != H.bootstrap_len || CRYPTO_memcmp(tok, H.bootstrap_token, len) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the bearer token is not valid");
+    snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", H.bootstrap_tenant);
+    snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");
+    r->principal.authenticated = 1;
+    return 0;
+}
+
+static int answer_options(cn_req_t *r, unsigned allow_mask)
+{
+    char allow[96];
+    size_t n = cn_allow_header(allow_mask, allow, sizeof(allow));
+    h2o_iovec_t origin = header_value_str(r->h, "origin");
+    h2o_iovec_t want = header_value_str(r->h, "access-control-request-method");
+    if (origin.len && want.len) { /* CORS preflight */
+        if (!origin_allowed(origin))
+            return problem(r, 403, "this origin is not allowed (server.cors_origins)");
+        cn_reply_header(r, "access-control-allow-methods", allow, n);
+        cn_reply_header(r, "access-control-allow-headers",
+                        H2O_STRLIT("Authorization, Content-Type, X-Request-Id, Idempotency-Key"));
+        cn_reply_header(r, "access-control-max-age", H2O_STRLIT("600"));
+    }
+    cn_reply_header(r, "allow", allow, n);
+    return cn_reply_empty(r, 204);
+}
+
+static int route_request(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    char *scratch = h2o_mem_alloc_pool(&req->pool, path_len + 1);
+    int rc = cn_router_match(H.router, r->method, req->input.path.base, path_len, scratch, &r->match);
+    if (rc == CN_EINVAL)
+        return problem(r, 400, "the path has a malformed percent-escape");
+    if (rc != 0) {
+        if (r->match.allow_mask == 0)
+            return problem(r, 404, "no endpoint at this path");
+        if (r->method == CN_OPTIONS)
+            return answer_options(r, r->match.allow_mask);
+        char allow[96];
+        size_t n = cn_allow_header(r->match.allow_mask, allow, sizeof(allow));
+        cn_reply_header(r, "allow", allow, n);
+        char detail[160];
+        snprintf(detail, sizeof(detail), "%s is not allowed here; allowed: %s",
+                 cn_method_name(r->method), allow);
+        return problem(r, 405, detail);
+    }
+    r->route = r->match.route;
+    r->route_index = r->match.route_index;
+    return 1;
+}
+
+static int check_path_params(cn_req_t *r)
+{
+    if (r->route->params == NULL)
+        return 1;
+    json_t *obj = json_object();
+    for (size_t i = 0; i < r->match.n_params; i++) {
+        const cn_param_t *p = &r->match.params[i];
+        const char *end = strchr(p->name, '}');
+        json_t *v = json_stringn(p->value, p->value_len);
+        if (v == NULL) { /* invalid UTF-8 cannot name anything */
+            json_decref(obj);
+            return problem(r, 404, "no resource at this path");
+        }
+        json_object_setn_new(obj, p->name, (size_t)(end - p->name), v);
+    }
+    cn_verrors_t errs = {0};
+    int rc = cn_schema_validate(r->route->params, obj, &errs);
+    json_decref(obj);
+    return rc == 0 ? 1 : problem(r, 404, "no resource at this path");
+}
+
+static int parse_query(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    cn_kv_t kv[MAX_QUERY_PARAMS];
+    int n = 0;
+    if (req->input.query_at != SIZE_MAX) {
+        size_t qlen = req->input.path.len - req->input.query_at - 1;
+        const char *qs = req->input.path.base + req->input.query_at + 1;
+        char *scratch = h2o_mem_alloc_pool(&req->pool, qlen + 1);
+        n = cn_query_parse(qs, qlen, scratch, kv, MAX_QUERY_PARAMS, &r->err);
+        if (n < 0)
+            return problem(r, 400, r->err.msg);
+    }
+    if (cn_schema_from_query(r->route->query, kv, (size_t)n, &r->query, &r->verrors) != 0)
+        return problem(r, 422, "the query string has invalid parameters");
+    return 1;
+}
+
+static int is_json_type(h2o_iovec_t ct)
+{
+    size_t n = 0;
+    while (n < ct.len && ct.base[n] != ';' && ct.base[n] != ' ')
+        n++;
+    int json = (n == 16 && strncasecmp(ct.base, "application/json", 16) == 0) ||
+               (n > 17 && strncasecmp(ct.base, "application/", 12) == 0 &&
+                strncasecmp(ct.base + n - 5, "+json", 5) == 0);
+    if (!json)
+        return 0;
+    /* a declared charset must be UTF-8 (RFC 8259 allows nothing else) */
+    for (size_t i = n; i + 8 <= ct.len; i++)
+        if (strncasecmp(ct.base + i, "charset=", 8) == 0)
+            return ct.len - i - 8 == 5 ? strncasecmp(ct.base + i + 8, "utf-8", 5) == 0 : 0;
+    return 1;
+}
+
+static int parse_body(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    int has_body = req->entity.base != NULL && req->entity.len > 0;
+    if (r->route->body == NULL) {
+        if (has_body)
+            return problem(r, 400, "this endpoint takes no request body");
+        return 1;
+    }
+    if (!has_body)
+        return problem(r, 400, "a JSON request body is required");
+    if (!is_json_type(header_value(req, H2O_TOKEN_CONTENT_TYPE)))
+        return problem(r, 415, "the request body must be sent as Content-Type: application/json");
+    cn_err_t err;
+    r->body = cn_json_parse(req->entity.base, req->entity.len, &err);
+    if (r->body == NULL)
+        return problem(r, 400, err.msg);
+    if (cn_schema_validate(r->route->body, r->body, &r->verrors) != 0)
+        return problem(r, 422, "the request body has invalid fields");
+    return 1;
+}
+
+static void dispose_req(void *p)
+{
+    cn_req_t *r = p;
+    json_decref(r->query);
+    json_decref(r->body);
+}
+
+static int authenticate(cn_req_t *r)
+{
+    if (r->route->permission == NULL)
+        return 1;
+    if (H.auth(r) != 0)
+        return problem(r, 401, r->err.msg);
+    if (H.authz(r, r->route->permission) != 0) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "this needs the permission %s", r->route->permission);
+        return problem(r, 403, detail);
+    }
+    return 1;
+}
+
+int cn_http_handle(h2o_req_t *req, cn_store_t *store)
+{
+    cn_req_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), dispose_req);
+    memset(r, 0, sizeof(*r));
+    r->h = req;
+    r->store = store;
+    r->start_ns = cn_now_ns();
+    r->route_index = -1;
+    r->method = cn_method_parse(req->input.method.base, req->input.method.len);
+    set_request_id(r);
+    if (route_request(r) == 1 && check_path_params(r) == 1 && authenticate(r) == 1 &&
+        parse_query(r) == 1 && parse_body(r) == 1) {
+        int rc = r->route->handler(r);
+        if (rc != 0 && !r->responded) {
+            if (cn_store_in_txn(store)) /* a handler must not leave a transaction open */
+                cn_store_rollback(store);
+            /* headers meant for a success (Location, ...) must not ride on the error */
+            memset(&req->res.headers, 0, sizeof(req->res.headers));
+            cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
+        } else if (!r->responded) {
+            cn_reply_problem(r, CN_ERR, "handler returned without answering");
+        }
+    }
+    return 0;
+}
+
+int cn_http_send_error(h2o_req_t *req, int status, const char *detail)
+{
+    cn_req_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), dispose_req);
+    memset(r, 0, sizeof(*r));
+    r->h = req;
+    r->start_ns = cn_now_ns();
+    r->route_index = -1;
+    r->method = cn_method_parse(req->input.method.base, req->input.method.len);
+    set_request_id(r);
+    return problem(r, status, detail);
+}
+
+/* ---- h2o's own error responses ----
+ * h2o answers some errors itself before a handler runs (a body over server.max_body,
+ * a broken chunked encoding). This filter rewrites those text/plain answers into
+ * problem+json so every error a client sees has the same shape. Our own responses
+ * always carry x-request-id, which is how the filter tells them apart.
+ */
+
+typedef struct {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} problem_ostream_t;
+
+static void problem_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+                            h2o_send_state_t state)
+{
+    problem_ostream_t *p = (problem_ostream_t *)self;
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    h2o_ostream_send_next(self, req, &p->body, 1, state);
+}
+
+static size_t max_body_limit;
+
+static void error_filter_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (req->res.status >= 400 &&
+        h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+        cn_req_t r = {.h = req, .start_ns = cn_now_ns(), .route_index = -1};
+        r.method = cn_method_parse(req->input.method.base, req->input.method.len);
+        set_request_id(&r);
+        char detail[128];
+        int status = req->res.status;
+        if (status == 413)
+            snprintf(detail, sizeof(detail), "the request body is larger than %zu bytes (server.max_body)",
+                     max_body_limit);
+        else
+            snprintf(detail, sizeof(detail), "%s", reason(status));
+        char type[64];
+        snprintf(type, sizeof(type), "urn:cairn:problem:%s", problem_slug(status));
+        json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status),
+                              "status", status, "detail", detail, "request_id", r.request_id);
+        cn_buf_t b = {0};
+        cn_json_dump(p, &b);
+        json_decref(p);
+        problem_ostream_t *os = (problem_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
+        os->super.do_send = problem_do_send;
+        os->body = h2o_strdup(&req->pool, b.data, b.len);
+        cn_buf_free(&b);
+        memset(&req->res.headers, 0, sizeof(req->res.headers));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/problem+json"));
+        add_common_headers(&r);
+        req->res.content_length = os->body.len;
+        finish(&r, status, os->body.len);
+        slot = &os->super.next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+void cn_error_filter_register(h2o_pathconf_t *path, size_t max_body)
+{
+    max_body_limit = max_body;
+    h2o_filter_t *f = h2o_create_filter(path, sizeof(*f));
+    f->on_setup_ostream = error_filter_setup;
+}

@@ -1,0 +1,91 @@
+/*
+ * The request seen by handlers, and the only ways to answer it. A cn_req_t lives in the
+ * h2o request's memory pool and dies with it. Every error leaves through one function
+ * (cn_reply_problem) as application/problem+json (RFC 9457), so handlers never format
+ * HTTP errors themselves: they return a CN_E* code after cn_fail().
+ */
+#ifndef CAIRN_CORE_HTTP_H
+#define CAIRN_CORE_HTTP_H
+
+#include "core/json.h"
+#include "core/router.h"
+#include "core/schema.h"
+#include "store/store.h"
+
+#include <h2o.h>
+
+/** Tenant of callers authenticated with the bootstrap token (until identity lands). */
+#define CN_BOOTSTRAP_TENANT "00000000-0000-7000-8000-000000000001"
+
+/** Who is calling. Filled by the authentication hook for routes with a permission. */
+typedef struct st_cn_principal_t {
+    char tenant_id[64];
+    char subject[64]; /* user id, key id, or "bootstrap" */
+    int authenticated;
+} cn_principal_t;
+
+struct st_cn_req_t {
+    h2o_req_t *h;
+    cn_store_t *store;      /* this loop's connection */
+    const cn_route_t *route;
+    int route_index;
+    cn_method_t method;
+    cn_match_t match;
+    json_t *query;          /* validated query parameters (object), never NULL after routing */
+    json_t *body;           /* validated JSON body, or NULL */
+    cn_principal_t principal;
+    char request_id[72];
+    uint64_t start_ns;
+    cn_err_t err;           /* message for a failed handler */
+    cn_verrors_t verrors;   /* field errors for CN_EVALIDATION */
+    int responded;
+};
+
+/** Returns a path parameter's decoded value (NUL-terminated), or NULL. */
+const char *cn_req_param(cn_req_t *r, const char *name);
+
+/** Tenant of the authenticated caller. */
+static inline const char *cn_req_tenant(const cn_req_t *r)
+{
+    return r->principal.tenant_id;
+}
+
+/** Records a failure for the kernel to answer; returns code so handlers can return it. */
+int cn_fail(cn_req_t *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Records a field-level validation failure (422); returns CN_EVALIDATION. */
+int cn_fail_field(cn_req_t *r, const char *field, const char *message);
+
+/** Adds a response header (name lower-case). Value is copied. */
+void cn_reply_header(cn_req_t *r, const char *name, const char *value, size_t len);
+
+/** Sends json (reference stolen) with status. Returns 0. */
+int cn_reply_json(cn_req_t *r, int status, json_t *json);
+
+/** Sends a prepared body with a content type. Body is copied into the request pool. */
+int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len);
+
+/** Sends a status with no body (204, 304). */
+int cn_reply_empty(cn_req_t *r, int status);
+
+/**
+ * Sends a problem+json answer. code selects status and type; detail is shown to the
+ * client except for internal errors, whose detail goes to the log only.
+ */
+int cn_reply_problem(cn_req_t *r, int code, const char *detail);
+
+/** Status for a CN_E* code (CN_EINVAL -> 400, ...). */
+int cn_status_for(int code);
+
+/** The authentication hook: fills r->principal or returns CN_EUNAUTH (with cn_fail). */
+typedef int (*cn_auth_fn)(cn_req_t *r);
+void cn_set_auth_hook(cn_auth_fn fn);
+
+/** Permission check hook: returns 0 or CN_EFORBIDDEN. Default allows authenticated callers. */
+typedef int (*cn_authz_fn)(cn_req_t *r, const char *permission);
+void cn_set_authz_hook(cn_authz_fn fn);
+
+/** Sets the bootstrap token accepted by the default authentication hook. */
+void cn_auth_bootstrap_init(const char *token, const char *tenant_id);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * JSON helpers (see json.h). The parser is jansson's; this file only fixes the options
+ * every caller must use and turns its errors into messages clients can act on.
+ */
+#include "core/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *cn_json_parse(const char *buf, size_t len, cn_err_t *err)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (j == NULL)
+        cn_err_set(err, CN_EINVAL, "malformed JSON at line %d, column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
+    return j;
+}
+
+void cn_buf_reserve(cn_buf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = cn_realloc(b->data, cap);
+    b->cap = cap;
+}
+
+void cn_buf_append(cn_buf_t *b, const void *p, size_t n)
+{
+    cn_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void cn_buf_appendf(cn_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    cn_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not valid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        need = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        need = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return need;
+}
+
+void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    cn_buf_reserve(b, n + 8);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            size_t start = i;
+            while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' && p[i] < 0x80)
+                i++;
+            cn_buf_append(b, p + start, i - start);
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t l = utf8_len(p + i, n - i);
+            if (l == 0) {
+                cn_buf_append(b, "\\ufffd", 6); /* never emit invalid UTF-8 into a log or body */
+                i++;
+            } else {
+                cn_buf_append(b, p + i, l);
+                i += l;
+            }
+            continue;
+        }
+        char esc[6] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        cn_buf_append(b, esc, el);
+        i++;
+    }
+}
+
+void cn_buf_free(cn_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    cn_buf_append(data, buffer, size);
+    return 0;
+}
+
+void cn_json_dump(const json_t *j, cn_buf_t *b)
+{
+    json_dump_callback(j, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY);
+}

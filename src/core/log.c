@@ -1,0 +1,99 @@
+/*
+ * Logging (see log.h). Lines are built in a thread-local buffer and written with a
+ * single write() so concurrent threads never interleave within a line.
+ */
+#include "core/log.h"
+#include "core/json.h"
+#include "lib/formats.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int min_level = CN_LOG_INFO;
+static int access_on = 1;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static _Thread_local cn_buf_t access_buf;
+
+void cn_log_init(int level, int access_enabled)
+{
+    min_level = level;
+    access_on = access_enabled;
+}
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(2, p, n);
+        if (w <= 0)
+            return; /* nowhere to report a failing stderr */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void append_ts(cn_buf_t *b)
+{
+    char ts[32];
+    cn_format_rfc3339(cn_now_ms(), ts);
+    cn_buf_appendf(b, "{\"ts\":\"%s\"", ts);
+}
+
+void cn_log(int level, const char *request_id, const char *fmt, ...)
+{
+    if (level < min_level)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    cn_buf_t b = {0};
+    append_ts(&b);
+    cn_buf_appendf(&b, ",\"level\":\"%s\",\"msg\":\"", level_names[level]);
+    cn_buf_append_json_str(&b, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+    cn_buf_lit(&b, "\"");
+    if (request_id != NULL) {
+        cn_buf_lit(&b, ",\"request_id\":\"");
+        cn_buf_append_json_str(&b, request_id, strlen(request_id));
+        cn_buf_lit(&b, "\"");
+    }
+    cn_buf_lit(&b, "}\n");
+    write_all(b.data, b.len);
+    cn_buf_free(&b);
+}
+
+void cn_log_access(const cn_access_t *a)
+{
+    if (!access_on)
+        return;
+    cn_buf_t *b = &access_buf;
+    append_ts(b);
+    cn_buf_lit(b, ",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
+    cn_buf_append_json_str(b, a->request_id, strlen(a->request_id));
+    cn_buf_appendf(b, "\",\"method\":\"%s\",\"route\":\"", a->method);
+    cn_buf_append_json_str(b, a->route, strlen(a->route));
+    cn_buf_lit(b, "\",\"path\":\"");
+    cn_buf_append_json_str(b, a->path, a->path_len > 512 ? 512 : a->path_len);
+    cn_buf_appendf(b, "\",\"status\":%d,\"duration_us\":%llu,\"bytes\":%llu}\n", a->status,
+                   (unsigned long long)a->duration_us, (unsigned long long)a->bytes);
+    if (b->len > 32768)
+        cn_log_flush();
+}
+
+void cn_log_thread_exit(void)
+{
+    cn_log_flush();
+    cn_buf_free(&access_buf);
+}
+
+void cn_log_flush(void)
+{
+    if (access_buf.len == 0)
+        return;
+    write_all(access_buf.data, access_buf.len);
+    access_buf.len = 0;
+}

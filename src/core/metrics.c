@@ -1,0 +1,275 @@
+/*
+ * Metrics (see metrics.h). Counters are updated with relaxed atomic loads and stores by
+ * their single owning thread, so readers on the scrape thread see torn-free values
+ * without the cost of a locked read-modify-write on the hot path.
+ */
+#include "core/metrics.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define N_BUCKETS 16
+#define STATUS_MIN 100
+#define STATUS_N 500
+
+static const double bucket_le[N_BUCKETS - 1] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                0.0025,  0.005,  0.01,    0.025,  0.05,
+                                                0.1,     0.25,   0.5,     1,      2.5};
+
+typedef struct {
+    uint64_t bucket[N_BUCKETS];
+    uint64_t sum_ns;
+    uint64_t count;
+} hist_t;
+
+typedef struct {
+    uint64_t status[STATUS_N];
+    hist_t latency;
+} route_stats_t;
+
+typedef struct {
+    route_stats_t *routes; /* n_routes + CN_METHOD_MAX "unmatched" slots */
+    hist_t store;
+} slot_t;
+
+typedef struct {
+    cn_metrics_collector_fn fn;
+    void *data;
+} collector_t;
+
+static struct {
+    const cn_router_t *router;
+    size_t n_routes, n_slots;
+    slot_t *slots;
+    collector_t collectors[16];
+    size_t n_collectors;
+    int64_t start_ms;
+} M;
+
+static _Thread_local int my_slot = -1;
+
+static inline void bump(uint64_t *p, uint64_t by)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + by, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t peek(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void cn_metrics_init(const cn_router_t *router, int n_threads)
+{
+    cn_metrics_free();
+    M.router = router;
+    M.n_routes = router ? cn_router_count(router) : 0;
+    M.n_slots = (size_t)n_threads + 1;
+    M.slots = cn_calloc(M.n_slots, sizeof(slot_t));
+    for (size_t i = 0; i < M.n_slots; i++)
+        M.slots[i].routes = cn_calloc(M.n_routes + CN_METHOD_MAX, sizeof(route_stats_t));
+    M.start_ms = cn_now_ms();
+}
+
+void cn_metrics_free(void)
+{
+    for (size_t i = 0; i < M.n_slots; i++)
+        free(M.slots[i].routes);
+    free(M.slots);
+    memset(&M, 0, sizeof(M));
+}
+
+void cn_metrics_bind_thread(int index)
+{
+    my_slot = index;
+}
+
+static slot_t *this_slot(void)
+{
+    if (M.slots == NULL)
+        return NULL;
+    /* threads that never bound (CLI, workers) share the spare slot; their writes are rare */
+    int i = my_slot >= 0 && (size_t)my_slot < M.n_slots - 1 ? my_slot : (int)M.n_slots - 1;
+    return &M.slots[i];
+}
+
+static void observe(hist_t *h, uint64_t ns)
+{
+    double s = (double)ns / 1e9;
+    size_t b = 0;
+    while (b < N_BUCKETS - 1 && s > bucket_le[b])
+        b++;
+    bump(&h->bucket[b], 1);
+    bump(&h->sum_ns, ns);
+    bump(&h->count, 1);
+}
+
+void cn_metrics_request(int route_index, cn_method_t method, int status, uint64_t dur_ns)
+{
+    slot_t *s = this_slot();
+    if (s == NULL)
+        return;
+    size_t r = route_index >= 0 ? (size_t)route_index : M.n_routes + (size_t)method;
+    if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
+        bump(&s->routes[r].status[status - STATUS_MIN], 1);
+    observe(&s->routes[r].latency, dur_ns);
+}
+
+void cn_metrics_store_query(uint64_t dur_ns)
+{
+    slot_t *s = this_slot();
+    if (s != NULL)
+        observe(&s->store, dur_ns);
+}
+
+void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data)
+{
+    if (M.n_collectors < CN_ARRAY_SIZE(M.collectors))
+        M.collectors[M.n_collectors++] = (collector_t){fn, data};
+}
+
+static void route_labels(size_t r, char *buf, size_t cap)
+{
+    if (r < M.n_routes) {
+        const cn_route_t *route = cn_router_route(M.router, r);
+        snprintf(buf, cap, "route=\"%s\",method=\"%s\"", route->path, cn_method_name(route->method));
+    } else {
+        snprintf(buf, cap, "route=\"unmatched\",method=\"%s\"",
+                 cn_method_name((cn_method_t)(r - M.n_routes)));
+    }
+}
+
+static void sum_hist(hist_t *out, const hist_t *(*get)(size_t slot, size_t arg), size_t arg)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < M.n_slots; i++) {
+        const hist_t *h = get(i, arg);
+        for (size_t b = 0; b < N_BUCKETS; b++)
+            out->bucket[b] += peek(&h->bucket[b]);
+        out->sum_ns += peek(&h->sum_ns);
+        out->count += peek(&h->count);
+    }
+}
+
+static void render_hist(cn_buf_t *out, const char *name, const char *labels, const hist_t *h)
+{
+    uint64_t cum = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (size_t b = 0; b < N_BUCKETS; b++) {
+        cum += h->bucket[b];
+        if (b < N_BUCKETS - 1)
+            cn_buf_appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bucket_le[b],
+                           (unsigned long long)cum);
+        else
+            cn_buf_appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+                           (unsigned long long)cum);
+    }
+    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
+    cn_buf_appendf(out, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, open, labels, close,
+                   (double)h->sum_ns / 1e9, name, open, labels, close, (unsigned long long)h->count);
+}
+
+static const hist_t *route_hist(size_t slot, size_t r)
+{
+    return &M.slots[slot].routes[r].latency;
+}
+
+static const hist_t *store_hist(size_t slot, size_t unused)
+{
+    return &M.slots[slot].store;
+}
+
+static void render_requests(cn_buf_t *out)
+{
+    char labels[256];
+    cn_buf_lit(out, "# HELP cairn_http_requests_total HTTP requests by route, method and status.\n"
+                    "# TYPE cairn_http_requests_total counter\n");
+    for (size_t r = 0; r < M.n_routes + CN_METHOD_MAX; r++) {
+        route_labels(r, labels, sizeof(labels));
+        for (size_t st = 0; st < STATUS_N; st++) {
+            uint64_t n = 0;
+            for (size_t i = 0; i < M.n_slots; i++)
+                n += peek(&M.slots[i].routes[r].status[st]);
+            if (n)
+                cn_buf_appendf(out, "cairn_http_requests_total{%s,status=\"%zu\"} %llu\n", labels,
+                               st + STATUS_MIN, (unsigned long long)n);
+        }
+    }
+    cn_buf_lit(out, "# HELP cairn_http_request_duration_seconds Request latency by route.\n"
+                    "# TYPE cairn_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; r < M.n_routes + CN_METHOD_MAX; r++) {
+        hist_t h;
+        sum_hist(&h, route_hist, r);
+        if (h.count == 0 && r >= M.n_routes)
+            continue;
+        route_labels(r, labels, sizeof(labels));
+        render_hist(out, "cairn_http_request_duration_seconds", labels, &h);
+    }
+}
+
+static long count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory stream's own descriptor */
+}
+
+static long read_status_field(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static void render_process(cn_buf_t *out)
+{
+    cn_buf_appendf(out,
+                   "# HELP process_resident_memory_bytes Resident set size.\n"
+                   "# TYPE process_resident_memory_bytes gauge\n"
+                   "process_resident_memory_bytes %ld\n"
+                   "# HELP process_open_fds Open file descriptors.\n"
+                   "# TYPE process_open_fds gauge\n"
+                   "process_open_fds %ld\n"
+                   "# HELP process_threads OS threads in the process.\n"
+                   "# TYPE process_threads gauge\n"
+                   "process_threads %ld\n"
+                   "# HELP process_start_time_seconds Start time since the Unix epoch.\n"
+                   "# TYPE process_start_time_seconds gauge\n"
+                   "process_start_time_seconds %.3f\n"
+                   "# HELP cairn_build_info Build version.\n"
+                   "# TYPE cairn_build_info gauge\n"
+                   "cairn_build_info{version=\"%s\"} 1\n",
+                   read_status_field("VmRSS") * 1024, count_fds(), read_status_field("Threads"),
+                   (double)M.start_ms / 1000.0, CAIRN_VERSION);
+}
+
+void cn_metrics_render(cn_buf_t *out)
+{
+    render_requests(out);
+    hist_t h;
+    sum_hist(&h, store_hist, 0);
+    cn_buf_lit(out, "# HELP cairn_store_query_duration_seconds Store statement latency.\n"
+                    "# TYPE cairn_store_query_duration_seconds histogram\n");
+    render_hist(out, "cairn_store_query_duration_seconds", "", &h);
+    render_process(out);
+    for (size_t i = 0; i < M.n_collectors; i++)
+        M.collectors[i].fn(out, M.collectors[i].data);
+}

@@ -1,0 +1,30 @@
+/*
+ * The module contract. An app (or a kernel subsystem) is one static cn_app_t: a name, its
+ * migrations, its route table and the permissions it declares. The server, `cairn
+ * migrate`, the OpenAPI document and the authorisation tests all read these tables;
+ * nothing keeps a second list by hand.
+ */
+#ifndef CAIRN_CORE_MODULE_H
+#define CAIRN_CORE_MODULE_H
+
+#include "core/router.h"
+#include "store/store.h"
+
+/** A permission string a module declares ("notes.read"), with a line for humans. */
+typedef struct st_cn_permission_t {
+    const char *name; /* NULL terminates a list */
+    const char *description;
+} cn_permission_t;
+
+typedef struct st_cn_app_t {
+    const char *name;                   /* module name; also its migration namespace */
+    const char *description;
+    const cn_migration_t *migrations;   /* ends with version 0; may be NULL */
+    const cn_route_t *routes;           /* ends with path NULL; may be NULL */
+    const cn_permission_t *permissions; /* ends with name NULL; may be NULL */
+} cn_app_t;
+
+/** The kernel's own module: /healthz, /readyz, /metrics, /api/openapi.json. */
+extern const cn_app_t cn_system_app;
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * Router (see router.h). Templates are compiled into segment arrays once; matching is a
+ * scan over routes with the same segment count, comparing raw literal segments and
+ * decoding only the parameters of the winning route. No allocation per request.
+ */
+#include "core/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *text; /* literal text, or parameter name without braces */
+    size_t len;
+    int is_param;
+} segment_t;
+
+typedef struct {
+    const cn_route_t *route;
+    size_t n_segments;
+    unsigned param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
+    segment_t segments[CN_MAX_SEGMENTS];
+} compiled_t;
+
+struct st_cn_router_t {
+    compiled_t *routes;
+    size_t count, cap;
+};
+
+cn_router_t *cn_router_new(void)
+{
+    return cn_calloc(1, sizeof(cn_router_t));
+}
+
+void cn_router_free(cn_router_t *r)
+{
+    if (r == NULL)
+        return;
+    free(r->routes);
+    free(r);
+}
+
+size_t cn_router_count(const cn_router_t *r)
+{
+    return r->count;
+}
+
+const cn_route_t *cn_router_route(const cn_router_t *r, size_t index)
+{
+    return index < r->count ? r->routes[index].route : NULL;
+}
+
+static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
+{
+    const char *p = route->path;
+    memset(c, 0, sizeof(*c));
+    c->route = route;
+    if (p[0] != '/')
+        return cn_err_set(err, CN_EINVAL, "route %s: must start with '/'", route->path);
+    if (p[1] == '\0')
+        return 0;
+    while (*p == '/') {
+        const char *start = ++p;
+        while (*p != '\0' && *p != '/')
+            p++;
+        size_t len = (size_t)(p - start);
+        if (c->n_segments == CN_MAX_SEGMENTS || len == 0)
+            return cn_err_set(err, CN_EINVAL, "route %s: empty or too many segments", route->path);
+        segment_t *s = &c->segments[c->n_segments];
+        if (start[0] == '{') {
+            if (len < 3 || start[len - 1] != '}' || memchr(start + 1, '{', len - 2) != NULL)
+                return cn_err_set(err, CN_EINVAL, "route %s: bad parameter", route->path);
+            *s = (segment_t){start + 1, len - 2, 1};
+            c->param_mask |= 1u << (CN_MAX_SEGMENTS - 1 - c->n_segments);
+        } else {
+            if (memchr(start, '{', len) || memchr(start, '}', len))
+                return cn_err_set(err, CN_EINVAL, "route %s: braces inside a literal", route->path);
+            *s = (segment_t){start, len, 0};
+        }
+        c->n_segments++;
+    }
+    if (__builtin_popcount(c->param_mask) > CN_MAX_PARAMS)
+        return cn_err_set(err, CN_EINVAL, "route %s: too many parameters", route->path);
+    return 0;
+}
+
+static int same_shape(const compiled_t *a, const compiled_t *b)
+{
+    if (a->n_segments != b->n_segments || a->param_mask != b->param_mask)
+        return 0;
+    for (size_t i = 0; i < a->n_segments; i++)
+        if (!a->segments[i].is_param &&
+            (a->segments[i].len != b->segments[i].len ||
+             memcmp(a->segments[i].text, b->segments[i].text, a->segments[i].len) != 0))
+            return 0;
+    return 1;
+}
+
+int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
+{
+    for (const cn_route_t *route = table; route->path != NULL; route++) {
+        compiled_t c;
+        int rc = compile(route, &c, err);
+        if (rc != 0)
+            return rc;
+        if (route->handler == NULL || route->method >= CN_METHOD_OTHER)
+            return cn_err_set(err, CN_EINVAL, "route %s: needs a handler and a method", route->path);
+        for (size_t i = 0; i < r->count; i++)
+            if (r->routes[i].route->method == route->method && same_shape(&r->routes[i], &c))
+                return cn_err_set(err, CN_EINVAL, "route %s %s: declared twice",
+                                  cn_method_name(route->method), route->path);
+        if (r->count == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 16;
+            r->routes = cn_realloc(r->routes, r->cap * sizeof(*r->routes));
+        }
+        r->routes[r->count++] = c;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *p;
+    size_t len;
+} raw_seg_t;
+
+static int split_path(const char *path, size_t len, raw_seg_t *segs, size_t *n)
+{
+    *n = 0;
+    if (len == 0 || path[0] != '/')
+        return -1;
+    if (len == 1)
+        return 0;
+    size_t i = 0;
+    while (i < len) { /* path[i] == '/' */
+        size_t start = ++i;
+        while (i < len && path[i] != '/')
+            i++;
+        if (*n == CN_MAX_SEGMENTS)
+            return -1;
+        segs[(*n)++] = (raw_seg_t){path + start, i - start};
+    }
+    return 0;
+}
+
+static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
+{
+    for (size_t i = 0; i < c->n_segments; i++) {
+        const segment_t *s = &c->segments[i];
+        if (s->is_param ? segs[i].len == 0
+                        : (s->len != segs[i].len || memcmp(s->text, segs[i].p, s->len) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path,
+                    size_t path_len, char *scratch, cn_match_t *out)
+{
+    raw_seg_t segs[CN_MAX_SEGMENTS];
+    size_t n;
+    memset(out, 0, sizeof(*out));
+    out->route_index = -1;
+    if (split_path(path, path_len, segs, &n) != 0)
+        return CN_ENOTFOUND;
+    const compiled_t *best = NULL;
+    for (size_t i = 0; i < r->count; i++) {
+        const compiled_t *c = &r->routes[i];
+        if (c->n_segments != n || !shape_matches(c, segs))
+            continue;
+        cn_method_t m = c->route->method;
+        out->allow_mask |= 1u << m;
+        int usable = m == method || (method == CN_HEAD && m == CN_GET);
+        if (usable && (best == NULL || c->param_mask < best->param_mask ||
+                       (c->param_mask == best->param_mask && m == method)))
+            best = c, out->route_index = (int)i;
+    }
+    if (best == NULL) {
+        out->route_index = -1;
+        return CN_ENOTFOUND;
+    }
+    out->allow_mask = 0;
+    out->route = best->route;
+    char *dst = scratch;
+    for (size_t i = 0; i < n; i++) {
+        if (!best->segments[i].is_param)
+            continue;
+        long dl = cn_percent_decode(segs[i].p, segs[i].len, dst, 0);
+        if (dl <= 0)
+            return CN_EINVAL;
+        dst[dl] = '\0';
+        out->params[out->n_params++] =
+            (cn_param_t){best->segments[i].text, dst, (size_t)dl};
+        dst += dl + 1;
+    }
+    return 0;
+}
+
+const char *cn_match_param(const cn_match_t *m, const char *name)
+{
+    /* parameter names in templates are not NUL-terminated: compare by length */
+    size_t len = strlen(name);
+    for (size_t i = 0; i < m->n_params; i++)
+        if (strncmp(m->params[i].name, name, len) == 0 && m->params[i].name[len] == '}')
+            return m->params[i].value;
+    return NULL;
+}
+
+static const char *const method_names[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                           "PATCH", "DELETE", "OPTIONS", "OTHER"};
+
+cn_method_t cn_method_parse(const char *s, size_t len)
+{
+    for (int m = 0; m < CN_METHOD_OTHER; m++)
+        if (strlen(method_names[m]) == len && memcmp(method_names[m], s, len) == 0)
+            return (cn_method_t)m;
+    return CN_METHOD_OTHER;
+}
+
+const char *cn_method_name(cn_method_t m)
+{
+    return m < CN_METHOD_MAX ? method_names[m] : "OTHER";
+}
+
+size_t cn_allow_header(unsigned mask, char *buf, size_t cap)
+{
+    if (mask & (1u << CN_GET))
+        mask |= 1u << CN_HEAD;
+    mask |= 1u << CN_OPTIONS;
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int m = 0; m < CN_METHOD_OTHER; m++) {
+        if (!(mask & (1u << m)))
+            continue;
+        size_t need = strlen(method_names[m]) + (o ? 2 : 0);
+        if (o + need + 1 > cap)
+            break;
+        if (o)
+            memcpy(buf + o, ", ", 2), o += 2;
+        memcpy(buf + o, method_names[m], strlen(method_names[m]));
+        o += strlen(method_names[m]);
+        buf[o] = '\0';
+    }
+    return o;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long cn_percent_decode(const char *src, size_t len, char *dst, int plus_is_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(src[i + 1])) < 0 || (lo = hexval(src[i + 2])) < 0)
+                return -1;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        if (c == '\0')
+            return -1;
+        dst[o++] = c;
+    }
+    return (long)o;
+}
+
+int cn_query_parse(const char *qs, size_t len, char *scratch, cn_kv_t *out, size_t max,
+                   cn_err_t *err)
+{
+    size_t n = 0, i = 0;
+    while (i < len) {
+        size_t start = i;
+        while (i < len && qs[i] != '&')
+            i++;
+        size_t plen = i - start;
+        i++; /* skip '&' */
+        if (plen == 0)
+            continue;
+        if (n == max)
+            return cn_err_set(err, CN_EINVAL, "too many query parameters (at most %zu)", max);
+        const char *eq = memchr(qs + start, '=', plen);
+        size_t klen = eq ? (size_t)(eq - (qs + start)) : plen;
+        size_t vlen = eq ? plen - klen - 1 : 0;
+        long dk = cn_percent_decode(qs + start, klen, scratch, 1);
+        long dv = dk < 0 ? -1 : cn_percent_decode(qs + start + klen + 1, vlen, scratch + dk, 1);
+        if (dk <= 0 || dv < 0)
+            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu is badly encoded", n + 1);
+        out[n++] = (cn_kv_t){scratch, (size_t)dk, scratch + dk, (size_t)dv};
+        scratch += dk + dv;
+    }
+    return (int)n;
+}

@@ -1,0 +1,113 @@
+/*
+ * Route tables and matching. Routes are static data declared by modules; the router
+ * compiles their path templates once at start-up and matches request paths without
+ * allocating. It knows nothing of HTTP connections: it maps (method, path) to a route
+ * and its decoded path parameters, or says why it cannot (404 or 405 + Allow).
+ */
+#ifndef CAIRN_CORE_ROUTER_H
+#define CAIRN_CORE_ROUTER_H
+
+#include "core/common.h"
+#include "core/schema.h"
+
+typedef enum {
+    CN_GET = 0,
+    CN_HEAD,
+    CN_POST,
+    CN_PUT,
+    CN_PATCH,
+    CN_DELETE,
+    CN_OPTIONS,
+    CN_METHOD_OTHER,
+    CN_METHOD_MAX,
+} cn_method_t;
+
+typedef struct st_cn_req_t cn_req_t;
+
+/**
+ * A route handler. Runs on an event loop: it may do short store work inline. It either
+ * sends a response (cn_reply_*) and returns 0, or returns a negative CN_E* code after
+ * setting the message with cn_fail(); the kernel turns that into problem+json.
+ */
+typedef int (*cn_handler_fn)(cn_req_t *req);
+
+/** One row of a module's route table. A table ends with a row whose path is NULL. */
+typedef struct st_cn_route_t {
+    cn_method_t method;
+    const char *path;           /* template, e.g. "/api/v1/notes/{id}" */
+    cn_handler_fn handler;
+    const char *permission;     /* NULL: public (no authentication) */
+    const cn_schema_t *body;    /* JSON body schema; NULL: the route takes no body */
+    const cn_schema_t *query;   /* query parameters; NULL: none accepted */
+    const cn_schema_t *params;  /* path parameters (formats); NULL: plain strings */
+    const char *summary;        /* one line for the OpenAPI document */
+    int success_status;         /* documented success status (200 when 0) */
+} cn_route_t;
+
+#define CN_MAX_PARAMS 8
+#define CN_MAX_SEGMENTS 24
+
+typedef struct st_cn_param_t {
+    const char *name;
+    const char *value; /* percent-decoded, NUL-terminated, in the caller's scratch buffer */
+    size_t value_len;
+} cn_param_t;
+
+typedef struct st_cn_match_t {
+    const cn_route_t *route;
+    int route_index; /* stable index for metrics: 0..cn_router_count()-1 */
+    unsigned allow_mask; /* on 405: bit per cn_method_t allowed for this path */
+    size_t n_params;
+    cn_param_t params[CN_MAX_PARAMS];
+} cn_match_t;
+
+typedef struct st_cn_router_t cn_router_t;
+
+cn_router_t *cn_router_new(void);
+void cn_router_free(cn_router_t *r);
+
+/**
+ * Adds every row of a route table (terminated by path == NULL). Rejects templates that
+ * are malformed or duplicate an existing (method, shape) pair. Returns 0 or CN_EINVAL.
+ */
+int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err);
+
+/** Number of routes added; route indexes run from 0 to this minus one. */
+size_t cn_router_count(const cn_router_t *r);
+const cn_route_t *cn_router_route(const cn_router_t *r, size_t index);
+
+/**
+ * Matches method + path (raw, without the query string). scratch must hold path_len + 1
+ * bytes; decoded parameter values live there. HEAD falls back to GET. A literal segment
+ * beats a parameter at the same position ("/notes/search" before "/notes/{id}").
+ * Returns 0 with out->route set; CN_EINVAL when a parameter has a bad percent-escape;
+ * CN_ENOTFOUND otherwise, with out->allow_mask != 0 when the path exists for other
+ * methods (the caller answers 405 with Allow, or 204 to OPTIONS).
+ */
+int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path,
+                    size_t path_len, char *scratch, cn_match_t *out);
+
+/** Parses an HTTP method token. */
+cn_method_t cn_method_parse(const char *s, size_t len);
+const char *cn_method_name(cn_method_t m);
+
+/** Writes "GET, HEAD, OPTIONS"-style Allow header value for a mask. Returns length. */
+size_t cn_allow_header(unsigned mask, char *buf, size_t cap);
+
+/** Returns the value of a path parameter, or NULL. */
+const char *cn_match_param(const cn_match_t *m, const char *name);
+
+/**
+ * Percent-decodes src into dst (dst may equal src). When plus_is_space, '+' becomes ' '
+ * (query strings). Returns the decoded length, or -1 on a bad escape or a NUL byte.
+ */
+long cn_percent_decode(const char *src, size_t len, char *dst, int plus_is_space);
+
+/**
+ * Splits a query string ("a=1&b=x%20y") into at most max decoded pairs. scratch must hold
+ * len bytes. Returns the number of pairs, or CN_EINVAL with err set (bad escape, too many).
+ */
+int cn_query_parse(const char *qs, size_t len, char *scratch, cn_kv_t *out, size_t max,
+                   cn_err_t *err);
+
+#endif

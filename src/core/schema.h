@@ -1,0 +1,97 @@
+/*
+ * Request schemas declared as data. The same declaration validates request bodies and
+ * query strings and is rendered into the OpenAPI document, so the two cannot drift.
+ * Validation never allocates more than the error list and never recurses deeper than
+ * the schema itself (the input's depth is bounded by the schema, not by the client).
+ */
+#ifndef CAIRN_CORE_SCHEMA_H
+#define CAIRN_CORE_SCHEMA_H
+
+#include "core/common.h"
+
+#include <jansson.h>
+
+typedef enum {
+    CN_T_STRING = 1,
+    CN_T_INTEGER,
+    CN_T_NUMBER,
+    CN_T_BOOLEAN,
+    CN_T_OBJECT,
+    CN_T_ARRAY,
+} cn_type_t;
+
+typedef enum {
+    CN_FMT_NONE = 0,
+    CN_FMT_UUID,
+    CN_FMT_EMAIL,
+    CN_FMT_DATETIME,
+} cn_format_t;
+
+typedef struct st_cn_schema_t cn_schema_t;
+
+/** One property of an object schema. Zero-valued members mean "no constraint". */
+typedef struct st_cn_field_t {
+    const char *name; /* NULL terminates a field list */
+    cn_type_t type;
+    unsigned required : 1;
+    unsigned nullable : 1;
+    unsigned has_min : 1; /* min/max apply to integer and number values */
+    unsigned has_max : 1;
+    cn_format_t format;
+    size_t min_len; /* strings: code points; arrays: items */
+    size_t max_len; /* 0 = unbounded */
+    double min, max;
+    const char *const *enum_values; /* NULL-terminated list of allowed strings */
+    const cn_schema_t *object;       /* CN_T_OBJECT: nested schema */
+    const struct st_cn_field_t *items; /* CN_T_ARRAY: schema of each item (name unused) */
+    const char *description;
+} cn_field_t;
+
+struct st_cn_schema_t {
+    const char *name; /* component name in OpenAPI, e.g. "NoteCreate" */
+    const cn_field_t *fields;
+    unsigned allow_unknown : 1; /* default: unknown properties are an error */
+};
+
+/** A validation failure: the field path ("items[2].title") and what is wrong with it. */
+typedef struct st_cn_verror_t {
+    char field[128];
+    char message[160];
+} cn_verror_t;
+
+#define CN_MAX_VERRORS 16
+
+typedef struct st_cn_verrors_t {
+    size_t count;
+    size_t dropped; /* errors beyond CN_MAX_VERRORS */
+    cn_verror_t items[CN_MAX_VERRORS];
+} cn_verrors_t;
+
+void cn_verrors_add(cn_verrors_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Validates value against an object schema. Returns 0, or CN_EVALIDATION with errs filled. */
+int cn_schema_validate(const cn_schema_t *s, const json_t *value, cn_verrors_t *errs);
+
+/**
+ * Converts decoded query parameters (name/value pairs) into a JSON object typed by the
+ * schema ("limit=5" -> {"limit": 5}) and validates it. Unknown and repeated parameters
+ * are errors. On success *out is a new reference.
+ */
+typedef struct st_cn_kv_t {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} cn_kv_t;
+
+int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json_t **out,
+                         cn_verrors_t *errs);
+
+/** Renders a schema as an OpenAPI 3.1 (JSON Schema 2020-12) object. New reference. */
+json_t *cn_schema_openapi(const cn_schema_t *s);
+
+/** Renders a single field's type and constraints. New reference. */
+json_t *cn_field_openapi(const cn_field_t *f);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * Server (see server.h). main() blocks SIGTERM/SIGINT in every thread and waits for them
+ * with sigwait(); on a signal it posts a shutdown message to each loop through h2o's
+ * multithread queue. A loop then closes its listeners, asks h2o to finish keep-alive
+ * connections after their current request, and exits when no connection is left or the
+ * deadline passes. Loops never block on anything but their own socket events and short
+ * store calls.
+ */
+#include "core/server.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/system.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct st_cn_loop_t {
+    int index;
+    pthread_t tid;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    int fds[CN_MAX_LISTEN];
+    h2o_socket_t *listeners[CN_MAX_LISTEN];
+    size_t n_listeners;
+    cn_store_t *store; /* owned: this loop's connection */
+    h2o_multithread_receiver_t control;
+    h2o_multithread_message_t stop_msg;
+    int stopping;
+    uint64_t deadline_ns;
+    int exit_code;
+} cn_loop_t;
+
+typedef struct {
+    h2o_handler_t super;
+} cairn_handler_t;
+
+static struct {
+    const cn_config_t *cfg;
+    h2o_globalconf_t globalconf;
+    SSL_CTX *ssl_ctx;
+    cn_loop_t *loops;
+    int n_loops;
+} S;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, ctx, req->conn->ctx);
+    return cn_http_handle(req, loop->store);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    cn_loop_t *loop = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < 16; i++) { /* drain a burst without starving other events */
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        h2o_accept(&loop->accept_ctx, sock);
+    }
+}
+
+static size_t open_connections(cn_loop_t *loop)
+{
+    return !h2o_linklist_is_empty(&loop->ctx.http1._conns) +
+           !h2o_linklist_is_empty(&loop->ctx.http2._conns);
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+    }
+    if (loop->stopping)
+        return;
+    loop->stopping = 1;
+    loop->deadline_ns = cn_now_ns() + (uint64_t)S.cfg->shutdown_timeout_s * 1000000000u;
+    for (size_t i = 0; i < loop->n_listeners; i++) {
+        h2o_socket_read_stop(loop->listeners[i]);
+        h2o_socket_close(loop->listeners[i]);
+        loop->listeners[i] = NULL;
+    }
+    h2o_context_request_shutdown(&loop->ctx);
+}
+
+static void *loop_main(void *arg)
+{
+    cn_loop_t *loop = arg;
+    cn_metrics_bind_thread(loop->index);
+    while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
+        h2o_evloop_run(loop->loop, loop->stopping ? 20 : INT32_MAX);
+        cn_log_flush(); /* one write() for all access lines of this iteration */
+    }
+    loop->exit_code = open_connections(loop) ? 1 : 0;
+    cn_log_thread_exit();
+    return NULL;
+}
+
+static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
+{
+    char host[256], port[16];
+    const char *colon = strrchr(hostport, ':');
+    size_t hlen = (size_t)(colon - hostport);
+    if (hostport[0] == '[') /* [::1]:8080 */
+        hostport++, hlen -= 2;
+    if (hlen >= sizeof(host))
+        return cn_err_set(err, CN_EINVAL, "server.listen: host too long");
+    memcpy(host, hostport, hlen);
+    host[hlen] = '\0';
+    snprintf(port, sizeof(port), "%u", *port_io ? *port_io : (unsigned)atoi(colon + 1));
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0)
+        return cn_err_set(err, CN_EINVAL, "server.listen: cannot resolve %s: %s", host,
+                          gai_strerror(gai));
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        cn_err_set(err, CN_EINVAL, "server.listen: cannot listen on %s:%s: %s", host, port,
+                   strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return CN_EINVAL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (*port_io == 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        *port_io = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+/* Opens one socket per (address, loop); a port of 0 is resolved once and shared. */
+static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
+{
+    for (size_t a = 0; a < cfg->n_listen; a++) {
+        uint16_t port = 0;
+        for (int t = 0; t < S.n_loops; t++) {
+            int fd = listen_socket(cfg->listen[a], &port, err);
+            if (fd < 0)
+                return fd;
+            S.loops[t].fds[a] = fd;
+            S.loops[t].n_listeners = a + 1;
+        }
+        const char *colon = strrchr(cfg->listen[a], ':');
+        fprintf(stderr, "listening on %s://%.*s:%u\n", S.ssl_ctx ? "https" : "http",
+                (int)(colon - cfg->listen[a]), cfg->listen[a], port);
+    }
+    return 0;
+}
+
+static int setup_tls(const cn_config_t *cfg, cn_err_t *err)
+{
+    if (cfg->tls_cert[0] == '\0')
+        return 0;
+    S.ssl_ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(S.ssl_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(S.ssl_ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(S.ssl_ctx, cfg->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(S.ssl_ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(S.ssl_ctx) != 1) {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+        return cn_err_set(err, CN_EINVAL, "server.tls_cert/server.tls_key: cannot load: %s", buf);
+    }
+    h2o_ssl_register_alpn_protocols(S.ssl_ctx, h2o_http2_alpn_protocols);
+    return 0;
+}
+
+static void setup_globalconf(const cn_config_t *cfg)
+{
+    h2o_config_init(&S.globalconf);
+    S.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("cairn"));
+    S.globalconf.max_request_entity_size = (size_t)cfg->max_body;
+    S.globalconf.http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
+    S.globalconf.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
+    S.globalconf.http2.graceful_shutdown_timeout = (uint64_t)cfg->shutdown_timeout_s * 1000;
+    h2o_hostconf_t *host = h2o_config_register_host(&S.globalconf,
+                                                    h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    cairn_handler_t *h = (cairn_handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    cn_error_filter_register(path, (size_t)cfg->max_body);
+    cn_error_filter_register(&host->fallback_path, (size_t)cfg->max_body);
+}
+
+static void init_loop(cn_loop_t *loop)
+{
+    loop->loop = h2o_evloop_create();
+    h2o_context_init(&loop->ctx, loop->loop, &S.globalconf);
+    loop->accept_ctx.ctx = &loop->ctx;
+    loop->accept_ctx.hosts = S.globalconf.hosts;
+    loop->accept_ctx.ssl_ctx = S.ssl_ctx;
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    for (size_t i = 0; i < loop->n_listeners; i++) {
+        loop->listeners[i] = h2o_evloop_socket_create(loop->loop, loop->fds[i],
+                                                      H2O_SOCKET_FLAG_DONT_READ);
+        loop->listeners[i]->data = loop;
+        h2o_socket_read_start(loop->listeners[i], on_accept);
+    }
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void on_store_query(uint64_t ns)
+{
+    cn_metrics_store_query(ns);
+}
+
+int cn_open_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err)
+{
+    cn_store_opts_t opts = {.data_dir = cfg->data_dir,
+                            .synchronous_full = cfg->synchronous_full,
+                            .busy_timeout_ms = cfg->busy_timeout_ms,
+                            .on_query = on_store_query};
+    return cn_store_open(&opts, out, err);
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int drain_and_join(void)
+{
+    for (int i = 0; i < S.n_loops; i++)
+        h2o_multithread_send_message(&S.loops[i].control, &S.loops[i].stop_msg);
+    int code = 0;
+    for (int i = 0; i < S.n_loops; i++) {
+        pthread_join(S.loops[i].tid, NULL);
+        code |= S.loops[i].exit_code;
+    }
+    return code;
+}
+
+int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
+{
+    uint64_t t0 = cn_now_ns();
+    cn_err_t err = {0};
+    int rc = 1;
+    S.cfg = cfg;
+    S.n_loops = cn_config_threads(cfg);
+    S.loops = cn_calloc((size_t)S.n_loops, sizeof(cn_loop_t));
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every loop thread */
+
+    cn_router_t *router = cn_router_new();
+    if (cn_system_init(cfg, apps, router, &err) != 0)
+        goto Exit;
+    cn_metrics_init(router, S.n_loops);
+    cn_http_init(router, cfg->cors_origins);
+    cn_auth_bootstrap_init(cfg->bootstrap_token, CN_BOOTSTRAP_TENANT);
+    if (setup_tls(cfg, &err) != 0)
+        goto Exit;
+    setup_globalconf(cfg);
+    for (int i = 0; i < S.n_loops; i++) {
+        S.loops[i].index = i;
+        if (cn_open_store(cfg, &S.loops[i].store, &err) != 0)
+            goto Exit;
+    }
+    if (open_listeners(cfg, &err) != 0)
+        goto Exit;
+    for (int i = 0; i < S.n_loops; i++) {
+        init_loop(&S.loops[i]);
+        h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
+    }
+    cn_log(CN_LOG_INFO, NULL, "cairn %s ready: %d loop threads, data in %s, started in %.1f ms",
+           CAIRN_VERSION, S.n_loops, cfg->data_dir, (double)(cn_now_ns() - t0) / 1e6);
+    int sig = wait_for_signal();
+    cn_log(CN_LOG_INFO, NULL, "%s received: draining in-flight requests (at most %d s)",
+           sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
+    rc = drain_and_join();
+    cn_log(CN_LOG_INFO, NULL, rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
+    rc = 0; /* connections cut at the deadline had their chance; the exit itself is clean */
+Exit:
+    if (err.msg[0])
+        fprintf(stderr, "cairn: %s\n", err.msg);
+    for (int i = 0; i < S.n_loops; i++)
+        cn_store_close(S.loops[i].store);
+    free(S.loops);
+    cn_http_free();
+    cn_metrics_free();
+    cn_system_free();
+    cn_router_free(router);
+    if (S.ssl_ctx)
+        SSL_CTX_free(S.ssl_ctx);
+    if (err.msg[0]) /* sysexits: 65 data newer than us, 78 configuration, 74 I/O */
+        return err.code == CN_ETOONEW ? 65 : err.code == CN_EINVAL ? 78 : 74;
+    return rc;
+}

@@ -1,0 +1,39 @@
+/*
+ * The HTTP server: one h2o event loop per thread, each with its own SO_REUSEPORT
+ * listeners and its own store connection; graceful shutdown on SIGTERM/SIGINT.
+ */
+#ifndef CAIRN_CORE_SERVER_H
+#define CAIRN_CORE_SERVER_H
+
+#include "core/config.h"
+#include "core/module.h"
+
+#include <h2o.h>
+
+/** Prepares the request pipeline (router and CORS allow-list). */
+void cn_http_init(const cn_router_t *router, const char *cors_origins);
+void cn_http_free(void);
+
+/** Handles one request on the calling loop, answering it (always returns 0). */
+int cn_http_handle(h2o_req_t *req, cn_store_t *store);
+
+/** Answers a request with a bare problem+json (used for errors raised outside routing). */
+int cn_http_send_error(h2o_req_t *req, int status, const char *detail);
+
+/** Rewrites h2o's own error answers (413, 400) on path into problem+json. */
+void cn_error_filter_register(h2o_pathconf_t *path, size_t max_body);
+
+/**
+ * Runs the server until SIGTERM/SIGINT, then drains in-flight requests for at most
+ * server.shutdown_timeout_s. apps is the module table (NULL-terminated). Returns the
+ * process exit code (0 after a clean shutdown).
+ */
+int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps);
+
+/** Builds the migration sets of the kernel and every app, in apply order. */
+size_t cn_migration_sets(const cn_app_t *const *apps, cn_migration_set_t *out, size_t cap);
+
+/** Opens the store as configured (data dir, durability, metrics hook). */
+int cn_open_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err);
+
+#endif

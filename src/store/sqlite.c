@@ -1,0 +1,385 @@
+/*
+ * SQLite driver for the store interface (store.h): WAL, foreign keys, busy timeout and a
+ * prepared-statement cache per connection. Writers from different threads of this
+ * process are serialised by one mutex before SQLite's own lock, so a writer waits on a
+ * futex instead of SQLite's sleeping busy handler; the busy timeout only matters against
+ * other processes (cairn migrate, cairn backup).
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct st_cn_stmt_t {
+    char *sql; /* owned copy; the cache key */
+    uint64_t hash;
+    sqlite3_stmt *stmt;
+    int *param_index; /* param_index[k] = SQLite index of "$k", 1..n_params */
+    int n_params;
+    int holds_write_lock;
+    uint64_t started_ns;
+    cn_store_t *owner;
+};
+
+struct st_cn_store_t {
+    sqlite3 *db;
+    cn_stmt_t **cache; /* open addressing, power-of-two capacity */
+    size_t cache_cap, cache_count;
+    int in_txn;
+    void (*on_query)(uint64_t);
+};
+
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return cn_err_set(err, CN_ECONFLICT, "%s", msg);
+        return cn_err_set(err, CN_EVALIDATION, "%s", msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return cn_err_set(err, CN_EBUSY, "database is busy: %s", msg);
+    default:
+        return cn_err_set(err, CN_ERR, "sqlite: %s", msg);
+    }
+}
+
+const char *cn_store_driver(const cn_store_t *s)
+{
+    return "sqlite";
+}
+
+static int pragma(sqlite3 *db, const char *sql, cn_err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "%s: %s", sql, msg ? msg : "failed");
+        sqlite3_free(msg);
+        return CN_ERR;
+    }
+    return 0;
+}
+
+int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
+{
+    if (mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
+        return cn_err_set(err, CN_ERR, "cannot create data directory %s: %s", opts->data_dir,
+                          strerror(errno));
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/cairn.db", opts->data_dir) >= sizeof(path))
+        return cn_err_set(err, CN_ERR, "data directory path is too long");
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return CN_ERR;
+    }
+    sqlite3_busy_timeout(db, opts->busy_timeout_ms);
+    sqlite3_extended_result_codes(db, 1);
+    char sync[64];
+    snprintf(sync, sizeof(sync), "PRAGMA synchronous=%s", opts->synchronous_full ? "FULL" : "NORMAL");
+    if (pragma(db, "PRAGMA journal_mode=WAL", err) || pragma(db, sync, err) ||
+        pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err)) {
+        sqlite3_close(db);
+        return CN_ERR;
+    }
+    cn_store_t *s = cn_calloc(1, sizeof(*s));
+    s->db = db;
+    s->on_query = opts->on_query;
+    s->cache_cap = 64;
+    s->cache = cn_calloc(s->cache_cap, sizeof(cn_stmt_t *));
+    *out = s;
+    return 0;
+}
+
+static void stmt_free(cn_stmt_t *st)
+{
+    sqlite3_finalize(st->stmt);
+    free(st->param_index);
+    free(st->sql);
+    free(st);
+}
+
+void cn_store_close(cn_store_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_txn)
+        cn_store_rollback(s);
+    for (size_t i = 0; i < s->cache_cap; i++)
+        if (s->cache[i])
+            stmt_free(s->cache[i]);
+    free(s->cache);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static uint64_t hash_sql(const char *sql)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+static void cache_insert(cn_store_t *s, cn_stmt_t *st)
+{
+    if ((s->cache_count + 1) * 2 > s->cache_cap) {
+        size_t old_cap = s->cache_cap;
+        cn_stmt_t **old = s->cache;
+        s->cache_cap *= 2;
+        s->cache = cn_calloc(s->cache_cap, sizeof(cn_stmt_t *));
+        s->cache_count = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                cache_insert(s, old[i]);
+        free(old);
+    }
+    size_t i = st->hash & (s->cache_cap - 1);
+    while (s->cache[i])
+        i = (i + 1) & (s->cache_cap - 1);
+    s->cache[i] = st;
+    s->cache_count++;
+}
+
+static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
+{
+    uint64_t h = hash_sql(sql);
+    for (size_t i = h & (s->cache_cap - 1); s->cache[i]; i = (i + 1) & (s->cache_cap - 1))
+        if (s->cache[i]->hash == h && strcmp(s->cache[i]->sql, sql) == 0)
+            return s->cache[i];
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "prepare failed: %s", sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    cn_stmt_t *st = cn_calloc(1, sizeof(*st));
+    st->sql = cn_strdup(sql);
+    st->hash = h;
+    st->stmt = stmt;
+    st->owner = s;
+    int count = sqlite3_bind_parameter_count(stmt);
+    st->param_index = cn_calloc((size_t)count + 1, sizeof(int));
+    for (int k = 1; k <= count; k++) {
+        const char *name = sqlite3_bind_parameter_name(stmt, k);
+        int n = name && name[0] == '$' ? atoi(name + 1) : 0;
+        if (n < 1 || n > count) { /* only $1..$n are part of the shared dialect */
+            cn_err_set(err, CN_ERR, "bad parameter %s in: %s", name ? name : "?", sql);
+            stmt_free(st);
+            return NULL;
+        }
+        st->param_index[n] = k;
+        if (n > st->n_params)
+            st->n_params = n;
+    }
+    cache_insert(s, st);
+    return st;
+}
+
+static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
+{
+    if ((int)n != st->n_params)
+        return cn_err_set(err, CN_ERR, "statement wants %d parameters, got %zu: %s", st->n_params,
+                          n, st->sql);
+    for (size_t i = 0; i < n; i++) {
+        int k = st->param_index[i + 1], rc;
+        switch (args[i].type) {
+        case CN_V_INT: rc = sqlite3_bind_int64(st->stmt, k, args[i].i); break;
+        case CN_V_REAL: rc = sqlite3_bind_double(st->stmt, k, args[i].d); break;
+        case CN_V_TEXT:
+            rc = sqlite3_bind_text(st->stmt, k, args[i].s, (int)args[i].len, SQLITE_STATIC);
+            break;
+        default: rc = sqlite3_bind_null(st->stmt, k); break;
+        }
+        if (rc != SQLITE_OK)
+            return map_rc(st->owner->db, rc, err);
+    }
+    return 0;
+}
+
+int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                   cn_stmt_t **out, cn_err_t *err)
+{
+    uint64_t t0 = s->on_query ? cn_now_ns() : 0;
+    cn_stmt_t *st = prepare(s, sql, err);
+    if (st == NULL)
+        return CN_ERR;
+    st->started_ns = t0;
+    if (!s->in_txn && !sqlite3_stmt_readonly(st->stmt)) {
+        pthread_mutex_lock(&write_lock);
+        st->holds_write_lock = 1;
+    }
+    int rc = bind(st, args, n, err);
+    if (rc != 0) {
+        cn_stmt_finish(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
+{
+    int rc = sqlite3_step(st->stmt);
+    if (rc == SQLITE_ROW)
+        return CN_ROW;
+    if (rc == SQLITE_DONE)
+        return CN_DONE;
+    return map_rc(st->owner->db, sqlite3_extended_errcode(st->owner->db), err);
+}
+
+int64_t cn_stmt_int(cn_stmt_t *st, int col)
+{
+    return sqlite3_column_int64(st->stmt, col);
+}
+
+double cn_stmt_real(cn_stmt_t *st, int col)
+{
+    return sqlite3_column_double(st->stmt, col);
+}
+
+const char *cn_stmt_text(cn_stmt_t *st, int col, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(st->stmt, col);
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(st->stmt, col) : 0;
+    return t;
+}
+
+int cn_stmt_is_null(cn_stmt_t *st, int col)
+{
+    return sqlite3_column_type(st->stmt, col) == SQLITE_NULL;
+}
+
+void cn_stmt_finish(cn_stmt_t *st)
+{
+    sqlite3_reset(st->stmt);
+    sqlite3_clear_bindings(st->stmt);
+    if (st->holds_write_lock) {
+        st->holds_write_lock = 0;
+        pthread_mutex_unlock(&write_lock);
+    }
+    if (st->owner->on_query)
+        st->owner->on_query(cn_now_ns() - st->started_ns);
+}
+
+int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                  int64_t *changes, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, sql, args, n, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        ;
+    if (changes)
+        *changes = sqlite3_changes64(s->db);
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return CN_ERR;
+    }
+    return 0;
+}
+
+int cn_store_begin(cn_store_t *s, cn_err_t *err)
+{
+    if (s->in_txn)
+        return cn_err_set(err, CN_ERR, "transaction already open");
+    pthread_mutex_lock(&write_lock);
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        pthread_mutex_unlock(&write_lock);
+        return map_rc(s->db, rc, err);
+    }
+    s->in_txn = 1;
+    return 0;
+}
+
+int cn_store_commit(cn_store_t *s, cn_err_t *err)
+{
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int code = map_rc(s->db, rc, err);
+        cn_store_rollback(s);
+        return code;
+    }
+    s->in_txn = 0;
+    pthread_mutex_unlock(&write_lock);
+    return 0;
+}
+
+void cn_store_rollback(cn_store_t *s)
+{
+    if (!s->in_txn)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_txn = 0;
+    pthread_mutex_unlock(&write_lock);
+}
+
+int cn_store_in_txn(const cn_store_t *s)
+{
+    return s->in_txn;
+}
+
+int cn_store_ping(cn_store_t *s, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT 1", NULL, 0, &st, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    cn_stmt_finish(st);
+    return rc == CN_ROW ? 0 : rc;
+}
+
+int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= sizeof(tmp))
+        return cn_err_set(err, CN_ERR, "backup path is too long");
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        /* one step copies a single read snapshot: consistent even while others write */
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+        rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(dst);
+        if (b)
+            sqlite3_backup_finish(b);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "backup to %s failed: %s", path, dst ? sqlite3_errmsg(dst) : "no memory");
+        sqlite3_close(dst);
+        unlink(tmp);
+        return CN_ERR;
+    }
+    sqlite3_close(dst);
+    if (rename(tmp, path) != 0) {
+        cn_err_set(err, CN_ERR, "cannot rename backup into %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return CN_ERR;
+    }
+    return 0;
+}

@@ -1,0 +1,119 @@
+/*
+ * The store: one small SQL interface over a driver (SQLite now, PostgreSQL later).
+ * A cn_store_t is one connection, used by one thread at a time (each event loop owns
+ * one). SQL is written in the dialect SQLite and PostgreSQL share: $1..$n parameters,
+ * RETURNING, ON CONFLICT. Statements are prepared once per connection and cached.
+ * This layer includes nothing above it.
+ */
+#ifndef CAIRN_STORE_STORE_H
+#define CAIRN_STORE_STORE_H
+
+#include "core/common.h"
+
+typedef struct st_cn_store_t cn_store_t;
+typedef struct st_cn_stmt_t cn_stmt_t;
+
+typedef struct st_cn_store_opts_t {
+    const char *data_dir;     /* the database lives in data_dir/cairn.db */
+    int synchronous_full;     /* 0: durable against process crashes; 1: also power loss */
+    int busy_timeout_ms;      /* waiting for another process's lock */
+    void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
+} cn_store_opts_t;
+
+enum { CN_ROW = 1, CN_DONE = 2 };
+
+typedef enum { CN_V_NULL = 0, CN_V_INT, CN_V_REAL, CN_V_TEXT } cn_vtype_t;
+
+/** A bound parameter. Text is borrowed: it must outlive the statement's use. */
+typedef struct st_cn_val_t {
+    cn_vtype_t type;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t len;
+} cn_val_t;
+
+#define CN_VNULL ((cn_val_t){.type = CN_V_NULL})
+#define CN_VINT(x) ((cn_val_t){.type = CN_V_INT, .i = (x)})
+#define CN_VREAL(x) ((cn_val_t){.type = CN_V_REAL, .d = (x)})
+#define CN_VTEXT(x) ((cn_val_t){.type = CN_V_TEXT, .s = (x), .len = strlen(x)})
+#define CN_VTEXTN(x, n) ((cn_val_t){.type = CN_V_TEXT, .s = (x), .len = (n)})
+
+/** Opens (creating if needed) the database. Returns 0 or CN_ERR with err set. */
+int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err);
+void cn_store_close(cn_store_t *s);
+const char *cn_store_driver(const cn_store_t *s);
+
+/**
+ * Prepares (or reuses) sql and binds args to $1..$n. The statement must be finished with
+ * cn_stmt_finish() before the next query on this connection that reuses the same SQL.
+ * A writing statement outside a transaction holds the process write lock until finished.
+ */
+int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                   cn_stmt_t **out, cn_err_t *err);
+
+/** Advances: CN_ROW, CN_DONE, or a negative code (CN_ECONFLICT on a unique violation). */
+int cn_stmt_step(cn_stmt_t *st, cn_err_t *err);
+int64_t cn_stmt_int(cn_stmt_t *st, int col);
+double cn_stmt_real(cn_stmt_t *st, int col);
+/** Column text (NULL for SQL NULL); valid until the next step or finish. */
+const char *cn_stmt_text(cn_stmt_t *st, int col, size_t *len);
+int cn_stmt_is_null(cn_stmt_t *st, int col);
+/** Resets the statement for reuse and releases the write lock it may hold. */
+void cn_stmt_finish(cn_stmt_t *st);
+
+/** Runs a statement to completion; *changes (may be NULL) gets the affected row count. */
+int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                  int64_t *changes, cn_err_t *err);
+
+/** Runs several ;-separated statements without parameters (migrations). */
+int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err);
+
+/** Write transaction: takes the process write lock, then the database's. */
+int cn_store_begin(cn_store_t *s, cn_err_t *err);
+int cn_store_commit(cn_store_t *s, cn_err_t *err);
+void cn_store_rollback(cn_store_t *s);
+int cn_store_in_txn(const cn_store_t *s);
+
+/** Cheap round trip proving the database answers. */
+int cn_store_ping(cn_store_t *s, cn_err_t *err);
+
+/** Writes a consistent copy of the database to path (atomically, via a temp file). */
+int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err);
+
+/* ---- migrations ---- */
+
+/** One schema change. A module's list ends with version 0. Versions start at 1. */
+typedef struct st_cn_migration_t {
+    int version;
+    const char *name;
+    const char *sql;
+} cn_migration_t;
+
+typedef struct st_cn_migration_set_t {
+    const char *module;
+    const cn_migration_t *list;
+} cn_migration_set_t;
+
+typedef struct st_cn_migrate_status_t {
+    int pending; /* known migrations not yet applied */
+    int applied;
+} cn_migrate_status_t;
+
+/**
+ * Compares the database with the known migrations. Returns 0, or CN_ETOONEW when the
+ * database holds a migration this binary does not know (it was written by a newer one).
+ */
+int cn_migrate_status(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets,
+                      cn_migrate_status_t *st, cn_err_t *err);
+
+/**
+ * Applies pending migrations in order, each in its own transaction, recording each in
+ * schema_migrations. With dry_run, runs them all in one transaction that is rolled back
+ * (so the SQL is proven to apply) and changes nothing. report (may be NULL) gets a line
+ * per migration. Refuses with CN_ETOONEW like cn_migrate_status.
+ */
+int cn_migrate(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int dry_run,
+               void (*report)(const char *line, void *ud), void *ud, cn_err_t *err);
+
+#endif
