@@ -214,9 +214,21 @@ static void finish(cn_req_t *r, int status, size_t bytes)
     cn_log_access(&a);
 }
 
-static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
+/* Answers held back until this loop turn's batch transaction commits (see store.h). */
+static _Thread_local h2o_linklist_t pending_answers;
+
+static void start_sending(cn_req_t *r)
 {
     static h2o_generator_t generator = {NULL, NULL};
+    h2o_iovec_t buf = r->h->res.content_length && r->method != CN_HEAD ? r->pending_body
+                                                                       : h2o_iovec_init(NULL, 0);
+    finish(r, r->h->res.status, buf.len);
+    h2o_start_response(r->h, &generator);
+    h2o_send(r->h, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+}
+
+static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
     h2o_req_t *req = r->h;
     if (r->responded)
         return 0;
@@ -228,15 +240,19 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
                        strlen(ctype));
     add_common_headers(r);
     req->res.content_length = len;
-    h2o_iovec_t buf = h2o_iovec_init(NULL, 0);
+    r->pending_body = h2o_iovec_init(NULL, 0);
     if (len && r->method != CN_HEAD) {
-        buf.base = h2o_mem_alloc_pool(&req->pool, len);
-        memcpy(buf.base, body, len);
-        buf.len = len;
+        r->pending_body.base = h2o_mem_alloc_pool(&req->pool, len);
+        memcpy(r->pending_body.base, body, len);
+        r->pending_body.len = len;
     }
-    finish(r, status, buf.len);
-    h2o_start_response(req, &generator);
-    h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    if (r->store != NULL && cn_store_batch_open(r->store)) {
+        if (pending_answers.next == NULL)
+            h2o_linklist_init_anchor(&pending_answers);
+        h2o_linklist_insert(&pending_answers, &r->pending);
+        return 0;
+    }
+    start_sending(r);
     return 0;
 }
 
@@ -247,6 +263,17 @@ int cn_reply_json(cn_req_t *r, int status, json_t *json)
     out_buf.len = 0;
     cn_json_dump(json, &out_buf);
     json_decref(json);
+    return send_body(r, status, "application/json", out_buf.data, out_buf.len);
+}
+
+cn_buf_t *cn_reply_buffer(cn_req_t *r)
+{
+    out_buf.len = 0;
+    return &out_buf;
+}
+
+int cn_reply_json_buf(cn_req_t *r, int status)
+{
     return send_body(r, status, "application/json", out_buf.data, out_buf.len);
 }
 
@@ -461,6 +488,8 @@ static int parse_body(cn_req_t *r)
 static void dispose_req(void *p)
 {
     cn_req_t *r = p;
+    if (h2o_linklist_is_linked(&r->pending)) /* connection gone before the commit */
+        h2o_linklist_unlink(&r->pending);
     json_decref(r->query);
     json_decref(r->body);
 }
@@ -503,6 +532,27 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
         }
     }
     return 0;
+}
+
+void cn_http_end_turn(cn_store_t *store)
+{
+    if (!cn_store_batch_open(store))
+        return;
+    cn_err_t err = {0};
+    int rc = cn_store_batch_commit(store, &err);
+    if (rc != 0)
+        cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s", err.msg);
+    while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
+        cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, pending_answers.next);
+        h2o_linklist_unlink(&r->pending);
+        if (rc == 0) {
+            start_sending(r);
+            continue;
+        }
+        memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+        r->responded = 0;
+        problem(r, 503, "the change could not be committed; it was not applied, retry");
+    }
 }
 
 int cn_http_send_error(h2o_req_t *req, int status, const char *detail)

@@ -39,6 +39,8 @@ struct st_cn_req_t {
     cn_err_t err;           /* message for a failed handler */
     cn_verrors_t verrors;   /* field errors for CN_EVALIDATION */
     int responded;
+    h2o_iovec_t pending_body;
+    h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */
 };
 
 /** Returns a path parameter's decoded value (NUL-terminated), or NULL. */
@@ -61,6 +63,13 @@ void cn_reply_header(cn_req_t *r, const char *name, const char *value, size_t le
 
 /** Sends json (reference stolen) with status. Returns 0. */
 int cn_reply_json(cn_req_t *r, int status, json_t *json);
+
+/**
+ * Returns an empty per-thread buffer for building a JSON answer with cn_jw_*; send it
+ * with cn_reply_json_buf(). Valid until the next reply on this thread.
+ */
+cn_buf_t *cn_reply_buffer(cn_req_t *r);
+int cn_reply_json_buf(cn_req_t *r, int status);
 
 /** Sends a prepared body with a content type. Body is copied into the request pool. */
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len);

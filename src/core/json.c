@@ -133,13 +133,107 @@ void cn_buf_free(cn_buf_t *b)
     b->len = b->cap = 0;
 }
 
-static int dump_cb(const char *buffer, size_t size, void *data)
-{
-    cn_buf_append(data, buffer, size);
-    return 0;
-}
-
 void cn_json_dump(const json_t *j, cn_buf_t *b)
 {
-    json_dump_callback(j, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY);
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    cn_buf_reserve(b, 256);
+    size_t avail = b->cap - b->len - 1;
+    size_t need = json_dumpb(j, b->data + b->len, avail, flags);
+    if (need > avail) { /* one more pass into a buffer of the exact size */
+        cn_buf_reserve(b, need);
+        need = json_dumpb(j, b->data + b->len, need, flags);
+    }
+    b->len += need;
+    b->data[b->len] = '\0';
+}
+
+/* ---- streaming writer ---- */
+
+void cn_jw_init(cn_jw_t *w, cn_buf_t *b)
+{
+    memset(w, 0, sizeof(*w));
+    w->b = b;
+}
+
+static void jw_value_prefix(cn_jw_t *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0 && w->has_items[w->depth - 1])
+        cn_buf_lit(w->b, ",");
+    if (w->depth > 0)
+        w->has_items[w->depth - 1] = 1;
+}
+
+static void jw_open(cn_jw_t *w, char open, char close)
+{
+    jw_value_prefix(w);
+    cn_buf_append(w->b, &open, 1);
+    w->closer[w->depth] = close;
+    w->has_items[w->depth++] = 0;
+}
+
+void cn_jw_object(cn_jw_t *w)
+{
+    jw_open(w, '{', '}');
+}
+
+void cn_jw_array(cn_jw_t *w)
+{
+    jw_open(w, '[', ']');
+}
+
+void cn_jw_end(cn_jw_t *w)
+{
+    w->depth--;
+    cn_buf_append(w->b, &w->closer[w->depth], 1);
+}
+
+void cn_jw_key(cn_jw_t *w, const char *key)
+{
+    jw_value_prefix(w);
+    cn_buf_lit(w->b, "\"");
+    cn_buf_append_json_str(w->b, key, strlen(key));
+    cn_buf_lit(w->b, "\":");
+    w->after_key = 1;
+}
+
+void cn_jw_str(cn_jw_t *w, const char *s, size_t len)
+{
+    jw_value_prefix(w);
+    cn_buf_lit(w->b, "\"");
+    cn_buf_append_json_str(w->b, s, len);
+    cn_buf_lit(w->b, "\"");
+}
+
+void cn_jw_int(cn_jw_t *w, int64_t v)
+{
+    jw_value_prefix(w);
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    cn_buf_append(w->b, tmp + i, sizeof(tmp) - i);
+}
+
+void cn_jw_null(cn_jw_t *w)
+{
+    jw_value_prefix(w);
+    cn_buf_lit(w->b, "null");
+}
+
+void cn_jw_bool(cn_jw_t *w, int v)
+{
+    jw_value_prefix(w);
+    if (v)
+        cn_buf_lit(w->b, "true");
+    else
+        cn_buf_lit(w->b, "false");
 }

@@ -31,6 +31,30 @@ void cn_buf_appendf(cn_buf_t *b, const char *fmt, ...) __attribute__((format(pri
 void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n);
 void cn_buf_free(cn_buf_t *b);
 
+/**
+ * A streaming JSON writer for hot responses: appends straight to a buffer, with commas
+ * placed automatically. Nesting deeper than CN_JW_MAX_DEPTH is a programming error.
+ */
+#define CN_JW_MAX_DEPTH 16
+
+typedef struct st_cn_jw_t {
+    cn_buf_t *b;
+    int depth;
+    unsigned char has_items[CN_JW_MAX_DEPTH]; /* per level: a comma is due before the next */
+    char closer[CN_JW_MAX_DEPTH];             /* per level: '}' or ']' */
+    int after_key;
+} cn_jw_t;
+
+void cn_jw_init(cn_jw_t *w, cn_buf_t *b);
+void cn_jw_object(cn_jw_t *w);
+void cn_jw_array(cn_jw_t *w);
+void cn_jw_end(cn_jw_t *w); /* closes the innermost object or array */
+void cn_jw_key(cn_jw_t *w, const char *key);
+void cn_jw_str(cn_jw_t *w, const char *s, size_t len);
+void cn_jw_int(cn_jw_t *w, int64_t v);
+void cn_jw_null(cn_jw_t *w);
+void cn_jw_bool(cn_jw_t *w, int v);
+
 /** Serialises compactly, appending to b. */
 void cn_json_dump(const json_t *j, cn_buf_t *b);
 

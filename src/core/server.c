@@ -107,7 +107,8 @@ static void *loop_main(void *arg)
     cn_metrics_bind_thread(loop->index);
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
         h2o_evloop_run(loop->loop, loop->stopping ? 20 : INT32_MAX);
-        cn_log_flush(); /* one write() for all access lines of this iteration */
+        cn_http_end_turn(loop->store); /* group commit, then the answers that waited for it */
+        cn_log_flush();                /* one write() for all access lines of this turn */
     }
     loop->exit_code = open_connections(loop) ? 1 : 0;
     cn_log_thread_exit();
@@ -299,6 +300,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
         S.loops[i].index = i;
         if (cn_open_store(cfg, &S.loops[i].store, &err) != 0)
             goto Exit;
+        cn_store_set_batching(S.loops[i].store, 1);
     }
     if (open_listeners(cfg, &err) != 0)
         goto Exit;

@@ -17,6 +17,12 @@ void cn_http_free(void);
 /** Handles one request on the calling loop, answering it (always returns 0). */
 int cn_http_handle(h2o_req_t *req, cn_store_t *store);
 
+/**
+ * Ends an event-loop turn: commits the store's batch transaction and sends the answers
+ * that waited for it (or 503 problems if the commit failed).
+ */
+void cn_http_end_turn(cn_store_t *store);
+
 /** Answers a request with a bare problem+json (used for errors raised outside routing). */
 int cn_http_send_error(h2o_req_t *req, int status, const char *detail);
 

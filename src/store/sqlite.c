@@ -32,6 +32,8 @@ struct st_cn_store_t {
     cn_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cache_cap, cache_count;
     int in_txn;
+    int batching;   /* group commit: writes join one transaction per loop turn */
+    int batch_open; /* that transaction is open and holds write_lock */
     void (*on_query)(uint64_t);
 };
 
@@ -117,6 +119,8 @@ void cn_store_close(cn_store_t *s)
         return;
     if (s->in_txn)
         cn_store_rollback(s);
+    if (s->batch_open)
+        cn_store_batch_commit(s, NULL);
     for (size_t i = 0; i < s->cache_cap; i++)
         if (s->cache[i])
             stmt_free(s->cache[i]);
@@ -208,6 +212,55 @@ static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
     return 0;
 }
 
+/* Opens the loop turn's batch transaction on its first write. */
+static int ensure_batch(cn_store_t *s, cn_err_t *err)
+{
+    if (s->batch_open)
+        return 0;
+    pthread_mutex_lock(&write_lock);
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        pthread_mutex_unlock(&write_lock);
+        return map_rc(s->db, rc, err);
+    }
+    s->batch_open = 1;
+    return 0;
+}
+
+void cn_store_set_batching(cn_store_t *s, int on)
+{
+    s->batching = on;
+}
+
+int cn_store_batch_open(const cn_store_t *s)
+{
+    return s->batch_open;
+}
+
+int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
+{
+    if (!s->batch_open)
+        return 0;
+    int rc = 0;
+    if (s->in_txn) { /* a handler left its unit of work open: it never committed */
+        sqlite3_exec(s->db, "ROLLBACK TO cn_txn; RELEASE cn_txn", NULL, NULL, NULL);
+        s->in_txn = 0;
+    }
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite already rolled the whole transaction back (I/O error, disk full) */
+        rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
+    } else {
+        int src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = map_rc(s->db, src, err);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    s->batch_open = 0;
+    pthread_mutex_unlock(&write_lock);
+    return rc;
+}
+
 int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
                    cn_stmt_t **out, cn_err_t *err)
 {
@@ -216,7 +269,11 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
     if (st == NULL)
         return CN_ERR;
     st->started_ns = t0;
-    if (!s->in_txn && !sqlite3_stmt_readonly(st->stmt)) {
+    if (s->batching && !sqlite3_stmt_readonly(st->stmt)) {
+        int rc = ensure_batch(s, err);
+        if (rc != 0)
+            return rc;
+    } else if (!s->in_txn && !sqlite3_stmt_readonly(st->stmt)) {
         pthread_mutex_lock(&write_lock);
         st->holds_write_lock = 1;
     }
@@ -305,6 +362,13 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
 {
     if (s->in_txn)
         return cn_err_set(err, CN_ERR, "transaction already open");
+    if (s->batching) { /* a unit of work inside the batch: a savepoint */
+        int rc = ensure_batch(s, err);
+        if (rc == 0 && (rc = sqlite3_exec(s->db, "SAVEPOINT cn_txn", NULL, NULL, NULL)) != SQLITE_OK)
+            return map_rc(s->db, rc, err);
+        s->in_txn = rc == 0;
+        return rc;
+    }
     pthread_mutex_lock(&write_lock);
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -317,6 +381,16 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
 
 int cn_store_commit(cn_store_t *s, cn_err_t *err)
 {
+    if (s->batching) { /* durable when the batch commits */
+        int rc = sqlite3_exec(s->db, "RELEASE cn_txn", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            int code = map_rc(s->db, rc, err);
+            cn_store_rollback(s);
+            return code;
+        }
+        s->in_txn = 0;
+        return 0;
+    }
     int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int code = map_rc(s->db, rc, err);
@@ -332,6 +406,11 @@ void cn_store_rollback(cn_store_t *s)
 {
     if (!s->in_txn)
         return;
+    if (s->batching) {
+        sqlite3_exec(s->db, "ROLLBACK TO cn_txn; RELEASE cn_txn", NULL, NULL, NULL);
+        s->in_txn = 0;
+        return;
+    }
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_txn = 0;
     pthread_mutex_unlock(&write_lock);

@@ -75,6 +75,19 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err);
 void cn_store_rollback(cn_store_t *s);
 int cn_store_in_txn(const cn_store_t *s);
 
+/**
+ * Group commit for an event loop's connection. With batching on, the first write of a
+ * loop turn opens one transaction that every later write of that turn joins (explicit
+ * begin/commit become savepoints), and cn_store_batch_commit() commits it once at the end
+ * of the turn. The caller must hold back every answer given while a batch was open until
+ * that commit succeeds: this is what makes an acknowledged write durable, and it turns
+ * many small commits into one.
+ */
+void cn_store_set_batching(cn_store_t *s, int on);
+int cn_store_batch_open(const cn_store_t *s);
+/** Commits the open batch (if any). On failure everything in it was rolled back. */
+int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
+
 /** Cheap round trip proving the database answers. */
 int cn_store_ping(cn_store_t *s, cn_err_t *err);
 

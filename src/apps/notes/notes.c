@@ -56,15 +56,37 @@ static const cn_schema_t id_params = {"NoteId", id_fields};
 
 #define NOTE_COLUMNS "id, title, body, created_at, updated_at"
 
-static json_t *note_from_row(cn_stmt_t *st)
-{
+typedef struct {
+    const char *id, *title, *body;
     size_t id_len, title_len, body_len;
-    const char *id = cn_stmt_text(st, 0, &id_len);
-    const char *title = cn_stmt_text(st, 1, &title_len);
-    const char *body = cn_stmt_text(st, 2, &body_len);
-    return json_pack("{s:s%, s:s%, s:s%, s:I, s:I}", "id", id, id_len, "title", title, title_len,
-                     "body", body, body_len, "created_at", (json_int_t)cn_stmt_int(st, 3),
-                     "updated_at", (json_int_t)cn_stmt_int(st, 4));
+    int64_t created_at, updated_at;
+} note_t;
+
+static note_t note_from_row(cn_stmt_t *st)
+{
+    note_t n;
+    n.id = cn_stmt_text(st, 0, &n.id_len);
+    n.title = cn_stmt_text(st, 1, &n.title_len);
+    n.body = cn_stmt_text(st, 2, &n.body_len);
+    n.created_at = cn_stmt_int(st, 3);
+    n.updated_at = cn_stmt_int(st, 4);
+    return n;
+}
+
+static void write_note(cn_jw_t *w, const note_t *n)
+{
+    cn_jw_object(w);
+    cn_jw_key(w, "id");
+    cn_jw_str(w, n->id, n->id_len);
+    cn_jw_key(w, "title");
+    cn_jw_str(w, n->title, n->title_len);
+    cn_jw_key(w, "body");
+    cn_jw_str(w, n->body, n->body_len);
+    cn_jw_key(w, "created_at");
+    cn_jw_int(w, n->created_at);
+    cn_jw_key(w, "updated_at");
+    cn_jw_int(w, n->updated_at);
+    cn_jw_end(w);
 }
 
 /* Runs a statement expected to return at most one note row and answers with it. */
@@ -75,34 +97,48 @@ static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *a
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
-    json_t *note = rc == CN_ROW ? note_from_row(st) : NULL;
+    if (rc == CN_ROW) {
+        cn_jw_t w;
+        cn_jw_init(&w, cn_reply_buffer(r));
+        note_t note = note_from_row(st);
+        write_note(&w, &note);
+    }
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    if (note == NULL)
+    if (rc != CN_ROW)
         return cn_fail(r, CN_ENOTFOUND, "no note with this id");
-    return cn_reply_json(r, status, note);
+    return cn_reply_json_buf(r, status);
 }
 
 static int create_note(cn_req_t *r)
 {
     char id[CN_UUID_LEN + 1];
     cn_uuid7(id);
-    json_t *body = json_object_get(r->body, "body");
+    json_t *title = json_object_get(r->body, "title"), *body = json_object_get(r->body, "body");
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(cn_req_tenant(r)),
-                       CN_VTEXTN(json_string_value(json_object_get(r->body, "title")),
-                                 json_string_length(json_object_get(r->body, "title"))),
+                       CN_VTEXTN(json_string_value(title), json_string_length(title)),
                        body ? CN_VTEXTN(json_string_value(body), json_string_length(body))
                             : CN_VTEXT(""),
                        CN_VINT(now)};
+    /* no RETURNING: every column is known here, and SQLite's RETURNING costs a temp table */
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO notes (id, tenant_id, title, body, created_at, updated_at)"
+                           " VALUES ($1, $2, $3, $4, $5, $5)",
+                           args, CN_ARRAY_SIZE(args), NULL, &r->err);
+    if (rc != 0)
+        return rc;
     char location[64];
     snprintf(location, sizeof(location), "/api/v1/notes/%s", id);
     cn_reply_header(r, "location", location, strlen(location));
-    return reply_one(r, 201,
-                     "INSERT INTO notes (id, tenant_id, title, body, created_at, updated_at) "
-                     "VALUES ($1, $2, $3, $4, $5, $5) RETURNING " NOTE_COLUMNS,
-                     args, CN_ARRAY_SIZE(args));
+    note_t n = {id, json_string_value(title), body ? json_string_value(body) : "",
+                CN_UUID_LEN, json_string_length(title), body ? json_string_length(body) : 0,
+                now, now};
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    write_note(&w, &n);
+    return cn_reply_json_buf(r, 201);
 }
 
 static int get_note(cn_req_t *r)
@@ -178,24 +214,34 @@ static int list_notes(cn_req_t *r)
     }
     if (rc != 0)
         return rc;
-    json_t *items = json_array();
-    char next[CN_UUID_LEN * 2] = "";
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    char last_id[CN_UUID_LEN + 1] = "", next[CN_UUID_LEN * 2] = "";
+    int64_t count = 0;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        if ((int64_t)json_array_size(items) == limit) { /* one extra row: there is a next page */
-            json_t *last = json_array_get(items, json_array_size(items) - 1);
-            const char *last_id = json_string_value(json_object_get(last, "id"));
+        if (count == limit) { /* one extra row: there is a next page after last_id */
             cn_base64url_encode((const uint8_t *)last_id, strlen(last_id), next);
             break;
         }
-        json_array_append_new(items, note_from_row(st));
+        note_t n = note_from_row(st);
+        write_note(&w, &n);
+        snprintf(last_id, sizeof(last_id), "%.*s", (int)n.id_len, n.id);
+        count++;
     }
     cn_stmt_finish(st);
-    if (rc < 0) {
-        json_decref(items);
+    if (rc < 0)
         return rc;
-    }
-    return cn_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                           next[0] ? json_string(next) : json_null()));
+    cn_jw_end(&w);
+    cn_jw_key(&w, "next_cursor");
+    if (next[0])
+        cn_jw_str(&w, next, strlen(next));
+    else
+        cn_jw_null(&w);
+    cn_jw_end(&w);
+    return cn_reply_json_buf(r, 200);
 }
 
 static const cn_route_t routes[] = {
