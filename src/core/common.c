@@ -110,9 +110,32 @@ void cn_random(void *out, size_t len)
     }
 }
 
+/*
+ * RFC 9562 method 1: the 12-bit rand_a field counts ids made within one millisecond, so
+ * ids from one thread sort in creation order. A new millisecond restarts the counter at a
+ * random value below 2048, leaving room for 2048 more ids before borrowing the next ms.
+ */
+static _Thread_local struct {
+    int64_t ms;
+    uint16_t seq;
+} uuid_clock;
+
 void cn_uuid7(char out[37])
 {
     uint8_t r[10];
     cn_random(r, sizeof(r));
-    cn_uuid7_format(cn_now_ms(), r, out);
+    int64_t ms = cn_now_ms();
+    if (ms <= uuid_clock.ms) {
+        ms = uuid_clock.ms;
+        if (++uuid_clock.seq > 0xfff) {
+            ms++;
+            uuid_clock.seq = (uint16_t)(((r[0] << 8) | r[1]) & 0x7ff);
+        }
+    } else {
+        uuid_clock.seq = (uint16_t)(((r[0] << 8) | r[1]) & 0x7ff);
+    }
+    uuid_clock.ms = ms;
+    r[0] = (uint8_t)(uuid_clock.seq >> 8);
+    r[1] = (uint8_t)(uuid_clock.seq & 0xff);
+    cn_uuid7_format(ms, r, out);
 }

@@ -411,21 +411,13 @@ static int check_path_params(cn_req_t *r)
 {
     if (r->route->params == NULL)
         return 1;
-    json_t *obj = json_object();
     for (size_t i = 0; i < r->match.n_params; i++) {
         const cn_param_t *p = &r->match.params[i];
-        const char *end = strchr(p->name, '}');
-        json_t *v = json_stringn(p->value, p->value_len);
-        if (v == NULL) { /* invalid UTF-8 cannot name anything */
-            json_decref(obj);
+        size_t name_len = (size_t)(strchr(p->name, '}') - p->name);
+        if (cn_schema_check_string(r->route->params, p->name, name_len, p->value, p->value_len))
             return problem(r, 404, "no resource at this path");
-        }
-        json_object_setn_new(obj, p->name, (size_t)(end - p->name), v);
     }
-    cn_verrors_t errs = {0};
-    int rc = cn_schema_validate(r->route->params, obj, &errs);
-    json_decref(obj);
-    return rc == 0 ? 1 : problem(r, 404, "no resource at this path");
+    return 1;
 }
 
 static int parse_query(cn_req_t *r)

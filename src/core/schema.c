@@ -74,11 +74,9 @@ static int type_matches(cn_type_t t, const json_t *v)
 static void validate_object(const cn_schema_t *s, const json_t *obj, const char *path,
                             cn_verrors_t *e);
 
-static void validate_string(const cn_field_t *f, const json_t *v, const char *path,
+static void validate_string(const cn_field_t *f, const char *s, size_t len, const char *path,
                             cn_verrors_t *e)
 {
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
     size_t cps = utf8_codepoints(s, len);
     if (cps < f->min_len)
         cn_verrors_add(e, path, f->min_len == 1 ? "must not be empty"
@@ -105,6 +103,21 @@ static void validate_string(const cn_field_t *f, const json_t *v, const char *pa
     }
 }
 
+int cn_schema_check_string(const cn_schema_t *s, const char *name, size_t name_len,
+                           const char *value, size_t len)
+{
+    for (const cn_field_t *f = s->fields; f->name != NULL; f++) {
+        if (strlen(f->name) != name_len || memcmp(f->name, name, name_len) != 0)
+            continue;
+        if (f->type != CN_T_STRING)
+            return CN_EVALIDATION;
+        cn_verrors_t errs = {0};
+        validate_string(f, value, len, f->name, &errs);
+        return errs.count ? CN_EVALIDATION : 0;
+    }
+    return 0;
+}
+
 static void validate_value(const cn_field_t *f, const json_t *v, const char *path,
                            cn_verrors_t *e)
 {
@@ -121,7 +134,7 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
     }
     switch (f->type) {
     case CN_T_STRING:
-        validate_string(f, v, path, e);
+        validate_string(f, json_string_value(v), json_string_length(v), path, e);
         break;
     case CN_T_INTEGER:
     case CN_T_NUMBER: {

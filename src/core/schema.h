@@ -88,6 +88,13 @@ typedef struct st_cn_kv_t {
 int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json_t **out,
                          cn_verrors_t *errs);
 
+/**
+ * Validates one string value (a path parameter) against the schema's field of that name.
+ * Returns 0 when it passes (or the schema does not mention it), CN_EVALIDATION otherwise.
+ */
+int cn_schema_check_string(const cn_schema_t *s, const char *name, size_t name_len,
+                           const char *value, size_t len);
+
 /** Renders a schema as an OpenAPI 3.1 (JSON Schema 2020-12) object. New reference. */
 json_t *cn_schema_openapi(const cn_schema_t *s);
 

@@ -71,8 +71,18 @@ static int pragma(sqlite3 *db, const char *sql, cn_err_t *err)
     return 0;
 }
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_global_init(void)
+{
+    /* memory statistics take a global mutex on every allocation; we do not read them */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
+    pthread_once(&sqlite_once, sqlite_global_init);
     if (mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
         return cn_err_set(err, CN_ERR, "cannot create data directory %s: %s", opts->data_dir,
                           strerror(errno));
