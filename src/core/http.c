@@ -480,7 +480,7 @@ static int parse_body(cn_req_t *r)
 static void dispose_req(void *p)
 {
     cn_req_t *r = p;
-    if (h2o_linklist_is_linked(&r->pending)) /* connection gone before the commit */
+    if (h2o_linklist_is_linked(&r->pending)) /* connection gone before its turn ended */
         h2o_linklist_unlink(&r->pending);
     json_decref(r->query);
     json_decref(r->body);
@@ -500,6 +500,32 @@ static int authenticate(cn_req_t *r)
     return 1;
 }
 
+static void run_handler(cn_req_t *r)
+{
+    int rc = r->route->handler(r);
+    if (rc != 0 && !r->responded) {
+        if (cn_store_in_txn(r->store)) /* a handler must not leave a unit of work open */
+            cn_store_rollback(r->store);
+        /* headers meant for a success (Location, ...) must not ride on the error */
+        memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+        cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
+    } else if (!r->responded) {
+        cn_reply_problem(r, CN_ERR, "handler returned without answering");
+    }
+}
+
+/*
+ * Requests that may write (POST, PUT, PATCH, DELETE) wait here until the end of the loop
+ * turn and then run back to back inside one transaction (see cn_http_end_turn), so the
+ * process-wide write lock is held only while writes actually run.
+ */
+static _Thread_local h2o_linklist_t queued_writes;
+
+static int may_write(cn_method_t m)
+{
+    return m == CN_POST || m == CN_PUT || m == CN_PATCH || m == CN_DELETE;
+}
+
 int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 {
     cn_req_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), dispose_req);
@@ -512,15 +538,12 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     set_request_id(r);
     if (route_request(r) == 1 && check_path_params(r) == 1 && authenticate(r) == 1 &&
         parse_query(r) == 1 && parse_body(r) == 1) {
-        int rc = r->route->handler(r);
-        if (rc != 0 && !r->responded) {
-            if (cn_store_in_txn(store)) /* a handler must not leave a transaction open */
-                cn_store_rollback(store);
-            /* headers meant for a success (Location, ...) must not ride on the error */
-            memset(&req->res.headers, 0, sizeof(req->res.headers));
-            cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
-        } else if (!r->responded) {
-            cn_reply_problem(r, CN_ERR, "handler returned without answering");
+        if (may_write(r->method) && cn_store_is_batching(store)) {
+            if (queued_writes.next == NULL)
+                h2o_linklist_init_anchor(&queued_writes);
+            h2o_linklist_insert(&queued_writes, &r->pending);
+        } else {
+            run_handler(r);
         }
     }
     return 0;
@@ -528,6 +551,11 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 
 void cn_http_end_turn(cn_store_t *store)
 {
+    while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
+        cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, queued_writes.next);
+        h2o_linklist_unlink(&r->pending); /* its answer may link it again, as held back */
+        run_handler(r);
+    }
     if (!cn_store_batch_open(store))
         return;
     cn_err_t err = {0};

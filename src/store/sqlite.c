@@ -242,6 +242,11 @@ void cn_store_set_batching(cn_store_t *s, int on)
     s->batching = on;
 }
 
+int cn_store_is_batching(const cn_store_t *s)
+{
+    return s->batching;
+}
+
 int cn_store_batch_open(const cn_store_t *s)
 {
     return s->batch_open;

@@ -84,6 +84,7 @@ int cn_store_in_txn(const cn_store_t *s);
  * many small commits into one.
  */
 void cn_store_set_batching(cn_store_t *s, int on);
+int cn_store_is_batching(const cn_store_t *s);
 int cn_store_batch_open(const cn_store_t *s);
 /** Commits the open batch (if any). On failure everything in it was rolled back. */
 int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
