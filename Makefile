@@ -17,7 +17,7 @@ deps:
 	@scripts/deps
 
 build:
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_TESTS=ON >/dev/null
 	@cmake --build build -j$(JOBS)
 
 build-asan:

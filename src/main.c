@@ -68,8 +68,8 @@ static void print_command_help(const command_t *c)
     cn_config_print_help(stdout);
 }
 
-static int open_checked_store(cn_config_t *cfg, cn_store_t **store, cn_migration_set_t *sets,
-                              size_t *n_sets)
+static int open_checked_store(cn_config_t *cfg, int must_exist, cn_store_t **store,
+                              cn_migration_set_t *sets, size_t *n_sets)
 {
     cn_err_t err = {0};
     const cn_app_t *modules[64] = {&cn_system_app};
@@ -77,7 +77,7 @@ static int open_checked_store(cn_config_t *cfg, cn_store_t **store, cn_migration
     for (const cn_app_t *const *a = cn_apps; *a && n < 63; a++)
         modules[n++] = *a;
     *n_sets = cn_migration_sets(modules, sets, 32);
-    if (cn_open_store(cfg, store, &err) != 0) {
+    if (cn_open_store(cfg, must_exist, store, &err) != 0) {
         fprintf(stderr, "cairn: %s\n", err.msg);
         return EXIT_IOERR;
     }
@@ -94,7 +94,7 @@ static int cmd_migrate(cn_config_t *cfg, int argc, char **argv, int dry_run)
     cn_store_t *store;
     cn_migration_set_t sets[32];
     size_t n_sets;
-    int rc = open_checked_store(cfg, &store, sets, &n_sets);
+    int rc = open_checked_store(cfg, 0, &store, sets, &n_sets);
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
@@ -121,7 +121,7 @@ static int cmd_backup(cn_config_t *cfg, int argc, char **argv, int dry_run)
     cn_store_t *store;
     cn_migration_set_t sets[32];
     size_t n_sets;
-    int rc = open_checked_store(cfg, &store, sets, &n_sets);
+    int rc = open_checked_store(cfg, 1, &store, sets, &n_sets);
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
@@ -176,10 +176,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         const command_t *c = argc > 2 ? find_command(argv[2]) : NULL;
-        if (c)
+        if (c) {
             print_command_help(c);
-        else
-            print_usage(stdout);
+            return 0;
+        }
+        if (argc > 2)
+            fprintf(stderr, "cairn help: unknown command '%s'\n\n", argv[2]);
+        print_usage(argc > 2 ? stderr : stdout);
         return argc > 2 && c == NULL ? EXIT_USAGE : 0;
     }
     const command_t *cmd = find_command(argv[1]);

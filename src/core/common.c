@@ -111,31 +111,25 @@ void cn_random(void *out, size_t len)
 }
 
 /*
- * RFC 9562 method 1: the 12-bit rand_a field counts ids made within one millisecond, so
- * ids from one thread sort in creation order. A new millisecond restarts the counter at a
- * random value below 2048, leaving room for 2048 more ids before borrowing the next ms.
+ * RFC 9562 method 1: the 12-bit rand_a field counts ids made within one millisecond. One
+ * process-wide atomic holds (ms << 12 | counter) of the last id, so every id is greater
+ * than the one before it on any thread: "newest first" is exact. A new millisecond starts
+ * the counter at a random value below 2048; a full counter borrows the next millisecond.
  */
-static _Thread_local struct {
-    int64_t ms;
-    uint16_t seq;
-} uuid_clock;
+static uint64_t uuid_clock; /* ms << 12 | seq of the last id issued */
 
 void cn_uuid7(char out[37])
 {
     uint8_t r[10];
     cn_random(r, sizeof(r));
-    int64_t ms = cn_now_ms();
-    if (ms <= uuid_clock.ms) {
-        ms = uuid_clock.ms;
-        if (++uuid_clock.seq > 0xfff) {
-            ms++;
-            uuid_clock.seq = (uint16_t)(((r[0] << 8) | r[1]) & 0x7ff);
-        }
-    } else {
-        uuid_clock.seq = (uint16_t)(((r[0] << 8) | r[1]) & 0x7ff);
-    }
-    uuid_clock.ms = ms;
-    r[0] = (uint8_t)(uuid_clock.seq >> 8);
-    r[1] = (uint8_t)(uuid_clock.seq & 0xff);
-    cn_uuid7_format(ms, r, out);
+    uint64_t start = (uint64_t)(((r[0] << 8) | r[1]) & 0x7ff);
+    uint64_t now = (uint64_t)cn_now_ms() << 12 | start;
+    uint64_t last = __atomic_load_n(&uuid_clock, __ATOMIC_RELAXED), next;
+    do {
+        next = now > last ? now : last + 1;
+    } while (!__atomic_compare_exchange_n(&uuid_clock, &last, next, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    r[0] = (uint8_t)((next >> 8) & 0x0f);
+    r[1] = (uint8_t)(next & 0xff);
+    cn_uuid7_format((int64_t)(next >> 12), r, out);
 }

@@ -131,29 +131,40 @@ static int valid_listen(const char *v)
 static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src, int entry,
                       cn_err_t *err)
 {
-    /* a higher source replaces the whole list; the same source appends (repeated flags) */
-    if (c->sources[entry] != src) {
-        for (size_t i = 0; i < c->n_listen; i++)
-            free(c->listen[i]);
-        c->n_listen = 0;
-    }
+    /* parse into a new list first: a bad value leaves the old list untouched */
+    char *list[CN_MAX_LISTEN];
+    size_t n = 0;
     char *copy = cn_strdup(value), *save = NULL;
     int rc = 0;
-    for (char *tok = strtok_r(copy, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
-        if (!valid_listen(tok)) {
+    for (char *tok = strtok_r(copy, ", ", &save); tok != NULL && rc == 0;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (!valid_listen(tok))
             rc = cn_err_set(err, CN_EINVAL,
                             "server.listen: must be HOST:PORT with a port from 0 to 65535 (got \"%s\")",
                             tok);
-            break;
-        }
-        if (c->n_listen == CN_MAX_LISTEN) {
+        else if (n == CN_MAX_LISTEN)
             rc = cn_err_set(err, CN_EINVAL, "server.listen: at most %d addresses", CN_MAX_LISTEN);
-            break;
-        }
-        c->listen[c->n_listen++] = cn_strdup(tok);
+        else
+            list[n++] = cn_strdup(tok);
     }
     free(copy);
-    return rc;
+    if (rc == 0 && n == 0)
+        rc = cn_err_set(err, CN_EINVAL, "server.listen: must be HOST:PORT with a port from 0 to "
+                                        "65535 (got \"%s\")", value);
+    /* a higher source replaces the whole list; the same source appends (repeated flags) */
+    size_t keep = c->sources[entry] == src ? c->n_listen : 0;
+    if (rc == 0 && keep + n > CN_MAX_LISTEN)
+        rc = cn_err_set(err, CN_EINVAL, "server.listen: at most %d addresses", CN_MAX_LISTEN);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++)
+            free(list[i]);
+        return rc;
+    }
+    for (size_t i = keep; i < c->n_listen; i++)
+        free(c->listen[i]);
+    memcpy(c->listen + keep, list, n * sizeof(char *));
+    c->n_listen = keep + n;
+    return 0;
 }
 
 static int parse_bool(const char *v, int *out)

@@ -15,6 +15,8 @@
 #include <strings.h>
 
 #define MAX_QUERY_PARAMS 32
+#define MAX_TARGET_BYTES 8192    /* request target (path + query) */
+#define MAX_HEADER_BYTES 32768   /* all request header names and values together */
 
 static struct {
     const cn_router_t *router;
@@ -128,9 +130,11 @@ static const char *reason(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return status < 500 ? "Error" : "Internal Server Error";
     }
@@ -146,9 +150,11 @@ static const char *problem_slug(int status)
     case 405: return "method-not-allowed";
     case 409: return "conflict";
     case 413: return "body-too-large";
+    case 414: return "uri-too-long";
     case 415: return "unsupported-media-type";
     case 422: return "validation-failed";
     case 429: return "rate-limited";
+    case 431: return "headers-too-large";
     case 503: return "unavailable";
     default: return "internal";
     }
@@ -223,6 +229,8 @@ static void start_sending(cn_req_t *r)
     h2o_iovec_t buf = r->h->res.content_length && r->method != CN_HEAD ? r->pending_body
                                                                        : h2o_iovec_init(NULL, 0);
     finish(r, r->h->res.status, buf.len);
+    if (r->h->conn->ctx->shutdown_requested) /* draining: this is the connection's last answer */
+        r->h->http1_is_persistent = 0;
     h2o_start_response(r->h, &generator);
     h2o_send(r->h, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
 }
@@ -381,6 +389,20 @@ static int answer_options(cn_req_t *r, unsigned allow_mask)
     return cn_reply_empty(r, 204);
 }
 
+/* h2o 2.2 buffers up to ~400 KB of request head; refuse anything beyond sane sizes. */
+static int check_sizes(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    if (req->input.path.len > MAX_TARGET_BYTES)
+        return problem(r, 414, "the request target is longer than 8192 bytes");
+    size_t total = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (total > MAX_HEADER_BYTES)
+        return problem(r, 431, "the request headers are larger than 32768 bytes");
+    return 1;
+}
+
 static int route_request(cn_req_t *r)
 {
     h2o_req_t *req = r->h;
@@ -536,7 +558,7 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->route_index = -1;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
-    if (route_request(r) == 1 && check_path_params(r) == 1 && authenticate(r) == 1 &&
+    if (check_sizes(r) == 1 && route_request(r) == 1 && check_path_params(r) == 1 && authenticate(r) == 1 &&
         parse_query(r) == 1 && parse_body(r) == 1) {
         if (may_write(r->method) && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)

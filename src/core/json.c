@@ -86,6 +86,7 @@ void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     cn_buf_reserve(b, n + 8);
+    b->data[b->len] = '\0'; /* keep the NUL invariant even when nothing is appended */
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];

@@ -67,9 +67,15 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
             return cn_err_set(err, CN_EINVAL, "route %s: empty or too many segments", route->path);
         segment_t *s = &c->segments[c->n_segments];
         if (start[0] == '{') {
-            if (len < 3 || start[len - 1] != '}' || memchr(start + 1, '{', len - 2) != NULL)
+            if (len < 3 || start[len - 1] != '}' || memchr(start + 1, '{', len - 2) != NULL ||
+                memchr(start + 1, '}', len - 2) != NULL)
                 return cn_err_set(err, CN_EINVAL, "route %s: bad parameter", route->path);
             *s = (segment_t){start + 1, len - 2, 1};
+            for (size_t k = 0; k < c->n_segments; k++)
+                if (c->segments[k].is_param && c->segments[k].len == s->len &&
+                    memcmp(c->segments[k].text, s->text, s->len) == 0)
+                    return cn_err_set(err, CN_EINVAL, "route %s: parameter named twice",
+                                      route->path);
             c->param_mask |= 1u << (CN_MAX_SEGMENTS - 1 - c->n_segments);
         } else {
             if (memchr(start, '{', len) || memchr(start, '}', len))
@@ -293,7 +299,9 @@ int cn_query_parse(const char *qs, size_t len, char *scratch, cn_kv_t *out, size
         size_t vlen = eq ? plen - klen - 1 : 0;
         long dk = cn_percent_decode(qs + start, klen, scratch, 1);
         long dv = dk < 0 ? -1 : cn_percent_decode(qs + start + klen + 1, vlen, scratch + dk, 1);
-        if (dk <= 0 || dv < 0)
+        if (dk == 0)
+            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu has an empty name", n + 1);
+        if (dk < 0 || dv < 0)
             return cn_err_set(err, CN_EINVAL, "query string: parameter %zu is badly encoded", n + 1);
         out[n++] = (cn_kv_t){scratch, (size_t)dk, scratch + dk, (size_t)dv};
         scratch += dk + dv;

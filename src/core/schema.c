@@ -71,8 +71,8 @@ static int type_matches(cn_type_t t, const json_t *v)
     return 0;
 }
 
-static void validate_object(const cn_schema_t *s, const json_t *obj, const char *path,
-                            cn_verrors_t *e);
+static void validate_object(const cn_schema_t *s, const json_t *obj, const json_t *given,
+                            const char *path, cn_verrors_t *e);
 
 static void validate_string(const cn_field_t *f, const char *s, size_t len, const char *path,
                             cn_verrors_t *e)
@@ -147,7 +147,7 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
     }
     case CN_T_OBJECT:
         if (f->object != NULL)
-            validate_object(f->object, v, path, e);
+            validate_object(f->object, v, NULL, path, e);
         break;
     case CN_T_ARRAY: {
         size_t n = json_array_size(v);
@@ -189,15 +189,17 @@ static void join_path(char *out, size_t cap, const char *prefix, const char *nam
     snprintf(out, cap, "%s%s%s", prefix, *prefix ? "." : "", name);
 }
 
-static void validate_object(const cn_schema_t *s, const json_t *obj, const char *path,
-                            cn_verrors_t *e)
+/* given (may be NULL) names fields the client sent but that failed conversion already:
+ * they are not reported missing as well. */
+static void validate_object(const cn_schema_t *s, const json_t *obj, const json_t *given,
+                            const char *path, cn_verrors_t *e)
 {
     char fpath[128];
     for (const cn_field_t *f = s->fields; f->name != NULL; f++) {
         join_path(fpath, sizeof(fpath), path, f->name);
         const json_t *v = json_object_get(obj, f->name);
         if (v == NULL) {
-            if (f->required)
+            if (f->required && (given == NULL || json_object_get(given, f->name) == NULL))
                 cn_verrors_add(e, fpath, "is required");
             continue;
         }
@@ -226,8 +228,41 @@ int cn_schema_validate(const cn_schema_t *s, const json_t *value, cn_verrors_t *
         cn_verrors_add(errs, "", "the body must be a JSON object");
         return CN_EVALIDATION;
     }
-    validate_object(s, value, "", errs);
+    validate_object(s, value, NULL, "", errs);
     return errs->count ? CN_EVALIDATION : 0;
+}
+
+/* JSON's number grammar (no '+', no hex, no spaces); integers without fraction/exponent. */
+static int is_json_number(const char *s, size_t len, int integer_only)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '-')
+        i++;
+    size_t digits_start = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == digits_start)
+        return 0;
+    if (integer_only)
+        return i == len;
+    if (i < len && s[i] == '.') {
+        size_t frac = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == frac)
+            return 0;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t exp = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == exp)
+            return 0;
+    }
+    return i == len;
 }
 
 static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *field,
@@ -237,7 +272,8 @@ static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *f
     switch (f->type) {
     case CN_T_INTEGER:
     case CN_T_NUMBER: {
-        if (kv->value_len == 0 || kv->value_len >= sizeof(tmp))
+        if (kv->value_len == 0 || kv->value_len >= sizeof(tmp) ||
+            !is_json_number(kv->value, kv->value_len, f->type == CN_T_INTEGER))
             break;
         memcpy(tmp, kv->value, kv->value_len);
         tmp[kv->value_len] = '\0';
@@ -245,11 +281,11 @@ static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *f
         errno = 0;
         if (f->type == CN_T_INTEGER) {
             long long ll = strtoll(tmp, &end, 10);
-            if (*end == '\0' && errno == 0 && tmp[0] != ' ' && tmp[0] != '+')
+            if (*end == '\0' && errno == 0)
                 return json_integer(ll);
         } else {
             double d = strtod(tmp, &end);
-            if (*end == '\0' && errno == 0 && isfinite(d) && tmp[0] != ' ')
+            if (*end == '\0' && errno == 0 && isfinite(d))
                 return json_real(d);
         }
         break;
@@ -279,7 +315,7 @@ static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *f
 int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json_t **out,
                          cn_verrors_t *errs)
 {
-    json_t *obj = json_object();
+    json_t *obj = json_object(), *given = json_object();
     for (size_t i = 0; i < n; i++) {
         char clean[64];
         sanitize_key(kv[i].key, kv[i].key_len, clean, sizeof(clean));
@@ -298,9 +334,11 @@ int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json
         json_t *v = query_value(f, &kv[i], f->name, errs);
         if (v != NULL)
             json_object_set_new(obj, f->name, v);
+        json_object_set_new(given, f->name, json_true());
     }
     if (s != NULL) /* also after a conversion error, so one answer lists every problem */
-        validate_object(s, obj, "", errs);
+        validate_object(s, obj, given, "", errs);
+    json_decref(given);
     if (errs->count) {
         json_decref(obj);
         return CN_EVALIDATION;

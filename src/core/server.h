@@ -39,7 +39,8 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps);
 /** Builds the migration sets of the kernel and every app, in apply order. */
 size_t cn_migration_sets(const cn_app_t *const *apps, cn_migration_set_t *out, size_t cap);
 
-/** Opens the store as configured (data dir, durability, metrics hook). */
-int cn_open_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err);
+/** Opens the store as configured (data dir, durability, metrics hook). With must_exist,
+ *  a missing database is an error instead of being created. */
+int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_err_t *err);
 
 #endif

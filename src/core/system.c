@@ -111,7 +111,7 @@ static void report_line(const char *line, void *ud)
 static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
 {
     cn_store_t *store;
-    int rc = cn_open_store(cfg, &store, err);
+    int rc = cn_open_store(cfg, 0, &store, err);
     if (rc != 0)
         return rc;
     cn_migrate_status_t st;

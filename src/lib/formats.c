@@ -42,15 +42,19 @@ int cn_is_email(const char *s, size_t len)
     size_t local_len = (size_t)(at - s), domain_len = len - local_len - 1;
     if (local_len > 64 || domain_len < 3)
         return 0;
-    for (size_t i = 0; i < local_len; i++)
+    for (size_t i = 0; i < local_len; i++) {
         if (!is_email_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
             return 0;
+        if (s[i] == '.' && (i == 0 || i == local_len - 1 || s[i - 1] == '.'))
+            return 0;
+    }
     const char *d = at + 1;
     int has_dot = 0;
     for (size_t i = 0; i < domain_len; i++) {
         unsigned char c = (unsigned char)d[i];
         if (c == '.') {
-            if (i == 0 || i == domain_len - 1 || d[i - 1] == '.')
+            if (i == 0 || i == domain_len - 1 || d[i - 1] == '.' || d[i - 1] == '-' ||
+                d[i + 1] == '-')
                 return 0;
             has_dot = 1;
         } else if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -58,7 +62,7 @@ int cn_is_email(const char *s, size_t len)
             return 0;
         }
     }
-    return has_dot;
+    return has_dot && d[0] != '-' && d[domain_len - 1] != '-';
 }
 
 static int digits(const char *s, int n, int *out)

@@ -83,15 +83,17 @@ static void sqlite_global_init(void)
 int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
     pthread_once(&sqlite_once, sqlite_global_init);
-    if (mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
+    if (!opts->must_exist && mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
         return cn_err_set(err, CN_ERR, "cannot create data directory %s: %s", opts->data_dir,
                           strerror(errno));
     char path[4096];
     if ((size_t)snprintf(path, sizeof(path), "%s/cairn.db", opts->data_dir) >= sizeof(path))
         return cn_err_set(err, CN_ERR, "data directory path is too long");
+    if (opts->must_exist && access(path, F_OK) != 0)
+        return cn_err_set(err, CN_ERR, "no database at %s", path);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->must_exist ? 0 : SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
         cn_err_set(err, CN_ERR, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
         sqlite3_close(db);

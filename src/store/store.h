@@ -17,6 +17,7 @@ typedef struct st_cn_store_opts_t {
     const char *data_dir;     /* the database lives in data_dir/cairn.db */
     int synchronous_full;     /* 0: durable against process crashes; 1: also power loss */
     int busy_timeout_ms;      /* waiting for another process's lock */
+    int must_exist;           /* fail instead of creating a new, empty database */
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 

@@ -1,0 +1,663 @@
+/*
+ * Unit tests for configuration (src/core/config.h): defaults, the file < env < flag chain,
+ * listen-list merging, value parsing and its error messages, cross-key validation and the
+ * redacting printer. Config files are written to temporary files and removed afterwards.
+ */
+#include "core/config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- helpers ---- */
+
+/* Writes text to a new temporary file; returns its path (owned by the caller). */
+static char *write_ini(const char *text)
+{
+    char tmpl[] = "/tmp/cairn-unit-config-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        fail_msg("mkstemp failed");
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len)
+        fail_msg("write failed");
+    close(fd);
+    return strdup(tmpl);
+}
+
+/* Loads the chain with an optional config file (path, or NULL). */
+static int load(cn_config_t *c, const char *file, char *const *envp, const char *const *flags,
+                size_t n_flags, cn_err_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    memset(err, 0, sizeof(*err));
+    if (file != NULL)
+        c->config_file = strdup(file);
+    return cn_config_load(c, envp, flags, n_flags, err);
+}
+
+/* Runs cn_config_print into a heap string (owned by the caller). */
+static char *print_config(const cn_config_t *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    cn_config_print(c, f);
+    fclose(f);
+    return text;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("\"%s\" not found in:\n%s", needle, haystack);
+}
+
+static void assert_listen(const cn_config_t *c, size_t n, const char *const *want)
+{
+    if (c->n_listen != n) {
+        for (size_t i = 0; i < c->n_listen; i++)
+            print_error("  listen[%zu] = %s\n", i, c->listen[i]);
+        fail_msg("%zu listen addresses, want %zu", c->n_listen, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(c->listen[i], want[i]);
+}
+
+/* ---- defaults ---- */
+
+static void test_defaults(void **state)
+{
+    cn_config_t c;
+    cn_config_defaults(&c);
+    assert_listen(&c, 1, (const char *const[]){"127.0.0.1:8080"});
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.max_body, 1048576);
+    assert_int_equal(c.request_timeout_ms, 10000);
+    assert_int_equal(c.idle_timeout_ms, 60000);
+    assert_int_equal(c.shutdown_timeout_s, 10);
+    assert_string_equal(c.cors_origins, "");
+    assert_string_equal(c.tls_cert, "");
+    assert_string_equal(c.tls_key, "");
+    assert_string_equal(c.data_dir, "./data");
+    assert_int_equal(c.synchronous_full, 0);
+    assert_int_equal(c.busy_timeout_ms, 5000);
+    assert_int_equal(c.auto_migrate, 1);
+    assert_int_equal(c.log_level, CN_LOG_INFO);
+    assert_int_equal(c.access_log, 1);
+    assert_string_equal(c.bootstrap_token, "");
+    assert_null(c.config_file);
+    assert_int_equal(cn_config_validate(&c, NULL), 0);
+
+    char *text = print_config(&c);
+    assert_contains(text, "server.threads = 0  # default\n");
+    assert_contains(text, "log.level = info  # default\n");
+    free(text);
+    cn_config_free(&c);
+}
+
+static void test_load_without_sources_gives_defaults(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"PATH=/bin", "HOME=/tmp", NULL};
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), 0);
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.max_body, 1048576);
+    assert_string_equal(c.data_dir, "./data");
+    cn_config_free(&c);
+
+    /* a NULL environment is an empty one */
+    assert_int_equal(load(&c, NULL, NULL, NULL, 0, &err), 0);
+    assert_int_equal(c.log_level, CN_LOG_INFO);
+    cn_config_free(&c);
+}
+
+/* ---- precedence ---- */
+
+static const char precedence_ini[] = "; comment\n"
+                                     "[server]\n"
+                                     "threads = 3\n"
+                                     "max_body = 2M\n"
+                                     "shutdown_timeout_s = 20\n"
+                                     "[log]\n"
+                                     "level = warn\n"
+                                     "[store]\n"
+                                     "synchronous = full\n";
+
+static void test_file_overrides_defaults(void **state)
+{
+    char *path = write_ini(precedence_ini);
+    cn_config_t c;
+    cn_err_t err;
+    int rc = load(&c, path, NULL, NULL, 0, &err);
+    if (rc != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_int_equal(c.threads, 3);
+    assert_int_equal(c.max_body, 2 * 1048576);
+    assert_int_equal(c.shutdown_timeout_s, 20);
+    assert_int_equal(c.log_level, CN_LOG_WARN);
+    assert_int_equal(c.synchronous_full, 1);
+    assert_int_equal(c.request_timeout_ms, 10000); /* untouched key keeps its default */
+    assert_string_equal(c.config_file, path);
+
+    char *text = print_config(&c);
+    assert_contains(text, "server.threads = 3  # file\n");
+    assert_contains(text, "server.max_body = 2097152  # file\n");
+    assert_contains(text, "store.synchronous = full  # file\n");
+    assert_contains(text, "server.request_timeout_ms = 10000  # default\n");
+    free(text);
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_env_overrides_file_and_flags_override_env(void **state)
+{
+    char *path = write_ini(precedence_ini);
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"CAIRN_THREADS=5", "CAIRN_LOG_LEVEL=error", "CAIRN_DATA=/srv/cairn", NULL};
+    const char *const flags[] = {"server.threads", "7", "store.data", "/var/lib/cairn"};
+
+    assert_int_equal(load(&c, path, envp, NULL, 0, &err), 0);
+    assert_int_equal(c.threads, 5);
+    assert_int_equal(c.log_level, CN_LOG_ERROR);
+    assert_string_equal(c.data_dir, "/srv/cairn");
+    assert_int_equal(c.max_body, 2 * 1048576); /* the file still wins over the default */
+    cn_config_free(&c);
+
+    assert_int_equal(load(&c, path, envp, flags, 2, &err), 0);
+    assert_int_equal(c.threads, 7);
+    assert_string_equal(c.data_dir, "/var/lib/cairn");
+    assert_int_equal(c.log_level, CN_LOG_ERROR);
+    assert_int_equal(c.shutdown_timeout_s, 20);
+
+    char *text = print_config(&c);
+    assert_contains(text, "server.threads = 7  # flag\n");
+    assert_contains(text, "store.data = /var/lib/cairn  # flag\n");
+    assert_contains(text, "log.level = error  # env\n");
+    assert_contains(text, "server.shutdown_timeout_s = 20  # file\n");
+    assert_contains(text, "server.idle_timeout_ms = 60000  # default\n");
+    free(text);
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_flags_apply_in_order(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    const char *const flags[] = {"server.threads", "2", "server.threads", "4"};
+    assert_int_equal(load(&c, NULL, NULL, flags, 2, &err), 0);
+    assert_int_equal(c.threads, 4);
+    cn_config_free(&c);
+}
+
+static void test_config_file_from_env(void **state)
+{
+    char *path = write_ini("[server]\nthreads = 9\n");
+    char var[256];
+    snprintf(var, sizeof(var), "CAIRN_CONFIG=%s", path);
+    char *envp[] = {var, NULL};
+    cn_config_t c;
+    cn_err_t err;
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), 0);
+    assert_int_equal(c.threads, 9);
+    assert_string_equal(c.config_file, path);
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_missing_or_broken_file(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    assert_int_equal(load(&c, "/nonexistent/cairn.ini", NULL, NULL, 0, &err), CN_EINVAL);
+    assert_int_equal(err.code, CN_EINVAL);
+    assert_contains(err.msg, "/nonexistent/cairn.ini");
+    assert_contains(err.msg, "cannot open");
+    cn_config_free(&c);
+
+    char *path = write_ini("[server]\nthreads = 2\n[broken\n");
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "line 3");
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+/* ---- listen ---- */
+
+static void test_listen_replaced_by_higher_source_appended_within_one(void **state)
+{
+    char *path = write_ini("[server]\nlisten = 0.0.0.0:80\nlisten = [::1]:81\n");
+    cn_config_t c;
+    cn_err_t err;
+
+    /* the file replaces the default and its two lines accumulate */
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), 0);
+    assert_listen(&c, 2, (const char *const[]){"0.0.0.0:80", "[::1]:81"});
+    cn_config_free(&c);
+
+    /* the environment replaces the file's list; one variable may hold several addresses */
+    char *envp[] = {"CAIRN_LISTEN=10.0.0.1:1, 10.0.0.2:2", NULL};
+    assert_int_equal(load(&c, path, envp, NULL, 0, &err), 0);
+    assert_listen(&c, 2, (const char *const[]){"10.0.0.1:1", "10.0.0.2:2"});
+    cn_config_free(&c);
+
+    /* flags replace the environment's list, and repeated flags accumulate */
+    const char *const flags[] = {"server.listen", "a.example:3", "server.listen", "b.example:4"};
+    assert_int_equal(load(&c, path, envp, flags, 2, &err), 0);
+    assert_listen(&c, 2, (const char *const[]){"a.example:3", "b.example:4"});
+    char *text = print_config(&c);
+    assert_contains(text, "server.listen = a.example:3,b.example:4  # flag\n");
+    free(text);
+    cn_config_free(&c);
+
+    assert_int_equal(load(&c, path, envp, flags, 1, &err), 0);
+    assert_listen(&c, 1, (const char *const[]){"a.example:3"});
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_listen_values(void **state)
+{
+    static const char *const good[] = {"127.0.0.1:0", "localhost:65535", "[::]:8080", "[::1]:443"};
+    static const char *const bad[] = {"nohost",  ":8080",    "host:",   "host:65536",
+                                      "host:-1", "host:80x", "[::1:80", "[]:80"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(good); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        if (cn_config_set(&c, "server.listen", good[i], CN_SRC_FLAG, &err) != 0)
+            fail_msg("listen \"%s\" rejected: %s", good[i], err.msg);
+        assert_listen(&c, 1, &good[i]);
+        cn_config_free(&c);
+    }
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        if (cn_config_set(&c, "server.listen", bad[i], CN_SRC_FLAG, &err) != CN_EINVAL)
+            fail_msg("listen \"%s\" accepted", bad[i]);
+        assert_contains(err.msg, "server.listen: must be HOST:PORT");
+        cn_config_free(&c);
+    }
+}
+
+static void test_empty_listen_rejected(void **state)
+{
+    /* a value with no address would leave the server listening nowhere */
+    static const char *const empty[] = {"", " ", ",", ", ,"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(empty); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        int rc = cn_config_set(&c, "server.listen", empty[i], CN_SRC_ENV, &err);
+        size_t n = c.n_listen;
+        cn_config_free(&c);
+        if (rc != CN_EINVAL)
+            fail_msg("listen \"%s\" accepted, leaving %zu addresses", empty[i], n);
+    }
+}
+
+static void test_listen_limit(void **state)
+{
+    cn_config_t c;
+    cn_err_t err = {0};
+    cn_config_defaults(&c);
+    char list[256] = "";
+    for (int i = 0; i < CN_MAX_LISTEN; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%sh:%d", i ? "," : "", i);
+    assert_int_equal(cn_config_set(&c, "server.listen", list, CN_SRC_FLAG, &err), 0);
+    assert_int_equal(c.n_listen, CN_MAX_LISTEN);
+    assert_int_equal(cn_config_set(&c, "server.listen", "h:99", CN_SRC_FLAG, &err), CN_EINVAL);
+    assert_contains(err.msg, "at most");
+    assert_int_equal(c.n_listen, CN_MAX_LISTEN);
+    cn_config_free(&c);
+}
+
+/* ---- values ---- */
+
+static void test_bad_values_name_key_and_allowed_values(void **state)
+{
+    static const struct {
+        const char *key, *value, *message;
+    } cases[] = {
+        {"log.level", "verbose", "log.level: must be one of debug, info, warn, error"},
+        {"log.level", "INFO", "log.level: must be one of debug, info, warn, error"},
+        {"store.synchronous", "extra", "store.synchronous: must be one of normal, full"},
+        {"server.threads", "300", "server.threads: must be an integer from 0 to 256"},
+        {"server.threads", "-1", "server.threads: must be an integer from 0 to 256"},
+        {"server.threads", "abc", "server.threads: must be an integer"},
+        {"server.threads", "3x", "server.threads: must be an integer"},
+        {"server.threads", "", "server.threads: must be an integer"},
+        {"server.threads", "99999999999999999999", "server.threads: must be an integer"},
+        {"server.request_timeout_ms", "99",
+         "server.request_timeout_ms: must be an integer from "
+         "100 to 600000"},
+        {"store.auto_migrate", "maybe", "store.auto_migrate: must be true or false"},
+        {"log.access", "", "log.access: must be true or false"},
+        {"server.max_body", "1T", "server.max_body: must be a size in bytes"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        int rc = cn_config_set(&c, cases[i].key, cases[i].value, CN_SRC_FLAG, &err);
+        if (rc != CN_EINVAL)
+            fail_msg("%s = \"%s\" accepted", cases[i].key, cases[i].value);
+        assert_int_equal(err.code, CN_EINVAL);
+        assert_contains(err.msg, cases[i].message);
+        /* and the rejected value, quoted */
+        char quoted[64];
+        snprintf(quoted, sizeof(quoted), "(got \"%s\")", cases[i].value);
+        assert_contains(err.msg, quoted);
+        /* nothing changed */
+        assert_int_equal(c.threads, 0);
+        assert_int_equal(c.log_level, CN_LOG_INFO);
+        assert_int_equal(c.auto_migrate, 1);
+        cn_config_free(&c);
+    }
+}
+
+static void test_bad_value_from_env_and_file_names_the_source(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"CAIRN_LOG_LEVEL=loud", NULL};
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "log.level: must be one of debug, info, warn, error");
+    assert_contains(err.msg, "CAIRN_LOG_LEVEL");
+    cn_config_free(&c);
+
+    char *path = write_ini("[server]\nthreads = lots\n");
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "server.threads: must be an integer from 0 to 256");
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+
+    const char *const flags[] = {"log.level", "chatty"};
+    assert_int_equal(load(&c, NULL, NULL, flags, 1, &err), CN_EINVAL);
+    assert_contains(err.msg, "log.level: must be one of debug, info, warn, error");
+    cn_config_free(&c);
+}
+
+static void test_unknown_keys(void **state)
+{
+    char *path = write_ini("[server]\nthreads = 2\nbogus = 1\n");
+    cn_config_t c;
+    cn_err_t err;
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "server.bogus");
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+
+    /* a key outside any section is unknown too */
+    path = write_ini("threads = 2\n");
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), CN_EINVAL);
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+
+    const char *const flags[] = {"server.nope", "1"};
+    assert_int_equal(load(&c, NULL, NULL, flags, 1, &err), CN_EINVAL);
+    assert_contains(err.msg, "server.nope");
+    cn_config_free(&c);
+
+    /* unknown CAIRN_* variables are ignored: the environment is shared with other tools */
+    char *envp[] = {"CAIRN_SOMETHING_ELSE=1", "CAIRN_THREADSX=4", NULL};
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), 0);
+    assert_int_equal(c.threads, 0);
+    cn_config_free(&c);
+}
+
+static void test_size_suffixes(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t value;
+    } good[] = {
+        {"1M", 1048576},    {"1m", 1048576}, {"64K", 65536}, {"64k", 65536},   {"1G", 1073741824},
+        {"1g", 1073741824}, {"2048", 2048},  {"1024", 1024}, {"512K", 524288}, {"1K", 1024},
+    };
+    static const char *const bad[] = {"2G", "1000", "1MB", "1T",  "1.5M",
+                                      "M",  "-1M",  " 1M", "1 M", ""};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(good); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        if (cn_config_set(&c, "server.max_body", good[i].text, CN_SRC_FILE, &err) != 0)
+            fail_msg("max_body \"%s\" rejected: %s", good[i].text, err.msg);
+        assert_int_equal(c.max_body, good[i].value);
+        cn_config_free(&c);
+    }
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_config_t c;
+        cn_err_t err = {0};
+        cn_config_defaults(&c);
+        if (cn_config_set(&c, "server.max_body", bad[i], CN_SRC_FILE, &err) != CN_EINVAL)
+            fail_msg("max_body \"%s\" accepted (%lld)", bad[i], (long long)c.max_body);
+        assert_contains(err.msg, "server.max_body: must be a size in bytes");
+        assert_int_equal(c.max_body, 1048576);
+        cn_config_free(&c);
+    }
+}
+
+static void test_bool_spellings(void **state)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", "TRUE", "Yes", "ON"};
+    static const char *const no[] = {"false", "0", "no", "off", "FALSE", "No", "Off"};
+    static const char *const bad[] = {"2", "y", "n", "enabled", "truee", " true"};
+    cn_config_t c;
+    cn_err_t err = {0};
+    cn_config_defaults(&c);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(no); i++) {
+        c.access_log = 1;
+        assert_int_equal(cn_config_set(&c, "log.access", no[i], CN_SRC_ENV, &err), 0);
+        assert_int_equal(c.access_log, 0);
+    }
+    for (size_t i = 0; i < CN_ARRAY_SIZE(yes); i++) {
+        c.access_log = 0;
+        assert_int_equal(cn_config_set(&c, "log.access", yes[i], CN_SRC_ENV, &err), 0);
+        assert_int_equal(c.access_log, 1);
+    }
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++)
+        if (cn_config_set(&c, "log.access", bad[i], CN_SRC_ENV, &err) != CN_EINVAL)
+            fail_msg("bool \"%s\" accepted", bad[i]);
+    cn_config_free(&c);
+}
+
+static void test_enum_values_map_to_indexes(void **state)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    cn_config_t c;
+    cn_err_t err = {0};
+    cn_config_defaults(&c);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(cn_config_set(&c, "log.level", levels[i], CN_SRC_FLAG, &err), 0);
+        assert_int_equal(c.log_level, i);
+    }
+    assert_int_equal(cn_config_set(&c, "store.synchronous", "full", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(c.synchronous_full, 1);
+    assert_int_equal(cn_config_set(&c, "store.synchronous", "normal", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(c.synchronous_full, 0);
+    cn_config_free(&c);
+}
+
+/* ---- validation ---- */
+
+static void test_tls_cert_needs_key(void **state)
+{
+    cn_config_t c;
+    cn_err_t err = {0};
+    cn_config_defaults(&c);
+    assert_int_equal(cn_config_set(&c, "server.tls_cert", "/etc/cert.pem", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(cn_config_validate(&c, &err), CN_EINVAL);
+    assert_int_equal(err.code, CN_EINVAL);
+    assert_contains(err.msg, "server.tls_cert");
+    assert_contains(err.msg, "server.tls_key");
+
+    assert_int_equal(cn_config_set(&c, "server.tls_key", "/etc/key.pem", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(cn_config_validate(&c, &err), 0);
+
+    assert_int_equal(cn_config_set(&c, "server.tls_cert", "", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(cn_config_validate(&c, &err), CN_EINVAL); /* key without cert */
+    cn_config_free(&c);
+
+    /* load runs the same check */
+    const char *const flags[] = {"server.tls_cert", "/etc/cert.pem"};
+    assert_int_equal(load(&c, NULL, NULL, flags, 1, &err), CN_EINVAL);
+    assert_contains(err.msg, "server.tls_key");
+    cn_config_free(&c);
+}
+
+static void test_empty_data_dir_invalid(void **state)
+{
+    cn_config_t c;
+    cn_err_t err = {0};
+    const char *const flags[] = {"store.data", ""};
+    assert_int_equal(load(&c, NULL, NULL, flags, 1, &err), CN_EINVAL);
+    assert_contains(err.msg, "store.data");
+    cn_config_free(&c);
+}
+
+/* ---- printing, flags, threads ---- */
+
+static void test_print_redacts_secret(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"CAIRN_BOOTSTRAP_TOKEN=s3cr3t-bootstrap-value", NULL};
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), 0);
+    assert_string_equal(c.bootstrap_token, "s3cr3t-bootstrap-value");
+
+    char *text = print_config(&c);
+    assert_contains(text, "auth.bootstrap_token = <redacted>  # env\n");
+    if (strstr(text, "s3cr3t") != NULL)
+        fail_msg("the secret leaked:\n%s", text);
+    free(text);
+    cn_config_free(&c);
+
+    /* unset: nothing to redact, and no fake value either */
+    cn_config_defaults(&c);
+    text = print_config(&c);
+    assert_contains(text, "auth.bootstrap_token =   # default\n");
+    free(text);
+    cn_config_free(&c);
+}
+
+static void test_print_lists_every_key_once(void **state)
+{
+    static const char *const keys[] = {
+        "server.listen",
+        "server.threads",
+        "server.max_body",
+        "server.request_timeout_ms",
+        "server.idle_timeout_ms",
+        "server.shutdown_timeout_s",
+        "server.cors_origins",
+        "server.tls_cert",
+        "server.tls_key",
+        "store.data",
+        "store.synchronous",
+        "store.busy_timeout_ms",
+        "store.auto_migrate",
+        "log.level",
+        "log.access",
+        "auth.bootstrap_token",
+    };
+    cn_config_t c;
+    cn_config_defaults(&c);
+    char *printed = print_config(&c);
+    size_t n_lines = 0;
+    for (const char *p = printed; *p; p++)
+        n_lines += *p == '\n';
+    assert_int_equal(n_lines, CN_ARRAY_SIZE(keys));
+
+    /* prefix a newline so every key, the first one included, starts with "\nkey = " */
+    char text[4096];
+    snprintf(text, sizeof(text), "\n%s", printed);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
+        char line_start[64];
+        snprintf(line_start, sizeof(line_start), "\n%s = ", keys[i]);
+        const char *first = strstr(text, line_start);
+        if (first == NULL)
+            fail_msg("%s missing from:\n%s", keys[i], printed);
+        assert_null(strstr(first + 1, line_start));
+    }
+    free(printed);
+    cn_config_free(&c);
+}
+
+static void test_key_for_flag(void **state)
+{
+    assert_string_equal(cn_config_key_for_flag("--threads"), "server.threads");
+    assert_string_equal(cn_config_key_for_flag("--listen"), "server.listen");
+    assert_string_equal(cn_config_key_for_flag("--max-body"), "server.max_body");
+    assert_string_equal(cn_config_key_for_flag("--log-level"), "log.level");
+    assert_string_equal(cn_config_key_for_flag("--data"), "store.data");
+    assert_null(cn_config_key_for_flag("--nope"));
+    assert_null(cn_config_key_for_flag("threads"));
+    assert_null(cn_config_key_for_flag("--thread"));
+    /* secrets have no flag: they would show up in ps(1) */
+    assert_null(cn_config_key_for_flag("--bootstrap-token"));
+}
+
+static void test_threads(void **state)
+{
+    cn_config_t c;
+    cn_err_t err = {0};
+    cn_config_defaults(&c);
+    assert_true(cn_config_threads(&c) >= 1);
+    assert_int_equal(cn_config_set(&c, "server.threads", "3", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(cn_config_threads(&c), 3);
+    cn_config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_load_without_sources_gives_defaults),
+        cmocka_unit_test(test_file_overrides_defaults),
+        cmocka_unit_test(test_env_overrides_file_and_flags_override_env),
+        cmocka_unit_test(test_flags_apply_in_order),
+        cmocka_unit_test(test_config_file_from_env),
+        cmocka_unit_test(test_missing_or_broken_file),
+        cmocka_unit_test(test_listen_replaced_by_higher_source_appended_within_one),
+        cmocka_unit_test(test_listen_values),
+        cmocka_unit_test(test_empty_listen_rejected),
+        cmocka_unit_test(test_listen_limit),
+        cmocka_unit_test(test_bad_values_name_key_and_allowed_values),
+        cmocka_unit_test(test_bad_value_from_env_and_file_names_the_source),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_size_suffixes),
+        cmocka_unit_test(test_bool_spellings),
+        cmocka_unit_test(test_enum_values_map_to_indexes),
+        cmocka_unit_test(test_tls_cert_needs_key),
+        cmocka_unit_test(test_empty_data_dir_invalid),
+        cmocka_unit_test(test_print_redacts_secret),
+        cmocka_unit_test(test_print_lists_every_key_once),
+        cmocka_unit_test(test_key_for_flag),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
