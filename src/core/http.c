@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/server.h"
+#include "core/system.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -272,6 +273,12 @@ int cn_reply_json(cn_req_t *r, int status, json_t *json)
     cn_json_dump(json, &out_buf);
     json_decref(json);
     return send_body(r, status, "application/json", out_buf.data, out_buf.len);
+}
+
+void cn_http_thread_exit(void)
+{
+    cn_buf_free(&out_buf);
+    cn_system_thread_exit();
 }
 
 cn_buf_t *cn_reply_buffer(cn_req_t *r)

@@ -115,6 +115,15 @@ static void *loop_main(void *arg)
         cn_log_flush();                /* one write() for all access lines of this turn */
     }
     loop->exit_code = open_connections(loop) ? 1 : 0;
+    if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
+        h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+        /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
+        if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
+        h2o_context_dispose(&loop->ctx);
+        h2o_evloop_destroy(loop->loop);
+    }
+    cn_http_thread_exit();
     cn_log_thread_exit();
     return NULL;
 }
@@ -331,6 +340,8 @@ Exit:
     cn_metrics_free();
     cn_system_free();
     cn_router_free(router);
+    if (S.globalconf.hosts != NULL)
+        h2o_config_dispose(&S.globalconf);
     if (S.ssl_ctx)
         SSL_CTX_free(S.ssl_ctx);
     if (err.msg[0]) /* sysexits: 65 data newer than us, 78 configuration, 74 I/O */

@@ -23,6 +23,9 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store);
  */
 void cn_http_end_turn(cn_store_t *store);
 
+/** Releases the calling loop thread's reply buffers (before the thread exits). */
+void cn_http_thread_exit(void);
+
 /** Answers a request with a bare problem+json (used for errors raised outside routing). */
 int cn_http_send_error(h2o_req_t *req, int status, const char *detail);
 

@@ -43,6 +43,11 @@ static int get_readyz(cn_req_t *r)
 
 static _Thread_local cn_buf_t metrics_buf;
 
+void cn_system_thread_exit(void)
+{
+    cn_buf_free(&metrics_buf);
+}
+
 static int get_metrics(cn_req_t *r)
 {
     metrics_buf.len = 0;

@@ -19,6 +19,9 @@ int cn_system_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_route
                    cn_err_t *err);
 void cn_system_free(void);
 
+/** Releases the calling thread's /metrics buffer. */
+void cn_system_thread_exit(void);
+
 /** Builds the OpenAPI 3.1 document for the given modules. New reference. */
 json_t *cn_openapi_build(const cn_app_t *const *modules);
 
