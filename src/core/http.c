@@ -580,14 +580,19 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 
 void cn_http_end_turn(cn_store_t *store)
 {
+    cn_err_t err = {0};
+    if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes) &&
+        cn_store_batch_begin(store, &err) != 0) /* each handler then meets the error itself */
+        cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
     while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, queued_writes.next);
         h2o_linklist_unlink(&r->pending); /* its answer may link it again, as held back */
         run_handler(r);
     }
-    if (!cn_store_batch_open(store))
+    if (!cn_store_batch_open(store)) {
+        cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
         return;
-    cn_err_t err = {0};
+    }
     int rc = cn_store_batch_commit(store, &err);
     if (rc != 0)
         cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s", err.msg);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct st_cn_loop_t {
@@ -50,6 +51,11 @@ typedef struct {
 
 static struct {
     const cn_config_t *cfg;
+    pthread_t checkpointer;
+    cn_store_t *checkpoint_store;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stop_checkpointer;
     h2o_globalconf_t globalconf;
     SSL_CTX *ssl_ctx;
     cn_loop_t *loops;
@@ -126,6 +132,39 @@ static void *loop_main(void *arg)
     cn_http_thread_exit();
     cn_log_thread_exit();
     return NULL;
+}
+
+/*
+ * Loop connections never checkpoint inside a commit (it would stall every request held
+ * back by that commit for milliseconds); this thread does it every 100 ms instead.
+ */
+static void *checkpointer_main(void *arg)
+{
+    pthread_mutex_lock(&S.stop_lock);
+    while (!S.stop_checkpointer) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000;
+        if (until.tv_nsec >= 1000000000)
+            until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&S.stop_cond, &S.stop_lock, &until);
+        pthread_mutex_unlock(&S.stop_lock);
+        cn_err_t err = {0};
+        if (cn_store_checkpoint(S.checkpoint_store, &err) != 0)
+            cn_log(CN_LOG_WARN, NULL, "checkpoint failed: %s", err.msg);
+        pthread_mutex_lock(&S.stop_lock);
+    }
+    pthread_mutex_unlock(&S.stop_lock);
+    return NULL;
+}
+
+static void stop_checkpointer(void)
+{
+    pthread_mutex_lock(&S.stop_lock);
+    S.stop_checkpointer = 1;
+    pthread_cond_signal(&S.stop_cond);
+    pthread_mutex_unlock(&S.stop_lock);
+    pthread_join(S.checkpointer, NULL);
 }
 
 static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
@@ -252,6 +291,16 @@ static void on_store_query(uint64_t ns)
     cn_metrics_store_query(ns);
 }
 
+static int open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err)
+{
+    cn_store_opts_t opts = {.data_dir = cfg->data_dir,
+                            .manual_checkpoint = 1,
+                            .synchronous_full = cfg->synchronous_full,
+                            .busy_timeout_ms = cfg->busy_timeout_ms,
+                            .on_query = on_store_query};
+    return cn_store_open(&opts, out, err);
+}
+
 int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_err_t *err)
 {
     cn_store_opts_t opts = {.data_dir = cfg->data_dir,
@@ -312,12 +361,17 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     setup_globalconf(cfg);
     for (int i = 0; i < S.n_loops; i++) {
         S.loops[i].index = i;
-        if (cn_open_store(cfg, 0, &S.loops[i].store, &err) != 0)
+        if (open_loop_store(cfg, &S.loops[i].store, &err) != 0)
             goto Exit;
         cn_store_set_batching(S.loops[i].store, 1);
     }
+    if (cn_open_store(cfg, 0, &S.checkpoint_store, &err) != 0)
+        goto Exit;
     if (open_listeners(cfg, &err) != 0)
         goto Exit;
+    pthread_mutex_init(&S.stop_lock, NULL);
+    pthread_cond_init(&S.stop_cond, NULL);
+    pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);
     for (int i = 0; i < S.n_loops; i++) {
         init_loop(&S.loops[i]);
         h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
@@ -328,6 +382,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_log(CN_LOG_INFO, NULL, "%s received: draining in-flight requests (at most %d s)",
            sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
     rc = drain_and_join();
+    stop_checkpointer();
     cn_log(CN_LOG_INFO, NULL, rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
     rc = 0; /* connections cut at the deadline had their chance; the exit itself is clean */
 Exit:
@@ -335,6 +390,7 @@ Exit:
         fprintf(stderr, "cairn: %s\n", err.msg);
     for (int i = 0; i < S.n_loops; i++)
         cn_store_close(S.loops[i].store);
+    cn_store_close(S.checkpoint_store);
     free(S.loops);
     cn_http_free();
     cn_metrics_free();

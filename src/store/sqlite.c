@@ -34,6 +34,7 @@ struct st_cn_store_t {
     int in_txn;
     int batching;   /* group commit: writes join one transaction per loop turn */
     int batch_open; /* that transaction is open and holds write_lock */
+    int read_open;  /* batching: a read transaction spans the loop turn's reads */
     void (*on_query)(uint64_t);
 };
 
@@ -104,7 +105,8 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     char sync[64];
     snprintf(sync, sizeof(sync), "PRAGMA synchronous=%s", opts->synchronous_full ? "FULL" : "NORMAL");
     if (pragma(db, "PRAGMA journal_mode=WAL", err) || pragma(db, sync, err) ||
-        pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err)) {
+        pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err) ||
+        (opts->manual_checkpoint && pragma(db, "PRAGMA wal_autocheckpoint=0", err))) {
         sqlite3_close(db);
         return CN_ERR;
     }
@@ -131,8 +133,7 @@ void cn_store_close(cn_store_t *s)
         return;
     if (s->in_txn)
         cn_store_rollback(s);
-    if (s->batch_open)
-        cn_store_batch_commit(s, NULL);
+    cn_store_batch_commit(s, NULL);
     for (size_t i = 0; i < s->cache_cap; i++)
         if (s->cache[i])
             stmt_free(s->cache[i]);
@@ -224,19 +225,54 @@ static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
     return 0;
 }
 
+/*
+ * Batching connections also keep one read transaction across a loop turn's reads: each
+ * SQLite read transaction costs several fcntl() calls on the -shm file, and a turn may
+ * answer dozens of reads. Reads still see only committed data, at most one turn old.
+ */
+static int end_read(cn_store_t *s, cn_err_t *err)
+{
+    if (!s->read_open)
+        return 0;
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) /* a read statement is still stepping */
+        return cn_err_set(err, CN_EBUSY, "cannot start writing while a read is in progress");
+    s->read_open = 0;
+    return 0;
+}
+
+static int ensure_read(cn_store_t *s, cn_err_t *err)
+{
+    if (s->read_open || s->batch_open || s->in_txn)
+        return 0;
+    int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return map_rc(s->db, rc, err);
+    s->read_open = 1;
+    return 0;
+}
+
 /* Opens the loop turn's batch transaction on its first write. */
 static int ensure_batch(cn_store_t *s, cn_err_t *err)
 {
     if (s->batch_open)
         return 0;
+    int rc = end_read(s, err);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&write_lock);
-    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&write_lock);
         return map_rc(s->db, rc, err);
     }
     s->batch_open = 1;
     return 0;
+}
+
+int cn_store_batch_begin(cn_store_t *s, cn_err_t *err)
+{
+    return s->batching ? ensure_batch(s, err) : 0;
 }
 
 void cn_store_set_batching(cn_store_t *s, int on)
@@ -257,7 +293,7 @@ int cn_store_batch_open(const cn_store_t *s)
 int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
 {
     if (!s->batch_open)
-        return 0;
+        return end_read(s, err);
     int rc = 0;
     if (s->in_txn) { /* a handler left its unit of work open: it never committed */
         sqlite3_exec(s->db, "ROLLBACK TO cn_txn; RELEASE cn_txn", NULL, NULL, NULL);
@@ -286,11 +322,12 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
     if (st == NULL)
         return CN_ERR;
     st->started_ns = t0;
-    if (s->batching && !sqlite3_stmt_readonly(st->stmt)) {
-        int rc = ensure_batch(s, err);
+    int readonly = sqlite3_stmt_readonly(st->stmt);
+    if (s->batching) {
+        int rc = readonly ? ensure_read(s, err) : ensure_batch(s, err);
         if (rc != 0)
             return rc;
-    } else if (!s->in_txn && !sqlite3_stmt_readonly(st->stmt)) {
+    } else if (!s->in_txn && !readonly) {
         pthread_mutex_lock(&write_lock);
         st->holds_write_lock = 1;
     }
@@ -436,6 +473,20 @@ void cn_store_rollback(cn_store_t *s)
 int cn_store_in_txn(const cn_store_t *s)
 {
     return s->in_txn;
+}
+
+int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
+{
+    /* The first pass copies the bulk while writers go on. It cannot finish under steady
+     * writes (new frames keep arriving), and an unfinished checkpoint never lets the WAL
+     * start over, so a second pass holds the write lock for the short remainder. */
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        pthread_mutex_lock(&write_lock);
+        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(&write_lock);
+    }
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : map_rc(s->db, rc, err);
 }
 
 int cn_store_ping(cn_store_t *s, cn_err_t *err)

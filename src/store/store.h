@@ -18,6 +18,7 @@ typedef struct st_cn_store_opts_t {
     int synchronous_full;     /* 0: durable against process crashes; 1: also power loss */
     int busy_timeout_ms;      /* waiting for another process's lock */
     int must_exist;           /* fail instead of creating a new, empty database */
+    int manual_checkpoint;    /* do not checkpoint inside commits: cn_store_checkpoint() does */
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 
@@ -87,8 +88,21 @@ int cn_store_in_txn(const cn_store_t *s);
 void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
 int cn_store_batch_open(const cn_store_t *s);
-/** Commits the open batch (if any). On failure everything in it was rolled back. */
+/** Opens the batch now (before running a turn's queued writes). */
+int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
+/**
+ * Ends the loop turn: commits the open batch (if any; on failure everything in it was
+ * rolled back) and ends the turn's read transaction. Reads of a batching connection share
+ * one read transaction per turn, so they see committed data at most one turn old.
+ */
 int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
+
+/**
+ * Copies committed WAL content into the database file without blocking writers
+ * (SQLite's PASSIVE checkpoint). Run from a background thread when the loop connections
+ * use manual_checkpoint, so no request ever pays for a checkpoint inside its commit.
+ */
+int cn_store_checkpoint(cn_store_t *s, cn_err_t *err);
 
 /** Cheap round trip proving the database answers. */
 int cn_store_ping(cn_store_t *s, cn_err_t *err);

@@ -365,6 +365,7 @@ export function runProgram(cmd, args, { input, timeoutMs = 10_000 } = {}) {
       clearTimeout(t);
       resolve({ code: exitCodeOf(code, signal), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
+    p.stdin.on('error', () => {}); // the program may exit before reading stdin (EPIPE)
     p.stdin.end(input ?? '');
   });
 }
