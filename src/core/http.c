@@ -462,6 +462,8 @@ static int parse_query(cn_req_t *r)
         if (n < 0)
             return problem(r, 400, r->err.msg);
     }
+    if (n == 0 && r->route->query == NULL)
+        return 1; /* nothing to convert: r->query stays NULL, which reads as empty */
     if (cn_schema_from_query(r->route->query, kv, (size_t)n, &r->query, &r->verrors) != 0)
         return problem(r, 422, "the query string has invalid parameters");
     return 1;

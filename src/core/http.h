@@ -31,7 +31,7 @@ struct st_cn_req_t {
     int route_index;
     cn_method_t method;
     cn_match_t match;
-    json_t *query;          /* validated query parameters (object), never NULL after routing */
+    json_t *query;          /* validated query parameters, or NULL when the route takes none */
     json_t *body;           /* validated JSON body, or NULL */
     cn_principal_t principal;
     char request_id[72];

@@ -15,6 +15,10 @@ static int access_on = 1;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 static _Thread_local cn_buf_t access_buf;
+static _Thread_local uint64_t access_oldest_ns; /* when the oldest buffered line was added */
+
+#define ACCESS_FLUSH_BYTES 16384
+#define ACCESS_FLUSH_NS (100u * 1000 * 1000)
 
 void cn_log_init(int level, int access_enabled)
 {
@@ -83,10 +87,21 @@ void cn_log_access(const cn_access_t *a)
     if (!access_on)
         return;
     cn_buf_t *b = &access_buf;
-    char ts[32];
-    size_t ts_len = cn_format_rfc3339(cn_now_ms(), ts);
+    if (b->len == 0)
+        access_oldest_ns = cn_now_ns();
+    /* the timestamp text changes once per millisecond: format it once per millisecond */
+    static _Thread_local struct {
+        int64_t ms;
+        size_t len;
+        char text[32];
+    } ts;
+    int64_t now = cn_now_ms();
+    if (now != ts.ms) {
+        ts.len = cn_format_rfc3339(now, ts.text);
+        ts.ms = now;
+    }
     cn_buf_lit(b, "{\"ts\":\"");
-    cn_buf_append(b, ts, ts_len);
+    cn_buf_append(b, ts.text, ts.len);
     cn_buf_lit(b, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
     cn_buf_append_json_str(b, a->request_id, strlen(a->request_id));
     cn_buf_lit(b, "\",\"method\":\"");
@@ -102,7 +117,7 @@ void cn_log_access(const cn_access_t *a)
     cn_buf_lit(b, ",\"bytes\":");
     append_u64(b, a->bytes);
     cn_buf_lit(b, "}\n");
-    if (b->len > 32768)
+    if (b->len > ACCESS_FLUSH_BYTES)
         cn_log_flush();
 }
 
@@ -110,6 +125,17 @@ void cn_log_thread_exit(void)
 {
     cn_log_flush();
     cn_buf_free(&access_buf);
+}
+
+int cn_log_pending(void)
+{
+    return access_buf.len > 0;
+}
+
+void cn_log_flush_due(void)
+{
+    if (access_buf.len > 0 && cn_now_ns() - access_oldest_ns >= ACCESS_FLUSH_NS)
+        cn_log_flush();
 }
 
 void cn_log_flush(void)

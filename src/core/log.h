@@ -1,7 +1,7 @@
 /*
  * JSON-lines logs on stderr: application events and the access log. Application lines
- * are written at once; access lines are buffered per thread and flushed by the event
- * loop after each iteration, so logging costs one write() per batch of requests.
+ * are written at once; access lines are buffered per thread and written when 16 KiB
+ * have gathered or the oldest is 100 ms old, so logging costs one write() per batch.
  * Callers must never pass secrets (tokens, passwords) into a log line.
  */
 #ifndef CAIRN_CORE_LOG_H
@@ -32,6 +32,12 @@ void cn_log_access(const cn_access_t *a);
 
 /** Writes out this thread's buffered lines. */
 void cn_log_flush(void);
+
+/** True when this thread holds unwritten access lines. */
+int cn_log_pending(void);
+
+/** Writes out this thread's lines once the oldest is 100 ms old (or 16 KiB are held). */
+void cn_log_flush_due(void);
 
 /** Flushes and releases this thread's buffer (call before a loop thread exits). */
 void cn_log_thread_exit(void);

@@ -116,9 +116,10 @@ static void *loop_main(void *arg)
     cn_loop_t *loop = arg;
     cn_metrics_bind_thread(loop->index);
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
-        h2o_evloop_run(loop->loop, loop->stopping ? 20 : INT32_MAX);
+        /* wake at least every 100 ms while access lines wait to be written */
+        h2o_evloop_run(loop->loop, loop->stopping ? 20 : cn_log_pending() ? 100 : INT32_MAX);
         cn_http_end_turn(loop->store); /* group commit, then the answers that waited for it */
-        cn_log_flush();                /* one write() for all access lines of this turn */
+        cn_log_flush_due();
     }
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
