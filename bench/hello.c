@@ -46,7 +46,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = body.len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain"));
     h2o_start_response(req, &generator);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
@@ -177,7 +178,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
 
     h2o_config_init(&config);
-    h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *hostconf =
+        h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
     handler->on_req = on_req;

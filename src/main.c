@@ -52,8 +52,10 @@ static const char options_help[] =
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "cairn %s - multi-tenant platform server\n\nUsage: cairn COMMAND [options]\n\n"
-                 "Commands:\n", CAIRN_VERSION);
+    fprintf(out,
+            "cairn %s - multi-tenant platform server\n\nUsage: cairn COMMAND [options]\n\n"
+            "Commands:\n",
+            CAIRN_VERSION);
     for (size_t i = 0; i < CN_ARRAY_SIZE(commands); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].usage);
     fprintf(out, "  help     cairn help [COMMAND]\n\nExit codes: 0 ok, 1 failure, 64 usage, "
@@ -174,7 +176,8 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
         const command_t *c = argc > 2 ? find_command(argv[2]) : NULL;
         if (c) {
             print_command_help(c);

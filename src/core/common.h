@@ -12,15 +12,15 @@
 
 enum {
     CN_OK = 0,
-    CN_ERR = -1,        /* internal failure: logged, never shown to clients */
-    CN_EINVAL = -2,     /* malformed input (400) */
-    CN_EVALIDATION = -3, /* well-formed input that breaks the schema (422) */
-    CN_ENOTFOUND = -4,  /* 404 */
-    CN_ECONFLICT = -5,  /* uniqueness or state conflict (409) */
-    CN_EUNAUTH = -6,    /* no or bad credentials (401) */
-    CN_EFORBIDDEN = -7, /* authenticated but not allowed (403) */
-    CN_EBUSY = -8,      /* retry later (503) */
-    CN_ETOONEW = -9,    /* database schema newer than this binary */
+    CN_ERR = -1,           /* internal failure: logged, never shown to clients */
+    CN_EINVAL = -2,        /* malformed input (400) */
+    CN_EVALIDATION = -3,   /* well-formed input that breaks the schema (422) */
+    CN_ENOTFOUND = -4,     /* 404 */
+    CN_ECONFLICT = -5,     /* uniqueness or state conflict (409) */
+    CN_EUNAUTH = -6,       /* no or bad credentials (401) */
+    CN_EFORBIDDEN = -7,    /* authenticated but not allowed (403) */
+    CN_EBUSY = -8,         /* retry later (503) */
+    CN_ETOONEW = -9,       /* database schema newer than this binary */
     CN_EUNSUPPORTED = -10, /* wrong content type (415) */
 };
 

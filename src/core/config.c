@@ -45,8 +45,8 @@ static const key_t_ keys[] = {
      OFF(idle_timeout_ms), "HTTP/2 idle connection timeout"},
     {"server.shutdown_timeout_s", "CAIRN_SHUTDOWN_TIMEOUT_S", NULL, T_INT, "10", 1, 300, NULL,
      OFF(shutdown_timeout_s), "graceful shutdown deadline for in-flight requests"},
-    {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, T_STRING, "", 0, 0, NULL,
-     OFF(cors_origins), "comma-separated origins allowed by CORS (exact match); empty = none"},
+    {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, T_STRING, "", 0, 0, NULL, OFF(cors_origins),
+     "comma-separated origins allowed by CORS (exact match); empty = none"},
     {"server.tls_cert", "CAIRN_TLS_CERT", "--tls-cert", T_STRING, "", 0, 0, NULL, OFF(tls_cert),
      "PEM certificate chain; enables TLS and HTTP/2 (ALPN)"},
     {"server.tls_key", "CAIRN_TLS_KEY", "--tls-key", T_STRING, "", 0, 0, NULL, OFF(tls_key),
@@ -102,8 +102,10 @@ static int parse_ll(const char *s, long long *out, int allow_suffix)
     if (errno != 0)
         return -1;
     if (allow_suffix && *end != '\0' && end[1] == '\0') {
-        int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
-                  : *end == 'G' || *end == 'g' ? 30 : -1;
+        int shift = *end == 'K' || *end == 'k'   ? 10
+                    : *end == 'M' || *end == 'm' ? 20
+                    : *end == 'G' || *end == 'g' ? 30
+                                                 : -1;
         if (shift < 0 || v > (1LL << (62 - shift)))
             return -1;
         v <<= shift;
@@ -139,9 +141,9 @@ static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src,
     for (char *tok = strtok_r(copy, ", ", &save); tok != NULL && rc == 0;
          tok = strtok_r(NULL, ", ", &save)) {
         if (!valid_listen(tok))
-            rc = cn_err_set(err, CN_EINVAL,
-                            "server.listen: must be HOST:PORT with a port from 0 to 65535 (got \"%s\")",
-                            tok);
+            rc = cn_err_set(
+                err, CN_EINVAL,
+                "server.listen: must be HOST:PORT with a port from 0 to 65535 (got \"%s\")", tok);
         else if (n == CN_MAX_LISTEN)
             rc = cn_err_set(err, CN_EINVAL, "server.listen: at most %d addresses", CN_MAX_LISTEN);
         else
@@ -149,8 +151,10 @@ static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src,
     }
     free(copy);
     if (rc == 0 && n == 0)
-        rc = cn_err_set(err, CN_EINVAL, "server.listen: must be HOST:PORT with a port from 0 to "
-                                        "65535 (got \"%s\")", value);
+        rc = cn_err_set(err, CN_EINVAL,
+                        "server.listen: must be HOST:PORT with a port from 0 to "
+                        "65535 (got \"%s\")",
+                        value);
     /* a higher source replaces the whole list; the same source appends (repeated flags) */
     size_t keep = c->sources[entry] == src ? c->n_listen : 0;
     if (rc == 0 && keep + n > CN_MAX_LISTEN)
@@ -169,7 +173,8 @@ static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src,
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no", "off"};
+    static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no",
+                                                                                "off"};
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0)
             return *out = 1, 0;
@@ -223,9 +228,7 @@ int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_
         break;
     }
     case T_STRING:
-    case T_SECRET:
-        set_string(slot, value);
-        break;
+    case T_SECRET: set_string(slot, value); break;
     case T_LISTEN: {
         int rc = set_listen(c, value, src, entry, err);
         if (rc != 0)
@@ -288,8 +291,8 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
-int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv,
-                   size_t n_flags, cn_err_t *err)
+int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv, size_t n_flags,
+                   cn_err_t *err)
 {
     char *file = c->config_file ? cn_strdup(c->config_file) : NULL;
     cn_config_free(c);

@@ -58,8 +58,8 @@ const char *cn_config_key_for_flag(const char *flag);
  * Loads the full chain: defaults, then the INI file (c->config_file or CAIRN_CONFIG), then
  * CAIRN_* variables from envp, then the given flag pairs (key, value) in order.
  */
-int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv,
-                   size_t n_flags, cn_err_t *err);
+int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv, size_t n_flags,
+                   cn_err_t *err);
 
 /** Cross-key checks run after loading (TLS cert needs a key, ...). */
 int cn_config_validate(const cn_config_t *c, cn_err_t *err);

@@ -16,8 +16,8 @@
 #include <strings.h>
 
 #define MAX_QUERY_PARAMS 32
-#define MAX_TARGET_BYTES 8192    /* request target (path + query) */
-#define MAX_HEADER_BYTES 32768   /* all request header names and values together */
+#define MAX_TARGET_BYTES 8192  /* request target (path + query) */
+#define MAX_HEADER_BYTES 32768 /* all request header names and values together */
 
 static struct {
     const cn_router_t *router;
@@ -207,7 +207,8 @@ static void finish(cn_req_t *r, int status, size_t bytes)
 {
     uint64_t dur = cn_now_ns() - r->start_ns;
     cn_metrics_request(r->route_index, r->method, status, dur);
-    size_t path_len = r->h->input.query_at != SIZE_MAX ? r->h->input.query_at : r->h->input.path.len;
+    size_t path_len =
+        r->h->input.query_at != SIZE_MAX ? r->h->input.query_at : r->h->input.path.len;
     cn_access_t a = {
         .request_id = r->request_id,
         .method = cn_method_name(r->method),
@@ -318,7 +319,8 @@ static int problem(cn_req_t *r, int status, const char *detail)
                                                   "message", r->verrors.items[i].message));
         json_object_set_new(p, "errors", errs);
         if (r->verrors.dropped)
-            json_object_set_new(p, "errors_truncated", json_integer((json_int_t)r->verrors.dropped));
+            json_object_set_new(p, "errors_truncated",
+                                json_integer((json_int_t)r->verrors.dropped));
     }
     if (status == 401)
         cn_reply_header(r, "www-authenticate", H2O_STRLIT("Bearer realm=\"cairn\""));
@@ -364,7 +366,8 @@ static int bootstrap_auth(cn_req_t *r)
     if (v.len == 0)
         return cn_fail(r, CN_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
     if (H.bootstrap_token == NULL)
-        return cn_fail(r, CN_EUNAUTH, "no credentials are accepted: CAIRN_BOOTSTRAP_TOKEN is unset");
+        return cn_fail(r, CN_EUNAUTH,
+                       "no credentials are accepted: CAIRN_BOOTSTRAP_TOKEN is unset");
     if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0)
         return cn_fail(r, CN_EUNAUTH, "the Authorization header must use the Bearer scheme");
     const char *tok = v.base + 7;
@@ -415,7 +418,8 @@ static int route_request(cn_req_t *r)
     h2o_req_t *req = r->h;
     size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
     char *scratch = h2o_mem_alloc_pool(&req->pool, path_len + 1);
-    int rc = cn_router_match(H.router, r->method, req->input.path.base, path_len, scratch, &r->match);
+    int rc =
+        cn_router_match(H.router, r->method, req->input.path.base, path_len, scratch, &r->match);
     if (rc == CN_EINVAL)
         return problem(r, 400, "the path has a malformed percent-escape");
     if (rc != 0) {
@@ -567,8 +571,8 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->route_index = -1;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
-    if (check_sizes(r) == 1 && route_request(r) == 1 && check_path_params(r) == 1 && authenticate(r) == 1 &&
-        parse_query(r) == 1 && parse_body(r) == 1) {
+    if (check_sizes(r) == 1 && route_request(r) == 1 && check_path_params(r) == 1 &&
+        authenticate(r) == 1 && parse_query(r) == 1 && parse_body(r) == 1) {
         if (may_write(r->method) && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);
@@ -597,7 +601,8 @@ void cn_http_end_turn(cn_store_t *store)
     }
     int rc = cn_store_batch_commit(store, &err);
     if (rc != 0)
-        cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s", err.msg);
+        cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s",
+               err.msg);
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, pending_answers.next);
         h2o_linklist_unlink(&r->pending);
@@ -658,8 +663,8 @@ static void error_filter_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t
         char detail[128];
         int status = req->res.status;
         if (status == 413)
-            snprintf(detail, sizeof(detail), "the request body is larger than %zu bytes (server.max_body)",
-                     max_body_limit);
+            snprintf(detail, sizeof(detail),
+                     "the request body is larger than %zu bytes (server.max_body)", max_body_limit);
         else
             snprintf(detail, sizeof(detail), "%s", reason(status));
         char type[64];

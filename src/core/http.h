@@ -26,18 +26,18 @@ typedef struct st_cn_principal_t {
 
 struct st_cn_req_t {
     h2o_req_t *h;
-    cn_store_t *store;      /* this loop's connection */
+    cn_store_t *store; /* this loop's connection */
     const cn_route_t *route;
     int route_index;
     cn_method_t method;
     cn_match_t match;
-    json_t *query;          /* validated query parameters, or NULL when the route takes none */
-    json_t *body;           /* validated JSON body, or NULL */
+    json_t *query; /* validated query parameters, or NULL when the route takes none */
+    json_t *body;  /* validated JSON body, or NULL */
     cn_principal_t principal;
     char request_id[72];
     uint64_t start_ns;
-    cn_err_t err;           /* message for a failed handler */
-    cn_verrors_t verrors;   /* field errors for CN_EVALIDATION */
+    cn_err_t err;         /* message for a failed handler */
+    cn_verrors_t verrors; /* field errors for CN_EVALIDATION */
     int responded;
     h2o_iovec_t pending_body;
     h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */

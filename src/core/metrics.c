@@ -134,7 +134,8 @@ static void route_labels(size_t r, char *buf, size_t cap)
 {
     if (r < M.n_routes) {
         const cn_route_t *route = cn_router_route(M.router, r);
-        snprintf(buf, cap, "route=\"%s\",method=\"%s\"", route->path, cn_method_name(route->method));
+        snprintf(buf, cap, "route=\"%s\",method=\"%s\"", route->path,
+                 cn_method_name(route->method));
     } else {
         snprintf(buf, cap, "route=\"unmatched\",method=\"%s\"",
                  cn_method_name((cn_method_t)(r - M.n_routes)));
@@ -168,7 +169,8 @@ static void render_hist(cn_buf_t *out, const char *name, const char *labels, con
     }
     const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
     cn_buf_appendf(out, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, open, labels, close,
-                   (double)h->sum_ns / 1e9, name, open, labels, close, (unsigned long long)h->count);
+                   (double)h->sum_ns / 1e9, name, open, labels, close,
+                   (unsigned long long)h->count);
 }
 
 static const hist_t *route_hist(size_t slot, size_t r)

@@ -17,7 +17,7 @@ typedef struct st_cn_permission_t {
 } cn_permission_t;
 
 typedef struct st_cn_app_t {
-    const char *name;                   /* module name; also its migration namespace */
+    const char *name; /* module name; also its migration namespace */
     const char *description;
     const cn_migration_t *migrations;   /* ends with version 0; may be NULL */
     const cn_route_t *routes;           /* ends with path NULL; may be NULL */

@@ -17,7 +17,8 @@ typedef struct {
 typedef struct {
     const cn_route_t *route;
     size_t n_segments;
-    unsigned param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
+    unsigned
+        param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
     segment_t segments[CN_MAX_SEGMENTS];
 } compiled_t;
 
@@ -109,7 +110,8 @@ int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
         if (rc != 0)
             return rc;
         if (route->handler == NULL || route->method >= CN_METHOD_OTHER)
-            return cn_err_set(err, CN_EINVAL, "route %s: needs a handler and a method", route->path);
+            return cn_err_set(err, CN_EINVAL, "route %s: needs a handler and a method",
+                              route->path);
         for (size_t i = 0; i < r->count; i++)
             if (r->routes[i].route->method == route->method && same_shape(&r->routes[i], &c))
                 return cn_err_set(err, CN_EINVAL, "route %s %s: declared twice",
@@ -158,8 +160,8 @@ static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
     return 1;
 }
 
-int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path,
-                    size_t path_len, char *scratch, cn_match_t *out)
+int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, size_t path_len,
+                    char *scratch, cn_match_t *out)
 {
     raw_seg_t segs[CN_MAX_SEGMENTS];
     size_t n;
@@ -193,8 +195,7 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path,
         if (dl <= 0)
             return CN_EINVAL;
         dst[dl] = '\0';
-        out->params[out->n_params++] =
-            (cn_param_t){best->segments[i].text, dst, (size_t)dl};
+        out->params[out->n_params++] = (cn_param_t){best->segments[i].text, dst, (size_t)dl};
         dst += dl + 1;
     }
     return 0;
@@ -300,9 +301,11 @@ int cn_query_parse(const char *qs, size_t len, char *scratch, cn_kv_t *out, size
         long dk = cn_percent_decode(qs + start, klen, scratch, 1);
         long dv = dk < 0 ? -1 : cn_percent_decode(qs + start + klen + 1, vlen, scratch + dk, 1);
         if (dk == 0)
-            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu has an empty name", n + 1);
+            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu has an empty name",
+                              n + 1);
         if (dk < 0 || dv < 0)
-            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu is badly encoded", n + 1);
+            return cn_err_set(err, CN_EINVAL, "query string: parameter %zu is badly encoded",
+                              n + 1);
         out[n++] = (cn_kv_t){scratch, (size_t)dk, scratch + dk, (size_t)dv};
         scratch += dk + dv;
     }

@@ -34,14 +34,14 @@ typedef int (*cn_handler_fn)(cn_req_t *req);
 /** One row of a module's route table. A table ends with a row whose path is NULL. */
 typedef struct st_cn_route_t {
     cn_method_t method;
-    const char *path;           /* template, e.g. "/api/v1/notes/{id}" */
+    const char *path; /* template, e.g. "/api/v1/notes/{id}" */
     cn_handler_fn handler;
-    const char *permission;     /* NULL: public (no authentication) */
-    const cn_schema_t *body;    /* JSON body schema; NULL: the route takes no body */
-    const cn_schema_t *query;   /* query parameters; NULL: none accepted */
-    const cn_schema_t *params;  /* path parameters (formats); NULL: plain strings */
-    const char *summary;        /* one line for the OpenAPI document */
-    int success_status;         /* documented success status (200 when 0) */
+    const char *permission;    /* NULL: public (no authentication) */
+    const cn_schema_t *body;   /* JSON body schema; NULL: the route takes no body */
+    const cn_schema_t *query;  /* query parameters; NULL: none accepted */
+    const cn_schema_t *params; /* path parameters (formats); NULL: plain strings */
+    const char *summary;       /* one line for the OpenAPI document */
+    int success_status;        /* documented success status (200 when 0) */
 } cn_route_t;
 
 #define CN_MAX_PARAMS 8
@@ -55,7 +55,7 @@ typedef struct st_cn_param_t {
 
 typedef struct st_cn_match_t {
     const cn_route_t *route;
-    int route_index; /* stable index for metrics: 0..cn_router_count()-1 */
+    int route_index;     /* stable index for metrics: 0..cn_router_count()-1 */
     unsigned allow_mask; /* on 405: bit per cn_method_t allowed for this path */
     size_t n_params;
     cn_param_t params[CN_MAX_PARAMS];
@@ -84,8 +84,8 @@ const cn_route_t *cn_router_route(const cn_router_t *r, size_t index);
  * CN_ENOTFOUND otherwise, with out->allow_mask != 0 when the path exists for other
  * methods (the caller answers 405 with Allow, or 204 to OPTIONS).
  */
-int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path,
-                    size_t path_len, char *scratch, cn_match_t *out);
+int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, size_t path_len,
+                    char *scratch, cn_match_t *out);
 
 /** Parses an HTTP method token. */
 cn_method_t cn_method_parse(const char *s, size_t len);

@@ -79,8 +79,9 @@ static void validate_string(const cn_field_t *f, const char *s, size_t len, cons
 {
     size_t cps = utf8_codepoints(s, len);
     if (cps < f->min_len)
-        cn_verrors_add(e, path, f->min_len == 1 ? "must not be empty"
-                                                : "must be at least %zu characters", f->min_len);
+        cn_verrors_add(e, path,
+                       f->min_len == 1 ? "must not be empty" : "must be at least %zu characters",
+                       f->min_len);
     if (f->max_len && cps > f->max_len)
         cn_verrors_add(e, path, "must be at most %zu characters", f->max_len);
     if (memchr(s, '\0', len) != NULL)
@@ -118,8 +119,7 @@ int cn_schema_check_string(const cn_schema_t *s, const char *name, size_t name_l
     return 0;
 }
 
-static void validate_value(const cn_field_t *f, const json_t *v, const char *path,
-                           cn_verrors_t *e)
+static void validate_value(const cn_field_t *f, const json_t *v, const char *path, cn_verrors_t *e)
 {
     if (json_is_null(v)) {
         if (!f->nullable)
@@ -127,9 +127,10 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
         return;
     }
     if (!type_matches(f->type, v)) {
-        cn_verrors_add(e, path, "must be %s %s", f->type == CN_T_INTEGER || f->type == CN_T_OBJECT ||
-                                                         f->type == CN_T_ARRAY ? "an" : "a",
-                       type_name(f->type));
+        cn_verrors_add(
+            e, path, "must be %s %s",
+            f->type == CN_T_INTEGER || f->type == CN_T_OBJECT || f->type == CN_T_ARRAY ? "an" : "a",
+            type_name(f->type));
         return;
     }
     switch (f->type) {
@@ -166,8 +167,7 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
         }
         break;
     }
-    case CN_T_BOOLEAN:
-        break;
+    case CN_T_BOOLEAN: break;
     }
 }
 
@@ -209,7 +209,8 @@ static void validate_object(const cn_schema_t *s, const json_t *obj, const json_
         return;
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         const cn_field_t *f = s->fields;
         while (f->name != NULL && strcmp(f->name, key) != 0)
             f++;
@@ -304,8 +305,7 @@ static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *f
         }
         return s;
     }
-    default:
-        break;
+    default: break;
     }
     cn_verrors_add(e, field, "must be %s %s", f->type == CN_T_INTEGER ? "an" : "a",
                    type_name(f->type));
@@ -320,8 +320,9 @@ int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json
         char clean[64];
         sanitize_key(kv[i].key, kv[i].key_len, clean, sizeof(clean));
         const cn_field_t *f = s != NULL ? s->fields : NULL;
-        while (f != NULL && f->name != NULL &&
-               !(strlen(f->name) == kv[i].key_len && memcmp(f->name, kv[i].key, kv[i].key_len) == 0))
+        while (
+            f != NULL && f->name != NULL &&
+            !(strlen(f->name) == kv[i].key_len && memcmp(f->name, kv[i].key, kv[i].key_len) == 0))
             f++;
         if (f == NULL || f->name == NULL) {
             cn_verrors_add(errs, clean, "is not a known query parameter");
@@ -365,11 +366,13 @@ json_t *cn_field_openapi(const cn_field_t *f)
     if (f->max_len)
         json_object_set_new(o, hi, json_integer((json_int_t)f->max_len));
     if (f->has_min)
-        json_object_set_new(o, "minimum", f->type == CN_T_INTEGER ? json_integer((json_int_t)f->min)
-                                                                  : json_real(f->min));
+        json_object_set_new(o, "minimum",
+                            f->type == CN_T_INTEGER ? json_integer((json_int_t)f->min)
+                                                    : json_real(f->min));
     if (f->has_max)
-        json_object_set_new(o, "maximum", f->type == CN_T_INTEGER ? json_integer((json_int_t)f->max)
-                                                                  : json_real(f->max));
+        json_object_set_new(o, "maximum",
+                            f->type == CN_T_INTEGER ? json_integer((json_int_t)f->max)
+                                                    : json_real(f->max));
     if (f->enum_values) {
         json_t *ev = json_array();
         for (const char *const *p = f->enum_values; *p; p++)

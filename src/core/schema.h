@@ -41,8 +41,8 @@ typedef struct st_cn_field_t {
     size_t min_len; /* strings: code points; arrays: items */
     size_t max_len; /* 0 = unbounded */
     double min, max;
-    const char *const *enum_values; /* NULL-terminated list of allowed strings */
-    const cn_schema_t *object;       /* CN_T_OBJECT: nested schema */
+    const char *const *enum_values;    /* NULL-terminated list of allowed strings */
+    const cn_schema_t *object;         /* CN_T_OBJECT: nested schema */
     const struct st_cn_field_t *items; /* CN_T_ARRAY: schema of each item (name unused) */
     const char *description;
 } cn_field_t;

@@ -180,7 +180,8 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
     memcpy(host, hostport, hlen);
     host[hlen] = '\0';
     snprintf(port, sizeof(port), "%u", *port_io ? *port_io : (unsigned)atoi(colon + 1));
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     int gai = getaddrinfo(host, port, &hints, &res);
@@ -253,8 +254,8 @@ static void setup_globalconf(const cn_config_t *cfg)
     S.globalconf.http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
     S.globalconf.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
     S.globalconf.http2.graceful_shutdown_timeout = (uint64_t)cfg->shutdown_timeout_s * 1000;
-    h2o_hostconf_t *host = h2o_config_register_host(&S.globalconf,
-                                                    h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&S.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     cairn_handler_t *h = (cairn_handler_t *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
@@ -271,8 +272,8 @@ static void init_loop(cn_loop_t *loop)
     loop->accept_ctx.ssl_ctx = S.ssl_ctx;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     for (size_t i = 0; i < loop->n_listeners; i++) {
-        loop->listeners[i] = h2o_evloop_socket_create(loop->loop, loop->fds[i],
-                                                      H2O_SOCKET_FLAG_DONT_READ);
+        loop->listeners[i] =
+            h2o_evloop_socket_create(loop->loop, loop->fds[i], H2O_SOCKET_FLAG_DONT_READ);
         loop->listeners[i]->data = loop;
         h2o_socket_read_start(loop->listeners[i], on_accept);
     }
@@ -384,7 +385,8 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
            sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
     rc = drain_and_join();
     stop_checkpointer();
-    cn_log(CN_LOG_INFO, NULL, rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
+    cn_log(CN_LOG_INFO, NULL,
+           rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
     rc = 0; /* connections cut at the deadline had their chance; the exit itself is clean */
 Exit:
     if (err.msg[0])

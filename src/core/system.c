@@ -39,7 +39,8 @@ static int get_readyz(cn_req_t *r)
         return cn_fail(r, CN_EBUSY, "%s", rc == CN_ETOONEW ? err.msg : "cannot read migrations");
     if (st.pending)
         return cn_fail(r, CN_EBUSY, "%d migrations are pending: run cairn migrate", st.pending);
-    return cn_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "migrations", st.applied));
+    return cn_reply_json(r, 200,
+                         json_pack("{s:s, s:i}", "status", "ready", "migrations", st.applied));
 }
 
 static _Thread_local cn_buf_t metrics_buf;
@@ -91,8 +92,9 @@ int cn_register_routes(cn_router_t *router, const cn_app_t *const *modules, cn_e
             continue;
         for (const cn_route_t *rt = (*m)->routes; rt->path; rt++)
             if (rt->permission && !permission_declared(*m, rt->permission))
-                return cn_err_set(err, CN_EINVAL, "module %s: route %s uses undeclared permission %s",
-                                  (*m)->name, rt->path, rt->permission);
+                return cn_err_set(err, CN_EINVAL,
+                                  "module %s: route %s uses undeclared permission %s", (*m)->name,
+                                  rt->path, rt->permission);
         int rc = cn_router_add_table(router, (*m)->routes, err);
         if (rc != 0)
             return rc;
@@ -126,9 +128,10 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
         if (cfg->auto_migrate)
             rc = cn_migrate(store, SYS.sets, SYS.n_sets, 0, report_line, NULL, err);
         else
-            rc = cn_err_set(err, CN_EINVAL,
-                            "%d migrations are pending and store.auto_migrate is false: run cairn migrate",
-                            st.pending);
+            rc = cn_err_set(
+                err, CN_EINVAL,
+                "%d migrations are pending and store.auto_migrate is false: run cairn migrate",
+                st.pending);
     }
     cn_store_close(store);
     return rc;
@@ -165,12 +168,13 @@ void cn_system_free(void)
 
 static json_t *problem_schema(void)
 {
-    return json_pack(
-        "{s:s, s:[s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s, s:{s:{s:s}, s:{s:s}}}}}}",
-        "type", "object", "required", "type", "title", "status", "properties", "type", "type",
-        "string", "title", "type", "string", "status", "type", "integer", "detail", "type",
-        "string", "request_id", "type", "string", "errors", "type", "array", "items", "type",
-        "object", "properties", "field", "type", "string", "message", "type", "string");
+    return json_pack("{s:s, s:[s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, "
+                     "s:{s:s, s:{s:{s:s}, s:{s:s}}}}}}",
+                     "type", "object", "required", "type", "title", "status", "properties", "type",
+                     "type", "string", "title", "type", "string", "status", "type", "integer",
+                     "detail", "type", "string", "request_id", "type", "string", "errors", "type",
+                     "array", "items", "type", "object", "properties", "field", "type", "string",
+                     "message", "type", "string");
 }
 
 static json_t *ref_to(const char *name)
@@ -185,9 +189,9 @@ static json_t *parameters(const cn_route_t *rt)
     json_t *params = json_array();
     if (rt->params)
         for (const cn_field_t *f = rt->params->fields; f->name; f++)
-            json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in",
-                                                    "path", "required", 1, "schema",
-                                                    cn_field_openapi(f)));
+            json_array_append_new(params,
+                                  json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in", "path",
+                                            "required", 1, "schema", cn_field_openapi(f)));
     if (rt->query)
         for (const cn_field_t *f = rt->query->fields; f->name; f++)
             json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in",
@@ -202,8 +206,8 @@ static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schema
     snprintf(status, sizeof(status), "%d", rt->success_status ? rt->success_status : 200);
     json_t *op = json_pack("{s:s, s:[s], s:o, s:{s:{s:s}, s:{s:s, s:{s:{s:o}}}}}", "summary",
                            rt->summary ? rt->summary : "", "tags", m->name, "parameters",
-                           parameters(rt), "responses", status, "description", "Success",
-                           "default", "description", "Error (RFC 9457 problem)", "content",
+                           parameters(rt), "responses", status, "description", "Success", "default",
+                           "description", "Error (RFC 9457 problem)", "content",
                            "application/problem+json", "schema", ref_to("Problem"));
     char opid[160];
     snprintf(opid, sizeof(opid), "%s_%s", cn_method_name(rt->method), rt->path);
@@ -253,8 +257,8 @@ json_t *cn_openapi_build(const cn_app_t *const *modules)
         }
     }
     return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:o, s:{s:o, s:{s:{s:s, s:s}}}}", "openapi",
-                     "3.1.0", "info", "title", "Cairn API", "version", CAIRN_VERSION,
-                     "description", "Errors are RFC 9457 problem+json; lists are cursor-paginated.",
-                     "tags", tags, "paths", paths, "components", "schemas", schemas,
-                     "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+                     "3.1.0", "info", "title", "Cairn API", "version", CAIRN_VERSION, "description",
+                     "Errors are RFC 9457 problem+json; lists are cursor-paginated.", "tags", tags,
+                     "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearer",
+                     "type", "http", "scheme", "bearer");
 }

@@ -13,8 +13,8 @@ static const char create_table_sql[] =
     " module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
     " applied_at INTEGER NOT NULL, PRIMARY KEY (module, version))";
 
-static const cn_migration_t *find(const cn_migration_set_t *sets, size_t n_sets,
-                                  const char *module, size_t module_len, int64_t version)
+static const cn_migration_t *find(const cn_migration_set_t *sets, size_t n_sets, const char *module,
+                                  size_t module_len, int64_t version)
 {
     for (size_t i = 0; i < n_sets; i++) {
         if (strlen(sets[i].module) != module_len || memcmp(sets[i].module, module, module_len))
@@ -27,12 +27,12 @@ static const cn_migration_t *find(const cn_migration_set_t *sets, size_t n_sets,
 }
 
 /* Walks schema_migrations: counts rows and fails on any this binary does not know. */
-static int check_known(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets,
-                       int *applied, cn_err_t *err)
+static int check_known(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int *applied,
+                       cn_err_t *err)
 {
     cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT module, version, name FROM schema_migrations", NULL, 0,
-                            &st, err);
+    int rc =
+        cn_store_query(s, "SELECT module, version, name FROM schema_migrations", NULL, 0, &st, err);
     if (rc != 0)
         return rc;
     *applied = 0;

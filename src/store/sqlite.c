@@ -49,10 +49,8 @@ static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
             return cn_err_set(err, CN_ECONFLICT, "%s", msg);
         return cn_err_set(err, CN_EVALIDATION, "%s", msg);
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return cn_err_set(err, CN_EBUSY, "database is busy: %s", msg);
-    default:
-        return cn_err_set(err, CN_ERR, "sqlite: %s", msg);
+    case SQLITE_LOCKED: return cn_err_set(err, CN_EBUSY, "database is busy: %s", msg);
+    default: return cn_err_set(err, CN_ERR, "sqlite: %s", msg);
     }
 }
 
@@ -93,7 +91,8 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     if (opts->must_exist && access(path, F_OK) != 0)
         return cn_err_set(err, CN_ERR, "no database at %s", path);
     sqlite3 *db = NULL;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->must_exist ? 0 : SQLITE_OPEN_CREATE);
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->must_exist ? 0 : SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
         cn_err_set(err, CN_ERR, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
@@ -103,7 +102,8 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     sqlite3_busy_timeout(db, opts->busy_timeout_ms);
     sqlite3_extended_result_codes(db, 1);
     char sync[64];
-    snprintf(sync, sizeof(sync), "PRAGMA synchronous=%s", opts->synchronous_full ? "FULL" : "NORMAL");
+    snprintf(sync, sizeof(sync), "PRAGMA synchronous=%s",
+             opts->synchronous_full ? "FULL" : "NORMAL");
     if (pragma(db, "PRAGMA journal_mode=WAL", err) || pragma(db, sync, err) ||
         pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err) ||
         (opts->manual_checkpoint && pragma(db, "PRAGMA wal_autocheckpoint=0", err))) {
@@ -314,8 +314,8 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
     return rc;
 }
 
-int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
-                   cn_stmt_t **out, cn_err_t *err)
+int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_stmt_t **out,
+                   cn_err_t *err)
 {
     uint64_t t0 = s->on_query ? cn_now_ns() : 0;
     cn_stmt_t *st = prepare(s, sql, err);
@@ -385,8 +385,8 @@ void cn_stmt_finish(cn_stmt_t *st)
         st->owner->on_query(cn_now_ns() - st->started_ns);
 }
 
-int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
-                  int64_t *changes, cn_err_t *err)
+int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int64_t *changes,
+                  cn_err_t *err)
 {
     cn_stmt_t *st;
     int rc = cn_store_query(s, sql, args, n, &st, err);
@@ -418,7 +418,8 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
         return cn_err_set(err, CN_ERR, "transaction already open");
     if (s->batching) { /* a unit of work inside the batch: a savepoint */
         int rc = ensure_batch(s, err);
-        if (rc == 0 && (rc = sqlite3_exec(s->db, "SAVEPOINT cn_txn", NULL, NULL, NULL)) != SQLITE_OK)
+        if (rc == 0 &&
+            (rc = sqlite3_exec(s->db, "SAVEPOINT cn_txn", NULL, NULL, NULL)) != SQLITE_OK)
             return map_rc(s->db, rc, err);
         s->in_txn = rc == 0;
         return rc;
@@ -517,7 +518,8 @@ int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err)
             rc = SQLITE_OK;
     }
     if (rc != SQLITE_OK) {
-        cn_err_set(err, CN_ERR, "backup to %s failed: %s", path, dst ? sqlite3_errmsg(dst) : "no memory");
+        cn_err_set(err, CN_ERR, "backup to %s failed: %s", path,
+                   dst ? sqlite3_errmsg(dst) : "no memory");
         sqlite3_close(dst);
         unlink(tmp);
         return CN_ERR;

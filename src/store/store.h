@@ -14,11 +14,11 @@ typedef struct st_cn_store_t cn_store_t;
 typedef struct st_cn_stmt_t cn_stmt_t;
 
 typedef struct st_cn_store_opts_t {
-    const char *data_dir;     /* the database lives in data_dir/cairn.db */
-    int synchronous_full;     /* 0: durable against process crashes; 1: also power loss */
-    int busy_timeout_ms;      /* waiting for another process's lock */
-    int must_exist;           /* fail instead of creating a new, empty database */
-    int manual_checkpoint;    /* do not checkpoint inside commits: cn_store_checkpoint() does */
+    const char *data_dir;  /* the database lives in data_dir/cairn.db */
+    int synchronous_full;  /* 0: durable against process crashes; 1: also power loss */
+    int busy_timeout_ms;   /* waiting for another process's lock */
+    int must_exist;        /* fail instead of creating a new, empty database */
+    int manual_checkpoint; /* do not checkpoint inside commits: cn_store_checkpoint() does */
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 
@@ -51,8 +51,8 @@ const char *cn_store_driver(const cn_store_t *s);
  * cn_stmt_finish() before the next query on this connection that reuses the same SQL.
  * A writing statement outside a transaction holds the process write lock until finished.
  */
-int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
-                   cn_stmt_t **out, cn_err_t *err);
+int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_stmt_t **out,
+                   cn_err_t *err);
 
 /** Advances: CN_ROW, CN_DONE, or a negative code (CN_ECONFLICT on a unique violation). */
 int cn_stmt_step(cn_stmt_t *st, cn_err_t *err);
@@ -65,8 +65,8 @@ int cn_stmt_is_null(cn_stmt_t *st, int col);
 void cn_stmt_finish(cn_stmt_t *st);
 
 /** Runs a statement to completion; *changes (may be NULL) gets the affected row count. */
-int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
-                  int64_t *changes, cn_err_t *err);
+int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int64_t *changes,
+                  cn_err_t *err);
 
 /** Runs several ;-separated statements without parameters (migrations). */
 int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err);

@@ -132,9 +132,14 @@ static int create_note(cn_req_t *r)
     char location[64];
     snprintf(location, sizeof(location), "/api/v1/notes/%s", id);
     cn_reply_header(r, "location", location, strlen(location));
-    note_t n = {id, json_string_value(title), body ? json_string_value(body) : "",
-                CN_UUID_LEN, json_string_length(title), body ? json_string_length(body) : 0,
-                now, now};
+    note_t n = {id,
+                json_string_value(title),
+                body ? json_string_value(body) : "",
+                CN_UUID_LEN,
+                json_string_length(title),
+                body ? json_string_length(body) : 0,
+                now,
+                now};
     cn_jw_t w;
     cn_jw_init(&w, cn_reply_buffer(r));
     write_note(&w, &n);
@@ -144,8 +149,8 @@ static int create_note(cn_req_t *r)
 static int get_note(cn_req_t *r)
 {
     cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
-    return reply_one(r, 200,
-                     "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id = $2", args, 2);
+    return reply_one(r, 200, "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id = $2",
+                     args, 2);
 }
 
 static int update_note(cn_req_t *r)
