@@ -252,6 +252,18 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
     return 0;
 }
 
+/* Takes the process write lock, then SQLite's; on failure holds neither. */
+static int begin_write(cn_store_t *s, cn_err_t *err)
+{
+    pthread_mutex_lock(&write_lock);
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        pthread_mutex_unlock(&write_lock);
+        return map_rc(s->db, rc, err);
+    }
+    return 0;
+}
+
 /* Opens the loop turn's batch transaction on its first write. */
 static int ensure_batch(cn_store_t *s, cn_err_t *err)
 {
@@ -260,12 +272,8 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
     int rc = end_read(s, err);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&write_lock);
-    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        pthread_mutex_unlock(&write_lock);
-        return map_rc(s->db, rc, err);
-    }
+    if ((rc = begin_write(s, err)) != 0)
+        return rc;
     s->batch_open = 1;
     return 0;
 }
@@ -424,12 +432,9 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
         s->in_txn = rc == 0;
         return rc;
     }
-    pthread_mutex_lock(&write_lock);
-    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        pthread_mutex_unlock(&write_lock);
-        return map_rc(s->db, rc, err);
-    }
+    int rc = begin_write(s, err);
+    if (rc != 0)
+        return rc;
     s->in_txn = 1;
     return 0;
 }
