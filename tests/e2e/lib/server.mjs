@@ -88,6 +88,7 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
   live.add(proc);
   const lines = [];
   let partial = '';
+  let scheme = 'http';
   const stdout = [];
   proc.stdout.on('data', (d) => stdout.push(d));
   proc.stderr.setEncoding('utf8');
@@ -109,8 +110,11 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
         partial = parts.pop();
         for (const line of parts) {
           lines.push(line);
-          const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line);
-          if (m) resolve(Number(m[1]));
+          const m = /^listening on (https?):\/\/127\.0\.0\.1:(\d+)$/.exec(line);
+          if (m) {
+            scheme = m[1];
+            resolve(Number(m[2]));
+          }
         }
       });
       proc.on('error', reject);
@@ -125,7 +129,7 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
   });
 
   server = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     port,
     proc,
     dataDir: dir,
