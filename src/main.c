@@ -4,6 +4,8 @@
  * (64) from bad data (65), an I/O failure (74) or a bad configuration (78).
  */
 #include "apps/apps.h"
+#include "auth/auth.h"
+#include "auth/tokens.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -12,24 +14,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 enum { EXIT_USAGE = 64, EXIT_DATAERR = 65, EXIT_IOERR = 74, EXIT_CONFIG = 78 };
 
 extern char **environ;
 
+#define MAX_OPTS 8
+
+/** What a command gets: its positional arguments and its own options. */
+typedef struct {
+    int argc;
+    char **argv;
+    const char *names[MAX_OPTS], *values[MAX_OPTS]; /* value "" for a boolean option */
+    int n_opts;
+} args_t;
+
 typedef struct {
     const char *name;
-    int (*run)(cn_config_t *cfg, int argc, char **argv, int dry_run);
+    int (*run)(cn_config_t *cfg, const args_t *a);
     const char *usage;
     const char *help;
-    int takes_file;
+    const char *const *options; /* the command's own options; "--x=" takes a value */
 } command_t;
 
-static int cmd_serve(cn_config_t *cfg, int argc, char **argv, int dry_run);
-static int cmd_migrate(cn_config_t *cfg, int argc, char **argv, int dry_run);
-static int cmd_backup(cn_config_t *cfg, int argc, char **argv, int dry_run);
-static int cmd_config(cn_config_t *cfg, int argc, char **argv, int dry_run);
-static int cmd_version(cn_config_t *cfg, int argc, char **argv, int dry_run);
+static int cmd_serve(cn_config_t *cfg, const args_t *a);
+static int cmd_migrate(cn_config_t *cfg, const args_t *a);
+static int cmd_backup(cn_config_t *cfg, const args_t *a);
+static int cmd_config(cn_config_t *cfg, const args_t *a);
+static int cmd_version(cn_config_t *cfg, const args_t *a);
+static int cmd_tenant(cn_config_t *cfg, const args_t *a);
+static int cmd_user(cn_config_t *cfg, const args_t *a);
+static int cmd_keys(cn_config_t *cfg, const args_t *a);
+
+static const char *const migrate_opts[] = {"--dry-run", NULL};
+static const char *const tenant_opts[] = {"--slug=", "--name=", NULL};
+static const char *const user_opts[] = {"--tenant=", "--email=", "--role=", "--password-stdin",
+                                        NULL};
 
 static const command_t commands[] = {
     {"serve", cmd_serve, "cairn serve [--listen HOST:PORT]... [--data DIR] [--threads N] [options]",
@@ -37,9 +59,21 @@ static const command_t commands[] = {
      "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready."},
     {"migrate", cmd_migrate, "cairn migrate [--dry-run] [--data DIR]",
      "Applies pending migrations, each in its own transaction. --dry-run applies them all\n"
-     "in one transaction that is rolled back and reports what would change."},
+     "in one transaction that is rolled back and reports what would change.",
+     migrate_opts},
     {"backup", cmd_backup, "cairn backup FILE [--data DIR]",
-     "Writes a consistent copy of the database to FILE, also while the server runs.", 1},
+     "Writes a consistent copy of the database to FILE, also while the server runs."},
+    {"tenant", cmd_tenant, "cairn tenant create --slug SLUG --name NAME [--data DIR]",
+     "Creates a tenant (organisation). Prints its id.", tenant_opts},
+    {"user", cmd_user,
+     "cairn user create --tenant SLUG --email E --role ROLE [--password-stdin] [--data DIR]",
+     "Creates a user (or adds an existing one) with ROLE (owner, admin, member, viewer) in\n"
+     "the tenant. The password is prompted for on the terminal, or read as one line from\n"
+     "standard input with --password-stdin; never from the command line.",
+     user_opts},
+    {"keys", cmd_keys, "cairn keys rotate [--data DIR]",
+     "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
+     "keys stay valid until they expire, so nobody is logged out."},
     {"config", cmd_config, "cairn config check [options]",
      "Validates the configuration chain and prints the effective values (secrets redacted)."},
     {"version", cmd_version, "cairn version", "Prints the version."},
@@ -70,6 +104,26 @@ static void print_command_help(const command_t *c)
     cn_config_print_help(stdout);
 }
 
+static const char *opt(const args_t *a, const char *name)
+{
+    for (int i = 0; i < a->n_opts; i++)
+        if (strcmp(a->names[i], name) == 0)
+            return a->values[i];
+    return NULL;
+}
+
+/* Matches an argument against the command's options; sets *takes_value. */
+static const char *command_option(const command_t *c, const char *name, int *takes_value)
+{
+    size_t n = strlen(name);
+    for (const char *const *o = c->options; o && *o; o++)
+        if (strncmp(*o, name, n) == 0 && ((*o)[n] == '\0' || ((*o)[n] == '=' && (*o)[n + 1] == '\0'))) {
+            *takes_value = (*o)[n] == '=';
+            return *o;
+        }
+    return NULL;
+}
+
 static int open_checked_store(cn_config_t *cfg, int must_exist, cn_store_t **store,
                               cn_migration_set_t *sets, size_t *n_sets)
 {
@@ -91,7 +145,7 @@ static void print_line(const char *line, void *ud)
     printf("%s\n", line);
 }
 
-static int cmd_migrate(cn_config_t *cfg, int argc, char **argv, int dry_run)
+static int cmd_migrate(cn_config_t *cfg, const args_t *a)
 {
     cn_store_t *store;
     cn_migration_set_t sets[32];
@@ -101,6 +155,7 @@ static int cmd_migrate(cn_config_t *cfg, int argc, char **argv, int dry_run)
         return rc;
     cn_err_t err = {0};
     cn_migrate_status_t st = {0};
+    int dry_run = opt(a, "--dry-run") != NULL;
     rc = cn_migrate_status(store, sets, n_sets, &st, &err);
     if (rc == 0)
         rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
@@ -114,9 +169,9 @@ static int cmd_migrate(cn_config_t *cfg, int argc, char **argv, int dry_run)
     return 0;
 }
 
-static int cmd_backup(cn_config_t *cfg, int argc, char **argv, int dry_run)
+static int cmd_backup(cn_config_t *cfg, const args_t *a)
 {
-    if (argc != 1) {
+    if (a->argc != 1) {
         fprintf(stderr, "cairn backup: needs exactly one FILE\n");
         return EXIT_USAGE;
     }
@@ -127,19 +182,19 @@ static int cmd_backup(cn_config_t *cfg, int argc, char **argv, int dry_run)
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
-    rc = cn_store_backup(store, argv[0], &err);
+    rc = cn_store_backup(store, a->argv[0], &err);
     cn_store_close(store);
     if (rc != 0) {
         fprintf(stderr, "cairn: %s\n", err.msg);
         return EXIT_IOERR;
     }
-    printf("backup written to %s\n", argv[0]);
+    printf("backup written to %s\n", a->argv[0]);
     return 0;
 }
 
-static int cmd_config(cn_config_t *cfg, int argc, char **argv, int dry_run)
+static int cmd_config(cn_config_t *cfg, const args_t *a)
 {
-    if (argc != 1 || strcmp(argv[0], "check") != 0) {
+    if (a->argc != 1 || strcmp(a->argv[0], "check") != 0) {
         fprintf(stderr, "cairn config: the only subcommand is 'check'\n");
         return EXIT_USAGE;
     }
@@ -147,19 +202,163 @@ static int cmd_config(cn_config_t *cfg, int argc, char **argv, int dry_run)
     return 0;
 }
 
-static int cmd_version(cn_config_t *cfg, int argc, char **argv, int dry_run)
+static int cmd_version(cn_config_t *cfg, const args_t *a)
 {
     printf("cairn %s\n", CAIRN_VERSION);
     return 0;
 }
 
-static int cmd_serve(cn_config_t *cfg, int argc, char **argv, int dry_run)
+static int cmd_serve(cn_config_t *cfg, const args_t *a)
 {
-    if (argc != 0) {
-        fprintf(stderr, "cairn serve: unexpected argument '%s'\n", argv[0]);
+    if (a->argc != 0) {
+        fprintf(stderr, "cairn serve: unexpected argument '%s'\n", a->argv[0]);
         return EXIT_USAGE;
     }
     return cn_server_run(cfg, cn_apps);
+}
+
+/* Opens the store for an admin command: migrations must be current (run them first). */
+static int open_admin_store(cn_config_t *cfg, cn_store_t **store)
+{
+    cn_migration_set_t sets[32];
+    size_t n_sets;
+    int rc = open_checked_store(cfg, 0, store, sets, &n_sets);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err);
+    if (rc != 0) {
+        fprintf(stderr, "cairn: %s\n", err.msg);
+        cn_store_close(*store);
+        return rc == CN_ETOONEW ? EXIT_DATAERR : EXIT_IOERR;
+    }
+    return 0;
+}
+
+static int exit_for(int code)
+{
+    return code == CN_EINVAL || code == CN_ENOTFOUND ? EXIT_DATAERR
+           : code == CN_ECONFLICT                    ? 1
+                                                     : EXIT_IOERR;
+}
+
+static int need_subcommand(const args_t *a, const char *command, const char *sub)
+{
+    if (a->argc == 1 && strcmp(a->argv[0], sub) == 0)
+        return 0;
+    fprintf(stderr, "cairn %s: the only subcommand is '%s'\n", command, sub);
+    return EXIT_USAGE;
+}
+
+static int cmd_tenant(cn_config_t *cfg, const args_t *a)
+{
+    const char *slug = opt(a, "--slug"), *name = opt(a, "--name");
+    if (need_subcommand(a, "tenant", "create") != 0)
+        return EXIT_USAGE;
+    if (slug == NULL || name == NULL) {
+        fprintf(stderr, "cairn tenant create: --slug and --name are required\n");
+        return EXIT_USAGE;
+    }
+    cn_store_t *store;
+    int rc = open_admin_store(cfg, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    char id[40];
+    rc = auth_tenant_create(store, slug, name, id, &err);
+    cn_store_close(store);
+    if (rc != 0) {
+        fprintf(stderr, "cairn tenant create: %s\n", err.msg);
+        return exit_for(rc);
+    }
+    printf("%s\n", id);
+    return 0;
+}
+
+/* Reads the password: one line from stdin, or twice from the terminal without echo. */
+static int read_password(int from_stdin, char *buf, size_t cap)
+{
+    if (from_stdin) {
+        if (fgets(buf, (int)cap, stdin) == NULL)
+            return -1;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        return 0;
+    }
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (tty == NULL)
+        return -1;
+    struct termios old, quiet;
+    tcgetattr(fileno(tty), &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    char again[300];
+    fputs("Password: ", tty);
+    int ok = fgets(buf, (int)cap, tty) != NULL;
+    fputs("\nRepeat: ", tty);
+    ok = ok && fgets(again, sizeof(again), tty) != NULL;
+    fputs("\n", tty);
+    tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    fclose(tty);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    again[strcspn(again, "\r\n")] = '\0';
+    ok = ok && strcmp(buf, again) == 0;
+    memset(again, 0, sizeof(again));
+    return ok ? 0 : -1;
+}
+
+static int cmd_user(cn_config_t *cfg, const args_t *a)
+{
+    const char *tenant = opt(a, "--tenant"), *email = opt(a, "--email"), *role = opt(a, "--role");
+    if (need_subcommand(a, "user", "create") != 0)
+        return EXIT_USAGE;
+    if (tenant == NULL || email == NULL || role == NULL) {
+        fprintf(stderr, "cairn user create: --tenant, --email and --role are required\n");
+        return EXIT_USAGE;
+    }
+    char password[300];
+    if (read_password(opt(a, "--password-stdin") != NULL, password, sizeof(password)) != 0) {
+        fprintf(stderr, "cairn user create: no password read (the two entries must match; "
+                        "without a terminal use --password-stdin)\n");
+        return EXIT_USAGE;
+    }
+    cn_store_t *store;
+    int rc = open_admin_store(cfg, &store);
+    if (rc == 0) {
+        cn_err_t err = {0};
+        char id[40];
+        rc = auth_user_create(store, tenant, email, role, password, id, &err);
+        cn_store_close(store);
+        if (rc != 0) {
+            fprintf(stderr, "cairn user create: %s\n", err.msg);
+            rc = exit_for(rc);
+        } else {
+            printf("%s\n", id);
+        }
+    }
+    memset(password, 0, sizeof(password));
+    return rc;
+}
+
+static int cmd_keys(cn_config_t *cfg, const args_t *a)
+{
+    if (need_subcommand(a, "keys", "rotate") != 0)
+        return EXIT_USAGE;
+    cn_store_t *store;
+    int rc = open_admin_store(cfg, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    char kid[40];
+    rc = auth_keys_rotate(store, kid, &err);
+    cn_store_close(store);
+    auth_keys_free();
+    if (rc != 0) {
+        fprintf(stderr, "cairn keys rotate: %s\n", err.msg);
+        return EXIT_IOERR;
+    }
+    printf("new signing key %s; running servers use it within a minute\n", kid);
+    return 0;
 }
 
 static const command_t *find_command(const char *name)
@@ -197,26 +396,35 @@ int main(int argc, char **argv)
     cn_config_t cfg;
     cn_config_defaults(&cfg);
     const char **flags = calloc((size_t)argc * 2, sizeof(char *));
-    char **pos = calloc((size_t)argc, sizeof(char *));
+    args_t args = {.argv = calloc((size_t)argc, sizeof(char *))};
     size_t n_flags = 0;
-    int n_pos = 0, dry_run = 0, rc = 0;
+    int rc = 0;
     for (int i = 2; i < argc; i++) {
         char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_command_help(cmd);
             goto Exit;
         }
-        if (strcmp(a, "--dry-run") == 0 && cmd->run == cmd_migrate) {
-            dry_run = 1;
-            continue;
-        }
         if (strncmp(a, "--", 2) != 0) {
-            pos[n_pos++] = a;
+            args.argv[args.argc++] = a;
             continue;
         }
         char *eq = strchr(a, '=');
         char name[64];
         snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+        int takes_value = 0;
+        if (command_option(cmd, name, &takes_value) != NULL && args.n_opts < MAX_OPTS) {
+            const char *v = !takes_value ? "" : eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+            if (v == NULL || (!takes_value && eq)) {
+                fprintf(stderr, "cairn %s: %s '%s'\n", cmd->name,
+                        v == NULL ? "missing value for" : "no value allowed for", name);
+                rc = EXIT_USAGE;
+                goto Exit;
+            }
+            args.names[args.n_opts] = strdup(name);
+            args.values[args.n_opts++] = v;
+            continue;
+        }
         const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         const char *key = strcmp(name, "--config") == 0 ? "" : cn_config_key_for_flag(name);
         if (key == NULL || value == NULL) {
@@ -241,10 +449,12 @@ int main(int argc, char **argv)
         goto Exit;
     }
     cn_log_init(cfg.log_level, cfg.access_log);
-    rc = cmd->run(&cfg, n_pos, pos, dry_run);
+    rc = cmd->run(&cfg, &args);
 Exit:
     cn_config_free(&cfg);
     free(flags);
-    free(pos);
+    for (int i = 0; i < args.n_opts; i++)
+        free((char *)args.names[i]);
+    free(args.argv);
     return rc;
 }

@@ -36,6 +36,8 @@ static const key_t_ keys[] = {
      OFF(listen), "HOST:PORT to listen on (repeatable; port 0 picks a free port)"},
     {"server.threads", "CAIRN_THREADS", "--threads", T_INT, "0", 0, 256, NULL, OFF(threads),
      "event-loop threads; 0 = one per CPU core"},
+    {"server.workers", "CAIRN_WORKERS", "--workers", T_INT, "2", 1, 64, NULL, OFF(workers),
+     "worker threads for slow work such as password hashing"},
     {"server.max_body", "CAIRN_MAX_BODY", "--max-body", T_SIZE, "1M", 1024, 1LL << 30, NULL,
      OFF(max_body), "largest accepted request body (bytes; K/M/G suffixes)"},
     {"server.request_timeout_ms", "CAIRN_REQUEST_TIMEOUT_MS", NULL, T_INT, "10000", 100, 600000,

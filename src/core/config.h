@@ -22,6 +22,7 @@ typedef struct st_cn_config_t {
     char *listen[CN_MAX_LISTEN];
     size_t n_listen;
     int threads; /* 0 = one per online CPU */
+    int workers; /* threads for slow work (password hashing) */
     int64_t max_body;
     int request_timeout_ms;
     int idle_timeout_ms;

@@ -9,7 +9,9 @@
 #include "core/metrics.h"
 #include "core/server.h"
 #include "core/system.h"
+#include "core/workers.h"
 
+#include <netdb.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +33,27 @@ static struct {
 } H;
 
 static int bootstrap_auth(cn_req_t *r);
+
+int cn_auth_bootstrap(cn_req_t *r)
+{
+    return bootstrap_auth(r);
+}
+
+h2o_iovec_t cn_req_header(cn_req_t *r, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&r->h->headers, name, strlen(name), -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : r->h->headers.entries[i].value;
+}
+
+void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    char host[NI_MAXHOST];
+    socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
+    if (len == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host) == SIZE_MAX)
+        snprintf(host, sizeof(host), "-");
+    snprintf(buf, cap, "%s", host);
+}
 static int allow_authenticated(cn_req_t *r, const char *permission)
 {
     return r->principal.authenticated ? 0 : CN_EFORBIDDEN;
@@ -515,6 +538,8 @@ static int parse_body(cn_req_t *r)
 static void dispose_req(void *p)
 {
     cn_req_t *r = p;
+    if (r->work != NULL) /* the client left while a worker was busy for it */
+        cn_work_detach(r->work);
     if (h2o_linklist_is_linked(&r->pending)) /* connection gone before its turn ended */
         h2o_linklist_unlink(&r->pending);
     json_decref(r->query);
@@ -535,18 +560,30 @@ static int authenticate(cn_req_t *r)
     return 1;
 }
 
+static void answer_failure(cn_req_t *r, int rc)
+{
+    if (cn_store_in_txn(r->store)) /* a handler must not leave a unit of work open */
+        cn_store_rollback(r->store);
+    /* headers meant for a success (Location, ...) must not ride on the error */
+    memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+    cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
+}
+
+void cn_req_finish_error(cn_req_t *r, int code)
+{
+    if (!r->responded)
+        answer_failure(r, code);
+}
+
 static void run_handler(cn_req_t *r)
 {
     int rc = r->route->handler(r);
-    if (rc != 0 && !r->responded) {
-        if (cn_store_in_txn(r->store)) /* a handler must not leave a unit of work open */
-            cn_store_rollback(r->store);
-        /* headers meant for a success (Location, ...) must not ride on the error */
-        memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
-        cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
-    } else if (!r->responded) {
+    if (rc == CN_PENDING)
+        return; /* offloaded: the completion answers */
+    if (rc != 0 && !r->responded)
+        answer_failure(r, rc);
+    else if (!r->responded)
         cn_reply_problem(r, CN_ERR, "handler returned without answering");
-    }
 }
 
 /*

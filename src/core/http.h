@@ -20,9 +20,13 @@
 /** Who is calling. Filled by the authentication hook for routes with a permission. */
 typedef struct st_cn_principal_t {
     char tenant_id[64];
-    char subject[64]; /* user id, key id, or "bootstrap" */
+    char subject[64];    /* user id, key id, or "bootstrap" */
+    char session_id[40]; /* for users: the session (revocable), else empty */
+    char role[32];       /* the caller's role in tenant_id, empty for the bootstrap token */
     int authenticated;
 } cn_principal_t;
+
+typedef struct st_cn_work_t cn_work_t;
 
 struct st_cn_req_t {
     h2o_req_t *h;
@@ -39,6 +43,7 @@ struct st_cn_req_t {
     cn_err_t err;         /* message for a failed handler */
     cn_verrors_t verrors; /* field errors for CN_EVALIDATION */
     int responded;
+    cn_work_t *work; /* offloaded work whose completion has not run yet */
     h2o_iovec_t pending_body;
     h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */
 };
@@ -96,5 +101,14 @@ void cn_set_authz_hook(cn_authz_fn fn);
 
 /** Sets the bootstrap token accepted by the default authentication hook. */
 void cn_auth_bootstrap_init(const char *token, const char *tenant_id);
+
+/** The kernel's bootstrap-token check, for hooks that fall back to it. */
+int cn_auth_bootstrap(cn_req_t *r);
+
+/** Value of a request header (name lower-case), or {NULL, 0}. */
+h2o_iovec_t cn_req_header(cn_req_t *r, const char *name);
+
+/** The peer's IP address as text (for logs and limits). */
+void cn_req_peer(cn_req_t *r, char *buf, size_t cap);
 
 #endif

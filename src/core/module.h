@@ -22,6 +22,11 @@ typedef struct st_cn_app_t {
     const cn_migration_t *migrations;   /* ends with version 0; may be NULL */
     const cn_route_t *routes;           /* ends with path NULL; may be NULL */
     const cn_permission_t *permissions; /* ends with name NULL; may be NULL */
+    /** Called once by `cairn serve` after migrations, with a store connection it may use
+     *  only during the call (load caches, install hooks). May be NULL. */
+    int (*start)(cn_store_t *store, cn_err_t *err);
+    /** Called once at shutdown, after the loops have stopped. May be NULL. */
+    void (*stop)(void);
 } cn_app_t;
 
 /** The kernel's own module: /healthz, /readyz, /metrics, /api/openapi.json. */

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/system.h"
+#include "core/workers.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -39,6 +40,7 @@ typedef struct st_cn_loop_t {
     size_t n_listeners;
     cn_store_t *store; /* owned: this loop's connection */
     h2o_multithread_receiver_t control;
+    h2o_multithread_receiver_t work_done; /* completions of offloaded work */
     h2o_multithread_message_t stop_msg;
     int stopping;
     uint64_t deadline_ns;
@@ -115,6 +117,7 @@ static void *loop_main(void *arg)
 {
     cn_loop_t *loop = arg;
     cn_metrics_bind_thread(loop->index);
+    cn_workers_bind_loop(&loop->work_done);
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
         /* wake at least every 100 ms while access lines wait to be written */
         h2o_evloop_run(loop->loop, loop->stopping ? 20 : cn_log_pending() ? 100 : INT32_MAX);
@@ -124,6 +127,7 @@ static void *loop_main(void *arg)
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+        h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
         if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
@@ -271,6 +275,7 @@ static void init_loop(cn_loop_t *loop)
     loop->accept_ctx.hosts = S.globalconf.hosts;
     loop->accept_ctx.ssl_ctx = S.ssl_ctx;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->work_done, cn_workers_on_done);
     for (size_t i = 0; i < loop->n_listeners; i++) {
         loop->listeners[i] =
             h2o_evloop_socket_create(loop->loop, loop->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -374,6 +379,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     pthread_mutex_init(&S.stop_lock, NULL);
     pthread_cond_init(&S.stop_cond, NULL);
     pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);
+    cn_workers_start(cfg->workers);
     for (int i = 0; i < S.n_loops; i++) {
         init_loop(&S.loops[i]);
         h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
@@ -384,6 +390,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_log(CN_LOG_INFO, NULL, "%s received: draining in-flight requests (at most %d s)",
            sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
     rc = drain_and_join();
+    cn_workers_stop();
     stop_checkpointer();
     cn_log(CN_LOG_INFO, NULL,
            rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");

@@ -133,6 +133,9 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
                 "%d migrations are pending and store.auto_migrate is false: run cairn migrate",
                 st.pending);
     }
+    for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
+        if ((*m)->start != NULL)
+            rc = (*m)->start(store, err);
     cn_store_close(store);
     return rc;
 }
@@ -160,6 +163,9 @@ int cn_system_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_route
 
 void cn_system_free(void)
 {
+    for (const cn_app_t *const *m = SYS.modules; *m; m++)
+        if ((*m)->stop != NULL)
+            (*m)->stop();
     free(SYS.openapi);
     memset(&SYS, 0, sizeof(SYS));
 }

@@ -1,0 +1,540 @@
+/*
+ * auth module (see auth.h). Password checks run on the worker pool; everything else runs
+ * on the loops. Writes that acknowledge a session (login, refresh) commit before the
+ * answer leaves, like every write (group commit). A revoked session is put in the
+ * in-memory set at once, so the very next request with its access token is refused on
+ * every thread.
+ */
+#include "auth/auth.h"
+#include "auth/passwords.h"
+#include "auth/rbac.h"
+#include "auth/tokens.h"
+#include "core/http.h"
+#include "core/workers.h"
+#include "lib/formats.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const cn_migration_t migrations[] = {
+    {1, "create_identity",
+     "CREATE TABLE tenants ("
+     " id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL);"
+     "CREATE TABLE users ("
+     " id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+     "CREATE TABLE memberships ("
+     " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " role TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, user_id));"
+     "CREATE INDEX memberships_user ON memberships (user_id);"
+     "CREATE TABLE sessions ("
+     " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);"
+     "CREATE INDEX sessions_user ON sessions (user_id, tenant_id);"
+     "CREATE INDEX sessions_revoked ON sessions (revoked_at);"
+     "CREATE TABLE refresh_tokens ("
+     " token_hash TEXT PRIMARY KEY,"
+     " session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+     " created_at INTEGER NOT NULL, rotated_at INTEGER);"
+     "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);"
+     "CREATE TABLE signing_keys ("
+     " kid TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL)"},
+    {0},
+};
+
+/* ---- hooks the router calls ---- */
+
+static int authenticate(cn_req_t *r)
+{
+    h2o_iovec_t v = cn_req_header(r, "authorization");
+    if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0 && memchr(v.base + 7, '.', v.len - 7)) {
+        auth_claims_t c;
+        const char *why;
+        if (auth_token_verify(v.base + 7, v.len - 7, cn_now_ms() / 1000, r->store, &c, &why) != 0)
+            return cn_fail(r, CN_EUNAUTH, "%s", why);
+        if (auth_session_revoked(c.sid))
+            return cn_fail(r, CN_EUNAUTH, "the session has been signed out");
+        cn_principal_t *p = &r->principal;
+        memcpy(p->tenant_id, c.tid, sizeof(c.tid));
+        memcpy(p->subject, c.sub, sizeof(c.sub));
+        memcpy(p->session_id, c.sid, sizeof(c.sid));
+        memcpy(p->role, c.role, sizeof(c.role));
+        p->authenticated = 1;
+        return 0;
+    }
+    return cn_auth_bootstrap(r); /* the operator's token, until API keys replace it */
+}
+
+static int authorize(cn_req_t *r, const char *permission)
+{
+    if (!r->principal.authenticated)
+        return CN_EFORBIDDEN;
+    if (r->principal.role[0] == '\0') /* the bootstrap token: the operator */
+        return 0;
+    return auth_role_allows(r->principal.role, permission) ? 0 : CN_EFORBIDDEN;
+}
+
+/* ---- sessions ---- */
+
+static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh)
+{
+    auth_keys_refresh(r->store);
+    char *access = auth_token_issue(c);
+    if (access == NULL)
+        return cn_fail(r, CN_ERR, "no signing key");
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "access_token");
+    cn_jw_str(&w, access, strlen(access));
+    cn_jw_key(&w, "refresh_token");
+    cn_jw_str(&w, refresh, strlen(refresh));
+    cn_jw_key(&w, "token_type");
+    cn_jw_str(&w, "Bearer", 6);
+    cn_jw_key(&w, "expires_in");
+    cn_jw_int(&w, AUTH_ACCESS_TTL_S);
+    cn_jw_end(&w);
+    free(access);
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    return cn_reply_json_buf(r, 200);
+}
+
+static void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
+                        const char *sid)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->sub, sizeof(c->sub), "%s", user);
+    snprintf(c->tid, sizeof(c->tid), "%s", tenant);
+    snprintf(c->role, sizeof(c->role), "%s", role);
+    snprintf(c->sid, sizeof(c->sid), "%s", sid);
+    c->iat = c->nbf = cn_now_ms() / 1000;
+    c->exp = c->iat + AUTH_ACCESS_TTL_S;
+}
+
+static int insert_refresh(cn_req_t *r, const char *sid, char token[48])
+{
+    char hash[65];
+    auth_refresh_new(token, hash);
+    cn_val_t args[] = {CN_VTEXT(hash), CN_VTEXT(sid), CN_VINT(cn_now_ms())};
+    return cn_store_exec(r->store,
+                         "INSERT INTO refresh_tokens (token_hash, session_id, created_at)"
+                         " VALUES ($1, $2, $3)",
+                         args, 3, NULL, &r->err);
+}
+
+static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
+{
+    char sid[CN_UUID_LEN + 1], refresh[48];
+    cn_uuid7(sid);
+    int64_t now = cn_now_ms();
+    cn_val_t args[] = {CN_VTEXT(sid), CN_VTEXT(tenant), CN_VTEXT(user), CN_VINT(now),
+                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL)};
+    int rc = cn_store_begin(r->store, &r->err);
+    if (rc == 0)
+        rc = cn_store_exec(r->store,
+                           "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at)"
+                           " VALUES ($1, $2, $3, $4, $5)",
+                           args, 5, NULL, &r->err);
+    if (rc == 0)
+        rc = insert_refresh(r, sid, refresh);
+    if (rc == 0)
+        rc = cn_store_commit(r->store, &r->err);
+    if (rc != 0)
+        return rc;
+    auth_claims_t c;
+    fill_claims(&c, user, tenant, role, sid);
+    return reply_tokens(r, &c, refresh);
+}
+
+/* ---- login: the password check runs on a worker ---- */
+
+typedef struct {
+    char *password;
+    size_t password_len;
+    char hash[AUTH_HASH_LEN];
+    int has_account;
+    int ok;
+    char user[40], tenant[40], role[32];
+} login_t;
+
+static void login_free(login_t *l)
+{
+    if (l->password) {
+        sodium_memzero(l->password, l->password_len);
+        free(l->password);
+    }
+    sodium_memzero(l->hash, sizeof(l->hash));
+    free(l);
+}
+
+static void login_work(void *arg)
+{
+    login_t *l = arg;
+    l->ok = auth_password_verify(l->has_account ? l->hash : NULL, l->password, l->password_len);
+}
+
+static void login_done(cn_req_t *r, void *arg)
+{
+    login_t *l = arg;
+    int rc = 0;
+    if (r != NULL) {
+        if (!l->ok)
+            rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
+        else
+            rc = start_session(r, l->user, l->tenant, l->role);
+        if (rc != 0)
+            cn_req_finish_error(r, rc);
+    }
+    login_free(l);
+}
+
+static void lower_copy(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+static int post_login(cn_req_t *r)
+{
+    const char *slug = json_string_value(json_object_get(r->body, "tenant"));
+    json_t *pw = json_object_get(r->body, "password");
+    char email[256];
+    lower_copy(json_string_value(json_object_get(r->body, "email")), email, sizeof(email));
+    login_t *l = cn_calloc(1, sizeof(*l));
+    l->password_len = json_string_length(pw);
+    l->password = cn_strndup(json_string_value(pw), l->password_len);
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(slug), CN_VTEXT(email)};
+    int rc = cn_store_query(r->store,
+                            "SELECT u.id, u.password_hash, t.id, m.role FROM users u"
+                            " JOIN memberships m ON m.user_id = u.id"
+                            " JOIN tenants t ON t.id = m.tenant_id"
+                            " WHERE t.slug = $1 AND u.email = $2",
+                            args, 2, &st, &r->err);
+    if (rc == 0) {
+        if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+            snprintf(l->user, sizeof(l->user), "%s", cn_stmt_text(st, 0, NULL));
+            snprintf(l->hash, sizeof(l->hash), "%s", cn_stmt_text(st, 1, NULL));
+            snprintf(l->tenant, sizeof(l->tenant), "%s", cn_stmt_text(st, 2, NULL));
+            snprintf(l->role, sizeof(l->role), "%s", cn_stmt_text(st, 3, NULL));
+            l->has_account = 1;
+        }
+        cn_stmt_finish(st);
+    }
+    if (rc < 0) {
+        login_free(l);
+        return rc;
+    }
+    /* unknown accounts are hashed too (against a dummy): same time, same answer */
+    return cn_req_offload(r, login_work, login_done, l);
+}
+
+/* ---- refresh: rotate, and treat reuse of a rotated token as theft ---- */
+
+static int revoke_session(cn_req_t *r, const char *sid)
+{
+    cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(r->store,
+                           "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                           args, 2, NULL, &r->err);
+    if (rc == 0)
+        auth_revoke_session(sid);
+    return rc;
+}
+
+typedef struct {
+    char sid[40], tenant[40], user[40], role[32];
+    int rotated, revoked, expired;
+} refresh_row_t;
+
+static int find_refresh(cn_req_t *r, const char *hash, refresh_row_t *row)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(hash)};
+    int rc = cn_store_query(r->store,
+                            "SELECT s.id, s.tenant_id, s.user_id, m.role, rt.rotated_at,"
+                            " s.revoked_at, s.expires_at FROM refresh_tokens rt"
+                            " JOIN sessions s ON s.id = rt.session_id"
+                            " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
+                            " WHERE rt.token_hash = $1",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    if (rc == CN_ROW) {
+        snprintf(row->sid, sizeof(row->sid), "%s", cn_stmt_text(st, 0, NULL));
+        snprintf(row->tenant, sizeof(row->tenant), "%s", cn_stmt_text(st, 1, NULL));
+        snprintf(row->user, sizeof(row->user), "%s", cn_stmt_text(st, 2, NULL));
+        snprintf(row->role, sizeof(row->role), "%s", cn_stmt_text(st, 3, NULL));
+        row->rotated = !cn_stmt_is_null(st, 4);
+        row->revoked = !cn_stmt_is_null(st, 5);
+        row->expired = cn_stmt_int(st, 6) <= cn_now_ms();
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
+}
+
+static int post_refresh(cn_req_t *r)
+{
+    json_t *tok = json_object_get(r->body, "refresh_token");
+    char hash[65], fresh[48];
+    auth_refresh_hash(json_string_value(tok), json_string_length(tok), hash);
+    refresh_row_t row;
+    int rc = cn_store_begin(r->store, &r->err);
+    if (rc == 0)
+        rc = find_refresh(r, hash, &row);
+    if (rc == CN_ENOTFOUND)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    if (rc != 0)
+        return rc;
+    if (row.revoked || row.expired)
+        return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
+    int64_t changes = 0;
+    if (!row.rotated) {
+        cn_val_t args[] = {CN_VTEXT(hash), CN_VINT(cn_now_ms())};
+        rc = cn_store_exec(r->store,
+                           "UPDATE refresh_tokens SET rotated_at = $2"
+                           " WHERE token_hash = $1 AND rotated_at IS NULL",
+                           args, 2, &changes, &r->err);
+        if (rc != 0)
+            return rc;
+    }
+    if (changes == 0) { /* an already-rotated token came back: someone holds a copy */
+        if ((rc = revoke_session(r, row.sid)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
+            return rc;
+        return cn_fail(r, CN_EUNAUTH, "this refresh token was already used; the session is revoked");
+    }
+    if ((rc = insert_refresh(r, row.sid, fresh)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
+        return rc;
+    auth_claims_t c;
+    fill_claims(&c, row.user, row.tenant, row.role, row.sid);
+    return reply_tokens(r, &c, fresh);
+}
+
+/* ---- logout ---- */
+
+static int need_session(cn_req_t *r)
+{
+    if (r->principal.session_id[0] == '\0')
+        return cn_fail(r, CN_EINVAL, "this credential has no session to sign out");
+    return 0;
+}
+
+static int post_logout(cn_req_t *r)
+{
+    int rc = need_session(r);
+    if (rc == 0)
+        rc = revoke_session(r, r->principal.session_id);
+    return rc != 0 ? rc : cn_reply_empty(r, 204);
+}
+
+static int post_logout_all(cn_req_t *r)
+{
+    int rc = need_session(r);
+    if (rc != 0)
+        return rc;
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id),
+                       CN_VINT(cn_now_ms())};
+    rc = cn_store_query(r->store,
+                        "UPDATE sessions SET revoked_at = $3"
+                        " WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
+                        args, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        auth_revoke_session(cn_stmt_text(st, 0, NULL));
+        n++;
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    return cn_reply_json(r, 200, json_pack("{s:I}", "revoked_sessions", (json_int_t)n));
+}
+
+/* ---- the caller ---- */
+
+static int get_me(cn_req_t *r)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_query(r->store,
+                            "SELECT u.id, u.email, t.id, t.slug, t.name, m.role FROM users u"
+                            " JOIN memberships m ON m.user_id = u.id"
+                            " JOIN tenants t ON t.id = m.tenant_id"
+                            " WHERE u.id = $1 AND t.id = $2",
+                            args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    json_t *me = NULL;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        me = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "id", cn_stmt_text(st, 0, NULL),
+                       "email", cn_stmt_text(st, 1, NULL), "role", cn_stmt_text(st, 5, NULL),
+                       "tenant", "id", cn_stmt_text(st, 2, NULL), "slug", cn_stmt_text(st, 3, NULL),
+                       "name", cn_stmt_text(st, 4, NULL));
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (me == NULL)
+        return cn_fail(r, CN_ENOTFOUND, "no user behind this credential");
+    return cn_reply_json(r, 200, me);
+}
+
+/* ---- tables ---- */
+
+static const cn_field_t login_fields[] = {
+    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
+     .description = "Tenant slug"},
+    {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL},
+    {"password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
+    {0},
+};
+static const cn_schema_t login_schema = {"LoginRequest", login_fields};
+
+static const cn_field_t refresh_fields[] = {
+    {"refresh_token", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 256},
+    {0},
+};
+static const cn_schema_t refresh_schema = {"RefreshRequest", refresh_fields};
+
+static const cn_route_t routes[] = {
+    {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
+     .summary = "Sign in: tokens for a tenant, e-mail and password"},
+    {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
+     .summary = "Exchange a refresh token for new tokens (the old one stops working)"},
+    {CN_POST, "/api/v1/auth/logout", post_logout, "self.sessions",
+     .summary = "Sign out this session, effective immediately", .success_status = 204},
+    {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
+     .summary = "Sign out every session of the caller in this tenant"},
+    {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
+    {0},
+};
+
+static const cn_permission_t permissions[] = {
+    {"self.read", "Read one's own profile"},
+    {"self.sessions", "Sign one's own sessions out"},
+    {0},
+};
+
+static int start(cn_store_t *store, cn_err_t *err)
+{
+    if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
+        return cn_err_set(err, CN_ERR, "cannot load the common-password list %s (package john-data)",
+                          AUTH_COMMON_PASSWORDS);
+    int rc = auth_keys_load(store, err);
+    if (rc == 0)
+        rc = auth_revocations_load(store, err);
+    if (rc == 0) {
+        cn_set_auth_hook(authenticate);
+        cn_set_authz_hook(authorize);
+    }
+    return rc;
+}
+
+static void stop(void)
+{
+    auth_keys_free();
+}
+
+const cn_app_t auth_module = {
+    .name = "auth",
+    .description = "Identity and access: tenants, users, sessions, tokens",
+    .migrations = migrations,
+    .routes = routes,
+    .permissions = permissions,
+    .start = start,
+    .stop = stop,
+};
+
+/* ---- CLI ---- */
+
+int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
+                       cn_err_t *err)
+{
+    for (const char *p = slug; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
+    if (slug[0] == '\0' || strlen(slug) > 64 || name[0] == '\0')
+        return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
+    cn_uuid7(id_out);
+    cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(slug), CN_VTEXT(name), CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(s, "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, err);
+    if (rc == CN_ECONFLICT)
+        cn_err_set(err, CN_ECONFLICT, "a tenant with slug %s exists", slug);
+    return rc;
+}
+
+static int lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(key)};
+    int rc = cn_store_query(s, sql, args, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    if (rc == CN_ROW)
+        snprintf(out, 40, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
+}
+
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_in,
+                     const char *role, const char *password, char id_out[40], cn_err_t *err)
+{
+    char email[256], tenant[40], hash[AUTH_HASH_LEN];
+    lower_copy(email_in, email, sizeof(email));
+    if (!cn_is_email(email, strlen(email)))
+        return cn_err_set(err, CN_EINVAL, "--email: not a valid e-mail address");
+    if (!auth_role_valid(role))
+        return cn_err_set(err, CN_EINVAL, "--role: must be one of owner, admin, member, viewer");
+    if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
+        return cn_err_set(err, CN_ERR, "cannot load %s (package john-data)", AUTH_COMMON_PASSWORDS);
+    const char *weak = auth_password_policy(password, strlen(password), email);
+    if (weak != NULL)
+        return cn_err_set(err, CN_EINVAL, "the password %s", weak);
+    int rc = lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", tenant_slug, tenant, err);
+    if (rc == CN_ENOTFOUND)
+        return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", tenant_slug);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_store_begin(s, err)) != 0)
+        return rc;
+    rc = lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
+    if (rc == CN_ENOTFOUND) {
+        if (auth_password_hash(password, strlen(password), hash) != 0) {
+            cn_store_rollback(s);
+            return cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)");
+        }
+        cn_uuid7(id_out);
+        int64_t now = cn_now_ms();
+        cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(email), CN_VTEXT(hash), CN_VINT(now)};
+        rc = cn_store_exec(s,
+                           "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
+                           " VALUES ($1, $2, $3, $4, $4)",
+                           args, 4, NULL, err);
+        sodium_memzero(hash, sizeof(hash));
+    }
+    if (rc == 0) {
+        cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(id_out), CN_VTEXT(role), CN_VINT(cn_now_ms())};
+        rc = cn_store_exec(s,
+                           "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, err);
+        if (rc == CN_ECONFLICT)
+            cn_err_set(err, CN_ECONFLICT, "%s is already a member of %s", email, tenant_slug);
+    }
+    if (rc == 0)
+        rc = cn_store_commit(s, err);
+    else
+        cn_store_rollback(s);
+    return rc;
+}

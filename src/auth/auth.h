@@ -1,0 +1,25 @@
+/*
+ * auth: identity and access. Tenants, users and their role in each tenant, argon2id
+ * passwords, sessions with JWT access tokens and rotating refresh tokens, immediate
+ * revocation, and the authentication/authorisation hooks the kernel's router calls.
+ */
+#ifndef CAIRN_AUTH_AUTH_H
+#define CAIRN_AUTH_AUTH_H
+
+#include "core/module.h"
+
+extern const cn_app_t auth_module;
+
+/** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */
+int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
+                       cn_err_t *err);
+
+/**
+ * CLI: creates a user (or finds the existing one with that e-mail) and gives it role in
+ * the tenant with slug. The password must pass the policy. CN_ECONFLICT when the user is
+ * already a member of that tenant.
+ */
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email,
+                     const char *role, const char *password, char id_out[40], cn_err_t *err);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * Tokens (see tokens.h). Issuing uses libjwt. Verification is done here, before any
+ * claim is trusted: the header must say alg HS256 with a known kid, and the HMAC is
+ * recomputed with OpenSSL and compared with CRYPTO_memcmp, so the check is constant-time
+ * and "alg":"none" or algorithm switching can never reach a claim parser.
+ */
+#include "auth/tokens.h"
+#include "core/json.h"
+#include "lib/formats.h"
+
+#include <jwt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 16
+#define KEY_BYTES 32
+#define MAX_TOKEN 4096
+
+typedef struct {
+    char kid[40];
+    uint8_t secret[KEY_BYTES];
+    int64_t created_at;
+} key_t_;
+
+static struct {
+    pthread_rwlock_t lock;
+    key_t_ keys[MAX_KEYS]; /* newest first */
+    size_t n;
+    int64_t loaded_at_ms;
+} K = {PTHREAD_RWLOCK_INITIALIZER};
+
+static void hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+static int read_keys(cn_store_t *s, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VINT(MAX_KEYS)};
+    int rc = cn_store_query(s,
+                            "SELECT kid, secret, created_at FROM signing_keys"
+                            " ORDER BY created_at DESC, kid DESC LIMIT $1",
+                            args, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    key_t_ keys[MAX_KEYS];
+    size_t n = 0;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW && n < MAX_KEYS) {
+        size_t len;
+        const char *secret = cn_stmt_text(st, 1, &len);
+        if (len != 2 * KEY_BYTES || unhex(secret, keys[n].secret, KEY_BYTES) != 0)
+            continue;
+        snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", cn_stmt_text(st, 0, NULL));
+        keys[n].created_at = cn_stmt_int(st, 2);
+        n++;
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    pthread_rwlock_wrlock(&K.lock);
+    memcpy(K.keys, keys, n * sizeof(key_t_));
+    K.n = n;
+    K.loaded_at_ms = cn_now_ms();
+    pthread_rwlock_unlock(&K.lock);
+    return 0;
+}
+
+int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
+{
+    uint8_t secret[KEY_BYTES], id[8];
+    char secret_hex[2 * KEY_BYTES + 1];
+    cn_random(secret, sizeof(secret));
+    cn_random(id, sizeof(id));
+    kid[0] = 'k';
+    hex(id, sizeof(id), kid + 1);
+    hex(secret, sizeof(secret), secret_hex);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(secret_hex), CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(s,
+                           "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
+                           args, 3, NULL, err);
+    OPENSSL_cleanse(secret_hex, sizeof(secret_hex));
+    return rc != 0 ? rc : read_keys(s, err);
+}
+
+int auth_keys_load(cn_store_t *s, cn_err_t *err)
+{
+    int rc = read_keys(s, err);
+    if (rc == 0 && K.n == 0) {
+        char kid[40];
+        rc = auth_keys_rotate(s, kid, err);
+    }
+    return rc;
+}
+
+void auth_keys_free(void)
+{
+    pthread_rwlock_wrlock(&K.lock);
+    OPENSSL_cleanse(K.keys, sizeof(K.keys));
+    K.n = 0;
+    pthread_rwlock_unlock(&K.lock);
+}
+
+char *auth_token_issue(const auth_claims_t *c)
+{
+    pthread_rwlock_rdlock(&K.lock);
+    if (K.n == 0) {
+        pthread_rwlock_unlock(&K.lock);
+        return NULL;
+    }
+    key_t_ key = K.keys[0];
+    pthread_rwlock_unlock(&K.lock);
+    jwt_t *jwt = NULL;
+    char *out = NULL, roles[64];
+    snprintf(roles, sizeof(roles), "{\"roles\":[\"%s\"]}", c->role); /* role names are [a-z_] */
+    if (jwt_new(&jwt) == 0 && jwt_add_header(jwt, "kid", key.kid) == 0 &&
+        jwt_add_grant(jwt, "iss", AUTH_ISSUER) == 0 && jwt_add_grant(jwt, "aud", AUTH_AUDIENCE) == 0 &&
+        jwt_add_grant(jwt, "sub", c->sub) == 0 && jwt_add_grant(jwt, "tid", c->tid) == 0 &&
+        jwt_add_grant(jwt, "sid", c->sid) == 0 && jwt_add_grants_json(jwt, roles) == 0 &&
+        jwt_add_grant_int(jwt, "iat", c->iat) == 0 && jwt_add_grant_int(jwt, "nbf", c->nbf) == 0 &&
+        jwt_add_grant_int(jwt, "exp", c->exp) == 0 &&
+        jwt_set_alg(jwt, JWT_ALG_HS256, key.secret, KEY_BYTES) == 0)
+        out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    OPENSSL_cleanse(&key, sizeof(key));
+    return out;
+}
+
+static int find_key(const char *kid, uint8_t secret[KEY_BYTES])
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&K.lock);
+    for (size_t i = 0; i < K.n && !found; i++)
+        if (strcmp(K.keys[i].kid, kid) == 0) {
+            memcpy(secret, K.keys[i].secret, KEY_BYTES);
+            found = 1;
+        }
+    pthread_rwlock_unlock(&K.lock);
+    return found;
+}
+
+static json_t *decode_segment(const char *p, size_t len)
+{
+    uint8_t buf[MAX_TOKEN];
+    long n = len <= sizeof(buf) * 3 / 4 ? cn_base64url_decode(p, len, buf) : -1;
+    if (n <= 0)
+        return NULL;
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int copy_claim(json_t *payload, const char *name, char *out, size_t cap)
+{
+    const char *v = json_string_value(json_object_get(payload, name));
+    if (v == NULL || strlen(v) == 0 || strlen(v) >= cap)
+        return -1;
+    memcpy(out, v, strlen(v) + 1);
+    return 0;
+}
+
+static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char **why)
+{
+    const char *iss = json_string_value(json_object_get(p, "iss"));
+    const char *aud = json_string_value(json_object_get(p, "aud"));
+    json_t *exp = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
+    json_t *roles = json_object_get(p, "roles");
+    if (iss == NULL || strcmp(iss, AUTH_ISSUER) != 0 || aud == NULL || strcmp(aud, AUTH_AUDIENCE) != 0)
+        return *why = "the token was not issued for this API", -1;
+    if (!json_is_integer(exp) || !json_is_integer(nbf))
+        return *why = "the token lacks its validity times", -1;
+    out->exp = json_integer_value(exp);
+    out->nbf = json_integer_value(nbf);
+    if (now >= out->exp)
+        return *why = "the token has expired", -1;
+    if (now < out->nbf)
+        return *why = "the token is not valid yet", -1;
+    if (copy_claim(p, "sub", out->sub, sizeof(out->sub)) ||
+        copy_claim(p, "tid", out->tid, sizeof(out->tid)) ||
+        copy_claim(p, "sid", out->sid, sizeof(out->sid)) || !json_is_array(roles) ||
+        json_array_size(roles) != 1 || !json_is_string(json_array_get(roles, 0)) ||
+        json_string_length(json_array_get(roles, 0)) >= sizeof(out->role))
+        return *why = "the token lacks required claims", -1;
+    snprintf(out->role, sizeof(out->role), "%s", json_string_value(json_array_get(roles, 0)));
+    return 0;
+}
+
+static int reload_if_older(cn_store_t *s, int64_t max_age_ms)
+{
+    pthread_rwlock_rdlock(&K.lock);
+    int stale = cn_now_ms() - K.loaded_at_ms > max_age_ms;
+    pthread_rwlock_unlock(&K.lock);
+    cn_err_t err;
+    return stale && s != NULL && read_keys(s, &err) == 0;
+}
+
+/* An unknown kid may be a key another process just added: reload, at most once a second. */
+static int maybe_reload(cn_store_t *s)
+{
+    return reload_if_older(s, 1000);
+}
+
+void auth_keys_refresh(cn_store_t *s)
+{
+    reload_if_older(s, 60 * 1000); /* `cairn keys rotate` reaches signing within a minute */
+}
+
+int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *s,
+                      auth_claims_t *out, const char **why)
+{
+    *why = "the token is malformed";
+    if (len == 0 || len > MAX_TOKEN)
+        return -1;
+    const char *dot1 = memchr(token, '.', len);
+    const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+        return -1;
+    json_t *header = decode_segment(token, (size_t)(dot1 - token));
+    const char *alg = json_string_value(json_object_get(header, "alg"));
+    const char *kid = json_string_value(json_object_get(header, "kid"));
+    uint8_t secret[KEY_BYTES];
+    int rc = -1;
+    if (alg == NULL || strcmp(alg, "HS256") != 0) {
+        *why = "the token must be signed with HS256";
+    } else if (kid == NULL || (!find_key(kid, secret) && !(maybe_reload(s) && find_key(kid, secret)))) {
+        *why = "the token's signing key is unknown";
+    } else {
+        uint8_t mac[EVP_MAX_MD_SIZE], sig[64];
+        unsigned mac_len = 0;
+        size_t sig_len = len - (size_t)(dot2 + 1 - token);
+        long got = sig_len <= 86 ? cn_base64url_decode(dot2 + 1, sig_len, sig) : -1;
+        HMAC(EVP_sha256(), secret, KEY_BYTES, (const uint8_t *)token, (size_t)(dot2 - token), mac,
+             &mac_len);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (got != (long)mac_len || CRYPTO_memcmp(mac, sig, mac_len) != 0) {
+            *why = "the token's signature is not valid";
+        } else {
+            json_t *payload = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+            rc = payload ? check_claims(payload, now_s, out, why) : -1;
+            json_decref(payload);
+        }
+    }
+    json_decref(header);
+    return rc;
+}
+
+/* ---- revoked sessions: a small open-addressing set, pruned as entries expire ---- */
+
+#define REVOKED_CAP 65536
+
+typedef struct {
+    char sid[40];
+    int64_t until_s; /* 0 = empty slot */
+} revoked_t;
+
+static struct {
+    pthread_rwlock_t lock;
+    revoked_t *slots;
+    size_t count;
+} R = {PTHREAD_RWLOCK_INITIALIZER};
+
+static uint64_t hash_sid(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void prune(int64_t now)
+{
+    /* rebuild without expired entries; the set is small and pruning is rare */
+    revoked_t *old = R.slots;
+    R.slots = cn_calloc(REVOKED_CAP, sizeof(revoked_t));
+    R.count = 0;
+    for (size_t i = 0; i < REVOKED_CAP; i++) {
+        if (old[i].until_s <= now)
+            continue;
+        size_t j = hash_sid(old[i].sid) & (REVOKED_CAP - 1);
+        while (R.slots[j].until_s)
+            j = (j + 1) & (REVOKED_CAP - 1);
+        R.slots[j] = old[i];
+        R.count++;
+    }
+    free(old);
+}
+
+void auth_revoke_session(const char *sid)
+{
+    int64_t now = cn_now_ms() / 1000, until = now + AUTH_ACCESS_TTL_S + 60;
+    pthread_rwlock_wrlock(&R.lock);
+    if (R.slots == NULL)
+        R.slots = cn_calloc(REVOKED_CAP, sizeof(revoked_t));
+    if (R.count * 2 >= REVOKED_CAP)
+        prune(now);
+    size_t j = hash_sid(sid) & (REVOKED_CAP - 1);
+    while (R.slots[j].until_s && strcmp(R.slots[j].sid, sid) != 0)
+        j = (j + 1) & (REVOKED_CAP - 1);
+    /* a full set after pruning would mean 32k revocations in 16 minutes: the slot is reused,
+     * and the store still refuses the session's refresh tokens */
+    if (!R.slots[j].until_s)
+        R.count++;
+    snprintf(R.slots[j].sid, sizeof(R.slots[j].sid), "%s", sid);
+    R.slots[j].until_s = until;
+    pthread_rwlock_unlock(&R.lock);
+}
+
+int auth_session_revoked(const char *sid)
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&R.lock);
+    if (R.slots != NULL && R.count > 0) {
+        size_t j = hash_sid(sid) & (REVOKED_CAP - 1);
+        while (R.slots[j].until_s && !found) {
+            found = strcmp(R.slots[j].sid, sid) == 0;
+            j = (j + 1) & (REVOKED_CAP - 1);
+        }
+    }
+    pthread_rwlock_unlock(&R.lock);
+    return found;
+}
+
+int auth_revocations_load(cn_store_t *s, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VINT(cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL)};
+    int rc = cn_store_query(s, "SELECT id FROM sessions WHERE revoked_at > $1", args, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        auth_revoke_session(cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+void auth_refresh_hash(const char *token, size_t len, char hash[65])
+{
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256((const uint8_t *)token, len, digest);
+    hex(digest, sizeof(digest), hash);
+}
+
+void auth_refresh_new(char token[48], char hash[65])
+{
+    uint8_t raw[32];
+    cn_random(raw, sizeof(raw));
+    cn_base64url_encode(raw, sizeof(raw), token);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    auth_refresh_hash(token, strlen(token), hash);
+}

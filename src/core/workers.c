@@ -1,0 +1,113 @@
+/*
+ * Worker pool (see workers.h). Items travel: loop -> shared queue (mutex + condvar) ->
+ * worker -> the loop's h2o multithread queue -> completion on the loop. Only the owning
+ * loop ever touches item->req, so a request that dies meanwhile just clears that pointer
+ * (in the request's dispose callback) and its completion sees NULL.
+ */
+#include "core/workers.h"
+#include "core/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct st_cn_work_t {
+    h2o_multithread_message_t msg; /* first: the loop receives it as a message */
+    h2o_linklist_t queue_link;
+    h2o_multithread_receiver_t *reply_to;
+    cn_req_t *req; /* NULL once the request is gone */
+    cn_work_fn work;
+    cn_done_fn done;
+    void *arg;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    h2o_linklist_t queue;
+    pthread_t *threads;
+    int n;
+    int stopping;
+} W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static _Thread_local h2o_multithread_receiver_t *my_receiver;
+
+static void *worker_main(void *unused)
+{
+    pthread_mutex_lock(&W.lock);
+    for (;;) {
+        while (h2o_linklist_is_empty(&W.queue) && !W.stopping)
+            pthread_cond_wait(&W.cond, &W.lock);
+        if (h2o_linklist_is_empty(&W.queue))
+            break;
+        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, queue_link, W.queue.next);
+        h2o_linklist_unlink(&item->queue_link);
+        pthread_mutex_unlock(&W.lock);
+        item->work(item->arg);
+        h2o_multithread_send_message(item->reply_to, &item->msg);
+        pthread_mutex_lock(&W.lock);
+    }
+    pthread_mutex_unlock(&W.lock);
+    return NULL;
+}
+
+void cn_workers_start(int n)
+{
+    h2o_linklist_init_anchor(&W.queue);
+    W.stopping = 0;
+    W.n = n;
+    W.threads = cn_calloc((size_t)n, sizeof(pthread_t));
+    for (int i = 0; i < n; i++)
+        pthread_create(&W.threads[i], NULL, worker_main, NULL);
+}
+
+void cn_workers_stop(void)
+{
+    pthread_mutex_lock(&W.lock);
+    W.stopping = 1;
+    pthread_cond_broadcast(&W.cond);
+    pthread_mutex_unlock(&W.lock);
+    for (int i = 0; i < W.n; i++)
+        pthread_join(W.threads[i], NULL);
+    free(W.threads);
+    W.threads = NULL;
+    W.n = 0;
+}
+
+void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver)
+{
+    my_receiver = receiver;
+}
+
+void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, msg.link, messages->next);
+        h2o_linklist_unlink(&item->msg.link);
+        if (item->req != NULL)
+            item->req->work = NULL;
+        item->done(item->req, item->arg);
+        free(item);
+    }
+}
+
+int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
+{
+    cn_work_t *item = cn_calloc(1, sizeof(*item));
+    item->reply_to = my_receiver;
+    item->req = r;
+    item->work = work;
+    item->done = done;
+    item->arg = arg;
+    r->work = item;
+    pthread_mutex_lock(&W.lock);
+    h2o_linklist_insert(&W.queue, &item->queue_link);
+    pthread_cond_signal(&W.cond);
+    pthread_mutex_unlock(&W.lock);
+    return CN_PENDING;
+}
+
+void cn_work_detach(cn_work_t *item)
+{
+    item->req = NULL;
+}

@@ -1,0 +1,43 @@
+/*
+ * The worker pool: where slow work (password hashing, later outbound HTTP) runs so that
+ * no event loop ever blocks on it. A handler offloads a function and returns CN_PENDING;
+ * the function runs on a worker thread, and its completion runs back on the loop that
+ * owns the request, where the handler finishes the answer.
+ */
+#ifndef CAIRN_CORE_WORKERS_H
+#define CAIRN_CORE_WORKERS_H
+
+#include "core/http.h"
+
+/** Returned by a handler whose answer will come later (after cn_req_offload). */
+#define CN_PENDING 1
+
+/** Work run on a worker thread. It must not touch the request. */
+typedef void (*cn_work_fn)(void *arg);
+
+/**
+ * Completion run on the request's loop. r is NULL when the client went away meanwhile:
+ * then only release arg. Otherwise answer r (cn_reply_* or cn_req_finish_error).
+ */
+typedef void (*cn_done_fn)(cn_req_t *r, void *arg);
+
+/** Starts n worker threads (n >= 1). */
+void cn_workers_start(int n);
+/** Finishes queued work and joins the threads. */
+void cn_workers_stop(void);
+
+/** Binds the calling loop thread: completions for its requests arrive through receiver. */
+void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver);
+/** The receiver callback a loop registers on its h2o queue. */
+void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING. */
+int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg);
+
+/** Called when a request dies before its completion ran: the completion gets r == NULL. */
+void cn_work_detach(cn_work_t *item);
+
+/** From a completion: answers r with the problem for code (as a handler's return would). */
+void cn_req_finish_error(cn_req_t *r, int code);
+
+#endif
