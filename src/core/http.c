@@ -215,6 +215,11 @@ static void add_common_headers(cn_req_t *r)
                           r->request_id, strlen(r->request_id));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
+                          H2O_STRLIT("no-referrer"));
+    if (req->scheme == &H2O_URL_SCHEME_HTTPS) /* browsers must not downgrade later visits */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       H2O_STRLIT("max-age=31536000; includeSubDomains"));
     h2o_iovec_t origin = header_value_str(req, "origin");
     if (origin.len && origin_allowed(origin)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL,

@@ -52,6 +52,8 @@ describe('TLS and HTTP/2', () => {
     assert.equal(health.alpn, 'h2');
     assert.equal(health.status, 200);
     assert.deepEqual(JSON.parse(health.body), { status: 'ok' });
+    assert.match(health.headers['strict-transport-security'], /^max-age=31536000/);
+    assert.equal(health.headers['referrer-policy'], 'no-referrer');
 
     const created = await h2request(s.url, ca, {
       method: 'POST', path: '/api/v1/notes',
@@ -65,6 +67,14 @@ describe('TLS and HTTP/2', () => {
     assert.equal(missing.status, 404);
     assert.match(missing.headers['content-type'], /^application\/problem\+json/);
     assert.equal(await s.stop(), 0);
+  });
+
+  test('plain HTTP answers carry no HSTS but the other security headers', async () => {
+    const s = await startServer();
+    const res = await api(s.url, null).get('/healthz');
+    assert.equal(res.headers['strict-transport-security'], undefined);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['referrer-policy'], 'no-referrer');
   });
 
   test('a certificate without its key is a configuration error (78)', async () => {
