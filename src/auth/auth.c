@@ -10,6 +10,7 @@
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "core/http.h"
+#include "core/log.h"
 #include "core/workers.h"
 #include "lib/formats.h"
 
@@ -44,8 +45,18 @@ static const cn_migration_t migrations[] = {
      "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);"
      "CREATE TABLE signing_keys ("
      " kid TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL)"},
+    {2, "create_login_failures",
+     /* keyed by tenant slug + e-mail, so unknown accounts lock exactly like real ones */
+     "CREATE TABLE login_failures ("
+     " key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL,"
+     " lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL)"},
     {0},
 };
+
+static struct {
+    int attempts;
+    int64_t window_ms;
+} lockout = {5, 900000};
 
 /* ---- hooks the router calls ---- */
 
@@ -160,7 +171,80 @@ typedef struct {
     int has_account;
     int ok;
     char user[40], tenant[40], role[32];
+    char key[330]; /* lockout key: tenant slug + "/" + e-mail */
 } login_t;
+
+/* ---- lockout: N failures within the window lock the key, each lock twice as long ---- */
+
+typedef struct {
+    int64_t failures, window_start, lockouts, locked_until;
+} failures_t;
+
+static int read_failures(cn_req_t *r, const char *key, failures_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(key)};
+    int rc = cn_store_query(r->store,
+                            "SELECT failures, window_start, lockouts, locked_until"
+                            " FROM login_failures WHERE key = $1",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        *f = (failures_t){cn_stmt_int(st, 0), cn_stmt_int(st, 1), cn_stmt_int(st, 2),
+                          cn_stmt_int(st, 3)};
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int record_failure(cn_req_t *r, const char *key)
+{
+    failures_t f;
+    int64_t now = cn_now_ms();
+    int rc = read_failures(r, key, &f);
+    if (rc != 0)
+        return rc;
+    if (now - f.window_start > lockout.window_ms)
+        f.failures = 0, f.window_start = now;
+    if (++f.failures >= lockout.attempts) {
+        int shift = f.lockouts < 10 ? (int)f.lockouts : 10; /* capped at 1024 windows */
+        f.locked_until = now + (lockout.window_ms << shift);
+        f.lockouts++;
+        f.failures = 0;
+        f.window_start = now;
+    }
+    cn_val_t args[] = {CN_VTEXT(key), CN_VINT(f.failures), CN_VINT(f.window_start),
+                       CN_VINT(f.lockouts), CN_VINT(f.locked_until)};
+    return cn_store_exec(r->store,
+                         "INSERT INTO login_failures (key, failures, window_start, lockouts, locked_until)"
+                         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
+                         " failures = $2, window_start = $3, lockouts = $4, locked_until = $5",
+                         args, 5, NULL, &r->err);
+}
+
+static int clear_failures(cn_req_t *r, const char *key)
+{
+    cn_val_t args[] = {CN_VTEXT(key)};
+    return cn_store_exec(r->store, "DELETE FROM login_failures WHERE key = $1", args, 1, NULL,
+                         &r->err);
+}
+
+/* Answers 429 with Retry-After when the key is locked; 0 when sign-in may proceed. */
+static int check_locked(cn_req_t *r, const char *key)
+{
+    failures_t f;
+    int rc = read_failures(r, key, &f);
+    if (rc != 0)
+        return rc;
+    int64_t left_ms = f.locked_until - cn_now_ms();
+    if (left_ms <= 0)
+        return 0;
+    char secs[24];
+    int n = snprintf(secs, sizeof(secs), "%lld", (long long)((left_ms + 999) / 1000));
+    cn_reply_header(r, "retry-after", secs, (size_t)n);
+    return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
+}
 
 static void login_free(login_t *l)
 {
@@ -183,10 +267,17 @@ static void login_done(cn_req_t *r, void *arg)
     login_t *l = arg;
     int rc = 0;
     if (r != NULL) {
-        if (!l->ok)
-            rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
-        else
+        if (!l->ok) {
+            char ip[64];
+            cn_req_peer(r, ip, sizeof(ip));
+            cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s",
+                   l->key, ip);
+            rc = record_failure(r, l->key);
+            if (rc == 0)
+                rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
+        } else if ((rc = clear_failures(r, l->key)) == 0) {
             rc = start_session(r, l->user, l->tenant, l->role);
+        }
         if (rc != 0)
             cn_req_finish_error(r, rc);
     }
@@ -207,12 +298,18 @@ static int post_login(cn_req_t *r)
     json_t *pw = json_object_get(r->body, "password");
     char email[256];
     lower_copy(json_string_value(json_object_get(r->body, "email")), email, sizeof(email));
+    char key[sizeof(((login_t *)0)->key)];
+    snprintf(key, sizeof(key), "%s/%s", slug, email);
+    int rc = check_locked(r, key);
+    if (rc != 0)
+        return rc;
     login_t *l = cn_calloc(1, sizeof(*l));
+    memcpy(l->key, key, sizeof(key));
     l->password_len = json_string_length(pw);
     l->password = cn_strndup(json_string_value(pw), l->password_len);
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(slug), CN_VTEXT(email)};
-    int rc = cn_store_query(r->store,
+    rc = cn_store_query(r->store,
                             "SELECT u.id, u.password_hash, t.id, m.role FROM users u"
                             " JOIN memberships m ON m.user_id = u.id"
                             " JOIN tenants t ON t.id = m.tenant_id"
@@ -424,8 +521,10 @@ static const cn_permission_t permissions[] = {
     {0},
 };
 
-static int start(cn_store_t *store, cn_err_t *err)
+static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
+    lockout.attempts = cfg->lockout_attempts;
+    lockout.window_ms = (int64_t)cfg->lockout_window_s * 1000;
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
         return cn_err_set(err, CN_ERR, "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);

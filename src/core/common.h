@@ -22,6 +22,7 @@ enum {
     CN_EBUSY = -8,         /* retry later (503) */
     CN_ETOONEW = -9,       /* database schema newer than this binary */
     CN_EUNSUPPORTED = -10, /* wrong content type (415) */
+    CN_ERATELIMIT = -11,   /* too many attempts (429) */
 };
 
 /** Error context: a code and a message for humans (operators or API clients). */

@@ -68,6 +68,10 @@ static const key_t_ keys[] = {
      "write one JSON line per request"},
     {"auth.bootstrap_token", "CAIRN_BOOTSTRAP_TOKEN", NULL, T_SECRET, "", 0, 0, NULL,
      OFF(bootstrap_token), "bearer token accepted for routes that need a permission"},
+    {"auth.lockout_attempts", "CAIRN_LOCKOUT_ATTEMPTS", NULL, T_INT, "5", 1, 1000, NULL,
+     OFF(lockout_attempts), "failed sign-ins within the window that lock an account"},
+    {"auth.lockout_window_s", "CAIRN_LOCKOUT_WINDOW_S", NULL, T_INT, "900", 1, 86400, NULL,
+     OFF(lockout_window_s), "window for counting failed sign-ins; the first lock lasts this long"},
 };
 
 _Static_assert(CN_ARRAY_SIZE(keys) <= 32, "cn_config_t.sources is too small");

@@ -37,6 +37,8 @@ typedef struct st_cn_config_t {
     int log_level; /* cn_log_level_t */
     int access_log;
     char *bootstrap_token;
+    int lockout_attempts; /* failed sign-ins within the window that lock the account */
+    int lockout_window_s;
     char *config_file;
     cn_config_source_t sources[32]; /* where each table entry's value came from */
 } cn_config_t;

@@ -195,6 +195,7 @@ int cn_status_for(int code)
     case CN_EFORBIDDEN: return 403;
     case CN_EBUSY: return 503;
     case CN_EUNSUPPORTED: return 415;
+    case CN_ERATELIMIT: return 429;
     default: return 500;
     }
 }
@@ -569,8 +570,10 @@ static void answer_failure(cn_req_t *r, int rc)
 {
     if (cn_store_in_txn(r->store)) /* a handler must not leave a unit of work open */
         cn_store_rollback(r->store);
-    /* headers meant for a success (Location, ...) must not ride on the error */
-    memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+    /* headers meant for a success (Location, ...) must not ride on the error; Retry-After
+     * is the one header an error itself needs */
+    if (rc != CN_ERATELIMIT)
+        memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
     cn_reply_problem(r, rc, r->err.msg[0] ? r->err.msg : "request failed");
 }
 

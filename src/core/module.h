@@ -7,6 +7,7 @@
 #ifndef CAIRN_CORE_MODULE_H
 #define CAIRN_CORE_MODULE_H
 
+#include "core/config.h"
 #include "core/router.h"
 #include "store/store.h"
 
@@ -24,7 +25,7 @@ typedef struct st_cn_app_t {
     const cn_permission_t *permissions; /* ends with name NULL; may be NULL */
     /** Called once by `cairn serve` after migrations, with a store connection it may use
      *  only during the call (load caches, install hooks). May be NULL. */
-    int (*start)(cn_store_t *store, cn_err_t *err);
+    int (*start)(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err);
     /** Called once at shutdown, after the loops have stopped. May be NULL. */
     void (*stop)(void);
 } cn_app_t;

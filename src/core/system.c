@@ -135,7 +135,7 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
     }
     for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
         if ((*m)->start != NULL)
-            rc = (*m)->start(store, err);
+            rc = (*m)->start(cfg, store, err);
     cn_store_close(store);
     return rc;
 }
