@@ -569,6 +569,7 @@ static void test_print_lists_every_key_once(void **state)
     static const char *const keys[] = {
         "server.listen",
         "server.threads",
+        "server.workers",
         "server.max_body",
         "server.request_timeout_ms",
         "server.idle_timeout_ms",
@@ -583,6 +584,8 @@ static void test_print_lists_every_key_once(void **state)
         "log.level",
         "log.access",
         "auth.bootstrap_token",
+        "auth.lockout_attempts",
+        "auth.lockout_window_s",
     };
     cn_config_t c;
     cn_config_defaults(&c);
