@@ -15,6 +15,7 @@
 #include "lib/formats.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,11 @@ static const cn_migration_t migrations[] = {
      "CREATE TABLE login_failures ("
      " key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL,"
      " lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL)"},
+    {3, "refresh_in_session",
+     /* one row per session instead of per token: a rotation updates that row in place */
+     "DROP TABLE refresh_tokens;"
+     "ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''"},
     {0},
 };
 
@@ -127,34 +133,50 @@ static void fill_claims(auth_claims_t *c, const char *user, const char *tenant, 
     c->exp = c->iat + AUTH_ACCESS_TTL_S;
 }
 
-static int insert_refresh(cn_req_t *r, const char *sid, char token[48])
+/*
+ * A refresh token is "<session id>.<generation>.<secret>". The session row keeps the
+ * current generation and the SHA-256 of its secret; rotating bumps both in place. An
+ * older generation coming back means a copy was kept somewhere: the session is revoked.
+ */
+#define REFRESH_MAX 128
+
+static void make_refresh(const char *sid, int64_t gen, char token[REFRESH_MAX], char hash[65])
 {
-    char hash[65];
-    auth_refresh_new(token, hash);
-    cn_val_t args[] = {CN_VTEXT(hash), CN_VTEXT(sid), CN_VINT(cn_now_ms())};
-    return cn_store_exec(r->store,
-                         "INSERT INTO refresh_tokens (token_hash, session_id, created_at)"
-                         " VALUES ($1, $2, $3)",
-                         args, 3, NULL, &r->err);
+    char secret[48];
+    auth_refresh_new(secret, hash);
+    snprintf(token, REFRESH_MAX, "%s.%lld.%s", sid, (long long)gen, secret);
+    sodium_memzero(secret, sizeof(secret));
+}
+
+/* Splits a presented token; 0 when it has the right shape. */
+static int parse_refresh(const char *tok, size_t len, char sid[40], int64_t *gen, char hash[65])
+{
+    const char *d1 = len > CN_UUID_LEN ? tok + CN_UUID_LEN : NULL;
+    if (d1 == NULL || *d1 != '.' || !cn_is_uuid(tok, CN_UUID_LEN))
+        return -1;
+    char *end;
+    long long g = strtoll(d1 + 1, &end, 10);
+    if (end == d1 + 1 || *end != '.' || g < 0 || !isdigit((unsigned char)d1[1]))
+        return -1;
+    memcpy(sid, tok, CN_UUID_LEN);
+    sid[CN_UUID_LEN] = '\0';
+    *gen = g;
+    auth_refresh_hash(end + 1, len - (size_t)(end + 1 - tok), hash);
+    return 0;
 }
 
 static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
 {
-    char sid[CN_UUID_LEN + 1], refresh[48];
+    char sid[CN_UUID_LEN + 1], refresh[REFRESH_MAX], hash[65];
     cn_uuid7(sid);
+    make_refresh(sid, 0, refresh, hash);
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(sid), CN_VTEXT(tenant), CN_VTEXT(user), CN_VINT(now),
-                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL)};
-    int rc = cn_store_begin(r->store, &r->err);
-    if (rc == 0)
-        rc = cn_store_exec(r->store,
-                           "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at)"
-                           " VALUES ($1, $2, $3, $4, $5)",
-                           args, 5, NULL, &r->err);
-    if (rc == 0)
-        rc = insert_refresh(r, sid, refresh);
-    if (rc == 0)
-        rc = cn_store_commit(r->store, &r->err);
+                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL), CN_VTEXT(hash)};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at,"
+                           " refresh_gen, refresh_hash) VALUES ($1, $2, $3, $4, $5, 0, $6)",
+                           args, 6, NULL, &r->err);
     if (rc != 0)
         return rc;
     auth_claims_t c;
@@ -347,30 +369,30 @@ static int revoke_session(cn_req_t *r, const char *sid)
 }
 
 typedef struct {
-    char sid[40], tenant[40], user[40], role[32];
-    int rotated, revoked, expired;
+    char tenant[40], user[40], role[32], hash[65];
+    int64_t gen;
+    int revoked, expired;
 } refresh_row_t;
 
-static int find_refresh(cn_req_t *r, const char *hash, refresh_row_t *row)
+static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
 {
     cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(hash)};
+    cn_val_t args[] = {CN_VTEXT(sid)};
     int rc = cn_store_query(r->store,
-                            "SELECT s.id, s.tenant_id, s.user_id, m.role, rt.rotated_at,"
-                            " s.revoked_at, s.expires_at FROM refresh_tokens rt"
-                            " JOIN sessions s ON s.id = rt.session_id"
+                            "SELECT s.tenant_id, s.user_id, m.role, s.refresh_gen, s.refresh_hash,"
+                            " s.revoked_at, s.expires_at FROM sessions s"
                             " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
-                            " WHERE rt.token_hash = $1",
+                            " WHERE s.id = $1",
                             args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
     if (rc == CN_ROW) {
-        snprintf(row->sid, sizeof(row->sid), "%s", cn_stmt_text(st, 0, NULL));
-        snprintf(row->tenant, sizeof(row->tenant), "%s", cn_stmt_text(st, 1, NULL));
-        snprintf(row->user, sizeof(row->user), "%s", cn_stmt_text(st, 2, NULL));
-        snprintf(row->role, sizeof(row->role), "%s", cn_stmt_text(st, 3, NULL));
-        row->rotated = !cn_stmt_is_null(st, 4);
+        snprintf(row->tenant, sizeof(row->tenant), "%s", cn_stmt_text(st, 0, NULL));
+        snprintf(row->user, sizeof(row->user), "%s", cn_stmt_text(st, 1, NULL));
+        snprintf(row->role, sizeof(row->role), "%s", cn_stmt_text(st, 2, NULL));
+        row->gen = cn_stmt_int(st, 3);
+        snprintf(row->hash, sizeof(row->hash), "%s", cn_stmt_text(st, 4, NULL));
         row->revoked = !cn_stmt_is_null(st, 5);
         row->expired = cn_stmt_int(st, 6) <= cn_now_ms();
     }
@@ -381,37 +403,42 @@ static int find_refresh(cn_req_t *r, const char *hash, refresh_row_t *row)
 static int post_refresh(cn_req_t *r)
 {
     json_t *tok = json_object_get(r->body, "refresh_token");
-    char hash[65], fresh[48];
-    auth_refresh_hash(json_string_value(tok), json_string_length(tok), hash);
+    char sid[40], hash[65], fresh[REFRESH_MAX], fresh_hash[65];
+    int64_t gen;
     refresh_row_t row;
+    if (parse_refresh(json_string_value(tok), json_string_length(tok), sid, &gen, hash) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     int rc = cn_store_begin(r->store, &r->err);
     if (rc == 0)
-        rc = find_refresh(r, hash, &row);
+        rc = find_session(r, sid, &row);
     if (rc == CN_ENOTFOUND)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     if (rc != 0)
         return rc;
     if (row.revoked || row.expired)
         return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
-    int64_t changes = 0;
-    if (!row.rotated) {
-        cn_val_t args[] = {CN_VTEXT(hash), CN_VINT(cn_now_ms())};
-        rc = cn_store_exec(r->store,
-                           "UPDATE refresh_tokens SET rotated_at = $2"
-                           " WHERE token_hash = $1 AND rotated_at IS NULL",
-                           args, 2, &changes, &r->err);
-        if (rc != 0)
-            return rc;
-    }
-    if (changes == 0) { /* an already-rotated token came back: someone holds a copy */
-        if ((rc = revoke_session(r, row.sid)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
+    if (gen < row.gen) { /* an already-rotated token came back: someone holds a copy */
+        if ((rc = revoke_session(r, sid)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
             return rc;
         return cn_fail(r, CN_EUNAUTH, "this refresh token was already used; the session is revoked");
     }
-    if ((rc = insert_refresh(r, row.sid, fresh)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
+    if (gen > row.gen || strlen(row.hash) != 64 || CRYPTO_memcmp(hash, row.hash, 64) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    make_refresh(sid, gen + 1, fresh, fresh_hash);
+    cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(gen), CN_VTEXT(fresh_hash)};
+    int64_t changes = 0;
+    rc = cn_store_exec(r->store,
+                       "UPDATE sessions SET refresh_gen = $2 + 1, refresh_hash = $3"
+                       " WHERE id = $1 AND refresh_gen = $2",
+                       args, 3, &changes, &r->err);
+    if (rc == 0 && changes != 1)
+        rc = cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    if (rc == 0)
+        rc = cn_store_commit(r->store, &r->err);
+    if (rc != 0)
         return rc;
     auth_claims_t c;
-    fill_claims(&c, row.user, row.tenant, row.role, row.sid);
+    fill_claims(&c, row.user, row.tenant, row.role, sid);
     return reply_tokens(r, &c, fresh);
 }
 
@@ -497,7 +524,7 @@ static const cn_field_t login_fields[] = {
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
 static const cn_field_t refresh_fields[] = {
-    {"refresh_token", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 256},
+    {"refresh_token", CN_T_STRING, .required = 1, .min_len = 1, .max_len = REFRESH_MAX},
     {0},
 };
 static const cn_schema_t refresh_schema = {"RefreshRequest", refresh_fields};

@@ -204,6 +204,25 @@ static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
     return st;
 }
 
+/* Runs a transaction-control statement through the statement cache: sqlite3_exec would
+ * parse it again on every call, and these run several times per request. Returns a
+ * SQLite result code (SQLITE_OK when it completed). */
+static int run(cn_store_t *s, const char *sql)
+{
+    cn_stmt_t *st = prepare(s, sql, NULL);
+    if (st == NULL)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st->stmt);
+    sqlite3_reset(st->stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void rollback_savepoint(cn_store_t *s)
+{
+    run(s, "ROLLBACK TO cn_txn");
+    run(s, "RELEASE cn_txn");
+}
+
 static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
 {
     if ((int)n != st->n_params)
@@ -234,7 +253,7 @@ static int end_read(cn_store_t *s, cn_err_t *err)
 {
     if (!s->read_open)
         return 0;
-    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    int rc = run(s, "COMMIT");
     if (rc != SQLITE_OK) /* a read statement is still stepping */
         return cn_err_set(err, CN_EBUSY, "cannot start writing while a read is in progress");
     s->read_open = 0;
@@ -245,7 +264,7 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
 {
     if (s->read_open || s->batch_open || s->in_txn)
         return 0;
-    int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+    int rc = run(s, "BEGIN");
     if (rc != SQLITE_OK)
         return map_rc(s->db, rc, err);
     s->read_open = 1;
@@ -256,7 +275,7 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
 static int begin_write(cn_store_t *s, cn_err_t *err)
 {
     pthread_mutex_lock(&write_lock);
-    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = run(s, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&write_lock);
         return map_rc(s->db, rc, err);
@@ -304,17 +323,17 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         return end_read(s, err);
     int rc = 0;
     if (s->in_txn) { /* a handler left its unit of work open: it never committed */
-        sqlite3_exec(s->db, "ROLLBACK TO cn_txn; RELEASE cn_txn", NULL, NULL, NULL);
+        rollback_savepoint(s);
         s->in_txn = 0;
     }
     if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled the whole transaction back (I/O error, disk full) */
         rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
     } else {
-        int src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        int src = run(s, "COMMIT");
         if (src != SQLITE_OK) {
             rc = map_rc(s->db, src, err);
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            run(s, "ROLLBACK");
         }
     }
     s->batch_open = 0;
@@ -427,7 +446,7 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
     if (s->batching) { /* a unit of work inside the batch: a savepoint */
         int rc = ensure_batch(s, err);
         if (rc == 0 &&
-            (rc = sqlite3_exec(s->db, "SAVEPOINT cn_txn", NULL, NULL, NULL)) != SQLITE_OK)
+            (rc = run(s, "SAVEPOINT cn_txn")) != SQLITE_OK)
             return map_rc(s->db, rc, err);
         s->in_txn = rc == 0;
         return rc;
@@ -442,7 +461,7 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
 int cn_store_commit(cn_store_t *s, cn_err_t *err)
 {
     if (s->batching) { /* durable when the batch commits */
-        int rc = sqlite3_exec(s->db, "RELEASE cn_txn", NULL, NULL, NULL);
+        int rc = run(s, "RELEASE cn_txn");
         if (rc != SQLITE_OK) {
             int code = map_rc(s->db, rc, err);
             cn_store_rollback(s);
@@ -451,7 +470,7 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
         s->in_txn = 0;
         return 0;
     }
-    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    int rc = run(s, "COMMIT");
     if (rc != SQLITE_OK) {
         int code = map_rc(s->db, rc, err);
         cn_store_rollback(s);
@@ -467,11 +486,11 @@ void cn_store_rollback(cn_store_t *s)
     if (!s->in_txn)
         return;
     if (s->batching) {
-        sqlite3_exec(s->db, "ROLLBACK TO cn_txn; RELEASE cn_txn", NULL, NULL, NULL);
+        rollback_savepoint(s);
         s->in_txn = 0;
         return;
     }
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    run(s, "ROLLBACK");
     s->in_txn = 0;
     pthread_mutex_unlock(&write_lock);
 }

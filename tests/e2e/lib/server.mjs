@@ -14,7 +14,7 @@ export const CAIRN_BIN = path.resolve(REPO_ROOT, process.env.CAIRN_BIN || 'build
 
 export const TOKEN = 'e2e-test-token';
 /** Every migration this binary ships, in apply order: update when a module adds one. */
-export const MIGRATIONS = ['auth/1 create_identity', 'auth/2 create_login_failures', 'notes/1 create_notes'];
+export const MIGRATIONS = ['auth/1 create_identity', 'auth/2 create_login_failures', 'auth/3 refresh_in_session', 'notes/1 create_notes'];
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const live = new Set(); // every process started here, killed on exit if a test forgot
@@ -395,4 +395,33 @@ export function assertProblem(res, status) {
 /** Stops every server still running (SIGTERM, then SIGKILL). Use as `after(stopAllServers)`. */
 export async function stopAllServers() {
   await Promise.all([...servers].map((s) => s.stop('SIGTERM', 10_000).catch(() => s.kill9().catch(() => {}))));
+}
+
+/**
+ * Runs `cairn ...args` with input written to its standard input (for --password-stdin);
+ * resolves to {code, stdout, stderr} like runCli. Killed after timeoutMs.
+ */
+export function runCliWithInput(args, input, { env = {}, timeoutMs = 10_000, cwd } = {}) {
+  const childEnv = cleanEnv(env);
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
+  return new Promise((resolve, reject) => {
+    const p = spawn(CAIRN_BIN, args, { env: childEnv, cwd: cwd ?? tempDir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(p);
+    const out = [];
+    const err = [];
+    p.stdout.on('data', (d) => out.push(d));
+    p.stderr.on('data', (d) => err.push(d));
+    let timedOut = false;
+    const t = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
+    p.on('error', (e) => { clearTimeout(t); reject(e); });
+    p.on('close', (code, signal) => {
+      clearTimeout(t);
+      live.delete(p);
+      const res = { code: exitCodeOf(code, signal), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      if (timedOut) reject(new Error(`cairn ${args.join(' ')} did not finish within ${timeoutMs} ms\n${res.stderr}`));
+      else resolve(res);
+    });
+    p.stdin.on('error', () => {}); // cairn may exit before reading stdin (EPIPE)
+    p.stdin.end(input);
+  });
 }

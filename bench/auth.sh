@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Identity benchmark: JWT-authenticated reads against the same route with the bootstrap
+# token (the cheapest credential), token refresh (rotation) throughput, and sign-in
+# throughput with the p99 of /healthz measured during the sign-in flood.
+# Prints Markdown for bench/RESULTS.md on stdout. Usage: bash bench/auth.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+PORT=${PORT:-8092}
+U=http://127.0.0.1:$PORT
+DATA=$(mktemp -d)
+WORK=$(mktemp -d)
+PW='vivid-Otter-42-lantern'
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA" "$WORK"' EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+"$BUILD/cairn" tenant create --slug bench --name Bench --data "$DATA" >/dev/null
+printf '%s\n' "$PW" | "$BUILD/cairn" user create --tenant bench --email bench@bench.example \
+  --role owner --password-stdin --data "$DATA" >/dev/null
+CAIRN_BOOTSTRAP_TOKEN=bench-token CAIRN_LOCKOUT_ATTEMPTS=1000 CAIRN_ACCESS_LOG=false \
+  "$BUILD/cairn" serve --listen "127.0.0.1:$PORT" --data "$DATA" 2>"$WORK/server.log" &
+PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.05; done
+
+LOGIN_BODY="{\"tenant\":\"bench\",\"email\":\"bench@bench.example\",\"password\":\"$PW\"}"
+field() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s)['$1']))"; }
+login() { curl -s -XPOST "$U/api/v1/auth/login" -H 'content-type: application/json' -d "$LOGIN_BODY"; }
+AT=$(login | field access_token)
+NOTE=$(curl -s -XPOST "$U/api/v1/notes" -H "authorization: Bearer $AT" -H 'content-type: application/json' \
+  -d '{"title":"bench"}' | field id)
+NOTE_B=$(curl -s -XPOST "$U/api/v1/notes" -H "authorization: Bearer bench-token" -H 'content-type: application/json' \
+  -d '{"title":"bench"}' | field id)
+
+rps() { awk '/Requests\/sec/ {print int($2)}' "$1"; }
+p99() { awk '$1 == "99%" {print $2}' "$1"; }
+
+echo "### Identity benchmark $(date -u '+%Y-%m-%d %H:%M UTC') — \`$(git rev-parse --short HEAD)\`"
+echo
+echo "wrk \`-t1 -c64 -d${DURATION}s\`, $ROUNDS rounds alternating, 127.0.0.1, $(nproc) cores."
+echo
+echo "| round | GET note, bootstrap token req/s | GET note, JWT req/s | JWT / bootstrap |"
+echo "|---:|---:|---:|---:|"
+for r in $(seq "$ROUNDS"); do
+  wrk -t1 -c64 -d"${DURATION}s" -H 'Authorization: Bearer bench-token' "$U/api/v1/notes/$NOTE_B" > "$WORK/b.txt"
+  wrk -t1 -c64 -d"${DURATION}s" -H "Authorization: Bearer $AT" "$U/api/v1/notes/$NOTE" > "$WORK/j.txt"
+  b=$(rps "$WORK/b.txt"); j=$(rps "$WORK/j.txt")
+  echo "| $r | $b | $j | $((100 * j / b)) % |"
+done
+
+# 64 sessions to rotate: one refresh token per connection
+for _ in $(seq 64); do login | field refresh_token; done > "$WORK/tokens.txt"
+REFRESH_TOKENS="$WORK/tokens.txt" wrk -t1 -c64 -d"${DURATION}s" --latency -s bench/refresh.lua \
+  "$U" > "$WORK/r.txt"
+echo
+echo "| token refresh (rotation: lookup + 2 writes in one transaction) | |"
+echo "|---|---:|"
+echo "| refreshes/s | $(rps "$WORK/r.txt") |"
+echo "| p99 | $(p99 "$WORK/r.txt") |"
+echo "| non-2xx | $(awk '/Non-2xx/ {print $NF}' "$WORK/r.txt" | grep . || echo 0) |"
+
+LOGIN_BODY="$LOGIN_BODY" wrk -t1 -c16 -d"${DURATION}s" --latency -s bench/login.lua "$U" > "$WORK/l.txt" &
+LPID=$!
+sleep 1
+wrk -t1 -c16 -d"$((DURATION - 2))s" --latency "$U/healthz" > "$WORK/h.txt"
+wait $LPID
+echo
+echo "| sign-in flood (16 connections, argon2id m=19 MiB t=2 on $(grep -o 'workers = [0-9]*' <("$BUILD/cairn" config check) | awk '{print $3}') workers) | |"
+echo "|---|---:|"
+echo "| sign-ins/s | $(awk '/Requests\/sec/ {print $2}' "$WORK/l.txt") |"
+echo "| /healthz during the flood: req/s | $(rps "$WORK/h.txt") |"
+echo "| /healthz during the flood: p99 | $(p99 "$WORK/h.txt") |"
