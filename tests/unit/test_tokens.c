@@ -257,7 +257,7 @@ static void build_payload(const payload_t *p, char *out, size_t cap)
 
 static char *sign_payload(fixture_t *f, const payload_t *p)
 {
-    char payload[2048];
+    char payload[8192];
     build_payload(p, payload, sizeof(payload));
     return sign_json(f, NULL, payload);
 }
@@ -693,6 +693,8 @@ static void test_rotation(void **state)
 
     cn_err_t err = {0};
     char rotated[40];
+    /* keys are ordered by their creation millisecond: see test_rotated_key_signs_first */
+    usleep(3000);
     assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
     assert_int_equal(count_keys(f->store), 2);
     newest_key(f->store, kid2, s2);
@@ -711,6 +713,7 @@ static void test_rotation(void **state)
     assert_string_equal(out.sub, in.sub);
 
     /* a third key: both older keys still verify */
+    usleep(3000);
     assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
     char *third = issue(&in);
     accepted(f, old, &out);
@@ -724,6 +727,42 @@ static void test_rotation(void **state)
     free(third);
     free(fresh);
     free(old);
+}
+
+static void test_rotated_key_signs_first(void **state)
+{
+    /* "Adds a new signing key (it signs from now on)": also when the newest existing key
+     * has the same or a later creation time (two rotations within one millisecond, or the
+     * wall clock stepped back since the last one) */
+    fixture_t *f = *state;
+    cn_val_t args[] = {CN_VTEXT("kzzzzahead0000000"),
+                       CN_VTEXT("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"),
+                       CN_VINT(cn_now_ms() + 60 * 1000)};
+    exec_sql(f->store, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
+             args, 3);
+    cn_err_t err = {0};
+    char rotated[40];
+    assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
+    auth_claims_t in = sample_claims(f->now, "member");
+    char *tok = issue(&in);
+    json_t *h = header_of(tok);
+    const char *signer = json_string_value(json_object_get(h, "kid"));
+    if (strcmp(signer, rotated) != 0)
+        fail_msg("after rotating to %s, tokens are still signed with %s", rotated, signer);
+    json_decref(h);
+    free(tok);
+
+    /* back-to-back rotations: each new key signs at once */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
+        tok = issue(&in);
+        h = header_of(tok);
+        signer = json_string_value(json_object_get(h, "kid"));
+        if (strcmp(signer, rotated) != 0)
+            fail_msg("rotation %d: new key %s, tokens signed with %s", i, rotated, signer);
+        json_decref(h);
+        free(tok);
+    }
 }
 
 static void test_no_key_no_token(void **state)
@@ -1204,6 +1243,7 @@ int main(void)
         T(test_other_algorithms),
         T(test_unknown_kid),
         T(test_rotation),
+        T(test_rotated_key_signs_first),
         T(test_no_key_no_token),
         T(test_key_added_by_another_process),
         T(test_expiry),
