@@ -6,6 +6,7 @@
  * every thread.
  */
 #include "auth/auth.h"
+#include "auth/apikeys.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
@@ -56,6 +57,7 @@ static const cn_migration_t migrations[] = {
      "DROP TABLE refresh_tokens;"
      "ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''"},
+    {4, "create_api_keys", auth_apikeys_sql},
     {0},
 };
 
@@ -69,6 +71,11 @@ static struct {
 static int authenticate(cn_req_t *r)
 {
     h2o_iovec_t v = cn_req_header(r, "authorization");
+    h2o_iovec_t k = cn_req_header(r, "x-api-key");
+    if (k.len == 0 && v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0)
+        k = h2o_iovec_init(v.base + 7, v.len - 7);
+    if (auth_is_api_key(k.base ? k.base : "", k.len))
+        return auth_api_key_authenticate(r, k.base, k.len);
     if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0 && memchr(v.base + 7, '.', v.len - 7)) {
         auth_claims_t c;
         const char *why;
@@ -91,6 +98,8 @@ static int authorize(cn_req_t *r, const char *permission)
 {
     if (!r->principal.authenticated)
         return CN_EFORBIDDEN;
+    if (r->principal.is_key)
+        return auth_scopes_allow(r->principal.scopes, permission) ? 0 : CN_EFORBIDDEN;
     if (r->principal.role[0] == '\0') /* the bootstrap token: the operator */
         return 0;
     return auth_role_allows(r->principal.role, permission) ? 0 : CN_EFORBIDDEN;
@@ -529,6 +538,19 @@ static const cn_field_t refresh_fields[] = {
 };
 static const cn_schema_t refresh_schema = {"RefreshRequest", refresh_fields};
 
+static const cn_field_t list_fields[] = {
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = 200},
+    {"cursor", CN_T_STRING, .max_len = 128},
+    {0},
+};
+static const cn_schema_t list_query = {"AuthListQuery", list_fields};
+
+static const cn_field_t id_fields[] = {
+    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {0},
+};
+static const cn_schema_t id_params = {"AuthId", id_fields};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password"},
@@ -539,10 +561,19 @@ static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
      .summary = "Sign out every session of the caller in this tenant"},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
+    {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
+     .body = &auth_api_key_schema, .summary = "Create an API key (the key is shown only here)",
+     .success_status = 201},
+    {CN_GET, "/api/v1/api-keys", auth_list_api_keys, "api_keys.manage", .query = &list_query,
+     .summary = "List the tenant's API keys (never their secrets)"},
+    {CN_DELETE, "/api/v1/api-keys/{id}", auth_delete_api_key, "api_keys.manage",
+     .params = &id_params, .summary = "Revoke an API key, effective immediately",
+     .success_status = 204},
     {0},
 };
 
 static const cn_permission_t permissions[] = {
+    {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
     {"self.read", "Read one's own profile"},
     {"self.sessions", "Sign one's own sessions out"},
     {0},

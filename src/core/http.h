@@ -23,6 +23,8 @@ typedef struct st_cn_principal_t {
     char subject[64];    /* user id, key id, or "bootstrap" */
     char session_id[40]; /* for users: the session (revocable), else empty */
     char role[32];       /* the caller's role in tenant_id, empty for the bootstrap token */
+    char scopes[512];    /* API keys: the permissions granted, comma-separated */
+    int is_key;          /* an API key: only scopes count, no role */
     int authenticated;
 } cn_principal_t;
 

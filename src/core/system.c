@@ -85,6 +85,14 @@ static int permission_declared(const cn_app_t *m, const char *perm)
     return 0;
 }
 
+int cn_permission_exists(const char *permission)
+{
+    for (const cn_app_t *const *m = SYS.modules; *m; m++)
+        if (permission_declared(*m, permission))
+            return 1;
+    return 0;
+}
+
 int cn_register_routes(cn_router_t *router, const cn_app_t *const *modules, cn_err_t *err)
 {
     for (const cn_app_t *const *m = modules; *m; m++) {

@@ -22,6 +22,9 @@ void cn_system_free(void);
 /** Releases the calling thread's /metrics buffer. */
 void cn_system_thread_exit(void);
 
+/** 1 when some module of the running server declares permission. */
+int cn_permission_exists(const char *permission);
+
 /** Builds the OpenAPI 3.1 document for the given modules. New reference. */
 json_t *cn_openapi_build(const cn_app_t *const *modules);
 

@@ -1,0 +1,290 @@
+/*
+ * API keys (see apikeys.h). A key is looked up by its public prefix and the SHA-256 of
+ * its secret is compared in constant time. Every request reads the key's row, so a
+ * revoked or expired key is refused at once on every thread and process.
+ */
+#include "auth/apikeys.h"
+#include "auth/rbac.h"
+#include "auth/tokens.h"
+#include "core/system.h"
+#include "lib/formats.h"
+
+#include <openssl/crypto.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PREFIX_LEN 8
+#define KEY_HEAD "cairn_"
+#define LAST_USED_EVERY_MS 60000
+
+const char auth_apikeys_sql[] =
+    "CREATE TABLE api_keys ("
+    " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " prefix TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, name TEXT NOT NULL,"
+    " scopes TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER, last_used_at INTEGER, revoked_at INTEGER);"
+    "CREATE INDEX api_keys_tenant ON api_keys (tenant_id, id)";
+
+int auth_is_api_key(const char *token, size_t len)
+{
+    return len > sizeof(KEY_HEAD) + PREFIX_LEN && memcmp(token, KEY_HEAD, 6) == 0 &&
+           token[6 + PREFIX_LEN] == '_';
+}
+
+int auth_scopes_allow(const char *scopes, const char *permission)
+{
+    size_t n = strlen(permission);
+    for (const char *p = scopes; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, permission, n) == 0)
+            return 1;
+        p += len + (end != NULL);
+    }
+    return 0;
+}
+
+static void touch_last_used(cn_req_t *r, const char *id, int64_t last_used)
+{
+    int64_t now = cn_now_ms();
+    if (now - last_used < LAST_USED_EVERY_MS) /* one write a minute per key is enough */
+        return;
+    cn_err_t err;
+    cn_val_t args[] = {CN_VTEXT(id), CN_VINT(now)};
+    cn_store_exec(r->store, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", args, 2, NULL,
+                  &err); /* best effort: a failure must not refuse the request */
+}
+
+int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)
+{
+    char prefix[PREFIX_LEN + 1], hash[65];
+    memcpy(prefix, token + 6, PREFIX_LEN);
+    prefix[PREFIX_LEN] = '\0';
+    const char *secret = token + 6 + PREFIX_LEN + 1;
+    auth_refresh_hash(secret, len - (size_t)(secret - token), hash);
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(prefix)};
+    int rc = cn_store_query(r->store,
+                            "SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at,"
+                            " last_used_at FROM api_keys WHERE prefix = $1",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return cn_fail(r, CN_EUNAUTH, "the API key cannot be checked now");
+    int ok = 0;
+    char id[40] = "";
+    int64_t last_used = 0;
+    if (cn_stmt_step(st, &r->err) == CN_ROW) {
+        size_t hlen;
+        const char *stored = cn_stmt_text(st, 2, &hlen);
+        int64_t now = cn_now_ms();
+        ok = hlen == 64 && CRYPTO_memcmp(stored, hash, 64) == 0 && cn_stmt_is_null(st, 5) &&
+             (cn_stmt_is_null(st, 4) || cn_stmt_int(st, 4) > now);
+        if (ok) {
+            cn_principal_t *p = &r->principal;
+            snprintf(id, sizeof(id), "%s", cn_stmt_text(st, 0, NULL));
+            snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", cn_stmt_text(st, 1, NULL));
+            snprintf(p->subject, sizeof(p->subject), "key:%s", id);
+            snprintf(p->scopes, sizeof(p->scopes), "%s", cn_stmt_text(st, 3, NULL));
+            p->is_key = 1;
+            p->authenticated = 1;
+            last_used = cn_stmt_is_null(st, 6) ? 0 : cn_stmt_int(st, 6);
+        }
+    }
+    cn_stmt_finish(st);
+    if (!ok)
+        return cn_fail(r, CN_EUNAUTH, "the API key is not valid, expired or revoked");
+    touch_last_used(r, id, last_used);
+    return 0;
+}
+
+/* ---- management routes (permission api_keys.manage) ---- */
+
+static const cn_field_t scope_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
+static const cn_field_t create_fields[] = {
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100},
+    {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 32, .items = &scope_item},
+    {"expires_at", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "RFC 3339; omit for no expiry"},
+    {0},
+};
+const cn_schema_t auth_api_key_schema = {"ApiKeyCreate", create_fields};
+
+/* The caller may only hand out permissions it holds itself. */
+static int caller_holds(cn_req_t *r, const char *perm)
+{
+    if (r->principal.is_key)
+        return auth_scopes_allow(r->principal.scopes, perm);
+    return r->principal.role[0] == '\0' || auth_role_allows(r->principal.role, perm);
+}
+
+static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
+{
+    size_t used = 0, i;
+    json_t *v;
+    scopes[0] = '\0';
+    json_array_foreach(perms, i, v) {
+        const char *perm = json_string_value(v);
+        char field[48];
+        snprintf(field, sizeof(field), "permissions[%zu]", i);
+        if (!cn_permission_exists(perm))
+            cn_verrors_add(&r->verrors, field, "is not a permission of this server");
+        else if (!caller_holds(r, perm))
+            cn_verrors_add(&r->verrors, field, "is not held by the caller");
+        else if (!auth_scopes_allow(scopes, perm))
+            used += (size_t)snprintf(scopes + used, cap - used, "%s%s", used ? "," : "", perm);
+    }
+    return r->verrors.count ? cn_fail(r, CN_EVALIDATION, "the key's permissions are not allowed")
+                            : 0;
+}
+
+static void write_key(cn_jw_t *w, cn_stmt_t *st)
+{
+    static const char *const names[] = {"id", "name", "prefix", "permissions", "created_at",
+                                        "expires_at", "last_used_at", "revoked_at"};
+    cn_jw_object(w);
+    for (int c = 0; c < 8; c++) {
+        cn_jw_key(w, names[c]);
+        size_t len;
+        const char *text = cn_stmt_text(st, c, &len);
+        if (cn_stmt_is_null(st, c)) {
+            cn_jw_null(w);
+        } else if (c == 3) { /* stored comma-separated */
+            cn_jw_array(w);
+            for (const char *p = text; *p;) {
+                const char *end = strchr(p, ',');
+                size_t n = end ? (size_t)(end - p) : strlen(p);
+                cn_jw_str(w, p, n);
+                p += n + (end != NULL);
+            }
+            cn_jw_end(w);
+        } else if (c >= 4) {
+            cn_jw_int(w, cn_stmt_int(st, c));
+        } else {
+            cn_jw_str(w, text, len);
+        }
+    }
+    cn_jw_end(w);
+}
+
+#define KEY_COLUMNS "id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at"
+
+int auth_post_api_key(cn_req_t *r)
+{
+    char scopes[512];
+    int rc = check_scopes(r, json_object_get(r->body, "permissions"), scopes, sizeof(scopes));
+    if (rc != 0)
+        return rc;
+    const char *expires = json_string_value(json_object_get(r->body, "expires_at"));
+    int64_t expires_ms = 0;
+    if (expires && (cn_parse_rfc3339(expires, strlen(expires), &expires_ms) != 0 ||
+                    expires_ms <= cn_now_ms()))
+        return cn_fail_field(r, "expires_at", "must be in the future");
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t raw[PREFIX_LEN + 32];
+    cn_random(raw, sizeof(raw));
+    char prefix[PREFIX_LEN + 1], secret[48], hash[65], key[80], id[CN_UUID_LEN + 1];
+    for (int i = 0; i < PREFIX_LEN; i++)
+        prefix[i] = alphabet[raw[i] % 36];
+    prefix[PREFIX_LEN] = '\0';
+    cn_base64url_encode(raw + PREFIX_LEN, 32, secret);
+    sodium_memzero(raw, sizeof(raw));
+    snprintf(key, sizeof(key), KEY_HEAD "%s_%s", prefix, secret);
+    auth_refresh_hash(secret, strlen(secret), hash);
+    sodium_memzero(secret, sizeof(secret));
+    cn_uuid7(id);
+    cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(r->principal.tenant_id), CN_VTEXT(prefix),
+                       CN_VTEXT(hash), CN_VTEXT(json_string_value(json_object_get(r->body, "name"))),
+                       CN_VTEXT(scopes), CN_VTEXT(r->principal.subject), CN_VINT(cn_now_ms()),
+                       expires ? CN_VINT(expires_ms) : CN_VNULL};
+    cn_stmt_t *st;
+    rc = cn_store_query(r->store,
+                        "INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, name, scopes,"
+                        " created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                        " $8, $9) RETURNING " KEY_COLUMNS,
+                        args, CN_ARRAY_SIZE(args), &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        write_key(&w, st);
+        /* the one time the full key is shown: splice it into the object */
+        w.b->len--; /* drop the closing brace */
+        cn_buf_lit(w.b, ",\"key\":\"");
+        cn_buf_append(w.b, key, strlen(key));
+        cn_buf_lit(w.b, "\"}");
+    }
+    cn_stmt_finish(st);
+    sodium_memzero(key, sizeof(key));
+    if (rc != CN_ROW)
+        return rc < 0 ? rc : cn_fail(r, CN_ERR, "insert returned no row");
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    return cn_reply_json_buf(r, 201);
+}
+
+int auth_list_api_keys(cn_req_t *r)
+{
+    json_t *jl = json_object_get(r->query, "limit");
+    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
+    int64_t limit = jl ? json_integer_value(jl) : 50;
+    char after[CN_UUID_LEN + 1] = "~"; /* sorts after every id: first page */
+    if (cursor != NULL) {
+        uint8_t raw[96];
+        long n = strlen(cursor) <= 128 ? cn_base64url_decode(cursor, strlen(cursor), raw) : -1;
+        if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
+            return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
+        memcpy(after, raw, CN_UUID_LEN);
+        after[CN_UUID_LEN] = '\0';
+    }
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(after), CN_VINT(limit + 1)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT " KEY_COLUMNS " FROM api_keys WHERE tenant_id = $1 AND id < $2"
+                            " ORDER BY id DESC LIMIT $3",
+                            args, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    char last[CN_UUID_LEN + 1] = "", next[CN_UUID_LEN * 2] = "";
+    int64_t count = 0;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if (count == limit) {
+            cn_base64url_encode((const uint8_t *)last, strlen(last), next);
+            break;
+        }
+        snprintf(last, sizeof(last), "%s", cn_stmt_text(st, 0, NULL));
+        write_key(&w, st);
+        count++;
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_jw_end(&w);
+    cn_jw_key(&w, "next_cursor");
+    if (next[0])
+        cn_jw_str(&w, next, strlen(next));
+    else
+        cn_jw_null(&w);
+    cn_jw_end(&w);
+    return cn_reply_json_buf(r, 200);
+}
+
+int auth_delete_api_key(cn_req_t *r)
+{
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(cn_req_param(r, "id")),
+                       CN_VINT(cn_now_ms())};
+    int64_t changes = 0;
+    int rc = cn_store_exec(r->store,
+                           "UPDATE api_keys SET revoked_at = $3"
+                           " WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                           args, 3, &changes, &r->err);
+    if (rc != 0)
+        return rc;
+    if (changes == 0)
+        return cn_fail(r, CN_ENOTFOUND, "no active API key with this id");
+    return cn_reply_empty(r, 204);
+}
