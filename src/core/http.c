@@ -629,8 +629,9 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     return 0;
 }
 
-void cn_http_end_turn(cn_store_t *store)
+int cn_http_end_turn(cn_store_t *store)
 {
+    int answered = 0;
     cn_err_t err = {0};
     if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes) &&
         cn_store_batch_begin(store, &err) != 0) /* each handler then meets the error itself */
@@ -639,10 +640,11 @@ void cn_http_end_turn(cn_store_t *store)
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, queued_writes.next);
         h2o_linklist_unlink(&r->pending); /* its answer may link it again, as held back */
         run_handler(r);
+        answered = 1;
     }
     if (!cn_store_batch_open(store)) {
         cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
-        return;
+        return answered;
     }
     int rc = cn_store_batch_commit(store, &err);
     if (rc != 0)
@@ -651,6 +653,7 @@ void cn_http_end_turn(cn_store_t *store)
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, pending_answers.next);
         h2o_linklist_unlink(&r->pending);
+        answered = 1;
         if (rc == 0) {
             start_sending(r);
             continue;
@@ -659,6 +662,7 @@ void cn_http_end_turn(cn_store_t *store)
         r->responded = 0;
         problem(r, 503, "the change could not be committed; it was not applied, retry");
     }
+    return answered;
 }
 
 int cn_http_send_error(h2o_req_t *req, int status, const char *detail)

@@ -118,10 +118,13 @@ static void *loop_main(void *arg)
     cn_loop_t *loop = arg;
     cn_metrics_bind_thread(loop->index);
     cn_workers_bind_loop(&loop->work_done);
+    int answered = 0;
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
-        /* wake at least every 100 ms while access lines wait to be written */
-        h2o_evloop_run(loop->loop, loop->stopping ? 20 : cn_log_pending() ? 100 : INT32_MAX);
-        cn_http_end_turn(loop->store); /* group commit, then the answers that waited for it */
+        /* no sleep after answers sent outside h2o (their write completions are pending);
+         * otherwise wake at least every 100 ms while access lines wait to be written */
+        int32_t wait = answered ? 0 : loop->stopping ? 20 : cn_log_pending() ? 100 : INT32_MAX;
+        h2o_evloop_run(loop->loop, wait);
+        answered = cn_http_end_turn(loop->store); /* group commit, then the held answers */
         cn_log_flush_due();
     }
     loop->exit_code = open_connections(loop) ? 1 : 0;

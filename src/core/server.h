@@ -18,10 +18,13 @@ void cn_http_free(void);
 int cn_http_handle(h2o_req_t *req, cn_store_t *store);
 
 /**
- * Ends an event-loop turn: commits the store's batch transaction and sends the answers
- * that waited for it (or 503 problems if the commit failed).
+ * Ends an event-loop turn: runs the turn's queued writes, commits the store's batch
+ * transaction and sends the answers that waited for it (or 503 problems if the commit
+ * failed). Returns 1 when it answered anything: the loop must then poll again without
+ * sleeping, because h2o runs the completions of those writes (which re-arm reading on
+ * keep-alive connections) only inside h2o_evloop_run.
  */
-void cn_http_end_turn(cn_store_t *store);
+int cn_http_end_turn(cn_store_t *store);
 
 /** Releases the calling loop thread's reply buffers (before the thread exits). */
 void cn_http_thread_exit(void);
