@@ -7,6 +7,7 @@
  */
 #include "auth/auth.h"
 #include "auth/apikeys.h"
+#include "auth/audit.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
@@ -58,6 +59,7 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''"},
     {4, "create_api_keys", auth_apikeys_sql},
+    {5, "create_audit_log", auth_audit_sql},
     {0},
 };
 
@@ -277,6 +279,13 @@ static int check_locked(cn_req_t *r, const char *key)
     return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
 }
 
+static int security_event(cn_req_t *r, const char *tenant, const char *actor,
+                          const char *action, const char *object, const char *ip, int status)
+{
+    auth_audit_t e = {tenant, actor, action, object, ip, r->request_id, status};
+    return auth_audit_append(r->store, &e, &r->err);
+}
+
 static void login_free(login_t *l)
 {
     if (l->password) {
@@ -298,15 +307,19 @@ static void login_done(cn_req_t *r, void *arg)
     login_t *l = arg;
     int rc = 0;
     if (r != NULL) {
+        char ip[64];
+        cn_req_peer(r, ip, sizeof(ip));
         if (!l->ok) {
-            char ip[64];
-            cn_req_peer(r, ip, sizeof(ip));
             cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s",
                    l->key, ip);
             rc = record_failure(r, l->key);
             if (rc == 0)
+                rc = security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
+                                    "auth.login.failed", l->key, ip, 401);
+            if (rc == 0)
                 rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
-        } else if ((rc = clear_failures(r, l->key)) == 0) {
+        } else if ((rc = clear_failures(r, l->key)) == 0 &&
+                   (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0) {
             rc = start_session(r, l->user, l->tenant, l->role);
         }
         if (rc != 0)
@@ -427,7 +440,11 @@ static int post_refresh(cn_req_t *r)
     if (row.revoked || row.expired)
         return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
     if (gen < row.gen) { /* an already-rotated token came back: someone holds a copy */
-        if ((rc = revoke_session(r, sid)) != 0 || (rc = cn_store_commit(r->store, &r->err)) != 0)
+        char ip[64];
+        cn_req_peer(r, ip, sizeof(ip));
+        if ((rc = revoke_session(r, sid)) != 0 ||
+            (rc = security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip, 401)) != 0 ||
+            (rc = cn_store_commit(r->store, &r->err)) != 0)
             return rc;
         return cn_fail(r, CN_EUNAUTH, "this refresh token was already used; the session is revoked");
     }
@@ -561,6 +578,8 @@ static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
      .summary = "Sign out every session of the caller in this tenant"},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
+    {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
+     .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)"},
     {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
      .body = &auth_api_key_schema, .summary = "Create an API key (the key is shown only here)",
      .success_status = 201},
@@ -574,6 +593,7 @@ static const cn_route_t routes[] = {
 
 static const cn_permission_t permissions[] = {
     {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
+    {"audit.manage", "Read the tenant's audit log (owners and admins)"},
     {"self.read", "Read one's own profile"},
     {"self.sessions", "Sign one's own sessions out"},
     {0},
@@ -592,6 +612,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     if (rc == 0) {
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
+        cn_set_after_write_hook(auth_audit_request);
     }
     return rc;
 }

@@ -27,6 +27,7 @@ static struct {
     size_t n_cors;
     cn_auth_fn auth;
     cn_authz_fn authz;
+    cn_after_write_fn after_write;
     char *bootstrap_token;
     size_t bootstrap_len;
     char bootstrap_tenant[64];
@@ -89,6 +90,11 @@ void cn_set_auth_hook(cn_auth_fn fn)
 void cn_set_authz_hook(cn_authz_fn fn)
 {
     H.authz = fn;
+}
+
+void cn_set_after_write_hook(cn_after_write_fn fn)
+{
+    H.after_write = fn;
 }
 
 void cn_auth_bootstrap_init(const char *token, const char *tenant_id)
@@ -583,6 +589,8 @@ void cn_req_finish_error(cn_req_t *r, int code)
         answer_failure(r, code);
 }
 
+static int may_write(cn_method_t m);
+
 static void run_handler(cn_req_t *r)
 {
     int rc = r->route->handler(r);
@@ -592,6 +600,8 @@ static void run_handler(cn_req_t *r)
         answer_failure(r, rc);
     else if (!r->responded)
         cn_reply_problem(r, CN_ERR, "handler returned without answering");
+    else if (H.after_write != NULL && may_write(r->method) && r->h->res.status < 400)
+        H.after_write(r);
 }
 
 /*

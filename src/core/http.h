@@ -101,6 +101,13 @@ void cn_set_auth_hook(cn_auth_fn fn);
 typedef int (*cn_authz_fn)(cn_req_t *r, const char *permission);
 void cn_set_authz_hook(cn_authz_fn fn);
 
+/**
+ * Called after a POST/PUT/PATCH/DELETE handler answered with a status below 400, inside
+ * the same transaction as the change (the audit log uses it).
+ */
+typedef void (*cn_after_write_fn)(cn_req_t *r);
+void cn_set_after_write_hook(cn_after_write_fn fn);
+
 /** Sets the bootstrap token accepted by the default authentication hook. */
 void cn_auth_bootstrap_init(const char *token, const char *tenant_id);
 

@@ -35,6 +35,7 @@ struct st_cn_store_t {
     int batching;   /* group commit: writes join one transaction per loop turn */
     int batch_open; /* that transaction is open and holds write_lock */
     int read_open;  /* batching: a read transaction spans the loop turn's reads */
+    int batch_failed; /* something that must commit with the batch could not be written */
     void (*on_query)(uint64_t);
 };
 
@@ -297,6 +298,11 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
     return 0;
 }
 
+void cn_store_batch_fail(cn_store_t *s)
+{
+    s->batch_failed = s->batch_open;
+}
+
 int cn_store_batch_begin(cn_store_t *s, cn_err_t *err)
 {
     return s->batching ? ensure_batch(s, err) : 0;
@@ -326,7 +332,10 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         rollback_savepoint(s);
         s->in_txn = 0;
     }
-    if (sqlite3_get_autocommit(s->db)) {
+    if (s->batch_failed) {
+        run(s, "ROLLBACK");
+        rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
+    } else if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled the whole transaction back (I/O error, disk full) */
         rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
     } else {
@@ -337,6 +346,7 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         }
     }
     s->batch_open = 0;
+    s->batch_failed = 0;
     pthread_mutex_unlock(&write_lock);
     return rc;
 }

@@ -88,6 +88,8 @@ int cn_store_in_txn(const cn_store_t *s);
 void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
 int cn_store_batch_open(const cn_store_t *s);
+/** Dooms the open batch: its commit rolls everything back and reports failure. */
+void cn_store_batch_fail(cn_store_t *s);
 /** Opens the batch now (before running a turn's queued writes). */
 int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
 /**

@@ -1,0 +1,247 @@
+/*
+ * Audit log (see audit.h). Entries are appended in the writing transaction, so an entry
+ * exists exactly when its change committed. Appends are serialised by the store's write
+ * lock, which makes "read the last hash, write the next" safe. The hash covers every
+ * field, each length-prefixed so no two different entries can encode alike.
+ */
+#include "auth/audit.h"
+#include "core/log.h"
+#include "lib/formats.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+const char auth_audit_sql[] =
+    "CREATE TABLE audit_log ("
+    " seq INTEGER PRIMARY KEY, tenant_id TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " object TEXT, ip TEXT NOT NULL, request_id TEXT NOT NULL, status INTEGER NOT NULL,"
+    " at INTEGER NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq)";
+
+static const char genesis[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static void feed(crypto_hash_sha256_state *h, const char *v)
+{
+    char len[24];
+    v = v ? v : "";
+    int n = snprintf(len, sizeof(len), "%zu:", strlen(v));
+    crypto_hash_sha256_update(h, (const uint8_t *)len, (size_t)n);
+    crypto_hash_sha256_update(h, (const uint8_t *)v, strlen(v));
+}
+
+static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e, int64_t at,
+                       char out[65])
+{
+    char num[3][24];
+    snprintf(num[0], sizeof(num[0]), "%lld", (long long)seq);
+    snprintf(num[1], sizeof(num[1]), "%d", e->status);
+    snprintf(num[2], sizeof(num[2]), "%lld", (long long)at);
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    const char *fields[] = {prev, num[0], e->tenant_id, e->actor, e->action, e->object,
+                            e->ip, e->request_id, num[1], num[2]};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        feed(&h, fields[i]);
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&h, digest);
+    sodium_bin2hex(out, 65, digest, sizeof(digest));
+}
+
+int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", NULL,
+                            0, &st, err);
+    if (rc != 0)
+        return rc;
+    int64_t seq = 1;
+    char prev[65];
+    memcpy(prev, genesis, sizeof(prev));
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        seq = cn_stmt_int(st, 0) + 1;
+        snprintf(prev, sizeof(prev), "%s", cn_stmt_text(st, 1, NULL));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    int64_t at = cn_now_ms();
+    char hash[65];
+    entry_hash(prev, seq, e, at, hash);
+    cn_val_t args[] = {CN_VINT(seq),
+                       e->tenant_id ? CN_VTEXT(e->tenant_id) : CN_VNULL,
+                       CN_VTEXT(e->actor),
+                       CN_VTEXT(e->action),
+                       e->object ? CN_VTEXT(e->object) : CN_VNULL,
+                       CN_VTEXT(e->ip),
+                       CN_VTEXT(e->request_id),
+                       CN_VINT(e->status),
+                       CN_VINT(at),
+                       CN_VTEXT(prev),
+                       CN_VTEXT(hash)};
+    return cn_store_exec(s,
+                         "INSERT INTO audit_log (seq, tenant_id, actor, action, object, ip,"
+                         " request_id, status, at, prev_hash, hash)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         args, CN_ARRAY_SIZE(args), NULL, err);
+}
+
+void auth_audit_request(cn_req_t *r)
+{
+    int status = r->h->res.status;
+    /* public routes (sign-in, refresh) record their own security events */
+    if (status >= 400 || r->route == NULL || r->route->permission == NULL)
+        return;
+    char action[160], ip[64];
+    snprintf(action, sizeof(action), "%s %s", cn_method_name(r->method), r->route->path);
+    cn_req_peer(r, ip, sizeof(ip));
+    const char *object = cn_req_param(r, "id");
+    char created[64] = "";
+    if (object == NULL) { /* a create: the new object's id ends its Location */
+        ssize_t i = h2o_find_header_by_str(&r->h->res.headers, H2O_STRLIT("location"), -1);
+        if (i >= 0) {
+            h2o_iovec_t loc = r->h->res.headers.entries[i].value;
+            const char *slash = memrchr(loc.base, '/', loc.len);
+            if (slash != NULL)
+                snprintf(created, sizeof(created), "%.*s", (int)(loc.base + loc.len - slash - 1),
+                         slash + 1);
+        }
+        object = created[0] ? created : NULL;
+    }
+    auth_audit_t e = {r->principal.authenticated ? r->principal.tenant_id : NULL,
+                      r->principal.authenticated ? r->principal.subject : "anonymous",
+                      action,
+                      object,
+                      ip,
+                      r->request_id,
+                      status};
+    cn_err_t err;
+    if (auth_audit_append(r->store, &e, &err) != 0) { /* no change without its entry */
+        cn_log(CN_LOG_ERROR, r->request_id, "audit append failed: %s", err.msg);
+        cn_store_batch_fail(r->store);
+    }
+}
+
+int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "SELECT seq, tenant_id, actor, action, object, ip, request_id, status,"
+                            " at, prev_hash, hash FROM audit_log ORDER BY seq",
+                            NULL, 0, &st, err);
+    if (rc != 0)
+        return rc;
+    char prev[65];
+    memcpy(prev, genesis, sizeof(prev));
+    int64_t expect = 1;
+    *entries = 0;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        int64_t seq = cn_stmt_int(st, 0);
+        auth_audit_t e = {cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL),
+                          cn_stmt_text(st, 3, NULL), cn_stmt_text(st, 4, NULL),
+                          cn_stmt_text(st, 5, NULL), cn_stmt_text(st, 6, NULL),
+                          (int)cn_stmt_int(st, 7)};
+        char hash[65];
+        entry_hash(prev, seq, &e, cn_stmt_int(st, 8), hash);
+        const char *stored_prev = cn_stmt_text(st, 9, NULL), *stored = cn_stmt_text(st, 10, NULL);
+        if (seq != expect) {
+            rc = cn_err_set(err, CN_EVALIDATION, "entry %lld is missing (the next is %lld)",
+                            (long long)expect, (long long)seq);
+            break;
+        }
+        if (strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
+            rc = cn_err_set(err, CN_EVALIDATION, "entry %lld was changed (its hash does not match)",
+                            (long long)seq);
+            break;
+        }
+        memcpy(prev, hash, sizeof(prev));
+        expect++;
+        (*entries)++;
+    }
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+static const cn_field_t query_fields[] = {
+    {"actor", CN_T_STRING, .max_len = 64},
+    {"action", CN_T_STRING, .max_len = 160, .description = "e.g. \"POST /api/v1/notes\""},
+    {"since", CN_T_STRING, .format = CN_FMT_DATETIME},
+    {"until", CN_T_STRING, .format = CN_FMT_DATETIME},
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = 200},
+    {"cursor", CN_T_STRING, .max_len = 32},
+    {0},
+};
+const cn_schema_t auth_audit_query = {"AuditQuery", query_fields};
+
+static int64_t time_param(cn_req_t *r, const char *name, int64_t fallback)
+{
+    const char *v = json_string_value(json_object_get(r->query, name));
+    int64_t ms;
+    return v && cn_parse_rfc3339(v, strlen(v), &ms) == 0 ? ms : fallback;
+}
+
+int auth_list_audit(cn_req_t *r)
+{
+    json_t *q = r->query;
+    const char *actor = json_string_value(json_object_get(q, "actor"));
+    const char *action = json_string_value(json_object_get(q, "action"));
+    const char *cursor = json_string_value(json_object_get(q, "cursor"));
+    int64_t limit = json_object_get(q, "limit") ? json_integer_value(json_object_get(q, "limit")) : 50;
+    long long before = INT64_MAX;
+    if (cursor && (sscanf(cursor, "%lld", &before) != 1 || before < 1))
+        return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VINT(before),
+                       actor ? CN_VTEXT(actor) : CN_VNULL, action ? CN_VTEXT(action) : CN_VNULL,
+                       CN_VINT(time_param(r, "since", 0)), CN_VINT(time_param(r, "until", INT64_MAX)),
+                       CN_VINT(limit + 1)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT seq, actor, action, object, ip, request_id, status, at FROM audit_log"
+                            " WHERE tenant_id = $1 AND seq < $2 AND ($3 IS NULL OR actor = $3)"
+                            " AND ($4 IS NULL OR action = $4) AND at >= $5 AND at < $6"
+                            " ORDER BY seq DESC LIMIT $7",
+                            args, CN_ARRAY_SIZE(args), &st, &r->err);
+    if (rc != 0)
+        return rc;
+    static const char *const names[] = {"seq", "actor", "action", "object", "ip", "request_id",
+                                        "status", "at"};
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    int64_t count = 0, last = 0;
+    char next[24] = "";
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if (count == limit) {
+            snprintf(next, sizeof(next), "%lld", (long long)last);
+            break;
+        }
+        cn_jw_object(&w);
+        for (int c = 0; c < 8; c++) {
+            cn_jw_key(&w, names[c]);
+            size_t len;
+            const char *t = cn_stmt_text(st, c, &len);
+            if (cn_stmt_is_null(st, c))
+                cn_jw_null(&w);
+            else if (c == 0 || c == 6 || c == 7)
+                cn_jw_int(&w, cn_stmt_int(st, c));
+            else
+                cn_jw_str(&w, t, len);
+        }
+        cn_jw_end(&w);
+        last = cn_stmt_int(st, 0);
+        count++;
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_jw_end(&w);
+    cn_jw_key(&w, "next_cursor");
+    if (next[0])
+        cn_jw_str(&w, next, strlen(next));
+    else
+        cn_jw_null(&w);
+    cn_jw_end(&w);
+    return cn_reply_json_buf(r, 200);
+}

@@ -1,0 +1,39 @@
+/*
+ * The audit log: an append-only, hash-chained record of security events and of every
+ * change made through the API. Each entry carries the hash of the one before it, so an
+ * edited or deleted row breaks the chain, and `cairn audit verify` names where.
+ */
+#ifndef CAIRN_AUTH_AUDIT_H
+#define CAIRN_AUTH_AUDIT_H
+
+#include "core/http.h"
+
+extern const char auth_audit_sql[];
+
+typedef struct st_auth_audit_t {
+    const char *tenant_id; /* may be NULL */
+    const char *actor;     /* user id, "key:<id>", "bootstrap" or "anonymous" */
+    const char *action;    /* "POST /api/v1/notes", "auth.login.failed", ... */
+    const char *object;    /* object id, or NULL */
+    const char *ip;
+    const char *request_id;
+    int status;
+} auth_audit_t;
+
+/** Appends an entry inside the caller's transaction (the loop turn's batch). */
+int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
+
+/** The kernel's after-write hook: records a successful change made through the API. */
+void auth_audit_request(cn_req_t *r);
+
+/**
+ * Walks the whole chain. Returns 0 with *entries set, or CN_EVALIDATION with err naming
+ * the first entry whose hash or link does not match.
+ */
+int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err);
+
+/** GET /api/v1/audit (permission audit.manage): filters and cursor pagination. */
+int auth_list_audit(cn_req_t *r);
+extern const cn_schema_t auth_audit_query;
+
+#endif
