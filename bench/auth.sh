@@ -19,6 +19,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BUILD/cairn" tenant create --slug bench --name Bench --data "$DATA" >/dev/null
 printf '%s\n' "$PW" | "$BUILD/cairn" user create --tenant bench --email bench@bench.example \
   --role owner --password-stdin --data "$DATA" >/dev/null
+CAIRN_RATE_IP_PER_MIN=10000000 CAIRN_RATE_USER_PER_MIN=10000000 CAIRN_RATE_AUTH_PER_MIN=10000000 \
 CAIRN_BOOTSTRAP_TOKEN=bench-token CAIRN_LOCKOUT_ATTEMPTS=1000 CAIRN_ACCESS_LOG=false \
   "$BUILD/cairn" serve --listen "127.0.0.1:$PORT" --data "$DATA" 2>"$WORK/server.log" &
 PID=$!

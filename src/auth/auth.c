@@ -570,9 +570,10 @@ static const cn_schema_t id_params = {"AuthId", id_fields};
 
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
-     .summary = "Sign in: tokens for a tenant, e-mail and password"},
+     .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
     {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
-     .summary = "Exchange a refresh token for new tokens (the old one stops working)"},
+     .summary = "Exchange a refresh token for new tokens (the old one stops working)",
+     .rate_auth = 1},
     {CN_POST, "/api/v1/auth/logout", post_logout, "self.sessions",
      .summary = "Sign out this session, effective immediately", .success_status = 204},
     {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",

@@ -7,6 +7,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ratelimit.h"
 #include "core/server.h"
 #include "core/system.h"
 #include "core/workers.h"
@@ -28,6 +29,7 @@ static struct {
     cn_auth_fn auth;
     cn_authz_fn authz;
     cn_after_write_fn after_write;
+    cn_ratelimit_t *rate_ip, *rate_user, *rate_auth;
     char *bootstrap_token;
     size_t bootstrap_len;
     char bootstrap_tenant[64];
@@ -60,6 +62,13 @@ static int allow_authenticated(cn_req_t *r, const char *permission)
     return r->principal.authenticated ? 0 : CN_EFORBIDDEN;
 }
 
+void cn_http_set_limits(int ip_per_min, int user_per_min, int auth_per_min)
+{
+    H.rate_ip = cn_ratelimit_new(ip_per_min);
+    H.rate_user = cn_ratelimit_new(user_per_min);
+    H.rate_auth = cn_ratelimit_new(auth_per_min);
+}
+
 void cn_http_init(const cn_router_t *router, const char *cors_origins)
 {
     H.router = router;
@@ -79,6 +88,9 @@ void cn_http_free(void)
         free(H.cors_origins[i]);
     free(H.cors_origins);
     free(H.bootstrap_token);
+    cn_ratelimit_free(H.rate_ip);
+    cn_ratelimit_free(H.rate_user);
+    cn_ratelimit_free(H.rate_auth);
     memset(&H, 0, sizeof(H));
 }
 
@@ -416,6 +428,41 @@ static int bootstrap_auth(cn_req_t *r)
     return 0;
 }
 
+/* Takes a token from limiter for key; on refusal answers 429 with the RateLimit headers. */
+static int within_limit(cn_req_t *r, cn_ratelimit_t *limiter, const char *kind, const char *id)
+{
+    if (limiter == NULL)
+        return 1;
+    char key[128];
+    snprintf(key, sizeof(key), "%s:%s", kind, id);
+    cn_rate_result_t res;
+    cn_ratelimit_take(limiter, key, cn_now_ms(), &res);
+    if (res.allowed)
+        return 1;
+    char v[3][16];
+    int n[3];
+    n[0] = snprintf(v[0], sizeof(v[0]), "%d", res.limit);
+    n[1] = snprintf(v[1], sizeof(v[1]), "%d", res.remaining);
+    n[2] = snprintf(v[2], sizeof(v[2]), "%d", res.reset_s);
+    cn_reply_header(r, "ratelimit-limit", v[0], (size_t)n[0]);
+    cn_reply_header(r, "ratelimit-remaining", v[1], (size_t)n[1]);
+    cn_reply_header(r, "ratelimit-reset", v[2], (size_t)n[2]);
+    n[0] = snprintf(v[0], sizeof(v[0]), "%d", res.retry_after_s);
+    cn_reply_header(r, "retry-after", v[0], (size_t)n[0]);
+    char detail[96];
+    snprintf(detail, sizeof(detail), "too many requests (%s limit: %d per minute)", kind, res.limit);
+    return problem(r, 429, detail);
+}
+
+static int check_ip_limit(cn_req_t *r)
+{
+    char ip[64];
+    cn_req_peer(r, ip, sizeof(ip));
+    if (!within_limit(r, H.rate_ip, "ip", ip))
+        return 0;
+    return r->route == NULL || !r->route->rate_auth ? 1 : within_limit(r, H.rate_auth, "sign-in", ip);
+}
+
 static int answer_options(cn_req_t *r, unsigned allow_mask)
 {
     char allow[96];
@@ -564,6 +611,10 @@ static int authenticate(cn_req_t *r)
         return 1;
     if (H.auth(r) != 0)
         return problem(r, 401, r->err.msg);
+    char who[160];
+    snprintf(who, sizeof(who), "%s/%s", r->principal.tenant_id, r->principal.subject);
+    if (!within_limit(r, H.rate_user, "user", who))
+        return 0;
     if (H.authz(r, r->route->permission) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "this needs the permission %s", r->route->permission);
@@ -626,7 +677,8 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->route_index = -1;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
-    if (check_sizes(r) == 1 && route_request(r) == 1 && check_path_params(r) == 1 &&
+    if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
+        check_path_params(r) == 1 &&
         authenticate(r) == 1 && parse_query(r) == 1 && parse_body(r) == 1) {
         if (may_write(r->method) && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)

@@ -42,6 +42,7 @@ typedef struct st_cn_route_t {
     const cn_schema_t *params; /* path parameters (formats); NULL: plain strings */
     const char *summary;       /* one line for the OpenAPI document */
     int success_status;        /* documented success status (200 when 0) */
+    unsigned rate_auth : 1;    /* counts against the strict per-IP sign-in limit */
 } cn_route_t;
 
 #define CN_MAX_PARAMS 8

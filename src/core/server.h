@@ -14,6 +14,9 @@
 void cn_http_init(const cn_router_t *router, const char *cors_origins);
 void cn_http_free(void);
 
+/** Creates the process-wide rate limiters (requests per minute). */
+void cn_http_set_limits(int ip_per_min, int user_per_min, int auth_per_min);
+
 /** Handles one request on the calling loop, answering it (always returns 0). */
 int cn_http_handle(h2o_req_t *req, cn_store_t *store);
 

@@ -584,6 +584,9 @@ static void test_print_lists_every_key_once(void **state)
         "log.level",
         "log.access",
         "auth.bootstrap_token",
+        "limits.ip_per_min",
+        "limits.user_per_min",
+        "limits.auth_per_min",
         "auth.lockout_attempts",
         "auth.lockout_window_s",
     };

@@ -81,7 +81,11 @@ function exitCodeOf(code, signal) {
 export async function startServer({ env = {}, args = [], dataDir } = {}) {
   const dir = dataDir ?? tempDir();
   let server = null;
-  const childEnv = cleanEnv({ CAIRN_BOOTSTRAP_TOKEN: TOKEN, CAIRN_THREADS: '2', ...env });
+  // rate limits high enough for test traffic; tests of the limits set their own
+  const childEnv = cleanEnv({
+    CAIRN_BOOTSTRAP_TOKEN: TOKEN, CAIRN_THREADS: '2', CAIRN_RATE_IP_PER_MIN: '10000000',
+    CAIRN_RATE_USER_PER_MIN: '10000000', CAIRN_RATE_AUTH_PER_MIN: '10000000', ...env,
+  });
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const proc = spawn(CAIRN_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
     env: childEnv,

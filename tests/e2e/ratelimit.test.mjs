@@ -1,0 +1,51 @@
+// Token-bucket rate limits: per client IP, per user or key, and the strict sign-in limit.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { api, assertProblem, startServer, stopAllServers } from './lib/server.mjs';
+
+after(stopAllServers);
+
+function assertLimited(res, limit) {
+  const p = assertProblem(res, 429);
+  assert.equal(res.headers['ratelimit-limit'], String(limit));
+  assert.equal(res.headers['ratelimit-remaining'], '0');
+  assert.ok(Number(res.headers['ratelimit-reset']) >= 1);
+  assert.ok(Number(res.headers['retry-after']) >= 1);
+  return p;
+}
+
+describe('rate limits', () => {
+  test('per user: the request after the burst is 429 with RateLimit headers', async () => {
+    const s = await startServer({ env: { CAIRN_RATE_USER_PER_MIN: '5' } });
+    const c = api(s.url);
+    for (let i = 0; i < 5; i++) assert.equal((await c.get('/api/v1/notes')).status, 200, `request ${i + 1}`);
+    const p = assertLimited(await c.get('/api/v1/notes'), 5);
+    assert.match(p.detail, /user limit: 5 per minute/);
+    // public routes are not counted against a user
+    assert.equal((await api(s.url, null).get('/healthz')).status, 200);
+  });
+
+  test('per IP: every request counts, public ones included', async () => {
+    const s = await startServer({ env: { CAIRN_RATE_IP_PER_MIN: '4' } });
+    const anon = api(s.url, null);
+    for (let i = 0; i < 4; i++) assert.equal((await anon.get('/healthz')).status, 200);
+    assertLimited(await anon.get('/healthz'), 4);
+    assertLimited(await api(s.url).get('/api/v1/notes'), 4);
+  });
+
+  test('sign-in endpoints have their own, stricter per-IP limit', async () => {
+    const s = await startServer({ env: { CAIRN_RATE_AUTH_PER_MIN: '2' } });
+    const anon = api(s.url, null);
+    const body = { tenant: 'none', email: 'x@y.example', password: 'whatever-it-is' };
+    assert.equal((await anon.post('/api/v1/auth/login', body)).status, 401);
+    assert.equal((await anon.post('/api/v1/auth/refresh', { refresh_token: 'x' })).status, 401);
+    const p = assertLimited(await anon.post('/api/v1/auth/login', body), 2);
+    assert.match(p.detail, /sign-in limit: 2 per minute/);
+    assert.equal((await anon.get('/healthz')).status, 200, 'other routes are not affected');
+  });
+
+  test('a bad limit value stops the server with the key named', async () => {
+    await assert.rejects(startServer({ env: { CAIRN_RATE_USER_PER_MIN: '0' } }),
+      /limits\.user_per_min: must be an integer from 1/);
+  });
+});
