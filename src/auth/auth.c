@@ -60,6 +60,9 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''"},
     {4, "create_api_keys", auth_apikeys_sql},
     {5, "create_audit_log", auth_audit_sql},
+    {6, "refresh_history",
+     /* hashes of the last generations: only a token really issued can prove reuse */
+     "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''"},
     {0},
 };
 
@@ -390,11 +393,23 @@ static int revoke_session(cn_req_t *r, const char *sid)
     return rc;
 }
 
+#define REFRESH_HISTORY 8
+
 typedef struct {
     char tenant[40], user[40], role[32], hash[65];
+    char prev[REFRESH_HISTORY * 65]; /* earlier generations' hashes, newest first */
     int64_t gen;
     int revoked, expired;
 } refresh_row_t;
+
+/* 1 when hash is the recorded hash of generation gen (older than the current one). */
+static int was_issued(const refresh_row_t *row, int64_t gen, const char *hash)
+{
+    int64_t back = row->gen - gen; /* 1 = the generation just before the current one */
+    if (back < 1 || back > REFRESH_HISTORY || strlen(row->prev) < (size_t)back * 65 - 1)
+        return 0;
+    return CRYPTO_memcmp(row->prev + (back - 1) * 65, hash, 64) == 0;
+}
 
 static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
 {
@@ -402,7 +417,7 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
     cn_val_t args[] = {CN_VTEXT(sid)};
     int rc = cn_store_query(r->store,
                             "SELECT s.tenant_id, s.user_id, m.role, s.refresh_gen, s.refresh_hash,"
-                            " s.revoked_at, s.expires_at FROM sessions s"
+                            " s.revoked_at, s.expires_at, s.refresh_prev FROM sessions s"
                             " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
                             " WHERE s.id = $1",
                             args, 1, &st, &r->err);
@@ -417,6 +432,7 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
         snprintf(row->hash, sizeof(row->hash), "%s", cn_stmt_text(st, 4, NULL));
         row->revoked = !cn_stmt_is_null(st, 5);
         row->expired = cn_stmt_int(st, 6) <= cn_now_ms();
+        snprintf(row->prev, sizeof(row->prev), "%s", cn_stmt_text(st, 7, NULL));
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
@@ -439,7 +455,9 @@ static int post_refresh(cn_req_t *r)
         return rc;
     if (row.revoked || row.expired)
         return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
-    if (gen < row.gen) { /* an already-rotated token came back: someone holds a copy */
+    /* an already-rotated token came back: someone holds a copy. The session id is no
+     * secret, so only a token that was really issued (its hash is on record) counts. */
+    if (gen < row.gen && was_issued(&row, gen, hash)) {
         char ip[64];
         cn_req_peer(r, ip, sizeof(ip));
         if ((rc = revoke_session(r, sid)) != 0 ||
@@ -448,15 +466,18 @@ static int post_refresh(cn_req_t *r)
             return rc;
         return cn_fail(r, CN_EUNAUTH, "this refresh token was already used; the session is revoked");
     }
-    if (gen > row.gen || strlen(row.hash) != 64 || CRYPTO_memcmp(hash, row.hash, 64) != 0)
+    if (gen != row.gen || strlen(row.hash) != 64 || CRYPTO_memcmp(hash, row.hash, 64) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     make_refresh(sid, gen + 1, fresh, fresh_hash);
-    cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(gen), CN_VTEXT(fresh_hash)};
+    char prev[sizeof(row.prev)]; /* the current hash joins the history, the oldest leaves */
+    snprintf(prev, sizeof(prev), "%s%s%.*s", row.hash, row.prev[0] ? "," : "",
+             (int)((REFRESH_HISTORY - 1) * 65 - 1), row.prev);
+    cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(gen), CN_VTEXT(fresh_hash), CN_VTEXT(prev)};
     int64_t changes = 0;
     rc = cn_store_exec(r->store,
-                       "UPDATE sessions SET refresh_gen = $2 + 1, refresh_hash = $3"
-                       " WHERE id = $1 AND refresh_gen = $2",
-                       args, 3, &changes, &r->err);
+                       "UPDATE sessions SET refresh_gen = $2 + 1, refresh_hash = $3,"
+                       " refresh_prev = $4 WHERE id = $1 AND refresh_gen = $2",
+                       args, 4, &changes, &r->err);
     if (rc == 0 && changes != 1)
         rc = cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     if (rc == 0)

@@ -386,11 +386,33 @@ describe('refresh and sign-out', () => {
     let p = assertProblem(await refresh(crypto.randomBytes(32).toString('base64url')), 401);
     assert.equal(p.detail, 'the refresh token is not valid');
     const rt = S.alice.refresh_token;
-    p = assertProblem(await refresh(rt.slice(0, 20) + (rt[20] === 'A' ? 'B' : 'A') + rt.slice(21)), 401);
+    const at = rt.length - 10; // in the secret part, whatever the token's format
+    p = assertProblem(await refresh(rt.slice(0, at) + (rt[at] === 'A' ? 'B' : 'A') + rt.slice(at + 1)), 401);
     assert.equal(p.detail, 'the refresh token is not valid');
     p = assertProblem(await refresh(parts(S.alice.access_token).sig), 401); // any other string
     assert.equal(p.detail, 'the refresh token is not valid');
     assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: {} }), 422);
+    // none of these touched alice's session
+    assert.equal((await as(S.alice.access_token).get('/api/v1/users/me')).status, 200);
+  });
+
+  test('a made-up refresh token naming a real session does not end it', async () => {
+    // The session id is no secret: it is in every access token's readable payload (and in
+    // expired ones). Only a copy of a refresh token that was really issued proves reuse.
+    const s1 = await session('acme', 'mia');
+    const r2 = await refresh(s1.refresh_token);
+    assert.equal(r2.status, 200, r2.text);
+    const { sid } = parts(s1.access_token).payload;
+    const secret = crypto.randomBytes(32).toString('base64url');
+    for (const forged of [`${sid}.0.${secret}`, `${sid}.1.${secret}`, `${sid}.${secret}`, `${sid}`]) {
+      const r = await refresh(forged);
+      assertProblem(r, 401);
+      assert.equal(r.json.access_token, undefined);
+    }
+    const me = await as(r2.json.access_token).get('/api/v1/users/me');
+    assert.equal(me.status, 200, `the session was ended by a forged refresh token: ${me.text}`);
+    const r3 = await refresh(r2.json.refresh_token);
+    assert.equal(r3.status, 200, r3.text);
   });
 
   test('after sign-out the very next request is refused, on every connection and thread', async () => {
@@ -717,5 +739,11 @@ describe('signing keys', () => {
     const p = assertProblem(await as(out.access_token).get('/api/v1/users/me'), 401);
     assert.equal(p.detail, SIGNED_OUT);
     assert.equal(assertProblem(await refresh(out.refresh_token), 401).detail, 'the session has ended; sign in again');
+  });
+
+  test('the server shuts down cleanly after all of the above', async () => {
+    assert.equal(await srv.stop(), 0);
+    const bad = srv.stderrLines().filter((l) => /Sanitizer|runtime error|"level":"(error|fatal)"/.test(l));
+    assert.deepEqual(bad, []);
   });
 });
