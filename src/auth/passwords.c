@@ -152,9 +152,12 @@ const char *auth_password_policy(const char *password, size_t len, const char *e
     }
     if (is_common(password, len))
         return "is on the list of commonly used passwords";
+    /* cracklib's reasons are static strings such as "it is based on a dictionary word" */
+    static _Thread_local char reason[128];
     pthread_mutex_lock(&crack_lock);
     const char *weak = FascistCheck(password, GetDefaultCracklibDict());
+    if (weak != NULL)
+        snprintf(reason, sizeof(reason), "is too weak (%s)", weak);
     pthread_mutex_unlock(&crack_lock);
-    /* cracklib's reasons are static strings such as "it is based on a dictionary word" */
-    return weak;
+    return weak != NULL ? reason : NULL;
 }

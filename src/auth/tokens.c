@@ -405,9 +405,9 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
     return rc;
 }
 
-/* ---- revoked sessions: a small open-addressing set, pruned as entries expire ---- */
+/* ---- revoked sessions: an open-addressing set, pruned as entries expire ---- */
 
-#define REVOKED_CAP 65536
+#define REVOKED_MIN 1024 /* slots; a power of two, doubled while over half full */
 
 typedef struct {
     char sid[40];
@@ -417,7 +417,7 @@ typedef struct {
 static struct {
     pthread_rwlock_t lock;
     revoked_t *slots;
-    size_t count;
+    size_t cap, count;
 } R = {PTHREAD_RWLOCK_INITIALIZER};
 
 static uint64_t hash_sid(const char *s)
@@ -428,18 +428,20 @@ static uint64_t hash_sid(const char *s)
     return h;
 }
 
-static void prune(int64_t now)
+/* Rebuilds the table with cap slots, dropping entries that expired. */
+static void rebuild(size_t cap, int64_t now)
 {
-    /* rebuild without expired entries; the set is small and pruning is rare */
     revoked_t *old = R.slots;
-    R.slots = cn_calloc(REVOKED_CAP, sizeof(revoked_t));
+    size_t old_cap = R.cap;
+    R.slots = cn_calloc(cap, sizeof(revoked_t));
+    R.cap = cap;
     R.count = 0;
-    for (size_t i = 0; i < REVOKED_CAP; i++) {
+    for (size_t i = 0; i < old_cap; i++) {
         if (old[i].until_s <= now)
             continue;
-        size_t j = hash_sid(old[i].sid) & (REVOKED_CAP - 1);
+        size_t j = hash_sid(old[i].sid) & (cap - 1);
         while (R.slots[j].until_s)
-            j = (j + 1) & (REVOKED_CAP - 1);
+            j = (j + 1) & (cap - 1);
         R.slots[j] = old[i];
         R.count++;
     }
@@ -451,14 +453,15 @@ void auth_revoke_session(const char *sid)
     int64_t now = cn_now_ms() / 1000, until = now + AUTH_ACCESS_TTL_S + 60;
     pthread_rwlock_wrlock(&R.lock);
     if (R.slots == NULL)
-        R.slots = cn_calloc(REVOKED_CAP, sizeof(revoked_t));
-    if (R.count * 2 >= REVOKED_CAP)
-        prune(now);
-    size_t j = hash_sid(sid) & (REVOKED_CAP - 1);
+        rebuild(REVOKED_MIN, now);
+    if ((R.count + 1) * 2 > R.cap) { /* prune first; grow only if that is not enough */
+        rebuild(R.cap, now);
+        if ((R.count + 1) * 2 > R.cap)
+            rebuild(R.cap * 2, now);
+    }
+    size_t j = hash_sid(sid) & (R.cap - 1);
     while (R.slots[j].until_s && strcmp(R.slots[j].sid, sid) != 0)
-        j = (j + 1) & (REVOKED_CAP - 1);
-    /* a full set after pruning would mean 32k revocations in 16 minutes: the slot is reused,
-     * and the store still refuses the session's refresh tokens */
+        j = (j + 1) & (R.cap - 1); /* ends: the table is at most half full */
     if (!R.slots[j].until_s)
         R.count++;
     snprintf(R.slots[j].sid, sizeof(R.slots[j].sid), "%s", sid);
@@ -470,11 +473,11 @@ int auth_session_revoked(const char *sid)
 {
     int found = 0;
     pthread_rwlock_rdlock(&R.lock);
-    if (R.slots != NULL && R.count > 0) {
-        size_t j = hash_sid(sid) & (REVOKED_CAP - 1);
-        while (R.slots[j].until_s && !found) {
+    if (R.count > 0) {
+        size_t j = hash_sid(sid) & (R.cap - 1);
+        for (size_t probes = 0; R.slots[j].until_s && !found && probes < R.cap; probes++) {
             found = strcmp(R.slots[j].sid, sid) == 0;
-            j = (j + 1) & (REVOKED_CAP - 1);
+            j = (j + 1) & (R.cap - 1);
         }
     }
     pthread_rwlock_unlock(&R.lock);

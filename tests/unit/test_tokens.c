@@ -1119,6 +1119,19 @@ static void test_random_mutations_never_verify(void **state)
 
 /* ---- revoked sessions ---- */
 
+/* Regression: a full set used to make the next revocation spin forever under the lock. */
+static void test_revocation_set_grows_past_any_fixed_size(void **state)
+{
+    char sid[40];
+    for (int i = 0; i < 150000; i++) {
+        snprintf(sid, sizeof(sid), "bulk-%d", i);
+        auth_revoke_session(sid);
+    }
+    assert_true(auth_session_revoked("bulk-0"));
+    assert_true(auth_session_revoked("bulk-149999"));
+    assert_false(auth_session_revoked("bulk-150000"));
+}
+
 static void test_revocation_set(void **state)
 {
     char sid[40], other[40];
@@ -1253,6 +1266,7 @@ int main(void)
         T(test_garbage),
         T(test_random_mutations_never_verify),
         T(test_revocation_set),
+        T(test_revocation_set_grows_past_any_fixed_size),
         T(test_revocations_load),
         T(test_refresh_material),
     };
