@@ -208,6 +208,7 @@ typedef struct {
     int ok;
     char user[40], tenant[40], role[32];
     char key[330]; /* lockout key: tenant slug + "/" + e-mail */
+    char rehash[AUTH_HASH_LEN]; /* set when the stored hash used weaker parameters */
 } login_t;
 
 /* ---- lockout: N failures within the window lock the key, each lock twice as long ---- */
@@ -296,6 +297,7 @@ static void login_free(login_t *l)
         free(l->password);
     }
     sodium_memzero(l->hash, sizeof(l->hash));
+    sodium_memzero(l->rehash, sizeof(l->rehash));
     free(l);
 }
 
@@ -303,6 +305,18 @@ static void login_work(void *arg)
 {
     login_t *l = arg;
     l->ok = auth_password_verify(l->has_account ? l->hash : NULL, l->password, l->password_len);
+    /* parameters were raised since this hash was made: hash again while we have the password */
+    if (l->ok && auth_password_needs_rehash(l->hash) &&
+        auth_password_hash(l->password, l->password_len, l->rehash) != 0)
+        l->rehash[0] = '\0';
+}
+
+static int store_password_hash(cn_req_t *r, const char *user, const char *hash)
+{
+    cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(hash), CN_VINT(cn_now_ms())};
+    return cn_store_exec(r->store,
+                         "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", args,
+                         3, NULL, &r->err);
 }
 
 static void login_done(cn_req_t *r, void *arg)
@@ -322,7 +336,8 @@ static void login_done(cn_req_t *r, void *arg)
             if (rc == 0)
                 rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
         } else if ((rc = clear_failures(r, l->key)) == 0 &&
-                   (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0) {
+                   (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0 &&
+                   (l->rehash[0] == '\0' || (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
             rc = start_session(r, l->user, l->tenant, l->role);
         }
         if (rc != 0)
@@ -498,6 +513,104 @@ static int need_session(cn_req_t *r)
     return 0;
 }
 
+/* ---- password change: verify the current one and hash the new one on a worker ---- */
+
+typedef struct {
+    char *current, *next;
+    size_t current_len, next_len;
+    char stored[AUTH_HASH_LEN], fresh[AUTH_HASH_LEN];
+    int ok;
+    char user[64], tenant[64], sid[40];
+} pwchange_t;
+
+static void pwchange_free(pwchange_t *p)
+{
+    sodium_memzero(p->current, p->current_len);
+    sodium_memzero(p->next, p->next_len);
+    free(p->current);
+    free(p->next);
+    sodium_memzero(p, sizeof(*p));
+    free(p);
+}
+
+static void pwchange_work(void *arg)
+{
+    pwchange_t *p = arg;
+    p->ok = auth_password_verify(p->stored, p->current, p->current_len) &&
+            auth_password_hash(p->next, p->next_len, p->fresh) == 0;
+}
+
+static void pwchange_done(cn_req_t *r, void *arg)
+{
+    pwchange_t *p = arg;
+    if (r != NULL) {
+        int rc = p->ok ? 0 : cn_fail(r, CN_EUNAUTH, "the current password is wrong");
+        int64_t now = cn_now_ms();
+        cn_stmt_t *st;
+        cn_val_t args[] = {CN_VTEXT(p->user), CN_VTEXT(p->sid), CN_VINT(now)};
+        if (rc == 0 && (rc = store_password_hash(r, p->user, p->fresh)) == 0)
+            /* every other session of the user, in every tenant, ends now */
+            rc = cn_store_query(r->store,
+                                "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
+                                " AND id <> $2 AND revoked_at IS NULL RETURNING id",
+                                args, 3, &st, &r->err);
+        if (rc == 0) {
+            while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+                auth_revoke_session(cn_stmt_text(st, 0, NULL));
+            cn_stmt_finish(st);
+            rc = rc == CN_DONE ? 0 : rc;
+        }
+        if (rc == 0) {
+            char ip[64];
+            cn_req_peer(r, ip, sizeof(ip));
+            rc = security_event(r, p->tenant, p->user, "auth.password.changed", p->user, ip, 204);
+        }
+        if (rc == 0)
+            cn_reply_empty(r, 204);
+        else
+            cn_req_finish_error(r, rc);
+    }
+    pwchange_free(p);
+}
+
+static int post_password(cn_req_t *r)
+{
+    int rc = need_session(r);
+    if (rc != 0)
+        return rc;
+    json_t *cur = json_object_get(r->body, "current_password");
+    json_t *next = json_object_get(r->body, "new_password");
+    pwchange_t *p = cn_calloc(1, sizeof(*p));
+    snprintf(p->user, sizeof(p->user), "%s", r->principal.subject);
+    snprintf(p->tenant, sizeof(p->tenant), "%s", r->principal.tenant_id);
+    snprintf(p->sid, sizeof(p->sid), "%s", r->principal.session_id);
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(p->user)};
+    char email[256] = "";
+    rc = cn_store_query(r->store, "SELECT password_hash, email FROM users WHERE id = $1", args, 1,
+                        &st, &r->err);
+    if (rc == 0) {
+        if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+            snprintf(p->stored, sizeof(p->stored), "%s", cn_stmt_text(st, 0, NULL));
+            snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 1, NULL));
+        }
+        cn_stmt_finish(st);
+        rc = rc == CN_ROW ? 0 : rc < 0 ? rc : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
+    }
+    const char *weak = rc == 0 ? auth_password_policy(json_string_value(next),
+                                                      json_string_length(next), email)
+                               : NULL;
+    if (rc != 0 || weak != NULL) {
+        pwchange_free(p);
+        return rc != 0 ? rc : cn_fail_field(r, "new_password", weak);
+    }
+    p->current_len = json_string_length(cur);
+    p->current = cn_strndup(json_string_value(cur), p->current_len);
+    p->next_len = json_string_length(next);
+    p->next = cn_strndup(json_string_value(next), p->next_len);
+    return cn_req_offload(r, pwchange_work, pwchange_done, p);
+}
+
 static int post_logout(cn_req_t *r)
 {
     int rc = need_session(r);
@@ -589,6 +702,13 @@ static const cn_field_t id_fields[] = {
 };
 static const cn_schema_t id_params = {"AuthId", id_fields};
 
+static const cn_field_t password_fields[] = {
+    {"current_password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
+    {"new_password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
+    {0},
+};
+static const cn_schema_t password_schema = {"PasswordChange", password_fields};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
@@ -599,6 +719,8 @@ static const cn_route_t routes[] = {
      .summary = "Sign out this session, effective immediately", .success_status = 204},
     {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
      .summary = "Sign out every session of the caller in this tenant"},
+    {CN_POST, "/api/v1/auth/password", post_password, "self.sessions", .body = &password_schema,
+     .summary = "Change one's password; every other session ends", .success_status = 204},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
     {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
      .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)"},
