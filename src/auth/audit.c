@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Personal fields (actor, object, ip) enter the chain through a salted commitment, so
+ * erasing them for a deleted account (GDPR) leaves the chain verifiable. */
 const char auth_audit_sql[] =
     "CREATE TABLE audit_log ("
     " seq INTEGER PRIMARY KEY, tenant_id TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,"
     " object TEXT, ip TEXT NOT NULL, request_id TEXT NOT NULL, status INTEGER NOT NULL,"
-    " at INTEGER NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    " at INTEGER NOT NULL, salt TEXT NOT NULL, personal TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq)";
 
 static const char genesis[] = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -30,8 +33,26 @@ static void feed(crypto_hash_sha256_state *h, const char *v)
     crypto_hash_sha256_update(h, (const uint8_t *)v, strlen(v));
 }
 
-static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e, int64_t at,
-                       char out[65])
+static void finish_hex(crypto_hash_sha256_state *h, char out[65])
+{
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(h, digest);
+    sodium_bin2hex(out, 65, digest, sizeof(digest));
+}
+
+/* The commitment to an entry's personal fields: SHA-256(salt, actor, object, ip). */
+static void personal_commit(const char *salt, const auth_audit_t *e, char out[65])
+{
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    const char *fields[] = {salt, e->actor, e->object, e->ip};
+    for (size_t i = 0; i < 4; i++)
+        feed(&h, fields[i]);
+    finish_hex(&h, out);
+}
+
+static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e,
+                       const char *personal, int64_t at, char out[65])
 {
     char num[3][24];
     snprintf(num[0], sizeof(num[0]), "%lld", (long long)seq);
@@ -39,13 +60,11 @@ static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e, int
     snprintf(num[2], sizeof(num[2]), "%lld", (long long)at);
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
-    const char *fields[] = {prev, num[0], e->tenant_id, e->actor, e->action, e->object,
-                            e->ip, e->request_id, num[1], num[2]};
+    const char *fields[] = {prev,      num[0],        e->tenant_id, personal,
+                            e->action, e->request_id, num[1],       num[2]};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         feed(&h, fields[i]);
-    uint8_t digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&h, digest);
-    sodium_bin2hex(out, 65, digest, sizeof(digest));
+    finish_hex(&h, out);
 }
 
 int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
@@ -66,8 +85,12 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
     if (rc < 0)
         return rc;
     int64_t at = cn_now_ms();
-    char hash[65];
-    entry_hash(prev, seq, e, at, hash);
+    uint8_t raw_salt[16];
+    char salt[33], personal[65], hash[65];
+    cn_random(raw_salt, sizeof(raw_salt));
+    sodium_bin2hex(salt, sizeof(salt), raw_salt, sizeof(raw_salt));
+    personal_commit(salt, e, personal);
+    entry_hash(prev, seq, e, personal, at, hash);
     cn_val_t args[] = {CN_VINT(seq),
                        e->tenant_id ? CN_VTEXT(e->tenant_id) : CN_VNULL,
                        CN_VTEXT(e->actor),
@@ -77,12 +100,14 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
                        CN_VTEXT(e->request_id),
                        CN_VINT(e->status),
                        CN_VINT(at),
+                       CN_VTEXT(salt),
+                       CN_VTEXT(personal),
                        CN_VTEXT(prev),
                        CN_VTEXT(hash)};
     return cn_store_exec(s,
                          "INSERT INTO audit_log (seq, tenant_id, actor, action, object, ip,"
-                         " request_id, status, at, prev_hash, hash)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         " request_id, status, at, salt, personal, prev_hash, hash)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                          args, CN_ARRAY_SIZE(args), NULL, err);
 }
 
@@ -94,7 +119,10 @@ void auth_audit_request(cn_req_t *r)
         return;
     char action[160], ip[64];
     snprintf(action, sizeof(action), "%s %s", cn_method_name(r->method), r->route->path);
-    cn_req_peer(r, ip, sizeof(ip));
+    if (strcmp(r->principal.subject, "erased") == 0) /* the account was just deleted */
+        snprintf(ip, sizeof(ip), "erased");
+    else
+        cn_req_peer(r, ip, sizeof(ip));
     const char *object = cn_req_param(r, "id");
     char created[64] = "";
     if (object == NULL) { /* a create: the new object's id ends its Location */
@@ -127,7 +155,7 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
     cn_stmt_t *st;
     int rc = cn_store_query(s,
                             "SELECT seq, tenant_id, actor, action, object, ip, request_id, status,"
-                            " at, prev_hash, hash FROM audit_log ORDER BY seq",
+                            " at, salt, personal, prev_hash, hash FROM audit_log ORDER BY seq",
                             NULL, 0, &st, err);
     if (rc != 0)
         return rc;
@@ -141,15 +169,19 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
                           cn_stmt_text(st, 3, NULL), cn_stmt_text(st, 4, NULL),
                           cn_stmt_text(st, 5, NULL), cn_stmt_text(st, 6, NULL),
                           (int)cn_stmt_int(st, 7)};
-        char hash[65];
-        entry_hash(prev, seq, &e, cn_stmt_int(st, 8), hash);
-        const char *stored_prev = cn_stmt_text(st, 9, NULL), *stored = cn_stmt_text(st, 10, NULL);
+        const char *salt = cn_stmt_text(st, 9, NULL), *personal = cn_stmt_text(st, 10, NULL);
+        char commit[65], hash[65];
+        entry_hash(prev, seq, &e, personal, cn_stmt_int(st, 8), hash);
+        const char *stored_prev = cn_stmt_text(st, 11, NULL), *stored = cn_stmt_text(st, 12, NULL);
+        /* an erased entry (empty salt) keeps only its commitment; others must match it */
+        int personal_ok = salt[0] == '\0' || (personal_commit(salt, &e, commit),
+                                               strcmp(commit, personal) == 0);
         if (seq != expect) {
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld is missing (the next is %lld)",
                             (long long)expect, (long long)seq);
             break;
         }
-        if (strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
+        if (!personal_ok || strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld was changed (its hash does not match)",
                             (long long)seq);
             break;
@@ -160,6 +192,17 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
     }
     cn_stmt_finish(st);
     return rc == CN_DONE ? 0 : rc;
+}
+
+int auth_audit_erase(cn_store_t *s, const char *user_id, const char *email, cn_err_t *err)
+{
+    char pattern[300];
+    snprintf(pattern, sizeof(pattern), "%%/%s", email); /* sign-in attempts: "tenant/e-mail" */
+    cn_val_t args[] = {CN_VTEXT(user_id), CN_VTEXT(pattern)};
+    return cn_store_exec(s,
+                         "UPDATE audit_log SET actor = 'erased', object = NULL, ip = 'erased',"
+                         " salt = '' WHERE actor = $1 OR object = $1 OR object LIKE $2",
+                         args, 2, NULL, err);
 }
 
 static const cn_field_t query_fields[] = {

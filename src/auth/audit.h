@@ -32,6 +32,12 @@ void auth_audit_request(cn_req_t *r);
  */
 int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err);
 
+/**
+ * GDPR erasure: blanks the personal fields (actor, object, ip) of every entry about the
+ * user. The entries' commitments stay, so the chain still verifies.
+ */
+int auth_audit_erase(cn_store_t *s, const char *user_id, const char *email, cn_err_t *err);
+
 /** GET /api/v1/audit (permission audit.manage): filters and cursor pagination. */
 int auth_list_audit(cn_req_t *r);
 extern const cn_schema_t auth_audit_query;
