@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "auth/apikeys.h"
 #include "auth/audit.h"
+#include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
@@ -63,6 +64,7 @@ static const cn_migration_t migrations[] = {
     {6, "refresh_history",
      /* hashes of the last generations: only a token really issued can prove reuse */
      "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''"},
+    {7, "create_mfa", auth_mfa_sql},
     {0},
 };
 
@@ -338,7 +340,11 @@ static void login_done(cn_req_t *r, void *arg)
         } else if ((rc = clear_failures(r, l->key)) == 0 &&
                    (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0 &&
                    (l->rehash[0] == '\0' || (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
-            rc = start_session(r, l->user, l->tenant, l->role);
+            int mfa = 0;
+            rc = auth_mfa_enabled(r->store, l->user, &r->err, &mfa);
+            if (rc == 0) /* with MFA the password only earns a challenge for the code */
+                rc = mfa ? auth_mfa_challenge(r, l->user, l->tenant, l->role)
+                         : start_session(r, l->user, l->tenant, l->role);
         }
         if (rc != 0)
             cn_req_finish_error(r, rc);
@@ -611,6 +617,11 @@ static int post_password(cn_req_t *r)
     return cn_req_offload(r, pwchange_work, pwchange_done, p);
 }
 
+static int post_mfa_verify(cn_req_t *r)
+{
+    return auth_mfa_verify(r, start_session);
+}
+
 static int post_logout(cn_req_t *r)
 {
     int rc = need_session(r);
@@ -772,6 +783,9 @@ static int delete_me(cn_req_t *r)
     }
     static const char *const erase[] = {
         "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM mfa_challenges WHERE user_id = $1",
+        "DELETE FROM mfa_recovery WHERE user_id = $1",
+        "DELETE FROM mfa WHERE user_id = $1",
         "DELETE FROM memberships WHERE user_id = $1",
         "UPDATE api_keys SET created_by = 'erased' WHERE created_by = $1",
         "DELETE FROM users WHERE id = $1",
@@ -843,6 +857,13 @@ static const cn_route_t routes[] = {
      .summary = "Sign out this session, effective immediately", .success_status = 204},
     {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
      .summary = "Sign out every session of the caller in this tenant"},
+    {CN_POST, "/api/v1/auth/mfa/enroll", auth_mfa_enroll, "self.sessions",
+     .summary = "Start TOTP enrolment: secret, otpauth:// URI and QR code PNG"},
+    {CN_POST, "/api/v1/auth/mfa/confirm", auth_mfa_confirm, "self.sessions",
+     .body = &auth_mfa_confirm_schema,
+     .summary = "Confirm enrolment with a first code; answers ten single-use recovery codes"},
+    {CN_POST, "/api/v1/auth/mfa/verify", post_mfa_verify, .body = &auth_mfa_verify_schema,
+     .summary = "Second sign-in step: challenge plus a TOTP or recovery code", .rate_auth = 1},
     {CN_POST, "/api/v1/auth/password", post_password, "self.sessions", .body = &password_schema,
      .summary = "Change one's password; every other session ends", .success_status = 204},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},

@@ -1,0 +1,101 @@
+// TOTP MFA: enrolment (secret, otpauth URI, QR PNG), confirmation with a first code and
+// ten recovery codes, sign-in step-up through a challenge, no replay, single-use
+// recovery codes, one attempt per challenge.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { api, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+
+after(stopAllServers);
+
+const PW = 'vivid-Otter-42-lantern';
+let srv;
+
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0; let value = 0; const out = [];
+  for (const ch of s.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 255); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP (SHA-1, 30 s, 6 digits) computed independently of the server. */
+function totp(secret, atMs = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', secret).update(counter).digest();
+  const o = mac[19] & 15;
+  const n = ((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
+  return String(n % 1e6).padStart(6, '0');
+}
+
+const login = () => request(`${srv.url}/api/v1/auth/login`, {
+  method: 'POST', body: { tenant: 'mf', email: 'max@mf.example', password: PW },
+});
+const verify = (body) => request(`${srv.url}/api/v1/auth/mfa/verify`, { method: 'POST', body });
+
+before(async () => {
+  const data = tempDir('cairn-e2e-mfa-');
+  assert.equal((await runCli(['tenant', 'create', '--slug', 'mf', '--name', 'MF', '--data', data])).code, 0);
+  const r = await runCliWithInput(['user', 'create', '--tenant', 'mf', '--email', 'max@mf.example',
+    '--role', 'admin', '--password-stdin', '--data', data], `${PW}\n`);
+  assert.equal(r.code, 0, r.stderr);
+  srv = await startServer({ dataDir: data });
+});
+
+test('enrol, confirm, then sign-in needs the second factor', async () => {
+  const first = await login();
+  assert.equal(first.status, 200);
+  assert.ok(first.json.access_token, 'without MFA a password signs in');
+  const me = api(srv.url, first.json.access_token);
+
+  const enrol = await me.post('/api/v1/auth/mfa/enroll');
+  assert.equal(enrol.status, 200, enrol.text);
+  assert.match(enrol.json.secret, /^[A-Z2-7]{32}$/);
+  assert.match(enrol.json.otpauth_uri, /^otpauth:\/\/totp\/Cairn:max@mf\.example\?secret=[A-Z2-7]+&issuer=Cairn/);
+  const png = Buffer.from(enrol.json.qr_png_base64url, 'base64url');
+  assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  const secret = base32Decode(enrol.json.secret);
+
+  const bad = await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret) === '000000' ? '111111' : '000000' });
+  assert.equal(assertProblem(bad, 422).errors[0].field, 'code');
+  // a code from the step before: accepted (drift), and it becomes the last used step
+  const code = totp(secret, Date.now() - 30_000);
+  const conf = await me.post('/api/v1/auth/mfa/confirm', { code });
+  assert.equal(conf.status, 200, conf.text);
+  assert.equal(conf.json.recovery_codes.length, 10);
+  assert.equal(new Set(conf.json.recovery_codes).size, 10);
+  assertProblem(await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret) }), 409);
+
+  // sign-in now stops at a challenge
+  const step1 = await login();
+  assert.equal(step1.status, 200);
+  assert.equal(step1.json.mfa_required, true);
+  assert.equal(step1.json.access_token, undefined);
+  // the confirmation's code cannot be replayed
+  assert.equal(assertProblem(await verify({ challenge: step1.json.challenge, code }), 401).detail,
+    'this code was already used');
+  // ...and that attempt used up the challenge
+  assertProblem(await verify({ challenge: step1.json.challenge, code: totp(secret) }), 401);
+
+  const step2 = await login();
+  const ok = await verify({ challenge: step2.json.challenge, code: totp(secret) });
+  assert.equal(ok.status, 200, ok.text);
+  assert.ok(ok.json.access_token);
+  assert.equal((await api(srv.url, ok.json.access_token).get('/api/v1/users/me')).status, 200);
+
+  // recovery codes work once each
+  const rc = conf.json.recovery_codes[3];
+  const step3 = await login();
+  assert.equal((await verify({ challenge: step3.json.challenge, recovery_code: rc })).status, 200);
+  const step4 = await login();
+  assertProblem(await verify({ challenge: step4.json.challenge, recovery_code: rc }), 401);
+
+  // malformed: both or neither factor, unknown challenge
+  const step5 = await login();
+  assertProblem(await verify({ challenge: step5.json.challenge }), 422);
+  assertProblem(await verify({ challenge: 'nope', code: '123456' }), 401);
+});
