@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "auth/apikeys.h"
 #include "auth/audit.h"
+#include "auth/cookies.h"
 #include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
@@ -83,10 +84,29 @@ static int authenticate(cn_req_t *r)
         k = h2o_iovec_init(v.base + 7, v.len - 7);
     if (auth_is_api_key(k.base ? k.base : "", k.len))
         return auth_api_key_authenticate(r, k.base, k.len);
+    char cookie_token[1024];
+    const char *token = NULL;
+    size_t token_len = 0;
     if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0 && memchr(v.base + 7, '.', v.len - 7)) {
+        token = v.base + 7;
+        token_len = v.len - 7;
+    } else if (v.len == 0) { /* a browser: the session cookie, with CSRF on unsafe methods */
+        h2o_iovec_t ck = cn_req_header(r, "cookie");
+        long n = ck.len ? auth_cookie_get(ck.base, ck.len, AUTH_COOKIE_ACCESS, cookie_token,
+                                          sizeof(cookie_token))
+                        : -1;
+        if (n > 0) {
+            if (r->method != CN_GET && r->method != CN_HEAD && r->method != CN_OPTIONS &&
+                auth_csrf_check(r, ck.base, ck.len) != 0)
+                return CN_EFORBIDDEN;
+            token = cookie_token;
+            token_len = (size_t)n;
+        }
+    }
+    if (token != NULL) {
         auth_claims_t c;
         const char *why;
-        if (auth_token_verify(v.base + 7, v.len - 7, cn_now_ms() / 1000, r->store, &c, &why) != 0)
+        if (auth_token_verify(token, token_len, cn_now_ms() / 1000, r->store, &c, &why) != 0)
             return cn_fail(r, CN_EUNAUTH, "%s", why);
         if (auth_session_revoked(c.sid))
             return cn_fail(r, CN_EUNAUTH, "the session has been signed out");
@@ -114,7 +134,8 @@ static int authorize(cn_req_t *r, const char *permission)
 
 /* ---- sessions ---- */
 
-static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh)
+/* Answers the token pair; with cookies, also as the browser session's cookies. */
+static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies)
 {
     auth_keys_refresh(r->store);
     char *access = auth_token_issue(c);
@@ -132,6 +153,8 @@ static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh
     cn_jw_key(&w, "expires_in");
     cn_jw_int(&w, AUTH_ACCESS_TTL_S);
     cn_jw_end(&w);
+    if (cookies)
+        auth_cookies_set(r, access, refresh);
     free(access);
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
     return cn_reply_json_buf(r, 200);
@@ -197,7 +220,7 @@ static int start_session(cn_req_t *r, const char *user, const char *tenant, cons
         return rc;
     auth_claims_t c;
     fill_claims(&c, user, tenant, role, sid);
-    return reply_tokens(r, &c, refresh);
+    return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")));
 }
 
 /* ---- login: the password check runs on a worker ---- */
@@ -462,10 +485,24 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
 static int post_refresh(cn_req_t *r)
 {
     json_t *tok = json_object_get(r->body, "refresh_token");
-    char sid[40], hash[65], fresh[REFRESH_MAX], fresh_hash[65];
+    char sid[40], hash[65], fresh[REFRESH_MAX], fresh_hash[65], from_cookie[REFRESH_MAX];
+    const char *presented = json_string_value(tok);
+    size_t presented_len = json_string_length(tok);
     int64_t gen;
     refresh_row_t row;
-    if (parse_refresh(json_string_value(tok), json_string_length(tok), sid, &gen, hash) != 0)
+    if (presented == NULL) { /* a browser: the refresh cookie, guarded by the CSRF token */
+        h2o_iovec_t ck = cn_req_header(r, "cookie");
+        long n = ck.len ? auth_cookie_get(ck.base, ck.len, AUTH_COOKIE_REFRESH, from_cookie,
+                                          sizeof(from_cookie))
+                        : -1;
+        if (n <= 0)
+            return cn_fail(r, CN_EUNAUTH, "give refresh_token, or send the session cookies");
+        if (auth_csrf_check(r, ck.base, ck.len) != 0)
+            return CN_EFORBIDDEN;
+        presented = from_cookie;
+        presented_len = (size_t)n;
+    }
+    if (parse_refresh(presented, presented_len, sid, &gen, hash) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     int rc = cn_store_begin(r->store, &r->err);
     if (rc == 0)
@@ -507,7 +544,7 @@ static int post_refresh(cn_req_t *r)
         return rc;
     auth_claims_t c;
     fill_claims(&c, row.user, row.tenant, row.role, sid);
-    return reply_tokens(r, &c, fresh);
+    return reply_tokens(r, &c, fresh, presented == from_cookie);
 }
 
 /* ---- logout ---- */
@@ -627,7 +664,10 @@ static int post_logout(cn_req_t *r)
     int rc = need_session(r);
     if (rc == 0)
         rc = revoke_session(r, r->principal.session_id);
-    return rc != 0 ? rc : cn_reply_empty(r, 204);
+    if (rc != 0)
+        return rc;
+    auth_cookies_clear(r);
+    return cn_reply_empty(r, 204);
 }
 
 static int post_logout_all(cn_req_t *r)
@@ -817,12 +857,14 @@ static const cn_field_t login_fields[] = {
      .description = "Tenant slug"},
     {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL},
     {"password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
+    {"cookie", CN_T_BOOLEAN, .description = "also set the session cookies (browsers)"},
     {0},
 };
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
 static const cn_field_t refresh_fields[] = {
-    {"refresh_token", CN_T_STRING, .required = 1, .min_len = 1, .max_len = REFRESH_MAX},
+    {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = REFRESH_MAX,
+     .description = "omit to use the cairn_rt cookie (then X-CSRF-Token is required)"},
     {0},
 };
 static const cn_schema_t refresh_schema = {"RefreshRequest", refresh_fields};

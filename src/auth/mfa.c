@@ -309,6 +309,7 @@ static const cn_field_t verify_fields[] = {
     {"challenge", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64},
     {"code", CN_T_STRING, .min_len = 6, .max_len = 6},
     {"recovery_code", CN_T_STRING, .min_len = 10, .max_len = 10},
+    {"cookie", CN_T_BOOLEAN, .description = "also set the session cookies (browsers)"},
     {0},
 };
 const cn_schema_t auth_mfa_verify_schema = {"MfaVerify", verify_fields};

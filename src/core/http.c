@@ -609,8 +609,9 @@ static int authenticate(cn_req_t *r)
 {
     if (r->route->permission == NULL)
         return 1;
-    if (H.auth(r) != 0)
-        return problem(r, 401, r->err.msg);
+    int rc = H.auth(r);
+    if (rc != 0) /* a refused CSRF check is 403; everything else is "who are you?" */
+        return problem(r, rc == CN_EFORBIDDEN ? 403 : 401, r->err.msg);
     char who[160];
     snprintf(who, sizeof(who), "%s/%s", r->principal.tenant_id, r->principal.subject);
     if (!within_limit(r, H.rate_user, "user", who))
