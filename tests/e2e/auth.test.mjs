@@ -382,7 +382,7 @@ describe('refresh and sign-out', () => {
     assert.equal((await as(S.alice.access_token).get('/api/v1/users/me')).status, 200);
   });
 
-  test('an unknown refresh token is 401; a malformed request is 422', async () => {
+  test('an unknown or missing refresh token is 401; a malformed request is 422', async () => {
     let p = assertProblem(await refresh(crypto.randomBytes(32).toString('base64url')), 401);
     assert.equal(p.detail, 'the refresh token is not valid');
     const rt = S.alice.refresh_token;
@@ -391,7 +391,10 @@ describe('refresh and sign-out', () => {
     assert.equal(p.detail, 'the refresh token is not valid');
     p = assertProblem(await refresh(parts(S.alice.access_token).sig), 401); // any other string
     assert.equal(p.detail, 'the refresh token is not valid');
-    assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: {} }), 422);
+    // without a token in the body the refresh cookie is used; with neither, 401
+    p = assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: {} }), 401);
+    assert.equal(p.detail, 'give refresh_token, or send the session cookies');
+    assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: 5 } }), 422);
     // none of these touched alice's session
     assert.equal((await as(S.alice.access_token).get('/api/v1/users/me')).status, 200);
   });
