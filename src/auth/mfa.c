@@ -7,6 +7,7 @@
 #include "auth/tokens.h"
 #include "lib/formats.h"
 
+#include <ctype.h>
 #include <liboath/oath.h>
 #include <openssl/crypto.h>
 #include <png.h>
@@ -160,7 +161,7 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
 int auth_mfa_enroll(cn_req_t *r)
 {
     uint8_t secret[SECRET_BYTES];
-    char hex[2 * SECRET_BYTES + 1], *b32 = NULL, uri[256], email[256] = "";
+    char hex[2 * SECRET_BYTES + 1], *b32 = NULL, uri[1024], email[256] = "", label[800];
     size_t b32_len;
     cn_random(secret, sizeof(secret));
     sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
@@ -196,8 +197,14 @@ int auth_mfa_enroll(cn_req_t *r)
         free(b32);
         return cn_fail(r, CN_ECONFLICT, "MFA is already enabled for this account");
     }
+    /* the label is part of a URI: percent-encode all but unreserved characters and '@' */
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)email; *p && o + 4 < sizeof(label); p++)
+        o += (size_t)(isalnum(*p) || strchr("-._~@", *p) ? snprintf(label + o, 2, "%c", *p)
+                                                          : snprintf(label + o, 4, "%%%02X", *p));
+    label[o] = '\0';
     snprintf(uri, sizeof(uri), "otpauth://totp/Cairn:%s?secret=%s&issuer=Cairn&digits=6&period=30",
-             email, b32);
+             label, b32);
     uint8_t *png = NULL;
     size_t png_len = 0;
     if (rc == 0 && auth_qr_png(uri, &png, &png_len) != 0)
