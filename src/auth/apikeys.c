@@ -4,6 +4,7 @@
  * revoked or expired key is refused at once on every thread and process.
  */
 #include "auth/apikeys.h"
+#include "auth/members.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "core/system.h"
@@ -109,14 +110,6 @@ static const cn_field_t create_fields[] = {
 };
 const cn_schema_t auth_api_key_schema = {"ApiKeyCreate", create_fields};
 
-/* The caller may only hand out permissions it holds itself. */
-static int caller_holds(cn_req_t *r, const char *perm)
-{
-    if (r->principal.is_key)
-        return auth_scopes_allow(r->principal.scopes, perm);
-    return r->principal.role[0] == '\0' || auth_role_allows(r->principal.role, perm);
-}
-
 static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
 {
     size_t used = 0, i;
@@ -128,7 +121,7 @@ static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
         snprintf(field, sizeof(field), "permissions[%zu]", i);
         if (!cn_permission_exists(perm))
             cn_verrors_add(&r->verrors, field, "is not a permission of this server");
-        else if (!caller_holds(r, perm))
+        else if (!auth_caller_holds(r, perm)) /* nobody hands out more than they hold */
             cn_verrors_add(&r->verrors, field, "is not held by the caller");
         else if (!auth_scopes_allow(scopes, perm))
             used += (size_t)snprintf(scopes + used, cap - used, "%s%s", used ? "," : "", perm);

@@ -9,6 +9,7 @@
 #include "auth/apikeys.h"
 #include "auth/audit.h"
 #include "auth/cookies.h"
+#include "auth/members.h"
 #include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
@@ -66,6 +67,7 @@ static const cn_migration_t migrations[] = {
      /* hashes of the last generations: only a token really issued can prove reuse */
      "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''"},
     {7, "create_mfa", auth_mfa_sql},
+    {8, "create_roles", auth_roles_sql},
     {0},
 };
 
@@ -123,13 +125,7 @@ static int authenticate(cn_req_t *r)
 
 static int authorize(cn_req_t *r, const char *permission)
 {
-    if (!r->principal.authenticated)
-        return CN_EFORBIDDEN;
-    if (r->principal.is_key)
-        return auth_scopes_allow(r->principal.scopes, permission) ? 0 : CN_EFORBIDDEN;
-    if (r->principal.role[0] == '\0') /* the bootstrap token: the operator */
-        return 0;
-    return auth_role_allows(r->principal.role, permission) ? 0 : CN_EFORBIDDEN;
+    return auth_caller_holds(r, permission) ? 0 : CN_EFORBIDDEN;
 }
 
 /* ---- sessions ---- */
@@ -914,6 +910,22 @@ static const cn_route_t routes[] = {
     {CN_DELETE, "/api/v1/users/me", delete_me, "self.delete",
      .summary = "Delete the caller's account: data removed, audit entries anonymised (GDPR)",
      .success_status = 204},
+    {CN_GET, "/api/v1/roles", auth_list_roles, "users.read",
+     .summary = "Built-in and custom roles of the tenant"},
+    {CN_POST, "/api/v1/roles", auth_post_role, "roles.manage", .body = &auth_role_schema,
+     .summary = "Create a custom role (only permissions the caller holds)", .success_status = 201},
+    {CN_DELETE, "/api/v1/roles/{name}", auth_delete_role, "roles.manage",
+     .summary = "Delete a custom role no member has", .success_status = 204},
+    {CN_GET, "/api/v1/users", auth_list_members, "users.read", .query = &list_query,
+     .summary = "Members of the tenant"},
+    {CN_POST, "/api/v1/users", auth_post_member, "users.manage", .body = &auth_member_schema,
+     .summary = "Add a member (creating the account when the e-mail has none)",
+     .success_status = 201},
+    {CN_PATCH, "/api/v1/users/{id}", auth_patch_member, "users.manage",
+     .body = &auth_member_patch_schema, .params = &id_params,
+     .summary = "Change a member's role (their sessions in this tenant end)"},
+    {CN_DELETE, "/api/v1/users/{id}", auth_delete_member, "users.manage", .params = &id_params,
+     .summary = "Remove a member from the tenant (their sessions end)", .success_status = 204},
     {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
      .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)"},
     {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
@@ -930,6 +942,9 @@ static const cn_route_t routes[] = {
 static const cn_permission_t permissions[] = {
     {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
     {"audit.manage", "Read the tenant's audit log (owners and admins)"},
+    {"roles.manage", "Create and delete the tenant's custom roles"},
+    {"users.read", "See the tenant's members and roles"},
+    {"users.manage", "Add members, change their roles, remove them"},
     {"self.read", "Read one's own profile and export one's data"},
     {"self.delete", "Delete one's own account"},
     {"self.sessions", "Sign one's own sessions out"},

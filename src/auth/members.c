@@ -1,0 +1,434 @@
+/*
+ * Roles and members (see members.h). Custom roles are read from the store on each check,
+ * so a change applies to the very next request. Nobody can grant more than they hold,
+ * only owners make owners, and a tenant never loses its last owner.
+ */
+#include "auth/members.h"
+#include "auth/apikeys.h"
+#include "auth/passwords.h"
+#include "auth/rbac.h"
+#include "auth/tokens.h"
+#include "core/system.h"
+#include "core/workers.h"
+#include "lib/formats.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char auth_roles_sql[] =
+    "CREATE TABLE roles ("
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    " permissions TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, name))";
+
+static int custom_role_scopes(cn_store_t *s, const char *tenant, const char *role, char *out,
+                              size_t cap)
+{
+    cn_stmt_t *st;
+    cn_err_t err;
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(role)};
+    if (cn_store_query(s, "SELECT permissions FROM roles WHERE tenant_id = $1 AND name = $2", args,
+                       2, &st, &err) != 0)
+        return 0;
+    int found = cn_stmt_step(st, &err) == CN_ROW;
+    if (found)
+        snprintf(out, cap, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return found;
+}
+
+int auth_caller_holds(cn_req_t *r, const char *permission)
+{
+    const cn_principal_t *p = &r->principal;
+    if (!p->authenticated)
+        return 0;
+    if (p->is_key)
+        return auth_scopes_allow(p->scopes, permission);
+    if (p->role[0] == '\0') /* the bootstrap token: the operator */
+        return 1;
+    if (auth_role_valid(p->role))
+        return auth_role_allows(p->role, permission);
+    char scopes[512];
+    return strncmp(permission, "self.", 5) == 0 ||
+           (custom_role_scopes(r->store, p->tenant_id, p->role, scopes, sizeof(scopes)) &&
+            auth_scopes_allow(scopes, permission));
+}
+
+int auth_role_exists(cn_store_t *s, const char *tenant, const char *role)
+{
+    char scopes[512];
+    return auth_role_valid(role) || custom_role_scopes(s, tenant, role, scopes, sizeof(scopes));
+}
+
+/* ---- roles ---- */
+
+static const cn_field_t perm_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
+static const cn_field_t role_fields[] = {
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32,
+     .description = "lower-case letters, digits, '_' and '-'"},
+    {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 64, .items = &perm_item},
+    {0},
+};
+const cn_schema_t auth_role_schema = {"RoleCreate", role_fields};
+
+int auth_list_roles(cn_req_t *r)
+{
+    static const char *const builtin[] = {"owner", "admin", "member", "viewer"};
+    json_t *items = json_array();
+    for (size_t i = 0; i < 4; i++)
+        json_array_append_new(items, json_pack("{s:s, s:b}", "name", builtin[i], "builtin", 1));
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_query(r->store,
+                            "SELECT name, permissions, created_at FROM roles WHERE tenant_id = $1"
+                            " ORDER BY name",
+                            args, 1, &st, &r->err);
+    if (rc != 0) {
+        json_decref(items);
+        return rc;
+    }
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        json_t *perms = json_array();
+        char list[512];
+        snprintf(list, sizeof(list), "%s", cn_stmt_text(st, 1, NULL));
+        for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+            json_array_append_new(perms, json_string(p));
+        json_array_append_new(items, json_pack("{s:s, s:b, s:o, s:I}", "name",
+                                               cn_stmt_text(st, 0, NULL), "builtin", 0,
+                                               "permissions", perms, "created_at",
+                                               (json_int_t)cn_stmt_int(st, 2)));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    return cn_reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+}
+
+int auth_post_role(cn_req_t *r)
+{
+    const char *name = json_string_value(json_object_get(r->body, "name"));
+    for (const char *p = name; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
+            return cn_fail_field(r, "name", "use lower-case letters, digits, '_' and '-'");
+    if (auth_role_valid(name))
+        return cn_fail_field(r, "name", "is a built-in role");
+    char scopes[512] = "";
+    size_t used = 0, i;
+    json_t *v;
+    json_array_foreach(json_object_get(r->body, "permissions"), i, v) {
+        const char *perm = json_string_value(v);
+        char field[48];
+        snprintf(field, sizeof(field), "permissions[%zu]", i);
+        if (!cn_permission_exists(perm))
+            cn_verrors_add(&r->verrors, field, "is not a permission of this server");
+        else if (!auth_caller_holds(r, perm))
+            cn_verrors_add(&r->verrors, field, "is not held by the caller");
+        else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 < sizeof(scopes))
+            used += (size_t)snprintf(scopes + used, sizeof(scopes) - used, "%s%s", used ? "," : "", perm);
+    }
+    if (r->verrors.count)
+        return cn_fail(r, CN_EVALIDATION, "the role's permissions are not allowed");
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(name), CN_VTEXT(scopes),
+                       CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO roles (tenant_id, name, permissions, created_at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, &r->err);
+    if (rc == CN_ECONFLICT)
+        return cn_fail(r, CN_ECONFLICT, "a role named %s exists", name);
+    if (rc != 0)
+        return rc;
+    return cn_reply_json(r, 201, json_pack("{s:s, s:b, s:O}", "name", name, "builtin", 0,
+                                           "permissions", json_object_get(r->body, "permissions")));
+}
+
+int auth_delete_role(cn_req_t *r)
+{
+    const char *name = cn_req_param(r, "name");
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(name)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, "SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = $2",
+                            args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    int used = cn_stmt_step(st, &r->err) == CN_ROW;
+    cn_stmt_finish(st);
+    if (used)
+        return cn_fail(r, CN_ECONFLICT, "members still have this role; give them another first");
+    int64_t changes = 0;
+    rc = cn_store_exec(r->store, "DELETE FROM roles WHERE tenant_id = $1 AND name = $2", args, 2,
+                       &changes, &r->err);
+    if (rc != 0)
+        return rc;
+    return changes ? cn_reply_empty(r, 204) : cn_fail(r, CN_ENOTFOUND, "no custom role with this name");
+}
+
+/* ---- members ---- */
+
+static const cn_field_t member_fields[] = {
+    {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL},
+    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32},
+    {"password", CN_T_STRING, .min_len = 1, .max_len = 1024,
+     .description = "required when the e-mail has no account yet"},
+    {0},
+};
+const cn_schema_t auth_member_schema = {"MemberAdd", member_fields};
+
+static const cn_field_t member_patch_fields[] = {
+    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32},
+    {0},
+};
+const cn_schema_t auth_member_patch_schema = {"MemberUpdate", member_patch_fields};
+
+/* Who may hand out role: it must exist, and only owners make owners. */
+static int check_grant(cn_req_t *r, const char *role, const char *field)
+{
+    if (!auth_role_exists(r->store, r->principal.tenant_id, role))
+        return cn_fail_field(r, field, "is not a role of this tenant");
+    if (strcmp(role, "owner") == 0 && r->principal.role[0] != '\0' &&
+        strcmp(r->principal.role, "owner") != 0)
+        return cn_fail(r, CN_EFORBIDDEN, "only owners can make owners");
+    return 0;
+}
+
+static int count_owners(cn_req_t *r, int64_t *n)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_query(r->store,
+                            "SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    *n = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int member_role(cn_req_t *r, const char *user, char role[32])
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
+    int rc = cn_store_query(r->store, "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+                            args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    if (rc == CN_ROW)
+        snprintf(role, 32, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : rc == CN_ROW ? 0 : cn_fail(r, CN_ENOTFOUND, "no member with this id");
+}
+
+int auth_list_members(cn_req_t *r)
+{
+    json_t *jl = json_object_get(r->query, "limit");
+    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
+    int64_t limit = jl ? json_integer_value(jl) : 50;
+    char after[CN_UUID_LEN + 1] = "";
+    if (cursor != NULL) {
+        uint8_t raw[96];
+        long n = strlen(cursor) <= 128 ? cn_base64url_decode(cursor, strlen(cursor), raw) : -1;
+        if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
+            return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
+        memcpy(after, raw, CN_UUID_LEN);
+        after[CN_UUID_LEN] = '\0';
+    }
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(after), CN_VINT(limit + 1)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
+                            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
+                            " ORDER BY u.id LIMIT $3",
+                            args, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    json_t *items = json_array();
+    char next[CN_UUID_LEN * 2] = "", last[CN_UUID_LEN + 1] = "";
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if ((int64_t)json_array_size(items) == limit) {
+            cn_base64url_encode((const uint8_t *)last, strlen(last), next);
+            break;
+        }
+        snprintf(last, sizeof(last), "%s", cn_stmt_text(st, 0, NULL));
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I}", "id", last, "email",
+                                               cn_stmt_text(st, 1, NULL), "role",
+                                               cn_stmt_text(st, 2, NULL), "member_since",
+                                               (json_int_t)cn_stmt_int(st, 3)));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    return cn_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                                           next[0] ? json_string(next) : json_null()));
+}
+
+typedef struct {
+    char *password;
+    size_t len;
+    char hash[AUTH_HASH_LEN];
+    int ok;
+    char email[256], role[32];
+} add_t;
+
+static void add_work(void *arg)
+{
+    add_t *a = arg;
+    a->ok = auth_password_hash(a->password, a->len, a->hash) == 0;
+}
+
+static int add_membership(cn_req_t *r, const char *user, const char *role)
+{
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VTEXT(role),
+                       CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, &r->err);
+    if (rc == CN_ECONFLICT)
+        return cn_fail(r, CN_ECONFLICT, "already a member of this tenant");
+    if (rc != 0)
+        return rc;
+    char location[96];
+    int n = snprintf(location, sizeof(location), "/api/v1/users/%s", user);
+    cn_reply_header(r, "location", location, (size_t)n);
+    return cn_reply_json(r, 201, json_pack("{s:s, s:s}", "id", user, "role", role));
+}
+
+static void add_done(cn_req_t *r, void *arg)
+{
+    add_t *a = arg;
+    if (r != NULL) {
+        char id[CN_UUID_LEN + 1];
+        cn_uuid7(id);
+        int64_t now = cn_now_ms();
+        cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(a->email), CN_VTEXT(a->hash), CN_VINT(now)};
+        int rc = a->ok ? 0 : cn_fail(r, CN_ERR, "cannot hash the password");
+        if (rc == 0 && (rc = cn_store_begin(r->store, &r->err)) == 0)
+            rc = cn_store_exec(r->store,
+                               "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
+                               " VALUES ($1, $2, $3, $4, $4)",
+                               args, 4, NULL, &r->err);
+        if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
+            rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; add it again");
+        if (rc == 0 && (rc = add_membership(r, id, a->role)) == 0)
+            rc = cn_store_commit(r->store, &r->err);
+        if (rc != 0)
+            cn_req_finish_error(r, rc);
+    }
+    sodium_memzero(a->password, a->len);
+    free(a->password);
+    sodium_memzero(a, sizeof(*a));
+    free(a);
+}
+
+int auth_post_member(cn_req_t *r)
+{
+    char email[256];
+    const char *in = json_string_value(json_object_get(r->body, "email"));
+    size_t i = 0;
+    for (; in[i] && i + 1 < sizeof(email); i++)
+        email[i] = (char)tolower((unsigned char)in[i]);
+    email[i] = '\0';
+    const char *role = json_string_value(json_object_get(r->body, "role"));
+    int rc = check_grant(r, role, "role");
+    if (rc != 0)
+        return rc;
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(email)};
+    char user[64] = "";
+    if ((rc = cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st,
+                             &r->err)) != 0)
+        return rc;
+    if (cn_stmt_step(st, &r->err) == CN_ROW)
+        snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    if (user[0]) /* an existing account joins; its password is its own */
+        return add_membership(r, user, role);
+    json_t *pw = json_object_get(r->body, "password");
+    if (pw == NULL)
+        return cn_fail_field(r, "password", "is required for an e-mail without an account");
+    const char *weak = auth_password_policy(json_string_value(pw), json_string_length(pw), email);
+    if (weak != NULL)
+        return cn_fail_field(r, "password", weak);
+    add_t *a = cn_calloc(1, sizeof(*a));
+    a->len = json_string_length(pw);
+    a->password = cn_strndup(json_string_value(pw), a->len);
+    snprintf(a->email, sizeof(a->email), "%s", email);
+    snprintf(a->role, sizeof(a->role), "%s", role);
+    return cn_req_offload(r, add_work, add_done, a);
+}
+
+/* Ends the member's sessions in this tenant at once (role change, removal). */
+static int end_sessions(cn_req_t *r, const char *user)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(r->principal.tenant_id), CN_VINT(cn_now_ms())};
+    int rc = cn_store_query(r->store,
+                            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
+                            " AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
+                            args, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        auth_revoke_session(cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+static int keeps_an_owner(cn_req_t *r, const char *old_role)
+{
+    int64_t owners = 0;
+    int rc = strcmp(old_role, "owner") == 0 ? count_owners(r, &owners) : 0;
+    if (rc != 0)
+        return rc;
+    if (strcmp(old_role, "owner") == 0 && owners <= 1)
+        return cn_fail(r, CN_ECONFLICT, "a tenant must keep at least one owner");
+    if (strcmp(old_role, "owner") == 0 && r->principal.role[0] != '\0' &&
+        strcmp(r->principal.role, "owner") != 0)
+        return cn_fail(r, CN_EFORBIDDEN, "only owners can change an owner");
+    return 0;
+}
+
+int auth_patch_member(cn_req_t *r)
+{
+    const char *user = cn_req_param(r, "id"), *role = json_string_value(json_object_get(r->body, "role"));
+    char old[32];
+    int rc = member_role(r, user, old);
+    if (rc == 0)
+        rc = check_grant(r, role, "role");
+    if (rc == 0 && strcmp(role, "owner") != 0)
+        rc = keeps_an_owner(r, old);
+    if (rc != 0)
+        return rc;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VTEXT(role)};
+    if ((rc = cn_store_exec(r->store, "UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
+                            args, 3, NULL, &r->err)) != 0 ||
+        (rc = end_sessions(r, user)) != 0) /* their tokens carry the old role */
+        return rc;
+    return cn_reply_json(r, 200, json_pack("{s:s, s:s}", "id", user, "role", role));
+}
+
+int auth_delete_member(cn_req_t *r)
+{
+    const char *user = cn_req_param(r, "id");
+    char old[32];
+    int rc = member_role(r, user, old);
+    if (rc == 0)
+        rc = keeps_an_owner(r, old);
+    if (rc != 0)
+        return rc;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
+    if ((rc = cn_store_exec(r->store, "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+                            args, 2, NULL, &r->err)) != 0 ||
+        (rc = end_sessions(r, user)) != 0)
+        return rc;
+    return cn_reply_empty(r, 204);
+}
