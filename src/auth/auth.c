@@ -68,6 +68,9 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''"},
     {7, "create_mfa", auth_mfa_sql},
     {8, "create_roles", auth_roles_sql},
+    {9, "tenant_policy",
+     "ALTER TABLE tenants ADD COLUMN mfa_required_for_admins INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE sessions ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0"},
     {0},
 };
 
@@ -117,15 +120,38 @@ static int authenticate(cn_req_t *r)
         memcpy(p->subject, c.sub, sizeof(c.sub));
         memcpy(p->session_id, c.sid, sizeof(c.sid));
         memcpy(p->role, c.role, sizeof(c.role));
+        p->mfa = c.mfa;
         p->authenticated = 1;
         return 0;
     }
     return cn_auth_bootstrap(r); /* the operator's token, until API keys replace it */
 }
 
+static int tenant_requires_mfa(cn_req_t *r)
+{
+    cn_stmt_t *st;
+    cn_err_t err;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
+    if (cn_store_query(r->store, "SELECT mfa_required_for_admins FROM tenants WHERE id = $1", args,
+                       1, &st, &err) != 0)
+        return 1; /* cannot tell: the stricter answer */
+    int required = cn_stmt_step(st, &err) == CN_ROW && cn_stmt_int(st, 0) != 0;
+    cn_stmt_finish(st);
+    return required;
+}
+
 static int authorize(cn_req_t *r, const char *permission)
 {
-    return auth_caller_holds(r, permission) ? 0 : CN_EFORBIDDEN;
+    if (!auth_caller_holds(r, permission))
+        return CN_EFORBIDDEN;
+    /* tenant policy: owners and admins without a second factor may only tend to themselves
+     * (enrol MFA, sign out) until they sign in with one */
+    const cn_principal_t *p = &r->principal;
+    if (!p->is_key && !p->mfa && strncmp(permission, "self.", 5) != 0 &&
+        (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0) && tenant_requires_mfa(r))
+        return cn_fail(r, CN_EFORBIDDEN, "this tenant requires MFA for owners and admins: enrol "
+                                         "(POST /api/v1/auth/mfa/enroll) and sign in again");
+    return 0;
 }
 
 /* ---- sessions ---- */
@@ -157,13 +183,14 @@ static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh
 }
 
 static void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
-                        const char *sid)
+                        const char *sid, int mfa)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->sub, sizeof(c->sub), "%s", user);
     snprintf(c->tid, sizeof(c->tid), "%s", tenant);
     snprintf(c->role, sizeof(c->role), "%s", role);
     snprintf(c->sid, sizeof(c->sid), "%s", sid);
+    c->mfa = mfa;
     c->iat = c->nbf = cn_now_ms() / 1000;
     c->exp = c->iat + AUTH_ACCESS_TTL_S;
 }
@@ -200,23 +227,35 @@ static int parse_refresh(const char *tok, size_t len, char sid[40], int64_t *gen
     return 0;
 }
 
-static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
+static int open_session(cn_req_t *r, const char *user, const char *tenant, const char *role,
+                        int mfa)
 {
     char sid[CN_UUID_LEN + 1], refresh[REFRESH_MAX], hash[65];
     cn_uuid7(sid);
     make_refresh(sid, 0, refresh, hash);
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(sid), CN_VTEXT(tenant), CN_VTEXT(user), CN_VINT(now),
-                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL), CN_VTEXT(hash)};
+                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL), CN_VTEXT(hash), CN_VINT(mfa)};
     int rc = cn_store_exec(r->store,
                            "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at,"
-                           " refresh_gen, refresh_hash) VALUES ($1, $2, $3, $4, $5, 0, $6)",
-                           args, 6, NULL, &r->err);
+                           " refresh_gen, refresh_hash, mfa) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+                           args, 7, NULL, &r->err);
     if (rc != 0)
         return rc;
     auth_claims_t c;
-    fill_claims(&c, user, tenant, role, sid);
+    fill_claims(&c, user, tenant, role, sid, mfa);
     return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")));
+}
+
+static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
+{
+    return open_session(r, user, tenant, role, 0);
+}
+
+static int start_session_after_mfa(cn_req_t *r, const char *user, const char *tenant,
+                                   const char *role)
+{
+    return open_session(r, user, tenant, role, 1);
 }
 
 /* ---- login: the password check runs on a worker ---- */
@@ -439,6 +478,7 @@ typedef struct {
     char tenant[40], user[40], role[32], hash[65];
     char prev[REFRESH_HISTORY * 65]; /* earlier generations' hashes, newest first */
     int64_t gen;
+    int mfa;
     int revoked, expired;
 } refresh_row_t;
 
@@ -457,7 +497,7 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
     cn_val_t args[] = {CN_VTEXT(sid)};
     int rc = cn_store_query(r->store,
                             "SELECT s.tenant_id, s.user_id, m.role, s.refresh_gen, s.refresh_hash,"
-                            " s.revoked_at, s.expires_at, s.refresh_prev FROM sessions s"
+                            " s.revoked_at, s.expires_at, s.refresh_prev, s.mfa FROM sessions s"
                             " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
                             " WHERE s.id = $1",
                             args, 1, &st, &r->err);
@@ -473,6 +513,7 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
         row->revoked = !cn_stmt_is_null(st, 5);
         row->expired = cn_stmt_int(st, 6) <= cn_now_ms();
         snprintf(row->prev, sizeof(row->prev), "%s", cn_stmt_text(st, 7, NULL));
+        row->mfa = (int)cn_stmt_int(st, 8);
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
@@ -539,7 +580,7 @@ static int post_refresh(cn_req_t *r)
     if (rc != 0)
         return rc;
     auth_claims_t c;
-    fill_claims(&c, row.user, row.tenant, row.role, sid);
+    fill_claims(&c, row.user, row.tenant, row.role, sid, row.mfa);
     return reply_tokens(r, &c, fresh, presented == from_cookie);
 }
 
@@ -652,7 +693,7 @@ static int post_password(cn_req_t *r)
 
 static int post_mfa_verify(cn_req_t *r)
 {
-    return auth_mfa_verify(r, start_session);
+    return auth_mfa_verify(r, start_session_after_mfa);
 }
 
 static int post_logout(cn_req_t *r)
@@ -910,6 +951,9 @@ static const cn_route_t routes[] = {
     {CN_DELETE, "/api/v1/users/me", delete_me, "self.delete",
      .summary = "Delete the caller's account: data removed, audit entries anonymised (GDPR)",
      .success_status = 204},
+    {CN_GET, "/api/v1/tenant", auth_get_tenant, "users.read", .summary = "The caller's tenant"},
+    {CN_PATCH, "/api/v1/tenant", auth_patch_tenant, "tenant.manage", .body = &auth_tenant_schema,
+     .summary = "Rename the tenant or set its MFA policy"},
     {CN_GET, "/api/v1/roles", auth_list_roles, "users.read",
      .summary = "Built-in and custom roles of the tenant"},
     {CN_POST, "/api/v1/roles", auth_post_role, "roles.manage", .body = &auth_role_schema,
@@ -943,6 +987,7 @@ static const cn_permission_t permissions[] = {
     {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
     {"audit.manage", "Read the tenant's audit log (owners and admins)"},
     {"roles.manage", "Create and delete the tenant's custom roles"},
+    {"tenant.manage", "Rename the tenant and set its policies"},
     {"users.read", "See the tenant's members and roles"},
     {"users.manage", "Add members, change their roles, remove them"},
     {"self.read", "Read one's own profile and export one's data"},

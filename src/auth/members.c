@@ -432,3 +432,56 @@ int auth_delete_member(cn_req_t *r)
         return rc;
     return cn_reply_empty(r, 204);
 }
+
+/* ---- the tenant's own settings ---- */
+
+static const cn_field_t tenant_fields[] = {
+    {"name", CN_T_STRING, .min_len = 1, .max_len = 200},
+    {"mfa_required_for_admins", CN_T_BOOLEAN,
+     .description = "owners and admins must sign in with a second factor"},
+    {0},
+};
+const cn_schema_t auth_tenant_schema = {"TenantUpdate", tenant_fields};
+
+static int reply_tenant(cn_req_t *r)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_query(r->store,
+                            "SELECT id, slug, name, mfa_required_for_admins, created_at FROM tenants"
+                            " WHERE id = $1",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    json_t *t = NULL;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        t = json_pack("{s:s, s:s, s:s, s:b, s:I}", "id", cn_stmt_text(st, 0, NULL), "slug",
+                      cn_stmt_text(st, 1, NULL), "name", cn_stmt_text(st, 2, NULL),
+                      "mfa_required_for_admins", (int)cn_stmt_int(st, 3), "created_at",
+                      (json_int_t)cn_stmt_int(st, 4));
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    return t ? cn_reply_json(r, 200, t) : cn_fail(r, CN_ENOTFOUND, "no tenant behind this credential");
+}
+
+int auth_get_tenant(cn_req_t *r)
+{
+    return reply_tenant(r);
+}
+
+int auth_patch_tenant(cn_req_t *r)
+{
+    json_t *name = json_object_get(r->body, "name"), *mfa = json_object_get(r->body, "mfa_required_for_admins");
+    if (name == NULL && mfa == NULL)
+        return cn_fail_field(r, "", "give at least one of name, mfa_required_for_admins");
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),
+                       name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
+                       mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL};
+    int rc = cn_store_exec(r->store,
+                           "UPDATE tenants SET name = COALESCE($2, name),"
+                           " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins)"
+                           " WHERE id = $1",
+                           args, 3, NULL, &r->err);
+    return rc != 0 ? rc : reply_tenant(r);
+}

@@ -29,4 +29,8 @@ int auth_patch_member(cn_req_t *r);
 int auth_delete_member(cn_req_t *r);
 extern const cn_schema_t auth_member_schema, auth_member_patch_schema;
 
+int auth_get_tenant(cn_req_t *r);
+int auth_patch_tenant(cn_req_t *r);
+extern const cn_schema_t auth_tenant_schema;
+
 #endif

@@ -175,6 +175,8 @@ char *auth_token_issue(const auth_claims_t *c)
     cn_jw_array(&w);
     cn_jw_str(&w, c->role, strlen(c->role));
     cn_jw_end(&w);
+    cn_jw_key(&w, "mfa");
+    cn_jw_bool(&w, c->mfa);
     cn_jw_key(&w, "iat");
     cn_jw_int(&w, c->iat);
     cn_jw_key(&w, "nbf");
@@ -246,6 +248,7 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
     out->exp = json_integer_value(exp);
     out->nbf = json_integer_value(nbf);
     out->iat = json_integer_value(json_object_get(p, "iat")); /* 0 when absent */
+    out->mfa = json_is_true(json_object_get(p, "mfa"));
     if (now >= out->exp)
         return *why = "the token has expired", -1;
     if (now < out->nbf)

@@ -619,7 +619,7 @@ static int authenticate(cn_req_t *r)
     if (H.authz(r, r->route->permission) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "this needs the permission %s", r->route->permission);
-        return problem(r, 403, detail);
+        return problem(r, 403, r->err.msg[0] ? r->err.msg : detail);
     }
     return 1;
 }

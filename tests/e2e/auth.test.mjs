@@ -142,7 +142,8 @@ describe('sign-in', () => {
     assert.equal(header.alg, 'HS256');
     assert.equal(header.typ, 'JWT');
     assert.match(header.kid, /^k[0-9a-f]{16}$/);
-    assert.deepEqual(Object.keys(payload).sort(), ['aud', 'exp', 'iat', 'iss', 'nbf', 'roles', 'sid', 'sub', 'tid']);
+    assert.deepEqual(Object.keys(payload).sort(), ['aud', 'exp', 'iat', 'iss', 'mfa', 'nbf', 'roles', 'sid', 'sub', 'tid']);
+    assert.equal(payload.mfa, false, 'a password-only session');
     assert.equal(payload.iss, 'cairn');
     assert.equal(payload.aud, 'cairn-api');
     assert.equal(payload.sub, ids.user.alice);

@@ -99,3 +99,4 @@ test('enrol, confirm, then sign-in needs the second factor', async () => {
   assertProblem(await verify({ challenge: step5.json.challenge }), 422);
   assertProblem(await verify({ challenge: 'nope', code: '123456' }), 401);
 });
+
