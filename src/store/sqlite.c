@@ -36,6 +36,7 @@ struct st_cn_store_t {
     int batch_open; /* that transaction is open and holds write_lock */
     int read_open;  /* batching: a read transaction spans the loop turn's reads */
     int batch_failed; /* something that must commit with the batch could not be written */
+    uint64_t batch_id;  /* of the open batch; bumped by each new one */
     void (*on_query)(uint64_t);
 };
 
@@ -295,7 +296,13 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
     if ((rc = begin_write(s, err)) != 0)
         return rc;
     s->batch_open = 1;
+    s->batch_id++;
     return 0;
+}
+
+uint64_t cn_store_batch_id(const cn_store_t *s)
+{
+    return s->batch_open ? s->batch_id : 0;
 }
 
 void cn_store_batch_fail(cn_store_t *s)

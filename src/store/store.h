@@ -88,6 +88,12 @@ int cn_store_in_txn(const cn_store_t *s);
 void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
 int cn_store_batch_open(const cn_store_t *s);
+/**
+ * Identifies the open batch transaction (0 when none): it changes with every batch, so a
+ * cache of something read inside a batch can tell whether it is still valid.
+ */
+uint64_t cn_store_batch_id(const cn_store_t *s);
+
 /** Dooms the open batch: its commit rolls everything back and reports failure. */
 void cn_store_batch_fail(cn_store_t *s);
 /** Opens the batch now (before running a turn's queued writes). */
