@@ -7,6 +7,7 @@
 #include "auth/members.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
+#include "core/page.h"
 #include "core/system.h"
 #include "lib/formats.h"
 
@@ -217,53 +218,26 @@ int auth_post_api_key(cn_req_t *r)
 
 int auth_list_api_keys(cn_req_t *r)
 {
-    json_t *jl = json_object_get(r->query, "limit");
-    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
-    int64_t limit = jl ? json_integer_value(jl) : 50;
-    char after[CN_UUID_LEN + 1] = "~"; /* sorts after every id: first page */
-    if (cursor != NULL) {
-        uint8_t raw[96];
-        long n = strlen(cursor) <= 128 ? cn_base64url_decode(cursor, strlen(cursor), raw) : -1;
-        if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
-            return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
-        memcpy(after, raw, CN_UUID_LEN);
-        after[CN_UUID_LEN] = '\0';
-    }
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(after), CN_VINT(limit + 1)};
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT " KEY_COLUMNS " FROM api_keys WHERE tenant_id = $1 AND id < $2"
-                            " ORDER BY id DESC LIMIT $3",
-                            args, 3, &st, &r->err);
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
     if (rc != 0)
         return rc;
-    cn_jw_t w;
-    cn_jw_init(&w, cn_reply_buffer(r));
-    cn_jw_object(&w);
-    cn_jw_key(&w, "items");
-    cn_jw_array(&w);
-    char last[CN_UUID_LEN + 1] = "", next[CN_UUID_LEN * 2] = "";
-    int64_t count = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        if (count == limit) {
-            cn_base64url_encode((const uint8_t *)last, strlen(last), next);
-            break;
-        }
-        snprintf(last, sizeof(last), "%s", cn_stmt_text(st, 0, NULL));
-        write_key(&w, st);
-        count++;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(page.after[0] ? page.after : "~"),
+                       CN_VINT(page.limit + 1)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store,
+                             "SELECT " KEY_COLUMNS " FROM api_keys WHERE tenant_id = $1 AND id < $2"
+                             " ORDER BY id DESC LIMIT $3",
+                             args, 3, &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
+        size_t len;
+        const char *id = cn_stmt_text(st, 0, &len);
+        write_key(&page.w, st);
+        cn_page_item(&page, id, len);
     }
     cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    cn_jw_end(&w);
-    cn_jw_key(&w, "next_cursor");
-    if (next[0])
-        cn_jw_str(&w, next, strlen(next));
-    else
-        cn_jw_null(&w);
-    cn_jw_end(&w);
-    return cn_reply_json_buf(r, 200);
+    return rc < 0 ? rc : cn_page_send(r, &page);
 }
 
 int auth_delete_api_key(cn_req_t *r)

@@ -8,6 +8,7 @@
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
+#include "core/page.h"
 #include "core/system.h"
 #include "core/workers.h"
 #include "lib/formats.h"
@@ -227,47 +228,38 @@ static int member_role(cn_req_t *r, const char *user, char role[32])
 
 int auth_list_members(cn_req_t *r)
 {
-    json_t *jl = json_object_get(r->query, "limit");
-    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
-    int64_t limit = jl ? json_integer_value(jl) : 50;
-    char after[CN_UUID_LEN + 1] = "";
-    if (cursor != NULL) {
-        uint8_t raw[96];
-        long n = strlen(cursor) <= 128 ? cn_base64url_decode(cursor, strlen(cursor), raw) : -1;
-        if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
-            return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
-        memcpy(after, raw, CN_UUID_LEN);
-        after[CN_UUID_LEN] = '\0';
-    }
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(after), CN_VINT(limit + 1)};
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
-                            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
-                            " ORDER BY u.id LIMIT $3",
-                            args, 3, &st, &r->err);
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
     if (rc != 0)
         return rc;
-    json_t *items = json_array();
-    char next[CN_UUID_LEN * 2] = "", last[CN_UUID_LEN + 1] = "";
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        if ((int64_t)json_array_size(items) == limit) {
-            cn_base64url_encode((const uint8_t *)last, strlen(last), next);
-            break;
-        }
-        snprintf(last, sizeof(last), "%s", cn_stmt_text(st, 0, NULL));
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I}", "id", last, "email",
-                                               cn_stmt_text(st, 1, NULL), "role",
-                                               cn_stmt_text(st, 2, NULL), "member_since",
-                                               (json_int_t)cn_stmt_int(st, 3)));
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(page.after),
+                       CN_VINT(page.limit + 1)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store,
+                             "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
+                             " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
+                             " ORDER BY u.id LIMIT $3",
+                             args, 3, &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
+        size_t id_len, email_len, role_len;
+        const char *id = cn_stmt_text(st, 0, &id_len);
+        const char *email = cn_stmt_text(st, 1, &email_len);
+        const char *role = cn_stmt_text(st, 2, &role_len);
+        cn_jw_object(&page.w);
+        cn_jw_key(&page.w, "id");
+        cn_jw_str(&page.w, id, id_len);
+        cn_jw_key(&page.w, "email");
+        cn_jw_str(&page.w, email, email_len);
+        cn_jw_key(&page.w, "role");
+        cn_jw_str(&page.w, role, role_len);
+        cn_jw_key(&page.w, "member_since");
+        cn_jw_int(&page.w, cn_stmt_int(st, 3));
+        cn_jw_end(&page.w);
+        cn_page_item(&page, id, id_len);
     }
     cn_stmt_finish(st);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    return cn_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                           next[0] ? json_string(next) : json_null()));
+    return rc < 0 ? rc : cn_page_send(r, &page);
 }
 
 typedef struct {

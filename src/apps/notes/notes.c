@@ -5,11 +5,11 @@
  */
 #include "apps/notes/notes.h"
 #include "core/http.h"
+#include "core/page.h"
 #include "lib/formats.h"
 
 #include <string.h>
 
-#define DEFAULT_LIMIT 50
 #define MAX_LIMIT 200
 
 static const cn_migration_t migrations[] = {
@@ -182,71 +182,28 @@ static int delete_note(cn_req_t *r)
     return cn_reply_empty(r, 204);
 }
 
-static int decode_cursor(cn_req_t *r, const char *cursor, char out[CN_UUID_LEN + 1])
-{
-    uint8_t raw[96];
-    size_t len = strlen(cursor);
-    long n = len <= 128 ? cn_base64url_decode(cursor, len, raw) : -1;
-    if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
-        return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
-    memcpy(out, raw, CN_UUID_LEN);
-    out[CN_UUID_LEN] = '\0';
-    return 0;
-}
-
 static int list_notes(cn_req_t *r)
 {
-    json_t *jl = json_object_get(r->query, "limit");
-    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
-    int64_t limit = jl ? json_integer_value(jl) : DEFAULT_LIMIT;
-    char after[CN_UUID_LEN + 1] = "";
-    if (cursor && decode_cursor(r, cursor, after) != 0)
-        return CN_EVALIDATION;
-    cn_stmt_t *st;
-    int rc;
-    if (cursor) {
-        cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(after), CN_VINT(limit + 1)};
-        rc = cn_store_query(r->store,
-                            "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id < $2"
-                            " ORDER BY id DESC LIMIT $3",
-                            args, 3, &st, &r->err);
-    } else {
-        cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(limit + 1)};
-        rc = cn_store_query(r->store,
-                            "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1"
-                            " ORDER BY id DESC LIMIT $2",
-                            args, 2, &st, &r->err);
-    }
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
     if (rc != 0)
         return rc;
-    cn_jw_t w;
-    cn_jw_init(&w, cn_reply_buffer(r));
-    cn_jw_object(&w);
-    cn_jw_key(&w, "items");
-    cn_jw_array(&w);
-    char last_id[CN_UUID_LEN + 1] = "", next[CN_UUID_LEN * 2] = "";
-    int64_t count = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        if (count == limit) { /* one extra row: there is a next page after last_id */
-            cn_base64url_encode((const uint8_t *)last_id, strlen(last_id), next);
-            break;
-        }
+    /* newest first: "~" sorts after every id, so the first page starts at the top */
+    cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(page.after[0] ? page.after : "~"),
+                       CN_VINT(page.limit + 1)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store,
+                             "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id < $2"
+                             " ORDER BY id DESC LIMIT $3",
+                             args, 3, &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
         note_t n = note_from_row(st);
-        write_note(&w, &n);
-        snprintf(last_id, sizeof(last_id), "%.*s", (int)n.id_len, n.id);
-        count++;
+        write_note(&page.w, &n);
+        cn_page_item(&page, n.id, n.id_len);
     }
     cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    cn_jw_end(&w);
-    cn_jw_key(&w, "next_cursor");
-    if (next[0])
-        cn_jw_str(&w, next, strlen(next));
-    else
-        cn_jw_null(&w);
-    cn_jw_end(&w);
-    return cn_reply_json_buf(r, 200);
+    return rc < 0 ? rc : cn_page_send(r, &page);
 }
 
 static const cn_route_t routes[] = {
