@@ -15,6 +15,7 @@
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "core/http.h"
+#include "core/page.h"
 #include "core/log.h"
 #include "core/workers.h"
 #include "lib/formats.h"
@@ -906,19 +907,6 @@ static const cn_field_t refresh_fields[] = {
 };
 static const cn_schema_t refresh_schema = {"RefreshRequest", refresh_fields};
 
-static const cn_field_t list_fields[] = {
-    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = 200},
-    {"cursor", CN_T_STRING, .max_len = 128},
-    {0},
-};
-static const cn_schema_t list_query = {"AuthListQuery", list_fields};
-
-static const cn_field_t id_fields[] = {
-    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
-    {0},
-};
-static const cn_schema_t id_params = {"AuthId", id_fields};
-
 static const cn_field_t password_fields[] = {
     {"current_password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
     {"new_password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
@@ -960,25 +948,25 @@ static const cn_route_t routes[] = {
      .summary = "Create a custom role (only permissions the caller holds)", .success_status = 201},
     {CN_DELETE, "/api/v1/roles/{name}", auth_delete_role, "roles.manage",
      .summary = "Delete a custom role no member has", .success_status = 204},
-    {CN_GET, "/api/v1/users", auth_list_members, "users.read", .query = &list_query,
+    {CN_GET, "/api/v1/users", auth_list_members, "users.read", .query = &cn_page_query,
      .summary = "Members of the tenant"},
     {CN_POST, "/api/v1/users", auth_post_member, "users.manage", .body = &auth_member_schema,
      .summary = "Add a member (creating the account when the e-mail has none)",
      .success_status = 201},
     {CN_PATCH, "/api/v1/users/{id}", auth_patch_member, "users.manage",
-     .body = &auth_member_patch_schema, .params = &id_params,
+     .body = &auth_member_patch_schema, .params = &cn_id_param,
      .summary = "Change a member's role (their sessions in this tenant end)"},
-    {CN_DELETE, "/api/v1/users/{id}", auth_delete_member, "users.manage", .params = &id_params,
+    {CN_DELETE, "/api/v1/users/{id}", auth_delete_member, "users.manage", .params = &cn_id_param,
      .summary = "Remove a member from the tenant (their sessions end)", .success_status = 204},
     {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
      .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)"},
     {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
      .body = &auth_api_key_schema, .summary = "Create an API key (the key is shown only here)",
      .success_status = 201},
-    {CN_GET, "/api/v1/api-keys", auth_list_api_keys, "api_keys.manage", .query = &list_query,
+    {CN_GET, "/api/v1/api-keys", auth_list_api_keys, "api_keys.manage", .query = &cn_page_query,
      .summary = "List the tenant's API keys (never their secrets)"},
     {CN_DELETE, "/api/v1/api-keys/{id}", auth_delete_api_key, "api_keys.manage",
-     .params = &id_params, .summary = "Revoke an API key, effective immediately",
+     .params = &cn_id_param, .summary = "Revoke an API key, effective immediately",
      .success_status = 204},
     {0},
 };

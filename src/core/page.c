@@ -3,6 +3,20 @@
 
 #include <string.h>
 
+static const cn_field_t page_fields[] = {
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = CN_PAGE_MAX,
+     .description = "Page size (default 50)"},
+    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
+    {0},
+};
+const cn_schema_t cn_page_query = {"PageQuery", page_fields};
+
+static const cn_field_t id_fields[] = {
+    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {0},
+};
+const cn_schema_t cn_id_param = {"Id", id_fields};
+
 int cn_page_begin(cn_req_t *r, cn_page_t *p)
 {
     memset(p, 0, sizeof(*p));

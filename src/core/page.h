@@ -10,6 +10,13 @@
 #include "lib/formats.h"
 
 #define CN_PAGE_DEFAULT 50
+#define CN_PAGE_MAX 200
+
+/** The query schema of every list: limit (1-200) and cursor. */
+extern const cn_schema_t cn_page_query;
+
+/** The path-parameter schema of routes addressing an object by its UUID ({id}). */
+extern const cn_schema_t cn_id_param;
 
 typedef struct st_cn_page_t {
     cn_jw_t w;

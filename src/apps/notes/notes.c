@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#define MAX_LIMIT 200
 
 static const cn_migration_t migrations[] = {
     {1, "create_notes",
@@ -39,20 +38,6 @@ static const cn_field_t update_fields[] = {
     {0},
 };
 static const cn_schema_t update_schema = {"NoteUpdate", update_fields};
-
-static const cn_field_t list_fields[] = {
-    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = MAX_LIMIT,
-     .description = "Page size (default 50)"},
-    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
-    {0},
-};
-static const cn_schema_t list_query = {"NoteListQuery", list_fields};
-
-static const cn_field_t id_fields[] = {
-    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
-    {0},
-};
-static const cn_schema_t id_params = {"NoteId", id_fields};
 
 #define NOTE_COLUMNS "id, title, body, created_at, updated_at"
 
@@ -209,13 +194,13 @@ static int list_notes(cn_req_t *r)
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/notes", create_note, "notes.write", .body = &create_schema,
      .summary = "Create a note", .success_status = 201},
-    {CN_GET, "/api/v1/notes", list_notes, "notes.read", .query = &list_query,
+    {CN_GET, "/api/v1/notes", list_notes, "notes.read", .query = &cn_page_query,
      .summary = "List notes, newest first"},
-    {CN_GET, "/api/v1/notes/{id}", get_note, "notes.read", .params = &id_params,
+    {CN_GET, "/api/v1/notes/{id}", get_note, "notes.read", .params = &cn_id_param,
      .summary = "Get a note"},
     {CN_PATCH, "/api/v1/notes/{id}", update_note, "notes.write", .body = &update_schema,
-     .params = &id_params, .summary = "Change a note's title or body"},
-    {CN_DELETE, "/api/v1/notes/{id}", delete_note, "notes.write", .params = &id_params,
+     .params = &cn_id_param, .summary = "Change a note's title or body"},
+    {CN_DELETE, "/api/v1/notes/{id}", delete_note, "notes.write", .params = &cn_id_param,
      .summary = "Delete a note", .success_status = 204},
     {0},
 };
