@@ -53,9 +53,13 @@ void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
     struct sockaddr_storage ss;
     char host[NI_MAXHOST];
     socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
-    if (len == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host) == SIZE_MAX)
-        snprintf(host, sizeof(host), "-");
-    snprintf(buf, cap, "%s", host);
+    size_t n = len == 0 ? SIZE_MAX : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
+    if (n == SIZE_MAX)
+        n = 1, host[0] = '-';
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, host, n); /* on every request: no printf */
+    buf[n] = '\0';
 }
 static int allow_authenticated(cn_req_t *r, const char *permission)
 {
