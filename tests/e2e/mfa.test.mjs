@@ -2,35 +2,14 @@
 // ten recovery codes, sign-in step-up through a challenge, no replay, single-use
 // recovery codes, one attempt per challenge.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { api, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import { base32Decode, totp } from './lib/totp.mjs';
 
 after(stopAllServers);
 
 const PW = 'vivid-Otter-42-lantern';
 let srv;
-
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0; let value = 0; const out = [];
-  for (const ch of s.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(ch);
-    bits += 5;
-    if (bits >= 8) { out.push((value >>> (bits - 8)) & 255); bits -= 8; }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP (SHA-1, 30 s, 6 digits) computed independently of the server. */
-function totp(secret, atMs = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
-  const mac = crypto.createHmac('sha1', secret).update(counter).digest();
-  const o = mac[19] & 15;
-  const n = ((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
-  return String(n % 1e6).padStart(6, '0');
-}
 
 const login = () => request(`${srv.url}/api/v1/auth/login`, {
   method: 'POST', body: { tenant: 'mf', email: 'max@mf.example', password: PW },

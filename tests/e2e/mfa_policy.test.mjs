@@ -1,28 +1,15 @@
 // Tenant policy "MFA required for admins": owners and admins signed in without a second
 // factor may only tend to themselves (profile, MFA enrolment, sign-out) until they do.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { api, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import { base32Decode, totp } from './lib/totp.mjs';
 
 after(stopAllServers);
 
 const PW = 'vivid-Otter-42-lantern';
 let srv;
 
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0; let value = 0; const out = [];
-  for (const ch of s) { value = (value << 5) | alphabet.indexOf(ch); bits += 5; if (bits >= 8) { out.push((value >>> (bits - 8)) & 255); bits -= 8; } }
-  return Buffer.from(out);
-}
-function totp(secret) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
-  const mac = crypto.createHmac('sha1', secret).update(counter).digest();
-  const o = mac[19] & 15;
-  return String((((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3]) % 1e6).padStart(6, '0');
-}
 const login = (who) => request(`${srv.url}/api/v1/auth/login`, {
   method: 'POST', body: { tenant: 'pol', email: `${who}@pol.example`, password: PW },
 });
@@ -61,11 +48,7 @@ test('the policy confines admins without MFA until they sign in with a code', as
   assert.equal(enrol.status, 200, enrol.text);
   const secret = base32Decode(enrol.json.secret);
   // confirm with the previous step's code so the current one stays usable for sign-in
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) - 1));
-  const mac = crypto.createHmac('sha1', secret).update(counter).digest();
-  const o = mac[19] & 15;
-  const prev = String((((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3]) % 1e6).padStart(6, '0');
+  const prev = totp(secret, Date.now() - 30_000);
   assert.equal((await adam.post('/api/v1/auth/mfa/confirm', { code: prev })).status, 200);
   const step = await login('adam');
   assert.equal(step.json.mfa_required, true);

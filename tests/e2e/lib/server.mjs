@@ -337,12 +337,16 @@ export async function rawExchange(port, data, { count = 1, methods = [], timeout
 
 // ---- CLI ----
 
-/** Runs `cairn ...args`; resolves to {code, stdout, stderr}. Killed after timeoutMs. */
-export function runCli(args, { env = {}, timeoutMs = 10_000, cwd } = {}) {
+/**
+ * Runs `cairn ...args`; resolves to {code, stdout, stderr}. Killed after timeoutMs. With
+ * `input`, that text is written to its standard input (for --password-stdin).
+ */
+export function runCli(args, { env = {}, timeoutMs = 10_000, cwd, input } = {}) {
   const childEnv = cleanEnv(env);
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   return new Promise((resolve, reject) => {
-    const p = spawn(CAIRN_BIN, args, { env: childEnv, cwd: cwd ?? tempDir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = input === undefined ? 'ignore' : 'pipe';
+    const p = spawn(CAIRN_BIN, args, { env: childEnv, cwd: cwd ?? tempDir(), stdio: [stdin, 'pipe', 'pipe'] });
     live.add(p);
     const out = [];
     const err = [];
@@ -358,6 +362,10 @@ export function runCli(args, { env = {}, timeoutMs = 10_000, cwd } = {}) {
       if (timedOut) reject(new Error(`cairn ${args.join(' ')} did not finish within ${timeoutMs} ms\n${res.stderr}`));
       else resolve(res);
     });
+    if (input !== undefined) {
+      p.stdin.on('error', () => {}); // cairn may exit before reading stdin (EPIPE)
+      p.stdin.end(input);
+    }
   });
 }
 
@@ -401,31 +409,7 @@ export async function stopAllServers() {
   await Promise.all([...servers].map((s) => s.stop('SIGTERM', 10_000).catch(() => s.kill9().catch(() => {}))));
 }
 
-/**
- * Runs `cairn ...args` with input written to its standard input (for --password-stdin);
- * resolves to {code, stdout, stderr} like runCli. Killed after timeoutMs.
- */
-export function runCliWithInput(args, input, { env = {}, timeoutMs = 10_000, cwd } = {}) {
-  const childEnv = cleanEnv(env);
-  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  return new Promise((resolve, reject) => {
-    const p = spawn(CAIRN_BIN, args, { env: childEnv, cwd: cwd ?? tempDir(), stdio: ['pipe', 'pipe', 'pipe'] });
-    live.add(p);
-    const out = [];
-    const err = [];
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => err.push(d));
-    let timedOut = false;
-    const t = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
-    p.on('error', (e) => { clearTimeout(t); reject(e); });
-    p.on('close', (code, signal) => {
-      clearTimeout(t);
-      live.delete(p);
-      const res = { code: exitCodeOf(code, signal), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-      if (timedOut) reject(new Error(`cairn ${args.join(' ')} did not finish within ${timeoutMs} ms\n${res.stderr}`));
-      else resolve(res);
-    });
-    p.stdin.on('error', () => {}); // cairn may exit before reading stdin (EPIPE)
-    p.stdin.end(input);
-  });
+/** runCli with input on standard input (for --password-stdin). */
+export function runCliWithInput(args, input, opts = {}) {
+  return runCli(args, { ...opts, input });
 }
