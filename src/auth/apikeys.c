@@ -124,7 +124,7 @@ static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
             cn_verrors_add(&r->verrors, field, "is not a permission of this server");
         else if (!auth_caller_holds(r, perm)) /* nobody hands out more than they hold */
             cn_verrors_add(&r->verrors, field, "is not held by the caller");
-        else if (!auth_scopes_allow(scopes, perm))
+        else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 < cap)
             used += (size_t)snprintf(scopes + used, cap - used, "%s%s", used ? "," : "", perm);
     }
     return r->verrors.count ? cn_fail(r, CN_EVALIDATION, "the key's permissions are not allowed")

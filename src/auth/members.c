@@ -5,6 +5,7 @@
  */
 #include "auth/members.h"
 #include "auth/apikeys.h"
+#include "auth/audit.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
@@ -47,7 +48,7 @@ int auth_caller_holds(cn_req_t *r, const char *permission)
         return 0;
     if (p->is_key)
         return auth_scopes_allow(p->scopes, permission);
-    if (p->role[0] == '\0') /* the bootstrap token: the operator */
+    if (p->is_operator)
         return 1;
     if (auth_role_valid(p->role))
         return auth_role_allows(p->role, permission);
@@ -185,14 +186,35 @@ static const cn_field_t member_patch_fields[] = {
 };
 const cn_schema_t auth_member_patch_schema = {"MemberUpdate", member_patch_fields};
 
-/* Who may hand out role: it must exist, and only owners make owners. */
+/* 1 when the caller holds every permission role grants (nobody hands out more). */
+static int role_within_caller(cn_req_t *r, const char *role)
+{
+    const cn_principal_t *p = &r->principal;
+    if (p->is_operator)
+        return 1;
+    if (strcmp(role, "owner") == 0) /* owners only, never a key */
+        return !p->is_key && strcmp(p->role, "owner") == 0;
+    if (strcmp(role, "admin") == 0 || strcmp(role, "member") == 0)
+        return !p->is_key && (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0);
+    if (strcmp(role, "viewer") == 0)
+        return 1; /* every *.read; the caller already holds users.manage */
+    char scopes[512];
+    if (!custom_role_scopes(r->store, p->tenant_id, role, scopes, sizeof(scopes)))
+        return 0;
+    for (char *save = NULL, *perm = strtok_r(scopes, ",", &save); perm;
+         perm = strtok_r(NULL, ",", &save))
+        if (!auth_caller_holds(r, perm))
+            return 0;
+    return 1;
+}
+
+/* Who may hand out role: it must exist and grant nothing the caller lacks. */
 static int check_grant(cn_req_t *r, const char *role, const char *field)
 {
     if (!auth_role_exists(r->store, r->principal.tenant_id, role))
         return cn_fail_field(r, field, "is not a role of this tenant");
-    if (strcmp(role, "owner") == 0 && r->principal.role[0] != '\0' &&
-        strcmp(r->principal.role, "owner") != 0)
-        return cn_fail(r, CN_EFORBIDDEN, "only owners can make owners");
+    if (!role_within_caller(r, role))
+        return cn_fail(r, CN_EFORBIDDEN, "the role %s grants more than the caller holds", role);
     return 0;
 }
 
@@ -310,8 +332,10 @@ static void add_done(cn_req_t *r, void *arg)
                                args, 4, NULL, &r->err);
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
             rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; add it again");
-        if (rc == 0 && (rc = add_membership(r, id, a->role)) == 0)
+        if (rc == 0 && (rc = add_membership(r, id, a->role)) == 0) {
+            auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
             rc = cn_store_commit(r->store, &r->err);
+        }
         if (rc != 0)
             cn_req_finish_error(r, rc);
     }
@@ -358,9 +382,17 @@ int auth_post_member(cn_req_t *r)
     return cn_req_offload(r, add_work, add_done, a);
 }
 
-/* Ends the member's sessions in this tenant at once (role change, removal). */
+/* Ends the member's sessions in this tenant at once (role change, removal), and revokes
+ * the API keys they created there: a key must not outlive its maker's rights. */
 static int end_sessions(cn_req_t *r, const char *user)
 {
+    cn_val_t keys[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VINT(cn_now_ms())};
+    int krc = cn_store_exec(r->store,
+                            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1"
+                            " AND created_by = $2 AND revoked_at IS NULL",
+                            keys, 3, NULL, &r->err);
+    if (krc != 0)
+        return krc;
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(r->principal.tenant_id), CN_VINT(cn_now_ms())};
     int rc = cn_store_query(r->store,
@@ -377,16 +409,15 @@ static int end_sessions(cn_req_t *r, const char *user)
 
 static int keeps_an_owner(cn_req_t *r, const char *old_role)
 {
-    int64_t owners = 0;
-    int rc = strcmp(old_role, "owner") == 0 ? count_owners(r, &owners) : 0;
-    if (rc != 0)
-        return rc;
-    if (strcmp(old_role, "owner") == 0 && owners <= 1)
-        return cn_fail(r, CN_ECONFLICT, "a tenant must keep at least one owner");
-    if (strcmp(old_role, "owner") == 0 && r->principal.role[0] != '\0' &&
-        strcmp(r->principal.role, "owner") != 0)
+    if (strcmp(old_role, "owner") != 0)
+        return 0;
+    if (!r->principal.is_operator && (r->principal.is_key || strcmp(r->principal.role, "owner") != 0))
         return cn_fail(r, CN_EFORBIDDEN, "only owners can change an owner");
-    return 0;
+    int64_t owners = 0;
+    int rc = count_owners(r, &owners);
+    if (rc == 0 && owners <= 1)
+        rc = cn_fail(r, CN_ECONFLICT, "a tenant must keep at least one owner");
+    return rc;
 }
 
 int auth_patch_member(cn_req_t *r)

@@ -428,6 +428,7 @@ static int bootstrap_auth(cn_req_t *r)
         return cn_fail(r, CN_EUNAUTH, "the bearer token is not valid");
     snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", H.bootstrap_tenant);
     snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");
+    r->principal.is_operator = 1;
     r->principal.authenticated = 1;
     return 0;
 }
@@ -437,7 +438,7 @@ static int within_limit(cn_req_t *r, cn_ratelimit_t *limiter, const char *kind, 
 {
     if (limiter == NULL)
         return 1;
-    char key[128];
+    char key[192];
     snprintf(key, sizeof(key), "%s:%s", kind, id);
     cn_rate_result_t res;
     cn_ratelimit_take(limiter, key, cn_now_ms(), &res);

@@ -25,6 +25,7 @@ typedef struct st_cn_principal_t {
     char role[32];       /* the caller's role in tenant_id, empty for the bootstrap token */
     char scopes[512];    /* API keys: the permissions granted, comma-separated */
     int is_key;          /* an API key: only scopes count, no role */
+    int is_operator;     /* the bootstrap token: every permission, in its own tenant */
     int mfa;             /* the session was opened with a second factor */
     int authenticated;
 } cn_principal_t;

@@ -5,12 +5,13 @@
 #include "core/ratelimit.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SHARDS 64
 #define SLOTS 1024 /* per shard: 65536 keys in all */
-#define KEY_MAX 80
+#define KEY_MAX 192 /* "user:<tenant id>/key:<id>" is 82; longer keys are never truncated */
 #define PROBE 16
 
 typedef struct {
@@ -75,6 +76,11 @@ static bucket_t *find(shard_t *sh, uint64_t h, const char *key, int *fresh)
 void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms,
                        cn_rate_result_t *out)
 {
+    char fitted[KEY_MAX];
+    if (strlen(key) >= KEY_MAX) { /* a stored key must compare equal to the next lookup */
+        snprintf(fitted, sizeof(fitted), "#%016llx", (unsigned long long)hash_key(key));
+        key = fitted;
+    }
     const int64_t full = (int64_t)rl->per_min * 1000;
     uint64_t h = hash_key(key);
     shard_t *sh = &rl->shards[(h >> 32) % SHARDS];
@@ -82,8 +88,7 @@ void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms,
     int fresh;
     bucket_t *b = find(sh, h, key, &fresh);
     if (fresh) {
-        strncpy(b->key, key, KEY_MAX - 1);
-        b->key[KEY_MAX - 1] = '\0';
+        snprintf(b->key, KEY_MAX, "%s", key);
         b->milli_tokens = full;
     } else if (now_ms > b->updated_ms) {
         /* per_min tokens per 60 000 ms: per_min/60 thousandths of a token per ms */

@@ -102,3 +102,27 @@ test('custom roles: created from held permissions, enforced on the next request,
   assert.equal((await own.delete('/api/v1/roles/auditor')).status, 204);
   assertProblem(await own.delete('/api/v1/roles/auditor'), 404);
 });
+
+test('no escalation: keys and custom roles cannot grant more than their maker holds; keys die with membership', async () => {
+  const own = api(srv.url, await token('ma', 'own@m.example'));
+  const adm = api(srv.url, await token('ma', 'adm@m.example'));
+  const admId = (await adm.get('/api/v1/users/me')).json.id;
+  // an admin's key with users.manage cannot make the admin an owner
+  const key = await adm.post('/api/v1/api-keys', { name: 'esc', permissions: ['users.manage', 'users.read'] });
+  assert.equal(key.status, 201, key.text);
+  const viaKey = api(srv.url, key.json.key);
+  assertProblem(await viaKey.patch(`/api/v1/users/${admId}`, { role: 'owner' }), 403);
+  const ownId = (await own.get('/api/v1/users/me')).json.id;
+  assertProblem(await viaKey.patch(`/api/v1/users/${ownId}`, { role: 'viewer' }), 403);
+  // a custom role holding only users.manage cannot hand out admin
+  assert.equal((await own.post('/api/v1/roles', { name: 'hr', permissions: ['users.manage', 'users.read'] })).status, 201);
+  const hr = await own.post('/api/v1/users', { email: 'hr@m.example', role: 'hr', password: NEWPW });
+  assert.equal(hr.status, 201, hr.text);
+  const h = api(srv.url, await token('ma', 'hr@m.example', NEWPW));
+  assertProblem(await h.post('/api/v1/users', { email: 'x2@m.example', role: 'admin', password: NEWPW }), 403);
+  assert.equal((await h.post('/api/v1/users', { email: 'x3@m.example', role: 'viewer', password: NEWPW })).status, 201);
+  // removing the admin revokes the keys they made
+  assert.equal((await viaKey.get('/api/v1/users')).status, 200);
+  assert.equal((await own.delete(`/api/v1/users/${admId}`)).status, 204);
+  assertProblem(await viaKey.get('/api/v1/users'), 401);
+});

@@ -1,7 +1,7 @@
 // Token-bucket rate limits: per client IP, per user or key, and the strict sign-in limit.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { api, assertProblem, startServer, stopAllServers } from './lib/server.mjs';
+import { api, assertProblem, request, runCli, startServer, stopAllServers, tempDir } from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -23,6 +23,22 @@ describe('rate limits', () => {
     assert.match(p.detail, /user limit: 5 per minute/);
     // public routes are not counted against a user
     assert.equal((await api(s.url, null).get('/healthz')).status, 200);
+  });
+
+  test('per API key: long bucket keys are counted like short ones', async () => {
+    const data = tempDir('cairn-e2e-rl-');
+    assert.equal((await runCli(['tenant', 'create', '--slug', 'rl', '--name', 'RL', '--data', data])).code, 0);
+    assert.equal((await runCli(['user', 'create', '--tenant', 'rl', '--email', 'r@rl.example', '--role', 'owner',
+      '--password-stdin', '--data', data], { input: 'vivid-Otter-42-lantern\n' })).code, 0);
+    const s = await startServer({ dataDir: data, env: { CAIRN_RATE_USER_PER_MIN: '3' } });
+    const login = await request(`${s.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'rl', email: 'r@rl.example', password: 'vivid-Otter-42-lantern' },
+    });
+    const made = await api(s.url, login.json.access_token).post('/api/v1/api-keys', { name: 'rl', permissions: ['notes.read'] });
+    assert.equal(made.status, 201, made.text);
+    const k = api(s.url, made.json.key);
+    for (let i = 0; i < 3; i++) assert.equal((await k.get('/api/v1/notes')).status, 200, `request ${i + 1}`);
+    assertLimited(await k.get('/api/v1/notes'), 3);
   });
 
   test('per IP: every request counts, public ones included', async () => {
