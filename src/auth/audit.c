@@ -246,12 +246,13 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
 
 int auth_audit_erase(cn_store_t *s, const char *user_id, const char *email, cn_err_t *err)
 {
-    char pattern[300];
-    snprintf(pattern, sizeof(pattern), "%%/%s", email); /* sign-in attempts: "tenant/e-mail" */
-    cn_val_t args[] = {CN_VTEXT(user_id), CN_VTEXT(pattern)};
+    /* sign-in attempts name "tenant slug/e-mail": matched exactly, never with LIKE, since
+     * an address may contain '%' or '_' */
+    cn_val_t args[] = {CN_VTEXT(user_id), CN_VTEXT(email)};
     return cn_store_exec(s,
                          "UPDATE audit_log SET actor = 'erased', object = NULL, ip = 'erased',"
-                         " salt = '' WHERE actor = $1 OR object = $1 OR object LIKE $2",
+                         " salt = '' WHERE actor = $1 OR object = $1 OR object IN"
+                         " (SELECT slug || '/' || $2 FROM tenants)",
                          args, 2, NULL, err);
 }
 

@@ -387,16 +387,21 @@ static void login_done(cn_req_t *r, void *arg)
     if (r != NULL) {
         char ip[64];
         cn_req_peer(r, ip, sizeof(ip));
-        if (!l->ok) {
+        /* one unit of work in the write transaction: the failure count is read and written
+         * with no other sign-in in between, and a success sees every failure recorded so
+         * far — guesses sent all at once cannot outrun the lock */
+        rc = cn_store_begin(r->store, &r->err);
+        if (rc == 0 && !l->ok) {
             cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s",
                    l->key, ip);
             rc = record_failure(r, l->key);
             if (rc == 0)
                 rc = security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
                                     "auth.login.failed", l->key, ip, 401);
-            if (rc == 0)
+            if (rc == 0 && (rc = cn_store_commit(r->store, &r->err)) == 0)
                 rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
-        } else if ((rc = clear_failures(r, l->key)) == 0 &&
+        } else if (rc == 0 && (rc = check_locked(r, l->key)) == 0 &&
+                   (rc = clear_failures(r, l->key)) == 0 &&
                    (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0 &&
                    (l->rehash[0] == '\0' || (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
             int mfa = 0;
@@ -404,6 +409,8 @@ static void login_done(cn_req_t *r, void *arg)
             if (rc == 0) /* with MFA the password only earns a challenge for the code */
                 rc = mfa ? auth_mfa_challenge(r, l->user, l->tenant, l->role)
                          : start_session(r, l->user, l->tenant, l->role);
+            if (rc == 0)
+                rc = cn_store_commit(r->store, &r->err);
         }
         if (rc != 0)
             cn_req_finish_error(r, rc);
@@ -870,12 +877,12 @@ static int delete_me(cn_req_t *r)
     };
     for (size_t i = 0; rc == 0 && i < CN_ARRAY_SIZE(erase); i++)
         rc = cn_store_exec(r->store, erase[i], me, 1, NULL, &r->err);
-    if (rc == 0) {
-        char pattern[300];
-        snprintf(pattern, sizeof(pattern), "%%/%s", email);
-        cn_val_t key[] = {CN_VTEXT(pattern)};
-        rc = cn_store_exec(r->store, "DELETE FROM login_failures WHERE key LIKE $1", key, 1, NULL,
-                           &r->err);
+    if (rc == 0) { /* exact keys: an e-mail may hold LIKE wildcards ('%', '_') */
+        cn_val_t key[] = {CN_VTEXT(email)};
+        rc = cn_store_exec(r->store,
+                           "DELETE FROM login_failures WHERE key IN"
+                           " (SELECT slug || '/' || $1 FROM tenants)",
+                           key, 1, NULL, &r->err);
     }
     if (rc == 0)
         rc = auth_audit_erase(r->store, user, email, &r->err);

@@ -129,6 +129,10 @@ static void *loop_main(void *arg)
     }
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
+        /* work for requests that left meanwhile may still be running: let it finish, then
+         * take its completions (they only free their arguments) before the queue goes */
+        cn_workers_settle();
+        h2o_evloop_run(loop->loop, 0);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */

@@ -28,6 +28,8 @@ static struct {
     pthread_t *threads;
     int n;
     int stopping;
+    int in_flight;          /* queued or running items */
+    pthread_cond_t settled; /* signalled when in_flight drops to 0 */
 } W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static _Thread_local h2o_multithread_receiver_t *my_receiver;
@@ -46,6 +48,8 @@ static void *worker_main(void *unused)
         item->work(item->arg);
         h2o_multithread_send_message(item->reply_to, &item->msg);
         pthread_mutex_lock(&W.lock);
+        if (--W.in_flight == 0)
+            pthread_cond_broadcast(&W.settled);
     }
     pthread_mutex_unlock(&W.lock);
     return NULL;
@@ -54,6 +58,7 @@ static void *worker_main(void *unused)
 void cn_workers_start(int n)
 {
     h2o_linklist_init_anchor(&W.queue);
+    pthread_cond_init(&W.settled, NULL);
     W.stopping = 0;
     W.n = n;
     W.threads = cn_calloc((size_t)n, sizeof(pthread_t));
@@ -72,6 +77,14 @@ void cn_workers_stop(void)
     free(W.threads);
     W.threads = NULL;
     W.n = 0;
+}
+
+void cn_workers_settle(void)
+{
+    pthread_mutex_lock(&W.lock);
+    while (W.in_flight > 0)
+        pthread_cond_wait(&W.settled, &W.lock);
+    pthread_mutex_unlock(&W.lock);
 }
 
 void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver)
@@ -101,6 +114,7 @@ int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
     item->arg = arg;
     r->work = item;
     pthread_mutex_lock(&W.lock);
+    W.in_flight++;
     h2o_linklist_insert(&W.queue, &item->queue_link);
     pthread_cond_signal(&W.cond);
     pthread_mutex_unlock(&W.lock);

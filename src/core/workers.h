@@ -26,6 +26,12 @@ void cn_workers_start(int n);
 /** Finishes queued work and joins the threads. */
 void cn_workers_stop(void);
 
+/**
+ * Waits until no work is queued or running. A loop calls it before tearing down its h2o
+ * queue, so no worker ever posts a completion into a freed queue.
+ */
+void cn_workers_settle(void);
+
 /** Binds the calling loop thread: completions for its requests arrive through receiver. */
 void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver);
 /** The receiver callback a loop registers on its h2o queue. */

@@ -223,6 +223,7 @@ static void rollback_savepoint(cn_store_t *s)
 {
     run(s, "ROLLBACK TO cn_txn");
     run(s, "RELEASE cn_txn");
+    s->batch_id++; /* what was read inside the batch may have been rolled back with it */
 }
 
 static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
@@ -367,6 +368,8 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
         return CN_ERR;
     st->started_ns = t0;
     int readonly = sqlite3_stmt_readonly(st->stmt);
+    if (s->batching && !readonly && s->batch_failed)
+        return cn_err_set(err, CN_EBUSY, "this turn's transaction failed; retry");
     if (s->batching) {
         int rc = readonly ? ensure_read(s, err) : ensure_batch(s, err);
         if (rc != 0)
@@ -391,7 +394,12 @@ int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
         return CN_ROW;
     if (rc == SQLITE_DONE)
         return CN_DONE;
-    return map_rc(st->owner->db, sqlite3_extended_errcode(st->owner->db), err);
+    cn_store_t *s = st->owner;
+    /* disk full, I/O error...: SQLite has rolled the whole batch back by itself; later
+     * writes of this turn must not commit one by one as if they were in it */
+    if (s->batch_open && sqlite3_get_autocommit(s->db))
+        s->batch_failed = 1;
+    return map_rc(s->db, sqlite3_extended_errcode(s->db), err);
 }
 
 int64_t cn_stmt_int(cn_stmt_t *st, int col)

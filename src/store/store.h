@@ -89,8 +89,9 @@ void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
 int cn_store_batch_open(const cn_store_t *s);
 /**
- * Identifies the open batch transaction (0 when none): it changes with every batch, so a
- * cache of something read inside a batch can tell whether it is still valid.
+ * Identifies the open batch transaction (0 when none): it changes with every batch and
+ * whenever a unit of work inside it is rolled back, so a cache of something read or
+ * written inside a batch can tell whether it is still valid.
  */
 uint64_t cn_store_batch_id(const cn_store_t *s);
 
