@@ -122,7 +122,8 @@ static const char *command_option(const command_t *c, const char *name, int *tak
 {
     size_t n = strlen(name);
     for (const char *const *o = c->options; o && *o; o++)
-        if (strncmp(*o, name, n) == 0 && ((*o)[n] == '\0' || ((*o)[n] == '=' && (*o)[n + 1] == '\0'))) {
+        if (strncmp(*o, name, n) == 0 &&
+            ((*o)[n] == '\0' || ((*o)[n] == '=' && (*o)[n + 1] == '\0'))) {
             *takes_value = (*o)[n] == '=';
             return *o;
         }

@@ -106,7 +106,8 @@ static const cn_field_t scope_item = {"permission", CN_T_STRING, .min_len = 1, .
 static const cn_field_t create_fields[] = {
     {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100},
     {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 32, .items = &scope_item},
-    {"expires_at", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "RFC 3339; omit for no expiry"},
+    {"expires_at", CN_T_STRING, .format = CN_FMT_DATETIME,
+     .description = "RFC 3339; omit for no expiry"},
     {0},
 };
 const cn_schema_t auth_api_key_schema = {"ApiKeyCreate", create_fields};
@@ -116,7 +117,8 @@ static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
     size_t used = 0, i;
     json_t *v;
     scopes[0] = '\0';
-    json_array_foreach(perms, i, v) {
+    json_array_foreach(perms, i, v)
+    {
         const char *perm = json_string_value(v);
         char field[48];
         snprintf(field, sizeof(field), "permissions[%zu]", i);
@@ -133,8 +135,8 @@ static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
 
 static void write_key(cn_jw_t *w, cn_stmt_t *st)
 {
-    static const char *const names[] = {"id", "name", "prefix", "permissions", "created_at",
-                                        "expires_at", "last_used_at", "revoked_at"};
+    static const char *const names[] = {"id",         "name",       "prefix",       "permissions",
+                                        "created_at", "expires_at", "last_used_at", "revoked_at"};
     cn_jw_object(w);
     for (int c = 0; c < 8; c++) {
         cn_jw_key(w, names[c]);
@@ -170,8 +172,8 @@ int auth_post_api_key(cn_req_t *r)
         return rc;
     const char *expires = json_string_value(json_object_get(r->body, "expires_at"));
     int64_t expires_ms = 0;
-    if (expires && (cn_parse_rfc3339(expires, strlen(expires), &expires_ms) != 0 ||
-                    expires_ms <= cn_now_ms()))
+    if (expires &&
+        (cn_parse_rfc3339(expires, strlen(expires), &expires_ms) != 0 || expires_ms <= cn_now_ms()))
         return cn_fail_field(r, "expires_at", "must be in the future");
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint8_t raw[PREFIX_LEN + 32];
@@ -186,9 +188,14 @@ int auth_post_api_key(cn_req_t *r)
     auth_refresh_hash(secret, strlen(secret), hash);
     sodium_memzero(secret, sizeof(secret));
     cn_uuid7(id);
-    cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(r->principal.tenant_id), CN_VTEXT(prefix),
-                       CN_VTEXT(hash), CN_VTEXT(json_string_value(json_object_get(r->body, "name"))),
-                       CN_VTEXT(scopes), CN_VTEXT(r->principal.subject), CN_VINT(cn_now_ms()),
+    cn_val_t args[] = {CN_VTEXT(id),
+                       CN_VTEXT(r->principal.tenant_id),
+                       CN_VTEXT(prefix),
+                       CN_VTEXT(hash),
+                       CN_VTEXT(json_string_value(json_object_get(r->body, "name"))),
+                       CN_VTEXT(scopes),
+                       CN_VTEXT(r->principal.subject),
+                       CN_VINT(cn_now_ms()),
                        expires ? CN_VINT(expires_ms) : CN_VNULL};
     cn_stmt_t *st;
     rc = cn_store_query(r->store,

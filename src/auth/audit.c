@@ -66,8 +66,8 @@ static void personal_commit(const char *salt, const auth_audit_t *e, char out[65
     finish_hex(&h, out);
 }
 
-static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e,
-                       const char *personal, int64_t at, char out[65])
+static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e, const char *personal,
+                       int64_t at, char out[65])
 {
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
@@ -224,8 +224,8 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
         entry_hash(prev, seq, &e, personal, cn_stmt_int(st, 8), hash);
         const char *stored_prev = cn_stmt_text(st, 11, NULL), *stored = cn_stmt_text(st, 12, NULL);
         /* an erased entry (empty salt) keeps only its commitment; others must match it */
-        int personal_ok = salt[0] == '\0' || (personal_commit(salt, &e, commit),
-                                               strcmp(commit, personal) == 0);
+        int personal_ok =
+            salt[0] == '\0' || (personal_commit(salt, &e, commit), strcmp(commit, personal) == 0);
         if (seq != expect) {
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld is missing (the next is %lld)",
                             (long long)expect, (long long)seq);
@@ -280,25 +280,30 @@ int auth_list_audit(cn_req_t *r)
     const char *actor = json_string_value(json_object_get(q, "actor"));
     const char *action = json_string_value(json_object_get(q, "action"));
     const char *cursor = json_string_value(json_object_get(q, "cursor"));
-    int64_t limit = json_object_get(q, "limit") ? json_integer_value(json_object_get(q, "limit")) : 50;
+    int64_t limit =
+        json_object_get(q, "limit") ? json_integer_value(json_object_get(q, "limit")) : 50;
     long long before = INT64_MAX;
     if (cursor && (sscanf(cursor, "%lld", &before) != 1 || before < 1))
         return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VINT(before),
-                       actor ? CN_VTEXT(actor) : CN_VNULL, action ? CN_VTEXT(action) : CN_VNULL,
-                       CN_VINT(time_param(r, "since", 0)), CN_VINT(time_param(r, "until", INT64_MAX)),
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),
+                       CN_VINT(before),
+                       actor ? CN_VTEXT(actor) : CN_VNULL,
+                       action ? CN_VTEXT(action) : CN_VNULL,
+                       CN_VINT(time_param(r, "since", 0)),
+                       CN_VINT(time_param(r, "until", INT64_MAX)),
                        CN_VINT(limit + 1)};
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT seq, actor, action, object, ip, request_id, status, at FROM audit_log"
-                            " WHERE tenant_id = $1 AND seq < $2 AND ($3 IS NULL OR actor = $3)"
-                            " AND ($4 IS NULL OR action = $4) AND at >= $5 AND at < $6"
-                            " ORDER BY seq DESC LIMIT $7",
-                            args, CN_ARRAY_SIZE(args), &st, &r->err);
+    int rc = cn_store_query(
+        r->store,
+        "SELECT seq, actor, action, object, ip, request_id, status, at FROM audit_log"
+        " WHERE tenant_id = $1 AND seq < $2 AND ($3 IS NULL OR actor = $3)"
+        " AND ($4 IS NULL OR action = $4) AND at >= $5 AND at < $6"
+        " ORDER BY seq DESC LIMIT $7",
+        args, CN_ARRAY_SIZE(args), &st, &r->err);
     if (rc != 0)
         return rc;
-    static const char *const names[] = {"seq", "actor", "action", "object", "ip", "request_id",
-                                        "status", "at"};
+    static const char *const names[] = {"seq", "actor",      "action", "object",
+                                        "ip",  "request_id", "status", "at"};
     cn_jw_t w;
     cn_jw_init(&w, cn_reply_buffer(r));
     cn_jw_object(&w);

@@ -150,8 +150,9 @@ static int authorize(cn_req_t *r, const char *permission)
     const cn_principal_t *p = &r->principal;
     if (!p->is_key && !p->mfa && strncmp(permission, "self.", 5) != 0 &&
         (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0) && tenant_requires_mfa(r))
-        return cn_fail(r, CN_EFORBIDDEN, "this tenant requires MFA for owners and admins: enrol "
-                                         "(POST /api/v1/auth/mfa/enroll) and sign in again");
+        return cn_fail(r, CN_EFORBIDDEN,
+                       "this tenant requires MFA for owners and admins: enrol "
+                       "(POST /api/v1/auth/mfa/enroll) and sign in again");
     return 0;
 }
 
@@ -235,12 +236,18 @@ static int open_session(cn_req_t *r, const char *user, const char *tenant, const
     cn_uuid7(sid);
     make_refresh(sid, 0, refresh, hash);
     int64_t now = cn_now_ms();
-    cn_val_t args[] = {CN_VTEXT(sid), CN_VTEXT(tenant), CN_VTEXT(user), CN_VINT(now),
-                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL), CN_VTEXT(hash), CN_VINT(mfa)};
-    int rc = cn_store_exec(r->store,
-                           "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at,"
-                           " refresh_gen, refresh_hash, mfa) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
-                           args, 7, NULL, &r->err);
+    cn_val_t args[] = {CN_VTEXT(sid),
+                       CN_VTEXT(tenant),
+                       CN_VTEXT(user),
+                       CN_VINT(now),
+                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL),
+                       CN_VTEXT(hash),
+                       CN_VINT(mfa)};
+    int rc =
+        cn_store_exec(r->store,
+                      "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at,"
+                      " refresh_gen, refresh_hash, mfa) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+                      args, 7, NULL, &r->err);
     if (rc != 0)
         return rc;
     auth_claims_t c;
@@ -268,7 +275,7 @@ typedef struct {
     int has_account;
     int ok;
     char user[40], tenant[40], role[32];
-    char key[330]; /* lockout key: tenant slug + "/" + e-mail */
+    char key[330];              /* lockout key: tenant slug + "/" + e-mail */
     char rehash[AUTH_HASH_LEN]; /* set when the stored hash used weaker parameters */
 } login_t;
 
@@ -314,11 +321,12 @@ static int record_failure(cn_req_t *r, const char *key)
     }
     cn_val_t args[] = {CN_VTEXT(key), CN_VINT(f.failures), CN_VINT(f.window_start),
                        CN_VINT(f.lockouts), CN_VINT(f.locked_until)};
-    return cn_store_exec(r->store,
-                         "INSERT INTO login_failures (key, failures, window_start, lockouts, locked_until)"
-                         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-                         " failures = $2, window_start = $3, lockouts = $4, locked_until = $5",
-                         args, 5, NULL, &r->err);
+    return cn_store_exec(
+        r->store,
+        "INSERT INTO login_failures (key, failures, window_start, lockouts, locked_until)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
+        " failures = $2, window_start = $3, lockouts = $4, locked_until = $5",
+        args, 5, NULL, &r->err);
 }
 
 static int clear_failures(cn_req_t *r, const char *key)
@@ -344,8 +352,8 @@ static int check_locked(cn_req_t *r, const char *key)
     return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
 }
 
-static int security_event(cn_req_t *r, const char *tenant, const char *actor,
-                          const char *action, const char *object, const char *ip, int status)
+static int security_event(cn_req_t *r, const char *tenant, const char *actor, const char *action,
+                          const char *object, const char *ip, int status)
 {
     auth_audit_t e = {tenant, actor, action, object, ip, r->request_id, status};
     return auth_audit_append(r->store, &e, &r->err);
@@ -392,8 +400,7 @@ static void login_done(cn_req_t *r, void *arg)
          * far — guesses sent all at once cannot outrun the lock */
         rc = cn_store_begin(r->store, &r->err);
         if (rc == 0 && !l->ok) {
-            cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s",
-                   l->key, ip);
+            cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s", l->key, ip);
             rc = record_failure(r, l->key);
             if (rc == 0)
                 rc = security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
@@ -403,7 +410,8 @@ static void login_done(cn_req_t *r, void *arg)
         } else if (rc == 0 && (rc = check_locked(r, l->key)) == 0 &&
                    (rc = clear_failures(r, l->key)) == 0 &&
                    (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0 &&
-                   (l->rehash[0] == '\0' || (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
+                   (l->rehash[0] == '\0' ||
+                    (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
             int mfa = 0;
             rc = auth_mfa_enabled(r->store, l->user, &r->err, &mfa);
             if (rc == 0) /* with MFA the password only earns a challenge for the code */
@@ -444,11 +452,11 @@ static int post_login(cn_req_t *r)
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(slug), CN_VTEXT(email)};
     rc = cn_store_query(r->store,
-                            "SELECT u.id, u.password_hash, t.id, m.role FROM users u"
-                            " JOIN memberships m ON m.user_id = u.id"
-                            " JOIN tenants t ON t.id = m.tenant_id"
-                            " WHERE t.slug = $1 AND u.email = $2",
-                            args, 2, &st, &r->err);
+                        "SELECT u.id, u.password_hash, t.id, m.role FROM users u"
+                        " JOIN memberships m ON m.user_id = u.id"
+                        " JOIN tenants t ON t.id = m.tenant_id"
+                        " WHERE t.slug = $1 AND u.email = $2",
+                        args, 2, &st, &r->err);
     if (rc == 0) {
         if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
             snprintf(l->user, sizeof(l->user), "%s", cn_stmt_text(st, 0, NULL));
@@ -472,9 +480,9 @@ static int post_login(cn_req_t *r)
 static int revoke_session(cn_req_t *r, const char *sid)
 {
     cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(cn_now_ms())};
-    int rc = cn_store_exec(r->store,
-                           "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                           args, 2, NULL, &r->err);
+    int rc = cn_store_exec(
+        r->store, "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", args,
+        2, NULL, &r->err);
     if (rc == 0)
         auth_revoke_session(sid);
     return rc;
@@ -503,12 +511,13 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(sid)};
-    int rc = cn_store_query(r->store,
-                            "SELECT s.tenant_id, s.user_id, m.role, s.refresh_gen, s.refresh_hash,"
-                            " s.revoked_at, s.expires_at, s.refresh_prev, s.mfa FROM sessions s"
-                            " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
-                            " WHERE s.id = $1",
-                            args, 1, &st, &r->err);
+    int rc =
+        cn_store_query(r->store,
+                       "SELECT s.tenant_id, s.user_id, m.role, s.refresh_gen, s.refresh_hash,"
+                       " s.revoked_at, s.expires_at, s.refresh_prev, s.mfa FROM sessions s"
+                       " JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
+                       " WHERE s.id = $1",
+                       args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
@@ -564,10 +573,12 @@ static int post_refresh(cn_req_t *r)
         char ip[64];
         cn_req_peer(r, ip, sizeof(ip));
         if ((rc = revoke_session(r, sid)) != 0 ||
-            (rc = security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip, 401)) != 0 ||
+            (rc = security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip, 401)) !=
+                0 ||
             (rc = cn_store_commit(r->store, &r->err)) != 0)
             return rc;
-        return cn_fail(r, CN_EUNAUTH, "this refresh token was already used; the session is revoked");
+        return cn_fail(r, CN_EUNAUTH,
+                       "this refresh token was already used; the session is revoked");
     }
     if (gen != row.gen || strlen(row.hash) != 64 || CRYPTO_memcmp(hash, row.hash, 64) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
@@ -683,11 +694,13 @@ static int post_password(cn_req_t *r)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 1, NULL));
         }
         cn_stmt_finish(st);
-        rc = rc == CN_ROW ? 0 : rc < 0 ? rc : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
+        rc = rc == CN_ROW ? 0
+             : rc < 0     ? rc
+                          : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
     }
-    const char *weak = rc == 0 ? auth_password_policy(json_string_value(next),
-                                                      json_string_length(next), email)
-                               : NULL;
+    const char *weak =
+        rc == 0 ? auth_password_policy(json_string_value(next), json_string_length(next), email)
+                : NULL;
     if (rc != 0 || weak != NULL) {
         pwchange_free(p);
         return rc != 0 ? rc : cn_fail_field(r, "new_password", weak);
@@ -723,10 +736,11 @@ static int post_logout_all(cn_req_t *r)
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id),
                        CN_VINT(cn_now_ms())};
-    rc = cn_store_query(r->store,
-                        "UPDATE sessions SET revoked_at = $3"
-                        " WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
-                        args, 3, &st, &r->err);
+    rc =
+        cn_store_query(r->store,
+                       "UPDATE sessions SET revoked_at = $3"
+                       " WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
+                       args, 3, &st, &r->err);
     if (rc != 0)
         return rc;
     int64_t n = 0;
@@ -787,9 +801,10 @@ static json_t *rows_json(cn_req_t *r, const char *sql, const cn_val_t *args, siz
             size_t cl = strlen(cols[c]);
             int is_int = (cl > 3 && strcmp(cols[c] + cl - 3, "_at") == 0) ||
                          strcmp(cols[c], "seq") == 0 || strcmp(cols[c], "status") == 0;
-            json_object_set_new(row, cols[c], t == NULL ? json_null()
-                                              : is_int ? json_integer(cn_stmt_int(st, c))
-                                                       : json_stringn(t, len));
+            json_object_set_new(row, cols[c],
+                                t == NULL ? json_null()
+                                : is_int  ? json_integer(cn_stmt_int(st, c))
+                                          : json_stringn(t, len));
         }
         json_array_append_new(rows, row);
     }
@@ -805,27 +820,37 @@ static int get_export(cn_req_t *r)
 {
     cn_val_t me[] = {CN_VTEXT(r->principal.subject)};
     static const char *const user_cols[] = {"id", "email", "created_at", "updated_at", NULL};
-    static const char *const member_cols[] = {"tenant_id", "tenant_slug", "role", "created_at", NULL};
-    static const char *const session_cols[] = {"id", "tenant_id", "created_at", "expires_at",
-                                               "revoked_at", NULL};
-    static const char *const key_cols[] = {"id", "tenant_id", "name", "scopes", "created_at",
-                                           "expires_at", "last_used_at", "revoked_at", NULL};
-    static const char *const audit_cols[] = {"seq", "tenant_id", "action", "object", "ip",
-                                             "request_id", "status", "recorded_at", NULL};
+    static const char *const member_cols[] = {"tenant_id", "tenant_slug", "role", "created_at",
+                                              NULL};
+    static const char *const session_cols[] = {"id",         "tenant_id",  "created_at",
+                                               "expires_at", "revoked_at", NULL};
+    static const char *const key_cols[] = {"id",           "tenant_id",  "name",
+                                           "scopes",       "created_at", "expires_at",
+                                           "last_used_at", "revoked_at", NULL};
+    static const char *const audit_cols[] = {
+        "seq", "tenant_id", "action", "object", "ip", "request_id", "status", "recorded_at", NULL};
     char creator[64];
     snprintf(creator, sizeof(creator), "%s", r->principal.subject);
     cn_val_t by[] = {CN_VTEXT(creator)};
     json_t *parts[5] = {
         rows_json(r, "SELECT id, email, created_at, updated_at FROM users WHERE id = $1", me, 1,
                   user_cols),
-        rows_json(r, "SELECT m.tenant_id, t.slug, m.role, m.created_at FROM memberships m"
-                     " JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1", me, 1, member_cols),
-        rows_json(r, "SELECT id, tenant_id, created_at, expires_at, revoked_at FROM sessions"
-                     " WHERE user_id = $1 ORDER BY created_at", me, 1, session_cols),
-        rows_json(r, "SELECT id, tenant_id, name, scopes, created_at, expires_at, last_used_at,"
-                     " revoked_at FROM api_keys WHERE created_by = $1", by, 1, key_cols),
-        rows_json(r, "SELECT seq, tenant_id, action, object, ip, request_id, status, at"
-                     " FROM audit_log WHERE actor = $1 ORDER BY seq", me, 1, audit_cols),
+        rows_json(r,
+                  "SELECT m.tenant_id, t.slug, m.role, m.created_at FROM memberships m"
+                  " JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1",
+                  me, 1, member_cols),
+        rows_json(r,
+                  "SELECT id, tenant_id, created_at, expires_at, revoked_at FROM sessions"
+                  " WHERE user_id = $1 ORDER BY created_at",
+                  me, 1, session_cols),
+        rows_json(r,
+                  "SELECT id, tenant_id, name, scopes, created_at, expires_at, last_used_at,"
+                  " revoked_at FROM api_keys WHERE created_by = $1",
+                  by, 1, key_cols),
+        rows_json(r,
+                  "SELECT seq, tenant_id, action, object, ip, request_id, status, at"
+                  " FROM audit_log WHERE actor = $1 ORDER BY seq",
+                  me, 1, audit_cols),
     };
     for (int i = 0; i < 5; i++)
         if (parts[i] == NULL) {
@@ -836,11 +861,13 @@ static int get_export(cn_req_t *r)
     json_t *user = json_incref(json_array_get(parts[0], 0));
     json_decref(parts[0]);
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
-    cn_reply_header(r, "content-disposition", H2O_STRLIT("attachment; filename=\"cairn-export.json\""));
-    return cn_reply_json(r, 200, json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "user", user,
-                                           "memberships", parts[1], "sessions", parts[2],
-                                           "api_keys_created", parts[3], "audit_entries", parts[4],
-                                           "exported_at", (json_int_t)cn_now_ms()));
+    cn_reply_header(r, "content-disposition",
+                    H2O_STRLIT("attachment; filename=\"cairn-export.json\""));
+    return cn_reply_json(r, 200,
+                         json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "user", user, "memberships",
+                                   parts[1], "sessions", parts[2], "api_keys_created", parts[3],
+                                   "audit_entries", parts[4], "exported_at",
+                                   (json_int_t)cn_now_ms()));
 }
 
 static int delete_me(cn_req_t *r)
@@ -855,7 +882,9 @@ static int delete_me(cn_req_t *r)
         if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
         cn_stmt_finish(st);
-        rc = rc == CN_ROW ? 0 : rc < 0 ? rc : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
+        rc = rc == CN_ROW ? 0
+             : rc < 0     ? rc
+                          : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
     }
     if (rc == 0) /* sessions: revoke in memory first; the rows go below */
         rc = cn_store_query(r->store, "SELECT id FROM sessions WHERE user_id = $1", me, 1, &st,
@@ -996,7 +1025,8 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     lockout.attempts = cfg->lockout_attempts;
     lockout.window_ms = (int64_t)cfg->lockout_window_s * 1000;
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
-        return cn_err_set(err, CN_ERR, "cannot load the common-password list %s (package john-data)",
+        return cn_err_set(err, CN_ERR,
+                          "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);
     int rc = auth_keys_load(store, err);
     if (rc == 0)
@@ -1036,8 +1066,9 @@ int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char i
         return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
     cn_uuid7(id_out);
     cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(slug), CN_VTEXT(name), CN_VINT(cn_now_ms())};
-    int rc = cn_store_exec(s, "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
-                           args, 4, NULL, err);
+    int rc =
+        cn_store_exec(s, "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+                      args, 4, NULL, err);
     if (rc == CN_ECONFLICT)
         cn_err_set(err, CN_ECONFLICT, "a tenant with slug %s exists", slug);
     return rc;
@@ -1057,8 +1088,8 @@ static int lookup_id(cn_store_t *s, const char *sql, const char *key, char out[4
     return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
 }
 
-int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_in,
-                     const char *role, const char *password, char id_out[40], cn_err_t *err)
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_in, const char *role,
+                     const char *password, char id_out[40], cn_err_t *err)
 {
     char email[256], tenant[40], hash[AUTH_HASH_LEN];
     lower_copy(email_in, email, sizeof(email));
@@ -1094,7 +1125,8 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
         sodium_memzero(hash, sizeof(hash));
     }
     if (rc == 0) {
-        cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(id_out), CN_VTEXT(role), CN_VINT(cn_now_ms())};
+        cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(id_out), CN_VTEXT(role),
+                           CN_VINT(cn_now_ms())};
         rc = cn_store_exec(s,
                            "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
                            " VALUES ($1, $2, $3, $4)",

@@ -19,7 +19,7 @@ int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char i
  * the tenant with slug. The password must pass the policy. CN_ECONFLICT when the user is
  * already a member of that tenant.
  */
-int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email,
-                     const char *role, const char *password, char id_out[40], cn_err_t *err);
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email, const char *role,
+                     const char *password, char id_out[40], cn_err_t *err);
 
 #endif

@@ -71,7 +71,8 @@ int auth_csrf_check(cn_req_t *r, const char *cookie_header, size_t len)
     long n = auth_cookie_get(cookie_header, len, AUTH_COOKIE_CSRF, want, sizeof(want));
     h2o_iovec_t got = cn_req_header(r, "x-csrf-token");
     if (n <= 0 || got.len != (size_t)n || CRYPTO_memcmp(got.base, want, (size_t)n) != 0)
-        return cn_fail(r, CN_EFORBIDDEN, "this cookie-authenticated request needs the "
-                                         "X-CSRF-Token header (the cairn_csrf cookie's value)");
+        return cn_fail(r, CN_EFORBIDDEN,
+                       "this cookie-authenticated request needs the "
+                       "X-CSRF-Token header (the cairn_csrf cookie's value)");
     return 0;
 }

@@ -97,10 +97,10 @@ int auth_list_roles(cn_req_t *r)
         snprintf(list, sizeof(list), "%s", cn_stmt_text(st, 1, NULL));
         for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
             json_array_append_new(perms, json_string(p));
-        json_array_append_new(items, json_pack("{s:s, s:b, s:o, s:I}", "name",
-                                               cn_stmt_text(st, 0, NULL), "builtin", 0,
-                                               "permissions", perms, "created_at",
-                                               (json_int_t)cn_stmt_int(st, 2)));
+        json_array_append_new(items,
+                              json_pack("{s:s, s:b, s:o, s:I}", "name", cn_stmt_text(st, 0, NULL),
+                                        "builtin", 0, "permissions", perms, "created_at",
+                                        (json_int_t)cn_stmt_int(st, 2)));
     }
     cn_stmt_finish(st);
     if (rc < 0) {
@@ -121,7 +121,8 @@ int auth_post_role(cn_req_t *r)
     char scopes[512] = "";
     size_t used = 0, i;
     json_t *v;
-    json_array_foreach(json_object_get(r->body, "permissions"), i, v) {
+    json_array_foreach(json_object_get(r->body, "permissions"), i, v)
+    {
         const char *perm = json_string_value(v);
         char field[48];
         snprintf(field, sizeof(field), "permissions[%zu]", i);
@@ -130,7 +131,8 @@ int auth_post_role(cn_req_t *r)
         else if (!auth_caller_holds(r, perm))
             cn_verrors_add(&r->verrors, field, "is not held by the caller");
         else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 < sizeof(scopes))
-            used += (size_t)snprintf(scopes + used, sizeof(scopes) - used, "%s%s", used ? "," : "", perm);
+            used += (size_t)snprintf(scopes + used, sizeof(scopes) - used, "%s%s", used ? "," : "",
+                                     perm);
     }
     if (r->verrors.count)
         return cn_fail(r, CN_EVALIDATION, "the role's permissions are not allowed");
@@ -144,8 +146,9 @@ int auth_post_role(cn_req_t *r)
         return cn_fail(r, CN_ECONFLICT, "a role named %s exists", name);
     if (rc != 0)
         return rc;
-    return cn_reply_json(r, 201, json_pack("{s:s, s:b, s:O}", "name", name, "builtin", 0,
-                                           "permissions", json_object_get(r->body, "permissions")));
+    return cn_reply_json(r, 201,
+                         json_pack("{s:s, s:b, s:O}", "name", name, "builtin", 0, "permissions",
+                                   json_object_get(r->body, "permissions")));
 }
 
 int auth_delete_role(cn_req_t *r)
@@ -153,8 +156,9 @@ int auth_delete_role(cn_req_t *r)
     const char *name = cn_req_param(r, "name");
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(name)};
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store, "SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = $2",
-                            args, 2, &st, &r->err);
+    int rc =
+        cn_store_query(r->store, "SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = $2",
+                       args, 2, &st, &r->err);
     if (rc != 0)
         return rc;
     int used = cn_stmt_step(st, &r->err) == CN_ROW;
@@ -166,7 +170,8 @@ int auth_delete_role(cn_req_t *r)
                        &changes, &r->err);
     if (rc != 0)
         return rc;
-    return changes ? cn_reply_empty(r, 204) : cn_fail(r, CN_ENOTFOUND, "no custom role with this name");
+    return changes ? cn_reply_empty(r, 204)
+                   : cn_fail(r, CN_ENOTFOUND, "no custom role with this name");
 }
 
 /* ---- members ---- */
@@ -222,9 +227,9 @@ static int count_owners(cn_req_t *r, int64_t *n)
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
-    int rc = cn_store_query(r->store,
-                            "SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'",
-                            args, 1, &st, &r->err);
+    int rc = cn_store_query(
+        r->store, "SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'", args,
+        1, &st, &r->err);
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
@@ -237,7 +242,8 @@ static int member_role(cn_req_t *r, const char *user, char role[32])
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
-    int rc = cn_store_query(r->store, "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+    int rc = cn_store_query(r->store,
+                            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
                             args, 2, &st, &r->err);
     if (rc != 0)
         return rc;
@@ -257,11 +263,12 @@ int auth_list_members(cn_req_t *r)
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(page.after),
                        CN_VINT(page.limit + 1)};
     cn_stmt_t *st;
-    if ((rc = cn_store_query(r->store,
-                             "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
-                             " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
-                             " ORDER BY u.id LIMIT $3",
-                             args, 3, &st, &r->err)) != 0)
+    if ((rc =
+             cn_store_query(r->store,
+                            "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
+                            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
+                            " ORDER BY u.id LIMIT $3",
+                            args, 3, &st, &r->err)) != 0)
         return rc;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
         size_t id_len, email_len, role_len;
@@ -326,10 +333,11 @@ static void add_done(cn_req_t *r, void *arg)
         cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(a->email), CN_VTEXT(a->hash), CN_VINT(now)};
         int rc = a->ok ? 0 : cn_fail(r, CN_ERR, "cannot hash the password");
         if (rc == 0 && (rc = cn_store_begin(r->store, &r->err)) == 0)
-            rc = cn_store_exec(r->store,
-                               "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
-                               " VALUES ($1, $2, $3, $4, $4)",
-                               args, 4, NULL, &r->err);
+            rc =
+                cn_store_exec(r->store,
+                              "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
+                              " VALUES ($1, $2, $3, $4, $4)",
+                              args, 4, NULL, &r->err);
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
             rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; add it again");
         if (rc == 0 && (rc = add_membership(r, id, a->role)) == 0) {
@@ -411,7 +419,8 @@ static int keeps_an_owner(cn_req_t *r, const char *old_role)
 {
     if (strcmp(old_role, "owner") != 0)
         return 0;
-    if (!r->principal.is_operator && (r->principal.is_key || strcmp(r->principal.role, "owner") != 0))
+    if (!r->principal.is_operator &&
+        (r->principal.is_key || strcmp(r->principal.role, "owner") != 0))
         return cn_fail(r, CN_EFORBIDDEN, "only owners can change an owner");
     int64_t owners = 0;
     int rc = count_owners(r, &owners);
@@ -422,7 +431,8 @@ static int keeps_an_owner(cn_req_t *r, const char *old_role)
 
 int auth_patch_member(cn_req_t *r)
 {
-    const char *user = cn_req_param(r, "id"), *role = json_string_value(json_object_get(r->body, "role"));
+    const char *user = cn_req_param(r, "id"),
+               *role = json_string_value(json_object_get(r->body, "role"));
     char old[32];
     int rc = member_role(r, user, old);
     if (rc == 0)
@@ -432,8 +442,9 @@ int auth_patch_member(cn_req_t *r)
     if (rc != 0)
         return rc;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VTEXT(role)};
-    if ((rc = cn_store_exec(r->store, "UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
-                            args, 3, NULL, &r->err)) != 0 ||
+    if ((rc = cn_store_exec(
+             r->store, "UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
+             args, 3, NULL, &r->err)) != 0 ||
         (rc = end_sessions(r, user)) != 0) /* their tokens carry the old role */
         return rc;
     return cn_reply_json(r, 200, json_pack("{s:s, s:s}", "id", user, "role", role));
@@ -449,8 +460,9 @@ int auth_delete_member(cn_req_t *r)
     if (rc != 0)
         return rc;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
-    if ((rc = cn_store_exec(r->store, "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
-                            args, 2, NULL, &r->err)) != 0 ||
+    if ((rc = cn_store_exec(r->store,
+                            "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2", args,
+                            2, NULL, &r->err)) != 0 ||
         (rc = end_sessions(r, user)) != 0)
         return rc;
     return cn_reply_empty(r, 204);
@@ -470,10 +482,11 @@ static int reply_tenant(cn_req_t *r)
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
-    int rc = cn_store_query(r->store,
-                            "SELECT id, slug, name, mfa_required_for_admins, created_at FROM tenants"
-                            " WHERE id = $1",
-                            args, 1, &st, &r->err);
+    int rc =
+        cn_store_query(r->store,
+                       "SELECT id, slug, name, mfa_required_for_admins, created_at FROM tenants"
+                       " WHERE id = $1",
+                       args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
     json_t *t = NULL;
@@ -485,7 +498,8 @@ static int reply_tenant(cn_req_t *r)
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    return t ? cn_reply_json(r, 200, t) : cn_fail(r, CN_ENOTFOUND, "no tenant behind this credential");
+    return t ? cn_reply_json(r, 200, t)
+             : cn_fail(r, CN_ENOTFOUND, "no tenant behind this credential");
 }
 
 int auth_get_tenant(cn_req_t *r)
@@ -495,7 +509,8 @@ int auth_get_tenant(cn_req_t *r)
 
 int auth_patch_tenant(cn_req_t *r)
 {
-    json_t *name = json_object_get(r->body, "name"), *mfa = json_object_get(r->body, "mfa_required_for_admins");
+    json_t *name = json_object_get(r->body, "name"),
+           *mfa = json_object_get(r->body, "mfa_required_for_admins");
     if (name == NULL && mfa == NULL)
         return cn_fail_field(r, "", "give at least one of name, mfa_required_for_admins");
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),

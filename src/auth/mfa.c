@@ -74,9 +74,7 @@ static void png_write_mem(png_structp png, png_bytep data, png_size_t n)
     b->len += n;
 }
 
-static void png_flush_mem(png_structp png)
-{
-}
+static void png_flush_mem(png_structp png) {}
 
 int auth_qr_png(const char *text, uint8_t **out, size_t *out_len)
 {
@@ -147,15 +145,17 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
     random_token(challenge, hash);
     cn_val_t args[] = {CN_VTEXT(hash), CN_VTEXT(user), CN_VTEXT(tenant), CN_VTEXT(role),
                        CN_VINT(cn_now_ms() + CHALLENGE_TTL_MS)};
-    int rc = cn_store_exec(r->store,
-                           "INSERT INTO mfa_challenges (id_hash, user_id, tenant_id, role, expires_at)"
-                           " VALUES ($1, $2, $3, $4, $5)",
-                           args, 5, NULL, &r->err);
+    int rc =
+        cn_store_exec(r->store,
+                      "INSERT INTO mfa_challenges (id_hash, user_id, tenant_id, role, expires_at)"
+                      " VALUES ($1, $2, $3, $4, $5)",
+                      args, 5, NULL, &r->err);
     if (rc != 0)
         return rc;
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
-    return cn_reply_json(r, 200, json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "challenge",
-                                           challenge, "expires_in", CHALLENGE_TTL_MS / 1000));
+    return cn_reply_json(r, 200,
+                         json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "challenge", challenge,
+                                   "expires_in", CHALLENGE_TTL_MS / 1000));
 }
 
 int auth_mfa_enroll(cn_req_t *r)
@@ -170,7 +170,8 @@ int auth_mfa_enroll(cn_req_t *r)
     sodium_memzero(secret, sizeof(secret));
     cn_stmt_t *st;
     cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
-    int rc = cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
+    int rc =
+        cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
     if (rc == 0) {
         if (cn_stmt_step(st, &r->err) == CN_ROW)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
@@ -178,10 +179,11 @@ int auth_mfa_enroll(cn_req_t *r)
     }
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(hex)};
     if (rc == 0) /* an unconfirmed enrolment is replaced; a confirmed one is kept */
-        rc = cn_store_exec(r->store,
-                           "INSERT INTO mfa (user_id, secret) VALUES ($1, $2) ON CONFLICT (user_id)"
-                           " DO UPDATE SET secret = $2, last_step = 0 WHERE mfa.confirmed_at IS NULL",
-                           args, 2, NULL, &r->err);
+        rc = cn_store_exec(
+            r->store,
+            "INSERT INTO mfa (user_id, secret) VALUES ($1, $2) ON CONFLICT (user_id)"
+            " DO UPDATE SET secret = $2, last_step = 0 WHERE mfa.confirmed_at IS NULL",
+            args, 2, NULL, &r->err);
     sodium_memzero(hex, sizeof(hex));
     int64_t changes = 0;
     if (rc == 0) {
@@ -201,7 +203,7 @@ int auth_mfa_enroll(cn_req_t *r)
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)email; *p && o + 4 < sizeof(label); p++)
         o += (size_t)(isalnum(*p) || strchr("-._~@", *p) ? snprintf(label + o, 2, "%c", *p)
-                                                          : snprintf(label + o, 4, "%%%02X", *p));
+                                                         : snprintf(label + o, 4, "%%%02X", *p));
     label[o] = '\0';
     snprintf(uri, sizeof(uri), "otpauth://totp/Cairn:%s?secret=%s&issuer=Cairn&digits=6&period=30",
              label, b32);
@@ -215,8 +217,8 @@ int auth_mfa_enroll(cn_req_t *r)
     }
     char *png64 = cn_malloc(png_len * 4 / 3 + 8);
     cn_base64url_encode(png, png_len, png64); /* base64url: safe in JSON and URLs */
-    json_t *out = json_pack("{s:s, s:s, s:s}", "secret", b32, "otpauth_uri", uri,
-                            "qr_png_base64url", png64);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s}", "secret", b32, "otpauth_uri", uri, "qr_png_base64url", png64);
     free(png64);
     free(png);
     sodium_memzero(b32, b32_len);
@@ -231,7 +233,8 @@ static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTE
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(user)};
-    int rc = cn_store_query(r->store, "SELECT secret, last_step, confirmed_at FROM mfa WHERE user_id = $1",
+    int rc = cn_store_query(r->store,
+                            "SELECT secret, last_step, confirmed_at FROM mfa WHERE user_id = $1",
                             args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
@@ -298,8 +301,9 @@ int auth_mfa_confirm(cn_req_t *r)
         code[10] = '\0';
         auth_refresh_hash(code, 10, hash);
         cn_val_t ins[] = {CN_VTEXT(user), CN_VTEXT(hash)};
-        rc = cn_store_exec(r->store, "INSERT INTO mfa_recovery (user_id, code_hash) VALUES ($1, $2)",
-                           ins, 2, NULL, &r->err);
+        rc =
+            cn_store_exec(r->store, "INSERT INTO mfa_recovery (user_id, code_hash) VALUES ($1, $2)",
+                          ins, 2, NULL, &r->err);
         json_array_append_new(codes, json_string(code));
     }
     if (rc == 0)
@@ -309,7 +313,8 @@ int auth_mfa_confirm(cn_req_t *r)
         return rc;
     }
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
-    return cn_reply_json(r, 200, json_pack("{s:b, s:o}", "mfa_enabled", 1, "recovery_codes", codes));
+    return cn_reply_json(r, 200,
+                         json_pack("{s:b, s:o}", "mfa_enabled", 1, "recovery_codes", codes));
 }
 
 static const cn_field_t verify_fields[] = {
@@ -353,7 +358,8 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
         return cn_fail(r, CN_EUNAUTH, "the challenge is unknown, used or expired; sign in again");
     /* one attempt per challenge, kept even when the code is wrong: guessing needs a new
      * password sign-in (argon2id, lockout) for every try */
-    if ((rc = cn_store_commit(r->store, &r->err)) != 0 || (rc = cn_store_begin(r->store, &r->err)) != 0)
+    if ((rc = cn_store_commit(r->store, &r->err)) != 0 ||
+        (rc = cn_store_begin(r->store, &r->err)) != 0)
         return rc;
     if (code != NULL) {
         uint8_t secret[SECRET_BYTES];

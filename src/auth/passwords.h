@@ -33,7 +33,8 @@ int auth_password_needs_rehash(const char *hash);
 /**
  * Checks the policy: 12-256 characters, not containing the e-mail (or its local part),
  * not on the common-password list (also with trailing digits and symbols removed, so
- * "password1234!" counts as "password"), not judged weak by cracklib. Returns NULL when acceptable, else a reason for humans.
+ * "password1234!" counts as "password"), not judged weak by cracklib. Returns NULL when acceptable,
+ * else a reason for humans.
  */
 const char *auth_password_policy(const char *password, size_t len, const char *email);
 

@@ -1,8 +1,9 @@
 /*
  * Tokens (see tokens.h). Issuing and verifying are done here (libjwt is the reference the
- * unit tests check against). Verification, before any claim is trusted: the header must say alg HS256 with a known kid, and the HMAC is
- * recomputed with OpenSSL and compared with CRYPTO_memcmp, so the check is constant-time
- * and "alg":"none" or algorithm switching can never reach a claim parser.
+ * unit tests check against). Verification, before any claim is trusted: the header must say alg
+ * HS256 with a known kid, and the HMAC is recomputed with OpenSSL and compared with CRYPTO_memcmp,
+ * so the check is constant-time and "alg":"none" or algorithm switching can never reach a claim
+ * parser.
  */
 #include "auth/tokens.h"
 #include "core/json.h"
@@ -241,7 +242,8 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
     const char *aud = json_string_value(json_object_get(p, "aud"));
     json_t *exp = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
     json_t *roles = json_object_get(p, "roles");
-    if (iss == NULL || strcmp(iss, AUTH_ISSUER) != 0 || aud == NULL || strcmp(aud, AUTH_AUDIENCE) != 0)
+    if (iss == NULL || strcmp(iss, AUTH_ISSUER) != 0 || aud == NULL ||
+        strcmp(aud, AUTH_AUDIENCE) != 0)
         return *why = "the token was not issued for this API", -1;
     if (!json_is_integer(exp) || !json_is_integer(nbf))
         return *why = "the token lacks its validity times", -1;
@@ -383,7 +385,8 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
     int rc = -1;
     if (alg == NULL || strcmp(alg, "HS256") != 0) {
         *why = "the token must be signed with HS256";
-    } else if (kid == NULL || (!find_key(kid, secret) && !(maybe_reload(s) && find_key(kid, secret)))) {
+    } else if (kid == NULL ||
+               (!find_key(kid, secret) && !(maybe_reload(s) && find_key(kid, secret)))) {
         *why = "the token's signing key is unknown";
     } else {
         /* libsodium's HMAC: no allocation or algorithm lookup per call (OpenSSL 3's is slow) */

@@ -18,7 +18,7 @@ typedef struct st_auth_claims_t {
     char tid[40]; /* tenant id */
     char sid[40]; /* session id */
     char role[32];
-    int mfa; /* the session was opened with a second factor */
+    int mfa;               /* the session was opened with a second factor */
     int64_t iat, nbf, exp; /* seconds */
 } auth_claims_t;
 

@@ -40,7 +40,7 @@ typedef struct st_cn_config_t {
     int rate_ip_per_min;   /* every request, per client IP */
     int rate_user_per_min; /* authenticated requests, per user or API key */
     int rate_auth_per_min; /* sign-in endpoints, per client IP */
-    int lockout_attempts; /* failed sign-ins within the window that lock the account */
+    int lockout_attempts;  /* failed sign-ins within the window that lock the account */
     int lockout_window_s;
     char *config_file;
     cn_config_source_t sources[32]; /* where each table entry's value came from */

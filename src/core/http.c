@@ -455,7 +455,8 @@ static int within_limit(cn_req_t *r, cn_ratelimit_t *limiter, const char *kind, 
     n[0] = snprintf(v[0], sizeof(v[0]), "%d", res.retry_after_s);
     cn_reply_header(r, "retry-after", v[0], (size_t)n[0]);
     char detail[96];
-    snprintf(detail, sizeof(detail), "too many requests (%s limit: %d per minute)", kind, res.limit);
+    snprintf(detail, sizeof(detail), "too many requests (%s limit: %d per minute)", kind,
+             res.limit);
     return problem(r, 429, detail);
 }
 
@@ -465,7 +466,8 @@ static int check_ip_limit(cn_req_t *r)
     cn_req_peer(r, ip, sizeof(ip));
     if (!within_limit(r, H.rate_ip, "ip", ip))
         return 0;
-    return r->route == NULL || !r->route->rate_auth ? 1 : within_limit(r, H.rate_auth, "sign-in", ip);
+    return r->route == NULL || !r->route->rate_auth ? 1
+                                                    : within_limit(r, H.rate_auth, "sign-in", ip);
 }
 
 static int answer_options(cn_req_t *r, unsigned allow_mask)
@@ -684,8 +686,8 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
     if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
-        check_path_params(r) == 1 &&
-        authenticate(r) == 1 && parse_query(r) == 1 && parse_body(r) == 1) {
+        check_path_params(r) == 1 && authenticate(r) == 1 && parse_query(r) == 1 &&
+        parse_body(r) == 1) {
         if (may_write(r->method) && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define SHARDS 64
-#define SLOTS 1024 /* per shard: 65536 keys in all */
+#define SLOTS 1024  /* per shard: 65536 keys in all */
 #define KEY_MAX 192 /* "user:<tenant id>/key:<id>" is 82; longer keys are never truncated */
 #define PROBE 16
 
@@ -73,8 +73,7 @@ static bucket_t *find(shard_t *sh, uint64_t h, const char *key, int *fresh)
     return oldest;
 }
 
-void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms,
-                       cn_rate_result_t *out)
+void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms, cn_rate_result_t *out)
 {
     char fitted[KEY_MAX];
     if (strlen(key) >= KEY_MAX) { /* a stored key must compare equal to the next lookup */

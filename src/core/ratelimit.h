@@ -19,12 +19,11 @@ typedef struct st_cn_rate_result_t {
     int allowed;
     int limit;
     int remaining;
-    int reset_s; /* seconds until the bucket is full again */
+    int reset_s;       /* seconds until the bucket is full again */
     int retry_after_s; /* when denied: seconds until one token is back */
 } cn_rate_result_t;
 
 /** Takes one token from key's bucket at time now_ms. */
-void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms,
-                       cn_rate_result_t *out);
+void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms, cn_rate_result_t *out);
 
 #endif

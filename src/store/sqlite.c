@@ -32,11 +32,11 @@ struct st_cn_store_t {
     cn_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cache_cap, cache_count;
     int in_txn;
-    int batching;   /* group commit: writes join one transaction per loop turn */
-    int batch_open; /* that transaction is open and holds write_lock */
-    int read_open;  /* batching: a read transaction spans the loop turn's reads */
-    int batch_failed; /* something that must commit with the batch could not be written */
-    uint64_t batch_id;  /* of the open batch; bumped by each new one */
+    int batching;      /* group commit: writes join one transaction per loop turn */
+    int batch_open;    /* that transaction is open and holds write_lock */
+    int read_open;     /* batching: a read transaction spans the loop turn's reads */
+    int batch_failed;  /* something that must commit with the batch could not be written */
+    uint64_t batch_id; /* of the open batch; bumped by each new one */
     void (*on_query)(uint64_t);
 };
 
@@ -470,8 +470,7 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
         return cn_err_set(err, CN_ERR, "transaction already open");
     if (s->batching) { /* a unit of work inside the batch: a savepoint */
         int rc = ensure_batch(s, err);
-        if (rc == 0 &&
-            (rc = run(s, "SAVEPOINT cn_txn")) != SQLITE_OK)
+        if (rc == 0 && (rc = run(s, "SAVEPOINT cn_txn")) != SQLITE_OK)
             return map_rc(s->db, rc, err);
         s->in_txn = rc == 0;
         return rc;

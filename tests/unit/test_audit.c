@@ -81,8 +81,9 @@ static void test_tampering_and_erasure(void **state)
     assert_int_equal(n, 3);
     /* an edit of a non-personal field breaks it, naming the entry */
     assert_int_equal(cn_store_batch_begin(s, &err), 0);
-    assert_int_equal(cn_store_exec(s, "UPDATE audit_log SET status = 200 WHERE seq = 2", NULL, 0,
-                                   NULL, &err), 0);
+    assert_int_equal(
+        cn_store_exec(s, "UPDATE audit_log SET status = 200 WHERE seq = 2", NULL, 0, NULL, &err),
+        0);
     assert_int_equal(cn_store_batch_commit(s, &err), 0);
     assert_int_equal(auth_audit_verify(s, &n, &err), CN_EVALIDATION);
     assert_non_null(strstr(err.msg, "entry 2 was changed"));

@@ -16,7 +16,7 @@ static const struct {
     time_t t;
     const char *code; /* the RFC's 8-digit value, last 6 digits */
 } vectors[] = {
-    {59, "287082"}, {1111111109, "081804"}, {1111111111, "050471"},
+    {59, "287082"},         {1111111109, "081804"}, {1111111111, "050471"},
     {1234567890, "005924"}, {2000000000, "279037"}, {20000000000, "353130"},
 };
 
@@ -24,7 +24,8 @@ static void test_rfc6238_vectors(void **state)
 {
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         uint64_t step = 0;
-        assert_int_equal(auth_totp_check(rfc_secret, 20, vectors[i].t, vectors[i].code, 0, &step), 0);
+        assert_int_equal(auth_totp_check(rfc_secret, 20, vectors[i].t, vectors[i].code, 0, &step),
+                         0);
         assert_int_equal(step, (uint64_t)(vectors[i].t / 30));
     }
 }
@@ -55,7 +56,8 @@ static void test_qr_png(void **state)
 {
     uint8_t *png = NULL;
     size_t len = 0;
-    assert_int_equal(auth_qr_png("otpauth://totp/Cairn:a@b.example?secret=ABC&issuer=Cairn", &png, &len), 0);
+    assert_int_equal(
+        auth_qr_png("otpauth://totp/Cairn:a@b.example?secret=ABC&issuer=Cairn", &png, &len), 0);
     assert_true(len > 100);
     static const uint8_t magic[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     assert_memory_equal(png, magic, sizeof(magic));

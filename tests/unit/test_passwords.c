@@ -121,7 +121,7 @@ static void test_policy_email(void **state)
     const char *email = "alice.smith@example.com";
     refused("xx-alice.smith@example.com-42", email, "e-mail");
     refused("ALICE.SMITH@EXAMPLE.COM", email, "e-mail"); /* case does not matter */
-    refused("Zebra-Alice.Smith-42!", email, "e-mail"); /* the local part (11 characters) */
+    refused("Zebra-Alice.Smith-42!", email, "e-mail");   /* the local part (11 characters) */
     refused("vivid-alice.smith", email, "e-mail");
     /* a local part of 4 characters counts */
     refused("vivid-Otter-JOHN-42", "john@example.com", "e-mail");
@@ -204,7 +204,8 @@ static void test_needs_rehash(void **state)
     assert_int_equal(auth_password_needs_rehash(fresh), 0);
 
     assert_int_equal(crypto_pwhash_str_alg(weak, STRONG, strlen(STRONG), crypto_pwhash_OPSLIMIT_MIN,
-                                           crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13),
+                                           crypto_pwhash_MEMLIMIT_MIN,
+                                           crypto_pwhash_ALG_ARGON2ID13),
                      0);
     assert_int_equal(strncmp(weak, "$argon2id$", 10), 0);
     assert_int_equal(auth_password_needs_rehash(weak), 1);

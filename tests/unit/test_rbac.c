@@ -76,8 +76,9 @@ static void test_role_table(void **state)
 
 static void test_owner_and_admin_hold_everything(void **state)
 {
-    static const char *const perms[] = {"notes.read", "notes.write", "notes.manage",
-                                        "a.b.c.manage", "x", "self.sessions", "tenant.delete"};
+    static const char *const perms[] = {"notes.read",   "notes.write", "notes.manage",
+                                        "a.b.c.manage", "x",           "self.sessions",
+                                        "tenant.delete"};
     for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++) {
         assert_int_equal(auth_role_allows("owner", perms[i]), 1);
         assert_int_equal(auth_role_allows("admin", perms[i]), 1);
@@ -107,11 +108,11 @@ static void test_viewer_reads_only(void **state)
 
 static void test_unknown_roles_grant_nothing(void **state)
 {
-    static const char *const unknown[] = {"",       "root",  "Owner", "OWNER",  "admin ",
-                                          " admin", "own",   "owners", "viewer\n", "guest",
-                                          "member.", "superadmin"};
-    static const char *const perms[] = {"notes.read", "notes.write", "notes.manage", "self.read",
-                                        "self.sessions", "x"};
+    static const char *const unknown[] = {"",         "root",   "Owner",   "OWNER",
+                                          "admin ",   " admin", "own",     "owners",
+                                          "viewer\n", "guest",  "member.", "superadmin"};
+    static const char *const perms[] = {"notes.read", "notes.write",   "notes.manage",
+                                        "self.read",  "self.sessions", "x"};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
         for (size_t p = 0; p < sizeof(perms) / sizeof(perms[0]); p++)
             if (auth_role_allows(unknown[i], perms[p]) != 0)

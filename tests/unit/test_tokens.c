@@ -583,9 +583,9 @@ static void test_alg_none(void **state)
     newest_key(f->store, kid, secret);
     const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
 
-    static const char *const algs[] = {"\"none\"", "\"None\"", "\"NONE\"", "\"nOnE\"", "\"\"",
-                                       "null",     "\"hs256\"", "\"HS256 \"", "\"HS2560\"", "256",
-                                       "[\"HS256\"]"};
+    static const char *const algs[] = {"\"none\"",   "\"None\"", "\"NONE\"",   "\"nOnE\"",
+                                       "\"\"",       "null",     "\"hs256\"",  "\"HS256 \"",
+                                       "\"HS2560\"", "256",      "[\"HS256\"]"};
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
         char header[160], enc[400], forged[4200];
         snprintf(header, sizeof(header), "{\"alg\":%s,\"kid\":\"%s\"}", algs[i], kid);
@@ -641,8 +641,8 @@ static void test_unknown_kid(void **state)
     payload_t p = good_payload(f->now);
     build_payload(&p, payload, sizeof(payload));
     /* signed with the real secret, but naming keys that do not exist */
-    static const char *const kids[] = {"\"k0000000000000000\"", "\"\"", "\"K-unknown\"", "null",
-                                       "42", "[\"x\"]"};
+    static const char *const kids[] = {
+        "\"k0000000000000000\"", "\"\"", "\"K-unknown\"", "null", "42", "[\"x\"]"};
     for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
         char header[160];
         snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"kid\":%s,\"typ\":\"JWT\"}", kids[i]);
@@ -870,7 +870,12 @@ static void test_claims(void **state)
     snprintf(role31, sizeof(role31), "[\"%s\"]", "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
     snprintf(role32, sizeof(role32), "[\"%s\"]", "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
 
-#define WITH(field, value) ({ payload_t q_ = g; q_.field = (value); q_; })
+#define WITH(field, value)                                                                         \
+    ({                                                                                             \
+        payload_t q_ = g;                                                                          \
+        q_.field = (value);                                                                        \
+        q_;                                                                                        \
+    })
     const claim_case_t cases[] = {
         {"control", g, NULL},
         {"iss other", WITH(iss, "\"evil\""), "not issued for this API"},
@@ -935,8 +940,8 @@ static void test_claims(void **state)
 static void test_segments_that_are_not_objects(void **state)
 {
     fixture_t *f = *state;
-    static const char *const payloads[] = {"[]", "\"x\"", "42", "null", "", "{", "{\"a\":1}x",
-                                           "{\"iss\":\"cairn\"", "\xff\xfe"};
+    static const char *const payloads[] = {
+        "[]", "\"x\"", "42", "null", "", "{", "{\"a\":1}x", "{\"iss\":\"cairn\"", "\xff\xfe"};
     for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
         char *tok = sign_json(f, NULL, payloads[i]);
         refused(f, tok, NULL);
@@ -961,9 +966,27 @@ static void test_garbage(void **state)
 {
     fixture_t *f = *state;
     static const char *const inputs[] = {
-        "",  ".",  "..", "...", "....", "a", "a.b", "a.b.c", "a.b.c.d", "a..c", ".b.c", "a.b.",
-        "eyJ", "eyJhbGciOiJIUzI1NiJ9..", "eyJhbGciOiJIUzI1NiJ9.e30.", "Bearer x.y.z", "null",
-        "%%%.%%%.%%%", "e30.e30.e30", "=.=.=", "\xff\xfe\xfd.\x01\x02.\x80",
+        "",
+        ".",
+        "..",
+        "...",
+        "....",
+        "a",
+        "a.b",
+        "a.b.c",
+        "a.b.c.d",
+        "a..c",
+        ".b.c",
+        "a.b.",
+        "eyJ",
+        "eyJhbGciOiJIUzI1NiJ9..",
+        "eyJhbGciOiJIUzI1NiJ9.e30.",
+        "Bearer x.y.z",
+        "null",
+        "%%%.%%%.%%%",
+        "e30.e30.e30",
+        "=.=.=",
+        "\xff\xfe\xfd.\x01\x02.\x80",
     };
     auth_claims_t out;
     const char *why;
@@ -1055,7 +1078,8 @@ static void test_random_mutations_never_verify(void **state)
     size_t len = strlen(tok);
     const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
     size_t seg_end[3] = {(size_t)(d1 - tok), (size_t)(d2 - tok), len};
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
     char buf[8192];
     int tried = 0, per_segment[3] = {0, 0, 0};
     const char *why;
@@ -1074,12 +1098,8 @@ static void test_random_mutations_never_verify(void **state)
             case 0: /* replace with a base64url character (or a separator) */
                 buf[pos] = alphabet[rnd() % (sizeof(alphabet) - 1)];
                 break;
-            case 1: /* flip one bit */
-                buf[pos] = (char)(buf[pos] ^ (1 << (rnd() % 8)));
-                break;
-            case 2: /* any byte */
-                buf[pos] = (char)(rnd() & 0xff);
-                break;
+            case 1: /* flip one bit */ buf[pos] = (char)(buf[pos] ^ (1 << (rnd() % 8))); break;
+            case 2: /* any byte */ buf[pos] = (char)(rnd() & 0xff); break;
             case 3: /* delete */
                 memmove(buf + pos, buf + pos + 1, n - pos);
                 n--;
@@ -1187,8 +1207,8 @@ static void test_revocations_load(void **state)
         {live, CN_VNULL},
     };
     for (size_t i = 0; i < 4; i++) {
-        cn_val_t args[] = {CN_VTEXT(rows[i].id), CN_VTEXT("t"), CN_VTEXT("u"), CN_VINT(now - 7200000),
-                           CN_VINT(now + 86400000), rows[i].revoked_at};
+        cn_val_t args[] = {CN_VTEXT(rows[i].id),   CN_VTEXT("t"),           CN_VTEXT("u"),
+                           CN_VINT(now - 7200000), CN_VINT(now + 86400000), rows[i].revoked_at};
         exec_sql(f->store,
                  "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at, revoked_at)"
                  " VALUES ($1, $2, $3, $4, $5, $6)",

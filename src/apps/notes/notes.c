@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-
 static const cn_migration_t migrations[] = {
     {1, "create_notes",
      "CREATE TABLE notes ("
