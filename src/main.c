@@ -290,22 +290,29 @@ static int read_password(int from_stdin, char *buf, size_t cap)
         buf[strcspn(buf, "\r\n")] = '\0';
         return 0;
     }
-    FILE *tty = fopen("/dev/tty", "r+");
-    if (tty == NULL)
+    /* separate streams: reading and writing one FILE needs a seek in between */
+    FILE *in = fopen("/dev/tty", "r"), *out = in ? fopen("/dev/tty", "w") : NULL;
+    if (out == NULL) {
+        if (in)
+            fclose(in);
         return -1;
+    }
     struct termios old, quiet;
-    tcgetattr(fileno(tty), &old);
+    tcgetattr(fileno(in), &old);
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
-    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    tcsetattr(fileno(in), TCSAFLUSH, &quiet);
     char again[300];
-    fputs("Password: ", tty);
-    int ok = fgets(buf, (int)cap, tty) != NULL;
-    fputs("\nRepeat: ", tty);
-    ok = ok && fgets(again, sizeof(again), tty) != NULL;
-    fputs("\n", tty);
-    tcsetattr(fileno(tty), TCSAFLUSH, &old);
-    fclose(tty);
+    fputs("Password: ", out);
+    fflush(out);
+    int ok = fgets(buf, (int)cap, in) != NULL;
+    fputs("\nRepeat: ", out);
+    fflush(out);
+    ok = ok && fgets(again, sizeof(again), in) != NULL;
+    fputs("\n", out);
+    tcsetattr(fileno(in), TCSAFLUSH, &old);
+    fclose(in);
+    fclose(out);
     buf[strcspn(buf, "\r\n")] = '\0';
     again[strcspn(again, "\r\n")] = '\0';
     ok = ok && strcmp(buf, again) == 0;

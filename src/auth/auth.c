@@ -645,7 +645,7 @@ static void pwchange_done(cn_req_t *r, void *arg)
     if (r != NULL) {
         int rc = p->ok ? 0 : cn_fail(r, CN_EUNAUTH, "the current password is wrong");
         int64_t now = cn_now_ms();
-        cn_stmt_t *st;
+        cn_stmt_t *st = NULL;
         cn_val_t args[] = {CN_VTEXT(p->user), CN_VTEXT(p->sid), CN_VINT(now)};
         if (rc == 0 && (rc = store_password_hash(r, p->user, p->fresh)) == 0)
             /* every other session of the user, in every tenant, ends now */
