@@ -57,6 +57,7 @@ static struct {
     cn_store_t *checkpoint_store;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
+    h2o_barrier_t ready; /* every loop has registered its receivers */
     int stop_checkpointer;
     h2o_globalconf_t globalconf;
     SSL_CTX *ssl_ctx;
@@ -113,9 +114,15 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         loop->ctx.http1.req_timeout.timeout = 1000;
 }
 
+static void init_loop(cn_loop_t *loop);
+
 static void *loop_main(void *arg)
 {
     cn_loop_t *loop = arg;
+    /* the loop's evloop, context and listeners are made on its own thread, so that h2o's
+     * per-thread memory (buffer recycling) never crosses threads */
+    init_loop(loop);
+    h2o_barrier_wait(&S.ready);
     cn_metrics_bind_thread(loop->index);
     cn_workers_bind_loop(&loop->work_done);
     int answered = 0;
@@ -388,10 +395,10 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     pthread_cond_init(&S.stop_cond, NULL);
     pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);
     cn_workers_start(cfg->workers);
-    for (int i = 0; i < S.n_loops; i++) {
-        init_loop(&S.loops[i]);
+    h2o_barrier_init(&S.ready, (size_t)S.n_loops + 1);
+    for (int i = 0; i < S.n_loops; i++)
         h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
-    }
+    h2o_barrier_wait(&S.ready); /* a signal now reaches every loop */
     cn_log(CN_LOG_INFO, NULL, "cairn %s ready: %d loop threads, data in %s, started in %.1f ms",
            CAIRN_VERSION, S.n_loops, cfg->data_dir, (double)(cn_now_ns() - t0) / 1e6);
     int sig = wait_for_signal();
