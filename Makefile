@@ -5,12 +5,12 @@ DATA ?= ./data
 LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 30
 
-.PHONY: run test deps build build-asan build-fuzz unit e2e e2e-asan fuzz bench lint format clean
+.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint format clean
 
 run: deps build
 	@scripts/run --listen $(LISTEN) --data $(DATA)
 
-test: deps build build-asan build-fuzz
+test: deps build build-asan build-tsan build-fuzz
 	@scripts/test-all
 
 deps:
@@ -23,6 +23,10 @@ build:
 build-asan:
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
+
+build-tsan:
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_TSAN=ON -DCAIRN_TESTS=OFF >/dev/null
+	@cmake --build build-tsan -j$(JOBS) --target cairn
 
 build-fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_FUZZ=ON >/dev/null
@@ -48,4 +52,4 @@ format:
 	@clang-format -i src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c
 
 clean:
-	@rm -rf build build-asan build-fuzz
+	@rm -rf build build-asan build-tsan build-fuzz
