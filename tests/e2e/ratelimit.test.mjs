@@ -60,6 +60,12 @@ describe('rate limits', () => {
     assert.equal((await anon.get('/healthz')).status, 200, 'other routes are not affected');
   });
 
+  test('the operator token cannot mint API keys (it acts in no real tenant)', async () => {
+    const s = await startServer();
+    const r = await api(s.url).post('/api/v1/api-keys', { name: 'op', permissions: ['notes.read'] });
+    assert.match(assertProblem(r, 409).detail, /operator token acts in no real tenant/);
+  });
+
   test('a bad limit value stops the server with the key named', async () => {
     await assert.rejects(startServer({ env: { CAIRN_RATE_USER_PER_MIN: '0' } }),
       /limits\.user_per_min: must be an integer from 1/);
