@@ -167,8 +167,9 @@ static void write_key(cn_jw_t *w, cn_stmt_t *st)
 int auth_post_api_key(cn_req_t *r)
 {
     if (r->principal.is_operator)
-        return cn_fail(r, CN_ECONFLICT, "the operator token acts in no real tenant: sign in as a "
-                                        "user of the tenant to create its keys");
+        return cn_fail(r, CN_ECONFLICT,
+                       "the operator token acts in no real tenant: sign in as a "
+                       "user of the tenant to create its keys");
     char scopes[512];
     int rc = check_scopes(r, json_object_get(r->body, "permissions"), scopes, sizeof(scopes));
     if (rc != 0)

@@ -644,21 +644,13 @@ static void pwchange_done(cn_req_t *r, void *arg)
     pwchange_t *p = arg;
     if (r != NULL) {
         int rc = p->ok ? 0 : cn_fail(r, CN_EUNAUTH, "the current password is wrong");
-        int64_t now = cn_now_ms();
-        cn_stmt_t *st = NULL;
-        cn_val_t args[] = {CN_VTEXT(p->user), CN_VTEXT(p->sid), CN_VINT(now)};
+        cn_val_t args[] = {CN_VTEXT(p->user), CN_VTEXT(p->sid), CN_VINT(cn_now_ms())};
         if (rc == 0 && (rc = store_password_hash(r, p->user, p->fresh)) == 0)
             /* every other session of the user, in every tenant, ends now */
-            rc = cn_store_query(r->store,
-                                "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
-                                " AND id <> $2 AND revoked_at IS NULL RETURNING id",
-                                args, 3, &st, &r->err);
-        if (rc == 0) {
-            while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-                auth_revoke_session(cn_stmt_text(st, 0, NULL));
-            cn_stmt_finish(st);
-            rc = rc == CN_DONE ? 0 : rc;
-        }
+            rc = auth_revoke_sessions(r->store,
+                                      "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
+                                      " AND id <> $2 AND revoked_at IS NULL RETURNING id",
+                                      args, 3, NULL, &r->err);
         if (rc == 0) {
             char ip[64];
             cn_req_peer(r, ip, sizeof(ip));
@@ -733,23 +725,14 @@ static int post_logout_all(cn_req_t *r)
     int rc = need_session(r);
     if (rc != 0)
         return rc;
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id),
                        CN_VINT(cn_now_ms())};
-    rc =
-        cn_store_query(r->store,
-                       "UPDATE sessions SET revoked_at = $3"
-                       " WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
-                       args, 3, &st, &r->err);
-    if (rc != 0)
-        return rc;
     int64_t n = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        auth_revoke_session(cn_stmt_text(st, 0, NULL));
-        n++;
-    }
-    cn_stmt_finish(st);
-    if (rc < 0)
+    rc = auth_revoke_sessions(r->store,
+                              "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
+                              " AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
+                              args, 3, &n, &r->err);
+    if (rc != 0)
         return rc;
     return cn_reply_json(r, 200, json_pack("{s:I}", "revoked_sessions", (json_int_t)n));
 }
@@ -887,14 +870,8 @@ static int delete_me(cn_req_t *r)
                           : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
     }
     if (rc == 0) /* sessions: revoke in memory first; the rows go below */
-        rc = cn_store_query(r->store, "SELECT id FROM sessions WHERE user_id = $1", me, 1, &st,
-                            &r->err);
-    if (rc == 0) {
-        while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-            auth_revoke_session(cn_stmt_text(st, 0, NULL));
-        cn_stmt_finish(st);
-        rc = rc == CN_DONE ? 0 : rc;
-    }
+        rc = auth_revoke_sessions(r->store, "SELECT id FROM sessions WHERE user_id = $1", me, 1,
+                                  NULL, &r->err);
     static const char *const erase[] = {
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM mfa_challenges WHERE user_id = $1",

@@ -401,18 +401,11 @@ static int end_sessions(cn_req_t *r, const char *user)
                             keys, 3, NULL, &r->err);
     if (krc != 0)
         return krc;
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(r->principal.tenant_id), CN_VINT(cn_now_ms())};
-    int rc = cn_store_query(r->store,
-                            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
-                            " AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
-                            args, 3, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        auth_revoke_session(cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc == CN_DONE ? 0 : rc;
+    return auth_revoke_sessions(r->store,
+                                "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
+                                " AND tenant_id = $2 AND revoked_at IS NULL RETURNING id",
+                                args, 3, NULL, &r->err);
 }
 
 static int keeps_an_owner(cn_req_t *r, const char *old_role)

@@ -490,17 +490,29 @@ int auth_session_revoked(const char *sid)
     return found;
 }
 
-int auth_revocations_load(cn_store_t *s, cn_err_t *err)
+int auth_revoke_sessions(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                         int64_t *count, cn_err_t *err)
 {
     cn_stmt_t *st;
-    cn_val_t args[] = {CN_VINT(cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL)};
-    int rc = cn_store_query(s, "SELECT id FROM sessions WHERE revoked_at > $1", args, 1, &st, err);
+    int rc = cn_store_query(s, sql, args, n, &st, err);
     if (rc != 0)
         return rc;
-    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
+    int64_t revoked = 0;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         auth_revoke_session(cn_stmt_text(st, 0, NULL));
+        revoked++;
+    }
     cn_stmt_finish(st);
+    if (count != NULL)
+        *count = revoked;
     return rc == CN_DONE ? 0 : rc;
+}
+
+int auth_revocations_load(cn_store_t *s, cn_err_t *err)
+{
+    cn_val_t args[] = {CN_VINT(cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL)};
+    return auth_revoke_sessions(s, "SELECT id FROM sessions WHERE revoked_at > $1", args, 1, NULL,
+                                err);
 }
 
 void auth_refresh_hash(const char *token, size_t len, char hash[65])

@@ -45,6 +45,14 @@ int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *
 void auth_revoke_session(const char *sid);
 /** 1 when the session was revoked (checked on every authenticated request). */
 int auth_session_revoked(const char *sid);
+/**
+ * Runs sql, a statement answering session ids in its first column (a SELECT, or an
+ * UPDATE ... RETURNING id), and marks each of them revoked. *count (may be NULL) gets how
+ * many. Returns 0 or the store's error.
+ */
+int auth_revoke_sessions(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                         int64_t *count, cn_err_t *err);
+
 /** Loads sessions revoked within the access-token lifetime (at start-up). */
 int auth_revocations_load(cn_store_t *s, cn_err_t *err);
 
