@@ -354,15 +354,22 @@ int cn_reply_empty(cn_req_t *r, int status)
     return send_body(r, status, NULL, NULL, 0);
 }
 
-static int problem(cn_req_t *r, int status, const char *detail)
+/* The RFC 9457 members every problem has; shared with h2o's own errors (the filter below). */
+static json_t *problem_json(int status, const char *detail, const char *request_id)
 {
     char type[64];
     snprintf(type, sizeof(type), "urn:cairn:problem:%s", problem_slug(status));
     json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status),
-                          "status", status, "detail", detail, "request_id", r->request_id);
+                          "status", status, "detail", detail, "request_id", request_id);
     if (p == NULL) /* detail was not valid UTF-8: never echo such bytes */
         p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status), "status",
-                      status, "detail", reason(status), "request_id", r->request_id);
+                      status, "detail", reason(status), "request_id", request_id);
+    return p;
+}
+
+static int problem(cn_req_t *r, int status, const char *detail)
+{
+    json_t *p = problem_json(status, detail, r->request_id);
     if (r->verrors.count) {
         json_t *errs = json_array();
         for (size_t i = 0; i < r->verrors.count; i++)
@@ -735,18 +742,6 @@ int cn_http_end_turn(cn_store_t *store)
     return answered;
 }
 
-int cn_http_send_error(h2o_req_t *req, int status, const char *detail)
-{
-    cn_req_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), dispose_req);
-    memset(r, 0, sizeof(*r));
-    r->h = req;
-    r->start_ns = cn_now_ns();
-    r->route_index = -1;
-    r->method = cn_method_parse(req->input.method.base, req->input.method.len);
-    set_request_id(r);
-    return problem(r, status, detail);
-}
-
 /* ---- h2o's own error responses ----
  * h2o answers some errors itself before a handler runs (a body over server.max_body,
  * a broken chunked encoding). This filter rewrites those text/plain answers into
@@ -786,10 +781,7 @@ static void error_filter_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t
                      "the request body is larger than %zu bytes (server.max_body)", max_body_limit);
         else
             snprintf(detail, sizeof(detail), "%s", reason(status));
-        char type[64];
-        snprintf(type, sizeof(type), "urn:cairn:problem:%s", problem_slug(status));
-        json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", reason(status),
-                              "status", status, "detail", detail, "request_id", r.request_id);
+        json_t *p = problem_json(status, detail, r.request_id);
         cn_buf_t b = {0};
         cn_json_dump(p, &b);
         json_decref(p);

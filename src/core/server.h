@@ -32,9 +32,6 @@ int cn_http_end_turn(cn_store_t *store);
 /** Releases the calling loop thread's reply buffers (before the thread exits). */
 void cn_http_thread_exit(void);
 
-/** Answers a request with a bare problem+json (used for errors raised outside routing). */
-int cn_http_send_error(h2o_req_t *req, int status, const char *detail);
-
 /** Rewrites h2o's own error answers (413, 400) on path into problem+json. */
 void cn_error_filter_register(h2o_pathconf_t *path, size_t max_body);
 
