@@ -426,7 +426,7 @@ static void login_done(cn_req_t *r, void *arg)
     login_free(l);
 }
 
-static void lower_copy(const char *in, char *out, size_t cap)
+void auth_email_normalize(const char *in, char *out, size_t cap)
 {
     size_t i = 0;
     for (; in[i] && i + 1 < cap; i++)
@@ -439,7 +439,8 @@ static int post_login(cn_req_t *r)
     const char *slug = json_string_value(json_object_get(r->body, "tenant"));
     json_t *pw = json_object_get(r->body, "password");
     char email[256];
-    lower_copy(json_string_value(json_object_get(r->body, "email")), email, sizeof(email));
+    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
+                         sizeof(email));
     char key[sizeof(((login_t *)0)->key)];
     snprintf(key, sizeof(key), "%s/%s", slug, email);
     int rc = check_locked(r, key);
@@ -1069,7 +1070,7 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
                      const char *password, char id_out[40], cn_err_t *err)
 {
     char email[256], tenant[40], hash[AUTH_HASH_LEN];
-    lower_copy(email_in, email, sizeof(email));
+    auth_email_normalize(email_in, email, sizeof(email));
     if (!cn_is_email(email, strlen(email)))
         return cn_err_set(err, CN_EINVAL, "--email: not a valid e-mail address");
     if (!auth_role_valid(role))

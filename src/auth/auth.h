@@ -10,6 +10,9 @@
 
 extern const cn_app_t auth_module;
 
+/** E-mail addresses are stored and compared lower-case: copies in lower-cased into out. */
+void auth_email_normalize(const char *in, char *out, size_t cap);
+
 /** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */
 int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
                        cn_err_t *err);

@@ -6,6 +6,7 @@
 #include "auth/members.h"
 #include "auth/apikeys.h"
 #include "auth/audit.h"
+#include "auth/auth.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
@@ -356,11 +357,8 @@ static void add_done(cn_req_t *r, void *arg)
 int auth_post_member(cn_req_t *r)
 {
     char email[256];
-    const char *in = json_string_value(json_object_get(r->body, "email"));
-    size_t i = 0;
-    for (; in[i] && i + 1 < sizeof(email); i++)
-        email[i] = (char)tolower((unsigned char)in[i]);
-    email[i] = '\0';
+    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
+                         sizeof(email));
     const char *role = json_string_value(json_object_get(r->body, "role"));
     int rc = check_grant(r, role, "role");
     if (rc != 0)
