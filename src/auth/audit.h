@@ -1,7 +1,7 @@
 /*
  * The audit log: an append-only, hash-chained record of security events and of every
- * change made through the API. Each entry carries the hash of the one before it, so an
- * edited or deleted row breaks the chain, and `cairn audit verify` names where.
+ * change made through the API. Each entry's hash covers the one before it, so an edited
+ * or deleted row breaks the chain, and `cairn audit verify` names where.
  */
 #ifndef CAIRN_AUTH_AUDIT_H
 #define CAIRN_AUTH_AUDIT_H
@@ -23,8 +23,20 @@ typedef struct st_auth_audit_t {
 /** Appends an entry inside the caller's transaction (the loop turn's batch). */
 int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
 
-/** The kernel's after-write hook: records a successful change made through the API. */
+/**
+ * The kernel's after-write hook: records a successful change made through the API. The
+ * entry is staged and written with the batch's other entries by auth_audit_precommit.
+ */
 void auth_audit_request(cn_req_t *r);
+
+/**
+ * Like auth_audit_append, but inside an open batch (and outside a unit of work) the entry
+ * waits for the batch's commit and is written with the batch's other staged entries.
+ */
+int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
+
+/** The store's pre-commit hook (cn_store_precommit_fn): writes or drops staged entries. */
+int auth_audit_precommit(cn_store_t *s, int commit, cn_err_t *err);
 
 /**
  * Walks the whole chain. Returns 0 with *entries set, or CN_EVALIDATION with err naming

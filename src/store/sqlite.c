@@ -31,6 +31,12 @@ struct st_cn_store_t {
     sqlite3 *db;
     cn_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cache_cap, cache_count;
+    /* most SQL is a string literal: its address finds the statement without hashing the
+     * text (a direct-mapped hint, confirmed with strcmp since buffers get reused) */
+    struct {
+        const char *sql;
+        cn_stmt_t *st;
+    } hint[64];
     int in_txn;
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open and holds write_lock */
@@ -41,6 +47,12 @@ struct st_cn_store_t {
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static cn_store_precommit_fn precommit;
+
+void cn_store_set_precommit(cn_store_precommit_fn fn)
+{
+    precommit = fn;
+}
 
 static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
 {
@@ -174,10 +186,16 @@ static void cache_insert(cn_store_t *s, cn_stmt_t *st)
 
 static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
 {
+    size_t slot = ((uintptr_t)sql >> 3) & (CN_ARRAY_SIZE(s->hint) - 1);
+    if (s->hint[slot].sql == sql && strcmp(s->hint[slot].st->sql, sql) == 0)
+        return s->hint[slot].st;
     uint64_t h = hash_sql(sql);
     for (size_t i = h & (s->cache_cap - 1); s->cache[i]; i = (i + 1) & (s->cache_cap - 1))
-        if (s->cache[i]->hash == h && strcmp(s->cache[i]->sql, sql) == 0)
+        if (s->cache[i]->hash == h && strcmp(s->cache[i]->sql, sql) == 0) {
+            s->hint[slot].sql = sql;
+            s->hint[slot].st = s->cache[i];
             return s->cache[i];
+        }
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
         cn_err_set(err, CN_ERR, "prepare failed: %s", sqlite3_errmsg(s->db));
@@ -340,9 +358,14 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         rollback_savepoint(s);
         s->in_txn = 0;
     }
+    if (!s->batch_failed && precommit && (rc = precommit(s, 1, err)) != 0)
+        s->batch_failed = 1;
     if (s->batch_failed) {
+        if (precommit)
+            precommit(s, 0, NULL);
         run(s, "ROLLBACK");
-        rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
+        if (rc == 0)
+            rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
     } else if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled the whole transaction back (I/O error, disk full) */
         rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");

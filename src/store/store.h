@@ -107,6 +107,16 @@ int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
 int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
 
 /**
+ * Called by cn_store_batch_commit() on the batch's connection just before it commits
+ * (commit = 1: write what was staged for this batch; an error rolls the batch back) or
+ * instead of committing (commit = 0: the batch is being rolled back, drop what was
+ * staged). Lets a module stage per-request rows and write them with one statement per
+ * batch. Set once at start-up, before any loop runs.
+ */
+typedef int (*cn_store_precommit_fn)(cn_store_t *s, int commit, cn_err_t *err);
+void cn_store_set_precommit(cn_store_precommit_fn fn);
+
+/**
  * Copies committed WAL content into the database file without blocking writers
  * (SQLite's PASSIVE checkpoint). Run from a background thread when the loop connections
  * use manual_checkpoint, so no request ever pays for a checkpoint inside its commit.

@@ -1,7 +1,8 @@
 /*
  * Audit chain: appends inside batch transactions, a unit of work rolled back between
  * appends (regression: the cached chain tail used to point at the vanished entry),
- * tampering detected, and erasure that keeps the chain verifiable.
+ * tampering detected, erasure that keeps the chain verifiable, and staged entries written
+ * at the batch's commit (several multi-row statements) or dropped with a failed batch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,11 +90,59 @@ static void test_tampering_and_erasure(void **state)
     assert_non_null(strstr(err.msg, "entry 2 was changed"));
 }
 
+static int64_t count_rows(void)
+{
+    cn_err_t err = {0};
+    cn_stmt_t *st;
+    assert_int_equal(cn_store_query(s, "SELECT count(*) FROM audit_log", NULL, 0, &st, &err), 0);
+    assert_int_equal(cn_stmt_step(st, &err), CN_ROW);
+    int64_t n = cn_stmt_int(st, 0);
+    cn_stmt_finish(st);
+    if (!cn_store_batch_open(s))
+        cn_store_batch_commit(s, &err); /* ends the read transaction */
+    return n;
+}
+
+static void test_staged_entries(void **state)
+{
+    cn_err_t err = {0};
+    cn_store_set_precommit(auth_audit_precommit);
+    /* a failed batch drops its staged entries */
+    assert_int_equal(cn_store_batch_begin(s, &err), 0);
+    auth_audit_t lost = entry("u9", "POST /lost");
+    assert_int_equal(auth_audit_stage(s, &lost, &err), 0);
+    cn_store_batch_fail(s);
+    assert_int_not_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(count_rows(), 0);
+    /* 70 staged entries (three statements) around one written at once all commit */
+    assert_int_equal(cn_store_batch_begin(s, &err), 0);
+    for (int i = 0; i < 70; i++) {
+        auth_audit_t e = entry("u1", "POST /staged");
+        assert_int_equal(auth_audit_stage(s, &e, &err), 0);
+        if (i == 40) {
+            auth_audit_t now = entry("u2", "auth.login.failed");
+            assert_int_equal(auth_audit_append(s, &now, &err), 0);
+        }
+    }
+    assert_int_equal(count_rows(), 1); /* only the direct one is written before the commit */
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    int64_t n = 0;
+    assert_int_equal(auth_audit_verify(s, &n, &err), 0);
+    assert_int_equal(n, 71);
+    cn_store_set_precommit(NULL);
+}
+
+static int fresh_store(void **state)
+{
+    return teardown(state) == 0 ? setup(state) : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollback_between_appends_keeps_the_chain),
         cmocka_unit_test(test_tampering_and_erasure),
+        cmocka_unit_test_setup(test_staged_entries, fresh_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
