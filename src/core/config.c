@@ -4,6 +4,7 @@
  * help text all follow from it.
  */
 #include "core/config.h"
+#include "core/proxy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +50,10 @@ static const key_t_ keys[] = {
      OFF(shutdown_timeout_s), "graceful shutdown deadline for in-flight requests"},
     {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, T_STRING, "", 0, 0, NULL, OFF(cors_origins),
      "comma-separated origins allowed by CORS (exact match); empty = none"},
+    {"server.trusted_proxies", "CAIRN_TRUSTED_PROXIES", NULL, T_STRING, "", 0, 0, NULL,
+     OFF(trusted_proxies),
+     "addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is believed; empty = "
+     "none"},
     {"server.tls_cert", "CAIRN_TLS_CERT", "--tls-cert", T_STRING, "", 0, 0, NULL, OFF(tls_cert),
      "PEM certificate chain; enables TLS and HTTP/2 (ALPN)"},
     {"server.tls_key", "CAIRN_TLS_KEY", "--tls-key", T_STRING, "", 0, 0, NULL, OFF(tls_key),
@@ -346,6 +351,14 @@ int cn_config_validate(const cn_config_t *c, cn_err_t *err)
                           "server.tls_cert and server.tls_key: set both or neither");
     if (c->data_dir[0] == '\0')
         return cn_err_set(err, CN_EINVAL, "store.data: must not be empty");
+    cn_proxies_t *p;
+    char bad[64];
+    if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)
+        return cn_err_set(err, CN_EINVAL,
+                          "server.trusted_proxies: must be IP addresses or CIDR blocks such as "
+                          "10.0.0.0/8 (got \"%s\")",
+                          bad);
+    cn_proxies_free(p);
     return 0;
 }
 

@@ -27,7 +27,8 @@ typedef struct st_cn_config_t {
     int request_timeout_ms;
     int idle_timeout_ms;
     int shutdown_timeout_s;
-    char *cors_origins; /* comma-separated exact origins; empty = CORS off */
+    char *cors_origins;    /* comma-separated exact origins; empty = CORS off */
+    char *trusted_proxies; /* addresses/CIDR blocks whose X-Forwarded-For counts */
     char *tls_cert;
     char *tls_key;
     char *data_dir;

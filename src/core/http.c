@@ -7,6 +7,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/proxy.h"
 #include "core/ratelimit.h"
 #include "core/server.h"
 #include "core/system.h"
@@ -33,6 +34,7 @@ static struct {
     char *bootstrap_token;
     size_t bootstrap_len;
     char bootstrap_tenant[64];
+    cn_proxies_t *proxies;
 } H;
 
 static int bootstrap_auth(cn_req_t *r);
@@ -48,17 +50,47 @@ h2o_iovec_t cn_req_header(cn_req_t *r, const char *name)
     return i < 0 ? h2o_iovec_init(NULL, 0) : r->h->headers.entries[i].value;
 }
 
+/* Joins every X-Forwarded-For line, in order, with commas (at most cap - 1 bytes: a cut
+ * leftmost entry is not an address and simply ends the walk there). */
+static size_t forwarded_for(cn_req_t *r, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header(&r->h->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;) {
+        h2o_iovec_t v = r->h->headers.entries[i].value;
+        if (n > 0 && n < cap - 1)
+            buf[n++] = ',';
+        size_t take = v.len < cap - 1 - n ? v.len : cap - 1 - n;
+        memcpy(buf + n, v.base, take);
+        n += take;
+    }
+    return n;
+}
+
 void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
 {
-    struct sockaddr_storage ss;
-    char host[NI_MAXHOST];
-    socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
-    size_t n = len == 0 ? SIZE_MAX : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
-    if (n == SIZE_MAX)
-        n = 1, host[0] = '-';
+    if (r->client_ip[0] == '\0') {
+        struct sockaddr_storage ss;
+        char host[NI_MAXHOST];
+        socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
+        size_t n =
+            len == 0 ? SIZE_MAX : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
+        if (n == SIZE_MAX)
+            n = 1, host[0] = '-';
+        if (n >= sizeof(r->client_ip))
+            n = sizeof(r->client_ip) - 1;
+        memcpy(r->client_ip, host, n); /* on every request: no printf */
+        r->client_ip[n] = '\0';
+        if (H.proxies != NULL) {
+            char xff[2048];
+            size_t xl = forwarded_for(r, xff, sizeof(xff));
+            if (xl > 0)
+                cn_proxies_client(H.proxies, host, xff, xl, r->client_ip, sizeof(r->client_ip));
+        }
+    }
+    size_t n = strlen(r->client_ip);
     if (n >= cap)
         n = cap - 1;
-    memcpy(buf, host, n); /* on every request: no printf */
+    memcpy(buf, r->client_ip, n);
     buf[n] = '\0';
 }
 static int allow_authenticated(cn_req_t *r, const char *permission)
@@ -73,8 +105,10 @@ void cn_http_set_limits(int ip_per_min, int user_per_min, int auth_per_min)
     H.rate_auth = cn_ratelimit_new(auth_per_min);
 }
 
-void cn_http_init(const cn_router_t *router, const char *cors_origins)
+void cn_http_init(const cn_router_t *router, const char *cors_origins, const char *trusted_proxies)
 {
+    char bad[64];
+    cn_proxies_parse(trusted_proxies, &H.proxies, bad, sizeof(bad)); /* validated with the config */
     H.router = router;
     H.auth = H.auth ? H.auth : bootstrap_auth;
     H.authz = H.authz ? H.authz : allow_authenticated;
@@ -92,6 +126,7 @@ void cn_http_free(void)
         free(H.cors_origins[i]);
     free(H.cors_origins);
     free(H.bootstrap_token);
+    cn_proxies_free(H.proxies);
     cn_ratelimit_free(H.rate_ip);
     cn_ratelimit_free(H.rate_user);
     cn_ratelimit_free(H.rate_auth);

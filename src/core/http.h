@@ -43,6 +43,7 @@ struct st_cn_req_t {
     json_t *body;  /* validated JSON body, or NULL */
     cn_principal_t principal;
     char request_id[72];
+    char client_ip[48]; /* set by cn_req_peer on first use */
     uint64_t start_ns;
     cn_err_t err;         /* message for a failed handler */
     cn_verrors_t verrors; /* field errors for CN_EVALIDATION */
@@ -119,7 +120,10 @@ int cn_auth_bootstrap(cn_req_t *r);
 /** Value of a request header (name lower-case), or {NULL, 0}. */
 h2o_iovec_t cn_req_header(cn_req_t *r, const char *name);
 
-/** The peer's IP address as text (for logs and limits). */
+/**
+ * The client's IP address as text (for logs and limits): the peer, or behind a trusted
+ * proxy (server.trusted_proxies) the address X-Forwarded-For names (see proxy.h).
+ */
 void cn_req_peer(cn_req_t *r, char *buf, size_t cap);
 
 #endif

@@ -375,7 +375,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
-    cn_http_init(router, cfg->cors_origins);
+    cn_http_init(router, cfg->cors_origins, cfg->trusted_proxies);
     cn_http_set_limits(cfg->rate_ip_per_min, cfg->rate_user_per_min, cfg->rate_auth_per_min);
     cn_auth_bootstrap_init(cfg->bootstrap_token, CN_BOOTSTRAP_TENANT);
     if (setup_tls(cfg, &err) != 0)

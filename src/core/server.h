@@ -11,7 +11,7 @@
 #include <h2o.h>
 
 /** Prepares the request pipeline (router and CORS allow-list). */
-void cn_http_init(const cn_router_t *router, const char *cors_origins);
+void cn_http_init(const cn_router_t *router, const char *cors_origins, const char *trusted_proxies);
 void cn_http_free(void);
 
 /** Creates the process-wide rate limiters (requests per minute). */

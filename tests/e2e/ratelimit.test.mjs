@@ -66,6 +66,30 @@ describe('rate limits', () => {
     assert.match(assertProblem(r, 409).detail, /operator token acts in no real tenant/);
   });
 
+  test('behind a trusted proxy the X-Forwarded-For client is limited and audited; otherwise the peer', async () => {
+    const s = await startServer({ env: { CAIRN_RATE_IP_PER_MIN: '3', CAIRN_TRUSTED_PROXIES: '127.0.0.0/8, ::1' } });
+    const anon = api(s.url, null);
+    const from = (ip) => ({ 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i++) assert.equal((await anon.get('/healthz', from('198.51.100.1'))).status, 200);
+    assertLimited(await anon.get('/healthz', from('198.51.100.1')), 3);
+    // another client behind the same proxy has its own bucket; a forged left entry is ignored
+    assert.equal((await anon.get('/healthz', from('6.6.6.6, 198.51.100.2'))).status, 200);
+    assert.equal((await api(s.url).post('/api/v1/notes', { title: 'via proxy' }, from('203.0.113.5, 127.0.0.1'))).status, 201);
+    const audit = await api(s.url, undefined).get('/api/v1/audit', from('203.0.113.9'));
+    assert.equal(audit.status, 200, audit.text);
+    assert.equal(audit.json.items[0].ip, '203.0.113.5');
+
+    const direct = await startServer({ env: { CAIRN_RATE_IP_PER_MIN: '3' } });
+    const d = api(direct.url, null);
+    for (let i = 0; i < 3; i++) assert.equal((await d.get('/healthz', from(`198.51.100.${i}`))).status, 200);
+    assertLimited(await d.get('/healthz', from('198.51.100.9')), 3); // not trusted: one bucket, the peer's
+  });
+
+  test('a bad trusted proxy entry stops the server with the key named', async () => {
+    await assert.rejects(startServer({ env: { CAIRN_TRUSTED_PROXIES: '10.0.0.0/8, 10.1/33' } }),
+      /server\.trusted_proxies: must be IP addresses or CIDR blocks .*"10\.1\/33"/);
+  });
+
   test('a bad limit value stops the server with the key named', async () => {
     await assert.rejects(startServer({ env: { CAIRN_RATE_USER_PER_MIN: '0' } }),
       /limits\.user_per_min: must be an integer from 1/);
