@@ -379,8 +379,16 @@ int cn_reply_json_buf(cn_req_t *r, int status)
     return send_body(r, status, "application/json", out_buf.data, out_buf.len);
 }
 
+/* For every HTML answer: only our own scripts, styles and images; no plugins, no framing,
+ * no foreign form targets (the console's pages are served this way). */
+static const char html_csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
+                               "'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'";
+
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len)
 {
+    if (strncmp(content_type, "text/html", 9) == 0)
+        cn_reply_header(r, "content-security-policy", html_csp, sizeof(html_csp) - 1);
     return send_body(r, status, content_type, body, len);
 }
 

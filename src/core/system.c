@@ -63,7 +63,23 @@ static int get_openapi(cn_req_t *r)
     return cn_reply_raw(r, 200, "application/json", SYS.openapi, SYS.openapi_len);
 }
 
+/* A landing page for whoever opens the server in a browser (the console will live at
+ * /console): what this is and where the machine-readable parts are. */
+static const char home_html[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>Cairn</title></head><body>\n<h1>Cairn</h1>\n"
+    "<p>The server is running. The API lives under <code>/api/v1</code>.</p>\n<ul>\n"
+    "<li><a href=\"/api/openapi.json\">OpenAPI document</a></li>\n"
+    "<li><a href=\"/healthz\">Liveness</a> and <a href=\"/readyz\">readiness</a></li>\n"
+    "<li><a href=\"/metrics\">Prometheus metrics</a></li>\n</ul>\n</body></html>\n";
+
+static int get_home(cn_req_t *r)
+{
+    return cn_reply_raw(r, 200, "text/html; charset=utf-8", home_html, sizeof(home_html) - 1);
+}
+
 static const cn_route_t system_routes[] = {
+    {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)"},
     {CN_GET, "/healthz", get_healthz, .summary = "Liveness: the process answers"},
     {CN_GET, "/readyz", get_readyz, .summary = "Readiness: store reachable, migrations current"},
     {CN_GET, "/metrics", get_metrics, .summary = "Prometheus metrics"},

@@ -36,6 +36,21 @@ describe('health', () => {
   });
 });
 
+describe('landing page', () => {
+  test('GET / is HTML with a Content-Security-Policy; JSON answers carry none', async () => {
+    const res = await anon.get('/');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /^text\/html; charset=utf-8$/);
+    assert.match(res.text, /<a href="\/api\/openapi.json">/);
+    const csp = res.headers['content-security-policy'];
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /object-src 'none'/);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal((await anon.get('/healthz')).headers['content-security-policy'], undefined);
+  });
+});
+
 describe('/metrics', () => {
   test('is Prometheus text', async () => {
     const res = await anon.get('/metrics');
