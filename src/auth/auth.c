@@ -76,6 +76,8 @@ static const cn_migration_t migrations[] = {
      /* the previous entry's hash is that row's own: storing it again cost a sixth of
       * every entry's bytes, and verification recomputes the links anyway */
      "ALTER TABLE audit_log DROP COLUMN prev_hash"},
+    {11, "tenant_registration",
+     "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0"},
     {0},
 };
 
@@ -163,7 +165,8 @@ static int authorize(cn_req_t *r, const char *permission)
 /* ---- sessions ---- */
 
 /* Answers the token pair; with cookies, also as the browser session's cookies. */
-static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies)
+static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies,
+                        int status)
 {
     auth_keys_refresh(r->store);
     char *access = auth_token_issue(c);
@@ -185,7 +188,7 @@ static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh
         auth_cookies_set(r, access, refresh);
     free(access);
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
-    return cn_reply_json_buf(r, 200);
+    return cn_reply_json_buf(r, status);
 }
 
 static void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
@@ -234,7 +237,7 @@ static int parse_refresh(const char *tok, size_t len, char sid[40], int64_t *gen
 }
 
 static int open_session(cn_req_t *r, const char *user, const char *tenant, const char *role,
-                        int mfa)
+                        int mfa, int status)
 {
     char sid[CN_UUID_LEN + 1], refresh[REFRESH_MAX], hash[65];
     cn_uuid7(sid);
@@ -256,18 +259,18 @@ static int open_session(cn_req_t *r, const char *user, const char *tenant, const
         return rc;
     auth_claims_t c;
     fill_claims(&c, user, tenant, role, sid, mfa);
-    return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")));
+    return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")), status);
 }
 
 static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
 {
-    return open_session(r, user, tenant, role, 0);
+    return open_session(r, user, tenant, role, 0, 200);
 }
 
 static int start_session_after_mfa(cn_req_t *r, const char *user, const char *tenant,
                                    const char *role)
 {
-    return open_session(r, user, tenant, role, 1);
+    return open_session(r, user, tenant, role, 1, 200);
 }
 
 /* ---- login: the password check runs on a worker ---- */
@@ -480,6 +483,46 @@ static int post_login(cn_req_t *r)
     return cn_req_offload(r, login_work, login_done, l);
 }
 
+/* ---- self-service registration, where the tenant allows it ---- */
+
+static int reply_registered(cn_req_t *r, const char *tenant, const char *user, const char *role)
+{
+    char ip[64];
+    cn_req_peer(r, ip, sizeof(ip));
+    int rc = security_event(r, tenant, user, "auth.register", NULL, ip, 201);
+    return rc != 0 ? rc : open_session(r, user, tenant, role, 0, 201);
+}
+
+static int post_register(cn_req_t *r)
+{
+    const char *slug = json_string_value(json_object_get(r->body, "tenant"));
+    char email[256], tenant[40] = "", user[40];
+    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
+                         sizeof(email));
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(slug)};
+    int rc = cn_store_query(r->store,
+                            "SELECT id FROM tenants WHERE slug = $1 AND allow_registration = 1",
+                            args, 1, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        snprintf(tenant, sizeof(tenant), "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    /* unknown and closed tenants answer alike: slugs are not probed here */
+    if (tenant[0] == '\0')
+        return cn_fail(r, CN_EFORBIDDEN, "this tenant does not accept self-service registration");
+    if ((rc = auth_find_account(r, email, user)) != 0)
+        return rc;
+    if (user[0] != '\0') /* never a second password for an account: its owner signs in */
+        return cn_fail(r, CN_ECONFLICT,
+                       "an account with this e-mail exists: sign in, and ask an admin of the "
+                       "tenant to add it");
+    return auth_add_account(r, tenant, email, "member", "password", NULL, reply_registered);
+}
+
 /* ---- refresh: rotate, and treat reuse of a rotated token as theft ---- */
 
 static int revoke_session(cn_req_t *r, const char *sid)
@@ -605,7 +648,7 @@ static int post_refresh(cn_req_t *r)
         return rc;
     auth_claims_t c;
     fill_claims(&c, row.user, row.tenant, row.role, sid, row.mfa);
-    return reply_tokens(r, &c, fresh, presented == from_cookie);
+    return reply_tokens(r, &c, fresh, presented == from_cookie, 200);
 }
 
 /* ---- logout ---- */
@@ -918,6 +961,16 @@ static const cn_field_t login_fields[] = {
 };
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
+static const cn_field_t register_fields[] = {
+    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
+     .description = "Tenant slug (the tenant must allow registration)"},
+    {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL, .max_len = 254},
+    {"password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
+    {"cookie", CN_T_BOOLEAN, .description = "also set the session cookies (browsers)"},
+    {0},
+};
+static const cn_schema_t register_schema = {"RegisterRequest", register_fields};
+
 static const cn_field_t refresh_fields[] = {
     {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = REFRESH_MAX,
      .description = "omit to use the cairn_rt cookie (then X-CSRF-Token is required)"},
@@ -935,6 +988,9 @@ static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
+    {CN_POST, "/api/v1/auth/register", post_register, .body = &register_schema,
+     .summary = "Create an account (role member) in a tenant that allows registration",
+     .rate_auth = 1, .success_status = 201},
     {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
      .summary = "Exchange a refresh token for new tokens (the old one stops working)",
      .rate_auth = 1},
@@ -959,7 +1015,14 @@ static const cn_route_t routes[] = {
      .success_status = 204},
     {CN_GET, "/api/v1/tenant", auth_get_tenant, "users.read", .summary = "The caller's tenant"},
     {CN_PATCH, "/api/v1/tenant", auth_patch_tenant, "tenant.manage", .body = &auth_tenant_schema,
-     .summary = "Rename the tenant or set its MFA policy"},
+     .summary = "Rename the tenant, set its MFA policy or open self-service registration"},
+    {CN_POST, "/api/v1/tenants", auth_post_tenant, "platform.tenants",
+     .body = &auth_new_tenant_schema, .success_status = 201,
+     .summary = "Create a tenant, optionally with its first owner (operator token only)"},
+    {CN_GET, "/api/v1/tenants", auth_list_tenants, "platform.tenants", .query = &cn_page_query,
+     .summary = "Every tenant on this server (operator token only)"},
+    {CN_GET, "/api/v1/tenants/{id}", auth_get_any_tenant, "platform.tenants",
+     .params = &cn_id_param, .summary = "One tenant (operator token only)"},
     {CN_GET, "/api/v1/roles", auth_list_roles, "users.read",
      .summary = "Built-in and custom roles of the tenant"},
     {CN_POST, "/api/v1/roles", auth_post_role, "roles.manage", .body = &auth_role_schema,
@@ -991,6 +1054,7 @@ static const cn_route_t routes[] = {
 
 static const cn_permission_t permissions[] = {
     {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
+    {"platform.tenants", "Create and list every tenant (the operator token; no tenant role)"},
     {"audit.manage", "Read the tenant's audit log (owners and admins)"},
     {"roles.manage", "Create and delete the tenant's custom roles"},
     {"tenant.manage", "Rename the tenant and set its policies"},

@@ -292,36 +292,31 @@ int auth_list_members(cn_req_t *r)
     return rc < 0 ? rc : cn_page_send(r, &page);
 }
 
+/* ---- adding a member, and creating an account on the way ---- */
+
+int auth_insert_membership(cn_req_t *r, const char *tenant, const char *user, const char *role)
+{
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(user), CN_VTEXT(role), CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, &r->err);
+    return rc == CN_ECONFLICT ? cn_fail(r, CN_ECONFLICT, "already a member of this tenant") : rc;
+}
+
 typedef struct {
     char *password;
     size_t len;
     char hash[AUTH_HASH_LEN];
     int ok;
-    char email[256], role[32];
+    char tenant[40], email[256], role[32];
+    auth_account_fn before, reply;
 } add_t;
 
 static void add_work(void *arg)
 {
     add_t *a = arg;
     a->ok = auth_password_hash(a->password, a->len, a->hash) == 0;
-}
-
-static int add_membership(cn_req_t *r, const char *user, const char *role)
-{
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VTEXT(role),
-                       CN_VINT(cn_now_ms())};
-    int rc = cn_store_exec(r->store,
-                           "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
-                           " VALUES ($1, $2, $3, $4)",
-                           args, 4, NULL, &r->err);
-    if (rc == CN_ECONFLICT)
-        return cn_fail(r, CN_ECONFLICT, "already a member of this tenant");
-    if (rc != 0)
-        return rc;
-    char location[96];
-    int n = snprintf(location, sizeof(location), "/api/v1/users/%s", user);
-    cn_reply_header(r, "location", location, (size_t)n);
-    return cn_reply_json(r, 201, json_pack("{s:s, s:s}", "id", user, "role", role));
 }
 
 static void add_done(cn_req_t *r, void *arg)
@@ -333,20 +328,26 @@ static void add_done(cn_req_t *r, void *arg)
         int64_t now = cn_now_ms();
         cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(a->email), CN_VTEXT(a->hash), CN_VINT(now)};
         int rc = a->ok ? 0 : cn_fail(r, CN_ERR, "cannot hash the password");
-        if (rc == 0 && (rc = cn_store_begin(r->store, &r->err)) == 0)
+        if (rc == 0 && (rc = cn_store_begin(r->store, &r->err)) == 0 && a->before)
+            rc = a->before(r, a->tenant, NULL, NULL);
+        if (rc == 0)
             rc =
                 cn_store_exec(r->store,
                               "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
                               " VALUES ($1, $2, $3, $4, $4)",
                               args, 4, NULL, &r->err);
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
-            rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; add it again");
-        if (rc == 0 && (rc = add_membership(r, id, a->role)) == 0) {
-            auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
+            rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; try again");
+        if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0 &&
+            (rc = a->reply(r, a->tenant, id, a->role)) == 0) {
+            if (r->route->permission != NULL)
+                auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
             rc = cn_store_commit(r->store, &r->err);
         }
-        if (rc != 0)
+        if (rc != 0) {
+            cn_store_rollback(r->store);
             cn_req_finish_error(r, rc);
+        }
     }
     sodium_memzero(a->password, a->len);
     free(a->password);
@@ -354,38 +355,66 @@ static void add_done(cn_req_t *r, void *arg)
     free(a);
 }
 
-int auth_post_member(cn_req_t *r)
+int auth_add_account(cn_req_t *r, const char *tenant, const char *email, const char *role,
+                     const char *password_field, auth_account_fn before, auth_account_fn reply)
 {
-    char email[256];
-    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
-                         sizeof(email));
-    const char *role = json_string_value(json_object_get(r->body, "role"));
-    int rc = check_grant(r, role, "role");
-    if (rc != 0)
-        return rc;
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(email)};
-    char user[64] = "";
-    if ((rc = cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st,
-                             &r->err)) != 0)
-        return rc;
-    if (cn_stmt_step(st, &r->err) == CN_ROW)
-        snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    if (user[0]) /* an existing account joins; its password is its own */
-        return add_membership(r, user, role);
-    json_t *pw = json_object_get(r->body, "password");
+    json_t *pw = json_object_get(r->body, password_field);
     if (pw == NULL)
-        return cn_fail_field(r, "password", "is required for an e-mail without an account");
+        return cn_fail_field(r, password_field, "is required for an e-mail without an account");
     const char *weak = auth_password_policy(json_string_value(pw), json_string_length(pw), email);
     if (weak != NULL)
-        return cn_fail_field(r, "password", weak);
+        return cn_fail_field(r, password_field, weak);
     add_t *a = cn_calloc(1, sizeof(*a));
     a->len = json_string_length(pw);
     a->password = cn_strndup(json_string_value(pw), a->len);
+    snprintf(a->tenant, sizeof(a->tenant), "%s", tenant);
     snprintf(a->email, sizeof(a->email), "%s", email);
     snprintf(a->role, sizeof(a->role), "%s", role);
+    a->before = before;
+    a->reply = reply;
     return cn_req_offload(r, add_work, add_done, a);
+}
+
+int auth_find_account(cn_req_t *r, const char *email, char user[40])
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(email)};
+    user[0] = '\0';
+    int rc = cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st,
+                            &r->err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        snprintf(user, 40, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int reply_member(cn_req_t *r, const char *tenant, const char *user, const char *role)
+{
+    char location[96];
+    int n = snprintf(location, sizeof(location), "/api/v1/users/%s", user);
+    cn_reply_header(r, "location", location, (size_t)n);
+    return cn_reply_json(r, 201, json_pack("{s:s, s:s}", "id", user, "role", role));
+}
+
+int auth_post_member(cn_req_t *r)
+{
+    char email[256], user[40];
+    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
+                         sizeof(email));
+    const char *role = json_string_value(json_object_get(r->body, "role"));
+    const char *tenant = r->principal.tenant_id;
+    int rc = check_grant(r, role, "role");
+    if (rc == 0)
+        rc = auth_find_account(r, email, user);
+    if (rc != 0)
+        return rc;
+    if (user[0]) { /* an existing account joins; its password is its own */
+        rc = auth_insert_membership(r, tenant, user, role);
+        return rc != 0 ? rc : reply_member(r, tenant, user, role);
+    }
+    return auth_add_account(r, tenant, email, role, "password", NULL, reply_member);
 }
 
 /* Ends the member's sessions in this tenant at once (role change, removal), and revokes
@@ -459,58 +488,179 @@ int auth_delete_member(cn_req_t *r)
     return cn_reply_empty(r, 204);
 }
 
-/* ---- the tenant's own settings ---- */
+/* ---- tenants: the caller's own settings, and (operator) creating and listing all ---- */
 
 static const cn_field_t tenant_fields[] = {
     {"name", CN_T_STRING, .min_len = 1, .max_len = 200},
     {"mfa_required_for_admins", CN_T_BOOLEAN,
      .description = "owners and admins must sign in with a second factor"},
+    {"allow_registration", CN_T_BOOLEAN,
+     .description = "anyone may create an account here (role member) with POST /auth/register"},
     {0},
 };
 const cn_schema_t auth_tenant_schema = {"TenantUpdate", tenant_fields};
 
-static int reply_tenant(cn_req_t *r)
+static const char tenant_columns[] =
+    "SELECT id, slug, name, mfa_required_for_admins, allow_registration, created_at FROM tenants";
+
+static void write_tenant(cn_jw_t *w, cn_stmt_t *st)
+{
+    static const char *const names[] = {"id", "slug", "name", "mfa_required_for_admins",
+                                        "allow_registration", "created_at"};
+    cn_jw_object(w);
+    for (int c = 0; c < 6; c++) {
+        cn_jw_key(w, names[c]);
+        size_t len;
+        const char *t = cn_stmt_text(st, c, &len);
+        if (c == 3 || c == 4)
+            cn_jw_bool(w, cn_stmt_int(st, c) != 0);
+        else if (c == 5)
+            cn_jw_int(w, cn_stmt_int(st, c));
+        else
+            cn_jw_str(w, t, len);
+    }
+    cn_jw_end(w);
+}
+
+static int reply_tenant_by_id(cn_req_t *r, const char *tenant, int status)
 {
     cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
-    int rc =
-        cn_store_query(r->store,
-                       "SELECT id, slug, name, mfa_required_for_admins, created_at FROM tenants"
-                       " WHERE id = $1",
-                       args, 1, &st, &r->err);
+    cn_val_t args[] = {CN_VTEXT(tenant)};
+    char sql[sizeof(tenant_columns) + 32];
+    snprintf(sql, sizeof(sql), "%s WHERE id = $1", tenant_columns);
+    int rc = cn_store_query(r->store, sql, args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
-    json_t *t = NULL;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        t = json_pack("{s:s, s:s, s:s, s:b, s:I}", "id", cn_stmt_text(st, 0, NULL), "slug",
-                      cn_stmt_text(st, 1, NULL), "name", cn_stmt_text(st, 2, NULL),
-                      "mfa_required_for_admins", (int)cn_stmt_int(st, 3), "created_at",
-                      (json_int_t)cn_stmt_int(st, 4));
+        write_tenant(&w, st);
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    return t ? cn_reply_json(r, 200, t)
-             : cn_fail(r, CN_ENOTFOUND, "no tenant behind this credential");
+    if (rc != CN_ROW)
+        return cn_fail(r, CN_ENOTFOUND, "no such tenant");
+    return cn_reply_json_buf(r, status);
 }
 
 int auth_get_tenant(cn_req_t *r)
 {
-    return reply_tenant(r);
+    return reply_tenant_by_id(r, r->principal.tenant_id, 200);
 }
 
 int auth_patch_tenant(cn_req_t *r)
 {
     json_t *name = json_object_get(r->body, "name"),
-           *mfa = json_object_get(r->body, "mfa_required_for_admins");
-    if (name == NULL && mfa == NULL)
-        return cn_fail_field(r, "", "give at least one of name, mfa_required_for_admins");
+           *mfa = json_object_get(r->body, "mfa_required_for_admins"),
+           *reg = json_object_get(r->body, "allow_registration");
+    if (name == NULL && mfa == NULL && reg == NULL)
+        return cn_fail_field(r, "",
+                             "give at least one of name, mfa_required_for_admins, "
+                             "allow_registration");
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),
                        name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
-                       mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL};
+                       mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL,
+                       reg ? CN_VINT(json_is_true(reg)) : CN_VNULL};
     int rc = cn_store_exec(r->store,
                            "UPDATE tenants SET name = COALESCE($2, name),"
-                           " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins)"
+                           " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins),"
+                           " allow_registration = COALESCE($4, allow_registration)"
                            " WHERE id = $1",
-                           args, 3, NULL, &r->err);
-    return rc != 0 ? rc : reply_tenant(r);
+                           args, 4, NULL, &r->err);
+    return rc != 0 ? rc : reply_tenant_by_id(r, r->principal.tenant_id, 200);
+}
+
+static const cn_field_t new_tenant_fields[] = {
+    {"slug", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
+     .description = "lower-case letters, digits and '-'; used to sign in"},
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200},
+    {"allow_registration", CN_T_BOOLEAN},
+    {"mfa_required_for_admins", CN_T_BOOLEAN},
+    {"owner_email", CN_T_STRING, .format = CN_FMT_EMAIL, .max_len = 254,
+     .description = "becomes the tenant's owner (an existing account, or a new one)"},
+    {"owner_password", CN_T_STRING, .min_len = 1, .max_len = 1024,
+     .description = "required when owner_email has no account yet"},
+    {0},
+};
+const cn_schema_t auth_new_tenant_schema = {"TenantCreate", new_tenant_fields};
+
+/* The tenant row of POST /api/v1/tenants, inside the request's unit of work. */
+static int insert_tenant(cn_req_t *r, const char *tenant, const char *user, const char *role)
+{
+    const char *slug = json_string_value(json_object_get(r->body, "slug"));
+    cn_val_t args[] = {CN_VTEXT(tenant),
+                       CN_VTEXT(slug),
+                       CN_VTEXT(json_string_value(json_object_get(r->body, "name"))),
+                       CN_VINT(cn_now_ms()),
+                       CN_VINT(json_is_true(json_object_get(r->body, "allow_registration"))),
+                       CN_VINT(json_is_true(json_object_get(r->body, "mfa_required_for_admins")))};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO tenants (id, slug, name, created_at, allow_registration,"
+                           " mfa_required_for_admins) VALUES ($1, $2, $3, $4, $5, $6)",
+                           args, 6, NULL, &r->err);
+    if (rc == CN_ECONFLICT)
+        return cn_fail(r, CN_ECONFLICT, "a tenant with slug %s exists", slug);
+    return rc;
+}
+
+static int reply_new_tenant(cn_req_t *r, const char *tenant, const char *user, const char *role)
+{
+    char location[96];
+    int n = snprintf(location, sizeof(location), "/api/v1/tenants/%s", tenant);
+    cn_reply_header(r, "location", location, (size_t)n);
+    return reply_tenant_by_id(r, tenant, 201);
+}
+
+int auth_post_tenant(cn_req_t *r)
+{
+    const char *slug = json_string_value(json_object_get(r->body, "slug"));
+    for (const char *p = slug; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return cn_fail_field(r, "slug", "may hold only lower-case letters, digits and '-'");
+    char tenant[CN_UUID_LEN + 1], email[256], user[40] = "";
+    cn_uuid7(tenant);
+    const char *owner = json_string_value(json_object_get(r->body, "owner_email"));
+    int rc = 0;
+    if (owner != NULL) {
+        auth_email_normalize(owner, email, sizeof(email));
+        if ((rc = auth_find_account(r, email, user)) != 0)
+            return rc;
+        if (user[0] == '\0')
+            return auth_add_account(r, tenant, email, "owner", "owner_password", insert_tenant,
+                                    reply_new_tenant);
+    }
+    if ((rc = cn_store_begin(r->store, &r->err)) == 0 &&
+        (rc = insert_tenant(r, tenant, NULL, NULL)) == 0 &&
+        (user[0] == '\0' || (rc = auth_insert_membership(r, tenant, user, "owner")) == 0) &&
+        (rc = reply_new_tenant(r, tenant, NULL, NULL)) == 0)
+        return cn_store_commit(r->store, &r->err);
+    cn_store_rollback(r->store);
+    return rc;
+}
+
+int auth_get_any_tenant(cn_req_t *r)
+{
+    return reply_tenant_by_id(r, cn_req_param(r, "id"), 200);
+}
+
+int auth_list_tenants(cn_req_t *r)
+{
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
+    if (rc != 0)
+        return rc;
+    char sql[sizeof(tenant_columns) + 64];
+    snprintf(sql, sizeof(sql), "%s WHERE id > $1 ORDER BY id LIMIT $2", tenant_columns);
+    cn_val_t args[] = {CN_VTEXT(page.after), CN_VINT(page.limit + 1)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store, sql, args, 2, &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
+        size_t len;
+        const char *id = cn_stmt_text(st, 0, &len);
+        write_tenant(&page.w, st);
+        cn_page_item(&page, id, len);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : cn_page_send(r, &page);
 }

@@ -23,6 +23,25 @@ int auth_post_role(cn_req_t *r);
 int auth_delete_role(cn_req_t *r);
 extern const cn_schema_t auth_role_schema;
 
+/** Adds user to tenant with role (in the caller's unit of work); 409 when already one. */
+int auth_insert_membership(cn_req_t *r, const char *tenant, const char *user, const char *role);
+
+/** Looks up the account with e-mail (normalised): its id in user, or "" when none. */
+int auth_find_account(cn_req_t *r, const char *email, char user[40]);
+
+/** A step of auth_add_account, run in its unit of work (user/role NULL for `before`). */
+typedef int (*auth_account_fn)(cn_req_t *r, const char *tenant, const char *user,
+                               const char *role);
+
+/**
+ * Creates an account for e-mail with the password in the body's password_field (checked
+ * against the policy here, 422 naming the field; hashed on a worker), then in one unit of
+ * work: before() (may be NULL), the user row, its membership of tenant with role, and
+ * reply(), which answers. Returns CN_PENDING or an error.
+ */
+int auth_add_account(cn_req_t *r, const char *tenant, const char *email, const char *role,
+                     const char *password_field, auth_account_fn before, auth_account_fn reply);
+
 int auth_list_members(cn_req_t *r);
 int auth_post_member(cn_req_t *r);
 int auth_patch_member(cn_req_t *r);
@@ -32,5 +51,13 @@ extern const cn_schema_t auth_member_schema, auth_member_patch_schema;
 int auth_get_tenant(cn_req_t *r);
 int auth_patch_tenant(cn_req_t *r);
 extern const cn_schema_t auth_tenant_schema;
+
+/** POST /api/v1/tenants (operator): a tenant, optionally with its first owner. */
+int auth_post_tenant(cn_req_t *r);
+/** GET /api/v1/tenants (operator): every tenant, paginated. */
+int auth_list_tenants(cn_req_t *r);
+/** GET /api/v1/tenants/{id} (operator). */
+int auth_get_any_tenant(cn_req_t *r);
+extern const cn_schema_t auth_new_tenant_schema;
 
 #endif

@@ -25,6 +25,8 @@ int auth_role_allows(const char *role, const char *permission)
         return 0;
     if (strncmp(permission, "self.", 5) == 0)
         return 1;
+    if (strncmp(permission, "platform.", 9) == 0) /* above every tenant: the operator only */
+        return 0;
     if (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0)
         return 1;
     if (strcmp(role, "member") == 0)

@@ -1,9 +1,10 @@
 /*
  * Role-based access: which built-in role grants which permission. Pure functions.
- *   owner, admin  every permission
+ *   owner, admin  every tenant permission
  *   member        every permission except "*.manage"
  *   viewer        "*.read" only
- * Every role also holds the "self.*" permissions (a caller's own profile and sessions).
+ * Every role also holds the "self.*" permissions (a caller's own profile and sessions);
+ * none holds "platform.*" (above every tenant: the operator's token only).
  */
 #ifndef CAIRN_AUTH_RBAC_H
 #define CAIRN_AUTH_RBAC_H

@@ -613,8 +613,9 @@ describe('CLI', () => {
 
 describe('authorisation matrix', () => {
   // The documented rules (src/auth/rbac.h), written out here independently.
-  const allows = (role, perm) => perm.startsWith('self.') || role === 'owner' || role === 'admin' ||
-    (role === 'member' && !perm.endsWith('.manage')) || (role === 'viewer' && perm.endsWith('.read'));
+  const allows = (role, perm) => perm.startsWith('self.') || (!perm.startsWith('platform.') &&
+    (role === 'owner' || role === 'admin' || (role === 'member' && !perm.endsWith('.manage')) ||
+     (role === 'viewer' && perm.endsWith('.read'))));
 
   function fillPath(p, op) {
     return p.replace(/\{([^}]+)\}/g, (_, name) => {

@@ -37,6 +37,9 @@ static const row_t TABLE[] = {
     /* reading is for everyone */
     {"billing.read", {1, 1, 1, 1}},
     {"users.read", {1, 1, 1, 1}},
+    /* platform permissions sit above every tenant: no tenant role holds them */
+    {"platform.tenants", {0, 0, 0, 0}},
+    {"platform.tenants.read", {0, 0, 0, 0}},
     /* the auth module's own permissions: every role */
     {"self.read", {1, 1, 1, 1}},
     {"self.sessions", {1, 1, 1, 1}},
@@ -74,7 +77,7 @@ static void test_role_table(void **state)
     assert_int_equal(checked, 4 * (int)(sizeof(TABLE) / sizeof(TABLE[0])));
 }
 
-static void test_owner_and_admin_hold_everything(void **state)
+static void test_owner_and_admin_hold_every_tenant_permission(void **state)
 {
     static const char *const perms[] = {"notes.read",   "notes.write", "notes.manage",
                                         "a.b.c.manage", "x",           "self.sessions",
@@ -138,7 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_role_table),
-        cmocka_unit_test(test_owner_and_admin_hold_everything),
+        cmocka_unit_test(test_owner_and_admin_hold_every_tenant_permission),
         cmocka_unit_test(test_member_lacks_only_manage),
         cmocka_unit_test(test_viewer_reads_only),
         cmocka_unit_test(test_unknown_roles_grant_nothing),

@@ -1,0 +1,120 @@
+// Tenants through the API (the operator's token) and self-service registration in
+// tenants that allow it.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { UUID_RE, api, assertProblem, request, startServer, stopAllServers } from './lib/server.mjs';
+
+after(stopAllServers);
+
+let srv;
+const op = () => api(srv.url);
+const anon = () => api(srv.url, null);
+const login = (tenant, email, password) =>
+  request(`${srv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant, email, password } });
+const register = (body) => anon().post('/api/v1/auth/register', body);
+
+before(async () => {
+  srv = await startServer({ env: { CAIRN_RATE_AUTH_PER_MIN: '1000' } });
+});
+
+describe('tenants (operator)', () => {
+  let owner; // the first owner's session in "initech"
+
+  test('creates a tenant with a new owner account, who can sign in', async () => {
+    const r = await op().post('/api/v1/tenants', {
+      slug: 'initech', name: 'Initech', owner_email: 'Peter@Initech.test', owner_password: 'steady-Koala-71-bramble',
+    });
+    assert.equal(r.status, 201, r.text);
+    assert.match(r.json.id, UUID_RE);
+    assert.equal(r.headers.location, `/api/v1/tenants/${r.json.id}`);
+    assert.deepEqual({ ...r.json, id: undefined, created_at: undefined }, {
+      id: undefined, created_at: undefined, slug: 'initech', name: 'Initech',
+      mfa_required_for_admins: false, allow_registration: false,
+    });
+    const got = await op().get(r.headers.location);
+    assert.equal(got.status, 200);
+    assert.equal(got.json.slug, 'initech');
+    const l = await login('initech', 'peter@initech.test', 'steady-Koala-71-bramble');
+    assert.equal(l.status, 200, l.text);
+    owner = api(srv.url, l.json.access_token);
+    const me = await owner.get('/api/v1/users/me');
+    assert.equal(me.json.role, 'owner');
+    assert.equal(me.json.tenant.slug, 'initech');
+  });
+
+  test('an existing account becomes the owner of a further tenant with its own password', async () => {
+    const r = await op().post('/api/v1/tenants', { slug: 'initrode', name: 'Initrode', owner_email: 'peter@initech.test' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await login('initrode', 'peter@initech.test', 'steady-Koala-71-bramble')).status, 200);
+  });
+
+  test('lists every tenant with cursor pagination', async () => {
+    const first = await op().get('/api/v1/tenants?limit=1');
+    assert.equal(first.status, 200);
+    assert.equal(first.json.items.length, 1);
+    assert.ok(first.json.next_cursor);
+    const all = await op().get('/api/v1/tenants?limit=200');
+    const slugs = all.json.items.map((t) => t.slug);
+    assert.ok(slugs.includes('initech') && slugs.includes('initrode'), slugs.join());
+    assert.equal(all.json.next_cursor, null);
+  });
+
+  test('bad input names the field; nothing is created', async () => {
+    assert.match(assertProblem(await op().post('/api/v1/tenants', { slug: 'initech', name: 'Again' }), 409).detail,
+      /slug initech exists/);
+    let p = assertProblem(await op().post('/api/v1/tenants', { slug: 'Bad Slug', name: 'x' }), 422);
+    assert.equal(p.errors[0].field, 'slug');
+    p = assertProblem(await op().post('/api/v1/tenants', { slug: 'nopw', name: 'x', owner_email: 'new@nopw.test' }), 422);
+    assert.equal(p.errors[0].field, 'owner_password');
+    p = assertProblem(await op().post('/api/v1/tenants', {
+      slug: 'weak', name: 'x', owner_email: 'new@weak.test', owner_password: 'password1234',
+    }), 422);
+    assert.equal(p.errors[0].field, 'owner_password');
+    p = assertProblem(await op().post('/api/v1/tenants', { slug: 'x', name: 'x', owner_email: 'not-an-email' }), 422);
+    assert.equal(p.errors[0].field, 'owner_email');
+    const slugs = (await op().get('/api/v1/tenants?limit=200')).json.items.map((t) => t.slug);
+    assert.deepEqual(slugs.filter((s) => ['nopw', 'weak', 'x'].includes(s)), []);
+  });
+
+  test('tenant owners cannot create or list tenants (a platform permission)', async () => {
+    assertProblem(await owner.post('/api/v1/tenants', { slug: 'mine', name: 'Mine' }), 403);
+    assertProblem(await owner.get('/api/v1/tenants'), 403);
+    assertProblem(await anon().get('/api/v1/tenants'), 401);
+  });
+
+  describe('self-service registration', () => {
+    const pw = 'merry-Otter-33-thimble';
+
+    test('a tenant that does not allow it answers 403, like an unknown one', async () => {
+      const closed = assertProblem(await register({ tenant: 'initech', email: 'milton@initech.test', password: pw }), 403);
+      const unknown = assertProblem(await register({ tenant: 'nowhere', email: 'milton@initech.test', password: pw }), 403);
+      assert.equal(closed.detail, unknown.detail);
+    });
+
+    test('once the owner opens it: 201 with tokens, role member, audited', async () => {
+      const patched = await owner.patch('/api/v1/tenant', { allow_registration: true });
+      assert.equal(patched.status, 200, patched.text);
+      assert.equal(patched.json.allow_registration, true);
+      const r = await register({ tenant: 'initech', email: 'Milton@Initech.test', password: pw });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.token_type, 'Bearer');
+      const me = await api(srv.url, r.json.access_token).get('/api/v1/users/me');
+      assert.equal(me.json.email, 'milton@initech.test');
+      assert.equal(me.json.role, 'member');
+      assert.equal((await login('initech', 'milton@initech.test', pw)).status, 200);
+      const audit = await owner.get('/api/v1/audit?action=auth.register');
+      assert.equal(audit.json.items.length, 1);
+      assert.equal(audit.json.items[0].actor, me.json.id);
+    });
+
+    test('an e-mail with an account is refused, weak passwords name the field', async () => {
+      assert.match(assertProblem(await register({ tenant: 'initech', email: 'peter@initech.test', password: pw }), 409).detail,
+        /account with this e-mail exists/);
+      const p = assertProblem(await register({ tenant: 'initech', email: 'lumbergh@initech.test', password: 'short' }), 422);
+      assert.equal(p.errors[0].field, 'password');
+      const q = assertProblem(await register({ tenant: 'initech', email: 'x' }), 422);
+      assert.deepEqual(q.errors.map((e) => e.field).sort(), ['email', 'password']);
+      assert.equal((await login('initech', 'lumbergh@initech.test', 'short')).status, 401);
+    });
+  });
+});
