@@ -103,8 +103,8 @@ static int read_tail(cn_store_t *s, int64_t *seq, char prev[65], cn_err_t *err)
         return 0;
     }
     cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", NULL,
-                            0, &st, err);
+    int rc = cn_store_query(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", NULL, 0,
+                            &st, err);
     if (rc != 0)
         return rc;
     *seq = 0;
@@ -157,8 +157,13 @@ static void seal_row(row_t *w, int64_t seq, const char *prev)
     uint8_t raw_salt[16];
     cn_random(raw_salt, sizeof(raw_salt));
     sodium_bin2hex(w->salt, sizeof(w->salt), raw_salt, sizeof(raw_salt));
-    auth_audit_t e = {w->has_tenant ? w->tenant : NULL, w->actor, w->action,
-                      w->has_object ? w->object : NULL, w->ip, w->request_id, w->status};
+    auth_audit_t e = {w->has_tenant ? w->tenant : NULL,
+                      w->actor,
+                      w->action,
+                      w->has_object ? w->object : NULL,
+                      w->ip,
+                      w->request_id,
+                      w->status};
     personal_commit(w->salt, &e, w->personal);
     entry_hash(prev, seq, &e, w->personal, w->at, w->hash);
 }
@@ -175,11 +180,11 @@ static void build_insert_sql(void)
     for (int k = 1; k <= ROWS_PER_INSERT; k++) {
         cn_buf_t b = {0};
         cn_buf_lit(&b, "INSERT INTO audit_log (seq, tenant_id, actor, action, object, ip,"
-                              " request_id, status, at, salt, personal, hash) VALUES ");
+                       " request_id, status, at, salt, personal, hash) VALUES ");
         for (int row = 0; row < k; row++)
             for (int c = 1; c <= COLS; c++)
-                cn_buf_appendf(&b, "%s$%d%s", c == 1 ? (row ? ", (" : "(") : ", ",
-                              row * COLS + c, c == COLS ? ")" : "");
+                cn_buf_appendf(&b, "%s$%d%s", c == 1 ? (row ? ", (" : "(") : ", ", row * COLS + c,
+                               c == COLS ? ")" : "");
         cn_buf_append(&b, "", 1);
         insert_sql[k] = b.data;
     }

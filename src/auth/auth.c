@@ -14,6 +14,7 @@
 #include "auth/passwords.h"
 #include "auth/rbac.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "core/http.h"
 #include "core/page.h"
 #include "core/log.h"
@@ -1074,7 +1075,16 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         return cn_err_set(err, CN_ERR,
                           "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);
-    int rc = auth_keys_load(store, err);
+    char key_path[4096];
+    snprintf(key_path, sizeof(key_path), "%s%s", cfg->secrets_key_file[0] ? "" : cfg->data_dir,
+             cfg->secrets_key_file[0] ? cfg->secrets_key_file : "/secrets.key");
+    int64_t sealed = 0;
+    int rc = auth_vault_open(key_path, err);
+    if (rc == 0 && (rc = auth_mfa_seal_plain(store, &sealed, err)) == 0 && sealed > 0)
+        cn_log(CN_LOG_INFO, NULL, "encrypted %lld TOTP secrets stored before the vault",
+               (long long)sealed);
+    if (rc == 0)
+        rc = auth_keys_load(store, err);
     if (rc == 0)
         rc = auth_revocations_load(store, err);
     if (rc == 0) {
@@ -1089,6 +1099,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 static void stop(void)
 {
     auth_keys_free();
+    auth_vault_close();
 }
 
 const cn_app_t auth_module = {

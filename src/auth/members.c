@@ -380,8 +380,8 @@ int auth_find_account(cn_req_t *r, const char *email, char user[40])
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(email)};
     user[0] = '\0';
-    int rc = cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st,
-                            &r->err);
+    int rc =
+        cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
@@ -505,8 +505,8 @@ static const char tenant_columns[] =
 
 static void write_tenant(cn_jw_t *w, cn_stmt_t *st)
 {
-    static const char *const names[] = {"id", "slug", "name", "mfa_required_for_admins",
-                                        "allow_registration", "created_at"};
+    static const char *const names[] = {
+        "id", "slug", "name", "mfa_required_for_admins", "allow_registration", "created_at"};
     cn_jw_object(w);
     for (int c = 0; c < 6; c++) {
         cn_jw_key(w, names[c]);
@@ -557,10 +557,9 @@ int auth_patch_tenant(cn_req_t *r)
         return cn_fail_field(r, "",
                              "give at least one of name, mfa_required_for_admins, "
                              "allow_registration");
-    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),
-                       name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
-                       mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL,
-                       reg ? CN_VINT(json_is_true(reg)) : CN_VNULL};
+    cn_val_t args[] = {
+        CN_VTEXT(r->principal.tenant_id), name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
+        mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL, reg ? CN_VINT(json_is_true(reg)) : CN_VNULL};
     int rc = cn_store_exec(r->store,
                            "UPDATE tenants SET name = COALESCE($2, name),"
                            " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins),"

@@ -30,8 +30,7 @@ int auth_insert_membership(cn_req_t *r, const char *tenant, const char *user, co
 int auth_find_account(cn_req_t *r, const char *email, char user[40]);
 
 /** A step of auth_add_account, run in its unit of work (user/role NULL for `before`). */
-typedef int (*auth_account_fn)(cn_req_t *r, const char *tenant, const char *user,
-                               const char *role);
+typedef int (*auth_account_fn)(cn_req_t *r, const char *tenant, const char *user, const char *role);
 
 /**
  * Creates an account for e-mail with the password in the body's password_field (checked

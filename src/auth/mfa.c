@@ -1,10 +1,13 @@
 /*
- * MFA (see mfa.h). The TOTP secret has to be usable to compute codes, so it is stored as
- * is (hex); recovery codes and challenges are stored only as SHA-256 hashes. liboath
- * compares codes through our callback, which is constant-time.
+ * MFA (see mfa.h). The TOTP secret has to be usable to compute codes, so it is stored
+ * encrypted with the vault's key (see vault.h), which is kept outside the database;
+ * recovery codes and challenges are stored only as SHA-256 hashes. liboath compares codes
+ * through our callback, which is constant-time.
  */
 #include "auth/mfa.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
+#include "core/log.h"
 #include "lib/formats.h"
 
 #include <ctype.h>
@@ -13,6 +16,7 @@
 #include <png.h>
 #include <qrencode.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,13 +165,17 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
 int auth_mfa_enroll(cn_req_t *r)
 {
     uint8_t secret[SECRET_BYTES];
-    char hex[2 * SECRET_BYTES + 1], *b32 = NULL, uri[1024], email[256] = "", label[800];
+    char sealed[AUTH_VAULT_LEN(SECRET_BYTES)], *b32 = NULL, uri[1024], email[256] = "", label[800];
     size_t b32_len;
     cn_random(secret, sizeof(secret));
-    sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
-    if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32_len) != OATH_OK)
-        return cn_fail(r, CN_ERR, "cannot encode the secret");
+    int sealed_ok =
+        auth_vault_seal(secret, sizeof(secret), r->principal.subject, sealed, sizeof(sealed)) == 0;
+    int encoded = oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32_len);
     sodium_memzero(secret, sizeof(secret));
+    if (!sealed_ok || encoded != OATH_OK) {
+        free(b32);
+        return cn_fail(r, CN_ERR, "cannot protect the secret");
+    }
     cn_stmt_t *st;
     cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
     int rc =
@@ -177,14 +185,13 @@ int auth_mfa_enroll(cn_req_t *r)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
         cn_stmt_finish(st);
     }
-    cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(hex)};
+    cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(sealed)};
     if (rc == 0) /* an unconfirmed enrolment is replaced; a confirmed one is kept */
         rc = cn_store_exec(
             r->store,
             "INSERT INTO mfa (user_id, secret) VALUES ($1, $2) ON CONFLICT (user_id)"
             " DO UPDATE SET secret = $2, last_step = 0 WHERE mfa.confirmed_at IS NULL",
             args, 2, NULL, &r->err);
-    sodium_memzero(hex, sizeof(hex));
     int64_t changes = 0;
     if (rc == 0) {
         cn_stmt_t *chk;
@@ -227,6 +234,48 @@ int auth_mfa_enroll(cn_req_t *r)
     return cn_reply_json(r, 200, out);
 }
 
+/* Seals one plain (hex) secret left from before the vault existed. */
+static int seal_one(cn_store_t *s, const char *user, const char *hex, size_t n, cn_err_t *err)
+{
+    uint8_t secret[SECRET_BYTES];
+    char box[AUTH_VAULT_LEN(SECRET_BYTES)];
+    size_t got = 0;
+    int ok = sodium_hex2bin(secret, sizeof(secret), hex, n, NULL, &got, NULL) == 0 &&
+             got == SECRET_BYTES && auth_vault_seal(secret, got, user, box, sizeof(box)) == 0;
+    sodium_memzero(secret, sizeof(secret));
+    if (!ok)
+        return cn_err_set(err, CN_ERR, "the stored TOTP secret of %s is malformed", user);
+    cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(box)};
+    return cn_store_exec(s, "UPDATE mfa SET secret = $2 WHERE user_id = $1", args, 2, NULL, err);
+}
+
+int auth_mfa_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err)
+{
+    *sealed = 0;
+    for (;;) { /* one row at a time: no statement stays open across the UPDATE */
+        char user[64] = "", hex[128] = "";
+        cn_stmt_t *st;
+        int rc = cn_store_query(s,
+                                "SELECT user_id, secret FROM mfa WHERE secret NOT LIKE 'v1:%'"
+                                " LIMIT 1",
+                                NULL, 0, &st, err);
+        if (rc != 0)
+            return rc;
+        if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+            snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
+            snprintf(hex, sizeof(hex), "%s", cn_stmt_text(st, 1, NULL));
+        }
+        cn_stmt_finish(st);
+        if (rc != CN_ROW)
+            return rc < 0 ? rc : 0;
+        rc = seal_one(s, user, hex, strlen(hex), err);
+        sodium_memzero(hex, sizeof(hex));
+        if (rc != 0)
+            return rc;
+        (*sealed)++;
+    }
+}
+
 /* Loads the user's secret and last step; 0, CN_ENOTFOUND, or an error. */
 static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTES],
                        uint64_t *last_step, int *confirmed)
@@ -241,9 +290,12 @@ static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTE
     rc = cn_stmt_step(st, &r->err);
     if (rc == CN_ROW) {
         size_t n;
-        const char *hex = cn_stmt_text(st, 0, &n);
-        if (sodium_hex2bin(secret, SECRET_BYTES, hex, n, NULL, NULL, NULL) != 0)
+        const char *text = cn_stmt_text(st, 0, &n);
+        if (auth_vault_unseal(text, n, user, secret, SECRET_BYTES) != 0) {
+            cn_log(CN_LOG_ERROR, r->request_id,
+                   "the TOTP secret of %s does not open with this server's secrets key", user);
             rc = CN_ERR;
+        }
         *last_step = (uint64_t)cn_stmt_int(st, 1);
         *confirmed = !cn_stmt_is_null(st, 2);
     }

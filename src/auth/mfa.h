@@ -30,6 +30,12 @@ int auth_mfa_enabled(cn_store_t *s, const char *user_id, cn_err_t *err, int *ena
 /** Creates a 5-minute sign-in challenge and answers {mfa_required: true, challenge}. */
 int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const char *role);
 
+/**
+ * Encrypts every TOTP secret still stored in plain (written before the vault existed)
+ * with the vault's key; *sealed counts them. Runs at start-up, once the vault is open.
+ */
+int auth_mfa_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err);
+
 int auth_mfa_enroll(cn_req_t *r);
 int auth_mfa_confirm(cn_req_t *r);
 extern const cn_schema_t auth_mfa_confirm_schema;

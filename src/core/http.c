@@ -55,7 +55,8 @@ h2o_iovec_t cn_req_header(cn_req_t *r, const char *name)
 static size_t forwarded_for(cn_req_t *r, char *buf, size_t cap)
 {
     size_t n = 0;
-    for (ssize_t i = -1; (i = h2o_find_header(&r->h->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;) {
+    for (ssize_t i = -1;
+         (i = h2o_find_header(&r->h->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;) {
         h2o_iovec_t v = r->h->headers.entries[i].value;
         if (n > 0 && n < cap - 1)
             buf[n++] = ',';

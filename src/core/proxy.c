@@ -63,7 +63,8 @@ int cn_proxies_parse(const char *list, cn_proxies_t **out, char *bad, size_t cap
     cn_proxies_t *p = cn_calloc(1, sizeof(*p));
     char *copy = cn_strdup(list ? list : ""), *save = NULL;
     int rc = 0;
-    for (char *tok = strtok_r(copy, ", ", &save); tok && rc == 0; tok = strtok_r(NULL, ", ", &save)) {
+    for (char *tok = strtok_r(copy, ", ", &save); tok && rc == 0;
+         tok = strtok_r(NULL, ", ", &save)) {
         p->blocks = cn_realloc(p->blocks, (p->n + 1) * sizeof(block_t));
         if (parse_block(tok, &p->blocks[p->n]) != 0) {
             snprintf(bad, cap, "%s", tok);

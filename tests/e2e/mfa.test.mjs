@@ -2,8 +2,12 @@
 // ten recovery codes, sign-in step-up through a challenge, no replay, single-use
 // recovery codes, one attempt per challenge.
 import assert from 'node:assert/strict';
+import { chmodSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import {
+  api, assertProblem, request, runCli, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
+} from './lib/server.mjs';
 import { base32Decode, totp } from './lib/totp.mjs';
 
 after(stopAllServers);
@@ -79,3 +83,50 @@ test('enrol, confirm, then sign-in needs the second factor', async () => {
   assertProblem(await verify({ challenge: 'nope', code: '123456' }), 401);
 });
 
+
+test('TOTP secrets are encrypted at rest with a key kept outside the database', async () => {
+  const data = tempDir('cairn-e2e-vault-');
+  assert.equal((await runCli(['tenant', 'create', '--slug', 'mf', '--name', 'MF', '--data', data])).code, 0);
+  assert.equal((await runCliWithInput(['user', 'create', '--tenant', 'mf', '--email', 'max@mf.example',
+    '--role', 'member', '--password-stdin', '--data', data], `${PW}\n`)).code, 0);
+  let s = await startServer({ dataDir: data });
+  const keyFile = path.join(data, 'secrets.key');
+  const st = statSync(keyFile);
+  assert.equal(st.size, 32);
+  assert.equal(st.mode & 0o777, 0o600);
+  const signIn = () => request(`${s.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'mf', email: 'max@mf.example', password: PW },
+  });
+  const me = api(s.url, (await signIn()).json.access_token);
+  const enrol = await me.post('/api/v1/auth/mfa/enroll');
+  const secret = base32Decode(enrol.json.secret);
+  assert.equal((await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret) })).status, 200);
+  const stored = (await runProgram('sqlite3', [path.join(data, 'cairn.db'), 'SELECT secret FROM mfa'])).stdout.trim();
+  assert.match(stored, /^v1:[0-9a-f]{120}$/);
+  assert.ok(!stored.includes(Buffer.from(secret).toString('hex')), 'the plain secret is not in the database');
+
+  // a restart reads the same key: the second factor still verifies
+  await s.stop();
+  s = await startServer({ dataDir: data });
+  const step = await signIn();
+  assert.equal(step.json.mfa_required, true);
+  const later = totp(secret, Date.now() + 30_000); // the confirmation used the current step
+  const ok = await request(`${s.url}/api/v1/auth/mfa/verify`, { method: 'POST', body: { challenge: step.json.challenge, code: later } });
+  assert.equal(ok.status, 200, ok.text);
+
+  // with another key the secret does not open: an error, never a pass
+  await s.stop();
+  const other = path.join(tempDir('cairn-e2e-vault-key-'), 'other.key');
+  s = await startServer({ dataDir: data, env: { CAIRN_SECRETS_KEY_FILE: other } });
+  const step2 = await signIn();
+  const refused = await request(`${s.url}/api/v1/auth/mfa/verify`, {
+    method: 'POST', body: { challenge: step2.json.challenge, code: totp(secret, Date.now() + 60_000) },
+  });
+  assert.equal(refused.status, 500);
+  assert.ok(!JSON.stringify(refused.json).includes('secrets key'), 'no internals in the answer');
+
+  // a key file others can read stops the server, naming the problem
+  await s.stop();
+  chmodSync(keyFile, 0o644);
+  await assert.rejects(startServer({ dataDir: data }), /readable by its owner only/);
+});

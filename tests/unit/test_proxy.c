@@ -28,8 +28,8 @@ static void test_parse(void **state)
     char bad[64] = "";
     assert_int_equal(cn_proxies_parse("", &p, bad, sizeof(bad)), 0);
     assert_null(p);
-    const char *wrong[] = {"10.0.0.0/33", "10.0.0/8", "fd00::/129", "1.2.3.4/", "1.2.3.4/x",
-                           "example.com", "1.2.3.4/-1"};
+    const char *wrong[] = {"10.0.0.0/33", "10.0.0/8",    "fd00::/129", "1.2.3.4/",
+                           "1.2.3.4/x",   "example.com", "1.2.3.4/-1"};
     for (size_t i = 0; i < sizeof(wrong) / sizeof(*wrong); i++) {
         char list[80];
         snprintf(list, sizeof(list), "127.0.0.1, %s", wrong[i]);
@@ -70,8 +70,7 @@ static void test_forwarded_for(void **state)
     assert_string_equal(client(p, "127.0.0.1", NULL), "127.0.0.1");
     assert_string_equal(client(p, "127.0.0.1", "198.51.100.4"), "198.51.100.4");
     /* the client's own forged entries left of the first untrusted hop never count */
-    assert_string_equal(client(p, "127.0.0.1", "6.6.6.6, 198.51.100.4, 10.1.2.3"),
-                        "198.51.100.4");
+    assert_string_equal(client(p, "127.0.0.1", "6.6.6.6, 198.51.100.4, 10.1.2.3"), "198.51.100.4");
     /* spaces, IPv6, normalisation */
     assert_string_equal(client(p, "127.0.0.1", " 2001:DB8:0:0::1 "), "2001:db8::1");
     /* garbage stops the walk at the trusted hop that passed it on */
