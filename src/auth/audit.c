@@ -267,12 +267,11 @@ int auth_audit_precommit(cn_store_t *s, int commit, cn_err_t *err)
     if (staged.n == 0 || staged.store != s)
         return 0;
     int rc = commit ? write_rows(s, staged.rows, staged.n, err) : 0;
-    staged.n = 0;
-    if (staged.cap > 1024) { /* a burst's buffer is not kept for ever */
-        free(staged.rows);
-        staged.rows = NULL;
-        staged.cap = 0;
-    }
+    /* released with every batch: one allocation per batch is cheap, and a buffer left in a
+     * thread-local when its loop thread ends would be lost */
+    free(staged.rows);
+    staged.rows = NULL;
+    staged.n = staged.cap = 0;
     return rc;
 }
 
