@@ -497,25 +497,16 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
 static int post_register(cn_req_t *r)
 {
     const char *slug = json_string_value(json_object_get(r->body, "tenant"));
-    char email[256], tenant[40] = "", user[40];
+    char email[256], tenant[40], user[40];
     auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
                          sizeof(email));
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(slug)};
-    int rc = cn_store_query(r->store,
+    int rc = auth_lookup_id(r->store,
                             "SELECT id FROM tenants WHERE slug = $1 AND allow_registration = 1",
-                            args, 1, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        snprintf(tenant, sizeof(tenant), "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
+                            slug, tenant, &r->err);
     /* unknown and closed tenants answer alike: slugs are not probed here */
-    if (tenant[0] == '\0')
+    if (rc == CN_ENOTFOUND)
         return cn_fail(r, CN_EFORBIDDEN, "this tenant does not accept self-service registration");
-    if ((rc = auth_find_account(r, email, user)) != 0)
+    if (rc != 0 || (rc = auth_find_account(r, email, user)) != 0)
         return rc;
     if (user[0] != '\0') /* never a second password for an account: its owner signs in */
         return cn_fail(r, CN_ECONFLICT,
@@ -1114,12 +1105,19 @@ const cn_app_t auth_module = {
 
 /* ---- CLI ---- */
 
-int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
-                       cn_err_t *err)
+int auth_slug_chars_ok(const char *slug)
 {
     for (const char *p = slug; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-            return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
+            return 0;
+    return 1;
+}
+
+int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
+                       cn_err_t *err)
+{
+    if (!auth_slug_chars_ok(slug))
+        return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
     if (slug[0] == '\0' || strlen(slug) > 64 || name[0] == '\0')
         return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
     cn_uuid7(id_out);
@@ -1132,7 +1130,7 @@ int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char i
     return rc;
 }
 
-static int lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err)
+int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err)
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(key)};
@@ -1160,14 +1158,14 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
     const char *weak = auth_password_policy(password, strlen(password), email);
     if (weak != NULL)
         return cn_err_set(err, CN_EINVAL, "the password %s", weak);
-    int rc = lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", tenant_slug, tenant, err);
+    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", tenant_slug, tenant, err);
     if (rc == CN_ENOTFOUND)
         return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", tenant_slug);
     if (rc != 0)
         return rc;
     if ((rc = cn_store_begin(s, err)) != 0)
         return rc;
-    rc = lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
+    rc = auth_lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
     if (rc == CN_ENOTFOUND) {
         if (auth_password_hash(password, strlen(password), hash) != 0) {
             cn_store_rollback(s);

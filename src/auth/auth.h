@@ -13,6 +13,15 @@ extern const cn_app_t auth_module;
 /** E-mail addresses are stored and compared lower-case: copies in lower-cased into out. */
 void auth_email_normalize(const char *in, char *out, size_t cap);
 
+/** 1 when slug holds only lower-case letters, digits and '-' (length is the caller's). */
+int auth_slug_chars_ok(const char *slug);
+
+/**
+ * Reads the single id column of sql for key into out: 0, CN_ENOTFOUND when there is no
+ * row, or an error.
+ */
+int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err);
+
 /** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */
 int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
                        cn_err_t *err);

@@ -377,17 +377,10 @@ int auth_add_account(cn_req_t *r, const char *tenant, const char *email, const c
 
 int auth_find_account(cn_req_t *r, const char *email, char user[40])
 {
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(email)};
     user[0] = '\0';
     int rc =
-        cn_store_query(r->store, "SELECT id FROM users WHERE email = $1", args, 1, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        snprintf(user, 40, "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+        auth_lookup_id(r->store, "SELECT id FROM users WHERE email = $1", email, user, &r->err);
+    return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
 static int reply_member(cn_req_t *r, const char *tenant, const char *user, const char *role)
@@ -612,10 +605,8 @@ static int reply_new_tenant(cn_req_t *r, const char *tenant, const char *user, c
 
 int auth_post_tenant(cn_req_t *r)
 {
-    const char *slug = json_string_value(json_object_get(r->body, "slug"));
-    for (const char *p = slug; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-            return cn_fail_field(r, "slug", "may hold only lower-case letters, digits and '-'");
+    if (!auth_slug_chars_ok(json_string_value(json_object_get(r->body, "slug"))))
+        return cn_fail_field(r, "slug", "may hold only lower-case letters, digits and '-'");
     char tenant[CN_UUID_LEN + 1], email[256], user[40] = "";
     cn_uuid7(tenant);
     const char *owner = json_string_value(json_object_get(r->body, "owner_email"));
