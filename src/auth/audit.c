@@ -238,7 +238,7 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
 }
 
 /* Entries of the after-write hook wait for their batch's commit and are written together
- * (see audit_precommit): a statement per 32 entries instead of one each. */
+ * (see auth_audit_precommit): a statement per 32 entries instead of one each. */
 static _Thread_local struct {
     const cn_store_t *store;
     row_t *rows;
