@@ -238,7 +238,7 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
 }
 
 /* Entries of the after-write hook wait for their batch's commit and are written together
- * (see auth_audit_precommit): a statement per 32 entries instead of one each. */
+ * (see precommit below): a statement per 32 entries instead of one each. */
 static _Thread_local struct {
     const cn_store_t *store;
     row_t *rows;
@@ -262,11 +262,11 @@ int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
     return rc;
 }
 
-int auth_audit_precommit(cn_store_t *s, int commit, cn_err_t *err)
+static int precommit(cn_store_t *s, cn_err_t *err)
 {
     if (staged.n == 0 || staged.store != s)
         return 0;
-    int rc = commit ? write_rows(s, staged.rows, staged.n, err) : 0;
+    int rc = write_rows(s, staged.rows, staged.n, err);
     /* released with every batch: one allocation per batch is cheap, and a buffer left in a
      * thread-local when its loop thread ends would be lost */
     free(staged.rows);
@@ -274,6 +274,18 @@ int auth_audit_precommit(cn_store_t *s, int commit, cn_err_t *err)
     staged.n = staged.cap = 0;
     return rc;
 }
+
+static void end(cn_store_t *s, int committed)
+{
+    (void)committed; /* written by precommit, or dropped with a rolled-back batch */
+    if (staged.store == s) {
+        free(staged.rows);
+        staged.rows = NULL;
+        staged.n = staged.cap = 0;
+    }
+}
+
+const cn_store_hook_t auth_audit_hook = {.precommit = precommit, .end = end};
 
 void auth_audit_request(cn_req_t *r)
 {

@@ -25,7 +25,7 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
 
 /**
  * The kernel's after-write hook: records a successful change made through the API. The
- * entry is staged and written with the batch's other entries by auth_audit_precommit.
+ * entry is staged and written with the batch's other entries by auth_audit_hook.
  */
 void auth_audit_request(cn_req_t *r);
 
@@ -35,8 +35,8 @@ void auth_audit_request(cn_req_t *r);
  */
 int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
 
-/** The store's pre-commit hook (cn_store_precommit_fn): writes or drops staged entries. */
-int auth_audit_precommit(cn_store_t *s, int commit, cn_err_t *err);
+/** The store hook that writes staged entries before the commit (or drops them). */
+extern const cn_store_hook_t auth_audit_hook;
 
 /**
  * Walks the whole chain. Returns 0 with *entries set, or CN_EVALIDATION with err naming

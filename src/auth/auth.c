@@ -1084,7 +1084,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
         cn_set_after_write_hook(auth_audit_request);
-        cn_store_set_precommit(auth_audit_precommit);
+        cn_store_add_hook(&auth_audit_hook);
     }
     return rc;
 }

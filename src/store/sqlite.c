@@ -47,11 +47,45 @@ struct st_cn_store_t {
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-static cn_store_precommit_fn precommit;
+static const cn_store_hook_t *hooks[8];
+static size_t n_hooks;
 
-void cn_store_set_precommit(cn_store_precommit_fn fn)
+void cn_store_add_hook(const cn_store_hook_t *hook)
 {
-    precommit = fn;
+    for (size_t i = 0; i < n_hooks; i++)
+        if (hooks[i] == hook)
+            return;
+    if (n_hooks < CN_ARRAY_SIZE(hooks))
+        hooks[n_hooks++] = hook;
+}
+
+void cn_store_clear_hooks(void)
+{
+    n_hooks = 0;
+}
+
+static int run_precommit(cn_store_t *s, cn_err_t *err)
+{
+    for (size_t i = 0; i < n_hooks; i++) {
+        int rc = hooks[i]->precommit ? hooks[i]->precommit(s, err) : 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void run_end(cn_store_t *s, int committed)
+{
+    for (size_t i = 0; i < n_hooks; i++)
+        if (hooks[i]->end)
+            hooks[i]->end(s, committed);
+}
+
+static void run_unit_end(cn_store_t *s, int committed)
+{
+    for (size_t i = 0; i < n_hooks; i++)
+        if (hooks[i]->unit_end)
+            hooks[i]->unit_end(s, committed);
 }
 
 static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
@@ -242,6 +276,7 @@ static void rollback_savepoint(cn_store_t *s)
     run(s, "ROLLBACK TO cn_txn");
     run(s, "RELEASE cn_txn");
     s->batch_id++; /* what was read inside the batch may have been rolled back with it */
+    run_unit_end(s, 0);
 }
 
 static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
@@ -358,11 +393,10 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         rollback_savepoint(s);
         s->in_txn = 0;
     }
-    if (!s->batch_failed && precommit && (rc = precommit(s, 1, err)) != 0)
+    if (!s->batch_failed && (rc = run_precommit(s, err)) != 0)
         s->batch_failed = 1;
+    int committed = 0;
     if (s->batch_failed) {
-        if (precommit)
-            precommit(s, 0, NULL);
         run(s, "ROLLBACK");
         if (rc == 0)
             rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
@@ -375,9 +409,11 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
             rc = map_rc(s->db, src, err);
             run(s, "ROLLBACK");
         }
+        committed = src == SQLITE_OK;
     }
     s->batch_open = 0;
     s->batch_failed = 0;
+    run_end(s, committed);
     pthread_mutex_unlock(&write_lock);
     return rc;
 }
@@ -515,15 +551,21 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
             return code;
         }
         s->in_txn = 0;
+        run_unit_end(s, 1);
         return 0;
     }
-    int rc = run(s, "COMMIT");
-    if (rc != SQLITE_OK) {
+    int rc = run_precommit(s, err);
+    if (rc != 0) {
+        cn_store_rollback(s);
+        return rc;
+    }
+    if ((rc = run(s, "COMMIT")) != SQLITE_OK) {
         int code = map_rc(s->db, rc, err);
         cn_store_rollback(s);
         return code;
     }
     s->in_txn = 0;
+    run_end(s, 1);
     pthread_mutex_unlock(&write_lock);
     return 0;
 }
@@ -539,6 +581,7 @@ void cn_store_rollback(cn_store_t *s)
     }
     run(s, "ROLLBACK");
     s->in_txn = 0;
+    run_end(s, 0);
     pthread_mutex_unlock(&write_lock);
 }
 

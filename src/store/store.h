@@ -107,14 +107,25 @@ int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
 int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
 
 /**
- * Called by cn_store_batch_commit() on the batch's connection just before it commits
- * (commit = 1: write what was staged for this batch; an error rolls the batch back) or
- * instead of committing (commit = 0: the batch is being rolled back, drop what was
- * staged). Lets a module stage per-request rows and write them with one statement per
- * batch. Set once at start-up, before any loop runs.
+ * Transaction hooks, for modules that stage work per transaction (audit entries, events,
+ * job wake-ups). They run on the connection's thread for explicit transactions (a batch,
+ * or cn_store_begin/commit on a plain connection), never for single auto-commit writes.
+ * - precommit: just before COMMIT; write what was staged for this transaction. An error
+ *   rolls the transaction back (end then gets committed = 0).
+ * - end: after COMMIT (committed = 1) or ROLLBACK (0), while the process write lock is
+ *   still held, so hooks see transactions in commit order. Must not block or use a store.
+ * - unit_end: a unit of work inside a batch (a savepoint) was released (1) or rolled back
+ *   (0); what it staged must then follow the batch or be dropped.
+ * Each member may be NULL. Added once at start-up, before any transaction runs.
  */
-typedef int (*cn_store_precommit_fn)(cn_store_t *s, int commit, cn_err_t *err);
-void cn_store_set_precommit(cn_store_precommit_fn fn);
+typedef struct st_cn_store_hook_t {
+    int (*precommit)(cn_store_t *s, cn_err_t *err);
+    void (*end)(cn_store_t *s, int committed);
+    void (*unit_end)(cn_store_t *s, int committed);
+} cn_store_hook_t;
+void cn_store_add_hook(const cn_store_hook_t *hook);
+/** Removes every hook (tests). */
+void cn_store_clear_hooks(void);
 
 /**
  * Copies committed WAL content into the database file without blocking writers

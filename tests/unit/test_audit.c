@@ -106,7 +106,7 @@ static int64_t count_rows(void)
 static void test_staged_entries(void **state)
 {
     cn_err_t err = {0};
-    cn_store_set_precommit(auth_audit_precommit);
+    cn_store_add_hook(&auth_audit_hook);
     /* a failed batch drops its staged entries */
     assert_int_equal(cn_store_batch_begin(s, &err), 0);
     auth_audit_t lost = entry("u9", "POST /lost");
@@ -129,7 +129,7 @@ static void test_staged_entries(void **state)
     int64_t n = 0;
     assert_int_equal(auth_audit_verify(s, &n, &err), 0);
     assert_int_equal(n, 71);
-    cn_store_set_precommit(NULL);
+    cn_store_clear_hooks();
 }
 
 static int fresh_store(void **state)
