@@ -8,6 +8,8 @@
 #define CAIRN_CORE_MODULE_H
 
 #include "core/config.h"
+#include "core/events.h"
+#include "core/jobs.h"
 #include "core/router.h"
 #include "store/store.h"
 
@@ -17,12 +19,28 @@ typedef struct st_cn_permission_t {
     const char *description;
 } cn_permission_t;
 
+/** A realtime channel family a module publishes on, and who may subscribe to it. */
+typedef struct st_cn_channel_t {
+    const char *prefix;     /* "notes": the channel "notes" and "notes:<name>"; NULL ends */
+    const char *permission; /* the subscriber needs it in the channel's tenant */
+    const char *description;
+} cn_channel_t;
+
+/** An event subscription (see events.h): fn runs for committed events of the prefix. */
+typedef struct st_cn_subscription_t {
+    const char *type_prefix; /* NULL ends a list */
+    cn_event_fn fn;
+} cn_subscription_t;
+
 typedef struct st_cn_app_t {
     const char *name; /* module name; also its migration namespace */
     const char *description;
     const cn_migration_t *migrations;   /* ends with version 0; may be NULL */
     const cn_route_t *routes;           /* ends with path NULL; may be NULL */
     const cn_permission_t *permissions; /* ends with name NULL; may be NULL */
+    const cn_job_type_t *jobs;          /* ends with name NULL; may be NULL */
+    const cn_channel_t *channels;       /* ends with prefix NULL; may be NULL */
+    const cn_subscription_t *subscriptions; /* ends with type_prefix NULL; may be NULL */
     /** Called once by `cairn serve` after migrations, with a store connection it may use
      *  only during the call (load caches, install hooks). May be NULL. */
     int (*start)(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err);

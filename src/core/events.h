@@ -1,0 +1,48 @@
+/*
+ * The event bus. A module publishes a typed event ("note.created") on a tenant's channel
+ * ("notes") inside its write transaction. The event gets the channel's next sequence
+ * number in that transaction and is kept in the channel's bounded history; only when
+ * the transaction commits is it delivered, in commit order, to in-process subscribers
+ * (the realtime hub, cache invalidation, other modules). A rolled-back change publishes
+ * nothing. Nothing above this interface may assume one process: the cluster build
+ * delivers the same events through NATS.
+ */
+#ifndef CAIRN_CORE_EVENTS_H
+#define CAIRN_CORE_EVENTS_H
+
+#include "core/config.h"
+#include "core/json.h"
+#include "store/store.h"
+
+#define CN_EPOCH_LEN 16
+
+/** A committed event as subscribers see it (valid during the call only). */
+typedef struct st_cn_event_t {
+    const char *tenant_id;
+    const char *channel;
+    const char *type;
+    const char *data; /* JSON text */
+    size_t data_len;
+    int64_t seq;
+    const char *epoch; /* the channel's epoch: its seq restarted when this changed */
+    int64_t at_ms;
+} cn_event_t;
+
+/**
+ * Publishes inside the caller's open transaction (a unit of work, or the loop turn's
+ * batch). data is borrowed and serialised now (NULL: {}). *seq (may be NULL) gets the
+ * event's sequence number.
+ */
+int cn_event_publish(cn_store_t *s, const char *tenant_id, const char *channel, const char *type,
+                     json_t *data, int64_t *seq, cn_err_t *err);
+
+/**
+ * Called for every committed event whose type starts with type_prefix ("" for all), on
+ * the committing thread right after the commit, while the process write lock is held:
+ * in commit order, never concurrently. It must be quick and must not block or use a
+ * store; slow follow-up work belongs in a job enqueued with the change itself.
+ */
+typedef void (*cn_event_fn)(const cn_event_t *ev, void *ud);
+void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud);
+
+#endif
