@@ -49,9 +49,11 @@ static int cmd_tenant(cn_config_t *cfg, const args_t *a);
 static int cmd_user(cn_config_t *cfg, const args_t *a);
 static int cmd_keys(cn_config_t *cfg, const args_t *a);
 static int cmd_audit(cn_config_t *cfg, const args_t *a);
+static int cmd_jobs(cn_config_t *cfg, const args_t *a);
 
 static const char *const migrate_opts[] = {"--dry-run", NULL};
 static const char *const tenant_opts[] = {"--slug=", "--name=", NULL};
+static const char *const jobs_opts[] = {"--state=", "--name=", "--limit=", "--older-than=", NULL};
 static const char *const user_opts[] = {"--tenant=", "--email=", "--role=", "--password-stdin",
                                         NULL};
 
@@ -79,6 +81,14 @@ static const command_t commands[] = {
     {"keys", cmd_keys, "cairn keys rotate [--data DIR]",
      "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
      "keys stay valid until they expire, so nobody is logged out."},
+    {"jobs", cmd_jobs,
+     "cairn jobs list [--state S] [--name N] [--limit N] | show ID | retry ID |\n"
+     "                purge [--state done|dead] [--older-than SECONDS]   [--data DIR]",
+     "Background jobs (see docs/jobs.md). list: newest first (default 50). show: one job as\n"
+     "JSON. retry: a dead job is queued again with its attempts reset (exit 1 if it is not\n"
+     "dead, 65 if there is no such job). purge: deletes done (default) or dead jobs that\n"
+     "finished more than SECONDS ago (default 0: all of them).",
+     jobs_opts},
     {"config", cmd_config, "cairn config check [options]",
      "Validates the configuration chain and prints the effective values (secrets redacted)."},
     {"version", cmd_version, "cairn version", "Prints the version."},
@@ -391,6 +401,73 @@ static int cmd_audit(cn_config_t *cfg, const args_t *a)
         return rc == CN_EVALIDATION ? EXIT_DATAERR : EXIT_IOERR;
     }
     printf("audit log intact: %lld entries\n", (long long)n);
+    return 0;
+}
+
+static const command_t *find_command(const char *name);
+
+/* Parses a non-negative integer option; -1 when it is not one. */
+static long long count_opt(const char *v)
+{
+    char *end;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    return n >= 0 && *end == '\0' ? n : -1;
+}
+
+static int cmd_jobs(cn_config_t *cfg, const args_t *a)
+{
+    const char *sub = a->argc > 0 ? a->argv[0] : "", *state = opt(a, "--state");
+    const char *name = opt(a, "--name"), *limit = opt(a, "--limit");
+    const char *older = opt(a, "--older-than");
+    int wants_id = strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0;
+    int is_list = strcmp(sub, "list") == 0, is_purge = strcmp(sub, "purge") == 0;
+    if (!wants_id && !is_list && !is_purge) {
+        fprintf(stderr, "cairn jobs: the subcommands are list, show, retry and purge\n");
+        return EXIT_USAGE;
+    }
+    if (a->argc != (wants_id ? 2 : 1) || (!is_list && (name || limit)) || (!is_purge && older) ||
+        (wants_id && state)) {
+        fprintf(stderr, "usage: %s\n", find_command("jobs")->usage);
+        return EXIT_USAGE;
+    }
+    if (state &&
+        (is_purge ? strcmp(state, "done") && strcmp(state, "dead") : !cn_jobs_state_valid(state))) {
+        fprintf(stderr, "cairn jobs %s: --state must be one of %s (got \"%s\")\n", sub,
+                is_purge ? "done, dead" : "queued, running, done, dead", state);
+        return EXIT_USAGE;
+    }
+    long long n_limit = limit ? count_opt(limit) : 50, n_older = older ? count_opt(older) : 0;
+    if (n_limit < 1 || n_older < 0) {
+        fprintf(stderr, "cairn jobs %s: %s must be a %s integer\n", sub,
+                n_limit < 1 ? "--limit" : "--older-than",
+                n_limit < 1 ? "positive" : "non-negative");
+        return EXIT_USAGE;
+    }
+    cn_store_t *store;
+    int rc = open_admin_store(cfg, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    int64_t purged = 0;
+    if (is_list)
+        rc = cn_jobs_print_list(store, state, name, n_limit, stdout, &err);
+    else if (strcmp(sub, "show") == 0)
+        rc = cn_jobs_print_one(store, a->argv[1], stdout, &err);
+    else if (strcmp(sub, "retry") == 0)
+        rc = cn_jobs_retry(store, NULL, a->argv[1], &err);
+    else
+        rc = cn_jobs_purge(store, state ? state : "done", cn_now_ms() - n_older * 1000, &purged,
+                           &err);
+    cn_store_close(store);
+    if (rc != 0) {
+        fprintf(stderr, "cairn jobs %s: %s\n", sub, err.msg);
+        return exit_for(rc);
+    }
+    if (strcmp(sub, "retry") == 0)
+        printf("job %s queued again; a running server's workers pick it up within jobs.poll_ms\n",
+               a->argv[1]);
+    else if (is_purge)
+        printf("%lld %s jobs purged\n", (long long)purged, state ? state : "done");
     return 0;
 }
 

@@ -2,9 +2,12 @@
 #include "apps/apps.h"
 #include "auth/auth.h"
 #include "apps/notes/notes.h"
+#include "core/realtime.h"
 
 const cn_app_t *const cn_apps[] = {
     &auth_module, /* first: apps may reference its tables */
+    &cn_jobs_app, /* the job queue (core/jobs.c): apps enqueue into its table */
+    &cn_realtime_app,
     &notes_app,
     NULL,
 };

@@ -23,6 +23,7 @@ enum {
     CN_ETOONEW = -9,       /* database schema newer than this binary */
     CN_EUNSUPPORTED = -10, /* wrong content type (415) */
     CN_ERATELIMIT = -11,   /* too many attempts (429) */
+    CN_EUPGRADE = -12,     /* the endpoint needs another protocol (426) */
 };
 
 /** Error context: a code and a message for humans (operators or API clients). */

@@ -86,9 +86,41 @@ static const key_t_ keys[] = {
      OFF(lockout_attempts), "failed sign-ins within the window that lock an account"},
     {"auth.lockout_window_s", "CAIRN_LOCKOUT_WINDOW_S", NULL, T_INT, "900", 1, 86400, NULL,
      OFF(lockout_window_s), "window for counting failed sign-ins; the first lock lasts this long"},
+    {"cache.max_bytes", "CAIRN_CACHE_MAX_BYTES", NULL, T_SIZE, "64M", 0, 1LL << 40, NULL,
+     OFF(cache_max_bytes), "in-process response cache size (bytes; K/M/G suffixes); 0 = off"},
+    {"cache.ttl_ms", "CAIRN_CACHE_TTL_MS", NULL, T_INT, "60000", 1, 86400000, NULL,
+     OFF(cache_ttl_ms), "lifetime of a cached response unless its caller sets one"},
+    {"jobs.workers", "CAIRN_JOBS_WORKERS", NULL, T_INT, "2", 0, 64, NULL, OFF(jobs_workers),
+     "job worker threads; 0 = this process runs no jobs"},
+    {"jobs.lease_ms", "CAIRN_JOBS_LEASE_MS", NULL, T_INT, "30000", 100, 86400000, NULL,
+     OFF(jobs_lease_ms), "how long a claimed job is reserved before another worker may claim it"},
+    {"jobs.max_attempts", "CAIRN_JOBS_MAX_ATTEMPTS", NULL, T_INT, "5", 1, 1000, NULL,
+     OFF(jobs_max_attempts), "runs before a failing job is dead (types may set their own)"},
+    {"jobs.backoff_ms", "CAIRN_JOBS_BACKOFF_MS", NULL, T_INT, "1000", 1, 86400000, NULL,
+     OFF(jobs_backoff_ms), "delay before the first retry; doubles with each attempt (jittered)"},
+    {"jobs.backoff_max_ms", "CAIRN_JOBS_BACKOFF_MAX_MS", NULL, T_INT, "3600000", 1, 604800000, NULL,
+     OFF(jobs_backoff_max_ms), "longest delay between two attempts"},
+    {"jobs.poll_ms", "CAIRN_JOBS_POLL_MS", NULL, T_INT, "1000", 10, 60000, NULL, OFF(jobs_poll_ms),
+     "idle workers look for due jobs at least this often"},
+    {"jobs.retention_s", "CAIRN_JOBS_RETENTION_S", NULL, T_INT, "604800", 0, 315360000, NULL,
+     OFF(jobs_retention_s), "finished (done) jobs are deleted after this; 0 = kept"},
+    {"realtime.history_count", "CAIRN_REALTIME_HISTORY_COUNT", NULL, T_INT, "1000", 1, 10000000,
+     NULL, OFF(rt_history_count), "events kept per channel for clients that resume"},
+    {"realtime.history_age_s", "CAIRN_REALTIME_HISTORY_AGE_S", NULL, T_INT, "86400", 1, 31536000,
+     NULL, OFF(rt_history_age_s), "oldest event (seconds) a resuming client can still get"},
+    {"realtime.max_queue_bytes", "CAIRN_REALTIME_MAX_QUEUE_BYTES", NULL, T_SIZE, "1M", 4096,
+     1LL << 30, NULL, OFF(rt_max_queue_bytes),
+     "unsent bytes a connection may hold before it is closed as too slow (1008)"},
+    {"realtime.max_message_bytes", "CAIRN_REALTIME_MAX_MESSAGE_BYTES", NULL, T_SIZE, "64K", 256,
+     16LL << 20, NULL, OFF(rt_max_message_bytes), "largest message a client may send (1009)"},
+    {"realtime.max_subscriptions", "CAIRN_REALTIME_MAX_SUBSCRIPTIONS", NULL, T_INT, "100", 1,
+     100000, NULL, OFF(rt_max_subscriptions), "channels one connection may subscribe to"},
+    {"realtime.heartbeat_s", "CAIRN_REALTIME_HEARTBEAT_S", NULL, T_INT, "30", 1, 3600, NULL,
+     OFF(rt_heartbeat_s), "ping interval; a connection silent for two intervals is closed"},
 };
 
-_Static_assert(CN_ARRAY_SIZE(keys) <= 32, "cn_config_t.sources is too small");
+_Static_assert(CN_ARRAY_SIZE(keys) <= CN_ARRAY_SIZE(((cn_config_t *)0)->sources),
+               "cn_config_t.sources is too small");
 
 static const key_t_ *find_key(const char *key)
 {
@@ -354,6 +386,10 @@ int cn_config_validate(const cn_config_t *c, cn_err_t *err)
                           "server.tls_cert and server.tls_key: set both or neither");
     if (c->data_dir[0] == '\0')
         return cn_err_set(err, CN_EINVAL, "store.data: must not be empty");
+    if (c->jobs_backoff_max_ms < c->jobs_backoff_ms)
+        return cn_err_set(err, CN_EINVAL,
+                          "jobs.backoff_max_ms: must not be below jobs.backoff_ms (%d)",
+                          c->jobs_backoff_ms);
     cn_proxies_t *p;
     char bad[64];
     if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)

@@ -39,13 +39,33 @@ typedef struct st_cn_config_t {
     int access_log;
     char *bootstrap_token;
     char *secrets_key_file; /* empty: <data_dir>/secrets.key */
-    int rate_ip_per_min;   /* every request, per client IP */
-    int rate_user_per_min; /* authenticated requests, per user or API key */
-    int rate_auth_per_min; /* sign-in endpoints, per client IP */
-    int lockout_attempts;  /* failed sign-ins within the window that lock the account */
+    int rate_ip_per_min;    /* every request, per client IP */
+    int rate_user_per_min;  /* authenticated requests, per user or API key */
+    int rate_auth_per_min;  /* sign-in endpoints, per client IP */
+    int lockout_attempts;   /* failed sign-ins within the window that lock the account */
     int lockout_window_s;
+    int64_t cache_max_bytes; /* response cache budget; 0 = off */
+    int cache_ttl_ms;        /* default entry lifetime */
+
+    /* the job queue (jobs.h) */
+    int jobs_workers;        /* job worker threads; 0: this process runs no jobs */
+    int jobs_lease_ms;       /* a claimed job is reclaimed when its lease runs out */
+    int jobs_max_attempts;   /* for job types that do not set their own */
+    int jobs_backoff_ms;     /* first retry delay; doubles per attempt */
+    int jobs_backoff_max_ms; /* retry delay cap */
+    int jobs_poll_ms;        /* idle workers look for due jobs at least this often */
+    int jobs_retention_s;    /* finished jobs are deleted after this; 0: kept */
+
+    /* the realtime hub (realtime.h) */
+    int rt_history_count;
+    int rt_history_age_s;
+    int64_t rt_max_queue_bytes;
+    int64_t rt_max_message_bytes;
+    int rt_max_subscriptions;
+    int rt_heartbeat_s;
+
     char *config_file;
-    cn_config_source_t sources[32]; /* where each table entry's value came from */
+    cn_config_source_t sources[64]; /* where each table entry's value came from */
 } cn_config_t;
 
 /** Sets every key to its default. */

@@ -15,6 +15,9 @@
 #include "store/store.h"
 
 #define CN_EPOCH_LEN 16
+#define CN_CHANNEL_MAX 100
+/** cn_events_replay: the client's position cannot be continued from the history. */
+#define CN_RESYNC 3
 
 /** A committed event as subscribers see it (valid during the call only). */
 typedef struct st_cn_event_t {
@@ -36,6 +39,11 @@ typedef struct st_cn_event_t {
 int cn_event_publish(cn_store_t *s, const char *tenant_id, const char *channel, const char *type,
                      json_t *data, int64_t *seq, cn_err_t *err);
 
+/** Like cn_event_publish, with data already serialised as JSON text. */
+int cn_event_publish_text(cn_store_t *s, const char *tenant_id, const char *channel,
+                          const char *type, const char *data, size_t data_len, int64_t *seq,
+                          cn_err_t *err);
+
 /**
  * Called for every committed event whose type starts with type_prefix ("" for all), on
  * the committing thread right after the commit, while the process write lock is held:
@@ -44,5 +52,41 @@ int cn_event_publish(cn_store_t *s, const char *tenant_id, const char *channel, 
  */
 typedef void (*cn_event_fn)(const cn_event_t *ev, void *ud);
 void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud);
+
+/** A channel name: 1..CN_CHANNEL_MAX bytes of letters, digits and "._-:". */
+int cn_events_channel_valid(const char *channel);
+
+/** A channel's committed position. */
+typedef struct st_cn_position_t {
+    int64_t seq;
+    char epoch[CN_EPOCH_LEN + 1]; /* "" while nothing was ever published on it */
+} cn_position_t;
+
+/** The committed position of a channel (read through s when not known in memory). */
+int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
+                       char epoch[CN_EPOCH_LEN + 1], cn_err_t *err);
+
+/**
+ * Fills pos with the channel's position, then (since >= 0) calls fn for every event after
+ * since, in order, from the history. Returns 0, CN_RESYNC when the events after since are
+ * no longer all kept (or epoch names another numbering), fn's non-zero result, or an
+ * error. s must read committed data as of now (not a loop turn's older snapshot).
+ */
+typedef int (*cn_replay_fn)(const cn_event_t *ev, void *ud);
+int cn_events_replay(cn_store_t *s, const char *tenant, const char *channel, int64_t since,
+                     const char *epoch, cn_position_t *pos, cn_replay_fn fn, void *ud,
+                     cn_err_t *err);
+
+/** History bounds (realtime.history_count, realtime.history_age_s). */
+void cn_events_configure(int64_t history_count, int64_t history_age_s);
+
+/** The store hook that writes, delivers or drops what a transaction published. */
+extern const cn_store_hook_t cn_events_hook;
+
+/** The tables of channels and their history (migrations of the realtime module). */
+extern const cn_migration_t cn_events_migrations[];
+
+/** Forgets every channel and subscriber (tests, shutdown). */
+void cn_events_reset(void);
 
 #endif

@@ -201,6 +201,7 @@ void cn_reply_header(cn_req_t *r, const char *name, const char *value, size_t le
 static const char *reason(int status)
 {
     switch (status) {
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
@@ -215,6 +216,7 @@ static const char *reason(int status)
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
@@ -235,6 +237,7 @@ static const char *problem_slug(int status)
     case 414: return "uri-too-long";
     case 415: return "unsupported-media-type";
     case 422: return "validation-failed";
+    case 426: return "upgrade-required";
     case 429: return "rate-limited";
     case 431: return "headers-too-large";
     case 503: return "unavailable";
@@ -254,6 +257,7 @@ int cn_status_for(int code)
     case CN_EBUSY: return 503;
     case CN_EUNSUPPORTED: return 415;
     case CN_ERATELIMIT: return 429;
+    case CN_EUPGRADE: return 426;
     default: return 500;
     }
 }
@@ -680,6 +684,70 @@ static int authenticate(cn_req_t *r)
         return problem(r, 403, r->err.msg[0] ? r->err.msg : detail);
     }
     return 1;
+}
+
+int cn_req_authenticate(cn_req_t *r)
+{
+    return H.auth(r);
+}
+
+int cn_req_allowed(cn_req_t *r, const char *permission)
+{
+    return H.authz(r, permission);
+}
+
+/* Runs the authentication or the permission hook on a request made up for the purpose:
+ * one code path decides who a token belongs to, whether it came in a header or not. */
+static int outside_request(cn_store_t *s, const char *token, size_t len, cn_principal_t *p,
+                           const char *permission, cn_err_t *err)
+{
+    h2o_req_t req;
+    memset(&req, 0, sizeof(req));
+    h2o_mem_init_pool(&req.pool);
+    cn_req_t r;
+    memset(&r, 0, sizeof(r));
+    r.h = &req;
+    r.store = s;
+    r.method = CN_GET;
+    int rc;
+    if (permission == NULL) {
+        char *v = h2o_mem_alloc_pool(&req.pool, len + 7);
+        memcpy(v, "Bearer ", 7);
+        memcpy(v + 7, token, len);
+        h2o_add_header(&req.pool, &req.headers, H2O_TOKEN_AUTHORIZATION, NULL, v, len + 7);
+        if ((rc = H.auth(&r)) == 0)
+            *p = r.principal;
+    } else {
+        r.principal = *p;
+        rc = H.authz(&r, permission);
+    }
+    if (rc != 0 && err != NULL)
+        cn_err_set(err, rc, "%s", r.err.msg[0] ? r.err.msg : "not allowed");
+    h2o_mem_clear_pool(&req.pool);
+    return rc;
+}
+
+int cn_token_authenticate(cn_store_t *s, const char *token, size_t len, cn_principal_t *p,
+                          cn_err_t *err)
+{
+    if (len == 0 || len > 4096)
+        return cn_err_set(err, CN_EUNAUTH, "the token is missing or too long");
+    return outside_request(s, token, len, p, NULL, err);
+}
+
+int cn_principal_allowed(cn_store_t *s, const cn_principal_t *p, const char *permission,
+                         cn_err_t *err)
+{
+    return outside_request(s, NULL, 0, (cn_principal_t *)p, permission, err);
+}
+
+void cn_req_takeover(cn_req_t *r, int status)
+{
+    r->responded = 1;
+    r->h->res.status = status;
+    r->h->res.reason = reason(status);
+    add_common_headers(r);
+    finish(r, status, 0);
 }
 
 static void answer_failure(cn_req_t *r, int rc)

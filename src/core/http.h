@@ -117,6 +117,24 @@ void cn_auth_bootstrap_init(const char *token, const char *tenant_id);
 /** The kernel's bootstrap-token check, for hooks that fall back to it. */
 int cn_auth_bootstrap(cn_req_t *r);
 
+/** Runs the authentication hook on r (for routes that authenticate in their handler). */
+int cn_req_authenticate(cn_req_t *r);
+/** Runs the permission hook for r's principal: 0 or CN_EFORBIDDEN. */
+int cn_req_allowed(cn_req_t *r, const char *permission);
+
+/** Authenticates a bearer token that did not come in a header (a WebSocket message). */
+int cn_token_authenticate(cn_store_t *s, const char *token, size_t len, cn_principal_t *p,
+                          cn_err_t *err);
+/** The permission check for a principal outside a request: 0 or CN_EFORBIDDEN. */
+int cn_principal_allowed(cn_store_t *s, const cn_principal_t *p, const char *permission,
+                         cn_err_t *err);
+
+/**
+ * The handler drives r->h itself from now on (a WebSocket upgrade, an event stream): r
+ * counts as answered with status (logged now), and carries the common headers.
+ */
+void cn_req_takeover(cn_req_t *r, int status);
+
 /** Value of a request header (name lower-case), or {NULL, 0}. */
 h2o_iovec_t cn_req_header(cn_req_t *r, const char *name);
 

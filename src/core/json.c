@@ -209,6 +209,12 @@ void cn_jw_str(cn_jw_t *w, const char *s, size_t len)
     cn_buf_lit(w->b, "\"");
 }
 
+void cn_jw_raw(cn_jw_t *w, const char *json, size_t len)
+{
+    jw_value_prefix(w);
+    cn_buf_append(w->b, json, len);
+}
+
 void cn_jw_int(cn_jw_t *w, int64_t v)
 {
     jw_value_prefix(w);

@@ -54,6 +54,8 @@ void cn_jw_str(cn_jw_t *w, const char *s, size_t len);
 void cn_jw_int(cn_jw_t *w, int64_t v);
 void cn_jw_null(cn_jw_t *w);
 void cn_jw_bool(cn_jw_t *w, int v);
+/** Inserts a value that is already JSON text (trusted: written by this program). */
+void cn_jw_raw(cn_jw_t *w, const char *json, size_t len);
 
 /** Serialises compactly, appending to b. */
 void cn_json_dump(const json_t *j, cn_buf_t *b);

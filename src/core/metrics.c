@@ -4,6 +4,7 @@
  * without the cost of a locked read-modify-write on the hot path.
  */
 #include "core/metrics.h"
+#include "core/cache.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -272,6 +273,7 @@ void cn_metrics_render(cn_buf_t *out)
                     "# TYPE cairn_store_query_duration_seconds histogram\n");
     render_hist(out, "cairn_store_query_duration_seconds", "", &h);
     render_process(out);
+    cn_cache_render_metrics(out);
     for (size_t i = 0; i < M.n_collectors; i++)
         M.collectors[i].fn(out, M.collectors[i].data);
 }

@@ -56,7 +56,7 @@ void cn_page_item(cn_page_t *p, const char *id, size_t len)
     p->count++;
 }
 
-int cn_page_send(cn_req_t *r, cn_page_t *p)
+void cn_page_end_items(cn_page_t *p)
 {
     cn_jw_end(&p->w);
     cn_jw_key(&p->w, "next_cursor");
@@ -67,6 +67,11 @@ int cn_page_send(cn_req_t *r, cn_page_t *p)
     } else {
         cn_jw_null(&p->w);
     }
+}
+
+int cn_page_send(cn_req_t *r, cn_page_t *p)
+{
+    cn_page_end_items(p);
     cn_jw_end(&p->w);
     return cn_reply_json_buf(r, 200);
 }

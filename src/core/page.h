@@ -35,6 +35,9 @@ int cn_page_room(cn_page_t *p);
 /** Records the id of the item just written. */
 void cn_page_item(cn_page_t *p, const char *id, size_t len);
 
+/** Closes the items array and writes next_cursor, leaving the object open for more keys. */
+void cn_page_end_items(cn_page_t *p);
+
 /** Closes the list with next_cursor and answers 200. */
 int cn_page_send(cn_req_t *r, cn_page_t *p);
 

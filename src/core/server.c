@@ -7,9 +7,11 @@
  * store calls.
  */
 #include "core/server.h"
+#include "core/cache.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/realtime.h"
 #include "core/system.h"
 #include "core/workers.h"
 
@@ -108,6 +110,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         loop->listeners[i] = NULL;
     }
     h2o_context_request_shutdown(&loop->ctx);
+    cn_realtime_loop_shutdown(); /* WebSocket clients get 1001, event streams end */
     /* h2o 2.2 leaves idle HTTP/1 keep-alive connections open on shutdown; shortening the
      * request timeout closes them within a second without cutting an answer short */
     if (loop->ctx.http1.req_timeout.timeout > 1000)
@@ -125,6 +128,7 @@ static void *loop_main(void *arg)
     h2o_barrier_wait(&S.ready);
     cn_metrics_bind_thread(loop->index);
     cn_workers_bind_loop(&loop->work_done);
+    cn_realtime_bind_loop(loop->index, &loop->ctx, loop->store);
     int answered = 0;
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
         /* no sleep after answers sent outside h2o (their write completions are pending);
@@ -139,7 +143,9 @@ static void *loop_main(void *arg)
         /* work for requests that left meanwhile may still be running: let it finish, then
          * take its completions (they only free their arguments) before the queue goes */
         cn_workers_settle();
+        cn_realtime_loop_stop();
         h2o_evloop_run(loop->loop, 0);
+        cn_realtime_loop_free();
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
@@ -371,10 +377,14 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every loop thread */
 
+    cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
+    if (cn_jobs_start(cfg, apps, &err) != 0) /* after migrations and the modules' start */
+        goto Exit;
+    cn_realtime_init(S.n_loops);
     cn_http_init(router, cfg->cors_origins, cfg->trusted_proxies);
     cn_http_set_limits(cfg->rate_ip_per_min, cfg->rate_user_per_min, cfg->rate_auth_per_min);
     cn_auth_bootstrap_init(cfg->bootstrap_token, CN_BOOTSTRAP_TENANT);
@@ -411,6 +421,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
            rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
     rc = 0; /* connections cut at the deadline had their chance; the exit itself is clean */
 Exit:
+    cn_jobs_stop(); /* after the loops: running jobs finish, no new ones are claimed */
     if (err.msg[0])
         fprintf(stderr, "cairn: %s\n", err.msg);
     for (int i = 0; i < S.n_loops; i++)
@@ -419,7 +430,10 @@ Exit:
     free(S.loops);
     cn_http_free();
     cn_metrics_free();
+    cn_cache_free();
     cn_system_free();
+    cn_realtime_free();
+    cn_events_reset();
     cn_router_free(router);
     if (S.globalconf.hosts != NULL)
         h2o_config_dispose(&S.globalconf);

@@ -101,6 +101,11 @@ static int permission_declared(const cn_app_t *m, const char *perm)
     return 0;
 }
 
+const cn_app_t *const *cn_system_modules(void)
+{
+    return SYS.modules;
+}
+
 int cn_permission_exists(const char *permission)
 {
     for (const cn_app_t *const *m = SYS.modules; *m; m++)
@@ -160,6 +165,9 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
     for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
         if ((*m)->start != NULL)
             rc = (*m)->start(cfg, store, err);
+    for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
+        for (const cn_subscription_t *s = (*m)->subscriptions; s && s->type_prefix; s++)
+            cn_events_subscribe(s->type_prefix, s->fn, NULL);
     cn_store_close(store);
     return rc;
 }

@@ -25,6 +25,9 @@ void cn_system_thread_exit(void);
 /** 1 when some module of the running server declares permission. */
 int cn_permission_exists(const char *permission);
 
+/** The modules the server runs (system first; NULL-terminated), after cn_system_init. */
+const cn_app_t *const *cn_system_modules(void);
+
 /** Builds the OpenAPI 3.1 document for the given modules. New reference. */
 json_t *cn_openapi_build(const cn_app_t *const *modules);
 

@@ -121,6 +121,10 @@ describe('/metrics', () => {
     const start = metric(text, 'process_start_time_seconds');
     assert.ok(Math.abs(start - Date.now() / 1000) < 600, `start time ${start}`);
     assert.match(text, /^cairn_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
+    for (const s of ['cairn_cache_hits_total', 'cairn_cache_misses_total', 'cairn_cache_evictions_total',
+      'cairn_cache_expired_total', 'cairn_cache_invalidations_total', 'cairn_cache_entries', 'cairn_cache_bytes']) {
+      assert.ok(metric(text, s) >= 0, s);
+    }
   });
 });
 

@@ -591,6 +591,21 @@ static void test_print_lists_every_key_once(void **state)
         "limits.auth_per_min",
         "auth.lockout_attempts",
         "auth.lockout_window_s",
+        "cache.max_bytes",
+        "cache.ttl_ms",
+        "jobs.workers",
+        "jobs.lease_ms",
+        "jobs.max_attempts",
+        "jobs.backoff_ms",
+        "jobs.backoff_max_ms",
+        "jobs.poll_ms",
+        "jobs.retention_s",
+        "realtime.history_count",
+        "realtime.history_age_s",
+        "realtime.max_queue_bytes",
+        "realtime.max_message_bytes",
+        "realtime.max_subscriptions",
+        "realtime.heartbeat_s",
     };
     cn_config_t c;
     cn_config_defaults(&c);

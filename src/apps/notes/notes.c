@@ -4,6 +4,7 @@
  * paginated by an opaque cursor (the last id, base64url-encoded).
  */
 #include "apps/notes/notes.h"
+#include "core/events.h"
 #include "core/http.h"
 #include "core/page.h"
 #include "lib/formats.h"
@@ -20,6 +21,10 @@ static const cn_migration_t migrations[] = {
      " created_at INTEGER NOT NULL,"
      " updated_at INTEGER NOT NULL,"
      " PRIMARY KEY (tenant_id, id))"},
+    /* filled by the notes.analyse job; analyses counts its runs (tests prove exactly-once) */
+    {2, "note_analysis",
+     "ALTER TABLE notes ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE notes ADD COLUMN analyses INTEGER NOT NULL DEFAULT 0"},
     {0},
 };
 
@@ -38,12 +43,13 @@ static const cn_field_t update_fields[] = {
 };
 static const cn_schema_t update_schema = {"NoteUpdate", update_fields};
 
-#define NOTE_COLUMNS "id, title, body, created_at, updated_at"
+#define NOTE_COLUMNS "id, title, body, created_at, updated_at, words, analyses"
 
 typedef struct {
     const char *id, *title, *body;
     size_t id_len, title_len, body_len;
     int64_t created_at, updated_at;
+    int64_t words, analyses; /* set by the notes.analyse job */
 } note_t;
 
 static note_t note_from_row(cn_stmt_t *st)
@@ -54,6 +60,8 @@ static note_t note_from_row(cn_stmt_t *st)
     n.body = cn_stmt_text(st, 2, &n.body_len);
     n.created_at = cn_stmt_int(st, 3);
     n.updated_at = cn_stmt_int(st, 4);
+    n.words = cn_stmt_int(st, 5);
+    n.analyses = cn_stmt_int(st, 6);
     return n;
 }
 
@@ -70,11 +78,30 @@ static void write_note(cn_jw_t *w, const note_t *n)
     cn_jw_int(w, n->created_at);
     cn_jw_key(w, "updated_at");
     cn_jw_int(w, n->updated_at);
+    cn_jw_key(w, "words");
+    cn_jw_int(w, n->words);
+    cn_jw_key(w, "analyses");
+    cn_jw_int(w, n->analyses);
     cn_jw_end(w);
 }
 
-/* Runs a statement expected to return at most one note row and answers with it. */
-static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *args, size_t n)
+/*
+ * Publishes a change on the tenant's "notes" channel, in the change's transaction. If
+ * that fails the change must not commit without its event: the batch is failed.
+ */
+static int publish(cn_req_t *r, const char *type, const char *json, size_t len)
+{
+    int rc =
+        cn_event_publish_text(r->store, cn_req_tenant(r), "notes", type, json, len, NULL, &r->err);
+    if (rc != 0)
+        cn_store_batch_fail(r->store);
+    return rc;
+}
+
+/* Runs a statement expected to return at most one note row and answers with it; event
+ * (may be NULL) is published with the row as its data. */
+static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *args, size_t n,
+                     const char *event)
 {
     cn_stmt_t *st;
     int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
@@ -92,6 +119,9 @@ static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *a
         return rc;
     if (rc != CN_ROW)
         return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+    cn_buf_t *b = cn_reply_buffer(r);
+    if (event != NULL && (rc = publish(r, event, b->data, b->len)) != 0)
+        return rc;
     return cn_reply_json_buf(r, status);
 }
 
@@ -125,8 +155,11 @@ static int create_note(cn_req_t *r)
                 now,
                 now};
     cn_jw_t w;
-    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_jw_init(&w, b);
     write_note(&w, &n);
+    if ((rc = publish(r, "note.created", b->data, b->len)) != 0)
+        return rc;
     return cn_reply_json_buf(r, 201);
 }
 
@@ -134,7 +167,7 @@ static int get_note(cn_req_t *r)
 {
     cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
     return reply_one(r, 200, "SELECT " NOTE_COLUMNS " FROM notes WHERE tenant_id = $1 AND id = $2",
-                     args, 2);
+                     args, 2, NULL);
 }
 
 static int update_note(cn_req_t *r)
@@ -150,7 +183,7 @@ static int update_note(cn_req_t *r)
     return reply_one(r, 200,
                      "UPDATE notes SET title = COALESCE($3, title), body = COALESCE($4, body),"
                      " updated_at = $5 WHERE tenant_id = $1 AND id = $2 RETURNING " NOTE_COLUMNS,
-                     args, CN_ARRAY_SIZE(args));
+                     args, CN_ARRAY_SIZE(args), "note.updated");
 }
 
 static int delete_note(cn_req_t *r)
@@ -163,6 +196,10 @@ static int delete_note(cn_req_t *r)
         return rc;
     if (changes == 0)
         return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+    char data[96];
+    int n = snprintf(data, sizeof(data), "{\"id\":\"%s\"}", cn_req_param(r, "id"));
+    if ((rc = publish(r, "note.deleted", data, (size_t)n)) != 0)
+        return rc;
     return cn_reply_empty(r, 204);
 }
 
@@ -190,6 +227,84 @@ static int list_notes(cn_req_t *r)
     return rc < 0 ? rc : cn_page_send(r, &page);
 }
 
+/* Queues notes.analyse for the note's current version: asking twice for an unchanged note
+ * answers with the same job. */
+static int analyse_note(cn_req_t *r)
+{
+    const char *id = cn_req_param(r, "id");
+    cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
+    cn_stmt_t *st;
+    int rc =
+        cn_store_query(r->store, "SELECT updated_at FROM notes WHERE tenant_id = $1 AND id = $2",
+                       args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    int64_t updated_at = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (rc != CN_ROW)
+        return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+    char key[80], job_id[CN_UUID_LEN + 1];
+    snprintf(key, sizeof(key), "%s:%lld", id, (long long)updated_at);
+    json_t *payload = json_pack("{s:s}", "note_id", id);
+    cn_job_opts_t opts = {.tenant_id = cn_req_tenant(r), .unique_key = key};
+    rc = cn_jobs_enqueue(r->store, "notes.analyse", payload, &opts, job_id, &r->err);
+    json_decref(payload);
+    if (rc != 0)
+        return rc;
+    return cn_reply_json(r, 202, json_pack("{s:s}", "job_id", job_id));
+}
+
+static int64_t count_words(const char *s, size_t len)
+{
+    int64_t n = 0;
+    int in_word = 0;
+    for (size_t i = 0; i < len; i++) {
+        int space = s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r');
+        n += !space && !in_word;
+        in_word = !space;
+    }
+    return n;
+}
+
+/* The notes.analyse job: counts the words of the note's title and body. Idempotent (the
+ * count is recomputed); analyses + 1 commits with the job's done mark, so it counts runs
+ * that took effect. A note deleted meanwhile fails the run (retried, then dead). */
+static int run_analyse(cn_job_t *job, cn_err_t *err)
+{
+    const char *id = json_string_value(json_object_get(job->payload, "note_id"));
+    if (id == NULL || job->tenant_id == NULL)
+        return cn_err_set(err, CN_EINVAL, "payload: note_id and a tenant are required");
+    cn_val_t args[] = {CN_VTEXT(job->tenant_id), CN_VTEXT(id), CN_VINT(0)};
+    cn_stmt_t *st;
+    int rc =
+        cn_store_query(job->store, "SELECT title, body FROM notes WHERE tenant_id = $1 AND id = $2",
+                       args, 2, &st, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        size_t tlen, blen;
+        const char *title = cn_stmt_text(st, 0, &tlen), *body = cn_stmt_text(st, 1, &blen);
+        args[2] = CN_VINT(count_words(title, tlen) + count_words(body, blen));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (rc != CN_ROW)
+        return cn_err_set(err, CN_ENOTFOUND, "note %s no longer exists", id);
+    return cn_store_exec(job->store,
+                         "UPDATE notes SET words = $3, analyses = analyses + 1"
+                         " WHERE tenant_id = $1 AND id = $2",
+                         args, 3, NULL, err);
+}
+
+static const cn_job_type_t jobs[] = {
+    {"notes.analyse", run_analyse, .max_attempts = 3},
+    {0},
+};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/notes", create_note, "notes.write", .body = &create_schema,
      .summary = "Create a note", .success_status = 201},
@@ -201,6 +316,9 @@ static const cn_route_t routes[] = {
      .params = &cn_id_param, .summary = "Change a note's title or body"},
     {CN_DELETE, "/api/v1/notes/{id}", delete_note, "notes.write", .params = &cn_id_param,
      .summary = "Delete a note", .success_status = 204},
+    {CN_POST, "/api/v1/notes/{id}/analyse", analyse_note, "notes.write", .params = &cn_id_param,
+     .summary = "Count the note's words in the background (answers the job id)",
+     .success_status = 202},
     {0},
 };
 
@@ -210,10 +328,17 @@ static const cn_permission_t permissions[] = {
     {0},
 };
 
+static const cn_channel_t channels[] = {
+    {"notes", "notes.read", "note.created, note.updated (data: the note), note.deleted ({id})"},
+    {0},
+};
+
 const cn_app_t notes_app = {
     .name = "notes",
     .description = "Demo module: tenant-scoped notes",
     .migrations = migrations,
     .routes = routes,
     .permissions = permissions,
+    .jobs = jobs,
+    .channels = channels,
 };

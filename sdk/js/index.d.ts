@@ -1,0 +1,252 @@
+// Types of @cairn/sdk (index.js).
+
+/** One entry of a problem's `errors` array. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An RFC 9457 problem as the API sends it. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  request_id: string;
+  errors?: FieldError[];
+  errors_truncated?: number;
+  [key: string]: unknown;
+}
+
+/** A non-2xx answer (from its problem+json body), or a network failure (status 0). */
+export class CairnError extends Error {
+  constructor(init?: {
+    status?: number; type?: string; title?: string; detail?: string; request_id?: string | null;
+    errors?: FieldError[]; problem?: unknown; cause?: unknown;
+  });
+  name: 'CairnError';
+  /** HTTP status; 0 when no answer was received. */
+  status: number;
+  /** e.g. "urn:cairn:problem:validation-failed"; "urn:cairn:sdk:network-error" for status 0. */
+  type: string;
+  title: string;
+  detail: string;
+  request_id: string | null;
+  /** The fields at fault (422), else []. */
+  errors: FieldError[];
+  /** The parsed body, when it was JSON. */
+  problem: Problem | null;
+}
+
+export interface BackoffOptions {
+  /** First ceiling (default 250 ms). */
+  baseMs?: number;
+  /** Largest ceiling (default 30 000 ms). */
+  capMs?: number;
+}
+
+/** Full jitter: a random delay in [0, min(capMs, baseMs * 2^attempt)). */
+export function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
+
+/** The exp claim of a JWT as Unix milliseconds, or null. No signature check. */
+export function jwtExpiry(token: string): number | null;
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string | null;
+  /** Unix milliseconds, or null when unknown. */
+  expiresAt: number | null;
+}
+
+/** A sign-in or refresh answer of the API. */
+export interface TokenAnswer {
+  access_token: string;
+  refresh_token?: string;
+  token_type?: 'Bearer';
+  expires_in?: number;
+}
+
+export interface ClientOptions {
+  /** The server's origin, e.g. "https://cairn.example" (without /api/v1). */
+  baseUrl: string;
+  /** An access token (or the operator's bootstrap token). */
+  token?: string;
+  /** The refresh token belonging to `token`; enables automatic refresh. */
+  refreshToken?: string;
+  /** When `token` expires, Unix ms (default: its exp claim). */
+  expiresAt?: number;
+  /** An API key (cairn_…); used instead of tokens when set. */
+  apiKey?: string;
+  fetch?: typeof globalThis.fetch;
+  /** Called with the newest tokens after sign-in and every refresh, and with null on sign-out. */
+  onTokens?: (tokens: Tokens | null) => void;
+  /** Refresh this long before the access token expires (default 30 000 ms). */
+  refreshSkewMs?: number;
+  /** Clock in Unix ms (default Date.now). */
+  now?: () => number;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | null | undefined>;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface LoginOptions {
+  tenant: string;
+  email: string;
+  password: string;
+  /** The authenticator's code, or a function producing it, used if the account has MFA. */
+  totp?: string | (() => string | Promise<string>);
+  /** A recovery code, used if the account has MFA and no totp is given. */
+  recoveryCode?: string;
+}
+
+export type LoginResult =
+  | { mfaRequired: false; tokens: Tokens }
+  | { mfaRequired: true; challenge: string; expiresIn: number };
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Note {
+  id: string;
+  title: string;
+  body: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface NotesApi {
+  create(note: { title: string; body?: string }, options?: RequestOptions): Promise<Note>;
+  get(id: string, options?: RequestOptions): Promise<Note>;
+  list(query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<Page<Note>>;
+  update(id: string, patch: { title?: string; body?: string }, options?: RequestOptions): Promise<Note>;
+  delete(id: string, options?: RequestOptions): Promise<void>;
+  /** Every note, newest first, across all pages. */
+  all(query?: { limit?: number }): AsyncGenerator<Note, void, undefined>;
+}
+
+export class CairnClient {
+  constructor(options: ClientOptions);
+  readonly baseUrl: string;
+  apiKey: string | null;
+  refreshSkewMs: number;
+  readonly notes: NotesApi;
+  /** A copy of the current tokens, or null. */
+  readonly tokens: Tokens | null;
+
+  /** Adds a token-change listener; returns its remover. */
+  onTokens(fn: (tokens: Tokens | null) => void): () => void;
+  /** Replaces the tokens (from a sign-in/refresh answer) or clears them (null); listeners are told. */
+  setTokens(answer: TokenAnswer | null): void;
+
+  login(options: LoginOptions): Promise<LoginResult>;
+  verifyMfa(options: { challenge: string; code?: string; recoveryCode?: string }): Promise<{ mfaRequired: false; tokens: Tokens }>;
+  /** Rotates the refresh token; concurrent calls share one request. A 401 clears the tokens. */
+  refresh(): Promise<Tokens>;
+  logout(): Promise<void>;
+  /** The API key, or an access token valid for at least refreshSkewMs (refreshing first if needed). */
+  credential(): Promise<string | null>;
+
+  request<T = any>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  get<T = any>(path: string, options?: RequestOptions): Promise<T>;
+  get<T = any>(path: string, body: undefined, options?: RequestOptions): Promise<T>;
+  post<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  put<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  patch<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  delete<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  /** Yields every item of a cursor-paginated list, following next_cursor. */
+  paginate<T = any>(path: string, query?: Record<string, string | number | boolean | null | undefined>): AsyncGenerator<T, void, undefined>;
+
+  realtime(options?: RealtimeOptions): RealtimeClient;
+}
+
+/** An event as delivered on a channel. */
+export interface RealtimeEvent<D = any> {
+  op: 'event';
+  channel: string;
+  seq: number;
+  epoch: string;
+  type: string;
+  at: number;
+  data: D;
+}
+
+export interface Position {
+  seq: number | null;
+  epoch: string | null;
+}
+
+export interface ReadyMessage {
+  op: 'ready';
+  tenant_id: string;
+  subject: string;
+  heartbeat_s?: number;
+}
+
+export interface RealtimeErrorInfo {
+  /** The server's code (invalid_message, unauthorized, forbidden, unknown_channel,
+   *  too_many_subscriptions) or the client's (auth, connect, socket, handler, listener). */
+  code: string;
+  message: string;
+  channel?: string;
+  error?: unknown;
+}
+
+export type RealtimeState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface RealtimeEvents {
+  open: ReadyMessage;
+  close: { code: number; reason: string };
+  state: RealtimeState;
+  error: RealtimeErrorInfo;
+  resync_required: { channel: string; seq: number; epoch: string };
+  subscribed: { op: 'subscribed'; channel: string; seq: number; epoch: string };
+}
+
+export interface RealtimeOptions {
+  /** Default: the client's baseUrl as ws(s)://…/api/v1/realtime. */
+  url?: string;
+  /** A WebSocket constructor (default: globalThis.WebSocket, else the `ws` package). */
+  WebSocket?: any;
+  backoff?: BackoffOptions & {
+    /** A connection open this long resets the back-off (default 10 000 ms). */
+    stableMs?: number;
+  };
+  /** Ping after this long without a message; reconnect after twice that (default 25 000 ms). */
+  heartbeatMs?: number;
+  /** Random source for the jitter (default Math.random). */
+  random?: () => number;
+}
+
+export class RealtimeClient {
+  constructor(client: CairnClient, options?: RealtimeOptions);
+  readonly url: string;
+  readonly state: RealtimeState;
+  /** The current underlying WebSocket, or null between connections. */
+  readonly socket: any;
+  on<K extends keyof RealtimeEvents>(event: K, fn: (arg: RealtimeEvents[K]) => void): () => void;
+  /** Returns the unsubscribe function. */
+  subscribe<D = any>(channel: string, onEvent: (event: RealtimeEvent<D>) => void,
+    options?: { since?: number; epoch?: string }): () => void;
+  /** The last position seen on a subscribed channel, else null. */
+  position(channel: string): Position | null;
+  /** Closes for good (no reconnect). */
+  close(): void;
+}
+
+/** Per-channel resume bookkeeping used by RealtimeClient. */
+export class ChannelState {
+  constructor(channel: string, options?: { since?: number; epoch?: string });
+  channel: string;
+  seq: number | null;
+  epoch: string | null;
+  subscribeMessage(): { op: 'subscribe'; channel: string; since?: number; epoch?: string };
+  subscribed(message: { seq: number; epoch: string }): void;
+  /** True for a new event (the position moves), false for a duplicate. */
+  accept(event: { seq: number; epoch?: string }): boolean;
+  resync(message: { seq: number; epoch?: string }): void;
+}

@@ -1,0 +1,498 @@
+/*
+ * Event bus (see events.h). A channel's next seq is kept in memory (loaded from
+ * realtime_channels on first use) and only ever advanced by a thread holding the process
+ * write lock, since publishing needs an open write transaction. Published events are
+ * staged per thread and follow their transaction: the store hooks write them to the
+ * history before COMMIT, deliver them after it (still under the write lock, so in commit
+ * order) and drop them, rewinding the channel's seq, when the transaction or the unit
+ * of work that published them rolls back.
+ */
+#include "core/events.h"
+#include "core/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SUBSCRIBERS 32
+#define MAX_CACHED_CHANNELS 65536
+#define PRUNE_EVERY 64           /* events between count prunes of one channel */
+#define AGE_PRUNE_EVERY_MS 60000 /* between age prunes of one channel */
+
+typedef struct st_chan_t {
+    struct st_chan_t *next; /* hash chain */
+    uint64_t hash;
+    int64_t seq;       /* last assigned (may be uncommitted) */
+    int64_t committed; /* last committed */
+    int64_t pruned_seq, pruned_at_ms;
+    char epoch[CN_EPOCH_LEN + 1];
+    size_t tenant_len;
+    char key[]; /* tenant '\n' channel */
+} chan_t;
+
+typedef struct {
+    chan_t *ch;
+    int64_t seq, at;
+    char *type, *data; /* one allocation: type '\0' data '\0' */
+    size_t data_len;
+    int in_unit; /* published inside a unit of work that has not been released yet */
+} staged_t;
+
+static struct {
+    pthread_mutex_t lock;
+    chan_t **buckets;
+    size_t cap, count;
+    struct {
+        char prefix[64];
+        cn_event_fn fn;
+        void *ud;
+    } subs[MAX_SUBSCRIBERS];
+    int n_subs;
+    int64_t history_count, history_age_ms;
+} E = {.lock = PTHREAD_MUTEX_INITIALIZER, .history_count = 1000, .history_age_ms = 86400000};
+
+static _Thread_local struct {
+    const cn_store_t *store;
+    staged_t *v;
+    size_t n, cap;
+} staged;
+
+const cn_migration_t cn_events_migrations[] = {
+    {1, "create_realtime",
+     "CREATE TABLE realtime_channels ("
+     " tenant_id TEXT NOT NULL,"
+     " channel TEXT NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " epoch TEXT NOT NULL,"
+     " PRIMARY KEY (tenant_id, channel));"
+     "CREATE TABLE realtime_events ("
+     " tenant_id TEXT NOT NULL,"
+     " channel TEXT NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " type TEXT NOT NULL,"
+     " data TEXT NOT NULL,"
+     " at INTEGER NOT NULL,"
+     " PRIMARY KEY (tenant_id, channel, seq))"},
+    {0},
+};
+
+void cn_events_configure(int64_t history_count, int64_t history_age_s)
+{
+    E.history_count = history_count;
+    E.history_age_ms = history_age_s * 1000;
+}
+
+void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud)
+{
+    if (E.n_subs == MAX_SUBSCRIBERS) {
+        cn_log(CN_LOG_ERROR, NULL, "too many event subscribers; %s ignored", type_prefix);
+        return;
+    }
+    snprintf(E.subs[E.n_subs].prefix, sizeof(E.subs[0].prefix), "%s", type_prefix);
+    E.subs[E.n_subs].fn = fn;
+    E.subs[E.n_subs].ud = ud;
+    E.n_subs++;
+}
+
+void cn_events_reset(void)
+{
+    pthread_mutex_lock(&E.lock);
+    for (size_t i = 0; i < E.cap; i++)
+        for (chan_t *c = E.buckets[i], *next; c != NULL; c = next) {
+            next = c->next;
+            free(c);
+        }
+    free(E.buckets);
+    E.buckets = NULL;
+    E.cap = E.count = 0;
+    E.n_subs = 0;
+    pthread_mutex_unlock(&E.lock);
+}
+
+int cn_events_channel_valid(const char *channel)
+{
+    size_t n = strlen(channel);
+    if (n == 0 || n > CN_CHANNEL_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = channel[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- the channel table (E.lock held) ---- */
+
+static uint64_t hash_key(const char *tenant, const char *channel)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = tenant; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    h = (h ^ '\n') * 1099511628211ull;
+    for (const char *p = channel; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h;
+}
+
+static chan_t *find(const char *tenant, const char *channel, uint64_t h)
+{
+    if (E.cap == 0)
+        return NULL;
+    size_t tl = strlen(tenant);
+    for (chan_t *c = E.buckets[h & (E.cap - 1)]; c != NULL; c = c->next)
+        if (c->hash == h && c->tenant_len == tl && memcmp(c->key, tenant, tl) == 0 &&
+            strcmp(c->key + tl + 1, channel) == 0)
+            return c;
+    return NULL;
+}
+
+/* Forgets channels with nothing in flight (they are reloaded from the store on use). */
+static void forget_idle(void)
+{
+    for (size_t i = 0; i < E.cap; i++)
+        for (chan_t **pc = &E.buckets[i]; *pc != NULL;) {
+            chan_t *c = *pc;
+            if (c->seq == c->committed) {
+                *pc = c->next;
+                free(c);
+                E.count--;
+            } else {
+                pc = &c->next;
+            }
+        }
+}
+
+static void insert(chan_t *c)
+{
+    if (E.count >= MAX_CACHED_CHANNELS)
+        forget_idle();
+    if (E.count + 1 > E.cap / 2) {
+        size_t cap = E.cap ? E.cap * 2 : 256;
+        chan_t **b = cn_calloc(cap, sizeof(*b));
+        for (size_t i = 0; i < E.cap; i++)
+            for (chan_t *x = E.buckets[i], *next; x != NULL; x = next) {
+                next = x->next;
+                x->next = b[x->hash & (cap - 1)];
+                b[x->hash & (cap - 1)] = x;
+            }
+        free(E.buckets);
+        E.buckets = b;
+        E.cap = cap;
+    }
+    c->next = E.buckets[c->hash & (E.cap - 1)];
+    E.buckets[c->hash & (E.cap - 1)] = c;
+    E.count++;
+}
+
+static void new_epoch(char out[CN_EPOCH_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[CN_EPOCH_LEN / 2];
+    cn_random(b, sizeof(b));
+    for (size_t i = 0; i < sizeof(b); i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[CN_EPOCH_LEN] = '\0';
+}
+
+/* Reads a channel's committed position from the store: 1 found, 0 none, < 0 error. */
+static int load_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
+                         char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
+{
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(channel)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(
+        s, "SELECT seq, epoch FROM realtime_channels WHERE tenant_id = $1 AND channel = $2", args,
+        2, &st, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    if (rc == CN_ROW) {
+        *seq = cn_stmt_int(st, 0);
+        snprintf(epoch, CN_EPOCH_LEN + 1, "%s", cn_stmt_text(st, 1, NULL));
+    }
+    cn_stmt_finish(st);
+    return rc == CN_ROW ? 1 : rc < 0 ? rc : 0;
+}
+
+/* The channel's entry, loaded or created; called with the write transaction open. */
+static chan_t *channel_for_publish(cn_store_t *s, const char *tenant, const char *channel,
+                                   cn_err_t *err)
+{
+    uint64_t h = hash_key(tenant, channel);
+    pthread_mutex_lock(&E.lock);
+    chan_t *c = find(tenant, channel, h);
+    pthread_mutex_unlock(&E.lock);
+    if (c != NULL)
+        return c;
+    int64_t seq = 0;
+    char epoch[CN_EPOCH_LEN + 1];
+    int rc = load_position(s, tenant, channel, &seq, epoch, err);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        new_epoch(epoch);
+    size_t tl = strlen(tenant), cl = strlen(channel);
+    c = cn_calloc(1, sizeof(*c) + tl + cl + 2);
+    c->hash = h;
+    c->seq = c->committed = c->pruned_seq = seq;
+    c->pruned_at_ms = cn_now_ms();
+    memcpy(c->epoch, epoch, sizeof(epoch));
+    c->tenant_len = tl;
+    memcpy(c->key, tenant, tl);
+    c->key[tl] = '\n';
+    memcpy(c->key + tl + 1, channel, cl + 1);
+    pthread_mutex_lock(&E.lock);
+    insert(c);
+    pthread_mutex_unlock(&E.lock);
+    return c;
+}
+
+int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
+                       char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
+{
+    pthread_mutex_lock(&E.lock);
+    chan_t *c = find(tenant, channel, hash_key(tenant, channel));
+    if (c != NULL) {
+        *seq = c->committed;
+        memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
+    }
+    pthread_mutex_unlock(&E.lock);
+    if (c != NULL)
+        return 0;
+    *seq = 0;
+    epoch[0] = '\0'; /* a channel nobody published on yet */
+    int rc = load_position(s, tenant, channel, seq, epoch, err);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- publishing ---- */
+
+int cn_event_publish_text(cn_store_t *s, const char *tenant, const char *channel, const char *type,
+                          const char *data, size_t data_len, int64_t *seq_out, cn_err_t *err)
+{
+    if (!cn_events_channel_valid(channel))
+        return cn_err_set(err, CN_ERR, "invalid channel name: %s", channel);
+    if (cn_store_is_batching(s) && !cn_store_batch_open(s)) {
+        int rc = cn_store_batch_begin(s, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (!cn_store_in_txn(s) && !cn_store_batch_open(s))
+        return cn_err_set(err, CN_ERR, "events are published inside a write transaction");
+    if (staged.n > 0 && staged.store != s)
+        return cn_err_set(err, CN_ERR, "one thread publishes through one connection at a time");
+    chan_t *c = channel_for_publish(s, tenant, channel, err);
+    if (c == NULL)
+        return CN_ERR;
+    if (staged.n == staged.cap) {
+        staged.cap = staged.cap ? staged.cap * 2 : 32;
+        staged.v = cn_realloc(staged.v, staged.cap * sizeof(staged_t));
+    }
+    size_t tl = strlen(type);
+    staged_t *e = &staged.v[staged.n++];
+    e->ch = c;
+    e->seq = ++c->seq; /* we hold the write lock: nobody else advances it */
+    e->at = cn_now_ms();
+    e->type = cn_malloc(tl + 1 + data_len + 1);
+    memcpy(e->type, type, tl + 1);
+    e->data = e->type + tl + 1;
+    memcpy(e->data, data, data_len);
+    e->data[data_len] = '\0';
+    e->data_len = data_len;
+    e->in_unit = cn_store_is_batching(s) && cn_store_in_txn(s);
+    staged.store = s;
+    if (seq_out)
+        *seq_out = e->seq;
+    return 0;
+}
+
+int cn_event_publish(cn_store_t *s, const char *tenant, const char *channel, const char *type,
+                     json_t *data, int64_t *seq, cn_err_t *err)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    int rc = cn_event_publish_text(s, tenant, channel, type, text ? text : "{}",
+                                   text ? strlen(text) : 2, seq, err);
+    free(text);
+    return rc;
+}
+
+/* ---- following the transaction (store hooks) ---- */
+
+static void drop_staged(size_t from)
+{
+    for (size_t i = from; i < staged.n; i++)
+        free(staged.v[i].type);
+    staged.n = from;
+    if (from == 0) {
+        free(staged.v); /* a thread-local buffer must not outlive its thread */
+        staged.v = NULL;
+        staged.cap = 0;
+        staged.store = NULL;
+    }
+}
+
+static int write_history(cn_store_t *s, const staged_t *e, cn_err_t *err)
+{
+    const chan_t *c = e->ch;
+    cn_val_t args[] = {CN_VTEXTN(c->key, c->tenant_len),
+                       CN_VTEXT(c->key + c->tenant_len + 1),
+                       CN_VINT(e->seq),
+                       CN_VTEXT(e->type),
+                       CN_VTEXTN(e->data, e->data_len),
+                       CN_VINT(e->at)};
+    return cn_store_exec(s,
+                         "INSERT INTO realtime_events (tenant_id, channel, seq, type, data, at)"
+                         " VALUES ($1, $2, $3, $4, $5, $6)",
+                         args, CN_ARRAY_SIZE(args), NULL, err);
+}
+
+/* Saves the channel's position and trims its history to the configured bounds. */
+static int write_position(cn_store_t *s, chan_t *c, int64_t now, cn_err_t *err)
+{
+    cn_val_t args[] = {CN_VTEXTN(c->key, c->tenant_len), CN_VTEXT(c->key + c->tenant_len + 1),
+                       CN_VINT(c->seq), CN_VTEXT(c->epoch)};
+    int rc = cn_store_exec(s,
+                           "INSERT INTO realtime_channels (tenant_id, channel, seq, epoch)"
+                           " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
+                           " DO UPDATE SET seq = excluded.seq",
+                           args, 4, NULL, err);
+    int by_count = c->seq - E.history_count >= c->pruned_seq + PRUNE_EVERY;
+    int by_age = now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS;
+    if (rc != 0 || (!by_count && !by_age))
+        return rc;
+    cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - E.history_count),
+                      CN_VINT(now - E.history_age_ms)};
+    rc = cn_store_exec(s,
+                       "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
+                       " AND (seq <= $3 OR at < $4)",
+                       del, 4, NULL, err);
+    if (rc == 0) {
+        c->pruned_seq = c->seq - E.history_count;
+        c->pruned_at_ms = now;
+    }
+    return rc;
+}
+
+static int precommit(cn_store_t *s, cn_err_t *err)
+{
+    if (staged.n == 0 || staged.store != s)
+        return 0;
+    int rc = 0;
+    int64_t now = cn_now_ms();
+    for (size_t i = 0; i < staged.n && rc == 0; i++)
+        rc = write_history(s, &staged.v[i], err);
+    /* one position write per channel: its last event in this transaction */
+    for (size_t i = 0; i < staged.n && rc == 0; i++) {
+        int last = 1;
+        for (size_t j = i + 1; j < staged.n && last; j++)
+            last = staged.v[j].ch != staged.v[i].ch;
+        if (last)
+            rc = write_position(s, staged.v[i].ch, now, err);
+    }
+    return rc;
+}
+
+static void deliver(const staged_t *e)
+{
+    const chan_t *c = e->ch;
+    char tenant[128];
+    size_t tl = c->tenant_len < sizeof(tenant) - 1 ? c->tenant_len : sizeof(tenant) - 1;
+    memcpy(tenant, c->key, tl);
+    tenant[tl] = '\0';
+    cn_event_t ev = {
+        tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, c->epoch, e->at};
+    for (int i = 0; i < E.n_subs; i++)
+        if (strncmp(e->type, E.subs[i].prefix, strlen(E.subs[i].prefix)) == 0)
+            E.subs[i].fn(&ev, E.subs[i].ud);
+}
+
+static void end(cn_store_t *s, int committed)
+{
+    if (staged.n == 0 || staged.store != s)
+        return;
+    pthread_mutex_lock(&E.lock);
+    for (size_t i = 0; i < staged.n; i++) {
+        chan_t *c = staged.v[i].ch;
+        if (committed)
+            c->committed = staged.v[i].seq;
+        else
+            c->seq = c->committed;
+    }
+    pthread_mutex_unlock(&E.lock);
+    if (committed)
+        for (size_t i = 0; i < staged.n; i++)
+            deliver(&staged.v[i]);
+    drop_staged(0);
+}
+
+static void unit_end(cn_store_t *s, int committed)
+{
+    if (staged.n == 0 || staged.store != s)
+        return;
+    size_t keep = staged.n;
+    for (size_t i = 0; i < staged.n; i++) {
+        if (!staged.v[i].in_unit)
+            continue;
+        if (committed) {
+            staged.v[i].in_unit = 0;
+        } else if (i < keep) {
+            keep = i; /* a unit's events are the tail: it ran after everything before it */
+        }
+    }
+    if (keep == staged.n)
+        return;
+    for (size_t i = staged.n; i-- > keep;)
+        staged.v[i].ch->seq = staged.v[i].seq - 1;
+    drop_staged(keep);
+}
+
+const cn_store_hook_t cn_events_hook = {.precommit = precommit, .end = end, .unit_end = unit_end};
+
+/* ---- history ---- */
+
+int cn_events_replay(cn_store_t *s, const char *tenant, const char *channel, int64_t since,
+                     const char *epoch, cn_position_t *pos, cn_replay_fn fn, void *ud,
+                     cn_err_t *err)
+{
+    int rc = cn_events_position(s, tenant, channel, &pos->seq, pos->epoch, err);
+    if (rc != 0)
+        return rc;
+    if (since < 0)
+        return 0; /* from now on */
+    if ((epoch != NULL && epoch[0] && pos->epoch[0] && strcmp(epoch, pos->epoch) != 0) ||
+        since > pos->seq)
+        return CN_RESYNC; /* another numbering: what the client holds cannot be continued */
+    if (since == pos->seq)
+        return 0;
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(channel), CN_VINT(since),
+                       CN_VINT(cn_now_ms() - E.history_age_ms)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(s,
+                             "SELECT seq, type, data, at FROM realtime_events WHERE tenant_id = $1"
+                             " AND channel = $2 AND seq > $3 AND at >= $4 ORDER BY seq",
+                             args, 4, &st, err)) != 0)
+        return rc;
+    int64_t expect = since + 1;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        int64_t seq = cn_stmt_int(st, 0);
+        if (seq != expect) {
+            rc = CN_RESYNC; /* the oldest kept event is newer than the client's gap */
+            break;
+        }
+        size_t dl;
+        const char *data = cn_stmt_text(st, 2, &dl);
+        cn_event_t ev = {tenant, channel,    cn_stmt_text(st, 1, NULL), data, dl,
+                         seq,    pos->epoch, cn_stmt_int(st, 3)};
+        if ((rc = fn(&ev, ud)) != 0)
+            break;
+        expect++;
+    }
+    cn_stmt_finish(st);
+    if (rc == CN_DONE)
+        rc = expect > pos->seq ? 0 : CN_RESYNC; /* history ended before the position */
+    return rc;
+}

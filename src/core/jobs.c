@@ -1,0 +1,1138 @@
+/*
+ * The durable job queue (see jobs.h): the jobs table, the worker threads, the admin API
+ * and the functions behind `cairn jobs`. A worker turn is two write transactions: a short
+ * one that claims a batch of due jobs (state running, a lease, attempts + 1), then one
+ * that runs them, each job a unit of work (a savepoint) holding the handler's writes and
+ * the job's fenced "done" mark, so a job's database effects commit exactly once. This
+ * file must never run a handler while holding its own mutex, wait for anything while a
+ * transaction is open, or block in a store hook.
+ */
+#include "core/jobs.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/module.h"
+#include "core/page.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TYPES 64
+#define MAX_WORKERS 64
+#define CLAIM_MAX 64                 /* jobs claimed per worker turn */
+#define SEGMENT_NS (50 * 1000000ull) /* a run transaction commits at least this often */
+#define PURGE_EVERY_MS (60 * 1000)   /* retention purge */
+#define PURGE_ROWS 1000              /* rows deleted per purge statement */
+#define ERROR_MAX 600                /* a cn_err_t message and a short prefix */
+#define N_BUCKETS 17
+
+static const double bucket_le[N_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+static const char *const job_states[] = {"queued", "running", "done", "dead", NULL};
+
+/* A registered job type and its metrics (updated by every worker: atomic adds). */
+typedef struct {
+    const cn_job_type_t *type;
+    int max_attempts;
+    uint64_t bucket[N_BUCKETS];
+    uint64_t sum_ns, runs, done, failures, dead;
+} type_entry_t;
+
+/* Process-wide queue state; owned by this file, set up by cn_jobs_init/start. */
+static struct {
+    type_entry_t types[MAX_TYPES];
+    size_t n_types;
+    int workers, lease_ms, max_attempts, poll_ms;
+    int64_t backoff_ms, backoff_max_ms, retention_ms;
+    char *data_dir; /* owned */
+    int synchronous_full, busy_timeout_ms;
+
+    pthread_mutex_t mu; /* guards wake_gen and stopping; never held around store calls */
+    pthread_cond_t cv;  /* CLOCK_MONOTONIC */
+    uint64_t wake_gen;  /* bumped by every wake-up */
+    int stopping;
+    pthread_t threads[MAX_WORKERS];
+    cn_store_t *stores[MAX_WORKERS]; /* owned: one connection per worker */
+    int n_threads;
+
+    pthread_mutex_t metrics_mu; /* guards metrics_store (scrapes come from any loop) */
+    cn_store_t *metrics_store;  /* owned */
+    int collector_added;
+
+    int64_t last_reclaim_ms, last_purge_ms; /* atomics: maintenance gates */
+} J = {.mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+
+static void cv_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&J.cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static type_entry_t *find_type(const char *name)
+{
+    for (size_t i = 0; i < J.n_types; i++)
+        if (strcmp(J.types[i].type->name, name) == 0)
+            return &J.types[i];
+    return NULL;
+}
+
+static inline void add(uint64_t *p, uint64_t v)
+{
+    __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t peek(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* ---- wake-ups ---- */
+
+static void wake(int all)
+{
+    pthread_once(&cv_once, cv_init);
+    pthread_mutex_lock(&J.mu);
+    J.wake_gen++;
+    if (all)
+        pthread_cond_broadcast(&J.cv);
+    else
+        pthread_cond_signal(&J.cv);
+    pthread_mutex_unlock(&J.mu);
+}
+
+/* Jobs enqueued by this thread in the open unit of work / the open transaction: the
+ * workers are woken only when they commit (a rolled-back job does not exist). */
+static _Thread_local int enqueued_in_unit, enqueued_in_txn;
+
+static void stage_wake(cn_store_t *s)
+{
+    if (cn_store_is_batching(s) && cn_store_in_txn(s))
+        enqueued_in_unit = 1;
+    else if (cn_store_in_txn(s) || cn_store_batch_open(s))
+        enqueued_in_txn = 1;
+    else /* an auto-commit write: it is committed already */
+        wake(0);
+}
+
+static void hook_unit_end(cn_store_t *s, int committed)
+{
+    if (committed)
+        enqueued_in_txn |= enqueued_in_unit;
+    enqueued_in_unit = 0;
+}
+
+static void hook_end(cn_store_t *s, int committed)
+{
+    int any = enqueued_in_txn | enqueued_in_unit;
+    enqueued_in_txn = enqueued_in_unit = 0;
+    if (committed && any)
+        wake(0); /* a condition-variable signal: does not block */
+}
+
+static const cn_store_hook_t jobs_hook = {.end = hook_end, .unit_end = hook_unit_end};
+
+/* ---- enqueue ---- */
+
+static int insert_job(cn_store_t *s, const type_entry_t *t, const char *payload, int64_t run_at,
+                      const char *tenant_id, const char *unique_key, char id_out[CN_UUID_LEN + 1],
+                      cn_err_t *err)
+{
+    char id[CN_UUID_LEN + 1];
+    cn_uuid7(id);
+    int64_t now = cn_now_ms(), changes = 0;
+    cn_val_t args[] = {CN_VTEXT(id),
+                       tenant_id ? CN_VTEXT(tenant_id) : CN_VNULL,
+                       CN_VTEXT(t->type->name),
+                       CN_VTEXT(payload),
+                       CN_VINT(t->max_attempts),
+                       CN_VINT(run_at > 0 ? run_at : now),
+                       unique_key ? CN_VTEXT(unique_key) : CN_VNULL,
+                       CN_VINT(t->type->every_ms > 0 ? t->type->every_ms : 0),
+                       CN_VINT(now)};
+    int rc = cn_store_exec(s,
+                           "INSERT INTO jobs (id, tenant_id, name, payload, state, attempts,"
+                           " max_attempts, run_at, unique_key, every_ms, created_at, updated_at)"
+                           " VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $9)"
+                           " ON CONFLICT DO NOTHING",
+                           args, CN_ARRAY_SIZE(args), &changes, err);
+    if (rc != 0)
+        return rc;
+    if (changes == 0 && unique_key != NULL) { /* the key exists: answer with its job */
+        cn_val_t k[] = {CN_VTEXT(t->type->name), CN_VTEXT(unique_key)};
+        cn_stmt_t *st;
+        if ((rc = cn_store_query(s, "SELECT id FROM jobs WHERE name = $1 AND unique_key = $2", k, 2,
+                                 &st, err)) != 0)
+            return rc;
+        rc = cn_stmt_step(st, err);
+        if (rc == CN_ROW && id_out != NULL)
+            snprintf(id_out, CN_UUID_LEN + 1, "%s", cn_stmt_text(st, 0, NULL));
+        cn_stmt_finish(st);
+        return rc == CN_ROW ? 0 : rc < 0 ? rc : cn_err_set(err, CN_ERR, "job vanished");
+    }
+    if (changes == 0)
+        return cn_err_set(err, CN_ERR, "job %s was not inserted", id);
+    if (id_out != NULL)
+        memcpy(id_out, id, CN_UUID_LEN + 1);
+    stage_wake(s);
+    return 0;
+}
+
+int cn_jobs_enqueue(cn_store_t *s, const char *name, json_t *payload, const cn_job_opts_t *opts,
+                    char id[CN_UUID_LEN + 1], cn_err_t *err)
+{
+    const type_entry_t *t = find_type(name);
+    if (t == NULL)
+        return cn_err_set(err, CN_EINVAL, "unknown job type \"%s\"", name);
+    cn_buf_t b = {0};
+    if (payload != NULL)
+        cn_json_dump(payload, &b);
+    int rc = insert_job(s, t, payload ? b.data : "{}", opts ? opts->run_at_ms : 0,
+                        opts ? opts->tenant_id : NULL, opts ? opts->unique_key : NULL, id, err);
+    cn_buf_free(&b);
+    return rc;
+}
+
+/* The run of a recurring type for the interval holding at_ms (its unique key names it). */
+static int enqueue_slot(cn_store_t *s, const type_entry_t *t, int64_t slot, cn_err_t *err)
+{
+    char key[48];
+    snprintf(key, sizeof(key), "every:%lld", (long long)slot);
+    return insert_job(s, t, "{}", slot * t->type->every_ms, NULL, key, NULL, err);
+}
+
+int cn_jobs_schedule_recurring(cn_store_t *s, int64_t now_ms, cn_err_t *err)
+{
+    for (size_t i = 0; i < J.n_types; i++) {
+        const type_entry_t *t = &J.types[i];
+        if (t->type->every_ms <= 0)
+            continue;
+        int rc = enqueue_slot(s, t, now_ms / t->type->every_ms, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- back-off ---- */
+
+int64_t cn_jobs_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, uint64_t rnd)
+{
+    int64_t d = base_ms;
+    for (int i = 1; i < attempt && d < max_ms; i++)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    int64_t half = d / 2;
+    return half + (int64_t)(rnd % (uint64_t)(d - half + 1));
+}
+
+/* ---- claiming ---- */
+
+/* A job claimed by this worker; strings are owned. */
+typedef struct {
+    char id[CN_UUID_LEN + 1];
+    char *tenant_id, *name, *payload;
+    int attempt, max_attempts;
+    type_entry_t *t; /* NULL: no handler in this binary */
+    enum { OUT_NONE, OUT_DONE, OUT_RETRY, OUT_DEAD, OUT_LOST } outcome;
+    uint64_t dur_ns;
+    char error[ERROR_MAX];
+} claimed_t;
+
+#define CLAIM_COLUMNS "id, tenant_id, name, payload, attempts, max_attempts"
+
+static void claimed_free(claimed_t *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].tenant_id);
+        free(c[i].name);
+        free(c[i].payload);
+    }
+}
+
+static char *dup_col(cn_stmt_t *st, int col)
+{
+    size_t len;
+    const char *t = cn_stmt_text(st, col, &len);
+    return t ? cn_strndup(t, len) : NULL;
+}
+
+/* Runs a claiming UPDATE ... RETURNING and appends its rows to out. */
+static int fetch_claimed(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n_args,
+                         claimed_t *out, int *n, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, sql, args, n_args, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW && *n < CLAIM_MAX) {
+        claimed_t *c = &out[(*n)++];
+        memset(c, 0, sizeof(*c));
+        snprintf(c->id, sizeof(c->id), "%s", cn_stmt_text(st, 0, NULL));
+        c->tenant_id = dup_col(st, 1);
+        c->name = dup_col(st, 2);
+        c->payload = dup_col(st, 3);
+        c->attempt = (int)cn_stmt_int(st, 4);
+        c->max_attempts = (int)cn_stmt_int(st, 5);
+        c->t = c->name ? find_type(c->name) : NULL;
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Passes a gate at most once per `every` ms (of the clock the caller runs on). */
+static int gate(int64_t *last, int64_t now, int64_t every)
+{
+    int64_t prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+    if (now >= prev && now - prev < every)
+        return 0;
+    return __atomic_compare_exchange_n(last, &prev, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* Leases that ran out: a job that used up its attempts is dead (it may be what kills its
+ * workers), any other is claimed again. Checked at most every lease/2 (and 1 s). */
+static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VINT(now)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "UPDATE jobs SET state = 'dead', lease_until = NULL, finished_at = $1,"
+                            " updated_at = $1, last_error = 'lease expired: the worker running it"
+                            " stopped (crash or kill?) and no attempt is left'"
+                            " WHERE state = 'running' AND lease_until < $1"
+                            " AND attempts >= max_attempts RETURNING id, name",
+                            a, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        type_entry_t *t = find_type(cn_stmt_text(st, 1, NULL));
+        if (t != NULL)
+            add(&t->dead, 1);
+        cn_log(CN_LOG_ERROR, NULL, "job %s (%s) is dead: its lease expired after the last attempt",
+               cn_stmt_text(st, 0, NULL), cn_stmt_text(st, 1, NULL));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_val_t b[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(CLAIM_MAX - *n)};
+    return fetch_claimed(
+        s,
+        "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
+        " WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1"
+        " LIMIT $3) RETURNING " CLAIM_COLUMNS,
+        b, 3, out, n, err);
+}
+
+static int purge_done(cn_store_t *s, int64_t now, cn_err_t *err)
+{
+    /* run_at <= finished_at, so the (state, run_at) index bounds the scan */
+    cn_val_t a[] = {CN_VINT(now - J.retention_ms), CN_VINT(PURGE_ROWS)};
+    return cn_store_exec(s,
+                         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
+                         " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
+                         a, 2, NULL, err);
+}
+
+/* One short write transaction: maintenance when due, then up to `max` due jobs. */
+static int claim(cn_store_t *s, int64_t now, int max, claimed_t *out, int *n, cn_err_t *err)
+{
+    *n = 0;
+    int rc = cn_store_batch_begin(s, err);
+    int64_t every = J.lease_ms / 2 < 1000 ? J.lease_ms / 2 : 1000;
+    if (rc == 0 && gate(&J.last_reclaim_ms, now, every)) {
+        rc = reclaim(s, now, out, n, err);
+        if (rc == 0)
+            rc = cn_jobs_schedule_recurring(s, now, err);
+    }
+    if (rc == 0 && J.retention_ms > 0 && gate(&J.last_purge_ms, now, PURGE_EVERY_MS))
+        rc = purge_done(s, now, err);
+    if (rc == 0 && *n < max) {
+        cn_val_t a[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(max - *n)};
+        rc = fetch_claimed(s,
+                           "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+                           " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
+                           " WHERE state = 'queued' AND run_at <= $1 ORDER BY run_at LIMIT $3)"
+                           " RETURNING " CLAIM_COLUMNS,
+                           a, 3, out, n, err);
+    }
+    if (rc != 0)
+        cn_store_batch_fail(s);
+    int crc = cn_store_batch_commit(s, rc == 0 ? err : NULL);
+    if (rc == 0)
+        rc = crc;
+    if (rc != 0) {
+        claimed_free(out, *n);
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- running ---- */
+
+/* The fenced "done" mark: only the claim this worker holds may complete the job. */
+static int mark_done(cn_store_t *s, const claimed_t *c, int64_t now, int *lost, cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(c->id), CN_VINT(c->attempt), CN_VINT(now)};
+    int64_t changes = 0;
+    int rc = cn_store_exec(s,
+                           "UPDATE jobs SET state = 'done', lease_until = NULL, finished_at = $3,"
+                           " updated_at = $3 WHERE id = $1 AND state = 'running' AND attempts = $2",
+                           a, 3, &changes, err);
+    *lost = rc == 0 && changes == 0;
+    return rc;
+}
+
+/* A failed run: queued again after the back-off, or dead after the last attempt. */
+static int record_failure(cn_store_t *s, claimed_t *c, int64_t now, cn_err_t *err)
+{
+    int dead = c->attempt >= c->max_attempts;
+    uint64_t rnd;
+    cn_random(&rnd, sizeof(rnd));
+    int64_t run_at =
+        dead ? now : now + cn_jobs_backoff_ms(c->attempt, J.backoff_ms, J.backoff_max_ms, rnd);
+    cn_val_t a[] = {CN_VTEXT(c->id),
+                    CN_VINT(c->attempt),
+                    CN_VTEXT(dead ? "dead" : "queued"),
+                    CN_VINT(run_at),
+                    CN_VTEXT(c->error),
+                    CN_VINT(now),
+                    dead ? CN_VINT(now) : CN_VNULL};
+    int64_t changes = 0;
+    int rc = cn_store_exec(s,
+                           "UPDATE jobs SET state = $3, run_at = $4, lease_until = NULL,"
+                           " last_error = $5, updated_at = $6, finished_at = $7"
+                           " WHERE id = $1 AND state = 'running' AND attempts = $2",
+                           a, CN_ARRAY_SIZE(a), &changes, err);
+    c->outcome = rc != 0 || changes == 0 ? OUT_LOST : dead ? OUT_DEAD : OUT_RETRY;
+    return rc;
+}
+
+/* After a run of a recurring job (whatever its outcome): the next interval's run. */
+static int schedule_next(cn_store_t *s, const claimed_t *c, int64_t now, cn_err_t *err)
+{
+    if (c->t == NULL || c->t->type->every_ms <= 0)
+        return 0;
+    return enqueue_slot(s, c->t, now / c->t->type->every_ms + 1, err);
+}
+
+static int call_handler(cn_store_t *s, claimed_t *c, cn_err_t *err)
+{
+    if (c->t == NULL)
+        return cn_err_set(err, CN_ERR, "no handler for job type %s in this binary", c->name);
+    cn_err_t perr = {0};
+    json_t *payload =
+        cn_json_parse(c->payload ? c->payload : "{}", c->payload ? strlen(c->payload) : 2, &perr);
+    if (payload == NULL)
+        return cn_err_set(err, CN_ERR, "payload: %s", perr.msg);
+    cn_job_t job = {c->id, c->name, c->tenant_id, payload, c->attempt, s};
+    int rc = c->t->type->run(&job, err);
+    json_decref(payload);
+    if (rc != 0 && err->msg[0] == '\0')
+        cn_err_set(err, rc, "the handler failed with code %d", rc);
+    return rc;
+}
+
+static void note_error(claimed_t *c, const cn_err_t *err)
+{
+    snprintf(c->error, sizeof(c->error), "%s", err->msg[0] ? err->msg : "failed");
+}
+
+/* Runs one job inside the open run transaction: its own unit of work holds the handler's
+ * writes and the done mark; a failure rolls the unit back and is recorded beside it. */
+static void run_in_txn(cn_store_t *s, claimed_t *c)
+{
+    cn_err_t err = {0};
+    uint64_t t0 = cn_now_ns();
+    int lost = 0, rc = cn_store_begin(s, &err);
+    if (rc == 0) {
+        rc = call_handler(s, c, &err);
+        if (rc == 0 && !cn_store_in_txn(s)) { /* it committed or rolled back our unit */
+            cn_store_batch_fail(s);
+            rc = cn_err_set(&err, CN_ERR, "the handler ended its unit of work");
+        }
+        int64_t now = cn_now_ms();
+        if (rc == 0)
+            rc = mark_done(s, c, now, &lost, &err);
+        if (rc == 0 && !lost)
+            rc = schedule_next(s, c, now, &err);
+        if (rc == 0 && !lost)
+            rc = cn_store_commit(s, &err);
+        else
+            cn_store_rollback(s);
+    }
+    c->dur_ns = cn_now_ns() - t0;
+    if (lost) {
+        c->outcome = OUT_LOST;
+        cn_log(CN_LOG_WARN, NULL, "job %s (%s): lease lost before it finished; run discarded",
+               c->id, c->name);
+        return;
+    }
+    if (rc == 0) {
+        c->outcome = OUT_DONE;
+        return;
+    }
+    note_error(c, &err);
+    cn_err_t ferr = {0};
+    int64_t now = cn_now_ms();
+    if (record_failure(s, c, now, &ferr) != 0 || schedule_next(s, c, now, &ferr) != 0)
+        cn_log(CN_LOG_ERROR, NULL, "job %s (%s): cannot record its failure: %s", c->id, c->name,
+               ferr.msg);
+}
+
+static void count_outcome(claimed_t *c)
+{
+    if (c->t == NULL || c->outcome == OUT_NONE || c->outcome == OUT_LOST)
+        return;
+    type_entry_t *t = c->t;
+    double sec = (double)c->dur_ns / 1e9;
+    size_t b = 0;
+    while (b < N_BUCKETS - 1 && sec > bucket_le[b])
+        b++;
+    add(&t->bucket[b], 1);
+    add(&t->sum_ns, c->dur_ns);
+    add(&t->runs, 1);
+    if (c->outcome == OUT_DONE) {
+        add(&t->done, 1);
+        return;
+    }
+    add(&t->failures, 1);
+    if (c->outcome == OUT_DEAD) {
+        add(&t->dead, 1);
+        cn_log(CN_LOG_ERROR, NULL, "job %s (%s) is dead after %d attempts: %s", c->id, c->name,
+               c->attempt, c->error);
+    } else {
+        cn_log(CN_LOG_WARN, NULL, "job %s (%s) attempt %d of %d failed: %s", c->id, c->name,
+               c->attempt, c->max_attempts, c->error);
+    }
+}
+
+/* Commits the run transaction holding jobs [from, to). If the commit fails, none of their
+ * effects happened: each is recorded as failed in a transaction of its own. */
+static void commit_segment(cn_store_t *s, claimed_t *c, int from, int to)
+{
+    cn_err_t err = {0};
+    if (!cn_store_batch_open(s))
+        return;
+    int rc = cn_store_batch_commit(s, &err);
+    for (int i = from; i < to; i++) {
+        if (c[i].t != NULL && c[i].t->type->outside_txn)
+            continue;
+        if (rc == 0) {
+            count_outcome(&c[i]);
+            continue;
+        }
+        snprintf(c[i].error, sizeof(c[i].error), "the job's transaction failed: %s", err.msg);
+        cn_err_t ferr = {0};
+        if (record_failure(s, &c[i], cn_now_ms(), &ferr) != 0)
+            cn_log(CN_LOG_ERROR, NULL, "job %s: cannot record its failure: %s", c[i].id, ferr.msg);
+    }
+    if (rc != 0) {
+        cn_store_batch_commit(s, &err); /* the failures; a lease expiry covers a second miss */
+        for (int i = from; i < to; i++)
+            if (!(c[i].t != NULL && c[i].t->type->outside_txn))
+                count_outcome(&c[i]);
+    }
+}
+
+/* A type that runs outside any transaction (slow I/O), then is marked done in its own. */
+static void run_outside(cn_store_t *s, claimed_t *c)
+{
+    cn_err_t err = {0};
+    uint64_t t0 = cn_now_ns();
+    cn_store_batch_commit(s, NULL); /* no read transaction may span the run */
+    cn_store_set_batching(s, 0);    /* the handler's writes commit on their own */
+    int rc = call_handler(s, c, &err);
+    if (cn_store_in_txn(s))
+        cn_store_rollback(s);
+    cn_store_set_batching(s, 1);
+    c->dur_ns = cn_now_ns() - t0;
+    int64_t now = cn_now_ms();
+    cn_err_t ferr = {0};
+    int lost = 0, wrc;
+    if (rc == 0) {
+        wrc = mark_done(s, c, now, &lost, &ferr);
+        c->outcome = lost ? OUT_LOST : OUT_DONE;
+    } else {
+        note_error(c, &err);
+        wrc = record_failure(s, c, now, &ferr);
+    }
+    if (wrc == 0 && !lost)
+        wrc = schedule_next(s, c, now, &ferr);
+    if (wrc == 0)
+        wrc = cn_store_batch_commit(s, &ferr);
+    else
+        cn_store_batch_fail(s), cn_store_batch_commit(s, NULL);
+    if (wrc != 0) /* the lease runs out and the job runs again */
+        cn_log(CN_LOG_ERROR, NULL, "job %s (%s): cannot record the outcome: %s", c->id, c->name,
+               ferr.msg);
+    else
+        count_outcome(c);
+}
+
+int cn_jobs_run_due(cn_store_t *s, int64_t now_ms, int max, int *n_run, cn_err_t *err)
+{
+    claimed_t jobs[CLAIM_MAX];
+    int n = 0;
+    if (max > CLAIM_MAX)
+        max = CLAIM_MAX;
+    if (n_run)
+        *n_run = 0;
+    int rc = claim(s, now_ms, max, jobs, &n, err);
+    if (rc != 0)
+        return rc;
+    int from = 0;
+    uint64_t seg_start = 0;
+    for (int i = 0; i < n; i++) {
+        if (jobs[i].t != NULL && jobs[i].t->type->outside_txn)
+            continue;
+        if (!cn_store_batch_open(s)) {
+            from = i;
+            seg_start = cn_now_ns();
+        }
+        run_in_txn(s, &jobs[i]);
+        if (cn_now_ns() - seg_start > SEGMENT_NS)
+            commit_segment(s, jobs, from, i + 1);
+    }
+    commit_segment(s, jobs, from, n);
+    for (int i = 0; i < n; i++)
+        if (jobs[i].t != NULL && jobs[i].t->type->outside_txn)
+            run_outside(s, &jobs[i]);
+    claimed_free(jobs, n);
+    if (n_run)
+        *n_run = n;
+    return 0;
+}
+
+/* ---- workers ---- */
+
+/* The earliest run_at of a queued job, or INT64_MAX. */
+static int64_t next_due(cn_store_t *s)
+{
+    cn_stmt_t *st;
+    int64_t at = INT64_MAX;
+    if (cn_store_query(s, "SELECT min(run_at) FROM jobs WHERE state = 'queued'", NULL, 0, &st,
+                       NULL) != 0)
+        return at;
+    if (cn_stmt_step(st, NULL) == CN_ROW && !cn_stmt_is_null(st, 0))
+        at = cn_stmt_int(st, 0);
+    cn_stmt_finish(st);
+    cn_store_batch_commit(s, NULL); /* ends the read transaction before sleeping */
+    return at;
+}
+
+static void *worker_main(void *arg)
+{
+    cn_store_t *s = arg;
+    int64_t failing_since = 0;
+    for (;;) {
+        pthread_mutex_lock(&J.mu);
+        uint64_t seen = J.wake_gen;
+        int stop = J.stopping;
+        pthread_mutex_unlock(&J.mu);
+        if (stop)
+            break;
+        cn_err_t err = {0};
+        int n = 0;
+        int64_t now = cn_now_ms();
+        if (cn_jobs_run_due(s, now, CLAIM_MAX, &n, &err) != 0) {
+            if (failing_since == 0) /* once per failure streak */
+                cn_log(CN_LOG_WARN, NULL, "job worker cannot claim jobs: %s", err.msg);
+            failing_since = now;
+        } else {
+            failing_since = 0;
+        }
+        if (n == CLAIM_MAX) { /* more may be due: let another worker help */
+            wake(0);
+            continue;
+        }
+        int64_t wait_ms = J.poll_ms;
+        if (failing_since == 0) {
+            int64_t due = next_due(s), in = due == INT64_MAX ? wait_ms : due - cn_now_ms();
+            if (in < wait_ms)
+                wait_ms = in < 0 ? 0 : in;
+        }
+        if (wait_ms == 0)
+            continue;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000)
+            until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_mutex_lock(&J.mu);
+        while (!J.stopping && J.wake_gen == seen)
+            if (pthread_cond_timedwait(&J.cv, &J.mu, &until) != 0)
+                break;
+        pthread_mutex_unlock(&J.mu);
+    }
+    return NULL;
+}
+
+static int open_store(cn_store_t **out, cn_err_t *err)
+{
+    cn_store_opts_t opts = {.data_dir = J.data_dir,
+                            .synchronous_full = J.synchronous_full,
+                            .busy_timeout_ms = J.busy_timeout_ms,
+                            .manual_checkpoint = 1};
+    return cn_store_open(&opts, out, err);
+}
+
+int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *err)
+{
+    pthread_once(&cv_once, cv_init);
+    J.n_types = 0;
+    for (const cn_app_t *const *a = apps; *a; a++)
+        for (const cn_job_type_t *t = (*a)->jobs; t && t->name; t++) {
+            if (find_type(t->name) != NULL)
+                return cn_err_set(err, CN_EINVAL, "module %s: job type %s is declared twice",
+                                  (*a)->name, t->name);
+            if (J.n_types == MAX_TYPES || t->run == NULL)
+                return cn_err_set(err, CN_EINVAL, "module %s: job type %s: %s", (*a)->name, t->name,
+                                  t->run ? "too many job types" : "no handler");
+            type_entry_t *e = &J.types[J.n_types++];
+            memset(e, 0, sizeof(*e));
+            e->type = t;
+            e->max_attempts = t->max_attempts > 0 ? t->max_attempts : cfg->jobs_max_attempts;
+        }
+    J.workers = cfg->jobs_workers;
+    J.lease_ms = cfg->jobs_lease_ms;
+    J.max_attempts = cfg->jobs_max_attempts;
+    J.poll_ms = cfg->jobs_poll_ms;
+    J.backoff_ms = cfg->jobs_backoff_ms;
+    J.backoff_max_ms = cfg->jobs_backoff_max_ms;
+    J.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
+    free(J.data_dir);
+    J.data_dir = cn_strdup(cfg->data_dir);
+    J.synchronous_full = cfg->synchronous_full;
+    J.busy_timeout_ms = cfg->busy_timeout_ms;
+    J.last_reclaim_ms = J.last_purge_ms = 0;
+    cn_store_add_hook(&jobs_hook);
+    return 0;
+}
+
+static void collect(cn_buf_t *out, void *data);
+
+int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *err)
+{
+    int rc = cn_jobs_init(cfg, apps, err);
+    cn_store_t *s = NULL;
+    if (rc == 0)
+        rc = open_store(&s, err);
+    if (rc == 0 && (rc = cn_store_begin(s, err)) == 0) {
+        rc = cn_jobs_schedule_recurring(s, cn_now_ms(), err);
+        if (rc == 0)
+            rc = cn_store_commit(s, err);
+        else
+            cn_store_rollback(s);
+    }
+    if (rc != 0) {
+        cn_store_close(s);
+        return rc;
+    }
+    pthread_mutex_lock(&J.metrics_mu);
+    J.metrics_store = s; /* kept for scrapes */
+    pthread_mutex_unlock(&J.metrics_mu);
+    if (!J.collector_added) {
+        cn_metrics_add_collector(collect, NULL);
+        J.collector_added = 1;
+    }
+    J.stopping = 0;
+    for (int i = 0; i < J.workers && i < MAX_WORKERS; i++) {
+        if ((rc = open_store(&J.stores[i], err)) != 0)
+            break;
+        cn_store_set_batching(J.stores[i], 1);
+        if (pthread_create(&J.threads[i], NULL, worker_main, J.stores[i]) != 0) {
+            cn_store_close(J.stores[i]);
+            rc = cn_err_set(err, CN_ERR, "cannot start job worker %d", i);
+            break;
+        }
+        J.n_threads++;
+    }
+    if (rc != 0)
+        cn_jobs_stop();
+    return rc;
+}
+
+void cn_jobs_stop(void)
+{
+    pthread_once(&cv_once, cv_init);
+    pthread_mutex_lock(&J.mu);
+    J.stopping = 1;
+    pthread_cond_broadcast(&J.cv);
+    pthread_mutex_unlock(&J.mu);
+    for (int i = 0; i < J.n_threads; i++) {
+        pthread_join(J.threads[i], NULL);
+        cn_store_close(J.stores[i]);
+        J.stores[i] = NULL;
+    }
+    J.n_threads = 0;
+    pthread_mutex_lock(&J.metrics_mu);
+    cn_store_close(J.metrics_store);
+    J.metrics_store = NULL;
+    pthread_mutex_unlock(&J.metrics_mu);
+    pthread_mutex_lock(&J.mu);
+    J.stopping = 0;
+    pthread_mutex_unlock(&J.mu);
+}
+
+/* ---- metrics ---- */
+
+static void collect(cn_buf_t *out, void *data)
+{
+    static const char *const shown[] = {"queued", "running", "dead"};
+    uint64_t depth[MAX_TYPES][3] = {{0}};
+    cn_buf_lit(out, "# HELP cairn_jobs Jobs waiting, running or dead, by type and state.\n"
+                    "# TYPE cairn_jobs gauge\n");
+    pthread_mutex_lock(&J.metrics_mu);
+    cn_stmt_t *st;
+    if (J.metrics_store != NULL &&
+        cn_store_query(J.metrics_store,
+                       "SELECT name, state, count(*) FROM jobs"
+                       " WHERE state IN ('queued', 'running', 'dead') GROUP BY name, state",
+                       NULL, 0, &st, NULL) == 0) {
+        while (cn_stmt_step(st, NULL) == CN_ROW) {
+            const char *name = cn_stmt_text(st, 0, NULL), *state = cn_stmt_text(st, 1, NULL);
+            const type_entry_t *t = find_type(name);
+            int k = strcmp(state, "queued") == 0 ? 0 : strcmp(state, "running") == 0 ? 1 : 2;
+            if (t != NULL)
+                depth[t - J.types][k] = (uint64_t)cn_stmt_int(st, 2);
+            else /* a type this binary does not know */
+                cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %lld\n", name, state,
+                               (long long)cn_stmt_int(st, 2));
+        }
+        cn_stmt_finish(st);
+    }
+    pthread_mutex_unlock(&J.metrics_mu);
+    for (size_t i = 0; i < J.n_types; i++)
+        for (int k = 0; k < 3; k++)
+            cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %llu\n",
+                           J.types[i].type->name, shown[k], (unsigned long long)depth[i][k]);
+
+    cn_buf_lit(out, "# HELP cairn_job_run_seconds Job run time (handler and done mark) by type.\n"
+                    "# TYPE cairn_job_run_seconds histogram\n");
+    for (size_t i = 0; i < J.n_types; i++) {
+        const type_entry_t *t = &J.types[i];
+        uint64_t cum = 0;
+        for (size_t b = 0; b < N_BUCKETS; b++) {
+            cum += peek(&t->bucket[b]);
+            if (b < N_BUCKETS - 1)
+                cn_buf_appendf(out, "cairn_job_run_seconds_bucket{name=\"%s\",le=\"%g\"} %llu\n",
+                               t->type->name, bucket_le[b], (unsigned long long)cum);
+            else
+                cn_buf_appendf(out, "cairn_job_run_seconds_bucket{name=\"%s\",le=\"+Inf\"} %llu\n",
+                               t->type->name, (unsigned long long)cum);
+        }
+        cn_buf_appendf(out,
+                       "cairn_job_run_seconds_sum{name=\"%s\"} %.9f\n"
+                       "cairn_job_run_seconds_count{name=\"%s\"} %llu\n",
+                       t->type->name, (double)peek(&t->sum_ns) / 1e9, t->type->name,
+                       (unsigned long long)peek(&t->runs));
+    }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        {"cairn_job_done_total", "Job runs that completed, by type.", offsetof(type_entry_t, done)},
+        {"cairn_job_failures_total", "Job runs that failed (retried or dead), by type.",
+         offsetof(type_entry_t, failures)},
+        {"cairn_job_dead_total", "Jobs that became dead letters, by type.",
+         offsetof(type_entry_t, dead)},
+    };
+    for (size_t c = 0; c < CN_ARRAY_SIZE(counters); c++) {
+        cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
+                       counters[c].name);
+        for (size_t i = 0; i < J.n_types; i++)
+            cn_buf_appendf(out, "%s{name=\"%s\"} %llu\n", counters[c].name, J.types[i].type->name,
+                           (unsigned long long)peek(
+                               (const uint64_t *)((const char *)&J.types[i] + counters[c].off)));
+    }
+}
+
+/* ---- admin functions (API and CLI) ---- */
+
+int cn_jobs_state_valid(const char *state)
+{
+    for (const char *const *s = job_states; *s; s++)
+        if (strcmp(*s, state) == 0)
+            return 1;
+    return 0;
+}
+
+int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t *err)
+{
+    int64_t now = cn_now_ms(), changes = 0;
+    cn_val_t a[] = {CN_VTEXT(id), tenant_id ? CN_VTEXT(tenant_id) : CN_VNULL, CN_VINT(now)};
+    int rc = cn_store_exec(s,
+                           "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $3,"
+                           " lease_until = NULL, finished_at = NULL, updated_at = $3"
+                           " WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) AND state = 'dead'",
+                           a, 3, &changes, err);
+    if (rc != 0)
+        return rc;
+    if (changes == 1) {
+        stage_wake(s);
+        return 0;
+    }
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(s,
+                             "SELECT state FROM jobs WHERE id = $1 AND ($2 IS NULL OR"
+                             " tenant_id = $2)",
+                             a, 2, &st, err)) != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    if (rc == CN_ROW)
+        rc = cn_err_set(err, CN_ECONFLICT, "job %s is %s: only a dead job can be retried", id,
+                        cn_stmt_text(st, 0, NULL));
+    else if (rc == CN_DONE)
+        rc = cn_err_set(err, CN_ENOTFOUND, "no job with this id");
+    cn_stmt_finish(st);
+    return rc;
+}
+
+int cn_jobs_purge(cn_store_t *s, const char *state, int64_t before_ms, int64_t *n, cn_err_t *err)
+{
+    if (strcmp(state, "done") != 0 && strcmp(state, "dead") != 0)
+        return cn_err_set(err, CN_EINVAL, "only done or dead jobs can be purged (got \"%s\")",
+                          state);
+    cn_val_t a[] = {CN_VTEXT(state), CN_VINT(before_ms)};
+    return cn_store_exec(s, "DELETE FROM jobs WHERE state = $1 AND finished_at < $2", a, 2, n, err);
+}
+
+#define JOB_COLUMNS                                                                                \
+    "id, tenant_id, name, state, attempts, max_attempts, run_at, lease_until, unique_key,"         \
+    " every_ms, last_error, payload, created_at, updated_at, finished_at"
+
+/* Writes the job in the current row of st (JOB_COLUMNS) as a JSON object. */
+static void write_job(cn_jw_t *w, cn_stmt_t *st, int with_tenant)
+{
+    static const char *const names[] = {"id",         "tenant_id",    "name",       "state",
+                                        "attempts",   "max_attempts", "run_at",     "lease_until",
+                                        "unique_key", "every_ms",     "last_error", "payload",
+                                        "created_at", "updated_at",   "finished_at"};
+    cn_jw_object(w);
+    for (int c = 0; c < (int)CN_ARRAY_SIZE(names); c++) {
+        if (c == 1 && !with_tenant)
+            continue;
+        cn_jw_key(w, names[c]);
+        size_t len;
+        const char *t = cn_stmt_text(st, c, &len);
+        if (cn_stmt_is_null(st, c)) {
+            cn_jw_null(w);
+        } else if (c == 11) { /* payload: JSON text this file wrote */
+            w->after_key = 0;
+            cn_buf_append(w->b, t, len);
+        } else if (c == 4 || c == 5 || c == 6 || c == 7 || c == 9 || c >= 12) {
+            cn_jw_int(w, cn_stmt_int(st, c));
+        } else {
+            cn_jw_str(w, t, len);
+        }
+    }
+    cn_jw_end(w);
+}
+
+int cn_jobs_print_list(cn_store_t *s, const char *state, const char *name, int64_t limit, FILE *out,
+                       cn_err_t *err)
+{
+    cn_val_t a[] = {state ? CN_VTEXT(state) : CN_VNULL, name ? CN_VTEXT(name) : CN_VNULL,
+                    CN_VINT(limit)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "SELECT id, state, name, attempts, max_attempts, run_at, tenant_id,"
+                            " last_error FROM jobs WHERE ($1 IS NULL OR state = $1)"
+                            " AND ($2 IS NULL OR name = $2) ORDER BY id DESC LIMIT $3",
+                            a, 3, &st, err);
+    if (rc != 0)
+        return rc;
+    fprintf(out, "%-36s  %-7s  %-24s  %-8s  %-24s  %-36s  %s\n", "ID", "STATE", "NAME", "ATTEMPTS",
+            "RUN AT", "TENANT", "LAST ERROR");
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        char at[40], tries[24];
+        cn_format_rfc3339(cn_stmt_int(st, 5), at);
+        snprintf(tries, sizeof(tries), "%lld/%lld", (long long)cn_stmt_int(st, 3),
+                 (long long)cn_stmt_int(st, 4));
+        const char *tenant = cn_stmt_text(st, 6, NULL), *last = cn_stmt_text(st, 7, NULL);
+        fprintf(out, "%-36s  %-7s  %-24s  %-8s  %-24s  %-36s  %.120s\n", cn_stmt_text(st, 0, NULL),
+                cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL), tries, at,
+                tenant ? tenant : "-", last ? last : "");
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+int cn_jobs_print_one(cn_store_t *s, const char *id, FILE *out, cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(id)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", a, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    if (rc == CN_ROW) {
+        cn_buf_t b = {0};
+        cn_jw_t w;
+        cn_jw_init(&w, &b);
+        write_job(&w, st, 1);
+        fprintf(out, "%.*s\n", (int)b.len, b.data);
+        cn_buf_free(&b);
+    }
+    cn_stmt_finish(st);
+    return rc == CN_ROW ? 0 : rc == CN_DONE ? cn_err_set(err, CN_ENOTFOUND, "no job %s", id) : rc;
+}
+
+/* ---- API ---- */
+
+static const cn_field_t list_fields[] = {
+    {"state", CN_T_STRING, .enum_values = job_states},
+    {"name", CN_T_STRING, .min_len = 1, .max_len = 100, .description = "job type"},
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = CN_PAGE_MAX,
+     .description = "Page size (default 50)"},
+    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
+    {0},
+};
+static const cn_schema_t list_query = {"JobListQuery", list_fields};
+
+static int list_jobs(cn_req_t *r)
+{
+    const char *state = json_string_value(json_object_get(r->query, "state"));
+    const char *name = json_string_value(json_object_get(r->query, "name"));
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
+    if (rc != 0)
+        return rc;
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(page.after[0] ? page.after : "~"),
+                    state ? CN_VTEXT(state) : CN_VNULL, name ? CN_VTEXT(name) : CN_VNULL,
+                    CN_VINT(page.limit + 1)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store,
+                             "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant_id = $1 AND id < $2"
+                             " AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR name = $4)"
+                             " ORDER BY id DESC LIMIT $5",
+                             a, CN_ARRAY_SIZE(a), &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
+        size_t len;
+        const char *id = cn_stmt_text(st, 0, &len);
+        write_job(&page.w, st, 0);
+        cn_page_item(&page, id, len);
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_page_end_items(&page);
+    /* counts by state for the same selection, whatever the state filter */
+    int64_t counts[4] = {0};
+    cn_val_t c[] = {CN_VTEXT(cn_req_tenant(r)), name ? CN_VTEXT(name) : CN_VNULL};
+    if ((rc = cn_store_query(r->store,
+                             "SELECT state, count(*) FROM jobs WHERE tenant_id = $1"
+                             " AND ($2 IS NULL OR name = $2) GROUP BY state",
+                             c, 2, &st, &r->err)) != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        for (int k = 0; k < 4; k++)
+            if (strcmp(cn_stmt_text(st, 0, NULL), job_states[k]) == 0)
+                counts[k] = cn_stmt_int(st, 1);
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_jw_key(&page.w, "counts");
+    cn_jw_object(&page.w);
+    for (int k = 0; k < 4; k++) {
+        cn_jw_key(&page.w, job_states[k]);
+        cn_jw_int(&page.w, counts[k]);
+    }
+    cn_jw_end(&page.w);
+    cn_jw_end(&page.w);
+    return cn_reply_json_buf(r, 200);
+}
+
+static int reply_job(cn_req_t *r, int status)
+{
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant_id = $1 AND id = $2", a,
+                            2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    if (rc == CN_ROW) {
+        cn_jw_t w;
+        cn_jw_init(&w, cn_reply_buffer(r));
+        write_job(&w, st, 0);
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (rc != CN_ROW)
+        return cn_fail(r, CN_ENOTFOUND, "no job with this id");
+    return cn_reply_json_buf(r, status);
+}
+
+static int get_job(cn_req_t *r)
+{
+    return reply_job(r, 200);
+}
+
+static int retry_job(cn_req_t *r)
+{
+    int rc = cn_jobs_retry(r->store, cn_req_tenant(r), cn_req_param(r, "id"), &r->err);
+    return rc != 0 ? rc : reply_job(r, 200);
+}
+
+static const cn_route_t routes[] = {
+    {CN_GET, "/api/v1/jobs", list_jobs, "jobs.read", .query = &list_query,
+     .summary = "List the tenant's jobs, newest first, with counts by state"},
+    {CN_GET, "/api/v1/jobs/{id}", get_job, "jobs.read", .params = &cn_id_param,
+     .summary = "Get a job"},
+    {CN_POST, "/api/v1/jobs/{id}/retry", retry_job, "jobs.manage", .params = &cn_id_param,
+     .summary = "Queue a dead job again (409 unless it is dead)"},
+    {0},
+};
+
+static const cn_permission_t permissions[] = {
+    {"jobs.read", "See the tenant's background jobs"},
+    {"jobs.manage", "Retry dead jobs"},
+    {0},
+};
+
+/* The id index serves enqueue-time uniqueness and lookups; (state, run_at) serves claims,
+ * reclaims (state = 'running') and the retention purge; the tenant index serves the API. */
+static const cn_migration_t migrations[] = {
+    {1, "create_jobs",
+     "CREATE TABLE jobs ("
+     " id TEXT PRIMARY KEY,"
+     " tenant_id TEXT,"
+     " name TEXT NOT NULL,"
+     " payload TEXT NOT NULL DEFAULT '{}',"
+     " state TEXT NOT NULL DEFAULT 'queued',"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " max_attempts INTEGER NOT NULL,"
+     " run_at INTEGER NOT NULL,"
+     " lease_until INTEGER,"
+     " unique_key TEXT,"
+     " every_ms INTEGER NOT NULL DEFAULT 0,"
+     " last_error TEXT,"
+     " created_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL,"
+     " finished_at INTEGER);"
+     "CREATE UNIQUE INDEX jobs_unique ON jobs (name, unique_key) WHERE unique_key IS NOT NULL;"
+     "CREATE INDEX jobs_due ON jobs (state, run_at);"
+     "CREATE INDEX jobs_tenant ON jobs (tenant_id, id) WHERE tenant_id IS NOT NULL"},
+    {0},
+};
+
+const cn_app_t cn_jobs_app = {
+    .name = "jobs",
+    .description = "Durable background jobs: state, retries and dead letters",
+    .migrations = migrations,
+    .routes = routes,
+    .permissions = permissions,
+};

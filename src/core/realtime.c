@@ -1,0 +1,1255 @@
+/*
+ * Realtime hub (see realtime.h and docs/realtime.md).
+ *
+ * Ordering: the event bus calls on_event right after each commit, under the process
+ * write lock, so the messages a loop receives are in commit order and each channel's seq
+ * only grows. A subscription is registered before its history is read (through a
+ * connection of its own that sees every commit so far), so an event is either in that
+ * history or arrives afterwards through the queue; whatever arrives twice is dropped by
+ * its seq.
+ *
+ * Memory: a client is one allocation plus wslay's context; outgoing bytes go to the
+ * client's buffer and leave in one write per loop turn.
+ */
+#include "core/realtime.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "core/system.h"
+
+#include <h2o/http1.h>
+
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#define AUTH_TIMEOUT_MS 10000
+#define TICK_MS 1000
+
+enum { CLIENT_WS = 1, CLIENT_SSE = 2 };
+
+typedef struct st_hub_t hub_t;
+
+typedef struct {
+    char *key; /* tenant '\n' channel */
+    int64_t last_seq;
+} sub_t;
+
+typedef struct st_client_t {
+    hub_t *hub;
+    int kind;
+    h2o_socket_t *sock; /* WebSocket */
+    wslay_event_context_ptr ws;
+    h2o_req_t *req; /* event stream */
+    h2o_generator_t gen;
+    cn_principal_t *principal; /* NULL until authenticated */
+    sub_t *subs;
+    int n_subs;
+    cn_buf_t out;     /* waiting to be written */
+    cn_buf_t writing; /* being written */
+    int busy;         /* a write is in flight */
+    int closing;      /* close once what is queued has left */
+    int dead;
+    uint64_t opened_ms, last_rx_ms, last_ping_ms;
+    h2o_linklist_t link;  /* hub->clients */
+    h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
+} client_t;
+
+/* subscribers of one channel on one loop */
+typedef struct st_chansubs_t {
+    struct st_chansubs_t *next;
+    uint64_t hash;
+    client_t **v;
+    size_t n, cap;
+    char key[];
+} chansubs_t;
+
+typedef struct {
+    h2o_multithread_message_t super;
+    struct st_delivery_t *d;
+} dmsg_t;
+
+typedef struct st_delivery_t {
+    atomic_int refs;
+    int64_t seq;
+    uint64_t hash;
+    char *key;
+    char *json; /* the WebSocket message */
+    size_t json_len;
+    char *sse; /* the event-stream record */
+    size_t sse_len;
+    dmsg_t msgs[];
+} delivery_t;
+
+struct st_hub_t {
+    int bound;
+    h2o_loop_t *loop;
+    h2o_context_t *ctx;
+    h2o_multithread_receiver_t receiver;
+    cn_store_t *store;  /* the loop's connection: authentication */
+    cn_store_t *reader; /* sees every commit so far: history */
+    h2o_linklist_t clients, dirty;
+    chansubs_t **buckets;
+    size_t cap, count;
+    atomic_int n_subs; /* read by publishers to skip idle loops */
+    h2o_timeout_t tick_timeout;
+    h2o_timeout_entry_t tick;
+};
+
+static struct {
+    hub_t *hubs;
+    int n_hubs;
+    pthread_mutex_t lock; /* hub binding vs. publishers */
+    pthread_mutex_t presence_lock;
+    struct presence {
+        struct presence *next;
+        int count;
+        char key[];
+    } * presence;
+    const cn_config_t *cfg;
+    int heartbeat_ms;
+    size_t max_queue, max_message;
+    int max_subs;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .presence_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local hub_t *this_hub;
+
+/* ---- the protocol's parser ---- */
+
+static int copy_field(json_t *o, const char *name, char *out, size_t cap, int required, char *why,
+                      size_t why_cap)
+{
+    json_t *v = json_object_get(o, name);
+    if (v == NULL) {
+        out[0] = '\0';
+        if (required)
+            snprintf(why, why_cap, "%s is required", name);
+        return required ? -1 : 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) >= cap) {
+        snprintf(why, why_cap, "%s must be a string of at most %zu bytes", name, cap - 1);
+        return -1;
+    }
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+int cn_rt_parse(const char *text, size_t len, cn_rt_msg_t *m, char *why, size_t why_cap)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    memset(m, 0, sizeof(*m));
+    m->since = -1;
+    int rc = -1;
+    const char *op = json_string_value(json_object_get(o, "op"));
+    if (o == NULL) {
+        snprintf(why, why_cap, "not JSON: %s at line %d column %d", jerr.text, jerr.line,
+                 jerr.column);
+    } else if (!json_is_object(o)) {
+        snprintf(why, why_cap, "a message is a JSON object");
+    } else if (op == NULL) {
+        snprintf(why, why_cap, "op is required and must be a string");
+    } else if (strcmp(op, "ping") == 0) {
+        m->op = RT_PING;
+        rc = 0;
+    } else if (strcmp(op, "auth") == 0) {
+        m->op = RT_AUTH;
+        rc = copy_field(o, "token", m->token, sizeof(m->token), 1, why, why_cap);
+    } else if (strcmp(op, "subscribe") == 0 || strcmp(op, "unsubscribe") == 0) {
+        m->op = op[0] == 's' ? RT_SUBSCRIBE : RT_UNSUBSCRIBE;
+        rc = copy_field(o, "channel", m->channel, sizeof(m->channel), 1, why, why_cap);
+        if (rc == 0 && !cn_events_channel_valid(m->channel)) {
+            snprintf(why, why_cap, "channel must be 1-%d letters, digits or ._-:", CN_CHANNEL_MAX);
+            rc = -1;
+        }
+        json_t *since = json_object_get(o, "since");
+        if (rc == 0 && m->op == RT_SUBSCRIBE && since != NULL) {
+            if (!json_is_integer(since) || json_integer_value(since) < 0) {
+                snprintf(why, why_cap, "since must be an integer >= 0");
+                rc = -1;
+            } else {
+                m->since = json_integer_value(since);
+            }
+        }
+        if (rc == 0 && m->op == RT_SUBSCRIBE)
+            rc = copy_field(o, "epoch", m->epoch, sizeof(m->epoch), 0, why, why_cap);
+    } else {
+        snprintf(why, why_cap, "unknown op; use auth, subscribe, unsubscribe or ping");
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---- presence ---- */
+
+static void presence_add(const cn_principal_t *p, int delta)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s\n%s", p->tenant_id, p->subject);
+    pthread_mutex_lock(&R.presence_lock);
+    struct presence **pp = &R.presence;
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->next;
+    if (*pp == NULL && delta > 0) {
+        size_t n = strlen(key) + 1;
+        *pp = cn_calloc(1, sizeof(**pp) + n);
+        memcpy((*pp)->key, key, n);
+    }
+    if (*pp != NULL && ((*pp)->count += delta) <= 0) {
+        struct presence *gone = *pp;
+        *pp = gone->next;
+        free(gone);
+    }
+    pthread_mutex_unlock(&R.presence_lock);
+}
+
+int cn_realtime_presence(const char *tenant_id, const char *subject)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s\n%s", tenant_id, subject);
+    int n = 0;
+    pthread_mutex_lock(&R.presence_lock);
+    for (struct presence *p = R.presence; p != NULL; p = p->next)
+        if (strcmp(p->key, key) == 0)
+            n = p->count;
+    pthread_mutex_unlock(&R.presence_lock);
+    return n;
+}
+
+/* ---- a loop's channel table ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static chansubs_t *chan_find(hub_t *hub, const char *key, uint64_t h)
+{
+    if (hub->cap == 0)
+        return NULL;
+    for (chansubs_t *c = hub->buckets[h & (hub->cap - 1)]; c != NULL; c = c->next)
+        if (c->hash == h && strcmp(c->key, key) == 0)
+            return c;
+    return NULL;
+}
+
+static chansubs_t *chan_get(hub_t *hub, const char *key)
+{
+    uint64_t h = hash_str(key);
+    chansubs_t *c = chan_find(hub, key, h);
+    if (c != NULL)
+        return c;
+    if (hub->count + 1 > hub->cap / 2) {
+        size_t cap = hub->cap ? hub->cap * 2 : 64;
+        chansubs_t **b = cn_calloc(cap, sizeof(*b));
+        for (size_t i = 0; i < hub->cap; i++)
+            for (chansubs_t *x = hub->buckets[i], *next; x != NULL; x = next) {
+                next = x->next;
+                x->next = b[x->hash & (cap - 1)];
+                b[x->hash & (cap - 1)] = x;
+            }
+        free(hub->buckets);
+        hub->buckets = b;
+        hub->cap = cap;
+    }
+    size_t n = strlen(key) + 1;
+    c = cn_calloc(1, sizeof(*c) + n);
+    memcpy(c->key, key, n);
+    c->hash = h;
+    c->next = hub->buckets[h & (hub->cap - 1)];
+    hub->buckets[h & (hub->cap - 1)] = c;
+    hub->count++;
+    return c;
+}
+
+static void chan_remove_client(hub_t *hub, const char *key, client_t *cl)
+{
+    uint64_t h = hash_str(key);
+    chansubs_t *c = chan_find(hub, key, h);
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i] == cl) {
+            c->v[i] = c->v[--c->n];
+            atomic_fetch_sub(&hub->n_subs, 1);
+            break;
+        }
+    if (c->n > 0)
+        return;
+    for (chansubs_t **pc = &hub->buckets[h & (hub->cap - 1)]; *pc != NULL; pc = &(*pc)->next)
+        if (*pc == c) {
+            *pc = c->next;
+            break;
+        }
+    free(c->v);
+    free(c);
+    hub->count--;
+}
+
+/* ---- output ---- */
+
+static void client_free(client_t *c);
+
+static void mark_dirty(client_t *c)
+{
+    if (!h2o_linklist_is_linked(&c->dirty))
+        h2o_linklist_insert(&c->hub->dirty, &c->dirty);
+}
+
+static size_t queued_bytes(const client_t *c)
+{
+    size_t n = c->out.len + c->writing.len;
+    return c->ws ? n + wslay_event_get_queued_msg_length(c->ws) : n;
+}
+
+static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason));
+    mark_dirty(c);
+}
+
+/* Queues one message; a client whose queue is full is closed as too slow (1008). */
+static void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
+{
+    if (c->closing || c->dead)
+        return;
+    if (queued_bytes(c) + len > R.max_queue) {
+        cn_log(CN_LOG_INFO, NULL, "realtime: closing a client that does not keep up (%zu bytes)",
+               queued_bytes(c));
+        if (c->kind == CLIENT_WS) {
+            ws_queue_close(c, 1008, "send queue full: reconnect and resume");
+        } else {
+            c->closing = 1;
+            mark_dirty(c);
+        }
+        return;
+    }
+    if (c->kind == CLIENT_WS) {
+        struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)json, len};
+        wslay_event_queue_msg(c->ws, &m);
+    } else {
+        cn_buf_append(&c->out, sse, sse_len);
+    }
+    mark_dirty(c);
+}
+
+static void send_jw(client_t *c, cn_buf_t *b)
+{
+    cn_buf_t sse = {0};
+    if (c->kind == CLIENT_SSE) { /* protocol answers are events of their op's name */
+        cn_buf_lit(&sse, "data: ");
+        cn_buf_append(&sse, b->data, b->len);
+        cn_buf_lit(&sse, "\n\n");
+    }
+    client_send(c, b->data, b->len, sse.data, sse.len);
+    cn_buf_free(&sse);
+}
+
+static void send_error(client_t *c, const char *code, const char *message, const char *channel)
+{
+    cn_buf_t b = {0};
+    cn_jw_t w;
+    cn_jw_init(&w, &b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "op");
+    cn_jw_str(&w, "error", 5);
+    cn_jw_key(&w, "code");
+    cn_jw_str(&w, code, strlen(code));
+    cn_jw_key(&w, "message");
+    cn_jw_str(&w, message, strlen(message));
+    if (channel != NULL) {
+        cn_jw_key(&w, "channel");
+        cn_jw_str(&w, channel, strlen(channel));
+    }
+    cn_jw_end(&w);
+    send_jw(c, &b);
+    cn_buf_free(&b);
+}
+
+static void on_ws_written(h2o_socket_t *sock, const char *err);
+static void flush(client_t *c);
+
+static void start_write(client_t *c)
+{
+    if (c->busy || c->out.len == 0)
+        return;
+    cn_buf_t t = c->writing; /* swap: the written buffer is reused for the next bytes */
+    c->writing = c->out;
+    c->out = t;
+    c->out.len = 0;
+    c->busy = 1;
+    h2o_iovec_t v = h2o_iovec_init(c->writing.data, c->writing.len);
+    if (c->kind == CLIENT_WS)
+        h2o_socket_write(c->sock, &v, 1, on_ws_written);
+    else
+        h2o_send(c->req, &v, 1, c->closing ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void written(client_t *c)
+{
+    c->busy = 0;
+    c->writing.len = 0;
+    if (c->writing.cap > 16384) { /* an idle connection keeps no large buffer */
+        cn_buf_free(&c->writing);
+    }
+    flush(c);
+}
+
+static void on_ws_written(h2o_socket_t *sock, const char *err)
+{
+    client_t *c = sock->data;
+    if (err != NULL) {
+        c->dead = 1;
+        client_free(c);
+        return;
+    }
+    written(c);
+}
+
+static void flush(client_t *c)
+{
+    if (c->dead)
+        return;
+    if (c->kind == CLIENT_WS) {
+        if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
+            client_free(c);
+            return;
+        }
+        start_write(c);
+        /* the close frame has left (or the peer is gone): nothing more to say */
+        if (!c->busy && ((c->closing && wslay_event_get_close_sent(c->ws)) ||
+                         (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)))) {
+            client_free(c);
+        }
+        return;
+    }
+    if (c->closing && !c->busy && c->out.len == 0) { /* SSE: end the stream */
+        c->busy = 1;
+        h2o_send(c->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    start_write(c);
+}
+
+static void flush_dirty(hub_t *hub)
+{
+    while (!h2o_linklist_is_empty(&hub->dirty)) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, dirty, hub->dirty.next);
+        h2o_linklist_unlink(&c->dirty);
+        flush(c);
+    }
+}
+
+/* ---- clients ---- */
+
+static void drop_subscription(client_t *c, int i)
+{
+    chan_remove_client(c->hub, c->subs[i].key, c);
+    free(c->subs[i].key);
+    c->subs[i] = c->subs[--c->n_subs];
+}
+
+static void client_free(client_t *c)
+{
+    while (c->n_subs > 0)
+        drop_subscription(c, c->n_subs - 1);
+    free(c->subs);
+    if (c->principal != NULL) {
+        presence_add(c->principal, -1);
+        free(c->principal);
+    }
+    if (h2o_linklist_is_linked(&c->dirty))
+        h2o_linklist_unlink(&c->dirty);
+    if (h2o_linklist_is_linked(&c->link))
+        h2o_linklist_unlink(&c->link);
+    cn_buf_free(&c->out);
+    cn_buf_free(&c->writing);
+    if (c->kind == CLIENT_WS) {
+        if (c->sock != NULL)
+            h2o_socket_close(c->sock);
+        wslay_event_context_free(c->ws);
+        free(c);
+    } else {
+        c->dead = 1; /* the request's pool owns c; its generator's stop or final write ends it */
+    }
+}
+
+static sub_t *find_sub(client_t *c, const char *key, int *index)
+{
+    for (int i = 0; i < c->n_subs; i++)
+        if (strcmp(c->subs[i].key, key) == 0) {
+            if (index)
+                *index = i;
+            return &c->subs[i];
+        }
+    return NULL;
+}
+
+static void event_json(cn_buf_t *b, const cn_event_t *ev)
+{
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "op");
+    cn_jw_str(&w, "event", 5);
+    cn_jw_key(&w, "channel");
+    cn_jw_str(&w, ev->channel, strlen(ev->channel));
+    cn_jw_key(&w, "seq");
+    cn_jw_int(&w, ev->seq);
+    cn_jw_key(&w, "epoch");
+    cn_jw_str(&w, ev->epoch, strlen(ev->epoch));
+    cn_jw_key(&w, "type");
+    cn_jw_str(&w, ev->type, strlen(ev->type));
+    cn_jw_key(&w, "at");
+    cn_jw_int(&w, ev->at_ms);
+    cn_jw_key(&w, "data");
+    cn_jw_raw(&w, ev->data, ev->data_len);
+    cn_jw_end(&w);
+}
+
+static void event_sse(cn_buf_t *b, const cn_event_t *ev, const char *json, size_t len)
+{
+    cn_buf_appendf(b, "id: %s:%lld\nevent: %s\ndata: ", ev->epoch, (long long)ev->seq, ev->type);
+    cn_buf_append(b, json, len);
+    cn_buf_lit(b, "\n\n");
+}
+
+static int send_replayed(const cn_event_t *ev, void *ud)
+{
+    client_t *c = ((void **)ud)[0];
+    sub_t *s = ((void **)ud)[1];
+    cn_buf_t j = {0}, sse = {0};
+    event_json(&j, ev);
+    if (c->kind == CLIENT_SSE)
+        event_sse(&sse, ev, j.data, j.len);
+    client_send(c, j.data, j.len, sse.data, sse.len);
+    cn_buf_free(&j);
+    cn_buf_free(&sse);
+    s->last_seq = ev->seq;
+    return c->closing ? 1 : 0;
+}
+
+static void send_position(client_t *c, const char *op, const char *channel,
+                          const cn_position_t *pos)
+{
+    cn_buf_t b = {0};
+    cn_jw_t w;
+    cn_jw_init(&w, &b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "op");
+    cn_jw_str(&w, op, strlen(op));
+    cn_jw_key(&w, "channel");
+    cn_jw_str(&w, channel, strlen(channel));
+    cn_jw_key(&w, "seq");
+    cn_jw_int(&w, pos->seq);
+    cn_jw_key(&w, "epoch");
+    cn_jw_str(&w, pos->epoch, strlen(pos->epoch));
+    cn_jw_end(&w);
+    if (c->kind == CLIENT_SSE) { /* the stream announces it as a named event */
+        cn_buf_t sse = {0};
+        cn_buf_appendf(&sse, "event: %s\ndata: ", op);
+        cn_buf_append(&sse, b.data, b.len);
+        cn_buf_lit(&sse, "\n\n");
+        client_send(c, b.data, b.len, sse.data, sse.len);
+        cn_buf_free(&sse);
+    } else {
+        client_send(c, b.data, b.len, NULL, 0);
+    }
+    cn_buf_free(&b);
+}
+
+/* The permission a channel needs, from the modules' channel tables (NULL: unknown). */
+static const char *channel_permission(const char *channel)
+{
+    size_t fam = strcspn(channel, ":");
+    for (const cn_app_t *const *m = cn_system_modules(); m && *m; m++)
+        for (const cn_channel_t *ch = (*m)->channels; ch && ch->prefix; ch++)
+            if (strlen(ch->prefix) == fam && strncmp(ch->prefix, channel, fam) == 0)
+                return ch->permission;
+    return NULL;
+}
+
+/* Checks the channel for the client; sends the error and returns -1 when refused. */
+static int may_subscribe(client_t *c, const char *channel)
+{
+    const char *perm = channel_permission(channel);
+    if (perm == NULL) {
+        send_error(c, "unknown_channel", "no module publishes on this channel", channel);
+        return -1;
+    }
+    cn_err_t err = {0};
+    if (cn_principal_allowed(c->hub->store, c->principal, perm, &err) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "this channel needs the permission %s", perm);
+        send_error(c, "forbidden", msg, channel);
+        return -1;
+    }
+    return 0;
+}
+
+static void subscribe(client_t *c, const char *channel, int64_t since, const char *epoch)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s\n%s", c->principal->tenant_id, channel);
+    int idx;
+    if (find_sub(c, key, &idx) != NULL) /* a resubscription starts over */
+        drop_subscription(c, idx);
+    if (c->n_subs >= R.max_subs) {
+        send_error(c, "too_many_subscriptions", "unsubscribe from a channel first", channel);
+        return;
+    }
+    /* registered before the history is read: what commits from now on reaches this loop */
+    c->subs = cn_realloc(c->subs, (size_t)(c->n_subs + 1) * sizeof(sub_t));
+    int me = c->n_subs++;
+    c->subs[me].key = cn_strdup(key);
+    c->subs[me].last_seq = INT64_MAX; /* nothing live can arrive before we return */
+    chansubs_t *cs = chan_get(c->hub, key);
+    if (cs->n == cs->cap) {
+        cs->cap = cs->cap ? cs->cap * 2 : 4;
+        cs->v = cn_realloc(cs->v, cs->cap * sizeof(client_t *));
+    }
+    cs->v[cs->n++] = c;
+    atomic_fetch_add(&c->hub->n_subs, 1);
+
+    cn_position_t pos;
+    cn_err_t err = {0};
+    const char *tenant = c->principal->tenant_id;
+    if (cn_events_position(c->hub->reader, tenant, channel, &pos.seq, pos.epoch, &err) != 0) {
+        cn_log(CN_LOG_ERROR, NULL, "realtime: cannot read channel position: %s", err.msg);
+        send_error(c, "unavailable", "the channel cannot be read now; retry", channel);
+        drop_subscription(c, me);
+        return;
+    }
+    send_position(c, "subscribed", channel, &pos);
+    c->subs[me].last_seq = since >= 0 ? since : pos.seq;
+    if (since < 0)
+        return;
+    void *ud[2] = {c, &c->subs[me]};
+    int rc = cn_events_replay(c->hub->reader, tenant, channel, since, epoch, &pos, send_replayed,
+                              ud, &err);
+    if (rc == CN_RESYNC) { /* the gap cannot be filled: the client reloads, we go on live */
+        if (c->subs[me].last_seq < pos.seq)
+            c->subs[me].last_seq = pos.seq;
+        send_position(c, "resync_required", channel, &pos);
+    } else if (rc < 0) {
+        cn_log(CN_LOG_ERROR, NULL, "realtime: cannot read channel history: %s", err.msg);
+        send_error(c, "unavailable", "the history cannot be read now; subscribe again", channel);
+        drop_subscription(c, me);
+    }
+}
+
+static void unsubscribe(client_t *c, const char *channel)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s\n%s", c->principal->tenant_id, channel);
+    int idx;
+    if (find_sub(c, key, &idx) != NULL)
+        drop_subscription(c, idx);
+    cn_buf_t b = {0};
+    cn_buf_appendf(&b, "{\"op\":\"unsubscribed\",\"channel\":\"%s\"}", channel);
+    send_jw(c, &b);
+    cn_buf_free(&b);
+}
+
+static void send_ready(client_t *c)
+{
+    cn_buf_t b = {0};
+    cn_jw_t w;
+    cn_jw_init(&w, &b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "op");
+    cn_jw_str(&w, "ready", 5);
+    cn_jw_key(&w, "tenant_id");
+    cn_jw_str(&w, c->principal->tenant_id, strlen(c->principal->tenant_id));
+    cn_jw_key(&w, "subject");
+    cn_jw_str(&w, c->principal->subject, strlen(c->principal->subject));
+    cn_jw_key(&w, "heartbeat_s");
+    cn_jw_int(&w, R.heartbeat_ms / 1000);
+    cn_jw_end(&w);
+    send_jw(c, &b);
+    cn_buf_free(&b);
+}
+
+static int authenticated(client_t *c, const cn_principal_t *p)
+{
+    cn_err_t err = {0};
+    if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
+        return -1;
+    c->principal = cn_malloc(sizeof(*p));
+    *c->principal = *p;
+    presence_add(p, 1);
+    send_ready(c);
+    return 0;
+}
+
+static void on_text(client_t *c, const char *text, size_t len)
+{
+    cn_rt_msg_t m;
+    char why[200];
+    if (cn_rt_parse(text, len, &m, why, sizeof(why)) != 0) {
+        send_error(c, "invalid_message", why, NULL);
+        return;
+    }
+    if (m.op == RT_PING) {
+        cn_buf_t b = {0};
+        cn_buf_lit(&b, "{\"op\":\"pong\"}");
+        send_jw(c, &b);
+        cn_buf_free(&b);
+        return;
+    }
+    if (m.op == RT_AUTH) {
+        if (c->principal != NULL) {
+            send_error(c, "invalid_message", "already authenticated", NULL);
+            return;
+        }
+        cn_principal_t p;
+        memset(&p, 0, sizeof(p));
+        cn_err_t err = {0};
+        if (cn_token_authenticate(c->hub->store, m.token, strlen(m.token), &p, &err) != 0 ||
+            authenticated(c, &p) != 0) {
+            send_error(c, "unauthorized", err.msg[0] ? err.msg : "the token is not valid", NULL);
+            ws_queue_close(c, 4401, "unauthorized");
+        }
+        return;
+    }
+    if (c->principal == NULL) {
+        send_error(c, "unauthorized", "authenticate first: {\"op\":\"auth\",\"token\":...}", NULL);
+        ws_queue_close(c, 4401, "unauthorized");
+        return;
+    }
+    if (m.op == RT_UNSUBSCRIBE) {
+        unsubscribe(c, m.channel);
+        return;
+    }
+    if (may_subscribe(c, m.channel) == 0)
+        subscribe(c, m.channel, m.since, m.epoch[0] ? m.epoch : NULL);
+}
+
+/* ---- WebSocket I/O through wslay ---- */
+
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    client_t *c = ud;
+    h2o_buffer_t *in = c->sock->input;
+    if (in->size == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (len > in->size)
+        len = in->size;
+    memcpy(buf, in->bytes, len);
+    h2o_buffer_consume(&c->sock->input, len);
+    return (ssize_t)len;
+}
+
+static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    client_t *c = ud;
+    cn_buf_append(&c->out, data, len);
+    return (ssize_t)len;
+}
+
+static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *ud)
+{
+    client_t *c = ud;
+    if (arg->opcode == WSLAY_TEXT_FRAME)
+        on_text(c, (const char *)arg->msg, arg->msg_length);
+    else if (arg->opcode == WSLAY_BINARY_FRAME)
+        send_error(c, "invalid_message", "messages are JSON text frames", NULL);
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    .recv_callback = ws_recv, .send_callback = ws_send, .on_msg_recv_callback = ws_on_msg};
+
+static void on_ws_read(h2o_socket_t *sock, const char *err)
+{
+    client_t *c = sock->data;
+    if (err != NULL) {
+        client_free(c);
+        return;
+    }
+    c->last_rx_ms = h2o_now(c->hub->loop);
+    while (sock->input->size > 0 && wslay_event_want_read(c->ws))
+        if (wslay_event_recv(c->ws) != 0) {
+            client_free(c);
+            return;
+        }
+    if (sock->input->size > 0) /* the peer closed, yet keeps sending: drop it */
+        h2o_buffer_consume(&sock->input, sock->input->size);
+    mark_dirty(c);
+    flush_dirty(c->hub);
+}
+
+static void on_upgraded(void *ud, h2o_socket_t *sock, size_t reqsize)
+{
+    client_t *c = ud;
+    if (sock == NULL) { /* the 101 could not be sent */
+        c->sock = NULL;
+        client_free(c);
+        return;
+    }
+    c->sock = sock;
+    sock->data = c;
+    h2o_buffer_consume(&sock->input, reqsize);
+    h2o_linklist_insert(&c->hub->clients, &c->link);
+    if (c->principal != NULL)
+        send_ready(c);
+    h2o_socket_read_start(sock, on_ws_read);
+    if (sock->input->size > 0) /* a first message sent right behind the upgrade */
+        on_ws_read(sock, NULL);
+    else
+        flush_dirty(c->hub);
+}
+
+static int is_websocket_handshake(cn_req_t *r, h2o_iovec_t *key)
+{
+    h2o_req_t *req = r->h;
+    *key = cn_req_header(r, "sec-websocket-key");
+    return req->version < 0x200 && req->upgrade.base != NULL &&
+           h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")) &&
+           key->len == 24;
+}
+
+static int get_realtime(cn_req_t *r)
+{
+    h2o_iovec_t key;
+    hub_t *hub = this_hub;
+    if (hub == NULL || !hub->bound)
+        return cn_fail(r, CN_EBUSY, "the realtime hub is not running");
+    if (!is_websocket_handshake(r, &key)) {
+        cn_reply_header(r, "upgrade", H2O_STRLIT("websocket"));
+        return cn_reply_problem(r, CN_EUPGRADE,
+                                "this endpoint speaks WebSocket (HTTP/1.1 Upgrade: websocket with"
+                                " Sec-WebSocket-Key); see docs/realtime.md, or use"
+                                " /api/v1/realtime/sse");
+    }
+    cn_principal_t p;
+    int with_header = cn_req_header(r, "authorization").len > 0;
+    if (with_header) {
+        int rc = cn_req_authenticate(r);
+        if (rc != 0)
+            return rc == CN_EFORBIDDEN ? rc : cn_fail(r, CN_EUNAUTH, "%s", r->err.msg);
+        if (cn_req_allowed(r, "realtime.read") != 0)
+            return cn_fail(r, CN_EFORBIDDEN, "this needs the permission realtime.read");
+        p = r->principal;
+    }
+    client_t *c = cn_calloc(1, sizeof(*c));
+    c->hub = hub;
+    c->kind = CLIENT_WS;
+    c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
+    wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
+    wslay_event_config_set_max_recv_msg_length(c->ws, R.max_message);
+    if (with_header) {
+        c->principal = cn_malloc(sizeof(p));
+        *c->principal = p;
+        presence_add(&p, 1);
+    }
+    /* Sec-WebSocket-Accept: base64(SHA-1(key + RFC 6455 GUID)) */
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    uint8_t src[24 + sizeof(guid) - 1], sha[SHA_DIGEST_LENGTH];
+    memcpy(src, key.base, 24);
+    memcpy(src + 24, guid, sizeof(guid) - 1);
+    SHA1(src, sizeof(src), sha);
+    char accept[32];
+    size_t n = h2o_base64_encode(accept, sha, sizeof(sha), 0);
+    h2o_req_t *req = r->h;
+    cn_req_takeover(r, 101);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-accept"), 0,
+                          NULL, accept, n);
+    h2o_http1_upgrade(req, NULL, 0, on_upgraded, c);
+    return 0;
+}
+
+/* ---- Server-Sent Events ---- */
+
+static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, gen, gen);
+    if (c->dead)
+        return;
+    if (c->closing && c->out.len == 0 && c->busy) { /* the final write went out */
+        client_free(c);
+        return;
+    }
+    written(c);
+}
+
+static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, gen, gen);
+    if (!c->dead)
+        client_free(c);
+}
+
+/* Last-Event-ID: "<epoch>:<seq>" */
+static int64_t parse_last_event_id(cn_req_t *r, char epoch[CN_EPOCH_LEN + 1])
+{
+    h2o_iovec_t v = cn_req_header(r, "last-event-id");
+    epoch[0] = '\0';
+    const char *colon = v.len ? memchr(v.base, ':', v.len) : NULL;
+    if (colon == NULL || (size_t)(colon - v.base) > CN_EPOCH_LEN)
+        return -1;
+    int64_t seq = 0;
+    for (const char *p = colon + 1; p < v.base + v.len; p++) {
+        if (*p < '0' || *p > '9' || seq > INT64_MAX / 10 - 10)
+            return -1;
+        seq = seq * 10 + (*p - '0');
+    }
+    if (colon + 1 == v.base + v.len)
+        return -1;
+    memcpy(epoch, v.base, (size_t)(colon - v.base));
+    epoch[colon - v.base] = '\0';
+    return seq;
+}
+
+static void sse_dispose(void *p)
+{
+    client_t *c = *(client_t **)p;
+    if (!c->dead)
+        client_free(c);
+    cn_buf_free(&c->out);
+    cn_buf_free(&c->writing);
+}
+
+static int get_sse(cn_req_t *r)
+{
+    hub_t *hub = this_hub;
+    if (hub == NULL || !hub->bound)
+        return cn_fail(r, CN_EBUSY, "the realtime hub is not running");
+    json_t *ch = json_object_get(r->query, "channel");
+    const char *channel = json_string_value(ch);
+    if (!cn_events_channel_valid(channel))
+        return cn_fail_field(r, "channel", "must be 1-100 letters, digits or ._-:");
+    const char *perm = channel_permission(channel);
+    if (perm == NULL)
+        return cn_fail(r, CN_ENOTFOUND, "no module publishes on the channel %s", channel);
+    if (cn_req_allowed(r, perm) != 0)
+        return cn_fail(r, CN_EFORBIDDEN, "this channel needs the permission %s", perm);
+    char epoch[CN_EPOCH_LEN + 1];
+    int64_t since = parse_last_event_id(r, epoch);
+    h2o_req_t *req = r->h;
+    client_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    client_t **owner = h2o_mem_alloc_shared(&req->pool, sizeof(*owner), sse_dispose);
+    *owner = c;
+    c->hub = hub;
+    c->kind = CLIENT_SSE;
+    c->req = req;
+    c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
+    c->principal = cn_malloc(sizeof(cn_principal_t));
+    *c->principal = r->principal;
+    presence_add(c->principal, 1);
+    c->gen.proceed = sse_proceed;
+    c->gen.stop = sse_stop;
+    cn_req_takeover(r, 200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_linklist_insert(&hub->clients, &c->link);
+    h2o_start_response(req, &c->gen);
+    cn_buf_lit(&c->out, ": cairn event stream\n\n");
+    subscribe(c, channel, since, epoch[0] ? epoch : NULL);
+    mark_dirty(c);
+    flush_dirty(hub);
+    return 0;
+}
+
+/* ---- presence route ---- */
+
+static int get_presence(cn_req_t *r)
+{
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    const char *tenant = cn_req_tenant(r);
+    size_t tl = strlen(tenant);
+    pthread_mutex_lock(&R.presence_lock);
+    for (struct presence *p = R.presence; p != NULL; p = p->next) {
+        if (strncmp(p->key, tenant, tl) != 0 || p->key[tl] != '\n')
+            continue;
+        cn_jw_object(&w);
+        cn_jw_key(&w, "subject");
+        cn_jw_str(&w, p->key + tl + 1, strlen(p->key + tl + 1));
+        cn_jw_key(&w, "connections");
+        cn_jw_int(&w, p->count);
+        cn_jw_end(&w);
+    }
+    pthread_mutex_unlock(&R.presence_lock);
+    cn_jw_end(&w);
+    cn_jw_end(&w);
+    return cn_reply_json_buf(r, 200);
+}
+
+/* ---- fan-out ---- */
+
+/* Committing thread, under the write lock (see events.h): one message per loop. */
+static void on_event(const cn_event_t *ev, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&R.lock);
+    int targets = 0;
+    for (int i = 0; i < R.n_hubs; i++)
+        targets += R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
+    if (targets == 0) {
+        pthread_mutex_unlock(&R.lock);
+        return;
+    }
+    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)targets * sizeof(dmsg_t));
+    cn_buf_t key = {0}, json = {0}, sse = {0};
+    cn_buf_appendf(&key, "%s\n%s", ev->tenant_id, ev->channel);
+    event_json(&json, ev);
+    event_sse(&sse, ev, json.data, json.len);
+    d->key = key.data;
+    d->hash = hash_str(key.data);
+    d->json = json.data;
+    d->json_len = json.len;
+    d->sse = sse.data;
+    d->sse_len = sse.len;
+    d->seq = ev->seq;
+    atomic_init(&d->refs, targets);
+    int k = 0;
+    for (int i = 0; i < R.n_hubs; i++) {
+        hub_t *hub = &R.hubs[i];
+        if (!hub->bound || atomic_load(&hub->n_subs) == 0)
+            continue;
+        d->msgs[k].d = d;
+        h2o_multithread_send_message(&hub->receiver, &d->msgs[k].super);
+        k++;
+    }
+    pthread_mutex_unlock(&R.lock);
+}
+
+static void release(delivery_t *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) == 1) {
+        free(d->key);
+        free(d->json);
+        free(d->sse);
+        free(d);
+    }
+}
+
+static void deliver(hub_t *hub, const delivery_t *d)
+{
+    chansubs_t *cs = chan_find(hub, d->key, d->hash);
+    if (cs == NULL)
+        return;
+    for (size_t i = 0; i < cs->n; i++) {
+        client_t *c = cs->v[i];
+        sub_t *s = find_sub(c, d->key, NULL);
+        if (s == NULL || d->seq <= s->last_seq)
+            continue; /* already sent from the history */
+        s->last_seq = d->seq;
+        client_send(c, d->json, d->json_len, d->sse, d->sse_len);
+    }
+}
+
+static void on_deliveries(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        dmsg_t *m = H2O_STRUCT_FROM_MEMBER(dmsg_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (hub->bound)
+            deliver(hub, m->d);
+        release(m->d);
+    }
+    flush_dirty(hub);
+}
+
+/* ---- heartbeat and time limits ---- */
+
+static void ws_ping(client_t *c)
+{
+    struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
+    wslay_event_queue_msg(c->ws, &m);
+    mark_dirty(c);
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, tick, entry);
+    uint64_t now = h2o_now(hub->loop);
+    for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
+        next = l->next;
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
+        if (c->kind == CLIENT_WS && c->principal == NULL && now - c->opened_ms > AUTH_TIMEOUT_MS) {
+            ws_queue_close(c, 4401, "authentication timed out");
+        } else if (c->kind == CLIENT_WS && now - c->last_rx_ms > 2 * (uint64_t)R.heartbeat_ms) {
+            client_free(c); /* silent for two intervals: the peer is gone */
+            continue;
+        } else if (now - c->last_ping_ms >= (uint64_t)R.heartbeat_ms) {
+            c->last_ping_ms = now;
+            if (c->kind == CLIENT_WS) {
+                ws_ping(c);
+            } else {
+                cn_buf_lit(&c->out, ": ping\n\n");
+                mark_dirty(c);
+            }
+        }
+    }
+    flush_dirty(hub);
+    h2o_timeout_link(hub->loop, &hub->tick_timeout, &hub->tick);
+}
+
+/* ---- loops ---- */
+
+void cn_realtime_init(int n_loops)
+{
+    R.hubs = cn_calloc((size_t)n_loops, sizeof(hub_t));
+    R.n_hubs = n_loops;
+}
+
+void cn_realtime_bind_loop(int index, h2o_context_t *ctx, cn_store_t *store)
+{
+    hub_t *hub = &R.hubs[index];
+    hub->ctx = ctx;
+    hub->loop = ctx->loop;
+    hub->store = store;
+    h2o_linklist_init_anchor(&hub->clients);
+    h2o_linklist_init_anchor(&hub->dirty);
+    cn_err_t err = {0};
+    if (cn_open_store(R.cfg, 1, &hub->reader, &err) != 0) {
+        cn_log(CN_LOG_ERROR, NULL, "realtime: no history connection, hub off: %s", err.msg);
+        return;
+    }
+    h2o_multithread_register_receiver(ctx->queue, &hub->receiver, on_deliveries);
+    h2o_timeout_init(hub->loop, &hub->tick_timeout, TICK_MS);
+    hub->tick.cb = on_tick;
+    h2o_timeout_link(hub->loop, &hub->tick_timeout, &hub->tick);
+    this_hub = hub;
+    pthread_mutex_lock(&R.lock);
+    hub->bound = 1;
+    pthread_mutex_unlock(&R.lock);
+}
+
+void cn_realtime_loop_shutdown(void)
+{
+    hub_t *hub = this_hub;
+    if (hub == NULL || !hub->bound)
+        return;
+    for (h2o_linklist_t *l = hub->clients.next; l != &hub->clients; l = l->next) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
+        if (c->kind == CLIENT_WS) {
+            ws_queue_close(c, 1001, "server shutting down");
+        } else {
+            c->closing = 1;
+            mark_dirty(c);
+        }
+    }
+    flush_dirty(hub);
+}
+
+void cn_realtime_loop_stop(void)
+{
+    hub_t *hub = this_hub;
+    if (hub == NULL)
+        return;
+    pthread_mutex_lock(&R.lock);
+    hub->bound = 0; /* no more deliveries are posted to this loop */
+    pthread_mutex_unlock(&R.lock);
+    while (!h2o_linklist_is_empty(&hub->clients)) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, hub->clients.next);
+        h2o_linklist_unlink(&c->link);
+        if (c->kind == CLIENT_WS)
+            client_free(c);
+        else
+            c->dead = 1;
+    }
+}
+
+void cn_realtime_loop_free(void)
+{
+    hub_t *hub = this_hub;
+    if (hub == NULL)
+        return;
+    h2o_multithread_unregister_receiver(hub->receiver.queue, &hub->receiver);
+    if (h2o_timeout_is_linked(&hub->tick))
+        h2o_timeout_unlink(&hub->tick);
+    h2o_timeout_dispose(hub->loop, &hub->tick_timeout);
+    for (size_t i = 0; i < hub->cap; i++)
+        for (chansubs_t *c = hub->buckets[i], *next; c != NULL; c = next) {
+            next = c->next;
+            free(c->v);
+            free(c);
+        }
+    free(hub->buckets);
+    cn_store_close(hub->reader);
+    this_hub = NULL;
+}
+
+void cn_realtime_free(void)
+{
+    free(R.hubs);
+    R.hubs = NULL;
+    R.n_hubs = 0;
+    while (R.presence != NULL) {
+        struct presence *p = R.presence;
+        R.presence = p->next;
+        free(p);
+    }
+}
+
+/* ---- module ---- */
+
+static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
+{
+    (void)store;
+    (void)err;
+    R.cfg = cfg;
+    R.heartbeat_ms = cfg->rt_heartbeat_s * 1000;
+    R.max_queue = (size_t)cfg->rt_max_queue_bytes;
+    R.max_message = (size_t)cfg->rt_max_message_bytes;
+    R.max_subs = cfg->rt_max_subscriptions;
+    cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
+    cn_store_add_hook(&cn_events_hook);
+    cn_events_subscribe("", on_event, NULL);
+    return 0;
+}
+
+static const cn_field_t sse_fields[] = {
+    {"channel", CN_T_STRING, .required = 1, .min_len = 1, .max_len = CN_CHANNEL_MAX,
+     .description = "The channel to stream (\"notes\")"},
+    {0},
+};
+static const cn_schema_t sse_query = {"RealtimeStreamQuery", sse_fields};
+
+static const cn_route_t routes[] = {
+    {CN_GET, "/api/v1/realtime", get_realtime, NULL,
+     .summary = "WebSocket upgrade to the realtime hub (authenticates with a header or its "
+                "first message; see docs/realtime.md)"},
+    {CN_GET, "/api/v1/realtime/sse", get_sse, "realtime.read", .query = &sse_query,
+     .summary = "Server-Sent Events stream of one channel (resumes from Last-Event-ID)"},
+    {CN_GET, "/api/v1/realtime/presence", get_presence, "realtime.read",
+     .summary = "Users of the tenant with an open realtime connection"},
+    {0},
+};
+
+static const cn_permission_t permissions[] = {
+    {"realtime.read", "Connect to the realtime hub (each channel also needs its own permission)"},
+    {0},
+};
+
+const cn_app_t cn_realtime_app = {
+    .name = "realtime",
+    .description = "Realtime hub: event history, WebSocket and Server-Sent Events delivery",
+    .migrations = cn_events_migrations,
+    .routes = routes,
+    .permissions = permissions,
+    .start = start,
+};

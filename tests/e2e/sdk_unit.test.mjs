@@ -1,0 +1,443 @@
+// @cairn/sdk without a server: back-off with jitter, JWT expiry, the per-channel seq
+// bookkeeping (dedupe, resume, resync), the realtime client's reconnect/resume/heartbeat
+// over a fake WebSocket, and the REST client's refresh and error handling over a fake fetch.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  CairnClient, CairnError, ChannelState, RealtimeClient, backoffDelay, jwtExpiry,
+} from '../../sdk/js/index.js';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, what, ms = 2000) {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+const b64u = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const jwt = (claims) => `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u(claims)}.sig`;
+
+describe('backoffDelay', () => {
+  test('full jitter within [0, min(cap, base * 2^attempt))', () => {
+    const opts = { baseMs: 250, capMs: 30_000 };
+    for (let a = 0; a < 12; a++) {
+      const ceiling = Math.min(30_000, 250 * 2 ** a);
+      assert.equal(backoffDelay(a, opts, () => 0), 0);
+      assert.equal(backoffDelay(a, opts, () => 0.5), Math.floor(ceiling / 2));
+      assert.equal(backoffDelay(a, opts, () => 0.999999), ceiling - 1);
+      for (let i = 0; i < 200; i++) {
+        const d = backoffDelay(a, opts);
+        assert.ok(d >= 0 && d < ceiling, `attempt ${a}: ${d} in [0, ${ceiling})`);
+      }
+    }
+  });
+
+  test('defaults are base 250 ms and cap 30 s; huge attempts stay at the cap', () => {
+    assert.equal(backoffDelay(0, undefined, () => 0.999999), 249);
+    assert.equal(backoffDelay(3, {}, () => 0.5), 1000);
+    assert.equal(backoffDelay(1000, {}, () => 0.999999), 29_999);
+    assert.equal(backoffDelay(4, { baseMs: 10, capMs: 100 }, () => 0.999999), 99);
+  });
+
+  test('the jitter is spread, not constant', () => {
+    const seen = new Set(Array.from({ length: 100 }, () => backoffDelay(6)));
+    assert.ok(seen.size > 50, `${seen.size} distinct delays of 100`);
+  });
+});
+
+test('jwtExpiry reads exp (ms), and null for anything else', () => {
+  assert.equal(jwtExpiry(jwt({ exp: 1_900_000_000, sub: 'ü' })), 1_900_000_000_000);
+  assert.equal(jwtExpiry('e2e-test-token'), null);
+  assert.equal(jwtExpiry('cairn_abcdefgh_secret'), null);
+  assert.equal(jwtExpiry(jwt({ sub: 'x' })), null);
+  assert.equal(jwtExpiry('a.!!!.b'), null);
+  assert.equal(jwtExpiry(undefined), null);
+});
+
+describe('ChannelState', () => {
+  test('a fresh subscription starts live after the announced seq', () => {
+    const c = new ChannelState('notes');
+    assert.deepEqual(c.subscribeMessage(), { op: 'subscribe', channel: 'notes' });
+    c.subscribed({ seq: 57, epoch: 'E1' });
+    assert.equal(c.seq, 57);
+    assert.equal(c.accept({ seq: 57, epoch: 'E1' }), false, 'already announced');
+    assert.equal(c.accept({ seq: 58, epoch: 'E1' }), true);
+    assert.deepEqual(c.subscribeMessage(), { op: 'subscribe', channel: 'notes', since: 58, epoch: 'E1' });
+  });
+
+  test('duplicates and old events are dropped; the position only moves forward', () => {
+    const c = new ChannelState('notes');
+    c.subscribed({ seq: 0, epoch: 'E' });
+    const delivered = [];
+    for (const seq of [1, 2, 2, 3, 1, 4, 4, 3, 5]) if (c.accept({ seq, epoch: 'E' })) delivered.push(seq);
+    assert.deepEqual(delivered, [1, 2, 3, 4, 5]);
+    assert.equal(c.seq, 5);
+  });
+
+  test('since/epoch given: the first subscribe asks for them, and the replay is kept', () => {
+    const c = new ChannelState('notes', { since: 41, epoch: 'E' });
+    assert.deepEqual(c.subscribeMessage(), { op: 'subscribe', channel: 'notes', since: 41, epoch: 'E' });
+    c.subscribed({ seq: 57, epoch: 'E' });
+    assert.equal(c.seq, 41, 'the missed events 42..57 follow');
+    assert.equal(c.accept({ seq: 42, epoch: 'E' }), true);
+    // since without an epoch asks without one
+    assert.deepEqual(new ChannelState('n', { since: 3 }).subscribeMessage(), { op: 'subscribe', channel: 'n', since: 3 });
+  });
+
+  test('resync moves to the server position; an epoch change restarts the numbering', () => {
+    const c = new ChannelState('notes', { since: 5, epoch: 'OLD' });
+    c.resync({ seq: 900, epoch: 'NEW' });
+    assert.deepEqual(c.subscribeMessage(), { op: 'subscribe', channel: 'notes', since: 900, epoch: 'NEW' });
+    assert.equal(c.accept({ seq: 900, epoch: 'NEW' }), false);
+    assert.equal(c.accept({ seq: 901, epoch: 'NEW' }), true);
+    // a restarted numbering (another epoch) is new even with a smaller seq
+    assert.equal(c.accept({ seq: 1, epoch: 'NEWER' }), true);
+    assert.equal(c.epoch, 'NEWER');
+    assert.equal(c.accept({ seq: 1, epoch: 'NEWER' }), false);
+  });
+});
+
+// ---- a fake WebSocket the tests drive by hand ----
+
+class FakeWS {
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeWS.all.push(this);
+  }
+  get ops() { return this.sent.map((s) => JSON.parse(s)); }
+  send(d) { this.sent.push(d); }
+  open() { this.readyState = 1; this.onopen?.({}); }
+  push(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
+  close(code = 1000, reason = '') {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    queueMicrotask(() => this.onclose?.({ code, reason }));
+  }
+  terminate() { this.close(1006); }
+  static last() { return FakeWS.all.at(-1); }
+}
+
+function fakeClient({ token = 'AT1', refresh } = {}) {
+  const c = new CairnClient({ baseUrl: 'http://cairn.test', token, refreshToken: 'RT1', fetch: async () => { throw new Error('no fetch'); } });
+  c.refreshCalls = 0;
+  c.refresh = async () => { c.refreshCalls++; c.setTokens(refresh ?? { access_token: `AT${c.refreshCalls + 1}`, refresh_token: `RT${c.refreshCalls + 1}` }); return c.tokens; };
+  return c;
+}
+
+/** A realtime client on a fake socket, opened and ready. */
+async function openRealtime(opts = {}) {
+  FakeWS.all = [];
+  const client = opts.client ?? fakeClient();
+  const rt = new RealtimeClient(client, { WebSocket: FakeWS, random: () => 0, ...opts });
+  await until(() => FakeWS.all.length === 1, 'a socket');
+  FakeWS.last().open();
+  FakeWS.last().push({ op: 'ready', tenant_id: 't', subject: 'u', heartbeat_s: 30 });
+  return { rt, client };
+}
+
+describe('RealtimeClient (fake socket)', () => {
+  test('authenticates with the first message, then subscribes', async () => {
+    const { rt } = await openRealtime();
+    const ws = FakeWS.last();
+    assert.equal(ws.url, 'ws://cairn.test/api/v1/realtime');
+    assert.deepEqual(ws.ops, [{ op: 'auth', token: 'AT1' }]);
+    assert.equal(rt.state, 'open');
+    rt.subscribe('notes', () => {});
+    assert.deepEqual(ws.ops.at(-1), { op: 'subscribe', channel: 'notes' });
+    rt.close();
+    assert.equal(rt.state, 'closed');
+  });
+
+  test('reconnects with back-off and resumes every channel from its last seq; duplicates dropped', async () => {
+    const { rt } = await openRealtime();
+    const got = { notes: [], 'notes:x': [] };
+    const states = [];
+    rt.on('state', (s) => states.push(s));
+    rt.subscribe('notes', (e) => got.notes.push(e.seq));
+    rt.subscribe('notes:x', (e) => got['notes:x'].push(e.seq), { since: 7, epoch: 'X' });
+    let ws = FakeWS.last();
+    assert.deepEqual(ws.ops.slice(1), [{ op: 'subscribe', channel: 'notes' }, { op: 'subscribe', channel: 'notes:x', since: 7, epoch: 'X' }]);
+    ws.push({ op: 'subscribed', channel: 'notes', seq: 10, epoch: 'E' });
+    ws.push({ op: 'subscribed', channel: 'notes:x', seq: 9, epoch: 'X' });
+    for (const seq of [8, 9]) ws.push({ op: 'event', channel: 'notes:x', seq, epoch: 'X', type: 't', data: {} });
+    for (const seq of [11, 12, 12, 13]) ws.push({ op: 'event', channel: 'notes', seq, epoch: 'E', type: 't', data: {} });
+
+    ws.terminate();
+    await until(() => FakeWS.all.length === 2, 'a reconnect');
+    assert.deepEqual(states, ['reconnecting']);
+    ws = FakeWS.last();
+    ws.open();
+    ws.push({ op: 'ready' });
+    assert.deepEqual(ws.ops, [
+      { op: 'auth', token: 'AT1' },
+      { op: 'subscribe', channel: 'notes', since: 13, epoch: 'E' },
+      { op: 'subscribe', channel: 'notes:x', since: 9, epoch: 'X' },
+    ]);
+    ws.push({ op: 'subscribed', channel: 'notes', seq: 15, epoch: 'E' });
+    // the server replays 14, 15; an overlap (13) would be dropped
+    for (const seq of [13, 14, 15, 16]) ws.push({ op: 'event', channel: 'notes', seq, epoch: 'E', type: 't', data: {} });
+    assert.deepEqual(got.notes, [11, 12, 13, 14, 15, 16]);
+    assert.deepEqual(got['notes:x'], [8, 9]);
+    assert.deepEqual(rt.position('notes'), { seq: 16, epoch: 'E' });
+    assert.deepEqual(states, ['reconnecting', 'open']);
+    rt.close();
+  });
+
+  test('back-off grows while connections fail, with the configured base', async () => {
+    FakeWS.all = [];
+    const delays = [];
+    const realSetTimeout = globalThis.setTimeout;
+    const rt = new RealtimeClient(fakeClient(), { WebSocket: FakeWS, random: () => 0.5, backoff: { baseMs: 8, capMs: 40 } });
+    globalThis.setTimeout = (fn, ms, ...a) => { if (ms >= 4) delays.push(ms); return realSetTimeout(fn, ms, ...a); };
+    try {
+      for (let i = 1; i <= 5; i++) {
+        await until(() => FakeWS.all.length === i, `attempt ${i}`);
+        FakeWS.last().close(1006); // fails before opening
+      }
+      await until(() => FakeWS.all.length === 6, 'attempt 6');
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+      rt.close();
+    }
+    assert.deepEqual(delays, [4, 8, 16, 20, 20]);
+  });
+
+  test('the back-off resets after a stable connection', async () => {
+    FakeWS.all = [];
+    const rt = new RealtimeClient(fakeClient(), { WebSocket: FakeWS, random: () => 0.999, backoff: { baseMs: 20, capMs: 10_000, stableMs: 30 } });
+    for (let i = 1; i <= 4; i++) {
+      await until(() => FakeWS.all.length === i, `attempt ${i}`);
+      FakeWS.last().close(1006);
+    }
+    await until(() => FakeWS.all.length === 5, 'attempt 5');
+    assert.equal(rt._attempt, 4);
+    FakeWS.last().open();
+    FakeWS.last().push({ op: 'ready' });
+    await sleep(60);
+    assert.equal(rt._attempt, 0, 'reset after stableMs');
+    const t0 = Date.now();
+    FakeWS.last().close(1008); // slow consumer: reconnect and resume
+    await until(() => FakeWS.all.length === 6, 'attempt 6');
+    assert.ok(Date.now() - t0 < 150, 'back to the base delay');
+    rt.close();
+  });
+
+  test('resync_required: the handler runs and the channel resubscribes from the new seq', async () => {
+    const { rt } = await openRealtime();
+    const events = [];
+    const resyncs = [];
+    rt.on('resync_required', (r) => resyncs.push(r));
+    rt.subscribe('notes', (e) => events.push(e.seq), { since: 3, epoch: 'E' });
+    const ws = FakeWS.last();
+    ws.push({ op: 'resync_required', channel: 'notes', seq: 500, epoch: 'E2' });
+    assert.deepEqual(resyncs, [{ channel: 'notes', seq: 500, epoch: 'E2' }]);
+    assert.deepEqual(ws.ops.at(-1), { op: 'subscribe', channel: 'notes', since: 500, epoch: 'E2' });
+    ws.push({ op: 'subscribed', channel: 'notes', seq: 500, epoch: 'E2' });
+    ws.push({ op: 'event', channel: 'notes', seq: 501, epoch: 'E2', type: 't', data: {} });
+    assert.deepEqual(events, [501]);
+    rt.close();
+  });
+
+  test('close code 4401 refreshes the token before reconnecting', async () => {
+    const { rt, client } = await openRealtime();
+    FakeWS.last().close(4401, 'unauthorized');
+    await until(() => FakeWS.all.length === 2, 'a reconnect');
+    assert.equal(client.refreshCalls, 1);
+    FakeWS.last().open();
+    assert.deepEqual(FakeWS.last().ops[0], { op: 'auth', token: 'AT2' });
+    // a 1008 (slow consumer) or 1001 reconnects without a refresh
+    FakeWS.last().close(1008);
+    await until(() => FakeWS.all.length === 3, 'a reconnect');
+    FakeWS.last().open();
+    assert.deepEqual(FakeWS.last().ops[0], { op: 'auth', token: 'AT2' });
+    assert.equal(client.refreshCalls, 1);
+    rt.close();
+  });
+
+  test('4401 with an API key (nothing to refresh) gives up', async () => {
+    FakeWS.all = [];
+    const client = new CairnClient({ baseUrl: 'https://cairn.test', apiKey: 'cairn_k_s', fetch: async () => {} });
+    const rt = new RealtimeClient(client, { WebSocket: FakeWS, random: () => 0 });
+    await until(() => FakeWS.all.length === 1, 'a socket');
+    assert.equal(FakeWS.last().url, 'wss://cairn.test/api/v1/realtime');
+    FakeWS.last().open();
+    assert.deepEqual(FakeWS.last().ops[0], { op: 'auth', token: 'cairn_k_s' });
+    FakeWS.last().close(4401);
+    await until(() => rt.state === 'closed', 'closed');
+    await sleep(20);
+    assert.equal(FakeWS.all.length, 1);
+  });
+
+  test('an expired access token is refreshed before connecting', async () => {
+    FakeWS.all = [];
+    const client = fakeClient({ token: jwt({ exp: Math.floor(Date.now() / 1000) - 5 }) });
+    const rt = new RealtimeClient(client, { WebSocket: FakeWS });
+    await until(() => FakeWS.all.length === 1, 'a socket');
+    FakeWS.last().open();
+    assert.equal(client.refreshCalls, 1);
+    assert.deepEqual(FakeWS.last().ops[0], { op: 'auth', token: 'AT2' });
+    rt.close();
+  });
+
+  test('heartbeat: pings when idle, and a silent connection is dropped and replaced', async () => {
+    const { rt } = await openRealtime({ heartbeatMs: 40 });
+    const ws = FakeWS.last();
+    await until(() => ws.ops.some((o) => o.op === 'ping'), 'a ping', 500);
+    ws.push({ op: 'pong' });
+    const pings = ws.ops.filter((o) => o.op === 'ping').length;
+    // no answer any more: dead after two intervals
+    await until(() => FakeWS.all.length === 2, 'a reconnect after the heartbeat timeout', 1000);
+    assert.ok(ws.ops.filter((o) => o.op === 'ping').length >= pings);
+    assert.equal(ws.readyState, 3, 'the dead socket was terminated');
+    rt.close();
+  });
+
+  test('unsubscribe sends unsubscribe when the last handler goes; a refused channel is dropped', async () => {
+    const { rt } = await openRealtime();
+    const ws = FakeWS.last();
+    const errors = [];
+    rt.on('error', (e) => errors.push(e));
+    const u1 = rt.subscribe('notes', () => {});
+    const u2 = rt.subscribe('notes', () => {});
+    assert.equal(ws.ops.filter((o) => o.op === 'subscribe').length, 1);
+    u1();
+    assert.equal(ws.ops.at(-1).op, 'subscribe');
+    u2();
+    assert.deepEqual(ws.ops.at(-1), { op: 'unsubscribe', channel: 'notes' });
+    assert.equal(rt.position('notes'), null);
+    rt.subscribe('secret', () => {});
+    ws.push({ op: 'error', code: 'forbidden', message: 'no', channel: 'secret' });
+    assert.equal(rt.position('secret'), null);
+    assert.equal(errors[0].code, 'forbidden');
+    rt.close();
+  });
+
+  test('a channel the server cannot read now (unavailable) is asked for again', async () => {
+    const { rt } = await openRealtime({ backoff: { baseMs: 1, capMs: 4 } });
+    const ws = FakeWS.last();
+    rt.subscribe('notes', () => {}, { since: 4, epoch: 'E' });
+    ws.push({ op: 'error', code: 'unavailable', message: 'retry', channel: 'notes' });
+    await until(() => ws.ops.filter((o) => o.op === 'subscribe').length === 2, 'a second subscribe');
+    assert.deepEqual(ws.ops.at(-1), { op: 'subscribe', channel: 'notes', since: 4, epoch: 'E' });
+    rt.close();
+  });
+});
+
+// ---- REST over a fake fetch ----
+
+function problemResponse(status, body) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json', 'x-request-id': body.request_id ?? 'r' } });
+}
+const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+describe('CairnClient (fake fetch)', () => {
+  test('concurrent 401s for an expired token share one refresh and each retry once', async () => {
+    const calls = [];
+    const fetch = async (url, init) => {
+      const u = new URL(url);
+      calls.push(`${init.method} ${u.pathname}`);
+      if (u.pathname === '/api/v1/auth/refresh') {
+        await sleep(20);
+        assert.deepEqual(JSON.parse(init.body), { refresh_token: 'R1' });
+        return json({ access_token: 'NEW', refresh_token: 'R2', token_type: 'Bearer', expires_in: 900 });
+      }
+      if (init.headers.authorization !== 'Bearer NEW') // OLD has expired
+        return problemResponse(401, { type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'the token has expired' });
+      return json({ ok: u.pathname });
+    };
+    const seen = [];
+    const c = new CairnClient({ baseUrl: 'http://x/', token: 'OLD', refreshToken: 'R1', fetch, onTokens: (t) => seen.push(t) });
+    const out = await Promise.all([1, 2, 3, 4, 5].map((i) => c.get(`/p${i}`)));
+    assert.deepEqual(out.map((o) => o.ok), ['/p1', '/p2', '/p3', '/p4', '/p5']);
+    assert.equal(calls.filter((x) => x.endsWith('/refresh')).length, 1);
+    assert.equal(calls.length, 11);
+    assert.equal(c.tokens.refreshToken, 'R2');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].accessToken, 'NEW');
+  });
+
+  test('a token about to expire is refreshed before the request', async () => {
+    const paths = [];
+    const fetch = async (url, init) => {
+      paths.push(new URL(url).pathname);
+      if (paths.at(-1).endsWith('/refresh')) return json({ access_token: 'B', refresh_token: 'RB', expires_in: 900 });
+      return json({ auth: init.headers.authorization });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', token: jwt({ exp: Math.floor(Date.now() / 1000) + 10 }), refreshToken: 'RA', fetch });
+    assert.deepEqual(await c.get('/a'), { auth: 'Bearer B' });
+    assert.deepEqual(paths, ['/api/v1/auth/refresh', '/a']);
+    assert.ok(c.tokens.expiresAt > Date.now() + 800_000);
+  });
+
+  test('a 401 that is not an expiry (signed out) is thrown without a refresh', async () => {
+    let n = 0;
+    const c = new CairnClient({ baseUrl: 'http://x', token: 'T', refreshToken: 'R', fetch: async () => {
+      n++;
+      return problemResponse(401, { type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'the session has been signed out' });
+    } });
+    await assert.rejects(c.get('/a'), (e) => e instanceof CairnError && e.status === 401 && /signed out/.test(e.detail));
+    assert.equal(n, 1);
+  });
+
+  test('a refused refresh clears the tokens and tells the listeners', async () => {
+    const seen = [];
+    const c = new CairnClient({ baseUrl: 'http://x', token: 'T', refreshToken: 'R', onTokens: (t) => seen.push(t), fetch: async () =>
+      problemResponse(401, { type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'the refresh token is not valid' }) });
+    await assert.rejects(c.refresh(), (e) => e.status === 401);
+    assert.equal(c.tokens, null);
+    assert.deepEqual(seen, [null]);
+  });
+
+  test('problem+json fields, query strings, 204 and network errors', async () => {
+    const fetch = async (url, init) => {
+      const u = new URL(url);
+      if (u.pathname === '/bad') return problemResponse(422, { type: 'urn:cairn:problem:validation-failed', title: 'Unprocessable Content', status: 422,
+        detail: 'the request body has invalid fields', request_id: 'rid-1', errors: [{ field: 'title', message: 'must not be empty' }] });
+      if (u.pathname === '/gone') return new Response(null, { status: 204 });
+      if (u.pathname === '/down') throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') });
+      return json({ query: u.search, body: init.body ?? null, ct: init.headers['content-type'] ?? null });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', fetch });
+    assert.deepEqual(await c.get('/q', { query: { limit: 5, cursor: undefined, a: 'b c' } }), { query: '?limit=5&a=b+c', body: null, ct: null });
+    assert.deepEqual(await c.post('/q', { t: 1 }), { query: '', body: '{"t":1}', ct: 'application/json' });
+    assert.equal(await c.delete('/gone'), undefined);
+    const e = await c.post('/bad', {}).catch((x) => x);
+    assert.ok(e instanceof CairnError && e instanceof Error);
+    assert.equal(e.status, 422);
+    assert.equal(e.type, 'urn:cairn:problem:validation-failed');
+    assert.equal(e.title, 'Unprocessable Content');
+    assert.equal(e.detail, 'the request body has invalid fields');
+    assert.equal(e.request_id, 'rid-1');
+    assert.deepEqual(e.errors, [{ field: 'title', message: 'must not be empty' }]);
+    const n = await c.get('/down').catch((x) => x);
+    assert.ok(n instanceof CairnError);
+    assert.equal(n.status, 0);
+    assert.equal(n.type, 'urn:cairn:sdk:network-error');
+    assert.match(n.detail, /ECONNREFUSED/);
+  });
+
+  test('login: MFA step through totp (value or function), or the challenge returned', async () => {
+    const bodies = [];
+    const fetch = async (url, init) => {
+      const p = new URL(url).pathname;
+      bodies.push([p, JSON.parse(init.body)]);
+      if (p.endsWith('/login')) return json({ mfa_required: true, challenge: 'CH', expires_in: 300 });
+      return json({ access_token: 'A', refresh_token: 'R', token_type: 'Bearer', expires_in: 900 });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', fetch });
+    const step = await c.login({ tenant: 't', email: 'e', password: 'p' });
+    assert.deepEqual(step, { mfaRequired: true, challenge: 'CH', expiresIn: 300 });
+    assert.equal(c.tokens, null);
+    const done = await c.login({ tenant: 't', email: 'e', password: 'p', totp: async () => '123456' });
+    assert.equal(done.mfaRequired, false);
+    assert.equal(done.tokens.accessToken, 'A');
+    assert.deepEqual(bodies.at(-1), ['/api/v1/auth/mfa/verify', { challenge: 'CH', code: '123456' }]);
+    await c.verifyMfa({ challenge: 'CH', recoveryCode: 'rc' });
+    assert.deepEqual(bodies.at(-1), ['/api/v1/auth/mfa/verify', { challenge: 'CH', recovery_code: 'rc' }]);
+  });
+});
