@@ -53,7 +53,8 @@
 #define MAX_PIPELINE 256
 #define HS_BUF 2048         /* upgrade request, then the 101 answer */
 #define PUB_IN_BUF 65536
-#define MAX_PUBLISHES 4000000 /* bounds every publish loop */
+#define MAX_PUBLISHES 2000000 /* bounds every publish loop */
+#define MAX_SECONDS 3600      /* timeline length */
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -79,7 +80,7 @@ static struct {
     int n_rates;
     int server_pid;
     double stop_p99_ms, stop_ratio;
-    int verbose;
+    int verbose, timeline;
 } O = {
     .proto = PROTO_CAIRN,
     .mode = MODE_HOLD,
@@ -240,6 +241,10 @@ static volatile sig_atomic_t g_interrupted;
  * whether the server acknowledged it (written by the publisher only) */
 static uint16_t *g_delivered;
 static uint8_t *g_acked;
+/* per publish: latency of its first and last delivery (us), to tell the time to the first
+ * subscriber (publish, commit, dispatch) from the fan-out spread */
+static uint32_t *g_first_us, *g_last_us;
+static int64_t g_run_t0; /* start of publishing: second 0 of the timeline */
 
 enum {
     C_FREE,
@@ -293,6 +298,8 @@ typedef struct worker {
     hist_t connect_hist;         /* connect start -> subscribed */
     hist_t lat[MAX_STEPS];       /* publish write -> delivery */
     uint64_t step_deliveries[MAX_STEPS];
+    uint32_t sec_max_us[MAX_SECONDS]; /* timeline: worst delivery latency per second */
+    uint32_t sec_count[MAX_SECONDS];
 } worker_t;
 
 static worker_t g_workers[MAX_THREADS];
@@ -479,7 +486,24 @@ static void on_event(conn_t *c, const char *p, size_t len, int64_t t)
     INC(w->deliveries);
     INC(w->step_deliveries[step]);
     __atomic_fetch_add(&g_delivered[ctr], 1, __ATOMIC_RELAXED);
-    hist_add(&w->lat[step], t > sent ? (uint64_t)(t - sent) / 1000 : 0);
+    uint64_t us = t > sent ? (uint64_t)(t - sent) / 1000 : 0;
+    hist_add(&w->lat[step], us);
+    uint32_t us32 = us > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)us + 1; /* 0: none yet */
+    uint32_t cur = LOAD(g_first_us[ctr]);
+    while ((cur == 0 || us32 < cur) &&
+           !__atomic_compare_exchange_n(&g_first_us[ctr], &cur, us32, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+    }
+    cur = LOAD(g_last_us[ctr]);
+    while (us32 > cur && !__atomic_compare_exchange_n(&g_last_us[ctr], &cur, us32, 1,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    int64_t sec = (t - LOAD(g_run_t0)) / 1000000000;
+    if (sec >= 0 && sec < MAX_SECONDS) {
+        INC(w->sec_count[sec]);
+        if (us32 > w->sec_max_us[sec])
+            STORE(w->sec_max_us[sec], us32);
+    }
 }
 
 static void subscribed(conn_t *c, const char *p, size_t len)
@@ -1317,6 +1341,38 @@ static void merged_lat(int step, hist_t *h)
         hist_merge(h, &g_workers[i].lat[step]);
 }
 
+/* Latency of each acknowledged publish's first and of its last delivery, over a step. */
+static void step_first_last(int step, hist_t *first, hist_t *last)
+{
+    memset(first, 0, sizeof(*first));
+    memset(last, 0, sizeof(*last));
+    for (uint32_t c = g_step_first[step]; c < g_step_first[step + 1]; c++) {
+        uint32_t f = LOAD(g_first_us[c]), l = LOAD(g_last_us[c]);
+        if (!g_acked[c] || f == 0)
+            continue;
+        hist_add(first, f - 1);
+        hist_add(last, l - 1);
+    }
+}
+
+static void print_timeline(void)
+{
+    int64_t secs = (now_ns() - g_run_t0) / 1000000000 + 1;
+    if (secs > MAX_SECONDS)
+        secs = MAX_SECONDS;
+    printf("timeline (second since publishing started: deliveries, worst latency ms):\n");
+    for (int64_t i = 0; i < secs; i++) {
+        uint64_t n = 0;
+        uint32_t mx = 0;
+        for (int k = 0; k < O.threads; k++) {
+            n += g_workers[k].sec_count[i];
+            if (g_workers[k].sec_max_us[i] > mx)
+                mx = g_workers[k].sec_max_us[i];
+        }
+        printf("  %3" PRId64 "s %8" PRIu64 " %9.2f\n", i, n, mx ? (mx - 1) / 1000.0 : 0.0);
+    }
+}
+
 /* Missing deliveries of the acknowledged publishes of a step, and extra ones (duplicates). */
 static void step_losses(int step, uint64_t n_sub, uint64_t *lost, uint64_t *dups)
 {
@@ -1344,6 +1400,7 @@ static int run_publish(void)
     for (int k = 0; k < O.publishers; k++)
         if (pub_connect(&P.conns[k]) != 0)
             die("cannot connect the publisher");
+    STORE(g_run_t0, now_ns());
     STORE(g_phase, PH_RUN);
     uint64_t disc0 = SUMW(disconnects);
 
@@ -1421,15 +1478,24 @@ static int run_publish(void)
                label, m->rate, offered, m->received_per_s, hist_pct_ms(&h, 50),
                hist_pct_ms(&h, 90), hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s],
                P.errors[s], lost, dups, m->gen_cpu, m->srv_cpu);
+        hist_t hf, hl;
+        step_first_last(s, &hf, &hl);
+        printf("      POST answer p50 %.2f / p99 %.2f ms; first delivery of a publish p50 %.2f / "
+               "p99 %.2f ms; last p50 %.2f / p99 %.2f ms\n",
+               hist_pct_ms(&P.post_lat[s], 50), hist_pct_ms(&P.post_lat[s], 99),
+               hist_pct_ms(&hf, 50), hist_pct_ms(&hf, 99), hist_pct_ms(&hl, 50),
+               hist_pct_ms(&hl, 99));
         if (s > 0)
             printf("RESULT mode=%s proto=%s step=%d rate=%.0f subs=%" PRIu64 " secs=%.2f "
                    "offered=%.0f received=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
                    "acked=%" PRIu64 " errors=%" PRIu64 " lost=%" PRIu64 " dups=%" PRIu64
-                   " gen_cpu=%.0f srv_cpu=%.0f post_p99_ms=%.2f\n",
+                   " gen_cpu=%.0f srv_cpu=%.0f post_p99_ms=%.2f first_p99_ms=%.2f "
+                   "last_p99_ms=%.2f\n",
                    O.mode == MODE_FANOUT ? "fanout" : "saturate", proto_name(), s, m->rate, n_sub,
                    m->secs, offered, m->received_per_s, hist_pct_ms(&h, 50), hist_pct_ms(&h, 90),
                    hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s], P.errors[s], lost, dups,
-                   m->gen_cpu, m->srv_cpu, hist_pct_ms(&P.post_lat[s], 99));
+                   m->gen_cpu, m->srv_cpu, hist_pct_ms(&P.post_lat[s], 99), hist_pct_ms(&hf, 99),
+                   hist_pct_ms(&hl, 99));
         if (s > 0 && lost == 0 && P.errors[s] == 0 &&
             (best < 0 || m->received_per_s > g_meas[best].received_per_s))
             best = s;
@@ -1440,6 +1506,8 @@ static int run_publish(void)
            SUMW(gaps), SUMW(reorders), SUMW(resyncs), SUMW(disconnects) - disc0, SUMW(other_msgs),
            P.stalled, (double)P.max_lag_ns / 1e6);
     print_errors();
+    if (O.timeline)
+        print_timeline();
     if (O.mode == MODE_SATURATE) {
         if (best > 0) {
             hist_t h;
@@ -1511,6 +1579,7 @@ static void usage(void)
             "  --ramp N                 connections in handshake at once (256)\n"
             "  --connect-timeout S      all subscribers must be ready by then (60)\n"
             "  --server-pid PID         read the server's VmRSS and CPU time from /proc\n"
+            "  --timeline               fanout/saturate: deliveries and worst latency per second\n"
             "  -v                       progress on stderr (twice: unexpected messages)\n");
     exit(2);
 }
@@ -1525,7 +1594,8 @@ int main(int argc, char **argv)
         {"publishers", 1, 0, 'k'},    {"pipeline", 1, 0, 'D'},      {"body-bytes", 1, 0, 'b'},
         {"drain", 1, 0, 'a'},         {"threads", 1, 0, 'T'},       {"ramp", 1, 0, 'p'},
         {"connect-timeout", 1, 0, 'o'}, {"server-pid", 1, 0, 'i'},  {"stop-p99-ms", 1, 0, 'x'},
-        {"stop-ratio", 1, 0, 'y'},    {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+        {"stop-ratio", 1, 0, 'y'},    {"timeline", 0, 0, 'L'},      {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *url = NULL, *pub_url = NULL;
     double rate = 100;
     int opt;
@@ -1580,6 +1650,7 @@ int main(int argc, char **argv)
         case 'x': O.stop_p99_ms = atof(optarg); break;
         case 'y': O.stop_ratio = atof(optarg); break;
         case 'v': O.verbose++; break;
+        case 'L': O.timeline = 1; break;
         default: usage();
         }
     }
@@ -1613,6 +1684,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
 
     g_delivered = xcalloc(MAX_PUBLISHES, sizeof(*g_delivered));
+    g_first_us = xcalloc(MAX_PUBLISHES, sizeof(*g_first_us));
+    g_last_us = xcalloc(MAX_PUBLISHES, sizeof(*g_last_us));
     g_acked = xcalloc(MAX_PUBLISHES, sizeof(*g_acked));
     uint64_t seed;
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -1651,6 +1724,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < O.threads; i++)
         free(g_workers[i].conns);
     free(g_delivered);
+    free(g_first_us);
+    free(g_last_us);
     free(g_acked);
     return g_interrupted ? 130 : rc;
 }

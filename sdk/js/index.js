@@ -284,7 +284,7 @@ export class ChannelState {
   constructor(channel, { since, epoch } = {}) {
     this.channel = channel;
     this.seq = since ?? null; // the last seq seen (delivered or announced)
-    this.epoch = epoch ?? null;
+    this.epoch = epoch || null; // a channel without events yet has no epoch ("")
   }
 
   /** The subscribe message to send now: with since/epoch once a position is known. */
@@ -297,26 +297,28 @@ export class ChannelState {
 
   /** A `subscribed` answer: without a position yet, live events start after its seq. */
   subscribed({ seq, epoch }) {
-    if (this.seq == null || (this.epoch != null && epoch !== this.epoch)) this.seq = seq;
-    this.epoch = epoch;
+    epoch = epoch || null;
+    if (this.seq == null || (this.epoch != null && epoch != null && epoch !== this.epoch)) this.seq = seq;
+    this.epoch = epoch ?? this.epoch;
   }
 
   /** An event: true when it is new (and then the position moves), false for a duplicate. */
   accept({ seq, epoch }) {
+    epoch = epoch || null;
     if (epoch != null && this.epoch != null && epoch !== this.epoch) {
       this.epoch = epoch; // the numbering restarted
     } else if (this.seq != null && seq <= this.seq) {
       return false;
     }
     this.seq = seq;
-    if (epoch != null) this.epoch = epoch;
+    this.epoch = epoch ?? this.epoch;
     return true;
   }
 
   /** A `resync_required` answer: continue from the server's current position. */
   resync({ seq, epoch }) {
     this.seq = seq;
-    this.epoch = epoch ?? this.epoch;
+    this.epoch = epoch || this.epoch;
   }
 }
 
@@ -348,10 +350,10 @@ export class RealtimeClient {
     this._retries = new Set();
     this._refreshFirst = false;
     this._closed = false;
-    this._connect();
+    queueMicrotask(() => this._connect()); // listeners attached right after creation see 'connecting'
   }
 
-  /** 'connecting' | 'open' | 'reconnecting' | 'closed' */
+  /** 'idle' (until the first connect starts) | 'connecting' | 'open' | 'reconnecting' | 'closed' */
   get state() { return this._state; }
 
   /** The current underlying WebSocket (null between connections). */
@@ -447,10 +449,11 @@ export class RealtimeClient {
       return this._scheduleReconnect();
     }
     this._socket = s;
+    this._lastRx = Date.now();
+    this._startHeartbeat(); // also bounds the time to open: a connection silent for 2 intervals is dropped
     s.onopen = () => {
       this._lastRx = Date.now();
       this._send({ op: 'auth', token });
-      this._startHeartbeat();
     };
     s.onmessage = (m) => this._onMessage(m.data);
     s.onerror = (e) => this._emit('error', { code: 'socket', message: e?.message ?? 'WebSocket error', error: e });

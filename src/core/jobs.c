@@ -94,6 +94,15 @@ static inline uint64_t peek(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* The time of the worker turn running on this thread: cn_jobs_run_due may be given a
+ * time other than the wall clock (tests); everything the turn writes follows it. */
+static _Thread_local int64_t turn_skew_ms;
+
+static int64_t clock_ms(void)
+{
+    return cn_now_ms() + turn_skew_ms;
+}
+
 /* ---- wake-ups ---- */
 
 static void wake(int all)
@@ -147,7 +156,7 @@ static int insert_job(cn_store_t *s, const type_entry_t *t, const char *payload,
 {
     char id[CN_UUID_LEN + 1];
     cn_uuid7(id);
-    int64_t now = cn_now_ms(), changes = 0;
+    int64_t now = clock_ms(), changes = 0;
     cn_val_t args[] = {CN_VTEXT(id),
                        tenant_id ? CN_VTEXT(tenant_id) : CN_VNULL,
                        CN_VTEXT(t->type->name),
@@ -458,7 +467,7 @@ static void run_in_txn(cn_store_t *s, claimed_t *c)
             cn_store_batch_fail(s);
             rc = cn_err_set(&err, CN_ERR, "the handler ended its unit of work");
         }
-        int64_t now = cn_now_ms();
+        int64_t now = clock_ms();
         if (rc == 0)
             rc = mark_done(s, c, now, &lost, &err);
         if (rc == 0 && !lost)
@@ -481,7 +490,7 @@ static void run_in_txn(cn_store_t *s, claimed_t *c)
     }
     note_error(c, &err);
     cn_err_t ferr = {0};
-    int64_t now = cn_now_ms();
+    int64_t now = clock_ms();
     if (record_failure(s, c, now, &ferr) != 0 || schedule_next(s, c, now, &ferr) != 0)
         cn_log(CN_LOG_ERROR, NULL, "job %s (%s): cannot record its failure: %s", c->id, c->name,
                ferr.msg);
@@ -531,7 +540,7 @@ static void commit_segment(cn_store_t *s, claimed_t *c, int from, int to)
         }
         snprintf(c[i].error, sizeof(c[i].error), "the job's transaction failed: %s", err.msg);
         cn_err_t ferr = {0};
-        if (record_failure(s, &c[i], cn_now_ms(), &ferr) != 0)
+        if (record_failure(s, &c[i], clock_ms(), &ferr) != 0)
             cn_log(CN_LOG_ERROR, NULL, "job %s: cannot record its failure: %s", c[i].id, ferr.msg);
     }
     if (rc != 0) {
@@ -554,7 +563,7 @@ static void run_outside(cn_store_t *s, claimed_t *c)
         cn_store_rollback(s);
     cn_store_set_batching(s, 1);
     c->dur_ns = cn_now_ns() - t0;
-    int64_t now = cn_now_ms();
+    int64_t now = clock_ms();
     cn_err_t ferr = {0};
     int lost = 0, wrc;
     if (rc == 0) {
@@ -585,9 +594,12 @@ int cn_jobs_run_due(cn_store_t *s, int64_t now_ms, int max, int *n_run, cn_err_t
         max = CLAIM_MAX;
     if (n_run)
         *n_run = 0;
+    turn_skew_ms = now_ms - cn_now_ms();
     int rc = claim(s, now_ms, max, jobs, &n, err);
-    if (rc != 0)
+    if (rc != 0) {
+        turn_skew_ms = 0;
         return rc;
+    }
     int from = 0;
     uint64_t seg_start = 0;
     for (int i = 0; i < n; i++) {
@@ -606,6 +618,7 @@ int cn_jobs_run_due(cn_store_t *s, int64_t now_ms, int max, int *n_run, cn_err_t
         if (jobs[i].t != NULL && jobs[i].t->type->outside_txn)
             run_outside(s, &jobs[i]);
     claimed_free(jobs, n);
+    turn_skew_ms = 0;
     if (n_run)
         *n_run = n;
     return 0;

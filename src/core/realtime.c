@@ -313,6 +313,9 @@ static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
     if (c->closing)
         return;
     c->closing = 1;
+    /* wslay sends control frames before queued messages: let those leave first */
+    if (wslay_event_want_write(c->ws))
+        wslay_event_send(c->ws);
     wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason));
     mark_dirty(c);
 }

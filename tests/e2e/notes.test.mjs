@@ -30,7 +30,9 @@ describe('CRUD', () => {
     assert.equal(typeof note.created_at, 'number');
     assert.ok(note.created_at >= before - 1000 && note.created_at <= Date.now() + 1000, `created_at ${note.created_at} is now`);
     assert.equal(note.updated_at, note.created_at);
-    assert.deepEqual(Object.keys(note).sort(), ['body', 'created_at', 'id', 'title', 'updated_at']);
+    assert.deepEqual(Object.keys(note).sort(), ['analyses', 'body', 'created_at', 'id', 'title', 'updated_at', 'words']);
+    assert.equal(note.words, 0);
+    assert.equal(note.analyses, 0);
 
     const got = await c.get(created.headers.location);
     assert.equal(got.status, 200);

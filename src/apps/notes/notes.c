@@ -108,9 +108,10 @@ static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *a
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
+    cn_buf_t *b = cn_reply_buffer(r); /* (asking again would empty it) */
     if (rc == CN_ROW) {
         cn_jw_t w;
-        cn_jw_init(&w, cn_reply_buffer(r));
+        cn_jw_init(&w, b);
         note_t note = note_from_row(st);
         write_note(&w, &note);
     }
@@ -119,7 +120,6 @@ static int reply_one(cn_req_t *r, int status, const char *sql, const cn_val_t *a
         return rc;
     if (rc != CN_ROW)
         return cn_fail(r, CN_ENOTFOUND, "no note with this id");
-    cn_buf_t *b = cn_reply_buffer(r);
     if (event != NULL && (rc = publish(r, event, b->data, b->len)) != 0)
         return rc;
     return cn_reply_json_buf(r, status);

@@ -1,0 +1,355 @@
+// Realtime hub over raw WebSockets (the protocol of docs/realtime.md) and SSE, against the
+// real binary. The SDK's own tests (sdk.test.mjs) cover reconnection through the SDK.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import WebSocket from 'ws';
+import {
+  TOKEN, api, assertProblem, request, sleep, startServer, stopAllServers, waitFor, withTimeout,
+} from './lib/server.mjs';
+
+/** A WebSocket client that keeps every message and lets tests wait for one. */
+function client(url, { token = TOKEN, header = true } = {}) {
+  const ws = new WebSocket(url.replace('http', 'ws') + '/api/v1/realtime', {
+    headers: header && token ? { authorization: `Bearer ${token}` } : {},
+  });
+  const msgs = [];
+  const waiters = [];
+  const c = {
+    ws, msgs, closed: null,
+    opened: new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); }),
+    send: (o) => ws.send(typeof o === 'string' ? o : JSON.stringify(o)),
+    events: (channel = 'notes') => msgs.filter((m) => m.op === 'event' && m.channel === channel),
+    /** resolves with the first message (from index from on) that pred accepts */
+    next(pred, ms = 5000, from = 0) {
+      const i = msgs.findIndex((m, k) => k >= from && pred(m));
+      if (i >= 0) return Promise.resolve(msgs[i]);
+      return withTimeout(new Promise((resolve) => waiters.push({ pred, resolve })), ms,
+        'a realtime message');
+    },
+    closeInfo: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+  };
+  ws.on('message', (data, isBinary) => {
+    const m = JSON.parse(data.toString());
+    msgs.push(m);
+    for (let i = waiters.length - 1; i >= 0; i--)
+      if (waiters[i].pred(m)) { waiters[i].resolve(m); waiters.splice(i, 1); }
+  });
+  return c;
+}
+
+async function ready(c) {
+  await c.opened;
+  return c.next((m) => m.op === 'ready');
+}
+
+async function subscribed(c, sub) {
+  const from = c.msgs.length;
+  c.send({ op: 'subscribe', ...sub });
+  return c.next((m) => (m.op === 'subscribed' || m.op === 'error') && m.channel === sub.channel, 5000, from);
+}
+
+const createNote = (srv, title, token = TOKEN, body = '') => api(srv.url, token).post('/api/v1/notes', { title, body });
+
+async function eventsUntil(c, n, ms = 10_000, channel = 'notes') {
+  await waitFor(() => c.events(channel).length >= n, ms, `${n} events (have ${c.events(channel).length})`);
+  return c.events(channel);
+}
+
+function assertContiguous(events, first) {
+  events.forEach((e, i) => assert.equal(e.seq, first + i, `event ${i} has seq ${e.seq}`));
+}
+
+describe('realtime hub', () => {
+  let srv;
+  before(async () => { srv = await startServer({ env: { CAIRN_REALTIME_MAX_MESSAGE_BYTES: '1024' } }); });
+  after(stopAllServers);
+
+  test('a plain GET is told to upgrade (426 problem)', async () => {
+    const p = assertProblem(await api(srv.url).get('/api/v1/realtime'), 426);
+    assert.match(p.detail, /WebSocket/);
+  });
+
+  test('a bad bearer token on the upgrade is refused before it (401)', async () => {
+    const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/realtime', { headers: { authorization: 'Bearer nope.nope.nope' } });
+    const status = await new Promise((resolve) => ws.on('unexpected-response', (req, res) => resolve(res.statusCode)));
+    assert.equal(status, 401);
+  });
+
+  test('created, updated and deleted notes arrive in order with their seq and data', async () => {
+    const c = client(srv.url);
+    await ready(c);
+    const s = await subscribed(c, { channel: 'notes' });
+    const base = s.seq;
+    const n = (await createNote(srv, 'first')).json;
+    await api(srv.url).patch(`/api/v1/notes/${n.id}`, { title: 'second' });
+    await api(srv.url).delete(`/api/v1/notes/${n.id}`);
+    const ev = await eventsUntil(c, 3);
+    assert.deepEqual(ev.map((e) => e.type), ['note.created', 'note.updated', 'note.deleted']);
+    assertContiguous(ev, base + 1);
+    assert.equal(ev[0].data.title, 'first');
+    assert.equal(ev[1].data.title, 'second');
+    assert.deepEqual(ev[2].data, { id: n.id });
+    assert.ok(ev[0].epoch.length > 0 && ev.every((e) => e.epoch === ev[0].epoch));
+    c.ws.close();
+  });
+
+  test('the token may come as the first message; anything else first closes with 4401', async () => {
+    const c = client(srv.url, { header: false });
+    await c.opened;
+    c.send({ op: 'auth', token: TOKEN });
+    const r = await c.next((m) => m.op === 'ready');
+    assert.equal(r.subject, 'bootstrap');
+    assert.equal((await subscribed(c, { channel: 'notes' })).op, 'subscribed');
+    c.ws.close();
+
+    const bad = client(srv.url, { header: false });
+    await bad.opened;
+    bad.send({ op: 'auth', token: 'wrong' });
+    assert.equal((await bad.next((m) => m.op === 'error')).code, 'unauthorized');
+    assert.equal((await bad.closeInfo).code, 4401);
+
+    const early = client(srv.url, { header: false });
+    await early.opened;
+    early.send({ op: 'subscribe', channel: 'notes' });
+    assert.equal((await early.next((m) => m.op === 'error')).code, 'unauthorized');
+    assert.equal((await early.closeInfo).code, 4401);
+  });
+
+  test('concurrent publishers on two loops: every subscriber sees one gap-free order', async () => {
+    const a = client(srv.url), b = client(srv.url);
+    await Promise.all([ready(a), ready(b)]);
+    const base = (await subscribed(a, { channel: 'notes' })).seq;
+    await subscribed(b, { channel: 'notes' });
+    const writers = 4, each = 100;
+    await Promise.all(Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; i < each; i++) assert.equal((await createNote(srv, `w${w}-${i}`)).status, 201);
+    }));
+    const ea = await eventsUntil(a, writers * each), eb = await eventsUntil(b, writers * each);
+    assertContiguous(ea, base + 1);
+    assert.deepEqual(eb.map((e) => e.data.id), ea.map((e) => e.data.id));
+    // per writer, commit order is request order
+    for (let w = 0; w < writers; w++) {
+      const mine = ea.filter((e) => e.data.title.startsWith(`w${w}-`)).map((e) => Number(e.data.title.split('-')[1]));
+      assert.deepEqual(mine, [...mine].sort((x, y) => x - y));
+    }
+    a.ws.close(); b.ws.close();
+  });
+
+  test('a client gone while 500 notes are created resumes with since and gets all 500 in order', async () => {
+    const c = client(srv.url);
+    await ready(c);
+    const s = await subscribed(c, { channel: 'notes' });
+    await createNote(srv, 'before');
+    const last = (await eventsUntil(c, 1)).at(-1);
+    c.ws.terminate();
+    for (let i = 0; i < 500; i++) await createNote(srv, `missed-${i}`);
+    const r = client(srv.url);
+    await ready(r);
+    const sub = await subscribed(r, { channel: 'notes', since: last.seq, epoch: last.epoch });
+    assert.equal(sub.seq, last.seq + 500);
+    const ev = await eventsUntil(r, 500);
+    assertContiguous(ev, last.seq + 1);
+    assert.deepEqual(ev.map((e) => e.data.title), Array.from({ length: 500 }, (_, i) => `missed-${i}`));
+    await createNote(srv, 'live');
+    const more = await eventsUntil(r, 501);
+    assert.equal(more.at(-1).seq, last.seq + 501);
+    assert.equal(more.at(-1).data.title, 'live');
+    assert.ok(s.seq <= last.seq);
+    r.ws.close();
+  });
+
+  test('a subscriber of another tenant never sees these events, and a key without the permission is refused', async () => {
+    const t = await api(srv.url).post('/api/v1/tenants', {
+      slug: 'rt-other', name: 'Other', owner_email: 'owner@rt-other.test', owner_password: 'steady-Koala-71-bramble',
+    });
+    assert.equal(t.status, 201);
+    const login = await request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'rt-other', email: 'owner@rt-other.test', password: 'steady-Koala-71-bramble' },
+    });
+    assert.equal(login.status, 200);
+    const otherToken = login.json.access_token;
+    const other = client(srv.url, { token: otherToken });
+    const mine = client(srv.url);
+    await Promise.all([ready(other), ready(mine)]);
+    await subscribed(other, { channel: 'notes' });
+    await subscribed(mine, { channel: 'notes' });
+    await createNote(srv, 'tenant A only');
+    await createNote(srv, 'tenant B note', otherToken);
+    await eventsUntil(mine, 1);
+    await eventsUntil(other, 1);
+    await sleep(200);
+    assert.deepEqual(mine.events().map((e) => e.data.title), ['tenant A only']);
+    assert.deepEqual(other.events().map((e) => e.data.title), ['tenant B note']);
+    assert.equal(other.events()[0].seq, 1); // B's channel has its own numbering
+
+    const key = await api(srv.url, otherToken).post('/api/v1/api-keys', { name: 'rt', permissions: ['realtime.read'] });
+    assert.equal(key.status, 201);
+    const k = client(srv.url, { token: key.json.key });
+    await ready(k);
+    const refused = await subscribed(k, { channel: 'notes' });
+    assert.equal(refused.op, 'error');
+    assert.equal(refused.code, 'forbidden');
+    assert.match(refused.message, /notes\.read/);
+    const unknown = await subscribed(k, { channel: 'secrets:all' });
+    assert.equal(unknown.code, 'unknown_channel');
+    for (const x of [other, mine, k]) x.ws.close();
+  });
+
+  test('bad messages get an error and the connection stays usable; an oversized frame closes with 1009', async () => {
+    const c = client(srv.url);
+    await ready(c);
+    const bad = ['not json', '[1,2]', '{"op":42}', '{"op":"dance"}', '{"op":"subscribe"}',
+      '{"op":"subscribe","channel":"no spaces"}', '{"op":"subscribe","channel":"notes","since":-1}',
+      '{"op":"subscribe","channel":"notes","since":"7"}', '{"op":"subscribe","channel":"notes","op":"x"}'];
+    for (const m of bad) {
+      const from = c.msgs.length;
+      c.send(m);
+      const e = await c.next((x) => x.op === 'error', 5000, from);
+      assert.equal(e.code, 'invalid_message', m);
+    }
+    const from = c.msgs.length;
+    c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    assert.equal((await c.next((x) => x.op === 'error', 5000, from)).code, 'invalid_message');
+    c.send({ op: 'ping' });
+    await c.next((x) => x.op === 'pong');
+    c.send({ op: 'subscribe', channel: 'notes', pad: 'x'.repeat(2000) });
+    assert.equal((await c.closeInfo).code, 1009);
+  });
+
+  test('presence lists connected users of the tenant only while connected', async () => {
+    const c = client(srv.url);
+    await ready(c);
+    const p = await api(srv.url).get('/api/v1/realtime/presence');
+    assert.equal(p.status, 200);
+    assert.ok(p.json.items.some((i) => i.subject === 'bootstrap' && i.connections >= 1));
+    c.ws.close();
+    await c.closeInfo;
+    await waitFor(async () => !(await api(srv.url).get('/api/v1/realtime/presence')).json.items.some((i) => i.subject === 'bootstrap'),
+      5000, 'presence to drop');
+    assertProblem(await api(srv.url, null).get('/api/v1/realtime/presence'), 401);
+  });
+});
+
+describe('realtime history bounds and slow readers', () => {
+  after(stopAllServers);
+
+  test('a gap older than the history gets resync_required, then live events continue', async () => {
+    const srv = await startServer({ env: { CAIRN_REALTIME_HISTORY_COUNT: '50' } });
+    for (let i = 0; i < 200; i++) await createNote(srv, `old-${i}`);
+    const c = client(srv.url);
+    await ready(c);
+    const from = c.msgs.length;
+    c.send({ op: 'subscribe', channel: 'notes', since: 0 });
+    const r = await c.next((m) => m.op === 'resync_required', 5000, from);
+    assert.equal(r.seq, 200);
+    assert.equal(c.events().length, 0, 'no partial history before resync_required');
+    // a position of another epoch cannot be continued either
+    const again = c.msgs.length;
+    c.send({ op: 'subscribe', channel: 'notes', since: 190, epoch: 'ffffffffffffffff' });
+    await c.next((m) => m.op === 'resync_required', 5000, again);
+    // a recent position is served from the history
+    const ok = c.msgs.length;
+    c.send({ op: 'subscribe', channel: 'notes', since: 190, epoch: r.epoch });
+    await c.next((m) => m.op === 'event' && m.seq === 200, 5000, ok);
+    await createNote(srv, 'new');
+    const e = await c.next((m) => m.op === 'event' && m.seq === 201);
+    assert.equal(e.data.title, 'new');
+    c.ws.close();
+  });
+
+  test('history and numbering survive kill -9', async () => {
+    const srv = await startServer();
+    for (let i = 0; i < 5; i++) await createNote(srv, `kept-${i}`);
+    const dataDir = srv.dataDir;
+    await srv.kill9();
+    const again = await startServer({ dataDir });
+    const c = client(again.url);
+    await ready(c);
+    await subscribed(c, { channel: 'notes', since: 0 });
+    const ev = await eventsUntil(c, 5);
+    assertContiguous(ev, 1);
+    await createNote(again, 'after');
+    assert.equal((await eventsUntil(c, 6)).at(-1).seq, 6);
+    c.ws.close();
+  });
+
+  test('a reader that stops reading is closed with 1008 while a fast reader gets everything', async () => {
+    const srv = await startServer({ env: { CAIRN_REALTIME_MAX_QUEUE_BYTES: '1M' } });
+    const slow = client(srv.url), fast = client(srv.url);
+    await Promise.all([ready(slow), ready(fast)]);
+    await subscribed(slow, { channel: 'notes' });
+    const base = (await subscribed(fast, { channel: 'notes' })).seq;
+    slow.ws._socket.pause(); // stop reading: the server's queue for it grows
+    const body = 'x'.repeat(60_000);
+    for (let i = 0; i < 250; i++) assert.equal((await createNote(srv, `big-${i}`, TOKEN, body)).status, 201);
+    const ev = await eventsUntil(fast, 250, 20_000);
+    assertContiguous(ev, base + 1);
+    slow.ws._socket.resume();
+    assert.equal((await withTimeout(slow.closeInfo, 10_000, 'the slow reader to be closed')).code, 1008);
+    assert.ok(slow.events().length < 250);
+    assert.ok(srv.logs().some((l) => /does not keep up/.test(l.msg || '')));
+    fast.ws.close();
+  });
+});
+
+describe('Server-Sent Events', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(stopAllServers);
+
+  /** Opens an event stream and collects its records until stopped. */
+  function stream(path, headers = {}) {
+    const records = [];
+    let res;
+    const started = new Promise((resolve, reject) => {
+      const req = http.get(srv.url + path, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } }, (r) => {
+        res = r;
+        let buf = '';
+        r.setEncoding('utf8');
+        r.on('data', (d) => {
+          buf += d;
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const rec = {};
+            for (const line of buf.slice(0, i).split('\n')) {
+              const k = line.indexOf(':');
+              if (k > 0) rec[line.slice(0, k)] = line.slice(k + 2);
+            }
+            buf = buf.slice(i + 2);
+            if (rec.data) records.push(rec);
+          }
+        });
+        resolve(r);
+      });
+      req.on('error', reject);
+    });
+    return { records, started, stop: () => res && res.destroy() };
+  }
+
+  test('streams a channel and resumes from Last-Event-ID', async () => {
+    const s = stream('/api/v1/realtime/sse?channel=notes');
+    const res = await s.started;
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type'], /text\/event-stream/);
+    await waitFor(() => s.records.some((r) => r.event === 'subscribed'), 5000, 'subscribed');
+    for (let i = 0; i < 3; i++) await createNote(srv, `sse-${i}`);
+    await waitFor(() => s.records.filter((r) => r.event === 'note.created').length === 3, 5000, '3 events');
+    const evs = s.records.filter((r) => r.event === 'note.created');
+    assert.deepEqual(evs.map((r) => JSON.parse(r.data).data.title), ['sse-0', 'sse-1', 'sse-2']);
+    const lastId = evs[0].id; // resume after the first
+    s.stop();
+    const r = stream('/api/v1/realtime/sse?channel=notes', { 'last-event-id': lastId });
+    await r.started;
+    await waitFor(() => r.records.filter((x) => x.event === 'note.created').length === 2, 5000, 'resumed events');
+    assert.deepEqual(r.records.filter((x) => x.event === 'note.created').map((x) => JSON.parse(x.data).data.title), ['sse-1', 'sse-2']);
+    r.stop();
+  });
+
+  test('refuses a missing or unknown channel and anonymous callers', async () => {
+    const p = assertProblem(await api(srv.url).get('/api/v1/realtime/sse'), 422);
+    assert.equal(p.errors[0].field, 'channel');
+    assertProblem(await api(srv.url).get('/api/v1/realtime/sse?channel=nothing'), 404);
+    assertProblem(await api(srv.url, null).get('/api/v1/realtime/sse?channel=notes'), 401);
+  });
+});
