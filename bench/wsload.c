@@ -47,11 +47,11 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
-#define MAX_STEPS 32        /* step 0 is the warm-up */
+#define MAX_STEPS 32 /* step 0 is the warm-up */
 #define MAX_THREADS 8
 #define MAX_PUBLISHERS 64
 #define MAX_PIPELINE 256
-#define HS_BUF 2048         /* upgrade request, then the 101 answer */
+#define HS_BUF 2048 /* upgrade request, then the 101 answer */
 #define PUB_IN_BUF 65536
 #define MAX_PUBLISHES 2000000 /* bounds every publish loop */
 #define MAX_SECONDS 3600      /* timeline length */
@@ -295,8 +295,10 @@ typedef struct worker {
     uint64_t pings;
     code_count_t codes[8];
     char first_error[200];
-    hist_t connect_hist;         /* connect start -> subscribed */
-    hist_t lat[MAX_STEPS];       /* publish write -> delivery */
+    hist_t connect_hist;       /* connect start -> subscribed */
+    hist_t lat[MAX_STEPS];     /* publish write -> delivery */
+    hist_t gen_lat[MAX_STEPS]; /* of which inside wsload: epoll_wait's return -> parsed */
+    int64_t batch_t;           /* when the current epoll_wait returned */
     uint64_t step_deliveries[MAX_STEPS];
     uint32_t sec_max_us[MAX_SECONDS]; /* timeline: worst delivery latency per second */
     uint32_t sec_count[MAX_SECONDS];
@@ -403,11 +405,11 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     return -1;
 }
 
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-                          int flags, void *ud)
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *ud)
 {
     conn_t *c = ud;
-    ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL | (flags & WSLAY_MSG_MORE ? MSG_MORE : 0));
+    ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL | ((flags & WSLAY_MSG_MORE) ? MSG_MORE : 0));
     if (r >= 0)
         return r;
     wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
@@ -488,6 +490,7 @@ static void on_event(conn_t *c, const char *p, size_t len, int64_t t)
     __atomic_fetch_add(&g_delivered[ctr], 1, __ATOMIC_RELAXED);
     uint64_t us = t > sent ? (uint64_t)(t - sent) / 1000 : 0;
     hist_add(&w->lat[step], us);
+    hist_add(&w->gen_lat[step], t > w->batch_t ? (uint64_t)(t - w->batch_t) / 1000 : 0);
     uint32_t us32 = us > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)us + 1; /* 0: none yet */
     uint32_t cur = LOAD(g_first_us[ctr]);
     while ((cur == 0 || us32 < cur) &&
@@ -618,10 +621,20 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
         on_sio_msg(c, (const char *)arg->msg, arg->msg_length, t);
 }
 
+/* counts the server's WebSocket pings (wslay answers them) */
+static void ws_frame_start_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg, void *ud)
+{
+    conn_t *c = ud;
+    if (arg->opcode == WSLAY_PING)
+        INC(c->w->pings);
+}
+
 static const struct wslay_event_callbacks WS_CALLBACKS = {
     .recv_callback = ws_recv_cb,
     .send_callback = ws_send_cb,
     .genmask_callback = ws_genmask_cb,
+    .on_frame_recv_start_callback = ws_frame_start_cb,
     .on_msg_recv_callback = ws_msg_cb,
 };
 
@@ -833,6 +846,7 @@ static void *worker_main(void *arg)
         while (w->inflight < per_thread_ramp && w->next < w->n_conns)
             conn_start(w, &w->conns[w->next++]);
         int n = epoll_wait(w->epfd, evs, 512, 5);
+        w->batch_t = now_ns();
         for (int i = 0; i < n; i++)
             conn_event(evs[i].data.ptr, evs[i].events);
         int64_t t = now_ns();
@@ -1006,6 +1020,8 @@ static ssize_t http_answer_len(const char *buf, size_t len, int *status, int *cl
         return len > 16384 ? -1 : 0;
     size_t hl = (size_t)(eoh - buf) + 4;
     char head[16385];
+    if (hl - 2 >= sizeof(head))
+        return -1;
     memcpy(head, buf, hl - 2);
     head[hl - 2] = '\0';
     if (sscanf(head, "HTTP/1.%*d %d", status) != 1)
@@ -1192,13 +1208,15 @@ static double wait_connected(void)
     int64_t next_report = t0 + 2000000000LL;
     for (;;) {
         uint64_t ok = g_ever_subscribed_total();
-        uint64_t bad = SUMW(connect_errors) + SUMW(handshake_errors) + SUMW(subscribe_errors) +
-                       SUMW(timeouts);
+        uint64_t bad =
+            SUMW(connect_errors) + SUMW(handshake_errors) + SUMW(subscribe_errors) + SUMW(timeouts);
         int64_t t = now_ns();
         if (ok + bad >= (uint64_t)O.conns || t > limit || g_interrupted) {
             if (t > limit)
-                fprintf(stderr, "wsload: connect timeout: %" PRIu64 " subscribed, %" PRIu64
-                                " failed of %d\n", ok, bad, O.conns);
+                fprintf(stderr,
+                        "wsload: connect timeout: %" PRIu64 " subscribed, %" PRIu64
+                        " failed of %d\n",
+                        ok, bad, O.conns);
             return (double)(t - t0) / 1e9;
         }
         if (t > next_report && O.verbose) {
@@ -1265,10 +1283,9 @@ static int run_hold(void)
         nap_ms(100);
     long rss2 = server_rss_kb();
     uint64_t held = SUMW(subscribed), n = g_connect_hist.count;
-    uint64_t failed = SUMW(connect_errors) + SUMW(handshake_errors) + SUMW(subscribe_errors) +
-                      SUMW(timeouts);
-    double per_conn = (rss0 > 0 && rss2 > 0 && held > 0) ? (double)(rss2 - rss0) * 1024 / held
-                                                          : -1;
+    uint64_t failed =
+        SUMW(connect_errors) + SUMW(handshake_errors) + SUMW(subscribe_errors) + SUMW(timeouts);
+    double per_conn = (rss0 > 0 && rss2 > 0 && held > 0) ? (double)(rss2 - rss0) * 1024 / held : -1;
     printf("held %" PRIu64 " of %" PRIu64 " subscribed connections idle for %.0f s; "
            "disconnects %" PRIu64 ", pings answered %" PRIu64 "\n",
            held, n, O.duration, SUMW(disconnects), SUMW(pings));
@@ -1279,9 +1296,11 @@ static int run_hold(void)
     print_errors();
     printf("RESULT mode=hold proto=%s conns=%d held=%" PRIu64 " failed=%" PRIu64
            " connect_s=%.2f conn_p50_ms=%.2f conn_p99_ms=%.2f disconnects=%" PRIu64
-           " rss_before_kb=%ld rss_connected_kb=%ld rss_after_kb=%ld bytes_per_conn=%.0f\n",
+           " pings=%" PRIu64 " rss_before_kb=%ld rss_connected_kb=%ld rss_after_kb=%ld"
+           " bytes_per_conn=%.0f\n",
            proto_name(), O.conns, held, failed, connect_s, hist_pct_ms(&g_connect_hist, 50),
-           hist_pct_ms(&g_connect_hist, 99), SUMW(disconnects), rss0, rss1, rss2, per_conn);
+           hist_pct_ms(&g_connect_hist, 99), SUMW(disconnects), SUMW(pings), rss0, rss1, rss2,
+           per_conn);
     return held == (uint64_t)O.conns ? 0 : 1;
 }
 
@@ -1339,6 +1358,13 @@ static void merged_lat(int step, hist_t *h)
     memset(h, 0, sizeof(*h));
     for (int i = 0; i < O.threads; i++)
         hist_merge(h, &g_workers[i].lat[step]);
+}
+
+static void merged_gen_lat(int step, hist_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    for (int i = 0; i < O.threads; i++)
+        hist_merge(h, &g_workers[i].gen_lat[step]);
 }
 
 /* Latency of each acknowledged publish's first and of its last delivery, over a step. */
@@ -1420,14 +1446,16 @@ static int run_publish(void)
             double offered = (double)n_sub * O.rates[s];
             double ratio = g_meas[s + 1].received_per_s / offered;
             double p99 = hist_pct_ms(&h, 99);
-            fprintf(stderr, "wsload: step %d: %.0f publishes/s -> %.0f deliveries/s (%.0f %% of "
-                            "%.0f), p99 so far %.2f ms, generator CPU %.0f %%, server CPU %.0f %%\n",
+            fprintf(stderr,
+                    "wsload: step %d: %.0f publishes/s -> %.0f deliveries/s (%.0f %% of "
+                    "%.0f), p99 so far %.2f ms, generator CPU %.0f %%, server CPU %.0f %%\n",
                     s + 1, O.rates[s], g_meas[s + 1].received_per_s, 100 * ratio, offered, p99,
                     g_meas[s + 1].gen_cpu, g_meas[s + 1].srv_cpu);
             if (ratio < O.stop_ratio || p99 > O.stop_p99_ms || SUMW(disconnects) > disc0 ||
                 P.n_dead > 0) {
-                fprintf(stderr, "wsload: saturated at step %d (stop rule: deliveries < %.0f %% "
-                                "of offered, p99 > %.0f ms, a disconnect or a dead publisher)\n",
+                fprintf(stderr,
+                        "wsload: saturated at step %d (stop rule: deliveries < %.0f %% "
+                        "of offered, p99 > %.0f ms, a disconnect or a dead publisher)\n",
                         s + 1, 100 * O.stop_ratio, O.stop_p99_ms);
                 break;
             }
@@ -1475,27 +1503,28 @@ static int run_publish(void)
         snprintf(label, sizeof(label), s == 0 ? "warm" : "%d", s);
         printf("%-5s %8.0f %10.0f %11.0f %8.2f %8.2f %8.2f %9.2f %7" PRIu64 " %6" PRIu64
                " %8" PRIu64 " %5" PRIu64 " %7.0f%% %7.0f%%\n",
-               label, m->rate, offered, m->received_per_s, hist_pct_ms(&h, 50),
-               hist_pct_ms(&h, 90), hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s],
-               P.errors[s], lost, dups, m->gen_cpu, m->srv_cpu);
-        hist_t hf, hl;
+               label, m->rate, offered, m->received_per_s, hist_pct_ms(&h, 50), hist_pct_ms(&h, 90),
+               hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s], P.errors[s], lost, dups,
+               m->gen_cpu, m->srv_cpu);
+        hist_t hf, hl, hg;
         step_first_last(s, &hf, &hl);
+        merged_gen_lat(s, &hg);
         printf("      POST answer p50 %.2f / p99 %.2f ms; first delivery of a publish p50 %.2f / "
-               "p99 %.2f ms; last p50 %.2f / p99 %.2f ms\n",
+               "p99 %.2f ms; last p50 %.2f / p99 %.2f ms; inside wsload p50 %.2f / p99 %.2f ms\n",
                hist_pct_ms(&P.post_lat[s], 50), hist_pct_ms(&P.post_lat[s], 99),
                hist_pct_ms(&hf, 50), hist_pct_ms(&hf, 99), hist_pct_ms(&hl, 50),
-               hist_pct_ms(&hl, 99));
+               hist_pct_ms(&hl, 99), hist_pct_ms(&hg, 50), hist_pct_ms(&hg, 99));
         if (s > 0)
             printf("RESULT mode=%s proto=%s step=%d rate=%.0f subs=%" PRIu64 " secs=%.2f "
                    "offered=%.0f received=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
                    "acked=%" PRIu64 " errors=%" PRIu64 " lost=%" PRIu64 " dups=%" PRIu64
                    " gen_cpu=%.0f srv_cpu=%.0f post_p99_ms=%.2f first_p99_ms=%.2f "
-                   "last_p99_ms=%.2f\n",
+                   "last_p99_ms=%.2f inside_p99_ms=%.2f\n",
                    O.mode == MODE_FANOUT ? "fanout" : "saturate", proto_name(), s, m->rate, n_sub,
                    m->secs, offered, m->received_per_s, hist_pct_ms(&h, 50), hist_pct_ms(&h, 90),
                    hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s], P.errors[s], lost, dups,
                    m->gen_cpu, m->srv_cpu, hist_pct_ms(&P.post_lat[s], 99), hist_pct_ms(&hf, 99),
-                   hist_pct_ms(&hl, 99));
+                   hist_pct_ms(&hl, 99), hist_pct_ms(&hg, 99));
         if (s > 0 && lost == 0 && P.errors[s] == 0 &&
             (best < 0 || m->received_per_s > g_meas[best].received_per_s))
             best = s;
@@ -1523,11 +1552,9 @@ static int run_publish(void)
     } else {
         printf("RESULT mode=fanout-checks proto=%s gaps=%" PRIu64 " reorders=%" PRIu64
                " disconnects=%" PRIu64 " resyncs=%" PRIu64 "\n",
-               proto_name(), SUMW(gaps), SUMW(reorders), SUMW(disconnects) - disc0,
-               SUMW(resyncs));
+               proto_name(), SUMW(gaps), SUMW(reorders), SUMW(disconnects) - disc0, SUMW(resyncs));
     }
-    return total_lost == 0 && total_errors == 0 && SUMW(gaps) == 0 && SUMW(reorders) == 0 ? 0
-                                                                                           : 1;
+    return total_lost == 0 && total_errors == 0 && SUMW(gaps) == 0 && SUMW(reorders) == 0 ? 0 : 1;
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1586,16 +1613,31 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"mode", 1, 0, 'm'},          {"url", 1, 0, 'u'},           {"proto", 1, 0, 'P'},
-        {"token", 1, 0, 't'},         {"conns", 1, 0, 'c'},         {"channel", 1, 0, 'C'},
-        {"duration", 1, 0, 'd'},      {"warmup", 1, 0, 'w'},        {"publish-url", 1, 0, 'U'},
-        {"publish-rate", 1, 0, 'r'},  {"rates", 1, 0, 'R'},         {"step-duration", 1, 0, 'S'},
-        {"publishers", 1, 0, 'k'},    {"pipeline", 1, 0, 'D'},      {"body-bytes", 1, 0, 'b'},
-        {"drain", 1, 0, 'a'},         {"threads", 1, 0, 'T'},       {"ramp", 1, 0, 'p'},
-        {"connect-timeout", 1, 0, 'o'}, {"server-pid", 1, 0, 'i'},  {"stop-p99-ms", 1, 0, 'x'},
-        {"stop-ratio", 1, 0, 'y'},    {"timeline", 0, 0, 'L'},      {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"mode", 1, 0, 'm'},
+                                         {"url", 1, 0, 'u'},
+                                         {"proto", 1, 0, 'P'},
+                                         {"token", 1, 0, 't'},
+                                         {"conns", 1, 0, 'c'},
+                                         {"channel", 1, 0, 'C'},
+                                         {"duration", 1, 0, 'd'},
+                                         {"warmup", 1, 0, 'w'},
+                                         {"publish-url", 1, 0, 'U'},
+                                         {"publish-rate", 1, 0, 'r'},
+                                         {"rates", 1, 0, 'R'},
+                                         {"step-duration", 1, 0, 'S'},
+                                         {"publishers", 1, 0, 'k'},
+                                         {"pipeline", 1, 0, 'D'},
+                                         {"body-bytes", 1, 0, 'b'},
+                                         {"drain", 1, 0, 'a'},
+                                         {"threads", 1, 0, 'T'},
+                                         {"ramp", 1, 0, 'p'},
+                                         {"connect-timeout", 1, 0, 'o'},
+                                         {"server-pid", 1, 0, 'i'},
+                                         {"stop-p99-ms", 1, 0, 'x'},
+                                         {"stop-ratio", 1, 0, 'y'},
+                                         {"timeline", 0, 0, 'L'},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *url = NULL, *pub_url = NULL;
     double rate = 100;
     int opt;
@@ -1654,12 +1696,13 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (url == NULL || O.conns <= 0 || O.conns > 1000000 || O.threads < 1 ||
+    /* g_delivered counts to 65535; one client address has ~28 000 ports anyway */
+    if (url == NULL || O.conns <= 0 || O.conns > 60000 || O.threads < 1 ||
         O.threads > MAX_THREADS || O.publishers < 1 || O.publishers > MAX_PUBLISHERS ||
-        O.pipeline < 1 || O.pipeline > MAX_PIPELINE || O.body_bytes < 0 ||
-        O.body_bytes > 100000 || O.ramp < 1 || O.duration <= 0 || O.duration > 3600 ||
-        O.step_duration <= 0 || O.step_duration > 600 || O.warmup < 0 || O.warmup > 600 ||
-        O.drain < 0 || O.drain > 600 || strlen(O.channel) > 100 || strlen(O.token) > 1000)
+        O.pipeline < 1 || O.pipeline > MAX_PIPELINE || O.body_bytes < 0 || O.body_bytes > 100000 ||
+        O.ramp < 1 || O.duration <= 0 || O.duration > 3600 || O.step_duration <= 0 ||
+        O.step_duration > 600 || O.warmup < 0 || O.warmup > 600 || O.drain < 0 || O.drain > 600 ||
+        strlen(O.channel) > 100 || strlen(O.token) > 1000)
         usage();
     parse_url(url, "ws", &O.ws_addr, O.ws_host, sizeof(O.ws_host), O.ws_path, sizeof(O.ws_path));
     if (O.proto == PROTO_SOCKETIO && strcmp(O.ws_path, "/") == 0)
@@ -1706,7 +1749,9 @@ int main(int argc, char **argv)
             die("epoll_create1: %s", strerror(errno));
     }
     printf("wsload %s %s: %d connections to %s%s, %d thread(s)\n",
-           O.mode == MODE_HOLD ? "hold" : O.mode == MODE_FANOUT ? "fanout" : "saturate",
+           O.mode == MODE_HOLD     ? "hold"
+           : O.mode == MODE_FANOUT ? "fanout"
+                                   : "saturate",
            proto_name(), O.conns, O.ws_host, O.ws_path, O.threads);
     fflush(stdout);
     for (int i = 0; i < O.threads; i++)

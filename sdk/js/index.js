@@ -420,7 +420,7 @@ export class RealtimeClient {
   }
 
   async _impl() {
-    if (!this._WebSocket) this._WebSocket = globalThis.WebSocket ?? (await import('ws')).default;
+    if (!this._WebSocket) this._WebSocket = globalThis.WebSocket ?? (await import(/* webpackIgnore: true */ /* @vite-ignore */ 'ws')).default;
     return this._WebSocket;
   }
 

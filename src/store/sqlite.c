@@ -316,6 +316,11 @@ static int end_read(cn_store_t *s, cn_err_t *err)
     return 0;
 }
 
+int cn_store_fresh_read(cn_store_t *s, cn_err_t *err)
+{
+    return end_read(s, err);
+}
+
 static int ensure_read(cn_store_t *s, cn_err_t *err)
 {
     if (s->read_open || s->batch_open || s->in_txn)

@@ -95,6 +95,13 @@ int cn_store_batch_open(const cn_store_t *s);
  */
 uint64_t cn_store_batch_id(const cn_store_t *s);
 
+/**
+ * Ends the loop turn's shared read transaction (if open and idle), so the next read sees
+ * every commit so far: for values that must not be older than something observed now
+ * (a cache entry computed after taking its invalidation token).
+ */
+int cn_store_fresh_read(cn_store_t *s, cn_err_t *err);
+
 /** Dooms the open batch: its commit rolls everything back and reports failure. */
 void cn_store_batch_fail(cn_store_t *s);
 /** Opens the batch now (before running a turn's queued writes). */

@@ -4,6 +4,7 @@
  * paginated by an opaque cursor (the last id, base64url-encoded).
  */
 #include "apps/notes/notes.h"
+#include "core/cache.h"
 #include "core/events.h"
 #include "core/http.h"
 #include "core/page.h"
@@ -203,14 +204,31 @@ static int delete_note(cn_req_t *r)
     return cn_reply_empty(r, 204);
 }
 
+/* Lists are answered from the cache until a note.* event of the tenant invalidates them. */
+static const char *const list_tags[] = {"notes", NULL};
+
 static int list_notes(cn_req_t *r)
 {
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    const char *tenant = cn_req_tenant(r);
+    /* inside an open write batch a read may roll back without any invalidation */
+    int cacheable = !cn_store_batch_open(r->store) && cn_cache_key_for(r, key, sizeof(key)) == 0;
+    if (cacheable) {
+        if (cn_cache_get(tenant, key, list_tags, cn_reply_buffer(r), &token) == 1) {
+            cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
+            return cn_reply_json_buf(r, 200);
+        }
+        /* the page must be read after the token was taken, not from the turn's snapshot */
+        cacheable = cn_store_fresh_read(r->store, NULL) == 0;
+        cn_reply_header(r, "x-cache", H2O_STRLIT("miss"));
+    }
     cn_page_t page;
     int rc = cn_page_begin(r, &page);
     if (rc != 0)
         return rc;
     /* newest first: "~" sorts after every id, so the first page starts at the top */
-    cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(page.after[0] ? page.after : "~"),
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(page.after[0] ? page.after : "~"),
                        CN_VINT(page.limit + 1)};
     cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
@@ -224,7 +242,19 @@ static int list_notes(cn_req_t *r)
         cn_page_item(&page, n.id, n.id_len);
     }
     cn_stmt_finish(st);
-    return rc < 0 ? rc : cn_page_send(r, &page);
+    if (rc < 0)
+        return rc;
+    cn_page_end_items(&page);
+    cn_jw_end(&page.w);
+    if (cacheable)
+        cn_cache_put(tenant, key, &token, page.w.b->data, page.w.b->len, 0);
+    return cn_reply_json_buf(r, 200);
+}
+
+static void invalidate_lists(const cn_event_t *ev, void *ud)
+{
+    (void)ud;
+    cn_cache_invalidate(ev->tenant_id, "notes");
 }
 
 /* Queues notes.analyse for the note's current version: asking twice for an unchanged note
@@ -333,6 +363,11 @@ static const cn_channel_t channels[] = {
     {0},
 };
 
+static const cn_subscription_t subscriptions[] = {
+    {"note.", invalidate_lists},
+    {0},
+};
+
 const cn_app_t notes_app = {
     .name = "notes",
     .description = "Demo module: tenant-scoped notes",
@@ -341,4 +376,5 @@ const cn_app_t notes_app = {
     .permissions = permissions,
     .jobs = jobs,
     .channels = channels,
+    .subscriptions = subscriptions,
 };

@@ -1,0 +1,197 @@
+/*
+ * Event bus on a real SQLite store: events reach subscribers only after their
+ * transaction commits, in order; a rolled-back batch or unit of work publishes nothing
+ * and gives its numbers back; the history replays gap-free or asks for a resync.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static cn_store_t *s;
+
+static struct {
+    int64_t seq[64];
+    char type[64][32];
+    char tenant[64][40];
+    int n;
+} got;
+
+static void record(const cn_event_t *ev, void *ud)
+{
+    (void)ud;
+    if (got.n == 64)
+        return;
+    got.seq[got.n] = ev->seq;
+    snprintf(got.type[got.n], sizeof(got.type[0]), "%s", ev->type);
+    snprintf(got.tenant[got.n], sizeof(got.tenant[0]), "%s", ev->tenant_id);
+    got.n++;
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/cairn-events-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 1000};
+    cn_err_t err = {0};
+    cn_migration_set_t set = {"realtime", cn_events_migrations};
+    if (cn_store_open(&opts, &s, &err) != 0 || cn_migrate(s, &set, 1, 0, NULL, NULL, &err) != 0)
+        return -1;
+    cn_store_set_batching(s, 1);
+    cn_store_add_hook(&cn_events_hook);
+    cn_events_configure(10, 3600);
+    cn_events_subscribe("note.", record, NULL);
+    memset(&got, 0, sizeof(got));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cn_store_close(s);
+    cn_store_clear_hooks();
+    cn_events_reset();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static int publish(const char *tenant, const char *type)
+{
+    cn_err_t err = {0};
+    return cn_event_publish_text(s, tenant, "notes", type, "{}", 2, NULL, &err);
+}
+
+static void test_delivered_after_commit_in_order(void **state)
+{
+    cn_err_t err = {0};
+    assert_int_equal(publish("t1", "note.created"), 0); /* opens the batch by itself */
+    assert_int_equal(publish("t1", "note.updated"), 0);
+    assert_int_equal(publish("t2", "note.created"), 0);
+    assert_int_equal(publish("t1", "other.thing"), 0); /* numbered, not for our prefix */
+    assert_int_equal(got.n, 0);                        /* nothing before the commit */
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 3);
+    assert_int_equal(got.seq[0], 1);
+    assert_string_equal(got.type[1], "note.updated");
+    assert_int_equal(got.seq[1], 2);
+    assert_string_equal(got.tenant[2], "t2");
+    assert_int_equal(got.seq[2], 1); /* every tenant's channel counts on its own */
+    cn_position_t pos;
+    assert_int_equal(cn_events_position(s, "t1", "notes", &pos.seq, pos.epoch, &err), 0);
+    assert_int_equal(pos.seq, 3);
+    assert_int_equal((int)strlen(pos.epoch), CN_EPOCH_LEN);
+}
+
+static void test_rolled_back_batch_publishes_nothing(void **state)
+{
+    cn_err_t err = {0};
+    assert_int_equal(publish("t1", "note.created"), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(publish("t1", "note.lost"), 0);
+    cn_store_batch_fail(s);
+    assert_int_not_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(publish("t1", "note.kept"), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.seq[1], 2); /* the lost event's number was given back */
+}
+
+static void test_rolled_back_unit_gives_its_numbers_back(void **state)
+{
+    cn_err_t err = {0};
+    assert_int_equal(publish("t1", "note.a"), 0);
+    assert_int_equal(cn_store_begin(s, &err), 0);
+    assert_int_equal(publish("t1", "note.b"), 0);
+    assert_int_equal(publish("t1", "note.c"), 0);
+    cn_store_rollback(s);
+    assert_int_equal(cn_store_begin(s, &err), 0);
+    assert_int_equal(publish("t1", "note.d"), 0);
+    assert_int_equal(cn_store_commit(s, &err), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.type[0], "note.a");
+    assert_string_equal(got.type[1], "note.d");
+    assert_int_equal(got.seq[1], 2);
+}
+
+static int collect(const cn_event_t *ev, void *ud)
+{
+    int64_t *last = ud;
+    if (ev->seq != *last + 1)
+        return -99;
+    *last = ev->seq;
+    return 0;
+}
+
+static void test_replay_and_resync(void **state)
+{
+    cn_err_t err = {0};
+    for (int i = 0; i < 100; i++) { /* 100 events, history of 10 (pruned every 64) */
+        assert_int_equal(publish("t1", "note.x"), 0);
+        assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    }
+    cn_position_t pos;
+    assert_int_equal(cn_events_position(s, "t1", "notes", &pos.seq, pos.epoch, &err), 0);
+    assert_int_equal(pos.seq, 100);
+    int64_t last = 95;
+    assert_int_equal(cn_events_replay(s, "t1", "notes", 95, pos.epoch, &pos, collect, &last, &err),
+                     0);
+    assert_int_equal(last, 100);
+    last = 0; /* seq 1 was pruned */
+    assert_int_equal(cn_events_replay(s, "t1", "notes", 0, NULL, &pos, collect, &last, &err),
+                     CN_RESYNC);
+    assert_int_equal(last, 0); /* nothing was sent before the gap was found */
+    last = 95;
+    assert_int_equal(
+        cn_events_replay(s, "t1", "notes", 95, "0000000000000000", &pos, collect, &last, &err),
+        CN_RESYNC);
+    assert_int_equal(cn_events_replay(s, "t1", "notes", 101, NULL, &pos, collect, &last, &err),
+                     CN_RESYNC); /* a position from the future: the numbering restarted */
+    last = 100;
+    assert_int_equal(cn_events_replay(s, "t1", "notes", 100, NULL, &pos, collect, &last, &err), 0);
+    assert_int_equal(last, 100);
+}
+
+static void test_publish_needs_a_transaction_and_a_valid_channel(void **state)
+{
+    cn_err_t err = {0};
+    cn_store_set_batching(s, 0);
+    assert_int_not_equal(publish("t1", "note.x"), 0);
+    assert_int_equal(cn_store_begin(s, &err), 0);
+    assert_int_equal(publish("t1", "note.x"), 0);
+    assert_int_not_equal(cn_event_publish_text(s, "t1", "no spaces", "note.x", "{}", 2, NULL, &err),
+                         0);
+    assert_int_equal(cn_store_commit(s, &err), 0); /* a plain transaction delivers too */
+    assert_int_equal(got.n, 1);
+    assert_true(cn_events_channel_valid("chat:conv-1.a_b"));
+    assert_false(cn_events_channel_valid(""));
+    char longname[CN_CHANNEL_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_false(cn_events_channel_valid(longname));
+    cn_store_set_batching(s, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_delivered_after_commit_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rolled_back_batch_publishes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rolled_back_unit_gives_its_numbers_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replay_and_resync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_needs_a_transaction_and_a_valid_channel, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
