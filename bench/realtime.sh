@@ -15,7 +15,7 @@
 #             deliveries fall behind (< 90 % of offered) or p99 > 500 ms: the fan-out ceiling
 # Knobs (environment): BUILD=build TARGETS="cairn socketio" HOLD_CONNS=10000 HOLD_SECS=35
 # (longer than both servers' heartbeat intervals) FANOUT_SUBS=1000 FANOUT_RATE=100
-# FANOUT_SECS=20 WARMUP=3 ROUNDS=2 SAT_SUBS=1000
+# FANOUT_SECS=20 WARMUP=3 ROUNDS=3 SAT_SUBS=1000
 # SAT_RATES=25,50,75,100,150,200,250,300,400,500,600,800 SAT_STEP=5 THREADS=2 (subscriber
 # threads of wsload: two read a fan-out burst sooner, for the latency runs) SAT_THREADS=1
 # (one costs less CPU per delivery, leaving more to the server) PUBLISHERS=1 PIPELINE=32. Everything binds and connects to 127.0.0.1 only; every load
@@ -33,7 +33,7 @@ FANOUT_SUBS=${FANOUT_SUBS:-1000}
 FANOUT_RATE=${FANOUT_RATE:-100}
 FANOUT_SECS=${FANOUT_SECS:-20}
 WARMUP=${WARMUP:-3}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 SAT_SUBS=${SAT_SUBS:-1000}
 SAT_RATES=${SAT_RATES:-25,50,75,100,150,200,250,300,400,500,600,800}
 SAT_STEP=${SAT_STEP:-5}
@@ -220,7 +220,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
       --warmup "$WARMUP" --publishers "$PUBLISHERS" --pipeline "$PIPELINE" \
       --publish-url "http://$HOST:$SERVER_PORT/api/v1/notes"
     f="$WORK/$t-fanout-r$round.out"
-    for k in received p50_ms p99_ms max_ms lost errors srv_cpu gen_cpu post_p99_ms first_p99_ms; do
+    for k in received p50_ms p99_ms max_ms lost errors srv_cpu gen_cpu other_cpu post_p99_ms \
+      first_p99_ms; do
       R[$t.fan.$k]+="$(field "$f" fanout "$k") "
     done
     for k in gaps reorders disconnects; do
@@ -249,6 +250,8 @@ for t in $TARGETS; do
       for (i = 5; i <= NF; i++) { split($i, a, "="); if (a[1] == "gen_cpu") print a[2] } }' "$f")
   R[$t.ceil_srv]=$(awk -v s="step=$step" '$1 == "RESULT" && $2 == "mode=saturate" && $4 == s {
       for (i = 5; i <= NF; i++) { split($i, a, "="); if (a[1] == "srv_cpu") print a[2] } }' "$f")
+  R[$t.ceil_other]=$(awk -v s="step=$step" '$1 == "RESULT" && $2 == "mode=saturate" && $4 == s {
+      for (i = 5; i <= NF; i++) { split($i, a, "="); if (a[1] == "other_cpu") print a[2] } }' "$f")
   stop_server
 done
 
@@ -272,6 +275,15 @@ v() {
   if [[ $s == *" "* ]]; then median $s; else echo "$s"; fi
 }
 cell() { if [[ " $TARGETS " == *" $1 "* && -z ${R[$1.broken]:-} ]]; then fmt "$(v "$1" "$2")" "$3"; else echo "–"; fi; }
+# rounds TARGET: "p99 (other CPU)" of each fan-out round
+rounds() {
+  local -a p o
+  read -r -a p <<<"${R[$1.fan.p99_ms]:-}"
+  read -r -a o <<<"${R[$1.fan.other_cpu]:-}"
+  local out="" i
+  for i in "${!p[@]}"; do out+="${out:+ / }${p[$i]} (${o[$i]:-?})"; done
+  echo "${out:-–}"
+}
 kb() { awk -v b="$1" 'BEGIN { if (b !~ /^-?[0-9.]+$/) print "n/a"; else printf "%.1f KB", b / 1000 }'; }
 
 C=cairn S=socketio
@@ -300,11 +312,12 @@ cat <<EOF
 | — max | $(cell $C fan.max_ms "%.2f ms") | $(cell $S fan.max_ms "%.2f ms") | |
 | — p99 of the POST answer | $(cell $C fan.post_p99_ms "%.2f ms") | $(cell $S fan.post_p99_ms "%.2f ms") | |
 | — lost / gaps / reorders / disconnects | $(v $C fan.lost) / $(v $C fan.gaps) / $(v $C fan.reorders) / $(v $C fan.disconnects) | $(v $S fan.lost) / $(v $S fan.gaps) / $(v $S fan.reorders) / $(v $S fan.disconnects) | |
-| server log lines at warn/error or "does not keep up", all scenarios | $(v $C logwarn) | $(v $S logwarn) | |
-| — server CPU / generator CPU (% of one core) | $(cell $C fan.srv_cpu %.0f) / $(cell $C fan.gen_cpu %.0f) | $(cell $S fan.srv_cpu %.0f) / $(cell $S fan.gen_cpu %.0f) | |
+| — p99 of each round (other processes' CPU, % of one core) | $(rounds $C) | $(rounds $S) | |
+| — server / generator / other CPU (% of one core) | $(cell $C fan.srv_cpu %.0f) / $(cell $C fan.gen_cpu %.0f) / $(cell $C fan.other_cpu %.0f) | $(cell $S fan.srv_cpu %.0f) / $(cell $S fan.gen_cpu %.0f) / $(cell $S fan.other_cpu %.0f) | |
 | fan-out ceiling: most deliveries/s in a step without loss | $(cell $C ceil %.0f) | $(cell $S ceil %.0f) | $(ratio "$(v $C ceil)" "$(v $S ceil)") (Cairn / Socket.IO) |
 | — at publishes/s, p99 | $(v $C ceil_rate), $(cell $C ceil_p99 "%.1f ms") | $(v $S ceil_rate), $(cell $S ceil_p99 "%.1f ms") | |
-| — server CPU / generator CPU at that step | $(v $C ceil_srv) / $(v $C ceil_gen) | $(v $S ceil_srv) / $(v $S ceil_gen) | |
+| — server / generator / other CPU at that step | $(v $C ceil_srv) / $(v $C ceil_gen) / $(v $C ceil_other) | $(v $S ceil_srv) / $(v $S ceil_gen) / $(v $S ceil_other) | |
+| server log lines at warn/error or "does not keep up", all scenarios | $(v $C logwarn) | $(v $S logwarn) | |
 
 Fan-out values are medians of $ROUNDS rounds (interleaved). Per-run output of the load generator:
 

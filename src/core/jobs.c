@@ -701,6 +701,8 @@ static int open_store(cn_store_t **out, cn_err_t *err)
 int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *err)
 {
     pthread_once(&cv_once, cv_init);
+    if (J.n_threads > 0) /* workers read the type table */
+        return cn_err_set(err, CN_ERR, "the job queue is already running");
     J.n_types = 0;
     for (const cn_app_t *const *a = apps; *a; a++)
         for (const cn_job_type_t *t = (*a)->jobs; t && t->name; t++) {

@@ -618,13 +618,19 @@ describe('authorisation matrix', () => {
      (role === 'viewer' && perm.endsWith('.read'))));
 
   function fillPath(p, op) {
-    return p.replace(/\{([^}]+)\}/g, (_, name) => {
-      const prm = (op.parameters ?? []).find((x) => x.in === 'path' && x.name === name);
-      const s = prm?.schema ?? {};
+    const value = (s) => {
       if (s.format === 'uuid' || !s.type) return crypto.randomUUID();
       if (s.type === 'integer') return '1';
       return 'x';
+    };
+    const path = p.replace(/\{([^}]+)\}/g, (_, name) => {
+      const prm = (op.parameters ?? []).find((x) => x.in === 'path' && x.name === name);
+      return value(prm?.schema ?? {});
     });
+    // required query parameters get a value, so the probes below reach the body check
+    const query = (op.parameters ?? []).filter((x) => x.in === 'query' && x.required)
+      .map((x) => `${x.name}=${value(x.schema ?? {})}`);
+    return query.length ? `${path}?${query.join('&')}` : path;
   }
 
   test('every operation that needs a permission refuses anonymous callers and roles without it', async () => {

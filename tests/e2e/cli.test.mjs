@@ -213,7 +213,7 @@ describe('cairn migrate', () => {
     assert.equal(real.code, 0, real.stderr);
     assert.match(real.stdout, /^applied notes\/1 create_notes$/m);
     assert.match(real.stdout, new RegExp(`0 applied before, ${n} applied now`));
-    assert.equal(await sqlite(db, "SELECT group_concat(module || '/' || version || ' ' || name, ',') FROM (SELECT * FROM schema_migrations ORDER BY applied_at, module)"),
+    assert.equal(await sqlite(db, "SELECT group_concat(module || '/' || version || ' ' || name, ',') FROM (SELECT * FROM schema_migrations ORDER BY applied_at, rowid)"),
       MIGRATIONS.join(','));
 
     const again = await runCli(['migrate', '--data', data]);

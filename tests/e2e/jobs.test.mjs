@@ -66,6 +66,8 @@ describe('notes.analyse', () => {
     const { json: note } = await c.post('/api/v1/notes', { title: 'three small words', body: 'and\tfour  more\nhere ☕' });
     assert.equal(note.words, 0);
     assert.equal(note.analyses, 0);
+    const listed = (await c.get('/api/v1/notes?limit=200')).json.items.find((n) => n.id === note.id);
+    assert.equal(listed.analyses, 0); // the list may now be cached: the job's event must invalidate it
     const res = await analyse(c, note.id);
     assert.equal(res.status, 202, res.text);
     assert.match(res.json.job_id, UUID_RE);
@@ -74,6 +76,8 @@ describe('notes.analyse', () => {
       return n.analyses === 1 && n;
     }, 5000, 'the analysis');
     assert.equal(done.words, 8);
+    const relisted = (await c.get('/api/v1/notes?limit=200')).json.items.find((n) => n.id === note.id);
+    assert.deepEqual(relisted, done, 'the list shows the analysis (note.updated was published)');
     const job = await c.get(`/api/v1/jobs/${res.json.job_id}`);
     assert.equal(job.status, 200, job.text);
     assert.equal(job.json.name, 'notes.analyse');

@@ -107,7 +107,7 @@ describe('store failures', () => {
     const anon = api(s.url, null);
     assert.equal((await anon.get('/readyz')).status, 200);
     const db = path.join(s.dataDir, 'cairn.db');
-    const r = await runProgram('sqlite3', [db, "DELETE FROM schema_migrations WHERE module = 'notes'"]);
+    const r = await runProgram('sqlite3', [db, "DELETE FROM schema_migrations WHERE module = 'notes' AND version = 1"]);
     assert.equal(r.code, 0, r.stderr);
     const res = await anon.get('/readyz');
     assertProblem(res, 503);

@@ -299,9 +299,10 @@ static int64_t count_words(const char *s, size_t len)
     return n;
 }
 
-/* The notes.analyse job: counts the words of the note's title and body. Idempotent (the
- * count is recomputed); analyses + 1 commits with the job's done mark, so it counts runs
- * that took effect. A note deleted meanwhile fails the run (retried, then dead). */
+/* The notes.analyse job: counts the words of the note's title and body and publishes
+ * note.updated. Idempotent (the count is recomputed); analyses + 1 commits with the job's
+ * done mark, so it counts runs that took effect. A note deleted meanwhile fails the run
+ * (retried, then dead). */
 static int run_analyse(cn_job_t *job, cn_err_t *err)
 {
     const char *id = json_string_value(json_object_get(job->payload, "note_id"));
@@ -324,10 +325,25 @@ static int run_analyse(cn_job_t *job, cn_err_t *err)
         return rc;
     if (rc != CN_ROW)
         return cn_err_set(err, CN_ENOTFOUND, "note %s no longer exists", id);
-    return cn_store_exec(job->store,
-                         "UPDATE notes SET words = $3, analyses = analyses + 1"
-                         " WHERE tenant_id = $1 AND id = $2",
-                         args, 3, NULL, err);
+    if ((rc = cn_store_query(job->store,
+                             "UPDATE notes SET words = $3, analyses = analyses + 1"
+                             " WHERE tenant_id = $1 AND id = $2 RETURNING " NOTE_COLUMNS,
+                             args, 3, &st, err)) != 0)
+        return rc;
+    cn_buf_t b = {0};
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        cn_jw_t w;
+        cn_jw_init(&w, &b);
+        note_t n = note_from_row(st);
+        write_note(&w, &n);
+    }
+    cn_stmt_finish(st);
+    /* subscribers (the list cache, realtime clients) learn of the new counts */
+    if (rc == CN_ROW)
+        rc = cn_event_publish_text(job->store, job->tenant_id, "notes", "note.updated", b.data,
+                                   b.len, NULL, err);
+    cn_buf_free(&b);
+    return rc;
 }
 
 static const cn_job_type_t jobs[] = {
