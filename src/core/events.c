@@ -64,7 +64,7 @@ const cn_migration_t cn_events_migrations[] = {
      " channel TEXT NOT NULL,"
      " seq INTEGER NOT NULL,"
      " epoch TEXT NOT NULL,"
-     " PRIMARY KEY (tenant_id, channel));"
+     " PRIMARY KEY (tenant_id, channel)) WITHOUT ROWID;"
      "CREATE TABLE realtime_events ("
      " tenant_id TEXT NOT NULL,"
      " channel TEXT NOT NULL,"
@@ -72,7 +72,7 @@ const cn_migration_t cn_events_migrations[] = {
      " type TEXT NOT NULL,"
      " data TEXT NOT NULL,"
      " at INTEGER NOT NULL,"
-     " PRIMARY KEY (tenant_id, channel, seq))"},
+     " PRIMARY KEY (tenant_id, channel, seq)) WITHOUT ROWID"},
     {0},
 };
 
@@ -335,19 +335,41 @@ static void drop_staged(size_t from)
     }
 }
 
-static int write_history(cn_store_t *s, const staged_t *e, cn_err_t *err)
+/* The history INSERT for n rows ($1..$6 per row), built once for each batch size used. */
+#define HISTORY_BATCH 32
+static char *history_sql[HISTORY_BATCH + 1];
+static pthread_once_t history_once = PTHREAD_ONCE_INIT;
+
+static void build_history_sql(void)
 {
-    const chan_t *c = e->ch;
-    cn_val_t args[] = {CN_VTEXTN(c->key, c->tenant_len),
-                       CN_VTEXT(c->key + c->tenant_len + 1),
-                       CN_VINT(e->seq),
-                       CN_VTEXT(e->type),
-                       CN_VTEXTN(e->data, e->data_len),
-                       CN_VINT(e->at)};
-    return cn_store_exec(s,
-                         "INSERT INTO realtime_events (tenant_id, channel, seq, type, data, at)"
-                         " VALUES ($1, $2, $3, $4, $5, $6)",
-                         args, CN_ARRAY_SIZE(args), NULL, err);
+    for (int n = 1; n <= HISTORY_BATCH; n++) {
+        cn_buf_t b = {0};
+        cn_buf_lit(&b,
+                   "INSERT INTO realtime_events (tenant_id, channel, seq, type, data, at) VALUES ");
+        for (int i = 0; i < n; i++)
+            cn_buf_appendf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d)", i ? ", " : "", 6 * i + 1,
+                           6 * i + 2, 6 * i + 3, 6 * i + 4, 6 * i + 5, 6 * i + 6);
+        cn_buf_append(&b, "", 1);
+        history_sql[n] = b.data;
+    }
+}
+
+/* Writes staged events v[0..n) (n <= HISTORY_BATCH) with one statement. */
+static int write_history(cn_store_t *s, const staged_t *v, size_t n, cn_err_t *err)
+{
+    pthread_once(&history_once, build_history_sql);
+    cn_val_t args[6 * HISTORY_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        const chan_t *c = v[i].ch;
+        cn_val_t *a = &args[6 * i];
+        a[0] = CN_VTEXTN(c->key, c->tenant_len);
+        a[1] = CN_VTEXT(c->key + c->tenant_len + 1);
+        a[2] = CN_VINT(v[i].seq);
+        a[3] = CN_VTEXT(v[i].type);
+        a[4] = CN_VTEXTN(v[i].data, v[i].data_len);
+        a[5] = CN_VINT(v[i].at);
+    }
+    return cn_store_exec(s, history_sql[n], args, 6 * n, NULL, err);
 }
 
 /* Saves the channel's position and trims its history to the configured bounds. */
@@ -383,8 +405,10 @@ static int precommit(cn_store_t *s, cn_err_t *err)
         return 0;
     int rc = 0;
     int64_t now = cn_now_ms();
-    for (size_t i = 0; i < staged.n && rc == 0; i++)
-        rc = write_history(s, &staged.v[i], err);
+    for (size_t i = 0; i < staged.n && rc == 0; i += HISTORY_BATCH) {
+        size_t n = staged.n - i < HISTORY_BATCH ? staged.n - i : HISTORY_BATCH;
+        rc = write_history(s, &staged.v[i], n, err);
+    }
     /* one position write per channel: its last event in this transaction */
     for (size_t i = 0; i < staged.n && rc == 0; i++) {
         int last = 1;
