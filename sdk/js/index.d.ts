@@ -189,7 +189,8 @@ export interface ReadyMessage {
 
 export interface RealtimeErrorInfo {
   /** The server's code (invalid_message, unauthorized, forbidden, unknown_channel,
-   *  too_many_subscriptions) or the client's (auth, connect, socket, handler, listener). */
+   *  too_many_subscriptions, unavailable — the client then subscribes again by itself) or
+   *  the client's (auth, connect, socket, handler, listener). */
   code: string;
   message: string;
   channel?: string;

@@ -220,15 +220,15 @@ export class CairnClient {
       h['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }
-    let res;
+    let res, text;
     try {
       res = await this._fetch(url, { method, headers: h, body: payload, signal });
+      text = await res.text();
     } catch (e) {
       if (e?.name === 'AbortError') throw e;
       throw new CairnError({ status: 0, type: 'urn:cairn:sdk:network-error', title: 'Network Error',
         detail: e?.cause?.message ?? e?.message ?? String(e), cause: e });
     }
-    const text = await res.text();
     const ct = res.headers.get('content-type') ?? '';
     let json;
     if (/json/i.test(ct) && text) {

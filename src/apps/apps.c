@@ -4,6 +4,7 @@
 #include "apps/notes/notes.h"
 #include "core/realtime.h"
 
+/* clang-format off */
 const cn_app_t *const cn_apps[] = {
     &auth_module, /* first: apps may reference its tables */
     &cn_jobs_app, /* the job queue (core/jobs.c): apps enqueue into its table */
@@ -11,3 +12,4 @@ const cn_app_t *const cn_apps[] = {
     &notes_app,
     NULL,
 };
+/* clang-format on */

@@ -23,9 +23,9 @@
 #define MAX_WORKERS 64
 #define CLAIM_MAX 64                 /* jobs claimed per worker turn */
 #define SEGMENT_NS (50 * 1000000ull) /* a run transaction commits at least this often */
-#define PURGE_EVERY_MS (60 * 1000)   /* retention purge */
-#define PURGE_ROWS 1000              /* rows deleted per purge statement */
-#define ERROR_MAX 600                /* a cn_err_t message and a short prefix */
+#define PURGE_EVERY_MS 1000 /* retention purge; again at once while it finds a full batch */
+#define PURGE_ROWS 2000     /* rows deleted per purge statement */
+#define ERROR_MAX 600       /* a cn_err_t message and a short prefix */
 #define N_BUCKETS 17
 
 static const double bucket_le[N_BUCKETS - 1] = {
@@ -45,7 +45,7 @@ typedef struct {
 static struct {
     type_entry_t types[MAX_TYPES];
     size_t n_types;
-    int workers, lease_ms, max_attempts, poll_ms;
+    int workers, lease_ms, poll_ms;
     int64_t backoff_ms, backoff_max_ms, retention_ms;
     char *data_dir; /* owned */
     int synchronous_full, busy_timeout_ms;
@@ -105,15 +105,13 @@ static int64_t clock_ms(void)
 
 /* ---- wake-ups ---- */
 
-static void wake(int all)
+/* Wakes one idle worker (a sleeping one, or the next to look: it sees wake_gen move). */
+static void wake(void)
 {
     pthread_once(&cv_once, cv_init);
     pthread_mutex_lock(&J.mu);
     J.wake_gen++;
-    if (all)
-        pthread_cond_broadcast(&J.cv);
-    else
-        pthread_cond_signal(&J.cv);
+    pthread_cond_signal(&J.cv);
     pthread_mutex_unlock(&J.mu);
 }
 
@@ -128,7 +126,7 @@ static void stage_wake(cn_store_t *s)
     else if (cn_store_in_txn(s) || cn_store_batch_open(s))
         enqueued_in_txn = 1;
     else /* an auto-commit write: it is committed already */
-        wake(0);
+        wake();
 }
 
 static void hook_unit_end(cn_store_t *s, int committed)
@@ -143,7 +141,7 @@ static void hook_end(cn_store_t *s, int committed)
     int any = enqueued_in_txn | enqueued_in_unit;
     enqueued_in_txn = enqueued_in_unit = 0;
     if (committed && any)
-        wake(0); /* a condition-variable signal: does not block */
+        wake(); /* a condition-variable signal: does not block */
 }
 
 static const cn_store_hook_t jobs_hook = {.end = hook_end, .unit_end = hook_unit_end};
@@ -344,10 +342,14 @@ static int purge_done(cn_store_t *s, int64_t now, cn_err_t *err)
 {
     /* run_at <= finished_at, so the (state, run_at) index bounds the scan */
     cn_val_t a[] = {CN_VINT(now - J.retention_ms), CN_VINT(PURGE_ROWS)};
-    return cn_store_exec(s,
-                         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
-                         " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
-                         a, 2, NULL, err);
+    int64_t n = 0;
+    int rc = cn_store_exec(s,
+                           "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
+                           " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
+                           a, 2, &n, err);
+    if (rc == 0 && n == PURGE_ROWS) /* behind: the next claim purges again */
+        __atomic_store_n(&J.last_purge_ms, 0, __ATOMIC_RELAXED);
+    return rc;
 }
 
 /* One short write transaction: maintenance when due, then up to `max` due jobs. */
@@ -463,7 +465,7 @@ static void run_in_txn(cn_store_t *s, claimed_t *c)
     int lost = 0, rc = cn_store_begin(s, &err);
     if (rc == 0) {
         rc = call_handler(s, c, &err);
-        if (rc == 0 && !cn_store_in_txn(s)) { /* it committed or rolled back our unit */
+        if (!cn_store_in_txn(s)) { /* it released or rolled back our unit: nothing is fenced */
             cn_store_batch_fail(s);
             rc = cn_err_set(&err, CN_ERR, "the handler ended its unit of work");
         }
@@ -575,10 +577,12 @@ static void run_outside(cn_store_t *s, claimed_t *c)
     }
     if (wrc == 0 && !lost)
         wrc = schedule_next(s, c, now, &ferr);
-    if (wrc == 0)
+    if (wrc == 0) {
         wrc = cn_store_batch_commit(s, &ferr);
-    else
-        cn_store_batch_fail(s), cn_store_batch_commit(s, NULL);
+    } else {
+        cn_store_batch_fail(s);
+        cn_store_batch_commit(s, NULL);
+    }
     if (wrc != 0) /* the lease runs out and the job runs again */
         cn_log(CN_LOG_ERROR, NULL, "job %s (%s): cannot record the outcome: %s", c->id, c->name,
                ferr.msg);
@@ -663,7 +667,7 @@ static void *worker_main(void *arg)
             failing_since = 0;
         }
         if (n == CLAIM_MAX) { /* more may be due: let another worker help */
-            wake(0);
+            wake();
             continue;
         }
         int64_t wait_ms = J.poll_ms;
@@ -719,7 +723,6 @@ int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *
         }
     J.workers = cfg->jobs_workers;
     J.lease_ms = cfg->jobs_lease_ms;
-    J.max_attempts = cfg->jobs_max_attempts;
     J.poll_ms = cfg->jobs_poll_ms;
     J.backoff_ms = cfg->jobs_backoff_ms;
     J.backoff_max_ms = cfg->jobs_backoff_max_ms;
@@ -759,7 +762,6 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
         cn_metrics_add_collector(collect, NULL);
         J.collector_added = 1;
     }
-    J.stopping = 0;
     for (int i = 0; i < J.workers && i < MAX_WORKERS; i++) {
         if ((rc = open_store(&J.stores[i], err)) != 0)
             break;
@@ -789,6 +791,8 @@ void cn_jobs_stop(void)
         J.stores[i] = NULL;
     }
     J.n_threads = 0;
+    free(J.data_dir);
+    J.data_dir = NULL;
     pthread_mutex_lock(&J.metrics_mu);
     cn_store_close(J.metrics_store);
     J.metrics_store = NULL;
@@ -1103,9 +1107,9 @@ static int retry_job(cn_req_t *r)
 }
 
 static const cn_route_t routes[] = {
-    {CN_GET, "/api/v1/jobs", list_jobs, "jobs.read", .query = &list_query,
+    {CN_GET, "/api/v1/jobs", list_jobs, "jobs.manage", .query = &list_query,
      .summary = "List the tenant's jobs, newest first, with counts by state"},
-    {CN_GET, "/api/v1/jobs/{id}", get_job, "jobs.read", .params = &cn_id_param,
+    {CN_GET, "/api/v1/jobs/{id}", get_job, "jobs.manage", .params = &cn_id_param,
      .summary = "Get a job"},
     {CN_POST, "/api/v1/jobs/{id}/retry", retry_job, "jobs.manage", .params = &cn_id_param,
      .summary = "Queue a dead job again (409 unless it is dead)"},
@@ -1113,8 +1117,7 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"jobs.read", "See the tenant's background jobs"},
-    {"jobs.manage", "Retry dead jobs"},
+    {"jobs.manage", "See the tenant's background jobs (payloads included) and retry dead ones"},
     {0},
 };
 

@@ -305,13 +305,14 @@ describe('access', () => {
     assert.ok(!(await c.get('/api/v1/jobs?limit=200')).json.items.some((j) => j.id === jobOfA));
   });
 
-  test('401 without a token; jobs.read for lists, jobs.manage (admins) for retry', async () => {
+  test('401 without a token; jobs.manage (owners and admins) for lists, jobs and retries', async () => {
     const anon = api(srv.url, null);
     assertProblem(await anon.get('/api/v1/jobs'), 401);
     assertProblem(await anon.get(`/api/v1/jobs/${jobOfA}`), 401);
     assertProblem(await anon.post(`/api/v1/jobs/${jobOfA}/retry`), 401);
-    assert.equal((await vie.get('/api/v1/jobs')).status, 200);
-    assert.equal((await mem.get(`/api/v1/jobs/${jobOfA}`)).status, 200);
+    assert.match(assertProblem(await vie.get('/api/v1/jobs'), 403).detail, /jobs\.manage/);
+    assertProblem(await mem.get(`/api/v1/jobs/${jobOfA}`), 403);
+    assert.equal((await adm.get(`/api/v1/jobs/${jobOfA}`)).status, 200);
     const p = assertProblem(await mem.post(`/api/v1/jobs/${jobOfA}/retry`), 403);
     assert.match(p.detail, /jobs\.manage/);
     assertProblem(await vie.post(`/api/v1/jobs/${jobOfA}/retry`), 403);

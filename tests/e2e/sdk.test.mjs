@@ -76,9 +76,16 @@ async function pool(items, n, fn) {
   return out;
 }
 
-// one server for the REST tests; realtime tests that need other settings start their own
+// One server for most tests; realtime tests that need other settings start their own.
+// (Every top-level await comes before the first test is declared: the runner may finish
+// the file once the tests declared so far are done.)
 const srv = await startServer();
 const owner = await ownerOf(srv, 'sdk');
+
+// The realtime tests are skipped only while the hub's route does not exist on this binary.
+const hubRoute = await fetch(`${srv.url}/api/v1/realtime`, { headers: { authorization: `Bearer ${TOKEN}` } });
+await hubRoute.arrayBuffer();
+const NO_HUB = hubRoute.status === 404 ? 'GET /api/v1/realtime answers 404: the realtime hub is not in this binary' : false;
 
 describe('auth', () => {
   test('login stores the tokens, reports them, and signs requests', async () => {
@@ -274,11 +281,6 @@ describe('API keys', () => {
 
 // ---- realtime ----
 
-// Skipped only while the hub's route does not exist on this binary.
-const hubRoute = await fetch(`${srv.url}/api/v1/realtime`, { headers: { authorization: `Bearer ${TOKEN}` } });
-await hubRoute.arrayBuffer();
-const NO_HUB = hubRoute.status === 404 ? 'GET /api/v1/realtime answers 404: the realtime hub is not in this binary' : false;
-
 /** Drops a connection without a closing handshake (ws), or closes it (a standard WebSocket). */
 const drop = (socket) => (typeof socket?.terminate === 'function' ? socket.terminate() : socket?.close());
 
@@ -426,8 +428,11 @@ describe('realtime', { skip: NO_HUB }, () => {
   test('an API key without realtime.read is refused (4401) and the client stops', async () => {
     const made = await owner.post('/api/v1/api-keys', { name: 'rt-no', permissions: ['notes.read'] });
     const rt = new CairnClient({ baseUrl: srv.url, apiKey: made.key }).realtime();
+    const errors = [];
+    rt.on('error', (e) => errors.push(e));
     const closed = next(rt, 'close');
     assert.equal((await closed).code, 4401);
+    assert.ok(errors.some((e) => e.code === 'unauthorized'), `the reason came first: ${JSON.stringify(errors)}`);
     await waitFor(() => rt.state === 'closed', 5000, 'the client to give up');
     await sleep(300);
     assert.equal(rt.socket, null, 'no new connection');

@@ -3,9 +3,9 @@
  * exists only if its transaction committed; unique keys; the back-off schedule and its
  * jitter bounds; dead letters with the last error, and retry; run_at; reclaiming after a
  * lease expires (and the fence that discards a run whose lease was lost); recurring
- * types; types that run outside the transaction; commits waking idle workers; and 10 000
- * jobs across 4 worker threads, each run exactly once. Tests drive single worker turns
- * with cn_jobs_run_due at chosen times, or start real workers.
+ * types; the retention purge; types that run outside the transaction; commits waking
+ * idle workers; and 10 000 jobs across 4 worker threads, each run exactly once. Tests
+ * drive single worker turns with cn_jobs_run_due at chosen times, or start real workers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -402,6 +402,28 @@ static void test_recurring(void **state)
                      1);
 }
 
+/* Done jobs go after jobs.retention_s; dead ones stay. */
+static void test_retention_purge(void **state)
+{
+    cn_err_t err = {0};
+    cfg.jobs_retention_s = 2;
+    assert_int_equal(cn_jobs_init(&cfg, apps, &err), 0);
+    char ok[CN_UUID_LEN + 1], bad[CN_UUID_LEN + 1];
+    int64_t t = cn_now_ms();
+    enqueue("t.ok", t, NULL, ok);
+    enqueue("t.fail", t, NULL, bad);
+    assert_int_equal(cn_store_exec(s, "UPDATE jobs SET max_attempts = 1", NULL, 0, NULL, &err), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(run_due(t), 2);
+    assert_state(ok, "done");
+    assert_state(bad, "dead");
+    assert_int_equal(run_due(t + 1500), 0); /* looked (once a second), too young */
+    assert_int_equal(query_int("SELECT count(*) FROM jobs", NULL), 2);
+    assert_int_equal(run_due(t + 2600), 0);
+    assert_int_equal(query_int("SELECT count(*) FROM jobs", NULL), 1);
+    assert_state(bad, "dead");
+}
+
 static void test_outside_txn(void **state)
 {
     char id[CN_UUID_LEN + 1];
@@ -486,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_expiry_reclaim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_lease_discards_the_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recurring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outside_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_wakes_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_jobs_four_workers, setup, teardown),
