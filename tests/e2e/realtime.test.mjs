@@ -229,6 +229,18 @@ describe('realtime hub', () => {
       5000, 'presence to drop');
     assertProblem(await api(srv.url, null).get('/api/v1/realtime/presence'), 401);
   });
+
+  test('SIGTERM with connections open: clients get 1001 and the server exits 0', async () => {
+    const c = client(srv.url);
+    await ready(c);
+    await subscribed(c, { channel: 'notes' });
+    const sse = http.get(`${srv.url}/api/v1/realtime/sse?channel=notes`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const ended = new Promise((resolve) => sse.on('response', (res) => { res.resume(); res.on('end', resolve); res.on('close', resolve); }));
+    await sleep(200);
+    assert.equal(await srv.stop(), 0); // sanitizer builds exit non-zero on a race or a leak
+    assert.equal((await c.closeInfo).code, 1001);
+    await withTimeout(ended, 5000, 'the event stream to end');
+  });
 });
 
 describe('realtime history bounds and slow readers', () => {
