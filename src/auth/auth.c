@@ -13,6 +13,7 @@
 #include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
+#include "auth/reset.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
 #include "core/http.h"
@@ -79,6 +80,7 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE audit_log DROP COLUMN prev_hash"},
     {11, "tenant_registration",
      "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0"},
+    {12, "password_resets", auth_reset_migration_sql},
     {0},
 };
 
@@ -999,6 +1001,12 @@ static const cn_route_t routes[] = {
      .summary = "Second sign-in step: challenge plus a TOTP or recovery code", .rate_auth = 1},
     {CN_POST, "/api/v1/auth/password", post_password, "self.sessions", .body = &password_schema,
      .summary = "Change one's password; every other session ends", .success_status = 204},
+    {CN_POST, "/api/v1/auth/password/reset-request", auth_post_reset_request,
+     .body = &auth_reset_request_schema, .rate_auth = 1, .success_status = 202,
+     .summary = "Mail a password-reset token if the account exists (same answer either way)"},
+    {CN_POST, "/api/v1/auth/password/reset", auth_post_reset, .body = &auth_reset_schema,
+     .rate_auth = 1, .success_status = 204,
+     .summary = "Set a new password with a mailed token; every session of the account ends"},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
     {CN_GET, "/api/v1/users/me/export", get_export, "self.read",
      .summary = "Everything held about the caller, as JSON (GDPR)"},
@@ -1061,6 +1069,7 @@ static const cn_permission_t permissions[] = {
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     lockout.attempts = cfg->lockout_attempts;
+    auth_reset_configure(cfg);
     lockout.window_ms = (int64_t)cfg->lockout_window_s * 1000;
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
         return cn_err_set(err, CN_ERR,
@@ -1091,6 +1100,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 
 static void stop(void)
 {
+    auth_reset_free();
     auth_keys_free();
     auth_vault_close();
 }
@@ -1103,6 +1113,7 @@ const cn_app_t auth_module = {
     .permissions = permissions,
     .start = start,
     .stop = stop,
+    .jobs = auth_reset_jobs,
 };
 
 /* ---- CLI ---- */

@@ -56,6 +56,12 @@ typedef struct st_cn_config_t {
     int jobs_poll_ms;        /* idle workers look for due jobs at least this often */
     int jobs_retention_s;    /* finished jobs are deleted after this; 0: kept */
 
+    /* outgoing mail (mail.h) and password reset */
+    char *mail_smtp_url;
+    char *mail_from;
+    char *reset_url;
+    int reset_ttl_s;
+
     /* the realtime hub (realtime.h) */
     int rt_history_count;
     int rt_history_age_s;

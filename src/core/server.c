@@ -11,6 +11,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mail.h"
 #include "core/realtime.h"
 #include "core/system.h"
 #include "core/workers.h"
@@ -382,6 +383,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
+    cn_mail_init(cfg);
     if (cn_jobs_start(cfg, apps, &err) != 0) /* after migrations and the modules' start */
         goto Exit;
     cn_realtime_init(S.n_loops);
@@ -433,6 +435,7 @@ Exit:
     cn_cache_free();
     cn_system_free();
     cn_realtime_free();
+    cn_mail_free();
     cn_events_reset();
     cn_router_free(router);
     if (S.globalconf.hosts != NULL)

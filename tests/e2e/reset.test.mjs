@@ -1,0 +1,121 @@
+// Password reset by e-mail against a real SMTP server on loopback (npm smtp-server): the
+// mail carries a single-use token, the reset ends every session, and the request
+// answers the same whether or not the account exists.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SMTPServer } from 'smtp-server';
+import { api, assertProblem, request, sleep, startServer, stopAllServers, waitFor } from './lib/server.mjs';
+
+const PASSWORD = 'steady-Koala-71-bramble';
+const NEW_PASSWORD = 'quiet-Heron-38-lantern';
+
+describe('password reset', () => {
+  let srv, smtp, smtpPort;
+  const mails = [];
+  before(async () => {
+    smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onData(stream, session, cb) {
+        let raw = '';
+        stream.on('data', (d) => { raw += d; });
+        stream.on('end', () => { mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw }); cb(); });
+      },
+    });
+    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    smtpPort = smtp.server.address().port;
+    srv = await startServer({
+      env: {
+        CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+        CAIRN_RESET_URL: 'https://console.cairn.test/reset', CAIRN_JOBS_POLL_MS: '50',
+      },
+    });
+    const t = await api(srv.url).post('/api/v1/tenants', {
+      slug: 'resetco', name: 'Reset Co', owner_email: 'kim@resetco.test', owner_password: PASSWORD,
+    });
+    assert.equal(t.status, 201);
+  });
+  after(async () => { await stopAllServers(); smtp.close(); });
+
+  const login = (password) => request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'resetco', email: 'kim@resetco.test', password },
+  });
+  const ask = (tenant, email) => request(`${srv.url}/api/v1/auth/password/reset-request`, {
+    method: 'POST', body: { tenant, email },
+  });
+  const reset = (token, password) => request(`${srv.url}/api/v1/auth/password/reset`, {
+    method: 'POST', body: { token, new_password: password },
+  });
+  const tokenOf = (mail) => /token=([A-Za-z0-9_-]+)/.exec(mail.raw)[1];
+
+  test('unknown accounts and tenants get the same answer, and no mail', async () => {
+    for (const [tenant, email] of [['resetco', 'nobody@resetco.test'], ['nope', 'kim@resetco.test']]) {
+      const r = await ask(tenant, email);
+      assert.equal(r.status, 202);
+      assert.deepEqual(r.json, { status: 'accepted' });
+    }
+    await sleep(300);
+    assert.equal(mails.length, 0);
+  });
+
+  test('a mailed token sets a new password once and ends every session', async () => {
+    const before = await login(PASSWORD);
+    assert.equal(before.status, 200);
+    const session = api(srv.url, before.json.access_token);
+    const r = await ask('resetco', 'Kim@ResetCo.test');
+    assert.equal(r.status, 202);
+    await waitFor(() => mails.length === 1, 5000, 'the reset mail');
+    const mail = mails[0];
+    assert.deepEqual(mail.to, ['kim@resetco.test']);
+    assert.match(mail.raw, /Subject: Reset your password/);
+    assert.match(mail.raw, /https:\/\/console\.cairn\.test\/reset\?token=/);
+    const token = tokenOf(mail);
+    // the database holds no usable token: neither in the job queue nor in the table
+    const jobs = await api(srv.url).get('/api/v1/jobs?name=auth.password_reset_mail');
+    assert.ok(!JSON.stringify(jobs.json).includes(token));
+
+    const weak = assertProblem(await reset(token, 'password1234'), 422);
+    assert.equal(weak.errors[0].field, 'new_password');
+    assert.equal((await reset(token, NEW_PASSWORD)).status, 204);
+    assertProblem(await login(PASSWORD), 401);
+    assert.equal((await login(NEW_PASSWORD)).status, 200);
+    assertProblem(await session.get('/api/v1/users/me'), 401); // the old session ended
+    const again = assertProblem(await reset(token, 'another-Otter-55-meadow'), 422);
+    assert.equal(again.errors[0].field, 'token');
+    const audit = await api(srv.url).get('/api/v1/audit?action=auth.password.reset');
+    assert.equal(audit.status, 200);
+  });
+
+  test('bad tokens and bodies name the field', async () => {
+    assert.equal(assertProblem(await reset('not-a-token', NEW_PASSWORD), 422).errors[0].field, 'token');
+    const p = assertProblem(await request(`${srv.url}/api/v1/auth/password/reset`, { method: 'POST', body: { token: 'x' } }), 422);
+    assert.equal(p.errors[0].field, 'new_password');
+    const q = assertProblem(await ask('resetco', 'not-an-email'), 422);
+    assert.equal(q.errors[0].field, 'email');
+  });
+});
+
+describe('password reset without a mail server', () => {
+  after(stopAllServers);
+
+  test('the request is accepted; the mail job fails visibly and keeps no token', async () => {
+    const srv = await startServer({ env: { CAIRN_JOBS_POLL_MS: '50', CAIRN_JOBS_BACKOFF_MS: '50' } });
+    await api(srv.url).post('/api/v1/tenants', {
+      slug: 'nomail', name: 'No Mail', owner_email: 'lee@nomail.test', owner_password: PASSWORD,
+    });
+    const r = await request(`${srv.url}/api/v1/auth/password/reset-request`, {
+      method: 'POST', body: { tenant: 'nomail', email: 'lee@nomail.test' },
+    });
+    assert.equal(r.status, 202);
+    const out = await waitFor(async () => {
+      const l = await runJobsList(srv);
+      return /auth\.password_reset_mail/.test(l) && /mail\.smtp_url is not set/.test(l) ? l : null;
+    }, 10_000, 'the failed mail job');
+    assert.ok(out);
+  });
+});
+
+async function runJobsList(srv) {
+  const { runCli } = await import('./lib/server.mjs');
+  const res = await runCli(['jobs', 'list', '--data', srv.dataDir]);
+  return res.stdout + res.stderr;
+}
