@@ -38,6 +38,42 @@ typedef struct {
     int64_t last_seq;
 } sub_t;
 
+/* Who a client is, without cn_principal_t's fixed scope buffer (connections are many). */
+typedef struct {
+    char tenant_id[64], subject[64], session_id[40], role[32];
+    unsigned char is_key, is_operator, mfa;
+    char scopes[]; /* an API key's permissions */
+} who_t;
+
+static who_t *who_new(const cn_principal_t *p)
+{
+    size_t n = strlen(p->scopes) + 1;
+    who_t *w = cn_malloc(sizeof(*w) + n);
+    memcpy(w->tenant_id, p->tenant_id, sizeof(w->tenant_id));
+    memcpy(w->subject, p->subject, sizeof(w->subject));
+    memcpy(w->session_id, p->session_id, sizeof(w->session_id));
+    memcpy(w->role, p->role, sizeof(w->role));
+    w->is_key = (unsigned char)p->is_key;
+    w->is_operator = (unsigned char)p->is_operator;
+    w->mfa = (unsigned char)p->mfa;
+    memcpy(w->scopes, p->scopes, n);
+    return w;
+}
+
+static void who_principal(const who_t *w, cn_principal_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    memcpy(p->tenant_id, w->tenant_id, sizeof(w->tenant_id));
+    memcpy(p->subject, w->subject, sizeof(w->subject));
+    memcpy(p->session_id, w->session_id, sizeof(w->session_id));
+    memcpy(p->role, w->role, sizeof(w->role));
+    snprintf(p->scopes, sizeof(p->scopes), "%s", w->scopes);
+    p->is_key = w->is_key;
+    p->is_operator = w->is_operator;
+    p->mfa = w->mfa;
+    p->authenticated = 1;
+}
+
 typedef struct st_client_t {
     hub_t *hub;
     int kind;
@@ -45,7 +81,7 @@ typedef struct st_client_t {
     wslay_event_context_ptr ws;
     h2o_req_t *req; /* event stream */
     h2o_generator_t gen;
-    cn_principal_t *principal; /* NULL until authenticated */
+    who_t *principal; /* NULL until authenticated */
     sub_t *subs;
     int n_subs;
     cn_buf_t out;     /* waiting to be written */
@@ -185,7 +221,7 @@ int cn_rt_parse(const char *text, size_t len, cn_rt_msg_t *m, char *why, size_t 
 
 /* ---- presence ---- */
 
-static void presence_add(const cn_principal_t *p, int delta)
+static void presence_add(const who_t *p, int delta)
 {
     char key[160];
     snprintf(key, sizeof(key), "%s\n%s", p->tenant_id, p->subject);
@@ -320,6 +356,26 @@ static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
     mark_dirty(c);
 }
 
+/* RFC 6455 5.2: a final, unmasked text frame's header (a server never masks). */
+static size_t ws_text_header(uint8_t h[10], size_t len)
+{
+    h[0] = 0x81; /* FIN + text */
+    if (len < 126) {
+        h[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
 /* Queues one message; a client whose queue is full is closed as too slow (1008). */
 static void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
 {
@@ -337,8 +393,13 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
         return;
     }
     if (c->kind == CLIENT_WS) {
-        struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)json, len};
-        wslay_event_queue_msg(c->ws, &m);
+        /* written straight into the client's buffer: queueing through wslay would cost a
+         * malloc and two copies per delivery. wslay still parses what clients send and
+         * writes the control frames (its sends all complete at once, so frames never
+         * interleave; nothing follows a close, see c->closing). */
+        uint8_t hdr[10];
+        cn_buf_append(&c->out, hdr, ws_text_header(hdr, len));
+        cn_buf_append(&c->out, json, len);
     } else {
         cn_buf_append(&c->out, sse, sse_len);
     }
@@ -401,8 +462,9 @@ static void written(client_t *c)
 {
     c->busy = 0;
     c->writing.len = 0;
-    if (c->writing.cap > 16384) { /* an idle connection keeps no large buffer */
+    if (c->out.len == 0) { /* an idle connection keeps no buffer (there may be 10 000) */
         cn_buf_free(&c->writing);
+        cn_buf_free(&c->out);
     }
     flush(c);
 }
@@ -590,7 +652,9 @@ static int may_subscribe(client_t *c, const char *channel)
         return -1;
     }
     cn_err_t err = {0};
-    if (cn_principal_allowed(c->hub->store, c->principal, perm, &err) != 0) {
+    cn_principal_t p;
+    who_principal(c->principal, &p);
+    if (cn_principal_allowed(c->hub->store, &p, perm, &err) != 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "this channel needs the permission %s", perm);
         send_error(c, "forbidden", msg, channel);
@@ -687,9 +751,8 @@ static int authenticated(client_t *c, const cn_principal_t *p)
     cn_err_t err = {0};
     if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
         return -1;
-    c->principal = cn_malloc(sizeof(*p));
-    *c->principal = *p;
-    presence_add(p, 1);
+    c->principal = who_new(p);
+    presence_add(c->principal, 1);
     send_ready(c);
     return 0;
 }
@@ -854,9 +917,8 @@ static int get_realtime(cn_req_t *r)
     wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
     wslay_event_config_set_max_recv_msg_length(c->ws, R.max_message);
     if (with_header) {
-        c->principal = cn_malloc(sizeof(p));
-        *c->principal = p;
-        presence_add(&p, 1);
+        c->principal = who_new(&p);
+        presence_add(c->principal, 1);
     }
     /* Sec-WebSocket-Accept: base64(SHA-1(key + RFC 6455 GUID)) */
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -951,8 +1013,7 @@ static int get_sse(cn_req_t *r)
     c->kind = CLIENT_SSE;
     c->req = req;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
-    c->principal = cn_malloc(sizeof(cn_principal_t));
-    *c->principal = r->principal;
+    c->principal = who_new(&r->principal);
     presence_add(c->principal, 1);
     c->gen.proceed = sse_proceed;
     c->gen.stop = sse_stop;

@@ -293,7 +293,7 @@ describe('realtime history bounds and slow readers', () => {
     await subscribed(slow, { channel: 'notes' });
     const base = (await subscribed(fast, { channel: 'notes' })).seq;
     slow.ws._socket.pause(); // stop reading: the server's queue for it grows
-    const body = 'x'.repeat(60_000);
+    const body = 'x'.repeat(70_000); // frames over 64 KiB: the 8-byte length form
     for (let i = 0; i < 250; i++) assert.equal((await createNote(srv, `big-${i}`, TOKEN, body)).status, 201);
     const ev = await eventsUntil(fast, 250, 20_000);
     assertContiguous(ev, base + 1);
