@@ -14,6 +14,7 @@
 #include "core/realtime.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/server.h"
 #include "core/system.h"
 
@@ -152,6 +153,11 @@ static struct {
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER, .presence_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local hub_t *this_hub;
+
+/* for /metrics: process-wide, updated with relaxed atomics */
+static struct {
+    atomic_long connections, subscriptions, deliveries, events, slow_closes, auth_failures;
+} stats;
 
 /* ---- the protocol's parser ---- */
 
@@ -348,6 +354,8 @@ static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
 {
     if (c->closing)
         return;
+    if (code == 4401)
+        atomic_fetch_add_explicit(&stats.auth_failures, 1, memory_order_relaxed);
     c->closing = 1;
     /* wslay sends control frames before queued messages: let those leave first */
     if (wslay_event_want_write(c->ws))
@@ -384,6 +392,7 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
     if (queued_bytes(c) + len > R.max_queue) {
         cn_log(CN_LOG_INFO, NULL, "realtime: closing a client that does not keep up (%zu bytes)",
                queued_bytes(c));
+        atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
         if (c->kind == CLIENT_WS) {
             ws_queue_close(c, 1008, "send queue full: reconnect and resume");
         } else {
@@ -534,8 +543,10 @@ static void client_free(client_t *c)
     }
     if (h2o_linklist_is_linked(&c->dirty))
         h2o_linklist_unlink(&c->dirty);
-    if (h2o_linklist_is_linked(&c->link))
+    if (h2o_linklist_is_linked(&c->link)) {
         h2o_linklist_unlink(&c->link);
+        atomic_fetch_sub_explicit(&stats.connections, 1, memory_order_relaxed);
+    }
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
     if (c->kind == CLIENT_WS) {
@@ -869,6 +880,7 @@ static void on_upgraded(void *ud, h2o_socket_t *sock, size_t reqsize)
     sock->data = c;
     h2o_buffer_consume(&sock->input, reqsize);
     h2o_linklist_insert(&c->hub->clients, &c->link);
+    atomic_fetch_add_explicit(&stats.connections, 1, memory_order_relaxed);
     if (c->principal != NULL)
         send_ready(c);
     h2o_socket_read_start(sock, on_ws_read);
@@ -1023,6 +1035,7 @@ static int get_sse(cn_req_t *r)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     h2o_linklist_insert(&hub->clients, &c->link);
+    atomic_fetch_add_explicit(&stats.connections, 1, memory_order_relaxed);
     h2o_start_response(req, &c->gen);
     cn_buf_lit(&c->out, ": cairn event stream\n\n");
     subscribe(c, channel, since, epoch[0] ? epoch : NULL);
@@ -1065,6 +1078,7 @@ static int get_presence(cn_req_t *r)
 static void on_event(const cn_event_t *ev, void *ud)
 {
     (void)ud;
+    atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
     pthread_mutex_lock(&R.lock);
     int targets = 0;
     for (int i = 0; i < R.n_hubs; i++)
@@ -1120,6 +1134,7 @@ static void deliver(hub_t *hub, const delivery_t *d)
             continue; /* already sent from the history */
         s->last_seq = d->seq;
         client_send(c, d->json, d->json_len, d->sse, d->sse_len);
+        atomic_fetch_add_explicit(&stats.deliveries, 1, memory_order_relaxed);
     }
 }
 
@@ -1173,10 +1188,13 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 /* ---- loops ---- */
 
+static void collect(cn_buf_t *out, void *data);
+
 void cn_realtime_init(int n_loops)
 {
     R.hubs = cn_calloc((size_t)n_loops, sizeof(hub_t));
     R.n_hubs = n_loops;
+    cn_metrics_add_collector(collect, NULL); /* after cn_metrics_init, which resets them */
 }
 
 void cn_realtime_bind_loop(int index, h2o_context_t *ctx, cn_store_t *store)
@@ -1267,6 +1285,36 @@ void cn_realtime_free(void)
         R.presence = p->next;
         free(p);
     }
+}
+
+/* ---- metrics ---- */
+
+static void collect(cn_buf_t *out, void *data)
+{
+    (void)data;
+    long subs = 0;
+    pthread_mutex_lock(&R.lock);
+    for (int i = 0; i < R.n_hubs; i++)
+        subs += atomic_load(&R.hubs[i].n_subs);
+    pthread_mutex_unlock(&R.lock);
+    static const struct {
+        const char *name, *type, *help;
+    } series[] = {
+        {"cairn_realtime_connections", "gauge", "Open WebSocket and SSE connections."},
+        {"cairn_realtime_subscriptions", "gauge", "Channel subscriptions of open connections."},
+        {"cairn_realtime_events_total", "counter", "Committed events handed to the hub."},
+        {"cairn_realtime_deliveries_total", "counter", "Events sent live to a connection."},
+        {"cairn_realtime_slow_closes_total", "counter",
+         "Connections closed because their send queue was full (1008)."},
+        {"cairn_realtime_auth_failures_total", "counter",
+         "Connections closed for missing or bad credentials (4401)."},
+    };
+    const long values[] = {atomic_load(&stats.connections), subs,
+                           atomic_load(&stats.events),      atomic_load(&stats.deliveries),
+                           atomic_load(&stats.slow_closes), atomic_load(&stats.auth_failures)};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(series); i++)
+        cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %ld\n", series[i].name, series[i].help,
+                       series[i].name, series[i].type, series[i].name, values[i]);
 }
 
 /* ---- module ---- */

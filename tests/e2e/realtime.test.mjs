@@ -91,6 +91,12 @@ describe('realtime hub', () => {
     assert.equal(ev[1].data.title, 'second');
     assert.deepEqual(ev[2].data, { id: n.id });
     assert.ok(ev[0].epoch.length > 0 && ev.every((e) => e.epoch === ev[0].epoch));
+    const m = (await api(srv.url).get('/metrics')).text;
+    const value = (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)?.[1]);
+    assert.ok(value('cairn_realtime_connections') >= 1);
+    assert.ok(value('cairn_realtime_subscriptions') >= 1);
+    assert.ok(value('cairn_realtime_deliveries_total') >= 3);
+    assert.ok(value('cairn_realtime_events_total') >= 3);
     c.ws.close();
   });
 
