@@ -19,8 +19,10 @@
 # fan-out section) SAT_SUBS=1000
 # SAT_RATES=25,50,75,100,150,200,250,300,400,500,600,800 SAT_STEP=5 THREADS=2 (subscriber
 # threads of wsload: two read a fan-out burst sooner, for the latency runs) SAT_THREADS=1
-# (one costs less CPU per delivery, leaving more to the server) PUBLISHERS=1 PIPELINE=32. Everything binds and connects to 127.0.0.1 only; every load
-# run is bounded by its own durations and by `timeout`.
+# (one costs less CPU per delivery, leaving more to the server) PUBLISHERS=4 (keep-alive
+# connections of the publisher: Cairn answers one pipelined POST per connection per loop
+# turn, and a turn that fans out is long) PIPELINE=32. Everything binds and connects to
+# 127.0.0.1 only; every load run is bounded by its own durations and by `timeout`.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,7 +44,7 @@ SAT_RATES=${SAT_RATES:-25,50,75,100,150,200,250,300,400,500,600,800}
 SAT_STEP=${SAT_STEP:-5}
 THREADS=${THREADS:-2}
 SAT_THREADS=${SAT_THREADS:-1}
-PUBLISHERS=${PUBLISHERS:-1}
+PUBLISHERS=${PUBLISHERS:-4}
 PIPELINE=${PIPELINE:-32}
 HOST=127.0.0.1
 TOKEN=bench-token
@@ -89,6 +91,7 @@ stop_server() {
   SERVER_PID=
 }
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local rc=$?
   stop_server
@@ -146,7 +149,7 @@ ws_url() {
 run_wsload() {
   local target=$1 name=$2 limit=$3
   shift 3
-  log "$name: load $(cat /proc/loadavg | cut -d' ' -f1-3)"
+  log "$name: load $(cut -d' ' -f1-3 /proc/loadavg)"
   timeout --signal=INT --kill-after=10 "$limit" "$WSLOAD" --proto "$target" \
     --url "$(ws_url "$target")" --token "$TOKEN" --server-pid "$SERVER_PID" --threads "$THREADS" \
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || true
@@ -186,6 +189,8 @@ if [[ " $TARGETS " == *" socketio "* ]]; then
 fi
 
 T_START=$(date +%s)
+# the tree the binaries were built from is the one at the start (others may commit meanwhile)
+git_rev=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- hold
@@ -295,7 +300,6 @@ done
 # ---------------------------------------------------------------- report
 
 cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-git_rev=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
 build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
 sio_version=$(node -p 'require(process.argv[1] + "/node_modules/socket.io/package.json").version' \
   "$REPO_DIR" 2>/dev/null || echo "?")
