@@ -383,18 +383,26 @@ static int write_position(cn_store_t *s, chan_t *c, int64_t now, cn_err_t *err)
                            " DO UPDATE SET seq = excluded.seq",
                            args, 4, NULL, err);
     int by_count = c->seq - E.history_count >= c->pruned_seq + PRUNE_EVERY;
-    int by_age = now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS;
-    if (rc != 0 || (!by_count && !by_age))
-        return rc;
-    cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - E.history_count),
-                      CN_VINT(now - E.history_age_ms)};
-    rc = cn_store_exec(s,
-                       "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
-                       " AND (seq <= $3 OR at < $4)",
-                       del, 4, NULL, err);
-    if (rc == 0) {
-        c->pruned_seq = c->seq - E.history_count;
-        c->pruned_at_ms = now;
+    if (rc == 0 && by_count) { /* a range of the primary key: no row outside it is read */
+        cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - E.history_count)};
+        rc = cn_store_exec(s,
+                           "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
+                           " AND seq <= $3",
+                           del, 3, NULL, err);
+        if (rc == 0)
+            c->pruned_seq = c->seq - E.history_count;
+    }
+    if (rc == 0 && now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS) {
+        /* events are in seq and time order: everything before the first young one goes */
+        cn_val_t del[] = {args[0], args[1], CN_VINT(now - E.history_age_ms)};
+        rc = cn_store_exec(s,
+                           "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
+                           " AND seq < COALESCE((SELECT seq FROM realtime_events WHERE"
+                           " tenant_id = $1 AND channel = $2 AND at >= $3 ORDER BY seq LIMIT 1),"
+                           " 9223372036854775807)",
+                           del, 3, NULL, err);
+        if (rc == 0)
+            c->pruned_at_ms = now;
     }
     return rc;
 }
