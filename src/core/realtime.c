@@ -409,7 +409,7 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
         uint8_t hdr[10];
         cn_buf_append(&c->out, hdr, ws_text_header(hdr, len));
         cn_buf_append(&c->out, json, len);
-    } else {
+    } else if (sse != NULL) { /* callers that only speak to WebSockets pass none */
         cn_buf_append(&c->out, sse, sse_len);
     }
     mark_dirty(c);
@@ -1245,14 +1245,9 @@ void cn_realtime_loop_stop(void)
     pthread_mutex_lock(&R.lock);
     hub->bound = 0; /* no more deliveries are posted to this loop */
     pthread_mutex_unlock(&R.lock);
-    while (!h2o_linklist_is_empty(&hub->clients)) {
-        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, hub->clients.next);
-        h2o_linklist_unlink(&c->link);
-        if (c->kind == CLIENT_WS)
-            client_free(c);
-        else
-            c->dead = 1;
-    }
+    /* client_free unlinks each; an event stream's client_t stays with its request's pool */
+    while (!h2o_linklist_is_empty(&hub->clients))
+        client_free(H2O_STRUCT_FROM_MEMBER(client_t, link, hub->clients.next));
 }
 
 void cn_realtime_loop_free(void)
