@@ -1093,6 +1093,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
         cn_set_after_write_hook(auth_audit_request);
+        cn_set_session_revoked_hook(auth_session_revoked);
         cn_store_add_hook(&auth_audit_hook);
     }
     return rc;

@@ -144,6 +144,18 @@ void cn_set_authz_hook(cn_authz_fn fn)
     H.authz = fn;
 }
 
+static cn_session_revoked_fn session_revoked;
+
+void cn_set_session_revoked_hook(cn_session_revoked_fn fn)
+{
+    session_revoked = fn;
+}
+
+int cn_session_revoked(const char *session_id)
+{
+    return session_id[0] != '\0' && session_revoked != NULL && session_revoked(session_id);
+}
+
 void cn_set_after_write_hook(cn_after_write_fn fn)
 {
     H.after_write = fn;

@@ -1167,7 +1167,16 @@ static void on_tick(h2o_timeout_entry_t *entry)
     for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
         next = l->next;
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
-        if (c->kind == CLIENT_WS && c->principal == NULL && now - c->opened_ms > AUTH_TIMEOUT_MS) {
+        if (c->principal != NULL && cn_session_revoked(c->principal->session_id)) {
+            /* signed out (logout, password change, reset): the connection ends with it */
+            if (c->kind == CLIENT_WS) {
+                ws_queue_close(c, 4401, "the session has been signed out");
+            } else if (!c->closing) {
+                c->closing = 1;
+                mark_dirty(c);
+            }
+        } else if (c->kind == CLIENT_WS && c->principal == NULL &&
+                   now - c->opened_ms > AUTH_TIMEOUT_MS) {
             ws_queue_close(c, 4401, "authentication timed out");
         } else if (c->kind == CLIENT_WS && now - c->last_rx_ms > 2 * (uint64_t)R.heartbeat_ms) {
             client_free(c); /* silent for two intervals: the peer is gone */

@@ -202,6 +202,27 @@ describe('realtime hub', () => {
     for (const x of [other, mine, k]) x.ws.close();
   });
 
+  test('signing out ends the session\'s connections (4401; the event stream ends)', async () => {
+    assert.equal((await api(srv.url).post('/api/v1/tenants', {
+      slug: 'rt-signout', name: 'Sign-out', owner_email: 'owner@rt-signout.test', owner_password: 'steady-Koala-71-bramble',
+    })).status, 201);
+    const l = await request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'rt-signout', email: 'owner@rt-signout.test', password: 'steady-Koala-71-bramble' },
+    });
+    assert.equal(l.status, 200);
+    const token = l.json.access_token;
+    const c = client(srv.url, { token });
+    await ready(c);
+    const sse = http.get(`${srv.url}/api/v1/realtime/sse?channel=notes`, { headers: { authorization: `Bearer ${token}` } });
+    const ended = new Promise((resolve) => sse.on('response', (res) => { res.resume(); res.on('end', resolve); res.on('close', resolve); }));
+    await sleep(100);
+    assert.equal((await api(srv.url, token).post('/api/v1/auth/logout')).status, 204);
+    const info = await withTimeout(c.closeInfo, 5000, 'the WebSocket to close');
+    assert.equal(info.code, 4401);
+    assert.match(info.reason, /signed out/);
+    await withTimeout(ended, 5000, 'the event stream to end');
+  });
+
   test('bad messages get an error and the connection stays usable; an oversized frame closes with 1009', async () => {
     const c = client(srv.url);
     await ready(c);
