@@ -35,7 +35,8 @@ enum { CLIENT_WS = 1, CLIENT_SSE = 2 };
 typedef struct st_hub_t hub_t;
 
 typedef struct {
-    char *key; /* tenant '\n' channel */
+    char *key;        /* tenant '\n' channel */
+    const void *chan; /* this loop's chansubs_t of key: found by address when delivering */
     int64_t last_seq;
 } sub_t;
 
@@ -88,6 +89,7 @@ typedef struct st_client_t {
     cn_buf_t out;     /* waiting to be written */
     cn_buf_t writing; /* being written */
     int busy;         /* a write is in flight */
+    int wslay_busy;   /* wslay read frames or was given a control frame: ask it what to send */
     int closing;      /* close once what is queued has left */
     int dead;
     uint64_t opened_ms, last_rx_ms, last_ping_ms;
@@ -357,6 +359,7 @@ static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
     if (code == 4401)
         atomic_fetch_add_explicit(&stats.auth_failures, 1, memory_order_relaxed);
     c->closing = 1;
+    c->wslay_busy = 1;
     /* wslay sends control frames before queued messages: let those leave first */
     if (wslay_event_want_write(c->ws))
         wslay_event_send(c->ws);
@@ -471,10 +474,6 @@ static void written(client_t *c)
 {
     c->busy = 0;
     c->writing.len = 0;
-    if (c->out.len == 0) { /* an idle connection keeps no buffer (there may be 10 000) */
-        cn_buf_free(&c->writing);
-        cn_buf_free(&c->out);
-    }
     flush(c);
 }
 
@@ -494,16 +493,19 @@ static void flush(client_t *c)
     if (c->dead)
         return;
     if (c->kind == CLIENT_WS) {
-        if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
-            client_free(c);
-            return;
+        int over = 0;        /* both sides have closed */
+        if (c->wslay_busy) { /* only then: asking wslay for every delivery costs 4 % of CPU */
+            c->wslay_busy = 0;
+            if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
+                client_free(c);
+                return;
+            }
+            over = !wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws);
         }
         start_write(c);
         /* the close frame has left (or the peer is gone): nothing more to say */
-        if (!c->busy && ((c->closing && wslay_event_get_close_sent(c->ws)) ||
-                         (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)))) {
+        if (!c->busy && (over || (c->closing && wslay_event_get_close_sent(c->ws))))
             client_free(c);
-        }
         return;
     }
     if (c->closing && !c->busy && c->out.len == 0) { /* SSE: end the stream */
@@ -696,6 +698,7 @@ static void subscribe(client_t *c, const char *channel, int64_t since, const cha
         cs->v = cn_realloc(cs->v, cs->cap * sizeof(client_t *));
     }
     cs->v[cs->n++] = c;
+    c->subs[me].chan = cs;
     atomic_fetch_add(&c->hub->n_subs, 1);
 
     cn_position_t pos;
@@ -864,6 +867,7 @@ static void on_ws_read(h2o_socket_t *sock, const char *err)
         }
     if (sock->input->size > 0) /* the peer closed, yet keeps sending: drop it */
         h2o_buffer_consume(&sock->input, sock->input->size);
+    c->wslay_busy = 1; /* pongs, close replies */
     mark_dirty(c);
     flush_dirty(c->hub);
 }
@@ -1129,7 +1133,9 @@ static void deliver(hub_t *hub, const delivery_t *d)
         return;
     for (size_t i = 0; i < cs->n; i++) {
         client_t *c = cs->v[i];
-        sub_t *s = find_sub(c, d->key, NULL);
+        sub_t *s = NULL;
+        for (int j = 0; j < c->n_subs && s == NULL; j++)
+            s = c->subs[j].chan == cs ? &c->subs[j] : NULL;
         if (s == NULL || d->seq <= s->last_seq)
             continue; /* already sent from the history */
         s->last_seq = d->seq;
@@ -1157,6 +1163,7 @@ static void ws_ping(client_t *c)
 {
     struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
     wslay_event_queue_msg(c->ws, &m);
+    c->wslay_busy = 1;
     mark_dirty(c);
 }
 
@@ -1167,6 +1174,10 @@ static void on_tick(h2o_timeout_entry_t *entry)
     for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
         next = l->next;
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
+        if (!c->busy && c->out.len == 0 && c->writing.cap + c->out.cap > 0) {
+            cn_buf_free(&c->writing); /* idle: no buffer kept (there may be 10 000) */
+            cn_buf_free(&c->out);
+        }
         if (c->principal != NULL && cn_session_revoked(c->principal->session_id)) {
             /* signed out (logout, password change, reset): the connection ends with it */
             if (c->kind == CLIENT_WS) {
