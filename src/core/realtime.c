@@ -29,6 +29,7 @@
 
 #define AUTH_TIMEOUT_MS 10000
 #define TICK_MS 1000
+#define CLOSE_GRACE_MS 5000 /* after a close frame was queued, before the socket is cut */
 
 enum { CLIENT_WS = 1, CLIENT_SSE = 2 };
 
@@ -92,7 +93,7 @@ typedef struct st_client_t {
     int wslay_busy;   /* wslay read frames or was given a control frame: ask it what to send */
     int closing;      /* close once what is queued has left */
     int dead;
-    uint64_t opened_ms, last_rx_ms, last_ping_ms;
+    uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
 } client_t;
@@ -359,6 +360,7 @@ static void ws_queue_close(client_t *c, uint16_t code, const char *reason)
     if (code == 4401)
         atomic_fetch_add_explicit(&stats.auth_failures, 1, memory_order_relaxed);
     c->closing = 1;
+    c->closing_ms = h2o_now(c->hub->loop);
     c->wslay_busy = 1;
     /* wslay sends control frames before queued messages: let those leave first */
     if (wslay_event_want_write(c->ws))
@@ -1177,6 +1179,10 @@ static void on_tick(h2o_timeout_entry_t *entry)
         if (!c->busy && c->out.len == 0 && c->writing.cap + c->out.cap > 0) {
             cn_buf_free(&c->writing); /* idle: no buffer kept (there may be 10 000) */
             cn_buf_free(&c->out);
+        }
+        if (c->kind == CLIENT_WS && c->closing && now - c->closing_ms > CLOSE_GRACE_MS) {
+            client_free(c); /* a peer that reads nothing never gets its close frame */
+            continue;
         }
         if (c->principal != NULL && cn_session_revoked(c->principal->session_id)) {
             /* signed out (logout, password change, reset): the connection ends with it */
