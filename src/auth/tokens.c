@@ -322,10 +322,8 @@ static cached_t *thread_cache(int create)
 
 static size_t cache_slot(const char *token, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* the last characters are the signature: random */
-    for (size_t i = len > 16 ? len - 16 : 0; i < len; i++)
-        h = (h ^ (unsigned char)token[i]) * 1099511628211ull;
-    return (size_t)(h % CACHE_SLOTS);
+    size_t from = len > 16 ? len - 16 : 0; /* the last characters are the signature: random */
+    return (size_t)(cn_fnv1a(CN_FNV_OFFSET, token + from, len - from) % CACHE_SLOTS);
 }
 
 static const auth_claims_t *cache_find(const char *token, size_t len)
@@ -426,14 +424,6 @@ static struct {
     size_t cap, count;
 } R = {PTHREAD_RWLOCK_INITIALIZER};
 
-static uint64_t hash_sid(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 /* Rebuilds the table with cap slots, dropping entries that expired. */
 static void rebuild(size_t cap, int64_t now)
 {
@@ -445,7 +435,7 @@ static void rebuild(size_t cap, int64_t now)
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].until_s <= now)
             continue;
-        size_t j = hash_sid(old[i].sid) & (cap - 1);
+        size_t j = cn_hash_str(old[i].sid) & (cap - 1);
         while (R.slots[j].until_s)
             j = (j + 1) & (cap - 1);
         R.slots[j] = old[i];
@@ -465,7 +455,7 @@ void auth_revoke_session(const char *sid)
         if ((R.count + 1) * 2 > R.cap)
             rebuild(R.cap * 2, now);
     }
-    size_t j = hash_sid(sid) & (R.cap - 1);
+    size_t j = cn_hash_str(sid) & (R.cap - 1);
     while (R.slots[j].until_s && strcmp(R.slots[j].sid, sid) != 0)
         j = (j + 1) & (R.cap - 1); /* ends: the table is at most half full */
     if (!R.slots[j].until_s)
@@ -480,7 +470,7 @@ int auth_session_revoked(const char *sid)
     int found = 0;
     pthread_rwlock_rdlock(&R.lock);
     if (R.count > 0) {
-        size_t j = hash_sid(sid) & (R.cap - 1);
+        size_t j = cn_hash_str(sid) & (R.cap - 1);
         for (size_t probes = 0; R.slots[j].until_s && !found && probes < R.cap; probes++) {
             found = strcmp(R.slots[j].sid, sid) == 0;
             j = (j + 1) & (R.cap - 1);

@@ -71,12 +71,8 @@ void cn__cache_set_clock(int64_t (*now_ms)(void))
 /* FNV-1a over a, '\n', b, then a 64-bit finaliser so low and high bits both mix well. */
 static uint64_t hash2(uint64_t seed, const char *a, size_t a_len, const char *b, size_t b_len)
 {
-    uint64_t h = 1469598103934665603ull ^ seed;
-    for (size_t i = 0; i < a_len; i++)
-        h = (h ^ (unsigned char)a[i]) * 1099511628211ull;
-    h = (h ^ '\n') * 1099511628211ull;
-    for (size_t i = 0; i < b_len; i++)
-        h = (h ^ (unsigned char)b[i]) * 1099511628211ull;
+    uint64_t h = cn_fnv1a(cn_fnv1a(CN_FNV_OFFSET ^ seed, a, a_len), "\n", 1);
+    h = cn_fnv1a(h, b, b_len);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;

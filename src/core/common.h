@@ -54,4 +54,26 @@ void cn_uuid7(char out[37]);
 
 #define CN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* FNV-1a, the hash of every in-process table: fast on short keys, not for adversaries
+ * who choose keys to collide (tables bound their probes or chains instead). */
+#define CN_FNV_OFFSET 1469598103934665603ull
+
+/** Continues an FNV-1a hash h (start from CN_FNV_OFFSET) over n bytes. */
+static inline uint64_t cn_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/** FNV-1a of a NUL-terminated string. */
+static inline uint64_t cn_hash_str(const char *s)
+{
+    uint64_t h = CN_FNV_OFFSET;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
 #endif

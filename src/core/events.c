@@ -127,13 +127,8 @@ int cn_events_channel_valid(const char *channel)
 
 static uint64_t hash_key(const char *tenant, const char *channel)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const char *p = tenant; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    h = (h ^ '\n') * 1099511628211ull;
-    for (const char *p = channel; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    return h;
+    uint64_t h = cn_fnv1a(CN_FNV_OFFSET, tenant, strlen(tenant));
+    return cn_fnv1a(cn_fnv1a(h, "\n", 1), channel, strlen(channel));
 }
 
 static chan_t *find(const char *tenant, const char *channel, uint64_t h)

@@ -50,14 +50,6 @@ void cn_ratelimit_free(cn_ratelimit_t *rl)
     free(rl);
 }
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 /* The key's bucket, or the least recently used of its probe window (recycled). */
 static bucket_t *find(shard_t *sh, uint64_t h, const char *key, int *fresh)
 {
@@ -77,11 +69,11 @@ void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms, cn_r
 {
     char fitted[KEY_MAX];
     if (strlen(key) >= KEY_MAX) { /* a stored key must compare equal to the next lookup */
-        snprintf(fitted, sizeof(fitted), "#%016llx", (unsigned long long)hash_key(key));
+        snprintf(fitted, sizeof(fitted), "#%016llx", (unsigned long long)cn_hash_str(key));
         key = fitted;
     }
     const int64_t full = (int64_t)rl->per_min * 1000;
-    uint64_t h = hash_key(key);
+    uint64_t h = cn_hash_str(key);
     shard_t *sh = &rl->shards[(h >> 32) % SHARDS];
     pthread_mutex_lock(&sh->lock);
     int fresh;

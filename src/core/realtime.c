@@ -266,14 +266,6 @@ int cn_realtime_presence(const char *tenant_id, const char *subject)
 
 /* ---- a loop's channel table ---- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
 static chansubs_t *chan_find(hub_t *hub, const char *key, uint64_t h)
 {
     if (hub->cap == 0)
@@ -286,7 +278,7 @@ static chansubs_t *chan_find(hub_t *hub, const char *key, uint64_t h)
 
 static chansubs_t *chan_get(hub_t *hub, const char *key)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = cn_hash_str(key);
     chansubs_t *c = chan_find(hub, key, h);
     if (c != NULL)
         return c;
@@ -315,7 +307,7 @@ static chansubs_t *chan_get(hub_t *hub, const char *key)
 
 static void chan_remove_client(hub_t *hub, const char *key, client_t *cl)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = cn_hash_str(key);
     chansubs_t *c = chan_find(hub, key, h);
     if (c == NULL)
         return;
@@ -1099,7 +1091,7 @@ static void on_event(const cn_event_t *ev, void *ud)
     event_json(&json, ev);
     event_sse(&sse, ev, json.data, json.len);
     d->key = key.data;
-    d->hash = hash_str(key.data);
+    d->hash = cn_hash_str(key.data);
     d->json = json.data;
     d->json_len = json.len;
     d->sse = sse.data;

@@ -190,14 +190,6 @@ void cn_store_close(cn_store_t *s)
     free(s);
 }
 
-static uint64_t hash_sql(const char *sql)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
-}
-
 static void cache_insert(cn_store_t *s, cn_stmt_t *st)
 {
     if ((s->cache_count + 1) * 2 > s->cache_cap) {
@@ -223,7 +215,7 @@ static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
     size_t slot = ((uintptr_t)sql >> 3) & (CN_ARRAY_SIZE(s->hint) - 1);
     if (s->hint[slot].sql == sql && strcmp(s->hint[slot].st->sql, sql) == 0)
         return s->hint[slot].st;
-    uint64_t h = hash_sql(sql);
+    uint64_t h = cn_hash_str(sql);
     for (size_t i = h & (s->cache_cap - 1); s->cache[i]; i = (i + 1) & (s->cache_cap - 1))
         if (s->cache[i]->hash == h && strcmp(s->cache[i]->sql, sql) == 0) {
             s->hint[slot].sql = sql;
