@@ -8,6 +8,7 @@
  * because a counter only goes up. Nothing here may include h2o or touch the store.
  */
 #include "core/cache.h"
+#include "core/metrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -416,9 +417,7 @@ void cn_cache_render_metrics(cn_buf_t *out)
 {
     cn_cache_stats_t s;
     cn_cache_stats(&s);
-    static const struct {
-        const char *name, *type, *help;
-    } series[] = {
+    static const cn_metric_def_t series[] = {
         {"cairn_cache_hits_total", "counter", "Cache lookups answered from the cache."},
         {"cairn_cache_misses_total", "counter",
          "Cache lookups not answered (absent, expired or invalidated)."},
@@ -432,8 +431,5 @@ void cn_cache_render_metrics(cn_buf_t *out)
     const uint64_t values[] = {s.hits,          s.misses,  s.evictions, s.expired,
                                s.invalidations, s.entries, s.bytes};
     _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
-    for (size_t i = 0; i < CN_ARRAY_SIZE(series); i++)
-        cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", series[i].name, series[i].help,
-                       series[i].name, series[i].type, series[i].name,
-                       (unsigned long long)values[i]);
+    cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
 }

@@ -264,6 +264,14 @@ static void render_process(cn_buf_t *out)
                    (double)M.start_ms / 1000.0, CAIRN_VERSION);
 }
 
+void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const uint64_t *values,
+                             size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", defs[i].name, defs[i].help,
+                       defs[i].name, defs[i].type, defs[i].name, (unsigned long long)values[i]);
+}
+
 void cn_metrics_render(cn_buf_t *out)
 {
     render_requests(out);

@@ -29,6 +29,15 @@ void cn_metrics_store_query(uint64_t dur_ns);
 typedef void (*cn_metrics_collector_fn)(cn_buf_t *out, void *data);
 void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data);
 
+/** One unlabelled series: "counter" or "gauge", and its help line. */
+typedef struct st_cn_metric_def_t {
+    const char *name, *type, *help;
+} cn_metric_def_t;
+
+/** Appends n unlabelled series with their HELP and TYPE lines (collectors use it). */
+void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const uint64_t *values,
+                             size_t n);
+
 /** Renders the whole exposition (text format 0.0.4). */
 void cn_metrics_render(cn_buf_t *out);
 

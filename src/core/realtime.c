@@ -1310,9 +1310,7 @@ static void collect(cn_buf_t *out, void *data)
     for (int i = 0; i < R.n_hubs; i++)
         subs += atomic_load(&R.hubs[i].n_subs);
     pthread_mutex_unlock(&R.lock);
-    static const struct {
-        const char *name, *type, *help;
-    } series[] = {
+    static const cn_metric_def_t series[] = {
         {"cairn_realtime_connections", "gauge", "Open WebSocket and SSE connections."},
         {"cairn_realtime_subscriptions", "gauge", "Channel subscriptions of open connections."},
         {"cairn_realtime_events_total", "counter", "Committed events handed to the hub."},
@@ -1322,12 +1320,12 @@ static void collect(cn_buf_t *out, void *data)
         {"cairn_realtime_auth_failures_total", "counter",
          "Connections closed for missing or bad credentials (4401)."},
     };
-    const long values[] = {atomic_load(&stats.connections), subs,
-                           atomic_load(&stats.events),      atomic_load(&stats.deliveries),
-                           atomic_load(&stats.slow_closes), atomic_load(&stats.auth_failures)};
-    for (size_t i = 0; i < CN_ARRAY_SIZE(series); i++)
-        cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %ld\n", series[i].name, series[i].help,
-                       series[i].name, series[i].type, series[i].name, values[i]);
+    const uint64_t values[] = {
+        (uint64_t)atomic_load(&stats.connections), (uint64_t)subs,
+        (uint64_t)atomic_load(&stats.events),      (uint64_t)atomic_load(&stats.deliveries),
+        (uint64_t)atomic_load(&stats.slow_closes), (uint64_t)atomic_load(&stats.auth_failures)};
+    _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
+    cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
 }
 
 /* ---- module ---- */
