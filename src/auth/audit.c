@@ -9,7 +9,6 @@
 #include "core/log.h"
 #include "lib/formats.h"
 
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,31 +168,15 @@ static void seal_row(row_t *w, int64_t seq, const char *prev)
 }
 
 #define COLS 12
-#define ROWS_PER_INSERT 32
+#define ROWS_PER_INSERT CN_ROWS_MAX
 
-/* "INSERT ... VALUES (...), (...)" for 1..ROWS_PER_INSERT rows, built once. */
-static char *insert_sql[ROWS_PER_INSERT + 1];
-static pthread_once_t insert_sql_once = PTHREAD_ONCE_INIT;
-
-static void build_insert_sql(void)
-{
-    for (int k = 1; k <= ROWS_PER_INSERT; k++) {
-        cn_buf_t b = {0};
-        cn_buf_lit(&b, "INSERT INTO audit_log (seq, tenant_id, actor, action, object, ip,"
-                       " request_id, status, at, salt, personal, hash) VALUES ");
-        for (int row = 0; row < k; row++)
-            for (int c = 1; c <= COLS; c++)
-                cn_buf_appendf(&b, "%s$%d%s", c == 1 ? (row ? ", (" : "(") : ", ", row * COLS + c,
-                               c == COLS ? ")" : "");
-        cn_buf_append(&b, "", 1);
-        insert_sql[k] = b.data;
-    }
-}
+static cn_rows_sql_t insert_rows = {"INSERT INTO audit_log (seq, tenant_id, actor, action, object,"
+                                    " ip, request_id, status, at, salt, personal, hash)",
+                                    COLS};
 
 /* Chains and inserts rows [0, n) after the current tail, one statement per 32 rows. */
 static int write_rows(cn_store_t *s, row_t *rows, size_t n, cn_err_t *err)
 {
-    pthread_once(&insert_sql_once, build_insert_sql);
     int64_t seq;
     char prev[65];
     int rc = read_tail(s, &seq, prev, err);
@@ -217,7 +200,7 @@ static int write_rows(cn_store_t *s, row_t *rows, size_t n, cn_err_t *err)
             *a++ = CN_VTEXT(w->personal);
             *a++ = CN_VTEXT(w->hash);
         }
-        rc = cn_store_exec(s, insert_sql[k], args, k * COLS, NULL, err);
+        rc = cn_store_exec(s, cn_rows_sql(&insert_rows, k), args, k * COLS, NULL, err);
     }
     if (rc == 0) {
         tail.store = s;

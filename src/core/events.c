@@ -330,29 +330,13 @@ static void drop_staged(size_t from)
     }
 }
 
-/* The history INSERT for n rows ($1..$6 per row), built once for each batch size used. */
-#define HISTORY_BATCH 32
-static char *history_sql[HISTORY_BATCH + 1];
-static pthread_once_t history_once = PTHREAD_ONCE_INIT;
-
-static void build_history_sql(void)
-{
-    for (int n = 1; n <= HISTORY_BATCH; n++) {
-        cn_buf_t b = {0};
-        cn_buf_lit(&b,
-                   "INSERT INTO realtime_events (tenant_id, channel, seq, type, data, at) VALUES ");
-        for (int i = 0; i < n; i++)
-            cn_buf_appendf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d)", i ? ", " : "", 6 * i + 1,
-                           6 * i + 2, 6 * i + 3, 6 * i + 4, 6 * i + 5, 6 * i + 6);
-        cn_buf_append(&b, "", 1);
-        history_sql[n] = b.data;
-    }
-}
+#define HISTORY_BATCH CN_ROWS_MAX
+static cn_rows_sql_t history_insert = {
+    "INSERT INTO realtime_events (tenant_id, channel, seq, type, data, at)", 6};
 
 /* Writes staged events v[0..n) (n <= HISTORY_BATCH) with one statement. */
 static int write_history(cn_store_t *s, const staged_t *v, size_t n, cn_err_t *err)
 {
-    pthread_once(&history_once, build_history_sql);
     cn_val_t args[6 * HISTORY_BATCH];
     for (size_t i = 0; i < n; i++) {
         const chan_t *c = v[i].ch;
@@ -364,7 +348,7 @@ static int write_history(cn_store_t *s, const staged_t *v, size_t n, cn_err_t *e
         a[4] = CN_VTEXTN(v[i].data, v[i].data_len);
         a[5] = CN_VINT(v[i].at);
     }
-    return cn_store_exec(s, history_sql[n], args, 6 * n, NULL, err);
+    return cn_store_exec(s, cn_rows_sql(&history_insert, n), args, 6 * n, NULL, err);
 }
 
 /* Saves the channel's position and trims its history to the configured bounds. */

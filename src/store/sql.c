@@ -1,0 +1,30 @@
+/* SQL text shared by every driver (see store.h): the dialect's $n parameters. */
+#include "store/store.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows)
+{
+    if (rows == 0 || rows > CN_ROWS_MAX)
+        return NULL;
+    char *sql = atomic_load_explicit(&r->sql[rows], memory_order_acquire);
+    if (sql != NULL)
+        return sql;
+    size_t cap = strlen(r->head) + 16 + rows * (4 + (size_t)r->cols * 8), n;
+    char *text = cn_malloc(cap);
+    n = (size_t)snprintf(text, cap, "%s VALUES ", r->head);
+    for (size_t row = 0; row < rows; row++)
+        for (int c = 1; c <= r->cols; c++)
+            n +=
+                (size_t)snprintf(text + n, cap - n, "%s$%zu%s", c == 1 ? (row ? ", (" : "(") : ", ",
+                                 row * (size_t)r->cols + (size_t)c, c == r->cols ? ")" : "");
+    char *none = NULL; /* two threads may build it at once: the first one's text stays */
+    if (atomic_compare_exchange_strong_explicit(&r->sql[rows], &none, text, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return text;
+    free(text);
+    return none;
+}
