@@ -44,6 +44,7 @@ static struct {
     size_t cap, count;
     struct {
         char prefix[64];
+        size_t prefix_len;
         cn_event_fn fn;
         void *ud;
     } subs[MAX_SUBSCRIBERS];
@@ -89,6 +90,7 @@ void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud)
         return;
     }
     snprintf(E.subs[E.n_subs].prefix, sizeof(E.subs[0].prefix), "%s", type_prefix);
+    E.subs[E.n_subs].prefix_len = strlen(E.subs[E.n_subs].prefix);
     E.subs[E.n_subs].fn = fn;
     E.subs[E.n_subs].ud = ud;
     E.n_subs++;
@@ -417,7 +419,7 @@ static void deliver(const staged_t *e)
     cn_event_t ev = {
         tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, c->epoch, e->at};
     for (int i = 0; i < E.n_subs; i++)
-        if (strncmp(e->type, E.subs[i].prefix, strlen(E.subs[i].prefix)) == 0)
+        if (strncmp(e->type, E.subs[i].prefix, E.subs[i].prefix_len) == 0)
             E.subs[i].fn(&ev, E.subs[i].ud);
 }
 

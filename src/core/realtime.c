@@ -412,10 +412,13 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
     mark_dirty(c);
 }
 
-static void send_jw(client_t *c, cn_buf_t *b)
+/* Sends a protocol message; an event stream gets it as a record, named sse_event if given. */
+static void send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
 {
     cn_buf_t sse = {0};
-    if (c->kind == CLIENT_SSE) { /* protocol answers are events of their op's name */
+    if (c->kind == CLIENT_SSE) {
+        if (sse_event != NULL)
+            cn_buf_appendf(&sse, "event: %s\n", sse_event);
         cn_buf_lit(&sse, "data: ");
         cn_buf_append(&sse, b->data, b->len);
         cn_buf_lit(&sse, "\n\n");
@@ -441,7 +444,7 @@ static void send_error(client_t *c, const char *code, const char *message, const
         cn_jw_str(&w, channel, strlen(channel));
     }
     cn_jw_end(&w);
-    send_jw(c, &b);
+    send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }
 
@@ -626,16 +629,7 @@ static void send_position(client_t *c, const char *op, const char *channel,
     cn_jw_key(&w, "epoch");
     cn_jw_str(&w, pos->epoch, strlen(pos->epoch));
     cn_jw_end(&w);
-    if (c->kind == CLIENT_SSE) { /* the stream announces it as a named event */
-        cn_buf_t sse = {0};
-        cn_buf_appendf(&sse, "event: %s\ndata: ", op);
-        cn_buf_append(&sse, b.data, b.len);
-        cn_buf_lit(&sse, "\n\n");
-        client_send(c, b.data, b.len, sse.data, sse.len);
-        cn_buf_free(&sse);
-    } else {
-        client_send(c, b.data, b.len, NULL, 0);
-    }
+    send_jw(c, op, &b);
     cn_buf_free(&b);
 }
 
@@ -670,10 +664,16 @@ static int may_subscribe(client_t *c, const char *channel)
     return 0;
 }
 
+/* A subscription's key on this loop: channels are always the caller's tenant's. */
+static void channel_key(const client_t *c, const char *channel, char key[256])
+{
+    snprintf(key, 256, "%s\n%s", c->principal->tenant_id, channel);
+}
+
 static void subscribe(client_t *c, const char *channel, int64_t since, const char *epoch)
 {
     char key[256];
-    snprintf(key, sizeof(key), "%s\n%s", c->principal->tenant_id, channel);
+    channel_key(c, channel, key);
     int idx;
     if (find_sub(c, key, &idx) != NULL) /* a resubscription starts over */
         drop_subscription(c, idx);
@@ -725,13 +725,13 @@ static void subscribe(client_t *c, const char *channel, int64_t since, const cha
 static void unsubscribe(client_t *c, const char *channel)
 {
     char key[256];
-    snprintf(key, sizeof(key), "%s\n%s", c->principal->tenant_id, channel);
+    channel_key(c, channel, key);
     int idx;
     if (find_sub(c, key, &idx) != NULL)
         drop_subscription(c, idx);
     cn_buf_t b = {0};
     cn_buf_appendf(&b, "{\"op\":\"unsubscribed\",\"channel\":\"%s\"}", channel);
-    send_jw(c, &b);
+    send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }
 
@@ -750,7 +750,7 @@ static void send_ready(client_t *c)
     cn_jw_key(&w, "heartbeat_s");
     cn_jw_int(&w, R.heartbeat_ms / 1000);
     cn_jw_end(&w);
-    send_jw(c, &b);
+    send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }
 
@@ -776,7 +776,7 @@ static void on_text(client_t *c, const char *text, size_t len)
     if (m.op == RT_PING) {
         cn_buf_t b = {0};
         cn_buf_lit(&b, "{\"op\":\"pong\"}");
-        send_jw(c, &b);
+        send_jw(c, NULL, &b);
         cn_buf_free(&b);
         return;
     }
