@@ -362,8 +362,8 @@ static int check_locked(cn_req_t *r, const char *key)
     return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
 }
 
-static int security_event(cn_req_t *r, const char *tenant, const char *actor, const char *action,
-                          const char *object, const char *ip, int status)
+int auth_security_event(cn_req_t *r, const char *tenant, const char *actor, const char *action,
+                        const char *object, const char *ip, int status)
 {
     auth_audit_t e = {tenant, actor, action, object, ip, r->request_id, status};
     return auth_audit_append(r->store, &e, &r->err);
@@ -390,7 +390,7 @@ static void login_work(void *arg)
         l->rehash[0] = '\0';
 }
 
-static int store_password_hash(cn_req_t *r, const char *user, const char *hash)
+int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash)
 {
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(hash), CN_VINT(cn_now_ms())};
     return cn_store_exec(r->store,
@@ -413,15 +413,16 @@ static void login_done(cn_req_t *r, void *arg)
             cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s", l->key, ip);
             rc = record_failure(r, l->key);
             if (rc == 0)
-                rc = security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
-                                    "auth.login.failed", l->key, ip, 401);
+                rc = auth_security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
+                                         "auth.login.failed", l->key, ip, 401);
             if (rc == 0 && (rc = cn_store_commit(r->store, &r->err)) == 0)
                 rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
         } else if (rc == 0 && (rc = check_locked(r, l->key)) == 0 &&
                    (rc = clear_failures(r, l->key)) == 0 &&
-                   (rc = security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) == 0 &&
+                   (rc = auth_security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) ==
+                       0 &&
                    (l->rehash[0] == '\0' ||
-                    (rc = store_password_hash(r, l->user, l->rehash)) == 0)) {
+                    (rc = auth_store_password_hash(r, l->user, l->rehash)) == 0)) {
             int mfa = 0;
             rc = auth_mfa_enabled(r->store, l->user, &r->err, &mfa);
             if (rc == 0) /* with MFA the password only earns a challenge for the code */
@@ -492,7 +493,7 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
 {
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
-    int rc = security_event(r, tenant, user, "auth.register", NULL, ip, 201);
+    int rc = auth_security_event(r, tenant, user, "auth.register", NULL, ip, 201);
     return rc != 0 ? rc : open_session(r, user, tenant, role, 0, 201);
 }
 
@@ -615,8 +616,8 @@ static int post_refresh(cn_req_t *r)
         char ip[64];
         cn_req_peer(r, ip, sizeof(ip));
         if ((rc = revoke_session(r, sid)) != 0 ||
-            (rc = security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip, 401)) !=
-                0 ||
+            (rc = auth_security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip,
+                                      401)) != 0 ||
             (rc = cn_store_commit(r->store, &r->err)) != 0)
             return rc;
         return cn_fail(r, CN_EUNAUTH,
@@ -687,7 +688,7 @@ static void pwchange_done(cn_req_t *r, void *arg)
     if (r != NULL) {
         int rc = p->ok ? 0 : cn_fail(r, CN_EUNAUTH, "the current password is wrong");
         cn_val_t args[] = {CN_VTEXT(p->user), CN_VTEXT(p->sid), CN_VINT(cn_now_ms())};
-        if (rc == 0 && (rc = store_password_hash(r, p->user, p->fresh)) == 0)
+        if (rc == 0 && (rc = auth_store_password_hash(r, p->user, p->fresh)) == 0)
             /* every other session of the user, in every tenant, ends now */
             rc = auth_revoke_sessions(r->store,
                                       "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1"
@@ -696,7 +697,8 @@ static void pwchange_done(cn_req_t *r, void *arg)
         if (rc == 0) {
             char ip[64];
             cn_req_peer(r, ip, sizeof(ip));
-            rc = security_event(r, p->tenant, p->user, "auth.password.changed", p->user, ip, 204);
+            rc = auth_security_event(r, p->tenant, p->user, "auth.password.changed", p->user, ip,
+                                     204);
         }
         if (rc == 0)
             cn_reply_empty(r, 204);

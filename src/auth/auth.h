@@ -20,6 +20,13 @@ int auth_slug_chars_ok(const char *slug);
  * Reads the single id column of sql for key into out: 0, CN_ENOTFOUND when there is no
  * row, or an error.
  */
+/** Appends a security event (sign-in, password change, ...) to the audit log, now. */
+int auth_security_event(cn_req_t *r, const char *tenant, const char *actor, const char *action,
+                        const char *object, const char *ip, int status);
+
+/** Replaces a user's password hash (argon2id, made on a worker). */
+int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash);
+
 int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err);
 
 /** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */

@@ -5,7 +5,6 @@
  * token never sits in the job queue, so a reader of the database cannot use it.
  */
 #include "auth/reset.h"
-#include "auth/audit.h"
 #include "auth/auth.h"
 #include "auth/passwords.h"
 #include "auth/tokens.h"
@@ -47,15 +46,29 @@ void auth_reset_free(void)
     R.reset_url = NULL;
 }
 
-static void audit(cn_req_t *r, const char *tenant, const char *actor, const char *action,
-                  int status)
+static int audit(cn_req_t *r, const char *tenant, const char *actor, const char *action, int status)
 {
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
-    auth_audit_t e = {tenant, actor, action, NULL, ip, r->request_id, status};
-    cn_err_t err;
-    if (auth_audit_append(r->store, &e, &err) != 0)
-        cn_store_batch_fail(r->store); /* no security event goes unrecorded */
+    return auth_security_event(r, tenant, actor, action, NULL, ip, status);
+}
+
+/* The mail job and the audit entry, together or not at all. */
+static int enqueue_mail(cn_req_t *r, const char *user, const char *tenant)
+{
+    /* at most one mail a minute per account, however often it is asked for */
+    char key[80];
+    snprintf(key, sizeof(key), "%s:%lld", user, (long long)(cn_now_ms() / 60000));
+    json_t *payload = json_pack("{s:s, s:s}", "user_id", user, "tenant_id", tenant);
+    cn_job_opts_t opts = {.tenant_id = tenant, .unique_key = key};
+    int rc = cn_store_begin(r->store, &r->err);
+    if (rc == 0 && (rc = cn_jobs_enqueue(r->store, MAIL_JOB, payload, &opts, NULL, &r->err)) == 0 &&
+        (rc = audit(r, tenant, user, "auth.password.reset_requested", 202)) == 0)
+        rc = cn_store_commit(r->store, &r->err);
+    if (rc != 0)
+        cn_store_rollback(r->store);
+    json_decref(payload);
+    return rc;
 }
 
 /* ---- the request ---- */
@@ -90,18 +103,8 @@ int auth_post_reset_request(cn_req_t *r)
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    if (user[0]) {
-        /* at most one mail a minute per account, however often it is asked for */
-        char key[80];
-        snprintf(key, sizeof(key), "%s:%lld", user, (long long)(cn_now_ms() / 60000));
-        json_t *payload = json_pack("{s:s, s:s}", "user_id", user, "tenant_id", tenant);
-        cn_job_opts_t opts = {.tenant_id = tenant, .unique_key = key};
-        rc = cn_jobs_enqueue(r->store, MAIL_JOB, payload, &opts, NULL, &r->err);
-        json_decref(payload);
-        if (rc != 0)
-            return rc;
-        audit(r, tenant, user, "auth.password.reset_requested", 202);
-    }
+    if (user[0] && (rc = enqueue_mail(r, user, tenant)) != 0)
+        return rc;
     /* the same answer either way: the API does not tell who has an account */
     return cn_reply_json(r, 202, json_pack("{s:s}", "status", "accepted"));
 }
@@ -237,11 +240,9 @@ static int apply_reset(cn_req_t *r, reset_t *p)
                            use, 2, &spent, &r->err);
     if (rc == 0 && spent == 0) /* used by a concurrent request meanwhile */
         rc = cn_fail_field(r, "token", "is invalid, used or expired");
-    cn_val_t user[] = {CN_VTEXT(p->user), CN_VINT(now), CN_VTEXT(p->fresh)};
+    cn_val_t user[] = {CN_VTEXT(p->user), CN_VINT(now)};
     if (rc == 0)
-        rc = cn_store_exec(r->store,
-                           "UPDATE users SET password_hash = $3, updated_at = $2 WHERE id = $1",
-                           user, 3, NULL, &r->err);
+        rc = auth_store_password_hash(r, p->user, p->fresh);
     if (rc == 0) /* the account's other reset tokens die with the old password */
         rc = cn_store_exec(r->store,
                            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1"
@@ -252,10 +253,8 @@ static int apply_reset(cn_req_t *r, reset_t *p)
                                   "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
                                   " AND revoked_at IS NULL RETURNING id",
                                   user, 2, NULL, &r->err);
-    if (rc == 0) {
-        audit(r, p->tenant, p->user, "auth.password.reset", 204);
+    if (rc == 0 && (rc = audit(r, p->tenant, p->user, "auth.password.reset", 204)) == 0)
         rc = cn_store_commit(r->store, &r->err);
-    }
     if (rc != 0)
         cn_store_rollback(r->store);
     return rc;
