@@ -29,7 +29,6 @@
 
 #define AUTH_TIMEOUT_MS 10000
 #define TICK_MS 1000
-#define CLOSE_GRACE_MS 5000 /* after a close frame was queued, before the socket is cut */
 
 enum { CLIENT_WS = 1, CLIENT_SSE = 2 };
 
@@ -1172,7 +1171,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
             cn_buf_free(&c->writing); /* idle: no buffer kept (there may be 10 000) */
             cn_buf_free(&c->out);
         }
-        if (c->kind == CLIENT_WS && c->closing && now - c->closing_ms > CLOSE_GRACE_MS) {
+        if (c->kind == CLIENT_WS && c->closing &&
+            now - c->closing_ms > 2 * (uint64_t)R.heartbeat_ms) {
             client_free(c); /* a peer that reads nothing never gets its close frame */
             continue;
         }
