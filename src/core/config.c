@@ -125,6 +125,12 @@ static const key_t_ keys[] = {
      100000, NULL, OFF(rt_max_subscriptions), "channels one connection may subscribe to"},
     {"realtime.heartbeat_s", "CAIRN_REALTIME_HEARTBEAT_S", NULL, T_INT, "30", 1, 3600, NULL,
      OFF(rt_heartbeat_s), "ping interval; a connection silent for two intervals is closed"},
+    {"insights.geoip_db", "CAIRN_INSIGHTS_GEOIP_DB", NULL, T_STRING, "", 0, 0, NULL,
+     OFF(insights_geoip_db),
+     "MaxMind .mmdb (City or Country) used to geolocate interaction IPs; empty = off"},
+    {"insights.pattern_delay_s", "CAIRN_INSIGHTS_PATTERN_DELAY_S", NULL, T_INT, "60", 0, 86400,
+     NULL, OFF(insights_pattern_delay_s),
+     "behaviour patterns are recomputed this long after new interactions (debounce)"},
 };
 
 _Static_assert(CN_ARRAY_SIZE(keys) <= CN_ARRAY_SIZE(((cn_config_t *)0)->sources),

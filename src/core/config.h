@@ -70,6 +70,11 @@ typedef struct st_cn_config_t {
     int rt_max_subscriptions;
     int rt_heartbeat_s;
 
+    /* the customer-insights app */
+    char *insights_geoip_db;     /* .mmdb file for IP geolocation; empty: none */
+    int insights_pattern_delay_s; /* behaviour patterns are recomputed this long after
+                                   * a customer's newest interaction was analysed */
+
     char *config_file;
     cn_config_source_t sources[64]; /* where each table entry's value came from */
 } cn_config_t;

@@ -877,6 +877,21 @@ static void collect(cn_buf_t *out, void *data)
 
 /* ---- admin functions (API and CLI) ---- */
 
+int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err_t *err)
+{
+    char *text = json_dumps(progress, JSON_COMPACT);
+    if (text == NULL)
+        return cn_err_set(err, CN_ERR, "out of memory");
+    cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(cn_now_ms())};
+    int64_t n = 0;
+    int rc = cn_store_exec(s, "UPDATE jobs SET progress = $2, updated_at = $3 WHERE id = $1", a, 3,
+                           &n, err);
+    free(text);
+    if (rc == 0 && n == 0)
+        rc = cn_err_set(err, CN_ENOTFOUND, "no job %s", id);
+    return rc;
+}
+
 int cn_jobs_state_valid(const char *state)
 {
     for (const char *const *s = job_states; *s; s++)
@@ -927,15 +942,15 @@ int cn_jobs_purge(cn_store_t *s, const char *state, int64_t before_ms, int64_t *
 
 #define JOB_COLUMNS                                                                                \
     "id, tenant_id, name, state, attempts, max_attempts, run_at, lease_until, unique_key,"         \
-    " every_ms, last_error, payload, created_at, updated_at, finished_at"
+    " every_ms, last_error, payload, created_at, updated_at, finished_at, progress"
 
 /* Writes the job in the current row of st (JOB_COLUMNS) as a JSON object. */
 static void write_job(cn_jw_t *w, cn_stmt_t *st, int with_tenant)
 {
-    static const char *const names[] = {"id",         "tenant_id",    "name",       "state",
-                                        "attempts",   "max_attempts", "run_at",     "lease_until",
-                                        "unique_key", "every_ms",     "last_error", "payload",
-                                        "created_at", "updated_at",   "finished_at"};
+    static const char *const names[] = {"id",         "tenant_id",    "name",        "state",
+                                        "attempts",   "max_attempts", "run_at",      "lease_until",
+                                        "unique_key", "every_ms",     "last_error",  "payload",
+                                        "created_at", "updated_at",   "finished_at", "progress"};
     cn_jw_object(w);
     for (int c = 0; c < (int)CN_ARRAY_SIZE(names); c++) {
         if (c == 1 && !with_tenant)
@@ -945,10 +960,10 @@ static void write_job(cn_jw_t *w, cn_stmt_t *st, int with_tenant)
         const char *t = cn_stmt_text(st, c, &len);
         if (cn_stmt_is_null(st, c)) {
             cn_jw_null(w);
-        } else if (c == 11) { /* payload: JSON text this file wrote */
+        } else if (c == 11 || c == 15) { /* payload, progress: JSON text */
             w->after_key = 0;
             cn_buf_append(w->b, t, len);
-        } else if (c == 4 || c == 5 || c == 6 || c == 7 || c == 9 || c >= 12) {
+        } else if (c == 4 || c == 5 || c == 6 || c == 7 || c == 9 || (c >= 12 && c <= 14)) {
             cn_jw_int(w, cn_stmt_int(st, c));
         } else {
             cn_jw_str(w, t, len);
@@ -1144,6 +1159,8 @@ static const cn_migration_t migrations[] = {
      "CREATE UNIQUE INDEX jobs_unique ON jobs (name, unique_key) WHERE unique_key IS NOT NULL;"
      "CREATE INDEX jobs_due ON jobs (state, run_at);"
      "CREATE INDEX jobs_tenant ON jobs (tenant_id, id) WHERE tenant_id IS NOT NULL"},
+    /* what a long job has done so far (JSON text it writes itself), shown by the API */
+    {2, "job_progress", "ALTER TABLE jobs ADD COLUMN progress TEXT"},
     {0},
 };
 

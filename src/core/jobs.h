@@ -125,6 +125,11 @@ int cn_jobs_print_list(cn_store_t *s, const char *state, const char *name, int64
 /** `cairn jobs show`: the job as JSON (CN_ENOTFOUND when there is none). */
 int cn_jobs_print_one(cn_store_t *s, const char *id, FILE *out, cn_err_t *err);
 
+/**
+ * Records what a long job has done so far (a JSON object, borrowed), shown as "progress"
+ * by the jobs API. Write it in the same transaction as the work it counts.
+ */
+int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err_t *err);
 /** 1 when state names a job state (queued, running, done, dead). */
 int cn_jobs_state_valid(const char *state);
 

@@ -4,6 +4,7 @@
  */
 #include "core/json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,21 @@ void cn_jw_raw(cn_jw_t *w, const char *json, size_t len)
 {
     jw_value_prefix(w);
     cn_buf_append(w->b, json, len);
+}
+
+void cn_jw_real(cn_jw_t *w, double v)
+{
+    if (!isfinite(v)) { /* JSON has no NaN or infinity */
+        cn_jw_null(w);
+        return;
+    }
+    jw_value_prefix(w);
+    char tmp[32];
+    /* the shortest of %.15g / %.17g that reads back as the same double: 0.1, not 0.1000…01 */
+    int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
+    if (strtod(tmp, NULL) != v)
+        n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+    cn_buf_append(w->b, tmp, (size_t)n);
 }
 
 void cn_jw_int(cn_jw_t *w, int64_t v)

@@ -52,6 +52,8 @@ void cn_jw_end(cn_jw_t *w); /* closes the innermost object or array */
 void cn_jw_key(cn_jw_t *w, const char *key);
 void cn_jw_str(cn_jw_t *w, const char *s, size_t len);
 void cn_jw_int(cn_jw_t *w, int64_t v);
+/** A number in its shortest exact form; NaN and infinities become null. */
+void cn_jw_real(cn_jw_t *w, double v);
 void cn_jw_null(cn_jw_t *w);
 void cn_jw_bool(cn_jw_t *w, int v);
 /** Inserts a value that is already JSON text (trusted: written by this program). */

@@ -610,6 +610,8 @@ static void test_print_lists_every_key_once(void **state)
         "realtime.max_message_bytes",
         "realtime.max_subscriptions",
         "realtime.heartbeat_s",
+        "insights.geoip_db",
+        "insights.pattern_delay_s",
     };
     cn_config_t c;
     cn_config_defaults(&c);
