@@ -646,10 +646,30 @@ static int is_json_type(h2o_iovec_t ct)
     return 1;
 }
 
+/* the media type of ct (before parameters) is exactly type, case-insensitively */
+static int is_media_type(h2o_iovec_t ct, const char *type)
+{
+    size_t n = 0, k = strlen(type);
+    while (n < ct.len && ct.base[n] != ';' && ct.base[n] != ' ')
+        n++;
+    return n == k && strncasecmp(ct.base, type, k) == 0;
+}
+
 static int parse_body(cn_req_t *r)
 {
     h2o_req_t *req = r->h;
     int has_body = req->entity.base != NULL && req->entity.len > 0;
+    if (r->route->raw_body != NULL) {
+        if (!has_body)
+            return problem(r, 400, "a request body is required");
+        if (!is_media_type(header_value(req, H2O_TOKEN_CONTENT_TYPE), r->route->raw_body)) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "the request body must be sent as Content-Type: %s",
+                     r->route->raw_body);
+            return problem(r, 415, msg);
+        }
+        return 1;
+    }
     if (r->route->body == NULL) {
         if (has_body)
             return problem(r, 400, "this endpoint takes no request body");

@@ -127,7 +127,9 @@ int cn_jobs_print_one(cn_store_t *s, const char *id, FILE *out, cn_err_t *err);
 
 /**
  * Records what a long job has done so far (a JSON object, borrowed), shown as "progress"
- * by the jobs API. Write it in the same transaction as the work it counts.
+ * by the jobs API. Write it in the same transaction as the work it counts. A running job
+ * that reports progress also renews its lease (jobs.lease_ms from now), so a long job is
+ * not reclaimed while it keeps reporting.
  */
 int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err_t *err);
 /** 1 when state names a job state (queued, running, done, dead). */

@@ -37,7 +37,9 @@ typedef struct st_cn_route_t {
     const char *path; /* template, e.g. "/api/v1/notes/{id}" */
     cn_handler_fn handler;
     const char *permission;    /* NULL: public (no authentication) */
-    const cn_schema_t *body;   /* JSON body schema; NULL: the route takes no body */
+    const cn_schema_t *body;   /* JSON body schema; NULL: the route takes no JSON body */
+    const char *raw_body;      /* media type of a non-JSON body the handler reads itself
+                                * from r->h->entity ("text/csv"); NULL: none */
     const cn_schema_t *query;  /* query parameters; NULL: none accepted */
     const cn_schema_t *params; /* path parameters (formats); NULL: plain strings */
     const char *summary;       /* one line for the OpenAPI document */

@@ -258,6 +258,10 @@ static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schema
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
                                       "application/json", "schema", ref_to(rt->body->name)));
+    } else if (rt->raw_body) {
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content",
+                                      rt->raw_body, "schema", "type", "string"));
     }
     if (rt->permission) {
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));

@@ -13,7 +13,8 @@ const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows)
     char *sql = atomic_load_explicit(&r->sql[rows], memory_order_acquire);
     if (sql != NULL)
         return sql;
-    size_t cap = strlen(r->head) + 16 + rows * (4 + (size_t)r->cols * 8), n;
+    const char *tail = r->tail ? r->tail : "";
+    size_t cap = strlen(r->head) + strlen(tail) + 17 + rows * (4 + (size_t)r->cols * 8), n;
     char *text = cn_malloc(cap);
     n = (size_t)snprintf(text, cap, "%s VALUES ", r->head);
     for (size_t row = 0; row < rows; row++)
@@ -21,6 +22,8 @@ const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows)
             n +=
                 (size_t)snprintf(text + n, cap - n, "%s$%zu%s", c == 1 ? (row ? ", (" : "(") : ", ",
                                  row * (size_t)r->cols + (size_t)c, c == r->cols ? ")" : "");
+    if (*tail)
+        snprintf(text + n, cap - n, " %s", tail);
     char *none = NULL; /* two threads may build it at once: the first one's text stays */
     if (atomic_compare_exchange_strong_explicit(&r->sql[rows], &none, text, memory_order_acq_rel,
                                                 memory_order_acquire))

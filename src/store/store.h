@@ -71,13 +71,14 @@ int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n
 /**
  * Multi-row INSERT text: head ("INSERT INTO t (a, b)") + " VALUES ($1, $2), ($3, $4)..."
  * for 1..CN_ROWS_MAX rows of cols parameters, built on first use and kept (statement
- * text must stay the same for the statement cache). Declare one per statement:
- *   static cn_rows_sql_t insert = {"INSERT INTO t (a, b)", 2};
+ * text must stay the same for the statement cache), then tail if set. Declare one per
+ * statement:  static cn_rows_sql_t insert = {"INSERT INTO t (a, b)", 2};
  */
 #define CN_ROWS_MAX 32
 typedef struct st_cn_rows_sql_t {
     const char *head;
     int cols;
+    const char *tail; /* after the rows ("ON CONFLICT ..."); may be NULL */
     char *_Atomic sql[CN_ROWS_MAX + 1];
 } cn_rows_sql_t;
 const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows);

@@ -1,0 +1,293 @@
+/*
+ * Customers: created by their first interaction (or by PUT), keyed by the tenant's own
+ * id. Their counters are kept by ingest and analysis; the profile adds the breakdowns
+ * and the most recent interactions, read through the customer's own index.
+ */
+#include "apps/insights/internal.h"
+#include "core/events.h"
+#include "core/page.h"
+#include "lib/formats.h"
+
+#include <string.h>
+
+#define TTL_PROFILE 600000
+#define RECENT 10
+
+static const cn_field_t param_fields[] = {
+    {"id", CN_T_STRING, .format = CN_FMT_UUID, .description = "The tenant's own customer id"},
+    {0},
+};
+const cn_schema_t ins_customer_param = {"CustomerId", param_fields};
+
+static const cn_field_t customer_fields[] = {
+    {"email", CN_T_STRING, .nullable = 1, .format = CN_FMT_EMAIL, .max_len = 254},
+    {"segment", CN_T_STRING, .nullable = 1, .min_len = 1, .max_len = 64,
+     .description = "Free label used by the segments filters (\"enterprise\")"},
+    {"metadata", CN_T_OBJECT, .description = "Free JSON (at most 16 KiB)"},
+    {0},
+};
+const cn_schema_t ins_customer_schema = {"Customer", customer_fields};
+
+static const cn_field_t list_fields[] = {
+    {"segment", CN_T_STRING, .min_len = 1, .max_len = 64},
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = CN_PAGE_MAX,
+     .description = "Page size (default 50)"},
+    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
+    {0},
+};
+const cn_schema_t ins_customers_query = {"CustomerListQuery", list_fields};
+
+#define CUSTOMER_COLUMNS                                                                           \
+    "external_id, email, segment, metadata, first_seen, last_seen, interaction_count,"             \
+    " sentiment_count, average_sentiment, created_at, updated_at"
+
+static void opt_str(cn_jw_t *w, cn_stmt_t *st, int col)
+{
+    size_t len;
+    const char *t = cn_stmt_text(st, col, &len);
+    if (t)
+        cn_jw_str(w, t, len);
+    else
+        cn_jw_null(w);
+}
+
+static void opt_time(cn_jw_t *w, cn_stmt_t *st, int col)
+{
+    char at[32];
+    if (cn_stmt_is_null(st, col))
+        cn_jw_null(w);
+    else
+        cn_jw_str(w, at, cn_format_rfc3339(cn_stmt_int(st, col), at));
+}
+
+/* the customer's fields, inside an object the caller opened */
+static void write_customer_fields(cn_jw_t *w, cn_stmt_t *st)
+{
+    size_t len;
+    cn_jw_key(w, "id");
+    opt_str(w, st, 0);
+    cn_jw_key(w, "email");
+    opt_str(w, st, 1);
+    cn_jw_key(w, "segment");
+    opt_str(w, st, 2);
+    cn_jw_key(w, "metadata");
+    const char *md = cn_stmt_text(st, 3, &len);
+    cn_jw_raw(w, md ? md : "{}", md ? len : 2);
+    cn_jw_key(w, "first_seen");
+    opt_time(w, st, 4);
+    cn_jw_key(w, "last_seen");
+    opt_time(w, st, 5);
+    cn_jw_key(w, "interaction_count");
+    cn_jw_int(w, cn_stmt_int(st, 6));
+    cn_jw_key(w, "analysed_count");
+    cn_jw_int(w, cn_stmt_int(st, 7));
+    cn_jw_key(w, "average_sentiment");
+    if (cn_stmt_is_null(st, 8))
+        cn_jw_null(w);
+    else
+        cn_jw_real(w, cn_stmt_real(st, 8));
+    cn_jw_key(w, "created_at");
+    opt_time(w, st, 9);
+    cn_jw_key(w, "updated_at");
+    opt_time(w, st, 10);
+}
+
+int ins_list_customers(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    cn_page_t page;
+    int rc = cn_page_begin(r, &page);
+    if (rc != 0)
+        return rc;
+    const char *segment = json_string_value(json_object_get(r->query, "segment"));
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(page.after), CN_VINT(page.limit + 1),
+                    segment ? CN_VTEXT(segment) : CN_VNULL};
+    cn_stmt_t *st;
+    rc = segment ? cn_store_query(r->store,
+                                  "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE tenant_id = $1"
+                                  " AND segment = $4 AND external_id > $2"
+                                  " ORDER BY external_id LIMIT $3",
+                                  a, 4, &st, &r->err)
+                 : cn_store_query(r->store,
+                                  "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE tenant_id = $1"
+                                  " AND external_id > $2 ORDER BY external_id LIMIT $3",
+                                  a, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
+        size_t len;
+        const char *id = cn_stmt_text(st, 0, &len);
+        cn_jw_object(&page.w);
+        write_customer_fields(&page.w, st);
+        cn_jw_end(&page.w);
+        cn_page_item(&page, id, len);
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_page_end_items(&page);
+    cn_jw_end(&page.w);
+    ins_cache_store(r, key, &token, cacheable, TTL_PROFILE, page.w.b);
+    return cn_reply_json_buf(r, 200);
+}
+
+/* {"web": n, ...} and {"positive": n, ..., "not_analysed": n} over the customer's history */
+static int write_breakdowns(cn_req_t *r, cn_jw_t *w, const char *customer)
+{
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(customer)};
+    cn_stmt_t *st;
+    int rc =
+        cn_store_query(r->store,
+                       "SELECT channel, sentiment, COUNT(*) FROM interactions"
+                       " WHERE tenant_id = $1 AND customer_id = $2 GROUP BY channel, sentiment",
+                       a, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    int64_t ch[5] = {0}, label[4] = {0};
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        size_t len;
+        const char *c = cn_stmt_text(st, 0, &len), *l = cn_stmt_text(st, 1, NULL);
+        int i = ins_channel_index(c, len);
+        int64_t k = cn_stmt_int(st, 2);
+        if (i >= 0)
+            ch[i] += k;
+        label[l == NULL ? 3 : l[0] == 'p' ? 0 : l[2] == 'u' ? 1 : 2] += k;
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    static const char *const labels[] = {"positive", "neutral", "negative", "not_analysed"};
+    cn_jw_key(w, "channels");
+    cn_jw_object(w);
+    for (int i = 0; i < 5; i++) {
+        cn_jw_key(w, ins_channels[i]);
+        cn_jw_int(w, ch[i]);
+    }
+    cn_jw_end(w);
+    cn_jw_key(w, "sentiment");
+    cn_jw_object(w);
+    for (int i = 0; i < 4; i++) {
+        cn_jw_key(w, labels[i]);
+        cn_jw_int(w, label[i]);
+    }
+    cn_jw_end(w);
+    return 0;
+}
+
+static int write_recent(cn_req_t *r, cn_jw_t *w, const char *customer)
+{
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(customer), CN_VINT(RECENT)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT " INS_COLUMNS " FROM interactions WHERE tenant_id = $1"
+                            " AND customer_id = $2 ORDER BY ts DESC, id DESC LIMIT $3",
+                            a, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_jw_key(w, "recent_interactions");
+    cn_jw_array(w);
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        ins_write_row(w, st);
+    cn_stmt_finish(st);
+    cn_jw_end(w);
+    return rc < 0 ? rc : 0;
+}
+
+int ins_get_customer(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    const char *id = cn_req_param(r, "id");
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT " CUSTOMER_COLUMNS " FROM customers"
+                            " WHERE tenant_id = $1 AND external_id = $2",
+                            a, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        cn_jw_object(&w);
+        write_customer_fields(&w, st);
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (rc != CN_ROW)
+        return cn_fail(r, CN_ENOTFOUND, "no customer with this id");
+    if ((rc = write_breakdowns(r, &w, id)) != 0 || (rc = write_recent(r, &w, id)) != 0)
+        return rc;
+    cn_jw_end(&w);
+    ins_cache_store(r, key, &token, cacheable, TTL_PROFILE, b);
+    return cn_reply_json_buf(r, 200);
+}
+
+int ins_put_customer(cn_req_t *r)
+{
+    const char *id = cn_req_param(r, "id");
+    json_t *email = json_object_get(r->body, "email"),
+           *segment = json_object_get(r->body, "segment");
+    json_t *md = json_object_get(r->body, "metadata");
+    char *md_text = md ? json_dumps(md, JSON_COMPACT) : NULL;
+    if (md_text && strlen(md_text) > INS_METADATA_MAX) {
+        free(md_text);
+        return cn_fail_field(r, "metadata", "must serialise to at most 16384 bytes");
+    }
+    int64_t now = cn_now_ms();
+    /* a field left out keeps its value; null clears email and segment */
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)),
+                    CN_VTEXT(id),
+                    json_is_string(email) ? CN_VTEXT(json_string_value(email)) : CN_VNULL,
+                    json_is_string(segment) ? CN_VTEXT(json_string_value(segment)) : CN_VNULL,
+                    md_text ? CN_VTEXT(md_text) : CN_VTEXT("{}"),
+                    CN_VINT(now),
+                    CN_VINT(email != NULL),
+                    CN_VINT(segment != NULL),
+                    CN_VINT(md != NULL)};
+    int rc = cn_store_exec(
+        r->store,
+        "INSERT INTO customers (tenant_id, external_id, email, segment, metadata, created_at,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
+        " ON CONFLICT (tenant_id, external_id) DO UPDATE SET"
+        " email = CASE WHEN $7 = 1 THEN excluded.email ELSE customers.email END,"
+        " segment = CASE WHEN $8 = 1 THEN excluded.segment ELSE customers.segment END,"
+        " metadata = CASE WHEN $9 = 1 THEN excluded.metadata ELSE customers.metadata END,"
+        " updated_at = excluded.updated_at",
+        a, CN_ARRAY_SIZE(a), NULL, &r->err);
+    free(md_text);
+    if (rc != 0)
+        return rc;
+    char data[128];
+    int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);
+    if ((rc = cn_event_publish_text(r->store, cn_req_tenant(r), INS_CHANNEL, "customer.updated",
+                                    data, (size_t)n, NULL, &r->err)) != 0) {
+        cn_store_batch_fail(r->store);
+        return rc;
+    }
+    cn_val_t g[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(r->store,
+                             "SELECT " CUSTOMER_COLUMNS " FROM customers"
+                             " WHERE tenant_id = $1 AND external_id = $2",
+                             g, 2, &st, &r->err)) != 0)
+        return rc;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        cn_jw_object(&w);
+        write_customer_fields(&w, st);
+        cn_jw_end(&w);
+    }
+    cn_stmt_finish(st);
+    return rc == CN_ROW ? cn_reply_json_buf(r, 200) : rc < 0 ? rc : CN_ERR;
+}

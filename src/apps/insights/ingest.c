@@ -1,0 +1,689 @@
+/*
+ * Ingest: validation (spec 7.1), enrichment (7.2) and storage of interactions. One
+ * function stores a chunk for every entry point (single, batch, CSV import), so they
+ * cannot drift: the rows, their search index entries, the customers' counters, the trend
+ * rollups, one analysis job and one interaction.created event all go into the caller's
+ * unit of work, and commit or vanish together.
+ */
+#include "apps/insights/internal.h"
+#include "core/events.h"
+#include "lib/geoip.h"
+#include "lib/textprep.h"
+#include "lib/useragent.h"
+
+#include <string.h>
+
+/* ---- validation and enrichment ---- */
+
+static const cn_field_t interaction_fields[] = {
+    {"customer_id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID,
+     .description = "The tenant's own id of the customer (a UUID)"},
+    {"timestamp", CN_T_STRING, .required = 1, .format = CN_FMT_DATETIME,
+     .description = "When it happened (RFC 3339); at most 5 minutes in the future"},
+    {"channel", CN_T_STRING, .required = 1, .enum_values = ins_channels},
+    {"event_type", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100,
+     .description = "What happened (\"support_ticket\", \"page_view\")"},
+    {"content", CN_T_STRING, .nullable = 1, .max_len = INS_CONTENT_MAX,
+     .description = "The text (required for email and chat)"},
+    {"metadata", CN_T_OBJECT, .nullable = 1,
+     .description = "Free JSON (at most 16 KiB); user_agent and ip are used for enrichment"},
+    {"idempotency_key", CN_T_STRING, .min_len = 1, .max_len = 200,
+     .description = "A retry with the same key creates nothing new"},
+    {0},
+};
+const cn_schema_t ins_interaction_schema = {"Interaction", interaction_fields};
+
+static const cn_field_t batch_item = {"item", CN_T_OBJECT,
+                                      .description = "an Interaction (validated one by one)"};
+static const cn_field_t batch_fields[] = {
+    {"items", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = INS_BATCH_MAX,
+     .items = &batch_item},
+    {0},
+};
+const cn_schema_t ins_batch_schema = {"InteractionBatch", batch_fields};
+
+static cn_geoip_t *geoip; /* read-only after start: lookups from every thread */
+
+int ins_geoip_start(const char *path, cn_err_t *err)
+{
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    char msg[256];
+    if (cn_geoip_open(path, &geoip, msg, sizeof(msg)) != 0)
+        return cn_err_set(err, CN_EINVAL, "insights.geoip_db: %s", msg);
+    return 0;
+}
+
+void ins_geoip_stop(void)
+{
+    cn_geoip_close(geoip);
+    geoip = NULL;
+}
+
+void ins_item_clear(ins_item_t *it)
+{
+    free(it->metadata);
+    it->metadata = NULL;
+}
+
+static int blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && (s[i] < '\t' || s[i] > '\r'))
+            return 0;
+    return 1;
+}
+
+/* C0 controls other than tab and line breaks are refused: search snippets use two of
+ * them as match markers, and nothing legitimate needs them */
+static int has_controls(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+static void add_error(cn_verrors_t *errs, const char *prefix, const char *field, const char *msg)
+{
+    char name[sizeof(errs->items[0].field)];
+    snprintf(name, sizeof(name), "%s%s", prefix, field);
+    cn_verrors_add(errs, name, "%s", msg);
+}
+
+static void enrich(const json_t *metadata, ins_item_t *it)
+{
+    json_t *ua = json_object_get(metadata, "user_agent");
+    if (json_is_string(ua)) {
+        cn_ua_t u;
+        cn_ua_parse(json_string_value(ua), json_string_length(ua), &u);
+        snprintf(it->device, sizeof(it->device), "%s", u.device);
+        snprintf(it->os, sizeof(it->os), "%s", u.os);
+        snprintf(it->client, sizeof(it->client), "%s", u.client);
+    }
+    json_t *ip = json_object_get(metadata, "ip");
+    cn_geo_t g;
+    if (geoip != NULL && json_is_string(ip) &&
+        cn_geoip_lookup(geoip, json_string_value(ip), &g) == 1) {
+        snprintf(it->country, sizeof(it->country), "%s", g.country_code);
+        snprintf(it->city, sizeof(it->city), "%s", g.city);
+    }
+}
+
+/* the checks a schema cannot express: time window, required content, sizes */
+static void check_semantics(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t *it,
+                            cn_verrors_t *errs)
+{
+    json_t *ts = json_object_get(v, "timestamp"), *ch = json_object_get(v, "channel");
+    json_t *et = json_object_get(v, "event_type"), *content = json_object_get(v, "content");
+    json_t *md = json_object_get(v, "metadata"), *key = json_object_get(v, "idempotency_key");
+    cn_parse_rfc3339(json_string_value(ts), json_string_length(ts), &it->ts);
+    if (it->ts > now_ms + INS_SKEW_MS)
+        add_error(errs, prefix, "timestamp", "is in the future (more than 5 minutes ahead)");
+    if (it->ts < 0)
+        add_error(errs, prefix, "timestamp", "is before 1970");
+    it->customer_id = json_string_value(json_object_get(v, "customer_id"));
+    it->channel = ins_channel_index(json_string_value(ch), json_string_length(ch));
+    it->event_type = json_string_value(et);
+    it->event_type_len = json_string_length(et);
+    if (blank(it->event_type, it->event_type_len))
+        add_error(errs, prefix, "event_type", "must not be blank");
+    if (json_is_string(content)) {
+        it->content = json_string_value(content);
+        it->content_len = json_string_length(content);
+        if (has_controls(it->content, it->content_len))
+            add_error(errs, prefix, "content", "must not contain control characters");
+    }
+    int text_channel = strcmp(ins_channels[it->channel], "email") == 0 ||
+                       strcmp(ins_channels[it->channel], "chat") == 0;
+    if (text_channel && (it->content == NULL || blank(it->content, it->content_len)))
+        add_error(errs, prefix, "content", "is required for the email and chat channels");
+    if (json_is_object(md)) {
+        it->metadata = json_dumps(md, JSON_COMPACT);
+        if (it->metadata == NULL || strlen(it->metadata) > INS_METADATA_MAX)
+            add_error(errs, prefix, "metadata", "must serialise to at most 16384 bytes");
+        else
+            enrich(md, it);
+    }
+    if (key != NULL) {
+        it->idem = json_string_value(key);
+        it->idem_len = json_string_length(key);
+    }
+}
+
+int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t *it,
+                 cn_verrors_t *errs)
+{
+    memset(it, 0, sizeof(*it));
+    if (!json_is_object(v)) {
+        add_error(errs, prefix, "", "must be an object");
+        return CN_EVALIDATION;
+    }
+    cn_verrors_t own = {0};
+    if (cn_schema_validate(&ins_interaction_schema, v, &own) != 0) {
+        for (size_t i = 0; i < own.count; i++)
+            add_error(errs, prefix, own.items[i].field, own.items[i].message);
+        return CN_EVALIDATION;
+    }
+    size_t before = errs->count;
+    check_semantics(v, now_ms, prefix, it, errs);
+    if (errs->count == before)
+        return 0;
+    ins_item_clear(it);
+    return CN_EVALIDATION;
+}
+
+/* ---- storage ---- */
+
+/* "t" + the tenant's hex digits: one token the search query can require */
+static void tenant_token(const char *tenant, char out[40])
+{
+    size_t n = 0;
+    out[n++] = 't';
+    for (const char *p = tenant; *p && n < 39; p++)
+        if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))
+            out[n++] = *p;
+    out[n] = '\0';
+}
+
+/* Marks items already stored under their idempotency key (before, or earlier in this
+ * call) as duplicates, with the id they were stored under. */
+static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
+                           char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        dup[i] = 0;
+        if (items[i].idem == NULL)
+            continue;
+        for (size_t j = 0; j < i && !dup[i]; j++)
+            if (items[j].idem != NULL && items[j].idem_len == items[i].idem_len &&
+                memcmp(items[j].idem, items[i].idem, items[i].idem_len) == 0) {
+                memcpy(ids[i], ids[j], sizeof(ids[i]));
+                dup[i] = 1;
+            }
+        if (dup[i])
+            continue;
+        cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXTN(items[i].idem, items[i].idem_len)};
+        cn_stmt_t *st;
+        int rc = cn_store_query(s,
+                                "SELECT id FROM interactions WHERE tenant_id = $1"
+                                " AND idempotency_key = $2",
+                                a, 2, &st, err);
+        if (rc != 0)
+            return rc;
+        if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+            snprintf(ids[i], sizeof(ids[i]), "%s", cn_stmt_text(st, 0, NULL));
+            dup[i] = 1;
+        }
+        cn_stmt_finish(st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int64_t next_seq(cn_store_t *s, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT COALESCE(MAX(seq), 0) FROM interactions", NULL, 0, &st, err);
+    if (rc != 0)
+        return rc;
+    int64_t seq = (rc = cn_stmt_step(st, err)) == CN_ROW ? cn_stmt_int(st, 0) + 1 : rc;
+    cn_stmt_finish(st);
+    return seq;
+}
+
+#define ROW_COLS 16
+static cn_rows_sql_t insert_rows = {
+    "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel, event_type, content,"
+    " metadata, device, os, client, country, city, idempotency_key, created_at)",
+    ROW_COLS};
+static cn_rows_sql_t insert_fts = {"INSERT INTO interactions_fts (rowid, tkey, body)", 3};
+
+static cn_val_t opt_text(const char *s)
+{
+    return s[0] ? CN_VTEXT(s) : CN_VNULL;
+}
+
+static void row_args(cn_val_t *a, const ins_item_t *it, int64_t seq, const char *tenant,
+                     const char *id, int64_t now)
+{
+    a[0] = CN_VINT(seq);
+    a[1] = CN_VTEXT(tenant);
+    a[2] = CN_VTEXTN(id, CN_UUID_LEN);
+    a[3] = CN_VTEXT(it->customer_id);
+    a[4] = CN_VINT(it->ts);
+    a[5] = CN_VTEXT(ins_channels[it->channel]);
+    a[6] = CN_VTEXTN(it->event_type, it->event_type_len);
+    a[7] = it->content ? CN_VTEXTN(it->content, it->content_len) : CN_VNULL;
+    a[8] = it->metadata ? CN_VTEXT(it->metadata) : CN_VNULL;
+    a[9] = opt_text(it->device);
+    a[10] = opt_text(it->os);
+    a[11] = opt_text(it->client);
+    a[12] = opt_text(it->country);
+    a[13] = opt_text(it->city);
+    a[14] = it->idem ? CN_VTEXTN(it->idem, it->idem_len) : CN_VNULL;
+    a[15] = CN_VINT(now);
+}
+
+/* Inserts the new rows (and their search entries) in statements of up to CN_ROWS_MAX. */
+static int insert_items(cn_store_t *s, const char *tenant, const ins_item_t *items,
+                        const size_t *pick, size_t n, int64_t first_seq,
+                        char (*ids)[CN_UUID_LEN + 1], cn_err_t *err)
+{
+    cn_val_t a[CN_ROWS_MAX * ROW_COLS], f[CN_ROWS_MAX * 3];
+    char tkey[40];
+    tenant_token(tenant, tkey);
+    int64_t now = cn_now_ms();
+    cn_buf_t text = {0}; /* every row's search text; offsets taken after it stops moving */
+    size_t offs[CN_ROWS_MAX + 1];
+    int rc = 0;
+    for (size_t done = 0; done < n && rc == 0; done += CN_ROWS_MAX) {
+        size_t k = n - done < CN_ROWS_MAX ? n - done : CN_ROWS_MAX;
+        text.len = 0;
+        for (size_t i = 0; i < k; i++) {
+            const ins_item_t *it = &items[pick[done + i]];
+            offs[i] = text.len;
+            size_t cap = cn_text_preprocess_bound(it->content_len);
+            cn_buf_reserve(&text, cap);
+            text.len += cn_text_preprocess(it->content ? it->content : "", it->content_len,
+                                           text.data + text.len, cap);
+        }
+        offs[k] = text.len;
+        for (size_t i = 0; i < k; i++) {
+            int64_t seq = first_seq + (int64_t)(done + i);
+            row_args(a + i * ROW_COLS, &items[pick[done + i]], seq, tenant, ids[pick[done + i]],
+                     now);
+            f[i * 3] = CN_VINT(seq);
+            f[i * 3 + 1] = CN_VTEXT(tkey);
+            f[i * 3 + 2] = CN_VTEXTN(text.data + offs[i], offs[i + 1] - offs[i]);
+        }
+        rc = cn_store_exec(s, cn_rows_sql(&insert_rows, k), a, k * ROW_COLS, NULL, err);
+        if (rc == 0)
+            rc = cn_store_exec(s, cn_rows_sql(&insert_fts, k), f, k * 3, NULL, err);
+    }
+    cn_buf_free(&text);
+    return rc;
+}
+
+/* per-customer counters of a chunk, so each customer row is written once */
+typedef struct {
+    const char *id;
+    int64_t count, first, last;
+} tally_t;
+
+static cn_rows_sql_t upsert_customers = {
+    "INSERT INTO customers (tenant_id, external_id, first_seen, last_seen, interaction_count,"
+    " created_at, updated_at)",
+    7,
+    "ON CONFLICT (tenant_id, external_id) DO UPDATE SET"
+    " first_seen = CASE WHEN customers.first_seen IS NULL"
+    " OR excluded.first_seen < customers.first_seen THEN excluded.first_seen"
+    " ELSE customers.first_seen END,"
+    " last_seen = CASE WHEN customers.last_seen IS NULL"
+    " OR excluded.last_seen > customers.last_seen THEN excluded.last_seen"
+    " ELSE customers.last_seen END,"
+    " interaction_count = customers.interaction_count + excluded.interaction_count,"
+    " updated_at = excluded.updated_at"};
+
+static int update_customers(cn_store_t *s, const char *tenant, const ins_item_t *items,
+                            const size_t *pick, size_t n, cn_err_t *err)
+{
+    tally_t t[INS_CHUNK];
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ins_item_t *it = &items[pick[i]];
+        size_t j = 0;
+        while (j < nt && strcmp(t[j].id, it->customer_id) != 0)
+            j++;
+        if (j == nt)
+            t[nt++] = (tally_t){it->customer_id, 0, it->ts, it->ts};
+        t[j].count++;
+        t[j].first = it->ts < t[j].first ? it->ts : t[j].first;
+        t[j].last = it->ts > t[j].last ? it->ts : t[j].last;
+    }
+    int64_t now = cn_now_ms();
+    cn_val_t a[CN_ROWS_MAX * 7];
+    int rc = 0;
+    for (size_t done = 0; done < nt && rc == 0; done += CN_ROWS_MAX) {
+        size_t k = nt - done < CN_ROWS_MAX ? nt - done : CN_ROWS_MAX;
+        for (size_t i = 0; i < k; i++) {
+            const tally_t *c = &t[done + i];
+            cn_val_t *v = a + i * 7;
+            v[0] = CN_VTEXT(tenant);
+            v[1] = CN_VTEXT(c->id);
+            v[2] = CN_VINT(c->first);
+            v[3] = CN_VINT(c->last);
+            v[4] = CN_VINT(c->count);
+            v[5] = CN_VINT(now);
+            v[6] = CN_VINT(now);
+        }
+        rc = cn_store_exec(s, cn_rows_sql(&upsert_customers, k), a, k * 7, NULL, err);
+    }
+    return rc;
+}
+
+static cn_rows_sql_t upsert_rollups = {
+    "INSERT INTO insight_rollups (tenant_id, bucket, channel, interactions)", 4,
+    "ON CONFLICT (tenant_id, bucket, channel) DO UPDATE SET"
+    " interactions = insight_rollups.interactions + excluded.interactions"};
+
+static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *items,
+                          const size_t *pick, size_t n, cn_err_t *err)
+{
+    struct {
+        int64_t bucket, count;
+        int channel;
+    } t[INS_CHUNK];
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ins_item_t *it = &items[pick[i]];
+        int64_t b = it->ts - it->ts % INS_ROLLUP_MS;
+        size_t j = 0;
+        while (j < nt && (t[j].bucket != b || t[j].channel != it->channel))
+            j++;
+        if (j == nt) {
+            t[nt].bucket = b;
+            t[nt].channel = it->channel;
+            t[nt++].count = 0;
+        }
+        t[j].count++;
+    }
+    cn_val_t a[CN_ROWS_MAX * 4];
+    int rc = 0;
+    for (size_t done = 0; done < nt && rc == 0; done += CN_ROWS_MAX) {
+        size_t k = nt - done < CN_ROWS_MAX ? nt - done : CN_ROWS_MAX;
+        for (size_t i = 0; i < k; i++) {
+            a[i * 4] = CN_VTEXT(tenant);
+            a[i * 4 + 1] = CN_VINT(t[done + i].bucket);
+            a[i * 4 + 2] = CN_VTEXT(ins_channels[t[done + i].channel]);
+            a[i * 4 + 3] = CN_VINT(t[done + i].count);
+        }
+        rc = cn_store_exec(s, cn_rows_sql(&upsert_rollups, k), a, k * 4, NULL, err);
+    }
+    return rc;
+}
+
+/* interaction.created: {"items": [{id, customer_id, timestamp, channel, event_type}]} */
+static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *items,
+                           const size_t *pick, size_t n, char (*ids)[CN_UUID_LEN + 1],
+                           cn_err_t *err)
+{
+    cn_buf_t b = {0};
+    cn_jw_t w;
+    cn_jw_init(&w, &b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    for (size_t i = 0; i < n; i++) {
+        const ins_item_t *it = &items[pick[i]];
+        char ts[32];
+        cn_jw_object(&w);
+        cn_jw_key(&w, "id");
+        cn_jw_str(&w, ids[pick[i]], CN_UUID_LEN);
+        cn_jw_key(&w, "customer_id");
+        cn_jw_str(&w, it->customer_id, strlen(it->customer_id));
+        cn_jw_key(&w, "timestamp");
+        cn_jw_str(&w, ts, cn_format_rfc3339(it->ts, ts));
+        cn_jw_key(&w, "channel");
+        cn_jw_str(&w, ins_channels[it->channel], strlen(ins_channels[it->channel]));
+        cn_jw_key(&w, "event_type");
+        cn_jw_str(&w, it->event_type, it->event_type_len);
+        cn_jw_end(&w);
+    }
+    cn_jw_end(&w);
+    cn_jw_end(&w);
+    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, "interaction.created", b.data, b.len,
+                                   NULL, err);
+    cn_buf_free(&b);
+    return rc;
+}
+
+int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
+                    char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err)
+{
+    if (n > INS_CHUNK)
+        return cn_err_set(err, CN_ERR, "ins_store_items: more than %d items", INS_CHUNK);
+    for (size_t i = 0; i < n; i++)
+        cn_uuid7(ids[i]);
+    int rc = find_duplicates(s, tenant, items, n, ids, dup, err);
+    if (rc != 0)
+        return rc;
+    size_t pick[INS_CHUNK], k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!dup[i])
+            pick[k++] = i;
+    if (k == 0)
+        return 0;
+    int64_t first = next_seq(s, err);
+    if (first < 0)
+        return (int)first;
+    if ((rc = insert_items(s, tenant, items, pick, k, first, ids, err)) != 0 ||
+        (rc = update_customers(s, tenant, items, pick, k, err)) != 0 ||
+        (rc = update_rollups(s, tenant, items, pick, k, err)) != 0 ||
+        (rc = ins_enqueue_analysis(s, tenant, first, first + (int64_t)k - 1, err)) != 0)
+        return rc;
+    return publish_created(s, tenant, items, pick, k, ids, err);
+}
+
+/* ---- routes ---- */
+
+static void write_created(cn_jw_t *w, const ins_item_t *it, const char *id, int duplicate)
+{
+    char ts[32];
+    cn_jw_object(w);
+    cn_jw_key(w, "id");
+    cn_jw_str(w, id, CN_UUID_LEN);
+    cn_jw_key(w, "customer_id");
+    cn_jw_str(w, it->customer_id, strlen(it->customer_id));
+    cn_jw_key(w, "timestamp");
+    cn_jw_str(w, ts, cn_format_rfc3339(it->ts, ts));
+    cn_jw_key(w, "channel");
+    cn_jw_str(w, ins_channels[it->channel], strlen(ins_channels[it->channel]));
+    cn_jw_key(w, "duplicate");
+    cn_jw_bool(w, duplicate);
+    cn_jw_end(w);
+}
+
+/* the Idempotency-Key header: 1..200 printable characters, else a 422 naming it */
+static int header_key(cn_req_t *r, h2o_iovec_t *key)
+{
+    *key = cn_req_header(r, "idempotency-key");
+    if (key->len == 0)
+        return 0;
+    if (key->len > 200 || has_controls(key->base, key->len))
+        return cn_fail_field(r, "Idempotency-Key", "must be 1-200 printable characters");
+    return 0;
+}
+
+/* One unit of work around ins_store_items: the chunk commits or leaves no trace. */
+static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_UUID_LEN + 1],
+                       unsigned char *dup)
+{
+    int rc = cn_store_begin(r->store, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = ins_store_items(r->store, cn_req_tenant(r), items, n, ids, dup, &r->err);
+    if (rc == 0)
+        rc = cn_store_commit(r->store, &r->err);
+    else
+        cn_store_rollback(r->store);
+    return rc;
+}
+
+int ins_ingest_one(cn_req_t *r)
+{
+    ins_item_t it;
+    h2o_iovec_t key;
+    int rc = header_key(r, &key);
+    if (rc != 0)
+        return rc;
+    if (ins_validate(r->body, cn_now_ms(), "", &it, &r->verrors) != 0)
+        return cn_fail(r, CN_EVALIDATION, "the interaction has invalid fields");
+    if (it.idem == NULL && key.len) {
+        it.idem = key.base;
+        it.idem_len = key.len;
+    }
+    char ids[1][CN_UUID_LEN + 1];
+    unsigned char dup[1];
+    rc = store_chunk(r, &it, 1, ids, dup);
+    if (rc == 0) {
+        cn_jw_t w;
+        cn_jw_init(&w, cn_reply_buffer(r));
+        write_created(&w, &it, ids[0], dup[0]);
+        if (!dup[0]) {
+            char location[80];
+            snprintf(location, sizeof(location), "/api/v1/insights?customer_id=%s", it.customer_id);
+            cn_reply_header(r, "location", location, strlen(location));
+        }
+    }
+    ins_item_clear(&it);
+    return rc != 0 ? rc : cn_reply_json_buf(r, dup[0] ? 200 : 201);
+}
+
+/* the batch's answer, built as the chunks are stored */
+typedef struct {
+    cn_jw_t w;
+    int64_t created, duplicates, failed;
+} batch_out_t;
+
+/* one chunk's items, and the errors of the invalid ones as JSON arrays in errs */
+typedef struct {
+    ins_item_t items[INS_CHUNK];
+    int valid[INS_CHUNK];
+    size_t err_off[INS_CHUNK], err_len[INS_CHUNK];
+    cn_buf_t errs;
+} chunk_t;
+
+static void serialise_errors(cn_buf_t *b, const cn_verrors_t *e)
+{
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    cn_jw_array(&w);
+    for (size_t i = 0; i < e->count; i++) {
+        cn_jw_object(&w);
+        cn_jw_key(&w, "field");
+        cn_jw_str(&w, e->items[i].field, strlen(e->items[i].field));
+        cn_jw_key(&w, "message");
+        cn_jw_str(&w, e->items[i].message, strlen(e->items[i].message));
+        cn_jw_end(&w);
+    }
+    cn_jw_end(&w);
+}
+
+static void write_failed(batch_out_t *o, size_t index, const char *errors, size_t len)
+{
+    cn_jw_object(&o->w);
+    cn_jw_key(&o->w, "index");
+    cn_jw_int(&o->w, (int64_t)index);
+    cn_jw_key(&o->w, "errors");
+    cn_jw_raw(&o->w, errors, len);
+    cn_jw_end(&o->w);
+    o->failed++;
+}
+
+static void write_stored(batch_out_t *o, size_t index, const char *id, int duplicate)
+{
+    cn_jw_object(&o->w);
+    cn_jw_key(&o->w, "index");
+    cn_jw_int(&o->w, (int64_t)index);
+    cn_jw_key(&o->w, "id");
+    cn_jw_str(&o->w, id, CN_UUID_LEN);
+    cn_jw_key(&o->w, "duplicate");
+    cn_jw_bool(&o->w, duplicate);
+    cn_jw_end(&o->w);
+    o->created += !duplicate;
+    o->duplicates += duplicate;
+}
+
+static void validate_chunk(chunk_t *c, json_t *arr, size_t base, size_t n, h2o_iovec_t key,
+                           int64_t now)
+{
+    c->errs.len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "items[%zu].", base + i);
+        cn_verrors_t e = {0};
+        ins_item_t *it = &c->items[i];
+        c->valid[i] = ins_validate(json_array_get(arr, base + i), now, prefix, it, &e) == 0;
+        if (!c->valid[i]) {
+            c->err_off[i] = c->errs.len;
+            serialise_errors(&c->errs, &e);
+            c->err_len[i] = c->errs.len - c->err_off[i];
+        } else if (it->idem == NULL && key.len) { /* the header's key, made per item */
+            snprintf(it->idem_buf, sizeof(it->idem_buf), "%.*s:%zu", (int)key.len, key.base,
+                     base + i);
+            it->idem = it->idem_buf;
+            it->idem_len = strlen(it->idem_buf);
+        }
+    }
+}
+
+/* Stores the valid items of one chunk and writes every item's result in index order. */
+static int flush_chunk(cn_req_t *r, batch_out_t *o, chunk_t *c, size_t base, size_t n)
+{
+    ins_item_t keep[INS_CHUNK];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c->valid[i])
+            keep[k++] = c->items[i];
+    char ids[INS_CHUNK][CN_UUID_LEN + 1];
+    unsigned char dup[INS_CHUNK];
+    int rc = k ? store_chunk(r, keep, k, ids, dup) : 0;
+    if (rc != 0)
+        return rc; /* the store failed: nothing of this request is acknowledged */
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (!c->valid[i]) {
+            write_failed(o, base + i, c->errs.data + c->err_off[i], c->err_len[i]);
+        } else {
+            write_stored(o, base + i, ids[j], dup[j]);
+            j++;
+        }
+    }
+    return 0;
+}
+
+static int ingest_chunks(cn_req_t *r, batch_out_t *o, json_t *arr, h2o_iovec_t key)
+{
+    size_t total = json_array_size(arr);
+    int64_t now = cn_now_ms();
+    chunk_t *c = cn_calloc(1, sizeof(*c));
+    int rc = 0;
+    for (size_t base = 0; base < total && rc == 0; base += INS_CHUNK) {
+        size_t n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
+        validate_chunk(c, arr, base, n, key, now);
+        rc = flush_chunk(r, o, c, base, n);
+        for (size_t i = 0; i < n; i++)
+            if (c->valid[i])
+                ins_item_clear(&c->items[i]);
+    }
+    cn_buf_free(&c->errs);
+    free(c);
+    return rc;
+}
+
+int ins_ingest_batch(cn_req_t *r)
+{
+    h2o_iovec_t key;
+    int rc = header_key(r, &key);
+    if (rc != 0)
+        return rc;
+    batch_out_t o = {0};
+    cn_jw_init(&o.w, cn_reply_buffer(r));
+    cn_jw_object(&o.w);
+    cn_jw_key(&o.w, "results");
+    cn_jw_array(&o.w);
+    if ((rc = ingest_chunks(r, &o, json_object_get(r->body, "items"), key)) != 0)
+        return rc;
+    cn_jw_end(&o.w);
+    cn_jw_key(&o.w, "created");
+    cn_jw_int(&o.w, o.created);
+    cn_jw_key(&o.w, "duplicates");
+    cn_jw_int(&o.w, o.duplicates);
+    cn_jw_key(&o.w, "failed");
+    cn_jw_int(&o.w, o.failed);
+    cn_jw_end(&o.w);
+    return cn_reply_json_buf(r, 200);
+}

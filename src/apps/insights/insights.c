@@ -1,0 +1,313 @@
+/*
+ * The customer-insights app (see insights.h): its tables, routes and permissions, the
+ * tenant settings, and the response cache every read shares. Every statement filters on
+ * tenant_id; an object of another tenant is indistinguishable from a missing one.
+ */
+#include "apps/insights/insights.h"
+#include "apps/insights/internal.h"
+#include "core/page.h"
+
+#include <string.h>
+
+const char *const ins_channels[] = {"web", "mobile", "email", "chat", "phone", NULL};
+
+int ins_channel_index(const char *s, size_t len)
+{
+    for (int i = 0; ins_channels[i]; i++)
+        if (strlen(ins_channels[i]) == len && memcmp(ins_channels[i], s, len) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * interactions.seq is the row id: the search index's key, and the order the analysis
+ * job walks a chunk in. The indexes serve, in order: lookups by id, idempotent retries,
+ * time-ordered lists and ranges, one channel's list, one customer's history (profile,
+ * patterns), and lists sorted or filtered by sentiment. insight_rollups holds 15-minute
+ * aggregates per channel, from which trends and metrics are read without touching the
+ * interactions of the period.
+ */
+static const cn_migration_t migrations[] = {
+    {1, "create_insights",
+     "CREATE TABLE customers ("
+     " tenant_id TEXT NOT NULL,"
+     " external_id TEXT NOT NULL,"
+     " email TEXT,"
+     " segment TEXT,"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " first_seen INTEGER,"
+     " last_seen INTEGER,"
+     " interaction_count INTEGER NOT NULL DEFAULT 0,"
+     " sentiment_count INTEGER NOT NULL DEFAULT 0,"
+     " sentiment_sum REAL NOT NULL DEFAULT 0,"
+     " average_sentiment REAL,"
+     " created_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL,"
+     " PRIMARY KEY (tenant_id, external_id));"
+     "CREATE INDEX customers_segment ON customers (tenant_id, segment, external_id);"
+     "CREATE INDEX customers_last_seen ON customers (tenant_id, last_seen, external_id);"
+     "CREATE TABLE interactions ("
+     " seq INTEGER PRIMARY KEY,"
+     " tenant_id TEXT NOT NULL,"
+     " id TEXT NOT NULL,"
+     " customer_id TEXT NOT NULL,"
+     " ts INTEGER NOT NULL,"
+     " channel TEXT NOT NULL CHECK (channel IN ('web', 'mobile', 'email', 'chat', 'phone')),"
+     " event_type TEXT NOT NULL,"
+     " content TEXT,"
+     " metadata TEXT,"
+     " device TEXT, os TEXT, client TEXT, country TEXT, city TEXT,"
+     " idempotency_key TEXT,"
+     " sentiment TEXT CHECK (sentiment IN ('positive', 'neutral', 'negative')),"
+     " s_pos REAL, s_neu REAL, s_neg REAL, s_compound REAL,"
+     " s_confidence REAL CHECK (s_confidence BETWEEN 0 AND 1),"
+     " processed_at INTEGER,"
+     " created_at INTEGER NOT NULL);"
+     "CREATE UNIQUE INDEX interactions_id ON interactions (tenant_id, id);"
+     "CREATE UNIQUE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)"
+     " WHERE idempotency_key IS NOT NULL;"
+     "CREATE INDEX interactions_ts ON interactions (tenant_id, ts, id);"
+     "CREATE INDEX interactions_channel ON interactions (tenant_id, channel, ts, id);"
+     "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts, id);"
+     "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound, id)"
+     " WHERE s_compound IS NOT NULL;"
+     /* tkey: the tenant as one token ("t" + its hex digits), so a search stays inside it */
+     "CREATE VIRTUAL TABLE interactions_fts USING fts5(tkey, body,"
+     " tokenize = 'unicode61 remove_diacritics 2');"
+     "CREATE TABLE insight_rollups ("
+     " tenant_id TEXT NOT NULL,"
+     " bucket INTEGER NOT NULL,"
+     " channel TEXT NOT NULL,"
+     " interactions INTEGER NOT NULL DEFAULT 0,"
+     " analysed INTEGER NOT NULL DEFAULT 0,"
+     " positive INTEGER NOT NULL DEFAULT 0,"
+     " neutral INTEGER NOT NULL DEFAULT 0,"
+     " negative INTEGER NOT NULL DEFAULT 0,"
+     " compound_sum REAL NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (tenant_id, bucket, channel)) WITHOUT ROWID;"
+     "CREATE TABLE behavior_patterns ("
+     " tenant_id TEXT NOT NULL,"
+     " customer_id TEXT NOT NULL,"
+     " type TEXT NOT NULL,"
+     " channel TEXT NOT NULL DEFAULT '',"
+     " confidence REAL NOT NULL CHECK (confidence >= 0 AND confidence <= 1),"
+     " frequency REAL NOT NULL CHECK (frequency > 0),"
+     " description TEXT NOT NULL,"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " detected_at INTEGER NOT NULL,"
+     " valid_until INTEGER NOT NULL,"
+     " PRIMARY KEY (tenant_id, customer_id, type, channel));"
+     "CREATE TABLE insight_settings ("
+     " tenant_id TEXT PRIMARY KEY,"
+     " timezone TEXT NOT NULL,"
+     " updated_at INTEGER NOT NULL);"
+     "CREATE TABLE insight_imports ("
+     " tenant_id TEXT NOT NULL,"
+     " id TEXT NOT NULL,"
+     " job_id TEXT,"
+     " csv BLOB NOT NULL,"
+     " bytes INTEGER NOT NULL,"
+     " state TEXT NOT NULL DEFAULT 'queued',"
+     " next_record INTEGER NOT NULL DEFAULT 2,"
+     " rows_done INTEGER NOT NULL DEFAULT 0,"
+     " rows_failed INTEGER NOT NULL DEFAULT 0,"
+     " created_at INTEGER NOT NULL,"
+     " finished_at INTEGER,"
+     " PRIMARY KEY (tenant_id, id));"
+     "CREATE TABLE insight_import_errors ("
+     " tenant_id TEXT NOT NULL,"
+     " import_id TEXT NOT NULL,"
+     " record INTEGER NOT NULL,"
+     " line INTEGER NOT NULL,"
+     " message TEXT NOT NULL,"
+     " PRIMARY KEY (tenant_id, import_id, record))"},
+    {0},
+};
+
+/* ---- settings ---- */
+
+static const cn_field_t settings_fields[] = {
+    {"timezone", CN_T_STRING, .required = 1, .min_len = 1, .max_len = CN_TZ_NAME_MAX - 1,
+     .description = "IANA time zone of the tenant's reports (\"Europe/Paris\")"},
+    {0},
+};
+const cn_schema_t ins_settings_schema = {"InsightSettings", settings_fields};
+
+int ins_tenant_tz(cn_store_t *s, const char *tenant, char name[CN_TZ_NAME_MAX], cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(tenant)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT timezone FROM insight_settings WHERE tenant_id = $1", a, 1,
+                            &st, err);
+    if (rc != 0)
+        return rc;
+    snprintf(name, CN_TZ_NAME_MAX, "UTC");
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        snprintf(name, CN_TZ_NAME_MAX, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int reply_settings(cn_req_t *r, const char *tz)
+{
+    return cn_reply_json(r, 200, json_pack("{s:s}", "timezone", tz));
+}
+
+int ins_get_settings(cn_req_t *r)
+{
+    char tz[CN_TZ_NAME_MAX];
+    int rc = ins_tenant_tz(r->store, cn_req_tenant(r), tz, &r->err);
+    return rc != 0 ? rc : reply_settings(r, tz);
+}
+
+int ins_put_settings(cn_req_t *r)
+{
+    const char *tz = json_string_value(json_object_get(r->body, "timezone"));
+    if (!cn_tz_valid(tz))
+        return cn_fail_field(r, "timezone", "is not an IANA time zone name");
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(tz), CN_VINT(cn_now_ms())};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO insight_settings (tenant_id, timezone, updated_at)"
+                           " VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE"
+                           " SET timezone = excluded.timezone, updated_at = excluded.updated_at",
+                           a, 3, NULL, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_cache_invalidate(cn_req_tenant(r), INS_TAG); /* trends depend on the zone */
+    return reply_settings(r, tz);
+}
+
+/* ---- cache ---- */
+
+static const char *const cache_tags[] = {INS_TAG, NULL};
+
+int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cacheable)
+{
+    /* inside an open write batch a read may roll back without any invalidation */
+    *cacheable = !cn_store_batch_open(r->store) && cn_cache_key_for(r, key, CN_CACHE_KEY_MAX) == 0;
+    if (!*cacheable)
+        return 0;
+    if (cn_cache_get(cn_req_tenant(r), key, cache_tags, cn_reply_buffer(r), token) == 1) {
+        cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
+        return 1;
+    }
+    /* the answer must be read after the token was taken, not from the turn's snapshot */
+    *cacheable = cn_store_fresh_read(r->store, NULL) == 0;
+    cn_reply_header(r, "x-cache", H2O_STRLIT("miss"));
+    return 0;
+}
+
+void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
+                     int64_t ttl_ms, const cn_buf_t *body)
+{
+    if (cacheable)
+        cn_cache_put(cn_req_tenant(r), key, token, body->data, body->len, ttl_ms);
+}
+
+/* every committed change of a tenant's interactions, sentiment or patterns */
+static void invalidate(const cn_event_t *ev, void *ud)
+{
+    (void)ud;
+    if (strcmp(ev->channel, INS_CHANNEL) == 0)
+        cn_cache_invalidate(ev->tenant_id, INS_TAG);
+}
+
+/* ---- module ---- */
+
+static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
+{
+    (void)store;
+    ins_set_pattern_delay((int64_t)cfg->insights_pattern_delay_s * 1000);
+    return ins_geoip_start(cfg->insights_geoip_db, err);
+}
+
+static void stop(void)
+{
+    ins_geoip_stop();
+}
+
+static const cn_route_t routes[] = {
+    {CN_POST, "/api/v1/interactions", ins_ingest_one, "insights.write",
+     .body = &ins_interaction_schema,
+     .summary = "Ingest one interaction (Idempotency-Key honoured)", .success_status = 201},
+    {CN_POST, "/api/v1/interactions/batch", ins_ingest_batch, "insights.write",
+     .body = &ins_batch_schema,
+     .summary = "Ingest up to 1000 interactions; each chunk of 100 commits on its own and the "
+                "answer lists, per item, its id or its errors"},
+    {CN_POST, "/api/v1/interactions/import", ins_import, "insights.write", .raw_body = "text/csv",
+     .summary = "Import a CSV file (text/csv) as a background job", .success_status = 202},
+    {CN_GET, "/api/v1/interactions/imports/{id}", ins_get_import, "insights.write",
+     .params = &cn_id_param, .summary = "An import's state and row counts"},
+    {CN_GET, "/api/v1/interactions/imports/{id}/errors", ins_import_errors, "insights.write",
+     .params = &cn_id_param, .summary = "An import's rejected rows as CSV (record, line, error)"},
+    {CN_GET, "/api/v1/interactions/export", ins_export, "insights.read", .query = &ins_export_query,
+     .summary = "Stream the filtered interactions as CSV"},
+    {CN_GET, "/api/v1/interactions/search", ins_search, "insights.read", .query = &ins_search_query,
+     .summary = "Full-text search over interaction content, ranked, with highlighted snippets"},
+    {CN_GET, "/api/v1/insights", ins_list, "insights.read", .query = &ins_list_query,
+     .summary = "Interactions with their sentiment, filtered, sorted and paginated"},
+    {CN_GET, "/api/v1/insights/sentiment-trends", ins_trends, "insights.read",
+     .query = &ins_trends_query, .summary = "Sentiment per hour, day, week or month (tenant zone)"},
+    {CN_GET, "/api/v1/insights/metrics", ins_metrics, "insights.read", .query = &ins_metrics_query,
+     .summary = "Counts by channel, sentiment distribution, active customers, averages"},
+    {CN_GET, "/api/v1/insights/settings", ins_get_settings, "insights.read",
+     .summary = "The tenant's report settings"},
+    {CN_PUT, "/api/v1/insights/settings", ins_put_settings, "insights.manage",
+     .body = &ins_settings_schema, .summary = "Set the tenant's report time zone"},
+    {CN_POST, "/api/v1/sentiment", ins_sentiment_one, "insights.read",
+     .body = &ins_sentiment_schema, .summary = "Score one text with VADER"},
+    {CN_POST, "/api/v1/sentiment/batch", ins_sentiment_batch, "insights.read",
+     .body = &ins_sentiment_batch_schema, .summary = "Score up to 256 texts with VADER"},
+    {CN_GET, "/api/v1/customers", ins_list_customers, "insights.read",
+     .query = &ins_customers_query, .summary = "Customers, most recently seen first"},
+    {CN_GET, "/api/v1/customers/{id}", ins_get_customer, "insights.read",
+     .params = &ins_customer_param,
+     .summary = "A customer's profile, aggregates and recent interactions"},
+    {CN_PUT, "/api/v1/customers/{id}", ins_put_customer, "insights.write",
+     .params = &ins_customer_param, .body = &ins_customer_schema,
+     .summary = "Create or change a customer's e-mail, segment and metadata"},
+    {CN_GET, "/api/v1/customers/{id}/patterns", ins_get_patterns, "insights.read",
+     .params = &ins_customer_param, .summary = "The customer's current behaviour patterns"},
+    {0},
+};
+
+static const cn_permission_t permissions[] = {
+    {"insights.read", "Read interactions, insights, customers and patterns; score texts"},
+    {"insights.write", "Ingest and import interactions, change customers"},
+    {"insights.manage", "Change the tenant's insights settings"},
+    {0},
+};
+
+static const cn_channel_t channels[] = {
+    {INS_CHANNEL, "insights.read",
+     "interaction.created, sentiment.analyzed, patterns.detected (data: {items: [...]})"},
+    {0},
+};
+
+static const cn_job_type_t jobs[] = {
+    {"insights.analyse", ins_run_analysis, .max_attempts = 5},
+    {"insights.patterns", ins_run_patterns, .max_attempts = 3},
+    {"insights.import", ins_run_import, .max_attempts = 5, .outside_txn = 1},
+    {0},
+};
+
+static const cn_subscription_t subscriptions[] = {
+    {"interaction.", invalidate},
+    {"sentiment.", invalidate},
+    {"patterns.", invalidate},
+    {"customer.", invalidate},
+    {0},
+};
+
+const cn_app_t insights_app = {
+    .name = "insights",
+    .description = "Customer insights: interactions, sentiment, behaviour patterns, reports",
+    .migrations = migrations,
+    .routes = routes,
+    .permissions = permissions,
+    .jobs = jobs,
+    .channels = channels,
+    .subscriptions = subscriptions,
+    .start = start,
+    .stop = stop,
+};

@@ -1,0 +1,173 @@
+/*
+ * What the files of the insights app share. Not an interface for other modules: they
+ * see only insights_app (insights.h) and the events it publishes.
+ *
+ *   insights.c  the module table, schema, settings, cache invalidation
+ *   ingest.c    validation, enrichment, single and batch ingest, idempotency
+ *   analysis.c  sentiment (API and the analysis job), behaviour patterns
+ *   filter.c    query parameters -> one SQL statement for lists and exports
+ *   queries.c   insights list, trends, metrics, search, customers
+ *   transfer.c  CSV import (a resumable job) and streaming export
+ */
+#ifndef CAIRN_APPS_INSIGHTS_INTERNAL_H
+#define CAIRN_APPS_INSIGHTS_INTERNAL_H
+
+#include "core/cache.h"
+#include "core/http.h"
+#include "core/module.h"
+#include "lib/tz.h"
+
+/* the channel every insights event is published on, and the cache tag it invalidates */
+#define INS_CHANNEL "insights"
+#define INS_TAG "insights"
+
+#define INS_BATCH_MAX 1000
+#define INS_CHUNK 100              /* items committed together in a batch */
+#define INS_CONTENT_MAX 10000      /* characters */
+#define INS_METADATA_MAX 16384     /* bytes of serialised JSON */
+#define INS_SKEW_MS (5 * 60000)    /* how far in the future a timestamp may be */
+#define INS_ROLLUP_MS (15 * 60000) /* trend rollup granularity: every zone's offset fits */
+
+extern const char *const ins_channels[]; /* web, mobile, email, chat, phone; NULL-ended */
+int ins_channel_index(const char *s, size_t len);
+
+/* ---- ingest.c ---- */
+
+/** A validated, enriched interaction ready to store. Strings borrow from the JSON. */
+typedef struct {
+    const char *customer_id;
+    int64_t ts;
+    int channel;
+    const char *event_type;
+    size_t event_type_len;
+    const char *content; /* NULL when absent */
+    size_t content_len;
+    char *metadata; /* owned JSON text, NULL when absent */
+    const char *idem;
+    size_t idem_len;
+    char idem_buf[256]; /* derived key (header + index) when the item has none */
+    char device[16], os[16], client[32], country[8], city[96];
+} ins_item_t;
+
+/**
+ * Validates one interaction (spec 7.1) into it, enriching it (7.2). Errors are added to
+ * errs with the field name prefixed by prefix ("" or "items[3]."). Returns 0 or
+ * CN_EVALIDATION.
+ */
+int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t *it,
+                 cn_verrors_t *errs);
+void ins_item_clear(ins_item_t *it);
+
+extern const cn_schema_t ins_interaction_schema;
+extern const cn_schema_t ins_batch_schema;
+int ins_ingest_one(cn_req_t *r);
+int ins_ingest_batch(cn_req_t *r);
+
+/**
+ * Stores n validated items of a tenant in the caller's open unit of work: the rows, the
+ * search index, the customers, the rollups, one analysis job and one interaction.created
+ * event. ids[i] receives each item's id; dup[i] is set when an idempotency key showed it
+ * was stored before (nothing is written for it). Used by ingest and by the CSV import.
+ */
+int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
+                    char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
+
+/** Loads the GeoIP database named by insights.geoip_db (empty: none). */
+int ins_geoip_start(const char *path, cn_err_t *err);
+void ins_geoip_stop(void);
+
+/* ---- analysis.c ---- */
+
+extern const cn_schema_t ins_sentiment_schema, ins_sentiment_batch_schema;
+int ins_sentiment_one(cn_req_t *r);
+int ins_sentiment_batch(cn_req_t *r);
+int ins_get_patterns(cn_req_t *r);
+int ins_run_analysis(cn_job_t *job, cn_err_t *err);
+int ins_run_patterns(cn_job_t *job, cn_err_t *err);
+/** Enqueues the analysis of interactions seq first..last (one chunk). */
+int ins_enqueue_analysis(cn_store_t *s, const char *tenant, int64_t first, int64_t last,
+                         cn_err_t *err);
+void ins_set_pattern_delay(int64_t ms);
+
+/* ---- queries.c / filter.c ---- */
+
+#define INS_LIST_MAX 10 /* values in a channels= or segments= list */
+
+/** The filters of /insights, /insights/metrics and the export, parsed from the query. */
+typedef struct {
+    int64_t from, to; /* [from, to) in UTC ms; INT64_MIN / INT64_MAX when open */
+    const char *channels[5];
+    size_t n_channels;
+    char segments_buf[INS_LIST_MAX * 65];
+    const char *segments[INS_LIST_MAX];
+    size_t n_segments;
+    int has_smin, has_smax;
+    double smin, smax;
+    const char *customer_id;
+    int by_sentiment; /* sort by compound instead of timestamp */
+    int ascending;
+    int has_cursor;
+    int64_t cursor_ts;      /* the last row's ts (sorting by time) */
+    double cursor_compound; /* the last row's compound (sorting by sentiment) */
+    char cursor_id[CN_UUID_LEN + 1];
+    int64_t limit;
+    int include_total;
+} ins_filter_t;
+
+/**
+ * Reads the filters from a validated query object. Errors name the parameter and go to
+ * errs. Returns 0 or CN_EVALIDATION.
+ */
+int ins_filter_parse(const json_t *query, ins_filter_t *f, cn_verrors_t *errs);
+
+#define INS_SQL_MAX 2048
+#define INS_ARGS_MAX 32
+/**
+ * Builds the statement for one page (count = 0: ORDER BY + LIMIT limit + 1, after the
+ * cursor) or for the total (count = 1). sql must hold INS_SQL_MAX bytes; args
+ * INS_ARGS_MAX values, borrowing from f. Returns the number of arguments.
+ */
+size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, const char *columns,
+                      char *sql, cn_val_t *args);
+/** Encodes the keyset cursor of the row last shown (ts or compound, by f's sort). */
+void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, const char *id,
+                       char *out, size_t cap);
+
+extern const cn_schema_t ins_list_query, ins_trends_query, ins_metrics_query, ins_search_query,
+    ins_customers_query, ins_export_query;
+int ins_list(cn_req_t *r);
+int ins_trends(cn_req_t *r);
+int ins_metrics(cn_req_t *r);
+int ins_search(cn_req_t *r);
+int ins_list_customers(cn_req_t *r);
+int ins_get_customer(cn_req_t *r);
+int ins_put_customer(cn_req_t *r);
+extern const cn_schema_t ins_customer_schema, ins_customer_param;
+
+/** Writes the interaction in the current row (INS_COLUMNS) of st as a JSON object. */
+#define INS_COLUMNS                                                                                \
+    "id, customer_id, ts, channel, event_type, content, metadata, device, os, client, country,"    \
+    " city, sentiment, s_pos, s_neu, s_neg, s_compound, s_confidence, processed_at, created_at"
+void ins_write_row(cn_jw_t *w, cn_stmt_t *st);
+
+/* cache helpers: a cached answer, or a token for storing the one about to be computed */
+int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cacheable);
+void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
+                     int64_t ttl_ms, const cn_buf_t *body);
+
+/** The tenant's time zone (insight_settings), or "UTC". */
+int ins_tenant_tz(cn_store_t *s, const char *tenant, char name[CN_TZ_NAME_MAX], cn_err_t *err);
+int ins_get_settings(cn_req_t *r);
+int ins_put_settings(cn_req_t *r);
+extern const cn_schema_t ins_settings_schema;
+
+/* ---- transfer.c ---- */
+
+extern const cn_schema_t ins_import_param;
+int ins_import(cn_req_t *r);
+int ins_get_import(cn_req_t *r);
+int ins_import_errors(cn_req_t *r);
+int ins_export(cn_req_t *r);
+int ins_run_import(cn_job_t *job, cn_err_t *err);
+
+#endif

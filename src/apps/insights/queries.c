@@ -1,0 +1,644 @@
+/*
+ * The read side: the insights list, sentiment trends, metrics, search and customers.
+ * Every answer is cached per tenant and query (insights 5 min, trends 15 min, profiles
+ * 10 min) and dropped as soon as a committed change of the tenant's interactions,
+ * sentiment or customers is published, so a write is visible in the next read.
+ */
+#include "apps/insights/internal.h"
+#include "core/page.h"
+#include "lib/formats.h"
+
+#include <string.h>
+
+#define TTL_INSIGHTS 300000
+#define TTL_TRENDS 900000
+#define TTL_PROFILE 600000
+#define DAY_MS 86400000LL
+
+static void str_col(cn_jw_t *w, cn_stmt_t *st, int col)
+{
+    size_t len;
+    const char *t = cn_stmt_text(st, col, &len);
+    if (t == NULL)
+        cn_jw_null(w);
+    else
+        cn_jw_str(w, t, len);
+}
+
+static void time_col(cn_jw_t *w, cn_stmt_t *st, int col)
+{
+    char at[32];
+    if (cn_stmt_is_null(st, col))
+        cn_jw_null(w);
+    else
+        cn_jw_str(w, at, cn_format_rfc3339(cn_stmt_int(st, col), at));
+}
+
+/* the sentiment object of a row (INS_COLUMNS 12..17), or null until analysed */
+static void sentiment_cols(cn_jw_t *w, cn_stmt_t *st, int col)
+{
+    if (cn_stmt_is_null(st, col)) {
+        cn_jw_null(w);
+        return;
+    }
+    static const char *const names[] = {"label", "pos", "neu", "neg", "compound", "confidence"};
+    cn_jw_object(w);
+    for (int i = 0; i < 6; i++) {
+        cn_jw_key(w, names[i]);
+        if (i == 0)
+            str_col(w, st, col);
+        else
+            cn_jw_real(w, cn_stmt_real(st, col + i));
+    }
+    cn_jw_end(w);
+}
+
+void ins_write_row(cn_jw_t *w, cn_stmt_t *st)
+{
+    static const char *const text_names[] = {"device", "os", "client", "country", "city"};
+    cn_jw_object(w);
+    cn_jw_key(w, "id");
+    str_col(w, st, 0);
+    cn_jw_key(w, "customer_id");
+    str_col(w, st, 1);
+    cn_jw_key(w, "timestamp");
+    time_col(w, st, 2);
+    cn_jw_key(w, "channel");
+    str_col(w, st, 3);
+    cn_jw_key(w, "event_type");
+    str_col(w, st, 4);
+    cn_jw_key(w, "content");
+    str_col(w, st, 5);
+    cn_jw_key(w, "metadata");
+    size_t len;
+    const char *md = cn_stmt_text(st, 6, &len);
+    if (md)
+        cn_jw_raw(w, md, len);
+    else
+        cn_jw_null(w);
+    cn_jw_key(w, "enrichment");
+    cn_jw_object(w);
+    for (int i = 0; i < 5; i++) {
+        cn_jw_key(w, text_names[i]);
+        str_col(w, st, 7 + i);
+    }
+    cn_jw_end(w);
+    cn_jw_key(w, "sentiment");
+    sentiment_cols(w, st, 12);
+    cn_jw_key(w, "processed_at");
+    time_col(w, st, 18);
+    cn_jw_key(w, "created_at");
+    time_col(w, st, 19);
+    cn_jw_end(w);
+}
+
+/* ---- the insights list ---- */
+
+static int count_total(cn_req_t *r, const ins_filter_t *f, int64_t *total)
+{
+    char sql[INS_SQL_MAX];
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    *total = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
+{
+    char sql[INS_SQL_MAX], cursor[300] = "";
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_filter_sql(f, cn_req_tenant(r), 0, INS_COLUMNS, sql, args);
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_jw_key(w, "items");
+    cn_jw_array(w);
+    int64_t shown = 0;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if (shown == f->limit) { /* the extra row: more follow the last one shown */
+            cursor[0] = '+';
+            break;
+        }
+        ins_write_row(w, st);
+        shown++;
+        ins_cursor_encode(f, cn_stmt_int(st, 2), cn_stmt_real(st, 16), cn_stmt_text(st, 0, NULL),
+                          cursor + 1, sizeof(cursor) - 1);
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    cn_jw_end(w);
+    cn_jw_key(w, "next_cursor");
+    if (cursor[0] == '+')
+        cn_jw_str(w, cursor + 1, strlen(cursor + 1));
+    else
+        cn_jw_null(w);
+    return 0;
+}
+
+int ins_list(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    ins_filter_t f;
+    if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
+        return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    cn_jw_object(&w);
+    int rc = write_page(r, &f, &w);
+    if (rc == 0 && f.include_total) {
+        int64_t total;
+        if ((rc = count_total(r, &f, &total)) == 0) {
+            cn_jw_key(&w, "total");
+            cn_jw_int(&w, total);
+        }
+    }
+    if (rc != 0)
+        return rc;
+    cn_jw_end(&w);
+    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    return cn_reply_json_buf(r, 200);
+}
+
+/* ---- sentiment trends ---- */
+
+static const char *const units[] = {"hour", "day", "week", "month", NULL};
+
+static const cn_field_t trends_fields[] = {
+    {"from", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: to - 30 days"},
+    {"to", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: now"},
+    {"group_by", CN_T_STRING, .enum_values = units,
+     .description = "hour, day (default), week, month"},
+    {"channels", CN_T_STRING, .min_len = 1, .max_len = 100,
+     .description = "Comma-separated: web, mobile, email, chat, phone"},
+    {"timezone", CN_T_STRING, .min_len = 1, .max_len = CN_TZ_NAME_MAX - 1,
+     .description = "IANA zone of the buckets; default: the tenant's setting"},
+    {0},
+};
+const cn_schema_t ins_trends_query = {"TrendsQuery", trends_fields};
+
+#define TRENDS_MAX_BUCKETS 2300 /* hours in 95 days */
+#define TRENDS_MAX_RANGE (400 * DAY_MS)
+
+typedef struct {
+    int64_t start; /* local wall-clock ms */
+    int64_t interactions, analysed, count[3];
+    double sum;
+} bucket_t;
+
+typedef struct {
+    cn_tz_t *tz;
+    cn_tz_unit_t unit;
+    int64_t from, to;
+    bucket_t *b;
+    size_t n;
+} trend_t;
+
+static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
+{
+    int64_t now = cn_now_ms();
+    t->to = now + 1;
+    t->from = INT64_MIN;
+    json_t *v;
+    if ((v = json_object_get(r->query, "to")))
+        cn_parse_rfc3339(json_string_value(v), json_string_length(v), &t->to);
+    if ((v = json_object_get(r->query, "from")))
+        cn_parse_rfc3339(json_string_value(v), json_string_length(v), &t->from);
+    if (t->from == INT64_MIN)
+        t->from = t->to - 30 * DAY_MS;
+    if (t->from >= t->to)
+        return cn_fail_field(r, "to", "must be after from");
+    if (t->to - t->from > TRENDS_MAX_RANGE)
+        return cn_fail_field(r, "from", "the range may cover at most 400 days");
+    int u = cn_tz_unit_parse(json_string_value(json_object_get(r->query, "group_by")));
+    t->unit = u < 0 ? CN_TZ_DAY : (cn_tz_unit_t)u;
+    if (t->unit == CN_TZ_HOUR && t->to - t->from > 95 * DAY_MS)
+        return cn_fail_field(r, "group_by", "hour buckets cover at most 95 days; use day");
+    memset(f, 0, sizeof(*f));
+    json_t *ch = json_object_get(r->query, "channels");
+    if (ch) {
+        ins_filter_t tmp;
+        json_t *q = json_pack("{s:O}", "channels", ch);
+        int rc = ins_filter_parse(q, &tmp, &r->verrors);
+        json_decref(q);
+        if (rc != 0)
+            return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
+        *f = tmp;
+    }
+    return 0;
+}
+
+/* the empty buckets of the range, in local time */
+static void trend_buckets(trend_t *t)
+{
+    int64_t lo = t->from + cn_tz_offset_ms(t->tz, t->from);
+    int64_t hi = t->to + cn_tz_offset_ms(t->tz, t->to);
+    t->b = cn_calloc(TRENDS_MAX_BUCKETS + 2, sizeof(bucket_t));
+    for (int64_t s = cn_tz_bucket_start(lo, t->unit); s < hi && t->n < TRENDS_MAX_BUCKETS + 2;
+         s = cn_tz_bucket_next(s, t->unit))
+        t->b[t->n++].start = s;
+}
+
+static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
+{
+    char sql[512];
+    cn_val_t a[8] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(t->from - t->from % INS_ROLLUP_MS),
+                     CN_VINT(t->to)};
+    size_t n = 3;
+    int len = snprintf(sql, sizeof(sql),
+                       "SELECT bucket, SUM(interactions), SUM(analysed), SUM(positive),"
+                       " SUM(neutral), SUM(negative), SUM(compound_sum) FROM insight_rollups"
+                       " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3");
+    if (f->n_channels) {
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel IN (");
+        for (size_t i = 0; i < 5; i++) {
+            a[n++] = CN_VTEXT(f->channels[i < f->n_channels ? i : 0]);
+            len += snprintf(sql + len, sizeof(sql) - (size_t)len, "%s$%zu", i ? ", " : "", n);
+        }
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, ")");
+    }
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " GROUP BY bucket ORDER BY bucket");
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    size_t k = 0; /* rows and buckets both ascend: one walk */
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        int64_t utc = cn_stmt_int(st, 0);
+        int64_t local = cn_tz_bucket_start(utc + cn_tz_offset_ms(t->tz, utc), t->unit);
+        while (k + 1 < t->n && t->b[k + 1].start <= local)
+            k++;
+        while (k > 0 && t->b[k].start > local) /* a DST fall-back hour repeats */
+            k--;
+        bucket_t *b = &t->b[k];
+        b->interactions += cn_stmt_int(st, 1);
+        b->analysed += cn_stmt_int(st, 2);
+        for (int i = 0; i < 3; i++)
+            b->count[i] += cn_stmt_int(st, 3 + i);
+        b->sum += cn_stmt_real(st, 6);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
+{
+    static const char *const labels[] = {"positive", "neutral", "negative"};
+    char at[32];
+    cn_jw_object(w);
+    cn_jw_key(w, "group_by");
+    cn_jw_str(w, units[t->unit], strlen(units[t->unit]));
+    cn_jw_key(w, "timezone");
+    cn_jw_str(w, zone, strlen(zone));
+    cn_jw_key(w, "buckets");
+    cn_jw_array(w);
+    for (size_t i = 0; i < t->n; i++) {
+        const bucket_t *b = &t->b[i];
+        cn_jw_object(w);
+        cn_jw_key(w, "start");
+        cn_jw_str(w, at, cn_tz_format_local(t->tz, b->start, at));
+        cn_jw_key(w, "interactions");
+        cn_jw_int(w, b->interactions);
+        cn_jw_key(w, "analysed");
+        cn_jw_int(w, b->analysed);
+        for (int k = 0; k < 3; k++) {
+            cn_jw_key(w, labels[k]);
+            cn_jw_int(w, b->count[k]);
+        }
+        cn_jw_key(w, "average_compound");
+        if (b->analysed)
+            cn_jw_real(w, b->sum / (double)b->analysed);
+        else
+            cn_jw_null(w);
+        cn_jw_end(w);
+    }
+    cn_jw_end(w);
+    cn_jw_end(w);
+}
+
+int ins_trends(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX], zone[CN_TZ_NAME_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    trend_t t = {0};
+    ins_filter_t f;
+    int rc = trend_range(r, &t, &f);
+    if (rc != 0)
+        return rc;
+    const char *asked = json_string_value(json_object_get(r->query, "timezone"));
+    if (asked)
+        snprintf(zone, sizeof(zone), "%s", asked);
+    else if ((rc = ins_tenant_tz(r->store, cn_req_tenant(r), zone, &r->err)) != 0)
+        return rc;
+    if (cn_tz_open(zone, &t.tz) != 0)
+        return cn_fail_field(r, "timezone", "is not an IANA time zone name");
+    trend_buckets(&t);
+    if ((rc = trend_fill(r, &t, &f)) == 0) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_jw_t w;
+        cn_jw_init(&w, b);
+        trend_write(&w, &t, zone);
+        /* the current bucket keeps changing: a cached "now" would go stale by time alone */
+        if (!json_object_get(r->query, "to"))
+            cacheable = 0;
+        ins_cache_store(r, key, &token, cacheable, TTL_TRENDS, b);
+    }
+    free(t.b);
+    cn_tz_close(t.tz);
+    return rc != 0 ? rc : cn_reply_json_buf(r, 200);
+}
+
+/* ---- metrics ---- */
+
+static const cn_field_t metrics_fields[] = {
+    {"from", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: to - 30 days"},
+    {"to", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: now"},
+    {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,
+     .description = "Comma-separated customer segments (at most 10)"},
+    {0},
+};
+const cn_schema_t ins_metrics_query = {"MetricsQuery", metrics_fields};
+
+typedef struct {
+    int64_t by_channel[5], label[4]; /* positive, neutral, negative, not analysed */
+    int64_t total, active;
+    double sum;
+    int64_t analysed;
+} metrics_t;
+
+static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
+{
+    char sql[INS_SQL_MAX];
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
+    /* the filter's WHERE clause, with this aggregate instead of COUNT(*) */
+    char agg[INS_SQL_MAX + 128];
+    snprintf(agg, sizeof(agg),
+             "SELECT channel, sentiment, COUNT(*), SUM(s_compound) FROM interactions%s"
+             " GROUP BY channel, sentiment",
+             strstr(sql, " WHERE"));
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, agg, args, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 0, &len);
+        int c = ins_channel_index(ch, len);
+        const char *label = cn_stmt_text(st, 1, NULL);
+        int64_t k = cn_stmt_int(st, 2);
+        if (c >= 0)
+            m->by_channel[c] += k;
+        m->label[label == NULL ? 3 : label[0] == 'p' ? 0 : label[2] == 'u' ? 1 : 2] += k;
+        m->total += k;
+        if (label) {
+            m->analysed += k;
+            m->sum += cn_stmt_real(st, 3);
+        }
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    snprintf(agg, sizeof(agg), "SELECT COUNT(DISTINCT customer_id) FROM interactions%s",
+             strstr(sql, " WHERE"));
+    if ((rc = cn_store_query(r->store, agg, args, n, &st, &r->err)) != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    m->active = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
+{
+    static const char *const labels[] = {"positive", "neutral", "negative", "not_analysed"};
+    char at[32];
+    cn_jw_object(w);
+    cn_jw_key(w, "from");
+    cn_jw_str(w, at, cn_format_rfc3339(f->from, at));
+    cn_jw_key(w, "to");
+    cn_jw_str(w, at, cn_format_rfc3339(f->to, at));
+    cn_jw_key(w, "interactions");
+    cn_jw_int(w, m->total);
+    cn_jw_key(w, "by_channel");
+    cn_jw_object(w);
+    for (int i = 0; i < 5; i++) {
+        cn_jw_key(w, ins_channels[i]);
+        cn_jw_int(w, m->by_channel[i]);
+    }
+    cn_jw_end(w);
+    cn_jw_key(w, "sentiment");
+    cn_jw_object(w);
+    for (int i = 0; i < 4; i++) {
+        cn_jw_key(w, labels[i]);
+        cn_jw_int(w, m->label[i]);
+    }
+    cn_jw_end(w);
+    cn_jw_key(w, "average_compound");
+    if (m->analysed)
+        cn_jw_real(w, m->sum / (double)m->analysed);
+    else
+        cn_jw_null(w);
+    cn_jw_key(w, "active_customers");
+    cn_jw_int(w, m->active);
+    cn_jw_key(w, "interactions_per_customer");
+    if (m->active)
+        cn_jw_real(w, (double)m->total / (double)m->active);
+    else
+        cn_jw_null(w);
+    cn_jw_end(w);
+}
+
+int ins_metrics(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    ins_filter_t f;
+    if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
+        return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
+    if (f.to == INT64_MAX) {
+        f.to = cn_now_ms() + 1;
+        cacheable = 0; /* "until now" moves by itself */
+    }
+    if (f.from == INT64_MIN)
+        f.from = f.to - 30 * DAY_MS;
+    if (f.from >= f.to)
+        return cn_fail_field(r, "from", "must be before to");
+    metrics_t m = {0};
+    int rc = metrics_counts(r, &f, &m);
+    if (rc != 0)
+        return rc;
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    metrics_write(&w, &m, &f);
+    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    return cn_reply_json_buf(r, 200);
+}
+
+/* ---- search ---- */
+
+static const cn_field_t search_fields[] = {
+    {"q", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200,
+     .description = "Words to find (all must match); a trailing * matches a prefix"},
+    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = 100},
+    {"cursor", CN_T_STRING, .max_len = 32, .description = "next_cursor of the previous page"},
+    {0},
+};
+const cn_schema_t ins_search_query = {"SearchQuery", search_fields};
+
+#define SEARCH_OFFSET_MAX 10000
+
+/* Builds an FTS5 query in which every client word is a quoted string (so no client text
+ * is query syntax), all required, inside the tenant's own rows. Returns words found. */
+static int fts_query(const char *q, const char *tenant, cn_buf_t *out)
+{
+    cn_buf_appendf(out, "tkey : t");
+    for (const char *p = tenant; *p; p++)
+        if (*p != '-')
+            cn_buf_append(out, p, 1);
+    cn_buf_lit(out, " AND body : (");
+    int words = 0;
+    for (const unsigned char *p = (const unsigned char *)q; *p;) {
+        const unsigned char *s = p;
+        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') ||
+                      ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            p++;
+        if (p > s) {
+            cn_buf_appendf(out, "%s\"%.*s\"%s", words ? " AND " : "", (int)(p - s), s,
+                           *p == '*' ? "*" : "");
+            words++;
+        }
+        while (*p && !(*p >= 0x80 || (*p >= '0' && *p <= '9') ||
+                       ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            p++;
+    }
+    cn_buf_lit(out, ")");
+    cn_buf_append(out, "", 1);
+    return words;
+}
+
+/* snippet text with \x02 / \x03 around matches -> [{text, match}] */
+static void write_snippet(cn_jw_t *w, const char *s, size_t len)
+{
+    cn_jw_array(w);
+    size_t i = 0;
+    int match = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != '\x02' && s[j] != '\x03')
+            j++;
+        if (j > i) {
+            cn_jw_object(w);
+            cn_jw_key(w, "text");
+            cn_jw_str(w, s + i, j - i);
+            cn_jw_key(w, "match");
+            cn_jw_bool(w, match);
+            cn_jw_end(w);
+        }
+        if (j < len)
+            match = s[j] == '\x02';
+        i = j + 1;
+    }
+    cn_jw_end(w);
+}
+
+static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t offset, cn_jw_t *w,
+                       int *more)
+{
+    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT " INS_COLUMNS ", snippet(interactions_fts, 1, char(2), char(3),"
+                            " '…', 16), bm25(interactions_fts, 0.0, 1.0) AS score"
+                            " FROM interactions_fts JOIN interactions ON interactions.seq ="
+                            " interactions_fts.rowid WHERE interactions_fts MATCH $1"
+                            " ORDER BY score LIMIT $2 OFFSET $3",
+                            a, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    int64_t shown = 0;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        if (shown++ == limit) {
+            *more = 1;
+            break;
+        }
+        cn_jw_object(w);
+        cn_jw_key(w, "interaction");
+        ins_write_row(w, st);
+        size_t len;
+        const char *snip = cn_stmt_text(st, 20, &len);
+        cn_jw_key(w, "snippet");
+        write_snippet(w, snip ? snip : "", snip ? len : 0);
+        cn_jw_key(w, "score");
+        cn_jw_real(w, -cn_stmt_real(st, 21)); /* bm25 is lower-is-better; scores grow */
+        cn_jw_end(w);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+int ins_search(cn_req_t *r)
+{
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+        return cn_reply_json_buf(r, 200);
+    const char *q = json_string_value(json_object_get(r->query, "q"));
+    json_t *jl = json_object_get(r->query, "limit");
+    int64_t limit = jl ? json_integer_value(jl) : 20, offset = 0;
+    const char *cursor = json_string_value(json_object_get(r->query, "cursor"));
+    if (cursor) {
+        char *end;
+        offset = strtoll(cursor, &end, 10);
+        if (*end || end == cursor || offset < 0 || offset > SEARCH_OFFSET_MAX)
+            return cn_fail_field(r, "cursor", "is not a cursor of this search");
+    }
+    cn_buf_t match = {0};
+    if (fts_query(q, cn_req_tenant(r), &match) == 0) {
+        cn_buf_free(&match);
+        return cn_fail_field(r, "q", "must contain at least one letter or digit");
+    }
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    int more = 0;
+    int rc = search_rows(r, match.data, limit, offset, &w, &more);
+    cn_buf_free(&match);
+    if (rc != 0)
+        return rc;
+    cn_jw_end(&w);
+    cn_jw_key(&w, "next_cursor");
+    if (more && offset + limit <= SEARCH_OFFSET_MAX) {
+        char next[24];
+        cn_jw_str(&w, next,
+                  (size_t)snprintf(next, sizeof(next), "%lld", (long long)(offset + limit)));
+    } else {
+        cn_jw_null(&w);
+    }
+    cn_jw_end(&w);
+    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    return cn_reply_json_buf(r, 200);
+}
