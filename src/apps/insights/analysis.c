@@ -323,11 +323,11 @@ static int load_history(cn_store_t *s, const char *tenant, const char *customer,
     int rc = cn_store_query(s,
                             "SELECT ts, channel, s_compound FROM interactions"
                             " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3"
-                            " ORDER BY ts LIMIT $4",
+                            " ORDER BY ts DESC LIMIT $4",
                             a, 4, &st, err);
     if (rc != 0)
         return rc;
-    size_t cap = 256;
+    size_t cap = 256; /* the newest HISTORY_MAX of the window, read newest first */
     cn_interaction_t *v = cn_malloc(cap * sizeof(*v));
     *n = 0;
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
@@ -343,6 +343,11 @@ static int load_history(cn_store_t *s, const char *tenant, const char *customer,
         cn_interaction_set_local_time(it, it->at_ms + cn_tz_offset_ms(tz, it->at_ms));
     }
     cn_stmt_finish(st);
+    for (size_t i = 0; i < *n / 2; i++) { /* newest first -> oldest first */
+        cn_interaction_t t = v[i];
+        v[i] = v[*n - 1 - i];
+        v[*n - 1 - i] = t;
+    }
     *out = v;
     return rc < 0 ? rc : 0;
 }
@@ -420,6 +425,8 @@ int ins_run_patterns(cn_job_t *job, cn_err_t *err)
     free(v);
     if (rc != 0)
         return rc;
+    if (k < 0) /* the history was not in time order: a bug, not a reason to drop patterns */
+        return cn_err_set(err, CN_ERR, "pattern detection refused the history of %s", customer);
     if ((rc = save_patterns(job->store, job->tenant_id, customer, found, k, now, err)) != 0)
         return rc;
     char data[160];

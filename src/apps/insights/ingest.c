@@ -33,11 +33,11 @@ static const cn_field_t interaction_fields[] = {
 };
 const cn_schema_t ins_interaction_schema = {"Interaction", interaction_fields};
 
-static const cn_field_t batch_item = {"item", CN_T_OBJECT,
-                                      .description = "an Interaction (validated one by one)"};
+/* items are not typed here: each is validated on its own, so one bad item (even one that
+ * is not an object) fails alone instead of failing the batch */
 static const cn_field_t batch_fields[] = {
     {"items", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = INS_BATCH_MAX,
-     .items = &batch_item},
+     .description = "Interactions (each validated on its own; results per index)"},
     {0},
 };
 const cn_schema_t ins_batch_schema = {"InteractionBatch", batch_fields};
@@ -89,7 +89,9 @@ static int has_controls(const char *s, size_t len)
 static void add_error(cn_verrors_t *errs, const char *prefix, const char *field, const char *msg)
 {
     char name[sizeof(errs->items[0].field)];
-    snprintf(name, sizeof(name), "%s%s", prefix, field);
+    int n = snprintf(name, sizeof(name), "%s%s", prefix, field);
+    if (field[0] == '\0' && n > 0 && (size_t)n < sizeof(name) && name[n - 1] == '.')
+        name[n - 1] = '\0'; /* the item itself: "items[3]", not "items[3]." */
     cn_verrors_add(errs, name, "%s", msg);
 }
 

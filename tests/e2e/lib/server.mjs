@@ -240,6 +240,7 @@ export function api(url, token = TOKEN) {
     get: (p, headers) => call('GET', p, undefined, headers),
     head: (p, headers) => call('HEAD', p, undefined, headers),
     post: (p, body, headers) => call('POST', p, body, headers),
+    put: (p, body, headers) => call('PUT', p, body, headers),
     patch: (p, body, headers) => call('PATCH', p, body, headers),
     delete: (p, headers) => call('DELETE', p, undefined, headers),
     options: (p, headers) => call('OPTIONS', p, undefined, headers),

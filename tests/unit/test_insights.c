@@ -1,0 +1,205 @@
+/*
+ * The insights app's query side without a server: the filters parsed from a query
+ * string, the keyset cursor, and the plans SQLite chooses for the statements they build
+ * (spec property 7: the list, filter and trend queries are served by indexes, never by
+ * scanning the interactions table).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "apps/insights/insights.h"
+#include "apps/insights/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TENANT "00000000-0000-7000-8000-000000000001"
+
+static char dir[64];
+static cn_store_t *s;
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/cairn-insights-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    cn_err_t err = {0};
+    cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 5000};
+    cn_migration_set_t sets[] = {{"insights", insights_app.migrations}};
+    if (cn_store_open(&opts, &s, &err) != 0 || cn_migrate(s, sets, 1, 0, NULL, NULL, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cn_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* parses a JSON query object the way the router would have typed it */
+static int parse(const char *json, ins_filter_t *f, cn_verrors_t *e)
+{
+    json_error_t jerr;
+    json_t *q = json_loads(json, 0, &jerr);
+    assert_non_null(q);
+    memset(e, 0, sizeof(*e));
+    int rc = ins_filter_parse(q, f, e);
+    /* strings borrowed by f stay valid: the test's queries are static-lifetime enough */
+    json_decref(q);
+    return rc;
+}
+
+/* Every plan line that reads interactions, customers or rollups goes through an index. */
+static void assert_plan_uses_indexes(const char *sql, const cn_val_t *args, size_t n,
+                                     const char *must_contain)
+{
+    char eqp[INS_SQL_MAX + 32];
+    snprintf(eqp, sizeof(eqp), "EXPLAIN QUERY PLAN %s", sql);
+    cn_err_t err = {0};
+    cn_stmt_t *st;
+    assert_int_equal(cn_store_query(s, eqp, args, n, &st, &err), 0);
+    char all[2048] = "";
+    int rc;
+    while ((rc = cn_stmt_step(st, &err)) == CN_ROW) {
+        const char *d = cn_stmt_text(st, 3, NULL);
+        strncat(all, d, sizeof(all) - strlen(all) - 2);
+        strncat(all, "\n", sizeof(all) - strlen(all) - 1);
+        if (strncmp(d, "SCAN ", 5) == 0 && strstr(d, "USING") == NULL &&
+            strstr(d, "VIRTUAL TABLE") == NULL && strstr(d, "CONSTANT ROW") == NULL)
+            fail_msg("full scan in the plan of\n  %s\n%s", sql, all);
+    }
+    cn_stmt_finish(st);
+    assert_int_equal(rc, CN_DONE);
+    if (must_contain && strstr(all, must_contain) == NULL)
+        fail_msg("plan of\n  %s\nlacks \"%s\":\n%s", sql, must_contain, all);
+}
+
+static void check_list(const char *query, const char *must_contain)
+{
+    ins_filter_t f;
+    cn_verrors_t e;
+    json_error_t jerr;
+    json_t *q = json_loads(query, 0, &jerr);
+    assert_non_null(q);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(ins_filter_parse(q, &f, &e), 0);
+    char sql[INS_SQL_MAX];
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_filter_sql(&f, TENANT, 0, INS_COLUMNS, sql, args);
+    assert_plan_uses_indexes(sql, args, n, must_contain);
+    n = ins_filter_sql(&f, TENANT, 1, NULL, sql, args);
+    assert_plan_uses_indexes(sql, args, n, NULL);
+    json_decref(q);
+}
+
+static void test_list_plans_use_indexes(void **state)
+{
+    (void)state;
+    check_list("{}", "interactions_ts");
+    check_list("{\"order\": \"asc\"}", "interactions_ts");
+    check_list("{\"from\": \"2026-01-01T00:00:00Z\", \"to\": \"2026-02-01T00:00:00Z\"}",
+               "interactions_ts");
+    check_list("{\"channels\": \"email\"}", "interactions_channel");
+    check_list("{\"channels\": \"email\", \"from\": \"2026-01-01T00:00:00Z\"}",
+               "interactions_channel");
+    check_list("{\"channels\": \"email,chat,web\"}", "USING INDEX");
+    check_list("{\"customer_id\": \"0190a000-0000-7000-8000-000000000001\"}",
+               "interactions_customer");
+    check_list("{\"sort\": \"sentiment\"}", "interactions_compound");
+    check_list("{\"sentiment_min\": 0.5, \"sort\": \"sentiment\", \"order\": \"asc\"}",
+               "interactions_compound");
+    check_list("{\"segments\": \"gold,silver\"}", "customers_segment");
+    check_list("{\"cursor\": \"dDEyMy4wMTkwYTAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDE\"}",
+               "interactions_ts");
+}
+
+static void test_other_plans_use_indexes(void **state)
+{
+    (void)state;
+    cn_val_t a[] = {CN_VTEXT(TENANT), CN_VINT(0), CN_VINT(1000)};
+    assert_plan_uses_indexes("SELECT bucket, SUM(interactions) FROM insight_rollups"
+                             " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
+                             " GROUP BY bucket ORDER BY bucket",
+                             a, 3, "PRIMARY KEY");
+    cn_val_t c[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
+                    CN_VINT(10)};
+    assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
+                             " AND customer_id = $2 ORDER BY ts DESC, id DESC LIMIT $3",
+                             c, 3, "interactions_customer");
+    assert_plan_uses_indexes("SELECT external_id FROM customers WHERE tenant_id = $1"
+                             " AND external_id > $2 ORDER BY external_id LIMIT $3",
+                             c, 3, NULL);
+}
+
+static void test_filter_errors_name_the_parameter(void **state)
+{
+    (void)state;
+    ins_filter_t f;
+    cn_verrors_t e;
+    assert_int_equal(parse("{\"channels\": \"email,fax\"}", &f, &e), CN_EVALIDATION);
+    assert_string_equal(e.items[0].field, "channels");
+    assert_non_null(strstr(e.items[0].message, "fax"));
+    assert_int_equal(
+        parse("{\"from\": \"2026-02-01T00:00:00Z\", \"to\": \"2026-01-01T00:00:00Z\"}", &f, &e),
+        CN_EVALIDATION);
+    assert_string_equal(e.items[0].field, "to");
+    assert_int_equal(parse("{\"sentiment_min\": 0.5, \"sentiment_max\": 0.1}", &f, &e),
+                     CN_EVALIDATION);
+    assert_string_equal(e.items[0].field, "sentiment_max");
+    assert_int_equal(parse("{\"segments\": \"a,,b\"}", &f, &e), CN_EVALIDATION);
+    assert_string_equal(e.items[0].field, "segments");
+    assert_int_equal(parse("{\"segments\": \"1,2,3,4,5,6,7,8,9,10,11\"}", &f, &e), CN_EVALIDATION);
+    assert_int_equal(parse("{\"cursor\": \"!!!\"}", &f, &e), CN_EVALIDATION);
+    assert_string_equal(e.items[0].field, "cursor");
+    assert_int_equal(parse("{\"channels\": \"web,web,chat\"}", &f, &e), 0);
+    assert_int_equal(f.n_channels, 2); /* duplicates collapse */
+}
+
+static void test_cursor_round_trip(void **state)
+{
+    (void)state;
+    ins_filter_t f, g;
+    cn_verrors_t e;
+    char cursor[200], q[300];
+    const char *id = "0190a000-0000-7000-8000-0000000000ab";
+    assert_int_equal(parse("{}", &f, &e), 0);
+    ins_cursor_encode(&f, 1767225600123, 0, id, cursor, sizeof(cursor));
+    snprintf(q, sizeof(q), "{\"cursor\": \"%s\"}", cursor);
+    assert_int_equal(parse(q, &g, &e), 0);
+    assert_true(g.has_cursor);
+    assert_int_equal(g.cursor_ts, 1767225600123);
+    assert_string_equal(g.cursor_id, id);
+    /* a compound survives exactly (no rounding that would skip or repeat rows) */
+    assert_int_equal(parse("{\"sort\": \"sentiment\"}", &f, &e), 0);
+    ins_cursor_encode(&f, 0, -0.123456789012345678, id, cursor, sizeof(cursor));
+    snprintf(q, sizeof(q), "{\"sort\": \"sentiment\", \"cursor\": \"%s\"}", cursor);
+    assert_int_equal(parse(q, &g, &e), 0);
+    assert_true(g.cursor_compound == -0.123456789012345678);
+    /* a time cursor is refused by a sentiment-sorted list */
+    assert_int_equal(parse("{}", &f, &e), 0);
+    ins_cursor_encode(&f, 5, 0, id, cursor, sizeof(cursor));
+    snprintf(q, sizeof(q), "{\"sort\": \"sentiment\", \"cursor\": \"%s\"}", cursor);
+    assert_int_equal(parse(q, &g, &e), CN_EVALIDATION);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_plans_use_indexes),
+        cmocka_unit_test(test_other_plans_use_indexes),
+        cmocka_unit_test(test_filter_errors_name_the_parameter),
+        cmocka_unit_test(test_cursor_round_trip),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
