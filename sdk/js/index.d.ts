@@ -129,12 +129,51 @@ export interface NotesApi {
   all(query?: { limit?: number }): AsyncGenerator<Note, void, undefined>;
 }
 
+export interface Sentiment {
+  label: 'positive' | 'neutral' | 'negative';
+  compound: number; pos: number; neu: number; neg: number; confidence: number;
+}
+
+export interface InteractionInput {
+  customer_id: string; timestamp: string;
+  channel: 'web' | 'mobile' | 'email' | 'chat' | 'phone';
+  event_type: string; content?: string | null; metadata?: Record<string, unknown> | null;
+  idempotency_key?: string;
+}
+
+export interface Interaction extends Omit<InteractionInput, 'idempotency_key'> {
+  id: string;
+  enrichment: { device: string | null; os: string | null; client: string | null; country: string | null; city: string | null };
+  sentiment: Sentiment | null;
+  processed_at: string | null;
+  created_at: string;
+}
+
+/** The customer-insights app (docs/insights.md). Query objects take the documented parameters. */
+export interface InsightsApi {
+  ingest(interaction: InteractionInput, options?: RequestOptions): Promise<{ id: string; duplicate: boolean }>;
+  ingestBatch(items: InteractionInput[], options?: RequestOptions): Promise<{
+    results: Array<{ index: number; id?: string; duplicate?: boolean; errors?: Array<{ field: string; message: string }> }>;
+    created: number; duplicates: number; failed: number }>;
+  /** Starts a CSV import job: {id, job_id, state, bytes}. */
+  importCsv(csv: string, options?: RequestOptions): Promise<{ id: string; job_id: string; state: string; bytes: number }>;
+  list(query?: Record<string, string | number | boolean>, options?: RequestOptions): Promise<Page<Interaction> & { total?: number }>;
+  all(query?: Record<string, string | number | boolean>): AsyncGenerator<Interaction, void, undefined>;
+  trends(query?: Record<string, string>, options?: RequestOptions): Promise<unknown>;
+  metrics(query?: Record<string, string>, options?: RequestOptions): Promise<unknown>;
+  search(q: string, query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<unknown>;
+  customer(id: string, options?: RequestOptions): Promise<unknown>;
+  patterns(id: string, options?: RequestOptions): Promise<{ items: unknown[] }>;
+  sentiment(text: string, options?: RequestOptions): Promise<Sentiment>;
+}
+
 export class CairnClient {
   constructor(options: ClientOptions);
   readonly baseUrl: string;
   apiKey: string | null;
   refreshSkewMs: number;
   readonly notes: NotesApi;
+  readonly insights: InsightsApi;
   /** A copy of the current tokens, or null. */
   readonly tokens: Tokens | null;
 

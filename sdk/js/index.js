@@ -85,6 +85,20 @@ export class CairnClient {
       delete: (id, opts) => this.delete(`${API}/notes/${encodeURIComponent(id)}`, undefined, opts),
       all: (query) => this.paginate(`${API}/notes`, query),
     };
+    const csv = (opts) => ({ ...opts, headers: { ...opts?.headers, 'content-type': 'text/csv' } });
+    this.insights = {
+      ingest: (interaction, opts) => this.post(`${API}/interactions`, interaction, opts),
+      ingestBatch: (items, opts) => this.post(`${API}/interactions/batch`, { items }, opts),
+      importCsv: (text, opts) => this.post(`${API}/interactions/import`, text, csv(opts)),
+      list: (query, opts) => this.get(`${API}/insights`, undefined, { ...opts, query }),
+      all: (query) => this.paginate(`${API}/insights`, query),
+      trends: (query, opts) => this.get(`${API}/insights/sentiment-trends`, undefined, { ...opts, query }),
+      metrics: (query, opts) => this.get(`${API}/insights/metrics`, undefined, { ...opts, query }),
+      search: (q, query, opts) => this.get(`${API}/interactions/search`, undefined, { ...opts, query: { ...query, q } }),
+      customer: (id, opts) => this.get(`${API}/customers/${encodeURIComponent(id)}`, undefined, opts),
+      patterns: (id, opts) => this.get(`${API}/customers/${encodeURIComponent(id)}/patterns`, undefined, opts),
+      sentiment: (text, opts) => this.post(`${API}/sentiment`, { text }, opts),
+    };
   }
 
   /** The current tokens {accessToken, refreshToken, expiresAt}, or null. */
@@ -216,7 +230,9 @@ export class CairnClient {
     const h = { accept: 'application/json, application/problem+json', ...headers };
     if (auth && token) h.authorization = `Bearer ${token}`;
     let payload;
-    if (body !== undefined) {
+    if (typeof body === 'string' && h['content-type']) {
+      payload = body; // a prepared body of its own type (CSV)
+    } else if (body !== undefined) {
       h['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }

@@ -260,6 +260,45 @@ describe('notes and pagination', () => {
   });
 });
 
+describe('insights helpers', () => {
+  test('ingest, batch, CSV import, list, search and the insights channel through the SDK', async () => {
+    const c = await ownerOf(srv, 'sdk-insights');
+    const customer = crypto.randomUUID();
+    const rt = c.realtime();
+    const created = [];
+    try {
+      const subscribed = next(rt, 'subscribed', (m) => m.channel === 'insights');
+      rt.subscribe('insights', (e) => { if (e.type === 'interaction.created') created.push(...e.data.items); });
+      await subscribed;
+      const at = new Date(Date.now() - 60_000).toISOString();
+      const one = await c.insights.ingest({ customer_id: customer, timestamp: at, channel: 'chat', event_type: 'message', content: 'sdk loves pelicans' });
+      assert.match(one.id, UUID_RE);
+      const batch = await c.insights.ingestBatch([
+        { customer_id: customer, timestamp: at, channel: 'web', event_type: 'page_view' },
+        { customer_id: 'nope', timestamp: at, channel: 'web', event_type: 'x' },
+      ]);
+      assert.equal(batch.created, 1);
+      assert.equal(batch.results[1].errors[0].field, 'items[1].customer_id');
+      const imp = await c.insights.importCsv(`customer_id,timestamp,channel,event_type,content\r\n${customer},${at},email,mail,"pelicans, again"\r\n`);
+      assert.match(imp.job_id, UUID_RE);
+      await waitFor(async () => (await c.insights.list({ customer_id: customer })).items.length === 3, 10_000, 'the import');
+      const seen = [];
+      for await (const i of c.insights.all({ customer_id: customer, limit: 1 })) seen.push(i.channel);
+      assert.deepEqual(seen.sort(), ['chat', 'email', 'web']);
+      const hits = await c.insights.search('pelicans');
+      assert.equal(hits.items.length, 2);
+      await waitFor(() => created.length === 3, 5000, 'three interaction.created items');
+      assert.ok(created.every((x) => x.customer_id === customer));
+      const bad = await c.insights.list({ channels: 'fax' }).catch((e) => e);
+      assert.ok(bad instanceof CairnError);
+      assert.equal(bad.errors[0].field, 'channels');
+      assert.equal((await c.insights.sentiment('great!')).label, 'positive');
+    } finally {
+      rt.close();
+    }
+  });
+});
+
 describe('API keys', () => {
   test('a key acts with exactly its permissions; a revoked key is refused without a refresh', async () => {
     const made = await owner.post('/api/v1/api-keys', { name: 'sdk-ci', permissions: ['notes.read'] });

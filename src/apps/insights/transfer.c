@@ -102,7 +102,7 @@ int ins_import(cn_req_t *r)
     if ((rc = cn_store_begin(r->store, &r->err)) != 0)
         return rc;
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id), CN_VTEXTN(body.base, body.len),
-                    CN_VINT((int64_t)body.len), CN_VINT(now), CN_VNULL};
+                    CN_VINT((int64_t)body.len), CN_VINT(now)};
     json_t *payload = json_pack("{s:s}", "import_id", id);
     cn_job_opts_t opts = {.tenant_id = cn_req_tenant(r)};
     if ((rc = cn_store_exec(r->store,
@@ -110,10 +110,10 @@ int ins_import(cn_req_t *r)
                             " VALUES ($1, $2, $3, $4, $5)",
                             a, 5, NULL, &r->err)) == 0 &&
         (rc = cn_jobs_enqueue(r->store, "insights.import", payload, &opts, job_id, &r->err)) == 0) {
-        a[5] = CN_VTEXT(job_id);
+        cn_val_t u[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id), CN_VTEXT(job_id)};
         rc = cn_store_exec(
-            r->store, "UPDATE insight_imports SET job_id = $6 WHERE tenant_id = $1 AND id = $2", a,
-            6, NULL, &r->err);
+            r->store, "UPDATE insight_imports SET job_id = $3 WHERE tenant_id = $1 AND id = $2", u,
+            3, NULL, &r->err);
     }
     json_decref(payload);
     if (rc == 0)
