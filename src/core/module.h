@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/events.h"
 #include "core/jobs.h"
+#include "core/metrics.h"
 #include "core/router.h"
 #include "store/store.h"
 
@@ -35,17 +36,19 @@ typedef struct st_cn_subscription_t {
 typedef struct st_cn_app_t {
     const char *name; /* module name; also its migration namespace */
     const char *description;
-    const cn_migration_t *migrations;   /* ends with version 0; may be NULL */
-    const cn_route_t *routes;           /* ends with path NULL; may be NULL */
-    const cn_permission_t *permissions; /* ends with name NULL; may be NULL */
-    const cn_job_type_t *jobs;          /* ends with name NULL; may be NULL */
-    const cn_channel_t *channels;       /* ends with prefix NULL; may be NULL */
+    const cn_migration_t *migrations;       /* ends with version 0; may be NULL */
+    const cn_route_t *routes;               /* ends with path NULL; may be NULL */
+    const cn_permission_t *permissions;     /* ends with name NULL; may be NULL */
+    const cn_job_type_t *jobs;              /* ends with name NULL; may be NULL */
+    const cn_channel_t *channels;           /* ends with prefix NULL; may be NULL */
     const cn_subscription_t *subscriptions; /* ends with type_prefix NULL; may be NULL */
     /** Called once by `cairn serve` after migrations, with a store connection it may use
      *  only during the call (load caches, install hooks). May be NULL. */
     int (*start)(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err);
     /** Called once at shutdown, after the loops have stopped. May be NULL. */
     void (*stop)(void);
+    /** Appends the module's series to GET /metrics (Prometheus text). May be NULL. */
+    cn_metrics_collector_fn metrics;
 } cn_app_t;
 
 /** The kernel's own module: /healthz, /readyz, /metrics, /api/openapi.json. */

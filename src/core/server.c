@@ -383,6 +383,9 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
+    for (const cn_app_t *const *m = apps; *m; m++)
+        if ((*m)->metrics != NULL)
+            cn_metrics_add_collector((*m)->metrics, NULL);
     cn_mail_init(cfg);
     if (cn_jobs_start(cfg, apps, &err) != 0) /* after migrations and the modules' start */
         goto Exit;

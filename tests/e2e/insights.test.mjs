@@ -536,3 +536,24 @@ describe('atomicity across a crash (property 2)', () => {
     await again.stop();
   });
 });
+
+describe('metrics', () => {
+  test('/metrics counts committed ingests and analyses, and rejections', async () => {
+    const s = await startServer();
+    const k = api(s.url);
+    const cust = uuid();
+    const r = await k.post('/api/v1/interactions/batch', { items: [interaction(cust), interaction(cust), interaction(cust, { channel: 'fax' })] });
+    assert.equal(r.json.created, 2);
+    await analysed(k, cust, 2);
+    const read = async (name) => {
+      const text = (await k.get('/metrics')).text;
+      const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+      assert.ok(m, `${name} in /metrics`);
+      return Number(m[1]);
+    };
+    assert.equal(await read('cairn_insights_interactions_ingested_total'), 2);
+    assert.equal(await read('cairn_insights_interactions_rejected_total'), 1);
+    await waitFor(async () => (await read('cairn_insights_interactions_analysed_total')) === 2, 5000, 'analysed counter');
+    await s.stop();
+  });
+});

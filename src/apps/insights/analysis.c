@@ -234,7 +234,7 @@ static int fold_rollups(cn_store_t *s, const char *tenant, const analysed_t *v, 
     return rc;
 }
 
-/* sentiment.analyzed: {"items": [{id, customer_id, sentiment: {...} | null}]} */
+/* sentiment.analyzed: {"count": n, "items": [{id, customer_id, sentiment: {...} | null}]} */
 static int publish_analysed(cn_store_t *s, const char *tenant, const analysed_t *v, size_t n,
                             cn_err_t *err)
 {
@@ -242,6 +242,8 @@ static int publish_analysed(cn_store_t *s, const char *tenant, const analysed_t 
     cn_jw_t w;
     cn_jw_init(&w, &b);
     cn_jw_object(&w);
+    cn_jw_key(&w, "count");
+    cn_jw_int(&w, (int64_t)n);
     cn_jw_key(&w, "items");
     cn_jw_array(&w);
     for (size_t i = 0; i < n; i++) {

@@ -161,12 +161,14 @@ int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t
     memset(it, 0, sizeof(*it));
     if (!json_is_object(v)) {
         add_error(errs, prefix, "", "must be an object");
+        ins_count_rejected(1);
         return CN_EVALIDATION;
     }
     cn_verrors_t own = {0};
     if (cn_schema_validate(&ins_interaction_schema, v, &own) != 0) {
         for (size_t i = 0; i < own.count; i++)
             add_error(errs, prefix, own.items[i].field, own.items[i].message);
+        ins_count_rejected(1);
         return CN_EVALIDATION;
     }
     size_t before = errs->count;
@@ -174,6 +176,7 @@ int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t
     if (errs->count == before)
         return 0;
     ins_item_clear(it);
+    ins_count_rejected(1);
     return CN_EVALIDATION;
 }
 
@@ -408,7 +411,8 @@ static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *i
     return rc;
 }
 
-/* interaction.created: {"items": [{id, customer_id, timestamp, channel, event_type}]} */
+/* interaction.created: {"count": n, "items": [{id, customer_id, timestamp, channel,
+ * event_type}]} ("count" first: the metrics subscriber reads it without parsing) */
 static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *items,
                            const size_t *pick, size_t n, char (*ids)[CN_UUID_LEN + 1],
                            cn_err_t *err)
@@ -417,6 +421,8 @@ static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *
     cn_jw_t w;
     cn_jw_init(&w, &b);
     cn_jw_object(&w);
+    cn_jw_key(&w, "count");
+    cn_jw_int(&w, (int64_t)n);
     cn_jw_key(&w, "items");
     cn_jw_array(&w);
     for (size_t i = 0; i < n; i++) {

@@ -7,6 +7,8 @@
 #include "apps/insights/internal.h"
 #include "core/page.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const ins_channels[] = {"web", "mobile", "email", "chat", "phone", NULL};
@@ -204,12 +206,55 @@ void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token
         cn_cache_put(cn_req_tenant(r), key, token, body->data, body->len, ttl_ms);
 }
 
+/* ---- metrics ---- */
+
+static _Atomic uint64_t n_ingested, n_analysed, n_pattern_runs, n_rejected;
+
+void ins_count_rejected(uint64_t n)
+{
+    atomic_fetch_add_explicit(&n_rejected, n, memory_order_relaxed);
+}
+
+/* {"count":N,... -> N (the events this module publishes put it first) */
+static uint64_t event_count(const cn_event_t *ev)
+{
+    static const char head[] = "{\"count\":";
+    if (ev->data_len < sizeof(head) || memcmp(ev->data, head, sizeof(head) - 1) != 0)
+        return 0;
+    return strtoull(ev->data + sizeof(head) - 1, NULL, 10);
+}
+
+static void collect(cn_buf_t *out, void *data)
+{
+    (void)data;
+    static const cn_metric_def_t series[] = {
+        {"cairn_insights_interactions_ingested_total", "counter",
+         "Interactions committed by ingest, batches and imports (duplicates excluded)."},
+        {"cairn_insights_interactions_rejected_total", "counter",
+         "Interactions refused by validation (single, batch items, import rows)."},
+        {"cairn_insights_interactions_analysed_total", "counter",
+         "Interactions whose sentiment analysis committed."},
+        {"cairn_insights_pattern_runs_total", "counter", "Committed behaviour-pattern detections."},
+    };
+    const uint64_t values[] = {atomic_load(&n_ingested), atomic_load(&n_rejected),
+                               atomic_load(&n_analysed), atomic_load(&n_pattern_runs)};
+    _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
+    cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
+}
+
 /* every committed change of a tenant's interactions, sentiment or patterns */
-static void invalidate(const cn_event_t *ev, void *ud)
+static void on_event(const cn_event_t *ev, void *ud)
 {
     (void)ud;
-    if (strcmp(ev->channel, INS_CHANNEL) == 0)
-        cn_cache_invalidate(ev->tenant_id, INS_TAG);
+    if (strcmp(ev->channel, INS_CHANNEL) != 0)
+        return;
+    cn_cache_invalidate(ev->tenant_id, INS_TAG);
+    if (strcmp(ev->type, "interaction.created") == 0)
+        atomic_fetch_add_explicit(&n_ingested, event_count(ev), memory_order_relaxed);
+    else if (strcmp(ev->type, "sentiment.analyzed") == 0)
+        atomic_fetch_add_explicit(&n_analysed, event_count(ev), memory_order_relaxed);
+    else if (strcmp(ev->type, "patterns.detected") == 0)
+        atomic_fetch_add_explicit(&n_pattern_runs, 1, memory_order_relaxed);
 }
 
 /* ---- module ---- */
@@ -292,10 +337,10 @@ static const cn_job_type_t jobs[] = {
 };
 
 static const cn_subscription_t subscriptions[] = {
-    {"interaction.", invalidate},
-    {"sentiment.", invalidate},
-    {"patterns.", invalidate},
-    {"customer.", invalidate},
+    {"interaction.", on_event},
+    {"sentiment.", on_event},
+    {"patterns.", on_event},
+    {"customer.", on_event},
     {0},
 };
 
@@ -310,4 +355,5 @@ const cn_app_t insights_app = {
     .subscriptions = subscriptions,
     .start = start,
     .stop = stop,
+    .metrics = collect,
 };

@@ -28,6 +28,9 @@
 #define INS_SKEW_MS (5 * 60000)    /* how far in the future a timestamp may be */
 #define INS_ROLLUP_MS (15 * 60000) /* trend rollup granularity: every zone's offset fits */
 
+/** Adds n to cairn_insights_interactions_rejected_total. */
+void ins_count_rejected(uint64_t n);
+
 extern const char *const ins_channels[]; /* web, mobile, email, chat, phone; NULL-ended */
 int ins_channel_index(const char *s, size_t len);
 
