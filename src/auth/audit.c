@@ -174,7 +174,7 @@ static cn_rows_sql_t insert_rows = {"INSERT INTO audit_log (seq, tenant_id, acto
                                     " ip, request_id, status, at, salt, personal, hash)",
                                     COLS};
 
-/* Chains and inserts rows [0, n) after the current tail, one statement per 32 rows. */
+/* Chains and inserts rows [0, n) after the current tail, CN_ROWS_MAX rows per statement. */
 static int write_rows(cn_store_t *s, row_t *rows, size_t n, cn_err_t *err)
 {
     int64_t seq;

@@ -34,6 +34,7 @@ typedef struct st_cn_config_t {
     char *data_dir;
     int synchronous_full; /* store.synchronous: 0 normal (durable against crashes), 1 full */
     int busy_timeout_ms;
+    int64_t store_cache_bytes; /* page cache per connection */
     int auto_migrate;
     int log_level; /* cn_log_level_t */
     int access_log;
@@ -71,7 +72,7 @@ typedef struct st_cn_config_t {
     int rt_heartbeat_s;
 
     /* the customer-insights app */
-    char *insights_geoip_db;     /* .mmdb file for IP geolocation; empty: none */
+    char *insights_geoip_db;      /* .mmdb file for IP geolocation; empty: none */
     int insights_pattern_delay_s; /* behaviour patterns are recomputed this long after
                                    * a customer's newest interaction was analysed */
 

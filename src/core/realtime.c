@@ -1011,6 +1011,10 @@ static int get_sse(cn_req_t *r)
         return cn_fail(r, CN_ENOTFOUND, "no module publishes on the channel %s", channel);
     if (cn_req_allowed(r, perm) != 0)
         return cn_fail(r, CN_EFORBIDDEN, "this channel needs the permission %s", perm);
+    if (r->method == CN_HEAD) { /* the headers only; a stream would follow them otherwise */
+        cn_reply_header(r, "content-type", H2O_STRLIT("text/event-stream"));
+        return cn_reply_empty(r, 200);
+    }
     char epoch[CN_EPOCH_LEN + 1];
     int64_t since = parse_last_event_id(r, epoch);
     h2o_req_t *req = r->h;

@@ -325,6 +325,7 @@ static int open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *e
                             .manual_checkpoint = 1,
                             .synchronous_full = cfg->synchronous_full,
                             .busy_timeout_ms = cfg->busy_timeout_ms,
+                            .cache_bytes = cfg->store_cache_bytes,
                             .on_query = on_store_query};
     return cn_store_open(&opts, out, err);
 }
@@ -335,6 +336,7 @@ int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_e
                             .must_exist = must_exist,
                             .synchronous_full = cfg->synchronous_full,
                             .busy_timeout_ms = cfg->busy_timeout_ms,
+                            .cache_bytes = cfg->store_cache_bytes,
                             .on_query = on_store_query};
     return cn_store_open(&opts, out, err);
 }

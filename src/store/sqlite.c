@@ -149,11 +149,15 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     }
     sqlite3_busy_timeout(db, opts->busy_timeout_ms);
     sqlite3_extended_result_codes(db, 1);
-    char sync[64];
+    char sync[64], cache[64];
     snprintf(sync, sizeof(sync), "PRAGMA synchronous=%s",
              opts->synchronous_full ? "FULL" : "NORMAL");
+    /* negative: a size in KiB; pages are allocated as used, so an idle connection stays small */
+    snprintf(cache, sizeof(cache), "PRAGMA cache_size=%lld",
+             opts->cache_bytes > 0 ? -(long long)(opts->cache_bytes / 1024) : -2000LL);
     if (pragma(db, "PRAGMA journal_mode=WAL", err) || pragma(db, sync, err) ||
         pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err) ||
+        pragma(db, cache, err) ||
         (opts->manual_checkpoint && pragma(db, "PRAGMA wal_autocheckpoint=0", err))) {
         sqlite3_close(db);
         return CN_ERR;

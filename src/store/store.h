@@ -19,6 +19,7 @@ typedef struct st_cn_store_opts_t {
     int busy_timeout_ms;   /* waiting for another process's lock */
     int must_exist;        /* fail instead of creating a new, empty database */
     int manual_checkpoint; /* do not checkpoint inside commits: cn_store_checkpoint() does */
+    int64_t cache_bytes;   /* page cache of this connection; 0: SQLite's default (2 MB) */
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 
@@ -74,7 +75,7 @@ int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n
  * text must stay the same for the statement cache), then tail if set. Declare one per
  * statement:  static cn_rows_sql_t insert = {"INSERT INTO t (a, b)", 2};
  */
-#define CN_ROWS_MAX 32
+#define CN_ROWS_MAX 100
 typedef struct st_cn_rows_sql_t {
     const char *head;
     int cols;

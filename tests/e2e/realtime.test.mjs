@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
 import {
-  TOKEN, api, assertProblem, request, sleep, startServer, stopAllServers, waitFor, withTimeout,
+  TOKEN, api, assertProblem, connect, request, sleep, startServer, stopAllServers, waitFor, withTimeout,
 } from './lib/server.mjs';
 
 /** A WebSocket client that keeps every message and lets tests wait for one. */
@@ -64,6 +64,26 @@ describe('realtime hub', () => {
   let srv;
   before(async () => { srv = await startServer({ env: { CAIRN_REALTIME_MAX_MESSAGE_BYTES: '1024' } }); });
   after(stopAllServers);
+
+  test('HEAD of the event stream answers headers only; the connection stays usable', async () => {
+    const sock = await connect(srv.port);
+    try {
+      let buf = Buffer.alloc(0);
+      sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+      sock.write(`HEAD /api/v1/realtime/sse?channel=notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+      await waitFor(() => buf.includes('\r\n\r\n'), 5000, 'the HEAD response');
+      await sleep(200);
+      const end = buf.indexOf('\r\n\r\n') + 4;
+      assert.match(buf.subarray(0, end).toString('latin1'), /^HTTP\/1\.1 200 [^]*content-type: text\/event-stream/i);
+      assert.equal(buf.subarray(end).length, 0, 'no body after the headers of a HEAD');
+      buf = Buffer.alloc(0);
+      sock.write('GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n');
+      await waitFor(() => buf.includes('\r\n\r\n'), 5000, 'the next answer');
+      assert.match(buf.toString('latin1'), /^HTTP\/1\.1 200 /);
+    } finally {
+      sock.destroy();
+    }
+  });
 
   test('a plain GET is told to upgrade (426 problem)', async () => {
     const p = assertProblem(await api(srv.url).get('/api/v1/realtime'), 426);

@@ -184,7 +184,7 @@ static int write_recent(cn_req_t *r, cn_jw_t *w, const char *customer)
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,
                             "SELECT " INS_COLUMNS " FROM interactions WHERE tenant_id = $1"
-                            " AND customer_id = $2 ORDER BY ts DESC, id DESC LIMIT $3",
+                            " AND customer_id = $2 ORDER BY ts DESC, seq DESC LIMIT $3",
                             a, 3, &st, &r->err);
     if (rc != 0)
         return rc;

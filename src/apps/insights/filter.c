@@ -107,13 +107,13 @@ static int parse_segments(const char *s, ins_filter_t *f, cn_verrors_t *errs)
     return 0;
 }
 
-/* cursor text: "t<ts>.<id>" or "s<compound as %a>.<id>", then base64url */
-void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, const char *id,
-                       char *out, size_t cap)
+/* cursor text: "t<ts>.<seq>" or "s<compound as %a>.<seq>", then base64url */
+void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64_t seq, char *out,
+                       size_t cap)
 {
     char raw[96];
-    int n = f->by_sentiment ? snprintf(raw, sizeof(raw), "s%a.%s", compound, id)
-                            : snprintf(raw, sizeof(raw), "t%" PRId64 ".%s", ts, id);
+    int n = f->by_sentiment ? snprintf(raw, sizeof(raw), "s%a.%" PRId64, compound, seq)
+                            : snprintf(raw, sizeof(raw), "t%" PRId64 ".%" PRId64, ts, seq);
     if (n < 0 || (size_t)n >= sizeof(raw) || cap < (size_t)n * 4 / 3 + 4) {
         out[0] = '\0';
         return;
@@ -130,11 +130,13 @@ static int parse_cursor(const char *s, ins_filter_t *f)
         return -1;
     raw[n] = '\0';
     char *dot = strrchr((char *)raw, '.'), *end;
-    if (dot == NULL || !cn_is_uuid(dot + 1, strlen(dot + 1)) ||
-        raw[0] != (f->by_sentiment ? 's' : 't'))
+    if (dot == NULL || raw[0] != (f->by_sentiment ? 's' : 't'))
         return -1;
     *dot = '\0';
     errno = 0;
+    f->cursor_seq = strtoll(dot + 1, &end, 10);
+    if (*end != '\0' || end == dot + 1 || errno != 0 || f->cursor_seq < 0)
+        return -1;
     if (f->by_sentiment) {
         f->cursor_compound = strtod((char *)raw + 1, &end);
         if (!isfinite(f->cursor_compound))
@@ -144,7 +146,6 @@ static int parse_cursor(const char *s, ins_filter_t *f)
     }
     if (*end != '\0' || end == (char *)raw + 1 || errno != 0)
         return -1;
-    memcpy(f->cursor_id, dot + 1, CN_UUID_LEN + 1);
     f->has_cursor = 1;
     return 0;
 }
@@ -271,16 +272,16 @@ size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, cons
     const char *key = f->by_sentiment ? "s_compound" : "ts";
     if (f->has_cursor) {
         char head[64];
-        snprintf(head, sizeof(head), " AND (%s, id) %s (", key, f->ascending ? ">" : "<");
+        snprintf(head, sizeof(head), " AND (%s, seq) %s (", key, f->ascending ? ">" : "<");
         param(&b, head, f->by_sentiment ? CN_VREAL(f->cursor_compound) : CN_VINT(f->cursor_ts));
-        param(&b, ", ", CN_VTEXT(f->cursor_id));
+        param(&b, ", ", CN_VINT(f->cursor_seq));
         text(&b, ")");
     }
     const char *dir = f->ascending ? " ASC" : " DESC";
     text(&b, " ORDER BY ");
     text(&b, key);
     text(&b, dir);
-    text(&b, ", id");
+    text(&b, ", seq");
     text(&b, dir);
     param(&b, " LIMIT ", CN_VINT(f->limit + 1));
     return b.n;

@@ -22,9 +22,10 @@ int ins_channel_index(const char *s, size_t len)
 }
 
 /*
- * interactions.seq is the row id: the search index's key, and the order the analysis
- * job walks a chunk in. The indexes serve, in order: lookups by id, idempotent retries,
- * time-ordered lists and ranges, one channel's list, one customer's history (profile,
+ * interactions.seq is the row id: the search index's key, the order the analysis job
+ * walks a chunk in, and the tie-break of every sorted list (an index ends with the row id
+ * anyway, so ties cost no extra key bytes). The indexes serve, in order: lookups by id, idempotent
+ * retries, time-ordered lists and ranges, one channel's list, one customer's history (profile,
  * patterns), and lists sorted or filtered by sentiment. insight_rollups holds 15-minute
  * aggregates per channel, from which trends and metrics are read without touching the
  * interactions of the period.
@@ -68,10 +69,10 @@ static const cn_migration_t migrations[] = {
      "CREATE UNIQUE INDEX interactions_id ON interactions (tenant_id, id);"
      "CREATE UNIQUE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)"
      " WHERE idempotency_key IS NOT NULL;"
-     "CREATE INDEX interactions_ts ON interactions (tenant_id, ts, id);"
-     "CREATE INDEX interactions_channel ON interactions (tenant_id, channel, ts, id);"
-     "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts, id);"
-     "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound, id)"
+     "CREATE INDEX interactions_ts ON interactions (tenant_id, ts);"
+     "CREATE INDEX interactions_channel ON interactions (tenant_id, channel, ts);"
+     "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts);"
+     "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound)"
      " WHERE s_compound IS NOT NULL;"
      /* tkey: the tenant as one token ("t" + its hex digits), so a search stays inside it */
      "CREATE VIRTUAL TABLE interactions_fts USING fts5(tkey, body,"

@@ -22,7 +22,8 @@
 #define INS_TAG "insights"
 
 #define INS_BATCH_MAX 1000
-#define INS_CHUNK 100              /* items committed together in a batch */
+#define INS_CHUNK 100 /* items committed together in a batch */
+_Static_assert(INS_CHUNK <= CN_ROWS_MAX, "a chunk is inserted with one statement");
 #define INS_CONTENT_MAX 10000      /* characters */
 #define INS_METADATA_MAX 16384     /* bytes of serialised JSON */
 #define INS_SKEW_MS (5 * 60000)    /* how far in the future a timestamp may be */
@@ -112,7 +113,7 @@ typedef struct {
     int has_cursor;
     int64_t cursor_ts;      /* the last row's ts (sorting by time) */
     double cursor_compound; /* the last row's compound (sorting by sentiment) */
-    char cursor_id[CN_UUID_LEN + 1];
+    int64_t cursor_seq;     /* the last row's seq: the tie-break */
     int64_t limit;
     int include_total;
 } ins_filter_t;
@@ -133,8 +134,8 @@ int ins_filter_parse(const json_t *query, ins_filter_t *f, cn_verrors_t *errs);
 size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, const char *columns,
                       char *sql, cn_val_t *args);
 /** Encodes the keyset cursor of the row last shown (ts or compound, by f's sort). */
-void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, const char *id,
-                       char *out, size_t cap);
+void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64_t seq, char *out,
+                       size_t cap);
 
 extern const cn_schema_t ins_list_query, ins_trends_query, ins_metrics_query, ins_search_query,
     ins_customers_query, ins_export_query;
@@ -150,7 +151,9 @@ extern const cn_schema_t ins_customer_schema, ins_customer_param;
 /** Writes the interaction in the current row (INS_COLUMNS) of st as a JSON object. */
 #define INS_COLUMNS                                                                                \
     "id, customer_id, ts, channel, event_type, content, metadata, device, os, client, country,"    \
-    " city, sentiment, s_pos, s_neu, s_neg, s_compound, s_confidence, processed_at, created_at"
+    " city, sentiment, s_pos, s_neu, s_neg, s_compound, s_confidence, processed_at, created_at,"   \
+    " seq"
+#define INS_COL_SEQ 20
 void ins_write_row(cn_jw_t *w, cn_stmt_t *st);
 
 /* cache helpers: a cached answer, or a token for storing the one about to be computed */

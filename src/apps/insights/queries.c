@@ -128,7 +128,7 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
         }
         ins_write_row(w, st);
         shown++;
-        ins_cursor_encode(f, cn_stmt_int(st, 2), cn_stmt_real(st, 16), cn_stmt_text(st, 0, NULL),
+        ins_cursor_encode(f, cn_stmt_int(st, 2), cn_stmt_real(st, 16), cn_stmt_int(st, INS_COL_SEQ),
                           cursor + 1, sizeof(cursor) - 1);
     }
     cn_stmt_finish(st);
@@ -585,11 +585,11 @@ static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t of
         cn_jw_key(w, "interaction");
         ins_write_row(w, st);
         size_t len;
-        const char *snip = cn_stmt_text(st, 20, &len);
+        const char *snip = cn_stmt_text(st, INS_COL_SEQ + 1, &len);
         cn_jw_key(w, "snippet");
         write_snippet(w, snip ? snip : "", snip ? len : 0);
         cn_jw_key(w, "score");
-        cn_jw_real(w, -cn_stmt_real(st, 21)); /* bm25 is lower-is-better; scores grow */
+        cn_jw_real(w, -cn_stmt_real(st, INS_COL_SEQ + 2)); /* bm25: lower is better */
         cn_jw_end(w);
     }
     cn_stmt_finish(st);

@@ -524,7 +524,7 @@ static int export_page(export_t *x)
         x->f.has_cursor = 1;
         x->f.cursor_ts = cn_stmt_int(st, 2);
         x->f.cursor_compound = cn_stmt_real(st, 16);
-        snprintf(x->f.cursor_id, sizeof(x->f.cursor_id), "%s", cn_stmt_text(st, 0, NULL));
+        x->f.cursor_seq = cn_stmt_int(st, INS_COL_SEQ);
     }
     x->finished = rc != CN_ROW; /* the extra row did not come: this was the last page */
     cn_stmt_finish(st);
@@ -579,6 +579,11 @@ int ins_export(cn_req_t *r)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
                    H2O_STRLIT("attachment; filename=\"interactions.csv\""));
     h2o_start_response(req, &x->gen);
+    if (r->method == CN_HEAD) { /* the headers only: a body would desynchronise the client */
+        x->finished = 1;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
     cn_csv_buf_t head = {0};
     for (int c = 0; export_header[c]; c++)
         cn_csv_write_field(&head, export_header[c], strlen(export_header[c]), 0);
