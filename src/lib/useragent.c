@@ -55,30 +55,23 @@ static char fold(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* First occurrence of needle in s[0..n), or NULL. With ignore_case, s is folded to ASCII
- * lowercase and needle must be lowercase already. */
-static const char *find(const char *s, size_t n, const char *needle, int ignore_case)
+/* First occurrence of needle in s[0..n), or NULL (memmem: a UA is scanned a dozen times
+ * per interaction, so the search must not be byte-by-byte). Case-insensitive searches run
+ * over a lowercased copy (see cn_ua_parse), with needles in lowercase. */
+static const char *find(const char *s, size_t n, const char *needle)
 {
-    size_t m = strlen(needle);
-    for (size_t i = 0; m <= n && i <= n - m; i++) {
-        size_t k = 0;
-        while (k < m && (ignore_case ? fold(s[i + k]) == needle[k] : s[i + k] == needle[k]))
-            k++;
-        if (k == m)
-            return s + i;
-    }
-    return NULL;
+    return memmem(s, n, needle, strlen(needle));
 }
 
 /* "bot" anywhere but inside "CUBOT", a phone maker. */
 static int says_bot(const char *s, size_t n)
 {
-    const char *at = find(s, n, "bot", 1);
+    const char *at = find(s, n, "bot");
     while (at != NULL) {
         size_t pos = (size_t)(at - s);
         if (pos < 2 || fold(s[pos - 2]) != 'c' || fold(s[pos - 1]) != 'u')
             return 1;
-        at = find(at + 3, n - pos - 3, "bot", 1);
+        at = find(at + 3, n - pos - 3, "bot");
     }
     return 0;
 }
@@ -86,7 +79,7 @@ static int says_bot(const char *s, size_t n)
 static int is_bot(const char *s, size_t n)
 {
     for (size_t i = 0; i < N_OF(BOT_MARKERS); i++)
-        if (find(s, n, BOT_MARKERS[i], 1) != NULL)
+        if (find(s, n, BOT_MARKERS[i]) != NULL)
             return 1;
     return says_bot(s, n);
 }
@@ -94,7 +87,7 @@ static int is_bot(const char *s, size_t n)
 /* The integer right after key ("Chrome/120.0" -> 120); -1 if absent or implausibly long. */
 static int major_after(const char *s, size_t n, const char *key)
 {
-    const char *at = key ? find(s, n, key, 0) : NULL;
+    const char *at = key ? find(s, n, key) : NULL;
     if (at == NULL)
         return -1;
     const char *p = at + strlen(key), *end = s + n;
@@ -110,7 +103,7 @@ static int major_after(const char *s, size_t n, const char *key)
 static const char *os_of(const char *s, size_t n)
 {
     for (size_t i = 0; i < N_OF(OS_RULES); i++)
-        if (find(s, n, OS_RULES[i].marker, 0) != NULL)
+        if (find(s, n, OS_RULES[i].marker) != NULL)
             return OS_RULES[i].family;
     return "other";
 }
@@ -120,7 +113,7 @@ static void client_of(const char *s, size_t n, cn_ua_t *out)
     out->client = "other";
     out->client_major = -1;
     for (size_t i = 0; i < N_OF(CLIENT_RULES); i++) {
-        if (find(s, n, CLIENT_RULES[i].marker, 0) != NULL) {
+        if (find(s, n, CLIENT_RULES[i].marker) != NULL) {
             out->client = CLIENT_RULES[i].family;
             out->client_major = major_after(s, n, CLIENT_RULES[i].version_key);
             return;
@@ -137,10 +130,10 @@ static int is_desktop_os(const char *os)
 /* iPads also say "Mobile/", so tablets are checked first; "Mobi" covers "Opera Mobi". */
 static const char *device_of(const char *s, size_t n, const char *os)
 {
-    if (find(s, n, "iPad", 0) || find(s, n, "Tablet", 0))
+    if (find(s, n, "iPad") || find(s, n, "Tablet"))
         return "tablet";
-    if (find(s, n, "Mobi", 0) || find(s, n, "iPhone", 0) || find(s, n, "iPod", 0) ||
-        find(s, n, "Opera Mini", 0))
+    if (find(s, n, "Mobi") || find(s, n, "iPhone") || find(s, n, "iPod") ||
+        find(s, n, "Opera Mini"))
         return "mobile";
     if (!strcmp(os, "Android")) /* Android phones say "Mobile"; tablets don't */
         return "tablet";
@@ -150,8 +143,11 @@ static const char *device_of(const char *s, size_t n, const char *os)
 void cn_ua_parse(const char *ua, size_t len, cn_ua_t *out)
 {
     size_t n = len < CN_UA_SCAN_MAX ? len : CN_UA_SCAN_MAX;
+    char lower[CN_UA_SCAN_MAX];
+    for (size_t i = 0; i < n; i++)
+        lower[i] = fold(ua[i]);
     out->os = os_of(ua, n);
-    if (is_bot(ua, n)) {
+    if (is_bot(lower, n)) {
         out->device = "bot";
         out->client = "bot";
         out->client_major = -1;

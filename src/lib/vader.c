@@ -398,7 +398,7 @@ static int is_js_space_beyond_ascii(uint32_t c)
 enum { SP = 1, PU = 2, UP = 4, LO = 8 };
 static const uint8_t ascii_class[128] = {
     0,  0,  0,  0,  0,  0,  0,  0,  0,  SP, SP, SP, SP, SP, 0,  0,  /* \t \n \v \f \r */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* controls */
     SP, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, /*   ! .. / */
     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  PU, PU, PU, PU, PU, PU, /* 0 .. 9 : .. ? */
     PU, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, UP, /* @ A .. O */
@@ -562,21 +562,23 @@ static size_t lower_case(const word_t *w, char probe[MAX_PROBE], int *is_lower)
     size_t len = w->len, n = 0;
     unsigned upper_seen = 0, high = 0;
     memset(probe, 0, MAX_PROBE);
-    if (len >= MAX_PROBE)
-        return 0; /* even with KELVIN SIGNs (3 bytes for 1) longer than any key */
-    for (size_t i = 0; i < len; i++) { /* ASCII, branch-free */
-        unsigned c = s[i], upper = c - 'A' < 26u;
-        probe[i] = (char)(c + 32 * upper);
-        upper_seen |= upper;
-        high |= c;
+    if (len < MAX_PROBE) {
+        for (size_t i = 0; i < len; i++) { /* ASCII, branch-free */
+            unsigned c = s[i], upper = c - 'A' < 26u;
+            probe[i] = (char)(c + 32 * upper);
+            upper_seen |= upper;
+            high |= c;
+        }
+        n = len;
     }
-    n = len;
-    if (high & 0x80) { /* rare: start again, byte by byte */
+    if (len >= MAX_PROBE || (high & 0x80)) { /* rare: again, byte by byte */
         memset(probe, 0, MAX_PROBE);
         n = 0;
         upper_seen = 0;
         for (size_t i = 0; i < len; i++, n++) {
             unsigned c = s[i];
+            if (n == MAX_PROBE)
+                return 0;
             if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x84 && s[i + 2] == 0xAA) {
                 c = 'k';
                 upper_seen = 1;

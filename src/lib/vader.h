@@ -26,8 +26,8 @@ typedef struct {
 
 /**
  * Builds the lexicon table from the embedded vader_lexicon.txt. Idempotent and thread-safe
- * (pthread_once); call it at start-up so the first request does not pay for it (about a
- * millisecond). Returns 0, or -1 when the table cannot be built (out of memory, malformed
+ * (pthread_once); call it at start-up so the first request does not pay for it (a
+ * millisecond or two). Returns 0, or -1 when the table cannot be built (out of memory, malformed
  * lexicon); later calls return the same answer.
  */
 int cn_vader_init(void);

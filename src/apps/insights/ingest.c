@@ -245,7 +245,6 @@ static cn_rows_sql_t insert_rows = {
     "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel, event_type, content,"
     " metadata, device, os, client, country, city, idempotency_key, created_at)",
     ROW_COLS};
-static cn_rows_sql_t insert_fts = {"INSERT INTO interactions_fts (rowid, tkey, body)", 3};
 
 static cn_val_t opt_text(const char *s)
 {
@@ -273,43 +272,39 @@ static void row_args(cn_val_t *a, const ins_item_t *it, int64_t seq, const char 
     a[15] = CN_VINT(now);
 }
 
-/* Inserts the new rows (and their search entries) in statements of up to CN_ROWS_MAX. */
+/* Stages the search entries of the new rows (written at commit, see search_index.c). */
+static void stage_search(const char *tenant, const ins_item_t *items, const size_t *pick, size_t n,
+                         int64_t first_seq)
+{
+    char tkey[40];
+    tenant_token(tenant, tkey);
+    cn_buf_t text = {0};
+    for (size_t i = 0; i < n; i++) {
+        const ins_item_t *it = &items[pick[i]];
+        size_t cap = cn_text_preprocess_bound(it->content_len);
+        text.len = 0;
+        cn_buf_reserve(&text, cap);
+        text.len =
+            cn_text_preprocess(it->content ? it->content : "", it->content_len, text.data, cap);
+        ins_search_stage(first_seq + (int64_t)i, tkey, text.data, text.len);
+    }
+    cn_buf_free(&text);
+}
+
+/* Inserts the new rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
 static int insert_items(cn_store_t *s, const char *tenant, const ins_item_t *items,
                         const size_t *pick, size_t n, int64_t first_seq,
                         char (*ids)[CN_UUID_LEN + 1], cn_err_t *err)
 {
-    cn_val_t a[CN_ROWS_MAX * ROW_COLS], f[CN_ROWS_MAX * 3];
-    char tkey[40];
-    tenant_token(tenant, tkey);
+    cn_val_t *a = cn_malloc(n * ROW_COLS * sizeof(cn_val_t));
     int64_t now = cn_now_ms();
-    cn_buf_t text = {0}; /* every row's search text; offsets taken after it stops moving */
-    size_t offs[CN_ROWS_MAX + 1];
-    int rc = 0;
-    for (size_t done = 0; done < n && rc == 0; done += CN_ROWS_MAX) {
-        size_t k = n - done < CN_ROWS_MAX ? n - done : CN_ROWS_MAX;
-        text.len = 0;
-        for (size_t i = 0; i < k; i++) {
-            const ins_item_t *it = &items[pick[done + i]];
-            offs[i] = text.len;
-            size_t cap = cn_text_preprocess_bound(it->content_len);
-            cn_buf_reserve(&text, cap);
-            text.len += cn_text_preprocess(it->content ? it->content : "", it->content_len,
-                                           text.data + text.len, cap);
-        }
-        offs[k] = text.len;
-        for (size_t i = 0; i < k; i++) {
-            int64_t seq = first_seq + (int64_t)(done + i);
-            row_args(a + i * ROW_COLS, &items[pick[done + i]], seq, tenant, ids[pick[done + i]],
-                     now);
-            f[i * 3] = CN_VINT(seq);
-            f[i * 3 + 1] = CN_VTEXT(tkey);
-            f[i * 3 + 2] = CN_VTEXTN(text.data + offs[i], offs[i + 1] - offs[i]);
-        }
-        rc = cn_store_exec(s, cn_rows_sql(&insert_rows, k), a, k * ROW_COLS, NULL, err);
-        if (rc == 0)
-            rc = cn_store_exec(s, cn_rows_sql(&insert_fts, k), f, k * 3, NULL, err);
-    }
-    cn_buf_free(&text);
+    for (size_t i = 0; i < n; i++)
+        row_args(a + i * ROW_COLS, &items[pick[i]], first_seq + (int64_t)i, tenant, ids[pick[i]],
+                 now);
+    int rc = cn_store_exec(s, cn_rows_sql(&insert_rows, n), a, n * ROW_COLS, NULL, err);
+    free(a);
+    if (rc == 0)
+        stage_search(tenant, items, pick, n, first_seq);
     return rc;
 }
 

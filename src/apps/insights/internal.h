@@ -76,6 +76,14 @@ int ins_ingest_batch(cn_req_t *r);
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
 
+/**
+ * Stages a search-index entry for the row seq in the caller's transaction; the entries of
+ * a transaction are written by one statement just before it commits (ins_search_hook,
+ * installed at start), or dropped with a unit of work that rolls back.
+ */
+void ins_search_stage(int64_t seq, const char *tkey, const char *text, size_t len);
+extern const cn_store_hook_t ins_search_hook;
+
 /** Loads the GeoIP database named by insights.geoip_db (empty: none). */
 int ins_geoip_start(const char *path, cn_err_t *err);
 void ins_geoip_stop(void);
