@@ -648,21 +648,29 @@ static int flush_chunk(cn_req_t *r, batch_out_t *o, chunk_t *c, size_t base, siz
     return 0;
 }
 
+/* Every item is validated before the first chunk is stored: the first write takes the
+ * process write lock until the loop turn commits, and validation need not hold it. */
 static int ingest_chunks(cn_req_t *r, batch_out_t *o, json_t *arr, h2o_iovec_t key)
 {
-    size_t total = json_array_size(arr);
+    size_t total = json_array_size(arr), n_chunks = (total + INS_CHUNK - 1) / INS_CHUNK;
     int64_t now = cn_now_ms();
-    chunk_t *c = cn_calloc(1, sizeof(*c));
-    int rc = 0;
-    for (size_t base = 0; base < total && rc == 0; base += INS_CHUNK) {
-        size_t n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
-        validate_chunk(c, arr, base, n, key, now);
-        rc = flush_chunk(r, o, c, base, n);
-        for (size_t i = 0; i < n; i++)
-            if (c->valid[i])
-                ins_item_clear(&c->items[i]);
+    chunk_t *c = cn_calloc(n_chunks ? n_chunks : 1, sizeof(*c));
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
+        validate_chunk(&c[k], arr, base, n, key, now);
     }
-    cn_buf_free(&c->errs);
+    int rc = 0;
+    for (size_t k = 0; k < n_chunks && rc == 0; k++) {
+        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
+        rc = flush_chunk(r, o, &c[k], base, n);
+    }
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            if (c[k].valid[i])
+                ins_item_clear(&c[k].items[i]);
+        cn_buf_free(&c[k].errs);
+    }
     free(c);
     return rc;
 }

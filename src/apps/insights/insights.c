@@ -24,10 +24,13 @@ int ins_channel_index(const char *s, size_t len)
 /*
  * interactions.seq is the row id: the search index's key, the order the analysis job
  * walks a chunk in, and the tie-break of every sorted list (an index ends with the row id
- * anyway, so ties cost no extra key bytes). The indexes serve, in order: lookups by id, idempotent
- * retries, time-ordered lists and ranges, one channel's list, one customer's history (profile,
- * patterns), and lists sorted or filtered by sentiment. insight_rollups holds 15-minute
- * aggregates per channel, from which trends and metrics are read without touching the
+ * anyway, so ties cost no extra key bytes). Every index is paid for by every insert (the
+ * write path is the throughput limit), so there are only four: idempotent retries,
+ * time-ordered lists and ranges (a channel filter walks this one too: a channel is at
+ * least a fifth of the traffic, so a page needs a few hundred index steps), one
+ * customer's history (profile, patterns) and lists sorted or filtered by sentiment. The
+ * public id needs no index: nothing looks an interaction up by it. insight_rollups holds
+ * 15-minute aggregates per channel, from which trends are read without touching the
  * interactions of the period.
  */
 static const cn_migration_t migrations[] = {
@@ -66,11 +69,9 @@ static const cn_migration_t migrations[] = {
      " s_confidence REAL CHECK (s_confidence BETWEEN 0 AND 1),"
      " processed_at INTEGER,"
      " created_at INTEGER NOT NULL);"
-     "CREATE UNIQUE INDEX interactions_id ON interactions (tenant_id, id);"
      "CREATE UNIQUE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)"
      " WHERE idempotency_key IS NOT NULL;"
      "CREATE INDEX interactions_ts ON interactions (tenant_id, ts);"
-     "CREATE INDEX interactions_channel ON interactions (tenant_id, channel, ts);"
      "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts);"
      "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound)"
      " WHERE s_compound IS NOT NULL;"
