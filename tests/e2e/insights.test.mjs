@@ -112,6 +112,16 @@ describe('ingest validation (property 9)', () => {
     });
   }
 
+  test('customer ids are UUIDs, compared without regard to case', async () => {
+    const cust = uuid();
+    assert.equal((await c.post('/api/v1/interactions', interaction(cust.toUpperCase()))).status, 201);
+    assert.equal((await c.post('/api/v1/interactions', interaction(cust))).status, 201);
+    const p = await c.get(`/api/v1/customers/${cust.toUpperCase()}`);
+    assert.equal(p.json.id, cust);
+    assert.equal(p.json.interaction_count, 2);
+    assert.equal((await c.get(`/api/v1/insights?customer_id=${cust.toUpperCase()}`)).json.items.length, 2);
+  });
+
   test('web and mobile events may come without content; a timestamp 4 minutes ahead is clock skew', async () => {
     const cust = uuid();
     const a = await c.post('/api/v1/interactions', interaction(cust, { channel: 'web', event_type: 'page_view', content: undefined }));

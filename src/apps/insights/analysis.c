@@ -445,7 +445,8 @@ int ins_get_patterns(cn_req_t *r)
     int cacheable;
     if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
         return cn_reply_json_buf(r, 200);
-    const char *customer = cn_req_param(r, "id");
+    char lower[CN_UUID_LEN + 1];
+    const char *customer = ins_customer_key(cn_req_param(r, "id"), lower);
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(customer), CN_VINT(cn_now_ms())};
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,

@@ -204,7 +204,8 @@ int ins_get_customer(cn_req_t *r)
     int cacheable;
     if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
         return cn_reply_json_buf(r, 200);
-    const char *id = cn_req_param(r, "id");
+    char lower[CN_UUID_LEN + 1];
+    const char *id = ins_customer_key(cn_req_param(r, "id"), lower);
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,
@@ -234,7 +235,8 @@ int ins_get_customer(cn_req_t *r)
 
 int ins_put_customer(cn_req_t *r)
 {
-    const char *id = cn_req_param(r, "id");
+    char lower[CN_UUID_LEN + 1];
+    const char *id = ins_customer_key(cn_req_param(r, "id"), lower);
     json_t *email = json_object_get(r->body, "email"),
            *segment = json_object_get(r->body, "segment");
     json_t *md = json_object_get(r->body, "metadata");

@@ -179,7 +179,8 @@ int ins_filter_parse(const json_t *q, ins_filter_t *f, cn_verrors_t *errs)
     parse_sentiment(q, f);
     if (f->has_smin && f->has_smax && f->smin > f->smax)
         cn_verrors_add(errs, "sentiment_max", "must not be below sentiment_min");
-    f->customer_id = json_string_value(json_object_get(q, "customer_id"));
+    const char *customer = json_string_value(json_object_get(q, "customer_id"));
+    f->customer_id = customer ? ins_customer_key(customer, f->customer_buf) : NULL;
     const char *sort = json_string_value(json_object_get(q, "sort"));
     const char *order = json_string_value(json_object_get(q, "order"));
     f->by_sentiment = sort != NULL && strcmp(sort, "sentiment") == 0;

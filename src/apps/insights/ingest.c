@@ -126,7 +126,8 @@ static void check_semantics(const json_t *v, int64_t now_ms, const char *prefix,
         add_error(errs, prefix, "timestamp", "is in the future (more than 5 minutes ahead)");
     if (it->ts < 0)
         add_error(errs, prefix, "timestamp", "is before 1970");
-    it->customer_id = json_string_value(json_object_get(v, "customer_id"));
+    it->customer_id =
+        ins_customer_key(json_string_value(json_object_get(v, "customer_id")), it->customer_buf);
     it->channel = ins_channel_index(json_string_value(ch), json_string_length(ch));
     it->event_type = json_string_value(et);
     it->event_type_len = json_string_length(et);

@@ -13,6 +13,15 @@
 
 const char *const ins_channels[] = {"web", "mobile", "email", "chat", "phone", NULL};
 
+const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1])
+{
+    size_t i = 0;
+    for (; in != NULL && in[i] && i < CN_UUID_LEN; i++)
+        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+    out[i] = '\0';
+    return out;
+}
+
 int ins_channel_index(const char *s, size_t len)
 {
     for (int i = 0; ins_channels[i]; i++)

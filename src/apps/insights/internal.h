@@ -29,6 +29,12 @@ _Static_assert(INS_CHUNK <= CN_ROWS_MAX, "a chunk is inserted with one statement
 #define INS_SKEW_MS (5 * 60000)    /* how far in the future a timestamp may be */
 #define INS_ROLLUP_MS (15 * 60000) /* trend rollup granularity: every zone's offset fits */
 
+/**
+ * A customer id as stored: UUIDs compare case-insensitively, so "ABC…" and "abc…" are
+ * one customer. Copies at most 36 characters of in, lowercased, into out.
+ */
+const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1]);
+
 /** Adds n to cairn_insights_interactions_rejected_total. */
 void ins_count_rejected(uint64_t n);
 
@@ -39,7 +45,8 @@ int ins_channel_index(const char *s, size_t len);
 
 /** A validated, enriched interaction ready to store. Strings borrow from the JSON. */
 typedef struct {
-    const char *customer_id;
+    const char *customer_id; /* points to customer_buf: lower case */
+    char customer_buf[CN_UUID_LEN + 1];
     int64_t ts;
     int channel;
     const char *event_type;
@@ -115,7 +122,8 @@ typedef struct {
     size_t n_segments;
     int has_smin, has_smax;
     double smin, smax;
-    const char *customer_id;
+    const char *customer_id; /* points to customer_buf */
+    char customer_buf[CN_UUID_LEN + 1];
     int by_sentiment; /* sort by compound instead of timestamp */
     int ascending;
     int has_cursor;
