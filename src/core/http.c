@@ -801,6 +801,17 @@ void cn_req_finish_error(cn_req_t *r, int code)
 
 static int may_write(cn_method_t m);
 
+/* The route's prepare step, outside any transaction: 1 to go on, 0 when it answered. */
+static int prepare(cn_req_t *r)
+{
+    if (r->route->prepare == NULL)
+        return 1;
+    int rc = r->route->prepare(r);
+    if (rc != 0 && !r->responded)
+        answer_failure(r, rc);
+    return rc == 0 && !r->responded;
+}
+
 static void run_handler(cn_req_t *r)
 {
     int rc = r->route->handler(r);
@@ -838,7 +849,7 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     set_request_id(r);
     if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
         check_path_params(r) == 1 && authenticate(r) == 1 && parse_query(r) == 1 &&
-        parse_body(r) == 1) {
+        parse_body(r) == 1 && prepare(r) == 1) {
         if (may_write(r->method) && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);

@@ -49,6 +49,7 @@ struct st_cn_req_t {
     cn_verrors_t verrors; /* field errors for CN_EVALIDATION */
     int responded;
     cn_work_t *work; /* offloaded work whose completion has not run yet */
+    void *prepared;  /* what the route's prepare step left for its handler */
     h2o_iovec_t pending_body;
     h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */
 };

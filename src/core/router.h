@@ -36,7 +36,11 @@ typedef struct st_cn_route_t {
     cn_method_t method;
     const char *path; /* template, e.g. "/api/v1/notes/{id}" */
     cn_handler_fn handler;
-    const char *permission;    /* NULL: public (no authentication) */
+    const char *permission; /* NULL: public (no authentication) */
+    /* optional, for writes: runs as soon as the request is validated, before it waits for
+     * the loop turn's write transaction, so CPU-heavy checks do not hold the process write
+     * lock; it answers (an error) or returns 0 and leaves its work in r->prepared */
+    cn_handler_fn prepare;
     const cn_schema_t *body;   /* JSON body schema; NULL: the route takes no JSON body */
     const char *raw_body;      /* media type of a non-JSON body the handler reads itself
                                 * from r->h->entity ("text/csv"); NULL: none */

@@ -63,7 +63,23 @@ void ins_geoip_stop(void)
 void ins_item_clear(ins_item_t *it)
 {
     free(it->metadata);
-    it->metadata = NULL;
+    free(it->search);
+    it->metadata = it->search = NULL;
+}
+
+/* The search text, prepared with validation (outside the write lock): the spec's
+ * preprocessing of the content, escaped for the JSON the search index is written from. */
+static void prepare_search(ins_item_t *it)
+{
+    size_t cap = cn_text_preprocess_bound(it->content_len);
+    char *text = cn_malloc(cap);
+    size_t len = cn_text_preprocess(it->content ? it->content : "", it->content_len, text, cap);
+    cn_buf_t b = {0};
+    cn_buf_append_json_str(&b, text, len);
+    free(text);
+    cn_buf_append(&b, "", 1);
+    it->search = b.data;
+    it->search_len = b.len - 1;
 }
 
 static int blank(const char *s, size_t len)
@@ -174,8 +190,10 @@ int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t
     }
     size_t before = errs->count;
     check_semantics(v, now_ms, prefix, it, errs);
-    if (errs->count == before)
+    if (errs->count == before) {
+        prepare_search(it);
         return 0;
+    }
     ins_item_clear(it);
     ins_count_rejected(1);
     return CN_EVALIDATION;
@@ -279,17 +297,9 @@ static void stage_search(const char *tenant, const ins_item_t *items, const size
 {
     char tkey[40];
     tenant_token(tenant, tkey);
-    cn_buf_t text = {0};
-    for (size_t i = 0; i < n; i++) {
-        const ins_item_t *it = &items[pick[i]];
-        size_t cap = cn_text_preprocess_bound(it->content_len);
-        text.len = 0;
-        cn_buf_reserve(&text, cap);
-        text.len =
-            cn_text_preprocess(it->content ? it->content : "", it->content_len, text.data, cap);
-        ins_search_stage(first_seq + (int64_t)i, tkey, text.data, text.len);
-    }
-    cn_buf_free(&text);
+    for (size_t i = 0; i < n; i++)
+        ins_search_stage(first_seq + (int64_t)i, tkey, items[pick[i]].search,
+                         items[pick[i]].search_len);
 }
 
 /* Inserts the new rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
@@ -517,34 +527,46 @@ static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_
     return rc;
 }
 
-int ins_ingest_one(cn_req_t *r)
+static void item_dispose(void *p)
 {
-    ins_item_t it;
+    ins_item_clear(p);
+}
+
+/* Validation and enrichment, before the request waits for the write transaction. */
+int ins_prepare_one(cn_req_t *r)
+{
     h2o_iovec_t key;
     int rc = header_key(r, &key);
     if (rc != 0)
         return rc;
-    if (ins_validate(r->body, cn_now_ms(), "", &it, &r->verrors) != 0)
+    ins_item_t *it = h2o_mem_alloc_shared(&r->h->pool, sizeof(*it), item_dispose);
+    if (ins_validate(r->body, cn_now_ms(), "", it, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the interaction has invalid fields");
-    if (it.idem == NULL && key.len) {
-        it.idem = key.base;
-        it.idem_len = key.len;
+    if (it->idem == NULL && key.len) {
+        it->idem = key.base;
+        it->idem_len = key.len;
     }
+    r->prepared = it;
+    return 0;
+}
+
+int ins_ingest_one(cn_req_t *r)
+{
+    ins_item_t *it = r->prepared;
     char ids[1][CN_UUID_LEN + 1];
     unsigned char dup[1];
-    rc = store_chunk(r, &it, 1, ids, dup);
-    if (rc == 0) {
-        cn_jw_t w;
-        cn_jw_init(&w, cn_reply_buffer(r));
-        write_created(&w, &it, ids[0], dup[0]);
-        if (!dup[0]) {
-            char location[80];
-            snprintf(location, sizeof(location), "/api/v1/insights?customer_id=%s", it.customer_id);
-            cn_reply_header(r, "location", location, strlen(location));
-        }
+    int rc = store_chunk(r, it, 1, ids, dup);
+    if (rc != 0)
+        return rc;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    write_created(&w, it, ids[0], dup[0]);
+    if (!dup[0]) {
+        char location[80];
+        snprintf(location, sizeof(location), "/api/v1/insights?customer_id=%s", it->customer_id);
+        cn_reply_header(r, "location", location, strlen(location));
     }
-    ins_item_clear(&it);
-    return rc != 0 ? rc : cn_reply_json_buf(r, dup[0] ? 200 : 201);
+    return cn_reply_json_buf(r, dup[0] ? 200 : 201);
 }
 
 /* the batch's answer, built as the chunks are stored */
@@ -651,43 +673,62 @@ static int flush_chunk(cn_req_t *r, batch_out_t *o, chunk_t *c, size_t base, siz
 
 /* Every item is validated before the first chunk is stored: the first write takes the
  * process write lock until the loop turn commits, and validation need not hold it. */
-static int ingest_chunks(cn_req_t *r, batch_out_t *o, json_t *arr, h2o_iovec_t key)
+/* a validated batch: its chunks, from the prepare step to the handler */
+typedef struct {
+    chunk_t *c;
+    size_t n_chunks, total;
+} batch_t;
+
+static size_t chunk_size(const batch_t *b, size_t k)
 {
-    size_t total = json_array_size(arr), n_chunks = (total + INS_CHUNK - 1) / INS_CHUNK;
-    int64_t now = cn_now_ms();
-    chunk_t *c = cn_calloc(n_chunks ? n_chunks : 1, sizeof(*c));
-    for (size_t k = 0; k < n_chunks; k++) {
-        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
-        validate_chunk(&c[k], arr, base, n, key, now);
-    }
-    int rc = 0;
-    for (size_t k = 0; k < n_chunks && rc == 0; k++) {
-        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
-        rc = flush_chunk(r, o, &c[k], base, n);
-    }
-    for (size_t k = 0; k < n_chunks; k++) {
-        size_t base = k * INS_CHUNK, n = total - base < INS_CHUNK ? total - base : INS_CHUNK;
-        for (size_t i = 0; i < n; i++)
-            if (c[k].valid[i])
-                ins_item_clear(&c[k].items[i]);
-        cn_buf_free(&c[k].errs);
-    }
-    free(c);
-    return rc;
+    size_t base = k * INS_CHUNK;
+    return b->total - base < INS_CHUNK ? b->total - base : INS_CHUNK;
 }
 
-int ins_ingest_batch(cn_req_t *r)
+static void batch_dispose(void *p)
+{
+    batch_t *b = p;
+    for (size_t k = 0; k < b->n_chunks; k++) {
+        for (size_t i = 0; i < chunk_size(b, k); i++)
+            if (b->c[k].valid[i])
+                ins_item_clear(&b->c[k].items[i]);
+        cn_buf_free(&b->c[k].errs);
+    }
+    free(b->c);
+}
+
+/* Every item is validated and enriched before the request waits for the write
+ * transaction: the process write lock is then held only while the rows are written. */
+int ins_prepare_batch(cn_req_t *r)
 {
     h2o_iovec_t key;
     int rc = header_key(r, &key);
     if (rc != 0)
         return rc;
+    json_t *arr = json_object_get(r->body, "items");
+    batch_t *b = h2o_mem_alloc_shared(&r->h->pool, sizeof(*b), batch_dispose);
+    b->total = json_array_size(arr);
+    b->n_chunks = (b->total + INS_CHUNK - 1) / INS_CHUNK;
+    b->c = cn_calloc(b->n_chunks ? b->n_chunks : 1, sizeof(chunk_t));
+    int64_t now = cn_now_ms();
+    for (size_t k = 0; k < b->n_chunks; k++)
+        validate_chunk(&b->c[k], arr, k * INS_CHUNK, chunk_size(b, k), key, now);
+    r->prepared = b;
+    return 0;
+}
+
+int ins_ingest_batch(cn_req_t *r)
+{
+    batch_t *b = r->prepared;
     batch_out_t o = {0};
     cn_jw_init(&o.w, cn_reply_buffer(r));
     cn_jw_object(&o.w);
     cn_jw_key(&o.w, "results");
     cn_jw_array(&o.w);
-    if ((rc = ingest_chunks(r, &o, json_object_get(r->body, "items"), key)) != 0)
+    int rc = 0;
+    for (size_t k = 0; k < b->n_chunks && rc == 0; k++)
+        rc = flush_chunk(r, &o, &b->c[k], k * INS_CHUNK, chunk_size(b, k));
+    if (rc != 0)
         return rc;
     cn_jw_end(&o.w);
     cn_jw_key(&o.w, "created");

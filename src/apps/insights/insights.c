@@ -285,11 +285,11 @@ static void stop(void)
 }
 
 static const cn_route_t routes[] = {
-    {CN_POST, "/api/v1/interactions", ins_ingest_one, "insights.write",
+    {CN_POST, "/api/v1/interactions", ins_ingest_one, "insights.write", .prepare = ins_prepare_one,
      .body = &ins_interaction_schema,
      .summary = "Ingest one interaction (Idempotency-Key honoured)", .success_status = 201},
     {CN_POST, "/api/v1/interactions/batch", ins_ingest_batch, "insights.write",
-     .body = &ins_batch_schema,
+     .prepare = ins_prepare_batch, .body = &ins_batch_schema,
      .summary = "Ingest up to 1000 interactions; each chunk of 100 commits on its own and the "
                 "answer lists, per item, its id or its errors"},
     {CN_POST, "/api/v1/interactions/import", ins_import, "insights.write", .raw_body = "text/csv",

@@ -54,6 +54,8 @@ typedef struct {
     const char *content; /* NULL when absent */
     size_t content_len;
     char *metadata; /* owned JSON text, NULL when absent */
+    char *search;   /* owned: the search text (preprocessed content) as a JSON string body */
+    size_t search_len;
     const char *idem;
     size_t idem_len;
     char idem_buf[256]; /* derived key (header + index) when the item has none */
@@ -71,7 +73,9 @@ void ins_item_clear(ins_item_t *it);
 
 extern const cn_schema_t ins_interaction_schema;
 extern const cn_schema_t ins_batch_schema;
+int ins_prepare_one(cn_req_t *r);
 int ins_ingest_one(cn_req_t *r);
+int ins_prepare_batch(cn_req_t *r);
 int ins_ingest_batch(cn_req_t *r);
 
 /**
@@ -84,11 +88,12 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
 
 /**
- * Stages a search-index entry for the row seq in the caller's transaction; the entries of
+ * Stages a search-index entry for the row seq in the caller's transaction (json_text: the
+ * search text, already escaped as the inside of a JSON string); the entries of
  * a transaction are written by one statement just before it commits (ins_search_hook,
  * installed at start), or dropped with a unit of work that rolls back.
  */
-void ins_search_stage(int64_t seq, const char *tkey, const char *text, size_t len);
+void ins_search_stage(int64_t seq, const char *tkey, const char *json_text, size_t len);
 extern const cn_store_hook_t ins_search_hook;
 
 /** Loads the GeoIP database named by insights.geoip_db (empty: none). */

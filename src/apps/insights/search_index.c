@@ -23,11 +23,11 @@ typedef struct {
 
 static __thread staged_t staged;
 
-void ins_search_stage(int64_t seq, const char *tkey, const char *text, size_t len)
+void ins_search_stage(int64_t seq, const char *tkey, const char *json_text, size_t len)
 {
     cn_buf_t *b = &staged.unit;
     cn_buf_appendf(b, "%s[%lld,\"%s\",\"", b->len ? "," : "", (long long)seq, tkey);
-    cn_buf_append_json_str(b, text, len);
+    cn_buf_append(b, json_text, len);
     cn_buf_lit(b, "\"]");
 }
 
