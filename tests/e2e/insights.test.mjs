@@ -431,6 +431,19 @@ describe('queries', () => {
     assert.deepEqual(r.json.by_channel, { web: 2, mobile: 2, email: 2, chat: 2, phone: 2 });
     const s = r.json.sentiment;
     assert.equal(s.positive + s.neutral + s.negative + s.not_analysed, 10);
+    assert.equal(r.json.pending_analysis, 0);
+    // without a segment filter the rollups answer; they must agree with the rows
+    const all = await c.get(`/api/v1/insights/metrics?from=${iso(base)}&to=${iso(base + 60 * HOUR)}`);
+    assert.equal(all.json.interactions, 60);
+    assert.equal(all.json.active_customers, 2);
+    assert.deepEqual(all.json.by_channel, { web: 12, mobile: 12, email: 12, chat: 12, phone: 12 });
+    const sa = all.json.sentiment;
+    assert.equal(sa.positive + sa.neutral + sa.negative, 60);
+    assert.equal(all.json.pending_analysis, 0);
+    const rows = (await c.get(`/api/v1/insights?from=${iso(base)}&to=${iso(base + 60 * HOUR)}&limit=100`)).json.items;
+    assert.equal(rows.filter((i) => i.sentiment?.label === 'positive').length, sa.positive);
+    const mean = rows.reduce((x, i) => x + i.sentiment.compound, 0) / rows.length;
+    assert.ok(Math.abs(all.json.average_compound - mean) < 1e-9);
   });
 
   test('search finds words with ranking and highlighted snippets; query syntax is inert', async () => {

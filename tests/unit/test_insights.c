@@ -139,6 +139,16 @@ static void test_other_plans_use_indexes(void **state)
     assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
                              " AND customer_id = $2 ORDER BY ts DESC, seq DESC LIMIT $3",
                              c, 3, "interactions_customer");
+    /* the active customers of a range: one seek per customer, never a walk over the range */
+    assert_plan_uses_indexes("SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1"
+                             " AND c.last_seen >= $2 AND c.first_seen < $3 AND EXISTS (SELECT 1"
+                             " FROM interactions i WHERE i.tenant_id = $1"
+                             " AND i.customer_id = c.external_id AND i.ts >= $2 AND i.ts < $3)",
+                             a, 3, "interactions_customer");
+    assert_plan_uses_indexes("SELECT channel, SUM(interactions) FROM insight_rollups"
+                             " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
+                             " GROUP BY channel",
+                             a, 3, "PRIMARY KEY");
     assert_plan_uses_indexes("SELECT external_id FROM customers WHERE tenant_id = $1"
                              " AND external_id > $2 ORDER BY external_id LIMIT $3",
                              c, 3, NULL);

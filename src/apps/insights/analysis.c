@@ -208,26 +208,30 @@ static int fold_rollups(cn_store_t *s, const char *tenant, const analysed_t *v, 
     unsigned char done[INS_CHUNK] = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (done[i] || !v[i].scored)
+        if (done[i])
             continue;
-        int64_t bucket = v[i].ts - v[i].ts % INS_ROLLUP_MS, count[3] = {0};
+        int64_t bucket = v[i].ts - v[i].ts % INS_ROLLUP_MS, count[3] = {0}, processed = 0;
         double sum = 0;
         for (size_t j = i; j < n; j++) {
-            if (done[j] || !v[j].scored || v[j].channel != v[i].channel ||
+            if (done[j] || v[j].channel != v[i].channel ||
                 v[j].ts - v[j].ts % INS_ROLLUP_MS != bucket)
+                continue;
+            done[j] = 1;
+            processed++;
+            if (!v[j].scored)
                 continue;
             const char *label = v[j].r.label;
             count[label[0] == 'p' ? 0 : label[0] == 'n' && label[2] == 'u' ? 1 : 2]++;
             sum += v[j].r.s.compound;
-            done[j] = 1;
         }
         cn_val_t a[] = {CN_VTEXT(tenant),  CN_VINT(bucket),   CN_VTEXT(ins_channels[v[i].channel]),
                         CN_VINT(count[0]), CN_VINT(count[1]), CN_VINT(count[2]),
-                        CN_VREAL(sum)};
+                        CN_VREAL(sum),     CN_VINT(processed)};
         rc = cn_store_exec(s,
                            "UPDATE insight_rollups SET analysed = analysed + $4 + $5 + $6,"
                            " positive = positive + $4, neutral = neutral + $5,"
-                           " negative = negative + $6, compound_sum = compound_sum + $7"
+                           " negative = negative + $6, compound_sum = compound_sum + $7,"
+                           " processed = processed + $8"
                            " WHERE tenant_id = $1 AND bucket = $2 AND channel = $3",
                            a, CN_ARRAY_SIZE(a), NULL, err);
     }

@@ -93,6 +93,7 @@ static const cn_migration_t migrations[] = {
      " bucket INTEGER NOT NULL,"
      " channel TEXT NOT NULL,"
      " interactions INTEGER NOT NULL DEFAULT 0,"
+     " processed INTEGER NOT NULL DEFAULT 0,"
      " analysed INTEGER NOT NULL DEFAULT 0,"
      " positive INTEGER NOT NULL DEFAULT 0,"
      " neutral INTEGER NOT NULL DEFAULT 0,"

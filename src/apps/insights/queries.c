@@ -375,23 +375,56 @@ static const cn_field_t metrics_fields[] = {
 const cn_schema_t ins_metrics_query = {"MetricsQuery", metrics_fields};
 
 typedef struct {
-    int64_t by_channel[5], label[4]; /* positive, neutral, negative, not analysed */
-    int64_t total, active;
+    int64_t by_channel[5], label[4]; /* positive, neutral, negative, without a score */
+    int64_t total, active, pending;
     double sum;
     int64_t analysed;
 } metrics_t;
 
-static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
+/* Counts from the 15-minute rollups (no segment filter): the cost does not grow with the
+ * number of interactions. The range is widened to whole 15-minute slots. */
+static int metrics_from_rollups(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
-    char sql[INS_SQL_MAX];
-    cn_val_t args[INS_ARGS_MAX];
-    size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
-    /* the filter's WHERE clause, with this aggregate instead of COUNT(*) */
-    char agg[INS_SQL_MAX + 128];
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from - f->from % INS_ROLLUP_MS),
+                    CN_VINT(f->to)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT channel, SUM(interactions), SUM(processed), SUM(analysed),"
+                            " SUM(positive), SUM(neutral), SUM(negative), SUM(compound_sum)"
+                            " FROM insight_rollups WHERE tenant_id = $1 AND bucket >= $2"
+                            " AND bucket < $3 GROUP BY channel",
+                            a, 3, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 0, &len);
+        int c = ins_channel_index(ch, len);
+        int64_t n = cn_stmt_int(st, 1), analysed = cn_stmt_int(st, 3);
+        if (c >= 0)
+            m->by_channel[c] += n;
+        m->total += n;
+        m->pending += n - cn_stmt_int(st, 2);
+        m->analysed += analysed;
+        for (int k = 0; k < 3; k++)
+            m->label[k] += cn_stmt_int(st, 4 + k);
+        m->label[3] += n - analysed;
+        m->sum += cn_stmt_real(st, 7);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Counts over the interactions themselves (a segment filter needs the customers). */
+static int metrics_from_rows(cn_req_t *r, const char *where, const cn_val_t *args, size_t n,
+                             metrics_t *m)
+{
+    char agg[INS_SQL_MAX + 160];
     snprintf(agg, sizeof(agg),
-             "SELECT channel, sentiment, COUNT(*), SUM(s_compound) FROM interactions%s"
+             "SELECT channel, sentiment, COUNT(*), SUM(s_compound),"
+             " SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END) FROM interactions%s"
              " GROUP BY channel, sentiment",
-             strstr(sql, " WHERE"));
+             where);
     cn_stmt_t *st;
     int rc = cn_store_query(r->store, agg, args, n, &st, &r->err);
     if (rc != 0)
@@ -406,22 +439,60 @@ static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
             m->by_channel[c] += k;
         m->label[label == NULL ? 3 : label[0] == 'p' ? 0 : label[2] == 'u' ? 1 : 2] += k;
         m->total += k;
+        m->pending += cn_stmt_int(st, 4);
         if (label) {
             m->analysed += k;
             m->sum += cn_stmt_real(st, 3);
         }
     }
     cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    snprintf(agg, sizeof(agg), "SELECT COUNT(DISTINCT customer_id) FROM interactions%s",
-             strstr(sql, " WHERE"));
-    if ((rc = cn_store_query(r->store, agg, args, n, &st, &r->err)) != 0)
+    return rc < 0 ? rc : 0;
+}
+
+/* Customers with an interaction in the range: one seek per customer seen around it, in
+ * the customer + time index (never a walk over the range's interactions). */
+static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
+{
+    char sql[INS_SQL_MAX + 400], seg[INS_SQL_MAX];
+    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
+    size_t n = 3, len = 0;
+    seg[0] = '\0';
+    if (f->n_segments) {
+        len += (size_t)snprintf(seg, sizeof(seg), " AND c.segment IN (");
+        for (size_t i = 0; i < INS_LIST_MAX; i++) {
+            a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
+            len += (size_t)snprintf(seg + len, sizeof(seg) - len, "%s$%zu", i ? ", " : "", n);
+        }
+        snprintf(seg + len, sizeof(seg) - len, ")");
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1 AND c.last_seen >= $2"
+             " AND c.first_seen < $3%s AND EXISTS (SELECT 1 FROM interactions i"
+             " WHERE i.tenant_id = $1 AND i.customer_id = c.external_id AND i.ts >= $2"
+             " AND i.ts < $3)",
+             seg);
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
+    if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, &r->err);
     m->active = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
+}
+
+static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
+{
+    int rc;
+    if (f->n_segments) {
+        char sql[INS_SQL_MAX];
+        cn_val_t args[INS_ARGS_MAX];
+        size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
+        rc = metrics_from_rows(r, strstr(sql, " WHERE"), args, n, m);
+    } else {
+        rc = metrics_from_rollups(r, f, m);
+    }
+    return rc != 0 ? rc : active_customers(r, f, m);
 }
 
 static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
@@ -454,6 +525,8 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
         cn_jw_real(w, m->sum / (double)m->analysed);
     else
         cn_jw_null(w);
+    cn_jw_key(w, "pending_analysis");
+    cn_jw_int(w, m->pending);
     cn_jw_key(w, "active_customers");
     cn_jw_int(w, m->active);
     cn_jw_key(w, "interactions_per_customer");
