@@ -139,6 +139,24 @@ static void test_other_plans_use_indexes(void **state)
     assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
                              " AND customer_id = $2 ORDER BY ts DESC, seq DESC LIMIT $3",
                              c, 3, "interactions_customer");
+    /* the analysis job reads its chunk by the row id range */
+    cn_val_t range[] = {CN_VINT(1), CN_VINT(100)};
+    assert_plan_uses_indexes("SELECT seq, id, customer_id, ts, channel, content, tenant_id"
+                             " FROM interactions WHERE seq BETWEEN $1 AND $2"
+                             " AND processed_at IS NULL ORDER BY seq",
+                             range, 2, "INTEGER PRIMARY KEY");
+    /* idempotent retries find the earlier row through the key's own index */
+    cn_val_t key[] = {CN_VTEXT(TENANT), CN_VTEXT("retry-1")};
+    assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
+                             " AND idempotency_key = $2",
+                             key, 2, "interactions_idem");
+    /* a pattern detection reads one customer's newest window */
+    cn_val_t hist[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
+                       CN_VINT(0), CN_VINT(100)};
+    assert_plan_uses_indexes("SELECT ts, channel, s_compound FROM interactions"
+                             " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3"
+                             " ORDER BY ts DESC LIMIT $4",
+                             hist, 4, "interactions_customer");
     /* the active customers of a range: one seek per customer, never a walk over the range */
     assert_plan_uses_indexes("SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1"
                              " AND c.last_seen >= $2 AND c.first_seen < $3 AND EXISTS (SELECT 1"
