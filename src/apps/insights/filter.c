@@ -264,7 +264,7 @@ size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, cons
     sql[0] = '\0';
     text(&b, count ? "SELECT COUNT(*) FROM interactions" : "SELECT ");
     if (!count) {
-        text(&b, columns);
+        text(&b, columns ? columns : "*");
         text(&b, " FROM interactions");
     }
     where(&b, f, tenant);
