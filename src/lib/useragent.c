@@ -60,7 +60,7 @@ static char fold(char c)
  * over a lowercased copy (see cn_ua_parse), with needles in lowercase. */
 static const char *find(const char *s, size_t n, const char *needle)
 {
-    return memmem(s, n, needle, strlen(needle));
+    return n == 0 ? NULL : memmem(s, n, needle, strlen(needle)); /* s may be NULL when n is 0 */
 }
 
 /* "bot" anywhere but inside "CUBOT", a phone maker. */
