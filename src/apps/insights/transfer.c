@@ -599,7 +599,8 @@ int ins_export(cn_req_t *r)
     char *buf = h2o_mem_alloc_pool(&req->pool, need + 1);
     memcpy(buf, first.data, first.len);
     memcpy(buf + first.len, head.data, head.len);
-    memcpy(buf + first.len + head.len, x->out.data, x->out.len);
+    if (x->out.len) /* an empty first page has no buffer at all */
+        memcpy(buf + first.len + head.len, x->out.data, x->out.len);
     cn_csv_buf_free(&first);
     cn_csv_buf_free(&head);
     h2o_iovec_t v = h2o_iovec_init(buf, need);
