@@ -821,7 +821,8 @@ static void run_handler(cn_req_t *r)
         answer_failure(r, rc);
     else if (!r->responded)
         cn_reply_problem(r, CN_ERR, "handler returned without answering");
-    else if (H.after_write != NULL && may_write(r->method) && r->h->res.status < 400)
+    else if (H.after_write != NULL && may_write(r->method) && !r->route->no_write &&
+             r->h->res.status < 400)
         H.after_write(r);
 }
 
@@ -850,7 +851,7 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
         check_path_params(r) == 1 && authenticate(r) == 1 && parse_query(r) == 1 &&
         parse_body(r) == 1 && prepare(r) == 1) {
-        if (may_write(r->method) && cn_store_is_batching(store)) {
+        if (may_write(r->method) && !r->route->no_write && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);
             h2o_linklist_insert(&queued_writes, &r->pending);
