@@ -407,6 +407,9 @@ describe('queries', () => {
       assert.match(b.start, /T00:00:00\+09:00$/);
       assert.equal(b.positive + b.neutral + b.negative, b.analysed);
     }
+    // the all-channels rollup rows agree with the per-channel ones
+    const everyChannel = await c.get(`/api/v1/insights/sentiment-trends?from=${iso(base - DAY)}&to=${iso(base + 4 * DAY)}&group_by=day&timezone=Asia/Tokyo&channels=web,mobile,email,chat,phone`);
+    assert.deepEqual(everyChannel.json.buckets, r.json.buckets);
     const byHour = await c.get(`/api/v1/insights/sentiment-trends?from=${iso(base)}&to=${iso(base + 5 * HOUR)}&group_by=hour&timezone=UTC&channels=web,mobile,email,chat,phone`);
     assert.equal(byHour.json.buckets.length, 5);
     assert.ok(byHour.json.buckets.every((b) => b.interactions >= 1));

@@ -129,11 +129,13 @@ static void test_list_plans_use_indexes(void **state)
 static void test_other_plans_use_indexes(void **state)
 {
     (void)state;
-    cn_val_t a[] = {CN_VTEXT(TENANT), CN_VINT(0), CN_VINT(1000)};
+    /* an unfiltered trend reads only the all-channels rows of its range, in order */
+    cn_val_t a[] = {CN_VTEXT(TENANT), CN_VINT(0), CN_VINT(1000), CN_VTEXT("*")};
     assert_plan_uses_indexes("SELECT bucket, SUM(interactions) FROM insight_rollups"
                              " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
-                             " GROUP BY bucket ORDER BY bucket",
-                             a, 3, "PRIMARY KEY");
+                             " AND channel = $4 GROUP BY bucket ORDER BY bucket",
+                             a, 4,
+                             "PRIMARY KEY (tenant_id=? AND channel=? AND bucket>? AND bucket<?)");
     cn_val_t c[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
                     CN_VINT(10)};
     assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
@@ -163,10 +165,13 @@ static void test_other_plans_use_indexes(void **state)
                              " FROM interactions i WHERE i.tenant_id = $1"
                              " AND i.customer_id = c.external_id AND i.ts >= $2 AND i.ts < $3)",
                              a, 3, "interactions_customer");
+    cn_val_t m[] = {CN_VTEXT(TENANT),   CN_VINT(0),        CN_VINT(1000),    CN_VTEXT("web"),
+                    CN_VTEXT("mobile"), CN_VTEXT("email"), CN_VTEXT("chat"), CN_VTEXT("phone")};
     assert_plan_uses_indexes("SELECT channel, SUM(interactions) FROM insight_rollups"
-                             " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
-                             " GROUP BY channel",
-                             a, 3, "PRIMARY KEY");
+                             " WHERE tenant_id = $1 AND channel IN ($4, $5, $6, $7, $8)"
+                             " AND bucket >= $2 AND bucket < $3 GROUP BY channel",
+                             m, 8,
+                             "PRIMARY KEY (tenant_id=? AND channel=? AND bucket>? AND bucket<?)");
     assert_plan_uses_indexes("SELECT external_id FROM customers WHERE tenant_id = $1"
                              " AND external_id > $2 ORDER BY external_id LIMIT $3",
                              c, 3, NULL);

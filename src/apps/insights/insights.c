@@ -22,6 +22,11 @@ const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1])
     return out;
 }
 
+const char *ins_rollup_channel(int channel)
+{
+    return channel == INS_ALL ? INS_ALL_CHANNELS : ins_channels[channel];
+}
+
 int ins_channel_index(const char *s, size_t len)
 {
     for (int i = 0; ins_channels[i]; i++)
@@ -99,7 +104,7 @@ static const cn_migration_t migrations[] = {
      " neutral INTEGER NOT NULL DEFAULT 0,"
      " negative INTEGER NOT NULL DEFAULT 0,"
      " compound_sum REAL NOT NULL DEFAULT 0,"
-     " PRIMARY KEY (tenant_id, bucket, channel)) WITHOUT ROWID;"
+     " PRIMARY KEY (tenant_id, channel, bucket)) WITHOUT ROWID;"
      "CREATE TABLE behavior_patterns ("
      " tenant_id TEXT NOT NULL,"
      " customer_id TEXT NOT NULL,"

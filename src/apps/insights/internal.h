@@ -39,6 +39,11 @@ const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1]);
 void ins_count_rejected(uint64_t n);
 
 extern const char *const ins_channels[]; /* web, mobile, email, chat, phone; NULL-ended */
+/* Rollup rows exist per channel and, under INS_ALL_CHANNELS ("*"), for all channels
+ * together: an unfiltered trend reads a fifth of the rows. */
+#define INS_ALL 5
+#define INS_ALL_CHANNELS "*"
+const char *ins_rollup_channel(int channel); /* a channel's name, or "*" for INS_ALL */
 int ins_channel_index(const char *s, size_t len);
 
 /* ---- ingest.c ---- */

@@ -261,7 +261,10 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
                        "SELECT bucket, SUM(interactions), SUM(analysed), SUM(positive),"
                        " SUM(neutral), SUM(negative), SUM(compound_sum) FROM insight_rollups"
                        " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3");
-    if (f->n_channels) {
+    if (!f->n_channels) {
+        a[n++] = CN_VTEXT(INS_ALL_CHANNELS);
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel = $4");
+    } else {
         len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel IN (");
         for (size_t i = 0; i < 5; i++) {
             a[n++] = CN_VTEXT(f->channels[i < f->n_channels ? i : 0]);
@@ -385,15 +388,22 @@ typedef struct {
  * number of interactions. The range is widened to whole 15-minute slots. */
 static int metrics_from_rollups(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from - f->from % INS_ROLLUP_MS),
-                    CN_VINT(f->to)};
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)),
+                    CN_VINT(f->from - f->from % INS_ROLLUP_MS),
+                    CN_VINT(f->to),
+                    CN_VTEXT(ins_channels[0]),
+                    CN_VTEXT(ins_channels[1]),
+                    CN_VTEXT(ins_channels[2]),
+                    CN_VTEXT(ins_channels[3]),
+                    CN_VTEXT(ins_channels[4])};
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,
                             "SELECT channel, SUM(interactions), SUM(processed), SUM(analysed),"
                             " SUM(positive), SUM(neutral), SUM(negative), SUM(compound_sum)"
-                            " FROM insight_rollups WHERE tenant_id = $1 AND bucket >= $2"
-                            " AND bucket < $3 GROUP BY channel",
-                            a, 3, &st, &r->err);
+                            " FROM insight_rollups WHERE tenant_id = $1"
+                            " AND channel IN ($4, $5, $6, $7, $8)"
+                            " AND bucket >= $2 AND bucket < $3 GROUP BY channel",
+                            a, CN_ARRAY_SIZE(a), &st, &r->err);
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
@@ -578,7 +588,8 @@ static const cn_field_t search_fields[] = {
 };
 const cn_schema_t ins_search_query = {"SearchQuery", search_fields};
 
-#define SEARCH_OFFSET_MAX 10000
+#define SEARCH_CANDIDATES 2000 /* newest matches ranked; pages reach this deep */
+#define SEARCH_PAGE_MAX 100
 
 /* Builds an FTS5 query in which every client word is a quoted string (so no client text
  * is query syntax), all required, inside the tenant's own rows. Returns words found. */
@@ -634,26 +645,46 @@ static void write_snippet(cn_jw_t *w, const char *s, size_t len)
     cn_jw_end(w);
 }
 
-static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t offset, cn_jw_t *w,
-                       int *more)
+/* The page's hits in rank order: BM25 among the newest SEARCH_CANDIDATES matches. Ranking
+ * every match costs microseconds each, and a common word matches a large share of a
+ * tenant's history; recent interactions are the ones an analyst looks for. */
+static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t offset, int64_t *seqs,
+                       double *scores, int64_t *n)
 {
-    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset)};
+    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset),
+                    CN_VINT(SEARCH_CANDIDATES)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT hit, score FROM (SELECT rowid AS hit,"
+                            " bm25(interactions_fts, 0.0, 1.0) AS score FROM interactions_fts"
+                            " WHERE interactions_fts MATCH $1 ORDER BY rowid DESC LIMIT $4)"
+                            " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
+                            a, 4, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    *n = 0;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && *n <= limit) {
+        seqs[*n] = cn_stmt_int(st, 0);
+        scores[(*n)++] = cn_stmt_real(st, 1);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* One hit: the interaction and its snippet (computed for the page's rows only). */
+static int write_hit(cn_req_t *r, const char *match, int64_t seq, double score, cn_jw_t *w)
+{
+    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(seq)};
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,
                             "SELECT " INS_COLUMNS ", snippet(interactions_fts, 1, char(2), char(3),"
-                            " '…', 16), bm25(interactions_fts, 0.0, 1.0) AS score"
-                            " FROM interactions_fts JOIN interactions ON interactions.seq ="
-                            " interactions_fts.rowid WHERE interactions_fts MATCH $1"
-                            " ORDER BY score LIMIT $2 OFFSET $3",
-                            a, 3, &st, &r->err);
+                            " '…', 16) FROM interactions_fts JOIN interactions"
+                            " ON interactions.seq = interactions_fts.rowid"
+                            " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2",
+                            a, 2, &st, &r->err);
     if (rc != 0)
         return rc;
-    int64_t shown = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        if (shown++ == limit) {
-            *more = 1;
-            break;
-        }
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
         cn_jw_object(w);
         cn_jw_key(w, "interaction");
         ins_write_row(w, st);
@@ -662,11 +693,23 @@ static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t of
         cn_jw_key(w, "snippet");
         write_snippet(w, snip ? snip : "", snip ? len : 0);
         cn_jw_key(w, "score");
-        cn_jw_real(w, -cn_stmt_real(st, INS_COL_SEQ + 2)); /* bm25: lower is better */
+        cn_jw_real(w, -score); /* bm25: lower is better; scores here grow with relevance */
         cn_jw_end(w);
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
+}
+
+static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t offset, cn_jw_t *w,
+                       int *more)
+{
+    int64_t seqs[SEARCH_PAGE_MAX + 1], n = 0;
+    double scores[SEARCH_PAGE_MAX + 1];
+    int rc = search_page(r, match, limit, offset, seqs, scores, &n);
+    *more = n > limit;
+    for (int64_t i = 0; rc == 0 && i < n && i < limit; i++)
+        rc = write_hit(r, match, seqs[i], scores[i], w);
+    return rc;
 }
 
 int ins_search(cn_req_t *r)
@@ -683,7 +726,7 @@ int ins_search(cn_req_t *r)
     if (cursor) {
         char *end;
         offset = strtoll(cursor, &end, 10);
-        if (*end || end == cursor || offset < 0 || offset > SEARCH_OFFSET_MAX)
+        if (*end || end == cursor || offset < 0 || offset >= SEARCH_CANDIDATES)
             return cn_fail_field(r, "cursor", "is not a cursor of this search");
     }
     cn_buf_t match = {0};
@@ -704,7 +747,7 @@ int ins_search(cn_req_t *r)
         return rc;
     cn_jw_end(&w);
     cn_jw_key(&w, "next_cursor");
-    if (more && offset + limit <= SEARCH_OFFSET_MAX) {
+    if (more && offset + limit < SEARCH_CANDIDATES) {
         char next[24];
         cn_jw_str(&w, next,
                   (size_t)snprintf(next, sizeof(next), "%lld", (long long)(offset + limit)));
