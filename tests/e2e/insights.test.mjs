@@ -409,7 +409,13 @@ describe('queries', () => {
     }
     // the all-channels rollup rows agree with the per-channel ones
     const everyChannel = await c.get(`/api/v1/insights/sentiment-trends?from=${iso(base - DAY)}&to=${iso(base + 4 * DAY)}&group_by=day&timezone=Asia/Tokyo&channels=web,mobile,email,chat,phone`);
-    assert.deepEqual(everyChannel.json.buckets, r.json.buckets);
+    assert.equal(everyChannel.json.buckets.length, r.json.buckets.length);
+    everyChannel.json.buckets.forEach((b, i) => {
+      const { average_compound: x, ...counts } = b;
+      const { average_compound: y, ...expected } = r.json.buckets[i];
+      assert.deepEqual(counts, expected);
+      assert.ok(x === y || Math.abs(x - y) < 1e-9, `${b.start}: ${x} vs ${y}`); // sums in another order
+    });
     const byHour = await c.get(`/api/v1/insights/sentiment-trends?from=${iso(base)}&to=${iso(base + 5 * HOUR)}&group_by=hour&timezone=UTC&channels=web,mobile,email,chat,phone`);
     assert.equal(byHour.json.buckets.length, 5);
     assert.ok(byHour.json.buckets.every((b) => b.interactions >= 1));
