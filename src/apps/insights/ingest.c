@@ -2,8 +2,9 @@
  * Ingest: validation (spec 7.1), enrichment (7.2) and storage of interactions. One
  * function stores a chunk for every entry point (single, batch, CSV import), so they
  * cannot drift: the rows, their search index entries, the customers' counters, the trend
- * rollups, one analysis job and one interaction.created event all go into the caller's
- * unit of work, and commit or vanish together.
+ * rollups, the analysis jobs and one interaction.created event all go into the caller's
+ * unit of work, and commit or vanish together (search entries and jobs are staged and
+ * written at commit: staging.c).
  */
 #include "apps/insights/internal.h"
 #include "core/events.h"
@@ -482,9 +483,9 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
         return (int)first;
     if ((rc = insert_items(s, tenant, items, pick, k, first, ids, err)) != 0 ||
         (rc = update_customers(s, tenant, items, pick, k, err)) != 0 ||
-        (rc = update_rollups(s, tenant, items, pick, k, err)) != 0 ||
-        (rc = ins_enqueue_analysis(s, tenant, first, first + (int64_t)k - 1, err)) != 0)
+        (rc = update_rollups(s, tenant, items, pick, k, err)) != 0)
         return rc;
+    ins_analysis_stage(tenant, first, first + (int64_t)k - 1);
     return publish_created(s, tenant, items, pick, k, ids, err);
 }
 

@@ -280,7 +280,7 @@ static void on_event(const cn_event_t *ev, void *ud)
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     (void)store;
-    cn_store_add_hook(&ins_search_hook);
+    cn_store_add_hook(&ins_stage_hook);
     ins_set_pattern_delay((int64_t)cfg->insights_pattern_delay_s * 1000);
     return ins_geoip_start(cfg->insights_geoip_db, err);
 }

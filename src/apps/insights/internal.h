@@ -85,8 +85,8 @@ int ins_ingest_batch(cn_req_t *r);
 
 /**
  * Stores n validated items of a tenant in the caller's open unit of work: the rows, the
- * search index, the customers, the rollups, one analysis job and one interaction.created
- * event. ids[i] receives each item's id; dup[i] is set when an idempotency key showed it
+ * search index, the customers, the rollups, the analysis (jobs enqueued at commit) and one
+ * interaction.created event. ids[i] receives each item's id; dup[i] is set when an idempotency key showed it
  * was stored before (nothing is written for it). Used by ingest and by the CSV import.
  */
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
@@ -94,12 +94,15 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
 
 /**
  * Stages a search-index entry for the row seq in the caller's transaction (json_text: the
- * search text, already escaped as the inside of a JSON string); the entries of
- * a transaction are written by one statement just before it commits (ins_search_hook,
- * installed at start), or dropped with a unit of work that rolls back.
+ * search text, already escaped as the inside of a JSON string); the entries of a
+ * transaction are written by one statement just before it commits, or dropped with a unit
+ * of work that rolls back.
  */
 void ins_search_stage(int64_t seq, const char *tkey, const char *json_text, size_t len);
-extern const cn_store_hook_t ins_search_hook;
+/** Stages the analysis of rows first..last of a tenant (jobs are enqueued at precommit). */
+void ins_analysis_stage(const char *tenant, int64_t first, int64_t last);
+/** The store hook that writes what was staged (staging.c), installed at start. */
+extern const cn_store_hook_t ins_stage_hook;
 
 /** Loads the GeoIP database named by insights.geoip_db (empty: none). */
 int ins_geoip_start(const char *path, cn_err_t *err);
