@@ -202,17 +202,6 @@ int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t
 
 /* ---- storage ---- */
 
-/* "t" + the tenant's hex digits: one token the search query can require */
-static void tenant_token(const char *tenant, char out[40])
-{
-    size_t n = 0;
-    out[n++] = 't';
-    for (const char *p = tenant; *p && n < 39; p++)
-        if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))
-            out[n++] = *p;
-    out[n] = '\0';
-}
-
 /* Marks items already stored under their idempotency key (before, or earlier in this
  * call) as duplicates, with the id they were stored under. */
 static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
@@ -292,15 +281,11 @@ static void row_args(cn_val_t *a, const ins_item_t *it, int64_t seq, const char 
     a[15] = CN_VINT(now);
 }
 
-/* Stages the search entries of the new rows (written at commit, see search_index.c). */
-static void stage_search(const char *tenant, const ins_item_t *items, const size_t *pick, size_t n,
-                         int64_t first_seq)
+/* Stages the search entries of the new rows (written at commit, see staging.c). */
+static void stage_search(const ins_item_t *items, const size_t *pick, size_t n, int64_t first_seq)
 {
-    char tkey[40];
-    tenant_token(tenant, tkey);
     for (size_t i = 0; i < n; i++)
-        ins_search_stage(first_seq + (int64_t)i, tkey, items[pick[i]].search,
-                         items[pick[i]].search_len);
+        ins_search_stage(first_seq + (int64_t)i, items[pick[i]].search, items[pick[i]].search_len);
 }
 
 /* Inserts the new rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
@@ -316,7 +301,7 @@ static int insert_items(cn_store_t *s, const char *tenant, const ins_item_t *ite
     int rc = cn_store_exec(s, cn_rows_sql(&insert_rows, n), a, n * ROW_COLS, NULL, err);
     free(a);
     if (rc == 0)
-        stage_search(tenant, items, pick, n, first_seq);
+        stage_search(items, pick, n, first_seq);
     return rc;
 }
 

@@ -89,9 +89,10 @@ static const cn_migration_t migrations[] = {
      "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts);"
      "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound)"
      " WHERE s_compound IS NOT NULL;"
-     /* tkey: the tenant as one token ("t" + its hex digits), so a search stays inside it;
-      * detail=column: no positions (queries are sets of words), a much smaller index */
-     "CREATE VIRTUAL TABLE interactions_fts USING fts5(tkey, body,"
+     /* the preprocessed content, keyed by seq; a search joins interactions for the tenant
+      * (a per-tenant token would make every insert grow one huge posting list, and every
+      * search intersect with it); detail=column: no positions, a much smaller index */
+     "CREATE VIRTUAL TABLE interactions_fts USING fts5(body,"
      " tokenize = 'unicode61 remove_diacritics 2', detail = column);"
      "CREATE TABLE insight_rollups ("
      " tenant_id TEXT NOT NULL,"

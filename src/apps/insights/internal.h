@@ -86,8 +86,8 @@ int ins_ingest_batch(cn_req_t *r);
 /**
  * Stores n validated items of a tenant in the caller's open unit of work: the rows, the
  * search index, the customers, the rollups, the analysis (jobs enqueued at commit) and one
- * interaction.created event. ids[i] receives each item's id; dup[i] is set when an idempotency key showed it
- * was stored before (nothing is written for it). Used by ingest and by the CSV import.
+ * interaction.created event. ids[i] receives each item's id; dup[i] is set when an idempotency key
+ * showed it was stored before (nothing is written for it). Used by ingest and by the CSV import.
  */
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
@@ -98,7 +98,7 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
  * transaction are written by one statement just before it commits, or dropped with a unit
  * of work that rolls back.
  */
-void ins_search_stage(int64_t seq, const char *tkey, const char *json_text, size_t len);
+void ins_search_stage(int64_t seq, const char *json_text, size_t len);
 /** Stages the analysis of rows first..last of a tenant (jobs are enqueued at precommit). */
 void ins_analysis_stage(const char *tenant, int64_t first, int64_t last);
 /** The store hook that writes what was staged (staging.c), installed at start. */

@@ -592,14 +592,9 @@ const cn_schema_t ins_search_query = {"SearchQuery", search_fields};
 #define SEARCH_PAGE_MAX 100
 
 /* Builds an FTS5 query in which every client word is a quoted string (so no client text
- * is query syntax), all required, inside the tenant's own rows. Returns words found. */
-static int fts_query(const char *q, const char *tenant, cn_buf_t *out)
+ * is query syntax), all required. Returns the number of words. */
+static int fts_query(const char *q, cn_buf_t *out)
 {
-    cn_buf_appendf(out, "tkey : t");
-    for (const char *p = tenant; *p; p++)
-        if (*p != '-')
-            cn_buf_append(out, p, 1);
-    cn_buf_lit(out, " AND body : (");
     int words = 0;
     for (const unsigned char *p = (const unsigned char *)q; *p;) {
         const unsigned char *s = p;
@@ -615,7 +610,6 @@ static int fts_query(const char *q, const char *tenant, cn_buf_t *out)
                        ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
             p++;
     }
-    cn_buf_lit(out, ")");
     cn_buf_append(out, "", 1);
     return words;
 }
@@ -652,14 +646,17 @@ static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t of
                        double *scores, int64_t *n)
 {
     cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset),
-                    CN_VINT(SEARCH_CANDIDATES)};
+                    CN_VINT(SEARCH_CANDIDATES), CN_VTEXT(cn_req_tenant(r))};
     cn_stmt_t *st;
+    /* newest first, the tenant checked on each match, stopping after the candidates */
     int rc = cn_store_query(r->store,
-                            "SELECT hit, score FROM (SELECT rowid AS hit,"
-                            " bm25(interactions_fts, 0.0, 1.0) AS score FROM interactions_fts"
-                            " WHERE interactions_fts MATCH $1 ORDER BY rowid DESC LIMIT $4)"
+                            "SELECT hit, score FROM (SELECT interactions_fts.rowid AS hit,"
+                            " bm25(interactions_fts) AS score FROM interactions_fts"
+                            " JOIN interactions ON interactions.seq = interactions_fts.rowid"
+                            " WHERE interactions_fts MATCH $1 AND interactions.tenant_id = $5"
+                            " ORDER BY interactions_fts.rowid DESC LIMIT $4)"
                             " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
-                            a, 4, &st, &r->err);
+                            a, 5, &st, &r->err);
     if (rc != 0)
         return rc;
     *n = 0;
@@ -674,14 +671,15 @@ static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t of
 /* One hit: the interaction and its snippet (computed for the page's rows only). */
 static int write_hit(cn_req_t *r, const char *match, int64_t seq, double score, cn_jw_t *w)
 {
-    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(seq)};
+    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(seq), CN_VTEXT(cn_req_tenant(r))};
     cn_stmt_t *st;
     int rc = cn_store_query(r->store,
-                            "SELECT " INS_COLUMNS ", snippet(interactions_fts, 1, char(2), char(3),"
+                            "SELECT " INS_COLUMNS ", snippet(interactions_fts, 0, char(2), char(3),"
                             " '…', 16) FROM interactions_fts JOIN interactions"
                             " ON interactions.seq = interactions_fts.rowid"
-                            " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2",
-                            a, 2, &st, &r->err);
+                            " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2"
+                            " AND interactions.tenant_id = $3",
+                            a, 3, &st, &r->err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
@@ -730,7 +728,7 @@ int ins_search(cn_req_t *r)
             return cn_fail_field(r, "cursor", "is not a cursor of this search");
     }
     cn_buf_t match = {0};
-    if (fts_query(q, cn_req_tenant(r), &match) == 0) {
+    if (fts_query(q, &match) == 0) {
         cn_buf_free(&match);
         return cn_fail_field(r, "q", "must contain at least one letter or digit");
     }
