@@ -50,10 +50,8 @@
 # "µs CPU/item" = server CPU time / items: the figure least affected by the noise.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-BUILD=${BUILD:-build}
-[[ $BUILD == /* ]] || BUILD="$REPO_DIR/$BUILD"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-1000000}
 BATCH=${BATCH:-1000}
 INGEST_CONNS=${INGEST_CONNS:-4}
@@ -94,29 +92,11 @@ DATA=
 SERVER_PID=
 HELLO_PID=
 
-stop_pid() {
-  local pid=$1
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1 || true
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   stop_pid "$SERVER_PID"
   stop_pid "$HELLO_PID"
-  if ((rc != 0)); then
-    for f in "$WORK"/*.log; do
-      [[ -s $f ]] || continue
-      log "--- tail of $(basename "$f") ---"
-      tail -n 15 "$f" >&2 || true
-    done
-  fi
+  ((rc == 0)) || show_logs "$WORK" 15
   if [[ -n $DATA && $KEEP_DATA != 1 && $DATA != "$REUSE_DATA" ]]; then rm -rf "$DATA"; fi
   rm -rf "$WORK"
   exit "$rc"

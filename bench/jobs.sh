@@ -8,10 +8,8 @@
 # Environment knobs: BUILD=build ROUNDS=3 JOBS=200000 BATCH=1000 WORKERS=2
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-BUILD=${BUILD:-build}
-[[ $BUILD == /* ]] || BUILD="$REPO_DIR/$BUILD"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-3}
 JOBS=${JOBS:-200000}
 BATCH=${BATCH:-1000}

@@ -25,10 +25,8 @@
 # 127.0.0.1 only; every load run is bounded by its own durations and by `timeout`.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-BUILD=${BUILD:-build}
-[[ $BUILD == /* ]] || BUILD="$REPO_DIR/$BUILD"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TARGETS=${TARGETS:-cairn socketio}
 HOLD_CONNS=${HOLD_CONNS:-10000}
 HOLD_SECS=${HOLD_SECS:-35}
@@ -80,14 +78,7 @@ SERVER_PID=
 SERVER_PORT=
 
 stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_pid "$SERVER_PID"
   SERVER_PID=
 }
 
@@ -95,13 +86,7 @@ stop_server() {
 cleanup() {
   local rc=$?
   stop_server
-  if ((rc != 0)); then
-    for f in "$WORK"/*.log; do
-      [[ -s $f ]] || continue
-      log "--- tail of $(basename "$f") ---"
-      tail -n 15 "$f" >&2 || true
-    done
-  fi
+  ((rc == 0)) || show_logs "$WORK" 15
   rm -rf "$WORK"
   exit "$rc"
 }

@@ -16,10 +16,8 @@
 # If $BUILD/cairn does not exist yet, only bench-hello is measured.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-BUILD=${BUILD:-build}
-[[ $BUILD == /* ]] || BUILD="$REPO_DIR/$BUILD"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -54,30 +52,12 @@ HELLO_PID=
 CAIRN_PID=
 SAMPLER_PID=
 
-stop_pid() {
-  local pid=$1
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   stop_pid "$SAMPLER_PID"
   stop_pid "$CAIRN_PID"
   stop_pid "$HELLO_PID"
-  if ((rc != 0)); then
-    for f in "$WORK"/*.log; do
-      [[ -s $f ]] || continue
-      log "--- tail of $(basename "$f") ---"
-      tail -n 20 "$f" >&2 || true
-    done
-  fi
+  ((rc == 0)) || show_logs "$WORK" 20
   rm -rf "$WORK" "$DATA_DIR"
   exit "$rc"
 }
