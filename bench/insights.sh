@@ -481,7 +481,6 @@ if command -v python3 >/dev/null; then
     matches=$(python3 - "$DATA/cairn.db" "$tenant" <<'EOF' 2>/dev/null || true
 import sqlite3, sys, re
 c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-tkey = "t" + "".join(ch for ch in sys.argv[2] if ch in "0123456789abcdefABCDEF")
 qs = ["password reset", "refund", "charged twice", "tracking number", "stopped working",
       "arrived damaged", "cancel subscription", "coffee machine", "discount code",
       "rude unhelpful", "warranty laptop", "battery drains", "checkout crashed",
@@ -489,8 +488,10 @@ qs = ["password reset", "refund", "charged twice", "tracking number", "stopped w
 out = []
 for q in qs:
     words = " AND ".join('"%s"' % w for w in re.findall(r"[A-Za-z0-9]+", q))
-    n = c.execute("select count(*) from interactions_fts where interactions_fts match ?",
-                  ("tkey : %s AND body : (%s)" % (tkey, words),)).fetchone()[0]
+    n = c.execute("select count(*) from interactions_fts join interactions"
+                  " on interactions.seq = interactions_fts.rowid"
+                  " where interactions_fts match ? and interactions.tenant_id = ?",
+                  (words, sys.argv[2])).fetchone()[0]
     out.append("%s %d" % (q, n))
 print("; ".join(out))
 EOF
