@@ -121,6 +121,8 @@ static int write_jobs(cn_store_t *s, cn_err_t *err)
 {
     range_t *v = batch.ranges;
     size_t n = batch.n_ranges;
+    if (n == 0) /* most transactions: nothing of this module (and qsort wants an array) */
+        return 0;
     qsort(v, n, sizeof(*v), by_tenant_then_first);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0;) {
