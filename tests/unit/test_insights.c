@@ -132,9 +132,10 @@ static void test_other_plans_use_indexes(void **state)
     (void)state;
     /* an unfiltered trend reads only the all-channels rows of its range, in order */
     cn_val_t a[] = {CN_VTEXT(TENANT), CN_VINT(0), CN_VINT(1000), CN_VTEXT("*")};
-    assert_plan_uses_indexes("SELECT bucket, SUM(interactions) FROM insight_rollups"
+    assert_plan_uses_indexes("SELECT bucket, interactions, analysed, positive, neutral, negative,"
+                             " compound_sum FROM insight_rollups"
                              " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
-                             " AND channel = $4 GROUP BY bucket ORDER BY bucket",
+                             " AND channel = $4",
                              a, 4,
                              "PRIMARY KEY (tenant_id=? AND channel=? AND bucket>? AND bucket<?)");
     cn_val_t c[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
