@@ -508,25 +508,22 @@ int ins_get_patterns(cn_req_t *r)
     cn_jw_array(&w);
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
         size_t len;
-        char at[32];
         cn_jw_object(&w);
         cn_jw_key(&w, "type");
-        const char *t = cn_stmt_text(st, 0, &len);
-        cn_jw_str(&w, t, len);
+        ins_jw_text_col(&w, st, 0);
         cn_jw_key(&w, "confidence");
         cn_jw_real(&w, cn_stmt_real(st, 1));
         cn_jw_key(&w, "frequency");
         cn_jw_real(&w, cn_stmt_real(st, 2));
         cn_jw_key(&w, "description");
-        t = cn_stmt_text(st, 3, &len);
-        cn_jw_str(&w, t, len);
+        ins_jw_text_col(&w, st, 3);
         cn_jw_key(&w, "metadata");
-        t = cn_stmt_text(st, 4, &len);
-        cn_jw_raw(&w, t, len);
+        const char *md = cn_stmt_text(st, 4, &len);
+        cn_jw_raw(&w, md, len);
         cn_jw_key(&w, "detected_at");
-        cn_jw_str(&w, at, cn_format_rfc3339(cn_stmt_int(st, 5), at));
+        ins_jw_time_col(&w, st, 5);
         cn_jw_key(&w, "valid_until");
-        cn_jw_str(&w, at, cn_format_rfc3339(cn_stmt_int(st, 6), at));
+        ins_jw_time_col(&w, st, 6);
         cn_jw_end(&w);
     }
     cn_stmt_finish(st);

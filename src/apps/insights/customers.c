@@ -41,42 +41,23 @@ const cn_schema_t ins_customers_query = {"CustomerListQuery", list_fields};
     "external_id, email, segment, metadata, first_seen, last_seen, interaction_count,"             \
     " sentiment_count, average_sentiment, created_at, updated_at"
 
-static void opt_str(cn_jw_t *w, cn_stmt_t *st, int col)
-{
-    size_t len;
-    const char *t = cn_stmt_text(st, col, &len);
-    if (t)
-        cn_jw_str(w, t, len);
-    else
-        cn_jw_null(w);
-}
-
-static void opt_time(cn_jw_t *w, cn_stmt_t *st, int col)
-{
-    char at[32];
-    if (cn_stmt_is_null(st, col))
-        cn_jw_null(w);
-    else
-        cn_jw_str(w, at, cn_format_rfc3339(cn_stmt_int(st, col), at));
-}
-
 /* the customer's fields, inside an object the caller opened */
 static void write_customer_fields(cn_jw_t *w, cn_stmt_t *st)
 {
     size_t len;
     cn_jw_key(w, "id");
-    opt_str(w, st, 0);
+    ins_jw_text_col(w, st, 0);
     cn_jw_key(w, "email");
-    opt_str(w, st, 1);
+    ins_jw_text_col(w, st, 1);
     cn_jw_key(w, "segment");
-    opt_str(w, st, 2);
+    ins_jw_text_col(w, st, 2);
     cn_jw_key(w, "metadata");
     const char *md = cn_stmt_text(st, 3, &len);
     cn_jw_raw(w, md ? md : "{}", md ? len : 2);
     cn_jw_key(w, "first_seen");
-    opt_time(w, st, 4);
+    ins_jw_time_col(w, st, 4);
     cn_jw_key(w, "last_seen");
-    opt_time(w, st, 5);
+    ins_jw_time_col(w, st, 5);
     cn_jw_key(w, "interaction_count");
     cn_jw_int(w, cn_stmt_int(st, 6));
     cn_jw_key(w, "analysed_count");
@@ -87,9 +68,9 @@ static void write_customer_fields(cn_jw_t *w, cn_stmt_t *st)
     else
         cn_jw_real(w, cn_stmt_real(st, 8));
     cn_jw_key(w, "created_at");
-    opt_time(w, st, 9);
+    ins_jw_time_col(w, st, 9);
     cn_jw_key(w, "updated_at");
-    opt_time(w, st, 10);
+    ins_jw_time_col(w, st, 10);
 }
 
 int ins_list_customers(cn_req_t *r)

@@ -184,6 +184,10 @@ extern const cn_schema_t ins_customer_schema, ins_customer_param;
     " seq"
 #define INS_COL_SEQ 20
 void ins_write_row(cn_jw_t *w, cn_stmt_t *st);
+/** A text column as a JSON string, or null. */
+void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col);
+/** A Unix-milliseconds column as an RFC 3339 string, or null. */
+void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col);
 
 /* cache helpers: a cached answer, or a token for storing the one about to be computed */
 int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cacheable);

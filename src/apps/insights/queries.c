@@ -15,7 +15,7 @@
 #define TTL_PROFILE 600000
 #define DAY_MS 86400000LL
 
-static void str_col(cn_jw_t *w, cn_stmt_t *st, int col)
+void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col)
 {
     size_t len;
     const char *t = cn_stmt_text(st, col, &len);
@@ -25,7 +25,7 @@ static void str_col(cn_jw_t *w, cn_stmt_t *st, int col)
         cn_jw_str(w, t, len);
 }
 
-static void time_col(cn_jw_t *w, cn_stmt_t *st, int col)
+void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col)
 {
     char at[32];
     if (cn_stmt_is_null(st, col))
@@ -46,7 +46,7 @@ static void sentiment_cols(cn_jw_t *w, cn_stmt_t *st, int col)
     for (int i = 0; i < 6; i++) {
         cn_jw_key(w, names[i]);
         if (i == 0)
-            str_col(w, st, col);
+            ins_jw_text_col(w, st, col);
         else
             cn_jw_real(w, cn_stmt_real(st, col + i));
     }
@@ -58,17 +58,17 @@ void ins_write_row(cn_jw_t *w, cn_stmt_t *st)
     static const char *const text_names[] = {"device", "os", "client", "country", "city"};
     cn_jw_object(w);
     cn_jw_key(w, "id");
-    str_col(w, st, 0);
+    ins_jw_text_col(w, st, 0);
     cn_jw_key(w, "customer_id");
-    str_col(w, st, 1);
+    ins_jw_text_col(w, st, 1);
     cn_jw_key(w, "timestamp");
-    time_col(w, st, 2);
+    ins_jw_time_col(w, st, 2);
     cn_jw_key(w, "channel");
-    str_col(w, st, 3);
+    ins_jw_text_col(w, st, 3);
     cn_jw_key(w, "event_type");
-    str_col(w, st, 4);
+    ins_jw_text_col(w, st, 4);
     cn_jw_key(w, "content");
-    str_col(w, st, 5);
+    ins_jw_text_col(w, st, 5);
     cn_jw_key(w, "metadata");
     size_t len;
     const char *md = cn_stmt_text(st, 6, &len);
@@ -80,15 +80,15 @@ void ins_write_row(cn_jw_t *w, cn_stmt_t *st)
     cn_jw_object(w);
     for (int i = 0; i < 5; i++) {
         cn_jw_key(w, text_names[i]);
-        str_col(w, st, 7 + i);
+        ins_jw_text_col(w, st, 7 + i);
     }
     cn_jw_end(w);
     cn_jw_key(w, "sentiment");
     sentiment_cols(w, st, 12);
     cn_jw_key(w, "processed_at");
-    time_col(w, st, 18);
+    ins_jw_time_col(w, st, 18);
     cn_jw_key(w, "created_at");
-    time_col(w, st, 19);
+    ins_jw_time_col(w, st, 19);
     cn_jw_end(w);
 }
 
