@@ -481,18 +481,11 @@ int ins_get_patterns(cn_req_t *r)
     char lower[CN_UUID_LEN + 1];
     const char *customer = ins_customer_key(cn_req_param(r, "id"), lower);
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(customer), CN_VINT(cn_now_ms())};
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id = $2", a,
-                            2, &st, &r->err);
+    int rc = ins_must_exist(r, "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id = $2",
+                            a, 2, "no customer with this id");
     if (rc != 0)
         return rc;
-    rc = cn_stmt_step(st, &r->err);
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    if (rc != CN_ROW)
-        return cn_fail(r, CN_ENOTFOUND, "no customer with this id");
+    cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
                              "SELECT type, confidence, frequency, description, metadata,"
                              " detected_at, valid_until FROM behavior_patterns"

@@ -198,6 +198,20 @@ int ins_put_settings(cn_req_t *r)
     return reply_settings(r, tz);
 }
 
+int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
+                   const char *missing)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, &r->err);
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    return rc == CN_ROW ? 0 : cn_fail(r, CN_ENOTFOUND, "%s", missing);
+}
+
 /* ---- cache ---- */
 
 static const char *const cache_tags[] = {INS_TAG, NULL};

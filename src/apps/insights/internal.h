@@ -194,6 +194,10 @@ int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cache
 void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
                      int64_t ttl_ms, const cn_buf_t *body);
 
+/** 0 when the query (SELECT 1 ...) finds a row, else CN_ENOTFOUND with missing as detail. */
+int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
+                   const char *missing);
+
 /** The tenant's time zone (insight_settings), or "UTC". */
 int ins_tenant_tz(cn_store_t *s, const char *tenant, char name[CN_TZ_NAME_MAX], cn_err_t *err);
 int ins_get_settings(cn_req_t *r);

@@ -165,18 +165,11 @@ int ins_get_import(cn_req_t *r)
 int ins_import_errors(cn_req_t *r)
 {
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
-    cn_stmt_t *st;
-    int rc =
-        cn_store_query(r->store, "SELECT 1 FROM insight_imports WHERE tenant_id = $1 AND id = $2",
-                       a, 2, &st, &r->err);
+    int rc = ins_must_exist(r, "SELECT 1 FROM insight_imports WHERE tenant_id = $1 AND id = $2", a,
+                            2, "no import with this id");
     if (rc != 0)
         return rc;
-    rc = cn_stmt_step(st, &r->err);
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    if (rc != CN_ROW)
-        return cn_fail(r, CN_ENOTFOUND, "no import with this id");
+    cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
                              "SELECT record, line, message FROM insight_import_errors"
                              " WHERE tenant_id = $1 AND import_id = $2 ORDER BY record",
