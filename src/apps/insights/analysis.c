@@ -267,18 +267,13 @@ static int fold_rollups(cn_store_t *s, const char *tenant, const analysed_t *v, 
     return rc;
 }
 
-/* sentiment.analyzed: {"count": n, "items": [{id, customer_id, sentiment: {...} | null}]} */
+/* sentiment.analyzed: items {id, customer_id, sentiment: {...} | null} */
 static int publish_analysed(cn_store_t *s, const char *tenant, const analysed_t *v, size_t n,
                             cn_err_t *err)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
-    cn_jw_init(&w, &b);
-    cn_jw_object(&w);
-    cn_jw_key(&w, "count");
-    cn_jw_int(&w, (int64_t)n);
-    cn_jw_key(&w, "items");
-    cn_jw_array(&w);
+    ins_items_open(&w, &b, n);
     for (size_t i = 0; i < n; i++) {
         cn_jw_object(&w);
         cn_jw_key(&w, "id");
@@ -292,12 +287,7 @@ static int publish_analysed(cn_store_t *s, const char *tenant, const analysed_t 
             cn_jw_null(&w);
         cn_jw_end(&w);
     }
-    cn_jw_end(&w);
-    cn_jw_end(&w);
-    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, "sentiment.analyzed", b.data, b.len,
-                                   NULL, err);
-    cn_buf_free(&b);
-    return rc;
+    return ins_items_publish(s, tenant, "sentiment.analyzed", &w, err);
 }
 
 /* One detection per customer per delay window, run when the window closes. */

@@ -409,20 +409,14 @@ static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *i
     return rc;
 }
 
-/* interaction.created: {"count": n, "items": [{id, customer_id, timestamp, channel,
- * event_type}]} ("count" first: the metrics subscriber reads it without parsing) */
+/* interaction.created: items {id, customer_id, timestamp, channel, event_type} */
 static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *items,
                            const size_t *pick, size_t n, char (*ids)[CN_UUID_LEN + 1],
                            cn_err_t *err)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
-    cn_jw_init(&w, &b);
-    cn_jw_object(&w);
-    cn_jw_key(&w, "count");
-    cn_jw_int(&w, (int64_t)n);
-    cn_jw_key(&w, "items");
-    cn_jw_array(&w);
+    ins_items_open(&w, &b, n);
     for (size_t i = 0; i < n; i++) {
         const ins_item_t *it = &items[pick[i]];
         char ts[32];
@@ -439,12 +433,7 @@ static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *
         cn_jw_str(&w, it->event_type, it->event_type_len);
         cn_jw_end(&w);
     }
-    cn_jw_end(&w);
-    cn_jw_end(&w);
-    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, "interaction.created", b.data, b.len,
-                                   NULL, err);
-    cn_buf_free(&b);
-    return rc;
+    return ins_items_publish(s, tenant, "interaction.created", &w, err);
 }
 
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,

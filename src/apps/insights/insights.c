@@ -239,6 +239,28 @@ void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token
         cn_cache_put(cn_req_tenant(r), key, token, body->data, body->len, ttl_ms);
 }
 
+/* ---- events ---- */
+
+void ins_items_open(cn_jw_t *w, cn_buf_t *b, size_t n)
+{
+    cn_jw_init(w, b);
+    cn_jw_object(w);
+    cn_jw_key(w, "count"); /* first: the metrics subscriber reads it without parsing */
+    cn_jw_int(w, (int64_t)n);
+    cn_jw_key(w, "items");
+    cn_jw_array(w);
+}
+
+int ins_items_publish(cn_store_t *s, const char *tenant, const char *type, cn_jw_t *w,
+                      cn_err_t *err)
+{
+    cn_jw_end(w);
+    cn_jw_end(w);
+    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, type, w->b->data, w->b->len, NULL, err);
+    cn_buf_free(w->b);
+    return rc;
+}
+
 /* ---- metrics ---- */
 
 static _Atomic uint64_t n_ingested, n_analysed, n_pattern_runs, n_rejected;

@@ -194,6 +194,15 @@ int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cache
 void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
                      int64_t ttl_ms, const cn_buf_t *body);
 
+/**
+ * An event of this module: {"count": n, "items": [...]}. open starts it in b (the caller
+ * then writes n item objects), publish closes it, publishes it on the tenant's insights
+ * channel in the open transaction and frees b.
+ */
+void ins_items_open(cn_jw_t *w, cn_buf_t *b, size_t n);
+int ins_items_publish(cn_store_t *s, const char *tenant, const char *type, cn_jw_t *w,
+                      cn_err_t *err);
+
 /** 0 when the query (SELECT 1 ...) finds a row, else CN_ENOTFOUND with missing as detail. */
 int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
                    const char *missing);
