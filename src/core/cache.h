@@ -12,7 +12,8 @@
  *   3. cn_cache_put() with that token;
  * and whoever changes data calls cn_cache_invalidate() for each tag it affects, after
  * the change is committed. Never store a value read inside an open write batch: it may
- * roll back without any invalidation. The cache never reads the store or includes h2o.
+ * roll back without any invalidation. cache.c never reads the store or includes h2o; the
+ * request-level helpers (cn_cache_key_for, cn_cache_request) live in cachekey.c.
  */
 #ifndef CAIRN_CORE_CACHE_H
 #define CAIRN_CORE_CACHE_H
@@ -111,6 +112,23 @@ void cn_cache_render_metrics(cn_buf_t *out);
  * request). Lives in cachekey.c.
  */
 int cn_cache_key_for(cn_req_t *r, char *buf, size_t cap);
+
+/** A read request's answer on its way through the cache (cn_cache_request, cn_cache_answer). */
+typedef struct st_cn_cached_req_t {
+    char key[CN_CACHE_KEY_MAX];
+    cn_cache_token_t token;
+    int cacheable;
+} cn_cached_req_t;
+
+/**
+ * The protocol above for a read handler (in cachekey.c): returns 1 when the cached answer
+ * is in cn_reply_buffer(r) (send it); 0 when the handler computes it, from a fresh read
+ * transaction, then passes it to cn_cache_answer. Inside an open write batch nothing is
+ * cached. Sets x-cache: hit or miss.
+ */
+int cn_cache_request(cn_req_t *r, const char *const *tags, cn_cached_req_t *c);
+/** Stores the computed answer (ttl_ms 0: cache.ttl_ms) when the request was cacheable. */
+void cn_cache_answer(cn_req_t *r, const cn_cached_req_t *c, const cn_buf_t *body, int64_t ttl_ms);
 
 /** Replaces the millisecond clock used for TTLs (tests); NULL restores the monotonic one. */
 void cn__cache_set_clock(int64_t (*now_ms)(void));

@@ -87,3 +87,26 @@ int cn_cache_key_for(cn_req_t *r, char *buf, size_t cap)
     buf[w.len] = '\0';
     return 0;
 }
+
+int cn_cache_request(cn_req_t *r, const char *const *tags, cn_cached_req_t *c)
+{
+    /* inside an open write batch a read may roll back without any invalidation */
+    c->cacheable =
+        !cn_store_batch_open(r->store) && cn_cache_key_for(r, c->key, sizeof(c->key)) == 0;
+    if (!c->cacheable)
+        return 0;
+    if (cn_cache_get(cn_req_tenant(r), c->key, tags, cn_reply_buffer(r), &c->token) == 1) {
+        cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
+        return 1;
+    }
+    /* the answer must be read after the token was taken, not from the turn's snapshot */
+    c->cacheable = cn_store_fresh_read(r->store, NULL) == 0;
+    cn_reply_header(r, "x-cache", H2O_STRLIT("miss"));
+    return 0;
+}
+
+void cn_cache_answer(cn_req_t *r, const cn_cached_req_t *c, const cn_buf_t *body, int64_t ttl_ms)
+{
+    if (c->cacheable)
+        cn_cache_put(cn_req_tenant(r), c->key, &c->token, body->data, body->len, ttl_ms);
+}

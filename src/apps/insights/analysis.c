@@ -463,10 +463,8 @@ int ins_run_patterns(cn_job_t *job, cn_err_t *err)
 
 int ins_get_patterns(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     char lower[CN_UUID_LEN + 1];
     const char *customer = ins_customer_key(cn_req_param(r, "id"), lower);
@@ -514,6 +512,6 @@ int ins_get_patterns(cn_req_t *r)
         return rc;
     cn_jw_end(&w);
     cn_jw_end(&w);
-    ins_cache_store(r, key, &token, cacheable, 600000, b);
+    cn_cache_answer(r, &cached, b, 600000);
     return cn_reply_json_buf(r, 200);
 }

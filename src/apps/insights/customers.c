@@ -75,10 +75,8 @@ static void write_customer_fields(cn_jw_t *w, cn_stmt_t *st)
 
 int ins_list_customers(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     cn_page_t page;
     int rc = cn_page_begin(r, &page);
@@ -112,7 +110,7 @@ int ins_list_customers(cn_req_t *r)
         return rc;
     cn_page_end_items(&page);
     cn_jw_end(&page.w);
-    ins_cache_store(r, key, &token, cacheable, TTL_PROFILE, page.w.b);
+    cn_cache_answer(r, &cached, page.w.b, TTL_PROFILE);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -180,10 +178,8 @@ static int write_recent(cn_req_t *r, cn_jw_t *w, const char *customer)
 
 int ins_get_customer(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     char lower[CN_UUID_LEN + 1];
     const char *id = ins_customer_key(cn_req_param(r, "id"), lower);
@@ -210,7 +206,7 @@ int ins_get_customer(cn_req_t *r)
     if ((rc = write_breakdowns(r, &w, id)) != 0 || (rc = write_recent(r, &w, id)) != 0)
         return rc;
     cn_jw_end(&w);
-    ins_cache_store(r, key, &token, cacheable, TTL_PROFILE, b);
+    cn_cache_answer(r, &cached, b, TTL_PROFILE);
     return cn_reply_json_buf(r, 200);
 }
 

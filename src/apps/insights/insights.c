@@ -216,27 +216,9 @@ int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
 
 static const char *const cache_tags[] = {INS_TAG, NULL};
 
-int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cacheable)
+int ins_cache_lookup(cn_req_t *r, cn_cached_req_t *c)
 {
-    /* inside an open write batch a read may roll back without any invalidation */
-    *cacheable = !cn_store_batch_open(r->store) && cn_cache_key_for(r, key, CN_CACHE_KEY_MAX) == 0;
-    if (!*cacheable)
-        return 0;
-    if (cn_cache_get(cn_req_tenant(r), key, cache_tags, cn_reply_buffer(r), token) == 1) {
-        cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
-        return 1;
-    }
-    /* the answer must be read after the token was taken, not from the turn's snapshot */
-    *cacheable = cn_store_fresh_read(r->store, NULL) == 0;
-    cn_reply_header(r, "x-cache", H2O_STRLIT("miss"));
-    return 0;
-}
-
-void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
-                     int64_t ttl_ms, const cn_buf_t *body)
-{
-    if (cacheable)
-        cn_cache_put(cn_req_tenant(r), key, token, body->data, body->len, ttl_ms);
+    return cn_cache_request(r, cache_tags, c);
 }
 
 /* ---- events ---- */

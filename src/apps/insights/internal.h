@@ -189,10 +189,9 @@ void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col);
 /** A Unix-milliseconds column as an RFC 3339 string, or null. */
 void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col);
 
-/* cache helpers: a cached answer, or a token for storing the one about to be computed */
-int ins_cache_lookup(cn_req_t *r, char *key, cn_cache_token_t *token, int *cacheable);
-void ins_cache_store(cn_req_t *r, const char *key, const cn_cache_token_t *token, int cacheable,
-                     int64_t ttl_ms, const cn_buf_t *body);
+/* cn_cache_request with the module's tag: every committed change of a tenant's insights
+ * data drops its cached answers */
+int ins_cache_lookup(cn_req_t *r, cn_cached_req_t *c);
 
 /**
  * An event of this module: {"count": n, "items": [...]}. open starts it in b (the caller

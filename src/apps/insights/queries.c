@@ -145,10 +145,8 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
 
 int ins_list(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
@@ -168,7 +166,7 @@ int ins_list(cn_req_t *r)
     if (rc != 0)
         return rc;
     cn_jw_end(&w);
-    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -343,10 +341,9 @@ static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
 
 int ins_trends(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX], zone[CN_TZ_NAME_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    char zone[CN_TZ_NAME_MAX];
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     trend_t t = {0};
     ins_filter_t f;
@@ -368,8 +365,8 @@ int ins_trends(cn_req_t *r)
         trend_write(&w, &t, zone);
         /* the current bucket keeps changing: a cached "now" would go stale by time alone */
         if (!json_object_get(r->query, "to"))
-            cacheable = 0;
-        ins_cache_store(r, key, &token, cacheable, TTL_TRENDS, b);
+            cached.cacheable = 0;
+        cn_cache_answer(r, &cached, b, TTL_TRENDS);
     }
     free(t.b);
     cn_tz_close(t.tz);
@@ -559,17 +556,15 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 
 int ins_metrics(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
     if (f.to == INT64_MAX) {
         f.to = cn_now_ms() + 1;
-        cacheable = 0; /* "until now" moves by itself */
+        cached.cacheable = 0; /* "until now" moves by itself */
     }
     if (f.from == INT64_MIN)
         f.from = f.to - 30 * DAY_MS;
@@ -583,7 +578,7 @@ int ins_metrics(cn_req_t *r)
     cn_jw_t w;
     cn_jw_init(&w, b);
     metrics_write(&w, &m, &f);
-    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -722,10 +717,8 @@ static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t of
 
 int ins_search(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
-    int cacheable;
-    if (ins_cache_lookup(r, key, &token, &cacheable) == 1)
+    cn_cached_req_t cached;
+    if (ins_cache_lookup(r, &cached) == 1)
         return cn_reply_json_buf(r, 200);
     const char *q = json_string_value(json_object_get(r->query, "q"));
     json_t *jl = json_object_get(r->query, "limit");
@@ -763,6 +756,6 @@ int ins_search(cn_req_t *r)
         cn_jw_null(&w);
     }
     cn_jw_end(&w);
-    ins_cache_store(r, key, &token, cacheable, TTL_INSIGHTS, b);
+    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }

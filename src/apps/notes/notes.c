@@ -209,20 +209,10 @@ static const char *const list_tags[] = {"notes", NULL};
 
 static int list_notes(cn_req_t *r)
 {
-    char key[CN_CACHE_KEY_MAX];
-    cn_cache_token_t token;
+    cn_cached_req_t cached;
+    if (cn_cache_request(r, list_tags, &cached) == 1)
+        return cn_reply_json_buf(r, 200);
     const char *tenant = cn_req_tenant(r);
-    /* inside an open write batch a read may roll back without any invalidation */
-    int cacheable = !cn_store_batch_open(r->store) && cn_cache_key_for(r, key, sizeof(key)) == 0;
-    if (cacheable) {
-        if (cn_cache_get(tenant, key, list_tags, cn_reply_buffer(r), &token) == 1) {
-            cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
-            return cn_reply_json_buf(r, 200);
-        }
-        /* the page must be read after the token was taken, not from the turn's snapshot */
-        cacheable = cn_store_fresh_read(r->store, NULL) == 0;
-        cn_reply_header(r, "x-cache", H2O_STRLIT("miss"));
-    }
     cn_page_t page;
     int rc = cn_page_begin(r, &page);
     if (rc != 0)
@@ -246,8 +236,7 @@ static int list_notes(cn_req_t *r)
         return rc;
     cn_page_end_items(&page);
     cn_jw_end(&page.w);
-    if (cacheable)
-        cn_cache_put(tenant, key, &token, page.w.b->data, page.w.b->len, 0);
+    cn_cache_answer(r, &cached, page.w.b, 0);
     return cn_reply_json_buf(r, 200);
 }
 
