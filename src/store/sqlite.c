@@ -4,6 +4,12 @@
  * process are serialised by one mutex before SQLite's own lock, so a writer waits on a
  * futex instead of SQLite's sleeping busy handler; the busy timeout only matters against
  * other processes (cairn migrate, cairn backup).
+ *
+ * Each cn_store_t reads on its own connection, but every write transaction runs on one
+ * connection per database shared by the process (taken with that mutex). A connection
+ * whose last transaction was not the latest commit drops its whole page cache and reads
+ * the pages back; with one writer, the pages that writes touch (index leaves at the
+ * insertion points) stay cached between transactions whichever thread writes.
  */
 #include "store/store.h"
 
@@ -16,18 +22,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+typedef struct conn_t conn_t;
+
 struct st_cn_stmt_t {
     char *sql; /* owned copy; the cache key */
     uint64_t hash;
     sqlite3_stmt *stmt;
     int *param_index; /* param_index[k] = SQLite index of "$k", 1..n_params */
     int n_params;
+    int readonly;
     int holds_write_lock;
     uint64_t started_ns;
-    cn_store_t *owner;
+    conn_t *conn;      /* the connection it was prepared on */
+    cn_store_t *owner; /* the store running it now (the writer's statements move) */
 };
 
-struct st_cn_store_t {
+/* A SQLite connection and its statement cache. */
+struct conn_t {
     sqlite3 *db;
     cn_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cache_cap, cache_count;
@@ -37,6 +48,20 @@ struct st_cn_store_t {
         const char *sql;
         cn_stmt_t *st;
     } hint[64];
+};
+
+/* The process's write connection to one database, shared by its stores under write_lock
+ * (opened with the same options, so a checkpointing mode is never mixed up). */
+typedef struct writer_t {
+    conn_t conn;
+    char key[4200];
+    int refs;
+    struct writer_t *next;
+} writer_t;
+
+struct st_cn_store_t {
+    conn_t own;       /* reads outside write transactions */
+    writer_t *writer; /* everything inside them */
     int in_txn;
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open and holds write_lock */
@@ -47,6 +72,8 @@ struct st_cn_store_t {
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static writer_t *writers;
 static const cn_store_hook_t *hooks[8];
 static size_t n_hooks;
 
@@ -127,17 +154,8 @@ static void sqlite_global_init(void)
     sqlite3_initialize();
 }
 
-int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
+static int open_conn(const cn_store_opts_t *opts, const char *path, conn_t *c, cn_err_t *err)
 {
-    pthread_once(&sqlite_once, sqlite_global_init);
-    if (!opts->must_exist && mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
-        return cn_err_set(err, CN_ERR, "cannot create data directory %s: %s", opts->data_dir,
-                          strerror(errno));
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof(path), "%s/cairn.db", opts->data_dir) >= sizeof(path))
-        return cn_err_set(err, CN_ERR, "data directory path is too long");
-    if (opts->must_exist && access(path, F_OK) != 0)
-        return cn_err_set(err, CN_ERR, "no database at %s", path);
     sqlite3 *db = NULL;
     int flags =
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->must_exist ? 0 : SQLITE_OPEN_CREATE);
@@ -162,11 +180,76 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
         sqlite3_close(db);
         return CN_ERR;
     }
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->cache_cap = 64;
+    c->cache = cn_calloc(c->cache_cap, sizeof(cn_stmt_t *));
+    return 0;
+}
+
+static void close_conn(conn_t *c);
+
+/* Finds or opens the write connection for this database and these options. */
+static writer_t *writer_acquire(const cn_store_opts_t *opts, const char *path, cn_err_t *err)
+{
+    char key[sizeof(((writer_t *)0)->key)];
+    snprintf(key, sizeof(key), "%d.%d.%s", opts->synchronous_full, opts->manual_checkpoint, path);
+    pthread_mutex_lock(&writers_lock);
+    writer_t *w = writers;
+    while (w && strcmp(w->key, key) != 0)
+        w = w->next;
+    if (w == NULL) {
+        w = cn_calloc(1, sizeof(*w));
+        if (open_conn(opts, path, &w->conn, err) != 0) {
+            free(w);
+            pthread_mutex_unlock(&writers_lock);
+            return NULL;
+        }
+        snprintf(w->key, sizeof(w->key), "%s", key);
+        w->next = writers;
+        writers = w;
+    }
+    w->refs++;
+    pthread_mutex_unlock(&writers_lock);
+    return w;
+}
+
+static void writer_release(writer_t *w)
+{
+    pthread_mutex_lock(&writers_lock);
+    if (--w->refs == 0) {
+        writer_t **p = &writers;
+        while (*p != w)
+            p = &(*p)->next;
+        *p = w->next;
+        close_conn(&w->conn);
+        free(w);
+    }
+    pthread_mutex_unlock(&writers_lock);
+}
+
+int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
+{
+    pthread_once(&sqlite_once, sqlite_global_init);
+    if (!opts->must_exist && mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
+        return cn_err_set(err, CN_ERR, "cannot create data directory %s: %s", opts->data_dir,
+                          strerror(errno));
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/cairn.db", opts->data_dir) >= sizeof(path))
+        return cn_err_set(err, CN_ERR, "data directory path is too long");
+    if (opts->must_exist && access(path, F_OK) != 0)
+        return cn_err_set(err, CN_ERR, "no database at %s", path);
     cn_store_t *s = cn_calloc(1, sizeof(*s));
-    s->db = db;
+    if (open_conn(opts, path, &s->own, err) != 0) {
+        free(s);
+        return CN_ERR;
+    }
+    if ((s->writer = writer_acquire(opts, path, err)) == NULL) {
+        close_conn(&s->own);
+        free(s);
+        return CN_ERR;
+    }
     s->on_query = opts->on_query;
-    s->cache_cap = 64;
-    s->cache = cn_calloc(s->cache_cap, sizeof(cn_stmt_t *));
     *out = s;
     return 0;
 }
@@ -179,6 +262,15 @@ static void stmt_free(cn_stmt_t *st)
     free(st);
 }
 
+static void close_conn(conn_t *c)
+{
+    for (size_t i = 0; i < c->cache_cap; i++)
+        if (c->cache[i])
+            stmt_free(c->cache[i]);
+    free(c->cache);
+    sqlite3_close(c->db);
+}
+
 void cn_store_close(cn_store_t *s)
 {
     if (s == NULL)
@@ -186,56 +278,60 @@ void cn_store_close(cn_store_t *s)
     if (s->in_txn)
         cn_store_rollback(s);
     cn_store_batch_commit(s, NULL);
-    for (size_t i = 0; i < s->cache_cap; i++)
-        if (s->cache[i])
-            stmt_free(s->cache[i]);
-    free(s->cache);
-    sqlite3_close(s->db);
+    close_conn(&s->own);
+    writer_release(s->writer);
     free(s);
 }
 
-static void cache_insert(cn_store_t *s, cn_stmt_t *st)
+/* The connection a statement runs on: the shared writer inside a write transaction. */
+static conn_t *current_conn(cn_store_t *s)
 {
-    if ((s->cache_count + 1) * 2 > s->cache_cap) {
-        size_t old_cap = s->cache_cap;
-        cn_stmt_t **old = s->cache;
-        s->cache_cap *= 2;
-        s->cache = cn_calloc(s->cache_cap, sizeof(cn_stmt_t *));
-        s->cache_count = 0;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                cache_insert(s, old[i]);
-        free(old);
-    }
-    size_t i = st->hash & (s->cache_cap - 1);
-    while (s->cache[i])
-        i = (i + 1) & (s->cache_cap - 1);
-    s->cache[i] = st;
-    s->cache_count++;
+    return s->batch_open || s->in_txn ? &s->writer->conn : &s->own;
 }
 
-static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
+static void cache_insert(conn_t *c, cn_stmt_t *st)
 {
-    size_t slot = ((uintptr_t)sql >> 3) & (CN_ARRAY_SIZE(s->hint) - 1);
-    if (s->hint[slot].sql == sql && strcmp(s->hint[slot].st->sql, sql) == 0)
-        return s->hint[slot].st;
+    if ((c->cache_count + 1) * 2 > c->cache_cap) {
+        size_t old_cap = c->cache_cap;
+        cn_stmt_t **old = c->cache;
+        c->cache_cap *= 2;
+        c->cache = cn_calloc(c->cache_cap, sizeof(cn_stmt_t *));
+        c->cache_count = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                cache_insert(c, old[i]);
+        free(old);
+    }
+    size_t i = st->hash & (c->cache_cap - 1);
+    while (c->cache[i])
+        i = (i + 1) & (c->cache_cap - 1);
+    c->cache[i] = st;
+    c->cache_count++;
+}
+
+static cn_stmt_t *prepare(conn_t *c, const char *sql, cn_err_t *err)
+{
+    size_t slot = ((uintptr_t)sql >> 3) & (CN_ARRAY_SIZE(c->hint) - 1);
+    if (c->hint[slot].sql == sql && strcmp(c->hint[slot].st->sql, sql) == 0)
+        return c->hint[slot].st;
     uint64_t h = cn_hash_str(sql);
-    for (size_t i = h & (s->cache_cap - 1); s->cache[i]; i = (i + 1) & (s->cache_cap - 1))
-        if (s->cache[i]->hash == h && strcmp(s->cache[i]->sql, sql) == 0) {
-            s->hint[slot].sql = sql;
-            s->hint[slot].st = s->cache[i];
-            return s->cache[i];
+    for (size_t i = h & (c->cache_cap - 1); c->cache[i]; i = (i + 1) & (c->cache_cap - 1))
+        if (c->cache[i]->hash == h && strcmp(c->cache[i]->sql, sql) == 0) {
+            c->hint[slot].sql = sql;
+            c->hint[slot].st = c->cache[i];
+            return c->cache[i];
         }
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
-        cn_err_set(err, CN_ERR, "prepare failed: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+        cn_err_set(err, CN_ERR, "prepare failed: %s", sqlite3_errmsg(c->db));
         return NULL;
     }
     cn_stmt_t *st = cn_calloc(1, sizeof(*st));
     st->sql = cn_strdup(sql);
     st->hash = h;
     st->stmt = stmt;
-    st->owner = s;
+    st->conn = c;
+    st->readonly = sqlite3_stmt_readonly(stmt);
     int count = sqlite3_bind_parameter_count(stmt);
     st->param_index = cn_calloc((size_t)count + 1, sizeof(int));
     for (int k = 1; k <= count; k++) {
@@ -250,16 +346,16 @@ static cn_stmt_t *prepare(cn_store_t *s, const char *sql, cn_err_t *err)
         if (n > st->n_params)
             st->n_params = n;
     }
-    cache_insert(s, st);
+    cache_insert(c, st);
     return st;
 }
 
 /* Runs a transaction-control statement through the statement cache: sqlite3_exec would
  * parse it again on every call, and these run several times per request. Returns a
  * SQLite result code (SQLITE_OK when it completed). */
-static int run(cn_store_t *s, const char *sql)
+static int run(conn_t *c, const char *sql)
 {
-    cn_stmt_t *st = prepare(s, sql, NULL);
+    cn_stmt_t *st = prepare(c, sql, NULL);
     if (st == NULL)
         return SQLITE_ERROR;
     int rc = sqlite3_step(st->stmt);
@@ -269,8 +365,8 @@ static int run(cn_store_t *s, const char *sql)
 
 static void rollback_savepoint(cn_store_t *s)
 {
-    run(s, "ROLLBACK TO cn_txn");
-    run(s, "RELEASE cn_txn");
+    run(&s->writer->conn, "ROLLBACK TO cn_txn");
+    run(&s->writer->conn, "RELEASE cn_txn");
     s->batch_id++; /* what was read inside the batch may have been rolled back with it */
     run_unit_end(s, 0);
 }
@@ -291,7 +387,7 @@ static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
         default: rc = sqlite3_bind_null(st->stmt, k); break;
         }
         if (rc != SQLITE_OK)
-            return map_rc(st->owner->db, rc, err);
+            return map_rc(st->conn->db, rc, err);
     }
     return 0;
 }
@@ -305,7 +401,7 @@ static int end_read(cn_store_t *s, cn_err_t *err)
 {
     if (!s->read_open)
         return 0;
-    int rc = run(s, "COMMIT");
+    int rc = run(&s->own, "COMMIT");
     if (rc != SQLITE_OK) /* a read statement is still stepping */
         return cn_err_set(err, CN_EBUSY, "cannot start writing while a read is in progress");
     s->read_open = 0;
@@ -321,9 +417,9 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
 {
     if (s->read_open || s->batch_open || s->in_txn)
         return 0;
-    int rc = run(s, "BEGIN");
+    int rc = run(&s->own, "BEGIN");
     if (rc != SQLITE_OK)
-        return map_rc(s->db, rc, err);
+        return map_rc(s->own.db, rc, err);
     s->read_open = 1;
     return 0;
 }
@@ -332,10 +428,10 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
 static int begin_write(cn_store_t *s, cn_err_t *err)
 {
     pthread_mutex_lock(&write_lock);
-    int rc = run(s, "BEGIN IMMEDIATE");
+    int rc = run(&s->writer->conn, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
         pthread_mutex_unlock(&write_lock);
-        return map_rc(s->db, rc, err);
+        return map_rc(s->writer->conn.db, rc, err);
     }
     return 0;
 }
@@ -345,10 +441,8 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
 {
     if (s->batch_open)
         return 0;
-    int rc = end_read(s, err);
+    int rc = begin_write(s, err);
     if (rc != 0)
-        return rc;
-    if ((rc = begin_write(s, err)) != 0)
         return rc;
     s->batch_open = 1;
     s->batch_id++;
@@ -389,6 +483,7 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
 {
     if (!s->batch_open)
         return end_read(s, err);
+    sqlite3 *db = s->writer->conn.db;
     int rc = 0;
     if (s->in_txn) { /* a handler left its unit of work open: it never committed */
         rollback_savepoint(s);
@@ -398,17 +493,17 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         s->batch_failed = 1;
     int committed = 0;
     if (s->batch_failed) {
-        run(s, "ROLLBACK");
+        run(&s->writer->conn, "ROLLBACK");
         if (rc == 0)
             rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
-    } else if (sqlite3_get_autocommit(s->db)) {
+    } else if (sqlite3_get_autocommit(db)) {
         /* SQLite already rolled the whole transaction back (I/O error, disk full) */
         rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
     } else {
-        int src = run(s, "COMMIT");
+        int src = run(&s->writer->conn, "COMMIT");
         if (src != SQLITE_OK) {
-            rc = map_rc(s->db, src, err);
-            run(s, "ROLLBACK");
+            rc = map_rc(db, src, err);
+            run(&s->writer->conn, "ROLLBACK");
         }
         committed = src == SQLITE_OK;
     }
@@ -416,6 +511,7 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
     s->batch_failed = 0;
     run_end(s, committed);
     pthread_mutex_unlock(&write_lock);
+    end_read(s, NULL); /* the turn's later reads see the batch */
     return rc;
 }
 
@@ -423,21 +519,35 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
                    cn_err_t *err)
 {
     uint64_t t0 = s->on_query ? cn_now_ns() : 0;
-    cn_stmt_t *st = prepare(s, sql, err);
+    conn_t *c = current_conn(s);
+    cn_stmt_t *st = prepare(c, sql, err);
     if (st == NULL)
         return CN_ERR;
-    st->started_ns = t0;
-    int readonly = sqlite3_stmt_readonly(st->stmt);
-    if (s->batching && !readonly && s->batch_failed)
+    int holds_write_lock = 0;
+    if (s->batching && !st->readonly && s->batch_failed)
         return cn_err_set(err, CN_EBUSY, "this turn's transaction failed; retry");
-    if (s->batching) {
-        int rc = readonly ? ensure_read(s, err) : ensure_batch(s, err);
+    if (c == &s->own && !st->readonly) { /* a write outside a transaction: to the writer */
+        int rc = 0;
+        if (s->batching)
+            rc = ensure_batch(s, err);
+        else
+            pthread_mutex_lock(&write_lock);
+        holds_write_lock = !s->batching;
+        if (rc == 0 && (st = prepare(&s->writer->conn, sql, err)) == NULL)
+            rc = CN_ERR;
+        if (rc != 0) {
+            if (holds_write_lock)
+                pthread_mutex_unlock(&write_lock);
+            return rc;
+        }
+    } else if (c == &s->own && s->batching) {
+        int rc = ensure_read(s, err);
         if (rc != 0)
             return rc;
-    } else if (!s->in_txn && !readonly) {
-        pthread_mutex_lock(&write_lock);
-        st->holds_write_lock = 1;
     }
+    st->owner = s;
+    st->started_ns = t0;
+    st->holds_write_lock = holds_write_lock;
     int rc = bind(st, args, n, err);
     if (rc != 0) {
         cn_stmt_finish(st);
@@ -455,11 +565,12 @@ int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
     if (rc == SQLITE_DONE)
         return CN_DONE;
     cn_store_t *s = st->owner;
+    sqlite3 *db = st->conn->db;
     /* disk full, I/O error...: SQLite has rolled the whole batch back by itself; later
      * writes of this turn must not commit one by one as if they were in it */
-    if (s->batch_open && sqlite3_get_autocommit(s->db))
+    if (s->batch_open && sqlite3_get_autocommit(db))
         s->batch_failed = 1;
-    return map_rc(s->db, sqlite3_extended_errcode(s->db), err);
+    return map_rc(db, sqlite3_extended_errcode(db), err);
 }
 
 int64_t cn_stmt_int(cn_stmt_t *st, int col)
@@ -507,7 +618,7 @@ int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n
     while ((rc = cn_stmt_step(st, err)) == CN_ROW)
         ;
     if (changes)
-        *changes = sqlite3_changes64(s->db);
+        *changes = sqlite3_changes64(st->conn->db);
     cn_stmt_finish(st);
     return rc == CN_DONE ? 0 : rc;
 }
@@ -515,7 +626,7 @@ int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n
 int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(current_conn(s)->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         cn_err_set(err, CN_ERR, "%s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
@@ -530,8 +641,8 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
         return cn_err_set(err, CN_ERR, "transaction already open");
     if (s->batching) { /* a unit of work inside the batch: a savepoint */
         int rc = ensure_batch(s, err);
-        if (rc == 0 && (rc = run(s, "SAVEPOINT cn_txn")) != SQLITE_OK)
-            return map_rc(s->db, rc, err);
+        if (rc == 0 && (rc = run(&s->writer->conn, "SAVEPOINT cn_txn")) != SQLITE_OK)
+            return map_rc(s->writer->conn.db, rc, err);
         s->in_txn = rc == 0;
         return rc;
     }
@@ -545,9 +656,9 @@ int cn_store_begin(cn_store_t *s, cn_err_t *err)
 int cn_store_commit(cn_store_t *s, cn_err_t *err)
 {
     if (s->batching) { /* durable when the batch commits */
-        int rc = run(s, "RELEASE cn_txn");
+        int rc = run(&s->writer->conn, "RELEASE cn_txn");
         if (rc != SQLITE_OK) {
-            int code = map_rc(s->db, rc, err);
+            int code = map_rc(s->writer->conn.db, rc, err);
             cn_store_rollback(s);
             return code;
         }
@@ -560,8 +671,8 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
         cn_store_rollback(s);
         return rc;
     }
-    if ((rc = run(s, "COMMIT")) != SQLITE_OK) {
-        int code = map_rc(s->db, rc, err);
+    if ((rc = run(&s->writer->conn, "COMMIT")) != SQLITE_OK) {
+        int code = map_rc(s->writer->conn.db, rc, err);
         cn_store_rollback(s);
         return code;
     }
@@ -580,7 +691,7 @@ void cn_store_rollback(cn_store_t *s)
         s->in_txn = 0;
         return;
     }
-    run(s, "ROLLBACK");
+    run(&s->writer->conn, "ROLLBACK");
     s->in_txn = 0;
     run_end(s, 0);
     pthread_mutex_unlock(&write_lock);
@@ -596,13 +707,14 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
     /* The first pass copies the bulk while writers go on. It cannot finish under steady
      * writes (new frames keep arriving), and an unfinished checkpoint never lets the WAL
      * start over, so a second pass holds the write lock for the short remainder. */
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3 *db = s->own.db;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc == SQLITE_OK) {
         pthread_mutex_lock(&write_lock);
-        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_unlock(&write_lock);
     }
-    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : map_rc(s->db, rc, err);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : map_rc(db, rc, err);
 }
 
 int cn_store_ping(cn_store_t *s, cn_err_t *err)
@@ -625,7 +737,7 @@ int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err)
     int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK) {
         /* one step copies a single read snapshot: consistent even while others write */
-        sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->own.db, "main");
         rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(dst);
         if (b)
             sqlite3_backup_finish(b);
