@@ -1,7 +1,7 @@
 /*
  * The store: one small SQL interface over a driver (SQLite now, PostgreSQL later).
- * A cn_store_t is one connection, used by one thread at a time (each event loop owns
- * one). SQL is written in the dialect SQLite and PostgreSQL share: $1..$n parameters,
+ * A cn_store_t is a handle used by one thread at a time (each event loop owns one): it
+ * reads on its own connection and writes on the process's shared write connection. SQL is written in the dialect SQLite and PostgreSQL share: $1..$n parameters,
  * RETURNING, ON CONFLICT. Statements are prepared once per connection and cached.
  * This layer includes nothing above it.
  */
