@@ -161,17 +161,17 @@ static void test_other_plans_use_indexes(void **state)
                              " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3"
                              " ORDER BY ts DESC LIMIT $4",
                              hist, 4, "interactions_customer");
-    /* search: the index yields matches newest first and stops after the candidates; each
-     * match is checked against its row's tenant by row id */
+    /* search: the index yields matches newest first (the virtual table consumes the
+     * ORDER BY: no sort of the matches) and stops after the candidates; each match's
+     * tenant is on its index row */
     cn_val_t srch[] = {CN_VTEXT("\"refund\""), CN_VINT(21), CN_VINT(0), CN_VINT(2000),
                        CN_VTEXT(TENANT)};
-    assert_plan_uses_indexes("SELECT hit, score FROM (SELECT interactions_fts.rowid AS hit,"
+    assert_plan_uses_indexes("SELECT hit, score FROM (SELECT rowid AS hit,"
                              " bm25(interactions_fts) AS score FROM interactions_fts"
-                             " JOIN interactions ON interactions.seq = interactions_fts.rowid"
-                             " WHERE interactions_fts MATCH $1 AND interactions.tenant_id = $5"
-                             " ORDER BY interactions_fts.rowid DESC LIMIT $4)"
+                             " WHERE interactions_fts MATCH $1 AND tenant_id = $5"
+                             " ORDER BY rowid DESC LIMIT $4)"
                              " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
-                             srch, 5, "SEARCH interactions USING INTEGER PRIMARY KEY");
+                             srch, 5, "SCAN interactions_fts VIRTUAL TABLE");
     /* the active customers of a range: one seek per customer, never a walk over the range */
     assert_plan_uses_indexes("SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1"
                              " AND c.last_seen >= $2 AND c.first_seen < $3 AND EXISTS (SELECT 1"

@@ -282,10 +282,12 @@ static void row_args(cn_val_t *a, const ins_item_t *it, int64_t seq, const char 
 }
 
 /* Stages the search entries of the new rows (written at commit, see staging.c). */
-static void stage_search(const ins_item_t *items, const size_t *pick, size_t n, int64_t first_seq)
+static void stage_search(const char *tenant, const ins_item_t *items, const size_t *pick, size_t n,
+                         int64_t first_seq)
 {
     for (size_t i = 0; i < n; i++)
-        ins_search_stage(first_seq + (int64_t)i, items[pick[i]].search, items[pick[i]].search_len);
+        ins_search_stage(tenant, first_seq + (int64_t)i, items[pick[i]].search,
+                         items[pick[i]].search_len);
 }
 
 /* Inserts the new rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
@@ -301,7 +303,7 @@ static int insert_items(cn_store_t *s, const char *tenant, const ins_item_t *ite
     int rc = cn_store_exec(s, cn_rows_sql(&insert_rows, n), a, n * ROW_COLS, NULL, err);
     free(a);
     if (rc == 0)
-        stage_search(items, pick, n, first_seq);
+        stage_search(tenant, items, pick, n, first_seq);
     return rc;
 }
 

@@ -93,12 +93,12 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
 
 /**
- * Stages a search-index entry for the row seq in the caller's transaction (json_text: the
- * search text, already escaped as the inside of a JSON string); the entries of a
- * transaction are written by one statement just before it commits, or dropped with a unit
- * of work that rolls back.
+ * Stages a search-index entry for the row seq of a tenant (a UUID) in the caller's
+ * transaction (json_text: the search text, already escaped as the inside of a JSON string);
+ * the entries of a transaction are written by one statement just before it commits, or
+ * dropped with a unit of work that rolls back.
  */
-void ins_search_stage(int64_t seq, const char *json_text, size_t len);
+void ins_search_stage(const char *tenant, int64_t seq, const char *json_text, size_t len);
 /** Stages the analysis of rows first..last of a tenant (jobs are enqueued at precommit). */
 void ins_analysis_stage(const char *tenant, int64_t first, int64_t last);
 /** The store hook that writes what was staged (staging.c), installed at start. */

@@ -653,13 +653,13 @@ static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t of
     cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset),
                     CN_VINT(SEARCH_CANDIDATES), CN_VTEXT(cn_req_tenant(r))};
     cn_stmt_t *st;
-    /* newest first, the tenant checked on each match, stopping after the candidates */
+    /* newest first, the tenant checked on each match's index row, stopping after the
+     * candidates */
     int rc = cn_store_query(r->store,
-                            "SELECT hit, score FROM (SELECT interactions_fts.rowid AS hit,"
+                            "SELECT hit, score FROM (SELECT rowid AS hit,"
                             " bm25(interactions_fts) AS score FROM interactions_fts"
-                            " JOIN interactions ON interactions.seq = interactions_fts.rowid"
-                            " WHERE interactions_fts MATCH $1 AND interactions.tenant_id = $5"
-                            " ORDER BY interactions_fts.rowid DESC LIMIT $4)"
+                            " WHERE interactions_fts MATCH $1 AND tenant_id = $5"
+                            " ORDER BY rowid DESC LIMIT $4)"
                             " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
                             a, 5, &st, &r->err);
     if (rc != 0)

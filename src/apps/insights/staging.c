@@ -36,10 +36,10 @@ typedef struct {
  * transaction (or, for a plain transaction, everything) */
 static __thread stage_t unit, batch;
 
-void ins_search_stage(int64_t seq, const char *json_text, size_t len)
+void ins_search_stage(const char *tenant, int64_t seq, const char *json_text, size_t len)
 {
     cn_buf_t *b = &unit.search;
-    cn_buf_appendf(b, "%s[%lld,\"", b->len ? "," : "", (long long)seq);
+    cn_buf_appendf(b, "%s[%lld,\"%s\",\"", b->len ? "," : "", (long long)seq, tenant);
     cn_buf_append(b, json_text, len);
     cn_buf_lit(b, "\"]");
 }
@@ -91,8 +91,8 @@ static int write_search(cn_store_t *s, cn_err_t *err)
     cn_buf_lit(&json, "]");
     cn_val_t a[] = {CN_VTEXTN(json.data, json.len)};
     int rc = cn_store_exec(s,
-                           "INSERT INTO interactions_fts (rowid, body)"
-                           " SELECT value ->> 0, value ->> 1 FROM json_each($1)",
+                           "INSERT INTO interactions_fts (rowid, tenant_id, body)"
+                           " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1)",
                            a, 1, NULL, err);
     cn_buf_free(&json);
     return rc;
