@@ -341,6 +341,11 @@ int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_e
     return cn_store_open(&opts, out, err);
 }
 
+static int open_worker_store(cn_store_t **out, cn_err_t *err)
+{
+    return cn_open_store(S.cfg, 1, out, err);
+}
+
 static int wait_for_signal(void)
 {
     sigset_t set;
@@ -411,7 +416,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     pthread_mutex_init(&S.stop_lock, NULL);
     pthread_cond_init(&S.stop_cond, NULL);
     pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);
-    cn_workers_start(cfg->workers);
+    cn_workers_start(cfg->workers, open_worker_store);
     h2o_barrier_init(&S.ready, (size_t)S.n_loops + 1);
     for (int i = 0; i < S.n_loops; i++)
         h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);

@@ -30,9 +30,20 @@ static struct {
     int stopping;
     int in_flight;          /* queued or running items */
     pthread_cond_t settled; /* signalled when in_flight drops to 0 */
+    cn_store_open_fn open_store;
 } W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static _Thread_local h2o_multithread_receiver_t *my_receiver;
+static _Thread_local cn_store_t *my_store; /* a worker's */
+
+cn_store_t *cn_worker_store(cn_err_t *err)
+{
+    if (my_store == NULL && W.open_store == NULL)
+        cn_err_set(err, CN_ERR, "the worker pool has no store");
+    else if (my_store == NULL)
+        W.open_store(&my_store, err);
+    return my_store;
+}
 
 static void *worker_main(void *unused)
 {
@@ -52,11 +63,14 @@ static void *worker_main(void *unused)
             pthread_cond_broadcast(&W.settled);
     }
     pthread_mutex_unlock(&W.lock);
+    cn_store_close(my_store);
+    my_store = NULL;
     return NULL;
 }
 
-void cn_workers_start(int n)
+void cn_workers_start(int n, cn_store_open_fn open_store)
 {
+    W.open_store = open_store;
     h2o_linklist_init_anchor(&W.queue);
     pthread_cond_init(&W.settled, NULL);
     W.stopping = 0;

@@ -1,13 +1,14 @@
 /*
- * The worker pool: where slow work (password hashing, later outbound HTTP) runs so that
- * no event loop ever blocks on it. A handler offloads a function and returns CN_PENDING;
- * the function runs on a worker thread, and its completion runs back on the loop that
- * owns the request, where the handler finishes the answer.
+ * The worker pool: where slow work (password hashing, long reads such as a full-text
+ * search, later outbound HTTP) runs so that no event loop ever blocks on it. A handler offloads a
+ * function and returns CN_PENDING; the function runs on a worker thread, and its completion runs
+ * back on the loop that owns the request, where the handler finishes the answer.
  */
 #ifndef CAIRN_CORE_WORKERS_H
 #define CAIRN_CORE_WORKERS_H
 
 #include "core/http.h"
+#include "store/store.h"
 
 /** Returned by a handler whose answer will come later (after cn_req_offload). */
 #define CN_PENDING 1
@@ -21,8 +22,18 @@ typedef void (*cn_work_fn)(void *arg);
  */
 typedef void (*cn_done_fn)(cn_req_t *r, void *arg);
 
-/** Starts n worker threads (n >= 1). */
-void cn_workers_start(int n);
+/** Opens a store for a worker thread (with the server's options). */
+typedef int (*cn_store_open_fn)(cn_store_t **out, cn_err_t *err);
+
+/** Starts n worker threads (n >= 1); open_store (may be NULL) serves cn_worker_store. */
+void cn_workers_start(int n, cn_store_open_fn open_store);
+
+/**
+ * From work running on a worker: that thread's own store, opened on first use and closed
+ * when the pool stops (reads see everything committed before they start). NULL with err
+ * set when it cannot be opened.
+ */
+cn_store_t *cn_worker_store(cn_err_t *err);
 /** Finishes queued work and joins the threads. */
 void cn_workers_stop(void);
 

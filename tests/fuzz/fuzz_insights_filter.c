@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ins_filter_parse(q, &f, &errs) == 0) {
             char sql[INS_SQL_MAX];
             cn_val_t args[INS_ARGS_MAX];
-            for (int count = 0; count < 2; count++)
-                check_sql(sql, ins_filter_sql(&f, "00000000-0000-7000-8000-000000000001", count,
-                                              INS_COLUMNS, sql, args));
+            for (int page = 0; page < 2; page++)
+                check_sql(sql, ins_filter_sql(&f, "00000000-0000-7000-8000-000000000001",
+                                              INS_SELECT_ROWS, page, sql, args));
             if (f.limit < 1 || f.limit > 100 || f.n_channels > 5 || f.n_segments > INS_LIST_MAX)
                 abort();
         } else if (errs.count == 0) {

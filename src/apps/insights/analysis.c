@@ -206,32 +206,14 @@ static int fold_customers(cn_store_t *s, const char *tenant, const analysed_t *v
     return rc;
 }
 
-/* Adds the chunk's scores to the trend rollups, one write per (bucket, channel). */
-/* what a chunk adds to one rollup row */
-typedef struct {
-    int64_t bucket, processed, count[3];
-    int channel;
-    double sum;
-} fold_t;
-
-static fold_t *fold_row(fold_t *t, size_t *nt, int64_t bucket, int channel)
-{
-    size_t j = 0;
-    while (j < *nt && (t[j].bucket != bucket || t[j].channel != channel))
-        j++;
-    if (j == *nt)
-        t[(*nt)++] = (fold_t){.bucket = bucket, .channel = channel};
-    return &t[j];
-}
-
-static void fold_one(fold_t *f, const analysed_t *x)
+static void fold_one(ins_rollup_t *f, const analysed_t *x)
 {
     f->processed++;
     if (!x->scored)
         return;
     const char *label = x->r.label;
-    f->count[label[0] == 'p' ? 0 : label[0] == 'n' && label[2] == 'u' ? 1 : 2]++;
-    f->sum += x->r.s.compound;
+    f->labels[label[0] == 'p' ? 0 : label[0] == 'n' && label[2] == 'u' ? 1 : 2]++;
+    f->compound_sum += x->r.s.compound;
 }
 
 /* Adds the chunk's outcome to the trend rollups: one write per (bucket, channel), and per
@@ -239,22 +221,21 @@ static void fold_one(fold_t *f, const analysed_t *x)
 static int fold_rollups(cn_store_t *s, const char *tenant, const analysed_t *v, size_t n,
                         cn_err_t *err)
 {
-    fold_t t[2 * INS_CHUNK];
+    ins_rollup_t t[2 * INS_CHUNK];
     size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t bucket = v[i].ts - v[i].ts % INS_ROLLUP_MS;
-        fold_one(fold_row(t, &nt, bucket, v[i].channel), &v[i]);
-        fold_one(fold_row(t, &nt, bucket, INS_ALL), &v[i]);
+        fold_one(ins_rollup_entry(t, &nt, v[i].ts, v[i].channel), &v[i]);
+        fold_one(ins_rollup_entry(t, &nt, v[i].ts, INS_ALL), &v[i]);
     }
     int rc = 0;
     for (size_t i = 0; i < nt && rc == 0; i++) {
         cn_val_t a[] = {CN_VTEXT(tenant),
                         CN_VINT(t[i].bucket),
                         CN_VTEXT(ins_rollup_channel(t[i].channel)),
-                        CN_VINT(t[i].count[0]),
-                        CN_VINT(t[i].count[1]),
-                        CN_VINT(t[i].count[2]),
-                        CN_VREAL(t[i].sum),
+                        CN_VINT(t[i].labels[0]),
+                        CN_VINT(t[i].labels[1]),
+                        CN_VINT(t[i].labels[2]),
+                        CN_VREAL(t[i].compound_sum),
                         CN_VINT(t[i].processed)};
         rc = cn_store_exec(s,
                            "UPDATE insight_rollups SET analysed = analysed + $4 + $5 + $6,"
@@ -512,6 +493,6 @@ int ins_get_patterns(cn_req_t *r)
         return rc;
     cn_jw_end(&w);
     cn_jw_end(&w);
-    cn_cache_answer(r, &cached, b, 600000);
+    cn_cache_answer(r, &cached, b, INS_TTL_PROFILE);
     return cn_reply_json_buf(r, 200);
 }

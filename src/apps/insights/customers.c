@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#define TTL_PROFILE 600000
 #define RECENT 10
 
 static const cn_field_t param_fields[] = {
@@ -110,7 +109,7 @@ int ins_list_customers(cn_req_t *r)
         return rc;
     cn_page_end_items(&page);
     cn_jw_end(&page.w);
-    cn_cache_answer(r, &cached, page.w.b, TTL_PROFILE);
+    cn_cache_answer(r, &cached, page.w.b, INS_TTL_PROFILE);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -206,7 +205,7 @@ int ins_get_customer(cn_req_t *r)
     if ((rc = write_breakdowns(r, &w, id)) != 0 || (rc = write_recent(r, &w, id)) != 0)
         return rc;
     cn_jw_end(&w);
-    cn_cache_answer(r, &cached, b, TTL_PROFILE);
+    cn_cache_answer(r, &cached, b, INS_TTL_PROFILE);
     return cn_reply_json_buf(r, 200);
 }
 

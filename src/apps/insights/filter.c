@@ -60,7 +60,7 @@ static int parse_time(const json_t *q, const char *name, int64_t *out)
     return v ? cn_parse_rfc3339(json_string_value(v), json_string_length(v), out) : 1;
 }
 
-static int parse_channels(const char *s, ins_filter_t *f, cn_verrors_t *errs)
+int ins_filter_channels(const char *s, ins_filter_t *f, cn_verrors_t *errs)
 {
     while (s != NULL && *s) {
         const char *comma = strchr(s, ',');
@@ -172,7 +172,7 @@ int ins_filter_parse(const json_t *q, ins_filter_t *f, cn_verrors_t *errs)
         cn_verrors_add(errs, "to", "must be an RFC 3339 date-time");
     if (f->from != INT64_MIN && f->to != INT64_MAX && f->from >= f->to)
         cn_verrors_add(errs, "to", "must be after from");
-    parse_channels(json_string_value(json_object_get(q, "channels")), f, errs);
+    ins_filter_channels(json_string_value(json_object_get(q, "channels")), f, errs);
     const char *segments = json_string_value(json_object_get(q, "segments"));
     if (segments)
         parse_segments(segments, f, errs);
@@ -257,18 +257,14 @@ static void where(builder_t *b, const ins_filter_t *f, const char *tenant)
     }
 }
 
-size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, const char *columns,
+size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, const char *select, int page,
                       char *sql, cn_val_t *args)
 {
     builder_t b = {sql, 0, args, 0};
     sql[0] = '\0';
-    text(&b, count ? "SELECT COUNT(*) FROM interactions" : "SELECT ");
-    if (!count) {
-        text(&b, columns ? columns : "*");
-        text(&b, " FROM interactions");
-    }
+    text(&b, select);
     where(&b, f, tenant);
-    if (count)
+    if (!page)
         return b.n;
     const char *key = f->by_sentiment ? "s_compound" : "ts";
     if (f->has_cursor) {

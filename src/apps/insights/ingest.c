@@ -370,31 +370,15 @@ static cn_rows_sql_t upsert_rollups = {
     " interactions = insight_rollups.interactions + excluded.interactions"};
 
 /* counts per (bucket, channel) of a chunk, the all-channels row included */
-typedef struct {
-    int64_t bucket, count;
-    int channel;
-} rollup_t;
-
-static void tally_rollup(rollup_t *t, size_t *nt, int64_t bucket, int channel)
-{
-    size_t j = 0;
-    while (j < *nt && (t[j].bucket != bucket || t[j].channel != channel))
-        j++;
-    if (j == *nt)
-        t[(*nt)++] = (rollup_t){bucket, 0, channel};
-    t[j].count++;
-}
-
 static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *items,
                           const size_t *pick, size_t n, cn_err_t *err)
 {
-    rollup_t t[2 * INS_CHUNK];
+    ins_rollup_t t[2 * INS_CHUNK];
     size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         const ins_item_t *it = &items[pick[i]];
-        int64_t b = it->ts - it->ts % INS_ROLLUP_MS;
-        tally_rollup(t, &nt, b, it->channel);
-        tally_rollup(t, &nt, b, INS_ALL);
+        ins_rollup_entry(t, &nt, it->ts, it->channel)->interactions++;
+        ins_rollup_entry(t, &nt, it->ts, INS_ALL)->interactions++;
     }
     cn_val_t a[CN_ROWS_MAX * 4];
     int rc = 0;
@@ -404,7 +388,7 @@ static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *i
             a[i * 4] = CN_VTEXT(tenant);
             a[i * 4 + 1] = CN_VINT(t[done + i].bucket);
             a[i * 4 + 2] = CN_VTEXT(ins_rollup_channel(t[done + i].channel));
-            a[i * 4 + 3] = CN_VINT(t[done + i].count);
+            a[i * 4 + 3] = CN_VINT(t[done + i].interactions);
         }
         rc = cn_store_exec(s, cn_rows_sql(&upsert_rollups, k), a, k * 4, NULL, err);
     }

@@ -22,6 +22,17 @@ const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1])
     return out;
 }
 
+ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel)
+{
+    int64_t bucket = ts - ts % INS_ROLLUP_MS;
+    size_t j = 0;
+    while (j < *n && (t[j].bucket != bucket || t[j].channel != channel))
+        j++;
+    if (j == *n)
+        t[(*n)++] = (ins_rollup_t){.bucket = bucket, .channel = channel};
+    return &t[j];
+}
+
 const char *ins_rollup_channel(int channel)
 {
     return channel == INS_ALL ? INS_ALL_CHANNELS : ins_channels[channel];

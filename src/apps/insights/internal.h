@@ -44,6 +44,16 @@ extern const char *const ins_channels[]; /* web, mobile, email, chat, phone; NUL
 #define INS_ALL 5
 #define INS_ALL_CHANNELS "*"
 const char *ins_rollup_channel(int channel); /* a channel's name, or "*" for INS_ALL */
+/* What a chunk of rows adds to one rollup row (ingest counts interactions, the analysis
+ * the rest), so each row is written once per chunk. */
+typedef struct {
+    int64_t bucket, interactions, processed, labels[3]; /* positive, neutral, negative */
+    int channel;
+    double compound_sum;
+} ins_rollup_t;
+/* The entry of (the slot of ts, channel) in t[0..*n), added if new; t holds at least
+ * 2 * INS_CHUNK entries (a chunk's rows: each one's channel and INS_ALL). */
+ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel);
 int ins_channel_index(const char *s, size_t len);
 
 /* ---- ingest.c ---- */
@@ -152,15 +162,18 @@ typedef struct {
  * errs. Returns 0 or CN_EVALIDATION.
  */
 int ins_filter_parse(const json_t *query, ins_filter_t *f, cn_verrors_t *errs);
+/** Adds the channels of a comma-separated list (NULL: none) to f; errors as above. */
+int ins_filter_channels(const char *list, ins_filter_t *f, cn_verrors_t *errs);
 
 #define INS_SQL_MAX 2048
 #define INS_ARGS_MAX 32
 /**
- * Builds the statement for one page (count = 0: ORDER BY + LIMIT limit + 1, after the
- * cursor) or for the total (count = 1). sql must hold INS_SQL_MAX bytes; args
+ * Builds select (up to "FROM interactions") + the filters' WHERE, and with page the
+ * cursor, ORDER BY and LIMIT limit + 1 of one page. sql must hold INS_SQL_MAX bytes; args
  * INS_ARGS_MAX values, borrowing from f. Returns the number of arguments.
  */
-size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, int count, const char *columns,
+#define INS_SELECT_ROWS "SELECT " INS_COLUMNS " FROM interactions"
+size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, const char *select, int page,
                       char *sql, cn_val_t *args);
 /** Encodes the keyset cursor of the row last shown (ts or compound, by f's sort). */
 void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64_t seq, char *out,
@@ -192,6 +205,11 @@ void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col);
 /* cn_cache_request with the module's tag: every committed change of a tenant's insights
  * data drops its cached answers */
 int ins_cache_lookup(cn_req_t *r, cn_cached_req_t *c);
+/* How long answers stay cached at most (ms), per the spec: lists and search 5 minutes,
+ * trends 15, customer profiles and patterns 10. */
+#define INS_TTL_INSIGHTS 300000
+#define INS_TTL_TRENDS 900000
+#define INS_TTL_PROFILE 600000
 
 /**
  * An event of this module: {"count": n, "items": [...]}. open starts it in b (the caller

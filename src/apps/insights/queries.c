@@ -6,13 +6,12 @@
  */
 #include "apps/insights/internal.h"
 #include "core/page.h"
+#include "core/workers.h"
 #include "lib/formats.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define TTL_INSIGHTS 300000
-#define TTL_TRENDS 900000
-#define TTL_PROFILE 600000
 #define DAY_MS 86400000LL
 
 void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col)
@@ -98,7 +97,8 @@ static int count_total(cn_req_t *r, const ins_filter_t *f, int64_t *total)
 {
     char sql[INS_SQL_MAX];
     cn_val_t args[INS_ARGS_MAX];
-    size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
+    size_t n =
+        ins_filter_sql(f, cn_req_tenant(r), "SELECT COUNT(*) FROM interactions", 0, sql, args);
     cn_stmt_t *st;
     int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
     if (rc != 0)
@@ -113,7 +113,7 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
 {
     char sql[INS_SQL_MAX], cursor[300] = "";
     cn_val_t args[INS_ARGS_MAX];
-    size_t n = ins_filter_sql(f, cn_req_tenant(r), 0, INS_COLUMNS, sql, args);
+    size_t n = ins_filter_sql(f, cn_req_tenant(r), INS_SELECT_ROWS, 1, sql, args);
     cn_stmt_t *st;
     int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
     if (rc != 0)
@@ -166,7 +166,7 @@ int ins_list(cn_req_t *r)
     if (rc != 0)
         return rc;
     cn_jw_end(&w);
-    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
+    cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -225,16 +225,9 @@ static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
     if (t->unit == CN_TZ_HOUR && t->to - t->from > 95 * DAY_MS)
         return cn_fail_field(r, "group_by", "hour buckets cover at most 95 days; use day");
     memset(f, 0, sizeof(*f));
-    json_t *ch = json_object_get(r->query, "channels");
-    if (ch) {
-        ins_filter_t tmp;
-        json_t *q = json_pack("{s:O}", "channels", ch);
-        int rc = ins_filter_parse(q, &tmp, &r->verrors);
-        json_decref(q);
-        if (rc != 0)
-            return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
-        *f = tmp;
-    }
+    const char *channels = json_string_value(json_object_get(r->query, "channels"));
+    if (ins_filter_channels(channels, f, &r->verrors) != 0)
+        return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
     return 0;
 }
 
@@ -366,7 +359,7 @@ int ins_trends(cn_req_t *r)
         /* the current bucket keeps changing: a cached "now" would go stale by time alone */
         if (!json_object_get(r->query, "to"))
             cached.cacheable = 0;
-        cn_cache_answer(r, &cached, b, TTL_TRENDS);
+        cn_cache_answer(r, &cached, b, INS_TTL_TRENDS);
     }
     free(t.b);
     cn_tz_close(t.tz);
@@ -433,17 +426,18 @@ static int metrics_from_rollups(cn_req_t *r, const ins_filter_t *f, metrics_t *m
 }
 
 /* Counts over the interactions themselves (a segment filter needs the customers). */
-static int metrics_from_rows(cn_req_t *r, const char *where, const cn_val_t *args, size_t n,
-                             metrics_t *m)
+static int metrics_from_rows(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
-    char agg[INS_SQL_MAX + 160];
-    snprintf(agg, sizeof(agg),
-             "SELECT channel, sentiment, COUNT(*), SUM(s_compound),"
-             " SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END) FROM interactions%s"
-             " GROUP BY channel, sentiment",
-             where);
+    char sql[INS_SQL_MAX + 32];
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_filter_sql(f, cn_req_tenant(r),
+                              "SELECT channel, sentiment, COUNT(*), SUM(s_compound),"
+                              " SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END)"
+                              " FROM interactions",
+                              0, sql, args);
+    strcat(sql, " GROUP BY channel, sentiment"); /* the builder stops below INS_SQL_MAX */
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store, agg, args, n, &st, &r->err);
+    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
@@ -500,15 +494,7 @@ static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 
 static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
-    int rc;
-    if (f->n_segments) {
-        char sql[INS_SQL_MAX];
-        cn_val_t args[INS_ARGS_MAX];
-        size_t n = ins_filter_sql(f, cn_req_tenant(r), 1, NULL, sql, args);
-        rc = metrics_from_rows(r, strstr(sql, " WHERE"), args, n, m);
-    } else {
-        rc = metrics_from_rollups(r, f, m);
-    }
+    int rc = f->n_segments ? metrics_from_rows(r, f, m) : metrics_from_rollups(r, f, m);
     return rc != 0 ? rc : active_customers(r, f, m);
 }
 
@@ -578,7 +564,7 @@ int ins_metrics(cn_req_t *r)
     cn_jw_t w;
     cn_jw_init(&w, b);
     metrics_write(&w, &m, &f);
-    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
+    cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
 
@@ -647,25 +633,37 @@ static void write_snippet(cn_jw_t *w, const char *s, size_t len)
 /* The page's hits in rank order: BM25 among the newest SEARCH_CANDIDATES matches. Ranking
  * every match costs microseconds each, and a common word matches a large share of a
  * tenant's history; recent interactions are the ones an analyst looks for. */
-static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t offset, int64_t *seqs,
-                       double *scores, int64_t *n)
+/* A search, run on a worker (a search over a large history takes milliseconds of CPU, and
+ * a loop must not stall its other requests meanwhile); the answer comes back to the loop. */
+typedef struct {
+    cn_store_t *store;
+    char tenant[64];
+    char *match; /* the FTS5 query */
+    int64_t limit, offset;
+    cn_cached_req_t cached;
+    cn_buf_t out;
+    cn_err_t err;
+    int rc;
+} search_t;
+
+static int search_page(search_t *x, int64_t *seqs, double *scores, int64_t *n)
 {
-    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(limit + 1), CN_VINT(offset),
-                    CN_VINT(SEARCH_CANDIDATES), CN_VTEXT(cn_req_tenant(r))};
+    cn_val_t a[] = {CN_VTEXT(x->match), CN_VINT(x->limit + 1), CN_VINT(x->offset),
+                    CN_VINT(SEARCH_CANDIDATES), CN_VTEXT(x->tenant)};
     cn_stmt_t *st;
     /* newest first, the tenant checked on each match's index row, stopping after the
      * candidates */
-    int rc = cn_store_query(r->store,
+    int rc = cn_store_query(x->store,
                             "SELECT hit, score FROM (SELECT rowid AS hit,"
                             " bm25(interactions_fts) AS score FROM interactions_fts"
                             " WHERE interactions_fts MATCH $1 AND tenant_id = $5"
                             " ORDER BY rowid DESC LIMIT $4)"
                             " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
-                            a, 5, &st, &r->err);
+                            a, 5, &st, &x->err);
     if (rc != 0)
         return rc;
     *n = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && *n <= limit) {
+    while ((rc = cn_stmt_step(st, &x->err)) == CN_ROW && *n <= x->limit) {
         seqs[*n] = cn_stmt_int(st, 0);
         scores[(*n)++] = cn_stmt_real(st, 1);
     }
@@ -674,20 +672,20 @@ static int search_page(cn_req_t *r, const char *match, int64_t limit, int64_t of
 }
 
 /* One hit: the interaction and its snippet (computed for the page's rows only). */
-static int write_hit(cn_req_t *r, const char *match, int64_t seq, double score, cn_jw_t *w)
+static int write_hit(search_t *x, int64_t seq, double score, cn_jw_t *w)
 {
-    cn_val_t a[] = {CN_VTEXT(match), CN_VINT(seq), CN_VTEXT(cn_req_tenant(r))};
+    cn_val_t a[] = {CN_VTEXT(x->match), CN_VINT(seq), CN_VTEXT(x->tenant)};
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
+    int rc = cn_store_query(x->store,
                             "SELECT " INS_COLUMNS ", snippet(interactions_fts, 0, char(2), char(3),"
                             " '…', 16) FROM interactions_fts JOIN interactions"
                             " ON interactions.seq = interactions_fts.rowid"
                             " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2"
                             " AND interactions.tenant_id = $3",
-                            a, 3, &st, &r->err);
+                            a, 3, &st, &x->err);
     if (rc != 0)
         return rc;
-    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+    if ((rc = cn_stmt_step(st, &x->err)) == CN_ROW) {
         cn_jw_object(w);
         cn_jw_key(w, "interaction");
         ins_write_row(w, st);
@@ -703,16 +701,54 @@ static int write_hit(cn_req_t *r, const char *match, int64_t seq, double score, 
     return rc < 0 ? rc : 0;
 }
 
-static int search_rows(cn_req_t *r, const char *match, int64_t limit, int64_t offset, cn_jw_t *w,
-                       int *more)
+/* {"items": [...], "next_cursor": ...} into x->out */
+static int search_answer(search_t *x)
 {
     int64_t seqs[SEARCH_PAGE_MAX + 1], n = 0;
     double scores[SEARCH_PAGE_MAX + 1];
-    int rc = search_page(r, match, limit, offset, seqs, scores, &n);
-    *more = n > limit;
-    for (int64_t i = 0; rc == 0 && i < n && i < limit; i++)
-        rc = write_hit(r, match, seqs[i], scores[i], w);
+    int rc = search_page(x, seqs, scores, &n);
+    cn_jw_t w;
+    cn_jw_init(&w, &x->out);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "items");
+    cn_jw_array(&w);
+    for (int64_t i = 0; rc == 0 && i < n && i < x->limit; i++)
+        rc = write_hit(x, seqs[i], scores[i], &w);
+    cn_jw_end(&w);
+    cn_jw_key(&w, "next_cursor");
+    if (n > x->limit && x->offset + x->limit < SEARCH_CANDIDATES) {
+        char next[24];
+        cn_jw_str(&w, next,
+                  (size_t)snprintf(next, sizeof(next), "%lld", (long long)(x->offset + x->limit)));
+    } else {
+        cn_jw_null(&w);
+    }
+    cn_jw_end(&w);
     return rc;
+}
+
+static void search_work(void *arg)
+{
+    search_t *x = arg;
+    x->store = cn_worker_store(&x->err);
+    x->rc = x->store ? search_answer(x) : CN_ERR;
+}
+
+static void search_done(cn_req_t *r, void *arg)
+{
+    search_t *x = arg;
+    if (r != NULL && x->rc != 0) {
+        r->err = x->err;
+        cn_req_finish_error(r, x->rc);
+    } else if (r != NULL) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_buf_append(b, x->out.data, x->out.len);
+        cn_cache_answer(r, &x->cached, b, INS_TTL_INSIGHTS);
+        cn_reply_json_buf(r, 200);
+    }
+    free(x->match);
+    cn_buf_free(&x->out);
+    free(x);
 }
 
 int ins_search(cn_req_t *r)
@@ -735,27 +771,11 @@ int ins_search(cn_req_t *r)
         cn_buf_free(&match);
         return cn_fail_field(r, "q", "must contain at least one letter or digit");
     }
-    cn_buf_t *b = cn_reply_buffer(r);
-    cn_jw_t w;
-    cn_jw_init(&w, b);
-    cn_jw_object(&w);
-    cn_jw_key(&w, "items");
-    cn_jw_array(&w);
-    int more = 0;
-    int rc = search_rows(r, match.data, limit, offset, &w, &more);
-    cn_buf_free(&match);
-    if (rc != 0)
-        return rc;
-    cn_jw_end(&w);
-    cn_jw_key(&w, "next_cursor");
-    if (more && offset + limit < SEARCH_CANDIDATES) {
-        char next[24];
-        cn_jw_str(&w, next,
-                  (size_t)snprintf(next, sizeof(next), "%lld", (long long)(offset + limit)));
-    } else {
-        cn_jw_null(&w);
-    }
-    cn_jw_end(&w);
-    cn_cache_answer(r, &cached, b, TTL_INSIGHTS);
-    return cn_reply_json_buf(r, 200);
+    search_t *x = cn_calloc(1, sizeof(*x));
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    x->match = match.data;
+    x->limit = limit;
+    x->offset = offset;
+    x->cached = cached;
+    return cn_req_offload(r, search_work, search_done, x);
 }

@@ -503,7 +503,7 @@ static int export_page(export_t *x)
     char sql[INS_SQL_MAX];
     cn_val_t args[INS_ARGS_MAX];
     x->f.limit = EXPORT_PAGE;
-    size_t n = ins_filter_sql(&x->f, x->tenant, 0, INS_COLUMNS, sql, args);
+    size_t n = ins_filter_sql(&x->f, x->tenant, INS_SELECT_ROWS, 1, sql, args);
     cn_stmt_t *st;
     cn_err_t err;
     int rc = cn_store_query(x->store, sql, args, n, &st, &err);
