@@ -383,6 +383,21 @@ describe('refresh and sign-out', () => {
     assert.equal((await as(S.alice.access_token).get('/api/v1/users/me')).status, 200);
   });
 
+  test('the same refresh token sent many times at once rotates once; the copies revoke the session', async () => {
+    // Copies of one token arriving together (several may land in one loop turn's write
+    // batch): exactly one rotates, and every other copy counts as reuse.
+    const s1 = await session('acme', 'mia');
+    const answers = await Promise.all(Array.from({ length: 12 }, () => refresh(s1.refresh_token)));
+    const ok = answers.filter((a) => a.status === 200);
+    assert.equal(ok.length, 1, answers.map((a) => a.status).join(' '));
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      const p = assertProblem(a, 401);
+      assert.match(p.detail, /already used; the session is revoked|the session has ended/);
+    }
+    const p = assertProblem(await refresh(ok[0].json.refresh_token), 401);
+    assert.equal(p.detail, 'the session has ended; sign in again');
+  });
+
   test('an unknown or missing refresh token is 401; a malformed request is 422', async () => {
     let p = assertProblem(await refresh(crypto.randomBytes(32).toString('base64url')), 401);
     assert.equal(p.detail, 'the refresh token is not valid');
