@@ -4,6 +4,7 @@
  * permission check, so those three can never disagree.
  */
 #include "core/system.h"
+#include "core/console.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -63,12 +64,13 @@ static int get_openapi(cn_req_t *r)
     return cn_reply_raw(r, 200, "application/json", SYS.openapi, SYS.openapi_len);
 }
 
-/* A landing page for whoever opens the server in a browser (the console will live at
- * /console): what this is and where the machine-readable parts are. */
+/* A landing page for whoever opens the server in a browser: the console, and where the
+ * machine-readable parts are. */
 static const char home_html[] =
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
     "<title>Cairn</title></head><body>\n<h1>Cairn</h1>\n"
     "<p>The server is running. The API lives under <code>/api/v1</code>.</p>\n<ul>\n"
+    "<li><a href=\"/console\">Console</a> (sign in)</li>\n"
     "<li><a href=\"/api/openapi.json\">OpenAPI document</a></li>\n"
     "<li><a href=\"/healthz\">Liveness</a> and <a href=\"/readyz\">readiness</a></li>\n"
     "<li><a href=\"/metrics\">Prometheus metrics</a></li>\n</ul>\n</body></html>\n";
@@ -80,6 +82,9 @@ static int get_home(cn_req_t *r)
 
 static const cn_route_t system_routes[] = {
     {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)"},
+    {CN_GET, "/console", cn_console_page, .summary = "The web console (HTML)"},
+    {CN_GET, "/console/app.js", cn_console_script, .summary = "The web console's script"},
+    {CN_GET, "/console/app.css", cn_console_style, .summary = "The web console's styles"},
     {CN_GET, "/healthz", get_healthz, .summary = "Liveness: the process answers"},
     {CN_GET, "/readyz", get_readyz, .summary = "Readiness: store reachable, migrations current"},
     {CN_GET, "/metrics", get_metrics, .summary = "Prometheus metrics"},

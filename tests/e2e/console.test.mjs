@@ -1,0 +1,120 @@
+// The web console in a real browser (Debian's chromium driven by playwright-core) against
+// the real binary: sign-in with the cookie session, the insights view and its live updates
+// (an interaction ingested through the API shows up within 1 s, then its sentiment),
+// search with highlighted snippets, a reload that keeps the session, sign-out, and
+// server text that is never run as markup.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { api, request, startServer, stopAllServers } from './lib/server.mjs';
+
+const PW = 'quiet-Heron-58-lantern';
+let srv;
+let browser;
+let page;
+let owner; // API client with the owner's access token
+
+before(async () => {
+  srv = await startServer();
+  const t = await api(srv.url).post('/api/v1/tenants', {
+    slug: 'console', name: 'Console Ltd', owner_email: 'owner@console.test', owner_password: PW,
+  });
+  assert.equal(t.status, 201, t.text);
+  const login = await request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'console', email: 'owner@console.test', password: PW },
+  });
+  assert.equal(login.status, 200, login.text);
+  owner = api(srv.url, login.json.access_token);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  page = await (await browser.newContext()).newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await stopAllServers();
+});
+
+async function signIn(password = PW) {
+  await page.fill('input[name=tenant]', 'console');
+  await page.fill('input[name=email]', 'owner@console.test');
+  await page.fill('input[name=password]', password);
+  await page.click('#signin-form button[type=submit]');
+}
+
+function ingest(over = {}) {
+  return owner.post('/api/v1/interactions', {
+    customer_id: crypto.randomUUID(), timestamp: new Date().toISOString(), channel: 'chat',
+    event_type: 'message', content: 'The courier was wonderful and very quick.', ...over,
+  });
+}
+
+describe('console', () => {
+  test('the page is served with a strict content security policy', async () => {
+    const r = await request(`${srv.url}/console`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers['content-type'], /^text\/html/);
+    assert.match(r.headers['content-security-policy'], /script-src 'self'/);
+    const js = await request(`${srv.url}/console/app.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers['content-type'], /^text\/javascript/);
+  });
+
+  test('a wrong password is refused with the server\'s message; the right one signs in', async () => {
+    await page.goto(`${srv.url}/console`);
+    await page.waitForSelector('#signin-form', { state: 'visible' });
+    await signIn('not-the-password-at-all');
+    await page.waitForFunction(() => document.querySelector('#signin-error').textContent !== '');
+    assert.match(await page.textContent('#signin-error'), /password|credentials|not valid/i);
+    assert.equal(await page.isVisible('#app'), false);
+
+    await signIn();
+    await page.waitForSelector('#app', { state: 'visible' });
+    assert.match(await page.textContent('#who'), /owner@console\.test · console/);
+    await page.waitForFunction(() => document.querySelector('#live').textContent === 'live');
+  });
+
+  test('an interaction ingested through the API appears within 1 s, then its sentiment', async () => {
+    const customer = crypto.randomUUID();
+    const started = Date.now();
+    const r = await ingest({ customer_id: customer });
+    assert.equal(r.status, 201, r.text);
+    const row = `#interactions tbody tr[data-id="${r.json.id}"]`;
+    await page.waitForSelector(row, { timeout: 5000 });
+    assert.ok(Date.now() - started < 1000, `shown after ${Date.now() - started} ms`);
+    assert.match(await page.textContent(row), new RegExp(customer));
+    await page.waitForFunction((sel) => document.querySelector(`${sel} .sentiment`).textContent.startsWith('positive'),
+      row, { timeout: 15000 });
+  });
+
+  test('search shows highlighted snippets', async () => {
+    assert.equal((await ingest({ content: 'My parcel came with a zeppelin sticker on it.' })).status, 201);
+    await page.fill('#search-form input[name=q]', 'zeppelin');
+    await page.click('#search-form button[type=submit]');
+    await page.waitForSelector('#hits li mark');
+    assert.equal((await page.textContent('#hits li mark')).toLowerCase(), 'zeppelin');
+  });
+
+  test('server text is shown as text, never run as markup', async () => {
+    const evil = '<img src=x onerror="window.pwned=1">';
+    const r = await ingest({ content: evil });
+    assert.equal(r.status, 201, r.text);
+    await page.reload(); // the loaded list shows content (live rows carry no content)
+    const row = `#interactions tbody tr[data-id="${r.json.id}"]`;
+    await page.waitForSelector(row);
+    assert.equal(await page.textContent(`${row} td.content`), evil);
+    assert.equal(await page.locator('#interactions img').count(), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+  });
+
+  test('a reload keeps the session; sign-out ends it', async () => {
+    await page.reload();
+    await page.waitForSelector('#app', { state: 'visible' });
+    await page.waitForFunction(() => document.querySelector('#live').textContent === 'live');
+    await page.click('#signout');
+    await page.waitForSelector('#signin', { state: 'visible' });
+    await page.reload();
+    await page.waitForSelector('#signin', { state: 'visible' });
+    assert.equal(await page.isVisible('#app'), false);
+  });
+});
