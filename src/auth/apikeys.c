@@ -264,5 +264,8 @@ int auth_delete_api_key(cn_req_t *r)
         return rc;
     if (changes == 0)
         return cn_fail(r, CN_ENOTFOUND, "no active API key with this id");
+    /* requests check the key in the store each time; the realtime connections it opened
+     * are checked against the in-memory revoked set, so the key's id goes there too */
+    auth_revoke_session(cn_req_param(r, "id"));
     return cn_reply_empty(r, 204);
 }

@@ -41,7 +41,8 @@ char *auth_token_issue(const auth_claims_t *c);
 int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *s,
                       auth_claims_t *out, const char **why);
 
-/** Marks a session revoked in this process until its access tokens have expired. */
+/** Marks a session (or an API key, by its id) revoked in this process until its access
+ * tokens have expired; open realtime connections of it close at the hub's next tick. */
 void auth_revoke_session(const char *sid);
 /** 1 when the session was revoked (checked on every authenticated request). */
 int auth_session_revoked(const char *sid);

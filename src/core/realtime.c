@@ -1164,6 +1164,14 @@ static void ws_ping(client_t *c)
     mark_dirty(c);
 }
 
+/* a session, or an API key (subject "key:<id>"), revoked since the connection opened */
+static int credential_revoked(const who_t *p)
+{
+    if (p->session_id[0])
+        return cn_session_revoked(p->session_id);
+    return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4);
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, tick, entry);
@@ -1180,8 +1188,9 @@ static void on_tick(h2o_timeout_entry_t *entry)
             client_free(c); /* a peer that reads nothing never gets its close frame */
             continue;
         }
-        if (c->principal != NULL && cn_session_revoked(c->principal->session_id)) {
-            /* signed out (logout, password change, reset): the connection ends with it */
+        if (c->principal != NULL && credential_revoked(c->principal)) {
+            /* signed out (logout, password change, reset) or its API key revoked: the
+             * connection ends with it */
             if (c->kind == CLIENT_WS) {
                 ws_queue_close(c, 4401, "the session has been signed out");
             } else if (!c->closing) {

@@ -243,6 +243,31 @@ describe('realtime hub', () => {
     await withTimeout(ended, 5000, 'the event stream to end');
   });
 
+  test('revoking an API key ends the connections it opened (4401)', async () => {
+    assert.equal((await api(srv.url).post('/api/v1/tenants', {
+      slug: 'rt-keys', name: 'Keys', owner_email: 'owner@rt-keys.test', owner_password: 'steady-Koala-71-bramble',
+    })).status, 201);
+    const l = await request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'rt-keys', email: 'owner@rt-keys.test', password: 'steady-Koala-71-bramble' },
+    });
+    assert.equal(l.status, 200);
+    const owner = api(srv.url, l.json.access_token);
+    const key = await owner.post('/api/v1/api-keys', { name: 'rt-revoke', permissions: ['realtime.read', 'notes.read'] });
+    assert.equal(key.status, 201, key.text);
+    const k = client(srv.url, { token: key.json.key });
+    await ready(k);
+    assert.equal((await subscribed(k, { channel: 'notes' })).op, 'subscribed');
+    const other = client(srv.url, { token: l.json.access_token });
+    await ready(other);
+    assert.equal((await owner.delete(`/api/v1/api-keys/${key.json.id}`)).status, 204);
+    const info = await withTimeout(k.closeInfo, 5000, 'the key\'s WebSocket to close');
+    assert.equal(info.code, 4401);
+    // the other credential's connection stays
+    await sleep(1500);
+    assert.equal(other.ws.readyState, 1);
+    other.ws.close();
+  });
+
   test('bad messages get an error and the connection stays usable; an oversized frame closes with 1009', async () => {
     const c = client(srv.url);
     await ready(c);
