@@ -67,7 +67,12 @@ static const key_t_ keys[] = {
      OFF(busy_timeout_ms), "how long to wait for another process holding the database lock"},
     {"store.cache_size", "CAIRN_STORE_CACHE_SIZE", NULL, T_SIZE, "32M", 0, 1LL << 34, NULL,
      OFF(store_cache_bytes),
-     "SQLite page cache per connection (one per loop and job worker), filled as used"},
+     "SQLite page cache per reading connection (each loop, job worker and worker), filled"
+     " as used"},
+    {"store.write_cache_size", "CAIRN_STORE_WRITE_CACHE_SIZE", NULL, T_SIZE, "16M", 0, 1LL << 34,
+     NULL, OFF(store_write_cache_bytes),
+     "SQLite page cache of the one write connection; it stays filled, as no other connection"
+     " writes"},
     {"store.auto_migrate", "CAIRN_AUTO_MIGRATE", NULL, T_BOOL, "true", 0, 0, NULL,
      OFF(auto_migrate), "apply pending migrations when the server starts"},
     {"log.level", "CAIRN_LOG_LEVEL", "--log-level", T_ENUM, "info", 0, 0, log_levels,

@@ -34,7 +34,8 @@ typedef struct st_cn_config_t {
     char *data_dir;
     int synchronous_full; /* store.synchronous: 0 normal (durable against crashes), 1 full */
     int busy_timeout_ms;
-    int64_t store_cache_bytes; /* page cache per connection */
+    int64_t store_cache_bytes;       /* page cache per reading connection */
+    int64_t store_write_cache_bytes; /* page cache of the write connection */
     int auto_migrate;
     int log_level; /* cn_log_level_t */
     int access_log;

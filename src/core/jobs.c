@@ -49,7 +49,7 @@ static struct {
     int64_t backoff_ms, backoff_max_ms, retention_ms;
     char *data_dir; /* owned */
     int synchronous_full, busy_timeout_ms;
-    int64_t cache_bytes;
+    int64_t cache_bytes, write_cache_bytes;
 
     pthread_mutex_t mu; /* guards wake_gen and stopping; never held around store calls */
     pthread_cond_t cv;  /* CLOCK_MONOTONIC */
@@ -700,6 +700,7 @@ static int open_store(cn_store_t **out, cn_err_t *err)
                             .synchronous_full = J.synchronous_full,
                             .busy_timeout_ms = J.busy_timeout_ms,
                             .cache_bytes = J.cache_bytes,
+                            .write_cache_bytes = J.write_cache_bytes,
                             .manual_checkpoint = 1};
     return cn_store_open(&opts, out, err);
 }
@@ -734,6 +735,7 @@ int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *
     J.synchronous_full = cfg->synchronous_full;
     J.busy_timeout_ms = cfg->busy_timeout_ms;
     J.cache_bytes = cfg->store_cache_bytes;
+    J.write_cache_bytes = cfg->store_write_cache_bytes;
     J.last_reclaim_ms = J.last_purge_ms = 0;
     cn_store_add_hook(&jobs_hook);
     return 0;

@@ -326,6 +326,7 @@ static int open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *e
                             .synchronous_full = cfg->synchronous_full,
                             .busy_timeout_ms = cfg->busy_timeout_ms,
                             .cache_bytes = cfg->store_cache_bytes,
+                            .write_cache_bytes = cfg->store_write_cache_bytes,
                             .on_query = on_store_query};
     return cn_store_open(&opts, out, err);
 }
@@ -337,6 +338,7 @@ int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_e
                             .synchronous_full = cfg->synchronous_full,
                             .busy_timeout_ms = cfg->busy_timeout_ms,
                             .cache_bytes = cfg->store_cache_bytes,
+                            .write_cache_bytes = cfg->store_write_cache_bytes,
                             .on_query = on_store_query};
     return cn_store_open(&opts, out, err);
 }

@@ -154,7 +154,8 @@ static void sqlite_global_init(void)
     sqlite3_initialize();
 }
 
-static int open_conn(const cn_store_opts_t *opts, const char *path, conn_t *c, cn_err_t *err)
+static int open_conn(const cn_store_opts_t *opts, const char *path, int64_t cache_bytes, conn_t *c,
+                     cn_err_t *err)
 {
     sqlite3 *db = NULL;
     int flags =
@@ -172,7 +173,7 @@ static int open_conn(const cn_store_opts_t *opts, const char *path, conn_t *c, c
              opts->synchronous_full ? "FULL" : "NORMAL");
     /* negative: a size in KiB; pages are allocated as used, so an idle connection stays small */
     snprintf(cache, sizeof(cache), "PRAGMA cache_size=%lld",
-             opts->cache_bytes > 0 ? -(long long)(opts->cache_bytes / 1024) : -2000LL);
+             cache_bytes > 0 ? -(long long)(cache_bytes / 1024) : -2000LL);
     if (pragma(db, "PRAGMA journal_mode=WAL", err) || pragma(db, sync, err) ||
         pragma(db, "PRAGMA foreign_keys=ON", err) || pragma(db, "PRAGMA temp_store=MEMORY", err) ||
         pragma(db, cache, err) ||
@@ -200,7 +201,8 @@ static writer_t *writer_acquire(const cn_store_opts_t *opts, const char *path, c
         w = w->next;
     if (w == NULL) {
         w = cn_calloc(1, sizeof(*w));
-        if (open_conn(opts, path, &w->conn, err) != 0) {
+        int64_t bytes = opts->write_cache_bytes ? opts->write_cache_bytes : opts->cache_bytes;
+        if (open_conn(opts, path, bytes, &w->conn, err) != 0) {
             free(w);
             pthread_mutex_unlock(&writers_lock);
             return NULL;
@@ -240,7 +242,7 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     if (opts->must_exist && access(path, F_OK) != 0)
         return cn_err_set(err, CN_ERR, "no database at %s", path);
     cn_store_t *s = cn_calloc(1, sizeof(*s));
-    if (open_conn(opts, path, &s->own, err) != 0) {
+    if (open_conn(opts, path, opts->cache_bytes, &s->own, err) != 0) {
         free(s);
         return CN_ERR;
     }

@@ -1,9 +1,9 @@
 /*
  * The store: one small SQL interface over a driver (SQLite now, PostgreSQL later).
  * A cn_store_t is a handle used by one thread at a time (each event loop owns one): it
- * reads on its own connection and writes on the process's shared write connection. SQL is written in the dialect SQLite and PostgreSQL share: $1..$n parameters,
- * RETURNING, ON CONFLICT. Statements are prepared once per connection and cached.
- * This layer includes nothing above it.
+ * reads on its own connection and writes on the process's shared write connection. SQL is written
+ * in the dialect SQLite and PostgreSQL share: $1..$n parameters, RETURNING, ON CONFLICT. Statements
+ * are prepared once per connection and cached. This layer includes nothing above it.
  */
 #ifndef CAIRN_STORE_STORE_H
 #define CAIRN_STORE_STORE_H
@@ -14,12 +14,14 @@ typedef struct st_cn_store_t cn_store_t;
 typedef struct st_cn_stmt_t cn_stmt_t;
 
 typedef struct st_cn_store_opts_t {
-    const char *data_dir;  /* the database lives in data_dir/cairn.db */
-    int synchronous_full;  /* 0: durable against process crashes; 1: also power loss */
-    int busy_timeout_ms;   /* waiting for another process's lock */
-    int must_exist;        /* fail instead of creating a new, empty database */
-    int manual_checkpoint; /* do not checkpoint inside commits: cn_store_checkpoint() does */
-    int64_t cache_bytes;   /* page cache of this connection; 0: SQLite's default (2 MB) */
+    const char *data_dir;      /* the database lives in data_dir/cairn.db */
+    int synchronous_full;      /* 0: durable against process crashes; 1: also power loss */
+    int busy_timeout_ms;       /* waiting for another process's lock */
+    int must_exist;            /* fail instead of creating a new, empty database */
+    int manual_checkpoint;     /* do not checkpoint inside commits: cn_store_checkpoint() does */
+    int64_t cache_bytes;       /* page cache of this connection; 0: SQLite's default (2 MB) */
+    int64_t write_cache_bytes; /* of the shared write connection (its first opener's); 0:
+                                  cache_bytes */
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 

@@ -611,6 +611,7 @@ static void test_print_lists_every_key_once(void **state)
         "realtime.max_subscriptions",
         "realtime.heartbeat_s",
         "store.cache_size",
+        "store.write_cache_size",
         "insights.geoip_db",
         "insights.pattern_delay_s",
     };
