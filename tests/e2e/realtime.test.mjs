@@ -222,15 +222,22 @@ describe('realtime hub', () => {
     for (const x of [other, mine, k]) x.ws.close();
   });
 
-  test('signing out ends the session\'s connections (4401; the event stream ends)', async () => {
-    assert.equal((await api(srv.url).post('/api/v1/tenants', {
-      slug: 'rt-signout', name: 'Sign-out', owner_email: 'owner@rt-signout.test', owner_password: 'steady-Koala-71-bramble',
-    })).status, 201);
-    const l = await request(`${srv.url}/api/v1/auth/login`, {
-      method: 'POST', body: { tenant: 'rt-signout', email: 'owner@rt-signout.test', password: 'steady-Koala-71-bramble' },
+  // a new tenant and its owner's access token
+  async function newOwner(slug) {
+    const pw = 'steady-Koala-71-bramble';
+    const t = await api(srv.url).post('/api/v1/tenants', {
+      slug, name: slug, owner_email: `owner@${slug}.test`, owner_password: pw,
     });
-    assert.equal(l.status, 200);
-    const token = l.json.access_token;
+    assert.equal(t.status, 201, t.text);
+    const l = await request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: slug, email: `owner@${slug}.test`, password: pw },
+    });
+    assert.equal(l.status, 200, l.text);
+    return l.json.access_token;
+  }
+
+  test('signing out ends the session\'s connections (4401; the event stream ends)', async () => {
+    const token = await newOwner('rt-signout');
     const c = client(srv.url, { token });
     await ready(c);
     const sse = http.get(`${srv.url}/api/v1/realtime/sse?channel=notes`, { headers: { authorization: `Bearer ${token}` } });
@@ -244,20 +251,14 @@ describe('realtime hub', () => {
   });
 
   test('revoking an API key ends the connections it opened (4401)', async () => {
-    assert.equal((await api(srv.url).post('/api/v1/tenants', {
-      slug: 'rt-keys', name: 'Keys', owner_email: 'owner@rt-keys.test', owner_password: 'steady-Koala-71-bramble',
-    })).status, 201);
-    const l = await request(`${srv.url}/api/v1/auth/login`, {
-      method: 'POST', body: { tenant: 'rt-keys', email: 'owner@rt-keys.test', password: 'steady-Koala-71-bramble' },
-    });
-    assert.equal(l.status, 200);
-    const owner = api(srv.url, l.json.access_token);
+    const token = await newOwner('rt-keys');
+    const owner = api(srv.url, token);
     const key = await owner.post('/api/v1/api-keys', { name: 'rt-revoke', permissions: ['realtime.read', 'notes.read'] });
     assert.equal(key.status, 201, key.text);
     const k = client(srv.url, { token: key.json.key });
     await ready(k);
     assert.equal((await subscribed(k, { channel: 'notes' })).op, 'subscribed');
-    const other = client(srv.url, { token: l.json.access_token });
+    const other = client(srv.url, { token });
     await ready(other);
     assert.equal((await owner.delete(`/api/v1/api-keys/${key.json.id}`)).status, 204);
     const info = await withTimeout(k.closeInfo, 5000, 'the key\'s WebSocket to close');
