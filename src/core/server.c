@@ -343,9 +343,10 @@ int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_e
     return cn_store_open(&opts, out, err);
 }
 
+/* a loop's options (no checkpoints in commits): it shares the loops' write connection */
 static int open_worker_store(cn_store_t **out, cn_err_t *err)
 {
-    return cn_open_store(S.cfg, 1, out, err);
+    return open_loop_store(S.cfg, out, err);
 }
 
 static int wait_for_signal(void)
