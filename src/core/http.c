@@ -782,6 +782,26 @@ void cn_req_takeover(cn_req_t *r, int status)
     finish(r, status, 0);
 }
 
+int cn_reply_stream(cn_req_t *r, const char *content_type, const char *const *headers,
+                    h2o_generator_t *gen)
+{
+    static h2o_generator_t headers_only = {NULL, NULL}; /* finished at once: never called */
+    h2o_req_t *req = r->h;
+    cn_req_takeover(r, 200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    for (size_t i = 0; headers && headers[i]; i += 2)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i], strlen(headers[i]), 0,
+                              NULL, headers[i + 1], strlen(headers[i + 1]));
+    if (r->method == CN_HEAD) { /* a body after these headers would desynchronise the client */
+        h2o_start_response(req, &headers_only);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
+    h2o_start_response(req, gen);
+    return 1;
+}
+
 static void answer_failure(cn_req_t *r, int rc)
 {
     if (cn_store_in_txn(r->store)) /* a handler must not leave a unit of work open */

@@ -144,6 +144,16 @@ int cn_principal_allowed(cn_store_t *s, const cn_principal_t *p, const char *per
  */
 void cn_req_takeover(cn_req_t *r, int status);
 
+/**
+ * Starts a streamed 200 answer of content_type, plus the headers given as name, value
+ * pairs ending with NULL (or none: NULL); all strings must outlive the request. The body
+ * is gen's: h2o calls gen->proceed as the client reads, and the handler sends with
+ * h2o_send(r->h, ...). A HEAD request gets the headers alone: then this returns 0 and gen
+ * is never used (it may be NULL); otherwise 1.
+ */
+int cn_reply_stream(cn_req_t *r, const char *content_type, const char *const *headers,
+                    h2o_generator_t *gen);
+
 /** Value of a request header (name lower-case), or {NULL, 0}. */
 h2o_iovec_t cn_req_header(cn_req_t *r, const char *name);
 

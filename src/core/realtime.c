@@ -1011,10 +1011,9 @@ static int get_sse(cn_req_t *r)
         return cn_fail(r, CN_ENOTFOUND, "no module publishes on the channel %s", channel);
     if (cn_req_allowed(r, perm) != 0)
         return cn_fail(r, CN_EFORBIDDEN, "this channel needs the permission %s", perm);
-    if (r->method == CN_HEAD) { /* the headers only; a stream would follow them otherwise */
-        cn_reply_header(r, "content-type", H2O_STRLIT("text/event-stream"));
-        return cn_reply_empty(r, 200);
-    }
+    static const char *const headers[] = {"cache-control", "no-store", NULL};
+    if (r->method == CN_HEAD) /* the headers alone */
+        return cn_reply_stream(r, "text/event-stream", headers, NULL);
     char epoch[CN_EPOCH_LEN + 1];
     int64_t since = parse_last_event_id(r, epoch);
     h2o_req_t *req = r->h;
@@ -1030,14 +1029,9 @@ static int get_sse(cn_req_t *r)
     presence_add(c->principal, 1);
     c->gen.proceed = sse_proceed;
     c->gen.stop = sse_stop;
-    cn_req_takeover(r, 200);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/event-stream"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+    cn_reply_stream(r, "text/event-stream", headers, &c->gen);
     h2o_linklist_insert(&hub->clients, &c->link);
     atomic_fetch_add_explicit(&stats.connections, 1, memory_order_relaxed);
-    h2o_start_response(req, &c->gen);
     cn_buf_lit(&c->out, ": cairn event stream\n\n");
     subscribe(c, channel, since, epoch[0] ? epoch : NULL);
     mark_dirty(c);

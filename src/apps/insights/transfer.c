@@ -566,15 +566,10 @@ int ins_export(cn_req_t *r)
     snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
     x->gen.proceed = export_proceed;
     x->gen.stop = export_stop;
-    cn_req_takeover(r, 200);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/csv; charset=utf-8"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
-                   H2O_STRLIT("attachment; filename=\"interactions.csv\""));
-    h2o_start_response(req, &x->gen);
-    if (r->method == CN_HEAD) { /* the headers only: a body would desynchronise the client */
-        x->finished = 1;
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    static const char *const headers[] = {"content-disposition",
+                                          "attachment; filename=\"interactions.csv\"", NULL};
+    if (!cn_reply_stream(r, "text/csv; charset=utf-8", headers, &x->gen)) {
+        x->finished = 1; /* HEAD: the headers were the whole answer */
         return 0;
     }
     cn_csv_buf_t head = {0};
