@@ -91,9 +91,11 @@ void cn_store_clear_hooks(void)
     n_hooks = 0;
 }
 
+/* Last added first: the apps start after the services they use, and an app's precommit
+ * may still publish events or stage audit entries that those services write in theirs. */
 static int run_precommit(cn_store_t *s, cn_err_t *err)
 {
-    for (size_t i = 0; i < n_hooks; i++) {
+    for (size_t i = n_hooks; i-- > 0;) {
         int rc = hooks[i]->precommit ? hooks[i]->precommit(s, err) : 0;
         if (rc != 0)
             return rc;

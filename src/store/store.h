@@ -136,7 +136,9 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
  * job wake-ups). They run on the connection's thread for explicit transactions (a batch,
  * or cn_store_begin/commit on a plain connection), never for single auto-commit writes.
  * - precommit: just before COMMIT; write what was staged for this transaction. An error
- *   rolls the transaction back (end then gets committed = 0).
+ *   rolls the transaction back (end then gets committed = 0). Precommits run in the
+ *   reverse order of cn_store_add_hook, so a hook may stage work (an event) for a hook
+ *   added before it; end and unit_end run in the order added.
  * - end: after COMMIT (committed = 1) or ROLLBACK (0), while the process write lock is
  *   still held, so hooks see transactions in commit order. Must not block or use a store.
  * - unit_end: a unit of work inside a batch (a savepoint) was released (1) or rolled back

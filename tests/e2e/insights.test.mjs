@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, request, sleep, startServer, stopAllServers,
-  tempDir, waitFor, withTimeout,
+  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, connect, rawExchange, request, sleep, startServer,
+  stopAllServers, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 
 const uuid = () => crypto.randomUUID();
@@ -169,6 +169,39 @@ describe('idempotency', () => {
     assert.equal(b.json.duplicates, 3);
     assert.deepEqual(b.json.results.map((r) => r.id), a.json.results.map((r) => r.id));
     assert.equal((await c.get(`/api/v1/customers/${cust}`)).json.interaction_count, 3);
+  });
+
+  test('single ingests of one loop turn: each stored once, one per shared Idempotency-Key', async () => {
+    // Written on 24 connections in the same tick, the requests reach each loop together and
+    // are stored in one transaction (staged rows, see staging.c), where a shared key must
+    // be found among rows not yet inserted.
+    const cust = uuid();
+    const key = `same-${uuid()}`;
+    const word = `kiwi${crypto.randomBytes(6).toString('hex').replace(/[0-9]/g, 'q')}`;
+    const sockets = await Promise.all(Array.from({ length: 24 }, () => connect(srv.port)));
+    const res = (await Promise.all(sockets.map((socket, i) => {
+      const body = JSON.stringify(interaction(cust, { content: `The ${word} order was fine.` }));
+      const keyed = i % 3 !== 0 ? `Idempotency-Key: ${key}\r\n` : '';
+      const req = `POST /api/v1/interactions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+        `Content-Type: application/json\r\n${keyed}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      return rawExchange(srv.port, req, { socket });
+    }))).map((x) => ({ status: x.responses[0].status, json: JSON.parse(x.responses[0].body) }));
+    for (const socket of sockets) socket.destroy();
+    const keyed = res.filter((_, i) => i % 3 !== 0);
+    assert.equal(keyed.filter((r) => r.status === 201).length, 1, keyed.map((r) => r.status).join());
+    assert.ok(keyed.every((r) => r.status === 201 || (r.status === 200 && r.json.duplicate)));
+    assert.equal(new Set(keyed.map((r) => r.json.id)).size, 1);
+    const plain = res.filter((_, i) => i % 3 === 0);
+    assert.ok(plain.every((r) => r.status === 201), plain.map((r) => r.status).join());
+    const list = await c.get(`/api/v1/insights?customer_id=${cust}&limit=100`);
+    const ids = new Set(list.json.items.map((i) => i.id));
+    assert.equal(list.json.items.length, 9);
+    assert.equal(ids.size, 9);
+    for (const r of res) assert.ok(ids.has(r.json.id), r.json.id);
+    assert.equal((await c.get(`/api/v1/customers/${cust}`)).json.interaction_count, 9);
+    const hits = await c.get(`/api/v1/interactions/search?q=${word}&limit=100`);
+    assert.equal(hits.status, 200, hits.text);
+    assert.deepEqual(new Set(hits.json.items.map((h) => h.interaction.id)), ids);
   });
 
   test('an Idempotency-Key that is too long is refused naming the header', async () => {

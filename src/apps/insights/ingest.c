@@ -1,10 +1,11 @@
 /*
  * Ingest: validation (spec 7.1), enrichment (7.2) and storage of interactions. One
- * function stores a chunk for every entry point (single, batch, CSV import), so they
- * cannot drift: the rows, their search index entries, the customers' counters, the trend
+ * function writes rows for every entry point (single, batch, CSV import), so they cannot
+ * drift: the rows, their search index entries, the customers' counters, the trend
  * rollups, the analysis jobs and one interaction.created event all go into the caller's
- * unit of work, and commit or vanish together (search entries and jobs are staged and
- * written at commit: staging.c).
+ * transaction, and commit or vanish together. A batch chunk is written in its own unit of
+ * work; a single interaction is staged and written with the other single ingests of its
+ * transaction just before the commit (staging.c), as are search entries and jobs.
  */
 #include "apps/insights/internal.h"
 #include "core/events.h"
@@ -281,29 +282,20 @@ static void row_args(cn_val_t *a, const ins_item_t *it, int64_t seq, const char 
     a[15] = CN_VINT(now);
 }
 
-/* Stages the search entries of the new rows (written at commit, see staging.c). */
-static void stage_search(const char *tenant, const ins_item_t *items, const size_t *pick, size_t n,
-                         int64_t first_seq)
+/* Inserts the rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
+static int insert_items(cn_store_t *s, const char *tenant, const ins_rows_t *rows,
+                        int64_t first_seq, cn_err_t *err)
 {
-    for (size_t i = 0; i < n; i++)
-        ins_search_stage(tenant, first_seq + (int64_t)i, items[pick[i]].search,
-                         items[pick[i]].search_len);
-}
-
-/* Inserts the new rows (n <= CN_ROWS_MAX: one statement) and stages their search entries. */
-static int insert_items(cn_store_t *s, const char *tenant, const ins_item_t *items,
-                        const size_t *pick, size_t n, int64_t first_seq,
-                        char (*ids)[CN_UUID_LEN + 1], cn_err_t *err)
-{
-    cn_val_t *a = cn_malloc(n * ROW_COLS * sizeof(cn_val_t));
+    cn_val_t *a = cn_malloc(rows->n * ROW_COLS * sizeof(cn_val_t));
     int64_t now = cn_now_ms();
-    for (size_t i = 0; i < n; i++)
-        row_args(a + i * ROW_COLS, &items[pick[i]], first_seq + (int64_t)i, tenant, ids[pick[i]],
+    for (size_t i = 0; i < rows->n; i++)
+        row_args(a + i * ROW_COLS, rows->items[i], first_seq + (int64_t)i, tenant, rows->ids[i],
                  now);
-    int rc = cn_store_exec(s, cn_rows_sql(&insert_rows, n), a, n * ROW_COLS, NULL, err);
+    int rc = cn_store_exec(s, cn_rows_sql(&insert_rows, rows->n), a, rows->n * ROW_COLS, NULL, err);
     free(a);
-    if (rc == 0)
-        stage_search(tenant, items, pick, n, first_seq);
+    for (size_t i = 0; rc == 0 && i < rows->n; i++)
+        ins_search_stage(tenant, first_seq + (int64_t)i, rows->items[i]->search,
+                         rows->items[i]->search_len);
     return rc;
 }
 
@@ -327,13 +319,13 @@ static cn_rows_sql_t upsert_customers = {
     " interaction_count = customers.interaction_count + excluded.interaction_count,"
     " updated_at = excluded.updated_at"};
 
-static int update_customers(cn_store_t *s, const char *tenant, const ins_item_t *items,
-                            const size_t *pick, size_t n, cn_err_t *err)
+static int update_customers(cn_store_t *s, const char *tenant, const ins_rows_t *rows,
+                            cn_err_t *err)
 {
     tally_t t[INS_CHUNK];
     size_t nt = 0;
-    for (size_t i = 0; i < n; i++) {
-        const ins_item_t *it = &items[pick[i]];
+    for (size_t i = 0; i < rows->n; i++) {
+        const ins_item_t *it = rows->items[i];
         size_t j = 0;
         while (j < nt && strcmp(t[j].id, it->customer_id) != 0)
             j++;
@@ -370,13 +362,12 @@ static cn_rows_sql_t upsert_rollups = {
     " interactions = insight_rollups.interactions + excluded.interactions"};
 
 /* counts per (bucket, channel) of a chunk, the all-channels row included */
-static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *items,
-                          const size_t *pick, size_t n, cn_err_t *err)
+static int update_rollups(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn_err_t *err)
 {
     ins_rollup_t t[2 * INS_CHUNK];
     size_t nt = 0;
-    for (size_t i = 0; i < n; i++) {
-        const ins_item_t *it = &items[pick[i]];
+    for (size_t i = 0; i < rows->n; i++) {
+        const ins_item_t *it = rows->items[i];
         ins_rollup_entry(t, &nt, it->ts, it->channel)->interactions++;
         ins_rollup_entry(t, &nt, it->ts, INS_ALL)->interactions++;
     }
@@ -396,19 +387,17 @@ static int update_rollups(cn_store_t *s, const char *tenant, const ins_item_t *i
 }
 
 /* interaction.created: items {id, customer_id, timestamp, channel, event_type} */
-static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *items,
-                           const size_t *pick, size_t n, char (*ids)[CN_UUID_LEN + 1],
-                           cn_err_t *err)
+static int publish_created(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn_err_t *err)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
-    ins_items_open(&w, &b, n);
-    for (size_t i = 0; i < n; i++) {
-        const ins_item_t *it = &items[pick[i]];
+    ins_items_open(&w, &b, rows->n);
+    for (size_t i = 0; i < rows->n; i++) {
+        const ins_item_t *it = rows->items[i];
         char ts[32];
         cn_jw_object(&w);
         cn_jw_key(&w, "id");
-        cn_jw_str(&w, ids[pick[i]], CN_UUID_LEN);
+        cn_jw_str(&w, rows->ids[i], CN_UUID_LEN);
         cn_jw_key(&w, "customer_id");
         cn_jw_str(&w, it->customer_id, strlen(it->customer_id));
         cn_jw_key(&w, "timestamp");
@@ -422,6 +411,24 @@ static int publish_created(cn_store_t *s, const char *tenant, const ins_item_t *
     return ins_items_publish(s, tenant, "interaction.created", &w, err);
 }
 
+int ins_write_rows(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn_err_t *err)
+{
+    if (rows->n == 0)
+        return 0;
+    if (rows->n > INS_CHUNK)
+        return cn_err_set(err, CN_ERR, "ins_write_rows: more than %d rows", INS_CHUNK);
+    int64_t first = next_seq(s, err);
+    if (first < 0)
+        return (int)first;
+    int rc;
+    if ((rc = insert_items(s, tenant, rows, first, err)) != 0 ||
+        (rc = update_customers(s, tenant, rows, err)) != 0 ||
+        (rc = update_rollups(s, tenant, rows, err)) != 0)
+        return rc;
+    ins_analysis_stage(tenant, first, first + (int64_t)rows->n - 1);
+    return publish_created(s, tenant, rows, err);
+}
+
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err)
 {
@@ -432,21 +439,40 @@ int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t
     int rc = find_duplicates(s, tenant, items, n, ids, dup, err);
     if (rc != 0)
         return rc;
-    size_t pick[INS_CHUNK], k = 0;
+    const ins_item_t *pick[INS_CHUNK];
+    const char *pick_ids[INS_CHUNK];
+    ins_rows_t rows = {pick, pick_ids, 0};
     for (size_t i = 0; i < n; i++)
-        if (!dup[i])
-            pick[k++] = i;
-    if (k == 0)
+        if (!dup[i]) {
+            pick[rows.n] = &items[i];
+            pick_ids[rows.n++] = ids[i];
+        }
+    return ins_write_rows(s, tenant, &rows, err);
+}
+
+/* A single interaction: its row waits in staging.c for the end of the transaction, where
+ * the rows of every single ingest of a loop turn are written together like a batch's
+ * chunk (one statement for the rows, one upsert per customer, one event). Only the
+ * idempotency check runs here, against the stored rows and those still staged. */
+static int defer_item(cn_store_t *s, const char *tenant, ins_item_t *it, char id[CN_UUID_LEN + 1],
+                      int *dup, cn_err_t *err)
+{
+    *dup = 0;
+    const char *staged = it->idem ? ins_row_staged_id(tenant, it->idem, it->idem_len) : NULL;
+    if (staged != NULL) {
+        memcpy(id, staged, CN_UUID_LEN + 1);
+        *dup = 1;
         return 0;
-    int64_t first = next_seq(s, err);
-    if (first < 0)
-        return (int)first;
-    if ((rc = insert_items(s, tenant, items, pick, k, first, ids, err)) != 0 ||
-        (rc = update_customers(s, tenant, items, pick, k, err)) != 0 ||
-        (rc = update_rollups(s, tenant, items, pick, k, err)) != 0)
+    }
+    cn_uuid7(id);
+    unsigned char d;
+    int rc = find_duplicates(s, tenant, it, 1, (char(*)[CN_UUID_LEN + 1]) id, &d, err);
+    if (rc != 0)
         return rc;
-    ins_analysis_stage(tenant, first, first + (int64_t)k - 1);
-    return publish_created(s, tenant, items, pick, k, ids, err);
+    *dup = d;
+    if (!d)
+        ins_row_stage(tenant, it, id);
+    return 0;
 }
 
 /* ---- routes ---- */
@@ -520,20 +546,27 @@ int ins_prepare_one(cn_req_t *r)
 int ins_ingest_one(cn_req_t *r)
 {
     ins_item_t *it = r->prepared;
-    char ids[1][CN_UUID_LEN + 1];
-    unsigned char dup[1];
-    int rc = store_chunk(r, it, 1, ids, dup);
+    char id[CN_UUID_LEN + 1];
+    int dup;
+    int rc = cn_store_begin(r->store, &r->err);
+    if (rc != 0)
+        return rc;
+    rc = defer_item(r->store, cn_req_tenant(r), it, id, &dup, &r->err);
+    if (rc == 0)
+        rc = cn_store_commit(r->store, &r->err);
+    else
+        cn_store_rollback(r->store);
     if (rc != 0)
         return rc;
     cn_jw_t w;
     cn_jw_init(&w, cn_reply_buffer(r));
-    write_created(&w, it, ids[0], dup[0]);
-    if (!dup[0]) {
+    write_created(&w, it, id, dup);
+    if (!dup) {
         char location[80];
         snprintf(location, sizeof(location), "/api/v1/insights?customer_id=%s", it->customer_id);
         cn_reply_header(r, "location", location, strlen(location));
     }
-    return cn_reply_json_buf(r, dup[0] ? 200 : 201);
+    return cn_reply_json_buf(r, dup ? 200 : 201);
 }
 
 /* the batch's answer, built as the chunks are stored */

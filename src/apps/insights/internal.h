@@ -102,6 +102,28 @@ int ins_ingest_batch(cn_req_t *r);
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
 
+/** Rows to write: items[i] gets the id ids[i]; n <= INS_CHUNK. */
+typedef struct {
+    const ins_item_t *const *items;
+    const char *const *ids;
+    size_t n;
+} ins_rows_t;
+/**
+ * Writes new rows of a tenant in the caller's transaction, with everything that follows
+ * them (search entries and analysis staged for the commit, customers, rollups, one
+ * interaction.created event). The idempotency check is the caller's.
+ */
+int ins_write_rows(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn_err_t *err);
+
+/**
+ * Stages the row of a single interaction, under its new id, in the caller's unit of work:
+ * the precommit hook writes the staged rows of a transaction with ins_write_rows, in
+ * chunks per tenant. The item is copied.
+ */
+void ins_row_stage(const char *tenant, const ins_item_t *it, const char *id);
+/** The id of a row staged in this transaction under (tenant, idempotency key), or NULL. */
+const char *ins_row_staged_id(const char *tenant, const char *key, size_t len);
+
 /**
  * Stages a search-index entry for the row seq of a tenant (a UUID) in the caller's
  * transaction (json_text: the search text, already escaped as the inside of a JSON string);

@@ -2,6 +2,11 @@
  * Work that ingest gathers per transaction and writes just before it commits (a store
  * precommit hook):
  *
+ * - Single interactions. Each request only checks its idempotency key and stages its row;
+ *   the rows of a transaction (a loop turn's single ingests) are written together, in
+ *   chunks per tenant, like a batch: one INSERT for the rows, one upsert per customer and
+ *   rollup slot, one event, instead of a set of statements per request under the write
+ *   lock. Their search entries and analysis ranges are then staged like a batch's.
  * - Search entries. FTS5 flushes its pending terms into a new segment whenever a
  *   statement starts inside a transaction that has written to it, so inserting each
  *   chunk's entries as it is stored meant one segment (and merge work) per 100 rows. One
@@ -26,10 +31,21 @@ typedef struct {
     int64_t first, last;
 } range_t;
 
+/* a staged single interaction; its item's strings point into text */
+typedef struct {
+    char tenant[64];
+    char id[CN_UUID_LEN + 1];
+    size_t order; /* position in the transaction: rows keep it within their tenant */
+    ins_item_t item;
+    char text[];
+} row_t;
+
 typedef struct {
     cn_buf_t search; /* JSON array elements */
     range_t *ranges;
     size_t n_ranges, cap;
+    row_t **rows;
+    size_t n_rows, rows_cap;
 } stage_t;
 
 /* unit: staged by the open unit of work; batch: by units already released into the open
@@ -61,10 +77,66 @@ void ins_analysis_stage(const char *tenant, int64_t first, int64_t last)
     add_range(&unit, tenant, first, last);
 }
 
+static void add_row(stage_t *st, row_t *r)
+{
+    if (st->n_rows == st->rows_cap) {
+        st->rows_cap = st->rows_cap ? st->rows_cap * 2 : 64;
+        st->rows = cn_realloc(st->rows, st->rows_cap * sizeof(row_t *));
+    }
+    st->rows[st->n_rows++] = r;
+}
+
+static char *put(char **at, const char *text, size_t len)
+{
+    char *p = *at;
+    memcpy(p, text, len);
+    p[len] = '\0';
+    *at += len + 1;
+    return p;
+}
+
+void ins_row_stage(const char *tenant, const ins_item_t *it, const char *id)
+{
+    size_t meta = it->metadata ? strlen(it->metadata) : 0;
+    size_t text = it->event_type_len + it->content_len + it->idem_len + meta + it->search_len + 5;
+    row_t *r = cn_malloc(sizeof(*r) + text);
+    snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
+    memcpy(r->id, id, CN_UUID_LEN + 1);
+    r->item = *it;
+    r->item.customer_id = r->item.customer_buf;
+    char *at = r->text;
+    r->item.event_type = put(&at, it->event_type, it->event_type_len);
+    r->item.content = it->content ? put(&at, it->content, it->content_len) : NULL;
+    r->item.idem = it->idem ? put(&at, it->idem, it->idem_len) : NULL;
+    r->item.metadata = it->metadata ? put(&at, it->metadata, meta) : NULL;
+    r->item.search = put(&at, it->search ? it->search : "", it->search_len);
+    add_row(&unit, r);
+}
+
+static const char *find_staged(const stage_t *st, const char *tenant, const char *key, size_t len)
+{
+    for (size_t i = 0; i < st->n_rows; i++) {
+        const ins_item_t *it = &st->rows[i]->item;
+        if (it->idem != NULL && it->idem_len == len && memcmp(it->idem, key, len) == 0 &&
+            strcmp(st->rows[i]->tenant, tenant) == 0)
+            return st->rows[i]->id;
+    }
+    return NULL;
+}
+
+const char *ins_row_staged_id(const char *tenant, const char *key, size_t len)
+{
+    const char *id = find_staged(&unit, tenant, key, len);
+    return id ? id : find_staged(&batch, tenant, key, len);
+}
+
 static void stage_free(stage_t *st)
 {
     cn_buf_free(&st->search);
     free(st->ranges);
+    for (size_t i = 0; i < st->n_rows; i++)
+        free(st->rows[i]);
+    free(st->rows);
     memset(st, 0, sizeof(*st));
 }
 
@@ -78,7 +150,41 @@ static void release_unit(void)
     }
     for (size_t i = 0; i < unit.n_ranges; i++)
         add_range(&batch, unit.ranges[i].tenant, unit.ranges[i].first, unit.ranges[i].last);
+    for (size_t i = 0; i < unit.n_rows; i++)
+        add_row(&batch, unit.rows[i]);
+    unit.n_rows = 0; /* moved, not freed */
     stage_free(&unit);
+}
+
+static int by_tenant_then_order(const void *a, const void *b)
+{
+    const row_t *x = *(row_t *const *)a, *y = *(row_t *const *)b;
+    int c = strcmp(x->tenant, y->tenant);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* the staged rows, per tenant in staging order, INS_CHUNK at a time */
+static int write_rows(cn_store_t *s, cn_err_t *err)
+{
+    row_t **v = batch.rows;
+    size_t n = batch.n_rows;
+    for (size_t i = 0; i < n; i++)
+        v[i]->order = i;
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_tenant_then_order);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        const ins_item_t *items[INS_CHUNK];
+        const char *ids[INS_CHUNK];
+        ins_rows_t rows = {items, ids, 0};
+        const char *tenant = v[i]->tenant;
+        for (; i < n && rows.n < INS_CHUNK && strcmp(v[i]->tenant, tenant) == 0; i++) {
+            items[rows.n] = &v[i]->item;
+            ids[rows.n++] = v[i]->id;
+        }
+        rc = ins_write_rows(s, tenant, &rows, err);
+    }
+    return rc;
 }
 
 static int write_search(cn_store_t *s, cn_err_t *err)
@@ -139,7 +245,10 @@ static int write_jobs(cn_store_t *s, cn_err_t *err)
 static int precommit(cn_store_t *s, cn_err_t *err)
 {
     release_unit(); /* a plain transaction has no units: everything is still here */
-    int rc = write_search(s, err);
+    int rc = write_rows(s, err);
+    release_unit(); /* the rows' search entries and analysis */
+    if (rc == 0)
+        rc = write_search(s, err);
     return rc != 0 ? rc : write_jobs(s, err);
 }
 
