@@ -886,14 +886,20 @@ int cn_http_end_turn(cn_store_t *store)
 {
     int answered = 0;
     cn_err_t err = {0};
-    if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes) &&
-        cn_store_batch_begin(store, &err) != 0) /* each handler then meets the error itself */
-        cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
+    if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
+        int rc = cn_store_batch_try_begin(store, &err);
+        if (rc == CN_EBUSY) { /* another writer: these wait, and later ones join them */
+            cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
+            return CN_TURN_WAITING;
+        }
+        if (rc != 0) /* each handler then meets the error itself */
+            cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
+    }
     while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, queued_writes.next);
         h2o_linklist_unlink(&r->pending); /* its answer may link it again, as held back */
         run_handler(r);
-        answered = 1;
+        answered = CN_TURN_ANSWERED;
     }
     if (!cn_store_batch_open(store)) {
         cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
@@ -906,7 +912,7 @@ int cn_http_end_turn(cn_store_t *store)
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
         cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, pending_answers.next);
         h2o_linklist_unlink(&r->pending);
-        answered = 1;
+        answered = CN_TURN_ANSWERED;
         if (rc == 0) {
             start_sending(r);
             continue;

@@ -44,6 +44,7 @@ typedef struct st_cn_loop_t {
     cn_store_t *store; /* owned: this loop's connection */
     h2o_multithread_receiver_t control;
     h2o_multithread_receiver_t work_done; /* completions of offloaded work */
+    h2o_multithread_receiver_t wakeup;    /* the write lock was released */
     h2o_multithread_message_t stop_msg;
     int stopping;
     uint64_t deadline_ns;
@@ -120,6 +121,19 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 
 static void init_loop(cn_loop_t *loop);
 
+/* The loop's poll returns for this; the turn's end then tries its waiting writes again. */
+static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    (void)messages;
+}
+
+static void wake_loop(void *ud)
+{
+    cn_loop_t *loop = ud;
+    h2o_multithread_send_message(&loop->wakeup, NULL);
+}
+
 static void *loop_main(void *arg)
 {
     cn_loop_t *loop = arg;
@@ -130,15 +144,21 @@ static void *loop_main(void *arg)
     cn_metrics_bind_thread(loop->index);
     cn_workers_bind_loop(&loop->work_done);
     cn_realtime_bind_loop(loop->index, &loop->ctx, loop->store);
-    int answered = 0;
+    int turn = 0;
     while (!loop->stopping || (open_connections(loop) && cn_now_ns() < loop->deadline_ns)) {
         /* no sleep after answers sent outside h2o (their write completions are pending);
-         * otherwise wake at least every 100 ms while access lines wait to be written */
-        int32_t wait = answered ? 0 : loop->stopping ? 20 : cn_log_pending() ? 100 : INT32_MAX;
+         * writes waiting for the lock are retried soon even if no wake-up comes; otherwise
+         * wake at least every 100 ms while access lines wait to be written */
+        int32_t wait = turn == CN_TURN_ANSWERED  ? 0
+                       : turn == CN_TURN_WAITING ? 1
+                       : loop->stopping          ? 20
+                       : cn_log_pending()        ? 100
+                                                 : INT32_MAX;
         h2o_evloop_run(loop->loop, wait);
-        answered = cn_http_end_turn(loop->store); /* group commit, then the held answers */
+        turn = cn_http_end_turn(loop->store); /* group commit, then the held answers */
         cn_log_flush_due();
     }
+    cn_store_set_waker(loop->store, NULL, NULL); /* before its receiver goes */
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
         /* work for requests that left meanwhile may still be running: let it finish, then
@@ -149,6 +169,7 @@ static void *loop_main(void *arg)
         cn_realtime_loop_free();
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
+        h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeup);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
         if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
@@ -297,6 +318,8 @@ static void init_loop(cn_loop_t *loop)
     loop->accept_ctx.ssl_ctx = S.ssl_ctx;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->work_done, cn_workers_on_done);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeup, on_wakeup);
+    cn_store_set_waker(loop->store, wake_loop, loop);
     for (size_t i = 0; i < loop->n_listeners; i++) {
         loop->listeners[i] =
             h2o_evloop_socket_create(loop->loop, loop->fds[i], H2O_SOCKET_FLAG_DONT_READ);

@@ -23,10 +23,14 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store);
 /**
  * Ends an event-loop turn: runs the turn's queued writes, commits the store's batch
  * transaction and sends the answers that waited for it (or 503 problems if the commit
- * failed). Returns 1 when it answered anything: the loop must then poll again without
- * sleeping, because h2o runs the completions of those writes (which re-arm reading on
- * keep-alive connections) only inside h2o_evloop_run.
+ * failed). Returns CN_TURN_ANSWERED when it answered anything: the loop must then poll
+ * again without sleeping, because h2o runs the completions of those writes (which re-arm
+ * reading on keep-alive connections) only inside h2o_evloop_run. CN_TURN_WAITING: another
+ * writer held the write lock, the queued writes wait for a later turn (the store's waker
+ * ends the loop's poll when the lock is free; poll for at most a millisecond anyway).
  */
+#define CN_TURN_ANSWERED 1
+#define CN_TURN_WAITING 2
 int cn_http_end_turn(cn_store_t *store);
 
 /** Releases the calling loop thread's reply buffers (before the thread exits). */

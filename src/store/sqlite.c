@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,9 +70,72 @@ struct st_cn_store_t {
     int batch_failed;  /* something that must commit with the batch could not be written */
     uint64_t batch_id; /* of the open batch; bumped by each new one */
     void (*on_query)(uint64_t);
+    void (*wake)(void *); /* cn_store_batch_try_begin: the lock was released */
+    void *wake_ud;
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Event loops do not block on write_lock (cn_store_batch_try_begin): a loop that finds it
+ * taken goes on reading requests, which join its next batch, and is woken when the lock
+ * is released. The loop that releases it while another waits lets that one go first for
+ * a short while, or the releasing loop, which finds new writes at once, would keep it.
+ */
+#define WAITERS_MAX 64
+#define HANDOFF_NS (2 * 1000000)
+static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static cn_store_t *waiters[WAITERS_MAX];
+static _Atomic size_t n_waiters;
+static cn_store_t *_Atomic handoff_from; /* released the lock while a loop waited */
+static _Atomic uint64_t handoff_until_ns;
+static _Thread_local cn_store_t *lock_owner; /* this thread's store holding write_lock */
+
+static void write_unlock(void)
+{
+    cn_store_t *owner = lock_owner;
+    lock_owner = NULL;
+    pthread_mutex_unlock(&write_lock);
+    if (atomic_load_explicit(&n_waiters, memory_order_acquire) == 0)
+        return;
+    /* wakes under waiters_lock, so a loop that removed its waker is never woken after */
+    pthread_mutex_lock(&waiters_lock);
+    size_t n = atomic_load(&n_waiters);
+    if (n > 0 && owner != NULL) {
+        atomic_store(&handoff_until_ns, cn_now_ns() + HANDOFF_NS);
+        atomic_store(&handoff_from, owner);
+    }
+    for (size_t i = 0; i < n; i++)
+        waiters[i]->wake(waiters[i]->wake_ud);
+    atomic_store(&n_waiters, 0);
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+static void add_waiter(cn_store_t *s)
+{
+    pthread_mutex_lock(&waiters_lock);
+    size_t n = atomic_load(&n_waiters), i = 0;
+    while (i < n && waiters[i] != s)
+        i++;
+    if (i == n && n < WAITERS_MAX) {
+        waiters[n] = s;
+        atomic_store_explicit(&n_waiters, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+static void remove_waiter(cn_store_t *s)
+{
+    pthread_mutex_lock(&waiters_lock);
+    size_t n = atomic_load(&n_waiters);
+    for (size_t i = 0; i < n; i++)
+        if (waiters[i] == s) {
+            waiters[i] = waiters[--n];
+            atomic_store(&n_waiters, n);
+            break;
+        }
+    pthread_mutex_unlock(&waiters_lock);
+}
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static writer_t *writers;
 static const cn_store_hook_t *hooks[8];
@@ -282,6 +346,7 @@ void cn_store_close(cn_store_t *s)
     if (s->in_txn)
         cn_store_rollback(s);
     cn_store_batch_commit(s, NULL);
+    remove_waiter(s);
     close_conn(&s->own);
     writer_release(s->writer);
     free(s);
@@ -429,15 +494,27 @@ static int ensure_read(cn_store_t *s, cn_err_t *err)
 }
 
 /* Takes the process write lock, then SQLite's; on failure holds neither. */
-static int begin_write(cn_store_t *s, cn_err_t *err)
+static int begin_locked(cn_store_t *s, cn_err_t *err)
 {
-    pthread_mutex_lock(&write_lock);
+    lock_owner = s;
     int rc = run(&s->writer->conn, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
-        pthread_mutex_unlock(&write_lock);
+        write_unlock();
         return map_rc(s->writer->conn.db, rc, err);
     }
     return 0;
+}
+
+static int begin_write(cn_store_t *s, cn_err_t *err)
+{
+    pthread_mutex_lock(&write_lock);
+    return begin_locked(s, err);
+}
+
+static void batch_opened(cn_store_t *s)
+{
+    s->batch_open = 1;
+    s->batch_id++;
 }
 
 /* Opens the loop turn's batch transaction on its first write. */
@@ -446,11 +523,36 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
     if (s->batch_open)
         return 0;
     int rc = begin_write(s, err);
-    if (rc != 0)
-        return rc;
-    s->batch_open = 1;
-    s->batch_id++;
-    return 0;
+    if (rc == 0)
+        batch_opened(s);
+    return rc;
+}
+
+void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)
+{
+    remove_waiter(s);
+    pthread_mutex_lock(&waiters_lock);
+    s->wake = wake;
+    s->wake_ud = ud;
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err)
+{
+    if (!s->batching || s->batch_open)
+        return 0;
+    if (s->wake == NULL)
+        return ensure_batch(s, err);
+    add_waiter(s); /* first: a release after a failed try must still wake this loop */
+    int yield = atomic_load(&handoff_from) == s && cn_now_ns() < atomic_load(&handoff_until_ns);
+    if (yield || pthread_mutex_trylock(&write_lock) != 0)
+        return CN_EBUSY;
+    remove_waiter(s);
+    atomic_store(&handoff_from, NULL);
+    int rc = begin_locked(s, err);
+    if (rc == 0)
+        batch_opened(s);
+    return rc;
 }
 
 uint64_t cn_store_batch_id(const cn_store_t *s)
@@ -514,7 +616,7 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
     s->batch_open = 0;
     s->batch_failed = 0;
     run_end(s, committed);
-    pthread_mutex_unlock(&write_lock);
+    write_unlock();
     end_read(s, NULL); /* the turn's later reads see the batch */
     return rc;
 }
@@ -541,7 +643,7 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
             rc = CN_ERR;
         if (rc != 0) {
             if (holds_write_lock)
-                pthread_mutex_unlock(&write_lock);
+                write_unlock();
             return rc;
         }
     } else if (c == &s->own && s->batching) {
@@ -606,7 +708,7 @@ void cn_stmt_finish(cn_stmt_t *st)
     sqlite3_clear_bindings(st->stmt);
     if (st->holds_write_lock) {
         st->holds_write_lock = 0;
-        pthread_mutex_unlock(&write_lock);
+        write_unlock();
     }
     if (st->owner->on_query)
         st->owner->on_query(cn_now_ns() - st->started_ns);
@@ -682,7 +784,7 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
     }
     s->in_txn = 0;
     run_end(s, 1);
-    pthread_mutex_unlock(&write_lock);
+    write_unlock();
     return 0;
 }
 
@@ -698,7 +800,7 @@ void cn_store_rollback(cn_store_t *s)
     run(&s->writer->conn, "ROLLBACK");
     s->in_txn = 0;
     run_end(s, 0);
-    pthread_mutex_unlock(&write_lock);
+    write_unlock();
 }
 
 int cn_store_in_txn(const cn_store_t *s)
@@ -716,7 +818,7 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
     if (rc == SQLITE_OK) {
         pthread_mutex_lock(&write_lock);
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        pthread_mutex_unlock(&write_lock);
+        write_unlock();
     }
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : map_rc(db, rc, err);
 }
