@@ -140,6 +140,7 @@ static void remove_waiter(cn_store_t *s)
         }
     pthread_mutex_unlock(&waiters_lock);
 }
+
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static writer_t *writers;
 static const cn_store_hook_t *hooks[8];
@@ -821,10 +822,10 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
      * shortens the locked pass: under single-ingest load it held the lock 18-22 ms after
      * one unlocked pass, 5-16 ms after these (the WAL's own fsync is most of what is left). */
     sqlite3 *db = s->own.db;
-    int log = 0, done = 0, before = 0, passes = 0, rc;
+    int frames = 0, done = 0, before = 0, passes = 0, rc;
     do {
         before = done;
-        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
     } while (rc == SQLITE_OK && done - before > CHECKPOINT_LOCKED_FRAMES &&
              ++passes < CHECKPOINT_PASSES);
     if (rc == SQLITE_OK) {
