@@ -505,6 +505,16 @@ static int header_key(cn_req_t *r, h2o_iovec_t *key)
     return 0;
 }
 
+/* Ends a request's unit of work (cn_store_begin): kept if rc is 0, else rolled back. */
+static int end_unit(cn_req_t *r, int rc)
+{
+    if (rc != 0) {
+        cn_store_rollback(r->store);
+        return rc;
+    }
+    return cn_store_commit(r->store, &r->err);
+}
+
 /* One unit of work around ins_store_items: the chunk commits or leaves no trace. */
 static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_UUID_LEN + 1],
                        unsigned char *dup)
@@ -512,12 +522,7 @@ static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_
     int rc = cn_store_begin(r->store, &r->err);
     if (rc != 0)
         return rc;
-    rc = ins_store_items(r->store, cn_req_tenant(r), items, n, ids, dup, &r->err);
-    if (rc == 0)
-        rc = cn_store_commit(r->store, &r->err);
-    else
-        cn_store_rollback(r->store);
-    return rc;
+    return end_unit(r, ins_store_items(r->store, cn_req_tenant(r), items, n, ids, dup, &r->err));
 }
 
 static void item_dispose(void *p)
@@ -549,13 +554,8 @@ int ins_ingest_one(cn_req_t *r)
     char id[CN_UUID_LEN + 1];
     int dup;
     int rc = cn_store_begin(r->store, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = defer_item(r->store, cn_req_tenant(r), it, id, &dup, &r->err);
-    if (rc == 0)
-        rc = cn_store_commit(r->store, &r->err);
-    else
-        cn_store_rollback(r->store);
+    if (rc == 0) /* the unit scopes the staged row: a rollback elsewhere cannot drop it */
+        rc = end_unit(r, defer_item(r->store, cn_req_tenant(r), it, id, &dup, &r->err));
     if (rc != 0)
         return rc;
     cn_jw_t w;
