@@ -1206,9 +1206,5 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
         if (rc == CN_ECONFLICT)
             cn_err_set(err, CN_ECONFLICT, "%s is already a member of %s", email, tenant_slug);
     }
-    if (rc == 0)
-        rc = cn_store_commit(s, err);
-    else
-        cn_store_rollback(s);
-    return rc;
+    return cn_store_end(s, rc, err);
 }

@@ -339,15 +339,10 @@ static void add_done(cn_req_t *r, void *arg)
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
             rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; try again");
         if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0 &&
-            (rc = a->reply(r, a->tenant, id, a->role)) == 0) {
-            if (r->route->permission != NULL)
-                auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
-            rc = cn_store_commit(r->store, &r->err);
-        }
-        if (rc != 0) {
-            cn_store_rollback(r->store);
+            (rc = a->reply(r, a->tenant, id, a->role)) == 0 && r->route->permission != NULL)
+            auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
+        if ((rc = cn_store_end(r->store, rc, &r->err)) != 0)
             cn_req_finish_error(r, rc);
-        }
     }
     sodium_memzero(a->password, a->len);
     free(a->password);
@@ -619,13 +614,12 @@ int auth_post_tenant(cn_req_t *r)
             return auth_add_account(r, tenant, email, "owner", "owner_password", insert_tenant,
                                     reply_new_tenant);
     }
-    if ((rc = cn_store_begin(r->store, &r->err)) == 0 &&
-        (rc = insert_tenant(r, tenant, NULL, NULL)) == 0 &&
-        (user[0] == '\0' || (rc = auth_insert_membership(r, tenant, user, "owner")) == 0) &&
-        (rc = reply_new_tenant(r, tenant, NULL, NULL)) == 0)
-        return cn_store_commit(r->store, &r->err);
-    cn_store_rollback(r->store);
-    return rc;
+    if ((rc = cn_store_begin(r->store, &r->err)) != 0)
+        return rc;
+    if ((rc = insert_tenant(r, tenant, NULL, NULL)) == 0 &&
+        (user[0] == '\0' || (rc = auth_insert_membership(r, tenant, user, "owner")) == 0))
+        rc = reply_new_tenant(r, tenant, NULL, NULL);
+    return cn_store_end(r->store, rc, &r->err);
 }
 
 int auth_get_any_tenant(cn_req_t *r)

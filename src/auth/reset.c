@@ -62,11 +62,11 @@ static int enqueue_mail(cn_req_t *r, const char *user, const char *tenant)
     json_t *payload = json_pack("{s:s, s:s}", "user_id", user, "tenant_id", tenant);
     cn_job_opts_t opts = {.tenant_id = tenant, .unique_key = key};
     int rc = cn_store_begin(r->store, &r->err);
-    if (rc == 0 && (rc = cn_jobs_enqueue(r->store, MAIL_JOB, payload, &opts, NULL, &r->err)) == 0 &&
-        (rc = audit(r, tenant, user, "auth.password.reset_requested", 202)) == 0)
-        rc = cn_store_commit(r->store, &r->err);
-    if (rc != 0)
-        cn_store_rollback(r->store);
+    if (rc == 0) {
+        if ((rc = cn_jobs_enqueue(r->store, MAIL_JOB, payload, &opts, NULL, &r->err)) == 0)
+            rc = audit(r, tenant, user, "auth.password.reset_requested", 202);
+        rc = cn_store_end(r->store, rc, &r->err);
+    }
     json_decref(payload);
     return rc;
 }
@@ -149,11 +149,7 @@ static int make_token(cn_store_t *s, const char *user, const char *tenant, char 
                            " created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
                            ins, 5, NULL, err);
     }
-    if (rc != 0) {
-        cn_store_rollback(s);
-        return rc;
-    }
-    rc = cn_store_commit(s, err);
+    rc = cn_store_end(s, rc, err);
     return rc != 0 ? rc : found;
 }
 
@@ -253,11 +249,9 @@ static int apply_reset(cn_req_t *r, reset_t *p)
                                   "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
                                   " AND revoked_at IS NULL RETURNING id",
                                   user, 2, NULL, &r->err);
-    if (rc == 0 && (rc = audit(r, p->tenant, p->user, "auth.password.reset", 204)) == 0)
-        rc = cn_store_commit(r->store, &r->err);
-    if (rc != 0)
-        cn_store_rollback(r->store);
-    return rc;
+    if (rc == 0)
+        rc = audit(r, p->tenant, p->user, "auth.password.reset", 204);
+    return cn_store_end(r->store, rc, &r->err);
 }
 
 static void reset_done(cn_req_t *r, void *arg)

@@ -475,10 +475,10 @@ static void run_in_txn(cn_store_t *s, claimed_t *c)
             rc = mark_done(s, c, now, &lost, &err);
         if (rc == 0 && !lost)
             rc = schedule_next(s, c, now, &err);
-        if (rc == 0 && !lost)
-            rc = cn_store_commit(s, &err);
-        else
+        if (lost)
             cn_store_rollback(s);
+        else
+            rc = cn_store_end(s, rc, &err);
     }
     c->dur_ns = cn_now_ns() - t0;
     if (lost) {
@@ -750,11 +750,7 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
     if (rc == 0)
         rc = open_store(&s, err);
     if (rc == 0 && (rc = cn_store_begin(s, err)) == 0) {
-        rc = cn_jobs_schedule_recurring(s, cn_now_ms(), err);
-        if (rc == 0)
-            rc = cn_store_commit(s, err);
-        else
-            cn_store_rollback(s);
+        rc = cn_store_end(s, cn_jobs_schedule_recurring(s, cn_now_ms(), err), err);
     }
     if (rc != 0) {
         cn_store_close(s);

@@ -125,12 +125,8 @@ int cn_migrate(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int
             if (!dry_run && (rc = cn_store_begin(s, err)) != 0)
                 break;
             rc = apply_one(s, sets[i].module, m, err);
-            if (!dry_run) {
-                if (rc == 0)
-                    rc = cn_store_commit(s, err);
-                else
-                    cn_store_rollback(s);
-            }
+            if (!dry_run)
+                rc = cn_store_end(s, rc, err);
             if (rc == 0 && report) {
                 snprintf(line, sizeof(line), "%s %s/%d %s", dry_run ? "would apply" : "applied",
                          sets[i].module, m->version, m->name);

@@ -1,4 +1,5 @@
-/* SQL text shared by every driver (see store.h): the dialect's $n parameters. */
+/* What every driver shares (see store.h): the dialect's $n parameters, and ending a
+ * transaction by the outcome of its work. */
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -30,4 +31,12 @@ const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows)
         return text;
     free(text);
     return none;
+}
+
+int cn_store_end(cn_store_t *s, int rc, cn_err_t *err)
+{
+    if (rc == 0)
+        return cn_store_commit(s, err);
+    cn_store_rollback(s);
+    return rc;
 }

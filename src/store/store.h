@@ -93,6 +93,9 @@ int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err);
 int cn_store_begin(cn_store_t *s, cn_err_t *err);
 int cn_store_commit(cn_store_t *s, cn_err_t *err);
 void cn_store_rollback(cn_store_t *s);
+/** Ends the open transaction by the outcome of its work: commits it if rc is 0 and returns
+ *  the commit's result, else rolls it back and returns rc. */
+int cn_store_end(cn_store_t *s, int rc, cn_err_t *err);
 int cn_store_in_txn(const cn_store_t *s);
 
 /**

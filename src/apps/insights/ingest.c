@@ -505,16 +505,6 @@ static int header_key(cn_req_t *r, h2o_iovec_t *key)
     return 0;
 }
 
-/* Ends a request's unit of work (cn_store_begin): kept if rc is 0, else rolled back. */
-static int end_unit(cn_req_t *r, int rc)
-{
-    if (rc != 0) {
-        cn_store_rollback(r->store);
-        return rc;
-    }
-    return cn_store_commit(r->store, &r->err);
-}
-
 /* One unit of work around ins_store_items: the chunk commits or leaves no trace. */
 static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_UUID_LEN + 1],
                        unsigned char *dup)
@@ -522,7 +512,9 @@ static int store_chunk(cn_req_t *r, ins_item_t *items, size_t n, char (*ids)[CN_
     int rc = cn_store_begin(r->store, &r->err);
     if (rc != 0)
         return rc;
-    return end_unit(r, ins_store_items(r->store, cn_req_tenant(r), items, n, ids, dup, &r->err));
+    return cn_store_end(r->store,
+                        ins_store_items(r->store, cn_req_tenant(r), items, n, ids, dup, &r->err),
+                        &r->err);
 }
 
 static void item_dispose(void *p)
@@ -555,7 +547,8 @@ int ins_ingest_one(cn_req_t *r)
     int dup;
     int rc = cn_store_begin(r->store, &r->err);
     if (rc == 0) /* the unit scopes the staged row: a rollback elsewhere cannot drop it */
-        rc = end_unit(r, defer_item(r->store, cn_req_tenant(r), it, id, &dup, &r->err));
+        rc = cn_store_end(r->store, defer_item(r->store, cn_req_tenant(r), it, id, &dup, &r->err),
+                          &r->err);
     if (rc != 0)
         return rc;
     cn_jw_t w;

@@ -116,11 +116,7 @@ int ins_import(cn_req_t *r)
             3, NULL, &r->err);
     }
     json_decref(payload);
-    if (rc == 0)
-        rc = cn_store_commit(r->store, &r->err);
-    else
-        cn_store_rollback(r->store);
-    if (rc != 0)
+    if ((rc = cn_store_end(r->store, rc, &r->err)) != 0)
         return rc;
     char location[96];
     snprintf(location, sizeof(location), "/api/v1/interactions/imports/%s", id);
@@ -367,10 +363,7 @@ static int flush(import_t *im, const char *state)
         im->failed += (int64_t)im->n_errors;
         rc = save_position(im, state);
     }
-    if (rc == 0)
-        rc = cn_store_commit(s, im->err);
-    else
-        cn_store_rollback(s);
+    rc = cn_store_end(s, rc, im->err);
     for (size_t i = 0; i < im->n_items; i++) {
         ins_item_clear(&im->items[i]);
         json_decref(im->objs[i]);
