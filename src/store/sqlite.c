@@ -516,10 +516,15 @@ static int begin_write(cn_store_t *s, cn_err_t *err)
     return begin_locked(s, err);
 }
 
-static void batch_opened(cn_store_t *s)
+/* Opens the batch transaction; write_lock is already taken (released on failure). */
+static int open_batch_locked(cn_store_t *s, cn_err_t *err)
 {
-    s->batch_open = 1;
-    s->batch_id++;
+    int rc = begin_locked(s, err);
+    if (rc == 0) {
+        s->batch_open = 1;
+        s->batch_id++;
+    }
+    return rc;
 }
 
 /* Opens the loop turn's batch transaction on its first write. */
@@ -527,10 +532,8 @@ static int ensure_batch(cn_store_t *s, cn_err_t *err)
 {
     if (s->batch_open)
         return 0;
-    int rc = begin_write(s, err);
-    if (rc == 0)
-        batch_opened(s);
-    return rc;
+    pthread_mutex_lock(&write_lock);
+    return open_batch_locked(s, err);
 }
 
 void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)
@@ -554,10 +557,7 @@ int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err)
         return CN_EBUSY;
     remove_waiter(s);
     atomic_store(&handoff_from, NULL);
-    int rc = begin_locked(s, err);
-    if (rc == 0)
-        batch_opened(s);
-    return rc;
+    return open_batch_locked(s, err);
 }
 
 uint64_t cn_store_batch_id(const cn_store_t *s)
@@ -822,10 +822,10 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
      * shortens the locked pass: under single-ingest load it held the lock 18-22 ms after
      * one unlocked pass, 5-16 ms after these (the WAL's own fsync is most of what is left). */
     sqlite3 *db = s->own.db;
-    int frames = 0, done = 0, before = 0, passes = 0, rc;
+    int done = 0, before, passes = 0, rc;
     do {
         before = done;
-        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &done);
     } while (rc == SQLITE_OK && done - before > CHECKPOINT_LOCKED_FRAMES &&
              ++passes < CHECKPOINT_PASSES);
     if (rc == SQLITE_OK) {
