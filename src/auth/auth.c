@@ -1183,10 +1183,9 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
         return rc;
     rc = auth_lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
     if (rc == CN_ENOTFOUND) {
-        if (auth_password_hash(password, strlen(password), hash) != 0) {
-            cn_store_rollback(s);
-            return cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)");
-        }
+        if (auth_password_hash(password, strlen(password), hash) != 0)
+            return cn_store_end(
+                s, cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)"), err);
         cn_uuid7(id_out);
         int64_t now = cn_now_ms();
         cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(email), CN_VTEXT(hash), CN_VINT(now)};
