@@ -77,8 +77,9 @@ static void wake(void *ud)
     pthread_mutex_unlock(&wake_lock);
 }
 
-/* Opens the batch without blocking on the lock, so a waiting checkpointer goes first (a
- * thread that blocked on it would take it back at once after each commit). */
+/* Opens the batch as a loop does, without blocking on the lock: a thread that blocks on it
+ * at once after each commit takes it back before the blocked checkpointer wakes, and the
+ * WAL never starts over. */
 static int begin_batch(cn_store_t *s, cn_err_t *err)
 {
     for (;;) {

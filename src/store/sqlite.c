@@ -91,11 +91,6 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
 static cn_store_t *waiters[WAITERS_MAX];
 static _Atomic size_t n_waiters;
-/* The checkpointer waits for write_lock: a non-blocking begin lets it go first. A thread
- * that releases the lock and tries again at once (bench-floor's writer; a loop under a
- * constant stream of writes) would otherwise take it back before the blocked checkpointer
- * wakes, and the WAL, never checkpointed to its end, would grow without bound. */
-static _Atomic int checkpoint_waiting;
 static cn_store_t *_Atomic handoff_from; /* released the lock while a loop waited */
 static _Atomic uint64_t handoff_until_ns;
 static _Thread_local cn_store_t *lock_owner; /* this thread's store holding write_lock */
@@ -558,7 +553,7 @@ int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err)
         return ensure_batch(s, err);
     add_waiter(s); /* first: a release after a failed try must still wake this loop */
     int yield = atomic_load(&handoff_from) == s && cn_now_ns() < atomic_load(&handoff_until_ns);
-    if (yield || atomic_load(&checkpoint_waiting) || pthread_mutex_trylock(&write_lock) != 0)
+    if (yield || pthread_mutex_trylock(&write_lock) != 0)
         return CN_EBUSY;
     remove_waiter(s);
     atomic_store(&handoff_from, NULL);
@@ -834,9 +829,7 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
     } while (rc == SQLITE_OK && done - before > CHECKPOINT_LOCKED_FRAMES &&
              ++passes < CHECKPOINT_PASSES);
     if (rc == SQLITE_OK) {
-        atomic_fetch_add(&checkpoint_waiting, 1);
         pthread_mutex_lock(&write_lock);
-        atomic_fetch_sub(&checkpoint_waiting, 1);
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         write_unlock();
     }

@@ -2,6 +2,7 @@
  * The process write lock as event loops take it (cn_store_batch_try_begin): a loop that
  * finds it held is told CN_EBUSY instead of blocking, is woken when it is released, and
  * then goes first: the releasing loop yields for the hand-off even if it asks again at once.
+ * A loop that asks again the moment it has committed does not keep the checkpointer out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +12,10 @@
 
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static char dir[64];
 static cn_store_t *a, *b;
@@ -107,11 +110,53 @@ static void test_removed_waker_is_not_called(void **state)
     cn_store_set_waker(b, wake, &woken_b);
 }
 
+static _Atomic int checkpoints, stop_checkpoints;
+
+static void *checkpoint_loop(void *arg)
+{
+    cn_store_t *c = arg;
+    while (!stop_checkpoints) {
+        cn_err_t err = {0};
+        if (cn_store_checkpoint(c, &err) == 0)
+            checkpoints++;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static void test_checkpointer_is_not_starved(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 1000};
+    cn_store_t *c = NULL;
+    assert_int_equal(cn_store_open(&opts, &c, &err), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, checkpoint_loop, c);
+    /* a loop with a write in every turn and nothing else to do: it asks again the moment it
+     * has released the lock, before the blocked checkpointer has woken */
+    uint64_t until = cn_now_ns() + 2000000000u;
+    while (checkpoints < 5 && cn_now_ns() < until) {
+        int rc = cn_store_batch_try_begin(a, &err);
+        if (rc == CN_EBUSY)
+            continue;
+        assert_int_equal(rc, 0);
+        assert_int_equal(cn_store_exec(a, "INSERT INTO t VALUES (4)", NULL, 0, NULL, &err), 0);
+        assert_int_equal(cn_store_batch_commit(a, &err), 0);
+    }
+    int done = checkpoints;
+    stop_checkpoints = 1;
+    pthread_join(t, NULL);
+    cn_store_close(c);
+    assert_true(done >= 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_busy_then_woken_then_handed_over),
         cmocka_unit_test(test_removed_waker_is_not_called),
+        cmocka_unit_test(test_checkpointer_is_not_starved),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
