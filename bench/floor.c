@@ -100,13 +100,18 @@ static int begin_batch(cn_store_t *s, cn_err_t *err)
 
 static int write_note(cn_store_t *s, long i, cn_err_t *err)
 {
-    char id[CN_UUID_LEN + 1], title[64], data[256];
+    char id[CN_UUID_LEN + 1], title[64], data[512];
     cn_uuid7(id);
     snprintf(title, sizeof(title), "note %ld", i);
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(TENANT), CN_VTEXT(title),
                        CN_VTEXT("a short body of the kind the benchmark posts"), CN_VINT(now)};
-    int len = snprintf(data, sizeof(data), "{\"id\":\"%s\",\"title\":\"%s\"}", id, title);
+    char at[32];
+    cn_format_rfc3339(now, at);
+    int len = snprintf(data, sizeof(data), /* the note as the handler answers it */
+                       "{\"id\":\"%s\",\"title\":\"%s\",\"body\":\"%s\",\"created_at\":\"%s\","
+                       "\"updated_at\":\"%s\"}",
+                       id, title, args[3].s, at, at);
     auth_audit_t e = {TENANT, "bootstrap", "POST /api/v1/notes", id, "127.0.0.1", id, 201};
     int rc = cn_store_begin(s, err);
     if (rc != 0)
