@@ -263,13 +263,7 @@ static int open_stores(const args_t *a, cn_config_t *cfg, cn_store_t **s, cn_sto
     if (cn_system_init(cfg, cn_apps, cn_router_new(), err) != 0 ||
         cn_jobs_start(cfg, cn_apps, err) != 0)
         return -1;
-    /* the loops' options: no checkpoint inside a commit (the checkpointer does them) */
-    cn_store_opts_t loop = {.data_dir = cfg->data_dir,
-                            .manual_checkpoint = 1,
-                            .busy_timeout_ms = cfg->busy_timeout_ms,
-                            .cache_bytes = cfg->store_cache_bytes,
-                            .write_cache_bytes = cfg->store_write_cache_bytes};
-    if (cn_store_open(&loop, s, err) != 0 || cn_open_store(cfg, 1, cp, err) != 0)
+    if (cn_open_loop_store(cfg, s, err) != 0 || cn_open_store(cfg, 1, cp, err) != 0)
         return -1;
     cn_store_set_batching(*s, 1);
     cn_store_set_waker(*s, wake, NULL);

@@ -342,34 +342,35 @@ static void on_store_query(uint64_t ns)
     cn_metrics_store_query(ns);
 }
 
-static int open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err)
+/* the configured options every connection of the server shares */
+static cn_store_opts_t store_opts(const cn_config_t *cfg)
 {
-    cn_store_opts_t opts = {.data_dir = cfg->data_dir,
-                            .manual_checkpoint = 1,
-                            .synchronous_full = cfg->synchronous_full,
-                            .busy_timeout_ms = cfg->busy_timeout_ms,
-                            .cache_bytes = cfg->store_cache_bytes,
-                            .write_cache_bytes = cfg->store_write_cache_bytes,
-                            .on_query = on_store_query};
+    return (cn_store_opts_t){.data_dir = cfg->data_dir,
+                             .synchronous_full = cfg->synchronous_full,
+                             .busy_timeout_ms = cfg->busy_timeout_ms,
+                             .cache_bytes = cfg->store_cache_bytes,
+                             .write_cache_bytes = cfg->store_write_cache_bytes,
+                             .on_query = on_store_query};
+}
+
+int cn_open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err)
+{
+    cn_store_opts_t opts = store_opts(cfg);
+    opts.manual_checkpoint = 1;
     return cn_store_open(&opts, out, err);
 }
 
 int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_err_t *err)
 {
-    cn_store_opts_t opts = {.data_dir = cfg->data_dir,
-                            .must_exist = must_exist,
-                            .synchronous_full = cfg->synchronous_full,
-                            .busy_timeout_ms = cfg->busy_timeout_ms,
-                            .cache_bytes = cfg->store_cache_bytes,
-                            .write_cache_bytes = cfg->store_write_cache_bytes,
-                            .on_query = on_store_query};
+    cn_store_opts_t opts = store_opts(cfg);
+    opts.must_exist = must_exist;
     return cn_store_open(&opts, out, err);
 }
 
 /* a loop's options (no checkpoints in commits): it shares the loops' write connection */
 static int open_worker_store(cn_store_t **out, cn_err_t *err)
 {
-    return open_loop_store(S.cfg, out, err);
+    return cn_open_loop_store(S.cfg, out, err);
 }
 
 static int wait_for_signal(void)
@@ -431,7 +432,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     setup_globalconf(cfg);
     for (int i = 0; i < S.n_loops; i++) {
         S.loops[i].index = i;
-        if (open_loop_store(cfg, &S.loops[i].store, &err) != 0)
+        if (cn_open_loop_store(cfg, &S.loops[i].store, &err) != 0)
             goto Exit;
         cn_store_set_batching(S.loops[i].store, 1);
     }

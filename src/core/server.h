@@ -53,4 +53,8 @@ size_t cn_migration_sets(const cn_app_t *const *apps, cn_migration_set_t *out, s
  *  a missing database is an error instead of being created. */
 int cn_open_store(const cn_config_t *cfg, int must_exist, cn_store_t **out, cn_err_t *err);
 
+/** Opens the store as an event loop's connection: like cn_open_store, but it never
+ *  checkpoints inside a commit (the server's checkpointer thread does). */
+int cn_open_loop_store(const cn_config_t *cfg, cn_store_t **out, cn_err_t *err);
+
 #endif
