@@ -912,20 +912,6 @@ int cn_vader_score(const char *text, size_t len, cn_vader_scores_t *out)
 
 /* ---- presentation ---- */
 
-void cn_vader_normalise(cn_vader_scores_t *s)
-{
-    if (s->neg == 0 && s->neu == 0 && s->pos == 0) {
-        s->neu = 1;
-        return;
-    }
-    long neg = lround(s->neg * 1000), neu = lround(s->neu * 1000), pos = lround(s->pos * 1000);
-    long *largest = neu >= pos && neu >= neg ? &neu : pos >= neg ? &pos : &neg;
-    *largest += 1000 - (neg + neu + pos);
-    s->neg = (double)neg / 1000;
-    s->neu = (double)neu / 1000;
-    s->pos = (double)pos / 1000;
-}
-
 const char *cn_vader_label(double compound)
 {
     if (compound >= 0.05)

@@ -16,9 +16,10 @@
  * decimals (rounded exactly as JavaScript's toFixed: half away from zero on the binary
  * value).
  *
- * Like the reference, the three rounded shares may sum to 1 +/- 0.0015, and a text without
- * any word (nothing of two or more characters between white space) scores all zeros; see
- * cn_vader_normalise() for the form an API should publish.
+ * Like the reference, each share is rounded on its own, so the three sum to 1 within
+ * +/- 0.0015 (0.999, 1 and 1.001 are all common), and a text without any word (nothing of
+ * two or more characters between white space) scores all zeros. The API publishes these
+ * numbers as they are: a client comparing with the reference must get the same values.
  */
 typedef struct {
     double neg, neu, pos, compound;
@@ -40,20 +41,13 @@ int cn_vader_init(void);
  */
 int cn_vader_score(const char *text, size_t len, cn_vader_scores_t *out);
 
-/**
- * Makes *s publishable: all zeros (a text without words) becomes neu = 1, and the rounding
- * residue of the shares (at most 0.0015) goes to the largest share, so neg + neu + pos == 1
- * within 1e-9 and each stays a 3-decimal value in [0, 1]. compound is untouched. This is
- * the only place where the published numbers depart from the reference.
- */
-void cn_vader_normalise(cn_vader_scores_t *s);
-
 /** "positive" for compound >= 0.05, "negative" for compound <= -0.05, else "neutral". */
 const char *cn_vader_label(double compound);
 
 /**
  * Confidence of the label: max(neg, neu, pos), the share of the text in the dominant class.
- * A plain proportion, not a calibrated probability; 0 for an all-zero, un-normalised score.
+ * A plain proportion, not a calibrated probability; 0 for the all-zero score of a text
+ * without words.
  */
 double cn_vader_confidence(const cn_vader_scores_t *s);
 

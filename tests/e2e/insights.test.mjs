@@ -7,6 +7,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
@@ -244,19 +246,27 @@ describe('batch ingest', () => {
   });
 });
 
+// The reference's shares are rounded one by one: they sum to 1 within 3 x 0.0005, or are all
+// zero for a text without words (nothing of two or more characters between white space).
+function assertShares(s) {
+  const sum = s.pos + s.neu + s.neg;
+  if (sum === 0) assert.ok(s.compound === 0 && s.confidence === 0, JSON.stringify(s));
+  else assert.ok(Math.abs(sum - 1) <= 0.0015 + 1e-9, `sum ${sum}`);
+}
+
 describe('sentiment (property 4)', () => {
   const texts = [
     'I love this! Best purchase ever :)', 'This is terrible, I hate it.', 'The parcel arrived on Tuesday.',
     'Not bad at all, but the box was DAMAGED!!!', '', 'meh', 'kind of good', 'the least helpful agent ever',
   ].filter(Boolean);
 
-  test('scores lie in [0, 1], sum to 1, confidence is the largest, label follows compound', async () => {
+  test('scores lie in [0, 1], sum to 1 within rounding, confidence is the largest, label follows compound', async () => {
     const r = await c.post('/api/v1/sentiment/batch', { texts });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.results.length, texts.length);
     for (const s of r.json.results) {
       for (const k of ['pos', 'neu', 'neg', 'confidence']) assert.ok(s[k] >= 0 && s[k] <= 1, `${k}=${s[k]}`);
-      assert.ok(Math.abs(s.pos + s.neu + s.neg - 1) <= 1e-6, `sum ${s.pos + s.neu + s.neg}`);
+      assertShares(s);
       assert.equal(s.confidence, Math.max(s.pos, s.neu, s.neg));
       assert.ok(s.compound >= -1 && s.compound <= 1);
       const label = s.compound >= 0.05 ? 'positive' : s.compound <= -0.05 ? 'negative' : 'neutral';
@@ -269,7 +279,7 @@ describe('sentiment (property 4)', () => {
     assert.deepEqual(one.json, r.json.results[0]);
   });
 
-  test('property 4 over 256 generated texts: shares in [0, 1] summing to 1, confidence the largest', async () => {
+  test('property 4 over 256 generated texts: shares in [0, 1] summing to 1 within rounding, confidence the largest', async () => {
     const words = ['good', 'bad', 'not', 'very', 'GREAT', 'awful', 'but', 'kind of', 'the', 'parcel', ':)', ':(', '!!!', '?', 'never', 'so', 'love', 'hate', 'meh', '😀', 'ok', 'x'];
     let seed = 7;
     const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
@@ -278,8 +288,75 @@ describe('sentiment (property 4)', () => {
     assert.equal(r.json.results.length, 256);
     for (const s of r.json.results) {
       for (const k of ['pos', 'neu', 'neg', 'confidence']) assert.ok(s[k] >= 0 && s[k] <= 1, `${k}=${s[k]}`);
-      assert.ok(Math.abs(s.pos + s.neu + s.neg - 1) <= 1e-6, `sum ${s.pos + s.neu + s.neg}`);
+      assertShares(s);
       assert.equal(s.confidence, Math.max(s.pos, s.neu, s.neg));
+    }
+  });
+
+  // An independent corpus: the npm reference (vader-sentiment 1.1.3) scores each text here,
+  // the server through its API; they must agree exactly, including the texts whose rounded
+  // shares do not sum to 1, and the JSON must carry the short decimal the reference prints.
+  const reference = createRequire(import.meta.url)('vader-sentiment').SentimentIntensityAnalyzer;
+  function parityCorpus(count) {
+    const lexicon = readFileSync(createRequire(import.meta.url).resolve('vader-sentiment/vader_lexicon.txt'), 'utf8')
+      .split('\n').filter(Boolean).map((l) => l.split('\t')[0]).filter((w) => /^[a-z]+$/.test(w));
+    const nouns = 'support team delivery parcel refund agent app update price room food staff call order'.split(' ');
+    const glue = 'the was is and but not very really so quite never it my a with of to company does'.split(' ');
+    const ends = ['.', '!', '!!', '?', '??', '...', ' :)', ' :(', ''];
+    let seed = 0x1600;
+    const rnd = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const pools = [lexicon, nouns, glue];
+    const word = () => { const p = pools[rnd(3)]; return p[rnd(p.length)]; };
+    const texts = ['The support team was very bad.', 'Misery loves company, but company does not reciprocate.',
+      'a', '!!!', 'x y z', 'GREAT service, but the refund was NOT fast'];
+    while (texts.length < count) {
+      const words = Array.from({ length: 2 + rnd(14) }, () => (rnd(9) === 0 ? word().toUpperCase() : word()));
+      texts.push(words.join(' ') + ends[rnd(ends.length)]);
+    }
+    return texts;
+  }
+
+  test('the API returns exactly the npm reference\'s numbers on 1 600 texts (shares not re-summed)', async () => {
+    const texts = parityCorpus(1600);
+    const got = [];
+    for (let i = 0; i < texts.length; i += 256) {
+      const r = await c.post('/api/v1/sentiment/batch', { texts: texts.slice(i, i + 256) });
+      assert.equal(r.status, 200, r.text);
+      // the decimals the reference prints: 3 for the shares, 4 for compound, no 0.38099999
+      for (const [, k, v] of r.text.matchAll(/"(pos|neu|neg|compound)":(-?[0-9.e+-]+)/g))
+        assert.ok(/^-?\d+(\.\d+)?$/.test(v) && (v.split('.')[1] ?? '').length <= (k === 'compound' ? 4 : 3), `${k}: ${v}`);
+      got.push(...r.json.results);
+    }
+    const differ = [];
+    let unbalanced = 0;
+    texts.forEach((t, i) => {
+      const want = reference.polarity_scores(t);
+      const { neg, neu, pos, compound, confidence } = got[i];
+      if (neg !== want.neg || neu !== want.neu || pos !== want.pos || compound !== want.compound ||
+          confidence !== Math.max(want.neg, want.neu, want.pos))
+        differ.push({ text: t, got: { neg, neu, pos, compound, confidence }, want });
+      if (Math.round((want.neg + want.neu + want.pos) * 1000) !== 1000) unbalanced++;
+    });
+    assert.deepEqual(differ.slice(0, 5), [], `${differ.length} of ${texts.length} differ from the reference`);
+    assert.ok(unbalanced >= 20, `the corpus has only ${unbalanced} texts whose shares do not sum to 1`);
+    assert.deepEqual(got[0], { label: 'negative', compound: -0.2716, pos: 0.257, neu: 0.381, neg: 0.361, confidence: 0.381 });
+    assert.equal(got[1].neu, 0.561);
+    assert.deepEqual(got[2], { label: 'neutral', compound: 0, pos: 0, neu: 0, neg: 0, confidence: 0 });
+  });
+
+  test('stored sentiment of analysed interactions is the reference\'s too', async () => {
+    const unbalanced = parityCorpus(400).filter((t) => {
+      const w = reference.polarity_scores(t);
+      return Math.round((w.neg + w.neu + w.pos) * 1000) !== 1000;
+    }).slice(0, 20);
+    assert.ok(unbalanced.length >= 10 && unbalanced.includes('The support team was very bad.'));
+    const cust = uuid();
+    const r = await c.post('/api/v1/interactions/batch', { items: unbalanced.map((content) => interaction(cust, { content })) });
+    assert.equal(r.json.created, unbalanced.length, r.text);
+    for (const i of await analysed(c, cust, unbalanced.length)) {
+      const want = reference.polarity_scores(i.content);
+      const { neg, neu, pos, compound } = i.sentiment;
+      assert.deepEqual({ neg, neu, pos, compound }, want, i.content);
     }
   });
 

@@ -23,15 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (wordless ? s.compound != 0 : fabs(sum - 1) > 0.0015 + 1e-9)
         abort(); /* rounding to 3 decimals leaves at most 3 x 0.0005 */
 
-    double compound = s.compound;
-    cn_vader_normalise(&s);
-    if (!in_range(s.neg, 0, 1) || !in_range(s.neu, 0, 1) || !in_range(s.pos, 0, 1) ||
-        fabs(s.neg + s.neu + s.pos - 1) > 1e-6 || s.compound != compound)
-        abort();
-    if (wordless && s.neu != 1)
-        abort();
+    /* the largest of three shares summing to about 1 is at least a third of it */
     double confidence = cn_vader_confidence(&s);
-    if (!in_range(confidence, 1.0 / 3 - 1e-3, 1))
+    if (wordless ? confidence != 0 : !in_range(confidence, (1 - 0.0015) / 3, 1))
         abort();
     (void)cn_vader_label(s.compound);
     return 0;

@@ -45,8 +45,9 @@ typedef struct {
 static scored_t score(const char *text, size_t len)
 {
     scored_t r;
+    /* the reference's numbers, unchanged: shares rounded one by one (their sum may be 0.999
+     * or 1.001) and all zeros for a text without words; clients compare them with it */
     cn_vader_score(text, len, &r.s);
-    cn_vader_normalise(&r.s); /* a text with nothing to score is neutral, neu = 1 */
     r.label = cn_vader_label(r.s.compound);
     r.confidence = cn_vader_confidence(&r.s);
     return r;
