@@ -411,11 +411,14 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
     mark_dirty(c);
 }
 
-/* Sends a protocol message; an event stream gets it as a record, named sse_event if given. */
-static void send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
+/* Sends a protocol message; an event stream gets it as a record, named sse_event if given,
+ * with the position sse_id ("<epoch>:<seq>") as its id if given. */
+static void send_jw_id(client_t *c, const char *sse_event, const char *sse_id, cn_buf_t *b)
 {
     cn_buf_t sse = {0};
     if (c->kind == CLIENT_SSE) {
+        if (sse_id != NULL)
+            cn_buf_appendf(&sse, "id: %s\n", sse_id);
         if (sse_event != NULL)
             cn_buf_appendf(&sse, "event: %s\n", sse_event);
         cn_buf_lit(&sse, "data: ");
@@ -424,6 +427,11 @@ static void send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
     }
     client_send(c, b->data, b->len, sse.data, sse.len);
     cn_buf_free(&sse);
+}
+
+static void send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
+{
+    send_jw_id(c, sse_event, NULL, b);
 }
 
 static void send_error(client_t *c, const char *code, const char *message, const char *channel)
@@ -612,8 +620,11 @@ static int send_replayed(const cn_event_t *ev, void *ud)
     return c->closing ? 1 : 0;
 }
 
+/* Sends subscribed or resync_required. at is where the subscription stands once the client
+ * has this record: an event stream gives it as the record's id, so that a client cut off
+ * before the next event resumes from there (Last-Event-ID) instead of from "now". */
 static void send_position(client_t *c, const char *op, const char *channel,
-                          const cn_position_t *pos)
+                          const cn_position_t *pos, const cn_position_t *at)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
@@ -628,7 +639,9 @@ static void send_position(client_t *c, const char *op, const char *channel,
     cn_jw_key(&w, "epoch");
     cn_jw_str(&w, pos->epoch, strlen(pos->epoch));
     cn_jw_end(&w);
-    send_jw(c, op, &b);
+    char id[CN_EPOCH_LEN + 24];
+    snprintf(id, sizeof(id), "%s:%lld", at->epoch, (long long)at->seq);
+    send_jw_id(c, op, id, &b);
     cn_buf_free(&b);
 }
 
@@ -703,7 +716,15 @@ static void subscribe(client_t *c, const char *channel, int64_t since, const cha
         drop_subscription(c, me);
         return;
     }
-    send_position(c, "subscribed", channel, &pos);
+    /* the client's own position when it gave one (a resumed stream cut before its missed
+     * events must ask for them again), else the channel's */
+    cn_position_t at = pos;
+    if (since >= 0) {
+        at.seq = since;
+        if (epoch != NULL)
+            snprintf(at.epoch, sizeof(at.epoch), "%s", epoch);
+    }
+    send_position(c, "subscribed", channel, &pos, &at);
     c->subs[me].last_seq = since >= 0 ? since : pos.seq;
     if (since < 0)
         return;
@@ -713,7 +734,7 @@ static void subscribe(client_t *c, const char *channel, int64_t since, const cha
     if (rc == CN_RESYNC) { /* the gap cannot be filled: the client reloads, we go on live */
         if (c->subs[me].last_seq < pos.seq)
             c->subs[me].last_seq = pos.seq;
-        send_position(c, "resync_required", channel, &pos);
+        send_position(c, "resync_required", channel, &pos, &pos);
     } else if (rc < 0) {
         cn_log(CN_LOG_ERROR, NULL, "realtime: cannot read channel history: %s", err.msg);
         send_error(c, "unavailable", "the history cannot be read now; subscribe again", channel);
@@ -967,7 +988,9 @@ static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
         client_free(c);
 }
 
-/* Last-Event-ID: "<epoch>:<seq>" */
+/* Last-Event-ID: "<epoch>:<seq>", the epoch lowercase hex or empty (a channel that had no
+ * event yet). The epoch is written back as the subscribed record's id: nothing else may
+ * pass. */
 static int64_t parse_last_event_id(cn_req_t *r, char epoch[CN_EPOCH_LEN + 1])
 {
     h2o_iovec_t v = cn_req_header(r, "last-event-id");
@@ -975,6 +998,9 @@ static int64_t parse_last_event_id(cn_req_t *r, char epoch[CN_EPOCH_LEN + 1])
     const char *colon = v.len ? memchr(v.base, ':', v.len) : NULL;
     if (colon == NULL || (size_t)(colon - v.base) > CN_EPOCH_LEN)
         return -1;
+    for (const char *p = v.base; p < colon; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
     int64_t seq = 0;
     for (const char *p = colon + 1; p < v.base + v.len; p++) {
         if (*p < '0' || *p > '9' || seq > INT64_MAX / 10 - 10)

@@ -2,6 +2,7 @@
 // real binary. The SDK's own tests (sdk.test.mjs) cover reconnection through the SDK.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import http from 'node:http';
 import WebSocket from 'ws';
 import {
@@ -429,6 +430,126 @@ describe('Server-Sent Events', () => {
     await waitFor(() => r.records.filter((x) => x.event === 'note.created').length === 2, 5000, 'resumed events');
     assert.deepEqual(r.records.filter((x) => x.event === 'note.created').map((x) => JSON.parse(x.data).data.title), ['sse-1', 'sse-2']);
     r.stop();
+  });
+
+  /**
+   * A client that behaves like a browser's EventSource (the npm `eventsource` package is not
+   * installed): it parses the stream as the HTML standard says, keeps the last `id:` it
+   * saw, and reconnects with it as Last-Event-ID. cutAfter(record) returning true drops the
+   * connection right after that record, before anything behind it is processed: a network
+   * cut at that point.
+   */
+  function eventSource(path, { token = TOKEN, cutAfter = () => false, lastEventId = '' } = {}) {
+    const es = { lastEventId, records: [], cuts: 0, connected: null };
+    const open = () => {
+      let stopped = false;
+      es.connected = new Promise((resolve, reject) => {
+        const headers = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
+        if (es.lastEventId) headers['last-event-id'] = es.lastEventId;
+        const req = http.get(srv.url + path, { headers }, (res) => {
+          let buf = '', idBuf = es.lastEventId, event = '', data = [];
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            buf += chunk;
+            let nl;
+            while (!stopped && (nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line === '') { // dispatch: the last event ID is set even for an empty record
+                es.lastEventId = idBuf;
+                if (data.length) {
+                  const rec = { id: es.lastEventId, event: event || 'message', data: JSON.parse(data.join('\n')) };
+                  es.records.push(rec);
+                  if (cutAfter(rec)) { stopped = true; es.cuts++; res.destroy(); }
+                }
+                event = ''; data = [];
+                continue;
+              }
+              if (line.startsWith(':')) continue;
+              const k = line.indexOf(':');
+              const field = k < 0 ? line : line.slice(0, k);
+              const value = k < 0 ? '' : line.slice(k + 1).replace(/^ /, '');
+              if (field === 'id' && !value.includes('\0')) idBuf = value;
+              else if (field === 'event') event = value;
+              else if (field === 'data') data.push(value);
+            }
+          });
+          resolve(res);
+        });
+        req.on('error', (e) => { if (!stopped) reject(e); });
+      });
+      return es.connected;
+    };
+    es.reconnect = open;
+    es.stop = () => es.connected.then((res) => res.destroy());
+    es.events = () => es.records.filter((r) => r.data.op === 'event');
+    open();
+    return es;
+  }
+
+  async function ownerToken(slug) {
+    const pw = 'steady-Koala-71-bramble';
+    assert.equal((await api(srv.url).post('/api/v1/tenants', { slug, name: slug, owner_email: `owner@${slug}.test`, owner_password: pw })).status, 201);
+    const l = await request(`${srv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant: slug, email: `owner@${slug}.test`, password: pw } });
+    return l.json.access_token;
+  }
+
+  test('a stream cut before its first event resumes from the subscribed record\'s id: no silent gap, on each of several channels', async () => {
+    // a fresh tenant: its notes channel has never had an event (epoch ""), its insights channel neither
+    const token = await ownerToken('sse-cut');
+    const afterSubscribed = () => { let done = false; return (r) => !done && r.event === 'subscribed' && (done = true); };
+    const notes = eventSource('/api/v1/realtime/sse?channel=notes', { token, cutAfter: afterSubscribed() });
+    const insights = eventSource('/api/v1/realtime/sse?channel=insights', { token, cutAfter: afterSubscribed() });
+    await waitFor(() => notes.cuts === 1 && insights.cuts === 1, 5000, 'both streams subscribed and cut');
+    const cutAt = [notes.lastEventId, insights.lastEventId];
+    // published while both are disconnected
+    const c = api(srv.url, token);
+    for (let i = 0; i < 3; i++) assert.equal((await c.post('/api/v1/notes', { title: `while-away-${i}`, body: '' })).status, 201);
+    const cust = crypto.randomUUID();
+    const ing = await c.post('/api/v1/interactions', {
+      customer_id: cust, timestamp: new Date().toISOString(), channel: 'web', event_type: 'page_view',
+    });
+    assert.equal(ing.status, 201, ing.text);
+    await Promise.all([notes.reconnect(), insights.reconnect()]);
+    await waitFor(() => notes.events().length >= 3, 5000, 'the notes missed while away');
+    assert.deepEqual(notes.events().map((r) => r.data.data.title), ['while-away-0', 'while-away-1', 'while-away-2']);
+    assert.deepEqual(notes.events().map((r) => r.data.seq), [1, 2, 3]);
+    assert.ok(!notes.records.some((r) => r.event === 'resync_required'));
+    await waitFor(() => insights.events().some((r) => r.data.type === 'interaction.created'), 5000, 'the interaction missed while away');
+    assert.equal(insights.events()[0].data.seq, 1);
+    assert.ok(insights.events().every((r) => r.data.channel === 'insights'), 'each stream has its own channel only');
+    // the subscribed record of a channel without events carried its position, seq 0
+    assert.deepEqual(cutAt, [':0', ':0']);
+
+    // a resumed stream cut right after its subscribed record, before the events it asked
+    // for: the id is the position it resumed from, so the next reconnect asks again
+    const lastSeen = notes.events()[0].id; // after while-away-0
+    notes.stop();
+    const again = eventSource('/api/v1/realtime/sse?channel=notes', { token, cutAfter: afterSubscribed(), lastEventId: lastSeen });
+    await waitFor(() => again.cuts === 1, 5000, 'the resumed stream cut after subscribed');
+    assert.equal(again.lastEventId, lastSeen);
+    await again.reconnect();
+    await waitFor(() => again.events().length >= 2, 5000, 'the events after the resumed position');
+    assert.deepEqual(again.events().map((r) => r.data.data.title), ['while-away-1', 'while-away-2']);
+    for (const x of [again, insights]) await x.stop();
+  });
+
+  test('resync_required carries the position it continues from as its id; a cut right after it loses nothing', async () => {
+    const es = eventSource('/api/v1/realtime/sse?channel=notes', {
+      lastEventId: 'ffffffffffffffff:1', // another numbering: cannot be continued
+      cutAfter: (() => { let done = false; return (r) => !done && r.event === 'resync_required' && (done = true); })(),
+    });
+    await waitFor(() => es.cuts === 1, 5000, 'resync_required');
+    const r = es.records.find((x) => x.event === 'resync_required');
+    assert.equal(r.id, `${r.data.epoch}:${r.data.seq}`);
+    assert.equal(es.lastEventId, r.id);
+    await createNote(srv, 'after the resync');
+    await es.reconnect();
+    await waitFor(() => es.events().length >= 1, 5000, 'the note published while cut off');
+    assert.equal(es.events()[0].data.seq, r.data.seq + 1);
+    assert.equal(es.events()[0].data.data.title, 'after the resync');
+    assert.equal(es.records.filter((x) => x.event === 'resync_required').length, 1);
+    await es.stop();
   });
 
   test('refuses a missing or unknown channel and anonymous callers', async () => {
