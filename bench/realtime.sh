@@ -101,9 +101,16 @@ start_server() {
   if [[ $target == cairn ]]; then
     local data="$WORK/data-$2"
     mkdir -p "$data"
-    # one client IP and one credential make all the load: lift the per-client limits;
+    # one client IP and one credential make all the load: lift the per-client limits and
+    # the realtime connection caps (per principal, per tenant, process) above the load;
     # no access log (the node server writes none either)
+    local caps=$HOLD_CONNS
+    ((FANOUT_SUBS > caps)) && caps=$FANOUT_SUBS
+    ((SAT_SUBS > caps)) && caps=$SAT_SUBS
+    caps=$((caps + 100))
     CAIRN_RATE_IP_PER_MIN=10000000 CAIRN_RATE_USER_PER_MIN=10000000 CAIRN_ACCESS_LOG=false \
+      CAIRN_REALTIME_MAX_PER_PRINCIPAL=$caps CAIRN_REALTIME_MAX_PER_TENANT=$caps \
+      CAIRN_REALTIME_MAX_CONNECTIONS=$caps \
       CAIRN_BOOTSTRAP_TOKEN=$TOKEN "$CAIRN_BIN" serve --listen "$HOST:0" --data "$data" \
       >>"$logf" 2>&1 &
   else

@@ -71,6 +71,9 @@ typedef struct st_cn_config_t {
     int64_t rt_max_message_bytes;
     int rt_max_subscriptions;
     int rt_heartbeat_s;
+    int rt_max_connections;
+    int rt_max_per_tenant;
+    int rt_max_per_principal;
 
     /* the customer-insights app */
     char *insights_geoip_db;      /* .mmdb file for IP geolocation; empty: none */

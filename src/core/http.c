@@ -198,6 +198,17 @@ int cn_fail(cn_req_t *r, int code, const char *fmt, ...)
     return code;
 }
 
+int cn_fail_typed(cn_req_t *r, int code, const char *slug, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, ap);
+    va_end(ap);
+    r->err.code = code;
+    r->problem_type = slug;
+    return code;
+}
+
 int cn_fail_field(cn_req_t *r, const char *field, const char *message)
 {
     cn_verrors_add(&r->verrors, field, "%s", message);
@@ -430,6 +441,11 @@ static json_t *problem_json(int status, const char *detail, const char *request_
 static int problem(cn_req_t *r, int status, const char *detail)
 {
     json_t *p = problem_json(status, detail, r->request_id);
+    if (r->problem_type != NULL && status != 500) {
+        char type[96];
+        snprintf(type, sizeof(type), "urn:cairn:problem:%s", r->problem_type);
+        json_object_set_new(p, "type", json_string(type));
+    }
     if (r->verrors.count) {
         json_t *errs = json_array();
         for (size_t i = 0; i < r->verrors.count; i++)

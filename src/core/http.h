@@ -52,6 +52,8 @@ struct st_cn_req_t {
     void *prepared;  /* what the route's prepare step left for its handler */
     h2o_iovec_t pending_body;
     h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */
+    /* a finer problem type slug than the status's (a static string), or NULL: cn_fail_typed */
+    const char *problem_type;
 };
 
 /** Returns a path parameter's decoded value (NUL-terminated), or NULL. */
@@ -65,6 +67,13 @@ static inline const char *cn_req_tenant(const cn_req_t *r)
 
 /** Records a failure for the kernel to answer; returns code so handlers can return it. */
 int cn_fail(cn_req_t *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/**
+ * Like cn_fail, and the answer's problem type is urn:cairn:problem:<slug> instead of the
+ * status's own (for clients that must tell two 429s apart). slug is a static string.
+ */
+int cn_fail_typed(cn_req_t *r, int code, const char *slug, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /** Records a field-level validation failure (422); returns CN_EVALIDATION. */
 int cn_fail_field(cn_req_t *r, const char *field, const char *message);

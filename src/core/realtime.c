@@ -92,6 +92,8 @@ typedef struct st_client_t {
     int wslay_busy;   /* wslay read frames or was given a control frame: ask it what to send */
     int closing;      /* close once what is queued has left */
     int dead;
+    unsigned char has_slot;      /* holds one of realtime.max_connections */
+    unsigned char has_principal; /* counted for its principal and tenant */
     uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
@@ -152,13 +154,38 @@ static struct {
     int heartbeat_ms;
     size_t max_queue, max_message;
     int max_subs;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .presence_lock = PTHREAD_MUTEX_INITIALIZER};
+    /* connection caps: open connections of the process, and per tenant and per principal in
+     * counters (one table, keys "t\n<tenant>" and "p\n<tenant>\n<subject>"), all loops */
+    atomic_int n_slots;
+    int max_connections, max_per_tenant, max_per_principal;
+    pthread_mutex_t counters_lock;
+    struct counter {
+        struct counter *next;
+        int n;
+        char key[];
+    } * counters[256];
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .presence_lock = PTHREAD_MUTEX_INITIALIZER,
+       .counters_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local hub_t *this_hub;
+
+/* The caps a connection may meet, most specific first (that one is named in a refusal). */
+typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_PROCESS, CAP_COUNT } cap_t;
+
+static const struct {
+    const char *label, *type, *setting;
+} caps[CAP_COUNT] = {
+    [CAP_PRINCIPAL] = {"principal", "realtime-connections-per-principal",
+                       "realtime.max_per_principal"},
+    [CAP_TENANT] = {"tenant", "realtime-connections-per-tenant", "realtime.max_per_tenant"},
+    [CAP_PROCESS] = {"process", "realtime-connections-process", "realtime.max_connections"},
+};
 
 /* for /metrics: process-wide, updated with relaxed atomics */
 static struct {
     atomic_long connections, subscriptions, deliveries, events, slow_closes, auth_failures;
+    atomic_long refusals[CAP_COUNT];
 } stats;
 
 /* ---- the protocol's parser ---- */
@@ -261,6 +288,127 @@ int cn_realtime_presence(const char *tenant_id, const char *subject)
             n = p->count;
     pthread_mutex_unlock(&R.presence_lock);
     return n;
+}
+
+/* ---- connection caps ---- */
+
+/* Takes one of the process's connection slots; -1 when they are all taken. */
+static int slot_take(void)
+{
+    if (atomic_fetch_add(&R.n_slots, 1) < R.max_connections)
+        return 0;
+    atomic_fetch_sub(&R.n_slots, 1);
+    return -1;
+}
+
+static struct counter **counter_link(const char *key)
+{
+    struct counter **pc = &R.counters[cn_hash_str(key) & (CN_ARRAY_SIZE(R.counters) - 1)];
+    while (*pc != NULL && strcmp((*pc)->key, key) != 0)
+        pc = &(*pc)->next;
+    return pc;
+}
+
+/* Adds delta to key's counter (under counters_lock); a counter that drops to 0 is freed. */
+static void counter_add(const char *key, int delta)
+{
+    struct counter **pc = counter_link(key);
+    if (*pc == NULL) {
+        size_t n = strlen(key) + 1;
+        *pc = cn_calloc(1, sizeof(**pc) + n);
+        memcpy((*pc)->key, key, n);
+    }
+    if (((*pc)->n += delta) <= 0) {
+        struct counter *gone = *pc;
+        *pc = gone->next;
+        free(gone);
+    }
+}
+
+static int counter_get(const char *key)
+{
+    struct counter *c = *counter_link(key);
+    return c != NULL ? c->n : 0;
+}
+
+/* The operator token is one principal whatever it does; users and keys are one each. */
+static void counter_keys(const who_t *w, char tkey[80], char pkey[160])
+{
+    snprintf(tkey, 80, "t\n%s", w->tenant_id);
+    if (w->is_operator)
+        snprintf(pkey, 160, "p\n\noperator");
+    else
+        snprintf(pkey, 160, "p\n%s\n%s", w->tenant_id, w->subject);
+}
+
+/* Counts a connection for its principal and tenant, or says which cap refuses it. */
+static cap_t principal_take(const who_t *w)
+{
+    char tkey[80], pkey[160];
+    counter_keys(w, tkey, pkey);
+    cap_t cap = CAP_NONE;
+    pthread_mutex_lock(&R.counters_lock);
+    if (counter_get(pkey) >= R.max_per_principal)
+        cap = CAP_PRINCIPAL;
+    else if (counter_get(tkey) >= R.max_per_tenant)
+        cap = CAP_TENANT;
+    if (cap == CAP_NONE) {
+        counter_add(pkey, 1);
+        counter_add(tkey, 1);
+    }
+    pthread_mutex_unlock(&R.counters_lock);
+    return cap;
+}
+
+static void principal_give(const who_t *w)
+{
+    char tkey[80], pkey[160];
+    counter_keys(w, tkey, pkey);
+    pthread_mutex_lock(&R.counters_lock);
+    counter_add(pkey, -1);
+    counter_add(tkey, -1);
+    pthread_mutex_unlock(&R.counters_lock);
+}
+
+/* Gives back what the client holds; every way a connection ends goes through client_free. */
+static void caps_release(client_t *c)
+{
+    if (c->has_principal)
+        principal_give(c->principal);
+    if (c->has_slot)
+        atomic_fetch_sub(&R.n_slots, 1);
+    c->has_principal = c->has_slot = 0;
+}
+
+static void count_refusal(cap_t cap)
+{
+    atomic_fetch_add_explicit(&stats.refusals[cap], 1, memory_order_relaxed);
+}
+
+/* Answers a request over a cap, before any upgrade or stream: 429 naming the cap. */
+static int refuse(cn_req_t *r, cap_t cap)
+{
+    count_refusal(cap);
+    return cn_fail_typed(r, CN_ERATELIMIT, caps[cap].type,
+                         "too many realtime connections: the %s cap (%s) is reached",
+                         caps[cap].label, caps[cap].setting);
+}
+
+/* For a request: a process slot, then its principal's and tenant's counts (c's flags). */
+static int admit(cn_req_t *r, client_t *c)
+{
+    if (slot_take() != 0)
+        return refuse(r, CAP_PROCESS);
+    c->has_slot = 1;
+    if (c->principal == NULL)
+        return 0;
+    cap_t cap = principal_take(c->principal);
+    if (cap != CAP_NONE) {
+        caps_release(c);
+        return refuse(r, cap);
+    }
+    c->has_principal = 1;
+    return 0;
 }
 
 /* ---- a loop's channel table ---- */
@@ -543,6 +691,7 @@ static void client_free(client_t *c)
     while (c->n_subs > 0)
         drop_subscription(c, c->n_subs - 1);
     free(c->subs);
+    caps_release(c);
     if (c->principal != NULL) {
         presence_add(c->principal, -1);
         free(c->principal);
@@ -774,12 +923,27 @@ static void send_ready(client_t *c)
     cn_buf_free(&b);
 }
 
+/* 0: ready; -1: not allowed; 1: over a cap, refused here (only known after the upgrade). */
 static int authenticated(client_t *c, const cn_principal_t *p)
 {
     cn_err_t err = {0};
     if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
         return -1;
-    c->principal = who_new(p);
+    who_t *w = who_new(p);
+    cap_t cap = principal_take(w);
+    if (cap != CAP_NONE) {
+        free(w);
+        count_refusal(cap);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "too many realtime connections: the %s cap (%s) is reached",
+                 caps[cap].label, caps[cap].setting);
+        send_error(c, "too_many_connections", msg, NULL);
+        snprintf(msg, sizeof(msg), "too many connections: %s", caps[cap].setting);
+        ws_queue_close(c, 4429, msg);
+        return 1;
+    }
+    c->principal = w;
+    c->has_principal = 1;
     presence_add(c->principal, 1);
     send_ready(c);
     return 0;
@@ -808,8 +972,10 @@ static void on_text(client_t *c, const char *text, size_t len)
         cn_principal_t p;
         memset(&p, 0, sizeof(p));
         cn_err_t err = {0};
-        if (cn_token_authenticate(c->hub->store, m.token, strlen(m.token), &p, &err) != 0 ||
-            authenticated(c, &p) != 0) {
+        int rc = cn_token_authenticate(c->hub->store, m.token, strlen(m.token), &p, &err);
+        if (rc == 0 && (rc = authenticated(c, &p)) > 0)
+            return;
+        if (rc != 0) {
             send_error(c, "unauthorized", err.msg[0] ? err.msg : "the token is not valid", NULL);
             ws_queue_close(c, 4401, "unauthorized");
         }
@@ -941,15 +1107,21 @@ static int get_realtime(cn_req_t *r)
         p = r->principal;
     }
     client_t *c = cn_calloc(1, sizeof(*c));
+    if (with_header)
+        c->principal = who_new(&p);
+    int rc = admit(r, c); /* refused before the upgrade when the caps are known */
+    if (rc != 0) {
+        free(c->principal);
+        free(c);
+        return rc;
+    }
     c->hub = hub;
     c->kind = CLIENT_WS;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
     wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
     wslay_event_config_set_max_recv_msg_length(c->ws, R.max_message);
-    if (with_header) {
-        c->principal = who_new(&p);
+    if (with_header)
         presence_add(c->principal, 1);
-    }
     /* Sec-WebSocket-Accept: base64(SHA-1(key + RFC 6455 GUID)) */
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     uint8_t src[24 + sizeof(guid) - 1], sha[SHA_DIGEST_LENGTH];
@@ -1045,13 +1217,18 @@ static int get_sse(cn_req_t *r)
     h2o_req_t *req = r->h;
     client_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
     memset(c, 0, sizeof(*c));
+    c->principal = who_new(&r->principal);
+    int rc = admit(r, c);
+    if (rc != 0) {
+        free(c->principal);
+        return rc;
+    }
     client_t **owner = h2o_mem_alloc_shared(&req->pool, sizeof(*owner), sse_dispose);
     *owner = c;
     c->hub = hub;
     c->kind = CLIENT_SSE;
     c->req = req;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
-    c->principal = who_new(&r->principal);
     presence_add(c->principal, 1);
     c->gen.proceed = sse_proceed;
     c->gen.stop = sse_stop;
@@ -1323,6 +1500,17 @@ void cn_realtime_loop_free(void)
 
 void cn_realtime_free(void)
 {
+    /* every connection ended through client_free: anything still counted is a missed path */
+    int left = atomic_load(&R.n_slots);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(R.counters); i++)
+        for (struct counter *c = R.counters[i], *next; c != NULL; c = next, left++) {
+            next = c->next;
+            free(c);
+        }
+    memset(R.counters, 0, sizeof(R.counters));
+    if (left != 0)
+        cn_log(CN_LOG_ERROR, NULL, "realtime: %d connection counts were not given back", left);
+    atomic_store(&R.n_slots, 0);
     free(R.hubs);
     R.hubs = NULL;
     R.n_hubs = 0;
@@ -1359,6 +1547,12 @@ static void collect(cn_buf_t *out, void *data)
         (uint64_t)atomic_load(&stats.slow_closes), (uint64_t)atomic_load(&stats.auth_failures)};
     _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
     cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
+    cn_buf_lit(out, "# HELP cairn_realtime_refusals_total Realtime connections refused by a cap "
+                    "(429 before the upgrade, or close 4429).\n"
+                    "# TYPE cairn_realtime_refusals_total counter\n");
+    for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
+        cn_buf_appendf(out, "cairn_realtime_refusals_total{cap=\"%s\"} %ld\n", caps[cap].label,
+                       atomic_load(&stats.refusals[cap]));
 }
 
 /* ---- module ---- */
@@ -1372,6 +1566,9 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     R.max_queue = (size_t)cfg->rt_max_queue_bytes;
     R.max_message = (size_t)cfg->rt_max_message_bytes;
     R.max_subs = cfg->rt_max_subscriptions;
+    R.max_connections = cfg->rt_max_connections;
+    R.max_per_tenant = cfg->rt_max_per_tenant;
+    R.max_per_principal = cfg->rt_max_per_principal;
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);

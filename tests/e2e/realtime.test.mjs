@@ -559,3 +559,180 @@ describe('Server-Sent Events', () => {
     assertProblem(await api(srv.url, null).get('/api/v1/realtime/sse?channel=notes'), 401);
   });
 });
+
+describe('realtime connection caps', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      env: {
+        CAIRN_REALTIME_MAX_PER_PRINCIPAL: '3', CAIRN_REALTIME_MAX_PER_TENANT: '5',
+        CAIRN_REALTIME_MAX_CONNECTIONS: '8', CAIRN_REALTIME_MAX_QUEUE_BYTES: '16K',
+      },
+    });
+  });
+  after(stopAllServers);
+
+  const metrics = async () => (await api(srv.url).get('/metrics')).text;
+  const metric = (text, series) => {
+    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+    return line === undefined ? NaN : Number(line.slice(series.length + 1));
+  };
+  const refusals = async (cap) => metric(await metrics(), `cairn_realtime_refusals_total{cap="${cap}"}`);
+
+  /** A WebSocket upgrade: { c } when it opened (and is ready), or { status, problem } when refused. */
+  function attempt(token) {
+    return new Promise((resolve, reject) => {
+      const c = client(srv.url, { token });
+      c.ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], problem: JSON.parse(body) }));
+      });
+      c.ws.on('open', () => ready(c).then(() => resolve({ c }), reject));
+      c.ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+    });
+  }
+  /** An event stream: { res } (stop it with res.destroy()) or { status, problem }. */
+  function attemptSse(token) {
+    return new Promise((resolve, reject) => {
+      const req = http.get(`${srv.url}/api/v1/realtime/sse?channel=notes`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        if (res.statusCode === 200) return resolve({ res });
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], problem: JSON.parse(body) }));
+      });
+      req.on('error', reject);
+    });
+  }
+  async function refused(p, cap) {
+    const r = await p;
+    if (r.c) r.c.ws.close();
+    if (r.res) r.res.destroy();
+    assert.equal(r.status, 429, `expected a refusal by the ${cap} cap`);
+    assert.match(r.type, /application\/problem\+json/);
+    assert.equal(r.problem.type, `urn:cairn:problem:realtime-connections-${cap === 'process' ? 'process' : `per-${cap}`}`);
+    assert.match(r.problem.detail, new RegExp(`${cap} cap`));
+  }
+  /** Polls until a connection of token is accepted again: its slot was given back. */
+  async function accepted(token, what) {
+    let got;
+    await waitFor(async () => {
+      const r = await attempt(token);
+      if (r.c) got = r.c;
+      return r.c !== undefined;
+    }, 20_000, what, 100);
+    return got;
+  }
+  const closeAll = async (cs) => {
+    for (const c of cs) c.ws.close();
+    await Promise.all(cs.map((c) => c.closeInfo));
+  };
+  async function owner(slug) {
+    const pw = 'steady-Koala-71-bramble';
+    assert.equal((await api(srv.url).post('/api/v1/tenants', { slug, name: slug, owner_email: `owner@${slug}.test`, owner_password: pw })).status, 201);
+    return login(slug);
+  }
+  async function login(slug) {
+    const l = await request(`${srv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant: slug, email: `owner@${slug}.test`, password: 'steady-Koala-71-bramble' } });
+    assert.equal(l.status, 200, l.text);
+    return l.json.access_token;
+  }
+
+  test('one principal: over realtime.max_per_principal the upgrade and the stream get 429, an auth message 4429; a client close and a dropped socket give the slot back', async () => {
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push((await attempt(TOKEN)).c);
+    assert.ok(open.every(Boolean));
+    await refused(attempt(TOKEN), 'principal');
+    await refused(attemptSse(TOKEN), 'principal');
+    // authenticating by message: only known after the upgrade
+    const late = client(srv.url, { header: false });
+    await late.opened;
+    late.send({ op: 'auth', token: TOKEN });
+    const e = await late.next((m) => m.op === 'error');
+    assert.equal(e.code, 'too_many_connections');
+    const info = await late.closeInfo;
+    assert.equal(info.code, 4429);
+    assert.match(info.reason, /realtime\.max_per_principal/);
+    assert.ok(await refusals('principal') >= 3);
+
+    open[0].ws.close(); // client close
+    open[0] = await accepted(TOKEN, 'the slot of a closed connection');
+    open[1].ws.terminate(); // the peer vanishes: the server sees an error
+    open[1] = await accepted(TOKEN, 'the slot of a dropped connection');
+    await refused(attempt(TOKEN), 'principal');
+    await closeAll(open);
+  });
+
+  test('one tenant: over realtime.max_per_tenant 429; key revocation and sign-out (4401) give the slots back', async () => {
+    const token = await owner('caps-tenant');
+    const key = await api(srv.url, token).post('/api/v1/api-keys', { name: 'caps', permissions: ['realtime.read', 'notes.read'] });
+    assert.equal(key.status, 201, key.text);
+    const keyConns = [];
+    for (let i = 0; i < 3; i++) keyConns.push((await attempt(key.json.key)).c);
+    const userConns = [];
+    for (let i = 0; i < 2; i++) userConns.push((await attempt(token)).c);
+    assert.ok([...keyConns, ...userConns].every(Boolean));
+    await refused(attempt(token), 'tenant'); // the user has 2 of 3, the tenant 5 of 5
+    await refused(attemptSse(token), 'tenant');
+    assert.ok(await refusals('tenant') >= 2);
+
+    assert.equal((await api(srv.url, token).delete(`/api/v1/api-keys/${key.json.id}`)).status, 204);
+    for (const k of keyConns) assert.equal((await withTimeout(k.closeInfo, 5000, 'the revoked key\'s connections')).code, 4401);
+    userConns.push(await accepted(token, 'the tenant slots of the revoked key'));
+
+    assert.equal((await api(srv.url, token).post('/api/v1/auth/logout')).status, 204);
+    for (const u of userConns) assert.equal((await withTimeout(u.closeInfo, 5000, 'the signed-out session\'s connections')).code, 4401);
+    // the same user signs in again: its 3 slots are free
+    const again = await login('caps-tenant');
+    const back = [];
+    for (let i = 0; i < 3; i++) back.push(await accepted(again, 'the slots of the signed-out session'));
+    await refused(attempt(again), 'principal');
+    await closeAll(back);
+  });
+
+  test('a reader closed with 1008 (send queue full) gives its slot back', async () => {
+    const slow = (await attempt(TOKEN)).c;
+    assert.equal((await subscribed(slow, { channel: 'notes' })).op, 'subscribed');
+    const others = [(await attempt(TOKEN)).c, (await attempt(TOKEN)).c];
+    await refused(attempt(TOKEN), 'principal');
+    slow.ws._socket.pause();
+    const before = metric(await metrics(), 'cairn_realtime_slow_closes_total');
+    const body = 'y'.repeat(20_000);
+    for (let i = 0; i < 400 && metric(await metrics(), 'cairn_realtime_slow_closes_total') === before; i++)
+      assert.equal((await createNote(srv, `fill-${i}`, TOKEN, body)).status, 201);
+    assert.ok(metric(await metrics(), 'cairn_realtime_slow_closes_total') > before, 'the slow reader was closed');
+    slow.ws._socket.resume();
+    assert.equal((await withTimeout(slow.closeInfo, 10_000, 'the 1008 close')).code, 1008);
+    others.push(await accepted(TOKEN, 'the slot of the slow reader'));
+    await closeAll(others);
+  });
+
+  test('the process: over realtime.max_connections 429, unauthenticated connections count too, and their auth timeout gives the slots back', async () => {
+    await waitFor(async () => metric(await metrics(), 'cairn_realtime_connections') === 0, 10_000, 'no connection left');
+    const anon = [];
+    for (let i = 0; i < 8; i++) {
+      const c = client(srv.url, { header: false });
+      await c.opened;
+      anon.push(c);
+    }
+    await refused(attempt(TOKEN), 'process');
+    await refused(attemptSse(TOKEN), 'process');
+    assert.ok(await refusals('process') >= 2);
+    const m = await metrics();
+    assert.equal(metric(m, 'cairn_realtime_connections'), 8);
+    assert.match(m, /# TYPE cairn_realtime_refusals_total counter/);
+    for (const c of anon) assert.equal((await withTimeout(c.closeInfo, 20_000, 'the authentication timeout')).code, 4401);
+    const c = await accepted(TOKEN, 'the slots of timed-out connections');
+    c.ws.close();
+  });
+
+  test('server shutdown with connections open gives every count back', async () => {
+    const w = (await attempt(TOKEN)).c;
+    const s = await attemptSse(TOKEN);
+    assert.ok(w && s.res);
+    await sleep(200);
+    assert.equal(await srv.stop(), 0);
+    assert.equal((await w.closeInfo).code, 1001);
+    assert.ok(!srv.logs().some((l) => /not given back/.test(l.msg || '')), 'counts left at shutdown');
+  });
+});
