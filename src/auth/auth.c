@@ -1078,10 +1078,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
                           "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);
     char key_path[4096];
-    if (cfg->secrets_key_file[0] != '\0')
-        snprintf(key_path, sizeof(key_path), "%s", cfg->secrets_key_file);
-    else
-        snprintf(key_path, sizeof(key_path), "%s/secrets.key", cfg->data_dir);
+    cn_config_secrets_key_path(cfg, key_path, sizeof(key_path));
     int64_t sealed = 0;
     int rc = auth_vault_open(key_path, err);
     if (rc == 0 && (rc = auth_mfa_seal_plain(store, &sealed, err)) == 0 && sealed > 0)
