@@ -390,12 +390,16 @@ static void login_work(void *arg)
         l->rehash[0] = '\0';
 }
 
-int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash)
+int auth_set_password_hash(cn_store_t *s, const char *user, const char *hash, cn_err_t *err)
 {
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(hash), CN_VINT(cn_now_ms())};
-    return cn_store_exec(r->store,
-                         "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", args,
-                         3, NULL, &r->err);
+    return cn_store_exec(s, "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                         args, 3, NULL, err);
+}
+
+int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash)
+{
+    return auth_set_password_hash(r->store, user, hash, &r->err);
 }
 
 static void login_done(cn_req_t *r, void *arg)

@@ -479,7 +479,7 @@ Exit:
         h2o_config_dispose(&S.globalconf);
     if (S.ssl_ctx)
         SSL_CTX_free(S.ssl_ctx);
-    if (err.msg[0]) /* sysexits: 65 data newer than us, 78 configuration, 74 I/O */
-        return err.code == CN_ETOONEW ? 65 : err.code == CN_EINVAL ? 78 : 74;
+    if (err.msg[0]) /* the CLI's exit codes: 76 data newer than us, 78 configuration, 74 I/O */
+        return err.code == CN_ETOONEW ? 76 : err.code == CN_EINVAL ? 78 : 74;
     return rc;
 }
