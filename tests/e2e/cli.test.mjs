@@ -1,6 +1,7 @@
 // Command line: help and version, exit codes, configuration chain, migrations, backups and
 // a database written by a newer cairn.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import {
   copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync,
 } from 'node:fs';
@@ -605,7 +606,7 @@ describe('operator recovery without the API', () => {
 });
 
 describe('exit codes mean one thing each', () => {
-  test('representative codes: 0, 1, 64, 65, 66, 73, 76, 78', async () => {
+  test('representative codes: 0, 1, 64, 65, 66, 73, 75, 78', async () => {
     const data = tempDir();
     const run = (...args) => runCli([...args, '--data', data]);
     assert.equal((await run('tenant', 'create', '--slug', 'acme', '--name', 'A')).code, 0);
@@ -627,6 +628,18 @@ describe('exit codes mean one thing each', () => {
     const file = path.join(tempDir(), 'b.db');
     writeFileSync(file, '');
     assert.equal((await run('backup', file)).code, 73);
+
+    // another process holds the write lock past store.busy_timeout_ms: 75, try again later
+    const holder = spawn('sqlite3', [path.join(data, 'cairn.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const locked = new Promise((resolve) => holder.stdout.on('data', (d) => String(d).includes('locked') && resolve()));
+    holder.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+    await locked;
+    const busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
+    holder.stdin.end('COMMIT;\n');
+    await new Promise((resolve) => holder.on('close', resolve));
+    assert.equal(busy.code, 75, busy.stderr);
+    assert.match(busy.stderr, /busy/);
+    assert.equal((await run('tenant', 'create', '--slug', 'later', '--name', 'L')).code, 0, 'and later it works');
     assert.equal((await runCli(['config', 'check'], { env: { CAIRN_THREADS: 'x' } })).code, 78);
   });
 });
