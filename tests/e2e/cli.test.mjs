@@ -8,7 +8,7 @@ import {
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  MIGRATIONS, api, request, runCli, runCliWithInput, runProgram, sleep, startServer,
+  CAIRN_BIN, MIGRATIONS, api, request, runCli, runCliWithInput, runProgram, sleep, startServer,
   stopAllServers, tempDir,
 } from './lib/server.mjs';
 
@@ -602,6 +602,42 @@ describe('operator recovery without the API', () => {
     assert.equal(await s.stop(), 0);
     const verify = await runCli(['audit', 'verify', '--data', data]);
     assert.equal(verify.code, 0, verify.stderr);
+  });
+});
+
+/** Runs cairn on a pseudo-terminal (util-linux script), answering each prompt in turn. */
+function runOnTerminal(args, answers) {
+  return new Promise((resolve) => {
+    const cmd = [CAIRN_BIN, ...args].map((a) => `'${a}'`).join(' ');
+    const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let asked = 0;
+    p.stdout.on('data', (d) => {
+      out += d;
+      // answer a prompt only once it is shown: the prompt flushes earlier input (TCSAFLUSH)
+      const prompts = out.match(/(Password|Repeat): /g)?.length ?? 0;
+      while (asked < prompts && asked < answers.length) p.stdin.write(`${answers[asked++]}\n`);
+    });
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => { clearTimeout(t); p.stdin.destroy(); resolve({ code, out }); });
+  });
+}
+
+describe('passwords typed on a terminal', () => {
+  test('prompted twice without echo; entries that differ are bad input (65)', async () => {
+    const data = tempDir();
+    assert.equal((await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'A', '--data', data])).code, 0);
+    const pw = 'vivid-Otter-42-lantern';
+    const created = await runOnTerminal(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--data', data], [pw, pw]);
+    assert.equal(created.code, 0, created.out);
+    assert.match(created.out, /Password: [\s\S]*Repeat: /);
+    assert.ok(!created.out.includes(pw), 'the password is not echoed');
+    const differ = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoom']);
+    assert.equal(differ.code, 65, differ.out);
+    assert.match(differ.out, /the two entries differ/);
+    const set = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoon']);
+    assert.equal(set.code, 0, set.out);
+    assert.match(set.out, /password set; 0 sessions ended/);
   });
 });
 
