@@ -1,103 +1,217 @@
 /*
- * cairn: command-line entry. Parses the command and its flags, loads the configuration
- * chain and dispatches. Exit codes follow sysexits(3) so scripts can tell a usage error
- * (64) from bad data (65), an I/O failure (74) or a bad configuration (78).
+ * cairn: command-line entry. One table row per command or subcommand (`commands` below)
+ * gives its name, positional arguments, options and help; the parser, `cairn help` and
+ * every `--help` read that row, so adding a command is one row and one function. Exit
+ * codes follow sysexits(3) and mean one thing each (`exit_codes`, printed by `cairn
+ * help`). Nothing is created (data directory, database, key files) before the command
+ * line and the configuration are known to be valid.
  */
 #include "apps/apps.h"
+#include "auth/admin.h"
 #include "auth/audit.h"
 #include "auth/auth.h"
 #include "auth/tokens.h"
 #include "core/config.h"
+#include "core/jobs.h"
 #include "core/log.h"
 #include "core/server.h"
 #include "core/system.h"
+#include "lib/formats.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 64, EXIT_DATAERR = 65, EXIT_IOERR = 74, EXIT_CONFIG = 78 };
+enum {
+    EXIT_REFUSED = 1,   /* the data's current state says no */
+    EXIT_USAGE = 64,    /* EX_USAGE */
+    EXIT_DATAERR = 65,  /* EX_DATAERR: a value the operator gave is not acceptable */
+    EXIT_NOINPUT = 66,  /* EX_NOINPUT: no such item, or no database */
+    EXIT_EXISTS = 73,   /* EX_CANTCREAT: the output file exists */
+    EXIT_IOERR = 74,    /* EX_IOERR */
+    EXIT_TEMPFAIL = 75, /* EX_TEMPFAIL: the database stayed locked */
+    EXIT_TOONEW = 76,   /* EX_PROTOCOL: the database speaks a newer schema */
+    EXIT_CONFIG = 78,   /* EX_CONFIG */
+};
+
+/* The one table of exit codes: `cairn help` prints it and docs/operations.md copies it. */
+static const struct {
+    int code;
+    const char *meaning;
+} exit_codes[] = {
+    {0, "success"},
+    {EXIT_REFUSED, "refused by the current state: exists already, job not dead, audit chain "
+                   "broken"},
+    {EXIT_USAGE, "usage: unknown command or option, missing or extra argument, bad option value"},
+    {EXIT_DATAERR, "bad input data: invalid slug, e-mail or role, weak password"},
+    {EXIT_NOINPUT, "no such item (tenant, member, job), or no database in the data directory"},
+    {EXIT_EXISTS, "the output file exists (cairn backup without --force)"},
+    {EXIT_IOERR, "I/O error: cannot read or write the database or a file"},
+    {EXIT_TEMPFAIL, "the database stayed locked by another process; try again"},
+    {EXIT_TOONEW, "the database was written by a newer cairn"},
+    {EXIT_CONFIG, "configuration error: bad key or value, cannot listen, bad certificate"},
+};
 
 extern char **environ;
 
 #define MAX_OPTS 8
 
+/** A command's own option; arg NULL for a switch. */
+typedef struct {
+    const char *name; /* "--slug" */
+    const char *arg;  /* "SLUG", or NULL */
+    int required;
+    const char *help;
+} option_t;
+
 /** What a command gets: its positional arguments and its own options. */
 typedef struct {
     int argc;
     char **argv;
-    const char *names[MAX_OPTS], *values[MAX_OPTS]; /* value "" for a boolean option */
+    const char *names[MAX_OPTS], *values[MAX_OPTS]; /* value "" for a switch */
     int n_opts;
 } args_t;
 
-typedef struct {
-    const char *name;
-    int (*run)(cn_config_t *cfg, const args_t *a);
-    const char *usage;
-    const char *help;
-    const char *const *options; /* the command's own options; "--x=" takes a value */
-} command_t;
-
-static int cmd_serve(cn_config_t *cfg, const args_t *a);
-static int cmd_migrate(cn_config_t *cfg, const args_t *a);
-static int cmd_backup(cn_config_t *cfg, const args_t *a);
-static int cmd_config(cn_config_t *cfg, const args_t *a);
-static int cmd_version(cn_config_t *cfg, const args_t *a);
-static int cmd_tenant(cn_config_t *cfg, const args_t *a);
-static int cmd_user(cn_config_t *cfg, const args_t *a);
-static int cmd_keys(cn_config_t *cfg, const args_t *a);
-static int cmd_audit(cn_config_t *cfg, const args_t *a);
-static int cmd_jobs(cn_config_t *cfg, const args_t *a);
-
-static const char *const migrate_opts[] = {"--dry-run", NULL};
-static const char *const tenant_opts[] = {"--slug=", "--name=", NULL};
-static const char *const jobs_opts[] = {"--state=", "--name=", "--limit=", "--older-than=", NULL};
-static const char *const user_opts[] = {"--tenant=", "--email=", "--role=", "--password-stdin",
-                                        NULL};
-
-static const command_t commands[] = {
-    {"serve", cmd_serve, "cairn serve [--listen HOST:PORT]... [--data DIR] [--threads N] [options]",
-     "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
-     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready."},
-    {"migrate", cmd_migrate, "cairn migrate [--dry-run] [--data DIR]",
-     "Applies pending migrations, each in its own transaction. --dry-run applies them all\n"
-     "in one transaction that is rolled back and reports what would change.",
-     migrate_opts},
-    {"backup", cmd_backup, "cairn backup FILE [--data DIR]",
-     "Writes a consistent copy of the database to FILE, also while the server runs."},
-    {"tenant", cmd_tenant, "cairn tenant create --slug SLUG --name NAME [--data DIR]",
-     "Creates a tenant (organisation). Prints its id.", tenant_opts},
-    {"user", cmd_user,
-     "cairn user create --tenant SLUG --email E --role ROLE [--password-stdin] [--data DIR]",
-     "Creates a user (or adds an existing one) with ROLE (owner, admin, member, viewer) in\n"
-     "the tenant. The password is prompted for on the terminal, or read as one line from\n"
-     "standard input with --password-stdin; never from the command line.",
-     user_opts},
-    {"audit", cmd_audit, "cairn audit verify [--data DIR]",
-     "Checks the audit log's hash chain: exit 0 when intact, 65 naming the first entry that\n"
-     "was changed or removed."},
-    {"keys", cmd_keys, "cairn keys rotate [--data DIR]",
-     "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
-     "keys stay valid until they expire, so nobody is logged out."},
-    {"jobs", cmd_jobs,
-     "cairn jobs list [--state S] [--name N] [--limit N] | show ID | retry ID |\n"
-     "                purge [--state done|dead] [--older-than SECONDS]   [--data DIR]",
-     "Background jobs (see docs/jobs.md). list: newest first (default 50). show: one job as\n"
-     "JSON. retry: a dead job is queued again with its attempts reset (exit 1 if it is not\n"
-     "dead, 65 if there is no such job). purge: deletes done (default) or dead jobs that\n"
-     "finished more than SECONDS ago (default 0: all of them).",
-     jobs_opts},
-    {"config", cmd_config, "cairn config check [options]",
-     "Validates the configuration chain and prints the effective values (secrets redacted)."},
-    {"version", cmd_version, "cairn version", "Prints the version."},
+enum {
+    CMD_NO_CONFIG = 1, /* runs without loading the configuration (version) */
+    CMD_ALL_FLAGS = 2, /* its help lists every configuration flag (serve) */
 };
 
-static const char options_help[] =
-    "Options (every key can also come from the config file or its CAIRN_* variable):\n"
-    "  --config FILE              INI config file (env CAIRN_CONFIG)\n"
-    "  --help                     this text\n";
+typedef struct {
+    const char *name; /* "serve", or "group sub" for a subcommand */
+    int (*run)(cn_config_t *cfg, const args_t *a);
+    const char *args; /* positional arguments as the synopsis shows them, or NULL */
+    int n_args;       /* exactly this many */
+    const option_t *options;
+    const char *help;
+    int flags;
+} command_t;
+
+#define CMD(f) static int f(cn_config_t *cfg, const args_t *a)
+CMD(cmd_serve);
+CMD(cmd_migrate);
+CMD(cmd_backup);
+CMD(cmd_config_check);
+CMD(cmd_config_keys);
+CMD(cmd_version);
+CMD(cmd_tenant_create);
+CMD(cmd_tenant_list);
+CMD(cmd_user_create);
+CMD(cmd_user_list);
+CMD(cmd_user_set_password);
+CMD(cmd_keys_rotate);
+CMD(cmd_audit_verify);
+CMD(cmd_jobs_list);
+CMD(cmd_jobs_show);
+CMD(cmd_jobs_retry);
+CMD(cmd_jobs_purge);
+
+static const option_t migrate_opts[] = {
+    {"--dry-run", NULL, 0, "apply in one transaction that is rolled back; report only"}, {0}};
+static const option_t backup_opts[] = {{"--force", NULL, 0, "replace FILE if it exists"}, {0}};
+static const option_t json_opt[] = {{"--json", NULL, 0, "one JSON array instead of text"}, {0}};
+static const option_t tenant_create_opts[] = {
+    {"--slug", "SLUG", 1, "lower-case letters, digits and '-' (1-64)"},
+    {"--name", "NAME", 1, "display name"},
+    {0}};
+static const option_t user_create_opts[] = {
+    {"--tenant", "SLUG", 1, "the tenant"},
+    {"--email", "E", 1, "the user's e-mail address"},
+    {"--role", "ROLE", 1, "owner, admin, member or viewer"},
+    {"--password-stdin", NULL, 0, "read the password as one line from standard input"},
+    {0}};
+static const option_t user_list_opts[] = {{"--tenant", "SLUG", 1, "the tenant"},
+                                          {"--json", NULL, 0, "one JSON array instead of text"},
+                                          {0}};
+static const option_t set_password_opts[] = {
+    {"--tenant", "SLUG", 1, "a tenant the user is a member of"},
+    {"--email", "E", 1, "the user's e-mail address"},
+    {"--password-stdin", NULL, 0, "read the password as one line from standard input"},
+    {0}};
+static const option_t jobs_list_opts[] = {{"--state", "S", 0, "queued, running, done or dead"},
+                                          {"--name", "N", 0, "only jobs of this type"},
+                                          {"--limit", "N", 0, "at most N jobs (default 50)"},
+                                          {0}};
+static const option_t jobs_purge_opts[] = {
+    {"--state", "S", 0, "done (default) or dead"},
+    {"--older-than", "SECONDS", 0, "only jobs finished more than SECONDS ago (default 0)"},
+    {0}};
+
+static const command_t commands[] = {
+    {"serve", cmd_serve, NULL, 0, NULL,
+     "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
+     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.",
+     CMD_ALL_FLAGS},
+    {"migrate", cmd_migrate, NULL, 0, migrate_opts,
+     "Applies pending migrations, each in its own transaction."},
+    {"backup", cmd_backup, "FILE", 1, backup_opts,
+     "Writes a consistent copy of the database to FILE (mode 600), also while the server\n"
+     "runs. It is written to a temporary file beside FILE and renamed into place, so FILE\n"
+     "is never left half-written. An existing FILE is kept unless --force is given."},
+    {"tenant create", cmd_tenant_create, NULL, 0, tenant_create_opts,
+     "Creates a tenant (organisation). Prints its id."},
+    {"tenant list", cmd_tenant_list, NULL, 0, json_opt,
+     "Lists every tenant: slug, name, id and creation time, one line each."},
+    {"user create", cmd_user_create, NULL, 0, user_create_opts,
+     "Creates a user (or adds an existing one) with ROLE in the tenant. The password is\n"
+     "prompted for twice on the terminal, or read as one line from standard input with\n"
+     "--password-stdin; never from the command line."},
+    {"user list", cmd_user_list, NULL, 0, user_list_opts,
+     "Lists the tenant's members: e-mail, role, MFA on/off, locked until, user id."},
+    {"user set-password", cmd_user_set_password, NULL, 0, set_password_opts,
+     "Sets a member's password, as a password reset does: the password policy applies,\n"
+     "every session of the account in every tenant ends (refresh tokens at once; access\n"
+     "tokens that a running server issued stay valid until they expire, at most 15\n"
+     "minutes), unused reset tokens are voided, and the audit log records it. The password\n"
+     "is prompted for twice on the terminal, or read as one line from standard input with\n"
+     "--password-stdin; never from the command line."},
+    {"keys rotate", cmd_keys_rotate, NULL, 0, NULL,
+     "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
+     "keys stay valid until they expire, so nobody is logged out."},
+    {"audit verify", cmd_audit_verify, NULL, 0, NULL,
+     "Checks the audit log's hash chain: exit 0 when intact, 1 naming the first entry that\n"
+     "was changed or removed."},
+    {"jobs list", cmd_jobs_list, NULL, 0, jobs_list_opts,
+     "Lists background jobs, newest first (see docs/jobs.md)."},
+    {"jobs show", cmd_jobs_show, "ID", 1, NULL, "Prints one job as JSON."},
+    {"jobs retry", cmd_jobs_retry, "ID", 1, NULL,
+     "Queues a dead job again with its attempts reset (exit 1 if it is not dead)."},
+    {"jobs purge", cmd_jobs_purge, NULL, 0, jobs_purge_opts, "Deletes finished jobs."},
+    {"config check", cmd_config_check, NULL, 0, NULL,
+     "Validates the configuration chain (file, CAIRN_* environment, flags) and prints the\n"
+     "effective values with their source, secrets redacted. Exit 78 names a bad key.",
+     CMD_ALL_FLAGS},
+    {"config keys", cmd_config_keys, NULL, 0, NULL,
+     "Prints every configuration key with its environment variable, flag, default and\n"
+     "meaning (the table in docs/configuration.md).",
+     CMD_NO_CONFIG},
+    {"version", cmd_version, NULL, 0, NULL, "Prints the version (also: cairn --version).",
+     CMD_NO_CONFIG},
+};
+
+/* ---- help ---- */
+
+static void print_synopsis(FILE *out, const command_t *c)
+{
+    fprintf(out, "cairn %s", c->name);
+    if (c->args)
+        fprintf(out, " %s", c->args);
+    for (const option_t *o = c->options; o && o->name; o++)
+        fprintf(out, " %s%s%s%s%s", o->required ? "" : "[", o->name, o->arg ? " " : "",
+                o->arg ? o->arg : "", o->required ? "" : "]");
+    if (!(c->flags & CMD_NO_CONFIG))
+        fputs(c->flags & CMD_ALL_FLAGS ? " [options]" : " [--data DIR]", out);
+}
+
+static void print_exit_codes(FILE *out)
+{
+    fputs("Exit codes (sysexits):\n", out);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(exit_codes); i++)
+        fprintf(out, "  %-3d %s\n", exit_codes[i].code, exit_codes[i].meaning);
+}
 
 static void print_usage(FILE *out)
 {
@@ -105,371 +219,63 @@ static void print_usage(FILE *out)
             "cairn %s - multi-tenant platform server\n\nUsage: cairn COMMAND [options]\n\n"
             "Commands:\n",
             CAIRN_VERSION);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(commands); i++) {
+        fputs("  ", out);
+        print_synopsis(out, &commands[i]);
+        fputc('\n', out);
+    }
+    fputs("  cairn help [COMMAND [SUBCOMMAND]]\n\n", out);
+    print_exit_codes(out);
+    fputs("\nRun 'cairn COMMAND --help' for a command's options, 'cairn config keys' for every\n"
+          "configuration key.\n",
+          out);
+}
+
+static void print_command_help(FILE *out, const command_t *c)
+{
+    fputs("Usage: ", out);
+    print_synopsis(out, c);
+    fprintf(out, "\n\n%s\n", c->help);
+    if (c->options)
+        fputs("\nOptions:\n", out);
+    for (const option_t *o = c->options; o && o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof(left), "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-26s %s\n", left, o->help);
+    }
+    if (c->flags & CMD_NO_CONFIG)
+        return;
+    if (c->flags & CMD_ALL_FLAGS) {
+        fputs("\nConfiguration flags (each also a config-file key and a CAIRN_* variable):\n", out);
+        cn_config_print_flags(out);
+    } else {
+        fprintf(out, "\nCommon options:\n  %-26s %s\n", "--data DIR",
+                "the data directory (store.data, CAIRN_DATA; default ./data)");
+    }
+    fprintf(out, "  %-26s %s\n  %-26s %s\n\nEvery key of 'cairn config keys' applies too.\n",
+            "--config FILE", "INI config file (CAIRN_CONFIG)", "--help", "this text");
+}
+
+/* `cairn help tenant`: the group's subcommands. */
+static void print_group_help(FILE *out, const char *group)
+{
+    fprintf(out, "Usage: cairn %s SUBCOMMAND [options]\n\nSubcommands:\n", group);
+    size_t n = strlen(group);
     for (size_t i = 0; i < CN_ARRAY_SIZE(commands); i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].usage);
-    fprintf(out, "  help     cairn help [COMMAND]\n\nExit codes: 0 ok, 1 failure, 64 usage, "
-                 "65 database newer than this binary, 74 I/O error, 78 bad configuration.\n"
-                 "Run 'cairn COMMAND --help' for details.\n");
-}
-
-static void print_command_help(const command_t *c)
-{
-    printf("Usage: %s\n\n%s\n\n%s\nConfiguration keys (key, environment, flag, default):\n",
-           c->usage, c->help, options_help);
-    cn_config_print_help(stdout);
-}
-
-static const char *opt(const args_t *a, const char *name)
-{
-    for (int i = 0; i < a->n_opts; i++)
-        if (strcmp(a->names[i], name) == 0)
-            return a->values[i];
-    return NULL;
-}
-
-/* Matches an argument against the command's options; sets *takes_value. */
-static const char *command_option(const command_t *c, const char *name, int *takes_value)
-{
-    size_t n = strlen(name);
-    for (const char *const *o = c->options; o && *o; o++)
-        if (strncmp(*o, name, n) == 0 &&
-            ((*o)[n] == '\0' || ((*o)[n] == '=' && (*o)[n + 1] == '\0'))) {
-            *takes_value = (*o)[n] == '=';
-            return *o;
+        if (strncmp(commands[i].name, group, n) == 0 && commands[i].name[n] == ' ') {
+            fputs("  ", out);
+            print_synopsis(out, &commands[i]);
+            fputc('\n', out);
         }
-    return NULL;
+    fprintf(out, "\nRun 'cairn %s SUBCOMMAND --help' for details.\n", group);
 }
 
-static int open_checked_store(cn_config_t *cfg, int must_exist, cn_store_t **store,
-                              cn_migration_set_t *sets, size_t *n_sets)
+static int is_help(const char *a)
 {
-    cn_err_t err = {0};
-    const cn_app_t *modules[64] = {&cn_system_app};
-    size_t n = 1;
-    for (const cn_app_t *const *a = cn_apps; *a && n < 63; a++)
-        modules[n++] = *a;
-    *n_sets = cn_migration_sets(modules, sets, 32);
-    if (cn_open_store(cfg, must_exist, store, &err) != 0) {
-        fprintf(stderr, "cairn: %s\n", err.msg);
-        return EXIT_IOERR;
-    }
-    return 0;
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
-static void print_line(const char *line, void *ud)
-{
-    printf("%s\n", line);
-}
-
-static int cmd_migrate(cn_config_t *cfg, const args_t *a)
-{
-    cn_store_t *store;
-    cn_migration_set_t sets[32];
-    size_t n_sets;
-    int rc = open_checked_store(cfg, 0, &store, sets, &n_sets);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    cn_migrate_status_t st = {0};
-    int dry_run = opt(a, "--dry-run") != NULL;
-    rc = cn_migrate_status(store, sets, n_sets, &st, &err);
-    if (rc == 0)
-        rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
-    cn_store_close(store);
-    if (rc != 0) {
-        fprintf(stderr, "cairn: %s\n", err.msg);
-        return rc == CN_ETOONEW ? EXIT_DATAERR : 1;
-    }
-    printf("%d applied before, %d %s\n", st.applied, st.pending,
-           dry_run ? "would be applied (dry run: nothing changed)" : "applied now");
-    return 0;
-}
-
-static int cmd_backup(cn_config_t *cfg, const args_t *a)
-{
-    if (a->argc != 1) {
-        fprintf(stderr, "cairn backup: needs exactly one FILE\n");
-        return EXIT_USAGE;
-    }
-    cn_store_t *store;
-    cn_migration_set_t sets[32];
-    size_t n_sets;
-    int rc = open_checked_store(cfg, 1, &store, sets, &n_sets);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    rc = cn_store_backup(store, a->argv[0], &err);
-    cn_store_close(store);
-    if (rc != 0) {
-        fprintf(stderr, "cairn: %s\n", err.msg);
-        return EXIT_IOERR;
-    }
-    printf("backup written to %s\n", a->argv[0]);
-    return 0;
-}
-
-static int cmd_config(cn_config_t *cfg, const args_t *a)
-{
-    if (a->argc != 1 || strcmp(a->argv[0], "check") != 0) {
-        fprintf(stderr, "cairn config: the only subcommand is 'check'\n");
-        return EXIT_USAGE;
-    }
-    cn_config_print(cfg, stdout);
-    return 0;
-}
-
-static int cmd_version(cn_config_t *cfg, const args_t *a)
-{
-    printf("cairn %s\n", CAIRN_VERSION);
-    return 0;
-}
-
-static int cmd_serve(cn_config_t *cfg, const args_t *a)
-{
-    if (a->argc != 0) {
-        fprintf(stderr, "cairn serve: unexpected argument '%s'\n", a->argv[0]);
-        return EXIT_USAGE;
-    }
-    return cn_server_run(cfg, cn_apps);
-}
-
-/* Opens the store for an admin command: migrations must be current (run them first). */
-static int open_admin_store(cn_config_t *cfg, cn_store_t **store)
-{
-    cn_migration_set_t sets[32];
-    size_t n_sets;
-    int rc = open_checked_store(cfg, 0, store, sets, &n_sets);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err);
-    if (rc != 0) {
-        fprintf(stderr, "cairn: %s\n", err.msg);
-        cn_store_close(*store);
-        return rc == CN_ETOONEW ? EXIT_DATAERR : EXIT_IOERR;
-    }
-    return 0;
-}
-
-static int exit_for(int code)
-{
-    return code == CN_EINVAL || code == CN_ENOTFOUND ? EXIT_DATAERR
-           : code == CN_ECONFLICT                    ? 1
-                                                     : EXIT_IOERR;
-}
-
-static int need_subcommand(const args_t *a, const char *command, const char *sub)
-{
-    if (a->argc == 1 && strcmp(a->argv[0], sub) == 0)
-        return 0;
-    fprintf(stderr, "cairn %s: the only subcommand is '%s'\n", command, sub);
-    return EXIT_USAGE;
-}
-
-static int cmd_tenant(cn_config_t *cfg, const args_t *a)
-{
-    const char *slug = opt(a, "--slug"), *name = opt(a, "--name");
-    if (need_subcommand(a, "tenant", "create") != 0)
-        return EXIT_USAGE;
-    if (slug == NULL || name == NULL) {
-        fprintf(stderr, "cairn tenant create: --slug and --name are required\n");
-        return EXIT_USAGE;
-    }
-    cn_store_t *store;
-    int rc = open_admin_store(cfg, &store);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    char id[40];
-    rc = auth_tenant_create(store, slug, name, id, &err);
-    cn_store_close(store);
-    if (rc != 0) {
-        fprintf(stderr, "cairn tenant create: %s\n", err.msg);
-        return exit_for(rc);
-    }
-    printf("%s\n", id);
-    return 0;
-}
-
-/* Reads the password: one line from stdin, or twice from the terminal without echo. */
-static int read_password(int from_stdin, char *buf, size_t cap)
-{
-    if (from_stdin) {
-        if (fgets(buf, (int)cap, stdin) == NULL)
-            return -1;
-        buf[strcspn(buf, "\r\n")] = '\0';
-        return 0;
-    }
-    /* separate streams: reading and writing one FILE needs a seek in between */
-    FILE *in = fopen("/dev/tty", "r"), *out = in ? fopen("/dev/tty", "w") : NULL;
-    if (out == NULL) {
-        if (in)
-            fclose(in);
-        return -1;
-    }
-    struct termios old, quiet;
-    tcgetattr(fileno(in), &old);
-    quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)ECHO;
-    tcsetattr(fileno(in), TCSAFLUSH, &quiet);
-    char again[300];
-    fputs("Password: ", out);
-    fflush(out);
-    int ok = fgets(buf, (int)cap, in) != NULL;
-    fputs("\nRepeat: ", out);
-    fflush(out);
-    ok = ok && fgets(again, sizeof(again), in) != NULL;
-    fputs("\n", out);
-    tcsetattr(fileno(in), TCSAFLUSH, &old);
-    fclose(in);
-    fclose(out);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    again[strcspn(again, "\r\n")] = '\0';
-    ok = ok && strcmp(buf, again) == 0;
-    memset(again, 0, sizeof(again));
-    return ok ? 0 : -1;
-}
-
-static int cmd_user(cn_config_t *cfg, const args_t *a)
-{
-    const char *tenant = opt(a, "--tenant"), *email = opt(a, "--email"), *role = opt(a, "--role");
-    if (need_subcommand(a, "user", "create") != 0)
-        return EXIT_USAGE;
-    if (tenant == NULL || email == NULL || role == NULL) {
-        fprintf(stderr, "cairn user create: --tenant, --email and --role are required\n");
-        return EXIT_USAGE;
-    }
-    char password[300];
-    if (read_password(opt(a, "--password-stdin") != NULL, password, sizeof(password)) != 0) {
-        fprintf(stderr, "cairn user create: no password read (the two entries must match; "
-                        "without a terminal use --password-stdin)\n");
-        return EXIT_USAGE;
-    }
-    cn_store_t *store;
-    int rc = open_admin_store(cfg, &store);
-    if (rc == 0) {
-        cn_err_t err = {0};
-        char id[40];
-        rc = auth_user_create(store, tenant, email, role, password, id, &err);
-        cn_store_close(store);
-        if (rc != 0) {
-            fprintf(stderr, "cairn user create: %s\n", err.msg);
-            rc = exit_for(rc);
-        } else {
-            printf("%s\n", id);
-        }
-    }
-    memset(password, 0, sizeof(password));
-    return rc;
-}
-
-static int cmd_keys(cn_config_t *cfg, const args_t *a)
-{
-    if (need_subcommand(a, "keys", "rotate") != 0)
-        return EXIT_USAGE;
-    cn_store_t *store;
-    int rc = open_admin_store(cfg, &store);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    char kid[40];
-    rc = auth_keys_rotate(store, kid, &err);
-    cn_store_close(store);
-    auth_keys_free();
-    if (rc != 0) {
-        fprintf(stderr, "cairn keys rotate: %s\n", err.msg);
-        return EXIT_IOERR;
-    }
-    printf("new signing key %s; running servers use it within a minute\n", kid);
-    return 0;
-}
-
-static int cmd_audit(cn_config_t *cfg, const args_t *a)
-{
-    if (need_subcommand(a, "audit", "verify") != 0)
-        return EXIT_USAGE;
-    cn_store_t *store;
-    int rc = open_admin_store(cfg, &store);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    int64_t n = 0;
-    rc = auth_audit_verify(store, &n, &err);
-    cn_store_close(store);
-    if (rc != 0) {
-        fprintf(stderr, "cairn audit verify: %s\n", err.msg);
-        return rc == CN_EVALIDATION ? EXIT_DATAERR : EXIT_IOERR;
-    }
-    printf("audit log intact: %lld entries\n", (long long)n);
-    return 0;
-}
-
-static const command_t *find_command(const char *name);
-
-/* Parses a non-negative integer option; -1 when it is not one. */
-static long long count_opt(const char *v)
-{
-    char *end;
-    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
-    return n >= 0 && *end == '\0' ? n : -1;
-}
-
-static int cmd_jobs(cn_config_t *cfg, const args_t *a)
-{
-    const char *sub = a->argc > 0 ? a->argv[0] : "", *state = opt(a, "--state");
-    const char *name = opt(a, "--name"), *limit = opt(a, "--limit");
-    const char *older = opt(a, "--older-than");
-    int wants_id = strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0;
-    int is_list = strcmp(sub, "list") == 0, is_purge = strcmp(sub, "purge") == 0;
-    if (!wants_id && !is_list && !is_purge) {
-        fprintf(stderr, "cairn jobs: the subcommands are list, show, retry and purge\n");
-        return EXIT_USAGE;
-    }
-    if (a->argc != (wants_id ? 2 : 1) || (!is_list && (name || limit)) || (!is_purge && older) ||
-        (wants_id && state)) {
-        fprintf(stderr, "usage: %s\n", find_command("jobs")->usage);
-        return EXIT_USAGE;
-    }
-    if (state &&
-        (is_purge ? strcmp(state, "done") && strcmp(state, "dead") : !cn_jobs_state_valid(state))) {
-        fprintf(stderr, "cairn jobs %s: --state must be one of %s (got \"%s\")\n", sub,
-                is_purge ? "done, dead" : "queued, running, done, dead", state);
-        return EXIT_USAGE;
-    }
-    long long n_limit = limit ? count_opt(limit) : 50, n_older = older ? count_opt(older) : 0;
-    if (n_limit < 1 || n_older < 0) {
-        fprintf(stderr, "cairn jobs %s: %s must be a %s integer\n", sub,
-                n_limit < 1 ? "--limit" : "--older-than",
-                n_limit < 1 ? "positive" : "non-negative");
-        return EXIT_USAGE;
-    }
-    cn_store_t *store;
-    int rc = open_admin_store(cfg, &store);
-    if (rc != 0)
-        return rc;
-    cn_err_t err = {0};
-    int64_t purged = 0;
-    if (is_list)
-        rc = cn_jobs_print_list(store, state, name, n_limit, stdout, &err);
-    else if (strcmp(sub, "show") == 0)
-        rc = cn_jobs_print_one(store, a->argv[1], stdout, &err);
-    else if (strcmp(sub, "retry") == 0)
-        rc = cn_jobs_retry(store, NULL, a->argv[1], &err);
-    else
-        rc = cn_jobs_purge(store, state ? state : "done", cn_now_ms() - n_older * 1000, &purged,
-                           &err);
-    cn_store_close(store);
-    if (rc != 0) {
-        fprintf(stderr, "cairn jobs %s: %s\n", sub, err.msg);
-        return exit_for(rc);
-    }
-    if (strcmp(sub, "retry") == 0)
-        printf("job %s queued again; a running server's workers pick it up within jobs.poll_ms\n",
-               a->argv[1]);
-    else if (is_purge)
-        printf("%lld %s jobs purged\n", (long long)purged, state ? state : "done");
-    return 0;
-}
+/* ---- finding the command ---- */
 
 static const command_t *find_command(const char *name)
 {
@@ -479,92 +285,682 @@ static const command_t *find_command(const char *name)
     return NULL;
 }
 
+static int is_group(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(commands); i++)
+        if (strncmp(commands[i].name, name, n) == 0 && commands[i].name[n] == ' ')
+            return 1;
+    return 0;
+}
+
+/*
+ * Resolves argv[0] (and argv[1] for a group) to a row; *used says how many words it took.
+ * NULL with *rc set when it printed help (0) or a usage error (64).
+ */
+static const command_t *resolve(int argc, char **argv, int *used, int *rc)
+{
+    const command_t *c = find_command(argv[0]);
+    *used = 1;
+    if (c != NULL || !is_group(argv[0])) {
+        if (c == NULL) {
+            fprintf(stderr, "cairn: unknown command '%s'\n\n", argv[0]);
+            print_usage(stderr);
+        }
+        *rc = EXIT_USAGE;
+        return c;
+    }
+    if (argc < 2 || is_help(argv[1])) {
+        if (argc < 2)
+            fprintf(stderr, "cairn %s: needs a subcommand\n\n", argv[0]);
+        print_group_help(argc < 2 ? stderr : stdout, argv[0]);
+        *rc = argc < 2 ? EXIT_USAGE : 0;
+        return NULL;
+    }
+    char name[128];
+    snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
+    *used = 2;
+    if ((c = find_command(name)) == NULL) {
+        fprintf(stderr, "cairn %s: unknown subcommand '%s'\n\n", argv[0], argv[1]);
+        print_group_help(stderr, argv[0]);
+        *rc = EXIT_USAGE;
+    }
+    return c;
+}
+
+/* `cairn help [COMMAND [SUB]]` */
+static int run_help(int argc, char **argv)
+{
+    if (argc == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (argc == 1 && is_group(argv[0]) && !find_command(argv[0])) {
+        print_group_help(stdout, argv[0]);
+        return 0;
+    }
+    int used, rc;
+    const command_t *c = resolve(argc, argv, &used, &rc);
+    if (c == NULL)
+        return rc;
+    print_command_help(stdout, c);
+    return 0;
+}
+
+/* ---- parsing a command's arguments ---- */
+
+static const char *opt(const args_t *a, const char *name)
+{
+    for (int i = 0; i < a->n_opts; i++)
+        if (strcmp(a->names[i], name) == 0)
+            return a->values[i];
+    return NULL;
+}
+
+static const option_t *command_option(const command_t *c, const char *name)
+{
+    for (const option_t *o = c->options; o && o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+typedef struct {
+    args_t args;
+    const char **flags; /* (key, value) pairs for cn_config_load */
+    size_t n_flags;
+    char *config_file;
+} parsed_t;
+
+/* One "--name[=value]" argument at argv[*i]; returns 0, or an exit code after a message. */
+static int parse_option(const command_t *c, int argc, char **argv, int *i, parsed_t *p)
+{
+    char *a = argv[*i], *eq = strchr(a, '='), name[64];
+    snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    const option_t *o = command_option(c, name);
+    const char *key = o ? NULL : strcmp(name, "--config") == 0 ? "" : cn_config_key_for_flag(name);
+    if (o == NULL && (key == NULL || (c->flags & CMD_NO_CONFIG))) {
+        fprintf(stderr, "cairn %s: unknown option '%s'\n", c->name, name);
+        return EXIT_USAGE;
+    }
+    int takes_value = o == NULL || o->arg != NULL;
+    const char *v = !takes_value ? "" : eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+    if (v == NULL || (!takes_value && eq)) {
+        fprintf(stderr, "cairn %s: %s '%s'\n", c->name,
+                v == NULL ? "missing value for" : "no value allowed for", name);
+        return EXIT_USAGE;
+    }
+    if (o != NULL && p->args.n_opts < MAX_OPTS) {
+        p->args.names[p->args.n_opts] = o->name;
+        p->args.values[p->args.n_opts++] = v;
+    } else if (key != NULL && key[0] == '\0') {
+        p->config_file = (char *)v;
+    } else if (key != NULL) {
+        p->flags[2 * p->n_flags] = key;
+        p->flags[2 * p->n_flags + 1] = v;
+        p->n_flags++;
+    }
+    return 0;
+}
+
+/* Fills p from argv; returns -1 after printing the help, 0, or an exit code. */
+static int parse_args(const command_t *c, int argc, char **argv, parsed_t *p)
+{
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            print_command_help(stdout, c);
+            return -1;
+        }
+        if (strncmp(argv[i], "--", 2) != 0) {
+            p->args.argv[p->args.argc++] = argv[i];
+            continue;
+        }
+        int rc = parse_option(c, argc, argv, &i, p);
+        if (rc != 0)
+            return rc;
+    }
+    if (p->args.argc != c->n_args) {
+        if (p->args.argc > c->n_args)
+            fprintf(stderr, "cairn %s: unexpected argument '%s'\n", c->name,
+                    p->args.argv[c->n_args]);
+        else
+            fprintf(stderr, "cairn %s: needs %s\n", c->name, c->args);
+        return EXIT_USAGE;
+    }
+    for (const option_t *o = c->options; o && o->name; o++)
+        if (o->required && opt(&p->args, o->name) == NULL) {
+            fprintf(stderr, "cairn %s: %s %s is required\n", c->name, o->name, o->arg);
+            return EXIT_USAGE;
+        }
+    return 0;
+}
+
+/* ---- shared by the commands ---- */
+
+/* The one mapping from an error code to an exit code (see exit_codes). */
+static int exit_for(int code)
+{
+    switch (code) {
+    case 0: return 0;
+    case CN_EINVAL:
+    case CN_EVALIDATION: return EXIT_DATAERR;
+    case CN_ENOTFOUND: return EXIT_NOINPUT;
+    case CN_ECONFLICT: return EXIT_REFUSED;
+    case CN_EBUSY: return EXIT_TEMPFAIL;
+    case CN_ETOONEW: return EXIT_TOONEW;
+    default: return EXIT_IOERR;
+    }
+}
+
+/* Prints "cairn COMMAND: message" for a failed call and returns its exit code. */
+static int fail(const char *command, int code, const cn_err_t *err)
+{
+    fprintf(stderr, "cairn %s: %s\n", command, err->msg);
+    return exit_for(code);
+}
+
+static size_t migration_sets(cn_migration_set_t *sets, size_t cap)
+{
+    const cn_app_t *modules[64] = {&cn_system_app};
+    size_t n = 1;
+    for (const cn_app_t *const *a = cn_apps; *a && n < 63; a++)
+        modules[n++] = *a;
+    return cn_migration_sets(modules, sets, cap);
+}
+
+/*
+ * Opens the store for a command. must_exist: the command only reads or changes existing
+ * data, so a missing database is an error (66) rather than a new, empty one created at a
+ * mistyped --data. migrate: bring the schema up to date first (admin commands need it).
+ */
+static int open_store(cn_config_t *cfg, const char *command, int must_exist, int migrate,
+                      cn_store_t **store)
+{
+    cn_err_t err = {0};
+    int rc = cn_open_store(cfg, must_exist, store, &err);
+    if (rc != 0)
+        return fail(command, rc, &err);
+    if (!migrate)
+        return 0;
+    cn_migration_set_t sets[32];
+    size_t n_sets = migration_sets(sets, 32);
+    if ((rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err)) != 0) {
+        cn_store_close(*store);
+        return fail(command, rc, &err);
+    }
+    return 0;
+}
+
+static void print_line(const char *line, void *ud)
+{
+    printf("%s\n", line);
+}
+
+/* ---- serve, migrate, backup, config, version ---- */
+
+CMD(cmd_serve)
+{
+    return cn_server_run(cfg, cn_apps);
+}
+
+CMD(cmd_migrate)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "migrate", 0, 0, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    cn_migrate_status_t st = {0};
+    cn_migration_set_t sets[32];
+    size_t n_sets = migration_sets(sets, 32);
+    int dry_run = opt(a, "--dry-run") != NULL;
+    rc = cn_migrate_status(store, sets, n_sets, &st, &err);
+    if (rc == 0)
+        rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
+    cn_store_close(store);
+    if (rc != 0)
+        return fail("migrate", rc, &err);
+    printf("%d applied before, %d %s\n", st.applied, st.pending,
+           dry_run ? "would be applied (dry run: nothing changed)" : "applied now");
+    return 0;
+}
+
+CMD(cmd_backup)
+{
+    const char *file = a->argv[0];
+    int force = opt(a, "--force") != NULL;
+    if (!force && access(file, F_OK) == 0) { /* checked again, atomically, when it is linked */
+        fprintf(stderr, "cairn backup: %s exists; use --force to replace it\n", file);
+        return EXIT_EXISTS;
+    }
+    cn_store_t *store;
+    int rc = open_store(cfg, "backup", 1, 0, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    rc = cn_store_backup(store, file, force, &err);
+    cn_store_close(store);
+    if (rc != 0) {
+        fprintf(stderr, "cairn backup: %s%s\n", err.msg,
+                rc == CN_ECONFLICT ? "; use --force to replace it" : "");
+        return rc == CN_ECONFLICT ? EXIT_EXISTS : EXIT_IOERR;
+    }
+    printf("backup written to %s\n", file);
+    return 0;
+}
+
+CMD(cmd_config_check)
+{
+    cn_config_print(cfg, stdout);
+    return 0;
+}
+
+CMD(cmd_config_keys)
+{
+    printf("Configuration keys (key, environment variable, flag, default):\n");
+    cn_config_print_help(stdout);
+    return 0;
+}
+
+CMD(cmd_version)
+{
+    printf("cairn %s\n", CAIRN_VERSION);
+    return 0;
+}
+
+/* ---- tenants and users ---- */
+
+CMD(cmd_tenant_create)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "tenant create", 0, 1, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    char id[40];
+    rc = auth_tenant_create(store, opt(a, "--slug"), opt(a, "--name"), id, &err);
+    cn_store_close(store);
+    if (rc != 0)
+        return fail("tenant create", rc, &err);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* Text columns must stay on one line: control characters (a name may hold any) become '?'. */
+static void put_field(const char *s, int width)
+{
+    int n = 0;
+    for (; *s; s++, n++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+    for (; n < width; n++)
+        putchar(' ');
+}
+
+/* What a listing callback writes to: the JSON array (--json), or text with its header. */
+typedef struct {
+    json_t *json;
+    const char *header;
+} listing_t;
+
+/* The header goes out with the first line, so a failed lookup prints nothing on stdout. */
+static json_t *listing_row(listing_t *l)
+{
+    if (l->json == NULL && l->header != NULL) {
+        fputs(l->header, stdout);
+        l->header = NULL;
+    }
+    return l->json;
+}
+
+/* Ends a listing: the header of an empty text list, or the JSON array (then freed). */
+static int listing_end(listing_t *l, int rc)
+{
+    if (rc == 0)
+        listing_row(l);
+    if (rc == 0 && l->json != NULL) {
+        json_dumpf(l->json, stdout, JSON_INDENT(2));
+        putchar('\n');
+    }
+    json_decref(l->json);
+    return rc;
+}
+
+static void print_tenant(const auth_tenant_row_t *t, void *ud)
+{
+    char at[40];
+    cn_format_rfc3339(t->created_at, at);
+    json_t *json = listing_row(ud);
+    if (json != NULL) {
+        json_array_append_new(json, json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "slug", t->slug,
+                                              "name", t->name, "created_at", at));
+        return;
+    }
+    put_field(t->slug, 24);
+    printf("  %-36s  %-24s  ", t->id, at);
+    put_field(t->name, 0);
+    putchar('\n');
+}
+
+CMD(cmd_tenant_list)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "tenant list", 1, 1, &store);
+    if (rc != 0)
+        return rc;
+    listing_t l = {opt(a, "--json") ? json_array() : NULL,
+                   "SLUG                      ID                                    CREATED"
+                   "                   NAME\n"};
+    cn_err_t err = {0};
+    rc = listing_end(&l, auth_tenants_each(store, print_tenant, &l, &err));
+    cn_store_close(store);
+    return rc == 0 ? 0 : fail("tenant list", rc, &err);
+}
+
+static void print_member(const auth_member_row_t *m, void *ud)
+{
+    char until[40] = "no";
+    int locked = m->locked_until > cn_now_ms();
+    if (locked)
+        cn_format_rfc3339(m->locked_until, until);
+    json_t *json = listing_row(ud);
+    if (json != NULL) {
+        json_array_append_new(json, json_pack("{s:s, s:s, s:s, s:b, s:s?}", "id", m->id, "email",
+                                              m->email, "role", m->role, "mfa", m->mfa,
+                                              "locked_until", locked ? until : NULL));
+        return;
+    }
+    put_field(m->email, 32);
+    printf("  %-8s  %-3s  %-24s  %s\n", m->role, m->mfa ? "on" : "off", until, m->id);
+}
+
+CMD(cmd_user_list)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "user list", 1, 1, &store);
+    if (rc != 0)
+        return rc;
+    listing_t l = {
+        opt(a, "--json") ? json_array() : NULL,
+        "EMAIL                             ROLE      MFA  LOCKED UNTIL              ID\n"};
+    cn_err_t err = {0};
+    rc = listing_end(&l, auth_members_each(store, opt(a, "--tenant"), print_member, &l, &err));
+    cn_store_close(store);
+    return rc == 0 ? 0 : fail("user list", rc, &err);
+}
+
+/* Reads one line from the terminal without echo; 0, or -1 when there is no terminal. */
+static int prompt(FILE *in, FILE *out, const char *label, char *buf, size_t cap)
+{
+    struct termios old, quiet;
+    tcgetattr(fileno(in), &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fileno(in), TCSAFLUSH, &quiet);
+    fputs(label, out);
+    fflush(out);
+    int ok = fgets(buf, (int)cap, in) != NULL;
+    fputs("\n", out);
+    tcsetattr(fileno(in), TCSAFLUSH, &old);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return ok ? 0 : -1;
+}
+
+/*
+ * Reads the password: one line from stdin, or twice from the terminal without echo.
+ * Returns 0, EXIT_USAGE when none could be read, EXIT_DATAERR when the two entries differ.
+ */
+static int read_password(int from_stdin, char *buf, size_t cap)
+{
+    if (from_stdin) {
+        if (fgets(buf, (int)cap, stdin) == NULL)
+            return EXIT_USAGE;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        return 0;
+    }
+    /* separate streams: reading and writing one FILE needs a seek in between */
+    FILE *in = fopen("/dev/tty", "r"), *out = in ? fopen("/dev/tty", "w") : NULL;
+    char again[300];
+    int rc = out == NULL ? EXIT_USAGE : 0;
+    if (rc == 0 && (prompt(in, out, "Password: ", buf, cap) != 0 ||
+                    prompt(in, out, "Repeat: ", again, sizeof(again)) != 0))
+        rc = EXIT_USAGE;
+    if (rc == 0 && strcmp(buf, again) != 0)
+        rc = EXIT_DATAERR;
+    memset(again, 0, sizeof(again));
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    return rc;
+}
+
+/* The password for command, or an exit code after a message. */
+static int get_password(const char *command, const args_t *a, char *buf, size_t cap)
+{
+    int rc = read_password(opt(a, "--password-stdin") != NULL, buf, cap);
+    if (rc == EXIT_USAGE)
+        fprintf(stderr, "cairn %s: no password read (without a terminal use --password-stdin)\n",
+                command);
+    else if (rc != 0)
+        fprintf(stderr, "cairn %s: the two entries differ\n", command);
+    return rc;
+}
+
+CMD(cmd_user_create)
+{
+    char password[300];
+    int rc = get_password("user create", a, password, sizeof(password));
+    cn_store_t *store;
+    if (rc == 0 && (rc = open_store(cfg, "user create", 0, 1, &store)) == 0) {
+        cn_err_t err = {0};
+        char id[40];
+        rc = auth_user_create(store, opt(a, "--tenant"), opt(a, "--email"), opt(a, "--role"),
+                              password, id, &err);
+        cn_store_close(store);
+        if (rc == 0)
+            printf("%s\n", id);
+        rc = rc == 0 ? 0 : fail("user create", rc, &err);
+    }
+    memset(password, 0, sizeof(password));
+    return rc;
+}
+
+CMD(cmd_user_set_password)
+{
+    char password[300];
+    int rc = get_password("user set-password", a, password, sizeof(password));
+    cn_store_t *store;
+    if (rc == 0 && (rc = open_store(cfg, "user set-password", 1, 1, &store)) == 0) {
+        cn_err_t err = {0};
+        int64_t n = 0;
+        rc = auth_user_set_password(store, opt(a, "--tenant"), opt(a, "--email"), password, &n,
+                                    &err);
+        cn_store_close(store);
+        if (rc == 0)
+            printf("password set; %lld sessions ended\n", (long long)n);
+        rc = rc == 0 ? 0 : fail("user set-password", rc, &err);
+    }
+    memset(password, 0, sizeof(password));
+    return rc;
+}
+
+/* ---- keys, audit ---- */
+
+CMD(cmd_keys_rotate)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "keys rotate", 0, 1, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    char kid[40];
+    rc = auth_keys_rotate(store, kid, &err);
+    cn_store_close(store);
+    auth_keys_free();
+    if (rc != 0)
+        return fail("keys rotate", rc, &err);
+    printf("new signing key %s; running servers use it within a minute\n", kid);
+    return 0;
+}
+
+CMD(cmd_audit_verify)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "audit verify", 1, 1, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    int64_t n = 0;
+    rc = auth_audit_verify(store, &n, &err);
+    cn_store_close(store);
+    if (rc == CN_EVALIDATION) { /* the check ran and failed: not bad input */
+        fprintf(stderr, "cairn audit verify: %s\n", err.msg);
+        return EXIT_REFUSED;
+    }
+    if (rc != 0)
+        return fail("audit verify", rc, &err);
+    printf("audit log intact: %lld entries\n", (long long)n);
+    return 0;
+}
+
+/* ---- jobs ---- */
+
+/* Parses a non-negative integer option; -1 when it is not one. */
+static long long count_opt(const char *v)
+{
+    char *end;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    return n >= 0 && *end == '\0' ? n : -1;
+}
+
+/* Runs fn on the store of an existing database; CN_* codes become exit codes. */
+static int with_jobs_store(cn_config_t *cfg, const char *command,
+                           int (*fn)(cn_store_t *, const args_t *, cn_err_t *), const args_t *a)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, command, 1, 1, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    rc = fn(store, a, &err);
+    cn_store_close(store);
+    return rc == 0 ? 0 : fail(command, rc, &err);
+}
+
+static int jobs_list(cn_store_t *s, const args_t *a, cn_err_t *err)
+{
+    const char *limit = opt(a, "--limit");
+    return cn_jobs_print_list(s, opt(a, "--state"), opt(a, "--name"), limit ? count_opt(limit) : 50,
+                              stdout, err);
+}
+
+CMD(cmd_jobs_list)
+{
+    const char *state = opt(a, "--state"), *limit = opt(a, "--limit");
+    if (state && !cn_jobs_state_valid(state)) {
+        fprintf(stderr,
+                "cairn jobs list: --state must be one of queued, running, done, dead "
+                "(got \"%s\")\n",
+                state);
+        return EXIT_USAGE;
+    }
+    if (limit && count_opt(limit) < 1) {
+        fprintf(stderr, "cairn jobs list: --limit must be a positive integer\n");
+        return EXIT_USAGE;
+    }
+    return with_jobs_store(cfg, "jobs list", jobs_list, a);
+}
+
+static int jobs_show(cn_store_t *s, const args_t *a, cn_err_t *err)
+{
+    return cn_jobs_print_one(s, a->argv[0], stdout, err);
+}
+
+CMD(cmd_jobs_show)
+{
+    return with_jobs_store(cfg, "jobs show", jobs_show, a);
+}
+
+static int jobs_retry(cn_store_t *s, const args_t *a, cn_err_t *err)
+{
+    int rc = cn_jobs_retry(s, NULL, a->argv[0], err);
+    if (rc == 0)
+        printf("job %s queued again; a running server's workers pick it up within jobs.poll_ms\n",
+               a->argv[0]);
+    return rc;
+}
+
+CMD(cmd_jobs_retry)
+{
+    return with_jobs_store(cfg, "jobs retry", jobs_retry, a);
+}
+
+static int jobs_purge(cn_store_t *s, const args_t *a, cn_err_t *err)
+{
+    const char *state = opt(a, "--state") ? opt(a, "--state") : "done";
+    const char *older = opt(a, "--older-than");
+    int64_t purged = 0;
+    int rc =
+        cn_jobs_purge(s, state, cn_now_ms() - (older ? count_opt(older) : 0) * 1000, &purged, err);
+    if (rc == 0)
+        printf("%lld %s jobs purged\n", (long long)purged, state);
+    return rc;
+}
+
+CMD(cmd_jobs_purge)
+{
+    const char *state = opt(a, "--state"), *older = opt(a, "--older-than");
+    if (state && strcmp(state, "done") != 0 && strcmp(state, "dead") != 0) {
+        fprintf(stderr, "cairn jobs purge: --state must be one of done, dead (got \"%s\")\n",
+                state);
+        return EXIT_USAGE;
+    }
+    if (older && count_opt(older) < 0) {
+        fprintf(stderr, "cairn jobs purge: --older-than must be a non-negative integer\n");
+        return EXIT_USAGE;
+    }
+    return with_jobs_store(cfg, "jobs purge", jobs_purge, a);
+}
+
+/* ---- main ---- */
+
+/* Parses the command's arguments, loads the configuration and runs it. */
+static int run_command(const command_t *c, int argc, char **argv)
+{
+    parsed_t p = {.flags = calloc((size_t)argc * 2 + 1, sizeof(char *))};
+    p.args.argv = calloc((size_t)argc + 1, sizeof(char *));
+    cn_config_t cfg;
+    cn_config_defaults(&cfg);
+    int rc = parse_args(c, argc, argv, &p);
+    if (rc == 0 && !(c->flags & CMD_NO_CONFIG)) {
+        cn_err_t err = {0};
+        cfg.config_file = p.config_file ? cn_strdup(p.config_file) : NULL;
+        if (cn_config_load(&cfg, environ, p.flags, p.n_flags, &err) != 0) {
+            fprintf(stderr, "cairn: configuration error: %s\n", err.msg);
+            rc = EXIT_CONFIG;
+        }
+    }
+    if (rc == 0) {
+        cn_log_init(cfg.log_level, cfg.access_log);
+        rc = c->run(&cfg, &p.args);
+    }
+    cn_config_free(&cfg);
+    free(p.flags);
+    free(p.args.argv);
+    return rc < 0 ? 0 : rc; /* -1: the help was printed */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        const command_t *c = argc > 2 ? find_command(argv[2]) : NULL;
-        if (c) {
-            print_command_help(c);
-            return 0;
-        }
-        if (argc > 2)
-            fprintf(stderr, "cairn help: unknown command '%s'\n\n", argv[2]);
-        print_usage(argc > 2 ? stderr : stdout);
-        return argc > 2 && c == NULL ? EXIT_USAGE : 0;
-    }
-    const command_t *cmd = find_command(argv[1]);
-    if (cmd == NULL) {
-        fprintf(stderr, "cairn: unknown command '%s'\n\n", argv[1]);
-        print_usage(stderr);
-        return EXIT_USAGE;
-    }
-    cn_config_t cfg;
-    cn_config_defaults(&cfg);
-    const char **flags = calloc((size_t)argc * 2, sizeof(char *));
-    args_t args = {.argv = calloc((size_t)argc, sizeof(char *))};
-    size_t n_flags = 0;
-    int rc = 0;
-    for (int i = 2; i < argc; i++) {
-        char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            print_command_help(cmd);
-            goto Exit;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            args.argv[args.argc++] = a;
-            continue;
-        }
-        char *eq = strchr(a, '=');
-        char name[64];
-        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        int takes_value = 0;
-        if (command_option(cmd, name, &takes_value) != NULL && args.n_opts < MAX_OPTS) {
-            const char *v = !takes_value ? "" : eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-            if (v == NULL || (!takes_value && eq)) {
-                fprintf(stderr, "cairn %s: %s '%s'\n", cmd->name,
-                        v == NULL ? "missing value for" : "no value allowed for", name);
-                rc = EXIT_USAGE;
-                goto Exit;
-            }
-            args.names[args.n_opts] = strdup(name);
-            args.values[args.n_opts++] = v;
-            continue;
-        }
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        const char *key = strcmp(name, "--config") == 0 ? "" : cn_config_key_for_flag(name);
-        if (key == NULL || value == NULL) {
-            fprintf(stderr, "cairn %s: %s '%s'\n", cmd->name,
-                    key ? "missing value for" : "unknown option", name);
-            rc = EXIT_USAGE;
-            goto Exit;
-        }
-        if (key[0] == '\0') {
-            free(cfg.config_file);
-            cfg.config_file = cn_strdup(value);
-            continue;
-        }
-        flags[2 * n_flags] = key;
-        flags[2 * n_flags + 1] = value;
-        n_flags++;
-    }
-    cn_err_t err = {0};
-    if (cn_config_load(&cfg, environ, flags, n_flags, &err) != 0) {
-        fprintf(stderr, "cairn: configuration error: %s\n", err.msg);
-        rc = EXIT_CONFIG;
-        goto Exit;
-    }
-    cn_log_init(cfg.log_level, cfg.access_log);
-    rc = cmd->run(&cfg, &args);
-Exit:
-    cn_config_free(&cfg);
-    free(flags);
-    for (int i = 0; i < args.n_opts; i++)
-        free((char *)args.names[i]);
-    free(args.argv);
-    return rc;
+    if (strcmp(argv[1], "help") == 0 || is_help(argv[1]))
+        return run_help(argc - 2, argv + 2);
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(NULL, NULL);
+    int used, rc;
+    const command_t *c = resolve(argc - 1, argv + 1, &used, &rc);
+    return c == NULL ? rc : run_command(c, argc - 1 - used, argv + 1 + used);
 }

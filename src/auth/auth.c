@@ -390,12 +390,16 @@ static void login_work(void *arg)
         l->rehash[0] = '\0';
 }
 
-int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash)
+int auth_set_password_hash(cn_store_t *s, const char *user, const char *hash, cn_err_t *err)
 {
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(hash), CN_VINT(cn_now_ms())};
-    return cn_store_exec(r->store,
-                         "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", args,
-                         3, NULL, &r->err);
+    return cn_store_exec(s, "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                         args, 3, NULL, err);
+}
+
+int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash)
+{
+    return auth_set_password_hash(r->store, user, hash, &r->err);
 }
 
 static void login_done(cn_req_t *r, void *arg)
@@ -1078,10 +1082,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
                           "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);
     char key_path[4096];
-    if (cfg->secrets_key_file[0] != '\0')
-        snprintf(key_path, sizeof(key_path), "%s", cfg->secrets_key_file);
-    else
-        snprintf(key_path, sizeof(key_path), "%s/secrets.key", cfg->data_dir);
+    cn_config_secrets_key_path(cfg, key_path, sizeof(key_path));
     int64_t sealed = 0;
     int rc = auth_vault_open(key_path, err);
     if (rc == 0 && (rc = auth_mfa_seal_plain(store, &sealed, err)) == 0 && sealed > 0)

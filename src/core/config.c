@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/proxy.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -199,17 +200,55 @@ static int parse_ll(const char *s, long long *out, int allow_suffix)
     return 0;
 }
 
-static int valid_listen(const char *v)
+/* A DNS name: dot-separated labels of letters, digits and '-' (RFC 1123). */
+static int valid_hostname(const char *h)
+{
+    size_t n = strlen(h), label = 0;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || h[i] == '.') {
+            if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum((unsigned char)h[i]) || h[i] == '-') {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Checks one HOST:PORT. The host is what getaddrinfo() gets when the server starts: an
+ * IPv4 address, an IPv6 address (in brackets, or bare as before), or a DNS name, which
+ * is only checked for its shape here (resolving it would make the check depend on the
+ * network). Dotted digits are an IPv4 address or nothing, so "999.1.1.1" is refused.
+ * Returns NULL, or what is wrong.
+ */
+static const char *listen_problem(const char *v)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v)
-        return 0;
     long long port;
-    if (parse_ll(colon + 1, &port, 0) != 0 || port > 65535)
-        return 0;
-    if (v[0] == '[')
-        return colon[-1] == ']' && colon - v > 2;
-    return memchr(v, ' ', (size_t)(colon - v)) == NULL;
+    if (colon == NULL || colon == v || parse_ll(colon + 1, &port, 0) != 0 || port > 65535)
+        return "must be HOST:PORT with a port from 0 to 65535";
+    char host[256], probe[16];
+    size_t n = (size_t)(colon - v);
+    int bracketed = v[0] == '[';
+    if (bracketed && (n < 3 || colon[-1] != ']'))
+        return "an IPv6 address must be in brackets, such as [::1]:8080";
+    if (bracketed)
+        v++, n -= 2;
+    if (n >= sizeof(host))
+        return "the host is too long";
+    memcpy(host, v, n);
+    host[n] = '\0';
+    if (bracketed || strchr(host, ':'))
+        return inet_pton(AF_INET6, host, probe) == 1 ? NULL : "the host is not an IPv6 address";
+    if (strspn(host, "0123456789.") == n)
+        return inet_pton(AF_INET, host, probe) == 1 ? NULL : "the host is not an IPv4 address";
+    return valid_hostname(host) ? NULL : "the host is not an IP address or a host name";
 }
 
 static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src, int entry,
@@ -222,10 +261,9 @@ static int set_listen(cn_config_t *c, const char *value, cn_config_source_t src,
     int rc = 0;
     for (char *tok = strtok_r(copy, ", ", &save); tok != NULL && rc == 0;
          tok = strtok_r(NULL, ", ", &save)) {
-        if (!valid_listen(tok))
-            rc = cn_err_set(
-                err, CN_EINVAL,
-                "server.listen: must be HOST:PORT with a port from 0 to 65535 (got \"%s\")", tok);
+        const char *problem = listen_problem(tok);
+        if (problem != NULL)
+            rc = cn_err_set(err, CN_EINVAL, "server.listen: %s (got \"%s\")", problem, tok);
         else if (n == CN_MAX_LISTEN)
             rc = cn_err_set(err, CN_EINVAL, "server.listen: at most %d addresses", CN_MAX_LISTEN);
         else
@@ -409,6 +447,72 @@ int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv
     return cn_config_validate(c, err);
 }
 
+/* 1 when s is "scheme://rest" for one of the schemes and rest is not empty. */
+static int has_scheme(const char *s, const char *const *schemes)
+{
+    for (; *schemes; schemes++) {
+        size_t n = strlen(*schemes);
+        if (strncmp(s, *schemes, n) == 0 && s[n] != '\0' && s[n] != '/')
+            return 1;
+    }
+    return 0;
+}
+
+/* Origins are compared with the Origin header exactly: scheme://host[:port], no path. */
+static int check_origins(const char *list, cn_err_t *err)
+{
+    static const char *const web[] = {"http://", "https://", NULL};
+    char *copy = cn_strdup(list), *save = NULL;
+    int rc = 0;
+    for (char *o = strtok_r(copy, ", ", &save); o != NULL && rc == 0;
+         o = strtok_r(NULL, ", ", &save))
+        if (!has_scheme(o, web) || strchr(strstr(o, "://") + 3, '/') != NULL)
+            rc = cn_err_set(err, CN_EINVAL,
+                            "server.cors_origins: each origin must be scheme://host[:port] "
+                            "without a path or wildcard, such as https://app.example.com "
+                            "(got \"%s\")",
+                            o);
+    free(copy);
+    return rc;
+}
+
+/* Files the server reads at start: refused now, before anything is created. */
+static int check_readable(const char *key, const char *path, cn_err_t *err)
+{
+    if (path[0] != '\0' && access(path, R_OK) != 0)
+        return cn_err_set(err, CN_EINVAL, "%s: cannot read \"%s\": %s", key, path, strerror(errno));
+    return 0;
+}
+
+/* Addresses, URLs and files: checks cheap enough to run before anything is created. */
+static int validate_addresses(const cn_config_t *c, cn_err_t *err)
+{
+    static const char *const mail[] = {"smtp://", "smtps://", NULL};
+    static const char *const web[] = {"http://", "https://", NULL};
+    cn_proxies_t *p;
+    char bad[64];
+    if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)
+        return cn_err_set(err, CN_EINVAL,
+                          "server.trusted_proxies: must be IP addresses or CIDR blocks such as "
+                          "10.0.0.0/8 (got \"%s\")",
+                          bad);
+    cn_proxies_free(p);
+    if (check_origins(c->cors_origins, err) != 0)
+        return CN_EINVAL;
+    if (c->mail_smtp_url[0] != '\0' && !has_scheme(c->mail_smtp_url, mail))
+        /* the value may hold a password: it is not repeated */
+        return cn_err_set(err, CN_EINVAL,
+                          "mail.smtp_url: must start with smtp:// or smtps:// and name a host");
+    if (c->reset_url[0] != '\0' && !has_scheme(c->reset_url, web))
+        return cn_err_set(err, CN_EINVAL,
+                          "auth.reset_url: must be an http:// or https:// URL (got \"%s\")",
+                          c->reset_url);
+    if (check_readable("server.tls_cert", c->tls_cert, err) != 0 ||
+        check_readable("server.tls_key", c->tls_key, err) != 0)
+        return CN_EINVAL;
+    return check_readable("insights.geoip_db", c->insights_geoip_db, err);
+}
+
 int cn_config_validate(const cn_config_t *c, cn_err_t *err)
 {
     if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
@@ -420,15 +524,15 @@ int cn_config_validate(const cn_config_t *c, cn_err_t *err)
         return cn_err_set(err, CN_EINVAL,
                           "jobs.backoff_max_ms: must not be below jobs.backoff_ms (%d)",
                           c->jobs_backoff_ms);
-    cn_proxies_t *p;
-    char bad[64];
-    if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)
-        return cn_err_set(err, CN_EINVAL,
-                          "server.trusted_proxies: must be IP addresses or CIDR blocks such as "
-                          "10.0.0.0/8 (got \"%s\")",
-                          bad);
-    cn_proxies_free(p);
-    return 0;
+    return validate_addresses(c, err);
+}
+
+void cn_config_secrets_key_path(const cn_config_t *c, char *out, size_t cap)
+{
+    if (c->secrets_key_file[0] != '\0')
+        snprintf(out, cap, "%s", c->secrets_key_file);
+    else
+        snprintf(out, cap, "%s/secrets.key", c->data_dir);
 }
 
 static const char *source_name(cn_config_source_t s)
@@ -455,7 +559,15 @@ void cn_config_print(const cn_config_t *c, FILE *out)
         case T_SIZE: fprintf(out, "%lld", (long long)*(const int64_t *)slot); break;
         case T_BOOL: fputs(*(const int *)slot ? "true" : "false", out); break;
         case T_ENUM: fputs(k->allowed[*(const int *)slot], out); break;
-        case T_STRING: fputs(*(char *const *)slot, out); break;
+        case T_STRING:
+            if (k->offset == OFF(secrets_key_file)) { /* the effective path, not "" */
+                char path[4096];
+                cn_config_secrets_key_path(c, path, sizeof(path));
+                fputs(path, out);
+            } else {
+                fputs(*(char *const *)slot, out);
+            }
+            break;
         case T_SECRET: fputs(**(char *const *)slot ? "<redacted>" : "", out); break;
         case T_LISTEN:
             for (size_t j = 0; j < c->n_listen; j++)
@@ -464,6 +576,14 @@ void cn_config_print(const cn_config_t *c, FILE *out)
         }
         fprintf(out, "  # %s\n", source_name(c->sources[i]));
     }
+}
+
+void cn_config_print_flags(FILE *out)
+{
+    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
+        if (keys[i].flag != NULL)
+            fprintf(out, "  %-26s %s\n  %-26s key %s, %s, default \"%s\"\n", keys[i].flag,
+                    keys[i].help, "", keys[i].key, keys[i].env, keys[i].def);
 }
 
 void cn_config_print_help(FILE *out)

@@ -105,14 +105,25 @@ const char *cn_config_key_for_flag(const char *flag);
 int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv, size_t n_flags,
                    cn_err_t *err);
 
-/** Cross-key checks run after loading (TLS cert needs a key, ...). */
+/**
+ * Cross-key checks run after loading (TLS cert needs a key, ...) and the checks of
+ * addresses, URLs and files read at start (listen hosts, trusted proxies, CORS origins,
+ * mail and reset URLs, TLS and GeoIP files), so that a command refuses a bad value
+ * before it creates anything.
+ */
 int cn_config_validate(const cn_config_t *c, cn_err_t *err);
 
 /** Prints "key = value  # source" lines with secrets redacted. */
 void cn_config_print(const cn_config_t *c, FILE *out);
 
-/** Prints the table of keys, env names, flags and defaults (for --help and docs). */
+/** Prints the table of keys, env names, flags and defaults (`cairn config keys`). */
 void cn_config_print_help(FILE *out);
+
+/** Prints one line per key that has a command-line flag (`cairn serve --help`). */
+void cn_config_print_flags(FILE *out);
+
+/** The TOTP vault key file in effect: auth.secrets_key_file, or DATA/secrets.key. */
+void cn_config_secrets_key_path(const cn_config_t *c, char *out, size_t cap);
 
 /** Number of online CPUs when threads is 0, else threads. */
 int cn_config_threads(const cn_config_t *c);

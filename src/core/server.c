@@ -414,6 +414,8 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
 
     cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
+    if (setup_tls(cfg, &err) != 0) /* a bad certificate stops us before the database exists */
+        goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
@@ -427,8 +429,6 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_http_init(router, cfg->cors_origins, cfg->trusted_proxies);
     cn_http_set_limits(cfg->rate_ip_per_min, cfg->rate_user_per_min, cfg->rate_auth_per_min);
     cn_auth_bootstrap_init(cfg->bootstrap_token, CN_BOOTSTRAP_TENANT);
-    if (setup_tls(cfg, &err) != 0)
-        goto Exit;
     setup_globalconf(cfg);
     for (int i = 0; i < S.n_loops; i++) {
         S.loops[i].index = i;
@@ -479,7 +479,7 @@ Exit:
         h2o_config_dispose(&S.globalconf);
     if (S.ssl_ctx)
         SSL_CTX_free(S.ssl_ctx);
-    if (err.msg[0]) /* sysexits: 65 data newer than us, 78 configuration, 74 I/O */
-        return err.code == CN_ETOONEW ? 65 : err.code == CN_EINVAL ? 78 : 74;
+    if (err.msg[0]) /* the CLI's exit codes: 76 data newer than us, 78 configuration, 74 I/O */
+        return err.code == CN_ETOONEW ? 76 : err.code == CN_EINVAL ? 78 : 74;
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
@@ -311,7 +312,7 @@ int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
     if ((size_t)snprintf(path, sizeof(path), "%s/cairn.db", opts->data_dir) >= sizeof(path))
         return cn_err_set(err, CN_ERR, "data directory path is too long");
     if (opts->must_exist && access(path, F_OK) != 0)
-        return cn_err_set(err, CN_ERR, "no database at %s", path);
+        return cn_err_set(err, CN_ENOTFOUND, "no database at %s", path);
     cn_store_t *s = cn_calloc(1, sizeof(*s));
     if (open_conn(opts, path, opts->cache_bytes, &s->own, err) != 0) {
         free(s);
@@ -847,13 +848,20 @@ int cn_store_ping(cn_store_t *s, cn_err_t *err)
     return rc == CN_ROW ? 0 : rc;
 }
 
-int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err)
+/*
+ * Copies the database into tmp. The file is created here with mode 0600 before SQLite
+ * opens it: a backup holds every tenant's data and password hashes, and SQLite gives any
+ * journal or WAL file it makes beside a database the database file's mode, whatever the
+ * umask.
+ */
+static int backup_copy(cn_store_t *s, const char *tmp, cn_err_t *err)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= sizeof(tmp))
-        return cn_err_set(err, CN_ERR, "backup path is too long");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cn_err_set(err, CN_ERR, "cannot create %s: %s", tmp, strerror(errno));
+    close(fd);
     sqlite3 *dst = NULL;
-    int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK) {
         /* one step copies a single read snapshot: consistent even while others write */
         sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->own.db, "main");
@@ -863,18 +871,60 @@ int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err)
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
     }
-    if (rc != SQLITE_OK) {
-        cn_err_set(err, CN_ERR, "backup to %s failed: %s", path,
+    if (rc != SQLITE_OK)
+        cn_err_set(err, CN_ERR, "backup to %s failed: %s", tmp,
                    dst ? sqlite3_errmsg(dst) : "no memory");
-        sqlite3_close(dst);
+    if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK)
+        rc = cn_err_set(err, CN_ERR, "backup to %s failed: cannot close it", tmp);
+    return rc == SQLITE_OK ? 0 : CN_ERR;
+}
+
+/* fsync of a file or directory, so a backup that was reported written survives a crash. */
+static int sync_path(const char *path, int flags, cn_err_t *err)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc == 0 ? 0 : cn_err_set(err, CN_ERR, "cannot sync %s: %s", path, strerror(errno));
+}
+
+/* Moves tmp to path: rename() replaces, link() refuses an existing path atomically. */
+static int place_backup(const char *tmp, const char *path, int overwrite, cn_err_t *err)
+{
+    if (overwrite ? rename(tmp, path) != 0 : link(tmp, path) != 0)
+        return errno == EEXIST ? cn_err_set(err, CN_ECONFLICT, "%s exists", path)
+                               : cn_err_set(err, CN_ERR, "cannot move the backup into %s: %s", path,
+                                            strerror(errno));
+    if (!overwrite)
         unlink(tmp);
-        return CN_ERR;
-    }
-    sqlite3_close(dst);
-    if (rename(tmp, path) != 0) {
-        cn_err_set(err, CN_ERR, "cannot rename backup into %s: %s", path, strerror(errno));
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0';
+    return sync_path(dir, O_RDONLY | O_DIRECTORY, err);
+}
+
+int cn_store_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *err)
+{
+    char tmp[4096], side[4200];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= sizeof(tmp))
+        return cn_err_set(err, CN_ERR, "backup path is too long");
+    int rc = backup_copy(s, tmp, err);
+    if (rc == 0)
+        rc = sync_path(tmp, O_RDONLY, err);
+    if (rc == 0)
+        rc = place_backup(tmp, path, overwrite, err);
+    if (rc != 0) { /* nothing half-written stays behind, at FILE or beside it */
         unlink(tmp);
-        return CN_ERR;
+        static const char *const ext[] = {"-journal", "-wal", "-shm"};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(side, sizeof(side), "%s%s", tmp, ext[i]);
+            unlink(side);
+        }
     }
-    return 0;
+    return rc;
 }

@@ -177,8 +177,13 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err);
 /** Cheap round trip proving the database answers. */
 int cn_store_ping(cn_store_t *s, cn_err_t *err);
 
-/** Writes a consistent copy of the database to path (atomically, via a temp file). */
-int cn_store_backup(cn_store_t *s, const char *path, cn_err_t *err);
+/**
+ * Writes a consistent copy of the database to path, mode 0600, through a temporary file
+ * beside it that is synced and then moved into place, so path never holds a partial
+ * copy. An existing path is replaced only with overwrite, else CN_ECONFLICT (checked
+ * atomically). Returns 0, CN_ECONFLICT or CN_ERR; nothing is left behind on failure.
+ */
+int cn_store_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *err);
 
 /* ---- migrations ---- */
 

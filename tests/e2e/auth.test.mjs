@@ -577,12 +577,12 @@ describe('CLI', () => {
     assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'weakling@acme.test'"), '0');
   });
 
-  test('other refusals: duplicate membership (1), unknown tenant or role (65), no password (64)', async () => {
+  test('other refusals: duplicate membership (1), unknown tenant (66), bad role (65), no password (64)', async () => {
     let r = await createUser('acme', 'alice', 'viewer');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /alice@acme\.test is already a member of acme/);
     r = await createUser('initech', 'alice', 'owner');
-    assert.equal(r.code, 65, r.stderr);
+    assert.equal(r.code, 66, r.stderr);
     assert.match(r.stderr, /no tenant with slug initech/);
     r = await createUser('acme', 'newbie@acme.test', 'superuser', 'vivid-Otter-42-lantern');
     assert.equal(r.code, 65, r.stderr);

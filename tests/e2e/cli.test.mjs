@@ -1,11 +1,15 @@
 // Command line: help and version, exit codes, configuration chain, migrations, backups and
 // a database written by a newer cairn.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  MIGRATIONS, api, runCli, runProgram, sleep, startServer, stopAllServers, tempDir,
+  CAIRN_BIN, MIGRATIONS, api, request, runCli, runCliWithInput, runProgram, sleep, startServer,
+  stopAllServers, tempDir,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -27,38 +31,76 @@ async function sqlite(db, sql) {
 }
 
 describe('help and version', () => {
-  test('cairn version prints the version and exits 0', async () => {
-    const r = await runCli(['version']);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /^cairn \d+\.\d+\.\d+\S*\n$/);
-    assert.equal(r.stderr, '');
+  test('cairn version and cairn --version print the version and exit 0', async () => {
+    for (const args of [['version'], ['--version']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /^cairn \d+\.\d+\.\d+\S*\n$/);
+      assert.equal(r.stderr, '');
+    }
+    // version needs no configuration: a broken one does not stop it
+    const broken = await runCli(['version'], { env: { CAIRN_THREADS: 'abc' } });
+    assert.equal(broken.code, 0, broken.stderr);
   });
 
-  test('cairn help lists every command and the exit codes', async () => {
+  test('cairn help lists every command and the one table of exit codes', async () => {
     const r = await runCli(['help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Usage: cairn COMMAND/);
-    for (const cmd of ['serve', 'migrate', 'backup', 'config', 'version', 'help'])
-      assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'), cmd);
-    assert.match(r.stdout, /64 usage/);
-    assert.match(r.stdout, /78 bad configuration/);
+    for (const cmd of ['serve', 'migrate', 'backup FILE', 'tenant create', 'tenant list', 'user create',
+      'user list', 'user set-password', 'config check', 'config keys', 'version', 'help'])
+      assert.match(r.stdout, new RegExp(`^  cairn ${cmd}\\b`, 'm'), cmd);
+    const codes = [...r.stdout.matchAll(/^  (\d+) +(\S.*)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(codes, [0, 1, 64, 65, 66, 73, 74, 75, 76, 78]);
+    assert.match(r.stdout, /^  65 +bad input data/m);
+    assert.match(r.stdout, /^  76 +the database was written by a newer cairn/m);
+    assert.match(r.stdout, /^  78 +configuration error/m);
     const dash = await runCli(['--help']);
     assert.equal(dash.code, 0);
     assert.equal(dash.stdout, r.stdout);
   });
 
-  test('cairn serve --help and cairn help migrate describe the command and its keys', async () => {
+  test('a subcommand\'s --help shows its own usage and options, not the configuration table', async () => {
+    for (const [args, own, usage] of [
+      [['tenant', 'list', '--help'], ['--json'], 'cairn tenant list [--json]'],
+      [['user', 'list', '--help'], ['--tenant SLUG', '--json'], 'cairn user list --tenant SLUG'],
+      [['user', 'set-password', '--help'], ['--tenant SLUG', '--email E', '--password-stdin'],
+        'cairn user set-password --tenant SLUG --email E [--password-stdin]'],
+      [['help', 'backup'], ['--force'], 'cairn backup FILE [--force]'],
+      [['help', 'tenant', 'create'], ['--slug SLUG', '--name NAME'], 'cairn tenant create'],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.ok(r.stdout.startsWith(`Usage: ${usage}`), `${args.join(' ')}: ${r.stdout}`);
+      for (const o of own) assert.ok(r.stdout.includes(`  ${o}`), `${args.join(' ')} shows ${o}`);
+      assert.ok(r.stdout.includes('--data DIR'), 'the common options are named');
+      for (const other of ['server.max_body', 'auth.bootstrap_token', 'CAIRN_THREADS', '--slug'].filter((x) => !own.some((o) => o.startsWith(x))))
+        assert.ok(!r.stdout.includes(other), `${args.join(' ')} does not show ${other}`);
+      assert.ok(r.stdout.split('\n').length < 25, `${args.join(' ')} is short`);
+    }
+  });
+
+  test('cairn serve --help lists its flags; cairn config keys prints every key', async () => {
     const r = await runCli(['serve', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: cairn serve /);
-    for (const key of ['server.listen', 'CAIRN_THREADS', '--max-body', 'auth.bootstrap_token'])
-      assert.ok(r.stdout.includes(key), key);
+    for (const flag of ['--listen', '--threads', '--max-body', '--tls-cert', '--data', 'server.listen', 'CAIRN_THREADS'])
+      assert.ok(r.stdout.includes(flag), flag);
+    assert.ok(!r.stdout.includes('auth.bootstrap_token'), 'keys without a flag are in cairn config keys');
+    assert.match(r.stdout, /cairn config keys/);
+    const keys = await runCli(['config', 'keys']);
+    assert.equal(keys.code, 0);
+    for (const key of ['server.listen', 'CAIRN_THREADS', '--max-body', 'auth.bootstrap_token', 'jobs.poll_ms'])
+      assert.ok(keys.stdout.includes(key), key);
     const m = await runCli(['help', 'migrate']);
     assert.equal(m.code, 0);
     assert.match(m.stdout, /^Usage: cairn migrate /);
+    const group = await runCli(['help', 'user']);
+    assert.equal(group.code, 0);
+    for (const sub of ['create', 'list', 'set-password']) assert.match(group.stdout, new RegExp(`cairn user ${sub}`));
   });
 
-  test('no command, unknown command, unknown option and extra arguments exit 64', async () => {
+  test('no command, unknown command, subcommand or option and extra arguments exit 64', async () => {
     const none = await runCli([]);
     assert.equal(none.code, 64);
     assert.match(none.stderr, /Usage: cairn COMMAND/);
@@ -73,11 +115,21 @@ describe('help and version', () => {
     assert.match(extra.stderr, /unexpected argument 'extra'/);
     const backup = await runCli(['backup', '--data', tempDir()]);
     assert.equal(backup.code, 64);
+    assert.match(backup.stderr, /needs FILE/);
     const cfg = await runCli(['config', 'show']);
     assert.equal(cfg.code, 64);
+    assert.match(cfg.stderr, /unknown subcommand 'show'/);
+    const group = await runCli(['tenant']);
+    assert.equal(group.code, 64);
+    assert.match(group.stderr, /needs a subcommand/);
     const missing = await runCli(['serve', '--threads']);
     assert.equal(missing.code, 64);
     assert.match(missing.stderr, /missing value for '--threads'/);
+    const required = await runCli(['user', 'list', '--data', tempDir()]);
+    assert.equal(required.code, 64);
+    assert.match(required.stderr, /--tenant SLUG is required/);
+    const foreign = await runCli(['tenant', 'list', '--slug', 'x']);
+    assert.equal(foreign.code, 64, 'an option of another subcommand is unknown here');
   });
 });
 
@@ -297,23 +349,28 @@ describe('cairn backup', () => {
 });
 
 describe('a database newer than the binary', () => {
-  test('serve and migrate exit 65 naming the unknown migration', async () => {
+  test('serve and migrate exit 76 naming the unknown migration', async () => {
     const data = tempDir();
     assert.equal((await runCli(['migrate', '--data', data])).code, 0);
     const db = path.join(data, 'cairn.db');
     await sqlite(db, "INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('notes', 999, 'from_the_future', 0)");
 
     const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], { timeoutMs: 10_000 });
-    assert.equal(serve.code, 65, serve.stderr);
+    assert.equal(serve.code, 76, serve.stderr);
     assert.match(serve.stderr, /notes\/999/);
     assert.match(serve.stderr, /newer cairn/);
     assert.doesNotMatch(serve.stderr, /listening on/);
 
     const migrate = await runCli(['migrate', '--data', data]);
-    assert.equal(migrate.code, 65);
+    assert.equal(migrate.code, 76);
     assert.match(migrate.stderr, /notes\/999/);
     const dry = await runCli(['migrate', '--dry-run', '--data', data]);
-    assert.equal(dry.code, 65);
+    assert.equal(dry.code, 76);
+    // and every command that needs the schema: 76 is this and nothing else
+    for (const args of [['tenant', 'list'], ['audit', 'verify'], ['jobs', 'list']]) {
+      const r = await runCli([...args, '--data', data]);
+      assert.equal(r.code, 76, `${args.join(' ')}: ${r.stderr}`);
+    }
 
     // nothing was touched
     assert.equal(await sqlite(db, 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length + 1));
@@ -324,7 +381,301 @@ describe('a database newer than the binary', () => {
     assert.equal((await runCli(['migrate', '--data', data])).code, 0);
     await sqlite(path.join(data, 'cairn.db'), "INSERT INTO schema_migrations VALUES ('billing', 1, 'create_invoices', 0)");
     const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data]);
-    assert.equal(serve.code, 65);
+    assert.equal(serve.code, 76);
     assert.match(serve.stderr, /billing\/1/);
+  });
+});
+
+describe('addresses, URLs and files are checked before anything is created', () => {
+  test('a bad --listen with a fresh --data: serve and config check exit 78 naming it, no data dir', async () => {
+    const data = path.join(tempDir(), 'fresh');
+    const serve = await runCli(['serve', '--listen', '999.1.1.1:80', '--data', data]);
+    assert.equal(serve.code, 78, serve.stderr);
+    assert.match(serve.stderr, /server\.listen/);
+    assert.match(serve.stderr, /999\.1\.1\.1:80/);
+    assert.equal(existsSync(data), false, 'serve created nothing');
+    const check = await runCli(['config', 'check', '--listen', '999.1.1.1:80', '--data', data]);
+    assert.equal(check.code, 78);
+    assert.equal(check.stderr, serve.stderr, 'the same message from both');
+    assert.equal(existsSync(data), false);
+  });
+
+  test('other bad addresses, URLs and unreadable files are refused by config check and serve', async () => {
+    const dir = tempDir();
+    for (const [env, key, shown] of [
+      [{ CAIRN_LISTEN: '[::1:80' }, 'server.listen', '[::1:80'],
+      [{ CAIRN_LISTEN: 'bad_host!:80' }, 'server.listen', 'bad_host!:80'],
+      [{ CAIRN_LISTEN: '10.0.0.256:80' }, 'server.listen', '10.0.0.256:80'],
+      [{ CAIRN_TRUSTED_PROXIES: '10.0.0.0/33' }, 'server.trusted_proxies', '10.0.0.0/33'],
+      [{ CAIRN_CORS_ORIGINS: 'https://app.example.com/' }, 'server.cors_origins', 'https://app.example.com/'],
+      [{ CAIRN_CORS_ORIGINS: '*' }, 'server.cors_origins', '*'],
+      [{ CAIRN_RESET_URL: 'app.example.com/reset' }, 'auth.reset_url', 'app.example.com/reset'],
+      [{ CAIRN_MAIL_SMTP_URL: 'user:hunter2@mail.example.com' }, 'mail.smtp_url', null],
+      [{ CAIRN_TLS_CERT: path.join(dir, 'no.pem'), CAIRN_TLS_KEY: path.join(dir, 'no.key') }, 'server.tls_cert', 'no.pem'],
+      [{ CAIRN_INSIGHTS_GEOIP_DB: path.join(dir, 'no.mmdb') }, 'insights.geoip_db', 'no.mmdb'],
+    ]) {
+      const what = JSON.stringify(env);
+      const check = await runCli(['config', 'check'], { env });
+      assert.equal(check.code, 78, `${what}: ${check.stderr}`);
+      assert.ok(check.stderr.includes(key), `${what} names ${key}: ${check.stderr}`);
+      if (shown) assert.ok(check.stderr.includes(shown), `${what} shows the value: ${check.stderr}`);
+      else assert.ok(!check.stderr.includes('hunter2'), 'a secret is not repeated');
+      const data = path.join(dir, 'data');
+      const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], { env });
+      assert.equal(serve.code, 78, `${what}: ${serve.stderr}`);
+      assert.equal(existsSync(data), false, `${what}: nothing created`);
+    }
+  });
+
+  test('good hosts pass: a name, IPv6 in brackets, a proxy list, origins with ports', async () => {
+    const r = await runCli(['config', 'check', '--listen', 'localhost:0', '--listen', '[::1]:8443'], {
+      env: {
+        CAIRN_TRUSTED_PROXIES: '10.0.0.0/8, ::1', CAIRN_CORS_ORIGINS: 'https://a.example.com,http://localhost:5173',
+        CAIRN_MAIL_SMTP_URL: 'smtps://u:p@mail.example.com:465', CAIRN_RESET_URL: 'https://app.example.com/reset',
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(parseCheck(r.stdout)['server.listen'], { value: 'localhost:0,[::1]:8443', source: 'flag' });
+  });
+
+  test('a certificate file that is not PEM: serve exits 78 before creating the database', async () => {
+    const dir = tempDir();
+    const cert = path.join(dir, 'cert.pem');
+    writeFileSync(cert, 'not a certificate\n');
+    const data = path.join(dir, 'data');
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data, '--tls-cert', cert, '--tls-key', cert]);
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr, /server\.tls_cert/);
+    assert.equal(existsSync(path.join(data, 'cairn.db')), false, 'no database');
+    assert.equal(existsSync(path.join(data, 'secrets.key')), false, 'no key file');
+  });
+
+  test('config check prints the effective secrets key file', async () => {
+    const data = tempDir();
+    const r = await runCli(['config', 'check', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(parseCheck(r.stdout)['auth.secrets_key_file'], { value: `${data}/secrets.key`, source: 'default' });
+    const set = await runCli(['config', 'check', '--data', data], { env: { CAIRN_SECRETS_KEY_FILE: '/etc/cairn/totp.key' } });
+    assert.deepEqual(parseCheck(set.stdout)['auth.secrets_key_file'], { value: '/etc/cairn/totp.key', source: 'env' });
+    assert.equal(existsSync(path.join(data, 'secrets.key')), false, 'config check creates nothing');
+  });
+});
+
+describe('cairn backup keeps what it writes private and what exists intact', () => {
+  test('mode 600, no overwrite without --force (73), --force replaces, nothing left beside it', async () => {
+    const data = tempDir();
+    assert.equal((await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data])).code, 0);
+    const dir = tempDir();
+    const file = path.join(dir, 'b.db');
+    const r = await runCli(['backup', file, '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'the backup is readable by its owner only');
+    assert.deepEqual(readdirSync(dir), ['b.db']);
+
+    writeFileSync(file, 'precious');
+    const again = await runCli(['backup', file, '--data', data]);
+    assert.equal(again.code, 73, again.stderr);
+    assert.match(again.stderr, /exists/);
+    assert.match(again.stderr, /--force/);
+    assert.equal(readFileSync(file, 'utf8'), 'precious', 'the existing file is untouched');
+    assert.deepEqual(readdirSync(dir), ['b.db']);
+
+    const forced = await runCli(['backup', file, '--force', '--data', data]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(await sqlite(file, "SELECT name FROM tenants WHERE slug = 'acme'"), 'Acme');
+    assert.deepEqual(readdirSync(dir), ['b.db']);
+  });
+
+  test('a failed backup leaves nothing: no database (66), a target it cannot replace (74)', async () => {
+    const dir = tempDir();
+    const missing = await runCli(['backup', path.join(dir, 'b.db'), '--data', path.join(dir, 'nodata')]);
+    assert.equal(missing.code, 66, missing.stderr);
+    assert.match(missing.stderr, /no database/);
+    assert.equal(existsSync(path.join(dir, 'nodata')), false, 'no data dir created');
+
+    const data = tempDir();
+    assert.equal((await runCli(['migrate', '--data', data])).code, 0);
+    const target = path.join(dir, 'taken');
+    mkdirSync(path.join(target, 'inside'), { recursive: true });
+    const r = await runCli(['backup', target, '--force', '--data', data]);
+    assert.equal(r.code, 74, r.stderr);
+    assert.deepEqual(readdirSync(dir).sort(), ['taken'], 'no temporary file left beside it');
+    assert.deepEqual(readdirSync(target), ['inside']);
+  });
+});
+
+describe('operator recovery without the API', () => {
+  const pw = (p) => `${p}\n`;
+
+  test('tenant list and user list, as text and JSON; nothing is created for a wrong --data', async () => {
+    const wrong = path.join(tempDir(), 'typo');
+    const none = await runCli(['tenant', 'list', '--data', wrong]);
+    assert.equal(none.code, 66, none.stderr);
+    assert.equal(existsSync(wrong), false);
+
+    const data = tempDir();
+    const cli = (args, input) => (input === undefined ? runCli([...args, '--data', data]) : runCliWithInput([...args, '--data', data], input));
+    const acme = (await cli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme Inc'])).stdout.trim();
+    assert.equal((await cli(['tenant', 'create', '--slug', 'initech', '--name', 'Initech'])).code, 0);
+    assert.equal((await cli(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--password-stdin'], pw('vivid-Otter-42-lantern'))).code, 0);
+    const bob = await cli(['user', 'create', '--tenant', 'acme', '--email', 'bob@acme.test', '--role', 'viewer', '--password-stdin'], pw('sturdy-Marmot-71-lagoon'));
+    assert.equal(bob.code, 0, bob.stderr);
+    const db = path.join(data, 'cairn.db');
+    await sqlite(db, `INSERT INTO mfa (user_id, secret, confirmed_at) VALUES ('${bob.stdout.trim()}', 'x', 1)`);
+    const until = Date.now() + 3_600_000;
+    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', 0, 0, 1, ${until})`);
+
+    const tenants = await cli(['tenant', 'list']);
+    assert.equal(tenants.code, 0, tenants.stderr);
+    const lines = tenants.stdout.trim().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[1], new RegExp(`^acme +${acme} +\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z +Acme Inc$`));
+    assert.match(lines[2], /^initech /);
+    const tj = JSON.parse((await cli(['tenant', 'list', '--json'])).stdout);
+    assert.deepEqual(tj.map((t) => [t.slug, t.name]), [['acme', 'Acme Inc'], ['initech', 'Initech']]);
+    assert.equal(tj[0].id, acme);
+    assert.ok(!Number.isNaN(Date.parse(tj[0].created_at)));
+
+    const users = await cli(['user', 'list', '--tenant', 'acme']);
+    assert.equal(users.code, 0, users.stderr);
+    assert.match(users.stdout, /^ann@acme\.test +owner +off +no +/m);
+    assert.match(users.stdout, /^bob@acme\.test +viewer +on +\d{4}-\d\d-\d\dT/m);
+    const uj = JSON.parse((await cli(['user', 'list', '--tenant', 'acme', '--json'])).stdout);
+    assert.deepEqual(uj.map((u) => [u.email, u.role, u.mfa, u.locked_until === null]),
+      [['ann@acme.test', 'owner', false, true], ['bob@acme.test', 'viewer', true, false]]);
+    assert.equal(Date.parse(uj[1].locked_until), until);
+    const empty = await cli(['user', 'list', '--tenant', 'initech', '--json']);
+    assert.deepEqual(JSON.parse(empty.stdout), []);
+    const nope = await cli(['user', 'list', '--tenant', 'nope']);
+    assert.equal(nope.code, 66);
+    assert.match(nope.stderr, /no tenant with slug nope/);
+    assert.equal(nope.stdout, '');
+  });
+
+  test('user set-password: policy-checked, ends every session in every tenant, audited', async () => {
+    const s = await startServer();
+    const data = s.dataDir;
+    const cli = (args, input) => runCliWithInput([...args, '--data', data], input);
+    const old = 'vivid-Otter-42-lantern';
+    for (const slug of ['acme', 'initech'])
+      assert.equal((await runCli(['tenant', 'create', '--slug', slug, '--name', slug, '--data', data])).code, 0);
+    for (const slug of ['acme', 'initech'])
+      assert.equal((await cli(['user', 'create', '--tenant', slug, '--email', 'ann@acme.test', '--role', 'owner', '--password-stdin'], pw(old))).code, 0);
+    const login = (tenant, password) => request(`${s.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant, email: 'ann@acme.test', password },
+    });
+    const sessions = [];
+    for (const slug of ['acme', 'initech']) {
+      const r = await login(slug, old);
+      assert.equal(r.status, 200, r.text);
+      sessions.push(r.json);
+    }
+
+    const weak = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--password-stdin'], pw('password1234'));
+    assert.equal(weak.code, 65, weak.stderr);
+    assert.match(weak.stderr, /commonly used passwords/);
+    const stranger = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'zed@acme.test', '--password-stdin'], pw('sturdy-Marmot-71-lagoon'));
+    assert.equal(stranger.code, 66, stranger.stderr);
+    const nothing = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--password-stdin'], '');
+    assert.equal(nothing.code, 64, nothing.stderr);
+    assert.equal((await login('acme', old)).status, 200, 'refused attempts changed nothing');
+    sessions.push((await login('acme', old)).json);
+
+    const fresh = 'sturdy-Marmot-71-lagoon';
+    const r = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'Ann@Acme.test', '--password-stdin'], pw(fresh));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /password set; 4 sessions ended/);
+    assert.ok(!r.stdout.includes(fresh) && !r.stderr.includes(fresh), 'the password is not echoed');
+
+    for (const sess of sessions) {
+      const again = await request(`${s.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: sess.refresh_token } });
+      assert.equal(again.status, 401, 'every session of the account ended, in both tenants');
+    }
+    assert.equal((await login('acme', old)).status, 401, 'the old password is gone');
+    assert.equal((await login('initech', fresh)).status, 200, 'the new one works in every tenant');
+    const owner = (await login('acme', fresh)).json.access_token;
+    const audit = await api(s.url, owner).get('/api/v1/audit?action=auth.password.set_by_operator');
+    assert.equal(audit.status, 200, audit.text);
+    assert.equal(audit.json.items.length, 1);
+    assert.equal(audit.json.items[0].actor, 'operator');
+    assert.equal(await s.stop(), 0);
+    const verify = await runCli(['audit', 'verify', '--data', data]);
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+});
+
+/** Runs cairn on a pseudo-terminal (util-linux script), answering each prompt in turn. */
+function runOnTerminal(args, answers) {
+  return new Promise((resolve) => {
+    const cmd = [CAIRN_BIN, ...args].map((a) => `'${a}'`).join(' ');
+    const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let asked = 0;
+    p.stdout.on('data', (d) => {
+      out += d;
+      // answer a prompt only once it is shown: the prompt flushes earlier input (TCSAFLUSH)
+      const prompts = out.match(/(Password|Repeat): /g)?.length ?? 0;
+      while (asked < prompts && asked < answers.length) p.stdin.write(`${answers[asked++]}\n`);
+    });
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => { clearTimeout(t); p.stdin.destroy(); resolve({ code, out }); });
+  });
+}
+
+describe('passwords typed on a terminal', () => {
+  test('prompted twice without echo; entries that differ are bad input (65)', async () => {
+    const data = tempDir();
+    assert.equal((await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'A', '--data', data])).code, 0);
+    const pw = 'vivid-Otter-42-lantern';
+    const created = await runOnTerminal(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--data', data], [pw, pw]);
+    assert.equal(created.code, 0, created.out);
+    assert.match(created.out, /Password: [\s\S]*Repeat: /);
+    assert.ok(!created.out.includes(pw), 'the password is not echoed');
+    const differ = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoom']);
+    assert.equal(differ.code, 65, differ.out);
+    assert.match(differ.out, /the two entries differ/);
+    const set = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoon']);
+    assert.equal(set.code, 0, set.out);
+    assert.match(set.out, /password set; 0 sessions ended/);
+  });
+});
+
+describe('exit codes mean one thing each', () => {
+  test('representative codes: 0, 1, 64, 65, 66, 73, 75, 78', async () => {
+    const data = tempDir();
+    const run = (...args) => runCli([...args, '--data', data]);
+    assert.equal((await run('tenant', 'create', '--slug', 'acme', '--name', 'A')).code, 0);
+    assert.equal((await run('tenant', 'create', '--slug', 'acme', '--name', 'A')).code, 1, 'exists');
+    assert.equal((await run('tenant', 'create', '--slug', 'Bad Slug', '--name', 'A')).code, 65, 'bad input');
+    assert.equal((await run('tenant', 'create', '--slug', 'x')).code, 64, 'usage');
+    assert.equal((await run('jobs', 'show', '01a20282-0000-7000-8000-000000000000')).code, 66, 'no such job');
+    assert.equal((await run('jobs', 'retry', '01a20282-0000-7000-8000-000000000000')).code, 66, 'no such job');
+    const withPw = (args, p) => runCliWithInput([...args, '--password-stdin', '--data', data], `${p}\n`);
+    const user = await withPw(['user', 'create', '--tenant', 'nope', '--email', 'a@b.test', '--role', 'owner'], 'vivid-Otter-42-lantern');
+    assert.equal(user.code, 66, 'no such tenant');
+    assert.equal((await withPw(['user', 'create', '--tenant', 'acme', '--email', 'a@b.test', '--role', 'owner'], 'vivid-Otter-42-lantern')).code, 0);
+    assert.equal((await withPw(['user', 'set-password', '--tenant', 'acme', '--email', 'a@b.test'], 'sturdy-Marmot-71-lagoon')).code, 0);
+    assert.equal((await run('audit', 'verify')).code, 0);
+    await sqlite(path.join(data, 'cairn.db'), "UPDATE audit_log SET action = 'x' WHERE seq = (SELECT MIN(seq) FROM audit_log)");
+    const broken = await run('audit', 'verify');
+    assert.equal(broken.code, 1, 'a failed check is 1, not bad input');
+    assert.match(broken.stderr, /entry 1 was changed/);
+    const file = path.join(tempDir(), 'b.db');
+    writeFileSync(file, '');
+    assert.equal((await run('backup', file)).code, 73);
+
+    // another process holds the write lock past store.busy_timeout_ms: 75, try again later
+    const holder = spawn('sqlite3', [path.join(data, 'cairn.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const locked = new Promise((resolve) => holder.stdout.on('data', (d) => String(d).includes('locked') && resolve()));
+    holder.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+    await locked;
+    const busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
+    holder.stdin.end('COMMIT;\n');
+    await new Promise((resolve) => holder.on('close', resolve));
+    assert.equal(busy.code, 75, busy.stderr);
+    assert.match(busy.stderr, /busy/);
+    assert.equal((await run('tenant', 'create', '--slug', 'later', '--name', 'L')).code, 0, 'and later it works');
+    assert.equal((await runCli(['config', 'check'], { env: { CAIRN_THREADS: 'x' } })).code, 78);
   });
 });

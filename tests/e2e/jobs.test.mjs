@@ -155,7 +155,7 @@ describe('dead letters', () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.equal(JSON.parse(shown.stdout).state, 'dead');
     assert.equal(JSON.parse(shown.stdout).tenant_id, '00000000-0000-7000-8000-000000000001');
-    assert.equal((await runCli(['jobs', 'show', '01a20282-0000-7000-8000-000000000000', '--data', dir])).code, 65);
+    assert.equal((await runCli(['jobs', 'show', '01a20282-0000-7000-8000-000000000000', '--data', dir])).code, 66, 'no such job');
 
     // cairn jobs retry: queued again with its attempts reset; the workers run it (and it dies again)
     const before = dead.updated_at;

@@ -1,7 +1,12 @@
 // System routes: health, readiness, Prometheus metrics, OpenAPI document and access logs.
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MIGRATIONS, api, startServer, stopAllServers, waitFor } from './lib/server.mjs';
+import {
+  MIGRATIONS, REPO_ROOT, api, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
+  waitFor,
+} from './lib/server.mjs';
 
 let srv;
 let c;
@@ -239,5 +244,63 @@ describe('access log', () => {
     assert.equal(await quiet.stop(), 0);
     assert.ok(quiet.logs().some((l) => /ready/.test(l.msg ?? '')), 'app log still written');
     assert.equal(quiet.logs().filter((l) => l.type === 'access').length, 0);
+  });
+});
+
+describe('the documentation matches the server', () => {
+  test('every problem status the server answers is in the error table of docs/api.md', async () => {
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs/api.md'), 'utf8');
+    const table = new Map([...doc.matchAll(/^\| (\d{3}) \| `([a-z-]+)` \|/gm)].map((m) => [Number(m[1]), m[2]]));
+    const limited = await startServer({ env: { CAIRN_RATE_AUTH_PER_MIN: '1' } });
+    const l = api(limited.url, null);
+    const login = () => l.post('/api/v1/auth/login', { tenant: 'x', email: 'a@b.test', password: 'wrong-password-1' });
+    const answers = [
+      await login(), await login(), // 401, then 429
+      await c.get('/api/v1/realtime'), // 426: not a WebSocket handshake
+      await anon.get('/api/v1/notes'), // 401
+      await c.get('/api/v1/nowhere'), // 404
+      await c.put('/api/v1/notes', {}), // 405
+      await c.post('/api/v1/notes', { title: '' }), // 422
+      await c.post('/api/v1/notes', 'x', { 'content-type': 'text/plain' }), // 415
+    ];
+    const seen = new Set(answers.map((a) => a.status));
+    for (const s of [401, 404, 405, 415, 422, 426, 429]) assert.ok(seen.has(s), `provoked ${s}`);
+    for (const a of answers) {
+      assert.equal(a.headers['content-type'], 'application/problem+json', `${a.status}`);
+      assert.equal(table.get(a.status), a.json.type.replace('urn:cairn:problem:', ''), `docs/api.md lists ${a.status} as ${a.json.type}`);
+    }
+    await limited.stop();
+  });
+
+  test('the README sign-in walkthrough runs, and stops loudly when sign-in is refused', async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('/api/v1/auth/login'));
+    assert.ok(block, 'the README has the walkthrough');
+    // as `make run` leaves things: tenant local, its owner, and data/admin-login
+    const root = tempDir();
+    const data = path.join(root, 'data');
+    mkdirSync(data);
+    const password = 'Kq7+vZ/3x9Lm2Rt8Wb4N';
+    assert.equal((await runCliWithInput(['tenant', 'create', '--slug', 'local', '--name', 'Local', '--data', data], '')).code, 0);
+    const owner = await runCliWithInput(['user', 'create', '--tenant', 'local', '--email', 'admin@localhost.localdomain',
+      '--role', 'owner', '--password-stdin', '--data', data], `${password}\n`);
+    assert.equal(owner.code, 0, owner.stderr);
+    writeFileSync(path.join(data, 'admin-login'), `tenant: local\nemail: admin@localhost.localdomain\npassword: ${password}\n`);
+    const run = (url) => runProgram('bash', ['-c', `cd '${root}'\n${block.replaceAll('http://127.0.0.1:8080', url)}`], { timeoutMs: 20_000 });
+
+    const s = await startServer({ dataDir: data, env: { CAIRN_RATE_AUTH_PER_MIN: '1' } });
+    const ok = await run(s.url);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /"title":"first note"/);
+    assert.match(ok.stdout, /"openapi":"3\.1\.0"/);
+
+    // the one sign-in a minute is spent: the walkthrough must not carry on with a bad token
+    const refused = await run(s.url);
+    assert.notEqual(refused.code, 0, 'the walkthrough fails');
+    assert.match(refused.stderr, /sign-in failed: .*"status":429/);
+    assert.match(refused.stderr, /no access token/);
+    assert.equal(await s.stop(), 0);
+    const count = await runProgram('sqlite3', [path.join(data, 'cairn.db'), "SELECT count(*) FROM notes WHERE title = 'first note'"]);
+    assert.equal(count.stdout.trim(), '1', 'the refused run created nothing');
   });
 });

@@ -531,7 +531,7 @@ static void test_backup(void **state)
     snprintf(dir, sizeof(dir), "%s/backup", f->dir);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(path, sizeof(path), "%s/cairn.db", dir);
-    assert_int_equal(cn_store_backup(s, path, &err), 0);
+    assert_int_equal(cn_store_backup(s, path, 0, &err), 0);
 
     /* rows written after the backup are not in it */
     exec_ok(s, "INSERT INTO t VALUES (4, 'four')");
@@ -554,7 +554,7 @@ static void test_backup(void **state)
     cn_store_close(copy);
 
     /* an unwritable destination is an error, not a crash */
-    assert_int_equal(cn_store_backup(s, "/nonexistent/dir/cairn.db", &err), CN_ERR);
+    assert_int_equal(cn_store_backup(s, "/nonexistent/dir/cairn.db", 0, &err), CN_ERR);
     assert_non_null(strstr(err.msg, "/nonexistent/dir/cairn.db"));
 }
 

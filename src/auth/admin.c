@@ -1,0 +1,133 @@
+/*
+ * Operator commands' identity queries (see admin.h). They reuse the server's own pieces
+ * (password policy and hashing, session revocation, the audit chain) so that a password
+ * set from the command line is treated exactly like one set by a reset; nothing here may
+ * print or keep a password or a hash.
+ */
+#include "auth/admin.h"
+#include "auth/audit.h"
+#include "auth/auth.h"
+#include "auth/passwords.h"
+#include "auth/tokens.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+int auth_tenants_each(cn_store_t *s, void (*fn)(const auth_tenant_row_t *, void *), void *ud,
+                      cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT id, slug, name, created_at FROM tenants ORDER BY slug", NULL,
+                            0, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        auth_tenant_row_t t = {cn_stmt_text(st, 0, NULL), cn_stmt_text(st, 1, NULL),
+                               cn_stmt_text(st, 2, NULL), cn_stmt_int(st, 3)};
+        fn(&t, ud);
+    }
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+static int tenant_id(cn_store_t *s, const char *slug, char id[40], cn_err_t *err)
+{
+    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", slug, id, err);
+    return rc == CN_ENOTFOUND ? cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", slug) : rc;
+}
+
+int auth_members_each(cn_store_t *s, const char *slug,
+                      void (*fn)(const auth_member_row_t *, void *), void *ud, cn_err_t *err)
+{
+    char tenant[40];
+    int rc = tenant_id(s, slug, tenant, err);
+    if (rc != 0)
+        return rc;
+    /* the lockout key is the tenant slug and the e-mail (see login_failures) */
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(slug)};
+    cn_stmt_t *st;
+    rc = cn_store_query(s,
+                        "SELECT u.id, u.email, m.role, m.created_at,"
+                        " EXISTS (SELECT 1 FROM mfa WHERE mfa.user_id = u.id"
+                        "  AND mfa.confirmed_at IS NOT NULL),"
+                        " COALESCE((SELECT locked_until FROM login_failures"
+                        "  WHERE key = $2 || '/' || u.email), 0)"
+                        " FROM memberships m JOIN users u ON u.id = m.user_id"
+                        " WHERE m.tenant_id = $1 ORDER BY u.email",
+                        args, 2, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        auth_member_row_t m = {cn_stmt_text(st, 0, NULL), cn_stmt_text(st, 1, NULL),
+                               cn_stmt_text(st, 2, NULL), (int)cn_stmt_int(st, 4),
+                               cn_stmt_int(st, 5),        cn_stmt_int(st, 3)};
+        fn(&m, ud);
+    }
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+/* One unit of work, like a password reset: new hash, reset tokens void, sessions ended. */
+static int store_new_password(cn_store_t *s, const char *tenant, const char *user, const char *hash,
+                              int64_t *n_sessions, cn_err_t *err)
+{
+    int rc = cn_store_begin(s, err);
+    if (rc != 0)
+        return rc;
+    cn_val_t args[] = {CN_VTEXT(user), CN_VINT(cn_now_ms())};
+    rc = auth_set_password_hash(s, user, hash, err);
+    if (rc == 0)
+        rc = cn_store_exec(s,
+                           "UPDATE password_resets SET used_at = $2 WHERE user_id = $1"
+                           " AND used_at IS NULL",
+                           args, 2, NULL, err);
+    if (rc == 0)
+        rc = auth_revoke_sessions(s,
+                                  "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
+                                  " AND revoked_at IS NULL RETURNING id",
+                                  args, 2, n_sessions, err);
+    if (rc == 0) {
+        auth_audit_t e = {.tenant_id = tenant,
+                          .actor = "operator",
+                          .action = "auth.password.set_by_operator",
+                          .object = user,
+                          .ip = "",
+                          .request_id = "",
+                          .status = 204};
+        rc = auth_audit_append(s, &e, err);
+    }
+    return cn_store_end(s, rc, err);
+}
+
+int auth_user_set_password(cn_store_t *s, const char *slug, const char *email_in,
+                           const char *password, int64_t *n_sessions, cn_err_t *err)
+{
+    char email[256], tenant[40], user[40], hash[AUTH_HASH_LEN];
+    auth_email_normalize(email_in, email, sizeof(email));
+    if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
+        return cn_err_set(err, CN_ERR, "cannot load %s (package john-data)", AUTH_COMMON_PASSWORDS);
+    const char *weak = auth_password_policy(password, strlen(password), email);
+    if (weak != NULL)
+        return cn_err_set(err, CN_EINVAL, "the password %s", weak);
+    int rc = tenant_id(s, slug, tenant, err);
+    if (rc != 0)
+        return rc;
+    cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(email)};
+    cn_stmt_t *st;
+    if ((rc = cn_store_query(s,
+                             "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
+                             " WHERE m.tenant_id = $1 AND u.email = $2",
+                             args, 2, &st, err)) != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    if (rc != CN_ROW)
+        return rc < 0 ? rc : cn_err_set(err, CN_ENOTFOUND, "%s is not a member of %s", email, slug);
+    if (auth_password_hash(password, strlen(password), hash) != 0)
+        return cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)");
+    rc = store_new_password(s, tenant, user, hash, n_sessions, err);
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
+}
