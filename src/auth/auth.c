@@ -1136,6 +1136,10 @@ int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char i
         return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
     if (slug[0] == '\0' || strlen(slug) > 64 || name[0] == '\0')
         return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
+    if (!cn_text_line_ok(name, strlen(name)))
+        return cn_err_set(err, CN_EINVAL,
+                          "--name: one line of text, without control, line-break or bidi-override "
+                          "characters");
     cn_uuid7(id_out);
     cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(slug), CN_VTEXT(name), CN_VINT(cn_now_ms())};
     int rc =

@@ -69,7 +69,7 @@ int auth_role_exists(cn_store_t *s, const char *tenant, const char *role)
 
 static const cn_field_t perm_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
 static const cn_field_t role_fields[] = {
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32,
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32, .single_line = 1,
      .description = "lower-case letters, digits, '_' and '-'"},
     {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 64, .items = &perm_item},
     {0},
@@ -479,7 +479,7 @@ int auth_delete_member(cn_req_t *r)
 /* ---- tenants: the caller's own settings, and (operator) creating and listing all ---- */
 
 static const cn_field_t tenant_fields[] = {
-    {"name", CN_T_STRING, .min_len = 1, .max_len = 200},
+    {"name", CN_T_STRING, .min_len = 1, .max_len = 200, .single_line = 1},
     {"mfa_required_for_admins", CN_T_BOOLEAN,
      .description = "owners and admins must sign in with a second factor"},
     {"allow_registration", CN_T_BOOLEAN,
@@ -560,7 +560,7 @@ int auth_patch_tenant(cn_req_t *r)
 static const cn_field_t new_tenant_fields[] = {
     {"slug", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
      .description = "lower-case letters, digits and '-'; used to sign in"},
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200},
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200, .single_line = 1},
     {"allow_registration", CN_T_BOOLEAN},
     {"mfa_required_for_admins", CN_T_BOOLEAN},
     {"owner_email", CN_T_STRING, .format = CN_FMT_EMAIL, .max_len = 254,

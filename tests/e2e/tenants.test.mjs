@@ -2,7 +2,7 @@
 // tenants that allow it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { UUID_RE, api, assertProblem, request, startServer, stopAllServers } from './lib/server.mjs';
+import { UUID_RE, api, assertProblem, request, runCli, startServer, stopAllServers, tempDir } from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -74,6 +74,54 @@ describe('tenants (operator)', () => {
     assert.equal(p.errors[0].field, 'owner_email');
     const slugs = (await op().get('/api/v1/tenants?limit=200')).json.items.map((t) => t.slug);
     assert.deepEqual(slugs.filter((s) => ['nopw', 'weak', 'x'].includes(s)), []);
+  });
+
+  test('names and titles are one line of plain text, in every schema (one rule)', async () => {
+    const bad = ['Evil\r\nBcc: eve@evil.test', 'tab\there', 'bell\u0007', 'del\u007f',
+      'nel\u0085', 'line\u2028sep', 'para\u2029sep', 'gnp.exe\u202Etxt', 'iso\u2066late\u2069'];
+    const fieldOf = (p) => p.errors.map((e) => e.field);
+    for (const name of bad) {
+      const p = assertProblem(await op().post('/api/v1/tenants', { slug: 'ctl', name }), 422);
+      assert.equal(p.type, 'urn:cairn:problem:validation-failed');
+      assert.deepEqual(fieldOf(p), ['name'], JSON.stringify(name));
+      assert.match(p.errors[0].message, /one line of text/);
+    }
+    const name = 'Acme\r\nInc';
+    assert.deepEqual(fieldOf(assertProblem(await owner.patch('/api/v1/tenant', { name }), 422)), ['name']);
+    assert.deepEqual(fieldOf(assertProblem(await owner.post('/api/v1/roles', { name: 'r\u202e', permissions: ['notes.read'] }), 422)), ['name']);
+    assert.deepEqual(fieldOf(assertProblem(await owner.post('/api/v1/api-keys', { name, permissions: ['notes.read'] }), 422)), ['name']);
+    assert.deepEqual(fieldOf(assertProblem(await owner.post('/api/v1/notes', { title: name, body: 'ok' }), 422)), ['title']);
+    const note = await owner.post('/api/v1/notes', { title: 'Caf\u00e9 \u4e2d\u6587 \u{1F600}', body: 'free text\r\nkeeps\tits lines' });
+    assert.equal(note.status, 201, note.text);
+    assert.deepEqual(fieldOf(assertProblem(await owner.patch(`/api/v1/notes/${note.json.id}`, { title: 'x\u2029' }), 422)), ['title']);
+    const customer = '0190d1a0-0000-7000-8000-000000000001';
+    assert.deepEqual(fieldOf(assertProblem(await owner.put(`/api/v1/customers/${customer}`, { segment: 'vip\n' }), 422)), ['segment']);
+    assert.deepEqual(fieldOf(assertProblem(await owner.post('/api/v1/interactions', {
+      customer_id: customer, timestamp: new Date().toISOString(), channel: 'web', event_type: 'view\u0001',
+    }), 422)), ['event_type']);
+    const slugs = (await op().get('/api/v1/tenants?limit=200')).json.items.map((t) => t.slug);
+    assert.ok(!slugs.includes('ctl'));
+    // the operator CLI keeps the same rule
+    const cli = await runCli(['tenant', 'create', '--slug', 'ctl', '--name', 'Evil\r\nx', '--data', tempDir()]);
+    assert.equal(cli.code, 65, cli.stderr);
+    assert.match(cli.stderr, /--name: one line of text/);
+  });
+
+  test('the OpenAPI document states the rule as a pattern that refuses the same names', async () => {
+    const doc = (await anon().get('/api/openapi.json')).json;
+    const schemas = doc.components.schemas;
+    const fields = [['TenantUpdate', 'name'], ['TenantCreate', 'name'], ['RoleCreate', 'name'],
+      ['ApiKeyCreate', 'name'], ['NoteCreate', 'title'], ['NoteUpdate', 'title'], ['Customer', 'segment'],
+      ['Interaction', 'event_type']];
+    for (const [schema, field] of fields) {
+      const pattern = schemas[schema]?.properties?.[field]?.pattern;
+      assert.equal(typeof pattern, 'string', `${schema}.${field} has a pattern`);
+      const re = new RegExp(pattern, 'u');
+      assert.ok(re.test('Caf\u00e9 \u{1F600} Inc.'));
+      for (const c of ['\r', '\n', '\t', '\u0000', '\u007f', '\u0085', '\u2028', '\u202e', '\u2066'])
+        assert.ok(!re.test(`a${c}b`), `${schema}.${field} refuses ${JSON.stringify(c)}`);
+    }
+    assert.equal(schemas.NoteCreate.properties.body.pattern, undefined, 'free text keeps its lines');
   });
 
   test('tenant owners cannot create or list tenants (a platform permission)', async () => {
