@@ -167,10 +167,14 @@ static int run_mail_job(cn_job_t *job, cn_err_t *err)
     if (rc <= 0) /* 0: the account or membership is gone, nothing to send */
         return rc;
     cn_buf_t text = {0};
+    /* the names are stored values, maybe from before they were checked: plain text only */
+    cn_buf_lit(&text, "Someone asked to reset the password of ");
+    cn_mail_append_value(&text, email);
+    cn_buf_lit(&text, " in ");
+    cn_mail_append_value(&text, name);
     cn_buf_appendf(&text,
-                   "Someone asked to reset the password of %s in %s.\r\n\r\n"
-                   "To choose a new password, open this link within %d minutes:\r\n\r\n  ",
-                   email, name, (R.ttl_s + 59) / 60);
+                   ".\r\n\r\nTo choose a new password, open this link within %d minutes:\r\n\r\n  ",
+                   (R.ttl_s + 59) / 60);
     if (R.reset_url && R.reset_url[0])
         cn_buf_appendf(&text, "%s%stoken=%s\r\n", R.reset_url, strchr(R.reset_url, '?') ? "&" : "?",
                        token);
