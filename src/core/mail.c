@@ -159,13 +159,20 @@ static void append_subject(cn_buf_t *b, const char *subject)
     cn_buf_free(&clean);
 }
 
+/* 1 when s can stand between <> in a header: one address, nothing that ends it early. */
+static int header_address_ok(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    return len >= 3 && len <= 254 && strchr(s, '@') != NULL &&
+           strpbrk(s, " <>,;:\"()[]\\") == NULL && cn_text_line_ok(s, len);
+}
+
 int cn_mail_format(cn_buf_t *out, const char *from, const char *to, const char *subject,
                    const char *text, const char *date, const char *id, cn_err_t *err)
 {
-    /* an address is the only thing copied into a header as it is: it must be one */
-    if (from == NULL || to == NULL || !cn_is_email(from, strlen(from)) ||
-        !cn_is_email(to, strlen(to)) || !cn_text_line_ok(from, strlen(from)) ||
-        !cn_text_line_ok(to, strlen(to)))
+    /* an address is the only thing copied into a header as it is: it must be one (the
+     * sender comes from the configuration, where user@localhost is allowed) */
+    if (!header_address_ok(from) || !header_address_ok(to) || !cn_is_email(to, strlen(to)))
         return cn_err_set(err, CN_EINVAL, "refusing a sender or recipient that is not an address");
     cn_buf_appendf(out, "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\n", date, from, to);
     append_subject(out, subject);

@@ -57,6 +57,14 @@ static void test_no_header_injection(void **state)
 {
     assert_null(build("ann@acme.test\r\nBcc: eve@evil.test", "s", "b"));
     assert_null(build("ann@acme.test>, <eve@evil.test", "s", "b"));
+    cn_buf_t b = {0};
+    cn_err_t err = {0};
+    assert_int_equal(
+        cn_mail_format(&b, "cairn@localhost", "ann@acme.test", "s", "b", "d", "i", &err), 0);
+    assert_int_equal(cn_mail_format(&b, "cairn@localhost>\r\nBcc: <e@e.test", "ann@acme.test", "s",
+                                    "b", "d", "i", &err),
+                     CN_EINVAL);
+    cn_buf_free(&b);
     char *m = build("ann@acme.test", "Hi\r\nBcc: eve@evil.test\r\n\r\nbody", "b");
     assert_non_null(m);
     char h[2048];
