@@ -6,6 +6,7 @@
 #include "apps/apps.h"
 #include "auth/audit.h"
 #include "auth/auth.h"
+#include "auth/lockout.h"
 #include "auth/tokens.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -70,10 +71,12 @@ static const command_t commands[] = {
     {"tenant", cmd_tenant, "cairn tenant create --slug SLUG --name NAME [--data DIR]",
      "Creates a tenant (organisation). Prints its id.", tenant_opts},
     {"user", cmd_user,
-     "cairn user create --tenant SLUG --email E --role ROLE [--password-stdin] [--data DIR]",
-     "Creates a user (or adds an existing one) with ROLE (owner, admin, member, viewer) in\n"
-     "the tenant. The password is prompted for on the terminal, or read as one line from\n"
-     "standard input with --password-stdin; never from the command line.",
+     "cairn user create --tenant SLUG --email E --role ROLE [--password-stdin] [--data DIR] |\n"
+     "                unlock --tenant SLUG --email E [--data DIR]",
+     "create: makes a user (or adds an existing one) with ROLE (owner, admin, member, viewer)\n"
+     "in the tenant. The password is prompted for on the terminal, or read as one line from\n"
+     "standard input with --password-stdin; never from the command line.\n"
+     "unlock: clears the sign-in lockout of that tenant + e-mail, from every client IP.",
      user_opts},
     {"audit", cmd_audit, "cairn audit verify [--data DIR]",
      "Checks the audit log's hash chain: exit 0 when intact, 65 naming the first entry that\n"
@@ -330,9 +333,35 @@ static int read_password(int from_stdin, char *buf, size_t cap)
     return ok ? 0 : -1;
 }
 
+/* cairn user unlock: what an admin's POST /api/v1/users/{id}/unlock does, by e-mail. */
+static int user_unlock(cn_config_t *cfg, const args_t *a)
+{
+    const char *tenant = opt(a, "--tenant"), *email = opt(a, "--email");
+    if (tenant == NULL || email == NULL || opt(a, "--role") || opt(a, "--password-stdin")) {
+        fprintf(stderr, "cairn user unlock: takes --tenant and --email (both required)\n");
+        return EXIT_USAGE;
+    }
+    cn_store_t *store;
+    int rc = open_admin_store(cfg, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    int64_t n = 0;
+    rc = auth_lockout_clear(store, tenant, email, &n, &err);
+    cn_store_close(store);
+    if (rc != 0) {
+        fprintf(stderr, "cairn user unlock: %s\n", err.msg);
+        return exit_for(rc);
+    }
+    printf("%lld sign-in failure records cleared\n", (long long)n);
+    return 0;
+}
+
 static int cmd_user(cn_config_t *cfg, const args_t *a)
 {
     const char *tenant = opt(a, "--tenant"), *email = opt(a, "--email"), *role = opt(a, "--role");
+    if (a->argc == 1 && strcmp(a->argv[0], "unlock") == 0)
+        return user_unlock(cfg, a);
     if (need_subcommand(a, "user", "create") != 0)
         return EXIT_USAGE;
     if (tenant == NULL || email == NULL || role == NULL) {

@@ -6,6 +6,7 @@
  */
 #include "auth/reset.h"
 #include "auth/auth.h"
+#include "auth/lockout.h"
 #include "auth/passwords.h"
 #include "auth/tokens.h"
 #include "core/jobs.h"
@@ -253,6 +254,8 @@ static int apply_reset(cn_req_t *r, reset_t *p)
                                   "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
                                   " AND revoked_at IS NULL RETURNING id",
                                   user, 2, NULL, &r->err);
+    if (rc == 0) /* the owner proved who they are: failed sign-ins no longer lock them out */
+        rc = auth_lockout_clear_user(r->store, p->user, &r->err);
     if (rc == 0)
         rc = audit(r, p->tenant, p->user, "auth.password.reset", 204);
     return cn_store_end(r->store, rc, &r->err);

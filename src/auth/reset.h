@@ -1,7 +1,7 @@
 /*
  * Password reset by e-mail: POST /api/v1/auth/password/reset-request mails a single-use
  * token (through the job queue and cn_mail_send), POST /api/v1/auth/password/reset spends
- * it on a new password and ends every session of the account.
+ * it on a new password, ends every session of the account and clears its sign-in lockout.
  */
 #ifndef CAIRN_AUTH_RESET_H
 #define CAIRN_AUTH_RESET_H

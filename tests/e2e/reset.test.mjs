@@ -116,6 +116,24 @@ describe('password reset', () => {
     assert.match(body, /token=[A-Za-z0-9_-]+/); // and it still works as a reset mail
   });
 
+  test('a password reset clears the sign-in lockout of the account', async () => {
+    assert.equal((await api(srv.url).post('/api/v1/tenants', {
+      slug: 'lockco', name: 'Lock Co', owner_email: 'lou@lockco.test', owner_password: PASSWORD,
+    })).status, 201);
+    const as = (password) => request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'lockco', email: 'lou@lockco.test', password },
+    });
+    for (let i = 0; i < 5; i++) assert.equal((await as(`wrong-password-${i}`)).status, 401);
+    assertProblem(await as(PASSWORD), 429);
+    const before = mails.length;
+    assert.equal((await ask('lockco', 'lou@lockco.test')).status, 202);
+    await waitFor(() => mails.slice(before).some((m) => m.to[0] === 'lou@lockco.test'), 5000, 'the reset mail');
+    const token = tokenOf(mails.slice(before).find((m) => m.to[0] === 'lou@lockco.test'));
+    assert.equal((await reset(token, NEW_PASSWORD)).status, 204);
+    const l = await as(NEW_PASSWORD);
+    assert.equal(l.status, 200, l.text);
+  });
+
   test('bad tokens and bodies name the field', async () => {
     assert.equal(assertProblem(await reset('not-a-token', NEW_PASSWORD), 422).errors[0].field, 'token');
     const p = assertProblem(await request(`${srv.url}/api/v1/auth/password/reset`, { method: 'POST', body: { token: 'x' } }), 422);
