@@ -14,6 +14,7 @@
 #include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
+#include "auth/register.h"
 #include "auth/reset.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
@@ -83,6 +84,7 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0"},
     {12, "password_resets", auth_reset_migration_sql},
     {13, "login_failures_per_ip", auth_lockout_migration_sql},
+    {14, "registration_confirmation", auth_register_migration_sql},
     {0},
 };
 
@@ -424,23 +426,12 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
 
 static int post_register(cn_req_t *r)
 {
-    const char *slug = json_string_value(json_object_get(r->body, "tenant"));
-    char email[256], tenant[40], user[40];
-    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
-                         sizeof(email));
-    int rc = auth_lookup_id(r->store,
-                            "SELECT id FROM tenants WHERE slug = $1 AND allow_registration = 1",
-                            slug, tenant, &r->err);
-    /* unknown and closed tenants answer alike: slugs are not probed here */
-    if (rc == CN_ENOTFOUND)
-        return cn_fail(r, CN_EFORBIDDEN, "this tenant does not accept self-service registration");
-    if (rc != 0 || (rc = auth_find_account(r, email, user)) != 0)
-        return rc;
-    if (user[0] != '\0') /* never a second password for an account: its owner signs in */
-        return cn_fail(r, CN_ECONFLICT,
-                       "an account with this e-mail exists: sign in, and ask an admin of the "
-                       "tenant to add it");
-    return auth_add_account(r, tenant, email, "member", "password", NULL, reply_registered);
+    return auth_register(r, reply_registered);
+}
+
+static int post_register_confirm(cn_req_t *r)
+{
+    return auth_register_confirm(r, reply_registered);
 }
 
 /* ---- refresh: rotate, and treat reuse of a rotated token as theft ---- */
@@ -858,6 +849,9 @@ static int delete_me(cn_req_t *r)
                            "DELETE FROM login_failures WHERE account IN"
                            " (SELECT slug || '/' || $1 FROM tenants)",
                            key, 1, NULL, &r->err);
+        if (rc == 0) /* pending registrations of the address, with their password hashes */
+            rc = cn_store_exec(r->store, "DELETE FROM registrations WHERE email = $1", key, 1, NULL,
+                               &r->err);
     }
     if (rc == 0)
         rc = auth_audit_erase(r->store, user, email, &r->err);
@@ -882,16 +876,6 @@ static const cn_field_t login_fields[] = {
 };
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
-static const cn_field_t register_fields[] = {
-    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
-     .description = "Tenant slug (the tenant must allow registration)"},
-    {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL, .max_len = 254},
-    {"password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
-    {"cookie", CN_T_BOOLEAN, .description = "also set the session cookies (browsers)"},
-    {0},
-};
-static const cn_schema_t register_schema = {"RegisterRequest", register_fields};
-
 static const cn_field_t refresh_fields[] = {
     {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = REFRESH_MAX,
      .description = "omit to use the cairn_rt cookie (then X-CSRF-Token is required)"},
@@ -909,9 +893,14 @@ static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
-    {CN_POST, "/api/v1/auth/register", post_register, .body = &register_schema,
-     .summary = "Create an account (role member) in a tenant that allows registration",
+    {CN_POST, "/api/v1/auth/register", post_register, .body = &auth_register_schema,
+     .summary = "Register in a tenant that allows it: 202 and a confirmation mail where the "
+                "tenant requires confirmation, else 201 with tokens",
      .rate_auth = 1, .success_status = 201},
+    {CN_POST, "/api/v1/auth/register/confirm", post_register_confirm,
+     .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,
+     .summary = "Spend a mailed registration token: 201 with tokens for a new account, 200 "
+                "when an existing account joined"},
     {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
      .summary = "Exchange a refresh token for new tokens (the old one stops working)",
      .rate_auth = 1},
@@ -999,6 +988,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     auth_lockout_configure(cfg);
     auth_reset_configure(cfg);
+    auth_register_configure(cfg);
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
         return cn_err_set(err, CN_ERR,
                           "cannot load the common-password list %s (package john-data)",
@@ -1030,6 +1020,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 static void stop(void)
 {
     auth_reset_free();
+    auth_register_free();
     auth_keys_free();
     auth_vault_close();
 }

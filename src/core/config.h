@@ -66,6 +66,8 @@ typedef struct st_cn_config_t {
     char *mail_from;
     char *reset_url;
     int reset_ttl_s;
+    char *register_url; /* page that takes ?token= in registration mails */
+    int register_ttl_s; /* lifetime of a registration-confirmation token */
 
     /* the realtime hub (realtime.h) */
     int rt_history_count;
