@@ -273,6 +273,22 @@ describe('self-service registration confirmed by e-mail', () => {
     assertProblem(await loginM('acme', 'kay@other.test', PW), 401);
   });
 
+  test('a stored tenant name with line breaks cannot add a header: the subject is encoded', async () => {
+    assert.equal((await api(msrv.url).post('/api/v1/tenants', { slug: 'evilco', name: 'Evil', allow_registration: true })).status, 201);
+    const db = path.join(msrv.dataDir, 'cairn.db');
+    const upd = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
+      "UPDATE tenants SET name = 'Evil' || char(13, 10) || 'Bcc: eve@evil.test' || char(10) || 'X-Evil: 1' || char(8238) WHERE slug = 'evilco'"]);
+    assert.equal(upd.code, 0, upd.stderr);
+    assert.equal((await reg('victim@evilco.test', PW, 'evilco')).status, 202);
+    const mail = await mailTo('victim@evilco.test');
+    assert.deepEqual(mail.to, ['victim@evilco.test']);
+    const head = mail.raw.split('\r\n\r\n')[0];
+    assert.doesNotMatch(head, /^(Bcc|X-Evil):/im);
+    assert.match(head, /^Subject: =\?UTF-8\?B\?/m);
+    assert.equal(subjectOf(mail), 'Confirm your registration at Evil\uFFFD\uFFFDBcc: eve@evil.test\uFFFDX-Evil: 1\uFFFD');
+    assert.doesNotMatch(mail.raw.split('\r\n\r\n').slice(1).join(''), /^(Bcc|X-Evil):/m);
+  });
+
   test('the tenant can turn confirmation off (today\'s answers, which reveal accounts) and back', async () => {
     let p = await owner.patch('/api/v1/tenant', { registration_requires_confirmation: false });
     assert.equal(p.json.registration_requires_confirmation, false);
