@@ -362,8 +362,10 @@ static int cmd_user(cn_config_t *cfg, const args_t *a)
     const char *tenant = opt(a, "--tenant"), *email = opt(a, "--email"), *role = opt(a, "--role");
     if (a->argc == 1 && strcmp(a->argv[0], "unlock") == 0)
         return user_unlock(cfg, a);
-    if (need_subcommand(a, "user", "create") != 0)
+    if (a->argc != 1 || strcmp(a->argv[0], "create") != 0) {
+        fprintf(stderr, "cairn user: the subcommands are create and unlock\n");
         return EXIT_USAGE;
+    }
     if (tenant == NULL || email == NULL || role == NULL) {
         fprintf(stderr, "cairn user create: --tenant, --email and --role are required\n");
         return EXIT_USAGE;

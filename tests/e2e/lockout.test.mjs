@@ -113,6 +113,9 @@ describe('lockout per account and client IP', () => {
     const bad = await runCli(['user', 'unlock', '--tenant', 'nope', '--email', 'cli@lk.example', '--data', data2]);
     assert.equal(bad.code, 65, bad.stderr);
     assert.equal((await runCli(['user', 'unlock', '--tenant', AT, '--data', data2])).code, 64);
+    const wrong = await runCli(['user', 'lock', '--data', data2]);
+    assert.equal(wrong.code, 64);
+    assert.match(wrong.stderr, /the subcommands are create and unlock/);
   });
 
   test('guesses from many IPs throttle the account (not lock it): one check per window/ceiling', async () => {
