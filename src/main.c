@@ -10,6 +10,7 @@
 #include "auth/admin.h"
 #include "auth/audit.h"
 #include "auth/auth.h"
+#include "auth/lockout.h"
 #include "auth/tokens.h"
 #include "core/config.h"
 #include "core/jobs.h"
@@ -102,6 +103,7 @@ CMD(cmd_tenant_list);
 CMD(cmd_user_create);
 CMD(cmd_user_list);
 CMD(cmd_user_set_password);
+CMD(cmd_user_unlock);
 CMD(cmd_keys_rotate);
 CMD(cmd_audit_verify);
 CMD(cmd_jobs_list);
@@ -130,6 +132,10 @@ static const option_t set_password_opts[] = {
     {"--tenant", "SLUG", 1, "a tenant the user is a member of"},
     {"--email", "E", 1, "the user's e-mail address"},
     {"--password-stdin", NULL, 0, "read the password as one line from standard input"},
+    {0}};
+static const option_t user_unlock_opts[] = {
+    {"--tenant", "SLUG", 1, "the tenant"},
+    {"--email", "E", 1, "the user's e-mail address"},
     {0}};
 static const option_t jobs_list_opts[] = {{"--state", "S", 0, "queued, running, done or dead"},
                                           {"--name", "N", 0, "only jobs of this type"},
@@ -168,6 +174,9 @@ static const command_t commands[] = {
      "minutes), unused reset tokens are voided, and the audit log records it. The password\n"
      "is prompted for twice on the terminal, or read as one line from standard input with\n"
      "--password-stdin; never from the command line."},
+    {"user unlock", cmd_user_unlock, NULL, 0, user_unlock_opts,
+     "Clears the sign-in lockout of that tenant + e-mail, from every client IP (what an\n"
+     "admin's POST /api/v1/users/{id}/unlock does)."},
     {"keys rotate", cmd_keys_rotate, NULL, 0, NULL,
      "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
      "keys stay valid until they expire, so nobody is logged out."},
@@ -782,6 +791,23 @@ CMD(cmd_user_set_password)
     }
     memset(password, 0, sizeof(password));
     return rc;
+}
+
+/* What an admin's POST /api/v1/users/{id}/unlock does, found by e-mail. */
+CMD(cmd_user_unlock)
+{
+    cn_store_t *store;
+    int rc = open_store(cfg, "user unlock", 1, 1, &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    int64_t n = 0;
+    rc = auth_lockout_clear(store, opt(a, "--tenant"), opt(a, "--email"), &n, &err);
+    cn_store_close(store);
+    if (rc != 0)
+        return fail("user unlock", rc, &err);
+    printf("%lld sign-in failure records cleared\n", (long long)n);
+    return 0;
 }
 
 /* ---- keys, audit ---- */

@@ -44,15 +44,16 @@ int auth_members_each(cn_store_t *s, const char *slug,
     int rc = tenant_id(s, slug, tenant, err);
     if (rc != 0)
         return rc;
-    /* the lockout key is the tenant slug and the e-mail (see login_failures) */
+    /* the lockout account is the tenant slug and the e-mail; the latest lock from any
+     * client IP (see lockout.h) */
     cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(slug)};
     cn_stmt_t *st;
     rc = cn_store_query(s,
                         "SELECT u.id, u.email, m.role, m.created_at,"
                         " EXISTS (SELECT 1 FROM mfa WHERE mfa.user_id = u.id"
                         "  AND mfa.confirmed_at IS NOT NULL),"
-                        " COALESCE((SELECT locked_until FROM login_failures"
-                        "  WHERE key = $2 || '/' || u.email), 0)"
+                        " COALESCE((SELECT MAX(locked_until) FROM login_failures"
+                        "  WHERE account = $2 || '/' || u.email), 0)"
                         " FROM memberships m JOIN users u ON u.id = m.user_id"
                         " WHERE m.tenant_id = $1 ORDER BY u.email",
                         args, 2, &st, err);

@@ -104,7 +104,7 @@ int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)
 
 static const cn_field_t scope_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
 static const cn_field_t create_fields[] = {
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100},
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100, .single_line = 1},
     {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 32, .items = &scope_item},
     {"expires_at", CN_T_STRING, .format = CN_FMT_DATETIME,
      .description = "RFC 3339; omit for no expiry"},

@@ -9,10 +9,12 @@
 #include "auth/apikeys.h"
 #include "auth/audit.h"
 #include "auth/cookies.h"
+#include "auth/lockout.h"
 #include "auth/members.h"
 #include "auth/mfa.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
+#include "auth/register.h"
 #include "auth/reset.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
@@ -81,13 +83,10 @@ static const cn_migration_t migrations[] = {
     {11, "tenant_registration",
      "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0"},
     {12, "password_resets", auth_reset_migration_sql},
+    {13, "login_failures_per_ip", auth_lockout_migration_sql},
+    {14, "registration_confirmation", auth_register_migration_sql},
     {0},
 };
-
-static struct {
-    int attempts;
-    int64_t window_ms;
-} lockout = {5, 900000};
 
 /* ---- hooks the router calls ---- */
 
@@ -289,79 +288,6 @@ typedef struct {
     char rehash[AUTH_HASH_LEN]; /* set when the stored hash used weaker parameters */
 } login_t;
 
-/* ---- lockout: N failures within the window lock the key, each lock twice as long ---- */
-
-typedef struct {
-    int64_t failures, window_start, lockouts, locked_until;
-} failures_t;
-
-static int read_failures(cn_req_t *r, const char *key, failures_t *f)
-{
-    memset(f, 0, sizeof(*f));
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(key)};
-    int rc = cn_store_query(r->store,
-                            "SELECT failures, window_start, lockouts, locked_until"
-                            " FROM login_failures WHERE key = $1",
-                            args, 1, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        *f = (failures_t){cn_stmt_int(st, 0), cn_stmt_int(st, 1), cn_stmt_int(st, 2),
-                          cn_stmt_int(st, 3)};
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
-}
-
-static int record_failure(cn_req_t *r, const char *key)
-{
-    failures_t f;
-    int64_t now = cn_now_ms();
-    int rc = read_failures(r, key, &f);
-    if (rc != 0)
-        return rc;
-    if (now - f.window_start > lockout.window_ms)
-        f.failures = 0, f.window_start = now;
-    if (++f.failures >= lockout.attempts) {
-        int shift = f.lockouts < 10 ? (int)f.lockouts : 10; /* capped at 1024 windows */
-        f.locked_until = now + (lockout.window_ms << shift);
-        f.lockouts++;
-        f.failures = 0;
-        f.window_start = now;
-    }
-    cn_val_t args[] = {CN_VTEXT(key), CN_VINT(f.failures), CN_VINT(f.window_start),
-                       CN_VINT(f.lockouts), CN_VINT(f.locked_until)};
-    return cn_store_exec(
-        r->store,
-        "INSERT INTO login_failures (key, failures, window_start, lockouts, locked_until)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-        " failures = $2, window_start = $3, lockouts = $4, locked_until = $5",
-        args, 5, NULL, &r->err);
-}
-
-static int clear_failures(cn_req_t *r, const char *key)
-{
-    cn_val_t args[] = {CN_VTEXT(key)};
-    return cn_store_exec(r->store, "DELETE FROM login_failures WHERE key = $1", args, 1, NULL,
-                         &r->err);
-}
-
-/* Answers 429 with Retry-After when the key is locked; 0 when sign-in may proceed. */
-static int check_locked(cn_req_t *r, const char *key)
-{
-    failures_t f;
-    int rc = read_failures(r, key, &f);
-    if (rc != 0)
-        return rc;
-    int64_t left_ms = f.locked_until - cn_now_ms();
-    if (left_ms <= 0)
-        return 0;
-    char secs[24];
-    int n = snprintf(secs, sizeof(secs), "%lld", (long long)((left_ms + 999) / 1000));
-    cn_reply_header(r, "retry-after", secs, (size_t)n);
-    return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
-}
-
 int auth_security_event(cn_req_t *r, const char *tenant, const char *actor, const char *action,
                         const char *object, const char *ip, int status)
 {
@@ -415,14 +341,14 @@ static void login_done(cn_req_t *r, void *arg)
         rc = cn_store_begin(r->store, &r->err);
         if (rc == 0 && !l->ok) {
             cn_log(CN_LOG_WARN, r->request_id, "failed sign-in for %.64s from %s", l->key, ip);
-            rc = record_failure(r, l->key);
+            rc = auth_lockout_fail(r, l->key, ip);
             if (rc == 0)
                 rc = auth_security_event(r, l->has_account ? l->tenant : NULL, "anonymous",
                                          "auth.login.failed", l->key, ip, 401);
             if (rc == 0 && (rc = cn_store_commit(r->store, &r->err)) == 0)
                 rc = cn_fail(r, CN_EUNAUTH, "the tenant, e-mail or password is wrong");
-        } else if (rc == 0 && (rc = check_locked(r, l->key)) == 0 &&
-                   (rc = clear_failures(r, l->key)) == 0 &&
+        } else if (rc == 0 && (rc = auth_lockout_check(r, l->key, ip)) == 0 &&
+                   (rc = auth_lockout_succeed(r, l->key, ip)) == 0 &&
                    (rc = auth_security_event(r, l->tenant, l->user, "auth.login", NULL, ip, 200)) ==
                        0 &&
                    (l->rehash[0] == '\0' ||
@@ -456,9 +382,10 @@ static int post_login(cn_req_t *r)
     char email[256];
     auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
                          sizeof(email));
-    char key[sizeof(((login_t *)0)->key)];
+    char key[sizeof(((login_t *)0)->key)], ip[64];
     snprintf(key, sizeof(key), "%s/%s", slug, email);
-    int rc = check_locked(r, key);
+    cn_req_peer(r, ip, sizeof(ip));
+    int rc = auth_lockout_check(r, key, ip);
     if (rc != 0)
         return rc;
     login_t *l = cn_calloc(1, sizeof(*l));
@@ -503,23 +430,12 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
 
 static int post_register(cn_req_t *r)
 {
-    const char *slug = json_string_value(json_object_get(r->body, "tenant"));
-    char email[256], tenant[40], user[40];
-    auth_email_normalize(json_string_value(json_object_get(r->body, "email")), email,
-                         sizeof(email));
-    int rc = auth_lookup_id(r->store,
-                            "SELECT id FROM tenants WHERE slug = $1 AND allow_registration = 1",
-                            slug, tenant, &r->err);
-    /* unknown and closed tenants answer alike: slugs are not probed here */
-    if (rc == CN_ENOTFOUND)
-        return cn_fail(r, CN_EFORBIDDEN, "this tenant does not accept self-service registration");
-    if (rc != 0 || (rc = auth_find_account(r, email, user)) != 0)
-        return rc;
-    if (user[0] != '\0') /* never a second password for an account: its owner signs in */
-        return cn_fail(r, CN_ECONFLICT,
-                       "an account with this e-mail exists: sign in, and ask an admin of the "
-                       "tenant to add it");
-    return auth_add_account(r, tenant, email, "member", "password", NULL, reply_registered);
+    return auth_register(r, reply_registered);
+}
+
+static int post_register_confirm(cn_req_t *r)
+{
+    return auth_register_confirm(r, reply_registered);
 }
 
 /* ---- refresh: rotate, and treat reuse of a rotated token as theft ---- */
@@ -934,9 +850,12 @@ static int delete_me(cn_req_t *r)
     if (rc == 0) { /* exact keys: an e-mail may hold LIKE wildcards ('%', '_') */
         cn_val_t key[] = {CN_VTEXT(email)};
         rc = cn_store_exec(r->store,
-                           "DELETE FROM login_failures WHERE key IN"
+                           "DELETE FROM login_failures WHERE account IN"
                            " (SELECT slug || '/' || $1 FROM tenants)",
                            key, 1, NULL, &r->err);
+        if (rc == 0) /* pending registrations of the address, with their password hashes */
+            rc = cn_store_exec(r->store, "DELETE FROM registrations WHERE email = $1", key, 1, NULL,
+                               &r->err);
     }
     if (rc == 0)
         rc = auth_audit_erase(r->store, user, email, &r->err);
@@ -961,16 +880,6 @@ static const cn_field_t login_fields[] = {
 };
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
-static const cn_field_t register_fields[] = {
-    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
-     .description = "Tenant slug (the tenant must allow registration)"},
-    {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL, .max_len = 254},
-    {"password", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 1024},
-    {"cookie", CN_T_BOOLEAN, .description = "also set the session cookies (browsers)"},
-    {0},
-};
-static const cn_schema_t register_schema = {"RegisterRequest", register_fields};
-
 static const cn_field_t refresh_fields[] = {
     {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = REFRESH_MAX,
      .description = "omit to use the cairn_rt cookie (then X-CSRF-Token is required)"},
@@ -988,9 +897,14 @@ static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
-    {CN_POST, "/api/v1/auth/register", post_register, .body = &register_schema,
-     .summary = "Create an account (role member) in a tenant that allows registration",
+    {CN_POST, "/api/v1/auth/register", post_register, .body = &auth_register_schema,
+     .summary = "Register in a tenant that allows it: 202 and a confirmation mail where the "
+                "tenant requires confirmation, else 201 with tokens",
      .rate_auth = 1, .success_status = 201},
+    {CN_POST, "/api/v1/auth/register/confirm", post_register_confirm,
+     .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,
+     .summary = "Spend a mailed registration token: 201 with tokens for a new account, 200 "
+                "when an existing account joined"},
     {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
      .summary = "Exchange a refresh token for new tokens (the old one stops working)",
      .rate_auth = 1},
@@ -1045,6 +959,8 @@ static const cn_route_t routes[] = {
      .summary = "Change a member's role (their sessions in this tenant end)"},
     {CN_DELETE, "/api/v1/users/{id}", auth_delete_member, "users.manage", .params = &cn_id_param,
      .summary = "Remove a member from the tenant (their sessions end)", .success_status = 204},
+    {CN_POST, "/api/v1/users/{id}/unlock", auth_post_unlock, "users.manage", .params = &cn_id_param,
+     .summary = "Clear a member's sign-in lockout (every client IP)"},
     {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
      .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)"},
     {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
@@ -1074,9 +990,9 @@ static const cn_permission_t permissions[] = {
 
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
-    lockout.attempts = cfg->lockout_attempts;
+    auth_lockout_configure(cfg);
     auth_reset_configure(cfg);
-    lockout.window_ms = (int64_t)cfg->lockout_window_s * 1000;
+    auth_register_configure(cfg);
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
         return cn_err_set(err, CN_ERR,
                           "cannot load the common-password list %s (package john-data)",
@@ -1105,6 +1021,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 static void stop(void)
 {
     auth_reset_free();
+    auth_register_free();
     auth_keys_free();
     auth_vault_close();
 }
@@ -1137,6 +1054,10 @@ int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char i
         return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
     if (slug[0] == '\0' || strlen(slug) > 64 || name[0] == '\0')
         return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
+    if (!cn_text_line_ok(name, strlen(name)))
+        return cn_err_set(err, CN_EINVAL,
+                          "--name: one line of text, without control, line-break or bidi-override "
+                          "characters");
     cn_uuid7(id_out);
     cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(slug), CN_VTEXT(name), CN_VINT(cn_now_ms())};
     int rc =

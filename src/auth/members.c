@@ -9,6 +9,7 @@
 #include "auth/auth.h"
 #include "auth/passwords.h"
 #include "auth/rbac.h"
+#include "auth/register.h"
 #include "auth/tokens.h"
 #include "core/page.h"
 #include "core/system.h"
@@ -69,7 +70,7 @@ int auth_role_exists(cn_store_t *s, const char *tenant, const char *role)
 
 static const cn_field_t perm_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
 static const cn_field_t role_fields[] = {
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32,
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32, .single_line = 1,
      .description = "lower-case letters, digits, '_' and '-'"},
     {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 64, .items = &perm_item},
     {0},
@@ -479,24 +480,34 @@ int auth_delete_member(cn_req_t *r)
 /* ---- tenants: the caller's own settings, and (operator) creating and listing all ---- */
 
 static const cn_field_t tenant_fields[] = {
-    {"name", CN_T_STRING, .min_len = 1, .max_len = 200},
+    {"name", CN_T_STRING, .min_len = 1, .max_len = 200, .single_line = 1},
     {"mfa_required_for_admins", CN_T_BOOLEAN,
      .description = "owners and admins must sign in with a second factor"},
     {"allow_registration", CN_T_BOOLEAN,
      .description = "anyone may create an account here (role member) with POST /auth/register"},
+    {"registration_requires_confirmation", CN_T_BOOLEAN, .nullable = 1,
+     .description = "registrations are confirmed by mail first; null = on when the server can "
+                    "send mail (mail.smtp_url)"},
     {0},
 };
 const cn_schema_t auth_tenant_schema = {"TenantUpdate", tenant_fields};
 
 static const char tenant_columns[] =
-    "SELECT id, slug, name, mfa_required_for_admins, allow_registration, created_at FROM tenants";
+    "SELECT id, slug, name, mfa_required_for_admins, allow_registration, created_at,"
+    " registration_requires_confirmation FROM tenants";
 
+/* registration_requires_confirmation is shown as it applies (a null follows the server) */
 static void write_tenant(cn_jw_t *w, cn_stmt_t *st)
 {
-    static const char *const names[] = {
-        "id", "slug", "name", "mfa_required_for_admins", "allow_registration", "created_at"};
+    static const char *const names[] = {"id",
+                                        "slug",
+                                        "name",
+                                        "mfa_required_for_admins",
+                                        "allow_registration",
+                                        "created_at",
+                                        "registration_requires_confirmation"};
     cn_jw_object(w);
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < 7; c++) {
         cn_jw_key(w, names[c]);
         size_t len;
         const char *t = cn_stmt_text(st, c, &len);
@@ -504,6 +515,8 @@ static void write_tenant(cn_jw_t *w, cn_stmt_t *st)
             cn_jw_bool(w, cn_stmt_int(st, c) != 0);
         else if (c == 5)
             cn_jw_int(w, cn_stmt_int(st, c));
+        else if (c == 6)
+            cn_jw_bool(w, auth_registration_confirms(t == NULL, cn_stmt_int(st, c)));
         else
             cn_jw_str(w, t, len);
     }
@@ -540,29 +553,36 @@ int auth_patch_tenant(cn_req_t *r)
 {
     json_t *name = json_object_get(r->body, "name"),
            *mfa = json_object_get(r->body, "mfa_required_for_admins"),
-           *reg = json_object_get(r->body, "allow_registration");
-    if (name == NULL && mfa == NULL && reg == NULL)
+           *reg = json_object_get(r->body, "allow_registration"),
+           *confirm = json_object_get(r->body, "registration_requires_confirmation");
+    if (name == NULL && mfa == NULL && reg == NULL && confirm == NULL)
         return cn_fail_field(r, "",
                              "give at least one of name, mfa_required_for_admins, "
-                             "allow_registration");
-    cn_val_t args[] = {
-        CN_VTEXT(r->principal.tenant_id), name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
-        mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL, reg ? CN_VINT(json_is_true(reg)) : CN_VNULL};
+                             "allow_registration, registration_requires_confirmation");
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id),
+                       name ? CN_VTEXT(json_string_value(name)) : CN_VNULL,
+                       mfa ? CN_VINT(json_is_true(mfa)) : CN_VNULL,
+                       reg ? CN_VINT(json_is_true(reg)) : CN_VNULL,
+                       CN_VINT(confirm != NULL),
+                       json_is_boolean(confirm) ? CN_VINT(json_is_true(confirm)) : CN_VNULL};
     int rc = cn_store_exec(r->store,
                            "UPDATE tenants SET name = COALESCE($2, name),"
                            " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins),"
-                           " allow_registration = COALESCE($4, allow_registration)"
-                           " WHERE id = $1",
-                           args, 4, NULL, &r->err);
+                           " allow_registration = COALESCE($4, allow_registration),"
+                           " registration_requires_confirmation = CASE WHEN $5 THEN $6"
+                           " ELSE registration_requires_confirmation END WHERE id = $1",
+                           args, 6, NULL, &r->err);
     return rc != 0 ? rc : reply_tenant_by_id(r, r->principal.tenant_id, 200);
 }
 
 static const cn_field_t new_tenant_fields[] = {
     {"slug", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
      .description = "lower-case letters, digits and '-'; used to sign in"},
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200},
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200, .single_line = 1},
     {"allow_registration", CN_T_BOOLEAN},
     {"mfa_required_for_admins", CN_T_BOOLEAN},
+    {"registration_requires_confirmation", CN_T_BOOLEAN, .nullable = 1,
+     .description = "omitted or null: on when the server can send mail (mail.smtp_url)"},
     {"owner_email", CN_T_STRING, .format = CN_FMT_EMAIL, .max_len = 254,
      .description = "becomes the tenant's owner (an existing account, or a new one)"},
     {"owner_password", CN_T_STRING, .min_len = 1, .max_len = 1024,
@@ -575,16 +595,19 @@ const cn_schema_t auth_new_tenant_schema = {"TenantCreate", new_tenant_fields};
 static int insert_tenant(cn_req_t *r, const char *tenant, const char *user, const char *role)
 {
     const char *slug = json_string_value(json_object_get(r->body, "slug"));
+    json_t *confirm = json_object_get(r->body, "registration_requires_confirmation");
     cn_val_t args[] = {CN_VTEXT(tenant),
                        CN_VTEXT(slug),
                        CN_VTEXT(json_string_value(json_object_get(r->body, "name"))),
                        CN_VINT(cn_now_ms()),
                        CN_VINT(json_is_true(json_object_get(r->body, "allow_registration"))),
-                       CN_VINT(json_is_true(json_object_get(r->body, "mfa_required_for_admins")))};
+                       CN_VINT(json_is_true(json_object_get(r->body, "mfa_required_for_admins"))),
+                       json_is_boolean(confirm) ? CN_VINT(json_is_true(confirm)) : CN_VNULL};
     int rc = cn_store_exec(r->store,
                            "INSERT INTO tenants (id, slug, name, created_at, allow_registration,"
-                           " mfa_required_for_admins) VALUES ($1, $2, $3, $4, $5, $6)",
-                           args, 6, NULL, &r->err);
+                           " mfa_required_for_admins, registration_requires_confirmation)"
+                           " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                           args, 7, NULL, &r->err);
     if (rc == CN_ECONFLICT)
         return cn_fail(r, CN_ECONFLICT, "a tenant with slug %s exists", slug);
     return rc;

@@ -6,7 +6,9 @@
  */
 #include "auth/reset.h"
 #include "auth/auth.h"
+#include "auth/lockout.h"
 #include "auth/passwords.h"
+#include "auth/register.h"
 #include "auth/tokens.h"
 #include "core/jobs.h"
 #include "core/log.h"
@@ -111,16 +113,29 @@ int auth_post_reset_request(cn_req_t *r)
 
 /* ---- the mail job ---- */
 
-/* Stores a new token's hash and reads where to send it: 1 done, 0 account gone, < 0 error. */
-static int make_token(cn_store_t *s, const char *user, const char *tenant, char *token, char *email,
-                      size_t email_cap, char *tenant_name, size_t name_cap, cn_err_t *err)
+void auth_mail_token(char token[64], char hash[65])
 {
     uint8_t raw[32];
     cn_random(raw, sizeof(raw));
     cn_base64url_encode(raw, sizeof(raw), token);
     sodium_memzero(raw, sizeof(raw));
-    char hash[65];
     auth_refresh_hash(token, strlen(token), hash);
+}
+
+void auth_mail_link(cn_buf_t *text, const char *url, const char *token, const char *api_route)
+{
+    if (url && url[0])
+        cn_buf_appendf(text, "%s%stoken=%s\r\n", url, strchr(url, '?') ? "&" : "?", token);
+    else
+        cn_buf_appendf(text, "POST %s with the token %s\r\n", api_route, token);
+}
+
+/* Stores a new token's hash and reads where to send it: 1 done, 0 account gone, < 0 error. */
+static int make_token(cn_store_t *s, const char *user, const char *tenant, char *token, char *email,
+                      size_t email_cap, char *tenant_name, size_t name_cap, cn_err_t *err)
+{
+    char hash[65];
+    auth_mail_token(token, hash);
     int64_t now = cn_now_ms();
     int rc = cn_store_begin(s, err);
     if (rc != 0)
@@ -167,15 +182,15 @@ static int run_mail_job(cn_job_t *job, cn_err_t *err)
     if (rc <= 0) /* 0: the account or membership is gone, nothing to send */
         return rc;
     cn_buf_t text = {0};
+    /* the names are stored values, maybe from before they were checked: plain text only */
+    cn_buf_lit(&text, "Someone asked to reset the password of ");
+    cn_mail_append_value(&text, email);
+    cn_buf_lit(&text, " in ");
+    cn_mail_append_value(&text, name);
     cn_buf_appendf(&text,
-                   "Someone asked to reset the password of %s in %s.\r\n\r\n"
-                   "To choose a new password, open this link within %d minutes:\r\n\r\n  ",
-                   email, name, (R.ttl_s + 59) / 60);
-    if (R.reset_url && R.reset_url[0])
-        cn_buf_appendf(&text, "%s%stoken=%s\r\n", R.reset_url, strchr(R.reset_url, '?') ? "&" : "?",
-                       token);
-    else
-        cn_buf_appendf(&text, "POST /api/v1/auth/password/reset with the token %s\r\n", token);
+                   ".\r\n\r\nTo choose a new password, open this link within %d minutes:\r\n\r\n  ",
+                   (R.ttl_s + 59) / 60);
+    auth_mail_link(&text, R.reset_url, token, "/api/v1/auth/password/reset");
     cn_buf_lit(&text, "\r\nThe link works once. If you did not ask for it, ignore this mail:\r\n"
                       "your password stays as it is.\r\n");
     cn_buf_append(&text, "", 1);
@@ -188,6 +203,8 @@ static int run_mail_job(cn_job_t *job, cn_err_t *err)
 
 const cn_job_type_t auth_reset_jobs[] = {
     {MAIL_JOB, run_mail_job, .max_attempts = 5, .outside_txn = 1},
+    /* the registration mails share the machinery (register.c) */
+    {AUTH_REGISTER_JOB, auth_register_mail_job, .max_attempts = 5, .outside_txn = 1},
     {0},
 };
 
@@ -249,6 +266,8 @@ static int apply_reset(cn_req_t *r, reset_t *p)
                                   "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
                                   " AND revoked_at IS NULL RETURNING id",
                                   user, 2, NULL, &r->err);
+    if (rc == 0) /* the owner proved who they are: failed sign-ins no longer lock them out */
+        rc = auth_lockout_clear_user(r->store, p->user, &r->err);
     if (rc == 0)
         rc = audit(r, p->tenant, p->user, "auth.password.reset", 204);
     return cn_store_end(r->store, rc, &r->err);

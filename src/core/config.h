@@ -44,8 +44,11 @@ typedef struct st_cn_config_t {
     int rate_ip_per_min;    /* every request, per client IP */
     int rate_user_per_min;  /* authenticated requests, per user or API key */
     int rate_auth_per_min;  /* sign-in endpoints, per client IP */
-    int lockout_attempts;   /* failed sign-ins within the window that lock the account */
+    int lockout_attempts;   /* failed sign-ins within the window that lock an account + IP */
     int lockout_window_s;
+    int lockout_max_s;            /* the longest lock of an (account, IP) pair */
+    int lockout_account_attempts; /* failures per window from all IPs before throttling */
+
     int64_t cache_max_bytes; /* response cache budget; 0 = off */
     int cache_ttl_ms;        /* default entry lifetime */
 
@@ -63,6 +66,8 @@ typedef struct st_cn_config_t {
     char *mail_from;
     char *reset_url;
     int reset_ttl_s;
+    char *register_url; /* page that takes ?token= in registration mails */
+    int register_ttl_s; /* lifetime of a registration-confirmation token */
 
     /* the realtime hub (realtime.h) */
     int rt_history_count;

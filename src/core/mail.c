@@ -1,9 +1,15 @@
-/* Outgoing e-mail (see mail.h): one libcurl SMTP transfer per message. */
+/*
+ * Outgoing e-mail (see mail.h): one libcurl SMTP transfer per message. Values in a
+ * message come from users (a tenant's name, an address), so nothing is copied into a
+ * header or the body without being made plain text first; it must never let a value
+ * add a header, a recipient or a line that was not written here.
+ */
 #include "core/mail.h"
-#include "core/json.h"
+#include "core/schema.h"
 #include "lib/formats.h"
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,27 +60,148 @@ static size_t read_message(char *buf, size_t size, size_t n, void *ud)
     return take;
 }
 
-static int one_line(const char *s)
+/* ---- making values plain text ---- */
+
+/* Length of the well-formed UTF-8 sequence at s (1-4) and its code point; 0 when the byte
+ * at s does not start one (malformed, overlong, surrogate, beyond U+10FFFF). */
+static int utf8_seq(const unsigned char *s, uint32_t *cp)
 {
-    return strpbrk(s, "\r\n") == NULL;
+    int n = s[0] < 0x80             ? 1
+            : (s[0] & 0xe0) == 0xc0 ? 2
+            : (s[0] & 0xf0) == 0xe0 ? 3
+            : (s[0] & 0xf8) == 0xf0 ? 4
+                                    : 0;
+    if (n == 0)
+        return 0;
+    uint32_t c = n == 1 ? s[0] : s[0] & (0x7f >> n);
+    for (int k = 1; k < n; k++) { /* a NUL ends the string and fails this test too */
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[k] & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
 }
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+/* Appends s with every refused character replaced; keep_lines lets line breaks and tab
+ * through (a body written here), turns every CR, LF and CRLF into one CRLF and breaks
+ * lines before SMTP's limit of 998 bytes. */
+static void append_clean(cn_buf_t *b, const char *s, int keep_lines)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t col = 0;
+    while (*p) {
+        uint32_t cp = 0;
+        int n = utf8_seq(p, &cp);
+        if (keep_lines && (cp == '\r' || cp == '\n' || col >= 990)) {
+            cn_buf_lit(b, "\r\n");
+            col = 0;
+            if (cp == '\r' || cp == '\n')
+                p += cp == '\r' && p[1] == '\n' ? 2 : 1;
+            continue;
+        }
+        if (n == 0 || (cn_text_char_forbidden(cp) && !(keep_lines && cp == '\t'))) {
+            cn_buf_lit(b, REPLACEMENT);
+            col += 3;
+        } else {
+            cn_buf_append(b, p, (size_t)n);
+            col += (size_t)n;
+        }
+        p += n ? n : 1;
+    }
+}
+
+void cn_mail_append_value(cn_buf_t *b, const char *value)
+{
+    append_clean(b, value, 0);
+}
+
+/* 1 when s is printable ASCII only: such a subject needs no encoding. */
+static int plain_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Appends the subject header: as it is when printable ASCII, else as RFC 2047 encoded words
+ * of at most 45 bytes of UTF-8 each (72 characters), never splitting a character, on
+ * folded lines. A line break can never come through: the text was cleaned first. */
+static void append_subject(cn_buf_t *b, const char *subject)
+{
+    cn_buf_t clean = {0};
+    append_clean(&clean, subject, 0);
+    const char *s = clean.data ? clean.data : "";
+    cn_buf_lit(b, "Subject:");
+    if (clean.len < 900 && plain_ascii(s, clean.len)) {
+        cn_buf_appendf(b, " %.*s", (int)clean.len, s);
+    } else {
+        for (size_t at = 0, take = 1; at < clean.len && take > 0; at += take) {
+            uint32_t cp;
+            int n;
+            take = 0;
+            while (at + take < clean.len && take + 4 <= 45 &&
+                   (n = utf8_seq((const unsigned char *)s + at + take, &cp)) > 0)
+                take += (size_t)n;
+            char word[64];
+            sodium_bin2base64(word, sizeof(word), (const unsigned char *)s + at, take,
+                              sodium_base64_VARIANT_ORIGINAL);
+            cn_buf_appendf(b, "%s=?UTF-8?B?%s?=", at ? "\r\n " : " ", word);
+        }
+    }
+    cn_buf_lit(b, "\r\n");
+    cn_buf_free(&clean);
+}
+
+/* 1 when s can stand between <> in a header: one address, nothing that ends it early. */
+static int header_address_ok(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    return len >= 3 && len <= 254 && strchr(s, '@') != NULL &&
+           strpbrk(s, " <>,;:\"()[]\\") == NULL && cn_text_line_ok(s, len);
+}
+
+int cn_mail_format(cn_buf_t *out, const char *from, const char *to, const char *subject,
+                   const char *text, const char *date, const char *id, cn_err_t *err)
+{
+    /* an address is the only thing copied into a header as it is: it must be one (the
+     * sender comes from the configuration, where user@localhost is allowed) */
+    if (!header_address_ok(from) || !header_address_ok(to) || !cn_is_email(to, strlen(to)))
+        return cn_err_set(err, CN_EINVAL, "refusing a sender or recipient that is not an address");
+    cn_buf_appendf(out, "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\n", date, from, to);
+    append_subject(out, subject);
+    cn_buf_appendf(out,
+                   "Message-ID: <%s@cairn>\r\nMIME-Version: 1.0\r\n"
+                   "Content-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                   id);
+    append_clean(out, text, 1);
+    return 0;
+}
+
+/* ---- sending ---- */
 
 int cn_mail_send(const char *to, const char *subject, const char *text, cn_err_t *err)
 {
     if (!cn_mail_configured())
         return cn_err_set(err, CN_EBUSY, "mail.smtp_url is not set: no e-mail can be sent");
-    if (!one_line(to) || !one_line(subject) || strchr(to, '@') == NULL)
-        return cn_err_set(err, CN_EINVAL, "refusing a recipient or subject with line breaks");
     char date[64], id[CN_UUID_LEN + 1];
     time_t now = time(NULL);
     struct tm tm;
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
     cn_uuid7(id);
     cn_buf_t msg = {0};
-    cn_buf_appendf(&msg,
-                   "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@cairn>\r\n"
-                   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
-                   date, M.from, to, subject, id, text);
+    int frc = cn_mail_format(&msg, M.from, to, subject, text, date, id, err);
+    if (frc != 0) {
+        cn_buf_free(&msg);
+        return frc;
+    }
     reader_t rd = {msg.data, msg.len, 0};
     CURL *c = curl_easy_init();
     struct curl_slist *rcpt = curl_slist_append(NULL, to);

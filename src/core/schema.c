@@ -34,6 +34,48 @@ static size_t utf8_codepoints(const char *s, size_t len)
     return n;
 }
 
+int cn_text_char_forbidden(uint32_t cp)
+{
+    return cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x2028 && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Decodes one code point at s[*i] and advances *i; -1 for a malformed or overlong sequence,
+ * a surrogate or a value above U+10FFFF. */
+static int64_t utf8_next(const char *s, size_t len, size_t *i)
+{
+    const unsigned char *p = (const unsigned char *)s + *i;
+    size_t left = len - *i;
+    int n = p[0] < 0x80             ? 1
+            : (p[0] & 0xe0) == 0xc0 ? 2
+            : (p[0] & 0xf0) == 0xe0 ? 3
+            : (p[0] & 0xf8) == 0xf0 ? 4
+                                    : 0;
+    if (n == 0 || (size_t)n > left)
+        return -1;
+    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7f >> n);
+    for (int k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return -1;
+        cp = cp << 6 | (p[k] & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *i += (size_t)n;
+    return cp;
+}
+
+int cn_text_line_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        int64_t cp = utf8_next(s, len, &i);
+        if (cp < 0 || cn_text_char_forbidden((uint32_t)cp))
+            return 0;
+    }
+    return 1;
+}
+
 static const char *type_name(cn_type_t t)
 {
     switch (t) {
@@ -84,7 +126,11 @@ static void validate_string(const cn_field_t *f, const char *s, size_t len, cons
                        f->min_len);
     if (f->max_len && cps > f->max_len)
         cn_verrors_add(e, path, "must be at most %zu characters", f->max_len);
-    if (memchr(s, '\0', len) != NULL)
+    if (f->single_line && !cn_text_line_ok(s, len))
+        cn_verrors_add(e, path,
+                       "must be one line of text: no control, line-break or bidi-override "
+                       "characters");
+    else if (memchr(s, '\0', len) != NULL)
         cn_verrors_add(e, path, "must not contain NUL characters");
     int64_t ms;
     if ((f->format == CN_FMT_UUID && !cn_is_uuid(s, len)) ||
@@ -359,6 +405,8 @@ json_t *cn_field_openapi(const cn_field_t *f)
         json_object_set_new(o, "description", json_string(f->description));
     if (format_name(f->format))
         json_object_set_new(o, "format", json_string(format_name(f->format)));
+    if (f->single_line)
+        json_object_set_new(o, "pattern", json_string(CN_TEXT_LINE_PATTERN));
     const char *lo = f->type == CN_T_ARRAY ? "minItems" : "minLength";
     const char *hi = f->type == CN_T_ARRAY ? "maxItems" : "maxLength";
     if (f->min_len)

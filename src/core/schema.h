@@ -37,6 +37,10 @@ typedef struct st_cn_field_t {
     unsigned nullable : 1;
     unsigned has_min : 1; /* min/max apply to integer and number values */
     unsigned has_max : 1;
+    /* a name or title people read: no control, line-separator or bidi-override
+     * characters (cn_text_line_ok). Every human-readable name/title field sets it; free
+     * text that may hold line breaks (bodies, content) does not. */
+    unsigned single_line : 1;
     cn_format_t format;
     size_t min_len; /* strings: code points; arrays: items */
     size_t max_len; /* 0 = unbounded */
@@ -94,6 +98,24 @@ int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json
  */
 int cn_schema_check_string(const cn_schema_t *s, const char *name, size_t name_len,
                            const char *value, size_t len);
+
+/**
+ * 1 when code point cp may not appear in a single line of human-readable text: C0
+ * controls U+0000-U+001F (tab, CR and LF included), DEL and the C1 controls
+ * U+007F-U+009F, the line and paragraph separators U+2028/U+2029, and the bidirectional
+ * embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, which make text
+ * read differently from what it is.
+ */
+int cn_text_char_forbidden(uint32_t cp);
+
+/**
+ * 1 when s (len bytes) is valid UTF-8 and holds no character cn_text_char_forbidden
+ * refuses. The rule of schema fields with .single_line, also used by the command line.
+ */
+int cn_text_line_ok(const char *s, size_t len);
+
+/** The single_line rule as an ECMA-262 pattern, as the OpenAPI document shows it. */
+#define CN_TEXT_LINE_PATTERN "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028-\\u202E\\u2066-\\u2069]*$"
 
 /** Renders a schema as an OpenAPI 3.1 (JSON Schema 2020-12) object. New reference. */
 json_t *cn_schema_openapi(const cn_schema_t *s);

@@ -4,7 +4,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPServer } from 'smtp-server';
-import { api, assertProblem, request, sleep, startServer, stopAllServers, waitFor } from './lib/server.mjs';
+import path from 'node:path';
+import { api, assertProblem, request, runProgram, sleep, startServer, stopAllServers, waitFor } from './lib/server.mjs';
 
 const PASSWORD = 'steady-Koala-71-bramble';
 const NEW_PASSWORD = 'quiet-Heron-38-lantern';
@@ -83,6 +84,54 @@ describe('password reset', () => {
     assert.equal(again.errors[0].field, 'token');
     const audit = await api(srv.url).get('/api/v1/audit?action=auth.password.reset');
     assert.equal(audit.status, 200);
+  });
+
+  test('a stored name with line breaks, controls and bidi overrides reaches the mail as plain text', async () => {
+    // rows from before names were checked: written behind the API's back
+    assert.equal((await api(srv.url).post('/api/v1/tenants', {
+      slug: 'oldco', name: 'Old Co', owner_email: 'ola@oldco.test', owner_password: PASSWORD,
+    })).status, 201);
+    const evil = "'Old Co' || char(13, 10) || 'Bcc: eve@evil.test' || char(13, 10, 13, 10) || '.' ||" +
+      " char(10) || 'RCPT TO:<eve@evil.test>' || char(13) || 'x' || char(8238) || 'gpj' || char(133, 0x2028, 7)";
+    const db = path.join(srv.dataDir, 'cairn.db');
+    const upd = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
+      `UPDATE tenants SET name = ${evil} WHERE slug = 'oldco'`]);
+    assert.equal(upd.code, 0, upd.stderr);
+    const before = mails.length;
+    assert.equal((await ask('oldco', 'ola@oldco.test')).status, 202);
+    await waitFor(() => mails.length > before, 5000, 'the reset mail');
+    const mail = mails.at(-1);
+    assert.deepEqual(mail.to, ['ola@oldco.test']); // no recipient added
+    const [head, ...rest] = mail.raw.split('\r\n\r\n');
+    const body = rest.join('\r\n\r\n');
+    const names = head.split('\r\n').filter((l) => !l.startsWith(' ')).map((l) => l.split(':')[0].toLowerCase());
+    assert.deepEqual(names.filter((n) => !['received', 'date', 'from', 'to', 'subject', 'message-id',
+      'mime-version', 'content-type', 'content-transfer-encoding'].includes(n)), [], head);
+    assert.match(head, /^Content-Type: text\/plain; charset=utf-8$/m);
+    // every line break in the body is CRLF, and the name stayed on its line
+    assert.doesNotMatch(body, /\r(?!\n)|(?<!\r)\n/);
+    assert.doesNotMatch(body, /^(Bcc:|\.|RCPT)/m);
+    assert.doesNotMatch(body, /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/);
+    assert.match(body, /in Old Co\uFFFD\uFFFDBcc: eve@evil\.test\uFFFD{4}\.\uFFFDRCPT TO:<eve@evil\.test>\uFFFDx\uFFFDgpj\uFFFD{3}\./);
+    assert.match(body, /token=[A-Za-z0-9_-]+/); // and it still works as a reset mail
+  });
+
+  test('a password reset clears the sign-in lockout of the account', async () => {
+    assert.equal((await api(srv.url).post('/api/v1/tenants', {
+      slug: 'lockco', name: 'Lock Co', owner_email: 'lou@lockco.test', owner_password: PASSWORD,
+    })).status, 201);
+    const as = (password) => request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'lockco', email: 'lou@lockco.test', password },
+    });
+    for (let i = 0; i < 5; i++) assert.equal((await as(`wrong-password-${i}`)).status, 401);
+    assertProblem(await as(PASSWORD), 429);
+    const before = mails.length;
+    assert.equal((await ask('lockco', 'lou@lockco.test')).status, 202);
+    await waitFor(() => mails.slice(before).some((m) => m.to[0] === 'lou@lockco.test'), 5000, 'the reset mail');
+    const token = tokenOf(mails.slice(before).find((m) => m.to[0] === 'lou@lockco.test'));
+    assert.equal((await reset(token, NEW_PASSWORD)).status, 204);
+    const l = await as(NEW_PASSWORD);
+    assert.equal(l.status, 200, l.text);
   });
 
   test('bad tokens and bodies name the field', async () => {

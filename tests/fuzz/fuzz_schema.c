@@ -22,6 +22,7 @@ static const cn_field_t fields[] = {
     {"tags", CN_T_ARRAY, .max_len = 10, .items = &tag_item},
     {"meta", CN_T_OBJECT, .object = &meta, .nullable = 1},
     {"flag", CN_T_BOOLEAN},
+    {"name", CN_T_STRING, .single_line = 1, .max_len = 200},
     {0},
 };
 static const cn_schema_t schema = {"Body", fields};
@@ -35,7 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = cn_schema_validate(&schema, j, &errs);
         if ((rc == 0) != (errs.count == 0))
             abort();
+        json_t *name = json_object_get(j, "name");
+        if (rc == 0 && json_is_string(name) &&
+            !cn_text_line_ok(json_string_value(name), json_string_length(name)))
+            abort(); /* a name that passed must be one clean line */
         json_decref(j);
+    }
+    /* what the single-line rule accepts is valid UTF-8 by jansson's stricter check too */
+    if (cn_text_line_ok((const char *)data, size)) {
+        json_t *s = json_stringn((const char *)data, size);
+        if (s == NULL)
+            abort();
+        json_decref(s);
     }
     /* the format helpers also see raw client text */
     int64_t ms;

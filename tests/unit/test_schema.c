@@ -60,6 +60,13 @@ static const cn_field_t open_fields[] = {
 };
 static const cn_schema_t open_schema = {.name = "Open", .fields = open_fields, .allow_unknown = 1};
 
+static const cn_field_t named_fields[] = {
+    {.name = "name", .type = CN_T_STRING, .single_line = 1, .max_len = 20},
+    {.name = "body", .type = CN_T_STRING},
+    {0},
+};
+static const cn_schema_t named = {.name = "Named", .fields = named_fields};
+
 /* ---- helpers ---- */
 
 static int validate_text(const cn_schema_t *s, const char *text, cn_verrors_t *errs)
@@ -112,6 +119,55 @@ static void expect_valid(const cn_schema_t *s, const char *text)
 }
 
 /* ---- cn_schema_validate ---- */
+
+static void test_single_line_accepts_ordinary_text(void **state)
+{
+    expect_valid(&named, "{\"name\": \"Acme Inc.\"}");
+    /* accents, CJK, emoji, Arabic and the characters just outside the refused ranges */
+    expect_valid(&named, "{\"name\": \"Caf\\u00e9 \\u4e2d\\u6587 \\ud83d\\ude00 \\u0639\"}");
+    expect_valid(&named, "{\"name\": \"\\u00a0\\u2027\\u202f\\u2065\\u206a\"}");
+    /* a field without the flag keeps taking line breaks */
+    expect_valid(&named, "{\"name\": \"n\", \"body\": \"line 1\\r\\nline 2\\t.\"}");
+}
+
+static void test_single_line_refuses_controls_and_bidi(void **state)
+{
+    static const char *const bad[] = {"\\r",     "\\n",     "\\t",     "\\u0001", "\\u001f",
+                                      "\\u007f", "\\u0085", "\\u009f", "\\u2028", "\\u2029",
+                                      "\\u202a", "\\u202e", "\\u2066", "\\u2069"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[80];
+        snprintf(text, sizeof(text), "{\"name\": \"Acme%sInc\"}", bad[i]);
+        expect_one_error(&named, text, "name", "must be one line of text");
+    }
+}
+
+static void test_text_line_ok_raw_bytes(void **state)
+{
+    assert_true(cn_text_line_ok("plain", 5));
+    assert_true(cn_text_line_ok("", 0));
+    assert_true(cn_text_line_ok("\xe2\x80\xaf", 3));  /* U+202F */
+    assert_false(cn_text_line_ok("a\0b", 3));         /* NUL */
+    assert_false(cn_text_line_ok("\xe2\x80\xae", 3)); /* U+202E */
+    assert_false(cn_text_line_ok("\xc2\x85", 2));     /* U+0085 NEL */
+    assert_false(cn_text_line_ok("\xff", 1));         /* not UTF-8 */
+    assert_false(cn_text_line_ok("\xc0\x8a", 2));     /* an overlong line feed */
+    assert_false(cn_text_line_ok("\xe0\x80\x8a", 3)); /* the same, three bytes long */
+    assert_false(cn_text_line_ok("\xed\xa0\x80", 3)); /* a surrogate */
+    assert_false(cn_text_line_ok("\xe2\x80", 2));     /* cut short */
+    assert_true(cn_text_char_forbidden(0x2028) && !cn_text_char_forbidden(0x2030));
+}
+
+static void test_single_line_openapi_pattern(void **state)
+{
+    json_t *o = cn_schema_openapi(&named);
+    json_t *props = json_object_get(o, "properties");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(props, "name"), "pattern")),
+        "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028-\\u202E\\u2066-\\u2069]*$");
+    assert_null(json_object_get(json_object_get(props, "body"), "pattern"));
+    json_decref(o);
+}
 
 static void test_valid_document(void **state)
 {
@@ -645,6 +701,10 @@ static void test_openapi_open_schema_without_required(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_line_accepts_ordinary_text),
+        cmocka_unit_test(test_single_line_refuses_controls_and_bidi),
+        cmocka_unit_test(test_text_line_ok_raw_bytes),
+        cmocka_unit_test(test_single_line_openapi_pattern),
         cmocka_unit_test(test_valid_document),
         cmocka_unit_test(test_body_must_be_object),
         cmocka_unit_test(test_required),

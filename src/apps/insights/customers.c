@@ -20,7 +20,7 @@ const cn_schema_t ins_customer_param = {"CustomerId", param_fields};
 
 static const cn_field_t customer_fields[] = {
     {"email", CN_T_STRING, .nullable = 1, .format = CN_FMT_EMAIL, .max_len = 254},
-    {"segment", CN_T_STRING, .nullable = 1, .min_len = 1, .max_len = 64,
+    {"segment", CN_T_STRING, .nullable = 1, .min_len = 1, .max_len = 64, .single_line = 1,
      .description = "Free label used by the segments filters (\"enterprise\")"},
     {"metadata", CN_T_OBJECT, .description = "Free JSON (at most 16 KiB)"},
     {0},

@@ -23,7 +23,7 @@ static const cn_field_t interaction_fields[] = {
     {"timestamp", CN_T_STRING, .required = 1, .format = CN_FMT_DATETIME,
      .description = "When it happened (RFC 3339); at most 5 minutes in the future"},
     {"channel", CN_T_STRING, .required = 1, .enum_values = ins_channels},
-    {"event_type", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100,
+    {"event_type", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100, .single_line = 1,
      .description = "What happened (\"support_ticket\", \"page_view\")"},
     {"content", CN_T_STRING, .nullable = 1, .max_len = INS_CONTENT_MAX,
      .description = "The text (required for email and chat)"},

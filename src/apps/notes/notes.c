@@ -30,7 +30,7 @@ static const cn_migration_t migrations[] = {
 };
 
 static const cn_field_t create_fields[] = {
-    {"title", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200,
+    {"title", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 200, .single_line = 1,
      .description = "Short title"},
     {"body", CN_T_STRING, .max_len = 100000, .description = "Free text"},
     {0},
@@ -38,7 +38,7 @@ static const cn_field_t create_fields[] = {
 static const cn_schema_t create_schema = {"NoteCreate", create_fields};
 
 static const cn_field_t update_fields[] = {
-    {"title", CN_T_STRING, .min_len = 1, .max_len = 200},
+    {"title", CN_T_STRING, .min_len = 1, .max_len = 200, .single_line = 1},
     {"body", CN_T_STRING, .max_len = 100000},
     {0},
 };

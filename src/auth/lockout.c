@@ -1,0 +1,200 @@
+/*
+ * Sign-in lockout (see lockout.h). The pair (account, client IP) locks, not the account:
+ * whoever guesses from one address cannot lock the real user out from another. Guessing
+ * from many addresses is bounded by the account-wide ceiling, which only slows sign-ins
+ * down (one check per step) instead of locking, so it cannot shut the user out either.
+ * Every read and write runs inside the sign-in's unit of work; nothing here may answer a
+ * success or reveal whether an account exists (unknown e-mails count the same way).
+ */
+#include "auth/lockout.h"
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* rows untouched this long are forgotten (with them the doubling of their locks) */
+#define FORGET_MS (24 * 3600 * 1000LL)
+
+static struct {
+    int attempts, account_attempts;
+    int64_t window_ms, max_ms;
+} L = {5, 100, 900000, 3600000};
+
+const char auth_lockout_migration_sql[] =
+    /* the old rows were keyed by account alone; their counts and locks are dropped */
+    "DROP TABLE login_failures;"
+    "CREATE TABLE login_failures ("
+    " account TEXT NOT NULL, ip TEXT NOT NULL, failures INTEGER NOT NULL,"
+    " window_start INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL,"
+    " PRIMARY KEY (account, ip)) WITHOUT ROWID";
+
+void auth_lockout_configure(const cn_config_t *cfg)
+{
+    L.attempts = cfg->lockout_attempts;
+    L.account_attempts = cfg->lockout_account_attempts;
+    L.window_ms = (int64_t)cfg->lockout_window_s * 1000;
+    L.max_ms = (int64_t)cfg->lockout_max_s * 1000;
+}
+
+typedef struct {
+    int64_t failures, window_start, lockouts, locked_until;
+} row_t;
+
+static int read_row(cn_req_t *r, const char *account, const char *ip, row_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(ip)};
+    int rc = cn_store_query(r->store,
+                            "SELECT failures, window_start, lockouts, locked_until"
+                            " FROM login_failures WHERE account = $1 AND ip = $2",
+                            args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        *f =
+            (row_t){cn_stmt_int(st, 0), cn_stmt_int(st, 1), cn_stmt_int(st, 2), cn_stmt_int(st, 3)};
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int write_row(cn_req_t *r, const char *account, const char *ip, const row_t *f)
+{
+    cn_val_t args[] = {CN_VTEXT(account),        CN_VTEXT(ip),         CN_VINT(f->failures),
+                       CN_VINT(f->window_start), CN_VINT(f->lockouts), CN_VINT(f->locked_until)};
+    return cn_store_exec(
+        r->store,
+        "INSERT INTO login_failures (account, ip, failures, window_start, lockouts,"
+        " locked_until) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (account, ip) DO UPDATE SET failures = $3,"
+        " window_start = $4, lockouts = $5, locked_until = $6",
+        args, 6, NULL, &r->err);
+}
+
+int auth_lockout_check(cn_req_t *r, const char *account, const char *ip)
+{
+    row_t pair, whole;
+    int rc = read_row(r, account, ip, &pair);
+    if (rc == 0)
+        rc = read_row(r, account, "", &whole);
+    if (rc != 0)
+        return rc;
+    int64_t now = cn_now_ms();
+    int64_t left_ms =
+        pair.locked_until > whole.locked_until ? pair.locked_until - now : whole.locked_until - now;
+    if (left_ms <= 0)
+        return 0;
+    char secs[24];
+    int n = snprintf(secs, sizeof(secs), "%lld", (long long)((left_ms + 999) / 1000));
+    cn_reply_header(r, "retry-after", secs, (size_t)n);
+    return cn_fail(r, CN_ERATELIMIT, "too many failed sign-ins; try again in %s seconds", secs);
+}
+
+/* One more failure of the pair: at the threshold it locks, window << lockouts, capped. */
+static void count_pair(row_t *f, int64_t now)
+{
+    if (now - f->window_start > L.window_ms)
+        f->failures = 0, f->window_start = now;
+    if (++f->failures < L.attempts)
+        return;
+    int shift = f->lockouts < 20 ? (int)f->lockouts : 20;
+    int64_t lock = L.window_ms << shift;
+    f->locked_until = now + (lock < L.max_ms ? lock : L.max_ms);
+    f->lockouts++;
+    f->failures = 0;
+    f->window_start = now;
+}
+
+/* One more failure of the account from anywhere: past the ceiling, each one pushes the
+ * next allowed check a step (window / ceiling) ahead; the count restarts with the window. */
+static void count_account(row_t *f, int64_t now)
+{
+    if (now - f->window_start > L.window_ms)
+        f->failures = 0, f->window_start = now;
+    if (++f->failures >= L.account_attempts)
+        f->locked_until = now + L.window_ms / L.account_attempts;
+}
+
+int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip)
+{
+    row_t pair, whole;
+    int64_t now = cn_now_ms();
+    int rc = read_row(r, account, ip, &pair);
+    if (rc == 0)
+        rc = read_row(r, account, "", &whole);
+    if (rc != 0)
+        return rc;
+    count_pair(&pair, now);
+    count_account(&whole, now);
+    cn_val_t old[] = {CN_VTEXT(account), CN_VINT(now - FORGET_MS)};
+    if ((rc = write_row(r, account, ip, &pair)) == 0 &&
+        (rc = write_row(r, account, "", &whole)) == 0) /* one account's rows stay few */
+        rc = cn_store_exec(r->store,
+                           "DELETE FROM login_failures WHERE account = $1 AND ip <> ''"
+                           " AND window_start < $2 AND locked_until < $2",
+                           old, 2, NULL, &r->err);
+    return rc;
+}
+
+int auth_lockout_succeed(cn_req_t *r, const char *account, const char *ip)
+{
+    cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(ip)};
+    return cn_store_exec(r->store, "DELETE FROM login_failures WHERE account = $1 AND ip = $2",
+                         args, 2, NULL, &r->err);
+}
+
+int auth_lockout_clear_user(cn_store_t *s, const char *user, cn_err_t *err)
+{
+    /* exact keys: an e-mail may hold LIKE wildcards ('%', '_') */
+    cn_val_t args[] = {CN_VTEXT(user)};
+    return cn_store_exec(s,
+                         "DELETE FROM login_failures WHERE account IN (SELECT t.slug || '/' ||"
+                         " u.email FROM users u JOIN memberships m ON m.user_id = u.id"
+                         " JOIN tenants t ON t.id = m.tenant_id WHERE u.id = $1)",
+                         args, 1, NULL, err);
+}
+
+int auth_lockout_clear(cn_store_t *s, const char *slug, const char *email, int64_t *n,
+                       cn_err_t *err)
+{
+    char norm[256], account[330];
+    auth_email_normalize(email, norm, sizeof(norm));
+    snprintf(account, sizeof(account), "%s/%s", slug, norm);
+    char tenant[40];
+    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", slug, tenant, err);
+    if (rc == CN_ENOTFOUND)
+        return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", slug);
+    cn_val_t args[] = {CN_VTEXT(account)};
+    return rc != 0
+               ? rc
+               : cn_store_exec(s, "DELETE FROM login_failures WHERE account = $1", args, 1, n, err);
+}
+
+int auth_post_unlock(cn_req_t *r)
+{
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(cn_req_param(r, "id"))};
+    int rc = cn_store_query(r->store,
+                            "SELECT t.slug, u.email FROM memberships m JOIN users u"
+                            " ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id"
+                            " WHERE m.tenant_id = $1 AND m.user_id = $2",
+                            args, 2, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    char slug[80] = "", email[256] = "";
+    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        snprintf(slug, sizeof(slug), "%s", cn_stmt_text(st, 0, NULL));
+        snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 1, NULL));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    if (rc != CN_ROW) /* members of other tenants are not found either */
+        return cn_fail(r, CN_ENOTFOUND, "no member with this id");
+    int64_t cleared = 0;
+    if ((rc = auth_lockout_clear(r->store, slug, email, &cleared, &r->err)) != 0)
+        return rc;
+    return cn_reply_json(r, 200,
+                         json_pack("{s:s, s:I}", "id", cn_req_param(r, "id"), "cleared_records",
+                                   (json_int_t)cleared));
+}

@@ -1,0 +1,48 @@
+/*
+ * Sign-in lockout. Failed sign-ins are counted per account (tenant slug + e-mail, whether
+ * or not an account exists) and client IP: auth.lockout_attempts failures within
+ * auth.lockout_window_s lock that pair, each lock twice as long as the one before but
+ * never longer than auth.lockout_max_s. Across all IPs the account has a larger ceiling,
+ * auth.lockout_account_attempts per window, above which it is throttled (one password
+ * check per window / ceiling) rather than locked. The state is in the database
+ * (login_failures), so servers sharing it share one view. An admin (users.manage), the
+ * operator's CLI and a password reset clear it.
+ */
+#ifndef CAIRN_AUTH_LOCKOUT_H
+#define CAIRN_AUTH_LOCKOUT_H
+
+#include "core/config.h"
+#include "core/http.h"
+
+/** Migration auth/13: login_failures keyed by (account, ip); ip '' is the account-wide row. */
+extern const char auth_lockout_migration_sql[];
+
+/** Takes auth.lockout_* from cfg. */
+void auth_lockout_configure(const cn_config_t *cfg);
+
+/**
+ * 0 when account may try to sign in from ip now; else answers 429 with Retry-After (the
+ * pair is locked or the account throttled) and returns CN_ERATELIMIT.
+ */
+int auth_lockout_check(cn_req_t *r, const char *account, const char *ip);
+
+/** Records a failed sign-in (inside the caller's unit of work). */
+int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip);
+
+/** A successful sign-in from ip: that pair starts afresh (the account-wide count stays). */
+int auth_lockout_succeed(cn_req_t *r, const char *account, const char *ip);
+
+/** Clears every record of user's accounts (all its tenants), e.g. after a password reset. */
+int auth_lockout_clear_user(cn_store_t *s, const char *user, cn_err_t *err);
+
+/**
+ * Clears every record of the account (tenant slug + e-mail, normalised here), from every
+ * IP; *n (may be NULL) gets how many. CN_ENOTFOUND when there is no tenant with slug.
+ */
+int auth_lockout_clear(cn_store_t *s, const char *slug, const char *email, int64_t *n,
+                       cn_err_t *err);
+
+/** POST /api/v1/users/{id}/unlock (users.manage): unlocks a member of the caller's tenant. */
+int auth_post_unlock(cn_req_t *r);
+
+#endif
