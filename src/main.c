@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "auth/tokens.h"
 #include "core/config.h"
+#include "core/instance.h"
 #include "core/log.h"
 #include "core/server.h"
 #include "core/system.h"
@@ -18,7 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 64, EXIT_DATAERR = 65, EXIT_IOERR = 74, EXIT_CONFIG = 78 };
+enum { EXIT_USAGE = 64, EXIT_DATAERR = 65, EXIT_IOERR = 74, EXIT_TEMPFAIL = 75, EXIT_CONFIG = 78 };
 
 extern char **environ;
 
@@ -60,10 +61,13 @@ static const char *const user_opts[] = {"--tenant=", "--email=", "--role=", "--p
 static const command_t commands[] = {
     {"serve", cmd_serve, "cairn serve [--listen HOST:PORT]... [--data DIR] [--threads N] [options]",
      "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
-     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready."},
+     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.\n"
+     "One server per data directory (75 if another holds DATA/cairn.lock) and per\n"
+     "address (78 if the address is in use)."},
     {"migrate", cmd_migrate, "cairn migrate [--dry-run] [--data DIR]",
      "Applies pending migrations, each in its own transaction. --dry-run applies them all\n"
-     "in one transaction that is rolled back and reports what would change.",
+     "in one transaction that is rolled back and reports what would change. Refuses (75)\n"
+     "while a server runs on the data directory, except with --dry-run.",
      migrate_opts},
     {"backup", cmd_backup, "cairn backup FILE [--data DIR]",
      "Writes a consistent copy of the database to FILE, also while the server runs."},
@@ -108,7 +112,8 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < CN_ARRAY_SIZE(commands); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].usage);
     fprintf(out, "  help     cairn help [COMMAND]\n\nExit codes: 0 ok, 1 failure, 64 usage, "
-                 "65 database newer than this binary, 74 I/O error, 78 bad configuration.\n"
+                 "65 database newer than this binary, 74 I/O error, 75 data directory in use\n"
+                 "by another cairn process, 78 bad configuration (or address in use).\n"
                  "Run 'cairn COMMAND --help' for details.\n");
 }
 
@@ -156,6 +161,19 @@ static int open_checked_store(cn_config_t *cfg, int must_exist, cn_store_t **sto
     return 0;
 }
 
+/* Takes the data directory's lock (see instance.h) for a command that changes the schema:
+ * the fd to release, or a negative exit code after printing why (75: a server runs). */
+static int lock_data_dir(const cn_config_t *cfg)
+{
+    cn_err_t err = {0};
+    int fd = cn_instance_lock(cfg->data_dir, &err);
+    if (fd >= 0)
+        return fd;
+    fprintf(stderr, "cairn: %s%s\n", err.msg,
+            fd == CN_EBUSY ? "; stop that server first (or let it migrate when it starts)" : "");
+    return fd == CN_EBUSY ? -EXIT_TEMPFAIL : -EXIT_IOERR;
+}
+
 static void print_line(const char *line, void *ud)
 {
     printf("%s\n", line);
@@ -166,16 +184,23 @@ static int cmd_migrate(cn_config_t *cfg, const args_t *a)
     cn_store_t *store;
     cn_migration_set_t sets[32];
     size_t n_sets;
+    int dry_run = opt(a, "--dry-run") != NULL;
+    /* a dry run changes nothing, so it may look at a served database */
+    int lock = dry_run ? -1 : lock_data_dir(cfg);
+    if (lock < -1)
+        return -lock;
     int rc = open_checked_store(cfg, 0, &store, sets, &n_sets);
-    if (rc != 0)
+    if (rc != 0) {
+        cn_instance_unlock(lock);
         return rc;
+    }
     cn_err_t err = {0};
     cn_migrate_status_t st = {0};
-    int dry_run = opt(a, "--dry-run") != NULL;
     rc = cn_migrate_status(store, sets, n_sets, &st, &err);
     if (rc == 0)
         rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
     cn_store_close(store);
+    cn_instance_unlock(lock);
     if (rc != 0) {
         fprintf(stderr, "cairn: %s\n", err.msg);
         return rc == CN_ETOONEW ? EXIT_DATAERR : 1;
@@ -233,7 +258,11 @@ static int cmd_serve(cn_config_t *cfg, const args_t *a)
     return cn_server_run(cfg, cn_apps);
 }
 
-/* Opens the store for an admin command: migrations must be current (run them first). */
+/*
+ * Opens the store for an admin command: migrations must be current. They usually are (a
+ * running server applied them); if some are pending, they are applied under the data
+ * directory's lock, so an admin command never changes the schema under a running server.
+ */
 static int open_admin_store(cn_config_t *cfg, cn_store_t **store)
 {
     cn_migration_set_t sets[32];
@@ -242,7 +271,16 @@ static int open_admin_store(cn_config_t *cfg, cn_store_t **store)
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
-    rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err);
+    cn_migrate_status_t st = {0};
+    int lock = -1;
+    rc = cn_migrate_status(*store, sets, n_sets, &st, &err);
+    if (rc == 0 && st.pending > 0 && (lock = lock_data_dir(cfg)) < -1) {
+        cn_store_close(*store);
+        return -lock;
+    }
+    if (rc == 0 && st.pending > 0)
+        rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err);
+    cn_instance_unlock(lock);
     if (rc != 0) {
         fprintf(stderr, "cairn: %s\n", err.msg);
         cn_store_close(*store);

@@ -9,6 +9,7 @@
 #include "core/server.h"
 #include "core/cache.h"
 #include "core/http.h"
+#include "core/instance.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mail.h"
@@ -17,6 +18,7 @@
 #include "core/workers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -214,18 +216,32 @@ static void stop_checkpointer(void)
     pthread_join(S.checkpointer, NULL);
 }
 
-static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
+/* The host and port of "host:port" or "[v6]:port" (port_override if non-zero). */
+static int split_hostport(const char *hostport, uint16_t port_override, char *host, size_t cap,
+                          char port[16], cn_err_t *err)
 {
-    char host[256], port[16];
     const char *colon = strrchr(hostport, ':');
     size_t hlen = (size_t)(colon - hostport);
     if (hostport[0] == '[') /* [::1]:8080 */
         hostport++, hlen -= 2;
-    if (hlen >= sizeof(host))
+    if (hlen >= cap)
         return cn_err_set(err, CN_EINVAL, "server.listen: host too long");
     memcpy(host, hostport, hlen);
     host[hlen] = '\0';
-    snprintf(port, sizeof(port), "%u", *port_io ? *port_io : (unsigned)atoi(colon + 1));
+    snprintf(port, 16, "%u", port_override ? port_override : (unsigned)atoi(colon + 1));
+    return 0;
+}
+
+/*
+ * Binds and listens on one address, without SO_REUSEPORT: with it, any other process of
+ * the same user could bind the same address and silently take a share of the connections.
+ * Without it the kernel refuses a second listener, from this program or another.
+ */
+static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
+{
+    char host[256], port[16];
+    if (split_hostport(hostport, *port_io, host, sizeof(host), port, err) != 0)
+        return CN_EINVAL;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -236,10 +252,16 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
                           gai_strerror(gai));
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        cn_err_set(err, CN_EINVAL, "server.listen: cannot listen on %s:%s: %s", host, port,
-                   strerror(errno));
+        int e = errno;
+        if (e == EADDRINUSE)
+            cn_err_set(err, CN_EINVAL,
+                       "server.listen: %s:%s is already in use (another cairn, or another "
+                       "program, listens there)",
+                       host, port);
+        else
+            cn_err_set(err, CN_EINVAL, "server.listen: cannot listen on %s:%s: %s", host, port,
+                       strerror(e));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
@@ -255,21 +277,30 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
     return fd;
 }
 
-/* Opens one socket per (address, loop); a port of 0 is resolved once and shared. */
+/*
+ * Opens one listening socket per address and gives every loop its own descriptor of it
+ * (a dup, which each loop closes on its own at shutdown). Every loop polls the same
+ * socket and the first to call accept() gets the connection, so an idle loop takes new
+ * connections before a busy one.
+ */
 static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
 {
     for (size_t a = 0; a < cfg->n_listen; a++) {
         uint16_t port = 0;
+        int fd = listen_socket(cfg->listen[a], &port, err);
+        if (fd < 0)
+            return fd;
         for (int t = 0; t < S.n_loops; t++) {
-            int fd = listen_socket(cfg->listen[a], &port, err);
-            if (fd < 0)
-                return fd;
-            S.loops[t].fds[a] = fd;
+            int dup_fd = t == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (dup_fd < 0)
+                return cn_err_set(err, CN_ERR, "server.listen: dup: %s", strerror(errno));
+            S.loops[t].fds[a] = dup_fd;
             S.loops[t].n_listeners = a + 1;
         }
         const char *colon = strrchr(cfg->listen[a], ':');
-        fprintf(stderr, "listening on %s://%.*s:%u\n", S.ssl_ctx ? "https" : "http",
-                (int)(colon - cfg->listen[a]), cfg->listen[a], port);
+        int host_len = (int)(colon - cfg->listen[a]);
+        const char *scheme = S.ssl_ctx ? "https" : "http";
+        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a], port);
     }
     return 0;
 }
@@ -414,6 +445,11 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
 
     cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
+    /* before anything touches the database: a second server on it would migrate it, run
+     * its jobs and checkpoint it beside the first */
+    int lock_fd = cn_instance_lock(cfg->data_dir, &err);
+    if (lock_fd < 0)
+        goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
     cn_metrics_init(router, S.n_loops);
@@ -479,6 +515,9 @@ Exit:
         h2o_config_dispose(&S.globalconf);
     if (S.ssl_ctx)
         SSL_CTX_free(S.ssl_ctx);
+    cn_instance_unlock(lock_fd); /* last: the database is closed */
+    if (lock_fd == CN_EBUSY)     /* sysexits: 75 temporary failure, another process holds it */
+        return 75;
     if (err.msg[0]) /* sysexits: 65 data newer than us, 78 configuration, 74 I/O */
         return err.code == CN_ETOONEW ? 65 : err.code == CN_EINVAL ? 78 : 74;
     return rc;
