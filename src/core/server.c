@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ typedef struct st_cn_loop_t {
     h2o_multithread_receiver_t control;
     h2o_multithread_receiver_t work_done; /* completions of offloaded work */
     h2o_multithread_receiver_t wakeup;    /* the write lock was released */
+    h2o_multithread_receiver_t handoff;   /* connections other loops accepted for this one */
     h2o_multithread_message_t stop_msg;
     int stopping;
     uint64_t deadline_ns;
@@ -69,7 +71,15 @@ static struct {
     SSL_CTX *ssl_ctx;
     cn_loop_t *loops;
     int n_loops;
+    atomic_uint next_loop;       /* round robin: the loop that gets the next connection */
+    atomic_int listeners_closed; /* loops that accept no more (none hands off after that) */
 } S;
+
+/* A connection accepted by one loop for another; the receiver owns fd and the message. */
+typedef struct {
+    h2o_multithread_message_t super;
+    int fd;
+} handoff_t;
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -77,16 +87,57 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return cn_http_handle(req, loop->store);
 }
 
+static void start_connection(cn_loop_t *loop, int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    h2o_socket_t *sock =
+        h2o_evloop_socket_create(loop->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    h2o_accept(&loop->accept_ctx, sock);
+}
+
+static void on_handoff(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, handoff, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        handoff_t *m = H2O_STRUCT_FROM_MEMBER(handoff_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (loop->stopping) /* like a connection still in the backlog at shutdown */
+            close(m->fd);
+        else
+            start_connection(loop, m->fd);
+        free(m);
+    }
+}
+
+/*
+ * Every loop polls the shared listening socket and the first awake accepts, so left to
+ * itself one loop would take a whole burst of new connections (and keep them: they are
+ * keep-alive). Connections are therefore dealt round robin: the accepting loop keeps its
+ * turns and hands the others' to their loops.
+ */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     cn_loop_t *loop = listener->data;
     if (err != NULL)
         return;
+    int listen_fd = -1;
+    for (size_t i = 0; i < loop->n_listeners; i++)
+        if (loop->listeners[i] == listener)
+            listen_fd = loop->fds[i];
     for (int i = 0; i < 16; i++) { /* drain a burst without starving other events */
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
             return;
-        h2o_accept(&loop->accept_ctx, sock);
+        unsigned turn = atomic_fetch_add_explicit(&S.next_loop, 1, memory_order_relaxed);
+        cn_loop_t *to = &S.loops[turn % (unsigned)S.n_loops];
+        if (to == loop) {
+            start_connection(loop, fd);
+            continue;
+        }
+        handoff_t *m = cn_calloc(1, sizeof(*m));
+        m->fd = fd;
+        h2o_multithread_send_message(&to->handoff, &m->super);
     }
 }
 
@@ -113,6 +164,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         h2o_socket_close(loop->listeners[i]);
         loop->listeners[i] = NULL;
     }
+    atomic_fetch_add(&S.listeners_closed, 1);
     h2o_context_request_shutdown(&loop->ctx);
     cn_realtime_loop_shutdown(); /* WebSocket clients get 1001, event streams end */
     /* h2o 2.2 leaves idle HTTP/1 keep-alive connections open on shutdown; shortening the
@@ -163,6 +215,10 @@ static void *loop_main(void *arg)
     cn_store_set_waker(loop->store, NULL, NULL); /* before its receiver goes */
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
+        /* a loop still accepting may hand this one a connection: wait until none is, and
+         * the run below closes what was handed off meanwhile, before the queue goes */
+        while (atomic_load(&S.listeners_closed) < S.n_loops)
+            usleep(1000);
         /* work for requests that left meanwhile may still be running: let it finish, then
          * take its completions (they only free their arguments) before the queue goes */
         cn_workers_settle();
@@ -172,6 +228,7 @@ static void *loop_main(void *arg)
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeup);
+        h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->handoff);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
         if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
@@ -279,9 +336,8 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
 
 /*
  * Opens one listening socket per address and gives every loop its own descriptor of it
- * (a dup, which each loop closes on its own at shutdown). Every loop polls the same
- * socket and the first to call accept() gets the connection, so an idle loop takes new
- * connections before a busy one.
+ * (a dup, which each loop closes on its own at shutdown); on_accept deals the accepted
+ * connections to the loops in turn.
  */
 static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
 {
@@ -350,6 +406,7 @@ static void init_loop(cn_loop_t *loop)
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->work_done, cn_workers_on_done);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeup, on_wakeup);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->handoff, on_handoff);
     cn_store_set_waker(loop->store, wake_loop, loop);
     for (size_t i = 0; i < loop->n_listeners; i++) {
         loop->listeners[i] =
