@@ -357,6 +357,9 @@ static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
         int host_len = (int)(colon - cfg->listen[a]);
         const char *scheme = S.ssl_ctx ? "https" : "http";
         fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a], port);
+        if (a == 0) /* where a person starts: the console signs in through the API */
+            fprintf(stderr, "console: %s://%.*s:%u/console\n", scheme, host_len, cfg->listen[a],
+                    port);
     }
     return 0;
 }
