@@ -18,7 +18,9 @@ static int named(const char *line, size_t len, const char *name)
 int cn_reqhead_scan(const char *buf, size_t len, cn_reqhead_t *out)
 {
     memset(out, 0, sizeof(*out));
-    size_t pos = 0;
+    /* one empty line before the request line is skipped, as HTTP parsers do (some
+     * clients send CRLF after a body) */
+    size_t pos = len >= 2 && buf[0] == '\r' && buf[1] == '\n' ? 2 : len >= 1 && buf[0] == '\n';
     for (int first = 1;; first = 0) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         if (nl == NULL)

@@ -18,7 +18,8 @@ typedef struct {
 } cn_reqhead_t;
 
 /**
- * Scans the head at the start of buf (len bytes): the request line, then header lines
+ * Scans the head at the start of buf (len bytes): one optional empty line, the request
+ * line, then header lines
  * ending in LF or CRLF, up to the first empty line. A header's name is what precedes its
  * first ':'. Returns 0 with *out filled, or -1 if buf holds no complete head.
  */

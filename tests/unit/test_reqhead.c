@@ -49,6 +49,17 @@ static void test_folded(void **state)
     assert_int_equal(h.folded, 2);
 }
 
+/* one empty line before the request line is not the request line (found by the fuzzer) */
+static void test_leading_empty_line(void **state)
+{
+    cn_reqhead_t h = scan_ok("\r\nPOST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+    assert_int_equal(h.content_length, 1);
+    assert_int_equal(h.folded, 0);
+    h = scan_ok("\n / HTTP/1.1\nA: \n\tb\n\n");
+    assert_int_equal(h.folded, 1);
+    assert_int_equal(h.head_len, strlen("\n / HTTP/1.1\nA: \n\tb\n\n"));
+}
+
 static void test_unfinished(void **state)
 {
     cn_reqhead_t h;
@@ -62,9 +73,8 @@ static void test_unfinished(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts),
-        cmocka_unit_test(test_names_are_whole),
-        cmocka_unit_test(test_folded),
+        cmocka_unit_test(test_counts),     cmocka_unit_test(test_names_are_whole),
+        cmocka_unit_test(test_folded),     cmocka_unit_test(test_leading_empty_line),
         cmocka_unit_test(test_unfinished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
