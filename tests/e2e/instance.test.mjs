@@ -2,11 +2,12 @@
 // of silently sharing the first one's connections or database; the lock on the data
 // directory goes with its holder, and the admin commands keep working beside a server.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  TOKEN, api, request, runCli, startServer, stopAllServers, tempDir,
+  TOKEN, api, request, runCli, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -85,5 +86,30 @@ describe('one server per data directory', () => {
     assert.equal(b.code, 0, b.stderr);
     assert.equal(await srv.stop(), 0);
     assert.equal((await runCli(['migrate', '--data', data])).code, 0);
+  });
+
+  test('an admin command migrates only under the lock: refused (75) while another process holds it', async () => {
+    // Another holder (here flock(1) for a pid of its own) stands for a running older
+    // server: the fresh data directory has every migration pending.
+    const data = tempDir();
+    mkdirSync(data, { recursive: true });
+    const lock = path.join(data, 'cairn.lock');
+    writeFileSync(lock, '424242\n');
+    // its own process group: flock's child (sleep) inherits the locked descriptor
+    const holder = spawn('flock', ['--exclusive', lock, 'sleep', '30'], { stdio: 'ignore', detached: true });
+    try {
+      await waitFor(async () => (await runCli(['migrate', '--data', data])).code === 75, 5000, 'flock to hold the lock');
+      const t = await runCli(['tenant', 'create', '--slug', 'held', '--name', 'Held', '--data', data]);
+      assert.equal(t.code, 75, t.stderr);
+      assert.match(t.stderr, /in use by another cairn process \(pid 424242/);
+    } finally {
+      const gone = new Promise((resolve) => (holder.exitCode !== null ? resolve() : holder.on('exit', resolve)));
+      process.kill(-holder.pid, 'SIGKILL');
+      await gone;
+    }
+    // the holder's group is gone (its sleep exits a moment after flock): the lock with it
+    await waitFor(async () => (await runCli(['migrate', '--data', data])).code === 0, 5000, 'the lock to go');
+    const t = await runCli(['tenant', 'create', '--slug', 'held', '--name', 'Held', '--data', data]);
+    assert.equal(t.code, 0, t.stderr);
   });
 });
