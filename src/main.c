@@ -13,6 +13,7 @@
 #include "auth/lockout.h"
 #include "auth/tokens.h"
 #include "core/config.h"
+#include "core/instance.h"
 #include "core/jobs.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -33,7 +34,7 @@ enum {
     EXIT_NOINPUT = 66,  /* EX_NOINPUT: no such item, or no database */
     EXIT_EXISTS = 73,   /* EX_CANTCREAT: the output file exists */
     EXIT_IOERR = 74,    /* EX_IOERR */
-    EXIT_TEMPFAIL = 75, /* EX_TEMPFAIL: the database stayed locked */
+    EXIT_TEMPFAIL = 75, /* EX_TEMPFAIL: the database or the data directory is held */
     EXIT_TOONEW = 76,   /* EX_PROTOCOL: the database speaks a newer schema */
     EXIT_CONFIG = 78,   /* EX_CONFIG */
 };
@@ -51,7 +52,7 @@ static const struct {
     {EXIT_NOINPUT, "no such item (tenant, member, job), or no database in the data directory"},
     {EXIT_EXISTS, "the output file exists (cairn backup without --force)"},
     {EXIT_IOERR, "I/O error: cannot read or write the database or a file"},
-    {EXIT_TEMPFAIL, "the database stayed locked by another process; try again"},
+    {EXIT_TEMPFAIL, "the database or data directory is held by another process; try again"},
     {EXIT_TOONEW, "the database was written by a newer cairn"},
     {EXIT_CONFIG, "configuration error: bad key or value, cannot listen, bad certificate"},
 };
@@ -149,10 +150,13 @@ static const option_t jobs_purge_opts[] = {
 static const command_t commands[] = {
     {"serve", cmd_serve, NULL, 0, NULL,
      "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
-     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.",
+     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.\n"
+     "One server per data directory (75 if another holds DATA/cairn.lock) and per\n"
+     "address (78 if the address is in use).",
      CMD_ALL_FLAGS},
     {"migrate", cmd_migrate, NULL, 0, migrate_opts,
-     "Applies pending migrations, each in its own transaction."},
+     "Applies pending migrations, each in its own transaction. Refuses (75) while a server\n"
+     "runs on the data directory, except with --dry-run."},
     {"backup", cmd_backup, "FILE", 1, backup_opts,
      "Writes a consistent copy of the database to FILE (mode 600), also while the server\n"
      "runs. It is written to a temporary file beside FILE and renamed into place, so FILE\n"
@@ -478,6 +482,42 @@ static size_t migration_sets(cn_migration_set_t *sets, size_t cap)
 }
 
 /*
+ * Takes the data directory's lock (see instance.h) for a command that changes the schema,
+ * so that no command migrates a database under a running server: the fd to release, or a
+ * negative exit code after printing why (75: another process, a server, holds it).
+ */
+static int lock_data_dir(const cn_config_t *cfg, const char *command)
+{
+    cn_err_t err = {0};
+    int fd = cn_instance_lock(cfg->data_dir, &err);
+    if (fd >= 0)
+        return fd;
+    fprintf(stderr, "cairn %s: %s%s\n", command, err.msg,
+            fd == CN_EBUSY ? "; stop that server first (or let it migrate when it starts)" : "");
+    return -exit_for(fd);
+}
+
+/* Applies pending migrations; under the data directory's lock when there are any. */
+static int migrate_locked(cn_config_t *cfg, const char *command, cn_store_t *store)
+{
+    cn_migration_set_t sets[32];
+    size_t n_sets = migration_sets(sets, 32);
+    cn_err_t err = {0};
+    cn_migrate_status_t st = {0};
+    int rc = cn_migrate_status(store, sets, n_sets, &st, &err);
+    if (rc != 0)
+        return fail(command, rc, &err);
+    if (st.pending == 0) /* the usual case: a running server applied them */
+        return 0;
+    int lock = lock_data_dir(cfg, command);
+    if (lock < 0)
+        return -lock;
+    rc = cn_migrate(store, sets, n_sets, 0, NULL, NULL, &err);
+    cn_instance_unlock(lock);
+    return rc == 0 ? 0 : fail(command, rc, &err);
+}
+
+/*
  * Opens the store for a command. must_exist: the command only reads or changes existing
  * data, so a missing database is an error (66) rather than a new, empty one created at a
  * mistyped --data. migrate: bring the schema up to date first (admin commands need it).
@@ -489,15 +529,9 @@ static int open_store(cn_config_t *cfg, const char *command, int must_exist, int
     int rc = cn_open_store(cfg, must_exist, store, &err);
     if (rc != 0)
         return fail(command, rc, &err);
-    if (!migrate)
-        return 0;
-    cn_migration_set_t sets[32];
-    size_t n_sets = migration_sets(sets, 32);
-    if ((rc = cn_migrate(*store, sets, n_sets, 0, NULL, NULL, &err)) != 0) {
+    if (migrate && (rc = migrate_locked(cfg, command, *store)) != 0)
         cn_store_close(*store);
-        return fail(command, rc, &err);
-    }
-    return 0;
+    return rc;
 }
 
 static void print_line(const char *line, void *ud)
@@ -514,19 +548,25 @@ CMD(cmd_serve)
 
 CMD(cmd_migrate)
 {
+    int dry_run = opt(a, "--dry-run") != NULL;
+    int lock = dry_run ? -1 : lock_data_dir(cfg, "migrate"); /* a dry run changes nothing */
+    if (lock < -1)
+        return -lock;
     cn_store_t *store;
     int rc = open_store(cfg, "migrate", 0, 0, &store);
-    if (rc != 0)
+    if (rc != 0) {
+        cn_instance_unlock(lock);
         return rc;
+    }
     cn_err_t err = {0};
     cn_migrate_status_t st = {0};
     cn_migration_set_t sets[32];
     size_t n_sets = migration_sets(sets, 32);
-    int dry_run = opt(a, "--dry-run") != NULL;
     rc = cn_migrate_status(store, sets, n_sets, &st, &err);
     if (rc == 0)
         rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
     cn_store_close(store);
+    cn_instance_unlock(lock);
     if (rc != 0)
         return fail("migrate", rc, &err);
     printf("%d applied before, %d %s\n", st.applied, st.pending,

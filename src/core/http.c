@@ -12,6 +12,7 @@
 #include "core/server.h"
 #include "core/system.h"
 #include "core/workers.h"
+#include "lib/reqhead.h"
 
 #include <netdb.h>
 #include <openssl/crypto.h>
@@ -238,6 +239,7 @@ static const char *reason(int status)
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 422: return "Unprocessable Content";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
@@ -259,6 +261,7 @@ static const char *problem_slug(int status)
     case 413: return "body-too-large";
     case 414: return "uri-too-long";
     case 415: return "unsupported-media-type";
+    case 417: return "expectation-failed";
     case 422: return "validation-failed";
     case 426: return "upgrade-required";
     case 429: return "rate-limited";
@@ -571,6 +574,41 @@ static int answer_options(cn_req_t *r, unsigned allow_mask)
     return cn_reply_empty(r, 204);
 }
 
+/* Refuses a request whose end two HTTP parsers could place differently and closes its
+ * connection, so the bytes after it are never read as a request (RFC 9112 section 6.3). */
+static int refuse_framing(cn_req_t *r, const char *detail)
+{
+    r->h->http1_is_persistent = 0;
+    return problem(r, 400, detail);
+}
+
+/*
+ * h2o frames an HTTP/1 body by the first Content-Length or the last Transfer-Encoding
+ * line and keeps neither in req->headers, so a second Content-Length, or one beside a
+ * Transfer-Encoding, would go unseen while a proxy in front might frame the body by
+ * the other line. The raw head is still at the start of the connection's input buffer
+ * (h2o consumes it only once the answer is sent); only requests with a body are scanned.
+ */
+static int check_framing(cn_req_t *r)
+{
+    h2o_req_t *req = r->h;
+    if (req->version >= 0x200 || req->entity.base == NULL)
+        return 1;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    cn_reqhead_t head;
+    if (sock == NULL || cn_reqhead_scan(sock->input->bytes, sock->input->size, &head) != 0)
+        return refuse_framing(r, "the request head could not be checked");
+    if (head.content_length + head.transfer_encoding > 1) {
+        char detail[160];
+        snprintf(detail, sizeof(detail),
+                 "ambiguous request length: %u Content-Length and %u Transfer-Encoding header "
+                 "lines; send exactly one",
+                 head.content_length, head.transfer_encoding);
+        return refuse_framing(r, detail);
+    }
+    return 1;
+}
+
 /* h2o 2.2 buffers up to ~400 KB of request head; refuse anything beyond sane sizes. */
 static int check_sizes(cn_req_t *r)
 {
@@ -578,11 +616,19 @@ static int check_sizes(cn_req_t *r)
     if (req->input.path.len > MAX_TARGET_BYTES)
         return problem(r, 414, "the request target is longer than 8192 bytes");
     size_t total = 0;
-    for (size_t i = 0; i < req->headers.size; i++)
+    for (size_t i = 0; i < req->headers.size; i++) {
+        if (req->headers.entries[i].name->len == 0) /* h2o keeps a folded line nameless */
+            return refuse_framing(r, "a header line continues the previous one (obs-fold); "
+                                     "send each header on one line");
         total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    }
     if (total > MAX_HEADER_BYTES)
         return problem(r, 431, "the request headers are larger than 32768 bytes");
-    return 1;
+    /* h2o puts its default host in place of a missing Host (RFC 9112 section 3.2) */
+    if (req->version == 0x101 && req->hostconf != NULL &&
+        req->input.authority.base == req->hostconf->authority.hostport.base)
+        return problem(r, 400, "an HTTP/1.1 request needs a Host header");
+    return check_framing(r);
 }
 
 static int route_request(cn_req_t *r)
@@ -940,59 +986,85 @@ int cn_http_end_turn(cn_store_t *store)
     return answered;
 }
 
+static size_t max_body_limit;
+
 /* ---- h2o's own error responses ----
  * h2o answers some errors itself before a handler runs (a body over server.max_body,
- * a broken chunked encoding). This filter rewrites those text/plain answers into
- * problem+json so every error a client sees has the same shape. Our own responses
- * always carry x-request-id, which is how the filter tells them apart.
+ * a broken chunked encoding or Content-Length, an unknown Transfer-Encoding or Expect).
+ * This filter rewrites those text/plain answers into problem+json so every error a client
+ * sees has the same shape; h2o's short text becomes the detail. Our own responses always
+ * carry x-request-id, which is how the filter tells them apart. (A head h2o cannot parse
+ * at all never reaches a filter: h2o writes its own plain 400 and closes.)
  */
 
 typedef struct {
     h2o_ostream_t super;
-    h2o_iovec_t body;
+    cn_req_t r; /* request id, method and start time for the answer and its log line */
+    int rewritten;
 } problem_ostream_t;
 
+/* h2o's own text as the detail if it is short printable ASCII, else the status's title */
+static void h2o_detail(int status, h2o_iovec_t *bufs, size_t n, char *out, size_t cap)
+{
+    if (status == 413) {
+        snprintf(out, cap, "the request body is larger than %zu bytes (server.max_body)",
+                 max_body_limit);
+        return;
+    }
+    size_t len = 0;
+    int ok = n > 0;
+    for (size_t i = 0; ok && i < n; i++)
+        for (size_t k = 0; ok && k < bufs[i].len; k++) {
+            char c = bufs[i].base[k];
+            ok = c >= ' ' && c <= '~' && len < cap - 1;
+            if (ok)
+                out[len++] = c;
+        }
+    out[len] = '\0';
+    if (!ok || len == 0)
+        snprintf(out, cap, "%s", reason(status));
+}
+
+/* h2o sends its error body in one final call: the body is known only here */
 static void problem_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
                             h2o_send_state_t state)
 {
     problem_ostream_t *p = (problem_ostream_t *)self;
-    if (h2o_send_state_is_in_progress(state)) {
+    if (p->rewritten || h2o_send_state_is_in_progress(state)) {
         h2o_ostream_send_next(self, req, NULL, 0, state);
         return;
     }
-    h2o_ostream_send_next(self, req, &p->body, 1, state);
+    p->rewritten = 1;
+    int status = req->res.status;
+    char detail[128];
+    h2o_detail(status, bufs, n, detail, sizeof(detail));
+    json_t *j = problem_json(status, detail, p->r.request_id);
+    cn_buf_t b = {0};
+    cn_json_dump(j, &b);
+    json_decref(j);
+    h2o_iovec_t body = h2o_strdup(&req->pool, b.data, b.len);
+    cn_buf_free(&b);
+    req->res.content_length = body.len; /* the headers leave with the first send below */
+    finish(&p->r, status, body.len);
+    h2o_ostream_send_next(self, req, &body, 1, state);
 }
-
-static size_t max_body_limit;
 
 static void error_filter_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     if (req->res.status >= 400 &&
         h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
-        cn_req_t r = {.h = req, .start_ns = cn_now_ns(), .route_index = -1};
-        r.method = cn_method_parse(req->input.method.base, req->input.method.len);
-        set_request_id(&r);
-        char detail[128];
-        int status = req->res.status;
-        if (status == 413)
-            snprintf(detail, sizeof(detail),
-                     "the request body is larger than %zu bytes (server.max_body)", max_body_limit);
-        else
-            snprintf(detail, sizeof(detail), "%s", reason(status));
-        json_t *p = problem_json(status, detail, r.request_id);
-        cn_buf_t b = {0};
-        cn_json_dump(p, &b);
-        json_decref(p);
         problem_ostream_t *os = (problem_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
         os->super.do_send = problem_do_send;
-        os->body = h2o_strdup(&req->pool, b.data, b.len);
-        cn_buf_free(&b);
+        os->rewritten = 0;
+        os->r = (cn_req_t){.h = req, .start_ns = cn_now_ns(), .route_index = -1};
+        os->r.method = cn_method_parse(req->input.method.base, req->input.method.len);
+        set_request_id(&os->r);
+        req->res.reason = reason(req->res.status); /* h2o says "Invalid Request" for 400 */
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/problem+json"));
-        add_common_headers(&r);
-        req->res.content_length = os->body.len;
-        finish(&r, status, os->body.len);
+        add_common_headers(&os->r);
+        req->res.content_length = SIZE_MAX; /* set from the body in problem_do_send */
         slot = &os->super.next;
     }
     h2o_setup_next_ostream(req, slot);

@@ -64,7 +64,10 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
         while (*p != '\0' && *p != '/')
             p++;
         size_t len = (size_t)(p - start);
-        if (c->n_segments == CN_MAX_SEGMENTS || len == 0)
+        /* a trailing slash is an empty last segment: "/console/" is its own route, and
+         * "/console" does not match it (nor the reverse) */
+        int trailing = len == 0 && *p == '\0';
+        if (c->n_segments == CN_MAX_SEGMENTS || (len == 0 && !trailing))
             return cn_err_set(err, CN_EINVAL, "route %s: empty or too many segments", route->path);
         segment_t *s = &c->segments[c->n_segments];
         if (start[0] == '{') {

@@ -9,6 +9,7 @@
 #include "core/server.h"
 #include "core/cache.h"
 #include "core/http.h"
+#include "core/instance.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mail.h"
@@ -17,6 +18,7 @@
 #include "core/workers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,7 @@ typedef struct st_cn_loop_t {
     h2o_multithread_receiver_t control;
     h2o_multithread_receiver_t work_done; /* completions of offloaded work */
     h2o_multithread_receiver_t wakeup;    /* the write lock was released */
+    h2o_multithread_receiver_t handoff;   /* connections other loops accepted for this one */
     h2o_multithread_message_t stop_msg;
     int stopping;
     uint64_t deadline_ns;
@@ -67,7 +71,15 @@ static struct {
     SSL_CTX *ssl_ctx;
     cn_loop_t *loops;
     int n_loops;
+    atomic_uint next_loop;       /* round robin: the loop that gets the next connection */
+    atomic_int listeners_closed; /* loops that accept no more (none hands off after that) */
 } S;
+
+/* A connection accepted by one loop for another; the receiver owns fd and the message. */
+typedef struct {
+    h2o_multithread_message_t super;
+    int fd;
+} handoff_t;
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -75,16 +87,57 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return cn_http_handle(req, loop->store);
 }
 
+static void start_connection(cn_loop_t *loop, int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    h2o_socket_t *sock =
+        h2o_evloop_socket_create(loop->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    h2o_accept(&loop->accept_ctx, sock);
+}
+
+static void on_handoff(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, handoff, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        handoff_t *m = H2O_STRUCT_FROM_MEMBER(handoff_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (loop->stopping) /* like a connection still in the backlog at shutdown */
+            close(m->fd);
+        else
+            start_connection(loop, m->fd);
+        free(m);
+    }
+}
+
+/*
+ * Every loop polls the shared listening socket and the first awake accepts, so left to
+ * itself one loop would take a whole burst of new connections (and keep them: they are
+ * keep-alive). Connections are therefore dealt round robin: the accepting loop keeps its
+ * turns and hands the others' to their loops.
+ */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     cn_loop_t *loop = listener->data;
     if (err != NULL)
         return;
+    int listen_fd = -1;
+    for (size_t i = 0; i < loop->n_listeners; i++)
+        if (loop->listeners[i] == listener)
+            listen_fd = loop->fds[i];
     for (int i = 0; i < 16; i++) { /* drain a burst without starving other events */
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
             return;
-        h2o_accept(&loop->accept_ctx, sock);
+        unsigned turn = atomic_fetch_add_explicit(&S.next_loop, 1, memory_order_relaxed);
+        cn_loop_t *to = &S.loops[turn % (unsigned)S.n_loops];
+        if (to == loop) {
+            start_connection(loop, fd);
+            continue;
+        }
+        handoff_t *m = cn_calloc(1, sizeof(*m));
+        m->fd = fd;
+        h2o_multithread_send_message(&to->handoff, &m->super);
     }
 }
 
@@ -111,6 +164,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         h2o_socket_close(loop->listeners[i]);
         loop->listeners[i] = NULL;
     }
+    atomic_fetch_add(&S.listeners_closed, 1);
     h2o_context_request_shutdown(&loop->ctx);
     cn_realtime_loop_shutdown(); /* WebSocket clients get 1001, event streams end */
     /* h2o 2.2 leaves idle HTTP/1 keep-alive connections open on shutdown; shortening the
@@ -161,6 +215,10 @@ static void *loop_main(void *arg)
     cn_store_set_waker(loop->store, NULL, NULL); /* before its receiver goes */
     loop->exit_code = open_connections(loop) ? 1 : 0;
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
+        /* a loop still accepting may hand this one a connection: wait until none is, and
+         * the run below closes what was handed off meanwhile, before the queue goes */
+        while (atomic_load(&S.listeners_closed) < S.n_loops)
+            usleep(1000);
         /* work for requests that left meanwhile may still be running: let it finish, then
          * take its completions (they only free their arguments) before the queue goes */
         cn_workers_settle();
@@ -170,6 +228,7 @@ static void *loop_main(void *arg)
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->work_done);
         h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeup);
+        h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->handoff);
         /* h2o 2.2 arms this timer on shutdown even without HTTP/2 connections */
         if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
@@ -214,18 +273,32 @@ static void stop_checkpointer(void)
     pthread_join(S.checkpointer, NULL);
 }
 
-static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
+/* The host and port of "host:port" or "[v6]:port" (port_override if non-zero). */
+static int split_hostport(const char *hostport, uint16_t port_override, char *host, size_t cap,
+                          char port[16], cn_err_t *err)
 {
-    char host[256], port[16];
     const char *colon = strrchr(hostport, ':');
     size_t hlen = (size_t)(colon - hostport);
     if (hostport[0] == '[') /* [::1]:8080 */
         hostport++, hlen -= 2;
-    if (hlen >= sizeof(host))
+    if (hlen >= cap)
         return cn_err_set(err, CN_EINVAL, "server.listen: host too long");
     memcpy(host, hostport, hlen);
     host[hlen] = '\0';
-    snprintf(port, sizeof(port), "%u", *port_io ? *port_io : (unsigned)atoi(colon + 1));
+    snprintf(port, 16, "%u", port_override ? port_override : (unsigned)atoi(colon + 1));
+    return 0;
+}
+
+/*
+ * Binds and listens on one address, without SO_REUSEPORT: with it, any other process of
+ * the same user could bind the same address and silently take a share of the connections.
+ * Without it the kernel refuses a second listener, from this program or another.
+ */
+static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
+{
+    char host[256], port[16];
+    if (split_hostport(hostport, *port_io, host, sizeof(host), port, err) != 0)
+        return CN_EINVAL;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -236,10 +309,16 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
                           gai_strerror(gai));
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        cn_err_set(err, CN_EINVAL, "server.listen: cannot listen on %s:%s: %s", host, port,
-                   strerror(errno));
+        int e = errno;
+        if (e == EADDRINUSE)
+            cn_err_set(err, CN_EINVAL,
+                       "server.listen: %s:%s is already in use (another cairn, or another "
+                       "program, listens there)",
+                       host, port);
+        else
+            cn_err_set(err, CN_EINVAL, "server.listen: cannot listen on %s:%s: %s", host, port,
+                       strerror(e));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
@@ -255,21 +334,32 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
     return fd;
 }
 
-/* Opens one socket per (address, loop); a port of 0 is resolved once and shared. */
+/*
+ * Opens one listening socket per address and gives every loop its own descriptor of it
+ * (a dup, which each loop closes on its own at shutdown); on_accept deals the accepted
+ * connections to the loops in turn.
+ */
 static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
 {
     for (size_t a = 0; a < cfg->n_listen; a++) {
         uint16_t port = 0;
+        int fd = listen_socket(cfg->listen[a], &port, err);
+        if (fd < 0)
+            return fd;
         for (int t = 0; t < S.n_loops; t++) {
-            int fd = listen_socket(cfg->listen[a], &port, err);
-            if (fd < 0)
-                return fd;
-            S.loops[t].fds[a] = fd;
+            int dup_fd = t == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (dup_fd < 0)
+                return cn_err_set(err, CN_ERR, "server.listen: dup: %s", strerror(errno));
+            S.loops[t].fds[a] = dup_fd;
             S.loops[t].n_listeners = a + 1;
         }
         const char *colon = strrchr(cfg->listen[a], ':');
-        fprintf(stderr, "listening on %s://%.*s:%u\n", S.ssl_ctx ? "https" : "http",
-                (int)(colon - cfg->listen[a]), cfg->listen[a], port);
+        int host_len = (int)(colon - cfg->listen[a]);
+        const char *scheme = S.ssl_ctx ? "https" : "http";
+        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a], port);
+        if (a == 0) /* where a person starts: the console signs in through the API */
+            fprintf(stderr, "console: %s://%.*s:%u/console\n", scheme, host_len, cfg->listen[a],
+                    port);
     }
     return 0;
 }
@@ -319,6 +409,7 @@ static void init_loop(cn_loop_t *loop)
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->work_done, cn_workers_on_done);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeup, on_wakeup);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->handoff, on_handoff);
     cn_store_set_waker(loop->store, wake_loop, loop);
     for (size_t i = 0; i < loop->n_listeners; i++) {
         loop->listeners[i] =
@@ -414,7 +505,12 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
 
     cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
+    int lock_fd = -1;
     if (setup_tls(cfg, &err) != 0) /* a bad certificate stops us before the database exists */
+        goto Exit;
+    /* before anything touches the database: a second server on it would migrate it, run
+     * its jobs and checkpoint it beside the first */
+    if ((lock_fd = cn_instance_lock(cfg->data_dir, &err)) < 0)
         goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
@@ -479,6 +575,9 @@ Exit:
         h2o_config_dispose(&S.globalconf);
     if (S.ssl_ctx)
         SSL_CTX_free(S.ssl_ctx);
+    cn_instance_unlock(lock_fd); /* last: the database is closed */
+    if (lock_fd == CN_EBUSY)     /* the CLI's exit codes: 75 another process holds it */
+        return 75;
     if (err.msg[0]) /* the CLI's exit codes: 76 data newer than us, 78 configuration, 74 I/O */
         return err.code == CN_ETOONEW ? 76 : err.code == CN_EINVAL ? 78 : 74;
     return rc;

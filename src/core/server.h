@@ -1,6 +1,7 @@
 /*
- * The HTTP server: one h2o event loop per thread, each with its own SO_REUSEPORT
- * listeners and its own store connection; graceful shutdown on SIGTERM/SIGINT.
+ * The HTTP server: one h2o event loop per thread, all accepting on one listening socket per
+ * address (no SO_REUSEPORT: no other process may join it), each with its own store
+ * connection; one server per data directory (instance.h); graceful shutdown on SIGTERM/SIGINT.
  */
 #ifndef CAIRN_CORE_SERVER_H
 #define CAIRN_CORE_SERVER_H

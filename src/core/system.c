@@ -83,6 +83,8 @@ static int get_home(cn_req_t *r)
 static const cn_route_t system_routes[] = {
     {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)"},
     {CN_GET, "/console", cn_console_page, .summary = "The web console (HTML)"},
+    {CN_GET, "/console/", cn_console_page,
+     .summary = "The web console (HTML), as linked with a slash"},
     {CN_GET, "/console/app.js", cn_console_script, .summary = "The web console's script"},
     {CN_GET, "/console/app.css", cn_console_style, .summary = "The web console's styles"},
     {CN_GET, "/healthz", get_healthz, .summary = "Liveness: the process answers"},

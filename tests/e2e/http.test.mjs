@@ -412,3 +412,180 @@ describe('HTTP/1.1 connection handling', () => {
     assert.equal(res.status, 200);
   });
 });
+
+/** Titles of the notes the bootstrap tenant has (up to 200). */
+async function noteTitles() {
+  const res = await c.get('/api/v1/notes?limit=200');
+  assert.equal(res.status, 200, res.text);
+  return res.json.items.map((n) => n.title);
+}
+
+/** The answer is a problem+json 400 with Connection: close, alone, and the server closed. */
+function assertRefusedAndClosed({ responses, closed }, detail) {
+  assert.equal(responses.length, 1, `exactly one answer, got ${responses.map((r) => r.status)}`);
+  const [r] = responses;
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.headers['content-type'], /^application\/problem\+json/);
+  assert.equal(r.headers.connection, 'close');
+  const p = JSON.parse(r.body);
+  assert.equal(p.type, 'urn:cairn:problem:bad-request');
+  assert.match(p.detail, detail);
+  assert.equal(closed, true, 'the connection is closed');
+}
+
+describe('request framing (RFC 9112 section 6.3): no request smuggling', () => {
+  const auth = `Authorization: Bearer ${TOKEN}\r\n`;
+  // a complete request hidden where one parser sees body and another a next request
+  const smuggled = (title) => {
+    const body = JSON.stringify({ title });
+    return `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\n${auth}Content-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`;
+  };
+
+  test('two Content-Length lines: 400, closed, the bytes after the first length never run', async () => {
+    const hidden = smuggled('smuggled-cl');
+    const body = `{"title":"front-cl"}${hidden}`;
+    const r = await rawExchange(srv.port,
+      `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\n${auth}Content-Type: application/json\r\n` +
+      `Content-Length: 20\r\nContent-Length: ${body.length}\r\n\r\n${body}`, { count: 2 });
+    assertRefusedAndClosed(r, /2 Content-Length/);
+    const titles = await noteTitles();
+    assert.ok(!titles.includes('smuggled-cl') && !titles.includes('front-cl'), 'neither request ran');
+  });
+
+  test('Content-Length beside Transfer-Encoding: 400, closed, nothing runs', async () => {
+    const hidden = smuggled('smuggled-te');
+    const r = await rawExchange(srv.port,
+      `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\n${auth}Content-Type: application/json\r\n` +
+      `Content-Length: ${5 + hidden.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden}`, { count: 2 });
+    assertRefusedAndClosed(r, /1 Content-Length and 1 Transfer-Encoding/);
+    assert.ok(!(await noteTitles()).includes('smuggled-te'));
+  });
+
+  test('two Transfer-Encoding lines: 400, closed', async () => {
+    const r = await rawExchange(srv.port,
+      `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\n${auth}Content-Type: application/json\r\n` +
+      'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n',
+      { count: 2 });
+    assertRefusedAndClosed(r, /2 Transfer-Encoding/);
+  });
+
+  test('a folded header line (obs-fold): 400, closed', async () => {
+    const r = await rawExchange(srv.port,
+      'GET /healthz HTTP/1.1\r\nHost: t\r\nX-Long: a\r\n b\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n', { count: 2 });
+    assertRefusedAndClosed(r, /obs-fold/);
+  });
+
+  test('one Content-Length (also 0 on a GET) keeps the connection and the next request', async () => {
+    const body = JSON.stringify({ title: 'framed-once' });
+    const r = await rawExchange(srv.port,
+      `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\n${auth}Content-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n`, { count: 2 });
+    r.socket.destroy();
+    assert.deepEqual(r.responses.map((x) => x.status), [201, 200]);
+    assert.equal(r.closed, false);
+  });
+
+  test('HTTP/1.1 without Host is 400 problem+json; HTTP/1.0 without Host is served', async () => {
+    const r11 = await rawExchange(srv.port, 'GET /healthz HTTP/1.1\r\n\r\n');
+    r11.socket.destroy();
+    assert.equal(r11.responses[0].status, 400);
+    assert.match(r11.responses[0].headers['content-type'], /^application\/problem\+json/);
+    assert.match(JSON.parse(r11.responses[0].body).detail, /Host/);
+    const r10 = await rawExchange(srv.port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    r10.socket.destroy();
+    assert.equal(r10.responses[0].status, 200);
+  });
+});
+
+describe('answers given before a handler runs (the docs/api.md table)', () => {
+  const post = (headers, body = '') => `POST /api/v1/notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+    `Content-Type: application/json\r\n${headers}\r\n${body}`;
+
+  /** One problem+json answer of status with the given type suffix; the connection closed. */
+  function assertH2oProblem({ responses, closed }, status, slug, detail) {
+    assert.equal(responses.length, 1);
+    const [r] = responses;
+    assert.equal(r.status, status, r.body);
+    assert.match(r.headers['content-type'], /^application\/problem\+json/);
+    assert.match(r.headers['x-request-id'] ?? '', /./);
+    const p = JSON.parse(r.body);
+    assert.equal(p.type, `urn:cairn:problem:${slug}`);
+    assert.equal(p.status, status);
+    assert.match(p.detail, detail);
+    assert.equal(p.request_id, r.headers['x-request-id']);
+    assert.equal(closed, true);
+  }
+
+  test('unknown Expect: 417 expectation-failed', async () => {
+    const r = await rawExchange(srv.port, post('Expect: something-else\r\nContent-Length: 2\r\n', '{}'), { count: 2 });
+    assertH2oProblem(r, 417, 'expectation-failed', /unknown expectation/);
+    assert.match(r.raw.toString('latin1'), /^HTTP\/1\.1 417 Expectation Failed\r\n/);
+  });
+
+  test('Expect: 100-continue gets 100 Continue, then the answer', async () => {
+    const s = await rawExchange(srv.port, post('Expect: 100-continue\r\nContent-Length: 18\r\n'), { timeoutMs: 5000 });
+    assert.match(s.raw.toString('latin1'), /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    const r = await rawExchange(srv.port, '{"title":"asked"}\n', { socket: s.socket, count: 1 });
+    s.socket.destroy();
+    const res = r.responses.find((x) => x.status !== 100);
+    assert.equal(res?.status, 201);
+  });
+
+  test('unknown Transfer-Encoding: 400 bad-request naming it', async () => {
+    const r = await rawExchange(srv.port, post('Transfer-Encoding: gzip\r\n'), { count: 2 });
+    assertH2oProblem(r, 400, 'bad-request', /unknown transfer-encoding/);
+    assert.match(r.raw.toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
+  test('a Content-Length that is not a number: 400 bad-request', async () => {
+    const r = await rawExchange(srv.port, post('Content-Length: 12abc\r\n'), { count: 2 });
+    assertH2oProblem(r, 400, 'bad-request', /broken content-length/);
+  });
+
+  test('a broken chunked body: 400 bad-request', async () => {
+    const r = await rawExchange(srv.port, post('Transfer-Encoding: chunked\r\n', 'zz\r\n{}\r\n0\r\n\r\n'), { count: 2 });
+    assertH2oProblem(r, 400, 'bad-request', /broken chunked-encoding/);
+  });
+
+  test('a declared body over server.max_body: 413 body-too-large', async () => {
+    const r = await rawExchange(srv.port, post(`Content-Length: ${MAX_BODY + 1}\r\n`), { count: 2 });
+    assertH2oProblem(r, 413, 'body-too-large', /server\.max_body/);
+  });
+
+  test('a request target over 8 KiB: 414 uri-too-long', async () => {
+    const r = await rawExchange(srv.port, `GET /healthz?q=${'a'.repeat(8200)} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    r.socket.destroy();
+    assert.equal(r.responses[0].status, 414);
+    assert.equal(JSON.parse(r.responses[0].body).type, 'urn:cairn:problem:uri-too-long');
+  });
+
+  test('headers over 32 KiB in up to 100 lines: 431 headers-too-large', async () => {
+    const r = await rawExchange(srv.port, `GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'b'.repeat(33 * 1024)}\r\n\r\n`);
+    r.socket.destroy();
+    assert.equal(r.responses[0].status, 431);
+    assert.match(r.responses[0].headers['content-type'], /^application\/problem\+json/);
+    assert.equal(JSON.parse(r.responses[0].body).type, 'urn:cairn:problem:headers-too-large');
+  });
+
+  test('100 header lines are served; 101 get h2o\'s own plain-text 400 and a close', async () => {
+    const lines = (n) => Array.from({ length: n - 1 }, (_, i) => `X-H${i}: v\r\n`).join('');
+    const ok = await rawExchange(srv.port, `GET /healthz HTTP/1.1\r\nHost: t\r\n${lines(100)}\r\n`);
+    ok.socket.destroy();
+    assert.equal(ok.responses[0].status, 200);
+    const bad = await rawExchange(srv.port, `GET /healthz HTTP/1.1\r\nHost: t\r\n${lines(101)}\r\n`, { count: 2 });
+    assert.equal(bad.responses.length, 1);
+    assert.equal(bad.responses[0].status, 400);
+    assert.match(bad.responses[0].headers['content-type'], /^text\/plain/);
+    assert.equal(bad.responses[0].body, 'Bad Request');
+    assert.equal(bad.closed, true);
+  });
+
+  test('a request line h2o cannot parse: its own plain-text 400 and a close', async () => {
+    const r = await rawExchange(srv.port, 'GET /healthz HTTP/1.1 extra\r\nHost: t\r\n\r\n', { count: 2 });
+    assert.equal(r.responses.length, 1);
+    assert.equal(r.responses[0].status, 400);
+    assert.match(r.responses[0].headers['content-type'], /^text\/plain/);
+    assert.equal(r.closed, true);
+  });
+});

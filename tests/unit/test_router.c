@@ -18,6 +18,27 @@ static int handler(cn_req_t *req)
     return 0;
 }
 
+/* A template may end in a slash: it then matches only with the slash. */
+static void test_declared_trailing_slash(void **state)
+{
+    static const cn_route_t table[] = {
+        {CN_GET, "/console", handler},
+        {CN_GET, "/console/", handler},
+        {0},
+    };
+    cn_router_t *r = cn_router_new();
+    cn_err_t err = {0};
+    assert_int_equal(cn_router_add_table(r, table, &err), 0);
+    char scratch[64];
+    cn_match_t m;
+    assert_int_equal(cn_router_match(r, CN_GET, "/console/", 9, scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[1]);
+    assert_int_equal(cn_router_match(r, CN_GET, "/console", 8, scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[0]);
+    assert_int_equal(cn_router_match(r, CN_GET, "/console//", 10, scratch, &m), CN_ENOTFOUND);
+    cn_router_free(r);
+}
+
 enum {
     R_ROOT,
     R_NOTES_LIST,
@@ -468,7 +489,6 @@ static void test_malformed_templates_rejected(void **state)
     static const char *const bad[] = {
         "",         /* empty */
         "a/b",      /* relative */
-        "/a/",      /* trailing slash */
         "//a",      /* empty segment */
         "/a//b",    /* empty segment */
         "/{}",      /* unnamed parameter */
@@ -732,6 +752,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_route_rejected, setup_router,
                                         teardown_router),
         cmocka_unit_test(test_malformed_templates_rejected),
+        cmocka_unit_test(test_declared_trailing_slash),
         cmocka_unit_test(test_brace_inside_param_name_rejected),
         cmocka_unit_test(test_template_limits),
         cmocka_unit_test(test_route_needs_handler_and_method),
