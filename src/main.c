@@ -7,6 +7,7 @@
 #include "auth/audit.h"
 #include "auth/auth.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -54,13 +55,17 @@ static int cmd_jobs(cn_config_t *cfg, const args_t *a);
 static const char *const migrate_opts[] = {"--dry-run", NULL};
 static const char *const tenant_opts[] = {"--slug=", "--name=", NULL};
 static const char *const jobs_opts[] = {"--state=", "--name=", "--limit=", "--older-than=", NULL};
+static const char *const serve_opts[] = {"--allow-unusable-secrets", NULL};
 static const char *const user_opts[] = {"--tenant=", "--email=", "--role=", "--password-stdin",
                                         NULL};
 
 static const command_t commands[] = {
     {"serve", cmd_serve, "cairn serve [--listen HOST:PORT]... [--data DIR] [--threads N] [options]",
      "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
-     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready."},
+     "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.\n"
+     "It exits 78 when secrets in the database do not open with auth.secrets_key_file;\n"
+     "--allow-unusable-secrets (auth.allow_unusable_secrets) starts anyway: see docs/auth.md.",
+     serve_opts},
     {"migrate", cmd_migrate, "cairn migrate [--dry-run] [--data DIR]",
      "Applies pending migrations, each in its own transaction. --dry-run applies them all\n"
      "in one transaction that is rolled back and reports what would change.",
@@ -78,9 +83,14 @@ static const command_t commands[] = {
     {"audit", cmd_audit, "cairn audit verify [--data DIR]",
      "Checks the audit log's hash chain: exit 0 when intact, 65 naming the first entry that\n"
      "was changed or removed."},
-    {"keys", cmd_keys, "cairn keys rotate [--data DIR]",
-     "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
-     "keys stay valid until they expire, so nobody is logged out."},
+    {"keys", cmd_keys, "cairn keys rotate | retire [KID]   [--data DIR]",
+     "rotate: adds a new token-signing key (sealed with auth.secrets_key_file). New tokens\n"
+     "are signed with it; the older keys retire and still verify for one token lifetime\n"
+     "(16 minutes), so nobody is logged out.\n"
+     "retire: ends keys at once: every key but the newest, or only KID. Tokens they signed\n"
+     "stop verifying (a running server sees it within a second) and their holders must\n"
+     "refresh or sign in again; retiring the newest key adds a new one first. Prints each\n"
+     "key retired. Use it when a key may have leaked."},
     {"jobs", cmd_jobs,
      "cairn jobs list [--state S] [--name N] [--limit N] | show ID | retry ID |\n"
      "                purge [--state done|dead] [--older-than SECONDS]   [--data DIR]",
@@ -230,6 +240,8 @@ static int cmd_serve(cn_config_t *cfg, const args_t *a)
         fprintf(stderr, "cairn serve: unexpected argument '%s'\n", a->argv[0]);
         return EXIT_USAGE;
     }
+    if (opt(a, "--allow-unusable-secrets") != NULL)
+        cfg->allow_unusable_secrets = 1;
     return cn_server_run(cfg, cn_apps);
 }
 
@@ -363,24 +375,44 @@ static int cmd_user(cn_config_t *cfg, const args_t *a)
     return rc;
 }
 
+static void print_retired(const char *kid, void *ud)
+{
+    (*(int *)ud)++;
+    printf("retired signing key %s\n", kid);
+}
+
+/* keys rotate | keys retire [KID]: both need the vault, as keys are stored sealed. */
 static int cmd_keys(cn_config_t *cfg, const args_t *a)
 {
-    if (need_subcommand(a, "keys", "rotate") != 0)
+    int rotate = a->argc == 1 && strcmp(a->argv[0], "rotate") == 0;
+    int retire = (a->argc == 1 || a->argc == 2) && strcmp(a->argv[0], "retire") == 0;
+    if (!rotate && !retire) {
+        fprintf(stderr, "cairn keys: use 'keys rotate' or 'keys retire [KID]'\n");
         return EXIT_USAGE;
+    }
     cn_store_t *store;
     int rc = open_admin_store(cfg, &store);
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
     char kid[40];
-    rc = auth_keys_rotate(store, kid, &err);
+    int retired = 0;
+    rc = auth_secrets_open(cfg, store, &err);
+    if (rc == 0)
+        rc = rotate ? auth_keys_rotate(store, kid, &err)
+                    : auth_keys_retire(store, a->argc == 2 ? a->argv[1] : NULL, print_retired,
+                                       &retired, &err);
     cn_store_close(store);
     auth_keys_free();
+    auth_vault_close();
     if (rc != 0) {
-        fprintf(stderr, "cairn keys rotate: %s\n", err.msg);
-        return EXIT_IOERR;
+        fprintf(stderr, "cairn keys %s: %s\n", a->argv[0], err.msg);
+        return rc == CN_EINVAL ? EXIT_CONFIG : rc == CN_ENOTFOUND ? EXIT_DATAERR : EXIT_IOERR;
     }
-    printf("new signing key %s; running servers use it within a minute\n", kid);
+    if (rotate)
+        printf("new signing key %s; running servers sign with it within a second\n", kid);
+    else
+        printf("%d signing keys retired; tokens they signed are refused from now on\n", retired);
     return 0;
 }
 

@@ -41,6 +41,7 @@ typedef struct st_cn_config_t {
     int access_log;
     char *bootstrap_token;
     char *secrets_key_file; /* empty: <data_dir>/secrets.key */
+    int allow_unusable_secrets; /* start although sealed secrets do not open with the key */
     int rate_ip_per_min;    /* every request, per client IP */
     int rate_user_per_min;  /* authenticated requests, per user or API key */
     int rate_auth_per_min;  /* sign-in endpoints, per client IP */
