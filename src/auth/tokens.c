@@ -476,12 +476,13 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
     return 0;
 }
 
-/* Re-reads the keys when the copy is older than max_age_ms; one thread at a time (the
- * others go on with the copy they have). 1 when this call re-read them. */
-static int reload_if_older(cn_store_t *s, int64_t max_age_ms)
+/* Re-reads the keys when the copy was read in an earlier second than now_s: at most once
+ * a second, never more than a second late. One thread at a time (the others go on with
+ * the copy they have). 1 when this call re-read them. */
+static int reload_if_older(cn_store_t *s, int64_t now_s)
 {
     int expected = 0;
-    if (s == NULL || cn_now_ms() - atomic_load(&K.loaded_at_ms) <= max_age_ms ||
+    if (s == NULL || now_s <= atomic_load_explicit(&K.loaded_at_ms, memory_order_relaxed) / 1000 ||
         !atomic_compare_exchange_strong(&K.reloading, &expected, 1))
         return 0;
     cn_err_t err;
@@ -491,18 +492,19 @@ static int reload_if_older(cn_store_t *s, int64_t max_age_ms)
 }
 
 /*
- * Verification re-reads the keys at most once a second: a key `cairn keys retire` ended
- * in another process stops verifying here within that second, and an unknown kid may be
- * a key another process just added.
+ * Verification re-reads the keys at most once a second (a new second of the request's
+ * own time, so no clock is read per request): a key `cairn keys retire` ended in another
+ * process stops verifying here within that second, and an unknown kid may be a key
+ * another process just added.
  */
-static int maybe_reload(cn_store_t *s)
+static int maybe_reload(cn_store_t *s, int64_t now_s)
 {
-    return reload_if_older(s, 1000);
+    return reload_if_older(s, now_s);
 }
 
 void auth_keys_refresh(cn_store_t *s)
 {
-    reload_if_older(s, 1000); /* `cairn keys rotate` reaches signing within a second */
+    reload_if_older(s, cn_now_ms() / 1000); /* `cairn keys rotate` reaches signing in a second */
 }
 
 /*
@@ -579,7 +581,7 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
 int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *s,
                       auth_claims_t *out, const char **why)
 {
-    maybe_reload(s);
+    maybe_reload(s, now_s);
     const cached_t *c = cache_find(token, len);
     if (c == NULL) {
         uint64_t gen = atomic_load(&K.gen); /* before reading the key: a change re-verifies */
@@ -618,7 +620,7 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
     if (alg == NULL || strcmp(alg, "HS256") != 0) {
         *why = "the token must be signed with HS256";
     } else if (kid == NULL || (!find_key(kid, secret, key_until_s) &&
-                               !(maybe_reload(s) && find_key(kid, secret, key_until_s)))) {
+                               !(maybe_reload(s, now_s) && find_key(kid, secret, key_until_s)))) {
         *why = "the token's signing key is unknown";
     } else if (now_s >= *key_until_s) {
         OPENSSL_cleanse(secret, sizeof(secret));

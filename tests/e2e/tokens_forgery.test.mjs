@@ -134,6 +134,11 @@ describe('a correctly signed token needs a live session that matches it', () => 
     const r = await me(t);
     assert.equal(r.status, 200);
     assert.equal(r.json.role, 'member');
+    const sess = await request(`${srv.url}/api/v1/auth/session`, { headers: { authorization: `Bearer ${t}` } });
+    assert.equal(sess.status, 200, sess.text);
+    assert.deepEqual(sess.json, {
+      session_id: S.amy.claims.sid, tenant_id: S.amy.claims.tid, user_id: S.amy.claims.sub, role: 'member', mfa: false,
+    });
     // creating a role needs roles.manage, which an owner has and a member has not
     const p = await request(`${srv.url}/api/v1/roles`, {
       method: 'POST', body: { name: 'forged', permissions: ['notes.read'] }, headers: { authorization: `Bearer ${t}` },
