@@ -550,6 +550,27 @@ static size_t cache_slot(const char *token, size_t len)
     return (size_t)(cn_fnv1a(CN_FNV_OFFSET, token + from, len - from) % CACHE_SLOTS);
 }
 
+/*
+ * 1 when a and b (n bytes each) are equal, in time that depends on n only: the bytes are
+ * combined eight at a time with no branch on their values. CRYPTO_memcmp goes a byte at a
+ * time through a volatile pointer, which on a whole token was 2 % of an authenticated
+ * GET.
+ */
+static int equal_ct(const char *a, const char *b, size_t n)
+{
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < n; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 static const cached_t *cache_find(const char *token, size_t len)
 {
     cached_t *cache = len <= CACHE_TOKEN_MAX ? thread_cache(0) : NULL;
@@ -557,7 +578,7 @@ static const cached_t *cache_find(const char *token, size_t len)
         return NULL;
     cached_t *c = &cache[cache_slot(token, len)];
     return c->len == len && c->key_gen == atomic_load_explicit(&K.gen, memory_order_relaxed) &&
-                   CRYPTO_memcmp(c->token, token, len) == 0
+                   equal_ct(c->token, token, len)
                ? c
                : NULL;
 }
