@@ -7,7 +7,10 @@
 # answer), and GET /api/v1/users/me (the same plus one indexed read), interleaved in
 # ROUNDS rounds so machine noise hits all of them. With BASE=path/to/other/cairn, the
 # scenarios it has (not /auth/session before it existed) also run against that binary,
-# interleaved with ours. Prints Markdown for bench/RESULTS.md.
+# interleaved with ours. Besides wrk's req/s, each run reports the server's CPU time per
+# request (utime + stime from /proc over the run): on a shared, noisy machine req/s swings
+# by a third between minutes, the CPU a request costs much less.
+# Prints Markdown for bench/RESULTS.md.
 # Usage: [BASE=path/to/cairn] [ROUNDS=5] [DURATION=5] bash bench/session_cost.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +36,7 @@ start() {
   CAIRN_RATE_IP_PER_MIN=10000000 CAIRN_RATE_USER_PER_MIN=10000000 CAIRN_RATE_AUTH_PER_MIN=10000000 \
   CAIRN_ACCESS_LOG=false "$bin" serve --listen "127.0.0.1:$port" --data "$data" 2>"$WORK/$name.log" &
   PIDS+=($!)
+  echo $! > "$WORK/$name.pid"
   for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.05; done
   curl -s -XPOST "http://127.0.0.1:$port/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"tenant\":\"bench\",\"email\":\"bench@bench.example\",\"password\":\"$PW\"}" |
@@ -48,18 +52,25 @@ rps() { awk '/Requests\/sec/ {print int($2)}' "$1"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 PATHS=(/healthz /healthz /api/v1/auth/session /api/v1/users/me)
 AUTHS=(0 1 1 1)
-# bench NAME PORT I: one wrk run of scenario I; appends req/s (or "-") to $WORK/NAME.I
+# bench NAME PORT I: one wrk run of scenario I; appends "req/s us" (or "- -") to $WORK/NAME.I,
+# us being the server's CPU microseconds per request
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench() {
-  local u="http://127.0.0.1:$2${PATHS[$3]}" auth=()
+  local u="http://127.0.0.1:$2${PATHS[$3]}" auth=() pid c0 c1 n
   [ "${AUTHS[$3]}" = 1 ] && auth=(-H "Authorization: Bearer $(cat "$WORK/$1.token")")
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$u")" != 200 ]; then
-    echo - >> "$WORK/$1.$3"; return
+    echo "- -" >> "$WORK/$1.$3"; return
   fi
+  pid=$(cat "$WORK/$1.pid"); c0=$(cpu_ticks "$pid")
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${auth[@]}" "$u" > "$WORK/w.txt"
+  c1=$(cpu_ticks "$pid")
   if grep -q Non-2xx "$WORK/w.txt"; then echo "$1 ${PATHS[$3]}: non-2xx answers" >&2; exit 1; fi
-  rps "$WORK/w.txt" >> "$WORK/$1.$3"
+  n=$(awk '/^ *[0-9]+ requests in/ {print $1}' "$WORK/w.txt")
+  echo "$(rps "$WORK/w.txt") $(awk -v c=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.2f", c * 1e6 / hz / n }')" >> "$WORK/$1.$3"
 }
 pct() { [ "$1" = - ] || [ "$2" = - ] && echo - || echo "$((100 * $1 / $2)) %"; }
+ratio() { [ "$1" = - ] || [ "$2" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 NAMES=(this)
 start this "$BUILD/cairn" "$PORT"
@@ -71,21 +82,27 @@ echo
 echo "wrk \`-t1 -c$CONNECTIONS -d${DURATION}s\`, $ROUNDS rounds, scenarios interleaved, 127.0.0.1, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start."
 [ -n "$BASE" ] && echo "\`base\` is \`$BASE\`."
 echo
-echo "| round | server | /healthz | /healthz + JWT header | /api/v1/auth/session (JWT) | /api/v1/users/me (JWT) | session / healthz | session / healthz+header | me / healthz |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "Each cell: req/s, then the server's CPU µs per request."
+echo
+echo "| round | server | /healthz | /healthz + JWT header | /api/v1/auth/session (JWT) | /api/v1/users/me (JWT) |"
+echo "|---:|---|---:|---:|---:|---:|"
 for r in $(seq "$ROUNDS"); do
   for i in 0 1 2 3; do
     for n in "${NAMES[@]}"; do bench "$n" "$(port_of "$n")" "$i"; done
   done
   for n in "${NAMES[@]}"; do
-    h=$(tail -1 "$WORK/$n.0"); hh=$(tail -1 "$WORK/$n.1"); a=$(tail -1 "$WORK/$n.2"); m=$(tail -1 "$WORK/$n.3")
-    echo "| $r | $n | $h | $hh | $a | $m | $(pct "$a" "$h") | $(pct "$a" "$hh") | $(pct "$m" "$h") |"
+    row="| $r | $n |"
+    for i in 0 1 2 3; do read -r q u < <(tail -1 "$WORK/$n.$i"); row="$row $q · $u |"; done
+    echo "$row"
   done
 done
 echo
-med() { { grep -vx -e - "$1" || true; } | median; }
+col() { { awk -v c="$2" '$c != "-" {print $c}' "$1" || true; } | median; }
 for n in "${NAMES[@]}"; do
-  h=$(med "$WORK/$n.0"); hh=$(med "$WORK/$n.1"); a=$(med "$WORK/$n.2"); m=$(med "$WORK/$n.3")
-  a=${a:--}
-  echo "- \`$n\`, medians (req/s): /healthz **$h**, with the header **$hh**, /api/v1/auth/session **$a** ($(pct "$a" "$h") of /healthz, $(pct "$a" "$hh") of /healthz with the header), /api/v1/users/me **$m** ($(pct "$m" "$h"))."
+  for i in 0 1 2 3; do q[$i]=$(col "$WORK/$n.$i" 1); u[$i]=$(col "$WORK/$n.$i" 2); q[$i]=${q[$i]:--}; u[$i]=${u[$i]:--}; done
+  echo "- \`$n\`, medians: /healthz ${q[0]}/s · ${u[0]} µs; with the header ${q[1]}/s · ${u[1]} µs;" \
+    "/api/v1/auth/session ${q[2]}/s · ${u[2]} µs; /api/v1/users/me ${q[3]}/s · ${u[3]} µs." \
+    "Authenticated against unauthenticated: req/s $(pct "${q[2]}" "${q[0]}") of /healthz," \
+    "$(pct "${q[2]}" "${q[1]}") of /healthz with the header; CPU per request ×$(ratio "${u[2]}" "${u[0]}")" \
+    "and ×$(ratio "${u[2]}" "${u[1]}")."
 done
