@@ -77,6 +77,19 @@ test('enrol, confirm, then sign-in needs the second factor', async () => {
   const step4 = await login();
   assertProblem(await verify({ challenge: step4.json.challenge, recovery_code: rc }), 401);
 
+  // with "cookie": true the second step answers cookies, and no token in its body
+  const step6 = await login();
+  const viaCookie = await verify({ challenge: step6.json.challenge, recovery_code: conf.json.recovery_codes[4], cookie: true });
+  assert.equal(viaCookie.status, 200, viaCookie.text);
+  assert.equal(viaCookie.json.access_token, undefined);
+  assert.equal(viaCookie.json.refresh_token, undefined);
+  assert.equal(viaCookie.json.expires_in, 900);
+  const jar = [].concat(viaCookie.headers['set-cookie']).map((c) => c.split(';')[0]).join('; ');
+  assert.match(jar, /cairn_at=ey/);
+  const who = await request(`${srv.url}/api/v1/auth/session`, { headers: { cookie: jar } });
+  assert.equal(who.status, 200, who.text);
+  assert.equal(who.json.mfa, true, 'opened with a second factor');
+
   // malformed: both or neither factor, unknown challenge
   const step5 = await login();
   assertProblem(await verify({ challenge: step5.json.challenge }), 422);
