@@ -41,12 +41,13 @@ typedef struct st_cn_config_t {
     int access_log;
     char *bootstrap_token;
     char *secrets_key_file; /* empty: <data_dir>/secrets.key */
-    int allow_unusable_secrets; /* start although sealed secrets do not open with the key */
     int rate_ip_per_min;    /* every request, per client IP */
     int rate_user_per_min;  /* authenticated requests, per user or API key */
     int rate_auth_per_min;  /* sign-in endpoints, per client IP */
     int lockout_attempts;   /* failed sign-ins within the window that lock the account */
     int lockout_window_s;
+    /* start although sealed secrets do not open with auth.secrets_key_file */
+    int allow_unusable_secrets;
     int64_t cache_max_bytes; /* response cache budget; 0 = off */
     int cache_ttl_ms;        /* default entry lifetime */
 

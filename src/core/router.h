@@ -49,9 +49,10 @@ typedef struct st_cn_route_t {
     const char *summary;       /* one line for the OpenAPI document */
     int success_status;        /* documented success status (200 when 0) */
     unsigned rate_auth : 1;    /* counts against the strict per-IP sign-in limit */
-    unsigned body_optional : 1; /* with body: an empty one is allowed too (r->body NULL) */
     unsigned no_write : 1;     /* a POST that stores nothing (a computation): it runs at once
                                 * instead of waiting for the loop turn's write transaction */
+    /* with body: an empty body is allowed too (r->body stays NULL) */
+    unsigned body_optional : 1;
 } cn_route_t;
 
 #define CN_MAX_PARAMS 8
