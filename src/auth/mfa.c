@@ -163,8 +163,41 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
                                    "expires_in", CHALLENGE_TTL_MS / 1000));
 }
 
+/*
+ * A confirmed secret this server cannot open (its secrets key was lost) can never give a
+ * code again. Its owner may enrol anew once signed in with a second factor (a recovery
+ * code): the old secret and recovery codes go, and MFA is on again with the new secret's
+ * confirmation. Without this the account could never leave the recovery codes.
+ */
+static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTES],
+                       uint64_t *last_step, int *confirmed);
+
+static int drop_unusable_secret(cn_req_t *r)
+{
+    uint8_t secret[SECRET_BYTES];
+    uint64_t last = 0;
+    int confirmed = 0;
+    int rc = load_secret(r, r->principal.subject, secret, &last, &confirmed);
+    sodium_memzero(secret, sizeof(secret));
+    if (rc != SECRET_SEALED_ELSEWHERE)
+        return rc == CN_ENOTFOUND ? 0 : rc;
+    if (!r->principal.mfa)
+        return cn_fail(r, CN_EFORBIDDEN,
+                       "sign in with a recovery code first: this account's TOTP secret cannot be "
+                       "opened, and only a session with a second factor may replace it");
+    cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
+    rc = cn_store_exec(r->store, "DELETE FROM mfa_recovery WHERE user_id = $1", who, 1, NULL,
+                       &r->err);
+    if (rc == 0)
+        rc = cn_store_exec(r->store, "DELETE FROM mfa WHERE user_id = $1", who, 1, NULL, &r->err);
+    return rc;
+}
+
 int auth_mfa_enroll(cn_req_t *r)
 {
+    int rc = drop_unusable_secret(r);
+    if (rc != 0)
+        return rc;
     uint8_t secret[SECRET_BYTES];
     char sealed[AUTH_VAULT_LEN(SECRET_BYTES)], *b32 = NULL, uri[1024], email[256] = "", label[800];
     size_t b32_len;
@@ -179,8 +212,7 @@ int auth_mfa_enroll(cn_req_t *r)
     }
     cn_stmt_t *st;
     cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
-    int rc =
-        cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
+    rc = cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
     if (rc == 0) {
         if (cn_stmt_step(st, &r->err) == CN_ROW)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
@@ -310,8 +342,8 @@ static int secret_unusable(cn_req_t *r)
         json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "urn:cairn:problem:mfa-secret-unusable",
                   "title", "Conflict", "status", 409, "detail",
                   "this account's TOTP secret cannot be opened by the server (its "
-                  "secrets key was lost): sign in with a recovery code, or have an "
-                  "admin reset MFA for the account",
+                  "secrets key was lost): sign in with a recovery code, then enrol "
+                  "again (POST /api/v1/auth/mfa/enroll)",
                   "request_id", r->request_id);
     char *body = json_dumps(p, JSON_COMPACT);
     json_decref(p);

@@ -159,6 +159,21 @@ test('TOTP secrets are encrypted at rest with a key kept outside the database', 
   });
   assert.equal(rec.status, 200, rec.text);
   assert.equal((await api(s.url, rec.json.access_token).get('/api/v1/users/me')).status, 200);
+  // ...and from that session (opened with a second factor) the user enrols again: the
+  // unusable secret is replaced, after which the server starts without the setting
+  const again = api(s.url, rec.json.access_token);
+  const enrol2 = await again.post('/api/v1/auth/mfa/enroll');
+  assert.equal(enrol2.status, 200, enrol2.text);
+  const secret2 = base32Decode(enrol2.json.secret);
+  const conf2 = await again.post('/api/v1/auth/mfa/confirm', { code: totp(secret2) });
+  assert.equal(conf2.status, 200, conf2.text);
+  await s.stop();
+  s = await startServer({ dataDir: data, env: { CAIRN_SECRETS_KEY_FILE: other } });
+  const step4 = await signIn();
+  const withNew = await request(`${s.url}/api/v1/auth/mfa/verify`, {
+    method: 'POST', body: { challenge: step4.json.challenge, code: totp(secret2, Date.now() + 30_000) },
+  });
+  assert.equal(withNew.status, 200, withNew.text);
 
   // a key file others can read stops the server, naming the problem
   await s.stop();
