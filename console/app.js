@@ -3,17 +3,18 @@
 // text reaches the page through textContent, never as markup.
 
 const $ = (sel) => document.querySelector(sel);
-const state = { token: null, ws: null, retry: 0, rows: new Map() };
+// The session lives in HttpOnly cookies: this script never holds a token.
+const state = { signedIn: false, ws: null, retry: 0, rows: new Map() };
 
 function cookie(name) {
   const m = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
   return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
 }
 
-// JSON request; answers {status, body}. Unsafe methods carry the CSRF token (double submit).
+// JSON request, authenticated by the session cookie; answers {status, body}. Unsafe
+// methods carry the session's CSRF token (the cairn_csrf cookie's value).
 async function api(method, path, body) {
   const headers = { accept: 'application/json' };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = cookie('cairn_csrf');
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
@@ -36,8 +37,8 @@ function show(id) {
 
 // ---- session ----
 
-async function signedIn(tokens) {
-  state.token = tokens.access_token;
+async function signedIn() {
+  state.signedIn = true;
   const me = await api('GET', '/api/v1/users/me');
   $('#who').textContent = me.status === 200 ? `${me.body.email} · ${me.body.tenant.slug}` : '';
   show('#app');
@@ -66,12 +67,12 @@ async function signIn(ev) {
     return;
   }
   state.challenge = null;
-  await signedIn(r.body);
+  await signedIn();
 }
 
 async function signOut() {
   await api('POST', '/api/v1/auth/logout');
-  state.token = null;
+  state.signedIn = false;
   if (state.ws) state.ws.close();
   state.ws = null;
   show('#signin');
@@ -80,8 +81,8 @@ async function signOut() {
 // A reload keeps the session: the refresh cookie gives new tokens.
 async function resume() {
   if (!cookie('cairn_csrf')) return show('#signin');
-  const r = await api('POST', '/api/v1/auth/refresh', {});
-  if (r.status === 200) return signedIn(r.body);
+  const r = await api('POST', '/api/v1/auth/refresh');
+  if (r.status === 200) return signedIn();
   show('#signin');
 }
 
@@ -180,7 +181,7 @@ function connect() {
   const ws = new WebSocket(`${proto}://${location.host}/api/v1/realtime`);
   state.ws = ws;
   const badge = $('#live');
-  ws.onopen = () => ws.send(JSON.stringify({ op: 'auth', token: state.token }));
+  // the upgrade carries the session cookie: the server answers ready without an auth op
   ws.onmessage = (e) => {
     const msg = JSON.parse(e.data);
     if (msg.op === 'ready') ws.send(JSON.stringify({ op: 'subscribe', channel: 'insights' }));
@@ -194,13 +195,13 @@ function connect() {
   ws.onclose = () => {
     badge.textContent = 'reconnecting…';
     badge.classList.remove('on');
-    if (state.ws !== ws || !state.token) return;
+    if (state.ws !== ws || !state.signedIn) return;
     // back-off with jitter; a new access token first, as the old one may have expired
     const wait = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
     setTimeout(async () => {
-      const r = await api('POST', '/api/v1/auth/refresh', {});
-      if (r.status === 200) state.token = r.body.access_token;
-      if (state.ws === ws && state.token) connect();
+      const r = await api('POST', '/api/v1/auth/refresh');
+      if (r.status !== 200) state.signedIn = false;
+      if (state.ws === ws && state.signedIn) connect();
     }, wait);
   };
 }

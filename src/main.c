@@ -12,6 +12,7 @@
 #include "auth/auth.h"
 #include "auth/lockout.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "core/config.h"
 #include "core/instance.h"
 #include "core/jobs.h"
@@ -86,7 +87,7 @@ typedef struct {
     const char *name; /* "serve", or "group sub" for a subcommand */
     int (*run)(cn_config_t *cfg, const args_t *a);
     const char *args; /* positional arguments as the synopsis shows them, or NULL */
-    int n_args;       /* exactly this many */
+    int n_args;       /* exactly this many; at most, when args is "[...]" */
     const option_t *options;
     const char *help;
     int flags;
@@ -106,12 +107,17 @@ CMD(cmd_user_list);
 CMD(cmd_user_set_password);
 CMD(cmd_user_unlock);
 CMD(cmd_keys_rotate);
+CMD(cmd_keys_retire);
 CMD(cmd_audit_verify);
 CMD(cmd_jobs_list);
 CMD(cmd_jobs_show);
 CMD(cmd_jobs_retry);
 CMD(cmd_jobs_purge);
 
+static const option_t serve_opts[] = {
+    {"--allow-unusable-secrets", NULL, 0,
+     "start although stored secrets do not open with auth.secrets_key_file"},
+    {0}};
 static const option_t migrate_opts[] = {
     {"--dry-run", NULL, 0, "apply in one transaction that is rolled back; report only"}, {0}};
 static const option_t backup_opts[] = {{"--force", NULL, 0, "replace FILE if it exists"}, {0}};
@@ -148,11 +154,13 @@ static const option_t jobs_purge_opts[] = {
     {0}};
 
 static const command_t commands[] = {
-    {"serve", cmd_serve, NULL, 0, NULL,
+    {"serve", cmd_serve, NULL, 0, serve_opts,
      "Applies pending migrations and serves the API until SIGTERM/SIGINT, then drains\n"
      "in-flight requests and exits 0. Prints 'listening on http://HOST:PORT' when ready.\n"
      "One server per data directory (75 if another holds DATA/cairn.lock) and per\n"
-     "address (78 if the address is in use).",
+     "address (78 if the address is in use). It exits 78 when secrets in the database do\n"
+     "not open with auth.secrets_key_file; --allow-unusable-secrets\n"
+     "(auth.allow_unusable_secrets) starts anyway: see docs/auth.md.",
      CMD_ALL_FLAGS},
     {"migrate", cmd_migrate, NULL, 0, migrate_opts,
      "Applies pending migrations, each in its own transaction. Refuses (75) while a server\n"
@@ -182,8 +190,14 @@ static const command_t commands[] = {
      "Clears the sign-in lockout of that tenant + e-mail, from every client IP (what an\n"
      "admin's POST /api/v1/users/{id}/unlock does)."},
     {"keys rotate", cmd_keys_rotate, NULL, 0, NULL,
-     "Adds a new token-signing key. New tokens are signed with it; tokens signed with older\n"
-     "keys stay valid until they expire, so nobody is logged out."},
+     "Adds a new token-signing key (sealed with auth.secrets_key_file). New tokens are\n"
+     "signed with it; the older keys retire and still verify for one token lifetime (16\n"
+     "minutes), so nobody is logged out."},
+    {"keys retire", cmd_keys_retire, "[KID]", 1, NULL,
+     "Ends keys at once: every key but the newest, or only KID. Tokens they signed stop\n"
+     "verifying (a running server sees it within a second) and their holders must refresh\n"
+     "or sign in again; retiring the newest key adds a new one first. Prints each key\n"
+     "retired. Use it when a key may have leaked."},
     {"audit verify", cmd_audit_verify, NULL, 0, NULL,
      "Checks the audit log's hash chain: exit 0 when intact, 1 naming the first entry that\n"
      "was changed or removed."},
@@ -432,7 +446,9 @@ static int parse_args(const command_t *c, int argc, char **argv, parsed_t *p)
         if (rc != 0)
             return rc;
     }
-    if (p->args.argc != c->n_args) {
+    /* "[X]" in the synopsis: the argument may be left out */
+    int optional = c->args != NULL && c->args[0] == '[';
+    if (p->args.argc != c->n_args && !(optional && p->args.argc < c->n_args)) {
         if (p->args.argc > c->n_args)
             fprintf(stderr, "cairn %s: unexpected argument '%s'\n", c->name,
                     p->args.argv[c->n_args]);
@@ -543,6 +559,8 @@ static void print_line(const char *line, void *ud)
 
 CMD(cmd_serve)
 {
+    if (opt(a, "--allow-unusable-secrets") != NULL)
+        cfg->allow_unusable_secrets = 1;
     return cn_server_run(cfg, cn_apps);
 }
 
@@ -852,20 +870,62 @@ CMD(cmd_user_unlock)
 
 /* ---- keys, audit ---- */
 
+/* Opens the store and the vault that seals the signing keys, for the keys commands. */
+static int open_keys(cn_config_t *cfg, const char *command, cn_store_t **store)
+{
+    int rc = open_store(cfg, command, 0, 1, store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    if ((rc = auth_secrets_open(cfg, *store, &err)) != 0) {
+        cn_store_close(*store);
+        return fail(command, rc, &err);
+    }
+    return 0;
+}
+
+static void close_keys(cn_store_t *store)
+{
+    cn_store_close(store);
+    auth_keys_free();
+    auth_vault_close();
+}
+
 CMD(cmd_keys_rotate)
 {
     cn_store_t *store;
-    int rc = open_store(cfg, "keys rotate", 0, 1, &store);
+    int rc = open_keys(cfg, "keys rotate", &store);
     if (rc != 0)
         return rc;
     cn_err_t err = {0};
     char kid[40];
     rc = auth_keys_rotate(store, kid, &err);
-    cn_store_close(store);
-    auth_keys_free();
+    close_keys(store);
     if (rc != 0)
         return fail("keys rotate", rc, &err);
-    printf("new signing key %s; running servers use it within a minute\n", kid);
+    printf("new signing key %s; running servers sign with it within a second\n", kid);
+    return 0;
+}
+
+static void print_retired(const char *kid, void *ud)
+{
+    (*(int *)ud)++;
+    printf("retired signing key %s\n", kid);
+}
+
+CMD(cmd_keys_retire)
+{
+    cn_store_t *store;
+    int rc = open_keys(cfg, "keys retire", &store);
+    if (rc != 0)
+        return rc;
+    cn_err_t err = {0};
+    int retired = 0;
+    rc = auth_keys_retire(store, a->argc == 1 ? a->argv[0] : NULL, print_retired, &retired, &err);
+    close_keys(store);
+    if (rc != 0)
+        return fail("keys retire", rc, &err);
+    printf("%d signing keys retired; tokens they signed are refused from now on\n", retired);
     return 0;
 }
 

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const cn_migration_t migrations[] = {
     {1, "create_identity",
@@ -85,10 +86,36 @@ static const cn_migration_t migrations[] = {
     {12, "password_resets", auth_reset_migration_sql},
     {13, "login_failures_per_ip", auth_lockout_migration_sql},
     {14, "registration_confirmation", auth_register_migration_sql},
+    {15, "signing_key_retirement",
+     /* a retired key verifies until verify_until (NULL: not retired), then never again */
+     "ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;"
+     "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER"},
     {0},
 };
 
 /* ---- hooks the router calls ---- */
+
+/* Verifies an access token and checks it against its live session; fills the principal. */
+static int authenticate_token(cn_req_t *r, const char *token, size_t len)
+{
+    auth_claims_t c;
+    const char *why;
+    /* the time the request came in (h2o took it already): no clock read per request */
+    int64_t now = r->h->processed_at.at.tv_sec;
+    if (now <= 0)
+        now = cn_now_ms() / 1000;
+    if (auth_token_verify(token, len, now, r->store, &c, &why) != 0 ||
+        auth_session_check(r->store, &c, now, &why) != 0)
+        return cn_fail(r, CN_EUNAUTH, "%s", why);
+    cn_principal_t *p = &r->principal;
+    memcpy(p->tenant_id, c.tid, sizeof(c.tid));
+    memcpy(p->subject, c.sub, sizeof(c.sub));
+    memcpy(p->session_id, c.sid, sizeof(c.sid));
+    memcpy(p->role, c.role, sizeof(c.role)); /* the session's role (auth_session_check) */
+    p->mfa = c.mfa;
+    p->authenticated = 1;
+    return 0;
+}
 
 static int authenticate(cn_req_t *r)
 {
@@ -98,40 +125,23 @@ static int authenticate(cn_req_t *r)
         k = h2o_iovec_init(v.base + 7, v.len - 7);
     if (auth_is_api_key(k.base ? k.base : "", k.len))
         return auth_api_key_authenticate(r, k.base, k.len);
-    char cookie_token[1024];
-    const char *token = NULL;
-    size_t token_len = 0;
-    if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0 && memchr(v.base + 7, '.', v.len - 7)) {
-        token = v.base + 7;
-        token_len = v.len - 7;
-    } else if (v.len == 0) { /* a browser: the session cookie, with CSRF on unsafe methods */
+    if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0 && memchr(v.base + 7, '.', v.len - 7))
+        return authenticate_token(r, v.base + 7, v.len - 7);
+    if (v.len == 0) { /* a browser: the session cookie, with CSRF on unsafe methods */
+        char cookie_token[1024];
         h2o_iovec_t ck = cn_req_header(r, "cookie");
         long n = ck.len ? auth_cookie_get(ck.base, ck.len, AUTH_COOKIE_ACCESS, cookie_token,
                                           sizeof(cookie_token))
                         : -1;
         if (n > 0) {
-            if (r->method != CN_GET && r->method != CN_HEAD && r->method != CN_OPTIONS &&
-                auth_csrf_check(r, ck.base, ck.len) != 0)
-                return CN_EFORBIDDEN;
-            token = cookie_token;
-            token_len = (size_t)n;
+            int rc = authenticate_token(r, cookie_token, (size_t)n);
+            if (rc == 0 && r->method != CN_GET && r->method != CN_HEAD &&
+                r->method != CN_OPTIONS) /* the CSRF token is bound to this very session */
+                rc = auth_csrf_check(r, r->principal.session_id);
+            if (rc != 0)
+                r->principal.authenticated = 0;
+            return rc;
         }
-    }
-    if (token != NULL) {
-        auth_claims_t c;
-        const char *why;
-        if (auth_token_verify(token, token_len, cn_now_ms() / 1000, r->store, &c, &why) != 0)
-            return cn_fail(r, CN_EUNAUTH, "%s", why);
-        if (auth_session_revoked(c.sid))
-            return cn_fail(r, CN_EUNAUTH, "the session has been signed out");
-        cn_principal_t *p = &r->principal;
-        memcpy(p->tenant_id, c.tid, sizeof(c.tid));
-        memcpy(p->subject, c.sub, sizeof(c.sub));
-        memcpy(p->session_id, c.sid, sizeof(c.sid));
-        memcpy(p->role, c.role, sizeof(c.role));
-        p->mfa = c.mfa;
-        p->authenticated = 1;
-        return 0;
     }
     return cn_auth_bootstrap(r); /* the operator's token, until API keys replace it */
 }
@@ -166,7 +176,10 @@ static int authorize(cn_req_t *r, const char *permission)
 
 /* ---- sessions ---- */
 
-/* Answers the token pair; with cookies, also as the browser session's cookies. */
+/*
+ * Answers the token pair. With cookies the tokens travel only as HttpOnly cookies: the
+ * body carries no token, so script on the page (or injected into it) never holds one.
+ */
 static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies,
                         int status)
 {
@@ -177,20 +190,34 @@ static int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh
     cn_jw_t w;
     cn_jw_init(&w, cn_reply_buffer(r));
     cn_jw_object(&w);
-    cn_jw_key(&w, "access_token");
-    cn_jw_str(&w, access, strlen(access));
-    cn_jw_key(&w, "refresh_token");
-    cn_jw_str(&w, refresh, strlen(refresh));
+    if (!cookies) {
+        cn_jw_key(&w, "access_token");
+        cn_jw_str(&w, access, strlen(access));
+        cn_jw_key(&w, "refresh_token");
+        cn_jw_str(&w, refresh, strlen(refresh));
+    }
     cn_jw_key(&w, "token_type");
     cn_jw_str(&w, "Bearer", 6);
     cn_jw_key(&w, "expires_in");
     cn_jw_int(&w, AUTH_ACCESS_TTL_S);
     cn_jw_end(&w);
-    if (cookies)
-        auth_cookies_set(r, access, refresh);
+    int rc = cookies ? auth_cookies_set(r, access, refresh, c->sid) : 0;
     free(access);
+    if (rc != 0)
+        return cn_fail(r, CN_ERR, "cannot derive the CSRF token");
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
     return cn_reply_json_buf(r, status);
+}
+
+/* The session is live in memory from now on: its tokens are accepted on every thread. */
+static void session_live(const auth_claims_t *c, int64_t expires_ms)
+{
+    auth_session_t live = {.mfa = c->mfa, .expires_s = expires_ms / 1000};
+    memcpy(live.sid, c->sid, sizeof(live.sid));
+    memcpy(live.tid, c->tid, sizeof(live.tid));
+    memcpy(live.sub, c->sub, sizeof(live.sub));
+    memcpy(live.role, c->role, sizeof(live.role));
+    auth_session_put(&live);
 }
 
 static void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
@@ -261,6 +288,7 @@ static int open_session(cn_req_t *r, const char *user, const char *tenant, const
         return rc;
     auth_claims_t c;
     fill_claims(&c, user, tenant, role, sid, mfa);
+    session_live(&c, now + AUTH_REFRESH_TTL_S * 1000LL);
     return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")), status);
 }
 
@@ -456,7 +484,7 @@ static int revoke_session(cn_req_t *r, const char *sid)
 typedef struct {
     char tenant[40], user[40], role[32], hash[65];
     char prev[REFRESH_HISTORY * 65]; /* earlier generations' hashes, newest first */
-    int64_t gen;
+    int64_t gen, expires_ms;
     int mfa;
     int revoked, expired;
 } refresh_row_t;
@@ -491,7 +519,8 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
         row->gen = cn_stmt_int(st, 3);
         snprintf(row->hash, sizeof(row->hash), "%s", cn_stmt_text(st, 4, NULL));
         row->revoked = !cn_stmt_is_null(st, 5);
-        row->expired = cn_stmt_int(st, 6) <= cn_now_ms();
+        row->expires_ms = cn_stmt_int(st, 6);
+        row->expired = row->expires_ms <= cn_now_ms();
         snprintf(row->prev, sizeof(row->prev), "%s", cn_stmt_text(st, 7, NULL));
         row->mfa = (int)cn_stmt_int(st, 8);
     }
@@ -514,13 +543,14 @@ static int post_refresh(cn_req_t *r)
                         : -1;
         if (n <= 0)
             return cn_fail(r, CN_EUNAUTH, "give refresh_token, or send the session cookies");
-        if (auth_csrf_check(r, ck.base, ck.len) != 0)
-            return CN_EFORBIDDEN;
         presented = from_cookie;
         presented_len = (size_t)n;
     }
     if (parse_refresh(presented, presented_len, sid, &gen, hash) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    /* the CSRF token is the one derived from the refresh cookie's own session */
+    if (presented == from_cookie && auth_csrf_check(r, sid) != 0)
+        return CN_EFORBIDDEN;
     int rc = cn_store_begin(r->store, &r->err);
     if (rc == 0)
         rc = find_session(r, sid, &row);
@@ -563,6 +593,7 @@ static int post_refresh(cn_req_t *r)
         return rc;
     auth_claims_t c;
     fill_claims(&c, row.user, row.tenant, row.role, sid, row.mfa);
+    session_live(&c, row.expires_ms);
     return reply_tokens(r, &c, fresh, presented == from_cookie, 200);
 }
 
@@ -727,6 +758,32 @@ static int get_me(cn_req_t *r)
     if (me == NULL)
         return cn_fail(r, CN_ENOTFOUND, "no user behind this credential");
     return cn_reply_json(r, 200, me);
+}
+
+/*
+ * The caller's session as the server checked it: the live-session table's tenant, user,
+ * role and MFA flag, with no read of the database. A page asks it to learn whether (and
+ * as whom) it is signed in, as its script holds no token to decode.
+ */
+static int get_session(cn_req_t *r)
+{
+    const cn_principal_t *p = &r->principal;
+    if (p->session_id[0] == '\0')
+        return cn_fail(r, CN_ENOTFOUND, "this credential has no session");
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    const char *names[] = {"session_id", "tenant_id", "user_id", "role"};
+    const char *values[] = {p->session_id, p->tenant_id, p->subject, p->role};
+    for (size_t i = 0; i < 4; i++) {
+        cn_jw_key(&w, names[i]);
+        cn_jw_str(&w, values[i], strlen(values[i]));
+    }
+    cn_jw_key(&w, "mfa");
+    cn_jw_bool(&w, p->mfa);
+    cn_jw_end(&w);
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    return cn_reply_json_buf(r, 200);
 }
 
 /* ---- GDPR: export everything held about the caller; erase the account ---- */
@@ -905,8 +962,9 @@ static const cn_route_t routes[] = {
      .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,
      .summary = "Spend a mailed registration token: 201 with tokens for a new account, 200 "
                 "when an existing account joined"},
-    {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema,
-     .summary = "Exchange a refresh token for new tokens (the old one stops working)",
+    {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema, .body_optional = 1,
+     .summary = "Exchange a refresh token for new tokens (the old one stops working); with no"
+                " body, the cairn_rt cookie's",
      .rate_auth = 1},
     {CN_POST, "/api/v1/auth/logout", post_logout, "self.sessions",
      .summary = "Sign out this session, effective immediately", .success_status = 204},
@@ -928,6 +986,8 @@ static const cn_route_t routes[] = {
      .rate_auth = 1, .success_status = 204,
      .summary = "Set a new password with a mailed token; every session of the account ends"},
     {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
+    {CN_GET, "/api/v1/auth/session", get_session, "self.read",
+     .summary = "The caller's session as checked (tenant, user, role, mfa); no database read"},
     {CN_GET, "/api/v1/users/me/export", get_export, "self.read",
      .summary = "Everything held about the caller, as JSON (GDPR)"},
     {CN_DELETE, "/api/v1/users/me", delete_me, "self.delete",
@@ -988,6 +1048,59 @@ static const cn_permission_t permissions[] = {
     {0},
 };
 
+/*
+ * Secrets sealed with another key (a database restored without its secrets.key, or a new
+ * key made because the file was missing) would fail later and confusingly: signing keys
+ * silently, TOTP checks as 500s. Refuse to start, naming what is missing, unless the
+ * operator said to go on: then such signing keys retire (a new one signs) and such TOTP
+ * secrets answer a problem of their own at mfa/verify.
+ */
+static int check_secrets(const cn_config_t *cfg, cn_store_t *store, const char *key_path,
+                         cn_err_t *err)
+{
+    int64_t keys = 0, totp = 0;
+    int rc = auth_keys_unusable(store, 0, &keys, err);
+    if (rc == 0)
+        rc = auth_mfa_unusable(store, &totp, err);
+    if (rc != 0 || keys + totp == 0)
+        return rc;
+    if (!cfg->allow_unusable_secrets) {
+        int created = auth_vault_created();
+        if (created) /* leave no new key behind: the right file can simply be put back */
+            unlink(key_path);
+        return cn_err_set(err, CN_EINVAL,
+                          "auth.secrets_key_file %s %s: %lld signing keys and %lld TOTP secrets"
+                          " in the database were sealed with another key. Restore the secrets"
+                          " key file that belongs to this database, or start with"
+                          " --allow-unusable-secrets (auth.allow_unusable_secrets) to retire those"
+                          " signing keys (everyone signs in again) and leave those users to"
+                          " their recovery codes",
+                          key_path, created ? "was missing" : "does not open them", (long long)keys,
+                          (long long)totp);
+    }
+    cn_log(CN_LOG_WARN, NULL,
+           "auth.allow_unusable_secrets: %lld signing keys retired, %lld TOTP secrets unusable"
+           " (those users sign in with a recovery code until an admin resets their MFA)",
+           (long long)keys, (long long)totp);
+    return auth_keys_unusable(store, 1, &keys, err);
+}
+
+int auth_secrets_open(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
+{
+    char key_path[4096];
+    cn_config_secrets_key_path(cfg, key_path, sizeof(key_path));
+    int64_t totp = 0, keys = 0;
+    int rc = auth_vault_open(key_path, err);
+    if (rc == 0)
+        rc = check_secrets(cfg, store, key_path, err);
+    if (rc == 0 && (rc = auth_mfa_seal_plain(store, &totp, err)) == 0 && totp > 0)
+        cn_log(CN_LOG_INFO, NULL, "encrypted %lld TOTP secrets stored before the vault",
+               (long long)totp);
+    if (rc == 0 && (rc = auth_keys_seal_plain(store, &keys, err)) == 0 && keys > 0)
+        cn_log(CN_LOG_INFO, NULL, "encrypted %lld signing keys stored in plain", (long long)keys);
+    return rc;
+}
+
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     auth_lockout_configure(cfg);
@@ -997,17 +1110,11 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         return cn_err_set(err, CN_ERR,
                           "cannot load the common-password list %s (package john-data)",
                           AUTH_COMMON_PASSWORDS);
-    char key_path[4096];
-    cn_config_secrets_key_path(cfg, key_path, sizeof(key_path));
-    int64_t sealed = 0;
-    int rc = auth_vault_open(key_path, err);
-    if (rc == 0 && (rc = auth_mfa_seal_plain(store, &sealed, err)) == 0 && sealed > 0)
-        cn_log(CN_LOG_INFO, NULL, "encrypted %lld TOTP secrets stored before the vault",
-               (long long)sealed);
+    int rc = auth_secrets_open(cfg, store, err);
     if (rc == 0)
         rc = auth_keys_load(store, err);
     if (rc == 0)
-        rc = auth_revocations_load(store, err);
+        rc = auth_sessions_load(store, err);
     if (rc == 0) {
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
@@ -1023,6 +1130,7 @@ static void stop(void)
     auth_reset_free();
     auth_register_free();
     auth_keys_free();
+    auth_sessions_free();
     auth_vault_close();
 }
 

@@ -10,6 +10,14 @@
 
 extern const cn_app_t auth_module;
 
+/**
+ * Opens the vault (auth.secrets_key_file), refuses (CN_EINVAL, naming what is missing)
+ * when stored secrets were sealed with another key unless auth.allow_unusable_secrets,
+ * and seals secrets older versions stored in plain. The server's start and the CLI's
+ * key commands both go through it.
+ */
+int auth_secrets_open(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err);
+
 /** E-mail addresses are stored and compared lower-case: copies in lower-cased into out. */
 void auth_email_normalize(const char *in, char *out, size_t cap);
 

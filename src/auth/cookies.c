@@ -1,13 +1,17 @@
 /*
- * Cookies (see cookies.h). The CSRF token is random per sign-in and readable by the page's
- * script (not HttpOnly); a cross-site page can make the browser send the cookies but can
- * neither read the token nor set the header, and SameSite=Strict stops most of it before.
+ * Cookies (see cookies.h). The CSRF token is readable by the page's script (not HttpOnly);
+ * a cross-site page can make the browser send the cookies but can neither read the token
+ * nor set the header, and SameSite=Strict stops most of it before. It is an HMAC of the
+ * session id, not a random value echoed back: a value planted in the cookie (by a sibling
+ * subdomain, say) fits no session but the one it was made for.
  */
 #include "auth/cookies.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "lib/formats.h"
 
 #include <openssl/crypto.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,15 +51,26 @@ static void set_cookie(cn_req_t *r, const char *name, const char *value, const c
         cn_reply_header(r, "set-cookie", buf, (size_t)n);
 }
 
-void auth_cookies_set(cn_req_t *r, const char *access, const char *refresh)
+int auth_csrf_token(const char *sid, char out[48])
 {
-    uint8_t raw[24];
-    char csrf[40];
-    cn_random(raw, sizeof(raw));
-    cn_base64url_encode(raw, sizeof(raw), csrf);
+    uint8_t key[crypto_auth_hmacsha256_KEYBYTES], mac[crypto_auth_hmacsha256_BYTES];
+    if (auth_vault_derive(1, "cairncsr", key, sizeof(key)) != 0)
+        return -1;
+    crypto_auth_hmacsha256(mac, (const uint8_t *)sid, strlen(sid), key);
+    sodium_memzero(key, sizeof(key));
+    cn_base64url_encode(mac, sizeof(mac), out);
+    return 0;
+}
+
+int auth_cookies_set(cn_req_t *r, const char *access, const char *refresh, const char *sid)
+{
+    char csrf[48];
+    if (auth_csrf_token(sid, csrf) != 0)
+        return -1;
     set_cookie(r, AUTH_COOKIE_ACCESS, access, "/", AUTH_ACCESS_TTL_S, 1);
     set_cookie(r, AUTH_COOKIE_REFRESH, refresh, "/api/v1/auth", AUTH_REFRESH_TTL_S, 1);
     set_cookie(r, AUTH_COOKIE_CSRF, csrf, "/", AUTH_REFRESH_TTL_S, 0);
+    return 0;
 }
 
 void auth_cookies_clear(cn_req_t *r)
@@ -65,14 +80,14 @@ void auth_cookies_clear(cn_req_t *r)
     set_cookie(r, AUTH_COOKIE_CSRF, "", "/", 0, 0);
 }
 
-int auth_csrf_check(cn_req_t *r, const char *cookie_header, size_t len)
+int auth_csrf_check(cn_req_t *r, const char *sid)
 {
-    char want[64];
-    long n = auth_cookie_get(cookie_header, len, AUTH_COOKIE_CSRF, want, sizeof(want));
+    char want[48];
     h2o_iovec_t got = cn_req_header(r, "x-csrf-token");
-    if (n <= 0 || got.len != (size_t)n || CRYPTO_memcmp(got.base, want, (size_t)n) != 0)
+    size_t n = auth_csrf_token(sid, want) == 0 ? strlen(want) : 0;
+    if (n == 0 || got.len != n || CRYPTO_memcmp(got.base, want, n) != 0)
         return cn_fail(r, CN_EFORBIDDEN,
-                       "this cookie-authenticated request needs the "
-                       "X-CSRF-Token header (the cairn_csrf cookie's value)");
+                       "this cookie-authenticated request needs the X-CSRF-Token header with "
+                       "its session's token (the cairn_csrf cookie's value)");
     return 0;
 }

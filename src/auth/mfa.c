@@ -23,6 +23,7 @@
 #define SECRET_BYTES 20
 #define RECOVERY_CODES 10
 #define CHALLENGE_TTL_MS (5 * 60 * 1000)
+#define SECRET_SEALED_ELSEWHERE 1000 /* load_secret: a row this vault key cannot open */
 
 const char auth_mfa_sql[] =
     "CREATE TABLE mfa ("
@@ -162,8 +163,41 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
                                    "expires_in", CHALLENGE_TTL_MS / 1000));
 }
 
+/*
+ * A confirmed secret this server cannot open (its secrets key was lost) can never give a
+ * code again. Its owner may enrol anew once signed in with a second factor (a recovery
+ * code): the old secret and recovery codes go, and MFA is on again with the new secret's
+ * confirmation. Without this the account could never leave the recovery codes.
+ */
+static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTES],
+                       uint64_t *last_step, int *confirmed);
+
+static int drop_unusable_secret(cn_req_t *r)
+{
+    uint8_t secret[SECRET_BYTES];
+    uint64_t last = 0;
+    int confirmed = 0;
+    int rc = load_secret(r, r->principal.subject, secret, &last, &confirmed);
+    sodium_memzero(secret, sizeof(secret));
+    if (rc != SECRET_SEALED_ELSEWHERE)
+        return rc == CN_ENOTFOUND ? 0 : rc;
+    if (!r->principal.mfa)
+        return cn_fail(r, CN_EFORBIDDEN,
+                       "sign in with a recovery code first: this account's TOTP secret cannot be "
+                       "opened, and only a session with a second factor may replace it");
+    cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
+    rc = cn_store_exec(r->store, "DELETE FROM mfa_recovery WHERE user_id = $1", who, 1, NULL,
+                       &r->err);
+    if (rc == 0)
+        rc = cn_store_exec(r->store, "DELETE FROM mfa WHERE user_id = $1", who, 1, NULL, &r->err);
+    return rc;
+}
+
 int auth_mfa_enroll(cn_req_t *r)
 {
+    int rc = drop_unusable_secret(r);
+    if (rc != 0)
+        return rc;
     uint8_t secret[SECRET_BYTES];
     char sealed[AUTH_VAULT_LEN(SECRET_BYTES)], *b32 = NULL, uri[1024], email[256] = "", label[800];
     size_t b32_len;
@@ -178,8 +212,7 @@ int auth_mfa_enroll(cn_req_t *r)
     }
     cn_stmt_t *st;
     cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
-    int rc =
-        cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
+    rc = cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
     if (rc == 0) {
         if (cn_stmt_step(st, &r->err) == CN_ROW)
             snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
@@ -276,7 +309,54 @@ int auth_mfa_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err)
     }
 }
 
-/* Loads the user's secret and last step; 0, CN_ENOTFOUND, or an error. */
+int auth_mfa_unusable(cn_store_t *s, int64_t *count, cn_err_t *err)
+{
+    *count = 0;
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, "SELECT user_id, secret FROM mfa WHERE secret LIKE 'v1:%'", NULL, 0,
+                            &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        uint8_t secret[SECRET_BYTES];
+        size_t n;
+        const char *text = cn_stmt_text(st, 1, &n);
+        if (auth_vault_unseal(text, n, cn_stmt_text(st, 0, NULL), secret, SECRET_BYTES) != 0)
+            (*count)++;
+        sodium_memzero(secret, sizeof(secret));
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * The secret is there but this server cannot open it (started with
+ * auth.allow_unusable_secrets after losing the secrets key): no code can ever match, and
+ * that is no server fault the client should retry. A problem type of its own tells the
+ * client what to do instead.
+ */
+static int secret_unusable(cn_req_t *r)
+{
+    cn_store_rollback(r->store); /* the unit of work begun for the code: nothing in it */
+    json_t *p =
+        json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "urn:cairn:problem:mfa-secret-unusable",
+                  "title", "Conflict", "status", 409, "detail",
+                  "this account's TOTP secret cannot be opened by the server (its "
+                  "secrets key was lost): sign in with a recovery code, then enrol "
+                  "again (POST /api/v1/auth/mfa/enroll)",
+                  "request_id", r->request_id);
+    char *body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    if (body == NULL)
+        return CN_ERR;
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    int rc = cn_reply_raw(r, 409, "application/problem+json", body, strlen(body));
+    free(body);
+    return rc;
+}
+
+/* Loads the user's secret and last step; 0, CN_ENOTFOUND, CN_EGONE (sealed with another
+ * key), or an error. */
 static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTES],
                        uint64_t *last_step, int *confirmed)
 {
@@ -292,15 +372,15 @@ static int load_secret(cn_req_t *r, const char *user, uint8_t secret[SECRET_BYTE
         size_t n;
         const char *text = cn_stmt_text(st, 0, &n);
         if (auth_vault_unseal(text, n, user, secret, SECRET_BYTES) != 0) {
-            cn_log(CN_LOG_ERROR, r->request_id,
+            cn_log(CN_LOG_WARN, r->request_id,
                    "the TOTP secret of %s does not open with this server's secrets key", user);
-            rc = CN_ERR;
+            rc = SECRET_SEALED_ELSEWHERE;
         }
         *last_step = (uint64_t)cn_stmt_int(st, 1);
         *confirmed = !cn_stmt_is_null(st, 2);
     }
     cn_stmt_finish(st);
-    return rc == CN_ROW ? 0 : rc < 0 ? rc : rc == CN_ERR ? CN_ERR : CN_ENOTFOUND;
+    return rc == CN_ROW ? 0 : rc < 0 ? rc : rc == SECRET_SEALED_ELSEWHERE ? rc : CN_ENOTFOUND;
 }
 
 static int use_step(cn_req_t *r, const char *user, uint64_t step)
@@ -329,6 +409,8 @@ int auth_mfa_confirm(cn_req_t *r)
     int rc = load_secret(r, user, secret, &last, &confirmed);
     if (rc == CN_ENOTFOUND)
         return cn_fail(r, CN_ECONFLICT, "enrol first (POST /api/v1/auth/mfa/enroll)");
+    if (rc == SECRET_SEALED_ELSEWHERE)
+        return secret_unusable(r);
     if (rc != 0)
         return rc;
     if (confirmed)
@@ -417,7 +499,9 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
         uint8_t secret[SECRET_BYTES];
         uint64_t last = 0, step = 0;
         int confirmed = 0;
-        if ((rc = load_secret(r, user, secret, &last, &confirmed)) != 0)
+        if ((rc = load_secret(r, user, secret, &last, &confirmed)) == SECRET_SEALED_ELSEWHERE)
+            return secret_unusable(r);
+        if (rc != 0)
             return rc == CN_ENOTFOUND ? cn_fail(r, CN_EUNAUTH, "MFA is not enabled") : rc;
         int ok = auth_totp_check(secret, sizeof(secret), time(NULL), code, last, &step);
         sodium_memzero(secret, sizeof(secret));

@@ -36,6 +36,12 @@ int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const 
  */
 int auth_mfa_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err);
 
+/**
+ * Counts sealed TOTP secrets that do not open with the vault's key (a database restored
+ * without its secrets key file). Runs at start-up, once the vault is open.
+ */
+int auth_mfa_unusable(cn_store_t *s, int64_t *count, cn_err_t *err);
+
 int auth_mfa_enroll(cn_req_t *r);
 int auth_mfa_confirm(cn_req_t *r);
 extern const cn_schema_t auth_mfa_confirm_schema;

@@ -1,16 +1,21 @@
 /*
- * Tokens (see tokens.h). Issuing and verifying are done here (libjwt is the reference the
+ * Tokens (see tokens.h). Signing keys are kept sealed by the vault (a database copy holds
+ * no usable key) and retire: a retired key verifies for one more token lifetime, then
+ * never again. Issuing and verifying are done here (libjwt is the reference the
  * unit tests check against). Verification, before any claim is trusted: the header must say alg
  * HS256 with a known kid, and the HMAC is recomputed with OpenSSL and compared with CRYPTO_memcmp,
  * so the check is constant-time and "alg":"none" or algorithm switching can never reach a claim
  * parser.
  */
 #include "auth/tokens.h"
+#include "auth/auth.h"
+#include "auth/vault.h"
 #include "core/json.h"
 #include "lib/formats.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +29,20 @@ typedef struct {
     char kid[40];
     uint8_t secret[KEY_BYTES];
     int64_t created_at;
+    int64_t until_s; /* verifies tokens until then: INT64_MAX while not retired */
+    int retired;
 } key_t_;
 
+/* The keys still verifying, active (not retired) first, each group newest first; so
+ * keys[0] signs when it is active. Owned here; loop threads read under the lock. */
 static struct {
     pthread_rwlock_t lock;
-    key_t_ keys[MAX_KEYS]; /* newest first */
+    key_t_ keys[MAX_KEYS];
     size_t n;
-    int64_t loaded_at_ms;
+    _Atomic int64_t loaded_at_ms;
+    _Atomic uint64_t gen;  /* changes whenever the key set or a retirement does */
+    _Atomic int reloading; /* one thread re-reads at a time */
+    uint64_t fingerprint;  /* of the kids and deadlines loaded, to tell a change */
 } K = {PTHREAD_RWLOCK_INITIALIZER};
 
 static void hex(const uint8_t *in, size_t n, char *out)
@@ -43,60 +55,99 @@ static void hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int unhex(const char *s, uint8_t *out, size_t n)
+/* The associated data a key is sealed with: a sealed key copied to another kid (or to a
+ * TOTP row) does not open. */
+static void key_ad(const char *kid, char ad[64])
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
+    snprintf(ad, 64, "signing_key:%s", kid);
 }
 
+int auth_key_unseal(const char *kid, const char *sealed, size_t len, uint8_t secret[32])
+{
+    char ad[64];
+    key_ad(kid, ad);
+    return auth_vault_unseal(sealed, len, ad, secret, KEY_BYTES);
+}
+
+static int64_t until_of(cn_stmt_t *st, int col)
+{
+    return cn_stmt_is_null(st, col) ? INT64_MAX : cn_stmt_int(st, col) / 1000;
+}
+
+/* Publishes keys[0..n) and bumps the generation when they differ from what was there. */
+static void publish_keys(const key_t_ *keys, size_t n)
+{
+    uint64_t fp = cn_fnv1a(CN_FNV_OFFSET, &n, sizeof(n));
+    for (size_t i = 0; i < n; i++) {
+        fp = cn_fnv1a(fp, keys[i].kid, strlen(keys[i].kid));
+        fp = cn_fnv1a(fp, &keys[i].until_s, sizeof(keys[i].until_s));
+    }
+    pthread_rwlock_wrlock(&K.lock);
+    memcpy(K.keys, keys, n * sizeof(key_t_));
+    OPENSSL_cleanse(K.keys + n, (MAX_KEYS - n) * sizeof(key_t_));
+    K.n = n;
+    if (fp != K.fingerprint) {
+        K.fingerprint = fp;
+        atomic_fetch_add(&K.gen, 1); /* verified tokens cached per thread are checked again */
+    }
+    atomic_store(&K.loaded_at_ms, cn_now_ms());
+    pthread_rwlock_unlock(&K.lock);
+}
+
+/*
+ * Reads the keys that still verify: not retired, or retired less than their grace ago.
+ * Only sealed keys count: one that does not open with the vault key (or a plain one a
+ * newer process would have sealed) is skipped, never used.
+ */
 static int read_keys(cn_store_t *s, cn_err_t *err)
 {
     cn_stmt_t *st;
-    cn_val_t args[] = {CN_VINT(MAX_KEYS)};
+    cn_val_t args[] = {CN_VINT(cn_now_ms()), CN_VINT(MAX_KEYS)};
     int rc = cn_store_query(s,
-                            "SELECT kid, secret, created_at FROM signing_keys"
-                            " ORDER BY created_at DESC, kid DESC LIMIT $1",
-                            args, 1, &st, err);
+                            "SELECT kid, secret, created_at, retired_at, verify_until"
+                            " FROM signing_keys WHERE verify_until IS NULL OR verify_until > $1"
+                            " ORDER BY retired_at IS NOT NULL, created_at DESC, kid DESC LIMIT $2",
+                            args, 2, &st, err);
     if (rc != 0)
         return rc;
     key_t_ keys[MAX_KEYS];
     size_t n = 0;
     while ((rc = cn_stmt_step(st, err)) == CN_ROW && n < MAX_KEYS) {
         size_t len;
-        const char *secret = cn_stmt_text(st, 1, &len);
-        if (len != 2 * KEY_BYTES || unhex(secret, keys[n].secret, KEY_BYTES) != 0)
+        const char *kid = cn_stmt_text(st, 0, NULL), *sealed = cn_stmt_text(st, 1, &len);
+        if (strlen(kid) >= sizeof(keys[n].kid) ||
+            auth_key_unseal(kid, sealed, len, keys[n].secret) != 0)
             continue;
-        snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", cn_stmt_text(st, 0, NULL));
+        snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", kid);
         keys[n].created_at = cn_stmt_int(st, 2);
+        keys[n].retired = !cn_stmt_is_null(st, 3);
+        keys[n].until_s = until_of(st, 4);
         n++;
     }
     cn_stmt_finish(st);
-    if (rc < 0)
+    if (rc < 0) {
+        OPENSSL_cleanse(keys, sizeof(keys));
         return rc;
-    pthread_rwlock_wrlock(&K.lock);
-    memcpy(K.keys, keys, n * sizeof(key_t_));
-    K.n = n;
-    K.loaded_at_ms = cn_now_ms();
-    pthread_rwlock_unlock(&K.lock);
+    }
+    publish_keys(keys, n);
+    OPENSSL_cleanse(keys, sizeof(keys));
     return 0;
 }
 
-int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
+/* Inserts a new sealed key that sorts newest, even within one millisecond. */
+static int insert_key(cn_store_t *s, char kid[40], cn_err_t *err)
 {
     uint8_t secret[KEY_BYTES], id[8];
-    char secret_hex[2 * KEY_BYTES + 1];
+    char sealed[AUTH_VAULT_LEN(KEY_BYTES)], ad[64];
     cn_random(secret, sizeof(secret));
     cn_random(id, sizeof(id));
     kid[0] = 'k';
     hex(id, sizeof(id), kid + 1);
-    hex(secret, sizeof(secret), secret_hex);
+    key_ad(kid, ad);
+    int ok = auth_vault_seal(secret, sizeof(secret), ad, sealed, sizeof(sealed)) == 0;
     OPENSSL_cleanse(secret, sizeof(secret));
-    /* the newest key signs: make sure this one sorts newest even within one millisecond */
+    if (!ok)
+        return cn_err_set(err, CN_ERR, "cannot seal a signing key: the secrets key is not open");
     int64_t created = cn_now_ms();
     cn_stmt_t *st;
     int rc = cn_store_query(s, "SELECT MAX(created_at) FROM signing_keys", NULL, 0, &st, err);
@@ -105,21 +156,176 @@ int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
     if (cn_stmt_step(st, err) == CN_ROW && !cn_stmt_is_null(st, 0) && cn_stmt_int(st, 0) >= created)
         created = cn_stmt_int(st, 0) + 1;
     cn_stmt_finish(st);
-    cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(secret_hex), CN_VINT(created)};
-    rc = cn_store_exec(s, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-                       args, 3, NULL, err);
-    OPENSSL_cleanse(secret_hex, sizeof(secret_hex));
+    cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(sealed), CN_VINT(created)};
+    return cn_store_exec(s,
+                         "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
+                         args, 3, NULL, err);
+}
+
+int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
+{
+    int rc = cn_store_begin(s, err);
+    if (rc == 0)
+        rc = insert_key(s, kid, err);
+    if (rc == 0) { /* the older keys retire: they verify for one more token lifetime */
+        int64_t now = cn_now_ms();
+        cn_val_t args[] = {CN_VTEXT(kid), CN_VINT(now), CN_VINT(now + AUTH_KEY_GRACE_S * 1000LL)};
+        rc = cn_store_exec(s,
+                           "UPDATE signing_keys SET retired_at = $2, verify_until = $3"
+                           " WHERE retired_at IS NULL AND kid <> $1",
+                           args, 3, NULL, err);
+    }
+    rc = cn_store_end(s, rc, err);
     return rc != 0 ? rc : read_keys(s, err);
+}
+
+/* The newest key that is not retired, in the store (not in memory): "" when none. */
+static int newest_active(cn_store_t *s, char kid[40], cn_err_t *err)
+{
+    cn_stmt_t *st;
+    kid[0] = '\0';
+    int rc = cn_store_query(s,
+                            "SELECT kid FROM signing_keys WHERE retired_at IS NULL"
+                            " ORDER BY created_at DESC, kid DESC LIMIT 1",
+                            NULL, 0, &st, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        snprintf(kid, 40, "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Ends key kid (every key but keep, when kid is NULL) now; reports each one retired. */
+static int retire_now(cn_store_t *s, const char *kid, const char *keep,
+                      void (*each)(const char *kid, void *ud), void *ud, cn_err_t *err)
+{
+    int64_t now = cn_now_ms();
+    cn_val_t args[] = {CN_VTEXT(kid ? kid : ""), CN_VTEXT(keep), CN_VINT(now)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $3),"
+                            " verify_until = $3 WHERE (verify_until IS NULL OR verify_until > $3)"
+                            " AND (kid = $1 OR ($1 = '' AND kid <> $2)) RETURNING kid",
+                            args, 3, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        if (each != NULL)
+            each(cn_stmt_text(st, 0, NULL), ud);
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? 0 : rc;
+}
+
+int auth_keys_retire(cn_store_t *s, const char *kid, void (*each)(const char *kid, void *ud),
+                     void *ud, cn_err_t *err)
+{
+    char newest[40], fresh[40], found[40];
+    int rc = cn_store_begin(s, err);
+    if (rc == 0)
+        rc = newest_active(s, newest, err);
+    if (rc == 0 && kid != NULL) {
+        rc = auth_lookup_id(s, "SELECT kid FROM signing_keys WHERE kid = $1", kid, found, err);
+        if (rc == CN_ENOTFOUND)
+            cn_err_set(err, CN_ENOTFOUND, "no signing key %s", kid);
+    }
+    /* the signing key itself goes (or there is none): a new one signs from now on */
+    int needs_new = newest[0] == '\0' || (kid != NULL && strcmp(kid, newest) == 0);
+    if (rc == 0 && needs_new && (rc = insert_key(s, fresh, err)) == 0)
+        snprintf(newest, sizeof(newest), "%s", fresh);
+    if (rc == 0)
+        rc = retire_now(s, kid, newest, each, ud, err);
+    rc = cn_store_end(s, rc, err);
+    return rc != 0 ? rc : read_keys(s, err);
+}
+
+/* Seals one key stored in plain hex by an older version. */
+static int seal_key(cn_store_t *s, const char *kid, const char *plain, cn_err_t *err)
+{
+    uint8_t secret[KEY_BYTES];
+    char sealed[AUTH_VAULT_LEN(KEY_BYTES)], ad[64];
+    size_t got = 0;
+    key_ad(kid, ad);
+    int ok = sodium_hex2bin(secret, sizeof(secret), plain, strlen(plain), NULL, &got, NULL) == 0 &&
+             got == KEY_BYTES && auth_vault_seal(secret, got, ad, sealed, sizeof(sealed)) == 0;
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (!ok)
+        return cn_err_set(err, CN_ERR, "the stored signing key %s is malformed", kid);
+    cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(sealed)};
+    return cn_store_exec(s, "UPDATE signing_keys SET secret = $2 WHERE kid = $1", args, 2, NULL,
+                         err);
+}
+
+int auth_keys_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err)
+{
+    *sealed = 0;
+    for (;;) { /* one row at a time: no statement stays open across the UPDATE */
+        char kid[64] = "", plain[160] = "";
+        cn_stmt_t *st;
+        int rc = cn_store_query(s,
+                                "SELECT kid, secret FROM signing_keys WHERE secret NOT LIKE 'v1:%'"
+                                " LIMIT 1",
+                                NULL, 0, &st, err);
+        if (rc != 0)
+            return rc;
+        if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+            snprintf(kid, sizeof(kid), "%s", cn_stmt_text(st, 0, NULL));
+            snprintf(plain, sizeof(plain), "%s", cn_stmt_text(st, 1, NULL));
+        }
+        cn_stmt_finish(st);
+        if (rc != CN_ROW)
+            return rc < 0 ? rc : 0;
+        rc = seal_key(s, kid, plain, err);
+        OPENSSL_cleanse(plain, sizeof(plain));
+        if (rc != 0)
+            return rc;
+        (*sealed)++;
+    }
+}
+
+int auth_keys_unusable(cn_store_t *s, int retire, int64_t *count, cn_err_t *err)
+{
+    *count = 0;
+    cn_stmt_t *st;
+    cn_val_t args[] = {CN_VINT(cn_now_ms())};
+    int rc = cn_store_query(s,
+                            "SELECT kid, secret FROM signing_keys WHERE secret LIKE 'v1:%'"
+                            " AND (verify_until IS NULL OR verify_until > $1)",
+                            args, 1, &st, err);
+    if (rc != 0)
+        return rc;
+    char bad[MAX_KEYS][40];
+    size_t n_bad = 0;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        size_t len;
+        uint8_t secret[KEY_BYTES];
+        const char *kid = cn_stmt_text(st, 0, NULL), *sealed = cn_stmt_text(st, 1, &len);
+        if (auth_key_unseal(kid, sealed, len, secret) != 0) {
+            if (n_bad < MAX_KEYS)
+                snprintf(bad[n_bad++], sizeof(bad[0]), "%s", kid);
+            (*count)++;
+        }
+        OPENSSL_cleanse(secret, sizeof(secret));
+    }
+    cn_stmt_finish(st);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; retire && i < n_bad; i++) /* nobody can use them: they end now */
+        if ((rc = retire_now(s, bad[i], "", NULL, NULL, err)) != 0)
+            return rc;
+    return 0;
 }
 
 int auth_keys_load(cn_store_t *s, cn_err_t *err)
 {
     int rc = read_keys(s, err);
-    if (rc == 0 && K.n == 0) {
-        char kid[40];
-        rc = auth_keys_rotate(s, kid, err);
-    }
-    return rc;
+    if (rc != 0)
+        return rc;
+    pthread_rwlock_rdlock(&K.lock);
+    int can_sign = K.n > 0 && !K.keys[0].retired;
+    pthread_rwlock_unlock(&K.lock);
+    char kid[40];
+    return can_sign ? 0 : auth_keys_rotate(s, kid, err);
 }
 
 void auth_keys_free(void)
@@ -127,6 +333,9 @@ void auth_keys_free(void)
     pthread_rwlock_wrlock(&K.lock);
     OPENSSL_cleanse(K.keys, sizeof(K.keys));
     K.n = 0;
+    K.fingerprint = 0;
+    atomic_fetch_add(&K.gen, 1);
+    atomic_store(&K.loaded_at_ms, 0);
     pthread_rwlock_unlock(&K.lock);
 }
 
@@ -144,7 +353,7 @@ static void append_b64url(cn_buf_t *out, const char *data, size_t len)
 char *auth_token_issue(const auth_claims_t *c)
 {
     pthread_rwlock_rdlock(&K.lock);
-    if (K.n == 0) {
+    if (K.n == 0 || K.keys[0].retired) { /* retired keys only verify */
         pthread_rwlock_unlock(&K.lock);
         return NULL;
     }
@@ -199,13 +408,15 @@ char *auth_token_issue(const auth_claims_t *c)
     return out.data; /* the caller frees it */
 }
 
-static int find_key(const char *kid, uint8_t secret[KEY_BYTES])
+/* Copies the secret of kid and until when it verifies; 0 when the kid is unknown. */
+static int find_key(const char *kid, uint8_t secret[KEY_BYTES], int64_t *until_s)
 {
     int found = 0;
     pthread_rwlock_rdlock(&K.lock);
     for (size_t i = 0; i < K.n && !found; i++)
         if (strcmp(K.keys[i].kid, kid) == 0) {
             memcpy(secret, K.keys[i].secret, KEY_BYTES);
+            *until_s = K.keys[i].until_s;
             found = 1;
         }
     pthread_rwlock_unlock(&K.lock);
@@ -265,24 +476,35 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
     return 0;
 }
 
-static int reload_if_older(cn_store_t *s, int64_t max_age_ms)
+/* Re-reads the keys when the copy was read in an earlier second than now_s: at most once
+ * a second, never more than a second late. One thread at a time (the others go on with
+ * the copy they have). 1 when this call re-read them. */
+static int reload_if_older(cn_store_t *s, int64_t now_s)
 {
-    pthread_rwlock_rdlock(&K.lock);
-    int stale = cn_now_ms() - K.loaded_at_ms > max_age_ms;
-    pthread_rwlock_unlock(&K.lock);
+    int expected = 0;
+    if (s == NULL || now_s <= atomic_load_explicit(&K.loaded_at_ms, memory_order_relaxed) / 1000 ||
+        !atomic_compare_exchange_strong(&K.reloading, &expected, 1))
+        return 0;
     cn_err_t err;
-    return stale && s != NULL && read_keys(s, &err) == 0;
+    int ok = read_keys(s, &err) == 0;
+    atomic_store(&K.reloading, 0);
+    return ok;
 }
 
-/* An unknown kid may be a key another process just added: reload, at most once a second. */
-static int maybe_reload(cn_store_t *s)
+/*
+ * Verification re-reads the keys at most once a second (a new second of the request's
+ * own time, so no clock is read per request): a key `cairn keys retire` ended in another
+ * process stops verifying here within that second, and an unknown kid may be a key
+ * another process just added.
+ */
+static int maybe_reload(cn_store_t *s, int64_t now_s)
 {
-    return reload_if_older(s, 1000);
+    return reload_if_older(s, now_s);
 }
 
 void auth_keys_refresh(cn_store_t *s)
 {
-    reload_if_older(s, 60 * 1000); /* `cairn keys rotate` reaches signing within a minute */
+    reload_if_older(s, cn_now_ms() / 1000); /* `cairn keys rotate` reaches signing in a second */
 }
 
 /*
@@ -298,6 +520,8 @@ typedef struct {
     size_t len; /* 0 = empty */
     char token[CACHE_TOKEN_MAX];
     auth_claims_t claims;
+    uint64_t key_gen; /* K.gen when verified: any change to the keys verifies again */
+    int64_t key_until_s;
 } cached_t;
 
 /* A pthread key (not _Thread_local) so each thread's cache is freed when it exits. */
@@ -326,16 +550,41 @@ static size_t cache_slot(const char *token, size_t len)
     return (size_t)(cn_fnv1a(CN_FNV_OFFSET, token + from, len - from) % CACHE_SLOTS);
 }
 
-static const auth_claims_t *cache_find(const char *token, size_t len)
+/*
+ * 1 when a and b (n bytes each) are equal, in time that depends on n only: the bytes are
+ * combined eight at a time with no branch on their values. CRYPTO_memcmp goes a byte at a
+ * time through a volatile pointer, which on a whole token was 2 % of an authenticated
+ * GET.
+ */
+static int equal_ct(const char *a, const char *b, size_t n)
+{
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < n; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static const cached_t *cache_find(const char *token, size_t len)
 {
     cached_t *cache = len <= CACHE_TOKEN_MAX ? thread_cache(0) : NULL;
     if (cache == NULL)
         return NULL;
     cached_t *c = &cache[cache_slot(token, len)];
-    return c->len == len && CRYPTO_memcmp(c->token, token, len) == 0 ? &c->claims : NULL;
+    return c->len == len && c->key_gen == atomic_load_explicit(&K.gen, memory_order_relaxed) &&
+                   equal_ct(c->token, token, len)
+               ? c
+               : NULL;
 }
 
-static void cache_put(const char *token, size_t len, const auth_claims_t *claims)
+static void cache_put(const char *token, size_t len, const auth_claims_t *claims, uint64_t gen,
+                      int64_t key_until_s)
 {
     if (len > CACHE_TOKEN_MAX)
         return;
@@ -343,21 +592,29 @@ static void cache_put(const char *token, size_t len, const auth_claims_t *claims
     memcpy(c->token, token, len);
     c->len = len;
     c->claims = *claims;
+    c->key_gen = gen;
+    c->key_until_s = key_until_s;
 }
 
 static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_store_t *s,
-                           auth_claims_t *out, const char **why);
+                           auth_claims_t *out, int64_t *key_until_s, const char **why);
 
 int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *s,
                       auth_claims_t *out, const char **why)
 {
-    const auth_claims_t *hit = cache_find(token, len);
-    if (hit == NULL) {
-        int rc = verify_uncached(token, len, now_s, s, out, why);
+    maybe_reload(s, now_s);
+    const cached_t *c = cache_find(token, len);
+    if (c == NULL) {
+        uint64_t gen = atomic_load(&K.gen); /* before reading the key: a change re-verifies */
+        int64_t key_until_s = 0;
+        int rc = verify_uncached(token, len, now_s, s, out, &key_until_s, why);
         if (rc == 0)
-            cache_put(token, len, out);
+            cache_put(token, len, out, gen, key_until_s);
         return rc;
     }
+    const auth_claims_t *hit = &c->claims;
+    if (now_s >= c->key_until_s)
+        return *why = "the token's signing key was retired", -1;
     if (now_s >= hit->exp)
         return *why = "the token has expired", -1;
     if (now_s < hit->nbf)
@@ -367,7 +624,7 @@ int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *
 }
 
 static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_store_t *s,
-                           auth_claims_t *out, const char **why)
+                           auth_claims_t *out, int64_t *key_until_s, const char **why)
 {
     *why = "the token is malformed";
     if (len == 0 || len > MAX_TOKEN)
@@ -383,9 +640,12 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
     int rc = -1;
     if (alg == NULL || strcmp(alg, "HS256") != 0) {
         *why = "the token must be signed with HS256";
-    } else if (kid == NULL ||
-               (!find_key(kid, secret) && !(maybe_reload(s) && find_key(kid, secret)))) {
+    } else if (kid == NULL || (!find_key(kid, secret, key_until_s) &&
+                               !(maybe_reload(s, now_s) && find_key(kid, secret, key_until_s)))) {
         *why = "the token's signing key is unknown";
+    } else if (now_s >= *key_until_s) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        *why = "the token's signing key was retired";
     } else {
         /* libsodium's HMAC: no allocation or algorithm lookup per call (OpenSSL 3's is slow) */
         uint8_t mac[crypto_auth_hmacsha256_BYTES], sig[64];
@@ -407,102 +667,6 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
     }
     json_decref(header);
     return rc;
-}
-
-/* ---- revoked sessions: an open-addressing set, pruned as entries expire ---- */
-
-#define REVOKED_MIN 1024 /* slots; a power of two, doubled while over half full */
-
-typedef struct {
-    char sid[40];
-    int64_t until_s; /* 0 = empty slot */
-} revoked_t;
-
-static struct {
-    pthread_rwlock_t lock;
-    revoked_t *slots;
-    size_t cap, count;
-} R = {PTHREAD_RWLOCK_INITIALIZER};
-
-/* Rebuilds the table with cap slots, dropping entries that expired. */
-static void rebuild(size_t cap, int64_t now)
-{
-    revoked_t *old = R.slots;
-    size_t old_cap = R.cap;
-    R.slots = cn_calloc(cap, sizeof(revoked_t));
-    R.cap = cap;
-    R.count = 0;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].until_s <= now)
-            continue;
-        size_t j = cn_hash_str(old[i].sid) & (cap - 1);
-        while (R.slots[j].until_s)
-            j = (j + 1) & (cap - 1);
-        R.slots[j] = old[i];
-        R.count++;
-    }
-    free(old);
-}
-
-void auth_revoke_session(const char *sid)
-{
-    int64_t now = cn_now_ms() / 1000, until = now + AUTH_ACCESS_TTL_S + 60;
-    pthread_rwlock_wrlock(&R.lock);
-    if (R.slots == NULL)
-        rebuild(REVOKED_MIN, now);
-    if ((R.count + 1) * 2 > R.cap) { /* prune first; grow only if that is not enough */
-        rebuild(R.cap, now);
-        if ((R.count + 1) * 2 > R.cap)
-            rebuild(R.cap * 2, now);
-    }
-    size_t j = cn_hash_str(sid) & (R.cap - 1);
-    while (R.slots[j].until_s && strcmp(R.slots[j].sid, sid) != 0)
-        j = (j + 1) & (R.cap - 1); /* ends: the table is at most half full */
-    if (!R.slots[j].until_s)
-        R.count++;
-    snprintf(R.slots[j].sid, sizeof(R.slots[j].sid), "%s", sid);
-    R.slots[j].until_s = until;
-    pthread_rwlock_unlock(&R.lock);
-}
-
-int auth_session_revoked(const char *sid)
-{
-    int found = 0;
-    pthread_rwlock_rdlock(&R.lock);
-    if (R.count > 0) {
-        size_t j = cn_hash_str(sid) & (R.cap - 1);
-        for (size_t probes = 0; R.slots[j].until_s && !found && probes < R.cap; probes++) {
-            found = strcmp(R.slots[j].sid, sid) == 0;
-            j = (j + 1) & (R.cap - 1);
-        }
-    }
-    pthread_rwlock_unlock(&R.lock);
-    return found;
-}
-
-int auth_revoke_sessions(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
-                         int64_t *count, cn_err_t *err)
-{
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, sql, args, n, &st, err);
-    if (rc != 0)
-        return rc;
-    int64_t revoked = 0;
-    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
-        auth_revoke_session(cn_stmt_text(st, 0, NULL));
-        revoked++;
-    }
-    cn_stmt_finish(st);
-    if (count != NULL)
-        *count = revoked;
-    return rc == CN_DONE ? 0 : rc;
-}
-
-int auth_revocations_load(cn_store_t *s, cn_err_t *err)
-{
-    cn_val_t args[] = {CN_VINT(cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL)};
-    return auth_revoke_sessions(s, "SELECT id FROM sessions WHERE revoked_at > $1", args, 1, NULL,
-                                err);
 }
 
 void auth_refresh_hash(const char *token, size_t len, char hash[65])

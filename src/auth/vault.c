@@ -13,6 +13,7 @@
 #define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 static unsigned char *key; /* sodium_malloc: guarded, locked, wiped on free */
+static int created;        /* the last open made a new key file */
 
 static int read_key(int fd, unsigned char *k)
 {
@@ -42,6 +43,7 @@ static int write_key(int fd, const unsigned char *k)
 int auth_vault_open(const char *path, cn_err_t *err)
 {
     auth_vault_close();
+    created = 0;
     if (sodium_init() < 0)
         return cn_err_set(err, CN_ERR, "libsodium cannot start");
     key = sodium_malloc(KEY_BYTES);
@@ -77,7 +79,20 @@ int auth_vault_open(const char *path, cn_err_t *err)
         return cn_err_set(err, CN_ERR, "cannot create the secrets key %s: %s", path, strerror(e));
     }
     close(fd);
+    created = 1;
     return 0;
+}
+
+int auth_vault_created(void)
+{
+    return created;
+}
+
+int auth_vault_derive(uint64_t id, const char ctx[8], uint8_t *out, size_t n)
+{
+    if (key == NULL || n < crypto_kdf_BYTES_MIN || n > crypto_kdf_BYTES_MAX)
+        return -1;
+    return crypto_kdf_derive_from_key(out, n, id, ctx, key) == 0 ? 0 : -1;
 }
 
 void auth_vault_close(void)

@@ -84,7 +84,13 @@ static const key_t_ keys[] = {
      OFF(bootstrap_token), "bearer token accepted for routes that need a permission"},
     {"auth.secrets_key_file", "CAIRN_SECRETS_KEY_FILE", NULL, T_STRING, "", 0, 0, NULL,
      OFF(secrets_key_file),
-     "32-byte key encrypting TOTP secrets at rest (created if missing); empty = DATA/secrets.key"},
+     "32-byte key encrypting TOTP secrets and signing keys at rest (created if missing);"
+     " empty = DATA/secrets.key"},
+    {"auth.allow_unusable_secrets", "CAIRN_ALLOW_UNUSABLE_SECRETS", NULL, T_BOOL, "false", 0, 0,
+     NULL, OFF(allow_unusable_secrets),
+     "start even when stored secrets do not open with the secrets key: such signing keys are"
+     " retired, such TOTP secrets answer 409 until re-enrolled"
+     " (serve --allow-unusable-secrets)"},
     {"limits.ip_per_min", "CAIRN_RATE_IP_PER_MIN", NULL, T_INT, "1000", 1, 10000000, NULL,
      OFF(rate_ip_per_min), "requests per minute per client IP (token bucket)"},
     {"limits.user_per_min", "CAIRN_RATE_USER_PER_MIN", NULL, T_INT, "100", 1, 10000000, NULL,

@@ -49,6 +49,8 @@ typedef struct st_cn_config_t {
     int lockout_max_s;            /* the longest lock of an (account, IP) pair */
     int lockout_account_attempts; /* failures per window from all IPs before throttling */
 
+    /* start although sealed secrets do not open with auth.secrets_key_file */
+    int allow_unusable_secrets;
     int64_t cache_max_bytes; /* response cache budget; 0 = off */
     int cache_ttl_ms;        /* default entry lifetime */
 

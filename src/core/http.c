@@ -737,6 +737,8 @@ static int parse_body(cn_req_t *r)
             return problem(r, 400, "this endpoint takes no request body");
         return 1;
     }
+    if (!has_body && r->route->body_optional)
+        return 1;
     if (!has_body)
         return problem(r, 400, "a JSON request body is required");
     if (!is_json_type(header_value(req, H2O_TOKEN_CONTENT_TYPE)))

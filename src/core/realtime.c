@@ -1074,6 +1074,25 @@ static void on_upgraded(void *ud, h2o_socket_t *sock, size_t reqsize)
         flush_dirty(c->hub);
 }
 
+/*
+ * A browser cannot set headers on a WebSocket, so the console's upgrade carries its
+ * session cookie instead. Only from this server's own pages: a browser always sends
+ * Origin on an upgrade, and one naming another site is not authenticated by cookie
+ * (SameSite=Strict keeps the cookie from cross-site upgrades as well).
+ */
+static int same_origin(cn_req_t *r)
+{
+    h2o_iovec_t origin = cn_req_header(r, "origin");
+    if (origin.len == 0)
+        return 1; /* not a browser */
+    const h2o_url_scheme_t *scheme = r->h->scheme;
+    size_t n = scheme->name.len;
+    return origin.len == n + 3 + r->h->authority.len &&
+           memcmp(origin.base, scheme->name.base, n) == 0 &&
+           memcmp(origin.base + n, "://", 3) == 0 &&
+           memcmp(origin.base + n + 3, r->h->authority.base, r->h->authority.len) == 0;
+}
+
 static int is_websocket_handshake(cn_req_t *r, h2o_iovec_t *key)
 {
     h2o_req_t *req = r->h;
@@ -1098,6 +1117,7 @@ static int get_realtime(cn_req_t *r)
     }
     cn_principal_t p;
     int with_header = cn_req_header(r, "authorization").len > 0;
+    int with_cookie = !with_header && cn_req_header(r, "cookie").len > 0 && same_origin(r);
     if (with_header) {
         int rc = cn_req_authenticate(r);
         if (rc != 0)
@@ -1105,6 +1125,10 @@ static int get_realtime(cn_req_t *r)
         if (cn_req_allowed(r, "realtime.read") != 0)
             return cn_fail(r, CN_EFORBIDDEN, "this needs the permission realtime.read");
         p = r->principal;
+    } else if (with_cookie) { /* failing, it is a connection that must send op auth */
+        with_header = cn_req_authenticate(r) == 0 && cn_req_allowed(r, "realtime.read") == 0;
+        p = r->principal;
+        r->err.msg[0] = '\0';
     }
     client_t *c = cn_calloc(1, sizeof(*c));
     if (with_header)

@@ -51,6 +51,8 @@ typedef struct st_cn_route_t {
     unsigned rate_auth : 1;    /* counts against the strict per-IP sign-in limit */
     unsigned no_write : 1;     /* a POST that stores nothing (a computation): it runs at once
                                 * instead of waiting for the loop turn's write transaction */
+    /* with body: an empty body is allowed too (r->body stays NULL) */
+    unsigned body_optional : 1;
 } cn_route_t;
 
 #define CN_MAX_PARAMS 8

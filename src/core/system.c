@@ -263,8 +263,9 @@ static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schema
     if (rt->body) {
         json_object_set_new(schemas, rt->body->name, cn_schema_openapi(rt->body));
         json_object_set_new(op, "requestBody",
-                            json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
-                                      "application/json", "schema", ref_to(rt->body->name)));
+                            json_pack("{s:b, s:{s:{s:o}}}", "required", !rt->body_optional,
+                                      "content", "application/json", "schema",
+                                      ref_to(rt->body->name)));
     } else if (rt->raw_body) {
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content",

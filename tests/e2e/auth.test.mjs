@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { unsealSigningKey } from './lib/vault.mjs';
 import {
   TOKEN, UUID_RE, api, assertProblem, rawExchange, request, runCli, runCliWithInput, runProgram,
   startServer, stopAllServers, tempDir, waitFor,
@@ -71,14 +72,15 @@ function parts(jwt) {
   return { header: decode(h), payload: decode(p), h, p, sig };
 }
 
-/** The signing keys in the database, newest first: [{kid, secret}]. */
+/** The signing keys in the database, newest first: [{kid, secret}], each opened with the
+ * server's secrets key file (the database holds them sealed). */
 async function signingKeys() {
   const r = await runProgram('sqlite3', [path.join(dataDir, 'cairn.db'),
     'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC']);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim().split('\n').map((l) => {
-    const [kid, secret] = l.split('|');
-    return { kid, secret };
+    const [kid, sealed] = l.split('|');
+    return { kid, secret: unsealSigningKey(path.join(dataDir, 'secrets.key'), kid, sealed) };
   });
 }
 
@@ -763,7 +765,7 @@ describe('signing keys', () => {
 
     const r = await cli(['keys', 'rotate']);
     assert.equal(r.code, 0, r.stderr);
-    const m = /^new signing key (k[0-9a-f]{16}); running servers use it within a minute\n$/.exec(r.stdout);
+    const m = /^new signing key (k[0-9a-f]{16}); running servers sign with it within a second\n$/.exec(r.stdout);
     assert.ok(m, r.stdout);
     const newKid = m[1];
     assert.notEqual(newKid, oldKid);

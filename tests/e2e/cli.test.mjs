@@ -324,9 +324,12 @@ describe('cairn backup', () => {
     assert.ok(bg >= 50 && bg <= written, `backup holds ${bg} of ${written} background notes`);
     assert.equal(await sqlite(file, 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length));
 
-    // a fresh server on a copy serves the notes
+    // a fresh server on a copy serves the notes, with the secrets key restored beside it
+    // (the backup holds the signing keys sealed with it: without it serve exits 78)
     const restored = tempDir();
     copyFileSync(file, path.join(restored, 'cairn.db'));
+    await assert.rejects(startServer({ dataDir: restored }), /exited with 78[\s\S]*auth\.secrets_key_file/);
+    copyFileSync(path.join(s.dataDir, 'secrets.key'), path.join(restored, 'secrets.key'));
     const s2 = await startServer({ dataDir: restored });
     const c2 = api(s2.url);
     for (const n of known) {

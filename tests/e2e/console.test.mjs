@@ -81,10 +81,18 @@ describe('console', () => {
     assert.match(await page.textContent('#signin-error'), /password|credentials|not valid/i);
     assert.equal(await page.isVisible('#app'), false);
 
+    // what the page's script receives from the sign-in holds no token (they are HttpOnly
+    // cookies), and the live connection authenticates with the cookie all the same
+    const answer = page.waitForResponse((res) => res.url().endsWith('/api/v1/auth/login'));
     await signIn();
+    const body = await (await answer).json();
+    assert.equal(body.access_token, undefined);
+    assert.equal(body.refresh_token, undefined);
     await page.waitForSelector('#app', { state: 'visible' });
     assert.match(await page.textContent('#who'), /owner@console\.test · console/);
     await page.waitForFunction(() => document.querySelector('#live').textContent === 'live');
+    const script = await page.evaluate(() => document.cookie);
+    assert.ok(!/cairn_at|cairn_rt/.test(script), 'the token cookies are not readable by script');
   });
 
   test('an interaction ingested through the API appears live (pushed, not fetched), then its sentiment', async () => {

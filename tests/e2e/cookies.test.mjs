@@ -1,8 +1,9 @@
-// Browser sessions: HttpOnly SameSite=Strict cookies, double-submit CSRF on unsafe
-// methods, refresh from the cookie, and logout clearing the cookies.
+// Browser sessions: HttpOnly SameSite=Strict cookies, a CSRF token bound to the session on
+// unsafe methods, no token in the answer's body, refresh from the cookie (with an empty
+// body), and logout clearing the cookies.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import { TOKEN, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -43,7 +44,12 @@ test('cookie session: attributes, CSRF on unsafe methods, refresh, logout', asyn
     assert.ok(!c[name].attrs.includes('Secure'), 'no Secure flag over plain HTTP');
   }
   assert.ok(!c.cairn_csrf.attrs.includes('HttpOnly'), 'the page must be able to read the CSRF token');
-  assert.equal(c.cairn_at.value, login.json.access_token);
+  // the tokens travel only in the HttpOnly cookies: the page's script never sees one
+  assert.equal(login.json.access_token, undefined);
+  assert.equal(login.json.refresh_token, undefined);
+  assert.ok(!login.text.includes(c.cairn_at.value) && !login.text.includes(c.cairn_rt.value));
+  assert.equal(login.json.token_type, 'Bearer');
+  assert.equal(login.json.expires_in, 900);
   const cookie = jar(c);
 
   // safe methods need only the cookie
@@ -60,21 +66,93 @@ test('cookie session: attributes, CSRF on unsafe methods, refresh, logout', asyn
   });
   assert.equal(ok.status, 201, ok.text);
 
-  // refresh from the cookie (CSRF required), answered with new cookies
-  assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: {}, headers: { cookie } }), 403);
+  // refresh from the cookie (CSRF required), answered with new cookies; the body may be
+  // empty (no Content-Type, Content-Length 0) or {}
+  assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', headers: { cookie } }), 403);
   const ref = await request(`${srv.url}/api/v1/auth/refresh`, {
-    method: 'POST', body: {}, headers: { cookie, 'x-csrf-token': c.cairn_csrf.value },
+    method: 'POST', headers: { cookie, 'x-csrf-token': c.cairn_csrf.value, 'content-length': '0' },
   });
   assert.equal(ref.status, 200, ref.text);
+  assert.equal(ref.json.access_token, undefined);
+  assert.equal(ref.json.refresh_token, undefined);
+  assert.equal(ref.json.expires_in, 900);
   const c2 = cookiesOf(ref);
   assert.notEqual(c2.cairn_rt.value, c.cairn_rt.value);
+  assert.ok(c2.cairn_at.value.length > 20, 'a new access cookie');
+  assert.equal(c2.cairn_csrf.value, c.cairn_csrf.value, 'the same session keeps its CSRF token');
   const cookie2 = jar(c2);
+  const again = await request(`${srv.url}/api/v1/auth/refresh`, {
+    method: 'POST', body: {}, headers: { cookie: cookie2, 'x-csrf-token': c2.cairn_csrf.value },
+  });
+  assert.equal(again.status, 200, again.text);
+  const c3 = cookiesOf(again);
+  const cookie3 = jar(c3);
+  assert.notEqual(c3.cairn_rt.value, c2.cairn_rt.value); // rotated again: c3 from here on
 
   const out = await request(`${srv.url}/api/v1/auth/logout`, {
-    method: 'POST', headers: { cookie: cookie2, 'x-csrf-token': c2.cairn_csrf.value },
+    method: 'POST', headers: { cookie: cookie3, 'x-csrf-token': c3.cairn_csrf.value },
   });
   assert.equal(out.status, 204, out.text);
   const cleared = cookiesOf(out);
   for (const name of ['cairn_at', 'cairn_rt', 'cairn_csrf']) assert.ok(cleared[name].attrs.includes('Max-Age=0'));
-  assertProblem(await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: cookie2 } }), 401);
+  assertProblem(await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: cookie3 } }), 401);
+});
+
+async function cookieLogin() {
+  const res = await request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'ck', email: 'kim@ck.example', password: PW, cookie: true },
+  });
+  assert.equal(res.status, 200, res.text);
+  return cookiesOf(res);
+}
+
+test('the CSRF token is bound to its session: another session\'s or a planted one is refused', async () => {
+  const a = await cookieLogin();
+  const b = await cookieLogin();
+  assert.notEqual(a.cairn_csrf.value, b.cairn_csrf.value);
+  const body = { title: 'csrf' };
+  const post = (cookie, token) => request(`${srv.url}/api/v1/notes`, {
+    method: 'POST', body, headers: { cookie, 'x-csrf-token': token },
+  });
+  // session A's token with session B's cookies (also with A's CSRF cookie planted beside them)
+  let p = assertProblem(await post(jar(b), a.cairn_csrf.value), 403);
+  assert.match(p.detail, /X-CSRF-Token/);
+  assertProblem(await post(jar({ ...b, cairn_csrf: a.cairn_csrf }), a.cairn_csrf.value), 403);
+  // double submit of a value the attacker chose (cookie planted, header equal): refused
+  assertProblem(await post(jar({ ...b, cairn_csrf: { value: 'planted' } }), 'planted'), 403);
+  // each session with its own token works, whatever the CSRF cookie says
+  assert.equal((await post(jar(b), b.cairn_csrf.value)).status, 201);
+  assert.equal((await post(jar({ ...a, cairn_csrf: { value: 'x' } }), a.cairn_csrf.value)).status, 201);
+  // refresh from the cookie: the token of the refresh cookie's session only
+  p = assertProblem(await request(`${srv.url}/api/v1/auth/refresh`, {
+    method: 'POST', headers: { cookie: jar(b), 'x-csrf-token': a.cairn_csrf.value },
+  }), 403);
+  const ok = await request(`${srv.url}/api/v1/auth/refresh`, {
+    method: 'POST', headers: { cookie: jar(b), 'x-csrf-token': b.cairn_csrf.value },
+  });
+  assert.equal(ok.status, 200, ok.text);
+});
+
+test('cookie registration answers without tokens in the body', async () => {
+  const t = await request(`${srv.url}/api/v1/tenants`, {
+    method: 'POST', body: { slug: 'open', name: 'Open', allow_registration: true },
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(t.status, 201, t.text);
+  const reg = await request(`${srv.url}/api/v1/auth/register`, {
+    method: 'POST', body: { tenant: 'open', email: 'new@open.example', password: PW, cookie: true },
+  });
+  assert.equal(reg.status, 201, reg.text);
+  assert.equal(reg.json.access_token, undefined);
+  assert.equal(reg.json.refresh_token, undefined);
+  const c = cookiesOf(reg);
+  assert.ok(c.cairn_at.value.length > 20 && c.cairn_rt.value.length > 20);
+  assert.equal((await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: jar(c) } })).status, 200);
+  // without the cookie option the pair is in the body, as for any API client
+  const plain = await request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'open', email: 'new@open.example', password: PW },
+  });
+  assert.equal(plain.status, 200);
+  assert.ok(plain.json.access_token && plain.json.refresh_token);
+  assert.equal(plain.headers['set-cookie'], undefined);
 });

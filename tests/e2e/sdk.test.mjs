@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CairnClient, CairnError } from '../../sdk/js/index.js';
 import { TOKEN, UUID_RE, runProgram, sleep, startServer, stopAllServers, waitFor, withTimeout } from './lib/server.mjs';
+import { unsealSigningKey } from './lib/vault.mjs';
 import { base32Decode, totp } from './lib/totp.mjs';
 
 after(stopAllServers);
@@ -47,8 +48,8 @@ async function signingKey(srv) {
   const r = await runProgram('sqlite3', [path.join(srv.dataDir, 'cairn.db'),
     'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1']);
   assert.equal(r.code, 0, r.stderr);
-  const [kid, secret] = r.stdout.trim().split('|');
-  return { kid, secret };
+  const [kid, sealed] = r.stdout.trim().split('|'); // sealed by the server's vault
+  return { kid, secret: unsealSigningKey(path.join(srv.dataDir, 'secrets.key'), kid, sealed) };
 }
 
 /** A copy of accessToken with exp in the past, validly signed: the server answers 401 "expired". */

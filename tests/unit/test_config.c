@@ -630,6 +630,7 @@ static void test_print_lists_every_key_once(void **state)
         "store.write_cache_size",
         "insights.geoip_db",
         "insights.pattern_delay_s",
+        "auth.allow_unusable_secrets",
     };
     cn_config_t c;
     cn_config_defaults(&c);

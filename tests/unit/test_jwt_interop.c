@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "store/store.h"
 
 #include <jwt.h>
@@ -33,27 +34,28 @@ static int setup(void **state)
     if (cn_store_open(&opts, &store, &err) != 0)
         return -1;
     cn_migration_set_t set = {"auth", auth_module.migrations};
-    if (cn_migrate(store, &set, 1, 0, NULL, NULL, &err) != 0 || auth_keys_load(store, &err) != 0)
+    char key_path[128];
+    snprintf(key_path, sizeof(key_path), "%s/secrets.key", dir);
+    if (cn_migrate(store, &set, 1, 0, NULL, NULL, &err) != 0 ||
+        auth_vault_open(key_path, &err) != 0 || auth_keys_load(store, &err) != 0)
         return -1;
     cn_stmt_t *st;
     if (cn_store_query(store, "SELECT kid, secret FROM signing_keys", NULL, 0, &st, &err) != 0 ||
         cn_stmt_step(st, &err) != CN_ROW)
         return -1;
     snprintf(kid, sizeof(kid), "%s", cn_stmt_text(st, 0, NULL));
-    const char *hex = cn_stmt_text(st, 1, NULL);
-    for (size_t i = 0; i < sizeof(key); i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        key[i] = (unsigned char)v;
-    }
+    size_t len;
+    const char *sealed = cn_stmt_text(st, 1, &len); /* keys are stored sealed by the vault */
+    int rc = auth_key_unseal(kid, sealed, len, key);
     cn_stmt_finish(st);
-    return 0;
+    return rc;
 }
 
 static int teardown(void **state)
 {
     cn_store_close(store);
     auth_keys_free();
+    auth_vault_close();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     return system(cmd);

@@ -10,6 +10,7 @@
  */
 #include "auth/auth.h"
 #include "auth/tokens.h"
+#include "auth/vault.h"
 #include "store/store.h"
 
 #include <ftw.h>
@@ -59,7 +60,10 @@ static int setup(void **state)
         return -1;
     }
     auth_keys_free(); /* keys are process-wide: start every test from this store's */
-    if (auth_keys_load(f->store, &err) != 0) {
+    auth_sessions_free();
+    char key_path[128];
+    snprintf(key_path, sizeof(key_path), "%s/secrets.key", f->dir);
+    if (auth_vault_open(key_path, &err) != 0 || auth_keys_load(f->store, &err) != 0) {
         fprintf(stderr, "auth_keys_load: %s\n", err.msg);
         return -1;
     }
@@ -77,6 +81,8 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     auth_keys_free();
+    auth_sessions_free();
+    auth_vault_close();
     cn_store_close(f->store);
     nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
@@ -117,15 +123,21 @@ static void newest_key(cn_store_t *s, char kid[40], uint8_t secret[32])
         fail_msg("no signing key in the store");
     snprintf(kid, 40, "%s", cn_stmt_text(st, 0, NULL));
     size_t len;
-    const char *hex = cn_stmt_text(st, 1, &len);
-    assert_int_equal(len, 64);
-    for (size_t i = 0; i < 32; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            fail_msg("secret is not hex: %s", hex);
-        secret[i] = (uint8_t)v;
-    }
+    const char *sealed = cn_stmt_text(st, 1, &len);
+    if (auth_key_unseal(kid, sealed, len, secret) != 0)
+        fail_msg("the key %s does not open with the vault: %s", kid, sealed);
     cn_stmt_finish(st);
+}
+
+/* Inserts a key as `cairn keys rotate` in another process would: sealed by the vault. */
+static void insert_sealed_key(cn_store_t *s, const char *kid, const uint8_t secret[32],
+                              int64_t created_ms)
+{
+    char ad[64], sealed[AUTH_VAULT_LEN(32)];
+    snprintf(ad, sizeof(ad), "signing_key:%s", kid);
+    assert_int_equal(auth_vault_seal(secret, 32, ad, sealed, sizeof(sealed)), 0);
+    cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(sealed), CN_VINT(created_ms)};
+    exec_sql(s, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)", args, 3);
 }
 
 /* ---- helpers: base64url and hand-made tokens ---- */
@@ -735,11 +747,8 @@ static void test_rotated_key_signs_first(void **state)
      * has the same or a later creation time (two rotations within one millisecond, or the
      * wall clock stepped back since the last one) */
     fixture_t *f = *state;
-    cn_val_t args[] = {CN_VTEXT("kzzzzahead0000000"),
-                       CN_VTEXT("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"),
-                       CN_VINT(cn_now_ms() + 60 * 1000)};
-    exec_sql(f->store, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-             args, 3);
+    const uint8_t ahead[32] = {0xff, 0xee, 0xdd};
+    insert_sealed_key(f->store, "kzzzzahead0000000", ahead, cn_now_ms() + 60 * 1000);
     cn_err_t err = {0};
     char rotated[40];
     assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
@@ -784,23 +793,17 @@ static void test_key_added_by_another_process(void **state)
     /* `cairn keys rotate` writes the table from another process: a token signed with that
      * key is accepted once the keys are re-read (at most once a second) */
     fixture_t *f = *state;
-    const char *secret_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-    cn_val_t args[] = {CN_VTEXT("kfromelsewhere0001"), CN_VTEXT(secret_hex),
-                       CN_VINT(cn_now_ms() + 1000)};
-    exec_sql(f->store, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-             args, 3);
     uint8_t secret[32];
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        sscanf(secret_hex + 2 * i, "%2x", &v);
-        secret[i] = (uint8_t)v;
-    }
+    for (int i = 0; i < 32; i++)
+        secret[i] = (uint8_t)(i * 17);
+    insert_sealed_key(f->store, "kfromelsewhere0001", secret, cn_now_ms() + 1000);
     char payload[2048];
     payload_t p = good_payload(f->now);
     build_payload(&p, payload, sizeof(payload));
     char *tok = sign_raw("{\"alg\":\"HS256\",\"kid\":\"kfromelsewhere0001\"}", payload, secret, 32,
                          EVP_sha256());
     usleep(1100 * 1000);
+    f->now = (int64_t)time(NULL); /* keys are re-read by the time verification is at */
     auth_claims_t out;
     accepted(f, tok, &out);
     assert_string_equal(out.role, "member");
@@ -1222,6 +1225,312 @@ static void test_revocations_load(void **state)
     assert_int_equal(auth_session_revoked(live), 0);
 }
 
+/* ---- keys at rest, retirement, unusable keys ---- */
+
+static void test_keys_stored_sealed(void **state)
+{
+    /* a copy of the database is no master key: the stored text is sealed, and a token
+     * signed with anything one could read out of it is refused */
+    fixture_t *f = *state;
+    char kid[40];
+    uint8_t secret[32];
+    newest_key(f->store, kid, secret);
+    cn_stmt_t *st;
+    cn_err_t err = {0};
+    assert_int_equal(
+        cn_store_query(f->store, "SELECT secret FROM signing_keys", NULL, 0, &st, &err), 0);
+    assert_int_equal(cn_stmt_step(st, &err), CN_ROW);
+    char stored[256];
+    snprintf(stored, sizeof(stored), "%s", cn_stmt_text(st, 0, NULL));
+    cn_stmt_finish(st);
+    assert_int_equal(strncmp(stored, "v1:", 3), 0);
+    char secret_hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(secret_hex + 2 * i, 3, "%02x", secret[i]);
+    assert_null(strstr(stored, secret_hex));
+    /* what an attacker holding only the database would try: the stored bytes as the key */
+    uint8_t guess[32];
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        sscanf(stored + 3 + 2 * i, "%2x", &v);
+        guess[i] = (uint8_t)v;
+    }
+    char payload[2048], header[128];
+    payload_t p = good_payload(f->now);
+    build_payload(&p, payload, sizeof(payload));
+    snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"kid\":\"%s\"}", kid);
+    char *tok = sign_raw(header, payload, guess, 32, EVP_sha256());
+    refused(f, tok, "signature");
+    free(tok);
+    tok = sign_raw(header, payload, (const uint8_t *)stored, strlen(stored), EVP_sha256());
+    refused(f, tok, "signature");
+    free(tok);
+}
+
+static void test_plain_keys_are_sealed(void **state)
+{
+    /* a key an older version stored in plain hex is not used as it is (it is skipped) and
+     * is sealed at start-up, after which it verifies again */
+    fixture_t *f = *state;
+    const char *hexkey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    uint8_t secret[32];
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        sscanf(hexkey + 2 * i, "%2x", &v);
+        secret[i] = (uint8_t)v;
+    }
+    cn_val_t args[] = {CN_VTEXT("kplainolder000001"), CN_VTEXT(hexkey), CN_VINT(1000)};
+    exec_sql(f->store, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
+             args, 3);
+    char payload[2048];
+    payload_t p = good_payload(f->now);
+    build_payload(&p, payload, sizeof(payload));
+    char *tok = sign_raw("{\"alg\":\"HS256\",\"kid\":\"kplainolder000001\"}", payload, secret, 32,
+                         EVP_sha256());
+    cn_err_t err = {0};
+    assert_int_equal(auth_keys_load(f->store, &err), 0);
+    refused(f, tok, "unknown");
+    int64_t sealed = 0;
+    assert_int_equal(auth_keys_seal_plain(f->store, &sealed, &err), 0);
+    assert_int_equal(sealed, 1);
+    assert_int_equal(auth_keys_load(f->store, &err), 0);
+    auth_claims_t out;
+    accepted(f, tok, &out);
+    free(tok);
+    assert_int_equal(auth_keys_seal_plain(f->store, &sealed, &err), 0);
+    assert_int_equal(sealed, 0);
+}
+
+static void test_rotated_key_verifies_for_its_grace_only(void **state)
+{
+    fixture_t *f = *state;
+    auth_claims_t in = sample_claims(f->now, "member"), out;
+    char *old = issue(&in);
+    accepted(f, old, &out); /* in the per-thread cache now */
+    cn_err_t err = {0};
+    char rotated[40];
+    usleep(3000);
+    assert_int_equal(auth_keys_rotate(f->store, rotated, &err), 0);
+    accepted(f, old, &out);
+    const char *why;
+    /* a token still unexpired then, signed by a key retired longer ago than the grace */
+    assert_int_equal(verify_at(f, old, f->now + AUTH_KEY_GRACE_S + 2, &out, &why), -1);
+    assert_non_null(strstr(why, "retired"));
+    /* and the same through the uncached path: a fresh token made of the old key */
+    auth_keys_free();
+    assert_int_equal(auth_keys_load(f->store, &err), 0);
+    assert_int_equal(verify_at(f, old, f->now + AUTH_KEY_GRACE_S + 2, &out, &why), -1);
+    free(old);
+}
+
+static void test_key_past_deadline_in_store_is_gone(void **state)
+{
+    /* a key whose deadline passed (in the store) stops verifying once keys are re-read,
+     * which verification does at most once a second: also for a token already cached */
+    fixture_t *f = *state;
+    auth_claims_t in = sample_claims(f->now, "member"), out;
+    char *tok = issue(&in);
+    accepted(f, tok, &out);
+    cn_val_t args[] = {CN_VINT(cn_now_ms() - 1000)};
+    exec_sql(f->store, "UPDATE signing_keys SET retired_at = $1, verify_until = $1", args, 1);
+    usleep(1100 * 1000);
+    f->now = (int64_t)time(NULL); /* keys are re-read by the time verification is at */
+    refused(f, tok, NULL);
+    free(tok);
+}
+
+static void collect(const char *kid, void *ud)
+{
+    char *out = ud;
+    strcat(out, kid);
+    strcat(out, ",");
+}
+
+static void test_retire_ends_keys_at_once(void **state)
+{
+    fixture_t *f = *state;
+    auth_claims_t in = sample_claims(f->now, "member"), out;
+    char *first = issue(&in), kid1[40], kid2[40], kid3[40];
+    uint8_t secret[32];
+    newest_key(f->store, kid1, secret);
+    accepted(f, first, &out);
+    cn_err_t err = {0};
+    usleep(3000);
+    assert_int_equal(auth_keys_rotate(f->store, kid2, &err), 0);
+    char *second = issue(&in);
+    accepted(f, first, &out); /* rotated: still within its grace */
+    usleep(3000);
+    assert_int_equal(auth_keys_rotate(f->store, kid3, &err), 0);
+    char *third = issue(&in);
+    char retired[256] = "";
+    assert_int_equal(auth_keys_retire(f->store, NULL, collect, retired, &err), 0);
+    /* every key but the newest, each reported once */
+    assert_non_null(strstr(retired, kid1));
+    assert_non_null(strstr(retired, kid2));
+    assert_null(strstr(retired, kid3));
+    refused(f, first, NULL); /* was cached: a change of keys verifies again */
+    refused(f, second, NULL);
+    accepted(f, third, &out);
+    /* retiring again retires nothing more */
+    retired[0] = '\0';
+    assert_int_equal(auth_keys_retire(f->store, NULL, collect, retired, &err), 0);
+    assert_string_equal(retired, "");
+    /* retiring the signing key itself: a new one signs, the old one's tokens end */
+    assert_int_equal(auth_keys_retire(f->store, kid3, collect, retired, &err), 0);
+    strcat(kid3, ",");
+    assert_string_equal(retired, kid3);
+    kid3[strlen(kid3) - 1] = '\0';
+    refused(f, third, NULL);
+    char *fourth = issue(&in);
+    assert_non_null(fourth);
+    json_t *h = header_of(fourth);
+    assert_string_not_equal(json_string_value(json_object_get(h, "kid")), kid3);
+    json_decref(h);
+    accepted(f, fourth, &out);
+    assert_int_equal(auth_keys_retire(f->store, "knosuchkey", NULL, NULL, &err), CN_ENOTFOUND);
+    free(first);
+    free(second);
+    free(third);
+    free(fourth);
+}
+
+static void test_keys_sealed_with_another_key_are_unusable(void **state)
+{
+    /* a database restored without its secrets key: its keys do not open; they are
+     * counted, and retired on request, after which a new key signs */
+    fixture_t *f = *state;
+    cn_err_t err = {0};
+    int64_t n = -1;
+    assert_int_equal(auth_keys_unusable(f->store, 0, &n, &err), 0);
+    assert_int_equal(n, 0);
+    char other[128];
+    snprintf(other, sizeof(other), "%s/other.key", f->dir);
+    assert_int_equal(auth_vault_open(other, &err), 0); /* a new, different key */
+    assert_int_equal(auth_keys_unusable(f->store, 0, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(auth_keys_unusable(f->store, 1, &n, &err), 0);
+    assert_int_equal(auth_keys_unusable(f->store, 0, &n, &err), 0);
+    assert_int_equal(n, 0);
+    auth_keys_free();
+    assert_int_equal(auth_keys_load(f->store, &err), 0);
+    assert_int_equal(count_keys(f->store), 2);
+    auth_claims_t in = sample_claims(f->now, "member"), out;
+    char *tok = issue(&in);
+    accepted(f, tok, &out);
+    free(tok);
+}
+
+/* ---- the live-session check ---- */
+
+static auth_session_t live_session(const char *sid, const char *role, int64_t expires_s)
+{
+    auth_session_t x = {.mfa = 0, .expires_s = expires_s};
+    snprintf(x.sid, sizeof(x.sid), "%s", sid);
+    snprintf(x.tid, sizeof(x.tid), "tenant-1");
+    snprintf(x.sub, sizeof(x.sub), "user-1");
+    snprintf(x.role, sizeof(x.role), "%s", role);
+    return x;
+}
+
+static auth_claims_t claims_for(const char *sid, const char *tid, const char *sub, const char *role,
+                                int mfa)
+{
+    auth_claims_t c = {0};
+    snprintf(c.sid, sizeof(c.sid), "%s", sid);
+    snprintf(c.tid, sizeof(c.tid), "%s", tid);
+    snprintf(c.sub, sizeof(c.sub), "%s", sub);
+    snprintf(c.role, sizeof(c.role), "%s", role);
+    c.mfa = mfa;
+    return c;
+}
+
+static void test_session_check(void **state)
+{
+    fixture_t *f = *state;
+    const char *why;
+    auth_session_t x = live_session("s-live", "viewer", f->now + 3600);
+    auth_session_put(&x);
+    /* roles and the MFA flag come from the session, whatever the token says */
+    auth_claims_t c = claims_for("s-live", "tenant-1", "user-1", "owner", 1);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), 0);
+    assert_string_equal(c.role, "viewer");
+    assert_int_equal(c.mfa, 0);
+    /* another tenant or user than the session's */
+    c = claims_for("s-live", "tenant-2", "user-1", "viewer", 0);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+    assert_non_null(strstr(why, "does not match"));
+    c = claims_for("s-live", "tenant-1", "user-2", "viewer", 0);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+    /* a session that never existed (no row either) */
+    c = claims_for("s-never", "tenant-1", "user-1", "owner", 1);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+    assert_non_null(strstr(why, "does not exist"));
+    assert_int_equal(auth_session_check(NULL, &c, f->now, &why), -1);
+    /* past its end */
+    c = claims_for("s-live", "tenant-1", "user-1", "viewer", 0);
+    assert_int_equal(auth_session_check(f->store, &c, f->now + 3601, &why), -1);
+    assert_non_null(strstr(why, "expired"));
+    /* revoked, and a refresh racing the revocation does not bring it back */
+    auth_revoke_session("s-live");
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+    assert_non_null(strstr(why, "signed out"));
+    auth_session_put(&x);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+}
+
+static void insert_session_row(fixture_t *f, const char *sid, const char *role, cn_val_t revoked_at)
+{
+    int64_t now = cn_now_ms();
+    cn_val_t m[] = {CN_VTEXT("tenant-1"), CN_VTEXT("user-1"), CN_VTEXT(role), CN_VINT(now)};
+    exec_sql(f->store,
+             "INSERT OR REPLACE INTO memberships (tenant_id, user_id, role, created_at)"
+             " VALUES ($1, $2, $3, $4)",
+             m, 4);
+    cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(now), CN_VINT(now + 86400000), revoked_at};
+    exec_sql(
+        f->store,
+        "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at, revoked_at, mfa)"
+        " VALUES ($1, 'tenant-1', 'user-1', $2, $3, $4, 1)",
+        args, 4);
+}
+
+static void test_session_opened_elsewhere_is_found(void **state)
+{
+    /* a session this process never saw (opened by another node on the same database, or
+     * before this process started) is read once from the store, then kept */
+    fixture_t *f = *state;
+    exec_sql(f->store,
+             "INSERT INTO tenants (id, slug, name, created_at) VALUES"
+             " ('tenant-1', 't1', 'T', 0)",
+             NULL, 0);
+    exec_sql(f->store,
+             "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
+             " VALUES ('user-1', 'u@x.test', '-', 0, 0)",
+             NULL, 0);
+    insert_session_row(f, "s-elsewhere", "admin", CN_VNULL);
+    insert_session_row(f, "s-ended", "admin", CN_VINT(cn_now_ms()));
+    const char *why;
+    auth_claims_t c = claims_for("s-elsewhere", "tenant-1", "user-1", "owner", 0);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), 0);
+    assert_string_equal(c.role, "admin");
+    assert_int_equal(c.mfa, 1);
+    /* kept: found without the store now */
+    c = claims_for("s-elsewhere", "tenant-1", "user-1", "owner", 0);
+    assert_int_equal(auth_session_check(NULL, &c, f->now, &why), 0);
+    c = claims_for("s-ended", "tenant-1", "user-1", "admin", 0);
+    assert_int_equal(auth_session_check(f->store, &c, f->now, &why), -1);
+    assert_non_null(strstr(why, "signed out"));
+    assert_int_equal(auth_session_revoked("s-ended"), 1);
+    /* loading at start-up: live sessions are in memory without a read */
+    auth_sessions_free();
+    cn_err_t err = {0};
+    assert_int_equal(auth_sessions_load(f->store, &err), 0);
+    c = claims_for("s-elsewhere", "tenant-1", "user-1", "viewer", 0);
+    assert_int_equal(auth_session_check(NULL, &c, f->now, &why), 0);
+    assert_string_equal(c.role, "admin");
+    assert_int_equal(auth_session_revoked("s-ended"), 1);
+}
+
 /* ---- refresh-token material ---- */
 
 static int is_lower_hex(const char *s, size_t n)
@@ -1289,6 +1598,14 @@ int main(void)
         T(test_revocation_set_grows_past_any_fixed_size),
         T(test_revocations_load),
         T(test_refresh_material),
+        T(test_keys_stored_sealed),
+        T(test_plain_keys_are_sealed),
+        T(test_rotated_key_verifies_for_its_grace_only),
+        T(test_key_past_deadline_in_store_is_gone),
+        T(test_retire_ends_keys_at_once),
+        T(test_keys_sealed_with_another_key_are_unusable),
+        T(test_session_check),
+        T(test_session_opened_elsewhere_is_found),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

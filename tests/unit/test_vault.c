@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "auth/auth.h"
+#include "auth/cookies.h"
 #include "auth/mfa.h"
 #include "auth/vault.h"
 #include "store/store.h"
@@ -117,12 +118,86 @@ static void test_plain_secrets_are_sealed(void **state)
     cn_store_close(s);
 }
 
+static void test_created_flag(void **state)
+{
+    cn_err_t err = {0};
+    assert_int_equal(auth_vault_open(key_path, &err), 0);
+    assert_int_equal(auth_vault_created(), 1); /* no file before: made now */
+    assert_int_equal(auth_vault_open(key_path, &err), 0);
+    assert_int_equal(auth_vault_created(), 0); /* read back */
+}
+
+static void test_derived_keys_and_csrf_tokens(void **state)
+{
+    cn_err_t err = {0};
+    uint8_t a[32], b[32], c[32];
+    char t1[48], t2[48], t3[48];
+    /* without the vault key nothing is derived: no CSRF token from the database alone */
+    assert_int_equal(auth_vault_derive(1, "cairncsr", a, sizeof(a)), -1);
+    assert_int_equal(auth_csrf_token("session-a", t1), -1);
+    assert_int_equal(auth_vault_open(key_path, &err), 0);
+    assert_int_equal(auth_vault_derive(1, "cairncsr", a, sizeof(a)), 0);
+    assert_int_equal(auth_vault_derive(1, "cairncsr", b, sizeof(b)), 0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(auth_vault_derive(2, "cairncsr", c, sizeof(c)), 0);
+    assert_memory_not_equal(a, c, 32);
+    assert_int_equal(auth_vault_derive(1, "otherctx", c, sizeof(c)), 0);
+    assert_memory_not_equal(a, c, 32);
+    assert_int_equal(auth_vault_derive(1, "cairncsr", c, 8), -1); /* too short to be a key */
+    /* the CSRF token: same session, same token; another session, another token */
+    assert_int_equal(auth_csrf_token("session-a", t1), 0);
+    assert_int_equal(auth_csrf_token("session-a", t2), 0);
+    assert_int_equal(auth_csrf_token("session-b", t3), 0);
+    assert_string_equal(t1, t2);
+    assert_string_not_equal(t1, t3);
+    assert_int_equal(strlen(t1), 43); /* base64url of an HMAC-SHA256 */
+    /* another server key (another vault): other tokens for the same session */
+    char other[160];
+    snprintf(other, sizeof(other), "%s/other.key", dir);
+    assert_int_equal(auth_vault_open(other, &err), 0);
+    assert_int_equal(auth_csrf_token("session-a", t2), 0);
+    assert_string_not_equal(t1, t2);
+}
+
+static void test_unusable_totp_secrets_are_counted(void **state)
+{
+    cn_err_t err = {0};
+    cn_store_t *s;
+    cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 1000};
+    cn_migration_set_t set = {"auth", auth_module.migrations};
+    assert_int_equal(cn_store_open(&opts, &s, &err), 0);
+    assert_int_equal(cn_migrate(s, &set, 1, 0, NULL, NULL, &err), 0);
+    assert_int_equal(cn_store_exec_script(s,
+                                          "INSERT INTO users VALUES ('u1', 'a@b.example', 'x', 0,"
+                                          " 0);"
+                                          "INSERT INTO mfa (user_id, secret) VALUES ('u1',"
+                                          " '3132333435363738393031323334353637383930')",
+                                          &err),
+                     0);
+    assert_int_equal(auth_vault_open(key_path, &err), 0);
+    int64_t n = -1;
+    assert_int_equal(auth_mfa_unusable(s, &n, &err), 0);
+    assert_int_equal(n, 0); /* plain: not sealed yet, so not counted */
+    assert_int_equal(auth_mfa_seal_plain(s, &n, &err), 0);
+    assert_int_equal(auth_mfa_unusable(s, &n, &err), 0);
+    assert_int_equal(n, 0);
+    char other[160];
+    snprintf(other, sizeof(other), "%s/other.key", dir);
+    assert_int_equal(auth_vault_open(other, &err), 0);
+    assert_int_equal(auth_mfa_unusable(s, &n, &err), 0);
+    assert_int_equal(n, 1);
+    cn_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_seal_and_unseal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_key_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_secrets_are_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_derived_keys_and_csrf_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_totp_secrets_are_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

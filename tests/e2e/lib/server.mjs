@@ -14,7 +14,7 @@ export const CAIRN_BIN = path.resolve(REPO_ROOT, process.env.CAIRN_BIN || 'build
 
 export const TOKEN = 'e2e-test-token';
 /** Every migration this binary ships, in apply order: update when a module adds one. */
-export const MIGRATIONS = ['auth/1 create_identity', 'auth/2 create_login_failures', 'auth/3 refresh_in_session', 'auth/4 create_api_keys', 'auth/5 create_audit_log', 'auth/6 refresh_history', 'auth/7 create_mfa', 'auth/8 create_roles', 'auth/9 tenant_policy', 'auth/10 audit_without_prev_hash', 'auth/11 tenant_registration', 'auth/12 password_resets', 'auth/13 login_failures_per_ip', 'auth/14 registration_confirmation', 'jobs/1 create_jobs', 'jobs/2 job_progress', 'realtime/1 create_realtime', 'notes/1 create_notes', 'notes/2 note_analysis', 'insights/1 create_insights', 'insights/2 search_by_tenant', 'insights/3 search_merge_in_steps'];
+export const MIGRATIONS = ['auth/1 create_identity', 'auth/2 create_login_failures', 'auth/3 refresh_in_session', 'auth/4 create_api_keys', 'auth/5 create_audit_log', 'auth/6 refresh_history', 'auth/7 create_mfa', 'auth/8 create_roles', 'auth/9 tenant_policy', 'auth/10 audit_without_prev_hash', 'auth/11 tenant_registration', 'auth/12 password_resets', 'auth/13 login_failures_per_ip', 'auth/14 registration_confirmation', 'auth/15 signing_key_retirement', 'jobs/1 create_jobs', 'jobs/2 job_progress', 'realtime/1 create_realtime', 'notes/1 create_notes', 'notes/2 note_analysis', 'insights/1 create_insights', 'insights/2 search_by_tenant', 'insights/3 search_merge_in_steps'];
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const live = new Set(); // every process started here, killed on exit if a test forgot
