@@ -22,6 +22,7 @@
 #include "lib/formats.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -793,7 +794,7 @@ static int read_password(int from_stdin, char *buf, size_t cap)
         rc = EXIT_USAGE;
     if (rc == 0 && strcmp(buf, again) != 0)
         rc = EXIT_DATAERR;
-    memset(again, 0, sizeof(again));
+    sodium_memzero(again, sizeof(again));
     if (in)
         fclose(in);
     if (out)
@@ -828,7 +829,7 @@ CMD(cmd_user_create)
             printf("%s\n", id);
         rc = rc == 0 ? 0 : fail("user create", rc, &err);
     }
-    memset(password, 0, sizeof(password));
+    sodium_memzero(password, sizeof(password));
     return rc;
 }
 
@@ -847,7 +848,7 @@ CMD(cmd_user_set_password)
             printf("password set; %lld sessions ended\n", (long long)n);
         rc = rc == 0 ? 0 : fail("user set-password", rc, &err);
     }
-    memset(password, 0, sizeof(password));
+    sodium_memzero(password, sizeof(password));
     return rc;
 }
 
@@ -1053,8 +1054,8 @@ CMD(cmd_jobs_purge)
 /* Parses the command's arguments, loads the configuration and runs it. */
 static int run_command(const command_t *c, int argc, char **argv)
 {
-    parsed_t p = {.flags = calloc((size_t)argc * 2 + 1, sizeof(char *))};
-    p.args.argv = calloc((size_t)argc + 1, sizeof(char *));
+    parsed_t p = {.flags = cn_calloc((size_t)argc * 2 + 1, sizeof(char *))};
+    p.args.argv = cn_calloc((size_t)argc + 1, sizeof(char *));
     cn_config_t cfg;
     cn_config_defaults(&cfg);
     int rc = parse_args(c, argc, argv, &p);

@@ -339,11 +339,11 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
  * (a dup, which each loop closes on its own at shutdown); on_accept deals the accepted
  * connections to the loops in turn.
  */
-static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
+/* Binds every address (nothing is accepted until the loops run); sets ports[a]. */
+static int open_listeners(const cn_config_t *cfg, uint16_t *ports, cn_err_t *err)
 {
     for (size_t a = 0; a < cfg->n_listen; a++) {
-        uint16_t port = 0;
-        int fd = listen_socket(cfg->listen[a], &port, err);
+        int fd = listen_socket(cfg->listen[a], &ports[a], err);
         if (fd < 0)
             return fd;
         for (int t = 0; t < S.n_loops; t++) {
@@ -353,15 +353,23 @@ static int open_listeners(const cn_config_t *cfg, cn_err_t *err)
             S.loops[t].fds[a] = dup_fd;
             S.loops[t].n_listeners = a + 1;
         }
-        const char *colon = strrchr(cfg->listen[a], ':');
-        int host_len = (int)(colon - cfg->listen[a]);
-        const char *scheme = S.ssl_ctx ? "https" : "http";
-        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a], port);
-        if (a == 0) /* where a person starts: the console signs in through the API */
-            fprintf(stderr, "console: %s://%.*s:%u/console\n", scheme, host_len, cfg->listen[a],
-                    port);
     }
     return 0;
+}
+
+/* The lines scripts and tests wait for, printed once the server is about to serve. */
+static void print_listening(const cn_config_t *cfg, const uint16_t *ports)
+{
+    const char *scheme = S.ssl_ctx ? "https" : "http";
+    for (size_t a = 0; a < cfg->n_listen; a++) {
+        const char *colon = strrchr(cfg->listen[a], ':');
+        int host_len = (int)(colon - cfg->listen[a]);
+        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a],
+                ports[a]);
+        if (a == 0) /* where a person starts: the console signs in through the API */
+            fprintf(stderr, "console: %s://%.*s:%u/console\n", scheme, host_len, cfg->listen[a],
+                    ports[a]);
+    }
 }
 
 static int setup_tls(const cn_config_t *cfg, cn_err_t *err)
@@ -506,11 +514,12 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
     int lock_fd = -1;
-    if (setup_tls(cfg, &err) != 0) /* a bad certificate stops us before the database exists */
-        goto Exit;
-    /* before anything touches the database: a second server on it would migrate it, run
-     * its jobs and checkpoint it beside the first */
-    if ((lock_fd = cn_instance_lock(cfg->data_dir, &err)) < 0)
+    uint16_t ports[CN_MAX_LISTEN] = {0};
+    /* A bad certificate or an address in use stops us before anything exists on disk;
+     * then the data directory's lock, before anything touches the database: a second
+     * server on it would migrate it, run its jobs and checkpoint it beside the first. */
+    if (setup_tls(cfg, &err) != 0 || open_listeners(cfg, ports, &err) != 0 ||
+        (lock_fd = cn_instance_lock(cfg->data_dir, &err)) < 0)
         goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
@@ -534,8 +543,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     }
     if (cn_open_store(cfg, 0, &S.checkpoint_store, &err) != 0)
         goto Exit;
-    if (open_listeners(cfg, &err) != 0)
-        goto Exit;
+    print_listening(cfg, ports);
     pthread_mutex_init(&S.stop_lock, NULL);
     pthread_cond_init(&S.stop_cond, NULL);
     pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);

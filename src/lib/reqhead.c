@@ -40,6 +40,8 @@ int cn_reqhead_scan(const char *buf, size_t len, cn_reqhead_t *out)
             out->content_length++;
         else if (named(line, line_len, "transfer-encoding"))
             out->transfer_encoding++;
+        else if (named(line, line_len, "host"))
+            out->host++;
     }
     out->head_len = pos;
     return 0;

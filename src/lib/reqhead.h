@@ -1,6 +1,6 @@
 /*
  * The framing headers of a raw HTTP/1 request head, counted line by line. The HTTP parser
- * keeps only one Content-Length or Transfer-Encoding and drops the rest; whoever must
+ * keeps only one Content-Length, Transfer-Encoding or Host and drops the rest; whoever must
  * refuse a request that two parsers could frame differently (RFC 9112 section 6.3) needs
  * the count of every such line, which only the raw head still has.
  */
@@ -14,6 +14,7 @@ typedef struct {
     size_t head_len;            /* bytes from the request line through the empty line */
     unsigned content_length;    /* header lines named Content-Length (any case) */
     unsigned transfer_encoding; /* header lines named Transfer-Encoding (any case) */
+    unsigned host;              /* header lines named Host (any case) */
     unsigned folded;            /* continuation lines (obs-fold: starting with SP or HT) */
 } cn_reqhead_t;
 

@@ -486,6 +486,20 @@ describe('request framing (RFC 9112 section 6.3): no request smuggling', () => {
     assert.equal(r.closed, false);
   });
 
+  test('two Host lines: 400, closed (RFC 9112 section 3.2)', async () => {
+    const r = await rawExchange(srv.port,
+      'GET /healthz HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n', { count: 2 });
+    assertRefusedAndClosed(r, /more than one Host/);
+  });
+
+  test('a pipeline of GETs is answered in order: every head is checked where it starts', async () => {
+    const get = (p) => `GET ${p} HTTP/1.1\r\nHost: t\r\n\r\n`;
+    const r = await rawExchange(srv.port, get('/healthz') + get('/nowhere') + get('/readyz'), { count: 3 });
+    r.socket.destroy();
+    assert.deepEqual(r.responses.map((x) => x.status), [200, 404, 200]);
+    assert.equal(r.closed, false);
+  });
+
   test('HTTP/1.1 without Host is 400 problem+json; HTTP/1.0 without Host is served', async () => {
     const r11 = await rawExchange(srv.port, 'GET /healthz HTTP/1.1\r\n\r\n');
     r11.socket.destroy();

@@ -3,7 +3,7 @@
 // directory goes with its holder, and the admin commands keep working beside a server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
@@ -18,10 +18,12 @@ describe('one server per address', () => {
   test('a second serve on an address in use exits 78 naming it; the first keeps every connection', async () => {
     const first = await startServer({ env: { CAIRN_THREADS: '4' } });
     const addr = `127.0.0.1:${first.port}`;
-    const second = await runCli(['serve', '--listen', addr, '--data', tempDir()], { env: SERVE_ENV, timeoutMs: 15_000 });
+    const fresh = path.join(tempDir(), 'never-created');
+    const second = await runCli(['serve', '--listen', addr, '--data', fresh], { env: SERVE_ENV, timeoutMs: 15_000 });
     assert.equal(second.code, 78, second.stderr);
     assert.match(second.stderr, new RegExp(`${addr.replace(/\./g, '\\.')} is already in use`));
     assert.doesNotMatch(second.stderr, /listening on/);
+    assert.equal(existsSync(fresh), false, 'nothing is created before the address is taken');
 
     // every fresh connection reaches the first server (whose data holds the notes)
     const c = api(first.url);

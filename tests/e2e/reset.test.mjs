@@ -155,6 +155,7 @@ describe('password reset without a mail server', () => {
       method: 'POST', body: { tenant: 'nomail', email: 'lee@nomail.test' },
     });
     assert.equal(r.status, 202);
+    assert.equal(r.reason, 'Accepted'); // the status line says what 202 means
     const out = await waitFor(async () => {
       const l = await runJobsList(srv);
       return /auth\.password_reset_mail/.test(l) && /mail\.smtp_url is not set/.test(l) ? l : null;

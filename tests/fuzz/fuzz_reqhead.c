@@ -40,13 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (scanned != 0 || h.head_len != (size_t)parsed)
         abort();
-    unsigned cl = 0, te = 0, folded = 0;
+    unsigned cl = 0, te = 0, host = 0, folded = 0;
     for (size_t i = 0; i < n_headers; i++) {
         cl += is(&headers[i], "content-length", 14);
         te += is(&headers[i], "transfer-encoding", 17);
+        host += is(&headers[i], "host", 4);
         folded += headers[i].name == NULL;
     }
-    if (cl != h.content_length || te != h.transfer_encoding || folded != h.folded)
+    if (cl != h.content_length || te != h.transfer_encoding || host != h.host ||
+        folded != h.folded)
         abort();
     return 0;
 }

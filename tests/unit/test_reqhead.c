@@ -26,12 +26,16 @@ static void test_counts(void **state)
                              "content-length: 6\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n");
     assert_int_equal(h.content_length, 2);
     assert_int_equal(h.transfer_encoding, 0);
+    assert_int_equal(h.host, 1);
     assert_int_equal(h.head_len, strlen("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                                         "content-length: 6\r\n\r\n"));
     h = scan_ok("POST / HTTP/1.1\nTRANSFER-ENCODING: chunked\nContent-Length:3\n\n");
     assert_int_equal(h.content_length, 1);
     assert_int_equal(h.transfer_encoding, 1);
     assert_int_equal(h.folded, 0);
+    assert_int_equal(h.host, 0);
+    h = scan_ok("GET / HTTP/1.1\r\nHost: a\r\nX-Host: c\r\nHOST:b\r\nHosts: d\r\n\r\n");
+    assert_int_equal(h.host, 2);
 }
 
 static void test_names_are_whole(void **state)

@@ -219,7 +219,7 @@ export function request(url, { method = 'GET', headers = {}, body, timeoutMs = 1
         if (/json/.test(ct) && text.length) {
           try { json = JSON.parse(text); } catch { json = undefined; }
         }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
+        resolve({ status: res.statusCode, reason: res.statusMessage, headers: res.headers, text, json });
       });
     });
     req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${url}`)));
