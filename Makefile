@@ -5,7 +5,7 @@ DATA ?= ./data
 LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 30
 
-.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint format clean
+.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint format docs clean
 
 run: deps build
 	@scripts/run --listen $(LISTEN) --data $(DATA)
@@ -50,6 +50,10 @@ lint:
 
 format:
 	@clang-format -i src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c
+
+# The key tables of docs/configuration.md, from the binary's tables (a test checks them).
+docs: build
+	@scripts/config-docs
 
 clean:
 	@rm -rf build build-asan build-tsan build-fuzz

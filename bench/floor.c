@@ -254,10 +254,10 @@ static int write_group(cn_store_t *s, const args_t *a, group_t *g, long first, l
 static int open_stores(const args_t *a, cn_config_t *cfg, cn_store_t **s, cn_store_t **cp,
                        cn_err_t *err)
 {
-    cn_config_defaults(cfg);
-    if (cn_config_set(cfg, "store.data", a->dir, CN_SRC_FLAG, err) != 0 ||
-        cn_config_set(cfg, "jobs.workers", "0", CN_SRC_FLAG, err) != 0 ||
-        cn_config_set(cfg, "log.level", "warn", CN_SRC_FLAG, err) != 0)
+    /* loaded with the modules: their start hooks read the settings the loader fills */
+    const char *const flags[] = {"store.data", a->dir, "jobs.workers", "0", "log.level", "warn"};
+    memset(cfg, 0, sizeof(*cfg));
+    if (cn_config_load(cfg, cn_apps, NULL, flags, 3, err) != 0)
         return -1;
     cn_log_init(cfg->log_level, 0);
     if (cn_system_init(cfg, cn_apps, cn_router_new(), err) != 0 ||

@@ -122,6 +122,8 @@ static const option_t serve_opts[] = {
 static const option_t migrate_opts[] = {
     {"--dry-run", NULL, 0, "apply in one transaction that is rolled back; report only"}, {0}};
 static const option_t backup_opts[] = {{"--force", NULL, 0, "replace FILE if it exists"}, {0}};
+static const option_t keys_opts[] = {
+    {"--markdown", NULL, 0, "the tables of docs/configuration.md instead of text"}, {0}};
 static const option_t json_opt[] = {{"--json", NULL, 0, "one JSON array instead of text"}, {0}};
 static const option_t tenant_create_opts[] = {
     {"--slug", "SLUG", 1, "lower-case letters, digits and '-' (1-64)"},
@@ -210,11 +212,13 @@ static const command_t commands[] = {
     {"jobs purge", cmd_jobs_purge, NULL, 0, jobs_purge_opts, "Deletes finished jobs."},
     {"config check", cmd_config_check, NULL, 0, NULL,
      "Validates the configuration chain (file, CAIRN_* environment, flags) and prints the\n"
-     "effective values with their source, secrets redacted. Exit 78 names a bad key.",
+     "effective values with their source, secrets redacted, the kernel's keys and then\n"
+     "each module's under a '# module NAME' line. Exit 78 names a bad key.",
      CMD_ALL_FLAGS},
-    {"config keys", cmd_config_keys, NULL, 0, NULL,
-     "Prints every configuration key with its environment variable, flag, default and\n"
-     "meaning (the table in docs/configuration.md).",
+    {"config keys", cmd_config_keys, NULL, 0, keys_opts,
+     "Prints every configuration key, the kernel's and then each module's, with its\n"
+     "environment variable, flag, default and meaning; --markdown prints the tables of\n"
+     "docs/configuration.md (scripts/config-docs writes them there).",
      CMD_NO_CONFIG},
     {"version", cmd_version, NULL, 0, NULL, "Prints the version (also: cairn --version).",
      CMD_NO_CONFIG},
@@ -275,7 +279,7 @@ static void print_command_help(FILE *out, const command_t *c)
         return;
     if (c->flags & CMD_ALL_FLAGS) {
         fputs("\nConfiguration flags (each also a config-file key and a CAIRN_* variable):\n", out);
-        cn_config_print_flags(out);
+        cn_config_print_flags(cn_apps, out);
     } else {
         fprintf(out, "\nCommon options:\n  %-26s %s\n", "--data DIR",
                 "the data directory (store.data, CAIRN_DATA; default ./data)");
@@ -406,7 +410,9 @@ static int parse_option(const command_t *c, int argc, char **argv, int *i, parse
     char *a = argv[*i], *eq = strchr(a, '='), name[64];
     snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
     const option_t *o = command_option(c, name);
-    const char *key = o ? NULL : strcmp(name, "--config") == 0 ? "" : cn_config_key_for_flag(name);
+    const char *key = o                               ? NULL
+                      : strcmp(name, "--config") == 0 ? ""
+                                                      : cn_config_key_for_flag(cn_apps, name);
     if (o == NULL && (key == NULL || (c->flags & CMD_NO_CONFIG))) {
         fprintf(stderr, "cairn %s: unknown option '%s'\n", c->name, name);
         return EXIT_USAGE;
@@ -560,8 +566,10 @@ static void print_line(const char *line, void *ud)
 
 CMD(cmd_serve)
 {
-    if (opt(a, "--allow-unusable-secrets") != NULL)
-        cfg->allow_unusable_secrets = 1;
+    cn_err_t err = {0};
+    if (opt(a, "--allow-unusable-secrets") != NULL &&
+        cn_config_set(cfg, "auth.allow_unusable_secrets", "true", CN_SRC_FLAG, &err) != 0)
+        return fail("serve", CN_EINVAL, &err);
     return cn_server_run(cfg, cn_apps);
 }
 
@@ -625,8 +633,12 @@ CMD(cmd_config_check)
 
 CMD(cmd_config_keys)
 {
-    printf("Configuration keys (key, environment variable, flag, default):\n");
-    cn_config_print_help(stdout);
+    if (opt(a, "--markdown") != NULL) {
+        cn_config_print_markdown(cn_apps, stdout);
+        return 0;
+    }
+    printf("Configuration keys (key, environment variable, flag, default), by module:\n");
+    cn_config_print_help(cn_apps, stdout);
     return 0;
 }
 
@@ -1062,7 +1074,7 @@ static int run_command(const command_t *c, int argc, char **argv)
     if (rc == 0 && !(c->flags & CMD_NO_CONFIG)) {
         cn_err_t err = {0};
         cfg.config_file = p.config_file ? cn_strdup(p.config_file) : NULL;
-        if (cn_config_load(&cfg, environ, p.flags, p.n_flags, &err) != 0) {
+        if (cn_config_load(&cfg, cn_apps, environ, p.flags, p.n_flags, &err) != 0) {
             fprintf(stderr, "cairn: configuration error: %s\n", err.msg);
             rc = EXIT_CONFIG;
         }

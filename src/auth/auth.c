@@ -16,6 +16,7 @@
 #include "auth/rbac.h"
 #include "auth/register.h"
 #include "auth/reset.h"
+#include "auth/settings.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
 #include "core/http.h"
@@ -1055,8 +1056,7 @@ static const cn_permission_t permissions[] = {
  * operator said to go on: then such signing keys retire (a new one signs) and such TOTP
  * secrets answer a problem of their own at mfa/verify.
  */
-static int check_secrets(const cn_config_t *cfg, cn_store_t *store, const char *key_path,
-                         cn_err_t *err)
+static int check_secrets(cn_store_t *store, const char *key_path, cn_err_t *err)
 {
     int64_t keys = 0, totp = 0;
     int rc = auth_keys_unusable(store, 0, &keys, err);
@@ -1064,7 +1064,7 @@ static int check_secrets(const cn_config_t *cfg, cn_store_t *store, const char *
         rc = auth_mfa_unusable(store, &totp, err);
     if (rc != 0 || keys + totp == 0)
         return rc;
-    if (!cfg->allow_unusable_secrets) {
+    if (!auth_settings.allow_unusable_secrets) {
         int created = auth_vault_created();
         if (created) /* leave no new key behind: the right file can simply be put back */
             unlink(key_path);
@@ -1088,11 +1088,11 @@ static int check_secrets(const cn_config_t *cfg, cn_store_t *store, const char *
 int auth_secrets_open(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     char key_path[4096];
-    cn_config_secrets_key_path(cfg, key_path, sizeof(key_path));
+    auth_secrets_key_path(cfg, key_path, sizeof(key_path));
     int64_t totp = 0, keys = 0;
     int rc = auth_vault_open(key_path, err);
     if (rc == 0)
-        rc = check_secrets(cfg, store, key_path, err);
+        rc = check_secrets(store, key_path, err);
     if (rc == 0 && (rc = auth_mfa_seal_plain(store, &totp, err)) == 0 && totp > 0)
         cn_log(CN_LOG_INFO, NULL, "encrypted %lld TOTP secrets stored before the vault",
                (long long)totp);
@@ -1103,9 +1103,9 @@ int auth_secrets_open(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
-    auth_lockout_configure(cfg);
-    auth_reset_configure(cfg);
-    auth_register_configure(cfg);
+    auth_lockout_configure(&auth_settings);
+    auth_reset_configure(&auth_settings);
+    auth_register_configure(&auth_settings);
     if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
         return cn_err_set(err, CN_ERR,
                           "cannot load the common-password list %s (package john-data)",
@@ -1143,6 +1143,7 @@ const cn_app_t auth_module = {
     .start = start,
     .stop = stop,
     .jobs = auth_reset_jobs,
+    .settings = auth_settings_table,
 };
 
 /* ---- CLI ---- */

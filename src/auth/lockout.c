@@ -28,12 +28,12 @@ const char auth_lockout_migration_sql[] =
     " window_start INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL,"
     " PRIMARY KEY (account, ip)) WITHOUT ROWID";
 
-void auth_lockout_configure(const cn_config_t *cfg)
+void auth_lockout_configure(const auth_settings_t *s)
 {
-    L.attempts = cfg->lockout_attempts;
-    L.account_attempts = cfg->lockout_account_attempts;
-    L.window_ms = (int64_t)cfg->lockout_window_s * 1000;
-    L.max_ms = (int64_t)cfg->lockout_max_s * 1000;
+    L.attempts = s->lockout_attempts;
+    L.account_attempts = s->lockout_account_attempts;
+    L.window_ms = (int64_t)s->lockout_window_s * 1000;
+    L.max_ms = (int64_t)s->lockout_max_s * 1000;
 }
 
 typedef struct {

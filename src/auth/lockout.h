@@ -11,14 +11,14 @@
 #ifndef CAIRN_AUTH_LOCKOUT_H
 #define CAIRN_AUTH_LOCKOUT_H
 
-#include "core/config.h"
+#include "auth/settings.h"
 #include "core/http.h"
 
 /** Migration auth/13: login_failures keyed by (account, ip); ip '' is the account-wide row. */
 extern const char auth_lockout_migration_sql[];
 
-/** Takes auth.lockout_* from cfg. */
-void auth_lockout_configure(const cn_config_t *cfg);
+/** Takes auth.lockout_* from the module's settings. */
+void auth_lockout_configure(const auth_settings_t *s);
 
 /**
  * 0 when account may try to sign in from ip now; else answers 429 with Retry-After (the

@@ -35,11 +35,11 @@ const char auth_register_migration_sql[] =
     "CREATE INDEX registrations_email ON registrations (email, tenant_id);"
     "CREATE INDEX registrations_expiry ON registrations (expires_at)";
 
-void auth_register_configure(const cn_config_t *cfg)
+void auth_register_configure(const auth_settings_t *s)
 {
-    G.ttl_s = cfg->register_ttl_s;
+    G.ttl_s = s->register_ttl_s;
     free(G.url);
-    G.url = cn_strdup(cfg->register_url);
+    G.url = cn_strdup(s->register_url);
 }
 
 void auth_register_free(void)

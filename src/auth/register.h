@@ -9,7 +9,7 @@
 #define CAIRN_AUTH_REGISTER_H
 
 #include "auth/members.h"
-#include "core/config.h"
+#include "auth/settings.h"
 #include "core/http.h"
 #include "core/jobs.h"
 
@@ -21,8 +21,8 @@ extern const cn_schema_t auth_register_schema, auth_register_confirm_schema;
 #define AUTH_REGISTER_JOB "auth.registration_mail"
 int auth_register_mail_job(cn_job_t *job, cn_err_t *err);
 
-/** Takes auth.register_url and auth.register_ttl_s. */
-void auth_register_configure(const cn_config_t *cfg);
+/** Takes auth.register_url and auth.register_ttl_s from the module's settings. */
+void auth_register_configure(const auth_settings_t *s);
 void auth_register_free(void);
 
 /**

@@ -35,11 +35,11 @@ const char auth_reset_migration_sql[] =
     " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"
     "CREATE INDEX password_resets_user ON password_resets (user_id)";
 
-void auth_reset_configure(const cn_config_t *cfg)
+void auth_reset_configure(const auth_settings_t *s)
 {
-    R.ttl_s = cfg->reset_ttl_s;
+    R.ttl_s = s->reset_ttl_s;
     free(R.reset_url);
-    R.reset_url = cn_strdup(cfg->reset_url);
+    R.reset_url = cn_strdup(s->reset_url);
 }
 
 void auth_reset_free(void)

@@ -6,6 +6,7 @@
 #ifndef CAIRN_AUTH_RESET_H
 #define CAIRN_AUTH_RESET_H
 
+#include "auth/settings.h"
 #include "core/http.h"
 #include "core/jobs.h"
 
@@ -24,7 +25,8 @@ void auth_mail_token(char token[64], char hash[65]);
 /** Appends the token's line to a mail: url?token=… when url is set, else the API route. */
 void auth_mail_link(cn_buf_t *text, const char *url, const char *token, const char *api_route);
 
-void auth_reset_configure(const cn_config_t *cfg);
+/** Takes auth.reset_url and auth.reset_ttl_s from the module's settings. */
+void auth_reset_configure(const auth_settings_t *s);
 void auth_reset_free(void);
 
 int auth_post_reset_request(cn_req_t *r);

@@ -1,9 +1,11 @@
 /*
- * Configuration (see config.h). The `keys` table is the single source of truth: adding a
- * key means adding one row, and the file parser, environment, flags, `config check` and
- * help text all follow from it.
+ * Configuration (see config.h). The kernel's `keys` table and the modules' tables are the
+ * single source of truth: adding a key means adding one row, and the file parser,
+ * environment, flags, validation, `config check`, `config keys` and the table in
+ * docs/configuration.md all follow from it. Nothing here may know a module's key by name.
  */
 #include "core/config.h"
+#include "core/module.h"
 #include "core/proxy.h"
 
 #include <arpa/inet.h>
@@ -14,174 +16,204 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { T_INT, T_SIZE, T_BOOL, T_ENUM, T_STRING, T_SECRET, T_LISTEN } key_type_t;
-
-typedef struct {
-    const char *key;  /* "section.name" */
-    const char *env;  /* CAIRN_* */
-    const char *flag; /* "--name" or NULL */
-    key_type_t type;
-    const char *def;
-    long long min, max;
-    const char *const *allowed; /* T_ENUM: NULL-terminated */
-    size_t offset;
-    const char *help;
-} key_t_;
-
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const sync_modes[] = {"normal", "full", NULL};
 
 #define OFF(f) offsetof(cn_config_t, f)
 
-static const key_t_ keys[] = {
-    {"server.listen", "CAIRN_LISTEN", "--listen", T_LISTEN, "127.0.0.1:8080", 0, 0, NULL,
-     OFF(listen), "HOST:PORT to listen on (repeatable; port 0 picks a free port)"},
-    {"server.threads", "CAIRN_THREADS", "--threads", T_INT, "0", 0, 256, NULL, OFF(threads),
+static const char *const mail_schemes[] = {"smtp://", "smtps://", NULL};
+
+/* The kernel's keys. `help` is the "meaning" column of docs/configuration.md. */
+static const cn_setting_t keys[] = {
+    {"server.listen", "CAIRN_LISTEN", "--listen", CN_SET_LISTEN, "127.0.0.1:8080", 0, 0, NULL,
+     OFF(listen),
+     "HOST:PORT to listen on; port 0 picks a free port (printed in the `listening on` line)"},
+    {"server.threads", "CAIRN_THREADS", "--threads", CN_SET_INT, "0", 0, 256, NULL, OFF(threads),
      "event-loop threads; 0 = one per CPU core"},
-    {"server.workers", "CAIRN_WORKERS", "--workers", T_INT, "2", 1, 64, NULL, OFF(workers),
+    {"server.workers", "CAIRN_WORKERS", "--workers", CN_SET_INT, "2", 1, 64, NULL, OFF(workers),
      "worker threads for slow work such as password hashing"},
-    {"server.max_body", "CAIRN_MAX_BODY", "--max-body", T_SIZE, "1M", 1024, 1LL << 30, NULL,
-     OFF(max_body), "largest accepted request body (bytes; K/M/G suffixes)"},
-    {"server.request_timeout_ms", "CAIRN_REQUEST_TIMEOUT_MS", NULL, T_INT, "10000", 100, 600000,
-     NULL, OFF(request_timeout_ms),
-     "HTTP/1 time allowed to send request headers and body, and to stay idle between requests"},
-    {"server.idle_timeout_ms", "CAIRN_IDLE_TIMEOUT_MS", NULL, T_INT, "60000", 100, 3600000, NULL,
-     OFF(idle_timeout_ms), "HTTP/2 idle connection timeout"},
-    {"server.shutdown_timeout_s", "CAIRN_SHUTDOWN_TIMEOUT_S", NULL, T_INT, "10", 1, 300, NULL,
-     OFF(shutdown_timeout_s), "graceful shutdown deadline for in-flight requests"},
-    {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, T_STRING, "", 0, 0, NULL, OFF(cors_origins),
-     "comma-separated origins allowed by CORS (exact match); empty = none"},
-    {"server.trusted_proxies", "CAIRN_TRUSTED_PROXIES", NULL, T_STRING, "", 0, 0, NULL,
+    {"server.max_body", "CAIRN_MAX_BODY", "--max-body", CN_SET_SIZE, "1M", 1024, 1LL << 30, NULL,
+     OFF(max_body), "largest request body, bytes with K/M/G suffixes; larger gets 413"},
+    {"server.request_timeout_ms", "CAIRN_REQUEST_TIMEOUT_MS", NULL, CN_SET_INT, "10000", 100,
+     600000, NULL, OFF(request_timeout_ms),
+     "HTTP/1: time to send headers and body, and to idle between requests (slowloris bound)"},
+    {"server.idle_timeout_ms", "CAIRN_IDLE_TIMEOUT_MS", NULL, CN_SET_INT, "60000", 100, 3600000,
+     NULL, OFF(idle_timeout_ms), "HTTP/2 idle connection timeout"},
+    {"server.shutdown_timeout_s", "CAIRN_SHUTDOWN_TIMEOUT_S", NULL, CN_SET_INT, "10", 1, 300, NULL,
+     OFF(shutdown_timeout_s), "graceful-shutdown deadline for in-flight requests"},
+    {"server.cors_origins", "CAIRN_CORS_ORIGINS", NULL, CN_SET_STRING, "", 0, 0, NULL,
+     OFF(cors_origins),
+     "comma-separated origins allowed by CORS, exact match (scheme://host[:port]); empty = none"},
+    {"server.trusted_proxies", "CAIRN_TRUSTED_PROXIES", NULL, CN_SET_STRING, "", 0, 0, NULL,
      OFF(trusted_proxies),
-     "addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is believed; empty = "
-     "none"},
-    {"server.tls_cert", "CAIRN_TLS_CERT", "--tls-cert", T_STRING, "", 0, 0, NULL, OFF(tls_cert),
-     "PEM certificate chain; enables TLS and HTTP/2 (ALPN)"},
-    {"server.tls_key", "CAIRN_TLS_KEY", "--tls-key", T_STRING, "", 0, 0, NULL, OFF(tls_key),
-     "PEM private key for server.tls_cert"},
-    {"store.data", "CAIRN_DATA", "--data", T_STRING, "./data", 0, 0, NULL, OFF(data_dir),
-     "directory holding the SQLite database (created if missing)"},
-    {"store.synchronous", "CAIRN_SYNCHRONOUS", NULL, T_ENUM, "normal", 0, 0, sync_modes,
+     "addresses or CIDR blocks (`10.0.0.0/8, ::1`) of reverse proxies whose `X-Forwarded-For`"
+     " is believed; empty = none"},
+    {"server.tls_cert", "CAIRN_TLS_CERT", "--tls-cert", CN_SET_STRING, "", 0, 0, NULL,
+     OFF(tls_cert), "PEM certificate chain: enables TLS and HTTP/2 via ALPN",
+     .check = CN_CHECK_FILE},
+    {"server.tls_key", "CAIRN_TLS_KEY", "--tls-key", CN_SET_STRING, "", 0, 0, NULL, OFF(tls_key),
+     "PEM private key for server.tls_cert (set both or neither)", .check = CN_CHECK_FILE},
+    {"store.data", "CAIRN_DATA", "--data", CN_SET_STRING, "./data", 0, 0, NULL, OFF(data_dir),
+     "directory of the SQLite database `cairn.db` (created, mode 700)"},
+    {"store.synchronous", "CAIRN_SYNCHRONOUS", NULL, CN_SET_ENUM, "normal", 0, 0, sync_modes,
      OFF(synchronous_full),
-     "normal: commits survive a process crash (kill -9); full: also a power loss"},
-    {"store.busy_timeout_ms", "CAIRN_BUSY_TIMEOUT_MS", NULL, T_INT, "5000", 0, 600000, NULL,
+     "`normal`: commits survive a process crash (kill -9); `full`: also a power loss"},
+    {"store.busy_timeout_ms", "CAIRN_BUSY_TIMEOUT_MS", NULL, CN_SET_INT, "5000", 0, 600000, NULL,
      OFF(busy_timeout_ms), "how long to wait for another process holding the database lock"},
-    {"store.cache_size", "CAIRN_STORE_CACHE_SIZE", NULL, T_SIZE, "32M", 0, 1LL << 34, NULL,
+    {"store.cache_size", "CAIRN_STORE_CACHE_SIZE", NULL, CN_SET_SIZE, "32M", 0, 1LL << 34, NULL,
      OFF(store_cache_bytes),
-     "SQLite page cache per reading connection (each loop, job worker and worker), filled"
-     " as used"},
-    {"store.write_cache_size", "CAIRN_STORE_WRITE_CACHE_SIZE", NULL, T_SIZE, "16M", 0, 1LL << 34,
-     NULL, OFF(store_write_cache_bytes),
-     "SQLite page cache of the one write connection; it stays filled, as no other connection"
-     " writes"},
-    {"store.auto_migrate", "CAIRN_AUTO_MIGRATE", NULL, T_BOOL, "true", 0, 0, NULL,
-     OFF(auto_migrate), "apply pending migrations when the server starts"},
-    {"log.level", "CAIRN_LOG_LEVEL", "--log-level", T_ENUM, "info", 0, 0, log_levels,
+     "SQLite page cache of each reading connection (one per event loop, job worker and"
+     " worker); memory is taken as pages are read, so an idle server stays small. SQLite drops"
+     " a reading connection's cache whenever another connection has committed"},
+    {"store.write_cache_size", "CAIRN_STORE_WRITE_CACHE_SIZE", NULL, CN_SET_SIZE, "16M", 0,
+     1LL << 34, NULL, OFF(store_write_cache_bytes),
+     "SQLite page cache of the one write connection that every write transaction uses. Nothing"
+     " else writes, so this cache stays filled and sets most of the memory under a write load:"
+     " 16M keeps a server near 45 MB RSS after a million note inserts (32M: 61 MB)"},
+    {"store.auto_migrate", "CAIRN_AUTO_MIGRATE", NULL, CN_SET_BOOL, "true", 0, 0, NULL,
+     OFF(auto_migrate),
+     "`cairn serve` applies pending migrations at start; if false it refuses to start with"
+     " pending ones"},
+    {"log.level", "CAIRN_LOG_LEVEL", "--log-level", CN_SET_ENUM, "info", 0, 0, log_levels,
      OFF(log_level), "lowest level written to the application log"},
-    {"log.access", "CAIRN_ACCESS_LOG", NULL, T_BOOL, "true", 0, 0, NULL, OFF(access_log),
+    {"log.access", "CAIRN_ACCESS_LOG", NULL, CN_SET_BOOL, "true", 0, 0, NULL, OFF(access_log),
      "write one JSON line per request"},
-    {"auth.bootstrap_token", "CAIRN_BOOTSTRAP_TOKEN", NULL, T_SECRET, "", 0, 0, NULL,
-     OFF(bootstrap_token), "bearer token accepted for routes that need a permission"},
-    {"auth.secrets_key_file", "CAIRN_SECRETS_KEY_FILE", NULL, T_STRING, "", 0, 0, NULL,
-     OFF(secrets_key_file),
-     "32-byte key encrypting TOTP secrets and signing keys at rest (created if missing);"
-     " empty = DATA/secrets.key"},
-    {"auth.allow_unusable_secrets", "CAIRN_ALLOW_UNUSABLE_SECRETS", NULL, T_BOOL, "false", 0, 0,
-     NULL, OFF(allow_unusable_secrets),
-     "start even when stored secrets do not open with the secrets key: such signing keys are"
-     " retired, such TOTP secrets answer 409 until re-enrolled"
-     " (serve --allow-unusable-secrets)"},
-    {"limits.ip_per_min", "CAIRN_RATE_IP_PER_MIN", NULL, T_INT, "1000", 1, 10000000, NULL,
-     OFF(rate_ip_per_min), "requests per minute per client IP (token bucket)"},
-    {"limits.user_per_min", "CAIRN_RATE_USER_PER_MIN", NULL, T_INT, "100", 1, 10000000, NULL,
+    /* the kernel checks it (http.c) before any module's authentication hook runs */
+    {"auth.bootstrap_token", "CAIRN_BOOTSTRAP_TOKEN", NULL, CN_SET_SECRET, "", 0, 0, NULL,
+     OFF(bootstrap_token),
+     "the operator's secret bearer token: every permission, in a built-in tenant of its own"
+     " (`make run` keeps one in DATA/bootstrap-token)"},
+    {"limits.ip_per_min", "CAIRN_RATE_IP_PER_MIN", NULL, CN_SET_INT, "1000", 1, 10000000, NULL,
+     OFF(rate_ip_per_min), "requests per minute per client IP (token bucket, bursts up to it)"},
+    {"limits.user_per_min", "CAIRN_RATE_USER_PER_MIN", NULL, CN_SET_INT, "100", 1, 10000000, NULL,
      OFF(rate_user_per_min), "authenticated requests per minute per user or API key"},
-    {"limits.auth_per_min", "CAIRN_RATE_AUTH_PER_MIN", NULL, T_INT, "5", 1, 10000000, NULL,
+    {"limits.auth_per_min", "CAIRN_RATE_AUTH_PER_MIN", NULL, CN_SET_INT, "5", 1, 10000000, NULL,
      OFF(rate_auth_per_min), "sign-in and token-refresh requests per minute per client IP"},
-    {"auth.lockout_attempts", "CAIRN_LOCKOUT_ATTEMPTS", NULL, T_INT, "5", 1, 1000, NULL,
-     OFF(lockout_attempts),
-     "failed sign-ins within the window that lock an account + client IP pair"},
-    {"auth.lockout_window_s", "CAIRN_LOCKOUT_WINDOW_S", NULL, T_INT, "900", 1, 86400, NULL,
-     OFF(lockout_window_s), "window for counting failed sign-ins; the first lock lasts this long"},
-    {"auth.lockout_max_s", "CAIRN_LOCKOUT_MAX_S", NULL, T_INT, "3600", 1, 86400, NULL,
-     OFF(lockout_max_s), "longest lock of an account + client IP pair (locks double up to it)"},
-    {"auth.lockout_account_attempts", "CAIRN_LOCKOUT_ACCOUNT_ATTEMPTS", NULL, T_INT, "100", 1,
-     1000000, NULL, OFF(lockout_account_attempts),
-     "failed sign-ins per window from all IPs before the account is throttled (not locked)"},
-    {"cache.max_bytes", "CAIRN_CACHE_MAX_BYTES", NULL, T_SIZE, "64M", 0, 1LL << 40, NULL,
-     OFF(cache_max_bytes), "in-process response cache size (bytes; K/M/G suffixes); 0 = off"},
-    {"cache.ttl_ms", "CAIRN_CACHE_TTL_MS", NULL, T_INT, "60000", 1, 86400000, NULL,
-     OFF(cache_ttl_ms), "lifetime of a cached response unless its caller sets one"},
-    {"jobs.workers", "CAIRN_JOBS_WORKERS", NULL, T_INT, "2", 0, 64, NULL, OFF(jobs_workers),
-     "job worker threads; 0 = this process runs no jobs"},
-    {"jobs.lease_ms", "CAIRN_JOBS_LEASE_MS", NULL, T_INT, "30000", 100, 86400000, NULL,
-     OFF(jobs_lease_ms), "how long a claimed job is reserved before another worker may claim it"},
-    {"jobs.max_attempts", "CAIRN_JOBS_MAX_ATTEMPTS", NULL, T_INT, "5", 1, 1000, NULL,
-     OFF(jobs_max_attempts), "runs before a failing job is dead (types may set their own)"},
-    {"jobs.backoff_ms", "CAIRN_JOBS_BACKOFF_MS", NULL, T_INT, "1000", 1, 86400000, NULL,
-     OFF(jobs_backoff_ms), "delay before the first retry; doubles with each attempt (jittered)"},
-    {"jobs.backoff_max_ms", "CAIRN_JOBS_BACKOFF_MAX_MS", NULL, T_INT, "3600000", 1, 604800000, NULL,
-     OFF(jobs_backoff_max_ms), "longest delay between two attempts"},
-    {"jobs.poll_ms", "CAIRN_JOBS_POLL_MS", NULL, T_INT, "1000", 10, 60000, NULL, OFF(jobs_poll_ms),
-     "idle workers look for due jobs at least this often"},
-    {"jobs.retention_s", "CAIRN_JOBS_RETENTION_S", NULL, T_INT, "604800", 0, 315360000, NULL,
-     OFF(jobs_retention_s), "finished (done) jobs are deleted after this; 0 = kept"},
-    {"mail.smtp_url", "CAIRN_MAIL_SMTP_URL", NULL, T_SECRET, "", 0, 0, NULL, OFF(mail_smtp_url),
-     "SMTP server for outgoing mail (smtp://host:port or smtps://user:pass@host); empty = none"},
-    {"mail.from", "CAIRN_MAIL_FROM", NULL, T_STRING, "cairn@localhost", 0, 0, NULL, OFF(mail_from),
-     "sender address of outgoing mail"},
-    {"auth.reset_url", "CAIRN_RESET_URL", NULL, T_STRING, "", 0, 0, NULL, OFF(reset_url),
-     "page that takes ?token= in password-reset mails; empty = the mail shows the token"},
-    {"auth.reset_ttl_s", "CAIRN_RESET_TTL_S", NULL, T_INT, "1800", 1, 86400, NULL, OFF(reset_ttl_s),
-     "how long a password-reset token stays valid"},
-    {"auth.register_url", "CAIRN_REGISTER_URL", NULL, T_STRING, "", 0, 0, NULL, OFF(register_url),
-     "page that takes ?token= in registration-confirmation mails; empty = the mail shows it"},
-    {"auth.register_ttl_s", "CAIRN_REGISTER_TTL_S", NULL, T_INT, "86400", 1, 604800, NULL,
-     OFF(register_ttl_s), "how long a registration-confirmation link stays valid"},
-    {"realtime.history_count", "CAIRN_REALTIME_HISTORY_COUNT", NULL, T_INT, "1000", 1, 10000000,
-     NULL, OFF(rt_history_count), "events kept per channel for clients that resume"},
-    {"realtime.history_age_s", "CAIRN_REALTIME_HISTORY_AGE_S", NULL, T_INT, "86400", 1, 31536000,
-     NULL, OFF(rt_history_age_s), "oldest event (seconds) a resuming client can still get"},
-    {"realtime.max_queue_bytes", "CAIRN_REALTIME_MAX_QUEUE_BYTES", NULL, T_SIZE, "1M", 4096,
+    {"cache.max_bytes", "CAIRN_CACHE_MAX_BYTES", NULL, CN_SET_SIZE, "64M", 0, 1LL << 40, NULL,
+     OFF(cache_max_bytes),
+     "in-process response cache budget, bytes with K/M/G suffixes; 0 turns the cache off. See"
+     " \"Cache\" in `architecture.md`"},
+    {"cache.ttl_ms", "CAIRN_CACHE_TTL_MS", NULL, CN_SET_INT, "60000", 1, 86400000, NULL,
+     OFF(cache_ttl_ms), "lifetime of a cached entry whose caller sets none"},
+    {"jobs.workers", "CAIRN_JOBS_WORKERS", NULL, CN_SET_INT, "2", 0, 64, NULL, OFF(jobs_workers),
+     "job worker threads; 0 = this process runs no jobs (it still enqueues them). See"
+     " `jobs.md`"},
+    {"jobs.lease_ms", "CAIRN_JOBS_LEASE_MS", NULL, CN_SET_INT, "30000", 100, 86400000, NULL,
+     OFF(jobs_lease_ms),
+     "how long a claimed job is reserved; a job whose worker died is claimed again after it"},
+    {"jobs.max_attempts", "CAIRN_JOBS_MAX_ATTEMPTS", NULL, CN_SET_INT, "5", 1, 1000, NULL,
+     OFF(jobs_max_attempts),
+     "runs before a failing job is dead, for types that do not set their own"},
+    {"jobs.backoff_ms", "CAIRN_JOBS_BACKOFF_MS", NULL, CN_SET_INT, "1000", 1, 86400000, NULL,
+     OFF(jobs_backoff_ms), "delay before the first retry; doubles with each attempt, with jitter"},
+    {"jobs.backoff_max_ms", "CAIRN_JOBS_BACKOFF_MAX_MS", NULL, CN_SET_INT, "3600000", 1, 604800000,
+     NULL, OFF(jobs_backoff_max_ms), "cap of the retry delay (not below `jobs.backoff_ms`)"},
+    {"jobs.poll_ms", "CAIRN_JOBS_POLL_MS", NULL, CN_SET_INT, "1000", 10, 60000, NULL,
+     OFF(jobs_poll_ms),
+     "idle workers look for due jobs at least this often (jobs enqueued by this process wake"
+     " them at once)"},
+    {"jobs.retention_s", "CAIRN_JOBS_RETENTION_S", NULL, CN_SET_INT, "604800", 0, 315360000, NULL,
+     OFF(jobs_retention_s),
+     "done jobs are deleted this long after they finished; 0 = kept. Dead jobs are kept until"
+     " purged"},
+    /* mail is a kernel service (mail.c) that any module sends through, not auth's */
+    {"mail.smtp_url", "CAIRN_MAIL_SMTP_URL", NULL, CN_SET_SECRET, "", 0, 0, mail_schemes,
+     OFF(mail_smtp_url),
+     "SMTP server for outgoing mail, `smtp://host:port` or `smtps://user:pass@host`; empty ="
+     " no mail",
+     .check = CN_CHECK_URL},
+    {"mail.from", "CAIRN_MAIL_FROM", NULL, CN_SET_STRING, "cairn@localhost", 0, 0, NULL,
+     OFF(mail_from), "sender address of outgoing mail"},
+    {"realtime.history_count", "CAIRN_REALTIME_HISTORY_COUNT", NULL, CN_SET_INT, "1000", 1,
+     10000000, NULL, OFF(rt_history_count),
+     "events kept per channel for resuming clients (at least; trimmed in steps of 64)"},
+    {"realtime.history_age_s", "CAIRN_REALTIME_HISTORY_AGE_S", NULL, CN_SET_INT, "86400", 1,
+     31536000, NULL, OFF(rt_history_age_s), "oldest event a resuming client can still get"},
+    {"realtime.max_queue_bytes", "CAIRN_REALTIME_MAX_QUEUE_BYTES", NULL, CN_SET_SIZE, "1M", 4096,
      1LL << 30, NULL, OFF(rt_max_queue_bytes),
-     "unsent bytes a connection may hold before it is closed as too slow (1008)"},
-    {"realtime.max_message_bytes", "CAIRN_REALTIME_MAX_MESSAGE_BYTES", NULL, T_SIZE, "64K", 256,
-     16LL << 20, NULL, OFF(rt_max_message_bytes), "largest message a client may send (1009)"},
-    {"realtime.max_subscriptions", "CAIRN_REALTIME_MAX_SUBSCRIPTIONS", NULL, T_INT, "100", 1,
-     100000, NULL, OFF(rt_max_subscriptions), "channels one connection may subscribe to"},
-    {"realtime.heartbeat_s", "CAIRN_REALTIME_HEARTBEAT_S", NULL, T_INT, "30", 1, 3600, NULL,
-     OFF(rt_heartbeat_s), "ping interval; a connection silent for two intervals is closed"},
-    {"realtime.max_connections", "CAIRN_REALTIME_MAX_CONNECTIONS", NULL, T_INT, "10000", 1,
+     "unsent bytes per connection before it is closed as too slow (1008)"},
+    {"realtime.max_message_bytes", "CAIRN_REALTIME_MAX_MESSAGE_BYTES", NULL, CN_SET_SIZE, "64K",
+     256, 16LL << 20, NULL, OFF(rt_max_message_bytes),
+     "largest client message; larger closes with 1009"},
+    {"realtime.max_subscriptions", "CAIRN_REALTIME_MAX_SUBSCRIPTIONS", NULL, CN_SET_INT, "100", 1,
+     100000, NULL, OFF(rt_max_subscriptions), "channels per connection"},
+    {"realtime.heartbeat_s", "CAIRN_REALTIME_HEARTBEAT_S", NULL, CN_SET_INT, "30", 1, 3600, NULL,
+     OFF(rt_heartbeat_s), "ping interval; two silent intervals close a connection"},
+    {"realtime.max_connections", "CAIRN_REALTIME_MAX_CONNECTIONS", NULL, CN_SET_INT, "10000", 1,
      10000000, NULL, OFF(rt_max_connections),
-     "open WebSocket and SSE connections of the process (x max_queue_bytes bounds their memory)"},
-    {"realtime.max_per_tenant", "CAIRN_REALTIME_MAX_PER_TENANT", NULL, T_INT, "1000", 1, 10000000,
-     NULL, OFF(rt_max_per_tenant), "open realtime connections of one tenant"},
-    {"realtime.max_per_principal", "CAIRN_REALTIME_MAX_PER_PRINCIPAL", NULL, T_INT, "32", 1,
+     "open WebSocket and SSE connections of the process; with `max_queue_bytes` it bounds"
+     " their queued memory (10 000 × 1 MiB at the defaults); more are refused (429)"},
+    {"realtime.max_per_tenant", "CAIRN_REALTIME_MAX_PER_TENANT", NULL, CN_SET_INT, "1000", 1,
+     10000000, NULL, OFF(rt_max_per_tenant),
+     "open realtime connections of one tenant (429, or close 4429)"},
+    {"realtime.max_per_principal", "CAIRN_REALTIME_MAX_PER_PRINCIPAL", NULL, CN_SET_INT, "32", 1,
      10000000, NULL, OFF(rt_max_per_principal),
-     "open realtime connections of one user, API key or the operator token"},
-    {"insights.geoip_db", "CAIRN_INSIGHTS_GEOIP_DB", NULL, T_STRING, "", 0, 0, NULL,
-     OFF(insights_geoip_db),
-     "MaxMind .mmdb (City or Country) used to geolocate interaction IPs; empty = off"},
-    {"insights.pattern_delay_s", "CAIRN_INSIGHTS_PATTERN_DELAY_S", NULL, T_INT, "60", 0, 86400,
-     NULL, OFF(insights_pattern_delay_s),
-     "behaviour patterns are recomputed this long after new interactions (debounce)"},
+     "open realtime connections of one user, API key or the operator token (429, or close"
+     " 4429)"},
 };
 
-_Static_assert(CN_ARRAY_SIZE(keys) <= CN_ARRAY_SIZE(((cn_config_t *)0)->sources),
-               "cn_config_t.sources is too small");
+/*
+ * Walks every key: the kernel's table, then each module's in the module list's order. index
+ * is the key's slot in cn_config_t.sources; module is NULL for the kernel's keys.
+ */
+typedef struct {
+    const cn_app_t *const *next; /* the modules not yet visited */
+    const cn_app_t *module;
+    const cn_setting_t *row;
+    int index;
+} key_iter_t;
 
-static const key_t_ *find_key(const char *key)
+static key_iter_t keys_begin(const cn_app_t *const *modules)
 {
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
-        if (strcmp(keys[i].key, key) == 0)
-            return &keys[i];
-    return NULL;
+    return (key_iter_t){.next = modules, .index = -1};
 }
 
-const char *cn_config_key_for_flag(const char *flag)
+/* Moves to the next key; 0 after the last one. */
+static int keys_next(key_iter_t *it)
 {
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
-        if (keys[i].flag != NULL && strcmp(keys[i].flag, flag) == 0)
-            return keys[i].key;
+    it->index++;
+    if (it->row == NULL) {
+        it->row = keys;
+        return 1;
+    }
+    if (it->module == NULL && it->row + 1 < keys + CN_ARRAY_SIZE(keys)) {
+        it->row++;
+        return 1;
+    }
+    if (it->module != NULL && it->row[1].key != NULL) {
+        it->row++;
+        return 1;
+    }
+    for (; it->next != NULL && *it->next != NULL; it->next++) {
+        const cn_setting_t *first = (*it->next)->settings;
+        if (first != NULL && first->key != NULL) {
+            it->module = *it->next++;
+            it->row = first;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The field a row fills: the module's own, or the kernel's in c. */
+static void *slot_of(const cn_config_t *c, const cn_setting_t *k)
+{
+    return k->slot != NULL ? k->slot : (char *)c + k->offset;
+}
+
+static int find_key(const cn_app_t *const *modules, const char *key, key_iter_t *it)
+{
+    for (*it = keys_begin(modules); keys_next(it);)
+        if (strcmp(it->row->key, key) == 0)
+            return 1;
+    return 0;
+}
+
+const char *cn_config_key_for_flag(const cn_app_t *const *modules, const char *flag)
+{
+    for (key_iter_t it = keys_begin(modules); keys_next(&it);)
+        if (it.row->flag != NULL && strcmp(it.row->flag, flag) == 0)
+            return it.row->key;
     return NULL;
 }
 
@@ -320,35 +352,33 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_source_t src,
-                  cn_err_t *err)
+/* Parses value into the row's field; the field is unchanged when value is refused. */
+static int set_value(cn_config_t *c, const cn_setting_t *k, int entry, const char *value,
+                     cn_config_source_t src, cn_err_t *err)
 {
-    const key_t_ *k = find_key(key);
-    if (k == NULL)
-        return cn_err_set(err, CN_EINVAL, "unknown configuration key \"%s\"", key);
-    int entry = (int)(k - keys);
-    void *slot = (char *)c + k->offset;
+    const char *key = k->key;
+    void *slot = slot_of(c, k);
     long long ll;
     int b;
     switch (k->type) {
-    case T_INT:
-    case T_SIZE:
-        if (parse_ll(value, &ll, k->type == T_SIZE) != 0 || ll < k->min || ll > k->max)
+    case CN_SET_INT:
+    case CN_SET_SIZE:
+        if (parse_ll(value, &ll, k->type == CN_SET_SIZE) != 0 || ll < k->min || ll > k->max)
             return cn_err_set(err, CN_EINVAL, "%s: must be %s from %lld to %lld (got \"%s\")", key,
-                              k->type == T_SIZE ? "a size in bytes (K/M/G suffix allowed)"
-                                                : "an integer",
+                              k->type == CN_SET_SIZE ? "a size in bytes (K/M/G suffix allowed)"
+                                                     : "an integer",
                               k->min, k->max, value);
-        if (k->type == T_INT)
+        if (k->type == CN_SET_INT)
             *(int *)slot = (int)ll;
         else
             *(int64_t *)slot = ll;
         break;
-    case T_BOOL:
+    case CN_SET_BOOL:
         if (parse_bool(value, &b) != 0)
             return cn_err_set(err, CN_EINVAL, "%s: must be true or false (got \"%s\")", key, value);
         *(int *)slot = b;
         break;
-    case T_ENUM: {
+    case CN_SET_ENUM: {
         int idx = -1;
         char allowed[128] = "";
         for (int i = 0; k->allowed[i] != NULL; i++) {
@@ -363,9 +393,9 @@ int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_
         *(int *)slot = idx;
         break;
     }
-    case T_STRING:
-    case T_SECRET: set_string(slot, value); break;
-    case T_LISTEN: {
+    case CN_SET_STRING:
+    case CN_SET_SECRET: set_string(slot, value); break;
+    case CN_SET_LISTEN: {
         int rc = set_listen(c, value, src, entry, err);
         if (rc != 0)
             return rc;
@@ -376,24 +406,70 @@ int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_
     return 0;
 }
 
+int cn_config_set(cn_config_t *c, const char *key, const char *value, cn_config_source_t src,
+                  cn_err_t *err)
+{
+    key_iter_t it;
+    if (!find_key(c->modules, key, &it))
+        return cn_err_set(err, CN_EINVAL, "unknown configuration key \"%s\"", key);
+    return set_value(c, it.row, it.index, value, src, err);
+}
+
+/* Stops on a row that cannot work: a programming error, found by every start. */
+static void declaration_error(const key_iter_t *at, const char *problem)
+{
+    fprintf(stderr, "cairn: configuration key %s (%s): %s\n", at->row->key, at->row->env, problem);
+    abort();
+}
+
+/*
+ * Two rows with one key or one variable would leave one of them unreachable; a module's
+ * row fills a field of its own (and server.listen is the kernel's); a flag would show a
+ * secret in ps(1).
+ */
+static void check_declaration(const cn_app_t *const *modules, const key_iter_t *at)
+{
+    for (key_iter_t it = keys_begin(modules); keys_next(&it) && it.index < at->index;)
+        if (strcmp(it.row->key, at->row->key) == 0 || strcmp(it.row->env, at->row->env) == 0)
+            declaration_error(at, "declared twice");
+    if (at->module != NULL && (at->row->slot == NULL || at->row->type == CN_SET_LISTEN))
+        declaration_error(at, "a module's row needs a slot of its own");
+    if (at->row->type == CN_SET_SECRET && at->row->flag != NULL)
+        declaration_error(at, "a secret cannot have a flag");
+}
+
+/* Every key of the kernel and of c->modules to its default. */
+static void set_defaults(cn_config_t *c)
+{
+    for (key_iter_t it = keys_begin(c->modules); keys_next(&it);) {
+        cn_err_t err;
+        if (it.index >= CN_MAX_SETTINGS)
+            abort(); /* a programming error: raise CN_MAX_SETTINGS */
+        check_declaration(c->modules, &it);
+        c->sources[it.index] = (cn_config_source_t)-1; /* so the default list is replaced */
+        if (set_value(c, it.row, it.index, it.row->def, CN_SRC_DEFAULT, &err) != 0) {
+            fprintf(stderr, "cairn: bad default of %s: %s\n", it.row->key, err.msg);
+            abort(); /* a programming error */
+        }
+    }
+}
+
 void cn_config_defaults(cn_config_t *c)
 {
     memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
-        cn_err_t err;
-        c->sources[i] = (cn_config_source_t)-1; /* so the default list is replaced, not kept */
-        if (cn_config_set(c, keys[i].key, keys[i].def, CN_SRC_DEFAULT, &err) != 0)
-            abort(); /* a bad default is a programming error */
-    }
+    set_defaults(c);
 }
 
 void cn_config_free(cn_config_t *c)
 {
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i]);
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
-        if (keys[i].type == T_STRING || keys[i].type == T_SECRET)
-            free(*(char **)((char *)c + keys[i].offset));
+    for (key_iter_t it = keys_begin(c->modules); keys_next(&it);)
+        if (it.row->type == CN_SET_STRING || it.row->type == CN_SET_SECRET) {
+            char **slot = slot_of(c, it.row);
+            free(*slot);
+            *slot = NULL; /* a module's field outlives c */
+        }
     free(c->config_file);
     memset(c, 0, sizeof(*c));
 }
@@ -427,12 +503,13 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
-int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv, size_t n_flags,
-                   cn_err_t *err)
+int cn_config_load(cn_config_t *c, const cn_app_t *const *modules, char *const *envp,
+                   const char *const *flag_kv, size_t n_flags, cn_err_t *err)
 {
     char *file = c->config_file ? cn_strdup(c->config_file) : NULL;
     cn_config_free(c);
-    cn_config_defaults(c);
+    c->modules = modules;
+    set_defaults(c);
     c->config_file = file;
     if (c->config_file == NULL && env_get(envp, "CAIRN_CONFIG") != NULL)
         c->config_file = cn_strdup(env_get(envp, "CAIRN_CONFIG"));
@@ -449,12 +526,12 @@ int cn_config_load(cn_config_t *c, char *const *envp, const char *const *flag_kv
         if (rc > 0)
             return cn_err_set(err, CN_EINVAL, "%s: syntax error on line %d", c->config_file, rc);
     }
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
-        const char *v = env_get(envp, keys[i].env);
-        if (v != NULL && cn_config_set(c, keys[i].key, v, CN_SRC_ENV, err) != 0) {
+    for (key_iter_t it = keys_begin(modules); keys_next(&it);) {
+        const char *v = env_get(envp, it.row->env);
+        if (v != NULL && set_value(c, it.row, it.index, v, CN_SRC_ENV, err) != 0) {
             char msg[sizeof(err->msg)];
             memcpy(msg, err->msg, sizeof(msg));
-            return cn_err_set(err, CN_EINVAL, "%s (from %s)", msg, keys[i].env);
+            return cn_err_set(err, CN_EINVAL, "%s (from %s)", msg, it.row->env);
         }
     }
     for (size_t i = 0; i + 1 < n_flags * 2; i += 2)
@@ -492,45 +569,41 @@ static int check_origins(const char *list, cn_err_t *err)
     return rc;
 }
 
-/* Files the server reads at start: refused now, before anything is created. */
-static int check_readable(const char *key, const char *path, cn_err_t *err)
+/* "a or b or c" (sep " or ") from a NULL-terminated list. */
+static void join(const char *const *list, const char *sep, char *out, size_t cap)
 {
-    if (path[0] != '\0' && access(path, R_OK) != 0)
-        return cn_err_set(err, CN_EINVAL, "%s: cannot read \"%s\": %s", key, path, strerror(errno));
-    return 0;
+    out[0] = '\0';
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? sep : "", list[i]);
 }
 
-/* Addresses, URLs and files: checks cheap enough to run before anything is created. */
-static int validate_addresses(const cn_config_t *c, cn_err_t *err)
+/*
+ * A row's own check (cn_setting_check_t): files the server reads at start and URLs it
+ * puts in mails, refused now, before anything is created. A secret is never repeated.
+ */
+static int check_row(const cn_config_t *c, const cn_setting_t *k, cn_err_t *err)
 {
-    static const char *const mail[] = {"smtp://", "smtps://", NULL};
-    static const char *const web[] = {"http://", "https://", NULL};
-    cn_proxies_t *p;
-    char bad[64];
-    if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)
-        return cn_err_set(err, CN_EINVAL,
-                          "server.trusted_proxies: must be IP addresses or CIDR blocks such as "
-                          "10.0.0.0/8 (got \"%s\")",
-                          bad);
-    cn_proxies_free(p);
-    if (check_origins(c->cors_origins, err) != 0)
-        return CN_EINVAL;
-    if (c->mail_smtp_url[0] != '\0' && !has_scheme(c->mail_smtp_url, mail))
-        /* the value may hold a password: it is not repeated */
-        return cn_err_set(err, CN_EINVAL,
-                          "mail.smtp_url: must start with smtp:// or smtps:// and name a host");
-    if (c->reset_url[0] != '\0' && !has_scheme(c->reset_url, web))
-        return cn_err_set(err, CN_EINVAL,
-                          "auth.reset_url: must be an http:// or https:// URL (got \"%s\")",
-                          c->reset_url);
-    if (check_readable("server.tls_cert", c->tls_cert, err) != 0 ||
-        check_readable("server.tls_key", c->tls_key, err) != 0)
-        return CN_EINVAL;
-    return check_readable("insights.geoip_db", c->insights_geoip_db, err);
+    const char *v = k->check != CN_CHECK_NONE ? *(char *const *)slot_of(c, k) : "";
+    char schemes[128];
+    if (v[0] == '\0')
+        return 0;
+    if (k->check == CN_CHECK_FILE)
+        return access(v, R_OK) == 0 ? 0
+                                    : cn_err_set(err, CN_EINVAL, "%s: cannot read \"%s\": %s",
+                                                 k->key, v, strerror(errno));
+    if (has_scheme(v, k->allowed))
+        return 0;
+    join(k->allowed, " or ", schemes, sizeof(schemes));
+    if (k->type == CN_SET_SECRET) /* the value may hold a password */
+        return cn_err_set(err, CN_EINVAL, "%s: must start with %s and name a host", k->key,
+                          schemes);
+    return cn_err_set(err, CN_EINVAL, "%s: must be an %s URL (got \"%s\")", k->key, schemes, v);
 }
 
 int cn_config_validate(const cn_config_t *c, cn_err_t *err)
 {
+    cn_proxies_t *p;
+    char bad[64];
     if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
         return cn_err_set(err, CN_EINVAL,
                           "server.tls_cert and server.tls_key: set both or neither");
@@ -540,15 +613,27 @@ int cn_config_validate(const cn_config_t *c, cn_err_t *err)
         return cn_err_set(err, CN_EINVAL,
                           "jobs.backoff_max_ms: must not be below jobs.backoff_ms (%d)",
                           c->jobs_backoff_ms);
-    return validate_addresses(c, err);
+    if (cn_proxies_parse(c->trusted_proxies, &p, bad, sizeof(bad)) != 0)
+        return cn_err_set(err, CN_EINVAL,
+                          "server.trusted_proxies: must be IP addresses or CIDR blocks such as "
+                          "10.0.0.0/8 (got \"%s\")",
+                          bad);
+    cn_proxies_free(p);
+    if (check_origins(c->cors_origins, err) != 0)
+        return CN_EINVAL;
+    for (key_iter_t it = keys_begin(c->modules); keys_next(&it);)
+        if (check_row(c, it.row, err) != 0)
+            return CN_EINVAL;
+    return 0;
 }
 
-void cn_config_secrets_key_path(const cn_config_t *c, char *out, size_t cap)
+void cn_config_data_path(const cn_config_t *c, const char *value, const char *file, char *out,
+                         size_t cap)
 {
-    if (c->secrets_key_file[0] != '\0')
-        snprintf(out, cap, "%s", c->secrets_key_file);
+    if (value != NULL && value[0] != '\0')
+        snprintf(out, cap, "%s", value);
     else
-        snprintf(out, cap, "%s/secrets.key", c->data_dir);
+        snprintf(out, cap, "%s/%s", c->data_dir, file);
 }
 
 static const char *source_name(cn_config_source_t s)
@@ -562,51 +647,143 @@ static const char *source_name(cn_config_source_t s)
     return "default";
 }
 
+/* "kernel", or the module's name: the group a key is listed under. */
+static const char *group_of(const key_iter_t *it)
+{
+    return it->module != NULL ? it->module->name : "kernel";
+}
+
+/* 1 when the key starts a group (the kernel's first key, or a module's). */
+static int starts_group(const key_iter_t *it)
+{
+    return it->index == 0 || (it->module != NULL && it->row == it->module->settings);
+}
+
+static void print_value(const cn_config_t *c, const cn_setting_t *k, FILE *out)
+{
+    const void *slot = slot_of(c, k);
+    char path[4096];
+    switch (k->type) {
+    case CN_SET_INT: fprintf(out, "%d", *(const int *)slot); break;
+    case CN_SET_SIZE: fprintf(out, "%lld", (long long)*(const int64_t *)slot); break;
+    case CN_SET_BOOL: fputs(*(const int *)slot ? "true" : "false", out); break;
+    case CN_SET_ENUM: fputs(k->allowed[*(const int *)slot], out); break;
+    case CN_SET_STRING:
+        if (k->data_file != NULL) { /* the effective path, not "" */
+            cn_config_data_path(c, *(char *const *)slot, k->data_file, path, sizeof(path));
+            fputs(path, out);
+        } else {
+            fputs(*(char *const *)slot, out);
+        }
+        break;
+    case CN_SET_SECRET: fputs(**(char *const *)slot ? "<redacted>" : "", out); break;
+    case CN_SET_LISTEN:
+        for (size_t j = 0; j < c->n_listen; j++)
+            fprintf(out, "%s%s", j ? "," : "", c->listen[j]);
+        break;
+    }
+}
+
 void cn_config_print(const cn_config_t *c, FILE *out)
 {
     if (c->config_file)
         fprintf(out, "# config file: %s\n", c->config_file);
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
-        const key_t_ *k = &keys[i];
-        const void *slot = (const char *)c + k->offset;
-        fprintf(out, "%s = ", k->key);
-        switch (k->type) {
-        case T_INT: fprintf(out, "%d", *(const int *)slot); break;
-        case T_SIZE: fprintf(out, "%lld", (long long)*(const int64_t *)slot); break;
-        case T_BOOL: fputs(*(const int *)slot ? "true" : "false", out); break;
-        case T_ENUM: fputs(k->allowed[*(const int *)slot], out); break;
-        case T_STRING:
-            if (k->offset == OFF(secrets_key_file)) { /* the effective path, not "" */
-                char path[4096];
-                cn_config_secrets_key_path(c, path, sizeof(path));
-                fputs(path, out);
-            } else {
-                fputs(*(char *const *)slot, out);
-            }
-            break;
-        case T_SECRET: fputs(**(char *const *)slot ? "<redacted>" : "", out); break;
-        case T_LISTEN:
-            for (size_t j = 0; j < c->n_listen; j++)
-                fprintf(out, "%s%s", j ? "," : "", c->listen[j]);
-            break;
-        }
-        fprintf(out, "  # %s\n", source_name(c->sources[i]));
+    for (key_iter_t it = keys_begin(c->modules); keys_next(&it);) {
+        if (starts_group(&it))
+            fprintf(out, "# %s%s\n", it.module ? "module " : "", group_of(&it));
+        fprintf(out, "%s = ", it.row->key);
+        print_value(c, it.row, out);
+        fprintf(out, "  # %s\n", source_name(c->sources[it.index]));
     }
 }
 
-void cn_config_print_flags(FILE *out)
+void cn_config_print_flags(const cn_app_t *const *modules, FILE *out)
 {
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
-        if (keys[i].flag != NULL)
-            fprintf(out, "  %-26s %s\n  %-26s key %s, %s, default \"%s\"\n", keys[i].flag,
-                    keys[i].help, "", keys[i].key, keys[i].env, keys[i].def);
+    for (key_iter_t it = keys_begin(modules); keys_next(&it);)
+        if (it.row->flag != NULL)
+            fprintf(out, "  %-26s %s\n  %-26s key %s, %s, default \"%s\"\n", it.row->flag,
+                    it.row->help, "", it.row->key, it.row->env, it.row->def);
 }
 
-void cn_config_print_help(FILE *out)
+void cn_config_print_help(const cn_app_t *const *modules, FILE *out)
 {
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++)
-        fprintf(out, "  %-26s %-26s %-12s default \"%s\"\n      %s\n", keys[i].key, keys[i].env,
-                keys[i].flag ? keys[i].flag : "", keys[i].def, keys[i].help);
+    for (key_iter_t it = keys_begin(modules); keys_next(&it);) {
+        if (starts_group(&it))
+            fprintf(out, "%s%s:\n", it.module ? "module " : "", group_of(&it));
+        fprintf(out, "  %-26s %-26s %-12s default \"%s\"\n      %s\n", it.row->key, it.row->env,
+                it.row->flag ? it.row->flag : "", it.row->def, it.row->help);
+    }
+}
+
+/* 1M, 64K, 1G: a size in the largest unit that divides it, as the tables write it. */
+static void format_size(long long v, char *out, size_t cap)
+{
+    static const char *const units[] = {"", "K", "M", "G", "T"};
+    size_t u = 0;
+    while (u + 1 < CN_ARRAY_SIZE(units) && v != 0 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, cap, "%lld%s", v, units[u]);
+}
+
+/* The "allowed" column: what the row's parser and check accept. */
+static void describe_allowed(const cn_setting_t *k, char *out, size_t cap)
+{
+    char lo[32], hi[32], list[128];
+    switch (k->type) {
+    case CN_SET_INT: snprintf(out, cap, "%lld–%lld", k->min, k->max); return;
+    case CN_SET_SIZE:
+        format_size(k->min, lo, sizeof(lo));
+        format_size(k->max, hi, sizeof(hi));
+        snprintf(out, cap, "%s–%s bytes", lo, hi);
+        return;
+    case CN_SET_BOOL: snprintf(out, cap, "true, false"); return;
+    case CN_SET_ENUM: join(k->allowed, ", ", out, cap); return;
+    case CN_SET_LISTEN: snprintf(out, cap, "HOST:PORT, repeatable"); return;
+    case CN_SET_STRING:
+    case CN_SET_SECRET: break;
+    }
+    join(k->allowed, " or ", list, sizeof(list));
+    const char *secret = k->type == CN_SET_SECRET ? "secret: " : "";
+    if (k->check == CN_CHECK_FILE)
+        snprintf(out, cap, "%sempty, or a readable file", secret);
+    else if (k->check == CN_CHECK_URL)
+        snprintf(out, cap, "%sempty, or a URL starting with %s", secret, list);
+    else
+        snprintf(out, cap, "%stext", secret);
+}
+
+/* Writes s into a table cell: a '|' would end the cell. */
+static void put_cell(const char *s, FILE *out)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+void cn_config_print_markdown(const cn_app_t *const *modules, FILE *out)
+{
+    for (key_iter_t it = keys_begin(modules); keys_next(&it);) {
+        const cn_setting_t *k = it.row;
+        char allowed[256];
+        if (starts_group(&it))
+            fprintf(out,
+                    "%s### %s%s\n\n| key | environment | flag | default | allowed | meaning |\n"
+                    "|---|---|---|---|---|---|\n",
+                    it.index ? "\n" : "", it.module ? "module " : "", group_of(&it));
+        describe_allowed(k, allowed, sizeof(allowed));
+        fprintf(out, "| %s | %s | %s | ", k->key, k->env, k->flag ? k->flag : "");
+        if (k->data_file != NULL)
+            fprintf(out, "DATA/%s", k->data_file);
+        else
+            put_cell(k->def[0] ? k->def : "(empty)", out);
+        fprintf(out, " | %s | ", allowed);
+        put_cell(k->help, out);
+        fputs(" |\n", out);
+    }
 }
 
 int cn_config_threads(const cn_config_t *c)

@@ -1,8 +1,8 @@
 /*
  * The module contract. An app (or a kernel subsystem) is one static cn_app_t: a name, its
- * migrations, its route table and the permissions it declares. The server, `cairn
- * migrate`, the OpenAPI document and the authorisation tests all read these tables;
- * nothing keeps a second list by hand.
+ * migrations, its route table, the permissions and the configuration keys it declares.
+ * The server, `cairn migrate`, `cairn config`, the OpenAPI document and the authorisation
+ * tests all read these tables; nothing keeps a second list by hand.
  */
 #ifndef CAIRN_CORE_MODULE_H
 #define CAIRN_CORE_MODULE_H
@@ -42,6 +42,10 @@ typedef struct st_cn_app_t {
     const cn_job_type_t *jobs;              /* ends with name NULL; may be NULL */
     const cn_channel_t *channels;           /* ends with prefix NULL; may be NULL */
     const cn_subscription_t *subscriptions; /* ends with type_prefix NULL; may be NULL */
+    /** The module's configuration keys (ends with key NULL; may be NULL): loaded, validated
+     *  and listed with the kernel's (config.h); the rows fill the module's own struct,
+     *  which its start hook reads. */
+    const cn_setting_t *settings;
     /** Called once by `cairn serve` after migrations, with a store connection it may use
      *  only during the call (load caches, install hooks). May be NULL. */
     int (*start)(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err);

@@ -8,8 +8,8 @@ import {
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  CAIRN_BIN, MIGRATIONS, api, request, runCli, runCliWithInput, runProgram, sleep, startServer,
-  stopAllServers, tempDir,
+  CAIRN_BIN, MIGRATIONS, REPO_ROOT, api, request, runCli, runCliWithInput, runProgram, sleep,
+  startServer, stopAllServers, tempDir,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -245,6 +245,96 @@ describe('cairn config check', () => {
   });
 });
 
+describe('settings declared by modules', () => {
+  /** `config check` as [{group, keys: [...]}] in print order */
+  function groups(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+      const head = /^# (kernel|module [a-z_]+)$/.exec(line);
+      if (head) out.push({ group: head[1], keys: [] });
+      const key = /^([a-z_]+\.[a-z_]+) = /.exec(line);
+      if (key) out[out.length - 1].keys.push(key[1]);
+    }
+    return out;
+  }
+
+  test('config check lists the kernel\'s keys, then each module\'s under its name', async () => {
+    const r = await runCli(['config', 'check']);
+    assert.equal(r.code, 0, r.stderr);
+    const g = groups(r.stdout);
+    assert.deepEqual(g.map((x) => x.group), ['kernel', 'module auth', 'module insights']);
+    const [kernel, auth, insights] = g;
+    for (const key of ['server.listen', 'auth.bootstrap_token', 'mail.smtp_url', 'mail.from', 'jobs.poll_ms'])
+      assert.ok(kernel.keys.includes(key), `${key} is the kernel's`);
+    assert.deepEqual(auth.keys, ['auth.secrets_key_file', 'auth.allow_unusable_secrets', 'auth.lockout_attempts',
+      'auth.lockout_window_s', 'auth.lockout_max_s', 'auth.lockout_account_attempts', 'auth.reset_url',
+      'auth.reset_ttl_s', 'auth.register_url', 'auth.register_ttl_s']);
+    assert.deepEqual(insights.keys, ['insights.geoip_db', 'insights.pattern_delay_s']);
+    const all = g.flatMap((x) => x.keys);
+    assert.equal(new Set(all).size, all.length, 'every key once');
+    // config keys groups them the same way
+    const keys = await runCli(['config', 'keys']);
+    assert.equal(keys.code, 0);
+    assert.ok(keys.stdout.indexOf('module auth:') < keys.stdout.indexOf('auth.lockout_attempts'));
+    assert.ok(keys.stdout.indexOf('module insights:') < keys.stdout.indexOf('insights.geoip_db'));
+  });
+
+  test('a module key keeps its variable, INI section and checks, and takes effect', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'cairn.ini');
+    writeFileSync(file, '[auth]\nlockout_attempts = 7\nreset_ttl_s = 60\n[insights]\npattern_delay_s = 5\n');
+    const r = await runCli(['config', 'check', '--config', file], {
+      env: { CAIRN_LOCKOUT_ATTEMPTS: '3', CAIRN_REGISTER_URL: 'https://app.example.com/register' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = parseCheck(r.stdout);
+    assert.deepEqual(cfg['auth.lockout_attempts'], { value: '3', source: 'env' }, 'env over file');
+    assert.deepEqual(cfg['auth.reset_ttl_s'], { value: '60', source: 'file' });
+    assert.deepEqual(cfg['auth.register_url'], { value: 'https://app.example.com/register', source: 'env' });
+    assert.deepEqual(cfg['insights.pattern_delay_s'], { value: '5', source: 'file' });
+
+    // bounds, with the same messages as the kernel's keys, naming key and variable
+    const bad = await runCli(['config', 'check'], { env: { CAIRN_INSIGHTS_PATTERN_DELAY_S: '86401' } });
+    assert.equal(bad.code, 78);
+    assert.match(bad.stderr, /insights\.pattern_delay_s: must be an integer from 0 to 86400 \(got "86401"\) \(from CAIRN_INSIGHTS_PATTERN_DELAY_S\)/);
+    // an unknown key in a module's section is reported as before
+    writeFileSync(file, '[insights]\npattern_delay = 5\n');
+    const unknown = await runCli(['config', 'check', '--config', file]);
+    assert.equal(unknown.code, 78);
+    assert.match(unknown.stderr, /unknown configuration key "insights\.pattern_delay"/);
+
+    // the module's start reads what the loader filled: a GeoIP file that is not a database
+    // stops the server, which it would not if the variable were ignored
+    const notDb = path.join(dir, 'not.mmdb');
+    writeFileSync(notDb, 'not a MaxMind database\n');
+    const data = path.join(dir, 'data');
+    const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], { env: { CAIRN_INSIGHTS_GEOIP_DB: notDb } });
+    assert.notEqual(serve.code, 0, 'serve refused the file');
+    assert.match(serve.stderr, /not\.mmdb/);
+  });
+
+  test('serve --allow-unusable-secrets sets the auth module\'s key', async () => {
+    const r = await runCli(['serve', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--allow-unusable-secrets/);
+    const check = await runCli(['config', 'check'], { env: { CAIRN_ALLOW_UNUSABLE_SECRETS: 'yes' } });
+    assert.deepEqual(parseCheck(check.stdout)['auth.allow_unusable_secrets'], { value: 'true', source: 'env' });
+  });
+
+  test('docs/configuration.md holds the tables the binary prints (scripts/config-docs)', async () => {
+    const r = await runCli(['config', 'keys', '--markdown']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
+    const m = /^<!-- config keys: begin[^\n]*-->\n([\s\S]*?)^<!-- config keys: end -->$/m.exec(doc);
+    assert.ok(m, 'docs/configuration.md has the config keys markers');
+    // a difference is shown line by line; run scripts/config-docs (make docs) to rewrite it
+    assert.deepEqual(m[1].trim().split('\n'), r.stdout.trim().split('\n'),
+      'docs/configuration.md differs from `cairn config keys --markdown`: run make docs');
+    for (const heading of ['### kernel', '### module auth', '### module insights'])
+      assert.ok(r.stdout.includes(`${heading}\n`), heading);
+  });
+});
+
 describe('cairn migrate', () => {
   test('--dry-run reports and changes nothing; migrate applies; a second run applies 0', async () => {
     const data = tempDir();
@@ -413,6 +503,7 @@ describe('addresses, URLs and files are checked before anything is created', () 
       [{ CAIRN_CORS_ORIGINS: 'https://app.example.com/' }, 'server.cors_origins', 'https://app.example.com/'],
       [{ CAIRN_CORS_ORIGINS: '*' }, 'server.cors_origins', '*'],
       [{ CAIRN_RESET_URL: 'app.example.com/reset' }, 'auth.reset_url', 'app.example.com/reset'],
+      [{ CAIRN_REGISTER_URL: 'app.example.com/register' }, 'auth.register_url', 'app.example.com/register'],
       [{ CAIRN_MAIL_SMTP_URL: 'user:hunter2@mail.example.com' }, 'mail.smtp_url', null],
       [{ CAIRN_TLS_CERT: path.join(dir, 'no.pem'), CAIRN_TLS_KEY: path.join(dir, 'no.key') }, 'server.tls_cert', 'no.pem'],
       [{ CAIRN_INSIGHTS_GEOIP_DB: path.join(dir, 'no.mmdb') }, 'insights.geoip_db', 'no.mmdb'],

@@ -1,9 +1,13 @@
 /*
  * Unit tests for configuration (src/core/config.h): defaults, the file < env < flag chain,
- * listen-list merging, value parsing and its error messages, cross-key validation and the
- * redacting printer. Config files are written to temporary files and removed afterwards.
+ * listen-list merging, value parsing and its error messages, cross-key validation, the
+ * redacting printer, and the keys modules declare (a module of this file's own, and the
+ * real module list of apps.c). Config files are written to temporary files and removed
+ * afterwards.
  */
+#include "apps/apps.h"
 #include "core/config.h"
+#include "core/module.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +15,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,15 +38,22 @@ static char *write_ini(const char *text)
     return strdup(tmpl);
 }
 
-/* Loads the chain with an optional config file (path, or NULL). */
-static int load(cn_config_t *c, const char *file, char *const *envp, const char *const *flags,
-                size_t n_flags, cn_err_t *err)
+/* Loads the chain for modules with an optional config file (path, or NULL). */
+static int load_modules(cn_config_t *c, const cn_app_t *const *modules, const char *file,
+                        char *const *envp, const char *const *flags, size_t n_flags, cn_err_t *err)
 {
     memset(c, 0, sizeof(*c));
     memset(err, 0, sizeof(*err));
     if (file != NULL)
         c->config_file = strdup(file);
-    return cn_config_load(c, envp, flags, n_flags, err);
+    return cn_config_load(c, modules, envp, flags, n_flags, err);
+}
+
+/* The same with the binary's module list (apps.c). */
+static int load(cn_config_t *c, const char *file, char *const *envp, const char *const *flags,
+                size_t n_flags, cn_err_t *err)
+{
+    return load_modules(c, cn_apps, file, envp, flags, n_flags, err);
 }
 
 /* Runs cn_config_print into a heap string (owned by the caller). */
@@ -573,9 +586,24 @@ static void test_print_redacts_secret(void **state)
     cn_config_free(&c);
 }
 
-static void test_print_lists_every_key_once(void **state)
+/* The first word of each printed line: a key, or a "# group" header line as it is. */
+static size_t printed_items(char *text, const char **items, size_t cap)
 {
-    static const char *const keys[] = {
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (n == cap)
+            fail_msg("more than %zu lines", cap);
+        if (line[0] != '#')
+            line[strcspn(line, " ")] = '\0';
+        items[n++] = line;
+    }
+    return n;
+}
+
+static void test_print_lists_every_key_once_by_module(void **state)
+{
+    static const char *const want[] = {
+        "# kernel",
         "server.listen",
         "server.threads",
         "server.workers",
@@ -590,18 +618,15 @@ static void test_print_lists_every_key_once(void **state)
         "store.data",
         "store.synchronous",
         "store.busy_timeout_ms",
+        "store.cache_size",
+        "store.write_cache_size",
         "store.auto_migrate",
         "log.level",
         "log.access",
         "auth.bootstrap_token",
-        "auth.secrets_key_file",
         "limits.ip_per_min",
         "limits.user_per_min",
         "limits.auth_per_min",
-        "auth.lockout_attempts",
-        "auth.lockout_window_s",
-        "auth.lockout_max_s",
-        "auth.lockout_account_attempts",
         "cache.max_bytes",
         "cache.ttl_ms",
         "jobs.workers",
@@ -613,10 +638,6 @@ static void test_print_lists_every_key_once(void **state)
         "jobs.retention_s",
         "mail.smtp_url",
         "mail.from",
-        "auth.reset_url",
-        "auth.reset_ttl_s",
-        "auth.register_url",
-        "auth.register_ttl_s",
         "realtime.history_count",
         "realtime.history_age_s",
         "realtime.max_queue_bytes",
@@ -626,47 +647,332 @@ static void test_print_lists_every_key_once(void **state)
         "realtime.max_connections",
         "realtime.max_per_tenant",
         "realtime.max_per_principal",
-        "store.cache_size",
-        "store.write_cache_size",
+        "# module auth",
+        "auth.secrets_key_file",
+        "auth.allow_unusable_secrets",
+        "auth.lockout_attempts",
+        "auth.lockout_window_s",
+        "auth.lockout_max_s",
+        "auth.lockout_account_attempts",
+        "auth.reset_url",
+        "auth.reset_ttl_s",
+        "auth.register_url",
+        "auth.register_ttl_s",
+        "# module insights",
         "insights.geoip_db",
         "insights.pattern_delay_s",
-        "auth.allow_unusable_secrets",
     };
     cn_config_t c;
-    cn_config_defaults(&c);
+    cn_err_t err;
+    assert_int_equal(load(&c, NULL, NULL, NULL, 0, &err), 0);
     char *printed = print_config(&c);
-    size_t n_lines = 0;
-    for (const char *p = printed; *p; p++)
-        n_lines += *p == '\n';
-    assert_int_equal(n_lines, CN_ARRAY_SIZE(keys));
+    const char *items[128];
+    size_t n = printed_items(printed, items, CN_ARRAY_SIZE(items));
+    for (size_t i = 0; i < n && i < CN_ARRAY_SIZE(want); i++)
+        if (strcmp(items[i], want[i]) != 0)
+            fail_msg("line %zu is \"%s\", want \"%s\"", i + 1, items[i], want[i]);
+    assert_int_equal(n, CN_ARRAY_SIZE(want));
+    free(printed);
+    cn_config_free(&c);
 
-    /* prefix a newline so every key, the first one included, starts with "\nkey = " */
-    char text[4096];
-    snprintf(text, sizeof(text), "\n%s", printed);
-    for (size_t i = 0; i < CN_ARRAY_SIZE(keys); i++) {
-        char line_start[64];
-        snprintf(line_start, sizeof(line_start), "\n%s = ", keys[i]);
-        const char *first = strstr(text, line_start);
-        if (first == NULL)
-            fail_msg("%s missing from:\n%s", keys[i], printed);
-        assert_null(strstr(first + 1, line_start));
-    }
+    /* without modules, only the kernel's keys */
+    cn_config_defaults(&c);
+    printed = print_config(&c);
+    n = printed_items(printed, items, CN_ARRAY_SIZE(items));
+    assert_string_equal(items[n - 1], "realtime.max_per_principal");
     free(printed);
     cn_config_free(&c);
 }
 
+/* ---- keys declared by a module ---- */
+
+static const char *const demo_modes[] = {"slow", "fast", NULL};
+static const char *const demo_schemes[] = {"https://", NULL};
+
+/* A module of this file's own: one key of each type, filling its own struct. */
+static struct {
+    int count;
+    int64_t budget;
+    int enabled;
+    int mode;
+    char *name, *hook_url, *token, *map_file;
+} demo;
+
+static const cn_setting_t demo_settings[] = {
+    {"demo.count", "CAIRN_DEMO_COUNT", "--demo-count", CN_SET_INT, "3", 1, 10, .slot = &demo.count,
+     .help = "a count"},
+    {"demo.budget", "CAIRN_DEMO_BUDGET", NULL, CN_SET_SIZE, "1K", 0, 1LL << 20,
+     .slot = &demo.budget, .help = "a size"},
+    {"demo.enabled", "CAIRN_DEMO_ENABLED", NULL, CN_SET_BOOL, "false", .slot = &demo.enabled,
+     .help = "a switch"},
+    {"demo.mode", "CAIRN_DEMO_MODE", NULL, CN_SET_ENUM, "slow", .allowed = demo_modes,
+     .slot = &demo.mode, .help = "a choice"},
+    {"demo.name", "CAIRN_DEMO_NAME", NULL, CN_SET_STRING, "demo", .slot = &demo.name,
+     .help = "a | name"},
+    {"demo.hook_url", "CAIRN_DEMO_HOOK_URL", NULL, CN_SET_STRING, "", .allowed = demo_schemes,
+     .slot = &demo.hook_url, .check = CN_CHECK_URL, .help = "a URL"},
+    {"demo.token", "CAIRN_DEMO_TOKEN", NULL, CN_SET_SECRET, "", .allowed = demo_schemes,
+     .slot = &demo.token, .check = CN_CHECK_URL, .help = "a secret URL"},
+    {"demo.map_file", "CAIRN_DEMO_MAP_FILE", NULL, CN_SET_STRING, "", .slot = &demo.map_file,
+     .check = CN_CHECK_FILE, .data_file = "demo.map", .help = "a file"},
+    {NULL},
+};
+
+static const cn_app_t demo_app = {.name = "demo", .settings = demo_settings};
+static const cn_app_t empty_app = {.name = "empty"}; /* no settings: no group */
+static const cn_app_t *const demo_modules[] = {&empty_app, &demo_app, NULL};
+
+static void test_module_keys_defaults_and_precedence(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    assert_int_equal(load_modules(&c, demo_modules, NULL, NULL, NULL, 0, &err), 0);
+    assert_int_equal(demo.count, 3);
+    assert_int_equal(demo.budget, 1024);
+    assert_int_equal(demo.enabled, 0);
+    assert_int_equal(demo.mode, 0);
+    assert_string_equal(demo.name, "demo");
+    assert_string_equal(demo.hook_url, "");
+    cn_config_free(&c);
+    assert_null(demo.name); /* freed with the configuration */
+
+    char *path = write_ini("[demo]\ncount = 4\nbudget = 2K\nmode = fast\nname = from-file\n"
+                           "[server]\nthreads = 2\n");
+    char *envp[] = {"CAIRN_DEMO_COUNT=5", "CAIRN_DEMO_ENABLED=yes", NULL};
+    const char *const flags[] = {"demo.count", "6", "demo.name", "from-flag"};
+    assert_int_equal(load_modules(&c, demo_modules, path, envp, NULL, 0, &err), 0);
+    assert_int_equal(demo.count, 5); /* env over file */
+    assert_int_equal(demo.budget, 2048);
+    assert_int_equal(demo.enabled, 1);
+    assert_int_equal(demo.mode, 1);
+    assert_string_equal(demo.name, "from-file");
+    assert_int_equal(c.threads, 2); /* the kernel's keys in the same file */
+    cn_config_free(&c);
+
+    assert_int_equal(load_modules(&c, demo_modules, path, envp, flags, 2, &err), 0);
+    assert_int_equal(demo.count, 6); /* flag over env */
+    assert_string_equal(demo.name, "from-flag");
+    char *text = print_config(&c);
+    assert_contains(text, "\n# module demo\ndemo.count = 6  # flag\n");
+    assert_contains(text, "demo.budget = 2048  # file\n");
+    assert_contains(text, "demo.enabled = true  # env\n");
+    assert_contains(text, "demo.mode = fast  # file\n");
+    assert_contains(text, "demo.hook_url =   # default\n");
+    assert_null(strstr(text, "# module empty"));
+    free(text);
+    /* cn_config_set reaches the module's keys too (serve --allow-unusable-secrets) */
+    assert_int_equal(cn_config_set(&c, "demo.mode", "slow", CN_SRC_FLAG, &err), 0);
+    assert_int_equal(demo.mode, 0);
+    assert_string_equal(cn_config_key_for_flag(demo_modules, "--demo-count"), "demo.count");
+    assert_null(cn_config_key_for_flag(NULL, "--demo-count"));
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_module_bad_values_name_the_key(void **state)
+{
+    static const struct {
+        const char *key, *value, *message;
+    } cases[] = {
+        {"demo.count", "11", "demo.count: must be an integer from 1 to 10 (got \"11\")"},
+        {"demo.count", "x", "demo.count: must be an integer from 1 to 10 (got \"x\")"},
+        {"demo.budget", "2M",
+         "demo.budget: must be a size in bytes (K/M/G suffix allowed) from 0"
+         " to 1048576 (got \"2M\")"},
+        {"demo.enabled", "maybe", "demo.enabled: must be true or false (got \"maybe\")"},
+        {"demo.mode", "medium", "demo.mode: must be one of slow, fast (got \"medium\")"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+        cn_config_t c;
+        cn_err_t err;
+        assert_int_equal(load_modules(&c, demo_modules, NULL, NULL, NULL, 0, &err), 0);
+        assert_int_equal(cn_config_set(&c, cases[i].key, cases[i].value, CN_SRC_FLAG, &err),
+                         CN_EINVAL);
+        assert_contains(err.msg, cases[i].message);
+        assert_int_equal(demo.count, 3); /* nothing changed */
+        assert_int_equal(demo.mode, 0);
+        cn_config_free(&c);
+    }
+
+    /* from the environment and the file, the source is named as for the kernel's keys */
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"CAIRN_DEMO_COUNT=0", NULL};
+    assert_int_equal(load_modules(&c, demo_modules, NULL, envp, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "demo.count: must be an integer from 1 to 10 (got \"0\") (from "
+                             "CAIRN_DEMO_COUNT)");
+    cn_config_free(&c);
+    char *path = write_ini("[demo]\nmode = loud\n");
+    assert_int_equal(load_modules(&c, demo_modules, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "demo.mode: must be one of slow, fast (got \"loud\")");
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+
+    /* a real module's key, with the real module list */
+    char *lockout[] = {"CAIRN_LOCKOUT_ATTEMPTS=0", NULL};
+    assert_int_equal(load(&c, NULL, lockout, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "auth.lockout_attempts: must be an integer from 1 to 1000 (got "
+                             "\"0\") (from CAIRN_LOCKOUT_ATTEMPTS)");
+    cn_config_free(&c);
+}
+
+static void test_module_unknown_keys(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *path = write_ini("[demo]\ncount = 2\ncolour = red\n");
+    assert_int_equal(load_modules(&c, demo_modules, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, path);
+    assert_contains(err.msg, "unknown configuration key \"demo.colour\"");
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+
+    /* a module's key is unknown where the module is not loaded */
+    path = write_ini("[demo]\ncount = 2\n");
+    assert_int_equal(load_modules(&c, NULL, path, NULL, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "unknown configuration key \"demo.count\"");
+    cn_config_free(&c);
+    assert_int_equal(load(&c, path, NULL, NULL, 0, &err), CN_EINVAL);
+    cn_config_free(&c);
+    unlink(path);
+    free(path);
+    cn_config_defaults(&c);
+    assert_int_equal(cn_config_set(&c, "insights.pattern_delay_s", "5", CN_SRC_FLAG, &err),
+                     CN_EINVAL);
+    cn_config_free(&c);
+}
+
+static void test_module_checks_urls_and_files(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *url[] = {"CAIRN_DEMO_HOOK_URL=http://hooks.example.com/x", NULL};
+    assert_int_equal(load_modules(&c, demo_modules, NULL, url, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "demo.hook_url: must be an https:// URL (got "
+                             "\"http://hooks.example.com/x\")");
+    cn_config_free(&c);
+
+    /* a secret is not repeated */
+    char *token[] = {"CAIRN_DEMO_TOKEN=hunter2", NULL};
+    assert_int_equal(load_modules(&c, demo_modules, NULL, token, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "demo.token: must start with https:// and name a host");
+    assert_null(strstr(err.msg, "hunter2"));
+    cn_config_free(&c);
+
+    char *file[] = {"CAIRN_DEMO_MAP_FILE=/nonexistent/demo.map", NULL};
+    assert_int_equal(load_modules(&c, demo_modules, NULL, file, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "demo.map_file: cannot read \"/nonexistent/demo.map\"");
+    cn_config_free(&c);
+
+    /* the real modules' checks: auth's URLs, the insights GeoIP file, the kernel's mail URL */
+    static const struct {
+        const char *env, *message;
+    } real[] = {
+        {"CAIRN_RESET_URL=app.example.com/reset", "auth.reset_url: must be an http:// or "
+                                                  "https:// URL (got \"app.example.com/reset\")"},
+        {"CAIRN_REGISTER_URL=ftp://x", "auth.register_url: must be an http:// or https:// URL"},
+        {"CAIRN_INSIGHTS_GEOIP_DB=/nonexistent/x.mmdb", "insights.geoip_db: cannot read"},
+        {"CAIRN_MAIL_SMTP_URL=u:p@host", "mail.smtp_url: must start with smtp:// or smtps:// and "
+                                         "name a host"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(real); i++) {
+        char *envp[] = {(char *)real[i].env, NULL};
+        assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), CN_EINVAL);
+        assert_contains(err.msg, real[i].message);
+        cn_config_free(&c);
+    }
+
+    /* set and good: accepted; an empty path prints as the file in the data directory */
+    char *good[] = {"CAIRN_DEMO_HOOK_URL=https://hooks.example.com/x",
+                    "CAIRN_DEMO_MAP_FILE=", "CAIRN_DATA=/srv/cairn", NULL};
+    assert_int_equal(load_modules(&c, demo_modules, NULL, good, NULL, 0, &err), 0);
+    char *text = print_config(&c);
+    assert_contains(text, "demo.map_file = /srv/cairn/demo.map  # env\n");
+    free(text);
+    cn_config_free(&c);
+}
+
+/* A row that cannot work (a key or variable twice, no slot, a secret's flag) aborts start. */
+static void test_module_key_declared_twice_aborts(void **state)
+{
+    static const cn_setting_t twice[] = {
+        {"server.threads", "CAIRN_OTHER_THREADS", NULL, CN_SET_INT, "1", 0, 9, .slot = &demo.count},
+        {NULL},
+    };
+    static const cn_setting_t same_env[] = {
+        {"other.count", "CAIRN_DEMO_COUNT", NULL, CN_SET_INT, "1", 0, 9, .slot = &demo.count},
+        {NULL},
+    };
+    static const cn_setting_t no_slot[] = {
+        {"other.count", "CAIRN_OTHER_COUNT", NULL, CN_SET_INT, "1", 0, 9}, {NULL}};
+    static const cn_setting_t secret_flag[] = {
+        {"other.key", "CAIRN_OTHER_KEY", "--other-key", CN_SET_SECRET, "", .slot = &demo.token},
+        {NULL}};
+    static const cn_app_t twice_app = {.name = "twice", .settings = twice};
+    static const cn_app_t env_app = {.name = "env", .settings = same_env};
+    static const cn_app_t no_slot_app = {.name = "no_slot", .settings = no_slot};
+    static const cn_app_t secret_flag_app = {.name = "secret_flag", .settings = secret_flag};
+    static const cn_app_t *const lists[][3] = {{&twice_app, NULL},
+                                               {&demo_app, &env_app, NULL},
+                                               {&no_slot_app, NULL},
+                                               {&secret_flag_app, NULL}};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(lists); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            cn_config_t c;
+            cn_err_t err;
+            if (freopen("/dev/null", "w", stderr) == NULL) /* the abort's message */
+                _exit(2);
+            load_modules(&c, lists[i], NULL, NULL, NULL, 0, &err);
+            _exit(0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    }
+}
+
+/* Markdown of the tables (docs/configuration.md): one table per group, every key once. */
+static void test_markdown_tables(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cn_config_print_markdown(demo_modules, f);
+    fclose(f);
+    assert_true(strncmp(text, "### kernel\n\n| key | environment |", 32) == 0);
+    assert_contains(text, "\n\n### module demo\n\n| key | environment | flag | default | allowed"
+                          " | meaning |\n|---|---|---|---|---|---|\n");
+    assert_null(strstr(text, "### module empty"));
+    assert_contains(text,
+                    "| demo.count | CAIRN_DEMO_COUNT | --demo-count | 3 | 1–10 | a count |\n");
+    assert_contains(text, "| demo.budget | CAIRN_DEMO_BUDGET |  | 1K | 0–1M bytes | a size |\n");
+    assert_contains(text, "| demo.mode | CAIRN_DEMO_MODE |  | slow | slow, fast | a choice |\n");
+    assert_contains(text, "| demo.name | CAIRN_DEMO_NAME |  | demo | text | a \\| name |\n");
+    assert_contains(text, "| demo.token | CAIRN_DEMO_TOKEN |  | (empty) | secret: empty, or a URL"
+                          " starting with https:// | a secret URL |\n");
+    assert_contains(text, "| demo.map_file | CAIRN_DEMO_MAP_FILE |  | DATA/demo.map | empty, or a"
+                          " readable file | a file |\n");
+    assert_contains(text, "| server.max_body | CAIRN_MAX_BODY | --max-body | 1M | 1K–1G bytes |");
+    free(text);
+}
+
 static void test_key_for_flag(void **state)
 {
-    assert_string_equal(cn_config_key_for_flag("--threads"), "server.threads");
-    assert_string_equal(cn_config_key_for_flag("--listen"), "server.listen");
-    assert_string_equal(cn_config_key_for_flag("--max-body"), "server.max_body");
-    assert_string_equal(cn_config_key_for_flag("--log-level"), "log.level");
-    assert_string_equal(cn_config_key_for_flag("--data"), "store.data");
-    assert_null(cn_config_key_for_flag("--nope"));
-    assert_null(cn_config_key_for_flag("threads"));
-    assert_null(cn_config_key_for_flag("--thread"));
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--threads"), "server.threads");
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--listen"), "server.listen");
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--max-body"), "server.max_body");
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--log-level"), "log.level");
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--data"), "store.data");
+    assert_null(cn_config_key_for_flag(cn_apps, "--nope"));
+    assert_null(cn_config_key_for_flag(cn_apps, "threads"));
+    assert_null(cn_config_key_for_flag(cn_apps, "--thread"));
     /* secrets have no flag: they would show up in ps(1) */
-    assert_null(cn_config_key_for_flag("--bootstrap-token"));
+    assert_null(cn_config_key_for_flag(cn_apps, "--bootstrap-token"));
 }
 
 static void test_threads(void **state)
@@ -703,7 +1009,13 @@ int main(void)
         cmocka_unit_test(test_tls_cert_needs_key),
         cmocka_unit_test(test_empty_data_dir_invalid),
         cmocka_unit_test(test_print_redacts_secret),
-        cmocka_unit_test(test_print_lists_every_key_once),
+        cmocka_unit_test(test_print_lists_every_key_once_by_module),
+        cmocka_unit_test(test_module_keys_defaults_and_precedence),
+        cmocka_unit_test(test_module_bad_values_name_the_key),
+        cmocka_unit_test(test_module_unknown_keys),
+        cmocka_unit_test(test_module_checks_urls_and_files),
+        cmocka_unit_test(test_module_key_declared_twice_aborts),
+        cmocka_unit_test(test_markdown_tables),
         cmocka_unit_test(test_key_for_flag),
         cmocka_unit_test(test_threads),
     };

@@ -323,12 +323,30 @@ static void on_event(const cn_event_t *ev, void *ud)
 
 /* ---- module ---- */
 
+/* The module's configuration keys: filled by the loader before start reads them. */
+static struct {
+    char *geoip_db;      /* .mmdb file for IP geolocation; empty: none */
+    int pattern_delay_s; /* patterns are recomputed this long after new interactions */
+} ins_settings;
+
+static const cn_setting_t settings[] = {
+    {"insights.geoip_db", "CAIRN_INSIGHTS_GEOIP_DB", NULL, CN_SET_STRING, "",
+     .slot = &ins_settings.geoip_db, .check = CN_CHECK_FILE,
+     .help = "MaxMind `.mmdb` (City or Country) that geolocates interaction IPs; empty = no"
+             " geolocation; a file that cannot be opened stops the server"},
+    {"insights.pattern_delay_s", "CAIRN_INSIGHTS_PATTERN_DELAY_S", NULL, CN_SET_INT, "60", 0, 86400,
+     .slot = &ins_settings.pattern_delay_s,
+     .help = "behaviour patterns are recomputed this long after new interactions (one run per"
+             " customer per window); 0 = at once"},
+    {NULL},
+};
+
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
-    (void)store;
+    (void)cfg, (void)store;
     cn_store_add_hook(&ins_stage_hook);
-    ins_set_pattern_delay((int64_t)cfg->insights_pattern_delay_s * 1000);
-    return ins_geoip_start(cfg->insights_geoip_db, err);
+    ins_set_pattern_delay((int64_t)ins_settings.pattern_delay_s * 1000);
+    return ins_geoip_start(ins_settings.geoip_db, err);
 }
 
 static void stop(void)
@@ -419,6 +437,7 @@ const cn_app_t insights_app = {
     .jobs = jobs,
     .channels = channels,
     .subscriptions = subscriptions,
+    .settings = settings,
     .start = start,
     .stop = stop,
     .metrics = collect,
