@@ -70,6 +70,8 @@ typedef struct st_cn_config_t {
     int reset_ttl_s;
     char *register_url; /* page that takes ?token= in registration mails */
     int register_ttl_s; /* lifetime of a registration-confirmation token */
+    /* least time between two registration mails to one address */
+    int register_mail_interval_s;
 
     /* the realtime hub (realtime.h) */
     int rt_history_count;
