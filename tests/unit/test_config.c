@@ -617,6 +617,7 @@ static void test_print_lists_every_key_once(void **state)
         "auth.reset_ttl_s",
         "auth.register_url",
         "auth.register_ttl_s",
+        "auth.register_mail_interval_s",
         "realtime.history_count",
         "realtime.history_age_s",
         "realtime.max_queue_bytes",
