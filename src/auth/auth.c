@@ -958,7 +958,8 @@ static const cn_route_t routes[] = {
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
     {CN_POST, "/api/v1/auth/register", post_register, .body = &auth_register_schema,
      .summary = "Register in a tenant that allows it: 202 and a confirmation mail where the "
-                "tenant requires confirmation, else 201 with tokens",
+                "tenant requires confirmation (no password: it is chosen when confirming), else "
+                "201 with tokens",
      .rate_auth = 1, .success_status = 201},
     {CN_POST, "/api/v1/auth/register/confirm", post_register_confirm,
      .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,

@@ -303,6 +303,13 @@ describe('self-service registration confirmed by e-mail', () => {
     assertProblem(await loginM('acme', 'lou@third.test', OWN), 429); // the same count as sign-in
   });
 
+  test('the OpenAPI document: the password is optional when registering, required when confirming', async () => {
+    const schemas = (await anonM().get('/api/openapi.json')).json.components.schemas;
+    assert.ok(!(schemas.RegisterRequest.required ?? []).includes('password'));
+    assert.match(schemas.RegisterRequest.properties.password.description, /refused/);
+    assert.deepEqual([...schemas.RegisterConfirm.required].sort(), ['password', 'token']);
+  });
+
   test('an attacker who registers first cannot choose the password; the mailbox owner does', async () => {
     const email = 'fresh@acme.test';
     const EVIL = 'attacker-Knows-58-this';
