@@ -103,7 +103,10 @@ static int next_mail_at(cn_req_t *r, const char *tenant, const char *email, int6
     *at = now;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && !cn_stmt_is_null(st, 0)) {
         int64_t last = cn_stmt_int(st, 0);
-        *at = last > now ? last : last + G.interval_ms > now ? last + G.interval_ms : now;
+        if (last > now) /* a mail is planned: this request shares it */
+            *at = last;
+        else if (last + G.interval_ms > now) /* one went lately: the next ends the interval */
+            *at = last + G.interval_ms;
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
