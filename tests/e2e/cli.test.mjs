@@ -527,7 +527,7 @@ describe('operator recovery without the API', () => {
     const db = path.join(data, 'cairn.db');
     await sqlite(db, `INSERT INTO mfa (user_id, secret, confirmed_at) VALUES ('${bob.stdout.trim()}', 'x', 1)`);
     const until = Date.now() + 3_600_000;
-    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until})`);
+    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until}, 0)`);
 
     const tenants = await cli(['tenant', 'list']);
     assert.equal(tenants.code, 0, tenants.stderr);
