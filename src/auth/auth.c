@@ -91,6 +91,8 @@ static const cn_migration_t migrations[] = {
      /* a retired key verifies until verify_until (NULL: not retired), then never again */
      "ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;"
      "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER"},
+    {16, "registration_password_at_confirm", auth_register_mail_at_sql},
+    {17, "login_failures_known_clients", auth_lockout_known_sql},
     {0},
 };
 
@@ -911,7 +913,7 @@ static int delete_me(cn_req_t *r)
                            "DELETE FROM login_failures WHERE account IN"
                            " (SELECT slug || '/' || $1 FROM tenants)",
                            key, 1, NULL, &r->err);
-        if (rc == 0) /* pending registrations of the address, with their password hashes */
+        if (rc == 0) /* pending registrations of the address */
             rc = cn_store_exec(r->store, "DELETE FROM registrations WHERE email = $1", key, 1, NULL,
                                &r->err);
     }
@@ -957,12 +959,14 @@ static const cn_route_t routes[] = {
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
     {CN_POST, "/api/v1/auth/register", post_register, .body = &auth_register_schema,
      .summary = "Register in a tenant that allows it: 202 and a confirmation mail where the "
-                "tenant requires confirmation, else 201 with tokens",
+                "tenant requires confirmation (no password: it is chosen when confirming), else "
+                "201 with tokens",
      .rate_auth = 1, .success_status = 201},
     {CN_POST, "/api/v1/auth/register/confirm", post_register_confirm,
      .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,
-     .summary = "Spend a mailed registration token: 201 with tokens for a new account, 200 "
-                "when an existing account joined"},
+     .summary = "Spend a mailed registration token with a password: 201 with tokens for a "
+                "new account (the password is its own), 200 when an existing account joined "
+                "(the password is that account's)"},
     {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema, .body_optional = 1,
      .summary = "Exchange a refresh token for new tokens (the old one stops working); with no"
                 " body, the cairn_rt cookie's",

@@ -1,19 +1,23 @@
 /*
- * Sign-in lockout (see lockout.h). The pair (account, client IP) locks, not the account:
+ * Sign-in lockout (see lockout.h). The pair (account, client) locks, not the account:
  * whoever guesses from one address cannot lock the real user out from another. Guessing
  * from many addresses is bounded by the account-wide ceiling, which only slows sign-ins
- * down (one check per step) instead of locking, so it cannot shut the user out either.
+ * down (one check per step) instead of locking; a client that signed in to the account
+ * recently is not slowed by it, so a distributed attack cannot keep the user out either.
  * Every read and write runs inside the sign-in's unit of work; nothing here may answer a
  * success or reveal whether an account exists (unknown e-mails count the same way).
  */
 #include "auth/lockout.h"
 #include "auth/auth.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 /* rows untouched this long are forgotten (with them the doubling of their locks) */
 #define FORGET_MS (24 * 3600 * 1000LL)
+/* a client stays known to an account this long after its last successful sign-in */
+#define KNOWN_MS (30 * 24 * 3600 * 1000LL)
 
 static struct {
     int attempts, account_attempts;
@@ -28,6 +32,9 @@ const char auth_lockout_migration_sql[] =
     " window_start INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL,"
     " PRIMARY KEY (account, ip)) WITHOUT ROWID";
 
+const char auth_lockout_known_sql[] =
+    "ALTER TABLE login_failures ADD COLUMN known_until INTEGER NOT NULL DEFAULT 0";
+
 void auth_lockout_configure(const auth_settings_t *s)
 {
     L.attempts = s->lockout_attempts;
@@ -37,49 +44,75 @@ void auth_lockout_configure(const auth_settings_t *s)
 }
 
 typedef struct {
-    int64_t failures, window_start, lockouts, locked_until;
+    int64_t failures, window_start, lockouts, locked_until, known_until;
 } row_t;
 
-static int read_row(cn_req_t *r, const char *account, const char *ip, row_t *f)
+void auth_lockout_client(const char *ip, char out[AUTH_CLIENT_LEN])
+{
+    struct in6_addr a;
+    if (strchr(ip, ':') == NULL || inet_pton(AF_INET6, ip, &a) != 1 ||
+        IN6_IS_ADDR_V4MAPPED(&a)) { /* IPv4 (or unparsable: kept whole) */
+        snprintf(out, AUTH_CLIENT_LEN, "%s", ip);
+        return;
+    }
+    /* one IPv6 host holds a whole /64 and picks addresses in it at will */
+    memset(a.s6_addr + 8, 0, 8);
+    char net[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &a, net, sizeof(net));
+    snprintf(out, AUTH_CLIENT_LEN, "%s/64", net);
+}
+
+static int read_row(cn_req_t *r, const char *account, const char *client, row_t *f)
 {
     memset(f, 0, sizeof(*f));
     cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(ip)};
+    cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(client)};
     int rc = cn_store_query(r->store,
-                            "SELECT failures, window_start, lockouts, locked_until"
+                            "SELECT failures, window_start, lockouts, locked_until, known_until"
                             " FROM login_failures WHERE account = $1 AND ip = $2",
                             args, 2, &st, &r->err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        *f =
-            (row_t){cn_stmt_int(st, 0), cn_stmt_int(st, 1), cn_stmt_int(st, 2), cn_stmt_int(st, 3)};
+        *f = (row_t){cn_stmt_int(st, 0), cn_stmt_int(st, 1), cn_stmt_int(st, 2), cn_stmt_int(st, 3),
+                     cn_stmt_int(st, 4)};
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
 }
 
-static int write_row(cn_req_t *r, const char *account, const char *ip, const row_t *f)
+static int write_row(cn_req_t *r, const char *account, const char *client, const row_t *f)
 {
-    cn_val_t args[] = {CN_VTEXT(account),        CN_VTEXT(ip),         CN_VINT(f->failures),
-                       CN_VINT(f->window_start), CN_VINT(f->lockouts), CN_VINT(f->locked_until)};
+    cn_val_t args[] = {CN_VTEXT(account),        CN_VTEXT(client),     CN_VINT(f->failures),
+                       CN_VINT(f->window_start), CN_VINT(f->lockouts), CN_VINT(f->locked_until),
+                       CN_VINT(f->known_until)};
     return cn_store_exec(
         r->store,
         "INSERT INTO login_failures (account, ip, failures, window_start, lockouts,"
-        " locked_until) VALUES ($1, $2, $3, $4, $5, $6)"
+        " locked_until, known_until) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (account, ip) DO UPDATE SET failures = $3,"
-        " window_start = $4, lockouts = $5, locked_until = $6",
-        args, 6, NULL, &r->err);
+        " window_start = $4, lockouts = $5, locked_until = $6, known_until = $7",
+        args, 7, NULL, &r->err);
+}
+
+/* The pair's row (client from ip) and the account-wide one. */
+static int read_rows(cn_req_t *r, const char *account, const char *ip, char *client, row_t *pair,
+                     row_t *whole)
+{
+    auth_lockout_client(ip, client);
+    int rc = read_row(r, account, client, pair);
+    return rc != 0 ? rc : read_row(r, account, "", whole);
 }
 
 int auth_lockout_check(cn_req_t *r, const char *account, const char *ip)
 {
     row_t pair, whole;
-    int rc = read_row(r, account, ip, &pair);
-    if (rc == 0)
-        rc = read_row(r, account, "", &whole);
+    char client[AUTH_CLIENT_LEN];
+    int rc = read_rows(r, account, ip, client, &pair, &whole);
     if (rc != 0)
         return rc;
     int64_t now = cn_now_ms();
+    if (pair.known_until > now) /* signed in from here lately: only its own lock applies */
+        whole.locked_until = 0;
     int64_t left_ms =
         pair.locked_until > whole.locked_until ? pair.locked_until - now : whole.locked_until - now;
     if (left_ms <= 0)
@@ -118,29 +151,42 @@ static void count_account(row_t *f, int64_t now)
 int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip)
 {
     row_t pair, whole;
+    char client[AUTH_CLIENT_LEN];
     int64_t now = cn_now_ms();
-    int rc = read_row(r, account, ip, &pair);
-    if (rc == 0)
-        rc = read_row(r, account, "", &whole);
+    int rc = read_rows(r, account, ip, client, &pair, &whole);
     if (rc != 0)
         return rc;
     count_pair(&pair, now);
     count_account(&whole, now);
-    cn_val_t old[] = {CN_VTEXT(account), CN_VINT(now - FORGET_MS)};
-    if ((rc = write_row(r, account, ip, &pair)) == 0 &&
+    cn_val_t old[] = {CN_VTEXT(account), CN_VINT(now - FORGET_MS), CN_VINT(now)};
+    if ((rc = write_row(r, account, client, &pair)) == 0 &&
         (rc = write_row(r, account, "", &whole)) == 0) /* one account's rows stay few */
         rc = cn_store_exec(r->store,
                            "DELETE FROM login_failures WHERE account = $1 AND ip <> ''"
-                           " AND window_start < $2 AND locked_until < $2",
-                           old, 2, NULL, &r->err);
+                           " AND window_start < $2 AND locked_until < $2 AND known_until < $3",
+                           old, 3, NULL, &r->err);
     return rc;
 }
 
 int auth_lockout_succeed(cn_req_t *r, const char *account, const char *ip)
 {
-    cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(ip)};
-    return cn_store_exec(r->store, "DELETE FROM login_failures WHERE account = $1 AND ip = $2",
-                         args, 2, NULL, &r->err);
+    char client[AUTH_CLIENT_LEN];
+    auth_lockout_client(ip, client);
+    int64_t now = cn_now_ms();
+    /* the pair starts afresh (its lock doubling too) and is known to the account */
+    row_t known = {0, now, 0, 0, now + KNOWN_MS};
+    return write_row(r, account, client, &known);
+}
+
+int auth_lockout_sweep_job(cn_job_t *job, cn_err_t *err)
+{
+    int64_t now = cn_now_ms();
+    /* whatever the account: e-mails that never sign in again leave rows nobody else ends */
+    cn_val_t args[] = {CN_VINT(now - FORGET_MS), CN_VINT(now)};
+    return cn_store_exec(job->store,
+                         "DELETE FROM login_failures WHERE window_start < $1"
+                         " AND locked_until < $1 AND known_until < $2",
+                         args, 2, NULL, err);
 }
 
 int auth_lockout_clear_user(cn_store_t *s, const char *user, cn_err_t *err)

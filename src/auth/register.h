@@ -1,9 +1,11 @@
 /*
  * Self-service registration (POST /api/v1/auth/register) and its e-mail confirmation.
- * Where the tenant requires confirmation, the request answers the same whether or not
- * the e-mail has an account and creates nothing: it keeps the password's argon2id hash in
- * a pending registration and a job mails a single-use link (or, for an address that is
- * already a member, a notice). POST /api/v1/auth/register/confirm spends the link.
+ * Where the tenant requires confirmation, the request takes no password, answers the same
+ * whether or not the e-mail has an account and creates nothing: it stores a pending
+ * registration and a job mails a single-use link for the newest one (or, for an address
+ * that is already a member, a notice), at most one mail per auth.register_mail_interval_s;
+ * a mailed link retires the address's older ones. POST /api/v1/auth/register/confirm spends the
+ * link with a password: the new account's, chosen then, or the existing account's own to join.
  */
 #ifndef CAIRN_AUTH_REGISTER_H
 #define CAIRN_AUTH_REGISTER_H
@@ -15,13 +17,16 @@
 
 /** Migration auth/14: the tenant setting and the registrations table. */
 extern const char auth_register_migration_sql[];
+/** Migration auth/16: no stored passwords in registrations; when each mail goes, and by whom. */
+extern const char auth_register_mail_at_sql[];
 extern const cn_schema_t auth_register_schema, auth_register_confirm_schema;
 
 /** The mail job's type name and handler (listed in the auth module's job table). */
 #define AUTH_REGISTER_JOB "auth.registration_mail"
 int auth_register_mail_job(cn_job_t *job, cn_err_t *err);
 
-/** Takes auth.register_url and auth.register_ttl_s from the module's settings. */
+/** Takes auth.register_url, auth.register_ttl_s and auth.register_mail_interval_s from the
+ * module's settings. */
 void auth_register_configure(const auth_settings_t *s);
 void auth_register_free(void);
 
@@ -37,7 +42,11 @@ int auth_registration_confirms(int is_null, int64_t setting);
  */
 int auth_register(cn_req_t *r, auth_account_fn reply);
 
-/** POST /api/v1/auth/register/confirm; reply as for auth_register (a new account). */
+/**
+ * POST /api/v1/auth/register/confirm {token, password}: a new account gets the password
+ * (policy-checked, hashed on a worker) and reply answers; an existing account joins the
+ * tenant when password is its own (verified on a worker, counted by the sign-in lockout).
+ */
 int auth_register_confirm(cn_req_t *r, auth_account_fn reply);
 
 #endif

@@ -205,6 +205,8 @@ const cn_job_type_t auth_reset_jobs[] = {
     {MAIL_JOB, run_mail_job, .max_attempts = 5, .outside_txn = 1},
     /* the registration mails share the machinery (register.c) */
     {AUTH_REGISTER_JOB, auth_register_mail_job, .max_attempts = 5, .outside_txn = 1},
+    /* hourly: sign-in failure rows long over (lockout.c) */
+    {AUTH_LOCKOUT_SWEEP_JOB, auth_lockout_sweep_job, .every_ms = 3600 * 1000},
     {0},
 };
 

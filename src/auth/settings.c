@@ -53,6 +53,10 @@ const cn_setting_t auth_settings_table[] = {
              " shows the token"},
     {"auth.register_ttl_s", "CAIRN_REGISTER_TTL_S", NULL, CN_SET_INT, "86400", 1, 604800,
      AUTH_SET(register_ttl_s), .help = "lifetime of a registration-confirmation token"},
+    {"auth.register_mail_interval_s", "CAIRN_REGISTER_MAIL_INTERVAL_S", NULL, CN_SET_INT, "60", 1,
+     86400, AUTH_SET(register_mail_interval_s),
+     .help = "least time between two registration mails to an address (a request within it is"
+             " mailed when it ends)"},
     {NULL},
 };
 /* clang-format on */

@@ -22,6 +22,7 @@ typedef struct {
     int reset_ttl_s;
     char *register_url; /* page that takes ?token= in registration mails */
     int register_ttl_s; /* lifetime of a registration-confirmation token */
+    int register_mail_interval_s; /* least time between two registration mails to one address */
 } auth_settings_t;
 
 extern auth_settings_t auth_settings;

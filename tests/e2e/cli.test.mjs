@@ -268,7 +268,7 @@ describe('settings declared by modules', () => {
       assert.ok(kernel.keys.includes(key), `${key} is the kernel's`);
     assert.deepEqual(auth.keys, ['auth.secrets_key_file', 'auth.allow_unusable_secrets', 'auth.lockout_attempts',
       'auth.lockout_window_s', 'auth.lockout_max_s', 'auth.lockout_account_attempts', 'auth.reset_url',
-      'auth.reset_ttl_s', 'auth.register_url', 'auth.register_ttl_s']);
+      'auth.reset_ttl_s', 'auth.register_url', 'auth.register_ttl_s', 'auth.register_mail_interval_s']);
     assert.deepEqual(insights.keys, ['insights.geoip_db', 'insights.pattern_delay_s']);
     const all = g.flatMap((x) => x.keys);
     assert.equal(new Set(all).size, all.length, 'every key once');
@@ -618,7 +618,7 @@ describe('operator recovery without the API', () => {
     const db = path.join(data, 'cairn.db');
     await sqlite(db, `INSERT INTO mfa (user_id, secret, confirmed_at) VALUES ('${bob.stdout.trim()}', 'x', 1)`);
     const until = Date.now() + 3_600_000;
-    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until})`);
+    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until}, 0)`);
 
     const tenants = await cli(['tenant', 'list']);
     assert.equal(tenants.code, 0, tenants.stderr);

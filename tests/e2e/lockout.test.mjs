@@ -4,7 +4,8 @@
 // (and a password reset, see reset.test.mjs) unlock.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, assertProblem, request, runCli, runCliWithInput, sleep, startServer, stopAllServers, tempDir, waitFor } from './lib/server.mjs';
+import path from 'node:path';
+import { api, assertProblem, request, runCli, runCliWithInput, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor } from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -67,7 +68,7 @@ describe('lockout per account and client IP', () => {
     data2 = tempDir('cairn-e2e-lock2-');
     for (const slug of [AT, 'other'])
       assert.equal((await runCli(['tenant', 'create', '--slug', slug, '--name', slug, '--data', data2])).code, 0);
-    for (const name of ['ann', 'mo', 'cli', 'thr']) ids[name] = await user(AT, `${name}@lk.example`, 'member');
+    for (const name of ['ann', 'mo', 'cli', 'thr', 'kno', 'six']) ids[name] = await user(AT, `${name}@lk.example`, 'member');
     await user(AT, 'ada@lk.example', 'admin');
     await user('other', 'oz@other.example', 'admin');
     srv2 = await startServer({
@@ -129,6 +130,51 @@ describe('lockout per account and client IP', () => {
     assert.ok(wait <= 2, `a throttle step is window/ceiling = 2 s, got Retry-After ${wait}`);
     await waitFor(async () => (await from('192.0.2.3', 'thr@lk.example', PW)).status === 200, 15_000,
       'the throttled account to let a sign-in through');
+  });
+
+  test('past the ceiling a known client (signed in here before) still signs in; an unknown one is throttled', async () => {
+    const home = '198.51.100.77';
+    assert.equal((await from(home, 'kno@lk.example', PW)).status, 200); // the user's usual client
+    // a distributed attack reaches the account-wide ceiling (8 per window here)
+    for (const ip of ['192.0.2.31', '192.0.2.32'])
+      for (let i = 0; i < 4; i++)
+        assert.equal((await from(ip, 'kno@lk.example', `wrong-password-${i}`)).status, 401);
+    assertProblem(await from('192.0.2.33', 'kno@lk.example', 'wrong-password-x'), 429);
+    assertProblem(await from('192.0.2.34', 'kno@lk.example', PW), 429); // a client never seen
+    const ok = await from(home, 'kno@lk.example', PW);
+    assert.equal(ok.status, 200, ok.text);
+    // the known client keeps its own per-pair lock
+    for (let i = 0; i < 5; i++)
+      assert.equal((await from(home, 'kno@lk.example', `wrong-password-${i}`)).status, 401);
+    assertProblem(await from(home, 'kno@lk.example', PW), 429);
+  });
+
+  test('two IPv6 addresses in one /64 are one client: they share a lock', async () => {
+    await lockFrom('2001:db8:7:8::1', 'six@lk.example');
+    assertProblem(await from('2001:db8:7:8:ffff:1:2:3', 'six@lk.example', PW), 429);
+    const other = await from('2001:db8:7:9::1', 'six@lk.example', PW); // another /64
+    assert.equal(other.status, 200, other.text);
+  });
+});
+
+describe('rows long over are swept by a recurring job', () => {
+  test('auth.lockout_sweep deletes rows whose window and lock ended a day ago, and keeps the rest', async () => {
+    const data = tempDir('cairn-e2e-lock4-');
+    assert.equal((await runCli(['tenant', 'create', '--slug', 'sw', '--name', 'SW', '--data', data])).code, 0);
+    const now = Date.now();
+    const db = path.join(data, 'cairn.db');
+    const ins = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
+      'INSERT INTO login_failures (account, ip, failures, window_start, lockouts, locked_until, known_until) VALUES'
+      + ` ('sw/gone@sw.example', '192.0.2.1', 3, ${now - 3 * 86400e3}, 1, ${now - 2 * 86400e3}, 0),`
+      + ` ('sw/gone@sw.example', '', 9, ${now - 3 * 86400e3}, 0, 0, 0),`
+      + ` ('sw/recent@sw.example', '192.0.2.1', 2, ${now - 60e3}, 0, 0, 0),`
+      + ` ('sw/known@sw.example', '192.0.2.1', 0, ${now - 3 * 86400e3}, 0, 0, ${now + 86400e3})`]);
+    assert.equal(ins.code, 0, ins.stderr);
+    await startServer({ dataDir: data });
+    const rows = async () => (await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
+      "SELECT account || ' ' || ip FROM login_failures ORDER BY 1"])).stdout.trim().split('\n');
+    await waitFor(async () => !(await rows()).some((r) => r.startsWith('sw/gone')), 15_000, 'the sweep');
+    assert.deepEqual(await rows(), ['sw/known@sw.example 192.0.2.1', 'sw/recent@sw.example 192.0.2.1']);
   });
 });
 

@@ -166,8 +166,11 @@ describe('tenants (operator)', () => {
         /account with this e-mail exists/);
       const p = assertProblem(await register({ tenant: 'initech', email: 'lumbergh@initech.test', password: 'short' }), 422);
       assert.equal(p.errors[0].field, 'password');
-      const q = assertProblem(await register({ tenant: 'initech', email: 'x' }), 422);
-      assert.deepEqual(q.errors.map((e) => e.field).sort(), ['email', 'password']);
+      const q = assertProblem(await register({ tenant: 'initech', email: 'x', password: pw }), 422);
+      assert.deepEqual(q.errors.map((e) => e.field), ['email']);
+      // without confirmation the password is required (also for an e-mail with an account)
+      for (const email of ['lumbergh@initech.test', 'peter@initech.test'])
+        assert.equal(assertProblem(await register({ tenant: 'initech', email }), 422).errors[0].field, 'password');
       assert.equal((await login('initech', 'lumbergh@initech.test', 'short')).status, 401);
     });
   });
@@ -179,8 +182,13 @@ describe('self-service registration confirmed by e-mail', () => {
   let msrv, smtp;
   const mails = [];
   const anonM = () => api(msrv.url, null);
-  const reg = (email, password = PW, tenant = 'acme') => anonM().post('/api/v1/auth/register', { tenant, email, password });
-  const confirm = (token) => anonM().post('/api/v1/auth/register/confirm', { token });
+  const reg = (email, tenant = 'acme', extra = {}) => anonM().post('/api/v1/auth/register', { tenant, email, ...extra });
+  const confirm = (token, password = PW) => anonM().post('/api/v1/auth/register/confirm', { token, password });
+  const sql = async (query) => {
+    const r = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(msrv.dataDir, 'cairn.db'), query]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  };
   const loginM = (tenant, email, password) =>
     request(`${msrv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant, email, password } });
   const mailTo = (email) => waitFor(() => mails.find((m) => m.to.includes(email)), 5000, `the mail to ${email}`);
@@ -208,6 +216,7 @@ describe('self-service registration confirmed by e-mail', () => {
       env: {
         CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
         CAIRN_REGISTER_URL: 'https://console.cairn.test/register', CAIRN_JOBS_POLL_MS: '50',
+        CAIRN_REGISTER_MAIL_INTERVAL_S: '2', CAIRN_RATE_AUTH_PER_MIN: '1000',
       },
     });
     const t = await api(msrv.url).post('/api/v1/tenants', {
@@ -233,13 +242,15 @@ describe('self-service registration confirmed by e-mail', () => {
     assert.deepEqual(answers[2], answers[0]);
     assertProblem(await loginM('acme', 'new@acme.test', PW), 401);
     assertProblem(await loginM('acme', 'kay@other.test', OWN), 401);
-    // the password waits as an argon2id hash, never in plain, and not in the job queue
-    const db = path.join(msrv.dataDir, 'cairn.db');
-    const rows = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
-      "SELECT password_hash FROM registrations WHERE email = 'new@acme.test'"]);
-    assert.match(rows.stdout, /^\$argon2id\$/);
-    const dump = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db, '.dump']);
-    assert.ok(!dump.stdout.includes(PW), 'the password is nowhere in the database');
+    // a request stores no password: none is taken (the one confirming chooses it)
+    assert.equal(await sql("SELECT COUNT(*) FROM registrations WHERE password_hash IS NOT NULL"), '0');
+    const refused = [];
+    for (const email of ['fresh2@acme.test', 'olga@acme.test']) {
+      const p = assertProblem(await reg(email, 'acme', { password: PW }), 422);
+      refused.push(JSON.stringify(p.errors));
+      assert.equal(p.errors[0].field, 'password');
+    }
+    assert.equal(refused[1], refused[0], 'the same refusal for known and unknown e-mails');
   });
 
   test('the new address gets a link that creates the account and signs in, once', async () => {
@@ -247,6 +258,10 @@ describe('self-service registration confirmed by e-mail', () => {
     assert.equal(subjectOf(mail), 'Confirm your registration at Acm\u00e9 \u2603');
     assert.match(mail.raw, /https:\/\/console\.cairn\.test\/register\?token=/);
     const token = tokenOf(mail);
+    // the person confirming chooses the password, and the policy applies to it
+    assert.equal(assertProblem(await anonM().post('/api/v1/auth/register/confirm', { token }), 422)
+      .errors[0].field, 'password');
+    assert.equal(assertProblem(await confirm(token, 'short'), 422).errors[0].field, 'password');
     const r = await confirm(token);
     assert.equal(r.status, 201, r.text);
     const me = await api(msrv.url, r.json.access_token).get('/api/v1/users/me');
@@ -265,12 +280,60 @@ describe('self-service registration confirmed by e-mail', () => {
     assert.match(subjectOf(notice), /^Someone tried to register you at /);
     const join = await mailTo('kay@other.test');
     assert.match(join.raw, /already has an account/);
-    const r = await confirm(tokenOf(join));
+    // a click alone does not join: the account's own password does (a wrong one is a
+    // failed sign-in, and the link stays usable)
+    const wrong = assertProblem(await confirm(tokenOf(join), PW), 401);
+    assert.match(wrong.detail, /password of the existing account/);
+    assertProblem(await loginM('acme', 'kay@other.test', OWN), 401);
+    const r = await confirm(tokenOf(join), OWN);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json, { status: 'joined', tenant: 'acme' });
-    // the account keeps its own password; the one in the request was never set
     assert.equal((await loginM('acme', 'kay@other.test', OWN)).status, 200);
     assertProblem(await loginM('acme', 'kay@other.test', PW), 401);
+  });
+
+  test('a join is refused while the account + client is locked, even with its password', async () => {
+    assert.equal((await api(msrv.url).post('/api/v1/tenants', {
+      slug: 'third', name: 'Third', owner_email: 'lou@third.test', owner_password: OWN,
+    })).status, 201);
+    assert.equal((await reg('lou@third.test')).status, 202);
+    const token = tokenOf(await mailTo('lou@third.test'));
+    for (let i = 0; i < 5; i++) assertProblem(await confirm(token, `wrong-password-${i}`), 401);
+    assertProblem(await confirm(token, OWN), 429);
+    assertProblem(await loginM('acme', 'lou@third.test', OWN), 429); // the same count as sign-in
+  });
+
+  test('the OpenAPI document: the password is optional when registering, required when confirming', async () => {
+    const schemas = (await anonM().get('/api/openapi.json')).json.components.schemas;
+    assert.ok(!(schemas.RegisterRequest.required ?? []).includes('password'));
+    assert.match(schemas.RegisterRequest.properties.password.description, /refused/);
+    assert.deepEqual([...schemas.RegisterConfirm.required].sort(), ['password', 'token']);
+  });
+
+  test('an attacker who registers first cannot choose the password; the mailbox owner does', async () => {
+    const email = 'fresh@acme.test';
+    const EVIL = 'attacker-Knows-58-this';
+    const MINE = 'victim-Picks-39-ledger';
+    assert.equal(assertProblem(await reg(email, 'acme', { password: EVIL }), 422).errors[0].field, 'password');
+    // the attacker's request, then the real person's, within one mail interval
+    assert.equal((await reg(email)).status, 202);
+    assert.equal((await reg(email)).status, 202);
+    // every request is mailed (the second at the latest one interval later); wait for that
+    await waitFor(async () => await sql(`SELECT COUNT(*) FROM registrations WHERE email = '${email}'`
+      + ' AND used_at IS NULL AND token_hash IS NULL') === '0', 15_000, 'the newest registration to be mailed');
+    const sent = Number(await sql(`SELECT COUNT(*) FROM registrations WHERE email = '${email}' AND token_hash IS NOT NULL`));
+    assert.ok(sent >= 1 && sent <= 2, `one or two mails, not ${sent}`);
+    const inbox = await waitFor(() => {
+      const m = mails.filter((x) => x.to.includes(email));
+      return m.length === sent && m;
+    }, 5000, 'the mails');
+    // a link mailed before the newest one stopped working; the newest works
+    for (const m of inbox.slice(0, -1))
+      assert.equal(assertProblem(await confirm(tokenOf(m), EVIL), 422).errors[0].field, 'token');
+    const r = await confirm(tokenOf(inbox.at(-1)), MINE);
+    assert.equal(r.status, 201, r.text);
+    assertProblem(await loginM('acme', email, EVIL), 401);
+    assert.equal((await loginM('acme', email, MINE)).status, 200);
   });
 
   test('a stored tenant name with line breaks cannot add a header: the subject is encoded', async () => {
@@ -279,7 +342,7 @@ describe('self-service registration confirmed by e-mail', () => {
     const upd = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
       "UPDATE tenants SET name = 'Evil' || char(13, 10) || 'Bcc: eve@evil.test' || char(10) || 'X-Evil: 1' || char(8238) WHERE slug = 'evilco'"]);
     assert.equal(upd.code, 0, upd.stderr);
-    assert.equal((await reg('victim@evilco.test', PW, 'evilco')).status, 202);
+    assert.equal((await reg('victim@evilco.test', 'evilco')).status, 202);
     const mail = await mailTo('victim@evilco.test');
     assert.deepEqual(mail.to, ['victim@evilco.test']);
     const head = mail.raw.split('\r\n\r\n')[0];
@@ -292,8 +355,8 @@ describe('self-service registration confirmed by e-mail', () => {
   test('the tenant can turn confirmation off (today\'s answers, which reveal accounts) and back', async () => {
     let p = await owner.patch('/api/v1/tenant', { registration_requires_confirmation: false });
     assert.equal(p.json.registration_requires_confirmation, false);
-    assert.equal((await reg('quick@acme.test')).status, 201);
-    assertProblem(await reg('olga@acme.test'), 409);
+    assert.equal((await reg('quick@acme.test', 'acme', { password: PW })).status, 201);
+    assertProblem(await reg('olga@acme.test', 'acme', { password: PW }), 409);
     p = await owner.patch('/api/v1/tenant', { registration_requires_confirmation: null });
     assert.equal(p.status, 200, p.text);
     assert.equal(p.json.registration_requires_confirmation, true, 'null follows the server again');
@@ -321,14 +384,53 @@ describe('registration links expire', () => {
         },
       });
       assert.equal((await api(s.url).post('/api/v1/tenants', { slug: 'brief', name: 'Brief', allow_registration: true })).status, 201);
-      const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'brief', email: 'slow@brief.test', password: 'merry-Otter-33-thimble' });
+      const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'brief', email: 'slow@brief.test' });
       assert.equal(r.status, 202, r.text);
       await waitFor(() => mails.length === 1, 5000, 'the confirmation mail');
       const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0])[1]; // no auth.register_url: the token itself
       await sleep(1500);
-      const p = assertProblem(await api(s.url, null).post('/api/v1/auth/register/confirm', { token }), 422);
+      const p = assertProblem(await api(s.url, null).post('/api/v1/auth/register/confirm',
+        { token, password: 'merry-Otter-33-thimble' }), 422);
       assert.equal(p.errors[0].field, 'token');
       assert.match(p.errors[0].message, /invalid, used or expired/);
+    } finally {
+      smtp.close();
+    }
+  });
+});
+
+describe('registration mails are rate-limited per address, and the mailed link works', () => {
+  test('three requests in a row: one mail now, one planned an interval later, and its link works', async () => {
+    const mails = [];
+    const smtp = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onData(stream, session, cb) {
+        let raw = '';
+        stream.on('data', (d) => { raw += d; });
+        stream.on('end', () => { mails.push(raw); cb(); });
+      },
+    });
+    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    try {
+      const s = await startServer({
+        env: {
+          CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+          CAIRN_JOBS_POLL_MS: '50', CAIRN_REGISTER_MAIL_INTERVAL_S: '3600',
+        },
+      });
+      assert.equal((await api(s.url).post('/api/v1/tenants', { slug: 'bomb', name: 'Bomb', allow_registration: true })).status, 201);
+      for (let i = 0; i < 3; i++) {
+        const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'bomb', email: 'target@bomb.test' });
+        assert.equal(r.status, 202, r.text);
+      }
+      await waitFor(() => mails.length === 1, 5000, 'the first mail');
+      const jobs = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(s.dataDir, 'cairn.db'),
+        "SELECT run_at > (strftime('%s','now') + 3000) * 1000 FROM jobs WHERE name = 'auth.registration_mail' ORDER BY run_at"]);
+      assert.deepEqual(jobs.stdout.trim().split('\n'), ['0', '1'], 'one mail now, one in an hour: not three');
+      // whichever registration the mail carries, its link works until a newer one is mailed
+      const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0])[1];
+      const r = await api(s.url, null).post('/api/v1/auth/register/confirm', { token, password: 'merry-Otter-33-thimble' });
+      assert.equal(r.status, 201, r.text);
     } finally {
       smtp.close();
     }
