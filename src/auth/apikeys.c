@@ -8,7 +8,7 @@
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "core/page.h"
-#include "core/system.h"
+#include "core/permissions.h"
 #include "lib/formats.h"
 
 #include <openssl/crypto.h>

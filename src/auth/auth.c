@@ -1035,16 +1035,17 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
-    {"platform.tenants", "Create and list every tenant (the operator token; no tenant role)"},
-    {"audit.manage", "Read the tenant's audit log (owners and admins)"},
-    {"roles.manage", "Create and delete the tenant's custom roles"},
-    {"tenant.manage", "Rename the tenant and set its policies"},
-    {"users.read", "See the tenant's members and roles"},
-    {"users.manage", "Add members, change their roles, remove them"},
-    {"self.read", "Read one's own profile and export one's data"},
-    {"self.delete", "Delete one's own account"},
-    {"self.sessions", "Sign one's own sessions out"},
+    {"api_keys.manage", "Create, list and revoke the tenant's API keys", CN_ROLES_ADMINS},
+    {"platform.tenants", "Create and list every tenant (the operator token; no tenant role)",
+     CN_ROLE_NONE},
+    {"audit.manage", "Read the tenant's audit log (owners and admins)", CN_ROLES_ADMINS},
+    {"roles.manage", "Create and delete the tenant's custom roles", CN_ROLES_ADMINS},
+    {"tenant.manage", "Rename the tenant and set its policies", CN_ROLES_ADMINS},
+    {"users.read", "See the tenant's members and roles", CN_ROLES_ALL},
+    {"users.manage", "Add members, change their roles, remove them", CN_ROLES_ADMINS},
+    {"self.read", "Read one's own profile and export one's data", CN_ROLES_ALL},
+    {"self.delete", "Delete one's own account", CN_ROLES_ALL},
+    {"self.sessions", "Sign one's own sessions out", CN_ROLES_ALL},
     {0},
 };
 

@@ -1618,7 +1618,8 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"realtime.read", "Connect to the realtime hub (each channel also needs its own permission)"},
+    {"realtime.read", "Connect to the realtime hub (each channel also needs its own permission)",
+     CN_ROLES_ALL},
     {0},
 };
 

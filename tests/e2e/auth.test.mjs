@@ -666,10 +666,20 @@ describe('CLI', () => {
 // ---- authorisation matrix over the OpenAPI document ----
 
 describe('authorisation matrix', () => {
-  // The documented rules (src/auth/rbac.h), written out here independently.
-  const allows = (role, perm) => perm.startsWith('self.') || (!perm.startsWith('platform.') &&
-    (role === 'owner' || role === 'admin' || (role === 'member' && !perm.endsWith('.manage')) ||
-     (role === 'viewer' && perm.endsWith('.read'))));
+  // Who held each permission when the grants still followed from the name ("*.manage":
+  // owners and admins, "*.read": everyone, the rest: members up). Modules now declare their
+  // roles; these must not have moved. A permission added later is checked against its own
+  // declaration only (x-roles below), never against a rule written here.
+  const ADMINS = ['owner', 'admin'];
+  const MEMBERS = [...ADMINS, 'member'];
+  const ALL = [...MEMBERS, 'viewer'];
+  const BEFORE = {
+    'api_keys.manage': ADMINS, 'audit.manage': ADMINS, 'roles.manage': ADMINS,
+    'tenant.manage': ADMINS, 'users.manage': ADMINS, 'users.read': ALL, 'self.read': ALL,
+    'self.delete': ALL, 'self.sessions': ALL, 'platform.tenants': [], 'jobs.manage': ADMINS,
+    'realtime.read': ALL, 'notes.read': ALL, 'notes.write': MEMBERS, 'insights.read': ALL,
+    'insights.write': MEMBERS, 'insights.manage': ADMINS,
+  };
 
   function fillPath(p, op) {
     const value = (s) => {
@@ -699,7 +709,8 @@ describe('authorisation matrix', () => {
           continue;
         }
         assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${p} documents its bearer`);
-        ops.push({ method: method.toUpperCase(), path: p, op, perm: op['x-permission'] });
+        assert.ok(Array.isArray(op['x-roles']), `${method} ${p} documents its roles`);
+        ops.push({ method: method.toUpperCase(), path: p, op, perm: op['x-permission'], roles: op['x-roles'] });
       }
     // the matrix is not vacuous: today's operations are all in it
     const names = new Set(ops.map((o) => `${o.method} ${o.path} ${o.perm}`));
@@ -709,11 +720,24 @@ describe('authorisation matrix', () => {
       'POST /api/v1/auth/logout self.sessions', 'POST /api/v1/auth/logout-all self.sessions'])
       assert.ok(names.has(known), `${known} is in the document`);
 
+    // the document's roles are the modules' declarations: the same as GET /api/v1/roles
+    // says each built-in role holds, and, for the permissions that existed, as before
+    const builtin = Object.fromEntries((await as(S.alice.access_token).get('/api/v1/roles')).json.items
+      .filter((r) => r.builtin).map((r) => [r.name, r.permissions]));
+    assert.deepEqual(Object.keys(builtin), ['owner', 'admin', 'member', 'viewer']);
+    for (const { perm, roles } of ops) {
+      for (const [role, perms] of Object.entries(builtin))
+        assert.equal(perms.includes(perm), roles.includes(role), `${role} and ${perm}`);
+      if (BEFORE[perm]) assert.deepEqual(roles, BEFORE[perm], `${perm} is granted as before`);
+    }
+    for (const [perm, roles] of Object.entries(BEFORE))
+      assert.deepEqual(Object.keys(builtin).filter((r) => builtin[r].includes(perm)), roles, perm);
+
     const [mia, ada] = await Promise.all([session('acme', 'mia'), session('acme', 'ada')]);
     const tokens = { owner: S.alice.access_token, admin: ada.access_token, member: mia.access_token, viewer: S.vic.access_token };
     let denied = 0;
     let allowed = 0;
-    for (const { method, path: p, op, perm } of ops) {
+    for (const { method, path: p, op, perm, roles } of ops) {
       const url = srv.url + fillPath(p, op);
       const what = `${method} ${p} (${perm})`;
       const normal = (headers) => request(url, {
@@ -728,7 +752,7 @@ describe('authorisation matrix', () => {
 
       for (const [role, token] of Object.entries(tokens)) {
         const auth = { authorization: `Bearer ${token}` };
-        if (allows(role, perm)) {
+        if (roles.includes(role)) {
           // Past authentication and authorisation, a request the kernel refuses before the
           // handler runs: so nothing happens (no note written, no session ended).
           const probe = op.requestBody
@@ -751,6 +775,24 @@ describe('authorisation matrix', () => {
     assert.equal(allowed + denied, ops.length * 4);
     // the probes ended no session
     for (const t of Object.values(tokens)) assert.equal((await as(t).get('/api/v1/users/me')).status, 200);
+  });
+
+  test("docs/auth.md's table of roles is what the modules declare", async () => {
+    const builtin = (await as(S.alice.access_token).get('/api/v1/roles')).json.items.filter((r) => r.builtin);
+    const md = readFileSync(new URL('../../docs/auth.md', import.meta.url), 'utf8');
+    const head = '| permission | owner | admin | member | viewer |';
+    assert.ok(md.includes(head), 'the table is in docs/auth.md');
+    const rows = md.slice(md.indexOf(head)).split('\n').slice(2).filter((l) => l.startsWith('| `'));
+    const documented = {};
+    for (const row of rows) {
+      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      const roles = ['owner', 'admin', 'member', 'viewer'].filter((_, i) => cells[i + 1] === '✓');
+      for (const [, perm] of cells[0].matchAll(/`([^`]+)`/g)) documented[perm] = roles;
+    }
+    const declared = {};
+    for (const r of builtin) for (const perm of r.permissions) (declared[perm] ??= []).push(r.name);
+    for (const perm of Object.keys(documented)) declared[perm] ??= [];
+    assert.deepEqual(documented, declared);
   });
 });
 
