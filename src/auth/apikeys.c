@@ -95,7 +95,8 @@ int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)
     }
     cn_stmt_finish(st);
     if (!ok)
-        return cn_fail(r, CN_EUNAUTH, "the API key is not valid, expired or revoked");
+        return cn_fail_typed(r, CN_EUNAUTH, "token-invalid",
+                             "the API key is not valid, expired or revoked");
     touch_last_used(r, id, last_used);
     return 0;
 }

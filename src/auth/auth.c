@@ -95,6 +95,18 @@ static const cn_migration_t migrations[] = {
 
 /* ---- hooks the router calls ---- */
 
+/* The problem type of a refused access token: what its client can do about it. */
+static const char *token_problem(const char *why)
+{
+    if (why == auth_why_token_expired || why == auth_why_key_retired)
+        return "token-expired"; /* the session goes on: refresh */
+    if (why == auth_why_signed_out || why == auth_why_session_expired)
+        return "token-revoked"; /* the session is over: sign in again */
+    if (why == auth_why_session_unchecked)
+        return NULL; /* says nothing about the token: the status's own type */
+    return "token-invalid";
+}
+
 /* Verifies an access token and checks it against its live session; fills the principal. */
 static int authenticate_token(cn_req_t *r, const char *token, size_t len)
 {
@@ -106,7 +118,7 @@ static int authenticate_token(cn_req_t *r, const char *token, size_t len)
         now = cn_now_ms() / 1000;
     if (auth_token_verify(token, len, now, r->store, &c, &why) != 0 ||
         auth_session_check(r->store, &c, now, &why) != 0)
-        return cn_fail(r, CN_EUNAUTH, "%s", why);
+        return cn_fail_typed(r, CN_EUNAUTH, token_problem(why), "%s", why);
     cn_principal_t *p = &r->principal;
     memcpy(p->tenant_id, c.tid, sizeof(c.tid));
     memcpy(p->subject, c.sub, sizeof(c.sub));
@@ -168,9 +180,9 @@ static int authorize(cn_req_t *r, const char *permission)
     const cn_principal_t *p = &r->principal;
     if (!p->is_key && !p->mfa && strncmp(permission, "self.", 5) != 0 &&
         (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0) && tenant_requires_mfa(r))
-        return cn_fail(r, CN_EFORBIDDEN,
-                       "this tenant requires MFA for owners and admins: enrol "
-                       "(POST /api/v1/auth/mfa/enroll) and sign in again");
+        return cn_fail_typed(r, CN_EFORBIDDEN, "mfa-required",
+                             "this tenant requires MFA for owners and admins: enrol "
+                             "(POST /api/v1/auth/mfa/enroll) and sign in again");
     return 0;
 }
 

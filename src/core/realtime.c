@@ -1120,8 +1120,8 @@ static int get_realtime(cn_req_t *r)
     int with_cookie = !with_header && cn_req_header(r, "cookie").len > 0 && same_origin(r);
     if (with_header) {
         int rc = cn_req_authenticate(r);
-        if (rc != 0)
-            return rc == CN_EFORBIDDEN ? rc : cn_fail(r, CN_EUNAUTH, "%s", r->err.msg);
+        if (rc != 0) /* the hook's message and problem type (token-expired, ...) stay */
+            return rc == CN_EFORBIDDEN ? rc : CN_EUNAUTH;
         if (cn_req_allowed(r, "realtime.read") != 0)
             return cn_fail(r, CN_EFORBIDDEN, "this needs the permission realtime.read");
         p = r->principal;

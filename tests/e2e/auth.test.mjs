@@ -20,6 +20,10 @@ after(stopAllServers);
 
 const WRONG = 'the tenant, e-mail or password is wrong';
 const SIGNED_OUT = 'the session has been signed out';
+// problem types a client acts on (docs/api.md): refresh, sign in again, or give up
+const EXPIRED = 'urn:cairn:problem:token-expired';
+const REVOKED = 'urn:cairn:problem:token-revoked';
+const INVALID = 'urn:cairn:problem:token-invalid';
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
 // opaque to clients: URL-safe, with at least 256 bits of base64url secret
 const REFRESH_RE = /^[A-Za-z0-9._-]*[A-Za-z0-9_-]{43}$/;
@@ -482,7 +486,9 @@ describe('refresh and sign-out', () => {
     // one after another over new connections, then many at once
     for (let i = 0; i < 12; i++) {
       const r = await request(`${srv.url}/api/v1/notes`, { headers, keepAlive: false });
-      assert.equal(assertProblem(r, 401).detail, SIGNED_OUT, `request ${i}`);
+      const p = assertProblem(r, 401);
+      assert.equal(p.detail, SIGNED_OUT, `request ${i}`);
+      assert.equal(p.type, REVOKED, 'a signed-out session is "revoked": refreshing will not help');
     }
     const burst = await Promise.all(Array.from({ length: 16 }, (_, i) =>
       request(`${srv.url}/api/v1/${i % 2 ? 'notes' : 'users/me'}`, { headers, keepAlive: false })));
@@ -552,6 +558,7 @@ describe('forged and damaged tokens', () => {
     for (const [token, detail] of cases) {
       const r = await request(`${srv.url}/api/v1/notes`, { headers: { authorization: `Bearer ${token}` } });
       const prob = assertProblem(r, 401);
+      assert.equal(prob.type, INVALID, token.slice(0, 60));
       if (detail) assert.match(prob.detail, detail, token.slice(0, 60));
       assert.equal(r.json.items, undefined);
     }
@@ -575,18 +582,20 @@ describe('forged and damaged tokens', () => {
     assert.equal(ok.json.id, ids.user.vic);
 
     const refusals = [
-      [{ ...claims, iat: now - 1000, nbf: now - 1000, exp: now - 100 }, 'the token has expired'],
-      [{ ...claims, exp: now - 1 }, 'the token has expired'],
-      [{ ...claims, nbf: now + 600, exp: now + 1200 }, 'the token is not valid yet'],
-      [{ ...claims, aud: 'another-api' }, 'the token was not issued for this API'],
-      [{ ...claims, iss: 'someone-else' }, 'the token was not issued for this API'],
-      [{ ...claims, exp: String(now + 300) }, 'the token lacks its validity times'],
-      [{ ...claims, roles: 'owner' }, 'the token lacks required claims'],
-      [(({ sid, ...rest }) => rest)(claims), 'the token lacks required claims'],
+      [{ ...claims, iat: now - 1000, nbf: now - 1000, exp: now - 100 }, 'the token has expired', EXPIRED],
+      [{ ...claims, exp: now - 1 }, 'the token has expired', EXPIRED],
+      [{ ...claims, nbf: now + 600, exp: now + 1200 }, 'the token is not valid yet', INVALID],
+      [{ ...claims, aud: 'another-api' }, 'the token was not issued for this API', INVALID],
+      [{ ...claims, iss: 'someone-else' }, 'the token was not issued for this API', INVALID],
+      [{ ...claims, exp: String(now + 300) }, 'the token lacks its validity times', INVALID],
+      [{ ...claims, roles: 'owner' }, 'the token lacks required claims', INVALID],
+      [(({ sid, ...rest }) => rest)(claims), 'the token lacks required claims', INVALID],
+      [{ ...claims, sid: crypto.randomUUID() }, "the token's session does not exist", INVALID],
     ];
-    for (const [c, detail] of refusals) {
+    for (const [c, detail, type] of refusals) {
       const p = assertProblem(await call(sign(hdr, c, secret)), 401);
       assert.equal(p.detail, detail, JSON.stringify(c));
+      assert.equal(p.type, type, JSON.stringify(c));
     }
     // signed with the right key but the wrong algorithm in the header
     const p = assertProblem(await call(sign({ ...hdr, alg: 'HS512' }, claims, secret)), 401);
@@ -745,9 +754,10 @@ describe('authorisation matrix', () => {
       });
 
       // no credentials, a bogus one, a bogus bearer token
-      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: 'Bearer a.b.c' }, { authorization: 'Basic YTpi' }]) {
+      for (const [headers, type] of [[{}, 'unauthorized'], [{ authorization: 'Bearer not-a-token' }, 'token-invalid'],
+        [{ authorization: 'Bearer a.b.c' }, 'token-invalid'], [{ authorization: 'Basic YTpi' }, 'unauthorized']]) {
         const r = await normal(headers);
-        assertProblem(r, 401);
+        assert.equal(assertProblem(r, 401).type, `urn:cairn:problem:${type}`, `${what} ${JSON.stringify(headers)}`);
       }
 
       for (const [role, token] of Object.entries(tokens)) {
@@ -832,6 +842,9 @@ describe('signing keys', () => {
     const keys = await signingKeys();
     const out = await session('acme', 'mia');
     assert.equal((await as(out.access_token).post('/api/v1/auth/logout')).status, 204);
+    // a session whose end has passed (read from the database by the next process)
+    const ended = await session('acme', 'mia');
+    await sqlite(`UPDATE sessions SET expires_at = ${Date.now() - 1000} WHERE id = '${parts(ended.access_token).payload.sid}'`);
 
     assert.equal(await srv.stop(), 0);
     srv = await startServer({ dataDir });
@@ -848,7 +861,10 @@ describe('signing keys', () => {
     // the sign-out happened in the previous process, and still holds
     const p = assertProblem(await as(out.access_token).get('/api/v1/users/me'), 401);
     assert.equal(p.detail, SIGNED_OUT);
+    assert.equal(p.type, REVOKED);
     assert.equal(assertProblem(await refresh(out.refresh_token), 401).detail, 'the session has ended; sign in again');
+    const e = assertProblem(await as(ended.access_token).get('/api/v1/users/me'), 401);
+    assert.deepEqual([e.detail, e.type], ['the session has expired', REVOKED]);
   });
 
   test('the server shuts down cleanly after all of the above', async () => {
