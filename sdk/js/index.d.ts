@@ -18,6 +18,15 @@ export interface Problem {
   [key: string]: unknown;
 }
 
+/** The problem type slugs of docs/api.md (urn:cairn:problem:<slug>). */
+export type ProblemSlug =
+  | 'bad-request' | 'unauthorized' | 'token-expired' | 'token-revoked' | 'token-invalid'
+  | 'forbidden' | 'mfa-required' | 'not-found' | 'method-not-allowed' | 'conflict'
+  | 'body-too-large' | 'uri-too-long' | 'unsupported-media-type' | 'expectation-failed'
+  | 'validation-failed' | 'upgrade-required' | 'rate-limited'
+  | 'realtime-connections-per-principal' | 'realtime-connections-per-tenant'
+  | 'realtime-connections-process' | 'headers-too-large' | 'internal' | 'unavailable';
+
 /** A non-2xx answer (from its problem+json body), or a network failure (status 0). */
 export class CairnError extends Error {
   constructor(init?: {
@@ -29,6 +38,9 @@ export class CairnError extends Error {
   status: number;
   /** e.g. "urn:cairn:problem:validation-failed"; "urn:cairn:sdk:network-error" for status 0. */
   type: string;
+  /** The slug of a Cairn problem type ("token-expired", "validation-failed", …; see
+   *  docs/api.md), or null for another type. Match on it, never on `detail`. */
+  slug: ProblemSlug | (string & {}) | null;
   title: string;
   detail: string;
   request_id: string | null;

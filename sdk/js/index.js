@@ -10,6 +10,7 @@
 // Only `ws` is used, and only in Node when no global WebSocket exists.
 
 const API = '/api/v1';
+const PROBLEM = 'urn:cairn:problem:';
 
 /** Every non-2xx answer (problem+json, RFC 9457) and every network failure (status 0). */
 export class CairnError extends Error {
@@ -24,6 +25,9 @@ export class CairnError extends Error {
     this.request_id = request_id;
     this.errors = errors;
     this.problem = problem;
+    /** The stable slug of a Cairn problem type ('token-expired', 'validation-failed', …;
+     *  docs/api.md), or null for any other type. Match on it, never on the detail text. */
+    this.slug = typeof type === 'string' && type.startsWith(PROBLEM) ? type.slice(PROBLEM.length) : null;
   }
 }
 
@@ -208,20 +212,24 @@ export class CairnClient {
     try {
       return await this._send(method, path, body, { ...opts, token: used });
     } catch (e) {
+      // the session is over (signed out, ended, expired): no refresh can help; sign out
+      if (e instanceof CairnError && e.slug === 'token-revoked' && !this.apiKey && used &&
+          this._tokens?.accessToken === used) this.setTokens(null);
       if (!this._shouldRefresh(e, used)) throw e;
       if (this._tokens?.accessToken === used) await this.refresh();
       return this._send(method, path, body, { ...opts, token: this._tokens?.accessToken });
     }
   }
 
-  // A 401 for an expired access token we sent, when we can refresh: refresh once and retry.
-  // (If another call already refreshed meanwhile, just retry with the newer token.)
+  // A 401 token-expired for the access token we sent (or one our clock says has expired),
+  // when we can refresh: refresh once and retry. (If another call already refreshed
+  // meanwhile, just retry with the newer token.)
   _shouldRefresh(e, used) {
     if (!(e instanceof CairnError) || e.status !== 401 || this.apiKey || !used) return false;
     if (!this._tokens?.refreshToken) return false;
     if (this._tokens.accessToken !== used) return true;
     const exp = this._tokens.expiresAt;
-    return /expired/i.test(e.detail) || (exp != null && exp <= this._now());
+    return e.slug === 'token-expired' || (exp != null && exp <= this._now());
   }
 
   async _send(method, path, body, { query, headers, signal, token, auth = true } = {}) {

@@ -8,7 +8,7 @@
 #include "auth/rbac.h"
 #include "auth/tokens.h"
 #include "core/page.h"
-#include "core/system.h"
+#include "core/permissions.h"
 #include "lib/formats.h"
 
 #include <openssl/crypto.h>
@@ -95,7 +95,8 @@ int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)
     }
     cn_stmt_finish(st);
     if (!ok)
-        return cn_fail(r, CN_EUNAUTH, "the API key is not valid, expired or revoked");
+        return cn_fail_typed(r, CN_EUNAUTH, "token-invalid",
+                             "the API key is not valid, expired or revoked");
     touch_last_used(r, id, last_used);
     return 0;
 }

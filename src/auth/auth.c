@@ -98,6 +98,18 @@ static const cn_migration_t migrations[] = {
 
 /* ---- hooks the router calls ---- */
 
+/* The problem type of a refused access token: what its client can do about it. */
+static const char *token_problem(const char *why)
+{
+    if (why == auth_why_token_expired || why == auth_why_key_retired)
+        return "token-expired"; /* the session goes on: refresh */
+    if (why == auth_why_signed_out || why == auth_why_session_expired)
+        return "token-revoked"; /* the session is over: sign in again */
+    if (why == auth_why_session_unchecked)
+        return NULL; /* says nothing about the token: the status's own type */
+    return "token-invalid";
+}
+
 /* Verifies an access token and checks it against its live session; fills the principal. */
 static int authenticate_token(cn_req_t *r, const char *token, size_t len)
 {
@@ -109,7 +121,7 @@ static int authenticate_token(cn_req_t *r, const char *token, size_t len)
         now = cn_now_ms() / 1000;
     if (auth_token_verify(token, len, now, r->store, &c, &why) != 0 ||
         auth_session_check(r->store, &c, now, &why) != 0)
-        return cn_fail(r, CN_EUNAUTH, "%s", why);
+        return cn_fail_typed(r, CN_EUNAUTH, token_problem(why), "%s", why);
     cn_principal_t *p = &r->principal;
     memcpy(p->tenant_id, c.tid, sizeof(c.tid));
     memcpy(p->subject, c.sub, sizeof(c.sub));
@@ -171,9 +183,9 @@ static int authorize(cn_req_t *r, const char *permission)
     const cn_principal_t *p = &r->principal;
     if (!p->is_key && !p->mfa && strncmp(permission, "self.", 5) != 0 &&
         (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0) && tenant_requires_mfa(r))
-        return cn_fail(r, CN_EFORBIDDEN,
-                       "this tenant requires MFA for owners and admins: enrol "
-                       "(POST /api/v1/auth/mfa/enroll) and sign in again");
+        return cn_fail_typed(r, CN_EFORBIDDEN, "mfa-required",
+                             "this tenant requires MFA for owners and admins: enrol "
+                             "(POST /api/v1/auth/mfa/enroll) and sign in again");
     return 0;
 }
 
@@ -1040,16 +1052,17 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"api_keys.manage", "Create, list and revoke the tenant's API keys"},
-    {"platform.tenants", "Create and list every tenant (the operator token; no tenant role)"},
-    {"audit.manage", "Read the tenant's audit log (owners and admins)"},
-    {"roles.manage", "Create and delete the tenant's custom roles"},
-    {"tenant.manage", "Rename the tenant and set its policies"},
-    {"users.read", "See the tenant's members and roles"},
-    {"users.manage", "Add members, change their roles, remove them"},
-    {"self.read", "Read one's own profile and export one's data"},
-    {"self.delete", "Delete one's own account"},
-    {"self.sessions", "Sign one's own sessions out"},
+    {"api_keys.manage", "Create, list and revoke the tenant's API keys", CN_ROLES_ADMINS},
+    {"platform.tenants", "Create and list every tenant (the operator token; no tenant role)",
+     CN_ROLE_NONE},
+    {"audit.manage", "Read the tenant's audit log (owners and admins)", CN_ROLES_ADMINS},
+    {"roles.manage", "Create and delete the tenant's custom roles", CN_ROLES_ADMINS},
+    {"tenant.manage", "Rename the tenant and set its policies", CN_ROLES_ADMINS},
+    {"users.read", "See the tenant's members and roles", CN_ROLES_ALL},
+    {"users.manage", "Add members, change their roles, remove them", CN_ROLES_ADMINS},
+    {"self.read", "Read one's own profile and export one's data", CN_ROLES_ALL},
+    {"self.delete", "Delete one's own account", CN_ROLES_ALL},
+    {"self.sessions", "Sign one's own sessions out", CN_ROLES_ALL},
     {0},
 };
 

@@ -12,6 +12,7 @@
 #include "auth/register.h"
 #include "auth/tokens.h"
 #include "core/page.h"
+#include "core/permissions.h"
 #include "core/system.h"
 #include "core/workers.h"
 #include "lib/formats.h"
@@ -77,12 +78,24 @@ static const cn_field_t role_fields[] = {
 };
 const cn_schema_t auth_role_schema = {"RoleCreate", role_fields};
 
+/* The permissions a built-in role holds: those whose module declares the role's bit. */
+static json_t *builtin_permissions(unsigned bit)
+{
+    json_t *perms = json_array();
+    for (const cn_app_t *const *m = cn_system_modules(); m && *m; m++)
+        for (const cn_permission_t *p = (*m)->permissions; p && p->name; p++)
+            if (p->roles & bit)
+                json_array_append_new(perms, json_string(p->name));
+    return perms;
+}
+
 int auth_list_roles(cn_req_t *r)
 {
-    static const char *const builtin[] = {"owner", "admin", "member", "viewer"};
     json_t *items = json_array();
-    for (size_t i = 0; i < 4; i++)
-        json_array_append_new(items, json_pack("{s:s, s:b}", "name", builtin[i], "builtin", 1));
+    for (unsigned i = 0; cn_role_names[i]; i++)
+        json_array_append_new(items,
+                              json_pack("{s:s, s:b, s:o}", "name", cn_role_names[i], "builtin", 1,
+                                        "permissions", builtin_permissions(1u << i)));
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
     int rc = cn_store_query(r->store,

@@ -1,35 +1,25 @@
-/* Built-in roles (see rbac.h). */
+/* Built-in roles (see rbac.h): a role's bit against the permission's declared roles. */
 #include "auth/rbac.h"
+#include "core/permissions.h"
 
 #include <string.h>
 
-static const char *const roles[] = {"owner", "admin", "member", "viewer", NULL};
-
-static int ends_with(const char *s, const char *suffix)
+/* The role's CN_ROLE_* bit; 0 for anything that is not exactly a built-in role's name. */
+static unsigned role_bit(const char *role)
 {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
+    for (unsigned i = 0; cn_role_names[i]; i++)
+        if (strcmp(cn_role_names[i], role) == 0)
+            return 1u << i;
+    return 0;
 }
 
 int auth_role_valid(const char *role)
 {
-    for (const char *const *r = roles; *r; r++)
-        if (strcmp(*r, role) == 0)
-            return 1;
-    return 0;
+    return role_bit(role) != 0;
 }
 
 int auth_role_allows(const char *role, const char *permission)
 {
-    if (!auth_role_valid(role))
-        return 0;
-    if (strncmp(permission, "self.", 5) == 0)
-        return 1;
-    if (strncmp(permission, "platform.", 9) == 0) /* above every tenant: the operator only */
-        return 0;
-    if (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0)
-        return 1;
-    if (strcmp(role, "member") == 0)
-        return !ends_with(permission, ".manage");
-    return ends_with(permission, ".read"); /* viewer */
+    unsigned bit = role_bit(role);
+    return bit != 0 && (cn_permission_roles(permission) & bit) != 0;
 }

@@ -153,6 +153,10 @@ static int read_session(cn_store_t *s, const char *sid, slot_t *out)
     return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
 }
 
+const char auth_why_signed_out[] = "the session has been signed out";
+const char auth_why_session_expired[] = "the session has expired";
+const char auth_why_session_unchecked[] = "the session cannot be checked now";
+
 /*
  * A sid this process has not seen: another node (cluster mode, one shared database) may
  * have opened it, or this process may have started after it did. One read decides; the
@@ -166,7 +170,7 @@ static int miss(cn_store_t *s, const char *sid, slot_t *got, const char **why)
     if (rc == CN_ENOTFOUND)
         return *why = "the token's session does not exist", -1;
     if (rc != 0)
-        return *why = "the session cannot be checked now", -1;
+        return *why = auth_why_session_unchecked, -1;
     if (got->revoked)
         auth_revoke_session(sid);
     else
@@ -180,9 +184,9 @@ int auth_session_check(cn_store_t *s, auth_claims_t *c, int64_t now, const char 
     if (!lookup(c->sid, &got) && miss(s, c->sid, &got, why) != 0)
         return -1;
     if (got.revoked)
-        return *why = "the session has been signed out", -1;
+        return *why = auth_why_signed_out, -1;
     if (got.until_s <= now)
-        return *why = "the session has expired", -1;
+        return *why = auth_why_session_expired, -1;
     if (strcmp(got.s.tid, c->tid) != 0 || strcmp(got.s.sub, c->sub) != 0)
         return *why = "the token does not match its session", -1;
     memcpy(c->role, got.s.role, sizeof(c->role)); /* the session's role, not the token's */

@@ -32,6 +32,12 @@ void auth_session_put(const auth_session_t *s);
  */
 int auth_session_check(cn_store_t *s, struct st_auth_claims_t *c, int64_t now_s, const char **why);
 
+/** The reasons of auth_session_check that say the session is over (sign in again), and
+ *  the one that says nothing about the token (the store did not answer); by address. */
+extern const char auth_why_signed_out[];
+extern const char auth_why_session_expired[];
+extern const char auth_why_session_unchecked[];
+
 /** Marks a session (or an API key, by its id) revoked in this process until its access
  * tokens have expired; open realtime connections of it close at the hub's next tick. */
 void auth_revoke_session(const char *sid);

@@ -447,6 +447,9 @@ static int copy_claim(json_t *payload, const char *name, char *out, size_t cap)
     return 0;
 }
 
+const char auth_why_token_expired[] = "the token has expired";
+const char auth_why_key_retired[] = "the token's signing key was retired";
+
 static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char **why)
 {
     const char *iss = json_string_value(json_object_get(p, "iss"));
@@ -463,7 +466,7 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
     out->iat = json_integer_value(json_object_get(p, "iat")); /* 0 when absent */
     out->mfa = json_is_true(json_object_get(p, "mfa"));
     if (now >= out->exp)
-        return *why = "the token has expired", -1;
+        return *why = auth_why_token_expired, -1;
     if (now < out->nbf)
         return *why = "the token is not valid yet", -1;
     if (copy_claim(p, "sub", out->sub, sizeof(out->sub)) ||
@@ -614,9 +617,9 @@ int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *
     }
     const auth_claims_t *hit = &c->claims;
     if (now_s >= c->key_until_s)
-        return *why = "the token's signing key was retired", -1;
+        return *why = auth_why_key_retired, -1;
     if (now_s >= hit->exp)
-        return *why = "the token has expired", -1;
+        return *why = auth_why_token_expired, -1;
     if (now_s < hit->nbf)
         return *why = "the token is not valid yet", -1;
     *out = *hit;
@@ -645,7 +648,7 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
         *why = "the token's signing key is unknown";
     } else if (now_s >= *key_until_s) {
         OPENSSL_cleanse(secret, sizeof(secret));
-        *why = "the token's signing key was retired";
+        *why = auth_why_key_retired;
     } else {
         /* libsodium's HMAC: no allocation or algorithm lookup per call (OpenSSL 3's is slow) */
         uint8_t mac[crypto_auth_hmacsha256_BYTES], sig[64];

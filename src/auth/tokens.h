@@ -69,6 +69,11 @@ char *auth_token_issue(const auth_claims_t *c);
 int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *s,
                       auth_claims_t *out, const char **why);
 
+/** The reasons of auth_token_verify a client can act on (its session may go on: refresh),
+ *  told apart by address, never by reading the text. */
+extern const char auth_why_token_expired[];
+extern const char auth_why_key_retired[];
+
 /** A new opaque refresh token (base64url of 32 random bytes) and its SHA-256 hex. */
 void auth_refresh_new(char token[48], char hash[65]);
 /** SHA-256 hex of a presented refresh token. */

@@ -196,6 +196,7 @@ int cn_fail(cn_req_t *r, int code, const char *fmt, ...)
     vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, ap);
     va_end(ap);
     r->err.code = code;
+    r->problem_type = NULL; /* the type is the last failure's, not an earlier attempt's */
     return code;
 }
 
@@ -512,7 +513,7 @@ static int bootstrap_auth(cn_req_t *r)
     size_t len = v.len - 7;
     /* constant time over the expected length; the length itself is not secret */
     if (len != H.bootstrap_len || CRYPTO_memcmp(tok, H.bootstrap_token, len) != 0)
-        return cn_fail(r, CN_EUNAUTH, "the bearer token is not valid");
+        return cn_fail_typed(r, CN_EUNAUTH, "token-invalid", "the bearer token is not valid");
     snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", H.bootstrap_tenant);
     snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");
     r->principal.is_operator = 1;

@@ -1137,7 +1137,8 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"jobs.manage", "See the tenant's background jobs (payloads included) and retry dead ones"},
+    {"jobs.manage", "See the tenant's background jobs (payloads included) and retry dead ones",
+     CN_ROLES_ADMINS},
     {0},
 };
 

@@ -14,10 +14,34 @@
 #include "core/router.h"
 #include "store/store.h"
 
-/** A permission string a module declares ("notes.read"), with a line for humans. */
+/**
+ * The built-in roles, as bits of cn_permission_t.roles. Which role holds a permission is
+ * declared by the module, never inferred from the permission's name. CN_ROLE_NONE says
+ * "no built-in role holds it" (platform permissions: the operator's token only); it is
+ * distinct from 0, which means the module forgot to say, and the server refuses to start.
+ */
+enum {
+    CN_ROLE_OWNER = 1u << 0,
+    CN_ROLE_ADMIN = 1u << 1,
+    CN_ROLE_MEMBER = 1u << 2,
+    CN_ROLE_VIEWER = 1u << 3,
+    CN_ROLE_NONE = 1u << 4, /* alone: no built-in role */
+};
+
+/** Owners and admins: administrative permissions ("*.manage" by convention). */
+#define CN_ROLES_ADMINS (CN_ROLE_OWNER | CN_ROLE_ADMIN)
+/** Owners, admins and members: everything but administration ("*.write"). */
+#define CN_ROLES_MEMBERS (CN_ROLES_ADMINS | CN_ROLE_MEMBER)
+/** Every built-in role, viewers included ("*.read", "self.*"). */
+#define CN_ROLES_ALL (CN_ROLES_MEMBERS | CN_ROLE_VIEWER)
+
+/** A permission string a module declares ("notes.read"), with a line for humans and the
+ *  built-in roles that hold it (CN_ROLE_* bits, or CN_ROLE_NONE; never 0). Custom roles
+ *  hold what their own list names; the operator's token holds everything. */
 typedef struct st_cn_permission_t {
     const char *name; /* NULL terminates a list */
     const char *description;
+    unsigned roles; /* CN_ROLE_* bits; 0 (undeclared) stops the server at start */
 } cn_permission_t;
 
 /** A realtime channel family a module publishes on, and who may subscribe to it. */

@@ -111,6 +111,7 @@ typedef struct st_chansubs_t {
 typedef struct {
     h2o_multithread_message_t super;
     struct st_delivery_t *d;
+    hub_t *hub; /* where it goes */
 } dmsg_t;
 
 typedef struct st_delivery_t {
@@ -1120,8 +1121,8 @@ static int get_realtime(cn_req_t *r)
     int with_cookie = !with_header && cn_req_header(r, "cookie").len > 0 && same_origin(r);
     if (with_header) {
         int rc = cn_req_authenticate(r);
-        if (rc != 0)
-            return rc == CN_EFORBIDDEN ? rc : cn_fail(r, CN_EUNAUTH, "%s", r->err.msg);
+        if (rc != 0) /* the hook's message and problem type (token-expired, ...) stay */
+            return rc == CN_EFORBIDDEN ? rc : CN_EUNAUTH;
         if (cn_req_allowed(r, "realtime.read") != 0)
             return cn_fail(r, CN_EFORBIDDEN, "this needs the permission realtime.read");
         p = r->principal;
@@ -1302,14 +1303,22 @@ static void on_event(const cn_event_t *ev, void *ud)
     (void)ud;
     atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
     pthread_mutex_lock(&R.lock);
+    /* The loops change n_subs meanwhile: the hubs are chosen once, so that as many
+     * messages go out as the count of references the delivery starts with. */
+    delivery_t *d = NULL;
     int targets = 0;
-    for (int i = 0; i < R.n_hubs; i++)
-        targets += R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
-    if (targets == 0) {
+    for (int i = 0; i < R.n_hubs; i++) {
+        if (!R.hubs[i].bound || atomic_load(&R.hubs[i].n_subs) == 0)
+            continue;
+        if (d == NULL) /* room for every hub left: one allocation */
+            d = cn_calloc(1, sizeof(*d) + (size_t)(R.n_hubs - i) * sizeof(dmsg_t));
+        d->msgs[targets].d = d;
+        d->msgs[targets++].hub = &R.hubs[i];
+    }
+    if (d == NULL) {
         pthread_mutex_unlock(&R.lock);
         return;
     }
-    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)targets * sizeof(dmsg_t));
     cn_buf_t key = {0}, json = {0}, sse = {0};
     cn_buf_appendf(&key, "%s\n%s", ev->tenant_id, ev->channel);
     event_json(&json, ev);
@@ -1322,15 +1331,8 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse_len = sse.len;
     d->seq = ev->seq;
     atomic_init(&d->refs, targets);
-    int k = 0;
-    for (int i = 0; i < R.n_hubs; i++) {
-        hub_t *hub = &R.hubs[i];
-        if (!hub->bound || atomic_load(&hub->n_subs) == 0)
-            continue;
-        d->msgs[k].d = d;
-        h2o_multithread_send_message(&hub->receiver, &d->msgs[k].super);
-        k++;
-    }
+    for (int k = 0; k < targets; k++) /* d lives until the last of them is handled */
+        h2o_multithread_send_message(&d->msgs[k].hub->receiver, &d->msgs[k].super);
     pthread_mutex_unlock(&R.lock);
 }
 
@@ -1618,7 +1620,8 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"realtime.read", "Connect to the realtime hub (each channel also needs its own permission)"},
+    {"realtime.read", "Connect to the realtime hub (each channel also needs its own permission)",
+     CN_ROLES_ALL},
     {0},
 };
 

@@ -8,6 +8,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/permissions.h"
 #include "core/server.h"
 
 #include <stdlib.h>
@@ -100,25 +101,17 @@ const cn_app_t cn_system_app = {
     .routes = system_routes,
 };
 
-static int permission_declared(const cn_app_t *m, const char *perm)
+static const cn_permission_t *permission_declared(const cn_app_t *m, const char *perm)
 {
     for (const cn_permission_t *p = m->permissions; p && p->name; p++)
         if (strcmp(p->name, perm) == 0)
-            return 1;
-    return 0;
+            return p;
+    return NULL;
 }
 
 const cn_app_t *const *cn_system_modules(void)
 {
     return SYS.modules;
-}
-
-int cn_permission_exists(const char *permission)
-{
-    for (const cn_app_t *const *m = SYS.modules; *m; m++)
-        if (permission_declared(*m, permission))
-            return 1;
-    return 0;
 }
 
 int cn_register_routes(cn_router_t *router, const cn_app_t *const *modules, cn_err_t *err)
@@ -188,7 +181,9 @@ int cn_system_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_route
         SYS.modules[n++] = *a;
     SYS.modules[n] = NULL;
     SYS.n_sets = cn_migration_sets(SYS.modules, SYS.sets, MAX_MODULES);
-    int rc = cn_register_routes(router, SYS.modules, err);
+    int rc = cn_permissions_build(SYS.modules, err);
+    if (rc == 0)
+        rc = cn_register_routes(router, SYS.modules, err);
     if (rc != 0)
         return rc;
     json_t *doc = cn_openapi_build(SYS.modules);
@@ -206,6 +201,7 @@ void cn_system_free(void)
         if ((*m)->stop != NULL)
             (*m)->stop();
     free(SYS.openapi);
+    cn_permissions_free();
     memset(&SYS, 0, sizeof(SYS));
 }
 
@@ -245,6 +241,16 @@ static json_t *parameters(const cn_route_t *rt)
     return params;
 }
 
+/* The built-in roles a permission's declaration names: what the matrix test expects. */
+static json_t *role_names(const cn_permission_t *p)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; p && cn_role_names[i]; i++)
+        if (p->roles & (1u << i))
+            json_array_append_new(names, json_string(cn_role_names[i]));
+    return names;
+}
+
 static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schemas)
 {
     char status[8];
@@ -274,6 +280,7 @@ static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schema
     if (rt->permission) {
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
         json_object_set_new(op, "x-permission", json_string(rt->permission));
+        json_object_set_new(op, "x-roles", role_names(permission_declared(m, rt->permission)));
     } else {
         json_object_set_new(op, "security", json_array());
     }

@@ -11,7 +11,8 @@
 #include "core/module.h"
 
 /**
- * Adds the system routes and every app's routes to router, checks that each route's
+ * Indexes every module's permissions with their built-in roles (core/permissions.h), adds
+ * the system routes and every app's routes to router, checks that each route's
  * permission is declared by its module, collects migration sets and renders the OpenAPI
  * document. Then opens the store once to apply or verify migrations.
  */
@@ -21,9 +22,6 @@ void cn_system_free(void);
 
 /** Releases the calling thread's /metrics buffer. */
 void cn_system_thread_exit(void);
-
-/** 1 when some module of the running server declares permission. */
-int cn_permission_exists(const char *permission);
 
 /** The modules the server runs (system first; NULL-terminated), after cn_system_init. */
 const cn_app_t *const *cn_system_modules(void);

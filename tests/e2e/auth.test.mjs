@@ -20,6 +20,10 @@ after(stopAllServers);
 
 const WRONG = 'the tenant, e-mail or password is wrong';
 const SIGNED_OUT = 'the session has been signed out';
+// problem types a client acts on (docs/api.md): refresh, sign in again, or give up
+const EXPIRED = 'urn:cairn:problem:token-expired';
+const REVOKED = 'urn:cairn:problem:token-revoked';
+const INVALID = 'urn:cairn:problem:token-invalid';
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
 // opaque to clients: URL-safe, with at least 256 bits of base64url secret
 const REFRESH_RE = /^[A-Za-z0-9._-]*[A-Za-z0-9_-]{43}$/;
@@ -482,7 +486,9 @@ describe('refresh and sign-out', () => {
     // one after another over new connections, then many at once
     for (let i = 0; i < 12; i++) {
       const r = await request(`${srv.url}/api/v1/notes`, { headers, keepAlive: false });
-      assert.equal(assertProblem(r, 401).detail, SIGNED_OUT, `request ${i}`);
+      const p = assertProblem(r, 401);
+      assert.equal(p.detail, SIGNED_OUT, `request ${i}`);
+      assert.equal(p.type, REVOKED, 'a signed-out session is "revoked": refreshing will not help');
     }
     const burst = await Promise.all(Array.from({ length: 16 }, (_, i) =>
       request(`${srv.url}/api/v1/${i % 2 ? 'notes' : 'users/me'}`, { headers, keepAlive: false })));
@@ -552,6 +558,7 @@ describe('forged and damaged tokens', () => {
     for (const [token, detail] of cases) {
       const r = await request(`${srv.url}/api/v1/notes`, { headers: { authorization: `Bearer ${token}` } });
       const prob = assertProblem(r, 401);
+      assert.equal(prob.type, INVALID, token.slice(0, 60));
       if (detail) assert.match(prob.detail, detail, token.slice(0, 60));
       assert.equal(r.json.items, undefined);
     }
@@ -575,18 +582,20 @@ describe('forged and damaged tokens', () => {
     assert.equal(ok.json.id, ids.user.vic);
 
     const refusals = [
-      [{ ...claims, iat: now - 1000, nbf: now - 1000, exp: now - 100 }, 'the token has expired'],
-      [{ ...claims, exp: now - 1 }, 'the token has expired'],
-      [{ ...claims, nbf: now + 600, exp: now + 1200 }, 'the token is not valid yet'],
-      [{ ...claims, aud: 'another-api' }, 'the token was not issued for this API'],
-      [{ ...claims, iss: 'someone-else' }, 'the token was not issued for this API'],
-      [{ ...claims, exp: String(now + 300) }, 'the token lacks its validity times'],
-      [{ ...claims, roles: 'owner' }, 'the token lacks required claims'],
-      [(({ sid, ...rest }) => rest)(claims), 'the token lacks required claims'],
+      [{ ...claims, iat: now - 1000, nbf: now - 1000, exp: now - 100 }, 'the token has expired', EXPIRED],
+      [{ ...claims, exp: now - 1 }, 'the token has expired', EXPIRED],
+      [{ ...claims, nbf: now + 600, exp: now + 1200 }, 'the token is not valid yet', INVALID],
+      [{ ...claims, aud: 'another-api' }, 'the token was not issued for this API', INVALID],
+      [{ ...claims, iss: 'someone-else' }, 'the token was not issued for this API', INVALID],
+      [{ ...claims, exp: String(now + 300) }, 'the token lacks its validity times', INVALID],
+      [{ ...claims, roles: 'owner' }, 'the token lacks required claims', INVALID],
+      [(({ sid, ...rest }) => rest)(claims), 'the token lacks required claims', INVALID],
+      [{ ...claims, sid: crypto.randomUUID() }, "the token's session does not exist", INVALID],
     ];
-    for (const [c, detail] of refusals) {
+    for (const [c, detail, type] of refusals) {
       const p = assertProblem(await call(sign(hdr, c, secret)), 401);
       assert.equal(p.detail, detail, JSON.stringify(c));
+      assert.equal(p.type, type, JSON.stringify(c));
     }
     // signed with the right key but the wrong algorithm in the header
     const p = assertProblem(await call(sign({ ...hdr, alg: 'HS512' }, claims, secret)), 401);
@@ -666,10 +675,20 @@ describe('CLI', () => {
 // ---- authorisation matrix over the OpenAPI document ----
 
 describe('authorisation matrix', () => {
-  // The documented rules (src/auth/rbac.h), written out here independently.
-  const allows = (role, perm) => perm.startsWith('self.') || (!perm.startsWith('platform.') &&
-    (role === 'owner' || role === 'admin' || (role === 'member' && !perm.endsWith('.manage')) ||
-     (role === 'viewer' && perm.endsWith('.read'))));
+  // Who held each permission when the grants still followed from the name ("*.manage":
+  // owners and admins, "*.read": everyone, the rest: members up). Modules now declare their
+  // roles; these must not have moved. A permission added later is checked against its own
+  // declaration only (x-roles below), never against a rule written here.
+  const ADMINS = ['owner', 'admin'];
+  const MEMBERS = [...ADMINS, 'member'];
+  const ALL = [...MEMBERS, 'viewer'];
+  const BEFORE = {
+    'api_keys.manage': ADMINS, 'audit.manage': ADMINS, 'roles.manage': ADMINS,
+    'tenant.manage': ADMINS, 'users.manage': ADMINS, 'users.read': ALL, 'self.read': ALL,
+    'self.delete': ALL, 'self.sessions': ALL, 'platform.tenants': [], 'jobs.manage': ADMINS,
+    'realtime.read': ALL, 'notes.read': ALL, 'notes.write': MEMBERS, 'insights.read': ALL,
+    'insights.write': MEMBERS, 'insights.manage': ADMINS,
+  };
 
   function fillPath(p, op) {
     const value = (s) => {
@@ -699,7 +718,8 @@ describe('authorisation matrix', () => {
           continue;
         }
         assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${p} documents its bearer`);
-        ops.push({ method: method.toUpperCase(), path: p, op, perm: op['x-permission'] });
+        assert.ok(Array.isArray(op['x-roles']), `${method} ${p} documents its roles`);
+        ops.push({ method: method.toUpperCase(), path: p, op, perm: op['x-permission'], roles: op['x-roles'] });
       }
     // the matrix is not vacuous: today's operations are all in it
     const names = new Set(ops.map((o) => `${o.method} ${o.path} ${o.perm}`));
@@ -709,11 +729,24 @@ describe('authorisation matrix', () => {
       'POST /api/v1/auth/logout self.sessions', 'POST /api/v1/auth/logout-all self.sessions'])
       assert.ok(names.has(known), `${known} is in the document`);
 
+    // the document's roles are the modules' declarations: the same as GET /api/v1/roles
+    // says each built-in role holds, and, for the permissions that existed, as before
+    const builtin = Object.fromEntries((await as(S.alice.access_token).get('/api/v1/roles')).json.items
+      .filter((r) => r.builtin).map((r) => [r.name, r.permissions]));
+    assert.deepEqual(Object.keys(builtin), ['owner', 'admin', 'member', 'viewer']);
+    for (const { perm, roles } of ops) {
+      for (const [role, perms] of Object.entries(builtin))
+        assert.equal(perms.includes(perm), roles.includes(role), `${role} and ${perm}`);
+      if (BEFORE[perm]) assert.deepEqual(roles, BEFORE[perm], `${perm} is granted as before`);
+    }
+    for (const [perm, roles] of Object.entries(BEFORE))
+      assert.deepEqual(Object.keys(builtin).filter((r) => builtin[r].includes(perm)), roles, perm);
+
     const [mia, ada] = await Promise.all([session('acme', 'mia'), session('acme', 'ada')]);
     const tokens = { owner: S.alice.access_token, admin: ada.access_token, member: mia.access_token, viewer: S.vic.access_token };
     let denied = 0;
     let allowed = 0;
-    for (const { method, path: p, op, perm } of ops) {
+    for (const { method, path: p, op, perm, roles } of ops) {
       const url = srv.url + fillPath(p, op);
       const what = `${method} ${p} (${perm})`;
       const normal = (headers) => request(url, {
@@ -721,14 +754,15 @@ describe('authorisation matrix', () => {
       });
 
       // no credentials, a bogus one, a bogus bearer token
-      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: 'Bearer a.b.c' }, { authorization: 'Basic YTpi' }]) {
+      for (const [headers, type] of [[{}, 'unauthorized'], [{ authorization: 'Bearer not-a-token' }, 'token-invalid'],
+        [{ authorization: 'Bearer a.b.c' }, 'token-invalid'], [{ authorization: 'Basic YTpi' }, 'unauthorized']]) {
         const r = await normal(headers);
-        assertProblem(r, 401);
+        assert.equal(assertProblem(r, 401).type, `urn:cairn:problem:${type}`, `${what} ${JSON.stringify(headers)}`);
       }
 
       for (const [role, token] of Object.entries(tokens)) {
         const auth = { authorization: `Bearer ${token}` };
-        if (allows(role, perm)) {
+        if (roles.includes(role)) {
           // Past authentication and authorisation, a request the kernel refuses before the
           // handler runs: so nothing happens (no note written, no session ended).
           const probe = op.requestBody
@@ -751,6 +785,24 @@ describe('authorisation matrix', () => {
     assert.equal(allowed + denied, ops.length * 4);
     // the probes ended no session
     for (const t of Object.values(tokens)) assert.equal((await as(t).get('/api/v1/users/me')).status, 200);
+  });
+
+  test("docs/auth.md's table of roles is what the modules declare", async () => {
+    const builtin = (await as(S.alice.access_token).get('/api/v1/roles')).json.items.filter((r) => r.builtin);
+    const md = readFileSync(new URL('../../docs/auth.md', import.meta.url), 'utf8');
+    const head = '| permission | owner | admin | member | viewer |';
+    assert.ok(md.includes(head), 'the table is in docs/auth.md');
+    const rows = md.slice(md.indexOf(head)).split('\n').slice(2).filter((l) => l.startsWith('| `'));
+    const documented = {};
+    for (const row of rows) {
+      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      const roles = ['owner', 'admin', 'member', 'viewer'].filter((_, i) => cells[i + 1] === '✓');
+      for (const [, perm] of cells[0].matchAll(/`([^`]+)`/g)) documented[perm] = roles;
+    }
+    const declared = {};
+    for (const r of builtin) for (const perm of r.permissions) (declared[perm] ??= []).push(r.name);
+    for (const perm of Object.keys(documented)) declared[perm] ??= [];
+    assert.deepEqual(documented, declared);
   });
 });
 
@@ -790,6 +842,9 @@ describe('signing keys', () => {
     const keys = await signingKeys();
     const out = await session('acme', 'mia');
     assert.equal((await as(out.access_token).post('/api/v1/auth/logout')).status, 204);
+    // a session whose end has passed (read from the database by the next process)
+    const ended = await session('acme', 'mia');
+    await sqlite(`UPDATE sessions SET expires_at = ${Date.now() - 1000} WHERE id = '${parts(ended.access_token).payload.sid}'`);
 
     assert.equal(await srv.stop(), 0);
     srv = await startServer({ dataDir });
@@ -806,7 +861,10 @@ describe('signing keys', () => {
     // the sign-out happened in the previous process, and still holds
     const p = assertProblem(await as(out.access_token).get('/api/v1/users/me'), 401);
     assert.equal(p.detail, SIGNED_OUT);
+    assert.equal(p.type, REVOKED);
     assert.equal(assertProblem(await refresh(out.refresh_token), 401).detail, 'the session has ended; sign in again');
+    const e = assertProblem(await as(ended.access_token).get('/api/v1/users/me'), 401);
+    assert.deepEqual([e.detail, e.type], ['the session has expired', REVOKED]);
   });
 
   test('the server shuts down cleanly after all of the above', async () => {

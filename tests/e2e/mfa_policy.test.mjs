@@ -37,6 +37,7 @@ test('the policy confines admins without MFA until they sign in with a code', as
   const adam = api(srv.url, adamLogin.json.access_token);
   const refused = assertProblem(await adam.get('/api/v1/notes'), 403);
   assert.match(refused.detail, /requires MFA for owners and admins/);
+  assert.equal(refused.type, 'urn:cairn:problem:mfa-required');
   assertProblem(await olga.patch('/api/v1/tenant', { name: 'x' }), 403); // olga too, now
   assert.equal((await adam.get('/api/v1/users/me')).status, 200, 'self.* stays open');
   // members are not concerned

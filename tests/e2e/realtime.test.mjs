@@ -93,8 +93,12 @@ describe('realtime hub', () => {
 
   test('a bad bearer token on the upgrade is refused before it (401)', async () => {
     const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/realtime', { headers: { authorization: 'Bearer nope.nope.nope' } });
-    const status = await new Promise((resolve) => ws.on('unexpected-response', (req, res) => resolve(res.statusCode)));
-    assert.equal(status, 401);
+    const res = await new Promise((resolve) => ws.on('unexpected-response', (req, r) => resolve(r)));
+    assert.equal(res.statusCode, 401);
+    let body = '';
+    for await (const chunk of res) body += chunk;
+    const p = JSON.parse(body);
+    assert.equal(p.type, 'urn:cairn:problem:token-invalid', 'the hook\'s own problem type');
   });
 
   test('created, updated and deleted notes arrive in order with their seq and data', async () => {

@@ -159,12 +159,18 @@ describe('auth', () => {
     await c.logout();
     assert.equal(c.tokens, null);
     assert.equal(seen.at(-1), null);
-    const stale = new CairnClient({ baseUrl: srv.url, token: accessToken, refreshToken });
+    const f = recordingFetch();
+    const stale = new CairnClient({ baseUrl: srv.url, token: accessToken, refreshToken, fetch: f });
     const e = await stale.get('/api/v1/users/me').catch((x) => x);
     assert.equal(e.status, 401);
     assert.equal(e.detail, 'the session has been signed out');
-    await assert.rejects(stale.refresh(), (x) => x instanceof CairnError && x.status === 401);
-    assert.equal(stale.tokens, null, 'a refused refresh signs the client out');
+    assert.equal(e.slug, 'token-revoked');
+    assert.deepEqual(f.calls, ['GET /api/v1/users/me'], 'no refresh for an ended session');
+    assert.equal(stale.tokens, null, 'an ended session signs the client out');
+    const kept = new CairnClient({ baseUrl: srv.url, token: accessToken, refreshToken });
+    await assert.rejects(kept.refresh(), (x) => x instanceof CairnError && x.status === 401 &&
+      x.detail === 'the session has ended; sign in again');
+    assert.equal(kept.tokens, null, 'a refused refresh signs the client out');
   });
 
   test('login with MFA: the challenge, then the code (given as a function)', async () => {
@@ -314,7 +320,8 @@ describe('API keys', () => {
     await owner.delete(`/api/v1/api-keys/${made.id}`);
     const gone = await k.notes.list().catch((e) => e);
     assert.equal(gone.status, 401);
-    assert.equal(gone.type, 'urn:cairn:problem:unauthorized');
+    assert.equal(gone.type, 'urn:cairn:problem:token-invalid');
+    assert.equal(gone.slug, 'token-invalid');
     assert.ok(!f.calls.some((x) => x.includes('/auth/')), 'no sign-in or refresh with a key');
   });
 });

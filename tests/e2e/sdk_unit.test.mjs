@@ -389,7 +389,7 @@ describe('CairnClient (fake fetch)', () => {
         return json({ access_token: 'NEW', refresh_token: 'R2', token_type: 'Bearer', expires_in: 900 });
       }
       if (init.headers.authorization !== 'Bearer NEW') // OLD has expired
-        return problemResponse(401, { type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'the token has expired' });
+        return problemResponse(401, { type: 'urn:cairn:problem:token-expired', title: 'Unauthorized', status: 401, detail: 'the token has expired' });
       return json({ ok: u.pathname });
     };
     const seen = [];
@@ -416,14 +416,40 @@ describe('CairnClient (fake fetch)', () => {
     assert.ok(c.tokens.expiresAt > Date.now() + 800_000);
   });
 
-  test('a 401 that is not an expiry (signed out) is thrown without a refresh', async () => {
+  test('a 401 token-revoked (signed out) is thrown without a refresh, and signs the client out', async () => {
     let n = 0;
-    const c = new CairnClient({ baseUrl: 'http://x', token: 'T', refreshToken: 'R', fetch: async () => {
+    const seen = [];
+    const c = new CairnClient({ baseUrl: 'http://x', token: 'T', refreshToken: 'R', onTokens: (t) => seen.push(t), fetch: async () => {
       n++;
-      return problemResponse(401, { type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'the session has been signed out' });
+      return problemResponse(401, { type: 'urn:cairn:problem:token-revoked', title: 'Unauthorized', status: 401, detail: 'the session has expired' });
     } });
-    await assert.rejects(c.get('/a'), (e) => e instanceof CairnError && e.status === 401 && /signed out/.test(e.detail));
-    assert.equal(n, 1);
+    await assert.rejects(c.get('/a'), (e) => e instanceof CairnError && e.status === 401 && e.slug === 'token-revoked');
+    assert.equal(n, 1, 'no refresh, although the text says "expired"');
+    assert.equal(c.tokens, null);
+    assert.deepEqual(seen, [null]);
+  });
+
+  test('the problem type decides a refresh, never the text', async () => {
+    const calls = [];
+    const answers = {
+      // an expiry that does not say so in words: refreshed, then retried
+      'Bearer T1': { type: 'urn:cairn:problem:token-expired', detail: "the token's signing key was retired" },
+      // words about expiry in another problem: thrown as it is, the tokens kept
+      'Bearer T2': { type: 'urn:cairn:problem:unauthorized', detail: 'the challenge is unknown, used or expired' },
+    };
+    const fetch = async (url, init) => {
+      const u = new URL(url);
+      calls.push(`${u.pathname} ${init.headers.authorization ?? ''}`.trim());
+      if (u.pathname.endsWith('/refresh')) return json({ access_token: 'T2', refresh_token: 'R2', expires_in: 900 });
+      const a = answers[init.headers.authorization];
+      return a ? problemResponse(401, { title: 'Unauthorized', status: 401, ...a }) : json({});
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', token: 'T1', refreshToken: 'R1', expiresAt: Date.now() + 600_000, fetch });
+    const e = await c.get('/a').catch((x) => x);
+    assert.deepEqual(calls, ['/a Bearer T1', '/api/v1/auth/refresh', '/a Bearer T2']);
+    assert.equal(e.slug, 'unauthorized');
+    assert.equal(c.tokens.accessToken, 'T2', 'not signed out');
+    assert.equal(new CairnError({ type: 'about:blank' }).slug, null);
   });
 
   test('a refused refresh clears the tokens and tells the listeners', async () => {

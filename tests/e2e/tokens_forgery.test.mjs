@@ -174,7 +174,12 @@ describe('signing keys retire', () => {
       const x = await me(S.amy.json.access_token);
       return x.status === 401 ? x : null;
     }, 5000, 'the retired key to stop verifying', 100);
-    assertProblem(p, 401);
+    // A key seen retired says so, and its session goes on: the type tells a client to
+    // refresh, as for an expired token. Once the key is dropped from the server's copy it
+    // is unknown, like any made-up key.
+    const kinds = { "the token's signing key was retired": 'token-expired', "the token's signing key is unknown": 'token-invalid' };
+    const { detail, type } = assertProblem(p, 401);
+    assert.equal(type, `urn:cairn:problem:${kinds[detail]}`, detail);
     // a new sign-in is signed with the new key and works
     S.amy = await signIn('alpha', 'amy@alpha.example');
     assert.notEqual(kidOf(S.amy.json.access_token), oldKid);

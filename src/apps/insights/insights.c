@@ -401,9 +401,10 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"insights.read", "Read interactions, insights, customers and patterns; score texts"},
-    {"insights.write", "Ingest and import interactions, change customers"},
-    {"insights.manage", "Change the tenant's insights settings"},
+    {"insights.read", "Read interactions, insights, customers and patterns; score texts",
+     CN_ROLES_ALL},
+    {"insights.write", "Ingest and import interactions, change customers", CN_ROLES_MEMBERS},
+    {"insights.manage", "Change the tenant's insights settings", CN_ROLES_ADMINS},
     {0},
 };
 

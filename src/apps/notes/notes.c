@@ -358,8 +358,8 @@ static const cn_route_t routes[] = {
 };
 
 static const cn_permission_t permissions[] = {
-    {"notes.read", "Read notes"},
-    {"notes.write", "Create, change and delete notes"},
+    {"notes.read", "Read notes", CN_ROLES_ALL},
+    {"notes.write", "Create, change and delete notes", CN_ROLES_MEMBERS},
     {0},
 };
 
