@@ -11,7 +11,6 @@
 #include "core/permissions.h"
 #include "lib/formats.h"
 
-#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,7 +79,7 @@ int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)
         size_t hlen;
         const char *stored = cn_stmt_text(st, 2, &hlen);
         int64_t now = cn_now_ms();
-        ok = hlen == 64 && CRYPTO_memcmp(stored, hash, 64) == 0 && cn_stmt_is_null(st, 5) &&
+        ok = hlen == 64 && sodium_memcmp(stored, hash, 64) == 0 && cn_stmt_is_null(st, 5) &&
              (cn_stmt_is_null(st, 4) || cn_stmt_int(st, 4) > now);
         if (ok) {
             cn_principal_t *p = &r->principal;

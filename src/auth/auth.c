@@ -26,7 +26,6 @@
 #include "lib/formats.h"
 
 #include <ctype.h>
-#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,7 +509,7 @@ static int was_issued(const refresh_row_t *row, int64_t gen, const char *hash)
     int64_t back = row->gen - gen; /* 1 = the generation just before the current one */
     if (back < 1 || back > REFRESH_HISTORY || strlen(row->prev) < (size_t)back * 65 - 1)
         return 0;
-    return CRYPTO_memcmp(row->prev + (back - 1) * 65, hash, 64) == 0;
+    return sodium_memcmp(row->prev + (back - 1) * 65, hash, 64) == 0;
 }
 
 static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
@@ -588,7 +587,7 @@ static int post_refresh(cn_req_t *r)
         return cn_fail(r, CN_EUNAUTH,
                        "this refresh token was already used; the session is revoked");
     }
-    if (gen != row.gen || strlen(row.hash) != 64 || CRYPTO_memcmp(hash, row.hash, 64) != 0)
+    if (gen != row.gen || strlen(row.hash) != 64 || sodium_memcmp(hash, row.hash, 64) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     make_refresh(sid, gen + 1, fresh, fresh_hash);
     char prev[sizeof(row.prev)]; /* the current hash joins the history, the oldest leaves */

@@ -10,7 +10,6 @@
 #include "auth/vault.h"
 #include "lib/formats.h"
 
-#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,7 +84,7 @@ int auth_csrf_check(cn_req_t *r, const char *sid)
     char want[48];
     h2o_iovec_t got = cn_req_header(r, "x-csrf-token");
     size_t n = auth_csrf_token(sid, want) == 0 ? strlen(want) : 0;
-    if (n == 0 || got.len != n || CRYPTO_memcmp(got.base, want, n) != 0)
+    if (n == 0 || got.len != n || sodium_memcmp(got.base, want, n) != 0)
         return cn_fail(r, CN_EFORBIDDEN,
                        "this cookie-authenticated request needs the X-CSRF-Token header with "
                        "its session's token (the cairn_csrf cookie's value)");

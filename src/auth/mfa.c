@@ -12,7 +12,6 @@
 
 #include <ctype.h>
 #include <liboath/oath.h>
-#include <openssl/crypto.h>
 #include <png.h>
 #include <qrencode.h>
 #include <sodium.h>
@@ -40,7 +39,7 @@ static int ct_strcmp(void *handle, const char *test_otp)
 {
     const char *code = handle;
     size_t n = strlen(test_otp);
-    return strlen(code) == n && CRYPTO_memcmp(code, test_otp, n) == 0 ? 0 : 1;
+    return strlen(code) == n && sodium_memcmp(code, test_otp, n) == 0 ? 0 : 1;
 }
 
 int auth_totp_check(const uint8_t *secret, size_t len, time_t now, const char *code,

@@ -4,6 +4,7 @@
  * cracklib keeps static state, so its checks run under one mutex.
  */
 #include "auth/passwords.h"
+#include "lib/utf8.h"
 
 #include <stddef.h> /* crack.h uses size_t without including it */
 #include <crack.h>
@@ -134,9 +135,7 @@ static int contains_ci(const char *hay, size_t hay_len, const char *needle, size
 
 const char *auth_password_policy(const char *password, size_t len, const char *email)
 {
-    size_t chars = 0;
-    for (size_t i = 0; i < len; i++)
-        chars += ((unsigned char)password[i] & 0xc0) != 0x80;
+    size_t chars = cn_utf8_count(password, len);
     if (chars < 12)
         return "must be at least 12 characters";
     if (chars > 256)

@@ -3,9 +3,9 @@
  * no usable key) and retire: a retired key verifies for one more token lifetime, then
  * never again. Issuing and verifying are done here (libjwt is the reference the
  * unit tests check against). Verification, before any claim is trusted: the header must say alg
- * HS256 with a known kid, and the HMAC is recomputed with OpenSSL and compared with CRYPTO_memcmp,
- * so the check is constant-time and "alg":"none" or algorithm switching can never reach a claim
- * parser.
+ * HS256 with a known kid, and the HMAC is recomputed with libsodium and compared with
+ * sodium_memcmp, so the check is constant-time and "alg":"none" or algorithm switching can never
+ * reach a claim parser.
  */
 #include "auth/tokens.h"
 #include "auth/auth.h"
@@ -13,7 +13,6 @@
 #include "core/json.h"
 #include "lib/formats.h"
 
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sodium.h>
@@ -45,16 +44,6 @@ static struct {
     uint64_t fingerprint;  /* of the kids and deadlines loaded, to tell a change */
 } K = {PTHREAD_RWLOCK_INITIALIZER};
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The associated data a key is sealed with: a sealed key copied to another kid (or to a
  * TOTP row) does not open. */
 static void key_ad(const char *kid, char ad[64])
@@ -84,7 +73,7 @@ static void publish_keys(const key_t_ *keys, size_t n)
     }
     pthread_rwlock_wrlock(&K.lock);
     memcpy(K.keys, keys, n * sizeof(key_t_));
-    OPENSSL_cleanse(K.keys + n, (MAX_KEYS - n) * sizeof(key_t_));
+    sodium_memzero(K.keys + n, (MAX_KEYS - n) * sizeof(key_t_));
     K.n = n;
     if (fp != K.fingerprint) {
         K.fingerprint = fp;
@@ -126,11 +115,11 @@ static int read_keys(cn_store_t *s, cn_err_t *err)
     }
     cn_stmt_finish(st);
     if (rc < 0) {
-        OPENSSL_cleanse(keys, sizeof(keys));
+        sodium_memzero(keys, sizeof(keys));
         return rc;
     }
     publish_keys(keys, n);
-    OPENSSL_cleanse(keys, sizeof(keys));
+    sodium_memzero(keys, sizeof(keys));
     return 0;
 }
 
@@ -142,10 +131,10 @@ static int insert_key(cn_store_t *s, char kid[40], cn_err_t *err)
     cn_random(secret, sizeof(secret));
     cn_random(id, sizeof(id));
     kid[0] = 'k';
-    hex(id, sizeof(id), kid + 1);
+    sodium_bin2hex(kid + 1, 39, id, sizeof(id));
     key_ad(kid, ad);
     int ok = auth_vault_seal(secret, sizeof(secret), ad, sealed, sizeof(sealed)) == 0;
-    OPENSSL_cleanse(secret, sizeof(secret));
+    sodium_memzero(secret, sizeof(secret));
     if (!ok)
         return cn_err_set(err, CN_ERR, "cannot seal a signing key: the secrets key is not open");
     int64_t created = cn_now_ms();
@@ -248,7 +237,7 @@ static int seal_key(cn_store_t *s, const char *kid, const char *plain, cn_err_t 
     key_ad(kid, ad);
     int ok = sodium_hex2bin(secret, sizeof(secret), plain, strlen(plain), NULL, &got, NULL) == 0 &&
              got == KEY_BYTES && auth_vault_seal(secret, got, ad, sealed, sizeof(sealed)) == 0;
-    OPENSSL_cleanse(secret, sizeof(secret));
+    sodium_memzero(secret, sizeof(secret));
     if (!ok)
         return cn_err_set(err, CN_ERR, "the stored signing key %s is malformed", kid);
     cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(sealed)};
@@ -276,7 +265,7 @@ int auth_keys_seal_plain(cn_store_t *s, int64_t *sealed, cn_err_t *err)
         if (rc != CN_ROW)
             return rc < 0 ? rc : 0;
         rc = seal_key(s, kid, plain, err);
-        OPENSSL_cleanse(plain, sizeof(plain));
+        sodium_memzero(plain, sizeof(plain));
         if (rc != 0)
             return rc;
         (*sealed)++;
@@ -305,7 +294,7 @@ int auth_keys_unusable(cn_store_t *s, int retire, int64_t *count, cn_err_t *err)
                 snprintf(bad[n_bad++], sizeof(bad[0]), "%s", kid);
             (*count)++;
         }
-        OPENSSL_cleanse(secret, sizeof(secret));
+        sodium_memzero(secret, sizeof(secret));
     }
     cn_stmt_finish(st);
     if (rc < 0)
@@ -331,7 +320,7 @@ int auth_keys_load(cn_store_t *s, cn_err_t *err)
 void auth_keys_free(void)
 {
     pthread_rwlock_wrlock(&K.lock);
-    OPENSSL_cleanse(K.keys, sizeof(K.keys));
+    sodium_memzero(K.keys, sizeof(K.keys));
     K.n = 0;
     K.fingerprint = 0;
     atomic_fetch_add(&K.gen, 1);
@@ -342,7 +331,7 @@ void auth_keys_free(void)
 static void append_b64url(cn_buf_t *out, const char *data, size_t len)
 {
     cn_buf_reserve(out, len * 4 / 3 + 4);
-    out->len += cn_base64url_encode((const uint8_t *)data, len, out->data + out->len);
+    out->len += cn_base64url_encode_fast((const uint8_t *)data, len, out->data + out->len);
 }
 
 /*
@@ -401,7 +390,7 @@ char *auth_token_issue(const auth_claims_t *c)
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)out.data, out.len);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(&st, sizeof(st));
-    OPENSSL_cleanse(&key, sizeof(key));
+    sodium_memzero(&key, sizeof(key));
     cn_buf_lit(&out, ".");
     append_b64url(&out, (const char *)mac, sizeof(mac));
     cn_buf_free(&json);
@@ -426,7 +415,7 @@ static int find_key(const char *kid, uint8_t secret[KEY_BYTES], int64_t *until_s
 static json_t *decode_segment(const char *p, size_t len)
 {
     uint8_t buf[MAX_TOKEN];
-    long n = len <= sizeof(buf) * 3 / 4 ? cn_base64url_decode(p, len, buf) : -1;
+    long n = len <= sizeof(buf) * 3 / 4 ? cn_base64url_decode_fast(p, len, buf) : -1;
     if (n <= 0)
         return NULL;
     json_error_t jerr;
@@ -555,9 +544,9 @@ static size_t cache_slot(const char *token, size_t len)
 
 /*
  * 1 when a and b (n bytes each) are equal, in time that depends on n only: the bytes are
- * combined eight at a time with no branch on their values. CRYPTO_memcmp goes a byte at a
- * time through a volatile pointer, which on a whole token was 2 % of an authenticated
- * GET.
+ * combined eight at a time with no branch on their values. sodium_memcmp (like CRYPTO_memcmp)
+ * goes a byte at a time through a volatile pointer, which on a whole token was 2 % of an
+ * authenticated GET.
  */
 static int equal_ct(const char *a, const char *b, size_t n)
 {
@@ -647,20 +636,20 @@ static int verify_uncached(const char *token, size_t len, int64_t now_s, cn_stor
                                !(maybe_reload(s, now_s) && find_key(kid, secret, key_until_s)))) {
         *why = "the token's signing key is unknown";
     } else if (now_s >= *key_until_s) {
-        OPENSSL_cleanse(secret, sizeof(secret));
+        sodium_memzero(secret, sizeof(secret));
         *why = auth_why_key_retired;
     } else {
         /* libsodium's HMAC: no allocation or algorithm lookup per call (OpenSSL 3's is slow) */
         uint8_t mac[crypto_auth_hmacsha256_BYTES], sig[64];
         size_t sig_len = len - (size_t)(dot2 + 1 - token);
-        long got = sig_len <= 86 ? cn_base64url_decode(dot2 + 1, sig_len, sig) : -1;
+        long got = sig_len <= 86 ? cn_base64url_decode_fast(dot2 + 1, sig_len, sig) : -1;
         crypto_auth_hmacsha256_state st;
         crypto_auth_hmacsha256_init(&st, secret, KEY_BYTES);
         crypto_auth_hmacsha256_update(&st, (const uint8_t *)token, (size_t)(dot2 - token));
         crypto_auth_hmacsha256_final(&st, mac);
         sodium_memzero(&st, sizeof(st));
-        OPENSSL_cleanse(secret, sizeof(secret));
-        if (got != (long)sizeof(mac) || CRYPTO_memcmp(mac, sig, sizeof(mac)) != 0) {
+        sodium_memzero(secret, sizeof(secret));
+        if (got != (long)sizeof(mac) || sodium_memcmp(mac, sig, sizeof(mac)) != 0) {
             *why = "the token's signature is not valid";
         } else {
             json_t *payload = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
@@ -676,7 +665,7 @@ void auth_refresh_hash(const char *token, size_t len, char hash[65])
 {
     uint8_t digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, (const uint8_t *)token, len);
-    hex(digest, sizeof(digest), hash);
+    sodium_bin2hex(hash, 65, digest, sizeof(digest));
 }
 
 void auth_refresh_new(char token[48], char hash[65])
@@ -684,6 +673,6 @@ void auth_refresh_new(char token[48], char hash[65])
     uint8_t raw[32];
     cn_random(raw, sizeof(raw));
     cn_base64url_encode(raw, sizeof(raw), token);
-    OPENSSL_cleanse(raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
     auth_refresh_hash(token, strlen(token), hash);
 }

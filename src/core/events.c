@@ -11,6 +11,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,14 +186,9 @@ static void insert(chan_t *c)
 
 static void new_epoch(char out[CN_EPOCH_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t b[CN_EPOCH_LEN / 2];
     cn_random(b, sizeof(b));
-    for (size_t i = 0; i < sizeof(b); i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[CN_EPOCH_LEN] = '\0';
+    sodium_bin2hex(out, CN_EPOCH_LEN + 1, b, sizeof(b));
 }
 
 /* Reads a channel's committed position from the store: 1 found, 0 none, < 0 error. */

@@ -15,7 +15,7 @@
 #include "lib/reqhead.h"
 
 #include <netdb.h>
-#include <openssl/crypto.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -512,7 +512,7 @@ static int bootstrap_auth(cn_req_t *r)
     const char *tok = v.base + 7;
     size_t len = v.len - 7;
     /* constant time over the expected length; the length itself is not secret */
-    if (len != H.bootstrap_len || CRYPTO_memcmp(tok, H.bootstrap_token, len) != 0)
+    if (len != H.bootstrap_len || sodium_memcmp(tok, H.bootstrap_token, len) != 0)
         return cn_fail_typed(r, CN_EUNAUTH, "token-invalid", "the bearer token is not valid");
     snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", H.bootstrap_tenant);
     snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");

@@ -26,10 +26,10 @@
 #define PURGE_EVERY_MS 1000 /* retention purge; again at once while it finds a full batch */
 #define PURGE_ROWS 2000     /* rows deleted per purge statement */
 #define ERROR_MAX 600       /* a cn_err_t message and a short prefix */
-#define N_BUCKETS 17
 
-static const double bucket_le[N_BUCKETS - 1] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+static const double run_time_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
+static const cn_hist_bounds_t run_time_bounds = {run_time_le, CN_ARRAY_SIZE(run_time_le)};
 
 static const char *const job_states[] = {"queued", "running", "done", "dead", NULL};
 
@@ -37,8 +37,8 @@ static const char *const job_states[] = {"queued", "running", "done", "dead", NU
 typedef struct {
     const cn_job_type_t *type;
     int max_attempts;
-    uint64_t bucket[N_BUCKETS];
-    uint64_t sum_ns, runs, done, failures, dead;
+    cn_hist_t run_time; /* its count is the number of runs */
+    uint64_t done, failures, dead;
 } type_entry_t;
 
 /* Process-wide queue state; owned by this file, set up by cn_jobs_init/start. */
@@ -504,13 +504,7 @@ static void count_outcome(claimed_t *c)
     if (c->t == NULL || c->outcome == OUT_NONE || c->outcome == OUT_LOST)
         return;
     type_entry_t *t = c->t;
-    double sec = (double)c->dur_ns / 1e9;
-    size_t b = 0;
-    while (b < N_BUCKETS - 1 && sec > bucket_le[b])
-        b++;
-    add(&t->bucket[b], 1);
-    add(&t->sum_ns, c->dur_ns);
-    add(&t->runs, 1);
+    cn_hist_observe_shared(&t->run_time, &run_time_bounds, c->dur_ns);
     if (c->outcome == OUT_DONE) {
         add(&t->done, 1);
         return;
@@ -839,22 +833,10 @@ static void collect(cn_buf_t *out, void *data)
     cn_buf_lit(out, "# HELP cairn_job_run_seconds Job run time (handler and done mark) by type.\n"
                     "# TYPE cairn_job_run_seconds histogram\n");
     for (size_t i = 0; i < J.n_types; i++) {
-        const type_entry_t *t = &J.types[i];
-        uint64_t cum = 0;
-        for (size_t b = 0; b < N_BUCKETS; b++) {
-            cum += peek(&t->bucket[b]);
-            if (b < N_BUCKETS - 1)
-                cn_buf_appendf(out, "cairn_job_run_seconds_bucket{name=\"%s\",le=\"%g\"} %llu\n",
-                               t->type->name, bucket_le[b], (unsigned long long)cum);
-            else
-                cn_buf_appendf(out, "cairn_job_run_seconds_bucket{name=\"%s\",le=\"+Inf\"} %llu\n",
-                               t->type->name, (unsigned long long)cum);
-        }
-        cn_buf_appendf(out,
-                       "cairn_job_run_seconds_sum{name=\"%s\"} %.9f\n"
-                       "cairn_job_run_seconds_count{name=\"%s\"} %llu\n",
-                       t->type->name, (double)peek(&t->sum_ns) / 1e9, t->type->name,
-                       (unsigned long long)peek(&t->runs));
+        char labels[256];
+        snprintf(labels, sizeof(labels), "name=\"%s\"", J.types[i].type->name);
+        cn_hist_render(out, "cairn_job_run_seconds", labels, &run_time_bounds,
+                       &J.types[i].run_time);
     }
     static const struct {
         const char *name, *help;

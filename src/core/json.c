@@ -3,6 +3,7 @@
  * every caller must use and turns its errors into messages clients can act on.
  */
 #include "core/json.h"
+#include "lib/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,35 +54,6 @@ void cn_buf_appendf(cn_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return need;
-}
-
 /* 1 for the bytes a JSON string cannot hold as they are: control characters, the quote,
  * the backslash, and every byte of a multi-byte UTF-8 sequence (checked one by one) */
 static const unsigned char json_special[256] = {
@@ -108,13 +80,14 @@ void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            size_t l = utf8_len(p + i, n - i);
-            if (l == 0) {
+            uint32_t cp;
+            int l = cn_utf8_decode(p + i, n - i, &cp);
+            if (l < 0) {
                 cn_buf_append(b, "\\ufffd", 6); /* never emit invalid UTF-8 into a log or body */
                 i++;
             } else {
-                cn_buf_append(b, p + i, l);
-                i += l;
+                cn_buf_append(b, p + i, (size_t)l);
+                i += (size_t)l;
             }
             continue;
         }

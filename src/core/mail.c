@@ -7,6 +7,7 @@
 #include "core/mail.h"
 #include "core/schema.h"
 #include "lib/formats.h"
+#include "lib/utf8.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -62,25 +63,13 @@ static size_t read_message(char *buf, size_t size, size_t n, void *ud)
 
 /* ---- making values plain text ---- */
 
-/* Length of the well-formed UTF-8 sequence at s (1-4) and its code point; 0 when the byte
- * at s does not start one (malformed, overlong, surrogate, beyond U+10FFFF). */
-static int utf8_seq(const unsigned char *s, uint32_t *cp)
+/* Length of the well-formed UTF-8 character at s[0..len) (1-4) and its code point; 0 when
+ * the byte at s does not start one (malformed, overlong, surrogate, beyond U+10FFFF). */
+static int utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
 {
-    int n = s[0] < 0x80             ? 1
-            : (s[0] & 0xe0) == 0xc0 ? 2
-            : (s[0] & 0xf0) == 0xe0 ? 3
-            : (s[0] & 0xf8) == 0xf0 ? 4
-                                    : 0;
-    if (n == 0)
-        return 0;
-    uint32_t c = n == 1 ? s[0] : s[0] & (0x7f >> n);
-    for (int k = 1; k < n; k++) { /* a NUL ends the string and fails this test too */
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        c = c << 6 | (s[k] & 0x3f);
-    }
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+    uint32_t c;
+    int n = cn_utf8_decode(s, len, &c);
+    if (n < 0)
         return 0;
     *cp = c;
     return n;
@@ -93,11 +82,11 @@ static int utf8_seq(const unsigned char *s, uint32_t *cp)
  * lines before SMTP's limit of 998 bytes. */
 static void append_clean(cn_buf_t *b, const char *s, int keep_lines)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
     size_t col = 0;
     while (*p) {
         uint32_t cp = 0;
-        int n = utf8_seq(p, &cp);
+        int n = utf8_seq(p, (size_t)(end - p), &cp);
         if (keep_lines && (cp == '\r' || cp == '\n' || col >= 990)) {
             cn_buf_lit(b, "\r\n");
             col = 0;
@@ -147,7 +136,8 @@ static void append_subject(cn_buf_t *b, const char *subject)
             int n;
             take = 0;
             while (at + take < clean.len && take + 4 <= 45 &&
-                   (n = utf8_seq((const unsigned char *)s + at + take, &cp)) > 0)
+                   (n = utf8_seq((const unsigned char *)s + at + take, clean.len - at - take,
+                                 &cp)) > 0)
                 take += (size_t)n;
             char word[64];
             sodium_bin2base64(word, sizeof(word), (const unsigned char *)s + at, take,

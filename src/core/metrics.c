@@ -12,28 +12,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_BUCKETS 16
 #define STATUS_MIN 100
 #define STATUS_N 500
 
-static const double bucket_le[N_BUCKETS - 1] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                                0.0025,  0.005,  0.01,    0.025,  0.05,
-                                                0.1,     0.25,   0.5,     1,      2.5};
-
-typedef struct {
-    uint64_t bucket[N_BUCKETS];
-    uint64_t sum_ns;
-    uint64_t count;
-} hist_t;
+static const double latency_le[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                    0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5};
+static const cn_hist_bounds_t latency_bounds = {latency_le, CN_ARRAY_SIZE(latency_le)};
 
 typedef struct {
     uint64_t status[STATUS_N];
-    hist_t latency;
+    cn_hist_t latency;
 } route_stats_t;
 
 typedef struct {
     route_stats_t *routes; /* n_routes + CN_METHOD_MAX "unmatched" slots */
-    hist_t store;
+    cn_hist_t store;
 } slot_t;
 
 typedef struct {
@@ -96,15 +89,55 @@ static slot_t *this_slot(void)
     return &M.slots[i];
 }
 
-static void observe(hist_t *h, uint64_t ns)
+static size_t bucket_of(const cn_hist_bounds_t *b, uint64_t ns)
 {
     double s = (double)ns / 1e9;
-    size_t b = 0;
-    while (b < N_BUCKETS - 1 && s > bucket_le[b])
-        b++;
-    bump(&h->bucket[b], 1);
+    size_t i = 0;
+    while (i < b->n && s > b->le[i])
+        i++;
+    return i;
+}
+
+void cn_hist_observe(cn_hist_t *h, const cn_hist_bounds_t *b, uint64_t ns)
+{
+    bump(&h->bucket[bucket_of(b, ns)], 1);
     bump(&h->sum_ns, ns);
     bump(&h->count, 1);
+}
+
+void cn_hist_observe_shared(cn_hist_t *h, const cn_hist_bounds_t *b, uint64_t ns)
+{
+    __atomic_fetch_add(&h->bucket[bucket_of(b, ns)], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum_ns, ns, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+}
+
+void cn_hist_merge(cn_hist_t *sum, const cn_hist_t *h)
+{
+    for (size_t i = 0; i < CN_HIST_MAX_BUCKETS; i++)
+        sum->bucket[i] += peek(&h->bucket[i]);
+    sum->sum_ns += peek(&h->sum_ns);
+    sum->count += peek(&h->count);
+}
+
+void cn_hist_render(cn_buf_t *out, const char *name, const char *labels, const cn_hist_bounds_t *b,
+                    const cn_hist_t *h)
+{
+    uint64_t cum = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (size_t i = 0; i <= b->n; i++) {
+        cum += peek(&h->bucket[i]);
+        if (i < b->n)
+            cn_buf_appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, b->le[i],
+                           (unsigned long long)cum);
+        else
+            cn_buf_appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+                           (unsigned long long)cum);
+    }
+    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
+    cn_buf_appendf(out, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, open, labels, close,
+                   (double)peek(&h->sum_ns) / 1e9, name, open, labels, close,
+                   (unsigned long long)peek(&h->count));
 }
 
 void cn_metrics_request(int route_index, cn_method_t method, int status, uint64_t dur_ns)
@@ -115,14 +148,14 @@ void cn_metrics_request(int route_index, cn_method_t method, int status, uint64_
     size_t r = route_index >= 0 ? (size_t)route_index : M.n_routes + (size_t)method;
     if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
         bump(&s->routes[r].status[status - STATUS_MIN], 1);
-    observe(&s->routes[r].latency, dur_ns);
+    cn_hist_observe(&s->routes[r].latency, &latency_bounds, dur_ns);
 }
 
 void cn_metrics_store_query(uint64_t dur_ns)
 {
     slot_t *s = this_slot();
     if (s != NULL)
-        observe(&s->store, dur_ns);
+        cn_hist_observe(&s->store, &latency_bounds, dur_ns);
 }
 
 void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data)
@@ -143,43 +176,19 @@ static void route_labels(size_t r, char *buf, size_t cap)
     }
 }
 
-static void sum_hist(hist_t *out, const hist_t *(*get)(size_t slot, size_t arg), size_t arg)
+static void sum_hist(cn_hist_t *out, const cn_hist_t *(*get)(size_t slot, size_t arg), size_t arg)
 {
     memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < M.n_slots; i++) {
-        const hist_t *h = get(i, arg);
-        for (size_t b = 0; b < N_BUCKETS; b++)
-            out->bucket[b] += peek(&h->bucket[b]);
-        out->sum_ns += peek(&h->sum_ns);
-        out->count += peek(&h->count);
-    }
+    for (size_t i = 0; i < M.n_slots; i++)
+        cn_hist_merge(out, get(i, arg));
 }
 
-static void render_hist(cn_buf_t *out, const char *name, const char *labels, const hist_t *h)
-{
-    uint64_t cum = 0;
-    const char *sep = labels[0] ? "," : "";
-    for (size_t b = 0; b < N_BUCKETS; b++) {
-        cum += h->bucket[b];
-        if (b < N_BUCKETS - 1)
-            cn_buf_appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bucket_le[b],
-                           (unsigned long long)cum);
-        else
-            cn_buf_appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-                           (unsigned long long)cum);
-    }
-    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
-    cn_buf_appendf(out, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, open, labels, close,
-                   (double)h->sum_ns / 1e9, name, open, labels, close,
-                   (unsigned long long)h->count);
-}
-
-static const hist_t *route_hist(size_t slot, size_t r)
+static const cn_hist_t *route_hist(size_t slot, size_t r)
 {
     return &M.slots[slot].routes[r].latency;
 }
 
-static const hist_t *store_hist(size_t slot, size_t unused)
+static const cn_hist_t *store_hist(size_t slot, size_t unused)
 {
     return &M.slots[slot].store;
 }
@@ -203,12 +212,12 @@ static void render_requests(cn_buf_t *out)
     cn_buf_lit(out, "# HELP cairn_http_request_duration_seconds Request latency by route.\n"
                     "# TYPE cairn_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r < M.n_routes + CN_METHOD_MAX; r++) {
-        hist_t h;
+        cn_hist_t h;
         sum_hist(&h, route_hist, r);
         if (h.count == 0 && r >= M.n_routes)
             continue;
         route_labels(r, labels, sizeof(labels));
-        render_hist(out, "cairn_http_request_duration_seconds", labels, &h);
+        cn_hist_render(out, "cairn_http_request_duration_seconds", labels, &latency_bounds, &h);
     }
 }
 
@@ -275,11 +284,11 @@ void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const u
 void cn_metrics_render(cn_buf_t *out)
 {
     render_requests(out);
-    hist_t h;
+    cn_hist_t h;
     sum_hist(&h, store_hist, 0);
     cn_buf_lit(out, "# HELP cairn_store_query_duration_seconds Store statement latency.\n"
                     "# TYPE cairn_store_query_duration_seconds histogram\n");
-    render_hist(out, "cairn_store_query_duration_seconds", "", &h);
+    cn_hist_render(out, "cairn_store_query_duration_seconds", "", &latency_bounds, &h);
     render_process(out);
     cn_cache_render_metrics(out);
     for (size_t i = 0; i < M.n_collectors; i++)

@@ -38,6 +38,38 @@ typedef struct st_cn_metric_def_t {
 void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const uint64_t *values,
                              size_t n);
 
+/** Most buckets a histogram holds, the +Inf bucket included. */
+#define CN_HIST_MAX_BUCKETS 20
+
+/** The upper bounds in seconds (ascending) of a histogram's finite buckets; +Inf is implied,
+ * so n < CN_HIST_MAX_BUCKETS. Static data, shared by every histogram of one series. */
+typedef struct st_cn_hist_bounds_t {
+    const double *le;
+    size_t n;
+} cn_hist_bounds_t;
+
+/** A Prometheus histogram of durations: a count per bucket (not cumulative), sum, count. */
+typedef struct st_cn_hist_t {
+    uint64_t bucket[CN_HIST_MAX_BUCKETS];
+    uint64_t sum_ns, count;
+} cn_hist_t;
+
+/** Records ns in h, written by one thread only (relaxed loads and stores, no locked add). */
+void cn_hist_observe(cn_hist_t *h, const cn_hist_bounds_t *b, uint64_t ns);
+
+/** Records ns in h, written by several threads (relaxed atomic adds). */
+void cn_hist_observe_shared(cn_hist_t *h, const cn_hist_bounds_t *b, uint64_t ns);
+
+/** Adds h (read with relaxed loads while others write it) into sum. */
+void cn_hist_merge(cn_hist_t *sum, const cn_hist_t *h);
+
+/**
+ * Appends the _bucket (cumulative), _sum and _count lines of one labelled histogram;
+ * labels is "" or 'k="v",...' without braces. h is read with relaxed loads.
+ */
+void cn_hist_render(cn_buf_t *out, const char *name, const char *labels, const cn_hist_bounds_t *b,
+                    const cn_hist_t *h);
+
 /** Renders the whole exposition (text format 0.0.4). */
 void cn_metrics_render(cn_buf_t *out);
 

@@ -26,7 +26,7 @@ int cn_page_begin(cn_req_t *r, cn_page_t *p)
     if (cursor != NULL) {
         uint8_t raw[96];
         size_t len = strlen(cursor);
-        long n = len <= 128 ? cn_base64url_decode(cursor, len, raw) : -1;
+        long n = len <= 128 ? cn_base64url_decode_fast(cursor, len, raw) : -1;
         if (n != CN_UUID_LEN || !cn_is_uuid((const char *)raw, CN_UUID_LEN))
             return cn_fail_field(r, "cursor", "is not a cursor returned by this endpoint");
         memcpy(p->after, raw, CN_UUID_LEN);
@@ -62,7 +62,7 @@ void cn_page_end_items(cn_page_t *p)
     cn_jw_key(&p->w, "next_cursor");
     if (p->more) {
         char next[CN_UUID_LEN * 2];
-        size_t n = cn_base64url_encode((const uint8_t *)p->last, strlen(p->last), next);
+        size_t n = cn_base64url_encode_fast((const uint8_t *)p->last, strlen(p->last), next);
         cn_jw_str(&p->w, next, n);
     } else {
         cn_jw_null(&p->w);

@@ -5,6 +5,7 @@
  */
 #include "core/schema.h"
 #include "lib/formats.h"
+#include "lib/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,52 +27,27 @@ void cn_verrors_add(cn_verrors_t *e, const char *field, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t utf8_codepoints(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return n;
-}
-
 int cn_text_char_forbidden(uint32_t cp)
 {
     return cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x2028 && cp <= 0x202e) ||
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* Decodes one code point at s[*i] and advances *i; -1 for a malformed or overlong sequence,
- * a surrogate or a value above U+10FFFF. */
-static int64_t utf8_next(const char *s, size_t len, size_t *i)
-{
-    const unsigned char *p = (const unsigned char *)s + *i;
-    size_t left = len - *i;
-    int n = p[0] < 0x80             ? 1
-            : (p[0] & 0xe0) == 0xc0 ? 2
-            : (p[0] & 0xf0) == 0xe0 ? 3
-            : (p[0] & 0xf8) == 0xf0 ? 4
-                                    : 0;
-    if (n == 0 || (size_t)n > left)
-        return -1;
-    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7f >> n);
-    for (int k = 1; k < n; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return -1;
-        cp = cp << 6 | (p[k] & 0x3f);
-    }
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return -1;
-    *i += (size_t)n;
-    return cp;
-}
-
 int cn_text_line_ok(const char *s, size_t len)
 {
+    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        int64_t cp = utf8_next(s, len, &i);
-        if (cp < 0 || cn_text_char_forbidden((uint32_t)cp))
+        if (p[i] < 0x80) { /* most text is ASCII: its only forbidden characters are controls */
+            if (p[i] <= 0x1f || p[i] == 0x7f)
+                return 0;
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int n = cn_utf8_decode(p + i, len - i, &cp);
+        if (n < 0 || cn_text_char_forbidden(cp))
             return 0;
+        i += (size_t)n;
     }
     return 1;
 }
@@ -119,7 +95,7 @@ static void validate_object(const cn_schema_t *s, const json_t *obj, const json_
 static void validate_string(const cn_field_t *f, const char *s, size_t len, const char *path,
                             cn_verrors_t *e)
 {
-    size_t cps = utf8_codepoints(s, len);
+    size_t cps = cn_utf8_count(s, len);
     if (cps < f->min_len)
         cn_verrors_add(e, path,
                        f->min_len == 1 ? "must not be empty" : "must be at least %zu characters",

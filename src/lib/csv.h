@@ -3,6 +3,8 @@
  * arbitrary chunks that hands complete records to a callback, and a field writer that quotes
  * and guards against formula injection. Input must be UTF-8. No I/O and nothing from the
  * rest of Cairn; the reader never buffers more than one record, bounded by its limits.
+ * Written here because no linked library parses CSV, and the ones that exist keep no UTF-8
+ * state across chunks nor record numbers that ignore how the input was split.
  *
  * Reader decisions:
  * - Records end with CRLF, LF or a lone CR (classic Mac exports); each counts as one

@@ -3,7 +3,9 @@
  * arguments so the fuzzers and unit tests can drive it without a server.
  */
 #include "lib/formats.h"
+#include "lib/civil.h"
 
+#include <sodium.h>
 #include <string.h>
 
 static int is_hex(char c)
@@ -77,28 +79,6 @@ static int digits(const char *s, int n, int *out)
     return 0;
 }
 
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int cn_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
 {
     int y, mo, d, h, mi, sec;
@@ -108,7 +88,7 @@ int cn_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
         digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > cn_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return -1;
     size_t i = 19;
     int ms = 0;
@@ -143,7 +123,7 @@ int cn_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         return -1;
     if (sec == 60) /* leap second: accepted and folded onto the next second, as POSIX time does */
         sec = 59, ms = 999;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t secs = cn_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     *out_ms = (secs - (int64_t)offset_min * 60) * 1000 + ms;
     return 0;
 }
@@ -154,17 +134,9 @@ size_t cn_format_rfc3339(int64_t ms, char *buf)
     int msec = (int)(ms - secs * 1000);
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     int64_t rem = secs - days * 86400;
-    /* civil_from_days (Hinnant) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    y += m <= 2;
+    int64_t y;
+    int m, d;
+    cn_civil_from_days(days, &y, &m, &d);
     int h = (int)(rem / 3600), mi = (int)(rem % 3600 / 60), sec = (int)(rem % 60);
     char *p = buf;
     int vals[] = {(int)y, m, d, h, mi, sec, msec};
@@ -203,9 +175,37 @@ void cn_uuid7_format(int64_t unix_ms, const uint8_t random[10], char out[CN_UUID
     *p = '\0';
 }
 
+size_t cn_base64url_encode(const uint8_t *in, size_t len, char *out)
+{
+    const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    size_t cap = sodium_base64_ENCODED_LEN(len, variant); /* the text and its NUL */
+    sodium_bin2base64(out, cap, in, len, variant);
+    return cap - 1;
+}
+
+long cn_base64url_decode(const char *in, size_t len, uint8_t *out)
+{
+    /* libsodium 1.0.18 (Debian 12) takes a byte >= 0x80 for '_' or '-' (its constant-time
+     * compare sees a sign-extended char), so such bytes are refused first, without a branch
+     * per byte */
+    unsigned char high = 0;
+    for (size_t i = 0; i < len; i++)
+        high |= (unsigned char)in[i];
+    if (high & 0x80)
+        return -1;
+    size_t n = 0;
+    /* libsodium refuses a length of 4k+1 and leftover bits that are not zero, so no two
+     * texts decode alike; with no end pointer, any character outside the alphabet fails */
+    if (sodium_base642bin(out, len / 4 * 3 + (len % 4) * 3 / 4, in, len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    return (long)n;
+}
+
+/* The variable-time codec, for data that is not secret (see formats.h). */
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-size_t cn_base64url_encode(const uint8_t *in, size_t len, char *out)
+size_t cn_base64url_encode_fast(const uint8_t *in, size_t len, char *out)
 {
     size_t o = 0, i = 0;
     for (; i + 2 < len; i += 3) {
@@ -241,7 +241,7 @@ static int b64url_value(char c)
     return -1;
 }
 
-long cn_base64url_decode(const char *in, size_t len, uint8_t *out)
+long cn_base64url_decode_fast(const char *in, size_t len, uint8_t *out)
 {
     if (len % 4 == 1)
         return -1;

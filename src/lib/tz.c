@@ -1,10 +1,11 @@
 /*
  * Time zones (see tz.h). ICU does the zone rules; this file keeps the offset of the
  * current period between two transitions, so a report walking thousands of sorted
- * buckets asks ICU a handful of times, and does the calendar arithmetic (days from civil
- * dates, Howard Hinnant's algorithm) itself because buckets are wall-clock values.
+ * buckets asks ICU a handful of times, and does the calendar arithmetic itself (lib/civil.h)
+ * because buckets are wall-clock values.
  */
 #include "lib/tz.h"
+#include "lib/civil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,30 +125,6 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* days since 1970-01-01 <-> proleptic Gregorian y/m/d */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 int64_t cn_tz_bucket_start(int64_t local_ms, cn_tz_unit_t unit)
 {
     int64_t days = floor_div(local_ms, DAY_MS);
@@ -159,8 +136,8 @@ int64_t cn_tz_bucket_start(int64_t local_ms, cn_tz_unit_t unit)
     case CN_TZ_MONTH: {
         int64_t y;
         int m, d;
-        civil_from_days(days, &y, &m, &d);
-        return days_from_civil(y, m, 1) * DAY_MS;
+        cn_civil_from_days(days, &y, &m, &d);
+        return cn_days_from_civil(y, m, 1) * DAY_MS;
     }
     }
     return local_ms;
@@ -176,8 +153,8 @@ int64_t cn_tz_bucket_next(int64_t local_ms, cn_tz_unit_t unit)
     case CN_TZ_MONTH: {
         int64_t y;
         int m, d;
-        civil_from_days(floor_div(start, DAY_MS), &y, &m, &d);
-        return days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
+        cn_civil_from_days(floor_div(start, DAY_MS), &y, &m, &d);
+        return cn_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
     }
     }
     return start;
@@ -189,7 +166,7 @@ size_t cn_tz_format_local(cn_tz_t *tz, int64_t local_ms, char *buf)
     int64_t days = floor_div(local_ms, DAY_MS), ms = local_ms - days * DAY_MS;
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    cn_civil_from_days(days, &y, &m, &d);
     int64_t off_min = (off < 0 ? -off : off) / 60000;
     int n = snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", (long long)y, m, d,
                      (int)(ms / HOUR_MS), (int)(ms / 60000 % 60), (int)(ms / 1000 % 60),

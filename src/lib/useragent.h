@@ -3,6 +3,8 @@
  * client's major version, by matching a short ordered list of tokens. It is a coarse
  * classifier for grouping, not a full parser (no device models, no minor versions). Pure:
  * no I/O, no allocation, at most CN_UA_SCAN_MAX bytes read whatever the input.
+ * Written here because no linked library classifies User-Agents; the regex sets of full
+ * parsers (uap-core) are a large dependency for four coarse fields on the ingest path.
  */
 #ifndef CAIRN_LIB_USERAGENT_H
 #define CAIRN_LIB_USERAGENT_H

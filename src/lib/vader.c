@@ -12,6 +12,7 @@
  * stack.
  */
 #include "lib/vader.h"
+#include "lib/utf8.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -351,39 +352,8 @@ int cn_vader_init(void)
  * one U+FFFD and spans its longest valid prefix, at least one byte. Returns its length. */
 static size_t utf8_decode(const unsigned char *p, const unsigned char *end, uint32_t *cp)
 {
-    unsigned char b = p[0], lo = 0x80, hi = 0xBF;
-    size_t n_cont;
-    uint32_t c;
-    if (b < 0x80) {
-        *cp = b;
-        return 1;
-    }
-    if (b >= 0xC2 && b <= 0xDF) {
-        n_cont = 1;
-        c = b & 0x1Fu;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        n_cont = 2;
-        c = b & 0x0Fu;
-        lo = b == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = b == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        n_cont = 3;
-        c = b & 0x07u;
-        lo = b == 0xF0 ? 0x90 : 0x80;
-        hi = b == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i <= n_cont; i++, lo = 0x80, hi = 0xBF) {
-        if (p + i >= end || p[i] < lo || p[i] > hi) {
-            *cp = 0xFFFD;
-            return i;
-        }
-        c = (c << 6) | (p[i] & 0x3Fu);
-    }
-    *cp = c;
-    return n_cont + 1;
+    int n = cn_utf8_decode(p, (size_t)(end - p), cp); /* U+FFFD when ill-formed */
+    return (size_t)(n < 0 ? -n : n);
 }
 
 /* JavaScript's \s beyond ASCII: the rest of WhiteSpace and LineTerminator (Unicode Zs). */

@@ -327,50 +327,67 @@ static void test_uuid7_sorts_by_time(void **state)
     assert_true(strcmp(a, b) < 0);
 }
 
-/* ---- base64url ---- */
+/* ---- base64url: libsodium's constant-time codec and the table codec, held to one spec ---- */
 
-static void expect_b64(const char *raw, const char *want)
+typedef struct {
+    const char *name;
+    size_t (*encode)(const uint8_t *in, size_t len, char *out);
+    long (*decode)(const char *in, size_t len, uint8_t *out);
+} codec_t;
+
+static const codec_t codecs[] = {
+    {"libsodium", cn_base64url_encode, cn_base64url_decode},
+    {"table", cn_base64url_encode_fast, cn_base64url_decode_fast},
+};
+
+static void expect_b64(const codec_t *c, const char *raw, const char *want)
 {
     char out[64];
-    size_t n = cn_base64url_encode((const uint8_t *)raw, strlen(raw), out);
-    assert_int_equal(n, strlen(want));
-    assert_string_equal(out, want);
+    size_t n = c->encode((const uint8_t *)raw, strlen(raw), out);
+    if (n != strlen(want) || strcmp(out, want) != 0)
+        fail_msg("%s: got \"%s\", want \"%s\"", c->name, out, want);
 }
 
 static void test_base64url_known_vectors(void **state)
 {
-    /* RFC 4648 section 10, without padding */
-    expect_b64("", "");
-    expect_b64("f", "Zg");
-    expect_b64("fo", "Zm8");
-    expect_b64("foo", "Zm9v");
-    expect_b64("foob", "Zm9vYg");
-    expect_b64("fooba", "Zm9vYmE");
-    expect_b64("foobar", "Zm9vYmFy");
-    /* the URL-safe alphabet: '-' and '_' instead of '+' and '/' */
-    expect_b64("\xfb\xff", "-_8");
-    expect_b64("\xff\xff\xff", "____");
-    expect_b64("\xfb\xef\xbe", "----");
+    for (size_t k = 0; k < N_OF(codecs); k++) {
+        const codec_t *c = &codecs[k];
+        /* RFC 4648 section 10, without padding */
+        expect_b64(c, "", "");
+        expect_b64(c, "f", "Zg");
+        expect_b64(c, "fo", "Zm8");
+        expect_b64(c, "foo", "Zm9v");
+        expect_b64(c, "foob", "Zm9vYg");
+        expect_b64(c, "fooba", "Zm9vYmE");
+        expect_b64(c, "foobar", "Zm9vYmFy");
+        /* the URL-safe alphabet: '-' and '_' instead of '+' and '/' */
+        expect_b64(c, "\xfb\xff", "-_8");
+        expect_b64(c, "\xff\xff\xff", "____");
+        expect_b64(c, "\xfb\xef\xbe", "----");
+    }
 }
 
 static void test_base64url_round_trip_lengths(void **state)
 {
-    uint8_t in[20], back[20];
-    char enc[32];
-    for (size_t len = 0; len <= 20; len++) {
-        for (size_t i = 0; i < len; i++)
-            in[i] = (uint8_t)(i * 37 + len * 11 + 0xf0);
-        size_t n = cn_base64url_encode(in, len, enc);
-        assert_int_equal(n, (len * 4 + 2) / 3);
-        assert_int_equal(enc[n], '\0');
-        assert_int_not_equal(n % 4, 1);
-        memset(back, 0xaa, sizeof(back));
-        long m = cn_base64url_decode(enc, n, back);
-        if (m != (long)len)
-            fail_msg("length %zu: \"%s\" decoded to %ld bytes", len, enc, m);
-        assert_memory_equal(back, in, len);
-        if (len < sizeof(back))
-            assert_int_equal(back[len], 0xaa); /* nothing written past the end */
+    for (size_t k = 0; k < N_OF(codecs); k++) {
+        const codec_t *c = &codecs[k];
+        uint8_t in[20], back[20];
+        char enc[32];
+        for (size_t len = 0; len <= 20; len++) {
+            for (size_t i = 0; i < len; i++)
+                in[i] = (uint8_t)(i * 37 + len * 11 + 0xf0);
+            size_t n = c->encode(in, len, enc);
+            assert_int_equal(n, (len * 4 + 2) / 3);
+            assert_int_equal(enc[n], '\0');
+            assert_int_not_equal(n % 4, 1);
+            memset(back, 0xaa, sizeof(back));
+            long m = c->decode(enc, n, back);
+            if (m != (long)len)
+                fail_msg("%s, length %zu: \"%s\" decoded to %ld bytes", c->name, len, enc, m);
+            assert_memory_equal(back, in, len);
+            if (len < sizeof(back))
+                assert_int_equal(back[len], 0xaa); /* nothing written past the end */
+        }
     }
 }
 
@@ -379,18 +396,67 @@ static void test_base64url_rejects(void **state)
     /* length % 4 == 1 (even with all-zero bits); padding and standard-alphabet characters;
      * whitespace; non-zero trailing bits ("Zh" would alias "Zg", "Zm9" alias "Zm8") */
     static const char *const bad[] = {
-        "Z",      "A",      "Zm9vA", "Zm9vY", "Zm9vYmFyZ", "Zg==",
-        "Zm9v+w", "Zm9v/w", "Zm 9",  "Zm8\n", "Zh",        "Zm9",
+        "Z",
+        "A",
+        "Zm9vA",
+        "Zm9vY",
+        "Zm9vYmFyZ",
+        "Zg==",
+        "Zm9v+w",
+        "Zm9v/w",
+        "Zm 9",
+        "Zm8\n",
+        "Zh",
+        "Zm9",
+        /* bytes with the high bit set (libsodium 1.0.18 alone reads them as '_' or '-') */
+        "Zm\x80v",
+        "Zm9\xff",
+        "\xdf\xbf",
+        "QUFB\xad\xdf",
     };
-    uint8_t out[16];
-    for (size_t i = 0; i < N_OF(bad); i++)
-        if (cn_base64url_decode(bad[i], strlen(bad[i]), out) != -1)
-            fail_msg("\"%s\" decoded", bad[i]);
-    assert_int_equal(cn_base64url_decode("", 0, out), 0);
-    assert_int_equal(cn_base64url_decode("Zm8", 3, out), 2);
-    assert_memory_equal(out, "fo", 2);
-    assert_int_equal(cn_base64url_decode("-_8", 3, out), 2);
-    assert_memory_equal(out, "\xfb\xff", 2);
+    for (size_t k = 0; k < N_OF(codecs); k++) {
+        const codec_t *c = &codecs[k];
+        uint8_t out[16];
+        for (size_t i = 0; i < N_OF(bad); i++)
+            if (c->decode(bad[i], strlen(bad[i]), out) != -1)
+                fail_msg("%s: \"%s\" decoded", c->name, bad[i]);
+        assert_int_equal(c->decode("", 0, out), 0);
+        assert_int_equal(c->decode("Zm8", 3, out), 2);
+        assert_memory_equal(out, "fo", 2);
+        assert_int_equal(c->decode("-_8", 3, out), 2);
+        assert_memory_equal(out, "\xfb\xff", 2);
+    }
+}
+
+/* The two codecs agree on every input: random bytes encode alike, and random texts over
+ * the alphabet plus a few strangers ('=', '+', NUL, 0xff) decode alike or fail alike. */
+static void test_base64url_codecs_agree(void **state)
+{
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                                "=+/ \xff";
+    uint32_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t raw[48], a[48], b[48];
+        char ea[80], eb[80], text[64];
+        size_t len = (size_t)(round % 48);
+        for (size_t i = 0; i < len; i++)
+            raw[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+        size_t na = cn_base64url_encode(raw, len, ea), nb = cn_base64url_encode_fast(raw, len, eb);
+        assert_int_equal(na, nb);
+        assert_string_equal(ea, eb);
+        size_t tlen = (size_t)(round % 63);
+        for (size_t i = 0; i < tlen; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* mostly the alphabet, so that valid texts are common */
+            size_t pick = (seed >> 16) % 100 < 97 ? (seed >> 8) % 64 : 64 + (seed >> 8) % 6;
+            text[i] = chars[pick]; /* chars[69] is the NUL */
+        }
+        long da = cn_base64url_decode(text, tlen, a), db = cn_base64url_decode_fast(text, tlen, b);
+        if (da != db)
+            fail_msg("\"%.*s\" (%zu): libsodium %ld, table %ld", (int)tlen, text, tlen, da, db);
+        if (da > 0)
+            assert_memory_equal(a, b, (size_t)da);
+    }
 }
 
 int main(void)
@@ -412,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_base64url_known_vectors),
         cmocka_unit_test(test_base64url_round_trip_lengths),
         cmocka_unit_test(test_base64url_rejects),
+        cmocka_unit_test(test_base64url_codecs_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,14 +118,14 @@ void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64
         out[0] = '\0';
         return;
     }
-    cn_base64url_encode((const uint8_t *)raw, (size_t)n, out);
+    cn_base64url_encode_fast((const uint8_t *)raw, (size_t)n, out);
 }
 
 static int parse_cursor(const char *s, ins_filter_t *f)
 {
     uint8_t raw[160];
     size_t len = strlen(s);
-    long n = len <= 200 ? cn_base64url_decode(s, len, raw) : -1;
+    long n = len <= 200 ? cn_base64url_decode_fast(s, len, raw) : -1;
     if (n < 3 || n >= (long)sizeof(raw))
         return -1;
     raw[n] = '\0';
