@@ -339,9 +339,8 @@ static void add_done(cn_req_t *r, void *arg)
                               args, 4, NULL, &r->err);
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
             rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; try again");
-        if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0 &&
-            (rc = a->reply(r, a->tenant, id, a->role)) == 0 && r->route->permission != NULL)
-            auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
+        if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0)
+            rc = a->reply(r, a->tenant, id, a->role);
         if ((rc = cn_store_end(r->store, rc, &r->err)) != 0)
             cn_req_finish_error(r, rc);
     }
