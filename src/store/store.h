@@ -128,7 +128,8 @@ int cn_store_unit_depth(const cn_store_t *s);
  * begin/commit become savepoints), and cn_store_batch_commit() commits it once at the end
  * of the turn. The caller must hold back every answer given while a batch was open until
  * that commit succeeds: this is what makes an acknowledged write durable, and it turns
- * many small commits into one.
+ * many small commits into one. These batch calls are the kernel's (the HTTP layer, the job
+ * runner): a handler's writes are scoped by the unit of work the kernel opens around it.
  */
 void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
