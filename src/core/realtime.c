@@ -1302,11 +1302,18 @@ static void on_event(const cn_event_t *ev, void *ud)
     (void)ud;
     atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
     pthread_mutex_lock(&R.lock);
+    /* the loops are chosen once: a loop's n_subs changes without R.lock, so counting them
+     * and then sending to whoever has subscribers could send more messages than counted
+     * (the last receiver then frees d while messages are still being written into it) */
+    int local[64], *to = R.n_hubs <= 64 ? local : cn_malloc((size_t)R.n_hubs * sizeof(int));
     int targets = 0;
     for (int i = 0; i < R.n_hubs; i++)
-        targets += R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
+        if (R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0)
+            to[targets++] = i;
     if (targets == 0) {
         pthread_mutex_unlock(&R.lock);
+        if (to != local)
+            free(to);
         return;
     }
     delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)targets * sizeof(dmsg_t));
@@ -1322,16 +1329,13 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse_len = sse.len;
     d->seq = ev->seq;
     atomic_init(&d->refs, targets);
-    int k = 0;
-    for (int i = 0; i < R.n_hubs; i++) {
-        hub_t *hub = &R.hubs[i];
-        if (!hub->bound || atomic_load(&hub->n_subs) == 0)
-            continue;
+    for (int k = 0; k < targets; k++) {
         d->msgs[k].d = d;
-        h2o_multithread_send_message(&hub->receiver, &d->msgs[k].super);
-        k++;
+        h2o_multithread_send_message(&R.hubs[to[k]].receiver, &d->msgs[k].super);
     }
     pthread_mutex_unlock(&R.lock);
+    if (to != local)
+        free(to);
 }
 
 static void release(delivery_t *d)
