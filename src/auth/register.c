@@ -107,9 +107,8 @@ static int store_pending(cn_req_t *r, const pending_t *p)
     cn_val_t old[] = {CN_VINT(now)};
     cn_val_t row[] = {CN_VTEXT(id),      CN_VTEXT(p->tenant), CN_VTEXT(p->email),
                       CN_VTEXT(p->hash), CN_VINT(now),        CN_VINT(now + G.ttl_s * 1000LL)};
-    int rc = cn_store_begin(r->store, &r->err);
-    if (rc == 0) /* expired registrations go, with their hashes */
-        rc = cn_store_exec(r->store, "DELETE FROM registrations WHERE expires_at < $1", old, 1,
+    /* expired registrations go, with their hashes */
+    int rc = cn_store_exec(r->store, "DELETE FROM registrations WHERE expires_at < $1", old, 1,
                            NULL, &r->err);
     if (rc == 0)
         rc = cn_store_exec(r->store,
@@ -123,7 +122,7 @@ static int store_pending(cn_req_t *r, const pending_t *p)
     if (rc == 0) /* the same answer for every e-mail */
         rc = cn_reply_json(r, 202, json_pack("{s:s}", "status", "confirmation_sent"));
     json_decref(payload);
-    return cn_store_end(r->store, rc, &r->err);
+    return rc;
 }
 
 static void pending_done(cn_req_t *r, void *arg)
@@ -407,13 +406,11 @@ int auth_register_confirm(cn_req_t *r, auth_account_fn reply)
 {
     spent_t p = {0};
     char user[40] = "";
-    int rc = cn_store_begin(r->store, &r->err);
-    if (rc == 0)
-        rc = spend(r, &p);
+    int rc = spend(r, &p); /* spent only if the account is made too: one unit of work */
     if (rc == 0)
         rc = auth_find_account(r, p.email, user);
     if (rc == 0)
         rc = user[0] ? join(r, &p, user) : create(r, &p, reply);
     sodium_memzero(p.hash, sizeof(p.hash));
-    return cn_store_end(r->store, rc, &r->err);
+    return rc;
 }
