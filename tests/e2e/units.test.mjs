@@ -77,3 +77,20 @@ test('a handler failing on its second write commits nothing; its batch neighbour
   const after = await own.get('/api/v1/audit?limit=200');
   assert.equal(after.json.items.filter((e) => e.action.startsWith('PATCH ')).length, 1);
 });
+
+test('an offloaded completion failing on its second write commits nothing', async () => {
+  const own = api(srv.url, await token('own@u.example'));
+  // POST /users hashes the password on a worker; its completion inserts the user, then the
+  // membership: make the second insert fail
+  await sqlite(`CREATE TRIGGER uow_members BEFORE INSERT ON memberships
+    WHEN NEW.role = 'viewer' BEGIN SELECT RAISE(ABORT, 'no viewers today'); END`);
+  const failed = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
+  assert.ok(failed.status >= 400, `${failed.status} ${failed.text}`);
+  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '0');
+  await sqlite('DROP TRIGGER uow_members');
+  const added = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
+  assert.equal(added.status, 201, added.text);
+  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '1');
+  const audit = await own.get('/api/v1/audit?limit=200');
+  assert.equal(audit.json.items.filter((e) => e.action === 'POST /api/v1/users').length, 1);
+});
