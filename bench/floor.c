@@ -113,19 +113,18 @@ static int write_note(cn_store_t *s, long i, cn_err_t *err)
                        "\"updated_at\":\"%s\"}",
                        id, title, args[3].s, at, at);
     auth_audit_t e = {TENANT, "bootstrap", "POST /api/v1/notes", id, "127.0.0.1", id, 201};
-    int rc = cn_store_begin(s, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_store_exec(s,
-                       "INSERT INTO notes (id, tenant_id, title, body, created_at, updated_at)"
-                       " VALUES ($1, $2, $3, $4, $5, $5)",
-                       args, 5, NULL, err);
+    cn_store_unit_begin(s); /* the unit the kernel wraps a handler in */
+    int rc = cn_store_exec(s,
+                           "INSERT INTO notes (id, tenant_id, title, body, created_at, updated_at)"
+                           " VALUES ($1, $2, $3, $4, $5, $5)",
+                           args, 5, NULL, err);
     if (rc == 0)
         rc =
             cn_event_publish_text(s, TENANT, "notes", "note.created", data, (size_t)len, NULL, err);
-    if ((rc = cn_store_end(s, rc, err)) != 0)
-        return rc;
-    return auth_audit_stage(s, &e, err); /* after the unit, as the kernel records it */
+    if (rc == 0) /* inside the unit, as the kernel records it */
+        rc = auth_audit_stage(s, &e, err);
+    int erc = cn_store_unit_end(s, rc == 0, err);
+    return rc != 0 ? rc : erc;
 }
 
 /* ---- interactions ---- */

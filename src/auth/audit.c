@@ -121,6 +121,7 @@ static int read_tail(cn_store_t *s, int64_t *seq, char prev[65], cn_err_t *err)
 typedef struct {
     char tenant[40], actor[100], action[200], object[400], ip[64], request_id[80];
     int has_tenant, has_object, status;
+    int depth; /* units of work it was staged in that have not been released yet */
     int64_t at;
     char salt[33], personal[65], hash[65];
 } row_t;
@@ -230,8 +231,7 @@ static _Thread_local struct {
 
 int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
 {
-    /* only outside a unit of work: a staged row cannot follow a savepoint's rollback */
-    if (!cn_store_batch_open(s) || cn_store_in_txn(s))
+    if (!cn_store_batch_open(s))
         return auth_audit_append(s, e, err);
     if (staged.n == staged.cap) {
         staged.cap = staged.cap ? staged.cap * 2 : 64;
@@ -239,6 +239,7 @@ int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err)
     }
     int rc = fill_row(&staged.rows[staged.n], e, err);
     if (rc == 0) {
+        staged.rows[staged.n].depth = cn_store_unit_depth(s);
         staged.store = s;
         staged.n++;
     }
@@ -268,14 +269,30 @@ static void end(cn_store_t *s, int committed)
     }
 }
 
-const cn_store_hook_t auth_audit_hook = {.precommit = precommit, .end = end};
+/* A unit's rows are the tail of the staged ones (it began after the others were staged):
+ * released, they join the enclosing level; rolled back, they are dropped. */
+static void unit_end(cn_store_t *s, int committed)
+{
+    if (staged.store != s)
+        return;
+    int depth = cn_store_unit_depth(s);
+    size_t keep = staged.n;
+    while (keep > 0 && staged.rows[keep - 1].depth >= depth)
+        keep--;
+    for (size_t i = keep; i < staged.n && committed; i++)
+        staged.rows[i].depth = depth - 1;
+    if (!committed)
+        staged.n = keep;
+}
 
-void auth_audit_request(cn_req_t *r)
+const cn_store_hook_t auth_audit_hook = {.precommit = precommit, .end = end, .unit_end = unit_end};
+
+int auth_audit_request(cn_req_t *r)
 {
     int status = r->h->res.status;
     /* public routes (sign-in, refresh) record their own security events */
     if (status >= 400 || r->route == NULL || r->route->permission == NULL)
-        return;
+        return 0;
     char action[160], ip[64];
     const char *method = cn_method_name(r->method);
     size_t ml = strlen(method), pl = strlen(r->route->path);
@@ -310,10 +327,10 @@ void auth_audit_request(cn_req_t *r)
                       r->request_id,
                       status};
     cn_err_t err;
-    if (auth_audit_stage(r->store, &e, &err) != 0) { /* no change without its entry */
+    int rc = auth_audit_stage(r->store, &e, &err);
+    if (rc != 0) /* no change without its entry: the kernel rolls the request's unit back */
         cn_log(CN_LOG_ERROR, r->request_id, "audit append failed: %s", err.msg);
-        cn_store_batch_fail(r->store);
-    }
+    return rc;
 }
 
 int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)

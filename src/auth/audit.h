@@ -25,13 +25,15 @@ int auth_audit_append(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
 
 /**
  * The kernel's after-write hook: records a successful change made through the API. The
- * entry is staged and written with the batch's other entries by auth_audit_hook.
+ * entry is staged in the request's unit of work and written with the batch's other entries
+ * by auth_audit_hook. Returns 0, or an error (the request's unit is then rolled back).
  */
-void auth_audit_request(cn_req_t *r);
+int auth_audit_request(cn_req_t *r);
 
 /**
- * Like auth_audit_append, but inside an open batch (and outside a unit of work) the entry
- * waits for the batch's commit and is written with the batch's other staged entries.
+ * Like auth_audit_append, but inside an open batch the entry waits for the batch's commit
+ * and is written with the batch's other staged entries; staged in a unit of work, it is
+ * dropped if that unit is rolled back.
  */
 int auth_audit_stage(cn_store_t *s, const auth_audit_t *e, cn_err_t *err);
 

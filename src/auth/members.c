@@ -342,7 +342,7 @@ static void add_done(cn_req_t *r, void *arg)
         int64_t now = cn_now_ms();
         cn_val_t args[] = {CN_VTEXT(id), CN_VTEXT(a->email), CN_VTEXT(a->hash), CN_VINT(now)};
         int rc = a->ok ? 0 : cn_fail(r, CN_ERR, "cannot hash the password");
-        if (rc == 0 && (rc = cn_store_begin(r->store, &r->err)) == 0 && a->before)
+        if (rc == 0 && a->before) /* all in the completion's unit of work */
             rc = a->before(r, a->tenant, NULL, NULL);
         if (rc == 0)
             rc =
@@ -352,10 +352,9 @@ static void add_done(cn_req_t *r, void *arg)
                               args, 4, NULL, &r->err);
         if (rc == CN_ECONFLICT) /* the address got an account meanwhile */
             rc = cn_fail(r, CN_ECONFLICT, "this e-mail got an account meanwhile; try again");
-        if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0 &&
-            (rc = a->reply(r, a->tenant, id, a->role)) == 0 && r->route->permission != NULL)
-            auth_audit_request(r); /* offloaded: the kernel's after-write hook did not run */
-        if ((rc = cn_store_end(r->store, rc, &r->err)) != 0)
+        if (rc == 0 && (rc = auth_insert_membership(r, a->tenant, id, a->role)) == 0)
+            rc = a->reply(r, a->tenant, id, a->role);
+        if (rc != 0)
             cn_req_finish_error(r, rc);
     }
     sodium_memzero(a->password, a->len);
@@ -650,12 +649,10 @@ int auth_post_tenant(cn_req_t *r)
             return auth_add_account(r, tenant, email, "owner", "owner_password", insert_tenant,
                                     reply_new_tenant);
     }
-    if ((rc = cn_store_begin(r->store, &r->err)) != 0)
-        return rc;
     if ((rc = insert_tenant(r, tenant, NULL, NULL)) == 0 &&
         (user[0] == '\0' || (rc = auth_insert_membership(r, tenant, user, "owner")) == 0))
         rc = reply_new_tenant(r, tenant, NULL, NULL);
-    return cn_store_end(r->store, rc, &r->err);
+    return rc; /* the kernel keeps the tenant and its owner together, or neither */
 }
 
 int auth_get_any_tenant(cn_req_t *r)

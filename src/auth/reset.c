@@ -242,14 +242,13 @@ static void reset_work(void *arg)
     p->ok = auth_password_hash(p->password, p->password_len, p->fresh) == 0;
 }
 
-/* One unit of work: the token is spent, the password set, every session ends. */
+/* In the completion's unit of work: the token is spent, the password set, every session
+ * ends, or nothing happens. */
 static int apply_reset(cn_req_t *r, reset_t *p)
 {
     int64_t now = cn_now_ms(), spent = 0;
-    int rc = cn_store_begin(r->store, &r->err);
     cn_val_t use[] = {CN_VTEXT(p->hash), CN_VINT(now)};
-    if (rc == 0)
-        rc = cn_store_exec(r->store,
+    int rc = cn_store_exec(r->store,
                            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1"
                            " AND used_at IS NULL AND expires_at > $2",
                            use, 2, &spent, &r->err);
@@ -272,7 +271,7 @@ static int apply_reset(cn_req_t *r, reset_t *p)
         rc = auth_lockout_clear_user(r->store, p->user, &r->err);
     if (rc == 0)
         rc = audit(r, p->tenant, p->user, "auth.password.reset", 204);
-    return cn_store_end(r->store, rc, &r->err);
+    return rc;
 }
 
 static void reset_done(cn_req_t *r, void *arg)

@@ -36,7 +36,7 @@ typedef struct {
     int64_t seq, at;
     char *type, *data; /* one allocation: type '\0' data '\0' */
     size_t data_len;
-    int in_unit; /* published inside a unit of work that has not been released yet */
+    int depth; /* units of work it was published in that have not been released yet */
 } staged_t;
 
 static struct {
@@ -296,7 +296,7 @@ int cn_event_publish_text(cn_store_t *s, const char *tenant, const char *channel
     memcpy(e->data, data, data_len);
     e->data[data_len] = '\0';
     e->data_len = data_len;
-    e->in_unit = cn_store_is_batching(s) && cn_store_in_txn(s);
+    e->depth = cn_store_unit_depth(s);
     staged.store = s;
     if (seq_out)
         *seq_out = e->seq;
@@ -442,12 +442,13 @@ static void unit_end(cn_store_t *s, int committed)
 {
     if (staged.n == 0 || staged.store != s)
         return;
+    int depth = cn_store_unit_depth(s);
     size_t keep = staged.n;
     for (size_t i = 0; i < staged.n; i++) {
-        if (!staged.v[i].in_unit)
+        if (staged.v[i].depth < depth)
             continue;
         if (committed) {
-            staged.v[i].in_unit = 0;
+            staged.v[i].depth = depth - 1;
         } else if (i < keep) {
             keep = i; /* a unit's events are the tail: it ran after everything before it */
         }

@@ -344,6 +344,35 @@ static void finish(cn_req_t *r, int status, size_t bytes)
 /* Answers held back until this loop turn's batch transaction commits (see store.h). */
 static _Thread_local h2o_linklist_t pending_answers;
 
+/*
+ * The unit of work of the handler (or completion) running now on this loop: its writes are
+ * kept in the batch if it answers with a success, and rolled back otherwise, with what it
+ * staged (see unit_open). Handlers never nest, so one per thread.
+ */
+static _Thread_local struct {
+    cn_req_t *req;     /* whose handler or completion runs; NULL between them */
+    cn_store_t *store; /* its loop's */
+    int status;        /* of its answer, 0 until it answered */
+    int held;          /* that answer waits for the batch's commit: req lives until then */
+} unit;
+
+static int may_write(cn_method_t m);
+
+/* The answer of the request whose unit is open: the after-write hook (the audit entry)
+ * joins the unit. If the hook fails, the answer becomes a 500 and the unit rolls back.
+ * Returns 1 when it answered instead. */
+static int note_answer(cn_req_t *r, int status)
+{
+    unit.status = status;
+    if (status >= 400 || H.after_write == NULL || !may_write(r->method) || r->route == NULL ||
+        r->route->no_write || H.after_write(r) == 0)
+        return 0;
+    r->responded = 0;
+    memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+    cn_reply_problem(r, CN_ERR, "the change could not be recorded in the audit log");
+    return 1;
+}
+
 static void start_sending(cn_req_t *r)
 {
     static h2o_generator_t generator = {NULL, NULL};
@@ -375,10 +404,13 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
         memcpy(r->pending_body.base, body, len);
         r->pending_body.len = len;
     }
+    if (unit.req == r && note_answer(r, status))
+        return 0;
     if (r->store != NULL && cn_store_batch_open(r->store)) {
         if (pending_answers.next == NULL)
             h2o_linklist_init_anchor(&pending_answers);
         h2o_linklist_insert(&pending_answers, &r->pending);
+        unit.held |= unit.req == r;
         return 0;
     }
     start_sending(r);
@@ -845,6 +877,8 @@ int cn_principal_allowed(cn_store_t *s, const cn_principal_t *p, const char *per
 
 void cn_req_takeover(cn_req_t *r, int status)
 {
+    if (unit.req == r)
+        unit.status = status;
     r->responded = 1;
     r->h->res.status = status;
     r->h->res.reason = reason(status);
@@ -889,7 +923,65 @@ void cn_req_finish_error(cn_req_t *r, int code)
         answer_failure(r, code);
 }
 
-static int may_write(cn_method_t m);
+/* Opens the unit of work of r's handler or completion; 0 if one is open already (then
+ * that one covers r too). */
+static int unit_open(cn_req_t *r)
+{
+    if (unit.req != NULL)
+        return 0;
+    unit.req = r;
+    unit.store = r->store;
+    unit.status = unit.held = 0;
+    cn_store_unit_begin(r->store);
+    return 1;
+}
+
+/* Turns an answer already given (a success, held for the batch) into the error for rc, or
+ * into a 503 when the unit could not be released (rc == 0). */
+static void retract(cn_req_t *r, int rc)
+{
+    if (h2o_linklist_is_linked(&r->pending))
+        h2o_linklist_unlink(&r->pending);
+    r->responded = 0;
+    if (rc != 0) {
+        answer_failure(r, rc);
+        return;
+    }
+    memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+    problem(r, 503, "the change could not be committed; it was not applied, retry");
+}
+
+/*
+ * Ends the unit by the outcome: kept when the handler returned 0 (rc) and answered with a
+ * success, else rolled back. A success answered for writes that could not be kept becomes
+ * an error if that answer is still held for the batch (then the request still lives; an
+ * answer already sent, or a stream, can only be logged).
+ */
+static void unit_close(int rc)
+{
+    cn_req_t *r = unit.req;
+    int keep = rc == 0 && unit.status > 0 && unit.status < 400;
+    cn_err_t err = {0};
+    int erc = cn_store_unit_end(unit.store, keep, &err);
+    int lied = rc != CN_PENDING && unit.status > 0 && unit.status < 400 && (erc != 0 || !keep);
+    int held = unit.held;
+    unit.req = NULL;
+    if (!lied)
+        return;
+    cn_log(CN_LOG_ERROR, held ? r->request_id : NULL,
+           "a request answered %d but its changes were rolled back: %s", unit.status,
+           erc != 0 ? err.msg : "its handler failed after answering");
+    if (held && h2o_linklist_is_linked(&r->pending))
+        retract(r, erc != 0 ? 0 : rc);
+}
+
+void cn__http_complete(cn_req_t *r, void (*done)(cn_req_t *, void *), void *arg)
+{
+    int own = unit_open(r);
+    done(r, arg);
+    if (own)
+        unit_close(0); /* r may be gone by now, unless its answer is held */
+}
 
 /* The route's prepare step, outside any transaction: 1 to go on, 0 when it answered. */
 static int prepare(cn_req_t *r)
@@ -904,16 +996,19 @@ static int prepare(cn_req_t *r)
 
 static void run_handler(cn_req_t *r)
 {
+    int own = unit_open(r);
     int rc = r->route->handler(r);
-    if (rc == CN_PENDING)
-        return; /* offloaded: the completion answers */
+    if (rc == CN_PENDING) { /* offloaded: the completion answers, in a unit of its own */
+        if (own)
+            unit_close(rc);
+        return;
+    }
     if (rc != 0 && !r->responded)
         answer_failure(r, rc);
     else if (!r->responded)
         cn_reply_problem(r, CN_ERR, "handler returned without answering");
-    else if (H.after_write != NULL && may_write(r->method) && !r->route->no_write &&
-             r->h->res.status < 400)
-        H.after_write(r);
+    if (own)
+        unit_close(rc);
 }
 
 /*

@@ -115,10 +115,12 @@ typedef int (*cn_authz_fn)(cn_req_t *r, const char *permission);
 void cn_set_authz_hook(cn_authz_fn fn);
 
 /**
- * Called after a POST/PUT/PATCH/DELETE handler answered with a status below 400, inside
- * the same transaction as the change (the audit log uses it).
+ * Called when a POST/PUT/PATCH/DELETE handler (or its completion) answers with a status
+ * below 400, inside the request's unit of work (the audit log uses it): what it stages
+ * follows the request's outcome. A non-zero return rolls the unit back and the answer
+ * becomes a 500.
  */
-typedef void (*cn_after_write_fn)(cn_req_t *r);
+typedef int (*cn_after_write_fn)(cn_req_t *r);
 void cn_set_after_write_hook(cn_after_write_fn fn);
 
 /**

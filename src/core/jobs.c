@@ -116,31 +116,34 @@ static void wake(void)
     pthread_mutex_unlock(&J.mu);
 }
 
-/* Jobs enqueued by this thread in the open unit of work / the open transaction: the
- * workers are woken only when they commit (a rolled-back job does not exist). */
-static _Thread_local int enqueued_in_unit, enqueued_in_txn;
+/* Jobs enqueued by this thread in the open transaction, one bit per depth of unit of work
+ * (cn_store_unit_depth): the workers are woken only when they commit (a rolled-back job
+ * does not exist). */
+static _Thread_local unsigned enqueued_at;
 
 static void stage_wake(cn_store_t *s)
 {
-    if (cn_store_is_batching(s) && cn_store_in_txn(s))
-        enqueued_in_unit = 1;
-    else if (cn_store_in_txn(s) || cn_store_batch_open(s))
-        enqueued_in_txn = 1;
+    if (cn_store_in_txn(s) || cn_store_batch_open(s))
+        enqueued_at |= 1u << cn_store_unit_depth(s);
     else /* an auto-commit write: it is committed already */
         wake();
 }
 
 static void hook_unit_end(cn_store_t *s, int committed)
 {
-    if (committed)
-        enqueued_in_txn |= enqueued_in_unit;
-    enqueued_in_unit = 0;
+    int depth = cn_store_unit_depth(s);
+    if (depth < 1)
+        return;
+    unsigned inner = enqueued_at & ~((1u << depth) - 1);
+    enqueued_at &= ~inner;
+    if (committed && inner)
+        enqueued_at |= 1u << (depth - 1);
 }
 
 static void hook_end(cn_store_t *s, int committed)
 {
-    int any = enqueued_in_txn | enqueued_in_unit;
-    enqueued_in_txn = enqueued_in_unit = 0;
+    unsigned any = enqueued_at;
+    enqueued_at = 0;
     if (committed && any)
         wake(); /* a condition-variable signal: does not block */
 }

@@ -34,6 +34,12 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store);
 #define CN_TURN_WAITING 2
 int cn_http_end_turn(cn_store_t *store);
 
+/**
+ * Runs an offloaded request's completion done(r, arg) on its loop inside a unit of work of
+ * its own, as a handler runs (kept if it answers with a success, else rolled back).
+ */
+void cn__http_complete(cn_req_t *r, void (*done)(cn_req_t *, void *), void *arg);
+
 /** Releases the calling loop thread's reply buffers (before the thread exits). */
 void cn_http_thread_exit(void);
 

@@ -6,6 +6,7 @@
  */
 #include "core/workers.h"
 #include "core/log.h"
+#include "core/server.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -111,9 +112,12 @@ void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     while (!h2o_linklist_is_empty(messages)) {
         cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, msg.link, messages->next);
         h2o_linklist_unlink(&item->msg.link);
-        if (item->req != NULL)
+        if (item->req != NULL) {
             item->req->work = NULL;
-        item->done(item->req, item->arg);
+            cn__http_complete(item->req, item->done, item->arg);
+        } else {
+            item->done(NULL, item->arg);
+        }
         free(item);
     }
 }

@@ -62,9 +62,10 @@ typedef struct writer_t {
 } writer_t;
 
 struct st_cn_store_t {
-    conn_t own;       /* reads outside write transactions */
-    writer_t *writer; /* everything inside them */
-    int in_txn;
+    conn_t own;        /* reads outside write transactions */
+    writer_t *writer;  /* everything inside them */
+    int in_txn;        /* an explicit unit of work (cn_store_begin) is open */
+    int unit;          /* the kernel's unit of work: UNIT_NONE, _PENDING or _OPEN */
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open and holds write_lock */
     int read_open;     /* batching: a read transaction spans the loop turn's reads */
@@ -74,6 +75,11 @@ struct st_cn_store_t {
     void (*wake)(void *); /* cn_store_batch_try_begin: the lock was released */
     void *wake_ud;
 };
+
+/* The kernel's unit of work (cn_store_unit_begin) opens its savepoint only when the
+ * handler first writes outside an explicit unit: handlers that write nothing, or only in
+ * units they commit themselves, cost no SQL. */
+enum { UNIT_NONE = 0, UNIT_PENDING, UNIT_OPEN };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -438,12 +444,64 @@ static int run(conn_t *c, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+static int ensure_batch(cn_store_t *s, cn_err_t *err);
+
+int cn_store_unit_depth(const cn_store_t *s)
+{
+    return s->batching ? (s->unit != UNIT_NONE) + s->in_txn : 0;
+}
+
+/* Rolls the explicit unit back to its savepoint; the hooks see it at its depth. */
 static void rollback_savepoint(cn_store_t *s)
 {
     run(&s->writer->conn, "ROLLBACK TO cn_txn");
     run(&s->writer->conn, "RELEASE cn_txn");
     s->batch_id++; /* what was read inside the batch may have been rolled back with it */
     run_unit_end(s, 0);
+    s->in_txn = 0;
+}
+
+/* Ends the kernel's unit (its savepoint, if a write opened one): kept or rolled back. */
+static int finish_unit(cn_store_t *s, int keep, cn_err_t *err)
+{
+    int rc = 0;
+    if (s->unit == UNIT_OPEN && keep && (rc = run(&s->writer->conn, "RELEASE cn_unit")) != 0) {
+        rc = map_rc(s->writer->conn.db, rc, err);
+        keep = 0;
+    }
+    if (s->unit == UNIT_OPEN && !keep) {
+        run(&s->writer->conn, "ROLLBACK TO cn_unit");
+        run(&s->writer->conn, "RELEASE cn_unit");
+        s->batch_id++;
+    }
+    run_unit_end(s, keep);
+    s->unit = UNIT_NONE;
+    return rc;
+}
+
+/* A write outside an explicit unit is the first of the kernel's unit: its savepoint. */
+static int open_unit(cn_store_t *s, cn_err_t *err)
+{
+    int rc = ensure_batch(s, err);
+    if (rc == 0 && (rc = run(&s->writer->conn, "SAVEPOINT cn_unit")) != SQLITE_OK)
+        return map_rc(s->writer->conn.db, rc, err);
+    s->unit = UNIT_OPEN;
+    return 0;
+}
+
+void cn_store_unit_begin(cn_store_t *s)
+{
+    if (s->batching && s->unit == UNIT_NONE && !s->in_txn)
+        s->unit = UNIT_PENDING;
+}
+
+int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err)
+{
+    if (s->in_txn) /* an explicit unit left open inside it never committed */
+        rollback_savepoint(s);
+    if (s->unit == UNIT_NONE)
+        return 0;
+    return finish_unit(s, keep, err);
 }
 
 static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
@@ -597,10 +655,10 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
         return end_read(s, err);
     sqlite3 *db = s->writer->conn.db;
     int rc = 0;
-    if (s->in_txn) { /* a handler left its unit of work open: it never committed */
+    if (s->in_txn) /* a handler left its unit of work open: it never committed */
         rollback_savepoint(s);
-        s->in_txn = 0;
-    }
+    if (s->unit != UNIT_NONE) /* nor did one of the kernel's */
+        finish_unit(s, 0, NULL);
     if (!s->batch_failed && (rc = run_precommit(s, err)) != 0)
         s->batch_failed = 1;
     int committed = 0;
@@ -654,6 +712,11 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
         }
     } else if (c == &s->own && s->batching) {
         int rc = ensure_read(s, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (s->unit == UNIT_PENDING && !s->in_txn && !st->readonly) {
+        int rc = open_unit(s, err);
         if (rc != 0)
             return rc;
     }
@@ -774,9 +837,16 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
             cn_store_rollback(s);
             return code;
         }
-        s->in_txn = 0;
         run_unit_end(s, 1);
-        return 0;
+        s->in_txn = 0;
+        /* committing is the handler's decision to keep what it wrote, even if it then
+         * answers with an error (a failed sign-in counted): the kernel's unit keeps
+         * everything so far and starts again */
+        if (s->unit == UNIT_NONE)
+            return 0;
+        rc = finish_unit(s, 1, err);
+        s->unit = UNIT_PENDING;
+        return rc;
     }
     int rc = run_precommit(s, err);
     if (rc != 0) {
@@ -800,7 +870,6 @@ void cn_store_rollback(cn_store_t *s)
         return;
     if (s->batching) {
         rollback_savepoint(s);
-        s->in_txn = 0;
         return;
     }
     run(&s->writer->conn, "ROLLBACK");

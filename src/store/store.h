@@ -89,7 +89,14 @@ const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows);
 /** Runs several ;-separated statements without parameters (migrations). */
 int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err);
 
-/** Write transaction: takes the process write lock, then the database's. */
+/**
+ * Explicit unit of work. On a plain connection: a write transaction (takes the process
+ * write lock, then the database's). On a batching connection: a savepoint inside the
+ * batch. Inside the kernel's unit of a request (below), committing also keeps everything
+ * the request wrote before: it is how a handler keeps a write that must stay even when it
+ * answers with an error (a failed sign-in counted, a used challenge); a rollback undoes
+ * this unit only. Units do not nest.
+ */
 int cn_store_begin(cn_store_t *s, cn_err_t *err);
 int cn_store_commit(cn_store_t *s, cn_err_t *err);
 void cn_store_rollback(cn_store_t *s);
@@ -99,12 +106,30 @@ int cn_store_end(cn_store_t *s, int rc, cn_err_t *err);
 int cn_store_in_txn(const cn_store_t *s);
 
 /**
+ * The kernel's unit of work around one handler on a batching connection (the HTTP layer
+ * opens one per request; apps never call these). Nothing happens until the handler's first
+ * write outside an explicit unit, which opens a savepoint; cn_store_unit_end releases it
+ * into the batch (keep = 1) or rolls it back (keep = 0, also an explicit unit left open),
+ * and the hooks' unit_end lets what the unit staged follow. Returns 0, or the error of a
+ * release that failed (the unit was then rolled back). No-ops without batching.
+ */
+void cn_store_unit_begin(cn_store_t *s);
+int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err);
+/**
+ * How many units of work enclose the current statement inside the batch: 0 outside any
+ * (or without batching), 1 in the kernel's or an explicit unit, 2 in an explicit unit
+ * inside the kernel's. Hooks record it with what they stage (see unit_end).
+ */
+int cn_store_unit_depth(const cn_store_t *s);
+
+/**
  * Group commit for an event loop's connection. With batching on, the first write of a
  * loop turn opens one transaction that every later write of that turn joins (explicit
  * begin/commit become savepoints), and cn_store_batch_commit() commits it once at the end
  * of the turn. The caller must hold back every answer given while a batch was open until
  * that commit succeeds: this is what makes an acknowledged write durable, and it turns
- * many small commits into one.
+ * many small commits into one. These batch calls are the kernel's (the HTTP layer, the job
+ * runner): a handler's writes are scoped by the unit of work the kernel opens around it.
  */
 void cn_store_set_batching(cn_store_t *s, int on);
 int cn_store_is_batching(const cn_store_t *s);
@@ -123,7 +148,8 @@ uint64_t cn_store_batch_id(const cn_store_t *s);
  */
 int cn_store_fresh_read(cn_store_t *s, cn_err_t *err);
 
-/** Dooms the open batch: its commit rolls everything back and reports failure. */
+/** Dooms the open batch: its commit rolls everything back and reports failure. For the
+ *  kernel's own batches (the job runner); a request's failure ends only its unit. */
 void cn_store_batch_fail(cn_store_t *s);
 /** Opens the batch now (before running a turn's queued writes). */
 int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
@@ -154,8 +180,10 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err);
  *   added before it; end and unit_end run in the order added.
  * - end: after COMMIT (committed = 1) or ROLLBACK (0), while the process write lock is
  *   still held, so hooks see transactions in commit order. Must not block or use a store.
- * - unit_end: a unit of work inside a batch (a savepoint) was released (1) or rolled back
- *   (0); what it staged must then follow the batch or be dropped.
+ * - unit_end: a unit of work inside a batch was released (1) or rolled back (0); it runs
+ *   while cn_store_unit_depth() still counts that unit (d). What was staged at depth >= d
+ *   must then move to depth d - 1 or be dropped (it is the tail of what is staged: deeper
+ *   units began after everything staged outside them).
  * Each member may be NULL. Added once at start-up, before any transaction runs.
  */
 typedef struct st_cn_store_hook_t {

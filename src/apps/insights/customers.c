@@ -248,10 +248,8 @@ int ins_put_customer(cn_req_t *r)
     char data[128];
     int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);
     if ((rc = cn_event_publish_text(r->store, cn_req_tenant(r), INS_CHANNEL, "customer.updated",
-                                    data, (size_t)n, NULL, &r->err)) != 0) {
-        cn_store_batch_fail(r->store);
-        return rc;
-    }
+                                    data, (size_t)n, NULL, &r->err)) != 0)
+        return rc; /* the kernel rolls the change back with the failed request */
     cn_val_t g[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
     cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,

@@ -99,8 +99,6 @@ int ins_import(cn_req_t *r)
     char id[CN_UUID_LEN + 1], job_id[CN_UUID_LEN + 1];
     cn_uuid7(id);
     int64_t now = cn_now_ms();
-    if ((rc = cn_store_begin(r->store, &r->err)) != 0)
-        return rc;
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id), CN_VTEXTN(body.base, body.len),
                     CN_VINT((int64_t)body.len), CN_VINT(now)};
     json_t *payload = json_pack("{s:s}", "import_id", id);
@@ -116,7 +114,7 @@ int ins_import(cn_req_t *r)
             3, NULL, &r->err);
     }
     json_decref(payload);
-    if ((rc = cn_store_end(r->store, rc, &r->err)) != 0)
+    if (rc != 0) /* the kernel rolls back the import row and its job together */
         return rc;
     char location[96];
     snprintf(location, sizeof(location), "/api/v1/interactions/imports/%s", id);

@@ -88,15 +88,12 @@ static void write_note(cn_jw_t *w, const note_t *n)
 
 /*
  * Publishes a change on the tenant's "notes" channel, in the change's transaction. If
- * that fails the change must not commit without its event: the batch is failed.
+ * that fails the handler fails, and the kernel rolls the change back with it.
  */
 static int publish(cn_req_t *r, const char *type, const char *json, size_t len)
 {
-    int rc =
-        cn_event_publish_text(r->store, cn_req_tenant(r), "notes", type, json, len, NULL, &r->err);
-    if (rc != 0)
-        cn_store_batch_fail(r->store);
-    return rc;
+    return cn_event_publish_text(r->store, cn_req_tenant(r), "notes", type, json, len, NULL,
+                                 &r->err);
 }
 
 /* Runs a statement expected to return at most one note row and answers with it; event

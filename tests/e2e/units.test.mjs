@@ -1,0 +1,96 @@
+// A unit of work per write handler: a handler that fails after its first write leaves
+// nothing behind, and the requests that shared its batch are committed and answered.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { api, request, runCli, runCliWithInput, runProgram, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+
+after(stopAllServers);
+
+const PW = 'vivid-Otter-42-lantern';
+let srv, data;
+
+async function sqlite(sql) {
+  const r = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(data, 'cairn.db'), sql]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function token(email) {
+  const r = await request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'uw', email, password: PW },
+  });
+  assert.equal(r.status, 200, r.text);
+  return r.json.access_token;
+}
+
+before(async () => {
+  data = tempDir('cairn-e2e-units-');
+  assert.equal((await runCli(['tenant', 'create', '--slug', 'uw', '--name', 'uw', '--data', data])).code, 0);
+  for (const [who, role] of [['own', 'owner'], ['mem', 'member']]) {
+    const r = await runCliWithInput(['user', 'create', '--tenant', 'uw', '--email', `${who}@u.example`,
+      '--role', role, '--password-stdin', '--data', data], `${PW}\n`);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // one loop: requests sent together share its turn, and so its batch transaction
+  srv = await startServer({ dataDir: data, env: { CAIRN_THREADS: '1' } });
+});
+
+test('a handler failing on its second write commits nothing; its batch neighbours commit', async () => {
+  const ownToken = await token('own@u.example');
+  const own = api(srv.url, ownToken);
+  const memToken = await token('mem@u.example'); // a session the role change must end
+  const memId = (await api(srv.url, memToken).get('/api/v1/users/me')).json.id;
+
+  // PATCH /users/{id} changes the role, then ends the member's sessions: make that second
+  // write fail (a trigger is real SQLite behaviour, as a full disk or a constraint would be)
+  await sqlite(`CREATE TRIGGER uow_sessions BEFORE UPDATE OF revoked_at ON sessions
+    WHEN NEW.user_id = '${memId}' BEGIN SELECT RAISE(ABORT, 'sessions are frozen'); END`);
+
+  const auth = { authorization: `Bearer ${ownToken}` };
+  const send = (method, p, body) => request(srv.url + p, { method, body, headers: auth, keepAlive: false });
+  const [patched, ...notes] = await Promise.all([
+    send('PATCH', `/api/v1/users/${memId}`, { role: 'admin' }),
+    ...[1, 2, 3, 4].map((i) => send('POST', '/api/v1/notes', { title: `neighbour ${i}`, body: 'kept' })),
+  ]);
+  assert.ok(patched.status >= 400, `the role change must fail: ${patched.status} ${patched.text}`);
+  for (const n of notes) assert.equal(n.status, 201, n.text);
+
+  // nothing of the failed request: the role, the member's session, no audit entry
+  assert.equal(await sqlite(`SELECT role FROM memberships WHERE user_id = '${memId}'`), 'member');
+  assert.equal((await api(srv.url, memToken).get('/api/v1/users/me')).status, 200);
+  const audit = await own.get('/api/v1/audit?limit=200');
+  assert.equal(audit.status, 200, audit.text);
+  assert.equal(audit.json.items.some((e) => e.action.startsWith('PATCH ')), false, JSON.stringify(audit.json));
+
+  // everything of its neighbours: the notes, their audit entries and their events
+  for (const n of notes) assert.equal((await own.get(`/api/v1/notes/${n.json.id}`)).status, 200);
+  assert.equal(audit.json.items.filter((e) => e.action === 'POST /api/v1/notes').length, 4);
+  assert.equal(await sqlite("SELECT count(*) FROM realtime_events WHERE channel = 'notes'"), '4');
+
+  // and the same change goes through once the second write can succeed
+  await sqlite('DROP TRIGGER uow_sessions');
+  const ok = await own.patch(`/api/v1/users/${memId}`, { role: 'admin' });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(await sqlite(`SELECT role FROM memberships WHERE user_id = '${memId}'`), 'admin');
+  assert.equal((await api(srv.url, memToken).get('/api/v1/users/me')).status, 401);
+  const after = await own.get('/api/v1/audit?limit=200');
+  assert.equal(after.json.items.filter((e) => e.action.startsWith('PATCH ')).length, 1);
+});
+
+test('an offloaded completion failing on its second write commits nothing', async () => {
+  const own = api(srv.url, await token('own@u.example'));
+  // POST /users hashes the password on a worker; its completion inserts the user, then the
+  // membership: make the second insert fail
+  await sqlite(`CREATE TRIGGER uow_members BEFORE INSERT ON memberships
+    WHEN NEW.role = 'viewer' BEGIN SELECT RAISE(ABORT, 'no viewers today'); END`);
+  const failed = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
+  assert.ok(failed.status >= 400, `${failed.status} ${failed.text}`);
+  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '0');
+  await sqlite('DROP TRIGGER uow_members');
+  const added = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
+  assert.equal(added.status, 201, added.text);
+  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '1');
+  const audit = await own.get('/api/v1/audit?limit=200');
+  assert.equal(audit.json.items.filter((e) => e.action === 'POST /api/v1/users').length, 1);
+});
