@@ -111,6 +111,7 @@ typedef struct st_chansubs_t {
 typedef struct {
     h2o_multithread_message_t super;
     struct st_delivery_t *d;
+    hub_t *to;
 } dmsg_t;
 
 typedef struct st_delivery_t {
@@ -1296,20 +1297,40 @@ static int get_presence(cn_req_t *r)
 
 /* ---- fan-out ---- */
 
-/* Committing thread, under the write lock (see events.h): one message per loop. */
+/* Committing thread, under the write lock (see events.h): one message per loop.
+ *
+ * Loops change their n_subs without R.lock, so each loop's count is read exactly once and
+ * that one reading decides both the message and the reference it holds: reading it again
+ * could post more messages than the delivery has slots and references (a loop that
+ * subscribed meanwhile), or fewer (one whose last subscriber left), and a loop would free
+ * the delivery while others still read it. A loop skipped here because it had no subscriber
+ * yet reads this event from the history, which already holds it (see the top of the file). */
 static void on_event(const cn_event_t *ev, void *ud)
 {
     (void)ud;
     atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
     pthread_mutex_lock(&R.lock);
-    int targets = 0;
-    for (int i = 0; i < R.n_hubs; i++)
-        targets += R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
-    if (targets == 0) {
+    int any = 0;
+    for (int i = 0; i < R.n_hubs && !any; i++)
+        any = R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
+    if (!any) { /* the common idle case: nothing formatted, nothing allocated */
         pthread_mutex_unlock(&R.lock);
         return;
     }
-    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)targets * sizeof(dmsg_t));
+    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)R.n_hubs * sizeof(dmsg_t));
+    int targets = 0;
+    for (int i = 0; i < R.n_hubs; i++) {
+        hub_t *hub = &R.hubs[i];
+        if (hub->bound && atomic_load(&hub->n_subs) > 0) {
+            d->msgs[targets].d = d;
+            d->msgs[targets++].to = hub;
+        }
+    }
+    if (targets == 0) { /* the last subscribers left since the first look */
+        pthread_mutex_unlock(&R.lock);
+        free(d);
+        return;
+    }
     cn_buf_t key = {0}, json = {0}, sse = {0};
     cn_buf_appendf(&key, "%s\n%s", ev->tenant_id, ev->channel);
     event_json(&json, ev);
@@ -1322,15 +1343,8 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse_len = sse.len;
     d->seq = ev->seq;
     atomic_init(&d->refs, targets);
-    int k = 0;
-    for (int i = 0; i < R.n_hubs; i++) {
-        hub_t *hub = &R.hubs[i];
-        if (!hub->bound || atomic_load(&hub->n_subs) == 0)
-            continue;
-        d->msgs[k].d = d;
-        h2o_multithread_send_message(&hub->receiver, &d->msgs[k].super);
-        k++;
-    }
+    for (int k = 0; k < targets; k++)
+        h2o_multithread_send_message(&d->msgs[k].to->receiver, &d->msgs[k].super);
     pthread_mutex_unlock(&R.lock);
 }
 
