@@ -21,6 +21,7 @@
 #include <h2o/http1.h>
 
 #include <openssl/sha.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -139,6 +140,9 @@ struct st_hub_t {
     atomic_int n_subs; /* read by publishers to skip idle loops */
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick;
+    struct pollfd *polls; /* event streams' sockets, asked once a tick whether the peer left */
+    client_t **polled;
+    size_t polls_cap;
 };
 
 static struct {
@@ -1407,10 +1411,56 @@ static int credential_revoked(const who_t *p)
     return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4);
 }
 
+/* The stream's connection socket (NULL if the protocol layer gives none). */
+static h2o_socket_t *sse_socket(client_t *c)
+{
+    h2o_conn_t *conn = c->req->conn;
+    return conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+}
+
+/*
+ * h2o reads nothing from an HTTP/1 connection while its streamed answer runs, so a client
+ * that has gone is otherwise seen only when a write fails (a heartbeat or two later, 30-60
+ * s), holding its cap slots that long: a tab that lost its network could not reconnect.
+ * Once a tick, one poll() asks the kernel about every stream of the loop: POLLRDHUP is set
+ * as soon as the peer's FIN has arrived, even behind unread bytes (a pipelined request, a
+ * TLS close_notify); POLLHUP or POLLERR after a reset. Such a stream gives its slots back
+ * at once and ends.
+ */
+static void sse_reap_gone(hub_t *hub)
+{
+    size_t n = 0;
+    for (h2o_linklist_t *l = hub->clients.next; l != &hub->clients; l = l->next) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
+        h2o_socket_t *sock = c->kind == CLIENT_SSE && !c->closing ? sse_socket(c) : NULL;
+        int fd = sock != NULL ? h2o_socket_get_fd(sock) : -1;
+        if (fd < 0)
+            continue;
+        if (n == hub->polls_cap) {
+            hub->polls_cap = hub->polls_cap ? hub->polls_cap * 2 : 16;
+            hub->polls = cn_realloc(hub->polls, hub->polls_cap * sizeof(*hub->polls));
+            hub->polled = cn_realloc(hub->polled, hub->polls_cap * sizeof(*hub->polled));
+        }
+        hub->polls[n] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+        hub->polled[n++] = c;
+    }
+    if (n == 0 || poll(hub->polls, n, 0) <= 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!(hub->polls[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            continue;
+        client_t *c = hub->polled[i];
+        caps_release(c); /* now, not when the final write fails */
+        c->closing = 1;
+        mark_dirty(c);
+    }
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, tick, entry);
     uint64_t now = h2o_now(hub->loop);
+    sse_reap_gone(hub);
     for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
         next = l->next;
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
@@ -1532,6 +1582,8 @@ void cn_realtime_loop_free(void)
             free(c);
         }
     free(hub->buckets);
+    free(hub->polls);
+    free(hub->polled);
     cn_store_close(hub->reader);
     this_hub = NULL;
 }

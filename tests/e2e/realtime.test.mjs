@@ -663,6 +663,27 @@ describe('realtime connection caps', () => {
     await closeAll(open);
   });
 
+  test('event streams whose clients vanished give their slots back without waiting for a heartbeat', async () => {
+    // h2o reads nothing from a connection while it streams, so only a failed write used to
+    // notice the drop: the slots stayed taken for 30-60 s and a reconnecting browser got 429
+    const streams = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await attemptSse(TOKEN);
+      assert.ok(r.res, `stream ${i} opened`);
+      streams.push(r);
+    }
+    await refused(attemptSse(TOKEN), 'principal');
+    for (const s of streams) s.res.socket.destroy(); // the network is gone: no request ends them
+    let back;
+    await waitFor(async () => {
+      const r = await attemptSse(TOKEN);
+      if (r.res) back = r;
+      return r.res !== undefined;
+    }, 15_000, 'a new stream once the vanished ones were noticed', 200);
+    back.res.destroy();
+    await waitFor(async () => metric(await metrics(), 'cairn_realtime_connections') === 0, 15_000, 'no connection left');
+  });
+
   test('one tenant: over realtime.max_per_tenant 429; key revocation and sign-out (4401) give the slots back', async () => {
     const token = await owner('caps-tenant');
     const key = await api(srv.url, token).post('/api/v1/api-keys', { name: 'caps', permissions: ['realtime.read', 'notes.read'] });
