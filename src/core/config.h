@@ -81,6 +81,7 @@ typedef struct st_cn_config_t {
     int rt_max_connections;
     int rt_max_per_tenant;
     int rt_max_per_principal;
+    int rt_max_anon_per_ip;
 
     /* the customer-insights app */
     char *insights_geoip_db;      /* .mmdb file for IP geolocation; empty: none */

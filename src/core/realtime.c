@@ -95,6 +95,8 @@ typedef struct st_client_t {
     int dead;
     unsigned char has_slot;      /* holds one of realtime.max_connections */
     unsigned char has_principal; /* counted for its principal and tenant */
+    unsigned char has_anon;      /* counted as not yet authenticated for its client's address */
+    char anon_key[56];           /* "a\n<client address>" while has_anon */
     uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
@@ -160,9 +162,10 @@ static struct {
     size_t max_queue, max_message;
     int max_subs;
     /* connection caps: open connections of the process, and per tenant and per principal in
-     * counters (one table, keys "t\n<tenant>" and "p\n<tenant>\n<subject>"), all loops */
+     * counters (one table, keys "t\n<tenant>", "p\n<tenant>\n<subject>" and, for connections
+     * not authenticated yet, "a\n<client address>"), all loops */
     atomic_int n_slots;
-    int max_connections, max_per_tenant, max_per_principal;
+    int max_connections, max_per_tenant, max_per_principal, max_anon_per_ip;
     pthread_mutex_t counters_lock;
     struct counter {
         struct counter *next;
@@ -176,7 +179,7 @@ static struct {
 static _Thread_local hub_t *this_hub;
 
 /* The caps a connection may meet, most specific first (that one is named in a refusal). */
-typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_PROCESS, CAP_COUNT } cap_t;
+typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_ANON, CAP_PROCESS, CAP_COUNT } cap_t;
 
 static const struct {
     const char *label, *type, *setting;
@@ -184,6 +187,8 @@ static const struct {
     [CAP_PRINCIPAL] = {"principal", "realtime-connections-per-principal",
                        "realtime.max_per_principal"},
     [CAP_TENANT] = {"tenant", "realtime-connections-per-tenant", "realtime.max_per_tenant"},
+    [CAP_ANON] = {"unauthenticated", "realtime-connections-unauthenticated-per-ip",
+                  "realtime.max_unauthenticated_per_ip"},
     [CAP_PROCESS] = {"process", "realtime-connections-process", "realtime.max_connections"},
 };
 
@@ -375,9 +380,43 @@ static void principal_give(const who_t *w)
     pthread_mutex_unlock(&R.counters_lock);
 }
 
+/*
+ * A WebSocket without credentials on its upgrade holds a process slot until its auth
+ * message (at most AUTH_TIMEOUT_MS) and counts for no principal or tenant: without a cap
+ * of its own, a few addresses could fill the process's slots that way. So such
+ * connections count for their client's address until they authenticate.
+ */
+static int anon_take(cn_req_t *r, client_t *c)
+{
+    char ip[48];
+    cn_req_peer(r, ip, sizeof(ip));
+    snprintf(c->anon_key, sizeof(c->anon_key), "a\n%s", ip);
+    int rc = -1;
+    pthread_mutex_lock(&R.counters_lock);
+    if (counter_get(c->anon_key) < R.max_anon_per_ip) {
+        counter_add(c->anon_key, 1);
+        c->has_anon = 1;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&R.counters_lock);
+    return rc;
+}
+
+/* The connection authenticated (or ends): it no longer counts as anonymous. */
+static void anon_give(client_t *c)
+{
+    if (!c->has_anon)
+        return;
+    pthread_mutex_lock(&R.counters_lock);
+    counter_add(c->anon_key, -1);
+    pthread_mutex_unlock(&R.counters_lock);
+    c->has_anon = 0;
+}
+
 /* Gives back what the client holds; every way a connection ends goes through client_free. */
 static void caps_release(client_t *c)
 {
+    anon_give(c);
     if (c->has_principal)
         principal_give(c->principal);
     if (c->has_slot)
@@ -399,11 +438,16 @@ static int refuse(cn_req_t *r, cap_t cap)
                          caps[cap].label, caps[cap].setting);
 }
 
-/* For a request: a process slot, then its principal's and tenant's counts (c's flags). */
+/* For a request: a process slot, then its principal's and tenant's counts, or for a
+ * connection without credentials its address's (c's flags). */
 static int admit(cn_req_t *r, client_t *c)
 {
-    if (slot_take() != 0)
+    if (c->principal == NULL && anon_take(r, c) != 0)
+        return refuse(r, CAP_ANON);
+    if (slot_take() != 0) {
+        caps_release(c);
         return refuse(r, CAP_PROCESS);
+    }
     c->has_slot = 1;
     if (c->principal == NULL)
         return 0;
@@ -934,6 +978,7 @@ static int authenticated(client_t *c, const cn_principal_t *p)
     cn_err_t err = {0};
     if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
         return -1;
+    anon_give(c); /* from here on it counts for its principal, or is refused */
     who_t *w = who_new(p);
     cap_t cap = principal_take(w);
     if (cap != CAP_NONE) {
@@ -1613,6 +1658,20 @@ void cn_realtime_free(void)
 
 /* ---- metrics ---- */
 
+/* What each cap holds now: the process's slots, and the counters' sums by kind. */
+static void caps_held(long held[CAP_COUNT])
+{
+    memset(held, 0, CAP_COUNT * sizeof(*held));
+    held[CAP_PROCESS] = atomic_load(&R.n_slots);
+    pthread_mutex_lock(&R.counters_lock);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(R.counters); i++)
+        for (struct counter *c = R.counters[i]; c != NULL; c = c->next)
+            held[c->key[0] == 'p'   ? CAP_PRINCIPAL
+                 : c->key[0] == 't' ? CAP_TENANT
+                                    : CAP_ANON] += c->n;
+    pthread_mutex_unlock(&R.counters_lock);
+}
+
 static void collect(cn_buf_t *out, void *data)
 {
     (void)data;
@@ -1643,6 +1702,14 @@ static void collect(cn_buf_t *out, void *data)
     for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
         cn_buf_appendf(out, "cairn_realtime_refusals_total{cap=\"%s\"} %ld\n", caps[cap].label,
                        atomic_load(&stats.refusals[cap]));
+    long held[CAP_COUNT];
+    caps_held(held);
+    cn_buf_lit(out, "# HELP cairn_realtime_cap_held Connections counted against each cap, summed"
+                    " over principals, tenants and client addresses.\n"
+                    "# TYPE cairn_realtime_cap_held gauge\n");
+    for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
+        cn_buf_appendf(out, "cairn_realtime_cap_held{cap=\"%s\"} %ld\n", caps[cap].label,
+                       held[cap]);
 }
 
 /* ---- module ---- */
@@ -1659,6 +1726,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     R.max_connections = cfg->rt_max_connections;
     R.max_per_tenant = cfg->rt_max_per_tenant;
     R.max_per_principal = cfg->rt_max_per_principal;
+    R.max_anon_per_ip = cfg->rt_max_anon_per_ip;
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);

@@ -747,11 +747,65 @@ describe('realtime connection caps', () => {
     c.ws.close();
   });
 
+  const held = async () => {
+    const m = await metrics();
+    return ['principal', 'tenant', 'unauthenticated', 'process'].map((cap) => metric(m, `cairn_realtime_cap_held{cap="${cap}"}`));
+  };
+
+  test('unauthenticated WebSockets are capped per client address (realtime.max_unauthenticated_per_ip) and stop counting once authenticated', async () => {
+    const own = await startServer({ env: { CAIRN_REALTIME_MAX_UNAUTHENTICATED_PER_IP: '2' } });
+    const anon = [];
+    for (let i = 0; i < 2; i++) {
+      const c = client(own.url, { header: false });
+      await c.opened;
+      anon.push(c);
+    }
+    const third = await new Promise((resolve, reject) => {
+      const c = client(own.url, { header: false });
+      c.ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, problem: JSON.parse(body) }));
+      });
+      c.ws.on('open', () => resolve({ opened: c }));
+      c.ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+    });
+    if (third.opened) third.opened.ws.close();
+    assert.equal(third.status, 429, 'a third connection without credentials is refused');
+    assert.equal(third.problem.type, 'urn:cairn:problem:realtime-connections-unauthenticated-per-ip');
+    assert.match(third.problem.detail, /realtime\.max_unauthenticated_per_ip/);
+    const m = (await api(own.url).get('/metrics')).text;
+    assert.equal(metric(m, 'cairn_realtime_refusals_total{cap="unauthenticated"}'), 1);
+    assert.equal(metric(m, 'cairn_realtime_cap_held{cap="unauthenticated"}'), 2);
+    // credentials on the upgrade: not counted as unauthenticated
+    const withHeader = client(own.url);
+    await ready(withHeader);
+    // one authenticates by message: its address may open another
+    anon[0].send({ op: 'auth', token: TOKEN });
+    await ready(anon[0]);
+    const next = client(own.url, { header: false });
+    await next.opened;
+    for (const c of [...anon, next, withHeader]) c.ws.close();
+    await waitFor(async () => metric((await api(own.url).get('/metrics')).text, 'cairn_realtime_cap_held{cap="unauthenticated"}') === 0,
+      15_000, 'the unauthenticated counts given back');
+    await own.stop();
+  });
+
   test('server shutdown with connections open gives every count back', async () => {
-    const w = (await attempt(TOKEN)).c;
-    const s = await attemptSse(TOKEN);
+    // closed by the client: every cap's count returns to 0
+    await waitFor(async () => (await held()).every((n) => n === 0), 15_000, 'no count held before');
+    let w = (await attempt(TOKEN)).c;
+    let s = await attemptSse(TOKEN);
     assert.ok(w && s.res);
-    await sleep(200);
+    await waitFor(async () => String(await held()) === '2,2,0,2', 15_000, 'both counted for the principal, tenant and process');
+    w.ws.close();
+    s.res.destroy();
+    await waitFor(async () => (await held()).every((n) => n === 0), 15_000, 'every count given back');
+    // open at shutdown: closed with 1001, and nothing is left counted when the hub is freed
+    w = (await attempt(TOKEN)).c;
+    s = await attemptSse(TOKEN);
+    assert.ok(w && s.res);
+    await waitFor(async () => String(await held()) === '2,2,0,2', 15_000, 'both counted again');
     assert.equal(await srv.stop(), 0);
     assert.equal((await w.closeInfo).code, 1001);
     assert.ok(!srv.logs().some((l) => /not given back/.test(l.msg || '')), 'counts left at shutdown');
