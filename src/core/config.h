@@ -82,6 +82,7 @@ typedef struct st_cn_config_t {
     int rt_max_per_tenant;
     int rt_max_per_principal;
     int rt_max_anon_per_ip;
+    int64_t rt_max_queued_bytes_total;
 
     /* the customer-insights app */
     char *insights_geoip_db;      /* .mmdb file for IP geolocation; empty: none */

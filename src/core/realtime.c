@@ -97,6 +97,7 @@ typedef struct st_client_t {
     unsigned char has_principal; /* counted for its principal and tenant */
     unsigned char has_anon;      /* counted as not yet authenticated for its client's address */
     char anon_key[56];           /* "a\n<client address>" while has_anon */
+    size_t accounted;            /* of its queued bytes, those counted in R.queued_total */
     uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
@@ -166,6 +167,9 @@ static struct {
      * not authenticated yet, "a\n<client address>"), all loops */
     atomic_int n_slots;
     int max_connections, max_per_tenant, max_per_principal, max_anon_per_ip;
+    /* unsent bytes of all connections, and the most they may hold together */
+    atomic_size_t queued_total;
+    size_t max_queued_total;
     pthread_mutex_t counters_lock;
     struct counter {
         struct counter *next;
@@ -577,23 +581,51 @@ static size_t ws_text_header(uint8_t h[10], size_t len)
     return 10;
 }
 
-/* Queues one message; a client whose queue is full is closed as too slow (1008). */
+/* Brings R.queued_total up to date with what c holds now (its unsent and in-flight bytes;
+ * wslay's own queue holds only control frames, a few bytes). */
+static void account(client_t *c)
+{
+    size_t now = c->out.len + c->writing.len;
+    if (now >= c->accounted)
+        atomic_fetch_add_explicit(&R.queued_total, now - c->accounted, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&R.queued_total, c->accounted - now, memory_order_relaxed);
+    c->accounted = now;
+}
+
+/* Closes a client that cannot take len more bytes: its own queue (realtime.max_queue_bytes)
+ * or all connections' together (realtime.max_queued_bytes_total) would pass their limit.
+ * What it has not been handed to the socket yet is dropped at once (whole frames and
+ * records only: nothing is cut in half); it resumes from the history. */
+static int too_slow(client_t *c, size_t len)
+{
+    const char *which;
+    if (queued_bytes(c) + len > R.max_queue)
+        which = "its send queue is full";
+    else if (atomic_load_explicit(&R.queued_total, memory_order_relaxed) + len > R.max_queued_total)
+        which = "the send queues of all connections are full";
+    else
+        return 0;
+    cn_log(CN_LOG_INFO, NULL,
+           "realtime: closing a client that does not keep up (%zu bytes queued; %s)",
+           queued_bytes(c), which);
+    atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
+    c->out.len = 0;
+    account(c);
+    if (c->kind == CLIENT_WS) {
+        ws_queue_close(c, 1008, "send queue full: reconnect and resume");
+    } else {
+        c->closing = 1;
+        mark_dirty(c);
+    }
+    return 1;
+}
+
+/* Queues one message; a client that cannot take it is closed as too slow (1008). */
 static void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
 {
-    if (c->closing || c->dead)
+    if (c->closing || c->dead || too_slow(c, len))
         return;
-    if (queued_bytes(c) + len > R.max_queue) {
-        cn_log(CN_LOG_INFO, NULL, "realtime: closing a client that does not keep up (%zu bytes)",
-               queued_bytes(c));
-        atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
-        if (c->kind == CLIENT_WS) {
-            ws_queue_close(c, 1008, "send queue full: reconnect and resume");
-        } else {
-            c->closing = 1;
-            mark_dirty(c);
-        }
-        return;
-    }
     if (c->kind == CLIENT_WS) {
         /* written straight into the client's buffer: queueing through wslay would cost a
          * malloc and two copies per delivery. wslay still parses what clients send and
@@ -605,6 +637,7 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
     } else if (sse != NULL) { /* callers that only speak to WebSockets pass none */
         cn_buf_append(&c->out, sse, sse_len);
     }
+    account(c);
     mark_dirty(c);
 }
 
@@ -675,6 +708,7 @@ static void written(client_t *c)
 {
     c->busy = 0;
     c->writing.len = 0;
+    account(c);
     flush(c);
 }
 
@@ -753,6 +787,7 @@ static void client_free(client_t *c)
     }
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
+    account(c);
     if (c->kind == CLIENT_WS) {
         if (c->sock != NULL)
             h2o_socket_close(c->sock);
@@ -1267,6 +1302,7 @@ static void sse_dispose(void *p)
         client_free(c);
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
+    account(c);
 }
 
 static int get_sse(cn_req_t *r)
@@ -1710,6 +1746,12 @@ static void collect(cn_buf_t *out, void *data)
     for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
         cn_buf_appendf(out, "cairn_realtime_cap_held{cap=\"%s\"} %ld\n", caps[cap].label,
                        held[cap]);
+    cn_buf_appendf(out,
+                   "# HELP cairn_realtime_queued_bytes Unsent bytes of all realtime connections"
+                   " (at most realtime.max_queued_bytes_total).\n"
+                   "# TYPE cairn_realtime_queued_bytes gauge\n"
+                   "cairn_realtime_queued_bytes %zu\n",
+                   atomic_load(&R.queued_total));
 }
 
 /* ---- module ---- */
@@ -1727,6 +1769,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     R.max_per_tenant = cfg->rt_max_per_tenant;
     R.max_per_principal = cfg->rt_max_per_principal;
     R.max_anon_per_ip = cfg->rt_max_anon_per_ip;
+    R.max_queued_total = (size_t)cfg->rt_max_queued_bytes_total;
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);

@@ -791,6 +791,29 @@ describe('realtime connection caps', () => {
     await own.stop();
   });
 
+  test('all connections\' queues together stay under realtime.max_queued_bytes_total: past it the growing one is closed with 1008', async () => {
+    // each connection alone could queue 64 MiB; the process budget is 64 KiB
+    const own = await startServer({ env: { CAIRN_REALTIME_MAX_QUEUE_BYTES: '64M', CAIRN_REALTIME_MAX_QUEUED_BYTES_TOTAL: '64K' } });
+    const m = async () => (await api(own.url).get('/metrics')).text;
+    const slow = client(own.url);
+    await ready(slow);
+    assert.equal((await subscribed(slow, { channel: 'notes' })).op, 'subscribed');
+    slow.ws._socket.pause();
+    const body = 'z'.repeat(20_000);
+    let peak = 0;
+    for (let i = 0; i < 1000 && metric(await m(), 'cairn_realtime_slow_closes_total') === 0; i++) {
+      assert.equal((await createNote(own, `fill-${i}`, TOKEN, body)).status, 201);
+      peak = Math.max(peak, metric(await m(), 'cairn_realtime_queued_bytes'));
+    }
+    assert.equal(metric(await m(), 'cairn_realtime_slow_closes_total'), 1, 'the slow reader was closed by the process budget');
+    assert.ok(peak <= 65536, `queued bytes stayed within the budget (peak ${peak})`);
+    assert.ok(own.logs().some((l) => /send queues of all connections are full/.test(l.msg || '')));
+    slow.ws._socket.resume();
+    assert.equal((await withTimeout(slow.closeInfo, 10_000, 'the 1008 close')).code, 1008);
+    await waitFor(async () => metric(await m(), 'cairn_realtime_queued_bytes') === 0, 15_000, 'the queue given back');
+    await own.stop();
+  });
+
   test('server shutdown with connections open gives every count back', async () => {
     // closed by the client: every cap's count returns to 0
     await waitFor(async () => (await held()).every((n) => n === 0), 15_000, 'no count held before');

@@ -627,6 +627,7 @@ static void test_print_lists_every_key_once(void **state)
         "realtime.max_per_tenant",
         "realtime.max_per_principal",
         "realtime.max_unauthenticated_per_ip",
+        "realtime.max_queued_bytes_total",
         "store.cache_size",
         "store.write_cache_size",
         "insights.geoip_db",
