@@ -141,8 +141,8 @@ static const cn_setting_t keys[] = {
      OFF(rt_heartbeat_s), "ping interval; two silent intervals close a connection"},
     {"realtime.max_connections", "CAIRN_REALTIME_MAX_CONNECTIONS", NULL, CN_SET_INT, "10000", 1,
      10000000, NULL, OFF(rt_max_connections),
-     "open WebSocket and SSE connections of the process; with `max_queue_bytes` it bounds"
-     " their queued memory (10 000 × 1 MiB at the defaults); more are refused (429)"},
+     "open WebSocket and SSE connections of the process; more are refused (429). Their queued"
+     " memory is bounded by `realtime.max_queued_bytes_total`"},
     {"realtime.max_per_tenant", "CAIRN_REALTIME_MAX_PER_TENANT", NULL, CN_SET_INT, "1000", 1,
      10000000, NULL, OFF(rt_max_per_tenant),
      "open realtime connections of one tenant (429, or close 4429)"},
@@ -150,6 +150,13 @@ static const cn_setting_t keys[] = {
      10000000, NULL, OFF(rt_max_per_principal),
      "open realtime connections of one user, API key or the operator token (429, or close"
      " 4429)"},
+    {"realtime.max_unauthenticated_per_ip", "CAIRN_REALTIME_MAX_UNAUTHENTICATED_PER_IP", NULL,
+     CN_SET_INT, "16", 1, 10000000, NULL, OFF(rt_max_anon_per_ip),
+     "WebSockets of one client address still waiting for their auth message (429)"},
+    {"realtime.max_queued_bytes_total", "CAIRN_REALTIME_MAX_QUEUED_BYTES_TOTAL", NULL, CN_SET_SIZE,
+     "256M", 65536, 1LL << 40, NULL, OFF(rt_max_queued_bytes_total),
+     "unsent bytes of all realtime connections together, with K/M/G suffixes; past it the"
+     " connection whose queue grows is closed (1008)"},
 };
 
 /*

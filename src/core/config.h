@@ -113,6 +113,8 @@ typedef struct st_cn_config_t {
     int rt_max_connections;
     int rt_max_per_tenant;
     int rt_max_per_principal;
+    int rt_max_anon_per_ip;
+    int64_t rt_max_queued_bytes_total;
 
     char *config_file;
     /* the modules whose tables follow the kernel's (NULL-terminated); NULL: none */

@@ -21,6 +21,7 @@
 #include <h2o/http1.h>
 
 #include <openssl/sha.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -94,6 +95,9 @@ typedef struct st_client_t {
     int dead;
     unsigned char has_slot;      /* holds one of realtime.max_connections */
     unsigned char has_principal; /* counted for its principal and tenant */
+    unsigned char has_anon;      /* counted as not yet authenticated for its client's address */
+    char anon_key[56];           /* "a\n<client address>" while has_anon */
+    size_t accounted;            /* of its queued bytes, those counted in R.queued_total */
     uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
@@ -111,7 +115,7 @@ typedef struct st_chansubs_t {
 typedef struct {
     h2o_multithread_message_t super;
     struct st_delivery_t *d;
-    hub_t *hub; /* where it goes */
+    hub_t *to;
 } dmsg_t;
 
 typedef struct st_delivery_t {
@@ -139,6 +143,9 @@ struct st_hub_t {
     atomic_int n_subs; /* read by publishers to skip idle loops */
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick;
+    struct pollfd *polls; /* event streams' sockets, asked once a tick whether the peer left */
+    client_t **polled;
+    size_t polls_cap;
 };
 
 static struct {
@@ -156,9 +163,13 @@ static struct {
     size_t max_queue, max_message;
     int max_subs;
     /* connection caps: open connections of the process, and per tenant and per principal in
-     * counters (one table, keys "t\n<tenant>" and "p\n<tenant>\n<subject>"), all loops */
+     * counters (one table, keys "t\n<tenant>", "p\n<tenant>\n<subject>" and, for connections
+     * not authenticated yet, "a\n<client address>"), all loops */
     atomic_int n_slots;
-    int max_connections, max_per_tenant, max_per_principal;
+    int max_connections, max_per_tenant, max_per_principal, max_anon_per_ip;
+    /* unsent bytes of all connections, and the most they may hold together */
+    atomic_size_t queued_total;
+    size_t max_queued_total;
     pthread_mutex_t counters_lock;
     struct counter {
         struct counter *next;
@@ -172,7 +183,7 @@ static struct {
 static _Thread_local hub_t *this_hub;
 
 /* The caps a connection may meet, most specific first (that one is named in a refusal). */
-typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_PROCESS, CAP_COUNT } cap_t;
+typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_ANON, CAP_PROCESS, CAP_COUNT } cap_t;
 
 static const struct {
     const char *label, *type, *setting;
@@ -180,6 +191,8 @@ static const struct {
     [CAP_PRINCIPAL] = {"principal", "realtime-connections-per-principal",
                        "realtime.max_per_principal"},
     [CAP_TENANT] = {"tenant", "realtime-connections-per-tenant", "realtime.max_per_tenant"},
+    [CAP_ANON] = {"unauthenticated", "realtime-connections-unauthenticated-per-ip",
+                  "realtime.max_unauthenticated_per_ip"},
     [CAP_PROCESS] = {"process", "realtime-connections-process", "realtime.max_connections"},
 };
 
@@ -371,9 +384,43 @@ static void principal_give(const who_t *w)
     pthread_mutex_unlock(&R.counters_lock);
 }
 
+/*
+ * A WebSocket without credentials on its upgrade holds a process slot until its auth
+ * message (at most AUTH_TIMEOUT_MS) and counts for no principal or tenant: without a cap
+ * of its own, a few addresses could fill the process's slots that way. So such
+ * connections count for their client's address until they authenticate.
+ */
+static int anon_take(cn_req_t *r, client_t *c)
+{
+    char ip[48];
+    cn_req_peer(r, ip, sizeof(ip));
+    snprintf(c->anon_key, sizeof(c->anon_key), "a\n%s", ip);
+    int rc = -1;
+    pthread_mutex_lock(&R.counters_lock);
+    if (counter_get(c->anon_key) < R.max_anon_per_ip) {
+        counter_add(c->anon_key, 1);
+        c->has_anon = 1;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&R.counters_lock);
+    return rc;
+}
+
+/* The connection authenticated (or ends): it no longer counts as anonymous. */
+static void anon_give(client_t *c)
+{
+    if (!c->has_anon)
+        return;
+    pthread_mutex_lock(&R.counters_lock);
+    counter_add(c->anon_key, -1);
+    pthread_mutex_unlock(&R.counters_lock);
+    c->has_anon = 0;
+}
+
 /* Gives back what the client holds; every way a connection ends goes through client_free. */
 static void caps_release(client_t *c)
 {
+    anon_give(c);
     if (c->has_principal)
         principal_give(c->principal);
     if (c->has_slot)
@@ -395,11 +442,16 @@ static int refuse(cn_req_t *r, cap_t cap)
                          caps[cap].label, caps[cap].setting);
 }
 
-/* For a request: a process slot, then its principal's and tenant's counts (c's flags). */
+/* For a request: a process slot, then its principal's and tenant's counts, or for a
+ * connection without credentials its address's (c's flags). */
 static int admit(cn_req_t *r, client_t *c)
 {
-    if (slot_take() != 0)
+    if (c->principal == NULL && anon_take(r, c) != 0)
+        return refuse(r, CAP_ANON);
+    if (slot_take() != 0) {
+        caps_release(c);
         return refuse(r, CAP_PROCESS);
+    }
     c->has_slot = 1;
     if (c->principal == NULL)
         return 0;
@@ -529,23 +581,51 @@ static size_t ws_text_header(uint8_t h[10], size_t len)
     return 10;
 }
 
-/* Queues one message; a client whose queue is full is closed as too slow (1008). */
+/* Brings R.queued_total up to date with what c holds now (its unsent and in-flight bytes;
+ * wslay's own queue holds only control frames, a few bytes). */
+static void account(client_t *c)
+{
+    size_t now = c->out.len + c->writing.len;
+    if (now >= c->accounted)
+        atomic_fetch_add_explicit(&R.queued_total, now - c->accounted, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&R.queued_total, c->accounted - now, memory_order_relaxed);
+    c->accounted = now;
+}
+
+/* Closes a client that cannot take len more bytes: its own queue (realtime.max_queue_bytes)
+ * or all connections' together (realtime.max_queued_bytes_total) would pass their limit.
+ * What it has not been handed to the socket yet is dropped at once (whole frames and
+ * records only: nothing is cut in half); it resumes from the history. */
+static int too_slow(client_t *c, size_t len)
+{
+    const char *which;
+    if (queued_bytes(c) + len > R.max_queue)
+        which = "its send queue is full";
+    else if (atomic_load_explicit(&R.queued_total, memory_order_relaxed) + len > R.max_queued_total)
+        which = "the send queues of all connections are full";
+    else
+        return 0;
+    cn_log(CN_LOG_INFO, NULL,
+           "realtime: closing a client that does not keep up (%zu bytes queued; %s)",
+           queued_bytes(c), which);
+    atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
+    c->out.len = 0;
+    account(c);
+    if (c->kind == CLIENT_WS) {
+        ws_queue_close(c, 1008, "send queue full: reconnect and resume");
+    } else {
+        c->closing = 1;
+        mark_dirty(c);
+    }
+    return 1;
+}
+
+/* Queues one message; a client that cannot take it is closed as too slow (1008). */
 static void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
 {
-    if (c->closing || c->dead)
+    if (c->closing || c->dead || too_slow(c, len))
         return;
-    if (queued_bytes(c) + len > R.max_queue) {
-        cn_log(CN_LOG_INFO, NULL, "realtime: closing a client that does not keep up (%zu bytes)",
-               queued_bytes(c));
-        atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
-        if (c->kind == CLIENT_WS) {
-            ws_queue_close(c, 1008, "send queue full: reconnect and resume");
-        } else {
-            c->closing = 1;
-            mark_dirty(c);
-        }
-        return;
-    }
     if (c->kind == CLIENT_WS) {
         /* written straight into the client's buffer: queueing through wslay would cost a
          * malloc and two copies per delivery. wslay still parses what clients send and
@@ -557,6 +637,7 @@ static void client_send(client_t *c, const char *json, size_t len, const char *s
     } else if (sse != NULL) { /* callers that only speak to WebSockets pass none */
         cn_buf_append(&c->out, sse, sse_len);
     }
+    account(c);
     mark_dirty(c);
 }
 
@@ -627,6 +708,7 @@ static void written(client_t *c)
 {
     c->busy = 0;
     c->writing.len = 0;
+    account(c);
     flush(c);
 }
 
@@ -705,6 +787,7 @@ static void client_free(client_t *c)
     }
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
+    account(c);
     if (c->kind == CLIENT_WS) {
         if (c->sock != NULL)
             h2o_socket_close(c->sock);
@@ -930,6 +1013,7 @@ static int authenticated(client_t *c, const cn_principal_t *p)
     cn_err_t err = {0};
     if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
         return -1;
+    anon_give(c); /* from here on it counts for its principal, or is refused */
     who_t *w = who_new(p);
     cap_t cap = principal_take(w);
     if (cap != CAP_NONE) {
@@ -1218,6 +1302,7 @@ static void sse_dispose(void *p)
         client_free(c);
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
+    account(c);
 }
 
 static int get_sse(cn_req_t *r)
@@ -1297,26 +1382,38 @@ static int get_presence(cn_req_t *r)
 
 /* ---- fan-out ---- */
 
-/* Committing thread, under the write lock (see events.h): one message per loop. */
+/* Committing thread, under the write lock (see events.h): one message per loop.
+ *
+ * Loops change their n_subs without R.lock, so each loop's count is read exactly once and
+ * that one reading decides both the message and the reference it holds: reading it again
+ * could post more messages than the delivery has slots and references (a loop that
+ * subscribed meanwhile), or fewer (one whose last subscriber left), and a loop would free
+ * the delivery while others still read it. A loop skipped here because it had no subscriber
+ * yet reads this event from the history, which already holds it (see the top of the file). */
 static void on_event(const cn_event_t *ev, void *ud)
 {
     (void)ud;
     atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
     pthread_mutex_lock(&R.lock);
-    /* The loops change n_subs meanwhile: the hubs are chosen once, so that as many
-     * messages go out as the count of references the delivery starts with. */
-    delivery_t *d = NULL;
+    int any = 0;
+    for (int i = 0; i < R.n_hubs && !any; i++)
+        any = R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
+    if (!any) { /* the common idle case: nothing formatted, nothing allocated */
+        pthread_mutex_unlock(&R.lock);
+        return;
+    }
+    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)R.n_hubs * sizeof(dmsg_t));
     int targets = 0;
     for (int i = 0; i < R.n_hubs; i++) {
-        if (!R.hubs[i].bound || atomic_load(&R.hubs[i].n_subs) == 0)
-            continue;
-        if (d == NULL) /* room for every hub left: one allocation */
-            d = cn_calloc(1, sizeof(*d) + (size_t)(R.n_hubs - i) * sizeof(dmsg_t));
-        d->msgs[targets].d = d;
-        d->msgs[targets++].hub = &R.hubs[i];
+        hub_t *hub = &R.hubs[i];
+        if (hub->bound && atomic_load(&hub->n_subs) > 0) {
+            d->msgs[targets].d = d;
+            d->msgs[targets++].to = hub;
+        }
     }
-    if (d == NULL) {
+    if (targets == 0) { /* the last subscribers left since the first look */
         pthread_mutex_unlock(&R.lock);
+        free(d);
         return;
     }
     cn_buf_t key = {0}, json = {0}, sse = {0};
@@ -1331,8 +1428,8 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse_len = sse.len;
     d->seq = ev->seq;
     atomic_init(&d->refs, targets);
-    for (int k = 0; k < targets; k++) /* d lives until the last of them is handled */
-        h2o_multithread_send_message(&d->msgs[k].hub->receiver, &d->msgs[k].super);
+    for (int k = 0; k < targets; k++)
+        h2o_multithread_send_message(&d->msgs[k].to->receiver, &d->msgs[k].super);
     pthread_mutex_unlock(&R.lock);
 }
 
@@ -1395,10 +1492,56 @@ static int credential_revoked(const who_t *p)
     return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4);
 }
 
+/* The stream's connection socket (NULL if the protocol layer gives none). */
+static h2o_socket_t *sse_socket(client_t *c)
+{
+    h2o_conn_t *conn = c->req->conn;
+    return conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+}
+
+/*
+ * h2o reads nothing from an HTTP/1 connection while its streamed answer runs, so a client
+ * that has gone is otherwise seen only when a write fails (a heartbeat or two later, 30-60
+ * s), holding its cap slots that long: a tab that lost its network could not reconnect.
+ * Once a tick, one poll() asks the kernel about every stream of the loop: POLLRDHUP is set
+ * as soon as the peer's FIN has arrived, even behind unread bytes (a pipelined request, a
+ * TLS close_notify); POLLHUP or POLLERR after a reset. Such a stream gives its slots back
+ * at once and ends.
+ */
+static void sse_reap_gone(hub_t *hub)
+{
+    size_t n = 0;
+    for (h2o_linklist_t *l = hub->clients.next; l != &hub->clients; l = l->next) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
+        h2o_socket_t *sock = c->kind == CLIENT_SSE && !c->closing ? sse_socket(c) : NULL;
+        int fd = sock != NULL ? h2o_socket_get_fd(sock) : -1;
+        if (fd < 0)
+            continue;
+        if (n == hub->polls_cap) {
+            hub->polls_cap = hub->polls_cap ? hub->polls_cap * 2 : 16;
+            hub->polls = cn_realloc(hub->polls, hub->polls_cap * sizeof(*hub->polls));
+            hub->polled = cn_realloc(hub->polled, hub->polls_cap * sizeof(*hub->polled));
+        }
+        hub->polls[n] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+        hub->polled[n++] = c;
+    }
+    if (n == 0 || poll(hub->polls, n, 0) <= 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!(hub->polls[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            continue;
+        client_t *c = hub->polled[i];
+        caps_release(c); /* now, not when the final write fails */
+        c->closing = 1;
+        mark_dirty(c);
+    }
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, tick, entry);
     uint64_t now = h2o_now(hub->loop);
+    sse_reap_gone(hub);
     for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
         next = l->next;
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
@@ -1520,6 +1663,8 @@ void cn_realtime_loop_free(void)
             free(c);
         }
     free(hub->buckets);
+    free(hub->polls);
+    free(hub->polled);
     cn_store_close(hub->reader);
     this_hub = NULL;
 }
@@ -1548,6 +1693,20 @@ void cn_realtime_free(void)
 }
 
 /* ---- metrics ---- */
+
+/* What each cap holds now: the process's slots, and the counters' sums by kind. */
+static void caps_held(long held[CAP_COUNT])
+{
+    memset(held, 0, CAP_COUNT * sizeof(*held));
+    held[CAP_PROCESS] = atomic_load(&R.n_slots);
+    pthread_mutex_lock(&R.counters_lock);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(R.counters); i++)
+        for (struct counter *c = R.counters[i]; c != NULL; c = c->next)
+            held[c->key[0] == 'p'   ? CAP_PRINCIPAL
+                 : c->key[0] == 't' ? CAP_TENANT
+                                    : CAP_ANON] += c->n;
+    pthread_mutex_unlock(&R.counters_lock);
+}
 
 static void collect(cn_buf_t *out, void *data)
 {
@@ -1579,6 +1738,20 @@ static void collect(cn_buf_t *out, void *data)
     for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
         cn_buf_appendf(out, "cairn_realtime_refusals_total{cap=\"%s\"} %ld\n", caps[cap].label,
                        atomic_load(&stats.refusals[cap]));
+    long held[CAP_COUNT];
+    caps_held(held);
+    cn_buf_lit(out, "# HELP cairn_realtime_cap_held Connections counted against each cap, summed"
+                    " over principals, tenants and client addresses.\n"
+                    "# TYPE cairn_realtime_cap_held gauge\n");
+    for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
+        cn_buf_appendf(out, "cairn_realtime_cap_held{cap=\"%s\"} %ld\n", caps[cap].label,
+                       held[cap]);
+    cn_buf_appendf(out,
+                   "# HELP cairn_realtime_queued_bytes Unsent bytes of all realtime connections"
+                   " (at most realtime.max_queued_bytes_total).\n"
+                   "# TYPE cairn_realtime_queued_bytes gauge\n"
+                   "cairn_realtime_queued_bytes %zu\n",
+                   atomic_load(&R.queued_total));
 }
 
 /* ---- module ---- */
@@ -1595,6 +1768,8 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     R.max_connections = cfg->rt_max_connections;
     R.max_per_tenant = cfg->rt_max_per_tenant;
     R.max_per_principal = cfg->rt_max_per_principal;
+    R.max_anon_per_ip = cfg->rt_max_anon_per_ip;
+    R.max_queued_total = (size_t)cfg->rt_max_queued_bytes_total;
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);

@@ -667,6 +667,27 @@ describe('realtime connection caps', () => {
     await closeAll(open);
   });
 
+  test('event streams whose clients vanished give their slots back without waiting for a heartbeat', async () => {
+    // h2o reads nothing from a connection while it streams, so only a failed write used to
+    // notice the drop: the slots stayed taken for 30-60 s and a reconnecting browser got 429
+    const streams = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await attemptSse(TOKEN);
+      assert.ok(r.res, `stream ${i} opened`);
+      streams.push(r);
+    }
+    await refused(attemptSse(TOKEN), 'principal');
+    for (const s of streams) s.res.socket.destroy(); // the network is gone: no request ends them
+    let back;
+    await waitFor(async () => {
+      const r = await attemptSse(TOKEN);
+      if (r.res) back = r;
+      return r.res !== undefined;
+    }, 15_000, 'a new stream once the vanished ones were noticed', 200);
+    back.res.destroy();
+    await waitFor(async () => metric(await metrics(), 'cairn_realtime_connections') === 0, 15_000, 'no connection left');
+  });
+
   test('one tenant: over realtime.max_per_tenant 429; key revocation and sign-out (4401) give the slots back', async () => {
     const token = await owner('caps-tenant');
     const key = await api(srv.url, token).post('/api/v1/api-keys', { name: 'caps', permissions: ['realtime.read', 'notes.read'] });
@@ -730,11 +751,88 @@ describe('realtime connection caps', () => {
     c.ws.close();
   });
 
+  const held = async () => {
+    const m = await metrics();
+    return ['principal', 'tenant', 'unauthenticated', 'process'].map((cap) => metric(m, `cairn_realtime_cap_held{cap="${cap}"}`));
+  };
+
+  test('unauthenticated WebSockets are capped per client address (realtime.max_unauthenticated_per_ip) and stop counting once authenticated', async () => {
+    const own = await startServer({ env: { CAIRN_REALTIME_MAX_UNAUTHENTICATED_PER_IP: '2' } });
+    const anon = [];
+    for (let i = 0; i < 2; i++) {
+      const c = client(own.url, { header: false });
+      await c.opened;
+      anon.push(c);
+    }
+    const third = await new Promise((resolve, reject) => {
+      const c = client(own.url, { header: false });
+      c.ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, problem: JSON.parse(body) }));
+      });
+      c.ws.on('open', () => resolve({ opened: c }));
+      c.ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+    });
+    if (third.opened) third.opened.ws.close();
+    assert.equal(third.status, 429, 'a third connection without credentials is refused');
+    assert.equal(third.problem.type, 'urn:cairn:problem:realtime-connections-unauthenticated-per-ip');
+    assert.match(third.problem.detail, /realtime\.max_unauthenticated_per_ip/);
+    const m = (await api(own.url).get('/metrics')).text;
+    assert.equal(metric(m, 'cairn_realtime_refusals_total{cap="unauthenticated"}'), 1);
+    assert.equal(metric(m, 'cairn_realtime_cap_held{cap="unauthenticated"}'), 2);
+    // credentials on the upgrade: not counted as unauthenticated
+    const withHeader = client(own.url);
+    await ready(withHeader);
+    // one authenticates by message: its address may open another
+    anon[0].send({ op: 'auth', token: TOKEN });
+    await ready(anon[0]);
+    const next = client(own.url, { header: false });
+    await next.opened;
+    for (const c of [...anon, next, withHeader]) c.ws.close();
+    await waitFor(async () => metric((await api(own.url).get('/metrics')).text, 'cairn_realtime_cap_held{cap="unauthenticated"}') === 0,
+      15_000, 'the unauthenticated counts given back');
+    await own.stop();
+  });
+
+  test('all connections\' queues together stay under realtime.max_queued_bytes_total: past it the growing one is closed with 1008', async () => {
+    // each connection alone could queue 64 MiB; the process budget is 64 KiB
+    const own = await startServer({ env: { CAIRN_REALTIME_MAX_QUEUE_BYTES: '64M', CAIRN_REALTIME_MAX_QUEUED_BYTES_TOTAL: '64K' } });
+    const m = async () => (await api(own.url).get('/metrics')).text;
+    const slow = client(own.url);
+    await ready(slow);
+    assert.equal((await subscribed(slow, { channel: 'notes' })).op, 'subscribed');
+    slow.ws._socket.pause();
+    const body = 'z'.repeat(20_000);
+    let peak = 0;
+    for (let i = 0; i < 1000 && metric(await m(), 'cairn_realtime_slow_closes_total') === 0; i++) {
+      assert.equal((await createNote(own, `fill-${i}`, TOKEN, body)).status, 201);
+      peak = Math.max(peak, metric(await m(), 'cairn_realtime_queued_bytes'));
+    }
+    assert.equal(metric(await m(), 'cairn_realtime_slow_closes_total'), 1, 'the slow reader was closed by the process budget');
+    assert.ok(peak <= 65536, `queued bytes stayed within the budget (peak ${peak})`);
+    assert.ok(own.logs().some((l) => /send queues of all connections are full/.test(l.msg || '')));
+    slow.ws._socket.resume();
+    assert.equal((await withTimeout(slow.closeInfo, 10_000, 'the 1008 close')).code, 1008);
+    await waitFor(async () => metric(await m(), 'cairn_realtime_queued_bytes') === 0, 15_000, 'the queue given back');
+    await own.stop();
+  });
+
   test('server shutdown with connections open gives every count back', async () => {
-    const w = (await attempt(TOKEN)).c;
-    const s = await attemptSse(TOKEN);
+    // closed by the client: every cap's count returns to 0
+    await waitFor(async () => (await held()).every((n) => n === 0), 15_000, 'no count held before');
+    let w = (await attempt(TOKEN)).c;
+    let s = await attemptSse(TOKEN);
     assert.ok(w && s.res);
-    await sleep(200);
+    await waitFor(async () => String(await held()) === '2,2,0,2', 15_000, 'both counted for the principal, tenant and process');
+    w.ws.close();
+    s.res.destroy();
+    await waitFor(async () => (await held()).every((n) => n === 0), 15_000, 'every count given back');
+    // open at shutdown: closed with 1001, and nothing is left counted when the hub is freed
+    w = (await attempt(TOKEN)).c;
+    s = await attemptSse(TOKEN);
+    assert.ok(w && s.res);
+    await waitFor(async () => String(await held()) === '2,2,0,2', 15_000, 'both counted again');
     assert.equal(await srv.stop(), 0);
     assert.equal((await w.closeInfo).code, 1001);
     assert.ok(!srv.logs().some((l) => /not given back/.test(l.msg || '')), 'counts left at shutdown');

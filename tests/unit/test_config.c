@@ -647,6 +647,8 @@ static void test_print_lists_every_key_once_by_module(void **state)
         "realtime.max_connections",
         "realtime.max_per_tenant",
         "realtime.max_per_principal",
+        "realtime.max_unauthenticated_per_ip",
+        "realtime.max_queued_bytes_total",
         "# module auth",
         "auth.secrets_key_file",
         "auth.allow_unusable_secrets",
@@ -680,7 +682,7 @@ static void test_print_lists_every_key_once_by_module(void **state)
     cn_config_defaults(&c);
     printed = print_config(&c);
     n = printed_items(printed, items, CN_ARRAY_SIZE(items));
-    assert_string_equal(items[n - 1], "realtime.max_per_principal");
+    assert_string_equal(items[n - 1], "realtime.max_queued_bytes_total");
     free(printed);
     cn_config_free(&c);
 }
