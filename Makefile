@@ -4,8 +4,12 @@ JOBS ?= 2
 DATA ?= ./data
 LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 30
+# what clang-format owns: `make format` rewrites these, `make format-check` fails on a difference
+FORMAT_FILES = $(wildcard src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h \
+                          tests/unit/*.c tests/fuzz/*.c bench/*.c)
 
-.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint format docs clean
+.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint \
+	format format-check coverage docs clean
 
 run: deps build
 	@scripts/run --listen $(LISTEN) --data $(DATA)
@@ -16,8 +20,10 @@ test: deps build build-asan build-tsan build-fuzz
 deps:
 	@scripts/deps
 
+# compile_commands.json: the flags clang-tidy (make lint) and editors use
 build:
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_TESTS=ON >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_TESTS=ON \
+	  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 	@cmake --build build -j$(JOBS)
 
 build-asan:
@@ -44,16 +50,30 @@ fuzz: build-fuzz
 bench: build
 	@bash bench/run.sh
 
-lint:
-	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -I src src
+# cppcheck and clang-tidy (.clang-tidy); needs the build's compile_commands.json
+lint: build
+	@JOBS=$(JOBS) scripts/lint
 
 format:
-	@clang-format -i src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c
+	@clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# line coverage of the unit tests, per file of src/ and in total (build-coverage, gcovr);
+# atomic counters, as threaded tests otherwise race on them and leave negative counts
+coverage:
+	@cmake -S . -B build-coverage -DCMAKE_BUILD_TYPE=Debug -DCAIRN_TESTS=ON \
+	  -DCMAKE_C_FLAGS="--coverage -fprofile-update=atomic" \
+	  -DCMAKE_EXE_LINKER_FLAGS=--coverage >/dev/null
+	@cmake --build build-coverage -j$(JOBS)
+	@find build-coverage -name '*.gcda' -delete
+	@cd build-coverage && ctest --output-on-failure -j$(JOBS)
+	@gcovr --root . --filter 'src/' --print-summary -j $(JOBS) build-coverage
 
 # The key tables of docs/configuration.md, from the binary's tables (a test checks them).
 docs: build
 	@scripts/config-docs
 
 clean:
-	@rm -rf build build-asan build-tsan build-fuzz
+	@rm -rf build build-asan build-tsan build-fuzz build-coverage

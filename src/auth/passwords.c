@@ -63,7 +63,8 @@ static int load_common(const char *path)
             n_common++;
     }
     fclose(f);
-    qsort(common, n_common, sizeof(char *), cmp_str);
+    if (common != NULL) /* NULL when the list was empty; qsort must not get it */
+        qsort(common, n_common, sizeof(char *), cmp_str);
     return n_common > 0 ? 0 : -1;
 }
 

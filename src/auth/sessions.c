@@ -38,7 +38,7 @@ static int64_t now_s(void)
 static void rebuild(size_t cap, int64_t now)
 {
     slot_t *old = T.slots;
-    size_t old_cap = T.cap;
+    size_t old_cap = old != NULL ? T.cap : 0;
     T.slots = cn_calloc(cap, sizeof(slot_t));
     T.cap = cap;
     T.count = 0;

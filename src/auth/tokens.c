@@ -209,7 +209,7 @@ static int retire_now(cn_store_t *s, const char *kid, const char *keep,
 int auth_keys_retire(cn_store_t *s, const char *kid, void (*each)(const char *kid, void *ud),
                      void *ud, cn_err_t *err)
 {
-    char newest[40], fresh[40], found[40];
+    char newest[40] = "", fresh[40], found[40];
     int rc = cn_store_begin(s, err);
     if (rc == 0)
         rc = newest_active(s, newest, err);

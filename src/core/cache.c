@@ -192,7 +192,7 @@ static void free_list(entry_t *e)
 static void grow_buckets(shard_t *sh)
 {
     size_t n = sh->n_buckets * 2;
-    entry_t **b = cn_calloc(n, sizeof(*b));
+    entry_t **b = cn_calloc(n, sizeof(entry_t *));
     for (size_t i = 0; i < sh->n_buckets; i++) {
         entry_t *e = sh->buckets[i];
         while (e != NULL) {
@@ -225,7 +225,7 @@ void cn_cache_init(int64_t max_bytes, int default_ttl_ms)
         if (i < C.n_shards) {
             sh->budget = (size_t)(C.max_bytes / C.n_shards);
             sh->n_buckets = FIRST_BUCKETS;
-            sh->buckets = cn_calloc(sh->n_buckets, sizeof(*sh->buckets));
+            sh->buckets = cn_calloc(sh->n_buckets, sizeof(entry_t *));
         }
     }
     C.ready = 1;

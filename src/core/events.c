@@ -168,7 +168,7 @@ static void insert(chan_t *c)
         forget_idle();
     if (E.count + 1 > E.cap / 2) {
         size_t cap = E.cap ? E.cap * 2 : 256;
-        chan_t **b = cn_calloc(cap, sizeof(*b));
+        chan_t **b = cn_calloc(cap, sizeof(chan_t *));
         for (size_t i = 0; i < E.cap; i++)
             for (chan_t *x = E.buckets[i], *next; x != NULL; x = next) {
                 next = x->next;

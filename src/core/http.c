@@ -750,6 +750,8 @@ static int is_json_type(h2o_iovec_t ct)
 static int is_media_type(h2o_iovec_t ct, const char *type)
 {
     size_t n = 0, k = strlen(type);
+    if (ct.base == NULL)
+        return 0;
     while (n < ct.len && ct.base[n] != ';' && ct.base[n] != ' ')
         n++;
     return n == k && strncasecmp(ct.base, type, k) == 0;
@@ -872,6 +874,8 @@ int cn_token_authenticate(cn_store_t *s, const char *token, size_t len, cn_princ
 int cn_principal_allowed(cn_store_t *s, const cn_principal_t *p, const char *permission,
                          cn_err_t *err)
 {
+    if (permission == NULL) /* outside_request would read that as "authenticate a token" */
+        return cn_err_set(err, CN_EFORBIDDEN, "no permission named");
     return outside_request(s, NULL, 0, (cn_principal_t *)p, permission, err);
 }
 

@@ -23,7 +23,11 @@ typedef struct st_cn_rate_result_t {
     int retry_after_s; /* when denied: seconds until one token is back */
 } cn_rate_result_t;
 
-/** Takes one token from key's bucket at time now_ms. */
+/**
+ * Takes one token from key's bucket at time now_ms (the server passes cn_now_ms(); tests
+ * their own clock). Safe from any thread. A time earlier than the bucket's last update, as
+ * when another thread read the clock first but took the lock later, counts as that update.
+ */
 void cn_ratelimit_take(cn_ratelimit_t *rl, const char *key, int64_t now_ms, cn_rate_result_t *out);
 
 #endif

@@ -484,7 +484,7 @@ static chansubs_t *chan_get(hub_t *hub, const char *key)
         return c;
     if (hub->count + 1 > hub->cap / 2) {
         size_t cap = hub->cap ? hub->cap * 2 : 64;
-        chansubs_t **b = cn_calloc(cap, sizeof(*b));
+        chansubs_t **b = cn_calloc(cap, sizeof(chansubs_t *));
         for (size_t i = 0; i < hub->cap; i++)
             for (chansubs_t *x = hub->buckets[i], *next; x != NULL; x = next) {
                 next = x->next;
@@ -751,13 +751,21 @@ static void flush(client_t *c)
     start_write(c);
 }
 
+/* Unlinks and returns the first node of the non-empty list anchor: h2o_linklist_unlink's
+ * effect, written through the anchor so that clang's analyzer sees the list shrink. */
+static h2o_linklist_t *list_shift(h2o_linklist_t *anchor)
+{
+    h2o_linklist_t *node = anchor->next;
+    anchor->next = node->next;
+    node->next->prev = anchor;
+    node->next = node->prev = NULL;
+    return node;
+}
+
 static void flush_dirty(hub_t *hub)
 {
-    while (!h2o_linklist_is_empty(&hub->dirty)) {
-        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, dirty, hub->dirty.next);
-        h2o_linklist_unlink(&c->dirty);
-        flush(c);
-    }
+    while (!h2o_linklist_is_empty(&hub->dirty))
+        flush(H2O_STRUCT_FROM_MEMBER(client_t, dirty, list_shift(&hub->dirty)));
 }
 
 /* ---- clients ---- */
@@ -1333,7 +1341,7 @@ static int get_sse(cn_req_t *r)
         free(c->principal);
         return rc;
     }
-    client_t **owner = h2o_mem_alloc_shared(&req->pool, sizeof(*owner), sse_dispose);
+    client_t **owner = h2o_mem_alloc_shared(&req->pool, sizeof(client_t *), sse_dispose);
     *owner = c;
     c->hub = hub;
     c->kind = CLIENT_SSE;
@@ -1464,8 +1472,9 @@ static void deliver(hub_t *hub, const delivery_t *d)
 static void on_deliveries(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        dmsg_t *m = H2O_STRUCT_FROM_MEMBER(dmsg_t, super.link, messages->next);
+    for (h2o_linklist_t *node = messages->next, *next; node != messages; node = next) {
+        next = node->next; /* read before the unlink: the analyzer follows h2o's list so */
+        dmsg_t *m = H2O_STRUCT_FROM_MEMBER(dmsg_t, super.link, node);
         h2o_linklist_unlink(&m->super.link);
         if (hub->bound)
             deliver(hub, m->d);
@@ -1642,9 +1651,12 @@ void cn_realtime_loop_stop(void)
     pthread_mutex_lock(&R.lock);
     hub->bound = 0; /* no more deliveries are posted to this loop */
     pthread_mutex_unlock(&R.lock);
-    /* client_free unlinks each; an event stream's client_t stays with its request's pool */
-    while (!h2o_linklist_is_empty(&hub->clients))
-        client_free(H2O_STRUCT_FROM_MEMBER(client_t, link, hub->clients.next));
+    /* client_free unlinks each (and touches no other client); an event stream's client_t
+     * stays with its request's pool */
+    for (h2o_linklist_t *node = hub->clients.next, *next; node != &hub->clients; node = next) {
+        next = node->next;
+        client_free(H2O_STRUCT_FROM_MEMBER(client_t, link, node));
+    }
 }
 
 void cn_realtime_loop_free(void)

@@ -334,6 +334,9 @@ static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *f
     return NULL;
 }
 
+/* the field list of a route without a query schema: every parameter is unknown */
+static const cn_field_t no_fields[] = {{0}};
+
 int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json_t **out,
                          cn_verrors_t *errs)
 {
@@ -341,12 +344,11 @@ int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json
     for (size_t i = 0; i < n; i++) {
         char clean[64];
         sanitize_key(kv[i].key, kv[i].key_len, clean, sizeof(clean));
-        const cn_field_t *f = s != NULL ? s->fields : NULL;
-        while (
-            f != NULL && f->name != NULL &&
-            !(strlen(f->name) == kv[i].key_len && memcmp(f->name, kv[i].key, kv[i].key_len) == 0))
+        const cn_field_t *f = s != NULL ? s->fields : no_fields;
+        while (f->name != NULL && !(strlen(f->name) == kv[i].key_len &&
+                                    memcmp(f->name, kv[i].key, kv[i].key_len) == 0))
             f++;
-        if (f == NULL || f->name == NULL) {
+        if (f->name == NULL) {
             cn_verrors_add(errs, clean, "is not a known query parameter");
             continue;
         }

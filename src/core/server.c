@@ -99,8 +99,10 @@ static void start_connection(cn_loop_t *loop, int fd)
 static void on_handoff(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, handoff, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        handoff_t *m = H2O_STRUCT_FROM_MEMBER(handoff_t, super.link, messages->next);
+    /* next is read before the unlink: a form the static analyzer follows through h2o's list */
+    for (h2o_linklist_t *node = messages->next, *next; node != messages; node = next) {
+        next = node->next;
+        handoff_t *m = H2O_STRUCT_FROM_MEMBER(handoff_t, super.link, node);
         h2o_linklist_unlink(&m->super.link);
         if (loop->stopping) /* like a connection still in the backlog at shutdown */
             close(m->fd);
@@ -150,10 +152,9 @@ static size_t open_connections(cn_loop_t *loop)
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     cn_loop_t *loop = H2O_STRUCT_FROM_MEMBER(cn_loop_t, control, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m =
-            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-        h2o_linklist_unlink(&m->link);
+    for (h2o_linklist_t *node = messages->next, *next; node != messages; node = next) {
+        next = node->next;
+        h2o_linklist_unlink(node);
     }
     if (loop->stopping)
         return;
@@ -327,6 +328,7 @@ static int listen_socket(const char *hostport, uint16_t *port_io, cn_err_t *err)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     freeaddrinfo(res);
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss)); /* clang's analyzer does not see getsockname write it */
     socklen_t sl = sizeof(ss);
     if (*port_io == 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
         *port_io = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port

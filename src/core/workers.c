@@ -109,8 +109,9 @@ void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver)
 
 void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    while (!h2o_linklist_is_empty(messages)) {
-        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, msg.link, messages->next);
+    for (h2o_linklist_t *node = messages->next, *next; node != messages; node = next) {
+        next = node->next; /* read before the unlink: the analyzer follows h2o's list so */
+        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, msg.link, node);
         h2o_linklist_unlink(&item->msg.link);
         if (item->req != NULL) {
             item->req->work = NULL;

@@ -17,7 +17,7 @@ static const cn_migration_t *find(const cn_migration_set_t *sets, size_t n_sets,
                                   size_t module_len, int64_t version)
 {
     for (size_t i = 0; i < n_sets; i++) {
-        if (strlen(sets[i].module) != module_len || memcmp(sets[i].module, module, module_len))
+        if (strlen(sets[i].module) != module_len || memcmp(sets[i].module, module, module_len) != 0)
             continue;
         for (const cn_migration_t *m = sets[i].list; m->version != 0; m++)
             if (m->version == version)

@@ -649,7 +649,7 @@ static int flush_chunk(cn_req_t *r, batch_out_t *o, chunk_t *c, size_t base, siz
         if (c->valid[i])
             keep[k++] = c->items[i];
     char ids[INS_CHUNK][CN_UUID_LEN + 1];
-    unsigned char dup[INS_CHUNK];
+    unsigned char dup[INS_CHUNK] = {0};
     int rc = k ? store_chunk(r, keep, k, ids, dup) : 0;
     if (rc != 0)
         return rc; /* the store failed: nothing of this request is acknowledged */

@@ -271,7 +271,7 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
                        " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3");
     if (!f->n_channels) {
         a[n++] = CN_VTEXT(INS_ALL_CHANNELS);
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel = $4");
+        snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel = $4");
     } else {
         len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel IN (");
         for (size_t i = 0; i < 5; i++) {
@@ -435,7 +435,8 @@ static int metrics_from_rows(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
                               " SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END)"
                               " FROM interactions",
                               0, sql, args);
-    strcat(sql, " GROUP BY channel, sentiment"); /* the builder stops below INS_SQL_MAX */
+    size_t used = strlen(sql); /* the builder stops below INS_SQL_MAX */
+    snprintf(sql + used, sizeof(sql) - used, " GROUP BY channel, sentiment");
     cn_stmt_t *st;
     int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
     if (rc != 0)
@@ -719,7 +720,7 @@ static int search_answer(search_t *x)
     if (n > x->limit && x->offset + x->limit < SEARCH_CANDIDATES) {
         char next[24];
         cn_jw_str(&w, next,
-                  (size_t)snprintf(next, sizeof(next), "%lld", (long long)(x->offset + x->limit)));
+                  (size_t)snprintf(next, sizeof(next), "%lld", (long long)x->offset + x->limit));
     } else {
         cn_jw_null(&w);
     }

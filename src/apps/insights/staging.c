@@ -178,7 +178,7 @@ static int write_rows(cn_store_t *s, cn_err_t *err)
     for (size_t i = 0; i < n; i++)
         v[i]->order = i;
     if (n > 1)
-        qsort(v, n, sizeof(*v), by_tenant_then_order);
+        qsort(v, n, sizeof(row_t *), by_tenant_then_order);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0;) {
         const ins_item_t *items[INS_CHUNK];
