@@ -73,77 +73,124 @@ static unsigned rn(rng_t *r, unsigned n)
 /* ---------------------------------------------------------------- vocabulary */
 
 static const char *const products[] = {
-    "headphones", "charger", "laptop", "phone case", "subscription", "blender", "coffee machine",
-    "sneakers", "backpack", "monitor", "keyboard", "mouse", "router", "printer", "vacuum cleaner",
-    "jacket", "mattress", "sofa", "desk lamp", "camera", "tablet", "smartwatch", "speaker",
-    "television", "microwave", "kettle", "toaster", "fridge", "dishwasher", "washing machine",
-    "drill", "tent", "bike", "helmet", "stroller", "car seat", "perfume", "shampoo",
-    "moisturiser", "vitamins", "protein powder", "yoga mat", "dumbbells", "guitar", "gift card",
-    "sunglasses", "watch", "wallet", "suitcase", "umbrella", "desk chair", "bookshelf", "pillow",
-    "blanket", "frying pan", "knife set", "water bottle", "hoodie", "running shoes", "e-reader",
+    "headphones",     "charger",        "laptop",    "phone case",    "subscription",
+    "blender",        "coffee machine", "sneakers",  "backpack",      "monitor",
+    "keyboard",       "mouse",          "router",    "printer",       "vacuum cleaner",
+    "jacket",         "mattress",       "sofa",      "desk lamp",     "camera",
+    "tablet",         "smartwatch",     "speaker",   "television",    "microwave",
+    "kettle",         "toaster",        "fridge",    "dishwasher",    "washing machine",
+    "drill",          "tent",           "bike",      "helmet",        "stroller",
+    "car seat",       "perfume",        "shampoo",   "moisturiser",   "vitamins",
+    "protein powder", "yoga mat",       "dumbbells", "guitar",        "gift card",
+    "sunglasses",     "watch",          "wallet",    "suitcase",      "umbrella",
+    "desk chair",     "bookshelf",      "pillow",    "blanket",       "frying pan",
+    "knife set",      "water bottle",   "hoodie",    "running shoes", "e-reader",
 };
 static const char *const subjects[] = {
-    "I", "We", "My wife", "My husband", "Our team", "My son", "My daughter", "My colleague",
-    "My partner", "Our office",
+    "I",      "We",          "My wife",      "My husband", "Our team",
+    "My son", "My daughter", "My colleague", "My partner", "Our office",
 };
 static const char *const bought[] = {
     "ordered", "bought", "received", "returned", "tried", "picked up", "upgraded", "replaced",
 };
 static const char *const whens[] = {
-    "last week", "yesterday", "two days ago", "this morning", "last month", "on Monday",
-    "on Friday", "over the weekend", "a few weeks ago", "before the holidays",
+    "last week", "yesterday", "two days ago",     "this morning",    "last month",
+    "on Monday", "on Friday", "over the weekend", "a few weeks ago", "before the holidays",
 };
 static const char *const outcomes_pos[] = {
-    "works perfectly", "was exactly as described", "is much better than expected",
-    "looks great", "arrived early and well packed", "is excellent value", "feels really solid",
-    "was easy to set up", "made my day", "is the best purchase this year",
+    "works perfectly",
+    "was exactly as described",
+    "is much better than expected",
+    "looks great",
+    "arrived early and well packed",
+    "is excellent value",
+    "feels really solid",
+    "was easy to set up",
+    "made my day",
+    "is the best purchase this year",
 };
 static const char *const outcomes_neg[] = {
-    "stopped working after two days", "arrived damaged", "broke within a week", "never arrived",
-    "keeps disconnecting", "charges very slowly", "is smaller than the photos",
-    "was missing a part", "overheats all the time", "smells strange",
+    "stopped working after two days",
+    "arrived damaged",
+    "broke within a week",
+    "never arrived",
+    "keeps disconnecting",
+    "charges very slowly",
+    "is smaller than the photos",
+    "was missing a part",
+    "overheats all the time",
+    "smells strange",
 };
 static const char *const outcomes_neu[] = {
-    "is okay for the price", "does what it says", "is about average", "arrived on the expected date",
-    "is fine I guess", "is similar to the old model",
+    "is okay for the price",        "does what it says", "is about average",
+    "arrived on the expected date", "is fine I guess",   "is similar to the old model",
 };
 static const char *const support_who[] = {
-    "Your support agent", "The customer service team", "The chat assistant",
-    "The person on the phone", "The store manager", "Your delivery driver",
+    "Your support agent",      "The customer service team", "The chat assistant",
+    "The person on the phone", "The store manager",         "Your delivery driver",
 };
 static const char *const support_how[] = {
-    "was very helpful", "was polite and quick", "was rude and unhelpful", "was slow to answer",
-    "was friendly and patient", "was not helpful at all", "solved my problem in minutes",
-    "kept me on hold for an hour", "explained everything clearly", "ignored my emails",
+    "was very helpful",
+    "was polite and quick",
+    "was rude and unhelpful",
+    "was slow to answer",
+    "was friendly and patient",
+    "was not helpful at all",
+    "solved my problem in minutes",
+    "kept me on hold for an hour",
+    "explained everything clearly",
+    "ignored my emails",
 };
 static const char *const requests[] = {
-    "Can you help me reset my password", "Please cancel my subscription",
-    "How do I track my order", "Please update my shipping address", "Why was I charged twice",
-    "Can I get an invoice for my company", "Where is my refund", "Can I change my delivery date",
-    "How do I apply my discount code", "Is the warranty still valid",
+    "Can you help me reset my password",
+    "Please cancel my subscription",
+    "How do I track my order",
+    "Please update my shipping address",
+    "Why was I charged twice",
+    "Can I get an invoice for my company",
+    "Where is my refund",
+    "Can I change my delivery date",
+    "How do I apply my discount code",
+    "Is the warranty still valid",
 };
 static const char *const request_obj[] = {
-    "I want a refund for the %s", "Can I exchange the %s for a different size",
-    "When will the %s be back in stock", "Do you ship the %s abroad",
+    "I want a refund for the %s",         "Can I exchange the %s for a different size",
+    "When will the %s be back in stock",  "Do you ship the %s abroad",
     "Is there a newer version of the %s", "My %s needs a replacement under warranty",
 };
 static const char *const issues[] = {
-    "The tracking number does not work", "The checkout page crashed twice",
-    "The login page keeps rejecting my password", "Billing sent me the wrong invoice",
-    "The return label never arrived", "The payment failed but the money was taken",
-    "The app update deleted my settings", "Shipping took almost three weeks",
-    "The discount code was not accepted", "The battery drains overnight",
-    "The screen flickers after the update", "Installation instructions were confusing",
+    "The tracking number does not work",
+    "The checkout page crashed twice",
+    "The login page keeps rejecting my password",
+    "Billing sent me the wrong invoice",
+    "The return label never arrived",
+    "The payment failed but the money was taken",
+    "The app update deleted my settings",
+    "Shipping took almost three weeks",
+    "The discount code was not accepted",
+    "The battery drains overnight",
+    "The screen flickers after the update",
+    "Installation instructions were confusing",
 };
 static const char *const praise[] = {
-    "Love it", "Fantastic service", "Great experience overall", "Really impressed",
-    "Amazing quality", "Brilliant, thank you", "Super fast delivery", "Wonderful team",
+    "Love it",         "Fantastic service",    "Great experience overall", "Really impressed",
+    "Amazing quality", "Brilliant, thank you", "Super fast delivery",      "Wonderful team",
 };
 static const char *const followups[] = {
-    "Thanks!", "Thank you so much.", "This is the third time I ask.", "Very disappointed.",
-    "Would recommend.", "Will not order again.", "Please reply soon.", "Not happy.",
-    "Keep up the good work.", "I expected better.", "Five stars.", "Any update would help.",
-    "Cheers.", "Sorry for the long message.",
+    "Thanks!",
+    "Thank you so much.",
+    "This is the third time I ask.",
+    "Very disappointed.",
+    "Would recommend.",
+    "Will not order again.",
+    "Please reply soon.",
+    "Not happy.",
+    "Keep up the good work.",
+    "I expected better.",
+    "Five stars.",
+    "Any update would help.",
+    "Cheers.",
+    "Sorry for the long message.",
 };
 static const char *const user_agents[] = {
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -200,24 +247,23 @@ static int sentence(rng_t *r, char *out, size_t cap)
     case 0:
     case 1: {
         unsigned mood = rn(r, 10);
-        const char *o = mood < 4 ? PICK(r, outcomes_pos) : mood < 8 ? PICK(r, outcomes_neg)
-                                                                    : PICK(r, outcomes_neu);
+        const char *o = mood < 4   ? PICK(r, outcomes_pos)
+                        : mood < 8 ? PICK(r, outcomes_neg)
+                                   : PICK(r, outcomes_neu);
         return snprintf(out, cap, "%s %s the %s %s and it %s.", PICK(r, subjects), PICK(r, bought),
                         PICK(r, products), PICK(r, whens), o);
     }
-    case 2:
-        return snprintf(out, cap, "%s %s.", PICK(r, support_who), PICK(r, support_how));
-    case 3:
-        return snprintf(out, cap, "%s?", PICK(r, requests));
+    case 2: return snprintf(out, cap, "%s %s.", PICK(r, support_who), PICK(r, support_how));
+    case 3: return snprintf(out, cap, "%s?", PICK(r, requests));
     case 4: {
         char tmp[128];
         snprintf(tmp, sizeof(tmp), PICK(r, request_obj), PICK(r, products));
         return snprintf(out, cap, "%s?", tmp);
     }
-    case 5:
-        return snprintf(out, cap, "%s.", PICK(r, issues));
+    case 5: return snprintf(out, cap, "%s.", PICK(r, issues));
     case 6:
-        return snprintf(out, cap, "%s! Really happy with the %s.", PICK(r, praise), PICK(r, products));
+        return snprintf(out, cap, "%s! Really happy with the %s.", PICK(r, praise),
+                        PICK(r, products));
     default:
         if (rn(r, 2))
             return snprintf(out, cap, "Order %u: %s", 100000 + rn(r, 900000), PICK(r, followups));
@@ -272,8 +318,9 @@ static uint64_t seed = 1;
 static void customer_id(int i, char out[37])
 {
     uint64_t a = splitmix(0xc0ffee + (uint64_t)i), b = splitmix(a ^ 0x5eed);
-    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xfff, (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
@@ -421,7 +468,8 @@ static int read_response(int fd, buf_t *in, buf_t *body, int *close_after)
         else if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strstr(line, "chunked") &&
                  strstr(line, "chunked") < strstr(line, "\r\n"))
             chunked = 1;
-        else if (strncasecmp(line, "connection:", 11) == 0 && strncasecmp(line + 12, "close", 5) == 0)
+        else if (strncasecmp(line, "connection:", 11) == 0 &&
+                 strncasecmp(line + 12, "close", 5) == 0)
             *close_after = 1;
     }
     body->len = 0;
@@ -538,7 +586,8 @@ static void *worker(void *arg)
                     fprintf(stderr, "insights_load: status %d: %.300s\n", status, body.data);
             } else {
                 /* "created":N,"duplicates":N,"failed":N close the answer */
-                const char *c = strstr(body.data + (body.len > 200 ? body.len - 200 : 0), "\"created\":");
+                const char *c =
+                    strstr(body.data + (body.len > 200 ? body.len - 200 : 0), "\"created\":");
                 long long cr = 0, du = 0, fa = 0;
                 if (c && sscanf(c, "\"created\":%lld,\"duplicates\":%lld,\"failed\":%lld", &cr, &du,
                                 &fa) == 3) {

@@ -144,9 +144,7 @@ static const option_t set_password_opts[] = {
     {"--password-stdin", NULL, 0, "read the password as one line from standard input"},
     {0}};
 static const option_t user_unlock_opts[] = {
-    {"--tenant", "SLUG", 1, "the tenant"},
-    {"--email", "E", 1, "the user's e-mail address"},
-    {0}};
+    {"--tenant", "SLUG", 1, "the tenant"}, {"--email", "E", 1, "the user's e-mail address"}, {0}};
 static const option_t jobs_list_opts[] = {{"--state", "S", 0, "queued, running, done or dead"},
                                           {"--name", "N", 0, "only jobs of this type"},
                                           {"--limit", "N", 0, "at most N jobs (default 50)"},

@@ -20,8 +20,8 @@ typedef struct {
     int lockout_account_attempts; /* failures per window from all IPs before throttling */
     char *reset_url;              /* page that takes ?token= in password-reset mails */
     int reset_ttl_s;
-    char *register_url; /* page that takes ?token= in registration mails */
-    int register_ttl_s; /* lifetime of a registration-confirmation token */
+    char *register_url;           /* page that takes ?token= in registration mails */
+    int register_ttl_s;           /* lifetime of a registration-confirmation token */
     int register_mail_interval_s; /* least time between two registration mails to one address */
 } auth_settings_t;
 

@@ -366,8 +366,7 @@ static void print_listening(const cn_config_t *cfg, const uint16_t *ports)
     for (size_t a = 0; a < cfg->n_listen; a++) {
         const char *colon = strrchr(cfg->listen[a], ':');
         int host_len = (int)(colon - cfg->listen[a]);
-        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a],
-                ports[a]);
+        fprintf(stderr, "listening on %s://%.*s:%u\n", scheme, host_len, cfg->listen[a], ports[a]);
         if (a == 0) /* where a person starts: the console signs in through the API */
             fprintf(stderr, "console: %s://%.*s:%u/console\n", scheme, host_len, cfg->listen[a],
                     ports[a]);

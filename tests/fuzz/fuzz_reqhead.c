@@ -47,8 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         host += is(&headers[i], "host", 4);
         folded += headers[i].name == NULL;
     }
-    if (cl != h.content_length || te != h.transfer_encoding || host != h.host ||
-        folded != h.folded)
+    if (cl != h.content_length || te != h.transfer_encoding || host != h.host || folded != h.folded)
         abort();
     return 0;
 }
