@@ -1529,7 +1529,7 @@ static void sse_reap_gone(hub_t *hub)
         if (n == hub->polls_cap) {
             hub->polls_cap = hub->polls_cap ? hub->polls_cap * 2 : 16;
             hub->polls = cn_realloc(hub->polls, hub->polls_cap * sizeof(*hub->polls));
-            hub->polled = cn_realloc(hub->polled, hub->polls_cap * sizeof(*hub->polled));
+            hub->polled = cn_realloc(hub->polled, hub->polls_cap * sizeof(client_t *));
         }
         hub->polls[n] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
         hub->polled[n++] = c;
