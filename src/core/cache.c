@@ -73,13 +73,7 @@ void cn__cache_set_clock(int64_t (*now_ms)(void))
 static uint64_t hash2(uint64_t seed, const char *a, size_t a_len, const char *b, size_t b_len)
 {
     uint64_t h = cn_fnv1a(cn_fnv1a(CN_FNV_OFFSET ^ seed, a, a_len), "\n", 1);
-    h = cn_fnv1a(h, b, b_len);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return cn_hash_mix(cn_fnv1a(h, b, b_len));
 }
 
 #define SEED_KEY 0

@@ -76,4 +76,16 @@ static inline uint64_t cn_hash_str(const char *s)
     return h;
 }
 
+/** A 64-bit finaliser (MurmurHash3's fmix64) for FNV-1a results that pick a shard: without
+ *  it, keys alike but for their end ("ip:10.0.0.1", "ip:10.0.0.2") crowd a few shards. */
+static inline uint64_t cn_hash_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
 #endif

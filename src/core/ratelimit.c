@@ -62,13 +62,7 @@ void cn_ratelimit_free(cn_ratelimit_t *rl)
  */
 static uint64_t key_hash(const char *key)
 {
-    uint64_t h = cn_hash_str(key);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return cn_hash_mix(cn_hash_str(key));
 }
 
 /* The key's bucket, or the least recently used of its probe window (recycled). */
