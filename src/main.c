@@ -182,9 +182,9 @@ static const command_t commands[] = {
      "Lists the tenant's members: e-mail, role, MFA on/off, locked until, user id."},
     {"user set-password", cmd_user_set_password, NULL, 0, set_password_opts,
      "Sets a member's password, as a password reset does: the password policy applies,\n"
-     "every session of the account in every tenant ends (refresh tokens at once; access\n"
-     "tokens that a running server issued stay valid until they expire, at most 15\n"
-     "minutes), unused reset tokens are voided, and the audit log records it. The password\n"
+     "every session of the account in every tenant ends (a running server refuses their\n"
+     "tokens within a second of its next authenticated request), unused reset tokens are\n"
+     "voided, the sign-in lockout is cleared, and the audit log records it. The password\n"
      "is prompted for twice on the terminal, or read as one line from standard input with\n"
      "--password-stdin; never from the command line."},
     {"user unlock", cmd_user_unlock, NULL, 0, user_unlock_opts,
@@ -767,6 +767,21 @@ CMD(cmd_user_list)
 }
 
 /* Reads one line from the terminal without echo; 0, or -1 when there is no terminal. */
+/* PW_MAX: room for the policy's longest password (256 characters of up to 4 bytes). */
+enum { PW_MAX = 1100 };
+
+/* One line into buf without its line end: 0, -1 when none could be read, -2 when it did
+ * not fit (never cut short: the stored password would not be the one typed). */
+static int read_line(FILE *in, char *buf, size_t cap)
+{
+    if (fgets(buf, (int)cap, in) == NULL)
+        return -1;
+    size_t n = strcspn(buf, "\r\n");
+    int whole = buf[n] != '\0' || feof(in);
+    buf[n] = '\0';
+    return whole ? 0 : -2;
+}
+
 static int prompt(FILE *in, FILE *out, const char *label, char *buf, size_t cap)
 {
     struct termios old, quiet;
@@ -776,32 +791,30 @@ static int prompt(FILE *in, FILE *out, const char *label, char *buf, size_t cap)
     tcsetattr(fileno(in), TCSAFLUSH, &quiet);
     fputs(label, out);
     fflush(out);
-    int ok = fgets(buf, (int)cap, in) != NULL;
+    int rc = read_line(in, buf, cap);
     fputs("\n", out);
     tcsetattr(fileno(in), TCSAFLUSH, &old);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return ok ? 0 : -1;
+    return rc;
 }
 
 /*
  * Reads the password: one line from stdin, or twice from the terminal without echo.
- * Returns 0, EXIT_USAGE when none could be read, EXIT_DATAERR when the two entries differ.
+ * Returns 0, EXIT_USAGE when none could be read, EXIT_DATAERR when the two entries differ
+ * or a line is longer than buf.
  */
 static int read_password(int from_stdin, char *buf, size_t cap)
 {
     if (from_stdin) {
-        if (fgets(buf, (int)cap, stdin) == NULL)
-            return EXIT_USAGE;
-        buf[strcspn(buf, "\r\n")] = '\0';
-        return 0;
+        int got = read_line(stdin, buf, cap);
+        return got == 0 ? 0 : got == -1 ? EXIT_USAGE : EXIT_DATAERR;
     }
     /* separate streams: reading and writing one FILE needs a seek in between */
     FILE *in = fopen("/dev/tty", "r"), *out = in ? fopen("/dev/tty", "w") : NULL;
-    char again[300];
-    int rc = out == NULL ? EXIT_USAGE : 0;
-    if (rc == 0 && (prompt(in, out, "Password: ", buf, cap) != 0 ||
-                    prompt(in, out, "Repeat: ", again, sizeof(again)) != 0))
-        rc = EXIT_USAGE;
+    char again[PW_MAX];
+    int rc = out == NULL ? EXIT_USAGE : 0, got = 0;
+    if (rc == 0 && ((got = prompt(in, out, "Password: ", buf, cap)) != 0 ||
+                    (got = prompt(in, out, "Repeat: ", again, sizeof(again))) != 0))
+        rc = got == -2 ? EXIT_DATAERR : EXIT_USAGE;
     if (rc == 0 && strcmp(buf, again) != 0)
         rc = EXIT_DATAERR;
     sodium_memzero(again, sizeof(again));
@@ -820,13 +833,16 @@ static int get_password(const char *command, const args_t *a, char *buf, size_t 
         fprintf(stderr, "cairn %s: no password read (without a terminal use --password-stdin)\n",
                 command);
     else if (rc != 0)
-        fprintf(stderr, "cairn %s: the two entries differ\n", command);
+        fprintf(stderr,
+                "cairn %s: the two entries differ, or the password is longer than %d "
+                "bytes\n",
+                command, PW_MAX - 2);
     return rc;
 }
 
 CMD(cmd_user_create)
 {
-    char password[300];
+    char password[PW_MAX];
     int rc = get_password("user create", a, password, sizeof(password));
     cn_store_t *store;
     if (rc == 0 && (rc = open_store(cfg, "user create", 0, 1, &store)) == 0) {
@@ -845,7 +861,7 @@ CMD(cmd_user_create)
 
 CMD(cmd_user_set_password)
 {
-    char password[300];
+    char password[PW_MAX];
     int rc = get_password("user set-password", a, password, sizeof(password));
     cn_store_t *store;
     if (rc == 0 && (rc = open_store(cfg, "user set-password", 1, 1, &store)) == 0) {
@@ -890,7 +906,10 @@ static int open_keys(cn_config_t *cfg, const char *command, cn_store_t **store)
     cn_err_t err = {0};
     if ((rc = auth_secrets_open(cfg, *store, &err)) != 0) {
         cn_store_close(*store);
-        return fail(command, rc, &err);
+        if (rc != CN_EINVAL)
+            return fail(command, rc, &err);
+        fprintf(stderr, "cairn %s: %s\n", command, err.msg); /* the key file: as serve says */
+        return EXIT_CONFIG;
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "auth/admin.h"
 #include "auth/audit.h"
 #include "auth/auth.h"
+#include "auth/lockout.h"
 #include "auth/passwords.h"
 #include "auth/tokens.h"
 
@@ -88,6 +89,8 @@ static int store_new_password(cn_store_t *s, const char *tenant, const char *use
                                   "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1"
                                   " AND revoked_at IS NULL RETURNING id",
                                   args, 2, n_sessions, err);
+    if (rc == 0) /* as a password reset does: the owner of the account is back in */
+        rc = auth_lockout_clear_user(s, user, err);
     if (rc == 0) {
         auth_audit_t e = {.tenant_id = tenant,
                           .actor = "operator",

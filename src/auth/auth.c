@@ -572,6 +572,8 @@ static int post_refresh(cn_req_t *r)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     if (rc != 0)
         return rc;
+    if (row.revoked) /* perhaps by another process: this one's memory learns it now */
+        auth_revoke_session(sid);
     if (row.revoked || row.expired)
         return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
     /* an already-rotated token came back: someone holds a copy. The session id is no

@@ -206,6 +206,18 @@ static const cn_field_t member_patch_fields[] = {
 };
 const cn_schema_t auth_member_patch_schema = {"MemberUpdate", member_patch_fields};
 
+/* 1 when the caller holds every permission the built-in role with this CN_ROLE_* bit is
+ * declared to hold; self.* concern one's own account and every role holds them. */
+static int holds_builtin_role(cn_req_t *r, unsigned bit)
+{
+    for (const cn_app_t *const *m = cn_system_modules(); m && *m; m++)
+        for (const cn_permission_t *p = (*m)->permissions; p && p->name; p++)
+            if ((p->roles & bit) && strncmp(p->name, "self.", 5) != 0 &&
+                !auth_caller_holds(r, p->name))
+                return 0;
+    return 1;
+}
+
 /* 1 when the caller holds every permission role grants (nobody hands out more). */
 static int role_within_caller(cn_req_t *r, const char *role)
 {
@@ -216,8 +228,8 @@ static int role_within_caller(cn_req_t *r, const char *role)
         return !p->is_key && strcmp(p->role, "owner") == 0;
     if (strcmp(role, "admin") == 0 || strcmp(role, "member") == 0)
         return !p->is_key && (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0);
-    if (strcmp(role, "viewer") == 0)
-        return 1; /* every *.read; the caller already holds users.manage */
+    if (strcmp(role, "viewer") == 0) /* users.manage alone (a key, a custom role) is not enough */
+        return holds_builtin_role(r, CN_ROLE_VIEWER);
     char scopes[512];
     if (!custom_role_scopes(r->store, p->tenant_id, role, scopes, sizeof(scopes)))
         return 0;

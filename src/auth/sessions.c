@@ -212,11 +212,16 @@ int auth_revoke_sessions(cn_store_t *s, const char *sql, const cn_val_t *args, s
     return rc == CN_DONE ? 0 : rc;
 }
 
-int auth_revocations_load(cn_store_t *s, cn_err_t *err)
+int auth_revocations_since(cn_store_t *s, int64_t since_ms, cn_err_t *err)
 {
-    cn_val_t args[] = {CN_VINT(cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL)};
+    cn_val_t args[] = {CN_VINT(since_ms)};
     return auth_revoke_sessions(s, "SELECT id FROM sessions WHERE revoked_at > $1", args, 1, NULL,
                                 err);
+}
+
+int auth_revocations_load(cn_store_t *s, cn_err_t *err)
+{
+    return auth_revocations_since(s, cn_now_ms() - (AUTH_ACCESS_TTL_S + 60) * 1000LL, err);
 }
 
 int auth_sessions_load(cn_store_t *s, cn_err_t *err)

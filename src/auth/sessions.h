@@ -55,6 +55,8 @@ int auth_revoke_sessions(cn_store_t *s, const char *sql, const cn_val_t *args, s
 int auth_sessions_load(cn_store_t *s, cn_err_t *err);
 /** Loads sessions revoked within the access-token lifetime. */
 int auth_revocations_load(cn_store_t *s, cn_err_t *err);
+/** Marks revoked in memory the sessions revoked after since_ms (by any process). */
+int auth_revocations_since(cn_store_t *s, int64_t since_ms, cn_err_t *err);
 /** Empties the table (tests; stop). */
 void auth_sessions_free(void);
 

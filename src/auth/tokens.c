@@ -9,8 +9,10 @@
  */
 #include "auth/tokens.h"
 #include "auth/auth.h"
+#include "auth/sessions.h"
 #include "auth/vault.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "lib/formats.h"
 
 #include <pthread.h>
@@ -478,7 +480,11 @@ static int reload_if_older(cn_store_t *s, int64_t now_s)
         !atomic_compare_exchange_strong(&K.reloading, &expected, 1))
         return 0;
     cn_err_t err;
+    int64_t since_ms = atomic_load(&K.loaded_at_ms) - 2000; /* overlap: commits in flight */
     int ok = read_keys(s, &err) == 0;
+    /* sessions another process ended (cairn user set-password): refused within a second */
+    if (ok && since_ms > 0 && auth_revocations_since(s, since_ms, &err) != 0)
+        cn_log(CN_LOG_WARN, NULL, "cannot re-read ended sessions: %s", err.msg);
     atomic_store(&K.reloading, 0);
     return ok;
 }

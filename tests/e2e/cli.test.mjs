@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   CAIRN_BIN, MIGRATIONS, REPO_ROOT, api, request, runCli, runCliWithInput, runProgram, sleep,
-  startServer, stopAllServers, tempDir,
+  startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -673,6 +673,10 @@ describe('operator recovery without the API', () => {
     assert.equal(stranger.code, 66, stranger.stderr);
     const nothing = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--password-stdin'], '');
     assert.equal(nothing.code, 64, nothing.stderr);
+    // a line longer than the buffer is refused, never cut to a password nobody typed
+    const long = await cli(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--password-stdin'], pw('é'.repeat(600)));
+    assert.equal(long.code, 65, long.stderr);
+    assert.match(long.stderr, /longer than/);
     assert.equal((await login('acme', old)).status, 200, 'refused attempts changed nothing');
     sessions.push((await login('acme', old)).json);
 
@@ -682,6 +686,10 @@ describe('operator recovery without the API', () => {
     assert.match(r.stdout, /password set; 4 sessions ended/);
     assert.ok(!r.stdout.includes(fresh) && !r.stderr.includes(fresh), 'the password is not echoed');
 
+    // the running server learns of it from the database within a second of a request
+    for (const sess of sessions)
+      await waitFor(async () => (await api(s.url, sess.access_token).get('/api/v1/users/me')).status === 401,
+        10_000, 'the running server to refuse an access token of an ended session');
     for (const sess of sessions) {
       const again = await request(`${s.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: sess.refresh_token } });
       assert.equal(again.status, 401, 'every session of the account ended, in both tenants');

@@ -120,7 +120,17 @@ test('no escalation: keys and custom roles cannot grant more than their maker ho
   assert.equal(hr.status, 201, hr.text);
   const h = api(srv.url, await token('ma', 'hr@m.example', NEWPW));
   assertProblem(await h.post('/api/v1/users', { email: 'x2@m.example', role: 'admin', password: NEWPW }), 403);
-  assert.equal((await h.post('/api/v1/users', { email: 'x3@m.example', role: 'viewer', password: NEWPW })).status, 201);
+  // nor a viewer, who reads notes and insights the custom role cannot: a viewer account made
+  // with a password of the caller's choosing would hand those reads to the caller
+  assertProblem(await h.post('/api/v1/users', { email: 'x3@m.example', role: 'viewer', password: NEWPW }), 403);
+  assertProblem(await viaKey.post('/api/v1/users', { email: 'x4@m.example', role: 'viewer', password: NEWPW }), 403);
+  // a key that holds every permission of the viewer role may hand it out
+  const viewerPerms = (await own.get('/api/v1/roles')).json.items.find((x) => x.name === 'viewer').permissions
+    .filter((x) => !x.startsWith('self.'));
+  assert.ok(viewerPerms.includes('notes.read'));
+  const reader = await adm.post('/api/v1/api-keys', { name: 'reader', permissions: ['users.manage', ...viewerPerms] });
+  assert.equal(reader.status, 201, reader.text);
+  assert.equal((await api(srv.url, reader.json.key).post('/api/v1/users', { email: 'x5@m.example', role: 'viewer', password: NEWPW })).status, 201);
   // removing the admin revokes the keys they made
   assert.equal((await viaKey.get('/api/v1/users')).status, 200);
   assert.equal((await own.delete(`/api/v1/users/${admId}`)).status, 204);
