@@ -10,7 +10,6 @@
 #include "auth/admin.h"
 #include "auth/audit.h"
 #include "auth/auth.h"
-#include "auth/lockout.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
 #include "core/config.h"
@@ -887,7 +886,7 @@ CMD(cmd_user_unlock)
         return rc;
     cn_err_t err = {0};
     int64_t n = 0;
-    rc = auth_lockout_clear(store, opt(a, "--tenant"), opt(a, "--email"), &n, &err);
+    rc = auth_user_unlock(store, opt(a, "--tenant"), opt(a, "--email"), &n, &err);
     cn_store_close(store);
     if (rc != 0)
         return fail("user unlock", rc, &err);

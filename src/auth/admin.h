@@ -47,4 +47,11 @@ int auth_members_each(cn_store_t *s, const char *slug,
 int auth_user_set_password(cn_store_t *s, const char *slug, const char *email, const char *password,
                            int64_t *n_sessions, cn_err_t *err);
 
+/**
+ * cairn user unlock: clears the sign-in lockout of slug + email from every client, and
+ * records it in the audit log (actor operator). *n_rows: the lockout rows removed.
+ */
+int auth_user_unlock(cn_store_t *s, const char *slug, const char *email, int64_t *n_rows,
+                     cn_err_t *err);
+
 #endif

@@ -111,6 +111,13 @@ describe('lockout per account and client IP', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^[1-9]\d* sign-in failure records cleared/);
     assert.equal((await from('203.0.113.7', 'cli@lk.example', PW)).status, 200);
+    // audited like the API's unlock: actor operator, the account's id, never the e-mail
+    const ada = api(srv2.url, (await from('198.51.100.7', 'ada@lk.example', PW)).json.access_token);
+    const audit = await ada.get('/api/v1/audit?action=auth.lockout.cleared_by_operator');
+    assert.equal(audit.status, 200, audit.text);
+    assert.equal(audit.json.items.length, 1, audit.text);
+    assert.equal(audit.json.items[0].actor, 'operator');
+    assert.equal(audit.json.items[0].object, ids.cli);
     const bad = await runCli(['user', 'unlock', '--tenant', 'nope', '--email', 'cli@lk.example', '--data', data2]);
     assert.equal(bad.code, 66, bad.stderr); // no such tenant (docs/operations.md, exit codes)
     assert.equal((await runCli(['user', 'unlock', '--tenant', AT, '--data', data2])).code, 64);
