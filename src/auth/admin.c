@@ -71,6 +71,20 @@ int auth_members_each(cn_store_t *s, const char *slug,
 }
 
 /* One unit of work, like a password reset: new hash, reset tokens void, sessions ended. */
+/* The audit entry of an operator's change from the command line (no request, no IP). */
+static int audit_operator(cn_store_t *s, const char *tenant, const char *action, const char *object,
+                          cn_err_t *err)
+{
+    auth_audit_t e = {.tenant_id = tenant,
+                      .actor = "operator",
+                      .action = action,
+                      .object = object,
+                      .ip = "",
+                      .request_id = "",
+                      .status = 204};
+    return auth_audit_append(s, &e, err);
+}
+
 static int store_new_password(cn_store_t *s, const char *tenant, const char *user, const char *hash,
                               int64_t *n_sessions, cn_err_t *err)
 {
@@ -91,16 +105,8 @@ static int store_new_password(cn_store_t *s, const char *tenant, const char *use
                                   args, 2, n_sessions, err);
     if (rc == 0) /* as a password reset does: the owner of the account is back in */
         rc = auth_lockout_clear_user(s, user, err);
-    if (rc == 0) {
-        auth_audit_t e = {.tenant_id = tenant,
-                          .actor = "operator",
-                          .action = "auth.password.set_by_operator",
-                          .object = user,
-                          .ip = "",
-                          .request_id = "",
-                          .status = 204};
-        rc = auth_audit_append(s, &e, err);
-    }
+    if (rc == 0)
+        rc = audit_operator(s, tenant, "auth.password.set_by_operator", user, err);
     return cn_store_end(s, rc, err);
 }
 
@@ -154,15 +160,7 @@ int auth_user_unlock(cn_store_t *s, const char *slug, const char *email, int64_t
         rc = 0;
     if (rc == 0)
         rc = auth_lockout_clear(s, slug, email, n_rows, err);
-    if (rc == 0) {
-        auth_audit_t e = {.tenant_id = tenant,
-                          .actor = "operator",
-                          .action = "auth.lockout.cleared_by_operator",
-                          .object = user,
-                          .ip = "",
-                          .request_id = "",
-                          .status = 204};
-        rc = auth_audit_append(s, &e, err);
-    }
+    if (rc == 0)
+        rc = audit_operator(s, tenant, "auth.lockout.cleared_by_operator", user, err);
     return cn_store_end(s, rc, err);
 }
