@@ -6,7 +6,7 @@
 #ifndef CAIRN_AUTH_ADMIN_H
 #define CAIRN_AUTH_ADMIN_H
 
-#include "core/common.h"
+#include "base/common.h"
 #include "store/store.h"
 
 #include <stdint.h>

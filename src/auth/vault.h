@@ -8,7 +8,7 @@
 #ifndef CAIRN_AUTH_VAULT_H
 #define CAIRN_AUTH_VAULT_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 #include <stddef.h>
 #include <stdint.h>

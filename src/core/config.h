@@ -10,7 +10,7 @@
 #ifndef CAIRN_CORE_CONFIG_H
 #define CAIRN_CORE_CONFIG_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 #include <stdio.h>
 

@@ -6,7 +6,7 @@
 #ifndef CAIRN_CORE_INSTANCE_H
 #define CAIRN_CORE_INSTANCE_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 /**
  * Takes the lock on data_dir/cairn.lock (created with the directory if missing) without

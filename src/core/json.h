@@ -5,7 +5,7 @@
 #ifndef CAIRN_CORE_JSON_H
 #define CAIRN_CORE_JSON_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 #include <jansson.h>
 

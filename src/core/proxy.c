@@ -1,6 +1,6 @@
 /* Trusted proxies and X-Forwarded-For (see proxy.h). */
 #include "core/proxy.h"
-#include "core/common.h"
+#include "base/common.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>

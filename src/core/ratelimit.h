@@ -7,7 +7,7 @@
 #ifndef CAIRN_CORE_RATELIMIT_H
 #define CAIRN_CORE_RATELIMIT_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 typedef struct st_cn_ratelimit_t cn_ratelimit_t;
 

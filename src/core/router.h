@@ -7,7 +7,7 @@
 #ifndef CAIRN_CORE_ROUTER_H
 #define CAIRN_CORE_ROUTER_H
 
-#include "core/common.h"
+#include "base/common.h"
 #include "core/schema.h"
 
 typedef enum {

@@ -7,7 +7,7 @@
 #ifndef CAIRN_CORE_SCHEMA_H
 #define CAIRN_CORE_SCHEMA_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 #include <jansson.h>
 

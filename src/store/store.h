@@ -8,7 +8,7 @@
 #ifndef CAIRN_STORE_STORE_H
 #define CAIRN_STORE_STORE_H
 
-#include "core/common.h"
+#include "base/common.h"
 
 typedef struct st_cn_store_t cn_store_t;
 typedef struct st_cn_stmt_t cn_stmt_t;

@@ -3,8 +3,8 @@
  * wrappers. Every layer above lib/ returns 0 or one of these negative codes and leaves a
  * human message in a cn_err_t; only http.c turns codes into HTTP statuses.
  */
-#ifndef CAIRN_CORE_COMMON_H
-#define CAIRN_CORE_COMMON_H
+#ifndef CAIRN_BASE_COMMON_H
+#define CAIRN_BASE_COMMON_H
 
 #include <stdarg.h>
 #include <stddef.h>

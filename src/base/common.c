@@ -2,7 +2,7 @@
  * Process-wide helpers: the allocation wrappers (one place aborts on out-of-memory),
  * clocks, the buffered CSPRNG and UUIDv7 generation. Nothing here may block for long.
  */
-#include "core/common.h"
+#include "base/common.h"
 #include "lib/formats.h"
 
 #include <stdio.h>
