@@ -10,6 +10,8 @@
 #include "core/http.h"
 #include "store/store.h"
 
+typedef struct st_cn_work_t cn_work_t;
+
 /** Returned by a handler whose answer will come later (after cn_req_offload). */
 #define CN_PENDING 1
 
