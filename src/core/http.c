@@ -10,7 +10,7 @@
 #include "core/proxy.h"
 #include "core/ratelimit.h"
 #include "core/system.h"
-#include "core/workers.h"
+#include "core/workers_int.h"
 #include "lib/reqhead.h"
 
 #include <netdb.h>

@@ -16,7 +16,7 @@
 #include "core/realtime.h"
 #include "core/store_open.h"
 #include "core/system.h"
-#include "core/workers.h"
+#include "core/workers_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

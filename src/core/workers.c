@@ -4,7 +4,7 @@
  * loop ever touches item->req, so a request that dies meanwhile just clears that pointer
  * (in the request's dispose callback) and its completion sees NULL.
  */
-#include "core/workers.h"
+#include "core/workers_int.h"
 #include "core/log.h"
 #include "core/http_int.h"
 
