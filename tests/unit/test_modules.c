@@ -19,7 +19,7 @@
 static const cn_migration_t some_migrations[] = {{1, "one", "SELECT 1"}, {0}};
 
 static cn_app_t apps[CN_MODULES_MAX + 1];
-static char names[CN_MODULES_MAX + 1][16];
+static char names[CN_MODULES_MAX + 1][32];
 static const cn_app_t *table[CN_MODULES_MAX + 2];
 
 /* An app table of n apps named app0.., the even ones with migrations; NULL-terminated. */
