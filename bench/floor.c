@@ -28,8 +28,9 @@
 #include "core/jobs.h"
 #include "core/log.h"
 #include "core/router.h"
-#include "core/server.h"
+#include "core/store_open.h"
 #include "core/system.h"
+#include "store/store_int.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static void *checkpointer(void *arg)
     cn_store_t *s = arg;
     while (!__atomic_load_n(&stop_checkpoints, __ATOMIC_RELAXED)) {
         usleep(100000);
-        cn_store_checkpoint(s, NULL);
+        cn_ignore(cn_store_checkpoint(s, NULL)); /* the next pass tries again */
     }
     checkpoint_cpu_ns = thread_cpu_ns();
     return NULL;
@@ -243,8 +244,8 @@ static int write_group(cn_store_t *s, const args_t *a, group_t *g, long first, l
     }
     if (rc != 0) {
         cn_err_t ignored;
-        cn_store_batch_fail(s); /* the commit rolls it back */
-        cn_store_batch_commit(s, &ignored);
+        cn_store_batch_fail(s);                        /* the commit rolls it back */
+        cn_ignore(cn_store_batch_commit(s, &ignored)); /* doomed: rc says why */
         return rc;
     }
     return cn_store_batch_commit(s, err);

@@ -16,7 +16,7 @@
 #include "core/schema.h"
 #include "lib/formats.h"
 #include "lib/vader.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

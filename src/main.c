@@ -17,6 +17,7 @@
 #include "core/jobs.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "core/store_open.h"
 #include "core/system.h"
 #include "lib/formats.h"
 
@@ -492,13 +493,13 @@ static int fail(const char *command, int code, const cn_err_t *err)
     return exit_for(code);
 }
 
-static size_t migration_sets(cn_migration_set_t *sets, size_t cap)
+/* The migration sets of every module in apply order, from the list the server runs. */
+static int migration_sets(cn_migration_set_t *sets, size_t *n_sets, cn_err_t *err)
 {
-    const cn_app_t *modules[64] = {&cn_system_app};
-    size_t n = 1;
-    for (const cn_app_t *const *a = cn_apps; *a && n < 63; a++)
-        modules[n++] = *a;
-    return cn_migration_sets(modules, sets, cap);
+    const cn_app_t *modules[CN_MODULES_MAX + 1];
+    int rc = cn_modules_list(cn_apps, modules, err);
+    *n_sets = rc == 0 ? cn_migration_sets(modules, sets) : 0;
+    return rc;
 }
 
 /*
@@ -520,11 +521,13 @@ static int lock_data_dir(const cn_config_t *cfg, const char *command)
 /* Applies pending migrations; under the data directory's lock when there are any. */
 static int migrate_locked(cn_config_t *cfg, const char *command, cn_store_t *store)
 {
-    cn_migration_set_t sets[32];
-    size_t n_sets = migration_sets(sets, 32);
+    cn_migration_set_t sets[CN_MODULES_MAX];
+    size_t n_sets;
     cn_err_t err = {0};
     cn_migrate_status_t st = {0};
-    int rc = cn_migrate_status(store, sets, n_sets, &st, &err);
+    int rc = migration_sets(sets, &n_sets, &err);
+    if (rc == 0)
+        rc = cn_migrate_status(store, sets, n_sets, &st, &err);
     if (rc != 0)
         return fail(command, rc, &err);
     if (st.pending == 0) /* the usual case: a running server applied them */
@@ -584,9 +587,11 @@ CMD(cmd_migrate)
     }
     cn_err_t err = {0};
     cn_migrate_status_t st = {0};
-    cn_migration_set_t sets[32];
-    size_t n_sets = migration_sets(sets, 32);
-    rc = cn_migrate_status(store, sets, n_sets, &st, &err);
+    cn_migration_set_t sets[CN_MODULES_MAX];
+    size_t n_sets;
+    rc = migration_sets(sets, &n_sets, &err);
+    if (rc == 0)
+        rc = cn_migrate_status(store, sets, n_sets, &st, &err);
     if (rc == 0)
         rc = cn_migrate(store, sets, n_sets, dry_run, print_line, NULL, &err);
     cn_store_close(store);

@@ -34,7 +34,8 @@ int auth_tenants_each(cn_store_t *s, void (*fn)(const auth_tenant_row_t *, void 
 
 static int tenant_id(cn_store_t *s, const char *slug, char id[40], cn_err_t *err)
 {
-    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", slug, id, err);
+    cn_val_t a[] = {CN_VTEXT(slug)};
+    int rc = cn_store_one_text(s, "SELECT id FROM tenants WHERE slug = $1", a, 1, id, 40, err);
     return rc == CN_ENOTFOUND ? cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", slug) : rc;
 }
 
@@ -124,17 +125,14 @@ int auth_user_set_password(cn_store_t *s, const char *slug, const char *email_in
     if (rc != 0)
         return rc;
     cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(email)};
-    cn_stmt_t *st;
-    if ((rc = cn_store_query(s,
-                             "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
-                             " WHERE m.tenant_id = $1 AND u.email = $2",
-                             args, 2, &st, err)) != 0)
+    rc = cn_store_one_text(s,
+                           "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
+                           " WHERE m.tenant_id = $1 AND u.email = $2",
+                           args, 2, user, sizeof(user), err);
+    if (rc == CN_ENOTFOUND)
+        return cn_err_set(err, CN_ENOTFOUND, "%s is not a member of %s", email, slug);
+    if (rc != 0)
         return rc;
-    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
-        snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    if (rc != CN_ROW)
-        return rc < 0 ? rc : cn_err_set(err, CN_ENOTFOUND, "%s is not a member of %s", email, slug);
     if (auth_password_hash(password, strlen(password), hash) != 0)
         return cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)");
     rc = store_new_password(s, tenant, user, hash, n_sessions, err);
@@ -155,7 +153,9 @@ int auth_user_unlock(cn_store_t *s, const char *slug, const char *email, int64_t
      * an account (its lockout rows exist all the same), never the e-mail itself */
     char norm[256], user[40] = "";
     auth_email_normalize(email, norm, sizeof(norm));
-    rc = auth_lookup_id(s, "SELECT id FROM users WHERE email = $1", norm, user, err);
+    cn_val_t by_email[] = {CN_VTEXT(norm)};
+    rc = cn_store_one_text(s, "SELECT id FROM users WHERE email = $1", by_email, 1, user,
+                           sizeof(user), err);
     if (rc == CN_ENOTFOUND)
         rc = 0;
     if (rc == 0)

@@ -53,8 +53,9 @@ static void touch_last_used(cn_req_t *r, const char *id, int64_t last_used)
         return;
     cn_err_t err;
     cn_val_t args[] = {CN_VTEXT(id), CN_VINT(now)};
-    cn_store_exec(r->store, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", args, 2, NULL,
-                  &err); /* best effort: a failure must not refuse the request */
+    /* best effort: a failure must not refuse the request, and the next use tries again */
+    cn_ignore(cn_store_exec(r->store, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", args,
+                            2, NULL, &err));
 }
 
 int auth_api_key_authenticate(cn_req_t *r, const char *token, size_t len)

@@ -207,7 +207,9 @@ int auth_lockout_clear(cn_store_t *s, const char *slug, const char *email, int64
     auth_email_normalize(email, norm, sizeof(norm));
     snprintf(account, sizeof(account), "%s/%s", slug, norm);
     char tenant[40];
-    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", slug, tenant, err);
+    cn_val_t by_slug[] = {CN_VTEXT(slug)};
+    int rc = cn_store_one_text(s, "SELECT id FROM tenants WHERE slug = $1", by_slug, 1, tenant,
+                               sizeof(tenant), err);
     if (rc == CN_ENOTFOUND)
         return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", slug);
     cn_val_t args[] = {CN_VTEXT(account)};

@@ -170,16 +170,12 @@ int auth_delete_role(cn_req_t *r)
 {
     const char *name = cn_req_param(r, "name");
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(name)};
-    cn_stmt_t *st;
-    int rc =
-        cn_store_query(r->store, "SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = $2",
-                       args, 2, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    int used = cn_stmt_step(st, &r->err) == CN_ROW;
-    cn_stmt_finish(st);
-    if (used)
+    int rc = cn_store_exists(
+        r->store, "SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = $2", args, 2, &r->err);
+    if (rc == 0)
         return cn_fail(r, CN_ECONFLICT, "members still have this role; give them another first");
+    if (rc != CN_ENOTFOUND) /* an error is not "unused": the role stays */
+        return rc;
     int64_t changes = 0;
     rc = cn_store_exec(r->store, "DELETE FROM roles WHERE tenant_id = $1 AND name = $2", args, 2,
                        &changes, &r->err);
@@ -252,33 +248,20 @@ static int check_grant(cn_req_t *r, const char *role, const char *field)
 
 static int count_owners(cn_req_t *r, int64_t *n)
 {
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
-    int rc = cn_store_query(
-        r->store, "SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'", args,
-        1, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    *n = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    return cn_store_one_int(r->store, /* count: one row */
+                            "SELECT count(*) FROM memberships WHERE tenant_id = $1"
+                            " AND role = 'owner'",
+                            args, 1, n, &r->err);
 }
 
 static int member_role(cn_req_t *r, const char *user, char role[32])
 {
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
-    int rc = cn_store_query(r->store,
-                            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
-                            args, 2, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    if (rc == CN_ROW)
-        snprintf(role, 32, "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : rc == CN_ROW ? 0 : cn_fail(r, CN_ENOTFOUND, "no member with this id");
+    int rc = cn_store_one_text(r->store,
+                               "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+                               args, 2, role, 32, &r->err);
+    return rc == CN_ENOTFOUND ? cn_fail(r, rc, "no member with this id") : rc;
 }
 
 int auth_list_members(cn_req_t *r)
@@ -398,9 +381,10 @@ int auth_add_account(cn_req_t *r, const char *tenant, const char *email, const c
 int auth_find_account(cn_req_t *r, const char *email, char user[40])
 {
     user[0] = '\0';
-    int rc =
-        auth_lookup_id(r->store, "SELECT id FROM users WHERE email = $1", email, user, &r->err);
-    return rc == CN_ENOTFOUND ? 0 : rc;
+    cn_val_t a[] = {CN_VTEXT(email)};
+    int rc = cn_store_one_text(r->store, "SELECT id FROM users WHERE email = $1", a, 1, user, 40,
+                               &r->err);
+    return rc == CN_ENOTFOUND ? 0 : rc; /* none: user stays empty */
 }
 
 static int reply_member(cn_req_t *r, const char *tenant, const char *user, const char *role)

@@ -122,16 +122,11 @@ int auth_qr_png(const char *text, uint8_t **out, size_t *out_len)
 
 int auth_mfa_enabled(cn_store_t *s, const char *user_id, cn_err_t *err, int *enabled)
 {
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(user_id)};
-    int rc = cn_store_query(s, "SELECT 1 FROM mfa WHERE user_id = $1 AND confirmed_at IS NOT NULL",
-                            args, 1, &st, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    cn_stmt_finish(st);
-    *enabled = rc == CN_ROW;
-    return rc < 0 ? rc : 0;
+    int rc = cn_store_exists(s, "SELECT 1 FROM mfa WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+                             args, 1, err);
+    *enabled = rc == 0;
+    return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
 static void random_token(char out[48], char hash[65])
@@ -209,14 +204,11 @@ int auth_mfa_enroll(cn_req_t *r)
         free(b32);
         return cn_fail(r, CN_ERR, "cannot protect the secret");
     }
-    cn_stmt_t *st;
     cn_val_t who[] = {CN_VTEXT(r->principal.subject)};
-    rc = cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", who, 1, &st, &r->err);
-    if (rc == 0) {
-        if (cn_stmt_step(st, &r->err) == CN_ROW)
-            snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
-        cn_stmt_finish(st);
-    }
+    rc = cn_store_one_text(r->store, "SELECT email FROM users WHERE id = $1", who, 1, email,
+                           sizeof(email), &r->err);
+    if (rc == CN_ENOTFOUND) /* an API caller without an account: no e-mail in the label */
+        rc = 0;
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(sealed)};
     if (rc == 0) /* an unconfirmed enrolment is replaced; a confirmed one is kept */
         rc = cn_store_exec(
@@ -224,17 +216,10 @@ int auth_mfa_enroll(cn_req_t *r)
             "INSERT INTO mfa (user_id, secret) VALUES ($1, $2) ON CONFLICT (user_id)"
             " DO UPDATE SET secret = $2, last_step = 0 WHERE mfa.confirmed_at IS NULL",
             args, 2, NULL, &r->err);
-    int64_t changes = 0;
-    if (rc == 0) {
-        cn_stmt_t *chk;
-        rc = cn_store_query(r->store, "SELECT confirmed_at FROM mfa WHERE user_id = $1", who, 1,
-                            &chk, &r->err);
-        if (rc == 0) {
-            changes = cn_stmt_step(chk, &r->err) == CN_ROW && !cn_stmt_is_null(chk, 0);
-            cn_stmt_finish(chk);
-        }
-    }
-    if (rc == 0 && changes) {
+    int confirmed = 0;
+    if (rc == 0)
+        rc = auth_mfa_enabled(r->store, r->principal.subject, &r->err, &confirmed);
+    if (rc == 0 && confirmed) {
         free(b32);
         return cn_fail(r, CN_ECONFLICT, "MFA is already enabled for this account");
     }

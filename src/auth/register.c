@@ -92,24 +92,20 @@ const cn_schema_t auth_register_schema = {"RegisterRequest", register_fields};
 static int next_mail_at(cn_req_t *r, const char *tenant, const char *email, int64_t now,
                         int64_t *at)
 {
-    cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(email)};
-    int rc = cn_store_query(r->store,
-                            "SELECT MAX(mail_at) FROM registrations"
-                            " WHERE tenant_id = $1 AND email = $2",
-                            args, 2, &st, &r->err);
+    int64_t last = 0; /* no mail yet (NULL) reads as 0: long past */
+    int rc = cn_store_one_int(r->store,
+                              "SELECT MAX(mail_at) FROM registrations"
+                              " WHERE tenant_id = $1 AND email = $2",
+                              args, 2, &last, &r->err);
     if (rc != 0)
         return rc;
     *at = now;
-    if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && !cn_stmt_is_null(st, 0)) {
-        int64_t last = cn_stmt_int(st, 0);
-        if (last > now) /* a mail is planned: this request shares it */
-            *at = last;
-        else if (last + G.interval_ms > now) /* one went lately: the next ends the interval */
-            *at = last + G.interval_ms;
-    }
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    if (last > now) /* a mail is planned: this request shares it */
+        *at = last;
+    else if (last > 0 && last + G.interval_ms > now) /* one went lately: the next ends it */
+        *at = last + G.interval_ms;
+    return 0;
 }
 
 /* The pending row, its mail job and the audit entry, in one unit of work. Older rows of

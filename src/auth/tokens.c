@@ -140,13 +140,12 @@ static int insert_key(cn_store_t *s, char kid[40], cn_err_t *err)
     if (!ok)
         return cn_err_set(err, CN_ERR, "cannot seal a signing key: the secrets key is not open");
     int64_t created = cn_now_ms();
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT MAX(created_at) FROM signing_keys", NULL, 0, &st, err);
+    int64_t newest = 0; /* NULL (no key yet) reads as 0 */
+    int rc = cn_store_one_int(s, "SELECT MAX(created_at) FROM signing_keys", NULL, 0, &newest, err);
     if (rc != 0)
         return rc;
-    if (cn_stmt_step(st, err) == CN_ROW && !cn_stmt_is_null(st, 0) && cn_stmt_int(st, 0) >= created)
-        created = cn_stmt_int(st, 0) + 1;
-    cn_stmt_finish(st);
+    if (newest >= created)
+        created = newest + 1;
     cn_val_t args[] = {CN_VTEXT(kid), CN_VTEXT(sealed), CN_VINT(created)};
     return cn_store_exec(s,
                          "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
@@ -173,18 +172,12 @@ int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
 /* The newest key that is not retired, in the store (not in memory): "" when none. */
 static int newest_active(cn_store_t *s, char kid[40], cn_err_t *err)
 {
-    cn_stmt_t *st;
     kid[0] = '\0';
-    int rc = cn_store_query(s,
-                            "SELECT kid FROM signing_keys WHERE retired_at IS NULL"
-                            " ORDER BY created_at DESC, kid DESC LIMIT 1",
-                            NULL, 0, &st, err);
-    if (rc != 0)
-        return rc;
-    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
-        snprintf(kid, 40, "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    int rc = cn_store_one_text(s,
+                               "SELECT kid FROM signing_keys WHERE retired_at IS NULL"
+                               " ORDER BY created_at DESC, kid DESC LIMIT 1",
+                               NULL, 0, kid, 40, err);
+    return rc == CN_ENOTFOUND ? 0 : rc; /* none: kid stays empty */
 }
 
 /* Ends key kid (every key but keep, when kid is NULL) now; reports each one retired. */
@@ -211,12 +204,13 @@ static int retire_now(cn_store_t *s, const char *kid, const char *keep,
 int auth_keys_retire(cn_store_t *s, const char *kid, void (*each)(const char *kid, void *ud),
                      void *ud, cn_err_t *err)
 {
-    char newest[40] = "", fresh[40], found[40];
+    char newest[40] = "", fresh[40];
     int rc = cn_store_begin(s, err);
     if (rc == 0)
         rc = newest_active(s, newest, err);
     if (rc == 0 && kid != NULL) {
-        rc = auth_lookup_id(s, "SELECT kid FROM signing_keys WHERE kid = $1", kid, found, err);
+        cn_val_t a[] = {CN_VTEXT(kid)};
+        rc = cn_store_exists(s, "SELECT 1 FROM signing_keys WHERE kid = $1", a, 1, err);
         if (rc == CN_ENOTFOUND)
             cn_err_set(err, CN_ENOTFOUND, "no signing key %s", kid);
     }

@@ -54,6 +54,19 @@ void cn_uuid7(char out[37]);
 
 #define CN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/**
+ * Marks a function whose result must be looked at (a store call that can fail): ignoring it
+ * is a compile error under -Werror. Where ignoring is right, say why and pass the result to
+ * cn_ignore(): GCC warns even through a (void) cast.
+ */
+#define CN_MUST_CHECK __attribute__((warn_unused_result))
+
+/** Discards a CN_MUST_CHECK result on purpose; the call site says why. */
+static inline void cn_ignore(int rc)
+{
+    (void)rc;
+}
+
 /* FNV-1a, the hash of every in-process table: fast on short keys, not for adversaries
  * who choose keys to collide (tables bound their probes or chains instead). */
 #define CN_FNV_OFFSET 1469598103934665603ull

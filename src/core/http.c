@@ -4,14 +4,13 @@
  * Each step that fails answers problem+json through problem(); each answer, success or
  * not, is logged and counted in finish(). Nothing here blocks.
  */
-#include "core/http.h"
+#include "core/http_int.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/proxy.h"
 #include "core/ratelimit.h"
-#include "core/server.h"
 #include "core/system.h"
-#include "core/workers.h"
+#include "core/workers_int.h"
 #include "lib/reqhead.h"
 
 #include <netdb.h>
@@ -70,7 +69,8 @@ static size_t forwarded_for(cn_req_t *r, char *buf, size_t cap)
 
 void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
 {
-    if (r->client_ip[0] == '\0') {
+    char *ip = cn__req_int(r)->client_ip; /* 48 bytes */
+    if (ip[0] == '\0') {
         struct sockaddr_storage ss;
         char host[NI_MAXHOST];
         socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
@@ -78,21 +78,21 @@ void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
             len == 0 ? SIZE_MAX : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
         if (n == SIZE_MAX)
             n = 1, host[0] = '-';
-        if (n >= sizeof(r->client_ip))
-            n = sizeof(r->client_ip) - 1;
-        memcpy(r->client_ip, host, n); /* on every request: no printf */
-        r->client_ip[n] = '\0';
+        if (n >= sizeof(cn__req_int(r)->client_ip))
+            n = sizeof(cn__req_int(r)->client_ip) - 1;
+        memcpy(ip, host, n); /* on every request: no printf */
+        ip[n] = '\0';
         if (H.proxies != NULL) {
             char xff[2048];
             size_t xl = forwarded_for(r, xff, sizeof(xff));
             if (xl > 0)
-                cn_proxies_client(H.proxies, host, xff, xl, r->client_ip, sizeof(r->client_ip));
+                cn_proxies_client(H.proxies, host, xff, xl, ip, sizeof(cn__req_int(r)->client_ip));
         }
     }
-    size_t n = strlen(r->client_ip);
+    size_t n = strlen(ip);
     if (n >= cap)
         n = cap - 1;
-    memcpy(buf, r->client_ip, n);
+    memcpy(buf, ip, n);
     buf[n] = '\0';
 }
 static int allow_authenticated(cn_req_t *r, const char *permission)
@@ -324,8 +324,8 @@ static void add_common_headers(cn_req_t *r)
 
 static void finish(cn_req_t *r, int status, size_t bytes)
 {
-    uint64_t dur = cn_now_ns() - r->start_ns;
-    cn_metrics_request(r->route_index, r->method, status, dur);
+    uint64_t dur = cn_now_ns() - cn__req_int(r)->start_ns;
+    cn_metrics_request(cn__req_int(r)->route_index, r->method, status, dur);
     size_t path_len =
         r->h->input.query_at != SIZE_MAX ? r->h->input.query_at : r->h->input.path.len;
     cn_access_t a = {
@@ -367,7 +367,7 @@ static int note_answer(cn_req_t *r, int status)
     if (status >= 400 || H.after_write == NULL || !may_write(r->method) || r->route == NULL ||
         r->route->no_write || H.after_write(r) == 0)
         return 0;
-    r->responded = 0;
+    cn__req_int(r)->responded = 0;
     memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
     cn_reply_problem(r, CN_ERR, "the change could not be recorded in the audit log");
     return 1;
@@ -376,8 +376,9 @@ static int note_answer(cn_req_t *r, int status)
 static void start_sending(cn_req_t *r)
 {
     static h2o_generator_t generator = {NULL, NULL};
-    h2o_iovec_t buf = r->h->res.content_length && r->method != CN_HEAD ? r->pending_body
-                                                                       : h2o_iovec_init(NULL, 0);
+    h2o_iovec_t buf = r->h->res.content_length && r->method != CN_HEAD
+                          ? cn__req_int(r)->pending_body
+                          : h2o_iovec_init(NULL, 0);
     finish(r, r->h->res.status, buf.len);
     if (r->h->conn->ctx->shutdown_requested) /* draining: this is the connection's last answer */
         r->h->http1_is_persistent = 0;
@@ -388,9 +389,10 @@ static void start_sending(cn_req_t *r)
 static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
 {
     h2o_req_t *req = r->h;
-    if (r->responded)
+    cn_req_int_t *ri = cn__req_int(r);
+    if (ri->responded)
         return 0;
-    r->responded = 1;
+    ri->responded = 1;
     req->res.status = status;
     req->res.reason = reason(status);
     if (ctype != NULL)
@@ -398,18 +400,18 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
                        strlen(ctype));
     add_common_headers(r);
     req->res.content_length = len;
-    r->pending_body = h2o_iovec_init(NULL, 0);
+    ri->pending_body = h2o_iovec_init(NULL, 0);
     if (len && r->method != CN_HEAD) {
-        r->pending_body.base = h2o_mem_alloc_pool(&req->pool, len);
-        memcpy(r->pending_body.base, body, len);
-        r->pending_body.len = len;
+        ri->pending_body.base = h2o_mem_alloc_pool(&req->pool, len);
+        memcpy(ri->pending_body.base, body, len);
+        ri->pending_body.len = len;
     }
     if (unit.req == r && note_answer(r, status))
         return 0;
     if (r->store != NULL && cn_store_batch_open(r->store)) {
         if (pending_answers.next == NULL)
             h2o_linklist_init_anchor(&pending_answers);
-        h2o_linklist_insert(&pending_answers, &r->pending);
+        h2o_linklist_insert(&pending_answers, &ri->pending);
         unit.held |= unit.req == r;
         return 0;
     }
@@ -692,7 +694,7 @@ static int route_request(cn_req_t *r)
         return problem(r, 405, detail);
     }
     r->route = r->match.route;
-    r->route_index = r->match.route_index;
+    cn__req_int(r)->route_index = r->match.route_index;
     return 1;
 }
 
@@ -794,11 +796,12 @@ static int parse_body(cn_req_t *r)
 
 static void dispose_req(void *p)
 {
-    cn_req_t *r = p;
-    if (r->work != NULL) /* the client left while a worker was busy for it */
-        cn_work_detach(r->work);
-    if (h2o_linklist_is_linked(&r->pending)) /* connection gone before its turn ended */
-        h2o_linklist_unlink(&r->pending);
+    cn_req_int_t *ri = p;
+    cn_req_t *r = &ri->pub;
+    if (ri->work != NULL) /* the client left while a worker was busy for it */
+        cn_work_detach(ri->work);
+    if (h2o_linklist_is_linked(&ri->pending)) /* connection gone before its turn ended */
+        h2o_linklist_unlink(&ri->pending);
     json_decref(r->query);
     json_decref(r->body);
 }
@@ -840,25 +843,26 @@ static int outside_request(cn_store_t *s, const char *token, size_t len, cn_prin
     h2o_req_t req;
     memset(&req, 0, sizeof(req));
     h2o_mem_init_pool(&req.pool);
-    cn_req_t r;
-    memset(&r, 0, sizeof(r));
-    r.h = &req;
-    r.store = s;
-    r.method = CN_GET;
+    cn_req_int_t ri; /* the hooks may use what the pipeline keeps (the client address) */
+    memset(&ri, 0, sizeof(ri));
+    cn_req_t *r = &ri.pub;
+    r->h = &req;
+    r->store = s;
+    r->method = CN_GET;
     int rc;
     if (permission == NULL) {
         char *v = h2o_mem_alloc_pool(&req.pool, len + 7);
         memcpy(v, "Bearer ", 7);
         memcpy(v + 7, token, len);
         h2o_add_header(&req.pool, &req.headers, H2O_TOKEN_AUTHORIZATION, NULL, v, len + 7);
-        if ((rc = H.auth(&r)) == 0)
-            *p = r.principal;
+        if ((rc = H.auth(r)) == 0)
+            *p = r->principal;
     } else {
-        r.principal = *p;
-        rc = H.authz(&r, permission);
+        r->principal = *p;
+        rc = H.authz(r, permission);
     }
     if (rc != 0 && err != NULL)
-        cn_err_set(err, rc, "%s", r.err.msg[0] ? r.err.msg : "not allowed");
+        cn_err_set(err, rc, "%s", r->err.msg[0] ? r->err.msg : "not allowed");
     h2o_mem_clear_pool(&req.pool);
     return rc;
 }
@@ -883,7 +887,7 @@ void cn_req_takeover(cn_req_t *r, int status)
 {
     if (unit.req == r)
         unit.status = status;
-    r->responded = 1;
+    cn__req_int(r)->responded = 1;
     r->h->res.status = status;
     r->h->res.reason = reason(status);
     add_common_headers(r);
@@ -923,7 +927,7 @@ static void answer_failure(cn_req_t *r, int rc)
 
 void cn_req_finish_error(cn_req_t *r, int code)
 {
-    if (!r->responded)
+    if (!cn__req_int(r)->responded)
         answer_failure(r, code);
 }
 
@@ -944,9 +948,9 @@ static int unit_open(cn_req_t *r)
  * into a 503 when the unit could not be released (rc == 0). */
 static void retract(cn_req_t *r, int rc)
 {
-    if (h2o_linklist_is_linked(&r->pending))
-        h2o_linklist_unlink(&r->pending);
-    r->responded = 0;
+    if (h2o_linklist_is_linked(&cn__req_int(r)->pending))
+        h2o_linklist_unlink(&cn__req_int(r)->pending);
+    cn__req_int(r)->responded = 0;
     if (rc != 0) {
         answer_failure(r, rc);
         return;
@@ -975,7 +979,7 @@ static void unit_close(int rc)
     cn_log(CN_LOG_ERROR, held ? r->request_id : NULL,
            "a request answered %d but its changes were rolled back: %s", unit.status,
            erc != 0 ? err.msg : "its handler failed after answering");
-    if (held && h2o_linklist_is_linked(&r->pending))
+    if (held && h2o_linklist_is_linked(&cn__req_int(r)->pending))
         retract(r, erc != 0 ? 0 : rc);
 }
 
@@ -993,9 +997,9 @@ static int prepare(cn_req_t *r)
     if (r->route->prepare == NULL)
         return 1;
     int rc = r->route->prepare(r);
-    if (rc != 0 && !r->responded)
+    if (rc != 0 && !cn__req_int(r)->responded)
         answer_failure(r, rc);
-    return rc == 0 && !r->responded;
+    return rc == 0 && !cn__req_int(r)->responded;
 }
 
 static void run_handler(cn_req_t *r)
@@ -1007,9 +1011,9 @@ static void run_handler(cn_req_t *r)
             unit_close(rc);
         return;
     }
-    if (rc != 0 && !r->responded)
+    if (rc != 0 && !cn__req_int(r)->responded)
         answer_failure(r, rc);
-    else if (!r->responded)
+    else if (!cn__req_int(r)->responded)
         cn_reply_problem(r, CN_ERR, "handler returned without answering");
     if (own)
         unit_close(rc);
@@ -1029,12 +1033,13 @@ static int may_write(cn_method_t m)
 
 int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 {
-    cn_req_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), dispose_req);
-    memset(r, 0, sizeof(*r));
+    cn_req_int_t *ri = h2o_mem_alloc_shared(&req->pool, sizeof(*ri), dispose_req);
+    memset(ri, 0, sizeof(*ri));
+    ri->start_ns = cn_now_ns();
+    ri->route_index = -1;
+    cn_req_t *r = &ri->pub;
     r->h = req;
     r->store = store;
-    r->start_ns = cn_now_ns();
-    r->route_index = -1;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
     if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
@@ -1043,7 +1048,7 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
         if (may_write(r->method) && !r->route->no_write && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);
-            h2o_linklist_insert(&queued_writes, &r->pending);
+            h2o_linklist_insert(&queued_writes, &ri->pending);
         } else {
             run_handler(r);
         }
@@ -1058,20 +1063,22 @@ int cn_http_end_turn(cn_store_t *store)
     if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         int rc = cn_store_batch_try_begin(store, &err);
         if (rc == CN_EBUSY) { /* another writer: these wait, and later ones join them */
-            cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
+            /* no batch is open: this only ends the turn's read transaction */
+            cn_ignore(cn_store_batch_commit(store, &err));
             return CN_TURN_WAITING;
         }
         if (rc != 0) /* each handler then meets the error itself */
             cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
     }
     while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
-        cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, queued_writes.next);
-        h2o_linklist_unlink(&r->pending); /* its answer may link it again, as held back */
-        run_handler(r);
+        cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, queued_writes.next);
+        h2o_linklist_unlink(&ri->pending); /* its answer may link it again, as held back */
+        run_handler(&ri->pub);
         answered = CN_TURN_ANSWERED;
     }
     if (!cn_store_batch_open(store)) {
-        cn_store_batch_commit(store, &err); /* ends the turn's read transaction */
+        /* no batch is open: this only ends the turn's read transaction */
+        cn_ignore(cn_store_batch_commit(store, &err));
         return answered;
     }
     int rc = cn_store_batch_commit(store, &err);
@@ -1079,15 +1086,16 @@ int cn_http_end_turn(cn_store_t *store)
         cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s",
                err.msg);
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
-        cn_req_t *r = H2O_STRUCT_FROM_MEMBER(cn_req_t, pending, pending_answers.next);
-        h2o_linklist_unlink(&r->pending);
+        cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, pending_answers.next);
+        cn_req_t *r = &ri->pub;
+        h2o_linklist_unlink(&ri->pending);
         answered = CN_TURN_ANSWERED;
         if (rc == 0) {
             start_sending(r);
             continue;
         }
         memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
-        r->responded = 0;
+        ri->responded = 0;
         problem(r, 503, "the change could not be committed; it was not applied, retry");
     }
     return answered;
@@ -1106,7 +1114,7 @@ static size_t max_body_limit;
 
 typedef struct {
     h2o_ostream_t super;
-    cn_req_t r; /* request id, method and start time for the answer and its log line */
+    cn_req_int_t r; /* request id, method and start time for the answer and its log line */
     int rewritten;
 } problem_ostream_t;
 
@@ -1145,14 +1153,14 @@ static void problem_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
     int status = req->res.status;
     char detail[128];
     h2o_detail(status, bufs, n, detail, sizeof(detail));
-    json_t *j = problem_json(status, detail, p->r.request_id);
+    json_t *j = problem_json(status, detail, p->r.pub.request_id);
     cn_buf_t b = {0};
     cn_json_dump(j, &b);
     json_decref(j);
     h2o_iovec_t body = h2o_strdup(&req->pool, b.data, b.len);
     cn_buf_free(&b);
     req->res.content_length = body.len; /* the headers leave with the first send below */
-    finish(&p->r, status, body.len);
+    finish(&p->r.pub, status, body.len);
     h2o_ostream_send_next(self, req, &body, 1, state);
 }
 
@@ -1163,14 +1171,14 @@ static void error_filter_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t
         problem_ostream_t *os = (problem_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
         os->super.do_send = problem_do_send;
         os->rewritten = 0;
-        os->r = (cn_req_t){.h = req, .start_ns = cn_now_ns(), .route_index = -1};
-        os->r.method = cn_method_parse(req->input.method.base, req->input.method.len);
-        set_request_id(&os->r);
+        os->r = (cn_req_int_t){.pub = {.h = req}, .start_ns = cn_now_ns(), .route_index = -1};
+        os->r.pub.method = cn_method_parse(req->input.method.base, req->input.method.len);
+        set_request_id(&os->r.pub);
         req->res.reason = reason(req->res.status); /* h2o says "Invalid Request" for 400 */
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/problem+json"));
-        add_common_headers(&os->r);
+        add_common_headers(&os->r.pub);
         req->res.content_length = SIZE_MAX; /* set from the body in problem_do_send */
         slot = &os->super.next;
     }

@@ -30,28 +30,26 @@ typedef struct st_cn_principal_t {
     int authenticated;
 } cn_principal_t;
 
-typedef struct st_cn_work_t cn_work_t;
-
+/**
+ * A request as its handler sees it. The kernel allocates it inside a larger object that
+ * also holds the pipeline's own bookkeeping (answered yet, held for the commit, offloaded
+ * work, timing: core/http_int.h), so a handler can neither read nor disturb that state,
+ * and it costs no second allocation. Never create one outside the kernel (tests may
+ * zero one for functions that read only these fields).
+ */
 struct st_cn_req_t {
     h2o_req_t *h;
     cn_store_t *store; /* this loop's connection */
     const cn_route_t *route;
-    int route_index;
     cn_method_t method;
-    cn_match_t match;
-    json_t *query; /* validated query parameters, or NULL when the route takes none */
-    json_t *body;  /* validated JSON body, or NULL */
+    cn_match_t match; /* the matched route and its path parameters (read cn_req_param) */
+    json_t *query;    /* validated query parameters, or NULL when the route takes none */
+    json_t *body;     /* validated JSON body, or NULL */
     cn_principal_t principal;
     char request_id[72];
-    char client_ip[48]; /* set by cn_req_peer on first use */
-    uint64_t start_ns;
     cn_err_t err;         /* message for a failed handler */
     cn_verrors_t verrors; /* field errors for CN_EVALIDATION */
-    int responded;
-    cn_work_t *work; /* offloaded work whose completion has not run yet */
-    void *prepared;  /* what the route's prepare step left for its handler */
-    h2o_iovec_t pending_body;
-    h2o_linklist_t pending; /* linked while the answer waits for the loop turn's commit */
+    void *prepared;       /* what the route's prepare step left for its handler */
     /* a finer problem type slug than the status's (a static string), or NULL: cn_fail_typed */
     const char *problem_type;
 };

@@ -9,6 +9,7 @@
  */
 #include "core/jobs.h"
 #include "core/http.h"
+#include "store/store_int.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/module.h"
@@ -544,7 +545,8 @@ static void commit_segment(cn_store_t *s, claimed_t *c, int from, int to)
             cn_log(CN_LOG_ERROR, NULL, "job %s: cannot record its failure: %s", c[i].id, ferr.msg);
     }
     if (rc != 0) {
-        cn_store_batch_commit(s, &err); /* the failures; a lease expiry covers a second miss */
+        if (cn_store_batch_commit(s, &err) != 0) /* a lease expiry covers this second miss */
+            cn_log(CN_LOG_ERROR, NULL, "cannot record the jobs' failures: %s", err.msg);
         for (int i = from; i < to; i++)
             if (!(c[i].t != NULL && c[i].t->type->outside_txn))
                 count_outcome(&c[i]);
@@ -556,8 +558,9 @@ static void run_outside(cn_store_t *s, claimed_t *c)
 {
     cn_err_t err = {0};
     uint64_t t0 = cn_now_ns();
-    cn_store_batch_commit(s, NULL); /* no read transaction may span the run */
-    cn_store_set_batching(s, 0);    /* the handler's writes commit on their own */
+    /* no read transaction may span the run; the claim committed before, so only reads end */
+    cn_ignore(cn_store_batch_commit(s, NULL));
+    cn_store_set_batching(s, 0); /* the handler's writes commit on their own */
     int rc = call_handler(s, c, &err);
     if (cn_store_in_txn(s))
         cn_store_rollback(s);
@@ -579,7 +582,7 @@ static void run_outside(cn_store_t *s, claimed_t *c)
         wrc = cn_store_batch_commit(s, &ferr);
     } else {
         cn_store_batch_fail(s);
-        cn_store_batch_commit(s, NULL);
+        cn_ignore(cn_store_batch_commit(s, NULL)); /* doomed: it rolls back, as wrc says */
     }
     if (wrc != 0) /* the lease runs out and the job runs again */
         cn_log(CN_LOG_ERROR, NULL, "job %s (%s): cannot record the outcome: %s", c->id, c->name,
@@ -639,7 +642,7 @@ static int64_t next_due(cn_store_t *s)
     if (cn_stmt_step(st, NULL) == CN_ROW && !cn_stmt_is_null(st, 0))
         at = cn_stmt_int(st, 0);
     cn_stmt_finish(st);
-    cn_store_batch_commit(s, NULL); /* ends the read transaction before sleeping */
+    cn_ignore(cn_store_batch_commit(s, NULL)); /* ends the read transaction before sleeping */
     return at;
 }
 

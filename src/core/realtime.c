@@ -15,7 +15,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/server.h"
+#include "core/store_open.h"
 #include "core/system.h"
 
 #include <h2o/http1.h>

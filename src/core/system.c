@@ -9,16 +9,14 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/permissions.h"
-#include "core/server.h"
+#include "core/store_open.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_MODULES 32
-
 static struct {
-    const cn_app_t *modules[MAX_MODULES + 1]; /* system first, then apps; NULL-terminated */
-    cn_migration_set_t sets[MAX_MODULES];
+    const cn_app_t *modules[CN_MODULES_MAX + 1]; /* system first, then apps; NULL-terminated */
+    cn_migration_set_t sets[CN_MODULES_MAX];
     size_t n_sets;
     char *openapi;
     size_t openapi_len;
@@ -131,12 +129,29 @@ int cn_register_routes(cn_router_t *router, const cn_app_t *const *modules, cn_e
     return 0;
 }
 
-size_t cn_migration_sets(const cn_app_t *const *apps, cn_migration_set_t *out, size_t cap)
+int cn_modules_list(const cn_app_t *const *apps, const cn_app_t *out[CN_MODULES_MAX + 1],
+                    cn_err_t *err)
 {
     size_t n = 0;
-    for (const cn_app_t *const *a = apps; *a && n < cap; a++)
-        if ((*a)->migrations)
-            out[n++] = (cn_migration_set_t){(*a)->name, (*a)->migrations};
+    out[n++] = &cn_system_app;
+    for (const cn_app_t *const *a = apps; *a; a++) {
+        if (n == CN_MODULES_MAX) { /* refused, not cut short: a dropped module is silent */
+            out[0] = NULL;
+            return cn_err_set(err, CN_EINVAL, "more than %d modules (module %s and after)",
+                              CN_MODULES_MAX - 1, (*a)->name);
+        }
+        out[n++] = *a;
+    }
+    out[n] = NULL;
+    return 0;
+}
+
+size_t cn_migration_sets(const cn_app_t *const *modules, cn_migration_set_t *out)
+{
+    size_t n = 0;
+    for (const cn_app_t *const *m = modules; *m && n < CN_MODULES_MAX; m++)
+        if ((*m)->migrations)
+            out[n++] = (cn_migration_set_t){(*m)->name, (*m)->migrations};
     return n;
 }
 
@@ -175,13 +190,11 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
 int cn_system_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_router_t *router,
                    cn_err_t *err)
 {
-    size_t n = 0;
-    SYS.modules[n++] = &cn_system_app;
-    for (const cn_app_t *const *a = apps; *a && n < MAX_MODULES; a++)
-        SYS.modules[n++] = *a;
-    SYS.modules[n] = NULL;
-    SYS.n_sets = cn_migration_sets(SYS.modules, SYS.sets, MAX_MODULES);
-    int rc = cn_permissions_build(SYS.modules, err);
+    int rc = cn_modules_list(apps, SYS.modules, err);
+    if (rc != 0)
+        return rc;
+    SYS.n_sets = cn_migration_sets(SYS.modules, SYS.sets);
+    rc = cn_permissions_build(SYS.modules, err);
     if (rc == 0)
         rc = cn_register_routes(router, SYS.modules, err);
     if (rc != 0)

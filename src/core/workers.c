@@ -4,9 +4,9 @@
  * loop ever touches item->req, so a request that dies meanwhile just clears that pointer
  * (in the request's dispose callback) and its completion sees NULL.
  */
-#include "core/workers.h"
+#include "core/workers_int.h"
 #include "core/log.h"
-#include "core/server.h"
+#include "core/http_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -114,7 +114,7 @@ void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, msg.link, node);
         h2o_linklist_unlink(&item->msg.link);
         if (item->req != NULL) {
-            item->req->work = NULL;
+            cn__req_int(item->req)->work = NULL;
             cn__http_complete(item->req, item->done, item->arg);
         } else {
             item->done(NULL, item->arg);
@@ -131,7 +131,7 @@ int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
     item->work = work;
     item->done = done;
     item->arg = arg;
-    r->work = item;
+    cn__req_int(r)->work = item;
     pthread_mutex_lock(&W.lock);
     W.in_flight++;
     h2o_linklist_insert(&W.queue, &item->queue_link);

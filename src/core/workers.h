@@ -22,37 +22,15 @@ typedef void (*cn_work_fn)(void *arg);
  */
 typedef void (*cn_done_fn)(cn_req_t *r, void *arg);
 
-/** Opens a store for a worker thread (with the server's options). */
-typedef int (*cn_store_open_fn)(cn_store_t **out, cn_err_t *err);
-
-/** Starts n worker threads (n >= 1); open_store (may be NULL) serves cn_worker_store. */
-void cn_workers_start(int n, cn_store_open_fn open_store);
-
 /**
  * From work running on a worker: that thread's own store, opened on first use and closed
  * when the pool stops (reads see everything committed before they start). NULL with err
  * set when it cannot be opened.
  */
 cn_store_t *cn_worker_store(cn_err_t *err);
-/** Finishes queued work and joins the threads. */
-void cn_workers_stop(void);
-
-/**
- * Waits until no work is queued or running. A loop calls it before tearing down its h2o
- * queue, so no worker ever posts a completion into a freed queue.
- */
-void cn_workers_settle(void);
-
-/** Binds the calling loop thread: completions for its requests arrive through receiver. */
-void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver);
-/** The receiver callback a loop registers on its h2o queue. */
-void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
 /** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING. */
 int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg);
-
-/** Called when a request dies before its completion ran: the completion gets r == NULL. */
-void cn_work_detach(cn_work_t *item);
 
 /** From a completion: answers r with the problem for code (as a handler's return would). */
 void cn_req_finish_error(cn_req_t *r, int code);

@@ -3,7 +3,7 @@
  * what has been applied. A database that knows a migration this binary does not is
  * treated as written by a newer Cairn, and nothing touches it.
  */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* What every driver shares (see store.h): the dialect's $n parameters, and ending a
  * transaction by the outcome of its work. */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,4 +39,64 @@ int cn_store_end(cn_store_t *s, int rc, cn_err_t *err)
         return cn_store_commit(s, err);
     cn_store_rollback(s);
     return rc;
+}
+
+/* Runs sql and steps once: CN_ROW with *out open on the row (the caller finishes it),
+ * CN_ENOTFOUND (finished), or the negative code of the query or step (finished). */
+static int first_row(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
+                     cn_stmt_t **out, cn_err_t *err)
+{
+    int rc = cn_store_query(s, sql, args, n, out, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(*out, err);
+    if (rc == CN_ROW)
+        return rc;
+    cn_stmt_finish(*out);
+    return rc < 0 ? rc : CN_ENOTFOUND;
+}
+
+int cn_store_one_int(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int64_t *out,
+                     cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = first_row(s, sql, args, n, &st, err);
+    if (rc != CN_ROW)
+        return rc;
+    *out = cn_stmt_int(st, 0);
+    cn_stmt_finish(st);
+    return 0;
+}
+
+int cn_store_one_text(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, char *buf,
+                      size_t cap, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = first_row(s, sql, args, n, &st, err);
+    if (rc != CN_ROW)
+        return rc;
+    size_t len = 0;
+    const char *text = cn_stmt_text(st, 0, &len);
+    if (text == NULL)
+        len = 0;
+    if (len >= cap)
+        rc = cn_err_set(err, CN_ERR, "a value of %zu bytes does not fit in %zu", len, cap);
+    else {
+        if (len)
+            memcpy(buf, text, len);
+        buf[len] = '\0';
+        rc = 0;
+    }
+    cn_stmt_finish(st);
+    return rc;
+}
+
+int cn_store_exists(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = first_row(s, sql, args, n, &st, err);
+    if (rc != CN_ROW)
+        return rc;
+    cn_stmt_finish(st);
+    return 0;
 }

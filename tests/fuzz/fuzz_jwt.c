@@ -3,7 +3,7 @@
 #include "auth/auth.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

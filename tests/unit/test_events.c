@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/events.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
 
 #include "apps/insights/insights.h"
 #include "apps/insights/internal.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,6 +15,7 @@
 
 #include "core/jobs.h"
 #include "core/module.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,8 @@ static int64_t query_int(const char *sql, const char *arg)
     assert_int_equal(cn_stmt_step(st, &err), CN_ROW);
     int64_t v = cn_stmt_int(st, 0);
     cn_stmt_finish(st);
-    cn_store_batch_commit(s, &err); /* ends the read transaction: later reads see new data */
+    /* ends the read transaction: later reads see new data */
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
     return v;
 }
 
@@ -156,7 +158,7 @@ static void query_text(const char *sql, const char *arg, char *out, size_t cap)
     const char *t = cn_stmt_text(st, 0, NULL);
     snprintf(out, cap, "%s", t ? t : "(null)");
     cn_stmt_finish(st);
-    cn_store_batch_commit(s, &err);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
 }
 
 /* Enqueues in a transaction of its own (a unit of work inside a batch, then committed). */

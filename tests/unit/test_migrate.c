@@ -4,7 +4,7 @@
  * from a newer binary) and the store basics migrations rely on ($n binding, conflicts,
  * transactions, backup). Each test gets a fresh directory, removed afterwards.
  */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <dirent.h>
 #include <ftw.h>

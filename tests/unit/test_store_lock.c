@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <pthread.h>
 #include <stdio.h>

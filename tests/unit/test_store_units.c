@@ -14,7 +14,7 @@
 #include "auth/audit.h"
 #include "auth/auth.h"
 #include "core/events.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +86,7 @@ static int64_t count(const char *sql)
     assert_int_equal(cn_stmt_step(st, &err), CN_ROW);
     int64_t n = cn_stmt_int(st, 0);
     cn_stmt_finish(st);
-    cn_store_batch_commit(s, &err); /* ends the read transaction */
+    assert_int_equal(cn_store_batch_commit(s, &err), 0); /* ends the read transaction */
     return n;
 }
 

@@ -11,7 +11,7 @@
 #include "auth/auth.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <ftw.h>
 #include <setjmp.h>

@@ -13,7 +13,7 @@
 #include "auth/cookies.h"
 #include "auth/mfa.h"
 #include "auth/vault.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -451,10 +451,11 @@ int ins_get_patterns(cn_req_t *r)
     char lower[CN_UUID_LEN + 1];
     const char *customer = ins_customer_key(cn_req_param(r, "id"), lower);
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(customer), CN_VINT(cn_now_ms())};
-    int rc = ins_must_exist(r, "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id = $2",
-                            a, 2, "no customer with this id");
+    int rc = cn_store_exists(r->store,
+                             "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id = $2", a,
+                             2, &r->err);
     if (rc != 0)
-        return rc;
+        return rc == CN_ENOTFOUND ? cn_fail(r, rc, "no customer with this id") : rc;
     cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
                              "SELECT type, confidence, frequency, description, metadata,"

@@ -221,33 +221,23 @@ static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items,
         if (dup[i])
             continue;
         cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXTN(items[i].idem, items[i].idem_len)};
-        cn_stmt_t *st;
-        int rc = cn_store_query(s,
-                                "SELECT id FROM interactions WHERE tenant_id = $1"
-                                " AND idempotency_key = $2",
-                                a, 2, &st, err);
-        if (rc != 0)
+        int rc = cn_store_one_text(s,
+                                   "SELECT id FROM interactions WHERE tenant_id = $1"
+                                   " AND idempotency_key = $2",
+                                   a, 2, ids[i], sizeof(ids[i]), err);
+        if (rc != 0 && rc != CN_ENOTFOUND)
             return rc;
-        if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
-            snprintf(ids[i], sizeof(ids[i]), "%s", cn_stmt_text(st, 0, NULL));
-            dup[i] = 1;
-        }
-        cn_stmt_finish(st);
-        if (rc < 0)
-            return rc;
+        dup[i] = rc == 0;
     }
     return 0;
 }
 
 static int64_t next_seq(cn_store_t *s, cn_err_t *err)
 {
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT COALESCE(MAX(seq), 0) FROM interactions", NULL, 0, &st, err);
-    if (rc != 0)
-        return rc;
-    int64_t seq = (rc = cn_stmt_step(st, err)) == CN_ROW ? cn_stmt_int(st, 0) + 1 : rc;
-    cn_stmt_finish(st);
-    return seq;
+    int64_t max = 0; /* an aggregate: always one row */
+    int rc =
+        cn_store_one_int(s, "SELECT COALESCE(MAX(seq), 0) FROM interactions", NULL, 0, &max, err);
+    return rc != 0 ? rc : max + 1;
 }
 
 #define ROW_COLS 16

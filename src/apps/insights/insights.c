@@ -184,16 +184,11 @@ const cn_schema_t ins_settings_schema = {"InsightSettings", settings_fields};
 int ins_tenant_tz(cn_store_t *s, const char *tenant, char name[CN_TZ_NAME_MAX], cn_err_t *err)
 {
     cn_val_t a[] = {CN_VTEXT(tenant)};
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT timezone FROM insight_settings WHERE tenant_id = $1", a, 1,
-                            &st, err);
-    if (rc != 0)
-        return rc;
-    snprintf(name, CN_TZ_NAME_MAX, "UTC");
-    if ((rc = cn_stmt_step(st, err)) == CN_ROW)
-        snprintf(name, CN_TZ_NAME_MAX, "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    int rc = cn_store_one_text(s, "SELECT timezone FROM insight_settings WHERE tenant_id = $1", a,
+                               1, name, CN_TZ_NAME_MAX, err);
+    if (rc == CN_ENOTFOUND) /* never set */
+        snprintf(name, CN_TZ_NAME_MAX, "UTC");
+    return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
 static int reply_settings(cn_req_t *r, const char *tz)
@@ -223,20 +218,6 @@ int ins_put_settings(cn_req_t *r)
         return rc;
     cn_cache_invalidate(cn_req_tenant(r), INS_TAG); /* trends depend on the zone */
     return reply_settings(r, tz);
-}
-
-int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
-                   const char *missing)
-{
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    return rc == CN_ROW ? 0 : cn_fail(r, CN_ENOTFOUND, "%s", missing);
 }
 
 /* ---- cache ---- */

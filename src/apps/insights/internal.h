@@ -242,10 +242,6 @@ void ins_items_open(cn_jw_t *w, cn_buf_t *b, size_t n);
 int ins_items_publish(cn_store_t *s, const char *tenant, const char *type, cn_jw_t *w,
                       cn_err_t *err);
 
-/** 0 when the query (SELECT 1 ...) finds a row, else CN_ENOTFOUND with missing as detail. */
-int ins_must_exist(cn_req_t *r, const char *sql, const cn_val_t *args, size_t n,
-                   const char *missing);
-
 /** The tenant's time zone (insight_settings), or "UTC". */
 int ins_tenant_tz(cn_store_t *s, const char *tenant, char name[CN_TZ_NAME_MAX], cn_err_t *err);
 int ins_get_settings(cn_req_t *r);

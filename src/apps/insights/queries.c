@@ -99,14 +99,7 @@ static int count_total(cn_req_t *r, const ins_filter_t *f, int64_t *total)
     cn_val_t args[INS_ARGS_MAX];
     size_t n =
         ins_filter_sql(f, cn_req_tenant(r), "SELECT COUNT(*) FROM interactions", 0, sql, args);
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    *total = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    return cn_store_one_int(r->store, sql, args, n, total, &r->err); /* COUNT: one row */
 }
 
 static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
@@ -483,14 +476,7 @@ static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
              " WHERE i.tenant_id = $1 AND i.customer_id = c.external_id AND i.ts >= $2"
              " AND i.ts < $3)",
              seg);
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    m->active = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
+    return cn_store_one_int(r->store, sql, a, n, &m->active, &r->err); /* COUNT: one row */
 }
 
 static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)

@@ -159,10 +159,10 @@ int ins_get_import(cn_req_t *r)
 int ins_import_errors(cn_req_t *r)
 {
     cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
-    int rc = ins_must_exist(r, "SELECT 1 FROM insight_imports WHERE tenant_id = $1 AND id = $2", a,
-                            2, "no import with this id");
+    int rc = cn_store_exists(
+        r->store, "SELECT 1 FROM insight_imports WHERE tenant_id = $1 AND id = $2", a, 2, &r->err);
     if (rc != 0)
-        return rc;
+        return rc == CN_ENOTFOUND ? cn_fail(r, rc, "no import with this id") : rc;
     cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
                              "SELECT record, line, message FROM insight_import_errors"

@@ -249,19 +249,12 @@ static int analyse_note(cn_req_t *r)
 {
     const char *id = cn_req_param(r, "id");
     cn_val_t args[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
-    cn_stmt_t *st;
+    int64_t updated_at = 0;
     int rc =
-        cn_store_query(r->store, "SELECT updated_at FROM notes WHERE tenant_id = $1 AND id = $2",
-                       args, 2, &st, &r->err);
+        cn_store_one_int(r->store, "SELECT updated_at FROM notes WHERE tenant_id = $1 AND id = $2",
+                         args, 2, &updated_at, &r->err);
     if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    int64_t updated_at = rc == CN_ROW ? cn_stmt_int(st, 0) : 0;
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    if (rc != CN_ROW)
-        return cn_fail(r, CN_ENOTFOUND, "no note with this id");
+        return rc == CN_ENOTFOUND ? cn_fail(r, rc, "no note with this id") : rc;
     char key[80], job_id[CN_UUID_LEN + 1];
     snprintf(key, sizeof(key), "%s:%lld", id, (long long)updated_at);
     json_t *payload = json_pack("{s:s}", "note_id", id);
