@@ -10,9 +10,6 @@
 #include "core/http.h"
 #include "store/store.h"
 
-/** Returned by a handler whose answer will come later (after cn_req_offload). */
-#define CN_PENDING 1
-
 /** Work run on a worker thread. It must not touch the request. */
 typedef void (*cn_work_fn)(void *arg);
 
@@ -48,7 +45,7 @@ void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver);
 /** The receiver callback a loop registers on its h2o queue. */
 void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
-/** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING. */
+/** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING (base/status.h). */
 int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg);
 
 /** Called when a request dies before its completion ran: the completion gets r == NULL. */

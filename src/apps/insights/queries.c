@@ -146,7 +146,7 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
 int ins_list(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
@@ -336,7 +336,7 @@ int ins_trends(cn_req_t *r)
 {
     char zone[CN_TZ_NAME_MAX];
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     trend_t t = {0};
     ins_filter_t f;
@@ -544,7 +544,7 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 int ins_metrics(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
@@ -755,7 +755,7 @@ static void search_done(cn_req_t *r, void *arg)
 int ins_search(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     const char *q = json_string_value(json_object_get(r->query, "q"));
     json_t *jl = json_object_get(r->query, "limit");

@@ -559,7 +559,7 @@ int ins_export(cn_req_t *r)
     x->gen.stop = export_stop;
     static const char *const headers[] = {"content-disposition",
                                           "attachment; filename=\"interactions.csv\"", NULL};
-    if (!cn_reply_stream(r, "text/csv; charset=utf-8", headers, &x->gen)) {
+    if (cn_reply_stream(r, "text/csv; charset=utf-8", headers, &x->gen) != CN_STREAMING) {
         x->finished = 1; /* HEAD: the headers were the whole answer */
         return 0;
     }
