@@ -137,16 +137,14 @@ int ins_get_import(cn_req_t *r)
         return rc;
     json_t *out = NULL;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        char created[32], finished[32];
-        cn_format_rfc3339(cn_stmt_int(st, 7), created);
-        cn_format_rfc3339(cn_stmt_int(st, 8), finished);
-        out = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:s, s:s?}", "id",
-                        cn_stmt_text(st, 0, NULL), "job_id", cn_stmt_text(st, 1, NULL), "state",
-                        cn_stmt_text(st, 2, NULL), "bytes", (json_int_t)cn_stmt_int(st, 3),
-                        "records_read", (json_int_t)(cn_stmt_int(st, 4) - 2), "rows_done",
-                        (json_int_t)cn_stmt_int(st, 5), "rows_failed",
-                        (json_int_t)cn_stmt_int(st, 6), "created_at", created, "finished_at",
-                        cn_stmt_is_null(st, 8) ? NULL : finished);
+        out = json_pack(
+            "{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "id", cn_stmt_text(st, 0, NULL),
+            "job_id", cn_stmt_text(st, 1, NULL), "state", cn_stmt_text(st, 2, NULL), "bytes",
+            (json_int_t)cn_stmt_int(st, 3), "records_read", (json_int_t)(cn_stmt_int(st, 4) - 2),
+            "rows_done", (json_int_t)cn_stmt_int(st, 5), "rows_failed",
+            (json_int_t)cn_stmt_int(st, 6), "created_at", (json_int_t)cn_stmt_int(st, 7),
+            "finished_at",
+            cn_stmt_is_null(st, 8) ? json_null() : json_integer((json_int_t)cn_stmt_int(st, 8)));
     }
     cn_stmt_finish(st);
     if (rc < 0)
