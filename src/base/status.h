@@ -9,7 +9,7 @@
  * Predicates (cn_events_channel_valid, auth_caller_holds, ...) answer a yes/no question
  * with 1 or 0 and are not part of this vocabulary.
  * Library code under src/lib/ keeps its own small results (cn_geoip_lookup's
- * CN_GEO_*, a CSV callback's stop flag): it does not depend on this header.
+ * CN_GEO_*, CN_CSV_STOP): it does not depend on this header.
  */
 #ifndef CAIRN_BASE_STATUS_H
 #define CAIRN_BASE_STATUS_H

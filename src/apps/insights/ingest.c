@@ -126,7 +126,7 @@ static void enrich(const json_t *metadata, ins_item_t *it)
     json_t *ip = json_object_get(metadata, "ip");
     cn_geo_t g;
     if (geoip != NULL && json_is_string(ip) &&
-        cn_geoip_lookup(geoip, json_string_value(ip), &g) == 1) {
+        cn_geoip_lookup(geoip, json_string_value(ip), &g) == CN_GEO_FOUND) {
         snprintf(it->country, sizeof(it->country), "%s", g.country_code);
         snprintf(it->city, sizeof(it->city), "%s", g.city);
     }

@@ -66,7 +66,7 @@ static int on_header(const cn_csv_record_t *rec, void *ud)
         snprintf(h->msg, sizeof(h->msg), "the header row is malformed: %s", rec->error);
     else
         h->ok = map_header(rec, h->col, h->msg, sizeof(h->msg)) == 0;
-    return 1; /* only the first record */
+    return CN_CSV_STOP; /* only the first record */
 }
 
 /* ---- the import request ---- */
@@ -375,17 +375,17 @@ static int on_record(const cn_csv_record_t *rec, void *ud)
         char msg[200];
         if (rec->error || map_header(rec, im->col, msg, sizeof(msg)) != 0) {
             im->rc = cn_err_set(im->err, CN_EINVAL, "the header row is not valid");
-            return 1;
+            return CN_CSV_STOP;
         }
-        return 0;
+        return CN_CSV_GO_ON;
     }
     if ((int64_t)rec->record_no < im->next_record) /* committed by an earlier run */
-        return 0;
+        return CN_CSV_GO_ON;
     take_record(im, rec);
     im->last_record = rec->record_no;
     if (++im->n_records == INS_CHUNK && (im->rc = flush(im, "running")) != 0)
-        return 1;
-    return 0;
+        return CN_CSV_STOP;
+    return CN_CSV_GO_ON;
 }
 
 static int load_import(import_t *im, cn_buf_t *csv, int *finished)
