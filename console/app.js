@@ -88,8 +88,9 @@ async function resume() {
 
 // ---- interactions ----
 
-function time(iso) {
-  return new Date(iso).toLocaleString();
+// every time in the API's JSON is integer Unix milliseconds (UTC): shown in the reader's zone
+function time(ms) {
+  return new Date(ms).toLocaleString();
 }
 
 function sentimentCell(td, s) {

@@ -713,8 +713,10 @@ static void print_tenant(const auth_tenant_row_t *t, void *ud)
     cn_format_rfc3339(t->created_at, at);
     json_t *json = listing_row(ud);
     if (json != NULL) {
-        json_array_append_new(json, json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "slug", t->slug,
-                                              "name", t->name, "created_at", at));
+        /* JSON times are Unix ms, as in the API; the table shows RFC 3339 */
+        json_array_append_new(json,
+                              json_pack("{s:s, s:s, s:s, s:I}", "id", t->id, "slug", t->slug,
+                                        "name", t->name, "created_at", (json_int_t)t->created_at));
         return;
     }
     put_field(t->slug, 24);
@@ -746,9 +748,10 @@ static void print_member(const auth_member_row_t *m, void *ud)
         cn_format_rfc3339(m->locked_until, until);
     json_t *json = listing_row(ud);
     if (json != NULL) {
-        json_array_append_new(json, json_pack("{s:s, s:s, s:s, s:b, s:s?}", "id", m->id, "email",
-                                              m->email, "role", m->role, "mfa", m->mfa,
-                                              "locked_until", locked ? until : NULL));
+        json_array_append_new(
+            json, json_pack("{s:s, s:s, s:s, s:b, s:o}", "id", m->id, "email", m->email, "role",
+                            m->role, "mfa", m->mfa, "locked_until",
+                            locked ? json_integer((json_int_t)m->locked_until) : json_null()));
         return;
     }
     put_field(m->email, 32);

@@ -147,18 +147,20 @@ export interface Sentiment {
 }
 
 export interface InteractionInput {
-  customer_id: string; timestamp: string;
+  /** Unix ms, or an RFC 3339 date-time (answers always give ms). */
+  customer_id: string; timestamp: number | string;
   channel: 'web' | 'mobile' | 'email' | 'chat' | 'phone';
   event_type: string; content?: string | null; metadata?: Record<string, unknown> | null;
   idempotency_key?: string;
 }
 
-export interface Interaction extends Omit<InteractionInput, 'idempotency_key'> {
+export interface Interaction extends Omit<InteractionInput, 'idempotency_key' | 'timestamp'> {
   id: string;
+  timestamp: number;
   enrichment: { device: string | null; os: string | null; client: string | null; country: string | null; city: string | null };
   sentiment: Sentiment | null;
-  processed_at: string | null;
-  created_at: string;
+  processed_at: number | null;
+  created_at: number;
 }
 
 /** The customer-insights app (docs/insights.md). Query objects take the documented parameters. */

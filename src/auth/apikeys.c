@@ -107,8 +107,7 @@ static const cn_field_t scope_item = {"permission", CN_T_STRING, .min_len = 1, .
 static const cn_field_t create_fields[] = {
     {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100, .single_line = 1},
     {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 32, .items = &scope_item},
-    {"expires_at", CN_T_STRING, .format = CN_FMT_DATETIME,
-     .description = "RFC 3339; omit for no expiry"},
+    {"expires_at", CN_T_TIME, .description = "Unix ms or RFC 3339; omit for no expiry"},
     {0},
 };
 const cn_schema_t auth_api_key_schema = {"ApiKeyCreate", create_fields};
@@ -175,10 +174,9 @@ int auth_post_api_key(cn_req_t *r)
     int rc = check_scopes(r, json_object_get(r->body, "permissions"), scopes, sizeof(scopes));
     if (rc != 0)
         return rc;
-    const char *expires = json_string_value(json_object_get(r->body, "expires_at"));
     int64_t expires_ms = 0;
-    if (expires &&
-        (cn_parse_rfc3339(expires, strlen(expires), &expires_ms) != 0 || expires_ms <= cn_now_ms()))
+    int expires = cn_schema_time(json_object_get(r->body, "expires_at"), &expires_ms) == 0;
+    if (expires && expires_ms <= cn_now_ms())
         return cn_fail_field(r, "expires_at", "must be in the future");
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint8_t raw[PREFIX_LEN + 32];

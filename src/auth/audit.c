@@ -392,8 +392,8 @@ int auth_audit_erase(cn_store_t *s, const char *user_id, const char *email, cn_e
 static const cn_field_t query_fields[] = {
     {"actor", CN_T_STRING, .max_len = 64},
     {"action", CN_T_STRING, .max_len = 160, .description = "e.g. \"POST /api/v1/notes\""},
-    {"since", CN_T_STRING, .format = CN_FMT_DATETIME},
-    {"until", CN_T_STRING, .format = CN_FMT_DATETIME},
+    {"since", CN_T_TIME},
+    {"until", CN_T_TIME},
     {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = 200},
     {"cursor", CN_T_STRING, .max_len = 32},
     {0},
@@ -402,9 +402,8 @@ const cn_schema_t auth_audit_query = {"AuditQuery", query_fields};
 
 static int64_t time_param(cn_req_t *r, const char *name, int64_t fallback)
 {
-    const char *v = json_string_value(json_object_get(r->query, name));
     int64_t ms;
-    return v && cn_parse_rfc3339(v, strlen(v), &ms) == 0 ? ms : fallback;
+    return cn_schema_time(json_object_get(r->query, name), &ms) == 0 ? ms : fallback;
 }
 
 int auth_list_audit(cn_req_t *r)

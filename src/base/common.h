@@ -1,30 +1,17 @@
 /*
- * Shared kernel vocabulary: error codes, the error context object and the allocation
- * wrappers. Every layer above lib/ returns 0 or one of these negative codes and leaves a
- * human message in a cn_err_t; only http.c turns codes into HTTP statuses.
+ * Shared kernel vocabulary: return values (status.h), the error context object and the
+ * allocation wrappers. Every layer above lib/ returns 0, a negative error code or one of
+ * status.h's named outcomes and leaves a human message in a cn_err_t; only http.c turns
+ * codes into HTTP statuses.
  */
 #ifndef CAIRN_BASE_COMMON_H
 #define CAIRN_BASE_COMMON_H
 
+#include "base/status.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum {
-    CN_OK = 0,
-    CN_ERR = -1,           /* internal failure: logged, never shown to clients */
-    CN_EINVAL = -2,        /* malformed input (400) */
-    CN_EVALIDATION = -3,   /* well-formed input that breaks the schema (422) */
-    CN_ENOTFOUND = -4,     /* 404 */
-    CN_ECONFLICT = -5,     /* uniqueness or state conflict (409) */
-    CN_EUNAUTH = -6,       /* no or bad credentials (401) */
-    CN_EFORBIDDEN = -7,    /* authenticated but not allowed (403) */
-    CN_EBUSY = -8,         /* retry later (503) */
-    CN_ETOONEW = -9,       /* database schema newer than this binary */
-    CN_EUNSUPPORTED = -10, /* wrong content type (415) */
-    CN_ERATELIMIT = -11,   /* too many attempts (429) */
-    CN_EUPGRADE = -12,     /* the endpoint needs another protocol (426) */
-};
 
 /** Error context: a code and a message for humans (operators or API clients). */
 typedef struct st_cn_err_t {

@@ -312,7 +312,7 @@ int cn_cache_get(const char *tenant, const char *key, const char *const *tags, c
     free_list(dead);
     if (!hit && token != NULL)
         fill_token(tenant, t_len, tags, token); /* now, before the caller computes */
-    return hit;
+    return hit ? CN_CACHE_HIT : 0;
 }
 
 int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *token,

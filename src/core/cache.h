@@ -62,9 +62,9 @@ void cn_cache_free(void);
 /**
  * Looks key up in tenant's namespace. tags is a NULL-terminated array of at most
  * CN_CACHE_MAX_TAGS tags the value depends on (NULL for none); it is read on a miss only,
- * to fill token. Returns 1 on a hit (the value appended to out, token untouched), 0 on a
- * miss (token filled; pass it to cn_cache_put). An empty tenant, a tenant holding '\n',
- * too many tags or a disabled cache is a miss whose token put ignores.
+ * to fill token. Returns CN_CACHE_HIT on a hit (the value appended to out, token
+ * untouched), 0 on a miss (token filled; pass it to cn_cache_put). An empty tenant, a
+ * tenant holding '\n', too many tags or a disabled cache is a miss whose token put ignores.
  */
 int cn_cache_get(const char *tenant, const char *key, const char *const *tags, cn_buf_t *out,
                  cn_cache_token_t *token);
@@ -121,10 +121,10 @@ typedef struct st_cn_cached_req_t {
 } cn_cached_req_t;
 
 /**
- * The protocol above for a read handler (in cachekey.c): returns 1 when the cached answer
- * is in cn_reply_buffer(r) (send it); 0 when the handler computes it, from a fresh read
- * transaction, then passes it to cn_cache_answer. Inside an open write batch nothing is
- * cached. Sets x-cache: hit or miss.
+ * The protocol above for a read handler (in cachekey.c): returns CN_CACHE_HIT when the
+ * cached answer is in cn_reply_buffer(r) (send it); 0 when the handler computes it, from a
+ * fresh read transaction, then passes it to cn_cache_answer. Inside an open write batch
+ * nothing is cached. Sets x-cache: hit or miss.
  */
 int cn_cache_request(cn_req_t *r, const char *const *tags, cn_cached_req_t *c);
 /** Stores the computed answer (ttl_ms 0: cache.ttl_ms) when the request was cacheable. */

@@ -95,9 +95,10 @@ int cn_cache_request(cn_req_t *r, const char *const *tags, cn_cached_req_t *c)
         !cn_store_batch_open(r->store) && cn_cache_key_for(r, c->key, sizeof(c->key)) == 0;
     if (!c->cacheable)
         return 0;
-    if (cn_cache_get(cn_req_tenant(r), c->key, tags, cn_reply_buffer(r), &c->token) == 1) {
+    if (cn_cache_get(cn_req_tenant(r), c->key, tags, cn_reply_buffer(r), &c->token) ==
+        CN_CACHE_HIT) {
         cn_reply_header(r, "x-cache", H2O_STRLIT("hit"));
-        return 1;
+        return CN_CACHE_HIT;
     }
     /* the answer must be read after the token was taken, not from the turn's snapshot */
     c->cacheable = cn_store_fresh_read(r->store, NULL) == 0;

@@ -514,7 +514,9 @@ int cn_reply_problem(cn_req_t *r, int code, const char *detail)
     return problem(r, status, detail);
 }
 
-/* ---- request pipeline ---- */
+/* ---- request pipeline ----
+ * Each step returns CN_NEXT when the request goes on to the next step, or CN_OK once it
+ * has answered the request itself (a problem, a preflight): then the pipeline stops. */
 
 static void set_request_id(cn_req_t *r)
 {
@@ -559,13 +561,13 @@ static int bootstrap_auth(cn_req_t *r)
 static int within_limit(cn_req_t *r, cn_ratelimit_t *limiter, const char *kind, const char *id)
 {
     if (limiter == NULL)
-        return 1;
+        return CN_NEXT;
     char key[192];
     snprintf(key, sizeof(key), "%s:%s", kind, id);
     cn_rate_result_t res;
     cn_ratelimit_take(limiter, key, cn_now_ms(), &res);
     if (res.allowed)
-        return 1;
+        return CN_NEXT;
     char v[3][16];
     int n[3];
     n[0] = snprintf(v[0], sizeof(v[0]), "%d", res.limit);
@@ -586,9 +588,9 @@ static int check_ip_limit(cn_req_t *r)
 {
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
-    if (!within_limit(r, H.rate_ip, "ip", ip))
-        return 0;
-    return r->route == NULL || !r->route->rate_auth ? 1
+    if (within_limit(r, H.rate_ip, "ip", ip) != CN_NEXT)
+        return CN_OK;
+    return r->route == NULL || !r->route->rate_auth ? CN_NEXT
                                                     : within_limit(r, H.rate_auth, "sign-in", ip);
 }
 
@@ -631,7 +633,7 @@ static int check_framing(cn_req_t *r)
 {
     h2o_req_t *req = r->h;
     if (req->version >= 0x200)
-        return 1;
+        return CN_NEXT;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     cn_reqhead_t head;
     if (sock == NULL || cn_reqhead_scan(sock->input->bytes, sock->input->size, &head) != 0)
@@ -646,7 +648,7 @@ static int check_framing(cn_req_t *r)
     }
     if (head.host > 1)
         return refuse_framing(r, "more than one Host header line; send exactly one");
-    return 1;
+    return CN_NEXT;
 }
 
 /* h2o 2.2 buffers up to ~400 KB of request head; refuse anything beyond sane sizes. */
@@ -695,20 +697,20 @@ static int route_request(cn_req_t *r)
     }
     r->route = r->match.route;
     cn__req_int(r)->route_index = r->match.route_index;
-    return 1;
+    return CN_NEXT;
 }
 
 static int check_path_params(cn_req_t *r)
 {
     if (r->route->params == NULL)
-        return 1;
+        return CN_NEXT;
     for (size_t i = 0; i < r->match.n_params; i++) {
         const cn_param_t *p = &r->match.params[i];
         size_t name_len = (size_t)(strchr(p->name, '}') - p->name);
         if (cn_schema_check_string(r->route->params, p->name, name_len, p->value, p->value_len))
             return problem(r, 404, "no resource at this path");
     }
-    return 1;
+    return CN_NEXT;
 }
 
 static int parse_query(cn_req_t *r)
@@ -725,10 +727,10 @@ static int parse_query(cn_req_t *r)
             return problem(r, 400, r->err.msg);
     }
     if (n == 0 && r->route->query == NULL)
-        return 1; /* nothing to convert: r->query stays NULL, which reads as empty */
+        return CN_NEXT; /* nothing to convert: r->query stays NULL, which reads as empty */
     if (cn_schema_from_query(r->route->query, kv, (size_t)n, &r->query, &r->verrors) != 0)
         return problem(r, 422, "the query string has invalid parameters");
-    return 1;
+    return CN_NEXT;
 }
 
 static int is_json_type(h2o_iovec_t ct)
@@ -772,15 +774,15 @@ static int parse_body(cn_req_t *r)
                      r->route->raw_body);
             return problem(r, 415, msg);
         }
-        return 1;
+        return CN_NEXT;
     }
     if (r->route->body == NULL) {
         if (has_body)
             return problem(r, 400, "this endpoint takes no request body");
-        return 1;
+        return CN_NEXT;
     }
     if (!has_body && r->route->body_optional)
-        return 1;
+        return CN_NEXT;
     if (!has_body)
         return problem(r, 400, "a JSON request body is required");
     if (!is_json_type(header_value(req, H2O_TOKEN_CONTENT_TYPE)))
@@ -791,7 +793,7 @@ static int parse_body(cn_req_t *r)
         return problem(r, 400, err.msg);
     if (cn_schema_validate(r->route->body, r->body, &r->verrors) != 0)
         return problem(r, 422, "the request body has invalid fields");
-    return 1;
+    return CN_NEXT;
 }
 
 static void dispose_req(void *p)
@@ -809,20 +811,20 @@ static void dispose_req(void *p)
 static int authenticate(cn_req_t *r)
 {
     if (r->route->permission == NULL)
-        return 1;
+        return CN_NEXT;
     int rc = H.auth(r);
     if (rc != 0) /* a refused CSRF check is 403; everything else is "who are you?" */
         return problem(r, rc == CN_EFORBIDDEN ? 403 : 401, r->err.msg);
     char who[160];
     snprintf(who, sizeof(who), "%s/%s", r->principal.tenant_id, r->principal.subject);
-    if (!within_limit(r, H.rate_user, "user", who))
-        return 0;
+    if (within_limit(r, H.rate_user, "user", who) != CN_NEXT)
+        return CN_OK;
     if (H.authz(r, r->route->permission) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "this needs the permission %s", r->route->permission);
         return problem(r, 403, r->err.msg[0] ? r->err.msg : detail);
     }
-    return 1;
+    return CN_NEXT;
 }
 
 int cn_req_authenticate(cn_req_t *r)
@@ -911,7 +913,7 @@ int cn_reply_stream(cn_req_t *r, const char *content_type, const char *const *he
         return 0;
     }
     h2o_start_response(req, gen);
-    return 1;
+    return CN_STREAMING;
 }
 
 static void answer_failure(cn_req_t *r, int rc)
@@ -991,15 +993,16 @@ void cn__http_complete(cn_req_t *r, void (*done)(cn_req_t *, void *), void *arg)
         unit_close(0); /* r may be gone by now, unless its answer is held */
 }
 
-/* The route's prepare step, outside any transaction: 1 to go on, 0 when it answered. */
+/* The route's prepare step, outside any transaction: CN_NEXT to go on, CN_OK when it
+ * answered. */
 static int prepare(cn_req_t *r)
 {
     if (r->route->prepare == NULL)
-        return 1;
+        return CN_NEXT;
     int rc = r->route->prepare(r);
     if (rc != 0 && !cn__req_int(r)->responded)
         answer_failure(r, rc);
-    return rc == 0 && !cn__req_int(r)->responded;
+    return rc == 0 && !cn__req_int(r)->responded ? CN_NEXT : CN_OK;
 }
 
 static void run_handler(cn_req_t *r)
@@ -1042,9 +1045,9 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->store = store;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
-    if (check_sizes(r) == 1 && route_request(r) == 1 && check_ip_limit(r) == 1 &&
-        check_path_params(r) == 1 && authenticate(r) == 1 && parse_query(r) == 1 &&
-        parse_body(r) == 1 && prepare(r) == 1) {
+    if (check_sizes(r) == CN_NEXT && route_request(r) == CN_NEXT && check_ip_limit(r) == CN_NEXT &&
+        check_path_params(r) == CN_NEXT && authenticate(r) == CN_NEXT &&
+        parse_query(r) == CN_NEXT && parse_body(r) == CN_NEXT && prepare(r) == CN_NEXT) {
         if (may_write(r->method) && !r->route->no_write && cn_store_is_batching(store)) {
             if (queued_writes.next == NULL)
                 h2o_linklist_init_anchor(&queued_writes);
@@ -1058,7 +1061,7 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 
 int cn_http_end_turn(cn_store_t *store)
 {
-    int answered = 0;
+    int answered = CN_OK;
     cn_err_t err = {0};
     if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         int rc = cn_store_batch_try_begin(store, &err);

@@ -158,7 +158,7 @@ void cn_req_takeover(cn_req_t *r, int status);
  * pairs ending with NULL (or none: NULL); all strings must outlive the request. The body
  * is gen's: h2o calls gen->proceed as the client reads, and the handler sends with
  * h2o_send(r->h, ...). A HEAD request gets the headers alone: then this returns 0 and gen
- * is never used (it may be NULL); otherwise 1.
+ * is never used (it may be NULL); otherwise CN_STREAMING.
  */
 int cn_reply_stream(cn_req_t *r, const char *content_type, const char *const *headers,
                     h2o_generator_t *gen);

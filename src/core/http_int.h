@@ -53,9 +53,8 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store);
  * reading on keep-alive connections) only inside h2o_evloop_run. CN_TURN_WAITING: another
  * writer held the write lock, the queued writes wait for a later turn (the store's waker
  * ends the loop's poll when the lock is free; poll for at most a millisecond anyway).
+ * Otherwise CN_OK. (Both values are in base/status.h.)
  */
-#define CN_TURN_ANSWERED 1
-#define CN_TURN_WAITING 2
 int cn_http_end_turn(cn_store_t *store);
 
 /**

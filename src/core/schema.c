@@ -61,6 +61,7 @@ static const char *type_name(cn_type_t t)
     case CN_T_BOOLEAN: return "boolean";
     case CN_T_OBJECT: return "object";
     case CN_T_ARRAY: return "array";
+    case CN_T_TIME: return "time";
     }
     return "value";
 }
@@ -85,8 +86,27 @@ static int type_matches(cn_type_t t, const json_t *v)
     case CN_T_BOOLEAN: return json_is_boolean(v);
     case CN_T_OBJECT: return json_is_object(v);
     case CN_T_ARRAY: return json_is_array(v);
+    case CN_T_TIME: return json_is_integer(v) || json_is_string(v);
     }
     return 0;
+}
+
+#define TIME_MESSAGE "must be integer Unix milliseconds or an RFC 3339 date-time"
+
+int cn_schema_time(const json_t *v, int64_t *ms)
+{
+    if (v == NULL || json_is_null(v))
+        return CN_ENOTFOUND;
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < CN_TIME_MIN_MS || n > CN_TIME_MAX_MS)
+            return CN_EINVAL;
+        *ms = (int64_t)n;
+        return 0;
+    }
+    if (json_is_string(v) && cn_parse_rfc3339(json_string_value(v), json_string_length(v), ms) == 0)
+        return 0;
+    return CN_EINVAL;
 }
 
 static void validate_object(const cn_schema_t *s, const json_t *obj, const json_t *given,
@@ -148,6 +168,12 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
             cn_verrors_add(e, path, "must not be null");
         return;
     }
+    if (f->type == CN_T_TIME) {
+        int64_t ms;
+        if (cn_schema_time(v, &ms) != 0)
+            cn_verrors_add(e, path, TIME_MESSAGE);
+        return;
+    }
     if (!type_matches(f->type, v)) {
         cn_verrors_add(
             e, path, "must be %s %s",
@@ -189,7 +215,8 @@ static void validate_value(const cn_field_t *f, const json_t *v, const char *pat
         }
         break;
     }
-    case CN_T_BOOLEAN: break;
+    case CN_T_BOOLEAN:
+    case CN_T_TIME: break;
     }
 }
 
@@ -288,49 +315,61 @@ static int is_json_number(const char *s, size_t len, int integer_only)
     return i == len;
 }
 
+static json_t *query_string(const cn_kv_t *kv, const char *field, cn_verrors_t *e)
+{
+    json_t *s = json_stringn(kv->value, kv->value_len);
+    if (s == NULL)
+        cn_verrors_add(e, field, "must be valid UTF-8");
+    return s;
+}
+
+/* a number of the JSON grammar as an integer or a real; NULL when it is not one */
+static json_t *query_number(const cn_kv_t *kv, int integer)
+{
+    char tmp[64];
+    if (kv->value_len == 0 || kv->value_len >= sizeof(tmp) ||
+        !is_json_number(kv->value, kv->value_len, integer))
+        return NULL;
+    memcpy(tmp, kv->value, kv->value_len);
+    tmp[kv->value_len] = '\0';
+    char *end;
+    errno = 0;
+    if (integer) {
+        long long ll = strtoll(tmp, &end, 10);
+        return *end == '\0' && errno == 0 ? json_integer(ll) : NULL;
+    }
+    double d = strtod(tmp, &end);
+    return *end == '\0' && errno == 0 && isfinite(d) ? json_real(d) : NULL;
+}
+
 static json_t *query_value(const cn_field_t *f, const cn_kv_t *kv, const char *field,
                            cn_verrors_t *e)
 {
-    char tmp[64];
+    json_t *v = NULL;
     switch (f->type) {
-    case CN_T_INTEGER:
-    case CN_T_NUMBER: {
-        if (kv->value_len == 0 || kv->value_len >= sizeof(tmp) ||
-            !is_json_number(kv->value, kv->value_len, f->type == CN_T_INTEGER))
-            break;
-        memcpy(tmp, kv->value, kv->value_len);
-        tmp[kv->value_len] = '\0';
-        char *end;
-        errno = 0;
-        if (f->type == CN_T_INTEGER) {
-            long long ll = strtoll(tmp, &end, 10);
-            if (*end == '\0' && errno == 0)
-                return json_integer(ll);
-        } else {
-            double d = strtod(tmp, &end);
-            if (*end == '\0' && errno == 0 && isfinite(d))
-                return json_real(d);
-        }
+    case CN_T_TIME: /* digits: milliseconds; anything else is read as a date-time */
+        if (!is_json_number(kv->value, kv->value_len, 1))
+            return query_string(kv, field, e);
+        v = query_number(kv, 1);
         break;
-    }
+    case CN_T_INTEGER:
+    case CN_T_NUMBER: v = query_number(kv, f->type == CN_T_INTEGER); break;
     case CN_T_BOOLEAN:
         if (kv->value_len == 4 && memcmp(kv->value, "true", 4) == 0)
             return json_true();
         if (kv->value_len == 5 && memcmp(kv->value, "false", 5) == 0)
             return json_false();
         break;
-    case CN_T_STRING: {
-        json_t *s = json_stringn(kv->value, kv->value_len);
-        if (s == NULL) {
-            cn_verrors_add(e, field, "must be valid UTF-8");
-            return NULL;
-        }
-        return s;
-    }
+    case CN_T_STRING: return query_string(kv, field, e);
     default: break;
     }
-    cn_verrors_add(e, field, "must be %s %s", f->type == CN_T_INTEGER ? "an" : "a",
-                   type_name(f->type));
+    if (v != NULL)
+        return v;
+    if (f->type == CN_T_TIME)
+        cn_verrors_add(e, field, TIME_MESSAGE);
+    else
+        cn_verrors_add(e, field, "must be %s %s", f->type == CN_T_INTEGER ? "an" : "a",
+                       type_name(f->type));
     return NULL;
 }
 
@@ -372,8 +411,22 @@ int cn_schema_from_query(const cn_schema_t *s, const cn_kv_t *kv, size_t n, json
     return 0;
 }
 
+/* integer milliseconds, or (as input) an RFC 3339 date-time */
+static json_t *time_openapi(const cn_field_t *f)
+{
+    json_t *any = json_pack("[{s:s, s:s}, {s:s, s:s}]", "type", "integer", "format", "int64",
+                            "type", "string", "format", "date-time");
+    if (f->nullable)
+        json_array_append_new(any, json_pack("{s:s}", "type", "null"));
+    return json_pack("{s:o, s:s}", "anyOf", any, "description",
+                     f->description ? f->description
+                                    : "Unix milliseconds (UTC), or an RFC 3339 date-time");
+}
+
 json_t *cn_field_openapi(const cn_field_t *f)
 {
+    if (f->type == CN_T_TIME)
+        return time_openapi(f);
     json_t *o = json_object();
     if (f->nullable)
         json_object_set_new(o, "type", json_pack("[ss]", type_name(f->type), "null"));

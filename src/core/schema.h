@@ -18,6 +18,9 @@ typedef enum {
     CN_T_BOOLEAN,
     CN_T_OBJECT,
     CN_T_ARRAY,
+    /* a point in time, as every answer writes it: integer Unix milliseconds (UTC); as input
+     * an RFC 3339 date-time string is accepted too. Read the value with cn_schema_time. */
+    CN_T_TIME,
 } cn_type_t;
 
 typedef enum {
@@ -73,6 +76,19 @@ typedef struct st_cn_verrors_t {
 
 void cn_verrors_add(cn_verrors_t *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The instants a CN_T_TIME field takes as an integer: those RFC 3339 can write
+ * (0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z), so arithmetic on them cannot
+ * overflow and every one can be written back as text (the CSV export). */
+#define CN_TIME_MIN_MS (-62167219200000LL)
+#define CN_TIME_MAX_MS 253402300799999LL
+
+/**
+ * Reads a CN_T_TIME value: an integer of Unix milliseconds within CN_TIME_MIN_MS ..
+ * CN_TIME_MAX_MS, or an RFC 3339 date-time string. Returns 0 with *ms set, CN_ENOTFOUND
+ * when v is NULL or JSON null, CN_EINVAL when it is neither form.
+ */
+int cn_schema_time(const json_t *v, int64_t *ms);
 
 /** Validates value against an object schema. Returns 0, or CN_EVALIDATION with errs filled. */
 int cn_schema_validate(const cn_schema_t *s, const json_t *value, cn_verrors_t *errs);

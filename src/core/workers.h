@@ -10,9 +10,6 @@
 #include "core/http.h"
 #include "store/store.h"
 
-/** Returned by a handler whose answer will come later (after cn_req_offload). */
-#define CN_PENDING 1
-
 /** Work run on a worker thread. It must not touch the request. */
 typedef void (*cn_work_fn)(void *arg);
 
@@ -29,7 +26,7 @@ typedef void (*cn_done_fn)(cn_req_t *r, void *arg);
  */
 cn_store_t *cn_worker_store(cn_err_t *err);
 
-/** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING. */
+/** Queues work(arg) and arranges done(r, arg) on this loop. Returns CN_PENDING (base/status.h). */
 int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg);
 
 /** From a completion: answers r with the problem for code (as a handler's return would). */

@@ -51,7 +51,10 @@ typedef struct st_cn_csv_record_t {
     size_t error_field;        /* 1-based field where the error was found; 0 if none */
 } cn_csv_record_t;
 
-/** Receives each record; returns 0 to go on, non-zero (preferably > 0) to stop parsing. */
+/** What a record callback returns: parse on, or stop after this record. */
+enum { CN_CSV_GO_ON = 0, CN_CSV_STOP = 1 };
+
+/** Receives each record; returns CN_CSV_GO_ON, or CN_CSV_STOP (any non-zero) to stop. */
 typedef int (*cn_csv_record_fn)(const cn_csv_record_t *rec, void *ud);
 
 /** Incremental reader; owned by its creator, freed with cn_csv_reader_free. */

@@ -109,6 +109,10 @@ describe('console', () => {
     page.off('request', onRequest);
     assert.deepEqual(fetched, [], 'the row came from the live event, not a list fetch');
     assert.match(await page.textContent(row), new RegExp(customer));
+    // the integer ms of the answer, shown as a local date and time
+    assert.ok(Number.isSafeInteger(r.json.timestamp), r.text);
+    assert.equal(await page.textContent(`${row} td:first-child`),
+      await page.evaluate((ms) => new Date(ms).toLocaleString(), r.json.timestamp));
     await page.waitForFunction((sel) => document.querySelector(`${sel} .sentiment`).textContent.startsWith('positive'),
       row, { timeout: 15000 });
   });

@@ -90,6 +90,10 @@ describe('ingest validation (property 9)', () => {
     ['customer_id is not a UUID', { customer_id: 'cust-42' }, ['customer_id']],
     ['timestamp in the future', { timestamp: iso(Date.now() + 10 * 60_000) }, ['timestamp']],
     ['timestamp not RFC 3339', { timestamp: '22/11/2026 10:00' }, ['timestamp']],
+    ['timestamp a fraction of a millisecond', { timestamp: Date.now() - HOUR + 0.5 }, ['timestamp']],
+    ['timestamp milliseconds beyond year 9999', { timestamp: 253402300800000 }, ['timestamp']],
+    ['timestamp milliseconds in the future', { timestamp: Date.now() + 10 * 60_000 }, ['timestamp']],
+    ['timestamp a boolean', { timestamp: true }, ['timestamp']],
     ['unknown channel', { channel: 'fax' }, ['channel']],
     ['blank event_type', { event_type: '   ' }, ['event_type']],
     ['empty event_type', { event_type: '' }, ['event_type']],
@@ -423,6 +427,8 @@ describe('live events (property 10)', () => {
     assert.ok(mine.msgs.indexOf(created) < mine.msgs.indexOf(scored), 'created before analysed');
     const item = created.m.data.items.find((i) => i.id === r.json.id);
     assert.equal(item.customer_id, cust);
+    assert.equal(item.timestamp, r.json.timestamp, 'the event carries the time as the answer does');
+    assert.ok(Number.isSafeInteger(item.timestamp), `timestamp ${item.timestamp} is integer ms`);
     assert.equal(scored.m.data.items[0].sentiment.label, 'positive');
     await sleep(200);
     assert.equal(theirs.events('interaction.created').length, 0, 'another tenant sees nothing');
@@ -465,7 +471,8 @@ describe('queries', () => {
       }
       assert.equal(seen.length, 50);
       assert.equal(new Set(seen.map((i) => i.id)).size, 50);
-      const ts = seen.map((i) => Date.parse(i.timestamp));
+      const ts = seen.map((i) => i.timestamp);
+      assert.ok(ts.every(Number.isSafeInteger), 'timestamps are integer ms');
       const sorted = [...ts].sort((a, b) => (order === 'asc' ? a - b : b - a));
       assert.deepEqual(ts, sorted);
     }
@@ -492,7 +499,8 @@ describe('queries', () => {
   test('bad filters are 422 naming the parameter', async () => {
     for (const [q, f] of [['channels=fax', 'channels'], ['sentiment_min=2', 'sentiment_min'], ['limit=101', 'limit'],
       ['sort=size', 'sort'], ['from=yesterday', 'from'], ['cursor=zzz', 'cursor'], ['colour=red', 'colour'],
-      [`from=${iso(base)}&to=${iso(base - 1)}`, 'to']]) {
+      [`from=${iso(base)}&to=${iso(base - 1)}`, 'to'], [`from=${base}&to=${base - 1}`, 'to'], ['from=1.5', 'from'],
+      ['to=253402300800000', 'to'], ['from=', 'from']]) {
       const p = assertProblem(await c.get(`/api/v1/insights?${q}`), 422);
       assert.ok(fields(p).includes(f), `${q}: ${JSON.stringify(p.errors)}`);
     }
@@ -519,7 +527,8 @@ describe('queries', () => {
     const total = r.json.buckets.reduce((s, b) => s + b.interactions, 0);
     assert.ok(total >= 60, `${total} interactions in the trend`);
     for (const b of r.json.buckets) {
-      assert.match(b.start, /T00:00:00\+09:00$/);
+      assert.ok(Number.isSafeInteger(b.start), `start ${b.start} is integer ms`);
+      assert.equal((b.start + 9 * HOUR) % DAY, 0, `${iso(b.start)} is midnight in Tokyo`);
       assert.equal(b.positive + b.neutral + b.negative, b.analysed);
     }
     // the all-channels rollup rows agree with the per-channel ones
@@ -543,7 +552,8 @@ describe('queries', () => {
     assert.equal((await c.put('/api/v1/insights/settings', { timezone: 'America/New_York' })).status, 200);
     const r = await c.get(`/api/v1/insights/sentiment-trends?from=${iso(base)}&to=${iso(base + 2 * DAY)}`);
     assert.equal(r.json.timezone, 'America/New_York');
-    assert.match(r.json.buckets[0].start, /-0[45]:00$/);
+    const start = new Date(r.json.buckets[0].start); // midnight in New York: 04:00 or 05:00 UTC
+    assert.ok([4, 5].includes(start.getUTCHours()) && start.getUTCMinutes() === 0, start.toISOString());
     assert.equal((await c.put('/api/v1/insights/settings', { timezone: 'UTC' })).status, 200);
   });
 
@@ -622,7 +632,8 @@ describe('behaviour patterns (property 6)', () => {
       assert.ok(p.confidence >= 0.7 && p.confidence <= 1, `${p.type} ${p.confidence}`);
       assert.ok(p.frequency > 0);
       assert.ok(p.description.length > 0);
-      assert.ok(Date.parse(p.valid_until) > Date.now());
+      assert.ok(Number.isSafeInteger(p.detected_at) && p.detected_at <= Date.now());
+      assert.ok(Number.isSafeInteger(p.valid_until) && p.valid_until > Date.now());
     }
     const conf = pats.map((p) => p.confidence);
     assert.deepEqual(conf, [...conf].sort((a, b) => b - a));
@@ -635,6 +646,71 @@ describe('behaviour patterns (property 6)', () => {
     await sleep(300);
     assert.deepEqual((await c.get(`/api/v1/customers/${cust}/patterns`)).json.items, []);
     assertProblem(await c.get(`/api/v1/customers/${uuid()}/patterns`), 404);
+  });
+});
+
+describe('times: integer Unix milliseconds out, milliseconds or RFC 3339 in', () => {
+  const isMs = (v) => Number.isSafeInteger(v);
+  const cust = uuid();
+  const t0 = Math.floor((Date.now() - 3 * DAY) / 1000) * 1000 + 123; // a millisecond part
+
+  test('an interaction sent with integer ms is answered, listed and filtered in ms', async () => {
+    const a = await c.post('/api/v1/interactions', interaction(cust, { timestamp: t0 }));
+    assert.equal(a.status, 201, a.text);
+    assert.equal(a.json.timestamp, t0);
+    const b = await c.post('/api/v1/interactions', interaction(cust, { timestamp: iso(t0 + HOUR) }));
+    assert.equal(b.status, 201, b.text);
+    assert.equal(b.json.timestamp, t0 + HOUR, 'RFC 3339 input is still accepted, answered in ms');
+    const batch = await c.post('/api/v1/interactions/batch', { items: [interaction(cust, { timestamp: t0 + 2 * HOUR })] });
+    assert.equal(batch.json.created, 1, batch.text);
+    const items = await analysed(c, cust, 3);
+    assert.deepEqual(items.map((i) => i.timestamp), [t0 + 2 * HOUR, t0 + HOUR, t0]);
+    for (const i of items) {
+      assert.ok(isMs(i.created_at) && isMs(i.processed_at), JSON.stringify(i));
+      assert.ok(i.created_at >= i.timestamp);
+    }
+    // the same window given as ms and as RFC 3339 (with an offset) selects the same rows
+    const byMs = await c.get(`/api/v1/insights?customer_id=${cust}&from=${t0}&to=${t0 + HOUR + 1}`);
+    assert.equal(byMs.status, 200, byMs.text);
+    assert.deepEqual(byMs.json.items.map((i) => i.timestamp), [t0 + HOUR, t0]);
+    const offset = new Date(t0 + 2 * HOUR).toISOString().replace('Z', '+02:00'); // t0 as a +02:00 wall clock
+    const byText = await c.get(`/api/v1/insights?customer_id=${cust}&from=${encodeURIComponent(offset)}&to=${t0 + HOUR + 1}`);
+    assert.deepEqual(byText.json.items, byMs.json.items);
+  });
+
+  test('metrics, trends, customers and patterns answer integer ms; their filters take ms', async () => {
+    const m = await c.get(`/api/v1/insights/metrics?from=${t0}&to=${t0 + DAY}`);
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.json.from, t0);
+    assert.equal(m.json.to, t0 + DAY);
+    const open = (await c.get('/api/v1/insights/metrics')).json;
+    assert.ok(isMs(open.from) && isMs(open.to) && open.to - open.from === 30 * DAY, JSON.stringify(open));
+    const tr = await c.get(`/api/v1/insights/sentiment-trends?from=${t0}&to=${t0 + 2 * DAY}&timezone=Asia/Kolkata`);
+    assert.equal(tr.status, 200, tr.text);
+    assert.equal(tr.json.timezone, 'Asia/Kolkata');
+    for (const b of tr.json.buckets) // midnight at +05:30
+      assert.equal((b.start + 5.5 * HOUR) % DAY, 0, `${b.start} starts a day in Kolkata`);
+    assert.ok(tr.json.buckets[0].start <= t0 && t0 < tr.json.buckets[1].start, 'the first bucket holds from');
+    const p = (await c.get(`/api/v1/customers/${cust}`)).json;
+    for (const k of ['first_seen', 'last_seen', 'created_at', 'updated_at']) assert.ok(isMs(p[k]), `${k}: ${p[k]}`);
+    assert.equal(p.first_seen, t0);
+    assert.equal(p.last_seen, t0 + 2 * HOUR);
+    const list = (await c.get('/api/v1/customers?limit=100')).json.items.find((x) => x.id === cust);
+    assert.ok(isMs(list.created_at) && isMs(list.updated_at), JSON.stringify(list));
+    const hits = (await c.get('/api/v1/interactions/search?q=delivery')).json.items;
+    assert.ok(hits.length > 0 && hits.every((h) => isMs(h.interaction.timestamp) && isMs(h.interaction.created_at)),
+      JSON.stringify(hits[0]));
+  });
+
+  test('the OpenAPI document declares the time inputs as integer ms or RFC 3339', async () => {
+    const doc = (await c.get('/api/openapi.json')).json;
+    const deref = (x) => (x?.$ref ? deref(x.$ref.split('/').slice(1).reduce((o, k) => o[k], doc)) : x);
+    const body = deref(doc.paths['/api/v1/interactions'].post.requestBody.content['application/json'].schema);
+    assert.deepEqual(body.properties.timestamp.anyOf.map((x) => x.type).sort(), ['integer', 'string']);
+    const params = doc.paths['/api/v1/insights'].get.parameters;
+    const from = params.find((x) => x.name === 'from').schema;
+    assert.deepEqual(from.anyOf.map((x) => x.type).sort(), ['integer', 'string']);
+    assert.equal(from.anyOf.find((x) => x.type === 'string').format, 'date-time');
   });
 });
 

@@ -193,6 +193,7 @@ async function batch(cl, items) {
 
 /** ISO time `s` seconds after a base instant. */
 const at = (base, s) => new Date(Date.parse(base) + s * 1000).toISOString();
+const iso = (ms) => new Date(ms).toISOString();
 
 // ---- tests ----
 
@@ -230,14 +231,16 @@ describe('import: quoting', () => {
       { rows_done: cases.length, rows_failed: 0, records_read: cases.length },
     );
     assert.equal(done.job_id, im.job_id);
-    assert.ok(done.finished_at && Date.parse(done.finished_at) >= Date.parse(done.created_at));
+    // the job's times are integer ms like every JSON time
+    assert.ok(Number.isSafeInteger(done.created_at), `created_at ${done.created_at}`);
+    assert.ok(Number.isSafeInteger(done.finished_at) && done.finished_at >= done.created_at);
     assert.deepEqual(await importErrors(c, im.id), []);
 
     const items = await interactionsOf(c, cust);
     assert.equal(items.length, cases.length);
     cases.forEach(([ch, et, content, md], i) => {
       const it = items[i];
-      assert.equal(Date.parse(it.timestamp), Date.parse(at(base, i)), `row ${i} timestamp`);
+      assert.equal(it.timestamp, Date.parse(at(base, i)), `row ${i} timestamp`);
       assert.equal(it.customer_id, cust);
       assert.equal(it.channel, ch, `row ${i} channel`);
       assert.equal(it.event_type, et, `row ${i} event_type`);
@@ -745,13 +748,14 @@ describe('export', () => {
     rows.forEach((r, i) => {
       const it = items[i];
       assert.deepEqual(r, {
-        id: it.id, customer_id: it.customer_id, timestamp: it.timestamp, channel: it.channel, event_type: it.event_type,
+        // the CSV writes times as RFC 3339 text (for spreadsheets), the JSON as integer ms
+        id: it.id, customer_id: it.customer_id, timestamp: iso(it.timestamp), channel: it.channel, event_type: it.event_type,
         content: it.content ?? '', metadata: it.metadata === null ? '' : JSON.stringify(it.metadata),
         device: it.enrichment.device ?? '', os: it.enrichment.os ?? '', client: it.enrichment.client ?? '',
         country: it.enrichment.country ?? '', city: it.enrichment.city ?? '',
         sentiment: it.sentiment?.label ?? '', pos: num(it.sentiment?.pos), neu: num(it.sentiment?.neu),
         neg: num(it.sentiment?.neg), compound: num(it.sentiment?.compound), confidence: num(it.sentiment?.confidence),
-        processed_at: it.processed_at ?? '',
+        processed_at: it.processed_at === null ? '' : iso(it.processed_at),
       }, `row ${i}`);
     });
     assert.equal(rows[0].timestamp, '2024-07-03T10:00:00.123Z');
@@ -786,7 +790,7 @@ describe('export', () => {
       const it = items.find((i) => i.id === r.id);
       assert.equal(Number(r.compound).toFixed(4), it.sentiment.compound.toFixed(4));
       assert.equal(r.sentiment, it.sentiment.label);
-      assert.equal(Date.parse(r.timestamp), Date.parse(it.timestamp));
+      assert.equal(Date.parse(r.timestamp), it.timestamp);
       assert.equal(r.customer_id, cust);
     }
 
@@ -795,6 +799,8 @@ describe('export', () => {
 
     const range = await exportRows(x, `customer_id=${cust}&from=${encodeURIComponent(at(base, 60))}&to=${encodeURIComponent(at(base, 240))}&order=asc`);
     assert.deepEqual(range.map((r) => r.id), ids.slice(1, 4), 'from inclusive, to exclusive');
+    const rangeMs = await exportRows(x, `customer_id=${cust}&from=${Date.parse(at(base, 60))}&to=${Date.parse(at(base, 240))}&order=asc`);
+    assert.deepEqual(rangeMs.map((r) => r.id), ids.slice(1, 4), 'the same window in integer ms');
 
     const positive = await exportRows(x, `customer_id=${cust}&sentiment_min=0.5`);
     const expectPos = ids.slice(0, spec.length).filter((id) => compound.get(id) >= 0.5).reverse();

@@ -280,8 +280,9 @@ describe('insights helpers', () => {
       const at = new Date(Date.now() - 60_000).toISOString();
       const one = await c.insights.ingest({ customer_id: customer, timestamp: at, channel: 'chat', event_type: 'message', content: 'sdk loves pelicans' });
       assert.match(one.id, UUID_RE);
+      // a time may be sent as integer ms too (as every answer gives it)
       const batch = await c.insights.ingestBatch([
-        { customer_id: customer, timestamp: at, channel: 'web', event_type: 'page_view' },
+        { customer_id: customer, timestamp: Date.parse(at), channel: 'web', event_type: 'page_view' },
         { customer_id: 'nope', timestamp: at, channel: 'web', event_type: 'x' },
       ]);
       assert.equal(batch.created, 1);
@@ -292,10 +293,13 @@ describe('insights helpers', () => {
       const seen = [];
       for await (const i of c.insights.all({ customer_id: customer, limit: 1 })) seen.push(i.channel);
       assert.deepEqual(seen.sort(), ['chat', 'email', 'web']);
+      const listed = (await c.insights.list({ customer_id: customer, from: Date.parse(at), to: Date.parse(at) + 1 })).items;
+      assert.equal(listed.length, 3, 'integer ms filters');
+      assert.ok(listed.every((i) => i.timestamp === Date.parse(at) && Number.isSafeInteger(i.created_at)));
       const hits = await c.insights.search('pelicans');
       assert.equal(hits.items.length, 2);
       await waitFor(() => created.length === 3, 5000, 'three interaction.created items');
-      assert.ok(created.every((x) => x.customer_id === customer));
+      assert.ok(created.every((x) => x.customer_id === customer && x.timestamp === Date.parse(at)));
       const bad = await c.insights.list({ channels: 'fax' }).catch((e) => e);
       assert.ok(bad instanceof CairnError);
       assert.equal(bad.errors[0].field, 'channels');

@@ -12,6 +12,7 @@ static const cn_field_t fields[] = {
     {"order", CN_T_STRING, .enum_values = orders},
     {"score", CN_T_NUMBER, .has_min = 1, .min = -1, .has_max = 1, .max = 1},
     {"active", CN_T_BOOLEAN},
+    {"until", CN_T_TIME},
     {0},
 };
 static const cn_schema_t schema = {"Q", fields};
@@ -26,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *out = NULL;
         cn_verrors_t errs = {0};
         if (cn_schema_from_query(&schema, kv, (size_t)n, &out, &errs) == 0) {
-            if (out == NULL || errs.count != 0)
-                abort();
+            int64_t ms;
+            json_t *until = out ? json_object_get(out, "until") : NULL;
+            if (out == NULL || errs.count != 0 || (until && cn_schema_time(until, &ms) != 0))
+                abort(); /* an accepted time is one the handler can read */
             json_decref(out);
         } else if (errs.count == 0) {
             abort(); /* a failure always names at least one field */

@@ -698,6 +698,89 @@ static void test_openapi_open_schema_without_required(void **state)
     json_decref(o);
 }
 
+/* ---- CN_T_TIME: integer Unix ms out, ms or RFC 3339 in ---- */
+
+static const cn_field_t time_fields[] = {
+    {.name = "at", .type = CN_T_TIME, .required = 1},
+    {.name = "until", .type = CN_T_TIME, .nullable = 1},
+    {0},
+};
+static const cn_schema_t time_schema = {.name = "Times", .fields = time_fields};
+
+#define TIME_MSG "must be integer Unix milliseconds or an RFC 3339 date-time"
+
+static void test_time_accepts_ms_and_rfc3339(void **state)
+{
+    expect_valid(&time_schema, "{\"at\": 1795341600000}");
+    expect_valid(&time_schema, "{\"at\": \"2026-11-22T12:00:00+02:00\"}");
+    expect_valid(&time_schema, "{\"at\": 0, \"until\": null}");
+    expect_valid(&time_schema, "{\"at\": -62167219200000}");
+    expect_valid(&time_schema, "{\"at\": 253402300799999}");
+    expect_one_error(&time_schema, "{\"at\": 253402300800000}", "at", TIME_MSG);
+    expect_one_error(&time_schema, "{\"at\": -62167219200001}", "at", TIME_MSG);
+    expect_one_error(&time_schema, "{\"at\": 1.5}", "at", TIME_MSG);
+    expect_one_error(&time_schema, "{\"at\": true}", "at", TIME_MSG);
+    expect_one_error(&time_schema, "{\"at\": \"22/11/2026\"}", "at", TIME_MSG);
+    expect_one_error(&time_schema, "{\"at\": null}", "at", "must not be null");
+
+    int64_t ms = 0;
+    json_t *v = json_integer(1795341600000);
+    assert_int_equal(cn_schema_time(v, &ms), 0);
+    assert_int_equal(ms, 1795341600000);
+    json_decref(v);
+    v = json_string("2026-11-22T12:00:00+02:00");
+    assert_int_equal(cn_schema_time(v, &ms), 0);
+    assert_int_equal(ms, 1795341600000); /* the same instant */
+    json_decref(v);
+    v = json_real(1.0);
+    assert_int_equal(cn_schema_time(v, &ms), CN_EINVAL);
+    json_decref(v);
+    assert_int_equal(cn_schema_time(NULL, &ms), CN_ENOTFOUND);
+    assert_int_equal(cn_schema_time(json_null(), &ms), CN_ENOTFOUND);
+}
+
+static void test_time_from_query(void **state)
+{
+    json_t *out = NULL;
+    cn_verrors_t errs = {0};
+    cn_kv_t ms[] = {KV("at", "1795341600000")};
+    assert_int_equal(cn_schema_from_query(&time_schema, ms, 1, &out, &errs), 0);
+    assert_true(json_is_integer(json_object_get(out, "at")));
+    assert_int_equal(json_integer_value(json_object_get(out, "at")), 1795341600000);
+    json_decref(out);
+    cn_kv_t text[] = {KV("at", "2026-11-22T10:00:00Z")};
+    assert_int_equal(cn_schema_from_query(&time_schema, text, 1, &out, &errs), 0);
+    assert_string_equal(json_string_value(json_object_get(out, "at")), "2026-11-22T10:00:00Z");
+    json_decref(out);
+    const char *bad[] = {"", "1.5", "soon", "99999999999999999999999", "253402300800000", " 1"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_kv_t kv = {"at", 2, bad[i], strlen(bad[i])};
+        memset(&errs, 0, sizeof(errs));
+        out = NULL;
+        assert_int_equal(cn_schema_from_query(&time_schema, &kv, 1, &out, &errs), CN_EVALIDATION);
+        assert_null(out);
+        assert_true(has_error(&errs, "at", TIME_MSG));
+    }
+}
+
+static void test_time_openapi(void **state)
+{
+    json_t *o = cn_schema_openapi(&time_schema);
+    json_t *props = json_object_get(o, "properties");
+    json_t *any = json_object_get(json_object_get(props, "at"), "anyOf");
+    assert_int_equal(json_array_size(any), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(any, 0), "type")),
+                        "integer");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(any, 1), "type")),
+                        "string");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(any, 1), "format")),
+                        "date-time");
+    any = json_object_get(json_object_get(props, "until"), "anyOf");
+    assert_int_equal(json_array_size(any), 3); /* and null */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(any, 2), "type")), "null");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +816,9 @@ int main(void)
         cmocka_unit_test(test_query_bad_required_value_is_not_also_missing),
         cmocka_unit_test(test_openapi_shape),
         cmocka_unit_test(test_openapi_open_schema_without_required),
+        cmocka_unit_test(test_time_accepts_ms_and_rfc3339),
+        cmocka_unit_test(test_time_from_query),
+        cmocka_unit_test(test_time_openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

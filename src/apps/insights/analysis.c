@@ -446,7 +446,7 @@ int ins_run_patterns(cn_job_t *job, cn_err_t *err)
 int ins_get_patterns(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     char lower[CN_UUID_LEN + 1];
     const char *customer = ins_customer_key(cn_req_param(r, "id"), lower);

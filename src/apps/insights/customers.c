@@ -75,7 +75,7 @@ static void write_customer_fields(cn_jw_t *w, cn_stmt_t *st)
 int ins_list_customers(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     cn_page_t page;
     int rc = cn_page_begin(r, &page);
@@ -178,7 +178,7 @@ static int write_recent(cn_req_t *r, cn_jw_t *w, const char *customer)
 int ins_get_customer(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     char lower[CN_UUID_LEN + 1];
     const char *id = ins_customer_key(cn_req_param(r, "id"), lower);

@@ -20,8 +20,8 @@ static const char *const sorts[] = {"timestamp", "sentiment", NULL};
 static const char *const orders[] = {"desc", "asc", NULL};
 
 #define FILTER_FIELDS                                                                              \
-    {"from", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Earliest timestamp (incl.)"}, \
-        {"to", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Latest timestamp (excl.)"}, \
+    {"from", CN_T_TIME, .description = "Earliest timestamp (incl.): Unix ms or RFC 3339"},         \
+        {"to", CN_T_TIME, .description = "Latest timestamp (excl.): Unix ms or RFC 3339"},         \
         {"channels", CN_T_STRING, .min_len = 1, .max_len = 100,                                    \
          .description = "Comma-separated: web, mobile, email, chat, phone"},                       \
         {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,                                    \
@@ -54,10 +54,14 @@ const cn_schema_t ins_list_query = {"InsightListQuery", list_fields};
 static const cn_field_t export_fields[] = {FILTER_FIELDS, {0}};
 const cn_schema_t ins_export_query = {"InteractionExportQuery", export_fields};
 
+/* the time parameter name into *out, or CN_ENOTFOUND (out untouched) when absent */
 static int parse_time(const json_t *q, const char *name, int64_t *out)
 {
-    json_t *v = json_object_get(q, name);
-    return v ? cn_parse_rfc3339(json_string_value(v), json_string_length(v), out) : 1;
+    int64_t ms;
+    int rc = cn_schema_time(json_object_get(q, name), &ms);
+    if (rc == 0)
+        *out = ms;
+    return rc;
 }
 
 int ins_filter_channels(const char *s, ins_filter_t *f, cn_verrors_t *errs)
@@ -166,10 +170,10 @@ int ins_filter_parse(const json_t *q, ins_filter_t *f, cn_verrors_t *errs)
     f->to = INT64_MAX;
     f->limit = 50;
     size_t before = errs->count;
-    if (parse_time(q, "from", &f->from) < 0)
-        cn_verrors_add(errs, "from", "must be an RFC 3339 date-time");
-    if (parse_time(q, "to", &f->to) < 0)
-        cn_verrors_add(errs, "to", "must be an RFC 3339 date-time");
+    if (parse_time(q, "from", &f->from) == CN_EINVAL)
+        cn_verrors_add(errs, "from", "must be integer Unix milliseconds or an RFC 3339 date-time");
+    if (parse_time(q, "to", &f->to) == CN_EINVAL)
+        cn_verrors_add(errs, "to", "must be integer Unix milliseconds or an RFC 3339 date-time");
     if (f->from != INT64_MIN && f->to != INT64_MAX && f->from >= f->to)
         cn_verrors_add(errs, "to", "must be after from");
     ins_filter_channels(json_string_value(json_object_get(q, "channels")), f, errs);

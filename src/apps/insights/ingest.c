@@ -20,8 +20,8 @@
 static const cn_field_t interaction_fields[] = {
     {"customer_id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID,
      .description = "The tenant's own id of the customer (a UUID)"},
-    {"timestamp", CN_T_STRING, .required = 1, .format = CN_FMT_DATETIME,
-     .description = "When it happened (RFC 3339); at most 5 minutes in the future"},
+    {"timestamp", CN_T_TIME, .required = 1,
+     .description = "When it happened: Unix ms or RFC 3339; at most 5 minutes in the future"},
     {"channel", CN_T_STRING, .required = 1, .enum_values = ins_channels},
     {"event_type", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 100, .single_line = 1,
      .description = "What happened (\"support_ticket\", \"page_view\")"},
@@ -126,7 +126,7 @@ static void enrich(const json_t *metadata, ins_item_t *it)
     json_t *ip = json_object_get(metadata, "ip");
     cn_geo_t g;
     if (geoip != NULL && json_is_string(ip) &&
-        cn_geoip_lookup(geoip, json_string_value(ip), &g) == 1) {
+        cn_geoip_lookup(geoip, json_string_value(ip), &g) == CN_GEO_FOUND) {
         snprintf(it->country, sizeof(it->country), "%s", g.country_code);
         snprintf(it->city, sizeof(it->city), "%s", g.city);
     }
@@ -139,7 +139,7 @@ static void check_semantics(const json_t *v, int64_t now_ms, const char *prefix,
     json_t *ts = json_object_get(v, "timestamp"), *ch = json_object_get(v, "channel");
     json_t *et = json_object_get(v, "event_type"), *content = json_object_get(v, "content");
     json_t *md = json_object_get(v, "metadata"), *key = json_object_get(v, "idempotency_key");
-    cn_parse_rfc3339(json_string_value(ts), json_string_length(ts), &it->ts);
+    cn_schema_time(ts, &it->ts); /* validated by the schema */
     if (it->ts > now_ms + INS_SKEW_MS)
         add_error(errs, prefix, "timestamp", "is in the future (more than 5 minutes ahead)");
     if (it->ts < 0)
@@ -384,14 +384,13 @@ static int publish_created(cn_store_t *s, const char *tenant, const ins_rows_t *
     ins_items_open(&w, &b, rows->n);
     for (size_t i = 0; i < rows->n; i++) {
         const ins_item_t *it = rows->items[i];
-        char ts[32];
         cn_jw_object(&w);
         cn_jw_key(&w, "id");
         cn_jw_str(&w, rows->ids[i], CN_UUID_LEN);
         cn_jw_key(&w, "customer_id");
         cn_jw_str(&w, it->customer_id, strlen(it->customer_id));
         cn_jw_key(&w, "timestamp");
-        cn_jw_str(&w, ts, cn_format_rfc3339(it->ts, ts));
+        cn_jw_int(&w, it->ts);
         cn_jw_key(&w, "channel");
         cn_jw_str(&w, ins_channels[it->channel], strlen(ins_channels[it->channel]));
         cn_jw_key(&w, "event_type");
@@ -469,14 +468,13 @@ static int defer_item(cn_store_t *s, const char *tenant, ins_item_t *it, char id
 
 static void write_created(cn_jw_t *w, const ins_item_t *it, const char *id, int duplicate)
 {
-    char ts[32];
     cn_jw_object(w);
     cn_jw_key(w, "id");
     cn_jw_str(w, id, CN_UUID_LEN);
     cn_jw_key(w, "customer_id");
     cn_jw_str(w, it->customer_id, strlen(it->customer_id));
     cn_jw_key(w, "timestamp");
-    cn_jw_str(w, ts, cn_format_rfc3339(it->ts, ts));
+    cn_jw_int(w, it->ts);
     cn_jw_key(w, "channel");
     cn_jw_str(w, ins_channels[it->channel], strlen(ins_channels[it->channel]));
     cn_jw_key(w, "duplicate");

@@ -221,7 +221,7 @@ extern const cn_schema_t ins_customer_schema, ins_customer_param;
 void ins_write_row(cn_jw_t *w, cn_stmt_t *st);
 /** A text column as a JSON string, or null. */
 void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col);
-/** A Unix-milliseconds column as an RFC 3339 string, or null. */
+/** A Unix-milliseconds column as a JSON integer (the rule of every answer), or null. */
 void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col);
 
 /* cn_cache_request with the module's tag: every committed change of a tenant's insights

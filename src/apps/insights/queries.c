@@ -26,11 +26,10 @@ void ins_jw_text_col(cn_jw_t *w, cn_stmt_t *st, int col)
 
 void ins_jw_time_col(cn_jw_t *w, cn_stmt_t *st, int col)
 {
-    char at[32];
     if (cn_stmt_is_null(st, col))
         cn_jw_null(w);
     else
-        cn_jw_str(w, at, cn_format_rfc3339(cn_stmt_int(st, col), at));
+        cn_jw_int(w, cn_stmt_int(st, col));
 }
 
 /* the sentiment object of a row (INS_COLUMNS 12..17), or null until analysed */
@@ -139,7 +138,7 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
 int ins_list(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
@@ -168,8 +167,8 @@ int ins_list(cn_req_t *r)
 static const char *const units[] = {"hour", "day", "week", "month", NULL};
 
 static const cn_field_t trends_fields[] = {
-    {"from", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: to - 30 days"},
-    {"to", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: now"},
+    {"from", CN_T_TIME, .description = "Unix ms or RFC 3339; default: to - 30 days"},
+    {"to", CN_T_TIME, .description = "Unix ms or RFC 3339; default: now"},
     {"group_by", CN_T_STRING, .enum_values = units,
      .description = "hour, day (default), week, month"},
     {"channels", CN_T_STRING, .min_len = 1, .max_len = 100,
@@ -202,11 +201,9 @@ static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
     int64_t now = cn_now_ms();
     t->to = now + 1;
     t->from = INT64_MIN;
-    json_t *v;
-    if ((v = json_object_get(r->query, "to")))
-        cn_parse_rfc3339(json_string_value(v), json_string_length(v), &t->to);
-    if ((v = json_object_get(r->query, "from")))
-        cn_parse_rfc3339(json_string_value(v), json_string_length(v), &t->from);
+    /* both were validated (CN_T_TIME): an absent one keeps its default */
+    cn_schema_time(json_object_get(r->query, "to"), &t->to);
+    cn_schema_time(json_object_get(r->query, "from"), &t->from);
     if (t->from == INT64_MIN)
         t->from = t->to - 30 * DAY_MS;
     if (t->from >= t->to)
@@ -293,7 +290,6 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
 static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
 {
     static const char *const labels[] = {"positive", "neutral", "negative"};
-    char at[32];
     cn_jw_object(w);
     cn_jw_key(w, "group_by");
     cn_jw_str(w, units[t->unit], strlen(units[t->unit]));
@@ -304,8 +300,8 @@ static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
     for (size_t i = 0; i < t->n; i++) {
         const bucket_t *b = &t->b[i];
         cn_jw_object(w);
-        cn_jw_key(w, "start");
-        cn_jw_str(w, at, cn_tz_format_local(t->tz, b->start, at));
+        cn_jw_key(w, "start"); /* the instant the local bucket starts */
+        cn_jw_int(w, cn_tz_local_to_utc(t->tz, b->start));
         cn_jw_key(w, "interactions");
         cn_jw_int(w, b->interactions);
         cn_jw_key(w, "analysed");
@@ -329,7 +325,7 @@ int ins_trends(cn_req_t *r)
 {
     char zone[CN_TZ_NAME_MAX];
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     trend_t t = {0};
     ins_filter_t f;
@@ -362,8 +358,8 @@ int ins_trends(cn_req_t *r)
 /* ---- metrics ---- */
 
 static const cn_field_t metrics_fields[] = {
-    {"from", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: to - 30 days"},
-    {"to", CN_T_STRING, .format = CN_FMT_DATETIME, .description = "Default: now"},
+    {"from", CN_T_TIME, .description = "Unix ms or RFC 3339; default: to - 30 days"},
+    {"to", CN_T_TIME, .description = "Unix ms or RFC 3339; default: now"},
     {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,
      .description = "Comma-separated customer segments (at most 10)"},
     {0},
@@ -488,12 +484,11 @@ static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 {
     static const char *const labels[] = {"positive", "neutral", "negative", "not_analysed"};
-    char at[32];
     cn_jw_object(w);
     cn_jw_key(w, "from");
-    cn_jw_str(w, at, cn_format_rfc3339(f->from, at));
+    cn_jw_int(w, f->from);
     cn_jw_key(w, "to");
-    cn_jw_str(w, at, cn_format_rfc3339(f->to, at));
+    cn_jw_int(w, f->to);
     cn_jw_key(w, "interactions");
     cn_jw_int(w, m->total);
     cn_jw_key(w, "by_channel");
@@ -530,7 +525,7 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 int ins_metrics(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
@@ -741,7 +736,7 @@ static void search_done(cn_req_t *r, void *arg)
 int ins_search(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (ins_cache_lookup(r, &cached) == 1)
+    if (ins_cache_lookup(r, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     const char *q = json_string_value(json_object_get(r->query, "q"));
     json_t *jl = json_object_get(r->query, "limit");

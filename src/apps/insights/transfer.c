@@ -66,7 +66,7 @@ static int on_header(const cn_csv_record_t *rec, void *ud)
         snprintf(h->msg, sizeof(h->msg), "the header row is malformed: %s", rec->error);
     else
         h->ok = map_header(rec, h->col, h->msg, sizeof(h->msg)) == 0;
-    return 1; /* only the first record */
+    return CN_CSV_STOP; /* only the first record */
 }
 
 /* ---- the import request ---- */
@@ -137,16 +137,14 @@ int ins_get_import(cn_req_t *r)
         return rc;
     json_t *out = NULL;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        char created[32], finished[32];
-        cn_format_rfc3339(cn_stmt_int(st, 7), created);
-        cn_format_rfc3339(cn_stmt_int(st, 8), finished);
-        out = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:s, s:s?}", "id",
-                        cn_stmt_text(st, 0, NULL), "job_id", cn_stmt_text(st, 1, NULL), "state",
-                        cn_stmt_text(st, 2, NULL), "bytes", (json_int_t)cn_stmt_int(st, 3),
-                        "records_read", (json_int_t)(cn_stmt_int(st, 4) - 2), "rows_done",
-                        (json_int_t)cn_stmt_int(st, 5), "rows_failed",
-                        (json_int_t)cn_stmt_int(st, 6), "created_at", created, "finished_at",
-                        cn_stmt_is_null(st, 8) ? NULL : finished);
+        out = json_pack(
+            "{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "id", cn_stmt_text(st, 0, NULL),
+            "job_id", cn_stmt_text(st, 1, NULL), "state", cn_stmt_text(st, 2, NULL), "bytes",
+            (json_int_t)cn_stmt_int(st, 3), "records_read", (json_int_t)(cn_stmt_int(st, 4) - 2),
+            "rows_done", (json_int_t)cn_stmt_int(st, 5), "rows_failed",
+            (json_int_t)cn_stmt_int(st, 6), "created_at", (json_int_t)cn_stmt_int(st, 7),
+            "finished_at",
+            cn_stmt_is_null(st, 8) ? json_null() : json_integer((json_int_t)cn_stmt_int(st, 8)));
     }
     cn_stmt_finish(st);
     if (rc < 0)
@@ -377,17 +375,17 @@ static int on_record(const cn_csv_record_t *rec, void *ud)
         char msg[200];
         if (rec->error || map_header(rec, im->col, msg, sizeof(msg)) != 0) {
             im->rc = cn_err_set(im->err, CN_EINVAL, "the header row is not valid");
-            return 1;
+            return CN_CSV_STOP;
         }
-        return 0;
+        return CN_CSV_GO_ON;
     }
     if ((int64_t)rec->record_no < im->next_record) /* committed by an earlier run */
-        return 0;
+        return CN_CSV_GO_ON;
     take_record(im, rec);
     im->last_record = rec->record_no;
     if (++im->n_records == INS_CHUNK && (im->rc = flush(im, "running")) != 0)
-        return 1;
-    return 0;
+        return CN_CSV_STOP;
+    return CN_CSV_GO_ON;
 }
 
 static int load_import(import_t *im, cn_buf_t *csv, int *finished)
@@ -559,7 +557,7 @@ int ins_export(cn_req_t *r)
     x->gen.stop = export_stop;
     static const char *const headers[] = {"content-disposition",
                                           "attachment; filename=\"interactions.csv\"", NULL};
-    if (!cn_reply_stream(r, "text/csv; charset=utf-8", headers, &x->gen)) {
+    if (cn_reply_stream(r, "text/csv; charset=utf-8", headers, &x->gen) != CN_STREAMING) {
         x->finished = 1; /* HEAD: the headers were the whole answer */
         return 0;
     }

@@ -207,7 +207,7 @@ static const char *const list_tags[] = {"notes", NULL};
 static int list_notes(cn_req_t *r)
 {
     cn_cached_req_t cached;
-    if (cn_cache_request(r, list_tags, &cached) == 1)
+    if (cn_cache_request(r, list_tags, &cached) == CN_CACHE_HIT)
         return cn_reply_json_buf(r, 200);
     const char *tenant = cn_req_tenant(r);
     cn_page_t page;
