@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { api, request, runCli, runCliWithInput, TOKEN, waitFor } from './server.mjs';
+import { base32Decode, totp } from './totp.mjs';
 
 export const SCENARIO_PW = 'vivid-Otter-42-lantern';
 
@@ -36,7 +37,7 @@ export async function runScenario(url) {
     return record(method, path, res);
   };
   const anon = { get: (p) => request(`${url}${p}`) };
-  for (const p of ['/healthz', '/readyz', '/metrics', '/api/openapi.json']) record('GET', p, await anon.get(p));
+  for (const p of ['/', '/healthz', '/readyz', '/metrics', '/api/openapi.json']) record('GET', p, await anon.get(p));
 
   // system-wide and auth
   const refreshed = await call(api(url, ''), 'POST', '/api/v1/auth/refresh', null, { refresh_token: signedIn.json.refresh_token });
@@ -57,10 +58,28 @@ export async function runScenario(url) {
   await call(own, 'PATCH', '/api/v1/users/{id}', `/api/v1/users/${member.json.id}`, { role: 'viewer' });
   await call(own, 'POST', '/api/v1/users/{id}/unlock', `/api/v1/users/${member.json.id}/unlock`);
   await call(own, 'GET', '/api/v1/audit');
-  await call(own, 'POST', '/api/v1/api-keys', null, { name: 'reader', permissions: ['notes.read'] });
+  const key = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'reader', permissions: ['notes.read'] });
   await call(own, 'GET', '/api/v1/api-keys');
-  const enrol = await call(own, 'POST', '/api/v1/auth/mfa/enroll');
   await call(own, 'GET', '/api/v1/realtime/presence');
+  const cookieLogin = await request(`${url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW, cookie: true },
+  });
+  record('POST', '/api/v1/auth/login', cookieLogin);
+  await call(api(url, ''), 'POST', '/api/v1/auth/password/reset-request', null, { tenant: 'oa', email: 'own@oa.example' });
+
+  // the registered member: a second factor, a sign-in through it, then the account goes
+  const regUser = api(url, reg.json.access_token);
+  const enrol = await call(regUser, 'POST', '/api/v1/auth/mfa/enroll');
+  const secret = base32Decode(enrol.json.secret);
+  const confirmed = await call(regUser, 'POST', '/api/v1/auth/mfa/confirm', null, { code: totp(secret, Date.now() - 30_000) });
+  const challenge = await login({ tenant: 'oa', email: 'reg@oa.example', password: 'amber-Falcon-19-window' });
+  assert.equal(challenge.json.mfa_required, true, challenge.text);
+  const verified = await call(api(url, ''), 'POST', '/api/v1/auth/mfa/verify', null,
+    { challenge: challenge.json.challenge, recovery_code: confirmed.json.recovery_codes[0] });
+  const regAgain = api(url, verified.json.access_token);
+  await call(regAgain, 'POST', '/api/v1/auth/password', null,
+    { current_password: 'amber-Falcon-19-window', new_password: 'copper-Heron-33-meadow' });
+  await call(regAgain, 'DELETE', '/api/v1/users/me');
 
   // notes
   const note = await call(own, 'POST', '/api/v1/notes', null, { title: 'first', body: 'two words' });
@@ -104,7 +123,14 @@ export async function runScenario(url) {
 
   // the ones that end things last
   await call(own, 'DELETE', '/api/v1/notes/{id}', `/api/v1/notes/${note.json.id}`);
+  await call(own, 'GET', '/api/v1/interactions/export');
+  await call(own, 'GET', '/api/v1/interactions/imports/{id}/errors', `/api/v1/interactions/imports/${imp.json.id}/errors`);
   await call(own, 'DELETE', '/api/v1/users/{id}', `/api/v1/users/${member.json.id}`);
+  await call(own, 'DELETE', '/api/v1/roles/{name}', '/api/v1/roles/auditor');
+  const spare = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'spare', permissions: ['notes.read'] });
+  await call(own, 'DELETE', '/api/v1/api-keys/{id}', `/api/v1/api-keys/${key.json.id}`);
   await call(own, 'POST', '/api/v1/auth/logout-all');
-  return { seen, refreshed, reg, enrol };
+  const second = await login({ tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW });
+  await call(api(url, second.json.access_token), 'POST', '/api/v1/auth/logout');
+  return { seen, cookieLogin, apiKey: spare.json.key };
 }
