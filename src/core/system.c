@@ -235,17 +235,27 @@ void cn_system_free(void)
 
 /* ---- OpenAPI ---- */
 
-static json_t *problem_schema(void)
-{
-    return json_pack("{s:s, s:s, s:[s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, "
-                     "s:{s:s, s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s}}, s:b}}}}",
-                     "description", "An RFC 9457 problem: every error answer", "type", "object",
-                     "required", "type", "title", "status", "properties", "type", "type", "string",
-                     "title", "type", "string", "status", "type", "integer", "detail", "type",
-                     "string", "request_id", "type", "string", "errors", "type", "array", "items",
-                     "type", "object", "required", "field", "message", "properties", "field",
-                     "type", "string", "message", "type", "string", "additionalProperties", 0);
-}
+/* An RFC 9457 problem, as the kernel writes every error (http.c); extensions may follow. */
+static const cn_field_t field_error_fields[] = {
+    {"field", CN_T_STRING, .required = 1, .description = "The field's path (\"items[2].title\")"},
+    {"message", CN_T_STRING, .required = 1},
+    {0},
+};
+static const cn_schema_t field_error_schema = {"FieldError", field_error_fields};
+static const cn_field_t problem_fields[] = {
+    {"type", CN_T_STRING, .required = 1,
+     .description = "urn:cairn:problem:<slug>: the stable name of the problem (docs/api.md)"},
+    {"title", CN_T_STRING, .required = 1},
+    {"status", CN_T_INTEGER, .required = 1},
+    {"detail", CN_T_STRING},
+    {"request_id", CN_T_STRING},
+    {"errors", CN_T_ARRAY, .description = "With 422: the fields at fault",
+     .items = &(const cn_field_t){"item", CN_T_OBJECT, .object = &field_error_schema}},
+    {"errors_truncated", CN_T_INTEGER, .description = "Field errors left out of errors"},
+    {0},
+};
+static const cn_schema_t problem = {"Problem", problem_fields, .allow_unknown = 1,
+                                    .description = "An RFC 9457 problem: every error answer"};
 
 static json_t *ref_to(const char *kind, const char *name)
 {
@@ -475,7 +485,7 @@ static json_t *document(json_t *tags, json_t *paths, json_t *schemas)
 json_t *cn_openapi_build(const cn_app_t *const *modules)
 {
     json_t *paths = json_object(), *schemas = json_object(), *tags = json_array();
-    json_object_set_new(schemas, "Problem", problem_schema());
+    json_decref(cn_schema_openapi_ref(&problem, schemas));
     for (const cn_app_t *const *m = modules; *m; m++) {
         json_array_append_new(tags, json_pack("{s:s, s:s}", "name", (*m)->name, "description",
                                               (*m)->description ? (*m)->description : ""));
