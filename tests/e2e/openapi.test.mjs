@@ -85,6 +85,29 @@ describe('answers', () => {
     for (const id of Object.keys(NOT_WALKED)) assert.ok(operations().some((o) => o.op.operationId === id), id);
   });
 
+  test('error answers are the declared problems', async () => {
+    const token = (await request(`${srv.url}/api/v1/auth/login`, {
+      method: 'POST', body: { tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW },
+    })).json.access_token;
+    const auth = { authorization: `Bearer ${token}` };
+    const cases = [
+      ['GET', '/api/v1/notes/{id}', '/api/v1/notes/00000000-0000-7000-8000-000000000000', {}, undefined, 401],
+      ['GET', '/api/v1/notes/{id}', '/api/v1/notes/00000000-0000-7000-8000-000000000000', auth, undefined, 404],
+      ['POST', '/api/v1/notes', '/api/v1/notes', auth, { title: '' }, 422],
+      ['POST', '/api/v1/roles', '/api/v1/roles', auth, { name: 'owner', permissions: ['notes.read'] }, 422],
+      ['GET', '/api/v1/tenants', '/api/v1/tenants', auth, undefined, 403],
+    ];
+    for (const [method, template, url, headers, body, status] of cases) {
+      const res = await request(`${srv.url}${url}`, { method, headers, body });
+      assert.equal(res.status, status, `${method} ${url}: ${res.text}`);
+      const declared = doc.paths[template][method.toLowerCase()].responses[String(status)];
+      assert.ok(declared, `${method} ${template} declares ${status}`);
+      assert.match(res.headers['content-type'], /^application\/problem\+json/);
+      const schema = resolve(doc, declared).content['application/problem+json'].schema;
+      assert.deepEqual(validate(doc, schema, res.json), [], `${method} ${url}`);
+    }
+  });
+
   test('both sign-in answers are declared: tokens, and the MFA challenge', () => {
     const logins = walk.seen.filter((s) => s.path === '/api/v1/auth/login').map((s) => s.json);
     assert.ok(logins.some((j) => j.access_token), 'a token answer was validated');

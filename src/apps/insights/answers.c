@@ -87,6 +87,7 @@ const cn_answer_t ins_ingest_also[] = {
     {0},
 };
 
+/* the shape of a problem's errors[] items: the kernel's component of the same name */
 static const cn_field_t field_error_fields[] = {TEXT_FIELD("field"), TEXT_FIELD("message"), {0}};
 static const cn_schema_t field_error_schema = {"FieldError", field_error_fields};
 static const cn_field_t batch_item_fields[] = {
