@@ -9,7 +9,7 @@ FORMAT_FILES = $(wildcard src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h \
                           tests/unit/*.c tests/fuzz/*.c bench/*.c)
 
 .PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint \
-	format format-check coverage docs clean
+	format format-check coverage docs sdk clean
 
 run: deps build
 	@scripts/run --listen $(LISTEN) --data $(DATA)
@@ -71,9 +71,15 @@ coverage:
 	@cd build-coverage && ctest --output-on-failure -j$(JOBS)
 	@gcovr --root . --filter 'src/' --print-summary -j $(JOBS) build-coverage
 
-# The key tables of docs/configuration.md, from the binary's tables (a test checks them).
+# The key tables of docs/configuration.md, from the binary's tables (a test checks them),
+# and the SDK's types generated from the OpenAPI document (a test checks them too).
 docs: build
 	@scripts/config-docs
+	@scripts/sdk-types
+
+# sdk/js/api.d.ts from `cairn openapi` (openapi-typescript).
+sdk: build
+	@scripts/sdk-types
 
 clean:
 	@rm -rf build build-asan build-tsan build-fuzz build-coverage

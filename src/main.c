@@ -101,6 +101,7 @@ CMD(cmd_backup);
 CMD(cmd_config_check);
 CMD(cmd_config_keys);
 CMD(cmd_version);
+CMD(cmd_openapi);
 CMD(cmd_tenant_create);
 CMD(cmd_tenant_list);
 CMD(cmd_user_create);
@@ -217,6 +218,10 @@ static const command_t commands[] = {
      "Prints every configuration key, the kernel's and then each module's, with its\n"
      "environment variable, flag, default and meaning; --markdown prints the tables of\n"
      "docs/configuration.md (scripts/config-docs writes them there).",
+     CMD_NO_CONFIG},
+    {"openapi", cmd_openapi, NULL, 0, NULL,
+     "Prints the OpenAPI document the server serves at /api/openapi.json (JSON), without\n"
+     "starting one: what typed clients and sdk/js/api.d.ts are generated from.",
      CMD_NO_CONFIG},
     {"version", cmd_version, NULL, 0, NULL, "Prints the version (also: cairn --version).",
      CMD_NO_CONFIG},
@@ -642,6 +647,21 @@ CMD(cmd_config_keys)
     printf("Configuration keys (key, environment variable, flag, default), by module:\n");
     cn_config_print_help(cn_apps, stdout);
     return 0;
+}
+
+CMD(cmd_openapi)
+{
+    const cn_app_t *modules[64] = {&cn_system_app};
+    size_t n = 1;
+    for (const cn_app_t *const *app = cn_apps; *app && n < 63; app++)
+        modules[n++] = *app;
+    json_t *doc = cn_openapi_build(modules);
+    cn_buf_t b = {0};
+    cn_json_dump(doc, &b);
+    json_decref(doc);
+    int ok = fwrite(b.data, 1, b.len, stdout) == b.len && fputc('\n', stdout) != EOF;
+    cn_buf_free(&b);
+    return ok ? 0 : EXIT_IOERR;
 }
 
 CMD(cmd_version)

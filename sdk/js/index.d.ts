@@ -1,22 +1,20 @@
-// Types of @cairn/sdk (index.js).
+// Types of @cairn/sdk (index.js). The API's answers and inputs come from ./api.d.ts, which
+// scripts/sdk-types generates from the server's OpenAPI document (`cairn openapi`); only the
+// client's own shapes are written here.
+import type { components, operations, paths } from './api.js';
+
+export type { components, operations, paths };
+
+type Schemas = components['schemas'];
+/** The JSON body of operation O's answer with status S (an operationId: "notes.get"). */
+export type Answer<O extends keyof operations, S extends keyof operations[O]['responses']> =
+  operations[O]['responses'][S] extends { content: { 'application/json': infer T } } ? T : never;
 
 /** One entry of a problem's `errors` array. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type FieldError = Schemas['FieldError'];
 
 /** An RFC 9457 problem as the API sends it. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  request_id: string;
-  errors?: FieldError[];
-  errors_truncated?: number;
-  [key: string]: unknown;
-}
+export type Problem = Schemas['Problem'];
 
 /** The problem type slugs of docs/api.md (urn:cairn:problem:<slug>). */
 export type ProblemSlug =
@@ -123,61 +121,41 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export interface Note {
-  id: string;
-  title: string;
-  body: string;
-  created_at: number;
-  updated_at: number;
-}
+export type Note = Schemas['Note'];
+export type NoteInput = Schemas['NoteCreate'];
+export type NotePatch = Schemas['NoteUpdate'];
 
 export interface NotesApi {
-  create(note: { title: string; body?: string }, options?: RequestOptions): Promise<Note>;
+  create(note: NoteInput, options?: RequestOptions): Promise<Note>;
   get(id: string, options?: RequestOptions): Promise<Note>;
-  list(query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<Page<Note>>;
-  update(id: string, patch: { title?: string; body?: string }, options?: RequestOptions): Promise<Note>;
+  list(query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<Schemas['NoteList']>;
+  update(id: string, patch: NotePatch, options?: RequestOptions): Promise<Note>;
   delete(id: string, options?: RequestOptions): Promise<void>;
   /** Every note, newest first, across all pages. */
   all(query?: { limit?: number }): AsyncGenerator<Note, void, undefined>;
 }
 
-export interface Sentiment {
-  label: 'positive' | 'neutral' | 'negative';
-  compound: number; pos: number; neu: number; neg: number; confidence: number;
-}
-
-export interface InteractionInput {
-  /** Unix ms, or an RFC 3339 date-time (answers always give ms). */
-  customer_id: string; timestamp: number | string;
-  channel: 'web' | 'mobile' | 'email' | 'chat' | 'phone';
-  event_type: string; content?: string | null; metadata?: Record<string, unknown> | null;
-  idempotency_key?: string;
-}
-
-export interface Interaction extends Omit<InteractionInput, 'idempotency_key' | 'timestamp'> {
-  id: string;
-  timestamp: number;
-  enrichment: { device: string | null; os: string | null; client: string | null; country: string | null; city: string | null };
-  sentiment: Sentiment | null;
-  processed_at: number | null;
-  created_at: number;
-}
+export type Sentiment = Schemas['Sentiment'];
+export type InteractionInput = Schemas['InteractionCreate'];
+/** A stored interaction; its times are integer Unix milliseconds. */
+export type Interaction = Schemas['Interaction'];
+export type Customer = Schemas['Customer'];
+export type CustomerProfile = Schemas['CustomerProfile'];
+export type Pattern = Schemas['PatternList']['items'][number];
 
 /** The customer-insights app (docs/insights.md). Query objects take the documented parameters. */
 export interface InsightsApi {
-  ingest(interaction: InteractionInput, options?: RequestOptions): Promise<{ id: string; duplicate: boolean }>;
-  ingestBatch(items: InteractionInput[], options?: RequestOptions): Promise<{
-    results: Array<{ index: number; id?: string; duplicate?: boolean; errors?: Array<{ field: string; message: string }> }>;
-    created: number; duplicates: number; failed: number }>;
+  ingest(interaction: InteractionInput, options?: RequestOptions): Promise<Answer<'interactions.create', 201>>;
+  ingestBatch(items: InteractionInput[], options?: RequestOptions): Promise<Answer<'interactions.createBatch', 200>>;
   /** Starts a CSV import job: {id, job_id, state, bytes}. */
-  importCsv(csv: string, options?: RequestOptions): Promise<{ id: string; job_id: string; state: string; bytes: number }>;
-  list(query?: Record<string, string | number | boolean>, options?: RequestOptions): Promise<Page<Interaction> & { total?: number }>;
+  importCsv(csv: string, options?: RequestOptions): Promise<Answer<'interactions.import', 202>>;
+  list(query?: Record<string, string | number | boolean>, options?: RequestOptions): Promise<Answer<'insights.list', 200>>;
   all(query?: Record<string, string | number | boolean>): AsyncGenerator<Interaction, void, undefined>;
-  trends(query?: Record<string, string>, options?: RequestOptions): Promise<unknown>;
-  metrics(query?: Record<string, string>, options?: RequestOptions): Promise<unknown>;
-  search(q: string, query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<unknown>;
-  customer(id: string, options?: RequestOptions): Promise<unknown>;
-  patterns(id: string, options?: RequestOptions): Promise<{ items: unknown[] }>;
+  trends(query?: Record<string, string>, options?: RequestOptions): Promise<Answer<'insights.trends', 200>>;
+  metrics(query?: Record<string, string>, options?: RequestOptions): Promise<Answer<'insights.metrics', 200>>;
+  search(q: string, query?: { limit?: number; cursor?: string }, options?: RequestOptions): Promise<Answer<'interactions.search', 200>>;
+  customer(id: string, options?: RequestOptions): Promise<CustomerProfile>;
+  patterns(id: string, options?: RequestOptions): Promise<Answer<'customers.patterns', 200>>;
   sentiment(text: string, options?: RequestOptions): Promise<Sentiment>;
 }
 

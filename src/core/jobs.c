@@ -1114,13 +1114,51 @@ static int retry_job(cn_req_t *r)
     return rc != 0 ? rc : reply_job(r, 200);
 }
 
+/* The answers (write_job, list_jobs). */
+static const cn_field_t job_fields[] = {
+    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {"name", CN_T_STRING, .required = 1, .description = "The job type (\"notes.analyse\")"},
+    {"state", CN_T_STRING, .required = 1, .enum_values = job_states},
+    {"attempts", CN_T_INTEGER, .required = 1},
+    {"max_attempts", CN_T_INTEGER, .required = 1},
+    CN_R_TIME("run_at"),
+    CN_R_TIME_OR_NULL("lease_until"),
+    {"unique_key", CN_T_STRING, .required = 1, .nullable = 1},
+    {"every_ms", CN_T_INTEGER, .required = 1, .description = "Repeat period; 0: runs once"},
+    {"last_error", CN_T_STRING, .required = 1, .nullable = 1},
+    {"payload", CN_T_OBJECT, .required = 1, .description = "The job's input, as enqueued"},
+    CN_R_TIME("created_at"),
+    CN_R_TIME("updated_at"),
+    CN_R_TIME_OR_NULL("finished_at"),
+    {"progress", CN_T_OBJECT, .required = 1, .nullable = 1,
+     .description = "What the handler last reported, if anything"},
+    {0},
+};
+static const cn_schema_t job_schema = {"Job", job_fields};
+static const cn_field_t count_fields[] = {
+    {"queued", CN_T_INTEGER, .required = 1},
+    {"running", CN_T_INTEGER, .required = 1},
+    {"done", CN_T_INTEGER, .required = 1},
+    {"dead", CN_T_INTEGER, .required = 1},
+    {0},
+};
+static const cn_schema_t count_schema = {"JobCounts", count_fields};
+static const cn_field_t job_list_fields[] = {
+    CN_PAGE_FIELDS(&job_schema),
+    CN_R_OBJECT("counts", &count_schema),
+    {0},
+};
+static const cn_schema_t job_list_schema = {"JobList", job_list_fields};
+
 static const cn_route_t routes[] = {
     {CN_GET, "/api/v1/jobs", list_jobs, "jobs.manage", .query = &list_query,
-     .summary = "List the tenant's jobs, newest first, with counts by state"},
+     .summary = "List the tenant's jobs, newest first, with counts by state",
+     .response = &job_list_schema, .operation = "jobs.list"},
     {CN_GET, "/api/v1/jobs/{id}", get_job, "jobs.manage", .params = &cn_id_param,
-     .summary = "Get a job"},
+     .summary = "Get a job", .response = &job_schema, .operation = "jobs.get"},
     {CN_POST, "/api/v1/jobs/{id}/retry", retry_job, "jobs.manage", .params = &cn_id_param,
-     .summary = "Queue a dead job again (409 unless it is dead)"},
+     .summary = "Queue a dead job again (409 unless it is dead)", .response = &job_schema,
+     .errors = CN_ANS_409, .operation = "jobs.retry"},
     {0},
 };
 

@@ -18,6 +18,14 @@ extern const cn_schema_t cn_page_query;
 /** The path-parameter schema of routes addressing an object by its UUID ({id}). */
 extern const cn_schema_t cn_id_param;
 
+/** The fields of a list answer (one page) of item_schema: items and next_cursor. */
+#define CN_PAGE_FIELDS(item_schema)                                                                \
+    CN_R_ARRAY_OF("items", (item_schema)),                                                         \
+    {                                                                                              \
+        "next_cursor", CN_T_STRING, .required = 1, .nullable = 1,                                  \
+                                    .description = "The cursor of the next page; null on the last" \
+    }
+
 typedef struct st_cn_page_t {
     cn_jw_t w;
     int64_t limit, count;

@@ -1795,14 +1795,29 @@ static const cn_field_t sse_fields[] = {
 };
 static const cn_schema_t sse_query = {"RealtimeStreamQuery", sse_fields};
 
+static const cn_field_t presence_fields[] = {
+    {"subject", CN_T_STRING, .required = 1, .description = "The user (or API key) connected"},
+    {"connections", CN_T_INTEGER, .required = 1},
+    {0},
+};
+static const cn_schema_t presence_schema = {"Presence", presence_fields};
+static const cn_field_t presence_list_fields[] = {
+    CN_R_ARRAY_OF("items", &presence_schema),
+    {0},
+};
+static const cn_schema_t presence_list_schema = {"PresenceList", presence_list_fields};
+
 static const cn_route_t routes[] = {
     {CN_GET, "/api/v1/realtime", get_realtime, NULL,
      .summary = "WebSocket upgrade to the realtime hub (authenticates with a header or its "
-                "first message; see docs/realtime.md)"},
+                "first message; see docs/realtime.md)",
+     .success_status = 101, .errors = CN_ANS_400, .operation = "realtime.connect"},
     {CN_GET, "/api/v1/realtime/sse", get_sse, "realtime.read", .query = &sse_query,
-     .summary = "Server-Sent Events stream of one channel (resumes from Last-Event-ID)"},
+     .summary = "Server-Sent Events stream of one channel (resumes from Last-Event-ID)",
+     .response_type = "text/event-stream", .operation = "realtime.stream"},
     {CN_GET, "/api/v1/realtime/presence", get_presence, "realtime.read",
-     .summary = "Users of the tenant with an open realtime connection"},
+     .summary = "Users of the tenant with an open realtime connection",
+     .response = &presence_list_schema, .operation = "realtime.presence"},
     {0},
 };
 

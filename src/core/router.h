@@ -31,6 +31,30 @@ typedef struct st_cn_req_t cn_req_t;
  */
 typedef int (*cn_handler_fn)(cn_req_t *req);
 
+/**
+ * Error statuses an operation documents (problem+json answers), beyond those the kernel
+ * derives from its row: 400/422 with a body, query or path parameters, 401/403 with a
+ * permission, 404 with path parameters, 415 with a body, 429 always.
+ */
+enum {
+    CN_ANS_400 = 1u << 0,
+    CN_ANS_401 = 1u << 1,
+    CN_ANS_403 = 1u << 2,
+    CN_ANS_404 = 1u << 3,
+    CN_ANS_409 = 1u << 4,
+    CN_ANS_415 = 1u << 5,
+    CN_ANS_422 = 1u << 6,
+    CN_ANS_429 = 1u << 7,
+    CN_ANS_503 = 1u << 8,
+};
+
+/** Another success answer of a route than its success_status one (status 0 ends a list). */
+typedef struct st_cn_answer_t {
+    int status;
+    const cn_schema_t *schema; /* its JSON body; NULL: none */
+    const char *description;
+} cn_answer_t;
+
 /** One row of a module's route table. A table ends with a row whose path is NULL. */
 typedef struct st_cn_route_t {
     cn_method_t method;
@@ -48,9 +72,18 @@ typedef struct st_cn_route_t {
     const cn_schema_t *params; /* path parameters (formats); NULL: plain strings */
     const char *summary;       /* one line for the OpenAPI document */
     int success_status;        /* documented success status (200 when 0) */
-    unsigned rate_auth : 1;    /* counts against the strict per-IP sign-in limit */
-    unsigned no_write : 1;     /* a POST that stores nothing (a computation): it runs at once
-                                * instead of waiting for the loop turn's write transaction */
+    /* the success answer's JSON body (an object schema: a component of the document);
+     * NULL with response_type for another media type, NULL alone for no body (204) */
+    const cn_schema_t *response;
+    const char *response_type;    /* media type of a non-JSON success answer ("text/csv") */
+    const cn_answer_t *also;      /* other success answers (status 0 ends it); NULL: none */
+    const char *operation;        /* stable operationId "<module>.<verb>", e.g. "notes.create" */
+    unsigned errors;              /* CN_ANS_* statuses beyond the derived ones (409, say) */
+    unsigned hidden : 1;          /* not an API operation (console files): not documented */
+    unsigned idempotency_key : 1; /* honours an Idempotency-Key request header */
+    unsigned rate_auth : 1;       /* counts against the strict per-IP sign-in limit */
+    unsigned no_write : 1;        /* a POST that stores nothing (a computation): it runs at once
+                                   * instead of waiting for the loop turn's write transaction */
     /* with body: an empty body is allowed too (r->body stays NULL) */
     unsigned body_optional : 1;
 } cn_route_t;

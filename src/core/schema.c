@@ -72,6 +72,7 @@ static const char *format_name(cn_format_t f)
     case CN_FMT_UUID: return "uuid";
     case CN_FMT_EMAIL: return "email";
     case CN_FMT_DATETIME: return "date-time";
+    case CN_FMT_UNIX_MS: return "unix-ms";
     case CN_FMT_NONE: break;
     }
     return NULL;
@@ -423,21 +424,26 @@ static json_t *time_openapi(const cn_field_t *f)
                                     : "Unix milliseconds (UTC), or an RFC 3339 date-time");
 }
 
-json_t *cn_field_openapi(const cn_field_t *f)
+static json_t *field_openapi(const cn_field_t *f, json_t *components);
+static json_t *schema_openapi(const cn_schema_t *s, json_t *components);
+
+static json_t *ref_to(const char *name)
 {
-    if (f->type == CN_T_TIME)
-        return time_openapi(f);
-    json_t *o = json_object();
-    if (f->nullable)
-        json_object_set_new(o, "type", json_pack("[ss]", type_name(f->type), "null"));
-    else
-        json_object_set_new(o, "type", json_string(type_name(f->type)));
-    if (f->description)
-        json_object_set_new(o, "description", json_string(f->description));
-    if (format_name(f->format))
-        json_object_set_new(o, "format", json_string(format_name(f->format)));
-    if (f->single_line)
-        json_object_set_new(o, "pattern", json_string(CN_TEXT_LINE_PATTERN));
+    char ref[128];
+    snprintf(ref, sizeof(ref), "#/components/schemas/%s", name);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
+/* A nested schema: referred to when it has a name and there is a components object to
+ * hold it, written in place otherwise. */
+static json_t *nested_openapi(const cn_schema_t *s, json_t *components)
+{
+    return components && s->name ? cn_schema_openapi_ref(s, components)
+                                 : schema_openapi(s, components);
+}
+
+static void field_bounds(const cn_field_t *f, json_t *o)
+{
     const char *lo = f->type == CN_T_ARRAY ? "minItems" : "minLength";
     const char *hi = f->type == CN_T_ARRAY ? "maxItems" : "maxLength";
     if (f->min_len)
@@ -458,21 +464,69 @@ json_t *cn_field_openapi(const cn_field_t *f)
             json_array_append_new(ev, json_string(*p));
         json_object_set_new(o, "enum", ev);
     }
-    if (f->type == CN_T_OBJECT && f->object) {
-        json_t *nested = cn_schema_openapi(f->object);
-        json_object_update(o, nested);
-        json_decref(nested);
-    }
-    if (f->type == CN_T_ARRAY && f->items)
-        json_object_set_new(o, "items", cn_field_openapi(f->items));
+}
+
+/* An object field with a named schema: its $ref, or (nullable) one of it and null. */
+static json_t *object_field_openapi(const cn_field_t *f, json_t *components)
+{
+    json_t *ref = nested_openapi(f->object, components);
+    json_t *o = f->nullable ? json_pack("{s:[o, {s:s}]}", "oneOf", ref, "type", "null") : ref;
+    if (f->description)
+        json_object_set_new(o, "description", json_string(f->description));
     return o;
 }
 
-json_t *cn_schema_openapi(const cn_schema_t *s)
+static json_t *field_openapi(const cn_field_t *f, json_t *components)
 {
+    if (f->type == CN_T_TIME)
+        return time_openapi(f);
+    if (f->type == CN_T_OBJECT && f->object && f->object->name && components)
+        return object_field_openapi(f, components);
+    json_t *o = json_object();
+    if (f->nullable)
+        json_object_set_new(o, "type", json_pack("[ss]", type_name(f->type), "null"));
+    else
+        json_object_set_new(o, "type", json_string(type_name(f->type)));
+    if (f->description)
+        json_object_set_new(o, "description", json_string(f->description));
+    else if (f->format == CN_FMT_UNIX_MS)
+        json_object_set_new(o, "description", json_string("Unix time in milliseconds (UTC)"));
+    if (format_name(f->format))
+        json_object_set_new(o, "format", json_string(format_name(f->format)));
+    if (f->single_line)
+        json_object_set_new(o, "pattern", json_string(CN_TEXT_LINE_PATTERN));
+    field_bounds(f, o);
+    if (f->type == CN_T_OBJECT && f->object) {
+        json_t *nested = schema_openapi(f->object, components);
+        json_object_update(o, nested);
+        json_decref(nested);
+        if (f->nullable) /* the nested "type": "object" replaced the pair */
+            json_object_set_new(o, "type", json_pack("[ss]", "object", "null"));
+    }
+    if (f->type == CN_T_ARRAY && f->items)
+        json_object_set_new(o, "items", field_openapi(f->items, components));
+    return o;
+}
+
+json_t *cn_field_openapi(const cn_field_t *f)
+{
+    return field_openapi(f, NULL);
+}
+
+static json_t *schema_openapi(const cn_schema_t *s, json_t *components)
+{
+    if (s->one_of) {
+        json_t *alts = json_array();
+        for (const cn_schema_t *const *a = s->one_of; *a; a++)
+            json_array_append_new(alts, nested_openapi(*a, components));
+        json_t *o = json_pack("{s:o}", "oneOf", alts);
+        if (s->description)
+            json_object_set_new(o, "description", json_string(s->description));
+        return o;
+    }
     json_t *props = json_object(), *required = json_array();
     for (const cn_field_t *f = s->fields; f->name != NULL; f++) {
-        json_object_set_new(props, f->name, cn_field_openapi(f));
+        json_object_set_new(props, f->name, field_openapi(f, components));
         if (f->required)
             json_array_append_new(required, json_string(f->name));
     }
@@ -482,5 +536,22 @@ json_t *cn_schema_openapi(const cn_schema_t *s)
     else
         json_decref(required);
     json_object_set_new(o, "additionalProperties", json_boolean(s->allow_unknown));
+    if (s->description)
+        json_object_set_new(o, "description", json_string(s->description));
     return o;
+}
+
+json_t *cn_schema_openapi(const cn_schema_t *s)
+{
+    return schema_openapi(s, NULL);
+}
+
+json_t *cn_schema_openapi_ref(const cn_schema_t *s, json_t *components)
+{
+    if (json_object_get(components, s->name) == NULL) {
+        /* claimed before rendering, so a schema that nests itself ends */
+        json_object_set_new(components, s->name, json_object());
+        json_object_set_new(components, s->name, schema_openapi(s, components));
+    }
+    return ref_to(s->name);
 }

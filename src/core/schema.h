@@ -1,6 +1,7 @@
 /*
- * Request schemas declared as data. The same declaration validates request bodies and
- * query strings and is rendered into the OpenAPI document, so the two cannot drift.
+ * Request and response schemas declared as data. The same declaration validates request
+ * bodies and query strings and is rendered into the OpenAPI document, so the two cannot
+ * drift; response schemas are only rendered (the end-to-end tests hold answers to them).
  * Validation never allocates more than the error list and never recurses deeper than
  * the schema itself (the input's depth is bounded by the schema, not by the client).
  */
@@ -28,6 +29,8 @@ typedef enum {
     CN_FMT_UUID,
     CN_FMT_EMAIL,
     CN_FMT_DATETIME,
+    /* an integer time: Unix milliseconds (UTC), the one form of every time in an answer */
+    CN_FMT_UNIX_MS,
 } cn_format_t;
 
 typedef struct st_cn_schema_t cn_schema_t;
@@ -58,7 +61,34 @@ struct st_cn_schema_t {
     const char *name; /* component name in OpenAPI, e.g. "NoteCreate" */
     const cn_field_t *fields;
     unsigned allow_unknown : 1; /* default: unknown properties are an error */
+    /* response-only: the value is exactly one of these (NULL-terminated); fields unused */
+    const cn_schema_t *const *one_of;
+    const char *description;
 };
+
+/** A response field that always holds an integer time (Unix milliseconds, UTC). */
+#define CN_R_TIME(name_)                                                                           \
+    {                                                                                              \
+        (name_), CN_T_INTEGER, .required = 1, .format = CN_FMT_UNIX_MS                             \
+    }
+/** A response field holding an integer time, or null when it has none (yet). */
+#define CN_R_TIME_OR_NULL(name_)                                                                   \
+    {                                                                                              \
+        (name_), CN_T_INTEGER, .required = 1, .nullable = 1, .format = CN_FMT_UNIX_MS              \
+    }
+/** A response field holding an array of objects of item_schema. */
+#define CN_R_ARRAY_OF(name_, item_schema)                                                          \
+    {                                                                                              \
+        (name_), CN_T_ARRAY, .required = 1, .items = &(const cn_field_t)                           \
+        {                                                                                          \
+            "item", CN_T_OBJECT, .object = (item_schema)                                           \
+        }                                                                                          \
+    }
+/** A response field holding an object of schema obj (always present). */
+#define CN_R_OBJECT(name_, obj)                                                                    \
+    {                                                                                              \
+        (name_), CN_T_OBJECT, .required = 1, .object = (obj)                                       \
+    }
 
 /** A validation failure: the field path ("items[2].title") and what is wrong with it. */
 typedef struct st_cn_verror_t {
@@ -138,5 +168,12 @@ json_t *cn_schema_openapi(const cn_schema_t *s);
 
 /** Renders a single field's type and constraints. New reference. */
 json_t *cn_field_openapi(const cn_field_t *f);
+
+/**
+ * Renders s into components (an object of named schemas) under its name, with every
+ * named schema it nests rendered there too and referred to, and returns {"$ref": ...} to
+ * it (new reference). A second schema of the same name is not rendered again.
+ */
+json_t *cn_schema_openapi_ref(const cn_schema_t *s, json_t *components);
 
 #endif

@@ -79,17 +79,45 @@ static int get_home(cn_req_t *r)
     return cn_reply_raw(r, 200, "text/html; charset=utf-8", home_html, sizeof(home_html) - 1);
 }
 
+static const cn_field_t health_fields[] = {
+    {"status", CN_T_STRING, .required = 1, .enum_values = (const char *const[]){"ok", NULL}},
+    {0},
+};
+static const cn_schema_t health_schema = {"Health", health_fields};
+static const cn_field_t ready_fields[] = {
+    {"status", CN_T_STRING, .required = 1, .enum_values = (const char *const[]){"ready", NULL}},
+    {"migrations", CN_T_INTEGER, .required = 1, .description = "Migrations applied"},
+    {0},
+};
+static const cn_schema_t ready_schema = {"Readiness", ready_fields};
+/* the document describes itself loosely: its own schema is OpenAPI's */
+static const cn_field_t openapi_fields[] = {
+    {"openapi", CN_T_STRING, .required = 1},
+    {"info", CN_T_OBJECT, .required = 1},
+    {"paths", CN_T_OBJECT, .required = 1},
+    {0},
+};
+static const cn_schema_t openapi_schema = {"OpenApiDocument", openapi_fields, .allow_unknown = 1};
+
 static const cn_route_t system_routes[] = {
-    {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)"},
-    {CN_GET, "/console", cn_console_page, .summary = "The web console (HTML)"},
+    {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)",
+     .response_type = "text/html", .operation = "system.home"},
+    /* the console's files are a web page, not API operations */
+    {CN_GET, "/console", cn_console_page, .summary = "The web console (HTML)", .hidden = 1},
     {CN_GET, "/console/", cn_console_page,
-     .summary = "The web console (HTML), as linked with a slash"},
-    {CN_GET, "/console/app.js", cn_console_script, .summary = "The web console's script"},
-    {CN_GET, "/console/app.css", cn_console_style, .summary = "The web console's styles"},
-    {CN_GET, "/healthz", get_healthz, .summary = "Liveness: the process answers"},
-    {CN_GET, "/readyz", get_readyz, .summary = "Readiness: store reachable, migrations current"},
-    {CN_GET, "/metrics", get_metrics, .summary = "Prometheus metrics"},
-    {CN_GET, "/api/openapi.json", get_openapi, .summary = "This OpenAPI 3.1 document"},
+     .summary = "The web console (HTML), as linked with a slash", .hidden = 1},
+    {CN_GET, "/console/app.js", cn_console_script, .summary = "The web console's script",
+     .hidden = 1},
+    {CN_GET, "/console/app.css", cn_console_style, .summary = "The web console's styles",
+     .hidden = 1},
+    {CN_GET, "/healthz", get_healthz, .summary = "Liveness: the process answers",
+     .response = &health_schema, .operation = "system.health"},
+    {CN_GET, "/readyz", get_readyz, .summary = "Readiness: store reachable, migrations current",
+     .response = &ready_schema, .errors = CN_ANS_503, .operation = "system.ready"},
+    {CN_GET, "/metrics", get_metrics, .summary = "Prometheus metrics",
+     .response_type = "text/plain", .operation = "system.metrics"},
+    {CN_GET, "/api/openapi.json", get_openapi, .summary = "This OpenAPI 3.1 document",
+     .response = &openapi_schema, .operation = "system.openapi"},
     {0},
 };
 
@@ -220,37 +248,108 @@ void cn_system_free(void)
 
 /* ---- OpenAPI ---- */
 
-static json_t *problem_schema(void)
-{
-    return json_pack("{s:s, s:[s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, "
-                     "s:{s:s, s:{s:{s:s}, s:{s:s}}}}}}",
-                     "type", "object", "required", "type", "title", "status", "properties", "type",
-                     "type", "string", "title", "type", "string", "status", "type", "integer",
-                     "detail", "type", "string", "request_id", "type", "string", "errors", "type",
-                     "array", "items", "type", "object", "properties", "field", "type", "string",
-                     "message", "type", "string");
-}
+/* An RFC 9457 problem, as the kernel writes every error (http.c); extensions may follow. */
+static const cn_field_t field_error_fields[] = {
+    {"field", CN_T_STRING, .required = 1, .description = "The field's path (\"items[2].title\")"},
+    {"message", CN_T_STRING, .required = 1},
+    {0},
+};
+static const cn_schema_t field_error_schema = {"FieldError", field_error_fields};
+static const cn_field_t problem_fields[] = {
+    {"type", CN_T_STRING, .required = 1,
+     .description = "urn:cairn:problem:<slug>: the stable name of the problem (docs/api.md)"},
+    {"title", CN_T_STRING, .required = 1},
+    {"status", CN_T_INTEGER, .required = 1},
+    {"detail", CN_T_STRING},
+    {"request_id", CN_T_STRING},
+    {"errors", CN_T_ARRAY, .description = "With 422: the fields at fault",
+     .items = &(const cn_field_t){"item", CN_T_OBJECT, .object = &field_error_schema}},
+    {"errors_truncated", CN_T_INTEGER, .description = "Field errors left out of errors"},
+    {0},
+};
+static const cn_schema_t problem = {"Problem", problem_fields, .allow_unknown = 1,
+                                    .description = "An RFC 9457 problem: every error answer"};
 
-static json_t *ref_to(const char *name)
+static json_t *ref_to(const char *kind, const char *name)
 {
     char ref[128];
-    snprintf(ref, sizeof(ref), "#/components/schemas/%s", name);
+    snprintf(ref, sizeof(ref), "#/components/%s/%s", kind, name);
     return json_pack("{s:s}", "$ref", ref);
 }
 
+/* The error answers, each a shared response component of problem+json. */
+static const struct {
+    unsigned bit;
+    const char *status, *name, *description;
+} error_answers[] = {
+    {CN_ANS_400, "400", "BadRequest", "Malformed request (bad JSON, escape or header)"},
+    {CN_ANS_401, "401", "Unauthorized", "No credentials, or credentials that are not valid"},
+    {CN_ANS_403, "403", "Forbidden", "The caller lacks the permission"},
+    {CN_ANS_404, "404", "NotFound", "No such resource in the caller's tenant"},
+    {CN_ANS_409, "409", "Conflict", "The resource's state or a uniqueness rule refuses it"},
+    {CN_ANS_415, "415", "UnsupportedMediaType", "The body's content type is not accepted"},
+    {CN_ANS_422, "422", "ValidationFailed", "Fields that break the schema (listed in errors)"},
+    {CN_ANS_429, "429", "TooManyRequests", "A rate limit refused it (see Retry-After)"},
+    {CN_ANS_503, "503", "Unavailable", "Not ready, or the store is busy: retry later"},
+};
+
+static json_t *error_responses(void)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < CN_ARRAY_SIZE(error_answers); i++)
+        json_object_set_new(
+            out, error_answers[i].name,
+            json_pack("{s:s, s:{s:{s:o}}}", "description", error_answers[i].description, "content",
+                      "application/problem+json", "schema", ref_to("schemas", "Problem")));
+    return out;
+}
+
+/* The statuses a route can answer with a problem: those its row implies, and its own. */
+static unsigned route_errors(const cn_route_t *rt)
+{
+    unsigned e = rt->errors | CN_ANS_429; /* the per-IP limit applies to every request */
+    if (rt->body || rt->raw_body)
+        e |= CN_ANS_400 | CN_ANS_415 | (rt->body ? CN_ANS_422 : 0);
+    if (rt->query || rt->params)
+        e |= CN_ANS_400 | CN_ANS_422;
+    if (rt->params || strchr(rt->path, '{'))
+        e |= CN_ANS_404;
+    if (rt->permission)
+        e |= CN_ANS_401 | CN_ANS_403;
+    return e;
+}
+
+static json_t *path_parameter(const cn_route_t *rt, const char *name, size_t len)
+{
+    for (const cn_field_t *f = rt->params ? rt->params->fields : NULL; f && f->name; f++)
+        if (strlen(f->name) == len && memcmp(f->name, name, len) == 0)
+            return json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in", "path", "required", 1,
+                             "schema", cn_field_openapi(f));
+    return json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", name, len, "in", "path", "required", 1,
+                     "schema", "type", "string");
+}
+
+/* Every {name} of the template is declared, typed by rt->params when it names it. */
 static json_t *parameters(const cn_route_t *rt)
 {
     json_t *params = json_array();
-    if (rt->params)
-        for (const cn_field_t *f = rt->params->fields; f->name; f++)
-            json_array_append_new(params,
-                                  json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in", "path",
-                                            "required", 1, "schema", cn_field_openapi(f)));
+    for (const char *p = strchr(rt->path, '{'); p; p = strchr(p + 1, '{')) {
+        const char *end = strchr(p, '}');
+        if (end != NULL)
+            json_array_append_new(params, path_parameter(rt, p + 1, (size_t)(end - p - 1)));
+    }
     if (rt->query)
         for (const cn_field_t *f = rt->query->fields; f->name; f++)
             json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", f->name, "in",
                                                     "query", "required", f->required, "schema",
                                                     cn_field_openapi(f)));
+    if (rt->idempotency_key)
+        json_array_append_new(
+            params, json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:i, s:i}}", "name", "Idempotency-Key",
+                              "in", "header", "required", 0, "description",
+                              "A retry with the same key answers the first result and stores "
+                              "nothing new",
+                              "schema", "type", "string", "minLength", 1, "maxLength", 200));
     return params;
 }
 
@@ -264,38 +363,97 @@ static json_t *role_names(const cn_permission_t *p)
     return names;
 }
 
-static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schemas)
+static json_t *success_answer(const char *description, const cn_schema_t *schema,
+                              const char *media_type, json_t *schemas)
 {
+    json_t *a = json_pack("{s:s}", "description", description);
+    if (schema)
+        json_object_set_new(a, "content",
+                            json_pack("{s:{s:o}}", "application/json", "schema",
+                                      cn_schema_openapi_ref(schema, schemas)));
+    else if (media_type)
+        json_object_set_new(a, "content",
+                            json_pack("{s:{s:{s:s}}}", media_type, "schema", "type", "string"));
+    return a;
+}
+
+static json_t *responses(const cn_route_t *rt, json_t *schemas)
+{
+    json_t *out = json_object();
     char status[8];
     snprintf(status, sizeof(status), "%d", rt->success_status ? rt->success_status : 200);
-    json_t *op = json_pack("{s:s, s:[s], s:o, s:{s:{s:s}, s:{s:s, s:{s:{s:o}}}}}", "summary",
-                           rt->summary ? rt->summary : "", "tags", m->name, "parameters",
-                           parameters(rt), "responses", status, "description", "Success", "default",
-                           "description", "Error (RFC 9457 problem)", "content",
-                           "application/problem+json", "schema", ref_to("Problem"));
+    json_object_set_new(
+        out, status,
+        success_answer(rt->response || rt->response_type ? "Success" : "Success (no body)",
+                       rt->response, rt->response_type, schemas));
+    for (const cn_answer_t *a = rt->also; a && a->status; a++) {
+        snprintf(status, sizeof(status), "%d", a->status);
+        json_object_set_new(out, status, success_answer(a->description, a->schema, NULL, schemas));
+    }
+    unsigned errors = route_errors(rt);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(error_answers); i++)
+        if (errors & error_answers[i].bit)
+            json_object_set_new(out, error_answers[i].status,
+                                ref_to("responses", error_answers[i].name));
+    json_object_set_new(
+        out, "default",
+        json_pack("{s:s, s:{s:{s:o}}}", "description", "Any other error (RFC 9457 problem)",
+                  "content", "application/problem+json", "schema", ref_to("schemas", "Problem")));
+    return out;
+}
+
+/* Who may call: the operator's token alone for platform routes, else any credential. */
+static json_t *security(const cn_route_t *rt)
+{
+    if (rt->permission == NULL)
+        return json_array();
+    if (strncmp(rt->permission, "platform.", 9) == 0)
+        return json_pack("[{s:[]}]", "bearer");
+    return json_pack("[{s:[]}, {s:[]}, {s:[]}]", "bearer", "apiKey", "cookie");
+}
+
+/* A row without .operation still gets a stable name: module, method and path. */
+static void operation_id(const cn_app_t *m, const cn_route_t *rt, char *out, size_t cap)
+{
+    if (rt->operation) {
+        snprintf(out, cap, "%s", rt->operation);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, cap, "%s.", m->name);
+    for (const char *p = cn_method_name(rt->method); *p && n + 1 < cap; p++)
+        out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    int up = 1;
+    for (const char *p = rt->path; *p && n + 1 < cap; p++) {
+        int alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        if (alnum)
+            out[n++] = (char)(up && *p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        up = !alnum;
+    }
+    out[n] = '\0';
+}
+
+static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schemas)
+{
     char opid[160];
-    snprintf(opid, sizeof(opid), "%s_%s", cn_method_name(rt->method), rt->path);
-    for (char *p = opid; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-            *p = '_';
-    json_object_set_new(op, "operationId", json_string(opid));
+    operation_id(m, rt, opid, sizeof(opid));
+    const char *summary = rt->summary ? rt->summary : "";
+    json_t *op =
+        json_pack("{s:s, s:s, s:s, s:[s], s:o, s:o, s:o}", "operationId", opid, "summary", summary,
+                  "description", summary, "tags", m->name, "parameters", parameters(rt),
+                  "responses", responses(rt, schemas), "security", security(rt));
     if (rt->body) {
-        json_object_set_new(schemas, rt->body->name, cn_schema_openapi(rt->body));
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:o}}}", "required", !rt->body_optional,
                                       "content", "application/json", "schema",
-                                      ref_to(rt->body->name)));
+                                      cn_schema_openapi_ref(rt->body, schemas)));
     } else if (rt->raw_body) {
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content",
                                       rt->raw_body, "schema", "type", "string"));
     }
     if (rt->permission) {
-        json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
         json_object_set_new(op, "x-permission", json_string(rt->permission));
         json_object_set_new(op, "x-roles", role_names(permission_declared(m, rt->permission)));
-    } else {
-        json_object_set_new(op, "security", json_array());
     }
     return op;
 }
@@ -308,14 +466,45 @@ static void lower(const char *s, char *out, size_t cap)
     out[i] = '\0';
 }
 
+/* The auth module's access cookie (auth/cookies.h; the kernel does not include auth): the
+ * system test signs in with cookies and checks that this is the cookie it gets. */
+#define SESSION_COOKIE "cairn_at"
+
+static json_t *security_schemes(void)
+{
+    return json_pack(
+        "{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}", "bearer",
+        "type", "http", "scheme", "bearer", "bearerFormat", "JWT", "description",
+        "Authorization: Bearer with an access token (a JWT from sign-in), an API key, or the "
+        "operator's bootstrap token (CAIRN_BOOTSTRAP_TOKEN; platform routes accept only it)",
+        "apiKey", "type", "apiKey", "in", "header", "name", "X-Api-Key", "description",
+        "An API key (cairn_...), with the permissions it was created with", "cookie", "type",
+        "apiKey", "in", "cookie", "name", SESSION_COOKIE, "description",
+        "The browser session's HttpOnly access cookie (sign in with cookie: true); unsafe "
+        "methods also need the X-CSRF-Token header");
+}
+
+static json_t *document(json_t *tags, json_t *paths, json_t *schemas)
+{
+    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:o, s:{s:o, s:o, s:o}}", "openapi",
+                     "3.1.0", "info", "title", "Cairn API", "version", CAIRN_VERSION, "description",
+                     "Errors are RFC 9457 problem+json; lists are cursor-paginated; times in "
+                     "answers are integer Unix milliseconds (UTC).",
+                     "servers", "url", "/", "tags", tags, "paths", paths, "components", "schemas",
+                     schemas, "responses", error_responses(), "securitySchemes",
+                     security_schemes());
+}
+
 json_t *cn_openapi_build(const cn_app_t *const *modules)
 {
     json_t *paths = json_object(), *schemas = json_object(), *tags = json_array();
-    json_object_set_new(schemas, "Problem", problem_schema());
+    json_decref(cn_schema_openapi_ref(&problem, schemas));
     for (const cn_app_t *const *m = modules; *m; m++) {
         json_array_append_new(tags, json_pack("{s:s, s:s}", "name", (*m)->name, "description",
                                               (*m)->description ? (*m)->description : ""));
         for (const cn_route_t *rt = (*m)->routes; rt && rt->path; rt++) {
+            if (rt->hidden)
+                continue;
             json_t *item = json_object_get(paths, rt->path);
             if (item == NULL) {
                 item = json_object();
@@ -326,9 +515,5 @@ json_t *cn_openapi_build(const cn_app_t *const *modules)
             json_object_set_new(item, method, operation(*m, rt, schemas));
         }
     }
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:o, s:{s:o, s:{s:{s:s, s:s}}}}", "openapi",
-                     "3.1.0", "info", "title", "Cairn API", "version", CAIRN_VERSION, "description",
-                     "Errors are RFC 9457 problem+json; lists are cursor-paginated.", "tags", tags,
-                     "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearer",
-                     "type", "http", "scheme", "bearer");
+    return document(tags, paths, schemas);
 }

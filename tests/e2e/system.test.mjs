@@ -179,7 +179,7 @@ describe('/api/openapi.json', () => {
     assert.equal(item.get['x-permission'], 'notes.read');
     assert.equal(item.patch['x-permission'], 'notes.write');
     assert.equal(item.delete['x-permission'], 'notes.write');
-    assert.deepEqual(n.post.security, [{ bearer: [] }]);
+    assert.deepEqual(n.post.security, [{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
     assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
     assert.equal(doc.paths['/healthz'].get['x-permission'], undefined);
     assert.deepEqual(doc.paths['/healthz'].get.security, []);

@@ -117,8 +117,8 @@ describe('tenants (operator)', () => {
     const doc = (await anon().get('/api/openapi.json')).json;
     const schemas = doc.components.schemas;
     const fields = [['TenantUpdate', 'name'], ['TenantCreate', 'name'], ['RoleCreate', 'name'],
-      ['ApiKeyCreate', 'name'], ['NoteCreate', 'title'], ['NoteUpdate', 'title'], ['Customer', 'segment'],
-      ['Interaction', 'event_type']];
+      ['ApiKeyCreate', 'name'], ['NoteCreate', 'title'], ['NoteUpdate', 'title'], ['CustomerUpdate', 'segment'],
+      ['InteractionCreate', 'event_type']];
     for (const [schema, field] of fields) {
       const pattern = schemas[schema]?.properties?.[field]?.pattern;
       assert.equal(typeof pattern, 'string', `${schema}.${field} has a pattern`);

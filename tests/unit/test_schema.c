@@ -781,6 +781,79 @@ static void test_time_openapi(void **state)
     json_decref(o);
 }
 
+/* response schemas: named nested objects become components, times are unix-ms */
+static const cn_field_t item_fields[] = {
+    {"id", CN_T_STRING, .required = 1},
+    CN_R_TIME("created_at"),
+    CN_R_TIME_OR_NULL("done_at"),
+    {0},
+};
+static const cn_schema_t item_schema = {"Item", item_fields};
+static const cn_field_t other_fields[] = {{"n", CN_T_INTEGER, .required = 1}, {0}};
+static const cn_schema_t other_schema = {"Other", other_fields};
+static const cn_field_t list_fields[] = {
+    CN_R_ARRAY_OF("items", &item_schema),
+    CN_R_OBJECT("first", &item_schema),
+    {"maybe", CN_T_OBJECT, .required = 1, .nullable = 1, .object = &item_schema},
+    {0},
+};
+static const cn_schema_t list_schema = {"ItemList", list_fields};
+static const cn_schema_t *const either_of[] = {&item_schema, &other_schema, NULL};
+static const cn_schema_t either_schema = {"Either", NULL, .one_of = either_of};
+
+static const char *ref_of(const json_t *o)
+{
+    return json_string_value(json_object_get(o, "$ref"));
+}
+
+static void test_openapi_ref_registers_nested_components(void **state)
+{
+    json_t *components = json_object();
+    json_t *ref = cn_schema_openapi_ref(&list_schema, components);
+    assert_string_equal(ref_of(ref), "#/components/schemas/ItemList");
+    json_t *list = json_object_get(components, "ItemList"),
+           *item = json_object_get(components, "Item");
+    assert_non_null(list);
+    assert_non_null(item);
+    assert_string_equal(ref_of(json_object_get(prop(list, "items"), "items")),
+                        "#/components/schemas/Item");
+    assert_string_equal(ref_of(prop(list, "first")), "#/components/schemas/Item");
+    /* nullable: one of the component and null */
+    json_t *maybe = json_object_get(prop(list, "maybe"), "oneOf");
+    assert_int_equal(json_array_size(maybe), 2);
+    assert_string_equal(ref_of(json_array_get(maybe, 0)), "#/components/schemas/Item");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(maybe, 1), "type")),
+                        "null");
+    /* integer times, declared one way */
+    json_t *created = prop(item, "created_at"), *done = prop(item, "done_at");
+    assert_string_equal(json_string_value(json_object_get(created, "type")), "integer");
+    assert_string_equal(json_string_value(json_object_get(created, "format")), "unix-ms");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(done, "type"), 0)),
+                        "integer");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(done, "type"), 1)),
+                        "null");
+    assert_string_equal(json_string_value(json_object_get(done, "format")), "unix-ms");
+    /* a second reference renders nothing again */
+    json_t *again = cn_schema_openapi_ref(&item_schema, components);
+    assert_ptr_equal(json_object_get(components, "Item"), item);
+    assert_int_equal(json_object_size(components), 2);
+    json_decref(again);
+    json_decref(ref);
+    json_decref(components);
+}
+
+static void test_openapi_one_of(void **state)
+{
+    json_t *components = json_object();
+    json_decref(cn_schema_openapi_ref(&either_schema, components));
+    json_t *alts = json_object_get(json_object_get(components, "Either"), "oneOf");
+    assert_int_equal(json_array_size(alts), 2);
+    assert_string_equal(ref_of(json_array_get(alts, 0)), "#/components/schemas/Item");
+    assert_string_equal(ref_of(json_array_get(alts, 1)), "#/components/schemas/Other");
+    assert_non_null(json_object_get(components, "Other"));
+    json_decref(components);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +892,8 @@ int main(void)
         cmocka_unit_test(test_time_accepts_ms_and_rfc3339),
         cmocka_unit_test(test_time_from_query),
         cmocka_unit_test(test_time_openapi),
+        cmocka_unit_test(test_openapi_ref_registers_nested_components),
+        cmocka_unit_test(test_openapi_one_of),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

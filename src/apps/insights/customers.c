@@ -25,7 +25,7 @@ static const cn_field_t customer_fields[] = {
     {"metadata", CN_T_OBJECT, .description = "Free JSON (at most 16 KiB)"},
     {0},
 };
-const cn_schema_t ins_customer_schema = {"Customer", customer_fields};
+const cn_schema_t ins_customer_schema = {"CustomerUpdate", customer_fields};
 
 static const cn_field_t list_fields[] = {
     {"segment", CN_T_STRING, .min_len = 1, .max_len = 64},

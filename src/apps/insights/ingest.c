@@ -33,7 +33,7 @@ static const cn_field_t interaction_fields[] = {
      .description = "A retry with the same key creates nothing new"},
     {0},
 };
-const cn_schema_t ins_interaction_schema = {"Interaction", interaction_fields};
+const cn_schema_t ins_interaction_schema = {"InteractionCreate", interaction_fields};
 
 /* items are not typed here: each is validated on its own, so one bad item (even one that
  * is not an object) fails alone instead of failing the batch */

@@ -330,20 +330,43 @@ static const cn_job_type_t jobs[] = {
     {0},
 };
 
+/* The answers (write_note, list_notes, analyse_note). */
+static const cn_field_t note_fields[] = {
+    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {"title", CN_T_STRING, .required = 1},
+    {"body", CN_T_STRING, .required = 1},
+    CN_R_TIME("created_at"),
+    CN_R_TIME("updated_at"),
+    {"words", CN_T_INTEGER, .required = 1, .description = "Words counted by the last analysis"},
+    {"analyses", CN_T_INTEGER, .required = 1, .description = "Analyses run so far"},
+    {0},
+};
+static const cn_schema_t note_schema = {"Note", note_fields};
+static const cn_field_t note_list_fields[] = {CN_PAGE_FIELDS(&note_schema), {0}};
+static const cn_schema_t note_list_schema = {"NoteList", note_list_fields};
+static const cn_field_t queued_fields[] = {
+    {"job_id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
+    {0},
+};
+static const cn_schema_t queued_schema = {"NoteAnalysisQueued", queued_fields};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/notes", create_note, "notes.write", .body = &create_schema,
-     .summary = "Create a note", .success_status = 201},
+     .summary = "Create a note", .success_status = 201, .response = &note_schema,
+     .operation = "notes.create"},
     {CN_GET, "/api/v1/notes", list_notes, "notes.read", .query = &cn_page_query,
-     .summary = "List notes, newest first"},
+     .summary = "List notes, newest first", .response = &note_list_schema,
+     .operation = "notes.list"},
     {CN_GET, "/api/v1/notes/{id}", get_note, "notes.read", .params = &cn_id_param,
-     .summary = "Get a note"},
+     .summary = "Get a note", .response = &note_schema, .operation = "notes.get"},
     {CN_PATCH, "/api/v1/notes/{id}", update_note, "notes.write", .body = &update_schema,
-     .params = &cn_id_param, .summary = "Change a note's title or body"},
+     .params = &cn_id_param, .summary = "Change a note's title or body", .response = &note_schema,
+     .operation = "notes.update"},
     {CN_DELETE, "/api/v1/notes/{id}", delete_note, "notes.write", .params = &cn_id_param,
-     .summary = "Delete a note", .success_status = 204},
+     .summary = "Delete a note", .success_status = 204, .operation = "notes.delete"},
     {CN_POST, "/api/v1/notes/{id}/analyse", analyse_note, "notes.write", .params = &cn_id_param,
      .summary = "Count the note's words in the background (answers the job id)",
-     .success_status = 202},
+     .success_status = 202, .response = &queued_schema, .operation = "notes.analyse"},
     {0},
 };
 
