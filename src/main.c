@@ -651,10 +651,11 @@ CMD(cmd_config_keys)
 
 CMD(cmd_openapi)
 {
-    const cn_app_t *modules[64] = {&cn_system_app};
-    size_t n = 1;
-    for (const cn_app_t *const *app = cn_apps; *app && n < 63; app++)
-        modules[n++] = *app;
+    cn_err_t err = {0};
+    const cn_app_t *modules[CN_MODULES_MAX + 1];
+    int rc = cn_modules_list(cn_apps, modules, &err);
+    if (rc != 0)
+        return fail("openapi", rc, &err);
     json_t *doc = cn_openapi_build(modules);
     cn_buf_t b = {0};
     cn_json_dump(doc, &b);
