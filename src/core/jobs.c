@@ -61,7 +61,7 @@ static struct {
     int collector_added;
 
     int64_t last_reclaim_ms, last_purge_ms; /* atomics: maintenance gates */
-} J = {.mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
+} job_queue = {.mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 
@@ -70,15 +70,15 @@ static void cv_init(void)
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&J.cv, &a);
+    pthread_cond_init(&job_queue.cv, &a);
     pthread_condattr_destroy(&a);
 }
 
 static type_entry_t *find_type(const char *name)
 {
-    for (size_t i = 0; i < J.n_types; i++)
-        if (strcmp(J.types[i].type->name, name) == 0)
-            return &J.types[i];
+    for (size_t i = 0; i < job_queue.n_types; i++)
+        if (strcmp(job_queue.types[i].type->name, name) == 0)
+            return &job_queue.types[i];
     return NULL;
 }
 
@@ -107,10 +107,10 @@ static int64_t clock_ms(void)
 static void wake(void)
 {
     pthread_once(&cv_once, cv_init);
-    pthread_mutex_lock(&J.mu);
-    J.wake_gen++;
-    pthread_cond_signal(&J.cv);
-    pthread_mutex_unlock(&J.mu);
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.wake_gen++;
+    pthread_cond_signal(&job_queue.cv);
+    pthread_mutex_unlock(&job_queue.mu);
 }
 
 /* Jobs enqueued by this thread in the open transaction, one bit per depth of unit of work
@@ -218,8 +218,8 @@ static int enqueue_slot(cn_store_t *s, const type_entry_t *t, int64_t slot, cn_e
 
 int cn_jobs_schedule_recurring(cn_store_t *s, int64_t now_ms, cn_err_t *err)
 {
-    for (size_t i = 0; i < J.n_types; i++) {
-        const type_entry_t *t = &J.types[i];
+    for (size_t i = 0; i < job_queue.n_types; i++) {
+        const type_entry_t *t = &job_queue.types[i];
         if (t->type->every_ms <= 0)
             continue;
         int rc = enqueue_slot(s, t, now_ms / t->type->every_ms, err);
@@ -330,7 +330,7 @@ static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t 
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    cn_val_t b[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(CLAIM_MAX - *n)};
+    cn_val_t b[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(CLAIM_MAX - *n)};
     return fetch_claimed(
         s,
         "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
@@ -342,14 +342,14 @@ static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t 
 static int purge_done(cn_store_t *s, int64_t now, cn_err_t *err)
 {
     /* run_at <= finished_at, so the (state, run_at) index bounds the scan */
-    cn_val_t a[] = {CN_VINT(now - J.retention_ms), CN_VINT(PURGE_ROWS)};
+    cn_val_t a[] = {CN_VINT(now - job_queue.retention_ms), CN_VINT(PURGE_ROWS)};
     int64_t n = 0;
     int rc = cn_store_exec(s,
                            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
                            " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
                            a, 2, &n, err);
     if (rc == 0 && n == PURGE_ROWS) /* behind: the next claim purges again */
-        __atomic_store_n(&J.last_purge_ms, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&job_queue.last_purge_ms, 0, __ATOMIC_RELAXED);
     return rc;
 }
 
@@ -358,16 +358,17 @@ static int claim(cn_store_t *s, int64_t now, int max, claimed_t *out, int *n, cn
 {
     *n = 0;
     int rc = cn_store_batch_begin(s, err);
-    int64_t every = J.lease_ms / 2 < 1000 ? J.lease_ms / 2 : 1000;
-    if (rc == 0 && gate(&J.last_reclaim_ms, now, every)) {
+    int64_t every = job_queue.lease_ms / 2 < 1000 ? job_queue.lease_ms / 2 : 1000;
+    if (rc == 0 && gate(&job_queue.last_reclaim_ms, now, every)) {
         rc = reclaim(s, now, out, n, err);
         if (rc == 0)
             rc = cn_jobs_schedule_recurring(s, now, err);
     }
-    if (rc == 0 && J.retention_ms > 0 && gate(&J.last_purge_ms, now, PURGE_EVERY_MS))
+    if (rc == 0 && job_queue.retention_ms > 0 &&
+        gate(&job_queue.last_purge_ms, now, PURGE_EVERY_MS))
         rc = purge_done(s, now, err);
     if (rc == 0 && *n < max) {
-        cn_val_t a[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(max - *n)};
+        cn_val_t a[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(max - *n)};
         rc = fetch_claimed(s,
                            "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                            " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
@@ -408,8 +409,9 @@ static int record_failure(cn_store_t *s, claimed_t *c, int64_t now, cn_err_t *er
     int dead = c->attempt >= c->max_attempts;
     uint64_t rnd;
     cn_random(&rnd, sizeof(rnd));
-    int64_t run_at =
-        dead ? now : now + cn_jobs_backoff_ms(c->attempt, J.backoff_ms, J.backoff_max_ms, rnd);
+    int64_t run_at = dead ? now
+                          : now + cn_jobs_backoff_ms(c->attempt, job_queue.backoff_ms,
+                                                     job_queue.backoff_max_ms, rnd);
     cn_val_t a[] = {CN_VTEXT(c->id),
                     CN_VINT(c->attempt),
                     CN_VTEXT(dead ? "dead" : "queued"),
@@ -645,10 +647,10 @@ static void *worker_main(void *arg)
     cn_store_t *s = arg;
     int64_t failing_since = 0;
     for (;;) {
-        pthread_mutex_lock(&J.mu);
-        uint64_t seen = J.wake_gen;
-        int stop = J.stopping;
-        pthread_mutex_unlock(&J.mu);
+        pthread_mutex_lock(&job_queue.mu);
+        uint64_t seen = job_queue.wake_gen;
+        int stop = job_queue.stopping;
+        pthread_mutex_unlock(&job_queue.mu);
         if (stop)
             break;
         cn_err_t err = {0};
@@ -665,7 +667,7 @@ static void *worker_main(void *arg)
             wake();
             continue;
         }
-        int64_t wait_ms = J.poll_ms;
+        int64_t wait_ms = job_queue.poll_ms;
         if (failing_since == 0) {
             int64_t due = next_due(s), in = due == INT64_MAX ? wait_ms : due - cn_now_ms();
             if (in < wait_ms)
@@ -679,22 +681,22 @@ static void *worker_main(void *arg)
         until.tv_nsec += (wait_ms % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000)
             until.tv_sec++, until.tv_nsec -= 1000000000;
-        pthread_mutex_lock(&J.mu);
-        while (!J.stopping && J.wake_gen == seen)
-            if (pthread_cond_timedwait(&J.cv, &J.mu, &until) != 0)
+        pthread_mutex_lock(&job_queue.mu);
+        while (!job_queue.stopping && job_queue.wake_gen == seen)
+            if (pthread_cond_timedwait(&job_queue.cv, &job_queue.mu, &until) != 0)
                 break;
-        pthread_mutex_unlock(&J.mu);
+        pthread_mutex_unlock(&job_queue.mu);
     }
     return NULL;
 }
 
 static int open_store(cn_store_t **out, cn_err_t *err)
 {
-    cn_store_opts_t opts = {.data_dir = J.data_dir,
-                            .synchronous_full = J.synchronous_full,
-                            .busy_timeout_ms = J.busy_timeout_ms,
-                            .cache_bytes = J.cache_bytes,
-                            .write_cache_bytes = J.write_cache_bytes,
+    cn_store_opts_t opts = {.data_dir = job_queue.data_dir,
+                            .synchronous_full = job_queue.synchronous_full,
+                            .busy_timeout_ms = job_queue.busy_timeout_ms,
+                            .cache_bytes = job_queue.cache_bytes,
+                            .write_cache_bytes = job_queue.write_cache_bytes,
                             .manual_checkpoint = 1};
     return cn_store_open(&opts, out, err);
 }
@@ -702,35 +704,35 @@ static int open_store(cn_store_t **out, cn_err_t *err)
 int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *err)
 {
     pthread_once(&cv_once, cv_init);
-    if (J.n_threads > 0) /* workers read the type table */
+    if (job_queue.n_threads > 0) /* workers read the type table */
         return cn_err_set(err, CN_ERR, "the job queue is already running");
-    J.n_types = 0;
+    job_queue.n_types = 0;
     for (const cn_app_t *const *a = apps; *a; a++)
         for (const cn_job_type_t *t = (*a)->jobs; t && t->name; t++) {
             if (find_type(t->name) != NULL)
                 return cn_err_set(err, CN_EINVAL, "module %s: job type %s is declared twice",
                                   (*a)->name, t->name);
-            if (J.n_types == MAX_TYPES || t->run == NULL)
+            if (job_queue.n_types == MAX_TYPES || t->run == NULL)
                 return cn_err_set(err, CN_EINVAL, "module %s: job type %s: %s", (*a)->name, t->name,
                                   t->run ? "too many job types" : "no handler");
-            type_entry_t *e = &J.types[J.n_types++];
+            type_entry_t *e = &job_queue.types[job_queue.n_types++];
             memset(e, 0, sizeof(*e));
             e->type = t;
             e->max_attempts = t->max_attempts > 0 ? t->max_attempts : cfg->jobs_max_attempts;
         }
-    J.workers = cfg->jobs_workers;
-    J.lease_ms = cfg->jobs_lease_ms;
-    J.poll_ms = cfg->jobs_poll_ms;
-    J.backoff_ms = cfg->jobs_backoff_ms;
-    J.backoff_max_ms = cfg->jobs_backoff_max_ms;
-    J.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
-    free(J.data_dir);
-    J.data_dir = cn_strdup(cfg->data_dir);
-    J.synchronous_full = cfg->synchronous_full;
-    J.busy_timeout_ms = cfg->busy_timeout_ms;
-    J.cache_bytes = cfg->store_cache_bytes;
-    J.write_cache_bytes = cfg->store_write_cache_bytes;
-    J.last_reclaim_ms = J.last_purge_ms = 0;
+    job_queue.workers = cfg->jobs_workers;
+    job_queue.lease_ms = cfg->jobs_lease_ms;
+    job_queue.poll_ms = cfg->jobs_poll_ms;
+    job_queue.backoff_ms = cfg->jobs_backoff_ms;
+    job_queue.backoff_max_ms = cfg->jobs_backoff_max_ms;
+    job_queue.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
+    free(job_queue.data_dir);
+    job_queue.data_dir = cn_strdup(cfg->data_dir);
+    job_queue.synchronous_full = cfg->synchronous_full;
+    job_queue.busy_timeout_ms = cfg->busy_timeout_ms;
+    job_queue.cache_bytes = cfg->store_cache_bytes;
+    job_queue.write_cache_bytes = cfg->store_write_cache_bytes;
+    job_queue.last_reclaim_ms = job_queue.last_purge_ms = 0;
     cn_store_add_hook(&jobs_hook);
     return 0;
 }
@@ -750,23 +752,23 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
         cn_store_close(s);
         return rc;
     }
-    pthread_mutex_lock(&J.metrics_mu);
-    J.metrics_store = s; /* kept for scrapes */
-    pthread_mutex_unlock(&J.metrics_mu);
-    if (!J.collector_added) {
+    pthread_mutex_lock(&job_queue.metrics_mu);
+    job_queue.metrics_store = s; /* kept for scrapes */
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    if (!job_queue.collector_added) {
         cn_metrics_add_collector(collect, NULL);
-        J.collector_added = 1;
+        job_queue.collector_added = 1;
     }
-    for (int i = 0; i < J.workers && i < MAX_WORKERS; i++) {
-        if ((rc = open_store(&J.stores[i], err)) != 0)
+    for (int i = 0; i < job_queue.workers && i < MAX_WORKERS; i++) {
+        if ((rc = open_store(&job_queue.stores[i], err)) != 0)
             break;
-        cn_store_set_batching(J.stores[i], 1);
-        if (pthread_create(&J.threads[i], NULL, worker_main, J.stores[i]) != 0) {
-            cn_store_close(J.stores[i]);
+        cn_store_set_batching(job_queue.stores[i], 1);
+        if (pthread_create(&job_queue.threads[i], NULL, worker_main, job_queue.stores[i]) != 0) {
+            cn_store_close(job_queue.stores[i]);
             rc = cn_err_set(err, CN_ERR, "cannot start job worker %d", i);
             break;
         }
-        J.n_threads++;
+        job_queue.n_threads++;
     }
     if (rc != 0)
         cn_jobs_stop();
@@ -776,25 +778,25 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
 void cn_jobs_stop(void)
 {
     pthread_once(&cv_once, cv_init);
-    pthread_mutex_lock(&J.mu);
-    J.stopping = 1;
-    pthread_cond_broadcast(&J.cv);
-    pthread_mutex_unlock(&J.mu);
-    for (int i = 0; i < J.n_threads; i++) {
-        pthread_join(J.threads[i], NULL);
-        cn_store_close(J.stores[i]);
-        J.stores[i] = NULL;
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.stopping = 1;
+    pthread_cond_broadcast(&job_queue.cv);
+    pthread_mutex_unlock(&job_queue.mu);
+    for (int i = 0; i < job_queue.n_threads; i++) {
+        pthread_join(job_queue.threads[i], NULL);
+        cn_store_close(job_queue.stores[i]);
+        job_queue.stores[i] = NULL;
     }
-    J.n_threads = 0;
-    free(J.data_dir);
-    J.data_dir = NULL;
-    pthread_mutex_lock(&J.metrics_mu);
-    cn_store_close(J.metrics_store);
-    J.metrics_store = NULL;
-    pthread_mutex_unlock(&J.metrics_mu);
-    pthread_mutex_lock(&J.mu);
-    J.stopping = 0;
-    pthread_mutex_unlock(&J.mu);
+    job_queue.n_threads = 0;
+    free(job_queue.data_dir);
+    job_queue.data_dir = NULL;
+    pthread_mutex_lock(&job_queue.metrics_mu);
+    cn_store_close(job_queue.metrics_store);
+    job_queue.metrics_store = NULL;
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.stopping = 0;
+    pthread_mutex_unlock(&job_queue.mu);
 }
 
 /* ---- metrics ---- */
@@ -805,10 +807,10 @@ static void collect(cn_buf_t *out, void *data)
     uint64_t depth[MAX_TYPES][3] = {{0}};
     cn_buf_lit(out, "# HELP cairn_jobs Jobs waiting, running or dead, by type and state.\n"
                     "# TYPE cairn_jobs gauge\n");
-    pthread_mutex_lock(&J.metrics_mu);
+    pthread_mutex_lock(&job_queue.metrics_mu);
     cn_stmt_t *st;
-    if (J.metrics_store != NULL &&
-        cn_store_query(J.metrics_store,
+    if (job_queue.metrics_store != NULL &&
+        cn_store_query(job_queue.metrics_store,
                        "SELECT name, state, count(*) FROM jobs"
                        " WHERE state IN ('queued', 'running', 'dead') GROUP BY name, state",
                        NULL, 0, &st, NULL) == 0) {
@@ -817,26 +819,27 @@ static void collect(cn_buf_t *out, void *data)
             const type_entry_t *t = find_type(name);
             int k = strcmp(state, "queued") == 0 ? 0 : strcmp(state, "running") == 0 ? 1 : 2;
             if (t != NULL)
-                depth[t - J.types][k] = (uint64_t)cn_stmt_int(st, 2);
+                depth[t - job_queue.types][k] = (uint64_t)cn_stmt_int(st, 2);
             else /* a type this binary does not know */
                 cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %lld\n", name, state,
                                (long long)cn_stmt_int(st, 2));
         }
         cn_stmt_finish(st);
     }
-    pthread_mutex_unlock(&J.metrics_mu);
-    for (size_t i = 0; i < J.n_types; i++)
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    for (size_t i = 0; i < job_queue.n_types; i++)
         for (int k = 0; k < 3; k++)
             cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %llu\n",
-                           J.types[i].type->name, shown[k], (unsigned long long)depth[i][k]);
+                           job_queue.types[i].type->name, shown[k],
+                           (unsigned long long)depth[i][k]);
 
     cn_buf_lit(out, "# HELP cairn_job_run_seconds Job run time (handler and done mark) by type.\n"
                     "# TYPE cairn_job_run_seconds histogram\n");
-    for (size_t i = 0; i < J.n_types; i++) {
+    for (size_t i = 0; i < job_queue.n_types; i++) {
         char labels[256];
-        snprintf(labels, sizeof(labels), "name=\"%s\"", J.types[i].type->name);
+        snprintf(labels, sizeof(labels), "name=\"%s\"", job_queue.types[i].type->name);
         cn_hist_render(out, "cairn_job_run_seconds", labels, &run_time_bounds,
-                       &J.types[i].run_time);
+                       &job_queue.types[i].run_time);
     }
     static const struct {
         const char *name, *help;
@@ -851,10 +854,11 @@ static void collect(cn_buf_t *out, void *data)
     for (size_t c = 0; c < CN_ARRAY_SIZE(counters); c++) {
         cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
                        counters[c].name);
-        for (size_t i = 0; i < J.n_types; i++)
-            cn_buf_appendf(out, "%s{name=\"%s\"} %llu\n", counters[c].name, J.types[i].type->name,
-                           (unsigned long long)peek(
-                               (const uint64_t *)((const char *)&J.types[i] + counters[c].off)));
+        for (size_t i = 0; i < job_queue.n_types; i++)
+            cn_buf_appendf(
+                out, "%s{name=\"%s\"} %llu\n", counters[c].name, job_queue.types[i].type->name,
+                (unsigned long long)peek(
+                    (const uint64_t *)((const char *)&job_queue.types[i] + counters[c].off)));
     }
 }
 
@@ -866,7 +870,7 @@ int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err
     if (text == NULL)
         return cn_err_set(err, CN_ERR, "out of memory");
     int64_t now = cn_now_ms();
-    cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + J.lease_ms)};
+    cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + job_queue.lease_ms)};
     int64_t n = 0;
     int rc = cn_store_exec(s,
                            "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
