@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-who_t *who_new(const cn_principal_t *p)
+who_t *cn__rt_who_new(const cn_principal_t *p)
 {
     size_t n = strlen(p->scopes) + 1;
     who_t *w = cn_malloc(sizeof(*w) + n);
@@ -52,13 +52,13 @@ static void who_principal(const who_t *w, cn_principal_t *p)
     p->authenticated = 1;
 }
 
-struct st_rt_process_t R = {.lock = PTHREAD_MUTEX_INITIALIZER,
-                            .presence_lock = PTHREAD_MUTEX_INITIALIZER,
-                            .counters_lock = PTHREAD_MUTEX_INITIALIZER};
+struct st_rt_process_t cn__realtime = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                                       .presence_lock = PTHREAD_MUTEX_INITIALIZER,
+                                       .counters_lock = PTHREAD_MUTEX_INITIALIZER};
 
-_Thread_local hub_t *this_hub;
+_Thread_local hub_t *cn__rt_this_hub;
 
-struct st_rt_stats_t stats;
+struct st_rt_stats_t cn__rt_stats;
 
 /* ---- a loop's channel table ---- */
 
@@ -127,7 +127,7 @@ static void chan_remove_client(hub_t *hub, const char *key, client_t *cl)
 
 /* ---- output ---- */
 
-void mark_dirty(client_t *c)
+void cn__rt_mark_dirty(client_t *c)
 {
     if (!h2o_linklist_is_linked(&c->dirty))
         h2o_linklist_insert(&c->hub->dirty, &c->dirty);
@@ -139,15 +139,17 @@ static size_t queued_bytes(const client_t *c)
     return c->ws ? n + wslay_event_get_queued_msg_length(c->ws) : n;
 }
 
-/* Brings R.queued_total up to date with what c holds now (its unsent and in-flight bytes;
- * wslay's own queue holds only control frames, a few bytes). */
-void account(client_t *c)
+/* Brings cn__realtime.queued_total up to date with what c holds now (its unsent and in-flight
+ * bytes; wslay's own queue holds only control frames, a few bytes). */
+void cn__rt_account(client_t *c)
 {
     size_t now = c->out.len + c->writing.len;
     if (now >= c->accounted)
-        atomic_fetch_add_explicit(&R.queued_total, now - c->accounted, memory_order_relaxed);
+        atomic_fetch_add_explicit(&cn__realtime.queued_total, now - c->accounted,
+                                  memory_order_relaxed);
     else
-        atomic_fetch_sub_explicit(&R.queued_total, c->accounted - now, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&cn__realtime.queued_total, c->accounted - now,
+                                  memory_order_relaxed);
     c->accounted = now;
 }
 
@@ -158,29 +160,30 @@ void account(client_t *c)
 static int too_slow(client_t *c, size_t len)
 {
     const char *which;
-    if (queued_bytes(c) + len > R.max_queue)
+    if (queued_bytes(c) + len > cn__realtime.max_queue)
         which = "its send queue is full";
-    else if (atomic_load_explicit(&R.queued_total, memory_order_relaxed) + len > R.max_queued_total)
+    else if (atomic_load_explicit(&cn__realtime.queued_total, memory_order_relaxed) + len >
+             cn__realtime.max_queued_total)
         which = "the send queues of all connections are full";
     else
         return 0;
     cn_log(CN_LOG_INFO, NULL,
            "realtime: closing a client that does not keep up (%zu bytes queued; %s)",
            queued_bytes(c), which);
-    atomic_fetch_add_explicit(&stats.slow_closes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cn__rt_stats.slow_closes, 1, memory_order_relaxed);
     c->out.len = 0;
-    account(c);
+    cn__rt_account(c);
     if (c->kind == CLIENT_WS) {
-        ws_queue_close(c, 1008, "send queue full: reconnect and resume");
+        cn__rt_ws_queue_close(c, 1008, "send queue full: reconnect and resume");
     } else {
         c->closing = 1;
-        mark_dirty(c);
+        cn__rt_mark_dirty(c);
     }
     return 1;
 }
 
 /* Queues one message; a client that cannot take it is closed as too slow (1008). */
-void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
+void cn__rt_client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len)
 {
     if (c->closing || c->dead || too_slow(c, len))
         return;
@@ -190,13 +193,13 @@ void client_send(client_t *c, const char *json, size_t len, const char *sse, siz
          * writes the control frames (its sends all complete at once, so frames never
          * interleave; nothing follows a close, see c->closing). */
         uint8_t hdr[10];
-        cn_buf_append(&c->out, hdr, ws_text_header(hdr, len));
+        cn_buf_append(&c->out, hdr, cn__rt_ws_text_header(hdr, len));
         cn_buf_append(&c->out, json, len);
     } else if (sse != NULL) { /* callers that only speak to WebSockets pass none */
         cn_buf_append(&c->out, sse, sse_len);
     }
-    account(c);
-    mark_dirty(c);
+    cn__rt_account(c);
+    cn__rt_mark_dirty(c);
 }
 
 static void flush(client_t *c);
@@ -212,16 +215,16 @@ static void start_write(client_t *c)
     c->busy = 1;
     h2o_iovec_t v = h2o_iovec_init(c->writing.data, c->writing.len);
     if (c->kind == CLIENT_WS)
-        h2o_socket_write(c->sock, &v, 1, on_ws_written);
+        h2o_socket_write(c->sock, &v, 1, cn__rt_on_ws_written);
     else
         h2o_send(c->req, &v, 1, c->closing ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
-void written(client_t *c)
+void cn__rt_written(client_t *c)
 {
     c->busy = 0;
     c->writing.len = 0;
-    account(c);
+    cn__rt_account(c);
     flush(c);
 }
 
@@ -234,7 +237,7 @@ static void flush(client_t *c)
         if (c->wslay_busy) { /* only then: asking wslay for every delivery costs 4 % of CPU */
             c->wslay_busy = 0;
             if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
-                client_free(c);
+                cn__rt_client_free(c);
                 return;
             }
             over = !wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws);
@@ -242,7 +245,7 @@ static void flush(client_t *c)
         start_write(c);
         /* the close frame has left (or the peer is gone): nothing more to say */
         if (!c->busy && (over || (c->closing && wslay_event_get_close_sent(c->ws))))
-            client_free(c);
+            cn__rt_client_free(c);
         return;
     }
     if (c->closing && !c->busy && c->out.len == 0) { /* SSE: end the stream */
@@ -264,7 +267,7 @@ static h2o_linklist_t *list_shift(h2o_linklist_t *anchor)
     return node;
 }
 
-void flush_dirty(hub_t *hub)
+void cn__rt_flush_dirty(hub_t *hub)
 {
     while (!h2o_linklist_is_empty(&hub->dirty))
         flush(H2O_STRUCT_FROM_MEMBER(client_t, dirty, list_shift(&hub->dirty)));
@@ -279,25 +282,25 @@ static void drop_subscription(client_t *c, int i)
     c->subs[i] = c->subs[--c->n_subs];
 }
 
-void client_free(client_t *c)
+void cn__rt_client_free(client_t *c)
 {
     while (c->n_subs > 0)
         drop_subscription(c, c->n_subs - 1);
     free(c->subs);
-    caps_release(c);
+    cn__rt_caps_release(c);
     if (c->principal != NULL) {
-        presence_add(c->principal, -1);
+        cn__rt_presence_add(c->principal, -1);
         free(c->principal);
     }
     if (h2o_linklist_is_linked(&c->dirty))
         h2o_linklist_unlink(&c->dirty);
     if (h2o_linklist_is_linked(&c->link)) {
         h2o_linklist_unlink(&c->link);
-        atomic_fetch_sub_explicit(&stats.connections, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&cn__rt_stats.connections, 1, memory_order_relaxed);
     }
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
-    account(c);
+    cn__rt_account(c);
     if (c->kind == CLIENT_WS) {
         if (c->sock != NULL)
             h2o_socket_close(c->sock);
@@ -324,10 +327,10 @@ static int send_replayed(const cn_event_t *ev, void *ud)
     client_t *c = ((void **)ud)[0];
     sub_t *s = ((void **)ud)[1];
     cn_buf_t j = {0}, sse = {0};
-    event_json(&j, ev);
+    cn__rt_event_json(&j, ev);
     if (c->kind == CLIENT_SSE)
-        event_sse(&sse, ev, j.data, j.len);
-    client_send(c, j.data, j.len, sse.data, sse.len);
+        cn__rt_event_sse(&sse, ev, j.data, j.len);
+    cn__rt_client_send(c, j.data, j.len, sse.data, sse.len);
     cn_buf_free(&j);
     cn_buf_free(&sse);
     s->last_seq = ev->seq;
@@ -335,7 +338,7 @@ static int send_replayed(const cn_event_t *ev, void *ud)
 }
 
 /* The permission a channel needs, from the modules' channel tables (NULL: unknown). */
-const char *channel_permission(const char *channel)
+const char *cn__rt_channel_permission(const char *channel)
 {
     size_t fam = strcspn(channel, ":");
     for (const cn_app_t *const *m = cn_system_modules(); m && *m; m++)
@@ -348,9 +351,9 @@ const char *channel_permission(const char *channel)
 /* Checks the channel for the client; sends the error and returns -1 when refused. */
 static int may_subscribe(client_t *c, const char *channel)
 {
-    const char *perm = channel_permission(channel);
+    const char *perm = cn__rt_channel_permission(channel);
     if (perm == NULL) {
-        send_error(c, "unknown_channel", "no module publishes on this channel", channel);
+        cn__rt_send_error(c, "unknown_channel", "no module publishes on this channel", channel);
         return -1;
     }
     cn_err_t err = {0};
@@ -359,7 +362,7 @@ static int may_subscribe(client_t *c, const char *channel)
     if (cn_principal_allowed(c->hub->store, &p, perm, &err) != 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "this channel needs the permission %s", perm);
-        send_error(c, "forbidden", msg, channel);
+        cn__rt_send_error(c, "forbidden", msg, channel);
         return -1;
     }
     return 0;
@@ -371,15 +374,15 @@ static void channel_key(const client_t *c, const char *channel, char key[256])
     snprintf(key, 256, "%s\n%s", c->principal->tenant_id, channel);
 }
 
-void subscribe(client_t *c, const char *channel, int64_t since, const char *epoch)
+void cn__rt_subscribe(client_t *c, const char *channel, int64_t since, const char *epoch)
 {
     char key[256];
     channel_key(c, channel, key);
     int idx;
     if (find_sub(c, key, &idx) != NULL) /* a resubscription starts over */
         drop_subscription(c, idx);
-    if (c->n_subs >= R.max_subs) {
-        send_error(c, "too_many_subscriptions", "unsubscribe from a channel first", channel);
+    if (c->n_subs >= cn__realtime.max_subs) {
+        cn__rt_send_error(c, "too_many_subscriptions", "unsubscribe from a channel first", channel);
         return;
     }
     /* registered before the history is read: what commits from now on reaches this loop */
@@ -401,7 +404,7 @@ void subscribe(client_t *c, const char *channel, int64_t since, const char *epoc
     const char *tenant = c->principal->tenant_id;
     if (cn_events_position(c->hub->reader, tenant, channel, &pos.seq, pos.epoch, &err) != 0) {
         cn_log(CN_LOG_ERROR, NULL, "realtime: cannot read channel position: %s", err.msg);
-        send_error(c, "unavailable", "the channel cannot be read now; retry", channel);
+        cn__rt_send_error(c, "unavailable", "the channel cannot be read now; retry", channel);
         drop_subscription(c, me);
         return;
     }
@@ -413,7 +416,7 @@ void subscribe(client_t *c, const char *channel, int64_t since, const char *epoc
         if (epoch != NULL)
             snprintf(at.epoch, sizeof(at.epoch), "%s", epoch);
     }
-    send_position(c, "subscribed", channel, &pos, &at);
+    cn__rt_send_position(c, "subscribed", channel, &pos, &at);
     c->subs[me].last_seq = since >= 0 ? since : pos.seq;
     if (since < 0)
         return;
@@ -423,10 +426,11 @@ void subscribe(client_t *c, const char *channel, int64_t since, const char *epoc
     if (rc == CN_RESYNC) { /* the gap cannot be filled: the client reloads, we go on live */
         if (c->subs[me].last_seq < pos.seq)
             c->subs[me].last_seq = pos.seq;
-        send_position(c, "resync_required", channel, &pos, &pos);
+        cn__rt_send_position(c, "resync_required", channel, &pos, &pos);
     } else if (rc < 0) {
         cn_log(CN_LOG_ERROR, NULL, "realtime: cannot read channel history: %s", err.msg);
-        send_error(c, "unavailable", "the history cannot be read now; subscribe again", channel);
+        cn__rt_send_error(c, "unavailable", "the history cannot be read now; subscribe again",
+                          channel);
         drop_subscription(c, me);
     }
 }
@@ -440,7 +444,7 @@ static void unsubscribe(client_t *c, const char *channel)
         drop_subscription(c, idx);
     cn_buf_t b = {0};
     cn_buf_appendf(&b, "{\"op\":\"unsubscribed\",\"channel\":\"%s\"}", channel);
-    send_jw(c, NULL, &b);
+    cn__rt_send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }
 
@@ -450,45 +454,45 @@ static int authenticated(client_t *c, const cn_principal_t *p)
     cn_err_t err = {0};
     if (cn_principal_allowed(c->hub->store, p, "realtime.read", &err) != 0)
         return -1;
-    anon_give(c); /* from here on it counts for its principal, or is refused */
-    who_t *w = who_new(p);
-    cap_t cap = principal_take(w);
+    cn__rt_anon_give(c); /* from here on it counts for its principal, or is refused */
+    who_t *w = cn__rt_who_new(p);
+    cap_t cap = cn__rt_principal_take(w);
     if (cap != CAP_NONE) {
         free(w);
-        count_refusal(cap);
+        cn__rt_count_refusal(cap);
         char msg[160];
         snprintf(msg, sizeof(msg), "too many realtime connections: the %s cap (%s) is reached",
-                 caps[cap].label, caps[cap].setting);
-        send_error(c, "too_many_connections", msg, NULL);
-        snprintf(msg, sizeof(msg), "too many connections: %s", caps[cap].setting);
-        ws_queue_close(c, 4429, msg);
+                 cn__rt_caps[cap].label, cn__rt_caps[cap].setting);
+        cn__rt_send_error(c, "too_many_connections", msg, NULL);
+        snprintf(msg, sizeof(msg), "too many connections: %s", cn__rt_caps[cap].setting);
+        cn__rt_ws_queue_close(c, 4429, msg);
         return 1;
     }
     c->principal = w;
     c->has_principal = 1;
-    presence_add(c->principal, 1);
-    send_ready(c);
+    cn__rt_presence_add(c->principal, 1);
+    cn__rt_send_ready(c);
     return 0;
 }
 
-void on_text(client_t *c, const char *text, size_t len)
+void cn__rt_on_text(client_t *c, const char *text, size_t len)
 {
     cn_rt_msg_t m;
     char why[200];
     if (cn_rt_parse(text, len, &m, why, sizeof(why)) != 0) {
-        send_error(c, "invalid_message", why, NULL);
+        cn__rt_send_error(c, "invalid_message", why, NULL);
         return;
     }
     if (m.op == RT_PING) {
         cn_buf_t b = {0};
         cn_buf_lit(&b, "{\"op\":\"pong\"}");
-        send_jw(c, NULL, &b);
+        cn__rt_send_jw(c, NULL, &b);
         cn_buf_free(&b);
         return;
     }
     if (m.op == RT_AUTH) {
         if (c->principal != NULL) {
-            send_error(c, "invalid_message", "already authenticated", NULL);
+            cn__rt_send_error(c, "invalid_message", "already authenticated", NULL);
             return;
         }
         cn_principal_t p;
@@ -498,14 +502,16 @@ void on_text(client_t *c, const char *text, size_t len)
         if (rc == 0 && (rc = authenticated(c, &p)) > 0)
             return;
         if (rc != 0) {
-            send_error(c, "unauthorized", err.msg[0] ? err.msg : "the token is not valid", NULL);
-            ws_queue_close(c, 4401, "unauthorized");
+            cn__rt_send_error(c, "unauthorized", err.msg[0] ? err.msg : "the token is not valid",
+                              NULL);
+            cn__rt_ws_queue_close(c, 4401, "unauthorized");
         }
         return;
     }
     if (c->principal == NULL) {
-        send_error(c, "unauthorized", "authenticate first: {\"op\":\"auth\",\"token\":...}", NULL);
-        ws_queue_close(c, 4401, "unauthorized");
+        cn__rt_send_error(c, "unauthorized", "authenticate first: {\"op\":\"auth\",\"token\":...}",
+                          NULL);
+        cn__rt_ws_queue_close(c, 4401, "unauthorized");
         return;
     }
     if (m.op == RT_UNSUBSCRIBE) {
@@ -513,49 +519,49 @@ void on_text(client_t *c, const char *text, size_t len)
         return;
     }
     if (may_subscribe(c, m.channel) == 0)
-        subscribe(c, m.channel, m.since, m.epoch[0] ? m.epoch : NULL);
+        cn__rt_subscribe(c, m.channel, m.since, m.epoch[0] ? m.epoch : NULL);
 }
 
 /* ---- fan-out ---- */
 
 /* Committing thread, under the write lock (see events.h): one message per loop.
  *
- * Loops change their n_subs without R.lock, so each loop's count is read exactly once and
- * that one reading decides both the message and the reference it holds: reading it again
- * could post more messages than the delivery has slots and references (a loop that
- * subscribed meanwhile), or fewer (one whose last subscriber left), and a loop would free
- * the delivery while others still read it. A loop skipped here because it had no subscriber
- * yet reads this event from the history, which already holds it (see the top of the file). */
+ * Loops change their n_subs without cn__realtime.lock, so each loop's count is read exactly once
+ * and that one reading decides both the message and the reference it holds: reading it again could
+ * post more messages than the delivery has slots and references (a loop that subscribed meanwhile),
+ * or fewer (one whose last subscriber left), and a loop would free the delivery while others still
+ * read it. A loop skipped here because it had no subscriber yet reads this event from the history,
+ * which already holds it (see the top of the file). */
 static void on_event(const cn_event_t *ev, void *ud)
 {
     (void)ud;
-    atomic_fetch_add_explicit(&stats.events, 1, memory_order_relaxed);
-    pthread_mutex_lock(&R.lock);
+    atomic_fetch_add_explicit(&cn__rt_stats.events, 1, memory_order_relaxed);
+    pthread_mutex_lock(&cn__realtime.lock);
     int any = 0;
-    for (int i = 0; i < R.n_hubs && !any; i++)
-        any = R.hubs[i].bound && atomic_load(&R.hubs[i].n_subs) > 0;
+    for (int i = 0; i < cn__realtime.n_hubs && !any; i++)
+        any = cn__realtime.hubs[i].bound && atomic_load(&cn__realtime.hubs[i].n_subs) > 0;
     if (!any) { /* the common idle case: nothing formatted, nothing allocated */
-        pthread_mutex_unlock(&R.lock);
+        pthread_mutex_unlock(&cn__realtime.lock);
         return;
     }
-    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)R.n_hubs * sizeof(dmsg_t));
+    delivery_t *d = cn_calloc(1, sizeof(*d) + (size_t)cn__realtime.n_hubs * sizeof(dmsg_t));
     int targets = 0;
-    for (int i = 0; i < R.n_hubs; i++) {
-        hub_t *hub = &R.hubs[i];
+    for (int i = 0; i < cn__realtime.n_hubs; i++) {
+        hub_t *hub = &cn__realtime.hubs[i];
         if (hub->bound && atomic_load(&hub->n_subs) > 0) {
             d->msgs[targets].d = d;
             d->msgs[targets++].to = hub;
         }
     }
     if (targets == 0) { /* the last subscribers left since the first look */
-        pthread_mutex_unlock(&R.lock);
+        pthread_mutex_unlock(&cn__realtime.lock);
         free(d);
         return;
     }
     cn_buf_t key = {0}, json = {0}, sse = {0};
     cn_buf_appendf(&key, "%s\n%s", ev->tenant_id, ev->channel);
-    event_json(&json, ev);
-    event_sse(&sse, ev, json.data, json.len);
+    cn__rt_event_json(&json, ev);
+    cn__rt_event_sse(&sse, ev, json.data, json.len);
     d->key = key.data;
     d->hash = cn_hash_str(key.data);
     d->json = json.data;
@@ -566,7 +572,7 @@ static void on_event(const cn_event_t *ev, void *ud)
     atomic_init(&d->refs, targets);
     for (int k = 0; k < targets; k++)
         h2o_multithread_send_message(&d->msgs[k].to->receiver, &d->msgs[k].super);
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&cn__realtime.lock);
 }
 
 static void release(delivery_t *d)
@@ -592,8 +598,8 @@ static void deliver(hub_t *hub, const delivery_t *d)
         if (s == NULL || d->seq <= s->last_seq)
             continue; /* already sent from the history */
         s->last_seq = d->seq;
-        client_send(c, d->json, d->json_len, d->sse, d->sse_len);
-        atomic_fetch_add_explicit(&stats.deliveries, 1, memory_order_relaxed);
+        cn__rt_client_send(c, d->json, d->json_len, d->sse, d->sse_len);
+        atomic_fetch_add_explicit(&cn__rt_stats.deliveries, 1, memory_order_relaxed);
     }
 }
 
@@ -608,7 +614,7 @@ static void on_deliveries(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
             deliver(hub, m->d);
         release(m->d);
     }
-    flush_dirty(hub);
+    cn__rt_flush_dirty(hub);
 }
 
 /* ---- heartbeat and time limits ---- */
@@ -625,7 +631,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
 {
     hub_t *hub = H2O_STRUCT_FROM_MEMBER(hub_t, tick, entry);
     uint64_t now = h2o_now(hub->loop);
-    sse_reap_gone(hub);
+    cn__rt_sse_reap_gone(hub);
     for (h2o_linklist_t *l = hub->clients.next, *next; l != &hub->clients; l = next) {
         next = l->next;
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
@@ -634,36 +640,37 @@ static void on_tick(h2o_timeout_entry_t *entry)
             cn_buf_free(&c->out);
         }
         if (c->kind == CLIENT_WS && c->closing &&
-            now - c->closing_ms > 2 * (uint64_t)R.heartbeat_ms) {
-            client_free(c); /* a peer that reads nothing never gets its close frame */
+            now - c->closing_ms > 2 * (uint64_t)cn__realtime.heartbeat_ms) {
+            cn__rt_client_free(c); /* a peer that reads nothing never gets its close frame */
             continue;
         }
         if (c->principal != NULL && credential_revoked(c->principal)) {
             /* signed out (logout, password change, reset) or its API key revoked: the
              * connection ends with it */
             if (c->kind == CLIENT_WS) {
-                ws_queue_close(c, 4401, "the session has been signed out");
+                cn__rt_ws_queue_close(c, 4401, "the session has been signed out");
             } else if (!c->closing) {
                 c->closing = 1;
-                mark_dirty(c);
+                cn__rt_mark_dirty(c);
             }
         } else if (c->kind == CLIENT_WS && c->principal == NULL &&
                    now - c->opened_ms > AUTH_TIMEOUT_MS) {
-            ws_queue_close(c, 4401, "authentication timed out");
-        } else if (c->kind == CLIENT_WS && now - c->last_rx_ms > 2 * (uint64_t)R.heartbeat_ms) {
-            client_free(c); /* silent for two intervals: the peer is gone */
+            cn__rt_ws_queue_close(c, 4401, "authentication timed out");
+        } else if (c->kind == CLIENT_WS &&
+                   now - c->last_rx_ms > 2 * (uint64_t)cn__realtime.heartbeat_ms) {
+            cn__rt_client_free(c); /* silent for two intervals: the peer is gone */
             continue;
-        } else if (now - c->last_ping_ms >= (uint64_t)R.heartbeat_ms) {
+        } else if (now - c->last_ping_ms >= (uint64_t)cn__realtime.heartbeat_ms) {
             c->last_ping_ms = now;
             if (c->kind == CLIENT_WS) {
-                ws_ping(c);
+                cn__rt_ws_ping(c);
             } else {
                 cn_buf_lit(&c->out, ": ping\n\n");
-                mark_dirty(c);
+                cn__rt_mark_dirty(c);
             }
         }
     }
-    flush_dirty(hub);
+    cn__rt_flush_dirty(hub);
     h2o_timeout_link(hub->loop, &hub->tick_timeout, &hub->tick);
 }
 
@@ -673,21 +680,21 @@ static void collect(cn_buf_t *out, void *data);
 
 void cn_realtime_init(int n_loops)
 {
-    R.hubs = cn_calloc((size_t)n_loops, sizeof(hub_t));
-    R.n_hubs = n_loops;
+    cn__realtime.hubs = cn_calloc((size_t)n_loops, sizeof(hub_t));
+    cn__realtime.n_hubs = n_loops;
     cn_metrics_add_collector(collect, NULL); /* after cn_metrics_init, which resets them */
 }
 
 void cn_realtime_bind_loop(int index, h2o_context_t *ctx, cn_store_t *store)
 {
-    hub_t *hub = &R.hubs[index];
+    hub_t *hub = &cn__realtime.hubs[index];
     hub->ctx = ctx;
     hub->loop = ctx->loop;
     hub->store = store;
     h2o_linklist_init_anchor(&hub->clients);
     h2o_linklist_init_anchor(&hub->dirty);
     cn_err_t err = {0};
-    if (cn_open_store(R.cfg, 1, &hub->reader, &err) != 0) {
+    if (cn_open_store(cn__realtime.cfg, 1, &hub->reader, &err) != 0) {
         cn_log(CN_LOG_ERROR, NULL, "realtime: no history connection, hub off: %s", err.msg);
         return;
     }
@@ -695,48 +702,48 @@ void cn_realtime_bind_loop(int index, h2o_context_t *ctx, cn_store_t *store)
     h2o_timeout_init(hub->loop, &hub->tick_timeout, TICK_MS);
     hub->tick.cb = on_tick;
     h2o_timeout_link(hub->loop, &hub->tick_timeout, &hub->tick);
-    this_hub = hub;
-    pthread_mutex_lock(&R.lock);
+    cn__rt_this_hub = hub;
+    pthread_mutex_lock(&cn__realtime.lock);
     hub->bound = 1;
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&cn__realtime.lock);
 }
 
 void cn_realtime_loop_shutdown(void)
 {
-    hub_t *hub = this_hub;
+    hub_t *hub = cn__rt_this_hub;
     if (hub == NULL || !hub->bound)
         return;
     for (h2o_linklist_t *l = hub->clients.next; l != &hub->clients; l = l->next) {
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link, l);
         if (c->kind == CLIENT_WS) {
-            ws_queue_close(c, 1001, "server shutting down");
+            cn__rt_ws_queue_close(c, 1001, "server shutting down");
         } else {
             c->closing = 1;
-            mark_dirty(c);
+            cn__rt_mark_dirty(c);
         }
     }
-    flush_dirty(hub);
+    cn__rt_flush_dirty(hub);
 }
 
 void cn_realtime_loop_stop(void)
 {
-    hub_t *hub = this_hub;
+    hub_t *hub = cn__rt_this_hub;
     if (hub == NULL)
         return;
-    pthread_mutex_lock(&R.lock);
+    pthread_mutex_lock(&cn__realtime.lock);
     hub->bound = 0; /* no more deliveries are posted to this loop */
-    pthread_mutex_unlock(&R.lock);
-    /* client_free unlinks each (and touches no other client); an event stream's client_t
+    pthread_mutex_unlock(&cn__realtime.lock);
+    /* cn__rt_client_free unlinks each (and touches no other client); an event stream's client_t
      * stays with its request's pool */
     for (h2o_linklist_t *node = hub->clients.next, *next; node != &hub->clients; node = next) {
         next = node->next;
-        client_free(H2O_STRUCT_FROM_MEMBER(client_t, link, node));
+        cn__rt_client_free(H2O_STRUCT_FROM_MEMBER(client_t, link, node));
     }
 }
 
 void cn_realtime_loop_free(void)
 {
-    hub_t *hub = this_hub;
+    hub_t *hub = cn__rt_this_hub;
     if (hub == NULL)
         return;
     h2o_multithread_unregister_receiver(hub->receiver.queue, &hub->receiver);
@@ -753,28 +760,28 @@ void cn_realtime_loop_free(void)
     free(hub->polls);
     free(hub->polled);
     cn_store_close(hub->reader);
-    this_hub = NULL;
+    cn__rt_this_hub = NULL;
 }
 
 void cn_realtime_free(void)
 {
-    /* every connection ended through client_free: anything still counted is a missed path */
-    int left = atomic_load(&R.n_slots);
-    for (size_t i = 0; i < CN_ARRAY_SIZE(R.counters); i++)
-        for (struct counter *c = R.counters[i], *next; c != NULL; c = next, left++) {
+    /* every connection ended through cn__rt_client_free: anything still counted is a missed path */
+    int left = atomic_load(&cn__realtime.n_slots);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cn__realtime.counters); i++)
+        for (struct counter *c = cn__realtime.counters[i], *next; c != NULL; c = next, left++) {
             next = c->next;
             free(c);
         }
-    memset(R.counters, 0, sizeof(R.counters));
+    memset(cn__realtime.counters, 0, sizeof(cn__realtime.counters));
     if (left != 0)
         cn_log(CN_LOG_ERROR, NULL, "realtime: %d connection counts were not given back", left);
-    atomic_store(&R.n_slots, 0);
-    free(R.hubs);
-    R.hubs = NULL;
-    R.n_hubs = 0;
-    while (R.presence != NULL) {
-        struct presence *p = R.presence;
-        R.presence = p->next;
+    atomic_store(&cn__realtime.n_slots, 0);
+    free(cn__realtime.hubs);
+    cn__realtime.hubs = NULL;
+    cn__realtime.n_hubs = 0;
+    while (cn__realtime.presence != NULL) {
+        struct presence *p = cn__realtime.presence;
+        cn__realtime.presence = p->next;
         free(p);
     }
 }
@@ -785,10 +792,10 @@ static void collect(cn_buf_t *out, void *data)
 {
     (void)data;
     long subs = 0;
-    pthread_mutex_lock(&R.lock);
-    for (int i = 0; i < R.n_hubs; i++)
-        subs += atomic_load(&R.hubs[i].n_subs);
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_lock(&cn__realtime.lock);
+    for (int i = 0; i < cn__realtime.n_hubs; i++)
+        subs += atomic_load(&cn__realtime.hubs[i].n_subs);
+    pthread_mutex_unlock(&cn__realtime.lock);
     static const cn_metric_def_t series[] = {
         {"cairn_realtime_connections", "gauge", "Open WebSocket and SSE connections."},
         {"cairn_realtime_subscriptions", "gauge", "Channel subscriptions of open connections."},
@@ -799,32 +806,34 @@ static void collect(cn_buf_t *out, void *data)
         {"cairn_realtime_auth_failures_total", "counter",
          "Connections closed for missing or bad credentials (4401)."},
     };
-    const uint64_t values[] = {
-        (uint64_t)atomic_load(&stats.connections), (uint64_t)subs,
-        (uint64_t)atomic_load(&stats.events),      (uint64_t)atomic_load(&stats.deliveries),
-        (uint64_t)atomic_load(&stats.slow_closes), (uint64_t)atomic_load(&stats.auth_failures)};
+    const uint64_t values[] = {(uint64_t)atomic_load(&cn__rt_stats.connections),
+                               (uint64_t)subs,
+                               (uint64_t)atomic_load(&cn__rt_stats.events),
+                               (uint64_t)atomic_load(&cn__rt_stats.deliveries),
+                               (uint64_t)atomic_load(&cn__rt_stats.slow_closes),
+                               (uint64_t)atomic_load(&cn__rt_stats.auth_failures)};
     _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
     cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
     cn_buf_lit(out, "# HELP cairn_realtime_refusals_total Realtime connections refused by a cap "
                     "(429 before the upgrade, or close 4429).\n"
                     "# TYPE cairn_realtime_refusals_total counter\n");
     for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
-        cn_buf_appendf(out, "cairn_realtime_refusals_total{cap=\"%s\"} %ld\n", caps[cap].label,
-                       atomic_load(&stats.refusals[cap]));
+        cn_buf_appendf(out, "cairn_realtime_refusals_total{cap=\"%s\"} %ld\n",
+                       cn__rt_caps[cap].label, atomic_load(&cn__rt_stats.refusals[cap]));
     long held[CAP_COUNT];
-    caps_held(held);
+    cn__rt_caps_held(held);
     cn_buf_lit(out, "# HELP cairn_realtime_cap_held Connections counted against each cap, summed"
                     " over principals, tenants and client addresses.\n"
                     "# TYPE cairn_realtime_cap_held gauge\n");
     for (int cap = CAP_PRINCIPAL; cap < CAP_COUNT; cap++)
-        cn_buf_appendf(out, "cairn_realtime_cap_held{cap=\"%s\"} %ld\n", caps[cap].label,
+        cn_buf_appendf(out, "cairn_realtime_cap_held{cap=\"%s\"} %ld\n", cn__rt_caps[cap].label,
                        held[cap]);
     cn_buf_appendf(out,
                    "# HELP cairn_realtime_queued_bytes Unsent bytes of all realtime connections"
                    " (at most realtime.max_queued_bytes_total).\n"
                    "# TYPE cairn_realtime_queued_bytes gauge\n"
                    "cairn_realtime_queued_bytes %zu\n",
-                   atomic_load(&R.queued_total));
+                   atomic_load(&cn__realtime.queued_total));
 }
 
 /* ---- module ---- */
@@ -833,16 +842,16 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     (void)store;
     (void)err;
-    R.cfg = cfg;
-    R.heartbeat_ms = cfg->rt_heartbeat_s * 1000;
-    R.max_queue = (size_t)cfg->rt_max_queue_bytes;
-    R.max_message = (size_t)cfg->rt_max_message_bytes;
-    R.max_subs = cfg->rt_max_subscriptions;
-    R.max_connections = cfg->rt_max_connections;
-    R.max_per_tenant = cfg->rt_max_per_tenant;
-    R.max_per_principal = cfg->rt_max_per_principal;
-    R.max_anon_per_ip = cfg->rt_max_anon_per_ip;
-    R.max_queued_total = (size_t)cfg->rt_max_queued_bytes_total;
+    cn__realtime.cfg = cfg;
+    cn__realtime.heartbeat_ms = cfg->rt_heartbeat_s * 1000;
+    cn__realtime.max_queue = (size_t)cfg->rt_max_queue_bytes;
+    cn__realtime.max_message = (size_t)cfg->rt_max_message_bytes;
+    cn__realtime.max_subs = cfg->rt_max_subscriptions;
+    cn__realtime.max_connections = cfg->rt_max_connections;
+    cn__realtime.max_per_tenant = cfg->rt_max_per_tenant;
+    cn__realtime.max_per_principal = cfg->rt_max_per_principal;
+    cn__realtime.max_anon_per_ip = cfg->rt_max_anon_per_ip;
+    cn__realtime.max_queued_total = (size_t)cfg->rt_max_queued_bytes_total;
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);
@@ -858,12 +867,12 @@ static const cn_field_t sse_fields[] = {
 static const cn_schema_t sse_query = {"RealtimeStreamQuery", sse_fields};
 
 static const cn_route_t routes[] = {
-    {CN_GET, "/api/v1/realtime", get_realtime, NULL,
+    {CN_GET, "/api/v1/realtime", cn__rt_get_realtime, NULL,
      .summary = "WebSocket upgrade to the realtime hub (authenticates with a header or its "
                 "first message; see docs/realtime.md)"},
-    {CN_GET, "/api/v1/realtime/sse", get_sse, "realtime.read", .query = &sse_query,
+    {CN_GET, "/api/v1/realtime/sse", cn__rt_get_sse, "realtime.read", .query = &sse_query,
      .summary = "Server-Sent Events stream of one channel (resumes from Last-Event-ID)"},
-    {CN_GET, "/api/v1/realtime/presence", get_presence, "realtime.read",
+    {CN_GET, "/api/v1/realtime/presence", cn__rt_get_presence, "realtime.read",
      .summary = "Users of the tenant with an open realtime connection"},
     {0},
 };

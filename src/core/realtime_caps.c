@@ -1,7 +1,7 @@
 /*
  * Connection caps (realtime.max_connections, max_per_tenant, max_per_principal,
  * max_unauthenticated_per_ip): what a connection takes when it opens or authenticates
- * and gives back through client_free, counted across every loop. A request over a cap is
+ * and gives back through cn__rt_client_free, counted across every loop. A request over a cap is
  * answered 429 before any upgrade or stream.
  */
 #include "core/realtime_int.h"
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const cap_info_t caps[CAP_COUNT] = {
+const cap_info_t cn__rt_caps[CAP_COUNT] = {
     [CAP_PRINCIPAL] = {"principal", "realtime-connections-per-principal",
                        "realtime.max_per_principal"},
     [CAP_TENANT] = {"tenant", "realtime-connections-per-tenant", "realtime.max_per_tenant"},
@@ -21,15 +21,16 @@ const cap_info_t caps[CAP_COUNT] = {
 /* Takes one of the process's connection slots; -1 when they are all taken. */
 static int slot_take(void)
 {
-    if (atomic_fetch_add(&R.n_slots, 1) < R.max_connections)
+    if (atomic_fetch_add(&cn__realtime.n_slots, 1) < cn__realtime.max_connections)
         return 0;
-    atomic_fetch_sub(&R.n_slots, 1);
+    atomic_fetch_sub(&cn__realtime.n_slots, 1);
     return -1;
 }
 
 static struct counter **counter_link(const char *key)
 {
-    struct counter **pc = &R.counters[cn_hash_str(key) & (CN_ARRAY_SIZE(R.counters) - 1)];
+    struct counter **pc =
+        &cn__realtime.counters[cn_hash_str(key) & (CN_ARRAY_SIZE(cn__realtime.counters) - 1)];
     while (*pc != NULL && strcmp((*pc)->key, key) != 0)
         pc = &(*pc)->next;
     return pc;
@@ -68,21 +69,21 @@ static void counter_keys(const who_t *w, char tkey[80], char pkey[160])
 }
 
 /* Counts a connection for its principal and tenant, or says which cap refuses it. */
-cap_t principal_take(const who_t *w)
+cap_t cn__rt_principal_take(const who_t *w)
 {
     char tkey[80], pkey[160];
     counter_keys(w, tkey, pkey);
     cap_t cap = CAP_NONE;
-    pthread_mutex_lock(&R.counters_lock);
-    if (counter_get(pkey) >= R.max_per_principal)
+    pthread_mutex_lock(&cn__realtime.counters_lock);
+    if (counter_get(pkey) >= cn__realtime.max_per_principal)
         cap = CAP_PRINCIPAL;
-    else if (counter_get(tkey) >= R.max_per_tenant)
+    else if (counter_get(tkey) >= cn__realtime.max_per_tenant)
         cap = CAP_TENANT;
     if (cap == CAP_NONE) {
         counter_add(pkey, 1);
         counter_add(tkey, 1);
     }
-    pthread_mutex_unlock(&R.counters_lock);
+    pthread_mutex_unlock(&cn__realtime.counters_lock);
     return cap;
 }
 
@@ -90,10 +91,10 @@ static void principal_give(const who_t *w)
 {
     char tkey[80], pkey[160];
     counter_keys(w, tkey, pkey);
-    pthread_mutex_lock(&R.counters_lock);
+    pthread_mutex_lock(&cn__realtime.counters_lock);
     counter_add(pkey, -1);
     counter_add(tkey, -1);
-    pthread_mutex_unlock(&R.counters_lock);
+    pthread_mutex_unlock(&cn__realtime.counters_lock);
 }
 
 /*
@@ -108,68 +109,68 @@ static int anon_take(cn_req_t *r, client_t *c)
     cn_req_peer(r, ip, sizeof(ip));
     snprintf(c->anon_key, sizeof(c->anon_key), "a\n%s", ip);
     int rc = -1;
-    pthread_mutex_lock(&R.counters_lock);
-    if (counter_get(c->anon_key) < R.max_anon_per_ip) {
+    pthread_mutex_lock(&cn__realtime.counters_lock);
+    if (counter_get(c->anon_key) < cn__realtime.max_anon_per_ip) {
         counter_add(c->anon_key, 1);
         c->has_anon = 1;
         rc = 0;
     }
-    pthread_mutex_unlock(&R.counters_lock);
+    pthread_mutex_unlock(&cn__realtime.counters_lock);
     return rc;
 }
 
 /* The connection authenticated (or ends): it no longer counts as anonymous. */
-void anon_give(client_t *c)
+void cn__rt_anon_give(client_t *c)
 {
     if (!c->has_anon)
         return;
-    pthread_mutex_lock(&R.counters_lock);
+    pthread_mutex_lock(&cn__realtime.counters_lock);
     counter_add(c->anon_key, -1);
-    pthread_mutex_unlock(&R.counters_lock);
+    pthread_mutex_unlock(&cn__realtime.counters_lock);
     c->has_anon = 0;
 }
 
-/* Gives back what the client holds; every way a connection ends goes through client_free. */
-void caps_release(client_t *c)
+/* Gives back what the client holds; every way a connection ends goes through cn__rt_client_free. */
+void cn__rt_caps_release(client_t *c)
 {
-    anon_give(c);
+    cn__rt_anon_give(c);
     if (c->has_principal)
         principal_give(c->principal);
     if (c->has_slot)
-        atomic_fetch_sub(&R.n_slots, 1);
+        atomic_fetch_sub(&cn__realtime.n_slots, 1);
     c->has_principal = c->has_slot = 0;
 }
 
-void count_refusal(cap_t cap)
+void cn__rt_count_refusal(cap_t cap)
 {
-    atomic_fetch_add_explicit(&stats.refusals[cap], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cn__rt_stats.refusals[cap], 1, memory_order_relaxed);
 }
 
 /* Answers a request over a cap, before any upgrade or stream: 429 naming the cap. */
 static int refuse(cn_req_t *r, cap_t cap)
 {
-    count_refusal(cap);
-    return cn_fail_typed(r, CN_ERATELIMIT, caps[cap].type,
+    cn__rt_count_refusal(cap);
+    return cn_fail_typed(r, CN_ERATELIMIT, cn__rt_caps[cap].type,
                          "too many realtime connections: the %s cap (%s) is reached",
-                         caps[cap].label, caps[cap].setting);
+                         cn__rt_caps[cap].label, cn__rt_caps[cap].setting);
 }
 
 /* For a request: a process slot, then its principal's and tenant's counts, or for a
  * connection without credentials its address's (c's flags). */
-int admit(cn_req_t *r, client_t *c)
+int cn__rt_admit(cn_req_t *r, client_t *c)
 {
     if (c->principal == NULL && anon_take(r, c) != 0)
         return refuse(r, CAP_ANON);
     if (slot_take() != 0) {
-        caps_release(c);
+        cn__rt_caps_release(c);
         return refuse(r, CAP_PROCESS);
     }
     c->has_slot = 1;
     if (c->principal == NULL)
         return 0;
-    cap_t cap = principal_take(c->principal);
+    cap_t cap = cn__rt_principal_take(c->principal);
     if (cap != CAP_NONE) {
-        caps_release(c);
+        cn__rt_caps_release(c);
         return refuse(r, cap);
     }
     c->has_principal = 1;
@@ -177,15 +178,15 @@ int admit(cn_req_t *r, client_t *c)
 }
 
 /* What each cap holds now: the process's slots, and the counters' sums by kind. */
-void caps_held(long held[CAP_COUNT])
+void cn__rt_caps_held(long held[CAP_COUNT])
 {
     memset(held, 0, CAP_COUNT * sizeof(*held));
-    held[CAP_PROCESS] = atomic_load(&R.n_slots);
-    pthread_mutex_lock(&R.counters_lock);
-    for (size_t i = 0; i < CN_ARRAY_SIZE(R.counters); i++)
-        for (struct counter *c = R.counters[i]; c != NULL; c = c->next)
+    held[CAP_PROCESS] = atomic_load(&cn__realtime.n_slots);
+    pthread_mutex_lock(&cn__realtime.counters_lock);
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cn__realtime.counters); i++)
+        for (struct counter *c = cn__realtime.counters[i]; c != NULL; c = c->next)
             held[c->key[0] == 'p'   ? CAP_PRINCIPAL
                  : c->key[0] == 't' ? CAP_TENANT
                                     : CAP_ANON] += c->n;
-    pthread_mutex_unlock(&R.counters_lock);
+    pthread_mutex_unlock(&cn__realtime.counters_lock);
 }

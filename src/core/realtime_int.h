@@ -64,7 +64,7 @@ typedef struct st_client_t {
     unsigned char has_principal; /* counted for its principal and tenant */
     unsigned char has_anon;      /* counted as not yet authenticated for its client's address */
     char anon_key[56];           /* "a\n<client address>" while has_anon */
-    size_t accounted;            /* of its queued bytes, those counted in R.queued_total */
+    size_t accounted; /* of its queued bytes, those counted in cn__realtime.queued_total */
     uint64_t opened_ms, last_rx_ms, last_ping_ms, closing_ms;
     h2o_linklist_t link;  /* hub->clients */
     h2o_linklist_t dirty; /* hub->dirty: has bytes to flush */
@@ -146,93 +146,93 @@ struct st_rt_process_t {
         char key[];
     } * counters[256];
 };
-extern struct st_rt_process_t R;
+extern struct st_rt_process_t cn__realtime;
 
 /* The hub of the loop running on this thread (NULL on other threads). */
-extern _Thread_local hub_t *this_hub;
+extern _Thread_local hub_t *cn__rt_this_hub;
 
 /* The caps a connection may meet, most specific first (that one is named in a refusal). */
 typedef enum { CAP_NONE, CAP_PRINCIPAL, CAP_TENANT, CAP_ANON, CAP_PROCESS, CAP_COUNT } cap_t;
 typedef struct {
     const char *label, *type, *setting;
 } cap_info_t;
-extern const cap_info_t caps[CAP_COUNT]; /* realtime_caps.c */
+extern const cap_info_t cn__rt_caps[CAP_COUNT]; /* realtime_caps.c */
 
 /* for /metrics: process-wide, updated with relaxed atomics (realtime.c) */
 struct st_rt_stats_t {
     atomic_long connections, subscriptions, deliveries, events, slow_closes, auth_failures;
     atomic_long refusals[CAP_COUNT];
 };
-extern struct st_rt_stats_t stats;
+extern struct st_rt_stats_t cn__rt_stats;
 
 /* ---- realtime.c ---- */
 
 /* A principal's copy that a connection keeps (malloc'd; the caller frees it). */
-who_t *who_new(const cn_principal_t *p);
-void mark_dirty(client_t *c);
-/* Brings R.queued_total up to date with what c holds now. */
-void account(client_t *c);
+who_t *cn__rt_who_new(const cn_principal_t *p);
+void cn__rt_mark_dirty(client_t *c);
+/* Brings cn__realtime.queued_total up to date with what c holds now. */
+void cn__rt_account(client_t *c);
 /* Queues one message; a client that cannot take it is closed as too slow (1008). */
-void client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len);
+void cn__rt_client_send(client_t *c, const char *json, size_t len, const char *sse, size_t sse_len);
 /* A write finished: the next bytes go out. */
-void written(client_t *c);
-void flush_dirty(hub_t *hub);
+void cn__rt_written(client_t *c);
+void cn__rt_flush_dirty(hub_t *hub);
 /* Every way a connection ends goes through here. */
-void client_free(client_t *c);
+void cn__rt_client_free(client_t *c);
 /* The permission a channel needs, from the modules' channel tables (NULL: unknown). */
-const char *channel_permission(const char *channel);
-void subscribe(client_t *c, const char *channel, int64_t since, const char *epoch);
+const char *cn__rt_channel_permission(const char *channel);
+void cn__rt_subscribe(client_t *c, const char *channel, int64_t since, const char *epoch);
 /* One text message from a WebSocket client. */
-void on_text(client_t *c, const char *text, size_t len);
+void cn__rt_on_text(client_t *c, const char *text, size_t len);
 
 /* ---- realtime_proto.c ---- */
 
-void event_json(cn_buf_t *b, const cn_event_t *ev);
-void event_sse(cn_buf_t *b, const cn_event_t *ev, const char *json, size_t len);
+void cn__rt_event_json(cn_buf_t *b, const cn_event_t *ev);
+void cn__rt_event_sse(cn_buf_t *b, const cn_event_t *ev, const char *json, size_t len);
 /* Sends a protocol message; an event stream gets it as a record named sse_event. */
-void send_jw(client_t *c, const char *sse_event, cn_buf_t *b);
-void send_error(client_t *c, const char *code, const char *message, const char *channel);
-void send_position(client_t *c, const char *op, const char *channel, const cn_position_t *pos,
-                   const cn_position_t *at);
-void send_ready(client_t *c);
+void cn__rt_send_jw(client_t *c, const char *sse_event, cn_buf_t *b);
+void cn__rt_send_error(client_t *c, const char *code, const char *message, const char *channel);
+void cn__rt_send_position(client_t *c, const char *op, const char *channel,
+                          const cn_position_t *pos, const cn_position_t *at);
+void cn__rt_send_ready(client_t *c);
 
 /* ---- realtime_ws.c ---- */
 
-void ws_queue_close(client_t *c, uint16_t code, const char *reason);
+void cn__rt_ws_queue_close(client_t *c, uint16_t code, const char *reason);
 /* RFC 6455 5.2: a final, unmasked text frame's header; returns its length. */
-size_t ws_text_header(uint8_t h[10], size_t len);
-void on_ws_written(h2o_socket_t *sock, const char *err);
-void ws_ping(client_t *c);
+size_t cn__rt_ws_text_header(uint8_t h[10], size_t len);
+void cn__rt_on_ws_written(h2o_socket_t *sock, const char *err);
+void cn__rt_ws_ping(client_t *c);
 /* GET /api/v1/realtime: the WebSocket upgrade. */
-int get_realtime(cn_req_t *r);
+int cn__rt_get_realtime(cn_req_t *r);
 
 /* ---- realtime_sse.c ---- */
 
 /* Ends the loop's event streams whose peer has gone (once a tick). */
-void sse_reap_gone(hub_t *hub);
+void cn__rt_sse_reap_gone(hub_t *hub);
 /* GET /api/v1/realtime/sse */
-int get_sse(cn_req_t *r);
+int cn__rt_get_sse(cn_req_t *r);
 
 /* ---- realtime_presence.c ---- */
 
 /* Counts a connection of the principal in (delta 1) or out (-1); any thread. */
-void presence_add(const who_t *p, int delta);
+void cn__rt_presence_add(const who_t *p, int delta);
 /* GET /api/v1/realtime/presence */
-int get_presence(cn_req_t *r);
+int cn__rt_get_presence(cn_req_t *r);
 
 /* ---- realtime_caps.c (any thread) ---- */
 
 /* For a request: a process slot, then its principal's and tenant's counts, or for a
  * connection without credentials its address's; else answers 429 and returns its code. */
-int admit(cn_req_t *r, client_t *c);
+int cn__rt_admit(cn_req_t *r, client_t *c);
 /* Counts a connection for its principal and tenant, or says which cap refuses it. */
-cap_t principal_take(const who_t *w);
+cap_t cn__rt_principal_take(const who_t *w);
 /* The connection authenticated (or ends): it no longer counts as anonymous. */
-void anon_give(client_t *c);
+void cn__rt_anon_give(client_t *c);
 /* Gives back what the client holds. */
-void caps_release(client_t *c);
-void count_refusal(cap_t cap);
+void cn__rt_caps_release(client_t *c);
+void cn__rt_count_refusal(cap_t cap);
 /* What each cap holds now (metrics). */
-void caps_held(long held[CAP_COUNT]);
+void cn__rt_caps_held(long held[CAP_COUNT]);
 
 #endif

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void presence_add(const who_t *p, int delta)
+void cn__rt_presence_add(const who_t *p, int delta)
 {
     char key[160];
     snprintf(key, sizeof(key), "%s\n%s", p->tenant_id, p->subject);
-    pthread_mutex_lock(&R.presence_lock);
-    struct presence **pp = &R.presence;
+    pthread_mutex_lock(&cn__realtime.presence_lock);
+    struct presence **pp = &cn__realtime.presence;
     while (*pp != NULL && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->next;
     if (*pp == NULL && delta > 0) {
@@ -26,7 +26,7 @@ void presence_add(const who_t *p, int delta)
         *pp = gone->next;
         free(gone);
     }
-    pthread_mutex_unlock(&R.presence_lock);
+    pthread_mutex_unlock(&cn__realtime.presence_lock);
 }
 
 int cn_realtime_presence(const char *tenant_id, const char *subject)
@@ -34,17 +34,17 @@ int cn_realtime_presence(const char *tenant_id, const char *subject)
     char key[160];
     snprintf(key, sizeof(key), "%s\n%s", tenant_id, subject);
     int n = 0;
-    pthread_mutex_lock(&R.presence_lock);
-    for (struct presence *p = R.presence; p != NULL; p = p->next)
+    pthread_mutex_lock(&cn__realtime.presence_lock);
+    for (struct presence *p = cn__realtime.presence; p != NULL; p = p->next)
         if (strcmp(p->key, key) == 0)
             n = p->count;
-    pthread_mutex_unlock(&R.presence_lock);
+    pthread_mutex_unlock(&cn__realtime.presence_lock);
     return n;
 }
 
 /* ---- presence route ---- */
 
-int get_presence(cn_req_t *r)
+int cn__rt_get_presence(cn_req_t *r)
 {
     cn_jw_t w;
     cn_jw_init(&w, cn_reply_buffer(r));
@@ -53,8 +53,8 @@ int get_presence(cn_req_t *r)
     cn_jw_array(&w);
     const char *tenant = cn_req_tenant(r);
     size_t tl = strlen(tenant);
-    pthread_mutex_lock(&R.presence_lock);
-    for (struct presence *p = R.presence; p != NULL; p = p->next) {
+    pthread_mutex_lock(&cn__realtime.presence_lock);
+    for (struct presence *p = cn__realtime.presence; p != NULL; p = p->next) {
         if (strncmp(p->key, tenant, tl) != 0 || p->key[tl] != '\n')
             continue;
         cn_jw_object(&w);
@@ -64,7 +64,7 @@ int get_presence(cn_req_t *r)
         cn_jw_int(&w, p->count);
         cn_jw_end(&w);
     }
-    pthread_mutex_unlock(&R.presence_lock);
+    pthread_mutex_unlock(&cn__realtime.presence_lock);
     cn_jw_end(&w);
     cn_jw_end(&w);
     return cn_reply_json_buf(r, 200);

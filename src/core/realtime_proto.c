@@ -1,7 +1,7 @@
 /*
  * The realtime protocol's messages (docs/realtime.md): the parser of what clients send
  * (also fed by the fuzz target) and the encoders of what the hub sends, as WebSocket JSON
- * and as event-stream records. Encoding only: the bytes go to client_send, nothing here
+ * and as event-stream records. Encoding only: the bytes go to cn__rt_client_send, nothing here
  * touches a socket or the hub's tables.
  */
 #include "core/realtime_int.h"
@@ -77,7 +77,7 @@ int cn_rt_parse(const char *text, size_t len, cn_rt_msg_t *m, char *why, size_t 
 
 /* ---- messages the hub sends ---- */
 
-void event_json(cn_buf_t *b, const cn_event_t *ev)
+void cn__rt_event_json(cn_buf_t *b, const cn_event_t *ev)
 {
     cn_jw_t w;
     cn_jw_init(&w, b);
@@ -99,7 +99,7 @@ void event_json(cn_buf_t *b, const cn_event_t *ev)
     cn_jw_end(&w);
 }
 
-void event_sse(cn_buf_t *b, const cn_event_t *ev, const char *json, size_t len)
+void cn__rt_event_sse(cn_buf_t *b, const cn_event_t *ev, const char *json, size_t len)
 {
     cn_buf_appendf(b, "id: %s:%lld\nevent: %s\ndata: ", ev->epoch, (long long)ev->seq, ev->type);
     cn_buf_append(b, json, len);
@@ -120,16 +120,16 @@ static void send_jw_id(client_t *c, const char *sse_event, const char *sse_id, c
         cn_buf_append(&sse, b->data, b->len);
         cn_buf_lit(&sse, "\n\n");
     }
-    client_send(c, b->data, b->len, sse.data, sse.len);
+    cn__rt_client_send(c, b->data, b->len, sse.data, sse.len);
     cn_buf_free(&sse);
 }
 
-void send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
+void cn__rt_send_jw(client_t *c, const char *sse_event, cn_buf_t *b)
 {
     send_jw_id(c, sse_event, NULL, b);
 }
 
-void send_error(client_t *c, const char *code, const char *message, const char *channel)
+void cn__rt_send_error(client_t *c, const char *code, const char *message, const char *channel)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
@@ -146,15 +146,15 @@ void send_error(client_t *c, const char *code, const char *message, const char *
         cn_jw_str(&w, channel, strlen(channel));
     }
     cn_jw_end(&w);
-    send_jw(c, NULL, &b);
+    cn__rt_send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }
 
 /* Sends subscribed or resync_required. at is where the subscription stands once the client
  * has this record: an event stream gives it as the record's id, so that a client cut off
  * before the next event resumes from there (Last-Event-ID) instead of from "now". */
-void send_position(client_t *c, const char *op, const char *channel, const cn_position_t *pos,
-                   const cn_position_t *at)
+void cn__rt_send_position(client_t *c, const char *op, const char *channel,
+                          const cn_position_t *pos, const cn_position_t *at)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
@@ -175,7 +175,7 @@ void send_position(client_t *c, const char *op, const char *channel, const cn_po
     cn_buf_free(&b);
 }
 
-void send_ready(client_t *c)
+void cn__rt_send_ready(client_t *c)
 {
     cn_buf_t b = {0};
     cn_jw_t w;
@@ -188,8 +188,8 @@ void send_ready(client_t *c)
     cn_jw_key(&w, "subject");
     cn_jw_str(&w, c->principal->subject, strlen(c->principal->subject));
     cn_jw_key(&w, "heartbeat_s");
-    cn_jw_int(&w, R.heartbeat_ms / 1000);
+    cn_jw_int(&w, cn__realtime.heartbeat_ms / 1000);
     cn_jw_end(&w);
-    send_jw(c, NULL, &b);
+    cn__rt_send_jw(c, NULL, &b);
     cn_buf_free(&b);
 }

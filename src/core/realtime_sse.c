@@ -14,17 +14,17 @@ static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
     if (c->dead)
         return;
     if (c->closing && c->out.len == 0 && c->busy) { /* the final write went out */
-        client_free(c);
+        cn__rt_client_free(c);
         return;
     }
-    written(c);
+    cn__rt_written(c);
 }
 
 static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
     client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, gen, gen);
     if (!c->dead)
-        client_free(c);
+        cn__rt_client_free(c);
 }
 
 /* Last-Event-ID: "<epoch>:<seq>", the epoch lowercase hex or empty (a channel that had no
@@ -57,22 +57,22 @@ static void sse_dispose(void *p)
 {
     client_t *c = *(client_t **)p;
     if (!c->dead)
-        client_free(c);
+        cn__rt_client_free(c);
     cn_buf_free(&c->out);
     cn_buf_free(&c->writing);
-    account(c);
+    cn__rt_account(c);
 }
 
-int get_sse(cn_req_t *r)
+int cn__rt_get_sse(cn_req_t *r)
 {
-    hub_t *hub = this_hub;
+    hub_t *hub = cn__rt_this_hub;
     if (hub == NULL || !hub->bound)
         return cn_fail(r, CN_EBUSY, "the realtime hub is not running");
     json_t *ch = json_object_get(r->query, "channel");
     const char *channel = json_string_value(ch);
     if (!cn_events_channel_valid(channel))
         return cn_fail_field(r, "channel", "must be 1-100 letters, digits or ._-:");
-    const char *perm = channel_permission(channel);
+    const char *perm = cn__rt_channel_permission(channel);
     if (perm == NULL)
         return cn_fail(r, CN_ENOTFOUND, "no module publishes on the channel %s", channel);
     if (cn_req_allowed(r, perm) != 0)
@@ -85,8 +85,8 @@ int get_sse(cn_req_t *r)
     h2o_req_t *req = r->h;
     client_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
     memset(c, 0, sizeof(*c));
-    c->principal = who_new(&r->principal);
-    int rc = admit(r, c);
+    c->principal = cn__rt_who_new(&r->principal);
+    int rc = cn__rt_admit(r, c);
     if (rc != 0) {
         free(c->principal);
         return rc;
@@ -97,16 +97,16 @@ int get_sse(cn_req_t *r)
     c->kind = CLIENT_SSE;
     c->req = req;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
-    presence_add(c->principal, 1);
+    cn__rt_presence_add(c->principal, 1);
     c->gen.proceed = sse_proceed;
     c->gen.stop = sse_stop;
     cn_reply_stream(r, "text/event-stream", headers, &c->gen);
     h2o_linklist_insert(&hub->clients, &c->link);
-    atomic_fetch_add_explicit(&stats.connections, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cn__rt_stats.connections, 1, memory_order_relaxed);
     cn_buf_lit(&c->out, ": cairn event stream\n\n");
-    subscribe(c, channel, since, epoch[0] ? epoch : NULL);
-    mark_dirty(c);
-    flush_dirty(hub);
+    cn__rt_subscribe(c, channel, since, epoch[0] ? epoch : NULL);
+    cn__rt_mark_dirty(c);
+    cn__rt_flush_dirty(hub);
     return 0;
 }
 
@@ -126,7 +126,7 @@ static h2o_socket_t *sse_socket(client_t *c)
  * TLS close_notify); POLLHUP or POLLERR after a reset. Such a stream gives its slots back
  * at once and ends.
  */
-void sse_reap_gone(hub_t *hub)
+void cn__rt_sse_reap_gone(hub_t *hub)
 {
     size_t n = 0;
     for (h2o_linklist_t *l = hub->clients.next; l != &hub->clients; l = l->next) {
@@ -149,8 +149,8 @@ void sse_reap_gone(hub_t *hub)
         if (!(hub->polls[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             continue;
         client_t *c = hub->polled[i];
-        caps_release(c); /* now, not when the final write fails */
+        cn__rt_caps_release(c); /* now, not when the final write fails */
         c->closing = 1;
-        mark_dirty(c);
+        cn__rt_mark_dirty(c);
     }
 }

@@ -2,7 +2,7 @@
  * The hub's WebSocket side (RFC 6455): the upgrade of GET /api/v1/realtime (credentials
  * from a header, a same-origin cookie or the first message), reading and control frames
  * through wslay, the text frames of deliveries, close and ping. What a client says goes to
- * on_text (realtime.c); what it is sent comes from the client's buffer.
+ * cn__rt_on_text (realtime.c); what it is sent comes from the client's buffer.
  */
 #include "core/realtime_int.h"
 
@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ws_queue_close(client_t *c, uint16_t code, const char *reason)
+void cn__rt_ws_queue_close(client_t *c, uint16_t code, const char *reason)
 {
     if (c->closing)
         return;
     if (code == 4401)
-        atomic_fetch_add_explicit(&stats.auth_failures, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&cn__rt_stats.auth_failures, 1, memory_order_relaxed);
     c->closing = 1;
     c->closing_ms = h2o_now(c->hub->loop);
     c->wslay_busy = 1;
@@ -25,11 +25,11 @@ void ws_queue_close(client_t *c, uint16_t code, const char *reason)
     if (wslay_event_want_write(c->ws))
         wslay_event_send(c->ws);
     wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason));
-    mark_dirty(c);
+    cn__rt_mark_dirty(c);
 }
 
 /* RFC 6455 5.2: a final, unmasked text frame's header (a server never masks). */
-size_t ws_text_header(uint8_t h[10], size_t len)
+size_t cn__rt_ws_text_header(uint8_t h[10], size_t len)
 {
     h[0] = 0x81; /* FIN + text */
     if (len < 126) {
@@ -48,15 +48,15 @@ size_t ws_text_header(uint8_t h[10], size_t len)
     return 10;
 }
 
-void on_ws_written(h2o_socket_t *sock, const char *err)
+void cn__rt_on_ws_written(h2o_socket_t *sock, const char *err)
 {
     client_t *c = sock->data;
     if (err != NULL) {
         c->dead = 1;
-        client_free(c);
+        cn__rt_client_free(c);
         return;
     }
-    written(c);
+    cn__rt_written(c);
 }
 
 /* ---- WebSocket I/O through wslay ---- */
@@ -89,9 +89,9 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 {
     client_t *c = ud;
     if (arg->opcode == WSLAY_TEXT_FRAME)
-        on_text(c, (const char *)arg->msg, arg->msg_length);
+        cn__rt_on_text(c, (const char *)arg->msg, arg->msg_length);
     else if (arg->opcode == WSLAY_BINARY_FRAME)
-        send_error(c, "invalid_message", "messages are JSON text frames", NULL);
+        cn__rt_send_error(c, "invalid_message", "messages are JSON text frames", NULL);
 }
 
 static const struct wslay_event_callbacks ws_callbacks = {
@@ -101,20 +101,20 @@ static void on_ws_read(h2o_socket_t *sock, const char *err)
 {
     client_t *c = sock->data;
     if (err != NULL) {
-        client_free(c);
+        cn__rt_client_free(c);
         return;
     }
     c->last_rx_ms = h2o_now(c->hub->loop);
     while (sock->input->size > 0 && wslay_event_want_read(c->ws))
         if (wslay_event_recv(c->ws) != 0) {
-            client_free(c);
+            cn__rt_client_free(c);
             return;
         }
     if (sock->input->size > 0) /* the peer closed, yet keeps sending: drop it */
         h2o_buffer_consume(&sock->input, sock->input->size);
     c->wslay_busy = 1; /* pongs, close replies */
-    mark_dirty(c);
-    flush_dirty(c->hub);
+    cn__rt_mark_dirty(c);
+    cn__rt_flush_dirty(c->hub);
 }
 
 static void on_upgraded(void *ud, h2o_socket_t *sock, size_t reqsize)
@@ -122,21 +122,21 @@ static void on_upgraded(void *ud, h2o_socket_t *sock, size_t reqsize)
     client_t *c = ud;
     if (sock == NULL) { /* the 101 could not be sent */
         c->sock = NULL;
-        client_free(c);
+        cn__rt_client_free(c);
         return;
     }
     c->sock = sock;
     sock->data = c;
     h2o_buffer_consume(&sock->input, reqsize);
     h2o_linklist_insert(&c->hub->clients, &c->link);
-    atomic_fetch_add_explicit(&stats.connections, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cn__rt_stats.connections, 1, memory_order_relaxed);
     if (c->principal != NULL)
-        send_ready(c);
+        cn__rt_send_ready(c);
     h2o_socket_read_start(sock, on_ws_read);
     if (sock->input->size > 0) /* a first message sent right behind the upgrade */
         on_ws_read(sock, NULL);
     else
-        flush_dirty(c->hub);
+        cn__rt_flush_dirty(c->hub);
 }
 
 /*
@@ -167,10 +167,10 @@ static int is_websocket_handshake(cn_req_t *r, h2o_iovec_t *key)
            key->len == 24;
 }
 
-int get_realtime(cn_req_t *r)
+int cn__rt_get_realtime(cn_req_t *r)
 {
     h2o_iovec_t key;
-    hub_t *hub = this_hub;
+    hub_t *hub = cn__rt_this_hub;
     if (hub == NULL || !hub->bound)
         return cn_fail(r, CN_EBUSY, "the realtime hub is not running");
     if (!is_websocket_handshake(r, &key)) {
@@ -197,8 +197,8 @@ int get_realtime(cn_req_t *r)
     }
     client_t *c = cn_calloc(1, sizeof(*c));
     if (with_header)
-        c->principal = who_new(&p);
-    int rc = admit(r, c); /* refused before the upgrade when the caps are known */
+        c->principal = cn__rt_who_new(&p);
+    int rc = cn__rt_admit(r, c); /* refused before the upgrade when the caps are known */
     if (rc != 0) {
         free(c->principal);
         free(c);
@@ -208,9 +208,9 @@ int get_realtime(cn_req_t *r)
     c->kind = CLIENT_WS;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = h2o_now(hub->loop);
     wslay_event_context_server_init(&c->ws, &ws_callbacks, c);
-    wslay_event_config_set_max_recv_msg_length(c->ws, R.max_message);
+    wslay_event_config_set_max_recv_msg_length(c->ws, cn__realtime.max_message);
     if (with_header)
-        presence_add(c->principal, 1);
+        cn__rt_presence_add(c->principal, 1);
     /* Sec-WebSocket-Accept: base64(SHA-1(key + RFC 6455 GUID)) */
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     uint8_t src[24 + sizeof(guid) - 1], sha[SHA_DIGEST_LENGTH];
@@ -228,10 +228,10 @@ int get_realtime(cn_req_t *r)
     return 0;
 }
 
-void ws_ping(client_t *c)
+void cn__rt_ws_ping(client_t *c)
 {
     struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
     wslay_event_queue_msg(c->ws, &m);
     c->wslay_busy = 1;
-    mark_dirty(c);
+    cn__rt_mark_dirty(c);
 }
