@@ -254,7 +254,7 @@ static const cn_field_t login_fields[] = {
 static const cn_schema_t login_schema = {"LoginRequest", login_fields};
 
 static const cn_field_t refresh_fields[] = {
-    {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = REFRESH_MAX,
+    {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = AUTH_REFRESH_MAX,
      .description = "omit to use the cairn_rt cookie (then X-CSRF-Token is required)"},
     {0},
 };
@@ -270,47 +270,49 @@ static const cn_field_t password_fields[] = {
 static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 
 static const cn_route_t routes[] = {
-    {CN_POST, "/api/v1/auth/login", post_login, .body = &login_schema,
+    {CN_POST, "/api/v1/auth/login", auth_post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1},
-    {CN_POST, "/api/v1/auth/register", post_register, .body = &auth_register_schema,
+    {CN_POST, "/api/v1/auth/register", auth_post_register, .body = &auth_register_schema,
      .summary = "Register in a tenant that allows it: 202 and a confirmation mail where the "
                 "tenant requires confirmation (no password: it is chosen when confirming), else "
                 "201 with tokens",
      .rate_auth = 1, .success_status = 201},
-    {CN_POST, "/api/v1/auth/register/confirm", post_register_confirm,
+    {CN_POST, "/api/v1/auth/register/confirm", auth_post_register_confirm,
      .body = &auth_register_confirm_schema, .rate_auth = 1, .success_status = 201,
      .summary = "Spend a mailed registration token with a password: 201 with tokens for a "
                 "new account (the password is its own), 200 when an existing account joined "
                 "(the password is that account's)"},
-    {CN_POST, "/api/v1/auth/refresh", post_refresh, .body = &refresh_schema, .body_optional = 1,
+    {CN_POST, "/api/v1/auth/refresh", auth_post_refresh, .body = &refresh_schema,
+     .body_optional = 1,
      .summary = "Exchange a refresh token for new tokens (the old one stops working); with no"
                 " body, the cairn_rt cookie's",
      .rate_auth = 1},
-    {CN_POST, "/api/v1/auth/logout", post_logout, "self.sessions",
+    {CN_POST, "/api/v1/auth/logout", auth_post_logout, "self.sessions",
      .summary = "Sign out this session, effective immediately", .success_status = 204},
-    {CN_POST, "/api/v1/auth/logout-all", post_logout_all, "self.sessions",
+    {CN_POST, "/api/v1/auth/logout-all", auth_post_logout_all, "self.sessions",
      .summary = "Sign out every session of the caller in this tenant"},
     {CN_POST, "/api/v1/auth/mfa/enroll", auth_mfa_enroll, "self.sessions",
      .summary = "Start TOTP enrolment: secret, otpauth:// URI and QR code PNG"},
     {CN_POST, "/api/v1/auth/mfa/confirm", auth_mfa_confirm, "self.sessions",
      .body = &auth_mfa_confirm_schema,
      .summary = "Confirm enrolment with a first code; answers ten single-use recovery codes"},
-    {CN_POST, "/api/v1/auth/mfa/verify", post_mfa_verify, .body = &auth_mfa_verify_schema,
+    {CN_POST, "/api/v1/auth/mfa/verify", auth_post_mfa_verify, .body = &auth_mfa_verify_schema,
      .summary = "Second sign-in step: challenge plus a TOTP or recovery code", .rate_auth = 1},
-    {CN_POST, "/api/v1/auth/password", post_password, "self.sessions", .body = &password_schema,
-     .summary = "Change one's password; every other session ends", .success_status = 204},
+    {CN_POST, "/api/v1/auth/password", auth_post_password, "self.sessions",
+     .body = &password_schema, .summary = "Change one's password; every other session ends",
+     .success_status = 204},
     {CN_POST, "/api/v1/auth/password/reset-request", auth_post_reset_request,
      .body = &auth_reset_request_schema, .rate_auth = 1, .success_status = 202,
      .summary = "Mail a password-reset token if the account exists (same answer either way)"},
     {CN_POST, "/api/v1/auth/password/reset", auth_post_reset, .body = &auth_reset_schema,
      .rate_auth = 1, .success_status = 204,
      .summary = "Set a new password with a mailed token; every session of the account ends"},
-    {CN_GET, "/api/v1/users/me", get_me, "self.read", .summary = "The caller"},
-    {CN_GET, "/api/v1/auth/session", get_session, "self.read",
+    {CN_GET, "/api/v1/users/me", auth_get_me, "self.read", .summary = "The caller"},
+    {CN_GET, "/api/v1/auth/session", auth_get_session, "self.read",
      .summary = "The caller's session as checked (tenant, user, role, mfa); no database read"},
-    {CN_GET, "/api/v1/users/me/export", get_export, "self.read",
+    {CN_GET, "/api/v1/users/me/export", auth_get_export, "self.read",
      .summary = "Everything held about the caller, as JSON (GDPR)"},
-    {CN_DELETE, "/api/v1/users/me", delete_me, "self.delete",
+    {CN_DELETE, "/api/v1/users/me", auth_delete_me, "self.delete",
      .summary = "Delete the caller's account: data removed, audit entries anonymised (GDPR)",
      .success_status = 204},
     {CN_GET, "/api/v1/tenant", auth_get_tenant, "users.read", .summary = "The caller's tenant"},

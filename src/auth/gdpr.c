@@ -40,7 +40,7 @@ static json_t *rows_json(cn_req_t *r, const char *sql, const cn_val_t *args, siz
     return rows;
 }
 
-int get_export(cn_req_t *r)
+int auth_get_export(cn_req_t *r)
 {
     cn_val_t me[] = {CN_VTEXT(r->principal.subject)};
     static const char *const user_cols[] = {"id", "email", "created_at", "updated_at", NULL};
@@ -94,7 +94,7 @@ int get_export(cn_req_t *r)
                                    (json_int_t)cn_now_ms()));
 }
 
-int delete_me(cn_req_t *r)
+int auth_delete_me(cn_req_t *r)
 {
     const char *user = r->principal.subject;
     char email[256] = "";

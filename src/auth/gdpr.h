@@ -9,7 +9,7 @@
 #include "core/http.h"
 
 /** The routes auth.c's table names. */
-int get_export(cn_req_t *r);
-int delete_me(cn_req_t *r);
+int auth_get_export(cn_req_t *r);
+int auth_delete_me(cn_req_t *r);
 
 #endif

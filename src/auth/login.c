@@ -28,7 +28,8 @@
  * Answers the token pair. With cookies the tokens travel only as HttpOnly cookies: the
  * body carries no token, so script on the page (or injected into it) never holds one.
  */
-int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies, int status)
+int auth_reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int cookies,
+                      int status)
 {
     auth_keys_refresh(r->store);
     char *access = auth_token_issue(c);
@@ -57,7 +58,7 @@ int reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, int c
 }
 
 /* The session is live in memory from now on: its tokens are accepted on every thread. */
-void session_live(const auth_claims_t *c, int64_t expires_ms)
+void auth_session_live(const auth_claims_t *c, int64_t expires_ms)
 {
     auth_session_t live = {.mfa = c->mfa, .expires_s = expires_ms / 1000};
     memcpy(live.sid, c->sid, sizeof(live.sid));
@@ -67,8 +68,8 @@ void session_live(const auth_claims_t *c, int64_t expires_ms)
     auth_session_put(&live);
 }
 
-void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
-                 const char *sid, int mfa)
+void auth_fill_claims(auth_claims_t *c, const char *user, const char *tenant, const char *role,
+                      const char *sid, int mfa)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->sub, sizeof(c->sub), "%s", user);
@@ -83,9 +84,9 @@ void fill_claims(auth_claims_t *c, const char *user, const char *tenant, const c
 static int open_session(cn_req_t *r, const char *user, const char *tenant, const char *role,
                         int mfa, int status)
 {
-    char sid[CN_UUID_LEN + 1], refresh[REFRESH_MAX], hash[65];
+    char sid[CN_UUID_LEN + 1], refresh[AUTH_REFRESH_MAX], hash[65];
     cn_uuid7(sid);
-    make_refresh(sid, 0, refresh, hash);
+    auth_refresh_make(sid, 0, refresh, hash);
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(sid),
                        CN_VTEXT(tenant),
@@ -102,9 +103,10 @@ static int open_session(cn_req_t *r, const char *user, const char *tenant, const
     if (rc != 0)
         return rc;
     auth_claims_t c;
-    fill_claims(&c, user, tenant, role, sid, mfa);
-    session_live(&c, now + AUTH_REFRESH_TTL_S * 1000LL);
-    return reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")), status);
+    auth_fill_claims(&c, user, tenant, role, sid, mfa);
+    auth_session_live(&c, now + AUTH_REFRESH_TTL_S * 1000LL);
+    return auth_reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")),
+                             status);
 }
 
 static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
@@ -191,7 +193,7 @@ static void login_done(cn_req_t *r, void *arg)
     login_free(l);
 }
 
-int post_login(cn_req_t *r)
+int auth_post_login(cn_req_t *r)
 {
     const char *slug = json_string_value(json_object_get(r->body, "tenant"));
     json_t *pw = json_object_get(r->body, "password");
@@ -244,19 +246,19 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
     return rc != 0 ? rc : open_session(r, user, tenant, role, 0, 201);
 }
 
-int post_register(cn_req_t *r)
+int auth_post_register(cn_req_t *r)
 {
     return auth_register(r, reply_registered);
 }
 
-int post_register_confirm(cn_req_t *r)
+int auth_post_register_confirm(cn_req_t *r)
 {
     return auth_register_confirm(r, reply_registered);
 }
 
 /* ---- logout ---- */
 
-int revoke_session(cn_req_t *r, const char *sid)
+int auth_session_end(cn_req_t *r, const char *sid)
 {
     cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(cn_now_ms())};
     int rc = cn_store_exec(
@@ -267,32 +269,32 @@ int revoke_session(cn_req_t *r, const char *sid)
     return rc;
 }
 
-int need_session(cn_req_t *r)
+int auth_need_session(cn_req_t *r)
 {
     if (r->principal.session_id[0] == '\0')
         return cn_fail(r, CN_EINVAL, "this credential has no session to sign out");
     return 0;
 }
 
-int post_mfa_verify(cn_req_t *r)
+int auth_post_mfa_verify(cn_req_t *r)
 {
     return auth_mfa_verify(r, start_session_after_mfa);
 }
 
-int post_logout(cn_req_t *r)
+int auth_post_logout(cn_req_t *r)
 {
-    int rc = need_session(r);
+    int rc = auth_need_session(r);
     if (rc == 0)
-        rc = revoke_session(r, r->principal.session_id);
+        rc = auth_session_end(r, r->principal.session_id);
     if (rc != 0)
         return rc;
     auth_cookies_clear(r);
     return cn_reply_empty(r, 204);
 }
 
-int post_logout_all(cn_req_t *r)
+int auth_post_logout_all(cn_req_t *r)
 {
-    int rc = need_session(r);
+    int rc = auth_need_session(r);
     if (rc != 0)
         return rc;
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id),

@@ -22,11 +22,11 @@
  * older generation coming back means a copy was kept somewhere: the session is revoked.
  */
 
-void make_refresh(const char *sid, int64_t gen, char token[REFRESH_MAX], char hash[65])
+void auth_refresh_make(const char *sid, int64_t gen, char token[AUTH_REFRESH_MAX], char hash[65])
 {
     char secret[48];
     auth_refresh_new(secret, hash);
-    snprintf(token, REFRESH_MAX, "%s.%lld.%s", sid, (long long)gen, secret);
+    snprintf(token, AUTH_REFRESH_MAX, "%s.%lld.%s", sid, (long long)gen, secret);
     sodium_memzero(secret, sizeof(secret));
 }
 
@@ -98,10 +98,10 @@ static int find_session(cn_req_t *r, const char *sid, refresh_row_t *row)
     return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
 }
 
-int post_refresh(cn_req_t *r)
+int auth_post_refresh(cn_req_t *r)
 {
     json_t *tok = json_object_get(r->body, "refresh_token");
-    char sid[40], hash[65], fresh[REFRESH_MAX], fresh_hash[65], from_cookie[REFRESH_MAX];
+    char sid[40], hash[65], fresh[AUTH_REFRESH_MAX], fresh_hash[65], from_cookie[AUTH_REFRESH_MAX];
     const char *presented = json_string_value(tok);
     size_t presented_len = json_string_length(tok);
     int64_t gen;
@@ -137,7 +137,7 @@ int post_refresh(cn_req_t *r)
     if (gen < row.gen && was_issued(&row, gen, hash)) {
         char ip[64];
         cn_req_peer(r, ip, sizeof(ip));
-        if ((rc = revoke_session(r, sid)) != 0 ||
+        if ((rc = auth_session_end(r, sid)) != 0 ||
             (rc = auth_security_event(r, row.tenant, row.user, "auth.refresh.reused", sid, ip,
                                       401)) != 0 ||
             (rc = cn_store_commit(r->store, &r->err)) != 0)
@@ -147,7 +147,7 @@ int post_refresh(cn_req_t *r)
     }
     if (gen != row.gen || strlen(row.hash) != 64 || sodium_memcmp(hash, row.hash, 64) != 0)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
-    make_refresh(sid, gen + 1, fresh, fresh_hash);
+    auth_refresh_make(sid, gen + 1, fresh, fresh_hash);
     char prev[sizeof(row.prev)]; /* the current hash joins the history, the oldest leaves */
     snprintf(prev, sizeof(prev), "%s%s%.*s", row.hash, row.prev[0] ? "," : "",
              (int)((REFRESH_HISTORY - 1) * 65 - 1), row.prev);
@@ -164,7 +164,7 @@ int post_refresh(cn_req_t *r)
     if (rc != 0)
         return rc;
     auth_claims_t c;
-    fill_claims(&c, row.user, row.tenant, row.role, sid, row.mfa);
-    session_live(&c, row.expires_ms);
-    return reply_tokens(r, &c, fresh, presented == from_cookie, 200);
+    auth_fill_claims(&c, row.user, row.tenant, row.role, sid, row.mfa);
+    auth_session_live(&c, row.expires_ms);
+    return auth_reply_tokens(r, &c, fresh, presented == from_cookie, 200);
 }

@@ -11,12 +11,12 @@
 #include <stdint.h>
 
 /** The longest refresh token (the request schema's bound as well). */
-#define REFRESH_MAX 128
+#define AUTH_REFRESH_MAX 128
 
 /** A new refresh token of session sid at generation gen, and its SHA-256 (hex). */
-void make_refresh(const char *sid, int64_t gen, char token[REFRESH_MAX], char hash[65]);
+void auth_refresh_make(const char *sid, int64_t gen, char token[AUTH_REFRESH_MAX], char hash[65]);
 
 /** POST /api/v1/auth/refresh: rotates the token (from the body or the cairn_rt cookie). */
-int post_refresh(cn_req_t *r);
+int auth_post_refresh(cn_req_t *r);
 
 #endif

@@ -15,7 +15,7 @@
 
 /* ---- the caller ---- */
 
-int get_me(cn_req_t *r)
+int auth_get_me(cn_req_t *r)
 {
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(r->principal.subject), CN_VTEXT(r->principal.tenant_id)};
@@ -46,7 +46,7 @@ int get_me(cn_req_t *r)
  * role and MFA flag, with no read of the database. A page asks it to learn whether (and
  * as whom) it is signed in, as its script holds no token to decode.
  */
-int get_session(cn_req_t *r)
+int auth_get_session(cn_req_t *r)
 {
     const cn_principal_t *p = &r->principal;
     if (p->session_id[0] == '\0')
@@ -120,9 +120,9 @@ static void pwchange_done(cn_req_t *r, void *arg)
     pwchange_free(p);
 }
 
-int post_password(cn_req_t *r)
+int auth_post_password(cn_req_t *r)
 {
-    int rc = need_session(r);
+    int rc = auth_need_session(r);
     if (rc != 0)
         return rc;
     json_t *cur = json_object_get(r->body, "current_password");

@@ -8,8 +8,8 @@
 #include "core/http.h"
 
 /** The routes auth.c's table names. */
-int get_me(cn_req_t *r);
-int get_session(cn_req_t *r);
-int post_password(cn_req_t *r);
+int auth_get_me(cn_req_t *r);
+int auth_get_session(cn_req_t *r);
+int auth_post_password(cn_req_t *r);
 
 #endif
