@@ -256,6 +256,13 @@ int auth_post_register_confirm(cn_req_t *r)
     return auth_register_confirm(r, reply_registered);
 }
 
+/* ---- the second sign-in step: a TOTP or recovery code ---- */
+
+int auth_post_mfa_verify(cn_req_t *r)
+{
+    return auth_mfa_verify(r, start_session_after_mfa);
+}
+
 /* ---- logout ---- */
 
 int auth_session_end(cn_req_t *r, const char *sid)
@@ -274,11 +281,6 @@ int auth_need_session(cn_req_t *r)
     if (r->principal.session_id[0] == '\0')
         return cn_fail(r, CN_EINVAL, "this credential has no session to sign out");
     return 0;
-}
-
-int auth_post_mfa_verify(cn_req_t *r)
-{
-    return auth_mfa_verify(r, start_session_after_mfa);
 }
 
 int auth_post_logout(cn_req_t *r)
