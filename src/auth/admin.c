@@ -9,6 +9,7 @@
 #include "auth/auth.h"
 #include "auth/lockout.h"
 #include "auth/passwords.h"
+#include "auth/rbac.h"
 #include "auth/tokens.h"
 
 #include <sodium.h>
@@ -162,5 +163,76 @@ int auth_user_unlock(cn_store_t *s, const char *slug, const char *email, int64_t
         rc = auth_lockout_clear(s, slug, email, n_rows, err);
     if (rc == 0)
         rc = audit_operator(s, tenant, "auth.lockout.cleared_by_operator", user, err);
+    return cn_store_end(s, rc, err);
+}
+
+/* ---- creating tenants and users (cairn tenant create, cairn user create) ---- */
+
+int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
+                       cn_err_t *err)
+{
+    if (!auth_slug_chars_ok(slug))
+        return cn_err_set(err, CN_EINVAL, "--slug: use lower-case letters, digits and '-'");
+    if (slug[0] == '\0' || strlen(slug) > 64 || name[0] == '\0')
+        return cn_err_set(err, CN_EINVAL, "--slug (1-64 characters) and --name are required");
+    if (!cn_text_line_ok(name, strlen(name)))
+        return cn_err_set(err, CN_EINVAL,
+                          "--name: one line of text, without control, line-break or bidi-override "
+                          "characters");
+    cn_uuid7(id_out);
+    cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(slug), CN_VTEXT(name), CN_VINT(cn_now_ms())};
+    int rc =
+        cn_store_exec(s, "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+                      args, 4, NULL, err);
+    if (rc == CN_ECONFLICT)
+        cn_err_set(err, CN_ECONFLICT, "a tenant with slug %s exists", slug);
+    return rc;
+}
+
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_in, const char *role,
+                     const char *password, char id_out[40], cn_err_t *err)
+{
+    char email[256], tenant[40], hash[AUTH_HASH_LEN];
+    auth_email_normalize(email_in, email, sizeof(email));
+    if (!cn_is_email(email, strlen(email)))
+        return cn_err_set(err, CN_EINVAL, "--email: not a valid e-mail address");
+    if (!auth_role_valid(role))
+        return cn_err_set(err, CN_EINVAL, "--role: must be one of owner, admin, member, viewer");
+    if (auth_passwords_init(AUTH_COMMON_PASSWORDS) != 0)
+        return cn_err_set(err, CN_ERR, "cannot load %s (package john-data)", AUTH_COMMON_PASSWORDS);
+    const char *weak = auth_password_policy(password, strlen(password), email);
+    if (weak != NULL)
+        return cn_err_set(err, CN_EINVAL, "the password %s", weak);
+    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", tenant_slug, tenant, err);
+    if (rc == CN_ENOTFOUND)
+        return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", tenant_slug);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_store_begin(s, err)) != 0)
+        return rc;
+    rc = auth_lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
+    if (rc == CN_ENOTFOUND) {
+        if (auth_password_hash(password, strlen(password), hash) != 0)
+            return cn_store_end(
+                s, cn_err_set(err, CN_ERR, "cannot hash the password (out of memory)"), err);
+        cn_uuid7(id_out);
+        int64_t now = cn_now_ms();
+        cn_val_t args[] = {CN_VTEXT(id_out), CN_VTEXT(email), CN_VTEXT(hash), CN_VINT(now)};
+        rc = cn_store_exec(s,
+                           "INSERT INTO users (id, email, password_hash, created_at, updated_at)"
+                           " VALUES ($1, $2, $3, $4, $4)",
+                           args, 4, NULL, err);
+        sodium_memzero(hash, sizeof(hash));
+    }
+    if (rc == 0) {
+        cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(id_out), CN_VTEXT(role),
+                           CN_VINT(cn_now_ms())};
+        rc = cn_store_exec(s,
+                           "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           args, 4, NULL, err);
+        if (rc == CN_ECONFLICT)
+            cn_err_set(err, CN_ECONFLICT, "%s is already a member of %s", email, tenant_slug);
+    }
     return cn_store_end(s, rc, err);
 }

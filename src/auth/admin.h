@@ -1,7 +1,8 @@
 /*
- * Operator commands' access to identity data: listing tenants and members, and setting a
- * member's password from the command line (for an operator who has no working login).
- * These run in the CLI process, outside any request, on a store opened for the command.
+ * Operator commands' access to identity data: creating and listing tenants and members,
+ * and setting a member's password from the command line (for an operator who has no
+ * working login). These run in the CLI process, outside any request, on a store opened
+ * for the command.
  */
 #ifndef CAIRN_AUTH_ADMIN_H
 #define CAIRN_AUTH_ADMIN_H
@@ -53,5 +54,17 @@ int auth_user_set_password(cn_store_t *s, const char *slug, const char *email, c
  */
 int auth_user_unlock(cn_store_t *s, const char *slug, const char *email, int64_t *n_rows,
                      cn_err_t *err);
+
+/** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */
+int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
+                       cn_err_t *err);
+
+/**
+ * CLI: creates a user (or finds the existing one with that e-mail) and gives it role in
+ * the tenant with slug. The password must pass the policy. CN_ECONFLICT when the user is
+ * already a member of that tenant.
+ */
+int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email, const char *role,
+                     const char *password, char id_out[40], cn_err_t *err);
 
 #endif

@@ -40,16 +40,4 @@ int auth_set_password_hash(cn_store_t *s, const char *user, const char *hash, cn
 
 int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err);
 
-/** CLI: creates a tenant. Writes its id to id_out. CN_ECONFLICT when the slug exists. */
-int auth_tenant_create(cn_store_t *s, const char *slug, const char *name, char id_out[40],
-                       cn_err_t *err);
-
-/**
- * CLI: creates a user (or finds the existing one with that e-mail) and gives it role in
- * the tenant with slug. The password must pass the policy. CN_ECONFLICT when the user is
- * already a member of that tenant.
- */
-int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email, const char *role,
-                     const char *password, char id_out[40], cn_err_t *err);
-
 #endif

@@ -22,7 +22,7 @@
 static struct {
     int attempts, account_attempts;
     int64_t window_ms, max_ms;
-} L = {5, 100, 900000, 3600000};
+} lockout_limits = {5, 100, 900000, 3600000};
 
 const char auth_lockout_migration_sql[] =
     /* the old rows were keyed by account alone; their counts and locks are dropped */
@@ -37,10 +37,10 @@ const char auth_lockout_known_sql[] =
 
 void auth_lockout_configure(const auth_settings_t *s)
 {
-    L.attempts = s->lockout_attempts;
-    L.account_attempts = s->lockout_account_attempts;
-    L.window_ms = (int64_t)s->lockout_window_s * 1000;
-    L.max_ms = (int64_t)s->lockout_max_s * 1000;
+    lockout_limits.attempts = s->lockout_attempts;
+    lockout_limits.account_attempts = s->lockout_account_attempts;
+    lockout_limits.window_ms = (int64_t)s->lockout_window_s * 1000;
+    lockout_limits.max_ms = (int64_t)s->lockout_max_s * 1000;
 }
 
 typedef struct {
@@ -126,13 +126,13 @@ int auth_lockout_check(cn_req_t *r, const char *account, const char *ip)
 /* One more failure of the pair: at the threshold it locks, window << lockouts, capped. */
 static void count_pair(row_t *f, int64_t now)
 {
-    if (now - f->window_start > L.window_ms)
+    if (now - f->window_start > lockout_limits.window_ms)
         f->failures = 0, f->window_start = now;
-    if (++f->failures < L.attempts)
+    if (++f->failures < lockout_limits.attempts)
         return;
     int shift = f->lockouts < 20 ? (int)f->lockouts : 20;
-    int64_t lock = L.window_ms << shift;
-    f->locked_until = now + (lock < L.max_ms ? lock : L.max_ms);
+    int64_t lock = lockout_limits.window_ms << shift;
+    f->locked_until = now + (lock < lockout_limits.max_ms ? lock : lockout_limits.max_ms);
     f->lockouts++;
     f->failures = 0;
     f->window_start = now;
@@ -142,10 +142,10 @@ static void count_pair(row_t *f, int64_t now)
  * next allowed check a step (window / ceiling) ahead; the count restarts with the window. */
 static void count_account(row_t *f, int64_t now)
 {
-    if (now - f->window_start > L.window_ms)
+    if (now - f->window_start > lockout_limits.window_ms)
         f->failures = 0, f->window_start = now;
-    if (++f->failures >= L.account_attempts)
-        f->locked_until = now + L.window_ms / L.account_attempts;
+    if (++f->failures >= lockout_limits.account_attempts)
+        f->locked_until = now + lockout_limits.window_ms / lockout_limits.account_attempts;
 }
 
 int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip)

@@ -26,7 +26,7 @@ static struct {
     int ttl_s;
     int64_t interval_ms; /* least time between two mails to one address in a tenant */
     char *url;
-} G = {86400, 60000, NULL};
+} register_settings = {86400, 60000, NULL};
 
 const char auth_register_migration_sql[] =
     /* NULL: follow the server (on when it can send mail); 0 or 1: the tenant's choice */
@@ -48,16 +48,16 @@ const char auth_register_mail_at_sql[] =
 
 void auth_register_configure(const auth_settings_t *s)
 {
-    G.ttl_s = s->register_ttl_s;
-    G.interval_ms = (int64_t)s->register_mail_interval_s * 1000;
-    free(G.url);
-    G.url = cn_strdup(s->register_url);
+    register_settings.ttl_s = s->register_ttl_s;
+    register_settings.interval_ms = (int64_t)s->register_mail_interval_s * 1000;
+    free(register_settings.url);
+    register_settings.url = cn_strdup(s->register_url);
 }
 
 void auth_register_free(void)
 {
-    free(G.url);
-    G.url = NULL;
+    free(register_settings.url);
+    register_settings.url = NULL;
 }
 
 int auth_registration_confirms(int is_null, int64_t setting)
@@ -103,8 +103,9 @@ static int next_mail_at(cn_req_t *r, const char *tenant, const char *email, int6
     *at = now;
     if (last > now) /* a mail is planned: this request shares it */
         *at = last;
-    else if (last > 0 && last + G.interval_ms > now) /* one went lately: the next ends it */
-        *at = last + G.interval_ms;
+    else if (last > 0 &&
+             last + register_settings.interval_ms > now) /* one went lately: the next ends it */
+        *at = last + register_settings.interval_ms;
     return 0;
 }
 
@@ -123,7 +124,7 @@ static int store_pending(cn_req_t *r, const char *tenant, const char *email)
                            NULL, &r->err);
     if (rc == 0)
         rc = next_mail_at(r, tenant, email, now, &mail_at);
-    int64_t until = now + G.ttl_s * 1000LL;
+    int64_t until = now + register_settings.ttl_s * 1000LL;
     cn_val_t row[] = {CN_VTEXT(id), CN_VTEXT(tenant), CN_VTEXT(email),
                       CN_VINT(now), CN_VINT(until),   CN_VINT(mail_at)};
     if (rc == 0)
@@ -256,7 +257,7 @@ static int prepare_letter(const cn_job_t *job, const char *row, letter_t *l, cn_
         auth_mail_token(l->token, hash);
     int64_t now = cn_now_ms();
     cn_val_t args[] = {CN_VTEXT(l->id), hash[0] ? CN_VTEXT(hash) : CN_VNULL, CN_VINT(now),
-                       CN_VINT(now + G.ttl_s * 1000LL), CN_VTEXT(job->id)};
+                       CN_VINT(now + register_settings.ttl_s * 1000LL), CN_VTEXT(job->id)};
     if (found == 1)
         rc = cn_store_exec(s,
                            "UPDATE registrations SET token_hash = $2, mailed_by = $5,"
@@ -297,8 +298,9 @@ static void write_letter(const letter_t *l, cn_buf_t *subject, cn_buf_t *text)
                          "confirming with that account's password (it stays as it is),");
     else
         cn_buf_lit(text, ".\r\n\r\nTo create the account and choose its password,");
-    cn_buf_appendf(text, " open this link within %d hours:\r\n\r\n  ", (G.ttl_s + 3599) / 3600);
-    auth_mail_link(text, G.url, l->token, "/api/v1/auth/register/confirm");
+    cn_buf_appendf(text, " open this link within %d hours:\r\n\r\n  ",
+                   (register_settings.ttl_s + 3599) / 3600);
+    auth_mail_link(text, register_settings.url, l->token, "/api/v1/auth/register/confirm");
     cn_buf_lit(text, "\r\nThe link works once. If you did not ask for it, ignore this mail: "
                      "nothing is created.\r\n");
 }

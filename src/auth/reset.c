@@ -25,7 +25,7 @@
 static struct {
     int ttl_s;
     char *reset_url;
-} R = {1800, NULL};
+} reset_settings = {1800, NULL};
 
 const char auth_reset_migration_sql[] =
     "CREATE TABLE password_resets ("
@@ -37,15 +37,15 @@ const char auth_reset_migration_sql[] =
 
 void auth_reset_configure(const auth_settings_t *s)
 {
-    R.ttl_s = s->reset_ttl_s;
-    free(R.reset_url);
-    R.reset_url = cn_strdup(s->reset_url);
+    reset_settings.ttl_s = s->reset_ttl_s;
+    free(reset_settings.reset_url);
+    reset_settings.reset_url = cn_strdup(s->reset_url);
 }
 
 void auth_reset_free(void)
 {
-    free(R.reset_url);
-    R.reset_url = NULL;
+    free(reset_settings.reset_url);
+    reset_settings.reset_url = NULL;
 }
 
 static int audit(cn_req_t *r, const char *tenant, const char *actor, const char *action, int status)
@@ -158,7 +158,7 @@ static int make_token(cn_store_t *s, const char *user, const char *tenant, char 
     }
     if (rc == 0 && found) {
         cn_val_t ins[] = {CN_VTEXT(hash), CN_VTEXT(user), CN_VTEXT(tenant), CN_VINT(now),
-                          CN_VINT(now + (int64_t)R.ttl_s * 1000)};
+                          CN_VINT(now + (int64_t)reset_settings.ttl_s * 1000)};
         rc = cn_store_exec(s,
                            "INSERT INTO password_resets (token_hash, user_id, tenant_id,"
                            " created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -189,8 +189,8 @@ static int run_mail_job(cn_job_t *job, cn_err_t *err)
     cn_mail_append_value(&text, name);
     cn_buf_appendf(&text,
                    ".\r\n\r\nTo choose a new password, open this link within %d minutes:\r\n\r\n  ",
-                   (R.ttl_s + 59) / 60);
-    auth_mail_link(&text, R.reset_url, token, "/api/v1/auth/password/reset");
+                   (reset_settings.ttl_s + 59) / 60);
+    auth_mail_link(&text, reset_settings.reset_url, token, "/api/v1/auth/password/reset");
     cn_buf_lit(&text, "\r\nThe link works once. If you did not ask for it, ignore this mail:\r\n"
                       "your password stays as it is.\r\n");
     cn_buf_append(&text, "", 1);

@@ -27,7 +27,7 @@ static struct {
     pthread_rwlock_t lock;
     slot_t *slots;
     size_t cap, count;
-} T = {PTHREAD_RWLOCK_INITIALIZER};
+} live_sessions = {PTHREAD_RWLOCK_INITIALIZER};
 
 static int64_t now_s(void)
 {
@@ -37,19 +37,19 @@ static int64_t now_s(void)
 /* Rebuilds the table with cap slots, dropping entries past their end. Write lock held. */
 static void rebuild(size_t cap, int64_t now)
 {
-    slot_t *old = T.slots;
-    size_t old_cap = old != NULL ? T.cap : 0;
-    T.slots = cn_calloc(cap, sizeof(slot_t));
-    T.cap = cap;
-    T.count = 0;
+    slot_t *old = live_sessions.slots;
+    size_t old_cap = old != NULL ? live_sessions.cap : 0;
+    live_sessions.slots = cn_calloc(cap, sizeof(slot_t));
+    live_sessions.cap = cap;
+    live_sessions.count = 0;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].until_s <= now)
             continue;
         size_t j = cn_hash_str(old[i].s.sid) & (cap - 1);
-        while (T.slots[j].until_s)
+        while (live_sessions.slots[j].until_s)
             j = (j + 1) & (cap - 1);
-        T.slots[j] = old[i];
-        T.count++;
+        live_sessions.slots[j] = old[i];
+        live_sessions.count++;
     }
     free(old);
 }
@@ -58,37 +58,39 @@ static void rebuild(size_t cap, int64_t now)
 static slot_t *slot_for_write(const char *sid)
 {
     int64_t now = now_s();
-    if (T.slots == NULL)
+    if (live_sessions.slots == NULL)
         rebuild(TABLE_MIN, now);
-    if ((T.count + 1) * 2 > T.cap) { /* prune first; grow only if that is not enough */
-        rebuild(T.cap, now);
-        if ((T.count + 1) * 2 > T.cap)
-            rebuild(T.cap * 2, now);
+    if ((live_sessions.count + 1) * 2 >
+        live_sessions.cap) { /* prune first; grow only if that is not enough */
+        rebuild(live_sessions.cap, now);
+        if ((live_sessions.count + 1) * 2 > live_sessions.cap)
+            rebuild(live_sessions.cap * 2, now);
     }
-    size_t j = cn_hash_str(sid) & (T.cap - 1);
-    while (T.slots[j].until_s && strcmp(T.slots[j].s.sid, sid) != 0)
-        j = (j + 1) & (T.cap - 1); /* ends: the table is at most half full */
-    if (!T.slots[j].until_s)
-        T.count++;
-    return &T.slots[j];
+    size_t j = cn_hash_str(sid) & (live_sessions.cap - 1);
+    while (live_sessions.slots[j].until_s && strcmp(live_sessions.slots[j].s.sid, sid) != 0)
+        j = (j + 1) & (live_sessions.cap - 1); /* ends: the table is at most half full */
+    if (!live_sessions.slots[j].until_s)
+        live_sessions.count++;
+    return &live_sessions.slots[j];
 }
 
 /* Copies sid's entry into out: 1 when present. */
 static int lookup(const char *sid, slot_t *out)
 {
     int found = 0;
-    pthread_rwlock_rdlock(&T.lock);
-    if (T.count > 0) {
-        size_t j = cn_hash_str(sid) & (T.cap - 1);
-        for (size_t probes = 0; T.slots[j].until_s && !found && probes < T.cap; probes++) {
-            if (strcmp(T.slots[j].s.sid, sid) == 0) {
-                *out = T.slots[j];
+    pthread_rwlock_rdlock(&live_sessions.lock);
+    if (live_sessions.count > 0) {
+        size_t j = cn_hash_str(sid) & (live_sessions.cap - 1);
+        for (size_t probes = 0;
+             live_sessions.slots[j].until_s && !found && probes < live_sessions.cap; probes++) {
+            if (strcmp(live_sessions.slots[j].s.sid, sid) == 0) {
+                *out = live_sessions.slots[j];
                 found = 1;
             }
-            j = (j + 1) & (T.cap - 1);
+            j = (j + 1) & (live_sessions.cap - 1);
         }
     }
-    pthread_rwlock_unlock(&T.lock);
+    pthread_rwlock_unlock(&live_sessions.lock);
     return found;
 }
 
@@ -96,25 +98,25 @@ void auth_session_put(const auth_session_t *s)
 {
     if (s->sid[0] == '\0' || s->expires_s <= now_s())
         return;
-    pthread_rwlock_wrlock(&T.lock);
+    pthread_rwlock_wrlock(&live_sessions.lock);
     slot_t *slot = slot_for_write(s->sid);
     if (!slot->revoked) { /* a revocation that raced a refresh wins */
         slot->s = *s;
         slot->until_s = s->expires_s;
     }
-    pthread_rwlock_unlock(&T.lock);
+    pthread_rwlock_unlock(&live_sessions.lock);
 }
 
 void auth_revoke_session(const char *sid)
 {
     int64_t until = now_s() + AUTH_ACCESS_TTL_S + 60;
-    pthread_rwlock_wrlock(&T.lock);
+    pthread_rwlock_wrlock(&live_sessions.lock);
     slot_t *slot = slot_for_write(sid);
     if (slot->until_s == 0)
         snprintf(slot->s.sid, sizeof(slot->s.sid), "%s", sid);
     slot->revoked = 1;
     slot->until_s = until;
-    pthread_rwlock_unlock(&T.lock);
+    pthread_rwlock_unlock(&live_sessions.lock);
 }
 
 int auth_session_revoked(const char *sid)
@@ -252,9 +254,9 @@ int auth_sessions_load(cn_store_t *s, cn_err_t *err)
 
 void auth_sessions_free(void)
 {
-    pthread_rwlock_wrlock(&T.lock);
-    free(T.slots);
-    T.slots = NULL;
-    T.cap = T.count = 0;
-    pthread_rwlock_unlock(&T.lock);
+    pthread_rwlock_wrlock(&live_sessions.lock);
+    free(live_sessions.slots);
+    live_sessions.slots = NULL;
+    live_sessions.cap = live_sessions.count = 0;
+    pthread_rwlock_unlock(&live_sessions.lock);
 }

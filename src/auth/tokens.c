@@ -44,7 +44,7 @@ static struct {
     _Atomic uint64_t gen;  /* changes whenever the key set or a retirement does */
     _Atomic int reloading; /* one thread re-reads at a time */
     uint64_t fingerprint;  /* of the kids and deadlines loaded, to tell a change */
-} K = {PTHREAD_RWLOCK_INITIALIZER};
+} key_ring = {PTHREAD_RWLOCK_INITIALIZER};
 
 /* The associated data a key is sealed with: a sealed key copied to another kid (or to a
  * TOTP row) does not open. */
@@ -73,16 +73,17 @@ static void publish_keys(const key_t_ *keys, size_t n)
         fp = cn_fnv1a(fp, keys[i].kid, strlen(keys[i].kid));
         fp = cn_fnv1a(fp, &keys[i].until_s, sizeof(keys[i].until_s));
     }
-    pthread_rwlock_wrlock(&K.lock);
-    memcpy(K.keys, keys, n * sizeof(key_t_));
-    sodium_memzero(K.keys + n, (MAX_KEYS - n) * sizeof(key_t_));
-    K.n = n;
-    if (fp != K.fingerprint) {
-        K.fingerprint = fp;
-        atomic_fetch_add(&K.gen, 1); /* verified tokens cached per thread are checked again */
+    pthread_rwlock_wrlock(&key_ring.lock);
+    memcpy(key_ring.keys, keys, n * sizeof(key_t_));
+    sodium_memzero(key_ring.keys + n, (MAX_KEYS - n) * sizeof(key_t_));
+    key_ring.n = n;
+    if (fp != key_ring.fingerprint) {
+        key_ring.fingerprint = fp;
+        atomic_fetch_add(&key_ring.gen,
+                         1); /* verified tokens cached per thread are checked again */
     }
-    atomic_store(&K.loaded_at_ms, cn_now_ms());
-    pthread_rwlock_unlock(&K.lock);
+    atomic_store(&key_ring.loaded_at_ms, cn_now_ms());
+    pthread_rwlock_unlock(&key_ring.lock);
 }
 
 /*
@@ -306,22 +307,22 @@ int auth_keys_load(cn_store_t *s, cn_err_t *err)
     int rc = read_keys(s, err);
     if (rc != 0)
         return rc;
-    pthread_rwlock_rdlock(&K.lock);
-    int can_sign = K.n > 0 && !K.keys[0].retired;
-    pthread_rwlock_unlock(&K.lock);
+    pthread_rwlock_rdlock(&key_ring.lock);
+    int can_sign = key_ring.n > 0 && !key_ring.keys[0].retired;
+    pthread_rwlock_unlock(&key_ring.lock);
     char kid[40];
     return can_sign ? 0 : auth_keys_rotate(s, kid, err);
 }
 
 void auth_keys_free(void)
 {
-    pthread_rwlock_wrlock(&K.lock);
-    sodium_memzero(K.keys, sizeof(K.keys));
-    K.n = 0;
-    K.fingerprint = 0;
-    atomic_fetch_add(&K.gen, 1);
-    atomic_store(&K.loaded_at_ms, 0);
-    pthread_rwlock_unlock(&K.lock);
+    pthread_rwlock_wrlock(&key_ring.lock);
+    sodium_memzero(key_ring.keys, sizeof(key_ring.keys));
+    key_ring.n = 0;
+    key_ring.fingerprint = 0;
+    atomic_fetch_add(&key_ring.gen, 1);
+    atomic_store(&key_ring.loaded_at_ms, 0);
+    pthread_rwlock_unlock(&key_ring.lock);
 }
 
 static void append_b64url(cn_buf_t *out, const char *data, size_t len)
@@ -337,13 +338,13 @@ static void append_b64url(cn_buf_t *out, const char *data, size_t len)
  */
 char *auth_token_issue(const auth_claims_t *c)
 {
-    pthread_rwlock_rdlock(&K.lock);
-    if (K.n == 0 || K.keys[0].retired) { /* retired keys only verify */
-        pthread_rwlock_unlock(&K.lock);
+    pthread_rwlock_rdlock(&key_ring.lock);
+    if (key_ring.n == 0 || key_ring.keys[0].retired) { /* retired keys only verify */
+        pthread_rwlock_unlock(&key_ring.lock);
         return NULL;
     }
-    key_t_ key = K.keys[0];
-    pthread_rwlock_unlock(&K.lock);
+    key_t_ key = key_ring.keys[0];
+    pthread_rwlock_unlock(&key_ring.lock);
     cn_buf_t json = {0}, out = {0};
     cn_jw_t w;
     cn_jw_init(&w, &json);
@@ -397,14 +398,14 @@ char *auth_token_issue(const auth_claims_t *c)
 static int find_key(const char *kid, uint8_t secret[KEY_BYTES], int64_t *until_s)
 {
     int found = 0;
-    pthread_rwlock_rdlock(&K.lock);
-    for (size_t i = 0; i < K.n && !found; i++)
-        if (strcmp(K.keys[i].kid, kid) == 0) {
-            memcpy(secret, K.keys[i].secret, KEY_BYTES);
-            *until_s = K.keys[i].until_s;
+    pthread_rwlock_rdlock(&key_ring.lock);
+    for (size_t i = 0; i < key_ring.n && !found; i++)
+        if (strcmp(key_ring.keys[i].kid, kid) == 0) {
+            memcpy(secret, key_ring.keys[i].secret, KEY_BYTES);
+            *until_s = key_ring.keys[i].until_s;
             found = 1;
         }
-    pthread_rwlock_unlock(&K.lock);
+    pthread_rwlock_unlock(&key_ring.lock);
     return found;
 }
 
@@ -470,16 +471,17 @@ static int check_claims(json_t *p, int64_t now, auth_claims_t *out, const char *
 static int reload_if_older(cn_store_t *s, int64_t now_s)
 {
     int expected = 0;
-    if (s == NULL || now_s <= atomic_load_explicit(&K.loaded_at_ms, memory_order_relaxed) / 1000 ||
-        !atomic_compare_exchange_strong(&K.reloading, &expected, 1))
+    if (s == NULL ||
+        now_s <= atomic_load_explicit(&key_ring.loaded_at_ms, memory_order_relaxed) / 1000 ||
+        !atomic_compare_exchange_strong(&key_ring.reloading, &expected, 1))
         return 0;
     cn_err_t err;
-    int64_t since_ms = atomic_load(&K.loaded_at_ms) - 2000; /* overlap: commits in flight */
+    int64_t since_ms = atomic_load(&key_ring.loaded_at_ms) - 2000; /* overlap: commits in flight */
     int ok = read_keys(s, &err) == 0;
     /* sessions another process ended (cairn user set-password): refused within a second */
     if (ok && since_ms > 0 && auth_revocations_since(s, since_ms, &err) != 0)
         cn_log(CN_LOG_WARN, NULL, "cannot re-read ended sessions: %s", err.msg);
-    atomic_store(&K.reloading, 0);
+    atomic_store(&key_ring.reloading, 0);
     return ok;
 }
 
@@ -512,7 +514,7 @@ typedef struct {
     size_t len; /* 0 = empty */
     char token[CACHE_TOKEN_MAX];
     auth_claims_t claims;
-    uint64_t key_gen; /* K.gen when verified: any change to the keys verifies again */
+    uint64_t key_gen; /* key_ring.gen when verified: any change to the keys verifies again */
     int64_t key_until_s;
 } cached_t;
 
@@ -569,7 +571,8 @@ static const cached_t *cache_find(const char *token, size_t len)
     if (cache == NULL)
         return NULL;
     cached_t *c = &cache[cache_slot(token, len)];
-    return c->len == len && c->key_gen == atomic_load_explicit(&K.gen, memory_order_relaxed) &&
+    return c->len == len &&
+                   c->key_gen == atomic_load_explicit(&key_ring.gen, memory_order_relaxed) &&
                    equal_ct(c->token, token, len)
                ? c
                : NULL;
@@ -597,7 +600,8 @@ int auth_token_verify(const char *token, size_t len, int64_t now_s, cn_store_t *
     maybe_reload(s, now_s);
     const cached_t *c = cache_find(token, len);
     if (c == NULL) {
-        uint64_t gen = atomic_load(&K.gen); /* before reading the key: a change re-verifies */
+        uint64_t gen =
+            atomic_load(&key_ring.gen); /* before reading the key: a change re-verifies */
         int64_t key_until_s = 0;
         int rc = verify_uncached(token, len, now_s, s, out, &key_until_s, why);
         if (rc == 0)

@@ -55,7 +55,7 @@ static struct {
     uint64_t seed;
     uint64_t *gens; /* TAG_SLOTS counters, atomic */
     uint64_t invalidations;
-} C;
+} cache_state;
 
 static int64_t mono_ms(void)
 {
@@ -91,12 +91,12 @@ static int tenant_ok(const char *tenant, size_t *len)
 
 static shard_t *shard_for(uint64_t h)
 {
-    return &shards[(h >> 48) & (C.n_shards - 1)];
+    return &shards[(h >> 48) & (cache_state.n_shards - 1)];
 }
 
 static uint64_t *gen_slot(uint32_t slot)
 {
-    return &C.gens[slot];
+    return &cache_state.gens[slot];
 }
 
 static int entry_is_current(const entry_t *e)
@@ -204,31 +204,33 @@ static void grow_buckets(shard_t *sh)
 void cn_cache_init(int64_t max_bytes, int default_ttl_ms)
 {
     cn_cache_free();
-    C.max_bytes = max_bytes > 0 ? max_bytes : 0;
-    C.default_ttl_ms = default_ttl_ms > 0 ? default_ttl_ms : 60000;
-    if (C.max_bytes == 0)
+    cache_state.max_bytes = max_bytes > 0 ? max_bytes : 0;
+    cache_state.default_ttl_ms = default_ttl_ms > 0 ? default_ttl_ms : 60000;
+    if (cache_state.max_bytes == 0)
         return;
-    C.n_shards = MAX_SHARDS;
-    while (C.n_shards > 1 && C.max_bytes / C.n_shards < MIN_SHARD_BYTES)
-        C.n_shards /= 2;
-    cn_random(&C.seed, sizeof(C.seed)); /* keys and tags cannot be chosen to collide */
-    C.gens = cn_calloc(TAG_SLOTS, sizeof(*C.gens));
+    cache_state.n_shards = MAX_SHARDS;
+    while (cache_state.n_shards > 1 &&
+           cache_state.max_bytes / cache_state.n_shards < MIN_SHARD_BYTES)
+        cache_state.n_shards /= 2;
+    cn_random(&cache_state.seed,
+              sizeof(cache_state.seed)); /* keys and tags cannot be chosen to collide */
+    cache_state.gens = cn_calloc(TAG_SLOTS, sizeof(*cache_state.gens));
     for (unsigned i = 0; i < MAX_SHARDS; i++) {
         shard_t *sh = &shards[i];
         pthread_mutex_init(&sh->lock, NULL);
-        if (i < C.n_shards) {
-            sh->budget = (size_t)(C.max_bytes / C.n_shards);
+        if (i < cache_state.n_shards) {
+            sh->budget = (size_t)(cache_state.max_bytes / cache_state.n_shards);
             sh->n_buckets = FIRST_BUCKETS;
             sh->buckets = cn_calloc(sh->n_buckets, sizeof(entry_t *));
         }
     }
-    C.ready = 1;
-    C.on = 1;
+    cache_state.ready = 1;
+    cache_state.on = 1;
 }
 
 void cn_cache_free(void)
 {
-    if (C.ready) {
+    if (cache_state.ready) {
         for (unsigned i = 0; i < MAX_SHARDS; i++) {
             shard_t *sh = &shards[i];
             for (entry_t *e = sh->head, *next; e != NULL; e = next) {
@@ -238,26 +240,26 @@ void cn_cache_free(void)
             free(sh->buckets);
             pthread_mutex_destroy(&sh->lock);
         }
-        free(C.gens);
+        free(cache_state.gens);
     }
     memset(shards, 0, sizeof(shards));
-    memset(&C, 0, sizeof(C));
+    memset(&cache_state, 0, sizeof(cache_state));
 }
 
 static int fill_token(const char *tenant, size_t t_len, const char *const *tags,
                       cn_cache_token_t *t)
 {
     memset(t, 0, sizeof(*t));
-    if (!C.on)
+    if (!cache_state.on)
         return CN_EINVAL;
     size_t n = 0;
     while (tags != NULL && tags[n] != NULL)
         if (++n > CN_CACHE_MAX_TAGS)
             return CN_EINVAL;
-    t->tenant_hash = hash2(C.seed ^ SEED_TENANT, tenant, t_len, "", 0);
+    t->tenant_hash = hash2(cache_state.seed ^ SEED_TENANT, tenant, t_len, "", 0);
     t->n_tags = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
-        uint64_t h = hash2(C.seed ^ SEED_TAG, tenant, t_len, tags[i], strlen(tags[i]));
+        uint64_t h = hash2(cache_state.seed ^ SEED_TAG, tenant, t_len, tags[i], strlen(tags[i]));
         t->slot[i] = (uint32_t)(h & (TAG_SLOTS - 1));
         t->gen[i] = __atomic_load_n(gen_slot(t->slot[i]), __ATOMIC_ACQUIRE);
     }
@@ -279,13 +281,13 @@ int cn_cache_get(const char *tenant, const char *key, const char *const *tags, c
                  cn_cache_token_t *token)
 {
     size_t t_len;
-    if (!C.on || key == NULL || !tenant_ok(tenant, &t_len)) {
+    if (!cache_state.on || key == NULL || !tenant_ok(tenant, &t_len)) {
         if (token != NULL)
             memset(token, 0, sizeof(*token));
         return 0;
     }
     size_t k_len = strlen(key);
-    uint64_t h = hash2(C.seed ^ SEED_KEY, tenant, t_len, key, k_len);
+    uint64_t h = hash2(cache_state.seed ^ SEED_KEY, tenant, t_len, key, k_len);
     shard_t *sh = shard_for(h);
     int64_t now = clock_ms();
     entry_t *dead = NULL;
@@ -319,16 +321,16 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
                  const void *value, size_t len, int64_t ttl_ms)
 {
     size_t t_len;
-    if (!C.on || key == NULL || token == NULL || !token->usable || ttl_ms < 0 ||
+    if (!cache_state.on || key == NULL || token == NULL || !token->usable || ttl_ms < 0 ||
         (value == NULL && len > 0) || !tenant_ok(tenant, &t_len))
         return CN_EINVAL;
-    if (token->tenant_hash != hash2(C.seed ^ SEED_TENANT, tenant, t_len, "", 0))
+    if (token->tenant_hash != hash2(cache_state.seed ^ SEED_TENANT, tenant, t_len, "", 0))
         return CN_EINVAL;
     if (!token_is_current(token))
         return CN_ECONFLICT; /* the value may predate an invalidation; get rechecks too */
     size_t k_len = strlen(key);
     size_t size = sizeof(entry_t) + t_len + 1 + k_len + len;
-    uint64_t h = hash2(C.seed ^ SEED_KEY, tenant, t_len, key, k_len);
+    uint64_t h = hash2(cache_state.seed ^ SEED_KEY, tenant, t_len, key, k_len);
     shard_t *sh = shard_for(h);
     if (size > sh->budget / 4)
         return CN_EINVAL;
@@ -347,7 +349,7 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
     memcpy(e->data + t_len + 1, key, k_len);
     if (len > 0)
         memcpy(e->data + e->key_len, value, len);
-    int64_t now = clock_ms(), ttl = ttl_ms > 0 ? ttl_ms : C.default_ttl_ms;
+    int64_t now = clock_ms(), ttl = ttl_ms > 0 ? ttl_ms : cache_state.default_ttl_ms;
     e->expires_ms = ttl < INT64_MAX - now ? now + ttl : INT64_MAX;
 
     entry_t *dead = NULL;
@@ -379,22 +381,22 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
 void cn_cache_invalidate(const char *tenant, const char *tag)
 {
     size_t t_len;
-    if (!C.on || tag == NULL || !tenant_ok(tenant, &t_len))
+    if (!cache_state.on || tag == NULL || !tenant_ok(tenant, &t_len))
         return;
-    uint64_t h = hash2(C.seed ^ SEED_TAG, tenant, t_len, tag, strlen(tag));
+    uint64_t h = hash2(cache_state.seed ^ SEED_TAG, tenant, t_len, tag, strlen(tag));
     __atomic_add_fetch(gen_slot((uint32_t)(h & (TAG_SLOTS - 1))), 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&C.invalidations, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&cache_state.invalidations, 1, __ATOMIC_RELAXED);
 }
 
 void cn_cache_stats(cn_cache_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
-    out->max_bytes = C.max_bytes;
-    out->n_shards = C.n_shards;
-    if (!C.ready)
+    out->max_bytes = cache_state.max_bytes;
+    out->n_shards = cache_state.n_shards;
+    if (!cache_state.ready)
         return;
-    out->invalidations = __atomic_load_n(&C.invalidations, __ATOMIC_RELAXED);
-    for (unsigned i = 0; i < C.n_shards; i++) {
+    out->invalidations = __atomic_load_n(&cache_state.invalidations, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < cache_state.n_shards; i++) {
         shard_t *sh = &shards[i];
         pthread_mutex_lock(&sh->lock);
         out->hits += sh->hits;

@@ -52,7 +52,8 @@ static struct {
     } subs[MAX_SUBSCRIBERS];
     int n_subs;
     int64_t history_count, history_age_ms;
-} E = {.lock = PTHREAD_MUTEX_INITIALIZER, .history_count = 1000, .history_age_ms = 86400000};
+} event_bus = {
+    .lock = PTHREAD_MUTEX_INITIALIZER, .history_count = 1000, .history_age_ms = 86400000};
 
 static _Thread_local struct {
     const cn_store_t *store;
@@ -81,36 +82,37 @@ const cn_migration_t cn_events_migrations[] = {
 
 void cn_events_configure(int64_t history_count, int64_t history_age_s)
 {
-    E.history_count = history_count;
-    E.history_age_ms = history_age_s * 1000;
+    event_bus.history_count = history_count;
+    event_bus.history_age_ms = history_age_s * 1000;
 }
 
 void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud)
 {
-    if (E.n_subs == MAX_SUBSCRIBERS) {
+    if (event_bus.n_subs == MAX_SUBSCRIBERS) {
         cn_log(CN_LOG_ERROR, NULL, "too many event subscribers; %s ignored", type_prefix);
         return;
     }
-    snprintf(E.subs[E.n_subs].prefix, sizeof(E.subs[0].prefix), "%s", type_prefix);
-    E.subs[E.n_subs].prefix_len = strlen(E.subs[E.n_subs].prefix);
-    E.subs[E.n_subs].fn = fn;
-    E.subs[E.n_subs].ud = ud;
-    E.n_subs++;
+    snprintf(event_bus.subs[event_bus.n_subs].prefix, sizeof(event_bus.subs[0].prefix), "%s",
+             type_prefix);
+    event_bus.subs[event_bus.n_subs].prefix_len = strlen(event_bus.subs[event_bus.n_subs].prefix);
+    event_bus.subs[event_bus.n_subs].fn = fn;
+    event_bus.subs[event_bus.n_subs].ud = ud;
+    event_bus.n_subs++;
 }
 
 void cn_events_reset(void)
 {
-    pthread_mutex_lock(&E.lock);
-    for (size_t i = 0; i < E.cap; i++)
-        for (chan_t *c = E.buckets[i], *next; c != NULL; c = next) {
+    pthread_mutex_lock(&event_bus.lock);
+    for (size_t i = 0; i < event_bus.cap; i++)
+        for (chan_t *c = event_bus.buckets[i], *next; c != NULL; c = next) {
             next = c->next;
             free(c);
         }
-    free(E.buckets);
-    E.buckets = NULL;
-    E.cap = E.count = 0;
-    E.n_subs = 0;
-    pthread_mutex_unlock(&E.lock);
+    free(event_bus.buckets);
+    event_bus.buckets = NULL;
+    event_bus.cap = event_bus.count = 0;
+    event_bus.n_subs = 0;
+    pthread_mutex_unlock(&event_bus.lock);
 }
 
 int cn_events_channel_valid(const char *channel)
@@ -127,7 +129,7 @@ int cn_events_channel_valid(const char *channel)
     return 1;
 }
 
-/* ---- the channel table (E.lock held) ---- */
+/* ---- the channel table (event_bus.lock held) ---- */
 
 static uint64_t hash_key(const char *tenant, const char *channel)
 {
@@ -137,10 +139,10 @@ static uint64_t hash_key(const char *tenant, const char *channel)
 
 static chan_t *find(const char *tenant, const char *channel, uint64_t h)
 {
-    if (E.cap == 0)
+    if (event_bus.cap == 0)
         return NULL;
     size_t tl = strlen(tenant);
-    for (chan_t *c = E.buckets[h & (E.cap - 1)]; c != NULL; c = c->next)
+    for (chan_t *c = event_bus.buckets[h & (event_bus.cap - 1)]; c != NULL; c = c->next)
         if (c->hash == h && c->tenant_len == tl && memcmp(c->key, tenant, tl) == 0 &&
             strcmp(c->key + tl + 1, channel) == 0)
             return c;
@@ -150,13 +152,13 @@ static chan_t *find(const char *tenant, const char *channel, uint64_t h)
 /* Forgets channels with nothing in flight (they are reloaded from the store on use). */
 static void forget_idle(void)
 {
-    for (size_t i = 0; i < E.cap; i++)
-        for (chan_t **pc = &E.buckets[i]; *pc != NULL;) {
+    for (size_t i = 0; i < event_bus.cap; i++)
+        for (chan_t **pc = &event_bus.buckets[i]; *pc != NULL;) {
             chan_t *c = *pc;
             if (c->seq == c->committed) {
                 *pc = c->next;
                 free(c);
-                E.count--;
+                event_bus.count--;
             } else {
                 pc = &c->next;
             }
@@ -165,24 +167,24 @@ static void forget_idle(void)
 
 static void insert(chan_t *c)
 {
-    if (E.count >= MAX_CACHED_CHANNELS)
+    if (event_bus.count >= MAX_CACHED_CHANNELS)
         forget_idle();
-    if (E.count + 1 > E.cap / 2) {
-        size_t cap = E.cap ? E.cap * 2 : 256;
+    if (event_bus.count + 1 > event_bus.cap / 2) {
+        size_t cap = event_bus.cap ? event_bus.cap * 2 : 256;
         chan_t **b = cn_calloc(cap, sizeof(chan_t *));
-        for (size_t i = 0; i < E.cap; i++)
-            for (chan_t *x = E.buckets[i], *next; x != NULL; x = next) {
+        for (size_t i = 0; i < event_bus.cap; i++)
+            for (chan_t *x = event_bus.buckets[i], *next; x != NULL; x = next) {
                 next = x->next;
                 x->next = b[x->hash & (cap - 1)];
                 b[x->hash & (cap - 1)] = x;
             }
-        free(E.buckets);
-        E.buckets = b;
-        E.cap = cap;
+        free(event_bus.buckets);
+        event_bus.buckets = b;
+        event_bus.cap = cap;
     }
-    c->next = E.buckets[c->hash & (E.cap - 1)];
-    E.buckets[c->hash & (E.cap - 1)] = c;
-    E.count++;
+    c->next = event_bus.buckets[c->hash & (event_bus.cap - 1)];
+    event_bus.buckets[c->hash & (event_bus.cap - 1)] = c;
+    event_bus.count++;
 }
 
 static void new_epoch(char out[CN_EPOCH_LEN + 1])
@@ -217,9 +219,9 @@ static chan_t *channel_for_publish(cn_store_t *s, const char *tenant, const char
                                    cn_err_t *err)
 {
     uint64_t h = hash_key(tenant, channel);
-    pthread_mutex_lock(&E.lock);
+    pthread_mutex_lock(&event_bus.lock);
     chan_t *c = find(tenant, channel, h);
-    pthread_mutex_unlock(&E.lock);
+    pthread_mutex_unlock(&event_bus.lock);
     if (c != NULL)
         return c;
     int64_t seq = 0;
@@ -239,22 +241,22 @@ static chan_t *channel_for_publish(cn_store_t *s, const char *tenant, const char
     memcpy(c->key, tenant, tl);
     c->key[tl] = '\n';
     memcpy(c->key + tl + 1, channel, cl + 1);
-    pthread_mutex_lock(&E.lock);
+    pthread_mutex_lock(&event_bus.lock);
     insert(c);
-    pthread_mutex_unlock(&E.lock);
+    pthread_mutex_unlock(&event_bus.lock);
     return c;
 }
 
 int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
                        char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
 {
-    pthread_mutex_lock(&E.lock);
+    pthread_mutex_lock(&event_bus.lock);
     chan_t *c = find(tenant, channel, hash_key(tenant, channel));
     if (c != NULL) {
         *seq = c->committed;
         memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
     }
-    pthread_mutex_unlock(&E.lock);
+    pthread_mutex_unlock(&event_bus.lock);
     if (c != NULL)
         return 0;
     *seq = 0;
@@ -360,19 +362,19 @@ static int write_position(cn_store_t *s, chan_t *c, int64_t now, cn_err_t *err)
                            " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
                            " DO UPDATE SET seq = excluded.seq",
                            args, 4, NULL, err);
-    int by_count = c->seq - E.history_count >= c->pruned_seq + PRUNE_EVERY;
+    int by_count = c->seq - event_bus.history_count >= c->pruned_seq + PRUNE_EVERY;
     if (rc == 0 && by_count) { /* a range of the primary key: no row outside it is read */
-        cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - E.history_count)};
+        cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - event_bus.history_count)};
         rc = cn_store_exec(s,
                            "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
                            " AND seq <= $3",
                            del, 3, NULL, err);
         if (rc == 0)
-            c->pruned_seq = c->seq - E.history_count;
+            c->pruned_seq = c->seq - event_bus.history_count;
     }
     if (rc == 0 && now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS) {
         /* events are in seq and time order: everything before the first young one goes */
-        cn_val_t del[] = {args[0], args[1], CN_VINT(now - E.history_age_ms)};
+        cn_val_t del[] = {args[0], args[1], CN_VINT(now - event_bus.history_age_ms)};
         rc = cn_store_exec(s,
                            "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
                            " AND seq < COALESCE((SELECT seq FROM realtime_events WHERE"
@@ -415,16 +417,16 @@ static void deliver(const staged_t *e)
     tenant[tl] = '\0';
     cn_event_t ev = {
         tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, c->epoch, e->at};
-    for (int i = 0; i < E.n_subs; i++)
-        if (strncmp(e->type, E.subs[i].prefix, E.subs[i].prefix_len) == 0)
-            E.subs[i].fn(&ev, E.subs[i].ud);
+    for (int i = 0; i < event_bus.n_subs; i++)
+        if (strncmp(e->type, event_bus.subs[i].prefix, event_bus.subs[i].prefix_len) == 0)
+            event_bus.subs[i].fn(&ev, event_bus.subs[i].ud);
 }
 
 static void end(cn_store_t *s, int committed)
 {
     if (staged.n == 0 || staged.store != s)
         return;
-    pthread_mutex_lock(&E.lock);
+    pthread_mutex_lock(&event_bus.lock);
     for (size_t i = 0; i < staged.n; i++) {
         chan_t *c = staged.v[i].ch;
         if (committed)
@@ -432,7 +434,7 @@ static void end(cn_store_t *s, int committed)
         else
             c->seq = c->committed;
     }
-    pthread_mutex_unlock(&E.lock);
+    pthread_mutex_unlock(&event_bus.lock);
     if (committed)
         for (size_t i = 0; i < staged.n; i++)
             deliver(&staged.v[i]);
@@ -480,7 +482,7 @@ int cn_events_replay(cn_store_t *s, const char *tenant, const char *channel, int
     if (since == pos->seq)
         return 0;
     cn_val_t args[] = {CN_VTEXT(tenant), CN_VTEXT(channel), CN_VINT(since),
-                       CN_VINT(cn_now_ms() - E.history_age_ms)};
+                       CN_VINT(cn_now_ms() - event_bus.history_age_ms)};
     cn_stmt_t *st;
     if ((rc = cn_store_query(s,
                              "SELECT seq, type, data, at FROM realtime_events WHERE tenant_id = $1"

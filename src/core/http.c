@@ -35,7 +35,7 @@ static struct {
     size_t bootstrap_len;
     char bootstrap_tenant[64];
     cn_proxies_t *proxies;
-} H;
+} pipeline;
 
 static int bootstrap_auth(cn_req_t *r);
 
@@ -82,11 +82,12 @@ void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
             n = sizeof(cn__req_int(r)->client_ip) - 1;
         memcpy(ip, host, n); /* on every request: no printf */
         ip[n] = '\0';
-        if (H.proxies != NULL) {
+        if (pipeline.proxies != NULL) {
             char xff[2048];
             size_t xl = forwarded_for(r, xff, sizeof(xff));
             if (xl > 0)
-                cn_proxies_client(H.proxies, host, xff, xl, ip, sizeof(cn__req_int(r)->client_ip));
+                cn_proxies_client(pipeline.proxies, host, xff, xl, ip,
+                                  sizeof(cn__req_int(r)->client_ip));
         }
     }
     size_t n = strlen(ip);
@@ -102,47 +103,49 @@ static int allow_authenticated(cn_req_t *r, const char *permission)
 
 void cn_http_set_limits(int ip_per_min, int user_per_min, int auth_per_min)
 {
-    H.rate_ip = cn_ratelimit_new(ip_per_min);
-    H.rate_user = cn_ratelimit_new(user_per_min);
-    H.rate_auth = cn_ratelimit_new(auth_per_min);
+    pipeline.rate_ip = cn_ratelimit_new(ip_per_min);
+    pipeline.rate_user = cn_ratelimit_new(user_per_min);
+    pipeline.rate_auth = cn_ratelimit_new(auth_per_min);
 }
 
 void cn_http_init(const cn_router_t *router, const char *cors_origins, const char *trusted_proxies)
 {
     char bad[64];
-    cn_proxies_parse(trusted_proxies, &H.proxies, bad, sizeof(bad)); /* validated with the config */
-    H.router = router;
-    H.auth = H.auth ? H.auth : bootstrap_auth;
-    H.authz = H.authz ? H.authz : allow_authenticated;
+    cn_proxies_parse(trusted_proxies, &pipeline.proxies, bad,
+                     sizeof(bad)); /* validated with the config */
+    pipeline.router = router;
+    pipeline.auth = pipeline.auth ? pipeline.auth : bootstrap_auth;
+    pipeline.authz = pipeline.authz ? pipeline.authz : allow_authenticated;
     char *copy = cn_strdup(cors_origins), *save = NULL;
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        H.cors_origins = cn_realloc(H.cors_origins, (H.n_cors + 1) * sizeof(char *));
-        H.cors_origins[H.n_cors++] = cn_strdup(tok);
+        pipeline.cors_origins =
+            cn_realloc(pipeline.cors_origins, (pipeline.n_cors + 1) * sizeof(char *));
+        pipeline.cors_origins[pipeline.n_cors++] = cn_strdup(tok);
     }
     free(copy);
 }
 
 void cn_http_free(void)
 {
-    for (size_t i = 0; i < H.n_cors; i++)
-        free(H.cors_origins[i]);
-    free(H.cors_origins);
-    free(H.bootstrap_token);
-    cn_proxies_free(H.proxies);
-    cn_ratelimit_free(H.rate_ip);
-    cn_ratelimit_free(H.rate_user);
-    cn_ratelimit_free(H.rate_auth);
-    memset(&H, 0, sizeof(H));
+    for (size_t i = 0; i < pipeline.n_cors; i++)
+        free(pipeline.cors_origins[i]);
+    free(pipeline.cors_origins);
+    free(pipeline.bootstrap_token);
+    cn_proxies_free(pipeline.proxies);
+    cn_ratelimit_free(pipeline.rate_ip);
+    cn_ratelimit_free(pipeline.rate_user);
+    cn_ratelimit_free(pipeline.rate_auth);
+    memset(&pipeline, 0, sizeof(pipeline));
 }
 
 void cn_set_auth_hook(cn_auth_fn fn)
 {
-    H.auth = fn;
+    pipeline.auth = fn;
 }
 
 void cn_set_authz_hook(cn_authz_fn fn)
 {
-    H.authz = fn;
+    pipeline.authz = fn;
 }
 
 static cn_session_revoked_fn session_revoked;
@@ -159,15 +162,15 @@ int cn_session_revoked(const char *session_id)
 
 void cn_set_after_write_hook(cn_after_write_fn fn)
 {
-    H.after_write = fn;
+    pipeline.after_write = fn;
 }
 
 void cn_auth_bootstrap_init(const char *token, const char *tenant_id)
 {
-    free(H.bootstrap_token);
-    H.bootstrap_token = token && token[0] ? cn_strdup(token) : NULL;
-    H.bootstrap_len = H.bootstrap_token ? strlen(H.bootstrap_token) : 0;
-    snprintf(H.bootstrap_tenant, sizeof(H.bootstrap_tenant), "%s", tenant_id);
+    free(pipeline.bootstrap_token);
+    pipeline.bootstrap_token = token && token[0] ? cn_strdup(token) : NULL;
+    pipeline.bootstrap_len = pipeline.bootstrap_token ? strlen(pipeline.bootstrap_token) : 0;
+    snprintf(pipeline.bootstrap_tenant, sizeof(pipeline.bootstrap_tenant), "%s", tenant_id);
 }
 
 /* ---- helpers over h2o ---- */
@@ -292,9 +295,9 @@ int cn_status_for(int code)
 
 static int origin_allowed(h2o_iovec_t origin)
 {
-    for (size_t i = 0; i < H.n_cors; i++)
-        if (strlen(H.cors_origins[i]) == origin.len &&
-            memcmp(H.cors_origins[i], origin.base, origin.len) == 0)
+    for (size_t i = 0; i < pipeline.n_cors; i++)
+        if (strlen(pipeline.cors_origins[i]) == origin.len &&
+            memcmp(pipeline.cors_origins[i], origin.base, origin.len) == 0)
             return 1;
     return 0;
 }
@@ -364,8 +367,8 @@ static int may_write(cn_method_t m);
 static int note_answer(cn_req_t *r, int status)
 {
     unit.status = status;
-    if (status >= 400 || H.after_write == NULL || !may_write(r->method) || r->route == NULL ||
-        r->route->no_write || H.after_write(r) == 0)
+    if (status >= 400 || pipeline.after_write == NULL || !may_write(r->method) ||
+        r->route == NULL || r->route->no_write || pipeline.after_write(r) == 0)
         return 0;
     cn__req_int(r)->responded = 0;
     memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
@@ -540,7 +543,7 @@ static int bootstrap_auth(cn_req_t *r)
     h2o_iovec_t v = header_value(r->h, H2O_TOKEN_AUTHORIZATION);
     if (v.len == 0)
         return cn_fail(r, CN_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
-    if (H.bootstrap_token == NULL)
+    if (pipeline.bootstrap_token == NULL)
         return cn_fail(r, CN_EUNAUTH,
                        "no credentials are accepted: CAIRN_BOOTSTRAP_TOKEN is unset");
     if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0)
@@ -548,9 +551,10 @@ static int bootstrap_auth(cn_req_t *r)
     const char *tok = v.base + 7;
     size_t len = v.len - 7;
     /* constant time over the expected length; the length itself is not secret */
-    if (len != H.bootstrap_len || sodium_memcmp(tok, H.bootstrap_token, len) != 0)
+    if (len != pipeline.bootstrap_len || sodium_memcmp(tok, pipeline.bootstrap_token, len) != 0)
         return cn_fail_typed(r, CN_EUNAUTH, "token-invalid", "the bearer token is not valid");
-    snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", H.bootstrap_tenant);
+    snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s",
+             pipeline.bootstrap_tenant);
     snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");
     r->principal.is_operator = 1;
     r->principal.authenticated = 1;
@@ -588,10 +592,11 @@ static int check_ip_limit(cn_req_t *r)
 {
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
-    if (within_limit(r, H.rate_ip, "ip", ip) != CN_NEXT)
+    if (within_limit(r, pipeline.rate_ip, "ip", ip) != CN_NEXT)
         return CN_OK;
-    return r->route == NULL || !r->route->rate_auth ? CN_NEXT
-                                                    : within_limit(r, H.rate_auth, "sign-in", ip);
+    return r->route == NULL || !r->route->rate_auth
+               ? CN_NEXT
+               : within_limit(r, pipeline.rate_auth, "sign-in", ip);
 }
 
 static int answer_options(cn_req_t *r, unsigned allow_mask)
@@ -678,8 +683,8 @@ static int route_request(cn_req_t *r)
     h2o_req_t *req = r->h;
     size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
     char *scratch = h2o_mem_alloc_pool(&req->pool, path_len + 1);
-    int rc =
-        cn_router_match(H.router, r->method, req->input.path.base, path_len, scratch, &r->match);
+    int rc = cn_router_match(pipeline.router, r->method, req->input.path.base, path_len, scratch,
+                             &r->match);
     if (rc == CN_EINVAL)
         return problem(r, 400, "the path has a malformed percent-escape");
     if (rc != 0) {
@@ -812,14 +817,14 @@ static int authenticate(cn_req_t *r)
 {
     if (r->route->permission == NULL)
         return CN_NEXT;
-    int rc = H.auth(r);
+    int rc = pipeline.auth(r);
     if (rc != 0) /* a refused CSRF check is 403; everything else is "who are you?" */
         return problem(r, rc == CN_EFORBIDDEN ? 403 : 401, r->err.msg);
     char who[160];
     snprintf(who, sizeof(who), "%s/%s", r->principal.tenant_id, r->principal.subject);
-    if (within_limit(r, H.rate_user, "user", who) != CN_NEXT)
+    if (within_limit(r, pipeline.rate_user, "user", who) != CN_NEXT)
         return CN_OK;
-    if (H.authz(r, r->route->permission) != 0) {
+    if (pipeline.authz(r, r->route->permission) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "this needs the permission %s", r->route->permission);
         return problem(r, 403, r->err.msg[0] ? r->err.msg : detail);
@@ -829,12 +834,12 @@ static int authenticate(cn_req_t *r)
 
 int cn_req_authenticate(cn_req_t *r)
 {
-    return H.auth(r);
+    return pipeline.auth(r);
 }
 
 int cn_req_allowed(cn_req_t *r, const char *permission)
 {
-    return H.authz(r, permission);
+    return pipeline.authz(r, permission);
 }
 
 /* Runs the authentication or the permission hook on a request made up for the purpose:
@@ -857,11 +862,11 @@ static int outside_request(cn_store_t *s, const char *token, size_t len, cn_prin
         memcpy(v, "Bearer ", 7);
         memcpy(v + 7, token, len);
         h2o_add_header(&req.pool, &req.headers, H2O_TOKEN_AUTHORIZATION, NULL, v, len + 7);
-        if ((rc = H.auth(r)) == 0)
+        if ((rc = pipeline.auth(r)) == 0)
             *p = r->principal;
     } else {
         r->principal = *p;
-        rc = H.authz(r, permission);
+        rc = pipeline.authz(r, permission);
     }
     if (rc != 0 && err != NULL)
         cn_err_set(err, rc, "%s", r->err.msg[0] ? r->err.msg : "not allowed");

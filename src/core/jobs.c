@@ -1,19 +1,18 @@
 /*
- * The durable job queue (see jobs.h): the jobs table, the worker threads, the admin API
- * and the functions behind `cairn jobs`. A worker turn is two write transactions: a short
- * one that claims a batch of due jobs (state running, a lease, attempts + 1), then one
- * that runs them, each job a unit of work (a savepoint) holding the handler's writes and
- * the job's fenced "done" mark, so a job's database effects commit exactly once. This
- * file must never run a handler while holding its own mutex, wait for anything while a
- * transaction is open, or block in a store hook.
+ * The durable job queue's engine (see jobs.h): enqueueing, the worker threads that claim
+ * and run jobs, retries, dead letters and the queue's metrics (its module and routes are
+ * in jobs_api.c, the output of `cairn jobs` in jobs_cli.c). A worker turn is two write
+ * transactions: a short one that claims a batch of due jobs (state running, a lease,
+ * attempts + 1), then one that runs them, each job a unit of work (a savepoint) holding
+ * the handler's writes and the job's fenced "done" mark, so a job's database effects
+ * commit exactly once. This file must never run a handler while holding its own mutex,
+ * wait for anything while a transaction is open, or block in a store hook.
  */
 #include "core/jobs.h"
-#include "core/http.h"
 #include "store/store_int.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/module.h"
-#include "core/page.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,8 +30,6 @@
 static const double run_time_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 static const cn_hist_bounds_t run_time_bounds = {run_time_le, CN_ARRAY_SIZE(run_time_le)};
-
-static const char *const job_states[] = {"queued", "running", "done", "dead", NULL};
 
 /* A registered job type and its metrics (updated by every worker: atomic adds). */
 typedef struct {
@@ -65,7 +62,7 @@ static struct {
     int collector_added;
 
     int64_t last_reclaim_ms, last_purge_ms; /* atomics: maintenance gates */
-} J = {.mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
+} job_queue = {.mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 
@@ -74,15 +71,15 @@ static void cv_init(void)
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&J.cv, &a);
+    pthread_cond_init(&job_queue.cv, &a);
     pthread_condattr_destroy(&a);
 }
 
 static type_entry_t *find_type(const char *name)
 {
-    for (size_t i = 0; i < J.n_types; i++)
-        if (strcmp(J.types[i].type->name, name) == 0)
-            return &J.types[i];
+    for (size_t i = 0; i < job_queue.n_types; i++)
+        if (strcmp(job_queue.types[i].type->name, name) == 0)
+            return &job_queue.types[i];
     return NULL;
 }
 
@@ -111,10 +108,10 @@ static int64_t clock_ms(void)
 static void wake(void)
 {
     pthread_once(&cv_once, cv_init);
-    pthread_mutex_lock(&J.mu);
-    J.wake_gen++;
-    pthread_cond_signal(&J.cv);
-    pthread_mutex_unlock(&J.mu);
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.wake_gen++;
+    pthread_cond_signal(&job_queue.cv);
+    pthread_mutex_unlock(&job_queue.mu);
 }
 
 /* Jobs enqueued by this thread in the open transaction, one bit per depth of unit of work
@@ -222,8 +219,8 @@ static int enqueue_slot(cn_store_t *s, const type_entry_t *t, int64_t slot, cn_e
 
 int cn_jobs_schedule_recurring(cn_store_t *s, int64_t now_ms, cn_err_t *err)
 {
-    for (size_t i = 0; i < J.n_types; i++) {
-        const type_entry_t *t = &J.types[i];
+    for (size_t i = 0; i < job_queue.n_types; i++) {
+        const type_entry_t *t = &job_queue.types[i];
         if (t->type->every_ms <= 0)
             continue;
         int rc = enqueue_slot(s, t, now_ms / t->type->every_ms, err);
@@ -334,7 +331,7 @@ static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t 
     cn_stmt_finish(st);
     if (rc < 0)
         return rc;
-    cn_val_t b[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(CLAIM_MAX - *n)};
+    cn_val_t b[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(CLAIM_MAX - *n)};
     return fetch_claimed(
         s,
         "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
@@ -346,14 +343,14 @@ static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t 
 static int purge_done(cn_store_t *s, int64_t now, cn_err_t *err)
 {
     /* run_at <= finished_at, so the (state, run_at) index bounds the scan */
-    cn_val_t a[] = {CN_VINT(now - J.retention_ms), CN_VINT(PURGE_ROWS)};
+    cn_val_t a[] = {CN_VINT(now - job_queue.retention_ms), CN_VINT(PURGE_ROWS)};
     int64_t n = 0;
     int rc = cn_store_exec(s,
                            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
                            " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
                            a, 2, &n, err);
     if (rc == 0 && n == PURGE_ROWS) /* behind: the next claim purges again */
-        __atomic_store_n(&J.last_purge_ms, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&job_queue.last_purge_ms, 0, __ATOMIC_RELAXED);
     return rc;
 }
 
@@ -362,16 +359,17 @@ static int claim(cn_store_t *s, int64_t now, int max, claimed_t *out, int *n, cn
 {
     *n = 0;
     int rc = cn_store_batch_begin(s, err);
-    int64_t every = J.lease_ms / 2 < 1000 ? J.lease_ms / 2 : 1000;
-    if (rc == 0 && gate(&J.last_reclaim_ms, now, every)) {
+    int64_t every = job_queue.lease_ms / 2 < 1000 ? job_queue.lease_ms / 2 : 1000;
+    if (rc == 0 && gate(&job_queue.last_reclaim_ms, now, every)) {
         rc = reclaim(s, now, out, n, err);
         if (rc == 0)
             rc = cn_jobs_schedule_recurring(s, now, err);
     }
-    if (rc == 0 && J.retention_ms > 0 && gate(&J.last_purge_ms, now, PURGE_EVERY_MS))
+    if (rc == 0 && job_queue.retention_ms > 0 &&
+        gate(&job_queue.last_purge_ms, now, PURGE_EVERY_MS))
         rc = purge_done(s, now, err);
     if (rc == 0 && *n < max) {
-        cn_val_t a[] = {CN_VINT(now), CN_VINT(now + J.lease_ms), CN_VINT(max - *n)};
+        cn_val_t a[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(max - *n)};
         rc = fetch_claimed(s,
                            "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                            " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
@@ -412,8 +410,9 @@ static int record_failure(cn_store_t *s, claimed_t *c, int64_t now, cn_err_t *er
     int dead = c->attempt >= c->max_attempts;
     uint64_t rnd;
     cn_random(&rnd, sizeof(rnd));
-    int64_t run_at =
-        dead ? now : now + cn_jobs_backoff_ms(c->attempt, J.backoff_ms, J.backoff_max_ms, rnd);
+    int64_t run_at = dead ? now
+                          : now + cn_jobs_backoff_ms(c->attempt, job_queue.backoff_ms,
+                                                     job_queue.backoff_max_ms, rnd);
     cn_val_t a[] = {CN_VTEXT(c->id),
                     CN_VINT(c->attempt),
                     CN_VTEXT(dead ? "dead" : "queued"),
@@ -651,10 +650,10 @@ static void *worker_main(void *arg)
     cn_store_t *s = arg;
     int64_t failing_since = 0;
     for (;;) {
-        pthread_mutex_lock(&J.mu);
-        uint64_t seen = J.wake_gen;
-        int stop = J.stopping;
-        pthread_mutex_unlock(&J.mu);
+        pthread_mutex_lock(&job_queue.mu);
+        uint64_t seen = job_queue.wake_gen;
+        int stop = job_queue.stopping;
+        pthread_mutex_unlock(&job_queue.mu);
         if (stop)
             break;
         cn_err_t err = {0};
@@ -671,7 +670,7 @@ static void *worker_main(void *arg)
             wake();
             continue;
         }
-        int64_t wait_ms = J.poll_ms;
+        int64_t wait_ms = job_queue.poll_ms;
         if (failing_since == 0) {
             int64_t due = next_due(s), in = due == INT64_MAX ? wait_ms : due - cn_now_ms();
             if (in < wait_ms)
@@ -685,22 +684,22 @@ static void *worker_main(void *arg)
         until.tv_nsec += (wait_ms % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000)
             until.tv_sec++, until.tv_nsec -= 1000000000;
-        pthread_mutex_lock(&J.mu);
-        while (!J.stopping && J.wake_gen == seen)
-            if (pthread_cond_timedwait(&J.cv, &J.mu, &until) != 0)
+        pthread_mutex_lock(&job_queue.mu);
+        while (!job_queue.stopping && job_queue.wake_gen == seen)
+            if (pthread_cond_timedwait(&job_queue.cv, &job_queue.mu, &until) != 0)
                 break;
-        pthread_mutex_unlock(&J.mu);
+        pthread_mutex_unlock(&job_queue.mu);
     }
     return NULL;
 }
 
 static int open_store(cn_store_t **out, cn_err_t *err)
 {
-    cn_store_opts_t opts = {.data_dir = J.data_dir,
-                            .synchronous_full = J.synchronous_full,
-                            .busy_timeout_ms = J.busy_timeout_ms,
-                            .cache_bytes = J.cache_bytes,
-                            .write_cache_bytes = J.write_cache_bytes,
+    cn_store_opts_t opts = {.data_dir = job_queue.data_dir,
+                            .synchronous_full = job_queue.synchronous_full,
+                            .busy_timeout_ms = job_queue.busy_timeout_ms,
+                            .cache_bytes = job_queue.cache_bytes,
+                            .write_cache_bytes = job_queue.write_cache_bytes,
                             .manual_checkpoint = 1};
     return cn_store_open(&opts, out, err);
 }
@@ -708,35 +707,35 @@ static int open_store(cn_store_t **out, cn_err_t *err)
 int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *err)
 {
     pthread_once(&cv_once, cv_init);
-    if (J.n_threads > 0) /* workers read the type table */
+    if (job_queue.n_threads > 0) /* workers read the type table */
         return cn_err_set(err, CN_ERR, "the job queue is already running");
-    J.n_types = 0;
+    job_queue.n_types = 0;
     for (const cn_app_t *const *a = apps; *a; a++)
         for (const cn_job_type_t *t = (*a)->jobs; t && t->name; t++) {
             if (find_type(t->name) != NULL)
                 return cn_err_set(err, CN_EINVAL, "module %s: job type %s is declared twice",
                                   (*a)->name, t->name);
-            if (J.n_types == MAX_TYPES || t->run == NULL)
+            if (job_queue.n_types == MAX_TYPES || t->run == NULL)
                 return cn_err_set(err, CN_EINVAL, "module %s: job type %s: %s", (*a)->name, t->name,
                                   t->run ? "too many job types" : "no handler");
-            type_entry_t *e = &J.types[J.n_types++];
+            type_entry_t *e = &job_queue.types[job_queue.n_types++];
             memset(e, 0, sizeof(*e));
             e->type = t;
             e->max_attempts = t->max_attempts > 0 ? t->max_attempts : cfg->jobs_max_attempts;
         }
-    J.workers = cfg->jobs_workers;
-    J.lease_ms = cfg->jobs_lease_ms;
-    J.poll_ms = cfg->jobs_poll_ms;
-    J.backoff_ms = cfg->jobs_backoff_ms;
-    J.backoff_max_ms = cfg->jobs_backoff_max_ms;
-    J.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
-    free(J.data_dir);
-    J.data_dir = cn_strdup(cfg->data_dir);
-    J.synchronous_full = cfg->synchronous_full;
-    J.busy_timeout_ms = cfg->busy_timeout_ms;
-    J.cache_bytes = cfg->store_cache_bytes;
-    J.write_cache_bytes = cfg->store_write_cache_bytes;
-    J.last_reclaim_ms = J.last_purge_ms = 0;
+    job_queue.workers = cfg->jobs_workers;
+    job_queue.lease_ms = cfg->jobs_lease_ms;
+    job_queue.poll_ms = cfg->jobs_poll_ms;
+    job_queue.backoff_ms = cfg->jobs_backoff_ms;
+    job_queue.backoff_max_ms = cfg->jobs_backoff_max_ms;
+    job_queue.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
+    free(job_queue.data_dir);
+    job_queue.data_dir = cn_strdup(cfg->data_dir);
+    job_queue.synchronous_full = cfg->synchronous_full;
+    job_queue.busy_timeout_ms = cfg->busy_timeout_ms;
+    job_queue.cache_bytes = cfg->store_cache_bytes;
+    job_queue.write_cache_bytes = cfg->store_write_cache_bytes;
+    job_queue.last_reclaim_ms = job_queue.last_purge_ms = 0;
     cn_store_add_hook(&jobs_hook);
     return 0;
 }
@@ -756,23 +755,23 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
         cn_store_close(s);
         return rc;
     }
-    pthread_mutex_lock(&J.metrics_mu);
-    J.metrics_store = s; /* kept for scrapes */
-    pthread_mutex_unlock(&J.metrics_mu);
-    if (!J.collector_added) {
+    pthread_mutex_lock(&job_queue.metrics_mu);
+    job_queue.metrics_store = s; /* kept for scrapes */
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    if (!job_queue.collector_added) {
         cn_metrics_add_collector(collect, NULL);
-        J.collector_added = 1;
+        job_queue.collector_added = 1;
     }
-    for (int i = 0; i < J.workers && i < MAX_WORKERS; i++) {
-        if ((rc = open_store(&J.stores[i], err)) != 0)
+    for (int i = 0; i < job_queue.workers && i < MAX_WORKERS; i++) {
+        if ((rc = open_store(&job_queue.stores[i], err)) != 0)
             break;
-        cn_store_set_batching(J.stores[i], 1);
-        if (pthread_create(&J.threads[i], NULL, worker_main, J.stores[i]) != 0) {
-            cn_store_close(J.stores[i]);
+        cn_store_set_batching(job_queue.stores[i], 1);
+        if (pthread_create(&job_queue.threads[i], NULL, worker_main, job_queue.stores[i]) != 0) {
+            cn_store_close(job_queue.stores[i]);
             rc = cn_err_set(err, CN_ERR, "cannot start job worker %d", i);
             break;
         }
-        J.n_threads++;
+        job_queue.n_threads++;
     }
     if (rc != 0)
         cn_jobs_stop();
@@ -782,25 +781,25 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
 void cn_jobs_stop(void)
 {
     pthread_once(&cv_once, cv_init);
-    pthread_mutex_lock(&J.mu);
-    J.stopping = 1;
-    pthread_cond_broadcast(&J.cv);
-    pthread_mutex_unlock(&J.mu);
-    for (int i = 0; i < J.n_threads; i++) {
-        pthread_join(J.threads[i], NULL);
-        cn_store_close(J.stores[i]);
-        J.stores[i] = NULL;
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.stopping = 1;
+    pthread_cond_broadcast(&job_queue.cv);
+    pthread_mutex_unlock(&job_queue.mu);
+    for (int i = 0; i < job_queue.n_threads; i++) {
+        pthread_join(job_queue.threads[i], NULL);
+        cn_store_close(job_queue.stores[i]);
+        job_queue.stores[i] = NULL;
     }
-    J.n_threads = 0;
-    free(J.data_dir);
-    J.data_dir = NULL;
-    pthread_mutex_lock(&J.metrics_mu);
-    cn_store_close(J.metrics_store);
-    J.metrics_store = NULL;
-    pthread_mutex_unlock(&J.metrics_mu);
-    pthread_mutex_lock(&J.mu);
-    J.stopping = 0;
-    pthread_mutex_unlock(&J.mu);
+    job_queue.n_threads = 0;
+    free(job_queue.data_dir);
+    job_queue.data_dir = NULL;
+    pthread_mutex_lock(&job_queue.metrics_mu);
+    cn_store_close(job_queue.metrics_store);
+    job_queue.metrics_store = NULL;
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    pthread_mutex_lock(&job_queue.mu);
+    job_queue.stopping = 0;
+    pthread_mutex_unlock(&job_queue.mu);
 }
 
 /* ---- metrics ---- */
@@ -811,10 +810,10 @@ static void collect(cn_buf_t *out, void *data)
     uint64_t depth[MAX_TYPES][3] = {{0}};
     cn_buf_lit(out, "# HELP cairn_jobs Jobs waiting, running or dead, by type and state.\n"
                     "# TYPE cairn_jobs gauge\n");
-    pthread_mutex_lock(&J.metrics_mu);
+    pthread_mutex_lock(&job_queue.metrics_mu);
     cn_stmt_t *st;
-    if (J.metrics_store != NULL &&
-        cn_store_query(J.metrics_store,
+    if (job_queue.metrics_store != NULL &&
+        cn_store_query(job_queue.metrics_store,
                        "SELECT name, state, count(*) FROM jobs"
                        " WHERE state IN ('queued', 'running', 'dead') GROUP BY name, state",
                        NULL, 0, &st, NULL) == 0) {
@@ -823,26 +822,27 @@ static void collect(cn_buf_t *out, void *data)
             const type_entry_t *t = find_type(name);
             int k = strcmp(state, "queued") == 0 ? 0 : strcmp(state, "running") == 0 ? 1 : 2;
             if (t != NULL)
-                depth[t - J.types][k] = (uint64_t)cn_stmt_int(st, 2);
+                depth[t - job_queue.types][k] = (uint64_t)cn_stmt_int(st, 2);
             else /* a type this binary does not know */
                 cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %lld\n", name, state,
                                (long long)cn_stmt_int(st, 2));
         }
         cn_stmt_finish(st);
     }
-    pthread_mutex_unlock(&J.metrics_mu);
-    for (size_t i = 0; i < J.n_types; i++)
+    pthread_mutex_unlock(&job_queue.metrics_mu);
+    for (size_t i = 0; i < job_queue.n_types; i++)
         for (int k = 0; k < 3; k++)
             cn_buf_appendf(out, "cairn_jobs{name=\"%s\",state=\"%s\"} %llu\n",
-                           J.types[i].type->name, shown[k], (unsigned long long)depth[i][k]);
+                           job_queue.types[i].type->name, shown[k],
+                           (unsigned long long)depth[i][k]);
 
     cn_buf_lit(out, "# HELP cairn_job_run_seconds Job run time (handler and done mark) by type.\n"
                     "# TYPE cairn_job_run_seconds histogram\n");
-    for (size_t i = 0; i < J.n_types; i++) {
+    for (size_t i = 0; i < job_queue.n_types; i++) {
         char labels[256];
-        snprintf(labels, sizeof(labels), "name=\"%s\"", J.types[i].type->name);
+        snprintf(labels, sizeof(labels), "name=\"%s\"", job_queue.types[i].type->name);
         cn_hist_render(out, "cairn_job_run_seconds", labels, &run_time_bounds,
-                       &J.types[i].run_time);
+                       &job_queue.types[i].run_time);
     }
     static const struct {
         const char *name, *help;
@@ -857,14 +857,15 @@ static void collect(cn_buf_t *out, void *data)
     for (size_t c = 0; c < CN_ARRAY_SIZE(counters); c++) {
         cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
                        counters[c].name);
-        for (size_t i = 0; i < J.n_types; i++)
-            cn_buf_appendf(out, "%s{name=\"%s\"} %llu\n", counters[c].name, J.types[i].type->name,
-                           (unsigned long long)peek(
-                               (const uint64_t *)((const char *)&J.types[i] + counters[c].off)));
+        for (size_t i = 0; i < job_queue.n_types; i++)
+            cn_buf_appendf(
+                out, "%s{name=\"%s\"} %llu\n", counters[c].name, job_queue.types[i].type->name,
+                (unsigned long long)peek(
+                    (const uint64_t *)((const char *)&job_queue.types[i] + counters[c].off)));
     }
 }
 
-/* ---- admin functions (API and CLI) ---- */
+/* ---- admin functions (the API, the CLI, long jobs) ---- */
 
 int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err_t *err)
 {
@@ -872,7 +873,7 @@ int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err
     if (text == NULL)
         return cn_err_set(err, CN_ERR, "out of memory");
     int64_t now = cn_now_ms();
-    cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + J.lease_ms)};
+    cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + job_queue.lease_ms)};
     int64_t n = 0;
     int rc = cn_store_exec(s,
                            "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
@@ -883,14 +884,6 @@ int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err
     if (rc == 0 && n == 0)
         rc = cn_err_set(err, CN_ENOTFOUND, "no job %s", id);
     return rc;
-}
-
-int cn_jobs_state_valid(const char *state)
-{
-    for (const char *const *s = job_states; *s; s++)
-        if (strcmp(*s, state) == 0)
-            return 1;
-    return 0;
 }
 
 int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t *err)
@@ -932,274 +925,3 @@ int cn_jobs_purge(cn_store_t *s, const char *state, int64_t before_ms, int64_t *
     cn_val_t a[] = {CN_VTEXT(state), CN_VINT(before_ms)};
     return cn_store_exec(s, "DELETE FROM jobs WHERE state = $1 AND finished_at < $2", a, 2, n, err);
 }
-
-#define JOB_COLUMNS                                                                                \
-    "id, tenant_id, name, state, attempts, max_attempts, run_at, lease_until, unique_key,"         \
-    " every_ms, last_error, payload, created_at, updated_at, finished_at, progress"
-
-/* Writes the job in the current row of st (JOB_COLUMNS) as a JSON object. */
-static void write_job(cn_jw_t *w, cn_stmt_t *st, int with_tenant)
-{
-    static const char *const names[] = {"id",         "tenant_id",    "name",        "state",
-                                        "attempts",   "max_attempts", "run_at",      "lease_until",
-                                        "unique_key", "every_ms",     "last_error",  "payload",
-                                        "created_at", "updated_at",   "finished_at", "progress"};
-    cn_jw_object(w);
-    for (int c = 0; c < (int)CN_ARRAY_SIZE(names); c++) {
-        if (c == 1 && !with_tenant)
-            continue;
-        cn_jw_key(w, names[c]);
-        size_t len;
-        const char *t = cn_stmt_text(st, c, &len);
-        if (cn_stmt_is_null(st, c)) {
-            cn_jw_null(w);
-        } else if (c == 11 || c == 15) { /* payload, progress: JSON text */
-            w->after_key = 0;
-            cn_buf_append(w->b, t, len);
-        } else if (c == 4 || c == 5 || c == 6 || c == 7 || c == 9 || (c >= 12 && c <= 14)) {
-            cn_jw_int(w, cn_stmt_int(st, c));
-        } else {
-            cn_jw_str(w, t, len);
-        }
-    }
-    cn_jw_end(w);
-}
-
-int cn_jobs_print_list(cn_store_t *s, const char *state, const char *name, int64_t limit, FILE *out,
-                       cn_err_t *err)
-{
-    cn_val_t a[] = {state ? CN_VTEXT(state) : CN_VNULL, name ? CN_VTEXT(name) : CN_VNULL,
-                    CN_VINT(limit)};
-    cn_stmt_t *st;
-    int rc = cn_store_query(s,
-                            "SELECT id, state, name, attempts, max_attempts, run_at, tenant_id,"
-                            " last_error FROM jobs WHERE ($1 IS NULL OR state = $1)"
-                            " AND ($2 IS NULL OR name = $2) ORDER BY id DESC LIMIT $3",
-                            a, 3, &st, err);
-    if (rc != 0)
-        return rc;
-    fprintf(out, "%-36s  %-7s  %-24s  %-8s  %-24s  %-36s  %s\n", "ID", "STATE", "NAME", "ATTEMPTS",
-            "RUN AT", "TENANT", "LAST ERROR");
-    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
-        char at[40], tries[24];
-        cn_format_rfc3339(cn_stmt_int(st, 5), at);
-        snprintf(tries, sizeof(tries), "%lld/%lld", (long long)cn_stmt_int(st, 3),
-                 (long long)cn_stmt_int(st, 4));
-        const char *tenant = cn_stmt_text(st, 6, NULL), *last = cn_stmt_text(st, 7, NULL);
-        fprintf(out, "%-36s  %-7s  %-24s  %-8s  %-24s  %-36s  %.120s\n", cn_stmt_text(st, 0, NULL),
-                cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL), tries, at,
-                tenant ? tenant : "-", last ? last : "");
-    }
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
-}
-
-int cn_jobs_print_one(cn_store_t *s, const char *id, FILE *out, cn_err_t *err)
-{
-    cn_val_t a[] = {CN_VTEXT(id)};
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", a, 1, &st, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    if (rc == CN_ROW) {
-        cn_buf_t b = {0};
-        cn_jw_t w;
-        cn_jw_init(&w, &b);
-        write_job(&w, st, 1);
-        fprintf(out, "%.*s\n", (int)b.len, b.data);
-        cn_buf_free(&b);
-    }
-    cn_stmt_finish(st);
-    return rc == CN_ROW ? 0 : rc == CN_DONE ? cn_err_set(err, CN_ENOTFOUND, "no job %s", id) : rc;
-}
-
-/* ---- API ---- */
-
-static const cn_field_t list_fields[] = {
-    {"state", CN_T_STRING, .enum_values = job_states},
-    {"name", CN_T_STRING, .min_len = 1, .max_len = 100, .description = "job type"},
-    {"limit", CN_T_INTEGER, .has_min = 1, .min = 1, .has_max = 1, .max = CN_PAGE_MAX,
-     .description = "Page size (default 50)"},
-    {"cursor", CN_T_STRING, .max_len = 128, .description = "next_cursor of the previous page"},
-    {0},
-};
-static const cn_schema_t list_query = {"JobListQuery", list_fields};
-
-static int list_jobs(cn_req_t *r)
-{
-    const char *state = json_string_value(json_object_get(r->query, "state"));
-    const char *name = json_string_value(json_object_get(r->query, "name"));
-    cn_page_t page;
-    int rc = cn_page_begin(r, &page);
-    if (rc != 0)
-        return rc;
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(page.after[0] ? page.after : "~"),
-                    state ? CN_VTEXT(state) : CN_VNULL, name ? CN_VTEXT(name) : CN_VNULL,
-                    CN_VINT(page.limit + 1)};
-    cn_stmt_t *st;
-    if ((rc = cn_store_query(r->store,
-                             "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant_id = $1 AND id < $2"
-                             " AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR name = $4)"
-                             " ORDER BY id DESC LIMIT $5",
-                             a, CN_ARRAY_SIZE(a), &st, &r->err)) != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
-        size_t len;
-        const char *id = cn_stmt_text(st, 0, &len);
-        write_job(&page.w, st, 0);
-        cn_page_item(&page, id, len);
-    }
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    cn_page_end_items(&page);
-    /* counts by state for the same selection, whatever the state filter */
-    int64_t counts[4] = {0};
-    cn_val_t c[] = {CN_VTEXT(cn_req_tenant(r)), name ? CN_VTEXT(name) : CN_VNULL};
-    if ((rc = cn_store_query(r->store,
-                             "SELECT state, count(*) FROM jobs WHERE tenant_id = $1"
-                             " AND ($2 IS NULL OR name = $2) GROUP BY state",
-                             c, 2, &st, &r->err)) != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-        for (int k = 0; k < 4; k++)
-            if (strcmp(cn_stmt_text(st, 0, NULL), job_states[k]) == 0)
-                counts[k] = cn_stmt_int(st, 1);
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    cn_jw_key(&page.w, "counts");
-    cn_jw_object(&page.w);
-    for (int k = 0; k < 4; k++) {
-        cn_jw_key(&page.w, job_states[k]);
-        cn_jw_int(&page.w, counts[k]);
-    }
-    cn_jw_end(&page.w);
-    cn_jw_end(&page.w);
-    return cn_reply_json_buf(r, 200);
-}
-
-static int reply_job(cn_req_t *r, int status)
-{
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(cn_req_param(r, "id"))};
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant_id = $1 AND id = $2", a,
-                            2, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, &r->err);
-    if (rc == CN_ROW) {
-        cn_jw_t w;
-        cn_jw_init(&w, cn_reply_buffer(r));
-        write_job(&w, st, 0);
-    }
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    if (rc != CN_ROW)
-        return cn_fail(r, CN_ENOTFOUND, "no job with this id");
-    return cn_reply_json_buf(r, status);
-}
-
-static int get_job(cn_req_t *r)
-{
-    return reply_job(r, 200);
-}
-
-static int retry_job(cn_req_t *r)
-{
-    int rc = cn_jobs_retry(r->store, cn_req_tenant(r), cn_req_param(r, "id"), &r->err);
-    return rc != 0 ? rc : reply_job(r, 200);
-}
-
-/* The answers (write_job, list_jobs). */
-static const cn_field_t job_fields[] = {
-    {"id", CN_T_STRING, .required = 1, .format = CN_FMT_UUID},
-    {"name", CN_T_STRING, .required = 1, .description = "The job type (\"notes.analyse\")"},
-    {"state", CN_T_STRING, .required = 1, .enum_values = job_states},
-    {"attempts", CN_T_INTEGER, .required = 1},
-    {"max_attempts", CN_T_INTEGER, .required = 1},
-    CN_R_TIME("run_at"),
-    CN_R_TIME_OR_NULL("lease_until"),
-    {"unique_key", CN_T_STRING, .required = 1, .nullable = 1},
-    {"every_ms", CN_T_INTEGER, .required = 1, .description = "Repeat period; 0: runs once"},
-    {"last_error", CN_T_STRING, .required = 1, .nullable = 1},
-    {"payload", CN_T_OBJECT, .required = 1, .description = "The job's input, as enqueued"},
-    CN_R_TIME("created_at"),
-    CN_R_TIME("updated_at"),
-    CN_R_TIME_OR_NULL("finished_at"),
-    {"progress", CN_T_OBJECT, .required = 1, .nullable = 1,
-     .description = "What the handler last reported, if anything"},
-    {0},
-};
-static const cn_schema_t job_schema = {"Job", job_fields};
-static const cn_field_t count_fields[] = {
-    {"queued", CN_T_INTEGER, .required = 1},
-    {"running", CN_T_INTEGER, .required = 1},
-    {"done", CN_T_INTEGER, .required = 1},
-    {"dead", CN_T_INTEGER, .required = 1},
-    {0},
-};
-static const cn_schema_t count_schema = {"JobCounts", count_fields};
-static const cn_field_t job_list_fields[] = {
-    CN_PAGE_FIELDS(&job_schema),
-    CN_R_OBJECT("counts", &count_schema),
-    {0},
-};
-static const cn_schema_t job_list_schema = {"JobList", job_list_fields};
-
-static const cn_route_t routes[] = {
-    {CN_GET, "/api/v1/jobs", list_jobs, "jobs.manage", .query = &list_query,
-     .summary = "List the tenant's jobs, newest first, with counts by state",
-     .response = &job_list_schema, .operation = "jobs.list"},
-    {CN_GET, "/api/v1/jobs/{id}", get_job, "jobs.manage", .params = &cn_id_param,
-     .summary = "Get a job", .response = &job_schema, .operation = "jobs.get"},
-    {CN_POST, "/api/v1/jobs/{id}/retry", retry_job, "jobs.manage", .params = &cn_id_param,
-     .summary = "Queue a dead job again (409 unless it is dead)", .response = &job_schema,
-     .errors = CN_ANS_409, .operation = "jobs.retry"},
-    {0},
-};
-
-static const cn_permission_t permissions[] = {
-    {"jobs.manage", "See the tenant's background jobs (payloads included) and retry dead ones",
-     CN_ROLES_ADMINS},
-    {0},
-};
-
-/* The id index serves enqueue-time uniqueness and lookups; (state, run_at) serves claims,
- * reclaims (state = 'running') and the retention purge; the tenant index serves the API. */
-static const cn_migration_t migrations[] = {
-    {1, "create_jobs",
-     "CREATE TABLE jobs ("
-     " id TEXT PRIMARY KEY,"
-     " tenant_id TEXT,"
-     " name TEXT NOT NULL,"
-     " payload TEXT NOT NULL DEFAULT '{}',"
-     " state TEXT NOT NULL DEFAULT 'queued',"
-     " attempts INTEGER NOT NULL DEFAULT 0,"
-     " max_attempts INTEGER NOT NULL,"
-     " run_at INTEGER NOT NULL,"
-     " lease_until INTEGER,"
-     " unique_key TEXT,"
-     " every_ms INTEGER NOT NULL DEFAULT 0,"
-     " last_error TEXT,"
-     " created_at INTEGER NOT NULL,"
-     " updated_at INTEGER NOT NULL,"
-     " finished_at INTEGER);"
-     "CREATE UNIQUE INDEX jobs_unique ON jobs (name, unique_key) WHERE unique_key IS NOT NULL;"
-     "CREATE INDEX jobs_due ON jobs (state, run_at);"
-     "CREATE INDEX jobs_tenant ON jobs (tenant_id, id) WHERE tenant_id IS NOT NULL"},
-    /* what a long job has done so far (JSON text it writes itself), shown by the API */
-    {2, "job_progress", "ALTER TABLE jobs ADD COLUMN progress TEXT"},
-    {0},
-};
-
-const cn_app_t cn_jobs_app = {
-    .name = "jobs",
-    .description = "Durable background jobs: state, retries and dead letters",
-    .migrations = migrations,
-    .routes = routes,
-    .permissions = permissions,
-};

@@ -18,33 +18,33 @@
 static struct {
     char *url, *from;
     int initialised;
-} M;
+} mailer;
 
 void cn_mail_init(const cn_config_t *cfg)
 {
-    if (!M.initialised) {
+    if (!mailer.initialised) {
         curl_global_init(CURL_GLOBAL_DEFAULT); /* not thread-safe: before any worker runs */
-        M.initialised = 1;
+        mailer.initialised = 1;
     }
-    free(M.url);
-    free(M.from);
-    M.url = cn_strdup(cfg->mail_smtp_url);
-    M.from = cn_strdup(cfg->mail_from);
+    free(mailer.url);
+    free(mailer.from);
+    mailer.url = cn_strdup(cfg->mail_smtp_url);
+    mailer.from = cn_strdup(cfg->mail_from);
 }
 
 void cn_mail_free(void)
 {
-    free(M.url);
-    free(M.from);
-    M.url = M.from = NULL;
-    if (M.initialised)
+    free(mailer.url);
+    free(mailer.from);
+    mailer.url = mailer.from = NULL;
+    if (mailer.initialised)
         curl_global_cleanup();
-    M.initialised = 0;
+    mailer.initialised = 0;
 }
 
 int cn_mail_configured(void)
 {
-    return M.url != NULL && M.url[0] != '\0';
+    return mailer.url != NULL && mailer.url[0] != '\0';
 }
 
 typedef struct {
@@ -187,7 +187,7 @@ int cn_mail_send(const char *to, const char *subject, const char *text, cn_err_t
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
     cn_uuid7(id);
     cn_buf_t msg = {0};
-    int frc = cn_mail_format(&msg, M.from, to, subject, text, date, id, err);
+    int frc = cn_mail_format(&msg, mailer.from, to, subject, text, date, id, err);
     if (frc != 0) {
         cn_buf_free(&msg);
         return frc;
@@ -195,8 +195,8 @@ int cn_mail_send(const char *to, const char *subject, const char *text, cn_err_t
     reader_t rd = {msg.data, msg.len, 0};
     CURL *c = curl_easy_init();
     struct curl_slist *rcpt = curl_slist_append(NULL, to);
-    curl_easy_setopt(c, CURLOPT_URL, M.url);
-    curl_easy_setopt(c, CURLOPT_MAIL_FROM, M.from);
+    curl_easy_setopt(c, CURLOPT_URL, mailer.url);
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mailer.from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, read_message);
     curl_easy_setopt(c, CURLOPT_READDATA, &rd);

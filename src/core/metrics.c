@@ -41,7 +41,7 @@ static struct {
     collector_t collectors[16];
     size_t n_collectors;
     int64_t start_ms;
-} M;
+} metrics_state;
 
 static _Thread_local int my_slot = -1;
 
@@ -58,21 +58,22 @@ static inline uint64_t peek(const uint64_t *p)
 void cn_metrics_init(const cn_router_t *router, int n_threads)
 {
     cn_metrics_free();
-    M.router = router;
-    M.n_routes = router ? cn_router_count(router) : 0;
-    M.n_slots = (size_t)n_threads + 1;
-    M.slots = cn_calloc(M.n_slots, sizeof(slot_t));
-    for (size_t i = 0; i < M.n_slots; i++)
-        M.slots[i].routes = cn_calloc(M.n_routes + CN_METHOD_MAX, sizeof(route_stats_t));
-    M.start_ms = cn_now_ms();
+    metrics_state.router = router;
+    metrics_state.n_routes = router ? cn_router_count(router) : 0;
+    metrics_state.n_slots = (size_t)n_threads + 1;
+    metrics_state.slots = cn_calloc(metrics_state.n_slots, sizeof(slot_t));
+    for (size_t i = 0; i < metrics_state.n_slots; i++)
+        metrics_state.slots[i].routes =
+            cn_calloc(metrics_state.n_routes + CN_METHOD_MAX, sizeof(route_stats_t));
+    metrics_state.start_ms = cn_now_ms();
 }
 
 void cn_metrics_free(void)
 {
-    for (size_t i = 0; i < M.n_slots; i++)
-        free(M.slots[i].routes);
-    free(M.slots);
-    memset(&M, 0, sizeof(M));
+    for (size_t i = 0; i < metrics_state.n_slots; i++)
+        free(metrics_state.slots[i].routes);
+    free(metrics_state.slots);
+    memset(&metrics_state, 0, sizeof(metrics_state));
 }
 
 void cn_metrics_bind_thread(int index)
@@ -82,11 +83,13 @@ void cn_metrics_bind_thread(int index)
 
 static slot_t *this_slot(void)
 {
-    if (M.slots == NULL)
+    if (metrics_state.slots == NULL)
         return NULL;
     /* threads that never bound (CLI, workers) share the spare slot; their writes are rare */
-    int i = my_slot >= 0 && (size_t)my_slot < M.n_slots - 1 ? my_slot : (int)M.n_slots - 1;
-    return &M.slots[i];
+    int i = my_slot >= 0 && (size_t)my_slot < metrics_state.n_slots - 1
+                ? my_slot
+                : (int)metrics_state.n_slots - 1;
+    return &metrics_state.slots[i];
 }
 
 static size_t bucket_of(const cn_hist_bounds_t *b, uint64_t ns)
@@ -145,7 +148,7 @@ void cn_metrics_request(int route_index, cn_method_t method, int status, uint64_
     slot_t *s = this_slot();
     if (s == NULL)
         return;
-    size_t r = route_index >= 0 ? (size_t)route_index : M.n_routes + (size_t)method;
+    size_t r = route_index >= 0 ? (size_t)route_index : metrics_state.n_routes + (size_t)method;
     if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
         bump(&s->routes[r].status[status - STATUS_MIN], 1);
     cn_hist_observe(&s->routes[r].latency, &latency_bounds, dur_ns);
@@ -160,37 +163,37 @@ void cn_metrics_store_query(uint64_t dur_ns)
 
 void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data)
 {
-    if (M.n_collectors < CN_ARRAY_SIZE(M.collectors))
-        M.collectors[M.n_collectors++] = (collector_t){fn, data};
+    if (metrics_state.n_collectors < CN_ARRAY_SIZE(metrics_state.collectors))
+        metrics_state.collectors[metrics_state.n_collectors++] = (collector_t){fn, data};
 }
 
 static void route_labels(size_t r, char *buf, size_t cap)
 {
-    if (r < M.n_routes) {
-        const cn_route_t *route = cn_router_route(M.router, r);
+    if (r < metrics_state.n_routes) {
+        const cn_route_t *route = cn_router_route(metrics_state.router, r);
         snprintf(buf, cap, "route=\"%s\",method=\"%s\"", route->path,
                  cn_method_name(route->method));
     } else {
         snprintf(buf, cap, "route=\"unmatched\",method=\"%s\"",
-                 cn_method_name((cn_method_t)(r - M.n_routes)));
+                 cn_method_name((cn_method_t)(r - metrics_state.n_routes)));
     }
 }
 
 static void sum_hist(cn_hist_t *out, const cn_hist_t *(*get)(size_t slot, size_t arg), size_t arg)
 {
     memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < M.n_slots; i++)
+    for (size_t i = 0; i < metrics_state.n_slots; i++)
         cn_hist_merge(out, get(i, arg));
 }
 
 static const cn_hist_t *route_hist(size_t slot, size_t r)
 {
-    return &M.slots[slot].routes[r].latency;
+    return &metrics_state.slots[slot].routes[r].latency;
 }
 
 static const cn_hist_t *store_hist(size_t slot, size_t unused)
 {
-    return &M.slots[slot].store;
+    return &metrics_state.slots[slot].store;
 }
 
 static void render_requests(cn_buf_t *out)
@@ -198,12 +201,12 @@ static void render_requests(cn_buf_t *out)
     char labels[256];
     cn_buf_lit(out, "# HELP cairn_http_requests_total HTTP requests by route, method and status.\n"
                     "# TYPE cairn_http_requests_total counter\n");
-    for (size_t r = 0; r < M.n_routes + CN_METHOD_MAX; r++) {
+    for (size_t r = 0; r < metrics_state.n_routes + CN_METHOD_MAX; r++) {
         route_labels(r, labels, sizeof(labels));
         for (size_t st = 0; st < STATUS_N; st++) {
             uint64_t n = 0;
-            for (size_t i = 0; i < M.n_slots; i++)
-                n += peek(&M.slots[i].routes[r].status[st]);
+            for (size_t i = 0; i < metrics_state.n_slots; i++)
+                n += peek(&metrics_state.slots[i].routes[r].status[st]);
             if (n)
                 cn_buf_appendf(out, "cairn_http_requests_total{%s,status=\"%zu\"} %llu\n", labels,
                                st + STATUS_MIN, (unsigned long long)n);
@@ -211,10 +214,10 @@ static void render_requests(cn_buf_t *out)
     }
     cn_buf_lit(out, "# HELP cairn_http_request_duration_seconds Request latency by route.\n"
                     "# TYPE cairn_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; r < M.n_routes + CN_METHOD_MAX; r++) {
+    for (size_t r = 0; r < metrics_state.n_routes + CN_METHOD_MAX; r++) {
         cn_hist_t h;
         sum_hist(&h, route_hist, r);
-        if (h.count == 0 && r >= M.n_routes)
+        if (h.count == 0 && r >= metrics_state.n_routes)
             continue;
         route_labels(r, labels, sizeof(labels));
         cn_hist_render(out, "cairn_http_request_duration_seconds", labels, &latency_bounds, &h);
@@ -270,7 +273,7 @@ static void render_process(cn_buf_t *out)
                    "# TYPE cairn_build_info gauge\n"
                    "cairn_build_info{version=\"%s\"} 1\n",
                    read_status_field("VmRSS") * 1024, count_fds(), read_status_field("Threads"),
-                   (double)M.start_ms / 1000.0, CAIRN_VERSION);
+                   (double)metrics_state.start_ms / 1000.0, CAIRN_VERSION);
 }
 
 void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const uint64_t *values,
@@ -291,6 +294,6 @@ void cn_metrics_render(cn_buf_t *out)
     cn_hist_render(out, "cairn_store_query_duration_seconds", "", &latency_bounds, &h);
     render_process(out);
     cn_cache_render_metrics(out);
-    for (size_t i = 0; i < M.n_collectors; i++)
-        M.collectors[i].fn(out, M.collectors[i].data);
+    for (size_t i = 0; i < metrics_state.n_collectors; i++)
+        metrics_state.collectors[i].fn(out, metrics_state.collectors[i].data);
 }

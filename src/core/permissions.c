@@ -24,7 +24,7 @@ typedef struct {
     size_t mask; /* capacity - 1; capacity is a power of two */
 } index_t;
 
-static index_t IDX;
+static index_t perm_index;
 
 static slot_t *find_slot(const index_t *ix, const char *name)
 {
@@ -95,22 +95,22 @@ int cn_permissions_build(const cn_app_t *const *modules, cn_err_t *err)
         free(ix.slots);
         return rc;
     }
-    free(IDX.slots);
-    IDX = ix;
+    free(perm_index.slots);
+    perm_index = ix;
     return 0;
 }
 
 void cn_permissions_free(void)
 {
-    free(IDX.slots);
-    IDX = (index_t){0};
+    free(perm_index.slots);
+    perm_index = (index_t){0};
 }
 
 unsigned cn_permission_roles(const char *permission)
 {
-    if (IDX.slots == NULL)
+    if (perm_index.slots == NULL)
         return 0;
-    const slot_t *s = find_slot(&IDX, permission);
+    const slot_t *s = find_slot(&perm_index, permission);
     return s->name != NULL ? s->roles : 0;
 }
 

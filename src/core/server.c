@@ -74,7 +74,7 @@ static struct {
     int n_loops;
     atomic_uint next_loop;       /* round robin: the loop that gets the next connection */
     atomic_int listeners_closed; /* loops that accept no more (none hands off after that) */
-} S;
+} server_state;
 
 /* A connection accepted by one loop for another; the receiver owns fd and the message. */
 typedef struct {
@@ -132,8 +132,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        unsigned turn = atomic_fetch_add_explicit(&S.next_loop, 1, memory_order_relaxed);
-        cn_loop_t *to = &S.loops[turn % (unsigned)S.n_loops];
+        unsigned turn = atomic_fetch_add_explicit(&server_state.next_loop, 1, memory_order_relaxed);
+        cn_loop_t *to = &server_state.loops[turn % (unsigned)server_state.n_loops];
         if (to == loop) {
             start_connection(loop, fd);
             continue;
@@ -160,13 +160,13 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     if (loop->stopping)
         return;
     loop->stopping = 1;
-    loop->deadline_ns = cn_now_ns() + (uint64_t)S.cfg->shutdown_timeout_s * 1000000000u;
+    loop->deadline_ns = cn_now_ns() + (uint64_t)server_state.cfg->shutdown_timeout_s * 1000000000u;
     for (size_t i = 0; i < loop->n_listeners; i++) {
         h2o_socket_read_stop(loop->listeners[i]);
         h2o_socket_close(loop->listeners[i]);
         loop->listeners[i] = NULL;
     }
-    atomic_fetch_add(&S.listeners_closed, 1);
+    atomic_fetch_add(&server_state.listeners_closed, 1);
     h2o_context_request_shutdown(&loop->ctx);
     cn_realtime_loop_shutdown(); /* WebSocket clients get 1001, event streams end */
     /* h2o 2.2 leaves idle HTTP/1 keep-alive connections open on shutdown; shortening the
@@ -196,7 +196,7 @@ static void *loop_main(void *arg)
     /* the loop's evloop, context and listeners are made on its own thread, so that h2o's
      * per-thread memory (buffer recycling) never crosses threads */
     init_loop(loop);
-    h2o_barrier_wait(&S.ready);
+    h2o_barrier_wait(&server_state.ready);
     cn_metrics_bind_thread(loop->index);
     cn_workers_bind_loop(&loop->work_done);
     cn_realtime_bind_loop(loop->index, &loop->ctx, loop->store);
@@ -219,7 +219,7 @@ static void *loop_main(void *arg)
     if (loop->exit_code == 0) { /* all connections are gone: the loop can be torn down */
         /* a loop still accepting may hand this one a connection: wait until none is, and
          * the run below closes what was handed off meanwhile, before the queue goes */
-        while (atomic_load(&S.listeners_closed) < S.n_loops)
+        while (atomic_load(&server_state.listeners_closed) < server_state.n_loops)
             usleep(1000);
         /* work for requests that left meanwhile may still be running: let it finish, then
          * take its completions (they only free their arguments) before the queue goes */
@@ -248,31 +248,31 @@ static void *loop_main(void *arg)
  */
 static void *checkpointer_main(void *arg)
 {
-    pthread_mutex_lock(&S.stop_lock);
-    while (!S.stop_checkpointer) {
+    pthread_mutex_lock(&server_state.stop_lock);
+    while (!server_state.stop_checkpointer) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 100 * 1000000;
         if (until.tv_nsec >= 1000000000)
             until.tv_sec++, until.tv_nsec -= 1000000000;
-        pthread_cond_timedwait(&S.stop_cond, &S.stop_lock, &until);
-        pthread_mutex_unlock(&S.stop_lock);
+        pthread_cond_timedwait(&server_state.stop_cond, &server_state.stop_lock, &until);
+        pthread_mutex_unlock(&server_state.stop_lock);
         cn_err_t err = {0};
-        if (cn_store_checkpoint(S.checkpoint_store, &err) != 0)
+        if (cn_store_checkpoint(server_state.checkpoint_store, &err) != 0)
             cn_log(CN_LOG_WARN, NULL, "checkpoint failed: %s", err.msg);
-        pthread_mutex_lock(&S.stop_lock);
+        pthread_mutex_lock(&server_state.stop_lock);
     }
-    pthread_mutex_unlock(&S.stop_lock);
+    pthread_mutex_unlock(&server_state.stop_lock);
     return NULL;
 }
 
 static void stop_checkpointer(void)
 {
-    pthread_mutex_lock(&S.stop_lock);
-    S.stop_checkpointer = 1;
-    pthread_cond_signal(&S.stop_cond);
-    pthread_mutex_unlock(&S.stop_lock);
-    pthread_join(S.checkpointer, NULL);
+    pthread_mutex_lock(&server_state.stop_lock);
+    server_state.stop_checkpointer = 1;
+    pthread_cond_signal(&server_state.stop_cond);
+    pthread_mutex_unlock(&server_state.stop_lock);
+    pthread_join(server_state.checkpointer, NULL);
 }
 
 /* The host and port of "host:port" or "[v6]:port" (port_override if non-zero). */
@@ -349,12 +349,12 @@ static int open_listeners(const cn_config_t *cfg, uint16_t *ports, cn_err_t *err
         int fd = listen_socket(cfg->listen[a], &ports[a], err);
         if (fd < 0)
             return fd;
-        for (int t = 0; t < S.n_loops; t++) {
+        for (int t = 0; t < server_state.n_loops; t++) {
             int dup_fd = t == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
             if (dup_fd < 0)
                 return cn_err_set(err, CN_ERR, "server.listen: dup: %s", strerror(errno));
-            S.loops[t].fds[a] = dup_fd;
-            S.loops[t].n_listeners = a + 1;
+            server_state.loops[t].fds[a] = dup_fd;
+            server_state.loops[t].n_listeners = a + 1;
         }
     }
     return 0;
@@ -363,7 +363,7 @@ static int open_listeners(const cn_config_t *cfg, uint16_t *ports, cn_err_t *err
 /* The lines scripts and tests wait for, printed once the server is about to serve. */
 static void print_listening(const cn_config_t *cfg, const uint16_t *ports)
 {
-    const char *scheme = S.ssl_ctx ? "https" : "http";
+    const char *scheme = server_state.ssl_ctx ? "https" : "http";
     for (size_t a = 0; a < cfg->n_listen; a++) {
         const char *colon = strrchr(cfg->listen[a], ':');
         int host_len = (int)(colon - cfg->listen[a]);
@@ -378,30 +378,31 @@ static int setup_tls(const cn_config_t *cfg, cn_err_t *err)
 {
     if (cfg->tls_cert[0] == '\0')
         return 0;
-    S.ssl_ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_set_min_proto_version(S.ssl_ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(S.ssl_ctx, SSL_OP_NO_COMPRESSION);
-    if (SSL_CTX_use_certificate_chain_file(S.ssl_ctx, cfg->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(S.ssl_ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(S.ssl_ctx) != 1) {
+    server_state.ssl_ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(server_state.ssl_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(server_state.ssl_ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(server_state.ssl_ctx, cfg->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(server_state.ssl_ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(server_state.ssl_ctx) != 1) {
         char buf[256];
         ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
         return cn_err_set(err, CN_EINVAL, "server.tls_cert/server.tls_key: cannot load: %s", buf);
     }
-    h2o_ssl_register_alpn_protocols(S.ssl_ctx, h2o_http2_alpn_protocols);
+    h2o_ssl_register_alpn_protocols(server_state.ssl_ctx, h2o_http2_alpn_protocols);
     return 0;
 }
 
 static void setup_globalconf(const cn_config_t *cfg)
 {
-    h2o_config_init(&S.globalconf);
-    S.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("cairn"));
-    S.globalconf.max_request_entity_size = (size_t)cfg->max_body;
-    S.globalconf.http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
-    S.globalconf.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
-    S.globalconf.http2.graceful_shutdown_timeout = (uint64_t)cfg->shutdown_timeout_s * 1000;
-    h2o_hostconf_t *host =
-        h2o_config_register_host(&S.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_config_init(&server_state.globalconf);
+    server_state.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("cairn"));
+    server_state.globalconf.max_request_entity_size = (size_t)cfg->max_body;
+    server_state.globalconf.http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
+    server_state.globalconf.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
+    server_state.globalconf.http2.graceful_shutdown_timeout =
+        (uint64_t)cfg->shutdown_timeout_s * 1000;
+    h2o_hostconf_t *host = h2o_config_register_host(&server_state.globalconf,
+                                                    h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     cairn_handler_t *h = (cairn_handler_t *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
@@ -412,10 +413,10 @@ static void setup_globalconf(const cn_config_t *cfg)
 static void init_loop(cn_loop_t *loop)
 {
     loop->loop = h2o_evloop_create();
-    h2o_context_init(&loop->ctx, loop->loop, &S.globalconf);
+    h2o_context_init(&loop->ctx, loop->loop, &server_state.globalconf);
     loop->accept_ctx.ctx = &loop->ctx;
-    loop->accept_ctx.hosts = S.globalconf.hosts;
-    loop->accept_ctx.ssl_ctx = S.ssl_ctx;
+    loop->accept_ctx.hosts = server_state.globalconf.hosts;
+    loop->accept_ctx.ssl_ctx = server_state.ssl_ctx;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->work_done, cn_workers_on_done);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeup, on_wakeup);
@@ -441,7 +442,7 @@ static void raise_fd_limit(void)
 /* a loop's options (no checkpoints in commits): it shares the loops' write connection */
 static int open_worker_store(cn_store_t **out, cn_err_t *err)
 {
-    return cn_open_loop_store(S.cfg, out, err);
+    return cn_open_loop_store(server_state.cfg, out, err);
 }
 
 static int wait_for_signal(void)
@@ -457,12 +458,13 @@ static int wait_for_signal(void)
 
 static int drain_and_join(void)
 {
-    for (int i = 0; i < S.n_loops; i++)
-        h2o_multithread_send_message(&S.loops[i].control, &S.loops[i].stop_msg);
+    for (int i = 0; i < server_state.n_loops; i++)
+        h2o_multithread_send_message(&server_state.loops[i].control,
+                                     &server_state.loops[i].stop_msg);
     int code = 0;
-    for (int i = 0; i < S.n_loops; i++) {
-        pthread_join(S.loops[i].tid, NULL);
-        code |= S.loops[i].exit_code;
+    for (int i = 0; i < server_state.n_loops; i++) {
+        pthread_join(server_state.loops[i].tid, NULL);
+        code |= server_state.loops[i].exit_code;
     }
     return code;
 }
@@ -472,9 +474,9 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     uint64_t t0 = cn_now_ns();
     cn_err_t err = {0};
     int rc = 1;
-    S.cfg = cfg;
-    S.n_loops = cn_config_threads(cfg);
-    S.loops = cn_calloc((size_t)S.n_loops, sizeof(cn_loop_t));
+    server_state.cfg = cfg;
+    server_state.n_loops = cn_config_threads(cfg);
+    server_state.loops = cn_calloc((size_t)server_state.n_loops, sizeof(cn_loop_t));
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
@@ -495,37 +497,38 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
         goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
         goto Exit;
-    cn_metrics_init(router, S.n_loops);
+    cn_metrics_init(router, server_state.n_loops);
     for (const cn_app_t *const *m = apps; *m; m++)
         if ((*m)->metrics != NULL)
             cn_metrics_add_collector((*m)->metrics, NULL);
     cn_mail_init(cfg);
     if (cn_jobs_start(cfg, apps, &err) != 0) /* after migrations and the modules' start */
         goto Exit;
-    cn_realtime_init(S.n_loops);
+    cn_realtime_init(server_state.n_loops);
     cn_http_init(router, cfg->cors_origins, cfg->trusted_proxies);
     cn_http_set_limits(cfg->rate_ip_per_min, cfg->rate_user_per_min, cfg->rate_auth_per_min);
     cn_auth_bootstrap_init(cfg->bootstrap_token, CN_BOOTSTRAP_TENANT);
     setup_globalconf(cfg);
-    for (int i = 0; i < S.n_loops; i++) {
-        S.loops[i].index = i;
-        if (cn_open_loop_store(cfg, &S.loops[i].store, &err) != 0)
+    for (int i = 0; i < server_state.n_loops; i++) {
+        server_state.loops[i].index = i;
+        if (cn_open_loop_store(cfg, &server_state.loops[i].store, &err) != 0)
             goto Exit;
-        cn_store_set_batching(S.loops[i].store, 1);
+        cn_store_set_batching(server_state.loops[i].store, 1);
     }
-    if (cn_open_store(cfg, 0, &S.checkpoint_store, &err) != 0)
+    if (cn_open_store(cfg, 0, &server_state.checkpoint_store, &err) != 0)
         goto Exit;
     print_listening(cfg, ports);
-    pthread_mutex_init(&S.stop_lock, NULL);
-    pthread_cond_init(&S.stop_cond, NULL);
-    pthread_create(&S.checkpointer, NULL, checkpointer_main, NULL);
+    pthread_mutex_init(&server_state.stop_lock, NULL);
+    pthread_cond_init(&server_state.stop_cond, NULL);
+    pthread_create(&server_state.checkpointer, NULL, checkpointer_main, NULL);
     cn_workers_start(cfg->workers, open_worker_store);
-    h2o_barrier_init(&S.ready, (size_t)S.n_loops + 1);
-    for (int i = 0; i < S.n_loops; i++)
-        h2o_multithread_create_thread(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
-    h2o_barrier_wait(&S.ready); /* a signal now reaches every loop */
+    h2o_barrier_init(&server_state.ready, (size_t)server_state.n_loops + 1);
+    for (int i = 0; i < server_state.n_loops; i++)
+        h2o_multithread_create_thread(&server_state.loops[i].tid, NULL, loop_main,
+                                      &server_state.loops[i]);
+    h2o_barrier_wait(&server_state.ready); /* a signal now reaches every loop */
     cn_log(CN_LOG_INFO, NULL, "cairn %s ready: %d loop threads, data in %s, started in %.1f ms",
-           CAIRN_VERSION, S.n_loops, cfg->data_dir, (double)(cn_now_ns() - t0) / 1e6);
+           CAIRN_VERSION, server_state.n_loops, cfg->data_dir, (double)(cn_now_ns() - t0) / 1e6);
     int sig = wait_for_signal();
     cn_log(CN_LOG_INFO, NULL, "%s received: draining in-flight requests (at most %d s)",
            sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
@@ -539,10 +542,10 @@ Exit:
     cn_jobs_stop(); /* after the loops: running jobs finish, no new ones are claimed */
     if (err.msg[0])
         fprintf(stderr, "cairn: %s\n", err.msg);
-    for (int i = 0; i < S.n_loops; i++)
-        cn_store_close(S.loops[i].store);
-    cn_store_close(S.checkpoint_store);
-    free(S.loops);
+    for (int i = 0; i < server_state.n_loops; i++)
+        cn_store_close(server_state.loops[i].store);
+    cn_store_close(server_state.checkpoint_store);
+    free(server_state.loops);
     cn_http_free();
     cn_metrics_free();
     cn_cache_free();
@@ -551,10 +554,10 @@ Exit:
     cn_mail_free();
     cn_events_reset();
     cn_router_free(router);
-    if (S.globalconf.hosts != NULL)
-        h2o_config_dispose(&S.globalconf);
-    if (S.ssl_ctx)
-        SSL_CTX_free(S.ssl_ctx);
+    if (server_state.globalconf.hosts != NULL)
+        h2o_config_dispose(&server_state.globalconf);
+    if (server_state.ssl_ctx)
+        SSL_CTX_free(server_state.ssl_ctx);
     cn_instance_unlock(lock_fd); /* last: the database is closed */
     if (lock_fd == CN_EBUSY)     /* the CLI's exit codes: 75 another process holds it */
         return 75;

@@ -20,7 +20,7 @@ static struct {
     size_t n_sets;
     char *openapi;
     size_t openapi_len;
-} SYS;
+} system_state;
 
 static int get_healthz(cn_req_t *r)
 {
@@ -34,7 +34,7 @@ static int get_readyz(cn_req_t *r)
     cn_err_t err = {0};
     if (cn_store_ping(r->store, &err) != 0)
         return cn_fail(r, CN_EBUSY, "the store does not answer");
-    int rc = cn_migrate_status(r->store, SYS.sets, SYS.n_sets, &st, &err);
+    int rc = cn_migrate_status(r->store, system_state.sets, system_state.n_sets, &st, &err);
     if (rc != 0)
         return cn_fail(r, CN_EBUSY, "%s", rc == CN_ETOONEW ? err.msg : "cannot read migrations");
     if (st.pending)
@@ -60,7 +60,7 @@ static int get_metrics(cn_req_t *r)
 
 static int get_openapi(cn_req_t *r)
 {
-    return cn_reply_raw(r, 200, "application/json", SYS.openapi, SYS.openapi_len);
+    return cn_reply_raw(r, 200, "application/json", system_state.openapi, system_state.openapi_len);
 }
 
 /* A landing page for whoever opens the server in a browser: the console, and where the
@@ -137,7 +137,7 @@ static const cn_permission_t *permission_declared(const cn_app_t *m, const char 
 
 const cn_app_t *const *cn_system_modules(void)
 {
-    return SYS.modules;
+    return system_state.modules;
 }
 
 int cn_register_routes(cn_router_t *router, const cn_app_t *const *modules, cn_err_t *err)
@@ -195,20 +195,21 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
     if (rc != 0)
         return rc;
     cn_migrate_status_t st;
-    rc = cn_migrate_status(store, SYS.sets, SYS.n_sets, &st, err);
+    rc = cn_migrate_status(store, system_state.sets, system_state.n_sets, &st, err);
     if (rc == 0 && st.pending) {
         if (cfg->auto_migrate)
-            rc = cn_migrate(store, SYS.sets, SYS.n_sets, 0, report_line, NULL, err);
+            rc = cn_migrate(store, system_state.sets, system_state.n_sets, 0, report_line, NULL,
+                            err);
         else
             rc = cn_err_set(
                 err, CN_EINVAL,
                 "%d migrations are pending and store.auto_migrate is false: run cairn migrate",
                 st.pending);
     }
-    for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
+    for (const cn_app_t *const *m = system_state.modules; rc == 0 && *m; m++)
         if ((*m)->start != NULL)
             rc = (*m)->start(cfg, store, err);
-    for (const cn_app_t *const *m = SYS.modules; rc == 0 && *m; m++)
+    for (const cn_app_t *const *m = system_state.modules; rc == 0 && *m; m++)
         for (const cn_subscription_t *s = (*m)->subscriptions; s && s->type_prefix; s++)
             cn_events_subscribe(s->type_prefix, s->fn, NULL);
     cn_store_close(store);
@@ -218,32 +219,32 @@ static int prepare_schema(const cn_config_t *cfg, cn_err_t *err)
 int cn_system_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_router_t *router,
                    cn_err_t *err)
 {
-    int rc = cn_modules_list(apps, SYS.modules, err);
+    int rc = cn_modules_list(apps, system_state.modules, err);
     if (rc != 0)
         return rc;
-    SYS.n_sets = cn_migration_sets(SYS.modules, SYS.sets);
-    rc = cn_permissions_build(SYS.modules, err);
+    system_state.n_sets = cn_migration_sets(system_state.modules, system_state.sets);
+    rc = cn_permissions_build(system_state.modules, err);
     if (rc == 0)
-        rc = cn_register_routes(router, SYS.modules, err);
+        rc = cn_register_routes(router, system_state.modules, err);
     if (rc != 0)
         return rc;
-    json_t *doc = cn_openapi_build(SYS.modules);
+    json_t *doc = cn_openapi_build(system_state.modules);
     cn_buf_t b = {0};
     cn_json_dump(doc, &b);
     json_decref(doc);
-    SYS.openapi = b.data;
-    SYS.openapi_len = b.len;
+    system_state.openapi = b.data;
+    system_state.openapi_len = b.len;
     return prepare_schema(cfg, err);
 }
 
 void cn_system_free(void)
 {
-    for (const cn_app_t *const *m = SYS.modules; *m; m++)
+    for (const cn_app_t *const *m = system_state.modules; *m; m++)
         if ((*m)->stop != NULL)
             (*m)->stop();
-    free(SYS.openapi);
+    free(system_state.openapi);
     cn_permissions_free();
-    memset(&SYS, 0, sizeof(SYS));
+    memset(&system_state, 0, sizeof(system_state));
 }
 
 /* ---- OpenAPI ---- */

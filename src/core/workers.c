@@ -32,38 +32,38 @@ static struct {
     int in_flight;          /* queued or running items */
     pthread_cond_t settled; /* signalled when in_flight drops to 0 */
     cn_store_open_fn open_store;
-} W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} worker_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static _Thread_local h2o_multithread_receiver_t *my_receiver;
 static _Thread_local cn_store_t *my_store; /* a worker's */
 
 cn_store_t *cn_worker_store(cn_err_t *err)
 {
-    if (my_store == NULL && W.open_store == NULL)
+    if (my_store == NULL && worker_pool.open_store == NULL)
         cn_err_set(err, CN_ERR, "the worker pool has no store");
     else if (my_store == NULL)
-        W.open_store(&my_store, err);
+        worker_pool.open_store(&my_store, err);
     return my_store;
 }
 
 static void *worker_main(void *unused)
 {
-    pthread_mutex_lock(&W.lock);
+    pthread_mutex_lock(&worker_pool.lock);
     for (;;) {
-        while (h2o_linklist_is_empty(&W.queue) && !W.stopping)
-            pthread_cond_wait(&W.cond, &W.lock);
-        if (h2o_linklist_is_empty(&W.queue))
+        while (h2o_linklist_is_empty(&worker_pool.queue) && !worker_pool.stopping)
+            pthread_cond_wait(&worker_pool.cond, &worker_pool.lock);
+        if (h2o_linklist_is_empty(&worker_pool.queue))
             break;
-        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, queue_link, W.queue.next);
+        cn_work_t *item = H2O_STRUCT_FROM_MEMBER(cn_work_t, queue_link, worker_pool.queue.next);
         h2o_linklist_unlink(&item->queue_link);
-        pthread_mutex_unlock(&W.lock);
+        pthread_mutex_unlock(&worker_pool.lock);
         item->work(item->arg);
         h2o_multithread_send_message(item->reply_to, &item->msg);
-        pthread_mutex_lock(&W.lock);
-        if (--W.in_flight == 0)
-            pthread_cond_broadcast(&W.settled);
+        pthread_mutex_lock(&worker_pool.lock);
+        if (--worker_pool.in_flight == 0)
+            pthread_cond_broadcast(&worker_pool.settled);
     }
-    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_unlock(&worker_pool.lock);
     cn_store_close(my_store);
     my_store = NULL;
     return NULL;
@@ -71,35 +71,35 @@ static void *worker_main(void *unused)
 
 void cn_workers_start(int n, cn_store_open_fn open_store)
 {
-    W.open_store = open_store;
-    h2o_linklist_init_anchor(&W.queue);
-    pthread_cond_init(&W.settled, NULL);
-    W.stopping = 0;
-    W.n = n;
-    W.threads = cn_calloc((size_t)n, sizeof(pthread_t));
+    worker_pool.open_store = open_store;
+    h2o_linklist_init_anchor(&worker_pool.queue);
+    pthread_cond_init(&worker_pool.settled, NULL);
+    worker_pool.stopping = 0;
+    worker_pool.n = n;
+    worker_pool.threads = cn_calloc((size_t)n, sizeof(pthread_t));
     for (int i = 0; i < n; i++)
-        pthread_create(&W.threads[i], NULL, worker_main, NULL);
+        pthread_create(&worker_pool.threads[i], NULL, worker_main, NULL);
 }
 
 void cn_workers_stop(void)
 {
-    pthread_mutex_lock(&W.lock);
-    W.stopping = 1;
-    pthread_cond_broadcast(&W.cond);
-    pthread_mutex_unlock(&W.lock);
-    for (int i = 0; i < W.n; i++)
-        pthread_join(W.threads[i], NULL);
-    free(W.threads);
-    W.threads = NULL;
-    W.n = 0;
+    pthread_mutex_lock(&worker_pool.lock);
+    worker_pool.stopping = 1;
+    pthread_cond_broadcast(&worker_pool.cond);
+    pthread_mutex_unlock(&worker_pool.lock);
+    for (int i = 0; i < worker_pool.n; i++)
+        pthread_join(worker_pool.threads[i], NULL);
+    free(worker_pool.threads);
+    worker_pool.threads = NULL;
+    worker_pool.n = 0;
 }
 
 void cn_workers_settle(void)
 {
-    pthread_mutex_lock(&W.lock);
-    while (W.in_flight > 0)
-        pthread_cond_wait(&W.settled, &W.lock);
-    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_lock(&worker_pool.lock);
+    while (worker_pool.in_flight > 0)
+        pthread_cond_wait(&worker_pool.settled, &worker_pool.lock);
+    pthread_mutex_unlock(&worker_pool.lock);
 }
 
 void cn_workers_bind_loop(h2o_multithread_receiver_t *receiver)
@@ -132,11 +132,11 @@ int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
     item->done = done;
     item->arg = arg;
     cn__req_int(r)->work = item;
-    pthread_mutex_lock(&W.lock);
-    W.in_flight++;
-    h2o_linklist_insert(&W.queue, &item->queue_link);
-    pthread_cond_signal(&W.cond);
-    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_lock(&worker_pool.lock);
+    worker_pool.in_flight++;
+    h2o_linklist_insert(&worker_pool.queue, &item->queue_link);
+    pthread_cond_signal(&worker_pool.cond);
+    pthread_mutex_unlock(&worker_pool.lock);
     return CN_PENDING;
 }
 

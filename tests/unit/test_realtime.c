@@ -87,13 +87,13 @@ static void test_each_delivery_has_one_reference_per_message(void **state)
     h2o_multithread_queue_t *queue = h2o_multithread_create_queue(loop);
     cn_realtime_init(2);
     for (int i = 0; i < 2; i++) {
-        h2o_multithread_register_receiver(queue, &R.hubs[i].receiver, on_messages);
-        R.hubs[i].bound = 1;
+        h2o_multithread_register_receiver(queue, &cn__realtime.hubs[i].receiver, on_messages);
+        cn__realtime.hubs[i].bound = 1;
     }
-    atomic_store(&R.hubs[0].n_subs, 1); /* always a target; hub 1 comes and goes */
+    atomic_store(&cn__realtime.hubs[0].n_subs, 1); /* always a target; hub 1 comes and goes */
     atomic_store(&flipping, 1);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, flip, &R.hubs[1]), 0);
+    assert_int_equal(pthread_create(&t, NULL, flip, &cn__realtime.hubs[1]), 0);
     cn_event_t ev = {"tenant", "notes", "note.created", "{}", 2, 1, "00ff", 0};
     for (int round = 0; round < ROUNDS; round++) {
         for (int i = 0; i < ROUND; i++, ev.seq++)
@@ -103,13 +103,13 @@ static void test_each_delivery_has_one_reference_per_message(void **state)
     atomic_store(&flipping, 0);
     pthread_join(t, NULL);
     for (int i = 0; i < 2; i++)
-        h2o_multithread_unregister_receiver(queue, &R.hubs[i].receiver);
+        h2o_multithread_unregister_receiver(queue, &cn__realtime.hubs[i].receiver);
     h2o_multithread_destroy_queue(queue);
     h2o_evloop_destroy(loop);
     free(got.d);
-    free(R.hubs);
-    R.hubs = NULL;
-    R.n_hubs = 0;
+    free(cn__realtime.hubs);
+    cn__realtime.hubs = NULL;
+    cn__realtime.n_hubs = 0;
 }
 
 int main(void)
