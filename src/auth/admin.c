@@ -203,14 +203,17 @@ int auth_user_create(cn_store_t *s, const char *tenant_slug, const char *email_i
     const char *weak = auth_password_policy(password, strlen(password), email);
     if (weak != NULL)
         return cn_err_set(err, CN_EINVAL, "the password %s", weak);
-    int rc = auth_lookup_id(s, "SELECT id FROM tenants WHERE slug = $1", tenant_slug, tenant, err);
+    cn_val_t slug_arg[] = {CN_VTEXT(tenant_slug)}, email_arg[] = {CN_VTEXT(email)};
+    int rc = cn_store_one_text(s, "SELECT id FROM tenants WHERE slug = $1", slug_arg, 1, tenant, 40,
+                               err);
     if (rc == CN_ENOTFOUND)
         return cn_err_set(err, CN_ENOTFOUND, "no tenant with slug %s", tenant_slug);
     if (rc != 0)
         return rc;
     if ((rc = cn_store_begin(s, err)) != 0)
         return rc;
-    rc = auth_lookup_id(s, "SELECT id FROM users WHERE email = $1", email, id_out, err);
+    rc = cn_store_one_text(s, "SELECT id FROM users WHERE email = $1", email_arg, 1, id_out, 40,
+                           err);
     if (rc == CN_ENOTFOUND) {
         if (auth_password_hash(password, strlen(password), hash) != 0)
             return cn_store_end(

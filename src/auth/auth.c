@@ -164,15 +164,14 @@ static int authenticate(cn_req_t *r)
 
 static int tenant_requires_mfa(cn_req_t *r)
 {
-    cn_stmt_t *st;
     cn_err_t err;
+    int64_t required = 0;
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
-    if (cn_store_query(r->store, "SELECT mfa_required_for_admins FROM tenants WHERE id = $1", args,
-                       1, &st, &err) != 0)
+    int rc = cn_store_one_int(r->store, "SELECT mfa_required_for_admins FROM tenants WHERE id = $1",
+                              args, 1, &required, &err);
+    if (rc != 0 && rc != CN_ENOTFOUND)
         return 1; /* cannot tell: the stricter answer */
-    int required = cn_stmt_step(st, &err) == CN_ROW && cn_stmt_int(st, 0) != 0;
-    cn_stmt_finish(st);
-    return required;
+    return required != 0;
 }
 
 static int authorize(cn_req_t *r, const char *permission)
@@ -225,20 +224,6 @@ int auth_slug_chars_ok(const char *slug)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
             return 0;
     return 1;
-}
-
-int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err)
-{
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(key)};
-    int rc = cn_store_query(s, sql, args, 1, &st, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    if (rc == CN_ROW)
-        snprintf(out, 40, "%s", cn_stmt_text(st, 0, NULL));
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : rc == CN_ROW ? 0 : CN_ENOTFOUND;
 }
 
 /* ---- tables ---- */

@@ -38,6 +38,4 @@ int auth_store_password_hash(cn_req_t *r, const char *user, const char *hash);
 /** The same outside a request (the CLI): replaces user's password hash in store s. */
 int auth_set_password_hash(cn_store_t *s, const char *user, const char *hash, cn_err_t *err);
 
-int auth_lookup_id(cn_store_t *s, const char *sql, const char *key, char out[40], cn_err_t *err);
-
 #endif

@@ -98,17 +98,13 @@ int auth_delete_me(cn_req_t *r)
 {
     const char *user = r->principal.subject;
     char email[256] = "";
-    cn_stmt_t *st;
     cn_val_t me[] = {CN_VTEXT(user)};
     int rc = cn_store_begin(r->store, &r->err);
-    if (rc == 0 && (rc = cn_store_query(r->store, "SELECT email FROM users WHERE id = $1", me, 1,
-                                        &st, &r->err)) == 0) {
-        if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
-            snprintf(email, sizeof(email), "%s", cn_stmt_text(st, 0, NULL));
-        cn_stmt_finish(st);
-        rc = rc == CN_ROW ? 0
-             : rc < 0     ? rc
-                          : cn_fail(r, CN_ENOTFOUND, "no user behind this session");
+    if (rc == 0) {
+        rc = cn_store_one_text(r->store, "SELECT email FROM users WHERE id = $1", me, 1, email,
+                               sizeof(email), &r->err);
+        if (rc == CN_ENOTFOUND)
+            rc = cn_fail(r, CN_ENOTFOUND, "no user behind this session");
     }
     if (rc == 0) /* sessions: revoke in memory first; the rows go below */
         rc = auth_revoke_sessions(r->store, "SELECT id FROM sessions WHERE user_id = $1", me, 1,

@@ -176,15 +176,14 @@ static int insert_job(cn_store_t *s, const type_entry_t *t, const char *payload,
         return rc;
     if (changes == 0 && unique_key != NULL) { /* the key exists: answer with its job */
         cn_val_t k[] = {CN_VTEXT(t->type->name), CN_VTEXT(unique_key)};
-        cn_stmt_t *st;
-        if ((rc = cn_store_query(s, "SELECT id FROM jobs WHERE name = $1 AND unique_key = $2", k, 2,
-                                 &st, err)) != 0)
-            return rc;
-        rc = cn_stmt_step(st, err);
-        if (rc == CN_ROW && id_out != NULL)
-            snprintf(id_out, CN_UUID_LEN + 1, "%s", cn_stmt_text(st, 0, NULL));
-        cn_stmt_finish(st);
-        return rc == CN_ROW ? 0 : rc < 0 ? rc : cn_err_set(err, CN_ERR, "job vanished");
+        char existing[CN_UUID_LEN + 1];
+        rc = cn_store_one_text(s, "SELECT id FROM jobs WHERE name = $1 AND unique_key = $2", k, 2,
+                               existing, sizeof(existing), err);
+        if (rc == CN_ENOTFOUND)
+            return cn_err_set(err, CN_ERR, "job vanished");
+        if (rc == 0 && id_out != NULL)
+            memcpy(id_out, existing, sizeof(existing));
+        return rc;
     }
     if (changes == 0)
         return cn_err_set(err, CN_ERR, "job %s was not inserted", id);
@@ -633,14 +632,13 @@ int cn_jobs_run_due(cn_store_t *s, int64_t now_ms, int max, int *n_run, cn_err_t
 /* The earliest run_at of a queued job, or INT64_MAX. */
 static int64_t next_due(cn_store_t *s)
 {
-    cn_stmt_t *st;
     int64_t at = INT64_MAX;
-    if (cn_store_query(s, "SELECT min(run_at) FROM jobs WHERE state = 'queued'", NULL, 0, &st,
-                       NULL) != 0)
-        return at;
-    if (cn_stmt_step(st, NULL) == CN_ROW && !cn_stmt_is_null(st, 0))
-        at = cn_stmt_int(st, 0);
-    cn_stmt_finish(st);
+    /* min() of no rows is NULL: COALESCE keeps "no job" apart from a job due at 0 */
+    if (cn_store_one_int(s,
+                         "SELECT COALESCE(min(run_at), 9223372036854775807) FROM jobs"
+                         " WHERE state = 'queued'",
+                         NULL, 0, &at, NULL) != 0)
+        at = INT64_MAX;
     cn_ignore(cn_store_batch_commit(s, NULL)); /* ends the read transaction before sleeping */
     return at;
 }
@@ -901,20 +899,14 @@ int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t
         stage_wake(s);
         return 0;
     }
-    cn_stmt_t *st;
-    if ((rc = cn_store_query(s,
-                             "SELECT state FROM jobs WHERE id = $1 AND ($2 IS NULL OR"
-                             " tenant_id = $2)",
-                             a, 2, &st, err)) != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    if (rc == CN_ROW)
-        rc = cn_err_set(err, CN_ECONFLICT, "job %s is %s: only a dead job can be retried", id,
-                        cn_stmt_text(st, 0, NULL));
-    else if (rc == CN_DONE)
-        rc = cn_err_set(err, CN_ENOTFOUND, "no job with this id");
-    cn_stmt_finish(st);
-    return rc;
+    char state[16];
+    rc = cn_store_one_text(
+        s, "SELECT state FROM jobs WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2)", a, 2, state,
+        sizeof(state), err);
+    if (rc == 0)
+        return cn_err_set(err, CN_ECONFLICT, "job %s is %s: only a dead job can be retried", id,
+                          state);
+    return rc == CN_ENOTFOUND ? cn_err_set(err, CN_ENOTFOUND, "no job with this id") : rc;
 }
 
 int cn_jobs_purge(cn_store_t *s, const char *state, int64_t before_ms, int64_t *n, cn_err_t *err)
