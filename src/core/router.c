@@ -19,12 +19,18 @@ typedef struct {
     size_t n_segments;
     unsigned
         param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
+    int key;        /* the last literal segment, or -1: checked first, it tells most routes apart */
     segment_t segments[CN_MAX_SEGMENTS];
 } compiled_t;
 
 struct st_cn_router_t {
     compiled_t *routes;
     size_t count, cap;
+    /* route indexes grouped by segment count, in table order within a group: a path is
+     * compared only with the routes of its own length, those of n segments being
+     * by_len[first[n]] .. by_len[first[n + 1] - 1] */
+    size_t *by_len;
+    size_t first[CN_MAX_SEGMENTS + 2];
 };
 
 cn_router_t *cn_router_new(void)
@@ -37,6 +43,7 @@ void cn_router_free(cn_router_t *r)
     if (r == NULL)
         return;
     free(r->routes);
+    free(r->by_len);
     free(r);
 }
 
@@ -55,6 +62,7 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
     const char *p = route->path;
     memset(c, 0, sizeof(*c));
     c->route = route;
+    c->key = -1;
     if (p[0] != '/')
         return cn_err_set(err, CN_EINVAL, "route %s: must start with '/'", route->path);
     if (p[1] == '\0')
@@ -88,6 +96,9 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
         }
         c->n_segments++;
     }
+    for (size_t i = 0; i < c->n_segments; i++)
+        if (!c->segments[i].is_param && c->segments[i].len > 0)
+            c->key = (int)i;
     if (__builtin_popcount(c->param_mask) > CN_MAX_PARAMS)
         return cn_err_set(err, CN_EINVAL, "route %s: too many parameters", route->path);
     return 0;
@@ -103,6 +114,20 @@ static int same_shape(const compiled_t *a, const compiled_t *b)
              memcmp(a->segments[i].text, b->segments[i].text, a->segments[i].len) != 0))
             return 0;
     return 1;
+}
+
+/* Rebuilds by_len / first (a counting sort, stable: table order within each length). */
+static void group_by_length(cn_router_t *r)
+{
+    size_t at[CN_MAX_SEGMENTS + 2] = {0};
+    for (size_t i = 0; i < r->count; i++)
+        at[r->routes[i].n_segments + 1]++;
+    for (size_t n = 1; n < CN_MAX_SEGMENTS + 2; n++)
+        at[n] += at[n - 1];
+    memcpy(r->first, at, sizeof(at));
+    r->by_len = cn_realloc(r->by_len, (r->count ? r->count : 1) * sizeof(*r->by_len));
+    for (size_t i = 0; i < r->count; i++)
+        r->by_len[at[r->routes[i].n_segments]++] = i;
 }
 
 int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
@@ -125,6 +150,7 @@ int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
         }
         r->routes[r->count++] = c;
     }
+    group_by_length(r);
     return 0;
 }
 
@@ -152,12 +178,22 @@ static int split_path(const char *path, size_t len, raw_seg_t *segs, size_t *n)
     return 0;
 }
 
+/* Routes share their leading segments (/api/v1/...): the last literal one (its length and
+ * first byte) tells them apart at once, then the rest, last first, memcmp only on a likely
+ * match. */
 static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
 {
-    for (size_t i = 0; i < c->n_segments; i++) {
+    if (c->key >= 0) {
+        const segment_t *k = &c->segments[c->key];
+        if (k->len != segs[c->key].len || k->text[0] != segs[c->key].p[0])
+            return 0;
+    }
+    for (size_t i = c->n_segments; i-- > 0;) {
         const segment_t *s = &c->segments[i];
         if (s->is_param ? segs[i].len == 0
-                        : (s->len != segs[i].len || memcmp(s->text, segs[i].p, s->len) != 0))
+                        : (s->len != segs[i].len ||
+                           (s->len > 0 && (s->text[0] != segs[i].p[0] ||
+                                           memcmp(s->text, segs[i].p, s->len) != 0))))
             return 0;
     }
     return 1;
@@ -173,9 +209,10 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
     if (split_path(path, path_len, segs, &n) != 0)
         return CN_ENOTFOUND;
     const compiled_t *best = NULL;
-    for (size_t i = 0; i < r->count; i++) {
+    for (size_t k = r->first[n]; k < r->first[n + 1]; k++) {
+        size_t i = r->by_len[k];
         const compiled_t *c = &r->routes[i];
-        if (c->n_segments != n || !shape_matches(c, segs))
+        if (!shape_matches(c, segs))
             continue;
         cn_method_t m = c->route->method;
         out->allow_mask |= 1u << m;
