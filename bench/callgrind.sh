@@ -55,7 +55,7 @@ total_ir() {
   fi
   SERVER_PID=$!
   for t in $(seq 600); do
-    grep -q "listening on http://" "$data/server.log" && break
+    grep -qs "listening on http://" "$data/server.log" && break
     ((t < 600)) || { tail "$data/server.log" >&2; return 1; }
     sleep 0.1
   done

@@ -30,6 +30,7 @@ struct st_cn_router_t {
      * compared only with the routes of its own length, those of n segments being
      * by_len[first[n]] .. by_len[first[n + 1] - 1] */
     size_t *by_len;
+    uint32_t *sig; /* beside by_len: its route's key segment (see signature), 0 if none */
     size_t first[CN_MAX_SEGMENTS + 2];
 };
 
@@ -44,6 +45,7 @@ void cn_router_free(cn_router_t *r)
         return;
     free(r->routes);
     free(r->by_len);
+    free(r->sig);
     free(r);
 }
 
@@ -116,7 +118,18 @@ static int same_shape(const compiled_t *a, const compiled_t *b)
     return 1;
 }
 
-/* Rebuilds by_len / first (a counting sort, stable: table order within each length). */
+/* A route's key segment in 32 bits: its index + 1, its length, its first byte; 0 when it
+ * has none (or one too long to fit). Compared in a dense array, so that telling a path
+ * from the routes it does not match reads no compiled template (600 bytes each). */
+static uint32_t signature(const compiled_t *c)
+{
+    if (c->key < 0 || c->segments[c->key].len > 0xffff)
+        return 0;
+    const segment_t *k = &c->segments[c->key];
+    return (uint32_t)(c->key + 1) << 24 | (uint32_t)k->len << 8 | (unsigned char)k->text[0];
+}
+
+/* Rebuilds by_len / sig / first (a counting sort, stable: table order within a length). */
 static void group_by_length(cn_router_t *r)
 {
     size_t at[CN_MAX_SEGMENTS + 2] = {0};
@@ -126,8 +139,12 @@ static void group_by_length(cn_router_t *r)
         at[n] += at[n - 1];
     memcpy(r->first, at, sizeof(at));
     r->by_len = cn_realloc(r->by_len, (r->count ? r->count : 1) * sizeof(*r->by_len));
-    for (size_t i = 0; i < r->count; i++)
-        r->by_len[at[r->routes[i].n_segments]++] = i;
+    r->sig = cn_realloc(r->sig, (r->count ? r->count : 1) * sizeof(*r->sig));
+    for (size_t i = 0; i < r->count; i++) {
+        size_t k = at[r->routes[i].n_segments]++;
+        r->by_len[k] = i;
+        r->sig[k] = signature(&r->routes[i]);
+    }
 }
 
 int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
@@ -179,21 +196,31 @@ static int split_path(const char *path, size_t len, raw_seg_t *segs, size_t *n)
 }
 
 /* Routes share their leading segments (/api/v1/...): the last literal one (its length and
- * first byte) tells them apart at once, then the rest, last first, memcmp only on a likely
- * match. */
+ * first byte, in sig) tells them apart at once */
+static int key_matches(uint32_t sig, const raw_seg_t *segs)
+{
+    if (sig == 0)
+        return 1;
+    const raw_seg_t *s = &segs[(sig >> 24) - 1];
+    return s->len == ((sig >> 8) & 0xffff) && (unsigned char)s->p[0] == (sig & 0xff);
+}
+
+/* memcmp(a, b, n) == 0 for the few bytes of a path segment, without the call */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Then every segment, last first. */
 static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
 {
-    if (c->key >= 0) {
-        const segment_t *k = &c->segments[c->key];
-        if (k->len != segs[c->key].len || k->text[0] != segs[c->key].p[0])
-            return 0;
-    }
     for (size_t i = c->n_segments; i-- > 0;) {
         const segment_t *s = &c->segments[i];
         if (s->is_param ? segs[i].len == 0
-                        : (s->len != segs[i].len ||
-                           (s->len > 0 && (s->text[0] != segs[i].p[0] ||
-                                           memcmp(s->text, segs[i].p, s->len) != 0))))
+                        : (s->len != segs[i].len || !same_bytes(s->text, segs[i].p, s->len)))
             return 0;
     }
     return 1;
@@ -210,6 +237,8 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
         return CN_ENOTFOUND;
     const compiled_t *best = NULL;
     for (size_t k = r->first[n]; k < r->first[n + 1]; k++) {
+        if (!key_matches(r->sig[k], segs))
+            continue;
         size_t i = r->by_len[k];
         const compiled_t *c = &r->routes[i];
         if (!shape_matches(c, segs))
@@ -302,6 +331,13 @@ static int hexval(char c)
 
 long cn_percent_decode(const char *src, size_t len, char *dst, int plus_is_space)
 {
+    /* a path parameter (an id) seldom holds an escape: then it is a copy, checked for NUL */
+    if (!plus_is_space && memchr(src, '%', len) == NULL) {
+        if (memchr(src, '\0', len) != NULL)
+            return -1;
+        memmove(dst, src, len); /* callers may decode in place */
+        return (long)len;
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
