@@ -15,6 +15,7 @@
 
 #include <netdb.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -67,6 +68,25 @@ static size_t forwarded_for(cn_req_t *r, char *buf, size_t cap)
     return n;
 }
 
+/* Dotted decimal, as h2o_socket_getnumerichost writes it, without its sprintf: every
+ * request asks for its peer (the per-IP limit). Returns the length; out needs 16 bytes. */
+static size_t format_ipv4(const struct sockaddr_in *sin, char *out)
+{
+    uint32_t a = ntohl(sin->sin_addr.s_addr);
+    size_t n = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned v = (a >> shift) & 255;
+        if (v >= 100)
+            out[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[n++] = (char)('0' + v / 10 % 10);
+        out[n++] = (char)('0' + v % 10);
+        out[n++] = '.';
+    }
+    out[--n] = '\0';
+    return n;
+}
+
 void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
 {
     char *ip = cn__req_int(r)->client_ip; /* 48 bytes */
@@ -74,8 +94,10 @@ void cn_req_peer(cn_req_t *r, char *buf, size_t cap)
         struct sockaddr_storage ss;
         char host[NI_MAXHOST];
         socklen_t len = r->h->conn->callbacks->get_peername(r->h->conn, (struct sockaddr *)&ss);
-        size_t n =
-            len == 0 ? SIZE_MAX : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
+        size_t n = len == 0 ? SIZE_MAX
+                   : ss.ss_family == AF_INET
+                       ? format_ipv4((struct sockaddr_in *)&ss, host)
+                       : h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host);
         if (n == SIZE_MAX)
             n = 1, host[0] = '-';
         if (n >= sizeof(cn__req_int(r)->client_ip))
@@ -314,7 +336,9 @@ static void add_common_headers(cn_req_t *r)
     if (req->scheme == &H2O_URL_SCHEME_HTTPS) /* browsers must not downgrade later visits */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
                        H2O_STRLIT("max-age=31536000; includeSubDomains"));
-    h2o_iovec_t origin = header_value_str(req, "origin");
+    /* no CORS origins configured (the default): no Origin can be allowed, skip the scan */
+    h2o_iovec_t origin =
+        pipeline.n_cors ? header_value_str(req, "origin") : h2o_iovec_init(NULL, 0);
     if (origin.len && origin_allowed(origin)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL,
                        origin.base, origin.len);
@@ -553,12 +577,28 @@ static int bootstrap_auth(cn_req_t *r)
     /* constant time over the expected length; the length itself is not secret */
     if (len != pipeline.bootstrap_len || sodium_memcmp(tok, pipeline.bootstrap_token, len) != 0)
         return cn_fail_typed(r, CN_EUNAUTH, "token-invalid", "the bearer token is not valid");
-    snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s",
-             pipeline.bootstrap_tenant);
-    snprintf(r->principal.subject, sizeof(r->principal.subject), "bootstrap");
+    _Static_assert(sizeof(pipeline.bootstrap_tenant) == sizeof(r->principal.tenant_id),
+                   "the bootstrap tenant is copied whole");
+    memcpy(r->principal.tenant_id, pipeline.bootstrap_tenant, sizeof(r->principal.tenant_id));
+    memcpy(r->principal.subject, "bootstrap", sizeof("bootstrap"));
     r->principal.is_operator = 1;
     r->principal.authenticated = 1;
     return 0;
+}
+
+/* a, b and c joined into out (cap bytes), cut to fit as snprintf("%s%s%s") would */
+static void join3(char *out, size_t cap, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = {a, b, c};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t len = strlen(parts[i]);
+        if (len > cap - 1 - n)
+            len = cap - 1 - n;
+        memcpy(out + n, parts[i], len);
+        n += len;
+    }
+    out[n] = '\0';
 }
 
 /* Takes a token from limiter for key; on refusal answers 429 with the RateLimit headers. */
@@ -567,7 +607,7 @@ static int within_limit(cn_req_t *r, cn_ratelimit_t *limiter, const char *kind, 
     if (limiter == NULL)
         return CN_NEXT;
     char key[192];
-    snprintf(key, sizeof(key), "%s:%s", kind, id);
+    join3(key, sizeof(key), kind, ":", id); /* no printf: every request runs this */
     cn_rate_result_t res;
     cn_ratelimit_take(limiter, key, cn_now_ms(), &res);
     if (res.allowed)
@@ -821,7 +861,7 @@ static int authenticate(cn_req_t *r)
     if (rc != 0) /* a refused CSRF check is 403; everything else is "who are you?" */
         return problem(r, rc == CN_EFORBIDDEN ? 403 : 401, r->err.msg);
     char who[160];
-    snprintf(who, sizeof(who), "%s/%s", r->principal.tenant_id, r->principal.subject);
+    join3(who, sizeof(who), r->principal.tenant_id, "/", r->principal.subject);
     if (within_limit(r, pipeline.rate_user, "user", who) != CN_NEXT)
         return CN_OK;
     if (pipeline.authz(r, r->route->permission) != 0) {
@@ -1042,7 +1082,11 @@ static int may_write(cn_method_t m)
 int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 {
     cn_req_int_t *ri = h2o_mem_alloc_shared(&req->pool, sizeof(*ri), dispose_req);
-    memset(ri, 0, sizeof(*ri));
+    /* all zero but the field-error slots (4.6 KB, most of the struct): verrors.count
+     * says how many of them hold anything */
+    size_t items = offsetof(cn_req_int_t, pub.verrors.items), skip = sizeof(ri->pub.verrors.items);
+    memset(ri, 0, items);
+    memset((char *)ri + items + skip, 0, sizeof(*ri) - items - skip);
     ri->start_ns = cn_now_ns();
     ri->route_index = -1;
     cn_req_t *r = &ri->pub;

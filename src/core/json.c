@@ -31,12 +31,13 @@ void cn_buf_reserve(cn_buf_t *b, size_t extra)
     b->cap = cap;
 }
 
+/* the short pieces of a JSON answer (quotes, commas, keys) cost no call */
+#define put cn_buf_put
+#define put_lit(b, s) cn_buf_put((b), (s), sizeof(s) - 1)
+
 void cn_buf_append(cn_buf_t *b, const void *p, size_t n)
 {
-    cn_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    put(b, p, n);
 }
 
 void cn_buf_appendf(cn_buf_t *b, const char *fmt, ...)
@@ -63,6 +64,26 @@ static const unsigned char json_special[256] = {
     [0x80 ... 0xff] = 1,
 };
 
+/* 8 bytes at a time while none of them is special (a control byte, '"', '\\' or >= 0x80;
+ * the bit tricks of "Bit Twiddling Hacks": a byte below k, a zero byte after an XOR),
+ * then the table: the end of the run that starts at i, of bytes json_special lets through */
+static size_t plain_run(const unsigned char *p, size_t i, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+        uint64_t special =
+            ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w;
+        if (special & highs)
+            break;
+    }
+    while (i < n && !json_special[p[i]])
+        i++;
+    return i;
+}
+
 void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -74,9 +95,8 @@ void cn_buf_append_json_str(cn_buf_t *b, const char *s, size_t n)
         unsigned char c = p[i];
         if (!json_special[c]) { /* a table, not four comparisons a byte: every answer runs this */
             size_t start = i;
-            while (i < n && !json_special[p[i]])
-                i++;
-            cn_buf_append(b, p + start, i - start);
+            i = plain_run(p, i, n);
+            put(b, p + start, i - start);
             continue;
         }
         if (c >= 0x80) {
@@ -146,7 +166,7 @@ static void jw_value_prefix(cn_jw_t *w)
         return;
     }
     if (w->depth > 0 && w->has_items[w->depth - 1])
-        cn_buf_lit(w->b, ",");
+        put_lit(w->b, ",");
     if (w->depth > 0)
         w->has_items[w->depth - 1] = 1;
 }
@@ -154,7 +174,7 @@ static void jw_value_prefix(cn_jw_t *w)
 static void jw_open(cn_jw_t *w, char open, char close)
 {
     jw_value_prefix(w);
-    cn_buf_append(w->b, &open, 1);
+    put(w->b, &open, 1);
     w->closer[w->depth] = close;
     w->has_items[w->depth++] = 0;
 }
@@ -172,24 +192,24 @@ void cn_jw_array(cn_jw_t *w)
 void cn_jw_end(cn_jw_t *w)
 {
     w->depth--;
-    cn_buf_append(w->b, &w->closer[w->depth], 1);
+    put(w->b, &w->closer[w->depth], 1);
 }
 
 void cn_jw_key(cn_jw_t *w, const char *key)
 {
     jw_value_prefix(w);
-    cn_buf_lit(w->b, "\"");
+    put_lit(w->b, "\"");
     cn_buf_append_json_str(w->b, key, strlen(key));
-    cn_buf_lit(w->b, "\":");
+    put_lit(w->b, "\":");
     w->after_key = 1;
 }
 
 void cn_jw_str(cn_jw_t *w, const char *s, size_t len)
 {
     jw_value_prefix(w);
-    cn_buf_lit(w->b, "\"");
+    put_lit(w->b, "\"");
     cn_buf_append_json_str(w->b, s, len);
-    cn_buf_lit(w->b, "\"");
+    put_lit(w->b, "\"");
 }
 
 void cn_jw_raw(cn_jw_t *w, const char *json, size_t len)
@@ -225,20 +245,20 @@ void cn_jw_int(cn_jw_t *w, int64_t v)
     } while (u);
     if (v < 0)
         tmp[--i] = '-';
-    cn_buf_append(w->b, tmp + i, sizeof(tmp) - i);
+    put(w->b, tmp + i, sizeof(tmp) - i);
 }
 
 void cn_jw_null(cn_jw_t *w)
 {
     jw_value_prefix(w);
-    cn_buf_lit(w->b, "null");
+    put_lit(w->b, "null");
 }
 
 void cn_jw_bool(cn_jw_t *w, int v)
 {
     jw_value_prefix(w);
     if (v)
-        cn_buf_lit(w->b, "true");
+        put_lit(w->b, "true");
     else
-        cn_buf_lit(w->b, "false");
+        put_lit(w->b, "false");
 }

@@ -8,6 +8,7 @@
 #include "base/common.h"
 
 #include <jansson.h>
+#include <string.h>
 
 /**
  * Parses len bytes of JSON. On success returns a new reference; on failure returns NULL
@@ -24,6 +25,16 @@ typedef struct st_cn_buf_t {
 
 void cn_buf_reserve(cn_buf_t *b, size_t extra);
 void cn_buf_append(cn_buf_t *b, const void *p, size_t n);
+
+/** cn_buf_append with the capacity check inline: for writers of many short pieces. */
+static inline void cn_buf_put(cn_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        cn_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
 /** Appends a string literal. */
 #define cn_buf_lit(b, s) cn_buf_append((b), (s), sizeof(s) - 1)
 void cn_buf_appendf(cn_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

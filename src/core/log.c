@@ -70,6 +70,8 @@ void cn_log(int level, const char *request_id, const char *fmt, ...)
     cn_buf_free(&b);
 }
 
+#define put_lit(b, s) cn_buf_put((b), (s), sizeof(s) - 1)
+
 static void append_u64(cn_buf_t *b, uint64_t v)
 {
     char tmp[24];
@@ -78,7 +80,7 @@ static void append_u64(cn_buf_t *b, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    cn_buf_append(b, tmp + i, sizeof(tmp) - i);
+    cn_buf_put(b, tmp + i, sizeof(tmp) - i);
 }
 
 /* Hand-formatted: this runs once per request, where printf's parsing shows in profiles. */
@@ -100,23 +102,23 @@ void cn_log_access(const cn_access_t *a)
         ts.len = cn_format_rfc3339(now, ts.text);
         ts.ms = now;
     }
-    cn_buf_lit(b, "{\"ts\":\"");
-    cn_buf_append(b, ts.text, ts.len);
-    cn_buf_lit(b, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
+    put_lit(b, "{\"ts\":\"");
+    cn_buf_put(b, ts.text, ts.len);
+    put_lit(b, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
     cn_buf_append_json_str(b, a->request_id, strlen(a->request_id));
-    cn_buf_lit(b, "\",\"method\":\"");
-    cn_buf_append(b, a->method, strlen(a->method));
-    cn_buf_lit(b, "\",\"route\":\"");
+    put_lit(b, "\",\"method\":\"");
+    cn_buf_put(b, a->method, strlen(a->method));
+    put_lit(b, "\",\"route\":\"");
     cn_buf_append_json_str(b, a->route, strlen(a->route));
-    cn_buf_lit(b, "\",\"path\":\"");
+    put_lit(b, "\",\"path\":\"");
     cn_buf_append_json_str(b, a->path, a->path_len > 512 ? 512 : a->path_len);
-    cn_buf_lit(b, "\",\"status\":");
+    put_lit(b, "\",\"status\":");
     append_u64(b, (uint64_t)a->status);
-    cn_buf_lit(b, ",\"duration_us\":");
+    put_lit(b, ",\"duration_us\":");
     append_u64(b, a->duration_us);
-    cn_buf_lit(b, ",\"bytes\":");
+    put_lit(b, ",\"bytes\":");
     append_u64(b, a->bytes);
-    cn_buf_lit(b, "}\n");
+    put_lit(b, "}\n");
     if (b->len > ACCESS_FLUSH_BYTES)
         cn_log_flush();
 }

@@ -19,12 +19,19 @@ typedef struct {
     size_t n_segments;
     unsigned
         param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
+    int key;        /* the last literal segment, or -1: checked first, it tells most routes apart */
     segment_t segments[CN_MAX_SEGMENTS];
 } compiled_t;
 
 struct st_cn_router_t {
     compiled_t *routes;
     size_t count, cap;
+    /* route indexes grouped by segment count, in table order within a group: a path is
+     * compared only with the routes of its own length, those of n segments being
+     * by_len[first[n]] .. by_len[first[n + 1] - 1] */
+    size_t *by_len;
+    uint32_t *sig; /* beside by_len: its route's key segment (see signature), 0 if none */
+    size_t first[CN_MAX_SEGMENTS + 2];
 };
 
 cn_router_t *cn_router_new(void)
@@ -37,6 +44,8 @@ void cn_router_free(cn_router_t *r)
     if (r == NULL)
         return;
     free(r->routes);
+    free(r->by_len);
+    free(r->sig);
     free(r);
 }
 
@@ -55,6 +64,7 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
     const char *p = route->path;
     memset(c, 0, sizeof(*c));
     c->route = route;
+    c->key = -1;
     if (p[0] != '/')
         return cn_err_set(err, CN_EINVAL, "route %s: must start with '/'", route->path);
     if (p[1] == '\0')
@@ -88,6 +98,9 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
         }
         c->n_segments++;
     }
+    for (size_t i = 0; i < c->n_segments; i++)
+        if (!c->segments[i].is_param && c->segments[i].len > 0)
+            c->key = (int)i;
     if (__builtin_popcount(c->param_mask) > CN_MAX_PARAMS)
         return cn_err_set(err, CN_EINVAL, "route %s: too many parameters", route->path);
     return 0;
@@ -103,6 +116,35 @@ static int same_shape(const compiled_t *a, const compiled_t *b)
              memcmp(a->segments[i].text, b->segments[i].text, a->segments[i].len) != 0))
             return 0;
     return 1;
+}
+
+/* A route's key segment in 32 bits: its index + 1, its length, its first byte; 0 when it
+ * has none (or one too long to fit). Compared in a dense array, so that telling a path
+ * from the routes it does not match reads no compiled template (600 bytes each). */
+static uint32_t signature(const compiled_t *c)
+{
+    if (c->key < 0 || c->segments[c->key].len > 0xffff)
+        return 0;
+    const segment_t *k = &c->segments[c->key];
+    return (uint32_t)(c->key + 1) << 24 | (uint32_t)k->len << 8 | (unsigned char)k->text[0];
+}
+
+/* Rebuilds by_len / sig / first (a counting sort, stable: table order within a length). */
+static void group_by_length(cn_router_t *r)
+{
+    size_t at[CN_MAX_SEGMENTS + 2] = {0};
+    for (size_t i = 0; i < r->count; i++)
+        at[r->routes[i].n_segments + 1]++;
+    for (size_t n = 1; n < CN_MAX_SEGMENTS + 2; n++)
+        at[n] += at[n - 1];
+    memcpy(r->first, at, sizeof(at));
+    r->by_len = cn_realloc(r->by_len, (r->count ? r->count : 1) * sizeof(*r->by_len));
+    r->sig = cn_realloc(r->sig, (r->count ? r->count : 1) * sizeof(*r->sig));
+    for (size_t i = 0; i < r->count; i++) {
+        size_t k = at[r->routes[i].n_segments]++;
+        r->by_len[k] = i;
+        r->sig[k] = signature(&r->routes[i]);
+    }
 }
 
 int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
@@ -125,6 +167,7 @@ int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
         }
         r->routes[r->count++] = c;
     }
+    group_by_length(r);
     return 0;
 }
 
@@ -152,12 +195,32 @@ static int split_path(const char *path, size_t len, raw_seg_t *segs, size_t *n)
     return 0;
 }
 
+/* Routes share their leading segments (/api/v1/...): the last literal one (its length and
+ * first byte, in sig) tells them apart at once */
+static int key_matches(uint32_t sig, const raw_seg_t *segs)
+{
+    if (sig == 0)
+        return 1;
+    const raw_seg_t *s = &segs[(sig >> 24) - 1];
+    return s->len == ((sig >> 8) & 0xffff) && (unsigned char)s->p[0] == (sig & 0xff);
+}
+
+/* memcmp(a, b, n) == 0 for the few bytes of a path segment, without the call */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Then every segment, last first. */
 static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
 {
-    for (size_t i = 0; i < c->n_segments; i++) {
+    for (size_t i = c->n_segments; i-- > 0;) {
         const segment_t *s = &c->segments[i];
         if (s->is_param ? segs[i].len == 0
-                        : (s->len != segs[i].len || memcmp(s->text, segs[i].p, s->len) != 0))
+                        : (s->len != segs[i].len || !same_bytes(s->text, segs[i].p, s->len)))
             return 0;
     }
     return 1;
@@ -173,9 +236,12 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
     if (split_path(path, path_len, segs, &n) != 0)
         return CN_ENOTFOUND;
     const compiled_t *best = NULL;
-    for (size_t i = 0; i < r->count; i++) {
+    for (size_t k = r->first[n]; k < r->first[n + 1]; k++) {
+        if (!key_matches(r->sig[k], segs))
+            continue;
+        size_t i = r->by_len[k];
         const compiled_t *c = &r->routes[i];
-        if (c->n_segments != n || !shape_matches(c, segs))
+        if (!shape_matches(c, segs))
             continue;
         cn_method_t m = c->route->method;
         out->allow_mask |= 1u << m;
@@ -265,6 +331,13 @@ static int hexval(char c)
 
 long cn_percent_decode(const char *src, size_t len, char *dst, int plus_is_space)
 {
+    /* a path parameter (an id) seldom holds an escape: then it is a copy, checked for NUL */
+    if (!plus_is_space && memchr(src, '%', len) == NULL) {
+        if (memchr(src, '\0', len) != NULL)
+            return -1;
+        memmove(dst, src, len); /* callers may decode in place */
+        return (long)len;
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         char c = src[i];

@@ -165,14 +165,14 @@ void cn_uuid7_format(int64_t unix_ms, const uint8_t random[10], char out[CN_UUID
     memcpy(b + 6, random, 10);
     b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
     b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* RFC 9562 variant */
-    char *p = out;
+    /* where each byte's two digits go: every request id is one of these */
+    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[b[i] >> 4];
-        *p++ = hex[b[i] & 15];
+        out[at[i]] = hex[b[i] >> 4];
+        out[at[i] + 1] = hex[b[i] & 15];
     }
-    *p = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[CN_UUID_LEN] = '\0';
 }
 
 size_t cn_base64url_encode(const uint8_t *in, size_t len, char *out)

@@ -34,8 +34,12 @@ int cn_reqhead_scan(const char *buf, size_t len, cn_reqhead_t *out)
             continue; /* the request line */
         if (line_len == 0)
             break;
+        /* most lines are none of the three: their first letter says so without a compare */
+        char first_lc = (char)(line[0] | 0x20);
         if (line[0] == ' ' || line[0] == '\t')
             out->folded++;
+        else if (first_lc != 'c' && first_lc != 't' && first_lc != 'h')
+            continue;
         else if (named(line, line_len, "content-length"))
             out->content_length++;
         else if (named(line, line_len, "transfer-encoding"))

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +265,42 @@ static void test_json_str_output_parses_back(void **state)
     cn_buf_free(&b);
 }
 
+/* One byte's escape as the byte-by-byte rule writes it (a lone byte >= 0x80 is not UTF-8). */
+static void reference_escape(unsigned char c, char *out)
+{
+    if (c == '"' || c == '\\')
+        sprintf(out, "\\%c", c);
+    else if (c == '\n' || c == '\r' || c == '\t')
+        sprintf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+    else if (c < 0x20)
+        sprintf(out, "\\u%04x", c);
+    else if (c >= 0x80)
+        sprintf(out, "\\ufffd");
+    else
+        sprintf(out, "%c", c);
+}
+
+/* Long plain runs are scanned a word at a time: a special byte at any offset, next to a
+ * word boundary or not, and the bytes just outside the special set, come out right. */
+static void test_json_str_every_offset(void **state)
+{
+    const unsigned char probes[] = {0x00, 0x01, 0x1f, 0x20, '"',  '!',  '#',
+                                    '\\', '[',  ']',  0x7f, 0x80, 0xff, '\n'};
+    for (size_t k = 0; k < sizeof(probes); k++)
+        for (size_t len = 1; len <= 26; len++)
+            for (size_t at = 0; at < len; at++) {
+                char s[32], want[64], esc[8];
+                memset(s, 'a', len);
+                s[at] = (char)probes[k];
+                size_t w = 0;
+                for (size_t i = 0; i < len; i++) {
+                    reference_escape((unsigned char)s[i], esc);
+                    w += (size_t)sprintf(want + w, "%s", esc);
+                }
+                expect_escaped(s, len, want);
+            }
+}
+
 /* ---- cn_json_dump ---- */
 
 static void test_dump_compact_and_round_trip(void **state)
@@ -335,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_json_str_invalid_utf8),
         cmocka_unit_test(test_json_str_valid_multibyte_kept),
         cmocka_unit_test(test_json_str_output_parses_back),
+        cmocka_unit_test(test_json_str_every_offset),
         cmocka_unit_test(test_dump_compact_and_round_trip),
         cmocka_unit_test(test_dump_pretty_input_becomes_compact),
         cmocka_unit_test(test_dump_scalars),

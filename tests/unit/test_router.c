@@ -94,6 +94,62 @@ static int match(const cn_router_t *r, cn_method_t method, const char *path, cha
 
 /* ---- matching ---- */
 
+/* Tables added one after another, lengths interleaved, literals that share a length and a
+ * first byte: every path finds its own route, its index is its place in the order the
+ * routes were added, and 405's allow mask still gathers every method of the path. */
+static void test_tables_of_mixed_lengths(void **state)
+{
+    static const cn_route_t first[] = {
+        {CN_GET, "/api/v1/nodes/{id}", handler},   /* 0 */
+        {CN_GET, "/api/v1/notes", handler},        /* 1 */
+        {CN_GET, "/api/v1/notes/{id}", handler},   /* 2 */
+        {CN_GET, "/api/v1/notes/{id}/x", handler}, /* 3 */
+        {0},
+    };
+    static const cn_route_t second[] = {
+        {CN_DELETE, "/api/v1/notes/{id}", handler}, /* 4 */
+        {CN_GET, "/api/v1/{kind}/search", handler}, /* 5 */
+        {CN_GET, "/api/v1/notes/search", handler},  /* 6 */
+        {CN_GET, "/a", handler},                    /* 7 */
+        {CN_GET, "/", handler},                     /* 8 */
+        {0},
+    };
+    cn_router_t *r = cn_router_new();
+    cn_err_t err = {0};
+    char scratch[128];
+    cn_match_t m;
+    assert_int_equal(match(r, CN_GET, "/api/v1/notes", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(cn_router_add_table(r, first, &err), 0);
+    assert_int_equal(cn_router_add_table(r, second, &err), 0);
+    static const struct {
+        cn_method_t method;
+        const char *path;
+        int index;
+    } cases[] = {
+        {CN_GET, "/api/v1/nodes/1", 0},
+        {CN_GET, "/api/v1/notes", 1},
+        {CN_GET, "/api/v1/notes/1", 2},
+        {CN_GET, "/api/v1/notes/1/x", 3},
+        {CN_DELETE, "/api/v1/notes/1", 4},
+        {CN_GET, "/api/v1/jobs/search", 5},
+        {CN_GET, "/api/v1/notes/search", 6},
+        {CN_GET, "/a", 7},
+        {CN_GET, "/", 8},
+        {CN_HEAD, "/api/v1/notes/1", 2},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+        assert_int_equal(match(r, cases[i].method, cases[i].path, scratch, &m), 0);
+        assert_int_equal(m.route_index, cases[i].index);
+        assert_ptr_equal(m.route, cn_router_route(r, (size_t)cases[i].index));
+    }
+    assert_int_equal(match(r, CN_GET, "/api/v1/notez/1", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(match(r, CN_GET, "/b", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(match(r, CN_GET, "/api/v1/notes/1/y", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(match(r, CN_PUT, "/api/v1/notes/1", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(m.allow_mask, BIT(CN_GET) | BIT(CN_DELETE));
+    cn_router_free(r);
+}
+
 static void test_count_and_route_lookup(void **state)
 {
     cn_router_t *r = *state;
@@ -722,6 +778,7 @@ static void test_query_parse_bad_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tables_of_mixed_lengths),
         cmocka_unit_test_setup_teardown(test_count_and_route_lookup, setup_router, teardown_router),
         cmocka_unit_test_setup_teardown(test_literal_match, setup_router, teardown_router),
         cmocka_unit_test_setup_teardown(test_literal_is_case_sensitive, setup_router,
