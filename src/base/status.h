@@ -49,6 +49,10 @@ enum {
     CN_CACHE_HIT = 5,
     /* cn_reply_stream started a streamed body: the handler's generator sends the rest. */
     CN_STREAMING = 6,
+    /* cn_stmt_step: a row is ready to read (CN_ROW), or the statement has run to its end
+     * (CN_DONE). */
+    CN_ROW = 7,
+    CN_DONE = 8,
 };
 
 #endif

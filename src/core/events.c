@@ -194,7 +194,8 @@ static void new_epoch(char out[CN_EPOCH_LEN + 1])
     sodium_bin2hex(out, CN_EPOCH_LEN + 1, b, sizeof(b));
 }
 
-/* Reads a channel's committed position from the store: 1 found, 0 none, < 0 error. */
+/* Reads a channel's committed position from the store: 0, CN_ENOTFOUND (no event yet:
+ * err untouched), or another negative code. */
 static int load_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
                          char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
 {
@@ -211,7 +212,7 @@ static int load_position(cn_store_t *s, const char *tenant, const char *channel,
         snprintf(epoch, CN_EPOCH_LEN + 1, "%s", cn_stmt_text(st, 1, NULL));
     }
     cn_stmt_finish(st);
-    return rc == CN_ROW ? 1 : rc < 0 ? rc : 0;
+    return rc == CN_ROW ? CN_OK : rc < 0 ? rc : CN_ENOTFOUND;
 }
 
 /* The channel's entry, loaded or created; called with the write transaction open. */
@@ -227,10 +228,10 @@ static chan_t *channel_for_publish(cn_store_t *s, const char *tenant, const char
     int64_t seq = 0;
     char epoch[CN_EPOCH_LEN + 1];
     int rc = load_position(s, tenant, channel, &seq, epoch, err);
-    if (rc < 0)
-        return NULL;
-    if (rc == 0)
+    if (rc == CN_ENOTFOUND)
         new_epoch(epoch);
+    else if (rc < 0)
+        return NULL;
     size_t tl = strlen(tenant), cl = strlen(channel);
     c = cn_calloc(1, sizeof(*c) + tl + cl + 2);
     c->hash = h;
@@ -262,7 +263,7 @@ int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, i
     *seq = 0;
     epoch[0] = '\0'; /* a channel nobody published on yet */
     int rc = load_position(s, tenant, channel, seq, epoch, err);
-    return rc < 0 ? rc : 0;
+    return rc == CN_ENOTFOUND ? CN_OK : rc;
 }
 
 /* ---- publishing ---- */

@@ -917,7 +917,7 @@ int cn_store_ping(cn_store_t *s, cn_err_t *err)
         return rc;
     rc = cn_stmt_step(st, err);
     cn_stmt_finish(st);
-    return rc == CN_ROW ? 0 : rc;
+    return rc < 0 ? rc : CN_OK;
 }
 
 /*

@@ -19,8 +19,6 @@
 typedef struct st_cn_store_t cn_store_t;
 typedef struct st_cn_stmt_t cn_stmt_t;
 
-enum { CN_ROW = 1, CN_DONE = 2 };
-
 typedef enum { CN_V_NULL = 0, CN_V_INT, CN_V_REAL, CN_V_TEXT } cn_vtype_t;
 
 /** A bound parameter. Text is borrowed: it must outlive the statement's use. */
