@@ -306,7 +306,7 @@ static const cn_route_t routes[] = {
      .summary = "Set a new password with a mailed token; every session of the account ends",
      .errors = CN_ANS_401, .operation = "auth.resetPassword"},
     {CN_GET, "/api/v1/users/me", auth_get_me, "self.read", .summary = "The caller",
-     .response = &auth_me_answer, .operation = "users.me"},
+     .response = &auth_me_answer, .errors = CN_ANS_404, .operation = "users.me"},
     {CN_GET, "/api/v1/auth/session", auth_get_session, "self.read",
      .summary = "The caller's session as checked (tenant, user, role, mfa); no database read",
      .response = &auth_session_answer, .errors = CN_ANS_404, .operation = "auth.session"},

@@ -46,6 +46,7 @@ enum {
     CN_ANS_422 = 1u << 6,
     CN_ANS_429 = 1u << 7,
     CN_ANS_503 = 1u << 8,
+    CN_ANS_426 = 1u << 9,
 };
 
 /** Another success answer of a route than its success_status one (status 0 ends a list). */
@@ -86,6 +87,9 @@ typedef struct st_cn_route_t {
                                    * instead of waiting for the loop turn's write transaction */
     /* with body: an empty body is allowed too (r->body stays NULL) */
     unsigned body_optional : 1;
+    /* no permission, yet not public: the handler checks the credentials itself (the
+     * realtime upgrade: a header or the first message), so the document lists them */
+    unsigned self_auth : 1;
 } cn_route_t;
 
 #define CN_MAX_PARAMS 8

@@ -291,6 +291,7 @@ static const struct {
     {CN_ANS_415, "415", "UnsupportedMediaType", "The body's content type is not accepted"},
     {CN_ANS_422, "422", "ValidationFailed", "Fields that break the schema (listed in errors)"},
     {CN_ANS_429, "429", "TooManyRequests", "A rate limit refused it (see Retry-After)"},
+    {CN_ANS_426, "426", "UpgradeRequired", "The endpoint speaks another protocol (WebSocket)"},
     {CN_ANS_503, "503", "Unavailable", "Not ready, or the store is busy: retry later"},
 };
 
@@ -406,8 +407,10 @@ static json_t *responses(const cn_route_t *rt, json_t *schemas)
 /* Who may call: the operator's token alone for platform routes, else any credential. */
 static json_t *security(const cn_route_t *rt)
 {
-    if (rt->permission == NULL)
+    if (rt->permission == NULL && !rt->self_auth)
         return json_array();
+    if (rt->permission == NULL)
+        return json_pack("[{s:[]}, {s:[]}, {s:[]}]", "bearer", "apiKey", "cookie");
     if (strncmp(rt->permission, "platform.", 9) == 0)
         return json_pack("[{s:[]}]", "bearer");
     return json_pack("[{s:[]}, {s:[]}, {s:[]}]", "bearer", "apiKey", "cookie");

@@ -89,6 +89,8 @@ describe('answers', () => {
       ['POST', '/api/v1/notes', '/api/v1/notes', auth, { title: '' }, 422],
       ['POST', '/api/v1/roles', '/api/v1/roles', auth, { name: 'owner', permissions: ['notes.read'] }, 422],
       ['GET', '/api/v1/tenants', '/api/v1/tenants', auth, undefined, 403],
+      ['GET', '/api/v1/realtime', '/api/v1/realtime', auth, undefined, 426],
+      ['GET', '/api/v1/realtime/sse', '/api/v1/realtime/sse?channel=nobody.publishes', auth, undefined, 404],
     ];
     for (const [method, template, url, headers, body, status] of cases) {
       const res = await request(`${srv.url}${url}`, { method, headers, body });
@@ -200,6 +202,9 @@ describe('the document', () => {
     const access = set.find((c) => c.startsWith(`${s.cookie.name}=`));
     assert.ok(access, `sign-in sets ${s.cookie.name}`);
     assert.equal((await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: access } })).status, 200);
+    // the realtime upgrade checks the credential itself, yet it is not public
+    const connect = doc.paths['/api/v1/realtime'].get;
+    assert.deepEqual(connect.security, [{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
     const key = walk.apiKey;
     assert.equal((await request(`${srv.url}/api/v1/notes`, { headers: { [s.apiKey.name]: key } })).status, 200);
   });
