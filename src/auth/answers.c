@@ -6,34 +6,6 @@
 #include "auth/answers.h"
 #include "core/page.h"
 
-#define UUID_FIELD(name_)                                                                          \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1, .format = CN_FMT_UUID                                 \
-    }
-#define TEXT_FIELD(name_)                                                                          \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1                                                        \
-    }
-#define TEXT_OR_NULL(name_)                                                                        \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1, .nullable = 1                                         \
-    }
-#define INT_FIELD(name_)                                                                           \
-    {                                                                                              \
-        (name_), CN_T_INTEGER, .required = 1                                                       \
-    }
-#define BOOL_FIELD(name_)                                                                          \
-    {                                                                                              \
-        (name_), CN_T_BOOLEAN, .required = 1                                                       \
-    }
-#define STRINGS_FIELD(name_)                                                                       \
-    {                                                                                              \
-        (name_), CN_T_ARRAY, .required = 1, .items = &(const cn_field_t)                           \
-        {                                                                                          \
-            "item", CN_T_STRING                                                                    \
-        }                                                                                          \
-    }
-
 /* ---- tokens ---- */
 
 static const char *const bearer[] = {"Bearer", NULL};
@@ -80,21 +52,21 @@ const cn_answer_t auth_confirm_also[] = {
     {0},
 };
 
-static const cn_field_t logout_all_fields[] = {INT_FIELD("revoked_sessions"), {0}};
+static const cn_field_t logout_all_fields[] = {CN_R_INT("revoked_sessions"), {0}};
 const cn_schema_t auth_logout_all_answer = {"SessionsRevoked", logout_all_fields};
 
 /* ---- MFA ---- */
 
 static const cn_field_t enrol_fields[] = {
     {"secret", CN_T_STRING, .required = 1, .description = "Base32 TOTP secret"},
-    TEXT_FIELD("otpauth_uri"),
+    CN_R_TEXT("otpauth_uri"),
     {"qr_png_base64url", CN_T_STRING, .required = 1, .description = "A PNG of the URI's QR code"},
     {0},
 };
 const cn_schema_t auth_mfa_enrol_answer = {"MfaEnrolment", enrol_fields};
 static const cn_field_t confirm_fields[] = {
-    BOOL_FIELD("mfa_enabled"),
-    STRINGS_FIELD("recovery_codes"),
+    CN_R_BOOL("mfa_enabled"),
+    CN_R_STRINGS("recovery_codes"),
     {0},
 };
 const cn_schema_t auth_mfa_confirm_answer = {"MfaEnabled", confirm_fields};
@@ -109,49 +81,49 @@ const cn_schema_t auth_reset_request_answer = {"ResetRequested", accepted_fields
 /* ---- the caller ---- */
 
 static const cn_field_t tenant_ref_fields[] = {
-    UUID_FIELD("id"),
-    TEXT_FIELD("slug"),
-    TEXT_FIELD("name"),
+    CN_R_UUID("id"),
+    CN_R_TEXT("slug"),
+    CN_R_TEXT("name"),
     {0},
 };
 static const cn_schema_t tenant_ref_schema = {"TenantRef", tenant_ref_fields};
 static const cn_field_t me_fields[] = {
-    UUID_FIELD("id"),
-    TEXT_FIELD("email"),
-    TEXT_FIELD("role"),
+    CN_R_UUID("id"),
+    CN_R_TEXT("email"),
+    CN_R_TEXT("role"),
     CN_R_OBJECT("tenant", &tenant_ref_schema),
     {0},
 };
 const cn_schema_t auth_me_answer = {"Me", me_fields};
 
 static const cn_field_t session_fields[] = {
-    UUID_FIELD("session_id"), UUID_FIELD("tenant_id"), UUID_FIELD("user_id"),
-    TEXT_FIELD("role"),       BOOL_FIELD("mfa"),       {0},
+    CN_R_UUID("session_id"), CN_R_UUID("tenant_id"), CN_R_UUID("user_id"),
+    CN_R_TEXT("role"),       CN_R_BOOL("mfa"),       {0},
 };
 const cn_schema_t auth_session_answer = {"Session", session_fields};
 
 /* the export's parts are rows as stored (get_export) */
 static const cn_field_t export_user_fields[] = {
-    UUID_FIELD("id"), TEXT_FIELD("email"), CN_R_TIME("created_at"), CN_R_TIME("updated_at"), {0},
+    CN_R_UUID("id"), CN_R_TEXT("email"), CN_R_TIME("created_at"), CN_R_TIME("updated_at"), {0},
 };
 static const cn_schema_t export_user_schema = {"ExportUser", export_user_fields};
 static const cn_field_t export_membership_fields[] = {
-    UUID_FIELD("tenant_id"),
-    TEXT_FIELD("tenant_slug"),
-    TEXT_FIELD("role"),
+    CN_R_UUID("tenant_id"),
+    CN_R_TEXT("tenant_slug"),
+    CN_R_TEXT("role"),
     CN_R_TIME("created_at"),
     {0},
 };
 static const cn_schema_t export_membership_schema = {"ExportMembership", export_membership_fields};
 static const cn_field_t export_session_fields[] = {
-    UUID_FIELD("id"),        UUID_FIELD("tenant_id"),         CN_R_TIME("created_at"),
+    CN_R_UUID("id"),         CN_R_UUID("tenant_id"),          CN_R_TIME("created_at"),
     CN_R_TIME("expires_at"), CN_R_TIME_OR_NULL("revoked_at"), {0},
 };
 static const cn_schema_t export_session_schema = {"ExportSession", export_session_fields};
 static const cn_field_t export_key_fields[] = {
-    UUID_FIELD("id"),
-    UUID_FIELD("tenant_id"),
-    TEXT_FIELD("name"),
+    CN_R_UUID("id"),
+    CN_R_UUID("tenant_id"),
+    CN_R_TEXT("name"),
     {"scopes", CN_T_STRING, .required = 1, .description = "Permissions, comma-separated"},
     CN_R_TIME("created_at"),
     CN_R_TIME_OR_NULL("expires_at"),
@@ -161,9 +133,15 @@ static const cn_field_t export_key_fields[] = {
 };
 static const cn_schema_t export_key_schema = {"ExportApiKey", export_key_fields};
 static const cn_field_t export_audit_fields[] = {
-    INT_FIELD("seq"),       UUID_FIELD("tenant_id"),  TEXT_FIELD("action"),
-    TEXT_OR_NULL("object"), TEXT_OR_NULL("ip"),       TEXT_OR_NULL("request_id"),
-    INT_FIELD("status"),    CN_R_TIME("recorded_at"), {0},
+    CN_R_INT("seq"),
+    CN_R_UUID("tenant_id"),
+    CN_R_TEXT("action"),
+    CN_R_TEXT_OR_NULL("object"),
+    CN_R_TEXT_OR_NULL("ip"),
+    CN_R_TEXT_OR_NULL("request_id"),
+    CN_R_INT("status"),
+    CN_R_TIME("recorded_at"),
+    {0},
 };
 static const cn_schema_t export_audit_schema = {"ExportAuditEntry", export_audit_fields};
 static const cn_field_t export_fields[] = {
@@ -180,13 +158,13 @@ const cn_schema_t auth_export_answer = {"AccountExport", export_fields};
 /* ---- the tenant, its roles and members ---- */
 
 static const cn_field_t tenant_fields[] = {
-    UUID_FIELD("id"),
-    TEXT_FIELD("slug"),
-    TEXT_FIELD("name"),
-    BOOL_FIELD("mfa_required_for_admins"),
-    BOOL_FIELD("allow_registration"),
+    CN_R_UUID("id"),
+    CN_R_TEXT("slug"),
+    CN_R_TEXT("name"),
+    CN_R_BOOL("mfa_required_for_admins"),
+    CN_R_BOOL("allow_registration"),
     CN_R_TIME("created_at"),
-    BOOL_FIELD("registration_requires_confirmation"),
+    CN_R_BOOL("registration_requires_confirmation"),
     {0},
 };
 const cn_schema_t auth_tenant_answer = {"Tenant", tenant_fields};
@@ -194,9 +172,9 @@ static const cn_field_t tenant_list_fields[] = {CN_PAGE_FIELDS(&auth_tenant_answ
 const cn_schema_t auth_tenant_list_answer = {"TenantList", tenant_list_fields};
 
 static const cn_field_t role_fields[] = {
-    TEXT_FIELD("name"),
-    BOOL_FIELD("builtin"),
-    STRINGS_FIELD("permissions"),
+    CN_R_TEXT("name"),
+    CN_R_BOOL("builtin"),
+    CN_R_STRINGS("permissions"),
     {"created_at", CN_T_INTEGER, .format = CN_FMT_UNIX_MS,
      .description = "Custom roles only: Unix time in milliseconds (UTC)"},
     {0},
@@ -211,15 +189,15 @@ static const cn_field_t role_param_fields[] = {
 const cn_schema_t auth_role_param = {"RoleName", role_param_fields};
 
 static const cn_field_t member_fields[] = {
-    UUID_FIELD("id"), TEXT_FIELD("email"), TEXT_FIELD("role"), CN_R_TIME("member_since"), {0},
+    CN_R_UUID("id"), CN_R_TEXT("email"), CN_R_TEXT("role"), CN_R_TIME("member_since"), {0},
 };
 static const cn_schema_t member_schema = {"Member", member_fields};
 static const cn_field_t member_list_fields[] = {CN_PAGE_FIELDS(&member_schema), {0}};
 const cn_schema_t auth_member_list_answer = {"MemberList", member_list_fields};
-static const cn_field_t member_role_fields[] = {UUID_FIELD("id"), TEXT_FIELD("role"), {0}};
+static const cn_field_t member_role_fields[] = {CN_R_UUID("id"), CN_R_TEXT("role"), {0}};
 const cn_schema_t auth_member_role_answer = {"MemberRole", member_role_fields};
 static const cn_field_t unlock_fields[] = {
-    UUID_FIELD("id"),
+    CN_R_UUID("id"),
     {"cleared_records", CN_T_INTEGER, .required = 1, .description = "Lockout records removed"},
     {0},
 };
@@ -228,14 +206,14 @@ const cn_schema_t auth_unlock_answer = {"Unlocked", unlock_fields};
 /* ---- audit and API keys ---- */
 
 static const cn_field_t audit_fields[] = {
-    INT_FIELD("seq"),
+    CN_R_INT("seq"),
     {"actor", CN_T_STRING, .required = 1, .nullable = 1,
      .description = "The user or key; null once the account is deleted"},
-    TEXT_FIELD("action"),
-    TEXT_OR_NULL("object"),
-    TEXT_OR_NULL("ip"),
-    TEXT_OR_NULL("request_id"),
-    INT_FIELD("status"),
+    CN_R_TEXT("action"),
+    CN_R_TEXT_OR_NULL("object"),
+    CN_R_TEXT_OR_NULL("ip"),
+    CN_R_TEXT_OR_NULL("request_id"),
+    CN_R_INT("status"),
     CN_R_TIME("at"),
     {0},
 };
@@ -244,9 +222,9 @@ static const cn_field_t audit_list_fields[] = {CN_PAGE_FIELDS(&audit_schema), {0
 const cn_schema_t auth_audit_list_answer = {"AuditList", audit_list_fields};
 
 #define API_KEY_FIELDS                                                                             \
-    UUID_FIELD("id"), TEXT_FIELD("name"),                                                          \
+    CN_R_UUID("id"), CN_R_TEXT("name"),                                                            \
         {"prefix", CN_T_STRING, .required = 1, .description = "Names the key; not secret"},        \
-        STRINGS_FIELD("permissions"), CN_R_TIME("created_at"), CN_R_TIME_OR_NULL("expires_at"),    \
+        CN_R_STRINGS("permissions"), CN_R_TIME("created_at"), CN_R_TIME_OR_NULL("expires_at"),     \
         CN_R_TIME_OR_NULL("last_used_at"), CN_R_TIME_OR_NULL("revoked_at")
 static const cn_field_t api_key_fields[] = {API_KEY_FIELDS, {0}};
 static const cn_schema_t api_key_schema = {"ApiKey", api_key_fields};

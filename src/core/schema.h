@@ -90,6 +90,44 @@ struct st_cn_schema_t {
         (name_), CN_T_OBJECT, .required = 1, .object = (obj)                                       \
     }
 
+/** Response fields, required in every answer: a UUID, a string, a string or null, an
+ *  integer, a number, a number or null, a boolean, an array of strings. */
+#define CN_R_UUID(name_)                                                                           \
+    {                                                                                              \
+        (name_), CN_T_STRING, .required = 1, .format = CN_FMT_UUID                                 \
+    }
+#define CN_R_TEXT(name_)                                                                           \
+    {                                                                                              \
+        (name_), CN_T_STRING, .required = 1                                                        \
+    }
+#define CN_R_TEXT_OR_NULL(name_)                                                                   \
+    {                                                                                              \
+        (name_), CN_T_STRING, .required = 1, .nullable = 1                                         \
+    }
+#define CN_R_INT(name_)                                                                            \
+    {                                                                                              \
+        (name_), CN_T_INTEGER, .required = 1                                                       \
+    }
+#define CN_R_NUMBER(name_)                                                                         \
+    {                                                                                              \
+        (name_), CN_T_NUMBER, .required = 1                                                        \
+    }
+#define CN_R_NUMBER_OR_NULL(name_)                                                                 \
+    {                                                                                              \
+        (name_), CN_T_NUMBER, .required = 1, .nullable = 1                                         \
+    }
+#define CN_R_BOOL(name_)                                                                           \
+    {                                                                                              \
+        (name_), CN_T_BOOLEAN, .required = 1                                                       \
+    }
+#define CN_R_STRINGS(name_)                                                                        \
+    {                                                                                              \
+        (name_), CN_T_ARRAY, .required = 1, .items = &(const cn_field_t)                           \
+        {                                                                                          \
+            "item", CN_T_STRING                                                                    \
+        }                                                                                          \
+    }
+
 /** A validation failure: the field path ("items[2].title") and what is wrong with it. */
 typedef struct st_cn_verror_t {
     char field[128];

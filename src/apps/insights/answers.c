@@ -7,59 +7,34 @@
 #include "apps/insights/internal.h"
 #include "core/page.h"
 
-#define UUID_FIELD(name_)                                                                          \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1, .format = CN_FMT_UUID                                 \
-    }
-#define TEXT_FIELD(name_)                                                                          \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1                                                        \
-    }
-#define TEXT_OR_NULL(name_)                                                                        \
-    {                                                                                              \
-        (name_), CN_T_STRING, .required = 1, .nullable = 1                                         \
-    }
-#define INT_FIELD(name_)                                                                           \
-    {                                                                                              \
-        (name_), CN_T_INTEGER, .required = 1                                                       \
-    }
-#define NUMBER_FIELD(name_)                                                                        \
-    {                                                                                              \
-        (name_), CN_T_NUMBER, .required = 1                                                        \
-    }
-#define NUMBER_OR_NULL(name_)                                                                      \
-    {                                                                                              \
-        (name_), CN_T_NUMBER, .required = 1, .nullable = 1                                         \
-    }
-
 static const char *const labels[] = {"positive", "neutral", "negative", NULL};
 
 /* ---- one interaction ---- */
 
 static const cn_field_t sentiment_fields[] = {
     {"label", CN_T_STRING, .required = 1, .enum_values = labels},
-    NUMBER_FIELD("pos"),
-    NUMBER_FIELD("neu"),
-    NUMBER_FIELD("neg"),
+    CN_R_NUMBER("pos"),
+    CN_R_NUMBER("neu"),
+    CN_R_NUMBER("neg"),
     {"compound", CN_T_NUMBER, .required = 1, .description = "VADER compound score, -1 to 1"},
-    NUMBER_FIELD("confidence"),
+    CN_R_NUMBER("confidence"),
     {0},
 };
 const cn_schema_t ins_sentiment_answer = {"Sentiment", sentiment_fields};
 
 static const cn_field_t enrichment_fields[] = {
-    TEXT_OR_NULL("device"),  TEXT_OR_NULL("os"),   TEXT_OR_NULL("client"),
-    TEXT_OR_NULL("country"), TEXT_OR_NULL("city"), {0},
+    CN_R_TEXT_OR_NULL("device"),  CN_R_TEXT_OR_NULL("os"),   CN_R_TEXT_OR_NULL("client"),
+    CN_R_TEXT_OR_NULL("country"), CN_R_TEXT_OR_NULL("city"), {0},
 };
 static const cn_schema_t enrichment_schema = {"Enrichment", enrichment_fields};
 
 static const cn_field_t interaction_fields[] = {
     {"id", CN_T_STRING, .required = 1, .description = "Server-assigned (UUIDv7)"},
-    UUID_FIELD("customer_id"),
+    CN_R_UUID("customer_id"),
     CN_R_TIME("timestamp"),
     {"channel", CN_T_STRING, .required = 1, .enum_values = ins_channels},
-    TEXT_FIELD("event_type"),
-    TEXT_OR_NULL("content"),
+    CN_R_TEXT("event_type"),
+    CN_R_TEXT_OR_NULL("content"),
     {"metadata", CN_T_OBJECT, .required = 1, .nullable = 1},
     CN_R_OBJECT("enrichment", &enrichment_schema),
     {"sentiment", CN_T_OBJECT, .required = 1, .nullable = 1, .object = &ins_sentiment_answer,
@@ -73,8 +48,8 @@ static const cn_schema_t interaction_schema = {"Interaction", interaction_fields
 /* ---- ingest and import ---- */
 
 static const cn_field_t ingested_fields[] = {
-    UUID_FIELD("id"),
-    UUID_FIELD("customer_id"),
+    CN_R_UUID("id"),
+    CN_R_UUID("customer_id"),
     CN_R_TIME("timestamp"),
     {"channel", CN_T_STRING, .required = 1, .enum_values = ins_channels},
     {"duplicate", CN_T_BOOLEAN, .required = 1,
@@ -88,7 +63,7 @@ const cn_answer_t ins_ingest_also[] = {
 };
 
 /* the shape of a problem's errors[] items: the kernel's component of the same name */
-static const cn_field_t field_error_fields[] = {TEXT_FIELD("field"), TEXT_FIELD("message"), {0}};
+static const cn_field_t field_error_fields[] = {CN_R_TEXT("field"), CN_R_TEXT("message"), {0}};
 static const cn_schema_t field_error_schema = {"FieldError", field_error_fields};
 static const cn_field_t batch_item_fields[] = {
     {"index", CN_T_INTEGER, .required = 1, .description = "The item's position in the request"},
@@ -101,15 +76,15 @@ static const cn_field_t batch_item_fields[] = {
 static const cn_schema_t batch_item_schema = {"BatchItemResult", batch_item_fields};
 static const cn_field_t batch_fields[] = {
     CN_R_ARRAY_OF("results", &batch_item_schema),
-    INT_FIELD("created"),
-    INT_FIELD("duplicates"),
-    INT_FIELD("failed"),
+    CN_R_INT("created"),
+    CN_R_INT("duplicates"),
+    CN_R_INT("failed"),
     {0},
 };
 const cn_schema_t ins_batch_answer = {"InteractionBatchResult", batch_fields};
 
 #define IMPORT_HEAD_FIELDS                                                                         \
-    UUID_FIELD("id"), {"job_id", CN_T_STRING, .required = 1, .nullable = 1},                       \
+    CN_R_UUID("id"), {"job_id", CN_T_STRING, .required = 1, .nullable = 1},                        \
         {"state", CN_T_STRING, .required = 1, .description = "queued, running, done or failed"},   \
     {                                                                                              \
         "bytes", CN_T_INTEGER, .required = 1                                                       \
@@ -118,9 +93,9 @@ static const cn_field_t import_queued_fields[] = {IMPORT_HEAD_FIELDS, {0}};
 const cn_schema_t ins_import_queued_answer = {"ImportQueued", import_queued_fields};
 static const cn_field_t import_fields[] = {
     IMPORT_HEAD_FIELDS,
-    INT_FIELD("records_read"),
-    INT_FIELD("rows_done"),
-    INT_FIELD("rows_failed"),
+    CN_R_INT("records_read"),
+    CN_R_INT("rows_done"),
+    CN_R_INT("rows_failed"),
     CN_R_TIME("created_at"),
     CN_R_TIME_OR_NULL("finished_at"),
     {0},
@@ -137,7 +112,7 @@ static const cn_field_t list_fields[] = {
 const cn_schema_t ins_list_answer = {"InteractionList", list_fields};
 
 static const cn_field_t snippet_fields[] = {
-    TEXT_FIELD("text"),
+    CN_R_TEXT("text"),
     {"match", CN_T_BOOLEAN, .required = 1, .description = "This part matched the query"},
     {0},
 };
@@ -156,46 +131,42 @@ static const char *const units[] = {"hour", "day", "week", "month", NULL};
 static const cn_field_t bucket_fields[] = {
     {"start", CN_T_INTEGER, .required = 1, .format = CN_FMT_UNIX_MS,
      .description = "The bucket's first instant (in the report zone's calendar), Unix ms"},
-    INT_FIELD("interactions"),
-    INT_FIELD("analysed"),
-    INT_FIELD("positive"),
-    INT_FIELD("neutral"),
-    INT_FIELD("negative"),
-    NUMBER_OR_NULL("average_compound"),
+    CN_R_INT("interactions"),
+    CN_R_INT("analysed"),
+    CN_R_INT("positive"),
+    CN_R_INT("neutral"),
+    CN_R_INT("negative"),
+    CN_R_NUMBER_OR_NULL("average_compound"),
     {0},
 };
 static const cn_schema_t bucket_schema = {"TrendBucket", bucket_fields};
 static const cn_field_t trends_fields[] = {
     {"group_by", CN_T_STRING, .required = 1, .enum_values = units},
-    TEXT_FIELD("timezone"),
+    CN_R_TEXT("timezone"),
     CN_R_ARRAY_OF("buckets", &bucket_schema),
     {0},
 };
 const cn_schema_t ins_trends_answer = {"SentimentTrends", trends_fields};
 
 static const cn_field_t channel_count_fields[] = {
-    INT_FIELD("web"),  INT_FIELD("mobile"), INT_FIELD("email"),
-    INT_FIELD("chat"), INT_FIELD("phone"),  {0},
+    CN_R_INT("web"),  CN_R_INT("mobile"), CN_R_INT("email"),
+    CN_R_INT("chat"), CN_R_INT("phone"),  {0},
 };
 static const cn_schema_t channel_count_schema = {"ChannelCounts", channel_count_fields};
 static const cn_field_t label_count_fields[] = {
-    INT_FIELD("positive"),
-    INT_FIELD("neutral"),
-    INT_FIELD("negative"),
-    INT_FIELD("not_analysed"),
-    {0},
+    CN_R_INT("positive"), CN_R_INT("neutral"), CN_R_INT("negative"), CN_R_INT("not_analysed"), {0},
 };
 static const cn_schema_t label_count_schema = {"SentimentCounts", label_count_fields};
 static const cn_field_t metrics_fields[] = {
     CN_R_TIME("from"),
     CN_R_TIME("to"),
-    INT_FIELD("interactions"),
+    CN_R_INT("interactions"),
     CN_R_OBJECT("by_channel", &channel_count_schema),
     CN_R_OBJECT("sentiment", &label_count_schema),
-    NUMBER_OR_NULL("average_compound"),
-    INT_FIELD("pending_analysis"),
-    INT_FIELD("active_customers"),
-    NUMBER_OR_NULL("interactions_per_customer"),
+    CN_R_NUMBER_OR_NULL("average_compound"),
+    CN_R_INT("pending_analysis"),
+    CN_R_INT("active_customers"),
+    CN_R_NUMBER_OR_NULL("interactions_per_customer"),
     {0},
 };
 const cn_schema_t ins_metrics_answer = {"InsightMetrics", metrics_fields};
@@ -215,11 +186,10 @@ const cn_schema_t ins_sentiment_batch_answer = {"SentimentBatch", sentiment_batc
 /* ---- customers and patterns ---- */
 
 #define CUSTOMER_FIELDS                                                                            \
-    UUID_FIELD("id"), TEXT_OR_NULL("email"), TEXT_OR_NULL("segment"),                              \
+    CN_R_UUID("id"), CN_R_TEXT_OR_NULL("email"), CN_R_TEXT_OR_NULL("segment"),                     \
         {"metadata", CN_T_OBJECT, .required = 1}, CN_R_TIME_OR_NULL("first_seen"),                 \
-        CN_R_TIME_OR_NULL("last_seen"), INT_FIELD("interaction_count"),                            \
-        INT_FIELD("analysed_count"), NUMBER_OR_NULL("average_sentiment"), CN_R_TIME("created_at"), \
-        CN_R_TIME("updated_at")
+        CN_R_TIME_OR_NULL("last_seen"), CN_R_INT("interaction_count"), CN_R_INT("analysed_count"), \
+        CN_R_NUMBER_OR_NULL("average_sentiment"), CN_R_TIME("created_at"), CN_R_TIME("updated_at")
 static const cn_field_t customer_fields[] = {CUSTOMER_FIELDS, {0}};
 const cn_schema_t ins_customer_answer = {"Customer", customer_fields};
 static const cn_field_t customer_list_fields[] = {CN_PAGE_FIELDS(&ins_customer_answer), {0}};
@@ -234,10 +204,10 @@ static const cn_field_t profile_fields[] = {
 const cn_schema_t ins_customer_profile_answer = {"CustomerProfile", profile_fields};
 
 static const cn_field_t pattern_fields[] = {
-    TEXT_FIELD("type"),
-    NUMBER_FIELD("confidence"),
-    NUMBER_FIELD("frequency"),
-    TEXT_FIELD("description"),
+    CN_R_TEXT("type"),
+    CN_R_NUMBER("confidence"),
+    CN_R_NUMBER("frequency"),
+    CN_R_TEXT("description"),
     {"metadata", CN_T_OBJECT, .required = 1},
     CN_R_TIME("detected_at"),
     CN_R_TIME("valid_until"),
