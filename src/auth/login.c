@@ -128,7 +128,7 @@ typedef struct {
     char hash[AUTH_HASH_LEN];
     int has_account;
     int ok;
-    char user[40], tenant[40], role[32];
+    char user[40], tenant[40], role[CN_ROLE_NAME_MAX + 1];
     char key[330];              /* lockout key: tenant slug + "/" + e-mail */
     char rehash[AUTH_HASH_LEN]; /* set when the stored hash used weaker parameters */
 } login_t;

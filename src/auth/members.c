@@ -23,6 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A custom role lists at most ROLE_PERMS_MAX permissions of at most PERM_NAME_MAX bytes,
+ * stored comma-separated: ROLE_PERMS_LEN holds the longest list, commas and NUL included,
+ * so a role read back is never cut short (a permission lost off the end of the list). */
+#define ROLE_PERMS_MAX 64
+#define PERM_NAME_MAX 64
+#define ROLE_PERMS_LEN (ROLE_PERMS_MAX * (PERM_NAME_MAX + 1))
+
 const char auth_roles_sql[] =
     "CREATE TABLE roles ("
     " tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
@@ -55,7 +62,7 @@ int auth_caller_holds(cn_req_t *r, const char *permission)
         return 1;
     if (auth_role_valid(p->role))
         return auth_role_allows(p->role, permission);
-    char scopes[512];
+    char scopes[ROLE_PERMS_LEN];
     return strncmp(permission, "self.", 5) == 0 ||
            (custom_role_scopes(r->store, p->tenant_id, p->role, scopes, sizeof(scopes)) &&
             auth_scopes_allow(scopes, permission));
@@ -63,17 +70,19 @@ int auth_caller_holds(cn_req_t *r, const char *permission)
 
 int auth_role_exists(cn_store_t *s, const char *tenant, const char *role)
 {
-    char scopes[512];
+    char scopes[ROLE_PERMS_LEN];
     return auth_role_valid(role) || custom_role_scopes(s, tenant, role, scopes, sizeof(scopes));
 }
 
 /* ---- roles ---- */
 
-static const cn_field_t perm_item = {"permission", CN_T_STRING, .min_len = 1, .max_len = 64};
+static const cn_field_t perm_item = {"permission", CN_T_STRING, .min_len = 1,
+                                     .max_len = PERM_NAME_MAX};
 static const cn_field_t role_fields[] = {
-    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32, .single_line = 1,
-     .description = "lower-case letters, digits, '_' and '-'"},
-    {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = 64, .items = &perm_item},
+    {"name", CN_T_STRING, .required = 1, .min_len = 1, .max_len = CN_ROLE_NAME_MAX,
+     .single_line = 1, .description = "lower-case letters, digits, '_' and '-'"},
+    {"permissions", CN_T_ARRAY, .required = 1, .min_len = 1, .max_len = ROLE_PERMS_MAX,
+     .items = &perm_item},
     {0},
 };
 const cn_schema_t auth_role_schema = {"RoleCreate", role_fields};
@@ -108,7 +117,7 @@ int auth_list_roles(cn_req_t *r)
     }
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
         json_t *perms = json_array();
-        char list[512];
+        char list[ROLE_PERMS_LEN];
         snprintf(list, sizeof(list), "%s", cn_stmt_text(st, 1, NULL));
         for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
             json_array_append_new(perms, json_string(p));
@@ -133,7 +142,7 @@ int auth_post_role(cn_req_t *r)
             return cn_fail_field(r, "name", "use lower-case letters, digits, '_' and '-'");
     if (auth_role_valid(name))
         return cn_fail_field(r, "name", "is a built-in role");
-    char scopes[512] = "";
+    char scopes[ROLE_PERMS_LEN] = "";
     size_t used = 0, i;
     json_t *v;
     json_array_foreach(json_object_get(r->body, "permissions"), i, v)
@@ -145,7 +154,7 @@ int auth_post_role(cn_req_t *r)
             cn_verrors_add(&r->verrors, field, "is not a permission of this server");
         else if (!auth_caller_holds(r, perm))
             cn_verrors_add(&r->verrors, field, "is not held by the caller");
-        else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 < sizeof(scopes))
+        else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 <= sizeof(scopes))
             used += (size_t)snprintf(scopes + used, sizeof(scopes) - used, "%s%s", used ? "," : "",
                                      perm);
     }
@@ -189,7 +198,7 @@ int auth_delete_role(cn_req_t *r)
 
 static const cn_field_t member_fields[] = {
     {"email", CN_T_STRING, .required = 1, .format = CN_FMT_EMAIL},
-    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32},
+    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = CN_ROLE_NAME_MAX},
     {"password", CN_T_STRING, .min_len = 1, .max_len = 1024,
      .description = "required when the e-mail has no account yet"},
     {0},
@@ -197,7 +206,7 @@ static const cn_field_t member_fields[] = {
 const cn_schema_t auth_member_schema = {"MemberAdd", member_fields};
 
 static const cn_field_t member_patch_fields[] = {
-    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 32},
+    {"role", CN_T_STRING, .required = 1, .min_len = 1, .max_len = CN_ROLE_NAME_MAX},
     {0},
 };
 const cn_schema_t auth_member_patch_schema = {"MemberUpdate", member_patch_fields};
@@ -226,7 +235,7 @@ static int role_within_caller(cn_req_t *r, const char *role)
         return !p->is_key && (strcmp(p->role, "owner") == 0 || strcmp(p->role, "admin") == 0);
     if (strcmp(role, "viewer") == 0) /* users.manage alone (a key, a custom role) is not enough */
         return holds_builtin_role(r, CN_ROLE_VIEWER);
-    char scopes[512];
+    char scopes[ROLE_PERMS_LEN];
     if (!custom_role_scopes(r->store, p->tenant_id, role, scopes, sizeof(scopes)))
         return 0;
     for (char *save = NULL, *perm = strtok_r(scopes, ",", &save); perm;
@@ -255,12 +264,12 @@ static int count_owners(cn_req_t *r, int64_t *n)
                             args, 1, n, &r->err);
 }
 
-static int member_role(cn_req_t *r, const char *user, char role[32])
+static int member_role(cn_req_t *r, const char *user, char role[CN_ROLE_NAME_MAX + 1])
 {
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user)};
     int rc = cn_store_one_text(r->store,
                                "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2",
-                               args, 2, role, 32, &r->err);
+                               args, 2, role, CN_ROLE_NAME_MAX + 1, &r->err);
     return rc == CN_ENOTFOUND ? cn_fail(r, rc, "no member with this id") : rc;
 }
 
@@ -318,7 +327,7 @@ typedef struct {
     size_t len;
     char hash[AUTH_HASH_LEN];
     int ok;
-    char tenant[40], email[256], role[32];
+    char tenant[40], email[256], role[CN_ROLE_NAME_MAX + 1];
     auth_account_fn before, reply;
 } add_t;
 
@@ -450,7 +459,7 @@ int auth_patch_member(cn_req_t *r)
 {
     const char *user = cn_req_param(r, "id"),
                *role = json_string_value(json_object_get(r->body, "role"));
-    char old[32];
+    char old[CN_ROLE_NAME_MAX + 1];
     int rc = member_role(r, user, old);
     if (rc == 0)
         rc = check_grant(r, role, "role");
@@ -470,7 +479,7 @@ int auth_patch_member(cn_req_t *r)
 int auth_delete_member(cn_req_t *r)
 {
     const char *user = cn_req_param(r, "id");
-    char old[32];
+    char old[CN_ROLE_NAME_MAX + 1];
     int rc = member_role(r, user, old);
     if (rc == 0)
         rc = keeps_an_owner(r, old);

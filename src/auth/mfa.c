@@ -451,7 +451,7 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
     const char *recovery = json_string_value(json_object_get(r->body, "recovery_code"));
     if ((code == NULL) == (recovery == NULL))
         return cn_fail_field(r, "", "give exactly one of code, recovery_code");
-    char hash[65], user[64] = "", tenant[64] = "", role[32] = "";
+    char hash[65], user[64] = "", tenant[64] = "", role[CN_ROLE_NAME_MAX + 1] = "";
     auth_refresh_hash(challenge, strlen(challenge), hash);
     int rc = cn_store_begin(r->store, &r->err);
     cn_stmt_t *st;

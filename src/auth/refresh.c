@@ -52,7 +52,7 @@ static int parse_refresh(const char *tok, size_t len, char sid[40], int64_t *gen
 #define REFRESH_HISTORY 8
 
 typedef struct {
-    char tenant[40], user[40], role[32], hash[65];
+    char tenant[40], user[40], role[CN_ROLE_NAME_MAX + 1], hash[65];
     char prev[REFRESH_HISTORY * 65]; /* earlier generations' hashes, newest first */
     int64_t gen, expires_ms;
     int mfa;

@@ -9,6 +9,7 @@
 #ifndef CAIRN_AUTH_SESSIONS_H
 #define CAIRN_AUTH_SESSIONS_H
 
+#include "core/http.h"
 #include "store/store.h"
 
 #include <stdint.h>
@@ -17,7 +18,7 @@ struct st_auth_claims_t;
 
 /** What a live session grants: copied into the table when it opens or refreshes. */
 typedef struct st_auth_session_t {
-    char sid[40], tid[40], sub[40], role[32];
+    char sid[40], tid[40], sub[40], role[CN_ROLE_NAME_MAX + 1];
     int mfa;           /* opened with a second factor */
     int64_t expires_s; /* the session's end (its refresh token's expiry) */
 } auth_session_t;

@@ -28,7 +28,7 @@ typedef struct st_auth_claims_t {
     char sub[40]; /* user id */
     char tid[40]; /* tenant id */
     char sid[40]; /* session id */
-    char role[32];
+    char role[CN_ROLE_NAME_MAX + 1];
     int mfa;               /* the session was opened with a second factor */
     int64_t iat, nbf, exp; /* seconds */
 } auth_claims_t;

@@ -17,16 +17,20 @@
 /** Tenant of callers authenticated with the bootstrap token (until identity lands). */
 #define CN_BOOTSTRAP_TENANT "00000000-0000-7000-8000-000000000001"
 
+/** The longest role name, built-in or custom; buffers holding one are this plus one. */
+#define CN_ROLE_NAME_MAX 32
+
 /** Who is calling. Filled by the authentication hook for routes with a permission. */
 typedef struct st_cn_principal_t {
     char tenant_id[64];
     char subject[64];    /* user id, key id, or "bootstrap" */
     char session_id[40]; /* for users: the session (revocable), else empty */
-    char role[32];       /* the caller's role in tenant_id, empty for the bootstrap token */
-    char scopes[512];    /* API keys: the permissions granted, comma-separated */
-    int is_key;          /* an API key: only scopes count, no role */
-    int is_operator;     /* the bootstrap token: every permission, in its own tenant */
-    int mfa;             /* the session was opened with a second factor */
+    /* the caller's role in tenant_id, empty for the bootstrap token */
+    char role[CN_ROLE_NAME_MAX + 1];
+    char scopes[512]; /* API keys: the permissions granted, comma-separated */
+    int is_key;       /* an API key: only scopes count, no role */
+    int is_operator;  /* the bootstrap token: every permission, in its own tenant */
+    int mfa;          /* the session was opened with a second factor */
     int authenticated;
 } cn_principal_t;
 

@@ -39,7 +39,7 @@ typedef struct {
 
 /* Who a client is, without cn_principal_t's fixed scope buffer (connections are many). */
 typedef struct {
-    char tenant_id[64], subject[64], session_id[40], role[32];
+    char tenant_id[64], subject[64], session_id[40], role[CN_ROLE_NAME_MAX + 1];
     unsigned char is_key, is_operator, mfa;
     char scopes[]; /* an API key's permissions */
 } who_t;

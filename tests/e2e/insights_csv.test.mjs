@@ -351,6 +351,31 @@ describe('import: bad rows', () => {
     assert.deepEqual(items.map((it) => it.content), ['fine 0', 'spans\ntwo lines', 'fine 3', 'after all the bad ones']);
   });
 
+  test('a timestamp is integer Unix milliseconds or RFC 3339 text, as in JSON; anything else is reported', async () => {
+    const cust = randomUUID();
+    const ms = Date.parse('2024-04-03T08:00:00.250Z');
+    const lines = [
+      HEADER, // record 1
+      `${cust},${ms},web,ms,x,`, // record 2: integer milliseconds
+      `${cust},2024-04-03T10:00:01+02:00,web,rfc,x,`, // record 3: RFC 3339
+      `${cust},12x,web,bad,x,`, // record 4: neither
+      `${cust},-5,web,negative,x,`, // record 5: before 1970
+      `${cust},99999999999999999999999,web,overflow,x,`, // record 6: not an int64
+      `${cust},"${ms + 1000}",web,quoted ms,x,`, // record 7: quoting changes nothing
+    ];
+    const im = await importCsv(c, `${lines.join('\n')}\n`);
+    const done = await waitImport(c, im.id);
+    const errors = await importErrors(c, im.id);
+    assert.deepEqual(errors.map((e) => e.record), [4, 5, 6], JSON.stringify(errors));
+    for (const e of [errors[0], errors[2]])
+      assert.match(e.error, /^timestamp: must be integer Unix milliseconds or an RFC 3339 date-time/);
+    assert.match(errors[1].error, /^timestamp: /);
+    assert.equal(done.rows_done, 3);
+    const items = await interactionsOf(c, cust);
+    assert.deepEqual(items.map((it) => [it.event_type, it.timestamp]),
+      [['ms', ms], ['rfc', Date.parse('2024-04-03T08:00:01Z')], ['quoted ms', ms + 1000]]);
+  });
+
   test('rows failing alone in a full chunk, in several chunks: counts stay exact', async () => {
     const cust = randomUUID();
     const base = '2024-04-02T08:00:00Z';

@@ -136,3 +136,39 @@ test('no escalation: keys and custom roles cannot grant more than their maker ho
   assert.equal((await own.delete(`/api/v1/users/${admId}`)).status, 204);
   assertProblem(await viaKey.get('/api/v1/users'), 401);
 });
+
+test('custom roles: the longest name and a long permission list hold through every step', async () => {
+  const own = api(srv.url, await token('ma', 'own@m.example'));
+  const name = 'r'.repeat(32);
+  assertProblem(await own.post('/api/v1/roles', { name: 'r'.repeat(33), permissions: ['notes.read'] }), 422);
+  // every permission the owner holds, notes.read last: a list cut short would lose it
+  const perms = (await own.get('/api/v1/roles')).json.items.find((x) => x.name === 'owner').permissions
+    .filter((x) => x !== 'notes.read').concat('notes.read');
+  const made = await own.post('/api/v1/roles', { name, permissions: perms });
+  assert.equal(made.status, 201, made.text);
+  const listed = (await own.get('/api/v1/roles')).json.items.find((x) => x.name === name);
+  assert.deepEqual(listed.permissions, perms);
+
+  const added = await own.post('/api/v1/users', { email: 'long@m.example', role: name, password: NEWPW });
+  assert.equal(added.status, 201, added.text);
+  assert.equal(added.json.role, name);
+  const members = (await own.get('/api/v1/users?limit=100')).json.items;
+  assert.equal(members.find((m) => m.id === added.json.id).role, name);
+  const l = api(srv.url, await token('ma', 'long@m.example', NEWPW));
+  const session = await l.get('/api/v1/auth/session');
+  assert.equal(session.status, 200, session.text);
+  assert.equal(session.json.role, name);
+  assert.equal((await l.get('/api/v1/users/me')).json.role, name);
+  assert.equal((await l.get('/api/v1/notes')).status, 200, 'the last permission of the list applies');
+  // the member hands the role out in turn: it grants nothing they lack
+  const second = await l.post('/api/v1/users', { email: 'long2@m.example', role: name, password: NEWPW });
+  assert.equal(second.status, 201, second.text);
+
+  const down = await own.patch(`/api/v1/users/${added.json.id}`, { role: 'viewer' });
+  assert.equal(down.status, 200, down.text);
+  const up = await own.patch(`/api/v1/users/${added.json.id}`, { role: name });
+  assert.equal(up.status, 200, up.text);
+  assert.equal((await own.delete(`/api/v1/users/${added.json.id}`)).status, 204);
+  assert.equal((await own.delete(`/api/v1/users/${second.json.id}`)).status, 204);
+  assert.equal((await own.delete(`/api/v1/roles/${name}`)).status, 204);
+});

@@ -867,11 +867,14 @@ static void test_claims(void **state)
     snprintf(nbf_future, sizeof(nbf_future), "%lld", (long long)f->now + 5);
     snprintf(exp_real, sizeof(exp_real), "%lld.0", (long long)f->now + 900);
     snprintf(big, sizeof(big), "\"%lld\"", (long long)f->now + 900);
-    char sub39[48], sub40[48], role31[40], role32[40];
+    char sub39[48], sub40[48], role_max[48], role_over[48];
     snprintf(sub39, sizeof(sub39), "\"%039d\"", 1);
     snprintf(sub40, sizeof(sub40), "\"%040d\"", 1);
-    snprintf(role31, sizeof(role31), "[\"%s\"]", "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
-    snprintf(role32, sizeof(role32), "[\"%s\"]", "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
+    /* the longest role name a tenant may create fits; one more byte does not */
+    snprintf(role_max, sizeof(role_max), "[\"%.*s\"]", CN_ROLE_NAME_MAX,
+             "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
+    snprintf(role_over, sizeof(role_over), "[\"%.*s\"]", CN_ROLE_NAME_MAX + 1,
+             "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
 
 #define WITH(field, value)                                                                         \
     ({                                                                                             \
@@ -911,8 +914,8 @@ static void test_claims(void **state)
         {"roles empty", WITH(roles, "[]"), "required claims"},
         {"roles two", WITH(roles, "[\"viewer\",\"owner\"]"), "required claims"},
         {"roles number", WITH(roles, "[1]"), "required claims"},
-        {"roles 31 chars", WITH(roles, role31), NULL},
-        {"roles 32 chars", WITH(roles, role32), "required claims"},
+        {"roles longest name", WITH(roles, role_max), NULL},
+        {"roles name too long", WITH(roles, role_over), "required claims"},
         {"duplicate sub", WITH(extra, "\"sub\":\"someone-else\""), NULL /* see below */},
     };
 #undef WITH

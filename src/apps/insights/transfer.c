@@ -10,6 +10,9 @@
 #include "lib/csv.h"
 #include "lib/formats.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FEED_BYTES 65536
@@ -228,12 +231,42 @@ static void set_field(json_t *o, const char *name, const cn_csv_record_t *rec, i
         json_object_set_new(o, name, json_stringn(rec->fields[col], rec->lens[col]));
 }
 
+/* A CSV cell is text, but a time may be integer Unix milliseconds as in JSON: an
+ * all-digit cell (optionally signed) becomes an integer, so the one time rule of the
+ * schema applies to both forms. Anything else, and a number that overflows, stays text
+ * and is judged (and refused, naming the field) as the JSON string would be. */
+static void set_time_field(json_t *o, const char *name, const cn_csv_record_t *rec, int col)
+{
+    if (col < 0 || rec->lens[col] == 0)
+        return;
+    const char *cell = rec->fields[col];
+    size_t len = rec->lens[col], i = cell[0] == '-';
+    char digits[24];
+    int all_digits = len > i && len < sizeof(digits);
+    for (size_t k = i; all_digits && k < len; k++)
+        all_digits = isdigit((unsigned char)cell[k]) != 0;
+    if (all_digits) {
+        memcpy(digits, cell, len);
+        digits[len] = '\0';
+        char *end;
+        errno = 0;
+        long long ms = strtoll(digits, &end, 10);
+        if (errno == 0 && *end == '\0') {
+            json_object_set_new(o, name, json_integer((json_int_t)ms));
+            return;
+        }
+    }
+    set_field(o, name, rec, col);
+}
+
 /* record -> interaction object, or NULL with the reason in why */
 static json_t *record_object(import_t *im, const cn_csv_record_t *rec, char *why, size_t cap)
 {
     json_t *o = json_object();
     for (int c = 0; c < N_COLS; c++)
-        if (c != COL_METADATA)
+        if (c == COL_TS)
+            set_time_field(o, columns[c], rec, im->col[c]);
+        else if (c != COL_METADATA)
             set_field(o, columns[c], rec, im->col[c]);
     int mc = im->col[COL_METADATA];
     if (mc >= 0 && rec->lens[mc] > 0) {
