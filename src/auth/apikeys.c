@@ -126,7 +126,11 @@ static int check_scopes(cn_req_t *r, json_t *perms, char *scopes, size_t cap)
             cn_verrors_add(&r->verrors, field, "is not a permission of this server");
         else if (!auth_caller_holds(r, perm)) /* nobody hands out more than they hold */
             cn_verrors_add(&r->verrors, field, "is not held by the caller");
-        else if (!auth_scopes_allow(scopes, perm) && used + strlen(perm) + 2 < cap)
+        else if (auth_scopes_allow(scopes, perm))
+            continue;                           /* named twice */
+        else if (used + strlen(perm) + 2 > cap) /* refused, never dropped: see cn_principal_t */
+            cn_verrors_add(&r->verrors, field, "does not fit: the list is too long");
+        else
             used += (size_t)snprintf(scopes + used, cap - used, "%s%s", used ? "," : "", perm);
     }
     return r->verrors.count ? cn_fail(r, CN_EVALIDATION, "the key's permissions are not allowed")
@@ -170,7 +174,7 @@ int auth_post_api_key(cn_req_t *r)
         return cn_fail(r, CN_ECONFLICT,
                        "the operator token acts in no real tenant: sign in as a "
                        "user of the tenant to create its keys");
-    char scopes[512];
+    char scopes[sizeof(r->principal.scopes)]; /* what a request with the key can hold */
     int rc = check_scopes(r, json_object_get(r->body, "permissions"), scopes, sizeof(scopes));
     if (rc != 0)
         return rc;
