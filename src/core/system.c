@@ -445,6 +445,8 @@ static json_t *operation(const cn_app_t *m, const cn_route_t *rt, json_t *schema
         json_pack("{s:s, s:s, s:s, s:[s], s:o, s:o, s:o}", "operationId", opid, "summary", summary,
                   "description", summary, "tags", m->name, "parameters", parameters(rt),
                   "responses", responses(rt, schemas), "security", security(rt));
+    if (rt->self_auth) /* credentials listed, yet no permission the kernel checks first */
+        json_object_set_new(op, "x-auth", json_string("handler"));
     if (rt->body) {
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:o}}}", "required", !rt->body_optional,
