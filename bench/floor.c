@@ -26,6 +26,7 @@
 #include "auth/audit.h"
 #include "core/events.h"
 #include "core/jobs.h"
+#include "core/jobs_int.h"
 #include "core/log.h"
 #include "core/router.h"
 #include "core/store_open.h"

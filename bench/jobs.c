@@ -10,6 +10,7 @@
  * defaults: 200000 jobs, batches of 1000, 2 workers, a new directory under /tmp.
  */
 #include "core/jobs.h"
+#include "core/jobs_int.h"
 #include "core/module.h"
 #include "store/store_int.h"
 

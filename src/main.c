@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/instance.h"
 #include "core/jobs.h"
+#include "core/jobs_int.h"
 #include "core/log.h"
 #include "core/server.h"
 #include "core/store_open.h"

@@ -53,6 +53,9 @@ enum {
      * (CN_DONE). */
     CN_ROW = 7,
     CN_DONE = 8,
+    /* cn_events_replay: the client's position cannot be continued from the history (it
+     * resyncs from the current state). */
+    CN_RESYNC = 9,
 };
 
 #endif

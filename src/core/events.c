@@ -8,6 +8,7 @@
  * of work that published them rolls back.
  */
 #include "core/events.h"
+#include "core/events_int.h"
 #include "store/store_int.h"
 #include "core/log.h"
 

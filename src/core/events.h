@@ -16,8 +16,6 @@
 
 #define CN_EPOCH_LEN 16
 #define CN_CHANNEL_MAX 100
-/** cn_events_replay: the client's position cannot be continued from the history. */
-#define CN_RESYNC 3
 
 /** A committed event as subscribers see it (valid during the call only). */
 typedef struct st_cn_event_t {
@@ -76,17 +74,5 @@ typedef int (*cn_replay_fn)(const cn_event_t *ev, void *ud);
 int cn_events_replay(cn_store_t *s, const char *tenant, const char *channel, int64_t since,
                      const char *epoch, cn_position_t *pos, cn_replay_fn fn, void *ud,
                      cn_err_t *err);
-
-/** History bounds (realtime.history_count, realtime.history_age_s). */
-void cn_events_configure(int64_t history_count, int64_t history_age_s);
-
-/** The store hook that writes, delivers or drops what a transaction published. */
-extern const cn_store_hook_t cn_events_hook;
-
-/** The tables of channels and their history (migrations of the realtime module). */
-extern const cn_migration_t cn_events_migrations[];
-
-/** Forgets every channel and subscriber (tests, shutdown). */
-void cn_events_reset(void);
 
 #endif

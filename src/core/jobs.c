@@ -9,6 +9,7 @@
  * wait for anything while a transaction is open, or block in a store hook.
  */
 #include "core/jobs.h"
+#include "core/jobs_int.h"
 #include "store/store_int.h"
 #include "core/log.h"
 #include "core/metrics.h"

@@ -15,6 +15,7 @@
  * client's buffer and leave in one write per loop turn.
  */
 #include "core/realtime_int.h"
+#include "core/events_int.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/store_open.h"

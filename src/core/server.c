@@ -7,6 +7,8 @@
  * store calls.
  */
 #include "core/server.h"
+#include "core/events_int.h"
+#include "core/jobs_int.h"
 #include "core/cache.h"
 #include "core/http_int.h"
 #include "core/instance.h"

@@ -4,6 +4,7 @@
  * permission check, so those three can never disagree.
  */
 #include "core/system.h"
+#include "core/events_int.h"
 #include "core/console.h"
 #include "core/http.h"
 #include "core/log.h"

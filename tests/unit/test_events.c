@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/events.h"
+#include "core/events_int.h"
 #include "store/store_int.h"
 
 #include <stdio.h>

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/jobs.h"
+#include "core/jobs_int.h"
 #include "core/module.h"
 #include "store/store_int.h"
 

@@ -14,6 +14,7 @@
 #include "auth/audit.h"
 #include "auth/auth.h"
 #include "core/events.h"
+#include "core/events_int.h"
 #include "store/store_int.h"
 
 #include <stdio.h>
