@@ -3,30 +3,21 @@
 // answers the same whether or not the account exists.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMTPServer } from 'smtp-server';
 import path from 'node:path';
+import { startMailbox } from './lib/mailbox.mjs';
 import { api, assertProblem, request, runProgram, sleep, startServer, stopAllServers, waitFor } from './lib/server.mjs';
 
 const PASSWORD = 'steady-Koala-71-bramble';
 const NEW_PASSWORD = 'quiet-Heron-38-lantern';
 
 describe('password reset', () => {
-  let srv, smtp, smtpPort;
-  const mails = [];
+  let srv, mailbox, mails;
   before(async () => {
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, cb) {
-        let raw = '';
-        stream.on('data', (d) => { raw += d; });
-        stream.on('end', () => { mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw }); cb(); });
-      },
-    });
-    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    smtpPort = smtp.server.address().port;
+    mailbox = await startMailbox();
+    mails = mailbox.mails;
     srv = await startServer({
       env: {
-        CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+        CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
         CAIRN_RESET_URL: 'https://console.cairn.test/reset', CAIRN_JOBS_POLL_MS: '50',
       },
     });
@@ -35,7 +26,7 @@ describe('password reset', () => {
     });
     assert.equal(t.status, 201);
   });
-  after(async () => { await stopAllServers(); smtp.close(); });
+  after(async () => { await stopAllServers(); mailbox.close(); });
 
   const login = (password) => request(`${srv.url}/api/v1/auth/login`, {
     method: 'POST', body: { tenant: 'resetco', email: 'kim@resetco.test', password },

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import {
   UUID_RE, api, assertProblem, request, runCli, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
+import { startMailbox } from './lib/mailbox.mjs';
 
 after(stopAllServers);
 
@@ -179,8 +179,7 @@ describe('tenants (operator)', () => {
 describe('self-service registration confirmed by e-mail', () => {
   const PW = 'merry-Otter-33-thimble';
   const OWN = 'steady-Koala-71-bramble';
-  let msrv, smtp;
-  const mails = [];
+  let msrv, mailbox, mails;
   const anonM = () => api(msrv.url, null);
   const reg = (email, tenant = 'acme', extra = {}) => anonM().post('/api/v1/auth/register', { tenant, email, ...extra });
   const confirm = (token, password = PW) => anonM().post('/api/v1/auth/register/confirm', { token, password });
@@ -200,21 +199,11 @@ describe('self-service registration confirmed by e-mail', () => {
   let owner;
 
   before(async () => {
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, cb) {
-        const chunks = [];
-        stream.on('data', (d) => chunks.push(d));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-          cb();
-        });
-      },
-    });
-    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    mailbox = await startMailbox();
+    mails = mailbox.mails;
     msrv = await startServer({
       env: {
-        CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+        CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
         CAIRN_REGISTER_URL: 'https://console.cairn.test/register', CAIRN_JOBS_POLL_MS: '50',
         CAIRN_REGISTER_MAIL_INTERVAL_S: '2', CAIRN_RATE_AUTH_PER_MIN: '1000',
       },
@@ -229,7 +218,7 @@ describe('self-service registration confirmed by e-mail', () => {
     })).status, 201);
     owner = api(msrv.url, (await loginM('acme', 'olga@acme.test', OWN)).json.access_token);
   });
-  after(async () => { await stopAllServers(); smtp.close(); });
+  after(async () => { await stopAllServers(); mailbox.close(); });
 
   test('known and unknown e-mails get the same answer, and nothing is created yet', async () => {
     const answers = [];
@@ -366,20 +355,12 @@ describe('self-service registration confirmed by e-mail', () => {
 
 describe('registration links expire', () => {
   test('a token older than auth.register_ttl_s is refused', async () => {
-    const mails = [];
-    const smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, cb) {
-        let raw = '';
-        stream.on('data', (d) => { raw += d; });
-        stream.on('end', () => { mails.push(raw); cb(); });
-      },
-    });
-    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const mailbox = await startMailbox();
+    const { mails } = mailbox;
     try {
       const s = await startServer({
         env: {
-          CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+          CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
           CAIRN_JOBS_POLL_MS: '50', CAIRN_REGISTER_TTL_S: '1',
         },
       });
@@ -387,34 +368,26 @@ describe('registration links expire', () => {
       const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'brief', email: 'slow@brief.test' });
       assert.equal(r.status, 202, r.text);
       await waitFor(() => mails.length === 1, 5000, 'the confirmation mail');
-      const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0])[1]; // no auth.register_url: the token itself
+      const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0].raw)[1]; // no auth.register_url: the token itself
       await sleep(1500);
       const p = assertProblem(await api(s.url, null).post('/api/v1/auth/register/confirm',
         { token, password: 'merry-Otter-33-thimble' }), 422);
       assert.equal(p.errors[0].field, 'token');
       assert.match(p.errors[0].message, /invalid, used or expired/);
     } finally {
-      smtp.close();
+      mailbox.close();
     }
   });
 });
 
 describe('registration mails are rate-limited per address, and the mailed link works', () => {
   test('three requests in a row: one mail now, one planned an interval later, and its link works', async () => {
-    const mails = [];
-    const smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, session, cb) {
-        let raw = '';
-        stream.on('data', (d) => { raw += d; });
-        stream.on('end', () => { mails.push(raw); cb(); });
-      },
-    });
-    await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const mailbox = await startMailbox();
+    const { mails } = mailbox;
     try {
       const s = await startServer({
         env: {
-          CAIRN_MAIL_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, CAIRN_MAIL_FROM: 'noreply@cairn.test',
+          CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
           CAIRN_JOBS_POLL_MS: '50', CAIRN_REGISTER_MAIL_INTERVAL_S: '3600',
         },
       });
@@ -428,11 +401,11 @@ describe('registration mails are rate-limited per address, and the mailed link w
         "SELECT run_at > (strftime('%s','now') + 3000) * 1000 FROM jobs WHERE name = 'auth.registration_mail' ORDER BY run_at"]);
       assert.deepEqual(jobs.stdout.trim().split('\n'), ['0', '1'], 'one mail now, one in an hour: not three');
       // whichever registration the mail carries, its link works until a newer one is mailed
-      const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0])[1];
+      const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0].raw)[1];
       const r = await api(s.url, null).post('/api/v1/auth/register/confirm', { token, password: 'merry-Otter-33-thimble' });
       assert.equal(r.status, 201, r.text);
     } finally {
-      smtp.close();
+      mailbox.close();
     }
   });
 });
