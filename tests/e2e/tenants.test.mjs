@@ -353,18 +353,24 @@ describe('self-service registration confirmed by e-mail', () => {
   });
 });
 
+/** A server that mails through mailbox, with one tenant open to registration. */
+async function mailingServer(mailbox, slug, name, env) {
+  const s = await startServer({
+    env: {
+      CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test', CAIRN_JOBS_POLL_MS: '50', ...env,
+    },
+  });
+  const t = await api(s.url).post('/api/v1/tenants', { slug, name, allow_registration: true });
+  assert.equal(t.status, 201, t.text);
+  return s;
+}
+
 describe('registration links expire', () => {
   test('a token older than auth.register_ttl_s is refused', async () => {
     const mailbox = await startMailbox();
     const { mails } = mailbox;
     try {
-      const s = await startServer({
-        env: {
-          CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
-          CAIRN_JOBS_POLL_MS: '50', CAIRN_REGISTER_TTL_S: '1',
-        },
-      });
-      assert.equal((await api(s.url).post('/api/v1/tenants', { slug: 'brief', name: 'Brief', allow_registration: true })).status, 201);
+      const s = await mailingServer(mailbox, 'brief', 'Brief', { CAIRN_REGISTER_TTL_S: '1' });
       const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'brief', email: 'slow@brief.test' });
       assert.equal(r.status, 202, r.text);
       await waitFor(() => mails.length === 1, 5000, 'the confirmation mail');
@@ -385,13 +391,7 @@ describe('registration mails are rate-limited per address, and the mailed link w
     const mailbox = await startMailbox();
     const { mails } = mailbox;
     try {
-      const s = await startServer({
-        env: {
-          CAIRN_MAIL_SMTP_URL: mailbox.url, CAIRN_MAIL_FROM: 'noreply@cairn.test',
-          CAIRN_JOBS_POLL_MS: '50', CAIRN_REGISTER_MAIL_INTERVAL_S: '3600',
-        },
-      });
-      assert.equal((await api(s.url).post('/api/v1/tenants', { slug: 'bomb', name: 'Bomb', allow_registration: true })).status, 201);
+      const s = await mailingServer(mailbox, 'bomb', 'Bomb', { CAIRN_REGISTER_MAIL_INTERVAL_S: '3600' });
       for (let i = 0; i < 3; i++) {
         const r = await api(s.url, null).post('/api/v1/auth/register', { tenant: 'bomb', email: 'target@bomb.test' });
         assert.equal(r.status, 202, r.text);
