@@ -328,8 +328,8 @@ static const char *fixture_script(char *buf, size_t cap)
     for (size_t i = 0; i < N_OF(dirs); i++) {
         if (dirs[i] == NULL || dirs[i][0] == '\0')
             continue;
-        snprintf(buf, cap, "%s/tests/fixtures/make_geoip.pl", dirs[i]);
-        if (access(buf, R_OK) == 0)
+        int n = snprintf(buf, cap, "%s/tests/fixtures/make_geoip.pl", dirs[i]);
+        if (n > 0 && (size_t)n < cap && access(buf, R_OK) == 0)
             return buf;
     }
     return NULL;
