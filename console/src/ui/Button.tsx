@@ -1,4 +1,4 @@
-import type { ButtonHTMLAttributes } from 'react';
+import { forwardRef, type ButtonHTMLAttributes } from 'react';
 
 export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
   variant?: 'primary' | 'secondary' | 'danger' | 'ghost' | 'link';
@@ -8,13 +8,13 @@ export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
 }
 
 /** A button; type="button" unless given (submit only when asked). */
-export function Button({ variant = 'secondary', size = 'normal', busy = false, className, type = 'button',
-  disabled, children, ...rest }: ButtonProps) {
+export const Button = forwardRef<HTMLButtonElement, ButtonProps>(function Button(
+  { variant = 'secondary', size = 'normal', busy = false, className, type = 'button', disabled, children, ...rest }, ref) {
   const classes = ['btn', variant !== 'secondary' && `btn-${variant}`, size === 'small' && 'btn-small',
     busy && 'btn-busy', className].filter(Boolean).join(' ');
   return (
-    <button type={type} className={classes} disabled={disabled || busy} aria-busy={busy || undefined} {...rest}>
+    <button ref={ref} type={type} className={classes} disabled={disabled || busy} aria-busy={busy || undefined} {...rest}>
       {children}
     </button>
   );
-}
+});
