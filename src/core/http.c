@@ -445,7 +445,9 @@ static int send_body_as(cn_req_t *r, int status, const char *ctype, const char *
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"),
                               0, NULL, page_csp, sizeof(page_csp) - 1);
     add_common_headers(r);
-    req->res.content_length = len;
+    /* a 304 has no body, and a Content-Length there would have to be the 200's (RFC 9110
+     * section 8.6): h2o writes none for an unknown length */
+    req->res.content_length = status == 304 ? SIZE_MAX : len;
     ri->pending_body = h2o_iovec_init(NULL, 0);
     if (len && r->method != CN_HEAD && !copy) {
         ri->pending_body = h2o_iovec_init(body, len);
@@ -753,6 +755,7 @@ static int route_request(cn_req_t *r)
     if (rc != 0) {
         if (r->match.allow_mask == 0)
             return problem(r, 404, "no endpoint at this path");
+        r->route = r->match.other; /* the path's: its page headers, the access log's route */
         if (r->method == CN_OPTIONS)
             return answer_options(r, r->match.allow_mask);
         char allow[96];

@@ -266,6 +266,8 @@ static void scan_group(const cn_router_t *r, size_t g, cn_method_t method, const
             continue;
         cn_method_t m = c->route->method;
         out->allow_mask |= 1u << m;
+        if (out->other == NULL)
+            out->other = c->route;
         int usable = m == method || (method == CN_HEAD && m == CN_GET);
         if (usable && (*best == NULL || c->param_mask < (*best)->param_mask ||
                        (c->param_mask == (*best)->param_mask && m == method)))
@@ -291,6 +293,7 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
         return CN_ENOTFOUND;
     }
     out->allow_mask = 0;
+    out->other = NULL;
     out->route = best->route;
     char *dst = scratch;
     for (size_t i = 0; i < best->n_segments; i++) {

@@ -109,6 +109,9 @@ typedef struct st_cn_match_t {
     const cn_route_t *route;
     int route_index;     /* stable index for metrics: 0..cn_router_count()-1 */
     unsigned allow_mask; /* on 405: bit per cn_method_t allowed for this path */
+    /* on 405: the first of the routes at this path (another method's), for the answer's
+     * headers (a page route's CSP) and the access log; NULL otherwise */
+    const cn_route_t *other;
     size_t n_params;
     cn_param_t params[CN_MAX_PARAMS];
 } cn_match_t;
