@@ -96,6 +96,10 @@ int cn_reply_json_buf(cn_req_t *r, int status);
 /** Sends a prepared body with a content type. Body is copied into the request pool. */
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len);
 
+/** Like cn_reply_raw for a body in static storage (compiled in): sent without a copy. */
+int cn_reply_static(cn_req_t *r, int status, const char *content_type, const char *body,
+                    size_t len);
+
 /** Sends a status with no body (204, 304). */
 int cn_reply_empty(cn_req_t *r, int status);
 
