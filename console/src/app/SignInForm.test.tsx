@@ -25,8 +25,10 @@ describe('SignInForm', () => {
     expect(screen.queryByLabelText(/code/i)).toBeNull();
   });
 
-  test('the MFA step: the code field appears when asked, a wrong code shows the detail, a recovery code can be used', async () => {
-    vi.spyOn(cairn, 'login').mockResolvedValue({ mfaRequired: true, challenge: 'ch-1', expiresIn: 300 });
+  test('the MFA step: the code field appears when asked; a refused code starts again from the password; a recovery code can be used', async () => {
+    const login = vi.spyOn(cairn, 'login')
+      .mockResolvedValueOnce({ mfaRequired: true, challenge: 'ch-1', expiresIn: 300 })
+      .mockResolvedValueOnce({ mfaRequired: true, challenge: 'ch-2', expiresIn: 300 });
     const verify = vi.spyOn(cairn, 'verifyMfa')
       .mockRejectedValueOnce(new CairnError({ status: 401, type: 'urn:cairn:problem:unauthorized', detail: 'the code is wrong' }))
       .mockResolvedValueOnce({ mfaRequired: false, tokens: null });
@@ -44,14 +46,19 @@ describe('SignInForm', () => {
 
     await user.type(screen.getByLabelText('Code from your authenticator app'), '6');
     await user.click(screen.getByRole('button', { name: 'Verify' }));
-    expect((await screen.findByRole('alert')).textContent).toBe('The code is wrong.');
     expect(verify).toHaveBeenLastCalledWith({ challenge: 'ch-1', code: '123456' });
+    // one attempt per challenge: back to the password, the rest of what was typed kept
+    expect((await screen.findByRole('alert')).textContent).toBe('The code is wrong. Enter your password again.');
+    expect((screen.getByLabelText('E-mail') as HTMLInputElement).value).toBe('kim@acme.test');
+    await user.type(screen.getByLabelText('Password'), 'vivid-Otter-42-lantern');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(login).toHaveBeenCalledTimes(2);
 
-    await user.click(screen.getByRole('button', { name: 'Use a recovery code' }));
+    await user.click(await screen.findByRole('button', { name: 'Use a recovery code' }));
     await user.type(screen.getByLabelText('Recovery code'), 'abcd-efgh');
     await user.click(screen.getByRole('button', { name: 'Verify' }));
     await waitFor(() => expect(signedIn).toHaveBeenCalledOnce());
-    expect(verify).toHaveBeenLastCalledWith({ challenge: 'ch-1', recoveryCode: 'abcd-efgh' });
+    expect(verify).toHaveBeenLastCalledWith({ challenge: 'ch-2', recoveryCode: 'abcd-efgh' });
   });
 
   test('a lockout says how long to wait', async () => {

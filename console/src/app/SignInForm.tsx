@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { z } from 'zod';
 import { cairn } from '../lib/sdk';
-import { isProblem } from '../lib/problem';
+import { isProblem, problemMessage } from '../lib/problem';
 import { applyProblem, useZodForm } from '../lib/forms';
 import { Button, Field, FormError, TextInput } from '../ui';
 
@@ -38,27 +38,33 @@ function storedTenant(): string {
 export function SignInForm({ onSignedIn, fixed }: SignInFormProps) {
   const [challenge, setChallenge] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // what was typed before the MFA step, for when it has to start again
+  const [last, setLast] = useState<{ tenant: string; email: string } | null>(null);
   if (challenge) {
     return (
       <MfaStep challenge={challenge} onSignedIn={onSignedIn}
         onRestart={(message) => { setChallenge(null); setNotice(message); }} />
     );
   }
-  return <CredentialsStep fixed={fixed} notice={notice} onChallenge={(c) => { setNotice(null); setChallenge(c); }} onSignedIn={onSignedIn} />;
+  return (
+    <CredentialsStep fixed={fixed} last={last} notice={notice} onSignedIn={onSignedIn}
+      onChallenge={(c, who) => { setNotice(null); setLast(who); setChallenge(c); }} />
+  );
 }
 
-function CredentialsStep({ fixed, notice, onChallenge, onSignedIn }: {
-  fixed?: SignInFormProps['fixed']; notice: string | null; onChallenge: (c: string) => void; onSignedIn: SignInFormProps['onSignedIn'];
+function CredentialsStep({ fixed, last, notice, onChallenge, onSignedIn }: {
+  fixed?: SignInFormProps['fixed']; last: { tenant: string; email: string } | null; notice: string | null;
+  onChallenge: (c: string, who: { tenant: string; email: string }) => void; onSignedIn: SignInFormProps['onSignedIn'];
 }) {
   const form = useZodForm(credentialsSchema, {
-    defaultValues: { tenant: fixed?.tenant ?? storedTenant(), email: fixed?.email ?? '', password: '' },
+    defaultValues: { tenant: fixed?.tenant ?? last?.tenant ?? storedTenant(), email: fixed?.email ?? last?.email ?? '', password: '' },
   });
   const { register, handleSubmit, formState: { errors, isSubmitting } } = form;
   const submit = handleSubmit(async (v) => {
     try {
       const r = await cairn.login({ tenant: v.tenant, email: v.email, password: v.password });
       try { localStorage.setItem(TENANT_KEY, v.tenant); } catch { /* private mode */ }
-      if (r.mfaRequired) onChallenge(r.challenge);
+      if (r.mfaRequired) onChallenge(r.challenge, { tenant: v.tenant, email: v.email });
       else await onSignedIn();
     } catch (e) {
       form.resetField('password', { keepError: false });
@@ -67,7 +73,7 @@ function CredentialsStep({ fixed, notice, onChallenge, onSignedIn }: {
   });
   return (
     <form onSubmit={submit} noValidate aria-label="Sign in">
-      {notice && <div className="notice notice-info" role="status"><p>{notice}</p></div>}
+      {notice && <div className="notice notice-warning" role="alert"><p>{notice}</p></div>}
       <FormError form={form} />
       <Field label="Organisation" error={errors.tenant?.message} hint={fixed ? undefined : 'The short name of your organisation, e.g. acme'}>
         <TextInput autoComplete="organization" readOnly={!!fixed?.tenant} {...register('tenant')} />
@@ -76,7 +82,7 @@ function CredentialsStep({ fixed, notice, onChallenge, onSignedIn }: {
         <TextInput type="email" autoComplete="username" readOnly={!!fixed?.email} {...register('email')} />
       </Field>
       <Field label="Password" error={errors.password?.message}>
-        <TextInput type="password" autoComplete="current-password" {...register('password')} />
+        <TextInput type="password" autoComplete="current-password" autoFocus={!!fixed} {...register('password')} />
       </Field>
       <div className="form-actions">
         <Button type="submit" variant="primary" busy={isSubmitting}>Sign in</Button>
@@ -101,9 +107,10 @@ interface StepProps {
   onSwitch: () => void;
 }
 
-// A refused challenge (expired, or used up) cannot be fixed by another code: start again.
-function challengeOver(e: unknown): boolean {
-  return isProblem(e, 401) && /challenge/i.test(e.detail);
+// A challenge allows one attempt (guessing needs the password again each time): after a
+// refused code, or an expired challenge, the sign-in starts again from the password.
+function restartMessage(e: unknown): string | null {
+  return isProblem(e, 401) ? `${problemMessage(e)} Enter your password again.` : null;
 }
 
 function CodeForm({ challenge, onSignedIn, onRestart, onSwitch }: StepProps) {
@@ -114,9 +121,9 @@ function CodeForm({ challenge, onSignedIn, onRestart, onSwitch }: StepProps) {
       await cairn.verifyMfa({ challenge, code: v.code });
       await onSignedIn();
     } catch (e) {
-      if (challengeOver(e)) return onRestart('The sign-in took too long. Enter your password again.');
-      form.resetField('code');
-      applyProblem(form, e, { code: 'code' });
+      const restart = restartMessage(e);
+      if (restart) return onRestart(restart);
+      applyProblem(form, e);
     }
   });
   return (
@@ -142,7 +149,8 @@ function RecoveryForm({ challenge, onSignedIn, onRestart, onSwitch }: StepProps)
       await cairn.verifyMfa({ challenge, recoveryCode: v.recovery });
       await onSignedIn();
     } catch (e) {
-      if (challengeOver(e)) return onRestart('The sign-in took too long. Enter your password again.');
+      const restart = restartMessage(e);
+      if (restart) return onRestart(restart);
       applyProblem(form, e, { recovery_code: 'recovery' });
     }
   });

@@ -1,23 +1,26 @@
-// The overview: who is signed in where, and the sections this user can open.
+// The overview: who is signed in where, the sections this user can open, and the latest
+// notes — the pattern every section follows: a cursor-paginated query in a DataTable kept
+// live by a realtime channel, and a form whose API errors land on its fields.
 import { Link } from 'wouter';
-import { useAuth } from '../../app/auth';
+import { useAccount } from '../../app/auth';
 import { visibleSections } from '../../app/permissions';
 import { sections } from '..';
 import { PageHeader } from '../../ui';
+import { NotesCard } from './NotesCard';
 
 export default function HomePage() {
-  const { account } = useAuth();
-  const others = visibleSections(sections, account?.can).filter((s) => s.id !== 'home');
+  const account = useAccount();
+  const others = visibleSections(sections, account.can).filter((s) => s.id !== 'home');
   return (
     <>
       <PageHeader title="Overview" />
       <div className="stack">
         <section className="card" aria-labelledby="home-account">
           <h2 id="home-account">Signed in</h2>
-          <dl>
-            <dt>Account</dt><dd>{account?.email ?? '—'}</dd>
-            <dt>Organisation</dt><dd>{account?.tenantName ?? '—'}</dd>
-            <dt>Role</dt><dd>{account?.role ?? '—'}</dd>
+          <dl className="facts">
+            <dt>Account</dt><dd>{account.email ?? '—'}</dd>
+            <dt>Organisation</dt><dd>{account.tenantName ?? account.tenantSlug ?? '—'}</dd>
+            <dt>Role</dt><dd>{account.role}</dd>
           </dl>
         </section>
         {others.length > 0 && (
@@ -28,6 +31,7 @@ export default function HomePage() {
             </ul>
           </section>
         )}
+        {account.can('notes.read') && <NotesCard canWrite={account.can('notes.write')} />}
       </div>
     </>
   );
