@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { sections } from '../sections';
 import { useRealtimeState } from '../lib/realtime';
-import { Button } from '../ui';
+import { Button } from '../ui/Button';
 import { useAccount } from './auth';
 import { Nav } from './Nav';
 import { SectionRoutes } from './Routes';

@@ -1,5 +1,5 @@
 import { Link } from 'wouter';
-import { PageHeader } from '../ui';
+import { PageHeader } from '../ui/PageHeader';
 
 export function NotFound() {
   return (

@@ -3,7 +3,7 @@
 import { Suspense, type ComponentType } from 'react';
 import { Route, Switch, useLocation } from 'wouter';
 import type { Section } from '../sections/types';
-import { PageSkeleton } from '../ui';
+import { PageSkeleton } from '../ui/Skeleton';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Forbidden, NotFound } from './NotFound';
 import { joinPath, type Can } from './permissions';

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { cairn } from '../lib/sdk';
 import { isProblem, problemMessage } from '../lib/problem';
 import { applyProblem, useZodForm } from '../lib/forms';
-import { Button, Field, FormError, TextInput } from '../ui';
+import { Button } from '../ui/Button';
+import { Field, FormError, TextInput } from '../ui/Field';
 
 const TENANT_KEY = 'cairn.console.tenant';
 

@@ -2,7 +2,7 @@ import { useEffect } from 'react';
 import { SignInForm } from './SignInForm';
 import { useAuth } from './auth';
 
-export function SignInPage() {
+export default function SignInPage() {
   const { completeSignIn } = useAuth();
   useEffect(() => { document.title = 'Sign in · Cairn console'; }, []);
   return (

@@ -1,7 +1,7 @@
 // The account menu in the header (a disclosure button): who is signed in, sign out, sign
 // out everywhere. Esc or a click elsewhere closes it.
 import { useEffect, useId, useRef, useState } from 'react';
-import { Button } from '../ui';
+import { Button } from '../ui/Button';
 import { problemMessage } from '../lib/problem';
 import { useAuth } from './auth';
 
