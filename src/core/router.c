@@ -238,11 +238,13 @@ static int same_bytes(const char *a, const char *b, size_t n)
  * needs some of them non-empty ("/console/" is not "/console/{path...}"). */
 static int shape_matches(const compiled_t *c, const raw_seg_t *segs, size_t n)
 {
-    size_t last = c->n_segments;
+    size_t last = c->n_segments; /* >= 1 with a catch-all */
     if (c->rest) {
-        if (n < c->n_segments || (n == c->n_segments && segs[n - 1].len == 0))
+        if (last == 0 || n < last || (n == last && segs[n - 1].len == 0))
             return 0;
         last--;
+    } else if (n != last) { /* the group's length: says so to the analyser */
+        return 0;
     }
     for (size_t i = last; i-- > 0;) {
         const segment_t *s = &c->segments[i];
@@ -253,26 +255,17 @@ static int shape_matches(const compiled_t *c, const raw_seg_t *segs, size_t n)
     return 1;
 }
 
-/* The best route of group g for the path (fewest parameters first, then the exact method
- * over GET for HEAD), into *best; every method the path has there goes into allow_mask. */
-static void scan_group(const cn_router_t *r, size_t g, cn_method_t method, const raw_seg_t *segs,
-                       size_t n, const compiled_t **best, cn_match_t *out)
+/* Is c a better match for method than best? Fewest parameters first, then the exact
+ * method over GET for HEAD. Every method the path has goes into allow_mask. */
+static int better(const compiled_t *c, const compiled_t *best, cn_method_t method, cn_match_t *out)
 {
-    for (size_t k = r->first[g]; k < r->first[g + 1]; k++) {
-        size_t i = r->by_len[k];
-        const compiled_t *c = &r->routes[i];
-        if ((g == REST_GROUP && n < c->n_segments) || !key_matches(r->sig[k], segs) ||
-            !shape_matches(c, segs, n))
-            continue;
-        cn_method_t m = c->route->method;
-        out->allow_mask |= 1u << m;
-        if (out->other == NULL)
-            out->other = c->route;
-        int usable = m == method || (method == CN_HEAD && m == CN_GET);
-        if (usable && (*best == NULL || c->param_mask < (*best)->param_mask ||
-                       (c->param_mask == (*best)->param_mask && m == method)))
-            *best = c, out->route_index = (int)i;
-    }
+    cn_method_t m = c->route->method;
+    out->allow_mask |= 1u << m;
+    if (out->other == NULL)
+        out->other = c->route;
+    int usable = m == method || (method == CN_HEAD && m == CN_GET);
+    return usable && (best == NULL || c->param_mask < best->param_mask ||
+                      (c->param_mask == best->param_mask && m == method));
 }
 
 int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, size_t path_len,
@@ -285,9 +278,20 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
     if (split_path(path, path_len, segs, &n) != 0)
         return CN_ENOTFOUND;
     const compiled_t *best = NULL;
-    scan_group(r, n, method, segs, n, &best, out);
-    if (best == NULL) /* a route of the path's own length always beats a catch-all */
-        scan_group(r, REST_GROUP, method, segs, n, &best, out);
+    /* the routes of the path's own length, then, only if none takes it, the catch-alls: a
+     * route of the path's length always beats a catch-all */
+    const size_t groups[] = {n, REST_GROUP};
+    for (size_t g = 0; g < 2 && best == NULL; g++) {
+        for (size_t k = r->first[groups[g]]; k < r->first[groups[g] + 1]; k++) {
+            size_t i = r->by_len[k];
+            const compiled_t *c = &r->routes[i];
+            if ((g == 1 && n < c->n_segments) || !key_matches(r->sig[k], segs) ||
+                !shape_matches(c, segs, n))
+                continue;
+            if (better(c, best, method, out))
+                best = c, out->route_index = (int)i;
+        }
+    }
     if (best == NULL) {
         out->route_index = -1;
         return CN_ENOTFOUND;
@@ -296,7 +300,7 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
     out->other = NULL;
     out->route = best->route;
     char *dst = scratch;
-    for (size_t i = 0; i < best->n_segments; i++) {
+    for (size_t i = 0; i < n && i < best->n_segments; i++) { /* n >= n_segments */
         if (!best->segments[i].is_param)
             continue;
         /* the catch-all's value: the rest of the path, its slashes included */
