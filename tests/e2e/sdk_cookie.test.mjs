@@ -194,9 +194,11 @@ test('realtime authenticates by the cookie upgrade (no auth message) and deliver
   }
   const rt = client.realtime({ WebSocket: BrowserSocket });
   const events = [];
+  let subscribed = false;
+  rt.on('subscribed', (m) => { if (m.channel === 'notes') subscribed = true; });
   rt.subscribe('notes', (ev) => events.push(ev));
-  await waitFor(() => rt.state === 'open', 5000, 'the realtime connection to open');
-  await waitFor(() => sent.some((m) => m.op === 'subscribe'), 5000, 'the subscription');
+  await waitFor(() => subscribed, 5000, 'the subscription to be confirmed');
+  assert.equal(rt.state, 'open');
   await client.notes.create({ title: 'live', body: 'x' });
   await waitFor(() => events.length > 0, 5000, 'the note.created event');
   assert.equal(events[0].type, 'note.created');
