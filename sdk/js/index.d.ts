@@ -29,7 +29,7 @@ export type ProblemSlug =
 export class CairnError extends Error {
   constructor(init?: {
     status?: number; type?: string; title?: string; detail?: string; request_id?: string | null;
-    errors?: FieldError[]; problem?: unknown; cause?: unknown;
+    errors?: FieldError[]; problem?: unknown; retryAfter?: number | null; cause?: unknown;
   });
   name: 'CairnError';
   /** HTTP status; 0 when no answer was received. */
@@ -46,6 +46,8 @@ export class CairnError extends Error {
   errors: FieldError[];
   /** The parsed body, when it was JSON. */
   problem: Problem | null;
+  /** Seconds to wait before trying again (Retry-After of a 429 or 503), else null. */
+  retryAfter: number | null;
 }
 
 export interface BackoffOptions {
@@ -57,6 +59,9 @@ export interface BackoffOptions {
 
 /** Full jitter: a random delay in [0, min(capMs, baseMs * 2^attempt)). */
 export function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
+
+/** The value of cookie `name` in a Cookie-header-like string ("a=1; b=2"), or null. */
+export function cookieValue(cookies: string | null | undefined, name: string): string | null;
 
 /** The exp claim of a JWT as Unix milliseconds, or null. No signature check. */
 export function jwtExpiry(token: string): number | null;
@@ -94,12 +99,32 @@ export interface ClientOptions {
   refreshSkewMs?: number;
   /** Clock in Unix ms (default Date.now). */
   now?: () => number;
+  /** Browser session mode (docs/auth.md "Browser sessions"): sign-in sets HttpOnly cookies
+   *  instead of answering tokens, unsafe methods send X-CSRF-Token, a stale access cookie is
+   *  refreshed from the refresh cookie, and realtime authenticates by the cookie. */
+  cookie?: boolean;
+  /** Cookie mode: the CSRF token to send (default: the cairn_csrf cookie of document.cookie). */
+  csrfToken?: () => string | null;
+  /** Cookie mode: called (once for all requests waiting) when the session is over during a
+   *  request; resolve true once the user signed in again and the requests are retried, false
+   *  to let them fail with their 401. */
+  reauthenticate?: () => Promise<boolean>;
+  /** Cookie mode: true on sign-in, false when the session ends (sign-out, refused refresh). */
+  onSession?: (signedIn: boolean) => void;
+  /** Cookie mode: serialises refreshes across the origin's tabs, which share the cookies
+   *  (default navigator.locks; only `request(name, callback)` is used). */
+  locks?: { request(name: string, callback: () => Promise<unknown>): Promise<unknown> } | null;
 }
+
+/** The caller's session as checked by the server (GET /api/v1/auth/session). */
+export type Session = Schemas['Session'];
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | null | undefined>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Cookie mode: ask `reauthenticate` when the session is over (default true). */
+  reauth?: boolean;
 }
 
 export interface LoginOptions {
@@ -113,7 +138,8 @@ export interface LoginOptions {
 }
 
 export type LoginResult =
-  | { mfaRequired: false; tokens: Tokens }
+  /** tokens is null in cookie mode: the cookies hold them */
+  | { mfaRequired: false; tokens: Tokens | null }
   | { mfaRequired: true; challenge: string; expiresIn: number };
 
 export interface Page<T> {
@@ -166,8 +192,15 @@ export class CairnClient {
   refreshSkewMs: number;
   readonly notes: NotesApi;
   readonly insights: InsightsApi;
-  /** A copy of the current tokens, or null. */
+  /** A copy of the current tokens, or null (always null in cookie mode). */
   readonly tokens: Tokens | null;
+  /** True in cookie mode. */
+  readonly cookie: boolean;
+  /** Cookie mode: true once signed in, false once signed out, null until known. Token mode:
+   *  whether tokens or an API key are held. */
+  readonly signedIn: boolean | null;
+  /** Cookie mode: adds a listener of sign-in (true) and session end (false); returns its remover. */
+  onSession(fn: (signedIn: boolean) => void): () => void;
 
   /** Adds a token-change listener; returns its remover. */
   onTokens(fn: (tokens: Tokens | null) => void): () => void;
@@ -175,10 +208,18 @@ export class CairnClient {
   setTokens(answer: TokenAnswer | null): void;
 
   login(options: LoginOptions): Promise<LoginResult>;
-  verifyMfa(options: { challenge: string; code?: string; recoveryCode?: string }): Promise<{ mfaRequired: false; tokens: Tokens }>;
-  /** Rotates the refresh token; concurrent calls share one request. A 401 clears the tokens. */
-  refresh(): Promise<Tokens>;
+  verifyMfa(options: { challenge: string; code?: string; recoveryCode?: string }): Promise<{ mfaRequired: false; tokens: Tokens | null }>;
+  /** Spends a mailed registration token; signs in on 201/200 (cookies in cookie mode). */
+  confirmRegistration(options: { token: string; password: string }): Promise<any>;
+  /** Rotates the refresh token (in cookie mode, the cairn_rt cookie: resolves to null);
+   *  concurrent calls share one request. A 401 clears the tokens (cookie mode: signs out). */
+  refresh(): Promise<Tokens | null>;
+  /** Ends this session on the server (best effort) and signs out here. */
   logout(): Promise<void>;
+  /** Ends every session of the caller in this tenant, then signs out here. */
+  logoutAll(): Promise<void>;
+  /** The caller's session, or null when not signed in (a 401). */
+  session(options?: RequestOptions): Promise<Session | null>;
   /** The API key, or an access token valid for at least refreshSkewMs (refreshing first if needed). */
   credential(): Promise<string | null>;
 

@@ -1,8 +1,9 @@
 // @cairn/sdk — the reference JavaScript client of the Cairn API (ESM, no build step).
 //
-//   CairnClient     REST with bearer tokens or API keys, sign-in (with the MFA step),
-//                   single-flight refresh of rotating refresh tokens, problem+json errors,
-//                   cursor pagination, typed notes helpers.
+//   CairnClient     REST with bearer tokens, API keys or (in a browser page) the HttpOnly
+//                   session cookies, sign-in (with the MFA step), single-flight refresh of
+//                   rotating refresh tokens, problem+json errors, cursor pagination, typed
+//                   notes helpers.
 //   RealtimeClient  WebSocket client of docs/realtime.md: first-message auth, automatic
 //                   reconnect (exponential back-off with full jitter), resume from the last
 //                   seq per channel, duplicate dropping, resync_required, heartbeat.
@@ -15,7 +16,7 @@ const PROBLEM = 'urn:cairn:problem:';
 /** Every non-2xx answer (problem+json, RFC 9457) and every network failure (status 0). */
 export class CairnError extends Error {
   constructor({ status = 0, type = 'about:blank', title = '', detail = '', request_id = null,
-    errors = [], problem = null, cause } = {}) {
+    errors = [], problem = null, retryAfter = null, cause } = {}) {
     super(detail || title || `HTTP ${status}`, cause === undefined ? undefined : { cause });
     this.name = 'CairnError';
     this.status = status;
@@ -25,10 +26,21 @@ export class CairnError extends Error {
     this.request_id = request_id;
     this.errors = errors;
     this.problem = problem;
+    /** Seconds to wait before trying again (the Retry-After of a 429 or 503), else null. */
+    this.retryAfter = retryAfter;
     /** The stable slug of a Cairn problem type ('token-expired', 'validation-failed', …;
      *  docs/api.md), or null for any other type. Match on it, never on the detail text. */
     this.slug = typeof type === 'string' && type.startsWith(PROBLEM) ? type.slice(PROBLEM.length) : null;
   }
+}
+
+// Retry-After in seconds (a number of seconds; an HTTP date is read as seconds from now).
+function retryAfterSeconds(v) {
+  if (v == null || v === '') return null;
+  const n = Number(v);
+  if (Number.isFinite(n)) return Math.max(0, n);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 /** Full-jitter exponential back-off: a random delay in [0, min(cap, base * 2^attempt)). */
@@ -51,6 +63,22 @@ export function jwtExpiry(token) {
   }
 }
 
+/** The value of cookie `name` in a Cookie-header-like string, or null. */
+export function cookieValue(cookies, name) {
+  for (const part of String(cookies ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim()) || null;
+  }
+  return null;
+}
+
+// The page's CSRF token: the server puts it in the readable cairn_csrf cookie.
+function documentCsrfToken() {
+  return typeof document === 'undefined' ? null : cookieValue(document.cookie, 'cairn_csrf');
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 // ---------------------------------------------------------------------------------------
 // REST client
 
@@ -66,10 +94,29 @@ export class CairnClient {
    * @param {Function} [o.onTokens]   called with the new tokens (or null when signed out)
    * @param {number} [o.refreshSkewMs] refresh this long before expiry (default 30 s)
    * @param {Function} [o.now]        clock in Unix ms (default Date.now)
+   * @param {boolean} [o.cookie]      browser session mode: the HttpOnly cookies carry the
+   *                                  session, unsafe methods send X-CSRF-Token (docs/auth.md)
+   * @param {Function} [o.csrfToken]  cookie mode: returns the CSRF token (default: the
+   *                                  cairn_csrf cookie of document.cookie)
+   * @param {Function} [o.reauthenticate] cookie mode: called when the session is over during
+   *                                  a request; resolve true once signed in again to retry it
+   * @param {Function} [o.onSession]  cookie mode: called with true on sign-in, false when
+   *                                  the session ends (sign-out, refused refresh)
+   * @param {object} [o.locks]        cookie mode: a Web Locks manager that serialises refreshes
+   *                                  across the origin's tabs (default navigator.locks)
    */
   constructor({ baseUrl, token, refreshToken, expiresAt, apiKey, fetch, onTokens,
-    refreshSkewMs = 30_000, now = Date.now } = {}) {
+    refreshSkewMs = 30_000, now = Date.now, cookie = false, csrfToken, reauthenticate,
+    onSession, locks } = {}) {
     if (!baseUrl) throw new TypeError('baseUrl is required');
+    this.cookie = !!cookie;
+    this._csrfToken = csrfToken ?? documentCsrfToken;
+    this._reauthenticate = reauthenticate ?? null;
+    this._reauthing = null;
+    this._sessionListeners = new Set();
+    if (onSession) this._sessionListeners.add(onSession);
+    this._signedIn = null;
+    this._locks = locks ?? globalThis.navigator?.locks ?? null;
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
     this.apiKey = apiKey ?? null;
     this.refreshSkewMs = refreshSkewMs;
@@ -110,6 +157,32 @@ export class CairnClient {
     return this._tokens ? { ...this._tokens } : null;
   }
 
+  /** Cookie mode: true once signed in, false once signed out, null while unknown. */
+  get signedIn() {
+    return this.cookie ? this._signedIn : !!this._tokens || !!this.apiKey;
+  }
+
+  /** Cookie mode: listens to sign-in (true) and session end (false); returns a remover. */
+  onSession(fn) {
+    this._sessionListeners.add(fn);
+    return () => this._sessionListeners.delete(fn);
+  }
+
+  _setSignedIn(v) {
+    if (this._signedIn === v) return;
+    this._signedIn = v;
+    for (const fn of this._sessionListeners) {
+      try { fn(v); } catch { /* a listener's failure is its own */ }
+    }
+  }
+
+  // A sign-in answer: tokens, or in cookie mode only the fact (the cookies hold them).
+  _signedInWith(answer) {
+    if (this.cookie) this._setSignedIn(true);
+    else this.setTokens(answer);
+    return { mfaRequired: false, tokens: this.tokens };
+  }
+
   /** Registers a listener for token changes; returns a function that removes it. */
   onTokens(fn) {
     this._listeners.add(fn);
@@ -136,11 +209,8 @@ export class CairnClient {
    * returning one, called only when the server asks for it.
    */
   async login({ tenant, email, password, totp, recoveryCode }) {
-    const r = await this._send('POST', `${API}/auth/login`, { tenant, email, password }, { auth: false });
-    if (!r.mfa_required) {
-      this.setTokens(r);
-      return { mfaRequired: false, tokens: this.tokens };
-    }
+    const r = await this._send('POST', `${API}/auth/login`, this._cookieBody({ tenant, email, password }), { auth: false });
+    if (!r.mfa_required) return this._signedInWith(r);
     if (totp == null && recoveryCode == null)
       return { mfaRequired: true, challenge: r.challenge, expiresIn: r.expires_in };
     const code = typeof totp === 'function' ? await totp() : totp;
@@ -150,9 +220,22 @@ export class CairnClient {
   /** Completes an MFA sign-in with the authenticator's code or a recovery code. */
   async verifyMfa({ challenge, code, recoveryCode }) {
     const body = recoveryCode != null ? { challenge, recovery_code: recoveryCode } : { challenge, code };
-    const r = await this._send('POST', `${API}/auth/mfa/verify`, body, { auth: false });
-    this.setTokens(r);
-    return { mfaRequired: false, tokens: this.tokens };
+    const r = await this._send('POST', `${API}/auth/mfa/verify`, this._cookieBody(body), { auth: false });
+    return this._signedInWith(r);
+  }
+
+  /**
+   * Spends a mailed registration token with the password. A new account (201) or an existing
+   * one joining the tenant (200) is signed in: {status, tokens}. 202 answers go unchanged.
+   */
+  async confirmRegistration({ token, password }) {
+    const r = await this._send('POST', `${API}/auth/register/confirm`, this._cookieBody({ token, password }), { auth: false });
+    if (r && (r.access_token || r.token_type)) this._signedInWith(r);
+    return r;
+  }
+
+  _cookieBody(body) {
+    return this.cookie ? { ...body, cookie: true } : body;
   }
 
   /**
@@ -167,6 +250,7 @@ export class CairnClient {
   }
 
   async _doRefresh() {
+    if (this.cookie) return this._doCookieRefresh();
     const rt = this._tokens?.refreshToken;
     if (!rt) throw new CairnError({ status: 401, type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized',
       detail: 'no refresh token' });
@@ -180,14 +264,68 @@ export class CairnClient {
     }
   }
 
+  // The refresh token is the cairn_rt cookie: an empty POST with the session's CSRF token.
+  // Every tab of the origin shares the cookies, and presenting a rotated refresh token again
+  // looks like theft (the server revokes the session): tabs take turns (Web Locks), and a
+  // tab whose turn comes after another tab refreshed finds the session valid and stops.
+  async _doCookieRefresh() {
+    const locks = this._locks;
+    try {
+      if (locks?.request) await locks.request('cairn-session-refresh', () => this._cookieRefreshTurn());
+      else await this._cookieRefreshTurn();
+      this._setSignedIn(true);
+      return null;
+    } catch (e) {
+      if (e instanceof CairnError && (e.status === 401 || e.status === 403)) this._setSignedIn(false);
+      throw e;
+    }
+  }
+
+  async _cookieRefreshTurn() {
+    try {
+      await this._send('GET', `${API}/auth/session`, undefined, { auth: false });
+      return; // refreshed by another tab meanwhile
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401 || e.slug === 'token-revoked') throw e;
+    }
+    await this._send('POST', `${API}/auth/refresh`, undefined, { auth: false });
+  }
+
   /** Ends this session on the server (best effort) and forgets the tokens. */
   async logout() {
+    return this._endSessions(`${API}/auth/logout`);
+  }
+
+  /** Ends every session of the caller in this tenant (this one included), then signs out here. */
+  async logoutAll() {
+    return this._endSessions(`${API}/auth/logout-all`);
+  }
+
+  async _endSessions(path) {
     try {
-      if (this._tokens) await this.post(`${API}/auth/logout`);
+      if (this._tokens || this.cookie) await this.request('POST', path, undefined, { reauth: false });
     } catch (e) {
       if (!(e instanceof CairnError) || (e.status !== 401 && e.status !== 0)) throw e;
     } finally {
-      this.setTokens(null);
+      if (this.cookie) this._setSignedIn(false);
+      else this.setTokens(null);
+    }
+  }
+
+  /**
+   * The caller's session as the server checked it ({session_id, tenant_id, user_id, role,
+   * mfa}), or null when not signed in. In cookie mode this is how a page learns, on load,
+   * whether its cookies still hold a session.
+   */
+  async session(opts = {}) {
+    try {
+      const s = await this.request('GET', `${API}/auth/session`, undefined, { ...opts, reauth: false });
+      if (this.cookie) this._setSignedIn(true);
+      return s;
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401) throw e;
+      if (this.cookie) this._setSignedIn(false);
+      return null;
     }
   }
 
@@ -208,6 +346,7 @@ export class CairnClient {
    * rejects with CairnError. opts: {query, headers, signal}.
    */
   async request(method, path, body, opts = {}) {
+    if (this.cookie && !this.apiKey) return this._cookieRequest(method, path, body, opts);
     const used = await this.credential();
     try {
       return await this._send(method, path, body, { ...opts, token: used });
@@ -219,6 +358,43 @@ export class CairnClient {
       if (this._tokens?.accessToken === used) await this.refresh();
       return this._send(method, path, body, { ...opts, token: this._tokens?.accessToken });
     }
+  }
+
+  // Cookie mode: the browser sends the cookies. A 401 saying the access cookie is stale or
+  // gone (it lives as long as the token) refreshes once and retries; a session that is over
+  // asks reauthenticate (if given) and retries once it says the user signed in again.
+  async _cookieRequest(method, path, body, opts) {
+    const { reauth = true, ...rest } = opts;
+    try {
+      return await this._send(method, path, body, rest);
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401) throw e;
+      let over = e.slug === 'token-revoked';
+      if (!over) {
+        if (!this._csrfToken()) over = true;
+        else {
+          try {
+            await this.refresh();
+          } catch (re) {
+            if (!(re instanceof CairnError) || (re.status !== 401 && re.status !== 403)) throw re;
+            over = true;
+          }
+        }
+        if (!over) return this._send(method, path, body, rest);
+      }
+      this._setSignedIn(false);
+      if (reauth && this._reauthenticate && await this._askReauth()) return this._send(method, path, body, rest);
+      throw e;
+    }
+  }
+
+  // One prompt for all the requests that found the session over at the same time.
+  _askReauth() {
+    if (!this._reauthing) {
+      this._reauthing = Promise.resolve().then(() => this._reauthenticate())
+        .then((ok) => !!ok, () => false).finally(() => { this._reauthing = null; });
+    }
+    return this._reauthing;
   }
 
   // A 401 token-expired for the access token we sent (or one our clock says has expired),
@@ -237,6 +413,10 @@ export class CairnClient {
     for (const [k, v] of Object.entries(query ?? {})) if (v != null) url.searchParams.set(k, String(v));
     const h = { accept: 'application/json, application/problem+json', ...headers };
     if (auth && token) h.authorization = `Bearer ${token}`;
+    if (this.cookie && !h.authorization && UNSAFE.has(method)) {
+      const csrf = this._csrfToken();
+      if (csrf) h['x-csrf-token'] = csrf;
+    }
     let payload;
     if (typeof body === 'string' && h['content-type']) {
       payload = body; // a prepared body of its own type (CSV)
@@ -246,7 +426,9 @@ export class CairnClient {
     }
     let res, text;
     try {
-      res = await this._fetch(url, { method, headers: h, body: payload, signal });
+      const init = { method, headers: h, body: payload, signal };
+      if (this.cookie) init.credentials = 'same-origin';
+      res = await this._fetch(url, init);
       text = await res.text();
     } catch (e) {
       if (e?.name === 'AbortError') throw e;
@@ -268,6 +450,7 @@ export class CairnClient {
       request_id: p.request_id ?? res.headers.get('x-request-id'),
       errors: Array.isArray(p.errors) ? p.errors : [],
       problem: json ?? null,
+      retryAfter: retryAfterSeconds(res.headers.get('retry-after')),
     });
   }
 
@@ -452,11 +635,12 @@ export class RealtimeClient {
     if (this._closed) return;
     this._setState(this._attempt === 0 && this._state === 'idle' ? 'connecting' : 'reconnecting');
     let token;
+    const byCookie = this.client.cookie && !this.client.apiKey;
     try {
       if (this._refreshFirst && !this.client.apiKey) await this.client.refresh();
       this._refreshFirst = false;
-      token = await this.client.credential();
-      if (!token) throw new CairnError({ status: 401, type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized',
+      token = byCookie ? null : await this.client.credential();
+      if (!token && !byCookie) throw new CairnError({ status: 401, type: 'urn:cairn:problem:unauthorized', title: 'Unauthorized',
         detail: 'no credential: sign in first' });
     } catch (e) {
       this._emit('error', { code: 'auth', message: e.message, error: e });
@@ -475,13 +659,20 @@ export class RealtimeClient {
     this._socket = s;
     this._lastRx = Date.now();
     this._startHeartbeat(); // also bounds the time to open: a connection silent for 2 intervals is dropped
+    let opened = false;
     s.onopen = () => {
+      opened = true;
       this._lastRx = Date.now();
-      this._send({ op: 'auth', token });
+      // the cookie authenticated the upgrade: the server says `ready` by itself
+      if (token) this._send({ op: 'auth', token });
     };
     s.onmessage = (m) => this._onMessage(m.data);
     s.onerror = (e) => this._emit('error', { code: 'socket', message: e?.message ?? 'WebSocket error', error: e });
-    s.onclose = (e) => this._onClose(s, e?.code ?? 1006, e?.reason ?? '');
+    s.onclose = (e) => {
+      // cookie mode: a refused upgrade (a stale access cookie) never opens; refresh first
+      if (byCookie && !opened) this._refreshFirst = true;
+      this._onClose(s, e?.code ?? 1006, e?.reason ?? '');
+    };
     // ws (Node): the server's protocol-level pings also show the connection is alive
     if (typeof s.on === 'function') s.on('ping', () => { if (s === this._socket) this._lastRx = Date.now(); });
   }
@@ -560,7 +751,8 @@ export class RealtimeClient {
     this._emit('close', { code, reason });
     if (this._closed) return;
     if (code === 4401) {
-      if (this.client.apiKey || !this.client.tokens?.refreshToken) return this._giveUp();
+      const canRefresh = this.client.cookie ? this.client.signedIn !== false : !!this.client.tokens?.refreshToken;
+      if (this.client.apiKey || !canRefresh) return this._giveUp();
       this._refreshFirst = true;
     }
     this._scheduleReconnect();

@@ -413,7 +413,23 @@ static void start_sending(cn_req_t *r)
     h2o_send(r->h, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
 }
 
-static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
+/* For every web page (HTML) and every answer of a page route (the console's files and
+ * its errors): our own scripts, styles, images, fonts and connections (WebSockets to this
+ * origin included) only; no inline code, no plugins, no framing, no foreign form targets. */
+static const char page_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; font-src 'self'; connect-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'";
+
+static int is_page(const cn_req_t *r, const char *ctype)
+{
+    return (r->route != NULL && r->route->page) ||
+           (ctype != NULL && strncmp(ctype, "text/html", 9) == 0);
+}
+
+/* copy: body is copied into the request's pool; else it is static and sent as it is */
+static int send_body_as(cn_req_t *r, int status, const char *ctype, const char *body, size_t len,
+                        int copy)
 {
     h2o_req_t *req = r->h;
     cn_req_int_t *ri = cn__req_int(r);
@@ -425,10 +441,17 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
     if (ctype != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                        strlen(ctype));
+    if (is_page(r, ctype))
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"),
+                              0, NULL, page_csp, sizeof(page_csp) - 1);
     add_common_headers(r);
-    req->res.content_length = len;
+    /* a 304 has no body, and a Content-Length there would have to be the 200's (RFC 9110
+     * section 8.6): h2o writes none for an unknown length */
+    req->res.content_length = status == 304 ? SIZE_MAX : len;
     ri->pending_body = h2o_iovec_init(NULL, 0);
-    if (len && r->method != CN_HEAD) {
+    if (len && r->method != CN_HEAD && !copy) {
+        ri->pending_body = h2o_iovec_init(body, len);
+    } else if (len && r->method != CN_HEAD) {
         ri->pending_body.base = h2o_mem_alloc_pool(&req->pool, len);
         memcpy(ri->pending_body.base, body, len);
         ri->pending_body.len = len;
@@ -444,6 +467,11 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
     }
     start_sending(r);
     return 0;
+}
+
+static int send_body(cn_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
+    return send_body_as(r, status, ctype, body, len, 1);
 }
 
 static _Thread_local cn_buf_t out_buf;
@@ -473,17 +501,14 @@ int cn_reply_json_buf(cn_req_t *r, int status)
     return send_body(r, status, "application/json", out_buf.data, out_buf.len);
 }
 
-/* For every HTML answer: only our own scripts, styles and images; no plugins, no framing,
- * no foreign form targets (the console's pages are served this way). */
-static const char html_csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
-                               "'self' data:; object-src 'none'; base-uri 'none'; "
-                               "frame-ancestors 'none'; form-action 'self'";
-
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len)
 {
-    if (strncmp(content_type, "text/html", 9) == 0)
-        cn_reply_header(r, "content-security-policy", html_csp, sizeof(html_csp) - 1);
     return send_body(r, status, content_type, body, len);
+}
+
+int cn_reply_static(cn_req_t *r, int status, const char *content_type, const char *body, size_t len)
+{
+    return send_body_as(r, status, content_type, body, len, 0);
 }
 
 int cn_reply_empty(cn_req_t *r, int status)
@@ -730,6 +755,7 @@ static int route_request(cn_req_t *r)
     if (rc != 0) {
         if (r->match.allow_mask == 0)
             return problem(r, 404, "no endpoint at this path");
+        r->route = r->match.other; /* the path's: its page headers, the access log's route */
         if (r->method == CN_OPTIONS)
             return answer_options(r, r->match.allow_mask);
         char allow[96];
@@ -751,7 +777,7 @@ static int check_path_params(cn_req_t *r)
         return CN_NEXT;
     for (size_t i = 0; i < r->match.n_params; i++) {
         const cn_param_t *p = &r->match.params[i];
-        size_t name_len = (size_t)(strchr(p->name, '}') - p->name);
+        size_t name_len = p->name_len;
         if (cn_schema_check_string(r->route->params, p->name, name_len, p->value, p->value_len))
             return problem(r, 404, "no resource at this path");
     }
@@ -760,6 +786,10 @@ static int check_path_params(cn_req_t *r)
 
 static int parse_query(cn_req_t *r)
 {
+    /* a page's query string is its script's (the console's filters, a mailed link's token):
+     * the server reads nothing of it, so it is neither parsed nor refused */
+    if (r->route->page)
+        return CN_NEXT;
     h2o_req_t *req = r->h;
     cn_kv_t kv[MAX_QUERY_PARAMS];
     int n = 0;

@@ -1,7 +1,8 @@
 /*
  * Router (see router.h). Templates are compiled into segment arrays once; matching is a
  * scan over routes with the same segment count, comparing raw literal segments and
- * decoding only the parameters of the winning route. No allocation per request.
+ * decoding only the parameters of the winning route, then, when none of them takes the
+ * path, over the few routes ending in a catch-all. No allocation per request.
  */
 #include "core/router.h"
 
@@ -20,18 +21,23 @@ typedef struct {
     unsigned
         param_mask; /* bit (MAX-1-i) set when segment i is a parameter: smaller = more literal */
     int key;        /* the last literal segment, or -1: checked first, it tells most routes apart */
+    int rest;       /* the last segment is a catch-all ("{path...}"): it takes the remainder */
     segment_t segments[CN_MAX_SEGMENTS];
 } compiled_t;
+
+/* The group of by_len holding the catch-all routes, after those of 0..CN_MAX_SEGMENTS. */
+#define REST_GROUP (CN_MAX_SEGMENTS + 1)
 
 struct st_cn_router_t {
     compiled_t *routes;
     size_t count, cap;
     /* route indexes grouped by segment count, in table order within a group: a path is
      * compared only with the routes of its own length, those of n segments being
-     * by_len[first[n]] .. by_len[first[n + 1] - 1] */
+     * by_len[first[n]] .. by_len[first[n + 1] - 1]; the catch-all routes are the group
+     * REST_GROUP, whatever their length */
     size_t *by_len;
     uint32_t *sig; /* beside by_len: its route's key segment (see signature), 0 if none */
-    size_t first[CN_MAX_SEGMENTS + 2];
+    size_t first[REST_GROUP + 2];
 };
 
 cn_router_t *cn_router_new(void)
@@ -85,6 +91,15 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
                 memchr(start + 1, '}', len - 2) != NULL)
                 return cn_err_set(err, CN_EINVAL, "route %s: bad parameter", route->path);
             *s = (segment_t){start + 1, len - 2, 1};
+            if (len > 5 && memcmp(start + len - 4, "...}", 4) == 0) {
+                if (*p != '\0')
+                    return cn_err_set(err, CN_EINVAL, "route %s: a catch-all must come last",
+                                      route->path);
+                s->len -= 3;
+                c->rest = 1;
+            }
+            if (memchr(s->text, '.', s->len) != NULL)
+                return cn_err_set(err, CN_EINVAL, "route %s: bad parameter", route->path);
             for (size_t k = 0; k < c->n_segments; k++)
                 if (c->segments[k].is_param && c->segments[k].len == s->len &&
                     memcmp(c->segments[k].text, s->text, s->len) == 0)
@@ -108,7 +123,7 @@ static int compile(const cn_route_t *route, compiled_t *c, cn_err_t *err)
 
 static int same_shape(const compiled_t *a, const compiled_t *b)
 {
-    if (a->n_segments != b->n_segments || a->param_mask != b->param_mask)
+    if (a->n_segments != b->n_segments || a->param_mask != b->param_mask || a->rest != b->rest)
         return 0;
     for (size_t i = 0; i < a->n_segments; i++)
         if (!a->segments[i].is_param &&
@@ -129,19 +144,24 @@ static uint32_t signature(const compiled_t *c)
     return (uint32_t)(c->key + 1) << 24 | (uint32_t)k->len << 8 | (unsigned char)k->text[0];
 }
 
+static size_t group_of(const compiled_t *c)
+{
+    return c->rest ? REST_GROUP : c->n_segments;
+}
+
 /* Rebuilds by_len / sig / first (a counting sort, stable: table order within a length). */
 static void group_by_length(cn_router_t *r)
 {
-    size_t at[CN_MAX_SEGMENTS + 2] = {0};
+    size_t at[REST_GROUP + 2] = {0};
     for (size_t i = 0; i < r->count; i++)
-        at[r->routes[i].n_segments + 1]++;
-    for (size_t n = 1; n < CN_MAX_SEGMENTS + 2; n++)
+        at[group_of(&r->routes[i]) + 1]++;
+    for (size_t n = 1; n < REST_GROUP + 2; n++)
         at[n] += at[n - 1];
     memcpy(r->first, at, sizeof(at));
     r->by_len = cn_realloc(r->by_len, (r->count ? r->count : 1) * sizeof(*r->by_len));
     r->sig = cn_realloc(r->sig, (r->count ? r->count : 1) * sizeof(*r->sig));
     for (size_t i = 0; i < r->count; i++) {
-        size_t k = at[r->routes[i].n_segments]++;
+        size_t k = at[group_of(&r->routes[i])]++;
         r->by_len[k] = i;
         r->sig[k] = signature(&r->routes[i]);
     }
@@ -214,16 +234,38 @@ static int same_bytes(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* Then every segment, last first. */
-static int shape_matches(const compiled_t *c, const raw_seg_t *segs)
+/* Then every segment, last first. A catch-all takes segments n_segments - 1 .. n - 1 and
+ * needs some of them non-empty ("/console/" is not "/console/{path...}"). */
+static int shape_matches(const compiled_t *c, const raw_seg_t *segs, size_t n)
 {
-    for (size_t i = c->n_segments; i-- > 0;) {
+    size_t last = c->n_segments; /* >= 1 with a catch-all */
+    if (c->rest) {
+        if (last == 0 || n < last || (n == last && segs[n - 1].len == 0))
+            return 0;
+        last--;
+    } else if (n != last) { /* the group's length: says so to the analyser */
+        return 0;
+    }
+    for (size_t i = last; i-- > 0;) {
         const segment_t *s = &c->segments[i];
         if (s->is_param ? segs[i].len == 0
                         : (s->len != segs[i].len || !same_bytes(s->text, segs[i].p, s->len)))
             return 0;
     }
     return 1;
+}
+
+/* Is c a better match for method than best? Fewest parameters first, then the exact
+ * method over GET for HEAD. Every method the path has goes into allow_mask. */
+static int better(const compiled_t *c, const compiled_t *best, cn_method_t method, cn_match_t *out)
+{
+    cn_method_t m = c->route->method;
+    out->allow_mask |= 1u << m;
+    if (out->other == NULL)
+        out->other = c->route;
+    int usable = m == method || (method == CN_HEAD && m == CN_GET);
+    return usable && (best == NULL || c->param_mask < best->param_mask ||
+                      (c->param_mask == best->param_mask && m == method));
 }
 
 int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, size_t path_len,
@@ -238,35 +280,40 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
     if (split_path(path, path_len, segs, &n) != 0)
         return CN_ENOTFOUND;
     const compiled_t *best = NULL;
-    for (size_t k = r->first[n]; k < r->first[n + 1]; k++) {
-        if (!key_matches(r->sig[k], segs))
-            continue;
-        size_t i = r->by_len[k];
-        const compiled_t *c = &r->routes[i];
-        if (!shape_matches(c, segs))
-            continue;
-        cn_method_t m = c->route->method;
-        out->allow_mask |= 1u << m;
-        int usable = m == method || (method == CN_HEAD && m == CN_GET);
-        if (usable && (best == NULL || c->param_mask < best->param_mask ||
-                       (c->param_mask == best->param_mask && m == method)))
-            best = c, out->route_index = (int)i;
+    /* the routes of the path's own length, then, only if none takes it, the catch-alls: a
+     * route of the path's length always beats a catch-all */
+    const size_t groups[] = {n, REST_GROUP};
+    for (size_t g = 0; g < 2 && best == NULL; g++) {
+        for (size_t k = r->first[groups[g]]; k < r->first[groups[g] + 1]; k++) {
+            size_t i = r->by_len[k];
+            const compiled_t *c = &r->routes[i];
+            if ((g == 1 && n < c->n_segments) || !key_matches(r->sig[k], segs) ||
+                !shape_matches(c, segs, n))
+                continue;
+            if (better(c, best, method, out))
+                best = c, out->route_index = (int)i;
+        }
     }
     if (best == NULL) {
         out->route_index = -1;
         return CN_ENOTFOUND;
     }
     out->allow_mask = 0;
+    out->other = NULL;
     out->route = best->route;
     char *dst = scratch;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && i < best->n_segments; i++) { /* n >= n_segments */
         if (!best->segments[i].is_param)
             continue;
-        long dl = cn_percent_decode(segs[i].p, segs[i].len, dst, 0);
+        /* the catch-all's value: the rest of the path, its slashes included */
+        size_t len = best->rest && i == best->n_segments - 1 ? (size_t)(path + path_len - segs[i].p)
+                                                             : segs[i].len;
+        long dl = cn_percent_decode(segs[i].p, len, dst, 0);
         if (dl <= 0)
             return CN_EINVAL;
         dst[dl] = '\0';
-        out->params[out->n_params++] = (cn_param_t){best->segments[i].text, dst, (size_t)dl};
+        out->params[out->n_params++] =
+            (cn_param_t){best->segments[i].text, best->segments[i].len, dst, (size_t)dl};
         dst += dl + 1;
     }
     return 0;
@@ -277,7 +324,7 @@ const char *cn_match_param(const cn_match_t *m, const char *name)
     /* parameter names in templates are not NUL-terminated: compare by length */
     size_t len = strlen(name);
     for (size_t i = 0; i < m->n_params; i++)
-        if (strncmp(m->params[i].name, name, len) == 0 && m->params[i].name[len] == '}')
+        if (m->params[i].name_len == len && memcmp(m->params[i].name, name, len) == 0)
             return m->params[i].value;
     return NULL;
 }

@@ -76,11 +76,14 @@ typedef struct st_cn_route_t {
     /* the success answer's JSON body (an object schema: a component of the document);
      * NULL with response_type for another media type, NULL alone for no body (204) */
     const cn_schema_t *response;
-    const char *response_type;    /* media type of a non-JSON success answer ("text/csv") */
-    const cn_answer_t *also;      /* other success answers (status 0 ends it); NULL: none */
-    const char *operation;        /* stable operationId "<module>.<verb>", e.g. "notes.create" */
-    unsigned errors;              /* CN_ANS_* statuses beyond the derived ones (409, say) */
-    unsigned hidden : 1;          /* not an API operation (console files): not documented */
+    const char *response_type; /* media type of a non-JSON success answer ("text/csv") */
+    const cn_answer_t *also;   /* other success answers (status 0 ends it); NULL: none */
+    const char *operation;     /* stable operationId "<module>.<verb>", e.g. "notes.create" */
+    unsigned errors;           /* CN_ANS_* statuses beyond the derived ones (409, say) */
+    unsigned hidden : 1;       /* not an API operation (console files): not documented */
+    /* a web page's file (the console's): every answer of the route, its errors too, carries
+     * the strict Content-Security-Policy that HTML answers carry (http.c) */
+    unsigned page : 1;
     unsigned idempotency_key : 1; /* honours an Idempotency-Key request header */
     unsigned rate_auth : 1;       /* counts against the strict per-IP sign-in limit */
     unsigned no_write : 1;        /* a POST that stores nothing (a computation): it runs at once
@@ -96,7 +99,8 @@ typedef struct st_cn_route_t {
 #define CN_MAX_SEGMENTS 24
 
 typedef struct st_cn_param_t {
-    const char *name;
+    const char *name; /* in the template: not NUL-terminated */
+    size_t name_len;
     const char *value; /* percent-decoded, NUL-terminated, in the caller's scratch buffer */
     size_t value_len;
 } cn_param_t;
@@ -105,6 +109,9 @@ typedef struct st_cn_match_t {
     const cn_route_t *route;
     int route_index;     /* stable index for metrics: 0..cn_router_count()-1 */
     unsigned allow_mask; /* on 405: bit per cn_method_t allowed for this path */
+    /* on 405: the first of the routes at this path (another method's), for the answer's
+     * headers (a page route's CSP) and the access log; NULL otherwise */
+    const cn_route_t *other;
     size_t n_params;
     cn_param_t params[CN_MAX_PARAMS];
 } cn_match_t;
@@ -128,6 +135,14 @@ const cn_route_t *cn_router_route(const cn_router_t *r, size_t index);
  * Matches method + path (raw, without the query string). scratch must hold path_len + 1
  * bytes; decoded parameter values live there. HEAD falls back to GET. A literal segment
  * beats a parameter at the same position ("/notes/search" before "/notes/{id}").
+ *
+ * A template's last segment may be a catch-all, "{name...}": it takes the rest of the path,
+ * one segment or more, slashes included, not empty ("/console/{path...}" matches
+ * "/console/a" and "/console/a/b/", not "/console/", which is a route of its own). Its value
+ * is percent-decoded like any parameter's (so it may hold "..", "//" or an encoded slash:
+ * the handler checks what it accepts). A route of the path's own segment count, parameters
+ * or not, beats every catch-all; among catch-alls the longer literal prefix wins. Paths of
+ * more than CN_MAX_SEGMENTS segments match nothing, catch-all or not.
  * Returns 0 with out->route set; CN_EINVAL when a parameter has a bad percent-escape;
  * CN_ENOTFOUND otherwise, with out->allow_mask != 0 when the path exists for other
  * methods (the caller answers 405 with Allow, or 204 to OPTIONS).

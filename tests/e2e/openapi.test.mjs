@@ -222,7 +222,7 @@ describe('the document', () => {
 
   test('console files are served but are not API operations', async () => {
     assert.deepEqual(Object.keys(doc.paths).filter((p) => p.startsWith('/console')), []);
-    assert.equal((await request(`${srv.url}/console/app.js`)).status, 200);
+    assert.equal((await request(`${srv.url}/console/`)).status, 200);
   });
 
   test('redocly lint (recommended rules) reports no error', async () => {

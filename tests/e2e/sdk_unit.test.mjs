@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import {
-  CairnClient, CairnError, ChannelState, RealtimeClient, backoffDelay, jwtExpiry,
+  CairnClient, CairnError, ChannelState, RealtimeClient, backoffDelay, cookieValue, jwtExpiry,
 } from '../../sdk/js/index.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -372,8 +372,8 @@ describe('RealtimeClient (fake socket)', () => {
 
 // ---- REST over a fake fetch ----
 
-function problemResponse(status, body) {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json', 'x-request-id': body.request_id ?? 'r' } });
+function problemResponse(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json', 'x-request-id': body.request_id ?? 'r', ...headers } });
 }
 const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -507,5 +507,60 @@ describe('CairnClient (fake fetch)', () => {
     assert.deepEqual(bodies.at(-1), ['/api/v1/auth/mfa/verify', { challenge: 'CH', code: '123456' }]);
     await c.verifyMfa({ challenge: 'CH', recoveryCode: 'rc' });
     assert.deepEqual(bodies.at(-1), ['/api/v1/auth/mfa/verify', { challenge: 'CH', recovery_code: 'rc' }]);
+  });
+});
+
+describe('CairnClient cookie mode (fake fetch)', () => {
+  test('cookieValue reads one cookie of a Cookie string', () => {
+    assert.equal(cookieValue('a=1; cairn_csrf=tok%2Fx; b=2', 'cairn_csrf'), 'tok/x');
+    assert.equal(cookieValue('xcairn_csrf=1', 'cairn_csrf'), null);
+    assert.equal(cookieValue('', 'cairn_csrf'), null);
+    assert.equal(cookieValue(undefined, 'a'), null);
+  });
+
+  test('unsafe methods carry X-CSRF-Token, safe ones do not; sign-in asks for cookies; no Authorization', async () => {
+    const seen = [];
+    const fetch = async (url, init) => {
+      seen.push({ method: init.method, path: new URL(url).pathname, headers: init.headers, body: init.body, credentials: init.credentials });
+      if (new URL(url).pathname === '/api/v1/auth/login') return json({ token_type: 'Bearer', expires_in: 900 });
+      return json({});
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', cookie: true, fetch, csrfToken: () => 'CSRF' });
+    assert.deepEqual(await c.login({ tenant: 't', email: 'e@x', password: 'p' }), { mfaRequired: false, tokens: null });
+    assert.deepEqual(JSON.parse(seen[0].body), { tenant: 't', email: 'e@x', password: 'p', cookie: true });
+    for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) await c.request(m, '/p');
+    const csrf = Object.fromEntries(seen.slice(1).map((s) => [s.method, s.headers['x-csrf-token'] ?? null]));
+    assert.deepEqual(csrf, { GET: null, POST: 'CSRF', PUT: 'CSRF', PATCH: 'CSRF', DELETE: 'CSRF' });
+    assert.ok(seen.every((s) => s.credentials === 'same-origin' && !s.headers.authorization));
+    assert.equal(c.signedIn, true);
+  });
+
+  test('token mode is unchanged: no CSRF header, no credentials option, tokens from the answer', async () => {
+    const seen = [];
+    const fetch = async (url, init) => {
+      seen.push(init);
+      return json({ access_token: 'A', refresh_token: 'R', expires_in: 900 });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', fetch, csrfToken: () => 'CSRF' });
+    await c.login({ tenant: 't', email: 'e@x', password: 'p' });
+    await c.post('/p', {});
+    assert.equal(JSON.parse(seen[0].body).cookie, undefined);
+    assert.equal(seen[1].headers['x-csrf-token'], undefined);
+    assert.equal(seen[1].headers.authorization, 'Bearer A');
+    assert.equal(seen[1].credentials, undefined);
+  });
+
+  test('a 401 without any cookie session signs out without a refresh; a 429 carries Retry-After', async () => {
+    const paths = [];
+    const fetch = async (url) => {
+      paths.push(new URL(url).pathname);
+      if (paths.at(-1) === '/limited') return problemResponse(429, { type: 'urn:cairn:problem:rate-limited', status: 429, detail: 'slow down' }, { 'retry-after': '42' });
+      return problemResponse(401, { type: 'urn:cairn:problem:unauthorized', status: 401, detail: 'no credential' });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', cookie: true, fetch, csrfToken: () => null });
+    assert.equal(await c.session(), null);
+    assert.deepEqual(paths, ['/api/v1/auth/session'], 'no CSRF cookie: no session to refresh');
+    assert.equal(c.signedIn, false);
+    await assert.rejects(c.get('/limited'), (e) => e.status === 429 && e.retryAfter === 42);
   });
 });

@@ -48,7 +48,8 @@ describe('landing page', () => {
     assert.match(res.headers['content-type'], /^text\/html; charset=utf-8$/);
     assert.match(res.text, /<a href="\/api\/openapi.json">/);
     const csp = res.headers['content-security-policy'];
-    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /object-src 'none'/);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');

@@ -370,8 +370,8 @@ static void key_req(cn_req_t *r, const char *id, size_t id_len, const char *part
     r->route = &note_route;
     r->match.route = &note_route;
     r->match.n_params = 2;
-    r->match.params[0] = (cn_param_t){strstr(note_route.path, "{id}") + 1, id, id_len};
-    r->match.params[1] = (cn_param_t){strstr(note_route.path, "{part}") + 1, part, strlen(part)};
+    r->match.params[0] = (cn_param_t){strstr(note_route.path, "{id}") + 1, 2, id, id_len};
+    r->match.params[1] = (cn_param_t){strstr(note_route.path, "{part}") + 1, 4, part, strlen(part)};
     r->query = query;
 }
 

@@ -607,6 +607,134 @@ static void test_template_limits(void **state)
     cn_router_free(r);
 }
 
+/* A trailing "{name...}" takes the rest of the path: one segment or more, not empty. */
+static void test_catch_all_takes_the_rest(void **state)
+{
+    static const cn_route_t table[] = {
+        {CN_GET, "/console", handler},
+        {CN_GET, "/console/", handler},
+        {CN_GET, "/console/{path...}", handler},
+        {0},
+    };
+    cn_router_t *r = cn_router_new();
+    assert_int_equal(cn_router_add_table(r, table, NULL), 0);
+    char scratch[128];
+    cn_match_t m;
+    assert_int_equal(match(r, CN_GET, "/console/", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[1]);
+    assert_int_equal(m.n_params, 0);
+    assert_int_equal(match(r, CN_GET, "/console/index.html", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[2]);
+    assert_int_equal(m.route_index, 2);
+    assert_string_equal(cn_match_param(&m, "path"), "index.html");
+    assert_null(cn_match_param(&m, "path..."));
+    assert_int_equal(match(r, CN_GET, "/console/insights/customers/12/", scratch, &m), 0);
+    assert_string_equal(cn_match_param(&m, "path"), "insights/customers/12/");
+    /* decoded like any parameter: the handler sees what an escape stands for */
+    assert_int_equal(match(r, CN_GET, "/console/a%2F..%2Fb", scratch, &m), 0);
+    assert_string_equal(cn_match_param(&m, "path"), "a/../b");
+    assert_int_equal(match(r, CN_GET, "/console//", scratch, &m), 0);
+    assert_string_equal(cn_match_param(&m, "path"), "/");
+    assert_int_equal(match(r, CN_GET, "/console/a%zz", scratch, &m), CN_EINVAL);
+    assert_int_equal(match(r, CN_GET, "/console/%00", scratch, &m), CN_EINVAL);
+    /* the prefix is a whole segment */
+    assert_int_equal(match(r, CN_GET, "/consolex/a", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(m.allow_mask, 0);
+    assert_null(m.other);
+    /* another method: 405 with the catch-all's methods, and the route it would have been */
+    assert_int_equal(match(r, CN_POST, "/console/a/b", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(m.allow_mask, 1u << CN_GET);
+    assert_ptr_equal(m.other, &table[2]);
+    assert_int_equal(match(r, CN_HEAD, "/console/a/b", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[2]);
+    assert_null(m.other);
+    cn_router_free(r);
+}
+
+/* A route of the path's own length wins over a catch-all, whatever the table order; among
+ * catch-alls, the longer literal prefix; 405 only when no route takes the method. */
+static void test_catch_all_precedence(void **state)
+{
+    static const cn_route_t table[] = {
+        {CN_GET, "/c/{path...}", handler},
+        {CN_GET, "/c/assets/{path...}", handler},
+        {CN_GET, "/c/{a}/{b}", handler},
+        {CN_POST, "/c/x/y/z", handler},
+        {0},
+    };
+    cn_router_t *r = cn_router_new();
+    assert_int_equal(cn_router_add_table(r, table, NULL), 0);
+    char scratch[128];
+    cn_match_t m;
+    assert_int_equal(match(r, CN_GET, "/c/one", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[0]);
+    assert_int_equal(match(r, CN_GET, "/c/one/two", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[2]);
+    assert_int_equal(match(r, CN_GET, "/c/assets/x.js", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[2]); /* two segments after /c: {a}/{b} */
+    assert_int_equal(match(r, CN_GET, "/c/assets/x/y.js", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[1]);
+    assert_string_equal(cn_match_param(&m, "path"), "x/y.js");
+    /* POST is declared for this exact path; GET falls through to the catch-all */
+    assert_int_equal(match(r, CN_GET, "/c/x/y/z", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[0]);
+    assert_int_equal(match(r, CN_POST, "/c/x/y/z", scratch, &m), 0);
+    assert_ptr_equal(m.route, &table[3]);
+    assert_int_equal(match(r, CN_DELETE, "/c/x/y/z", scratch, &m), CN_ENOTFOUND);
+    assert_int_equal(m.allow_mask, 1u << CN_GET | 1u << CN_POST);
+    cn_router_free(r);
+}
+
+/* The catch-all is as deep as CN_MAX_SEGMENTS allows, no deeper. */
+static void test_catch_all_depth(void **state)
+{
+    static const cn_route_t table[] = {{CN_GET, "/c/{rest...}", handler}, {0}};
+    cn_router_t *r = cn_router_new();
+    assert_int_equal(cn_router_add_table(r, table, NULL), 0);
+    char path[256] = "/c", scratch[256];
+    for (int i = 1; i < CN_MAX_SEGMENTS; i++)
+        strcat(path, "/s");
+    cn_match_t m;
+    assert_int_equal(match(r, CN_GET, path, scratch, &m), 0);
+    assert_int_equal(strlen(cn_match_param(&m, "rest")), strlen(path) - 3);
+    strcat(path, "/s");
+    assert_int_equal(match(r, CN_GET, path, scratch, &m), CN_ENOTFOUND);
+    cn_router_free(r);
+}
+
+static void test_catch_all_templates(void **state)
+{
+    static const char *const bad[] = {
+        "/{path...}/x", /* not last */
+        "/{...}",       /* unnamed */
+        "/{pa.th}",     /* a dot in a name */
+        "/{path..}",    /* two dots */
+        "/a/{p...}/{q...}",
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_route_t table[] = {{CN_GET, bad[i], handler}, {0}};
+        cn_router_t *r = cn_router_new();
+        if (cn_router_add_table(r, table, NULL) != CN_EINVAL)
+            fail_msg("template \"%s\" was accepted", bad[i]);
+        cn_router_free(r);
+    }
+    /* the same prefix twice is a duplicate; a catch-all and a parameter are two shapes */
+    cn_route_t dup[] = {{CN_GET, "/a/{p...}", handler}, {CN_GET, "/a/{q...}", handler}, {0}};
+    cn_route_t two[] = {{CN_GET, "/a/{p...}", handler}, {CN_GET, "/a/{q}", handler}, {0}};
+    cn_router_t *r = cn_router_new();
+    assert_int_equal(cn_router_add_table(r, dup, NULL), CN_EINVAL);
+    cn_router_free(r);
+    r = cn_router_new();
+    assert_int_equal(cn_router_add_table(r, two, NULL), 0);
+    char scratch[64];
+    cn_match_t m;
+    assert_int_equal(match(r, CN_GET, "/a/b", scratch, &m), 0);
+    assert_ptr_equal(m.route, &two[1]);
+    assert_int_equal(match(r, CN_GET, "/a/b/c", scratch, &m), 0);
+    assert_ptr_equal(m.route, &two[0]);
+    cn_router_free(r);
+}
+
 static void test_route_needs_handler_and_method(void **state)
 {
     cn_route_t no_handler[] = {{CN_GET, "/a", NULL}, {0}};
@@ -813,6 +941,10 @@ int main(void)
         cmocka_unit_test(test_brace_inside_param_name_rejected),
         cmocka_unit_test(test_template_limits),
         cmocka_unit_test(test_route_needs_handler_and_method),
+        cmocka_unit_test(test_catch_all_takes_the_rest),
+        cmocka_unit_test(test_catch_all_precedence),
+        cmocka_unit_test(test_catch_all_depth),
+        cmocka_unit_test(test_catch_all_templates),
         cmocka_unit_test(test_method_parse_and_name),
         cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_percent_decode_in_place),
