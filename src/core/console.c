@@ -90,11 +90,13 @@ int cn__console_accepts_gzip(const char *v, size_t len)
     return gzip >= 0 ? gzip : any > 0;
 }
 
-/* If-None-Match (RFC 9110 13.1.2, weak comparison): "*" or one of the file's tags. */
-static int not_modified(cn_req_t *r, const cn_console_file_t *f)
+/* If-None-Match (RFC 9110 13.1.2, weak comparison): "*" or the tag of the representation
+ * this answer would carry. The other copy's tag is no match: a cache holding the gzip bytes
+ * must not be told they do for a client that cannot decode them, nor the reverse. */
+static int not_modified(cn_req_t *r, const char *etag)
 {
     h2o_iovec_t v = cn_req_header(r, "if-none-match");
-    size_t etag_len = strlen(f->etag), gz_len = strlen(f->gzip_etag);
+    size_t etag_len = strlen(etag);
     for (size_t i = 0; i < v.len;) {
         while (i < v.len && (v.base[i] == ' ' || v.base[i] == '\t' || v.base[i] == ','))
             i++;
@@ -105,8 +107,7 @@ static int not_modified(cn_req_t *r, const cn_console_file_t *f)
             i++;
         size_t n = i - start;
         if ((n == 1 && v.base[start] == '*') ||
-            (n == etag_len && memcmp(v.base + start, f->etag, n) == 0) ||
-            (n == gz_len && memcmp(v.base + start, f->gzip_etag, n) == 0))
+            (n == etag_len && memcmp(v.base + start, etag, n) == 0))
             return 1;
     }
     return 0;
@@ -124,7 +125,7 @@ static int send_file(cn_req_t *r, const cn_console_file_t *f)
     cn_reply_header(r, "etag", etag, strlen(etag));
     if (f->gzip != NULL) /* caches keep the two copies apart */
         cn_reply_header(r, "vary", H2O_STRLIT("accept-encoding"));
-    if (not_modified(r, f))
+    if (not_modified(r, etag))
         return cn_reply_empty(r, 304);
     if (!gzip)
         return cn_reply_static(r, 200, f->content_type, (const char *)f->raw, f->raw_len);
