@@ -126,11 +126,33 @@ median() {
       printf fmt, m }'
 }
 
+# paired_ratio SCENARIO: the median over rounds of req/s(SCENARIO) / req/s(hello) of the
+# same round (a round's runs are seconds apart, so they share most of the machine's noise)
+paired_ratio() {
+  awk -v a="${RPS_OF[$1]}" -v b="${RPS_OF[hello]}" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " "); m = 0
+    for (i = 1; i <= n; i++) if (y[i] > 0) r[++m] = 100 * x[i] / y[i]
+    if (m == 0) { print "n/a"; exit }
+    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+    printf "%.1f %%", (m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2 }'
+}
+
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "n/a"; else printf "%.1f %%", 100 * a / b }'; }
 
-# run_wrk NAME URL [LUA] -> sets RPS P99 NON2XX SOCKERR; raw output kept in $WORK
+# CPU time (user + system, in clock ticks) a process has used so far: fields 14 and 15 of
+# /proc/PID/stat, counted after the ")" that ends the command name
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# run_wrk NAME URL [LUA] -> sets RPS P99 NON2XX SOCKERR CPU_US; raw output kept in $WORK.
+# CPU_US is the server's own CPU time per request (µs): unlike req/s it does not depend on
+# how much of the machine other processes left to the server during the run.
 run_wrk() {
   local name=$1 url=$2 script=${3:-} out="$WORK/wrk-$1-r$ROUND.txt"
+  local pid=$CAIRN_PID
+  [[ $name == hello ]] && pid=$HELLO_PID
+  local ticks0
+  ticks0=$(cpu_ticks "$pid")
   local args=(-t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency)
   [[ -n $script ]] && args+=(-s "$script")
   log "round $ROUND: $name ($url)"
@@ -143,6 +165,11 @@ run_wrk() {
   SOCKERR=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
   SOCKERR=${SOCKERR:-0}
   [[ -n $RPS ]] || { cat "$out" >&2; die "could not parse wrk output for $name"; }
+  local requests ticks1
+  ticks1=$(cpu_ticks "$pid")
+  requests=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+  CPU_US=$(awk -v t="$((ticks1 - ticks0))" -v n="${requests:-0}" -v hz="$CLK_TCK" \
+    'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "n/a" }')
   if ((NON2XX > 0 || SOCKERR > 0)); then
     log "warning: $name: $NON2XX non-2xx/3xx responses, $SOCKERR socket errors"
   fi
@@ -204,7 +231,7 @@ fi
 
 # ---------------------------------------------------------------- measure
 
-declare -A RPS_OF P99_OF
+declare -A RPS_OF P99_OF CPU_OF
 ROWS=()
 POST_PEAK_RSS=()
 SCENARIOS=(hello)
@@ -236,8 +263,9 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     esac
     RPS_OF[$s]+="$RPS "
     P99_OF[$s]+="$P99 "
+    CPU_OF[$s]+="$CPU_US "
     if [[ -n $peak ]]; then peak=$(kb_to_mib "$peak"); else peak="–"; fi
-    ROWS+=("| $ROUND | $s | $RPS | $P99 | $NON2XX | $SOCKERR | $peak |")
+    ROWS+=("| $ROUND | $s | $RPS | $CPU_US | $P99 | $NON2XX | $SOCKERR | $peak |")
   done
 done
 
@@ -253,10 +281,11 @@ build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt"
 hello_threads=$(awk '/threads/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { print $i; exit } }' \
   "$WORK/bench-hello.log" 2>/dev/null || true)
 
-declare -A MED_RPS MED_P99
+declare -A MED_RPS MED_P99 MED_CPU
 for s in "${SCENARIOS[@]}"; do
   # shellcheck disable=SC2086 # word splitting of the collected values is intended
   MED_RPS[$s]=$(median %.0f ${RPS_OF[$s]})
+  MED_CPU[$s]=$(median %.2f ${CPU_OF[$s]})
   # shellcheck disable=SC2086
   MED_P99[$s]=$(median %.2f ${P99_OF[$s]})
 done
@@ -286,14 +315,14 @@ cat <<EOF
 
 Per round:
 
-| round | scenario | req/s | p99 ms | non-2xx | sock err | peak RSS MiB |
-|---:|---|---:|---:|---:|---:|---:|
+| round | scenario | req/s | server CPU µs/req | p99 ms | non-2xx | sock err | peak RSS MiB |
+|---:|---|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${ROWS[@]}")
 
 Medians over $ROUNDS rounds:
 
-| scenario | req/s | p99 ms | % of hello req/s |
-|---|---:|---:|---:|
+| scenario | req/s | p99 ms | % of hello req/s | server CPU µs/req | hello's CPU/req ÷ this one's |
+|---|---:|---:|---:|---:|---:|
 EOF
 for s in "${SCENARIOS[@]}"; do
   case $s in
@@ -302,11 +331,13 @@ for s in "${SCENARIOS[@]}"; do
     get) what="cairn \`GET /api/v1/notes/{id}\`" ;;
     post) what="cairn \`POST /api/v1/notes\`" ;;
   esac
-  echo "| $what | ${MED_RPS[$s]} | ${MED_P99[$s]} | $(pct "${MED_RPS[$s]}" "${MED_RPS[hello]}") |"
+  echo "| $what | ${MED_RPS[$s]} | ${MED_P99[$s]} | $(pct "${MED_RPS[$s]}" "${MED_RPS[hello]}") | ${MED_CPU[$s]} | $(pct "${MED_CPU[hello]}" "${MED_CPU[$s]}") |"
 done
 if ((HAVE_CAIRN)); then
   echo
   echo "Ratios (median req/s): healthz/hello = $(pct "${MED_RPS[healthz]}" "${MED_RPS[hello]}"), get/hello = $(pct "${MED_RPS[get]}" "${MED_RPS[hello]}")."
+  echo "Median of the per-round ratios (each round's runs are back to back): healthz/hello = $(paired_ratio healthz), get/hello = $(paired_ratio get)."
+  echo "Server CPU per request, hello's ÷ cairn's (what req/s would be if each server had the same CPU to itself): healthz $(pct "${MED_CPU[hello]}" "${MED_CPU[healthz]}"), get $(pct "${MED_CPU[hello]}" "${MED_CPU[get]}")."
 else
   echo
   echo "_cairn was not built (\`$CAIRN_BIN\` missing): only bench-hello was measured._"

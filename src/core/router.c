@@ -1,8 +1,11 @@
 /*
- * Router (see router.h). Templates are compiled into segment arrays once; matching is a
- * scan over routes with the same segment count, comparing raw literal segments and
- * decoding only the parameters of the winning route, then, when none of them takes the
- * path, over the few routes ending in a catch-all. No allocation per request.
+ * Router (see router.h). Templates are compiled into segment arrays once. A route's key is
+ * its last literal segment; the routes are indexed by (segment count, key position, key
+ * text) in a small hash table, so matching a path looks up the few routes whose key it
+ * has (and those without a key) instead of scanning every route of its length, compares
+ * their remaining segments, and decodes only the parameters of the winner; then, when
+ * none of them takes the path, the same for the routes ending in a catch-all. No
+ * allocation per request.
  */
 #include "core/router.h"
 
@@ -25,19 +28,38 @@ typedef struct {
     segment_t segments[CN_MAX_SEGMENTS];
 } compiled_t;
 
-/* The group of by_len holding the catch-all routes, after those of 0..CN_MAX_SEGMENTS. */
+_Static_assert(CN_MAX_SEGMENTS <= 32, "key positions are bits of a uint32_t");
+
+/* The group of the catch-all routes, after those of 0..CN_MAX_SEGMENTS segments. */
 #define REST_GROUP (CN_MAX_SEGMENTS + 1)
+
+/* The routes of one group whose key is `len` bytes of `text` at segment `pos`: their
+ * indexes are cand[start .. start + count), in table order. */
+#define SAME_SHAPE 0x80000000u /* in cand: the route has the previous entry's shape */
+typedef struct {
+    const char *text;
+    size_t len;
+    uint32_t start, count;
+    uint16_t group;
+    uint8_t pos;
+    uint8_t used;
+} bucket_t;
 
 struct st_cn_router_t {
     compiled_t *routes;
     size_t count, cap;
-    /* route indexes grouped by segment count, in table order within a group: a path is
-     * compared only with the routes of its own length, those of n segments being
-     * by_len[first[n]] .. by_len[first[n + 1] - 1]; the catch-all routes are the group
-     * REST_GROUP, whatever their length */
-    size_t *by_len;
-    uint32_t *sig; /* beside by_len: its route's key segment (see signature), 0 if none */
-    size_t first[REST_GROUP + 2];
+    /* route indexes, as lists: first those without a key, group by group (those of group
+     * g are cand[keyless[g] .. keyless[g + 1])), then each bucket's. A group is the routes
+     * of one segment count; the catch-all routes are the group REST_GROUP, whatever
+     * their length. */
+    uint32_t *cand;
+    uint32_t keyless[REST_GROUP + 2];
+    uint32_t key_positions[REST_GROUP + 1]; /* per group: bit p when a key sits at p */
+    /* per group and position: bit min(len, 63) when a key of that length sits there, so
+     * a segment no key can equal (an id) is not even hashed */
+    uint64_t key_lengths[REST_GROUP + 1][CN_MAX_SEGMENTS];
+    bucket_t *buckets; /* open addressing, a power of two of them */
+    size_t bucket_mask;
 };
 
 cn_router_t *cn_router_new(void)
@@ -50,8 +72,8 @@ void cn_router_free(cn_router_t *r)
     if (r == NULL)
         return;
     free(r->routes);
-    free(r->by_len);
-    free(r->sig);
+    free(r->cand);
+    free(r->buckets);
     free(r);
 }
 
@@ -133,38 +155,107 @@ static int same_shape(const compiled_t *a, const compiled_t *b)
     return 1;
 }
 
-/* A route's key segment in 32 bits: its index + 1, its length, its first byte; 0 when it
- * has none (or one too long to fit). Compared in a dense array, so that telling a path
- * from the routes it does not match reads no compiled template (600 bytes each). */
-static uint32_t signature(const compiled_t *c)
-{
-    if (c->key < 0 || c->segments[c->key].len > 0xffff)
-        return 0;
-    const segment_t *k = &c->segments[c->key];
-    return (uint32_t)(c->key + 1) << 24 | (uint32_t)k->len << 8 | (unsigned char)k->text[0];
-}
-
 static size_t group_of(const compiled_t *c)
 {
     return c->rest ? REST_GROUP : c->n_segments;
 }
 
-/* Rebuilds by_len / sig / first (a counting sort, stable: table order within a length). */
-static void group_by_length(cn_router_t *r)
+/* FNV-1a over the key's bytes, started from its group and position */
+static uint32_t key_hash(size_t group, size_t pos, const char *text, size_t len)
 {
-    size_t at[REST_GROUP + 2] = {0};
-    for (size_t i = 0; i < r->count; i++)
-        at[group_of(&r->routes[i]) + 1]++;
-    for (size_t n = 1; n < REST_GROUP + 2; n++)
-        at[n] += at[n - 1];
-    memcpy(r->first, at, sizeof(at));
-    r->by_len = cn_realloc(r->by_len, (r->count ? r->count : 1) * sizeof(*r->by_len));
-    r->sig = cn_realloc(r->sig, (r->count ? r->count : 1) * sizeof(*r->sig));
-    for (size_t i = 0; i < r->count; i++) {
-        size_t k = at[group_of(&r->routes[i])]++;
-        r->by_len[k] = i;
-        r->sig[k] = signature(&r->routes[i]);
+    uint32_t h = 2166136261u ^ (uint32_t)(group << 8 | pos);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 16777619u;
+    return h;
+}
+
+/* The bucket of (group, pos, text); with add, a new empty one when there is none. */
+static bucket_t *bucket_of(const cn_router_t *r, size_t group, size_t pos, const char *text,
+                           size_t len, int add)
+{
+    for (size_t j = key_hash(group, pos, text, len) & r->bucket_mask;;
+         j = (j + 1) & r->bucket_mask) {
+        bucket_t *b = &r->buckets[j];
+        if (!b->used) {
+            if (!add)
+                return NULL;
+            *b = (bucket_t){text, len, 0, 0, (uint16_t)group, (uint8_t)pos, 1};
+            return b;
+        }
+        if (b->group == group && b->pos == pos && b->len == len && memcmp(b->text, text, len) == 0)
+            return b;
     }
+}
+
+static bucket_t *bucket_of_route(const cn_router_t *r, const compiled_t *c, int add)
+{
+    const segment_t *k = &c->segments[c->key];
+    return bucket_of(r, group_of(c), (size_t)c->key, k->text, k->len, add);
+}
+
+static uint64_t length_bit(size_t len)
+{
+    return 1ull << (len < 63 ? len : 63);
+}
+
+/* Does a candidate list begin at cand[k]? (Two lists never share a comparison.) */
+static int starts_list(const cn_router_t *r, size_t k)
+{
+    for (size_t g = 0; g < REST_GROUP + 2; g++)
+        if (r->keyless[g] == k)
+            return 1;
+    for (size_t j = 0; j <= r->bucket_mask; j++)
+        if (r->buckets[j].used && r->buckets[j].start == k)
+            return 1;
+    return 0;
+}
+
+/* Rebuilds the candidate lists and the buckets (table order within every list). */
+static void index_routes(cn_router_t *r)
+{
+    size_t n_buckets = 16;
+    while (n_buckets < 2 * r->count) /* at most half full: short probes */
+        n_buckets *= 2;
+    free(r->buckets);
+    r->buckets = cn_calloc(n_buckets, sizeof(*r->buckets));
+    r->bucket_mask = n_buckets - 1;
+    memset(r->key_positions, 0, sizeof(r->key_positions));
+    memset(r->key_lengths, 0, sizeof(r->key_lengths));
+    uint32_t fill[REST_GROUP + 2] = {0};
+    for (size_t i = 0; i < r->count; i++) { /* count */
+        const compiled_t *c = &r->routes[i];
+        if (c->key < 0) {
+            fill[group_of(c) + 1]++;
+        } else {
+            bucket_of_route(r, c, 1)->count++;
+            r->key_positions[group_of(c)] |= 1u << c->key;
+            r->key_lengths[group_of(c)][c->key] |= length_bit(c->segments[c->key].len);
+        }
+    }
+    for (size_t g = 1; g < REST_GROUP + 2; g++) /* place: keyless lists, then buckets */
+        fill[g] += fill[g - 1];
+    memcpy(r->keyless, fill, sizeof(fill));
+    uint32_t at = fill[REST_GROUP + 1];
+    for (size_t j = 0; j < n_buckets; j++) {
+        bucket_t *b = &r->buckets[j];
+        if (b->used)
+            b->start = at, at += b->count, b->count = 0;
+    }
+    r->cand = cn_realloc(r->cand, (r->count ? r->count : 1) * sizeof(*r->cand));
+    for (size_t i = 0; i < r->count; i++) { /* fill, in table order */
+        const compiled_t *c = &r->routes[i];
+        if (c->key < 0) {
+            r->cand[fill[group_of(c)]++] = (uint32_t)i;
+        } else {
+            bucket_t *b = bucket_of_route(r, c, 0);
+            r->cand[b->start + b->count++] = (uint32_t)i;
+        }
+    }
+    /* the methods of one path follow each other in a list: their shape is compared once */
+    for (size_t k = 1; k < r->count; k++)
+        if (same_shape(&r->routes[r->cand[k - 1] & ~SAME_SHAPE], &r->routes[r->cand[k]]) &&
+            !starts_list(r, k))
+            r->cand[k] |= SAME_SHAPE;
 }
 
 int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
@@ -187,7 +278,7 @@ int cn_router_add_table(cn_router_t *r, const cn_route_t *table, cn_err_t *err)
         }
         r->routes[r->count++] = c;
     }
-    group_by_length(r);
+    index_routes(r);
     return 0;
 }
 
@@ -213,16 +304,6 @@ static int split_path(const char *path, size_t len, raw_seg_t *segs, size_t *n)
         segs[(*n)++] = (raw_seg_t){path + start, i - start};
     }
     return 0;
-}
-
-/* Routes share their leading segments (/api/v1/...): the last literal one (its length and
- * first byte, in sig) tells them apart at once */
-static int key_matches(uint32_t sig, const raw_seg_t *segs)
-{
-    if (sig == 0)
-        return 1;
-    const raw_seg_t *s = &segs[(sig >> 24) - 1];
-    return s->len == ((sig >> 8) & 0xffff) && (unsigned char)s->p[0] == (sig & 0xff);
 }
 
 /* memcmp(a, b, n) == 0 for the few bytes of a path segment, without the call */
@@ -268,6 +349,23 @@ static int better(const compiled_t *c, const compiled_t *best, cn_method_t metho
                       (c->param_mask == best->param_mask && m == method));
 }
 
+/* The best of the candidate routes list[0 .. count) that take the path (see better). */
+static const compiled_t *best_of(const cn_router_t *r, const uint32_t *list, size_t count,
+                                 const raw_seg_t *segs, size_t n, cn_method_t method,
+                                 const compiled_t *best, cn_match_t *out)
+{
+    int takes = 0;
+    for (size_t k = 0; k < count; k++) {
+        uint32_t i = list[k] & ~SAME_SHAPE;
+        const compiled_t *c = &r->routes[i];
+        if (!(list[k] & SAME_SHAPE))
+            takes = n >= c->n_segments && shape_matches(c, segs, n);
+        if (takes && better(c, best, method, out))
+            best = c, out->route_index = (int)i;
+    }
+    return best;
+}
+
 int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, size_t path_len,
                     char *scratch, cn_match_t *out)
 {
@@ -284,14 +382,16 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
      * route of the path's length always beats a catch-all */
     const size_t groups[] = {n, REST_GROUP};
     for (size_t g = 0; g < 2 && best == NULL; g++) {
-        for (size_t k = r->first[groups[g]]; k < r->first[groups[g] + 1]; k++) {
-            size_t i = r->by_len[k];
-            const compiled_t *c = &r->routes[i];
-            if ((g == 1 && n < c->n_segments) || !key_matches(r->sig[k], segs) ||
-                !shape_matches(c, segs, n))
-                continue;
-            if (better(c, best, method, out))
-                best = c, out->route_index = (int)i;
+        size_t group = groups[g];
+        best = best_of(r, r->cand + r->keyless[group], r->keyless[group + 1] - r->keyless[group],
+                       segs, n, method, best, out);
+        for (uint32_t keys = r->key_positions[group]; keys != 0; keys &= keys - 1) {
+            size_t pos = (size_t)__builtin_ctz(keys);
+            const bucket_t *b = pos < n && (r->key_lengths[group][pos] & length_bit(segs[pos].len))
+                                    ? bucket_of(r, group, pos, segs[pos].p, segs[pos].len, 0)
+                                    : NULL;
+            if (b != NULL)
+                best = best_of(r, r->cand + b->start, b->count, segs, n, method, best, out);
         }
     }
     if (best == NULL) {

@@ -735,6 +735,111 @@ static void test_catch_all_templates(void **state)
     cn_router_free(r);
 }
 
+/* The index against a plain scan: random tables of templates made from a few literals
+ * (one longer than 63 bytes, where key lengths share a bit) and parameters, every path made
+ * from the same pieces, the winner and the 405 mask compared with the precedence rules
+ * applied to every route. */
+#define DIFF_ROUTES 400
+#define LONG_LITERAL "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+
+static const char *const diff_literals[] = {"api", "v1", "a", "me", LONG_LITERAL, LONG_LITERAL "m"};
+
+static unsigned diff_rand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 16;
+}
+
+/* a template (braces for parameters) or a path (an id for them) of n random segments */
+static void diff_make(unsigned *seed, size_t n, int template, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned pick = diff_rand(seed) % ((sizeof(diff_literals) / sizeof(diff_literals[0])) + 2);
+        const char *seg = pick < (sizeof(diff_literals) / sizeof(diff_literals[0]))
+                              ? diff_literals[pick]
+                          : template ? "{p}"
+                                     : "0f3c";
+        o += (size_t)snprintf(out + o, cap - o, "/%s", seg);
+    }
+    out[o] = '\0';
+}
+
+static int diff_shape_takes(const char *template, const char *path)
+{
+    for (;;) { /* both start at a '/' or end */
+        if (*template == '\0' || *path == '\0')
+            return *template == *path;
+        const char *t = template + 1, *p = path + 1;
+        size_t tl = strcspn(t, "/"), pl = strcspn(p, "/");
+        if (!(t[0] == '{' ? pl > 0 : tl == pl && memcmp(t, p, tl) == 0))
+            return 0;
+        template = t + tl, path = p + pl;
+    }
+}
+
+/* the bit of parameter segments, earliest highest: the smaller, the more literal */
+static unsigned diff_mask(const char *template)
+{
+    unsigned mask = 0;
+    for (unsigned i = 0; *template; i++) {
+        template ++;
+        if (*template == '{')
+            mask |= 1u << (CN_MAX_SEGMENTS - 1 - i);
+        template += strcspn(template, "/");
+    }
+    return mask;
+}
+
+static void test_index_matches_a_scan(void **state)
+{
+    (void)state;
+    static char templates[DIFF_ROUTES][512];
+    static cn_route_t rows[DIFF_ROUTES][2];
+    unsigned seed = 20261207;
+    cn_router_t *r = cn_router_new();
+    size_t added = 0;
+    for (size_t i = 0; i < DIFF_ROUTES; i++) {
+        diff_make(&seed, 1 + diff_rand(&seed) % 4, 1, templates[i], sizeof(templates[i]));
+        rows[i][0] = (cn_route_t){(cn_method_t)(diff_rand(&seed) % 3 == 0 ? CN_POST : CN_GET),
+                                  templates[i], handler};
+        rows[i][1] = (cn_route_t){0};
+        cn_err_t err = {0};
+        if (cn_router_add_table(r, rows[i], &err) == 0) /* a second declaration is refused */
+            added++;
+        else
+            rows[i][0].path = NULL;
+    }
+    assert_true(added > 100);
+    char path[512], scratch[512];
+    for (int round = 0; round < 20000; round++) {
+        diff_make(&seed, 1 + diff_rand(&seed) % 4, 0, path, sizeof(path));
+        cn_method_t method = round % 2 ? CN_GET : CN_POST;
+        const cn_route_t *want = NULL;
+        unsigned want_mask = 0, allow = 0;
+        for (size_t i = 0; i < DIFF_ROUTES; i++) {
+            const cn_route_t *row = &rows[i][0];
+            if (row->path == NULL || !diff_shape_takes(row->path, path))
+                continue;
+            allow |= 1u << row->method;
+            unsigned mask = diff_mask(row->path);
+            if (row->method == method && (want == NULL || mask < want_mask))
+                want = row, want_mask = mask;
+        }
+        cn_match_t m;
+        int rc = cn_router_match(r, method, path, strlen(path), scratch, &m);
+        if (want == NULL) {
+            assert_int_equal(rc, CN_ENOTFOUND);
+            assert_int_equal(m.allow_mask, allow);
+        } else {
+            if (rc != 0 || m.route != want)
+                fail_msg("%s %s: got %s, want %s", cn_method_name(method), path,
+                         rc == 0 ? m.route->path : "none", want->path);
+        }
+    }
+    cn_router_free(r);
+}
+
 static void test_route_needs_handler_and_method(void **state)
 {
     cn_route_t no_handler[] = {{CN_GET, "/a", NULL}, {0}};
@@ -907,6 +1012,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables_of_mixed_lengths),
+        cmocka_unit_test(test_index_matches_a_scan),
         cmocka_unit_test_setup_teardown(test_count_and_route_lookup, setup_router, teardown_router),
         cmocka_unit_test_setup_teardown(test_literal_match, setup_router, teardown_router),
         cmocka_unit_test_setup_teardown(test_literal_is_case_sensitive, setup_router,
