@@ -789,6 +789,11 @@ void cn_realtime_free(void)
 
 /* ---- metrics ---- */
 
+long cn_realtime_connections(void)
+{
+    return atomic_load(&cn__rt_stats.connections);
+}
+
 static void collect(cn_buf_t *out, void *data)
 {
     (void)data;

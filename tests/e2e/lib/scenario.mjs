@@ -58,6 +58,9 @@ export async function runScenario(url) {
   await call(own, 'PATCH', '/api/v1/users/{id}', `/api/v1/users/${member.json.id}`, { role: 'viewer' });
   await call(own, 'POST', '/api/v1/users/{id}/unlock', `/api/v1/users/${member.json.id}/unlock`);
   await call(own, 'GET', '/api/v1/audit');
+  await call(own, 'GET', '/api/v1/audit/verify');
+  await call(own, 'GET', '/api/v1/permissions');
+  await call(own, 'GET', '/api/v1/system/status');
   const key = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'reader', permissions: ['notes.read'] });
   await call(own, 'GET', '/api/v1/api-keys');
   await call(own, 'GET', '/api/v1/realtime/presence');
@@ -120,6 +123,8 @@ export async function runScenario(url) {
   await call(own, 'GET', '/api/v1/customers');
   await call(own, 'GET', '/api/v1/customers/{id}', `/api/v1/customers/${cust}`);
   await call(own, 'GET', '/api/v1/customers/{id}/patterns', `/api/v1/customers/${cust}/patterns`);
+  await call(own, 'GET', '/api/v1/insights/metrics', '/api/v1/insights/metrics?by_segment=true');
+  await call(own, 'GET', '/api/v1/insights/sentiment-trends', `/api/v1/insights/sentiment-trends?customer_id=${cust}`);
 
   // the ones that end things last
   await call(own, 'DELETE', '/api/v1/notes/{id}', `/api/v1/notes/${note.json.id}`);
