@@ -204,6 +204,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenants the signed-in account is a member of, with its role in each
+         * @description The tenants the signed-in account is a member of, with its role in each
+         */
+        get: operations["auth.tenants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move this session to another tenant of the account (spends its refresh token; tokens, cookies, or the MFA challenge as at sign-in)
+         * @description Move this session to another tenant of the account (spends its refresh token; tokens, cookies, or the MFA challenge as at sign-in)
+         */
+        post: operations["auth.switch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -1375,6 +1415,28 @@ export interface components {
         RefreshRequest: {
             /** @description omit to use the cairn_rt cookie (then X-CSRF-Token is required) */
             refresh_token?: string;
+        };
+        MyTenantList: {
+            items: components["schemas"]["MyTenant"][];
+            /** @description The cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        MyTenant: {
+            /** Format: uuid */
+            id: string;
+            slug: string;
+            name: string;
+            role: string;
+            /** @description The tenant of this session */
+            current: boolean;
+        };
+        SwitchTenant: {
+            /** @description Slug of another tenant the account is a member of */
+            tenant: string;
+            /** @description this session's; omit to use the cairn_rt cookie */
+            refresh_token?: string;
+            /** @description answer with the session cookies (browsers) */
+            cookie?: boolean;
         };
         SessionsRevoked: {
             revoked_sessions: number;
@@ -2636,6 +2698,79 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTenantList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchTenant"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];

@@ -193,6 +193,17 @@ static const cn_field_t permission_fields[] = {
 static const cn_schema_t permission_schema = {"Permission", permission_fields};
 static const cn_field_t permission_list_fields[] = {CN_PAGE_FIELDS(&permission_schema), {0}};
 const cn_schema_t auth_permission_list_answer = {"PermissionList", permission_list_fields};
+static const cn_field_t my_tenant_fields[] = {
+    CN_R_UUID("id"),
+    CN_R_TEXT("slug"),
+    CN_R_TEXT("name"),
+    CN_R_TEXT("role"),
+    {"current", CN_T_BOOLEAN, .required = 1, .description = "The tenant of this session"},
+    {0},
+};
+static const cn_schema_t my_tenant_schema = {"MyTenant", my_tenant_fields};
+static const cn_field_t my_tenant_list_fields[] = {CN_PAGE_FIELDS(&my_tenant_schema), {0}};
+const cn_schema_t auth_my_tenants_answer = {"MyTenantList", my_tenant_list_fields};
 static const cn_field_t role_param_fields[] = {
     {"name", CN_T_STRING, .required = 1, .min_len = 1, .description = "A custom role's name"},
     {0},

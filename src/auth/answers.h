@@ -26,6 +26,7 @@ extern const cn_schema_t auth_tenant_list_answer;
 extern const cn_schema_t auth_role_answer;
 extern const cn_schema_t auth_role_list_answer;
 extern const cn_schema_t auth_permission_list_answer;
+extern const cn_schema_t auth_my_tenants_answer;
 extern const cn_schema_t auth_member_list_answer;
 extern const cn_schema_t auth_member_role_answer;
 extern const cn_schema_t auth_unlock_answer;

@@ -255,6 +255,17 @@ static const cn_field_t password_fields[] = {
 
 static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 
+static const cn_field_t switch_fields[] = {
+    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
+     .description = "Slug of another tenant the account is a member of"},
+    {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = AUTH_REFRESH_MAX,
+     .description = "this session's; omit to use the cairn_rt cookie"},
+    {"cookie", CN_T_BOOLEAN, .description = "answer with the session cookies (browsers)"},
+    {0},
+};
+
+const cn_schema_t auth_switch_schema = {"SwitchTenant", switch_fields};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", auth_post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1,
@@ -278,6 +289,14 @@ static const cn_route_t routes[] = {
                 " body, the cairn_rt cookie's",
      .rate_auth = 1, .response = &auth_tokens_answer, .errors = CN_ANS_401 | CN_ANS_403,
      .operation = "auth.refresh"},
+    {CN_GET, "/api/v1/auth/tenants", auth_list_my_tenants, "self.read",
+     .summary = "The tenants the signed-in account is a member of, with its role in each",
+     .response = &auth_my_tenants_answer, .errors = CN_ANS_404, .operation = "auth.tenants"},
+    {CN_POST, "/api/v1/auth/switch", auth_post_switch, "self.sessions", .body = &auth_switch_schema,
+     .summary = "Move this session to another tenant of the account (spends its refresh token;"
+                " tokens, cookies, or the MFA challenge as at sign-in)",
+     .rate_auth = 1, .response = &auth_login_answer, .errors = CN_ANS_401 | CN_ANS_404,
+     .operation = "auth.switch"},
     {CN_POST, "/api/v1/auth/logout", auth_post_logout, "self.sessions",
      .summary = "Sign out this session, effective immediately", .success_status = 204,
      .operation = "auth.logout"},
@@ -464,7 +483,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
         cn_set_after_write_hook(auth_audit_request);
-        cn_set_session_revoked_hook(auth_session_revoked);
+        cn_set_session_revoked_hook(auth_session_gone);
         cn_store_add_hook(&auth_audit_hook);
     }
     return rc;

@@ -620,12 +620,13 @@ static void on_deliveries(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
 
 /* ---- heartbeat and time limits ---- */
 
-/* a session, or an API key (subject "key:<id>"), revoked since the connection opened */
+/* a session, or an API key (subject "key:<id>"), revoked since the connection opened; or a
+ * session that moved to another tenant */
 static int credential_revoked(const who_t *p)
 {
     if (p->session_id[0])
-        return cn_session_revoked(p->session_id);
-    return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4);
+        return cn_session_revoked(p->session_id, p->tenant_id);
+    return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4, NULL);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)

@@ -250,3 +250,176 @@ describe('insights for the dashboard', () => {
     assertProblem(await who.ca.viewer.get(`/api/v1/insights/sentiment-trends?${q}&customer_id=nope`), 422);
   });
 });
+
+describe('tenant switcher', () => {
+  const cookiesOf = (res) => {
+    const raw = res.headers['set-cookie'] ?? [];
+    const out = {};
+    for (const c of Array.isArray(raw) ? raw : [raw]) {
+      const [pair] = c.split('; ');
+      const i = pair.indexOf('=');
+      out[pair.slice(0, i)] = pair.slice(i + 1);
+    }
+    return out;
+  };
+  const jar = (c) => Object.entries(c).map(([k, v]) => `${k}=${v}`).join('; ');
+  const signIn = (tenant, email, extra = {}) => request(`${srv.url}/api/v1/auth/login`, {
+    method: 'POST', body: { tenant, email, password: PW, ...extra },
+  });
+  const sw = (token, body, headers = {}) => request(`${srv.url}/api/v1/auth/switch`, {
+    method: 'POST', body, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+  });
+  const EMAIL = 'member@ca.test'; // a member of ca, made an admin of cb below
+  let uid;
+
+  before(async () => {
+    const added = await who.cb.owner.post('/api/v1/users', { email: EMAIL, role: 'admin' });
+    assert.equal(added.status, 201, added.text);
+    uid = added.json.id;
+    // a third tenant the account is not in
+    assert.equal((await api(srv.url).post('/api/v1/tenants', { slug: 'cc', name: 'Secret C' })).status, 201);
+  });
+
+  test('lists the account\'s tenants and no other; a credential without a session gets 404', async () => {
+    const s = await signIn('ca', EMAIL);
+    const r = await api(srv.url, s.json.access_token).get('/api/v1/auth/tenants');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.items.map((t) => [t.slug, t.name, t.role, t.current]),
+      [['ca', 'ca', 'member', true], ['cb', 'cb', 'admin', false]]);
+    assert.equal(r.json.items[0].id, who.ca.id);
+    assert.equal(r.json.next_cursor, null);
+    assertProblem(await api(srv.url).get('/api/v1/auth/tenants'), 404);
+    const key = await who.ca.owner.post('/api/v1/api-keys', { name: 'k', permissions: ['self.read'] });
+    assertProblem(await api(srv.url, key.json.key).get('/api/v1/auth/tenants'), 404);
+  });
+
+  test('token mode: the refresh token moves the session; old tokens stop; audited in both', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    // the access token alone buys nothing elsewhere
+    assert.equal(assertProblem(await sw(s.access_token, { tenant: 'cb' }), 401).detail,
+      'give refresh_token, or send the session cookies');
+    // another session's refresh token does not either (and is not spent)
+    const other = (await signIn('ca', EMAIL)).json;
+    assertProblem(await sw(s.access_token, { tenant: 'cb', refresh_token: other.refresh_token }), 401);
+    // a tenant the account is not in, or none at all: one answer, nothing revealed
+    const no1 = assertProblem(await sw(s.access_token, { tenant: 'cc', refresh_token: s.refresh_token }), 404);
+    const no2 = assertProblem(await sw(s.access_token, { tenant: 'zz', refresh_token: s.refresh_token }), 404);
+    assert.equal(no1.detail, no2.detail);
+    assert.equal(assertProblem(await sw(s.access_token, { tenant: 'ca', refresh_token: s.refresh_token }), 422)
+      .errors[0].field, 'tenant');
+
+    const moved = await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token });
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal(moved.headers['cache-control'], 'no-store');
+    const b = api(srv.url, moved.json.access_token);
+    const me = (await b.get('/api/v1/users/me')).json;
+    assert.equal(me.tenant.slug, 'cb');
+    assert.equal(me.role, 'admin');
+    assert.equal((await b.get('/api/v1/audit')).status, 200, 'an admin there');
+    assertProblem(await api(srv.url, s.access_token).get('/api/v1/users/me'), 401);
+    // the other session of the account in ca goes on
+    assert.equal((await api(srv.url, other.access_token).get('/api/v1/users/me')).status, 200);
+    // the new refresh token works, in cb
+    const ref = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: moved.json.refresh_token } });
+    assert.equal(ref.status, 200, ref.text);
+    assert.equal((await api(srv.url, ref.json.access_token).get('/api/v1/users/me')).json.tenant.slug, 'cb');
+
+    const inB = (await who.cb.owner.get(`/api/v1/audit?action=auth.switch&actor=${uid}`)).json.items;
+    assert.equal(inB.length, 1);
+    const inA = (await who.ca.owner.get(`/api/v1/audit?action=${encodeURIComponent('POST /api/v1/auth/switch')}&actor=${uid}`)).json.items;
+    assert.equal(inA.length, 1);
+    assert.equal((await who.ca.owner.get('/api/v1/audit?action=auth.switch')).json.items.length, 0,
+      'ca learns nothing of cb');
+  });
+
+  test('a copied refresh token coming back after a switch revokes the moved session', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const moved = await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token });
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal((await api(srv.url, moved.json.access_token).get('/api/v1/users/me')).status, 200);
+    const reused = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: s.refresh_token } });
+    assertProblem(reused, 401);
+    assertProblem(await api(srv.url, moved.json.access_token).get('/api/v1/users/me'), 401);
+  });
+
+  test('cookie mode: cookies in, cookies out, CSRF required, no token in the body', async () => {
+    const login = await signIn('ca', EMAIL, { cookie: true });
+    assert.equal(login.status, 200, login.text);
+    const c = cookiesOf(login);
+    const cookie = jar(c);
+    assertProblem(await sw(null, { tenant: 'cb' }, { cookie }), 403);
+    const moved = await sw(null, { tenant: 'cb' }, { cookie, 'x-csrf-token': c.cairn_csrf });
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal(moved.json.access_token, undefined);
+    assert.equal(moved.json.refresh_token, undefined);
+    const nc = { ...c, ...cookiesOf(moved) };
+    assert.notEqual(nc.cairn_at, c.cairn_at);
+    const me = await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: jar(nc) } });
+    assert.equal(me.json.tenant.slug, 'cb');
+    assertProblem(await request(`${srv.url}/api/v1/users/me`, { headers: { cookie } }), 401);
+  });
+
+  test('a realtime stream of the session ends when it moves', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const http = await import('node:http');
+    const sse = http.get(`${srv.url}/api/v1/realtime/sse?channel=notes`, { headers: { authorization: `Bearer ${s.access_token}` } });
+    let status = 0;
+    const ended = new Promise((resolve) => sse.on('response', (res) => {
+      status = res.statusCode; res.resume(); res.on('end', resolve); res.on('close', resolve);
+    }));
+    await waitFor(async () => status === 200, 5000, 'the stream to open');
+    assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
+    await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 10_000))]);
+  });
+
+  test('the target\'s MFA policy: a challenge when the session has no second factor', async () => {
+    assert.equal((await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: true })).status, 200);
+    {
+      // without a second factor enrolled the session moves and the policy confines it
+      let s = (await signIn('ca', EMAIL)).json;
+      const bare = await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token });
+      assert.equal(bare.status, 200, bare.text);
+      assert.equal(bare.json.mfa_required, undefined);
+      assertProblem(await api(srv.url, bare.json.access_token).get('/api/v1/audit'), 403);
+
+      // enrolled (in a session opened before): the switch answers login's challenge and
+      // the session ends; mfa/verify opens the one in cb
+      s = (await signIn('ca', EMAIL)).json;
+      const me = api(srv.url, s.access_token);
+      const enrol = await me.post('/api/v1/auth/mfa/enroll');
+      assert.equal(enrol.status, 200, enrol.text);
+      const { base32Decode, totp } = await import('./lib/totp.mjs');
+      const secret = base32Decode(enrol.json.secret);
+      assert.equal((await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret, Date.now() - 30_000) })).status, 200);
+      const ch = await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token });
+      assert.equal(ch.status, 200, ch.text);
+      assert.equal(ch.json.mfa_required, true);
+      assert.equal(ch.json.access_token, undefined);
+      assertProblem(await me.get('/api/v1/users/me'), 401);
+      const v = await request(`${srv.url}/api/v1/auth/mfa/verify`, {
+        method: 'POST', body: { challenge: ch.json.challenge, code: totp(secret) },
+      });
+      assert.equal(v.status, 200, v.text);
+      const inB = api(srv.url, v.json.access_token);
+      assert.equal((await inB.get('/api/v1/users/me')).json.tenant.slug, 'cb');
+      assert.equal((await inB.get('/api/v1/audit')).status, 200, 'with the second factor');
+
+      // a session that gave the second factor moves without another challenge
+      const l = await signIn('ca', EMAIL);
+      assert.equal(l.json.mfa_required, true);
+        const v2 = await request(`${srv.url}/api/v1/auth/mfa/verify`, {
+        method: 'POST', body: { challenge: l.json.challenge, code: totp(secret, Date.now() + 30_000) },
+      });
+      assert.equal(v2.status, 200, v2.text);
+      const back = await sw(v2.json.access_token, { tenant: 'cb', refresh_token: v2.json.refresh_token });
+      assert.equal(back.status, 200, back.text);
+      const backSession = await api(srv.url, back.json.access_token).get('/api/v1/auth/session');
+      assert.equal(backSession.json.mfa, true, backSession.text);
+      const audited = await api(srv.url, back.json.access_token).get('/api/v1/audit');
+      assert.equal(audited.status, 200, audited.text);
+      // (the owner, without a second factor, is confined by the policy now)
+      assertProblem(await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: false }), 403);
+      assert.equal((await api(srv.url, back.json.access_token).patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);
+    }
+  });
+});

@@ -200,6 +200,7 @@ typedef struct {
 
 static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
 {
+    memset(f, 0, sizeof(*f));
     int64_t now = cn_now_ms();
     t->to = now + 1;
     t->from = INT64_MIN;
@@ -216,7 +217,6 @@ static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
     t->unit = u < 0 ? CN_TZ_DAY : (cn_tz_unit_t)u;
     if (t->unit == CN_TZ_HOUR && t->to - t->from > 95 * DAY_MS)
         return cn_fail_field(r, "group_by", "hour buckets cover at most 95 days; use day");
-    memset(f, 0, sizeof(*f));
     const char *channels = json_string_value(json_object_get(r->query, "channels"));
     if (ins_filter_channels(channels, f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");

@@ -134,6 +134,12 @@ export async function runScenario(url) {
   await call(own, 'DELETE', '/api/v1/roles/{name}', '/api/v1/roles/auditor');
   const spare = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'spare', permissions: ['notes.read'] });
   await call(own, 'DELETE', '/api/v1/api-keys/{id}', `/api/v1/api-keys/${key.json.id}`);
+  // the account joins ob, lists its tenants and moves a session there
+  const obOwner = await login({ tenant: 'ob', email: 'own@ob.example', password: SCENARIO_PW });
+  await call(api(url, obOwner.json.access_token), 'POST', '/api/v1/users', null, { email: 'own@oa.example', role: 'viewer' });
+  const mover = await login({ tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW });
+  await call(api(url, mover.json.access_token), 'GET', '/api/v1/auth/tenants');
+  await call(api(url, mover.json.access_token), 'POST', '/api/v1/auth/switch', null, { tenant: 'ob', refresh_token: mover.json.refresh_token });
   await call(own, 'POST', '/api/v1/auth/logout-all');
   const second = await login({ tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW });
   await call(api(url, second.json.access_token), 'POST', '/api/v1/auth/logout');

@@ -182,7 +182,8 @@ use(problemType, fieldErrors);
 const covered: { [K in Op]: true } = {
   'system.home': true, 'system.health': true, 'system.ready': true, 'system.status': true, 'system.metrics': true,
   'system.openapi': true, 'auth.login': true, 'auth.register': true,
-  'auth.confirmRegistration': true, 'auth.refresh': true, 'auth.logout': true,
+  'auth.confirmRegistration': true, 'auth.refresh': true,
+  'auth.tenants': true, 'auth.switch': true, 'auth.logout': true,
   'auth.logoutAll': true, 'auth.mfaEnroll': true, 'auth.mfaConfirm': true,
   'auth.mfaVerify': true, 'auth.changePassword': true, 'auth.requestPasswordReset': true,
   'auth.resetPassword': true, 'users.me': true, 'users.deleteMe': true, 'auth.session': true,
