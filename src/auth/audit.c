@@ -7,6 +7,7 @@
  */
 #include "auth/audit.h"
 #include "core/log.h"
+#include "core/workers.h"
 #include "lib/formats.h"
 
 #include <sodium.h>
@@ -333,7 +334,7 @@ int auth_audit_request(cn_req_t *r)
     return rc;
 }
 
-int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
+int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out, cn_err_t *err)
 {
     cn_stmt_t *st;
     int rc = cn_store_query(s,
@@ -345,7 +346,7 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
     char prev[65];
     memcpy(prev, genesis, sizeof(prev));
     int64_t expect = 1;
-    *entries = 0;
+    memset(out, 0, sizeof(*out));
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         int64_t seq = cn_stmt_int(st, 0);
         auth_audit_t e = {cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL),
@@ -356,25 +357,38 @@ int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
         char commit[65], hash[65];
         entry_hash(prev, seq, &e, personal, cn_stmt_int(st, 8), hash);
         const char *stored = cn_stmt_text(st, 11, NULL);
+        int mine = tenant != NULL && !cn_stmt_is_null(st, 1) && strcmp(e.tenant_id, tenant) == 0;
         /* an erased entry (empty salt) keeps only its commitment; others must match it */
         int personal_ok =
             salt[0] == '\0' || (personal_commit(salt, &e, commit), strcmp(commit, personal) == 0);
         if (seq != expect) {
+            out->broken_seq = expect; /* whose it was is gone with it */
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld is missing (the next is %lld)",
                             (long long)expect, (long long)seq);
             break;
         }
         if (!personal_ok || strcmp(stored, hash) != 0) {
+            out->broken_seq = seq;
+            out->broken_in_tenant = mine;
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld was changed (its hash does not match)",
                             (long long)seq);
             break;
         }
         memcpy(prev, hash, sizeof(prev));
         expect++;
-        (*entries)++;
+        out->entries++;
+        out->tenant_entries += mine;
     }
     cn_stmt_finish(st);
     return rc == CN_DONE ? 0 : rc;
+}
+
+int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
+{
+    auth_audit_check_t c;
+    int rc = auth_audit_check(s, NULL, &c, err);
+    *entries = c.entries;
+    return rc;
 }
 
 int auth_audit_erase(cn_store_t *s, const char *user_id, const char *email, cn_err_t *err)
@@ -475,4 +489,69 @@ int auth_list_audit(cn_req_t *r)
         cn_jw_null(&w);
     cn_jw_end(&w);
     return cn_reply_json_buf(r, 200);
+}
+
+/* ---- chain verification over the API ---- */
+
+typedef struct {
+    char tenant[64];
+    auth_audit_check_t c;
+    int64_t at;
+    int rc;
+    cn_err_t err;
+} verify_t;
+
+/* The whole chain is read (a break anywhere breaks every later link), on a worker with its
+ * own connection, so a long log stalls no event loop. */
+static void verify_work(void *arg)
+{
+    verify_t *v = arg;
+    cn_store_t *s = cn_worker_store(&v->err);
+    v->rc = s ? auth_audit_check(s, v->tenant, &v->c, &v->err) : CN_ERR;
+    v->at = cn_now_ms();
+}
+
+static void verify_done(cn_req_t *r, void *arg)
+{
+    verify_t *v = arg;
+    if (r != NULL && v->rc != 0 && v->rc != CN_EVALIDATION) {
+        r->err = v->err;
+        cn_req_finish_error(r, v->rc);
+    } else if (r != NULL) {
+        /* A tenant learns where the chain breaks only when the entry is its own: the other
+         * entries, their number and their owners are none of its business. */
+        int shown = v->rc != 0 && v->c.broken_in_tenant;
+        cn_jw_t w;
+        cn_jw_init(&w, cn_reply_buffer(r));
+        cn_jw_object(&w);
+        cn_jw_key(&w, "intact");
+        cn_jw_bool(&w, v->rc == 0);
+        cn_jw_key(&w, "entries");
+        cn_jw_int(&w, v->c.tenant_entries);
+        cn_jw_key(&w, "broken_seq");
+        if (shown)
+            cn_jw_int(&w, v->c.broken_seq);
+        else
+            cn_jw_null(&w);
+        cn_jw_key(&w, "reason");
+        if (shown)
+            cn_jw_str(&w, v->err.msg, strlen(v->err.msg));
+        else if (v->rc != 0)
+            cn_jw_str(&w, H2O_STRLIT("the chain breaks at an entry that is not this tenant's"));
+        else
+            cn_jw_null(&w);
+        cn_jw_key(&w, "checked_at");
+        cn_jw_int(&w, v->at);
+        cn_jw_end(&w);
+        cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+        cn_reply_json_buf(r, 200);
+    }
+    free(v);
+}
+
+int auth_get_audit_verify(cn_req_t *r)
+{
+    verify_t *v = cn_calloc(1, sizeof(*v));
+    snprintf(v->tenant, sizeof(v->tenant), "%s", r->principal.tenant_id);
+    return cn_req_offload(r, verify_work, verify_done, v);
 }

@@ -177,9 +177,10 @@ void cn_set_session_revoked_hook(cn_session_revoked_fn fn)
     session_revoked = fn;
 }
 
-int cn_session_revoked(const char *session_id)
+int cn_session_revoked(const char *session_id, const char *tenant_id)
 {
-    return session_id[0] != '\0' && session_revoked != NULL && session_revoked(session_id);
+    return session_id[0] != '\0' && session_revoked != NULL &&
+           session_revoked(session_id, tenant_id);
 }
 
 void cn_set_after_write_hook(cn_after_write_fn fn)

@@ -175,6 +175,8 @@ static const cn_field_t trends_fields[] = {
      .description = "Comma-separated: web, mobile, email, chat, phone"},
     {"timezone", CN_T_STRING, .min_len = 1, .max_len = CN_TZ_NAME_MAX - 1,
      .description = "IANA zone of the buckets; default: the tenant's setting"},
+    {"customer_id", CN_T_STRING, .format = CN_FMT_UUID,
+     .description = "Only this customer's interactions (read from them, not the rollups)"},
     {0},
 };
 const cn_schema_t ins_trends_query = {"TrendsQuery", trends_fields};
@@ -198,6 +200,7 @@ typedef struct {
 
 static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
 {
+    memset(f, 0, sizeof(*f));
     int64_t now = cn_now_ms();
     t->to = now + 1;
     t->from = INT64_MIN;
@@ -214,10 +217,11 @@ static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
     t->unit = u < 0 ? CN_TZ_DAY : (cn_tz_unit_t)u;
     if (t->unit == CN_TZ_HOUR && t->to - t->from > 95 * DAY_MS)
         return cn_fail_field(r, "group_by", "hour buckets cover at most 95 days; use day");
-    memset(f, 0, sizeof(*f));
     const char *channels = json_string_value(json_object_get(r->query, "channels"));
     if (ins_filter_channels(channels, f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
+    const char *customer = json_string_value(json_object_get(r->query, "customer_id"));
+    f->customer_id = customer ? ins_customer_key(customer, f->customer_buf) : NULL;
     return 0;
 }
 
@@ -287,6 +291,42 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
     return rc < 0 ? rc : 0;
 }
 
+/* One customer's trend: the rollups are per tenant, so the customer's interactions of the
+ * range are read through the customer + time index (a customer's history, not the
+ * tenant's). */
+static int trend_fill_customer(cn_req_t *r, trend_t *t, const ins_filter_t *f)
+{
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(f->customer_id), CN_VINT(t->from),
+                    CN_VINT(t->to)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store,
+                            "SELECT ts, channel, sentiment, s_compound FROM interactions"
+                            " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3 AND ts < $4",
+                            a, CN_ARRAY_SIZE(a), &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 1, &len);
+        int keep = f->n_channels == 0;
+        for (size_t i = 0; i < f->n_channels && !keep; i++)
+            keep = strlen(f->channels[i]) == len && memcmp(f->channels[i], ch, len) == 0;
+        if (!keep)
+            continue;
+        int64_t utc = cn_stmt_int(st, 0);
+        bucket_t *b = bucket_for(t, cn_tz_bucket_start(utc + cn_tz_offset_ms(t->tz, utc), t->unit));
+        b->interactions++;
+        const char *label = cn_stmt_text(st, 2, NULL);
+        if (cn_stmt_is_null(st, 2) || label == NULL)
+            continue;
+        b->analysed++;
+        b->count[label[0] == 'p' ? 0 : label[2] == 'u' ? 1 : 2]++;
+        b->sum += cn_stmt_real(st, 3);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
 static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
 {
     static const char *const labels[] = {"positive", "neutral", "negative"};
@@ -340,7 +380,8 @@ int ins_trends(cn_req_t *r)
     if (cn_tz_open(zone, &t.tz) != 0)
         return cn_fail_field(r, "timezone", "is not an IANA time zone name");
     trend_buckets(&t);
-    if ((rc = trend_fill(r, &t, &f)) == 0) {
+    rc = f.customer_id ? trend_fill_customer(r, &t, &f) : trend_fill(r, &t, &f);
+    if (rc == 0) {
         cn_buf_t *b = cn_reply_buffer(r);
         cn_jw_t w;
         cn_jw_init(&w, b);
@@ -362,6 +403,8 @@ static const cn_field_t metrics_fields[] = {
     {"to", CN_T_TIME, .description = "Unix ms or RFC 3339; default: now"},
     {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,
      .description = "Comma-separated customer segments (at most 10)"},
+    {"by_segment", CN_T_BOOLEAN,
+     .description = "Also break the counts down by customer segment (reads the interactions)"},
     {0},
 };
 const cn_schema_t ins_metrics_query = {"MetricsQuery", metrics_fields};
@@ -450,22 +493,30 @@ static int metrics_from_rows(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
     return rc < 0 ? rc : 0;
 }
 
+/* " AND c.segment IN ($n+1, ...)" into seg ("" without a segment filter), the values
+ * appended to a after its first n; returns the new count. */
+static size_t segment_in(const ins_filter_t *f, cn_val_t *a, size_t n, char *seg, size_t cap)
+{
+    size_t len = 0;
+    seg[0] = '\0';
+    if (!f->n_segments)
+        return n;
+    len += (size_t)snprintf(seg, cap, " AND c.segment IN (");
+    for (size_t i = 0; i < INS_LIST_MAX; i++) {
+        a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
+        len += (size_t)snprintf(seg + len, cap - len, "%s$%zu", i ? ", " : "", n);
+    }
+    snprintf(seg + len, cap - len, ")");
+    return n;
+}
+
 /* Customers with an interaction in the range: one seek per customer seen around it, in
  * the customer + time index (never a walk over the range's interactions). */
 static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
     char sql[INS_SQL_MAX + 400], seg[INS_SQL_MAX];
     cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
-    size_t n = 3, len = 0;
-    seg[0] = '\0';
-    if (f->n_segments) {
-        len += (size_t)snprintf(seg, sizeof(seg), " AND c.segment IN (");
-        for (size_t i = 0; i < INS_LIST_MAX; i++) {
-            a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
-            len += (size_t)snprintf(seg + len, sizeof(seg) - len, "%s$%zu", i ? ", " : "", n);
-        }
-        snprintf(seg + len, sizeof(seg) - len, ")");
-    }
+    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1 AND c.last_seen >= $2"
              " AND c.first_seen < $3%s AND EXISTS (SELECT 1 FROM interactions i"
@@ -481,6 +532,7 @@ static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
     return rc != 0 ? rc : active_customers(r, f, m);
 }
 
+/* the answer's fields, leaving its object open for by_segment */
 static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 {
     static const char *const labels[] = {"positive", "neutral", "negative", "not_analysed"};
@@ -519,7 +571,57 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
         cn_jw_real(w, (double)m->total / (double)m->active);
     else
         cn_jw_null(w);
+}
+
+#define BY_SEGMENT_MAX 50
+
+/* "by_segment": the range's interactions grouped by their customer's segment (null: none),
+ * largest first. It walks the range's interactions, so it is asked for, not the default. */
+static int metrics_by_segment(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
+{
+    static const char *const names[] = {"interactions", "analysed", "positive", "neutral",
+                                        "negative"};
+    char sql[INS_SQL_MAX + 600], seg[INS_SQL_MAX];
+    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
+    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
+    snprintf(sql, sizeof(sql),
+             "SELECT c.segment, COUNT(*), COUNT(i.sentiment),"
+             " SUM(i.sentiment = 'positive'), SUM(i.sentiment = 'neutral'),"
+             " SUM(i.sentiment = 'negative'), SUM(i.s_compound)"
+             " FROM interactions i LEFT JOIN customers c"
+             " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
+             " WHERE i.tenant_id = $1 AND i.ts >= $2 AND i.ts < $3%s"
+             " GROUP BY c.segment ORDER BY 2 DESC, 1 LIMIT %d",
+             seg, BY_SEGMENT_MAX);
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    cn_jw_key(w, "by_segment");
+    cn_jw_array(w);
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        cn_jw_object(w);
+        cn_jw_key(w, "segment");
+        size_t len;
+        const char *name = cn_stmt_text(st, 0, &len);
+        if (cn_stmt_is_null(st, 0))
+            cn_jw_null(w);
+        else
+            cn_jw_str(w, name, len);
+        for (int k = 0; k < 5; k++) {
+            cn_jw_key(w, names[k]);
+            cn_jw_int(w, cn_stmt_int(st, 1 + k));
+        }
+        cn_jw_key(w, "average_compound");
+        if (cn_stmt_int(st, 2) > 0)
+            cn_jw_real(w, cn_stmt_real(st, 6) / (double)cn_stmt_int(st, 2));
+        else
+            cn_jw_null(w);
+        cn_jw_end(w);
+    }
+    cn_stmt_finish(st);
     cn_jw_end(w);
+    return rc < 0 ? rc : 0;
 }
 
 int ins_metrics(cn_req_t *r)
@@ -546,6 +648,10 @@ int ins_metrics(cn_req_t *r)
     cn_jw_t w;
     cn_jw_init(&w, b);
     metrics_write(&w, &m, &f);
+    if (json_is_true(json_object_get(r->query, "by_segment")) &&
+        (rc = metrics_by_segment(r, &f, &w)) != 0)
+        return rc;
+    cn_jw_end(&w);
     cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
