@@ -198,9 +198,26 @@ void cn_jw_end(cn_jw_t *w)
 void cn_jw_key(cn_jw_t *w, const char *key)
 {
     jw_value_prefix(w);
-    put_lit(w->b, "\"");
-    cn_buf_append_json_str(w->b, key, strlen(key));
-    put_lit(w->b, "\":");
+    /* keys are the program's names ("id", "created_at"): copied as they are, in one pass
+     * that measures and checks them; a key that needs escaping takes the general path */
+    size_t n = 0;
+    unsigned char special = 0;
+    while (key[n] != '\0')
+        special |= json_special[(unsigned char)key[n++]];
+    cn_buf_reserve(w->b, n + 3);
+    char *d = w->b->data + w->b->len;
+    if (special) {
+        put_lit(w->b, "\"");
+        cn_buf_append_json_str(w->b, key, n);
+        put_lit(w->b, "\":");
+    } else {
+        d[0] = '"';
+        memcpy(d + 1, key, n);
+        d[n + 1] = '"';
+        d[n + 2] = ':';
+        d[n + 3] = '\0';
+        w->b->len += n + 3;
+    }
     w->after_key = 1;
 }
 
@@ -236,13 +253,26 @@ void cn_jw_real(cn_jw_t *w, double v)
 void cn_jw_int(cn_jw_t *w, int64_t v)
 {
     jw_value_prefix(w);
+    /* two digits per division: times are 13-digit milliseconds in most answers */
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char tmp[24];
     size_t i = sizeof(tmp);
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        const char *pair = pairs + (u % 100) * 2;
+        u /= 100;
+        tmp[--i] = pair[1];
+        tmp[--i] = pair[0];
+    }
+    if (u >= 10) {
+        tmp[--i] = pairs[u * 2 + 1];
+        tmp[--i] = pairs[u * 2];
+    } else {
+        tmp[--i] = (char)('0' + u);
+    }
     if (v < 0)
         tmp[--i] = '-';
     put(w->b, tmp + i, sizeof(tmp) - i);

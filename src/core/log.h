@@ -17,9 +17,9 @@ void cn_log(int level, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 typedef struct st_cn_access_t {
-    const char *request_id;
+    const char *request_id; /* letters, digits and "-_.:" only: written as it is */
     const char *method;
-    const char *route; /* template, or "-" when no route matched */
+    const char *route; /* template, or "-" when no route matched; written as it is */
     const char *path;  /* raw path without the query string (may hold client bytes) */
     size_t path_len;
     int status;

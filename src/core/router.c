@@ -273,7 +273,9 @@ int cn_router_match(const cn_router_t *r, cn_method_t method, const char *path, 
 {
     raw_seg_t segs[CN_MAX_SEGMENTS];
     size_t n;
-    memset(out, 0, sizeof(*out));
+    out->route = NULL; /* the parameter slots are filled below, as far as n_params says */
+    out->n_params = 0;
+    out->allow_mask = 0;
     out->route_index = -1;
     if (split_path(path, path_len, segs, &n) != 0)
         return CN_ENOTFOUND;

@@ -8,24 +8,26 @@
 #include <sodium.h>
 #include <string.h>
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+/* 1 for the hex digits: every request with an id in its path checks it here */
+static const unsigned char hex_digit[256] = {
+    ['0' ... '9'] = 1,
+    ['a' ... 'f'] = 1,
+    ['A' ... 'F'] = 1,
+};
 
 int cn_is_uuid(const char *s, size_t len)
 {
-    if (len != CN_UUID_LEN)
+    if (len != CN_UUID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!is_hex(s[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned ok = 1;
+    for (size_t i = 0; i < 8; i++)
+        ok &= hex_digit[u[i]];
+    for (size_t i = 9; i < 13; i++)
+        ok &= hex_digit[u[i]] & hex_digit[u[i + 5]] & hex_digit[u[i + 10]];
+    for (size_t i = 24; i < 36; i++)
+        ok &= hex_digit[u[i]];
+    return (int)ok;
 }
 
 static int is_email_char(unsigned char c)

@@ -54,6 +54,19 @@ static void test_uuid(void **state)
         if (is_uuid(bad[i]))
             fail_msg("\"%s\" accepted as a UUID", bad[i]);
 
+    /* a bad byte at each of the 32 digit positions, one at a time */
+    for (size_t at = 0; at < CN_UUID_LEN; at++) {
+        if (at == 8 || at == 13 || at == 18 || at == 23)
+            continue;
+        char s[CN_UUID_LEN + 1] = "123e4567-e89b-12d3-a456-426614174000";
+        s[at] = 'g';
+        if (is_uuid(s))
+            fail_msg("\"%s\" accepted as a UUID (position %zu)", s, at);
+        s[at] = '\xc3';
+        if (is_uuid(s))
+            fail_msg("a byte 0xc3 at position %zu accepted", at);
+    }
+
     /* the length argument is authoritative */
     assert_false(cn_is_uuid("123e4567-e89b-12d3-a456-426614174000", 35));
     assert_true(cn_is_uuid("123e4567-e89b-12d3-a456-426614174000trailing", CN_UUID_LEN));

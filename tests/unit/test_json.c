@@ -303,6 +303,54 @@ static void test_json_str_every_offset(void **state)
 
 /* ---- cn_json_dump ---- */
 
+/* The writer's integers against printf, at every digit-count boundary and the extremes. */
+static void test_jw_int_matches_printf(void **state)
+{
+    (void)state;
+    int64_t values[64];
+    size_t n = 0;
+    values[n++] = INT64_MIN;
+    values[n++] = INT64_MAX;
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+        values[n++] = p;
+        values[n++] = p - 1;
+        values[n++] = -p;
+    }
+    values[n++] = 1765080000123; /* a time in ms */
+    for (size_t i = 0; i < n; i++) {
+        cn_buf_t b = {0};
+        cn_jw_t w;
+        cn_jw_init(&w, &b);
+        cn_jw_int(&w, values[i]);
+        char want[32];
+        snprintf(want, sizeof(want), "%lld", (long long)values[i]);
+        assert_string_equal(b.data, want);
+        cn_buf_free(&b);
+    }
+}
+
+/* Plain keys are copied; a key with a quote, a control byte or non-ASCII is escaped. */
+static void test_jw_keys(void **state)
+{
+    (void)state;
+    cn_buf_t b = {0};
+    cn_jw_t w;
+    cn_jw_init(&w, &b);
+    cn_jw_object(&w);
+    cn_jw_key(&w, "id");
+    cn_jw_int(&w, 1);
+    cn_jw_key(&w, "a\"b\n");
+    cn_jw_null(&w);
+    cn_jw_key(&w, "caf\xc3\xa9");
+    cn_jw_bool(&w, 1);
+    cn_jw_key(&w, "");
+    cn_jw_str(&w, "x", 1);
+    cn_jw_end(&w);
+    assert_string_equal(b.data, "{\"id\":1,\"a\\\"b\\n\":null,\"caf\xc3\xa9\":true,\"\":\"x\"}");
+    assert_int_equal(b.len, strlen(b.data));
+    cn_buf_free(&b);
+}
+
 static void test_dump_compact_and_round_trip(void **state)
 {
     const char *text = "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\\\"y\xc3\xa9\","
@@ -373,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_json_str_valid_multibyte_kept),
         cmocka_unit_test(test_json_str_output_parses_back),
         cmocka_unit_test(test_json_str_every_offset),
+        cmocka_unit_test(test_jw_int_matches_printf),
+        cmocka_unit_test(test_jw_keys),
         cmocka_unit_test(test_dump_compact_and_round_trip),
         cmocka_unit_test(test_dump_pretty_input_becomes_compact),
         cmocka_unit_test(test_dump_scalars),
