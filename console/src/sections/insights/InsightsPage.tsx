@@ -2,7 +2,8 @@
 // sentiment trend, channels, sentiment by segment and a live feed, all under the filters of
 // the URL. Realtime events on the insights channel refresh the feed at once and the
 // aggregates at most every two seconds. Performance marks: 'insights:ready' once the tiles
-// and the trend first have data, 'insights:redrawn' (and the measure 'insights:filter')
+// and the trend first have data, 'insights:complete' once every part has, 'insights:redrawn'
+// (and the measure 'insights:filter', from the change)
 // when every part has redrawn after a filter change (bench/console.mjs reads them).
 import { useEffect, useRef, useState } from 'react';
 import { API } from '../../lib/sdk';
@@ -72,8 +73,13 @@ export default function InsightsPage() {
       performance.mark('insights:ready');
     }
   }, [headline]);
+  const complete = useRef(false);
   useEffect(() => {
     if (!settled) return;
+    if (!complete.current) {
+      complete.current = true;
+      performance.mark('insights:complete');
+    }
     const started = performance.getEntriesByName('insights:filter', 'mark').at(-1);
     if (!started) return;
     performance.mark('insights:redrawn');

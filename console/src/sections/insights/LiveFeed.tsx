@@ -52,7 +52,8 @@ export function LiveFeed({ items, loading, error, onRetry, filtered, onCustomer 
     );
   }
   return (
-    <ol className="feed" aria-label="Latest interactions, newest first">
+    // a scroll box of its own (focusable, so the keyboard scrolls it too)
+    <ol className="feed feed-scroll" aria-label="Latest interactions, newest first" tabIndex={0}>
       {items.map((i) => (
         <li key={i.id} className={fresh.has(i.id) ? 'feed-row feed-row-new' : 'feed-row'} data-id={i.id} data-timestamp={i.timestamp}>
           <div className="feed-meta">
