@@ -14,6 +14,7 @@
 #include "auth/passwords.h"
 #include "auth/refresh.h"
 #include "auth/register.h"
+#include "auth/settings.h"
 #include "core/log.h"
 #include "core/workers.h"
 #include "lib/formats.h"
@@ -47,7 +48,7 @@ int auth_reply_tokens(cn_req_t *r, const auth_claims_t *c, const char *refresh, 
     cn_jw_key(&w, "token_type");
     cn_jw_str(&w, "Bearer", 6);
     cn_jw_key(&w, "expires_in");
-    cn_jw_int(&w, AUTH_ACCESS_TTL_S);
+    cn_jw_int(&w, auth_access_ttl_s());
     cn_jw_end(&w);
     int rc = cookies ? auth_cookies_set(r, access, refresh, c->sid) : 0;
     free(access);
@@ -78,7 +79,7 @@ void auth_fill_claims(auth_claims_t *c, const char *user, const char *tenant, co
     snprintf(c->sid, sizeof(c->sid), "%s", sid);
     c->mfa = mfa;
     c->iat = c->nbf = cn_now_ms() / 1000;
-    c->exp = c->iat + AUTH_ACCESS_TTL_S;
+    c->exp = c->iat + auth_access_ttl_s();
 }
 
 static int open_session(cn_req_t *r, const char *user, const char *tenant, const char *role,
