@@ -28,13 +28,16 @@ const FEED = ['insights', 'feed'];
 const AGGREGATES = [['insights', 'metrics'], ['insights', 'trends'], ['insights', 'segments']];
 const keep = { placeholderData: <T,>(prev: T | undefined) => prev };
 
-/** Date.now(), updated every `ms` (the range windows move on with it). */
-function useNow(ms: number): number {
+/**
+ * Date.now(), updated just after each whole minute: the windows end at the next whole
+ * minute, so they must move on as soon as it passes (else what arrives after it is left out).
+ */
+function useMinute(): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
+    const t = setTimeout(() => setNow(Date.now()), 60_000 - (Date.now() % 60_000) + 20);
+    return () => clearTimeout(t);
+  }, [now]);
   return now;
 }
 
@@ -43,7 +46,7 @@ const signed = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : ''}${formatNumber
 
 export default function InsightsPage() {
   const [filters, setFilters] = useFilters();
-  const now = useNow(60_000);
+  const now = useMinute();
   const { current, previous } = windows(filters.range, now);
   const segments = filters.segments.length ? filters.segments.join(',') : undefined;
   const channels = filters.channels.length ? filters.channels.join(',') : undefined;
