@@ -5,7 +5,7 @@
 // and the trend first have data, 'insights:complete' once every part has, 'insights:redrawn'
 // (and the measure 'insights:filter', from the change)
 // when every part has redrawn after a filter change (bench/console.mjs reads them).
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { API } from '../../lib/sdk';
 import { useApiQuery, type Query } from '../../lib/query';
 import { useChannelLive, useLiveInvalidate } from '../../lib/realtime';
@@ -20,6 +20,7 @@ import {
   DEFAULT_FILTERS, RANGE_GROUP, RANGE_LABEL, difference, relativeChange, sentimentBounds, serializeFilters, shareNegative, windows,
 } from './filters';
 import { useFilters } from './useFilters';
+import { useMinute } from './useMinute';
 import type { InteractionList, Metrics, Trends } from './types';
 import './insights.css';
 
@@ -28,18 +29,6 @@ const FEED = ['insights', 'feed'];
 const AGGREGATES = [['insights', 'metrics'], ['insights', 'trends'], ['insights', 'segments']];
 const keep = { placeholderData: <T,>(prev: T | undefined) => prev };
 
-/**
- * Date.now(), updated just after each whole minute: the windows end at the next whole
- * minute, so they must move on as soon as it passes (else what arrives after it is left out).
- */
-function useMinute(): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setTimeout(() => setNow(Date.now()), 60_000 - (Date.now() % 60_000) + 20);
-    return () => clearTimeout(t);
-  }, [now]);
-  return now;
-}
 
 const points = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : ''}${formatNumber(Math.abs(d * 100), 1)} pts`;
 const signed = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : ''}${formatNumber(Math.abs(d), 3)}`;
