@@ -6,8 +6,9 @@
 // (and the measure 'insights:filter', from the change)
 // when every part has redrawn after a filter change (bench/console.mjs reads them).
 import { useEffect, useRef } from 'react';
-import { API } from '../../lib/sdk';
-import { useApiQuery, type Query } from '../../lib/query';
+import { useQueryClient } from '@tanstack/react-query';
+import { API, cairn } from '../../lib/sdk';
+import { apiKey, useApiQuery, type Query } from '../../lib/query';
 import { useChannelLive, useLiveInvalidate } from '../../lib/realtime';
 import { formatNumber, formatPercent } from '../../lib/format';
 import { EmptyState, ErrorNotice, Kpi, LiveBadge, PageHeader, Skeleton } from '../../ui';
@@ -33,6 +34,20 @@ const keep = { placeholderData: <T,>(prev: T | undefined) => prev };
 const points = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : ''}${formatNumber(Math.abs(d * 100), 1)} pts`;
 const signed = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : ''}${formatNumber(Math.abs(d), 3)}`;
 
+/**
+ * Starts a query's first fetch while the page renders, before it commits: React holds a
+ * suspended page back for a few hundred milliseconds after its chunk arrived, and queries
+ * start only once mounted. Idempotent: a query already known to the cache is left alone.
+ */
+function useEarlyFetch() {
+  const qc = useQueryClient();
+  return (key: string[], path: string, query: Query) => {
+    const queryKey = apiKey(key, path, query);
+    if (qc.getQueryState(queryKey)) return;
+    void qc.prefetchQuery({ queryKey, queryFn: ({ signal }) => cairn.get(path, { query, signal }) });
+  };
+}
+
 export default function InsightsPage() {
   const [filters, setFilters] = useFilters();
   const now = useMinute();
@@ -41,10 +56,14 @@ export default function InsightsPage() {
   const channels = filters.channels.length ? filters.channels.join(',') : undefined;
   const customer = filters.customer ?? undefined;
 
+  const early = useEarlyFetch();
+  early(['insights', 'metrics'], `${API}/insights/metrics`, { ...current, segments });
+  early(['insights', 'metrics'], `${API}/insights/metrics`, { ...previous, segments });
   const cur = useApiQuery<Metrics>(['insights', 'metrics'], `${API}/insights/metrics`, { ...current, segments }, keep);
   const prev = useApiQuery<Metrics>(['insights', 'metrics'], `${API}/insights/metrics`, { ...previous, segments }, keep);
-  const trends = useApiQuery<Trends>(['insights', 'trends'], `${API}/insights/sentiment-trends`,
-    { ...current, group_by: RANGE_GROUP[filters.range], channels, customer_id: customer }, keep);
+  const trendQuery: Query = { ...current, group_by: RANGE_GROUP[filters.range], channels, customer_id: customer };
+  early(['insights', 'trends'], `${API}/insights/sentiment-trends`, trendQuery);
+  const trends = useApiQuery<Trends>(['insights', 'trends'], `${API}/insights/sentiment-trends`, trendQuery, keep);
   const bySegment = useApiQuery<Metrics>(['insights', 'segments'], `${API}/insights/metrics`,
     { ...current, segments, by_segment: true }, keep);
   const feedQuery: Query = { from: current.from, channels, segments, customer_id: customer, ...sentimentBounds(filters.sentiment), limit: 50 };
