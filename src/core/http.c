@@ -787,13 +787,13 @@ static int check_path_params(cn_req_t *r)
 
 static int parse_query(cn_req_t *r)
 {
+    /* a page's query string is its script's (the console's filters, a mailed link's token):
+     * the server reads nothing of it, so it is neither parsed nor refused */
+    if (r->route->page)
+        return CN_NEXT;
     h2o_req_t *req = r->h;
     cn_kv_t kv[MAX_QUERY_PARAMS];
     int n = 0;
-    /* a page's query string belongs to the page's own script (the console keeps a view's
-     * filters there, so it can be shared and reloaded): the server neither reads nor judges it */
-    if (r->route->page)
-        return CN_NEXT;
     if (req->input.query_at != SIZE_MAX) {
         size_t qlen = req->input.path.len - req->input.query_at - 1;
         const char *qs = req->input.path.base + req->input.query_at + 1;
