@@ -336,6 +336,7 @@ int auth_audit_request(cn_req_t *r)
 
 int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out, cn_err_t *err)
 {
+    memset(out, 0, sizeof(*out)); /* set whatever the answer: callers read it on failure too */
     cn_stmt_t *st;
     int rc = cn_store_query(s,
                             "SELECT seq, tenant_id, actor, action, object, ip, request_id, status,"
@@ -346,7 +347,6 @@ int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out,
     char prev[65];
     memcpy(prev, genesis, sizeof(prev));
     int64_t expect = 1;
-    memset(out, 0, sizeof(*out));
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         int64_t seq = cn_stmt_int(st, 0);
         auth_audit_t e = {cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL),
