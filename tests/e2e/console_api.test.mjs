@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import {
   CAIRN_BIN, api, assertProblem, request, runProgram, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
@@ -344,6 +345,37 @@ describe('tenant switcher', () => {
     assertProblem(await api(srv.url, moved.json.access_token).get('/api/v1/users/me'), 401);
   });
 
+  test('another session\'s refresh token is refused unread: an earlier one revokes nothing', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const other = (await signIn('ca', EMAIL)).json;
+    const rotated = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: other.refresh_token } });
+    assert.equal(rotated.status, 200, rotated.text);
+    // other.refresh_token is a rotated generation now: spent, it would revoke its session
+    const p = assertProblem(await sw(s.access_token, { tenant: 'cb', refresh_token: other.refresh_token }), 401);
+    assert.equal(p.detail, 'the refresh token is not this session\'s');
+    assert.equal((await api(srv.url, rotated.json.access_token).get('/api/v1/users/me')).status, 200,
+      'the other session goes on');
+    const again = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: rotated.json.refresh_token } });
+    assert.equal(again.status, 200, again.text);
+    // the caller's own session did not move and its token is unspent
+    assert.equal((await api(srv.url, s.access_token).get('/api/v1/users/me')).json.tenant.slug, 'ca');
+    assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
+  });
+
+  test('cookie mode: the switch checks the CSRF token even beside a Bearer token', async () => {
+    const login = await signIn('ca', EMAIL, { cookie: true });
+    const c = cookiesOf(login);
+    // the access token as a Bearer header, the refresh token from its cookie: still the CSRF check
+    const p = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}` });
+    assertProblem(p, 403);
+    const wrong = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}`, 'x-csrf-token': 'x'.repeat(43) });
+    assertProblem(wrong, 403);
+    const me = await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: jar(c) } });
+    assert.equal(me.json.tenant.slug, 'ca', 'not moved');
+    const ok = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}`, 'x-csrf-token': c.cairn_csrf });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
   test('cookie mode: cookies in, cookies out, CSRF required, no token in the body', async () => {
     const login = await signIn('ca', EMAIL, { cookie: true });
     assert.equal(login.status, 200, login.text);
@@ -372,6 +404,20 @@ describe('tenant switcher', () => {
     await waitFor(async () => status === 200, 5000, 'the stream to open');
     assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
     await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 10_000))]);
+  });
+
+  test('a realtime WebSocket of the session is closed when it moves', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/realtime', { headers: { authorization: `Bearer ${s.access_token}` } });
+    const msgs = [];
+    let closed = null;
+    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
+    ws.on('close', (code) => { closed = code; });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    await waitFor(async () => msgs.some((m) => m.op === 'ready'), 5000, 'ready');
+    assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
+    await waitFor(async () => closed !== null, 10_000, 'the socket to close');
+    assert.equal(closed, 4401);
   });
 
   test('the target\'s MFA policy: a challenge when the session has no second factor', async () => {
@@ -423,5 +469,48 @@ describe('tenant switcher', () => {
       assertProblem(await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: false }), 403);
       assert.equal((await api(srv.url, back.json.access_token).patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);
     }
+  });
+
+  test('a switch into an MFA tenant: cookies cleared in the answer, audited as challenged, the new session keeps the old end', async () => {
+    const VIEWER = 'viewer@ca.test';
+    const added = await who.cb.owner.post('/api/v1/users', { email: VIEWER, role: 'admin' });
+    assert.equal(added.status, 201, added.text);
+    const vid = added.json.id;
+    const login = await signIn('ca', VIEWER, { cookie: true }); // before MFA: no challenge
+    assert.equal(login.status, 200, login.text);
+    const c = cookiesOf(login);
+    const t = (await signIn('ca', VIEWER)).json;
+    const me = api(srv.url, t.access_token);
+    const enrol = await me.post('/api/v1/auth/mfa/enroll');
+    assert.equal(enrol.status, 200, enrol.text);
+    const { base32Decode, totp } = await import('./lib/totp.mjs');
+    const secret = base32Decode(enrol.json.secret);
+    assert.equal((await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret, Date.now() - 30_000) })).status, 200);
+    assert.equal((await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: true })).status, 200);
+    // the cookie session ends in two days (as if signed in 28 days ago)
+    const sid = (await request(`${srv.url}/api/v1/auth/session`, { headers: { cookie: jar(c) } })).json.session_id;
+    const end = Date.now() + 2 * DAY;
+    await sqlite(`UPDATE sessions SET expires_at = ${end} WHERE id = '${sid}'`);
+    const count = (action) => sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${who.cb.id}' AND actor = '${vid}' AND action = '${action}'`).then(Number);
+
+    const ch = await sw(null, { tenant: 'cb' }, { cookie: jar(c), 'x-csrf-token': c.cairn_csrf });
+    assert.equal(ch.status, 200, ch.text);
+    assert.equal(ch.json.mfa_required, true);
+    const cleared = cookiesOf(ch);
+    for (const name of ['cairn_at', 'cairn_rt', 'cairn_csrf']) assert.equal(cleared[name], '', `${name} cleared`);
+    assert.equal(await count('auth.switch'), 0, 'no switch was made');
+    assert.equal(await count('auth.switch.mfa_required'), 1);
+
+    const v = await request(`${srv.url}/api/v1/auth/mfa/verify`, {
+      method: 'POST', body: { challenge: ch.json.challenge, code: totp(secret) },
+    });
+    assert.equal(v.status, 200, v.text);
+    const inB = api(srv.url, v.json.access_token);
+    const sid2 = (await inB.get('/api/v1/auth/session')).json.session_id;
+    assert.notEqual(sid2, sid);
+    assert.equal(Number(await sqlite(`SELECT expires_at FROM sessions WHERE id = '${sid2}'`)), end,
+      'the session ends when the one it replaced would have');
+    assert.equal((await inB.get('/api/v1/users/me')).json.tenant.slug, 'cb');
+    assert.equal((await inB.patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);
   });
 });
