@@ -140,6 +140,7 @@ describe('system status', () => {
     const s = first.json;
     assert.equal(s.ready, true);
     assert.equal(s.ready_detail, null);
+    assert.equal(first.headers['cache-control'], 'no-store');
     const ready = (await request(`${srv.url}/readyz`)).json;
     assert.equal(s.migrations, ready.migrations);
     assert.match(s.version, /^\d+\.\d+\.\d+/);
@@ -152,19 +153,50 @@ describe('system status', () => {
 
     // requests made now show in the totals, the window and the latency quantiles
     for (let i = 0; i < 20; i++) await request(`${srv.url}/healthz`);
-    const later = (await owner.get('/api/v1/system/status')).json;
-    assert.ok(later.requests.total >= s.requests.total + 20, JSON.stringify(later.requests));
+    let later; // the summary is recomputed at most once a second
+    await waitFor(async () => {
+      later = (await owner.get('/api/v1/system/status')).json;
+      return later.requests.total >= s.requests.total + 20;
+    }, 10_000, 'the requests counted');
     assert.ok(later.latency_ms.p50 !== null && later.latency_ms.p50 > 0);
     assert.ok(later.latency_ms.p50 <= later.latency_ms.p90 && later.latency_ms.p90 <= later.latency_ms.p99);
     assert.ok(later.requests.per_second > 0);
     assert.equal(later.started_at, s.started_at);
 
-    // a dead job shows in the count (the queue is the process's; so is the page)
+    // a dead job shows in its tenant's count and the operator's, never another tenant's
+    const jobsOf = async (c) => (await c.get('/api/v1/system/status')).json.jobs;
+    const [inB, all] = [await jobsOf(who.cb.owner), await jobsOf(api(srv.url))];
     const jid = crypto.randomUUID();
     await sqlite(`INSERT INTO jobs (id, tenant_id, name, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
       VALUES ('${jid}', '${who.cb.id}', 'insights.patterns', '{}', 'dead', 5, 5, 0, 0, 0)`);
-    await waitFor(async () => (await owner.get('/api/v1/system/status')).json.jobs.dead === s.jobs.dead + 1,
-      10_000, 'the dead job counted');
+    await waitFor(async () => (await jobsOf(who.cb.owner)).dead === inB.dead + 1, 10_000, 'the dead job counted');
+    assert.equal((await jobsOf(api(srv.url))).dead, all.dead + 1, 'the operator sees every tenant\'s');
+    assert.equal((await jobsOf(owner)).dead, s.jobs.dead, 'another tenant\'s job is not counted');
+  });
+
+  test('the process summary is shared for a second; not ready: jobs are null', async () => {
+    const { owner } = who.ca;
+    await sqlite("DELETE FROM schema_migrations WHERE module = 'insights' AND version = 3");
+    try {
+      await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === false, 10_000, 'not ready');
+      const r = await owner.get('/api/v1/system/status');
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.json.ready_detail, /pending/);
+      assert.equal(r.json.jobs, null);
+    } finally {
+      await sqlite(`INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('insights', 3, 'search_merge_in_steps', 0)`);
+    }
+    await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === true, 10_000, 'ready again');
+    // one answer right after another carries the same totals (the first request is not in
+    // them): the summary is computed at most once a second
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      const a = await owner.get('/api/v1/system/status');
+      const b = await owner.get('/api/v1/system/status');
+      if (Date.now() - t0 >= 900) continue; // a slow machine: the pair may straddle a recompute
+      if (a.json.requests.total === b.json.requests.total) return;
+    }
+    assert.fail('every pair of status answers had different totals: nothing is shared');
   });
 });
 
