@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  CAIRN_BIN, api, assertProblem, request, runProgram, startServer, stopAllServers, tempDir, waitFor,
+  CAIRN_BIN, api, assertProblem, request, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -75,31 +75,69 @@ describe('audit chain verification', () => {
     assertProblem(await api(srv.url, null).get('/api/v1/audit/verify'), 401);
   });
 
-  test('a changed entry: its tenant learns where, the other only that the chain breaks', async () => {
+  const verify = async (c) => {
+    const r = await c.get('/api/v1/audit/verify');
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  };
+  const countOf = async (t, extra = '') => Number(await sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${t}'${extra}`));
+
+  test('an entry changed after the verified part: its tenant learns where, the other only that the chain breaks', async () => {
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 10_000, 'intact');
+    // a new entry, past what the last walk verified, then changed
+    assert.equal((await who.cb.owner.put(`/api/v1/customers/${crypto.randomUUID()}`, { segment: 'y' })).status, 200);
     const seq = Number(await sqlite(`SELECT max(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
-    const before = (await who.cb.owner.get('/api/v1/audit/verify')).json;
-    assert.equal(before.intact, true);
+    const before = await countOf(who.cb.id, ` AND seq < ${seq}`);
     const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
     await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
     try {
-      const b = await who.cb.owner.get('/api/v1/audit/verify');
-      assert.equal(b.status, 200, b.text);
-      assert.equal(b.json.intact, false);
-      assert.equal(b.json.broken_seq, seq);
-      assert.match(b.json.reason, new RegExp(`entry ${seq} was changed`));
-      assert.equal(b.json.entries, before.entries - 1, 'the entries before the break');
+      let b; // a result a few seconds old may be answered again: poll
+      await waitFor(async () => (b = await verify(who.cb.owner)).intact === false, 15_000, 'the break found');
+      assert.equal(b.broken_seq, seq);
+      assert.match(b.reason, new RegExp(`entry ${seq} was changed`));
+      assert.equal(b.entries, before, 'the entries before the break');
 
-      const a = await who.ca.owner.get('/api/v1/audit/verify');
-      assert.equal(a.status, 200, a.text);
-      assert.equal(a.json.intact, false);
-      assert.equal(a.json.broken_seq, null, 'another tenant\'s entry is not named');
-      assert.doesNotMatch(a.json.reason, /\d/);
+      const a = await verify(who.ca.owner);
+      assert.equal(a.intact, false);
+      assert.equal(a.broken_seq, null, 'another tenant\'s entry is not named');
+      assert.doesNotMatch(a.reason, /\d/);
       const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
       assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI agrees');
     } finally {
       await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
     }
-    assert.equal((await who.cb.owner.get('/api/v1/audit/verify')).json.intact, true, 'restored');
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact once restored');
+  });
+
+  test('concurrent verifications share the walk and each tenant gets its own count', async () => {
+    const want = { [who.ca.id]: await countOf(who.ca.id), [who.cb.id]: await countOf(who.cb.id) };
+    for (let round = 0; round < 2; round++) {
+      await sleep(3500); // past the reuse of the last result: these start (and wait for) a walk
+      const owners = Array.from({ length: 40 }, (_, i) => (i % 2 ? who.ca : who.cb));
+      const answers = await Promise.all(owners.map((t) => t.owner.get('/api/v1/audit/verify')));
+      answers.forEach((r, i) => {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.intact, true);
+        assert.equal(r.json.entries, want[owners[i].id], `answer ${i}`);
+        assert.equal(r.headers['cache-control'], 'no-store');
+      });
+    }
+  });
+
+  test('an older entry changed after it was verified: found by the full walk (the CLI), not each request', async () => {
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact');
+    const seq = Number(await sqlite(`SELECT min(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
+    const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
+    await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
+    try {
+      await sleep(3500); // a new walk: it goes on from the newest verified entry
+      const b = await verify(who.cb.owner);
+      assert.equal(b.intact, true, 'as documented: verified entries are walked again at start and hourly');
+      const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
+      assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI walks the whole chain');
+    } finally {
+      await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
+    }
   });
 });
 
