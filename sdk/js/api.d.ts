@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/system/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness, version, uptime, request rate, latency, job queue, realtime
+         * @description Readiness, version, uptime, request rate, latency, job queue, realtime
+         */
+        get: operations["system.status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -178,6 +198,46 @@ export interface paths {
          * @description Exchange a refresh token for new tokens (the old one stops working); with no body, the cairn_rt cookie's
          */
         post: operations["auth.refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenants the signed-in account is a member of, with its role in each
+         * @description The tenants the signed-in account is a member of, with its role in each
+         */
+        get: operations["auth.tenants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move this session to another tenant of the account (spends its refresh token; tokens, cookies, or the MFA challenge as at sign-in)
+         * @description Move this session to another tenant of the account (spends its refresh token; tokens, cookies, or the MFA challenge as at sign-in)
+         */
+        post: operations["auth.switch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -500,6 +560,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every permission, its description and the built-in roles holding it
+         * @description Every permission, its description and the built-in roles holding it
+         */
+        get: operations["permissions.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles/{name}": {
         parameters: {
             query?: never;
@@ -600,6 +680,26 @@ export interface paths {
          * @description The tenant's audit log, newest first (filters: actor, action, since, until)
          */
         get: operations["audit.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit log's hash chain (as `cairn audit verify` does)
+         * @description Verify the audit log's hash chain (as `cairn audit verify` does)
+         */
+        get: operations["audit.verify"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1206,6 +1306,50 @@ export interface components {
             /** @description Migrations applied */
             migrations: number;
         };
+        SystemStatus: {
+            /** @description What /readyz answers 200 for */
+            ready: boolean;
+            /** @description Why not ready; null when ready */
+            ready_detail: string | null;
+            migrations: number;
+            version: string;
+            /**
+             * Format: unix-ms
+             * @description Unix time in milliseconds (UTC)
+             */
+            started_at: number;
+            uptime_ms: number;
+            requests: components["schemas"]["StatusRequests"];
+            latency_ms: components["schemas"]["StatusLatency"];
+            /** @description The caller's tenant's jobs (every tenant's for the operator); null when not ready */
+            jobs: components["schemas"]["StatusJobs"] | null;
+            realtime: components["schemas"]["StatusRealtime"];
+        };
+        StatusRequests: {
+            total: number;
+            /** @description 5xx answers */
+            errors: number;
+            /** @description What the window-based numbers cover: up to the last minute */
+            window_ms: number;
+            window_total: number;
+            window_errors: number;
+            /** @description Requests per second (window) */
+            per_second: number;
+        };
+        /** @description Request latency quantiles over the window in ms (null: no request) */
+        StatusLatency: {
+            p50: number | null;
+            p90: number | null;
+            p99: number | null;
+        };
+        StatusJobs: {
+            queued: number;
+            running: number;
+            dead: number;
+        };
+        StatusRealtime: {
+            connections: number;
+        };
         OpenApiDocument: {
             openapi: string;
             info: Record<string, never>;
@@ -1272,6 +1416,28 @@ export interface components {
         RefreshRequest: {
             /** @description omit to use the cairn_rt cookie (then X-CSRF-Token is required) */
             refresh_token?: string;
+        };
+        MyTenantList: {
+            items: components["schemas"]["MyTenant"][];
+            /** @description The cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        MyTenant: {
+            /** Format: uuid */
+            id: string;
+            slug: string;
+            name: string;
+            role: string;
+            /** @description The tenant of this session */
+            current: boolean;
+        };
+        SwitchTenant: {
+            /** @description Slug of another tenant the account is a member of */
+            tenant: string;
+            /** @description this session's; omit to use the cairn_rt cookie */
+            refresh_token?: string;
+            /** @description answer with the session cookies (browsers) */
+            cookie?: boolean;
         };
         SessionsRevoked: {
             revoked_sessions: number;
@@ -1501,6 +1667,19 @@ export interface components {
              */
             created_at?: number;
         };
+        PermissionList: {
+            items: components["schemas"]["Permission"][];
+            /** @description The cursor of the next page; null on the last */
+            next_cursor: string | null;
+        };
+        Permission: {
+            name: string;
+            description: string;
+            /** @description The module that declares it */
+            module: string;
+            /** @description Built-in roles holding it; empty: the operator's alone */
+            roles: string[];
+        };
         RoleCreate: {
             /** @description lower-case letters, digits, '_' and '-' */
             name: string;
@@ -1562,6 +1741,21 @@ export interface components {
              * @description Unix time in milliseconds (UTC)
              */
             at: number;
+        };
+        AuditVerification: {
+            /** @description Every entry's hash and link match, from the first to the last */
+            intact: boolean;
+            /** @description The tenant's entries verified (those before any break) */
+            entries: number;
+            /** @description seq of the first entry that does not match, when it is the tenant's */
+            broken_seq: number | null;
+            /** @description What does not match; null when intact */
+            reason: string | null;
+            /**
+             * Format: unix-ms
+             * @description Unix time in milliseconds (UTC)
+             */
+            checked_at: number;
         };
         ApiKeyCreated: {
             /** Format: uuid */
@@ -1925,6 +2119,8 @@ export interface components {
             pending_analysis: number;
             active_customers: number;
             interactions_per_customer: number | null;
+            /** @description With by_segment=true: per segment (null: none), largest first, at most 50 */
+            by_segment?: components["schemas"]["SegmentCounts"][];
         };
         ChannelCounts: {
             web: number;
@@ -1938,6 +2134,15 @@ export interface components {
             neutral: number;
             negative: number;
             not_analysed: number;
+        };
+        SegmentCounts: {
+            segment: string | null;
+            interactions: number;
+            analysed: number;
+            positive: number;
+            neutral: number;
+            negative: number;
+            average_compound: number | null;
         };
         InsightSettingsAnswer: {
             /** @description IANA zone of the reports */
@@ -2243,6 +2448,38 @@ export interface operations {
             };
         };
     };
+    "system.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "system.metrics": {
         parameters: {
             query?: never;
@@ -2462,6 +2699,79 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTenantList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchTenant"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
@@ -3145,6 +3455,38 @@ export interface operations {
             };
         };
     };
+    "permissions.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PermissionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "roles.delete": {
         parameters: {
             query?: never;
@@ -3403,6 +3745,38 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Any other error (RFC 9457 problem) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "audit.verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             /** @description Any other error (RFC 9457 problem) */
             default: {
@@ -4312,6 +4686,7 @@ export interface operations {
                 group_by?: "hour" | "day" | "week" | "month";
                 channels?: string;
                 timezone?: string;
+                customer_id?: string;
             };
             header?: never;
             path?: never;
@@ -4350,6 +4725,7 @@ export interface operations {
                 from?: number | string;
                 to?: number | string;
                 segments?: string;
+                by_segment?: boolean;
             };
             header?: never;
             path?: never;

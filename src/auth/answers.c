@@ -182,6 +182,28 @@ static const cn_field_t role_fields[] = {
 const cn_schema_t auth_role_answer = {"Role", role_fields};
 static const cn_field_t role_list_fields[] = {CN_PAGE_FIELDS(&auth_role_answer), {0}};
 const cn_schema_t auth_role_list_answer = {"RoleList", role_list_fields};
+static const cn_field_t permission_fields[] = {
+    CN_R_TEXT("name"),
+    CN_R_TEXT("description"),
+    {"module", CN_T_STRING, .required = 1, .description = "The module that declares it"},
+    {"roles", CN_T_ARRAY, .required = 1, .items = &(const cn_field_t){"item", CN_T_STRING},
+     .description = "Built-in roles holding it; empty: the operator's alone"},
+    {0},
+};
+static const cn_schema_t permission_schema = {"Permission", permission_fields};
+static const cn_field_t permission_list_fields[] = {CN_PAGE_FIELDS(&permission_schema), {0}};
+const cn_schema_t auth_permission_list_answer = {"PermissionList", permission_list_fields};
+static const cn_field_t my_tenant_fields[] = {
+    CN_R_UUID("id"),
+    CN_R_TEXT("slug"),
+    CN_R_TEXT("name"),
+    CN_R_TEXT("role"),
+    {"current", CN_T_BOOLEAN, .required = 1, .description = "The tenant of this session"},
+    {0},
+};
+static const cn_schema_t my_tenant_schema = {"MyTenant", my_tenant_fields};
+static const cn_field_t my_tenant_list_fields[] = {CN_PAGE_FIELDS(&my_tenant_schema), {0}};
+const cn_schema_t auth_my_tenants_answer = {"MyTenantList", my_tenant_list_fields};
 static const cn_field_t role_param_fields[] = {
     {"name", CN_T_STRING, .required = 1, .min_len = 1, .description = "A custom role's name"},
     {0},
@@ -220,6 +242,20 @@ static const cn_field_t audit_fields[] = {
 static const cn_schema_t audit_schema = {"AuditEntry", audit_fields};
 static const cn_field_t audit_list_fields[] = {CN_PAGE_FIELDS(&audit_schema), {0}};
 const cn_schema_t auth_audit_list_answer = {"AuditList", audit_list_fields};
+
+static const cn_field_t audit_verify_fields[] = {
+    {"intact", CN_T_BOOLEAN, .required = 1,
+     .description = "Every entry's hash and link match, from the first to the last"},
+    {"entries", CN_T_INTEGER, .required = 1,
+     .description = "The tenant's entries verified (those before any break)"},
+    {"broken_seq", CN_T_INTEGER, .required = 1, .nullable = 1,
+     .description = "seq of the first entry that does not match, when it is the tenant's"},
+    {"reason", CN_T_STRING, .required = 1, .nullable = 1,
+     .description = "What does not match; null when intact"},
+    CN_R_TIME("checked_at"),
+    {0},
+};
+const cn_schema_t auth_audit_verify_answer = {"AuditVerification", audit_verify_fields};
 
 #define API_KEY_FIELDS                                                                             \
     CN_R_UUID("id"), CN_R_TEXT("name"),                                                            \

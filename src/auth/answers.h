@@ -25,10 +25,13 @@ extern const cn_schema_t auth_tenant_answer;
 extern const cn_schema_t auth_tenant_list_answer;
 extern const cn_schema_t auth_role_answer;
 extern const cn_schema_t auth_role_list_answer;
+extern const cn_schema_t auth_permission_list_answer;
+extern const cn_schema_t auth_my_tenants_answer;
 extern const cn_schema_t auth_member_list_answer;
 extern const cn_schema_t auth_member_role_answer;
 extern const cn_schema_t auth_unlock_answer;
 extern const cn_schema_t auth_audit_list_answer;
+extern const cn_schema_t auth_audit_verify_answer;
 extern const cn_schema_t auth_api_key_created_answer;
 extern const cn_schema_t auth_api_key_list_answer;
 /** The path parameter of /roles/{name}. */

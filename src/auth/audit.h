@@ -46,6 +46,22 @@ extern const cn_store_hook_t auth_audit_hook;
  */
 int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err);
 
+typedef struct st_auth_audit_check_t {
+    int64_t entries;        /* entries whose hash and link match, before any break */
+    int64_t tenant_entries; /* of those, the ones of the tenant asked about */
+    int64_t broken_seq;     /* the first entry that does not match; 0 when intact */
+    int broken_in_tenant;   /* that entry is one of the tenant's */
+} auth_audit_check_t;
+
+/**
+ * auth_audit_verify, also counting the entries of tenant (may be NULL) and saying whether
+ * the break, if any, is at one of them. Same returns; *out is set either way.
+ */
+int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out, cn_err_t *err);
+
+/** GET /api/v1/audit/verify (permission audit.manage): the chain's state, on a worker. */
+int auth_get_audit_verify(cn_req_t *r);
+
 /**
  * GDPR erasure: blanks the personal fields (actor, object, ip) of every entry about the
  * user. The entries' commitments stay, so the chain still verifies.

@@ -94,6 +94,7 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER"},
     {16, "registration_password_at_confirm", auth_register_mail_at_sql},
     {17, "login_failures_known_clients", auth_lockout_known_sql},
+    {18, "mfa_challenge_session_end", auth_mfa_ends_sql},
     {0},
 };
 
@@ -255,6 +256,17 @@ static const cn_field_t password_fields[] = {
 
 static const cn_schema_t password_schema = {"PasswordChange", password_fields};
 
+static const cn_field_t switch_fields[] = {
+    {"tenant", CN_T_STRING, .required = 1, .min_len = 1, .max_len = 64,
+     .description = "Slug of another tenant the account is a member of"},
+    {"refresh_token", CN_T_STRING, .min_len = 1, .max_len = AUTH_REFRESH_MAX,
+     .description = "this session's; omit to use the cairn_rt cookie"},
+    {"cookie", CN_T_BOOLEAN, .description = "answer with the session cookies (browsers)"},
+    {0},
+};
+
+const cn_schema_t auth_switch_schema = {"SwitchTenant", switch_fields};
+
 static const cn_route_t routes[] = {
     {CN_POST, "/api/v1/auth/login", auth_post_login, .body = &login_schema,
      .summary = "Sign in: tokens for a tenant, e-mail and password", .rate_auth = 1,
@@ -278,6 +290,14 @@ static const cn_route_t routes[] = {
                 " body, the cairn_rt cookie's",
      .rate_auth = 1, .response = &auth_tokens_answer, .errors = CN_ANS_401 | CN_ANS_403,
      .operation = "auth.refresh"},
+    {CN_GET, "/api/v1/auth/tenants", auth_list_my_tenants, "self.read",
+     .summary = "The tenants the signed-in account is a member of, with its role in each",
+     .response = &auth_my_tenants_answer, .errors = CN_ANS_404, .operation = "auth.tenants"},
+    {CN_POST, "/api/v1/auth/switch", auth_post_switch, "self.sessions", .body = &auth_switch_schema,
+     .summary = "Move this session to another tenant of the account (spends its refresh token;"
+                " tokens, cookies, or the MFA challenge as at sign-in)",
+     .rate_auth = 1, .response = &auth_login_answer, .errors = CN_ANS_401 | CN_ANS_404,
+     .operation = "auth.switch"},
     {CN_POST, "/api/v1/auth/logout", auth_post_logout, "self.sessions",
      .summary = "Sign out this session, effective immediately", .success_status = 204,
      .operation = "auth.logout"},
@@ -334,6 +354,9 @@ static const cn_route_t routes[] = {
     {CN_GET, "/api/v1/roles", auth_list_roles, "users.read",
      .summary = "Built-in and custom roles of the tenant", .response = &auth_role_list_answer,
      .operation = "roles.list"},
+    {CN_GET, "/api/v1/permissions", auth_list_permissions, "users.read",
+     .summary = "Every permission, its description and the built-in roles holding it",
+     .response = &auth_permission_list_answer, .operation = "permissions.list"},
     {CN_POST, "/api/v1/roles", auth_post_role, "roles.manage", .body = &auth_role_schema,
      .summary = "Create a custom role (only permissions the caller holds)", .success_status = 201,
      .response = &auth_role_answer, .errors = CN_ANS_409, .operation = "roles.create"},
@@ -360,6 +383,9 @@ static const cn_route_t routes[] = {
     {CN_GET, "/api/v1/audit", auth_list_audit, "audit.manage", .query = &auth_audit_query,
      .summary = "The tenant's audit log, newest first (filters: actor, action, since, until)",
      .response = &auth_audit_list_answer, .operation = "audit.list"},
+    {CN_GET, "/api/v1/audit/verify", auth_get_audit_verify, "audit.manage",
+     .summary = "Verify the audit log's hash chain (as `cairn audit verify` does)",
+     .response = &auth_audit_verify_answer, .operation = "audit.verify"},
     {CN_POST, "/api/v1/api-keys", auth_post_api_key, "api_keys.manage",
      .body = &auth_api_key_schema, .summary = "Create an API key (the key is shown only here)",
      .success_status = 201, .response = &auth_api_key_created_answer,
@@ -458,7 +484,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);
         cn_set_after_write_hook(auth_audit_request);
-        cn_set_session_revoked_hook(auth_session_revoked);
+        cn_set_session_revoked_hook(auth_session_gone);
         cn_store_add_hook(&auth_audit_hook);
     }
     return rc;

@@ -6,6 +6,7 @@
  * subdomain, say) fits no session but the one it was made for.
  */
 #include "auth/cookies.h"
+#include "auth/settings.h"
 #include "auth/tokens.h"
 #include "auth/vault.h"
 #include "lib/formats.h"
@@ -66,7 +67,7 @@ int auth_cookies_set(cn_req_t *r, const char *access, const char *refresh, const
     char csrf[48];
     if (auth_csrf_token(sid, csrf) != 0)
         return -1;
-    set_cookie(r, AUTH_COOKIE_ACCESS, access, "/", AUTH_ACCESS_TTL_S, 1);
+    set_cookie(r, AUTH_COOKIE_ACCESS, access, "/", auth_access_ttl_s(), 1);
     set_cookie(r, AUTH_COOKIE_REFRESH, refresh, "/api/v1/auth", AUTH_REFRESH_TTL_S, 1);
     set_cookie(r, AUTH_COOKIE_CSRF, csrf, "/", AUTH_REFRESH_TTL_S, 0);
     return 0;

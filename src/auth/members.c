@@ -134,6 +134,23 @@ int auth_list_roles(cn_req_t *r)
     return cn_reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
 }
 
+int auth_list_permissions(cn_req_t *r)
+{
+    json_t *items = json_array();
+    for (const cn_app_t *const *m = cn_system_modules(); m && *m; m++)
+        for (const cn_permission_t *p = (*m)->permissions; p && p->name; p++) {
+            json_t *roles = json_array();
+            for (unsigned i = 0; cn_role_names[i]; i++)
+                if (p->roles & (1u << i))
+                    json_array_append_new(roles, json_string(cn_role_names[i]));
+            json_array_append_new(items,
+                                  json_pack("{s:s, s:s, s:s, s:o}", "name", p->name, "description",
+                                            p->description ? p->description : "", "module",
+                                            (*m)->name, "roles", roles));
+        }
+    return cn_reply_json(r, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+}
+
 int auth_post_role(cn_req_t *r)
 {
     const char *name = json_string_value(json_object_get(r->body, "name"));

@@ -19,6 +19,10 @@ int auth_caller_holds(cn_req_t *r, const char *permission);
 int auth_role_exists(cn_store_t *s, const char *tenant, const char *role);
 
 int auth_list_roles(cn_req_t *r);
+
+/** GET /api/v1/permissions: every permission of the running modules, with its description
+ *  and the built-in roles holding it (what a role editor offers). */
+int auth_list_permissions(cn_req_t *r);
 int auth_post_role(cn_req_t *r);
 int auth_delete_role(cn_req_t *r);
 extern const cn_schema_t auth_role_schema;

@@ -19,4 +19,16 @@ void auth_refresh_make(const char *sid, int64_t gen, char token[AUTH_REFRESH_MAX
 /** POST /api/v1/auth/refresh: rotates the token (from the body or the cairn_rt cookie). */
 int auth_post_refresh(cn_req_t *r);
 
+/** GET /api/v1/auth/tenants: the tenants the signed-in account is a member of. */
+int auth_list_my_tenants(cn_req_t *r);
+
+/**
+ * POST /api/v1/auth/switch {tenant, refresh_token?, cookie?}: moves the caller's session to
+ * another tenant of the account, spending its refresh token (the body's or the cairn_rt
+ * cookie's) as a refresh does; answers tokens, or the MFA challenge when the target's
+ * policy asks for a second factor the session has not given (the session then ends).
+ */
+int auth_post_switch(cn_req_t *r);
+extern const cn_schema_t auth_switch_schema;
+
 #endif

@@ -125,6 +125,13 @@ int auth_session_revoked(const char *sid)
     return lookup(sid, &got) && got.revoked;
 }
 
+int auth_session_gone(const char *sid, const char *tid)
+{
+    slot_t got;
+    return lookup(sid, &got) &&
+           (got.revoked || (tid != NULL && got.s.tid[0] && strcmp(got.s.tid, tid) != 0));
+}
+
 /* One indexed read: the session row (primary key) and its membership (primary key). */
 static int read_session(cn_store_t *s, const char *sid, slot_t *out)
 {

@@ -44,6 +44,9 @@ extern const char auth_why_session_unchecked[];
 void auth_revoke_session(const char *sid);
 /** 1 when the session was revoked (the realtime hub asks this every tick). */
 int auth_session_revoked(const char *sid);
+/** auth_session_revoked, or (tid not NULL) the live session is now another tenant's: the
+ *  kernel's session hook (a session moves with POST /api/v1/auth/switch). */
+int auth_session_gone(const char *sid, const char *tid);
 /**
  * Runs sql, a statement answering session ids in its first column (a SELECT, or an
  * UPDATE ... RETURNING id), and marks each of them revoked. *count (may be NULL) gets how

@@ -4,6 +4,7 @@
  * files and environments keep working unchanged.
  */
 #include "auth/settings.h"
+#include "auth/tokens.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -55,9 +56,20 @@ const cn_setting_t auth_settings_table[] = {
      86400, .slot = &auth_settings.register_mail_interval_s,
      .help = "least time between two registration mails to an address (a request within it is"
              " mailed when it ends)"},
+    {"auth.access_ttl_s", "CAIRN_ACCESS_TTL_S", NULL, CN_SET_INT, "900", 1, AUTH_ACCESS_TTL_S,
+     .slot = &auth_settings.access_ttl_s,
+     .help = "lifetime of an access token and of its cookie, at most 900 (15 minutes); the"
+             " refresh token renews it. Shorter: a copied token is good for less time, clients"
+             " refresh more often (tests of expiry set a few seconds)"},
     {NULL},
 };
 /* clang-format on */
+
+int auth_access_ttl_s(void)
+{
+    int s = auth_settings.access_ttl_s;
+    return s > 0 && s < AUTH_ACCESS_TTL_S ? s : AUTH_ACCESS_TTL_S;
+}
 
 void auth_secrets_key_path(const cn_config_t *cfg, char *out, size_t cap)
 {

@@ -23,12 +23,16 @@ typedef struct {
     char *register_url;           /* page that takes ?token= in registration mails */
     int register_ttl_s;           /* lifetime of a registration-confirmation token */
     int register_mail_interval_s; /* least time between two registration mails to one address */
+    int access_ttl_s;             /* lifetime of an access token; 0 (not loaded): the longest */
 } auth_settings_t;
 
 extern auth_settings_t auth_settings;
 
 /** The rows of auth_module.settings (ends with key NULL). */
 extern const cn_setting_t auth_settings_table[];
+
+/** The access-token lifetime in effect, seconds: auth.access_ttl_s, at most AUTH_ACCESS_TTL_S. */
+int auth_access_ttl_s(void);
 
 /** The vault's key file in effect: auth.secrets_key_file, or DATA/secrets.key. */
 void auth_secrets_key_path(const cn_config_t *cfg, char *out, size_t cap);

@@ -16,6 +16,8 @@
 #include "auth/sessions.h"
 #include "store/store.h"
 
+/* The longest access-token lifetime (auth.access_ttl_s may shorten it): the revocation list
+ * and the signing keys' grace are sized for it, so a shorter lifetime needs no other change. */
 #define AUTH_ACCESS_TTL_S 900               /* 15 minutes */
 #define AUTH_REFRESH_TTL_S (30 * 24 * 3600) /* 30 days */
 #define AUTH_ISSUER "cairn"

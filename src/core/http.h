@@ -134,11 +134,12 @@ void cn_set_after_write_hook(cn_after_write_fn fn);
 
 /**
  * Tells whether a session (cn_principal_t.session_id) has been signed out since it
- * authenticated: long-lived connections (the realtime hub) ask it periodically.
+ * authenticated, or (tenant_id not NULL) has moved out of that tenant: long-lived
+ * connections (the realtime hub) ask it periodically.
  */
-typedef int (*cn_session_revoked_fn)(const char *session_id);
+typedef int (*cn_session_revoked_fn)(const char *session_id, const char *tenant_id);
 void cn_set_session_revoked_hook(cn_session_revoked_fn fn);
-int cn_session_revoked(const char *session_id);
+int cn_session_revoked(const char *session_id, const char *tenant_id);
 
 /** Sets the bootstrap token accepted by the default authentication hook. */
 void cn_auth_bootstrap_init(const char *token, const char *tenant_id);

@@ -7,6 +7,7 @@
 #include "core/cache.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,13 @@ static inline uint64_t peek(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* The last summary: a sample sums every slot's counters (a few hundred thousand loads), so a
+ * page polled by many browsers shares one per second instead of paying it per request. */
+static struct {
+    cn_metrics_summary_t s;
+    int64_t ms; /* 0: none yet */
+} last_summary;
+
 void cn_metrics_init(const cn_router_t *router, int n_threads)
 {
     cn_metrics_free();
@@ -74,6 +82,7 @@ void cn_metrics_free(void)
         free(metrics_state.slots[i].routes);
     free(metrics_state.slots);
     memset(&metrics_state, 0, sizeof(metrics_state));
+    last_summary.ms = 0;
 }
 
 void cn_metrics_bind_thread(int index)
@@ -282,6 +291,116 @@ void cn_metrics_render_plain(cn_buf_t *out, const cn_metric_def_t *defs, const u
     for (size_t i = 0; i < n; i++)
         cn_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", defs[i].name, defs[i].help,
                        defs[i].name, defs[i].type, defs[i].name, (unsigned long long)values[i]);
+}
+
+/* ---- the JSON summary ---- */
+
+#define SAMPLES 64
+#define SAMPLE_EVERY_MS 1000
+#define WINDOW_MS 60000
+
+/* Totals taken when a summary was asked for: a rate and latency "lately" are the
+ * difference between now and the oldest sample of the window, so the request path pays
+ * nothing for them. Samples are at least a second apart, so the ring spans the window. */
+typedef struct {
+    int64_t ms;
+    uint64_t requests, errors;
+    cn_hist_t latency;
+} sample_t;
+
+static struct {
+    pthread_mutex_t mu;
+    sample_t ring[SAMPLES];
+    size_t n, next;
+} samples = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void take_sample(sample_t *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->ms = cn_now_ms();
+    for (size_t r = 0; r < metrics_state.n_routes + CN_METHOD_MAX; r++)
+        for (size_t i = 0; i < metrics_state.n_slots; i++) {
+            const route_stats_t *rs = &metrics_state.slots[i].routes[r];
+            for (size_t st = 0; st < STATUS_N; st++) {
+                uint64_t n = peek(&rs->status[st]);
+                x->requests += n;
+                x->errors += st + STATUS_MIN >= 500 ? n : 0;
+            }
+            cn_hist_merge(&x->latency, &rs->latency);
+        }
+}
+
+/* The q-quantile in seconds, interpolated inside its bucket as Prometheus'
+ * histogram_quantile does; the largest finite bound when it falls in +Inf; -1 if empty. */
+static double quantile(const cn_hist_t *h, double q)
+{
+    const cn_hist_bounds_t *b = &latency_bounds;
+    uint64_t total = 0;
+    for (size_t i = 0; i <= b->n; i++)
+        total += h->bucket[i];
+    if (total == 0)
+        return -1;
+    double rank = q * (double)total, cum = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        double next = cum + (double)h->bucket[i];
+        if (next >= rank && h->bucket[i] > 0) {
+            double lo = i ? b->le[i - 1] : 0;
+            return lo + (b->le[i] - lo) * (rank - cum) / (double)h->bucket[i];
+        }
+        cum = next;
+    }
+    return b->le[b->n - 1];
+}
+
+static void summarize(cn_metrics_summary_t *out);
+
+void cn_metrics_summary(cn_metrics_summary_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (metrics_state.slots == NULL)
+        return;
+    pthread_mutex_lock(&samples.mu);
+    int64_t now = cn_now_ms();
+    if (last_summary.ms == 0 || now - last_summary.ms >= SAMPLE_EVERY_MS) {
+        summarize(&last_summary.s);
+        last_summary.ms = now;
+    }
+    *out = last_summary.s;
+    pthread_mutex_unlock(&samples.mu);
+}
+
+/* Called with samples.mu held. */
+static void summarize(cn_metrics_summary_t *out)
+{
+    sample_t now, base = {.ms = metrics_state.start_ms};
+    take_sample(&now);
+    for (size_t k = 0; k < samples.n; k++) { /* oldest first */
+        const sample_t *x = &samples.ring[(samples.next + SAMPLES - samples.n + k) % SAMPLES];
+        if (now.ms - x->ms <= WINDOW_MS && now.ms - x->ms >= SAMPLE_EVERY_MS) {
+            base = *x;
+            break;
+        }
+    }
+    const sample_t *last = samples.n ? &samples.ring[(samples.next + SAMPLES - 1) % SAMPLES] : NULL;
+    if (last == NULL || now.ms - last->ms >= SAMPLE_EVERY_MS) {
+        samples.ring[samples.next] = now;
+        samples.next = (samples.next + 1) % SAMPLES;
+        samples.n += samples.n < SAMPLES;
+    }
+    cn_hist_t lately = now.latency;
+    for (size_t i = 0; i < CN_HIST_MAX_BUCKETS; i++)
+        lately.bucket[i] -= base.latency.bucket[i];
+    out->started_ms = metrics_state.start_ms;
+    out->uptime_ms = now.ms - metrics_state.start_ms;
+    out->requests = now.requests;
+    out->errors = now.errors;
+    out->window_ms = now.ms - base.ms;
+    out->window_requests = now.requests - base.requests;
+    out->window_errors = now.errors - base.errors;
+    out->rate = out->window_ms > 0 ? (double)out->window_requests * 1000.0 / out->window_ms : 0;
+    out->p50 = quantile(&lately, 0.5);
+    out->p90 = quantile(&lately, 0.9);
+    out->p99 = quantile(&lately, 0.99);
 }
 
 void cn_metrics_render(cn_buf_t *out)

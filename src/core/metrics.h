@@ -70,6 +70,19 @@ void cn_hist_merge(cn_hist_t *sum, const cn_hist_t *h);
 void cn_hist_render(cn_buf_t *out, const char *name, const char *labels, const cn_hist_bounds_t *b,
                     const cn_hist_t *h);
 
+/** Key numbers for a JSON status page, over every route (unmatched requests included). */
+typedef struct st_cn_metrics_summary_t {
+    int64_t started_ms, uptime_ms;
+    uint64_t requests, errors; /* since start; errors: 5xx answers */
+    /* the window: since the oldest summary asked for in the last minute (at least a second
+     * ago), or since start */
+    int64_t window_ms;
+    uint64_t window_requests, window_errors;
+    double rate;          /* requests per second over the window */
+    double p50, p90, p99; /* latency quantiles over the window, seconds; -1 without requests */
+} cn_metrics_summary_t;
+/** Fills out from the counters the scrape reads (no cost on the request path). */
+void cn_metrics_summary(cn_metrics_summary_t *out);
 /** Renders the whole exposition (text format 0.0.4). */
 void cn_metrics_render(cn_buf_t *out);
 

@@ -620,12 +620,13 @@ static void on_deliveries(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
 
 /* ---- heartbeat and time limits ---- */
 
-/* a session, or an API key (subject "key:<id>"), revoked since the connection opened */
+/* a session, or an API key (subject "key:<id>"), revoked since the connection opened; or a
+ * session that moved to another tenant */
 static int credential_revoked(const who_t *p)
 {
     if (p->session_id[0])
-        return cn_session_revoked(p->session_id);
-    return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4);
+        return cn_session_revoked(p->session_id, p->tenant_id);
+    return strncmp(p->subject, "key:", 4) == 0 && cn_session_revoked(p->subject + 4, NULL);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -788,6 +789,11 @@ void cn_realtime_free(void)
 }
 
 /* ---- metrics ---- */
+
+long cn_realtime_connections(void)
+{
+    return atomic_load(&cn__rt_stats.connections);
+}
 
 static void collect(cn_buf_t *out, void *data)
 {

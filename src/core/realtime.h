@@ -27,6 +27,9 @@ void cn_realtime_loop_stop(void);
 void cn_realtime_loop_free(void);
 void cn_realtime_free(void);
 
+/** Open WebSocket and SSE connections of the process. */
+long cn_realtime_connections(void);
+
 /** Open connections of a user in a tenant (presence). */
 int cn_realtime_presence(const char *tenant_id, const char *subject);
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/permissions.h"
+#include "core/realtime.h"
 #include "core/store_open.h"
 
 #include <stdlib.h>
@@ -29,19 +30,97 @@ static int get_healthz(cn_req_t *r)
     return cn_reply_raw(r, 200, "application/json", body, sizeof(body) - 1);
 }
 
-static int get_readyz(cn_req_t *r)
+/* 0 when the store answers and no migration is pending; else CN_EBUSY with why set. */
+static int readiness(cn_store_t *s, int *applied, char *why, size_t cap)
 {
     cn_migrate_status_t st;
     cn_err_t err = {0};
-    if (cn_store_ping(r->store, &err) != 0)
-        return cn_fail(r, CN_EBUSY, "the store does not answer");
-    int rc = cn_migrate_status(r->store, system_state.sets, system_state.n_sets, &st, &err);
+    *applied = 0;
+    if (cn_store_ping(s, &err) != 0) {
+        snprintf(why, cap, "the store does not answer");
+        return CN_EBUSY;
+    }
+    int rc = cn_migrate_status(s, system_state.sets, system_state.n_sets, &st, &err);
+    if (rc != 0) {
+        snprintf(why, cap, "%s", rc == CN_ETOONEW ? err.msg : "cannot read migrations");
+        return CN_EBUSY;
+    }
+    *applied = st.applied;
+    if (st.pending) {
+        snprintf(why, cap, "%d migrations are pending: run cairn migrate", st.pending);
+        return CN_EBUSY;
+    }
+    return 0;
+}
+
+static int get_readyz(cn_req_t *r)
+{
+    char why[sizeof(((cn_err_t *)0)->msg) + 64];
+    int applied;
+    if (readiness(r->store, &applied, why, sizeof(why)) != 0)
+        return cn_fail(r, CN_EBUSY, "%s", why);
+    return cn_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "migrations", applied));
+}
+
+/* Jobs waiting, running and dead: the caller's tenant's (a tenant learns nothing of the
+ * others' queues), every tenant's for the operator, who runs the process. */
+static int job_depth(cn_req_t *r, int64_t depth[3])
+{
+    static const char *const states[] = {"queued", "running", "dead"};
+    cn_stmt_t *st;
+    cn_val_t args[] = {r->principal.is_operator ? CN_VNULL : CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_query(r->store,
+                            "SELECT state, count(*) FROM jobs"
+                            " WHERE state IN ('queued', 'running', 'dead')"
+                            " AND ($1 IS NULL OR tenant_id = $1) GROUP BY state",
+                            args, 1, &st, &r->err);
     if (rc != 0)
-        return cn_fail(r, CN_EBUSY, "%s", rc == CN_ETOONEW ? err.msg : "cannot read migrations");
-    if (st.pending)
-        return cn_fail(r, CN_EBUSY, "%d migrations are pending: run cairn migrate", st.pending);
-    return cn_reply_json(r, 200,
-                         json_pack("{s:s, s:i}", "status", "ready", "migrations", st.applied));
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
+        for (int i = 0; i < 3; i++)
+            if (strcmp(cn_stmt_text(st, 0, NULL), states[i]) == 0)
+                depth[i] = cn_stmt_int(st, 1);
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+static json_t *seconds_to_ms(double s)
+{
+    return s < 0 ? json_null() : json_real(s * 1000.0);
+}
+
+/* The console's health page: what /readyz and /metrics say, as one JSON object. The
+ * request and latency numbers are the process's (as /metrics shows them, recomputed at
+ * most once a second); the job counts are the caller's tenant's, null when not ready. */
+static int get_status(cn_req_t *r)
+{
+    char why[sizeof(((cn_err_t *)0)->msg) + 64];
+    int applied;
+    int ready = readiness(r->store, &applied, why, sizeof(why)) == 0;
+    int64_t depth[3] = {0, 0, 0};
+    int rc = ready ? job_depth(r, depth) : 0;
+    if (rc != 0)
+        return rc;
+    cn_metrics_summary_t m;
+    cn_metrics_summary(&m);
+    json_t *body = json_pack(
+        "{s:b, s:o, s:i, s:s, s:I, s:I,"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:f},"
+        " s:{s:o, s:o, s:o},"
+        " s:o, s:{s:I}}",
+        "ready", ready, "ready_detail", ready ? json_null() : json_string(why), "migrations",
+        applied, "version", CAIRN_VERSION, "started_at", (json_int_t)m.started_ms, "uptime_ms",
+        (json_int_t)m.uptime_ms, "requests", "total", (json_int_t)m.requests, "errors",
+        (json_int_t)m.errors, "window_ms", (json_int_t)m.window_ms, "window_total",
+        (json_int_t)m.window_requests, "window_errors", (json_int_t)m.window_errors, "per_second",
+        m.rate, "latency_ms", "p50", seconds_to_ms(m.p50), "p90", seconds_to_ms(m.p90), "p99",
+        seconds_to_ms(m.p99), "jobs",
+        ready ? json_pack("{s:I, s:I, s:I}", "queued", (json_int_t)depth[0], "running",
+                          (json_int_t)depth[1], "dead", (json_int_t)depth[2])
+              : json_null(),
+        "realtime", "connections", (json_int_t)cn_realtime_connections());
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    return cn_reply_json(r, 200, body);
 }
 
 static _Thread_local cn_buf_t metrics_buf;
@@ -100,6 +179,49 @@ static const cn_field_t openapi_fields[] = {
 };
 static const cn_schema_t openapi_schema = {"OpenApiDocument", openapi_fields, .allow_unknown = 1};
 
+static const cn_field_t status_request_fields[] = {
+    CN_R_INT("total"),
+    {"errors", CN_T_INTEGER, .required = 1, .description = "5xx answers"},
+    {"window_ms", CN_T_INTEGER, .required = 1,
+     .description = "What the window-based numbers cover: up to the last minute"},
+    CN_R_INT("window_total"),
+    CN_R_INT("window_errors"),
+    {"per_second", CN_T_NUMBER, .required = 1, .description = "Requests per second (window)"},
+    {0},
+};
+static const cn_schema_t status_request_schema = {"StatusRequests", status_request_fields};
+static const cn_field_t status_latency_fields[] = {
+    CN_R_NUMBER_OR_NULL("p50"),
+    CN_R_NUMBER_OR_NULL("p90"),
+    CN_R_NUMBER_OR_NULL("p99"),
+    {0},
+};
+static const cn_schema_t status_latency_schema = {
+    "StatusLatency", status_latency_fields,
+    .description = "Request latency quantiles over the window in ms (null: no request)"};
+static const cn_field_t status_jobs_fields[] = {
+    CN_R_INT("queued"), CN_R_INT("running"), CN_R_INT("dead"), {0}};
+static const cn_schema_t status_jobs_schema = {"StatusJobs", status_jobs_fields};
+static const cn_field_t status_rt_fields[] = {CN_R_INT("connections"), {0}};
+static const cn_schema_t status_rt_schema = {"StatusRealtime", status_rt_fields};
+static const cn_field_t status_fields[] = {
+    {"ready", CN_T_BOOLEAN, .required = 1, .description = "What /readyz answers 200 for"},
+    {"ready_detail", CN_T_STRING, .required = 1, .nullable = 1,
+     .description = "Why not ready; null when ready"},
+    CN_R_INT("migrations"),
+    CN_R_TEXT("version"),
+    CN_R_TIME("started_at"),
+    CN_R_INT("uptime_ms"),
+    CN_R_OBJECT("requests", &status_request_schema),
+    CN_R_OBJECT("latency_ms", &status_latency_schema),
+    {"jobs", CN_T_OBJECT, .required = 1, .nullable = 1, .object = &status_jobs_schema,
+     .description = "The caller's tenant's jobs (every tenant's for the operator); null when "
+                    "not ready"},
+    CN_R_OBJECT("realtime", &status_rt_schema),
+    {0},
+};
+static const cn_schema_t status_schema = {"SystemStatus", status_fields};
+
 static const cn_route_t system_routes[] = {
     {CN_GET, "/", get_home, .summary = "A landing page for browsers (HTML)",
      .response_type = "text/html", .operation = "system.home"},
@@ -114,6 +236,9 @@ static const cn_route_t system_routes[] = {
      .response = &health_schema, .operation = "system.health"},
     {CN_GET, "/readyz", get_readyz, .summary = "Readiness: store reachable, migrations current",
      .response = &ready_schema, .errors = CN_ANS_503, .operation = "system.ready"},
+    {CN_GET, "/api/v1/system/status", get_status, "system.status",
+     .summary = "Readiness, version, uptime, request rate, latency, job queue, realtime",
+     .response = &status_schema, .operation = "system.status"},
     {CN_GET, "/metrics", get_metrics, .summary = "Prometheus metrics",
      .response_type = "text/plain", .operation = "system.metrics"},
     {CN_GET, "/api/openapi.json", get_openapi, .summary = "This OpenAPI 3.1 document",
@@ -121,10 +246,17 @@ static const cn_route_t system_routes[] = {
     {0},
 };
 
+static const cn_permission_t system_permissions[] = {
+    {"system.status", "See the server's readiness and key metrics (the process's, as /metrics)",
+     CN_ROLES_ADMINS},
+    {0},
+};
+
 const cn_app_t cn_system_app = {
     .name = "system",
     .description = "Health, readiness, metrics and API description",
     .routes = system_routes,
+    .permissions = system_permissions,
 };
 
 static const cn_permission_t *permission_declared(const cn_app_t *m, const char *perm)

@@ -109,8 +109,9 @@ describe('console: the page', () => {
     assert.equal(other.status, 200);
   });
 
-  test('a deep link (a client-side route) gets the page, no-cache', async () => {
-    for (const p of ['/console/insights/customers/123', '/console/admin/keys/', '/console/a%20b']) {
+  test('a deep link (a client-side route, any query string) gets the page, no-cache', async () => {
+    for (const p of ['/console/insights/customers/123', '/console/admin/keys/', '/console/a%20b',
+      '/console/insights?range=30d&channels=email,chat', '/console/?x=1&x=2&y', '/console?a=%ZZ']) {
       const r = await fetchRaw(p);
       assert.equal(r.status, 200, `${p}: ${r.text}`);
       assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');

@@ -156,3 +156,32 @@ test('cookie registration answers without tokens in the body', async () => {
   assert.ok(plain.json.access_token && plain.json.refresh_token);
   assert.equal(plain.headers['set-cookie'], undefined);
 });
+
+test('auth.access_ttl_s shortens the access token and its cookie; the refresh token renews it', async () => {
+  const data = tempDir('cairn-e2e-ttl-');
+  assert.equal((await runCli(['tenant', 'create', '--slug', 'tt', '--name', 'TT', '--data', data])).code, 0);
+  const r = await runCliWithInput(['user', 'create', '--tenant', 'tt', '--email', 'kim@tt.example',
+    '--role', 'member', '--password-stdin', '--data', data], `${PW}\n`);
+  assert.equal(r.code, 0, r.stderr);
+  const short = await startServer({ dataDir: data, env: { CAIRN_ACCESS_TTL_S: '2' } });
+  const body = { tenant: 'tt', email: 'kim@tt.example', password: PW };
+  const tokens = await request(`${short.url}/api/v1/auth/login`, { method: 'POST', body });
+  assert.equal(tokens.status, 200, tokens.text);
+  assert.equal(tokens.json.expires_in, 2);
+  const claims = JSON.parse(Buffer.from(tokens.json.access_token.split('.')[1], 'base64url'));
+  assert.equal(claims.exp - claims.iat, 2);
+  const browser = await request(`${short.url}/api/v1/auth/login`, { method: 'POST', body: { ...body, cookie: true } });
+  assert.ok(cookiesOf(browser).cairn_at.attrs.includes('Max-Age=2'), 'the cookie lives as long as the token');
+
+  const auth = { authorization: `Bearer ${tokens.json.access_token}` };
+  assert.equal((await request(`${short.url}/api/v1/users/me`, { headers: auth })).status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 3100));
+  assert.equal(assertProblem(await request(`${short.url}/api/v1/users/me`, { headers: auth }), 401).type,
+    'urn:cairn:problem:token-expired');
+  const renewed = await request(`${short.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: tokens.json.refresh_token } });
+  assert.equal(renewed.status, 200, renewed.text);
+  assert.equal(renewed.json.expires_in, 2);
+  assert.equal((await request(`${short.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${renewed.json.access_token}` } })).status, 200);
+  // out of range: the server refuses to start
+  await assert.rejects(startServer({ dataDir: tempDir('cairn-e2e-ttl-bad-'), env: { CAIRN_ACCESS_TTL_S: '901' } }));
+});

@@ -3,8 +3,8 @@
 // from problem+json answers, cursor pagination, API keys, and the realtime client
 // (ordered delivery, resume after a dropped connection, resync_required, 4401 refresh).
 //
-// The access-token lifetime is fixed (15 min, no configuration key), so an expired token
-// is made by hand: the session's own claims with an `exp` in the past, signed with the
+// These tests share servers with the default access-token lifetime (15 min; auth.access_ttl_s
+// shortens it, see cookies.test.mjs), so an expired token is made by hand: the session's own claims with an `exp` in the past, signed with the
 // server's key read from the database (as tests/e2e/auth.test.mjs does).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';

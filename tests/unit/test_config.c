@@ -661,6 +661,7 @@ static void test_print_lists_every_key_once_by_module(void **state)
         "auth.register_url",
         "auth.register_ttl_s",
         "auth.register_mail_interval_s",
+        "auth.access_ttl_s",
         "# module insights",
         "insights.geoip_db",
         "insights.pattern_delay_s",

@@ -8,13 +8,15 @@ export interface KpiProps {
   format?: (n: number) => string;
   /** Change against the previous period as a fraction (0.12 = +12 %), or null when unknown. */
   change?: number | null;
+  /** Formats the change (default: formatChange, a signed percentage); e.g. points for a share. */
+  formatDelta?: (n: number) => string;
   /** Whether a rise is good (green) — false for, say, the share of negative interactions. */
   higherIsBetter?: boolean;
   loading?: boolean;
 }
 
 /** A KPI tile: label, value and the change against the previous period. Keeps its size while loading. */
-export function Kpi({ label, value, format = (n) => formatNumber(n), change, higherIsBetter = true, loading }: KpiProps) {
+export function Kpi({ label, value, format = (n) => formatNumber(n), change, formatDelta = (n) => formatChange(n), higherIsBetter = true, loading }: KpiProps) {
   const direction = change == null || change === 0 ? 'flat' : change > 0 ? 'up' : 'down';
   const good = direction === 'flat' ? 'flat' : (direction === 'up') === higherIsBetter ? 'up' : 'down';
   const arrow = direction === 'up' ? '▲' : direction === 'down' ? '▼' : '';
@@ -27,7 +29,7 @@ export function Kpi({ label, value, format = (n) => formatNumber(n), change, hig
           {change !== undefined && (
             <p className={`kpi-change kpi-change-${good}`}>
               <span aria-hidden="true">{arrow} </span>
-              {change == null ? 'no previous period' : `${formatChange(change)} vs previous period`}
+              {change == null ? 'no previous period' : `${formatDelta(change)} vs previous period`}
             </p>
           )}
         </>

@@ -157,6 +157,17 @@ static const cn_field_t label_count_fields[] = {
     CN_R_INT("positive"), CN_R_INT("neutral"), CN_R_INT("negative"), CN_R_INT("not_analysed"), {0},
 };
 static const cn_schema_t label_count_schema = {"SentimentCounts", label_count_fields};
+static const cn_field_t segment_count_fields[] = {
+    CN_R_TEXT_OR_NULL("segment"),
+    CN_R_INT("interactions"),
+    CN_R_INT("analysed"),
+    CN_R_INT("positive"),
+    CN_R_INT("neutral"),
+    CN_R_INT("negative"),
+    CN_R_NUMBER_OR_NULL("average_compound"),
+    {0},
+};
+static const cn_schema_t segment_count_schema = {"SegmentCounts", segment_count_fields};
 static const cn_field_t metrics_fields[] = {
     CN_R_TIME("from"),
     CN_R_TIME("to"),
@@ -167,6 +178,9 @@ static const cn_field_t metrics_fields[] = {
     CN_R_INT("pending_analysis"),
     CN_R_INT("active_customers"),
     CN_R_NUMBER_OR_NULL("interactions_per_customer"),
+    {"by_segment", CN_T_ARRAY,
+     .items = &(const cn_field_t){"item", CN_T_OBJECT, .object = &segment_count_schema},
+     .description = "With by_segment=true: per segment (null: none), largest first, at most 50"},
     {0},
 };
 const cn_schema_t ins_metrics_answer = {"InsightMetrics", metrics_fields};

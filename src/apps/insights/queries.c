@@ -175,6 +175,8 @@ static const cn_field_t trends_fields[] = {
      .description = "Comma-separated: web, mobile, email, chat, phone"},
     {"timezone", CN_T_STRING, .min_len = 1, .max_len = CN_TZ_NAME_MAX - 1,
      .description = "IANA zone of the buckets; default: the tenant's setting"},
+    {"customer_id", CN_T_STRING, .format = CN_FMT_UUID,
+     .description = "Only this customer's interactions (read from them, not the rollups)"},
     {0},
 };
 const cn_schema_t ins_trends_query = {"TrendsQuery", trends_fields};
@@ -198,6 +200,7 @@ typedef struct {
 
 static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
 {
+    memset(f, 0, sizeof(*f));
     int64_t now = cn_now_ms();
     t->to = now + 1;
     t->from = INT64_MIN;
@@ -214,10 +217,11 @@ static int trend_range(cn_req_t *r, trend_t *t, ins_filter_t *f)
     t->unit = u < 0 ? CN_TZ_DAY : (cn_tz_unit_t)u;
     if (t->unit == CN_TZ_HOUR && t->to - t->from > 95 * DAY_MS)
         return cn_fail_field(r, "group_by", "hour buckets cover at most 95 days; use day");
-    memset(f, 0, sizeof(*f));
     const char *channels = json_string_value(json_object_get(r->query, "channels"));
     if (ins_filter_channels(channels, f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
+    const char *customer = json_string_value(json_object_get(r->query, "customer_id"));
+    f->customer_id = customer ? ins_customer_key(customer, f->customer_buf) : NULL;
     return 0;
 }
 
@@ -287,6 +291,52 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
     return rc < 0 ? rc : 0;
 }
 
+/* One customer's trend, copied out of its request: it runs on a worker. */
+typedef struct {
+    char tenant[64], customer[CN_UUID_LEN + 1], channels[5][32], zone[CN_TZ_NAME_MAX];
+    size_t n_channels;
+    trend_t t;
+    cn_cached_req_t cached;
+    int rc;
+    cn_err_t err;
+} customer_trend_t;
+
+/* One customer's trend: the rollups are per tenant, so the customer's interactions of the
+ * range are read through the customer + time index (a customer's history, not the
+ * tenant's). A customer may have any number of them, so this runs on a worker. */
+static int trend_fill_customer(cn_store_t *s, customer_trend_t *x)
+{
+    trend_t *t = &x->t;
+    cn_val_t a[] = {CN_VTEXT(x->tenant), CN_VTEXT(x->customer), CN_VINT(t->from), CN_VINT(t->to)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "SELECT ts, channel, sentiment, s_compound FROM interactions"
+                            " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3 AND ts < $4",
+                            a, CN_ARRAY_SIZE(a), &st, &x->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &x->err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 1, &len);
+        int keep = x->n_channels == 0;
+        for (size_t i = 0; i < x->n_channels && !keep; i++)
+            keep = strlen(x->channels[i]) == len && memcmp(x->channels[i], ch, len) == 0;
+        if (!keep)
+            continue;
+        int64_t utc = cn_stmt_int(st, 0);
+        bucket_t *b = bucket_for(t, cn_tz_bucket_start(utc + cn_tz_offset_ms(t->tz, utc), t->unit));
+        b->interactions++;
+        const char *label = cn_stmt_text(st, 2, NULL);
+        if (cn_stmt_is_null(st, 2) || label == NULL)
+            continue;
+        b->analysed++;
+        b->count[label[0] == 'p' ? 0 : label[2] == 'u' ? 1 : 2]++;
+        b->sum += cn_stmt_real(st, 3);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
 static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
 {
     static const char *const labels[] = {"positive", "neutral", "negative"};
@@ -321,6 +371,50 @@ static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
     cn_jw_end(w);
 }
 
+static void customer_trend_work(void *arg)
+{
+    customer_trend_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? trend_fill_customer(s, x) : CN_ERR;
+}
+
+static void customer_trend_done(cn_req_t *r, void *arg)
+{
+    customer_trend_t *x = arg;
+    if (r != NULL && x->rc != 0) {
+        r->err = x->err;
+        cn_req_finish_error(r, x->rc);
+    } else if (r != NULL) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_jw_t w;
+        cn_jw_init(&w, b);
+        trend_write(&w, &x->t, x->zone);
+        cn_cache_answer(r, &x->cached, b, INS_TTL_TRENDS);
+        cn_reply_json_buf(r, 200);
+    }
+    free(x->t.b);
+    cn_tz_close(x->t.tz);
+    free(x);
+}
+
+/* Takes t (its buckets and zone) over and runs the customer's trend on a worker. */
+static int customer_trend_offload(cn_req_t *r, trend_t *t, const ins_filter_t *f, const char *zone,
+                                  const cn_cached_req_t *cached)
+{
+    customer_trend_t *x = cn_calloc(1, sizeof(*x));
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    snprintf(x->customer, sizeof(x->customer), "%s", f->customer_id);
+    snprintf(x->zone, sizeof(x->zone), "%s", zone);
+    for (size_t i = 0; i < f->n_channels && i < 5; i++)
+        snprintf(x->channels[x->n_channels++], sizeof(x->channels[0]), "%s", f->channels[i]);
+    x->t = *t;
+    x->cached = *cached;
+    /* the current bucket keeps changing: a cached "now" would go stale by time alone */
+    if (!json_object_get(r->query, "to"))
+        x->cached.cacheable = 0;
+    return cn_req_offload(r, customer_trend_work, customer_trend_done, x);
+}
+
 int ins_trends(cn_req_t *r)
 {
     char zone[CN_TZ_NAME_MAX];
@@ -340,7 +434,10 @@ int ins_trends(cn_req_t *r)
     if (cn_tz_open(zone, &t.tz) != 0)
         return cn_fail_field(r, "timezone", "is not an IANA time zone name");
     trend_buckets(&t);
-    if ((rc = trend_fill(r, &t, &f)) == 0) {
+    if (f.customer_id)
+        return customer_trend_offload(r, &t, &f, zone, &cached);
+    rc = trend_fill(r, &t, &f);
+    if (rc == 0) {
         cn_buf_t *b = cn_reply_buffer(r);
         cn_jw_t w;
         cn_jw_init(&w, b);
@@ -362,6 +459,8 @@ static const cn_field_t metrics_fields[] = {
     {"to", CN_T_TIME, .description = "Unix ms or RFC 3339; default: now"},
     {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,
      .description = "Comma-separated customer segments (at most 10)"},
+    {"by_segment", CN_T_BOOLEAN,
+     .description = "Also break the counts down by customer segment (reads the interactions)"},
     {0},
 };
 const cn_schema_t ins_metrics_query = {"MetricsQuery", metrics_fields};
@@ -450,22 +549,30 @@ static int metrics_from_rows(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
     return rc < 0 ? rc : 0;
 }
 
+/* " AND c.segment IN ($n+1, ...)" into seg ("" without a segment filter), the values
+ * appended to a after its first n; returns the new count. */
+static size_t segment_in(const ins_filter_t *f, cn_val_t *a, size_t n, char *seg, size_t cap)
+{
+    size_t len = 0;
+    seg[0] = '\0';
+    if (!f->n_segments)
+        return n;
+    len += (size_t)snprintf(seg, cap, " AND c.segment IN (");
+    for (size_t i = 0; i < INS_LIST_MAX; i++) {
+        a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
+        len += (size_t)snprintf(seg + len, cap - len, "%s$%zu", i ? ", " : "", n);
+    }
+    snprintf(seg + len, cap - len, ")");
+    return n;
+}
+
 /* Customers with an interaction in the range: one seek per customer seen around it, in
  * the customer + time index (never a walk over the range's interactions). */
 static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
     char sql[INS_SQL_MAX + 400], seg[INS_SQL_MAX];
     cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
-    size_t n = 3, len = 0;
-    seg[0] = '\0';
-    if (f->n_segments) {
-        len += (size_t)snprintf(seg, sizeof(seg), " AND c.segment IN (");
-        for (size_t i = 0; i < INS_LIST_MAX; i++) {
-            a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
-            len += (size_t)snprintf(seg + len, sizeof(seg) - len, "%s$%zu", i ? ", " : "", n);
-        }
-        snprintf(seg + len, sizeof(seg) - len, ")");
-    }
+    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1 AND c.last_seen >= $2"
              " AND c.first_seen < $3%s AND EXISTS (SELECT 1 FROM interactions i"
@@ -481,6 +588,7 @@ static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
     return rc != 0 ? rc : active_customers(r, f, m);
 }
 
+/* the answer's fields, leaving its object open for by_segment */
 static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 {
     static const char *const labels[] = {"positive", "neutral", "negative", "not_analysed"};
@@ -519,7 +627,111 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
         cn_jw_real(w, (double)m->total / (double)m->active);
     else
         cn_jw_null(w);
+}
+
+#define BY_SEGMENT_MAX 50
+
+/* "by_segment": the range's interactions grouped by their customer's segment (null: none),
+ * largest first. It walks the range's interactions, so it is asked for, not the default. */
+static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_jw_t *w,
+                              cn_err_t *err)
+{
+    static const char *const names[] = {"interactions", "analysed", "positive", "neutral",
+                                        "negative"};
+    char sql[INS_SQL_MAX + 600], seg[INS_SQL_MAX];
+    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(tenant), CN_VINT(f->from), CN_VINT(f->to)};
+    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
+    snprintf(sql, sizeof(sql),
+             "SELECT c.segment, COUNT(*), COUNT(i.sentiment),"
+             " SUM(i.sentiment = 'positive'), SUM(i.sentiment = 'neutral'),"
+             " SUM(i.sentiment = 'negative'), SUM(i.s_compound)"
+             " FROM interactions i LEFT JOIN customers c"
+             " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
+             " WHERE i.tenant_id = $1 AND i.ts >= $2 AND i.ts < $3%s"
+             " GROUP BY c.segment ORDER BY 2 DESC, 1 LIMIT %d",
+             seg, BY_SEGMENT_MAX);
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, sql, a, n, &st, err);
+    if (rc != 0)
+        return rc;
+    cn_jw_key(w, "by_segment");
+    cn_jw_array(w);
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        cn_jw_object(w);
+        cn_jw_key(w, "segment");
+        size_t len;
+        const char *name = cn_stmt_text(st, 0, &len);
+        if (cn_stmt_is_null(st, 0))
+            cn_jw_null(w);
+        else
+            cn_jw_str(w, name, len);
+        for (int k = 0; k < 5; k++) {
+            cn_jw_key(w, names[k]);
+            cn_jw_int(w, cn_stmt_int(st, 1 + k));
+        }
+        cn_jw_key(w, "average_compound");
+        if (cn_stmt_int(st, 2) > 0)
+            cn_jw_real(w, cn_stmt_real(st, 6) / (double)cn_stmt_int(st, 2));
+        else
+            cn_jw_null(w);
+        cn_jw_end(w);
+    }
+    cn_stmt_finish(st);
     cn_jw_end(w);
+    return rc < 0 ? rc : 0;
+}
+
+/* The metrics with by_segment: the part from the rollups is written on the loop, the walk
+ * over the range's interactions is finished on a worker into the same document. */
+typedef struct {
+    char tenant[64];
+    ins_filter_t f; /* its segments point into its own segments_buf (fixed up) */
+    cn_buf_t out;
+    cn_jw_t w; /* writes into out, inside the answer's object */
+    cn_cached_req_t cached;
+    int rc;
+    cn_err_t err;
+} by_segment_t;
+
+static void by_segment_work(void *arg)
+{
+    by_segment_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->w, &x->err) : CN_ERR;
+    if (x->rc == 0)
+        cn_jw_end(&x->w);
+}
+
+static void by_segment_done(cn_req_t *r, void *arg)
+{
+    by_segment_t *x = arg;
+    if (r != NULL && x->rc != 0) {
+        r->err = x->err;
+        cn_req_finish_error(r, x->rc);
+    } else if (r != NULL) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_buf_append(b, x->out.data, x->out.len);
+        cn_cache_answer(r, &x->cached, b, INS_TTL_INSIGHTS);
+        cn_reply_json_buf(r, 200);
+    }
+    cn_buf_free(&x->out);
+    free(x);
+}
+
+static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_t *m,
+                              const cn_cached_req_t *cached)
+{
+    by_segment_t *x = cn_calloc(1, sizeof(*x));
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    x->f = *f;
+    for (size_t i = 0; i < f->n_segments; i++)
+        x->f.segments[i] = x->f.segments_buf + (f->segments[i] - f->segments_buf);
+    x->f.customer_id = NULL; /* neither is read by the segment walk */
+    x->f.n_channels = 0;
+    x->cached = *cached;
+    cn_jw_init(&x->w, &x->out);
+    metrics_write(&x->w, m, f);
+    return cn_req_offload(r, by_segment_work, by_segment_done, x);
 }
 
 int ins_metrics(cn_req_t *r)
@@ -542,10 +754,13 @@ int ins_metrics(cn_req_t *r)
     int rc = metrics_counts(r, &f, &m);
     if (rc != 0)
         return rc;
+    if (json_is_true(json_object_get(r->query, "by_segment")))
+        return by_segment_offload(r, &f, &m, &cached);
     cn_buf_t *b = cn_reply_buffer(r);
     cn_jw_t w;
     cn_jw_init(&w, b);
     metrics_write(&w, &m, &f);
+    cn_jw_end(&w);
     cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }

@@ -58,6 +58,9 @@ export async function runScenario(url) {
   await call(own, 'PATCH', '/api/v1/users/{id}', `/api/v1/users/${member.json.id}`, { role: 'viewer' });
   await call(own, 'POST', '/api/v1/users/{id}/unlock', `/api/v1/users/${member.json.id}/unlock`);
   await call(own, 'GET', '/api/v1/audit');
+  await call(own, 'GET', '/api/v1/audit/verify');
+  await call(own, 'GET', '/api/v1/permissions');
+  await call(own, 'GET', '/api/v1/system/status');
   const key = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'reader', permissions: ['notes.read'] });
   await call(own, 'GET', '/api/v1/api-keys');
   await call(own, 'GET', '/api/v1/realtime/presence');
@@ -120,6 +123,8 @@ export async function runScenario(url) {
   await call(own, 'GET', '/api/v1/customers');
   await call(own, 'GET', '/api/v1/customers/{id}', `/api/v1/customers/${cust}`);
   await call(own, 'GET', '/api/v1/customers/{id}/patterns', `/api/v1/customers/${cust}/patterns`);
+  await call(own, 'GET', '/api/v1/insights/metrics', '/api/v1/insights/metrics?by_segment=true');
+  await call(own, 'GET', '/api/v1/insights/sentiment-trends', `/api/v1/insights/sentiment-trends?customer_id=${cust}`);
 
   // the ones that end things last
   await call(own, 'DELETE', '/api/v1/notes/{id}', `/api/v1/notes/${note.json.id}`);
@@ -129,6 +134,12 @@ export async function runScenario(url) {
   await call(own, 'DELETE', '/api/v1/roles/{name}', '/api/v1/roles/auditor');
   const spare = await call(own, 'POST', '/api/v1/api-keys', null, { name: 'spare', permissions: ['notes.read'] });
   await call(own, 'DELETE', '/api/v1/api-keys/{id}', `/api/v1/api-keys/${key.json.id}`);
+  // the account joins ob, lists its tenants and moves a session there
+  const obOwner = await login({ tenant: 'ob', email: 'own@ob.example', password: SCENARIO_PW });
+  await call(api(url, obOwner.json.access_token), 'POST', '/api/v1/users', null, { email: 'own@oa.example', role: 'viewer' });
+  const mover = await login({ tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW });
+  await call(api(url, mover.json.access_token), 'GET', '/api/v1/auth/tenants');
+  await call(api(url, mover.json.access_token), 'POST', '/api/v1/auth/switch', null, { tenant: 'ob', refresh_token: mover.json.refresh_token });
   await call(own, 'POST', '/api/v1/auth/logout-all');
   const second = await login({ tenant: 'oa', email: 'own@oa.example', password: SCENARIO_PW });
   await call(api(url, second.json.access_token), 'POST', '/api/v1/auth/logout');

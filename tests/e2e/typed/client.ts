@@ -87,6 +87,14 @@ const cleared: number = answer<Json<'users.unlock', 200>>().cleared_records;
 const entry = answer<Json<'audit.list', 200>>().items[0];
 const actor: string | null = entry.actor;
 const auditAt: number = entry.at;
+const chain = answer<Json<'audit.verify', 200>>();
+const chainBreak: number | null = chain.broken_seq;
+const permission = answer<Json<'permissions.list', 200>>().items[0];
+const permissionRoles: string[] = permission.roles;
+const status = answer<Json<'system.status', 200>>();
+const p99: number | null = status.latency_ms.p99;
+const deadJobs: number | undefined = status.jobs?.dead; // null when not ready
+const bySegment = answer<Json<'insights.metrics', 200>>().by_segment?.[0]?.average_compound;
 const key = answer<Json<'apiKeys.create', 201>>();
 const secret: string = key.key;
 const expires: number | null = key.expires_at;
@@ -95,7 +103,8 @@ const lastUsed: number | null = keys[0].last_used_at;
 const keyRevoked: true = answer<NoBody<'apiKeys.revoke', 204>>();
 use(slug, deleted, exportedAt, sessionEnd, mfaRequired, tenantCreated, updatedTenant, newTenant,
   tenants, oneTenant, builtin, roleCreated, roleDeleted, since, next, added, updated, removed,
-  cleared, actor, auditAt, secret, expires, lastUsed, keyRevoked);
+  cleared, actor, auditAt, secret, expires, lastUsed, keyRevoked, chainBreak, permissionRoles,
+  p99, deadJobs, bySegment);
 
 // ---- jobs and realtime ----
 const jobs = answer<Json<'jobs.list', 200>>();
@@ -171,16 +180,17 @@ use(problemType, fieldErrors);
 
 // ---- every operation is read above ----
 const covered: { [K in Op]: true } = {
-  'system.home': true, 'system.health': true, 'system.ready': true, 'system.metrics': true,
+  'system.home': true, 'system.health': true, 'system.ready': true, 'system.status': true, 'system.metrics': true,
   'system.openapi': true, 'auth.login': true, 'auth.register': true,
-  'auth.confirmRegistration': true, 'auth.refresh': true, 'auth.logout': true,
+  'auth.confirmRegistration': true, 'auth.refresh': true,
+  'auth.tenants': true, 'auth.switch': true, 'auth.logout': true,
   'auth.logoutAll': true, 'auth.mfaEnroll': true, 'auth.mfaConfirm': true,
   'auth.mfaVerify': true, 'auth.changePassword': true, 'auth.requestPasswordReset': true,
   'auth.resetPassword': true, 'users.me': true, 'users.deleteMe': true, 'auth.session': true,
   'users.exportMe': true, 'tenant.get': true, 'tenant.update': true, 'tenants.create': true,
-  'tenants.list': true, 'tenants.get': true, 'roles.list': true, 'roles.create': true,
+  'tenants.list': true, 'tenants.get': true, 'roles.list': true, 'permissions.list': true, 'roles.create': true,
   'roles.delete': true, 'users.list': true, 'users.add': true, 'users.update': true,
-  'users.remove': true, 'users.unlock': true, 'audit.list': true, 'apiKeys.create': true,
+  'users.remove': true, 'users.unlock': true, 'audit.list': true, 'audit.verify': true, 'apiKeys.create': true,
   'apiKeys.list': true, 'apiKeys.revoke': true, 'jobs.list': true, 'jobs.get': true,
   'jobs.retry': true, 'realtime.connect': true, 'realtime.stream': true,
   'realtime.presence': true, 'notes.create': true, 'notes.list': true, 'notes.get': true,
