@@ -101,7 +101,6 @@ test('audit log: an action done through the API, filtered by action (kept over a
   };
   await waitFor(onlyAction, 10_000, 'the filtered list');
   await page.reload();
-  await page.screenshot({ path: '/tmp/ops-reload.png' });
   await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
   assert.equal(await page.getByRole('form', { name: 'Filter the audit log' }).getByLabel('Action').inputValue(), action, 'the filter survived the reload');
   await waitFor(onlyAction, 10_000, 'the filtered list after the reload');

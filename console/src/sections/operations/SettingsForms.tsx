@@ -93,7 +93,7 @@ export function TenantForm({ tenant, sessionHasMfa, onSaved }: {
         {errors.mfa_required_for_admins && <p className="field-error">{errors.mfa_required_for_admins.message}</p>}
         {mfaOn && !tenant.mfa_required_for_admins && !sessionHasMfa && (
           <div className="notice notice-warning" role="alert">
-            <p>Your own session was opened without a second factor: once this is saved, the administration pages refuse you until you set up two-step verification (Account) and sign in again with a code.</p>
+            <p>Your own session was opened without a second factor: once this is saved, the administration pages refuse you until you set up two-step verification (Your account) and sign in again with a code.</p>
           </div>
         )}
       </fieldset>
