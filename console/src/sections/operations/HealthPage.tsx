@@ -119,7 +119,7 @@ function RateChart({ rates }: { rates: number[] }) {
   const w = 400;
   const h = 60;
   const max = Math.max(1, ...rates);
-  const points = rates.map((r, i) => `${(i / Math.max(1, HISTORY - 1)) * w},${h - (r / max) * (h - 4) - 2}`).join(' ');
+  const points = rates.map((r, i) => `${(i / Math.max(1, rates.length - 1)) * w},${h - (r / max) * (h - 4) - 2}`).join(' ');
   const last = rates[rates.length - 1];
   return (
     <figure className="card ops-chart">
