@@ -6,6 +6,7 @@
 // gets the "not allowed" page; phone width. axe on every page and state, screenshots in both
 // themes into test-output/console/.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { CairnClient } from '../../sdk/js/index.js';
 import { stopAllServers, tempDir, waitFor } from '../e2e/lib/server.mjs';
@@ -165,6 +166,19 @@ test('jobs: counts by state, a dead letter retried from the page, its page with 
   assert.match(await page.getByRole('region', { name: 'Payload' }).innerText(), /note_id/);
   await checkA11y(page, 'a dead job');
   await screenshots(page, 'operations-job');
+
+  // an import's job reports its progress: rows done and failed
+  const csv = 'customer_id,timestamp,channel,event_type,content\n' +
+    `${randomUUID()},2026-11-01T10:00:00Z,web,message,all good\n${randomUUID()},2026-11-01T11:00:00Z,email,message,fine too\n` +
+    `${randomUUID()},not a time,web,message,bad row\n`;
+  const { job_id: importJob } = await admin.insights.importCsv(csv);
+  await page.goto(`${srv.url}/console/operations/jobs/${importJob}`);
+  const progress = page.getByRole('region', { name: 'Progress' });
+  await page.getByRole('region', { name: 'State' }).getByText('Done', { exact: true }).waitFor({ timeout: 15_000 });
+  await waitFor(async () => /Rows done\s*2\b/.test(await progress.innerText()) && /Rows failed\s*1\b/.test(await progress.innerText()),
+    10_000, 'the progress of the import');
+  await checkA11y(page, 'a done import job');
+  await screenshots(page, 'operations-job-import');
   watcher.assertClean();
   await context.close();
 });
@@ -224,6 +238,23 @@ test('system health: readiness, version and a request rate, refreshed while show
   await page.getByRole('img', { name: /^Request rate over the last/ }).waitFor();
   await checkA11y(page, 'system health');
   await screenshots(page, 'operations-health');
+
+  // a hidden tab asks nothing; shown again, the polling resumes
+  let asked = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/system/status')) asked++; });
+  const setHidden = (hidden) => page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
+    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  await page.getByText('Paused while the tab is hidden').waitFor();
+  const whenHidden = asked;
+  await new Promise((r) => setTimeout(r, 7000)); // more than two polling intervals
+  assert.equal(asked, whenHidden, 'no status asked while the tab is hidden');
+  await setHidden(false);
+  await waitFor(() => asked > whenHidden, 10_000, 'the polling to resume');
+  await page.getByText(/^Updated /).waitFor();
   watcher.assertClean();
   await context.close();
 });
