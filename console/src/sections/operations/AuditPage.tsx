@@ -29,10 +29,12 @@ export default function AuditPage() {
   const people = useMemberNames();
   const [open, setOpen] = useState<AuditEntry | null>(null);
   const filtered = FILTERS.some((f) => filters[f]);
+  // a phone shows fewer columns at first (the column chooser brings them back)
+  const [narrow] = useState(() => typeof window !== 'undefined' && !!window.matchMedia?.('(max-width: 40rem)').matches);
 
   const columns = useMemo<ColumnDef<AuditEntry, any>[]>(() => [
     { accessorKey: 'at', header: 'When', cell: (c) => <time dateTime={new Date(c.getValue<number>()).toISOString()}>{formatDateTime(c.getValue<number>())}</time> },
-    { accessorKey: 'action', header: 'Action', cell: (c) => <code className="ops-code">{c.getValue<string>()}</code> },
+    { accessorKey: 'action', header: 'Action', cell: (c) => <code className="ops-code ops-nowrap">{c.getValue<string>()}</code> },
     { id: 'actor', accessorFn: (e) => people.name(e.actor), header: 'Actor' },
     { accessorKey: 'status', header: 'Status', meta: { numeric: true } },
     { accessorKey: 'seq', header: 'Entry', meta: { numeric: true }, cell: (c) => formatNumber(c.getValue<number>()) },
@@ -53,6 +55,7 @@ export default function AuditPage() {
           onApply={(v) => setFilters(v)} />
         <DataTable caption="Audit entries" columns={columns} data={audit.items} loading={audit.isLoading}
           error={audit.error} onRetry={() => void audit.refetch()} pagination={audit.pager} getRowId={(e) => String(e.seq)}
+          initialHidden={narrow ? ['status', 'seq'] : []}
           empty={filtered
             ? <EmptyState title="No entry matches these filters" action={<Button onClick={() => setFilters({ actor: '', action: '', since: '', until: '' })}>Clear the filters</Button>}>
                 Widen the time range, or clear a filter.

@@ -25,7 +25,7 @@ export default function JobPage() {
   const toast = useToast();
   const [refusal, setRefusal] = useState<string | null>(null);
 
-  const back = <Link href="/operations/jobs">All jobs</Link>;
+  const back = <Link href="/operations/jobs" className="ops-back">All jobs</Link>;
   if (job.isLoading) return <PageSkeleton />;
   if (!job.data) {
     return (
