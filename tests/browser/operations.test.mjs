@@ -73,7 +73,11 @@ test('audit log: an action done through the API, filtered by action (kept over a
 
   const { context, page, watcher } = await openPage(browser);
   await signIn(page, srv, { tenant: 'ops', email: ADMIN });
+  await page.goto(`${srv.url}/console/operations`); // the section's base opens its first page
+  await page.waitForURL(/\/console\/operations\/audit$/);
   const nav = page.getByRole('navigation', { name: 'Sections' });
+  await nav.getByRole('link', { name: 'Jobs' }).click();
+  await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
   await nav.getByRole('link', { name: 'Audit log' }).click();
   await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
   const table = page.getByRole('table', { name: 'Audit entries' });
