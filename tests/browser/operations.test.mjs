@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { CairnClient } from '../../sdk/js/index.js';
-import { stopAllServers, tempDir, waitFor } from '../e2e/lib/server.mjs';
+import { runProgram, stopAllServers, tempDir, waitFor } from '../e2e/lib/server.mjs';
+import path from 'node:path';
 import {
   PW, checkA11y, createTenant, enrolMfa, launch, openPage, operator, screenshots, signIn, startConsoleServer,
 } from './lib/console.mjs';
@@ -26,6 +27,7 @@ let mfa;
 let admin; // the admin's SDK client (token mode)
 let deadJob;
 let tenantId;
+let dataDir;
 
 async function client(tenant, email) {
   const c = new CairnClient({ baseUrl: srv.url });
@@ -35,7 +37,7 @@ async function client(tenant, email) {
 
 before(async () => {
   // a dead job: its note is deleted while no worker runs, then workers fail it three times
-  const dataDir = tempDir('cairn-browser-ops-');
+  dataDir = tempDir('cairn-browser-ops-');
   srv = await startConsoleServer({ dataDir, env: { ...FAST, CAIRN_JOBS_WORKERS: '0' } });
   owner = await createTenant(srv, 'ops', { name: 'Ops Ltd' });
   await owner.api.post('/api/v1/users', { email: ADMIN, role: 'admin', password: PW });
@@ -120,8 +122,14 @@ test('audit log: an action done through the API, filtered by action (kept over a
   assert.ok(details.includes(action) && details.includes(ADMIN) && /Request id/.test(details), details);
   await checkA11y(page, 'audit entry details');
   await screenshots(page, 'operations-audit-details');
-  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.getByRole('button', { name: 'Only this actor' }).click();
   await dialog.waitFor({ state: 'hidden' });
+  await page.waitForURL((u) => new URL(u).searchParams.has('actor') && new URL(u).searchParams.get('action') === action);
+  await waitFor(async () => {
+    const actors = await table.locator('tbody tr td:nth-child(3)').allInnerTexts();
+    return actors.length > 0 && actors.every((a) => a === ADMIN);
+  }, 10_000, 'the entries of the admin only');
+  assert.equal(await filters.getByLabel('Actor').inputValue(), created.actor, 'the actor filter shows the member');
 
   // a filter matching nothing says what to do
   await page.goto(`${srv.url}/console/operations/audit?action=${encodeURIComponent('DELETE /api/v1/nothing')}`);
@@ -302,6 +310,23 @@ test('phone width (390 px): the audit log, jobs, settings and health fit', async
   await noOverflow(page);
   await checkA11y(page, 'health at phone width');
   await screenshots(page, 'operations-health-phone');
+  watcher.assertClean();
+  await context.close();
+});
+
+// last: it breaks the audit chain of this server for good
+test('a tampered audit entry: the verification says the chain is broken, and at which entry', async () => {
+  const { items: [latest] } = await admin.get('/api/v1/audit', { query: { limit: 1 } });
+  const r = await runProgram('sqlite3', [path.join(dataDir, 'cairn.db'), `UPDATE audit_log SET status = 599 WHERE seq = ${latest.seq}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const { context, page, watcher } = await openPage(browser);
+  await signIn(page, srv, { tenant: 'ops', email: ADMIN });
+  await page.goto(`${srv.url}/console/operations/audit`);
+  const verify = page.getByRole('region', { name: 'Chain verification' });
+  await verify.getByText('Broken').waitFor({ timeout: 15_000 });
+  assert.match(await verify.innerText(), new RegExp(`Broken at entry ${latest.seq}\\b`));
+  await checkA11y(page, 'audit chain broken');
+  await screenshots(page, 'operations-audit-broken');
   watcher.assertClean();
   await context.close();
 });

@@ -65,6 +65,10 @@ export default function AuditPage() {
       <Dialog open={open != null} title={open ? `Audit entry ${formatNumber(open.seq)}` : ''} onClose={() => setOpen(null)}>
         {open && <EntryDetails entry={open} actorName={people.name(open.actor)} />}
         <div className="form-actions ops-dialog-actions">
+          {open && <Button onClick={() => { setFilters({ action: open.action }); setOpen(null); }}>Only this action</Button>}
+          {open?.actor && open.actor !== 'erased' && (
+            <Button onClick={() => { setFilters({ actor: open.actor ?? '' }); setOpen(null); }}>Only this actor</Button>
+          )}
           <Button variant="primary" onClick={() => setOpen(null)}>Close</Button>
         </div>
       </Dialog>
