@@ -325,6 +325,7 @@ test('a tampered audit entry: the verification says the chain is broken, and at 
   const verify = page.getByRole('region', { name: 'Chain verification' });
   await verify.getByText('Broken').waitFor({ timeout: 15_000 });
   assert.match(await verify.innerText(), new RegExp(`Broken at entry ${latest.seq}\\b`));
+  await page.getByRole('table', { name: 'Audit entries' }).getByRole('cell', { name: `Chain breaks here ${latest.seq}` }).waitFor();
   await checkA11y(page, 'audit chain broken');
   await screenshots(page, 'operations-audit-broken');
   watcher.assertClean();

@@ -5,6 +5,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { API } from '../../lib/sdk';
 import { useApiQuery, useCursorQuery } from '../../lib/query';
 import { formatDateTime, formatNumber, formatRelative } from '../../lib/format';
+import { sentence } from '../../lib/problem';
 import { useAccount } from '../../app/auth';
 import {
   Button, DataTable, Dialog, EmptyState, ErrorNotice, Field, PageHeader, Select, Skeleton, TextInput, type ColumnDef,
@@ -28,6 +29,7 @@ export default function AuditPage() {
   const audit = useCursorQuery<AuditEntry>(KEYS.audit, `${API}/audit`, query, 25);
   const people = useMemberNames();
   const [open, setOpen] = useState<AuditEntry | null>(null);
+  const brokenSeq = useVerification().data?.broken_seq ?? null;
   const filtered = FILTERS.some((f) => filters[f]);
   // a phone shows fewer columns at first (the column chooser brings them back)
   const [narrow] = useState(() => typeof window !== 'undefined' && !!window.matchMedia?.('(max-width: 40rem)').matches);
@@ -37,13 +39,18 @@ export default function AuditPage() {
     { accessorKey: 'action', header: 'Action', cell: (c) => <code className="ops-code ops-nowrap">{c.getValue<string>()}</code> },
     { id: 'actor', accessorFn: (e) => people.name(e.actor), header: 'Actor' },
     { accessorKey: 'status', header: 'Status', meta: { numeric: true } },
-    { accessorKey: 'seq', header: 'Entry', meta: { numeric: true }, cell: (c) => formatNumber(c.getValue<number>()) },
+    {
+      accessorKey: 'seq', header: 'Entry', meta: { numeric: true },
+      cell: (c) => (c.getValue<number>() === brokenSeq
+        ? <><span className="ops-badge ops-badge-dead">Chain breaks here</span> {formatNumber(c.getValue<number>())}</>
+        : formatNumber(c.getValue<number>())),
+    },
     {
       id: 'details', header: 'Details', enableSorting: false, enableHiding: false,
       cell: (c) => <Button size="small" variant="link" onClick={() => setOpen(c.row.original)}
         aria-label={`Details of entry ${c.row.original.seq}`}>Details</Button>,
     },
-  ], [people]);
+  ], [people, brokenSeq]);
 
   return (
     <>
@@ -149,8 +156,12 @@ function EntryDetails({ entry, actorName }: { entry: AuditEntry; actorName: stri
 }
 
 /** The hash chain's state: intact, or where it breaks; when it was checked; verify again. */
+function useVerification() {
+  return useApiQuery<AuditVerification>(KEYS.verify, `${API}/audit/verify`, undefined, { staleTime: 5 * 60_000 });
+}
+
 export function VerificationCard() {
-  const v = useApiQuery<AuditVerification>(KEYS.verify, `${API}/audit/verify`, undefined, { staleTime: 5 * 60_000 });
+  const v = useVerification();
   const busy = v.isFetching;
   return (
     <section className="card ops-verify" aria-labelledby="ops-verify-title" aria-busy={busy || undefined}>
@@ -173,8 +184,8 @@ function Verification({ result }: { result: AuditVerification }) {
         <p className="ops-state ops-state-ok"><span aria-hidden="true">✓ </span><strong>Intact</strong>: every entry's hash and link match ({formatNumber(result.entries)} of this organisation's entries checked).</p>
       ) : (
         <p className="ops-state ops-state-bad"><span aria-hidden="true">✗ </span><strong>Broken</strong>
-          {result.broken_seq != null ? <> at entry {formatNumber(result.broken_seq)}</> : null}: {result.reason ?? 'an entry does not match'}.
-          {' '}{formatNumber(result.entries)} entries before the break verified.</p>
+          {result.broken_seq != null ? <> at entry {formatNumber(result.broken_seq)}</> : null}. {sentence(result.reason ?? 'an entry does not match')}
+          {' '}{formatNumber(result.entries)} of this organisation's entries before the break verified.</p>
       )}
       <p className="muted">Checked {formatDateTime(result.checked_at)} ({formatRelative(result.checked_at)}).</p>
     </>
