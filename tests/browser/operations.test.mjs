@@ -316,6 +316,7 @@ test('phone width (390 px): the audit log, jobs, settings and health fit', async
 
 // last: it breaks the audit chain of this server for good
 test('a tampered audit entry: the verification says the chain is broken, and at which entry', async () => {
+  await admin.notes.create({ title: 'to be tampered with', body: 'its audit entry is changed below' });
   const { items: [latest] } = await admin.get('/api/v1/audit', { query: { limit: 1 } });
   const r = await runProgram('sqlite3', [path.join(dataDir, 'cairn.db'), `UPDATE audit_log SET status = 599 WHERE seq = ${latest.seq}`]);
   assert.equal(r.code, 0, r.stderr);

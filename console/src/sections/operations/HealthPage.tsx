@@ -55,8 +55,9 @@ export default function HealthPage() {
             <Component name="Database and migrations" loading={!s} ok={!!s?.ready}
               text={s ? (s.ready ? `Ready, ${formatNumber(s.migrations)} migrations applied` : s.ready_detail ?? 'Not ready') : ''} />
             <Component name="Readiness probe (/readyz)" loading={!readyz.data} ok={!!readyz.data?.ok} text={readyz.data?.detail ?? ''} />
-            <Component name="Background jobs" loading={!s} ok={!!s && s.jobs.dead === 0} warn
-              text={s ? `${formatNumber(s.jobs.queued)} queued, ${formatNumber(s.jobs.running)} running, ${formatNumber(s.jobs.dead)} dead` : ''} />
+            <Component name="Background jobs" loading={!s} ok={!!s?.jobs && s.jobs.dead === 0} warn={!!s?.jobs}
+              text={!s ? '' : s.jobs ? `${formatNumber(s.jobs.queued)} queued, ${formatNumber(s.jobs.running)} running, ${formatNumber(s.jobs.dead)} dead (this organisation)`
+                : 'Not counted while the server is not ready'} />
             <Component name="Realtime" loading={!s} ok={!!s}
               text={s ? `${formatNumber(s.realtime.connections)} open ${s.realtime.connections === 1 ? 'connection' : 'connections'}` : ''} />
           </ul>
@@ -77,8 +78,8 @@ export default function HealthPage() {
         <section aria-labelledby="ops-work-title">
           <h2 id="ops-work-title">Work in progress</h2>
           <div className="grid grid-kpi">
-            <Kpi label="Job queue depth" loading={!s} value={s ? s.jobs.queued + s.jobs.running : null} />
-            <Kpi label="Dead jobs" loading={!s} value={s?.jobs.dead} />
+            <Kpi label="Job queue depth" loading={!s} value={s?.jobs ? s.jobs.queued + s.jobs.running : null} />
+            <Kpi label="Dead jobs" loading={!s} value={s?.jobs?.dead} />
             <Kpi label="Realtime connections" loading={!s} value={s?.realtime.connections} />
           </div>
         </section>

@@ -46,7 +46,7 @@ export default function JobPage() {
   };
   return (
     <>
-      <PageHeader title={<>Job <code className="ops-code">{j.name}</code></>}>
+      <PageHeader title={`Job ${j.name}`}>
         {back}
         {j.state === 'dead' && <Button variant="primary" busy={retry.isPending} onClick={onRetry}>Retry</Button>}
       </PageHeader>
