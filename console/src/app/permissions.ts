@@ -14,8 +14,10 @@ export function visibleSections(all: Section[], can: Can | undefined): (Section 
   const allowed = can ?? (() => false);
   return all
     .filter((s) => allowed(s.permission))
-    .map((s) => ({ ...s, nav: s.nav.filter((n) => allowed(n.permission)) }))
-    .filter((s) => s.nav.length > 0 || s.routes.length > 0);
+    .map((s) => ({ ...s, nav: s.nav.filter((n) => allowed(n.permission)), declared: s.nav.length }))
+    // a section whose every entry the role lacks has nothing to show (one declaring none is kept)
+    .filter(({ declared, ...s }) => s.nav.length > 0 || (declared === 0 && s.routes.length > 0))
+    .map(({ declared: _declared, ...s }) => s);
 }
 
 /** Joins a section's base and a relative path: ('/insights', '/') -> '/insights'. */

@@ -4,9 +4,11 @@ import type { Section } from './types';
 import { section as home } from './home/section';
 import { section as insights } from './insights/section';
 import { section as account } from './account/section';
+import { section as operations } from './operations/section';
 
 export const sections: Section[] = [
   home,
   insights,
   account,
+  operations,
 ];
