@@ -283,6 +283,40 @@ export class CairnClient {
     return this._endSessions(`${API}/auth/logout-all`);
   }
 
+  /** The tenants the signed-in account is a member of: [{id, slug, name, role, current}]. */
+  async tenants(opts) {
+    const r = await this.request('GET', `${API}/auth/tenants`, undefined, opts);
+    return r.items;
+  }
+
+  /**
+   * Moves this session to another tenant of the account without the password. It spends
+   * the refresh token as a refresh does (so it takes the refresh's turn). Resolves like
+   * login(): {mfaRequired: false, tokens} once moved, or — when the target tenant asks for
+   * a second factor this session has not given — {mfaRequired: true, challenge, expiresIn}:
+   * the session has ended; finish with verifyMfa().
+   */
+  async switchTenant({ tenant }) {
+    if (this._refreshing) await this._refreshing.catch(() => {});
+    const locks = this.cookie ? this._locks : null;
+    const run = () => this._switchTenant(tenant);
+    return locks?.request ? locks.request('cairn-session-refresh', run) : run();
+  }
+
+  async _switchTenant(tenant) {
+    const body = { tenant };
+    if (this.cookie) body.cookie = true;
+    else {
+      await this.credential(); // refresh first if due: the switch must spend the newest token
+      body.refresh_token = this._tokens?.refreshToken ?? undefined;
+    }
+    const r = await this.request('POST', `${API}/auth/switch`, body, { reauth: false });
+    if (!r.mfa_required) return this._signedInWith(r);
+    if (this.cookie) this._setSignedIn(false);
+    else this.setTokens(null);
+    return { mfaRequired: true, challenge: r.challenge, expiresIn: r.expires_in };
+  }
+
   async _endSessions(path) {
     try {
       if (this._tokens || this.cookie) await this.request('POST', path, undefined, { reauth: false });
