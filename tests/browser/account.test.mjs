@@ -144,6 +144,8 @@ test('password change: the policy\'s error inline, a wrong current password; the
   await form.getByLabel('Current password').fill(PW);
   await form.getByRole('button', { name: 'Change password' }).click();
   await page.getByText(/Password changed/).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor(); // this session stays
   await signOut(page);
   await signIn(page, srv, { tenant: 'pwchange', email: t.email, password: PW, expectNav: false });
   await page.getByRole('form', { name: 'Sign in' }).getByRole('alert').waitFor();
@@ -156,10 +158,10 @@ test('password reset from the mailed link: forgot-password form, the link, a new
   const t = await createTenant(srv, 'resetme', { name: 'Reset Me' });
   const { context, page, watcher } = await openPage(browser);
   await page.goto(`${srv.url}/console/`);
-  await page.getByRole('link', { name: 'Forgot your password?' }).click();
-  const ask = page.getByRole('form', { name: 'Request a password reset' });
+  await page.getByRole('link', { name: 'Forgotten your password?' }).click();
+  const ask = page.getByRole('form', { name: 'Forgotten password' });
   await ask.waitFor();
-  assert.equal(new URL(page.url()).pathname, '/console/reset');
+  assert.equal(new URL(page.url()).pathname, '/console/forgot-password');
   await checkA11y(page, 'reset: request');
   await screenshots(page, 'reset-request');
   const since = mailbox.mails.length;
@@ -171,20 +173,20 @@ test('password reset from the mailed link: forgot-password form, the link, a new
 
   const link = await mailedLink(t.email, since, '/reset');
   await page.goto(link);
-  const choose = page.getByRole('form', { name: 'Choose a new password' });
+  const choose = page.getByRole('form', { name: 'New password' });
   await choose.waitFor();
   await checkA11y(page, 'reset: new password');
   await screenshots(page, 'reset-new-password');
   await choose.getByLabel('New password', { exact: true }).fill('resetme');
   await choose.getByLabel('New password again').fill('resetme');
-  await choose.getByRole('button', { name: 'Set the new password' }).click();
-  await page.waitForFunction(() => document.querySelector('form[aria-label="Choose a new password"] [aria-invalid="true"]'));
+  await choose.getByRole('button', { name: 'Set the password' }).click();
+  await page.waitForFunction(() => document.querySelector('form[aria-label="New password"] [aria-invalid="true"]'));
   await checkA11y(page, 'reset: policy error');
 
   const next = 'amber-Falcon-31-harbour';
   await choose.getByLabel('New password', { exact: true }).fill(next);
   await choose.getByLabel('New password again').fill(next);
-  await choose.getByRole('button', { name: 'Set the new password' }).click();
+  await choose.getByRole('button', { name: 'Set the password' }).click();
   await page.getByText(/Your password is changed/).waitFor();
   await checkA11y(page, 'reset: done');
   await page.getByRole('link', { name: 'Sign in with the new password' }).click();
@@ -194,7 +196,7 @@ test('password reset from the mailed link: forgot-password form, the link, a new
   await page.goto(link);
   await choose.getByLabel('New password', { exact: true }).fill('another-Otter-55-river');
   await choose.getByLabel('New password again').fill('another-Otter-55-river');
-  await choose.getByRole('button', { name: 'Set the new password' }).click();
+  await choose.getByRole('button', { name: 'Set the password' }).click();
   await page.getByRole('link', { name: 'Ask for a new link' }).waitFor();
   watcher.assertClean();
   await context.close();
@@ -336,7 +338,7 @@ test('phone width: profile, security with the QR code, reset and registration pa
   const t = await createTenant(srv, 'phone', { name: 'Phone Ltd' });
   const { context, page, watcher } = await openPage(browser, { width: 390, height: 844 });
   await page.goto(`${srv.url}/console/reset`);
-  await page.getByRole('form', { name: 'Request a password reset' }).waitFor();
+  await page.getByRole('form', { name: 'Forgotten password' }).waitFor();
   await assertFits(page);
   await screenshots(page, 'reset-request-phone');
   await page.goto(`${srv.url}/console/register/confirm?token=nothing`);

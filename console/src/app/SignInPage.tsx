@@ -1,3 +1,7 @@
+// What a signed-out visitor sees at any address but a public page's (a section's
+// publicRoutes: the password reset and registration pages): the sign-in, which stays at the
+// address asked for, so that page opens after it. After a tenant switch that needs the
+// second factor, the sign-in starts at the MFA step.
 import { useEffect } from 'react';
 import { Link } from 'wouter';
 import { SignInForm } from './SignInForm';
@@ -14,7 +18,7 @@ export default function SignInPage() {
           <p className="muted">Your organisation <strong>{pendingMfa.tenant}</strong> asks for two-step verification.</p>
         )}
         <SignInForm key={pendingMfa?.challenge ?? 'signin'} onSignedIn={completeSignIn} initialChallenge={pendingMfa?.challenge} />
-        <p className="signin-links"><Link href="/reset">Forgot your password?</Link></p>
+        <p className="signin-aside"><Link href="/forgot-password">Forgotten your password?</Link></p>
       </div>
     </main>
   );

@@ -16,6 +16,8 @@ export interface Account {
   userId: string;
   tenantId: string;
   role: string;
+  /** The account has two-step verification (the session was opened with it, or it was
+   *  turned on since). */
   mfa: boolean;
   email: string | null;
   tenantSlug: string | null;
@@ -52,6 +54,8 @@ export interface AuthContextValue {
   switchTenant(slug: string): Promise<void>;
   /** Set while signed out by a switch that needs the second factor: the challenge to answer. */
   pendingMfa: { challenge: string; tenant: string } | null;
+  /** Two-step verification was turned on for the account (this session was opened without). */
+  markMfaEnabled(): void;
 }
 
 const AuthContext = createContext<AuthContextValue | null>(null);
@@ -181,6 +185,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try { await cairn.logoutAll(); } finally { await signedOut(); leaving.current = false; }
   }, [signedOut]);
 
+  const markMfaEnabled = useCallback(() => setAccount((a) => (a ? { ...a, mfa: true } : a)), []);
+
   const switchTenant = useCallback(async (slug: string) => {
     leaving.current = true;
     // the old tenant's live events stop first; the server closes that connection anyway
@@ -209,8 +215,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [completeSignIn, navigate]);
 
   const value = useMemo<AuthContextValue>(() => ({
-    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa,
-  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa]);
+    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa, markMfaEnabled,
+  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa, markMfaEnabled]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

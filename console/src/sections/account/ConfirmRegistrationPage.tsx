@@ -64,7 +64,7 @@ export default function ConfirmRegistrationPage() {
           </div>
         </form>
       )}
-      <p className="signin-links"><Link href="/">Go to sign-in</Link></p>
+      <p className="signin-aside"><Link href="/">Go to sign-in</Link></p>
     </div>
   );
 }

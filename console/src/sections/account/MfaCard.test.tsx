@@ -4,8 +4,10 @@ import { CairnError } from '@cairn/sdk';
 import { cairn } from '../../lib/sdk';
 import { MfaCard, groupSecret } from './MfaCard';
 
+const { markMfaEnabled } = vi.hoisted(() => ({ markMfaEnabled: vi.fn() }));
 vi.mock('../../app/auth', () => ({
   useAccount: () => ({ email: 'kim@acme.test', mfa: false }),
+  useAuth: () => ({ markMfaEnabled }),
 }));
 
 const ENROL = { secret: 'JBSWY3DPEHPK3PXPJBSWY3DP', otpauth_uri: 'otpauth://totp/Cairn:kim@acme.test?secret=JBSWY3DPEHPK3PXPJBSWY3DP&issuer=Cairn' };
@@ -38,6 +40,7 @@ describe('MfaCard', () => {
     await user.click(screen.getByRole('button', { name: 'Done' }));
     await waitFor(() => expect(screen.getByText(/Two-step verification is on/)).toBeTruthy());
     expect(screen.queryByText('aaaa-1')).toBeNull();
+    expect(markMfaEnabled).toHaveBeenCalled();
   }, 30_000);
 
   test('already enabled elsewhere (409): says it is on', async () => {

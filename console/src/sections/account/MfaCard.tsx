@@ -5,9 +5,8 @@ import { z } from 'zod';
 import { cairn, API } from '../../lib/sdk';
 import { isProblem, problemMessage } from '../../lib/problem';
 import { applyProblem, useZodForm } from '../../lib/forms';
-import { useAccount } from '../../app/auth';
-import { Button, Field, FormError, TextInput } from '../../ui';
-import { QrCode } from './QrCode';
+import { useAccount, useAuth } from '../../app/auth';
+import { Button, Field, FormError, QrCode, TextInput } from '../../ui';
 import { RecoveryCodes } from './RecoveryCodes';
 
 interface Enrolment { secret: string; otpauth_uri: string }
@@ -29,6 +28,7 @@ export function groupSecret(secret: string): string {
 
 export function MfaCard() {
   const account = useAccount();
+  const { markMfaEnabled } = useAuth();
   const [step, setStep] = useState<Step>(account.mfa ? { kind: 'on' } : { kind: 'start' });
   const [busy, setBusy] = useState(false);
 
@@ -38,6 +38,7 @@ export function MfaCard() {
       setStep({ kind: 'scan', enrolment: await cairn.post<Enrolment>(`${API}/auth/mfa/enroll`) });
     } catch (e) {
       // already on (enrolled from another session): nothing to set up
+      if (isProblem(e, 409)) markMfaEnabled();
       setStep(isProblem(e, 409) ? { kind: 'on' } : { kind: 'start', error: problemMessage(e) });
     } finally {
       setBusy(false);
@@ -63,7 +64,7 @@ export function MfaCard() {
       )}
       {step.kind === 'scan' && (
         <ScanStep enrolment={step.enrolment} onCancel={() => setStep({ kind: 'start' })}
-          onConfirmed={(codes) => setStep({ kind: 'codes', codes })} />
+          onConfirmed={(codes) => { setStep({ kind: 'codes', codes }); markMfaEnabled(); }} />
       )}
       {step.kind === 'codes' && (
         <RecoveryCodes codes={step.codes} who={account.email ?? 'your account'} onDone={() => setStep({ kind: 'on' })} />

@@ -1,7 +1,8 @@
-// Password reset, open without a session. Without a token: ask for the mail (organisation +
-// e-mail; the server answers the same whether or not the account exists). With ?token=…
-// (the link in the mail, auth.reset_url pointing here) or the token pasted from a mail
-// that carries it bare: choose the new password.
+// Password reset, open without a session (at /reset, /forgot-password and /reset-password:
+// the same page). Without a token: ask for the mail (organisation + e-mail; the server
+// answers the same whether or not the account exists). With ?token=… (the link in the mail,
+// auth.reset_url pointing here) or the token pasted from a mail that carries it bare:
+// choose the new password.
 import { useEffect, useState } from 'react';
 import { Link, useSearch } from 'wouter';
 import { z } from 'zod';
@@ -39,7 +40,7 @@ export default function ResetPage() {
     <div className="card signin-card">
       <h1>Reset your password</h1>
       {token ? <NewPasswordForm token={token} /> : <RequestForm onToken={setToken} />}
-      <p className="signin-links"><Link href="/">Back to sign-in</Link></p>
+      <p className="signin-aside"><Link href="/">Back to sign-in</Link></p>
     </div>
   );
 }
@@ -68,7 +69,7 @@ function RequestForm({ onToken }: { onToken: (token: string) => void }) {
     );
   }
   return (
-    <form onSubmit={submit} noValidate aria-label="Request a password reset">
+    <form onSubmit={submit} noValidate aria-label="Forgotten password">
       <p>Enter your organisation and e-mail address: we mail you a link to choose a new password.</p>
       <FormError form={form} />
       <Field label="Organisation" error={errors.tenant?.message} hint="The short name of your organisation, e.g. acme">
@@ -121,12 +122,12 @@ function NewPasswordForm({ token }: { token: string }) {
     );
   }
   return (
-    <form onSubmit={submit} noValidate aria-label="Choose a new password">
+    <form onSubmit={submit} noValidate aria-label="New password">
       <FormError form={form} />
       {errors.token?.message && (
         <div className="notice notice-error" role="alert">
           <p>{errors.token.message}</p>
-          <p><a href="/console/reset">Ask for a new link</a></p>
+          <p><a href="/console/forgot-password">Ask for a new link</a></p>
         </div>
       )}
       <Field label="New password" error={errors.next?.message}
@@ -137,7 +138,7 @@ function NewPasswordForm({ token }: { token: string }) {
         <TextInput type="password" autoComplete="new-password" {...register('again')} />
       </Field>
       <div className="form-actions">
-        <Button type="submit" variant="primary" busy={isSubmitting}>Set the new password</Button>
+        <Button type="submit" variant="primary" busy={isSubmitting}>Set the password</Button>
       </div>
     </form>
   );

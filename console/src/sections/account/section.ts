@@ -4,6 +4,8 @@
 import { lazy } from 'react';
 import type { Section } from '../types';
 
+const ResetPage = lazy(() => import('./ResetPage'));
+
 export const section: Section = {
   id: 'account',
   title: 'Account',
@@ -19,7 +21,9 @@ export const section: Section = {
     { path: '/data', component: lazy(() => import('./DataPage')) },
   ],
   publicRoutes: [
-    { path: '/reset', component: lazy(() => import('./ResetPage')) },
+    { path: '/reset', component: ResetPage },
+    { path: '/forgot-password', component: ResetPage },
+    { path: '/reset-password', component: ResetPage },
     { path: '/register/confirm', component: lazy(() => import('./ConfirmRegistrationPage')) },
   ],
 };

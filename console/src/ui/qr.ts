@@ -1,4 +1,4 @@
-// A QR code as SVG geometry, computed here from the text (the otpauth:// URI): the page's
+// A QR code as SVG geometry (ui/QrCode), computed here from the text (the otpauth:// URI): the page's
 // CSP allows no data: images, so the server's PNG is not used. qrcode's create() gives the
 // module matrix; each row's runs of dark modules become one rectangle.
 import { create } from 'qrcode';
