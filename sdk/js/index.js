@@ -316,23 +316,33 @@ export class CairnClient {
    */
   async switchTenant({ tenant }) {
     if (this._refreshing) await this._refreshing.catch(() => {});
-    const locks = this.cookie ? this._locks : null;
-    const run = () => this._switchTenant(tenant);
-    return locks?.request ? locks.request('cairn-session-refresh', run) : run();
-  }
-
-  async _switchTenant(tenant) {
-    const body = { tenant };
-    if (this.cookie) body.cookie = true;
-    else {
-      await this.credential(); // refresh first if due: the switch must spend the newest token
-      body.refresh_token = this._tokens?.refreshToken ?? undefined;
-    }
-    const r = await this.request('POST', `${API}/auth/switch`, body, { reauth: false });
+    const r = this.cookie ? await this._cookieSwitch(tenant) : await this._tokenSwitch(tenant);
     if (!r.mfa_required) return this._signedInWith(r);
     if (this.cookie) this._setSignedIn(false);
     else this.setTokens(null);
     return { mfaRequired: true, challenge: r.challenge, expiresIn: r.expires_in };
+  }
+
+  async _tokenSwitch(tenant) {
+    await this.credential(); // refresh first if due: the switch must spend the newest token
+    const body = { tenant, refresh_token: this._tokens?.refreshToken ?? undefined };
+    return this.request('POST', `${API}/auth/switch`, body, { reauth: false });
+  }
+
+  // The cairn_rt cookie is spent: in the refresh's turn across tabs (Web Locks), so no tab
+  // presents it rotated. A stale access cookie is refreshed outside that turn (the refresh
+  // takes it too), then the switch is sent once more.
+  async _cookieSwitch(tenant) {
+    const locks = this._locks;
+    const send = () => this._send('POST', `${API}/auth/switch`, { tenant, cookie: true }, {});
+    const inTurn = () => (locks?.request ? locks.request('cairn-session-refresh', send) : send());
+    try {
+      return await inTurn();
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401 || e.slug === 'token-revoked') throw e;
+    }
+    await this.refresh();
+    return inTurn();
   }
 
   async _endSessions(path) {
