@@ -258,6 +258,12 @@ test('tenant switcher: the second tenant\'s data and none of the first\'s; the c
   await page.getByText('south plan').waitFor();
   assert.match(await page.locator('header').textContent(), /South GmbH/);
   assert.doesNotMatch(await page.locator('body').textContent(), /north-only secret|North Ltd/, 'nothing of the first tenant');
+  // the live updates are the new tenant's: a north note made now never shows, a south one does
+  await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 10_000 });
+  await north.api.notes.create({ title: 'north after the switch', body: 'must not show' });
+  await south.notes.create({ title: 'south live', body: 'arrives by realtime' });
+  await page.getByRole('cell', { name: 'south live' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByText('north after the switch').count(), 0);
   await page.goto(`${srv.url}/console/account`);
   await page.locator('li[aria-current="true"]', { hasText: 'South GmbH' }).waitFor();
   await checkA11y(page, 'profile after a switch');
@@ -280,7 +286,7 @@ test('tenant switcher: the second tenant\'s data and none of the first\'s; the c
   await step.getByRole('button', { name: 'Verify' }).click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   assert.match(await page.locator('header').textContent(), /East AB/);
-  assert.doesNotMatch(await page.locator('body').textContent(), /south plan|north-only secret/);
+  assert.doesNotMatch(await page.locator('body').textContent(), /south plan|south live|north-only secret|north after/);
   watcher.assertClean();
   await context.close();
 });
