@@ -6,7 +6,8 @@ import { cairn, API } from '../../lib/sdk';
 import { isProblem, problemMessage } from '../../lib/problem';
 import { applyProblem, useZodForm } from '../../lib/forms';
 import { useAccount, useAuth } from '../../app/auth';
-import { Button, Field, FormError, QrCode, TextInput } from '../../ui';
+import { Button, Field, FormError, TextInput } from '../../ui';
+import { QrCode } from '../../ui/QrCode';
 import { RecoveryCodes } from './RecoveryCodes';
 
 interface Enrolment { secret: string; otpauth_uri: string }
