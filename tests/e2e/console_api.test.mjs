@@ -298,6 +298,11 @@ describe('insights for the dashboard', () => {
     const bseg = Object.fromEntries(b.json.by_segment.map((x) => [x.segment, x.interactions]));
     assert.deepEqual(bseg, { gold: 1, silver: 1 });
     assertProblem(await who.ca.member.get(`/api/v1/insights/metrics?${q}&by_segment=yes`), 422);
+    // the breakdown counts the exact range; the totals beside it, whole 15-minute slots
+    const edge = await who.ca.member.get(`/api/v1/insights/metrics?from=${base + 1}&to=${base + 2 * DAY}&by_segment=true`);
+    assert.equal(edge.status, 200, edge.text);
+    assert.equal(edge.json.interactions, 4, 'the slot holding base is counted whole');
+    assert.equal(edge.json.by_segment.reduce((n, x) => n + x.interactions, 0), 3, 'the one at base is outside');
   });
 
   test('sentiment-trends?customer_id= is one customer\'s trend, in the tenant\'s buckets', async () => {
