@@ -118,6 +118,7 @@ export interface ClientOptions {
 
 /** The caller's session as checked by the server (GET /api/v1/auth/session). */
 export type Session = Schemas['Session'];
+export type MyTenant = Schemas['MyTenant'];
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | null | undefined>;
@@ -218,6 +219,12 @@ export class CairnClient {
   logout(): Promise<void>;
   /** Ends every session of the caller in this tenant, then signs out here. */
   logoutAll(): Promise<void>;
+  /** The tenants the signed-in account is a member of (GET /auth/tenants). */
+  tenants(options?: RequestOptions): Promise<MyTenant[]>;
+  /** Moves this session to another tenant of the account (POST /auth/switch; spends the
+   *  refresh token). When the target asks for a second factor the session has ended:
+   *  {mfaRequired: true, challenge}, finish with verifyMfa(). */
+  switchTenant(options: { tenant: string }): Promise<LoginResult>;
   /** The caller's session, or null when not signed in (a 401). */
   session(options?: RequestOptions): Promise<Session | null>;
   /** The API key, or an access token valid for at least refreshSkewMs (refreshing first if needed). */

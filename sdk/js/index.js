@@ -301,6 +301,50 @@ export class CairnClient {
     return this._endSessions(`${API}/auth/logout-all`);
   }
 
+  /** The tenants the signed-in account is a member of: [{id, slug, name, role, current}]. */
+  async tenants(opts) {
+    const r = await this.request('GET', `${API}/auth/tenants`, undefined, opts);
+    return r.items;
+  }
+
+  /**
+   * Moves this session to another tenant of the account without the password. It spends
+   * the refresh token as a refresh does (so it takes the refresh's turn). Resolves like
+   * login(): {mfaRequired: false, tokens} once moved, or — when the target tenant asks for
+   * a second factor this session has not given — {mfaRequired: true, challenge, expiresIn}:
+   * the session has ended; finish with verifyMfa().
+   */
+  async switchTenant({ tenant }) {
+    if (this._refreshing) await this._refreshing.catch(() => {});
+    const r = this.cookie ? await this._cookieSwitch(tenant) : await this._tokenSwitch(tenant);
+    if (!r.mfa_required) return this._signedInWith(r);
+    if (this.cookie) this._setSignedIn(false);
+    else this.setTokens(null);
+    return { mfaRequired: true, challenge: r.challenge, expiresIn: r.expires_in };
+  }
+
+  async _tokenSwitch(tenant) {
+    await this.credential(); // refresh first if due: the switch must spend the newest token
+    const body = { tenant, refresh_token: this._tokens?.refreshToken ?? undefined };
+    return this.request('POST', `${API}/auth/switch`, body, { reauth: false });
+  }
+
+  // The cairn_rt cookie is spent: in the refresh's turn across tabs (Web Locks), so no tab
+  // presents it rotated. A stale access cookie is refreshed outside that turn (the refresh
+  // takes it too), then the switch is sent once more.
+  async _cookieSwitch(tenant) {
+    const locks = this._locks;
+    const send = () => this._send('POST', `${API}/auth/switch`, { tenant, cookie: true }, {});
+    const inTurn = () => (locks?.request ? locks.request('cairn-session-refresh', send) : send());
+    try {
+      return await inTurn();
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401 || e.slug === 'token-revoked') throw e;
+    }
+    await this.refresh();
+    return inTurn();
+  }
+
   async _endSessions(path) {
     try {
       if (this._tokens || this.cookie) await this.request('POST', path, undefined, { reauth: false });

@@ -195,6 +195,34 @@ describe('auth', () => {
   });
 });
 
+describe('several tenants', () => {
+  test('tenants() lists the memberships; switchTenant() moves the session, or asks for the second factor', async () => {
+    const a = await ownerOf(srv, 'sw-a');
+    const email = a.credentials.email;
+    await operator(srv).post('/api/v1/tenants', { slug: 'sw-b', name: 'SW-B', owner_email: email });
+    await operator(srv).post('/api/v1/tenants', { slug: 'sw-c', name: 'SW-C', owner_email: email, mfa_required_for_admins: true });
+    const list = await a.tenants();
+    assert.deepEqual(list.map((t) => [t.slug, t.current]), [['sw-a', true], ['sw-b', false], ['sw-c', false]]);
+
+    const before = a.tokens;
+    const moved = await a.switchTenant({ tenant: 'sw-b' });
+    assert.equal(moved.mfaRequired, false);
+    assert.notEqual(a.tokens.refreshToken, before.refreshToken, 'the answer\'s new tokens are kept');
+    assert.equal((await a.get('/api/v1/users/me')).tenant.slug, 'sw-b');
+    await assert.rejects(a.switchTenant({ tenant: 'sw-nowhere' }), (e) => e instanceof CairnError && e.status === 404);
+
+    // sw-c asks owners for a second factor: with MFA enrolled the switch ends the session
+    const enrol = await a.post('/api/v1/auth/mfa/enroll');
+    const key = base32Decode(enrol.secret);
+    await a.post('/api/v1/auth/mfa/confirm', { code: totp(key, Date.now() - 30_000) });
+    const step = await a.switchTenant({ tenant: 'sw-c' });
+    assert.equal(step.mfaRequired, true);
+    assert.equal(a.tokens, null, 'the session ended');
+    await a.verifyMfa({ challenge: step.challenge, code: totp(key) });
+    assert.equal((await a.get('/api/v1/users/me')).tenant.slug, 'sw-c');
+  });
+});
+
 describe('errors', () => {
   test('422: CairnError carries the problem fields and errors[]', async () => {
     const e = await owner.notes.create({ title: '', colour: 'red' }, { headers: { 'x-request-id': 'sdk-e2e-422' } }).catch((x) => x);

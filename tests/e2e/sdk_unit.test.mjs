@@ -535,6 +535,66 @@ describe('CairnClient cookie mode (fake fetch)', () => {
     assert.equal(c.signedIn, true);
   });
 
+  test('switchTenant in cookie mode: the cookies move (cookie: true, CSRF, the refresh lock held); a challenge signs out', async () => {
+    const seen = [];
+    const held = [];
+    let answer = { token_type: 'Bearer', expires_in: 900 };
+    const fetch = async (url, init) => {
+      seen.push({ path: new URL(url).pathname, body: init.body && JSON.parse(init.body), headers: init.headers, held: [...held] });
+      return json(answer);
+    };
+    const locks = { request: async (name, fn) => { held.push(name); try { return await fn(); } finally { held.pop(); } } };
+    const states = [];
+    const c = new CairnClient({ baseUrl: 'http://x', cookie: true, fetch, csrfToken: () => 'CSRF', locks, onSession: (v) => states.push(v) });
+    assert.deepEqual(await c.switchTenant({ tenant: 'beta' }), { mfaRequired: false, tokens: null });
+    assert.deepEqual(seen[0], { path: '/api/v1/auth/switch', body: { tenant: 'beta', cookie: true },
+      headers: seen[0].headers, held: ['cairn-session-refresh'] });
+    assert.equal(seen[0].headers['x-csrf-token'], 'CSRF');
+    assert.equal(c.signedIn, true);
+    answer = { mfa_required: true, challenge: 'CH', expires_in: 300 };
+    assert.deepEqual(await c.switchTenant({ tenant: 'gamma' }), { mfaRequired: true, challenge: 'CH', expiresIn: 300 });
+    assert.equal(c.signedIn, false, 'the session ended');
+    assert.deepEqual(states, [true, false]);
+  });
+
+  test('switchTenant in cookie mode with a stale access cookie refreshes outside the lock, then switches', async () => {
+    const seen = [];
+    const held = [];
+    let expired = true;
+    const fetch = async (url, init) => {
+      const path = new URL(url).pathname;
+      seen.push(`${init.method} ${path}${held.length ? ' (locked)' : ''}`);
+      if (path === '/api/v1/auth/refresh') { expired = false; return json({ token_type: 'Bearer', expires_in: 900 }); }
+      if (expired) return problemResponse(401, { type: 'urn:cairn:problem:token-expired', status: 401, detail: 'expired' });
+      return json({ token_type: 'Bearer', expires_in: 900 });
+    };
+    // a lock that, like Web Locks, is not re-entrant: a nested request for it never resolves
+    const locks = { request: (name, fn) => {
+      if (held.length) return new Promise(() => {});
+      held.push(name);
+      return Promise.resolve().then(fn).finally(() => held.pop());
+    } };
+    const c = new CairnClient({ baseUrl: 'http://x', cookie: true, fetch, csrfToken: () => 'CSRF', locks });
+    assert.deepEqual(await c.switchTenant({ tenant: 'beta' }), { mfaRequired: false, tokens: null });
+    assert.deepEqual(seen, ['POST /api/v1/auth/switch (locked)', 'GET /api/v1/auth/session (locked)',
+      'POST /api/v1/auth/refresh (locked)', 'POST /api/v1/auth/switch (locked)']);
+  });
+
+  test('switchTenant in token mode spends the current refresh token and keeps the new pair', async () => {
+    const bodies = [];
+    let n = 0;
+    const fetch = async (url, init) => {
+      bodies.push({ path: new URL(url).pathname, body: init.body && JSON.parse(init.body), auth: init.headers.authorization });
+      n++;
+      return json({ access_token: `A${n}`, refresh_token: `R${n}`, expires_in: 900 });
+    };
+    const c = new CairnClient({ baseUrl: 'http://x', fetch });
+    await c.login({ tenant: 't', email: 'e@x', password: 'p' });
+    await c.switchTenant({ tenant: 'u' });
+    assert.deepEqual(bodies[1], { path: '/api/v1/auth/switch', body: { tenant: 'u', refresh_token: 'R1' }, auth: 'Bearer A1' });
+    assert.equal(c.tokens.refreshToken, 'R2');
+  });
+
   test('token mode is unchanged: no CSRF header, no credentials option, tokens from the answer', async () => {
     const seen = [];
     const fetch = async (url, init) => {

@@ -8,6 +8,8 @@ import { ToastProvider } from '../ui/Toast';
 import { AuthProvider, useAuth } from './auth';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Layout } from './Layout';
+import { PublicRoutes } from './PublicRoutes';
+import { sections } from '../sections';
 import { SessionExpiredDialog } from './SessionExpiredDialog';
 
 // the forms (react-hook-form, zod) load only when a sign-in is shown
@@ -38,7 +40,9 @@ export function App() {
         <ToastProvider>
           <Router base={BASE}>
             <AuthProvider>
-              <Gate />
+              <PublicRoutes sections={sections}>
+                <Gate />
+              </PublicRoutes>
             </AuthProvider>
           </Router>
         </ToastProvider>

@@ -47,7 +47,7 @@ function MfaRequiredNotice() {
   if (!required) return null;
   return (
     <div className="notice notice-warning" role="alert">
-      <p>Your organisation requires two-step verification for your role. <Link href="/account">Set it up</Link>, then sign in again.</p>
+      <p>Your organisation requires two-step verification for your role. <Link href="/account/security">Set it up</Link>, then sign in again.</p>
     </div>
   );
 }

@@ -30,14 +30,16 @@ export interface SignInFormProps {
   onSignedIn: () => void | Promise<void>;
   /** Sign in only as this account (the expiry dialog): the fields are shown read-only. */
   fixed?: { tenant: string | null; email: string | null };
+  /** Start at the MFA step with this challenge (a tenant switch that asked for the code). */
+  initialChallenge?: string | null;
 }
 
 function storedTenant(): string {
   try { return localStorage.getItem(TENANT_KEY) ?? ''; } catch { return ''; }
 }
 
-export function SignInForm({ onSignedIn, fixed }: SignInFormProps) {
-  const [challenge, setChallenge] = useState<string | null>(null);
+export function SignInForm({ onSignedIn, fixed, initialChallenge }: SignInFormProps) {
+  const [challenge, setChallenge] = useState<string | null>(initialChallenge ?? null);
   const [notice, setNotice] = useState<string | null>(null);
   // what was typed before the MFA step, for when it has to start again
   const [last, setLast] = useState<{ tenant: string; email: string } | null>(null);

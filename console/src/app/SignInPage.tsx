@@ -1,35 +1,25 @@
-// What a signed-out visitor sees: the sign-in, or the forgotten-password pages. Any other
-// address shows the sign-in and stays in the bar, so the page asked for opens after it.
-import { useEffect, type ReactNode } from 'react';
-import { Link, Route, Switch } from 'wouter';
+// What a signed-out visitor sees at any address but a public page's (a section's
+// publicRoutes: the password reset and registration pages): the sign-in, which stays at the
+// address asked for, so that page opens after it. After a tenant switch that needs the
+// second factor, the sign-in starts at the MFA step.
+import { useEffect } from 'react';
+import { Link } from 'wouter';
 import { SignInForm } from './SignInForm';
-import { ForgotPasswordForm, ResetPasswordForm } from './PasswordReset';
 import { useAuth } from './auth';
 
-function Card({ title, children }: { title: string; children: ReactNode }) {
-  useEffect(() => { document.title = `${title} · Cairn console`; }, [title]);
+export default function SignInPage() {
+  const { completeSignIn, pendingMfa } = useAuth();
+  useEffect(() => { document.title = 'Sign in · Cairn console'; }, []);
   return (
     <main id="main" className="signin-page">
       <div className="card signin-card">
-        <h1>{title}</h1>
-        {children}
+        <h1>Sign in to Cairn</h1>
+        {pendingMfa && (
+          <p className="muted">Your organisation <strong>{pendingMfa.tenant}</strong> asks for two-step verification.</p>
+        )}
+        <SignInForm key={pendingMfa?.challenge ?? 'signin'} onSignedIn={completeSignIn} initialChallenge={pendingMfa?.challenge} />
+        <p className="signin-aside"><Link href="/forgot-password">Forgotten your password?</Link></p>
       </div>
     </main>
-  );
-}
-
-export default function SignInPage() {
-  const { completeSignIn } = useAuth();
-  return (
-    <Switch>
-      <Route path="/forgot-password"><Card title="Forgotten password"><ForgotPasswordForm /></Card></Route>
-      <Route path="/reset-password"><Card title="Choose a new password"><ResetPasswordForm /></Card></Route>
-      <Route>
-        <Card title="Sign in to Cairn">
-          <SignInForm onSignedIn={completeSignIn} />
-          <p className="signin-aside"><Link href="/forgot-password">Forgotten your password?</Link></p>
-        </Card>
-      </Route>
-    </Switch>
   );
 }

@@ -4,6 +4,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { Button } from '../ui/Button';
 import { problemMessage } from '../lib/problem';
 import { useAuth } from './auth';
+import { TenantSwitcher } from './TenantSwitcher';
 
 export function UserMenu() {
   const { account, signOut, signOutEverywhere } = useAuth();
@@ -47,6 +48,7 @@ export function UserMenu() {
           <p><strong>{account.email}</strong></p>
           <p className="muted">{account.role} · {account.tenantName ?? account.tenantSlug}</p>
           {error && <p role="alert" className="field-error">{error}</p>}
+          <TenantSwitcher disabled={busy} />
           <ul>
             <li><Button variant="ghost" size="small" busy={busy} onClick={run(signOut)}>Sign out</Button></li>
             <li><Button variant="ghost" size="small" disabled={busy} onClick={run(signOutEverywhere)}>Sign out everywhere</Button></li>

@@ -5,6 +5,7 @@
 // `reauthenticate`: the shell shows a sign-in dialog over the page (nothing is unmounted,
 // typed input survives) and the waiting requests are retried once signed in again.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useLocation } from 'wouter';
 import { cairn, setReauthenticate, API, type Session } from '../lib/sdk';
 import { queryClient } from '../lib/query';
 import { closeRealtime, restartRealtime } from '../lib/realtime';
@@ -45,6 +46,14 @@ export interface AuthContextValue {
   finishReauth(ok: boolean): Promise<void>;
   signOut(): Promise<void>;
   signOutEverywhere(): Promise<void>;
+  /** Moves the session to another tenant of the account (by slug). Nothing of the current
+   *  tenant stays: the realtime connection closes, the query cache empties and the page
+   *  goes to the overview. When the target asks for a second factor this session has not
+   *  given, the session ends and the sign-in page opens at the MFA step (`pendingMfa`).
+   *  Rejects (nothing changed) when the server refuses the switch. */
+  switchTenant(slug: string): Promise<void>;
+  /** Set while signed out by a switch that needs the second factor: the challenge to answer. */
+  pendingMfa: { challenge: string; tenant: string } | null;
   /** Two-step verification was turned on for the account (this session was opened without). */
   markMfaEnabled(): void;
 }
@@ -90,6 +99,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<AuthStatus>('loading');
   const [account, setAccount] = useState<Account | null>(null);
   const [expired, setExpired] = useState<ExpiredSession | null>(null);
+  const [pendingMfa, setPendingMfa] = useState<{ challenge: string; tenant: string } | null>(null);
+  const [, navigate] = useLocation();
   const accountRef = useRef<Account | null>(null);
   accountRef.current = account;
   const reauthWaiters = useRef<((ok: boolean) => void)[]>([]);
@@ -110,6 +121,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     // another account signing in where the last one was: start from nothing
     if (prev && (prev.userId !== next.userId || prev.tenantId !== next.tenantId)) await forgetData();
     setAccount(next);
+    setPendingMfa(null);
     setStatus('signed-in');
   }, [signedOut]);
 
@@ -175,9 +187,36 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const markMfaEnabled = useCallback(() => setAccount((a) => (a ? { ...a, mfa: true } : a)), []);
 
+  const switchTenant = useCallback(async (slug: string) => {
+    leaving.current = true;
+    // the old tenant's live events stop first; the server closes that connection anyway
+    closeRealtime();
+    try {
+      let r;
+      try {
+        r = await cairn.switchTenant({ tenant: slug });
+      } catch (e) {
+        restartRealtime();
+        throw e;
+      }
+      setStatus('loading'); // unmounts every page of the old tenant
+      await forgetData();
+      navigate('/'); // the address may name something of the old tenant
+      if (r.mfaRequired) {
+        setAccount(null);
+        setPendingMfa({ challenge: r.challenge, tenant: slug });
+        setStatus('signed-out');
+        return;
+      }
+      await completeSignIn();
+    } finally {
+      leaving.current = false;
+    }
+  }, [completeSignIn, navigate]);
+
   const value = useMemo<AuthContextValue>(() => ({
-    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, markMfaEnabled,
-  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, markMfaEnabled]);
+    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa, markMfaEnabled,
+  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, switchTenant, pendingMfa, markMfaEnabled]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

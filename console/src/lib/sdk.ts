@@ -4,7 +4,7 @@
 import { CairnClient, CairnError } from '@cairn/sdk';
 
 export { CairnClient, CairnError };
-export type { Session, RealtimeEvent, RealtimeState } from '@cairn/sdk';
+export type { Session, RealtimeEvent, RealtimeState, MyTenant } from '@cairn/sdk';
 
 /** The API prefix; sections write paths as `${API}/things`. */
 export const API = '/api/v1';

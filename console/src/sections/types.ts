@@ -33,4 +33,15 @@ export interface Section {
   permission?: string;
   nav: NavEntry[];
   routes: SectionRoute[];
+  /** Pages shown without a session, whether signed in or not (a link in a mail: password
+   *  reset, registration confirmation). Their paths are absolute under /console ('/reset'),
+   *  since mails link to them; they render on their own, outside the navigation. */
+  publicRoutes?: PublicRoute[];
+}
+
+/** A page anyone may open (see Section.publicRoutes). */
+export interface PublicRoute {
+  /** Absolute under /console: '/reset', '/register/confirm'. */
+  path: string;
+  component: LazyExoticComponent<ComponentType>;
 }

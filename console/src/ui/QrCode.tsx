@@ -1,22 +1,16 @@
 // A QR code drawn as SVG elements on the page (no image URL: the CSP allows no data: URIs).
+// Dark modules on a light ground in both themes: scanners need that contrast.
 import { useMemo } from 'react';
-import { create } from 'qrcode';
+import { qrGeometry } from './qr';
 
 /** `text` as a QR code; `label` is its accessible name (say what it is for). */
 export function QrCode({ text, label, size = 192 }: { text: string; label: string; size?: number }) {
-  const path = useMemo(() => {
-    const { modules } = create(text, { errorCorrectionLevel: 'M' });
-    const n = modules.size;
-    let d = '';
-    for (let y = 0; y < n; y++)
-      for (let x = 0; x < n; x++) if (modules.data[y * n + x]) d += `M${x + 4} ${y + 4}h1v1h-1z`;
-    return { d, n: n + 8 }; // a quiet zone of 4 modules around it
-  }, [text]);
+  const g = useMemo(() => qrGeometry(text), [text]);
   return (
-    <svg className="qr" role="img" aria-label={label} width={size} height={size} viewBox={`0 0 ${path.n} ${path.n}`}
+    <svg className="qr" role="img" aria-label={label} width={size} height={size} viewBox={`0 0 ${g.extent} ${g.extent}`}
       shapeRendering="crispEdges">
-      <rect width={path.n} height={path.n} fill="#fff" />
-      <path d={path.d} fill="#000" />
+      <rect width={g.extent} height={g.extent} fill="#fff" />
+      {g.rects.map((r) => <rect key={`${r.x},${r.y}`} className="qr-module" x={r.x} y={r.y} width={r.w} height={1} fill="#000" />)}
     </svg>
   );
 }
