@@ -88,6 +88,12 @@ function HitCard({ hit }: { hit: Hit }) {
   return (
     <li className="card search-hit">
       <Snippet parts={hit.snippet} />
+      {it.content && (
+        <details className="search-hit-full">
+          <summary>Full text</summary>
+          <p className="search-hit-content">{it.content}</p>
+        </details>
+      )}
       <p className="search-hit-meta">
         <Link href={`/customers/${encodeURIComponent(it.customer_id)}`}>
           <span className="visually-hidden">Customer </span><span className="id-text">{it.customer_id}</span>
