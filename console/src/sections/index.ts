@@ -3,8 +3,10 @@
 import type { Section } from './types';
 import { section as home } from './home/section';
 import { section as customers } from './customers/section';
+import { section as account } from './account/section';
 
 export const sections: Section[] = [
   home,
   customers,
+  account,
 ];
