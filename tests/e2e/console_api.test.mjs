@@ -317,8 +317,10 @@ describe('tenant switcher', () => {
     assert.equal(me.role, 'admin');
     assert.equal((await b.get('/api/v1/audit')).status, 200, 'an admin there');
     assertProblem(await api(srv.url, s.access_token).get('/api/v1/users/me'), 401);
-    // the other session of the account in ca goes on
+    // the other session of the account in ca goes on, its refresh token unspent
     assert.equal((await api(srv.url, other.access_token).get('/api/v1/users/me')).status, 200);
+    const otherRefreshed = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: other.refresh_token } });
+    assert.equal(otherRefreshed.status, 200, otherRefreshed.text);
     // the new refresh token works, in cb
     const ref = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: moved.json.refresh_token } });
     assert.equal(ref.status, 200, ref.text);
