@@ -1,7 +1,7 @@
 // Data entry: one interaction through a form. The client checks what it can (ingestSchema);
 // the API's problem+json `errors` land on the same fields; once stored, the interaction is
 // shown and its sentiment appears when the analysis job has scored it.
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'wouter';
 import type { Interaction } from '@cairn/sdk';
 import { API, cairn } from '../../lib/sdk';
@@ -9,7 +9,7 @@ import { useApiMutation, useApiQuery } from '../../lib/query';
 import { useLiveInvalidate } from '../../lib/realtime';
 import { applyProblem, useZodForm } from '../../lib/forms';
 import { formatDateTime } from '../../lib/format';
-import { Button, Field, FormError, PageHeader, Select, Skeleton, TextArea, TextInput } from '../../ui';
+import { Button, Field, FormError, PageHeader, Select, TextArea, TextInput } from '../../ui';
 import { CHANNELS, SentimentBadge, channelLabel } from './Sentiment';
 import { ingestBody, ingestSchema, localDateTime, newCustomerId } from './ingestSchema';
 import './customers.css';
@@ -108,9 +108,11 @@ function CreatedCard({ created, onAnother }: { created: Created; onAnother: () =
   useLiveInvalidate('insights', [key]);
   const it = found.data?.items.find((i) => i.id === created.id);
   const scored = it?.processed_at != null;
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
   return (
-    <section className="card stack created-interaction" aria-labelledby="created-title" role="status">
-      <h2 id="created-title">{created.duplicate ? 'Already stored' : 'Interaction saved'}</h2>
+    <section className="card stack created-interaction" aria-labelledby="created-title">
+      <h2 id="created-title" tabIndex={-1} ref={heading}>{created.duplicate ? 'Already stored' : 'Interaction saved'}</h2>
       {created.duplicate && <p>An interaction with this idempotency key was stored before; nothing new was added.</p>}
       <dl className="facts">
         <dt>Id</dt><dd className="id-text">{created.id}</dd>
@@ -119,7 +121,7 @@ function CreatedCard({ created, onAnother }: { created: Created; onAnother: () =
         <dt>When</dt><dd>{formatDateTime(created.timestamp)}</dd>
         <dt>Channel</dt><dd>{channelLabel(created.channel)}</dd>
         <dt>Sentiment</dt>
-        <dd>{scored ? <SentimentBadge sentiment={it?.sentiment} /> : <><span className="muted">Scoring…</span> <Skeleton /></>}</dd>
+        <dd aria-live="polite">{scored ? <SentimentBadge sentiment={it?.sentiment} /> : <span className="muted">Scoring…</span>}</dd>
       </dl>
       <div className="inline-actions">
         <Button variant="primary" onClick={onAnother}>Add another</Button>
