@@ -62,7 +62,7 @@ function Profile({ id, profile, queryKey }: { id: string; profile: CustomerProfi
   const [editing, setEditing] = useState(false);
   return (
     <section className="card stack" aria-labelledby="customer-profile">
-      <div className="inline-actions">
+      <div className="card-header">
         <h2 id="customer-profile">Profile</h2>
         {profile && account.can('insights.write') && !editing && (
           <Button size="small" onClick={() => setEditing(true)}>Edit</Button>
@@ -217,7 +217,7 @@ function Trend({ id }: { id: string }) {
         ))}
       </div>
       {trend.error && !trend.data ? <ErrorNotice error={trend.error} onRetry={() => void trend.refetch()} /> : (
-        <figure className="stack">
+        <figure className="stack trend-figure">
           <div className="trend-chart">
             {trend.data ? <TrendChart buckets={buckets} timezone={tz} unit={range.unit} /> : <Skeleton block />}
           </div>

@@ -71,5 +71,5 @@ export function TrendChart({ buckets, timezone, unit }: { buckets: Bucket[]; tim
       plot?.destroy();
     };
   }, [buckets, timezone, unit]);
-  return <div className="trend-chart" ref={box} aria-hidden="true" />;
+  return <div className="trend-plot" ref={box} aria-hidden="true" />;
 }
