@@ -100,7 +100,13 @@ test('CSV upload with one bad row: progress, the counts, and an error report nam
     `${cust},${t0 + 3000},web,page_view,`,
   ].join('\r\n') + '\r\n';
   await form.getByLabel('CSV file').setInputFiles({ name: 'interactions.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
-  await form.getByRole('button', { name: 'Upload and import' }).click();
+  const [upload] = await Promise.all([
+    page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/interactions/import')),
+    form.getByRole('button', { name: 'Upload and import' }).click(),
+  ]);
+  // sent by the SDK's XMLHttpRequest path, the one that reports upload progress
+  assert.equal(upload.resourceType(), 'xhr');
+  assert.equal(upload.postData(), csv);
 
   const job = page.getByRole('region', { name: 'Importing interactions.csv' });
   await job.waitFor();

@@ -83,7 +83,27 @@ describe('ImportPage form', () => {
     renderPage();
     await user.upload(screen.getByLabelText('CSV file'), csv(GOOD));
     await user.click(screen.getByRole('button', { name: 'Upload and import' }));
-    await waitFor(() => expect(upload).toHaveBeenCalledWith(GOOD));
+    await waitFor(() => expect(upload).toHaveBeenCalledWith(GOOD, expect.objectContaining({ onUploadProgress: expect.any(Function) })));
     expect(await screen.findByText('Every row was imported.')).toBeTruthy();
+  });
+
+  test('the upload shows how much was sent', async () => {
+    let finish: (v: unknown) => void = () => {};
+    vi.spyOn(cairn.insights, 'importCsv').mockImplementation((_text, opts) => {
+      opts?.onUploadProgress?.({ loaded: 20, total: GOOD.length });
+      return new Promise((resolve) => { finish = resolve; }) as never;
+    });
+    vi.spyOn(cairn, 'get').mockResolvedValue({ id: 'imp-2', job_id: 'j', state: 'queued', bytes: GOOD.length,
+      records_read: 0, rows_done: 0, rows_failed: 0, created_at: 1, finished_at: null });
+    const user = userEvent.setup({ applyAccept: false });
+    renderPage();
+    await user.upload(screen.getByLabelText('CSV file'), csv(GOOD));
+    await user.click(screen.getByRole('button', { name: 'Upload and import' }));
+    const bar = await screen.findByRole('progressbar', { name: 'Uploading the file' });
+    await waitFor(() => expect(bar.getAttribute('value')).toBe('20'));
+    expect(bar.getAttribute('max')).toBe(String(GOOD.length));
+    expect(screen.getByText(`Uploading data.csv: 20 of ${GOOD.length} bytes`)).toBeTruthy();
+    finish({ id: 'imp-2', job_id: 'j', state: 'queued', bytes: GOOD.length });
+    expect(await screen.findByText('Waiting for the import job to start…')).toBeTruthy();
   });
 });

@@ -1,4 +1,4 @@
-// CSV upload: the file is checked (csvImport.ts), read (progress), sent (POST
+// CSV upload: the file is checked (csvImport.ts), read and sent with progress (POST
 // /interactions/import answers 202 with the import's id), then the import job is followed
 // (GET /interactions/imports/{id}) to its final counts; failed rows are in an error report
 // fetched through the SDK and saved from a Blob URL.
@@ -20,7 +20,7 @@ type Queued = components['schemas']['ImportQueued'];
 type Phase =
   | { step: 'idle' }
   | { step: 'reading'; name: string; loaded: number; total: number }
-  | { step: 'sending'; name: string; bytes: number }
+  | { step: 'sending'; name: string; bytes: number; sent: number | null }
   | { step: 'importing'; name: string; queued: Queued; estimate: number };
 
 function readFile(file: File, onProgress: (loaded: number) => void): Promise<string> {
@@ -50,8 +50,10 @@ export default function ImportPage() {
         return;
       }
       const bytes = new TextEncoder().encode(text).length;
-      setPhase({ step: 'sending', name: f.name, bytes });
-      const queued = await cairn.insights.importCsv(text) as Queued;
+      setPhase({ step: 'sending', name: f.name, bytes, sent: null });
+      const queued = await cairn.insights.importCsv(text, {
+        onUploadProgress: ({ loaded }) => setPhase({ step: 'sending', name: f.name, bytes, sent: Math.min(loaded, bytes) }),
+      }) as Queued;
       setPhase({ step: 'importing', name: f.name, queued, estimate: estimateRecords(text) });
     } catch (e) {
       setPhase({ step: 'idle' });
@@ -86,8 +88,13 @@ export default function ImportPage() {
               )}
               {phase.step === 'sending' && (
                 <div className="progress-block" role="status">
-                  <span>Uploading {phase.name} ({formatCompact(phase.bytes)} bytes)…</span>
-                  <progress aria-label="Uploading the file" />
+                  <span>
+                    Uploading {phase.name}: {phase.sent == null ? `${formatCompact(phase.bytes)} bytes…`
+                      : `${formatCompact(phase.sent)} of ${formatCompact(phase.bytes)} bytes`}
+                  </span>
+                  {phase.sent == null
+                    ? <progress aria-label="Uploading the file" />
+                    : <progress aria-label="Uploading the file" max={phase.bytes || 1} value={phase.sent} />}
                 </div>
               )}
               <div className="form-actions">
