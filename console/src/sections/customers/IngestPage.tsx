@@ -54,17 +54,14 @@ export default function IngestPage() {
       </PageHeader>
       <div className="stack">
         {created && <CreatedCard created={created} onAnother={another} />}
-        <form className="card" onSubmit={submit} noValidate aria-label="Add an interaction">
+        <form className="card ingest-form" onSubmit={submit} noValidate aria-label="Add an interaction">
           <FormError form={form} />
-          <div className="form-row">
-            <Field label="Customer id" hint="The customer's UUID in your systems; a new one creates the customer."
-              error={errors.customer_id?.message}>
-              <TextInput autoComplete="off" spellCheck={false} {...register('customer_id')} />
-            </Field>
-            <div className="field">
-              <span className="field-label" aria-hidden="true">&nbsp;</span>
-              <Button onClick={() => setValue('customer_id', newCustomerId(), { shouldValidate: true })}>New customer id</Button>
-            </div>
+          <Field label="Customer id" hint="The customer's UUID in your systems; a new one creates the customer."
+            error={errors.customer_id?.message}>
+            <TextInput autoComplete="off" spellCheck={false} {...register('customer_id')} />
+          </Field>
+          <div className="id-actions">
+            <Button size="small" onClick={() => setValue('customer_id', newCustomerId(), { shouldValidate: true })}>New customer id</Button>
           </div>
           <div className="form-row">
             <Field label="When" hint="Your local time; at most a few minutes ahead." error={errors.timestamp?.message}>
