@@ -11,6 +11,7 @@ import { formatDateTime, formatNumber } from '../../lib/format';
 import { useAccount } from '../../app/auth';
 import { Button, DataTable, EmptyState, Field, PageHeader, TextInput, type ColumnDef } from '../../ui';
 import { AverageSentiment } from './Sentiment';
+import { ShortId } from './ShortId';
 import './customers.css';
 
 const KEY = ['customers', 'list'];
@@ -20,7 +21,7 @@ const allColumns: ColumnDef<Customer, any>[] = [
     id: 'id', accessorKey: 'id', header: 'Customer', enableHiding: false,
     cell: (c) => (
       <Link href={`/customers/${encodeURIComponent(c.row.original.id)}`}>
-        <span className="id-text">{c.row.original.email ?? c.row.original.id}</span>
+        {c.row.original.email ?? <ShortId id={c.row.original.id} />}
       </Link>
     ),
   },

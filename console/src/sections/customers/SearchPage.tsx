@@ -9,6 +9,7 @@ import { useCursorQuery } from '../../lib/query';
 import { formatDateTime } from '../../lib/format';
 import { Button, EmptyState, ErrorNotice, Field, PageHeader, Skeleton, TextInput } from '../../ui';
 import { Snippet } from './Snippet';
+import { ShortId } from './ShortId';
 import { SentimentBadge, channelLabel } from './Sentiment';
 import './customers.css';
 
@@ -96,7 +97,7 @@ function HitCard({ hit }: { hit: Hit }) {
       )}
       <p className="search-hit-meta">
         <Link href={`/customers/${encodeURIComponent(it.customer_id)}`}>
-          <span className="visually-hidden">Customer </span><span className="id-text">{it.customer_id}</span>
+          <span className="visually-hidden">Customer </span><ShortId id={it.customer_id} />
         </Link>
         <span>{channelLabel(it.channel)} · {it.event_type}</span>
         <time dateTime={new Date(it.timestamp).toISOString()}>{formatDateTime(it.timestamp)}</time>
