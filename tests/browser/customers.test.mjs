@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { stopAllServers, waitFor } from '../e2e/lib/server.mjs';
-import { checkA11y, createTenant, launch, openPage, screenshots, signIn, startConsoleServer } from './lib/console.mjs';
+import { PW, checkA11y, createTenant, launch, openPage, screenshots, signIn, startConsoleServer } from './lib/console.mjs';
 
 const DAY = 86_400_000;
 let srv;
@@ -326,6 +326,29 @@ test("a customer's page: profile (edited), history with sentiment, patterns and 
   await edit.getByRole('button', { name: 'Save' }).click();
   await profile.getByText('platinum').waitFor();
   assert.equal((await acme.api.insights.customer(cust)).segment, 'platinum');
+  watcher.assertClean();
+  await context.close();
+});
+
+test('a viewer reads customers and search, but is offered no data entry and is refused its pages', async () => {
+  await acme.api.post('/api/v1/users', { email: 'viewer@acme.test', role: 'viewer', password: PW });
+  const cust = randomUUID();
+  await acme.api.insights.ingest(interaction(cust, { content: 'seen by a viewer' }));
+  const { context, page, watcher } = await openPage(browser);
+  await signIn(page, srv, { tenant: 'acme', email: 'viewer@acme.test' });
+  const nav = page.getByRole('navigation', { name: 'Sections' });
+  await nav.getByRole('link', { name: 'Customers', exact: true }).click();
+  await page.getByRole('table', { name: 'Customers' }).getByRole('row').nth(1).waitFor();
+  assert.equal(await nav.getByRole('link', { name: 'Add an interaction' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Import CSV' }).count(), 0);
+  assert.equal(await page.getByRole('main').getByRole('link', { name: /Import CSV|Add an interaction/ }).count(), 0);
+  await page.goto(`${srv.url}/console/customers/${cust}`);
+  await page.getByRole('region', { name: 'Interactions' }).getByRole('cell', { name: 'seen by a viewer' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Edit' }).count(), 0, 'no editing for a viewer');
+  await page.goto(`${srv.url}/console/customers/import`);
+  await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  assert.equal(await page.getByLabel('CSV file').count(), 0);
+  await checkA11y(page, 'import page, viewer');
   watcher.assertClean();
   await context.close();
 });
