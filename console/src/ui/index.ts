@@ -11,4 +11,3 @@ export { Kpi, type KpiProps } from './Kpi';
 export { ToastProvider, useToast, type ToastTone } from './Toast';
 export { PageHeader } from './PageHeader';
 export { LiveBadge } from './LiveBadge';
-export { QrCode } from './QrCode';

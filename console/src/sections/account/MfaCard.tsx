@@ -4,7 +4,8 @@ import { API, cairn } from '../../lib/sdk';
 import { useApiMutation } from '../../lib/query';
 import { applyProblem, useZodForm } from '../../lib/forms';
 import { useAuth } from '../../app/auth';
-import { Button, ErrorNotice, Field, FormError, QrCode, TextInput } from '../../ui';
+import { Button, ErrorNotice, Field, FormError, TextInput } from '../../ui';
+import { QrCode } from '../../ui/QrCode';
 
 interface Enrolment { secret: string; otpauth_uri: string }
 
