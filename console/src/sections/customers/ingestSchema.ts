@@ -7,7 +7,7 @@ import { CHANNELS } from './Sentiment';
 export const ingestSchema = z.object({
   customer_id: z.string().trim().min(1, 'Enter the customer’s id').pipe(z.guid('The customer id is a UUID, e.g. 0190a000-0000-7000-8000-000000000001')),
   timestamp: z.string().min(1, 'Enter when it happened')
-    .refine((v) => !Number.isNaN(new Date(v).getTime()), 'Enter a date and time'),
+    .refine((v) => !v || !Number.isNaN(new Date(v).getTime()), 'Enter a date and time'),
   channel: z.enum(CHANNELS, 'Choose a channel'),
   event_type: z.string().trim().min(1, 'Enter the kind of event, e.g. support_ticket').max(100, 'At most 100 characters'),
   content: z.string().max(10_000, 'At most 10 000 characters'),
