@@ -126,6 +126,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Cookie mode: ask `reauthenticate` when the session is over (default true). */
   reauth?: boolean;
+  /** Called as the request's body is sent (bytes `loaded` of `total`, null when unknown).
+   *  Only where XMLHttpRequest exists (browsers): the request then goes through it instead
+   *  of fetch. Elsewhere it is never called. */
+  onUploadProgress?: (progress: { loaded: number; total: number | null }) => void;
 }
 
 export interface LoginOptions {

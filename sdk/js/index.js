@@ -79,6 +79,32 @@ function documentCsrfToken() {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+// fetch cannot report how much of a request body was sent; XMLHttpRequest can. A request
+// that asks for upload progress goes through it where the platform has it (browsers), and
+// its answer is given the shape of fetch's Response that _send reads.
+function xhrFetch(url, init, onUploadProgress) {
+  return new Promise((resolve, reject) => {
+    if (init.signal?.aborted) {
+      reject(init.signal.reason ?? new DOMException('The operation was aborted.', 'AbortError'));
+      return;
+    }
+    const x = new globalThis.XMLHttpRequest();
+    x.open(init.method, String(url));
+    for (const [k, v] of Object.entries(init.headers ?? {})) x.setRequestHeader(k, v);
+    x.responseType = 'text';
+    x.upload.onprogress = (e) => onUploadProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : null });
+    x.onload = () => resolve({
+      status: x.status, ok: x.status >= 200 && x.status < 300, statusText: x.statusText,
+      headers: { get: (name) => x.getResponseHeader(name) }, text: async () => x.responseText,
+    });
+    x.onerror = () => reject(new TypeError('network error'));
+    x.ontimeout = x.onerror;
+    x.onabort = () => reject(new DOMException('The operation was aborted.', 'AbortError'));
+    init.signal?.addEventListener('abort', () => x.abort(), { once: true });
+    x.send(init.body ?? null);
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // REST client
 
@@ -452,7 +478,7 @@ export class CairnClient {
     return e.slug === 'token-expired' || (exp != null && exp <= this._now());
   }
 
-  async _send(method, path, body, { query, headers, signal, token, auth = true } = {}) {
+  async _send(method, path, body, { query, headers, signal, token, auth = true, onUploadProgress } = {}) {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v != null) url.searchParams.set(k, String(v));
     const h = { accept: 'application/json, application/problem+json', ...headers };
@@ -472,7 +498,8 @@ export class CairnClient {
     try {
       const init = { method, headers: h, body: payload, signal };
       if (this.cookie) init.credentials = 'same-origin';
-      res = await this._fetch(url, init);
+      res = onUploadProgress && payload !== undefined && globalThis.XMLHttpRequest
+        ? await xhrFetch(url, init, onUploadProgress) : await this._fetch(url, init);
       text = await res.text();
     } catch (e) {
       if (e?.name === 'AbortError') throw e;

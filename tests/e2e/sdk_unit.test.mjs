@@ -624,3 +624,68 @@ describe('CairnClient cookie mode (fake fetch)', () => {
     await assert.rejects(c.get('/limited'), (e) => e.status === 429 && e.retryAfter === 42);
   });
 });
+
+describe('upload progress (fake XMLHttpRequest)', () => {
+  // What a browser's XMLHttpRequest does, as far as the SDK uses it: the body "sent" in two
+  // progress steps, then the answer given by `answer`.
+  function fakeXhr(answer, requests) {
+    return class FakeXhr {
+      constructor() {
+        this.headers = {};
+        this.upload = {};
+        requests.push(this);
+      }
+      open(method, url) { Object.assign(this, { method, url }); }
+      setRequestHeader(k, v) { this.headers[k] = v; }
+      getResponseHeader(name) { return this.answerHeaders[name.toLowerCase()] ?? null; }
+      abort() { this.onabort?.(); }
+      send(body) {
+        this.body = body;
+        setTimeout(() => {
+          const total = body.length;
+          this.upload.onprogress?.({ loaded: Math.floor(total / 2), total, lengthComputable: true });
+          this.upload.onprogress?.({ loaded: total, total, lengthComputable: true });
+          const a = answer(this);
+          Object.assign(this, { status: a.status, statusText: '', responseText: a.body, answerHeaders: a.headers });
+          this.onload();
+        }, 1);
+      }
+    };
+  }
+  const saved = globalThis.XMLHttpRequest;
+  afterEach(() => { globalThis.XMLHttpRequest = saved; });
+
+  test('a body sent with onUploadProgress goes through XMLHttpRequest: progress, headers, the answer', async () => {
+    const requests = [];
+    globalThis.XMLHttpRequest = fakeXhr(() => ({ status: 202, body: '{"id":"i1","state":"queued","bytes":9}',
+      headers: { 'content-type': 'application/json' } }), requests);
+    const fetch = async () => assert.fail('fetch is not used for a request that asks for upload progress');
+    const c = new CairnClient({ baseUrl: 'http://x', cookie: true, fetch, csrfToken: () => 'CSRF' });
+    const steps = [];
+    const r = await c.insights.importCsv('a,b\n1,2\n', { onUploadProgress: (p) => steps.push(p) });
+    assert.deepEqual(r, { id: 'i1', state: 'queued', bytes: 9 });
+    assert.deepEqual(steps, [{ loaded: 4, total: 8 }, { loaded: 8, total: 8 }]);
+    const [x] = requests;
+    assert.equal(x.method, 'POST');
+    assert.equal(x.url, 'http://x/api/v1/interactions/import');
+    assert.equal(x.body, 'a,b\n1,2\n');
+    assert.equal(x.headers['content-type'], 'text/csv');
+    assert.equal(x.headers['x-csrf-token'], 'CSRF');
+  });
+
+  test('a problem answered through XMLHttpRequest is a CairnError; without the option fetch is used', async () => {
+    const requests = [];
+    globalThis.XMLHttpRequest = fakeXhr(() => ({ status: 422, headers: { 'content-type': 'application/problem+json' },
+      body: JSON.stringify({ type: 'urn:cairn:problem:validation-failed', status: 422, detail: 'bad header',
+        errors: [{ field: 'header', message: 'unknown column "x"' }] }) }), requests);
+    let fetched = 0;
+    const fetch = async () => { fetched++; return json({ ok: true }); };
+    const c = new CairnClient({ baseUrl: 'http://x', token: 'T', fetch });
+    await assert.rejects(c.insights.importCsv('x\n', { onUploadProgress: () => {} }),
+      (e) => e instanceof CairnError && e.status === 422 && e.errors[0].field === 'header');
+    assert.equal(requests[0].headers.authorization, 'Bearer T');
+    assert.deepEqual(await c.insights.importCsv('x\n'), { ok: true });
+    assert.equal(fetched, 1);
+    assert.equal(requests.length, 1);
+  });
+});

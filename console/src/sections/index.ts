@@ -3,12 +3,14 @@
 import type { Section } from './types';
 import { section as home } from './home/section';
 import { section as insights } from './insights/section';
+import { section as customers } from './customers/section';
 import { section as account } from './account/section';
 import { section as operations } from './operations/section';
 
 export const sections: Section[] = [
   home,
   insights,
-  account,
+  customers,
   operations,
+  account,
 ];
