@@ -14,8 +14,10 @@ export function visibleSections(all: Section[], can: Can | undefined): (Section 
   const allowed = can ?? (() => false);
   return all
     .filter((s) => allowed(s.permission))
-    .map((s) => ({ ...s, nav: s.nav.filter((n) => allowed(n.permission)) }))
-    .filter((s) => s.nav.length > 0 || s.routes.length > 0);
+    .map((s) => ({ ...s, nav: s.nav.filter((n) => allowed(n.permission)), declaredNav: s.nav.length }))
+    // a section whose every nav entry is hidden is hidden too (its pages still answer 403)
+    .filter((s) => s.nav.length > 0 || (s.declaredNav === 0 && s.routes.length > 0))
+    .map(({ declaredNav: _, ...s }) => s);
 }
 
 /** Joins a section's base and a relative path: ('/insights', '/') -> '/insights'. */

@@ -2,7 +2,9 @@
 // folder console/src/sections/<id>/ with section.ts, and a line here.
 import type { Section } from './types';
 import { section as home } from './home/section';
+import { section as access } from './access/section';
 
 export const sections: Section[] = [
   home,
+  access,
 ];
