@@ -66,12 +66,12 @@ export function PermissionPicker({ catalogue, value, onChange, canGrant = () => 
                   <li key={p.name} className="perm-item">
                     <input id={inputId} type="checkbox" checked={chosen.has(p.name)} disabled={!allowed}
                       aria-describedby={`${inputId}-d`} onChange={(e) => toggle(p.name, e.target.checked)} />
-                    <label htmlFor={inputId}>
-                      <code>{p.name}</code>
+                    <div className="perm-text">
+                      <label htmlFor={inputId}><code>{p.name}</code></label>
                       <span id={`${inputId}-d`} className="perm-desc">
                         {p.description}{allowed ? '' : ' (your role does not hold it, so you cannot grant it)'}
                       </span>
-                    </label>
+                    </div>
                   </li>
                 );
               })}
