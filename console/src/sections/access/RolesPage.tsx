@@ -6,7 +6,7 @@ import { Controller } from 'react-hook-form';
 import { z } from 'zod';
 import { useAccount } from '../../app/auth';
 import { cairn } from '../../lib/sdk';
-import { useApiMutation, useCursorQuery } from '../../lib/query';
+import { useApiMutation, useApiQuery, type Page } from '../../lib/query';
 import { applyProblem, useZodForm } from '../../lib/forms';
 import { formatDate } from '../../lib/format';
 import { Button, DataTable, Dialog, EmptyState, ErrorNotice, Field, FormError, PageHeader, Skeleton, TextInput, useToast, type ColumnDef } from '../../ui';
@@ -19,7 +19,8 @@ import './access.css';
 
 export default function RolesPage() {
   const toast = useToast();
-  const roles = useCursorQuery<Role>(ROLES, paths.roles, {}, 100);
+  // one page: the route takes no cursor (a tenant has few roles)
+  const roles = useApiQuery<Page<Role>>(ROLES, paths.roles);
   const [creating, setCreating] = useState(false);
   const [deleting, setDeleting] = useState<Role | null>(null);
   const del = useApiMutation((r: Role) => cairn.delete(paths.role(r.name)), { invalidate: [ROLES] });
@@ -47,8 +48,8 @@ export default function RolesPage() {
       </PageHeader>
       <p className="muted page-intro">A member's role decides what they may do. The four built-in roles are fixed; a custom
         role holds exactly the permissions you choose (and everyone's own profile and sessions). Changes apply from the next request.</p>
-      <DataTable caption="Roles" columns={columns} data={roles.items} loading={roles.isLoading} error={roles.error}
-        onRetry={() => void roles.refetch()} pagination={roles.pager} getRowId={(r) => r.name} skeletonRows={4}
+      <DataTable caption="Roles" columns={columns} data={roles.data?.items} loading={roles.isLoading} error={roles.error}
+        onRetry={() => void roles.refetch()} getRowId={(r) => r.name} skeletonRows={4}
         empty={<EmptyState title="No roles">Create a role to give members a chosen set of permissions.</EmptyState>} />
       <CreateRoleDialog open={creating} onClose={() => setCreating(false)} />
       <ConfirmDialog open={deleting != null} title={`Delete the role ${deleting?.name ?? ''}?`} confirmLabel="Delete role"
