@@ -10,6 +10,7 @@ const CATALOGUE: Permission[] = [
   { name: 'api_keys.manage', description: 'Create, list and revoke API keys', module: 'auth', roles: ['owner', 'admin'] },
   { name: 'platform.tenants', description: 'Every tenant (operator only)', module: 'auth', roles: [] },
   { name: 'users.manage', description: 'Add members', module: 'auth', roles: ['owner', 'admin'] },
+  { name: 'self.read', description: 'Read one\'s own profile', module: 'auth', roles: ['owner', 'admin', 'member', 'viewer'] },
 ];
 
 function Harness({ canGrant, onChange }: { canGrant?: (p: string) => boolean; onChange?: (v: string[]) => void }) {
@@ -21,13 +22,14 @@ function Harness({ canGrant, onChange }: { canGrant?: (p: string) => boolean; on
 }
 
 describe('PermissionPicker', () => {
-  test('groups by module with descriptions; leaves out operator-only permissions', () => {
+  test('groups by module with descriptions; leaves out operator-only and self.* permissions', () => {
     render(<Harness />);
     const notes = screen.getByRole('group', { name: 'notes' });
     expect(within(notes).getAllByRole('checkbox').map((c) => c.id.split('-').pop())).toEqual(['notes.read', 'notes.write']);
     const auth = screen.getByRole('group', { name: 'auth' });
     expect(within(auth).getAllByRole('checkbox')).toHaveLength(2);
     expect(screen.queryByText('platform.tenants')).toBeNull();
+    expect(screen.queryByText('self.read')).toBeNull();
     const write = screen.getByRole('checkbox', { name: /notes\.write/ });
     expect(document.getElementById(write.getAttribute('aria-describedby')!)?.textContent).toBe('Write notes');
   });

@@ -1,7 +1,7 @@
 // Choosing permissions from the server's catalogue (GET /api/v1/permissions): one group per
 // module, each permission a checkbox with its name and description. Permissions the user
 // does not hold are shown but cannot be chosen (the API refuses to hand out more than the
-// caller holds); operator-only ones (no built-in role holds them) are left out.
+// caller holds); operator-only ones (no built-in role holds them) and self.* are left out.
 import { useId } from 'react';
 import { groupByModule, type Permission } from './api';
 
@@ -19,9 +19,10 @@ export interface PermissionPickerProps {
   hint?: string;
 }
 
-/** The catalogue without operator-only permissions (no tenant role may hold them). */
+/** The catalogue without operator-only permissions (no tenant role may hold them) and
+ *  without self.* (every role holds them anyway; a key has no account of its own). */
 export function grantable(catalogue: readonly Permission[]): Permission[] {
-  return catalogue.filter((p) => p.roles.length > 0);
+  return catalogue.filter((p) => p.roles.length > 0 && !p.name.startsWith('self.'));
 }
 
 export function PermissionPicker({ catalogue, value, onChange, canGrant = () => true, legend, error, hint }: PermissionPickerProps) {
