@@ -205,6 +205,10 @@ test('roles: a custom role with two permissions; a role in use is not deleted (t
   await signIn(page, srv, { tenant: 'guild', email: t.email });
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Roles' }).click();
   await page.getByRole('row', { name: /viewer/ }).waitFor();
+  const more = page.getByRole('button', { name: /^Show \d+ more permissions of the role owner$/ });
+  await more.click();
+  await page.getByRole('button', { name: 'Show fewer permissions of the role owner' }).waitFor();
+  assert.ok(await page.getByRole('list', { name: 'Permissions of the role owner' }).getByText('users.manage').isVisible());
   await checkA11y(page, 'roles');
   await screenshots(page, 'access-roles');
 
@@ -212,7 +216,10 @@ test('roles: a custom role with two permissions; a role in use is not deleted (t
   const form = page.getByRole('form', { name: 'Create a role' });
   await form.getByRole('group', { name: 'notes' }).waitFor();
   await form.getByLabel('Name').fill('support');
-  await form.getByRole('checkbox', { name: 'notes.read' }).check();
+  // by keyboard: Space ticks the focused box
+  await form.getByRole('checkbox', { name: 'notes.read' }).focus();
+  await page.keyboard.press('Space');
+  assert.ok(await form.getByRole('checkbox', { name: 'notes.read' }).isChecked());
   await form.getByRole('checkbox', { name: 'insights.read' }).check();
   await form.getByText('2 permissions chosen').waitFor();
   await checkA11y(page, 'create role dialog');

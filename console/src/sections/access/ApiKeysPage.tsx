@@ -33,7 +33,7 @@ export default function ApiKeysPage() {
   const columns: ColumnDef<ApiKey, any>[] = [
     { accessorKey: 'name', header: 'Name' },
     { accessorKey: 'prefix', header: 'Prefix', cell: (c) => <code>{c.getValue<string>()}</code> },
-    { accessorKey: 'permissions', header: 'Permissions', enableSorting: false, cell: (c) => <PermissionChips names={c.getValue<string[]>()} max={4} /> },
+    { accessorKey: 'permissions', header: 'Permissions', enableSorting: false, cell: (c) => <PermissionChips names={c.getValue<string[]>()} max={4} of={`the key ${c.row.original.name}`} /> },
     { accessorKey: 'created_at', header: 'Created', cell: (c) => formatDate(c.getValue<number>()) },
     { accessorKey: 'last_used_at', header: 'Last used', cell: (c) => {
       const v = c.getValue<number | null>();

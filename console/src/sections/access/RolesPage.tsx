@@ -33,7 +33,7 @@ export default function RolesPage() {
       <span className="role-name">{c.getValue<string>()}<span className="badge">{c.row.original.builtin ? 'built-in' : 'custom'}</span></span>
     ) },
     { accessorKey: 'permissions', header: 'Permissions', enableSorting: false,
-      cell: (c) => <PermissionChips names={c.getValue<string[]>()} /> },
+      cell: (c) => <PermissionChips names={c.getValue<string[]>()} of={`the role ${c.row.original.name}`} /> },
     { accessorKey: 'created_at', header: 'Created', cell: (c) => (c.row.original.builtin ? '—' : formatDate(c.getValue<number>())) },
     { id: 'actions', header: 'Actions', enableSorting: false, enableHiding: false,
       cell: (c) => (c.row.original.builtin ? <span className="muted">fixed</span> : (
