@@ -1,7 +1,7 @@
 // The console's Administration section in chromium against the real binary: an API key
 // created, used from outside with X-Api-Key and Authorization, revoked and then refused;
 // a member added and their role changed (checked through the API), a refused role change
-// put back with the API's reason, a member unlocked and removed; a custom role with two
+// put back with the API's reason, a locked member shown and unlocked, a member removed; a custom role with two
 // permissions (checked through the API) and a role in use that cannot be deleted; a viewer
 // seeing no administration and a 403 page on its addresses; a session the API refuses
 // (MFA policy) getting the 403 page from the API's answer; phone width. axe runs on every
@@ -163,8 +163,16 @@ test('members: add one (what happens next), change the role, a refused change pu
   for (let i = 0; i < 5; i++) {
     await new CairnClient({ baseUrl: srv.url }).login({ tenant: 'crew', email: 'mia@crew.test', password: 'wrong-password-1234' }).catch(() => {});
   }
-  await page.getByRole('button', { name: 'Unlock sign-in of mia@crew.test' }).click();
+  assert.equal(await page.getByRole('button', { name: /^Unlock sign-in/ }).count(), 0, 'nobody is locked yet');
+  await page.reload();
+  const miaRow = page.getByRole('row', { name: /mia@crew\.test/ });
+  await miaRow.getByText(/locked out until/).waitFor();
+  await checkA11y(page, 'members with a locked account');
+  await screenshots(page, 'access-members-locked');
+  await miaRow.getByRole('button', { name: 'Unlock sign-in of mia@crew.test' }).click();
   await page.getByText(/mia@crew\.test can sign in again \(\d+ lockout records? cleared\)/).waitFor();
+  await miaRow.getByText(/locked out until/).waitFor({ state: 'detached' });
+  assert.equal(await miaRow.getByRole('button', { name: /^Unlock/ }).count(), 0);
   await new CairnClient({ baseUrl: srv.url }).login({ tenant: 'crew', email: 'mia@crew.test', password: PW });
   await checkA11y(page, 'members after an unlock');
 

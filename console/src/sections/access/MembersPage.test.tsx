@@ -30,8 +30,8 @@ function arrange(patch: (path: string, body: unknown) => Promise<unknown>) {
     if (path.endsWith('/roles')) return { items: ROLES, next_cursor: null };
     if (path.endsWith('/users')) {
       return { items: [
-        { id: ME, email: 'adam@crew.test', role: 'admin', member_since: 1 },
-        { id: NOOR, email: 'noor@crew.test', role: noorRole, member_since: 2 },
+        { id: ME, email: 'adam@crew.test', role: 'admin', member_since: 1, locked_until: null },
+        { id: NOOR, email: 'noor@crew.test', role: noorRole, member_since: 2, locked_until: null },
       ], next_cursor: null };
     }
     throw new Error(`unexpected GET ${path}`);

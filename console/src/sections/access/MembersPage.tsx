@@ -5,8 +5,8 @@ import { useState } from 'react';
 import { useQueryClient, type QueryKey } from '@tanstack/react-query';
 import { useAccount } from '../../app/auth';
 import { cairn } from '../../lib/sdk';
-import { useApiMutation, useApiQuery, useCursorQuery, type Page } from '../../lib/query';
-import { formatDate, formatNumber } from '../../lib/format';
+import { useApiMutation, useApiQuery, useCursorQuery, useInvalidate, type Page } from '../../lib/query';
+import { formatDate, formatNumber, formatTime } from '../../lib/format';
 import { problemMessage } from '../../lib/problem';
 import { Button, DataTable, EmptyState, PageHeader, Select, useToast, type ColumnDef } from '../../ui';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -44,6 +44,7 @@ function useRoleChange(onRefused: (member: Member, role: string, error: unknown)
 export default function MembersPage() {
   const account = useAccount();
   const toast = useToast();
+  const invalidate = useInvalidate();
   const members = useCursorQuery<Member>(MEMBERS, paths.members, {}, 25);
   const roles = useApiQuery<Page<Role>>(ROLES, paths.roles);
   const [inviting, setInviting] = useState(false);
@@ -63,15 +64,24 @@ export default function MembersPage() {
       toast(r.cleared_records > 0
         ? `${m.email} can sign in again (${formatNumber(r.cleared_records)} lockout ${r.cleared_records === 1 ? 'record' : 'records'} cleared).`
         : `${m.email} was not locked out.`, 'info');
+      await invalidate(MEMBERS);
     } catch (e) {
       toast(`${m.email} was not unlocked: ${problemMessage(e)}`, 'error');
     }
   };
 
   const columns: ColumnDef<Member, any>[] = [
-    { accessorKey: 'email', header: 'E-mail', cell: (c) => (
-      <span className="member-email">{c.getValue<string>()}{c.row.original.id === account.userId && <span className="badge">you</span>}</span>
-    ) },
+    { accessorKey: 'email', header: 'E-mail', cell: (c) => {
+      const m = c.row.original;
+      const locked = m.locked_until != null && m.locked_until > Date.now();
+      return (
+        <span className="member-email">
+          {c.getValue<string>()}
+          {m.id === account.userId && <span className="badge">you</span>}
+          {locked && <span className="badge badge-expired">locked out until {formatTime(m.locked_until)}</span>}
+        </span>
+      );
+    } },
     {
       accessorKey: 'role', header: 'Role',
       cell: (c) => {
@@ -93,7 +103,9 @@ export default function MembersPage() {
         const m = c.row.original;
         return (
           <div className="row-actions">
-            <Button size="small" onClick={() => void onUnlock(m)} aria-label={`Unlock sign-in of ${m.email}`}>Unlock</Button>
+            {m.locked_until != null && m.locked_until > Date.now() && (
+              <Button size="small" onClick={() => void onUnlock(m)} aria-label={`Unlock sign-in of ${m.email}`}>Unlock</Button>
+            )}
             {m.id !== account.userId && (
               <Button size="small" variant="danger" onClick={() => setRemoving(m)} aria-label={`Remove ${m.email}`}>Remove</Button>
             )}
@@ -110,8 +122,8 @@ export default function MembersPage() {
       </PageHeader>
       <p className="muted page-intro">
         People who can sign in to {account.tenantName ?? 'this organisation'} and what their role lets them do.
-        A role change or a removal ends that person's sessions here at once. <strong>Unlock</strong> lets someone
-        in again after too many wrong passwords.
+        A role change or a removal ends that person's sessions here at once. Someone locked out after too many
+        wrong passwords can be let in again with <strong>Unlock</strong>.
       </p>
       {refusal && (
         <div className="notice notice-error" role="alert">
