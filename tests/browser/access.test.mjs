@@ -293,7 +293,9 @@ test('a page the API refuses (403: the MFA policy holds an owner without a secon
   await signIn(page, srv, { tenant: 'strict', email: t.email });
   await page.goto(`${srv.url}/console/access/api-keys`);
   await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
-  assert.match(await page.getByRole('main').textContent(), /The server said: \S/);
+  const notice = page.getByRole('main').getByRole('alert');
+  assert.match(await notice.textContent(), /requires MFA/, "the API's reason, which says what to do");
+  assert.doesNotMatch(await notice.textContent(), /Your role does not allow/, 'the role does allow it');
   await checkA11y(page, '403 from the API');
   await screenshots(page, 'access-forbidden-api');
   watcher.assertClean();

@@ -27,7 +27,7 @@ export default function ApiKeysPage() {
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const revoke = useApiMutation((k: ApiKey) => cairn.delete(paths.apiKey(k.id)), { invalidate: [API_KEYS] });
 
-  const forbidden = forbiddenPage(keys.error, 'api_keys.manage');
+  const forbidden = forbiddenPage(keys.error);
   if (forbidden) return forbidden;
 
   const columns: ColumnDef<ApiKey, any>[] = [

@@ -54,7 +54,7 @@ export default function MembersPage() {
   const remove = useApiMutation((m: Member) => cairn.delete(paths.member(m.id)), { invalidate: [MEMBERS] });
   const unlock = useApiMutation((m: Member) => cairn.post<Unlocked>(paths.unlock(m.id)));
 
-  const forbidden = forbiddenPage(members.error, 'users.manage');
+  const forbidden = forbiddenPage(members.error);
   if (forbidden) return forbidden;
 
   const roleNames = roles.data?.items.map((r) => r.name) ?? [];

@@ -25,7 +25,7 @@ export default function RolesPage() {
   const [deleting, setDeleting] = useState<Role | null>(null);
   const del = useApiMutation((r: Role) => cairn.delete(paths.role(r.name)), { invalidate: [ROLES] });
 
-  const forbidden = forbiddenPage(roles.error, 'roles.manage');
+  const forbidden = forbiddenPage(roles.error);
   if (forbidden) return forbidden;
 
   const columns: ColumnDef<Role, any>[] = [
