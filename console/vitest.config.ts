@@ -9,6 +9,9 @@ export default mergeConfig(viteConfig, defineConfig({
     environment: 'jsdom',
     globals: true,
     include: ['src/**/*.test.{ts,tsx}'],
+    setupFiles: ['src/test-setup.ts'],
     restoreMocks: true,
+    // the first test of a file also pays for jsdom and the imports; the machine is shared
+    testTimeout: 20_000,
   },
 }));

@@ -111,6 +111,9 @@ export interface ClientOptions {
   reauthenticate?: () => Promise<boolean>;
   /** Cookie mode: true on sign-in, false when the session ends (sign-out, refused refresh). */
   onSession?: (signedIn: boolean) => void;
+  /** Cookie mode: serialises refreshes across the origin's tabs, which share the cookies
+   *  (default navigator.locks; only `request(name, callback)` is used). */
+  locks?: { request(name: string, callback: () => Promise<unknown>): Promise<unknown> } | null;
 }
 
 /** The caller's session as checked by the server (GET /api/v1/auth/session). */

@@ -102,10 +102,12 @@ export class CairnClient {
    *                                  a request; resolve true once signed in again to retry it
    * @param {Function} [o.onSession]  cookie mode: called with true on sign-in, false when
    *                                  the session ends (sign-out, refused refresh)
+   * @param {object} [o.locks]        cookie mode: a Web Locks manager that serialises refreshes
+   *                                  across the origin's tabs (default navigator.locks)
    */
   constructor({ baseUrl, token, refreshToken, expiresAt, apiKey, fetch, onTokens,
     refreshSkewMs = 30_000, now = Date.now, cookie = false, csrfToken, reauthenticate,
-    onSession } = {}) {
+    onSession, locks } = {}) {
     if (!baseUrl) throw new TypeError('baseUrl is required');
     this.cookie = !!cookie;
     this._csrfToken = csrfToken ?? documentCsrfToken;
@@ -114,6 +116,7 @@ export class CairnClient {
     this._sessionListeners = new Set();
     if (onSession) this._sessionListeners.add(onSession);
     this._signedIn = null;
+    this._locks = locks ?? globalThis.navigator?.locks ?? null;
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
     this.apiKey = apiKey ?? null;
     this.refreshSkewMs = refreshSkewMs;
@@ -262,15 +265,30 @@ export class CairnClient {
   }
 
   // The refresh token is the cairn_rt cookie: an empty POST with the session's CSRF token.
+  // Every tab of the origin shares the cookies, and presenting a rotated refresh token again
+  // looks like theft (the server revokes the session): tabs take turns (Web Locks), and a
+  // tab whose turn comes after another tab refreshed finds the session valid and stops.
   async _doCookieRefresh() {
+    const locks = this._locks;
     try {
-      await this._send('POST', `${API}/auth/refresh`, undefined, { auth: false });
+      if (locks?.request) await locks.request('cairn-session-refresh', () => this._cookieRefreshTurn());
+      else await this._cookieRefreshTurn();
       this._setSignedIn(true);
       return null;
     } catch (e) {
       if (e instanceof CairnError && (e.status === 401 || e.status === 403)) this._setSignedIn(false);
       throw e;
     }
+  }
+
+  async _cookieRefreshTurn() {
+    try {
+      await this._send('GET', `${API}/auth/session`, undefined, { auth: false });
+      return; // refreshed by another tab meanwhile
+    } catch (e) {
+      if (!(e instanceof CairnError) || e.status !== 401 || e.slug === 'token-revoked') throw e;
+    }
+    await this._send('POST', `${API}/auth/refresh`, undefined, { auth: false });
   }
 
   /** Ends this session on the server (best effort) and forgets the tokens. */

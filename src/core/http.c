@@ -787,6 +787,10 @@ static int check_path_params(cn_req_t *r)
 
 static int parse_query(cn_req_t *r)
 {
+    /* a page's query string is its script's (the console's filters, a mailed link's token):
+     * the server reads nothing of it, so it is neither parsed nor refused */
+    if (r->route->page)
+        return CN_NEXT;
     h2o_req_t *req = r->h;
     cn_kv_t kv[MAX_QUERY_PARAMS];
     int n = 0;

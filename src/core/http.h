@@ -93,7 +93,10 @@ int cn_reply_json(cn_req_t *r, int status, json_t *json);
 cn_buf_t *cn_reply_buffer(cn_req_t *r);
 int cn_reply_json_buf(cn_req_t *r, int status);
 
-/** Sends a prepared body with a content type. Body is copied into the request pool. */
+/**
+ * Sends a prepared body with a content type. Body is copied into the request pool. An HTML
+ * answer, and every answer of a route marked .page, carries the strict page CSP.
+ */
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len);
 
 /** Like cn_reply_raw for a body in static storage (compiled in): sent without a copy. */

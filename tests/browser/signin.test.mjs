@@ -117,6 +117,7 @@ test("signing out and in as another organisation in the same tab shows none of t
     assert.ok(!text.includes(leaked), `"${leaked}" of the first organisation is not shown`);
 
   // the new session's live updates are the new tenant's
+  await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 10_000 });
   await beta.api.notes.create({ title: 'beta live', body: 'arrives by realtime' });
   await page.getByRole('cell', { name: 'beta live' }).waitFor({ timeout: 10_000 });
   assert.ok(!(await page.locator('body').innerText()).includes('alpha-only plan'));
@@ -149,6 +150,7 @@ test('a session ended elsewhere: sign in again over the page, typed input kept, 
     5000, 'the note saved after signing in again');
   assert.equal(saved.body, 'and kept');
   // the realtime connection came back with the new session
+  await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 10_000 });
   await alpha.api.notes.create({ title: 'after the new sign-in', body: 'live' });
   await page.getByRole('cell', { name: 'after the new sign-in' }).waitFor({ timeout: 10_000 });
   watcher.assertClean();

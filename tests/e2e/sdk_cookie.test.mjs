@@ -194,12 +194,43 @@ test('realtime authenticates by the cookie upgrade (no auth message) and deliver
   }
   const rt = client.realtime({ WebSocket: BrowserSocket });
   const events = [];
+  let subscribed = false;
+  rt.on('subscribed', (m) => { if (m.channel === 'notes') subscribed = true; });
   rt.subscribe('notes', (ev) => events.push(ev));
-  await waitFor(() => rt.state === 'open', 5000, 'the realtime connection to open');
-  await waitFor(() => sent.some((m) => m.op === 'subscribe'), 5000, 'the subscription');
+  await waitFor(() => subscribed, 5000, 'the subscription to be confirmed');
+  assert.equal(rt.state, 'open');
   await client.notes.create({ title: 'live', body: 'x' });
   await waitFor(() => events.length > 0, 5000, 'the note.created event');
   assert.equal(events[0].type, 'note.created');
   assert.ok(!sent.some((m) => m.op === 'auth'), 'no token ever sent by the page');
   rt.close();
+});
+
+/** A Web Locks stand-in: one holder of a name at a time, the rest in order. */
+function locksManager() {
+  const tails = new Map();
+  return {
+    request(name, fn) {
+      const prev = tails.get(name) ?? Promise.resolve();
+      const run = prev.then(() => fn());
+      tails.set(name, run.catch(() => {}));
+      return run;
+    },
+  };
+}
+
+test('two tabs sharing the cookies refresh in turn: one refresh, and the session survives', async () => {
+  const jar = cookieJar();
+  const locks = locksManager(); // what navigator.locks is to the tabs of one origin
+  const tab = () => new CairnClient({ baseUrl: srv.url, cookie: true, fetch: jar.fetch, csrfToken: jar.csrf, locks });
+  const [a, b] = [tab(), tab()];
+  await signIn(a);
+  jar.cookies.delete('cairn_at'); // the access cookie's Max-Age is over, for both tabs
+  jar.calls.length = 0;
+  const [la, lb] = await Promise.all([a.notes.list(), b.notes.list()]);
+  assert.ok(Array.isArray(la.items) && Array.isArray(lb.items));
+  assert.equal(jar.calls.filter((c) => c.path === '/api/v1/auth/refresh').length, 1,
+    'the second tab found the session refreshed by the first');
+  assert.ok(await a.session(), 'the session was not revoked as a reuse');
+  assert.ok(await b.session());
 });

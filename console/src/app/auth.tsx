@@ -15,6 +15,8 @@ export interface Account {
   userId: string;
   tenantId: string;
   role: string;
+  /** The account has two-step verification (the session was opened with it, or it was
+   *  turned on since). */
   mfa: boolean;
   email: string | null;
   tenantSlug: string | null;
@@ -43,6 +45,8 @@ export interface AuthContextValue {
   finishReauth(ok: boolean): Promise<void>;
   signOut(): Promise<void>;
   signOutEverywhere(): Promise<void>;
+  /** Two-step verification was turned on for the account (this session was opened without). */
+  markMfaEnabled(): void;
 }
 
 const AuthContext = createContext<AuthContextValue | null>(null);
@@ -169,9 +173,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try { await cairn.logoutAll(); } finally { await signedOut(); leaving.current = false; }
   }, [signedOut]);
 
+  const markMfaEnabled = useCallback(() => setAccount((a) => (a ? { ...a, mfa: true } : a)), []);
+
   const value = useMemo<AuthContextValue>(() => ({
-    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere,
-  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere]);
+    status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, markMfaEnabled,
+  }), [status, account, expired, completeSignIn, finishReauth, signOut, signOutEverywhere, markMfaEnabled]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

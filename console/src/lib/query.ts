@@ -3,7 +3,7 @@
 // the path and query, so invalidating a key prefix (after a mutation or a realtime event)
 // refreshes every query under it.
 import {
-  QueryClient, useMutation, useQuery, useQueryClient,
+  MutationCache, QueryCache, QueryClient, useMutation, useQuery, useQueryClient,
   type QueryKey, type UseMutationOptions, type UseQueryOptions,
 } from '@tanstack/react-query';
 import { useCallback, useMemo, useState } from 'react';
@@ -18,7 +18,22 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+const errorListeners = new Set<(error: CairnError) => void>();
+
+/** Listens to every failed query and mutation (the shell reacts to some kinds, such as
+ *  mfa-required); returns the remover. */
+export function onApiError(fn: (error: CairnError) => void): () => void {
+  errorListeners.add(fn);
+  return () => errorListeners.delete(fn);
+}
+
+function reportError(error: unknown) {
+  if (error instanceof CairnError) for (const fn of errorListeners) fn(error);
+}
+
 export const queryClient = new QueryClient({
+  queryCache: new QueryCache({ onError: reportError }),
+  mutationCache: new MutationCache({ onError: reportError }),
   defaultOptions: {
     queries: {
       staleTime: 30_000,

@@ -15,10 +15,24 @@ let state: RealtimeState = 'idle';
 const handlers = new Map<string, Set<Handler>>(); // what the mounted components asked for
 const unsubscribes = new Map<string, () => void>(); // channel -> the client's unsubscribe
 const stateListeners = new Set<() => void>();
+let live = new Set<string>(); // channels the server confirmed on the current connection
+
+function notify() {
+  for (const fn of stateListeners) fn();
+}
 
 function setState(s: RealtimeState) {
   state = s;
-  for (const fn of stateListeners) fn();
+  if (s !== 'open' && live.size) live = new Set();
+  notify();
+}
+
+function setLive(channel: string, on: boolean) {
+  if (live.has(channel) === on) return;
+  live = new Set(live);
+  if (on) live.add(channel);
+  else live.delete(channel);
+  notify();
 }
 
 function dispatch(channel: string, event: RealtimeEvent) {
@@ -35,6 +49,7 @@ function connection(): RealtimeClient {
   if (!client) {
     client = cairn.realtime();
     client.on('state', setState);
+    client.on('subscribed', (m) => setLive(m.channel, true));
     setState(client.state);
   }
   return client;
@@ -56,6 +71,7 @@ export function subscribe(channel: string, onEvent: Handler): () => void {
     handlers.delete(channel);
     unsubscribes.get(channel)?.();
     unsubscribes.delete(channel);
+    setLive(channel, false);
   };
 }
 
@@ -89,6 +105,14 @@ export function useRealtimeState(): RealtimeState {
   return useSyncExternalStore(
     (fn) => { stateListeners.add(fn); return () => stateListeners.delete(fn); },
     () => state,
+  );
+}
+
+/** True while the server streams `channel` to this page (its subscription is confirmed). */
+export function useChannelLive(channel: string | null): boolean {
+  return useSyncExternalStore(
+    (fn) => { stateListeners.add(fn); return () => stateListeners.delete(fn); },
+    () => channel != null && live.has(channel),
   );
 }
 

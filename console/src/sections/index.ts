@@ -2,9 +2,11 @@
 // folder console/src/sections/<id>/ with section.ts, and a line here.
 import type { Section } from './types';
 import { section as home } from './home/section';
+import { section as account } from './account/section';
 import { section as access } from './access/section';
 
 export const sections: Section[] = [
   home,
+  account,
   access,
 ];

@@ -10,3 +10,4 @@ export { Tabs, type TabItem } from './Tabs';
 export { Kpi, type KpiProps } from './Kpi';
 export { ToastProvider, useToast, type ToastTone } from './Toast';
 export { PageHeader } from './PageHeader';
+export { LiveBadge } from './LiveBadge';

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { Note } from '@cairn/sdk';
 import { API, cairn } from '../../lib/sdk';
 import { useApiMutation, useCursorQuery } from '../../lib/query';
-import { useLiveInvalidate } from '../../lib/realtime';
+import { useChannelLive, useLiveInvalidate } from '../../lib/realtime';
 import { applyProblem, useZodForm } from '../../lib/forms';
 import { formatDateTime } from '../../lib/format';
-import { Button, DataTable, EmptyState, Field, FormError, TextArea, TextInput, useToast, type ColumnDef } from '../../ui';
+import { Button, DataTable, LiveBadge, EmptyState, Field, FormError, TextArea, TextInput, useToast, type ColumnDef } from '../../ui';
 
 const NOTES = ['home', 'notes'];
 
@@ -18,9 +18,13 @@ const columns: ColumnDef<Note, any>[] = [
 export function NotesCard({ canWrite }: { canWrite: boolean }) {
   const notes = useCursorQuery<Note>(NOTES, `${API}/notes`, {}, 5);
   useLiveInvalidate('notes', [NOTES]);
+  const live = useChannelLive('notes');
   return (
     <section className="card stack" aria-labelledby="home-notes">
-      <h2 id="home-notes">Latest notes</h2>
+      <div className="card-header">
+        <h2 id="home-notes">Latest notes</h2>
+        <LiveBadge live={live} />
+      </div>
       <DataTable caption="Latest notes" columns={columns} data={notes.items} loading={notes.isLoading}
         error={notes.error} onRetry={() => void notes.refetch()} pagination={notes.pager} getRowId={(n) => n.id}
         empty={<EmptyState title="No notes yet">{canWrite ? 'Write the first one below.' : 'Notes your team writes appear here.'}</EmptyState>} />
