@@ -1321,7 +1321,8 @@ export interface components {
             uptime_ms: number;
             requests: components["schemas"]["StatusRequests"];
             latency_ms: components["schemas"]["StatusLatency"];
-            jobs: components["schemas"]["StatusJobs"];
+            /** @description The caller's tenant's jobs (every tenant's for the operator); null when not ready */
+            jobs: components["schemas"]["StatusJobs"] | null;
             realtime: components["schemas"]["StatusRealtime"];
         };
         StatusRequests: {

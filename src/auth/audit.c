@@ -10,6 +10,7 @@
 #include "core/workers.h"
 #include "lib/formats.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,19 +335,30 @@ int auth_audit_request(cn_req_t *r)
     return rc;
 }
 
-int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out, cn_err_t *err)
+/* Where a walk of the chain stands: the last entry that matched, its hash and the one
+ * before (so a later walk can check that entry again), and where it broke. */
+typedef struct {
+    int64_t seq; /* 0: none yet (the genesis) */
+    char hash[65], before[65];
+    int64_t broken_seq; /* 0 while intact */
+    char broken_tenant[64];
+} walk_t;
+
+/* Told of every entry that matched, with its tenant (NULL for none). */
+typedef void (*walk_each_fn)(void *ctx, int64_t seq, const char *tenant);
+
+/* Checks the entries after w->seq (whose hash is w->hash) in order, moving w along; 0 at
+ * the end, CN_EVALIDATION at the first entry changed or missing (w->broken_*, err). */
+static int walk_chain(cn_store_t *s, walk_t *w, walk_each_fn each, void *ctx, cn_err_t *err)
 {
     cn_stmt_t *st;
+    cn_val_t args[] = {CN_VINT(w->seq)};
     int rc = cn_store_query(s,
                             "SELECT seq, tenant_id, actor, action, object, ip, request_id, status,"
-                            " at, salt, personal, hash FROM audit_log ORDER BY seq",
-                            NULL, 0, &st, err);
+                            " at, salt, personal, hash FROM audit_log WHERE seq > $1 ORDER BY seq",
+                            args, 1, &st, err);
     if (rc != 0)
         return rc;
-    char prev[65];
-    memcpy(prev, genesis, sizeof(prev));
-    int64_t expect = 1;
-    memset(out, 0, sizeof(*out));
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         int64_t seq = cn_stmt_int(st, 0);
         auth_audit_t e = {cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL),
@@ -355,32 +367,65 @@ int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out,
                           (int)cn_stmt_int(st, 7)};
         const char *salt = cn_stmt_text(st, 9, NULL), *personal = cn_stmt_text(st, 10, NULL);
         char commit[65], hash[65];
-        entry_hash(prev, seq, &e, personal, cn_stmt_int(st, 8), hash);
+        entry_hash(w->hash, seq, &e, personal, cn_stmt_int(st, 8), hash);
         const char *stored = cn_stmt_text(st, 11, NULL);
-        int mine = tenant != NULL && !cn_stmt_is_null(st, 1) && strcmp(e.tenant_id, tenant) == 0;
+        const char *tenant = cn_stmt_is_null(st, 1) ? NULL : e.tenant_id;
         /* an erased entry (empty salt) keeps only its commitment; others must match it */
         int personal_ok =
             salt[0] == '\0' || (personal_commit(salt, &e, commit), strcmp(commit, personal) == 0);
-        if (seq != expect) {
-            out->broken_seq = expect; /* whose it was is gone with it */
+        if (seq != w->seq + 1) {
+            w->broken_seq = w->seq + 1; /* whose it was is gone with it */
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld is missing (the next is %lld)",
-                            (long long)expect, (long long)seq);
+                            (long long)w->seq + 1, (long long)seq);
             break;
         }
         if (!personal_ok || strcmp(stored, hash) != 0) {
-            out->broken_seq = seq;
-            out->broken_in_tenant = mine;
+            w->broken_seq = seq;
+            snprintf(w->broken_tenant, sizeof(w->broken_tenant), "%s", tenant ? tenant : "");
             rc = cn_err_set(err, CN_EVALIDATION, "entry %lld was changed (its hash does not match)",
                             (long long)seq);
             break;
         }
-        memcpy(prev, hash, sizeof(prev));
-        expect++;
-        out->entries++;
-        out->tenant_entries += mine;
+        memcpy(w->before, w->hash, sizeof(w->before));
+        memcpy(w->hash, hash, sizeof(w->hash));
+        w->seq = seq;
+        if (each != NULL)
+            each(ctx, seq, tenant);
     }
     cn_stmt_finish(st);
     return rc == CN_DONE ? 0 : rc;
+}
+
+static void walk_from_genesis(walk_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    memcpy(w->hash, genesis, sizeof(w->hash));
+    memcpy(w->before, genesis, sizeof(w->before));
+}
+
+typedef struct {
+    const char *tenant;
+    auth_audit_check_t *out;
+} check_ctx_t;
+
+static void check_each(void *ctx, int64_t seq, const char *tenant)
+{
+    check_ctx_t *c = ctx;
+    c->out->entries++;
+    c->out->tenant_entries += c->tenant != NULL && tenant != NULL && strcmp(tenant, c->tenant) == 0;
+}
+
+int auth_audit_check(cn_store_t *s, const char *tenant, auth_audit_check_t *out, cn_err_t *err)
+{
+    memset(out, 0, sizeof(*out)); /* set whatever the answer: callers read it on failure too */
+    walk_t w;
+    walk_from_genesis(&w);
+    check_ctx_t c = {tenant, out};
+    int rc = walk_chain(s, &w, check_each, &c, err);
+    out->broken_seq = w.broken_seq;
+    out->broken_in_tenant =
+        tenant != NULL && w.broken_tenant[0] != '\0' && strcmp(w.broken_tenant, tenant) == 0;
+    return rc;
 }
 
 int auth_audit_verify(cn_store_t *s, int64_t *entries, cn_err_t *err)
@@ -493,22 +538,221 @@ int auth_list_audit(cn_req_t *r)
 
 /* ---- chain verification over the API ---- */
 
+/*
+ * One walk per process at a time, shared: a request arriving while a walk runs is parked
+ * (holding no worker) and answered from that walk; one arriving within VERIFY_FRESH_MS of
+ * the last walk's end is answered from it at once. A walk goes on from the last entry the
+ * previous one verified, checking that entry again (so an edit of the newest verified
+ * entry is found); the whole chain is walked at start, every VERIFY_FULL_EVERY_MS, and
+ * whenever an entry verified before no longer matches. So an older entry edited after it
+ * was verified is found by the next full walk, not the next request; `cairn audit verify`
+ * always walks the whole chain.
+ */
+#define VERIFY_FRESH_MS 3000
+#define VERIFY_FULL_EVERY_MS (3600 * 1000LL)
+
 typedef struct {
+    char id[64];
+    int64_t n;
+} tenant_count_t;
+
+/* Entries per tenant in the verified part, sorted by tenant id. */
+typedef struct {
+    tenant_count_t *v;
+    size_t n, cap;
+} counts_t;
+
+static tenant_count_t *counts_find(const counts_t *c, const char *id, size_t *at)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(c->v[mid].id, id);
+        if (cmp == 0)
+            return &c->v[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (at != NULL)
+        *at = lo;
+    return NULL;
+}
+
+static void counts_add(counts_t *c, const char *id, int64_t k)
+{
+    size_t at = 0;
+    tenant_count_t *t = counts_find(c, id, &at);
+    if (t != NULL) {
+        t->n += k;
+        return;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = cn_realloc(c->v, c->cap * sizeof(*c->v));
+    }
+    memmove(c->v + at + 1, c->v + at, (c->n - at) * sizeof(*c->v));
+    snprintf(c->v[at].id, sizeof(c->v[at].id), "%s", id);
+    c->v[at].n = k;
+    c->n++;
+}
+
+typedef struct verify_s {
+    struct verify_s *next; /* parked behind the running walk */
+    cn_work_t *parked;
     char tenant[64];
-    auth_audit_check_t c;
-    int64_t at;
-    int rc;
+    int rc; /* 0 intact, CN_EVALIDATION broken, else the walk failed (err) */
     cn_err_t err;
+    int64_t entries, broken_seq, at; /* broken_seq: 0 unless the entry is the tenant's */
 } verify_t;
 
-/* The whole chain is read (a break anywhere breaks every later link), on a worker with its
- * own connection, so a long log stalls no event loop. */
-static void verify_work(void *arg)
+static struct {
+    pthread_mutex_t mu;
+    int running;      /* a walk is on a worker */
+    verify_t *parked; /* the requests waiting for it */
+    walk_t mark;      /* the verified part (seq 0: nothing verified yet) */
+    int64_t full_at;  /* when the last walk of the whole chain began */
+    counts_t counts;
+    /* the last walk's outcome */
+    int64_t at; /* when it ended; 0: nothing to reuse */
+    int rc;
+    walk_t end;
+    cn_err_t err;
+} chain = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* v's answer from the last walk, for its tenant. chain.mu held. */
+static void answer_of(verify_t *v)
 {
-    verify_t *v = arg;
-    cn_store_t *s = cn_worker_store(&v->err);
-    v->rc = s ? auth_audit_check(s, v->tenant, &v->c, &v->err) : CN_ERR;
-    v->at = cn_now_ms();
+    const tenant_count_t *t = counts_find(&chain.counts, v->tenant, NULL);
+    v->rc = chain.rc;
+    v->err = chain.err;
+    v->entries = t ? t->n : 0;
+    v->at = chain.at;
+    v->broken_seq = chain.rc == CN_EVALIDATION && chain.end.broken_tenant[0] != '\0' &&
+                            strcmp(chain.end.broken_tenant, v->tenant) == 0
+                        ? chain.end.broken_seq
+                        : 0;
+}
+
+typedef struct {
+    int64_t after; /* entries up to this one are counted already */
+    counts_t *add;
+} count_ctx_t;
+
+static void count_each(void *ctx, int64_t seq, const char *tenant)
+{
+    count_ctx_t *c = ctx;
+    if (tenant != NULL && seq > c->after)
+        counts_add(c->add, tenant, 1);
+}
+
+/* One walk, from the mark or (full) from the genesis. Runs only on the walking worker,
+ * the only writer of chain.mark and chain.counts (under chain.mu). */
+static int walk_once(cn_store_t *s, int full, walk_t *w, cn_err_t *err)
+{
+    pthread_mutex_lock(&chain.mu);
+    walk_t from = chain.mark;
+    pthread_mutex_unlock(&chain.mu);
+    int64_t started = cn_now_ms();
+    if (full || from.seq == 0) {
+        full = 1;
+        walk_from_genesis(w);
+    } else { /* step back one entry: the newest verified one is checked again */
+        *w = from;
+        w->seq = from.seq - 1;
+        memcpy(w->hash, from.before, sizeof(w->hash));
+    }
+    counts_t add = {0};
+    count_ctx_t c = {full ? 0 : from.seq, &add};
+    int rc = walk_chain(s, w, count_each, &c, err);
+    if (rc == CN_EVALIDATION && !full && w->broken_seq <= from.seq) {
+        free(add.v); /* a verified entry changed: only a full walk knows what still holds */
+        return walk_once(s, 1, w, err);
+    }
+    pthread_mutex_lock(&chain.mu);
+    if (rc == 0 || rc == CN_EVALIDATION) {
+        if (full) {
+            free(chain.counts.v);
+            chain.counts = add;
+            chain.full_at = started;
+            add.v = NULL;
+        } else {
+            for (size_t i = 0; i < add.n; i++)
+                counts_add(&chain.counts, add.v[i].id, add.v[i].n);
+        }
+        chain.mark = *w;
+        chain.mark.broken_seq = 0;
+        chain.mark.broken_tenant[0] = '\0';
+    }
+    pthread_mutex_unlock(&chain.mu);
+    free(add.v);
+    return rc;
+}
+
+static void walk_work(void *arg)
+{
+    verify_t *first = arg;
+    cn_err_t err = {0};
+    walk_t w;
+    walk_from_genesis(&w);
+    cn_store_t *s = cn_worker_store(&err);
+    pthread_mutex_lock(&chain.mu);
+    int full = chain.mark.seq == 0 || cn_now_ms() - chain.full_at >= VERIFY_FULL_EVERY_MS;
+    pthread_mutex_unlock(&chain.mu);
+    int rc = s ? walk_once(s, full, &w, &err) : CN_ERR;
+    pthread_mutex_lock(&chain.mu);
+    chain.rc = rc;
+    chain.err = err;
+    chain.end = w;
+    /* a failed walk (not a broken chain) is not reused: the next request tries again */
+    chain.at = rc == 0 || rc == CN_EVALIDATION ? cn_now_ms() : 0;
+    answer_of(first);
+    if (first->at == 0)
+        first->at = cn_now_ms();
+    verify_t *waiting = chain.parked;
+    for (verify_t *v = waiting; v != NULL; v = v->next) {
+        answer_of(v);
+        v->at = first->at;
+    }
+    chain.parked = NULL;
+    chain.running = 0;
+    pthread_mutex_unlock(&chain.mu);
+    for (verify_t *v = waiting, *next; v != NULL; v = next) {
+        next = v->next; /* v is freed by its completion, perhaps before wake returns */
+        cn_work_wake(v->parked);
+    }
+}
+
+/* A tenant learns where the chain breaks only when the entry is its own: the other
+ * entries, their number and their owners are none of its business. */
+static int verify_reply(cn_req_t *r, const verify_t *v)
+{
+    int shown = v->rc != 0 && v->broken_seq != 0;
+    cn_jw_t w;
+    cn_jw_init(&w, cn_reply_buffer(r));
+    cn_jw_object(&w);
+    cn_jw_key(&w, "intact");
+    cn_jw_bool(&w, v->rc == 0);
+    cn_jw_key(&w, "entries");
+    cn_jw_int(&w, v->entries);
+    cn_jw_key(&w, "broken_seq");
+    if (shown)
+        cn_jw_int(&w, v->broken_seq);
+    else
+        cn_jw_null(&w);
+    cn_jw_key(&w, "reason");
+    if (shown)
+        cn_jw_str(&w, v->err.msg, strlen(v->err.msg));
+    else if (v->rc != 0)
+        cn_jw_str(&w, H2O_STRLIT("the chain breaks at an entry that is not this tenant's"));
+    else
+        cn_jw_null(&w);
+    cn_jw_key(&w, "checked_at");
+    cn_jw_int(&w, v->at);
+    cn_jw_end(&w);
+    cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
+    return cn_reply_json_buf(r, 200);
 }
 
 static void verify_done(cn_req_t *r, void *arg)
@@ -518,33 +762,7 @@ static void verify_done(cn_req_t *r, void *arg)
         r->err = v->err;
         cn_req_finish_error(r, v->rc);
     } else if (r != NULL) {
-        /* A tenant learns where the chain breaks only when the entry is its own: the other
-         * entries, their number and their owners are none of its business. */
-        int shown = v->rc != 0 && v->c.broken_in_tenant;
-        cn_jw_t w;
-        cn_jw_init(&w, cn_reply_buffer(r));
-        cn_jw_object(&w);
-        cn_jw_key(&w, "intact");
-        cn_jw_bool(&w, v->rc == 0);
-        cn_jw_key(&w, "entries");
-        cn_jw_int(&w, v->c.tenant_entries);
-        cn_jw_key(&w, "broken_seq");
-        if (shown)
-            cn_jw_int(&w, v->c.broken_seq);
-        else
-            cn_jw_null(&w);
-        cn_jw_key(&w, "reason");
-        if (shown)
-            cn_jw_str(&w, v->err.msg, strlen(v->err.msg));
-        else if (v->rc != 0)
-            cn_jw_str(&w, H2O_STRLIT("the chain breaks at an entry that is not this tenant's"));
-        else
-            cn_jw_null(&w);
-        cn_jw_key(&w, "checked_at");
-        cn_jw_int(&w, v->at);
-        cn_jw_end(&w);
-        cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
-        cn_reply_json_buf(r, 200);
+        verify_reply(r, v);
     }
     free(v);
 }
@@ -553,5 +771,22 @@ int auth_get_audit_verify(cn_req_t *r)
 {
     verify_t *v = cn_calloc(1, sizeof(*v));
     snprintf(v->tenant, sizeof(v->tenant), "%s", r->principal.tenant_id);
-    return cn_req_offload(r, verify_work, verify_done, v);
+    pthread_mutex_lock(&chain.mu);
+    if (!chain.running && chain.at != 0 && cn_now_ms() - chain.at < VERIFY_FRESH_MS) {
+        answer_of(v);
+        pthread_mutex_unlock(&chain.mu);
+        int rc = verify_reply(r, v);
+        free(v);
+        return rc;
+    }
+    if (chain.running) { /* wait for the walk under way, on no thread */
+        v->parked = cn_req_park(r, verify_done, v);
+        v->next = chain.parked;
+        chain.parked = v;
+        pthread_mutex_unlock(&chain.mu);
+        return CN_PENDING;
+    }
+    chain.running = 1;
+    pthread_mutex_unlock(&chain.mu);
+    return cn_req_offload(r, walk_work, verify_done, v);
 }

@@ -94,6 +94,7 @@ static const cn_migration_t migrations[] = {
      "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER"},
     {16, "registration_password_at_confirm", auth_register_mail_at_sql},
     {17, "login_failures_known_clients", auth_lockout_known_sql},
+    {18, "mfa_challenge_session_end", auth_mfa_ends_sql},
     {0},
 };
 

@@ -81,20 +81,17 @@ void auth_fill_claims(auth_claims_t *c, const char *user, const char *tenant, co
     c->exp = c->iat + AUTH_ACCESS_TTL_S;
 }
 
+/* ends_at 0: a new sign-in's full lifetime; else the end of the session this one replaces */
 static int open_session(cn_req_t *r, const char *user, const char *tenant, const char *role,
-                        int mfa, int status)
+                        int mfa, int64_t ends_at, int status)
 {
     char sid[CN_UUID_LEN + 1], refresh[AUTH_REFRESH_MAX], hash[65];
     cn_uuid7(sid);
     auth_refresh_make(sid, 0, refresh, hash);
     int64_t now = cn_now_ms();
-    cn_val_t args[] = {CN_VTEXT(sid),
-                       CN_VTEXT(tenant),
-                       CN_VTEXT(user),
-                       CN_VINT(now),
-                       CN_VINT(now + AUTH_REFRESH_TTL_S * 1000LL),
-                       CN_VTEXT(hash),
-                       CN_VINT(mfa)};
+    int64_t expires = ends_at > 0 ? ends_at : now + AUTH_REFRESH_TTL_S * 1000LL;
+    cn_val_t args[] = {CN_VTEXT(sid),    CN_VTEXT(tenant), CN_VTEXT(user), CN_VINT(now),
+                       CN_VINT(expires), CN_VTEXT(hash),   CN_VINT(mfa)};
     int rc =
         cn_store_exec(r->store,
                       "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at,"
@@ -104,20 +101,20 @@ static int open_session(cn_req_t *r, const char *user, const char *tenant, const
         return rc;
     auth_claims_t c;
     auth_fill_claims(&c, user, tenant, role, sid, mfa);
-    auth_session_live(&c, now + AUTH_REFRESH_TTL_S * 1000LL);
+    auth_session_live(&c, expires);
     return auth_reply_tokens(r, &c, refresh, json_is_true(json_object_get(r->body, "cookie")),
                              status);
 }
 
 static int start_session(cn_req_t *r, const char *user, const char *tenant, const char *role)
 {
-    return open_session(r, user, tenant, role, 0, 200);
+    return open_session(r, user, tenant, role, 0, 0, 200);
 }
 
 static int start_session_after_mfa(cn_req_t *r, const char *user, const char *tenant,
-                                   const char *role)
+                                   const char *role, int64_t ends_at)
 {
-    return open_session(r, user, tenant, role, 1, 200);
+    return open_session(r, user, tenant, role, 1, ends_at, 200);
 }
 
 /* ---- login: the password check runs on a worker ---- */
@@ -182,7 +179,7 @@ static void login_done(cn_req_t *r, void *arg)
             int mfa = 0;
             rc = auth_mfa_enabled(r->store, l->user, &r->err, &mfa);
             if (rc == 0) /* with MFA the password only earns a challenge for the code */
-                rc = mfa ? auth_mfa_challenge(r, l->user, l->tenant, l->role)
+                rc = mfa ? auth_mfa_challenge(r, l->user, l->tenant, l->role, 0)
                          : start_session(r, l->user, l->tenant, l->role);
             if (rc == 0)
                 rc = cn_store_commit(r->store, &r->err);
@@ -243,7 +240,7 @@ static int reply_registered(cn_req_t *r, const char *tenant, const char *user, c
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
     int rc = auth_security_event(r, tenant, user, "auth.register", NULL, ip, 201);
-    return rc != 0 ? rc : open_session(r, user, tenant, role, 0, 201);
+    return rc != 0 ? rc : open_session(r, user, tenant, role, 0, 0, 201);
 }
 
 int auth_post_register(cn_req_t *r)

@@ -35,6 +35,10 @@ const char auth_mfa_sql[] =
     " id_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, tenant_id TEXT NOT NULL,"
     " role TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER)";
 
+/* NULL for a sign-in (its session gets the full lifetime); a switch's challenge keeps the end
+ * of the session it replaces, since a switch never extends a sign-in */
+const char auth_mfa_ends_sql[] = "ALTER TABLE mfa_challenges ADD COLUMN session_ends_at INTEGER";
+
 static int ct_strcmp(void *handle, const char *test_otp)
 {
     const char *code = handle;
@@ -138,17 +142,21 @@ static void random_token(char out[48], char hash[65])
     auth_refresh_hash(out, strlen(out), hash);
 }
 
-int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const char *role)
+int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const char *role,
+                       int64_t ends_at)
 {
     char challenge[48], hash[65];
     random_token(challenge, hash);
-    cn_val_t args[] = {CN_VTEXT(hash), CN_VTEXT(user), CN_VTEXT(tenant), CN_VTEXT(role),
-                       CN_VINT(cn_now_ms() + CHALLENGE_TTL_MS)};
-    int rc =
-        cn_store_exec(r->store,
-                      "INSERT INTO mfa_challenges (id_hash, user_id, tenant_id, role, expires_at)"
-                      " VALUES ($1, $2, $3, $4, $5)",
-                      args, 5, NULL, &r->err);
+    cn_val_t args[] = {CN_VTEXT(hash),
+                       CN_VTEXT(user),
+                       CN_VTEXT(tenant),
+                       CN_VTEXT(role),
+                       CN_VINT(cn_now_ms() + CHALLENGE_TTL_MS),
+                       ends_at > 0 ? CN_VINT(ends_at) : CN_VNULL};
+    int rc = cn_store_exec(r->store,
+                           "INSERT INTO mfa_challenges (id_hash, user_id, tenant_id, role,"
+                           " expires_at, session_ends_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                           args, 6, NULL, &r->err);
     if (rc != 0)
         return rc;
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
@@ -452,6 +460,7 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
     if ((code == NULL) == (recovery == NULL))
         return cn_fail_field(r, "", "give exactly one of code, recovery_code");
     char hash[65], user[64] = "", tenant[64] = "", role[CN_ROLE_NAME_MAX + 1] = "";
+    int64_t ends_at = 0;
     auth_refresh_hash(challenge, strlen(challenge), hash);
     int rc = cn_store_begin(r->store, &r->err);
     cn_stmt_t *st;
@@ -460,7 +469,7 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
         rc = cn_store_query(r->store,
                             "UPDATE mfa_challenges SET used_at = $2 WHERE id_hash = $1"
                             " AND used_at IS NULL AND expires_at > $2"
-                            " RETURNING user_id, tenant_id, role",
+                            " RETURNING user_id, tenant_id, role, session_ends_at",
                             ch, 2, &st, &r->err);
     if (rc != 0)
         return rc;
@@ -468,6 +477,7 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
         snprintf(user, sizeof(user), "%s", cn_stmt_text(st, 0, NULL));
         snprintf(tenant, sizeof(tenant), "%s", cn_stmt_text(st, 1, NULL));
         snprintf(role, sizeof(role), "%s", cn_stmt_text(st, 2, NULL));
+        ends_at = cn_stmt_is_null(st, 3) ? 0 : cn_stmt_int(st, 3);
     }
     cn_stmt_finish(st);
     if (rc < 0)
@@ -511,5 +521,5 @@ int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start)
     }
     if ((rc = cn_store_commit(r->store, &r->err)) != 0)
         return rc;
-    return start(r, user, tenant, role);
+    return start(r, user, tenant, role, ends_at);
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 
 extern const char auth_mfa_sql[];
+/** Migration: the end a challenge carries over to the session it opens. */
+extern const char auth_mfa_ends_sql[];
 
 /**
  * Checks a 6-digit code against secret at time now (30 s steps, one step of drift either
@@ -27,8 +29,13 @@ int auth_qr_png(const char *text, uint8_t **png, size_t *png_len);
 /** 1 when the user has confirmed MFA (then a password alone does not sign in). */
 int auth_mfa_enabled(cn_store_t *s, const char *user_id, cn_err_t *err, int *enabled);
 
-/** Creates a 5-minute sign-in challenge and answers {mfa_required: true, challenge}. */
-int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const char *role);
+/**
+ * Creates a 5-minute sign-in challenge and answers {mfa_required: true, challenge}. The
+ * session the answer opens ends at ends_at (ms; 0: a new sign-in's 30 days), so a session
+ * moved into a tenant that asks for the second factor keeps the end it had.
+ */
+int auth_mfa_challenge(cn_req_t *r, const char *user, const char *tenant, const char *role,
+                       int64_t ends_at);
 
 /**
  * Encrypts every TOTP secret still stored in plain (written before the vault existed)
@@ -48,10 +55,11 @@ extern const cn_schema_t auth_mfa_confirm_schema;
 
 /**
  * POST /api/v1/auth/mfa/verify: a challenge plus a code or a recovery code. On success
- * calls start(r, user, tenant, role) to open the session.
+ * calls start(r, user, tenant, role, ends_at) to open the session; ends_at is the challenge's
+ * (0: a new sign-in's full lifetime).
  */
 typedef int (*auth_start_session_fn)(cn_req_t *r, const char *user, const char *tenant,
-                                     const char *role);
+                                     const char *role, int64_t ends_at);
 int auth_mfa_verify(cn_req_t *r, auth_start_session_fn start);
 extern const cn_schema_t auth_mfa_verify_schema;
 

@@ -107,6 +107,28 @@ typedef struct {
     int from_cookie;
 } spent_t;
 
+/* The presented refresh token: the body's refresh_token, else the cairn_rt cookie (copied
+ * into buf, *from_cookie set). 0, or the code to answer with. */
+static int presented_refresh(cn_req_t *r, char buf[AUTH_REFRESH_MAX], const char **tok, size_t *len,
+                             int *from_cookie)
+{
+    json_t *body = json_object_get(r->body, "refresh_token");
+    *tok = json_string_value(body);
+    *len = json_string_length(body);
+    *from_cookie = 0;
+    if (*tok != NULL)
+        return 0;
+    h2o_iovec_t ck = cn_req_header(r, "cookie");
+    long n =
+        ck.len ? auth_cookie_get(ck.base, ck.len, AUTH_COOKIE_REFRESH, buf, AUTH_REFRESH_MAX) : -1;
+    if (n <= 0)
+        return cn_fail(r, CN_EUNAUTH, "give refresh_token, or send the session cookies");
+    *tok = buf;
+    *len = (size_t)n;
+    *from_cookie = 1;
+    return 0;
+}
+
 /*
  * Takes the refresh token from the body or the cairn_rt cookie (then the CSRF token must
  * be its session's), checks it against its session and rotates it, in the write
@@ -115,23 +137,14 @@ typedef struct {
  */
 static int spend_refresh(cn_req_t *r, spent_t *x)
 {
-    json_t *tok = json_object_get(r->body, "refresh_token");
     char hash[65], fresh_hash[65], from_cookie[AUTH_REFRESH_MAX];
-    const char *presented = json_string_value(tok);
-    size_t presented_len = json_string_length(tok);
+    const char *presented;
+    size_t presented_len;
     int64_t gen;
     memset(x, 0, sizeof(*x));
-    if (presented == NULL) { /* a browser: the refresh cookie, guarded by the CSRF token */
-        h2o_iovec_t ck = cn_req_header(r, "cookie");
-        long n = ck.len ? auth_cookie_get(ck.base, ck.len, AUTH_COOKIE_REFRESH, from_cookie,
-                                          sizeof(from_cookie))
-                        : -1;
-        if (n <= 0)
-            return cn_fail(r, CN_EUNAUTH, "give refresh_token, or send the session cookies");
-        presented = from_cookie;
-        presented_len = (size_t)n;
-        x->from_cookie = 1;
-    }
+    int rc = presented_refresh(r, from_cookie, &presented, &presented_len, &x->from_cookie);
+    if (rc != 0)
+        return rc;
     char *sid = x->sid;
     refresh_row_t *row = &x->row;
     if (parse_refresh(presented, presented_len, sid, &gen, hash) != 0)
@@ -139,7 +152,7 @@ static int spend_refresh(cn_req_t *r, spent_t *x)
     /* the CSRF token is the one derived from the refresh cookie's own session */
     if (x->from_cookie && auth_csrf_check(r, sid) != 0)
         return CN_EFORBIDDEN;
-    int rc = cn_store_begin(r->store, &r->err);
+    rc = cn_store_begin(r->store, &r->err);
     if (rc == 0)
         rc = find_session(r, sid, row);
     if (rc == CN_ENOTFOUND)
@@ -279,6 +292,26 @@ static int needs_second_factor(cn_req_t *r, const spent_t *x, const target_t *t,
     return auth_mfa_enabled(r->store, x->row.user, &r->err, needs);
 }
 
+/* 0 when the presented refresh token names the caller's own session; nothing is read or
+ * written for it. */
+static int refresh_is_callers(cn_req_t *r)
+{
+    char buf[AUTH_REFRESH_MAX], sid[40], hash[65];
+    const char *tok;
+    size_t len;
+    int64_t gen;
+    int from_cookie, rc = presented_refresh(r, buf, &tok, &len, &from_cookie);
+    if (rc != 0)
+        return rc;
+    rc = parse_refresh(tok, len, sid, &gen, hash);
+    sodium_memzero(buf, sizeof(buf));
+    if (rc != 0)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    if (strcmp(sid, r->principal.session_id) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not this session's");
+    return 0;
+}
+
 int auth_post_switch(cn_req_t *r)
 {
     if (r->principal.session_id[0] == '\0')
@@ -292,26 +325,32 @@ int auth_post_switch(cn_req_t *r)
     if (strcmp(t.id, r->principal.tenant_id) == 0)
         return cn_fail_field(r, "tenant", "is the tenant this session is in");
     /* the refresh token proves more than the access token: a copy of an access token alone
-     * must not buy a session anywhere else */
+     * must not buy a session anywhere else. Another session's token is refused before it is
+     * looked at, so it is neither rotated nor taken for a reused one (which would revoke
+     * that session) */
+    if ((rc = refresh_is_callers(r)) != 0)
+        return rc;
     spent_t x;
     if ((rc = spend_refresh(r, &x)) != 0)
         return rc;
-    if (strcmp(x.sid, r->principal.session_id) != 0)
-        return cn_fail(r, CN_EUNAUTH, "the refresh token is not this session's");
     int needs = 0, cookies = x.from_cookie || json_is_true(json_object_get(r->body, "cookie"));
     char ip[64];
     cn_req_peer(r, ip, sizeof(ip));
-    if ((rc = needs_second_factor(r, &x, &t, &needs)) != 0 ||
-        (rc = auth_security_event(r, t.id, x.row.user, "auth.switch", NULL, ip, 200)) != 0)
+    if ((rc = needs_second_factor(r, &x, &t, &needs)) != 0)
         return rc;
-    if (needs) { /* the session ends here; mfa/verify opens the one in the target */
-        if ((rc = auth_session_end(r, x.sid)) != 0 ||
-            (rc = auth_mfa_challenge(r, x.row.user, t.id, t.role)) != 0)
-            return rc;
-        if (cookies)
+    if (needs) {     /* the session ends here; mfa/verify opens the one in the target, with the
+                      * end this one has: a switch never extends a sign-in */
+        if (cookies) /* the old session's cookies go with it */
             auth_cookies_clear(r);
+        if ((rc = auth_session_end(r, x.sid)) != 0 ||
+            (rc = auth_security_event(r, t.id, x.row.user, "auth.switch.mfa_required", NULL, ip,
+                                      200)) != 0 ||
+            (rc = auth_mfa_challenge(r, x.row.user, t.id, t.role, x.row.expires_ms)) != 0)
+            return rc;
         return cn_store_commit(r->store, &r->err);
     }
+    if ((rc = auth_security_event(r, t.id, x.row.user, "auth.switch", NULL, ip, 200)) != 0)
+        return rc;
     /* the same session, so its end, its second factor and the watch for a reused refresh
      * token go with it; its tokens for the old tenant stop matching it at once */
     cn_val_t args[] = {CN_VTEXT(x.sid), CN_VTEXT(t.id)};

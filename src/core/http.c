@@ -744,6 +744,15 @@ static int check_sizes(cn_req_t *r)
     return check_framing(r);
 }
 
+/* 1 when the path holds the escape of a NUL byte, which no id or name may contain. */
+static int has_nul_escape(const char *p, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (p[i] == '%' && p[i + 1] == '0' && p[i + 2] == '0')
+            return 1;
+    return 0;
+}
+
 static int route_request(cn_req_t *r)
 {
     h2o_req_t *req = r->h;
@@ -751,6 +760,8 @@ static int route_request(cn_req_t *r)
     char *scratch = h2o_mem_alloc_pool(&req->pool, path_len + 1);
     int rc = cn_router_match(pipeline.router, r->method, req->input.path.base, path_len, scratch,
                              &r->match);
+    if (rc == CN_EINVAL && has_nul_escape(req->input.path.base, path_len))
+        return problem(r, 400, "a NUL byte (%00) is not allowed in a path");
     if (rc == CN_EINVAL)
         return problem(r, 400, "the path has a malformed percent-escape");
     if (rc != 0) {

@@ -56,6 +56,13 @@ static inline uint64_t peek(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* The last summary: a sample sums every slot's counters (a few hundred thousand loads), so a
+ * page polled by many browsers shares one per second instead of paying it per request. */
+static struct {
+    cn_metrics_summary_t s;
+    int64_t ms; /* 0: none yet */
+} last_summary;
+
 void cn_metrics_init(const cn_router_t *router, int n_threads)
 {
     cn_metrics_free();
@@ -75,6 +82,7 @@ void cn_metrics_free(void)
         free(metrics_state.slots[i].routes);
     free(metrics_state.slots);
     memset(&metrics_state, 0, sizeof(metrics_state));
+    last_summary.ms = 0;
 }
 
 void cn_metrics_bind_thread(int index)
@@ -344,14 +352,28 @@ static double quantile(const cn_hist_t *h, double q)
     return b->le[b->n - 1];
 }
 
+static void summarize(cn_metrics_summary_t *out);
+
 void cn_metrics_summary(cn_metrics_summary_t *out)
 {
     memset(out, 0, sizeof(*out));
     if (metrics_state.slots == NULL)
         return;
+    pthread_mutex_lock(&samples.mu);
+    int64_t now = cn_now_ms();
+    if (last_summary.ms == 0 || now - last_summary.ms >= SAMPLE_EVERY_MS) {
+        summarize(&last_summary.s);
+        last_summary.ms = now;
+    }
+    *out = last_summary.s;
+    pthread_mutex_unlock(&samples.mu);
+}
+
+/* Called with samples.mu held. */
+static void summarize(cn_metrics_summary_t *out)
+{
     sample_t now, base = {.ms = metrics_state.start_ms};
     take_sample(&now);
-    pthread_mutex_lock(&samples.mu);
     for (size_t k = 0; k < samples.n; k++) { /* oldest first */
         const sample_t *x = &samples.ring[(samples.next + SAMPLES - samples.n + k) % SAMPLES];
         if (now.ms - x->ms <= WINDOW_MS && now.ms - x->ms >= SAMPLE_EVERY_MS) {
@@ -365,7 +387,6 @@ void cn_metrics_summary(cn_metrics_summary_t *out)
         samples.next = (samples.next + 1) % SAMPLES;
         samples.n += samples.n < SAMPLES;
     }
-    pthread_mutex_unlock(&samples.mu);
     cn_hist_t lately = now.latency;
     for (size_t i = 0; i < CN_HIST_MAX_BUCKETS; i++)
         lately.bucket[i] -= base.latency.bucket[i];

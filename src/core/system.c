@@ -62,15 +62,18 @@ static int get_readyz(cn_req_t *r)
     return cn_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "migrations", applied));
 }
 
-/* Jobs waiting, running and dead over every tenant (the index on state counts them). */
+/* Jobs waiting, running and dead: the caller's tenant's (a tenant learns nothing of the
+ * others' queues), every tenant's for the operator, who runs the process. */
 static int job_depth(cn_req_t *r, int64_t depth[3])
 {
     static const char *const states[] = {"queued", "running", "dead"};
     cn_stmt_t *st;
+    cn_val_t args[] = {r->principal.is_operator ? CN_VNULL : CN_VTEXT(r->principal.tenant_id)};
     int rc = cn_store_query(r->store,
                             "SELECT state, count(*) FROM jobs"
-                            " WHERE state IN ('queued', 'running', 'dead') GROUP BY state",
-                            NULL, 0, &st, &r->err);
+                            " WHERE state IN ('queued', 'running', 'dead')"
+                            " AND ($1 IS NULL OR tenant_id = $1) GROUP BY state",
+                            args, 1, &st, &r->err);
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
@@ -87,7 +90,8 @@ static json_t *seconds_to_ms(double s)
 }
 
 /* The console's health page: what /readyz and /metrics say, as one JSON object. The
- * numbers are the process's (as /metrics shows them), never a tenant's data. */
+ * request and latency numbers are the process's (as /metrics shows them, recomputed at
+ * most once a second); the job counts are the caller's tenant's, null when not ready. */
 static int get_status(cn_req_t *r)
 {
     char why[sizeof(((cn_err_t *)0)->msg) + 64];
@@ -103,16 +107,18 @@ static int get_status(cn_req_t *r)
         "{s:b, s:o, s:i, s:s, s:I, s:I,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:f},"
         " s:{s:o, s:o, s:o},"
-        " s:{s:I, s:I, s:I}, s:{s:I}}",
+        " s:o, s:{s:I}}",
         "ready", ready, "ready_detail", ready ? json_null() : json_string(why), "migrations",
         applied, "version", CAIRN_VERSION, "started_at", (json_int_t)m.started_ms, "uptime_ms",
         (json_int_t)m.uptime_ms, "requests", "total", (json_int_t)m.requests, "errors",
         (json_int_t)m.errors, "window_ms", (json_int_t)m.window_ms, "window_total",
         (json_int_t)m.window_requests, "window_errors", (json_int_t)m.window_errors, "per_second",
         m.rate, "latency_ms", "p50", seconds_to_ms(m.p50), "p90", seconds_to_ms(m.p90), "p99",
-        seconds_to_ms(m.p99), "jobs", "queued", (json_int_t)depth[0], "running",
-        (json_int_t)depth[1], "dead", (json_int_t)depth[2], "realtime", "connections",
-        (json_int_t)cn_realtime_connections());
+        seconds_to_ms(m.p99), "jobs",
+        ready ? json_pack("{s:I, s:I, s:I}", "queued", (json_int_t)depth[0], "running",
+                          (json_int_t)depth[1], "dead", (json_int_t)depth[2])
+              : json_null(),
+        "realtime", "connections", (json_int_t)cn_realtime_connections());
     cn_reply_header(r, "cache-control", H2O_STRLIT("no-store"));
     return cn_reply_json(r, 200, body);
 }
@@ -208,7 +214,9 @@ static const cn_field_t status_fields[] = {
     CN_R_INT("uptime_ms"),
     CN_R_OBJECT("requests", &status_request_schema),
     CN_R_OBJECT("latency_ms", &status_latency_schema),
-    CN_R_OBJECT("jobs", &status_jobs_schema),
+    {"jobs", CN_T_OBJECT, .required = 1, .nullable = 1, .object = &status_jobs_schema,
+     .description = "The caller's tenant's jobs (every tenant's for the operator); null when "
+                    "not ready"},
     CN_R_OBJECT("realtime", &status_rt_schema),
     {0},
 };

@@ -140,6 +140,29 @@ int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
     return CN_PENDING;
 }
 
+cn_work_t *cn_req_park(cn_req_t *r, cn_done_fn done, void *arg)
+{
+    cn_work_t *item = cn_calloc(1, sizeof(*item));
+    item->reply_to = my_receiver;
+    item->req = r;
+    item->done = done;
+    item->arg = arg;
+    cn__req_int(r)->work = item;
+    pthread_mutex_lock(&worker_pool.lock);
+    worker_pool.in_flight++;
+    pthread_mutex_unlock(&worker_pool.lock);
+    return item;
+}
+
+void cn_work_wake(cn_work_t *item)
+{
+    h2o_multithread_send_message(item->reply_to, &item->msg);
+    pthread_mutex_lock(&worker_pool.lock);
+    if (--worker_pool.in_flight == 0)
+        pthread_cond_broadcast(&worker_pool.settled);
+    pthread_mutex_unlock(&worker_pool.lock);
+}
+
 void cn_work_detach(cn_work_t *item)
 {
     item->req = NULL;

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import {
-  CAIRN_BIN, api, assertProblem, request, runProgram, startServer, stopAllServers, tempDir, waitFor,
+  CAIRN_BIN, api, assertProblem, request, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -74,31 +75,69 @@ describe('audit chain verification', () => {
     assertProblem(await api(srv.url, null).get('/api/v1/audit/verify'), 401);
   });
 
-  test('a changed entry: its tenant learns where, the other only that the chain breaks', async () => {
+  const verify = async (c) => {
+    const r = await c.get('/api/v1/audit/verify');
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  };
+  const countOf = async (t, extra = '') => Number(await sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${t}'${extra}`));
+
+  test('an entry changed after the verified part: its tenant learns where, the other only that the chain breaks', async () => {
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 10_000, 'intact');
+    // a new entry, past what the last walk verified, then changed
+    assert.equal((await who.cb.owner.put(`/api/v1/customers/${crypto.randomUUID()}`, { segment: 'y' })).status, 200);
     const seq = Number(await sqlite(`SELECT max(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
-    const before = (await who.cb.owner.get('/api/v1/audit/verify')).json;
-    assert.equal(before.intact, true);
+    const before = await countOf(who.cb.id, ` AND seq < ${seq}`);
     const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
     await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
     try {
-      const b = await who.cb.owner.get('/api/v1/audit/verify');
-      assert.equal(b.status, 200, b.text);
-      assert.equal(b.json.intact, false);
-      assert.equal(b.json.broken_seq, seq);
-      assert.match(b.json.reason, new RegExp(`entry ${seq} was changed`));
-      assert.equal(b.json.entries, before.entries - 1, 'the entries before the break');
+      let b; // a result a few seconds old may be answered again: poll
+      await waitFor(async () => (b = await verify(who.cb.owner)).intact === false, 15_000, 'the break found');
+      assert.equal(b.broken_seq, seq);
+      assert.match(b.reason, new RegExp(`entry ${seq} was changed`));
+      assert.equal(b.entries, before, 'the entries before the break');
 
-      const a = await who.ca.owner.get('/api/v1/audit/verify');
-      assert.equal(a.status, 200, a.text);
-      assert.equal(a.json.intact, false);
-      assert.equal(a.json.broken_seq, null, 'another tenant\'s entry is not named');
-      assert.doesNotMatch(a.json.reason, /\d/);
+      const a = await verify(who.ca.owner);
+      assert.equal(a.intact, false);
+      assert.equal(a.broken_seq, null, 'another tenant\'s entry is not named');
+      assert.doesNotMatch(a.reason, /\d/);
       const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
       assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI agrees');
     } finally {
       await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
     }
-    assert.equal((await who.cb.owner.get('/api/v1/audit/verify')).json.intact, true, 'restored');
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact once restored');
+  });
+
+  test('concurrent verifications share the walk and each tenant gets its own count', async () => {
+    const want = { [who.ca.id]: await countOf(who.ca.id), [who.cb.id]: await countOf(who.cb.id) };
+    for (let round = 0; round < 2; round++) {
+      await sleep(3500); // past the reuse of the last result: these start (and wait for) a walk
+      const owners = Array.from({ length: 40 }, (_, i) => (i % 2 ? who.ca : who.cb));
+      const answers = await Promise.all(owners.map((t) => t.owner.get('/api/v1/audit/verify')));
+      answers.forEach((r, i) => {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.intact, true);
+        assert.equal(r.json.entries, want[owners[i].id], `answer ${i}`);
+        assert.equal(r.headers['cache-control'], 'no-store');
+      });
+    }
+  });
+
+  test('an older entry changed after it was verified: found by the full walk (the CLI), not each request', async () => {
+    await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact');
+    const seq = Number(await sqlite(`SELECT min(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
+    const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
+    await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
+    try {
+      await sleep(3500); // a new walk: it goes on from the newest verified entry
+      const b = await verify(who.cb.owner);
+      assert.equal(b.intact, true, 'as documented: verified entries are walked again at start and hourly');
+      const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
+      assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI walks the whole chain');
+    } finally {
+      await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
+    }
   });
 });
 
@@ -139,6 +178,7 @@ describe('system status', () => {
     const s = first.json;
     assert.equal(s.ready, true);
     assert.equal(s.ready_detail, null);
+    assert.equal(first.headers['cache-control'], 'no-store');
     const ready = (await request(`${srv.url}/readyz`)).json;
     assert.equal(s.migrations, ready.migrations);
     assert.match(s.version, /^\d+\.\d+\.\d+/);
@@ -151,19 +191,50 @@ describe('system status', () => {
 
     // requests made now show in the totals, the window and the latency quantiles
     for (let i = 0; i < 20; i++) await request(`${srv.url}/healthz`);
-    const later = (await owner.get('/api/v1/system/status')).json;
-    assert.ok(later.requests.total >= s.requests.total + 20, JSON.stringify(later.requests));
+    let later; // the summary is recomputed at most once a second
+    await waitFor(async () => {
+      later = (await owner.get('/api/v1/system/status')).json;
+      return later.requests.total >= s.requests.total + 20;
+    }, 10_000, 'the requests counted');
     assert.ok(later.latency_ms.p50 !== null && later.latency_ms.p50 > 0);
     assert.ok(later.latency_ms.p50 <= later.latency_ms.p90 && later.latency_ms.p90 <= later.latency_ms.p99);
     assert.ok(later.requests.per_second > 0);
     assert.equal(later.started_at, s.started_at);
 
-    // a dead job shows in the count (the queue is the process's; so is the page)
+    // a dead job shows in its tenant's count and the operator's, never another tenant's
+    const jobsOf = async (c) => (await c.get('/api/v1/system/status')).json.jobs;
+    const [inB, all] = [await jobsOf(who.cb.owner), await jobsOf(api(srv.url))];
     const jid = crypto.randomUUID();
     await sqlite(`INSERT INTO jobs (id, tenant_id, name, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
       VALUES ('${jid}', '${who.cb.id}', 'insights.patterns', '{}', 'dead', 5, 5, 0, 0, 0)`);
-    await waitFor(async () => (await owner.get('/api/v1/system/status')).json.jobs.dead === s.jobs.dead + 1,
-      10_000, 'the dead job counted');
+    await waitFor(async () => (await jobsOf(who.cb.owner)).dead === inB.dead + 1, 10_000, 'the dead job counted');
+    assert.equal((await jobsOf(api(srv.url))).dead, all.dead + 1, 'the operator sees every tenant\'s');
+    assert.equal((await jobsOf(owner)).dead, s.jobs.dead, 'another tenant\'s job is not counted');
+  });
+
+  test('the process summary is shared for a second; not ready: jobs are null', async () => {
+    const { owner } = who.ca;
+    await sqlite("DELETE FROM schema_migrations WHERE module = 'insights' AND version = 3");
+    try {
+      await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === false, 10_000, 'not ready');
+      const r = await owner.get('/api/v1/system/status');
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.json.ready_detail, /pending/);
+      assert.equal(r.json.jobs, null);
+    } finally {
+      await sqlite(`INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('insights', 3, 'search_merge_in_steps', 0)`);
+    }
+    await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === true, 10_000, 'ready again');
+    // one answer right after another carries the same totals (the first request is not in
+    // them): the summary is computed at most once a second
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      const a = await owner.get('/api/v1/system/status');
+      const b = await owner.get('/api/v1/system/status');
+      if (Date.now() - t0 >= 900) continue; // a slow machine: the pair may straddle a recompute
+      if (a.json.requests.total === b.json.requests.total) return;
+    }
+    assert.fail('every pair of status answers had different totals: nothing is shared');
   });
 });
 
@@ -227,6 +298,11 @@ describe('insights for the dashboard', () => {
     const bseg = Object.fromEntries(b.json.by_segment.map((x) => [x.segment, x.interactions]));
     assert.deepEqual(bseg, { gold: 1, silver: 1 });
     assertProblem(await who.ca.member.get(`/api/v1/insights/metrics?${q}&by_segment=yes`), 422);
+    // the breakdown counts the exact range; the totals beside it, whole 15-minute slots
+    const edge = await who.ca.member.get(`/api/v1/insights/metrics?from=${base + 1}&to=${base + 2 * DAY}&by_segment=true`);
+    assert.equal(edge.status, 200, edge.text);
+    assert.equal(edge.json.interactions, 4, 'the slot holding base is counted whole');
+    assert.equal(edge.json.by_segment.reduce((n, x) => n + x.interactions, 0), 3, 'the one at base is outside');
   });
 
   test('sentiment-trends?customer_id= is one customer\'s trend, in the tenant\'s buckets', async () => {
@@ -317,8 +393,10 @@ describe('tenant switcher', () => {
     assert.equal(me.role, 'admin');
     assert.equal((await b.get('/api/v1/audit')).status, 200, 'an admin there');
     assertProblem(await api(srv.url, s.access_token).get('/api/v1/users/me'), 401);
-    // the other session of the account in ca goes on
+    // the other session of the account in ca goes on, its refresh token unspent
     assert.equal((await api(srv.url, other.access_token).get('/api/v1/users/me')).status, 200);
+    const otherRefreshed = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: other.refresh_token } });
+    assert.equal(otherRefreshed.status, 200, otherRefreshed.text);
     // the new refresh token works, in cb
     const ref = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: moved.json.refresh_token } });
     assert.equal(ref.status, 200, ref.text);
@@ -340,6 +418,37 @@ describe('tenant switcher', () => {
     const reused = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: s.refresh_token } });
     assertProblem(reused, 401);
     assertProblem(await api(srv.url, moved.json.access_token).get('/api/v1/users/me'), 401);
+  });
+
+  test('another session\'s refresh token is refused unread: an earlier one revokes nothing', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const other = (await signIn('ca', EMAIL)).json;
+    const rotated = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: other.refresh_token } });
+    assert.equal(rotated.status, 200, rotated.text);
+    // other.refresh_token is a rotated generation now: spent, it would revoke its session
+    const p = assertProblem(await sw(s.access_token, { tenant: 'cb', refresh_token: other.refresh_token }), 401);
+    assert.equal(p.detail, 'the refresh token is not this session\'s');
+    assert.equal((await api(srv.url, rotated.json.access_token).get('/api/v1/users/me')).status, 200,
+      'the other session goes on');
+    const again = await request(`${srv.url}/api/v1/auth/refresh`, { method: 'POST', body: { refresh_token: rotated.json.refresh_token } });
+    assert.equal(again.status, 200, again.text);
+    // the caller's own session did not move and its token is unspent
+    assert.equal((await api(srv.url, s.access_token).get('/api/v1/users/me')).json.tenant.slug, 'ca');
+    assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
+  });
+
+  test('cookie mode: the switch checks the CSRF token even beside a Bearer token', async () => {
+    const login = await signIn('ca', EMAIL, { cookie: true });
+    const c = cookiesOf(login);
+    // the access token as a Bearer header, the refresh token from its cookie: still the CSRF check
+    const p = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}` });
+    assertProblem(p, 403);
+    const wrong = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}`, 'x-csrf-token': 'x'.repeat(43) });
+    assertProblem(wrong, 403);
+    const me = await request(`${srv.url}/api/v1/users/me`, { headers: { cookie: jar(c) } });
+    assert.equal(me.json.tenant.slug, 'ca', 'not moved');
+    const ok = await sw(c.cairn_at, { tenant: 'cb' }, { cookie: `cairn_rt=${c.cairn_rt}`, 'x-csrf-token': c.cairn_csrf });
+    assert.equal(ok.status, 200, ok.text);
   });
 
   test('cookie mode: cookies in, cookies out, CSRF required, no token in the body', async () => {
@@ -370,6 +479,20 @@ describe('tenant switcher', () => {
     await waitFor(async () => status === 200, 5000, 'the stream to open');
     assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
     await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 10_000))]);
+  });
+
+  test('a realtime WebSocket of the session is closed when it moves', async () => {
+    const s = (await signIn('ca', EMAIL)).json;
+    const ws = new WebSocket(srv.url.replace('http', 'ws') + '/api/v1/realtime', { headers: { authorization: `Bearer ${s.access_token}` } });
+    const msgs = [];
+    let closed = null;
+    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
+    ws.on('close', (code) => { closed = code; });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    await waitFor(async () => msgs.some((m) => m.op === 'ready'), 5000, 'ready');
+    assert.equal((await sw(s.access_token, { tenant: 'cb', refresh_token: s.refresh_token })).status, 200);
+    await waitFor(async () => closed !== null, 10_000, 'the socket to close');
+    assert.equal(closed, 4401);
   });
 
   test('the target\'s MFA policy: a challenge when the session has no second factor', async () => {
@@ -421,5 +544,48 @@ describe('tenant switcher', () => {
       assertProblem(await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: false }), 403);
       assert.equal((await api(srv.url, back.json.access_token).patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);
     }
+  });
+
+  test('a switch into an MFA tenant: cookies cleared in the answer, audited as challenged, the new session keeps the old end', async () => {
+    const VIEWER = 'viewer@ca.test';
+    const added = await who.cb.owner.post('/api/v1/users', { email: VIEWER, role: 'admin' });
+    assert.equal(added.status, 201, added.text);
+    const vid = added.json.id;
+    const login = await signIn('ca', VIEWER, { cookie: true }); // before MFA: no challenge
+    assert.equal(login.status, 200, login.text);
+    const c = cookiesOf(login);
+    const t = (await signIn('ca', VIEWER)).json;
+    const me = api(srv.url, t.access_token);
+    const enrol = await me.post('/api/v1/auth/mfa/enroll');
+    assert.equal(enrol.status, 200, enrol.text);
+    const { base32Decode, totp } = await import('./lib/totp.mjs');
+    const secret = base32Decode(enrol.json.secret);
+    assert.equal((await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret, Date.now() - 30_000) })).status, 200);
+    assert.equal((await who.cb.owner.patch('/api/v1/tenant', { mfa_required_for_admins: true })).status, 200);
+    // the cookie session ends in two days (as if signed in 28 days ago)
+    const sid = (await request(`${srv.url}/api/v1/auth/session`, { headers: { cookie: jar(c) } })).json.session_id;
+    const end = Date.now() + 2 * DAY;
+    await sqlite(`UPDATE sessions SET expires_at = ${end} WHERE id = '${sid}'`);
+    const count = (action) => sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${who.cb.id}' AND actor = '${vid}' AND action = '${action}'`).then(Number);
+
+    const ch = await sw(null, { tenant: 'cb' }, { cookie: jar(c), 'x-csrf-token': c.cairn_csrf });
+    assert.equal(ch.status, 200, ch.text);
+    assert.equal(ch.json.mfa_required, true);
+    const cleared = cookiesOf(ch);
+    for (const name of ['cairn_at', 'cairn_rt', 'cairn_csrf']) assert.equal(cleared[name], '', `${name} cleared`);
+    assert.equal(await count('auth.switch'), 0, 'no switch was made');
+    assert.equal(await count('auth.switch.mfa_required'), 1);
+
+    const v = await request(`${srv.url}/api/v1/auth/mfa/verify`, {
+      method: 'POST', body: { challenge: ch.json.challenge, code: totp(secret) },
+    });
+    assert.equal(v.status, 200, v.text);
+    const inB = api(srv.url, v.json.access_token);
+    const sid2 = (await inB.get('/api/v1/auth/session')).json.session_id;
+    assert.notEqual(sid2, sid);
+    assert.equal(Number(await sqlite(`SELECT expires_at FROM sessions WHERE id = '${sid2}'`)), end,
+      'the session ends when the one it replaced would have');
+    assert.equal((await inB.get('/api/v1/users/me')).json.tenant.slug, 'cb');
+    assert.equal((await inB.patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);
   });
 });

@@ -60,6 +60,16 @@ describe('rate limits', () => {
     assert.equal((await anon.get('/healthz')).status, 200, 'other routes are not affected');
   });
 
+  test('a tenant switch counts against the same sign-in limit', async () => {
+    const s = await startServer({ env: { CAIRN_RATE_AUTH_PER_MIN: '2' } });
+    const body = { tenant: 'none', email: 'x@y.example', password: 'whatever-it-is' };
+    assert.equal((await api(s.url, null).post('/api/v1/auth/login', body)).status, 401);
+    const first = await api(s.url).post('/api/v1/auth/switch', { tenant: 'none' });
+    assert.equal(first.status, 400, first.text); // the operator token has no session to move
+    const p = assertLimited(await api(s.url).post('/api/v1/auth/switch', { tenant: 'none' }), 2);
+    assert.match(p.detail, /sign-in limit: 2 per minute/);
+  });
+
   test('the operator token cannot mint API keys (it acts in no real tenant)', async () => {
     const s = await startServer();
     const r = await api(s.url).post('/api/v1/api-keys', { name: 'op', permissions: ['notes.read'] });

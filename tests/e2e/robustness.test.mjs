@@ -178,6 +178,8 @@ describe('hostile JSON', () => {
   test('a path with a bad percent-escape is 400; too many query parameters is 400', async () => {
     const p = assertProblem(await c.get('/api/v1/notes/%zz'), 400);
     assert.match(p.detail, /percent/);
+    const nul = assertProblem(await c.get('/api/v1/notes/ab%00cd'), 400);
+    assert.equal(nul.detail, 'a NUL byte (%00) is not allowed in a path');
     const qs = Array.from({ length: 40 }, (_, i) => `p${i}=1`).join('&');
     const q = assertProblem(await c.get(`/api/v1/notes?${qs}`), 400);
     assert.match(q.detail, /too many query parameters/);

@@ -291,26 +291,36 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
     return rc < 0 ? rc : 0;
 }
 
+/* One customer's trend, copied out of its request: it runs on a worker. */
+typedef struct {
+    char tenant[64], customer[CN_UUID_LEN + 1], channels[5][32], zone[CN_TZ_NAME_MAX];
+    size_t n_channels;
+    trend_t t;
+    cn_cached_req_t cached;
+    int rc;
+    cn_err_t err;
+} customer_trend_t;
+
 /* One customer's trend: the rollups are per tenant, so the customer's interactions of the
  * range are read through the customer + time index (a customer's history, not the
- * tenant's). */
-static int trend_fill_customer(cn_req_t *r, trend_t *t, const ins_filter_t *f)
+ * tenant's). A customer may have any number of them, so this runs on a worker. */
+static int trend_fill_customer(cn_store_t *s, customer_trend_t *x)
 {
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(f->customer_id), CN_VINT(t->from),
-                    CN_VINT(t->to)};
+    trend_t *t = &x->t;
+    cn_val_t a[] = {CN_VTEXT(x->tenant), CN_VTEXT(x->customer), CN_VINT(t->from), CN_VINT(t->to)};
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
+    int rc = cn_store_query(s,
                             "SELECT ts, channel, sentiment, s_compound FROM interactions"
                             " WHERE tenant_id = $1 AND customer_id = $2 AND ts >= $3 AND ts < $4",
-                            a, CN_ARRAY_SIZE(a), &st, &r->err);
+                            a, CN_ARRAY_SIZE(a), &st, &x->err);
     if (rc != 0)
         return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+    while ((rc = cn_stmt_step(st, &x->err)) == CN_ROW) {
         size_t len;
         const char *ch = cn_stmt_text(st, 1, &len);
-        int keep = f->n_channels == 0;
-        for (size_t i = 0; i < f->n_channels && !keep; i++)
-            keep = strlen(f->channels[i]) == len && memcmp(f->channels[i], ch, len) == 0;
+        int keep = x->n_channels == 0;
+        for (size_t i = 0; i < x->n_channels && !keep; i++)
+            keep = strlen(x->channels[i]) == len && memcmp(x->channels[i], ch, len) == 0;
         if (!keep)
             continue;
         int64_t utc = cn_stmt_int(st, 0);
@@ -361,6 +371,50 @@ static void trend_write(cn_jw_t *w, trend_t *t, const char *zone)
     cn_jw_end(w);
 }
 
+static void customer_trend_work(void *arg)
+{
+    customer_trend_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? trend_fill_customer(s, x) : CN_ERR;
+}
+
+static void customer_trend_done(cn_req_t *r, void *arg)
+{
+    customer_trend_t *x = arg;
+    if (r != NULL && x->rc != 0) {
+        r->err = x->err;
+        cn_req_finish_error(r, x->rc);
+    } else if (r != NULL) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_jw_t w;
+        cn_jw_init(&w, b);
+        trend_write(&w, &x->t, x->zone);
+        cn_cache_answer(r, &x->cached, b, INS_TTL_TRENDS);
+        cn_reply_json_buf(r, 200);
+    }
+    free(x->t.b);
+    cn_tz_close(x->t.tz);
+    free(x);
+}
+
+/* Takes t (its buckets and zone) over and runs the customer's trend on a worker. */
+static int customer_trend_offload(cn_req_t *r, trend_t *t, const ins_filter_t *f, const char *zone,
+                                  const cn_cached_req_t *cached)
+{
+    customer_trend_t *x = cn_calloc(1, sizeof(*x));
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    snprintf(x->customer, sizeof(x->customer), "%s", f->customer_id);
+    snprintf(x->zone, sizeof(x->zone), "%s", zone);
+    for (size_t i = 0; i < f->n_channels && i < 5; i++)
+        snprintf(x->channels[x->n_channels++], sizeof(x->channels[0]), "%s", f->channels[i]);
+    x->t = *t;
+    x->cached = *cached;
+    /* the current bucket keeps changing: a cached "now" would go stale by time alone */
+    if (!json_object_get(r->query, "to"))
+        x->cached.cacheable = 0;
+    return cn_req_offload(r, customer_trend_work, customer_trend_done, x);
+}
+
 int ins_trends(cn_req_t *r)
 {
     char zone[CN_TZ_NAME_MAX];
@@ -380,7 +434,9 @@ int ins_trends(cn_req_t *r)
     if (cn_tz_open(zone, &t.tz) != 0)
         return cn_fail_field(r, "timezone", "is not an IANA time zone name");
     trend_buckets(&t);
-    rc = f.customer_id ? trend_fill_customer(r, &t, &f) : trend_fill(r, &t, &f);
+    if (f.customer_id)
+        return customer_trend_offload(r, &t, &f, zone, &cached);
+    rc = trend_fill(r, &t, &f);
     if (rc == 0) {
         cn_buf_t *b = cn_reply_buffer(r);
         cn_jw_t w;
@@ -577,12 +633,13 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 
 /* "by_segment": the range's interactions grouped by their customer's segment (null: none),
  * largest first. It walks the range's interactions, so it is asked for, not the default. */
-static int metrics_by_segment(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
+static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_jw_t *w,
+                              cn_err_t *err)
 {
     static const char *const names[] = {"interactions", "analysed", "positive", "neutral",
                                         "negative"};
     char sql[INS_SQL_MAX + 600], seg[INS_SQL_MAX];
-    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
+    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(tenant), CN_VINT(f->from), CN_VINT(f->to)};
     size_t n = segment_in(f, a, 3, seg, sizeof(seg));
     snprintf(sql, sizeof(sql),
              "SELECT c.segment, COUNT(*), COUNT(i.sentiment),"
@@ -594,12 +651,12 @@ static int metrics_by_segment(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
              " GROUP BY c.segment ORDER BY 2 DESC, 1 LIMIT %d",
              seg, BY_SEGMENT_MAX);
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
+    int rc = cn_store_query(s, sql, a, n, &st, err);
     if (rc != 0)
         return rc;
     cn_jw_key(w, "by_segment");
     cn_jw_array(w);
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         cn_jw_object(w);
         cn_jw_key(w, "segment");
         size_t len;
@@ -624,6 +681,59 @@ static int metrics_by_segment(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
     return rc < 0 ? rc : 0;
 }
 
+/* The metrics with by_segment: the part from the rollups is written on the loop, the walk
+ * over the range's interactions is finished on a worker into the same document. */
+typedef struct {
+    char tenant[64];
+    ins_filter_t f; /* its segments point into its own segments_buf (fixed up) */
+    cn_buf_t out;
+    cn_jw_t w; /* writes into out, inside the answer's object */
+    cn_cached_req_t cached;
+    int rc;
+    cn_err_t err;
+} by_segment_t;
+
+static void by_segment_work(void *arg)
+{
+    by_segment_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->w, &x->err) : CN_ERR;
+    if (x->rc == 0)
+        cn_jw_end(&x->w);
+}
+
+static void by_segment_done(cn_req_t *r, void *arg)
+{
+    by_segment_t *x = arg;
+    if (r != NULL && x->rc != 0) {
+        r->err = x->err;
+        cn_req_finish_error(r, x->rc);
+    } else if (r != NULL) {
+        cn_buf_t *b = cn_reply_buffer(r);
+        cn_buf_append(b, x->out.data, x->out.len);
+        cn_cache_answer(r, &x->cached, b, INS_TTL_INSIGHTS);
+        cn_reply_json_buf(r, 200);
+    }
+    cn_buf_free(&x->out);
+    free(x);
+}
+
+static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_t *m,
+                              const cn_cached_req_t *cached)
+{
+    by_segment_t *x = cn_calloc(1, sizeof(*x));
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    x->f = *f;
+    for (size_t i = 0; i < f->n_segments; i++)
+        x->f.segments[i] = x->f.segments_buf + (f->segments[i] - f->segments_buf);
+    x->f.customer_id = NULL; /* neither is read by the segment walk */
+    x->f.n_channels = 0;
+    x->cached = *cached;
+    cn_jw_init(&x->w, &x->out);
+    metrics_write(&x->w, m, f);
+    return cn_req_offload(r, by_segment_work, by_segment_done, x);
+}
+
 int ins_metrics(cn_req_t *r)
 {
     cn_cached_req_t cached;
@@ -644,13 +754,12 @@ int ins_metrics(cn_req_t *r)
     int rc = metrics_counts(r, &f, &m);
     if (rc != 0)
         return rc;
+    if (json_is_true(json_object_get(r->query, "by_segment")))
+        return by_segment_offload(r, &f, &m, &cached);
     cn_buf_t *b = cn_reply_buffer(r);
     cn_jw_t w;
     cn_jw_init(&w, b);
     metrics_write(&w, &m, &f);
-    if (json_is_true(json_object_get(r->query, "by_segment")) &&
-        (rc = metrics_by_segment(r, &f, &w)) != 0)
-        return rc;
     cn_jw_end(&w);
     cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
