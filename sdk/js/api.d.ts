@@ -1700,6 +1700,11 @@ export interface components {
              * @description Unix time in milliseconds (UTC)
              */
             member_since: number;
+            /**
+             * Format: unix-ms
+             * @description Sign-ins from some client are refused until then (the latest lock; POST /users/{id}/unlock clears it); null when none is locked now
+             */
+            locked_until: number | null;
         };
         MemberRole: {
             /** Format: uuid */

@@ -211,7 +211,14 @@ static const cn_field_t role_param_fields[] = {
 const cn_schema_t auth_role_param = {"RoleName", role_param_fields};
 
 static const cn_field_t member_fields[] = {
-    CN_R_UUID("id"), CN_R_TEXT("email"), CN_R_TEXT("role"), CN_R_TIME("member_since"), {0},
+    CN_R_UUID("id"),
+    CN_R_TEXT("email"),
+    CN_R_TEXT("role"),
+    CN_R_TIME("member_since"),
+    {"locked_until", CN_T_INTEGER, .required = 1, .nullable = 1, .format = CN_FMT_UNIX_MS,
+     .description = "Sign-ins from some client are refused until then (the latest lock; "
+                    "POST /users/{id}/unlock clears it); null when none is locked now"},
+    {0},
 };
 static const cn_schema_t member_schema = {"Member", member_fields};
 static const cn_field_t member_list_fields[] = {CN_PAGE_FIELDS(&member_schema), {0}};

@@ -299,13 +299,18 @@ int auth_list_members(cn_req_t *r)
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(page.after),
                        CN_VINT(page.limit + 1)};
     cn_stmt_t *st;
-    if ((rc =
-             cn_store_query(r->store,
-                            "SELECT u.id, u.email, m.role, m.created_at FROM memberships m"
-                            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.id > $2"
-                            " ORDER BY u.id LIMIT $3",
-                            args, 3, &st, &r->err)) != 0)
+    /* the lockout account is the tenant slug and the e-mail; the latest lock from any client
+     * (what `cairn user list` shows), so an admin sees whom an unlock would help */
+    if ((rc = cn_store_query(
+             r->store,
+             "SELECT u.id, u.email, m.role, m.created_at,"
+             " COALESCE((SELECT MAX(f.locked_until) FROM login_failures f"
+             "  WHERE f.account = (SELECT slug FROM tenants WHERE id = $1) || '/' || u.email), 0)"
+             " FROM memberships m JOIN users u ON u.id = m.user_id"
+             " WHERE m.tenant_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
+             args, 3, &st, &r->err)) != 0)
         return rc;
+    int64_t now = cn_now_ms();
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW && cn_page_room(&page)) {
         size_t id_len, email_len, role_len;
         const char *id = cn_stmt_text(st, 0, &id_len);
@@ -320,6 +325,12 @@ int auth_list_members(cn_req_t *r)
         cn_jw_str(&page.w, role, role_len);
         cn_jw_key(&page.w, "member_since");
         cn_jw_int(&page.w, cn_stmt_int(st, 3));
+        int64_t locked = cn_stmt_int(st, 4);
+        cn_jw_key(&page.w, "locked_until");
+        if (locked > now)
+            cn_jw_int(&page.w, locked);
+        else
+            cn_jw_null(&page.w);
         cn_jw_end(&page.w);
         cn_page_item(&page, id, id_len);
     }

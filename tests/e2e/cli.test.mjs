@@ -268,7 +268,8 @@ describe('settings declared by modules', () => {
       assert.ok(kernel.keys.includes(key), `${key} is the kernel's`);
     assert.deepEqual(auth.keys, ['auth.secrets_key_file', 'auth.allow_unusable_secrets', 'auth.lockout_attempts',
       'auth.lockout_window_s', 'auth.lockout_max_s', 'auth.lockout_account_attempts', 'auth.reset_url',
-      'auth.reset_ttl_s', 'auth.register_url', 'auth.register_ttl_s', 'auth.register_mail_interval_s']);
+      'auth.reset_ttl_s', 'auth.register_url', 'auth.register_ttl_s', 'auth.register_mail_interval_s',
+      'auth.access_ttl_s']);
     assert.deepEqual(insights.keys, ['insights.geoip_db', 'insights.pattern_delay_s']);
     const all = g.flatMap((x) => x.keys);
     assert.equal(new Set(all).size, all.length, 'every key once');

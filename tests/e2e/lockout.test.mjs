@@ -95,9 +95,18 @@ describe('lockout per account and client IP', () => {
     assertProblem(await from('203.0.113.5', 'mo@lk.example', PW), 429); // still locked
     const member = api(srv2.url, (await from('198.51.100.9', 'ann@lk.example', PW)).json.access_token);
     assertProblem(await member.post(`/api/v1/users/${ids.mo}/unlock`), 403); // needs users.manage
+    // the member list shows the lock to the admin, and no lock for the others
+    const lockedOf = async (id) => {
+      const l = await admin.get('/api/v1/users?limit=100');
+      assert.equal(l.status, 200, l.text);
+      return l.json.items.find((m) => m.id === id).locked_until;
+    };
+    assert.ok(await lockedOf(ids.mo) > Date.now(), 'mo is locked');
+    assert.equal(await lockedOf(ids.six), null);
     const u = await admin.post(`/api/v1/users/${ids.mo}/unlock`);
     assert.equal(u.status, 200, u.text);
     assert.ok(u.json.cleared_records >= 1);
+    assert.equal(await lockedOf(ids.mo), null, 'the unlock shows');
     assert.equal((await from('203.0.113.5', 'mo@lk.example', PW)).status, 200);
     const audit = await admin.get(`/api/v1/audit?action=${encodeURIComponent('POST /api/v1/users/{id}/unlock')}`);
     assert.equal(audit.status, 200, audit.text);

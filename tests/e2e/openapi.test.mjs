@@ -15,7 +15,7 @@ after(stopAllServers);
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
 /** Property names that hold a time (besides every name ending in _at). */
-const TIME_NAMES = new Set(['timestamp', 'at', 'start', 'from', 'to', 'expires', 'first_seen', 'last_seen', 'valid_until', 'run_at', 'lease_until', 'member_since']);
+const TIME_NAMES = new Set(['timestamp', 'at', 'start', 'from', 'to', 'expires', 'first_seen', 'last_seen', 'valid_until', 'run_at', 'lease_until', 'member_since', 'locked_until']);
 /** Operations the walk does not reach, and why (each has its own tests elsewhere). */
 const NOT_WALKED = {
   'jobs.retry': 'needs a dead job (jobs.test.mjs)',

@@ -6,11 +6,13 @@ import { section as insights } from './insights/section';
 import { section as customers } from './customers/section';
 import { section as account } from './account/section';
 import { section as operations } from './operations/section';
+import { section as access } from './access/section';
 
 export const sections: Section[] = [
   home,
   insights,
   customers,
+  access,
   operations,
   account,
 ];
