@@ -378,6 +378,24 @@ static void customer_trend_work(void *arg)
     x->rc = s ? trend_fill_customer(s, x) : CN_ERR;
 }
 
+/* The answer of an offloaded read, on the loop: the worker's error, or the JSON it wrote
+ * (cached like the loop's own answers). r is NULL when the client has gone. */
+static void reply_from_worker(cn_req_t *r, int rc, const cn_err_t *err, const cn_buf_t *out,
+                              const cn_cached_req_t *cached)
+{
+    if (r == NULL)
+        return;
+    if (rc != 0) {
+        r->err = *err;
+        cn_req_finish_error(r, rc);
+        return;
+    }
+    cn_buf_t *b = cn_reply_buffer(r);
+    cn_buf_append(b, out->data, out->len);
+    cn_cache_answer(r, cached, b, INS_TTL_INSIGHTS);
+    cn_reply_json_buf(r, 200);
+}
+
 static void customer_trend_done(cn_req_t *r, void *arg)
 {
     customer_trend_t *x = arg;
@@ -705,15 +723,7 @@ static void by_segment_work(void *arg)
 static void by_segment_done(cn_req_t *r, void *arg)
 {
     by_segment_t *x = arg;
-    if (r != NULL && x->rc != 0) {
-        r->err = x->err;
-        cn_req_finish_error(r, x->rc);
-    } else if (r != NULL) {
-        cn_buf_t *b = cn_reply_buffer(r);
-        cn_buf_append(b, x->out.data, x->out.len);
-        cn_cache_answer(r, &x->cached, b, INS_TTL_INSIGHTS);
-        cn_reply_json_buf(r, 200);
-    }
+    reply_from_worker(r, x->rc, &x->err, &x->out, &x->cached);
     cn_buf_free(&x->out);
     free(x);
 }
@@ -934,15 +944,7 @@ static void search_work(void *arg)
 static void search_done(cn_req_t *r, void *arg)
 {
     search_t *x = arg;
-    if (r != NULL && x->rc != 0) {
-        r->err = x->err;
-        cn_req_finish_error(r, x->rc);
-    } else if (r != NULL) {
-        cn_buf_t *b = cn_reply_buffer(r);
-        cn_buf_append(b, x->out.data, x->out.len);
-        cn_cache_answer(r, &x->cached, b, INS_TTL_INSIGHTS);
-        cn_reply_json_buf(r, 200);
-    }
+    reply_from_worker(r, x->rc, &x->err, &x->out, &x->cached);
     free(x->match);
     cn_buf_free(&x->out);
     free(x);
