@@ -204,13 +204,13 @@ void cn_jw_key(cn_jw_t *w, const char *key)
     unsigned char special = 0;
     while (key[n] != '\0')
         special |= json_special[(unsigned char)key[n++]];
-    cn_buf_reserve(w->b, n + 3);
-    char *d = w->b->data + w->b->len;
     if (special) {
         put_lit(w->b, "\"");
         cn_buf_append_json_str(w->b, key, n);
         put_lit(w->b, "\":");
     } else {
+        cn_buf_reserve(w->b, n + 3);
+        char *d = w->b->data + w->b->len;
         d[0] = '"';
         memcpy(d + 1, key, n);
         d[n + 1] = '"';

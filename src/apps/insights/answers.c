@@ -127,16 +127,16 @@ static const cn_schema_t hit_schema = {"SearchHit", hit_fields};
 static const cn_field_t search_fields[] = {CN_PAGE_FIELDS(&hit_schema), {0}};
 const cn_schema_t ins_search_answer = {"SearchResults", search_fields};
 
+/* What a trend bucket and a segment both count of their interactions. */
+#define SENTIMENT_COUNT_FIELDS                                                                     \
+    CN_R_INT("interactions"), CN_R_INT("analysed"), CN_R_INT("positive"), CN_R_INT("neutral"),     \
+        CN_R_INT("negative"), CN_R_NUMBER_OR_NULL("average_compound")
+
 static const char *const units[] = {"hour", "day", "week", "month", NULL};
 static const cn_field_t bucket_fields[] = {
     {"start", CN_T_INTEGER, .required = 1, .format = CN_FMT_UNIX_MS,
      .description = "The bucket's first instant (in the report zone's calendar), Unix ms"},
-    CN_R_INT("interactions"),
-    CN_R_INT("analysed"),
-    CN_R_INT("positive"),
-    CN_R_INT("neutral"),
-    CN_R_INT("negative"),
-    CN_R_NUMBER_OR_NULL("average_compound"),
+    SENTIMENT_COUNT_FIELDS,
     {0},
 };
 static const cn_schema_t bucket_schema = {"TrendBucket", bucket_fields};
@@ -159,12 +159,7 @@ static const cn_field_t label_count_fields[] = {
 static const cn_schema_t label_count_schema = {"SentimentCounts", label_count_fields};
 static const cn_field_t segment_count_fields[] = {
     CN_R_TEXT_OR_NULL("segment"),
-    CN_R_INT("interactions"),
-    CN_R_INT("analysed"),
-    CN_R_INT("positive"),
-    CN_R_INT("neutral"),
-    CN_R_INT("negative"),
-    CN_R_NUMBER_OR_NULL("average_compound"),
+    SENTIMENT_COUNT_FIELDS,
     {0},
 };
 static const cn_schema_t segment_count_schema = {"SegmentCounts", segment_count_fields};
