@@ -298,11 +298,65 @@ describe('insights for the dashboard', () => {
     const bseg = Object.fromEntries(b.json.by_segment.map((x) => [x.segment, x.interactions]));
     assert.deepEqual(bseg, { gold: 1, silver: 1 });
     assertProblem(await who.ca.member.get(`/api/v1/insights/metrics?${q}&by_segment=yes`), 422);
-    // the breakdown counts the exact range; the totals beside it, whole 15-minute slots
+    // the breakdown and the totals beside it count the same whole 15-minute slots
     const edge = await who.ca.member.get(`/api/v1/insights/metrics?from=${base + 1}&to=${base + 2 * DAY}&by_segment=true`);
     assert.equal(edge.status, 200, edge.text);
     assert.equal(edge.json.interactions, 4, 'the slot holding base is counted whole');
-    assert.equal(edge.json.by_segment.reduce((n, x) => n + x.interactions, 0), 3, 'the one at base is outside');
+    assert.equal(edge.json.by_segment.reduce((n, x) => n + x.interactions, 0), 4, 'the rows add up to the total');
+    // a segment filter counts that segment's customers only, tiles included
+    const goldOnly = await who.ca.member.get(`/api/v1/insights/metrics?${q}&segments=gold`);
+    assert.equal(goldOnly.json.interactions, 3);
+    assert.equal(goldOnly.json.by_channel.chat, 3);
+    assert.equal(goldOnly.json.sentiment.positive, 2);
+    assert.equal(goldOnly.json.active_customers, 1);
+  });
+
+  test('a segment change moves the customer\'s counts, exactly, even with ingest in between', async () => {
+    const { owner, member } = who.ca;
+    const at = Date.UTC(2026, 2, 20, 9);
+    const q = `from=${at - HOUR}&to=${at + DAY}`;
+    const x = crypto.randomUUID();
+    const ingest = async (n, content) => {
+      for (let i = 0; i < n; i++)
+        assert.equal((await owner.post('/api/v1/interactions', {
+          customer_id: x, timestamp: iso(at + i * HOUR), channel: i % 2 ? 'web' : 'email', event_type: 'message', content,
+        })).status, 201);
+    };
+    const segments = async () => {
+      const r = await member.get(`/api/v1/insights/metrics?${q}&by_segment=true`);
+      assert.equal(r.status, 200, r.text);
+      return { total: r.json.interactions, rows: Object.fromEntries(r.json.by_segment.map((s) => [s.segment, s])) };
+    };
+    const settled = async (want, what) => {
+      let last;
+      await waitFor(async () => {
+        last = await segments();
+        const got = Object.fromEntries(Object.entries(last.rows).map(([k, v]) => [k, [v.interactions, v.analysed]]));
+        return JSON.stringify(got) === JSON.stringify(want);
+      }, 20_000, what).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(last)}`));
+      return last;
+    };
+    await ingest(3, 'Lovely, thank you!');
+    await settled({ null: [3, 3] }, 'three analysed interactions without a segment');
+    assert.equal((await owner.put(`/api/v1/customers/${x}`, { segment: 'bronze' })).status, 200);
+    await ingest(2, 'Dreadful.'); // before or after the move: both must end up under bronze
+    const bronze = await settled({ bronze: [5, 5] }, 'the five under bronze');
+    assert.equal(bronze.rows.bronze.positive, 3);
+    assert.equal(bronze.rows.bronze.negative, 2);
+    assert.equal(bronze.total, 5);
+    const filtered = await member.get(`/api/v1/insights/metrics?${q}&segments=bronze`);
+    assert.deepEqual([filtered.json.interactions, filtered.json.by_channel.email, filtered.json.by_channel.web], [5, 3, 2]);
+    const wide = 'ü'.repeat(64); // 64 characters, 128 bytes
+    assert.equal((await owner.put(`/api/v1/customers/${x}`, { segment: wide })).status, 200);
+    await settled({ [wide]: [5, 5] }, 'moved to the wide segment, bronze empty and gone');
+    assert.equal((await member.get(`/api/v1/insights/metrics?${q}&segments=bronze`)).json.interactions, 0);
+    const w = await member.get(`/api/v1/insights/metrics?${q}&segments=${encodeURIComponent(`${wide},bronze`)}`);
+    assert.equal(w.json.interactions, 5, w.text);
+    // a change that keeps the segment moves nothing; clearing it counts the customer as none
+    assert.equal((await owner.put(`/api/v1/customers/${x}`, { email: 'x@example.test' })).status, 200);
+    assert.equal((await owner.put(`/api/v1/customers/${x}`, { segment: null })).status, 200);
+    const none = await settled({ null: [5, 5] }, 'back to no segment');
+    assert.equal(none.rows.null.positive, 3);
   });
 
   test('sentiment-trends?customer_id= is one customer\'s trend, in the tenant\'s buckets', async () => {

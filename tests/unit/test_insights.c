@@ -78,7 +78,8 @@ static void assert_plan_uses_indexes(const char *sql, const cn_val_t *args, size
         strncat(all, "\n", sizeof(all) - strlen(all) - 1);
         if (strncmp(d, "SCAN ", 5) == 0 && strstr(d, "USING") == NULL &&
             strstr(d, "VIRTUAL TABLE") == NULL && strstr(d, "CONSTANT ROW") == NULL &&
-            strncmp(d, "SCAN (subquery", 14) != 0) /* a subquery's own rows, not a table */
+            strncmp(d, "SCAN (subquery", 14) != 0 && /* a subquery's own rows, not a table */
+            strcmp(d, "SCAN segs") != 0)             /* nor the segments' recursive CTE */
             fail_msg("full scan in the plan of\n  %s\n%s", sql, all);
     }
     cn_stmt_finish(st);
@@ -128,17 +129,35 @@ static void test_list_plans_use_indexes(void **state)
     check_list(q, "interactions_ts");
 }
 
+/* The metrics read the rollups by key ranges: per channel, and per segment (the segments
+ * found by seeks), with or without a segment filter. */
+static void check_metrics(const char *query)
+{
+    ins_filter_t f;
+    cn_verrors_t e;
+    assert_int_equal(parse(query, &f, &e), 0);
+    f.from = 0;
+    f.to = 1000;
+    char sql[INS_SQL_MAX];
+    cn_val_t args[INS_ARGS_MAX];
+    size_t n = ins_counts_sql(&f, TENANT, sql, args);
+    assert_plan_uses_indexes(sql, args, n, "PRIMARY KEY (tenant_id=? AND segment=? AND channel=?");
+    n = ins_segments_sql(&f, TENANT, sql, args);
+    assert_plan_uses_indexes(sql, args, n,
+                             "USING PRIMARY KEY (tenant_id=? AND segment=? AND channel=? AND "
+                             "bucket>? AND bucket<?)");
+}
+
 static void test_other_plans_use_indexes(void **state)
 {
     (void)state;
     /* an unfiltered trend reads only the all-channels rows of its range, in order */
     cn_val_t a[] = {CN_VTEXT(TENANT), CN_VINT(0), CN_VINT(1000), CN_VTEXT("*")};
-    assert_plan_uses_indexes("SELECT bucket, interactions, analysed, positive, neutral, negative,"
-                             " compound_sum FROM insight_rollups"
-                             " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3"
-                             " AND channel = $4",
-                             a, 4,
-                             "PRIMARY KEY (tenant_id=? AND channel=? AND bucket>? AND bucket<?)");
+    assert_plan_uses_indexes(
+        "SELECT bucket, interactions, analysed, positive, neutral, negative,"
+        " compound_sum FROM insight_rollups WHERE tenant_id = $1"
+        " AND segment = '' AND bucket >= $2 AND bucket < $3 AND channel = $4",
+        a, 4, "PRIMARY KEY (tenant_id=? AND segment=? AND channel=? AND bucket>? AND bucket<?)");
     cn_val_t c[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
                     CN_VINT(10)};
     assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
@@ -146,10 +165,19 @@ static void test_other_plans_use_indexes(void **state)
                              c, 3, "interactions_customer");
     /* the analysis job reads its chunk by the row id range */
     cn_val_t range[] = {CN_VINT(1), CN_VINT(100)};
-    assert_plan_uses_indexes("SELECT seq, id, customer_id, ts, channel, content, tenant_id"
+    assert_plan_uses_indexes("SELECT seq, id, customer_id, ts, channel, content, tenant_id,"
+                             " (SELECT rollup_segment FROM customers c"
+                             " WHERE c.tenant_id = interactions.tenant_id"
+                             " AND c.external_id = interactions.customer_id)"
                              " FROM interactions WHERE seq BETWEEN $1 AND $2"
                              " AND processed_at IS NULL ORDER BY seq",
                              range, 2, "INTEGER PRIMARY KEY");
+    /* a segment change reads the customer's history through its own index */
+    cn_val_t hist_all[] = {CN_VTEXT(TENANT), CN_VTEXT("0190a000-0000-7000-8000-000000000001"),
+                           CN_VINT(900000)};
+    assert_plan_uses_indexes("SELECT ts - ts % $3, channel, COUNT(*) FROM interactions"
+                             " WHERE tenant_id = $1 AND customer_id = $2 GROUP BY 1, 2 ORDER BY 1",
+                             hist_all, 3, "interactions_customer");
     /* idempotent retries find the earlier row through the key's own index */
     cn_val_t key[] = {CN_VTEXT(TENANT), CN_VTEXT("retry-1")};
     assert_plan_uses_indexes("SELECT id FROM interactions WHERE tenant_id = $1"
@@ -179,13 +207,8 @@ static void test_other_plans_use_indexes(void **state)
                              " FROM interactions i WHERE i.tenant_id = $1"
                              " AND i.customer_id = c.external_id AND i.ts >= $2 AND i.ts < $3)",
                              a, 3, "interactions_customer");
-    cn_val_t m[] = {CN_VTEXT(TENANT),   CN_VINT(0),        CN_VINT(1000),    CN_VTEXT("web"),
-                    CN_VTEXT("mobile"), CN_VTEXT("email"), CN_VTEXT("chat"), CN_VTEXT("phone")};
-    assert_plan_uses_indexes("SELECT channel, SUM(interactions) FROM insight_rollups"
-                             " WHERE tenant_id = $1 AND channel IN ($4, $5, $6, $7, $8)"
-                             " AND bucket >= $2 AND bucket < $3 GROUP BY channel",
-                             m, 8,
-                             "PRIMARY KEY (tenant_id=? AND channel=? AND bucket>? AND bucket<?)");
+    check_metrics("{}");
+    check_metrics("{\"segments\": \"gold,silver\"}");
     assert_plan_uses_indexes("SELECT external_id FROM customers WHERE tenant_id = $1"
                              " AND external_id > $2 ORDER BY external_id LIMIT $3",
                              c, 3, NULL);
@@ -242,6 +265,81 @@ static void test_cursor_round_trip(void **state)
     assert_int_equal(parse(q, &g, &e), CN_EVALIDATION);
 }
 
+static int64_t one_int(cn_store_t *db, const char *sql)
+{
+    int64_t v = -1;
+    cn_err_t err = {0};
+    if (cn_store_one_int(db, sql, NULL, 0, &v, &err) != 0)
+        fail_msg("%s: %s", sql, err.msg);
+    return v;
+}
+
+static void exec_sql(cn_store_t *db, const char *sql)
+{
+    cn_err_t err = {0};
+    if (cn_store_exec(db, sql, NULL, 0, NULL, &err) != 0)
+        fail_msg("%s: %s", sql, err.msg);
+}
+
+/* Migration 4 gives the interactions already stored their segment rollups: the rows of
+ * each segment hold what its customers' interactions count, and the rows of all
+ * customers are kept as they were. */
+static void test_segment_rollups_of_stored_data(void **state)
+{
+    (void)state;
+    char d[64] = "/tmp/cairn-insights-mig-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    cn_err_t err = {0};
+    cn_store_opts_t opts = {.data_dir = d, .busy_timeout_ms = 5000};
+    cn_store_t *db;
+    assert_int_equal(cn_store_open(&opts, &db, &err), 0);
+    cn_migration_t before[4] = {0};
+    memcpy(before, insights_app.migrations, 3 * sizeof(before[0]));
+    cn_migration_set_t old_sets[] = {{"insights", before}};
+    assert_int_equal(cn_migrate(db, old_sets, 1, 0, NULL, NULL, &err), 0);
+    exec_sql(db, "INSERT INTO customers (tenant_id, external_id, segment, created_at, updated_at)"
+                 " VALUES ('t', 'a', 'gold', 0, 0), ('t', 'b', NULL, 0, 0),"
+                 " ('u', 'a', 'silver', 0, 0)");
+    /* a: two in the first slot (web, chat), one scored in the second; b: one; u's a: one */
+    exec_sql(db, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
+                 " event_type, sentiment, s_compound, processed_at, created_at) VALUES"
+                 " (1, 't', 'i1', 'a', 1000, 'web', 'm', 'positive', 0.5, 1, 0),"
+                 " (2, 't', 'i2', 'a', 2000, 'chat', 'm', NULL, NULL, NULL, 0),"
+                 " (3, 't', 'i3', 'a', 901000, 'web', 'm', 'negative', -0.25, 1, 0),"
+                 " (4, 't', 'i4', 'b', 1000, 'web', 'm', NULL, NULL, NULL, 0),"
+                 " (5, 'u', 'i5', 'a', 1000, 'web', 'm', NULL, NULL, NULL, 0)");
+    exec_sql(db, "INSERT INTO insight_rollups (tenant_id, bucket, channel, interactions)"
+                 " VALUES ('t', 0, '*', 3), ('t', 900000, '*', 1)");
+    cn_migration_set_t sets[] = {{"insights", insights_app.migrations}};
+    assert_int_equal(cn_migrate(db, sets, 1, 0, NULL, NULL, &err), 0);
+    assert_int_equal(one_int(db, "SELECT SUM(interactions) FROM insight_rollups"
+                                 " WHERE tenant_id = 't' AND segment = '' AND channel = '*'"),
+                     4);
+    assert_int_equal(one_int(db, "SELECT interactions * 10 + processed FROM insight_rollups"
+                                 " WHERE tenant_id = 't' AND segment = 'gold' AND channel = '*'"
+                                 " AND bucket = 0"),
+                     21);
+    assert_int_equal(one_int(db, "SELECT positive FROM insight_rollups WHERE tenant_id = 't'"
+                                 " AND segment = 'gold' AND channel = 'web' AND bucket = 0"),
+                     1);
+    assert_int_equal(one_int(db, "SELECT negative * 100 + analysed * 10 + (compound_sum < 0)"
+                                 " FROM insight_rollups WHERE tenant_id = 't'"
+                                 " AND segment = 'gold' AND channel = '*' AND bucket = 900000"),
+                     111);
+    /* gold: web, chat and all in the first slot, web and all in the second; silver: 2 */
+    assert_int_equal(one_int(db, "SELECT COUNT(*) FROM insight_rollups WHERE segment <> ''"), 7);
+    assert_int_equal(one_int(db, "SELECT interactions FROM insight_rollups WHERE tenant_id = 'u'"
+                                 " AND segment = 'silver' AND channel = 'web'"),
+                     1);
+    assert_int_equal(one_int(db, "SELECT COUNT(*) FROM customers"
+                                 " WHERE rollup_segment IS NOT segment"),
+                     0);
+    cn_store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_other_plans_use_indexes),
         cmocka_unit_test(test_filter_errors_name_the_parameter),
         cmocka_unit_test(test_cursor_round_trip),
+        cmocka_unit_test(test_segment_rollups_of_stored_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -117,7 +117,8 @@ typedef struct {
     int64_t seq, ts;
     int channel;
     char id[CN_UUID_LEN + 1], customer[CN_UUID_LEN + 1];
-    int scored; /* 0: no content, nothing to score */
+    char segment[INS_SEGMENT_BYTES + 1]; /* the customer's rollup_segment; "": none */
+    int scored;                          /* 0: no content, nothing to score */
     scored_t r;
 } analysed_t;
 
@@ -129,7 +130,10 @@ static int load_chunk(cn_job_t *job, int64_t first, int64_t last, analysed_t *ou
     cn_val_t a[] = {CN_VINT(first), CN_VINT(last)};
     cn_stmt_t *st;
     int rc = cn_store_query(job->store,
-                            "SELECT seq, id, customer_id, ts, channel, content, tenant_id"
+                            "SELECT seq, id, customer_id, ts, channel, content, tenant_id,"
+                            " (SELECT rollup_segment FROM customers c"
+                            " WHERE c.tenant_id = interactions.tenant_id"
+                            " AND c.external_id = interactions.customer_id)"
                             " FROM interactions WHERE seq BETWEEN $1 AND $2"
                             " AND processed_at IS NULL ORDER BY seq",
                             a, 2, &st, err);
@@ -152,6 +156,8 @@ static int load_chunk(cn_job_t *job, int64_t first, int64_t last, analysed_t *ou
         x->scored = content != NULL && len > 0;
         if (x->scored)
             x->r = score(content, len);
+        const char *segment = cn_stmt_text(st, 7, NULL);
+        snprintf(x->segment, sizeof(x->segment), "%s", segment ? segment : "");
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
@@ -217,36 +223,23 @@ static void fold_one(ins_rollup_t *f, const analysed_t *x)
     f->compound_sum += x->r.s.compound;
 }
 
-/* Adds the chunk's outcome to the trend rollups: one write per (bucket, channel), and per
- * bucket for all channels together. */
+/* Adds the chunk's outcome to the rollups: one write per (bucket, channel) and per bucket
+ * for all channels together, for all customers and for each customer's segment. */
 static int fold_rollups(cn_store_t *s, const char *tenant, const analysed_t *v, size_t n,
                         cn_err_t *err)
 {
-    ins_rollup_t t[2 * INS_CHUNK];
+    ins_rollup_t t[INS_ROLLUP_ENTRIES];
     size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
-        fold_one(ins_rollup_entry(t, &nt, v[i].ts, v[i].channel), &v[i]);
-        fold_one(ins_rollup_entry(t, &nt, v[i].ts, INS_ALL), &v[i]);
+        const char *segment = v[i].segment[0] ? v[i].segment : NULL;
+        fold_one(ins_rollup_entry(t, &nt, v[i].ts, v[i].channel, NULL), &v[i]);
+        fold_one(ins_rollup_entry(t, &nt, v[i].ts, INS_ALL, NULL), &v[i]);
+        if (segment) {
+            fold_one(ins_rollup_entry(t, &nt, v[i].ts, v[i].channel, segment), &v[i]);
+            fold_one(ins_rollup_entry(t, &nt, v[i].ts, INS_ALL, segment), &v[i]);
+        }
     }
-    int rc = 0;
-    for (size_t i = 0; i < nt && rc == 0; i++) {
-        cn_val_t a[] = {CN_VTEXT(tenant),
-                        CN_VINT(t[i].bucket),
-                        CN_VTEXT(ins_rollup_channel(t[i].channel)),
-                        CN_VINT(t[i].labels[0]),
-                        CN_VINT(t[i].labels[1]),
-                        CN_VINT(t[i].labels[2]),
-                        CN_VREAL(t[i].compound_sum),
-                        CN_VINT(t[i].processed)};
-        rc = cn_store_exec(s,
-                           "UPDATE insight_rollups SET analysed = analysed + $4 + $5 + $6,"
-                           " positive = positive + $4, neutral = neutral + $5,"
-                           " negative = negative + $6, compound_sum = compound_sum + $7,"
-                           " processed = processed + $8"
-                           " WHERE tenant_id = $1 AND bucket = $2 AND channel = $3",
-                           a, CN_ARRAY_SIZE(a), NULL, err);
-    }
-    return rc;
+    return ins_rollups_add(s, tenant, t, nt, err);
 }
 
 /* sentiment.analyzed: items {id, customer_id, sentiment: {...} | null} */

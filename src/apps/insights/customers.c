@@ -5,9 +5,11 @@
  */
 #include "apps/insights/internal.h"
 #include "core/events.h"
+#include "core/jobs.h"
 #include "core/page.h"
 #include "lib/formats.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define RECENT 10
@@ -20,8 +22,8 @@ const cn_schema_t ins_customer_param = {"CustomerId", param_fields};
 
 static const cn_field_t customer_fields[] = {
     {"email", CN_T_STRING, .nullable = 1, .format = CN_FMT_EMAIL, .max_len = 254},
-    {"segment", CN_T_STRING, .nullable = 1, .min_len = 1, .max_len = 64, .single_line = 1,
-     .description = "Free label used by the segments filters (\"enterprise\")"},
+    {"segment", CN_T_STRING, .nullable = 1, .min_len = 1, .max_len = INS_SEGMENT_MAX,
+     .single_line = 1, .description = "Free label used by the segments filters (\"enterprise\")"},
     {"metadata", CN_T_OBJECT, .description = "Free JSON (at most 16 KiB)"},
     {0},
 };
@@ -209,6 +211,154 @@ int ins_get_customer(cn_req_t *r)
     return cn_reply_json_buf(r, 200);
 }
 
+/* ---- segment changes ---- */
+
+/* A customer whose counts sit under another segment than its own gets a job to move them:
+ * the move reads the customer's whole history, so it does not run on the event loop. */
+static int resegment_later(cn_store_t *s, const char *tenant, const char *id, cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXT(id)};
+    int rc = cn_store_exists(s,
+                             "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id = $2"
+                             " AND rollup_segment IS DISTINCT FROM segment",
+                             a, 2, err);
+    if (rc == CN_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    json_t *payload = json_pack("{s:s}", "customer_id", id);
+    cn_job_opts_t opts = {.tenant_id = tenant};
+    rc = cn_jobs_enqueue(s, "insights.resegment", payload, &opts, NULL, err);
+    json_decref(payload);
+    return rc;
+}
+
+typedef struct {
+    ins_rollup_t *t;
+    size_t n, cap;
+} rollups_t;
+
+static ins_rollup_t *rollups_push(rollups_t *v, int64_t bucket, int channel)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 256;
+        v->t = cn_realloc(v->t, v->cap * sizeof(*v->t));
+    }
+    v->t[v->n] = (ins_rollup_t){.bucket = bucket, .channel = channel};
+    return &v->t[v->n++];
+}
+
+/* The customer's counts per (slot, channel) and per slot for all channels, from its
+ * interactions (the customer + time index: one customer's history). */
+static int customer_rollups(cn_store_t *s, const char *tenant, const char *id, rollups_t *v,
+                            cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXT(id), CN_VINT(INS_ROLLUP_MS)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "SELECT ts - ts % $3, channel, COUNT(*), COUNT(processed_at),"
+                            " COUNT(CASE WHEN sentiment = 'positive' THEN 1 END),"
+                            " COUNT(CASE WHEN sentiment = 'neutral' THEN 1 END),"
+                            " COUNT(CASE WHEN sentiment = 'negative' THEN 1 END),"
+                            " COALESCE(SUM(s_compound), 0) FROM interactions"
+                            " WHERE tenant_id = $1 AND customer_id = $2 GROUP BY 1, 2 ORDER BY 1",
+                            a, CN_ARRAY_SIZE(a), &st, err);
+    if (rc != 0)
+        return rc;
+    ins_rollup_t all = {.bucket = INT64_MIN};
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 1, &len);
+        int c = ins_channel_index(ch, len);
+        int64_t bucket = cn_stmt_int(st, 0);
+        if (c < 0)
+            continue;
+        if (bucket != all.bucket && all.bucket != INT64_MIN)
+            *rollups_push(v, 0, 0) = all;
+        if (bucket != all.bucket)
+            all = (ins_rollup_t){.bucket = bucket, .channel = INS_ALL};
+        ins_rollup_t *e = rollups_push(v, bucket, c);
+        e->interactions = cn_stmt_int(st, 2);
+        e->processed = cn_stmt_int(st, 3);
+        for (int l = 0; l < 3; l++)
+            e->labels[l] = cn_stmt_int(st, 4 + l);
+        e->compound_sum = cn_stmt_real(st, 7);
+        all.interactions += e->interactions;
+        all.processed += e->processed;
+        for (int l = 0; l < 3; l++)
+            all.labels[l] += e->labels[l];
+        all.compound_sum += e->compound_sum;
+    }
+    cn_stmt_finish(st);
+    if (rc == CN_DONE && all.bucket != INT64_MIN)
+        *rollups_push(v, 0, 0) = all;
+    return rc < 0 ? rc : 0;
+}
+
+/* the entries under segment, their counts negated when out (moving out of it) */
+static void rollups_as(rollups_t *v, const char *segment, int out)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        ins_rollup_t *e = &v->t[i];
+        e->segment = segment;
+        if ((e->interactions < 0) == out) /* each entry counts at least one interaction */
+            continue;                     /* the sign asked for already */
+        e->interactions = -e->interactions;
+        e->processed = -e->processed;
+        for (int l = 0; l < 3; l++)
+            e->labels[l] = -e->labels[l];
+        e->compound_sum = -e->compound_sum;
+    }
+}
+
+/* Moves the customer's counts from the segment they sit under to its own, in the job's
+ * transaction: ingest and analysis add to the segment they read in theirs, so the counts
+ * stay exact whatever runs in between. */
+int ins_run_resegment(cn_job_t *job, cn_err_t *err)
+{
+    const char *id = json_string_value(json_object_get(job->payload, "customer_id"));
+    if (id == NULL || job->tenant_id == NULL)
+        return cn_err_set(err, CN_EINVAL, "payload: customer_id and a tenant are required");
+    char from[INS_SEGMENT_BYTES + 1] = "", to[INS_SEGMENT_BYTES + 1] = "";
+    cn_val_t a[] = {CN_VTEXT(job->tenant_id), CN_VTEXT(id)};
+    int rc = cn_store_one_text(job->store,
+                               "SELECT COALESCE(rollup_segment, '') FROM customers"
+                               " WHERE tenant_id = $1 AND external_id = $2",
+                               a, 2, from, sizeof(from), err);
+    if (rc == 0)
+        rc = cn_store_one_text(job->store,
+                               "SELECT COALESCE(segment, '') FROM customers"
+                               " WHERE tenant_id = $1 AND external_id = $2",
+                               a, 2, to, sizeof(to), err);
+    if (rc == CN_ENOTFOUND || (rc == 0 && strcmp(from, to) == 0))
+        return 0; /* gone, or moved already */
+    rollups_t v = {0};
+    if (rc == 0)
+        rc = customer_rollups(job->store, job->tenant_id, id, &v, err);
+    if (rc == 0 && from[0]) {
+        rollups_as(&v, from, 1);
+        rc = ins_rollups_add(job->store, job->tenant_id, v.t, v.n, err);
+    }
+    if (rc == 0 && to[0]) {
+        rollups_as(&v, to, 0);
+        rc = ins_rollups_add(job->store, job->tenant_id, v.t, v.n, err);
+    }
+    free(v.t);
+    if (rc == 0)
+        rc = cn_store_exec(job->store,
+                           "UPDATE customers SET rollup_segment = segment"
+                           " WHERE tenant_id = $1 AND external_id = $2",
+                           a, 2, NULL, err);
+    if (rc != 0)
+        return rc;
+    char data[128]; /* the aggregates changed: cached answers go */
+    int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);
+    return cn_event_publish_text(job->store, job->tenant_id, INS_CHANNEL, "customer.updated", data,
+                                 (size_t)n, NULL, err);
+}
+
+/* ---- changes ---- */
+
 int ins_put_customer(cn_req_t *r)
 {
     char lower[CN_UUID_LEN + 1];
@@ -234,16 +384,20 @@ int ins_put_customer(cn_req_t *r)
                     CN_VINT(md != NULL)};
     int rc = cn_store_exec(
         r->store,
-        "INSERT INTO customers (tenant_id, external_id, email, segment, metadata, created_at,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
+        "INSERT INTO customers (tenant_id, external_id, email, segment, rollup_segment, metadata,"
+        " created_at, updated_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $6)"
         " ON CONFLICT (tenant_id, external_id) DO UPDATE SET"
         " email = CASE WHEN $7 = 1 THEN excluded.email ELSE customers.email END,"
         " segment = CASE WHEN $8 = 1 THEN excluded.segment ELSE customers.segment END,"
+        /* nothing counted yet: nothing to move */
+        " rollup_segment = CASE WHEN customers.interaction_count > 0"
+        " THEN customers.rollup_segment WHEN $8 = 1 THEN excluded.segment"
+        " ELSE customers.segment END,"
         " metadata = CASE WHEN $9 = 1 THEN excluded.metadata ELSE customers.metadata END,"
         " updated_at = excluded.updated_at",
         a, CN_ARRAY_SIZE(a), NULL, &r->err);
     free(md_text);
-    if (rc != 0)
+    if (rc != 0 || (rc = resegment_later(r->store, cn_req_tenant(r), id, &r->err)) != 0)
         return rc;
     char data[128];
     int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);

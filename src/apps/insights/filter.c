@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEGMENT_MAX 64
-
 static const char *const sorts[] = {"timestamp", "sentiment", NULL};
 static const char *const orders[] = {"desc", "asc", NULL};
 
@@ -93,9 +91,12 @@ static int parse_segments(const char *s, ins_filter_t *f, cn_verrors_t *errs)
     char *out = f->segments_buf;
     while (s != NULL) {
         const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (len == 0 || len > SEGMENT_MAX) {
-            cn_verrors_add(errs, "segments", "each segment must be 1-%d characters", SEGMENT_MAX);
+        size_t len = comma ? (size_t)(comma - s) : strlen(s), chars = 0;
+        for (size_t i = 0; i < len; i++) /* the query was checked as UTF-8 */
+            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+        if (len == 0 || chars > INS_SEGMENT_MAX || len > INS_SEGMENT_BYTES) {
+            cn_verrors_add(errs, "segments", "each segment must be 1-%d characters",
+                           INS_SEGMENT_MAX);
             return CN_EVALIDATION;
         }
         if (f->n_segments == INS_LIST_MAX) {

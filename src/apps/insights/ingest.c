@@ -289,11 +289,39 @@ static int insert_items(cn_store_t *s, const char *tenant, const ins_rows_t *row
     return rc;
 }
 
-/* per-customer counters of a chunk, so each customer row is written once */
+/* per-customer counters of a chunk, so each customer row is written once, and the
+ * segment the customer's interactions count under (its rollup_segment) */
 typedef struct {
     const char *id;
     int64_t count, first, last;
+    const char *segment; /* NULL or points to segment_buf */
+    char segment_buf[INS_SEGMENT_BYTES + 1];
 } tally_t;
+
+typedef struct {
+    tally_t t[INS_CHUNK];
+    size_t n;
+    unsigned char of_row[INS_CHUNK]; /* rows->items[i] belongs to t[of_row[i]] */
+} tallies_t;
+
+static void tally_rows(const ins_rows_t *rows, tallies_t *c)
+{
+    c->n = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const ins_item_t *it = rows->items[i];
+        size_t j = 0;
+        while (j < c->n && strcmp(c->t[j].id, it->customer_id) != 0)
+            j++;
+        if (j == c->n)
+            c->t[c->n++] = (tally_t){.id = it->customer_id, .first = it->ts, .last = it->ts};
+        tally_t *t = &c->t[j];
+        t->count++;
+        t->first = it->ts < t->first ? it->ts : t->first;
+        t->last = it->ts > t->last ? it->ts : t->last;
+        c->of_row[i] = (unsigned char)j;
+    }
+}
+_Static_assert(INS_CHUNK <= 256, "of_row holds a customer's index in a byte");
 
 static cn_rows_sql_t upsert_customers = {
     "INSERT INTO customers (tenant_id, external_id, first_seen, last_seen, interaction_count,"
@@ -307,73 +335,68 @@ static cn_rows_sql_t upsert_customers = {
     " OR excluded.last_seen > customers.last_seen THEN excluded.last_seen"
     " ELSE customers.last_seen END,"
     " interaction_count = customers.interaction_count + excluded.interaction_count,"
-    " updated_at = excluded.updated_at"};
+    " updated_at = excluded.updated_at"
+    " RETURNING external_id, rollup_segment"};
 
-static int update_customers(cn_store_t *s, const char *tenant, const ins_rows_t *rows,
-                            cn_err_t *err)
+/* the segment a returned customer row counts under, into its tally */
+static void tally_segment(tallies_t *c, cn_stmt_t *st)
 {
-    tally_t t[INS_CHUNK];
-    size_t nt = 0;
-    for (size_t i = 0; i < rows->n; i++) {
-        const ins_item_t *it = rows->items[i];
-        size_t j = 0;
-        while (j < nt && strcmp(t[j].id, it->customer_id) != 0)
-            j++;
-        if (j == nt)
-            t[nt++] = (tally_t){it->customer_id, 0, it->ts, it->ts};
-        t[j].count++;
-        t[j].first = it->ts < t[j].first ? it->ts : t[j].first;
-        t[j].last = it->ts > t[j].last ? it->ts : t[j].last;
-    }
-    int64_t now = cn_now_ms();
-    cn_val_t a[CN_ROWS_MAX * 7];
-    int rc = 0;
-    for (size_t done = 0; done < nt && rc == 0; done += CN_ROWS_MAX) {
-        size_t k = nt - done < CN_ROWS_MAX ? nt - done : CN_ROWS_MAX;
-        for (size_t i = 0; i < k; i++) {
-            const tally_t *c = &t[done + i];
-            cn_val_t *v = a + i * 7;
-            v[0] = CN_VTEXT(tenant);
-            v[1] = CN_VTEXT(c->id);
-            v[2] = CN_VINT(c->first);
-            v[3] = CN_VINT(c->last);
-            v[4] = CN_VINT(c->count);
-            v[5] = CN_VINT(now);
-            v[6] = CN_VINT(now);
+    if (cn_stmt_is_null(st, 1))
+        return;
+    const char *id = cn_stmt_text(st, 0, NULL);
+    size_t len;
+    const char *segment = cn_stmt_text(st, 1, &len);
+    for (size_t j = 0; id && segment && len <= INS_SEGMENT_BYTES && j < c->n; j++)
+        if (strcmp(c->t[j].id, id) == 0) {
+            memcpy(c->t[j].segment_buf, segment, len + 1);
+            c->t[j].segment = c->t[j].segment_buf;
+            return;
         }
-        rc = cn_store_exec(s, cn_rows_sql(&upsert_customers, k), a, k * 7, NULL, err);
-    }
-    return rc;
 }
 
-static cn_rows_sql_t upsert_rollups = {
-    "INSERT INTO insight_rollups (tenant_id, bucket, channel, interactions)", 4,
-    "ON CONFLICT (tenant_id, bucket, channel) DO UPDATE SET"
-    " interactions = insight_rollups.interactions + excluded.interactions"};
-
-/* counts per (bucket, channel) of a chunk, the all-channels row included */
-static int update_rollups(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn_err_t *err)
+static int update_customers(cn_store_t *s, const char *tenant, tallies_t *c, cn_err_t *err)
 {
-    ins_rollup_t t[2 * INS_CHUNK];
+    int64_t now = cn_now_ms();
+    cn_val_t a[INS_CHUNK * 7];
+    for (size_t i = 0; i < c->n; i++) {
+        const tally_t *t = &c->t[i];
+        cn_val_t *v = a + i * 7;
+        v[0] = CN_VTEXT(tenant);
+        v[1] = CN_VTEXT(t->id);
+        v[2] = CN_VINT(t->first);
+        v[3] = CN_VINT(t->last);
+        v[4] = CN_VINT(t->count);
+        v[5] = CN_VINT(now);
+        v[6] = CN_VINT(now);
+    }
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, cn_rows_sql(&upsert_customers, c->n), a, c->n * 7, &st, err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
+        tally_segment(c, st);
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* counts per (bucket, channel) of a chunk, the all-channels row included, for all customers
+ * and for the segment of each row's customer */
+static int update_rollups(cn_store_t *s, const char *tenant, const ins_rows_t *rows,
+                          const tallies_t *c, cn_err_t *err)
+{
+    ins_rollup_t t[INS_ROLLUP_ENTRIES];
     size_t nt = 0;
     for (size_t i = 0; i < rows->n; i++) {
         const ins_item_t *it = rows->items[i];
-        ins_rollup_entry(t, &nt, it->ts, it->channel)->interactions++;
-        ins_rollup_entry(t, &nt, it->ts, INS_ALL)->interactions++;
-    }
-    cn_val_t a[CN_ROWS_MAX * 4];
-    int rc = 0;
-    for (size_t done = 0; done < nt && rc == 0; done += CN_ROWS_MAX) {
-        size_t k = nt - done < CN_ROWS_MAX ? nt - done : CN_ROWS_MAX;
-        for (size_t i = 0; i < k; i++) {
-            a[i * 4] = CN_VTEXT(tenant);
-            a[i * 4 + 1] = CN_VINT(t[done + i].bucket);
-            a[i * 4 + 2] = CN_VTEXT(ins_rollup_channel(t[done + i].channel));
-            a[i * 4 + 3] = CN_VINT(t[done + i].interactions);
+        const char *segment = c->t[c->of_row[i]].segment;
+        ins_rollup_entry(t, &nt, it->ts, it->channel, NULL)->interactions++;
+        ins_rollup_entry(t, &nt, it->ts, INS_ALL, NULL)->interactions++;
+        if (segment) {
+            ins_rollup_entry(t, &nt, it->ts, it->channel, segment)->interactions++;
+            ins_rollup_entry(t, &nt, it->ts, INS_ALL, segment)->interactions++;
         }
-        rc = cn_store_exec(s, cn_rows_sql(&upsert_rollups, k), a, k * 4, NULL, err);
     }
-    return rc;
+    return ins_rollups_add(s, tenant, t, nt, err);
 }
 
 /* interaction.created: items {id, customer_id, timestamp, channel, event_type} */
@@ -409,10 +432,12 @@ int ins_write_rows(cn_store_t *s, const char *tenant, const ins_rows_t *rows, cn
     int64_t first = next_seq(s, err);
     if (first < 0)
         return (int)first;
+    tallies_t c;
+    tally_rows(rows, &c);
     int rc;
     if ((rc = insert_items(s, tenant, rows, first, err)) != 0 ||
-        (rc = update_customers(s, tenant, rows, err)) != 0 ||
-        (rc = update_rollups(s, tenant, rows, err)) != 0)
+        (rc = update_customers(s, tenant, &c, err)) != 0 ||
+        (rc = update_rollups(s, tenant, rows, &c, err)) != 0)
         return rc;
     ins_analysis_stage(tenant, first, first + (int64_t)rows->n - 1);
     return publish_created(s, tenant, rows, err);

@@ -23,15 +23,62 @@ const char *ins_customer_key(const char *in, char out[CN_UUID_LEN + 1])
     return out;
 }
 
-ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel)
+static int same_segment(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel,
+                               const char *segment)
 {
     int64_t bucket = ts - ts % INS_ROLLUP_MS;
     size_t j = 0;
-    while (j < *n && (t[j].bucket != bucket || t[j].channel != channel))
+    while (j < *n && (t[j].bucket != bucket || t[j].channel != channel ||
+                      !same_segment(t[j].segment, segment)))
         j++;
     if (j == *n)
-        t[(*n)++] = (ins_rollup_t){.bucket = bucket, .channel = channel};
+        t[(*n)++] = (ins_rollup_t){.bucket = bucket, .channel = channel, .segment = segment};
     return &t[j];
+}
+
+#define ROLLUP_COLS 11
+static cn_rows_sql_t add_rollups = {
+    "INSERT INTO insight_rollups (tenant_id, segment, channel, bucket, interactions, processed,"
+    " analysed, positive, neutral, negative, compound_sum)",
+    ROLLUP_COLS,
+    "ON CONFLICT (tenant_id, segment, channel, bucket) DO UPDATE SET"
+    " interactions = insight_rollups.interactions + excluded.interactions,"
+    " processed = insight_rollups.processed + excluded.processed,"
+    " analysed = insight_rollups.analysed + excluded.analysed,"
+    " positive = insight_rollups.positive + excluded.positive,"
+    " neutral = insight_rollups.neutral + excluded.neutral,"
+    " negative = insight_rollups.negative + excluded.negative,"
+    " compound_sum = insight_rollups.compound_sum + excluded.compound_sum"};
+
+int ins_rollups_add(cn_store_t *s, const char *tenant, const ins_rollup_t *t, size_t n,
+                    cn_err_t *err)
+{
+    cn_val_t a[CN_ROWS_MAX * ROLLUP_COLS];
+    int rc = 0;
+    for (size_t done = 0; done < n && rc == 0; done += CN_ROWS_MAX) {
+        size_t k = n - done < CN_ROWS_MAX ? n - done : CN_ROWS_MAX;
+        for (size_t i = 0; i < k; i++) {
+            const ins_rollup_t *e = &t[done + i];
+            cn_val_t *v = a + i * ROLLUP_COLS;
+            v[0] = CN_VTEXT(tenant);
+            v[1] = CN_VTEXT(e->segment ? e->segment : "");
+            v[2] = CN_VTEXT(ins_rollup_channel(e->channel));
+            v[3] = CN_VINT(e->bucket);
+            v[4] = CN_VINT(e->interactions);
+            v[5] = CN_VINT(e->processed);
+            v[6] = CN_VINT(e->labels[0] + e->labels[1] + e->labels[2]);
+            for (int l = 0; l < 3; l++)
+                v[7 + l] = CN_VINT(e->labels[l]);
+            v[10] = CN_VREAL(e->compound_sum);
+        }
+        rc = cn_store_exec(s, cn_rows_sql(&add_rollups, k), a, k * ROLLUP_COLS, NULL, err);
+    }
+    return rc;
 }
 
 const char *ins_rollup_channel(int channel)
@@ -56,8 +103,8 @@ int ins_channel_index(const char *s, size_t len)
  * least a fifth of the traffic, so a page needs a few hundred index steps), one
  * customer's history (profile, patterns) and lists sorted or filtered by sentiment. The
  * public id needs no index: nothing looks an interaction up by it. insight_rollups holds
- * 15-minute aggregates per channel, from which trends are read without touching the
- * interactions of the period.
+ * 15-minute aggregates per channel and customer segment, from which trends and metrics are
+ * read without touching the interactions of the period.
  */
 static const cn_migration_t migrations[] = {
     {1, "create_insights",
@@ -170,6 +217,45 @@ static const cn_migration_t migrations[] = {
      * large automatic merges, which held the write lock for tens of milliseconds. */
     {3, "search_merge_in_steps",
      "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('automerge', 0)"},
+    /* Rollups per customer segment as well (segment "" holds all customers): the segment
+     * filters and the breakdown by segment read slots instead of every interaction of the
+     * range. The segmented rows of the data already stored are computed here once. */
+    {4, "rollups_by_segment",
+     "ALTER TABLE customers ADD COLUMN rollup_segment TEXT;"
+     "UPDATE customers SET rollup_segment = segment;"
+     "CREATE TABLE insight_rollups2 ("
+     " tenant_id TEXT NOT NULL,"
+     " segment TEXT NOT NULL,"
+     " channel TEXT NOT NULL,"
+     " bucket INTEGER NOT NULL,"
+     " interactions INTEGER NOT NULL DEFAULT 0,"
+     " processed INTEGER NOT NULL DEFAULT 0,"
+     " analysed INTEGER NOT NULL DEFAULT 0,"
+     " positive INTEGER NOT NULL DEFAULT 0,"
+     " neutral INTEGER NOT NULL DEFAULT 0,"
+     " negative INTEGER NOT NULL DEFAULT 0,"
+     " compound_sum REAL NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (tenant_id, segment, channel, bucket)) WITHOUT ROWID;"
+     "INSERT INTO insight_rollups2 SELECT tenant_id, '', channel, bucket, interactions,"
+     " processed, analysed, positive, neutral, negative, compound_sum FROM insight_rollups;"
+     "INSERT INTO insight_rollups2 SELECT i.tenant_id, c.segment, i.channel,"
+     " i.ts - i.ts % 900000, COUNT(*), COUNT(i.processed_at), COUNT(i.sentiment),"
+     " COUNT(CASE WHEN i.sentiment = 'positive' THEN 1 END),"
+     " COUNT(CASE WHEN i.sentiment = 'neutral' THEN 1 END),"
+     " COUNT(CASE WHEN i.sentiment = 'negative' THEN 1 END), COALESCE(SUM(i.s_compound), 0)"
+     " FROM interactions i JOIN customers c"
+     " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
+     " WHERE c.segment IS NOT NULL GROUP BY i.tenant_id, c.segment, i.channel, 4;"
+     "INSERT INTO insight_rollups2 SELECT i.tenant_id, c.segment, '*',"
+     " i.ts - i.ts % 900000, COUNT(*), COUNT(i.processed_at), COUNT(i.sentiment),"
+     " COUNT(CASE WHEN i.sentiment = 'positive' THEN 1 END),"
+     " COUNT(CASE WHEN i.sentiment = 'neutral' THEN 1 END),"
+     " COUNT(CASE WHEN i.sentiment = 'negative' THEN 1 END), COALESCE(SUM(i.s_compound), 0)"
+     " FROM interactions i JOIN customers c"
+     " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
+     " WHERE c.segment IS NOT NULL GROUP BY i.tenant_id, c.segment, 4;"
+     "DROP TABLE insight_rollups;"
+     "ALTER TABLE insight_rollups2 RENAME TO insight_rollups"},
     {0},
 };
 
@@ -419,6 +505,7 @@ static const cn_job_type_t jobs[] = {
     {"insights.analyse", ins_run_analysis, .max_attempts = 5},
     {"insights.patterns", ins_run_patterns, .max_attempts = 3},
     {"insights.import", ins_run_import, .max_attempts = 5, .outside_txn = 1},
+    {"insights.resegment", ins_run_resegment, .max_attempts = 5},
     {0},
 };
 

@@ -43,17 +43,34 @@ extern const char *const ins_channels[]; /* web, mobile, email, chat, phone; NUL
  * together: an unfiltered trend reads a fifth of the rows. */
 #define INS_ALL 5
 #define INS_ALL_CHANNELS "*"
-const char *ins_rollup_channel(int channel); /* a channel's name, or "*" for INS_ALL */
+const char *ins_rollup_channel(int channel);    /* a channel's name, or "*" for INS_ALL */
+#define INS_SEGMENT_MAX 64                      /* characters of a customer's segment */
+#define INS_SEGMENT_BYTES (4 * INS_SEGMENT_MAX) /* the same in UTF-8, at most */
+/*
+ * Rollup rows exist for all customers (segment "") and again per customer segment, so the
+ * segment filters and the breakdown by segment read slots, not interactions. A customer's
+ * interactions count under customers.rollup_segment: the segment they were counted under.
+ * A segment change leaves it behind, and the insights.resegment job moves the customer's
+ * counts to the new segment and then sets it (ins_run_resegment).
+ */
 /* What a chunk of rows adds to one rollup row (ingest counts interactions, the analysis
  * the rest), so each row is written once per chunk. */
 typedef struct {
     int64_t bucket, interactions, processed, labels[3]; /* positive, neutral, negative */
     int channel;
+    const char *segment; /* NULL: the row of all customers */
     double compound_sum;
 } ins_rollup_t;
-/* The entry of (the slot of ts, channel) in t[0..*n), added if new; t holds at least
- * 2 * INS_CHUNK entries (a chunk's rows: each one's channel and INS_ALL). */
-ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel);
+/* Entries a chunk of rows may need: each row's channel and INS_ALL, for all customers and
+ * for the row's segment. */
+#define INS_ROLLUP_ENTRIES (4 * INS_CHUNK)
+/* The entry of (the slot of ts, channel, segment) in t[0..*n), added if new. */
+ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel,
+                               const char *segment);
+/* Adds the n entries to their rollup rows (created at 0 when missing); counts may be
+ * negative (a segment's counts moving out). */
+int ins_rollups_add(cn_store_t *s, const char *tenant, const ins_rollup_t *t, size_t n,
+                    cn_err_t *err);
 int ins_channel_index(const char *s, size_t len);
 
 /* ---- ingest.c ---- */
@@ -162,7 +179,7 @@ typedef struct {
     int64_t from, to; /* [from, to) in UTC ms; INT64_MIN / INT64_MAX when open */
     const char *channels[5];
     size_t n_channels;
-    char segments_buf[INS_LIST_MAX * 65];
+    char segments_buf[INS_LIST_MAX * (INS_SEGMENT_BYTES + 1)];
     const char *segments[INS_LIST_MAX];
     size_t n_segments;
     int has_smin, has_smax;
@@ -197,6 +214,15 @@ int ins_filter_channels(const char *list, ins_filter_t *f, cn_verrors_t *errs);
 #define INS_SELECT_ROWS "SELECT " INS_COLUMNS " FROM interactions"
 size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, const char *select, int page,
                       char *sql, cn_val_t *args);
+/**
+ * The metrics' statements, over the rollups of f's range (widened to whole slots), with
+ * the same sql and args contract. ins_counts_sql: per channel, of all customers or of f's
+ * segments. ins_segments_sql: per segment, all channels together; without a segment
+ * filter the tenant's segments are found by skipping from one to the next in the rollups'
+ * key, one seek each, whatever the number of customers or slots.
+ */
+size_t ins_counts_sql(const ins_filter_t *f, const char *tenant, char *sql, cn_val_t *args);
+size_t ins_segments_sql(const ins_filter_t *f, const char *tenant, char *sql, cn_val_t *args);
 /** Encodes the keyset cursor of the row last shown (ts or compound, by f's sort). */
 void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64_t seq, char *out,
                        size_t cap);
@@ -211,6 +237,8 @@ int ins_list_customers(cn_req_t *r);
 int ins_get_customer(cn_req_t *r);
 int ins_put_customer(cn_req_t *r);
 extern const cn_schema_t ins_customer_schema, ins_customer_param;
+/** insights.resegment {customer_id}: moves the customer's rollup counts to its segment. */
+int ins_run_resegment(cn_job_t *job, cn_err_t *err);
 
 /** Writes the interaction in the current row (INS_COLUMNS) of st as a JSON object. */
 #define INS_COLUMNS                                                                                \

@@ -261,8 +261,8 @@ static int trend_fill(cn_req_t *r, trend_t *t, const ins_filter_t *f)
     size_t n = 3;
     int len = snprintf(sql, sizeof(sql),
                        "SELECT bucket, interactions, analysed, positive, neutral, negative,"
-                       " compound_sum FROM insight_rollups"
-                       " WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3");
+                       " compound_sum FROM insight_rollups WHERE tenant_id = $1"
+                       " AND segment = '' AND bucket >= $2 AND bucket < $3");
     if (!f->n_channels) {
         a[n++] = CN_VTEXT(INS_ALL_CHANNELS);
         snprintf(sql + len, sizeof(sql) - (size_t)len, " AND channel = $4");
@@ -477,8 +477,7 @@ static const cn_field_t metrics_fields[] = {
     {"to", CN_T_TIME, .description = "Unix ms or RFC 3339; default: now"},
     {"segments", CN_T_STRING, .min_len = 1, .max_len = 660,
      .description = "Comma-separated customer segments (at most 10)"},
-    {"by_segment", CN_T_BOOLEAN,
-     .description = "Also break the counts down by customer segment (reads the interactions)"},
+    {"by_segment", CN_T_BOOLEAN, .description = "Also break the counts down by customer segment"},
     {0},
 };
 const cn_schema_t ins_metrics_query = {"MetricsQuery", metrics_fields};
@@ -490,92 +489,16 @@ typedef struct {
     int64_t analysed;
 } metrics_t;
 
-/* Counts from the 15-minute rollups (no segment filter): the cost does not grow with the
- * number of interactions. The range is widened to whole 15-minute slots. */
-static int metrics_from_rollups(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
-{
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)),
-                    CN_VINT(f->from - f->from % INS_ROLLUP_MS),
-                    CN_VINT(f->to),
-                    CN_VTEXT(ins_channels[0]),
-                    CN_VTEXT(ins_channels[1]),
-                    CN_VTEXT(ins_channels[2]),
-                    CN_VTEXT(ins_channels[3]),
-                    CN_VTEXT(ins_channels[4])};
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store,
-                            "SELECT channel, SUM(interactions), SUM(processed), SUM(analysed),"
-                            " SUM(positive), SUM(neutral), SUM(negative), SUM(compound_sum)"
-                            " FROM insight_rollups WHERE tenant_id = $1"
-                            " AND channel IN ($4, $5, $6, $7, $8)"
-                            " AND bucket >= $2 AND bucket < $3 GROUP BY channel",
-                            a, CN_ARRAY_SIZE(a), &st, &r->err);
-    if (rc != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        size_t len;
-        const char *ch = cn_stmt_text(st, 0, &len);
-        int c = ins_channel_index(ch, len);
-        int64_t n = cn_stmt_int(st, 1), analysed = cn_stmt_int(st, 3);
-        if (c >= 0)
-            m->by_channel[c] += n;
-        m->total += n;
-        m->pending += n - cn_stmt_int(st, 2);
-        m->analysed += analysed;
-        for (int k = 0; k < 3; k++)
-            m->label[k] += cn_stmt_int(st, 4 + k);
-        m->label[3] += n - analysed;
-        m->sum += cn_stmt_real(st, 7);
-    }
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
-}
-
-/* Counts over the interactions themselves (a segment filter needs the customers). */
-static int metrics_from_rows(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
-{
-    char sql[INS_SQL_MAX + 32];
-    cn_val_t args[INS_ARGS_MAX];
-    size_t n = ins_filter_sql(f, cn_req_tenant(r),
-                              "SELECT channel, sentiment, COUNT(*), SUM(s_compound),"
-                              " SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END)"
-                              " FROM interactions",
-                              0, sql, args);
-    size_t used = strlen(sql); /* the builder stops below INS_SQL_MAX */
-    snprintf(sql + used, sizeof(sql) - used, " GROUP BY channel, sentiment");
-    cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
-    if (rc != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
-        size_t len;
-        const char *ch = cn_stmt_text(st, 0, &len);
-        int c = ins_channel_index(ch, len);
-        const char *label = cn_stmt_text(st, 1, NULL);
-        int64_t k = cn_stmt_int(st, 2);
-        if (c >= 0)
-            m->by_channel[c] += k;
-        m->label[label == NULL ? 3 : label[0] == 'p' ? 0 : label[2] == 'u' ? 1 : 2] += k;
-        m->total += k;
-        m->pending += cn_stmt_int(st, 4);
-        if (label) {
-            m->analysed += k;
-            m->sum += cn_stmt_real(st, 3);
-        }
-    }
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : 0;
-}
-
-/* " AND c.segment IN ($n+1, ...)" into seg ("" without a segment filter), the values
+/* " AND <column> IN ($n+1, ...)" into seg ("" without a segment filter), the values
  * appended to a after its first n; returns the new count. */
-static size_t segment_in(const ins_filter_t *f, cn_val_t *a, size_t n, char *seg, size_t cap)
+static size_t segment_in(const ins_filter_t *f, const char *column, cn_val_t *a, size_t n,
+                         char *seg, size_t cap)
 {
     size_t len = 0;
     seg[0] = '\0';
     if (!f->n_segments)
         return n;
-    len += (size_t)snprintf(seg, cap, " AND c.segment IN (");
+    len += (size_t)snprintf(seg, cap, " AND %s IN (", column);
     for (size_t i = 0; i < INS_LIST_MAX; i++) {
         a[n++] = CN_VTEXT(f->segments[i < f->n_segments ? i : 0]);
         len += (size_t)snprintf(seg + len, cap - len, "%s$%zu", i ? ", " : "", n);
@@ -584,13 +507,62 @@ static size_t segment_in(const ins_filter_t *f, cn_val_t *a, size_t n, char *seg
     return n;
 }
 
+size_t ins_counts_sql(const ins_filter_t *f, const char *tenant, char *sql, cn_val_t *a)
+{
+    char seg[INS_SQL_MAX / 2];
+    a[0] = CN_VTEXT(tenant);
+    a[1] = CN_VINT(f->from - f->from % INS_ROLLUP_MS);
+    a[2] = CN_VINT(f->to);
+    size_t n = segment_in(f, "segment", a, 3, seg, sizeof(seg));
+    for (int c = 0; c < 5; c++) /* one seek per channel: the key is (segment, channel, slot) */
+        a[n + (size_t)c] = CN_VTEXT(ins_channels[c]);
+    snprintf(sql, INS_SQL_MAX,
+             "SELECT channel, SUM(interactions), SUM(processed), SUM(analysed), SUM(positive),"
+             " SUM(neutral), SUM(negative), SUM(compound_sum) FROM insight_rollups"
+             " WHERE tenant_id = $1%s AND channel IN ($%zu, $%zu, $%zu, $%zu, $%zu)"
+             " AND bucket >= $2 AND bucket < $3 GROUP BY channel",
+             f->n_segments ? seg : " AND segment = ''", n + 1, n + 2, n + 3, n + 4, n + 5);
+    return n + 5;
+}
+
+/* Counts from the 15-minute rollups, of all customers or of the filter's segments: the
+ * cost does not grow with the number of interactions. The range is widened to whole
+ * 15-minute slots. */
+static int metrics_from_rollups(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
+{
+    char sql[INS_SQL_MAX];
+    cn_val_t a[INS_ARGS_MAX];
+    size_t n = ins_counts_sql(f, cn_req_tenant(r), sql, a);
+    cn_stmt_t *st;
+    int rc = cn_store_query(r->store, sql, a, n, &st, &r->err);
+    if (rc != 0)
+        return rc;
+    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+        size_t len;
+        const char *ch = cn_stmt_text(st, 0, &len);
+        int c = ins_channel_index(ch, len);
+        int64_t k = cn_stmt_int(st, 1), analysed = cn_stmt_int(st, 3);
+        if (c >= 0)
+            m->by_channel[c] += k;
+        m->total += k;
+        m->pending += k - cn_stmt_int(st, 2);
+        m->analysed += analysed;
+        for (int l = 0; l < 3; l++)
+            m->label[l] += cn_stmt_int(st, 4 + l);
+        m->label[3] += k - analysed;
+        m->sum += cn_stmt_real(st, 7);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
 /* Customers with an interaction in the range: one seek per customer seen around it, in
  * the customer + time index (never a walk over the range's interactions). */
 static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
     char sql[INS_SQL_MAX + 400], seg[INS_SQL_MAX];
     cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(cn_req_tenant(r)), CN_VINT(f->from), CN_VINT(f->to)};
-    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
+    size_t n = segment_in(f, "c.segment", a, 3, seg, sizeof(seg));
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM customers c WHERE c.tenant_id = $1 AND c.last_seen >= $2"
              " AND c.first_seen < $3%s AND EXISTS (SELECT 1 FROM interactions i"
@@ -602,7 +574,7 @@ static int active_customers(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 
 static int metrics_counts(cn_req_t *r, const ins_filter_t *f, metrics_t *m)
 {
-    int rc = f->n_segments ? metrics_from_rows(r, f, m) : metrics_from_rollups(r, f, m);
+    int rc = metrics_from_rollups(r, f, m);
     return rc != 0 ? rc : active_customers(r, f, m);
 }
 
@@ -649,61 +621,168 @@ static void metrics_write(cn_jw_t *w, const metrics_t *m, const ins_filter_t *f)
 
 #define BY_SEGMENT_MAX 50
 
-/* "by_segment": the range's interactions grouped by their customer's segment (null: none),
- * largest first. It walks the range's interactions, so it is asked for, not the default. */
-static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_jw_t *w,
-                              cn_err_t *err)
+/* One segment's counts; segment NULL: the customers without one. */
+typedef struct {
+    char *segment;
+    int64_t interactions, analysed, labels[3];
+    double sum;
+} segment_counts_t;
+
+typedef struct {
+    segment_counts_t *v;
+    size_t n, cap;
+} segment_list_t;
+
+static segment_counts_t *segment_push(segment_list_t *l)
 {
-    static const char *const names[] = {"interactions", "analysed", "positive", "neutral",
-                                        "negative"};
-    char sql[INS_SQL_MAX + 600], seg[INS_SQL_MAX];
-    cn_val_t a[INS_ARGS_MAX] = {CN_VTEXT(tenant), CN_VINT(f->from), CN_VINT(f->to)};
-    size_t n = segment_in(f, a, 3, seg, sizeof(seg));
-    snprintf(sql, sizeof(sql),
-             "SELECT c.segment, COUNT(*), COUNT(i.sentiment),"
-             " SUM(i.sentiment = 'positive'), SUM(i.sentiment = 'neutral'),"
-             " SUM(i.sentiment = 'negative'), SUM(i.s_compound)"
-             " FROM interactions i LEFT JOIN customers c"
-             " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
-             " WHERE i.tenant_id = $1 AND i.ts >= $2 AND i.ts < $3%s"
-             " GROUP BY c.segment ORDER BY 2 DESC, 1 LIMIT %d",
-             seg, BY_SEGMENT_MAX);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = cn_realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n] = (segment_counts_t){0};
+    return &l->v[l->n++];
+}
+
+/* largest first, then by name, the customers without a segment before any name */
+static int segment_order(const void *pa, const void *pb)
+{
+    const segment_counts_t *a = pa, *b = pb;
+    if (a->interactions != b->interactions)
+        return a->interactions > b->interactions ? -1 : 1;
+    if (a->segment == NULL || b->segment == NULL)
+        return (a->segment != NULL) - (b->segment != NULL);
+    return strcmp(a->segment, b->segment);
+}
+
+size_t ins_segments_sql(const ins_filter_t *f, const char *tenant, char *sql, cn_val_t *a)
+{
+    char seg[INS_SQL_MAX / 2];
+    a[0] = CN_VTEXT(tenant);
+    a[1] = CN_VINT(f->from - f->from % INS_ROLLUP_MS);
+    a[2] = CN_VINT(f->to);
+    size_t n = segment_in(f, "r.segment", a, 3, seg, sizeof(seg));
+    /* CROSS JOIN keeps the few segments as the outer loop: one key range each */
+    static const char skip_scan[] =
+        "WITH RECURSIVE segs(name) AS ("
+        " SELECT (SELECT segment FROM insight_rollups WHERE tenant_id = $1"
+        " AND segment > '' ORDER BY segment LIMIT 1)"
+        " UNION ALL SELECT (SELECT segment FROM insight_rollups WHERE tenant_id = $1"
+        " AND segment > segs.name ORDER BY segment LIMIT 1) FROM segs"
+        " WHERE segs.name IS NOT NULL) ";
+    snprintf(sql, INS_SQL_MAX,
+             "%sSELECT r.segment, SUM(r.interactions), SUM(r.analysed), SUM(r.positive),"
+             " SUM(r.neutral), SUM(r.negative), SUM(r.compound_sum)"
+             " FROM %sinsight_rollups r WHERE r.tenant_id = $1%s"
+             " AND r.channel = '" INS_ALL_CHANNELS "' AND r.bucket >= $2 AND r.bucket < $3"
+             " GROUP BY r.segment",
+             f->n_segments ? "" : skip_scan, f->n_segments ? "" : "segs CROSS JOIN ",
+             f->n_segments ? seg : " AND r.segment = segs.name");
+    return n;
+}
+
+/* The range's rollup rows of each segment (all channels together). */
+static int segments_read(cn_store_t *s, const char *tenant, const ins_filter_t *f,
+                         segment_list_t *out, cn_err_t *err)
+{
+    char sql[INS_SQL_MAX];
+    cn_val_t a[INS_ARGS_MAX];
+    size_t n = ins_segments_sql(f, tenant, sql, a);
     cn_stmt_t *st;
     int rc = cn_store_query(s, sql, a, n, &st, err);
     if (rc != 0)
         return rc;
-    cn_jw_key(w, "by_segment");
-    cn_jw_array(w);
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
-        cn_jw_object(w);
-        cn_jw_key(w, "segment");
+        if (cn_stmt_int(st, 1) <= 0)
+            continue; /* every customer of the segment left it */
+        segment_counts_t *c = segment_push(out);
         size_t len;
         const char *name = cn_stmt_text(st, 0, &len);
-        if (cn_stmt_is_null(st, 0))
-            cn_jw_null(w);
+        c->segment = cn_strndup(name ? name : "", len);
+        c->interactions = cn_stmt_int(st, 1);
+        c->analysed = cn_stmt_int(st, 2);
+        for (int l = 0; l < 3; l++)
+            c->labels[l] = cn_stmt_int(st, 3 + l);
+        c->sum = cn_stmt_real(st, 6);
+    }
+    cn_stmt_finish(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* The customers without a segment: everything the segments do not count. */
+static void segment_none(segment_list_t *l, const metrics_t *m)
+{
+    segment_counts_t none = {.interactions = m->total, .analysed = m->analysed, .sum = m->sum};
+    for (int k = 0; k < 3; k++)
+        none.labels[k] = m->label[k];
+    for (size_t i = 0; i < l->n; i++) {
+        none.interactions -= l->v[i].interactions;
+        none.analysed -= l->v[i].analysed;
+        for (int k = 0; k < 3; k++)
+            none.labels[k] -= l->v[i].labels[k];
+        none.sum -= l->v[i].sum;
+    }
+    if (none.interactions > 0)
+        *segment_push(l) = none;
+}
+
+static void segments_write(cn_jw_t *w, const segment_list_t *l)
+{
+    static const char *const names[] = {"positive", "neutral", "negative"};
+    cn_jw_key(w, "by_segment");
+    cn_jw_array(w);
+    for (size_t i = 0; i < l->n && i < BY_SEGMENT_MAX; i++) {
+        const segment_counts_t *c = &l->v[i];
+        cn_jw_object(w);
+        cn_jw_key(w, "segment");
+        if (c->segment)
+            cn_jw_str(w, c->segment, strlen(c->segment));
         else
-            cn_jw_str(w, name, len);
-        for (int k = 0; k < 5; k++) {
+            cn_jw_null(w);
+        cn_jw_key(w, "interactions");
+        cn_jw_int(w, c->interactions);
+        cn_jw_key(w, "analysed");
+        cn_jw_int(w, c->analysed);
+        for (int k = 0; k < 3; k++) {
             cn_jw_key(w, names[k]);
-            cn_jw_int(w, cn_stmt_int(st, 1 + k));
+            cn_jw_int(w, c->labels[k]);
         }
         cn_jw_key(w, "average_compound");
-        if (cn_stmt_int(st, 2) > 0)
-            cn_jw_real(w, cn_stmt_real(st, 6) / (double)cn_stmt_int(st, 2));
+        if (c->analysed > 0)
+            cn_jw_real(w, c->sum / (double)c->analysed);
         else
             cn_jw_null(w);
         cn_jw_end(w);
     }
-    cn_stmt_finish(st);
     cn_jw_end(w);
-    return rc < 0 ? rc : 0;
 }
 
-/* The metrics with by_segment: the part from the rollups is written on the loop, the walk
- * over the range's interactions is finished on a worker into the same document. */
+/* "by_segment": the range's counts per customer segment (null: none), largest first, from
+ * the segment rollups; m holds the range's counts of all customers. */
+static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f,
+                              const metrics_t *m, cn_jw_t *w, cn_err_t *err)
+{
+    segment_list_t l = {0};
+    int rc = segments_read(s, tenant, f, &l, err);
+    if (rc == 0) {
+        if (!f->n_segments) /* a filter leaves the customers without a segment out */
+            segment_none(&l, m);
+        if (l.n > 1)
+            qsort(l.v, l.n, sizeof(*l.v), segment_order);
+        segments_write(w, &l);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i].segment);
+    free(l.v);
+    return rc;
+}
+
+/* The metrics with by_segment: the counts of all customers are written on the loop, the
+ * segments' on a worker into the same document (a tenant may have any number of segments,
+ * each with a rollup row per slot of the range). */
 typedef struct {
     char tenant[64];
     ins_filter_t f; /* its segments point into its own segments_buf (fixed up) */
+    metrics_t m;
     cn_buf_t out;
     cn_jw_t w; /* writes into out, inside the answer's object */
     cn_cached_req_t cached;
@@ -715,7 +794,7 @@ static void by_segment_work(void *arg)
 {
     by_segment_t *x = arg;
     cn_store_t *s = cn_worker_store(&x->err);
-    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->w, &x->err) : CN_ERR;
+    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->m, &x->w, &x->err) : CN_ERR;
     if (x->rc == 0)
         cn_jw_end(&x->w);
 }
@@ -736,8 +815,9 @@ static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_
     x->f = *f;
     for (size_t i = 0; i < f->n_segments; i++)
         x->f.segments[i] = x->f.segments_buf + (f->segments[i] - f->segments_buf);
-    x->f.customer_id = NULL; /* neither is read by the segment walk */
+    x->f.customer_id = NULL; /* neither is read by the segments */
     x->f.n_channels = 0;
+    x->m = *m;
     x->cached = *cached;
     cn_jw_init(&x->w, &x->out);
     metrics_write(&x->w, m, f);
