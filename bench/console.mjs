@@ -28,7 +28,8 @@
 // on a shared 2-core machine: read them as orders of magnitude, run twice to compare.
 //
 // Knobs (environment): N=1000000 CUSTOMERS=5000 SEG_CUSTOMERS=400 LOAD_MAX_S=600
-//   ANALYSE_MAX_S=240 ROUNDS=3 CAIRN_BIN=build/cairn
+//   ANALYSE_MAX_S=240 ROUNDS=3 CAIRN_BIN=build/cairn DATA= (keep the dataset in this
+//   directory; a run whose DATA already holds one measures it again without loading)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -85,7 +86,10 @@ async function main() {
   const bin = process.env.CAIRN_BIN ?? 'build/cairn';
   if (!existsSync(path.resolve(REPO_ROOT, bin))) throw new Error(`no ${bin}: make build first`);
   const work = tempDir('cairn-bench-console-');
-  const data = path.join(work, 'data');
+  // DATA=dir keeps the loaded dataset there, and a later run with the same DATA reuses it
+  // (no load, no analysis): for measuring the reads again after a change
+  const data = process.env.DATA ? path.resolve(process.env.DATA) : path.join(work, 'data');
+  const reuse = existsSync(path.join(data, 'cairn.db'));
   const loader = compileLoader(work);
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
   let commit = '';
@@ -93,40 +97,46 @@ async function main() {
 
   // 1. load
   let srv = await startServer({ dataDir: data, env: { CAIRN_JOBS_WORKERS: '0' } });
-  const op = new CairnClient({ baseUrl: srv.url, token: TOKEN });
-  await op.post('/api/v1/tenants', { slug: 'bench', name: 'Bench Ltd', owner_email: 'owner@bench.test', owner_password: PW });
   const owner = new CairnClient({ baseUrl: srv.url });
+  if (!reuse) {
+    const op = new CairnClient({ baseUrl: srv.url, token: TOKEN });
+    await op.post('/api/v1/tenants', { slug: 'bench', name: 'Bench Ltd', owner_email: 'owner@bench.test', owner_password: PW });
+  }
   await owner.login({ tenant: 'bench', email: 'owner@bench.test', password: PW });
   const { key } = await owner.post('/api/v1/api-keys', { name: 'bench', permissions: ['insights.read', 'insights.write'] });
-  log(`loading ${N} interactions (at most ${LOAD_MAX_S} s)`);
-  const [loadMs, loadOut] = await timed(() => run(loader, ['batch', '--port', String(srv.port), '--token', key, '--connections', '4',
-    '--batch', '1000', '--count', String(N), '--seconds', String(LOAD_MAX_S), '--customers', String(CUSTOMERS), '--days', '90',
-    '--progress'], LOAD_MAX_S));
-  const acked = Number(/^acknowledged: (\d+)/m.exec(loadOut)?.[1] ?? NaN);
-  const rate = /^interactions_per_s: (\d+)/m.exec(loadOut)?.[1] ?? '?';
-  const api = new CairnClient({ baseUrl: srv.url, apiKey: key });
-  const ids = execFileSync(loader, ['ids', '--customers', String(CUSTOMERS)]).toString().trim().split('\n');
-  for (let i = 0; i < Math.min(SEG_CUSTOMERS, ids.length); i++) {
-    await api.put(`/api/v1/customers/${ids[i]}`, { segment: SEGMENTS[i % SEGMENTS.length] });
+  let loadMs = 0, loadOut = '', loaded, analyseMs = 0, pending;
+  if (!reuse) {
+    log(`loading ${N} interactions (at most ${LOAD_MAX_S} s)`);
+    [loadMs, loadOut] = await timed(() => run(loader, ['batch', '--port', String(srv.port), '--token', key, '--connections', '4',
+      '--batch', '1000', '--count', String(N), '--seconds', String(LOAD_MAX_S), '--customers', String(CUSTOMERS), '--days', '90',
+      '--progress'], LOAD_MAX_S));
+    const api = new CairnClient({ baseUrl: srv.url, apiKey: key });
+    const ids = execFileSync(loader, ['ids', '--customers', String(CUSTOMERS)]).toString().trim().split('\n');
+    for (let i = 0; i < Math.min(SEG_CUSTOMERS, ids.length); i++) {
+      await api.put(`/api/v1/customers/${ids[i]}`, { segment: SEGMENTS[i % SEGMENTS.length] });
+    }
+    loaded = (await api.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).interactions;
+    log(`loaded ${loaded} in ${Math.round(loadMs / 1000)} s`);
+
+    // 2. analyse (the segment changes' jobs run here too)
+    await srv.stop();
+    srv = await startServer({ dataDir: data });
+    const api1 = new CairnClient({ baseUrl: srv.url, apiKey: key });
+    log(`analysing (at most ${ANALYSE_MAX_S} s)`);
+    [analyseMs] = await timed(() => waitFor(async () => (await api1.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).pending_analysis === 0,
+      ANALYSE_MAX_S * 1000, 'the analysis', 2000).catch(() => null));
+    pending = (await api1.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).pending_analysis;
+    log(`pending after the analysis phase: ${pending}`);
+    // measured without background jobs (the pattern jobs the analysis scheduled would run
+    // during the measurements and drop the cache at every commit)
+    await srv.stop();
+    srv = await startServer({ dataDir: data, env: { CAIRN_JOBS_WORKERS: '0' } });
   }
-  const loaded = (await api.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).interactions;
-  log(`loaded ${loaded} in ${Math.round(loadMs / 1000)} s`);
-
-  // 2. analyse
-  await srv.stop();
-  srv = await startServer({ dataDir: data });
-  let api2 = new CairnClient({ baseUrl: srv.url, apiKey: key });
-  log(`analysing (at most ${ANALYSE_MAX_S} s)`);
-  const [analyseMs] = await timed(() => waitFor(async () => (await api2.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).pending_analysis === 0,
-    ANALYSE_MAX_S * 1000, 'the analysis', 2000).catch(() => null));
-  const pending = (await api2.insights.metrics({ from: Date.now() - 100 * 86_400_000 })).pending_analysis;
-  log(`pending after the analysis phase: ${pending}`);
-  // measured without background jobs (the pattern jobs the analysis scheduled would run
-  // during the measurements and drop the cache at every commit)
-  await srv.stop();
-  srv = await startServer({ dataDir: data, env: { CAIRN_JOBS_WORKERS: '0' } });
-
-  api2 = new CairnClient({ baseUrl: srv.url, apiKey: key });
+  const api2 = new CairnClient({ baseUrl: srv.url, apiKey: key });
+  const whole = await api2.insights.metrics({ from: Date.now() - 100 * 86_400_000, by_segment: true });
+  loaded ??= whole.interactions;
+  pending ??= whole.pending_analysis;
+  const bySegment = whole.by_segment.map((x) => `${x.segment ?? 'none'} ${x.interactions}`).join(', ');
 
   // 3. routes, uncached (a `to` a few ms apart: a key the cache has not seen)
   const routes = [];
@@ -139,6 +149,9 @@ async function main() {
       [`sentiment-trends by ${GROUP[range]}`]: ['/api/v1/insights/sentiment-trends', { from: to - len, to, group_by: GROUP[range] }],
       'insights (feed, 50)': ['/api/v1/insights', { from: to - len, limit: 50 }],
       'metrics, segments=gold': ['/api/v1/insights/metrics', { from: to - len, to: to + 1, segments: 'gold' }],
+      'insights (feed, 50), segments=gold': ['/api/v1/insights', { from: to - len + 1, limit: 50, segments: 'gold' }],
+      'insights (feed, 50), email, negative, gold': ['/api/v1/insights', { from: to - len + 2, limit: 50, segments: 'gold',
+        channels: 'email', sentiment_max: -0.05 }],
     };
     for (const [name, [p, q]] of Object.entries(calls)) {
       const [t] = await timed(() => api2.get(p, { query: q }));
@@ -208,9 +221,15 @@ async function main() {
   out();
   out(`Command: \`N=${N} node bench/console.mjs\`. Machine: ${machine}.`);
   out();
-  out(`- Loaded ${loaded} interactions (${Number.isNaN(acked) ? '' : `${acked} acknowledged, `}${Math.round(loadMs / 1000)} s, ${rate}/s by POST /interactions/batch, workers off), ` +
-    `${CUSTOMERS} customers, ${SEG_CUSTOMERS} with a segment, timestamps over the last 90 days.`);
-  out(`- Analysis: ${analyseMs == null ? `not finished in ${ANALYSE_MAX_S} s` : `${Math.round(analyseMs / 1000)} s`}; ${pending} still pending when measured.`);
+  if (!reuse) {
+    const acked = Number(/^acknowledged: (\d+)/m.exec(loadOut)?.[1] ?? NaN);
+    const rate = /^interactions_per_s: (\d+)/m.exec(loadOut)?.[1] ?? '?';
+    out(`- Loaded ${loaded} interactions (${Number.isNaN(acked) ? '' : `${acked} acknowledged, `}${Math.round(loadMs / 1000)} s, ${rate}/s by POST /interactions/batch, workers off), ` +
+      `${CUSTOMERS} customers, ${SEG_CUSTOMERS} with a segment, timestamps over the last 90 days.`);
+  }
+  if (reuse) out(`- The dataset of an earlier run (DATA=${process.env.DATA}): ${loaded} interactions.`);
+  else out(`- Analysis: ${analyseMs == null ? `not finished in ${ANALYSE_MAX_S} s` : `${Math.round(analyseMs / 1000)} s`}; ${pending} still pending when measured.`);
+  out(`- Interactions per segment over the 90 days (by_segment): ${bySegment}.`);
   out();
   out('Times from the click on "Sign in" (which includes the password check, argon2id) and, last column, from the sign-in answer:');
   out();

@@ -122,6 +122,11 @@ static void test_list_plans_use_indexes(void **state)
     check_list("{\"sentiment_min\": 0.5, \"sort\": \"sentiment\", \"order\": \"asc\"}",
                "interactions_compound");
     check_list("{\"segments\": \"gold,silver\"}", "customers_segment");
+    /* in time order the sentiment bounds never pull the sentiment index in: it would read
+     * every match of all time and sort them */
+    check_list("{\"sentiment_max\": -0.05, \"channels\": \"email\", \"segments\": \"gold\"}",
+               "interactions_ts");
+    check_list("{\"sentiment_min\": 0.5}", "interactions_ts");
     char q[200], cursor[100];
     ins_filter_t f = {0};
     ins_cursor_encode(&f, 123, 0, 42, cursor, sizeof(cursor));

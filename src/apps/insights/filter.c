@@ -246,12 +246,22 @@ static void where(builder_t *b, const ins_filter_t *f, const char *tenant)
         param(b, " AND channel = ", CN_VTEXT(f->channels[0]));
     else if (f->n_channels > 1)
         in_list(b, " AND channel IN (", f->channels, f->n_channels, 5);
-    if (f->has_smin || f->has_smax || f->by_sentiment)
-        text(b, " AND s_compound IS NOT NULL");
-    if (f->has_smin)
-        param(b, " AND s_compound >= ", CN_VREAL(f->smin));
-    if (f->has_smax)
-        param(b, " AND s_compound <= ", CN_VREAL(f->smax));
+    /* A list in time order walks the time index and stops at its page: the sentiment
+     * bounds are then checked on each row ("+" keeps SQLite from choosing the sentiment
+     * index, which would read every match of all time and sort them). */
+    const char *compound = f->by_sentiment ? " AND s_compound" : " AND +s_compound";
+    if (f->has_smin || f->has_smax || f->by_sentiment) {
+        text(b, compound);
+        text(b, " IS NOT NULL");
+    }
+    if (f->has_smin) {
+        text(b, compound);
+        param(b, " >= ", CN_VREAL(f->smin));
+    }
+    if (f->has_smax) {
+        text(b, compound);
+        param(b, " <= ", CN_VREAL(f->smax));
+    }
     if (f->customer_id)
         param(b, " AND customer_id = ", CN_VTEXT(f->customer_id));
     if (f->n_segments) {
