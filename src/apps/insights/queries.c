@@ -92,28 +92,29 @@ void ins_write_row(cn_jw_t *w, cn_stmt_t *st)
 
 /* ---- the insights list ---- */
 
-static int count_total(cn_req_t *r, const ins_filter_t *f, int64_t *total)
+static int count_total(cn_store_t *s, const char *tenant, const ins_filter_t *f, int64_t *total,
+                       cn_err_t *err)
 {
     char sql[INS_SQL_MAX];
     cn_val_t args[INS_ARGS_MAX];
-    size_t n =
-        ins_filter_sql(f, cn_req_tenant(r), "SELECT COUNT(*) FROM interactions", 0, sql, args);
-    return cn_store_one_int(r->store, sql, args, n, total, &r->err); /* COUNT: one row */
+    size_t n = ins_filter_sql(f, tenant, "SELECT COUNT(*) FROM interactions", 0, sql, args);
+    return cn_store_one_int(s, sql, args, n, total, err); /* COUNT: one row */
 }
 
-static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
+static int write_page(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_jw_t *w,
+                      cn_err_t *err)
 {
     char sql[INS_SQL_MAX], cursor[300] = "";
     cn_val_t args[INS_ARGS_MAX];
-    size_t n = ins_filter_sql(f, cn_req_tenant(r), INS_SELECT_ROWS, 1, sql, args);
+    size_t n = ins_filter_sql(f, tenant, INS_SELECT_ROWS, 1, sql, args);
     cn_stmt_t *st;
-    int rc = cn_store_query(r->store, sql, args, n, &st, &r->err);
+    int rc = cn_store_query(s, sql, args, n, &st, err);
     if (rc != 0)
         return rc;
     cn_jw_key(w, "items");
     cn_jw_array(w);
     int64_t shown = 0;
-    while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW) {
+    while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         if (shown == f->limit) { /* the extra row: more follow the last one shown */
             cursor[0] = '+';
             break;
@@ -135,6 +136,72 @@ static int write_page(cn_req_t *r, const ins_filter_t *f, cn_jw_t *w)
     return 0;
 }
 
+/* The whole answer: the page and, when asked, the total. */
+static int write_list(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_buf_t *b,
+                      cn_err_t *err)
+{
+    cn_jw_t w;
+    cn_jw_init(&w, b);
+    cn_jw_object(&w);
+    int rc = write_page(s, tenant, f, &w, err);
+    if (rc == 0 && f->include_total) {
+        int64_t total;
+        if ((rc = count_total(s, tenant, f, &total, err)) == 0) {
+            cn_jw_key(&w, "total");
+            cn_jw_int(&w, total);
+        }
+    }
+    if (rc == 0)
+        cn_jw_end(&w);
+    return rc;
+}
+
+/* A page in time order without filters that skip rows stops after limit + 1 index steps;
+ * the others may walk far (a rare segment, a narrow sentiment band, a total). */
+static int list_may_walk(const ins_filter_t *f)
+{
+    return f->n_segments || f->has_smin || f->has_smax || f->n_channels || f->by_sentiment ||
+           f->include_total;
+}
+
+/* A list that may walk, copied out of its request: it runs on a worker. */
+typedef struct {
+    char tenant[64];
+    ins_filter_t f; /* its pointers into itself fixed up */
+    cn_buf_t out;
+    cn_cached_req_t cached;
+    int rc;
+    cn_err_t err;
+} list_work_t;
+
+static void list_work(void *arg)
+{
+    list_work_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? write_list(s, x->tenant, &x->f, &x->out, &x->err) : CN_ERR;
+}
+
+static void reply_from_worker(cn_req_t *r, int rc, const cn_err_t *err, const cn_buf_t *out,
+                              const cn_cached_req_t *cached);
+
+static void list_done(cn_req_t *r, void *arg)
+{
+    list_work_t *x = arg;
+    reply_from_worker(r, x->rc, &x->err, &x->out, &x->cached);
+    cn_buf_free(&x->out);
+    free(x);
+}
+
+/* the copy's pointers into the filter itself, moved to its own buffers */
+static void filter_copy(ins_filter_t *to, const ins_filter_t *from)
+{
+    *to = *from;
+    for (size_t i = 0; i < from->n_segments; i++)
+        to->segments[i] = to->segments_buf + (from->segments[i] - from->segments_buf);
+    if (from->customer_id)
+        to->customer_id = to->customer_buf;
+}
+
 int ins_list(cn_req_t *r)
 {
     cn_cached_req_t cached;
@@ -143,21 +210,17 @@ int ins_list(cn_req_t *r)
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
-    cn_buf_t *b = cn_reply_buffer(r);
-    cn_jw_t w;
-    cn_jw_init(&w, b);
-    cn_jw_object(&w);
-    int rc = write_page(r, &f, &w);
-    if (rc == 0 && f.include_total) {
-        int64_t total;
-        if ((rc = count_total(r, &f, &total)) == 0) {
-            cn_jw_key(&w, "total");
-            cn_jw_int(&w, total);
-        }
+    if (list_may_walk(&f)) {
+        list_work_t *x = cn_calloc(1, sizeof(*x));
+        snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+        filter_copy(&x->f, &f);
+        x->cached = cached;
+        return cn_req_offload(r, list_work, list_done, x);
     }
+    cn_buf_t *b = cn_reply_buffer(r);
+    int rc = write_list(r->store, cn_req_tenant(r), &f, b, &r->err);
     if (rc != 0)
         return rc;
-    cn_jw_end(&w);
     cn_cache_answer(r, &cached, b, INS_TTL_INSIGHTS);
     return cn_reply_json_buf(r, 200);
 }
@@ -812,9 +875,7 @@ static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_
 {
     by_segment_t *x = cn_calloc(1, sizeof(*x));
     snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
-    x->f = *f;
-    for (size_t i = 0; i < f->n_segments; i++)
-        x->f.segments[i] = x->f.segments_buf + (f->segments[i] - f->segments_buf);
+    filter_copy(&x->f, f);
     x->f.customer_id = NULL; /* neither is read by the segments */
     x->f.n_channels = 0;
     x->m = *m;
