@@ -1,0 +1,309 @@
+/*
+ * A PostgreSQL connection for the store's PostgreSQL driver (see pg_int.h). libpq does
+ * the protocol; this file keeps what libpq leaves to its caller: one server-side prepared
+ * statement per distinct SQL text (named s1, s2, …, found again by the text), parameters
+ * as NUL-terminated text (a store value's text need not end in NUL), and the store's
+ * status codes for SQLSTATEs.
+ */
+#include "store/pg_int.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BOOLOID 16      /* pg_type.h is not part of libpq-dev */
+#define PARAMS_MAX 1200 /* CN_ROWS_MAX rows of up to 12 columns */
+
+typedef struct {
+    char *sql; /* owned copy; the key */
+    uint64_t hash;
+    char name[16];
+} prepared_t;
+
+struct st_cn_pg_t {
+    PGconn *conn;
+    char *url;
+    prepared_t *cache; /* open addressing, power-of-two capacity */
+    size_t cap, count;
+    unsigned next_name;
+    const char *values[PARAMS_MAX]; /* the parameters of the statement being run */
+    char *text;                     /* their text */
+    size_t text_cap;
+};
+
+/* ---- errors ---- */
+
+static int map_error(cn_pg_t *c, const PGresult *res, cn_err_t *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn);
+    size_t len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        len--; /* libpq ends its messages with a newline */
+    if (PQstatus(c->conn) == CONNECTION_BAD || (state && strncmp(state, "08", 2) == 0))
+        return cn_err_set(err, CN_EBUSY, "the database connection was lost: %.*s", (int)len, msg);
+    if (state == NULL)
+        return cn_err_set(err, CN_ERR, "postgres: %.*s", (int)len, msg);
+    if (strcmp(state, "23505") == 0) /* unique_violation */
+        return cn_err_set(err, CN_ECONFLICT, "%.*s", (int)len, msg);
+    if (strncmp(state, "23", 2) == 0) /* another integrity constraint */
+        return cn_err_set(err, CN_EVALIDATION, "%.*s", (int)len, msg);
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || /* serialisation, deadlock */
+        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)   /* lock, statement timeout */
+        return cn_err_set(err, CN_EBUSY, "database is busy: %.*s", (int)len, msg);
+    if (strncmp(state, "57P", 3) == 0) /* the server is shutting down or restarting */
+        return cn_err_set(err, CN_EBUSY, "the database is unavailable: %.*s", (int)len, msg);
+    return cn_err_set(err, CN_ERR, "postgres %s: %.*s", state, (int)len, msg);
+}
+
+/* ---- connections ---- */
+
+static int open_conn(cn_pg_t *c, cn_err_t *err)
+{
+    c->conn = PQconnectdb(c->url);
+    if (PQstatus(c->conn) != CONNECTION_OK) {
+        /* libpq's message names the host and the reason, never the password */
+        int rc =
+            cn_err_set(err, CN_EBUSY, "cannot connect to PostgreSQL: %s", PQerrorMessage(c->conn));
+        PQfinish(c->conn);
+        c->conn = NULL;
+        return rc;
+    }
+    /* the notices of a migration (`… does not exist, skipping`) are not errors */
+    PQsetNoticeProcessor(c->conn, NULL, NULL);
+    return 0;
+}
+
+static void forget_statements(cn_pg_t *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        free(c->cache[i].sql);
+    memset(c->cache, 0, c->cap * sizeof(*c->cache));
+    c->count = 0;
+}
+
+int cn_pg_connect(const char *url, cn_pg_t **out, cn_err_t *err)
+{
+    cn_pg_t *c = cn_calloc(1, sizeof(*c));
+    c->url = cn_strdup(url);
+    c->cap = 64;
+    c->cache = cn_calloc(c->cap, sizeof(*c->cache));
+    int rc = open_conn(c, err);
+    if (rc != 0) {
+        cn_pg_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void cn_pg_close(cn_pg_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->conn)
+        PQfinish(c->conn);
+    forget_statements(c);
+    free(c->cache);
+    free(c->text);
+    sodium_memzero(c->url, strlen(c->url)); /* it may hold the password */
+    free(c->url);
+    free(c);
+}
+
+int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err)
+{
+    if (c->conn)
+        PQfinish(c->conn);
+    c->conn = NULL;
+    forget_statements(c); /* they lived on the old server session */
+    return open_conn(c, err);
+}
+
+int cn_pg_alive(const cn_pg_t *c)
+{
+    return c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK;
+}
+
+/* ---- prepared statements ---- */
+
+static prepared_t *cache_slot(cn_pg_t *c, const char *sql, uint64_t h)
+{
+    size_t i = h & (c->cap - 1);
+    while (c->cache[i].sql && (c->cache[i].hash != h || strcmp(c->cache[i].sql, sql) != 0))
+        i = (i + 1) & (c->cap - 1);
+    return &c->cache[i];
+}
+
+static void cache_grow(cn_pg_t *c)
+{
+    prepared_t *old = c->cache;
+    size_t old_cap = c->cap;
+    c->cap *= 2;
+    c->cache = cn_calloc(c->cap, sizeof(*c->cache));
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].sql)
+            *cache_slot(c, old[i].sql, old[i].hash) = old[i];
+    free(old);
+}
+
+/* The name of sql's statement on this connection, prepared now if it is new. */
+static const char *prepared(cn_pg_t *c, const char *sql, cn_err_t *err)
+{
+    uint64_t h = cn_hash_str(sql);
+    prepared_t *p = cache_slot(c, sql, h);
+    if (p->sql)
+        return p->name;
+    char name[16];
+    snprintf(name, sizeof(name), "s%u", ++c->next_name);
+    PGresult *res = PQprepare(c->conn, name, sql, 0, NULL); /* the server types $1..$n */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        map_error(c, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(res);
+    if ((c->count + 1) * 2 > c->cap) {
+        cache_grow(c);
+        p = cache_slot(c, sql, h);
+    }
+    *p = (prepared_t){.sql = cn_strdup(sql), .hash = h};
+    memcpy(p->name, name, sizeof(name));
+    c->count++;
+    return p->name;
+}
+
+/* ---- parameters ---- */
+
+/* The text of one value into out (room for 40 bytes, or the text's length + 1); returns
+ * its length, or -1 for SQL NULL. */
+static long value_text(const cn_val_t *v, char *out)
+{
+    switch (v->type) {
+    case CN_V_INT: return snprintf(out, 40, "%" PRId64, v->i);
+    case CN_V_REAL: return snprintf(out, 40, "%.17g", v->d);
+    case CN_V_TEXT:
+        memcpy(out, v->s, v->len);
+        out[v->len] = '\0';
+        return (long)v->len;
+    default: return -1;
+    }
+}
+
+/* The parameters as NUL-terminated text in the connection's buffer; c->values[i] is NULL
+ * for SQL NULL. */
+static void params_text(cn_pg_t *c, const cn_val_t *args, size_t n)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += (args[i].type == CN_V_TEXT ? args[i].len : 0) + 41;
+    if (need > c->text_cap) {
+        free(c->text);
+        c->text_cap = need * 2;
+        c->text = cn_malloc(c->text_cap);
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        long len = value_text(&args[i], c->text + at);
+        c->values[i] = len < 0 ? NULL : c->text + at;
+        at += len < 0 ? 0 : (size_t)len + 1;
+    }
+}
+
+/* ---- running statements ---- */
+
+int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg_rows_t *rows,
+              int64_t *changes, cn_err_t *err)
+{
+    if (rows)
+        *rows = (cn_pg_rows_t){.row = -1};
+    if (n > PARAMS_MAX)
+        return cn_err_set(err, CN_ERR, "more than %d parameters", PARAMS_MAX);
+    if (!cn_pg_alive(c))
+        return cn_err_set(err, CN_EBUSY, "the database connection was lost");
+    const char *name = prepared(c, sql, err);
+    if (name == NULL)
+        return err ? err->code : CN_ERR;
+    params_text(c, args, n);
+    PGresult *res = PQexecPrepared(c->conn, name, (int)n, c->values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        int rc = map_error(c, res, err);
+        PQclear(res);
+        return rc;
+    }
+    if (changes) {
+        const char *t = PQcmdTuples(res);
+        *changes = t[0] ? strtoll(t, NULL, 10) : 0;
+    }
+    if (rows) {
+        rows->res = res;
+        rows->n = PQntuples(res);
+    } else {
+        PQclear(res);
+    }
+    return 0;
+}
+
+int cn_pg_script(cn_pg_t *c, const char *sql, cn_err_t *err)
+{
+    if (!cn_pg_alive(c))
+        return cn_err_set(err, CN_EBUSY, "the database connection was lost");
+    PGresult *res = PQexec(c->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : map_error(c, res, err);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- reading rows ---- */
+
+int cn_pg_next(cn_pg_rows_t *r)
+{
+    if (r->res == NULL || r->row + 1 >= r->n)
+        return CN_DONE;
+    r->row++;
+    return CN_ROW;
+}
+
+int cn_pg_is_null(const cn_pg_rows_t *r, int col)
+{
+    return PQgetisnull(r->res, r->row, col);
+}
+
+const char *cn_pg_text(const cn_pg_rows_t *r, int col, size_t *len)
+{
+    if (PQgetisnull(r->res, r->row, col)) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = (size_t)PQgetlength(r->res, r->row, col);
+    return PQgetvalue(r->res, r->row, col);
+}
+
+int64_t cn_pg_int(const cn_pg_rows_t *r, int col)
+{
+    if (PQgetisnull(r->res, r->row, col))
+        return 0;
+    const char *v = PQgetvalue(r->res, r->row, col);
+    if (PQftype(r->res, col) == BOOLOID)
+        return v[0] == 't';
+    return strtoll(v, NULL, 10);
+}
+
+double cn_pg_real(const cn_pg_rows_t *r, int col)
+{
+    if (PQgetisnull(r->res, r->row, col))
+        return 0.0;
+    return strtod(PQgetvalue(r->res, r->row, col), NULL);
+}
+
+void cn_pg_rows_clear(cn_pg_rows_t *r)
+{
+    PQclear(r->res);
+    *r = (cn_pg_rows_t){.row = -1};
+}

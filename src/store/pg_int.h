@@ -1,0 +1,59 @@
+/*
+ * One PostgreSQL connection as the store's PostgreSQL driver uses it (libpq): statements
+ * prepared once per connection and kept by their text, parameters sent as text and typed
+ * by the server, result values read back in the store's types, and SQLSTATE mapped onto
+ * the status vocabulary. The driver (transactions, the loop's batch, units of work) is
+ * built on this; nothing outside src/store includes it.
+ *
+ * Values: an integer column reads as int64 (a boolean as 1 or 0, so `EXISTS` and `IS
+ * NULL` read like SQLite's), a double precision column as double (PostgreSQL writes the
+ * shortest text that reads back exactly), text as the server sent it. Errors: a unique
+ * violation is CN_ECONFLICT, another constraint CN_EVALIDATION, a serialisation failure,
+ * a deadlock or a lost connection CN_EBUSY (the caller may retry), anything else CN_ERR.
+ * After a lost connection cn_pg_reconnect() opens a new one (the prepared statements are
+ * made again on first use).
+ */
+#ifndef CAIRN_STORE_PG_INT_H
+#define CAIRN_STORE_PG_INT_H
+
+#include "store/store.h"
+
+#include <libpq-fe.h>
+
+typedef struct st_cn_pg_t cn_pg_t;
+
+/** The rows of one statement's result, read forward. */
+typedef struct st_cn_pg_rows_t {
+    PGresult *res;
+    int row; /* -1 before the first cn_pg_next */
+    int n;
+} cn_pg_rows_t;
+
+/** Connects to url (a libpq URI: postgres://user:password@host:port/db?…). */
+CN_MUST_CHECK int cn_pg_connect(const char *url, cn_pg_t **out, cn_err_t *err);
+void cn_pg_close(cn_pg_t *c);
+/** Closes the connection and opens a new one to the same server; the statements go. */
+CN_MUST_CHECK int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err);
+/** 1 while the connection is usable, as far as libpq knows. */
+int cn_pg_alive(const cn_pg_t *c);
+
+/**
+ * Runs sql ($1..$n) with args, preparing it on first use on this connection. rows (may be
+ * NULL when no rows are wanted) receives the result: read it with cn_pg_next and the
+ * value calls, then cn_pg_rows_clear. *changes (may be NULL) gets the rows the statement
+ * inserted, updated or deleted.
+ */
+CN_MUST_CHECK int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n,
+                            cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err);
+/** Runs ;-separated statements without parameters (migrations, BEGIN, SAVEPOINT …). */
+CN_MUST_CHECK int cn_pg_script(cn_pg_t *c, const char *sql, cn_err_t *err);
+
+/** CN_ROW when the next row is ready, CN_DONE after the last. */
+int cn_pg_next(cn_pg_rows_t *r);
+int64_t cn_pg_int(const cn_pg_rows_t *r, int col);
+double cn_pg_real(const cn_pg_rows_t *r, int col);
+const char *cn_pg_text(const cn_pg_rows_t *r, int col, size_t *len); /* NULL for SQL NULL */
+int cn_pg_is_null(const cn_pg_rows_t *r, int col);
+void cn_pg_rows_clear(cn_pg_rows_t *r);
+
+#endif
