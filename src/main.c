@@ -57,7 +57,8 @@ static const struct {
     {EXIT_IOERR, "I/O error: cannot read or write the database or a file"},
     {EXIT_TEMPFAIL, "the database or data directory is held by another process; try again"},
     {EXIT_TOONEW, "the database was written by a newer cairn"},
-    {EXIT_CONFIG, "configuration error: bad key or value, cannot listen, bad certificate"},
+    {EXIT_CONFIG, "configuration error: bad key or value, cannot listen, bad certificate, "
+                  "an engine this build has no driver for"},
 };
 
 extern char **environ;
@@ -488,6 +489,7 @@ static int exit_for(int code)
     case CN_ECONFLICT: return EXIT_REFUSED;
     case CN_EBUSY: return EXIT_TEMPFAIL;
     case CN_ETOONEW: return EXIT_TOONEW;
+    case CN_EUNSUPPORTED: return EXIT_CONFIG; /* store.url names an engine not built in */
     default: return EXIT_IOERR;
     }
 }
@@ -582,6 +584,9 @@ CMD(cmd_serve)
 CMD(cmd_migrate)
 {
     int dry_run = opt(a, "--dry-run") != NULL;
+    cn_err_t err = {0};
+    if (cn_store_driver_check(cfg->store_url, &err) != 0) /* before the lock creates DATA */
+        return fail("migrate", err.code, &err);
     int lock = dry_run ? -1 : lock_data_dir(cfg, "migrate"); /* a dry run changes nothing */
     if (lock < -1)
         return -lock;
@@ -591,7 +596,6 @@ CMD(cmd_migrate)
         cn_instance_unlock(lock);
         return rc;
     }
-    cn_err_t err = {0};
     cn_migrate_status_t st = {0};
     cn_migration_set_t sets[CN_MODULES_MAX];
     size_t n_sets;

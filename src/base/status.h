@@ -25,7 +25,7 @@ enum {
     CN_EFORBIDDEN = -7,    /* authenticated but not allowed (403) */
     CN_EBUSY = -8,         /* retry later (503) */
     CN_ETOONEW = -9,       /* database schema newer than this binary */
-    CN_EUNSUPPORTED = -10, /* wrong content type (415) */
+    CN_EUNSUPPORTED = -10, /* wrong content type (415); an engine not built in (exit 78) */
     CN_ERATELIMIT = -11,   /* too many attempts (429) */
     CN_EUPGRADE = -12,     /* the endpoint needs another protocol (426) */
 

@@ -7,6 +7,8 @@
 #include "core/config.h"
 #include "core/module.h"
 #include "core/proxy.h"
+#include "lib/redact.h"
+#include "store/store_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -55,6 +57,15 @@ static const cn_setting_t keys[] = {
      "PEM private key for server.tls_cert (set both or neither)", .check = CN_CHECK_FILE},
     {"store.data", "CAIRN_DATA", "--data", CN_SET_STRING, "./data", 0, 0, NULL, OFF(data_dir),
      "directory of the SQLite database `cairn.db` (created, mode 700)"},
+    /* a flag although it may hold a password: --database is what the other tools take; the
+     * help says where a password belongs instead */
+    {"store.url", "CAIRN_DATABASE_URL", "--database", CN_SET_STRING, "", 0, 0, NULL, OFF(store_url),
+     "the database engine: empty or `sqlite:` = SQLite in `store.data`;"
+     " `postgres://USER@HOST:PORT/DB` (or `postgresql://`) = PostgreSQL, which this build"
+     " cannot run yet (commands that open the database exit 78). Shown with its password"
+     " redacted; a flag is visible in ps(1), so give a password through the environment, the"
+     " config file or libpq's `~/.pgpass`",
+     .check = CN_CHECK_STORE_URL},
     {"store.synchronous", "CAIRN_SYNCHRONOUS", NULL, CN_SET_ENUM, "normal", 0, 0, sync_modes,
      OFF(synchronous_full),
      "`normal`: commits survive a process crash (kill -9); `full`: also a power loss"},
@@ -74,6 +85,16 @@ static const cn_setting_t keys[] = {
      OFF(auto_migrate),
      "`cairn serve` applies pending migrations at start; if false it refuses to start with"
      " pending ones"},
+    {"cluster.nodes", "CAIRN_CLUSTER_NODES", NULL, CN_SET_INT, "1", 1, 1000, NULL,
+     OFF(cluster_nodes),
+     "how many `cairn` nodes the operator runs on one database; more than 1 needs a PostgreSQL"
+     " `store.url` and `cluster.nats_url`"},
+    {"cluster.nats_url", "CAIRN_NATS_URL", NULL, CN_SET_STRING, "", 0, 0, NULL, OFF(nats_url),
+     "NATS servers that carry events, realtime and cache invalidations between nodes,"
+     " `nats://HOST:PORT`, comma-separated; empty = in this process (one node). This build has"
+     " no NATS client yet: `cairn serve` exits 78 when it is set. Shown with its password"
+     " redacted",
+     .check = CN_CHECK_NATS_URL},
     {"log.level", "CAIRN_LOG_LEVEL", "--log-level", CN_SET_ENUM, "info", 0, 0, log_levels,
      OFF(log_level), "lowest level written to the application log"},
     {"log.access", "CAIRN_ACCESS_LOG", NULL, CN_SET_BOOL, "true", 0, 0, NULL, OFF(access_log),
@@ -585,8 +606,44 @@ static void join(const char *const *list, const char *sep, char *out, size_t cap
 }
 
 /*
- * A row's own check (cn_setting_check_t): files the server reads at start and URLs it
- * puts in mails, refused now, before anything is created. A secret is never repeated.
+ * One server of a NATS list: nats://[userinfo@]HOST:PORT, nothing after the port. The
+ * host is checked as a listen address's is (shape only: nothing is resolved).
+ */
+static int nats_server_valid(const char *s)
+{
+    if (strncmp(s, "nats://", 7) != 0)
+        return 0;
+    s += 7;
+    const char *at = strrchr(s, '@');
+    if (at != NULL)
+        s = at + 1;
+    const char *colon = strrchr(s, ':');
+    return strpbrk(s, "/?#") == NULL && listen_problem(s) == NULL && atoi(colon + 1) > 0;
+}
+
+/* cluster.nats_url: a comma-separated list of servers, each shown redacted if refused. */
+static int check_nats(const char *key, const char *list, cn_err_t *err)
+{
+    char *copy = cn_strdup(list), *save = NULL, shown[512];
+    int rc = 0;
+    for (char *s = strtok_r(copy, ", ", &save); s != NULL && rc == 0;
+         s = strtok_r(NULL, ", ", &save))
+        if (!nats_server_valid(s)) {
+            cn_url_redact(s, shown, sizeof(shown));
+            rc = cn_err_set(err, CN_EINVAL,
+                            "%s: each server must be nats://HOST:PORT with a port from 1 to "
+                            "65535 (user:password@ allowed), comma-separated, such as "
+                            "nats://127.0.0.1:4222 (got \"%s\")",
+                            key, shown);
+        }
+    free(copy);
+    return rc;
+}
+
+/*
+ * A row's own check (cn_setting_check_t): files the server reads at start, URLs it puts in
+ * mails and the URLs of the engines it runs on, refused now, before anything is created.
+ * A secret is never repeated, nor a URL's password.
  */
 static int check_row(const cn_config_t *c, const cn_setting_t *k, cn_err_t *err)
 {
@@ -594,6 +651,10 @@ static int check_row(const cn_config_t *c, const cn_setting_t *k, cn_err_t *err)
     char schemes[128];
     if (v[0] == '\0')
         return 0;
+    if (k->check == CN_CHECK_STORE_URL)
+        return cn_store_url_check(v, err);
+    if (k->check == CN_CHECK_NATS_URL)
+        return check_nats(k->key, v, err);
     if (k->check == CN_CHECK_FILE)
         return access(v, R_OK) == 0 ? 0
                                     : cn_err_set(err, CN_EINVAL, "%s: cannot read \"%s\": %s",
@@ -605,6 +666,29 @@ static int check_row(const cn_config_t *c, const cn_setting_t *k, cn_err_t *err)
         return cn_err_set(err, CN_EINVAL, "%s: must start with %s and name a host", k->key,
                           schemes);
     return cn_err_set(err, CN_EINVAL, "%s: must be an %s URL (got \"%s\")", k->key, schemes, v);
+}
+
+/*
+ * Several nodes share one database and pass events between them: SQLite is one node's
+ * file, and without a bus each node would keep its events, revocations and cache
+ * invalidations to itself.
+ */
+static int check_cluster(const cn_config_t *c, cn_err_t *err)
+{
+    if (c->cluster_nodes <= 1)
+        return 0;
+    if (cn_store_engine(c->store_url) == CN_ENGINE_SQLITE)
+        return cn_err_set(err, CN_EINVAL,
+                          "cluster.nodes: %d nodes cannot share SQLite, which serves one node: "
+                          "set store.url to a postgres:// URL, or cluster.nodes to 1",
+                          c->cluster_nodes);
+    if (c->nats_url[0] == '\0')
+        return cn_err_set(err, CN_EINVAL,
+                          "cluster.nodes: %d nodes on PostgreSQL need cluster.nats_url "
+                          "(nats://HOST:PORT) to pass events, realtime and cache invalidations "
+                          "between them: set it, or cluster.nodes to 1",
+                          c->cluster_nodes);
+    return 0;
 }
 
 int cn_config_validate(const cn_config_t *c, cn_err_t *err)
@@ -631,7 +715,7 @@ int cn_config_validate(const cn_config_t *c, cn_err_t *err)
     for (key_iter_t it = keys_begin(c->modules); keys_next(&it);)
         if (check_row(c, it.row, err) != 0)
             return CN_EINVAL;
-    return 0;
+    return check_cluster(c, err);
 }
 
 void cn_config_data_path(const cn_config_t *c, const char *value, const char *file, char *out,
@@ -678,6 +762,9 @@ static void print_value(const cn_config_t *c, const cn_setting_t *k, FILE *out)
     case CN_SET_STRING:
         if (k->data_file != NULL) { /* the effective path, not "" */
             cn_config_data_path(c, *(char *const *)slot, k->data_file, path, sizeof(path));
+            fputs(path, out);
+        } else if (k->check == CN_CHECK_STORE_URL || k->check == CN_CHECK_NATS_URL) {
+            cn_url_redact(*(char *const *)slot, path, sizeof(path));
             fputs(path, out);
         } else {
             fputs(*(char *const *)slot, out);
@@ -753,7 +840,13 @@ static void describe_allowed(const cn_setting_t *k, char *out, size_t cap)
     }
     join(k->allowed, " or ", list, sizeof(list));
     const char *secret = k->type == CN_SET_SECRET ? "secret: " : "";
-    if (k->check == CN_CHECK_FILE)
+    if (k->check == CN_CHECK_STORE_URL)
+        snprintf(out, cap,
+                 "empty, `sqlite:`, or a URL starting with postgres:// or"
+                 " postgresql://");
+    else if (k->check == CN_CHECK_NATS_URL)
+        snprintf(out, cap, "empty, or nats://HOST:PORT, comma-separated");
+    else if (k->check == CN_CHECK_FILE)
         snprintf(out, cap, "%sempty, or a readable file", secret);
     else if (k->check == CN_CHECK_URL)
         snprintf(out, cap, "%sempty, or a URL starting with %s", secret, list);

@@ -39,6 +39,11 @@ typedef enum {
     CN_CHECK_NONE = 0,
     CN_CHECK_FILE, /* when set, a file this process can read */
     CN_CHECK_URL,  /* when set, scheme://rest with one of the schemes in allowed */
+    /* empty, sqlite: or a PostgreSQL URL (cn_store_url_check); printed with its password
+     * redacted, like every message that shows it */
+    CN_CHECK_STORE_URL,
+    /* when set, nats://[user:password@]HOST:PORT, comma-separated; printed redacted */
+    CN_CHECK_NATS_URL,
 } cn_setting_check_t;
 
 /**
@@ -76,6 +81,7 @@ typedef struct st_cn_config_t {
     char *tls_cert;
     char *tls_key;
     char *data_dir;
+    char *store_url;      /* store.url: empty or "sqlite:" = SQLite in data_dir; postgres:// */
     int synchronous_full; /* store.synchronous: 0 normal (durable against crashes), 1 full */
     int busy_timeout_ms;
     int64_t store_cache_bytes;       /* page cache per reading connection */
@@ -116,6 +122,10 @@ typedef struct st_cn_config_t {
     int rt_max_anon_per_ip;
     int64_t rt_max_queued_bytes_total;
 
+    /* cluster mode: the bus between nodes and how many nodes the operator runs */
+    char *nats_url; /* empty: events stay in this process */
+    int cluster_nodes;
+
     char *config_file;
     /* the modules whose tables follow the kernel's (NULL-terminated); NULL: none */
     const struct st_cn_app_t *const *modules;
@@ -154,10 +164,11 @@ int cn_config_load(cn_config_t *c, const struct st_cn_app_t *const *modules, cha
                    const char *const *flag_kv, size_t n_flags, cn_err_t *err);
 
 /**
- * Cross-key checks run after loading (TLS cert needs a key, ...) and the checks of
- * addresses, URLs and files read at start (listen hosts, trusted proxies, CORS origins,
- * every row's cn_setting_check_t: URLs and readable files), so that a command refuses a
- * bad value before it creates anything.
+ * Cross-key checks run after loading (TLS cert needs a key, more than one cluster node
+ * needs PostgreSQL and NATS, ...) and the checks of addresses, URLs and files read at
+ * start (listen hosts, trusted proxies, CORS origins, every row's cn_setting_check_t:
+ * URLs and readable files), so that a command refuses a bad value before it creates
+ * anything.
  */
 int cn_config_validate(const cn_config_t *c, cn_err_t *err);
 

@@ -46,7 +46,8 @@ static struct {
     size_t n_types;
     int workers, lease_ms, poll_ms;
     int64_t backoff_ms, backoff_max_ms, retention_ms;
-    char *data_dir; /* owned */
+    char *data_dir;  /* owned */
+    char *store_url; /* owned: store.url, so workers open the engine the server runs on */
     int synchronous_full, busy_timeout_ms;
     int64_t cache_bytes, write_cache_bytes;
 
@@ -694,7 +695,8 @@ static void *worker_main(void *arg)
 
 static int open_store(cn_store_t **out, cn_err_t *err)
 {
-    cn_store_opts_t opts = {.data_dir = job_queue.data_dir,
+    cn_store_opts_t opts = {.url = job_queue.store_url,
+                            .data_dir = job_queue.data_dir,
                             .synchronous_full = job_queue.synchronous_full,
                             .busy_timeout_ms = job_queue.busy_timeout_ms,
                             .cache_bytes = job_queue.cache_bytes,
@@ -730,6 +732,8 @@ int cn_jobs_init(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t *
     job_queue.retention_ms = (int64_t)cfg->jobs_retention_s * 1000;
     free(job_queue.data_dir);
     job_queue.data_dir = cn_strdup(cfg->data_dir);
+    free(job_queue.store_url);
+    job_queue.store_url = cfg->store_url ? cn_strdup(cfg->store_url) : NULL;
     job_queue.synchronous_full = cfg->synchronous_full;
     job_queue.busy_timeout_ms = cfg->busy_timeout_ms;
     job_queue.cache_bytes = cfg->store_cache_bytes;
@@ -792,6 +796,8 @@ void cn_jobs_stop(void)
     job_queue.n_threads = 0;
     free(job_queue.data_dir);
     job_queue.data_dir = NULL;
+    free(job_queue.store_url);
+    job_queue.store_url = NULL;
     pthread_mutex_lock(&job_queue.metrics_mu);
     cn_store_close(job_queue.metrics_store);
     job_queue.metrics_store = NULL;

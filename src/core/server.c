@@ -471,6 +471,21 @@ static int drain_and_join(void)
     return code;
 }
 
+/*
+ * The bus that carries events, revocations and cache invalidations between nodes: in this
+ * process only, in this build. A configured NATS server is refused rather than ignored,
+ * since nodes that believed they shared events would each keep their own; the NATS client
+ * replaces this refusal.
+ */
+static int open_bus(const cn_config_t *cfg, cn_err_t *err)
+{
+    if (cfg->nats_url[0] == '\0')
+        return 0;
+    return cn_err_set(err, CN_EUNSUPPORTED,
+                      "cluster.nats_url is set, and this build has no NATS client yet: leave it "
+                      "empty (CAIRN_NATS_URL) to keep events in this process, on one node");
+}
+
 int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
 {
     uint64_t t0 = cn_now_ns();
@@ -491,10 +506,12 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_router_t *router = cn_router_new();
     int lock_fd = -1;
     uint16_t ports[CN_MAX_LISTEN] = {0};
-    /* A bad certificate or an address in use stops us before anything exists on disk;
+    /* A bus or database engine this build lacks, a bad certificate or an address in use
+     * stops us before anything exists on disk;
      * then the data directory's lock, before anything touches the database: a second
      * server on it would migrate it, run its jobs and checkpoint it beside the first. */
-    if (setup_tls(cfg, &err) != 0 || open_listeners(cfg, ports, &err) != 0 ||
+    if (open_bus(cfg, &err) != 0 || cn_store_driver_check(cfg->store_url, &err) != 0 ||
+        setup_tls(cfg, &err) != 0 || open_listeners(cfg, ports, &err) != 0 ||
         (lock_fd = cn_instance_lock(cfg->data_dir, &err)) < 0)
         goto Exit;
     if (cn_system_init(cfg, apps, router, &err) != 0)
@@ -563,7 +580,11 @@ Exit:
     cn_instance_unlock(lock_fd); /* last: the database is closed */
     if (lock_fd == CN_EBUSY)     /* the CLI's exit codes: 75 another process holds it */
         return 75;
-    if (err.msg[0]) /* the CLI's exit codes: 76 data newer than us, 78 configuration, 74 I/O */
-        return err.code == CN_ETOONEW ? 76 : err.code == CN_EINVAL ? 78 : 74;
+    /* the CLI's exit codes: 76 data newer than us, 78 configuration (also an engine this
+     * build has no driver for), 74 I/O */
+    if (err.msg[0])
+        return err.code == CN_ETOONEW                                 ? 76
+               : err.code == CN_EINVAL || err.code == CN_EUNSUPPORTED ? 78
+                                                                      : 74;
     return rc;
 }

@@ -11,7 +11,8 @@ static void on_store_query(uint64_t ns)
 /* the configured options every connection of the server shares */
 static cn_store_opts_t store_opts(const cn_config_t *cfg)
 {
-    return (cn_store_opts_t){.data_dir = cfg->data_dir,
+    return (cn_store_opts_t){.url = cfg->store_url,
+                             .data_dir = cfg->data_dir,
                              .synchronous_full = cfg->synchronous_full,
                              .busy_timeout_ms = cfg->busy_timeout_ms,
                              .cache_bytes = cfg->store_cache_bytes,

@@ -308,7 +308,7 @@ static void writer_release(writer_t *w)
     pthread_mutex_unlock(&writers_lock);
 }
 
-int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
+int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
     pthread_once(&sqlite_once, sqlite_global_init);
     if (!opts->must_exist && mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)

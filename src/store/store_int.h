@@ -12,7 +12,9 @@
 #include "store/store.h"
 
 typedef struct st_cn_store_opts_t {
-    const char *data_dir;      /* the database lives in data_dir/cairn.db */
+    /* store.url: which engine (cn_store_engine); NULL, "" or "sqlite:" is SQLite */
+    const char *url;
+    const char *data_dir;      /* SQLite: the database lives in data_dir/cairn.db */
     int synchronous_full;      /* 0: durable against process crashes; 1: also power loss */
     int busy_timeout_ms;       /* waiting for another process's lock */
     int must_exist;            /* fail instead of creating a new, empty database */
@@ -23,8 +25,39 @@ typedef struct st_cn_store_opts_t {
     void (*on_query)(uint64_t dur_ns); /* latency hook (metrics); may be NULL */
 } cn_store_opts_t;
 
-/** Opens (creating if needed) the database. Returns 0 or CN_ERR with err set. */
+/** The database engines a store.url can name (engine.c). */
+typedef enum {
+    CN_ENGINE_UNKNOWN = -1,
+    CN_ENGINE_SQLITE = 0, /* NULL, "" or "sqlite:": SQLite in data_dir (the default) */
+    CN_ENGINE_POSTGRES,   /* postgres://... or postgresql://... */
+} cn_store_engine_t;
+
+/** The engine url names, by its scheme alone (cn_store_url_check checks the rest). */
+cn_store_engine_t cn_store_engine(const char *url);
+
+/**
+ * Checks the shape of a store.url: empty or "sqlite:" (no other sqlite: form: the file is
+ * always data_dir/cairn.db), or a PostgreSQL URL that libpq parses and that names a server
+ * by host or by socket directory (?host=/dir). Connects to nothing. Returns 0, or CN_EINVAL
+ * with a message naming store.url that shows the URL only with its password redacted.
+ */
+CN_MUST_CHECK int cn_store_url_check(const char *url, cn_err_t *err);
+
+/**
+ * 0 when this build has a driver for the engine url names; else CN_EUNSUPPORTED with a
+ * message naming store.url (PostgreSQL, for now), or CN_EINVAL for a URL that names none.
+ * cn_store_open asks it first; a command that creates something before it opens the
+ * store (the data directory's lock) asks it before that.
+ */
+CN_MUST_CHECK int cn_store_driver_check(const char *url, cn_err_t *err);
+
+/**
+ * Opens (creating if needed) the database of opts->url with its driver. Returns 0, CN_ERR
+ * with err set, or cn_store_driver_check's refusal (before anything is created).
+ */
 CN_MUST_CHECK int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err);
+/** The SQLite driver's opener (sqlite.c); only cn_store_open calls it. */
+CN_MUST_CHECK int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err);
 /** Closes s (NULL is a no-op): an open explicit unit is rolled back, an open batch
  *  committed (its errors are not reported: commit it first to know). */
 void cn_store_close(cn_store_t *s);

@@ -556,6 +556,152 @@ describe('addresses, URLs and files are checked before anything is created', () 
   });
 });
 
+describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () => {
+  const PG = 'postgres://cairn:hunter2pw@127.0.0.1:5432/cairn';
+  const PG_SHOWN = 'postgres://cairn:***@127.0.0.1:5432/cairn';
+  /** no output of cairn ever holds one of the passwords these tests configure */
+  function assertNoSecret(r, what) {
+    for (const secret of ['hunter2pw', 'querypw', 'natspw', 'inipw'])
+      assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `${what}: ${secret} leaked:\n${r.stdout}${r.stderr}`);
+  }
+
+  test('by default: SQLite on one node, no bus, every key from its default', async () => {
+    const r = await runCli(['config', 'check']);
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = parseCheck(r.stdout);
+    assert.deepEqual(cfg['store.url'], { value: '', source: 'default' });
+    assert.deepEqual(cfg['cluster.nats_url'], { value: '', source: 'default' });
+    assert.deepEqual(cfg['cluster.nodes'], { value: '1', source: 'default' });
+    const help = await runCli(['serve', '--help']);
+    assert.match(help.stdout, /--database +the database engine/);
+  });
+
+  test('the keys come from the file, the environment and --database, passwords redacted', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'cairn.ini');
+    writeFileSync(file, [
+      '[store]', 'url = postgres://cairn:inipw@db.example.com/cairn',
+      '[cluster]', 'nodes = 3', 'nats_url = nats://cairn:natspw@127.0.0.1:4222,nats://127.0.0.1:4223', '',
+    ].join('\n'));
+    const fromFile = await runCli(['config', 'check', '--config', file]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    let cfg = parseCheck(fromFile.stdout);
+    assert.deepEqual(cfg['store.url'], { value: 'postgres://cairn:***@db.example.com/cairn', source: 'file' });
+    assert.deepEqual(cfg['cluster.nodes'], { value: '3', source: 'file' });
+    assert.deepEqual(cfg['cluster.nats_url'], { value: 'nats://cairn:***@127.0.0.1:4222,nats://127.0.0.1:4223', source: 'file' });
+    assertNoSecret(fromFile, 'from the file');
+
+    const env = { CAIRN_DATABASE_URL: `${PG}?sslmode=disable&password=querypw`, CAIRN_CLUSTER_NODES: '2' };
+    const fromEnv = await runCli(['config', 'check', '--config', file], { env });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    cfg = parseCheck(fromEnv.stdout);
+    assert.deepEqual(cfg['store.url'], { value: `${PG_SHOWN}?sslmode=disable&password=***`, source: 'env' });
+    assert.deepEqual(cfg['cluster.nodes'], { value: '2', source: 'env' });
+    assertNoSecret(fromEnv, 'from the environment');
+
+    const fromFlag = await runCli(['config', 'check', '--config', file, '--database', 'postgresql:///cairn?host=/run/postgresql'], { env });
+    assert.equal(fromFlag.code, 0, fromFlag.stderr);
+    cfg = parseCheck(fromFlag.stdout);
+    assert.deepEqual(cfg['store.url'], { value: 'postgresql:///cairn?host=/run/postgresql', source: 'flag' });
+    const nats = await runCli(['config', 'check'], { env: { CAIRN_NATS_URL: 'nats://127.0.0.1:4222' } });
+    assert.deepEqual(parseCheck(nats.stdout)['cluster.nats_url'], { value: 'nats://127.0.0.1:4222', source: 'env' });
+  });
+
+  test('a PostgreSQL URL: commands that open the database exit 78, no driver yet, nothing created', async () => {
+    const dir = tempDir();
+    const data = path.join(dir, 'data');
+    const runs = [
+      ['serve', '--listen', '127.0.0.1:0', '--data', data, '--database', PG],
+      ['migrate', '--data', data, '--database', PG],
+      ['migrate', '--dry-run', '--data', data, '--database', PG],
+      ['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data, '--database', PG],
+      ['backup', path.join(dir, 'copy.db'), '--data', data, '--database', PG],
+    ];
+    for (const args of runs) {
+      const r = await runCli(args);
+      assert.equal(r.code, 78, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /store\.url names a PostgreSQL database, and this build has no PostgreSQL driver yet/, args[0]);
+      assert.doesNotMatch(r.stderr, /listening on/);
+      assertNoSecret(r, args.join(' '));
+      assert.equal(existsSync(data), false, `${args[0]}: nothing created, SQLite not used instead`);
+    }
+    // the same from the environment
+    const env = await runCli(['migrate', '--data', data], { env: { CAIRN_DATABASE_URL: `${PG}?password=querypw` } });
+    assert.equal(env.code, 78, env.stderr);
+    assertNoSecret(env, 'migrate from env');
+  });
+
+  test('a NATS URL: serve exits 78, no NATS client yet, naming cluster.nats_url', async () => {
+    const data = path.join(tempDir(), 'data');
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], {
+      env: { CAIRN_NATS_URL: 'nats://cairn:natspw@127.0.0.1:4222' },
+    });
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr, /cluster\.nats_url is set, and this build has no NATS client yet/);
+    assertNoSecret(r, 'serve with NATS');
+    assert.equal(existsSync(data), false, 'nothing created');
+  });
+
+  test('more than one node: refused without PostgreSQL (store.url) and without NATS (cluster.nats_url)', async () => {
+    const data = path.join(tempDir(), 'data');
+    for (const [env, key] of [
+      [{ CAIRN_CLUSTER_NODES: '3' }, /cluster\.nodes: 3 nodes cannot share SQLite.*set store\.url/],
+      [{ CAIRN_CLUSTER_NODES: '2', CAIRN_DATABASE_URL: 'sqlite:' }, /cannot share SQLite.*store\.url/],
+      [{ CAIRN_CLUSTER_NODES: '3', CAIRN_DATABASE_URL: PG }, /3 nodes on PostgreSQL need cluster\.nats_url/],
+    ]) {
+      for (const args of [['config', 'check'], ['serve', '--listen', '127.0.0.1:0', '--data', data], ['migrate', '--data', data]]) {
+        const r = await runCli(args, { env });
+        assert.equal(r.code, 78, `${args[0]} ${JSON.stringify(env)}: ${r.stderr}`);
+        assert.match(r.stderr, /configuration error/);
+        assert.match(r.stderr, key);
+        assertNoSecret(r, args[0]);
+      }
+    }
+    assert.equal(existsSync(data), false, 'nothing created');
+    const zero = await runCli(['config', 'check'], { env: { CAIRN_CLUSTER_NODES: '0' } });
+    assert.equal(zero.code, 78);
+    assert.match(zero.stderr, /cluster\.nodes: must be an integer from 1 to 1000/);
+    // with both, the configuration is whole (the drivers themselves are refused as above)
+    const whole = await runCli(['config', 'check'], {
+      env: { CAIRN_CLUSTER_NODES: '3', CAIRN_DATABASE_URL: PG, CAIRN_NATS_URL: 'nats://127.0.0.1:4222' },
+    });
+    assert.equal(whole.code, 0, whole.stderr);
+  });
+
+  test('URLs of the wrong shape exit 78 naming the key, never showing a password', async () => {
+    for (const [env, message] of [
+      [{ CAIRN_DATABASE_URL: 'sqlite:/srv/cairn.db' }, /store\.url: sqlite: takes no path/],
+      [{ CAIRN_DATABASE_URL: 'sqlite://cairn.db' }, /store\.url: sqlite: takes no path/],
+      [{ CAIRN_DATABASE_URL: 'mysql://root:hunter2pw@db/cairn' }, /store\.url: must be empty or sqlite: .*postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/root:\*\*\*@db\/cairn"\)/],
+      [{ CAIRN_DATABASE_URL: 'postgres:///cairn' }, /store\.url: name the PostgreSQL server/],
+      [{ CAIRN_DATABASE_URL: 'postgres://u:hunter2pw@db/cairn?bogus=1' }, /store\.url: not a PostgreSQL URL libpq accepts/],
+      [{ CAIRN_NATS_URL: '127.0.0.1:4222' }, /cluster\.nats_url: each server must be nats:\/\/HOST:PORT/],
+      [{ CAIRN_NATS_URL: 'nats://u:natspw@127.0.0.1' }, /cluster\.nats_url: each server must be nats:\/\/HOST:PORT.*"nats:\/\/u:\*\*\*@127\.0\.0\.1"/],
+    ]) {
+      const r = await runCli(['config', 'check'], { env });
+      assert.equal(r.code, 78, `${JSON.stringify(env)}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assertNoSecret(r, JSON.stringify(env));
+    }
+  });
+
+  test('--database sqlite: is the default database: the same DATA/cairn.db', async () => {
+    const data = path.join(tempDir(), 'data');
+    const created = await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data, '--database', 'sqlite:']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.ok(existsSync(path.join(data, 'cairn.db')));
+    const listed = await runCli(['tenant', 'list', '--data', data]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^acme\b/m, 'the default reads what sqlite: wrote');
+    const s = await startServer({ dataDir: data, args: ['--database', 'sqlite:'], env: { CAIRN_DATABASE_URL: '' } });
+    const c = api(s.url);
+    const note = await c.post('/api/v1/notes', { title: 'on sqlite:' });
+    assert.equal(note.status, 201, note.text);
+    assert.equal(await s.stop(), 0);
+    assert.equal(await sqlite(path.join(data, 'cairn.db'), "SELECT count(*) FROM notes WHERE title = 'on sqlite:'"), '1');
+  });
+});
+
 describe('cairn backup keeps what it writes private and what exists intact', () => {
   test('mode 600, no overwrite without --force (73), --force replaces, nothing left beside it', async () => {
     const data = tempDir();

@@ -8,6 +8,7 @@
 #include "apps/apps.h"
 #include "core/config.h"
 #include "core/module.h"
+#include "store/store_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -561,6 +562,190 @@ static void test_empty_data_dir_invalid(void **state)
     cn_config_free(&c);
 }
 
+/* ---- the engines: store.url, cluster.nats_url, cluster.nodes ---- */
+
+static void test_engine_keys_default_to_one_sqlite_node(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    assert_int_equal(load(&c, NULL, NULL, NULL, 0, &err), 0);
+    assert_string_equal(c.store_url, "");
+    assert_string_equal(c.nats_url, "");
+    assert_int_equal(c.cluster_nodes, 1);
+    char *text = print_config(&c);
+    assert_contains(text, "store.url =   # default\n");
+    assert_contains(text, "cluster.nats_url =   # default\n");
+    assert_contains(text, "cluster.nodes = 1  # default\n");
+    free(text);
+    cn_config_free(&c);
+}
+
+static void test_store_url_sources_and_forms(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *ini = write_ini("[store]\nurl = sqlite:\n");
+    assert_int_equal(load(&c, ini, NULL, NULL, 0, &err), 0);
+    assert_string_equal(c.store_url, "sqlite:");
+    assert_int_equal(cn_store_engine(c.store_url), CN_ENGINE_SQLITE);
+    cn_config_free(&c);
+
+    char *envp[] = {"CAIRN_DATABASE_URL=postgresql://cairn@db.example.com/cairn", NULL};
+    assert_int_equal(load(&c, ini, envp, NULL, 0, &err), 0);
+    assert_int_equal(cn_store_engine(c.store_url), CN_ENGINE_POSTGRES);
+    char *text = print_config(&c);
+    assert_contains(text, "store.url = postgresql://cairn@db.example.com/cairn  # env\n");
+    free(text);
+    cn_config_free(&c);
+
+    /* --database maps to store.url and wins over the environment */
+    assert_string_equal(cn_config_key_for_flag(cn_apps, "--database"), "store.url");
+    const char *flags[] = {"store.url", "postgres:///cairn?host=/var/run/postgresql"};
+    assert_int_equal(load(&c, ini, envp, flags, 1, &err), 0);
+    assert_string_equal(c.store_url, "postgres:///cairn?host=/var/run/postgresql");
+    text = print_config(&c);
+    assert_contains(text, "store.url = postgres:///cairn?host=/var/run/postgresql  # flag\n");
+    free(text);
+    cn_config_free(&c);
+    unlink(ini);
+    free(ini);
+}
+
+static void test_store_url_refusals_name_the_key_not_the_password(void **state)
+{
+    static const struct {
+        const char *env, *message;
+    } bad[] = {
+        {"CAIRN_DATABASE_URL=sqlite:/srv/cairn.db", "store.url: sqlite: takes no path"},
+        {"CAIRN_DATABASE_URL=sqlite://x", "write sqlite: alone or leave store.url empty"},
+        {"CAIRN_DATABASE_URL=SQLITE:", "store.url: must be empty or sqlite:"},
+        {"CAIRN_DATABASE_URL=mysql://root:hunter2@db/x",
+         "store.url: must be empty or sqlite: (SQLite in store.data), or a postgres:// or "
+         "postgresql:// URL (got \"mysql://root:***@db/x\")"},
+        {"CAIRN_DATABASE_URL=postgres:///cairn", "store.url: name the PostgreSQL server"},
+        {"CAIRN_DATABASE_URL=postgres://u:hunter2@/cairn", "store.url: name the PostgreSQL"},
+        {"CAIRN_DATABASE_URL=postgres://u:hunter2@db/x?bogus=1",
+         "store.url: not a PostgreSQL URL libpq accepts: invalid URI query parameter"},
+        {"CAIRN_DATABASE_URL=postgres://u:hunter2@[::1/x", "store.url: not a PostgreSQL URL"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_config_t c;
+        cn_err_t err;
+        char *envp[] = {(char *)bad[i].env, NULL};
+        assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), CN_EINVAL);
+        assert_contains(err.msg, bad[i].message);
+        if (strstr(err.msg, "hunter2") != NULL)
+            fail_msg("the password leaked: %s", err.msg);
+        cn_config_free(&c);
+    }
+}
+
+static void test_nats_url_shapes(void **state)
+{
+    static const char *const good[] = {
+        "CAIRN_NATS_URL=nats://127.0.0.1:4222",
+        "CAIRN_NATS_URL=nats://a.example.com:4222,nats://b.example.com:4223",
+        "CAIRN_NATS_URL=nats://[::1]:4222, nats://u:p@h:1",
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(good); i++) {
+        cn_config_t c;
+        cn_err_t err;
+        char *envp[] = {(char *)good[i], NULL};
+        if (load(&c, NULL, envp, NULL, 0, &err) != 0)
+            fail_msg("%s: %s", good[i], err.msg);
+        cn_config_free(&c);
+    }
+    static const char *const bad[] = {
+        "CAIRN_NATS_URL=127.0.0.1:4222",
+        "CAIRN_NATS_URL=nats://127.0.0.1",
+        "CAIRN_NATS_URL=nats://h:0",
+        "CAIRN_NATS_URL=nats://h:99999",
+        "CAIRN_NATS_URL=nats://h:4222/x",
+        "CAIRN_NATS_URL=tls://h:4222",
+        "CAIRN_NATS_URL=nats://h:4222,http://h:80",
+        "CAIRN_NATS_URL=nats://u:hunter2@:4222",
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+        cn_config_t c;
+        cn_err_t err;
+        char *envp[] = {(char *)bad[i], NULL};
+        if (load(&c, NULL, envp, NULL, 0, &err) != CN_EINVAL)
+            fail_msg("%s was accepted", bad[i]);
+        assert_contains(err.msg, "cluster.nats_url: each server must be nats://HOST:PORT");
+        assert_null(strstr(err.msg, "hunter2"));
+        cn_config_free(&c);
+    }
+}
+
+static void test_nodes_need_postgres_and_nats(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *sqlite[] = {"CAIRN_CLUSTER_NODES=3", NULL};
+    assert_int_equal(load(&c, NULL, sqlite, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "cluster.nodes: 3 nodes cannot share SQLite");
+    assert_contains(err.msg, "set store.url to a postgres:// URL");
+    cn_config_free(&c);
+
+    char *no_bus[] = {"CAIRN_CLUSTER_NODES=2", "CAIRN_DATABASE_URL=postgres://db/cairn", NULL};
+    assert_int_equal(load(&c, NULL, no_bus, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "cluster.nodes: 2 nodes on PostgreSQL need cluster.nats_url");
+    cn_config_free(&c);
+
+    char *full[] = {"CAIRN_CLUSTER_NODES=3", "CAIRN_DATABASE_URL=postgres://db/cairn",
+                    "CAIRN_NATS_URL=nats://127.0.0.1:4222", NULL};
+    assert_int_equal(load(&c, NULL, full, NULL, 0, &err), 0);
+    assert_int_equal(c.cluster_nodes, 3);
+    cn_config_free(&c);
+
+    /* one node needs neither; zero nodes is no value */
+    char *one[] = {"CAIRN_CLUSTER_NODES=1", "CAIRN_DATABASE_URL=postgres://db/cairn", NULL};
+    assert_int_equal(load(&c, NULL, one, NULL, 0, &err), 0);
+    cn_config_free(&c);
+    char *zero[] = {"CAIRN_CLUSTER_NODES=0", NULL};
+    assert_int_equal(load(&c, NULL, zero, NULL, 0, &err), CN_EINVAL);
+    assert_contains(err.msg, "cluster.nodes: must be an integer from 1 to 1000");
+    cn_config_free(&c);
+}
+
+static void test_print_redacts_url_passwords(void **state)
+{
+    cn_config_t c;
+    cn_err_t err;
+    char *envp[] = {"CAIRN_DATABASE_URL=postgres://cairn:hunter2@127.0.0.1:5432/"
+                    "cairn?sslpassword=hunter3&application_name=x",
+                    "CAIRN_NATS_URL=nats://n:hunter4@127.0.0.1:4222,nats://hunter5@h:4222", NULL};
+    assert_int_equal(load(&c, NULL, envp, NULL, 0, &err), 0);
+    char *text = print_config(&c);
+    assert_contains(text, "store.url = postgres://cairn:***@127.0.0.1:5432/"
+                          "cairn?sslpassword=***&application_name=x  # env\n");
+    assert_contains(text, "cluster.nats_url = nats://n:***@127.0.0.1:4222,nats://***@h:4222"
+                          "  # env\n");
+    if (strstr(text, "hunter") != NULL)
+        fail_msg("a password leaked:\n%s", text);
+    free(text);
+    cn_config_free(&c);
+}
+
+static void test_store_open_refuses_engines_not_built(void **state)
+{
+    cn_store_t *s = NULL;
+    cn_err_t err = {0};
+    cn_store_opts_t opts = {.url = "postgres://u:hunter2@127.0.0.1/cairn",
+                            .data_dir = "/nonexistent/cairn-unit-engine"};
+    assert_int_equal(cn_store_open(&opts, &s, &err), CN_EUNSUPPORTED);
+    assert_null(s);
+    assert_contains(err.msg, "this build has no PostgreSQL driver yet");
+    assert_contains(err.msg, "store.url");
+    assert_null(strstr(err.msg, "hunter2"));
+    assert_int_equal(cn_store_driver_check("postgresql://h/x", &err), CN_EUNSUPPORTED);
+    assert_int_equal(cn_store_driver_check("", &err), 0);
+    assert_int_equal(cn_store_driver_check(NULL, &err), 0);
+    assert_int_equal(cn_store_driver_check("sqlite:", &err), 0);
+    assert_int_equal(cn_store_driver_check("sqlite:x", &err), CN_EINVAL);
+    assert_int_equal(cn_store_driver_check("redis://h", &err), CN_EINVAL);
+}
+
 /* ---- printing, flags, threads ---- */
 
 static void test_print_redacts_secret(void **state)
@@ -616,11 +801,14 @@ static void test_print_lists_every_key_once_by_module(void **state)
         "server.tls_cert",
         "server.tls_key",
         "store.data",
+        "store.url",
         "store.synchronous",
         "store.busy_timeout_ms",
         "store.cache_size",
         "store.write_cache_size",
         "store.auto_migrate",
+        "cluster.nodes",
+        "cluster.nats_url",
         "log.level",
         "log.access",
         "auth.bootstrap_token",
@@ -1012,6 +1200,13 @@ int main(void)
         cmocka_unit_test(test_enum_values_map_to_indexes),
         cmocka_unit_test(test_tls_cert_needs_key),
         cmocka_unit_test(test_empty_data_dir_invalid),
+        cmocka_unit_test(test_engine_keys_default_to_one_sqlite_node),
+        cmocka_unit_test(test_store_url_sources_and_forms),
+        cmocka_unit_test(test_store_url_refusals_name_the_key_not_the_password),
+        cmocka_unit_test(test_nats_url_shapes),
+        cmocka_unit_test(test_nodes_need_postgres_and_nats),
+        cmocka_unit_test(test_print_redacts_url_passwords),
+        cmocka_unit_test(test_store_open_refuses_engines_not_built),
         cmocka_unit_test(test_print_redacts_secret),
         cmocka_unit_test(test_print_lists_every_key_once_by_module),
         cmocka_unit_test(test_module_keys_defaults_and_precedence),
