@@ -889,11 +889,12 @@ int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t
 {
     int64_t now = cn_now_ms(), changes = 0;
     cn_val_t a[] = {CN_VTEXT(id), tenant_id ? CN_VTEXT(tenant_id) : CN_VNULL, CN_VINT(now)};
-    int rc = cn_store_exec(s,
-                           "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $3,"
-                           " lease_until = NULL, finished_at = NULL, updated_at = $3"
-                           " WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) AND state = 'dead'",
-                           a, 3, &changes, err);
+    int rc = cn_store_exec(
+        s,
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $3,"
+        " lease_until = NULL, finished_at = NULL, updated_at = $3"
+        " WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2) AND state = 'dead'",
+        a, 3, &changes, err);
     if (rc != 0)
         return rc;
     if (changes == 1) {
@@ -902,8 +903,8 @@ int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t
     }
     char state[16];
     rc = cn_store_one_text(
-        s, "SELECT state FROM jobs WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2)", a, 2, state,
-        sizeof(state), err);
+        s, "SELECT state FROM jobs WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)",
+        a, 2, state, sizeof(state), err);
     if (rc == 0)
         return cn_err_set(err, CN_ECONFLICT, "job %s is %s: only a dead job can be retried", id,
                           state);
