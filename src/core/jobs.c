@@ -874,11 +874,12 @@ int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err
     int64_t now = cn_now_ms();
     cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + job_queue.lease_ms)};
     int64_t n = 0;
-    int rc = cn_store_exec(s,
-                           "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
-                           " CASE WHEN state = 'running' THEN $4 ELSE lease_until END"
-                           " WHERE id = $1",
-                           a, 4, &n, err);
+    int rc =
+        cn_store_exec(s,
+                      "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
+                      " CASE WHEN state = 'running' THEN CAST($4 AS BIGINT) ELSE lease_until END"
+                      " WHERE id = $1",
+                      a, 4, &n, err);
     free(text);
     if (rc == 0 && n == 0)
         rc = cn_err_set(err, CN_ENOTFOUND, "no job %s", id);
