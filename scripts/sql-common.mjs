@@ -26,6 +26,10 @@ const RULES = [
   ['IS NOT $n', /\bIS\s+(NOT\s+)?\$\d/i, 'IS [NOT] DISTINCT FROM $n (PostgreSQL: syntax error)'],
   ['$n IS NULL', /\$\d+\s+IS\s+(NOT\s+)?NULL\b/i,
     'CAST($n AS TEXT) IS NULL (PostgreSQL cannot type a parameter it first meets there)'],
+  ['bare $n as a CASE result', /\b(THEN|ELSE)\s+\$\d+\b/i,
+    'CAST($n AS BIGINT) or the column\'s type (PostgreSQL types a CASE of lone parameters as text)'],
+  ['$n in arithmetic with a literal', /\$\d+\s*[-+*/%]\s*\d/,
+    'CAST($n AS BIGINT) + 1 (PostgreSQL: $n + 1 is a 32-bit integer)'],
   ['SUM of a comparison', /\bSUM\s*\((?!\s*CASE\b)[^()]*?(<>|!=|<=|>=|=|<|>|\bIS\b|\bLIKE\b|\bIN\s*\()/i,
     'COUNT(*) FILTER (WHERE …) or COUNT(CASE WHEN … THEN 1 END) (PostgreSQL: no sum(boolean))'],
   ['INSERT OR …', /\bINSERT\s+OR\s+\w+/i, 'INSERT … ON CONFLICT (…) DO NOTHING / DO UPDATE'],
@@ -177,6 +181,8 @@ function walk(dir) {
 const CAUGHT = [
   'SELECT a FROM t WHERE b IS NOT $3',
   'SELECT a FROM t WHERE ($2 IS NULL OR b = $2)',
+  'UPDATE t SET a = CASE WHEN $2 IS NULL THEN $3 END',
+  'UPDATE t SET n = $2 + 1 WHERE id = $1',
   "SELECT SUM(sentiment = 'positive') FROM interactions",
   "INSERT OR IGNORE INTO t VALUES ($1)",
   'REPLACE INTO t VALUES ($1)',
@@ -200,6 +206,7 @@ const COMMON = [
   "SELECT COUNT(CASE WHEN s = 'x' THEN 1 END), SUM(a), MAX(b), min(c) FROM t ORDER BY 1 NULLS FIRST",
   'INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b RETURNING a',
   'UPDATE t SET n = CAST($2 AS BIGINT) + 1 WHERE id = $1 AND (ts, seq) < ($3, $4)',
+  'SELECT ts - ts % $3, CASE WHEN $1 = 1 THEN CAST($2 AS BIGINT) ELSE a END FROM t',
 ];
 if (process.argv[2] === '--self-test') {
   const bad = [];
