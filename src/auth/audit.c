@@ -487,8 +487,8 @@ int auth_list_audit(cn_req_t *r)
     int rc = cn_store_query(
         r->store,
         "SELECT seq, actor, action, object, ip, request_id, status, at FROM audit_log"
-        " WHERE tenant_id = $1 AND seq < $2 AND ($3 IS NULL OR actor = $3)"
-        " AND ($4 IS NULL OR action = $4) AND at >= $5 AND at < $6"
+        " WHERE tenant_id = $1 AND seq < $2 AND (CAST($3 AS TEXT) IS NULL OR actor = $3)"
+        " AND (CAST($4 AS TEXT) IS NULL OR action = $4) AND at >= $5 AND at < $6"
         " ORDER BY seq DESC LIMIT $7",
         args, CN_ARRAY_SIZE(args), &st, &r->err);
     if (rc != 0)

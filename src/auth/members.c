@@ -610,13 +610,14 @@ int auth_patch_tenant(cn_req_t *r)
                        reg ? CN_VINT(json_is_true(reg)) : CN_VNULL,
                        CN_VINT(confirm != NULL),
                        json_is_boolean(confirm) ? CN_VINT(json_is_true(confirm)) : CN_VNULL};
-    int rc = cn_store_exec(r->store,
-                           "UPDATE tenants SET name = COALESCE($2, name),"
-                           " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins),"
-                           " allow_registration = COALESCE($4, allow_registration),"
-                           " registration_requires_confirmation = CASE WHEN $5 THEN $6"
-                           " ELSE registration_requires_confirmation END WHERE id = $1",
-                           args, 6, NULL, &r->err);
+    int rc = cn_store_exec(
+        r->store,
+        "UPDATE tenants SET name = COALESCE($2, name),"
+        " mfa_required_for_admins = COALESCE($3, mfa_required_for_admins),"
+        " allow_registration = COALESCE($4, allow_registration),"
+        " registration_requires_confirmation = CASE WHEN $5 = 1 THEN CAST($6 AS BIGINT)"
+        " ELSE registration_requires_confirmation END WHERE id = $1",
+        args, 6, NULL, &r->err);
     return rc != 0 ? rc : reply_tenant_by_id(r, r->principal.tenant_id, 200);
 }
 

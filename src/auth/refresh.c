@@ -184,10 +184,11 @@ static int spend_refresh(cn_req_t *r, spent_t *x)
              (int)((REFRESH_HISTORY - 1) * 65 - 1), row->prev);
     cn_val_t args[] = {CN_VTEXT(sid), CN_VINT(gen), CN_VTEXT(fresh_hash), CN_VTEXT(prev)};
     int64_t changes = 0;
-    rc = cn_store_exec(r->store,
-                       "UPDATE sessions SET refresh_gen = $2 + 1, refresh_hash = $3,"
-                       " refresh_prev = $4 WHERE id = $1 AND refresh_gen = $2",
-                       args, 4, &changes, &r->err);
+    rc =
+        cn_store_exec(r->store,
+                      "UPDATE sessions SET refresh_gen = CAST($2 AS BIGINT) + 1, refresh_hash = $3,"
+                      " refresh_prev = $4 WHERE id = $1 AND refresh_gen = $2",
+                      args, 4, &changes, &r->err);
     if (rc == 0 && changes != 1)
         rc = cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     return rc;

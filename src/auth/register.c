@@ -219,7 +219,7 @@ static int read_pending(cn_store_t *s, const cn_job_t *job, const char *row, let
     int rc =
         cn_store_query(s,
                        "SELECT r.id, r.tenant_id, r.email, t.name,"
-                       " r.token_hash IS NOT NULL AND r.mailed_by IS NOT $3,"
+                       " r.token_hash IS NOT NULL AND r.mailed_by IS DISTINCT FROM $3,"
                        " (SELECT u.id FROM users u WHERE u.email = r.email) AS user_id,"
                        " EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id"
                        "  WHERE u.email = r.email AND m.tenant_id = r.tenant_id)"
@@ -259,11 +259,12 @@ static int prepare_letter(const cn_job_t *job, const char *row, letter_t *l, cn_
     cn_val_t args[] = {CN_VTEXT(l->id), hash[0] ? CN_VTEXT(hash) : CN_VNULL, CN_VINT(now),
                        CN_VINT(now + register_settings.ttl_s * 1000LL), CN_VTEXT(job->id)};
     if (found == 1)
-        rc = cn_store_exec(s,
-                           "UPDATE registrations SET token_hash = $2, mailed_by = $5,"
-                           " used_at = CASE WHEN $2 IS NULL THEN $3 END,"
-                           " expires_at = $4 WHERE id = $1",
-                           args, 5, NULL, err);
+        rc = cn_store_exec(
+            s,
+            "UPDATE registrations SET token_hash = $2, mailed_by = $5,"
+            " used_at = CASE WHEN CAST($2 AS TEXT) IS NULL THEN CAST($3 AS BIGINT) END,"
+            " expires_at = $4 WHERE id = $1",
+            args, 5, NULL, err);
     cn_val_t older[] = {CN_VTEXT(l->id), CN_VTEXT(l->tenant), CN_VTEXT(l->email), CN_VINT(now)};
     if (found == 1 && rc == 0) /* the newest request wins: links mailed before stop working */
         rc = cn_store_exec(s,

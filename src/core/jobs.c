@@ -880,11 +880,12 @@ int cn_jobs_set_progress(cn_store_t *s, const char *id, json_t *progress, cn_err
     int64_t now = cn_now_ms();
     cn_val_t a[] = {CN_VTEXT(id), CN_VTEXT(text), CN_VINT(now), CN_VINT(now + job_queue.lease_ms)};
     int64_t n = 0;
-    int rc = cn_store_exec(s,
-                           "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
-                           " CASE WHEN state = 'running' THEN $4 ELSE lease_until END"
-                           " WHERE id = $1",
-                           a, 4, &n, err);
+    int rc =
+        cn_store_exec(s,
+                      "UPDATE jobs SET progress = $2, updated_at = $3, lease_until ="
+                      " CASE WHEN state = 'running' THEN CAST($4 AS BIGINT) ELSE lease_until END"
+                      " WHERE id = $1",
+                      a, 4, &n, err);
     free(text);
     if (rc == 0 && n == 0)
         rc = cn_err_set(err, CN_ENOTFOUND, "no job %s", id);
@@ -895,11 +896,12 @@ int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t
 {
     int64_t now = cn_now_ms(), changes = 0;
     cn_val_t a[] = {CN_VTEXT(id), tenant_id ? CN_VTEXT(tenant_id) : CN_VNULL, CN_VINT(now)};
-    int rc = cn_store_exec(s,
-                           "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $3,"
-                           " lease_until = NULL, finished_at = NULL, updated_at = $3"
-                           " WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) AND state = 'dead'",
-                           a, 3, &changes, err);
+    int rc = cn_store_exec(
+        s,
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $3,"
+        " lease_until = NULL, finished_at = NULL, updated_at = $3"
+        " WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2) AND state = 'dead'",
+        a, 3, &changes, err);
     if (rc != 0)
         return rc;
     if (changes == 1) {
@@ -908,8 +910,8 @@ int cn_jobs_retry(cn_store_t *s, const char *tenant_id, const char *id, cn_err_t
     }
     char state[16];
     rc = cn_store_one_text(
-        s, "SELECT state FROM jobs WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2)", a, 2, state,
-        sizeof(state), err);
+        s, "SELECT state FROM jobs WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)",
+        a, 2, state, sizeof(state), err);
     if (rc == 0)
         return cn_err_set(err, CN_ECONFLICT, "job %s is %s: only a dead job can be retried", id,
                           state);

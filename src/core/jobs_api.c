@@ -74,7 +74,8 @@ static int list_jobs(cn_req_t *r)
     cn_stmt_t *st;
     if ((rc = cn_store_query(r->store,
                              "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant_id = $1 AND id < $2"
-                             " AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR name = $4)"
+                             " AND (CAST($3 AS TEXT) IS NULL OR state = $3) AND (CAST($4 AS TEXT) "
+                             "IS NULL OR name = $4)"
                              " ORDER BY id DESC LIMIT $5",
                              a, CN_ARRAY_SIZE(a), &st, &r->err)) != 0)
         return rc;
@@ -93,7 +94,7 @@ static int list_jobs(cn_req_t *r)
     cn_val_t c[] = {CN_VTEXT(cn_req_tenant(r)), name ? CN_VTEXT(name) : CN_VNULL};
     if ((rc = cn_store_query(r->store,
                              "SELECT state, count(*) FROM jobs WHERE tenant_id = $1"
-                             " AND ($2 IS NULL OR name = $2) GROUP BY state",
+                             " AND (CAST($2 AS TEXT) IS NULL OR name = $2) GROUP BY state",
                              c, 2, &st, &r->err)) != 0)
         return rc;
     while ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)

@@ -13,11 +13,12 @@ int cn_jobs_print_list(cn_store_t *s, const char *state, const char *name, int64
     cn_val_t a[] = {state ? CN_VTEXT(state) : CN_VNULL, name ? CN_VTEXT(name) : CN_VNULL,
                     CN_VINT(limit)};
     cn_stmt_t *st;
-    int rc = cn_store_query(s,
-                            "SELECT id, state, name, attempts, max_attempts, run_at, tenant_id,"
-                            " last_error FROM jobs WHERE ($1 IS NULL OR state = $1)"
-                            " AND ($2 IS NULL OR name = $2) ORDER BY id DESC LIMIT $3",
-                            a, 3, &st, err);
+    int rc =
+        cn_store_query(s,
+                       "SELECT id, state, name, attempts, max_attempts, run_at, tenant_id,"
+                       " last_error FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR state = $1)"
+                       " AND (CAST($2 AS TEXT) IS NULL OR name = $2) ORDER BY id DESC LIMIT $3",
+                       a, 3, &st, err);
     if (rc != 0)
         return rc;
     fprintf(out, "%-36s  %-7s  %-24s  %-8s  %-24s  %-36s  %s\n", "ID", "STATE", "NAME", "ATTEMPTS",

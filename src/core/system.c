@@ -72,7 +72,7 @@ static int job_depth(cn_req_t *r, int64_t depth[3])
     int rc = cn_store_query(r->store,
                             "SELECT state, count(*) FROM jobs"
                             " WHERE state IN ('queued', 'running', 'dead')"
-                            " AND ($1 IS NULL OR tenant_id = $1) GROUP BY state",
+                            " AND (CAST($1 AS TEXT) IS NULL OR tenant_id = $1) GROUP BY state",
                             args, 1, &st, &r->err);
     if (rc != 0)
         return rc;

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* common to both drivers: BIGINT, since PostgreSQL's INTEGER is 32 bits and applied_at holds
+ * Unix ms (SQLite gives BIGINT the same integer affinity as INTEGER) */
 static const char create_table_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
-    " applied_at INTEGER NOT NULL, PRIMARY KEY (module, version))";
+    " applied_at BIGINT NOT NULL, PRIMARY KEY (module, version))";
 
 static const cn_migration_t *find(const cn_migration_set_t *sets, size_t n_sets, const char *module,
                                   size_t module_len, int64_t version)

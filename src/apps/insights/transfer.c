@@ -358,11 +358,12 @@ static int save_position(import_t *im, const char *state)
                     CN_VINT(im->next_record),     CN_VINT(im->done),
                     CN_VINT(im->failed),          CN_VTEXT(state),
                     CN_VINT(cn_now_ms())};
-    int rc = cn_store_exec(im->job->store,
-                           "UPDATE insight_imports SET next_record = $3, rows_done = $4,"
-                           " rows_failed = $5, state = $6, finished_at = CASE WHEN $6 = 'done'"
-                           " THEN $7 ELSE NULL END WHERE tenant_id = $1 AND id = $2",
-                           a, 7, NULL, im->err);
+    int rc =
+        cn_store_exec(im->job->store,
+                      "UPDATE insight_imports SET next_record = $3, rows_done = $4,"
+                      " rows_failed = $5, state = $6, finished_at = CASE WHEN $6 = 'done'"
+                      " THEN CAST($7 AS BIGINT) ELSE NULL END WHERE tenant_id = $1 AND id = $2",
+                      a, 7, NULL, im->err);
     if (rc != 0)
         return rc;
     json_t *p = json_pack("{s:s, s:I, s:I, s:I}", "import_id", im->import_id, "rows_done",
