@@ -621,7 +621,7 @@ static int nats_server_valid(const char *s)
     return strpbrk(s, "/?#") == NULL && listen_problem(s) == NULL && atoi(colon + 1) > 0;
 }
 
-/* cluster.nats_url: a comma-separated list of servers, each shown redacted if refused. */
+/* cluster.nats_url: a comma-separated list of servers, shown redacted if one is refused. */
 static int check_nats(const char *key, const char *list, cn_err_t *err)
 {
     char *copy = cn_strdup(list), *save = NULL, shown[512];
@@ -629,7 +629,8 @@ static int check_nats(const char *key, const char *list, cn_err_t *err)
     for (char *s = strtok_r(copy, ", ", &save); s != NULL && rc == 0;
          s = strtok_r(NULL, ", ", &save))
         if (!nats_server_valid(s)) {
-            cn_url_redact(s, shown, sizeof(shown));
+            /* the whole list: a password may hold the comma or space this split at */
+            cn_url_redact(list, shown, sizeof(shown));
             rc = cn_err_set(err, CN_EINVAL,
                             "%s: each server must be nats://HOST:PORT with a port from 1 to "
                             "65535 (user:password@ allowed), comma-separated, such as "

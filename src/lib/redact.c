@@ -76,6 +76,15 @@ static void redact_query(sink_t *s, const char *q, const char *end)
     }
 }
 
+/* The first byte of [p, end) that is one of set, or NULL. */
+static const char *strpbrk_n(const char *p, const char *end, const char *set)
+{
+    for (; p < end; p++)
+        if (strchr(set, *p) != NULL)
+            return p;
+    return NULL;
+}
+
 /* The userinfo [u, at) before '@': user:*** (or *** for a token), then the '@'. */
 static void redact_userinfo(sink_t *s, const char *u, const char *at, int postgres)
 {
@@ -83,26 +92,43 @@ static void redact_userinfo(sink_t *s, const char *u, const char *at, int postgr
     if (colon != NULL) {
         put(s, u, (size_t)(colon + 1 - u));
         puts_(s, "***");
-    } else if (postgres) {
+    } else if (postgres && strpbrk_n(u, at, "?=&") == NULL) {
         put(s, u, (size_t)(at - u)); /* a user name */
-    } else {
+    } else { /* a token, or a user name that may be a query holding a password */
         puts_(s, "***");
     }
     put(s, "@", 1);
 }
 
-/* One URL [url, end). */
+/* 1 when [p, end) reads as host[:port] (a port of digits; an IPv6 host in brackets). */
+static int host_port(const char *p, const char *end)
+{
+    const char *colon = NULL, *bracket = NULL;
+    for (const char *c = p; c < end; c++) {
+        if (*c == ':')
+            colon = c;
+        if (*c == ']')
+            bracket = c;
+    }
+    if (colon == NULL || (bracket != NULL && bracket > colon))
+        return 1;
+    for (const char *c = colon + 1; c < end; c++)
+        if (!isdigit((unsigned char)*c) && *c != '/')
+            return 0;
+    return 1;
+}
+
+/* One URL [url, end). The userinfo runs to the last '@' (a password may hold '@', '?',
+ * '/' or ','; hiding too much is the safe side), the query from the first '?' after it. */
 static void redact_one(sink_t *s, const char *url, const char *end, int postgres)
 {
-    const char *q = memchr(url, '?', (size_t)(end - url));
-    const char *rest_end = q ? q : end;
     const char *sep = strstr(url, "://");
     const char *p = url;
-    if (sep != NULL && sep < rest_end) {
+    if (sep != NULL && sep < end) {
         p = sep + 3;
         put(s, url, (size_t)(p - url));
         const char *at = NULL;
-        for (const char *c = p; c < rest_end; c++)
+        for (const char *c = p; c < end; c++)
             if (*c == '@')
                 at = c;
         if (at != NULL) {
@@ -110,29 +136,81 @@ static void redact_one(sink_t *s, const char *url, const char *end, int postgres
             p = at + 1;
         }
     }
-    put(s, p, (size_t)(rest_end - p));
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    const char *rest_end = q ? q : end;
+    if (!postgres && sep != NULL && !host_port(p, rest_end))
+        puts_(s, "***"); /* not host[:port]: maybe a piece of a password */
+    else
+        put(s, p, (size_t)(rest_end - p));
     if (q != NULL) {
         put(s, "?", 1);
         redact_query(s, q + 1, end);
     }
 }
 
+/* Text that is not a URL (a libpq "key=value" string, say): every value of a key that
+ * ends in "password" becomes "***". */
+static void redact_keywords(sink_t *s, const char *p, const char *end)
+{
+    while (p < end) {
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq == NULL) {
+            put(s, p, (size_t)(end - p));
+            return;
+        }
+        const char *name_end = eq;
+        while (name_end > p && name_end[-1] == ' ')
+            name_end--;
+        const char *name = name_end;
+        while (name > p && name[-1] != ' ')
+            name--;
+        put(s, p, (size_t)(eq + 1 - p));
+        const char *v = eq + 1;
+        while (v < end && *v == ' ')
+            put(s, v++, 1);
+        const char *v_end = v;
+        while (v_end < end && *v_end != ' ')
+            v_end++;
+        if (secret_name(name, name_end))
+            puts_(s, "***");
+        else
+            put(s, v, (size_t)(v_end - v));
+        p = v_end;
+    }
+}
+
+/* The next item of a list: a comma starts one only when a scheme follows it. */
+static const char *item_end(const char *p, const char *end)
+{
+    for (const char *c = p; (c = memchr(c, ',', (size_t)(end - c))) != NULL; c++) {
+        const char *n = c + 1;
+        while (n < end && *n == ' ')
+            n++;
+        const char *colon = memchr(n, ':', (size_t)(end - n));
+        if (colon != NULL && end - colon >= 3 && colon[1] == '/' && colon[2] == '/' &&
+            memchr(n, '@', (size_t)(colon - n)) == NULL &&
+            memchr(n, ',', (size_t)(colon - n)) == NULL)
+            return c;
+    }
+    return end;
+}
+
 void cn_url_redact(const char *url, char *out, size_t cap)
 {
     sink_t s = {out, cap - 1};
     const char *end = url + strlen(url);
-    if (is_postgres(url)) {
+    if (strstr(url, "://") == NULL)
+        redact_keywords(&s, url, end);
+    else if (is_postgres(url))
         redact_one(&s, url, end, 1);
-    } else {
+    else
         for (const char *p = url; p <= end;) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *stop = comma ? comma : end;
+            const char *stop = item_end(p, end);
             redact_one(&s, p, stop, 0);
-            if (comma == NULL)
+            if (stop == end)
                 break;
             put(&s, ",", 1);
-            p = comma + 1;
+            p = stop + 1;
         }
-    }
     *s.p = '\0';
 }

@@ -23,40 +23,19 @@ cn_store_engine_t cn_store_engine(const char *url)
     return CN_ENGINE_UNKNOWN;
 }
 
-/*
- * libpq's message, with each quoted part (where it repeats a piece of the URL, which may
- * be a piece of a password it could not place) replaced by "…", and no trailing newline.
- */
-static void libpq_message(const char *msg, char *out, size_t cap)
-{
-    size_t n = 0;
-    int quoted = 0;
-    for (const char *p = msg; *p && n + 4 < cap; p++) {
-        if (*p == '"') {
-            quoted = !quoted;
-            if (quoted) {
-                memcpy(out + n, "\"\xe2\x80\xa6", 4); /* "… */
-                n += 4;
-                continue;
-            }
-        }
-        if (!quoted && *p != '\n')
-            out[n++] = *p;
-    }
-    out[n] = '\0';
-}
-
 /* The PostgreSQL URL as libpq reads it: it must name a server, by host or socket dir. */
 static int check_postgres(const char *url, const char *shown, cn_err_t *err)
 {
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &msg);
     if (opts == NULL) {
-        char why[256];
-        libpq_message(msg ? msg : "out of memory", why, sizeof(why));
+        /* libpq's message may quote a piece of the URL it could not place, which may be a
+         * piece of the password: not shown */
         PQfreemem(msg);
         return cn_err_set(err, CN_EINVAL,
-                          "store.url: not a PostgreSQL URL libpq accepts: %s (got \"%s\")", why,
+                          "store.url: not a PostgreSQL URL libpq accepts: write it as "
+                          "postgres://USER:PASSWORD@HOST:PORT/DB, with any of :/?#[]@%% in "
+                          "the user or password percent-encoded (got \"%s\")",
                           shown);
     }
     int named = 0;
