@@ -38,7 +38,9 @@ struct st_cn_pg_t {
 static int map_error(cn_pg_t *c, const PGresult *res, cn_err_t *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn);
+    /* the primary line only: a DETAIL may quote the row's values (Key (email)=(…)) */
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *msg = primary ? primary : res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn);
     size_t len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--; /* libpq ends its messages with a newline */
@@ -60,6 +62,12 @@ static int map_error(cn_pg_t *c, const PGresult *res, cn_err_t *err)
 
 /* ---- connections ---- */
 
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int open_conn(cn_pg_t *c, cn_err_t *err)
 {
     c->conn = PQconnectdb(c->url);
@@ -71,8 +79,9 @@ static int open_conn(cn_pg_t *c, cn_err_t *err)
         c->conn = NULL;
         return rc;
     }
-    /* the notices of a migration (`… does not exist, skipping`) are not errors */
-    PQsetNoticeProcessor(c->conn, NULL, NULL);
+    /* the notices of a migration (`… does not exist, skipping`) are not errors, and
+     * libpq would print them on stderr, outside the log */
+    PQsetNoticeProcessor(c->conn, ignore_notice, NULL);
     return 0;
 }
 
