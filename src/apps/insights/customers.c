@@ -317,7 +317,7 @@ static void rollups_as(rollups_t *v, const char *segment, int out)
 int ins_run_resegment(cn_job_t *job, cn_err_t *err)
 {
     const char *id = json_string_value(json_object_get(job->payload, "customer_id"));
-    if (id == NULL || job->tenant_id == NULL)
+    if (id == NULL || job->tenant_id == NULL || strlen(id) > CN_UUID_LEN)
         return cn_err_set(err, CN_EINVAL, "payload: customer_id and a tenant are required");
     char from[INS_SEGMENT_BYTES + 1] = "", to[INS_SEGMENT_BYTES + 1] = "";
     cn_val_t a[] = {CN_VTEXT(job->tenant_id), CN_VTEXT(id)};

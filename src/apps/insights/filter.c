@@ -235,7 +235,7 @@ static void in_list(builder_t *b, const char *head, const char *const *v, size_t
     text(b, ")");
 }
 
-static void where(builder_t *b, const ins_filter_t *f, const char *tenant)
+static void where(builder_t *b, const ins_filter_t *f, const char *tenant, int page)
 {
     param(b, " WHERE tenant_id = ", CN_VTEXT(tenant));
     if (f->from != INT64_MIN)
@@ -246,10 +246,11 @@ static void where(builder_t *b, const ins_filter_t *f, const char *tenant)
         param(b, " AND channel = ", CN_VTEXT(f->channels[0]));
     else if (f->n_channels > 1)
         in_list(b, " AND channel IN (", f->channels, f->n_channels, 5);
-    /* A list in time order walks the time index and stops at its page: the sentiment
+    /* A page in time order walks the time index and stops at its end: the sentiment
      * bounds are then checked on each row ("+" keeps SQLite from choosing the sentiment
-     * index, which would read every match of all time and sort them). */
-    const char *compound = f->by_sentiment ? " AND s_compound" : " AND +s_compound";
+     * index, which would read every match of all time and sort them). A count or an
+     * export reads every match anyway: there the sentiment index may serve a narrow band. */
+    const char *compound = page && !f->by_sentiment ? " AND +s_compound" : " AND s_compound";
     if (f->has_smin || f->has_smax || f->by_sentiment) {
         text(b, compound);
         text(b, " IS NOT NULL");
@@ -278,7 +279,7 @@ size_t ins_filter_sql(const ins_filter_t *f, const char *tenant, const char *sel
     builder_t b = {sql, 0, args, 0};
     sql[0] = '\0';
     text(&b, select);
-    where(&b, f, tenant);
+    where(&b, f, tenant, page);
     if (!page)
         return b.n;
     const char *key = f->by_sentiment ? "s_compound" : "ts";

@@ -339,19 +339,23 @@ static cn_rows_sql_t upsert_customers = {
     " RETURNING external_id, rollup_segment"};
 
 /* the segment a returned customer row counts under, into its tally */
-static void tally_segment(tallies_t *c, cn_stmt_t *st)
+static int tally_segment(tallies_t *c, cn_stmt_t *st, cn_err_t *err)
 {
     if (cn_stmt_is_null(st, 1))
-        return;
+        return 0;
     const char *id = cn_stmt_text(st, 0, NULL);
     size_t len;
     const char *segment = cn_stmt_text(st, 1, &len);
-    for (size_t j = 0; id && segment && len <= INS_SEGMENT_BYTES && j < c->n; j++)
+    if (len > INS_SEGMENT_BYTES) /* the API stores no such segment: never count it short */
+        return cn_err_set(err, CN_ERR, "a customer's segment is longer than %d bytes",
+                          INS_SEGMENT_BYTES);
+    for (size_t j = 0; id && segment && j < c->n; j++)
         if (strcmp(c->t[j].id, id) == 0) {
             memcpy(c->t[j].segment_buf, segment, len + 1);
             c->t[j].segment = c->t[j].segment_buf;
-            return;
+            return 0;
         }
+    return 0;
 }
 
 static int update_customers(cn_store_t *s, const char *tenant, tallies_t *c, cn_err_t *err)
@@ -374,7 +378,8 @@ static int update_customers(cn_store_t *s, const char *tenant, tallies_t *c, cn_
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, err)) == CN_ROW)
-        tally_segment(c, st);
+        if ((rc = tally_segment(c, st, err)) != 0)
+            break;
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;
 }

@@ -245,7 +245,8 @@ static const cn_migration_t migrations[] = {
      " COUNT(CASE WHEN i.sentiment = 'negative' THEN 1 END), COALESCE(SUM(i.s_compound), 0)"
      " FROM interactions i JOIN customers c"
      " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
-     " WHERE c.segment IS NOT NULL GROUP BY i.tenant_id, c.segment, i.channel, 4;"
+     " WHERE c.segment IS NOT NULL AND c.segment <> '' GROUP BY i.tenant_id, c.segment, i.channel, "
+     "4;"
      "INSERT INTO insight_rollups2 SELECT i.tenant_id, c.segment, '*',"
      " i.ts - i.ts % 900000, COUNT(*), COUNT(i.processed_at), COUNT(i.sentiment),"
      " COUNT(CASE WHEN i.sentiment = 'positive' THEN 1 END),"
@@ -253,7 +254,7 @@ static const cn_migration_t migrations[] = {
      " COUNT(CASE WHEN i.sentiment = 'negative' THEN 1 END), COALESCE(SUM(i.s_compound), 0)"
      " FROM interactions i JOIN customers c"
      " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
-     " WHERE c.segment IS NOT NULL GROUP BY i.tenant_id, c.segment, 4;"
+     " WHERE c.segment IS NOT NULL AND c.segment <> '' GROUP BY i.tenant_id, c.segment, 4;"
      "DROP TABLE insight_rollups;"
      "ALTER TABLE insight_rollups2 RENAME TO insight_rollups"},
     {0},

@@ -725,10 +725,10 @@ size_t ins_segments_sql(const ins_filter_t *f, const char *tenant, char *sql, cn
     a[2] = CN_VINT(f->to);
     size_t n = segment_in(f, "r.segment", a, 3, seg, sizeof(seg));
     /* CROSS JOIN keeps the few segments as the outer loop: one key range each */
+    /* '' (all customers) first: the total the customers without a segment are counted
+     * from, read in the same statement as the segments */
     static const char skip_scan[] =
-        "WITH RECURSIVE segs(name) AS ("
-        " SELECT (SELECT segment FROM insight_rollups WHERE tenant_id = $1"
-        " AND segment > '' ORDER BY segment LIMIT 1)"
+        "WITH RECURSIVE segs(name) AS (SELECT CAST('' AS TEXT)"
         " UNION ALL SELECT (SELECT segment FROM insight_rollups WHERE tenant_id = $1"
         " AND segment > segs.name ORDER BY segment LIMIT 1) FROM segs"
         " WHERE segs.name IS NOT NULL) ";
@@ -743,9 +743,10 @@ size_t ins_segments_sql(const ins_filter_t *f, const char *tenant, char *sql, cn
     return n;
 }
 
-/* The range's rollup rows of each segment (all channels together). */
+/* The range's rollup rows of each segment (all channels together), and without a segment
+ * filter the row of all customers into *total. */
 static int segments_read(cn_store_t *s, const char *tenant, const ins_filter_t *f,
-                         segment_list_t *out, cn_err_t *err)
+                         segment_list_t *out, segment_counts_t *total, cn_err_t *err)
 {
     char sql[INS_SQL_MAX];
     cn_val_t a[INS_ARGS_MAX];
@@ -757,10 +758,10 @@ static int segments_read(cn_store_t *s, const char *tenant, const ins_filter_t *
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
         if (cn_stmt_int(st, 1) <= 0)
             continue; /* every customer of the segment left it */
-        segment_counts_t *c = segment_push(out);
         size_t len;
         const char *name = cn_stmt_text(st, 0, &len);
-        c->segment = cn_strndup(name ? name : "", len);
+        segment_counts_t *c = len == 0 ? total : segment_push(out);
+        c->segment = len == 0 ? NULL : cn_strndup(name, len);
         c->interactions = cn_stmt_int(st, 1);
         c->analysed = cn_stmt_int(st, 2);
         for (int l = 0; l < 3; l++)
@@ -771,12 +772,10 @@ static int segments_read(cn_store_t *s, const char *tenant, const ins_filter_t *
     return rc < 0 ? rc : 0;
 }
 
-/* The customers without a segment: everything the segments do not count. */
-static void segment_none(segment_list_t *l, const metrics_t *m)
+/* The customers without a segment: everything of all customers the segments do not count. */
+static void segment_none(segment_list_t *l, const segment_counts_t *total)
 {
-    segment_counts_t none = {.interactions = m->total, .analysed = m->analysed, .sum = m->sum};
-    for (int k = 0; k < 3; k++)
-        none.labels[k] = m->label[k];
+    segment_counts_t none = *total;
     for (size_t i = 0; i < l->n; i++) {
         none.interactions -= l->v[i].interactions;
         none.analysed -= l->v[i].analysed;
@@ -820,15 +819,16 @@ static void segments_write(cn_jw_t *w, const segment_list_t *l)
 }
 
 /* "by_segment": the range's counts per customer segment (null: none), largest first, from
- * the segment rollups; m holds the range's counts of all customers. */
-static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f,
-                              const metrics_t *m, cn_jw_t *w, cn_err_t *err)
+ * the segment rollups. */
+static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filter_t *f, cn_jw_t *w,
+                              cn_err_t *err)
 {
     segment_list_t l = {0};
-    int rc = segments_read(s, tenant, f, &l, err);
+    segment_counts_t total = {0};
+    int rc = segments_read(s, tenant, f, &l, &total, err);
     if (rc == 0) {
         if (!f->n_segments) /* a filter leaves the customers without a segment out */
-            segment_none(&l, m);
+            segment_none(&l, &total);
         if (l.n > 1)
             qsort(l.v, l.n, sizeof(*l.v), segment_order);
         segments_write(w, &l);
@@ -845,7 +845,6 @@ static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filte
 typedef struct {
     char tenant[64];
     ins_filter_t f; /* its segments point into its own segments_buf (fixed up) */
-    metrics_t m;
     cn_buf_t out;
     cn_jw_t w; /* writes into out, inside the answer's object */
     cn_cached_req_t cached;
@@ -857,7 +856,7 @@ static void by_segment_work(void *arg)
 {
     by_segment_t *x = arg;
     cn_store_t *s = cn_worker_store(&x->err);
-    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->m, &x->w, &x->err) : CN_ERR;
+    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->w, &x->err) : CN_ERR;
     if (x->rc == 0)
         cn_jw_end(&x->w);
 }
@@ -878,7 +877,6 @@ static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_
     filter_copy(&x->f, f);
     x->f.customer_id = NULL; /* neither is read by the segments */
     x->f.n_channels = 0;
-    x->m = *m;
     x->cached = *cached;
     cn_jw_init(&x->w, &x->out);
     metrics_write(&x->w, m, f);
