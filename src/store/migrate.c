@@ -9,8 +9,9 @@
 #include <string.h>
 
 /* common to both drivers: BIGINT, since PostgreSQL's INTEGER is 32 bits and applied_at holds
- * Unix ms (SQLite gives BIGINT the same integer affinity as INTEGER) */
-static const char create_table_sql[] =
+ * Unix ms (SQLite gives BIGINT the same integer affinity as INTEGER); version is INTEGER,
+ * which is 32 bits on PostgreSQL and holds any version an int does */
+const char cn_migrations_table_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
     " applied_at BIGINT NOT NULL, PRIMARY KEY (module, version))";
@@ -76,7 +77,7 @@ static int is_applied(cn_store_t *s, const char *module, int version, int *yes, 
 int cn_migrate_status(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets,
                       cn_migrate_status_t *out, cn_err_t *err)
 {
-    int rc = cn_store_exec(s, create_table_sql, NULL, 0, NULL, err);
+    int rc = cn_store_exec(s, cn_migrations_table_sql, NULL, 0, NULL, err);
     if (rc == 0)
         rc = check_known(s, sets, n_sets, &out->applied, err);
     if (rc != 0)
@@ -90,6 +91,11 @@ int cn_migrate_status(cn_store_t *s, const cn_migration_set_t *sets, size_t n_se
             out->pending += !yes;
         }
     return 0;
+}
+
+const char *cn_migration_pg(const cn_migration_t *m)
+{
+    return m->pg != NULL ? m->pg : m->sql;
 }
 
 static int apply_one(cn_store_t *s, const char *module, const cn_migration_t *m, cn_err_t *err)

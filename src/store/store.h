@@ -157,11 +157,26 @@ CN_MUST_CHECK int cn_store_fresh_read(cn_store_t *s, cn_err_t *err);
 
 /* ---- migrations ---- */
 
-/** One schema change. A module's list ends with version 0. Versions start at 1. */
+/**
+ * One schema change. A module's list ends with version 0. Versions start at 1.
+ *
+ * A migration has two texts, one per engine. sql is what SQLite runs. pg is what
+ * PostgreSQL runs instead: NULL when sql is written in the vocabulary both engines accept
+ * (BIGINT, DOUBLE PRECISION, TEXT; docs/architecture.md) and runs on both; "" when
+ * PostgreSQL has nothing to do for this version. Since no PostgreSQL database predates
+ * the PostgreSQL driver, a module's first migration's pg text may create the module's
+ * latest schema at once and its later versions be "": every version is still recorded in
+ * schema_migrations, so both engines list the same rows. A new migration is written once,
+ * in the common vocabulary, with pg NULL.
+ */
 typedef struct st_cn_migration_t {
     int version;
     const char *name;
     const char *sql;
+    const char *pg;
 } cn_migration_t;
+
+/** The text PostgreSQL runs for m: pg when set, else the common sql. */
+const char *cn_migration_pg(const cn_migration_t *m);
 
 #endif

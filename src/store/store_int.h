@@ -144,6 +144,9 @@ typedef struct st_cn_migration_set_t {
     const cn_migration_t *list;
 } cn_migration_set_t;
 
+/** The DDL of schema_migrations, valid on both engines (run before anything else). */
+extern const char cn_migrations_table_sql[];
+
 typedef struct st_cn_migrate_status_t {
     int pending; /* known migrations not yet applied */
     int applied;
