@@ -62,6 +62,23 @@ static _Thread_local struct {
     size_t n, cap;
 } staged;
 
+/* PostgreSQL's schema (see cn_migration_t): BIGINT (its INTEGER is 32 bits), and no
+ * WITHOUT ROWID (a PostgreSQL table is a heap whatever its key). */
+static const char realtime_pg[] = "CREATE TABLE realtime_channels ("
+                                  " tenant_id TEXT NOT NULL,"
+                                  " channel TEXT NOT NULL,"
+                                  " seq BIGINT NOT NULL,"
+                                  " epoch TEXT NOT NULL,"
+                                  " PRIMARY KEY (tenant_id, channel));"
+                                  "CREATE TABLE realtime_events ("
+                                  " tenant_id TEXT NOT NULL,"
+                                  " channel TEXT NOT NULL,"
+                                  " seq BIGINT NOT NULL,"
+                                  " type TEXT NOT NULL,"
+                                  " data TEXT NOT NULL,"
+                                  " at BIGINT NOT NULL,"
+                                  " PRIMARY KEY (tenant_id, channel, seq))";
+
 const cn_migration_t cn_events_migrations[] = {
     {1, "create_realtime",
      "CREATE TABLE realtime_channels ("
@@ -77,7 +94,8 @@ const cn_migration_t cn_events_migrations[] = {
      " type TEXT NOT NULL,"
      " data TEXT NOT NULL,"
      " at INTEGER NOT NULL,"
-     " PRIMARY KEY (tenant_id, channel, seq)) WITHOUT ROWID"},
+     " PRIMARY KEY (tenant_id, channel, seq)) WITHOUT ROWID",
+     realtime_pg},
     {0},
 };
 

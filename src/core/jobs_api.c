@@ -203,6 +203,31 @@ static const cn_permission_t permissions[] = {
     {0},
 };
 
+/* PostgreSQL's schema (see cn_migration_t): the latest one at version 1, in its vocabulary
+ * (BIGINT: PostgreSQL's INTEGER is 32 bits and the times are Unix ms). */
+static const char jobs_pg[] = "CREATE TABLE jobs ("
+                              " id TEXT PRIMARY KEY,"
+                              " tenant_id TEXT,"
+                              " name TEXT NOT NULL,"
+                              " payload TEXT NOT NULL DEFAULT '{}',"
+                              " state TEXT NOT NULL DEFAULT 'queued',"
+                              " attempts BIGINT NOT NULL DEFAULT 0,"
+                              " max_attempts BIGINT NOT NULL,"
+                              " run_at BIGINT NOT NULL,"
+                              " lease_until BIGINT,"
+                              " unique_key TEXT,"
+                              " every_ms BIGINT NOT NULL DEFAULT 0,"
+                              " last_error TEXT,"
+                              " created_at BIGINT NOT NULL,"
+                              " updated_at BIGINT NOT NULL,"
+                              " finished_at BIGINT,"
+                              " progress TEXT);"
+                              "CREATE UNIQUE INDEX jobs_unique ON jobs (name, unique_key)"
+                              " WHERE unique_key IS NOT NULL;"
+                              "CREATE INDEX jobs_due ON jobs (state, run_at);"
+                              "CREATE INDEX jobs_tenant ON jobs (tenant_id, id)"
+                              " WHERE tenant_id IS NOT NULL";
+
 /* The id index serves enqueue-time uniqueness and lookups; (state, run_at) serves claims,
  * reclaims (state = 'running') and the retention purge; the tenant index serves the API. */
 static const cn_migration_t migrations[] = {
@@ -225,9 +250,10 @@ static const cn_migration_t migrations[] = {
      " finished_at INTEGER);"
      "CREATE UNIQUE INDEX jobs_unique ON jobs (name, unique_key) WHERE unique_key IS NOT NULL;"
      "CREATE INDEX jobs_due ON jobs (state, run_at);"
-     "CREATE INDEX jobs_tenant ON jobs (tenant_id, id) WHERE tenant_id IS NOT NULL"},
+     "CREATE INDEX jobs_tenant ON jobs (tenant_id, id) WHERE tenant_id IS NOT NULL",
+     jobs_pg},
     /* what a long job has done so far (JSON text it writes itself), shown by the API */
-    {2, "job_progress", "ALTER TABLE jobs ADD COLUMN progress TEXT"},
+    {2, "job_progress", "ALTER TABLE jobs ADD COLUMN progress TEXT", ""},
     {0},
 };
 
