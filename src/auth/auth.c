@@ -34,6 +34,76 @@
 #include <strings.h>
 #include <unistd.h>
 
+/*
+ * PostgreSQL's schema (see cn_migration_t): the tables as the 18 SQLite migrations leave
+ * them, created at version 1 (the later versions are "" on PostgreSQL). BIGINT for every
+ * integer (PostgreSQL's INTEGER is 32 bits and the times are Unix ms), no WITHOUT ROWID;
+ * audit_log.seq is assigned by the code, so BIGINT PRIMARY KEY needs no rowid alias.
+ */
+static const char auth_pg[] =
+    "CREATE TABLE tenants ("
+    " id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, mfa_required_for_admins BIGINT NOT NULL DEFAULT 0,"
+    " allow_registration BIGINT NOT NULL DEFAULT 0, registration_requires_confirmation BIGINT);"
+    "CREATE TABLE users ("
+    " id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+    "CREATE TABLE memberships ("
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " role TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, user_id));"
+    "CREATE INDEX memberships_user ON memberships (user_id);"
+    "CREATE TABLE sessions ("
+    " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, revoked_at BIGINT,"
+    " refresh_gen BIGINT NOT NULL DEFAULT 0, refresh_hash TEXT NOT NULL DEFAULT '',"
+    " refresh_prev TEXT NOT NULL DEFAULT '', mfa BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX sessions_user ON sessions (user_id, tenant_id);"
+    "CREATE INDEX sessions_revoked ON sessions (revoked_at);"
+    "CREATE TABLE signing_keys ("
+    " kid TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at BIGINT NOT NULL,"
+    " retired_at BIGINT, verify_until BIGINT);"
+    "CREATE TABLE api_keys ("
+    " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " prefix TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, name TEXT NOT NULL,"
+    " scopes TEXT NOT NULL, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,"
+    " expires_at BIGINT, last_used_at BIGINT, revoked_at BIGINT);"
+    "CREATE INDEX api_keys_tenant ON api_keys (tenant_id, id);"
+    "CREATE TABLE audit_log ("
+    " seq BIGINT PRIMARY KEY, tenant_id TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " object TEXT, ip TEXT NOT NULL, request_id TEXT NOT NULL, status BIGINT NOT NULL,"
+    " at BIGINT NOT NULL, salt TEXT NOT NULL, personal TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq);"
+    "CREATE TABLE mfa ("
+    " user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " secret TEXT NOT NULL, confirmed_at BIGINT, last_step BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE mfa_recovery ("
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, code_hash TEXT NOT NULL,"
+    " used_at BIGINT, PRIMARY KEY (user_id, code_hash));"
+    "CREATE TABLE mfa_challenges ("
+    " id_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, tenant_id TEXT NOT NULL,"
+    " role TEXT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT, session_ends_at BIGINT);"
+    "CREATE TABLE roles ("
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    " permissions TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, name));"
+    "CREATE TABLE password_resets ("
+    " token_hash TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " tenant_id TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT);"
+    "CREATE INDEX password_resets_user ON password_resets (user_id);"
+    "CREATE TABLE login_failures ("
+    " account TEXT NOT NULL, ip TEXT NOT NULL, failures BIGINT NOT NULL,"
+    " window_start BIGINT NOT NULL, lockouts BIGINT NOT NULL, locked_until BIGINT NOT NULL,"
+    " known_until BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, ip));"
+    "CREATE TABLE registrations ("
+    " id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " email TEXT NOT NULL, password_hash TEXT, token_hash TEXT UNIQUE,"
+    " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT,"
+    " mail_at BIGINT, mailed_by TEXT);"
+    "CREATE INDEX registrations_email ON registrations (email, tenant_id);"
+    "CREATE INDEX registrations_expiry ON registrations (expires_at)";
+
 static const cn_migration_t migrations[] = {
     {1, "create_identity",
      "CREATE TABLE tenants ("
@@ -58,43 +128,48 @@ static const cn_migration_t migrations[] = {
      " created_at INTEGER NOT NULL, rotated_at INTEGER);"
      "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);"
      "CREATE TABLE signing_keys ("
-     " kid TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL)"},
+     " kid TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL)",
+     auth_pg},
     {2, "create_login_failures",
      /* keyed by tenant slug + e-mail, so unknown accounts lock exactly like real ones */
      "CREATE TABLE login_failures ("
      " key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL,"
-     " lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL)"},
+     " lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL)",
+     ""},
     {3, "refresh_in_session",
      /* one row per session instead of per token: a rotation updates that row in place */
      "DROP TABLE refresh_tokens;"
      "ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;"
-     "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''"},
-    {4, "create_api_keys", auth_apikeys_sql},
-    {5, "create_audit_log", auth_audit_sql},
+     "ALTER TABLE sessions ADD COLUMN refresh_hash TEXT NOT NULL DEFAULT ''",
+     ""},
+    {4, "create_api_keys", auth_apikeys_sql, ""},
+    {5, "create_audit_log", auth_audit_sql, ""},
     {6, "refresh_history",
      /* hashes of the last generations: only a token really issued can prove reuse */
-     "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''"},
-    {7, "create_mfa", auth_mfa_sql},
-    {8, "create_roles", auth_roles_sql},
+     "ALTER TABLE sessions ADD COLUMN refresh_prev TEXT NOT NULL DEFAULT ''", ""},
+    {7, "create_mfa", auth_mfa_sql, ""},
+    {8, "create_roles", auth_roles_sql, ""},
     {9, "tenant_policy",
      "ALTER TABLE tenants ADD COLUMN mfa_required_for_admins INTEGER NOT NULL DEFAULT 0;"
-     "ALTER TABLE sessions ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0"},
+     "ALTER TABLE sessions ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0",
+     ""},
     {10, "audit_without_prev_hash",
      /* the previous entry's hash is that row's own: storing it again cost a sixth of
       * every entry's bytes, and verification recomputes the links anyway */
-     "ALTER TABLE audit_log DROP COLUMN prev_hash"},
+     "ALTER TABLE audit_log DROP COLUMN prev_hash", ""},
     {11, "tenant_registration",
-     "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0"},
-    {12, "password_resets", auth_reset_migration_sql},
-    {13, "login_failures_per_ip", auth_lockout_migration_sql},
-    {14, "registration_confirmation", auth_register_migration_sql},
+     "ALTER TABLE tenants ADD COLUMN allow_registration INTEGER NOT NULL DEFAULT 0", ""},
+    {12, "password_resets", auth_reset_migration_sql, ""},
+    {13, "login_failures_per_ip", auth_lockout_migration_sql, ""},
+    {14, "registration_confirmation", auth_register_migration_sql, ""},
     {15, "signing_key_retirement",
      /* a retired key verifies until verify_until (NULL: not retired), then never again */
      "ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;"
-     "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER"},
-    {16, "registration_password_at_confirm", auth_register_mail_at_sql},
-    {17, "login_failures_known_clients", auth_lockout_known_sql},
-    {18, "mfa_challenge_session_end", auth_mfa_ends_sql},
+     "ALTER TABLE signing_keys ADD COLUMN verify_until INTEGER",
+     ""},
+    {16, "registration_password_at_confirm", auth_register_mail_at_sql, ""},
+    {17, "login_failures_known_clients", auth_lockout_known_sql, ""},
+    {18, "mfa_challenge_session_end", auth_mfa_ends_sql, ""},
     {0},
 };
 
