@@ -12,6 +12,19 @@
 
 #include <string.h>
 
+/* PostgreSQL's schema (see cn_migration_t): the latest one at version 1, BIGINT for the
+ * integers (PostgreSQL's INTEGER is 32 bits and the times are Unix ms). */
+static const char notes_pg[] = "CREATE TABLE notes ("
+                               " tenant_id TEXT NOT NULL,"
+                               " id TEXT NOT NULL,"
+                               " title TEXT NOT NULL,"
+                               " body TEXT NOT NULL DEFAULT '',"
+                               " created_at BIGINT NOT NULL,"
+                               " updated_at BIGINT NOT NULL,"
+                               " words BIGINT NOT NULL DEFAULT 0,"
+                               " analyses BIGINT NOT NULL DEFAULT 0,"
+                               " PRIMARY KEY (tenant_id, id))";
+
 static const cn_migration_t migrations[] = {
     {1, "create_notes",
      "CREATE TABLE notes ("
@@ -21,11 +34,13 @@ static const cn_migration_t migrations[] = {
      " body TEXT NOT NULL DEFAULT '',"
      " created_at INTEGER NOT NULL,"
      " updated_at INTEGER NOT NULL,"
-     " PRIMARY KEY (tenant_id, id))"},
+     " PRIMARY KEY (tenant_id, id))",
+     notes_pg},
     /* filled by the notes.analyse job; analyses counts its runs (tests prove exactly-once) */
     {2, "note_analysis",
      "ALTER TABLE notes ADD COLUMN words INTEGER NOT NULL DEFAULT 0;"
-     "ALTER TABLE notes ADD COLUMN analyses INTEGER NOT NULL DEFAULT 0"},
+     "ALTER TABLE notes ADD COLUMN analyses INTEGER NOT NULL DEFAULT 0",
+     ""},
     {0},
 };
 
