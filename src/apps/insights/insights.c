@@ -106,6 +106,123 @@ int ins_channel_index(const char *s, size_t len)
  * 15-minute aggregates per channel and customer segment, from which trends and metrics are
  * read without touching the interactions of the period.
  */
+/*
+ * PostgreSQL's schema (see cn_migration_t): the tables as the four SQLite migrations leave
+ * them, created at version 1 (the later versions are "" on PostgreSQL). BIGINT for every
+ * integer and DOUBLE PRECISION for every real (PostgreSQL's INTEGER and REAL are 32 bits:
+ * the times are Unix ms, and the sentiment cursor round-trips s_compound exactly), BYTEA
+ * for the raw import body, no WITHOUT ROWID. interactions.seq is assigned by the code; on
+ * PostgreSQL from interactions_seq, a block of INS_CHUNK (100) numbers per call, so nodes
+ * inserting at once never take the same seq. The search index is a table keyed by seq
+ * whose tsvector column a GIN index serves; its text search configuration folds accents
+ * like FTS5's remove_diacritics, which needs the unaccent extension (in PostgreSQL's
+ * contrib; a trusted extension, so the database's owner may create it).
+ */
+static const char insights_pg[] =
+    "CREATE TABLE customers ("
+    " tenant_id TEXT NOT NULL,"
+    " external_id TEXT NOT NULL,"
+    " email TEXT,"
+    " segment TEXT,"
+    " metadata TEXT NOT NULL DEFAULT '{}',"
+    " first_seen BIGINT,"
+    " last_seen BIGINT,"
+    " interaction_count BIGINT NOT NULL DEFAULT 0,"
+    " sentiment_count BIGINT NOT NULL DEFAULT 0,"
+    " sentiment_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " average_sentiment DOUBLE PRECISION,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " rollup_segment TEXT,"
+    " PRIMARY KEY (tenant_id, external_id));"
+    "CREATE INDEX customers_segment ON customers (tenant_id, segment, external_id);"
+    "CREATE INDEX customers_last_seen ON customers (tenant_id, last_seen, external_id);"
+    "CREATE TABLE interactions ("
+    " seq BIGINT PRIMARY KEY,"
+    " tenant_id TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " customer_id TEXT NOT NULL,"
+    " ts BIGINT NOT NULL,"
+    " channel TEXT NOT NULL CHECK (channel IN ('web', 'mobile', 'email', 'chat', 'phone')),"
+    " event_type TEXT NOT NULL,"
+    " content TEXT,"
+    " metadata TEXT,"
+    " device TEXT, os TEXT, client TEXT, country TEXT, city TEXT,"
+    " idempotency_key TEXT,"
+    " sentiment TEXT CHECK (sentiment IN ('positive', 'neutral', 'negative')),"
+    " s_pos DOUBLE PRECISION, s_neu DOUBLE PRECISION, s_neg DOUBLE PRECISION,"
+    " s_compound DOUBLE PRECISION,"
+    " s_confidence DOUBLE PRECISION CHECK (s_confidence BETWEEN 0 AND 1),"
+    " processed_at BIGINT,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE SEQUENCE interactions_seq INCREMENT BY 100;"
+    "CREATE UNIQUE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX interactions_ts ON interactions (tenant_id, ts);"
+    "CREATE INDEX interactions_customer ON interactions (tenant_id, customer_id, ts);"
+    "CREATE INDEX interactions_compound ON interactions (tenant_id, s_compound)"
+    " WHERE s_compound IS NOT NULL;"
+    "CREATE EXTENSION IF NOT EXISTS unaccent;"
+    "CREATE TEXT SEARCH CONFIGURATION cairn_search (COPY = simple);"
+    "ALTER TEXT SEARCH CONFIGURATION cairn_search"
+    " ALTER MAPPING FOR word, hword, hword_part, asciiword, asciihword, hword_asciipart"
+    " WITH unaccent, simple;"
+    "CREATE TABLE interactions_fts ("
+    " seq BIGINT PRIMARY KEY,"
+    " tenant_id TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " doc tsvector GENERATED ALWAYS AS (to_tsvector('cairn_search'::regconfig, body)) STORED);"
+    "CREATE INDEX interactions_fts_doc ON interactions_fts USING gin (doc);"
+    "CREATE TABLE insight_rollups ("
+    " tenant_id TEXT NOT NULL,"
+    " segment TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " bucket BIGINT NOT NULL,"
+    " interactions BIGINT NOT NULL DEFAULT 0,"
+    " processed BIGINT NOT NULL DEFAULT 0,"
+    " analysed BIGINT NOT NULL DEFAULT 0,"
+    " positive BIGINT NOT NULL DEFAULT 0,"
+    " neutral BIGINT NOT NULL DEFAULT 0,"
+    " negative BIGINT NOT NULL DEFAULT 0,"
+    " compound_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant_id, segment, channel, bucket));"
+    "CREATE TABLE behavior_patterns ("
+    " tenant_id TEXT NOT NULL,"
+    " customer_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " channel TEXT NOT NULL DEFAULT '',"
+    " confidence DOUBLE PRECISION NOT NULL CHECK (confidence >= 0 AND confidence <= 1),"
+    " frequency DOUBLE PRECISION NOT NULL CHECK (frequency > 0),"
+    " description TEXT NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}',"
+    " detected_at BIGINT NOT NULL,"
+    " valid_until BIGINT NOT NULL,"
+    " PRIMARY KEY (tenant_id, customer_id, type, channel));"
+    "CREATE TABLE insight_settings ("
+    " tenant_id TEXT PRIMARY KEY,"
+    " timezone TEXT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE TABLE insight_imports ("
+    " tenant_id TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " job_id TEXT,"
+    " csv BYTEA NOT NULL,"
+    " bytes BIGINT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'queued',"
+    " next_record BIGINT NOT NULL DEFAULT 2,"
+    " rows_done BIGINT NOT NULL DEFAULT 0,"
+    " rows_failed BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL,"
+    " finished_at BIGINT,"
+    " PRIMARY KEY (tenant_id, id));"
+    "CREATE TABLE insight_import_errors ("
+    " tenant_id TEXT NOT NULL,"
+    " import_id TEXT NOT NULL,"
+    " record BIGINT NOT NULL,"
+    " line BIGINT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, import_id, record))";
+
 static const cn_migration_t migrations[] = {
     {1, "create_insights",
      "CREATE TABLE customers ("
@@ -200,7 +317,8 @@ static const cn_migration_t migrations[] = {
      " record INTEGER NOT NULL,"
      " line INTEGER NOT NULL,"
      " message TEXT NOT NULL,"
-     " PRIMARY KEY (tenant_id, import_id, record))"},
+     " PRIMARY KEY (tenant_id, import_id, record))",
+     insights_pg},
     /* A search checks each match's tenant on the index entry's own row (an unindexed
      * column: no posting list), which ranking reads anyway, instead of looking up the wide
      * interactions row; full detail lets BM25 take term positions from the index instead
@@ -212,11 +330,12 @@ static const cn_migration_t migrations[] = {
      " SELECT f.rowid, f.body, i.tenant_id FROM interactions_fts f"
      " JOIN interactions i ON i.seq = f.rowid;"
      "DROP TABLE interactions_fts;"
-     "ALTER TABLE interactions_fts2 RENAME TO interactions_fts"},
+     "ALTER TABLE interactions_fts2 RENAME TO interactions_fts",
+     ""},
     /* Segment merging runs in steps with each commit (staging.c), not in FTS5's occasional
      * large automatic merges, which held the write lock for tens of milliseconds. */
     {3, "search_merge_in_steps",
-     "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('automerge', 0)"},
+     "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('automerge', 0)", ""},
     /* Rollups per customer segment as well (segment "" holds all customers): the segment
      * filters and the breakdown by segment read slots instead of every interaction of the
      * range. The segmented rows of the data already stored are computed here once. */
@@ -256,7 +375,8 @@ static const cn_migration_t migrations[] = {
      " ON c.tenant_id = i.tenant_id AND c.external_id = i.customer_id"
      " WHERE c.segment IS NOT NULL AND c.segment <> '' GROUP BY i.tenant_id, c.segment, 4;"
      "DROP TABLE insight_rollups;"
-     "ALTER TABLE insight_rollups2 RENAME TO insight_rollups"},
+     "ALTER TABLE insight_rollups2 RENAME TO insight_rollups",
+     ""},
     {0},
 };
 
