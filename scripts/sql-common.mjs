@@ -11,8 +11,9 @@
 // upper-case macros between them, `"SELECT " INS_COLUMNS " FROM …"`) into one text, and
 // fails naming file:line and the rule for each text holding a spelling from RULES. Not
 // checked, on purpose:
-//   - migrations (the initialisers of a `cn_migration_t x[] = {…}`): their DDL differs by
-//     driver (INTEGER/BIGINT, WITHOUT ROWID, FTS5) and gets a text per driver;
+//   - migrations (the initialisers of a `cn_migration_t x[] = {…}`, and the named texts
+//     they refer to, SQLite's or PostgreSQL's): their DDL differs by driver (INTEGER/BIGINT,
+//     WITHOUT ROWID, FTS5) and gets a text per driver (cn_migration_t's pg);
 //   - the places in ALLOWED below, which are SQLite's own by nature (the SQLite driver,
 //     FTS5 search) and will have a text per driver. An entry that matches nothing fails
 //     the check too, so the list never outlives the code it excuses.
@@ -154,9 +155,12 @@ function migrationRanges(src, names) {
   for (let m; (m = re.exec(src));) {
     const end = declarationEnd(src, m.index);
     ranges.push([m.index, end]);
-    const body = src.slice(m.index, end);
-    for (const r of body.matchAll(/\{\s*\d+\s*,\s*"[^"]*"\s*,\s*([A-Za-z_]\w*)\s*\}/g))
-      names.add(r[1]);
+    // the identifiers left once comments and literals are gone: the named texts (sql or pg)
+    const body = src
+      .slice(m.index + m[0].length, end)
+      .replace(/\/\*[\s\S]*?\*\//g, ' ')
+      .replace(/"(?:[^"\\]|\\.)*"/g, ' ');
+    for (const r of body.matchAll(/\b[A-Za-z_]\w*\b/g)) names.add(r[0]);
   }
   return ranges;
 }
