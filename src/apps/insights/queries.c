@@ -164,7 +164,8 @@ static int list_may_walk(const ins_filter_t *f)
            f->include_total;
 }
 
-/* A list that may walk, copied out of its request: it runs on a worker. */
+/* A read over a filter, copied out of its request: it runs on a worker, and its answer
+ * (or error) is sent from the loop. */
 typedef struct {
     char tenant[64];
     ins_filter_t f; /* its pointers into itself fixed up */
@@ -172,21 +173,15 @@ typedef struct {
     cn_cached_req_t cached;
     int rc;
     cn_err_t err;
-} list_work_t;
-
-static void list_work(void *arg)
-{
-    list_work_t *x = arg;
-    cn_store_t *s = cn_worker_store(&x->err);
-    x->rc = s ? write_list(s, x->tenant, &x->f, &x->out, &x->err) : CN_ERR;
-}
+} filtered_work_t;
 
 static void reply_from_worker(cn_req_t *r, int rc, const cn_err_t *err, const cn_buf_t *out,
                               const cn_cached_req_t *cached);
 
-static void list_done(cn_req_t *r, void *arg)
+/* the done callback of every filtered_work_t (or a struct that begins with one) */
+static void filtered_done(cn_req_t *r, void *arg)
 {
-    list_work_t *x = arg;
+    filtered_work_t *x = arg;
     reply_from_worker(r, x->rc, &x->err, &x->out, &x->cached);
     cn_buf_free(&x->out);
     free(x);
@@ -202,6 +197,24 @@ static void filter_copy(ins_filter_t *to, const ins_filter_t *from)
         to->customer_id = to->customer_buf;
 }
 
+/* A zeroed work item of size bytes (at least a filtered_work_t) for r and f. */
+static void *filtered_work_new(cn_req_t *r, const ins_filter_t *f, const cn_cached_req_t *cached,
+                               size_t size)
+{
+    filtered_work_t *x = cn_calloc(1, size);
+    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
+    filter_copy(&x->f, f);
+    x->cached = *cached;
+    return x;
+}
+
+static void list_work(void *arg)
+{
+    filtered_work_t *x = arg;
+    cn_store_t *s = cn_worker_store(&x->err);
+    x->rc = s ? write_list(s, x->tenant, &x->f, &x->out, &x->err) : CN_ERR;
+}
+
 int ins_list(cn_req_t *r)
 {
     cn_cached_req_t cached;
@@ -210,13 +223,9 @@ int ins_list(cn_req_t *r)
     ins_filter_t f;
     if (ins_filter_parse(r->query, &f, &r->verrors) != 0)
         return cn_fail(r, CN_EVALIDATION, "the query has invalid parameters");
-    if (list_may_walk(&f)) {
-        list_work_t *x = cn_calloc(1, sizeof(*x));
-        snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
-        filter_copy(&x->f, &f);
-        x->cached = cached;
-        return cn_req_offload(r, list_work, list_done, x);
-    }
+    if (list_may_walk(&f))
+        return cn_req_offload(r, list_work, filtered_done,
+                              filtered_work_new(r, &f, &cached, sizeof(filtered_work_t)));
     cn_buf_t *b = cn_reply_buffer(r);
     int rc = write_list(r->store, cn_req_tenant(r), &f, b, &r->err);
     if (rc != 0)
@@ -843,44 +852,29 @@ static int metrics_by_segment(cn_store_t *s, const char *tenant, const ins_filte
  * segments' on a worker into the same document (a tenant may have any number of segments,
  * each with a rollup row per slot of the range). */
 typedef struct {
-    char tenant[64];
-    ins_filter_t f; /* its segments point into its own segments_buf (fixed up) */
-    cn_buf_t out;
-    cn_jw_t w; /* writes into out, inside the answer's object */
-    cn_cached_req_t cached;
-    int rc;
-    cn_err_t err;
+    filtered_work_t base; /* first: filtered_done frees it */
+    cn_jw_t w;            /* writes into base.out, inside the answer's object */
 } by_segment_t;
 
 static void by_segment_work(void *arg)
 {
     by_segment_t *x = arg;
-    cn_store_t *s = cn_worker_store(&x->err);
-    x->rc = s ? metrics_by_segment(s, x->tenant, &x->f, &x->w, &x->err) : CN_ERR;
-    if (x->rc == 0)
+    cn_store_t *s = cn_worker_store(&x->base.err);
+    x->base.rc =
+        s ? metrics_by_segment(s, x->base.tenant, &x->base.f, &x->w, &x->base.err) : CN_ERR;
+    if (x->base.rc == 0)
         cn_jw_end(&x->w);
-}
-
-static void by_segment_done(cn_req_t *r, void *arg)
-{
-    by_segment_t *x = arg;
-    reply_from_worker(r, x->rc, &x->err, &x->out, &x->cached);
-    cn_buf_free(&x->out);
-    free(x);
 }
 
 static int by_segment_offload(cn_req_t *r, const ins_filter_t *f, const metrics_t *m,
                               const cn_cached_req_t *cached)
 {
-    by_segment_t *x = cn_calloc(1, sizeof(*x));
-    snprintf(x->tenant, sizeof(x->tenant), "%s", cn_req_tenant(r));
-    filter_copy(&x->f, f);
-    x->f.customer_id = NULL; /* neither is read by the segments */
-    x->f.n_channels = 0;
-    x->cached = *cached;
-    cn_jw_init(&x->w, &x->out);
+    by_segment_t *x = filtered_work_new(r, f, cached, sizeof(by_segment_t));
+    x->base.f.customer_id = NULL; /* neither is read by the segments */
+    x->base.f.n_channels = 0;
+    cn_jw_init(&x->w, &x->base.out);
     metrics_write(&x->w, m, f);
-    return cn_req_offload(r, by_segment_work, by_segment_done, x);
+    return cn_req_offload(r, by_segment_work, filtered_done, x);
 }
 
 int ins_metrics(cn_req_t *r)
