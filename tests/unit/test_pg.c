@@ -9,55 +9,27 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "pg_db.h"
 #include "store/pg_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-static char admin_url[256], url[256], dbname[64];
+static pg_db_t db;
 static cn_pg_t *c;
-
-static void read_url(void)
-{
-    const char *dir = getenv("CAIRN_TEST_PG_DIR");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/url", dir ? dir : ".");
-    FILE *f = fopen(path, "r");
-    if (f == NULL || fgets(admin_url, sizeof(admin_url), f) == NULL)
-        fail_msg("no PostgreSQL URL in %s: does the pg_start fixture run (scripts/deps)?", path);
-    fclose(f);
-    admin_url[strcspn(admin_url, "\n")] = '\0';
-}
-
-static void must(int rc, const cn_err_t *err, const char *what)
-{
-    if (rc != 0)
-        fail_msg("%s: %d %s", what, rc, err->msg);
-}
 
 static int setup(void **state)
 {
     (void)state;
-    read_url();
-    snprintf(dbname, sizeof(dbname), "cairn_test_pg_%d", (int)getpid());
+    pg_db_create(&db, "cairn_test_pg", "");
     cn_err_t err = {0};
-    cn_pg_t *admin;
-    char sql[128];
-    must(cn_pg_connect(admin_url, &admin, &err), &err, "connect as admin");
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
-    must(cn_pg_script(admin, sql, &err), &err, "create database");
-    cn_pg_close(admin);
-    /* the same server, the new database: replace the path of the URL */
-    char *slash = strrchr(admin_url, '/');
-    snprintf(url, sizeof(url), "%.*s/%s", (int)(slash - admin_url), admin_url, dbname);
-    must(cn_pg_connect(url, &c, &err), &err, "connect");
-    must(cn_pg_script(c,
-                      "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT UNIQUE,"
-                      " score DOUBLE PRECISION, n BIGINT NOT NULL DEFAULT 0 CHECK (n >= 0))",
-                      &err),
-         &err, "create table");
+    pg_must(cn_pg_connect(db.url, &c, &err), &err, "connect");
+    pg_must(cn_pg_script(c,
+                         "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT UNIQUE,"
+                         " score DOUBLE PRECISION, n BIGINT NOT NULL DEFAULT 0 CHECK (n >= 0))",
+                         &err),
+            &err, "create table");
     return 0;
 }
 
@@ -65,13 +37,7 @@ static int teardown(void **state)
 {
     (void)state;
     cn_pg_close(c);
-    cn_err_t err = {0};
-    cn_pg_t *admin;
-    char sql[128];
-    must(cn_pg_connect(admin_url, &admin, &err), &err, "connect as admin");
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    must(cn_pg_script(admin, sql, &err), &err, "drop database");
-    cn_pg_close(admin);
+    pg_db_drop(&db);
     return 0;
 }
 
@@ -79,7 +45,7 @@ static int teardown(void **state)
 static void one_row(const char *sql, const cn_val_t *args, size_t n, cn_pg_rows_t *rows)
 {
     cn_err_t err = {0};
-    must(cn_pg_run(c, sql, args, n, rows, NULL, &err), &err, sql);
+    pg_must(cn_pg_run(c, sql, args, n, rows, NULL, &err), &err, sql);
     assert_int_equal(cn_pg_next(rows), CN_ROW);
 }
 
@@ -126,12 +92,12 @@ static void test_writes_count_changes_and_reuse_statements(void **state)
         char name[16];
         snprintf(name, sizeof(name), "n%d", i);
         cn_val_t a[] = {CN_VINT(i), CN_VTEXT(name), CN_VREAL(i / 2.0)};
-        must(cn_pg_run(c, insert, a, 3, NULL, &changes, &err), &err, "insert");
+        pg_must(cn_pg_run(c, insert, a, 3, NULL, &changes, &err), &err, "insert");
         assert_int_equal(changes, 1);
     }
     cn_val_t up[] = {CN_VINT(2)};
-    must(cn_pg_run(c, "UPDATE t SET n = n + 1 WHERE id >= $1", up, 1, NULL, &changes, &err), &err,
-         "update");
+    pg_must(cn_pg_run(c, "UPDATE t SET n = n + 1 WHERE id >= $1", up, 1, NULL, &changes, &err),
+            &err, "update");
     assert_int_equal(changes, 2);
     /* the insert was prepared once on this connection, and is there under one name */
     cn_pg_rows_t r;
@@ -170,16 +136,16 @@ static void test_serialisation_failure_is_busy(void **state)
     (void)state;
     cn_err_t err = {0};
     cn_pg_t *other;
-    must(cn_pg_connect(url, &other, &err), &err, "second connection");
-    must(cn_pg_script(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", &err), &err, "begin");
+    pg_must(cn_pg_connect(db.url, &other, &err), &err, "second connection");
+    pg_must(cn_pg_script(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", &err), &err, "begin");
     cn_pg_rows_t r;
     one_row("SELECT n FROM t WHERE id = 1", NULL, 0, &r);
     cn_pg_rows_clear(&r);
-    must(cn_pg_run(other, "UPDATE t SET n = n + 10 WHERE id = 1", NULL, 0, NULL, NULL, &err), &err,
-         "concurrent update");
+    pg_must(cn_pg_run(other, "UPDATE t SET n = n + 10 WHERE id = 1", NULL, 0, NULL, NULL, &err),
+            &err, "concurrent update");
     assert_int_equal(cn_pg_run(c, "UPDATE t SET n = n + 1 WHERE id = 1", NULL, 0, NULL, NULL, &err),
                      CN_EBUSY);
-    must(cn_pg_script(c, "ROLLBACK", &err), &err, "rollback");
+    pg_must(cn_pg_script(c, "ROLLBACK", &err), &err, "rollback");
     cn_pg_close(other);
 }
 
@@ -194,15 +160,15 @@ static void test_lost_connection_then_reconnect(void **state)
     cn_val_t pid[] = {CN_VINT(cn_pg_int(&r, 0))};
     cn_pg_rows_clear(&r);
     cn_pg_t *admin;
-    must(cn_pg_connect(admin_url, &admin, &err), &err, "admin");
-    must(cn_pg_run(admin, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", pid, 1, NULL, NULL,
-                   &err),
-         &err, "terminate");
+    pg_must(cn_pg_connect(db.admin_url, &admin, &err), &err, "admin");
+    pg_must(cn_pg_run(admin, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", pid, 1, NULL, NULL,
+                      &err),
+            &err, "terminate");
     cn_pg_close(admin);
     assert_int_equal(cn_pg_run(c, "SELECT COUNT(*) FROM t", NULL, 0, &r, NULL, &err), CN_EBUSY);
     assert_false(cn_pg_alive(c));
     assert_int_equal(cn_pg_run(c, "SELECT COUNT(*) FROM t", NULL, 0, &r, NULL, &err), CN_EBUSY);
-    must(cn_pg_reconnect(c, &err), &err, "reconnect");
+    pg_must(cn_pg_reconnect(c, &err), &err, "reconnect");
     one_row("SELECT COUNT(*) FROM t", NULL, 0, &r);
     assert_int_equal(cn_pg_int(&r, 0), 3);
     cn_pg_rows_clear(&r);

@@ -16,13 +16,13 @@
 
 #include "apps/apps.h"
 #include "core/system.h"
+#include "pg_db.h"
 #include "store/pg_int.h"
 #include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define COLS_MAX 1024
 #define NAME_LEN 64
@@ -57,57 +57,24 @@ static const struct {
 #define N_DIFFERENCES (sizeof(differences) / sizeof(differences[0]))
 static int difference_seen[N_DIFFERENCES];
 
-static char admin_url[256], url[256], dbname[64], dir[64];
+static pg_db_t db;
+static char dir[64];
 static cn_pg_t *c;
 static cn_store_t *s;
 static schema_t lite, pg;
 
-static void must(int rc, const cn_err_t *err, const char *what)
-{
-    if (rc != 0)
-        fail_msg("%s: %d %s", what, rc, err->msg);
-}
-
-static void read_url(void)
-{
-    const char *d = getenv("CAIRN_TEST_PG_DIR");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/url", d ? d : ".");
-    FILE *f = fopen(path, "r");
-    if (f == NULL || fgets(admin_url, sizeof(admin_url), f) == NULL)
-        fail_msg("no PostgreSQL URL in %s: does the pg_start fixture run (scripts/deps)?", path);
-    fclose(f);
-    admin_url[strcspn(admin_url, "\n")] = '\0';
-}
-
-static void admin_script(const char *fmt)
-{
-    cn_err_t err = {0};
-    cn_pg_t *admin;
-    char sql[192];
-    snprintf(sql, sizeof(sql), fmt, dbname);
-    must(cn_pg_connect(admin_url, &admin, &err), &err, "connect as admin");
-    must(cn_pg_script(admin, sql, &err), &err, sql);
-    cn_pg_close(admin);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    read_url();
-    snprintf(dbname, sizeof(dbname), "cairn_test_pg_schema_%d", (int)getpid());
     /* bytewise collation, as a Cairn database must be (keyset cursors compare like SQLite) */
-    admin_script("CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'"
-                 " LC_COLLATE 'C' LC_CTYPE 'C'");
-    char *slash = strrchr(admin_url, '/');
-    snprintf(url, sizeof(url), "%.*s/%s", (int)(slash - admin_url), admin_url, dbname);
+    pg_db_create(&db, "cairn_test_pg_schema", "LC_COLLATE 'C' LC_CTYPE 'C'");
     cn_err_t err = {0};
-    must(cn_pg_connect(url, &c, &err), &err, "connect");
+    pg_must(cn_pg_connect(db.url, &c, &err), &err, "connect");
     snprintf(dir, sizeof(dir), "/tmp/cairn-pg-schema-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
     cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 1000};
-    must(cn_store_open(&opts, &s, &err), &err, "open the SQLite store");
+    pg_must(cn_store_open(&opts, &s, &err), &err, "open the SQLite store");
     return 0;
 }
 
@@ -116,7 +83,7 @@ static int teardown(void **state)
     (void)state;
     cn_store_close(s);
     cn_pg_close(c);
-    admin_script("DROP DATABASE %s WITH (FORCE)");
+    pg_db_drop(&db);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     return system(cmd);
@@ -127,7 +94,7 @@ static size_t module_sets(cn_migration_set_t *sets)
 {
     const cn_app_t *modules[CN_MODULES_MAX + 1];
     cn_err_t err = {0};
-    must(cn_modules_list(cn_apps, modules, &err), &err, "module list");
+    pg_must(cn_modules_list(cn_apps, modules, &err), &err, "module list");
     size_t n = cn_migration_sets(modules, sets);
     assert_true(n >= 5); /* auth, jobs, realtime, notes, insights at least */
     return n;
@@ -137,7 +104,7 @@ static size_t module_sets(cn_migration_set_t *sets)
 static void migrate_pg(const cn_migration_set_t *sets, size_t n_sets)
 {
     cn_err_t err = {0};
-    must(cn_pg_script(c, cn_migrations_table_sql, &err), &err, "schema_migrations");
+    pg_must(cn_pg_script(c, cn_migrations_table_sql, &err), &err, "schema_migrations");
     for (size_t i = 0; i < n_sets; i++)
         for (const cn_migration_t *m = sets[i].list; m->version != 0; m++) {
             const char *sql = cn_migration_pg(m);
@@ -146,11 +113,11 @@ static void migrate_pg(const cn_migration_set_t *sets, size_t n_sets)
                          err.msg);
             cn_val_t a[] = {CN_VTEXT(sets[i].module), CN_VINT(m->version), CN_VTEXT(m->name),
                             CN_VINT(cn_now_ms())};
-            must(cn_pg_run(c,
-                           "INSERT INTO schema_migrations (module, version, name, applied_at)"
-                           " VALUES ($1, $2, $3, $4)",
-                           a, 4, NULL, NULL, &err),
-                 &err, "record a migration");
+            pg_must(cn_pg_run(c,
+                              "INSERT INTO schema_migrations (module, version, name, applied_at)"
+                              " VALUES ($1, $2, $3, $4)",
+                              a, 4, NULL, NULL, &err),
+                    &err, "record a migration");
         }
 }
 
@@ -179,13 +146,13 @@ static void read_sqlite(schema_t *sc)
 {
     cn_err_t err = {0};
     cn_stmt_t *st;
-    must(cn_store_query(s,
-                        "SELECT t.name, c.name, c.type, c.\"notnull\" OR c.pk > 0"
-                        " FROM pragma_table_list AS t, pragma_table_info(t.name) AS c"
-                        " WHERE t.schema = 'main' AND t.type IN ('table', 'virtual')"
-                        " AND t.name NOT LIKE 'sqlite%'",
-                        NULL, 0, &st, &err),
-         &err, "read SQLite's schema");
+    pg_must(cn_store_query(s,
+                           "SELECT t.name, c.name, c.type, c.\"notnull\" OR c.pk > 0"
+                           " FROM pragma_table_list AS t, pragma_table_info(t.name) AS c"
+                           " WHERE t.schema = 'main' AND t.type IN ('table', 'virtual')"
+                           " AND t.name NOT LIKE 'sqlite%'",
+                           NULL, 0, &st, &err),
+            &err, "read SQLite's schema");
     int rc;
     while ((rc = cn_stmt_step(st, &err)) == CN_ROW)
         add_col(sc, cn_stmt_text(st, 0, NULL), cn_stmt_text(st, 1, NULL), cn_stmt_text(st, 2, NULL),
@@ -199,13 +166,13 @@ static void read_pg(schema_t *sc)
 {
     cn_err_t err = {0};
     cn_pg_rows_t r;
-    must(cn_pg_run(c,
-                   "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable = 'NO'"
-                   " FROM information_schema.columns c JOIN information_schema.tables t"
-                   " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
-                   " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'",
-                   NULL, 0, &r, NULL, &err),
-         &err, "read PostgreSQL's schema");
+    pg_must(cn_pg_run(c,
+                      "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable = 'NO'"
+                      " FROM information_schema.columns c JOIN information_schema.tables t"
+                      " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
+                      " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'",
+                      NULL, 0, &r, NULL, &err),
+            &err, "read PostgreSQL's schema");
     while (cn_pg_next(&r) == CN_ROW)
         add_col(sc, cn_pg_text(&r, 0, NULL), cn_pg_text(&r, 1, NULL), cn_pg_text(&r, 2, NULL),
                 (int)cn_pg_int(&r, 3));
@@ -321,8 +288,8 @@ static int64_t count_migrations_sqlite(void)
 {
     cn_err_t err = {0};
     int64_t n = -1;
-    must(cn_store_one_int(s, "SELECT count(*) FROM schema_migrations", NULL, 0, &n, &err), &err,
-         "count SQLite's migrations");
+    pg_must(cn_store_one_int(s, "SELECT count(*) FROM schema_migrations", NULL, 0, &n, &err), &err,
+            "count SQLite's migrations");
     return n;
 }
 
@@ -330,8 +297,8 @@ static int64_t count_migrations_pg(void)
 {
     cn_err_t err = {0};
     cn_pg_rows_t r;
-    must(cn_pg_run(c, "SELECT count(*) FROM schema_migrations", NULL, 0, &r, NULL, &err), &err,
-         "count PostgreSQL's migrations");
+    pg_must(cn_pg_run(c, "SELECT count(*) FROM schema_migrations", NULL, 0, &r, NULL, &err), &err,
+            "count PostgreSQL's migrations");
     assert_int_equal(cn_pg_next(&r), CN_ROW);
     int64_t n = cn_pg_int(&r, 0);
     cn_pg_rows_clear(&r);
@@ -344,11 +311,11 @@ static void read_sqlite_indexes(schema_t *sc)
 {
     cn_err_t err = {0};
     cn_stmt_t *st;
-    must(cn_store_query(s,
-                        "SELECT tbl_name, name, sql LIKE 'CREATE UNIQUE %' FROM sqlite_master"
-                        " WHERE type = 'index' AND sql IS NOT NULL",
-                        NULL, 0, &st, &err),
-         &err, "read SQLite's indexes");
+    pg_must(cn_store_query(s,
+                           "SELECT tbl_name, name, sql LIKE 'CREATE UNIQUE %' FROM sqlite_master"
+                           " WHERE type = 'index' AND sql IS NOT NULL",
+                           NULL, 0, &st, &err),
+            &err, "read SQLite's indexes");
     int rc;
     while ((rc = cn_stmt_step(st, &err)) == CN_ROW)
         add_col(sc, cn_stmt_text(st, 0, NULL), cn_stmt_text(st, 1, NULL),
@@ -362,7 +329,7 @@ static void read_pg_indexes(schema_t *sc)
 {
     cn_err_t err = {0};
     cn_pg_rows_t r;
-    must(
+    pg_must(
         cn_pg_run(c,
                   "SELECT t.relname, x.relname, i.indisunique FROM pg_index i"
                   " JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
@@ -426,7 +393,7 @@ static void test_both_engines_build_the_same_schema(void **state)
     size_t n_sets = module_sets(sets);
     migrate_pg(sets, n_sets);
     cn_err_t err = {0};
-    must(cn_migrate(s, sets, n_sets, 0, NULL, NULL, &err), &err, "migrate SQLite");
+    pg_must(cn_migrate(s, sets, n_sets, 0, NULL, NULL, &err), &err, "migrate SQLite");
     assert_int_equal(count_migrations_sqlite(), count_migrations_pg());
 
     assert_int_equal(schema_problems(), 0);
@@ -438,7 +405,7 @@ static void test_both_engines_build_the_same_schema(void **state)
 static void pg_ddl(const char *sql)
 {
     cn_err_t err = {0};
-    must(cn_pg_script(c, sql, &err), &err, sql);
+    pg_must(cn_pg_script(c, sql, &err), &err, sql);
 }
 
 /* The comparison itself, on the databases the test above migrated: a column one side
@@ -484,15 +451,15 @@ static void test_the_search_table_folds_accents(void **state)
     (void)state;
     cn_err_t err = {0};
     cn_val_t a[] = {CN_VINT(1), CN_VTEXT("t1"), CN_VTEXT("l'École est fermée")};
-    must(cn_pg_run(c, "INSERT INTO interactions_fts (seq, tenant_id, body) VALUES ($1, $2, $3)", a,
-                   3, NULL, NULL, &err),
-         &err, "insert into the search table");
+    pg_must(cn_pg_run(c, "INSERT INTO interactions_fts (seq, tenant_id, body) VALUES ($1, $2, $3)",
+                      a, 3, NULL, NULL, &err),
+            &err, "insert into the search table");
     cn_pg_rows_t r;
-    must(cn_pg_run(c,
-                   "SELECT seq FROM interactions_fts"
-                   " WHERE doc @@ to_tsquery('cairn_search', 'ecole') AND tenant_id = 't1'",
-                   NULL, 0, &r, NULL, &err),
-         &err, "search");
+    pg_must(cn_pg_run(c,
+                      "SELECT seq FROM interactions_fts"
+                      " WHERE doc @@ to_tsquery('cairn_search', 'ecole') AND tenant_id = 't1'",
+                      NULL, 0, &r, NULL, &err),
+            &err, "search");
     assert_int_equal(cn_pg_next(&r), CN_ROW);
     assert_int_equal(cn_pg_int(&r, 0), 1);
     assert_int_equal(cn_pg_next(&r), CN_DONE);
