@@ -123,15 +123,22 @@ void cn_workers_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
+/* An item that answers r on this loop with done(arg), held by r until then. */
+static cn_work_t *request_item(cn_req_t *r, cn_done_fn done, void *arg)
 {
     cn_work_t *item = cn_calloc(1, sizeof(*item));
     item->reply_to = my_receiver;
     item->req = r;
-    item->work = work;
     item->done = done;
     item->arg = arg;
     cn__req_int(r)->work = item;
+    return item;
+}
+
+int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
+{
+    cn_work_t *item = request_item(r, done, arg);
+    item->work = work;
     pthread_mutex_lock(&worker_pool.lock);
     worker_pool.in_flight++;
     h2o_linklist_insert(&worker_pool.queue, &item->queue_link);
@@ -142,12 +149,7 @@ int cn_req_offload(cn_req_t *r, cn_work_fn work, cn_done_fn done, void *arg)
 
 cn_work_t *cn_req_park(cn_req_t *r, cn_done_fn done, void *arg)
 {
-    cn_work_t *item = cn_calloc(1, sizeof(*item));
-    item->reply_to = my_receiver;
-    item->req = r;
-    item->done = done;
-    item->arg = arg;
-    cn__req_int(r)->work = item;
+    cn_work_t *item = request_item(r, done, arg);
     pthread_mutex_lock(&worker_pool.lock);
     worker_pool.in_flight++;
     pthread_mutex_unlock(&worker_pool.lock);
