@@ -157,12 +157,8 @@ static int load_chunk(cn_job_t *job, int64_t first, int64_t last, analysed_t *ou
         if (x->scored)
             x->r = score(content, len);
         const char *segment = cn_stmt_text(st, 7, &len);
-        if (len > INS_SEGMENT_BYTES) { /* the API stores no such segment: never count it short */
-            rc = cn_err_set(err, CN_ERR, "a customer's segment is longer than %d bytes",
-                            INS_SEGMENT_BYTES);
+        if ((rc = ins_segment_copy(segment, len, x->segment, err)) != 0)
             break;
-        }
-        snprintf(x->segment, sizeof(x->segment), "%s", segment ? segment : "");
     }
     cn_stmt_finish(st);
     return rc < 0 ? rc : 0;

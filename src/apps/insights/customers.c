@@ -311,6 +311,32 @@ static void rollups_as(rollups_t *v, const char *segment, int out)
     }
 }
 
+/* The segment the customer's counts sit under (from) and its own (to), "" for none, both
+ * with room for INS_SEGMENT_BYTES. CN_ENOTFOUND when there is no such customer. */
+static int customer_segments(cn_store_t *s, const cn_val_t a[2], char *from, char *to,
+                             cn_err_t *err)
+{
+    cn_stmt_t *st;
+    int rc = cn_store_query(s,
+                            "SELECT rollup_segment, segment FROM customers"
+                            " WHERE tenant_id = $1 AND external_id = $2",
+                            a, 2, &st, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_stmt_step(st, err);
+    if (rc == CN_ROW) {
+        char *out[2] = {from, to};
+        rc = 0;
+        for (int col = 0; col < 2 && rc == 0; col++) {
+            size_t len;
+            const char *v = cn_stmt_text(st, col, &len);
+            rc = ins_segment_copy(v, len, out[col], err);
+        }
+    }
+    cn_stmt_finish(st);
+    return rc == CN_DONE ? CN_ENOTFOUND : rc;
+}
+
 /* Moves the customer's counts from the segment they sit under to its own, in the job's
  * transaction: ingest and analysis add to the segment they read in theirs, so the counts
  * stay exact whatever runs in between. */
@@ -321,15 +347,7 @@ int ins_run_resegment(cn_job_t *job, cn_err_t *err)
         return cn_err_set(err, CN_EINVAL, "payload: customer_id and a tenant are required");
     char from[INS_SEGMENT_BYTES + 1] = "", to[INS_SEGMENT_BYTES + 1] = "";
     cn_val_t a[] = {CN_VTEXT(job->tenant_id), CN_VTEXT(id)};
-    int rc = cn_store_one_text(job->store,
-                               "SELECT COALESCE(rollup_segment, '') FROM customers"
-                               " WHERE tenant_id = $1 AND external_id = $2",
-                               a, 2, from, sizeof(from), err);
-    if (rc == 0)
-        rc = cn_store_one_text(job->store,
-                               "SELECT COALESCE(segment, '') FROM customers"
-                               " WHERE tenant_id = $1 AND external_id = $2",
-                               a, 2, to, sizeof(to), err);
+    int rc = customer_segments(job->store, a, from, to, err);
     if (rc == CN_ENOTFOUND || (rc == 0 && strcmp(from, to) == 0))
         return 0; /* gone, or moved already */
     rollups_t v = {0};

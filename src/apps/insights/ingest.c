@@ -346,14 +346,10 @@ static int tally_segment(tallies_t *c, cn_stmt_t *st, cn_err_t *err)
     const char *id = cn_stmt_text(st, 0, NULL);
     size_t len;
     const char *segment = cn_stmt_text(st, 1, &len);
-    if (len > INS_SEGMENT_BYTES) /* the API stores no such segment: never count it short */
-        return cn_err_set(err, CN_ERR, "a customer's segment is longer than %d bytes",
-                          INS_SEGMENT_BYTES);
-    for (size_t j = 0; id && segment && j < c->n; j++)
+    for (size_t j = 0; id && j < c->n; j++)
         if (strcmp(c->t[j].id, id) == 0) {
-            memcpy(c->t[j].segment_buf, segment, len + 1);
             c->t[j].segment = c->t[j].segment_buf;
-            return 0;
+            return ins_segment_copy(segment, len, c->t[j].segment_buf, err);
         }
     return 0;
 }

@@ -41,6 +41,16 @@ ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int chann
     return &t[j];
 }
 
+int ins_segment_copy(const char *v, size_t len, char out[INS_SEGMENT_BYTES + 1], cn_err_t *err)
+{
+    if (v != NULL && len > INS_SEGMENT_BYTES)
+        return cn_err_set(err, CN_ERR, "a customer's segment is longer than %d bytes",
+                          INS_SEGMENT_BYTES);
+    memcpy(out, v ? v : "", v ? len : 0);
+    out[v ? len : 0] = '\0';
+    return 0;
+}
+
 #define ROLLUP_COLS 11
 static cn_rows_sql_t add_rollups = {
     "INSERT INTO insight_rollups (tenant_id, segment, channel, bucket, interactions, processed,"

@@ -67,6 +67,9 @@ typedef struct {
 /* The entry of (the slot of ts, channel, segment) in t[0..*n), added if new. */
 ins_rollup_t *ins_rollup_entry(ins_rollup_t *t, size_t *n, int64_t ts, int channel,
                                const char *segment);
+/* Copies a stored segment (v, len; NULL for none, copied as "") into out; one longer than
+ * the API stores is CN_ERR, never counted short. */
+int ins_segment_copy(const char *v, size_t len, char out[INS_SEGMENT_BYTES + 1], cn_err_t *err);
 /* Adds the n entries to their rollup rows (created at 0 when missing); counts may be
  * negative (a segment's counts moving out). */
 int ins_rollups_add(cn_store_t *s, const char *tenant, const ins_rollup_t *t, size_t n,
