@@ -1,5 +1,5 @@
-/* What every driver shares (see store.h): the dialect's $n parameters, and ending a
- * transaction by the outcome of its work. */
+/* What every driver shares (see store.h): the dialect's $n parameters, per-engine
+ * statements, and ending a transaction by the outcome of its work. */
 #include "store/store_int.h"
 
 #include <stdatomic.h>
@@ -31,6 +31,16 @@ const char *cn_rows_sql(cn_rows_sql_t *r, size_t rows)
         return text;
     free(text);
     return none;
+}
+
+int cn_store_is_postgres(const cn_store_t *s)
+{
+    return strcmp(cn_store_driver(s), "postgres") == 0;
+}
+
+const char *cn_store_sql(const cn_store_t *s, const cn_sql_pair_t *q)
+{
+    return cn_store_is_postgres(s) ? q->postgres : q->sqlite;
 }
 
 int cn_store_end(cn_store_t *s, int rc, cn_err_t *err)

@@ -78,6 +78,21 @@ CN_MUST_CHECK int cn_store_exists(cn_store_t *s, const char *sql, const cn_val_t
                                   cn_err_t *err);
 
 /**
+ * A statement whose text differs between the engines (full-text search, row locking,
+ * sequences): both spellings side by side, so a reviewer sees them together. A NULL
+ * spelling means the engine has nothing to run (the caller skips it).
+ *   static const cn_sql_pair_t claim = {.sqlite = "...", .postgres = "... FOR UPDATE SKIP LOCKED"};
+ *   const char *sql = cn_store_sql(s, &claim);
+ */
+typedef struct st_cn_sql_pair_t {
+    const char *sqlite;
+    const char *postgres;
+} cn_sql_pair_t;
+const char *cn_store_sql(const cn_store_t *s, const cn_sql_pair_t *q);
+/** 1 when s runs on PostgreSQL (for the rare decision that is not a statement's text). */
+int cn_store_is_postgres(const cn_store_t *s);
+
+/**
  * Multi-row INSERT text: head ("INSERT INTO t (a, b)") + " VALUES ($1, $2), ($3, $4)..."
  * for 1..CN_ROWS_MAX rows of cols parameters, built on first use and kept (statement
  * text must stay the same for the statement cache), then tail if set. Declare one per
