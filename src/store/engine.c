@@ -8,7 +8,7 @@
  * the driver will connect with, so what passes here is what it will read.
  */
 #include "lib/redact.h"
-#include "store/store_int.h"
+#include "store/driver.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -77,23 +77,16 @@ int cn_store_url_check(const char *url, cn_err_t *err)
 
 int cn_store_driver_check(const char *url, cn_err_t *err)
 {
-    switch (cn_store_engine(url)) {
-    case CN_ENGINE_SQLITE: return 0;
-    case CN_ENGINE_POSTGRES: /* the PostgreSQL driver replaces this refusal */
-        return cn_err_set(err, CN_EUNSUPPORTED,
-                          "store.url names a PostgreSQL database, and this build has no "
-                          "PostgreSQL driver yet: leave store.url (CAIRN_DATABASE_URL, "
-                          "--database) empty or set it to sqlite: to use SQLite in store.data");
-    case CN_ENGINE_UNKNOWN: break;
-    }
-    return cn_store_url_check(url, err); /* says what is wrong with it */
+    return cn_store_engine(url) == CN_ENGINE_UNKNOWN ? cn_store_url_check(url, err) : 0;
 }
 
 /* The one place a driver is chosen. */
 int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
-    int rc = cn_store_driver_check(opts->url, err);
-    if (rc != 0)
-        return rc;
-    return cn__sqlite_open(opts, out, err);
+    switch (cn_store_engine(opts->url)) {
+    case CN_ENGINE_SQLITE: return cn__sqlite_open(opts, out, err);
+    case CN_ENGINE_POSTGRES: return cn__postgres_open(opts, out, err);
+    case CN_ENGINE_UNKNOWN: break;
+    }
+    return cn_store_url_check(opts->url, err); /* says what is wrong with it */
 }

@@ -100,7 +100,8 @@ const char *cn_migration_pg(const cn_migration_t *m)
 
 static int apply_one(cn_store_t *s, const char *module, const cn_migration_t *m, cn_err_t *err)
 {
-    int rc = cn_store_exec_script(s, m->sql, err);
+    const char *sql = cn_store_is_postgres(s) ? cn_migration_pg(m) : m->sql;
+    int rc = sql[0] != '\0' ? cn_store_exec_script(s, sql, err) : 0;
     if (rc != 0) {
         char msg[sizeof(err->msg)];
         memcpy(msg, err->msg, sizeof(msg));
@@ -115,8 +116,33 @@ static int apply_one(cn_store_t *s, const char *module, const cn_migration_t *m,
                          args, 4, NULL, err);
 }
 
+/* Several nodes may start together on one PostgreSQL database: one of them migrates while
+ * the others wait, then find everything applied. (SQLite's instance lock and write lock
+ * already keep two processes from migrating at once.) A session lock, so it spans the
+ * migrations' own transactions; the connection's end releases it too. */
+static const cn_sql_pair_t migrate_lock = {
+    .postgres = "SELECT pg_advisory_lock(hashtextextended('cairn.migrate', 0))"};
+static const cn_sql_pair_t migrate_unlock = {
+    .postgres = "SELECT pg_advisory_unlock(hashtextextended('cairn.migrate', 0))"};
+
+static int migrate_locked(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int dry_run,
+                          void (*report)(const char *line, void *ud), void *ud, cn_err_t *err);
+
 int cn_migrate(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int dry_run,
                void (*report)(const char *line, void *ud), void *ud, cn_err_t *err)
+{
+    const char *lock = cn_store_sql(s, &migrate_lock);
+    int rc = lock ? cn_store_exec(s, lock, NULL, 0, NULL, err) : 0;
+    if (rc != 0)
+        return rc;
+    rc = migrate_locked(s, sets, n_sets, dry_run, report, ud, err);
+    if (lock)
+        cn_ignore(cn_store_exec(s, cn_store_sql(s, &migrate_unlock), NULL, 0, NULL, NULL));
+    return rc;
+}
+
+static int migrate_locked(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets, int dry_run,
+                          void (*report)(const char *line, void *ud), void *ud, cn_err_t *err)
 {
     cn_migrate_status_t status;
     int rc = cn_migrate_status(s, sets, n_sets, &status, err);

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOOLOID 16      /* pg_type.h is not part of libpq-dev */
+#define BOOLOID 16 /* pg_type.h is not part of libpq-dev */
+#define BYTEAOID 17
 #define PARAMS_MAX 1200 /* CN_ROWS_MAX rows of up to 12 columns */
 
 typedef struct {
@@ -25,10 +26,14 @@ typedef struct {
 struct st_cn_pg_t {
     PGconn *conn;
     char *url;
+    char *setup;       /* run after each connect (session settings); may be NULL */
     prepared_t *cache; /* open addressing, power-of-two capacity */
     size_t cap, count;
     unsigned next_name;
     const char *values[PARAMS_MAX]; /* the parameters of the statement being run */
+    int lengths[PARAMS_MAX];        /* of binary ones (blobs) */
+    int formats[PARAMS_MAX];        /* 1: binary */
+    int binary;                     /* some parameter is binary */
     char *text;                     /* their text */
     size_t text_cap;
 };
@@ -68,9 +73,18 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* Defaults the URL may override: a dead server must not park a thread in connect() for
+ * the system's TCP timeout, and the server's views name who is connected. */
+static PGconn *connect_url(const char *url)
+{
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {"5", "cairn", url, NULL};
+    return PQconnectdbParams(keys, values, 1); /* 1: dbname is the URL, expanded last */
+}
+
 static int open_conn(cn_pg_t *c, cn_err_t *err)
 {
-    c->conn = PQconnectdb(c->url);
+    c->conn = connect_url(c->url);
     if (PQstatus(c->conn) != CONNECTION_OK) {
         /* libpq's message names the host and the reason, never the password */
         int rc =
@@ -82,7 +96,10 @@ static int open_conn(cn_pg_t *c, cn_err_t *err)
     /* the notices of a migration (`… does not exist, skipping`) are not errors, and
      * libpq would print them on stderr, outside the log */
     PQsetNoticeProcessor(c->conn, ignore_notice, NULL);
-    return 0;
+    if (PQserverVersion(c->conn) < 150000)
+        return cn_err_set(err, CN_EINVAL, "PostgreSQL %d.%d is too old: Cairn needs 15 or newer",
+                          PQserverVersion(c->conn) / 10000, PQserverVersion(c->conn) % 10000);
+    return c->setup ? cn_pg_script(c, c->setup, err) : 0;
 }
 
 static void forget_statements(cn_pg_t *c)
@@ -95,8 +112,14 @@ static void forget_statements(cn_pg_t *c)
 
 int cn_pg_connect(const char *url, cn_pg_t **out, cn_err_t *err)
 {
+    return cn_pg_connect_with(url, NULL, out, err);
+}
+
+int cn_pg_connect_with(const char *url, const char *setup, cn_pg_t **out, cn_err_t *err)
+{
     cn_pg_t *c = cn_calloc(1, sizeof(*c));
     c->url = cn_strdup(url);
+    c->setup = setup ? cn_strdup(setup) : NULL;
     c->cap = 64;
     c->cache = cn_calloc(c->cap, sizeof(*c->cache));
     int rc = open_conn(c, err);
@@ -117,6 +140,7 @@ void cn_pg_close(cn_pg_t *c)
     forget_statements(c);
     free(c->cache);
     free(c->text);
+    free(c->setup);
     sodium_memzero(c->url, strlen(c->url)); /* it may hold the password */
     free(c->url);
     free(c);
@@ -134,6 +158,11 @@ int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err)
 int cn_pg_alive(const cn_pg_t *c)
 {
     return c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK;
+}
+
+PGTransactionStatusType cn_pg_txn_status(const cn_pg_t *c)
+{
+    return c->conn ? PQtransactionStatus(c->conn) : PQTRANS_UNKNOWN;
 }
 
 /* ---- prepared statements ---- */
@@ -208,15 +237,26 @@ static void params_text(cn_pg_t *c, const cn_val_t *args, size_t n)
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         need += (args[i].type == CN_V_TEXT ? args[i].len : 0) + 41;
+    if (need == 0)
+        need = 1;
     if (need > c->text_cap) {
         free(c->text);
         c->text_cap = need * 2;
         c->text = cn_malloc(c->text_cap);
     }
     size_t at = 0;
+    c->binary = 0;
     for (size_t i = 0; i < n; i++) {
+        c->formats[i] = args[i].type == CN_V_BLOB; /* bytes as they are, no escaping */
+        if (c->formats[i]) {
+            c->values[i] = args[i].s;
+            c->lengths[i] = (int)args[i].len;
+            c->binary = 1;
+            continue;
+        }
         long len = value_text(&args[i], c->text + at);
         c->values[i] = len < 0 ? NULL : c->text + at;
+        c->lengths[i] = 0;
         at += len < 0 ? 0 : (size_t)len + 1;
     }
 }
@@ -228,7 +268,7 @@ int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg
 {
     if (rows)
         *rows = (cn_pg_rows_t){.row = -1};
-    if (n > PARAMS_MAX)
+    if (n > PARAMS_MAX || (n > 0 && args == NULL))
         return cn_err_set(err, CN_ERR, "more than %d parameters", PARAMS_MAX);
     if (!cn_pg_alive(c))
         return cn_err_set(err, CN_EBUSY, "the database connection was lost");
@@ -236,7 +276,8 @@ int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg
     if (name == NULL)
         return err ? err->code : CN_ERR;
     params_text(c, args, n);
-    PGresult *res = PQexecPrepared(c->conn, name, (int)n, c->values, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(c->conn, name, (int)n, c->values, c->binary ? c->lengths : NULL,
+                                   c->binary ? c->formats : NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         int rc = map_error(c, res, err);
@@ -315,4 +356,9 @@ void cn_pg_rows_clear(cn_pg_rows_t *r)
 {
     PQclear(r->res);
     *r = (cn_pg_rows_t){.row = -1};
+}
+
+int cn_pg_is_bytea(const cn_pg_rows_t *r, int col)
+{
+    return PQftype(r->res, col) == BYTEAOID;
 }

@@ -31,11 +31,16 @@ typedef struct st_cn_pg_rows_t {
 
 /** Connects to url (a libpq URI: postgres://user:password@host:port/db?…). */
 CN_MUST_CHECK int cn_pg_connect(const char *url, cn_pg_t **out, cn_err_t *err);
+/** The same, running setup (session settings; may be NULL) after this and every reconnect. */
+CN_MUST_CHECK int cn_pg_connect_with(const char *url, const char *setup, cn_pg_t **out,
+                                     cn_err_t *err);
 void cn_pg_close(cn_pg_t *c);
 /** Closes the connection and opens a new one to the same server; the statements go. */
 CN_MUST_CHECK int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err);
 /** 1 while the connection is usable, as far as libpq knows. */
 int cn_pg_alive(const cn_pg_t *c);
+/** Where the connection's transaction stands (PQTRANS_UNKNOWN without a connection). */
+PGTransactionStatusType cn_pg_txn_status(const cn_pg_t *c);
 
 /**
  * Runs sql ($1..$n) with args, preparing it on first use on this connection. rows (may be
@@ -53,6 +58,8 @@ int cn_pg_next(cn_pg_rows_t *r);
 int64_t cn_pg_int(const cn_pg_rows_t *r, int col);
 double cn_pg_real(const cn_pg_rows_t *r, int col);
 const char *cn_pg_text(const cn_pg_rows_t *r, int col, size_t *len); /* NULL for SQL NULL */
+/** 1 when the column is bytea: cn_pg_text gives its escaped text (\x…). */
+int cn_pg_is_bytea(const cn_pg_rows_t *r, int col);
 int cn_pg_is_null(const cn_pg_rows_t *r, int col);
 void cn_pg_rows_clear(cn_pg_rows_t *r);
 

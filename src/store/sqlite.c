@@ -11,7 +11,7 @@
  * the pages back; with one writer, the pages that writes touch (index leaves at the
  * insertion points) stay cached between transactions whichever thread writes.
  */
-#include "store/store_int.h"
+#include "store/driver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,29 +26,26 @@
 
 typedef struct conn_t conn_t;
 
-struct st_cn_stmt_t {
+typedef struct sq_stmt_t {
+    cn_stmt_t base;
     char *sql; /* owned copy; the cache key */
     uint64_t hash;
     sqlite3_stmt *stmt;
     int *param_index; /* param_index[k] = SQLite index of "$k", 1..n_params */
     int n_params;
-    int readonly;
-    int holds_write_lock;
-    uint64_t started_ns;
-    conn_t *conn;      /* the connection it was prepared on */
-    cn_store_t *owner; /* the store running it now (the writer's statements move) */
-};
+    conn_t *conn; /* the connection it was prepared on */
+} sq_stmt_t;
 
 /* A SQLite connection and its statement cache. */
 struct conn_t {
     sqlite3 *db;
-    cn_stmt_t **cache; /* open addressing, power-of-two capacity */
+    sq_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cache_cap, cache_count;
     /* most SQL is a string literal: its address finds the statement without hashing the
      * text (a direct-mapped hint, confirmed with strcmp since buffers get reused) */
     struct {
         const char *sql;
-        cn_stmt_t *st;
+        sq_stmt_t *st;
     } hint[64];
 };
 
@@ -61,25 +58,17 @@ typedef struct writer_t {
     struct writer_t *next;
 } writer_t;
 
-struct st_cn_store_t {
-    conn_t own;        /* reads outside write transactions */
-    writer_t *writer;  /* everything inside them */
-    int in_txn;        /* an explicit unit of work (cn_store_begin) is open */
-    int unit;          /* the kernel's unit of work: UNIT_NONE, _PENDING or _OPEN */
-    int batching;      /* group commit: writes join one transaction per loop turn */
-    int batch_open;    /* that transaction is open and holds write_lock */
-    int read_open;     /* batching: a read transaction spans the loop turn's reads */
-    int batch_failed;  /* something that must commit with the batch could not be written */
-    uint64_t batch_id; /* of the open batch; bumped by each new one */
-    void (*on_query)(uint64_t);
-    void (*wake)(void *); /* cn_store_batch_try_begin: the lock was released */
-    void *wake_ud;
-};
+typedef struct sq_store_t {
+    cn_store_t base;
+    conn_t own;       /* reads outside write transactions */
+    writer_t *writer; /* everything inside them */
+    int read_open;    /* batching: a read transaction spans the loop turn's reads */
+} sq_store_t;
 
-/* The kernel's unit of work (cn_store_unit_begin) opens its savepoint only when the
- * handler first writes outside an explicit unit: handlers that write nothing, or only in
- * units they commit themselves, cost no SQL. */
-enum { UNIT_NONE = 0, UNIT_PENDING, UNIT_OPEN };
+static inline sq_store_t *sq(cn_store_t *s)
+{
+    return (sq_store_t *)s;
+}
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -150,48 +139,6 @@ static void remove_waiter(cn_store_t *s)
 
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static writer_t *writers;
-static const cn_store_hook_t *hooks[8];
-static size_t n_hooks;
-
-void cn_store_add_hook(const cn_store_hook_t *hook)
-{
-    for (size_t i = 0; i < n_hooks; i++)
-        if (hooks[i] == hook)
-            return;
-    if (n_hooks < CN_ARRAY_SIZE(hooks))
-        hooks[n_hooks++] = hook;
-}
-
-void cn_store_clear_hooks(void)
-{
-    n_hooks = 0;
-}
-
-/* Last added first: the apps start after the services they use, and an app's precommit
- * may still publish events or stage audit entries that those services write in theirs. */
-static int run_precommit(cn_store_t *s, cn_err_t *err)
-{
-    for (size_t i = n_hooks; i-- > 0;) {
-        int rc = hooks[i]->precommit ? hooks[i]->precommit(s, err) : 0;
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static void run_end(cn_store_t *s, int committed)
-{
-    for (size_t i = 0; i < n_hooks; i++)
-        if (hooks[i]->end)
-            hooks[i]->end(s, committed);
-}
-
-static void run_unit_end(cn_store_t *s, int committed)
-{
-    for (size_t i = 0; i < n_hooks; i++)
-        if (hooks[i]->unit_end)
-            hooks[i]->unit_end(s, committed);
-}
 
 static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
 {
@@ -205,11 +152,6 @@ static int map_rc(sqlite3 *db, int rc, cn_err_t *err)
     case SQLITE_LOCKED: return cn_err_set(err, CN_EBUSY, "database is busy: %s", msg);
     default: return cn_err_set(err, CN_ERR, "sqlite: %s", msg);
     }
-}
-
-const char *cn_store_driver(const cn_store_t *s)
-{
-    return "sqlite";
 }
 
 static int pragma(sqlite3 *db, const char *sql, cn_err_t *err)
@@ -308,6 +250,8 @@ static void writer_release(writer_t *w)
     pthread_mutex_unlock(&writers_lock);
 }
 
+static const cn_store_driver_t sqlite_driver;
+
 int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
     pthread_once(&sqlite_once, sqlite_global_init);
@@ -319,7 +263,7 @@ int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err
         return cn_err_set(err, CN_ERR, "data directory path is too long");
     if (opts->must_exist && access(path, F_OK) != 0)
         return cn_err_set(err, CN_ENOTFOUND, "no database at %s", path);
-    cn_store_t *s = cn_calloc(1, sizeof(*s));
+    sq_store_t *s = cn_calloc(1, sizeof(*s));
     if (open_conn(opts, path, opts->cache_bytes, &s->own, err) != 0) {
         free(s);
         return CN_ERR;
@@ -329,12 +273,13 @@ int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err
         free(s);
         return CN_ERR;
     }
-    s->on_query = opts->on_query;
-    *out = s;
+    s->base.drv = &sqlite_driver;
+    s->base.on_query = opts->on_query;
+    *out = &s->base;
     return 0;
 }
 
-static void stmt_free(cn_stmt_t *st)
+static void stmt_free(sq_stmt_t *st)
 {
     sqlite3_finalize(st->stmt);
     free(st->param_index);
@@ -351,33 +296,21 @@ static void close_conn(conn_t *c)
     sqlite3_close(c->db);
 }
 
-void cn_store_close(cn_store_t *s)
+static void sq_close(cn_store_t *s)
 {
-    if (s == NULL)
-        return;
-    if (s->in_txn)
-        cn_store_rollback(s);
-    /* the owner commits its batch before closing when it needs to know (see store_int.h) */
-    cn_ignore(cn_store_batch_commit(s, NULL));
     remove_waiter(s);
-    close_conn(&s->own);
-    writer_release(s->writer);
+    close_conn(&sq(s)->own);
+    writer_release(sq(s)->writer);
     free(s);
 }
 
-/* The connection a statement runs on: the shared writer inside a write transaction. */
-static conn_t *current_conn(cn_store_t *s)
-{
-    return s->batch_open || s->in_txn ? &s->writer->conn : &s->own;
-}
-
-static void cache_insert(conn_t *c, cn_stmt_t *st)
+static void cache_insert(conn_t *c, sq_stmt_t *st)
 {
     if ((c->cache_count + 1) * 2 > c->cache_cap) {
         size_t old_cap = c->cache_cap;
-        cn_stmt_t **old = c->cache;
+        sq_stmt_t **old = c->cache;
         c->cache_cap *= 2;
-        c->cache = cn_calloc(c->cache_cap, sizeof(cn_stmt_t *));
+        c->cache = cn_calloc(c->cache_cap, sizeof(sq_stmt_t *));
         c->cache_count = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i])
@@ -391,7 +324,24 @@ static void cache_insert(conn_t *c, cn_stmt_t *st)
     c->cache_count++;
 }
 
-static cn_stmt_t *prepare(conn_t *c, const char *sql, cn_err_t *err)
+/* Maps each $k of st's SQL to SQLite's parameter index; refuses any other form or a gap. */
+static int index_params(sq_stmt_t *st, cn_err_t *err)
+{
+    int count = sqlite3_bind_parameter_count(st->stmt);
+    st->param_index = cn_calloc((size_t)count + 1, sizeof(int));
+    for (int k = 1; k <= count; k++) {
+        const char *name = sqlite3_bind_parameter_name(st->stmt, k);
+        int n = name && name[0] == '$' ? atoi(name + 1) : 0;
+        if (n < 1 || n > count) /* only $1..$n are part of the shared dialect */
+            return cn_err_set(err, CN_ERR, "bad parameter %s in: %s", name ? name : "?", st->sql);
+        st->param_index[n] = k;
+        if (n > st->n_params)
+            st->n_params = n;
+    }
+    return 0;
+}
+
+static sq_stmt_t *prepare(conn_t *c, const char *sql, cn_err_t *err)
 {
     size_t slot = ((uintptr_t)sql >> 3) & (CN_ARRAY_SIZE(c->hint) - 1);
     if (c->hint[slot].sql == sql && strcmp(c->hint[slot].st->sql, sql) == 0)
@@ -408,28 +358,27 @@ static cn_stmt_t *prepare(conn_t *c, const char *sql, cn_err_t *err)
         cn_err_set(err, CN_ERR, "prepare failed: %s", sqlite3_errmsg(c->db));
         return NULL;
     }
-    cn_stmt_t *st = cn_calloc(1, sizeof(*st));
+    sq_stmt_t *st = cn_calloc(1, sizeof(*st));
     st->sql = cn_strdup(sql);
     st->hash = h;
     st->stmt = stmt;
     st->conn = c;
-    st->readonly = sqlite3_stmt_readonly(stmt);
-    int count = sqlite3_bind_parameter_count(stmt);
-    st->param_index = cn_calloc((size_t)count + 1, sizeof(int));
-    for (int k = 1; k <= count; k++) {
-        const char *name = sqlite3_bind_parameter_name(stmt, k);
-        int n = name && name[0] == '$' ? atoi(name + 1) : 0;
-        if (n < 1 || n > count) { /* only $1..$n are part of the shared dialect */
-            cn_err_set(err, CN_ERR, "bad parameter %s in: %s", name ? name : "?", sql);
-            stmt_free(st);
-            return NULL;
-        }
-        st->param_index[n] = k;
-        if (n > st->n_params)
-            st->n_params = n;
+    st->base.readonly = sqlite3_stmt_readonly(stmt);
+    if (index_params(st, err) != 0) {
+        stmt_free(st);
+        return NULL;
     }
     cache_insert(c, st);
     return st;
+}
+
+static int sq_prepare(cn_store_t *s, const char *sql, int write, cn_stmt_t **out, cn_err_t *err)
+{
+    sq_stmt_t *st = prepare(write ? &sq(s)->writer->conn : &sq(s)->own, sql, err);
+    if (st == NULL)
+        return CN_ERR;
+    *out = &st->base;
+    return 0;
 }
 
 /* Runs a transaction-control statement through the statement cache: sqlite3_exec would
@@ -437,7 +386,7 @@ static cn_stmt_t *prepare(conn_t *c, const char *sql, cn_err_t *err)
  * SQLite result code (SQLITE_OK when it completed). */
 static int run(conn_t *c, const char *sql)
 {
-    cn_stmt_t *st = prepare(c, sql, NULL);
+    sq_stmt_t *st = prepare(c, sql, NULL);
     if (st == NULL)
         return SQLITE_ERROR;
     int rc = sqlite3_step(st->stmt);
@@ -445,68 +394,21 @@ static int run(conn_t *c, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-static int ensure_batch(cn_store_t *s, cn_err_t *err);
-
-int cn_store_unit_depth(const cn_store_t *s)
+static int sq_control(cn_store_t *s, const char *sql, cn_err_t *err)
 {
-    return s->batching ? (s->unit != UNIT_NONE) + s->in_txn : 0;
+    conn_t *c = &sq(s)->writer->conn;
+    int rc = run(c, sql);
+    return rc == SQLITE_OK ? 0 : map_rc(c->db, rc, err);
 }
 
-/* Rolls the explicit unit back to its savepoint; the hooks see it at its depth. */
-static void rollback_savepoint(cn_store_t *s)
+static int sq_aborted(cn_store_t *s)
 {
-    run(&s->writer->conn, "ROLLBACK TO cn_txn");
-    run(&s->writer->conn, "RELEASE cn_txn");
-    s->batch_id++; /* what was read inside the batch may have been rolled back with it */
-    run_unit_end(s, 0);
-    s->in_txn = 0;
+    return sqlite3_get_autocommit(sq(s)->writer->conn.db);
 }
 
-/* Ends the kernel's unit (its savepoint, if a write opened one): kept or rolled back. */
-static int finish_unit(cn_store_t *s, int keep, cn_err_t *err)
+static int sq_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *err)
 {
-    int rc = 0;
-    if (s->unit == UNIT_OPEN && keep && (rc = run(&s->writer->conn, "RELEASE cn_unit")) != 0) {
-        rc = map_rc(s->writer->conn.db, rc, err);
-        keep = 0;
-    }
-    if (s->unit == UNIT_OPEN && !keep) {
-        run(&s->writer->conn, "ROLLBACK TO cn_unit");
-        run(&s->writer->conn, "RELEASE cn_unit");
-        s->batch_id++;
-    }
-    run_unit_end(s, keep);
-    s->unit = UNIT_NONE;
-    return rc;
-}
-
-/* A write outside an explicit unit is the first of the kernel's unit: its savepoint. */
-static int open_unit(cn_store_t *s, cn_err_t *err)
-{
-    int rc = ensure_batch(s, err);
-    if (rc == 0 && (rc = run(&s->writer->conn, "SAVEPOINT cn_unit")) != SQLITE_OK)
-        return map_rc(s->writer->conn.db, rc, err);
-    s->unit = UNIT_OPEN;
-    return 0;
-}
-
-void cn_store_unit_begin(cn_store_t *s)
-{
-    if (s->batching && s->unit == UNIT_NONE && !s->in_txn)
-        s->unit = UNIT_PENDING;
-}
-
-int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err)
-{
-    if (s->in_txn) /* an explicit unit left open inside it never committed */
-        rollback_savepoint(s);
-    if (s->unit == UNIT_NONE)
-        return 0;
-    return finish_unit(s, keep, err);
-}
-
-static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
-{
+    sq_stmt_t *st = (sq_stmt_t *)base;
     if ((int)n != st->n_params)
         return cn_err_set(err, CN_ERR, "statement wants %d parameters, got %zu: %s", st->n_params,
                           n, st->sql);
@@ -517,6 +419,9 @@ static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
         case CN_V_REAL: rc = sqlite3_bind_double(st->stmt, k, args[i].d); break;
         case CN_V_TEXT:
             rc = sqlite3_bind_text(st->stmt, k, args[i].s, (int)args[i].len, SQLITE_STATIC);
+            break;
+        case CN_V_BLOB:
+            rc = sqlite3_bind_blob(st->stmt, k, args[i].s, (int)args[i].len, SQLITE_STATIC);
             break;
         default: rc = sqlite3_bind_null(st->stmt, k); break;
         }
@@ -531,72 +436,53 @@ static int bind(cn_stmt_t *st, const cn_val_t *args, size_t n, cn_err_t *err)
  * SQLite read transaction costs several fcntl() calls on the -shm file, and a turn may
  * answer dozens of reads. Reads still see only committed data, at most one turn old.
  */
-static int end_read(cn_store_t *s, cn_err_t *err)
+static int sq_read_end(cn_store_t *s, cn_err_t *err)
 {
-    if (!s->read_open)
+    if (!sq(s)->read_open)
         return 0;
-    int rc = run(&s->own, "COMMIT");
+    int rc = run(&sq(s)->own, "COMMIT");
     if (rc != SQLITE_OK) /* a read statement is still stepping */
         return cn_err_set(err, CN_EBUSY, "cannot start writing while a read is in progress");
-    s->read_open = 0;
+    sq(s)->read_open = 0;
     return 0;
 }
 
-int cn_store_fresh_read(cn_store_t *s, cn_err_t *err)
+static int sq_read_begin(cn_store_t *s, cn_err_t *err)
 {
-    return end_read(s, err);
-}
-
-static int ensure_read(cn_store_t *s, cn_err_t *err)
-{
-    if (s->read_open || s->batch_open || s->in_txn)
+    if (sq(s)->read_open)
         return 0;
-    int rc = run(&s->own, "BEGIN");
+    int rc = run(&sq(s)->own, "BEGIN");
     if (rc != SQLITE_OK)
-        return map_rc(s->own.db, rc, err);
-    s->read_open = 1;
+        return map_rc(sq(s)->own.db, rc, err);
+    sq(s)->read_open = 1;
     return 0;
 }
 
-/* Takes the process write lock, then SQLite's; on failure holds neither. */
-static int begin_locked(cn_store_t *s, cn_err_t *err)
+/* The process write lock; without wait, a loop that finds it taken is woken on release. */
+static int sq_lock(cn_store_t *s, int wait, cn_err_t *err)
 {
+    (void)err;
+    if (wait) {
+        pthread_mutex_lock(&write_lock);
+    } else {
+        add_waiter(s); /* first: a release after a failed try must still wake this loop */
+        int yield = atomic_load(&handoff_from) == s && cn_now_ns() < atomic_load(&handoff_until_ns);
+        if (yield || pthread_mutex_trylock(&write_lock) != 0)
+            return CN_EBUSY;
+        remove_waiter(s);
+        atomic_store(&handoff_from, NULL);
+    }
     lock_owner = s;
-    int rc = run(&s->writer->conn, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) {
-        write_unlock();
-        return map_rc(s->writer->conn.db, rc, err);
-    }
     return 0;
 }
 
-static int begin_write(cn_store_t *s, cn_err_t *err)
+static void sq_unlock(cn_store_t *s)
 {
-    pthread_mutex_lock(&write_lock);
-    return begin_locked(s, err);
+    (void)s;
+    write_unlock();
 }
 
-/* Opens the batch transaction; write_lock is already taken (released on failure). */
-static int open_batch_locked(cn_store_t *s, cn_err_t *err)
-{
-    int rc = begin_locked(s, err);
-    if (rc == 0) {
-        s->batch_open = 1;
-        s->batch_id++;
-    }
-    return rc;
-}
-
-/* Opens the loop turn's batch transaction on its first write. */
-static int ensure_batch(cn_store_t *s, cn_err_t *err)
-{
-    if (s->batch_open)
-        return 0;
-    pthread_mutex_lock(&write_lock);
-    return open_batch_locked(s, err);
-}
-
-void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)
+static void sq_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)
 {
     remove_waiter(s);
     pthread_mutex_lock(&waiters_lock);
@@ -605,206 +491,58 @@ void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)
     pthread_mutex_unlock(&waiters_lock);
 }
 
-int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err)
+static int sq_step(cn_stmt_t *base, cn_err_t *err)
 {
-    if (!s->batching || s->batch_open)
-        return 0;
-    if (s->wake == NULL)
-        return ensure_batch(s, err);
-    add_waiter(s); /* first: a release after a failed try must still wake this loop */
-    int yield = atomic_load(&handoff_from) == s && cn_now_ns() < atomic_load(&handoff_until_ns);
-    if (yield || pthread_mutex_trylock(&write_lock) != 0)
-        return CN_EBUSY;
-    remove_waiter(s);
-    atomic_store(&handoff_from, NULL);
-    return open_batch_locked(s, err);
-}
-
-uint64_t cn_store_batch_id(const cn_store_t *s)
-{
-    return s->batch_open ? s->batch_id : 0;
-}
-
-void cn_store_batch_fail(cn_store_t *s)
-{
-    s->batch_failed = s->batch_open;
-}
-
-int cn_store_batch_begin(cn_store_t *s, cn_err_t *err)
-{
-    return s->batching ? ensure_batch(s, err) : 0;
-}
-
-void cn_store_set_batching(cn_store_t *s, int on)
-{
-    s->batching = on;
-}
-
-int cn_store_is_batching(const cn_store_t *s)
-{
-    return s->batching;
-}
-
-int cn_store_batch_open(const cn_store_t *s)
-{
-    return s->batch_open;
-}
-
-int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
-{
-    if (!s->batch_open)
-        return end_read(s, err);
-    sqlite3 *db = s->writer->conn.db;
-    int rc = 0;
-    if (s->in_txn) /* a handler left its unit of work open: it never committed */
-        rollback_savepoint(s);
-    if (s->unit != UNIT_NONE) /* nor did one of the kernel's */
-        finish_unit(s, 0, NULL);
-    if (!s->batch_failed && (rc = run_precommit(s, err)) != 0)
-        s->batch_failed = 1;
-    int committed = 0;
-    if (s->batch_failed) {
-        run(&s->writer->conn, "ROLLBACK");
-        if (rc == 0)
-            rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
-    } else if (sqlite3_get_autocommit(db)) {
-        /* SQLite already rolled the whole transaction back (I/O error, disk full) */
-        rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
-    } else {
-        int src = run(&s->writer->conn, "COMMIT");
-        if (src != SQLITE_OK) {
-            rc = map_rc(db, src, err);
-            run(&s->writer->conn, "ROLLBACK");
-        }
-        committed = src == SQLITE_OK;
-    }
-    s->batch_open = 0;
-    s->batch_failed = 0;
-    run_end(s, committed);
-    write_unlock();
-    end_read(s, NULL); /* the turn's later reads see the batch */
-    return rc;
-}
-
-int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_stmt_t **out,
-                   cn_err_t *err)
-{
-    uint64_t t0 = s->on_query ? cn_now_ns() : 0;
-    conn_t *c = current_conn(s);
-    cn_stmt_t *st = prepare(c, sql, err);
-    if (st == NULL)
-        return CN_ERR;
-    int holds_write_lock = 0;
-    if (s->batching && !st->readonly && s->batch_failed) {
-        cn_err_set(err, CN_EBUSY, "this turn's transaction failed; retry");
-        return CN_EBUSY; /* spelt out: the analyzer cannot see cn_err_set returns its code */
-    }
-    if (c == &s->own && !st->readonly) { /* a write outside a transaction: to the writer */
-        int rc = 0;
-        if (s->batching)
-            rc = ensure_batch(s, err);
-        else
-            pthread_mutex_lock(&write_lock);
-        holds_write_lock = !s->batching;
-        if (rc == 0 && (st = prepare(&s->writer->conn, sql, err)) == NULL)
-            rc = CN_ERR;
-        if (rc != 0) {
-            if (holds_write_lock)
-                write_unlock();
-            return rc;
-        }
-    } else if (c == &s->own && s->batching) {
-        int rc = ensure_read(s, err);
-        if (rc != 0)
-            return rc;
-    }
-    if (s->unit == UNIT_PENDING && !s->in_txn && !st->readonly) {
-        int rc = open_unit(s, err);
-        if (rc != 0)
-            return rc;
-    }
-    st->owner = s;
-    st->started_ns = t0;
-    st->holds_write_lock = holds_write_lock;
-    int rc = bind(st, args, n, err);
-    if (rc != 0) {
-        cn_stmt_finish(st);
-        return rc;
-    }
-    *out = st;
-    return 0;
-}
-
-int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
-{
+    sq_stmt_t *st = (sq_stmt_t *)base;
     int rc = sqlite3_step(st->stmt);
     if (rc == SQLITE_ROW)
         return CN_ROW;
     if (rc == SQLITE_DONE)
         return CN_DONE;
-    cn_store_t *s = st->owner;
-    sqlite3 *db = st->conn->db;
-    /* disk full, I/O error...: SQLite has rolled the whole batch back by itself; later
-     * writes of this turn must not commit one by one as if they were in it */
-    if (s->batch_open && sqlite3_get_autocommit(db))
-        s->batch_failed = 1;
-    return map_rc(db, sqlite3_extended_errcode(db), err);
+    return map_rc(st->conn->db, sqlite3_extended_errcode(st->conn->db), err);
 }
 
-int64_t cn_stmt_int(cn_stmt_t *st, int col)
+static int64_t sq_int(cn_stmt_t *st, int col)
 {
-    return sqlite3_column_int64(st->stmt, col);
+    return sqlite3_column_int64(((sq_stmt_t *)st)->stmt, col);
 }
 
-double cn_stmt_real(cn_stmt_t *st, int col)
+static double sq_real(cn_stmt_t *st, int col)
 {
-    return sqlite3_column_double(st->stmt, col);
+    return sqlite3_column_double(((sq_stmt_t *)st)->stmt, col);
 }
 
-const char *cn_stmt_text(cn_stmt_t *st, int col, size_t *len)
+static const char *sq_text(cn_stmt_t *base, int col, size_t *len)
 {
-    const char *t = (const char *)sqlite3_column_text(st->stmt, col);
+    sqlite3_stmt *stmt = ((sq_stmt_t *)base)->stmt;
+    const char *t = (const char *)sqlite3_column_text(stmt, col);
     if (len)
-        *len = t ? (size_t)sqlite3_column_bytes(st->stmt, col) : 0;
+        *len = t ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
     return t;
 }
 
-int cn_stmt_is_null(cn_stmt_t *st, int col)
+static int sq_is_null(cn_stmt_t *st, int col)
 {
-    return sqlite3_column_type(st->stmt, col) == SQLITE_NULL;
+    return sqlite3_column_type(((sq_stmt_t *)st)->stmt, col) == SQLITE_NULL;
 }
 
-void cn_stmt_finish(cn_stmt_t *st)
+static void sq_reset(cn_stmt_t *base)
 {
+    sq_stmt_t *st = (sq_stmt_t *)base;
     sqlite3_reset(st->stmt);
     sqlite3_clear_bindings(st->stmt);
-    if (st->holds_write_lock) {
-        st->holds_write_lock = 0;
-        write_unlock();
-    }
-    if (st->owner->on_query)
-        st->owner->on_query(cn_now_ns() - st->started_ns);
 }
 
-int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int64_t *changes,
-                  cn_err_t *err)
+static int64_t sq_changes(cn_stmt_t *st)
 {
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, sql, args, n, &st, err);
-    if (rc != 0)
-        return rc;
-    while ((rc = cn_stmt_step(st, err)) == CN_ROW)
-        ;
-    if (changes)
-        *changes = sqlite3_changes64(st->conn->db);
-    cn_stmt_finish(st);
-    return rc == CN_DONE ? 0 : rc;
+    return sqlite3_changes64(((sq_stmt_t *)st)->conn->db);
 }
 
-int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
+static int sq_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
 {
+    sqlite3 *db = s->batch_open || s->in_txn ? sq(s)->writer->conn.db : sq(s)->own.db;
     char *msg = NULL;
-    int rc = sqlite3_exec(current_conn(s)->db, sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         cn_err_set(err, CN_ERR, "%s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
@@ -813,80 +551,7 @@ int cn_store_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
     return 0;
 }
 
-int cn_store_begin(cn_store_t *s, cn_err_t *err)
-{
-    if (s->in_txn)
-        return cn_err_set(err, CN_ERR, "transaction already open");
-    if (s->batching) { /* a unit of work inside the batch: a savepoint */
-        int rc = ensure_batch(s, err);
-        if (rc == 0 && (rc = run(&s->writer->conn, "SAVEPOINT cn_txn")) != SQLITE_OK)
-            return map_rc(s->writer->conn.db, rc, err);
-        s->in_txn = rc == 0;
-        return rc;
-    }
-    int rc = begin_write(s, err);
-    if (rc != 0)
-        return rc;
-    s->in_txn = 1;
-    return 0;
-}
-
-int cn_store_commit(cn_store_t *s, cn_err_t *err)
-{
-    if (s->batching) { /* durable when the batch commits */
-        int rc = run(&s->writer->conn, "RELEASE cn_txn");
-        if (rc != SQLITE_OK) {
-            int code = map_rc(s->writer->conn.db, rc, err);
-            cn_store_rollback(s);
-            return code;
-        }
-        run_unit_end(s, 1);
-        s->in_txn = 0;
-        /* committing is the handler's decision to keep what it wrote, even if it then
-         * answers with an error (a failed sign-in counted): the kernel's unit keeps
-         * everything so far and starts again */
-        if (s->unit == UNIT_NONE)
-            return 0;
-        rc = finish_unit(s, 1, err);
-        s->unit = UNIT_PENDING;
-        return rc;
-    }
-    int rc = run_precommit(s, err);
-    if (rc != 0) {
-        cn_store_rollback(s);
-        return rc;
-    }
-    if ((rc = run(&s->writer->conn, "COMMIT")) != SQLITE_OK) {
-        int code = map_rc(s->writer->conn.db, rc, err);
-        cn_store_rollback(s);
-        return code;
-    }
-    s->in_txn = 0;
-    run_end(s, 1);
-    write_unlock();
-    return 0;
-}
-
-void cn_store_rollback(cn_store_t *s)
-{
-    if (!s->in_txn)
-        return;
-    if (s->batching) {
-        rollback_savepoint(s);
-        return;
-    }
-    run(&s->writer->conn, "ROLLBACK");
-    s->in_txn = 0;
-    run_end(s, 0);
-    write_unlock();
-}
-
-int cn_store_in_txn(const cn_store_t *s)
-{
-    return s->in_txn;
-}
-
-int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
+static int sq_checkpoint(cn_store_t *s, cn_err_t *err)
 {
     /* Passes without the lock copy the bulk while writers go on. They cannot finish under
      * steady writes (new frames keep arriving), and an unfinished checkpoint never lets the
@@ -894,7 +559,7 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
      * copies what arrived during the one before, so repeating them until that is little
      * shortens the locked pass: under single-ingest load it held the lock 18-22 ms after
      * one unlocked pass, 5-16 ms after these (the WAL's own fsync is most of what is left). */
-    sqlite3 *db = s->own.db;
+    sqlite3 *db = sq(s)->own.db;
     int done = 0, before, passes = 0, rc;
     do {
         before = done;
@@ -907,17 +572,6 @@ int cn_store_checkpoint(cn_store_t *s, cn_err_t *err)
         write_unlock();
     }
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : map_rc(db, rc, err);
-}
-
-int cn_store_ping(cn_store_t *s, cn_err_t *err)
-{
-    cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT 1", NULL, 0, &st, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    cn_stmt_finish(st);
-    return rc < 0 ? rc : CN_OK;
 }
 
 /*
@@ -936,7 +590,7 @@ static int backup_copy(cn_store_t *s, const char *tmp, cn_err_t *err)
     int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK) {
         /* one step copies a single read snapshot: consistent even while others write */
-        sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->own.db, "main");
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", sq(s)->own.db, "main");
         rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(dst);
         if (b)
             sqlite3_backup_finish(b);
@@ -980,7 +634,7 @@ static int place_backup(const char *tmp, const char *path, int overwrite, cn_err
     return sync_path(dir, O_RDONLY | O_DIRECTORY, err);
 }
 
-int cn_store_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *err)
+static int sq_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *err)
 {
     char tmp[4096], side[4200];
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= sizeof(tmp))
@@ -1000,3 +654,28 @@ int cn_store_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *er
     }
     return rc;
 }
+
+static const cn_store_driver_t sqlite_driver = {
+    .name = "sqlite",
+    .begin_sql = "BEGIN IMMEDIATE", /* SQLite's write lock now, not at the first write */
+    .prepare = sq_prepare,
+    .bind = sq_bind,
+    .step = sq_step,
+    .col_int = sq_int,
+    .col_real = sq_real,
+    .col_text = sq_text,
+    .col_is_null = sq_is_null,
+    .reset = sq_reset,
+    .changes = sq_changes,
+    .lock = sq_lock,
+    .unlock = sq_unlock,
+    .control = sq_control,
+    .aborted = sq_aborted,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
+    .exec_script = sq_exec_script,
+    .checkpoint = sq_checkpoint,
+    .backup = sq_backup,
+    .set_waker = sq_set_waker,
+    .close = sq_close,
+};

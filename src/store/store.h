@@ -19,9 +19,10 @@
 typedef struct st_cn_store_t cn_store_t;
 typedef struct st_cn_stmt_t cn_stmt_t;
 
-typedef enum { CN_V_NULL = 0, CN_V_INT, CN_V_REAL, CN_V_TEXT } cn_vtype_t;
+typedef enum { CN_V_NULL = 0, CN_V_INT, CN_V_REAL, CN_V_TEXT, CN_V_BLOB } cn_vtype_t;
 
-/** A bound parameter. Text is borrowed: it must outlive the statement's use. */
+/** A bound parameter. Text is borrowed: it must outlive the statement's use. A blob is
+ *  bytes of any value (a BLOB column; BYTEA on PostgreSQL), read back with cn_stmt_text. */
 typedef struct st_cn_val_t {
     cn_vtype_t type;
     int64_t i;
@@ -35,6 +36,7 @@ typedef struct st_cn_val_t {
 #define CN_VREAL(x) ((cn_val_t){.type = CN_V_REAL, .d = (x)})
 #define CN_VTEXT(x) ((cn_val_t){.type = CN_V_TEXT, .s = (x), .len = strlen(x)})
 #define CN_VTEXTN(x, n) ((cn_val_t){.type = CN_V_TEXT, .s = (x), .len = (n)})
+#define CN_VBLOB(x, n) ((cn_val_t){.type = CN_V_BLOB, .s = (x), .len = (n)})
 
 /**
  * Prepares (or reuses) sql and binds args to $1..$n. The statement must be finished with

@@ -56,8 +56,6 @@ CN_MUST_CHECK int cn_store_driver_check(const char *url, cn_err_t *err);
  * with err set, or cn_store_driver_check's refusal (before anything is created).
  */
 CN_MUST_CHECK int cn_store_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err);
-/** The SQLite driver's opener (sqlite.c); only cn_store_open calls it. */
-CN_MUST_CHECK int cn__sqlite_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err);
 /** Closes s (NULL is a no-op): an open explicit unit is rolled back, an open batch
  *  committed (its errors are not reported: commit it first to know). */
 void cn_store_close(cn_store_t *s);

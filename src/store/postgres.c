@@ -1,0 +1,358 @@
+/*
+ * PostgreSQL driver for the store interface (store.h), over one libpq connection per store
+ * (pg.c). store.c keeps the transaction rules; this file runs statements and transaction
+ * control on the connection.
+ *
+ * - No process write lock: PostgreSQL's row locks serialise writers, across the nodes of
+ *   a cluster too. A loop's batch is a plain transaction (READ COMMITTED) that every
+ *   write of the turn joins; units of work are savepoints inside it, as on SQLite.
+ * - Reads outside a transaction run in autocommit, so they always see every commit.
+ * - A statement that fails outside any savepoint leaves the whole transaction unable to
+ *   commit (SQLite fails only the statement): the kernel's unit therefore opens its
+ *   savepoint before a read inside the batch too (unit_on_read), and such a failure dooms
+ *   the batch, whose answers become 503s.
+ * - A statement runs when it is bound (one round trip, rows kept until finished); its
+ *   error is reported by the first step, where the other driver reports it.
+ * - A lost connection fails what was open with CN_EBUSY (503 + Retry-After); the next
+ *   statement outside a transaction reconnects, at most once every RECONNECT_NS, so a
+ *   dead server costs a loop one connect attempt, not one per request.
+ */
+#include "store/driver.h"
+#include "store/pg_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECONNECT_NS (250 * 1000000ull)
+
+typedef struct pg_stmt_t {
+    cn_stmt_t base;
+    char *sql; /* owned copy; the cache key */
+    uint64_t hash;
+    cn_pg_rows_t rows;
+    int64_t changes;
+    int rc;               /* of the run, given by the first step */
+    cn_err_t err;         /* its message when rc < 0 */
+    unsigned char *bytes; /* a bytea value of the current row, decoded */
+} pg_stmt_t;
+
+typedef struct pg_store_t {
+    cn_store_t base;
+    cn_pg_t *conn;
+    pg_stmt_t **cache; /* open addressing, power-of-two capacity */
+    size_t cap, count;
+    uint64_t next_connect_ns; /* no reconnect attempt before */
+} pg_store_t;
+
+static inline pg_store_t *pgs(cn_store_t *s)
+{
+    return (pg_store_t *)s;
+}
+
+static inline pg_stmt_t *pgst(cn_stmt_t *st)
+{
+    return (pg_stmt_t *)st;
+}
+
+/* ---- which statements only read ---- */
+
+/* 1 when the word w (upper case) occurs in sql as a word, whatever its case. */
+static int has_word(const char *sql, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = sql; (p = strcasestr(p, w)) != NULL; p += n) {
+        int start = p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int end = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (start && end)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A statement may run outside the batch only when it cannot write or lock: a SELECT or a
+ * WITH query naming none of the words that write, lock or advance a sequence. A word
+ * inside a string literal makes a read count as a write, which costs it a transaction,
+ * never correctness.
+ */
+static int is_readonly(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
+        sql++;
+    if (strncasecmp(sql, "SELECT", 6) != 0 && strncasecmp(sql, "WITH", 4) != 0)
+        return 0;
+    static const char *const writes[] = {"INSERT", "UPDATE",  "DELETE", "MERGE", "FOR",
+                                         "LOCK",   "NEXTVAL", "SETVAL", "COPY"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(writes); i++)
+        if (has_word(sql, writes[i]))
+            return 0;
+    return strcasestr(sql, "pg_advisory") == NULL;
+}
+
+/* ---- the connection ---- */
+
+/* Reconnects a lost connection when no transaction depended on it. */
+static int connection_ready(cn_store_t *s, cn_err_t *err)
+{
+    pg_store_t *p = pgs(s);
+    if (cn_pg_alive(p->conn))
+        return 0;
+    if (s->batch_open || s->in_txn)
+        return cn_err_set(err, CN_EBUSY, "the database connection was lost");
+    uint64_t now = cn_now_ns();
+    if (now < p->next_connect_ns)
+        return cn_err_set(err, CN_EBUSY, "the database is unavailable; retrying shortly");
+    p->next_connect_ns = now + RECONNECT_NS;
+    return cn_pg_reconnect(p->conn, err);
+}
+
+static int pg_control(cn_store_t *s, const char *sql, cn_err_t *err)
+{
+    int rc = connection_ready(s, err);
+    return rc != 0 ? rc : cn_pg_script(pgs(s)->conn, sql, err);
+}
+
+static int pg_aborted(cn_store_t *s)
+{
+    switch (cn_pg_txn_status(pgs(s)->conn)) {
+    case PQTRANS_INTRANS: return 0;
+    case PQTRANS_INERROR: return !cn__store_in_savepoint(s); /* else the unit rolls back */
+    default: return 1; /* no transaction any more, or no connection */
+    }
+}
+
+static int pg_lock(cn_store_t *s, int wait, cn_err_t *err)
+{
+    (void)s, (void)wait, (void)err;
+    return 0;
+}
+
+static void pg_unlock(cn_store_t *s)
+{
+    (void)s;
+}
+
+/* ---- statements ---- */
+
+static void cache_put(pg_store_t *p, pg_stmt_t *st)
+{
+    if ((p->count + 1) * 2 > p->cap) {
+        pg_stmt_t **old = p->cache;
+        size_t old_cap = p->cap;
+        p->cap *= 2;
+        p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+        p->count = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                cache_put(p, old[i]);
+        free(old);
+    }
+    size_t i = st->hash & (p->cap - 1);
+    while (p->cache[i])
+        i = (i + 1) & (p->cap - 1);
+    p->cache[i] = st;
+    p->count++;
+}
+
+static int pg_prepare(cn_store_t *s, const char *sql, int write, cn_stmt_t **out, cn_err_t *err)
+{
+    (void)write; /* one connection does both */
+    int rc = connection_ready(s, err);
+    if (rc != 0)
+        return rc;
+    pg_store_t *p = pgs(s);
+    uint64_t h = cn_hash_str(sql);
+    for (size_t i = h & (p->cap - 1); p->cache[i]; i = (i + 1) & (p->cap - 1))
+        if (p->cache[i]->hash == h && strcmp(p->cache[i]->sql, sql) == 0) {
+            *out = &p->cache[i]->base;
+            return 0;
+        }
+    pg_stmt_t *st = cn_calloc(1, sizeof(*st));
+    st->sql = cn_strdup(sql);
+    st->hash = h;
+    st->base.readonly = is_readonly(sql);
+    st->rows.row = -1;
+    cache_put(p, st);
+    *out = &st->base;
+    return 0;
+}
+
+static int pg_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *err)
+{
+    (void)err;
+    pg_stmt_t *st = pgst(base);
+    st->err.code = 0;
+    st->changes = 0;
+    st->rc = cn_pg_run(pgs(base->owner)->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
+    return 0;
+}
+
+static int pg_step(cn_stmt_t *base, cn_err_t *err)
+{
+    pg_stmt_t *st = pgst(base);
+    free(st->bytes);
+    st->bytes = NULL;
+    if (st->rc < 0) {
+        int rc = st->rc;
+        if (err)
+            *err = st->err;
+        st->rc = 0; /* reported once */
+        return rc;
+    }
+    return cn_pg_next(&st->rows);
+}
+
+static int64_t pg_int(cn_stmt_t *st, int col)
+{
+    return cn_pg_int(&pgst(st)->rows, col);
+}
+
+static double pg_real(cn_stmt_t *st, int col)
+{
+    return cn_pg_real(&pgst(st)->rows, col);
+}
+
+/* Text as the server sent it; a bytea value decoded into bytes the statement keeps until
+ * the next step (a blob reads back as what was bound). */
+static const char *pg_text(cn_stmt_t *base, int col, size_t *len)
+{
+    pg_stmt_t *st = pgst(base);
+    const char *t = cn_pg_text(&st->rows, col, len);
+    if (t == NULL || !cn_pg_is_bytea(&st->rows, col))
+        return t;
+    free(st->bytes);
+    size_t n = 0;
+    st->bytes = PQunescapeBytea((const unsigned char *)t, &n);
+    if (st->bytes == NULL) /* libpq's only failure is out of memory, fatal as everywhere */
+        abort();
+    if (len)
+        *len = n;
+    return (const char *)st->bytes;
+}
+
+static int pg_is_null(cn_stmt_t *st, int col)
+{
+    return cn_pg_is_null(&pgst(st)->rows, col);
+}
+
+static void pg_reset(cn_stmt_t *base)
+{
+    pg_stmt_t *st = pgst(base);
+    cn_pg_rows_clear(&st->rows);
+    free(st->bytes);
+    st->bytes = NULL;
+    st->rc = 0;
+}
+
+static int64_t pg_changes(cn_stmt_t *st)
+{
+    return pgst(st)->changes;
+}
+
+/* ---- the rest ---- */
+
+static int pg_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
+{
+    return pg_control(s, sql, err);
+}
+
+static int pg_checkpoint(cn_store_t *s, cn_err_t *err)
+{
+    (void)s, (void)err; /* the server checkpoints by itself */
+    return 0;
+}
+
+static int pg_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *err)
+{
+    (void)s, (void)path, (void)overwrite;
+    return cn_err_set(err, CN_EUNSUPPORTED,
+                      "cairn backup copies SQLite databases; back PostgreSQL up with pg_dump "
+                      "--format=custom \"$CAIRN_DATABASE_URL\" (a consistent snapshot while "
+                      "Cairn serves; docs/operations.md)");
+}
+
+static void pg_close(cn_store_t *s)
+{
+    pg_store_t *p = pgs(s);
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->cache[i]) {
+            cn_pg_rows_clear(&p->cache[i]->rows);
+            free(p->cache[i]->bytes);
+            free(p->cache[i]->sql);
+            free(p->cache[i]);
+        }
+    free(p->cache);
+    cn_pg_close(p->conn);
+    free(p);
+}
+
+static const cn_store_driver_t postgres_driver = {
+    .name = "postgres",
+    .begin_sql = "BEGIN",
+    .unit_on_read = 1,
+    .prepare = pg_prepare,
+    .bind = pg_bind,
+    .step = pg_step,
+    .col_int = pg_int,
+    .col_real = pg_real,
+    .col_text = pg_text,
+    .col_is_null = pg_is_null,
+    .reset = pg_reset,
+    .changes = pg_changes,
+    .lock = pg_lock,
+    .unlock = pg_unlock,
+    .control = pg_control,
+    .aborted = pg_aborted,
+    .exec_script = pg_exec_script,
+    .checkpoint = pg_checkpoint,
+    .backup = pg_backup,
+    .close = pg_close,
+};
+
+/* Keyset cursors and ORDER BY on text compare bytes on SQLite; the same order here needs
+ * the C collation, which only the database's creation can set. */
+static int check_collation(cn_pg_t *c, cn_err_t *err)
+{
+    cn_pg_rows_t rows;
+    int rc = cn_pg_run(c, "SELECT datcollate FROM pg_database WHERE datname = current_database()",
+                       NULL, 0, &rows, NULL, err);
+    if (rc != 0)
+        return rc;
+    const char *coll = cn_pg_next(&rows) == CN_ROW ? cn_pg_text(&rows, 0, NULL) : NULL;
+    int ok = coll && (strcmp(coll, "C") == 0 || strcmp(coll, "POSIX") == 0);
+    if (!ok)
+        rc = cn_err_set(err, CN_EINVAL,
+                        "store.url: the database's collation is %s; Cairn needs C, so that text "
+                        "sorts as bytes on every engine: CREATE DATABASE … TEMPLATE template0 "
+                        "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
+                        coll ? coll : "unknown");
+    cn_pg_rows_clear(&rows);
+    return rc;
+}
+
+int cn__postgres_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
+{
+    char setup[256];
+    /* lock waits end like SQLite's busy timeout; an idle transaction cannot hold locks
+     * forever; times are UTC like the rest of Cairn */
+    snprintf(setup, sizeof(setup),
+             "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = 60000; "
+             "SET TimeZone = 'UTC'",
+             opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    cn_pg_t *c;
+    int rc = cn_pg_connect_with(opts->url, setup, &c, err);
+    if (rc == 0 && (rc = check_collation(c, err)) != 0)
+        cn_pg_close(c);
+    if (rc != 0)
+        return rc;
+    pg_store_t *p = cn_calloc(1, sizeof(*p));
+    p->base.drv = &postgres_driver;
+    p->base.on_query = opts->on_query;
+    p->conn = c;
+    p->cap = 64;
+    p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+    *out = &p->base;
+    return 0;
+}

@@ -1,0 +1,342 @@
+/*
+ * The store's PostgreSQL driver (src/store/postgres.c) through the store interface, against
+ * a real PostgreSQL 15 (ctest's pg fixture): the loop's batch is one transaction, units
+ * are savepoints in it, a failed statement dooms only what it must, reads outside the
+ * batch see every commit, blobs and booleans read back as on SQLite, a lost connection
+ * is CN_EBUSY and the store reconnects, migrations run once under a lock, and a database
+ * without the C collation is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pg_db.h"
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pg_db_t db;
+static cn_store_t *s;
+static int precommits, ends_committed, ends_rolled_back;
+
+static int count_precommit(cn_store_t *st, cn_err_t *err)
+{
+    (void)st, (void)err;
+    precommits++;
+    return 0;
+}
+
+static void count_end(cn_store_t *st, int committed)
+{
+    (void)st;
+    if (committed)
+        ends_committed++;
+    else
+        ends_rolled_back++;
+}
+
+static const cn_store_hook_t hook = {count_precommit, count_end, NULL};
+
+static const cn_migration_t migrations[] = {
+    {1, "create_rows", "CREATE TABLE rows (name TEXT PRIMARY KEY, n BIGINT CHECK (n >= 0))", NULL},
+    {2, "create_blobs", "CREATE TABLE blobs (id BIGINT PRIMARY KEY, data BLOB)",
+     "CREATE TABLE blobs (id BIGINT PRIMARY KEY, data BYTEA)"},
+    {3, "sqlite_only", "CREATE INDEX only_on_sqlite ON rows (n)", ""},
+    {0},
+};
+static const cn_migration_set_t sets[] = {{"test", migrations}};
+
+static cn_store_t *open_store(const char *url)
+{
+    cn_store_opts_t opts = {.url = url, .data_dir = "/nonexistent", .busy_timeout_ms = 2000};
+    cn_err_t err = {0};
+    cn_store_t *st = NULL;
+    pg_must(cn_store_open(&opts, &st, &err), &err, "open");
+    return st;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pg_db_create(&db, "cairn_test_pg_store", "LC_COLLATE 'C' LC_CTYPE 'C'");
+    s = open_store(db.url);
+    cn_err_t err = {0};
+    pg_must(cn_migrate(s, sets, 1, 0, NULL, NULL, &err), &err, "migrate");
+    cn_store_add_hook(&hook);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cn_store_close(s);
+    cn_store_clear_hooks();
+    pg_db_drop(&db);
+    return 0;
+}
+
+static int64_t count(cn_store_t *st, const char *where)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM rows WHERE %s", where);
+    int64_t n = -1;
+    cn_err_t err = {0};
+    pg_must(cn_store_one_int(st, sql, NULL, 0, &n, &err), &err, sql);
+    return n;
+}
+
+static int insert(cn_store_t *st, const char *name, int64_t n, cn_err_t *err)
+{
+    cn_val_t a[] = {CN_VTEXT(name), CN_VINT(n)};
+    return cn_store_exec(st, "INSERT INTO rows (name, n) VALUES ($1, $2)", a, 2, NULL, err);
+}
+
+static void test_driver_and_migrations(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    assert_string_equal(cn_store_driver(s), "postgres");
+    assert_true(cn_store_is_postgres(s));
+    /* every version recorded, the "" one included; running again applies nothing */
+    assert_int_equal(count(s, "TRUE"), 0);
+    int64_t applied = 0;
+    pg_must(cn_store_one_int(s, "SELECT COUNT(*) FROM schema_migrations", NULL, 0, &applied, &err),
+            &err, "count");
+    assert_int_equal(applied, 3);
+    cn_migrate_status_t st;
+    pg_must(cn_migrate_status(s, sets, 1, &st, &err), &err, "status");
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.applied, 3);
+    assert_int_equal(cn_store_exists(s,
+                                     "SELECT 1 FROM pg_indexes WHERE indexname = 'only_on_sqlite'",
+                                     NULL, 0, &err),
+                     CN_ENOTFOUND);
+}
+
+/* One transaction per turn: a unit that fails rolls back alone, its neighbours commit,
+ * and another connection sees nothing before the commit. */
+static void test_batch_units_and_neighbours(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_t *other = open_store(db.url);
+    cn_store_set_batching(s, 1);
+    precommits = ends_committed = ends_rolled_back = 0;
+
+    cn_store_unit_begin(s);
+    pg_must(insert(s, "kept-1", 1, &err), &err, "kept-1");
+    pg_must(cn_store_unit_end(s, 1, &err), &err, "unit 1");
+
+    cn_store_unit_begin(s);
+    pg_must(insert(s, "failed-2", 2, &err), &err, "failed-2");
+    /* the second write fails (CHECK): the handler answers with an error */
+    assert_int_equal(insert(s, "failed-2b", -1, &err), CN_EVALIDATION);
+    pg_must(cn_store_unit_end(s, 0, &err), &err, "unit 2");
+
+    cn_store_unit_begin(s);
+    assert_int_equal(insert(s, "kept-1", 3, &err), CN_ECONFLICT); /* unique */
+    pg_must(cn_store_unit_end(s, 0, &err), &err, "unit 3");
+
+    cn_store_unit_begin(s);
+    pg_must(insert(s, "kept-4", 4, &err), &err, "kept-4");
+    pg_must(cn_store_unit_end(s, 1, &err), &err, "unit 4");
+
+    assert_true(cn_store_batch_open(s));
+    assert_int_equal(count(other, "name LIKE 'kept-%'"), 0); /* not committed yet */
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+    assert_int_equal(precommits, 1);
+    assert_int_equal(ends_committed, 1);
+    assert_int_equal(count(other, "name LIKE 'kept-%'"), 2);
+    assert_int_equal(count(other, "name LIKE 'failed-%'"), 0);
+    cn_store_set_batching(s, 0);
+    cn_store_close(other);
+}
+
+/* A read that fails inside the batch (a bad cast) stays inside its unit's savepoint: the
+ * batch still commits the other units. A failure outside any unit dooms the batch. */
+static void test_failed_read_in_batch(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_set_batching(s, 1);
+    cn_store_unit_begin(s);
+    pg_must(insert(s, "read-1", 1, &err), &err, "read-1");
+    pg_must(cn_store_unit_end(s, 1, &err), &err, "unit 1");
+    cn_store_unit_begin(s);
+    cn_val_t bad[] = {CN_VTEXT("not a number")};
+    int64_t n;
+    assert_int_equal(
+        cn_store_one_int(s, "SELECT COUNT(*) FROM rows WHERE n = $1", bad, 1, &n, &err), CN_ERR);
+    assert_non_null(strstr(err.msg, "22P02"));
+    pg_must(cn_store_unit_end(s, 0, &err), &err, "unit 2");
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+    assert_int_equal(count(s, "name = 'read-1'"), 1);
+
+    /* outside any unit: nothing to go back to, the whole batch fails */
+    pg_must(cn_store_batch_begin(s, &err), &err, "begin");
+    pg_must(insert(s, "doomed", 1, &err), &err, "doomed");
+    assert_int_equal(insert(s, "doomed", 1, &err), CN_ECONFLICT);
+    assert_int_equal(insert(s, "doomed-too", 1, &err), CN_EBUSY); /* the batch is failed */
+    assert_int_not_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(count(s, "name LIKE 'doomed%'"), 0);
+    cn_store_set_batching(s, 0);
+}
+
+/* Plain transactions (job workers, the CLI): commit, rollback, and a failed statement
+ * makes the commit fail instead of silently rolling back. */
+static void test_plain_transactions(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    pg_must(cn_store_begin(s, &err), &err, "begin");
+    pg_must(insert(s, "plain-1", 1, &err), &err, "plain-1");
+    pg_must(cn_store_commit(s, &err), &err, "commit");
+    pg_must(cn_store_begin(s, &err), &err, "begin");
+    pg_must(insert(s, "plain-2", 1, &err), &err, "plain-2");
+    cn_store_rollback(s);
+    pg_must(cn_store_begin(s, &err), &err, "begin");
+    pg_must(insert(s, "plain-3", 1, &err), &err, "plain-3");
+    assert_int_equal(insert(s, "plain-1", 1, &err), CN_ECONFLICT);
+    assert_int_not_equal(cn_store_commit(s, &err), 0);
+    assert_false(cn_store_in_txn(s));
+    assert_int_equal(count(s, "name LIKE 'plain-%'"), 1);
+    int64_t changes = 0;
+    pg_must(cn_store_exec(s,
+                          "UPDATE rows SET n = n + 1 WHERE name LIKE 'plain-%' OR name = 'kept-1'",
+                          NULL, 0, &changes, &err),
+            &err, "update");
+    assert_int_equal(changes, 2);
+}
+
+/* Blobs read back byte for byte (NUL and invalid UTF-8 included); booleans as 1 and 0. */
+static void test_blobs_and_booleans(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    const char bytes[] = {'a', 0, (char)0xff, (char)0xfe, '\n', 'z'};
+    cn_val_t a[] = {CN_VINT(1), CN_VBLOB(bytes, sizeof(bytes))};
+    pg_must(cn_store_exec(s, "INSERT INTO blobs (id, data) VALUES ($1, $2)", a, 2, NULL, &err),
+            &err, "insert blob");
+    cn_stmt_t *st;
+    pg_must(cn_store_query(s, "SELECT data, data IS NULL, EXISTS (SELECT 1 FROM blobs) FROM blobs",
+                           NULL, 0, &st, &err),
+            &err, "select");
+    assert_int_equal(cn_stmt_step(st, &err), CN_ROW);
+    size_t len = 0;
+    const char *got = cn_stmt_text(st, 0, &len);
+    assert_int_equal(len, sizeof(bytes));
+    assert_memory_equal(got, bytes, sizeof(bytes));
+    assert_int_equal(cn_stmt_int(st, 1), 0);
+    assert_int_equal(cn_stmt_int(st, 2), 1);
+    assert_int_equal(cn_stmt_step(st, &err), CN_DONE);
+    cn_stmt_finish(st);
+}
+
+/* The server ends the session: what runs then is CN_EBUSY (a 503), and the store comes
+ * back by itself once the server answers again. */
+static void test_lost_connection(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_t *victim = open_store(db.url);
+    int64_t pid = 0;
+    pg_must(cn_store_one_int(victim, "SELECT pg_backend_pid()", NULL, 0, &pid, &err), &err, "pid");
+    cn_val_t a[] = {CN_VINT(pid)};
+    pg_must(cn_store_exec(s, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", a, 1, NULL, &err),
+            &err, "terminate");
+    int64_t n = 0;
+    assert_int_equal(cn_store_one_int(victim, "SELECT COUNT(*) FROM rows", NULL, 0, &n, &err),
+                     CN_EBUSY);
+    /* the next attempt reconnects (after the short pause between attempts) */
+    int rc = CN_EBUSY;
+    for (int i = 0; i < 200 && rc == CN_EBUSY; i++) {
+        rc = cn_store_one_int(victim, "SELECT COUNT(*) FROM rows", NULL, 0, &n, &err);
+        if (rc == CN_EBUSY)
+            usleep(10 * 1000);
+    }
+    pg_must(rc, &err, "after reconnect");
+    assert_true(n > 0);
+    cn_store_close(victim);
+}
+
+/* A batch whose connection dies before it commits: every write in it is gone, the
+ * commit says busy, and the next batch works. */
+static void test_connection_lost_mid_batch(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_t *victim = open_store(db.url);
+    cn_store_set_batching(victim, 1);
+    int64_t pid = 0;
+    pg_must(cn_store_one_int(victim, "SELECT pg_backend_pid()", NULL, 0, &pid, &err), &err, "pid");
+    cn_store_unit_begin(victim);
+    pg_must(insert(victim, "lost", 1, &err), &err, "lost");
+    pg_must(cn_store_unit_end(victim, 1, &err), &err, "unit");
+    cn_val_t a[] = {CN_VINT(pid)};
+    pg_must(cn_store_exec(s, "SELECT pg_terminate_backend(CAST($1 AS INTEGER))", a, 1, NULL, &err),
+            &err, "terminate");
+    assert_int_equal(cn_store_batch_commit(victim, &err), CN_EBUSY);
+    assert_false(cn_store_batch_open(victim));
+    assert_int_equal(count(s, "name = 'lost'"), 0);
+    int rc = CN_EBUSY;
+    for (int i = 0; i < 200 && rc == CN_EBUSY; i++) {
+        cn_store_unit_begin(victim);
+        rc = insert(victim, "found", 1, &err);
+        cn_ignore(cn_store_unit_end(victim, rc == 0, NULL));
+        if (rc == 0)
+            rc = cn_store_batch_commit(victim, &err);
+        else
+            cn_ignore(cn_store_batch_commit(victim, NULL));
+        if (rc == CN_EBUSY)
+            usleep(10 * 1000);
+    }
+    pg_must(rc, &err, "the next batch");
+    assert_int_equal(count(s, "name = 'found'"), 1);
+    cn_store_close(victim);
+}
+
+/* Text must sort as bytes on both engines: a database with another collation is refused
+ * with the statement that makes a right one. */
+static void test_collation_refused(void **state)
+{
+    (void)state;
+    pg_db_t other;
+    pg_db_create(&other, "cairn_test_pg_store_coll", "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
+    cn_store_opts_t opts = {.url = other.url, .data_dir = "/nonexistent"};
+    cn_err_t err = {0};
+    cn_store_t *st = NULL;
+    assert_int_equal(cn_store_open(&opts, &st, &err), CN_EINVAL);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, "LC_COLLATE 'C'"));
+    pg_db_drop(&other);
+}
+
+static void test_backup_names_pg_dump(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    assert_int_equal(cn_store_backup(s, "/tmp/never-written", 0, &err), CN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "pg_dump"));
+    assert_int_equal(cn_store_checkpoint(s, &err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_driver_and_migrations),
+        cmocka_unit_test(test_batch_units_and_neighbours),
+        cmocka_unit_test(test_failed_read_in_batch),
+        cmocka_unit_test(test_plain_transactions),
+        cmocka_unit_test(test_blobs_and_booleans),
+        cmocka_unit_test(test_lost_connection),
+        cmocka_unit_test(test_connection_lost_mid_batch),
+        cmocka_unit_test(test_collation_refused),
+        cmocka_unit_test(test_backup_names_pg_dump),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
