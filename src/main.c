@@ -512,11 +512,15 @@ static int migration_sets(cn_migration_set_t *sets, size_t *n_sets, cn_err_t *er
 
 /*
  * Takes the data directory's lock (see instance.h) for a command that changes the schema,
- * so that no command migrates a database under a running server: the fd to release, or a
- * negative exit code after printing why (75: another process, a server, holds it).
+ * so that no command migrates a database under a running server: the fd to release, -1
+ * when no lock is needed, or a negative exit code below -1 after printing why (75:
+ * another process, a server, holds it). PostgreSQL needs none: the nodes of a cluster
+ * share its database by design, and cn_migrate holds a lock in the database itself.
  */
 static int lock_data_dir(const cn_config_t *cfg, const char *command)
 {
+    if (cn_store_engine(cfg->store_url) == CN_ENGINE_POSTGRES)
+        return -1;
     cn_err_t err = {0};
     int fd = cn_instance_lock(cfg->data_dir, &err);
     if (fd >= 0)
@@ -541,7 +545,7 @@ static int migrate_locked(cn_config_t *cfg, const char *command, cn_store_t *sto
     if (st.pending == 0) /* the usual case: a running server applied them */
         return 0;
     int lock = lock_data_dir(cfg, command);
-    if (lock < 0)
+    if (lock < -1)
         return -lock;
     rc = cn_migrate(store, sets, n_sets, 0, NULL, NULL, &err);
     cn_instance_unlock(lock);
@@ -620,6 +624,12 @@ CMD(cmd_backup)
     if (!force && access(file, F_OK) == 0) { /* checked again, atomically, when it is linked */
         fprintf(stderr, "cairn backup: %s exists; use --force to replace it\n", file);
         return EXIT_EXISTS;
+    }
+    if (cn_store_engine(cfg->store_url) == CN_ENGINE_POSTGRES) {
+        fprintf(stderr, "cairn backup: store.url names a PostgreSQL database, and cairn backup "
+                        "copies SQLite: back PostgreSQL up with pg_dump --format=custom "
+                        "\"$CAIRN_DATABASE_URL\" (see docs/operations.md)\n");
+        return EXIT_CONFIG;
     }
     cn_store_t *store;
     int rc = open_store(cfg, "backup", 1, 0, &store);

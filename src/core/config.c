@@ -61,8 +61,8 @@ static const cn_setting_t keys[] = {
      * help says where a password belongs instead */
     {"store.url", "CAIRN_DATABASE_URL", "--database", CN_SET_STRING, "", 0, 0, NULL, OFF(store_url),
      "the database engine: empty or `sqlite:` = SQLite in `store.data`;"
-     " `postgres://USER@HOST:PORT/DB` (or `postgresql://`) = PostgreSQL, which this build"
-     " cannot run yet (commands that open the database exit 78). Shown with its password"
+     " `postgres://USER@HOST:PORT/DB` (or `postgresql://`) = PostgreSQL 15 or newer, on a"
+     " database created with the C collation (docs/operations.md). Shown with its password"
      " redacted; a flag is visible in ps(1), so give a password through the environment, the"
      " config file or libpq's `~/.pgpass`",
      .check = CN_CHECK_STORE_URL},

@@ -581,10 +581,12 @@ Exit:
     if (lock_fd == CN_EBUSY)     /* the CLI's exit codes: 75 another process holds it */
         return 75;
     /* the CLI's exit codes: 76 data newer than us, 78 configuration (also an engine this
-     * build has no driver for), 74 I/O */
+     * build has no driver for), 75 a database server that does not answer (try again), 74
+     * I/O */
     if (err.msg[0])
         return err.code == CN_ETOONEW                                 ? 76
                : err.code == CN_EINVAL || err.code == CN_EUNSUPPORTED ? 78
+               : err.code == CN_EBUSY                                 ? 75
                                                                       : 74;
     return rc;
 }

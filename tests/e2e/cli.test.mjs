@@ -607,28 +607,34 @@ describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () =
     assert.deepEqual(parseCheck(nats.stdout)['cluster.nats_url'], { value: 'nats://127.0.0.1:4222', source: 'env' });
   });
 
-  test('a PostgreSQL URL: commands that open the database exit 78, no driver yet, nothing created', async () => {
+  test('a PostgreSQL URL with no server there: 75 naming the server, never SQLite instead', async () => {
     const dir = tempDir();
     const data = path.join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 }); // serve keeps its key file there on any engine
     const runs = [
       ['serve', '--listen', '127.0.0.1:0', '--data', data, '--database', PG],
       ['migrate', '--data', data, '--database', PG],
       ['migrate', '--dry-run', '--data', data, '--database', PG],
       ['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data, '--database', PG],
-      ['backup', path.join(dir, 'copy.db'), '--data', data, '--database', PG],
     ];
     for (const args of runs) {
       const r = await runCli(args);
-      assert.equal(r.code, 78, `${args[0]}: ${r.stderr}`);
-      assert.match(r.stderr, /store\.url names a PostgreSQL database, and this build has no PostgreSQL driver yet/, args[0]);
+      assert.equal(r.code, 75, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /cannot connect to PostgreSQL: connection to server at "127\.0\.0\.1", port 5432 failed/, args[0]);
       assert.doesNotMatch(r.stderr, /listening on/);
       assertNoSecret(r, args.join(' '));
-      assert.equal(existsSync(data), false, `${args[0]}: nothing created, SQLite not used instead`);
+      assert.equal(existsSync(path.join(data, 'cairn.db')), false, `${args[0]}: SQLite not used instead`);
     }
     // the same from the environment
     const env = await runCli(['migrate', '--data', data], { env: { CAIRN_DATABASE_URL: `${PG}?password=querypw` } });
-    assert.equal(env.code, 78, env.stderr);
+    assert.equal(env.code, 75, env.stderr);
     assertNoSecret(env, 'migrate from env');
+    // cairn backup copies SQLite files: it names pg_dump instead, without connecting
+    const backup = await runCli(['backup', path.join(dir, 'copy.db'), '--data', data, '--database', PG]);
+    assert.equal(backup.code, 78, backup.stderr);
+    assert.match(backup.stderr, /pg_dump --format=custom/);
+    assertNoSecret(backup, 'backup');
+    assert.equal(existsSync(path.join(dir, 'copy.db')), false);
   });
 
   test('a NATS URL: serve exits 78, no NATS client yet, naming cluster.nats_url', async () => {
