@@ -58,39 +58,40 @@ static int check_known(cn_store_t *s, const cn_migration_set_t *sets, size_t n_s
     return rc == CN_DONE ? 0 : rc;
 }
 
-static int is_applied(cn_store_t *s, const char *module, int version, int *yes, cn_err_t *err)
-{
-    cn_stmt_t *st;
-    cn_val_t args[] = {CN_VTEXT(module), CN_VINT(version)};
-    int rc = cn_store_query(s, "SELECT 1 FROM schema_migrations WHERE module = $1 AND version = $2",
-                            args, 2, &st, err);
-    if (rc != 0)
-        return rc;
-    rc = cn_stmt_step(st, err);
-    cn_stmt_finish(st);
-    if (rc < 0)
-        return rc;
-    *yes = rc == CN_ROW;
-    return 0;
-}
+/* Whether schema_migrations exists: a status check (every /readyz) must not write, and on
+ * PostgreSQL even CREATE TABLE IF NOT EXISTS is a write that takes a lock. */
+static const cn_sql_pair_t table_exists = {
+    .sqlite = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    .postgres = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename = 'schema_migrations'"};
 
 int cn_migrate_status(cn_store_t *s, const cn_migration_set_t *sets, size_t n_sets,
                       cn_migrate_status_t *out, cn_err_t *err)
 {
-    int rc = cn_store_exec(s, cn_migrations_table_sql, NULL, 0, NULL, err);
+    int rc = cn_store_exists(s, cn_store_sql(s, &table_exists), NULL, 0, err);
+    out->applied = 0;
     if (rc == 0)
         rc = check_known(s, sets, n_sets, &out->applied, err);
+    else if (rc == CN_ENOTFOUND)
+        rc = 0;
     if (rc != 0)
         return rc;
-    out->pending = 0;
+    /* every row is a known migration (check_known), and (module, version) is the key */
+    int known = 0;
     for (size_t i = 0; i < n_sets; i++)
-        for (const cn_migration_t *m = sets[i].list; m->version != 0; m++) {
-            int yes;
-            if ((rc = is_applied(s, sets[i].module, m->version, &yes, err)) != 0)
-                return rc;
-            out->pending += !yes;
-        }
+        for (const cn_migration_t *m = sets[i].list; m->version != 0; m++)
+            known++;
+    out->pending = known - out->applied;
     return 0;
+}
+
+static int is_applied(cn_store_t *s, const char *module, int version, int *yes, cn_err_t *err)
+{
+    cn_val_t args[] = {CN_VTEXT(module), CN_VINT(version)};
+    int rc = cn_store_exists(
+        s, "SELECT 1 FROM schema_migrations WHERE module = $1 AND version = $2", args, 2, err);
+    *yes = rc == 0;
+    return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
 const char *cn_migration_pg(const cn_migration_t *m)
@@ -145,7 +146,9 @@ static int migrate_locked(cn_store_t *s, const cn_migration_set_t *sets, size_t 
                           void (*report)(const char *line, void *ud), void *ud, cn_err_t *err)
 {
     cn_migrate_status_t status;
-    int rc = cn_migrate_status(s, sets, n_sets, &status, err);
+    int rc = cn_store_exec(s, cn_migrations_table_sql, NULL, 0, NULL, err);
+    if (rc == 0)
+        rc = cn_migrate_status(s, sets, n_sets, &status, err);
     if (rc != 0)
         return rc;
     if (dry_run && (rc = cn_store_begin(s, err)) != 0)
