@@ -130,6 +130,35 @@ static int presented_refresh(cn_req_t *r, char buf[AUTH_REFRESH_MAX], const char
 }
 
 /*
+ * The presented token (generation gen, hash) against its session's row: 0 when it is the
+ * current one; else the request fails, and a copy of an already-rotated token that was
+ * really issued (its hash is on record; the session id is no secret) ends the session.
+ */
+static int judge_presented(cn_req_t *r, const char *sid, const refresh_row_t *row, int64_t gen,
+                           const char *hash)
+{
+    if (row->revoked) /* perhaps by another process: this one's memory learns it now */
+        auth_revoke_session(sid);
+    if (row->revoked || row->expired)
+        return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
+    if (gen < row->gen && was_issued(row, gen, hash)) {
+        char ip[64];
+        cn_req_peer(r, ip, sizeof(ip));
+        int rc;
+        if ((rc = auth_session_end(r, sid)) != 0 ||
+            (rc = auth_security_event(r, row->tenant, row->user, "auth.refresh.reused", sid, ip,
+                                      401)) != 0 ||
+            (rc = cn_store_commit(r->store, &r->err)) != 0)
+            return rc;
+        return cn_fail(r, CN_EUNAUTH,
+                       "this refresh token was already used; the session is revoked");
+    }
+    if (gen != row->gen || strlen(row->hash) != 64 || sodium_memcmp(hash, row->hash, 64) != 0)
+        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    return 0;
+}
+
+/*
  * Takes the refresh token from the body or the cairn_rt cookie (then the CSRF token must
  * be its session's), checks it against its session and rotates it, in the write
  * transaction this opens; an already-rotated token coming back revokes the session (and
@@ -159,25 +188,8 @@ static int spend_refresh(cn_req_t *r, spent_t *x)
         return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
     if (rc != 0)
         return rc;
-    if (row->revoked) /* perhaps by another process: this one's memory learns it now */
-        auth_revoke_session(sid);
-    if (row->revoked || row->expired)
-        return cn_fail(r, CN_EUNAUTH, "the session has ended; sign in again");
-    /* an already-rotated token came back: someone holds a copy. The session id is no
-     * secret, so only a token that was really issued (its hash is on record) counts. */
-    if (gen < row->gen && was_issued(row, gen, hash)) {
-        char ip[64];
-        cn_req_peer(r, ip, sizeof(ip));
-        if ((rc = auth_session_end(r, sid)) != 0 ||
-            (rc = auth_security_event(r, row->tenant, row->user, "auth.refresh.reused", sid, ip,
-                                      401)) != 0 ||
-            (rc = cn_store_commit(r->store, &r->err)) != 0)
-            return rc;
-        return cn_fail(r, CN_EUNAUTH,
-                       "this refresh token was already used; the session is revoked");
-    }
-    if (gen != row->gen || strlen(row->hash) != 64 || sodium_memcmp(hash, row->hash, 64) != 0)
-        return cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    if ((rc = judge_presented(r, sid, row, gen, hash)) != 0)
+        return rc;
     auth_refresh_make(sid, gen + 1, x->fresh, fresh_hash);
     char prev[sizeof(row->prev)]; /* the current hash joins the history, the oldest leaves */
     snprintf(prev, sizeof(prev), "%s%s%.*s", row->hash, row->prev[0] ? "," : "",
@@ -189,8 +201,16 @@ static int spend_refresh(cn_req_t *r, spent_t *x)
                       "UPDATE sessions SET refresh_gen = CAST($2 AS BIGINT) + 1, refresh_hash = $3,"
                       " refresh_prev = $4 WHERE id = $1 AND refresh_gen = $2",
                       args, 4, &changes, &r->err);
-    if (rc == 0 && changes != 1)
-        rc = cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    if (rc == 0 && changes != 1) {
+        /* rotated meanwhile by a request on another connection: PostgreSQL let this update
+         * wait for that commit and then match nothing. The row as it is now says whether
+         * the token is a reused copy. */
+        rc = find_session(r, sid, row);
+        if (rc == 0)
+            rc = judge_presented(r, sid, row, gen, hash);
+        if (rc == 0 || rc == CN_ENOTFOUND)
+            rc = cn_fail(r, CN_EUNAUTH, "the refresh token is not valid");
+    }
     return rc;
 }
 
