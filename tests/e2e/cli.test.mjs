@@ -924,8 +924,12 @@ describe('exit codes mean one thing each', () => {
     // (on PostgreSQL, a lock on the table the command writes)
     const holder = await dbSession(data);
     await holder.run({ sqlite: 'BEGIN IMMEDIATE', postgres: 'BEGIN; LOCK TABLE tenants IN EXCLUSIVE MODE' });
-    const busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
-    await holder.close();
+    let busy;
+    try {
+      busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
+    } finally {
+      await holder.close();
+    }
     assert.equal(busy.code, 75, busy.stderr);
     assert.match(busy.stderr, /busy/);
     assert.equal((await run('tenant', 'create', '--slug', 'later', '--name', 'L')).code, 0, 'and later it works');

@@ -59,6 +59,8 @@ let created = 0;
 function psqlArgs(url) {
   return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url];
 }
+// psql would take its client encoding from the locale, which may not be UTF-8
+const PSQL_ENV = { ...process.env, PGCLIENTENCODING: 'UTF8' };
 
 /**
  * The URL of the PostgreSQL database that belongs to dataDir, created on first use
@@ -117,18 +119,19 @@ export function dropDatabases() {
     ownPgDir = null;
     return;
   }
-  // on the run's shared server; FORCE: a killed server's connections may not be gone yet
+  // on the run's shared server, one failure stopping none of the others; FORCE: a killed
+  // server's connections may not be gone yet
   if (!names.length) return;
-  spawnSync('psql', [...psqlArgs(adminUrl), ...names.flatMap((n) => ['-c', `DROP DATABASE IF EXISTS ${n} WITH (FORCE)`])],
-    { stdio: 'ignore', timeout: 30_000 });
+  spawnSync('psql', ['-X', '-q', '-d', adminUrl, ...names.flatMap((n) => ['-c', `DROP DATABASE IF EXISTS ${n} WITH (FORCE)`])],
+    { stdio: 'ignore', timeout: 30_000, env: PSQL_ENV });
   names.length = 0;
 }
 
 // ---- reading and writing a test's database ----
 
-function run(cmd, args, { input } = {}) {
+function run(cmd, args) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: PSQL_ENV });
     const out = [];
     const err = [];
     p.stdout.on('data', (d) => out.push(d));
@@ -139,8 +142,6 @@ function run(cmd, args, { input } = {}) {
       clearTimeout(t);
       resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
-    p.stdin.on('error', () => {});
-    p.stdin.end(input ?? '');
   });
 }
 
@@ -166,8 +167,8 @@ function sqlFor(sql, engine) {
 const dbError = (what, sql, r) => new Error(`${what} failed (${r.code}): ${r.stderr.trim()}\n  in: ${sql}`);
 
 /**
- * Runs one SELECT (or `… RETURNING`-less read) and resolves to its rows as objects keyed by
- * column name. Values are JSON's: numbers, strings, null; a boolean expression is 0/1 on
+ * Runs one query (a SELECT; on SQLite a PRAGMA too) and resolves to its rows as objects
+ * keyed by column name. Values are JSON's: numbers, strings, null; a boolean expression is 0/1 on
  * SQLite and true/false on PostgreSQL. Name every computed column (`count(*) AS n`): the
  * engines name them differently. sql is shared SQL (no engine-only functions) or
  * {sqlite, postgres}.
@@ -216,14 +217,15 @@ export function sqlString(s) {
  * Opens a client session on target's database, as another process of the operator's
  * would, and resolves to {run(sql), close()}: run resolves once the statements ran (a
  * transaction opened by one stays open, with its locks, until a later run or close);
- * close() commits whatever is open and ends the client.
+ * close() commits whatever is open and ends the client (until then the client keeps the
+ * test's process alive: close it in a finally when something can throw in between).
  */
 export async function dbSession(target) {
   const t = await resolveTarget(target);
   const engine = t.sqlite ? 'sqlite' : 'postgres';
   const p = t.sqlite
     ? spawn('sqlite3', [t.sqlite], { stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn('psql', [...psqlArgs(t.postgres), '-A', '-t'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    : spawn('psql', [...psqlArgs(t.postgres), '-A', '-t'], { stdio: ['pipe', 'pipe', 'pipe'], env: PSQL_ENV });
   let out = '';
   let err = '';
   let marks = 0;
