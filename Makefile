@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 FORMAT_FILES = $(wildcard src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h \
                           tests/unit/*.c tests/fuzz/*.c bench/*.c)
 
-.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan fuzz bench lint \
+.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan e2e-pg fuzz bench lint \
 	format format-check coverage docs sdk clean
 
 run: deps build
@@ -43,6 +43,11 @@ unit: build
 
 e2e: build
 	@CAIRN_BIN=build/cairn node --test tests/e2e/
+
+# the same suite on PostgreSQL: one throwaway server for the run (scripts/test-e2e-pg);
+# FILES= runs some files only, e.g. make e2e-pg FILES=tests/e2e/notes.test.mjs
+e2e-pg: build
+	@scripts/test-e2e-pg $(FILES)
 
 fuzz: build-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { unsealSigningKey } from './lib/vault.mjs';
 import {
-  TOKEN, UUID_RE, api, assertProblem, rawExchange, request, runCli, runCliWithInput, runProgram,
-  startServer, stopAllServers, tempDir, waitFor,
+  TOKEN, UUID_RE, api, assertProblem, dbExec, dbQuery, dbValue, rawExchange, request, runCli,
+  runCliWithInput, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -79,13 +79,8 @@ function parts(jwt) {
 /** The signing keys in the database, newest first: [{kid, secret}], each opened with the
  * server's secrets key file (the database holds them sealed). */
 async function signingKeys() {
-  const r = await runProgram('sqlite3', [path.join(dataDir, 'cairn.db'),
-    'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim().split('\n').map((l) => {
-    const [kid, sealed] = l.split('|');
-    return { kid, secret: unsealSigningKey(path.join(dataDir, 'secrets.key'), kid, sealed) };
-  });
+  const rows = await dbQuery(dataDir, 'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC');
+  return rows.map(({ kid, secret }) => ({ kid, secret: unsealSigningKey(path.join(dataDir, 'secrets.key'), kid, secret) }));
 }
 
 /** An HS256 token for any header and claims, signed with a key of the server. */
@@ -94,12 +89,6 @@ function sign(header, payload, secretHex) {
   const p = seg(payload);
   const sig = crypto.createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`${h}.${p}`).digest('base64url');
   return `${h}.${p}.${sig}`;
-}
-
-async function sqlite(sql) {
-  const r = await runProgram('sqlite3', [path.join(dataDir, 'cairn.db'), sql]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -622,7 +611,7 @@ describe('CLI', () => {
       assert.match(r.stderr, reason);
       assert.equal(r.stdout, '');
     }
-    assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'weakling@acme.test'"), '0');
+    assert.equal(await dbValue(dataDir, "SELECT count(*) FROM users WHERE email = 'weakling@acme.test'"), 0);
   });
 
   test('other refusals: duplicate membership (1), unknown tenant (66), bad role (65), no password (64)', async () => {
@@ -643,8 +632,8 @@ describe('CLI', () => {
     assert.equal(r.code, 64, r.stderr);
     assert.match(r.stderr, /no password read/);
     // the role of an existing member was not changed by the refused second membership
-    assert.equal(await sqlite(`SELECT role FROM memberships WHERE user_id = '${ids.user.alice}' AND tenant_id = '${ids.tenant.acme}'`), 'owner');
-    assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'newbie@acme.test'"), '0');
+    assert.equal(await dbValue(dataDir, `SELECT role FROM memberships WHERE user_id = '${ids.user.alice}' AND tenant_id = '${ids.tenant.acme}'`), 'owner');
+    assert.equal(await dbValue(dataDir, "SELECT count(*) FROM users WHERE email = 'newbie@acme.test'"), 0);
 
     r = await cli(['tenant', 'create', '--slug', 'acme', '--name', 'Again']);
     assert.equal(r.code, 1, r.stderr);
@@ -852,7 +841,7 @@ describe('signing keys', () => {
     assert.equal((await as(out.access_token).post('/api/v1/auth/logout')).status, 204);
     // a session whose end has passed (read from the database by the next process)
     const ended = await session('acme', 'mia');
-    await sqlite(`UPDATE sessions SET expires_at = ${Date.now() - 1000} WHERE id = '${parts(ended.access_token).payload.sid}'`);
+    await dbExec(dataDir, `UPDATE sessions SET expires_at = ${Date.now() - 1000} WHERE id = '${parts(ended.access_token).payload.sid}'`);
 
     assert.equal(await srv.stop(), 0);
     srv = await startServer({ dataDir });

@@ -8,11 +8,13 @@ import {
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  CAIRN_BIN, MIGRATIONS, REPO_ROOT, api, request, runCli, runCliWithInput, runProgram, sleep,
-  startServer, stopAllServers, tempDir, waitFor,
+  CAIRN_BIN, MIGRATIONS, REPO_ROOT, api, databaseEnv, dbExec, dbQuery, dbSession, dbValue, onPostgres,
+  request, runCli, runCliWithInput, sleep, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
+
+const BACKUP_IS_SQLITE = 'cairn backup copies the SQLite database; on PostgreSQL the documented path is pg_dump';
 
 /** `key = value  # source` lines of `cairn config check` as {key: {value, source}} */
 function parseCheck(stdout) {
@@ -22,12 +24,6 @@ function parseCheck(stdout) {
     if (m) out[m[1]] = { value: m[2], source: m[3] };
   }
   return out;
-}
-
-async function sqlite(db, sql) {
-  const r = await runProgram('sqlite3', [db, sql]);
-  assert.equal(r.code, 0, `sqlite3 failed: ${r.stderr}`);
-  return r.stdout.trim();
 }
 
 describe('help and version', () => {
@@ -345,9 +341,11 @@ describe('cairn migrate', () => {
     assert.deepEqual(dry.stdout.split('\n').filter((l) => l.startsWith('would apply ')),
       MIGRATIONS.map((m) => `would apply ${m}`));
     assert.match(dry.stdout, new RegExp(`0 applied before, ${n} would be applied`));
-    const db = path.join(data, 'cairn.db');
-    assert.equal(await sqlite(db, "SELECT count(*) FROM sqlite_master WHERE name = 'notes'"), '0', 'dry run created no table');
-    assert.equal(await sqlite(db, 'SELECT count(*) FROM schema_migrations'), '0');
+    assert.equal(await dbValue(data, {
+      sqlite: "SELECT count(*) FROM sqlite_master WHERE name = 'notes'",
+      postgres: "SELECT count(*) FROM pg_tables WHERE tablename = 'notes'",
+    }), 0, 'dry run created no table');
+    assert.equal(await dbValue(data, 'SELECT count(*) FROM schema_migrations'), 0);
 
     const dry2 = await runCli(['migrate', '--dry-run', '--data', data]);
     assert.match(dry2.stdout, new RegExp(`0 applied before, ${n} would be applied`), 'dry run is repeatable');
@@ -356,8 +354,12 @@ describe('cairn migrate', () => {
     assert.equal(real.code, 0, real.stderr);
     assert.match(real.stdout, /^applied notes\/1 create_notes$/m);
     assert.match(real.stdout, new RegExp(`0 applied before, ${n} applied now`));
-    assert.equal(await sqlite(db, "SELECT group_concat(module || '/' || version || ' ' || name, ',') FROM (SELECT * FROM schema_migrations ORDER BY applied_at, rowid)"),
-      MIGRATIONS.join(','));
+    // in the order applied: several share a millisecond, so then in the order inserted
+    const applied = await dbQuery(data, {
+      sqlite: 'SELECT module, version, name FROM schema_migrations ORDER BY applied_at, rowid',
+      postgres: 'SELECT module, version, name FROM schema_migrations ORDER BY applied_at, ctid',
+    });
+    assert.deepEqual(applied.map((m) => `${m.module}/${m.version} ${m.name}`), MIGRATIONS);
 
     const again = await runCli(['migrate', '--data', data]);
     assert.equal(again.code, 0);
@@ -377,7 +379,7 @@ describe('cairn migrate', () => {
   });
 });
 
-describe('cairn backup', () => {
+describe('cairn backup', { skip: onPostgres && BACKUP_IS_SQLITE }, () => {
   test('a backup taken while the server writes is consistent and restorable', async () => {
     const s = await startServer();
     const c = api(s.url);
@@ -409,11 +411,12 @@ describe('cairn backup', () => {
     assert.ok(written > writtenAtBackup, 'the server kept writing after the backup');
     assert.equal(await s.stop(), 0);
 
-    assert.equal(await sqlite(file, 'PRAGMA integrity_check'), 'ok');
-    assert.equal(await sqlite(file, "SELECT count(*) FROM notes WHERE title LIKE 'known-%'"), '30');
-    const bg = Number(await sqlite(file, "SELECT count(*) FROM notes WHERE title LIKE 'bg-%'"));
+    const backup = { file };
+    assert.equal(await dbValue(backup, 'PRAGMA integrity_check'), 'ok');
+    assert.equal(await dbValue(backup, "SELECT count(*) FROM notes WHERE title LIKE 'known-%'"), 30);
+    const bg = await dbValue(backup, "SELECT count(*) FROM notes WHERE title LIKE 'bg-%'");
     assert.ok(bg >= 50 && bg <= written, `backup holds ${bg} of ${written} background notes`);
-    assert.equal(await sqlite(file, 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length));
+    assert.equal(await dbValue(backup, 'SELECT count(*) FROM schema_migrations'), MIGRATIONS.length);
 
     // a fresh server on a copy serves the notes, with the secrets key restored beside it
     // (the backup holds the signing keys sealed with it: without it serve exits 78)
@@ -446,8 +449,7 @@ describe('a database newer than the binary', () => {
   test('serve and migrate exit 76 naming the unknown migration', async () => {
     const data = tempDir();
     assert.equal((await runCli(['migrate', '--data', data])).code, 0);
-    const db = path.join(data, 'cairn.db');
-    await sqlite(db, "INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('notes', 999, 'from_the_future', 0)");
+    await dbExec(data, "INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('notes', 999, 'from_the_future', 0)");
 
     const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], { timeoutMs: 10_000 });
     assert.equal(serve.code, 76, serve.stderr);
@@ -467,13 +469,13 @@ describe('a database newer than the binary', () => {
     }
 
     // nothing was touched
-    assert.equal(await sqlite(db, 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length + 1));
+    assert.equal(await dbValue(data, 'SELECT count(*) FROM schema_migrations'), MIGRATIONS.length + 1);
   });
 
   test('an unknown module counts as newer too', async () => {
     const data = tempDir();
     assert.equal((await runCli(['migrate', '--data', data])).code, 0);
-    await sqlite(path.join(data, 'cairn.db'), "INSERT INTO schema_migrations VALUES ('billing', 1, 'create_invoices', 0)");
+    await dbExec(data, "INSERT INTO schema_migrations VALUES ('billing', 1, 'create_invoices', 0)");
     const serve = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data]);
     assert.equal(serve.code, 76);
     assert.match(serve.stderr, /billing\/1/);
@@ -651,7 +653,7 @@ describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () =
   test('more than one node: refused without PostgreSQL (store.url) and without NATS (cluster.nats_url)', async () => {
     const data = path.join(tempDir(), 'data');
     for (const [env, key] of [
-      [{ CAIRN_CLUSTER_NODES: '3' }, /cluster\.nodes: 3 nodes cannot share SQLite.*set store\.url/],
+      [{ CAIRN_CLUSTER_NODES: '3', CAIRN_DATABASE_URL: undefined }, /cluster\.nodes: 3 nodes cannot share SQLite.*set store\.url/],
       [{ CAIRN_CLUSTER_NODES: '2', CAIRN_DATABASE_URL: 'sqlite:' }, /cannot share SQLite.*store\.url/],
       [{ CAIRN_CLUSTER_NODES: '3', CAIRN_DATABASE_URL: PG }, /3 nodes on PostgreSQL need cluster\.nats_url/],
     ]) {
@@ -696,7 +698,8 @@ describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () =
     const created = await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data, '--database', 'sqlite:']);
     assert.equal(created.code, 0, created.stderr);
     assert.ok(existsSync(path.join(data, 'cairn.db')));
-    const listed = await runCli(['tenant', 'list', '--data', data]);
+    // (CAIRN_DATABASE_URL unset: cairn's default, whatever engine the other tests run on)
+    const listed = await runCli(['tenant', 'list', '--data', data], { env: { CAIRN_DATABASE_URL: undefined } });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /^acme\b/m, 'the default reads what sqlite: wrote');
     const s = await startServer({ dataDir: data, args: ['--database', 'sqlite:'], env: { CAIRN_DATABASE_URL: '' } });
@@ -704,11 +707,11 @@ describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () =
     const note = await c.post('/api/v1/notes', { title: 'on sqlite:' });
     assert.equal(note.status, 201, note.text);
     assert.equal(await s.stop(), 0);
-    assert.equal(await sqlite(path.join(data, 'cairn.db'), "SELECT count(*) FROM notes WHERE title = 'on sqlite:'"), '1');
+    assert.equal(await dbValue({ file: path.join(data, 'cairn.db') }, "SELECT count(*) FROM notes WHERE title = 'on sqlite:'"), 1);
   });
 });
 
-describe('cairn backup keeps what it writes private and what exists intact', () => {
+describe('cairn backup keeps what it writes private and what exists intact', { skip: onPostgres && BACKUP_IS_SQLITE }, () => {
   test('mode 600, no overwrite without --force (73), --force replaces, nothing left beside it', async () => {
     const data = tempDir();
     assert.equal((await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--data', data])).code, 0);
@@ -730,7 +733,7 @@ describe('cairn backup keeps what it writes private and what exists intact', () 
     const forced = await runCli(['backup', file, '--force', '--data', data]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(await sqlite(file, "SELECT name FROM tenants WHERE slug = 'acme'"), 'Acme');
+    assert.equal(await dbValue({ file }, "SELECT name FROM tenants WHERE slug = 'acme'"), 'Acme');
     assert.deepEqual(readdirSync(dir), ['b.db']);
   });
 
@@ -768,10 +771,9 @@ describe('operator recovery without the API', () => {
     assert.equal((await cli(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--password-stdin'], pw('vivid-Otter-42-lantern'))).code, 0);
     const bob = await cli(['user', 'create', '--tenant', 'acme', '--email', 'bob@acme.test', '--role', 'viewer', '--password-stdin'], pw('sturdy-Marmot-71-lagoon'));
     assert.equal(bob.code, 0, bob.stderr);
-    const db = path.join(data, 'cairn.db');
-    await sqlite(db, `INSERT INTO mfa (user_id, secret, confirmed_at) VALUES ('${bob.stdout.trim()}', 'x', 1)`);
+    await dbExec(data, `INSERT INTO mfa (user_id, secret, confirmed_at) VALUES ('${bob.stdout.trim()}', 'x', 1)`);
     const until = Date.now() + 3_600_000;
-    await sqlite(db, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until}, 0)`);
+    await dbExec(data, `INSERT INTO login_failures VALUES ('acme/bob@acme.test', '203.0.113.9', 0, 0, 1, ${until}, 0)`);
 
     const tenants = await cli(['tenant', 'list']);
     assert.equal(tenants.code, 0, tenants.stderr);
@@ -860,11 +862,14 @@ describe('operator recovery without the API', () => {
   });
 });
 
-/** Runs cairn on a pseudo-terminal (util-linux script), answering each prompt in turn. */
-function runOnTerminal(args, answers) {
+/**
+ * Runs cairn on a pseudo-terminal (util-linux script), answering each prompt in turn; env
+ * is added to this process's environment (the database of the data directory, say).
+ */
+function runOnTerminal(args, answers, env = {}) {
   return new Promise((resolve) => {
     const cmd = [CAIRN_BIN, ...args].map((a) => `'${a}'`).join(' ');
-    const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let asked = 0;
     p.stdout.on('data', (d) => {
@@ -883,14 +888,15 @@ describe('passwords typed on a terminal', () => {
     const data = tempDir();
     assert.equal((await runCli(['tenant', 'create', '--slug', 'acme', '--name', 'A', '--data', data])).code, 0);
     const pw = 'vivid-Otter-42-lantern';
-    const created = await runOnTerminal(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--data', data], [pw, pw]);
+    const db = await databaseEnv(data);
+    const created = await runOnTerminal(['user', 'create', '--tenant', 'acme', '--email', 'ann@acme.test', '--role', 'owner', '--data', data], [pw, pw], db);
     assert.equal(created.code, 0, created.out);
     assert.match(created.out, /Password: [\s\S]*Repeat: /);
     assert.ok(!created.out.includes(pw), 'the password is not echoed');
-    const differ = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoom']);
+    const differ = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoom'], db);
     assert.equal(differ.code, 65, differ.out);
     assert.match(differ.out, /the two entries differ/);
-    const set = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoon']);
+    const set = await runOnTerminal(['user', 'set-password', '--tenant', 'acme', '--email', 'ann@acme.test', '--data', data], ['sturdy-Marmot-71-lagoon', 'sturdy-Marmot-71-lagoon'], db);
     assert.equal(set.code, 0, set.out);
     assert.match(set.out, /password set; 0 sessions ended/);
   });
@@ -912,7 +918,7 @@ describe('exit codes mean one thing each', () => {
     assert.equal((await withPw(['user', 'create', '--tenant', 'acme', '--email', 'a@b.test', '--role', 'owner'], 'vivid-Otter-42-lantern')).code, 0);
     assert.equal((await withPw(['user', 'set-password', '--tenant', 'acme', '--email', 'a@b.test'], 'sturdy-Marmot-71-lagoon')).code, 0);
     assert.equal((await run('audit', 'verify')).code, 0);
-    await sqlite(path.join(data, 'cairn.db'), "UPDATE audit_log SET action = 'x' WHERE seq = (SELECT MIN(seq) FROM audit_log)");
+    await dbExec(data, "UPDATE audit_log SET action = 'x' WHERE seq = (SELECT MIN(seq) FROM audit_log)");
     const broken = await run('audit', 'verify');
     assert.equal(broken.code, 1, 'a failed check is 1, not bad input');
     assert.match(broken.stderr, /entry 1 was changed/);
@@ -921,13 +927,15 @@ describe('exit codes mean one thing each', () => {
     assert.equal((await run('backup', file)).code, 73);
 
     // another process holds the write lock past store.busy_timeout_ms: 75, try again later
-    const holder = spawn('sqlite3', [path.join(data, 'cairn.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const locked = new Promise((resolve) => holder.stdout.on('data', (d) => String(d).includes('locked') && resolve()));
-    holder.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
-    await locked;
-    const busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
-    holder.stdin.end('COMMIT;\n');
-    await new Promise((resolve) => holder.on('close', resolve));
+    // (on PostgreSQL, a lock on the table the command writes)
+    const holder = await dbSession(data);
+    await holder.run({ sqlite: 'BEGIN IMMEDIATE', postgres: 'BEGIN; LOCK TABLE tenants IN EXCLUSIVE MODE' });
+    let busy;
+    try {
+      busy = await runCli(['tenant', 'create', '--slug', 'later', '--name', 'L', '--data', data], { env: { CAIRN_BUSY_TIMEOUT_MS: '100' } });
+    } finally {
+      await holder.close();
+    }
     assert.equal(busy.code, 75, busy.stderr);
     assert.match(busy.stderr, /busy/);
     assert.equal((await run('tenant', 'create', '--slug', 'later', '--name', 'L')).code, 0, 'and later it works');

@@ -4,11 +4,10 @@
 // for never answering with another tenant's data.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  CAIRN_BIN, api, assertProblem, request, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor,
+  api, assertProblem, dbExec, dbValue, request, runCli, sleep, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -44,12 +43,6 @@ async function tenant(slug) {
   return out;
 }
 
-async function sqlite(sql) {
-  const r = await runProgram('sqlite3', [path.join(data, 'cairn.db'), sql]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
 before(async () => {
   data = tempDir('cairn-e2e-console-api-');
   srv = await startServer({ dataDir: data });
@@ -61,7 +54,7 @@ describe('audit chain verification', () => {
   test('intact: counts only the tenant\'s entries; admins only', async () => {
     const { owner, member, viewer } = who.ca;
     assert.equal((await owner.put(`/api/v1/customers/${crypto.randomUUID()}`, { segment: 'x' })).status, 200);
-    const mine = Number(await sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${who.ca.id}'`));
+    const mine = Number(await dbValue(data, `SELECT count(*) FROM audit_log WHERE tenant_id = '${who.ca.id}'`));
     assert.ok(mine > 0);
     const r = await owner.get('/api/v1/audit/verify');
     assert.equal(r.status, 200, r.text);
@@ -80,16 +73,16 @@ describe('audit chain verification', () => {
     assert.equal(r.status, 200, r.text);
     return r.json;
   };
-  const countOf = async (t, extra = '') => Number(await sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${t}'${extra}`));
+  const countOf = async (t, extra = '') => Number(await dbValue(data, `SELECT count(*) FROM audit_log WHERE tenant_id = '${t}'${extra}`));
 
   test('an entry changed after the verified part: its tenant learns where, the other only that the chain breaks', async () => {
     await waitFor(async () => (await verify(who.cb.owner)).intact, 10_000, 'intact');
     // a new entry, past what the last walk verified, then changed
     assert.equal((await who.cb.owner.put(`/api/v1/customers/${crypto.randomUUID()}`, { segment: 'y' })).status, 200);
-    const seq = Number(await sqlite(`SELECT max(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
+    const seq = Number(await dbValue(data, `SELECT max(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
     const before = await countOf(who.cb.id, ` AND seq < ${seq}`);
-    const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
-    await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
+    const status = Number(await dbValue(data, `SELECT status FROM audit_log WHERE seq = ${seq}`));
+    await dbExec(data, `UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
     try {
       let b; // a result a few seconds old may be answered again: poll
       await waitFor(async () => (b = await verify(who.cb.owner)).intact === false, 15_000, 'the break found');
@@ -101,10 +94,10 @@ describe('audit chain verification', () => {
       assert.equal(a.intact, false);
       assert.equal(a.broken_seq, null, 'another tenant\'s entry is not named');
       assert.doesNotMatch(a.reason, /\d/);
-      const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
+      const cli = await runCli(['audit', 'verify', '--data', data]);
       assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI agrees');
     } finally {
-      await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
+      await dbExec(data, `UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
     }
     await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact once restored');
   });
@@ -126,17 +119,17 @@ describe('audit chain verification', () => {
 
   test('an older entry changed after it was verified: found by the full walk (the CLI), not each request', async () => {
     await waitFor(async () => (await verify(who.cb.owner)).intact, 15_000, 'intact');
-    const seq = Number(await sqlite(`SELECT min(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
-    const status = Number(await sqlite(`SELECT status FROM audit_log WHERE seq = ${seq}`));
-    await sqlite(`UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
+    const seq = Number(await dbValue(data, `SELECT min(seq) FROM audit_log WHERE tenant_id = '${who.cb.id}'`));
+    const status = Number(await dbValue(data, `SELECT status FROM audit_log WHERE seq = ${seq}`));
+    await dbExec(data, `UPDATE audit_log SET status = 299 WHERE seq = ${seq}`);
     try {
       await sleep(3500); // a new walk: it goes on from the newest verified entry
       const b = await verify(who.cb.owner);
       assert.equal(b.intact, true, 'as documented: verified entries are walked again at start and hourly');
-      const cli = await runProgram(CAIRN_BIN, ['audit', 'verify', '--data', data]);
+      const cli = await runCli(['audit', 'verify', '--data', data]);
       assert.match(cli.stderr, new RegExp(`entry ${seq} was changed`), 'the CLI walks the whole chain');
     } finally {
-      await sqlite(`UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
+      await dbExec(data, `UPDATE audit_log SET status = ${status} WHERE seq = ${seq}`);
     }
   });
 });
@@ -205,7 +198,7 @@ describe('system status', () => {
     const jobsOf = async (c) => (await c.get('/api/v1/system/status')).json.jobs;
     const [inB, all] = [await jobsOf(who.cb.owner), await jobsOf(api(srv.url))];
     const jid = crypto.randomUUID();
-    await sqlite(`INSERT INTO jobs (id, tenant_id, name, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
+    await dbExec(data, `INSERT INTO jobs (id, tenant_id, name, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
       VALUES ('${jid}', '${who.cb.id}', 'insights.patterns', '{}', 'dead', 5, 5, 0, 0, 0)`);
     await waitFor(async () => (await jobsOf(who.cb.owner)).dead === inB.dead + 1, 10_000, 'the dead job counted');
     assert.equal((await jobsOf(api(srv.url))).dead, all.dead + 1, 'the operator sees every tenant\'s');
@@ -214,7 +207,7 @@ describe('system status', () => {
 
   test('the process summary is shared for a second; not ready: jobs are null', async () => {
     const { owner } = who.ca;
-    await sqlite("DELETE FROM schema_migrations WHERE module = 'insights' AND version = 3");
+    await dbExec(data, "DELETE FROM schema_migrations WHERE module = 'insights' AND version = 3");
     try {
       await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === false, 10_000, 'not ready');
       const r = await owner.get('/api/v1/system/status');
@@ -222,7 +215,7 @@ describe('system status', () => {
       assert.match(r.json.ready_detail, /pending/);
       assert.equal(r.json.jobs, null);
     } finally {
-      await sqlite(`INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('insights', 3, 'search_merge_in_steps', 0)`);
+      await dbExec(data, `INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ('insights', 3, 'search_merge_in_steps', 0)`);
     }
     await waitFor(async () => (await owner.get('/api/v1/system/status')).json.ready === true, 10_000, 'ready again');
     // one answer right after another carries the same totals (the first request is not in
@@ -619,8 +612,8 @@ describe('tenant switcher', () => {
     // the cookie session ends in two days (as if signed in 28 days ago)
     const sid = (await request(`${srv.url}/api/v1/auth/session`, { headers: { cookie: jar(c) } })).json.session_id;
     const end = Date.now() + 2 * DAY;
-    await sqlite(`UPDATE sessions SET expires_at = ${end} WHERE id = '${sid}'`);
-    const count = (action) => sqlite(`SELECT count(*) FROM audit_log WHERE tenant_id = '${who.cb.id}' AND actor = '${vid}' AND action = '${action}'`).then(Number);
+    await dbExec(data, `UPDATE sessions SET expires_at = ${end} WHERE id = '${sid}'`);
+    const count = (action) => dbValue(data, `SELECT count(*) FROM audit_log WHERE tenant_id = '${who.cb.id}' AND actor = '${vid}' AND action = '${action}'`).then(Number);
 
     const ch = await sw(null, { tenant: 'cb' }, { cookie: jar(c), 'x-csrf-token': c.cairn_csrf });
     assert.equal(ch.status, 200, ch.text);
@@ -637,7 +630,7 @@ describe('tenant switcher', () => {
     const inB = api(srv.url, v.json.access_token);
     const sid2 = (await inB.get('/api/v1/auth/session')).json.session_id;
     assert.notEqual(sid2, sid);
-    assert.equal(Number(await sqlite(`SELECT expires_at FROM sessions WHERE id = '${sid2}'`)), end,
+    assert.equal(Number(await dbValue(data, `SELECT expires_at FROM sessions WHERE id = '${sid2}'`)), end,
       'the session ends when the one it replaced would have');
     assert.equal((await inB.get('/api/v1/users/me')).json.tenant.slug, 'cb');
     assert.equal((await inB.patch('/api/v1/tenant', { mfa_required_for_admins: false })).status, 200);

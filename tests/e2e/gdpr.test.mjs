@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  api, assertProblem, request, runCli, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
+  api, assertProblem, dbExec, dbValue, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir,
 } from './lib/server.mjs';
-import path from 'node:path';
 
 after(stopAllServers);
 
@@ -58,12 +57,10 @@ test('export, then delete: the account is gone, its audit entries anonymised, th
 
   const verify = await runCli(['audit', 'verify', '--data', data]);
   assert.equal(verify.code, 0, verify.stderr);
-  const db = path.join(data, 'cairn.db');
-  const left = await runProgram('sqlite3', [db, "SELECT count(*) FROM users WHERE email = 'zed@gd.example'"]);
-  assert.equal(left.stdout.trim(), '0');
+  assert.equal(await dbValue(data, "SELECT count(*) FROM users WHERE email = 'zed@gd.example'"), 0);
 
   // tampering with an anonymised row is still detected
-  await runProgram('sqlite3', [db, "UPDATE audit_log SET action = 'nothing' WHERE actor = 'erased' AND seq = (SELECT MIN(seq) FROM audit_log)"]);
+  await dbExec(data, "UPDATE audit_log SET action = 'nothing' WHERE actor = 'erased' AND seq = (SELECT MIN(seq) FROM audit_log)");
   const broken = await runCli(['audit', 'verify', '--data', data]);
   assert.equal(broken.code, 1, 'a failed check exits 1');
   assert.match(broken.stderr, /entry 1 was changed/);

@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  TOKEN, UUID_RE, api, assertProblem, connect, request, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor, withTimeout,
+  TOKEN, UUID_RE, api, assertProblem, connect, dbQuery, dbValue, request, sleep, startServer, stopAllServers, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -656,8 +655,8 @@ describe('import: crash', () => {
       } finally {
         await s.kill9();
       }
-      const [state, rowsDone, nextRecord] = (await sqlite(dir,
-        `SELECT state, rows_done, next_record FROM insight_imports WHERE id = '${im.id}'`)).split('|');
+      const [{ state, rows_done: rowsDone, next_record: nextRecord }] = await dbQuery(dir,
+        `SELECT state, rows_done, next_record FROM insight_imports WHERE id = '${im.id}'`);
       t.diagnostic(`attempt ${attempt}: seen ${seen.state} rows_done ${seen.rows_done}; at the kill: ${state} ${rowsDone} (next record ${nextRecord})`);
       if (!seen.late && state !== 'done') caught = { dir, im, rowsDone: Number(rowsDone) };
     }
@@ -705,7 +704,7 @@ describe('import: crash', () => {
     const seenContent = new Set(rows.map((r) => r.content));
     assert.equal(seenContent.size, N, 'no content twice');
     for (let i = 0; i < N; i++) if (!seenContent.has(`k${i}`)) assert.fail(`row k${i} is missing`);
-    assert.equal(await sqlite(caught.dir, 'SELECT count(*) FROM interactions'), String(N));
+    assert.equal(await dbValue(caught.dir, 'SELECT count(*) FROM interactions'), N);
 
     // a client that goes away after the first bytes of a large export does not hurt the server
     for (let i = 0; i < 3; i++) {
@@ -723,12 +722,6 @@ describe('import: crash', () => {
     assert.equal(await s2.stop(), 0, 'a clean exit after the dropped exports');
   });
 });
-
-async function sqlite(dir, sql) {
-  const r = await runProgram('sqlite3', [path.join(dir, 'cairn.db'), sql]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
 
 describe('export', () => {
   test('formula-looking free text is prefixed with \'; numbers are not', async () => {

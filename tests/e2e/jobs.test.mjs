@@ -4,10 +4,9 @@
 // job and applies each effect exactly once after the restart; GET /api/v1/jobs is tenant
 // scoped, needs a token and the right permission, and names the bad query parameter.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  TOKEN, UUID_RE, api, assertProblem, request, runCli, runCliWithInput, runProgram, startServer,
+  TOKEN, UUID_RE, api, assertProblem, dbQuery, dbValue, request, runCli, runCliWithInput, startServer,
   stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
@@ -25,12 +24,6 @@ async function token(tenant, email) {
   const r = await request(`${srv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant, email, password: PW } });
   assert.equal(r.status, 200, `${email}: ${r.text}`);
   return r.json.access_token;
-}
-
-async function sqlite(dir, sql) {
-  const r = await runProgram('sqlite3', [path.join(dir, 'cairn.db'), sql]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
 }
 
 function metric(text, series) {
@@ -226,7 +219,7 @@ describe('crash', () => {
     await Promise.all(Array.from({ length: 32 }, worker));
     assert.ok(killed, 'the server was killed');
     await killed;
-    const jobs = new Set((await sqlite(dir, "SELECT id FROM jobs WHERE state = 'queued'")).split('\n'));
+    const jobs = new Set((await dbQuery(dir, "SELECT id FROM jobs WHERE state = 'queued'")).map((j) => j.id));
     for (const [note, job] of acked) assert.ok(jobs.has(job), `acknowledged job ${job} of note ${note} exists`);
 
     // 2. every note asks (again): the unique key makes the acknowledged ones no-ops
@@ -249,9 +242,8 @@ describe('crash', () => {
     for (let round = 0; round < 8 && claimedAtKill.size === 0; round++) {
       s = await startServer({ dataDir: dir, env });
       await s.kill9();
-      const running = await sqlite(dir, "SELECT id FROM jobs WHERE state = 'running'");
-      for (const id of running.split('\n').filter(Boolean)) claimedAtKill.add(id);
-      if (Number(await sqlite(dir, "SELECT count(*) FROM jobs WHERE state <> 'done'")) === 0) break;
+      for (const { id } of await dbQuery(dir, "SELECT id FROM jobs WHERE state = 'running'")) claimedAtKill.add(id);
+      if (await dbValue(dir, "SELECT count(*) FROM jobs WHERE state <> 'done'") === 0) break;
     }
     assert.ok(claimedAtKill.size > 0, 'a kill -9 caught a worker with claimed jobs');
 
@@ -263,12 +255,12 @@ describe('crash', () => {
       return x.queued === 0 && x.running === 0 && x;
     }, 30_000, 'the queue to drain after the restart');
     assert.deepEqual(counts, { queued: 0, running: 0, done: N, dead: 0 });
-    assert.equal(await sqlite(dir, 'SELECT count(*) FROM notes WHERE analyses <> 1'), '0',
+    assert.equal(await dbValue(dir, 'SELECT count(*) FROM notes WHERE analyses <> 1'), 0,
       'every note analysed exactly once');
-    assert.equal(await sqlite(dir, 'SELECT count(*) FROM notes WHERE words <> 4'), '0');
+    assert.equal(await dbValue(dir, 'SELECT count(*) FROM notes WHERE words <> 4'), 0);
     const list = [...claimedAtKill].map((id) => `'${id}'`).join(',');
-    assert.equal(await sqlite(dir, `SELECT count(*) FROM jobs WHERE id IN (${list}) AND state = 'done' AND attempts >= 2`),
-      String(claimedAtKill.size), 'the jobs claimed by a killed worker ran again');
+    assert.equal(await dbValue(dir, `SELECT count(*) FROM jobs WHERE id IN (${list}) AND state = 'done' AND attempts >= 2`),
+      claimedAtKill.size, 'the jobs claimed by a killed worker ran again');
     await s.stop();
   });
 });

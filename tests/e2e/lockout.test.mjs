@@ -4,8 +4,10 @@
 // (and a password reset, see reset.test.mjs) unlock.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import path from 'node:path';
-import { api, assertProblem, request, runCli, runCliWithInput, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor } from './lib/server.mjs';
+import {
+  api, assertProblem, dbExec, dbQuery, request, runCli, runCliWithInput, sleep, startServer, stopAllServers, tempDir,
+  waitFor,
+} from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -178,17 +180,15 @@ describe('rows long over are swept by a recurring job', () => {
     const data = tempDir('cairn-e2e-lock4-');
     assert.equal((await runCli(['tenant', 'create', '--slug', 'sw', '--name', 'SW', '--data', data])).code, 0);
     const now = Date.now();
-    const db = path.join(data, 'cairn.db');
-    const ins = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
+    await dbExec(data,
       'INSERT INTO login_failures (account, ip, failures, window_start, lockouts, locked_until, known_until) VALUES'
       + ` ('sw/gone@sw.example', '192.0.2.1', 3, ${now - 3 * 86400e3}, 1, ${now - 2 * 86400e3}, 0),`
       + ` ('sw/gone@sw.example', '', 9, ${now - 3 * 86400e3}, 0, 0, 0),`
       + ` ('sw/recent@sw.example', '192.0.2.1', 2, ${now - 60e3}, 0, 0, 0),`
-      + ` ('sw/known@sw.example', '192.0.2.1', 0, ${now - 3 * 86400e3}, 0, 0, ${now + 86400e3})`]);
-    assert.equal(ins.code, 0, ins.stderr);
+      + ` ('sw/known@sw.example', '192.0.2.1', 0, ${now - 3 * 86400e3}, 0, 0, ${now + 86400e3})`);
     await startServer({ dataDir: data });
-    const rows = async () => (await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
-      "SELECT account || ' ' || ip FROM login_failures ORDER BY 1"])).stdout.trim().split('\n');
+    const rows = async () => (await dbQuery(data, "SELECT account || ' ' || ip AS r FROM login_failures ORDER BY 1"))
+      .map(({ r }) => r);
     await waitFor(async () => !(await rows()).some((r) => r.startsWith('sw/gone')), 15_000, 'the sweep');
     assert.deepEqual(await rows(), ['sw/known@sw.example 192.0.2.1', 'sw/recent@sw.example 192.0.2.1']);
   });

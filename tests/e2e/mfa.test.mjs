@@ -6,7 +6,7 @@ import { chmodSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  api, assertProblem, request, runCli, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
+  api, assertProblem, dbValue, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir,
 } from './lib/server.mjs';
 import { base32Decode, totp } from './lib/totp.mjs';
 
@@ -116,7 +116,7 @@ test('TOTP secrets are encrypted at rest with a key kept outside the database', 
   const secret = base32Decode(enrol.json.secret);
   const confirmed = await me.post('/api/v1/auth/mfa/confirm', { code: totp(secret) });
   assert.equal(confirmed.status, 200);
-  const stored = (await runProgram('sqlite3', [path.join(data, 'cairn.db'), 'SELECT secret FROM mfa'])).stdout.trim();
+  const stored = await dbValue(data, 'SELECT secret FROM mfa');
   assert.match(stored, /^v1:[0-9a-f]{120}$/);
   assert.ok(!stored.includes(Buffer.from(secret).toString('hex')), 'the plain secret is not in the database');
 

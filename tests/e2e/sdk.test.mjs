@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CairnClient, CairnError } from '../../sdk/js/index.js';
-import { TOKEN, UUID_RE, runProgram, sleep, startServer, stopAllServers, waitFor, withTimeout } from './lib/server.mjs';
+import { TOKEN, UUID_RE, dbQuery, sleep, startServer, stopAllServers, waitFor, withTimeout } from './lib/server.mjs';
 import { unsealSigningKey } from './lib/vault.mjs';
 import { base32Decode, totp } from './lib/totp.mjs';
 
@@ -45,10 +45,8 @@ async function ownerOf(srv, slug, opts = {}) {
 }
 
 async function signingKey(srv) {
-  const r = await runProgram('sqlite3', [path.join(srv.dataDir, 'cairn.db'),
-    'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1']);
-  assert.equal(r.code, 0, r.stderr);
-  const [kid, sealed] = r.stdout.trim().split('|'); // sealed by the server's vault
+  const [{ kid, secret: sealed }] = await dbQuery(srv, // sealed by the server's vault
+    'SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1');
   return { kid, secret: unsealSigningKey(path.join(srv.dataDir, 'secrets.key'), kid, sealed) };
 }
 

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  MIGRATIONS, REPO_ROOT, api, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
+  MIGRATIONS, REPO_ROOT, api, dbValue, runCliWithInput, runProgram, startServer, stopAllServers, tempDir,
   waitFor,
 } from './lib/server.mjs';
 
@@ -309,7 +309,7 @@ describe('the documentation matches the server', () => {
     assert.match(refused.stderr, /sign-in failed: .*"status":429/);
     assert.match(refused.stderr, /no access token/);
     assert.equal(await s.stop(), 0);
-    const count = await runProgram('sqlite3', [path.join(data, 'cairn.db'), "SELECT count(*) FROM notes WHERE title = 'first note'"]);
-    assert.equal(count.stdout.trim(), '1', 'the refused run created nothing');
+    const count = await dbValue(data, "SELECT count(*) FROM notes WHERE title = 'first note'");
+    assert.equal(count, 1, 'the refused run created nothing');
   });
 });

@@ -2,10 +2,10 @@
 // tenants that allow it: at once without mail, confirmed by mail (loopback smtp-server)
 // where the tenant requires it, answering alike for known and unknown e-mails.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  UUID_RE, api, assertProblem, request, runCli, runProgram, sleep, startServer, stopAllServers, tempDir, waitFor,
+  UUID_RE, api, assertProblem, dbExec, dbQuery, dbValue, request, runCli, sleep, sqlString, startServer,
+  stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 import { startMailbox } from './lib/mailbox.mjs';
 
@@ -183,11 +183,7 @@ describe('self-service registration confirmed by e-mail', () => {
   const anonM = () => api(msrv.url, null);
   const reg = (email, tenant = 'acme', extra = {}) => anonM().post('/api/v1/auth/register', { tenant, email, ...extra });
   const confirm = (token, password = PW) => anonM().post('/api/v1/auth/register/confirm', { token, password });
-  const sql = async (query) => {
-    const r = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(msrv.dataDir, 'cairn.db'), query]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim();
-  };
+  const sql = (query) => dbValue(msrv, query);
   const loginM = (tenant, email, password) =>
     request(`${msrv.url}/api/v1/auth/login`, { method: 'POST', body: { tenant, email, password } });
   const mailTo = (email) => waitFor(() => mails.find((m) => m.to.includes(email)), 5000, `the mail to ${email}`);
@@ -232,7 +228,7 @@ describe('self-service registration confirmed by e-mail', () => {
     assertProblem(await loginM('acme', 'new@acme.test', PW), 401);
     assertProblem(await loginM('acme', 'kay@other.test', OWN), 401);
     // a request stores no password: none is taken (the one confirming chooses it)
-    assert.equal(await sql("SELECT COUNT(*) FROM registrations WHERE password_hash IS NOT NULL"), '0');
+    assert.equal(await sql("SELECT COUNT(*) FROM registrations WHERE password_hash IS NOT NULL"), 0);
     const refused = [];
     for (const email of ['fresh2@acme.test', 'olga@acme.test']) {
       const p = assertProblem(await reg(email, 'acme', { password: PW }), 422);
@@ -309,7 +305,7 @@ describe('self-service registration confirmed by e-mail', () => {
     assert.equal((await reg(email)).status, 202);
     // every request is mailed (the second at the latest one interval later); wait for that
     await waitFor(async () => await sql(`SELECT COUNT(*) FROM registrations WHERE email = '${email}'`
-      + ' AND used_at IS NULL AND token_hash IS NULL') === '0', 15_000, 'the newest registration to be mailed');
+      + ' AND used_at IS NULL AND token_hash IS NULL') === 0, 15_000, 'the newest registration to be mailed');
     const sent = Number(await sql(`SELECT COUNT(*) FROM registrations WHERE email = '${email}' AND token_hash IS NOT NULL`));
     assert.ok(sent >= 1 && sent <= 2, `one or two mails, not ${sent}`);
     const inbox = await waitFor(() => {
@@ -327,10 +323,7 @@ describe('self-service registration confirmed by e-mail', () => {
 
   test('a stored tenant name with line breaks cannot add a header: the subject is encoded', async () => {
     assert.equal((await api(msrv.url).post('/api/v1/tenants', { slug: 'evilco', name: 'Evil', allow_registration: true })).status, 201);
-    const db = path.join(msrv.dataDir, 'cairn.db');
-    const upd = await runProgram('sqlite3', ['-cmd', '.timeout 5000', db,
-      "UPDATE tenants SET name = 'Evil' || char(13, 10) || 'Bcc: eve@evil.test' || char(10) || 'X-Evil: 1' || char(8238) WHERE slug = 'evilco'"]);
-    assert.equal(upd.code, 0, upd.stderr);
+    await dbExec(msrv, `UPDATE tenants SET name = ${sqlString('Evil\r\nBcc: eve@evil.test\nX-Evil: 1\u202e')} WHERE slug = 'evilco'`);
     assert.equal((await reg('victim@evilco.test', 'evilco')).status, 202);
     const mail = await mailTo('victim@evilco.test');
     assert.deepEqual(mail.to, ['victim@evilco.test']);
@@ -397,9 +390,9 @@ describe('registration mails are rate-limited per address, and the mailed link w
         assert.equal(r.status, 202, r.text);
       }
       await waitFor(() => mails.length === 1, 5000, 'the first mail');
-      const jobs = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(s.dataDir, 'cairn.db'),
-        "SELECT run_at > (strftime('%s','now') + 3000) * 1000 FROM jobs WHERE name = 'auth.registration_mail' ORDER BY run_at"]);
-      assert.deepEqual(jobs.stdout.trim().split('\n'), ['0', '1'], 'one mail now, one in an hour: not three');
+      const jobs = await dbQuery(s, "SELECT run_at FROM jobs WHERE name = 'auth.registration_mail' ORDER BY run_at");
+      const later = Date.now() + 3000 * 1000;
+      assert.deepEqual(jobs.map((j) => j.run_at > later), [false, true], 'one mail now, one in an hour: not three');
       // whichever registration the mail carries, its link works until a newer one is mailed
       const token = /with the token ([A-Za-z0-9_-]+)/.exec(mails[0].raw)[1];
       const r = await api(s.url, null).post('/api/v1/auth/register/confirm', { token, password: 'merry-Otter-33-thimble' });

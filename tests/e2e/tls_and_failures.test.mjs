@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  TOKEN, api, assertProblem, runProgram, startServer, stopAllServers, tempDir, waitFor,
+  TOKEN, api, assertProblem, dbExec, onPostgres, runProgram, startServer, stopAllServers, tempDir, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -88,9 +88,7 @@ describe('store failures', () => {
     const s = await startServer();
     const c = api(s.url);
     assert.equal((await c.post('/api/v1/notes', { title: 'before' })).status, 201);
-    const db = path.join(s.dataDir, 'cairn.db');
-    const r = await runProgram('sqlite3', [db, 'DROP TABLE notes']);
-    assert.equal(r.code, 0, r.stderr);
+    await dbExec(s, 'DROP TABLE notes');
 
     const res = await c.get('/api/v1/notes');
     assertProblem(res, 500);
@@ -98,7 +96,7 @@ describe('store failures', () => {
     const id = res.json.request_id;
     const line = await waitFor(() => s.logs().find((l) => l.level === 'error' && l.request_id === id),
       3000, 'the error log line');
-    assert.match(line.msg, /no such table: notes/);
+    assert.match(line.msg, onPostgres ? /relation "notes" does not exist/ : /no such table: notes/);
     assert.equal((await c.get('/healthz')).status, 200, 'the server stays up');
   });
 
@@ -106,9 +104,7 @@ describe('store failures', () => {
     const s = await startServer();
     const anon = api(s.url, null);
     assert.equal((await anon.get('/readyz')).status, 200);
-    const db = path.join(s.dataDir, 'cairn.db');
-    const r = await runProgram('sqlite3', [db, "DELETE FROM schema_migrations WHERE module = 'notes' AND version = 1"]);
-    assert.equal(r.code, 0, r.stderr);
+    await dbExec(s, "DELETE FROM schema_migrations WHERE module = 'notes' AND version = 1");
     const res = await anon.get('/readyz');
     assertProblem(res, 503);
     assert.match(res.json.detail, /1 migrations are pending/);

@@ -1,19 +1,30 @@
 // A unit of work per write handler: a handler that fails after its first write leaves
 // nothing behind, and the requests that shared its batch are committed and answered.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, request, runCli, runCliWithInput, runProgram, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import {
+  api, dbExec, dbValue, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir,
+} from './lib/server.mjs';
 
 after(stopAllServers);
 
 const PW = 'vivid-Otter-42-lantern';
 let srv, data;
 
-async function sqlite(sql) {
-  const r = await runProgram('sqlite3', ['-cmd', '.timeout 5000', path.join(data, 'cairn.db'), sql]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
+/**
+ * Makes a statement on table fail with message when the row matches `when` (a condition
+ * on NEW): a trigger, the engine's own refusal, as a full disk or a constraint would be.
+ */
+function failWhen(name, event, table, when, message) {
+  return dbExec(data, {
+    sqlite: `CREATE TRIGGER ${name} ${event} ON ${table} WHEN ${when} BEGIN SELECT RAISE(ABORT, '${message}'); END`,
+    postgres: `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$;
+      CREATE TRIGGER ${name} ${event} ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`,
+  });
+}
+
+function dropFail(name, table) {
+  return dbExec(data, { sqlite: `DROP TRIGGER ${name}`, postgres: `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()` });
 }
 
 async function token(email) {
@@ -43,9 +54,8 @@ test('a handler failing on its second write commits nothing; its batch neighbour
   const memId = (await api(srv.url, memToken).get('/api/v1/users/me')).json.id;
 
   // PATCH /users/{id} changes the role, then ends the member's sessions: make that second
-  // write fail (a trigger is real SQLite behaviour, as a full disk or a constraint would be)
-  await sqlite(`CREATE TRIGGER uow_sessions BEFORE UPDATE OF revoked_at ON sessions
-    WHEN NEW.user_id = '${memId}' BEGIN SELECT RAISE(ABORT, 'sessions are frozen'); END`);
+  // write fail (a trigger is the engine's own failure, as a full disk or a constraint would be)
+  await failWhen('uow_sessions', 'BEFORE UPDATE OF revoked_at', 'sessions', `NEW.user_id = '${memId}'`, 'sessions are frozen');
 
   const auth = { authorization: `Bearer ${ownToken}` };
   const send = (method, p, body) => request(srv.url + p, { method, body, headers: auth, keepAlive: false });
@@ -57,7 +67,7 @@ test('a handler failing on its second write commits nothing; its batch neighbour
   for (const n of notes) assert.equal(n.status, 201, n.text);
 
   // nothing of the failed request: the role, the member's session, no audit entry
-  assert.equal(await sqlite(`SELECT role FROM memberships WHERE user_id = '${memId}'`), 'member');
+  assert.equal(await dbValue(data, `SELECT role FROM memberships WHERE user_id = '${memId}'`), 'member');
   assert.equal((await api(srv.url, memToken).get('/api/v1/users/me')).status, 200);
   const audit = await own.get('/api/v1/audit?limit=200');
   assert.equal(audit.status, 200, audit.text);
@@ -66,13 +76,13 @@ test('a handler failing on its second write commits nothing; its batch neighbour
   // everything of its neighbours: the notes, their audit entries and their events
   for (const n of notes) assert.equal((await own.get(`/api/v1/notes/${n.json.id}`)).status, 200);
   assert.equal(audit.json.items.filter((e) => e.action === 'POST /api/v1/notes').length, 4);
-  assert.equal(await sqlite("SELECT count(*) FROM realtime_events WHERE channel = 'notes'"), '4');
+  assert.equal(await dbValue(data, "SELECT count(*) FROM realtime_events WHERE channel = 'notes'"), 4);
 
   // and the same change goes through once the second write can succeed
-  await sqlite('DROP TRIGGER uow_sessions');
+  await dropFail('uow_sessions', 'sessions');
   const ok = await own.patch(`/api/v1/users/${memId}`, { role: 'admin' });
   assert.equal(ok.status, 200, ok.text);
-  assert.equal(await sqlite(`SELECT role FROM memberships WHERE user_id = '${memId}'`), 'admin');
+  assert.equal(await dbValue(data, `SELECT role FROM memberships WHERE user_id = '${memId}'`), 'admin');
   assert.equal((await api(srv.url, memToken).get('/api/v1/users/me')).status, 401);
   const after = await own.get('/api/v1/audit?limit=200');
   assert.equal(after.json.items.filter((e) => e.action.startsWith('PATCH ')).length, 1);
@@ -82,15 +92,14 @@ test('an offloaded completion failing on its second write commits nothing', asyn
   const own = api(srv.url, await token('own@u.example'));
   // POST /users hashes the password on a worker; its completion inserts the user, then the
   // membership: make the second insert fail
-  await sqlite(`CREATE TRIGGER uow_members BEFORE INSERT ON memberships
-    WHEN NEW.role = 'viewer' BEGIN SELECT RAISE(ABORT, 'no viewers today'); END`);
+  await failWhen('uow_members', 'BEFORE INSERT', 'memberships', "NEW.role = 'viewer'", 'no viewers today');
   const failed = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
   assert.ok(failed.status >= 400, `${failed.status} ${failed.text}`);
-  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '0');
-  await sqlite('DROP TRIGGER uow_members');
+  assert.equal(await dbValue(data, "SELECT count(*) FROM users WHERE email = 'late@u.example'"), 0);
+  await dropFail('uow_members', 'memberships');
   const added = await own.post('/api/v1/users', { email: 'late@u.example', role: 'viewer', password: PW });
   assert.equal(added.status, 201, added.text);
-  assert.equal(await sqlite("SELECT count(*) FROM users WHERE email = 'late@u.example'"), '1');
+  assert.equal(await dbValue(data, "SELECT count(*) FROM users WHERE email = 'late@u.example'"), 1);
   const audit = await own.get('/api/v1/audit?limit=200');
   assert.equal(audit.json.items.filter((e) => e.action === 'POST /api/v1/users').length, 1);
 });

@@ -8,6 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { databaseEnvForArgs, dropDatabases } from './db.mjs';
+
+// the engine under test (CAIRN_TEST_DRIVER) and driver-neutral access to a test's database
+export {
+  DRIVER, onPostgres, databaseEnv, databaseUrl, dbExec, dbQuery, dbSession, dbValue, sqlString,
+} from './db.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CAIRN_BIN = path.resolve(REPO_ROOT, process.env.CAIRN_BIN || 'build/cairn');
@@ -28,6 +34,7 @@ process.on('exit', () => {
   for (const d of tempDirs) {
     try { rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
   }
+  dropDatabases(); // on PostgreSQL: the data directories' databases go with them
 });
 
 export function tempDir(prefix = 'cairn-e2e-') {
@@ -76,7 +83,9 @@ function exitCodeOf(code, signal) {
 /**
  * Starts `cairn serve --listen 127.0.0.1:0 --data DIR` and resolves once it prints its
  * listening line (at most 10 s). The bearer token defaults to TOKEN and the thread count
- * to 2; pass env {CAIRN_BOOTSTRAP_TOKEN: undefined} to leave the token unset.
+ * to 2; pass env {CAIRN_BOOTSTRAP_TOKEN: undefined} to leave the token unset. On
+ * PostgreSQL the server gets DIR's own database (CAIRN_DATABASE_URL), the same one each
+ * time it is started on DIR, unless env or args name a database.
  */
 export async function startServer({ env = {}, args = [], dataDir } = {}) {
   const dir = dataDir ?? tempDir();
@@ -84,7 +93,8 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
   // rate limits high enough for test traffic; tests of the limits set their own
   const childEnv = cleanEnv({
     CAIRN_BOOTSTRAP_TOKEN: TOKEN, CAIRN_THREADS: '2', CAIRN_RATE_IP_PER_MIN: '10000000',
-    CAIRN_RATE_USER_PER_MIN: '10000000', CAIRN_RATE_AUTH_PER_MIN: '10000000', ...env,
+    CAIRN_RATE_USER_PER_MIN: '10000000', CAIRN_RATE_AUTH_PER_MIN: '10000000',
+    ...(await databaseEnvForArgs(['--data', dir, ...args], env)), ...env,
   });
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const proc = spawn(CAIRN_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
@@ -340,10 +350,11 @@ export async function rawExchange(port, data, { count = 1, methods = [], timeout
 
 /**
  * Runs `cairn ...args`; resolves to {code, stdout, stderr}. Killed after timeoutMs. With
- * `input`, that text is written to its standard input (for --password-stdin).
+ * `input`, that text is written to its standard input (for --password-stdin). On
+ * PostgreSQL a command with `--data DIR` gets DIR's database, as startServer does.
  */
-export function runCli(args, { env = {}, timeoutMs = 10_000, cwd, input } = {}) {
-  const childEnv = cleanEnv(env);
+export async function runCli(args, { env = {}, timeoutMs = 10_000, cwd, input } = {}) {
+  const childEnv = cleanEnv({ ...(await databaseEnvForArgs(args, env)), ...env });
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   return new Promise((resolve, reject) => {
     const stdin = input === undefined ? 'ignore' : 'pipe';
@@ -370,7 +381,7 @@ export function runCli(args, { env = {}, timeoutMs = 10_000, cwd, input } = {}) 
   });
 }
 
-/** Runs a program (e.g. sqlite3) and resolves to {code, stdout, stderr}. */
+/** Runs a program (e.g. openssl) and resolves to {code, stdout, stderr}. */
 export function runProgram(cmd, args, { input, timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
