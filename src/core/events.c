@@ -369,6 +369,11 @@ static int write_history(cn_store_t *s, const staged_t *v, size_t n, cn_err_t *e
     return cn_store_exec(s, cn_rows_sql(&history_insert, n), args, 6 * n, NULL, err);
 }
 
+const char cn_events_allocate_sql[] =
+    "INSERT INTO realtime_channels (tenant_id, channel, seq, epoch)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
+    " DO UPDATE SET seq = realtime_channels.seq + excluded.seq RETURNING seq, epoch";
+
 /* Numbers a channel's n events of this transaction: adds n to its position in the
  * database (making the row, with a new epoch, for a channel's first event) and reads back
  * the new position and the epoch. The row stays locked until the transaction ends. */
@@ -381,12 +386,7 @@ static int allocate(cn_store_t *s, chan_t *c, int64_t n, int64_t *last,
     cn_val_t args[] = {CN_VTEXTN(c->key, c->tenant_len), CN_VTEXT(c->key + c->tenant_len + 1),
                        CN_VINT(n), CN_VTEXT(epoch)};
     cn_stmt_t *st;
-    int rc = cn_store_query(s,
-                            "INSERT INTO realtime_channels (tenant_id, channel, seq, epoch)"
-                            " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
-                            " DO UPDATE SET seq = realtime_channels.seq + excluded.seq"
-                            " RETURNING seq, epoch",
-                            args, 4, &st, err);
+    int rc = cn_store_query(s, cn_events_allocate_sql, args, 4, &st, err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
