@@ -121,8 +121,7 @@ static int write_note(cn_store_t *s, long i, cn_err_t *err)
                            " VALUES ($1, $2, $3, $4, $5, $5)",
                            args, 5, NULL, err);
     if (rc == 0)
-        rc =
-            cn_event_publish_text(s, TENANT, "notes", "note.created", data, (size_t)len, NULL, err);
+        rc = cn_event_publish_text(s, TENANT, "notes", "note.created", data, (size_t)len, err);
     if (rc == 0) /* inside the unit, as the kernel records it */
         rc = auth_audit_stage(s, &e, err);
     int erc = cn_store_unit_end(s, rc == 0, err);

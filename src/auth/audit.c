@@ -1,7 +1,9 @@
 /*
  * Audit log (see audit.h). Entries are appended in the writing transaction, so an entry
- * exists exactly when its change committed. Appends are serialised by the store's write
- * lock, which makes "read the last hash, write the next" safe. The hash (BLAKE2b-256,
+ * exists exactly when its change committed. "Read the last hash, write the next" is safe
+ * because appends are serialised: on SQLite by the process write lock, on PostgreSQL
+ * (several nodes, READ COMMITTED) by a transaction-level advisory lock every append takes
+ * before it reads the tail, held until its transaction ends. The hash (BLAKE2b-256,
  * libsodium's generichash: a third of SHA-256's cost here) covers every field, each
  * length-prefixed so no two different entries can encode alike.
  */
@@ -25,6 +27,8 @@ const char auth_audit_sql[] =
     " at INTEGER NOT NULL, salt TEXT NOT NULL, personal TEXT NOT NULL,"
     " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq)";
+
+const char auth_audit_tail_sql[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
 static const char genesis[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -85,9 +89,16 @@ static void entry_hash(const char *prev, int64_t seq, const auth_audit_t *e, con
     finish_hex(&h, out);
 }
 
-/* The chain's tail as last written by this thread inside one batch transaction. The
- * batch holds the process write lock, so nobody else appends until it ends; the next
- * batch (or a rolled-back one) has another id and reads the tail again. */
+const cn_sql_pair_t auth_audit_chain_lock = {
+    .sqlite = NULL, /* the process write lock, held by every writing transaction */
+    .postgres = "SELECT pg_advisory_xact_lock(hashtextextended('cairn.audit_log', 0))"};
+
+/* The chain's tail as last written by this thread inside one batch transaction. It stays
+ * the chain's tail only while this transaction holds the chain (the write lock, or the
+ * advisory lock that every append takes in its transaction): within the same batch, and
+ * no unit of work rolled back since (that changes the batch id; the rolled-back unit may
+ * have written the entry, and on PostgreSQL may have taken the lock, which its rollback
+ * releases). Otherwise the tail is read again, after taking the lock. */
 static _Thread_local struct {
     const cn_store_t *store;
     uint64_t batch;
@@ -103,9 +114,12 @@ static int read_tail(cn_store_t *s, int64_t *seq, char prev[65], cn_err_t *err)
         memcpy(prev, tail.hash, 65);
         return 0;
     }
+    const char *lock = cn_store_sql(s, &auth_audit_chain_lock);
+    int rc = lock != NULL ? cn_store_exec(s, lock, NULL, 0, NULL, err) : 0;
+    if (rc != 0)
+        return rc;
     cn_stmt_t *st;
-    int rc = cn_store_query(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", NULL, 0,
-                            &st, err);
+    rc = cn_store_query(s, auth_audit_tail_sql, NULL, 0, &st, err);
     if (rc != 0)
         return rc;
     *seq = 0;

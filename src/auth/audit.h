@@ -10,6 +10,15 @@
 
 extern const char auth_audit_sql[];
 
+/**
+ * What serialises appends to the chain: taken in the appending transaction before the
+ * tail is read (auth_audit_tail_sql) and held until it ends. NULL on SQLite, whose process
+ * write lock does it; on PostgreSQL a transaction-level advisory lock, so appends from
+ * every node on one database make one chain.
+ */
+extern const cn_sql_pair_t auth_audit_chain_lock;
+extern const char auth_audit_tail_sql[];
+
 typedef struct st_auth_audit_t {
     const char *tenant_id; /* may be NULL */
     const char *actor;     /* user id, "key:<id>", "bootstrap" or "anonymous" */

@@ -6,6 +6,12 @@
  * recently is not slowed by it, so a distributed attack cannot keep the user out either.
  * Every read and write runs inside the sign-in's unit of work; nothing here may answer a
  * success or reveal whether an account exists (unknown e-mails count the same way).
+ *
+ * Counting a failure reads the rows, computes, and writes absolute values back. With
+ * several nodes on one PostgreSQL (READ COMMITTED) two failures at once would both read
+ * n and write n + 1, so the count locks the rows before reading them: the pair's row
+ * first, then the account's (one order everywhere, so two sign-ins never wait on each
+ * other crosswise). SQLite's process write lock already serialises them.
  */
 #include "auth/lockout.h"
 #include "auth/auth.h"
@@ -62,15 +68,41 @@ void auth_lockout_client(const char *ip, char out[AUTH_CLIENT_LEN])
     snprintf(out, AUTH_CLIENT_LEN, "%s/64", net);
 }
 
-static int read_row(cn_req_t *r, const char *account, const char *client, row_t *f)
+/* A no-op upsert: it locks the row for the rest of the transaction (making it, all zero,
+ * when missing), which both engines can do while SQLite has no SELECT ... FOR UPDATE. */
+const char auth_lockout_lock_sql[] =
+    "INSERT INTO login_failures (account, ip, failures, window_start, lockouts, locked_until,"
+    " known_until) VALUES ($1, $2, 0, 0, 0, 0, 0) ON CONFLICT (account, ip) DO UPDATE"
+    " SET failures = login_failures.failures"
+    " RETURNING failures, window_start, lockouts, locked_until, known_until";
+
+static const char read_sql[] = "SELECT failures, window_start, lockouts, locked_until, known_until"
+                               " FROM login_failures WHERE account = $1 AND ip = $2";
+
+/* Stale rows of other clients of the account (or of any account, for the sweep). On
+ * PostgreSQL a row some sign-in has locked right now is skipped, not waited for: it is in
+ * use, so not stale, and waiting on it while holding this account's rows could deadlock
+ * with that sign-in's own clean-up. */
+const cn_sql_pair_t auth_lockout_forget_sql = {
+    .sqlite = "DELETE FROM login_failures WHERE account = $1 AND ip <> ''"
+              " AND window_start < $2 AND locked_until < $2 AND known_until < $3",
+    .postgres = "DELETE FROM login_failures WHERE (account, ip) IN (SELECT account, ip"
+                " FROM login_failures WHERE account = $1 AND ip <> '' AND window_start < $2"
+                " AND locked_until < $2 AND known_until < $3 FOR UPDATE SKIP LOCKED)"};
+const cn_sql_pair_t auth_lockout_sweep_sql = {
+    .sqlite = "DELETE FROM login_failures WHERE window_start < $1"
+              " AND locked_until < $1 AND known_until < $2",
+    .postgres = "DELETE FROM login_failures WHERE (account, ip) IN (SELECT account, ip"
+                " FROM login_failures WHERE window_start < $1 AND locked_until < $1"
+                " AND known_until < $2 FOR UPDATE SKIP LOCKED)"};
+
+/* The row of (account, client): read, or locked and read when sql is the lock. */
+static int read_row(cn_req_t *r, const char *sql, const char *account, const char *client, row_t *f)
 {
     memset(f, 0, sizeof(*f));
     cn_stmt_t *st;
     cn_val_t args[] = {CN_VTEXT(account), CN_VTEXT(client)};
-    int rc = cn_store_query(r->store,
-                            "SELECT failures, window_start, lockouts, locked_until, known_until"
-                            " FROM login_failures WHERE account = $1 AND ip = $2",
-                            args, 2, &st, &r->err);
+    int rc = cn_store_query(r->store, sql, args, 2, &st, &r->err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, &r->err)) == CN_ROW)
@@ -94,20 +126,20 @@ static int write_row(cn_req_t *r, const char *account, const char *client, const
         args, 7, NULL, &r->err);
 }
 
-/* The pair's row (client from ip) and the account-wide one. */
-static int read_rows(cn_req_t *r, const char *account, const char *ip, char *client, row_t *pair,
-                     row_t *whole)
+/* The pair's row (client from ip), then the account-wide one, each through sql. */
+static int read_rows(cn_req_t *r, const char *sql, const char *account, const char *ip,
+                     char *client, row_t *pair, row_t *whole)
 {
     auth_lockout_client(ip, client);
-    int rc = read_row(r, account, client, pair);
-    return rc != 0 ? rc : read_row(r, account, "", whole);
+    int rc = read_row(r, sql, account, client, pair);
+    return rc != 0 ? rc : read_row(r, sql, account, "", whole);
 }
 
 int auth_lockout_check(cn_req_t *r, const char *account, const char *ip)
 {
     row_t pair, whole;
     char client[AUTH_CLIENT_LEN];
-    int rc = read_rows(r, account, ip, client, &pair, &whole);
+    int rc = read_rows(r, read_sql, account, ip, client, &pair, &whole);
     if (rc != 0)
         return rc;
     int64_t now = cn_now_ms();
@@ -153,7 +185,7 @@ int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip)
     row_t pair, whole;
     char client[AUTH_CLIENT_LEN];
     int64_t now = cn_now_ms();
-    int rc = read_rows(r, account, ip, client, &pair, &whole);
+    int rc = read_rows(r, auth_lockout_lock_sql, account, ip, client, &pair, &whole);
     if (rc != 0)
         return rc;
     count_pair(&pair, now);
@@ -161,10 +193,8 @@ int auth_lockout_fail(cn_req_t *r, const char *account, const char *ip)
     cn_val_t old[] = {CN_VTEXT(account), CN_VINT(now - FORGET_MS), CN_VINT(now)};
     if ((rc = write_row(r, account, client, &pair)) == 0 &&
         (rc = write_row(r, account, "", &whole)) == 0) /* one account's rows stay few */
-        rc = cn_store_exec(r->store,
-                           "DELETE FROM login_failures WHERE account = $1 AND ip <> ''"
-                           " AND window_start < $2 AND locked_until < $2 AND known_until < $3",
-                           old, 3, NULL, &r->err);
+        rc = cn_store_exec(r->store, cn_store_sql(r->store, &auth_lockout_forget_sql), old, 3, NULL,
+                           &r->err);
     return rc;
 }
 
@@ -183,10 +213,8 @@ int auth_lockout_sweep_job(cn_job_t *job, cn_err_t *err)
     int64_t now = cn_now_ms();
     /* whatever the account: e-mails that never sign in again leave rows nobody else ends */
     cn_val_t args[] = {CN_VINT(now - FORGET_MS), CN_VINT(now)};
-    return cn_store_exec(job->store,
-                         "DELETE FROM login_failures WHERE window_start < $1"
-                         " AND locked_until < $1 AND known_until < $2",
-                         args, 2, NULL, err);
+    return cn_store_exec(job->store, cn_store_sql(job->store, &auth_lockout_sweep_sql), args, 2,
+                         NULL, err);
 }
 
 int auth_lockout_clear_user(cn_store_t *s, const char *user, cn_err_t *err)

@@ -22,6 +22,12 @@ extern const char auth_lockout_migration_sql[];
 /** Migration auth/17: known_until, until when a client that signed in is known. */
 extern const char auth_lockout_known_sql[];
 
+/** Locks and reads a row of (account $1, client $2), making it if missing (see lockout.c). */
+extern const char auth_lockout_lock_sql[];
+/** Forgetting stale rows: of one account's clients ($1 account, $2 and $3 times), and of
+ *  all accounts ($1, $2 times); on PostgreSQL they skip rows in use instead of waiting. */
+extern const cn_sql_pair_t auth_lockout_forget_sql, auth_lockout_sweep_sql;
+
 /** Size of a client key: an IPv4 address, or an IPv6 /64 ("2001:db8:1:2::/64"). */
 #define AUTH_CLIENT_LEN 64
 

@@ -272,9 +272,21 @@ static int check_grant(cn_req_t *r, const char *role, const char *field)
     return 0;
 }
 
+/* Counts the tenant's owners after locking the tenant's row until the transaction ends.
+ * Every change that may take an owner away counts this way, so two at once (two owners
+ * demoting each other, on two nodes of one PostgreSQL under READ COMMITTED) count one
+ * after the other, and the second sees the first's result instead of a tenant that still
+ * has two owners. A no-op UPDATE both engines accept (SQLite has no SELECT ... FOR UPDATE;
+ * its process write lock already serialises the two). It sets name, not id: assigning a
+ * key that other tables reference makes SQLite check those tables. */
+const char auth_owners_lock_sql[] = "UPDATE tenants SET name = name WHERE id = $1";
+
 static int count_owners(cn_req_t *r, int64_t *n)
 {
     cn_val_t args[] = {CN_VTEXT(r->principal.tenant_id)};
+    int rc = cn_store_exec(r->store, auth_owners_lock_sql, args, 1, NULL, &r->err);
+    if (rc != 0)
+        return rc;
     return cn_store_one_int(r->store, /* count: one row */
                             "SELECT count(*) FROM memberships WHERE tenant_id = $1"
                             " AND role = 'owner'",

@@ -8,6 +8,8 @@
 #include "core/http.h"
 
 extern const char auth_roles_sql[];
+/** Locks the tenant's row ($1) before its owners are counted (see members.c). */
+extern const char auth_owners_lock_sql[];
 
 /**
  * 1 when the caller holds permission: API keys by their scopes, users by their role in

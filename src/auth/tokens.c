@@ -153,20 +153,43 @@ static int insert_key(cn_store_t *s, char kid[40], cn_err_t *err)
                          args, 3, NULL, err);
 }
 
-int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
+const cn_sql_pair_t auth_keys_lock = {
+    .sqlite = NULL, /* the write transaction holds the process write lock */
+    .postgres = "SELECT pg_advisory_xact_lock(hashtextextended('cairn.signing_keys', 0))"};
+
+/* Opens the transaction of a change to the set of keys, holding the keys' lock from its
+ * first statement: such changes (a first key, a rotation, a retirement) run one after the
+ * other whichever node makes them, and each reads the keys only once it holds the lock. */
+static int begin_keys(cn_store_t *s, cn_err_t *err)
 {
     int rc = cn_store_begin(s, err);
-    if (rc == 0)
-        rc = insert_key(s, kid, err);
-    if (rc == 0) { /* the older keys retire: they verify for one more token lifetime */
-        int64_t now = cn_now_ms();
-        cn_val_t args[] = {CN_VTEXT(kid), CN_VINT(now), CN_VINT(now + AUTH_KEY_GRACE_S * 1000LL)};
-        rc = cn_store_exec(s,
-                           "UPDATE signing_keys SET retired_at = $2, verify_until = $3"
-                           " WHERE retired_at IS NULL AND kid <> $1",
-                           args, 3, NULL, err);
-    }
-    rc = cn_store_end(s, rc, err);
+    const char *lock = cn_store_sql(s, &auth_keys_lock);
+    if (rc == 0 && lock != NULL && (rc = cn_store_exec(s, lock, NULL, 0, NULL, err)) != 0)
+        cn_store_rollback(s);
+    return rc;
+}
+
+/* Adds a new key (it signs from now on) and retires the others: they verify for one more
+ * token lifetime. Inside begin_keys' transaction. */
+static int replace_keys(cn_store_t *s, char kid[40], cn_err_t *err)
+{
+    int rc = insert_key(s, kid, err);
+    if (rc != 0)
+        return rc;
+    int64_t now = cn_now_ms();
+    cn_val_t args[] = {CN_VTEXT(kid), CN_VINT(now), CN_VINT(now + AUTH_KEY_GRACE_S * 1000LL)};
+    return cn_store_exec(s,
+                         "UPDATE signing_keys SET retired_at = $2, verify_until = $3"
+                         " WHERE retired_at IS NULL AND kid <> $1",
+                         args, 3, NULL, err);
+}
+
+int auth_keys_rotate(cn_store_t *s, char kid[40], cn_err_t *err)
+{
+    int rc = begin_keys(s, err);
+    if (rc != 0)
+        return rc;
+    rc = cn_store_end(s, replace_keys(s, kid, err), err);
     return rc != 0 ? rc : read_keys(s, err);
 }
 
@@ -206,7 +229,7 @@ int auth_keys_retire(cn_store_t *s, const char *kid, void (*each)(const char *ki
                      void *ud, cn_err_t *err)
 {
     char newest[40] = "", fresh[40];
-    int rc = cn_store_begin(s, err);
+    int rc = begin_keys(s, err);
     if (rc == 0)
         rc = newest_active(s, newest, err);
     if (rc == 0 && kid != NULL) {
@@ -302,16 +325,30 @@ int auth_keys_unusable(cn_store_t *s, int retire, int64_t *count, cn_err_t *err)
     return 0;
 }
 
+/* Whether the keys in memory include one that signs. */
+static int can_sign(void)
+{
+    pthread_rwlock_rdlock(&key_ring.lock);
+    int yes = key_ring.n > 0 && !key_ring.keys[0].retired;
+    pthread_rwlock_unlock(&key_ring.lock);
+    return yes;
+}
+
 int auth_keys_load(cn_store_t *s, cn_err_t *err)
 {
     int rc = read_keys(s, err);
-    if (rc != 0)
+    if (rc != 0 || can_sign())
         return rc;
-    pthread_rwlock_rdlock(&key_ring.lock);
-    int can_sign = key_ring.n > 0 && !key_ring.keys[0].retired;
-    pthread_rwlock_unlock(&key_ring.lock);
+    /* None signs (a first start): look again holding the keys' lock, and add one only if
+     * there is still none, so nodes starting together on one database add one key, not
+     * one each (each retiring the others'). */
     char kid[40];
-    return can_sign ? 0 : auth_keys_rotate(s, kid, err);
+    if ((rc = begin_keys(s, err)) != 0)
+        return rc;
+    if ((rc = read_keys(s, err)) == 0 && !can_sign())
+        rc = replace_keys(s, kid, err);
+    rc = cn_store_end(s, rc, err);
+    return rc != 0 ? rc : read_keys(s, err);
 }
 
 void auth_keys_free(void)

@@ -35,6 +35,13 @@ typedef struct st_auth_claims_t {
     int64_t iat, nbf, exp; /* seconds */
 } auth_claims_t;
 
+/**
+ * What serialises changes to the set of signing keys, taken first in their transaction:
+ * NULL on SQLite (the process write lock does it); a transaction-level advisory lock on
+ * PostgreSQL, so several nodes on one database change the keys one after the other.
+ */
+extern const cn_sql_pair_t auth_keys_lock;
+
 /** Loads the signing keys, adding a new one when none may sign. Needs the vault open. */
 int auth_keys_load(cn_store_t *s, cn_err_t *err);
 /**

@@ -1,11 +1,15 @@
 /*
- * Event bus (see events.h). A channel's next seq is kept in memory (loaded from
- * realtime_channels on first use) and only ever advanced by a thread holding the process
- * write lock, since publishing needs an open write transaction. Published events are
- * staged per thread and follow their transaction: the store hooks write them to the
- * history before COMMIT, deliver them after it (still under the write lock, so in commit
- * order) and drop them, rewinding the channel's seq, when the transaction or the unit
- * of work that published them rolls back.
+ * Event bus (see events.h). Published events are staged per thread, without a number, and
+ * follow their transaction. Just before COMMIT the database numbers them: one upsert per
+ * channel adds the transaction's count to the channel's row in realtime_channels and
+ * returns the new position, so the events get last-n+1 .. last. That row stays locked
+ * until the commit (on PostgreSQL; SQLite has one writer anyway), so writers on every node
+ * number a channel one after another, gap-free and in commit order, and a rolled-back
+ * transaction gives nothing back because it took nothing. The events are then written to
+ * the history, delivered after the COMMIT and dropped on a rollback (of the transaction or
+ * of the unit of work that published them). Memory keeps per channel only the last
+ * position a commit of this process was told (what cn_events_position answers), its epoch
+ * and when the history was last pruned by age.
  */
 #include "core/events.h"
 #include "core/events_int.h"
@@ -25,20 +29,22 @@
 typedef struct st_chan_t {
     struct st_chan_t *next; /* hash chain */
     uint64_t hash;
-    int64_t seq;       /* last assigned (may be uncommitted) */
-    int64_t committed; /* last committed */
-    int64_t pruned_seq, pruned_at_ms;
-    char epoch[CN_EPOCH_LEN + 1];
+    int64_t committed; /* the last position a commit here was told, once known */
+    int known;         /* committed and epoch are the database's (not a new channel's guess) */
+    int refs;          /* staged events pointing here: the entry is not forgotten meanwhile */
+    int64_t pruned_at_ms;
+    char epoch[CN_EPOCH_LEN + 1]; /* a new channel's first epoch until known */
     size_t tenant_len;
     char key[]; /* tenant '\n' channel */
 } chan_t;
 
 typedef struct {
     chan_t *ch;
-    int64_t seq, at;
+    int64_t seq, at;   /* seq: 0 until the precommit numbers it */
     char *type, *data; /* one allocation: type '\0' data '\0' */
     size_t data_len;
     int depth; /* units of work it was published in that have not been released yet */
+    char epoch[CN_EPOCH_LEN + 1]; /* the channel's, as the database answered with seq */
 } staged_t;
 
 static struct {
@@ -168,13 +174,13 @@ static chan_t *find(const char *tenant, const char *channel, uint64_t h)
     return NULL;
 }
 
-/* Forgets channels with nothing in flight (they are reloaded from the store on use). */
+/* Forgets channels with nothing staged (their position is read from the store again). */
 static void forget_idle(void)
 {
     for (size_t i = 0; i < event_bus.cap; i++)
         for (chan_t **pc = &event_bus.buckets[i]; *pc != NULL;) {
             chan_t *c = *pc;
-            if (c->seq == c->committed) {
+            if (c->refs == 0) {
                 *pc = c->next;
                 free(c);
                 event_bus.count--;
@@ -234,35 +240,26 @@ static int load_position(cn_store_t *s, const char *tenant, const char *channel,
     return rc == CN_ROW ? CN_OK : rc < 0 ? rc : CN_ENOTFOUND;
 }
 
-/* The channel's entry, loaded or created; called with the write transaction open. */
-static chan_t *channel_for_publish(cn_store_t *s, const char *tenant, const char *channel,
-                                   cn_err_t *err)
+/* The channel's entry, found or made, counted as referenced by one more staged event.
+ * Nothing is read here: the precommit's upsert says where the channel stands. */
+static chan_t *channel_for_publish(const char *tenant, const char *channel)
 {
     uint64_t h = hash_key(tenant, channel);
     pthread_mutex_lock(&event_bus.lock);
     chan_t *c = find(tenant, channel, h);
-    pthread_mutex_unlock(&event_bus.lock);
-    if (c != NULL)
-        return c;
-    int64_t seq = 0;
-    char epoch[CN_EPOCH_LEN + 1];
-    int rc = load_position(s, tenant, channel, &seq, epoch, err);
-    if (rc == CN_ENOTFOUND)
-        new_epoch(epoch);
-    else if (rc < 0)
-        return NULL;
-    size_t tl = strlen(tenant), cl = strlen(channel);
-    c = cn_calloc(1, sizeof(*c) + tl + cl + 2);
-    c->hash = h;
-    c->seq = c->committed = c->pruned_seq = seq;
-    c->pruned_at_ms = cn_now_ms();
-    memcpy(c->epoch, epoch, sizeof(epoch));
-    c->tenant_len = tl;
-    memcpy(c->key, tenant, tl);
-    c->key[tl] = '\n';
-    memcpy(c->key + tl + 1, channel, cl + 1);
-    pthread_mutex_lock(&event_bus.lock);
-    insert(c);
+    if (c == NULL) {
+        size_t tl = strlen(tenant), cl = strlen(channel);
+        c = cn_calloc(1, sizeof(*c) + tl + cl + 2);
+        c->hash = h;
+        c->pruned_at_ms = cn_now_ms();
+        new_epoch(c->epoch); /* used only if the channel has no row yet */
+        c->tenant_len = tl;
+        memcpy(c->key, tenant, tl);
+        c->key[tl] = '\n';
+        memcpy(c->key + tl + 1, channel, cl + 1);
+        insert(c);
+    }
+    c->refs++;
     pthread_mutex_unlock(&event_bus.lock);
     return c;
 }
@@ -272,12 +269,13 @@ int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, i
 {
     pthread_mutex_lock(&event_bus.lock);
     chan_t *c = find(tenant, channel, hash_key(tenant, channel));
-    if (c != NULL) {
+    int known = c != NULL && c->known;
+    if (known) {
         *seq = c->committed;
         memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
     }
     pthread_mutex_unlock(&event_bus.lock);
-    if (c != NULL)
+    if (known)
         return 0;
     *seq = 0;
     epoch[0] = '\0'; /* a channel nobody published on yet */
@@ -288,7 +286,7 @@ int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, i
 /* ---- publishing ---- */
 
 int cn_event_publish_text(cn_store_t *s, const char *tenant, const char *channel, const char *type,
-                          const char *data, size_t data_len, int64_t *seq_out, cn_err_t *err)
+                          const char *data, size_t data_len, cn_err_t *err)
 {
     if (!cn_events_channel_valid(channel))
         return cn_err_set(err, CN_ERR, "invalid channel name: %s", channel);
@@ -301,17 +299,14 @@ int cn_event_publish_text(cn_store_t *s, const char *tenant, const char *channel
         return cn_err_set(err, CN_ERR, "events are published inside a write transaction");
     if (staged.n > 0 && staged.store != s)
         return cn_err_set(err, CN_ERR, "one thread publishes through one connection at a time");
-    chan_t *c = channel_for_publish(s, tenant, channel, err);
-    if (c == NULL)
-        return CN_ERR;
     if (staged.n == staged.cap) {
         staged.cap = staged.cap ? staged.cap * 2 : 32;
         staged.v = cn_realloc(staged.v, staged.cap * sizeof(staged_t));
     }
     size_t tl = strlen(type);
     staged_t *e = &staged.v[staged.n++];
-    e->ch = c;
-    e->seq = ++c->seq; /* we hold the write lock: nobody else advances it */
+    e->ch = channel_for_publish(tenant, channel);
+    e->seq = 0;
     e->at = cn_now_ms();
     e->type = cn_malloc(tl + 1 + data_len + 1);
     memcpy(e->type, type, tl + 1);
@@ -321,17 +316,15 @@ int cn_event_publish_text(cn_store_t *s, const char *tenant, const char *channel
     e->data_len = data_len;
     e->depth = cn_store_unit_depth(s);
     staged.store = s;
-    if (seq_out)
-        *seq_out = e->seq;
     return 0;
 }
 
 int cn_event_publish(cn_store_t *s, const char *tenant, const char *channel, const char *type,
-                     json_t *data, int64_t *seq, cn_err_t *err)
+                     json_t *data, cn_err_t *err)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     int rc = cn_event_publish_text(s, tenant, channel, type, text ? text : "{}",
-                                   text ? strlen(text) : 2, seq, err);
+                                   text ? strlen(text) : 2, err);
     free(text);
     return rc;
 }
@@ -340,6 +333,10 @@ int cn_event_publish(cn_store_t *s, const char *tenant, const char *channel, con
 
 static void drop_staged(size_t from)
 {
+    pthread_mutex_lock(&event_bus.lock);
+    for (size_t i = from; i < staged.n; i++)
+        staged.v[i].ch->refs--;
+    pthread_mutex_unlock(&event_bus.lock);
     for (size_t i = from; i < staged.n; i++)
         free(staged.v[i].type);
     staged.n = from;
@@ -372,37 +369,107 @@ static int write_history(cn_store_t *s, const staged_t *v, size_t n, cn_err_t *e
     return cn_store_exec(s, cn_rows_sql(&history_insert, n), args, 6 * n, NULL, err);
 }
 
-/* Saves the channel's position and trims its history to the configured bounds. */
-static int write_position(cn_store_t *s, chan_t *c, int64_t now, cn_err_t *err)
+const char cn_events_allocate_sql[] =
+    "INSERT INTO realtime_channels (tenant_id, channel, seq, epoch)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
+    " DO UPDATE SET seq = realtime_channels.seq + excluded.seq RETURNING seq, epoch";
+
+/* Numbers a channel's n events of this transaction: adds n to its position in the
+ * database (making the row, with a new epoch, for a channel's first event) and reads back
+ * the new position and the epoch. The row stays locked until the transaction ends. */
+static int allocate(cn_store_t *s, chan_t *c, int64_t n, int64_t *last,
+                    char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
 {
+    pthread_mutex_lock(&event_bus.lock);
+    memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
+    pthread_mutex_unlock(&event_bus.lock);
     cn_val_t args[] = {CN_VTEXTN(c->key, c->tenant_len), CN_VTEXT(c->key + c->tenant_len + 1),
-                       CN_VINT(c->seq), CN_VTEXT(c->epoch)};
-    int rc = cn_store_exec(s,
-                           "INSERT INTO realtime_channels (tenant_id, channel, seq, epoch)"
-                           " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, channel)"
-                           " DO UPDATE SET seq = excluded.seq",
-                           args, 4, NULL, err);
-    int by_count = c->seq - event_bus.history_count >= c->pruned_seq + PRUNE_EVERY;
-    if (rc == 0 && by_count) { /* a range of the primary key: no row outside it is read */
-        cn_val_t del[] = {args[0], args[1], CN_VINT(c->seq - event_bus.history_count)};
+                       CN_VINT(n), CN_VTEXT(epoch)};
+    cn_stmt_t *st;
+    int rc = cn_store_query(s, cn_events_allocate_sql, args, 4, &st, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = cn_stmt_step(st, err)) == CN_ROW) {
+        *last = cn_stmt_int(st, 0);
+        snprintf(epoch, CN_EPOCH_LEN + 1, "%s", cn_stmt_text(st, 1, NULL));
+    }
+    cn_stmt_finish(st);
+    return rc == CN_ROW ? 0 : rc < 0 ? rc : cn_err_set(err, CN_ERR, "no position returned");
+}
+
+/* Trims a channel's history to the configured bounds after its numbers reached last (n of
+ * them in this transaction). By count whenever the numbering crosses a multiple of
+ * PRUNE_EVERY, whichever process wrote it; by age at most once a minute per process. */
+static int prune(cn_store_t *s, chan_t *c, int64_t last, int64_t n, int64_t now, cn_err_t *err)
+{
+    cn_val_t ch[] = {CN_VTEXTN(c->key, c->tenant_len), CN_VTEXT(c->key + c->tenant_len + 1)};
+    int rc = 0;
+    if (last > event_bus.history_count && (last - n) / PRUNE_EVERY != last / PRUNE_EVERY) {
+        /* a range of the primary key: no row outside it is read */
+        cn_val_t del[] = {ch[0], ch[1], CN_VINT(last - event_bus.history_count)};
         rc = cn_store_exec(s,
                            "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
                            " AND seq <= $3",
                            del, 3, NULL, err);
-        if (rc == 0)
-            c->pruned_seq = c->seq - event_bus.history_count;
     }
-    if (rc == 0 && now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS) {
+    pthread_mutex_lock(&event_bus.lock);
+    int by_age = now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS;
+    pthread_mutex_unlock(&event_bus.lock);
+    if (rc == 0 && by_age) {
         /* events are in seq and time order: everything before the first young one goes */
-        cn_val_t del[] = {args[0], args[1], CN_VINT(now - event_bus.history_age_ms)};
+        cn_val_t del[] = {ch[0], ch[1], CN_VINT(now - event_bus.history_age_ms)};
         rc = cn_store_exec(s,
                            "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
                            " AND seq < COALESCE((SELECT seq FROM realtime_events WHERE"
                            " tenant_id = $1 AND channel = $2 AND at >= $3 ORDER BY seq LIMIT 1),"
                            " 9223372036854775807)",
                            del, 3, NULL, err);
+        pthread_mutex_lock(&event_bus.lock);
         if (rc == 0)
             c->pruned_at_ms = now;
+        pthread_mutex_unlock(&event_bus.lock);
+    }
+    return rc;
+}
+
+/* Orders staged events (by index) by channel key, then by publication: the channels are
+ * numbered in one order in every process, so concurrent writers lock their rows alike. */
+static int by_channel(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const chan_t *x = staged.v[i].ch, *y = staged.v[j].ch;
+    int c = x == y ? 0 : strcmp(x->key, y->key);
+    return c != 0 ? c : (i > j) - (i < j);
+}
+
+/* Numbers the staged events, channel by channel (order holds their indexes sorted by
+ * by_channel), then trims each channel's history once the events are in it. */
+static int number_and_write(cn_store_t *s, const size_t *order, cn_err_t *err)
+{
+    int rc = 0;
+    for (size_t i = 0, j; i < staged.n && rc == 0; i = j) {
+        chan_t *c = staged.v[order[i]].ch;
+        for (j = i; j < staged.n && staged.v[order[j]].ch == c;)
+            j++;
+        int64_t last = 0;
+        char epoch[CN_EPOCH_LEN + 1];
+        rc = allocate(s, c, (int64_t)(j - i), &last, epoch, err);
+        for (size_t k = i; k < j && rc == 0; k++) {
+            staged_t *e = &staged.v[order[k]];
+            e->seq = last - (int64_t)(j - k) + 1;
+            memcpy(e->epoch, epoch, sizeof(epoch));
+        }
+    }
+    for (size_t i = 0; i < staged.n && rc == 0; i += HISTORY_BATCH) {
+        size_t n = staged.n - i < HISTORY_BATCH ? staged.n - i : HISTORY_BATCH;
+        rc = write_history(s, &staged.v[i], n, err);
+    }
+    int64_t now = cn_now_ms();
+    for (size_t i = 0, j; i < staged.n && rc == 0; i = j) {
+        chan_t *c = staged.v[order[i]].ch;
+        for (j = i; j < staged.n && staged.v[order[j]].ch == c;)
+            j++;
+        rc = prune(s, c, staged.v[order[j - 1]].seq, (int64_t)(j - i), now, err);
     }
     return rc;
 }
@@ -411,20 +478,12 @@ static int precommit(cn_store_t *s, cn_err_t *err)
 {
     if (staged.n == 0 || staged.store != s)
         return 0;
-    int rc = 0;
-    int64_t now = cn_now_ms();
-    for (size_t i = 0; i < staged.n && rc == 0; i += HISTORY_BATCH) {
-        size_t n = staged.n - i < HISTORY_BATCH ? staged.n - i : HISTORY_BATCH;
-        rc = write_history(s, &staged.v[i], n, err);
-    }
-    /* one position write per channel: its last event in this transaction */
-    for (size_t i = 0; i < staged.n && rc == 0; i++) {
-        int last = 1;
-        for (size_t j = i + 1; j < staged.n && last; j++)
-            last = staged.v[j].ch != staged.v[i].ch;
-        if (last)
-            rc = write_position(s, staged.v[i].ch, now, err);
-    }
+    size_t *order = cn_malloc(staged.n * sizeof(size_t));
+    for (size_t i = 0; i < staged.n; i++)
+        order[i] = i;
+    qsort(order, staged.n, sizeof(size_t), by_channel);
+    int rc = number_and_write(s, order, err);
+    free(order);
     return rc;
 }
 
@@ -436,7 +495,7 @@ static void deliver(const staged_t *e)
     memcpy(tenant, c->key, tl);
     tenant[tl] = '\0';
     cn_event_t ev = {
-        tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, c->epoch, e->at};
+        tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, e->epoch, e->at};
     for (int i = 0; i < event_bus.n_subs; i++)
         if (strncmp(e->type, event_bus.subs[i].prefix, event_bus.subs[i].prefix_len) == 0)
             event_bus.subs[i].fn(&ev, event_bus.subs[i].ud);
@@ -446,18 +505,22 @@ static void end(cn_store_t *s, int committed)
 {
     if (staged.n == 0 || staged.store != s)
         return;
-    pthread_mutex_lock(&event_bus.lock);
-    for (size_t i = 0; i < staged.n; i++) {
-        chan_t *c = staged.v[i].ch;
-        if (committed)
-            c->committed = staged.v[i].seq;
-        else
-            c->seq = c->committed;
-    }
-    pthread_mutex_unlock(&event_bus.lock);
-    if (committed)
+    if (committed) {
+        /* the database's numbers: a position only moves forward within one epoch */
+        pthread_mutex_lock(&event_bus.lock);
+        for (size_t i = 0; i < staged.n; i++) {
+            const staged_t *e = &staged.v[i];
+            chan_t *c = e->ch;
+            if (!c->known || strcmp(c->epoch, e->epoch) != 0 || e->seq > c->committed) {
+                c->committed = e->seq;
+                memcpy(c->epoch, e->epoch, sizeof(c->epoch));
+                c->known = 1;
+            }
+        }
+        pthread_mutex_unlock(&event_bus.lock);
         for (size_t i = 0; i < staged.n; i++)
             deliver(&staged.v[i]);
+    }
     drop_staged(0);
 }
 
@@ -476,11 +539,8 @@ static void unit_end(cn_store_t *s, int committed)
             keep = i; /* a unit's events are the tail: it ran after everything before it */
         }
     }
-    if (keep == staged.n)
-        return;
-    for (size_t i = staged.n; i-- > keep;)
-        staged.v[i].ch->seq = staged.v[i].seq - 1;
-    drop_staged(keep);
+    if (keep < staged.n)
+        drop_staged(keep); /* unnumbered yet: nothing to give back */
 }
 
 const cn_store_hook_t cn_events_hook = {.precommit = precommit, .end = end, .unit_end = unit_end};

@@ -31,16 +31,15 @@ typedef struct st_cn_event_t {
 
 /**
  * Publishes inside the caller's open transaction (a unit of work, or the loop turn's
- * batch). data is borrowed and serialised now (NULL: {}). *seq (may be NULL) gets the
- * event's sequence number.
+ * batch). data is borrowed and serialised now (NULL: {}). The event's sequence number is
+ * not known yet: the database assigns it just before the transaction commits.
  */
 int cn_event_publish(cn_store_t *s, const char *tenant_id, const char *channel, const char *type,
-                     json_t *data, int64_t *seq, cn_err_t *err);
+                     json_t *data, cn_err_t *err);
 
 /** Like cn_event_publish, with data already serialised as JSON text. */
 int cn_event_publish_text(cn_store_t *s, const char *tenant_id, const char *channel,
-                          const char *type, const char *data, size_t data_len, int64_t *seq,
-                          cn_err_t *err);
+                          const char *type, const char *data, size_t data_len, cn_err_t *err);
 
 /**
  * Called for every committed event whose type starts with type_prefix ("" for all), on

@@ -17,6 +17,13 @@ extern const cn_store_hook_t cn_events_hook;
 /** The tables of channels and their history (migrations of the realtime module). */
 extern const cn_migration_t cn_events_migrations[];
 
+/**
+ * Numbers a transaction's events of one channel: ($1 tenant, $2 channel, $3 how many, $4
+ * the epoch of a channel's first event) adds $3 to the channel's position and returns the
+ * new position and the channel's epoch, locking its row until the transaction ends.
+ */
+extern const char cn_events_allocate_sql[];
+
 /** Forgets every channel and subscriber (tests, shutdown). */
 void cn_events_reset(void);
 

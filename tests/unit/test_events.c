@@ -1,7 +1,9 @@
 /*
  * Event bus on a real SQLite store: events reach subscribers only after their
  * transaction commits, in order; a rolled-back batch or unit of work publishes nothing
- * and gives its numbers back; the history replays gap-free or asks for a resync.
+ * and gives its numbers back; the history replays gap-free or asks for a resync; the
+ * numbers come from the database, so a channel another process wrote to goes on from
+ * where that process left it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,7 +71,7 @@ static int teardown(void **state)
 static int publish(const char *tenant, const char *type)
 {
     cn_err_t err = {0};
-    return cn_event_publish_text(s, tenant, "notes", type, "{}", 2, NULL, &err);
+    return cn_event_publish_text(s, tenant, "notes", type, "{}", 2, &err);
 }
 
 static void test_delivered_after_commit_in_order(void **state)
@@ -164,6 +166,62 @@ static void test_replay_and_resync(void **state)
     assert_int_equal(last, 100);
 }
 
+/* Another process (a second node on the same database) adds two events to a channel this
+ * one has already written: the next event here continues after them instead of reusing
+ * their numbers, and the history stays gap-free. */
+static void test_numbers_continue_after_another_writer(void **state)
+{
+    cn_err_t err = {0};
+    assert_int_equal(publish("t1", "note.a"), 0);
+    assert_int_equal(publish("t1", "note.b"), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    cn_store_opts_t opts = {.data_dir = dir, .busy_timeout_ms = 1000};
+    cn_store_t *other;
+    assert_int_equal(cn_store_open(&opts, &other, &err), 0);
+    assert_int_equal(cn_store_begin(other, &err), 0);
+    assert_int_equal(cn_store_exec(other,
+                                   "UPDATE realtime_channels SET seq = seq + 2"
+                                   " WHERE tenant_id = 't1' AND channel = 'notes'",
+                                   NULL, 0, NULL, &err),
+                     0);
+    assert_int_equal(cn_store_exec(other,
+                                   "INSERT INTO realtime_events (tenant_id, channel, seq, type,"
+                                   " data, at) VALUES ('t1', 'notes', 3, 'note.c', '{}', $1),"
+                                   " ('t1', 'notes', 4, 'note.d', '{}', $1)",
+                                   (cn_val_t[]){CN_VINT(cn_now_ms())}, 1, NULL, &err),
+                     0);
+    assert_int_equal(cn_store_commit(other, &err), 0);
+    cn_store_close(other);
+    assert_int_equal(publish("t1", "note.e"), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 3);
+    assert_int_equal(got.seq[2], 5);
+    cn_position_t pos;
+    assert_int_equal(cn_events_position(s, "t1", "notes", &pos.seq, pos.epoch, &err), 0);
+    assert_int_equal(pos.seq, 5);
+    int64_t last = 0;
+    assert_int_equal(cn_events_replay(s, "t1", "notes", 0, pos.epoch, &pos, collect, &last, &err),
+                     0);
+    assert_int_equal(last, 5);
+}
+
+/* Several channels in one transaction, interleaved: each counts on its own, in the order
+ * its events were published. */
+static void test_interleaved_channels_number_in_publication_order(void **state)
+{
+    cn_err_t err = {0};
+    const char *tenants[] = {"t2", "t1", "t2", "t3", "t1", "t2"};
+    const int64_t want[] = {1, 1, 2, 1, 2, 3};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(publish(tenants[i], "note.x"), 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), 0);
+    assert_int_equal(got.n, 6);
+    for (int i = 0; i < 6; i++) { /* delivered in publication order, numbered per channel */
+        assert_string_equal(got.tenant[i], tenants[i]);
+        assert_int_equal(got.seq[i], want[i]);
+    }
+}
+
 static void test_publish_needs_a_transaction_and_a_valid_channel(void **state)
 {
     cn_err_t err = {0};
@@ -171,8 +229,7 @@ static void test_publish_needs_a_transaction_and_a_valid_channel(void **state)
     assert_int_not_equal(publish("t1", "note.x"), 0);
     assert_int_equal(cn_store_begin(s, &err), 0);
     assert_int_equal(publish("t1", "note.x"), 0);
-    assert_int_not_equal(cn_event_publish_text(s, "t1", "no spaces", "note.x", "{}", 2, NULL, &err),
-                         0);
+    assert_int_not_equal(cn_event_publish_text(s, "t1", "no spaces", "note.x", "{}", 2, &err), 0);
     assert_int_equal(cn_store_commit(s, &err), 0); /* a plain transaction delivers too */
     assert_int_equal(got.n, 1);
     assert_true(cn_events_channel_valid("chat:conv-1.a_b"));
@@ -192,6 +249,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rolled_back_unit_gives_its_numbers_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replay_and_resync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numbers_continue_after_another_writer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_interleaved_channels_number_in_publication_order,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_needs_a_transaction_and_a_valid_channel, setup,
                                         teardown),
     };

@@ -74,7 +74,7 @@ static void write_row(const char *name)
     cn_err_t err = {0};
     cn_val_t a[] = {CN_VTEXT(name)};
     assert_int_equal(cn_store_exec(s, "INSERT INTO rows (name) VALUES ($1)", a, 1, NULL, &err), 0);
-    assert_int_equal(cn_event_publish_text(s, "t1", "rows", "row.added", "{}", 2, NULL, &err), 0);
+    assert_int_equal(cn_event_publish_text(s, "t1", "rows", "row.added", "{}", 2, &err), 0);
     auth_audit_t e = {"t1", "u1", "POST /rows", name, "127.0.0.1", "req-1", 201};
     assert_int_equal(auth_audit_stage(s, &e, &err), 0);
 }

@@ -434,7 +434,7 @@ int ins_run_patterns(cn_job_t *job, cn_err_t *err)
     int len = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\",\"patterns\":%d}]}",
                        customer, k);
     return cn_event_publish_text(job->store, job->tenant_id, INS_CHANNEL, "patterns.detected", data,
-                                 (size_t)len, NULL, err);
+                                 (size_t)len, err);
 }
 
 int ins_get_patterns(cn_req_t *r)

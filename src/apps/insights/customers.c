@@ -372,7 +372,7 @@ int ins_run_resegment(cn_job_t *job, cn_err_t *err)
     char data[128]; /* the aggregates changed: cached answers go */
     int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);
     return cn_event_publish_text(job->store, job->tenant_id, INS_CHANNEL, "customer.updated", data,
-                                 (size_t)n, NULL, err);
+                                 (size_t)n, err);
 }
 
 /* ---- changes ---- */
@@ -420,7 +420,7 @@ int ins_put_customer(cn_req_t *r)
     char data[128];
     int n = snprintf(data, sizeof(data), "{\"items\":[{\"customer_id\":\"%s\"}]}", id);
     if ((rc = cn_event_publish_text(r->store, cn_req_tenant(r), INS_CHANNEL, "customer.updated",
-                                    data, (size_t)n, NULL, &r->err)) != 0)
+                                    data, (size_t)n, &r->err)) != 0)
         return rc; /* the kernel rolls the change back with the failed request */
     cn_val_t g[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id)};
     cn_stmt_t *st;

@@ -464,7 +464,7 @@ int ins_items_publish(cn_store_t *s, const char *tenant, const char *type, cn_jw
 {
     cn_jw_end(w);
     cn_jw_end(w);
-    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, type, w->b->data, w->b->len, NULL, err);
+    int rc = cn_event_publish_text(s, tenant, INS_CHANNEL, type, w->b->data, w->b->len, err);
     cn_buf_free(w->b);
     return rc;
 }

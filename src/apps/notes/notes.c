@@ -107,8 +107,7 @@ static void write_note(cn_jw_t *w, const note_t *n)
  */
 static int publish(cn_req_t *r, const char *type, const char *json, size_t len)
 {
-    return cn_event_publish_text(r->store, cn_req_tenant(r), "notes", type, json, len, NULL,
-                                 &r->err);
+    return cn_event_publish_text(r->store, cn_req_tenant(r), "notes", type, json, len, &r->err);
 }
 
 /* Runs a statement expected to return at most one note row and answers with it; event
@@ -335,7 +334,7 @@ static int run_analyse(cn_job_t *job, cn_err_t *err)
     /* subscribers (the list cache, realtime clients) learn of the new counts */
     if (rc == CN_ROW)
         rc = cn_event_publish_text(job->store, job->tenant_id, "notes", "note.updated", b.data,
-                                   b.len, NULL, err);
+                                   b.len, err);
     cn_buf_free(&b);
     return rc;
 }
