@@ -550,6 +550,8 @@ static int problem(cn_req_t *r, int status, const char *detail)
     }
     if (status == 401)
         cn_reply_header(r, "www-authenticate", H2O_STRLIT("Bearer realm=\"cairn\""));
+    if (status == 503) /* busy or a lost database connection: nothing was applied */
+        cn_reply_header(r, "retry-after", H2O_STRLIT("1"));
     out_buf.len = 0;
     cn_json_dump(p, &out_buf);
     json_decref(p);

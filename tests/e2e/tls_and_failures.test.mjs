@@ -108,5 +108,6 @@ describe('store failures', () => {
     const res = await anon.get('/readyz');
     assertProblem(res, 503);
     assert.match(res.json.detail, /1 migrations are pending/);
+    assert.equal(res.headers['retry-after'], '1', 'every 503 says when to try again');
   });
 });
