@@ -332,6 +332,25 @@ static int check_collation(cn_pg_t *c, cn_err_t *err)
     return rc;
 }
 
+/* must_exist: a command that only reads or changes Cairn's data needs a database that
+ * holds it (SQLite's "no database at DATA/cairn.db"), not just one that exists. */
+static int check_has_schema(cn_pg_t *c, cn_err_t *err)
+{
+    cn_pg_rows_t rows;
+    int rc = cn_pg_run(c,
+                       "SELECT 1 FROM pg_tables WHERE schemaname = current_schema()"
+                       " AND tablename = 'schema_migrations'",
+                       NULL, 0, &rows, NULL, err);
+    if (rc != 0)
+        return rc;
+    if (cn_pg_next(&rows) != CN_ROW)
+        rc = cn_err_set(err, CN_ENOTFOUND,
+                        "no Cairn database at store.url: it holds no schema_migrations; start "
+                        "cairn serve or run cairn migrate on it first");
+    cn_pg_rows_clear(&rows);
+    return rc;
+}
+
 int cn__postgres_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *err)
 {
     char setup[256];
@@ -343,7 +362,8 @@ int cn__postgres_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *e
              opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
     cn_pg_t *c;
     int rc = cn_pg_connect_with(opts->url, setup, &c, err);
-    if (rc == 0 && (rc = check_collation(c, err)) != 0)
+    if (rc == 0 && ((rc = check_collation(c, err)) != 0 ||
+                    (opts->must_exist && (rc = check_has_schema(c, err)) != 0)))
         cn_pg_close(c);
     if (rc != 0)
         return rc;

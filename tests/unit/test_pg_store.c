@@ -316,6 +316,23 @@ static void test_collation_refused(void **state)
     pg_db_drop(&other);
 }
 
+/* A command that needs Cairn's data (must_exist) is refused by a database without any. */
+static void test_must_exist_needs_a_schema(void **state)
+{
+    (void)state;
+    pg_db_t empty;
+    pg_db_create(&empty, "cairn_test_pg_store_empty", "LC_COLLATE 'C' LC_CTYPE 'C'");
+    cn_store_opts_t opts = {.url = empty.url, .data_dir = "/nonexistent", .must_exist = 1};
+    cn_err_t err = {0};
+    cn_store_t *st = NULL;
+    assert_int_equal(cn_store_open(&opts, &st, &err), CN_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no Cairn database"));
+    opts.url = db.url; /* the test's own database has been migrated */
+    pg_must(cn_store_open(&opts, &st, &err), &err, "open migrated");
+    cn_store_close(st);
+    pg_db_drop(&empty);
+}
+
 static void test_backup_names_pg_dump(void **state)
 {
     (void)state;
@@ -336,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_lost_connection),
         cmocka_unit_test(test_connection_lost_mid_batch),
         cmocka_unit_test(test_collation_refused),
+        cmocka_unit_test(test_must_exist_needs_a_schema),
         cmocka_unit_test(test_backup_names_pg_dump),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
