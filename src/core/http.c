@@ -1096,6 +1096,37 @@ static int prepare(cn_req_t *r)
     return rc == 0 && !cn__req_int(r)->responded ? CN_NEXT : CN_OK;
 }
 
+/*
+ * Writes whose handler met a busy database (a deadlock, a lock timeout, a lost connection:
+ * CN_EBUSY) before answering, and whose unit kept nothing, run again in the next turn's
+ * batch, at most WRITE_RETRIES times: by then this turn's batch has committed or rolled
+ * back and released what the write waited for (retrying inside the same batch would meet
+ * the same locks). Their unit is rolled back first, so a retry starts from nothing.
+ */
+#define WRITE_RETRIES 3
+static _Thread_local h2o_linklist_t retry_writes;
+
+static int may_write(cn_method_t m);
+
+static int retry_later(cn_req_t *r, int rc)
+{
+    cn_req_int_t *ri = cn__req_int(r);
+    if (rc != CN_EBUSY || ri->responded || ri->retries >= WRITE_RETRIES ||
+        !may_write(r->method) || !cn_store_is_batching(r->store) ||
+        cn_store_unit_kept(r->store))
+        return 0;
+    ri->retries++;
+    r->err.code = 0;
+    r->err.msg[0] = '\0';
+    r->problem_type = NULL;
+    r->verrors.count = 0;
+    memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
+    if (retry_writes.next == NULL)
+        h2o_linklist_init_anchor(&retry_writes);
+    h2o_linklist_insert(&retry_writes, &ri->pending);
+    return 1;
+}
+
 static void run_handler(cn_req_t *r)
 {
     int own = unit_open(r);
@@ -1103,6 +1134,10 @@ static void run_handler(cn_req_t *r)
     if (rc == CN_PENDING) { /* offloaded: the completion answers, in a unit of its own */
         if (own)
             unit_close(rc);
+        return;
+    }
+    if (own && rc == CN_EBUSY && retry_later(r, rc)) {
+        unit_close(rc); /* rolled back: the retry starts from nothing */
         return;
     }
     if (rc != 0 && !cn__req_int(r)->responded)
@@ -1154,6 +1189,18 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     return 0;
 }
 
+/* The writes to run again (retry_later) join the next turn's queue; the loop comes back
+ * for them at once. */
+static int requeue_retries(int answered)
+{
+    if (retry_writes.next == NULL || h2o_linklist_is_empty(&retry_writes))
+        return answered;
+    if (queued_writes.next == NULL)
+        h2o_linklist_init_anchor(&queued_writes);
+    h2o_linklist_insert_list(&queued_writes, &retry_writes);
+    return CN_TURN_WAITING;
+}
+
 int cn_http_end_turn(cn_store_t *store)
 {
     int answered = CN_OK;
@@ -1177,7 +1224,7 @@ int cn_http_end_turn(cn_store_t *store)
     if (!cn_store_batch_open(store)) {
         /* no batch is open: this only ends the turn's read transaction */
         cn_ignore(cn_store_batch_commit(store, &err));
-        return answered;
+        return requeue_retries(answered);
     }
     int rc = cn_store_batch_commit(store, &err);
     if (rc != 0)
@@ -1196,7 +1243,7 @@ int cn_http_end_turn(cn_store_t *store)
         ri->responded = 0;
         problem(r, 503, "the change could not be committed; it was not applied, retry");
     }
-    return answered;
+    return requeue_retries(answered);
 }
 
 static size_t max_body_limit;

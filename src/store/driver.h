@@ -20,6 +20,7 @@ struct st_cn_store_t {
     const cn_store_driver_t *drv;
     int in_txn;        /* an explicit unit of work (cn_store_begin) is open */
     int unit;          /* the kernel's unit of work: CN_UNIT_NONE, _PENDING or _OPEN */
+    int unit_kept;     /* that unit kept part of its writes (cn_store_commit inside it) */
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open (and holds the driver's write lock) */
     int batch_failed;  /* something that must commit with the batch could not be written */

@@ -183,8 +183,15 @@ static int open_unit(cn_store_t *s, cn_err_t *err)
 
 void cn_store_unit_begin(cn_store_t *s)
 {
-    if (s->batching && s->unit == CN_UNIT_NONE && !s->in_txn)
+    if (s->batching && s->unit == CN_UNIT_NONE && !s->in_txn) {
         s->unit = CN_UNIT_PENDING;
+        s->unit_kept = 0;
+    }
+}
+
+int cn_store_unit_kept(const cn_store_t *s)
+{
+    return s->unit_kept;
 }
 
 int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err)
@@ -407,6 +414,7 @@ int cn_store_commit(cn_store_t *s, cn_err_t *err)
         return 0;
     rc = finish_unit(s, 1, err);
     s->unit = CN_UNIT_PENDING;
+    s->unit_kept = 1;
     return rc;
 }
 

@@ -78,6 +78,9 @@ int cn_store_in_txn(const cn_store_t *s);
  */
 void cn_store_unit_begin(cn_store_t *s);
 CN_MUST_CHECK int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err);
+/** 1 when the open kernel unit already kept part of its writes (an explicit unit the
+ *  handler committed): rolling the unit back does not undo everything it did. */
+int cn_store_unit_kept(const cn_store_t *s);
 
 /**
  * Group commit for an event loop's connection. With batching on, the first write of a
