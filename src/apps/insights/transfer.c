@@ -102,7 +102,7 @@ int ins_import(cn_req_t *r)
     char id[CN_UUID_LEN + 1], job_id[CN_UUID_LEN + 1];
     cn_uuid7(id);
     int64_t now = cn_now_ms();
-    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id), CN_VTEXTN(body.base, body.len),
+    cn_val_t a[] = {CN_VTEXT(cn_req_tenant(r)), CN_VTEXT(id), CN_VBLOB(body.base, body.len),
                     CN_VINT((int64_t)body.len), CN_VINT(now)};
     json_t *payload = json_pack("{s:s}", "import_id", id);
     cn_job_opts_t opts = {.tenant_id = cn_req_tenant(r)};
