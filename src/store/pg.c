@@ -16,6 +16,7 @@
 #define BOOLOID 16 /* pg_type.h is not part of libpq-dev */
 #define BYTEAOID 17
 #define PARAMS_MAX 1200 /* CN_ROWS_MAX rows of up to 12 columns */
+#define PREPARED_MAX 1024
 
 typedef struct {
     char *sql; /* owned copy; the key */
@@ -187,6 +188,19 @@ static void cache_grow(cn_pg_t *c)
     free(old);
 }
 
+/* Some SQL is built per request (the insights filters): past PREPARED_MAX statements on a
+ * connection, the server's copies (a few KB to hundreds of KB each, in the backend's
+ * memory) are all dropped, between transactions, and made again as they come back. */
+static void forget_all_when_full(cn_pg_t *c)
+{
+    if (c->count < PREPARED_MAX || PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+        return;
+    PGresult *res = PQexec(c->conn, "DEALLOCATE ALL");
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        forget_statements(c);
+    PQclear(res);
+}
+
 /* The name of sql's statement on this connection, prepared now if it is new. */
 static const char *prepared(cn_pg_t *c, const char *sql, cn_err_t *err)
 {
@@ -194,6 +208,8 @@ static const char *prepared(cn_pg_t *c, const char *sql, cn_err_t *err)
     prepared_t *p = cache_slot(c, sql, h);
     if (p->sql)
         return p->name;
+    forget_all_when_full(c);
+    p = cache_slot(c, sql, h);
     char name[16];
     snprintf(name, sizeof(name), "s%u", ++c->next_name);
     PGresult *res = PQprepare(c->conn, name, sql, 0, NULL); /* the server types $1..$n */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #define RECONNECT_NS (250 * 1000000ull)
+#define STMTS_MAX 1024
 
 typedef struct pg_stmt_t {
     cn_stmt_t base;
@@ -34,6 +35,7 @@ typedef struct pg_stmt_t {
     cn_pg_rows_t rows;
     int64_t changes;
     int rc;               /* of the run, given by the first step */
+    int in_use;           /* bound and not finished yet */
     cn_err_t err;         /* its message when rc < 0 */
     unsigned char *bytes; /* a bytea value of the current row, decoded */
 } pg_stmt_t;
@@ -156,6 +158,29 @@ static void cache_put(pg_store_t *p, pg_stmt_t *st)
     p->count++;
 }
 
+/* Statements are kept by their text, and some text is built per request: past STMTS_MAX,
+ * the ones not running now go (pg.c bounds the server's prepared statements likewise). */
+static void drop_idle_statements(pg_store_t *p)
+{
+    pg_stmt_t **old = p->cache;
+    size_t old_cap = p->cap;
+    p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+    p->count = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        pg_stmt_t *st = old[i];
+        if (st == NULL)
+            continue;
+        if (st->in_use) { /* its caller still reads it */
+            cache_put(p, st);
+            continue;
+        }
+        free(st->bytes);
+        free(st->sql);
+        free(st);
+    }
+    free(old);
+}
+
 static int pg_prepare(cn_store_t *s, const char *sql, int write, cn_stmt_t **out, cn_err_t *err)
 {
     (void)write; /* one connection does both */
@@ -169,6 +194,8 @@ static int pg_prepare(cn_store_t *s, const char *sql, int write, cn_stmt_t **out
             *out = &p->cache[i]->base;
             return 0;
         }
+    if (p->count >= STMTS_MAX)
+        drop_idle_statements(p);
     pg_stmt_t *st = cn_calloc(1, sizeof(*st));
     st->sql = cn_strdup(sql);
     st->hash = h;
@@ -183,6 +210,7 @@ static int pg_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *er
 {
     (void)err;
     pg_stmt_t *st = pgst(base);
+    st->in_use = 1;
     st->err.code = 0;
     st->changes = 0;
     st->rc = cn_pg_run(pgs(base->owner)->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
@@ -244,6 +272,7 @@ static void pg_reset(cn_stmt_t *base)
     free(st->bytes);
     st->bytes = NULL;
     st->rc = 0;
+    st->in_use = 0;
 }
 
 static int64_t pg_changes(cn_stmt_t *st)

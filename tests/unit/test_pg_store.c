@@ -316,6 +316,49 @@ static void test_collation_refused(void **state)
     pg_db_drop(&other);
 }
 
+/* SQL built per request must not grow the connection's prepared statements without
+ * bound: past the cap they are dropped and made again, and a statement being read when
+ * that happens reads on. */
+static void test_statement_cache_is_bounded(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_t *st = open_store(db.url);
+    cn_stmt_t *held;
+    pg_must(cn_store_query(st, "SELECT name FROM rows ORDER BY name", NULL, 0, &held, &err), &err,
+            "held");
+    assert_int_equal(cn_stmt_step(held, &err), CN_ROW);
+    char first[64];
+    snprintf(first, sizeof(first), "%s", cn_stmt_text(held, 0, NULL));
+    int64_t n = 0, most = 0;
+    for (int i = 0; i < 2500; i++) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "SELECT %d + COUNT(*) FROM rows WHERE n >= 0", i);
+        pg_must(cn_store_one_int(st, sql, NULL, 0, &n, &err), &err, sql);
+        assert_true(n >= i);
+        if (i % 100 == 0) {
+            int64_t prepared = 0;
+            pg_must(cn_store_one_int(st, "SELECT COUNT(*) FROM pg_prepared_statements", NULL, 0,
+                                     &prepared, &err),
+                    &err, "count");
+            most = prepared > most ? prepared : most;
+        }
+    }
+    assert_true(most > 0 && most <= 1024 + 2);
+    /* the statement held across the flushes still reads its own rows */
+    size_t rows = 1;
+    while (cn_stmt_step(held, &err) == CN_ROW)
+        rows++;
+    assert_true(rows > 1);
+    cn_stmt_finish(held);
+    pg_must(cn_store_query(st, "SELECT name FROM rows ORDER BY name", NULL, 0, &held, &err), &err,
+            "again");
+    assert_int_equal(cn_stmt_step(held, &err), CN_ROW);
+    assert_string_equal(cn_stmt_text(held, 0, NULL), first);
+    cn_stmt_finish(held);
+    cn_store_close(st);
+}
+
 /* A command that needs Cairn's data (must_exist) is refused by a database without any. */
 static void test_must_exist_needs_a_schema(void **state)
 {
@@ -353,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_lost_connection),
         cmocka_unit_test(test_connection_lost_mid_batch),
         cmocka_unit_test(test_collation_refused),
+        cmocka_unit_test(test_statement_cache_is_bounded),
         cmocka_unit_test(test_must_exist_needs_a_schema),
         cmocka_unit_test(test_backup_names_pg_dump),
     };
