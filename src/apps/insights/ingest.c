@@ -375,12 +375,23 @@ static int tally_segment(tallies_t *c, cn_stmt_t *st, cn_err_t *err)
     return 0;
 }
 
+static int by_customer(const void *a, const void *b)
+{
+    return strcmp((*(const tally_t *const *)a)->id, (*(const tally_t *const *)b)->id);
+}
+
+/* One upsert of the chunk's customers, in key order: concurrent transactions (other
+ * nodes on PostgreSQL) then lock shared rows in one order and cannot deadlock. */
 static int update_customers(cn_store_t *s, const char *tenant, tallies_t *c, cn_err_t *err)
 {
     int64_t now = cn_now_ms();
     cn_val_t a[INS_CHUNK * 7];
+    const tally_t *order[INS_CHUNK] = {0};
+    for (size_t i = 0; i < c->n; i++)
+        order[i] = &c->t[i];
+    qsort(order, c->n, sizeof(tally_t *), by_customer);
     for (size_t i = 0; i < c->n; i++) {
-        const tally_t *t = &c->t[i];
+        const tally_t *t = order[i];
         cn_val_t *v = a + i * 7;
         v[0] = CN_VTEXT(tenant);
         v[1] = CN_VTEXT(t->id);
