@@ -14,9 +14,11 @@
 //   - migrations (the initialisers of a `cn_migration_t x[] = {…}`, and the named texts
 //     they refer to, SQLite's or PostgreSQL's): their DDL differs by driver (INTEGER/BIGINT,
 //     WITHOUT ROWID, FTS5) and gets a text per driver (cn_migration_t's pg);
-//   - the places in ALLOWED below, which are SQLite's own by nature (the SQLite driver,
-//     FTS5 search) and will have a text per driver. An entry that matches nothing fails
-//     the check too, so the list never outlives the code it excuses.
+//   - statements with a text per engine (the initialisers of a `cn_sql_pair_t x = {…};`:
+//     full-text search, row locks, sequences), SQLite's spelling beside PostgreSQL's;
+//   - the places in ALLOWED below, which are SQLite's own by nature (the SQLite driver).
+//     An entry that matches nothing fails the check too, so the list never outlives the
+//     code it excuses.
 // It is a scan of literals, not a parser: SQL assembled at run time from fragments is
 // only checked fragment by fragment.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -62,8 +64,6 @@ const SQL = /\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|JOIN|VALUES|SET|AND|OR|CA
 // [file relative to the root, a text the literal holds ('' = the whole file), why]
 const ALLOWED = [
   ['src/store/sqlite.c', '', 'the SQLite driver itself: PRAGMAs, BEGIN IMMEDIATE'],
-  ['src/apps/insights/staging.c', 'interactions_fts', 'FTS5 index insert (json_each) and merge'],
-  ['src/apps/insights/queries.c', 'interactions_fts', 'FTS5 search (MATCH, bm25) and snippet'],
 ];
 
 // Splits C source into string literals (with line numbers) and the code between them;
@@ -165,6 +165,14 @@ function migrationRanges(src, names) {
   return ranges;
 }
 
+// [start, end) offsets of each `cn_sql_pair_t name = {…};` initialiser: a text per engine.
+function pairRanges(src) {
+  return [...src.matchAll(/\bcn_sql_pair_t\s+\w+\s*=\s*\{/g)].map((m) => [
+    m.index,
+    declarationEnd(src, m.index),
+  ]);
+}
+
 // [start, end) offsets of the definitions of those named texts.
 function namedRanges(src, names) {
   const ranges = [];
@@ -246,7 +254,7 @@ for (const f of files) f.skip = migrationRanges(f.src, names);
 const used = new Set();
 const findings = [];
 for (const { rel, src, skip: arrays } of files) {
-  const skip = arrays.concat(namedRanges(src, names));
+  const skip = arrays.concat(namedRanges(src, names), pairRanges(src));
   for (const t of texts(src)) {
     if (!SQL.test(t.text)) continue;
     if (skip.some(([a, b]) => t.start > a && t.end <= b)) continue;

@@ -257,8 +257,6 @@ typedef struct {
     char error[ERROR_MAX];
 } claimed_t;
 
-#define CLAIM_COLUMNS "id, tenant_id, name, payload, attempts, max_attempts"
-
 static void claimed_free(claimed_t *c, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -307,19 +305,60 @@ static int gate(int64_t *last, int64_t now, int64_t every)
     return __atomic_compare_exchange_n(last, &prev, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
+/*
+ * The statements that pick rows for a worker. On PostgreSQL several nodes' workers run
+ * them at once: each locks the rows it picks and skips those another transaction holds
+ * (FOR UPDATE SKIP LOCKED inside the subquery), so two claims never wait on each other
+ * nor take the same job. SQLite has one writer at a time and no row locks. A reclaim
+ * there follows the dead mark in the same transaction, so it never sees a job without
+ * attempts left; on PostgreSQL the dead mark may have skipped one another transaction
+ * held, and the reclaim says so itself.
+ */
+const cn_sql_pair_t cn__jobs_sql_dead = {
+    "UPDATE jobs SET state = 'dead', lease_until = NULL, finished_at = $1,"
+    " updated_at = $1, last_error = 'lease expired: the worker running it"
+    " stopped (crash or kill?) and no attempt is left'"
+    " WHERE state = 'running' AND lease_until < $1"
+    " AND attempts >= max_attempts RETURNING id, name",
+    "UPDATE jobs SET state = 'dead', lease_until = NULL, finished_at = $1,"
+    " updated_at = $1, last_error = 'lease expired: the worker running it"
+    " stopped (crash or kill?) and no attempt is left'"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1"
+    " AND attempts >= max_attempts FOR UPDATE SKIP LOCKED) RETURNING id, name"};
+
+const cn_sql_pair_t cn__jobs_sql_reclaim = {
+    "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1"
+    " LIMIT $3) RETURNING " JOB_CLAIM_COLUMNS,
+    "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1"
+    " AND attempts < max_attempts LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " RETURNING " JOB_CLAIM_COLUMNS};
+
+/* run_at <= finished_at, so the (state, run_at) index bounds the scan */
+const cn_sql_pair_t cn__jobs_sql_purge = {
+    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
+    " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
+    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
+    " AND run_at < $1 AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+
+const cn_sql_pair_t cn__jobs_sql_claim = {
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+    " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
+    " WHERE state = 'queued' AND run_at <= $1 ORDER BY run_at LIMIT $3)"
+    " RETURNING " JOB_CLAIM_COLUMNS,
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+    " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
+    " WHERE state = 'queued' AND run_at <= $1 ORDER BY run_at LIMIT $3"
+    " FOR UPDATE SKIP LOCKED) RETURNING " JOB_CLAIM_COLUMNS};
+
 /* Leases that ran out: a job that used up its attempts is dead (it may be what kills its
  * workers), any other is claimed again. Checked at most every lease/2 (and 1 s). */
 static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t *err)
 {
     cn_val_t a[] = {CN_VINT(now)};
     cn_stmt_t *st;
-    int rc = cn_store_query(s,
-                            "UPDATE jobs SET state = 'dead', lease_until = NULL, finished_at = $1,"
-                            " updated_at = $1, last_error = 'lease expired: the worker running it"
-                            " stopped (crash or kill?) and no attempt is left'"
-                            " WHERE state = 'running' AND lease_until < $1"
-                            " AND attempts >= max_attempts RETURNING id, name",
-                            a, 1, &st, err);
+    int rc = cn_store_query(s, cn_store_sql(s, &cn__jobs_sql_dead), a, 1, &st, err);
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, err)) == CN_ROW) {
@@ -333,23 +372,14 @@ static int reclaim(cn_store_t *s, int64_t now, claimed_t *out, int *n, cn_err_t 
     if (rc < 0)
         return rc;
     cn_val_t b[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(CLAIM_MAX - *n)};
-    return fetch_claimed(
-        s,
-        "UPDATE jobs SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
-        " WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1"
-        " LIMIT $3) RETURNING " CLAIM_COLUMNS,
-        b, 3, out, n, err);
+    return fetch_claimed(s, cn_store_sql(s, &cn__jobs_sql_reclaim), b, 3, out, n, err);
 }
 
 static int purge_done(cn_store_t *s, int64_t now, cn_err_t *err)
 {
-    /* run_at <= finished_at, so the (state, run_at) index bounds the scan */
     cn_val_t a[] = {CN_VINT(now - job_queue.retention_ms), CN_VINT(PURGE_ROWS)};
     int64_t n = 0;
-    int rc = cn_store_exec(s,
-                           "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
-                           " AND run_at < $1 AND finished_at < $1 LIMIT $2)",
-                           a, 2, &n, err);
+    int rc = cn_store_exec(s, cn_store_sql(s, &cn__jobs_sql_purge), a, 2, &n, err);
     if (rc == 0 && n == PURGE_ROWS) /* behind: the next claim purges again */
         __atomic_store_n(&job_queue.last_purge_ms, 0, __ATOMIC_RELAXED);
     return rc;
@@ -371,12 +401,7 @@ static int claim(cn_store_t *s, int64_t now, int max, claimed_t *out, int *n, cn
         rc = purge_done(s, now, err);
     if (rc == 0 && *n < max) {
         cn_val_t a[] = {CN_VINT(now), CN_VINT(now + job_queue.lease_ms), CN_VINT(max - *n)};
-        rc = fetch_claimed(s,
-                           "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-                           " lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM jobs"
-                           " WHERE state = 'queued' AND run_at <= $1 ORDER BY run_at LIMIT $3)"
-                           " RETURNING " CLAIM_COLUMNS,
-                           a, 3, out, n, err);
+        rc = fetch_claimed(s, cn_store_sql(s, &cn__jobs_sql_claim), a, 3, out, n, err);
     }
     if (rc != 0)
         cn_store_batch_fail(s);

@@ -18,6 +18,18 @@
     "id, tenant_id, name, state, attempts, max_attempts, run_at, lease_until, unique_key,"         \
     " every_ms, last_error, payload, created_at, updated_at, finished_at, progress"
 
+/* What a claim returns of each job it takes, in this order. */
+#define JOB_CLAIM_COLUMNS "id, tenant_id, name, payload, attempts, max_attempts"
+
+/*
+ * The statements of a worker turn (jobs.c), per engine; tests run the PostgreSQL texts.
+ * $1 is the time of the turn in each; dead: RETURNING id, name; reclaim and claim: $2 the
+ * new lease's end, $3 how many jobs at most, RETURNING JOB_CLAIM_COLUMNS; purge: $1 the
+ * retention horizon, $2 how many rows at most.
+ */
+extern const cn_sql_pair_t cn__jobs_sql_dead, cn__jobs_sql_reclaim, cn__jobs_sql_purge,
+    cn__jobs_sql_claim;
+
 /* Writes the job in the current row of st (JOB_COLUMNS) as a JSON object: the API's
  * representation, which `cairn jobs show` prints as well. */
 void cn__jobs_write_job(cn_jw_t *w, cn_stmt_t *st, int with_tenant);

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, connect, rawExchange, request, sleep, startServer,
+  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, connect, rawExchange, request, runProgram, sleep, startServer,
   stopAllServers, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 
@@ -240,6 +240,50 @@ describe('batch ingest', () => {
     const all = await c.get(`/api/v1/insights?customer_id=${cust}&include_total=true&limit=1`);
     assert.equal(all.json.total, 243);
     assert.equal((await c.get(`/api/v1/customers/${cust}`)).json.interaction_count, 243);
+  });
+
+  test('a chunk writes its customers and rollup rows in key order, and so does its analysis', async () => {
+    // Rows that concurrent writers share (customers, rollup slots) are locked in one order,
+    // so two nodes' chunks cannot deadlock on PostgreSQL. Triggers log the order SQLite
+    // writes them in (ingest's inserts, the analysis job's score updates); the day is one
+    // no other test writes to.
+    const sql = (q) => runProgram('sqlite3', ['-cmd', '.timeout 10000', path.join(srv.dataDir, 'cairn.db'), q]);
+    const day = Date.parse('2021-03-04T00:00:00Z');
+    const q = 15 * 60_000;
+    const ok = await sql(`CREATE TABLE e2e_order (n INTEGER PRIMARY KEY, k TEXT);
+      CREATE TRIGGER e2e_customers AFTER INSERT ON customers BEGIN
+        INSERT INTO e2e_order (k) VALUES ('c ' || NEW.external_id); END;
+      CREATE TRIGGER e2e_rollups AFTER INSERT ON insight_rollups
+        WHEN NEW.bucket BETWEEN ${day} AND ${day + DAY} BEGIN
+        INSERT INTO e2e_order (k) VALUES ('r ' || NEW.channel || ' ' || ((NEW.bucket - ${day}) / ${q})); END;
+      CREATE TRIGGER e2e_scores AFTER UPDATE OF sentiment_count ON customers BEGIN
+        INSERT INTO e2e_order (k) VALUES ('s ' || NEW.external_id); END;`);
+    assert.equal(ok.code, 0, ok.stderr);
+    try {
+      const custs = [uuid(), uuid(), uuid(), uuid(), uuid()].sort().reverse();
+      const slots = [[7, 'web'], [3, 'chat'], [5, 'email'], [1, 'web'], [2, 'chat']];
+      const items = custs.map((cust, i) => interaction(cust, {
+        timestamp: iso(day + slots[i][0] * q + 1000), channel: slots[i][1],
+      }));
+      const r = await c.post('/api/v1/interactions/batch', { items });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.created, 5);
+      for (const cust of custs) await analysed(c, cust, 1);
+      const log = await sql('SELECT k FROM e2e_order ORDER BY n');
+      assert.equal(log.code, 0, log.stderr);
+      const keys = log.stdout.trim().split('\n');
+      const ascending = [...custs].reverse();
+      assert.deepEqual(keys.filter((k) => k.startsWith('c ')), ascending.map((x) => `c ${x}`));
+      assert.deepEqual(keys.filter((k) => k.startsWith('s ') && custs.includes(k.slice(2))),
+        ascending.map((x) => `s ${x}`));
+      assert.deepEqual(keys.filter((k) => k.startsWith('r ')), [
+        'r * 1', 'r * 2', 'r * 3', 'r * 5', 'r * 7', 'r chat 2', 'r chat 3', 'r email 5', 'r web 1', 'r web 7',
+      ]);
+    } finally {
+      const drop = await sql('DROP TRIGGER e2e_customers; DROP TRIGGER e2e_rollups; DROP TRIGGER e2e_scores;'
+        + ' DROP TABLE e2e_order;');
+      assert.equal(drop.code, 0, drop.stderr);
+    }
   });
 
   test('more than 1000 items, an empty list or no list is refused as a whole', async () => {

@@ -54,6 +54,16 @@ void pg_db_create(pg_db_t *db, const char *prefix, const char *options)
              db->name);
 }
 
+void pg_db_migrate(cn_pg_t *c, const char *module, const cn_migration_t *list)
+{
+    cn_err_t err = {0};
+    for (const cn_migration_t *m = list; m->version != 0; m++) {
+        const char *sql = cn_migration_pg(m);
+        if (*sql != '\0' && cn_pg_script(c, sql, &err) != 0)
+            fail_msg("PostgreSQL text of %s/%d (%s): %s", module, m->version, m->name, err.msg);
+    }
+}
+
 void pg_db_drop(const pg_db_t *db)
 {
     admin_script(db, "DROP DATABASE %s WITH (FORCE)%s", "");

@@ -20,6 +20,11 @@ void pg_must(int rc, const cn_err_t *err, const char *what);
 /** Creates the database "<prefix>_<pid>" (options: what follows ENCODING 'UTF8' in its
  *  CREATE DATABASE, may be "") and fills db. */
 void pg_db_create(pg_db_t *db, const char *prefix, const char *options);
+/** Applies the PostgreSQL texts of a module's migrations (cn_migration_pg; list ends with
+ *  version 0) on c, in order. */
+struct st_cn_pg_t;
+void pg_db_migrate(struct st_cn_pg_t *c, const char *module, const cn_migration_t *list);
+
 /** Drops it, whoever is still connected. */
 void pg_db_drop(const pg_db_t *db);
 

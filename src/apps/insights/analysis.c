@@ -186,24 +186,43 @@ static int save_scores(cn_store_t *s, const analysed_t *v, size_t n, int64_t now
     return rc;
 }
 
-/* Folds the chunk's scores into each customer's running average, one write per customer. */
+/* one customer's scores in a chunk */
+typedef struct {
+    const char *customer;
+    double sum;
+    int64_t count;
+} fold_t;
+
+static int by_fold_customer(const void *a, const void *b)
+{
+    return strcmp(((const fold_t *)a)->customer, ((const fold_t *)b)->customer);
+}
+
+/* Folds the chunk's scores into each customer's running average, one write per customer,
+ * in key order: concurrent transactions (ingest, other nodes on PostgreSQL) then lock
+ * shared customer rows in one order and cannot deadlock. */
 static int fold_customers(cn_store_t *s, const char *tenant, const analysed_t *v, size_t n,
                           cn_err_t *err)
 {
-    unsigned char done[INS_CHUNK] = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (done[i] || !v[i].scored)
+    fold_t f[INS_CHUNK];
+    size_t nf = 0;
+    for (size_t i = 0; i < n && i < INS_CHUNK; i++) {
+        if (!v[i].scored)
             continue;
-        double sum = 0;
-        int64_t count = 0;
-        for (size_t j = i; j < n; j++)
-            if (!done[j] && v[j].scored && strcmp(v[j].customer, v[i].customer) == 0) {
-                sum += v[j].r.s.compound;
-                count++;
-                done[j] = 1;
-            }
-        cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXT(v[i].customer), CN_VREAL(sum), CN_VINT(count)};
+        size_t j = 0;
+        while (j < nf && strcmp(f[j].customer, v[i].customer) != 0)
+            j++;
+        if (j == nf)
+            f[nf++] = (fold_t){.customer = v[i].customer};
+        f[j].sum += v[i].r.s.compound;
+        f[j].count++;
+    }
+    if (nf > 1)
+        qsort(f, nf, sizeof(f[0]), by_fold_customer);
+    int rc = 0;
+    for (size_t j = 0; j < nf && rc == 0; j++) {
+        cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXT(f[j].customer), CN_VREAL(f[j].sum),
+                        CN_VINT(f[j].count)};
         rc = cn_store_exec(s,
                            "UPDATE customers SET sentiment_sum = sentiment_sum + $3,"
                            " sentiment_count = sentiment_count + $4,"

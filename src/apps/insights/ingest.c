@@ -203,6 +203,16 @@ int ins_validate(const json_t *v, int64_t now_ms, const char *prefix, ins_item_t
 
 /* ---- storage ---- */
 
+/*
+ * Before the check of an idempotency key, PostgreSQL takes a lock on (tenant, key) until
+ * the transaction ends: the row is inserted only at commit (staging.c), so a concurrent
+ * request with the same key on another node waits, then sees the row and answers with it.
+ * Without the lock both would insert, and the unique index would fail the second one's
+ * whole transaction. SQLite's single writer already orders them.
+ */
+const cn_sql_pair_t ins_sql_idem_lock = {
+    NULL, "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0))"};
+
 /* Marks items already stored under their idempotency key (before, or earlier in this
  * call) as duplicates, with the id they were stored under. */
 static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
@@ -221,7 +231,10 @@ static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items,
         if (dup[i])
             continue;
         cn_val_t a[] = {CN_VTEXT(tenant), CN_VTEXTN(items[i].idem, items[i].idem_len)};
-        int rc = cn_store_one_text(s,
+        const char *lock = cn_store_sql(s, &ins_sql_idem_lock);
+        int rc = lock ? cn_store_exec(s, lock, a, 2, NULL, err) : 0;
+        if (rc == 0)
+            rc = cn_store_one_text(s,
                                    "SELECT id FROM interactions WHERE tenant_id = $1"
                                    " AND idempotency_key = $2",
                                    a, 2, ids[i], sizeof(ids[i]), err);
@@ -232,12 +245,20 @@ static int find_duplicates(cn_store_t *s, const char *tenant, ins_item_t *items,
     return 0;
 }
 
+/*
+ * The first seq of a chunk's block of INS_CHUNK numbers. SQLite: after the largest, under
+ * its single writer. PostgreSQL: interactions_seq steps by INS_CHUNK, so each call owns a
+ * block of its own whichever node makes it (gaps are harmless: seq orders rows and names
+ * analysis ranges, which skip missing numbers).
+ */
+const cn_sql_pair_t ins_sql_next_seq = {"SELECT COALESCE(MAX(seq), 0) + 1 FROM interactions",
+                                        "SELECT nextval('interactions_seq')"};
+
 static int64_t next_seq(cn_store_t *s, cn_err_t *err)
 {
-    int64_t max = 0; /* an aggregate: always one row */
-    int rc =
-        cn_store_one_int(s, "SELECT COALESCE(MAX(seq), 0) FROM interactions", NULL, 0, &max, err);
-    return rc != 0 ? rc : max + 1;
+    int64_t first = 0; /* an aggregate or nextval: always one row */
+    int rc = cn_store_one_int(s, cn_store_sql(s, &ins_sql_next_seq), NULL, 0, &first, err);
+    return rc != 0 ? rc : first;
 }
 
 #define ROW_COLS 16
@@ -354,12 +375,23 @@ static int tally_segment(tallies_t *c, cn_stmt_t *st, cn_err_t *err)
     return 0;
 }
 
+static int by_customer(const void *a, const void *b)
+{
+    return strcmp((*(const tally_t *const *)a)->id, (*(const tally_t *const *)b)->id);
+}
+
+/* One upsert of the chunk's customers, in key order: concurrent transactions (other
+ * nodes on PostgreSQL) then lock shared rows in one order and cannot deadlock. */
 static int update_customers(cn_store_t *s, const char *tenant, tallies_t *c, cn_err_t *err)
 {
     int64_t now = cn_now_ms();
     cn_val_t a[INS_CHUNK * 7];
+    const tally_t *order[INS_CHUNK] = {0};
+    for (size_t i = 0; i < c->n; i++)
+        order[i] = &c->t[i];
+    qsort(order, c->n, sizeof(tally_t *), by_customer);
     for (size_t i = 0; i < c->n; i++) {
-        const tally_t *t = &c->t[i];
+        const tally_t *t = order[i];
         cn_val_t *v = a + i * 7;
         v[0] = CN_VTEXT(tenant);
         v[1] = CN_VTEXT(t->id);

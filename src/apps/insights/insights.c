@@ -65,15 +65,33 @@ static cn_rows_sql_t add_rollups = {
     " negative = insight_rollups.negative + excluded.negative,"
     " compound_sum = insight_rollups.compound_sum + excluded.compound_sum"};
 
+/* the rollups' key order after the tenant: segment ("" for all customers), channel, bucket */
+static int by_rollup_key(const void *a, const void *b)
+{
+    const ins_rollup_t *x = *(const ins_rollup_t *const *)a, *y = *(const ins_rollup_t *const *)b;
+    int c = strcmp(x->segment ? x->segment : "", y->segment ? y->segment : "");
+    if (c == 0)
+        c = strcmp(ins_rollup_channel(x->channel), ins_rollup_channel(y->channel));
+    return c != 0 ? c : (x->bucket > y->bucket) - (x->bucket < y->bucket);
+}
+
+/* Rows are written in key order: concurrent transactions (other nodes on PostgreSQL) then
+ * lock shared rows in one order and cannot deadlock. */
 int ins_rollups_add(cn_store_t *s, const char *tenant, const ins_rollup_t *t, size_t n,
                     cn_err_t *err)
 {
+    if (n == 0)
+        return 0;
+    const ins_rollup_t **order = cn_malloc(n * sizeof(ins_rollup_t *));
+    for (size_t i = 0; i < n; i++)
+        order[i] = &t[i];
+    qsort(order, n, sizeof(ins_rollup_t *), by_rollup_key);
     cn_val_t a[CN_ROWS_MAX * ROLLUP_COLS];
     int rc = 0;
     for (size_t done = 0; done < n && rc == 0; done += CN_ROWS_MAX) {
         size_t k = n - done < CN_ROWS_MAX ? n - done : CN_ROWS_MAX;
         for (size_t i = 0; i < k; i++) {
-            const ins_rollup_t *e = &t[done + i];
+            const ins_rollup_t *e = order[done + i];
             cn_val_t *v = a + i * ROLLUP_COLS;
             v[0] = CN_VTEXT(tenant);
             v[1] = CN_VTEXT(e->segment ? e->segment : "");
@@ -88,6 +106,7 @@ int ins_rollups_add(cn_store_t *s, const char *tenant, const ins_rollup_t *t, si
         }
         rc = cn_store_exec(s, cn_rows_sql(&add_rollups, k), a, k * ROLLUP_COLS, NULL, err);
     }
+    free(order);
     return rc;
 }
 

@@ -122,6 +122,11 @@ int ins_ingest_batch(cn_req_t *r);
 int ins_store_items(cn_store_t *s, const char *tenant, ins_item_t *items, size_t n,
                     char (*ids)[CN_UUID_LEN + 1], unsigned char *dup, cn_err_t *err);
 
+/* Per engine (ingest.c): the first seq of a chunk's block of INS_CHUNK numbers (one row,
+ * one column); the lock taken before an idempotency key's check ($1 tenant, $2 key; none
+ * on SQLite). */
+extern const cn_sql_pair_t ins_sql_next_seq, ins_sql_idem_lock;
+
 /** Rows to write: items[i] gets the id ids[i]; n <= INS_CHUNK. */
 typedef struct {
     const ins_item_t *const *items;
@@ -151,6 +156,9 @@ const char *ins_row_staged_id(const char *tenant, const char *key, size_t len);
  * dropped with a unit of work that rolls back.
  */
 void ins_search_stage(const char *tenant, int64_t seq, const char *json_text, size_t len);
+/* The search index's statements, per engine (staging.c): the entries of a transaction,
+ * and FTS5's merge step (none on PostgreSQL). */
+extern const cn_sql_pair_t ins_sql_search_insert, ins_sql_search_merge;
 /** Stages the analysis of rows first..last of a tenant (jobs are enqueued at precommit). */
 void ins_analysis_stage(const char *tenant, int64_t first, int64_t last);
 /** The store hook that writes what was staged (staging.c), installed at start. */
@@ -229,6 +237,19 @@ size_t ins_segments_sql(const ins_filter_t *f, const char *tenant, char *sql, cn
 /** Encodes the keyset cursor of the row last shown (ts or compound, by f's sort). */
 void ins_cursor_encode(const ins_filter_t *f, int64_t ts, double compound, int64_t seq, char *out,
                        size_t cap);
+
+/*
+ * Search (queries.c). ins_search_text writes the query text of q for the engine
+ * (postgres: a tsquery for to_tsquery, else FTS5's syntax) into out, NUL-terminated, and
+ * returns the number of words (0: nothing to search for). ins_sql_search ranks a page of
+ * matches, ins_sql_search_hit reads one hit and its snippet (see their definitions).
+ * ins_headline_cuts writes PostgreSQL's headline (match marks \x02 / \x03) into out with
+ * an ellipsis where it does not reach the start or the end of body, as FTS5's snippet has.
+ */
+int ins_search_text(const char *q, int postgres, cn_buf_t *out);
+extern const cn_sql_pair_t ins_sql_search, ins_sql_search_hit;
+void ins_headline_cuts(const char *headline, size_t len, const char *body, size_t body_len,
+                       cn_buf_t *out);
 
 extern const cn_schema_t ins_list_query, ins_trends_query, ins_metrics_query, ins_search_query,
     ins_customers_query, ins_export_query;

@@ -922,27 +922,64 @@ const cn_schema_t ins_search_query = {"SearchQuery", search_fields};
 #define SEARCH_CANDIDATES 2000 /* newest matches ranked; pages reach this deep */
 #define SEARCH_PAGE_MAX 100
 
-/* Builds an FTS5 query in which every client word is a quoted string (so no client text
- * is query syntax), all required. Returns the number of words. */
-static int fts_query(const char *q, cn_buf_t *out)
+static int word_byte(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/*
+ * Every client word becomes a quoted string (so no client text is query syntax), all
+ * required, a trailing * a prefix: FTS5's `"w1" AND "w2"*`, PostgreSQL's tsquery text
+ * `'w1' & 'w2':*`. A word holds only ASCII letters and digits and bytes of non-ASCII
+ * characters, so it never holds a quote or a backslash to escape.
+ */
+int ins_search_text(const char *q, int postgres, cn_buf_t *out)
 {
     int words = 0;
     for (const unsigned char *p = (const unsigned char *)q; *p;) {
         const unsigned char *s = p;
-        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') ||
-                      ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+        while (*p && word_byte(*p))
             p++;
         if (p > s) {
-            cn_buf_appendf(out, "%s\"%.*s\"%s", words ? " AND " : "", (int)(p - s), s,
-                           *p == '*' ? "*" : "");
+            if (postgres)
+                cn_buf_appendf(out, "%s'%.*s'%s", words ? " & " : "", (int)(p - s), s,
+                               *p == '*' ? ":*" : "");
+            else
+                cn_buf_appendf(out, "%s\"%.*s\"%s", words ? " AND " : "", (int)(p - s), s,
+                               *p == '*' ? "*" : "");
             words++;
         }
-        while (*p && !(*p >= 0x80 || (*p >= '0' && *p <= '9') ||
-                       ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+        while (*p && !word_byte(*p))
             p++;
     }
     cn_buf_append(out, "", 1);
     return words;
+}
+
+/* 1 when text without its match marks begins (at_end: ends) body */
+static int marked_at(const char *text, size_t len, const char *body, size_t body_len, int at_end)
+{
+    size_t i = 0, j = 0;
+    while (i < len) {
+        char c = at_end ? text[len - 1 - i] : text[i];
+        i++;
+        if (c == '\x02' || c == '\x03')
+            continue;
+        if (j == body_len || c != (at_end ? body[body_len - 1 - j] : body[j]))
+            return 0;
+        j++;
+    }
+    return 1;
+}
+
+void ins_headline_cuts(const char *headline, size_t len, const char *body, size_t body_len,
+                       cn_buf_t *out)
+{
+    if (!marked_at(headline, len, body, body_len, 0))
+        cn_buf_lit(out, "…");
+    cn_buf_append(out, headline, len);
+    if (!marked_at(headline, len, body, body_len, 1))
+        cn_buf_lit(out, "…");
 }
 
 /* snippet text with \x02 / \x03 around matches -> [{text, match}] */
@@ -978,7 +1015,7 @@ static void write_snippet(cn_jw_t *w, const char *s, size_t len)
 typedef struct {
     cn_store_t *store;
     char tenant[64];
-    char *match; /* the FTS5 query */
+    char *match; /* the engine's query text (ins_search_text) */
     int64_t limit, offset;
     cn_cached_req_t cached;
     cn_buf_t out;
@@ -986,20 +1023,49 @@ typedef struct {
     int rc;
 } search_t;
 
+/*
+ * The newest SEARCH_CANDIDATES matches of the tenant, ranked: $1 the query
+ * (ins_search_text), $2 limit, $3 offset, $4 SEARCH_CANDIDATES, $5 the tenant. Rows: hit
+ * (seq), score (lower is better: BM25 on SQLite, minus ts_rank on PostgreSQL). Ties keep
+ * the newest first. FTS5 walks matches newest first and checks the tenant on each one's
+ * index row; PostgreSQL finds the matches in the GIN index and keeps the tenant's newest.
+ */
+const cn_sql_pair_t ins_sql_search = {
+    "SELECT hit, score FROM (SELECT rowid AS hit,"
+    " bm25(interactions_fts) AS score FROM interactions_fts"
+    " WHERE interactions_fts MATCH $1 AND tenant_id = $5"
+    " ORDER BY rowid DESC LIMIT $4)"
+    " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
+    "SELECT hit, score FROM (SELECT f.seq AS hit, -ts_rank(f.doc, q) AS score"
+    " FROM interactions_fts AS f, to_tsquery('cairn_search', $1) AS q"
+    " WHERE f.tenant_id = $5 AND f.doc @@ q ORDER BY f.seq DESC LIMIT $4) AS c"
+    " ORDER BY score, hit DESC LIMIT $2 OFFSET $3"};
+
+/*
+ * One hit of the tenant: $1 the query, $2 its seq, $3 the tenant. Rows: INS_COLUMNS, then
+ * the snippet with \x02 / \x03 around matches, of about 16 words; on PostgreSQL then the
+ * indexed text, since ts_headline marks no cut (ins_headline_cuts adds the ellipses).
+ * ts_headline counts the parts of a hyphenated word as words: MinWords 12 keeps its
+ * fragments about as long as FTS5's.
+ */
+const cn_sql_pair_t ins_sql_search_hit = {
+    "SELECT " INS_COLUMNS ", snippet(interactions_fts, 0, char(2), char(3),"
+    " '…', 16) FROM interactions_fts JOIN interactions"
+    " ON interactions.seq = interactions_fts.rowid"
+    " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2"
+    " AND interactions.tenant_id = $3",
+    "SELECT " INS_COLUMNS ", ts_headline('cairn_search', f.body, to_tsquery('cairn_search', $1),"
+    " 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=16, MinWords=12,"
+    " ShortWord=0'), f.body FROM interactions JOIN (SELECT seq AS hit, body"
+    " FROM interactions_fts WHERE seq = $2) AS f ON interactions.seq = f.hit"
+    " WHERE interactions.tenant_id = $3"};
+
 static int search_page(search_t *x, int64_t *seqs, double *scores, int64_t *n)
 {
     cn_val_t a[] = {CN_VTEXT(x->match), CN_VINT(x->limit + 1), CN_VINT(x->offset),
                     CN_VINT(SEARCH_CANDIDATES), CN_VTEXT(x->tenant)};
     cn_stmt_t *st;
-    /* newest first, the tenant checked on each match's index row, stopping after the
-     * candidates */
-    int rc = cn_store_query(x->store,
-                            "SELECT hit, score FROM (SELECT rowid AS hit,"
-                            " bm25(interactions_fts) AS score FROM interactions_fts"
-                            " WHERE interactions_fts MATCH $1 AND tenant_id = $5"
-                            " ORDER BY rowid DESC LIMIT $4)"
-                            " ORDER BY score, hit DESC LIMIT $2 OFFSET $3",
-                            a, 5, &st, &x->err);
+    int rc = cn_store_query(x->store, cn_store_sql(x->store, &ins_sql_search), a, 5, &st, &x->err);
     if (rc != 0)
         return rc;
     *n = 0;
@@ -1011,30 +1077,40 @@ static int search_page(search_t *x, int64_t *seqs, double *scores, int64_t *n)
     return rc < 0 ? rc : 0;
 }
 
+static void write_hit_snippet(search_t *x, cn_stmt_t *st, cn_jw_t *w)
+{
+    size_t len, body_len;
+    const char *snip = cn_stmt_text(st, INS_COL_SEQ + 1, &len);
+    if (snip == NULL)
+        snip = "", len = 0;
+    cn_jw_key(w, "snippet");
+    if (!cn_store_is_postgres(x->store)) {
+        write_snippet(w, snip, len);
+        return;
+    }
+    const char *body = cn_stmt_text(st, INS_COL_SEQ + 2, &body_len);
+    cn_buf_t cut = {0};
+    ins_headline_cuts(snip, len, body ? body : "", body ? body_len : 0, &cut);
+    write_snippet(w, cut.data, cut.len);
+    cn_buf_free(&cut);
+}
+
 /* One hit: the interaction and its snippet (computed for the page's rows only). */
 static int write_hit(search_t *x, int64_t seq, double score, cn_jw_t *w)
 {
     cn_val_t a[] = {CN_VTEXT(x->match), CN_VINT(seq), CN_VTEXT(x->tenant)};
     cn_stmt_t *st;
-    int rc = cn_store_query(x->store,
-                            "SELECT " INS_COLUMNS ", snippet(interactions_fts, 0, char(2), char(3),"
-                            " '…', 16) FROM interactions_fts JOIN interactions"
-                            " ON interactions.seq = interactions_fts.rowid"
-                            " WHERE interactions_fts MATCH $1 AND interactions_fts.rowid = $2"
-                            " AND interactions.tenant_id = $3",
-                            a, 3, &st, &x->err);
+    int rc =
+        cn_store_query(x->store, cn_store_sql(x->store, &ins_sql_search_hit), a, 3, &st, &x->err);
     if (rc != 0)
         return rc;
     if ((rc = cn_stmt_step(st, &x->err)) == CN_ROW) {
         cn_jw_object(w);
         cn_jw_key(w, "interaction");
         ins_write_row(w, st);
-        size_t len;
-        const char *snip = cn_stmt_text(st, INS_COL_SEQ + 1, &len);
-        cn_jw_key(w, "snippet");
-        write_snippet(w, snip ? snip : "", snip ? len : 0);
+        write_hit_snippet(x, st, w);
         cn_jw_key(w, "score");
-        cn_jw_real(w, -score); /* bm25: lower is better; scores here grow with relevance */
+        cn_jw_real(w, -score); /* lower is better; scores here grow with relevance */
         cn_jw_end(w);
     }
     cn_stmt_finish(st);
@@ -1099,7 +1175,7 @@ int ins_search(cn_req_t *r)
             return cn_fail_field(r, "cursor", "is not a cursor of this search");
     }
     cn_buf_t match = {0};
-    if (fts_query(q, &match) == 0) {
+    if (ins_search_text(q, cn_store_is_postgres(r->store), &match) == 0) {
         cn_buf_free(&match);
         return cn_fail_field(r, "q", "must contain at least one letter or digit");
     }

@@ -194,6 +194,21 @@ static int write_rows(cn_store_t *s, cn_err_t *err)
     return rc;
 }
 
+/*
+ * The search entries of a transaction in one statement: $1 a JSON array of [seq, tenant,
+ * body] (PostgreSQL computes the tsvector column itself). Then FTS5's merge step, $1 its
+ * pages; PostgreSQL's GIN index has no such work to ask for (its pending list is merged
+ * by autovacuum), so it has no merge statement.
+ */
+const cn_sql_pair_t ins_sql_search_insert = {
+    "INSERT INTO interactions_fts (rowid, tenant_id, body)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1)",
+    "INSERT INTO interactions_fts (seq, tenant_id, body)"
+    " SELECT CAST(e ->> 0 AS BIGINT), e ->> 1, e ->> 2"
+    " FROM jsonb_array_elements(CAST($1 AS JSONB)) AS e"};
+const cn_sql_pair_t ins_sql_search_merge = {
+    "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('merge', $1)", NULL};
+
 static int write_search(cn_store_t *s, cn_err_t *err)
 {
     if (batch.search.len == 0)
@@ -203,18 +218,14 @@ static int write_search(cn_store_t *s, cn_err_t *err)
     cn_buf_append(&json, batch.search.data, batch.search.len);
     cn_buf_lit(&json, "]");
     cn_val_t a[] = {CN_VTEXTN(json.data, json.len)};
-    int rc = cn_store_exec(s,
-                           "INSERT INTO interactions_fts (rowid, tenant_id, body)"
-                           " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1)",
-                           a, 1, NULL, err);
+    int rc = cn_store_exec(s, cn_store_sql(s, &ins_sql_search_insert), a, 1, NULL, err);
     cn_buf_free(&json);
-    if (rc != 0)
+    const char *merge = cn_store_sql(s, &ins_sql_search_merge);
+    if (rc != 0 || merge == NULL)
         return rc;
     /* the index's merge work, in a step sized to what was added (see the header) */
     cn_val_t pages[] = {CN_VINT(SEARCH_MERGE_PAGES + (int64_t)(batch.search.len / 512))};
-    return cn_store_exec(
-        s, "INSERT INTO interactions_fts (interactions_fts, rank) VALUES ('merge', $1)", pages, 1,
-        NULL, err);
+    return cn_store_exec(s, merge, pages, 1, NULL, err);
 }
 
 static int by_tenant_then_first(const void *a, const void *b)
