@@ -15,7 +15,7 @@
 
 #define BOOLOID 16 /* pg_type.h is not part of libpq-dev */
 #define BYTEAOID 17
-#define PARAMS_MAX 1200 /* CN_ROWS_MAX rows of up to 12 columns */
+#define PARAMS_MAX 65535 /* the protocol's limit (a 16-bit count) */
 #define PREPARED_MAX 1024
 
 typedef struct {
@@ -31,11 +31,12 @@ struct st_cn_pg_t {
     prepared_t *cache; /* open addressing, power-of-two capacity */
     size_t cap, count;
     unsigned next_name;
-    const char *values[PARAMS_MAX]; /* the parameters of the statement being run */
-    int lengths[PARAMS_MAX];        /* of binary ones (blobs) */
-    int formats[PARAMS_MAX];        /* 1: binary */
-    int binary;                     /* some parameter is binary */
-    char *text;                     /* their text */
+    const char **values; /* the parameters of the statement being run */
+    int *lengths;        /* of binary ones (blobs) */
+    int *formats;        /* 1: binary */
+    size_t params_cap;
+    int binary; /* some parameter is binary */
+    char *text; /* their text */
     size_t text_cap;
 };
 
@@ -141,6 +142,9 @@ void cn_pg_close(cn_pg_t *c)
     forget_statements(c);
     free(c->cache);
     free(c->text);
+    free(c->values);
+    free(c->lengths);
+    free(c->formats);
     free(c->setup);
     sodium_memzero(c->url, strlen(c->url)); /* it may hold the password */
     free(c->url);
@@ -259,6 +263,15 @@ static void params_text(cn_pg_t *c, const cn_val_t *args, size_t n)
         free(c->text);
         c->text_cap = need * 2;
         c->text = cn_malloc(c->text_cap);
+    }
+    if (n > c->params_cap) {
+        c->params_cap = n < 64 ? 64 : n;
+        free(c->values);
+        free(c->lengths);
+        free(c->formats);
+        c->values = cn_calloc(c->params_cap, sizeof(*c->values));
+        c->lengths = cn_calloc(c->params_cap, sizeof(*c->lengths));
+        c->formats = cn_calloc(c->params_cap, sizeof(*c->formats));
     }
     size_t at = 0;
     c->binary = 0;

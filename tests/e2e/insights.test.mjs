@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, connect, rawExchange, request, runProgram, sleep, startServer,
-  stopAllServers, tempDir, waitFor, withTimeout,
+  REPO_ROOT, TOKEN, UUID_RE, api, assertProblem, connect, onPostgres, rawExchange, request, runProgram, sleep,
+  startServer, stopAllServers, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 
 const uuid = () => crypto.randomUUID();
@@ -242,7 +242,9 @@ describe('batch ingest', () => {
     assert.equal((await c.get(`/api/v1/customers/${cust}`)).json.interaction_count, 243);
   });
 
-  test('a chunk writes its customers and rollup rows in key order, and so does its analysis', async () => {
+  // the order is the driver-neutral code's; SQLite triggers observe it
+  test('a chunk writes its customers and rollup rows in key order, and so does its analysis',
+    { skip: onPostgres && 'observed through SQLite triggers; the order is the same code on both engines' }, async () => {
     // Rows that concurrent writers share (customers, rollup slots) are locked in one order,
     // so two nodes' chunks cannot deadlock on PostgreSQL. Triggers log the order SQLite
     // writes them in (ingest's inserts, the analysis job's score updates); the day is one

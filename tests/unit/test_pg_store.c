@@ -359,6 +359,26 @@ static void test_statement_cache_is_bounded(void **state)
     cn_store_close(st);
 }
 
+/* A multi-row insert of 100 rows of many columns binds thousands of parameters. */
+static void test_many_parameters(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static char sql[N * 12 + 64]; /* ", ($NNNN)" is at most 10 bytes a row */
+    static cn_val_t a[N];
+    size_t len = (size_t)snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (VALUES ($1)");
+    a[0] = CN_VINT(0);
+    for (int i = 1; i < N; i++) {
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", ($%d)", i + 1);
+        a[i] = CN_VINT(i);
+    }
+    snprintf(sql + len, sizeof(sql) - len, ") AS v (x)");
+    cn_err_t err = {0};
+    int64_t n = 0;
+    pg_must(cn_store_one_int(s, sql, a, N, &n, &err), &err, "3000 parameters");
+    assert_int_equal(n, N);
+}
+
 /* A command that needs Cairn's data (must_exist) is refused by a database without any. */
 static void test_must_exist_needs_a_schema(void **state)
 {
@@ -397,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_connection_lost_mid_batch),
         cmocka_unit_test(test_collation_refused),
         cmocka_unit_test(test_statement_cache_is_bounded),
+        cmocka_unit_test(test_many_parameters),
         cmocka_unit_test(test_must_exist_needs_a_schema),
         cmocka_unit_test(test_backup_names_pg_dump),
     };
