@@ -1111,9 +1111,8 @@ static int may_write(cn_method_t m);
 static int retry_later(cn_req_t *r, int rc)
 {
     cn_req_int_t *ri = cn__req_int(r);
-    if (rc != CN_EBUSY || ri->responded || ri->retries >= WRITE_RETRIES ||
-        !may_write(r->method) || !cn_store_is_batching(r->store) ||
-        cn_store_unit_kept(r->store))
+    if (rc != CN_EBUSY || ri->responded || ri->retries >= WRITE_RETRIES || !may_write(r->method) ||
+        !cn_store_is_batching(r->store) || cn_store_unit_kept(r->store))
         return 0;
     ri->retries++;
     r->err.code = 0;
@@ -1207,7 +1206,7 @@ int cn_http_end_turn(cn_store_t *store)
     cn_err_t err = {0};
     if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         int rc = cn_store_batch_try_begin(store, &err);
-        if (rc == CN_EBUSY) { /* another writer: these wait, and later ones join them */
+        if (rc == CN_STORE_LOCKED) { /* another writer: these wait, and later ones join them */
             /* no batch is open: this only ends the turn's read transaction */
             cn_ignore(cn_store_batch_commit(store, &err));
             return CN_TURN_WAITING;

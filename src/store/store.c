@@ -100,6 +100,8 @@ int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err)
     if (s->wake == NULL)
         return ensure_batch(s, err);
     int rc = s->drv->lock(s, 0, err);
+    if (rc == CN_EBUSY)
+        return CN_STORE_LOCKED;
     return rc != 0 ? rc : open_batch_locked(s, err);
 }
 

@@ -100,12 +100,14 @@ void cn_store_batch_fail(cn_store_t *s);
 /** Opens the batch now (before running a turn's queued writes). */
 CN_MUST_CHECK int cn_store_batch_begin(cn_store_t *s, cn_err_t *err);
 /**
- * The same without blocking, for an event loop: CN_EBUSY when another connection holds
- * the process write lock (or has just handed it over to a waiting loop). The loop then
- * keeps its queued writes, goes on serving, and its waker is called from the thread that
- * releases the lock; it should also try again within a millisecond or so. Without a waker
- * this is cn_store_batch_begin.
+ * The same without blocking, for an event loop: CN_STORE_LOCKED when another connection
+ * holds the process write lock (or has just handed it over to a waiting loop). The loop
+ * then keeps its queued writes, goes on serving, and its waker is called from the thread
+ * that releases the lock; it should also try again within a millisecond or so. Any other
+ * failure (the database itself is busy or unreachable) is its negative code: waiting for a
+ * lock will not cure it. Without a waker this is cn_store_batch_begin.
  */
+#define CN_STORE_LOCKED 1
 CN_MUST_CHECK int cn_store_batch_try_begin(cn_store_t *s, cn_err_t *err);
 /** wake(ud) may be called from any thread, at any time after it is set. */
 void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import {
-  api, assertProblem, dbQuery, dbSession, onPostgres, startServer, stopAllServers, waitFor,
+  api, assertProblem, dbQuery, dbSession, onPostgres, pgAdmin, startServer, stopAllServers, waitFor,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -56,4 +56,29 @@ test('a lock that never goes: 503 with Retry-After after the retries, nothing ap
     await holder.close();
   }
   assert.equal((await c.get(`/api/v1/notes/${note.id}`)).json.title, 'held');
+});
+
+test('a database that goes away: every request is answered 503 at once, nothing is applied later, and the server recovers by itself', { skip: !onPostgres && 'about the PostgreSQL connection' }, async () => {
+  const srv = await startServer();
+  const c = api(srv.url);
+  const kept = (await c.post('/api/v1/notes', { title: 'before' })).json;
+  // the server's connections are cut and no new one is let in: as a stopped server looks
+  await pgAdmin(srv, `ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false;
+    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'`);
+  try {
+    const write = await c.post('/api/v1/notes', { title: 'while away' });
+    assertProblem(write, 503);
+    assert.equal(write.headers['retry-after'], '1');
+    const read = await c.get(`/api/v1/notes/${kept.id}`);
+    assertProblem(read, 503);
+    assert.equal(read.headers['retry-after'], '1');
+    assert.equal((await api(srv.url, null).get('/readyz')).status, 503);
+  } finally {
+    await pgAdmin(srv, 'ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true');
+  }
+  // back without a restart: the next statements reconnect
+  await waitFor(async () => (await c.post('/api/v1/notes', { title: 'after' })).status === 201, 10_000, 'a write after the database came back');
+  const titles = (await c.get('/api/v1/notes?limit=100')).json.items.map((n) => n.title).sort();
+  assert.ok(!titles.includes('while away'), `the refused write was not applied later: ${titles}`);
+  assert.ok(titles.includes('before') && titles.includes('after'), titles.join());
 });

@@ -73,8 +73,8 @@ static void test_busy_then_woken_then_handed_over(void **state)
     assert_int_equal(cn_store_batch_try_begin(a, &err), 0);
     assert_int_equal(cn_store_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL, &err), 0);
 
-    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_EBUSY); /* a holds it */
-    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_EBUSY); /* still; one waiter */
+    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_STORE_LOCKED); /* a holds it */
+    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_STORE_LOCKED); /* still; one waiter */
     assert_int_equal(woken_b, 0);
 
     assert_int_equal(cn_store_batch_commit(a, &err), 0);
@@ -82,7 +82,7 @@ static void test_busy_then_woken_then_handed_over(void **state)
     assert_int_equal(woken_a, 0);
 
     /* a asks again at once: b waited, so a yields during the hand-off */
-    assert_int_equal(cn_store_batch_try_begin(a, &err), CN_EBUSY);
+    assert_int_equal(cn_store_batch_try_begin(a, &err), CN_STORE_LOCKED);
     assert_int_equal(cn_store_batch_try_begin(b, &err), 0);
     assert_int_equal(cn_store_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL, &err), 0);
     assert_int_equal(cn_store_batch_commit(b, &err), 0);
@@ -100,7 +100,7 @@ static void test_removed_waker_is_not_called(void **state)
     int before = woken_b;
     assert_int_equal(cn_store_batch_try_begin(a, &err), 0);
     assert_int_equal(cn_store_exec(a, "INSERT INTO t VALUES (3)", NULL, 0, NULL, &err), 0);
-    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_EBUSY);
+    assert_int_equal(cn_store_batch_try_begin(b, &err), CN_STORE_LOCKED);
     cn_store_set_waker(b, NULL, NULL); /* a loop that is going away */
     assert_int_equal(cn_store_batch_commit(a, &err), 0);
     assert_int_equal(woken_b, before);
@@ -138,7 +138,7 @@ static void test_checkpointer_is_not_starved(void **state)
     uint64_t until = cn_now_ns() + 2000000000u;
     while (checkpoints < 5 && cn_now_ns() < until) {
         int rc = cn_store_batch_try_begin(a, &err);
-        if (rc == CN_EBUSY)
+        if (rc == CN_STORE_LOCKED)
             continue;
         assert_int_equal(rc, 0);
         assert_int_equal(cn_store_exec(a, "INSERT INTO t VALUES (4)", NULL, 0, NULL, &err), 0);

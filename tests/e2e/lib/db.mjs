@@ -127,6 +127,19 @@ export function dropDatabases() {
   names.length = 0;
 }
 
+/**
+ * Runs sql on the PostgreSQL server as its administrator, outside any test's database
+ * (ALTER DATABASE, pg_terminate_backend): for tests of what the server does when its
+ * database goes away. {name} in sql is replaced by target's database name.
+ */
+export async function pgAdmin(target, sql) {
+  if (!onPostgres) throw new Error('pgAdmin: this run is on SQLite');
+  const dir = target.dataDir ?? target;
+  const name = new URL(await databaseUrl(dir)).pathname.slice(1);
+  const r = await run('psql', [...psqlArgs(pgAdminUrl()), '-c', sql.replaceAll('{name}', name)]);
+  if (r.code !== 0) throw new Error(`pgAdmin: ${r.stderr.trim()}`);
+}
+
 // ---- reading and writing a test's database ----
 
 function run(cmd, args) {

@@ -12,7 +12,7 @@ import { databaseEnvForArgs, dropDatabases } from './db.mjs';
 
 // the engine under test (CAIRN_TEST_DRIVER) and driver-neutral access to a test's database
 export {
-  DRIVER, onPostgres, databaseEnv, databaseUrl, dbExec, dbQuery, dbSession, dbValue, sqlString,
+  DRIVER, onPostgres, databaseEnv, databaseUrl, dbExec, dbQuery, dbSession, dbValue, pgAdmin, sqlString,
 } from './db.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
