@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 FORMAT_FILES = $(wildcard src/*.c src/*/*.c src/*/*.h src/*/*/*.c src/*/*/*.h \
                           tests/unit/*.c tests/fuzz/*.c bench/*.c)
 
-.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan e2e-pg fuzz bench lint \
+.PHONY: run test deps build build-asan build-tsan build-fuzz unit e2e e2e-asan e2e-pg cluster-test fuzz bench lint \
 	format format-check coverage docs sdk clean
 
 run: deps build
@@ -48,6 +48,11 @@ e2e: build
 # FILES= runs some files only, e.g. make e2e-pg FILES=tests/e2e/notes.test.mjs
 e2e-pg: build
 	@scripts/test-e2e-pg $(FILES)
+
+# three nodes on PostgreSQL behind HAProxy (scripts/cluster), killed, restarted and raced
+# (tests/cluster); not part of `make test` yet. FILES= runs some files only
+cluster-test: build
+	@CAIRN_BIN=build/cairn node --test --test-concurrency=1 $(or $(FILES),tests/cluster/)
 
 fuzz: build-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
