@@ -50,7 +50,7 @@ e2e-pg: build
 	@scripts/test-e2e-pg $(FILES)
 
 # three nodes on PostgreSQL behind HAProxy (scripts/cluster), killed, restarted and raced
-# (tests/cluster); not part of `make test` yet. FILES= runs some files only
+# (tests/cluster); part of `make test`. FILES= runs some files only
 cluster-test: build
 	@CAIRN_BIN=build/cairn node --test --test-concurrency=1 $(or $(FILES),tests/cluster/)
 
