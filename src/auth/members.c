@@ -468,10 +468,11 @@ int auth_post_member(cn_req_t *r)
 static int end_sessions(cn_req_t *r, const char *user)
 {
     cn_val_t keys[] = {CN_VTEXT(r->principal.tenant_id), CN_VTEXT(user), CN_VINT(cn_now_ms())};
-    int krc = cn_store_exec(r->store,
-                            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1"
-                            " AND created_by = $2 AND revoked_at IS NULL",
-                            keys, 3, NULL, &r->err);
+    /* their ids join the revoked set, as a session's do: refused at once, cached or not */
+    int krc = auth_revoke_sessions(r->store,
+                                   "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1"
+                                   " AND created_by = $2 AND revoked_at IS NULL RETURNING id",
+                                   keys, 3, NULL, &r->err);
     if (krc != 0)
         return krc;
     cn_val_t args[] = {CN_VTEXT(user), CN_VTEXT(r->principal.tenant_id), CN_VINT(cn_now_ms())};

@@ -1,7 +1,9 @@
 // Tenant administration: members (add, list, change role, remove) and custom roles.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { api, assertProblem, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir } from './lib/server.mjs';
+import {
+  api, assertProblem, dbExec, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir, waitFor,
+} from './lib/server.mjs';
 
 after(stopAllServers);
 
@@ -135,6 +137,23 @@ test('no escalation: keys and custom roles cannot grant more than their maker ho
   assert.equal((await viaKey.get('/api/v1/users')).status, 200);
   assert.equal((await own.delete(`/api/v1/users/${admId}`)).status, 204);
   assertProblem(await viaKey.get('/api/v1/users'), 401);
+});
+
+test('a key just used is refused at once when revoked; a revocation written by another process within seconds', async () => {
+  const own = api(srv.url, await token('ma', 'own@m.example'));
+  const made = await own.post('/api/v1/api-keys', { name: 'cached', permissions: ['notes.read'] });
+  assert.equal(made.status, 201, made.text);
+  const k = api(srv.url, made.json.key);
+  for (let i = 0; i < 3; i++) assert.equal((await k.get('/api/v1/notes')).status, 200);
+  assert.equal((await own.delete(`/api/v1/api-keys/${made.json.id}`)).status, 204);
+  assertProblem(await k.get('/api/v1/notes'), 401); // the row read a moment ago does not count
+  // revoked in the database by someone else (another process, a restore): no signal reaches
+  // this one, and the key's row is read again within a second
+  const other = await own.post('/api/v1/api-keys', { name: 'elsewhere', permissions: ['notes.read'] });
+  const k2 = api(srv.url, other.json.key);
+  assert.equal((await k2.get('/api/v1/notes')).status, 200);
+  await dbExec(srv, `UPDATE api_keys SET revoked_at = 1 WHERE id = '${other.json.id}'`);
+  await waitFor(async () => (await k2.get('/api/v1/notes')).status === 401, 10_000, 'the key refused');
 });
 
 test('custom roles: the longest name and a long permission list hold through every step', async () => {
