@@ -122,9 +122,28 @@ typedef struct {
     scored_t r;
 } analysed_t;
 
+/*
+ * The segment a customer's counts sit under may move (the resegment job) while a chunk is
+ * analysed. With one writer (SQLite) nothing runs in between. On PostgreSQL the chunk's
+ * customers are locked first, in key order as ingest locks them, so the segment read next
+ * is the one the move committed, or the move waits and then finds these scores in the
+ * history it moves.
+ */
+static const cn_sql_pair_t lock_customers = {
+    .postgres = "SELECT 1 FROM customers WHERE tenant_id = $1 AND external_id IN"
+                " (SELECT customer_id FROM interactions WHERE seq BETWEEN $2 AND $3"
+                " AND processed_at IS NULL) ORDER BY external_id FOR UPDATE"};
+
 static int load_chunk(cn_job_t *job, int64_t first, int64_t last, analysed_t *out, size_t *n,
                       cn_err_t *err)
 {
+    const char *lock = cn_store_sql(job->store, &lock_customers);
+    if (lock != NULL) {
+        cn_val_t l[] = {CN_VTEXT(job->tenant_id), CN_VINT(first), CN_VINT(last)};
+        int rc = cn_store_exec(job->store, lock, l, 3, NULL, err);
+        if (rc != 0)
+            return rc;
+    }
     /* by the row id range alone: with tenant_id in the WHERE clause the planner prefers a
      * tenant index and walks all of the tenant's rows; the tenant is checked here instead */
     cn_val_t a[] = {CN_VINT(first), CN_VINT(last)};

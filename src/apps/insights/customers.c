@@ -311,16 +311,22 @@ static void rollups_as(rollups_t *v, const char *segment, int out)
     }
 }
 
+/* On PostgreSQL the row is locked until the move commits: an analysis of the customer's
+ * interactions (which locks it too) then either committed before, and its scores are in
+ * the history read next, or waits and adds to the segment the move leaves. */
+static const cn_sql_pair_t read_segments = {
+    .sqlite = "SELECT rollup_segment, segment FROM customers"
+              " WHERE tenant_id = $1 AND external_id = $2",
+    .postgres = "SELECT rollup_segment, segment FROM customers"
+                " WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE"};
+
 /* The segment the customer's counts sit under (from) and its own (to), "" for none, both
  * with room for INS_SEGMENT_BYTES. CN_ENOTFOUND when there is no such customer. */
 static int customer_segments(cn_store_t *s, const cn_val_t a[2], char *from, char *to,
                              cn_err_t *err)
 {
     cn_stmt_t *st;
-    int rc = cn_store_query(s,
-                            "SELECT rollup_segment, segment FROM customers"
-                            " WHERE tenant_id = $1 AND external_id = $2",
-                            a, 2, &st, err);
+    int rc = cn_store_query(s, cn_store_sql(s, &read_segments), a, 2, &st, err);
     if (rc != 0)
         return rc;
     rc = cn_stmt_step(st, err);
