@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PREFIX "cairn."
 #define SUBJECT_MAX 32
@@ -26,7 +27,7 @@
 typedef struct st_qmsg_t {
     struct st_qmsg_t *next;
     size_t len;
-    char subject[sizeof(PREFIX) + SUBJECT_MAX];
+    char subject[320]; /* a subject, or a key of the key-value bucket */
     char data[];
 } qmsg_t;
 
@@ -57,7 +58,25 @@ struct st_cn_bus_t {
     int n_watchers;
     atomic_uint_fast64_t dropped, received;
     struct st_cn_bus_t *next_closed;
+    struct st_kv_t *kv; /* the key-value bucket, if started */
 };
+
+/* The bucket's side of a bus: its own thread, since every JetStream call is a round trip. */
+typedef struct st_kv_t {
+    char bucket[64];
+    int64_t ttl_ms;
+    cn_bus_kv_fn fn;
+    cn_bus_kv_refresh_fn refresh;
+    void *ud;
+    pthread_t thread;
+    qmsg_t *head, **tail; /* puts and deletes to send (subject = key; len 0 and no data byte
+                             0xff: a delete) */
+    atomic_int again;     /* the bus reconnected: make the watcher anew */
+    jsCtx *js;
+    kvStore *store;
+    kvWatcher *watcher;
+    int warned;
+} kv_t;
 
 /* The library is shared by every bus of the process: opened with the first, closed (and
  * its threads joined) with the last, which is when closed buses can be freed. */
@@ -221,6 +240,151 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
+/* ---- the key-value bucket ---- */
+
+static void kv_drop(kv_t *kv)
+{
+    kvWatcher_Destroy(kv->watcher);
+    kvStore_Destroy(kv->store);
+    jsCtx_Destroy(kv->js);
+    kv->watcher = NULL;
+    kv->store = NULL;
+    kv->js = NULL;
+}
+
+/* Makes or finds the bucket and a watcher of all its keys; 0 or -1 (tried again later). */
+static int kv_open(cn_bus_t *b, kv_t *kv)
+{
+    natsStatus s = natsConnection_JetStream(&kv->js, b->nc, NULL);
+    if (s == NATS_OK) {
+        kvConfig cfg;
+        kvConfig_Init(&cfg);
+        cfg.Bucket = kv->bucket;
+        cfg.TTL = kv->ttl_ms * 1000000; /* nanoseconds, as the stream's max age */
+        cfg.History = 1;
+        cfg.StorageType = js_MemoryStorage; /* what it holds dies with the nodes anyway */
+        s = js_CreateKeyValue(&kv->store, kv->js, &cfg);
+        if (s != NATS_OK) /* it exists (another node made it): bind to it */
+            s = js_KeyValue(&kv->store, kv->js, kv->bucket);
+    }
+    if (s == NATS_OK)
+        s = kvStore_WatchAll(&kv->watcher, kv->store, NULL);
+    if (s == NATS_OK) {
+        kv->fn(NULL, NULL, 0, kv->ud); /* the watcher starts with every key again */
+        kv->warned = 0;
+        return 0;
+    }
+    if (!kv->warned++)
+        cn_log(CN_LOG_WARN, NULL, "bus: no key-value bucket %s (is JetStream on?): %s", kv->bucket,
+               natsStatus_GetText(s));
+    kv_drop(kv);
+    return -1;
+}
+
+/* Sends the queued puts and deletes (dropped while there is no bucket). */
+static void kv_send(cn_bus_t *b, kv_t *kv)
+{
+    pthread_mutex_lock(&b->lock);
+    qmsg_t *m = kv->head;
+    kv->head = NULL;
+    kv->tail = &kv->head;
+    pthread_mutex_unlock(&b->lock);
+    for (qmsg_t *next; m != NULL; m = next) {
+        next = m->next;
+        natsStatus s = NATS_OK;
+        if (kv->store != NULL && m->len == 0)
+            s = kvStore_Delete(kv->store, m->subject);
+        else if (kv->store != NULL)
+            s = kvStore_Put(NULL, kv->store, m->subject, m->data, (int)m->len);
+        (void)s; /* lost: the next refresh puts the owner's keys again */
+        free(m);
+    }
+}
+
+static void kv_deliver(kv_t *kv, kvEntry *e)
+{
+    kvOperation op = kvEntry_Operation(e);
+    if (op == kvOp_Put)
+        kv->fn(kvEntry_Key(e), kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), kv->ud);
+    else if (op == kvOp_Delete || op == kvOp_Purge)
+        kv->fn(kvEntry_Key(e), NULL, 0, kv->ud);
+    kvEntry_Destroy(e);
+}
+
+static void *kv_main(void *arg)
+{
+    cn_bus_t *b = arg;
+    kv_t *kv = b->kv;
+    int64_t refreshed = 0, every = kv->ttl_ms / 3 > 0 ? kv->ttl_ms / 3 : 1;
+    while (!atomic_load(&b->closing)) {
+        if (atomic_exchange(&kv->again, 0))
+            kv_drop(kv);
+        if (!atomic_load(&b->connected) || (kv->store == NULL && kv_open(b, kv) != 0)) {
+            struct timespec t = {0, 100 * 1000000L};
+            nanosleep(&t, NULL);
+            continue;
+        }
+        if (cn_now_ms() - refreshed >= every) {
+            refreshed = cn_now_ms();
+            kv->refresh(kv->ud);
+        }
+        kv_send(b, kv);
+        kvEntry *e = NULL;
+        natsStatus s = kvWatcher_Next(&e, kv->watcher, 100);
+        if (s == NATS_OK && e != NULL) /* else a timeout (nothing changed), or the end of
+                                           the first reading (e NULL) */
+            kv_deliver(kv, e);
+    }
+    kv_drop(kv);
+    return NULL;
+}
+
+static void kv_on_state(int connected, void *ud)
+{
+    kv_t *kv = ud;
+    if (connected)
+        atomic_store(&kv->again, 1);
+}
+
+int cn_bus_kv_start(cn_bus_t *b, const char *bucket, int64_t ttl_ms, cn_bus_kv_fn fn,
+                    cn_bus_kv_refresh_fn refresh, void *ud, cn_err_t *err)
+{
+    if (b->kv != NULL)
+        return cn_err_set(err, CN_ERR, "bus: one key-value bucket per bus");
+    kv_t *kv = cn_calloc(1, sizeof(*kv));
+    snprintf(kv->bucket, sizeof(kv->bucket), "%s", bucket);
+    kv->ttl_ms = ttl_ms;
+    kv->fn = fn;
+    kv->refresh = refresh;
+    kv->ud = ud;
+    kv->tail = &kv->head;
+    pthread_mutex_lock(&b->lock);
+    b->kv = kv;
+    pthread_mutex_unlock(&b->lock);
+    cn_bus_watch(b, kv_on_state, kv);
+    pthread_create(&kv->thread, NULL, kv_main, b);
+    return 0;
+}
+
+void cn_bus_kv_put(cn_bus_t *b, const char *key, const void *data, size_t len)
+{
+    if (b == NULL || b->kv == NULL || strlen(key) >= sizeof(((qmsg_t *)0)->subject))
+        return;
+    if (data == NULL)
+        len = 0;
+    else if (len == 0) /* an empty value is a put all the same */
+        data = "", len = 1;
+    qmsg_t *m = cn_malloc(sizeof(*m) + len);
+    m->next = NULL;
+    m->len = len;
+    snprintf(m->subject, sizeof(m->subject), "%s", key);
+    memcpy(m->data, data, len);
+    pthread_mutex_lock(&b->lock);
+    *b->kv->tail = m;
+    b->kv->tail = &m->next;
+    pthread_mutex_unlock(&b->lock);
+}
+
 /* ---- opening and closing ---- */
 
 static int options(cn_bus_t *b, const char *url, const char *name, cn_err_t *err)
@@ -309,6 +473,15 @@ void cn_bus_close(cn_bus_t *b)
             natsConnection_FlushTimeout(b->nc, 1000);
     }
     atomic_store(&b->closing, 1);
+    if (b->kv != NULL) {
+        pthread_join(b->kv->thread, NULL);
+        for (qmsg_t *m = b->kv->head, *n; m != NULL; m = n) {
+            n = m->next;
+            free(m);
+        }
+        free(b->kv);
+        b->kv = NULL;
+    }
     natsSubscription_Destroy(b->sub);
     natsConnection_Close(b->nc);
     natsConnection_Destroy(b->nc);

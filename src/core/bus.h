@@ -55,6 +55,29 @@ int cn_bus_is_connected(const cn_bus_t *b);
 /** Messages dropped because the send queue was full, and messages received. */
 void cn_bus_counts(const cn_bus_t *b, uint64_t *dropped, uint64_t *received);
 
+/* ---- a key-value bucket (JetStream), for state whose entries die with their node ---- */
+
+/**
+ * A change of the bucket's content, on the bucket's thread: key and its value, data NULL
+ * when the key was deleted; key NULL to say "forget every key" (the bucket is being read
+ * again from the start, after a reconnect). refresh is called every ttl/3 ms on the same
+ * thread, for the owner to put its live keys again.
+ */
+typedef void (*cn_bus_kv_fn)(const char *key, const char *data, size_t len, void *ud);
+typedef void (*cn_bus_kv_refresh_fn)(void *ud);
+
+/**
+ * Keeps a JetStream key-value bucket whose entries expire ttl_ms after their last put,
+ * and watches it: a thread of the bus makes (or finds) the bucket once connected, sends
+ * the puts and deletes queued by cn_bus_kv_put, and calls fn for every change. One bucket
+ * per bus. A server without JetStream is logged once; nothing else fails.
+ */
+CN_MUST_CHECK int cn_bus_kv_start(cn_bus_t *b, const char *bucket, int64_t ttl_ms, cn_bus_kv_fn fn,
+                                  cn_bus_kv_refresh_fn refresh, void *ud, cn_err_t *err);
+
+/** Queues a put of key (data NULL: a delete); never blocks. Keys: [-_=.a-zA-Z0-9]. */
+void cn_bus_kv_put(cn_bus_t *b, const char *key, const void *data, size_t len);
+
 /* ---- the process's bus (the server's; NULL when in-process) ---- */
 
 /** Makes b the process's bus (the server, at start; NULL at stop). */

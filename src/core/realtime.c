@@ -781,6 +781,7 @@ void cn_realtime_free(void)
     free(cn__realtime.hubs);
     cn__realtime.hubs = NULL;
     cn__realtime.n_hubs = 0;
+    cn__rt_presence_stop();
     while (cn__realtime.presence != NULL) {
         struct presence *p = cn__realtime.presence;
         cn__realtime.presence = p->next;
@@ -848,7 +849,6 @@ static void collect(cn_buf_t *out, void *data)
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     (void)store;
-    (void)err;
     cn__realtime.cfg = cfg;
     cn__realtime.heartbeat_ms = cfg->rt_heartbeat_s * 1000;
     cn__realtime.max_queue = (size_t)cfg->rt_max_queue_bytes;
@@ -862,7 +862,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);
-    return 0;
+    return cn__rt_presence_start(err);
 }
 
 static const cn_field_t sse_fields[] = {

@@ -217,6 +217,9 @@ int cn__rt_get_sse(cn_req_t *r);
 
 /* Counts a connection of the principal in (delta 1) or out (-1); any thread. */
 void cn__rt_presence_add(const who_t *p, int delta);
+/* with a cluster bus: counts shared through its key-value bucket (module start / free) */
+int cn__rt_presence_start(cn_err_t *err);
+void cn__rt_presence_stop(void);
 /* GET /api/v1/realtime/presence */
 int cn__rt_get_presence(cn_req_t *r);
 

@@ -2,7 +2,8 @@
 // cluster.mjs): an event committed on node A reaches WebSocket subscribers on node B in
 // order; a client that resumes on B gets exactly what it missed on A; signing out on A
 // closes the session's socket on B; B's response cache never serves what A changed; a job
-// enqueued on A runs once on B; while NATS is down a node says so on /readyz, bypasses its
+// enqueued on A runs once on B; presence counts every node's connections and forgets a
+// node that died; while NATS is down a node says so on /readyz, bypasses its
 // cache, and catches its subscribers up once NATS is back. On SQLite these are skipped:
 // SQLite is one node's file.
 import assert from 'node:assert/strict';
@@ -64,12 +65,12 @@ function assertContiguous(events, first) {
 }
 
 describe('two nodes on one PostgreSQL database and one NATS', { skip }, () => {
-  let A, B, nats;
+  let A, B, nats, cl;
   before(async () => {
     // a long cache TTL: only an invalidation can make B's cached list fresh; node A runs no
-    // jobs, so what A enqueues runs on B
-    const cl = await startCluster({
-      n: 2, env: { CAIRN_CACHE_TTL_MS: '600000' },
+    // jobs, so what A enqueues runs on B; a heartbeat of 1 s makes presence's window 2 s
+    cl = await startCluster({
+      n: 2, env: { CAIRN_CACHE_TTL_MS: '600000', CAIRN_REALTIME_HEARTBEAT_S: '1' },
       envOf: (i) => (i === 0 ? { CAIRN_JOBS_WORKERS: '0' } : {}),
     });
     [A, B] = cl.nodes;
@@ -166,6 +167,25 @@ describe('two nodes on one PostgreSQL database and one NATS', { skip }, () => {
     await sleep(300);
     for (const n of notes)
       assert.equal((await api(B.url).get(`/api/v1/notes/${n.id}`)).json.analyses, 1, 'run once');
+  });
+
+  test('presence counts a user\'s connections on every node, and forgets a node that died', async () => {
+    const C = await cl.addNode();
+    const onA = rtClient(A.url);
+    const onC = rtClient(C.url);
+    await Promise.all([onA.opened, onC.opened]);
+    await Promise.all([onA.next((m) => m.op === 'ready'), onC.next((m) => m.op === 'ready')]);
+    const subject = onA.msgs.find((m) => m.op === 'ready').subject;
+    const connections = async () => {
+      const r = await api(B.url).get('/api/v1/realtime/presence');
+      assert.equal(r.status, 200, r.text);
+      return r.json.items.find((i) => i.subject === subject)?.connections ?? 0;
+    };
+    await waitFor(async () => (await connections()) === 2, 10_000, 'B to count the connections on A and C');
+    await C.kill9();
+    await waitFor(async () => (await connections()) === 1, 15_000, 'B to forget the dead node\'s connection');
+    onA.ws.close();
+    await waitFor(async () => (await connections()) === 0, 10_000, 'B to see the last connection close');
   });
 
   test('without NATS a node is not ready and bypasses its cache; once NATS is back subscribers catch up', async () => {

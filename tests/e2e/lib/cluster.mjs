@@ -43,7 +43,8 @@ export async function nodeReady(node, ms = 15_000) {
 /**
  * Starts n nodes (one after the other: the first creates the schema and the secrets key)
  * on one database and one NATS server, each with env on top of the cluster's own settings
- * (envOf(i) for node i, if given). Resolves to {nodes, nats, dbUrl} once every node is ready.
+ * (envOf(i) for node i, if given). Resolves to {nodes, nats, dbUrl, addNode(env)} once
+ * every node is ready; addNode starts one more node the same way.
  */
 export async function startCluster({ n = 2, env = {}, envOf = () => ({}) } = {}) {
   const nats = startNats();
@@ -54,10 +55,12 @@ export async function startCluster({ n = 2, env = {}, envOf = () => ({}) } = {})
     CAIRN_SECRETS_KEY_FILE: path.join(shared, 'secrets.key'), ...env,
   };
   const nodes = [];
-  for (let i = 0; i < n; i++) {
-    const node = await startServer({ env: { ...common, ...envOf(i) } });
+  const addNode = async (extra = {}) => {
+    const node = await startServer({ env: { ...common, ...extra } });
     await nodeReady(node);
     nodes.push(node);
-  }
-  return { nodes, nats, dbUrl };
+    return node;
+  };
+  for (let i = 0; i < n; i++) await addNode(envOf(i));
+  return { nodes, nats, dbUrl, addNode };
 }
