@@ -378,7 +378,8 @@ void cn_bus_kv_put(cn_bus_t *b, const char *key, const void *data, size_t len)
     m->next = NULL;
     m->len = len;
     snprintf(m->subject, sizeof(m->subject), "%s", key);
-    memcpy(m->data, data, len);
+    if (len > 0)
+        memcpy(m->data, data, len);
     pthread_mutex_lock(&b->lock);
     *b->kv->tail = m;
     b->kv->tail = &m->next;

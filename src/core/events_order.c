@@ -72,6 +72,8 @@ static ord_t *find(const char *tenant, const char *channel, uint64_t h)
 
 static void drop_held(ord_t *o, size_t n)
 {
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++)
         free(o->held[i].type);
     memmove(o->held, o->held + n, (o->n_held - n) * sizeof(held_t));
