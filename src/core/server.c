@@ -491,6 +491,26 @@ static int open_bus(const cn_config_t *cfg, cn_err_t *err)
     return rc;
 }
 
+/* cairn_bus_*: only with a bus (a node without NATS has nothing to say about one) */
+static void collect_bus(cn_buf_t *out, void *data)
+{
+    (void)data;
+    cn_bus_t *b = cn_bus_process();
+    if (b == NULL)
+        return;
+    static const cn_metric_def_t series[] = {
+        {"cairn_bus_connected", "gauge", "1 while the node is connected to NATS."},
+        {"cairn_bus_received_total", "counter", "Messages received from other nodes."},
+        {"cairn_bus_dropped_total", "counter",
+         "Messages not sent: the send queue or the reconnect buffer was full."},
+    };
+    uint64_t dropped, received;
+    cn_bus_counts(b, &dropped, &received);
+    const uint64_t values[] = {(uint64_t)cn_bus_is_connected(b), received, dropped};
+    _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
+    cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
+}
+
 static void close_bus(void)
 {
     cn_bus_t *b = cn_bus_process();
@@ -534,6 +554,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
         cn_events_relay_start(relay_store, &err) != 0)
         goto Exit;
     cn_metrics_init(router, server_state.n_loops);
+    cn_metrics_add_collector(collect_bus, NULL);
     for (const cn_app_t *const *m = apps; *m; m++)
         if ((*m)->metrics != NULL)
             cn_metrics_add_collector((*m)->metrics, NULL);

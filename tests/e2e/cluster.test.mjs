@@ -88,6 +88,10 @@ describe('two nodes on one PostgreSQL database and one NATS', { skip }, () => {
     await sleep(300);
     assert.equal(b.events().length, 40, 'nothing twice');
     b.ws.close();
+    const m = (await request(`${B.url}/metrics`)).text;
+    assert.match(m, /^cairn_bus_connected 1$/m);
+    assert.ok(Number(/^cairn_bus_received_total (\d+)$/m.exec(m)[1]) >= 40, 'B counted what it received');
+    assert.match(m, /^cairn_bus_dropped_total 0$/m);
   });
 
   test('a client that resumes on B after events published on A gets them all, none twice', async () => {
