@@ -42,6 +42,7 @@ struct st_cn_bus_t {
     qmsg_t *head, **tail;
     size_t queued;
     int stopping;
+    int sending; /* the sender thread runs */
     pthread_t sender;
     atomic_int connected;
     atomic_int closing; /* callbacks after close start do nothing */
@@ -87,6 +88,10 @@ static struct {
 } library = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static cn_bus_t *process_bus;
+
+/* Set while a handler runs: what a node does in answer to another node's message (a cache
+ * invalidation by an event subscriber) was already sent by that node, to every node. */
+static _Thread_local int in_handler;
 
 /* ---- state changes ---- */
 
@@ -152,8 +157,11 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
             ud = b->handlers[i].ud;
         }
     pthread_mutex_unlock(&b->lock);
-    if (fn != NULL && !atomic_load(&b->closing))
+    if (fn != NULL && !atomic_load(&b->closing)) {
+        in_handler = 1;
         fn(subject, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), ud);
+        in_handler = 0;
+    }
     natsMsg_Destroy(msg);
 }
 
@@ -456,6 +464,7 @@ int cn_bus_open(const char *url, const char *name, cn_bus_t **out, cn_err_t *err
         return rc;
     }
     pthread_create(&b->sender, NULL, sender_main, b);
+    b->sending = 1;
     *out = b;
     return 0;
 }
@@ -464,7 +473,7 @@ void cn_bus_close(cn_bus_t *b)
 {
     if (b == NULL)
         return;
-    if (b->nc != NULL && b->sub != NULL) {
+    if (b->sending) {
         pthread_mutex_lock(&b->lock);
         b->stopping = 1;
         pthread_cond_signal(&b->cv);
@@ -540,6 +549,6 @@ int cn_bus_connected(void)
 void cn_bus_send(const char *subject, const void *data, size_t len)
 {
     cn_bus_t *b = cn_bus_process();
-    if (b != NULL)
+    if (b != NULL && !in_handler)
         cn_ignore(cn_bus_publish(b, subject, data, len));
 }

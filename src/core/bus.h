@@ -89,7 +89,8 @@ cn_bus_t *cn_bus_process(void);
 /** 1 when the process has no NATS (nothing to lose) or its bus is connected. */
 int cn_bus_connected(void);
 
-/** cn_bus_publish on the process's bus; nothing when in-process. */
+/** cn_bus_publish on the process's bus; nothing when in-process, nor from a handler (what
+ *  a node does in answer to another node's message, that node sent to everyone). */
 void cn_bus_send(const char *subject, const void *data, size_t len);
 
 #endif
