@@ -4,12 +4,12 @@
  * WebSocket and event-stream sides, the protocol's messages, presence and the connection
  * caps have files of their own (realtime_int.h lists them).
  *
- * Ordering: the event bus calls on_event right after each commit, under the process
- * write lock, so the messages a loop receives are in commit order and each channel's seq
- * only grows. A subscription is registered before its history is read (through a
- * connection of its own that sees every commit so far), so an event is either in that
- * history or arrives afterwards through the queue; whatever arrives twice is dropped by
- * its seq.
+ * Ordering: the event bus calls on_event for one event at a time, each channel's in seq
+ * order (whichever loop or node committed it: events_order.c), so the messages a loop
+ * receives carry each channel's seq in increasing order. A subscription is registered before its
+ * history is read (through a connection of its own that sees every commit so far), so an event is
+ * either in that history or arrives afterwards through the queue; whatever arrives twice is dropped
+ * by its seq.
  *
  * Memory: a client is one allocation plus wslay's context; outgoing bytes go to the
  * client's buffer and leave in one write per loop turn.
@@ -525,7 +525,8 @@ void cn__rt_on_text(client_t *c, const char *text, size_t len)
 
 /* ---- fan-out ---- */
 
-/* Committing thread, under the write lock (see events.h): one message per loop.
+/* The delivering thread, under the event bus's delivery lock (see events.h): one message per
+ * loop.
  *
  * Loops change their n_subs without cn__realtime.lock, so each loop's count is read exactly once
  * and that one reading decides both the message and the reference it holds: reading it again could
