@@ -571,6 +571,7 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse = sse.data;
     d->sse_len = sse.len;
     d->seq = ev->seq;
+    snprintf(d->epoch, sizeof(d->epoch), "%s", ev->epoch);
     atomic_init(&d->refs, targets);
     for (int k = 0; k < targets; k++)
         h2o_multithread_send_message(&d->msgs[k].to->receiver, &d->msgs[k].super);
@@ -599,6 +600,13 @@ static void deliver(hub_t *hub, const delivery_t *d)
             s = c->subs[j].chan == cs ? &c->subs[j] : NULL;
         if (s == NULL || d->seq <= s->last_seq)
             continue; /* already sent from the history */
+        if (d->seq > s->last_seq + 1) {
+            /* the events between never reached this node and are gone from the history
+             * (pruned before it could read them): never a silent gap */
+            cn_position_t at = {.seq = d->seq - 1};
+            memcpy(at.epoch, d->epoch, sizeof(at.epoch));
+            cn__rt_send_position(c, "resync_required", strchr(d->key, '\n') + 1, &at, &at);
+        }
         s->last_seq = d->seq;
         cn__rt_client_send(c, d->json, d->json_len, d->sse, d->sse_len);
         atomic_fetch_add_explicit(&cn__rt_stats.deliveries, 1, memory_order_relaxed);

@@ -88,6 +88,7 @@ typedef struct {
 typedef struct st_delivery_t {
     atomic_int refs;
     int64_t seq;
+    char epoch[CN_EPOCH_LEN + 1];
     uint64_t hash;
     char *key;
     char *json; /* the WebSocket message */

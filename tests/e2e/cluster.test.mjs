@@ -229,4 +229,29 @@ describe('two nodes on one PostgreSQL database and one NATS', { skip }, () => {
     assertContiguous(b.events(), s.seq + 1);
     b.ws.close();
   });
+
+  test('events that left the history before B could read them: resync_required, never a silent gap', async () => {
+    // E keeps 10 events of history (trimmed every 64): what it writes while NATS is down
+    // and then dies with is partly gone when B catches up
+    const E = await cl.addNode({ CAIRN_REALTIME_HISTORY_COUNT: '10' });
+    const b = rtClient(B.url);
+    const s = await subscribe(b, { channel: 'notes' });
+    nats.halt();
+    try {
+      await waitFor(async () => (await request(`${E.url}/readyz`)).status === 503, 15_000,
+        'E to lose NATS');
+      await createNotes(E, 150, 'pruned');
+      await E.kill9();
+    } finally {
+      nats.restart();
+    }
+    await nodeReady(B);
+    const r = await b.next((m) => m.op === 'resync_required', 15_000);
+    assert.equal(r.channel, 'notes');
+    assert.ok(r.seq > s.seq && r.seq < s.seq + 150, `resync_required at ${r.seq}`);
+    const evs = await eventsUntil(b, s.seq + 150 - r.seq);
+    assertContiguous(evs, r.seq + 1);
+    assert.equal(evs.at(-1).seq, s.seq + 150);
+    b.ws.close();
+  });
 });
