@@ -386,6 +386,20 @@ static void skip_lost(const fill_t *f)
     pthread_mutex_unlock(&order.lock);
 }
 
+/* Asks for channel f to be read again after what was delivered (a catch-up longer than
+ * one statement's rows). */
+static void read_on(const fill_t *f)
+{
+    char tenant[128];
+    snprintf(tenant, sizeof(tenant), "%.*s", (int)f->tenant_len, f->key);
+    const char *channel = f->key + f->tenant_len + 1;
+    pthread_mutex_lock(&order.lock);
+    ord_t *o = find(tenant, channel, hash_key(tenant, channel));
+    if (o != NULL)
+        o->catch_up = 1;
+    pthread_mutex_unlock(&order.lock);
+}
+
 static void *relay_main(void *arg)
 {
     (void)arg;
@@ -421,7 +435,7 @@ static void *relay_main(void *arg)
             else if (fills[i].before > 0)
                 skip_lost(&fills[i]);
             else if (rows == FILL_ROWS) /* a long catch-up: the next look reads on */
-                on_bus_state(1, NULL);
+                read_on(&fills[i]);
             free(fills[i].key);
         }
         free(fills);
