@@ -22,7 +22,7 @@
 #define QUEUE_MAX_BYTES (64u << 20) /* unsent messages of a bus; past it they are dropped */
 #define RECONNECT_BUF (32 << 20)    /* the client's own buffer while it reconnects */
 #define MAX_HANDLERS 16
-#define MAX_WATCHERS 4
+#define MAX_WATCHERS 8
 
 typedef struct st_qmsg_t {
     struct st_qmsg_t *next;

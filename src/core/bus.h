@@ -43,7 +43,7 @@ void cn_bus_close(cn_bus_t *b);
 CN_MUST_CHECK int cn_bus_subscribe(cn_bus_t *b, const char *subject, cn_bus_fn fn, void *ud,
                                    cn_err_t *err);
 
-/** Calls fn on every change of connection (at most 4 watchers). */
+/** Calls fn on every change of connection (at most 8 watchers). */
 void cn_bus_watch(cn_bus_t *b, cn_bus_state_fn fn, void *ud);
 
 /** Queues a message for the other nodes; never blocks. 0, or CN_EBUSY when the queue is full. */
