@@ -555,6 +555,8 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
         rc = auth_keys_load(store, err);
     if (rc == 0)
         rc = auth_sessions_load(store, err);
+    if (rc == 0)
+        rc = auth_sessions_attach_bus(err);
     if (rc == 0) {
         cn_set_auth_hook(authenticate);
         cn_set_authz_hook(authorize);

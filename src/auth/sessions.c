@@ -8,6 +8,7 @@
  */
 #include "auth/sessions.h"
 #include "auth/tokens.h"
+#include "core/bus.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ void auth_session_put(const auth_session_t *s)
     pthread_rwlock_unlock(&live_sessions.lock);
 }
 
-void auth_revoke_session(const char *sid)
+static void revoke_here(const char *sid)
 {
     int64_t until = now_s() + AUTH_ACCESS_TTL_S + 60;
     pthread_rwlock_wrlock(&live_sessions.lock);
@@ -117,6 +118,35 @@ void auth_revoke_session(const char *sid)
     slot->revoked = 1;
     slot->until_s = until;
     pthread_rwlock_unlock(&live_sessions.lock);
+}
+
+/* Here and on every other node at once (their realtime connections of the session close at
+ * their next tick); a node that missed the message reads ended sessions from the database
+ * when it next verifies a token (tokens.c, at most once a second). */
+void auth_revoke_session(const char *sid)
+{
+    revoke_here(sid);
+    size_t n = strlen(sid);
+    if (n > 0 && n < sizeof(((auth_session_t *)0)->sid))
+        cn_bus_send("revoke", sid, n);
+}
+
+static void on_bus_revoke(const char *subject, const char *data, size_t len, void *ud)
+{
+    (void)subject;
+    (void)ud;
+    char sid[sizeof(((auth_session_t *)0)->sid)];
+    if (len == 0 || len >= sizeof(sid))
+        return;
+    memcpy(sid, data, len);
+    sid[len] = '\0';
+    revoke_here(sid);
+}
+
+int auth_sessions_attach_bus(cn_err_t *err)
+{
+    cn_bus_t *bus = cn_bus_process();
+    return bus == NULL ? 0 : cn_bus_subscribe(bus, "revoke", on_bus_revoke, NULL, err);
 }
 
 int auth_session_revoked(const char *sid)

@@ -39,8 +39,9 @@ extern const char auth_why_signed_out[];
 extern const char auth_why_session_expired[];
 extern const char auth_why_session_unchecked[];
 
-/** Marks a session (or an API key, by its id) revoked in this process until its access
- * tokens have expired; open realtime connections of it close at the hub's next tick. */
+/** Marks a session (or an API key, by its id) revoked in this process and, over the
+ * cluster bus, on every other node, until its access tokens have expired; open realtime
+ * connections of it close at the hub's next tick. */
 void auth_revoke_session(const char *sid);
 /** 1 when the session was revoked (the realtime hub asks this every tick). */
 int auth_session_revoked(const char *sid);
@@ -61,6 +62,8 @@ int auth_sessions_load(cn_store_t *s, cn_err_t *err);
 int auth_revocations_load(cn_store_t *s, cn_err_t *err);
 /** Marks revoked in memory the sessions revoked after since_ms (by any process). */
 int auth_revocations_since(cn_store_t *s, int64_t since_ms, cn_err_t *err);
+/** Takes other nodes' revocations from the process's cluster bus, if it has one (start). */
+CN_MUST_CHECK int auth_sessions_attach_bus(cn_err_t *err);
 /** Empties the table (tests; stop). */
 void auth_sessions_free(void);
 

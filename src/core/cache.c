@@ -8,6 +8,7 @@
  * because a counter only goes up. Nothing here may include h2o or touch the store.
  */
 #include "core/cache.h"
+#include "core/bus.h"
 #include "core/metrics.h"
 
 #include <pthread.h>
@@ -26,6 +27,7 @@ typedef struct st_entry_t {
     uint64_t hash;
     int64_t expires_ms;
     uint64_t gen[CN_CACHE_MAX_TAGS];
+    uint64_t era; /* cache_state.era when its token was taken */
     uint32_t slot[CN_CACHE_MAX_TAGS];
     uint32_t n_tags;
     size_t key_len; /* tenant + '\n' + key, not NUL-terminated */
@@ -55,6 +57,9 @@ static struct {
     uint64_t seed;
     uint64_t *gens; /* TAG_SLOTS counters, atomic */
     uint64_t invalidations;
+    /* atomic; moves when the cluster bus goes or comes back: invalidations of other nodes
+     * may have been lost meanwhile, so everything stored before is a miss */
+    uint64_t era;
 } cache_state;
 
 static int64_t mono_ms(void)
@@ -99,8 +104,15 @@ static uint64_t *gen_slot(uint32_t slot)
     return &cache_state.gens[slot];
 }
 
+static uint64_t era_now(void)
+{
+    return __atomic_load_n(&cache_state.era, __ATOMIC_ACQUIRE);
+}
+
 static int entry_is_current(const entry_t *e)
 {
+    if (e->era != era_now())
+        return 0;
     for (uint32_t i = 0; i < e->n_tags; i++)
         if (__atomic_load_n(gen_slot(e->slot[i]), __ATOMIC_ACQUIRE) != e->gen[i])
             return 0;
@@ -109,6 +121,8 @@ static int entry_is_current(const entry_t *e)
 
 static int token_is_current(const cn_cache_token_t *t)
 {
+    if (t->era != era_now())
+        return 0;
     for (uint32_t i = 0; i < t->n_tags; i++)
         if (__atomic_load_n(gen_slot(t->slot[i]), __ATOMIC_ACQUIRE) != t->gen[i])
             return 0;
@@ -257,6 +271,7 @@ static int fill_token(const char *tenant, size_t t_len, const char *const *tags,
         if (++n > CN_CACHE_MAX_TAGS)
             return CN_EINVAL;
     t->tenant_hash = hash2(cache_state.seed ^ SEED_TENANT, tenant, t_len, "", 0);
+    t->era = era_now(); /* before the generations: an era that moves after is seen by put */
     t->n_tags = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
         uint64_t h = hash2(cache_state.seed ^ SEED_TAG, tenant, t_len, tags[i], strlen(tags[i]));
@@ -281,7 +296,9 @@ int cn_cache_get(const char *tenant, const char *key, const char *const *tags, c
                  cn_cache_token_t *token)
 {
     size_t t_len;
-    if (!cache_state.on || key == NULL || !tenant_ok(tenant, &t_len)) {
+    /* without the bus another node's invalidations cannot arrive: nothing is served or
+     * stored until it is back */
+    if (!cache_state.on || key == NULL || !tenant_ok(tenant, &t_len) || !cn_bus_connected()) {
         if (token != NULL)
             memset(token, 0, sizeof(*token));
         return 0;
@@ -339,6 +356,7 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
     memset(e, 0, sizeof(*e));
     e->hash = h;
     e->n_tags = token->n_tags;
+    e->era = token->era;
     memcpy(e->gen, token->gen, sizeof(e->gen));
     memcpy(e->slot, token->slot, sizeof(e->slot));
     e->key_len = t_len + 1 + k_len;
@@ -378,14 +396,62 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
     return 0;
 }
 
+static void invalidate_here(const char *tenant, size_t t_len, const char *tag, size_t tag_len)
+{
+    uint64_t h = hash2(cache_state.seed ^ SEED_TAG, tenant, t_len, tag, tag_len);
+    __atomic_add_fetch(gen_slot((uint32_t)(h & (TAG_SLOTS - 1))), 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&cache_state.invalidations, 1, __ATOMIC_RELAXED);
+}
+
+/* Here, and on every other node: they cache the same tenants' answers. */
 void cn_cache_invalidate(const char *tenant, const char *tag)
 {
     size_t t_len;
-    if (!cache_state.on || tag == NULL || !tenant_ok(tenant, &t_len))
+    if (tag == NULL || !tenant_ok(tenant, &t_len))
         return;
-    uint64_t h = hash2(cache_state.seed ^ SEED_TAG, tenant, t_len, tag, strlen(tag));
-    __atomic_add_fetch(gen_slot((uint32_t)(h & (TAG_SLOTS - 1))), 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&cache_state.invalidations, 1, __ATOMIC_RELAXED);
+    size_t tag_len = strlen(tag);
+    if (cache_state.on)
+        invalidate_here(tenant, t_len, tag, tag_len);
+    char msg[512];
+    if (t_len + 1 + tag_len <= sizeof(msg)) {
+        memcpy(msg, tenant, t_len);
+        msg[t_len] = '\n';
+        memcpy(msg + t_len + 1, tag, tag_len);
+        cn_bus_send("tag", msg, t_len + 1 + tag_len);
+    }
+}
+
+/* Another node's invalidation: tenant '\n' tag. */
+static void on_bus_tag(const char *subject, const char *data, size_t len, void *ud)
+{
+    (void)subject;
+    (void)ud;
+    const char *nl = memchr(data, '\n', len);
+    if (!cache_state.on || nl == NULL || nl == data)
+        return;
+    char tenant[256];
+    size_t t_len = (size_t)(nl - data);
+    if (t_len >= sizeof(tenant))
+        return;
+    memcpy(tenant, data, t_len);
+    tenant[t_len] = '\0';
+    invalidate_here(tenant, t_len, nl + 1, len - t_len - 1);
+}
+
+/* The bus went or came back: what is stored predates invalidations that may be lost. */
+static void on_bus_state(int connected, void *ud)
+{
+    (void)connected;
+    (void)ud;
+    __atomic_add_fetch(&cache_state.era, 1, __ATOMIC_SEQ_CST);
+}
+
+int cn_cache_attach_bus(cn_bus_t *bus, cn_err_t *err)
+{
+    if (bus == NULL)
+        return 0;
+    cn_bus_watch(bus, on_bus_state, NULL);
+    return cn_bus_subscribe(bus, "tag", on_bus_tag, NULL, err);
 }
 
 void cn_cache_stats(cn_cache_stats_t *out)

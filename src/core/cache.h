@@ -32,6 +32,7 @@
 typedef struct st_cn_cache_token_t {
     uint64_t tenant_hash; /* binds the token to the tenant it was taken for */
     uint64_t gen[CN_CACHE_MAX_TAGS];
+    uint64_t era; /* the cache's era: it moves when the cluster bus goes or comes back */
     uint32_t slot[CN_CACHE_MAX_TAGS];
     uint32_t n_tags;
     int usable; /* 0: the cache is off or the arguments were bad; put ignores it */
@@ -90,9 +91,18 @@ int cn_cache_put(const char *tenant, const char *key, const cn_cache_token_t *to
  * Invalidates tag in tenant: every entry of that tenant stored with a token taken before
  * this call becomes a miss (freed when next looked up, or evicted). O(1), lock-free; other
  * tenants' entries are not affected (a rare hash collision of two (tenant, tag) pairs only
- * costs extra misses, never a stale hit).
+ * costs extra misses, never a stale hit). On a cluster bus every other node invalidates
+ * the same tag when the message reaches it.
  */
 void cn_cache_invalidate(const char *tenant, const char *tag);
+
+/**
+ * The kernel, at start: takes other nodes' invalidations from bus (NULL: none), and while
+ * bus is disconnected neither serves nor stores anything; on every change of connection
+ * everything stored before becomes a miss (invalidations may have been lost meanwhile).
+ */
+struct st_cn_bus_t;
+CN_MUST_CHECK int cn_cache_attach_bus(struct st_cn_bus_t *bus, cn_err_t *err);
 
 /** Reads the counters (each shard locked in turn). */
 void cn_cache_stats(cn_cache_stats_t *out);

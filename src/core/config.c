@@ -90,10 +90,10 @@ static const cn_setting_t keys[] = {
      "how many `cairn` nodes the operator runs on one database; more than 1 needs a PostgreSQL"
      " `store.url` and `cluster.nats_url`"},
     {"cluster.nats_url", "CAIRN_NATS_URL", NULL, CN_SET_STRING, "", 0, 0, NULL, OFF(nats_url),
-     "NATS servers that carry events, realtime and cache invalidations between nodes,"
-     " `nats://HOST:PORT`, comma-separated; empty = in this process (one node). This build has"
-     " no NATS client yet: `cairn serve` exits 78 when it is set. Shown with its password"
-     " redacted",
+     "NATS servers that carry events, session revocations, cache invalidations and job"
+     " wake-ups between nodes, `nats://HOST:PORT`, comma-separated; empty = in this process"
+     " (one node). A node that is not connected is not ready (`/readyz`) and bypasses its"
+     " cache. Shown with its password redacted",
      .check = CN_CHECK_NATS_URL},
     {"log.level", "CAIRN_LOG_LEVEL", "--log-level", CN_SET_ENUM, "info", 0, 0, log_levels,
      OFF(log_level), "lowest level written to the application log"},

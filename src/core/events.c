@@ -138,6 +138,7 @@ void cn_events_reset(void)
     event_bus.cap = event_bus.count = 0;
     event_bus.n_subs = 0;
     pthread_mutex_unlock(&event_bus.lock);
+    cn__events_order_reset();
 }
 
 int cn_events_channel_valid(const char *channel)
@@ -264,23 +265,33 @@ static chan_t *channel_for_publish(const char *tenant, const char *channel)
     return c;
 }
 
+/* On SQLite this process is the only writer: the last position a commit here was told is
+ * the channel's. On PostgreSQL other nodes commit too, so the channel's row is read. Either
+ * way the answer is never older than what this process delivered already: a client told
+ * an older position would get those events twice, or resync_required for nothing. */
 int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, int64_t *seq,
                        char epoch[CN_EPOCH_LEN + 1], cn_err_t *err)
 {
-    pthread_mutex_lock(&event_bus.lock);
-    chan_t *c = find(tenant, channel, hash_key(tenant, channel));
-    int known = c != NULL && c->known;
-    if (known) {
-        *seq = c->committed;
-        memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
+    int known = 0;
+    if (!cn_store_is_postgres(s)) {
+        pthread_mutex_lock(&event_bus.lock);
+        chan_t *c = find(tenant, channel, hash_key(tenant, channel));
+        known = c != NULL && c->known;
+        if (known) {
+            *seq = c->committed;
+            memcpy(epoch, c->epoch, CN_EPOCH_LEN + 1);
+        }
+        pthread_mutex_unlock(&event_bus.lock);
     }
-    pthread_mutex_unlock(&event_bus.lock);
-    if (known)
-        return 0;
-    *seq = 0;
-    epoch[0] = '\0'; /* a channel nobody published on yet */
-    int rc = load_position(s, tenant, channel, seq, epoch, err);
-    return rc == CN_ENOTFOUND ? CN_OK : rc;
+    if (!known) {
+        *seq = 0;
+        epoch[0] = '\0'; /* a channel nobody published on yet */
+        int rc = load_position(s, tenant, channel, seq, epoch, err);
+        if (rc != 0 && rc != CN_ENOTFOUND)
+            return rc;
+    }
+    cn__events_floor(tenant, channel, seq, epoch);
+    return 0;
 }
 
 /* ---- publishing ---- */
@@ -487,6 +498,14 @@ static int precommit(cn_store_t *s, cn_err_t *err)
     return rc;
 }
 
+void cn__events_dispatch(const cn_event_t *ev)
+{
+    for (int i = 0; i < event_bus.n_subs; i++)
+        if (strncmp(ev->type, event_bus.subs[i].prefix, event_bus.subs[i].prefix_len) == 0)
+            event_bus.subs[i].fn(ev, event_bus.subs[i].ud);
+}
+
+/* A committed event: to the other nodes, and to this one's subscribers in seq order. */
 static void deliver(const staged_t *e)
 {
     const chan_t *c = e->ch;
@@ -496,9 +515,8 @@ static void deliver(const staged_t *e)
     tenant[tl] = '\0';
     cn_event_t ev = {
         tenant, c->key + c->tenant_len + 1, e->type, e->data, e->data_len, e->seq, e->epoch, e->at};
-    for (int i = 0; i < event_bus.n_subs; i++)
-        if (strncmp(e->type, event_bus.subs[i].prefix, event_bus.subs[i].prefix_len) == 0)
-            event_bus.subs[i].fn(&ev, event_bus.subs[i].ud);
+    cn__events_publish(&ev);
+    cn__events_accept(&ev);
 }
 
 static void end(cn_store_t *s, int committed)

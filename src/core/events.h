@@ -2,10 +2,10 @@
  * The event bus. A module publishes a typed event ("note.created") on a tenant's channel
  * ("notes") inside its write transaction. The event gets the channel's next sequence
  * number in that transaction and is kept in the channel's bounded history; only when
- * the transaction commits is it delivered, in commit order, to in-process subscribers
- * (the realtime hub, cache invalidation, other modules). A rolled-back change publishes
- * nothing. Nothing above this interface may assume one process: the cluster build
- * delivers the same events through NATS.
+ * the transaction commits is it delivered, in seq order per channel, to subscribers (the
+ * realtime hub, cache invalidation, other modules) of this node and, over the cluster bus,
+ * of every other node. A rolled-back change publishes nothing. Nothing above this
+ * interface may assume one process.
  */
 #ifndef CAIRN_CORE_EVENTS_H
 #define CAIRN_CORE_EVENTS_H
@@ -42,10 +42,12 @@ int cn_event_publish_text(cn_store_t *s, const char *tenant_id, const char *chan
                           const char *type, const char *data, size_t data_len, cn_err_t *err);
 
 /**
- * Called for every committed event whose type starts with type_prefix ("" for all), on
- * the committing thread right after the commit, while the process write lock is held:
- * in commit order, never concurrently. It must be quick and must not block or use a
- * store; slow follow-up work belongs in a job enqueued with the change itself.
+ * Called for every committed event whose type starts with type_prefix ("" for all), of
+ * this node and (on a cluster bus) of every other node: right after the commit, on the
+ * committing thread, the bus's thread or the thread that fills gaps from the history;
+ * one channel's events in seq order, and never concurrently. It must be quick and must
+ * not block or use a store; it runs on every node, so slow or durable follow-up work
+ * belongs in a job enqueued with the change itself.
  */
 typedef void (*cn_event_fn)(const cn_event_t *ev, void *ud);
 void cn_events_subscribe(const char *type_prefix, cn_event_fn fn, void *ud);

@@ -27,4 +27,30 @@ extern const char cn_events_allocate_sql[];
 /** Forgets every channel and subscriber (tests, shutdown). */
 void cn_events_reset(void);
 
+/**
+ * The relay (events_order.c): a thread that fills gaps in a channel's delivery from
+ * realtime_events through store (its own connection, which it closes at stop), and, on
+ * the process's bus (cn_bus_process, opened first), receives other nodes' events and
+ * catches up after a reconnect. Without it, events still reach subscribers in order, but
+ * a gap is never filled.
+ */
+CN_MUST_CHECK int cn_events_relay_start(cn_store_t *store, cn_err_t *err);
+/** Stops the relay and closes its store. */
+void cn_events_relay_stop(void);
+
+/* ---- between events.c and events_order.c ---- */
+
+/** Calls the subscribers of ev's type (order lock held: one event at a time). */
+void cn__events_dispatch(const cn_event_t *ev);
+/** A committed event, from this process or another node: delivered in seq order. */
+void cn__events_accept(const cn_event_t *ev);
+/** Sends a committed event of this process to the other nodes (nothing without a bus). */
+void cn__events_publish(const cn_event_t *ev);
+/** Raises *seq to what this process delivered of the channel (same epoch); a channel seen
+ *  first here starts its ordering at *seq. */
+void cn__events_floor(const char *tenant, const char *channel, int64_t *seq,
+                      char epoch[CN_EPOCH_LEN + 1]);
+/** Forgets the delivery order of every channel. */
+void cn__events_order_reset(void);
+
 #endif

@@ -9,6 +9,7 @@
  * wait for anything while a transaction is open, or block in a store hook.
  */
 #include "core/jobs.h"
+#include "core/bus.h"
 #include "core/jobs_int.h"
 #include "store/store_int.h"
 #include "core/log.h"
@@ -23,6 +24,7 @@
 #define MAX_TYPES 64
 #define MAX_WORKERS 64
 #define CLAIM_MAX 64                 /* jobs claimed per worker turn */
+#define PG_IDLE_MAX_MS 1000          /* longest idle sleep of a worker on PostgreSQL */
 #define SEGMENT_NS (50 * 1000000ull) /* a run transaction commits at least this often */
 #define PURGE_EVERY_MS 1000 /* retention purge; again at once while it finds a full batch */
 #define PURGE_ROWS 2000     /* rows deleted per purge statement */
@@ -121,12 +123,29 @@ static void wake(void)
  * does not exist). */
 static _Thread_local unsigned enqueued_at;
 
+/* A committed enqueue: this node's workers, and every other node's (the doorbell). */
+static void ring(void)
+{
+    wake();
+    cn_bus_send("jobs", "", 0);
+}
+
+/* Another node enqueued: one idle worker here looks too (claims skip what others took). */
+static void on_doorbell(const char *subject, const char *data, size_t len, void *ud)
+{
+    (void)subject;
+    (void)data;
+    (void)len;
+    (void)ud;
+    wake();
+}
+
 static void stage_wake(cn_store_t *s)
 {
     if (cn_store_in_txn(s) || cn_store_batch_open(s))
         enqueued_at |= 1u << cn_store_unit_depth(s);
     else /* an auto-commit write: it is committed already */
-        wake();
+        ring();
 }
 
 static void hook_unit_end(cn_store_t *s, int committed)
@@ -145,7 +164,7 @@ static void hook_end(cn_store_t *s, int committed)
     unsigned any = enqueued_at;
     enqueued_at = 0;
     if (committed && any)
-        wake(); /* a condition-variable signal: does not block */
+        ring(); /* a condition-variable signal and a queued message: does not block */
 }
 
 static const cn_store_hook_t jobs_hook = {.end = hook_end, .unit_end = hook_unit_end};
@@ -696,6 +715,10 @@ static void *worker_main(void *arg)
             continue;
         }
         int64_t wait_ms = job_queue.poll_ms;
+        /* on PostgreSQL a doorbell from another node may be lost (the bus is fire and
+         * forget): no worker sleeps through a due job for more than a second */
+        if (cn_store_is_postgres(s) && wait_ms > PG_IDLE_MAX_MS)
+            wait_ms = PG_IDLE_MAX_MS;
         if (failing_since == 0) {
             int64_t due = next_due(s), in = due == INT64_MAX ? wait_ms : due - cn_now_ms();
             if (in < wait_ms)
@@ -790,6 +813,9 @@ int cn_jobs_start(const cn_config_t *cfg, const cn_app_t *const *apps, cn_err_t 
         cn_metrics_add_collector(collect, NULL);
         job_queue.collector_added = 1;
     }
+    if (cn_bus_process() != NULL &&
+        (rc = cn_bus_subscribe(cn_bus_process(), "jobs", on_doorbell, NULL, err)) != 0)
+        return rc;
     for (int i = 0; i < job_queue.workers && i < MAX_WORKERS; i++) {
         if ((rc = open_store(&job_queue.stores[i], err)) != 0)
             break;

@@ -4,12 +4,12 @@
  * WebSocket and event-stream sides, the protocol's messages, presence and the connection
  * caps have files of their own (realtime_int.h lists them).
  *
- * Ordering: the event bus calls on_event right after each commit, under the process
- * write lock, so the messages a loop receives are in commit order and each channel's seq
- * only grows. A subscription is registered before its history is read (through a
- * connection of its own that sees every commit so far), so an event is either in that
- * history or arrives afterwards through the queue; whatever arrives twice is dropped by
- * its seq.
+ * Ordering: the event bus calls on_event for one event at a time, each channel's in seq
+ * order (whichever loop or node committed it: events_order.c), so the messages a loop
+ * receives carry each channel's seq in increasing order. A subscription is registered before its
+ * history is read (through a connection of its own that sees every commit so far), so an event is
+ * either in that history or arrives afterwards through the queue; whatever arrives twice is dropped
+ * by its seq.
  *
  * Memory: a client is one allocation plus wslay's context; outgoing bytes go to the
  * client's buffer and leave in one write per loop turn.
@@ -525,7 +525,8 @@ void cn__rt_on_text(client_t *c, const char *text, size_t len)
 
 /* ---- fan-out ---- */
 
-/* Committing thread, under the write lock (see events.h): one message per loop.
+/* The delivering thread, under the event bus's delivery lock (see events.h): one message per
+ * loop.
  *
  * Loops change their n_subs without cn__realtime.lock, so each loop's count is read exactly once
  * and that one reading decides both the message and the reference it holds: reading it again could
@@ -570,6 +571,7 @@ static void on_event(const cn_event_t *ev, void *ud)
     d->sse = sse.data;
     d->sse_len = sse.len;
     d->seq = ev->seq;
+    snprintf(d->epoch, sizeof(d->epoch), "%s", ev->epoch);
     atomic_init(&d->refs, targets);
     for (int k = 0; k < targets; k++)
         h2o_multithread_send_message(&d->msgs[k].to->receiver, &d->msgs[k].super);
@@ -598,6 +600,13 @@ static void deliver(hub_t *hub, const delivery_t *d)
             s = c->subs[j].chan == cs ? &c->subs[j] : NULL;
         if (s == NULL || d->seq <= s->last_seq)
             continue; /* already sent from the history */
+        if (d->seq > s->last_seq + 1) {
+            /* the events between never reached this node and are gone from the history
+             * (pruned before it could read them): never a silent gap */
+            cn_position_t at = {.seq = d->seq - 1};
+            memcpy(at.epoch, d->epoch, sizeof(at.epoch));
+            cn__rt_send_position(c, "resync_required", strchr(d->key, '\n') + 1, &at, &at);
+        }
         s->last_seq = d->seq;
         cn__rt_client_send(c, d->json, d->json_len, d->sse, d->sse_len);
         atomic_fetch_add_explicit(&cn__rt_stats.deliveries, 1, memory_order_relaxed);
@@ -781,6 +790,7 @@ void cn_realtime_free(void)
     free(cn__realtime.hubs);
     cn__realtime.hubs = NULL;
     cn__realtime.n_hubs = 0;
+    cn__rt_presence_stop();
     while (cn__realtime.presence != NULL) {
         struct presence *p = cn__realtime.presence;
         cn__realtime.presence = p->next;
@@ -848,7 +858,6 @@ static void collect(cn_buf_t *out, void *data)
 static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
 {
     (void)store;
-    (void)err;
     cn__realtime.cfg = cfg;
     cn__realtime.heartbeat_ms = cfg->rt_heartbeat_s * 1000;
     cn__realtime.max_queue = (size_t)cfg->rt_max_queue_bytes;
@@ -862,7 +871,7 @@ static int start(const cn_config_t *cfg, cn_store_t *store, cn_err_t *err)
     cn_events_configure(cfg->rt_history_count, cfg->rt_history_age_s);
     cn_store_add_hook(&cn_events_hook);
     cn_events_subscribe("", on_event, NULL);
-    return 0;
+    return cn__rt_presence_start(err);
 }
 
 static const cn_field_t sse_fields[] = {

@@ -88,6 +88,7 @@ typedef struct {
 typedef struct st_delivery_t {
     atomic_int refs;
     int64_t seq;
+    char epoch[CN_EPOCH_LEN + 1];
     uint64_t hash;
     char *key;
     char *json; /* the WebSocket message */
@@ -217,6 +218,9 @@ int cn__rt_get_sse(cn_req_t *r);
 
 /* Counts a connection of the principal in (delta 1) or out (-1); any thread. */
 void cn__rt_presence_add(const who_t *p, int delta);
+/* with a cluster bus: counts shared through its key-value bucket (module start / free) */
+int cn__rt_presence_start(cn_err_t *err);
+void cn__rt_presence_stop(void);
 /* GET /api/v1/realtime/presence */
 int cn__rt_get_presence(cn_req_t *r);
 

@@ -7,6 +7,7 @@
  * store calls.
  */
 #include "core/server.h"
+#include "core/bus.h"
 #include "core/events_int.h"
 #include "core/jobs_int.h"
 #include "core/cache.h"
@@ -472,18 +473,49 @@ static int drain_and_join(void)
 }
 
 /*
- * The bus that carries events, revocations and cache invalidations between nodes: in this
- * process only, in this build. A configured NATS server is refused rather than ignored,
- * since nodes that believed they shared events would each keep their own; the NATS client
- * replaces this refusal.
+ * The bus that carries events, revocations, cache invalidations and job doorbells between
+ * nodes (bus.h): none with cluster.nats_url empty. A NATS server that does not answer yet
+ * does not stop the start: the node is not ready (/readyz) and bypasses its cache until it
+ * connects. Opened before the modules start, which subscribe to it.
  */
 static int open_bus(const cn_config_t *cfg, cn_err_t *err)
 {
-    if (cfg->nats_url[0] == '\0')
-        return 0;
-    return cn_err_set(err, CN_EUNSUPPORTED,
-                      "cluster.nats_url is set, and this build has no NATS client yet: leave it "
-                      "empty (CAIRN_NATS_URL) to keep events in this process, on one node");
+    char name[96], host[64] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        host[0] = '\0';
+    snprintf(name, sizeof(name), "cairn %s pid %d", host, (int)getpid());
+    cn_bus_t *b;
+    int rc = cn_bus_open(cfg->nats_url, name, &b, err);
+    if (rc == 0)
+        cn_bus_set_process(b);
+    return rc;
+}
+
+/* cairn_bus_*: only with a bus (a node without NATS has nothing to say about one) */
+static void collect_bus(cn_buf_t *out, void *data)
+{
+    (void)data;
+    cn_bus_t *b = cn_bus_process();
+    if (b == NULL)
+        return;
+    static const cn_metric_def_t series[] = {
+        {"cairn_bus_connected", "gauge", "1 while the node is connected to NATS."},
+        {"cairn_bus_received_total", "counter", "Messages received from other nodes."},
+        {"cairn_bus_dropped_total", "counter",
+         "Messages not sent: the send queue or the reconnect buffer was full."},
+    };
+    uint64_t dropped, received;
+    cn_bus_counts(b, &dropped, &received);
+    const uint64_t values[] = {(uint64_t)cn_bus_is_connected(b), received, dropped};
+    _Static_assert(CN_ARRAY_SIZE(series) == CN_ARRAY_SIZE(values), "one value per series");
+    cn_metrics_render_plain(out, series, values, CN_ARRAY_SIZE(series));
+}
+
+static void close_bus(void)
+{
+    cn_bus_t *b = cn_bus_process();
+    cn_bus_set_process(NULL);
+    cn_bus_close(b);
 }
 
 int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
@@ -505,6 +537,7 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
     cn_cache_init(cfg->cache_max_bytes, cfg->cache_ttl_ms); /* before modules start */
     cn_router_t *router = cn_router_new();
     int lock_fd = -1;
+    cn_store_t *relay_store = NULL;
     uint16_t ports[CN_MAX_LISTEN] = {0};
     /* A bus or database engine this build lacks, a bad certificate or an address in use
      * stops us before anything exists on disk;
@@ -514,9 +547,14 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
         setup_tls(cfg, &err) != 0 || open_listeners(cfg, ports, &err) != 0 ||
         (lock_fd = cn_instance_lock(cfg->data_dir, &err)) < 0)
         goto Exit;
-    if (cn_system_init(cfg, apps, router, &err) != 0)
+    if (cn_cache_attach_bus(cn_bus_process(), &err) != 0 ||
+        cn_system_init(cfg, apps, router, &err) != 0)
+        goto Exit;
+    if (cn_open_store(cfg, 1, &relay_store, &err) != 0 ||
+        cn_events_relay_start(relay_store, &err) != 0)
         goto Exit;
     cn_metrics_init(router, server_state.n_loops);
+    cn_metrics_add_collector(collect_bus, NULL);
     for (const cn_app_t *const *m = apps; *m; m++)
         if ((*m)->metrics != NULL)
             cn_metrics_add_collector((*m)->metrics, NULL);
@@ -558,7 +596,9 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
            rc == 0 ? "shutdown complete" : "shutdown deadline passed with open connections");
     rc = 0; /* connections cut at the deadline had their chance; the exit itself is clean */
 Exit:
-    cn_jobs_stop(); /* after the loops: running jobs finish, no new ones are claimed */
+    cn_jobs_stop();         /* after the loops: running jobs finish, no new ones are claimed */
+    close_bus();            /* nothing arrives from other nodes any more */
+    cn_events_relay_stop(); /* and closes relay_store */
     if (err.msg[0])
         fprintf(stderr, "cairn: %s\n", err.msg);
     for (int i = 0; i < server_state.n_loops; i++)

@@ -4,6 +4,7 @@
  * permission check, so those three can never disagree.
  */
 #include "core/system.h"
+#include "core/bus.h"
 #include "core/events_int.h"
 #include "core/console.h"
 #include "core/http.h"
@@ -30,7 +31,8 @@ static int get_healthz(cn_req_t *r)
     return cn_reply_raw(r, 200, "application/json", body, sizeof(body) - 1);
 }
 
-/* 0 when the store answers and no migration is pending; else CN_EBUSY with why set. */
+/* 0 when the store answers, no migration is pending and the cluster bus (if any) is
+ * connected; else CN_EBUSY with why set. */
 static int readiness(cn_store_t *s, int *applied, char *why, size_t cap)
 {
     cn_migrate_status_t st;
@@ -48,6 +50,12 @@ static int readiness(cn_store_t *s, int *applied, char *why, size_t cap)
     *applied = st.applied;
     if (st.pending) {
         snprintf(why, cap, "%d migrations are pending: run cairn migrate", st.pending);
+        return CN_EBUSY;
+    }
+    if (!cn_bus_connected()) { /* other nodes' events and invalidations would not arrive */
+        snprintf(why, cap,
+                 "not connected to NATS (cluster.nats_url): events from other nodes"
+                 " would not arrive");
         return CN_EBUSY;
     }
     return 0;

@@ -639,15 +639,15 @@ describe('choosing the engine: store.url, cluster.nats_url, cluster.nodes', () =
     assert.equal(existsSync(path.join(dir, 'copy.db')), false);
   });
 
-  test('a NATS URL: serve exits 78, no NATS client yet, naming cluster.nats_url', async () => {
-    const data = path.join(tempDir(), 'data');
-    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', data], {
-      env: { CAIRN_NATS_URL: 'nats://cairn:natspw@127.0.0.1:4222' },
-    });
-    assert.equal(r.code, 78, r.stderr);
-    assert.match(r.stderr, /cluster\.nats_url is set, and this build has no NATS client yet/);
-    assertNoSecret(r, 'serve with NATS');
-    assert.equal(existsSync(data), false, 'nothing created');
+  test('a NATS URL nobody answers: serve starts but is not ready, naming cluster.nats_url', async () => {
+    const srv = await startServer({ env: { CAIRN_NATS_URL: 'nats://cairn:natspw@127.0.0.1:1' } });
+    assert.equal((await request(`${srv.url}/healthz`)).status, 200);
+    const ready = await request(`${srv.url}/readyz`);
+    assert.equal(ready.status, 503, ready.text);
+    assert.match(ready.json.detail, /not connected to NATS \(cluster\.nats_url\)/);
+    assert.equal(ready.headers['retry-after'], '1');
+    assert.equal(await srv.stop(), 0);
+    assertNoSecret({ stdout: srv.stdout(), stderr: srv.stderrLines().join('\n') }, 'serve with NATS');
   });
 
   test('more than one node: refused without PostgreSQL (store.url) and without NATS (cluster.nats_url)', async () => {
