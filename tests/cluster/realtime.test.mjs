@@ -1,7 +1,6 @@
-// Realtime through the cluster. Without a bus: a WebSocket opened through HAProxy's one URL
-// reaches a node and gets that node's events. Through NATS (skipped, with the reason, while
-// this build refuses cluster.nats_url): events committed on one node reach subscribers on
-// the others in seq order; a client resumes on another node with exactly what it missed;
+// Realtime through the cluster. Without a bus (scripts/cluster --no-nats): a WebSocket
+// opened through HAProxy's one URL reaches a node and gets that node's events. Through NATS
+// (the default): events committed on one node reach subscribers on the others in seq order; a client resumes on another node with exactly what it missed;
 // signing out closes the session's sockets on every node; a NATS restart loses nothing
 // committed.
 import assert from 'node:assert/strict';
@@ -9,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  TOKEN, api, natsRefusal, request, startCluster, waitFor, withTimeout,
+  TOKEN, api, request, startCluster, waitFor, withTimeout,
 } from './lib/cluster.mjs';
 
 /** A WebSocket client (docs/realtime.md) that keeps every message. */
@@ -50,7 +49,7 @@ function assertInOrder(evs, titles) {
 
 describe('without a bus', () => {
   let c;
-  before(async () => { c = await startCluster(); });
+  before(async () => { c = await startCluster({ nats: false }); });
   after(() => c?.stop());
 
   test('a WebSocket through HAProxy reaches a node and gets the events committed there', async () => {
@@ -65,16 +64,14 @@ describe('without a bus', () => {
   });
 });
 
-const refusal = await natsRefusal();
 
-const skip = refusal ?? false;
 
 describe('through NATS', () => {
   let c;
-  before(async () => { if (!skip) c = await startCluster({ nats: true }); });
+  before(async () => { c = await startCluster(); });
   after(() => c?.stop());
 
-  test('a writer on node 1 and subscribers on nodes 2 and 3 see every event, in seq order', { skip }, async () => {
+  test('a writer on node 1 and subscribers on nodes 2 and 3 see every event, in seq order', async () => {
     const subs = [client(c.node(2).url), client(c.node(3).url)];
     for (const s of subs) await subscribe(s, { channel: 'notes' });
     const k = api(c.node(1).url);
@@ -84,7 +81,7 @@ describe('through NATS', () => {
     for (const s of subs) s.ws.close();
   });
 
-  test('a client of node 2 that loses its socket while 300 events are published resumes through node 3 with all 300, in order, none twice', { skip }, async () => {
+  test('a client of node 2 that loses its socket while 300 events are published resumes through node 3 with all 300, in order, none twice', async () => {
     const b = client(c.node(2).url);
     await subscribe(b, { channel: 'notes' });
     const k = api(c.node(1).url);
@@ -102,7 +99,7 @@ describe('through NATS', () => {
     r.ws.close();
   });
 
-  test('signing out on node 1 closes that session\'s sockets on node 3 (pushed, not polled)', { skip }, async (t) => {
+  test('signing out on node 1 closes that session\'s sockets on node 3 (pushed, not polled)', async (t) => {
     const pw = 'steady-Koala-71-bramble';
     assert.equal((await api(c.url).post('/api/v1/tenants', { slug: 'bus-out', name: 'bus-out', owner_email: 'o@bus-out.test', owner_password: pw })).status, 201);
     const login = await request(`${c.node(1).url}/api/v1/auth/login`, { method: 'POST', body: { tenant: 'bus-out', email: 'o@bus-out.test', password: pw } });
@@ -118,7 +115,7 @@ describe('through NATS', () => {
     assert.equal(info.code, 4401);
   });
 
-  test('a NATS restart: realtime resumes on every node, and nothing committed is lost', { skip }, async () => {
+  test('a NATS restart: realtime resumes on every node, and nothing committed is lost', async () => {
     const subs = [client(c.node(2).url), client(c.node(3).url)];
     for (const s of subs) await subscribe(s, { channel: 'notes' });
     const k = api(c.url);

@@ -4,8 +4,8 @@
 // newcomer runs. Everything it starts is stopped when the test file's process exits,
 // however it exits (a synchronous `scripts/cluster down` from the exit handler).
 //
-// NATS: the nodes get it (CAIRN_NATS_URL, CAIRN_CLUSTER_NODES) only with {nats: true},
-// which the bus-dependent tests ask for; natsRefusal() says whether this build refuses it.
+// NATS: the nodes talk through it (CAIRN_NATS_URL, CAIRN_CLUSTER_NODES), as scripts/cluster
+// runs them by default; {nats: false} runs them without a bus (scripts/cluster --no-nats).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -90,11 +90,11 @@ const NODE_ENV = {
  * {url, dir, dbUrl, nodes: [{n, url, port, pid}], ...methods}. env adds CAIRN_* settings
  * for every node.
  */
-export async function startCluster({ nodes = 3, env = {}, nats = false } = {}) {
+export async function startCluster({ nodes = 3, env = {}, nats = true } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cairn-cluster-'));
   running.add(dir);
   const childEnv = cleanEnv({ CAIRN_BIN, ...NODE_ENV, ...env });
-  const r = await run(SCRIPT, ['up', dir, '--nodes', String(nodes), ...(nats ? ['--nats'] : [])],
+  const r = await run(SCRIPT, ['up', dir, '--nodes', String(nodes), ...(nats ? [] : ['--no-nats'])],
     { env: childEnv, timeoutMs: 120_000 });
   if (r.code !== 0) {
     down(dir);
@@ -181,25 +181,6 @@ export async function startCluster({ nodes = 3, env = {}, nats = false } = {}) {
     },
   };
   return cluster;
-}
-
-/**
- * Why the bus-dependent tests cannot run with this build, or null if they can: this
- * build's `cairn serve` refuses cluster.nats_url (exit 78) until the NATS client lands.
- */
-export async function natsRefusal() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cairn-nats-probe-'));
-  try {
-    // a server that is not there: a build with the client gets past the refusal and fails
-    // (or waits) on the connection instead, which is all this asks
-    const r = await run(CAIRN_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir],
-      { env: cleanEnv({ CAIRN_NATS_URL: 'nats://127.0.0.1:9' }), timeoutMs: 3000 });
-    if (r.code === 78 && /cluster\.nats_url/.test(r.stderr))
-      return 'this build of cairn refuses cluster.nats_url (exit 78, no NATS client yet): runs once the bus lands';
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**
