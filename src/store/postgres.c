@@ -144,7 +144,7 @@ static void cache_put(pg_store_t *p, pg_stmt_t *st)
         pg_stmt_t **old = p->cache;
         size_t old_cap = p->cap;
         p->cap *= 2;
-        p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+        p->cache = cn_calloc(p->cap, sizeof(pg_stmt_t *));
         p->count = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i])
@@ -164,7 +164,7 @@ static void drop_idle_statements(pg_store_t *p)
 {
     pg_stmt_t **old = p->cache;
     size_t old_cap = p->cap;
-    p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+    p->cache = cn_calloc(p->cap, sizeof(pg_stmt_t *));
     p->count = 0;
     for (size_t i = 0; i < old_cap; i++) {
         pg_stmt_t *st = old[i];
@@ -401,7 +401,7 @@ int cn__postgres_open(const cn_store_opts_t *opts, cn_store_t **out, cn_err_t *e
     p->base.on_query = opts->on_query;
     p->conn = c;
     p->cap = 64;
-    p->cache = cn_calloc(p->cap, sizeof(*p->cache));
+    p->cache = cn_calloc(p->cap, sizeof(pg_stmt_t *));
     *out = &p->base;
     return 0;
 }

@@ -139,8 +139,10 @@ int cn_store_unit_depth(const cn_store_t *s);
  *   rolls the transaction back (end then gets committed = 0). Precommits run in the
  *   reverse order of cn_store_add_hook, so a hook may stage work (an event) for a hook
  *   added before it; end and unit_end run in the order added.
- * - end: after COMMIT (committed = 1) or ROLLBACK (0), while the process write lock is
- *   still held, so hooks see transactions in commit order. Must not block or use a store.
+ * - end: after COMMIT (committed = 1) or ROLLBACK (0). On SQLite the process write lock
+ *   is still held, so hooks see transactions in commit order; on PostgreSQL several
+ *   connections commit at once and ends may come in any order (events put theirs back in
+ *   seq order, events_order.c). Must not block or use a store.
  * - unit_end: a unit of work inside a batch was released (1) or rolled back (0); it runs
  *   while cn_store_unit_depth() still counts that unit (d). What was staged at depth >= d
  *   must then move to depth d - 1 or be dropped (it is the tail of what is staged: deeper
