@@ -37,6 +37,7 @@ die() {
   exit 1
 }
 BUILD=${BUILD:-build-rel}
+BUILD_ARG=$BUILD # as given, for the report (lib.sh makes it absolute)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-3}
@@ -398,7 +399,7 @@ pg_v=$(node -p 'require(process.argv[1]).version' "$REPO_DIR/node_modules/pg/pac
 cat <<EOF
 ### PostgreSQL benchmark $(date -u '+%Y-%m-%d %H:%M UTC') — \`$git_rev\`
 
-- Command: \`BUILD=$BUILD ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS bash bench/pg.sh\`
+- Command: \`BUILD=$BUILD_ARG SCENARIOS="${SCENARIOS[*]}" ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS bash bench/pg.sh\`
 - Git: \`$git_rev\`, build type: ${build_type:-unknown}; CPU: ${cpu_model:-unknown}, nproc: $(nproc); kernel $(uname -sr)
 - Load average before: $LOAD_BEFORE; after the rounds: $LOAD_AFTER
 - wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }') \`-t1 -c$CONNECTIONS -d${DURATION}s --latency\`, $ROUNDS rounds, each route in turn on each server; all on $HOST
