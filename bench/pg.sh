@@ -143,10 +143,12 @@ ticks_delta() {
     <(printf '%s\n' "$1") <(printf '%s\n' "$2")
 }
 CLK_TCK=$(getconf CLK_TCK)
-# machine_ticks: "busy all" clock ticks of every CPU so far (/proc/stat; idle and iowait
-# are not busy)
+# machine_ticks: "busy all" clock ticks of every CPU so far (/proc/stat: all but idle and
+# iowait). Interrupt time counts as busy: without IRQ_TIME_ACCOUNTING the kernel also
+# charges it to the process it interrupted, so the servers' own loopback traffic is in their
+# CPU columns, not in "other"
 machine_ticks() {
-  awk '$1 == "cpu" { all = 0; for (i = 2; i <= NF; i++) all += $i; print all - $5 - $6, all }' /proc/stat
+  awk '$1 == "cpu" { all = 0; for (i = 2; i <= 9; i++) all += $i; print all - $5 - $6, all }' /proc/stat
 }
 per_req_us() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'; }
 
@@ -154,12 +156,13 @@ per_req_us() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) prin
 # handler runs, from prepare to finish: the time its loop thread waits for it), or "0 0"
 store_sample() {
   [[ $1 == fastify ]] && { echo "0 0"; return; }
-  curl -s --max-time 5 "http://$HOST:${PORT[$1]}/metrics" | awk '
+  { curl -s --max-time 5 "http://$HOST:${PORT[$1]}/metrics" || true; } | awk '
     $1 == "cairn_store_query_duration_seconds_sum" { s = $2 }
     $1 == "cairn_store_query_duration_seconds_count" { c = $2 }
     END { print s + 0, c + 0 }'
 }
 
+export PGCONNECT_TIMEOUT=10
 psql_q() { psql "$1" -X -q -A -t -v ON_ERROR_STOP=1 -c "$2"; }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -202,10 +205,10 @@ start_cairn() {
   PID[$name]=$!
   wait_ready "$name"
   local at
-  at=$(curl -sf -XPOST "$u/api/v1/auth/login" -H 'content-type: application/json' \
+  at=$(curl -sf --max-time 10 -XPOST "$u/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"tenant\":\"bench\",\"email\":\"bench@bench.example\",\"password\":\"$PW\"}" |
     json_field access_token) || die "$name: sign-in failed"
-  TOKEN[$name]=$(curl -sf -XPOST "$u/api/v1/api-keys" -H "authorization: Bearer $at" \
+  TOKEN[$name]=$(curl -sf --max-time 10 -XPOST "$u/api/v1/api-keys" -H "authorization: Bearer $at" \
     -H 'content-type: application/json' \
     -d '{"name":"bench","permissions":["notes.read","notes.write"]}' | json_field key) ||
     die "$name: creating the API key failed"
@@ -250,13 +253,13 @@ start_fastify() {
 # check_routes NAME: POST a note (201 + Location), GET it (200, the same body)
 check_routes() {
   local name=$1 u=http://$HOST:${PORT[$1]} code id
-  code=$(curl -s -o "$WORK/$name-post.json" -w '%{http_code}' -XPOST "$u/api/v1/notes" \
+  code=$(curl -s --max-time 10 -o "$WORK/$name-post.json" -w '%{http_code}' -XPOST "$u/api/v1/notes" \
     -H "authorization: Bearer ${TOKEN[$name]}" -H 'content-type: application/json' \
     --data '{"title":"t","body":"b"}') || true
   [[ $code == 201 ]] || { cat "$WORK/$name-post.json" >&2; die "$name: POST answered $code"; }
   id=$(json_field id <"$WORK/$name-post.json") || die "$name: no id in the POST answer"
   NOTE_PATH[$name]=/api/v1/notes/$id
-  code=$(curl -s -o "$WORK/$name-get.json" -w '%{http_code}' \
+  code=$(curl -s --max-time 10 -o "$WORK/$name-get.json" -w '%{http_code}' \
     -H "authorization: Bearer ${TOKEN[$name]}" "$u${NOTE_PATH[$name]}") || true
   [[ $code == 200 ]] || die "$name: GET ${NOTE_PATH[$name]} answered $code"
   cmp -s "$WORK/$name-post.json" "$WORK/$name-get.json" || die "$name: GET and POST answers differ"
@@ -399,7 +402,7 @@ pg_v=$(node -p 'require(process.argv[1]).version' "$REPO_DIR/node_modules/pg/pac
 cat <<EOF
 ### PostgreSQL benchmark $(date -u '+%Y-%m-%d %H:%M UTC') — \`$git_rev\`
 
-- Command: \`BUILD=$BUILD_ARG SCENARIOS="${SCENARIOS[*]}" ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS bash bench/pg.sh\`
+- Command: \`BUILD=$BUILD_ARG SCENARIOS="${SCENARIOS[*]}" ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS DURABLE=$DURABLE COUNT_SECS=$COUNT_SECS FASTIFY_WORKERS=$FASTIFY_WORKERS FASTIFY_POOL=$FASTIFY_POOL bash bench/pg.sh\`
 - Git: \`$git_rev\`, build type: ${build_type:-unknown}; CPU: ${cpu_model:-unknown}, nproc: $(nproc); kernel $(uname -sr)
 - Load average before: $LOAD_BEFORE; after the rounds: $LOAD_AFTER
 - wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }') \`-t1 -c$CONNECTIONS -d${DURATION}s --latency\`, $ROUNDS rounds, each route in turn on each server; all on $HOST
