@@ -10,6 +10,11 @@
  *   wsload --mode saturate --conns 1000 --rates 100,200,400,800 --step-duration 6 ...
  *   (--proto socketio, --url ws://127.0.0.1:P/socket.io/?EIO=4&transport=websocket)
  *
+ * --url may be given several times (the nodes of a cluster, say): subscriber connection i
+ * goes to URL i mod n, so the spread is exact, and the fan-out report adds each URL's
+ * deliveries, losses and latency. --server-pid may be given several times (summed), and
+ * --aux-pid names processes whose CPU is shown apart rather than counted as noise.
+ *
  * Subscriber connections run on --threads epoll loops (default 1); the publisher (HTTP/1.1
  * keep-alive POSTs, optionally pipelined) and the measurement clock run on the main thread.
  * Each publish carries "wsl <step> <counter> <CLOCK_MONOTONIC ns at write>" as its title;
@@ -50,6 +55,8 @@
 #define MAX_STEPS 32 /* step 0 is the warm-up */
 #define MAX_THREADS 8
 #define MAX_PUBLISHERS 64
+#define MAX_URLS 8  /* subscriber targets */
+#define MAX_PIDS 64 /* --server-pid, --aux-pid */
 #define MAX_PIPELINE 256
 #define HS_BUF 2048 /* upgrade request, then the 101 answer */
 #define PUB_IN_BUF 65536
@@ -70,15 +77,17 @@ enum { MODE_HOLD, MODE_FANOUT, MODE_SATURATE };
 
 static struct {
     int proto, mode;
-    struct sockaddr_in ws_addr, pub_addr;
-    char ws_host[64], ws_path[512], pub_host[64], pub_path[512];
+    struct sockaddr_in ws_addr[MAX_URLS], pub_addr;
+    char ws_host[MAX_URLS][64], ws_path[MAX_URLS][512], pub_host[64], pub_path[512];
+    const char *ws_url[MAX_URLS];
+    int n_urls;
     int have_pub;
     const char *token, *channel;
     int conns, threads, ramp, publishers, pipeline, body_bytes;
     double duration, warmup, step_duration, drain, connect_timeout;
     double rates[MAX_STEPS];
     int n_rates;
-    int server_pid;
+    int server_pids[MAX_PIDS], n_server_pids, aux_pids[MAX_PIDS], n_aux_pids;
     double stop_p99_ms, stop_ratio;
     int verbose, timeline;
 } O = {
@@ -272,6 +281,7 @@ typedef struct {
     uint8_t out_registered;
     uint8_t drained; /* the last recv() was short: the socket is empty until epoll says so */
     uint16_t close_code;
+    uint8_t target; /* index into O.ws_* */
     struct worker *w;
     wslay_event_context_ptr ws;
     hs_t *hs; /* owned; during the handshake, then the bytes that followed the 101 answer */
@@ -302,6 +312,9 @@ typedef struct worker {
     uint64_t step_deliveries[MAX_STEPS];
     uint32_t sec_max_us[MAX_SECONDS]; /* timeline: worst delivery latency per second */
     uint32_t sec_count[MAX_SECONDS];
+    /* per target URL: connections subscribed now, and the measured steps' deliveries */
+    uint64_t t_subscribed[MAX_URLS], t_deliveries[MAX_URLS];
+    hist_t t_lat[MAX_URLS];
 } worker_t;
 
 static worker_t g_workers[MAX_THREADS];
@@ -338,6 +351,8 @@ static void conn_close(conn_t *c, int counted_as_disconnect)
         INC(w->disconnects);
         if (w->subscribed > 0)
             STORE(w->subscribed, w->subscribed - 1);
+        if (w->t_subscribed[c->target] > 0)
+            STORE(w->t_subscribed[c->target], w->t_subscribed[c->target] - 1);
     }
     if (c->close_code != 0) {
         for (int i = 0; i < 8; i++) {
@@ -491,6 +506,10 @@ static void on_event(conn_t *c, const char *p, size_t len, int64_t t)
     uint64_t us = t > sent ? (uint64_t)(t - sent) / 1000 : 0;
     hist_add(&w->lat[step], us);
     hist_add(&w->gen_lat[step], t > w->batch_t ? (uint64_t)(t - w->batch_t) / 1000 : 0);
+    if (step > 0) { /* the warm-up is not measured */
+        INC(w->t_deliveries[c->target]);
+        hist_add(&w->t_lat[c->target], us);
+    }
     uint32_t us32 = us > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)us + 1; /* 0: none yet */
     uint32_t cur = LOAD(g_first_us[ctr]);
     while ((cur == 0 || us32 < cur) &&
@@ -515,6 +534,7 @@ static void subscribed(conn_t *c, const char *p, size_t len)
     c->state = C_SUBSCRIBED;
     c->w->inflight--;
     INC(c->w->subscribed);
+    INC(c->w->t_subscribed[c->target]);
     hist_add(&c->w->connect_hist, (uint64_t)(now_ns() - c->t_start) / 1000);
 }
 
@@ -685,8 +705,8 @@ static void conn_start(worker_t *w, conn_t *c)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (struct sockaddr *)&O.ws_addr, sizeof(O.ws_addr)) != 0 &&
-        errno != EINPROGRESS) {
+    const struct sockaddr_in *addr = &O.ws_addr[c->target];
+    if (connect(c->fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 && errno != EINPROGRESS) {
         INC(w->connect_errors);
         worker_error(w, "connect: %s", strerror(errno));
         conn_close(c, 0);
@@ -713,7 +733,7 @@ static void conn_start(worker_t *w, conn_t *c)
                  "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
                  "Authorization: Bearer %s\r\n\r\n",
-                 O.ws_path, O.ws_host, key, O.token);
+                 O.ws_path[c->target], O.ws_host[c->target], key, O.token);
     if (n <= 0 || (size_t)n >= sizeof(c->hs->buf))
         die("upgrade request too long");
     c->hs->len = (size_t)n;
@@ -1148,12 +1168,10 @@ static int step_of_counter(uint32_t ctr)
 
 static long g_clk_tck;
 
-static long server_rss_kb(void)
+static long pid_rss_kb(int pid)
 {
-    if (O.server_pid <= 0)
-        return -1;
     char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", O.server_pid);
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
     long kb = -1;
     if (f == NULL)
@@ -1165,12 +1183,22 @@ static long server_rss_kb(void)
     return kb;
 }
 
-static double server_cpu_s(void)
+/* the servers' VmRSS together, -1 if none could be read */
+static long server_rss_kb(void)
 {
-    if (O.server_pid <= 0)
-        return -1;
+    long sum = -1;
+    for (int i = 0; i < O.n_server_pids; i++) {
+        long kb = pid_rss_kb(O.server_pids[i]);
+        if (kb >= 0)
+            sum = (sum < 0 ? 0 : sum) + kb;
+    }
+    return sum;
+}
+
+static double pid_cpu_s(int pid)
+{
     char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/stat", O.server_pid);
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
@@ -1183,6 +1211,29 @@ static double server_cpu_s(void)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)g_clk_tck;
+}
+
+/* CPU seconds of a set of processes together, -1 if none could be read. A process that
+ * exits during a step takes its time with it: the caller's numbers then undercount. */
+static double pids_cpu_s(const int *pids, int n)
+{
+    double sum = -1;
+    for (int i = 0; i < n; i++) {
+        double s = pid_cpu_s(pids[i]);
+        if (s >= 0)
+            sum = (sum < 0 ? 0 : sum) + s;
+    }
+    return sum;
+}
+
+static double server_cpu_s(void)
+{
+    return pids_cpu_s(O.server_pids, O.n_server_pids);
+}
+
+static double aux_cpu_s(void)
+{
+    return pids_cpu_s(O.aux_pids, O.n_aux_pids);
 }
 
 static double self_cpu_s(void)
@@ -1322,6 +1373,7 @@ static int run_hold(void)
 
 typedef struct {
     double rate, secs, received_per_s, gen_cpu, srv_cpu;
+    double aux_cpu;   /* --aux-pid processes (the database, the bus), -1 if none */
     double other_cpu; /* everything else on the machine: the noise of a shared box */
     uint64_t received;
 } step_meas_t;
@@ -1334,7 +1386,7 @@ static void run_step(int step, double rate, double secs)
     g_step_first[step] = P.counter;
     g_n_steps = step + 1;
     uint64_t d0 = SUMW(deliveries);
-    double g0 = self_cpu_s(), s0 = server_cpu_s(), b0 = machine_busy_s();
+    double g0 = self_cpu_s(), s0 = server_cpu_s(), a0 = aux_cpu_s(), b0 = machine_busy_s();
     int64_t t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9);
     double interval = 1e9 / rate;
     uint64_t i = 0;
@@ -1367,8 +1419,11 @@ static void run_step(int step, double rate, double secs)
     m->received_per_s = (double)m->received / m->secs;
     m->gen_cpu = 100 * (self_cpu_s() - g0) / m->secs;
     m->srv_cpu = s0 >= 0 ? 100 * (server_cpu_s() - s0) / m->secs : -1;
+    m->aux_cpu = a0 >= 0 ? 100 * (aux_cpu_s() - a0) / m->secs : -1;
     double busy = b0 >= 0 ? 100 * (machine_busy_s() - b0) / m->secs : -1;
-    m->other_cpu = busy >= 0 && m->srv_cpu >= 0 ? busy - m->gen_cpu - m->srv_cpu : -1;
+    m->other_cpu = busy >= 0 && m->srv_cpu >= 0
+                       ? busy - m->gen_cpu - m->srv_cpu - (m->aux_cpu > 0 ? m->aux_cpu : 0)
+                       : -1;
     if (m->other_cpu < 0 && busy >= 0)
         m->other_cpu = 0; /* tick rounding */
     g_step_first[step + 1] = P.counter;
@@ -1432,6 +1487,38 @@ static void step_losses(int step, uint64_t n_sub, uint64_t *lost, uint64_t *dups
             *lost += n_sub - d;
         else if (d > n_sub)
             *dups += d - n_sub;
+    }
+}
+
+/*
+ * Each target URL's share of the measured steps: its subscribers should each have received
+ * every acknowledged publish. The per-publish counts above are the authority on losses;
+ * this says on which target they fell (a subscriber lost mid-run makes the expectation an
+ * estimate, and the disconnect count says so).
+ */
+static void print_targets(int n_steps)
+{
+    uint64_t acked = 0;
+    for (int s = 1; s < n_steps; s++)
+        acked += P.acked[s];
+    for (int t = 0; t < O.n_urls; t++) {
+        uint64_t subs = 0, got = 0;
+        hist_t h;
+        memset(&h, 0, sizeof(h));
+        for (int i = 0; i < O.threads; i++) {
+            subs += LOAD(g_workers[i].t_subscribed[t]);
+            got += LOAD(g_workers[i].t_deliveries[t]);
+            hist_merge(&h, &g_workers[i].t_lat[t]);
+        }
+        uint64_t want = acked * subs, lost = got < want ? want - got : 0;
+        printf("target %d %s: %" PRIu64 " subscribers, %" PRIu64 " deliveries of %" PRIu64
+               " expected (lost %" PRIu64 "); p50 %.2f / p99 %.2f / max %.2f ms\n",
+               t + 1, O.ws_url[t], subs, got, want, lost, hist_pct_ms(&h, 50), hist_pct_ms(&h, 99),
+               (double)h.max / 1000);
+        printf("RESULT mode=target proto=%s target=%d subs=%" PRIu64 " received=%" PRIu64
+               " expected=%" PRIu64 " lost=%" PRIu64 " p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+               proto_name(), t + 1, subs, got, want, lost, hist_pct_ms(&h, 50), hist_pct_ms(&h, 99),
+               (double)h.max / 1000);
     }
 }
 
@@ -1540,12 +1627,12 @@ static int run_publish(void)
                    "offered=%.0f received=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
                    "acked=%" PRIu64 " errors=%" PRIu64 " lost=%" PRIu64 " dups=%" PRIu64
                    " gen_cpu=%.0f srv_cpu=%.0f other_cpu=%.0f post_p99_ms=%.2f first_p99_ms=%.2f "
-                   "last_p99_ms=%.2f inside_p99_ms=%.2f\n",
+                   "last_p99_ms=%.2f inside_p99_ms=%.2f aux_cpu=%.0f\n",
                    O.mode == MODE_FANOUT ? "fanout" : "saturate", proto_name(), s, m->rate, n_sub,
                    m->secs, offered, m->received_per_s, hist_pct_ms(&h, 50), hist_pct_ms(&h, 90),
                    hist_pct_ms(&h, 99), (double)h.max / 1000, P.acked[s], P.errors[s], lost, dups,
                    m->gen_cpu, m->srv_cpu, m->other_cpu, hist_pct_ms(&P.post_lat[s], 99),
-                   hist_pct_ms(&hf, 99), hist_pct_ms(&hl, 99), hist_pct_ms(&hg, 99));
+                   hist_pct_ms(&hf, 99), hist_pct_ms(&hl, 99), hist_pct_ms(&hg, 99), m->aux_cpu);
         if (s > 0 && lost == 0 && P.errors[s] == 0 &&
             (best < 0 || m->received_per_s > g_meas[best].received_per_s))
             best = s;
@@ -1556,6 +1643,8 @@ static int run_publish(void)
            SUMW(gaps), SUMW(reorders), SUMW(resyncs), SUMW(disconnects) - disc0, SUMW(other_msgs),
            P.stalled, (double)P.max_lag_ns / 1e6);
     print_errors();
+    if (O.n_urls > 1)
+        print_targets(n_steps);
     if (O.timeline)
         print_timeline();
     if (O.mode == MODE_SATURATE) {
@@ -1607,6 +1696,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: wsload --mode hold|fanout|saturate --url ws://127.0.0.1:PORT/PATH [options]\n"
+            "  --url URL                again for more targets: connection i goes to URL i mod n\n"
             "  --proto cairn|socketio   protocol on the WebSocket (default cairn)\n"
             "  --token T                bearer token on the upgrade and the POSTs (bench-token)\n"
             "  --conns N                subscriber connections (1000)\n"
@@ -1626,7 +1716,10 @@ static void usage(void)
             "  --threads T              subscriber epoll threads (1)\n"
             "  --ramp N                 connections in handshake at once (256)\n"
             "  --connect-timeout S      all subscribers must be ready by then (60)\n"
-            "  --server-pid PID         read the server's VmRSS and CPU time from /proc\n"
+            "  --server-pid PID         read the server's VmRSS and CPU time from /proc (again:\n"
+            "                           several processes, summed)\n"
+            "  --aux-pid PID            CPU of other processes under test (database, bus), shown\n"
+            "                           apart and not counted as noise (repeatable)\n"
             "  --timeline               fanout/saturate: deliveries and worst latency per second\n"
             "  -v                       progress on stderr (twice: unexpected messages)\n");
     exit(2);
@@ -1654,12 +1747,13 @@ int main(int argc, char **argv)
                                          {"ramp", 1, 0, 'p'},
                                          {"connect-timeout", 1, 0, 'o'},
                                          {"server-pid", 1, 0, 'i'},
+                                         {"aux-pid", 1, 0, 'A'},
                                          {"stop-p99-ms", 1, 0, 'x'},
                                          {"stop-ratio", 1, 0, 'y'},
                                          {"timeline", 0, 0, 'L'},
                                          {"help", 0, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *url = NULL, *pub_url = NULL;
+    const char *pub_url = NULL;
     double rate = 100;
     int opt;
     while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -1674,7 +1768,11 @@ int main(int argc, char **argv)
             else
                 usage();
             break;
-        case 'u': url = optarg; break;
+        case 'u':
+            if (O.n_urls == MAX_URLS)
+                die("at most %d --url", MAX_URLS);
+            O.ws_url[O.n_urls++] = optarg;
+            break;
         case 'P':
             if (strcmp(optarg, "cairn") == 0)
                 O.proto = PROTO_CAIRN;
@@ -1709,7 +1807,16 @@ int main(int argc, char **argv)
         case 'T': O.threads = atoi(optarg); break;
         case 'p': O.ramp = atoi(optarg); break;
         case 'o': O.connect_timeout = atof(optarg); break;
-        case 'i': O.server_pid = atoi(optarg); break;
+        case 'i':
+            if (O.n_server_pids == MAX_PIDS)
+                die("at most %d --server-pid", MAX_PIDS);
+            O.server_pids[O.n_server_pids++] = atoi(optarg);
+            break;
+        case 'A':
+            if (O.n_aux_pids == MAX_PIDS)
+                die("at most %d --aux-pid", MAX_PIDS);
+            O.aux_pids[O.n_aux_pids++] = atoi(optarg);
+            break;
         case 'x': O.stop_p99_ms = atof(optarg); break;
         case 'y': O.stop_ratio = atof(optarg); break;
         case 'v': O.verbose++; break;
@@ -1718,16 +1825,25 @@ int main(int argc, char **argv)
         }
     }
     /* g_delivered counts to 65535; one client address has ~28 000 ports anyway */
-    if (url == NULL || O.conns <= 0 || O.conns > 60000 || O.threads < 1 ||
+    if (O.n_urls == 0 || O.conns <= 0 || O.conns > 60000 || O.threads < 1 ||
         O.threads > MAX_THREADS || O.publishers < 1 || O.publishers > MAX_PUBLISHERS ||
         O.pipeline < 1 || O.pipeline > MAX_PIPELINE || O.body_bytes < 0 || O.body_bytes > 100000 ||
         O.ramp < 1 || O.duration <= 0 || O.duration > 3600 || O.step_duration <= 0 ||
         O.step_duration > 600 || O.warmup < 0 || O.warmup > 600 || O.drain < 0 || O.drain > 600 ||
         strlen(O.channel) > 100 || strlen(O.token) > 1000)
         usage();
-    parse_url(url, "ws", &O.ws_addr, O.ws_host, sizeof(O.ws_host), O.ws_path, sizeof(O.ws_path));
-    if (O.proto == PROTO_SOCKETIO && strcmp(O.ws_path, "/") == 0)
-        snprintf(O.ws_path, sizeof(O.ws_path), "/socket.io/?EIO=4&transport=websocket");
+    for (int t = 0; t < O.n_urls; t++) {
+        parse_url(O.ws_url[t], "ws", &O.ws_addr[t], O.ws_host[t], sizeof(O.ws_host[t]),
+                  O.ws_path[t], sizeof(O.ws_path[t]));
+        if (O.proto == PROTO_SOCKETIO && strcmp(O.ws_path[t], "/") == 0)
+            snprintf(O.ws_path[t], sizeof(O.ws_path[t]), "/socket.io/?EIO=4&transport=websocket");
+    }
+    for (int i = 0; i < O.n_server_pids; i++)
+        if (O.server_pids[i] <= 0)
+            usage();
+    for (int i = 0; i < O.n_aux_pids; i++)
+        if (O.aux_pids[i] <= 0)
+            usage();
     if (O.mode != MODE_HOLD) {
         if (pub_url == NULL)
             die("--publish-url is required with --mode fanout|saturate");
@@ -1754,14 +1870,16 @@ int main(int argc, char **argv)
     uint64_t seed;
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
         seed = (uint64_t)now_ns();
-    int base = O.conns / O.threads, extra = O.conns % O.threads;
+    int base = O.conns / O.threads, extra = O.conns % O.threads, global = 0;
     for (int i = 0; i < O.threads; i++) {
         worker_t *w = &g_workers[i];
         w->idx = i;
         w->n_conns = base + (i < extra);
         w->conns = xcalloc((size_t)w->n_conns, sizeof(conn_t));
-        for (int k = 0; k < w->n_conns; k++)
+        for (int k = 0; k < w->n_conns; k++, global++) {
             w->conns[k].fd = -1;
+            w->conns[k].target = (uint8_t)(global % O.n_urls);
+        }
         w->xs = seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
         if (w->xs == 0)
             w->xs = 1;
@@ -1769,11 +1887,12 @@ int main(int argc, char **argv)
         if (w->epfd < 0)
             die("epoll_create1: %s", strerror(errno));
     }
-    printf("wsload %s %s: %d connections to %s%s, %d thread(s)\n",
+    printf("wsload %s %s: %d connections to %s%s%s, %d thread(s)\n",
            O.mode == MODE_HOLD     ? "hold"
            : O.mode == MODE_FANOUT ? "fanout"
                                    : "saturate",
-           proto_name(), O.conns, O.ws_host, O.ws_path, O.threads);
+           proto_name(), O.conns, O.ws_host[0], O.ws_path[0],
+           O.n_urls > 1 ? " and the other --url, spread evenly" : "", O.threads);
     fflush(stdout);
     for (int i = 0; i < O.threads; i++)
         if (pthread_create(&g_workers[i].tid, NULL, worker_main, &g_workers[i]) != 0)
