@@ -157,7 +157,7 @@ int cn_events_channel_valid(const char *channel)
 
 /* ---- the channel table (event_bus.lock held) ---- */
 
-static uint64_t hash_key(const char *tenant, const char *channel)
+uint64_t cn__events_key_hash(const char *tenant, const char *channel)
 {
     uint64_t h = cn_fnv1a(CN_FNV_OFFSET, tenant, strlen(tenant));
     return cn_fnv1a(cn_fnv1a(h, "\n", 1), channel, strlen(channel));
@@ -245,7 +245,7 @@ static int load_position(cn_store_t *s, const char *tenant, const char *channel,
  * Nothing is read here: the precommit's upsert says where the channel stands. */
 static chan_t *channel_for_publish(const char *tenant, const char *channel)
 {
-    uint64_t h = hash_key(tenant, channel);
+    uint64_t h = cn__events_key_hash(tenant, channel);
     pthread_mutex_lock(&event_bus.lock);
     chan_t *c = find(tenant, channel, h);
     if (c == NULL) {
@@ -275,7 +275,7 @@ int cn_events_position(cn_store_t *s, const char *tenant, const char *channel, i
     int known = 0;
     if (!cn_store_is_postgres(s)) {
         pthread_mutex_lock(&event_bus.lock);
-        chan_t *c = find(tenant, channel, hash_key(tenant, channel));
+        chan_t *c = find(tenant, channel, cn__events_key_hash(tenant, channel));
         known = c != NULL && c->known;
         if (known) {
             *seq = c->committed;

@@ -40,6 +40,8 @@ void cn_events_relay_stop(void);
 
 /* ---- between events.c and events_order.c ---- */
 
+/** The hash of a channel's key (tenant '\n' channel), for the tables of events*.c. */
+uint64_t cn__events_key_hash(const char *tenant, const char *channel);
 /** Calls the subscribers of ev's type (order lock held: one event at a time). */
 void cn__events_dispatch(const cn_event_t *ev);
 /** A committed event, from this process or another node: delivered in seq order. */

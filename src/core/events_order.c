@@ -52,12 +52,6 @@ static struct {
     cn_store_t *store; /* the relay's */
 } order = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
-static uint64_t hash_key(const char *tenant, const char *channel)
-{
-    uint64_t h = cn_fnv1a(CN_FNV_OFFSET, tenant, strlen(tenant));
-    return cn_fnv1a(cn_fnv1a(h, "\n", 1), channel, strlen(channel));
-}
-
 static ord_t *find(const char *tenant, const char *channel, uint64_t h)
 {
     if (order.cap == 0)
@@ -177,7 +171,7 @@ static void drain(ord_t *o, const char *tenant, const char *channel)
 /* order.lock held */
 static void accept_locked(const cn_event_t *ev)
 {
-    uint64_t h = hash_key(ev->tenant_id, ev->channel);
+    uint64_t h = cn__events_key_hash(ev->tenant_id, ev->channel);
     ord_t *o = find(ev->tenant_id, ev->channel, h);
     if (o == NULL) /* first sight: nobody here waits for anything older */
         o = make(ev->tenant_id, ev->channel, h, ev->seq - 1, ev->epoch);
@@ -207,7 +201,7 @@ void cn__events_accept(const cn_event_t *ev)
 void cn__events_floor(const char *tenant, const char *channel, int64_t *seq,
                       char epoch[CN_EPOCH_LEN + 1])
 {
-    uint64_t h = hash_key(tenant, channel);
+    uint64_t h = cn__events_key_hash(tenant, channel);
     pthread_mutex_lock(&order.lock);
     ord_t *o = find(tenant, channel, h);
     if (o == NULL && epoch[0] != '\0')
@@ -322,7 +316,7 @@ static int fill(cn_store_t *s, const fill_t *f, int64_t *first, size_t *rows, cn
         if (*first == 0)
             *first = ev.seq;
         pthread_mutex_lock(&order.lock);
-        ord_t *o = find(tenant, channel, hash_key(tenant, channel));
+        ord_t *o = find(tenant, channel, cn__events_key_hash(tenant, channel));
         if (o != NULL && o->delivered < ev.seq - 1 && ev.seq == *first && o->n_held == 0 &&
             f->before == 0)
             o->delivered = ev.seq - 1; /* catching up past pruned history: a jump */
@@ -374,7 +368,7 @@ static void skip_lost(const fill_t *f)
     snprintf(tenant, sizeof(tenant), "%.*s", (int)f->tenant_len, f->key);
     const char *channel = f->key + f->tenant_len + 1;
     pthread_mutex_lock(&order.lock);
-    ord_t *o = find(tenant, channel, hash_key(tenant, channel));
+    ord_t *o = find(tenant, channel, cn__events_key_hash(tenant, channel));
     if (o != NULL && o->n_held > 0 && o->delivered == f->after && o->held[0].seq == f->before) {
         cn_log(CN_LOG_WARN, NULL,
                "events: seq %lld..%lld of a channel are not in the history;"
@@ -394,7 +388,7 @@ static void read_on(const fill_t *f)
     snprintf(tenant, sizeof(tenant), "%.*s", (int)f->tenant_len, f->key);
     const char *channel = f->key + f->tenant_len + 1;
     pthread_mutex_lock(&order.lock);
-    ord_t *o = find(tenant, channel, hash_key(tenant, channel));
+    ord_t *o = find(tenant, channel, cn__events_key_hash(tenant, channel));
     if (o != NULL)
         o->catch_up = 1;
     pthread_mutex_unlock(&order.lock);
