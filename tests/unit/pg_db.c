@@ -68,3 +68,24 @@ void pg_db_drop(const pg_db_t *db)
 {
     admin_script(db, "DROP DATABASE %s WITH (FORCE)%s", "");
 }
+
+void pg_script(cn_pg_t *c, const char *sql)
+{
+    cn_err_t err = {0};
+    pg_must(cn_pg_script(c, sql, &err), &err, sql);
+}
+
+void pg_db_open_two(pg_db_t *db, const char *prefix, cn_pg_t **a, cn_pg_t **b)
+{
+    pg_db_create(db, prefix, "LC_COLLATE 'C' LC_CTYPE 'C'");
+    cn_err_t err = {0};
+    pg_must(cn_pg_connect(db->url, a, &err), &err, "connect a");
+    pg_must(cn_pg_connect(db->url, b, &err), &err, "connect b");
+}
+
+void pg_db_close_two(const pg_db_t *db, cn_pg_t *a, cn_pg_t *b)
+{
+    cn_pg_close(a);
+    cn_pg_close(b);
+    pg_db_drop(db);
+}

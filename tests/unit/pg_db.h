@@ -28,4 +28,13 @@ void pg_db_migrate(struct st_cn_pg_t *c, const char *module, const cn_migration_
 /** Drops it, whoever is still connected. */
 void pg_db_drop(const pg_db_t *db);
 
+/** Runs sql (no parameters) on c, failing the test with the statement and its error. */
+void pg_script(struct st_cn_pg_t *c, const char *sql);
+
+/** A database of the test's own with the C collation the driver asks for, and two
+ *  connections to it (for statements that must wait for each other's locks). */
+void pg_db_open_two(pg_db_t *db, const char *prefix, struct st_cn_pg_t **a, struct st_cn_pg_t **b);
+/** Closes both connections and drops the database. */
+void pg_db_close_two(const pg_db_t *db, struct st_cn_pg_t *a, struct st_cn_pg_t *b);
+
 #endif

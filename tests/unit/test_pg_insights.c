@@ -34,26 +34,18 @@ static const char entries[] = "[[1,\"t1\",\"ecole ecole ecole\"],"
                               "[5,\"t1\",\"il a dit \\\"économie\\\" puis école\"],"
                               "[6,\"t1\",\"la ECOLE du soir\"]]";
 
-static void script(cn_pg_t *c, const char *sql)
-{
-    cn_err_t err = {0};
-    pg_must(cn_pg_script(c, sql, &err), &err, sql);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    pg_db_create(&db, "cairn_test_pg_insights", "LC_COLLATE 'C' LC_CTYPE 'C'");
-    cn_err_t err = {0};
-    pg_must(cn_pg_connect(db.url, &a, &err), &err, "connect a");
-    pg_must(cn_pg_connect(db.url, &b, &err), &err, "connect b");
+    pg_db_open_two(&db, "cairn_test_pg_insights", &a, &b);
     pg_db_migrate(a, "insights", insights_app.migrations);
-    script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
-              " event_type, content, created_at)"
-              " SELECT n, CASE WHEN n = 3 THEN 't2' ELSE 't1' END, 'i' || n, 'c', 1000 * n,"
-              " 'chat', 'message', 'content ' || n, 0 FROM generate_series(1, 6) AS n");
+    pg_script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
+                 " event_type, content, created_at)"
+                 " SELECT n, CASE WHEN n = 3 THEN 't2' ELSE 't1' END, 'i' || n, 'c', 1000 * n,"
+                 " 'chat', 'message', 'content ' || n, 0 FROM generate_series(1, 6) AS n");
     cn_val_t v[] = {CN_VTEXT(entries)};
     int64_t changes = 0;
+    cn_err_t err = {0};
     pg_must(cn_pg_run(a, ins_sql_search_insert.postgres, v, 1, NULL, &changes, &err), &err,
             "search entries");
     assert_int_equal(changes, 6);
@@ -63,9 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    cn_pg_close(a);
-    cn_pg_close(b);
-    pg_db_drop(&db);
+    pg_db_close_two(&db, a, b);
     return 0;
 }
 
@@ -254,8 +244,8 @@ static void test_long_texts_get_ellipses_where_cut(void **state)
     cn_val_t v[] = {CN_VTEXT(json)};
     cn_err_t err = {0};
     pg_must(cn_pg_run(a, ins_sql_search_insert.postgres, v, 1, NULL, NULL, &err), &err, "entry");
-    script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
-              " event_type, created_at) VALUES (7, 't1', 'i7', 'c', 7000, 'web', 'view', 0)");
+    pg_script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
+                 " event_type, created_at) VALUES (7, 't1', 'i7', 'c', 7000, 'web', 'view', 0)");
     cn_buf_t s = {0};
     assert_true(hit("ecole", 7, "t1", &s));
     assert_memory_equal(s.data, "…", strlen("…"));
@@ -306,11 +296,11 @@ static int64_t next_seq(cn_pg_t *c)
 static void test_each_chunk_gets_its_own_block_of_seqs(void **state)
 {
     (void)state;
-    script(a, "BEGIN");
-    script(b, "BEGIN");
+    pg_script(a, "BEGIN");
+    pg_script(b, "BEGIN");
     int64_t x = next_seq(a), y = next_seq(b), z = next_seq(a);
-    script(b, "ROLLBACK"); /* a block is never handed out twice, even when unused */
-    script(a, "COMMIT");
+    pg_script(b, "ROLLBACK"); /* a block is never handed out twice, even when unused */
+    pg_script(a, "COMMIT");
     assert_int_equal(y - x, INS_CHUNK);
     assert_int_equal(z - y, INS_CHUNK);
     assert_int_equal(next_seq(b) - z, INS_CHUNK);
@@ -329,20 +319,20 @@ static void test_one_idempotency_key_at_a_time(void **state)
     (void)state;
     assert_null(ins_sql_idem_lock.sqlite); /* SQLite's single writer orders them already */
     cn_err_t err = {0};
-    script(b, "SET lock_timeout = '100ms'");
-    script(a, "BEGIN");
+    pg_script(b, "SET lock_timeout = '100ms'");
+    pg_script(a, "BEGIN");
     pg_must(idem_lock(a, "t1", "key-1", &err), &err, "lock on a");
-    script(b, "BEGIN");
+    pg_script(b, "BEGIN");
     assert_int_equal(idem_lock(b, "t1", "key-1", &err), CN_EBUSY); /* it would wait */
-    script(b, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
     pg_must(idem_lock(b, "t1", "key-2", &err), &err, "another key");
     pg_must(idem_lock(b, "t2", "key-1", &err), &err, "another tenant");
     pg_must(idem_lock(b, "t1k", "ey-1", &err), &err, "the same characters, split elsewhere");
-    script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
-              " event_type, idempotency_key, created_at)"
-              " VALUES (1000, 't1', 'i1000', 'c', 1, 'web', 'view', 'key-1', 0)");
-    script(a, "COMMIT");
-    script(b, "BEGIN");
+    pg_script(a, "INSERT INTO interactions (seq, tenant_id, id, customer_id, ts, channel,"
+                 " event_type, idempotency_key, created_at)"
+                 " VALUES (1000, 't1', 'i1000', 'c', 1, 'web', 'view', 'key-1', 0)");
+    pg_script(a, "COMMIT");
+    pg_script(b, "BEGIN");
     pg_must(idem_lock(b, "t1", "key-1", &err), &err, "lock on b once a committed");
     cn_pg_rows_t r;
     pg_must(cn_pg_run(b,
@@ -353,8 +343,8 @@ static void test_one_idempotency_key_at_a_time(void **state)
     assert_int_equal(cn_pg_next(&r), CN_ROW);
     assert_string_equal(cn_pg_text(&r, 0, NULL), "i1000");
     cn_pg_rows_clear(&r);
-    script(b, "COMMIT");
-    script(b, "RESET lock_timeout");
+    pg_script(b, "COMMIT");
+    pg_script(b, "RESET lock_timeout");
 }
 
 int main(void)

@@ -26,38 +26,27 @@ static cn_pg_t *a, *b; /* two nodes */
 static int setup(void **state)
 {
     (void)state;
-    pg_db_create(&db, "cairn_test_pg_jobs", "LC_COLLATE 'C' LC_CTYPE 'C'");
-    cn_err_t err = {0};
-    pg_must(cn_pg_connect(db.url, &a, &err), &err, "connect a");
-    pg_must(cn_pg_connect(db.url, &b, &err), &err, "connect b");
+    pg_db_open_two(&db, "cairn_test_pg_jobs", &a, &b);
     pg_db_migrate(a, "jobs", cn_jobs_app.migrations);
     /* a statement that waits for the other's locks fails the test instead of hanging it */
-    pg_must(cn_pg_script(a, "SET lock_timeout = '2s'", &err), &err, "lock_timeout");
-    pg_must(cn_pg_script(b, "SET lock_timeout = '2s'", &err), &err, "lock_timeout");
+    pg_script(a, "SET lock_timeout = '2s'");
+    pg_script(b, "SET lock_timeout = '2s'");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    cn_pg_close(a);
-    cn_pg_close(b);
-    pg_db_drop(&db);
+    pg_db_close_two(&db, a, b);
     return 0;
-}
-
-static void script(cn_pg_t *c, const char *sql)
-{
-    cn_err_t err = {0};
-    pg_must(cn_pg_script(c, sql, &err), &err, sql);
 }
 
 /* an empty table, and no transaction left open by a test that failed */
 static void fresh(void)
 {
-    script(a, "ROLLBACK");
-    script(b, "ROLLBACK");
-    script(a, "DELETE FROM jobs");
+    pg_script(a, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
+    pg_script(a, "DELETE FROM jobs");
 }
 
 /* A job "j<n>" in state, run_at = n, with attempts of max 3, its lease until lease. */
@@ -126,19 +115,19 @@ static void test_concurrent_claims_take_disjoint_jobs(void **state)
         add_job(i, "queued", 0, 0, 0);
     add_job(50, "queued", 0, 0, 0); /* not due at time 10 */
     char got_a[8][16], got_b[8][16], rest[8][16];
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     assert_int_equal(claim_ids(a, &cn__jobs_sql_claim, 10, 2, got_a), 2);
     sort_ids(got_a, 2);
     assert_string_equal(got_a[0], "j1"); /* the oldest run_at first */
     assert_string_equal(got_a[1], "j2");
     /* b runs while a's claim is still open: it skips a's rows instead of waiting */
-    script(b, "BEGIN");
+    pg_script(b, "BEGIN");
     assert_int_equal(claim_ids(b, &cn__jobs_sql_claim, 10, 2, got_b), 2);
     sort_ids(got_b, 2);
     assert_string_equal(got_b[0], "j3");
     assert_string_equal(got_b[1], "j4");
-    script(b, "COMMIT");
-    script(a, "COMMIT");
+    pg_script(b, "COMMIT");
+    pg_script(a, "COMMIT");
     assert_int_equal(claim_ids(b, &cn__jobs_sql_claim, 10, 10, rest), 2);
     sort_ids(rest, 2);
     assert_string_equal(rest[0], "j5");
@@ -158,15 +147,15 @@ static void test_reclaim_and_dead_skip_locked_rows(void **state)
     add_job(3, "running", 1, 50, 0); /* lease still valid at 10 */
     add_job(4, "running", 3, 5, 0);  /* lease ran out, no attempt left: dead */
     add_job(5, "running", 3, 5, 0);  /* the same, but a holds it */
-    script(a, "BEGIN");
-    script(a, "SELECT id FROM jobs WHERE id IN ('j2', 'j5') FOR UPDATE");
+    pg_script(a, "BEGIN");
+    pg_script(a, "SELECT id FROM jobs WHERE id IN ('j2', 'j5') FOR UPDATE");
     char got[8][16];
     cn_val_t now[] = {CN_VINT(10)};
     cn_pg_rows_t r;
     cn_err_t err = {0};
     /* a worker turn: the dead first, then the reclaim of what is left (never j5, which
      * the dead mark skipped while a held it: it has no attempt left) */
-    script(b, "BEGIN");
+    pg_script(b, "BEGIN");
     pg_must(cn_pg_run(b, cn__jobs_sql_dead.postgres, now, 1, &r, NULL, &err), &err, "dead");
     assert_int_equal(cn_pg_next(&r), CN_ROW);
     assert_string_equal(cn_pg_text(&r, 0, NULL), "j4");
@@ -175,8 +164,8 @@ static void test_reclaim_and_dead_skip_locked_rows(void **state)
     cn_pg_rows_clear(&r);
     assert_int_equal(claim_ids(b, &cn__jobs_sql_reclaim, 10, 10, got), 1);
     assert_string_equal(got[0], "j1");
-    script(b, "COMMIT");
-    script(a, "COMMIT");
+    pg_script(b, "COMMIT");
+    pg_script(a, "COMMIT");
     assert_int_equal(count("SELECT COUNT(*) FROM jobs WHERE id = 'j1' AND attempts = 2"
                            " AND state = 'running' AND lease_until = 30010"),
                      1);
@@ -202,8 +191,8 @@ static void test_purge_deletes_old_done_jobs_and_skips_locked_ones(void **state)
         add_job(i, "done", 1, 0, 20);
     add_job(5, "done", 1, 0, 200); /* finished after the horizon */
     add_job(6, "dead", 3, 0, 20);  /* dead jobs stay until an operator purges them */
-    script(a, "BEGIN");
-    script(a, "SELECT id FROM jobs WHERE id = 'j1' FOR UPDATE");
+    pg_script(a, "BEGIN");
+    pg_script(a, "SELECT id FROM jobs WHERE id = 'j1' FOR UPDATE");
     cn_val_t v[] = {CN_VINT(100), CN_VINT(2)};
     int64_t changes = 0;
     cn_err_t err = {0};
@@ -211,7 +200,7 @@ static void test_purge_deletes_old_done_jobs_and_skips_locked_ones(void **state)
     assert_int_equal(changes, 2); /* its limit, without j1 */
     pg_must(cn_pg_run(b, cn__jobs_sql_purge.postgres, v, 2, NULL, &changes, &err), &err, "purge");
     assert_int_equal(changes, 1);
-    script(a, "COMMIT");
+    pg_script(a, "COMMIT");
     assert_int_equal(count("SELECT COUNT(*) FROM jobs WHERE id = 'j1'"), 1);
     pg_must(cn_pg_run(b, cn__jobs_sql_purge.postgres, v, 2, NULL, &changes, &err), &err, "purge");
     assert_int_equal(changes, 1);

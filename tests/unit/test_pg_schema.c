@@ -402,45 +402,39 @@ static void test_both_engines_build_the_same_schema(void **state)
     assert_false(has_table(&lite, "interactions_fts_data")); /* FTS5's shadow tables */
 }
 
-static void pg_ddl(const char *sql)
-{
-    cn_err_t err = {0};
-    pg_must(cn_pg_script(c, sql, &err), &err, sql);
-}
-
 /* The comparison itself, on the databases the test above migrated: a column one side
  * lacks, a type that is not the pair, a nullability or a whole table is a difference. */
 static void test_each_kind_of_difference_is_found(void **state)
 {
     (void)state;
-    pg_ddl("ALTER TABLE notes DROP COLUMN analyses");
+    pg_script(c, "ALTER TABLE notes DROP COLUMN analyses");
     assert_int_equal(schema_problems(), 1);
-    pg_ddl("ALTER TABLE notes ADD COLUMN analyses BIGINT NOT NULL DEFAULT 0");
+    pg_script(c, "ALTER TABLE notes ADD COLUMN analyses BIGINT NOT NULL DEFAULT 0");
     assert_int_equal(schema_problems(), 0);
 
     /* float4 would lose the sentiment cursor's exact round trip */
-    pg_ddl("ALTER TABLE interactions ALTER COLUMN s_compound TYPE real");
+    pg_script(c, "ALTER TABLE interactions ALTER COLUMN s_compound TYPE real");
     assert_int_equal(schema_problems(), 1);
-    pg_ddl("ALTER TABLE interactions ALTER COLUMN s_compound TYPE double precision");
-    pg_ddl("ALTER TABLE notes ALTER COLUMN body DROP NOT NULL");
+    pg_script(c, "ALTER TABLE interactions ALTER COLUMN s_compound TYPE double precision");
+    pg_script(c, "ALTER TABLE notes ALTER COLUMN body DROP NOT NULL");
     assert_int_equal(schema_problems(), 1);
-    pg_ddl("ALTER TABLE notes ALTER COLUMN body SET NOT NULL");
+    pg_script(c, "ALTER TABLE notes ALTER COLUMN body SET NOT NULL");
     /* a listed difference must still be there (and the GIN index goes with the column) */
-    pg_ddl("ALTER TABLE interactions_fts DROP COLUMN doc");
+    pg_script(c, "ALTER TABLE interactions_fts DROP COLUMN doc");
     assert_int_equal(schema_problems(), 2);
-    pg_ddl("CREATE TABLE stray (id BIGINT)");
+    pg_script(c, "CREATE TABLE stray (id BIGINT)");
     assert_int_equal(schema_problems(), 3);
-    pg_ddl("DROP TABLE stray;"
-           "ALTER TABLE interactions_fts ADD COLUMN doc tsvector GENERATED ALWAYS AS"
-           " (to_tsvector('cairn_search'::regconfig, body)) STORED;"
-           "CREATE INDEX interactions_fts_doc ON interactions_fts USING gin (doc)");
+    pg_script(c, "DROP TABLE stray;"
+                 "ALTER TABLE interactions_fts ADD COLUMN doc tsvector GENERATED ALWAYS AS"
+                 " (to_tsvector('cairn_search'::regconfig, body)) STORED;"
+                 "CREATE INDEX interactions_fts_doc ON interactions_fts USING gin (doc)");
     assert_int_equal(schema_problems(), 0);
 
-    pg_ddl("DROP INDEX jobs_due");
+    pg_script(c, "DROP INDEX jobs_due");
     assert_int_equal(schema_problems(), 1);
-    pg_ddl("CREATE INDEX jobs_due ON jobs (state, run_at);"
-           "DROP INDEX interactions_idem;"
-           "CREATE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)");
+    pg_script(c, "CREATE INDEX jobs_due ON jobs (state, run_at);"
+                 "DROP INDEX interactions_idem;"
+                 "CREATE INDEX interactions_idem ON interactions (tenant_id, idempotency_key)");
     assert_int_equal(schema_problems(), 1); /* no longer unique */
 }
 

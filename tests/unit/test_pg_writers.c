@@ -28,12 +28,6 @@
 static pg_db_t db;
 static cn_pg_t *a, *b; /* two nodes */
 
-static void script(cn_pg_t *c, const char *sql)
-{
-    cn_err_t err = {0};
-    pg_must(cn_pg_script(c, sql, &err), &err, sql);
-}
-
 static void run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n)
 {
     cn_err_t err = {0};
@@ -57,10 +51,10 @@ static int64_t one_int(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t
 static void must_wait(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n)
 {
     cn_err_t err = {0};
-    script(c, "BEGIN; SET LOCAL lock_timeout = '20ms'");
+    pg_script(c, "BEGIN; SET LOCAL lock_timeout = '20ms'");
     assert_int_equal(cn_pg_run(c, sql, args, n, NULL, NULL, &err), CN_EBUSY);
     assert_non_null(strstr(err.msg, "lock timeout"));
-    script(c, "ROLLBACK");
+    pg_script(c, "ROLLBACK");
 }
 
 /* Like must_wait, but sql must run without waiting; the transaction is rolled back. */
@@ -68,30 +62,25 @@ static void must_not_wait(cn_pg_t *c, const char *sql, const cn_val_t *args, siz
                           int64_t *changes)
 {
     cn_err_t err = {0};
-    script(c, "BEGIN; SET LOCAL lock_timeout = '20ms'");
+    pg_script(c, "BEGIN; SET LOCAL lock_timeout = '20ms'");
     pg_must(cn_pg_run(c, sql, args, n, NULL, changes, &err), &err, sql);
-    script(c, "ROLLBACK");
+    pg_script(c, "ROLLBACK");
 }
 
 static int setup(void **state)
 {
     (void)state;
-    pg_db_create(&db, "cairn_test_pg_writers", "LC_COLLATE 'C' LC_CTYPE 'C'");
-    cn_err_t err = {0};
-    pg_must(cn_pg_connect(db.url, &a, &err), &err, "connect a");
-    pg_must(cn_pg_connect(db.url, &b, &err), &err, "connect b");
+    pg_db_open_two(&db, "cairn_test_pg_writers", &a, &b);
     /* each module's first PostgreSQL migration creates its whole schema */
-    script(a, cn_migration_pg(&auth_module.migrations[0]));
-    script(a, cn_migration_pg(&cn_events_migrations[0]));
+    pg_script(a, cn_migration_pg(&auth_module.migrations[0]));
+    pg_script(a, cn_migration_pg(&cn_events_migrations[0]));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    cn_pg_close(a);
-    cn_pg_close(b);
-    pg_db_drop(&db);
+    pg_db_close_two(&db, a, b);
     return 0;
 }
 
@@ -102,7 +91,7 @@ static void test_audit_appends_take_turns(void **state)
     (void)state;
     const char *lock = auth_audit_chain_lock.postgres;
     assert_null(auth_audit_chain_lock.sqlite); /* SQLite: the process write lock */
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     run(a, lock, NULL, 0);
     cn_err_t err = {0};
     cn_pg_rows_t r;
@@ -115,11 +104,11 @@ static void test_audit_appends_take_turns(void **state)
         " 's', 'p', 'h1')",
         NULL, 0);
     must_wait(b, lock, NULL, 0);
-    script(a, "COMMIT");
-    script(b, "BEGIN");
+    pg_script(a, "COMMIT");
+    pg_script(b, "BEGIN");
     run(b, lock, NULL, 0);
     assert_int_equal(one_int(b, auth_audit_tail_sql, NULL, 0), 1);
-    script(b, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
 }
 
 /* A unit of work rolled back gives the chain's lock back: a tail cached across it is not
@@ -128,16 +117,16 @@ static void test_audit_lock_goes_with_a_rolled_back_unit(void **state)
 {
     (void)state;
     const char *lock = auth_audit_chain_lock.postgres;
-    script(a, "BEGIN; SAVEPOINT cn_unit");
+    pg_script(a, "BEGIN; SAVEPOINT cn_unit");
     run(a, lock, NULL, 0);
     must_wait(b, lock, NULL, 0);
-    script(a, "ROLLBACK TO SAVEPOINT cn_unit; RELEASE SAVEPOINT cn_unit");
+    pg_script(a, "ROLLBACK TO SAVEPOINT cn_unit; RELEASE SAVEPOINT cn_unit");
     must_not_wait(b, lock, NULL, 0, NULL);
-    script(a, "SAVEPOINT cn_unit");
+    pg_script(a, "SAVEPOINT cn_unit");
     run(a, lock, NULL, 0);
-    script(a, "RELEASE SAVEPOINT cn_unit"); /* released: the transaction keeps it */
+    pg_script(a, "RELEASE SAVEPOINT cn_unit"); /* released: the transaction keeps it */
     must_wait(b, lock, NULL, 0);
-    script(a, "ROLLBACK");
+    pg_script(a, "ROLLBACK");
 }
 
 /* Two transactions publishing on one channel: the second numbers its events after the
@@ -148,16 +137,16 @@ static void test_event_numbers_follow_the_channel_row(void **state)
     cn_val_t first[] = {CN_VTEXT("t1"), CN_VTEXT("notes"), CN_VINT(2), CN_VTEXT("e-a")};
     cn_val_t second[] = {CN_VTEXT("t1"), CN_VTEXT("notes"), CN_VINT(1), CN_VTEXT("e-b")};
     cn_val_t other[] = {CN_VTEXT("t1"), CN_VTEXT("chat:1"), CN_VINT(1), CN_VTEXT("e-c")};
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     assert_int_equal(one_int(a, cn_events_allocate_sql, first, 4), 2);
     must_wait(b, cn_events_allocate_sql, second, 4); /* the row is being made */
     must_not_wait(b, cn_events_allocate_sql, other, 4, NULL);
-    script(a, "COMMIT");
-    script(a, "BEGIN");
+    pg_script(a, "COMMIT");
+    pg_script(a, "BEGIN");
     assert_int_equal(one_int(a, cn_events_allocate_sql, first, 4), 4);
     must_wait(b, cn_events_allocate_sql, second, 4); /* the row is locked */
-    script(a, "COMMIT");
-    script(b, "BEGIN");
+    pg_script(a, "COMMIT");
+    pg_script(b, "BEGIN");
     cn_err_t err = {0};
     cn_pg_rows_t r;
     pg_must(cn_pg_run(b, cn_events_allocate_sql, second, 4, &r, NULL, &err), &err, "allocate");
@@ -165,7 +154,7 @@ static void test_event_numbers_follow_the_channel_row(void **state)
     assert_int_equal(cn_pg_int(&r, 0), 5);
     assert_string_equal(cn_pg_text(&r, 1, NULL), "e-a"); /* the first epoch stays */
     cn_pg_rows_clear(&r);
-    script(b, "COMMIT");
+    pg_script(b, "COMMIT");
 }
 
 /* Two failed sign-ins of one pair: the second locks the rows only after the first wrote
@@ -178,7 +167,7 @@ static void test_lockout_counts_take_turns(void **state)
     const char *count = "UPDATE login_failures SET failures = failures + 1, window_start = $3"
                         " WHERE account = $1 AND ip = $2";
     for (int i = 0; i < 2; i++) {
-        script(a, "BEGIN");
+        pg_script(a, "BEGIN");
         assert_int_equal(one_int(a, auth_lockout_lock_sql, pair, 2), i); /* made, then read */
         assert_int_equal(one_int(a, auth_lockout_lock_sql, whole, 2), i);
         must_wait(b, auth_lockout_lock_sql, pair, 2);
@@ -186,11 +175,11 @@ static void test_lockout_counts_take_turns(void **state)
         cn_val_t w[] = {whole[0], whole[1], CN_VINT(cn_now_ms())};
         run(a, count, p, 3);
         run(a, count, w, 3);
-        script(a, "COMMIT");
+        pg_script(a, "COMMIT");
     }
-    script(b, "BEGIN");
+    pg_script(b, "BEGIN");
     assert_int_equal(one_int(b, auth_lockout_lock_sql, pair, 2), 2);
-    script(b, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
 }
 
 /* Forgetting stale rows skips a row a sign-in holds right now instead of waiting for it. */
@@ -199,12 +188,12 @@ static void test_lockout_clean_up_skips_rows_in_use(void **state)
     (void)state;
     assert_non_null(auth_lockout_forget_sql.sqlite);
     assert_non_null(auth_lockout_sweep_sql.sqlite);
-    script(a, "INSERT INTO login_failures (account, ip, failures, window_start, lockouts,"
-              " locked_until, known_until) VALUES ('acme/b@x.example', '198.51.100.1', 1, 1, 0,"
-              " 1, 1), ('acme/b@x.example', '198.51.100.2', 1, 1, 0, 1, 1),"
-              " ('other/c@x.example', '198.51.100.3', 1, 1, 0, 1, 1)");
+    pg_script(a, "INSERT INTO login_failures (account, ip, failures, window_start, lockouts,"
+                 " locked_until, known_until) VALUES ('acme/b@x.example', '198.51.100.1', 1, 1, 0,"
+                 " 1, 1), ('acme/b@x.example', '198.51.100.2', 1, 1, 0, 1, 1),"
+                 " ('other/c@x.example', '198.51.100.3', 1, 1, 0, 1, 1)");
     cn_val_t held[] = {CN_VTEXT("acme/b@x.example"), CN_VTEXT("198.51.100.2")};
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     one_int(a, auth_lockout_lock_sql, held, 2);
     int64_t now = cn_now_ms(), changes = -1;
     cn_val_t forget[] = {CN_VTEXT("acme/b@x.example"), CN_VINT(now), CN_VINT(now)};
@@ -213,7 +202,7 @@ static void test_lockout_clean_up_skips_rows_in_use(void **state)
     cn_val_t sweep[] = {CN_VINT(now), CN_VINT(now)};
     must_not_wait(b, auth_lockout_sweep_sql.postgres, sweep, 2, &changes);
     assert_int_equal(changes, 2); /* .1 and the other account's .3 */
-    script(a, "COMMIT");
+    pg_script(a, "COMMIT");
     cn_err_t err = {0};
     pg_must(cn_pg_run(b, auth_lockout_sweep_sql.postgres, sweep, 2, NULL, &changes, &err), &err,
             "sweep");
@@ -225,7 +214,8 @@ static void test_lockout_clean_up_skips_rows_in_use(void **state)
 static void test_owner_counts_take_turns(void **state)
 {
     (void)state;
-    script(a, "INSERT INTO tenants (id, slug, name, created_at) VALUES ('t1', 'acme', 'Acme', 1);"
+    pg_script(a,
+              "INSERT INTO tenants (id, slug, name, created_at) VALUES ('t1', 'acme', 'Acme', 1);"
               "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES"
               " ('u1', 'u1@x.example', 'h', 1, 1), ('u2', 'u2@x.example', 'h', 1, 1),"
               " ('u3', 'u3@x.example', 'h', 1, 1);"
@@ -233,7 +223,7 @@ static void test_owner_counts_take_turns(void **state)
               " ('t1', 'u1', 'owner', 1), ('t1', 'u2', 'owner', 1)");
     cn_val_t t[] = {CN_VTEXT("t1")};
     const char *owners = "SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'";
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     run(a, auth_owners_lock_sql, t, 1);
     assert_int_equal(one_int(a, owners, t, 1), 2);
     run(a, "UPDATE memberships SET role = 'admin' WHERE tenant_id = 't1' AND user_id = 'u2'", NULL,
@@ -243,11 +233,11 @@ static void test_owner_counts_take_turns(void **state)
                   "INSERT INTO memberships (tenant_id, user_id, role, created_at)"
                   " VALUES ('t1', 'u3', 'member', 1)",
                   NULL, 0, NULL);
-    script(a, "COMMIT");
-    script(b, "BEGIN");
+    pg_script(a, "COMMIT");
+    pg_script(b, "BEGIN");
     run(b, auth_owners_lock_sql, t, 1);
     assert_int_equal(one_int(b, owners, t, 1), 1); /* the last owner: b must refuse */
-    script(b, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
 }
 
 /* Two nodes starting on a database without a signing key: the second looks for an
@@ -258,16 +248,16 @@ static void test_first_signing_key_is_made_once(void **state)
     const char *lock = auth_keys_lock.postgres;
     assert_null(auth_keys_lock.sqlite);
     const char *active = "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL";
-    script(a, "BEGIN");
+    pg_script(a, "BEGIN");
     run(a, lock, NULL, 0);
     assert_int_equal(one_int(a, active, NULL, 0), 0);
     run(a, "INSERT INTO signing_keys (kid, secret, created_at) VALUES ('k1', 'v1:x', 1)", NULL, 0);
     must_wait(b, lock, NULL, 0);
-    script(a, "COMMIT");
-    script(b, "BEGIN");
+    pg_script(a, "COMMIT");
+    pg_script(b, "BEGIN");
     run(b, lock, NULL, 0);
     assert_int_equal(one_int(b, active, NULL, 0), 1); /* b adds none */
-    script(b, "ROLLBACK");
+    pg_script(b, "ROLLBACK");
 }
 
 int main(void)

@@ -6,12 +6,12 @@
 //
 // NATS: the nodes talk through it (CAIRN_NATS_URL, CAIRN_CLUSTER_NODES), as scripts/cluster
 // runs them by default; {nats: false} runs them without a bus (scripts/cluster --no-nats).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CAIRN_BIN, REPO_ROOT, TOKEN, cleanEnv, closeClients, request, runCli, sleep, waitFor,
+  CAIRN_BIN, REPO_ROOT, TOKEN, cleanEnv, closeClients, request, runCli, runProgram, sleep, waitFor,
 } from '../../e2e/lib/server.mjs';
 
 export {
@@ -39,19 +39,7 @@ function down(dir) {
 
 /** Runs a program to its end: {code, stdout, stderr}; killed after timeoutMs. */
 function run(cmd, args, { env = process.env, timeoutMs = 60_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
-    const err = [];
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => err.push(d));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(t); reject(e); });
-    p.on('close', (code, signal) => {
-      clearTimeout(t);
-      resolve({ code: code ?? 128 + (os.constants.signals[signal] ?? 0), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return runProgram(cmd, args, { env, timeoutMs });
 }
 
 /** True while pid runs (a zombie nobody reaped yet counts as gone). */

@@ -381,10 +381,11 @@ export async function runCli(args, { env = {}, timeoutMs = 10_000, cwd, input } 
   });
 }
 
-/** Runs a program (e.g. openssl) and resolves to {code, stdout, stderr}. */
-export function runProgram(cmd, args, { input, timeoutMs = 10_000 } = {}) {
+/** Runs a program (e.g. openssl) and resolves to {code, stdout, stderr}; env defaults to
+ *  this process's. */
+export function runProgram(cmd, args, { input, env = process.env, timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     p.stdout.on('data', (d) => out.push(d));
