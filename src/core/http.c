@@ -4,6 +4,7 @@
  * Each step that fails answers problem+json through problem(); each answer, success or
  * not, is logged and counted in finish(). Nothing here blocks.
  */
+#include "base/fiber.h"
 #include "core/http_int.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -377,12 +378,13 @@ static _Thread_local h2o_linklist_t pending_answers;
  * kept in the batch if it answers with a success, and rolled back otherwise, with what it
  * staged (see unit_open). Handlers never nest, so one per thread.
  */
-static _Thread_local struct {
+typedef struct {
     cn_req_t *req;     /* whose handler or completion runs; NULL between them */
     cn_store_t *store; /* its loop's */
     int status;        /* of its answer, 0 until it answered */
     int held;          /* that answer waits for the batch's commit: req lives until then */
-} unit;
+} unit_t;
+static _Thread_local unit_t unit;
 
 static int may_write(cn_method_t m);
 
@@ -477,6 +479,29 @@ static int send_body(cn_req_t *r, int status, const char *ctype, const char *bod
 
 static _Thread_local cn_buf_t out_buf;
 
+/*
+ * Read requests on a store whose reads may suspend (cn_store_suspends) run on fibers: a
+ * handler's read sends its statement and suspends, the loop goes on with the next request,
+ * and the end of the turn resumes each handler with its result (cn_http_end_turn). What a
+ * suspended handler keeps in this thread's state is put aside meanwhile: its unit of work
+ * and the buffer it builds its answer in.
+ */
+typedef struct st_fiber_state_t {
+    struct st_fiber_state_t *next_free;
+    cn_req_t *req;
+    unit_t unit;
+    cn_store_unit_state_t store_unit;
+    cn_buf_t buf;
+} fiber_state_t;
+
+static _Thread_local fiber_state_t *running_fiber; /* the handler's, while it runs */
+static _Thread_local fiber_state_t *free_fiber_states;
+
+static cn_buf_t *reply_buf(void)
+{
+    return running_fiber ? &running_fiber->buf : &out_buf;
+}
+
 int cn_reply_json(cn_req_t *r, int status, json_t *json)
 {
     out_buf.len = 0;
@@ -488,18 +513,27 @@ int cn_reply_json(cn_req_t *r, int status, json_t *json)
 void cn_http_thread_exit(void)
 {
     cn_buf_free(&out_buf);
+    while (free_fiber_states) {
+        fiber_state_t *fs = free_fiber_states;
+        free_fiber_states = fs->next_free;
+        cn_buf_free(&fs->buf);
+        free(fs);
+    }
+    cn_fiber_thread_exit();
     cn_system_thread_exit();
 }
 
 cn_buf_t *cn_reply_buffer(cn_req_t *r)
 {
-    out_buf.len = 0;
-    return &out_buf;
+    cn_buf_t *b = reply_buf();
+    b->len = 0;
+    return b;
 }
 
 int cn_reply_json_buf(cn_req_t *r, int status)
 {
-    return send_body(r, status, "application/json", out_buf.data, out_buf.len);
+    cn_buf_t *b = reply_buf();
+    return send_body(r, status, "application/json", b->data, b->len);
 }
 
 int cn_reply_raw(cn_req_t *r, int status, const char *content_type, const char *body, size_t len)
@@ -1159,6 +1193,72 @@ static int may_write(cn_method_t m)
     return m == CN_POST || m == CN_PUT || m == CN_PATCH || m == CN_DELETE;
 }
 
+/* A request through the pipeline's checks, then its handler now, or queued for the turn's
+ * batch when it may write. */
+static void handle(cn_req_t *r)
+{
+    if (check_sizes(r) == CN_NEXT && route_request(r) == CN_NEXT && check_ip_limit(r) == CN_NEXT &&
+        check_path_params(r) == CN_NEXT && authenticate(r) == CN_NEXT &&
+        parse_query(r) == CN_NEXT && parse_body(r) == CN_NEXT && prepare(r) == CN_NEXT) {
+        if (may_write(r->method) && !r->route->no_write && cn_store_is_batching(r->store)) {
+            if (queued_writes.next == NULL)
+                h2o_linklist_init_anchor(&queued_writes);
+            h2o_linklist_insert(&queued_writes, &cn__req_int(r)->pending);
+        } else {
+            run_handler(r);
+        }
+    }
+}
+
+static void fiber_switch(void *ud, int in)
+{
+    fiber_state_t *fs = ud;
+    if (in) {
+        unit = fs->unit;
+        cn_store_unit_restore(fs->req->store, &fs->store_unit);
+        running_fiber = fs;
+        return;
+    }
+    running_fiber = NULL;
+    if (fs->req == NULL) /* finished: nothing of it to keep */
+        return;
+    fs->unit = unit;
+    unit = (unit_t){0};
+    cn_store_unit_save(fs->req->store, &fs->store_unit);
+}
+
+static void handle_on_fiber(void *arg)
+{
+    fiber_state_t *fs = arg;
+    handle(fs->req);
+    fs->req = NULL;
+    /* back to the free list now; its last switch-out still reads it, and only a later
+     * fiber's start takes it again */
+    fs->next_free = free_fiber_states;
+    free_fiber_states = fs;
+}
+
+/* A read on a store that may suspend it, over HTTP/1: h2o stops reading an HTTP/1
+ * connection while its request runs, so the request cannot be disposed of while its
+ * handler is suspended; an HTTP/2 stream can be reset at any time, and runs as before. */
+static int runs_on_fiber(const cn_req_t *r)
+{
+    return !may_write(r->method) && r->h->version < 0x200 && cn_store_suspends(r->store);
+}
+
+static void start_fiber(cn_req_t *r)
+{
+    fiber_state_t *fs = free_fiber_states;
+    if (fs)
+        free_fiber_states = fs->next_free;
+    else
+        fs = cn_calloc(1, sizeof(*fs));
+    fs->req = r;
+    fs->unit = (unit_t){0};
+    fs->store_unit = (cn_store_unit_state_t){0};
+    cn_fiber_start(handle_on_fiber, fs, fiber_switch, fs);
+}
+
 int cn_http_handle(h2o_req_t *req, cn_store_t *store)
 {
     cn_req_int_t *ri = h2o_mem_alloc_shared(&req->pool, sizeof(*ri), dispose_req);
@@ -1174,17 +1274,10 @@ int cn_http_handle(h2o_req_t *req, cn_store_t *store)
     r->store = store;
     r->method = cn_method_parse(req->input.method.base, req->input.method.len);
     set_request_id(r);
-    if (check_sizes(r) == CN_NEXT && route_request(r) == CN_NEXT && check_ip_limit(r) == CN_NEXT &&
-        check_path_params(r) == CN_NEXT && authenticate(r) == CN_NEXT &&
-        parse_query(r) == CN_NEXT && parse_body(r) == CN_NEXT && prepare(r) == CN_NEXT) {
-        if (may_write(r->method) && !r->route->no_write && cn_store_is_batching(store)) {
-            if (queued_writes.next == NULL)
-                h2o_linklist_init_anchor(&queued_writes);
-            h2o_linklist_insert(&queued_writes, &ri->pending);
-        } else {
-            run_handler(r);
-        }
-    }
+    if (runs_on_fiber(r))
+        start_fiber(r); /* the end of the turn resumes it if it suspends */
+    else
+        handle(r);
     return 0;
 }
 
@@ -1202,7 +1295,8 @@ static int requeue_retries(int answered)
 
 int cn_http_end_turn(cn_store_t *store)
 {
-    int answered = CN_OK;
+    /* the turn's suspended reads first: no fiber may wait while the batch is open */
+    int answered = cn_store_resume_waiting(store) > 0 ? CN_TURN_ANSWERED : CN_OK;
     cn_err_t err = {0};
     if (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         int rc = cn_store_batch_try_begin(store, &err);

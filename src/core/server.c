@@ -571,6 +571,8 @@ int cn_server_run(const cn_config_t *cfg, const cn_app_t *const *apps)
         if (cn_open_loop_store(cfg, &server_state.loops[i].store, &err) != 0)
             goto Exit;
         cn_store_set_batching(server_state.loops[i].store, 1);
+        /* its read requests run on fibers that share round trips (cn_http_end_turn) */
+        cn_store_set_suspending(server_state.loops[i].store, 1);
     }
     if (cn_open_store(cfg, 0, &server_state.checkpoint_store, &err) != 0)
         goto Exit;

@@ -24,6 +24,7 @@ struct st_cn_store_t {
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open (and holds the driver's write lock) */
     int batch_failed;  /* something that must commit with the batch could not be written */
+    int suspending;    /* reads on a fiber may suspend it (cn_store_set_suspending) */
     uint64_t batch_id; /* of the open batch; bumped by each new one */
     void (*on_query)(uint64_t);
     void (*wake)(void *); /* cn_store_batch_try_begin: the write lock was released */
@@ -79,6 +80,9 @@ struct st_cn_store_driver_t {
     int (*exec_script)(cn_store_t *s, const char *sql, cn_err_t *err);
     int (*checkpoint)(cn_store_t *s, cn_err_t *err);
     int (*backup)(cn_store_t *s, const char *path, int overwrite, cn_err_t *err);
+    /* Resumes the fibers suspended on statements sent ahead, in the order sent, until none
+     * waits; returns how many it resumed (NULL: the driver never suspends a fiber). */
+    int (*resume_waiting)(cn_store_t *s);
     /* NULL: store.c keeps wake and wake_ud itself */
     void (*set_waker)(cn_store_t *s, void (*wake)(void *), void *ud);
     void (*close)(cn_store_t *s); /* after store.c has ended what was open */

@@ -38,6 +38,7 @@ struct st_cn_pg_t {
     int binary; /* some parameter is binary */
     char *text; /* their text */
     size_t text_cap;
+    int waiting; /* statements sent (cn_pg_send) whose results are not read yet */
 };
 
 /* ---- errors ---- */
@@ -156,6 +157,7 @@ int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err)
     if (c->conn)
         PQfinish(c->conn);
     c->conn = NULL;
+    c->waiting = 0;       /* their results went with it */
     forget_statements(c); /* they lived on the old server session */
     return open_conn(c, err);
 }
@@ -292,23 +294,22 @@ static void params_text(cn_pg_t *c, const cn_val_t *args, size_t n)
 
 /* ---- running statements ---- */
 
-int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg_rows_t *rows,
-              int64_t *changes, cn_err_t *err)
+/* The checks every statement passes before it is sent. */
+static int ready_to_send(cn_pg_t *c, size_t n, const cn_val_t *args, cn_err_t *err)
 {
-    if (rows)
-        *rows = (cn_pg_rows_t){.row = -1};
     if (n > PARAMS_MAX || (n > 0 && args == NULL))
         return cn_err_set(err, CN_ERR, "more than %d parameters", PARAMS_MAX);
     if (!cn_pg_alive(c))
         return cn_err_set(err, CN_EBUSY, "the database connection was lost");
-    const char *name = prepared(c, sql, err);
-    if (name == NULL)
-        return err ? err->code : CN_ERR;
-    params_text(c, args, n);
-    PGresult *res = PQexecPrepared(c->conn, name, (int)n, c->values, c->binary ? c->lengths : NULL,
-                                   c->binary ? c->formats : NULL, 0);
+    return 0;
+}
+
+/* A statement's result into rows and *changes (both may be NULL); res is consumed. */
+static int take_result(cn_pg_t *c, PGresult *res, cn_pg_rows_t *rows, int64_t *changes,
+                       cn_err_t *err)
+{
     ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    if (res == NULL || (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)) {
         int rc = map_error(c, res, err);
         PQclear(res);
         return rc;
@@ -326,10 +327,92 @@ int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg
     return 0;
 }
 
+/* Statements run one at a time only with nothing sent ahead of them in a pipeline. */
+static int not_waiting(cn_pg_t *c, cn_err_t *err)
+{
+    if (c->waiting > 0)
+        return cn_err_set(err, CN_ERR, "statements sent ahead still wait for their results");
+    return 0;
+}
+
+int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg_rows_t *rows,
+              int64_t *changes, cn_err_t *err)
+{
+    if (rows)
+        *rows = (cn_pg_rows_t){.row = -1};
+    int rc = ready_to_send(c, n, args, err);
+    if (rc != 0 || (rc = not_waiting(c, err)) != 0)
+        return rc;
+    const char *name = prepared(c, sql, err);
+    if (name == NULL)
+        return err ? err->code : CN_ERR;
+    params_text(c, args, n);
+    PGresult *res = PQexecPrepared(c->conn, name, (int)n, c->values, c->binary ? c->lengths : NULL,
+                                   c->binary ? c->formats : NULL, 0);
+    return take_result(c, res, rows, changes, err);
+}
+
+/* ---- pipelined statements ----
+ * Pipeline mode is entered by the first statement sent and left when the last result has
+ * been read, so cn_pg_run and cn_pg_script always find the connection as they expect. Each
+ * statement is followed by its own sync point: it runs as a transaction of its own, and
+ * its failure cannot abort the statements sent after it. */
+
+int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_err_t *err)
+{
+    int rc = ready_to_send(c, n, args, err);
+    if (rc != 0)
+        return rc;
+    uint64_t h = cn_hash_str(sql);
+    const char *name = cache_slot(c, sql, h)->sql ? cache_slot(c, sql, h)->name : NULL;
+    if (name == NULL && c->waiting > 0)
+        return CN_PG_UNPREPARED; /* preparing waits for a result: read theirs first */
+    if (name == NULL && (name = prepared(c, sql, err)) == NULL)
+        return err ? err->code : CN_ERR;
+    if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->conn) != 1)
+        return map_error(c, NULL, err);
+    params_text(c, args, n);
+    if (PQsendQueryPrepared(c->conn, name, (int)n, c->values, c->binary ? c->lengths : NULL,
+                            c->binary ? c->formats : NULL, 0) != 1 ||
+        PQpipelineSync(c->conn) != 1) {
+        rc = map_error(c, NULL, err);
+        if (c->waiting == 0)
+            PQexitPipelineMode(c->conn);
+        return rc;
+    }
+    c->waiting++;
+    return 0;
+}
+
+int cn_pg_waiting(const cn_pg_t *c)
+{
+    return c->waiting;
+}
+
+int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err)
+{
+    if (rows)
+        *rows = (cn_pg_rows_t){.row = -1};
+    if (c->waiting == 0)
+        return cn_err_set(err, CN_ERR, "no statement was sent");
+    c->waiting--;
+    PGresult *res = PQgetResult(c->conn);
+    int rc = take_result(c, res, rows, changes, err);
+    if (res != NULL) /* the end of its results, then its sync point */
+        PQclear(PQgetResult(c->conn));
+    PQclear(PQgetResult(c->conn));
+    if (c->waiting == 0 && c->conn != NULL)
+        PQexitPipelineMode(c->conn); /* fails only on a broken connection, reopened anyway */
+    return rc;
+}
+
 int cn_pg_script(cn_pg_t *c, const char *sql, cn_err_t *err)
 {
     if (!cn_pg_alive(c))
         return cn_err_set(err, CN_EBUSY, "the database connection was lost");
+    int nw = not_waiting(c, err);
+    if (nw != 0)
+        return nw;
     PGresult *res = PQexec(c->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : map_error(c, res, err);

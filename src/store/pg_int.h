@@ -50,6 +50,21 @@ PGTransactionStatusType cn_pg_txn_status(const cn_pg_t *c);
  */
 CN_MUST_CHECK int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n,
                             cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err);
+/**
+ * Sends sql ($1..$n) with args without waiting for its result, which cn_pg_receive reads
+ * later, in the order the statements were sent (several may wait at once: one round trip
+ * for all of them). Returns 0; CN_PG_UNPREPARED when sql is new on this connection while
+ * statements wait (read their results, then send again: preparing it needs a round trip of
+ * its own); or an error. While any statement waits, cn_pg_run and cn_pg_script refuse.
+ */
+#define CN_PG_UNPREPARED 1
+CN_MUST_CHECK int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n,
+                             cn_err_t *err);
+/** The result of the oldest statement sent and not read yet, as cn_pg_run gives it. */
+CN_MUST_CHECK int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err);
+/** How many statements sent wait for cn_pg_receive. */
+int cn_pg_waiting(const cn_pg_t *c);
+
 /** Runs ;-separated statements without parameters (migrations, BEGIN, SAVEPOINT …). */
 CN_MUST_CHECK int cn_pg_script(cn_pg_t *c, const char *sql, cn_err_t *err);
 

@@ -16,7 +16,14 @@
  * - A lost connection fails what was open with CN_EBUSY (503 + Retry-After); the next
  *   statement outside a transaction reconnects, at most once every RECONNECT_NS, so a
  *   dead server costs a loop one connect attempt, not one per request.
+ * - Reads that run on a fiber outside any transaction (the loop runs its read requests on
+ *   fibers) are sent without waiting, and the fiber suspends; the loop then reads every
+ *   result of the turn in the order sent and resumes each fiber (pg_resume_waiting). A
+ *   turn's reads thus share their round trips instead of queueing one after another. Any
+ *   other statement first reads what was sent before it, since it must run after them on
+ *   the same connection.
  */
+#include "base/fiber.h"
 #include "store/driver.h"
 #include "store/pg_int.h"
 
@@ -36,9 +43,17 @@ typedef struct pg_stmt_t {
     int64_t changes;
     int rc;               /* of the run, given by the first step */
     int in_use;           /* bound and not finished yet */
+    int transient;        /* a second copy for a text in use: not cached, freed when done */
     cn_err_t err;         /* its message when rc < 0 */
     unsigned char *bytes; /* a bytea value of the current row, decoded */
+    cn_fiber_t *fiber;    /* suspended until this statement's result is read */
+    struct pg_stmt_t *next_waiting;
 } pg_stmt_t;
+
+/* Statements in the order they were sent, each with the fiber waiting for it. */
+typedef struct {
+    pg_stmt_t *head, *tail;
+} stmt_queue_t;
 
 typedef struct pg_store_t {
     cn_store_t base;
@@ -46,6 +61,8 @@ typedef struct pg_store_t {
     pg_stmt_t **cache; /* open addressing, power-of-two capacity */
     size_t cap, count;
     uint64_t next_connect_ns; /* no reconnect attempt before */
+    stmt_queue_t sent;        /* their results not read yet */
+    stmt_queue_t ready;       /* results read, their fibers not resumed yet */
 } pg_store_t;
 
 static inline pg_store_t *pgs(cn_store_t *s)
@@ -93,6 +110,85 @@ static int is_readonly(const char *sql)
     return strcasestr(sql, "pg_advisory") == NULL;
 }
 
+/* ---- statements sent ahead ---- */
+
+static void queue_push(stmt_queue_t *q, pg_stmt_t *st)
+{
+    st->next_waiting = NULL;
+    if (q->tail)
+        q->tail->next_waiting = st;
+    else
+        q->head = st;
+    q->tail = st;
+}
+
+static pg_stmt_t *queue_pop(stmt_queue_t *q)
+{
+    pg_stmt_t *st = q->head;
+    if (st && (q->head = st->next_waiting) == NULL)
+        q->tail = NULL;
+    return st;
+}
+
+static void receive_into(pg_store_t *p, pg_stmt_t *st)
+{
+    st->err.code = 0;
+    st->rc = cn_pg_receive(p->conn, &st->rows, &st->changes, &st->err);
+}
+
+/* Reads the result of every statement sent ahead, so the connection is free for one that
+ * runs now; their fibers resume later, in order (pg_resume_waiting). */
+static void collect_sent(pg_store_t *p)
+{
+    pg_stmt_t *st;
+    while ((st = queue_pop(&p->sent)) != NULL) {
+        receive_into(p, st);
+        queue_push(&p->ready, st);
+    }
+}
+
+/* A read that may be sent ahead: it runs on a fiber, outside any transaction. */
+static int may_send_ahead(const cn_stmt_t *st)
+{
+    const cn_store_t *s = st->owner;
+    return st->readonly && s->suspending && !s->batch_open && !s->in_txn &&
+           s->unit != CN_UNIT_OPEN && cn_fiber_current() != NULL;
+}
+
+/* Sends st, suspends its fiber until pg_resume_waiting has read its result. */
+static void send_and_suspend(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
+{
+    int rc = cn_pg_send(p->conn, st->sql, args, n, &st->err);
+    if (rc == CN_PG_UNPREPARED) {
+        collect_sent(p);
+        rc = cn_pg_send(p->conn, st->sql, args, n, &st->err);
+    }
+    if (rc != 0) { /* reported by the first step, as a run's error is */
+        st->rc = rc < 0 ? rc : CN_ERR;
+        return;
+    }
+    st->fiber = cn_fiber_current();
+    queue_push(&p->sent, st);
+    cn_fiber_suspend();
+}
+
+static int pg_resume_waiting(cn_store_t *s)
+{
+    pg_store_t *p = pgs(s);
+    int resumed = 0;
+    for (;;) {
+        pg_stmt_t *st = queue_pop(&p->ready);
+        if (st == NULL && (st = queue_pop(&p->sent)) != NULL)
+            receive_into(p, st);
+        if (st == NULL)
+            return resumed;
+        cn_fiber_t *f = st->fiber; /* st may be gone once its fiber has run */
+        st->fiber = NULL;
+        cn_fiber_resume(f);
+        resumed++;
+    }
+}
+
 /* ---- the connection ---- */
 
 /* Reconnects a lost connection when no transaction depended on it. */
@@ -101,6 +197,7 @@ static int connection_ready(cn_store_t *s, cn_err_t *err)
     pg_store_t *p = pgs(s);
     if (cn_pg_alive(p->conn))
         return 0;
+    collect_sent(p); /* they fail: their connection is gone */
     if (s->batch_open || s->in_txn)
         return cn_err_set(err, CN_EBUSY, "the database connection was lost");
     uint64_t now = cn_now_ns();
@@ -112,6 +209,7 @@ static int connection_ready(cn_store_t *s, cn_err_t *err)
 
 static int pg_control(cn_store_t *s, const char *sql, cn_err_t *err)
 {
+    collect_sent(pgs(s));
     int rc = connection_ready(s, err);
     return rc != 0 ? rc : cn_pg_script(pgs(s)->conn, sql, err);
 }
@@ -158,6 +256,14 @@ static void cache_put(pg_store_t *p, pg_stmt_t *st)
     p->count++;
 }
 
+static void stmt_free(pg_stmt_t *st)
+{
+    cn_pg_rows_clear(&st->rows);
+    free(st->bytes);
+    free(st->sql);
+    free(st);
+}
+
 /* Statements are kept by their text, and some text is built per request: past STMTS_MAX,
  * the ones not running now go (pg.c bounds the server's prepared statements likewise). */
 static void drop_idle_statements(pg_store_t *p)
@@ -174,9 +280,7 @@ static void drop_idle_statements(pg_store_t *p)
             cache_put(p, st);
             continue;
         }
-        free(st->bytes);
-        free(st->sql);
-        free(st);
+        stmt_free(st);
     }
     free(old);
 }
@@ -189,19 +293,25 @@ static int pg_prepare(cn_store_t *s, const char *sql, int write, cn_stmt_t **out
         return rc;
     pg_store_t *p = pgs(s);
     uint64_t h = cn_hash_str(sql);
-    for (size_t i = h & (p->cap - 1); p->cache[i]; i = (i + 1) & (p->cap - 1))
-        if (p->cache[i]->hash == h && strcmp(p->cache[i]->sql, sql) == 0) {
-            *out = &p->cache[i]->base;
-            return 0;
-        }
-    if (p->count >= STMTS_MAX)
+    pg_stmt_t *found = NULL;
+    for (size_t i = h & (p->cap - 1); p->cache[i] && !found; i = (i + 1) & (p->cap - 1))
+        if (p->cache[i]->hash == h && strcmp(p->cache[i]->sql, sql) == 0)
+            found = p->cache[i];
+    if (found && !found->in_use) {
+        *out = &found->base;
+        return 0;
+    }
+    if (!found && p->count >= STMTS_MAX)
         drop_idle_statements(p);
     pg_stmt_t *st = cn_calloc(1, sizeof(*st));
     st->sql = cn_strdup(sql);
     st->hash = h;
-    st->base.readonly = is_readonly(sql);
+    st->base.readonly = found ? found->base.readonly : is_readonly(sql);
     st->rows.row = -1;
-    cache_put(p, st);
+    /* the same text in use (another fiber's, waiting for its result): a copy of its own */
+    st->transient = found != NULL;
+    if (!found)
+        cache_put(p, st);
     *out = &st->base;
     return 0;
 }
@@ -210,10 +320,17 @@ static int pg_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *er
 {
     (void)err;
     pg_stmt_t *st = pgst(base);
+    pg_store_t *p = pgs(base->owner);
     st->in_use = 1;
     st->err.code = 0;
     st->changes = 0;
-    st->rc = cn_pg_run(pgs(base->owner)->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
+    st->rc = 0;
+    if (may_send_ahead(base)) {
+        send_and_suspend(p, st, args, n);
+        return 0;
+    }
+    collect_sent(p);
+    st->rc = cn_pg_run(p->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
     return 0;
 }
 
@@ -268,6 +385,10 @@ static int pg_is_null(cn_stmt_t *st, int col)
 static void pg_reset(cn_stmt_t *base)
 {
     pg_stmt_t *st = pgst(base);
+    if (st->transient) {
+        stmt_free(st);
+        return;
+    }
     cn_pg_rows_clear(&st->rows);
     free(st->bytes);
     st->bytes = NULL;
@@ -284,7 +405,7 @@ static int64_t pg_changes(cn_stmt_t *st)
 
 static int pg_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
 {
-    return pg_control(s, sql, err);
+    return pg_control(s, sql, err); /* which reads what was sent ahead first */
 }
 
 static int pg_checkpoint(cn_store_t *s, cn_err_t *err)
@@ -305,13 +426,10 @@ static int pg_backup(cn_store_t *s, const char *path, int overwrite, cn_err_t *e
 static void pg_close(cn_store_t *s)
 {
     pg_store_t *p = pgs(s);
+    collect_sent(p); /* a loop resumes its fibers before it closes its store: none are left */
     for (size_t i = 0; i < p->cap; i++)
-        if (p->cache[i]) {
-            cn_pg_rows_clear(&p->cache[i]->rows);
-            free(p->cache[i]->bytes);
-            free(p->cache[i]->sql);
-            free(p->cache[i]);
-        }
+        if (p->cache[i])
+            stmt_free(p->cache[i]);
     free(p->cache);
     cn_pg_close(p->conn);
     free(p);
@@ -337,6 +455,7 @@ static const cn_store_driver_t postgres_driver = {
     .exec_script = pg_exec_script,
     .checkpoint = pg_checkpoint,
     .backup = pg_backup,
+    .resume_waiting = pg_resume_waiting,
     .close = pg_close,
 };
 

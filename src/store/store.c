@@ -191,6 +191,19 @@ void cn_store_unit_begin(cn_store_t *s)
     }
 }
 
+void cn_store_unit_save(cn_store_t *s, cn_store_unit_state_t *saved)
+{
+    *saved = (cn_store_unit_state_t){.unit = s->unit, .kept = s->unit_kept};
+    s->unit = CN_UNIT_NONE;
+    s->unit_kept = 0;
+}
+
+void cn_store_unit_restore(cn_store_t *s, const cn_store_unit_state_t *saved)
+{
+    s->unit = saved->unit;
+    s->unit_kept = saved->kept;
+}
+
 int cn_store_unit_kept(const cn_store_t *s)
 {
     return s->unit_kept;
@@ -455,6 +468,21 @@ int cn_store_ping(cn_store_t *s, cn_err_t *err)
     rc = cn_stmt_step(st, err);
     cn_stmt_finish(st);
     return rc < 0 ? rc : CN_OK;
+}
+
+void cn_store_set_suspending(cn_store_t *s, int on)
+{
+    s->suspending = on && s->drv->resume_waiting != NULL;
+}
+
+int cn_store_suspends(const cn_store_t *s)
+{
+    return s->suspending;
+}
+
+int cn_store_resume_waiting(cn_store_t *s)
+{
+    return s->drv->resume_waiting ? s->drv->resume_waiting(s) : 0;
 }
 
 void cn_store_set_waker(cn_store_t *s, void (*wake)(void *), void *ud)

@@ -83,6 +83,29 @@ CN_MUST_CHECK int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err);
 int cn_store_unit_kept(const cn_store_t *s);
 
 /**
+ * Reads running on a fiber (base/fiber.h) outside any transaction may suspend it: the
+ * driver sends them ahead and reads their results later, so that the reads of many
+ * requests share round trips (PostgreSQL). Only a loop's own store may do this, and only
+ * after cn_store_set_suspending (a store that threads share, or one a loop uses under a
+ * lock, must never leave a fiber waiting for it); cn_store_suspends says whether s does;
+ * cn_store_resume_waiting reads every result sent ahead and resumes each fiber waiting for
+ * one, in the order sent, until none waits (the fibers may send more meanwhile); it
+ * returns how many it resumed. The loop calls it before it runs the turn's writes, so no
+ * fiber ever waits while the batch is open.
+ */
+void cn_store_set_suspending(cn_store_t *s, int on);
+int cn_store_suspends(const cn_store_t *s);
+int cn_store_resume_waiting(cn_store_t *s);
+
+/** The kernel's unit of the fiber that suspends, put aside (and s left without one) until
+ *  cn_store_unit_restore gives it back when the fiber resumes. */
+typedef struct st_cn_store_unit_state_t {
+    int unit, kept;
+} cn_store_unit_state_t;
+void cn_store_unit_save(cn_store_t *s, cn_store_unit_state_t *saved);
+void cn_store_unit_restore(cn_store_t *s, const cn_store_unit_state_t *saved);
+
+/**
  * Group commit for an event loop's connection. With batching on, the first write of a
  * loop turn opens one transaction that every later write of that turn joins (explicit
  * begin/commit become savepoints), and cn_store_batch_commit() commits it once at the end
