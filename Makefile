@@ -30,9 +30,11 @@ build-asan:
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 
+# the server, and the unit tests whose code switches stacks or threads (scripts/test-all)
+TSAN_UNIT_TESTS = test_fiber
 build-tsan:
-	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_TSAN=ON -DCAIRN_TESTS=OFF >/dev/null
-	@cmake --build build-tsan -j$(JOBS) --target cairn
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_TSAN=ON -DCAIRN_TESTS=ON >/dev/null
+	@cmake --build build-tsan -j$(JOBS) --target cairn $(TSAN_UNIT_TESTS)
 
 build-fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_FUZZ=ON >/dev/null
