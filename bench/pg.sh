@@ -20,7 +20,9 @@
 # a PostgreSQL sequence (no channel row lock, not gap-free), to show what that lock costs;
 # pg-tN (optional, after pg) is Cairn on PostgreSQL with N event-loop threads
 # (server.threads) instead of one per core: a loop waits for every statement, so more
-# loops keep more statements in flight; pg-boot (optional, after pg) is the pg server
+# loops keep more statements in flight; pg-base (optional, after pg) is BASE/cairn (another
+# build, e.g. the revision before a change) on the pg one's database, for an A/B of two
+# revisions in one interleaved run; pg-boot (optional, after pg) is the pg server
 # authenticated with the operator's bootstrap token, compared in memory: what an API key
 # cache would save (one statement per request).
 #
@@ -215,20 +217,21 @@ start_cairn() {
   log "$name: cairn pid ${PID[$name]} on ${PORT[$name]}"
 }
 
-# start_pg_threads NAME N: a second Cairn on the PostgreSQL one's database with N event-loop
-# threads (the same secrets key and API key; it is idle while the other is measured)
-start_pg_threads() {
+# start_pg_second NAME N BIN: a second Cairn (binary BIN) on the PostgreSQL one's database
+# with N event-loop threads (0: one per core; the same secrets key and API key; it is idle
+# while the other is measured)
+start_pg_second() {
   local name=$1 data=$WORK/data-$1
   mkdir -p "$data"
   cp "$WORK/data-pg/secrets.key" "$data/"
   port_busy "${PORT[$name]}" && die "something already answers on $HOST:${PORT[$name]}"
   CAIRN_DATABASE_URL="$PG_BASE/cairn_bench" CAIRN_THREADS=$2 CAIRN_RATE_IP_PER_MIN=10000000 \
-    CAIRN_RATE_USER_PER_MIN=10000000 "$CAIRN_BIN" serve --listen "$HOST:${PORT[$name]}" \
+    CAIRN_RATE_USER_PER_MIN=10000000 "$3" serve --listen "$HOST:${PORT[$name]}" \
     --data "$data" >"$WORK/$name.log" 2>&1 &
   PID[$name]=$!
   wait_ready "$name"
   TOKEN[$name]=${TOKEN[pg]}
-  log "$name: cairn pid ${PID[$name]} on ${PORT[$name]}, $2 event-loop threads"
+  log "$name: $3 pid ${PID[$name]} on ${PORT[$name]}, server.threads=$2"
 }
 
 # start_fastify NAME DATABASE EVENT_SEQ: the peer on its own database, with the PostgreSQL
@@ -277,7 +280,12 @@ for s in "${SCENARIOS[@]}"; do
       ;;
     pg-t[0-9]*)
       [[ -n ${TOKEN[pg]:-} ]] || die "the $s scenario needs the pg one (its data and API key)"
-      start_pg_threads "$s" "${s#pg-t}"
+      start_pg_second "$s" "${s#pg-t}" "$CAIRN_BIN"
+      ;;
+    pg-base)
+      [[ -n ${TOKEN[pg]:-} ]] || die "the $s scenario needs the pg one (its data and API key)"
+      [[ -x ${BASE:-}/cairn ]] || die "the $s scenario needs BASE=DIR holding a cairn binary"
+      start_pg_second "$s" 0 "$BASE/cairn"
       ;;
     fastify | fastify-seq)
       [[ -n ${TOKEN[pg]:-} ]] || die "the $s scenario needs the pg one (its API key)"

@@ -1225,6 +1225,7 @@ static void fiber_switch(void *ud, int in)
     fs->unit = unit;
     unit = (unit_t){0};
     cn_store_unit_save(fs->req->store, &fs->store_unit);
+    cn_metrics_handler_suspended();
 }
 
 static void handle_on_fiber(void *arg)

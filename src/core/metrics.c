@@ -28,6 +28,7 @@ typedef struct {
 typedef struct {
     route_stats_t *routes; /* n_routes + CN_METHOD_MAX "unmatched" slots */
     cn_hist_t store;
+    uint64_t suspended; /* handlers suspended at a statement sent ahead */
 } slot_t;
 
 typedef struct {
@@ -168,6 +169,26 @@ void cn_metrics_store_query(uint64_t dur_ns)
     slot_t *s = this_slot();
     if (s != NULL)
         cn_hist_observe(&s->store, &latency_bounds, dur_ns);
+}
+
+void cn_metrics_handler_suspended(void)
+{
+    slot_t *s = this_slot();
+    if (s != NULL)
+        bump(&s->suspended, 1);
+}
+
+static void render_suspended(cn_buf_t *out)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < metrics_state.n_slots; i++)
+        n += peek(&metrics_state.slots[i].suspended);
+    cn_buf_appendf(out,
+                   "# HELP cairn_handler_suspensions_total Times a read handler waited for a "
+                   "statement sent ahead, its round trip shared with other requests' "
+                   "(PostgreSQL).\n# TYPE cairn_handler_suspensions_total counter\n"
+                   "cairn_handler_suspensions_total %llu\n",
+                   (unsigned long long)n);
 }
 
 void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data)
@@ -411,6 +432,7 @@ void cn_metrics_render(cn_buf_t *out)
     cn_buf_lit(out, "# HELP cairn_store_query_duration_seconds Store statement latency.\n"
                     "# TYPE cairn_store_query_duration_seconds histogram\n");
     cn_hist_render(out, "cairn_store_query_duration_seconds", "", &latency_bounds, &h);
+    render_suspended(out);
     render_process(out);
     cn_cache_render_metrics(out);
     for (size_t i = 0; i < metrics_state.n_collectors; i++)

@@ -47,6 +47,7 @@ typedef struct pg_stmt_t {
     cn_err_t err;         /* its message when rc < 0 */
     unsigned char *bytes; /* a bytea value of the current row, decoded */
     cn_fiber_t *fiber;    /* suspended until this statement's result is read */
+    int control;          /* transaction control sent ahead: its result is not awaited */
     struct pg_stmt_t *next_waiting;
 } pg_stmt_t;
 
@@ -63,6 +64,7 @@ typedef struct pg_store_t {
     uint64_t next_connect_ns; /* no reconnect attempt before */
     stmt_queue_t sent;        /* their results not read yet */
     stmt_queue_t ready;       /* results read, their fibers not resumed yet */
+    pg_stmt_t *free_controls; /* control entries to reuse */
 } pg_store_t;
 
 static inline pg_store_t *pgs(cn_store_t *s)
@@ -137,14 +139,70 @@ static void receive_into(pg_store_t *p, pg_stmt_t *st)
 }
 
 /* Reads the result of every statement sent ahead, so the connection is free for one that
- * runs now; their fibers resume later, in order (pg_resume_waiting). */
+ * runs now; their fibers resume later, in order (pg_resume_waiting). A control statement's
+ * failure needs no report of its own: it leaves the transaction failed, which the next
+ * statement and the commit see. */
 static void collect_sent(pg_store_t *p)
 {
     pg_stmt_t *st;
     while ((st = queue_pop(&p->sent)) != NULL) {
         receive_into(p, st);
-        queue_push(&p->ready, st);
+        if (st->fiber) {
+            queue_push(&p->ready, st);
+        } else if (st->control) {
+            cn_pg_rows_clear(&st->rows);
+            st->next_waiting = p->free_controls;
+            p->free_controls = st;
+        } /* else the statement run now, whose caller reads it */
     }
+}
+
+/* Runs st now. What was sent ahead goes in the same round trip: st is sent after it and
+ * every result is read, st's last. */
+static void run_now(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
+{
+    int rc = p->sent.head ? cn_pg_send(p->conn, st->sql, args, n, &st->err) : CN_PG_UNPREPARED;
+    if (rc == CN_PG_UNPREPARED) {
+        collect_sent(p);
+        st->rc = cn_pg_run(p->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
+        return;
+    }
+    if (rc != 0) {
+        st->rc = rc;
+        return;
+    }
+    st->fiber = NULL;
+    st->control = 0;
+    queue_push(&p->sent, st);
+    collect_sent(p);
+}
+
+/* Transaction control whose success the store does not wait for: opening a transaction or
+ * a savepoint, releasing one, rolling back to one. It goes with the next statement. */
+static int deferrable(const char *sql)
+{
+    return strcmp(sql, "BEGIN") == 0 || strncmp(sql, "SAVEPOINT ", 10) == 0 ||
+           strncmp(sql, "RELEASE ", 8) == 0 || strncmp(sql, "ROLLBACK TO ", 12) == 0;
+}
+
+static int send_control(pg_store_t *p, const char *sql, cn_err_t *err)
+{
+    int rc = cn_pg_send(p->conn, sql, NULL, 0, err);
+    if (rc == CN_PG_UNPREPARED) { /* first use on this connection */
+        collect_sent(p);
+        rc = cn_pg_send(p->conn, sql, NULL, 0, err);
+    }
+    if (rc != 0)
+        return rc;
+    pg_stmt_t *st = p->free_controls;
+    if (st)
+        p->free_controls = st->next_waiting;
+    else
+        st = cn_calloc(1, sizeof(*st));
+    st->control = 1;
+    st->rows.row = -1;
+    queue_push(&p->sent, st);
+    return 0;
 }
 
 /* A read that may be sent ahead: it runs on a fiber, outside any transaction. */
@@ -207,15 +265,29 @@ static int connection_ready(cn_store_t *s, cn_err_t *err)
     return cn_pg_reconnect(p->conn, err);
 }
 
+/* Control statements go in the round trip of the next statement; one whose outcome
+ * matters now (COMMIT, ROLLBACK) takes what was sent ahead with it. */
 static int pg_control(cn_store_t *s, const char *sql, cn_err_t *err)
 {
-    collect_sent(pgs(s));
+    pg_store_t *p = pgs(s);
     int rc = connection_ready(s, err);
-    return rc != 0 ? rc : cn_pg_script(pgs(s)->conn, sql, err);
+    if (rc != 0)
+        return rc;
+    if (deferrable(sql))
+        return send_control(p, sql, err);
+    if (p->sent.head == NULL)
+        return cn_pg_script(p->conn, sql, err);
+    pg_stmt_t now = {.sql = (char *)sql, .rows.row = -1};
+    run_now(p, &now, NULL, 0);
+    cn_pg_rows_clear(&now.rows);
+    if (now.rc != 0 && err)
+        *err = now.err;
+    return now.rc;
 }
 
 static int pg_aborted(cn_store_t *s)
 {
+    collect_sent(pgs(s)); /* the transaction's state after everything sent */
     switch (cn_pg_txn_status(pgs(s)->conn)) {
     case PQTRANS_INTRANS: return 0;
     case PQTRANS_INERROR: return !cn__store_in_savepoint(s); /* else the unit rolls back */
@@ -329,8 +401,7 @@ static int pg_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *er
         send_and_suspend(p, st, args, n);
         return 0;
     }
-    collect_sent(p);
-    st->rc = cn_pg_run(p->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
+    run_now(p, st, args, n);
     return 0;
 }
 
@@ -405,7 +476,9 @@ static int64_t pg_changes(cn_stmt_t *st)
 
 static int pg_exec_script(cn_store_t *s, const char *sql, cn_err_t *err)
 {
-    return pg_control(s, sql, err); /* which reads what was sent ahead first */
+    collect_sent(pgs(s));
+    int rc = connection_ready(s, err);
+    return rc != 0 ? rc : cn_pg_script(pgs(s)->conn, sql, err);
 }
 
 static int pg_checkpoint(cn_store_t *s, cn_err_t *err)
@@ -427,6 +500,11 @@ static void pg_close(cn_store_t *s)
 {
     pg_store_t *p = pgs(s);
     collect_sent(p); /* a loop resumes its fibers before it closes its store: none are left */
+    while (p->free_controls) {
+        pg_stmt_t *st = p->free_controls;
+        p->free_controls = st->next_waiting;
+        free(st);
+    }
     for (size_t i = 0; i < p->cap; i++)
         if (p->cache[i])
             stmt_free(p->cache[i]);

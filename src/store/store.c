@@ -343,13 +343,14 @@ int cn_stmt_is_null(cn_stmt_t *st, int col)
 void cn_stmt_finish(cn_stmt_t *st)
 {
     cn_store_t *s = st->owner;
-    s->drv->reset(st);
-    if (st->holds_write_lock) {
-        st->holds_write_lock = 0;
+    int held = st->holds_write_lock;
+    uint64_t started_ns = st->started_ns;
+    st->holds_write_lock = 0;
+    s->drv->reset(st); /* may free st: a driver's copy made for one run */
+    if (held)
         s->drv->unlock(s);
-    }
     if (s->on_query)
-        s->on_query(cn_now_ns() - st->started_ns);
+        s->on_query(cn_now_ns() - started_ns);
 }
 
 int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int64_t *changes,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   TOKEN, UUID_RE, api, assertProblem, connect, rawExchange, startServer, stopAllServers,
 } from './lib/server.mjs';
+import { onPostgres } from './lib/db.mjs';
 
 let srv;
 let c;
@@ -161,6 +162,49 @@ describe('ordering', () => {
       for (const s of sockets) s.destroy();
     }
     assert.deepEqual(await listedWithPrefix('multi-'), [...titles].reverse());
+  });
+});
+
+describe('reads that arrive together', () => {
+  // On PostgreSQL the reads of one loop turn share round trips (each handler suspends at its
+  // statement and resumes with its own result); on SQLite they run one after another. Either
+  // way, each answer is its own request's.
+  test('30 GETs sent at once over 30 connections each get their own note, 404 or list', async () => {
+    const notes = [];
+    for (let i = 0; i < 20; i++) notes.push((await c.post('/api/v1/notes', { title: `together-${i}`, body: `b${i}` })).json);
+    const get = (path) => `GET ${path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+    const missing = (i) => `/api/v1/notes/00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
+    const paths = [
+      ...notes.map((n) => `/api/v1/notes/${n.id}`),
+      ...Array.from({ length: 5 }, (_, i) => missing(i)),
+      ...Array.from({ length: 5 }, () => '/api/v1/notes?limit=200'),
+    ];
+    const suspensions = async () => Number((await c.get('/metrics')).text.match(/^cairn_handler_suspensions_total (\d+)$/m)[1]);
+    const suspendedBefore = await suspensions();
+    const sockets = await Promise.all(paths.map(() => connect(srv.port)));
+    try {
+      const answers = await Promise.all(paths.map((path, i) => rawExchange(srv.port, get(path), { socket: sockets[i] })));
+      answers.forEach(({ responses }, i) => {
+        const [r] = responses;
+        if (i < notes.length) {
+          assert.equal(r.status, 200, paths[i]);
+          assert.deepEqual(JSON.parse(r.body), notes[i]);
+        } else if (i < notes.length + 5) {
+          assert.equal(r.status, 404, paths[i]);
+        } else {
+          assert.equal(r.status, 200, paths[i]);
+          const titles = JSON.parse(r.body).items.map((x) => x.title);
+          assert.ok(notes.every((n) => titles.includes(n.title)), 'the list holds every note');
+        }
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    // each read by id sent its statement ahead on PostgreSQL (its handler suspended at least
+    // once; the lists may come from the response cache)
+    const suspended = (await suspensions()) - suspendedBefore;
+    if (onPostgres) assert.ok(suspended >= notes.length + 5, `${suspended} suspensions`);
+    else assert.equal(suspended, 0);
   });
 });
 

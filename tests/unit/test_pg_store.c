@@ -3,8 +3,9 @@
  * a real PostgreSQL 15 (ctest's pg fixture): the loop's batch is one transaction, units
  * are savepoints in it, a failed statement dooms only what it must, reads outside the
  * batch see every commit, blobs and booleans read back as on SQLite, a lost connection
- * is CN_EBUSY and the store reconnects, migrations run once under a lock, and a database
- * without the C collation is refused.
+ * is CN_EBUSY and the store reconnects, migrations run once under a lock, a database
+ * without the C collation is refused, and reads on fibers are sent ahead and resumed in
+ * order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/fiber.h"
 #include "pg_db.h"
 #include "store/store_int.h"
 
@@ -405,6 +407,111 @@ static void test_backup_names_pg_dump(void **state)
     assert_int_equal(cn_store_checkpoint(s, &err), 0);
 }
 
+/* ---- reads on fibers ---- */
+
+typedef struct {
+    const char *sql;
+    const char *arg;
+    int reads;      /* how many times to run it, one after another */
+    int rc;         /* of the last read */
+    int64_t n;      /* its value */
+    int done;       /* the fiber's function returned */
+} fiber_read_t;
+
+static void read_on_fiber(void *arg)
+{
+    fiber_read_t *fr = arg;
+    for (int i = 0; i < fr->reads; i++) {
+        cn_val_t a[] = {CN_VTEXT(fr->arg)};
+        cn_err_t err = {0};
+        fr->rc = cn_store_one_int(s, fr->sql, a, 1, &fr->n, &err);
+    }
+    fr->done = 1;
+}
+
+static const char value_of[] = "SELECT n FROM rows WHERE name = $1";
+
+/* Reads of several fibers are sent ahead and suspend them; resuming reads their results
+ * in the order sent: each gets its own (the same SQL text in use by several at once), a
+ * failing one fails alone, and a fiber that reads twice suspends twice. */
+static void test_reads_on_fibers(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    for (int i = 1; i <= 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "fiber-%d", i);
+        pg_must(insert(s, name, 100 + i, &err), &err, name);
+    }
+    cn_store_set_suspending(s, 1);
+    assert_true(cn_store_suspends(s));
+    fiber_read_t fr[6] = {
+        {value_of, "fiber-1", 1}, {value_of, "fiber-2", 1},
+        {value_of, "fiber-3", 2}, {"SELECT CAST($1 AS INTEGER)", "not a number", 1},
+        {value_of, "fiber-4", 1}, {value_of, "no such row", 1},
+    };
+    for (size_t i = 0; i < 6; i++)
+        assert_non_null(cn_fiber_start(read_on_fiber, &fr[i], NULL, NULL)); /* suspended */
+    for (size_t i = 0; i < 6; i++)
+        assert_false(fr[i].done);
+    assert_int_equal(cn_store_resume_waiting(s), 7); /* fiber-3 twice */
+    for (size_t i = 0; i < 6; i++)
+        assert_true(fr[i].done);
+    assert_int_equal(fr[0].rc, 0);
+    assert_int_equal(fr[0].n, 101);
+    assert_int_equal(fr[1].n, 102);
+    assert_int_equal(fr[2].rc, 0);
+    assert_int_equal(fr[2].n, 103);
+    assert_int_equal(fr[3].rc, CN_ERR); /* invalid input syntax, its own */
+    assert_int_equal(fr[4].rc, 0);
+    assert_int_equal(fr[4].n, 104);
+    assert_int_equal(fr[5].rc, CN_ENOTFOUND);
+    assert_int_equal(cn_store_resume_waiting(s), 0);
+    cn_store_set_suspending(s, 0);
+}
+
+/* A statement run at once while reads wait first reads their results: they ran before it
+ * (they do not see its write), and their fibers resume afterwards with them. */
+static void test_statement_while_reads_wait(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_set_suspending(s, 1);
+    fiber_read_t fr[2] = {{"SELECT COUNT(*) FROM rows WHERE name LIKE $1", "wait-%", 1},
+                          {value_of, "wait-1", 1}};
+    for (size_t i = 0; i < 2; i++)
+        assert_non_null(cn_fiber_start(read_on_fiber, &fr[i], NULL, NULL));
+    pg_must(insert(s, "wait-1", 7, &err), &err, "insert while reads wait");
+    assert_int_equal(count(s, "name LIKE 'wait-%'"), 1);
+    assert_false(fr[0].done);
+    assert_int_equal(cn_store_resume_waiting(s), 2);
+    assert_int_equal(fr[0].rc, 0);
+    assert_int_equal(fr[0].n, 0);
+    assert_int_equal(fr[1].rc, CN_ENOTFOUND);
+    cn_store_set_suspending(s, 0);
+}
+
+/* No suspension without cn_store_set_suspending, nor inside the batch: those reads run at
+ * once, on the fiber. */
+static void test_reads_that_do_not_suspend(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    fiber_read_t plain = {value_of, "fiber-1", 1};
+    assert_null(cn_fiber_start(read_on_fiber, &plain, NULL, NULL));
+    assert_int_equal(plain.n, 101);
+
+    cn_store_set_suspending(s, 1);
+    cn_store_set_batching(s, 1);
+    pg_must(cn_store_batch_begin(s, &err), &err, "batch");
+    fiber_read_t in_batch = {value_of, "fiber-2", 1};
+    assert_null(cn_fiber_start(read_on_fiber, &in_batch, NULL, NULL));
+    assert_int_equal(in_batch.n, 102);
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+    cn_store_set_batching(s, 0);
+    cn_store_set_suspending(s, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +527,9 @@ int main(void)
         cmocka_unit_test(test_many_parameters),
         cmocka_unit_test(test_must_exist_needs_a_schema),
         cmocka_unit_test(test_backup_names_pg_dump),
+        cmocka_unit_test(test_reads_on_fibers),
+        cmocka_unit_test(test_statement_while_reads_wait),
+        cmocka_unit_test(test_reads_that_do_not_suspend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
