@@ -236,8 +236,10 @@ static int pg_resume_waiting(cn_store_t *s)
     int resumed = 0;
     for (;;) {
         pg_stmt_t *st = queue_pop(&p->ready);
-        if (st == NULL && (st = queue_pop(&p->sent)) != NULL)
-            receive_into(p, st);
+        if (st == NULL && p->sent.head != NULL) { /* also control sent ahead: no fiber */
+            collect_sent(p);
+            continue;
+        }
         if (st == NULL)
             return resumed;
         cn_fiber_t *f = st->fiber; /* st may be gone once its fiber has run */

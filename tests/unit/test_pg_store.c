@@ -491,6 +491,30 @@ static void test_statement_while_reads_wait(void **state)
     cn_store_set_suspending(s, 0);
 }
 
+/* Transaction control sent ahead with nothing after it yet (a batch just opened) is read
+ * with the reads that wait, and resumes no fiber of its own. */
+static void test_control_sent_ahead_alone(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_set_suspending(s, 1);
+    cn_store_set_batching(s, 1);
+    fiber_read_t fr = {value_of, "fiber-3", 1};
+    assert_non_null(cn_fiber_start(read_on_fiber, &fr, NULL, NULL));
+    pg_must(cn_store_batch_begin(s, &err), &err, "batch after a read sent ahead");
+    assert_int_equal(cn_store_resume_waiting(s), 1);
+    assert_int_equal(fr.n, 103);
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+
+    pg_must(cn_store_batch_begin(s, &err), &err, "batch alone");
+    assert_int_equal(cn_store_resume_waiting(s), 0);
+    pg_must(insert(s, "in-batch-after-resume", 1, &err), &err, "insert");
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+    assert_int_equal(count(s, "name = 'in-batch-after-resume'"), 1);
+    cn_store_set_batching(s, 0);
+    cn_store_set_suspending(s, 0);
+}
+
 /* No suspension without cn_store_set_suspending, nor inside the batch: those reads run at
  * once, on the fiber. */
 static void test_reads_that_do_not_suspend(void **state)
@@ -529,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_backup_names_pg_dump),
         cmocka_unit_test(test_reads_on_fibers),
         cmocka_unit_test(test_statement_while_reads_wait),
+        cmocka_unit_test(test_control_sent_ahead_alone),
         cmocka_unit_test(test_reads_that_do_not_suspend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
