@@ -19,9 +19,10 @@
  * - Reads that run on a fiber outside any transaction (the loop runs its read requests on
  *   fibers) are sent without waiting, and the fiber suspends; the loop then reads every
  *   result of the turn in the order sent and resumes each fiber (pg_resume_waiting). A
- *   turn's reads thus share their round trips instead of queueing one after another. Any
- *   other statement first reads what was sent before it, since it must run after them on
- *   the same connection.
+ *   turn's reads thus share their round trips instead of queueing one after another.
+ *   Transaction control whose outcome nobody waits for (BEGIN, SAVEPOINT, RELEASE,
+ *   ROLLBACK TO) is sent ahead too. Any other statement is sent after what was sent ahead
+ *   and reads every result, its own last: one round trip for all of them.
  */
 #include "base/fiber.h"
 #include "store/driver.h"
