@@ -372,9 +372,11 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # What a request costs PostgreSQL: statements per request (pg_stat_statements calls, utility
-# statements such as SAVEPOINT included), over a short run of each route. Cairn's driver and
-# node-postgres both wait for each statement's answer before sending the next, so this is
-# also the number of round trips.
+# statements such as SAVEPOINT included), over a short run of each route. node-postgres waits
+# for each statement's answer before sending the next, so its statements are its round trips;
+# Cairn sends a turn's reads and its transaction control ahead (pipeline mode), so it makes
+# fewer round trips than statements, and pg_stat_statements does not see the SAVEPOINT,
+# RELEASE and BEGIN it sends that way (older builds sent them as plain queries, counted).
 declare -A STMTS_OF TOP_OF
 if ((COUNT_SECS > 0)); then
   ROUND=count
@@ -419,9 +421,11 @@ cat <<EOF
 - All three authenticate the same API key (a database lookup per request); per-client rate limits of Cairn lifted; Cairn's access log on (its default)
 
 Per round (app CPU: the server's processes; PG CPU: every PostgreSQL process; µs per request;
-store wait: Cairn's own timing of its statements, from its /metrics: µs of loop-thread wall
-time per request / statements timed per request, BEGIN and SAVEPOINT included, RELEASE and
-COMMIT not; other: the CPU everything else on the machine used meanwhile, % of one core):
+store wait: Cairn's own timing of its statements, from its /metrics: µs from a statement's
+start to its end per request / statements timed per request (on PostgreSQL a read handler's
+wait includes the time it is suspended while its loop serves other requests, so it is not
+time the loop stands still); other: the CPU everything else on the machine used meanwhile,
+% of one core):
 
 | round | route | server | req/s | p50 ms | p99 ms | app CPU µs/req | PG CPU µs/req | store wait µs / stmts per req | other % | non-2xx | sock err |
 |---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
@@ -472,10 +476,11 @@ if ((COUNT_SECS > 0)); then
   cat <<EOF
 
 What a request costs PostgreSQL (a ${COUNT_SECS} s run of each after the rounds; statements counted by
-pg_stat_statements, SAVEPOINT/RELEASE/BEGIN/COMMIT included; both drivers wait for each
-statement's answer before sending the next, so statements = round trips):
+pg_stat_statements; the peer waits for each statement's answer, so its statements are its
+round trips; Cairn sends reads and transaction control ahead, and SAVEPOINT, RELEASE and
+BEGIN sent that way are not counted):
 
-| route | server | statements (round trips) / request | most frequent statements (calls per request) |
+| route | server | statements / request | most frequent statements (calls per request) |
 |---|---|---:|---|
 EOF
   for route in get post; do
