@@ -412,10 +412,10 @@ static void test_backup_names_pg_dump(void **state)
 typedef struct {
     const char *sql;
     const char *arg;
-    int reads;      /* how many times to run it, one after another */
-    int rc;         /* of the last read */
-    int64_t n;      /* its value */
-    int done;       /* the fiber's function returned */
+    int reads; /* how many times to run it, one after another */
+    int rc;    /* of the last read */
+    int64_t n; /* its value */
+    int done;  /* the fiber's function returned */
 } fiber_read_t;
 
 static void read_on_fiber(void *arg)
