@@ -363,8 +363,8 @@ int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_e
     int rc = ready_to_send(c, n, args, err);
     if (rc != 0)
         return rc;
-    uint64_t h = cn_hash_str(sql);
-    const char *name = cache_slot(c, sql, h)->sql ? cache_slot(c, sql, h)->name : NULL;
+    const prepared_t *slot = cache_slot(c, sql, cn_hash_str(sql));
+    const char *name = slot->sql ? slot->name : NULL;
     if (name == NULL && c->waiting > 0)
         return CN_PG_UNPREPARED; /* preparing waits for a result: read theirs first */
     if (name == NULL && (name = prepared(c, sql, err)) == NULL)
@@ -382,11 +382,6 @@ int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_e
     }
     c->waiting++;
     return 0;
-}
-
-int cn_pg_waiting(const cn_pg_t *c)
-{
-    return c->waiting;
 }
 
 int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err)

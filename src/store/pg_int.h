@@ -62,8 +62,6 @@ CN_MUST_CHECK int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, 
                              cn_err_t *err);
 /** The result of the oldest statement sent and not read yet, as cn_pg_run gives it. */
 CN_MUST_CHECK int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err);
-/** How many statements sent wait for cn_pg_receive. */
-int cn_pg_waiting(const cn_pg_t *c);
 
 /** Runs ;-separated statements without parameters (migrations, BEGIN, SAVEPOINT …). */
 CN_MUST_CHECK int cn_pg_script(cn_pg_t *c, const char *sql, cn_err_t *err);
