@@ -7,7 +7,9 @@
  */
 #include "store/pg_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 #define BYTEAOID 17
 #define PARAMS_MAX 65535 /* the protocol's limit (a 16-bit count) */
 #define PREPARED_MAX 1024
+#define CONNECT_TIMEOUT_NS (5 * 1000000000ull) /* as connect_timeout: an attempt gives up */
+#define RECONNECT_WAIT_MS 50 /* what one cn_pg_reconnect call may wait for its attempt */
 
 typedef struct {
     char *sql; /* owned copy; the key */
@@ -38,7 +42,10 @@ struct st_cn_pg_t {
     int binary; /* some parameter is binary */
     char *text; /* their text */
     size_t text_cap;
-    int waiting; /* statements sent (cn_pg_send) whose results are not read yet */
+    int waiting;        /* statements sent (cn_pg_send) whose results are not read yet */
+    PGconn *connecting; /* a reconnect attempt under way (cn_pg_reconnect) */
+    PostgresPollingStatusType connect_state;
+    uint64_t connect_deadline_ns;
 };
 
 /* ---- errors ---- */
@@ -78,24 +85,29 @@ static void ignore_notice(void *arg, const char *message)
 
 /* Defaults the URL may override: a dead server must not park a thread in connect() for
  * the system's TCP timeout, and the server's views name who is connected. */
-static PGconn *connect_url(const char *url)
+static const char *const connect_keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+
+static PGconn *connect_url(const char *url, int blocking)
 {
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *const values[] = {"5", "cairn", url, NULL};
-    return PQconnectdbParams(keys, values, 1); /* 1: dbname is the URL, expanded last */
+    /* 1: dbname is the URL, expanded last */
+    return blocking ? PQconnectdbParams(connect_keys, values, 1)
+                    : PQconnectStartParams(connect_keys, values, 1);
 }
 
-static int open_conn(cn_pg_t *c, cn_err_t *err)
+/* libpq's message names the host and the reason, never the password */
+static int connect_failed(PGconn **conn, cn_err_t *err)
 {
-    c->conn = connect_url(c->url);
-    if (PQstatus(c->conn) != CONNECTION_OK) {
-        /* libpq's message names the host and the reason, never the password */
-        int rc =
-            cn_err_set(err, CN_EBUSY, "cannot connect to PostgreSQL: %s", PQerrorMessage(c->conn));
-        PQfinish(c->conn);
-        c->conn = NULL;
-        return rc;
-    }
+    int rc = cn_err_set(err, CN_EBUSY, "cannot connect to PostgreSQL: %s",
+                        *conn ? PQerrorMessage(*conn) : "out of memory");
+    PQfinish(*conn);
+    *conn = NULL;
+    return rc;
+}
+
+/* What every new connection needs before its first statement. */
+static int after_connect(cn_pg_t *c, cn_err_t *err)
+{
     /* the notices of a migration (`… does not exist, skipping`) are not errors, and
      * libpq would print them on stderr, outside the log */
     PQsetNoticeProcessor(c->conn, ignore_notice, NULL);
@@ -103,6 +115,37 @@ static int open_conn(cn_pg_t *c, cn_err_t *err)
         return cn_err_set(err, CN_EINVAL, "PostgreSQL %d.%d is too old: Cairn needs 15 or newer",
                           PQserverVersion(c->conn) / 10000, PQserverVersion(c->conn) % 10000);
     return c->setup ? cn_pg_script(c, c->setup, err) : 0;
+}
+
+static int open_conn(cn_pg_t *c, cn_err_t *err)
+{
+    c->conn = connect_url(c->url, 1);
+    if (PQstatus(c->conn) != CONNECTION_OK)
+        return connect_failed(&c->conn, err);
+    return after_connect(c, err);
+}
+
+/* Advances the reconnect attempt, waiting at most wait_ms for its socket: 1 when it has
+ * connected, 0 while it goes on, -1 when it failed. */
+static int advance_connect(cn_pg_t *c, int wait_ms)
+{
+    uint64_t until = cn_now_ns() + (uint64_t)wait_ms * 1000000u;
+    for (;;) {
+        struct pollfd pfd = {.fd = PQsocket(c->connecting),
+                             .events =
+                                 c->connect_state == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        uint64_t now = cn_now_ns();
+        int n = poll(&pfd, 1, now < until ? (int)((until - now) / 1000000u) : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return 0;
+        c->connect_state = PQconnectPoll(c->connecting);
+        if (c->connect_state == PGRES_POLLING_OK)
+            return 1;
+        if (c->connect_state == PGRES_POLLING_FAILED)
+            return -1;
+    }
 }
 
 static void forget_statements(cn_pg_t *c)
@@ -140,6 +183,8 @@ void cn_pg_close(cn_pg_t *c)
         return;
     if (c->conn)
         PQfinish(c->conn);
+    if (c->connecting)
+        PQfinish(c->connecting);
     forget_statements(c);
     free(c->cache);
     free(c->text);
@@ -152,14 +197,37 @@ void cn_pg_close(cn_pg_t *c)
     free(c);
 }
 
+/* A server that takes the connection but does not answer (stopped, or the network
+ * dropping its packets) must not hold the loop for connect_timeout: each call waits at
+ * most RECONNECT_WAIT_MS, and the attempt goes on at the next call. */
 int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err)
 {
-    if (c->conn)
-        PQfinish(c->conn);
-    c->conn = NULL;
-    c->waiting = 0;       /* their results went with it */
-    forget_statements(c); /* they lived on the old server session */
-    return open_conn(c, err);
+    if (c->connecting == NULL) {
+        if (c->conn)
+            PQfinish(c->conn);
+        c->conn = NULL;
+        c->waiting = 0;       /* their results went with it */
+        forget_statements(c); /* they lived on the old server session */
+        c->connecting = connect_url(c->url, 0);
+        if (c->connecting == NULL || PQstatus(c->connecting) == CONNECTION_BAD)
+            return connect_failed(&c->connecting, err);
+        c->connect_state = PGRES_POLLING_WRITING; /* libpq: wait to write first */
+        c->connect_deadline_ns = cn_now_ns() + CONNECT_TIMEOUT_NS;
+    }
+    int made = advance_connect(c, RECONNECT_WAIT_MS);
+    if (made == 0 && cn_now_ns() < c->connect_deadline_ns)
+        return cn_err_set(err, CN_EBUSY, "the database is unavailable: still connecting");
+    if (made == 0) {
+        PQfinish(c->connecting);
+        c->connecting = NULL;
+        return cn_err_set(err, CN_EBUSY, "cannot connect to PostgreSQL: no answer within %llu s",
+                          CONNECT_TIMEOUT_NS / 1000000000ull);
+    }
+    if (made < 0)
+        return connect_failed(&c->connecting, err);
+    c->conn = c->connecting;
+    c->connecting = NULL;
+    return after_connect(c, err);
 }
 
 int cn_pg_alive(const cn_pg_t *c)

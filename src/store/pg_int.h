@@ -35,7 +35,12 @@ CN_MUST_CHECK int cn_pg_connect(const char *url, cn_pg_t **out, cn_err_t *err);
 CN_MUST_CHECK int cn_pg_connect_with(const char *url, const char *setup, cn_pg_t **out,
                                      cn_err_t *err);
 void cn_pg_close(cn_pg_t *c);
-/** Closes the connection and opens a new one to the same server; the statements go. */
+/**
+ * Closes the connection and opens a new one to the same server; the statements go. Waits
+ * at most a few tens of milliseconds: CN_EBUSY ("still connecting") while the server has
+ * not answered yet, and the next call goes on with the same attempt, which gives up after
+ * connect_timeout (5 s). 0 once connected.
+ */
 CN_MUST_CHECK int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err);
 /** 1 while the connection is usable, as far as libpq knows. */
 int cn_pg_alive(const cn_pg_t *c);

@@ -12,9 +12,11 @@
 #include "pg_db.h"
 #include "store/pg_int.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pg_db_t db;
 static cn_pg_t *c;
@@ -174,6 +176,47 @@ static void test_lost_connection_then_reconnect(void **state)
     cn_pg_rows_clear(&r);
 }
 
+/* The postmaster of the pg fixture, from its data directory's postmaster.pid. */
+static pid_t postmaster_pid(void)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/data/postmaster.pid", getenv("CAIRN_TEST_PG_DIR"));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long pid = 0;
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+/* A server that takes the connection but does not answer (here: its postmaster stopped, so
+ * the kernel accepts and nobody replies) does not hold the caller for connect_timeout: the
+ * reconnect says "still connecting" and the next call goes on with the same attempt, which
+ * succeeds once the server answers. */
+static void test_reconnect_to_a_silent_server_does_not_wait(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_pg_t *victim;
+    pg_must(cn_pg_connect(db.url, &victim, &err), &err, "connect");
+    pid_t pm = postmaster_pid();
+    assert_int_equal(kill(pm, SIGSTOP), 0);
+    int rc = cn_pg_reconnect(victim, &err);
+    int rc2 = cn_pg_reconnect(victim, &err); /* the same attempt, still unanswered */
+    assert_int_equal(kill(pm, SIGCONT), 0);
+    assert_int_equal(rc, CN_EBUSY);
+    assert_int_equal(rc2, CN_EBUSY);
+    assert_non_null(strstr(err.msg, "still connecting"));
+    assert_false(cn_pg_alive(victim));
+    for (int i = 0; i < 400 && rc != 0; i++) /* the server answers again: up to 20 s */
+        rc = cn_pg_reconnect(victim, &err);
+    pg_must(rc, &err, "reconnect after the server answers");
+    cn_pg_rows_t r;
+    pg_must(cn_pg_run(victim, "SELECT COUNT(*) FROM t", NULL, 0, &r, NULL, &err), &err, "count");
+    cn_pg_rows_clear(&r);
+    cn_pg_close(victim);
+}
+
 static void test_unreachable_server_is_busy(void **state)
 {
     (void)state;
@@ -195,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_errors_map_to_the_status_vocabulary),
         cmocka_unit_test(test_serialisation_failure_is_busy),
         cmocka_unit_test(test_lost_connection_then_reconnect),
+        cmocka_unit_test(test_reconnect_to_a_silent_server_does_not_wait),
         cmocka_unit_test(test_unreachable_server_is_busy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
