@@ -46,7 +46,8 @@ unit: build
 e2e: build
 	@CAIRN_BIN=build/cairn node --test tests/e2e/
 
-# the same suite on PostgreSQL: one throwaway server for the run (scripts/test-e2e-pg);
+# the same suite on PostgreSQL + NATS: one throwaway server of each for the run
+# (scripts/test-e2e-pg; NATS=0: PostgreSQL alone);
 # FILES= runs some files only, e.g. make e2e-pg FILES=tests/e2e/notes.test.mjs
 e2e-pg: build
 	@scripts/test-e2e-pg $(FILES)

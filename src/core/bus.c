@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define PREFIX "cairn."
+#define CLUSTER_MAX 32 /* cluster.name: its length, checked by config */
 #define SUBJECT_MAX 32
 #define QUEUE_MAX_BYTES (64u << 20) /* unsent messages of a bus; past it they are dropped */
 #define RECONNECT_BUF (32 << 20)    /* the client's own buffer while it reconnects */
@@ -59,7 +59,9 @@ struct st_cn_bus_t {
     int n_watchers;
     atomic_uint_fast64_t dropped, received;
     struct st_cn_bus_t *next_closed;
-    struct st_kv_t *kv; /* the key-value bucket, if started */
+    struct st_kv_t *kv;           /* the key-value bucket, if started */
+    char prefix[CLUSTER_MAX + 2]; /* "<cluster>.": every subject's start */
+    size_t prefix_len;
 };
 
 /* The bucket's side of a bus: its own thread, since every JetStream call is a round trip. */
@@ -146,7 +148,7 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc;
     (void)sub;
     cn_bus_t *b = closure;
-    const char *subject = natsMsg_GetSubject(msg) + strlen(PREFIX);
+    const char *subject = natsMsg_GetSubject(msg) + b->prefix_len;
     atomic_fetch_add(&b->received, 1);
     pthread_mutex_lock(&b->lock);
     cn_bus_fn fn = NULL;
@@ -209,7 +211,7 @@ int cn_bus_publish(cn_bus_t *b, const char *subject, const void *data, size_t le
     qmsg_t *m = cn_malloc(sizeof(*m) + len);
     m->next = NULL;
     m->len = len;
-    snprintf(m->subject, sizeof(m->subject), PREFIX "%s", subject);
+    snprintf(m->subject, sizeof(m->subject), "%s%s", b->prefix, subject);
     memcpy(m->data, data, len);
     *b->tail = m;
     b->tail = &m->next;
@@ -360,7 +362,8 @@ int cn_bus_kv_start(cn_bus_t *b, const char *bucket, int64_t ttl_ms, cn_bus_kv_f
     if (b->kv != NULL)
         return cn_err_set(err, CN_ERR, "bus: one key-value bucket per bus");
     kv_t *kv = cn_calloc(1, sizeof(*kv));
-    snprintf(kv->bucket, sizeof(kv->bucket), "%s", bucket);
+    /* the cluster's own: its prefix without the dot */
+    snprintf(kv->bucket, sizeof(kv->bucket), "%.*s_%s", (int)b->prefix_len - 1, b->prefix, bucket);
     kv->ttl_ms = ttl_ms;
     kv->fn = fn;
     kv->refresh = refresh;
@@ -431,11 +434,15 @@ static int options(cn_bus_t *b, const char *url, const char *name, cn_err_t *err
     return 0;
 }
 
-int cn_bus_open(const char *url, const char *name, cn_bus_t **out, cn_err_t *err)
+int cn_bus_open(const char *url, const char *name, const char *cluster, cn_bus_t **out,
+                cn_err_t *err)
 {
     *out = NULL;
     if (url == NULL || url[0] == '\0')
         return 0;
+    if (cluster == NULL || cluster[0] == '\0' || strlen(cluster) > CLUSTER_MAX)
+        return cn_err_set(err, CN_EINVAL, "bus: cluster.name must be 1 to %d characters",
+                          CLUSTER_MAX);
     pthread_mutex_lock(&library.lock);
     natsStatus s = library.open++ == 0 ? nats_Open(-1) : NATS_OK;
     pthread_mutex_unlock(&library.lock);
@@ -446,6 +453,7 @@ int cn_bus_open(const char *url, const char *name, cn_bus_t **out, cn_err_t *err
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cv, NULL);
     b->tail = &b->head;
+    b->prefix_len = (size_t)snprintf(b->prefix, sizeof(b->prefix), "%s.", cluster);
     int rc = options(b, url, name, err);
     if (rc == 0) {
         s = natsConnection_Connect(&b->nc, b->opts);
@@ -454,7 +462,9 @@ int cn_bus_open(const char *url, const char *name, cn_bus_t **out, cn_err_t *err
         else if (s != NATS_NOT_YET_CONNECTED) /* else it keeps trying: on_connected says when */
             rc = cn_err_set(err, CN_ERR, "bus: %s", natsStatus_GetText(s));
     }
-    if (rc == 0 && (s = natsConnection_Subscribe(&b->sub, b->nc, PREFIX ">", on_message, b)) ==
+    char all[sizeof(b->prefix) + 1];
+    snprintf(all, sizeof(all), "%s>", b->prefix);
+    if (rc == 0 && (s = natsConnection_Subscribe(&b->sub, b->nc, all, on_message, b)) ==
                        NATS_OK) /* handlers are quick: no limit, so nothing is dropped here */
         s = natsSubscription_SetPendingLimits(b->sub, -1, -1);
     if (rc == 0 && s != NATS_OK && s != NATS_NOT_YET_CONNECTED)

@@ -28,10 +28,13 @@ typedef void (*cn_bus_state_fn)(int connected, void *ud);
 
 /**
  * Opens a bus on url (comma-separated nats://HOST:PORT; "" = in-process, *out = NULL).
- * name names this node in the server's connection list. A server that does not answer yet
- * is not an error: the bus keeps trying and cn_bus_is_connected says 0 until it answers.
+ * name names this node in the server's connection list; cluster (cluster.name) prefixes
+ * every subject and the key-value bucket, so buses of different clusters on one NATS never
+ * hear each other. A server that does not answer yet is not an error: the bus keeps trying
+ * and cn_bus_is_connected says 0 until it answers.
  */
-CN_MUST_CHECK int cn_bus_open(const char *url, const char *name, cn_bus_t **out, cn_err_t *err);
+CN_MUST_CHECK int cn_bus_open(const char *url, const char *name, const char *cluster,
+                              cn_bus_t **out, cn_err_t *err);
 
 /** Stops delivering, sends what is queued (for up to a second) and closes. NULL: no-op. */
 void cn_bus_close(cn_bus_t *b);
@@ -68,7 +71,8 @@ typedef void (*cn_bus_kv_refresh_fn)(void *ud);
 
 /**
  * Keeps a JetStream key-value bucket whose entries expire ttl_ms after their last put,
- * and watches it: a thread of the bus makes (or finds) the bucket once connected, sends
+ * and watches it (named "<cluster>_<bucket>"): a thread of the bus makes (or finds) the
+ * bucket once connected, sends
  * the puts and deletes queued by cn_bus_kv_put, and calls fn for every change. One bucket
  * per bus. A server without JetStream is logged once; nothing else fails.
  */

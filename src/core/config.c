@@ -95,6 +95,11 @@ static const cn_setting_t keys[] = {
      " (one node). A node that is not connected is not ready (`/readyz`) and bypasses its"
      " cache. Shown with its password redacted",
      .check = CN_CHECK_NATS_URL},
+    {"cluster.name", "CAIRN_CLUSTER_NAME", NULL, CN_SET_STRING, "cairn", 0, 0, NULL,
+     OFF(cluster_name),
+     "names the cluster on NATS: the prefix of its subjects and of its key-value bucket, so"
+     " several clusters (staging, production) can share one NATS; the same on every node of"
+     " a cluster; 1 to 32 letters, digits, `_` or `-`"},
     {"log.level", "CAIRN_LOG_LEVEL", "--log-level", CN_SET_ENUM, "info", 0, 0, log_levels,
      OFF(log_level), "lowest level written to the application log"},
     {"log.access", "CAIRN_ACCESS_LOG", NULL, CN_SET_BOOL, "true", 0, 0, NULL, OFF(access_log),
@@ -676,6 +681,12 @@ static int check_row(const cn_config_t *c, const cn_setting_t *k, cn_err_t *err)
  */
 static int check_cluster(const cn_config_t *c, cn_err_t *err)
 {
+    size_t n = strspn(c->cluster_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_-");
+    if (n == 0 || n > 32 || c->cluster_name[n] != '\0')
+        return cn_err_set(err, CN_EINVAL,
+                          "cluster.name: 1 to 32 letters, digits, _ or - (it prefixes NATS "
+                          "subjects and a key-value bucket)");
     if (c->cluster_nodes <= 1)
         return 0;
     if (cn_store_engine(c->store_url) == CN_ENGINE_SQLITE)

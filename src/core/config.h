@@ -123,7 +123,8 @@ typedef struct st_cn_config_t {
     int64_t rt_max_queued_bytes_total;
 
     /* cluster mode: the bus between nodes and how many nodes the operator runs */
-    char *nats_url; /* empty: events stay in this process */
+    char *nats_url;     /* empty: events stay in this process */
+    char *cluster_name; /* its subjects' and key-value bucket's prefix on NATS */
     int cluster_nodes;
 
     char *config_file;

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKET "cairn_presence"
+#define BUCKET "presence" /* the bus makes it <cluster.name>_presence */
 #define NODE_LEN 16
 #define KEY_MAX 300 /* two hex names of up to 63 bytes, the node, two dots */
 

@@ -485,7 +485,7 @@ static int open_bus(const cn_config_t *cfg, cn_err_t *err)
         host[0] = '\0';
     snprintf(name, sizeof(name), "cairn %s pid %d", host, (int)getpid());
     cn_bus_t *b;
-    int rc = cn_bus_open(cfg->nats_url, name, &b, err);
+    int rc = cn_bus_open(cfg->nats_url, name, cfg->cluster_name, &b, err);
     if (rc == 0)
         cn_bus_set_process(b);
     return rc;

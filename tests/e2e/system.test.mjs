@@ -132,6 +132,12 @@ describe('/metrics', () => {
       assert.ok(metric(text, s) >= 0, s);
     }
   });
+
+  test('a server of a PostgreSQL + NATS run is connected to the run\'s NATS; otherwise it has no bus', async () => {
+    const text = (await anon.get('/metrics')).text;
+    if (process.env.CAIRN_TEST_NATS_URL) assert.equal(metric(text, 'cairn_bus_connected'), 1);
+    else assert.doesNotMatch(text, /^cairn_bus_connected/m);
+  });
 });
 
 describe('/api/openapi.json', () => {

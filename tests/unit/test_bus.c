@@ -84,11 +84,11 @@ static void wait_connected(cn_bus_t *b)
     assert_true(cn_bus_is_connected(b));
 }
 
-static cn_bus_t *open_bus(const char *name, inbox_t *in)
+static cn_bus_t *open_bus_of(const char *cluster, const char *name, inbox_t *in)
 {
     cn_err_t err = {0};
     cn_bus_t *b;
-    assert_int_equal(cn_bus_open(nats_url, name, &b, &err), 0);
+    assert_int_equal(cn_bus_open(nats_url, name, cluster, &b, &err), 0);
     assert_non_null(b);
     assert_int_equal(cn_bus_subscribe(b, "t", on_msg, in, &err), 0);
     cn_bus_watch(b, on_state, in);
@@ -96,12 +96,42 @@ static cn_bus_t *open_bus(const char *name, inbox_t *in)
     return b;
 }
 
+static cn_bus_t *open_bus(const char *name, inbox_t *in)
+{
+    return open_bus_of("cairn", name, in);
+}
+
+/* Two clusters on one NATS (cluster.name): each node hears its own cluster only. */
+static void test_clusters_on_one_nats_do_not_hear_each_other(void **state)
+{
+    (void)state;
+    inbox_t a1 = {.lock = PTHREAD_MUTEX_INITIALIZER}, a2 = {.lock = PTHREAD_MUTEX_INITIALIZER},
+            b1 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    cn_bus_t *ba1 = open_bus_of("staging", "a1", &a1), *ba2 = open_bus_of("staging", "a2", &a2),
+             *bb1 = open_bus_of("production", "b1", &b1);
+    sleep_ms(50); /* the subscriptions are registered with the server */
+    assert_int_equal(cn_bus_publish(bb1, "t", "prod", 4), 0);
+    assert_int_equal(cn_bus_publish(ba1, "t", "stage", 5), 0);
+    wait_for(&a2, 1);
+    assert_string_equal(a2.got[0], "t:stage");
+    sleep_ms(100); /* what would cross over has had time to */
+    assert_int_equal(count(&a2), 1);
+    assert_int_equal(count(&a1), 0);
+    assert_int_equal(count(&b1), 0);
+    cn_err_t err = {0};
+    cn_bus_t *bad = (cn_bus_t *)1;
+    assert_int_equal(cn_bus_open(nats_url, "x", "", &bad, &err), CN_EINVAL);
+    cn_bus_close(ba1);
+    cn_bus_close(ba2);
+    cn_bus_close(bb1);
+}
+
 static void test_in_process_bus_is_none(void **state)
 {
     (void)state;
     cn_err_t err = {0};
     cn_bus_t *b = (cn_bus_t *)1;
-    assert_int_equal(cn_bus_open("", "x", &b, &err), 0);
+    assert_int_equal(cn_bus_open("", "x", "cairn", &b, &err), 0);
     assert_null(b);
     assert_int_equal(cn_bus_publish(NULL, "t", "x", 1), 0);
     cn_bus_set_process(NULL);
@@ -175,7 +205,7 @@ static void test_opens_before_the_server_answers(void **state)
     (void)state;
     cn_err_t err = {0};
     cn_bus_t *b;
-    assert_int_equal(cn_bus_open("nats://127.0.0.1:1", "x", &b, &err), 0);
+    assert_int_equal(cn_bus_open("nats://127.0.0.1:1", "x", "cairn", &b, &err), 0);
     assert_non_null(b);
     assert_false(cn_bus_is_connected(b));
     cn_bus_set_process(b);
@@ -259,6 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_process_bus_is_none),
         cmocka_unit_test(test_publish_reaches_the_other_node_only),
+        cmocka_unit_test(test_clusters_on_one_nats_do_not_hear_each_other),
         cmocka_unit_test(test_reconnects_after_the_server_restarts),
         cmocka_unit_test(test_opens_before_the_server_answers),
         cmocka_unit_test(test_cache_follows_the_bus),

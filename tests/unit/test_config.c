@@ -706,6 +706,24 @@ static void test_nodes_need_postgres_and_nats(void **state)
     assert_int_equal(load(&c, NULL, zero, NULL, 0, &err), CN_EINVAL);
     assert_contains(err.msg, "cluster.nodes: must be an integer from 1 to 1000");
     cn_config_free(&c);
+
+    /* cluster.name prefixes NATS subjects: a word, not a subject of its own */
+    assert_int_equal(load(&c, NULL, one, NULL, 0, &err), 0);
+    assert_string_equal(c.cluster_name, "cairn");
+    cn_config_free(&c);
+    char *named[] = {"CAIRN_CLUSTER_NAME=staging-2", NULL};
+    assert_int_equal(load(&c, NULL, named, NULL, 0, &err), 0);
+    assert_string_equal(c.cluster_name, "staging-2");
+    cn_config_free(&c);
+    const char *bad_names[] = {"CAIRN_CLUSTER_NAME=", "CAIRN_CLUSTER_NAME=a.b",
+                               "CAIRN_CLUSTER_NAME=a>", "CAIRN_CLUSTER_NAME=prod*",
+                               "CAIRN_CLUSTER_NAME=abcdefghijklmnopqrstuvwxyz0123456"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(bad_names); i++) {
+        char *env[] = {(char *)bad_names[i], NULL};
+        assert_int_equal(load(&c, NULL, env, NULL, 0, &err), CN_EINVAL);
+        assert_contains(err.msg, "cluster.name: 1 to 32 letters, digits, _ or -");
+        cn_config_free(&c);
+    }
 }
 
 static void test_print_redacts_url_passwords(void **state)
@@ -813,6 +831,7 @@ static void test_print_lists_every_key_once_by_module(void **state)
         "store.auto_migrate",
         "cluster.nodes",
         "cluster.nats_url",
+        "cluster.name",
         "log.level",
         "log.access",
         "auth.bootstrap_token",

@@ -52,6 +52,7 @@ export async function startCluster({ n = 2, env = {}, envOf = () => ({}) } = {})
   const dbUrl = await databaseUrl(shared);
   const common = {
     CAIRN_DATABASE_URL: dbUrl, CAIRN_NATS_URL: nats.url, CAIRN_CLUSTER_NODES: String(n),
+    CAIRN_CLUSTER_NAME: 'cairn', // one cluster: not natsEnv()'s name per server
     CAIRN_SECRETS_KEY_FILE: path.join(shared, 'secrets.key'), ...env,
   };
   const nodes = [];

@@ -87,13 +87,24 @@ function exitCodeOf(code, signal) {
  * PostgreSQL the server gets DIR's own database (CAIRN_DATABASE_URL), the same one each
  * time it is started on DIR, unless env or args name a database.
  */
+/*
+ * With CAIRN_TEST_NATS_URL (scripts/test-e2e-pg), every server talks to that NATS, each as
+ * a cluster of its own (cluster.name), so servers of different tests never hear each other;
+ * a test that runs several nodes of one cluster gives them one name (lib/cluster.mjs).
+ */
+let clusters = 0;
+function natsEnv() {
+  const url = process.env.CAIRN_TEST_NATS_URL;
+  return url ? { CAIRN_NATS_URL: url, CAIRN_CLUSTER_NAME: `t${process.pid}-${++clusters}` } : {};
+}
+
 export async function startServer({ env = {}, args = [], dataDir } = {}) {
   const dir = dataDir ?? tempDir();
   let server = null;
   // rate limits high enough for test traffic; tests of the limits set their own
   const childEnv = cleanEnv({
     CAIRN_BOOTSTRAP_TOKEN: TOKEN, CAIRN_THREADS: '2', CAIRN_RATE_IP_PER_MIN: '10000000',
-    CAIRN_RATE_USER_PER_MIN: '10000000', CAIRN_RATE_AUTH_PER_MIN: '10000000',
+    CAIRN_RATE_USER_PER_MIN: '10000000', CAIRN_RATE_AUTH_PER_MIN: '10000000', ...natsEnv(),
     ...(await databaseEnvForArgs(['--data', dir, ...args], env)), ...env,
   });
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
