@@ -149,11 +149,6 @@ field() {
 # warm_field FILE COLUMN: a column of the warm-up row of wsload's step table
 warm_field() { awk -v c="$2" '$1 == "warm" { print $c; exit }' "$1" 2>/dev/null; }
 
-median() {
-  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
-    awk '{ a[NR] = $1 } END { if (NR == 0) { print "n/a"; exit }
-      if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; print m }'
-}
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v !~ /^-?[0-9.]+$/) print "n/a"; else printf f, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 
@@ -236,7 +231,7 @@ nats_version=$(nats-server --version 2>/dev/null || echo "?")
 # v SETUP KEY: the median of the rounds
 v() {
   # shellcheck disable=SC2086 # the rounds' values are space-separated on purpose
-  median ${R[$1.$2]:-n/a}
+  median %s ${R[$1.$2]:-n/a}
 }
 c() { fmt "$(v "$1" "$2")" "$3"; }
 # each SETUP KEY: the rounds' values, " / "-separated

@@ -27,3 +27,23 @@ show_logs() {
     tail -n "$2" "$f" >&2 || true
   done
 }
+
+# wrk latency value (e.g. 812.00us, 4.18ms, 1.02s, 1.50m) -> milliseconds
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v == "") { print "n/a"; exit }
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.2f", n }'
+}
+
+# median FORMAT NUMBER...: the median printed with FORMAT; non-numbers ("n/a") ignored, "n/a"
+# when none is left
+median() {
+  local fmt=$1
+  shift
+  printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g |
+    awk -v fmt="$fmt" '{ a[NR] = $1 } END {
+      if (NR == 0) { print "n/a"; exit }
+      printf fmt, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}

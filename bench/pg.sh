@@ -100,25 +100,6 @@ wait_ready() {
 
 json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];if(v==null)process.exit(1);console.log(v)})' "$1"; }
 
-# wrk latency value (812.00us, 4.18ms, 1.02s) -> milliseconds
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v == "") { print "n/a"; exit }
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.2f", n }'
-}
-
-# median FORMAT NUMBER... (non-numbers ignored)
-median() {
-  local fmt=$1
-  shift
-  printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g |
-    awk -v fmt="$fmt" '{ a[NR] = $1 } END {
-      if (NR == 0) { print "n/a"; exit }
-      printf fmt, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
 # paired_ratio "A1 A2 …" "B1 B2 …": the median over rounds of A_i / B_i (a round's runs
 # are seconds apart, so they share most of the machine's noise)
 paired_ratio() {

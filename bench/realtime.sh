@@ -159,12 +159,6 @@ field() {
     END { if (!found) print "n/a" }' "$1" 2>/dev/null || echo n/a
 }
 
-median() {
-  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
-    awk '{ a[NR] = $1 } END { if (NR == 0) { print "n/a"; exit }
-      if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; print m }'
-}
-
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v !~ /^-?[0-9.]+$/) print "n/a"; else printf f, v }'; }
 # ratio A B FORMAT: A / B
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "n/a"; else printf "%.1f×", a / b }'; }
@@ -300,7 +294,7 @@ sio_version=$(node -p 'require(process.argv[1] + "/node_modules/socket.io/packag
 v() {
   local s=${R[$1.$2]:-n/a}
   # shellcheck disable=SC2086 # the rounds' values are space-separated on purpose
-  if [[ $s == *" "* ]]; then median $s; else echo "$s"; fi
+  if [[ $s == *" "* ]]; then median %s $s; else echo "$s"; fi
 }
 cell() { if [[ " $TARGETS " == *" $1 "* && -z ${R[$1.broken]:-} ]]; then fmt "$(v "$1" "$2")" "$3"; else echo "–"; fi; }
 # rounds TARGET: "p99 (other CPU)" of each fan-out round, * for a noisy one

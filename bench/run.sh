@@ -106,26 +106,6 @@ wait_ready() {
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2; found = 1 } END { if (!found) print "" }' "/proc/$1/status" 2>/dev/null; }
 kb_to_mib() { awk -v k="$1" 'BEGIN { if (k == "") print "n/a"; else printf "%.1f", k / 1024 }'; }
 
-# wrk latency value (e.g. 812.00us, 4.18ms, 1.02s, 1.50m) -> milliseconds
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v == "") { print "n/a"; exit }
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.2f", n }'
-}
-
-# median FORMAT NUMBER... ("n/a" ignored)
-median() {
-  local fmt=$1
-  shift
-  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
-    awk -v fmt="$fmt" '{ a[NR] = $1 } END {
-      if (NR == 0) { print "n/a"; exit }
-      if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2
-      printf fmt, m }'
-}
-
 # paired_ratio SCENARIO: the median over rounds of req/s(SCENARIO) / req/s(hello) of the
 # same round (a round's runs are seconds apart, so they share most of the machine's noise)
 paired_ratio() {
