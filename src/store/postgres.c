@@ -158,6 +158,18 @@ static void collect_sent(pg_store_t *p)
     }
 }
 
+/* Sends sql ahead; a text new on the connection is prepared once what was sent before it
+ * has been read (preparing takes a round trip of its own). */
+static int send_ahead(pg_store_t *p, const char *sql, const cn_val_t *args, size_t n, cn_err_t *err)
+{
+    int rc = cn_pg_send(p->conn, sql, args, n, err);
+    if (rc == CN_PG_UNPREPARED) {
+        collect_sent(p);
+        rc = cn_pg_send(p->conn, sql, args, n, err);
+    }
+    return rc;
+}
+
 /* Runs st now. What was sent ahead goes in the same round trip: st is sent after it and
  * every result is read, st's last. */
 static void run_now(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
@@ -188,11 +200,7 @@ static int deferrable(const char *sql)
 
 static int send_control(pg_store_t *p, const char *sql, cn_err_t *err)
 {
-    int rc = cn_pg_send(p->conn, sql, NULL, 0, err);
-    if (rc == CN_PG_UNPREPARED) { /* first use on this connection */
-        collect_sent(p);
-        rc = cn_pg_send(p->conn, sql, NULL, 0, err);
-    }
+    int rc = send_ahead(p, sql, NULL, 0, err);
     if (rc != 0)
         return rc;
     pg_stmt_t *st = p->free_controls;
@@ -217,11 +225,7 @@ static int may_send_ahead(const cn_stmt_t *st)
 /* Sends st, suspends its fiber until pg_resume_waiting has read its result. */
 static void send_and_suspend(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
 {
-    int rc = cn_pg_send(p->conn, st->sql, args, n, &st->err);
-    if (rc == CN_PG_UNPREPARED) {
-        collect_sent(p);
-        rc = cn_pg_send(p->conn, st->sql, args, n, &st->err);
-    }
+    int rc = send_ahead(p, st->sql, args, n, &st->err);
     if (rc != 0) { /* reported by the first step, as a run's error is */
         st->rc = rc < 0 ? rc : CN_ERR;
         return;
