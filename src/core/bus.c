@@ -23,6 +23,7 @@
 #define RECONNECT_BUF (32 << 20)    /* the client's own buffer while it reconnects */
 #define MAX_HANDLERS 16
 #define MAX_WATCHERS 8
+#define FLUSH_TIMEOUT_MS 2000 /* the round trip after a (re)connection */
 
 typedef struct st_qmsg_t {
     struct st_qmsg_t *next;
@@ -109,11 +110,21 @@ static void notify(cn_bus_t *b, int connected)
         b->watchers[i].fn(connected, b->watchers[i].ud);
 }
 
+/* The client calls this once it has written the subscription out, not once the server has
+ * taken it: a round trip (PING/PONG, answered in order) first, so a watcher that reads the
+ * database to catch up reads after the point from which the bus delivers again. Otherwise
+ * an event published in between would reach neither, and if no later event showed the
+ * gap, it would never be delivered. */
 static void on_connected(natsConnection *nc, void *closure)
 {
-    (void)nc;
     cn_bus_t *b = closure;
-    if (!atomic_load(&b->closing))
+    if (atomic_load(&b->closing))
+        return;
+    natsStatus s = natsConnection_FlushTimeout(nc, FLUSH_TIMEOUT_MS);
+    if (s != NATS_OK) /* lost again: the next reconnect calls this anew */
+        cn_log(CN_LOG_WARN, NULL, "bus: reconnected, but NATS did not answer: %s",
+               natsStatus_GetText(s));
+    else
         cn_log(CN_LOG_INFO, NULL, "bus: connected to NATS");
     notify(b, 1);
 }
