@@ -265,19 +265,37 @@ static void on_bus_event(const char *subject, const char *data, size_t len, void
     free(body);
 }
 
-/* The bus came back: whatever was published meanwhile may be lost, so every channel known
- * here is read again from its last delivered seq (the relay does it). */
-static void on_bus_state(int connected, void *ud)
+/* Every channel known here is read again from its last delivered seq (the relay does it). */
+static void catch_up_all(void)
 {
-    (void)ud;
-    if (!connected)
-        return;
     pthread_mutex_lock(&order.lock);
     for (size_t i = 0; i < order.cap; i++)
         for (ord_t *o = order.buckets[i]; o != NULL; o = o->next)
             o->catch_up = 1;
     pthread_cond_signal(&order.wake);
     pthread_mutex_unlock(&order.lock);
+}
+
+/* The bus came back: whatever was published meanwhile may be lost, here and by this node
+ * to the others (what its client was writing when the connection broke), so this node
+ * catches up and asks the others to. The ask goes out after what the client kept while
+ * away, so a node that hears it has heard what survived. */
+static void on_bus_state(int connected, void *ud)
+{
+    (void)ud;
+    if (!connected)
+        return;
+    catch_up_all();
+    cn_bus_send("evsync", "", 0);
+}
+
+static void on_bus_sync(const char *subject, const char *data, size_t len, void *ud)
+{
+    (void)subject;
+    (void)data;
+    (void)len;
+    (void)ud;
+    catch_up_all();
 }
 
 /* ---- the relay: filling gaps from the history ---- */
@@ -445,6 +463,8 @@ int cn_events_relay_start(cn_store_t *store, cn_err_t *err)
     cn_bus_t *bus = cn_bus_process();
     if (bus != NULL) {
         int rc = cn_bus_subscribe(bus, "ev", on_bus_event, NULL, err);
+        if (rc == 0)
+            rc = cn_bus_subscribe(bus, "evsync", on_bus_sync, NULL, err);
         if (rc != 0)
             return rc;
         cn_bus_watch(bus, on_bus_state, NULL);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { startCluster, nodeReady } from './lib/cluster.mjs';
+import { natsProxy, nodeReady, startCluster } from './lib/cluster.mjs';
 import {
   TOKEN, api, onPostgres, request, sleep, stopAllServers, waitFor, withTimeout,
 } from './lib/server.mjs';
@@ -228,6 +228,30 @@ describe('two nodes on one PostgreSQL database and one NATS', { skip }, () => {
     await eventsUntil(b, 13);
     assertContiguous(b.events(), s.seq + 1);
     b.ws.close();
+  });
+
+  test('an event a node published into a connection that broke reaches the others once it reconnects', async () => {
+    // only C's connection breaks: B stays connected, so only C's word after its reconnect
+    // can make B read the history, and no later event comes to reveal the gap
+    const proxy = await natsProxy(nats.url);
+    try {
+      const C = await cl.addNode({ CAIRN_NATS_URL: proxy.url });
+      const b = rtClient(B.url);
+      const s = await subscribe(b, { channel: 'notes' });
+      proxy.drop = true;
+      assert.equal((await createNote(C, 'lost on the way')).status, 201);
+      await sleep(500); // C's client has written the event into the connection by now
+      assert.equal(b.events().length, 0, 'the proxy lost the event (else this tests nothing)');
+      proxy.drop = false;
+      proxy.cut();
+      const evs = await eventsUntil(b, 1);
+      assert.equal(evs[0].data.title, 'lost on the way');
+      assert.equal(evs[0].seq, s.seq + 1);
+      b.ws.close();
+      await C.kill9();
+    } finally {
+      proxy.close();
+    }
   });
 
   test('events that left the history before B could read them: resync_required, never a silent gap', async () => {

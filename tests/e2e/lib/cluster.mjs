@@ -3,6 +3,7 @@
 // the database (db.mjs, the first node's) and the secrets key file, as a production
 // cluster does. The NATS server is this process's (scripts/nats-test), stopped on exit.
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { databaseUrl } from './db.mjs';
 import { REPO_ROOT, request, startServer, tempDir, waitFor } from './server.mjs';
@@ -32,6 +33,33 @@ export function startNats() {
     restart: () => natsTest('restart', dir),
     stop: () => { natsTest('stop', dir); natsDirs.delete(dir); },
   };
+}
+
+/**
+ * A TCP proxy on loopback in front of the NATS server at url, for one node's connection:
+ * {url, drop, cut(), close()}. While drop is true, what the node sends is read and thrown
+ * away (lost on the way, as what a client was writing when its connection broke); cut()
+ * closes every connection through it, and the node reconnects.
+ */
+export async function natsProxy(url) {
+  const target = new URL(url);
+  const sockets = new Set();
+  const proxy = { drop: false };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => { sockets.delete(s); client.destroy(); upstream.destroy(); });
+    }
+    client.on('data', (d) => { if (!proxy.drop) upstream.write(d); });
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.url = `nats://127.0.0.1:${server.address().port}`;
+  proxy.cut = () => { for (const s of sockets) s.destroy(); };
+  proxy.close = () => { proxy.cut(); server.close(); };
+  return proxy;
 }
 
 /** Resolves once GET /readyz of node answers 200 (database and NATS reachable). */
