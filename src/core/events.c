@@ -33,6 +33,7 @@ typedef struct st_chan_t {
     int known;         /* committed and epoch are the database's (not a new channel's guess) */
     int refs;          /* staged events pointing here: the entry is not forgotten meanwhile */
     int64_t pruned_at_ms;
+    int count_pruned; /* this process trimmed it by count once (all older rows are gone) */
     char epoch[CN_EPOCH_LEN + 1]; /* a new channel's first epoch until known */
     size_t tenant_len;
     char key[]; /* tenant '\n' channel */
@@ -410,18 +411,27 @@ static int allocate(cn_store_t *s, chan_t *c, int64_t n, int64_t *last,
 
 /* Trims a channel's history to the configured bounds after its numbers reached last (n of
  * them in this transaction). By count whenever the numbering crosses a multiple of
- * PRUNE_EVERY, whichever process wrote it; by age at most once a minute per process. */
+ * PRUNE_EVERY, whichever process wrote it; by age at most once a minute per process.
+ * A count prune reads a range of the primary key bounded below too: the prune at the
+ * previous multiple (in the transaction that numbered it) removed everything older, and on
+ * PostgreSQL those deleted rows stay in the index until a vacuum, so an open range would
+ * step over all of them every time (the cost of a POST grew with the table). A process's
+ * first prune of a channel is open below, for what a larger history.count left. */
 static int prune(cn_store_t *s, chan_t *c, int64_t last, int64_t n, int64_t now, cn_err_t *err)
 {
     cn_val_t ch[] = {CN_VTEXTN(c->key, c->tenant_len), CN_VTEXT(c->key + c->tenant_len + 1)};
     int rc = 0;
     if (last > event_bus.history_count && (last - n) / PRUNE_EVERY != last / PRUNE_EVERY) {
-        /* a range of the primary key: no row outside it is read */
-        cn_val_t del[] = {ch[0], ch[1], CN_VINT(last - event_bus.history_count)};
+        int64_t upto = last - event_bus.history_count;
+        pthread_mutex_lock(&event_bus.lock);
+        int64_t above = c->count_pruned ? upto - n - PRUNE_EVERY : INT64_MIN;
+        c->count_pruned = 1;
+        pthread_mutex_unlock(&event_bus.lock);
+        cn_val_t del[] = {ch[0], ch[1], CN_VINT(upto), CN_VINT(above)};
         rc = cn_store_exec(s,
                            "DELETE FROM realtime_events WHERE tenant_id = $1 AND channel = $2"
-                           " AND seq <= $3",
-                           del, 3, NULL, err);
+                           " AND seq <= $3 AND seq > $4",
+                           del, 4, NULL, err);
     }
     pthread_mutex_lock(&event_bus.lock);
     int by_age = now - c->pruned_at_ms >= AGE_PRUNE_EVERY_MS;

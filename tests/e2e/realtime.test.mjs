@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import WebSocket from 'ws';
 import {
-  TOKEN, api, assertProblem, connect, request, sleep, startServer, stopAllServers, waitFor, withTimeout,
+  TOKEN, api, assertProblem, connect, dbQuery, request, sleep, startServer, stopAllServers, waitFor,
+  withTimeout,
 } from './lib/server.mjs';
 
 /** A WebSocket client that keeps every message and lets tests wait for one. */
@@ -346,6 +347,22 @@ describe('realtime history bounds and slow readers', () => {
     const e = await c.next((m) => m.op === 'event' && m.seq === 201);
     assert.equal(e.data.title, 'new');
     c.ws.close();
+  });
+
+  test('the history keeps history.count events, trimmed every 64; a smaller count after a restart trims what the larger one left', async () => {
+    const kept = async (srv) => (await dbQuery(srv, "SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM realtime_events WHERE channel = 'notes'"))[0];
+    const srv = await startServer({ env: { CAIRN_REALTIME_HISTORY_COUNT: '100' } });
+    for (let i = 0; i < 300; i++) assert.equal((await createNote(srv, `h-${i}`)).status, 201);
+    // trimmed at 128, 192 and 256, each time to the last 100: 157..300
+    assert.deepEqual(await kept(srv), { n: 144, lo: 157, hi: 300 });
+    const { dataDir } = srv;
+    await srv.stop();
+    const again = await startServer({ dataDir, env: { CAIRN_REALTIME_HISTORY_COUNT: '10' } });
+    for (let i = 0; i < 64; i++) assert.equal((await createNote(again, `h2-${i}`)).status, 201);
+    // at 320, to the last 10, and everything older the first count left goes too: 311..364
+    assert.deepEqual(await kept(again), { n: 54, lo: 311, hi: 364 });
+    for (let i = 0; i < 64; i++) assert.equal((await createNote(again, `h3-${i}`)).status, 201);
+    assert.deepEqual(await kept(again), { n: 54, lo: 375, hi: 428 });
   });
 
   test('history and numbering survive kill -9', async () => {
