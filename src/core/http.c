@@ -1142,13 +1142,11 @@ static _Thread_local h2o_linklist_t retry_writes;
 
 static int may_write(cn_method_t m);
 
-static int retry_later(cn_req_t *r, int rc)
+/* Queues r's handler to run again in the next turn, from nothing. */
+static void run_again(cn_req_t *r)
 {
     cn_req_int_t *ri = cn__req_int(r);
-    if (rc != CN_EBUSY || ri->responded || ri->retries >= WRITE_RETRIES || !may_write(r->method) ||
-        !cn_store_is_batching(r->store) || cn_store_unit_kept(r->store))
-        return 0;
-    ri->retries++;
+    ri->responded = 0;
     r->err.code = 0;
     r->err.msg[0] = '\0';
     r->problem_type = NULL;
@@ -1157,6 +1155,16 @@ static int retry_later(cn_req_t *r, int rc)
     if (retry_writes.next == NULL)
         h2o_linklist_init_anchor(&retry_writes);
     h2o_linklist_insert(&retry_writes, &ri->pending);
+}
+
+static int retry_later(cn_req_t *r, int rc)
+{
+    cn_req_int_t *ri = cn__req_int(r);
+    if (rc != CN_EBUSY || ri->responded || ri->retries >= WRITE_RETRIES || !may_write(r->method) ||
+        !cn_store_is_batching(r->store) || cn_store_unit_kept(r->store))
+        return 0;
+    ri->retries++;
+    run_again(r);
     return 1;
 }
 
@@ -1165,6 +1173,7 @@ static void run_handler(cn_req_t *r)
     int own = unit_open(r);
     int rc = r->route->handler(r);
     if (rc == CN_PENDING) { /* offloaded: the completion answers, in a unit of its own */
+        cn__req_int(r)->in_turn_writes = 0; /* and cannot run again */
         if (own)
             unit_close(rc);
         return;
@@ -1294,6 +1303,31 @@ static int requeue_retries(int answered)
     return CN_TURN_WAITING;
 }
 
+/* 1 when no write of the queue runs again after a write sent ahead failed: then this
+ * turn's writes may be sent ahead too (cn_store_set_writes_ahead); else each waits, so
+ * the turn cannot fail that way twice. */
+static int may_write_ahead(void)
+{
+    for (h2o_linklist_t *l = queued_writes.next; l != &queued_writes; l = l->next)
+        if (H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, l)->careful)
+            return 0;
+    return 1;
+}
+
+/* A write sent ahead failed and the batch rolled back: every write that ran in it, held
+ * answer or queued retry, runs again in the next turn, carefully (no writes ahead), where
+ * each handler sees its own statements' outcomes; so does a read whose answer the batch
+ * held. True when r was one of them. */
+static int rerun_carefully(cn_req_int_t *ri)
+{
+    if (!ri->in_turn_writes && may_write(ri->pub.method))
+        return 0; /* an offloaded write's completion: it cannot run again */
+    ri->in_turn_writes = 0;
+    ri->careful = 1;
+    run_again(&ri->pub);
+    return 1;
+}
+
 int cn_http_end_turn(cn_store_t *store)
 {
     /* the turn's suspended reads first: no fiber may wait while the batch is open */
@@ -1309,21 +1343,29 @@ int cn_http_end_turn(cn_store_t *store)
         if (rc != 0) /* each handler then meets the error itself */
             cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
     }
+    if (queued_writes.next != NULL)
+        cn_store_set_writes_ahead(store, may_write_ahead());
     while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, queued_writes.next);
         h2o_linklist_unlink(&ri->pending); /* its answer may link it again, as held back */
+        ri->in_turn_writes = 1;
         run_handler(&ri->pub);
         answered = CN_TURN_ANSWERED;
     }
+    cn_store_set_writes_ahead(store, 0); /* completions of offloaded work never do */
     if (!cn_store_batch_open(store)) {
         /* no batch is open: this only ends the turn's read transaction */
         cn_ignore(cn_store_batch_commit(store, &err));
         return requeue_retries(answered);
     }
     int rc = cn_store_batch_commit(store, &err);
-    if (rc != 0)
+    int late = rc != 0 && cn_store_batch_late(store);
+    if (rc != 0 && !late)
         cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s",
                err.msg);
+    size_t rerun = 0;
+    for (h2o_linklist_t *l = late ? retry_writes.next : NULL; l && l != &retry_writes; l = l->next)
+        H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, l)->careful = 1, rerun++;
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
         cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, pending_answers.next);
         cn_req_t *r = &ri->pub;
@@ -1333,10 +1375,16 @@ int cn_http_end_turn(cn_store_t *store)
             start_sending(r);
             continue;
         }
+        if (late && rerun_carefully(ri)) {
+            rerun++;
+            continue;
+        }
         memset(&r->h->res.headers, 0, sizeof(r->h->res.headers));
         ri->responded = 0;
         problem(r, 503, "the change could not be committed; it was not applied, retry");
     }
+    if (rerun > 0)
+        cn_metrics_writes_rerun(rerun);
     return requeue_retries(answered);
 }
 

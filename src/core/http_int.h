@@ -25,6 +25,8 @@ typedef struct st_cn_req_int_t {
     char client_ip[48];       /* set by cn_req_peer on first use */
     int responded;            /* an answer was given (it may still be held for the commit) */
     int retries;              /* runs of its handler that met a busy database (CN_EBUSY) */
+    int in_turn_writes;       /* its handler ran in this turn's batch (cn_http_end_turn) */
+    int careful;              /* run again after a write sent ahead failed: no writes ahead */
     cn_work_t *work;          /* offloaded work whose completion has not run yet */
     h2o_iovec_t pending_body; /* a held answer's body, in the request pool */
     h2o_linklist_t pending;   /* queued for the turn's batch, or held for its commit */

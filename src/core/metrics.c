@@ -29,6 +29,7 @@ typedef struct {
     route_stats_t *routes; /* n_routes + CN_METHOD_MAX "unmatched" slots */
     cn_hist_t store;
     uint64_t suspended; /* handlers suspended at a statement sent ahead */
+    uint64_t rerun;     /* write handlers run again: a write sent ahead failed */
 } slot_t;
 
 typedef struct {
@@ -178,17 +179,30 @@ void cn_metrics_handler_suspended(void)
         bump(&s->suspended, 1);
 }
 
+void cn_metrics_writes_rerun(size_t n)
+{
+    slot_t *s = this_slot();
+    if (s != NULL)
+        bump(&s->rerun, n);
+}
+
 static void render_suspended(cn_buf_t *out)
 {
-    uint64_t n = 0;
-    for (size_t i = 0; i < metrics_state.n_slots; i++)
+    uint64_t n = 0, rerun = 0;
+    for (size_t i = 0; i < metrics_state.n_slots; i++) {
         n += peek(&metrics_state.slots[i].suspended);
+        rerun += peek(&metrics_state.slots[i].rerun);
+    }
     cn_buf_appendf(out,
                    "# HELP cairn_handler_suspensions_total Times a read handler waited for a "
                    "statement sent ahead, its round trip shared with other requests' "
                    "(PostgreSQL).\n# TYPE cairn_handler_suspensions_total counter\n"
-                   "cairn_handler_suspensions_total %llu\n",
-                   (unsigned long long)n);
+                   "cairn_handler_suspensions_total %llu\n"
+                   "# HELP cairn_write_reruns_total Write requests run again, each waiting for "
+                   "its statements, because a write sent ahead in their loop turn failed "
+                   "(PostgreSQL).\n# TYPE cairn_write_reruns_total counter\n"
+                   "cairn_write_reruns_total %llu\n",
+                   (unsigned long long)n, (unsigned long long)rerun);
 }
 
 void cn_metrics_add_collector(cn_metrics_collector_fn fn, void *data)

@@ -26,6 +26,8 @@ void cn_metrics_request(int route_index, cn_method_t method, int status, uint64_
 void cn_metrics_store_query(uint64_t dur_ns);
 /** Counts a read handler suspended at a statement sent ahead (cn_store_suspends). */
 void cn_metrics_handler_suspended(void);
+/** Counts n write requests run again because a write sent ahead failed in their turn. */
+void cn_metrics_writes_rerun(size_t n);
 
 /** A scrape-time callback appending Prometheus text for a module's own series. */
 typedef void (*cn_metrics_collector_fn)(cn_buf_t *out, void *data);

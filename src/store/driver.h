@@ -25,6 +25,9 @@ struct st_cn_store_t {
     int batch_open;    /* that transaction is open (and holds the driver's write lock) */
     int batch_failed;  /* something that must commit with the batch could not be written */
     int suspending;    /* reads on a fiber may suspend it (cn_store_set_suspending) */
+    int writes_ahead;  /* a unit's writes may be sent without waiting (set per turn) */
+    int batch_late;    /* a write sent ahead failed: the open batch is lost */
+    int last_late;     /* the last batch ended so (cn_store_batch_late) */
     uint64_t batch_id; /* of the open batch; bumped by each new one */
     void (*on_query)(uint64_t);
     void (*wake)(void *); /* cn_store_batch_try_begin: the write lock was released */
@@ -39,6 +42,7 @@ enum { CN_UNIT_NONE = 0, CN_UNIT_PENDING, CN_UNIT_OPEN };
 struct st_cn_stmt_t {
     cn_store_t *owner; /* the store running it now */
     int readonly;      /* reads only: may run outside a write transaction */
+    int ahead;         /* its caller reads neither rows nor changes: it may be sent ahead */
     int holds_write_lock;
     uint64_t started_ns;
 };

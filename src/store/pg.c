@@ -42,7 +42,10 @@ struct st_cn_pg_t {
     int binary; /* some parameter is binary */
     char *text; /* their text */
     size_t text_cap;
-    int waiting;        /* statements sent (cn_pg_send) whose results are not read yet */
+    int waiting;  /* statements sent (cn_pg_send) whose results are not read yet */
+    int unsynced; /* the last of them, sent with no sync point after them yet */
+    int *groups;  /* a ring: how many statements each sync point sent ends */
+    size_t g_head, g_n, g_cap;
     PGconn *connecting; /* a reconnect attempt under way (cn_pg_reconnect) */
     PostgresPollingStatusType connect_state;
     uint64_t connect_deadline_ns;
@@ -187,6 +190,7 @@ void cn_pg_close(cn_pg_t *c)
         PQfinish(c->connecting);
     forget_statements(c);
     free(c->cache);
+    free(c->groups);
     free(c->text);
     free(c->values);
     free(c->lengths);
@@ -206,7 +210,8 @@ int cn_pg_reconnect(cn_pg_t *c, cn_err_t *err)
         if (c->conn)
             PQfinish(c->conn);
         c->conn = NULL;
-        c->waiting = 0;       /* their results went with it */
+        c->waiting = c->unsynced = 0; /* their results went with it */
+        c->g_n = 0;
         forget_statements(c); /* they lived on the old server session */
         c->connecting = connect_url(c->url, 0);
         if (c->connecting == NULL || PQstatus(c->connecting) == CONNECTION_BAD)
@@ -426,7 +431,28 @@ int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_pg
  * statement is followed by its own sync point: it runs as a transaction of its own, and
  * its failure cannot abort the statements sent after it. */
 
-int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_err_t *err)
+/* A sync point after the statements sent since the last one: the server answers them
+ * (and flushes) when it reaches it. */
+static int sync_point(cn_pg_t *c)
+{
+    if (PQpipelineSync(c->conn) != 1)
+        return -1;
+    if (c->g_n == c->g_cap) {
+        size_t cap = c->g_cap ? c->g_cap * 2 : 16;
+        int *g = cn_malloc(cap * sizeof(int));
+        for (size_t i = 0; i < c->g_n; i++)
+            g[i] = c->groups[(c->g_head + i) % c->g_cap];
+        free(c->groups);
+        c->groups = g;
+        c->g_cap = cap;
+        c->g_head = 0;
+    }
+    c->groups[(c->g_head + c->g_n++) % c->g_cap] = c->unsynced;
+    c->unsynced = 0;
+    return 0;
+}
+
+int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, int sync, cn_err_t *err)
 {
     int rc = ready_to_send(c, n, args, err);
     if (rc != 0)
@@ -441,14 +467,16 @@ int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, cn_e
         return map_error(c, NULL, err);
     params_text(c, args, n);
     if (PQsendQueryPrepared(c->conn, name, (int)n, c->values, c->binary ? c->lengths : NULL,
-                            c->binary ? c->formats : NULL, 0) != 1 ||
-        PQpipelineSync(c->conn) != 1) {
+                            c->binary ? c->formats : NULL, 0) != 1) {
         rc = map_error(c, NULL, err);
         if (c->waiting == 0)
             PQexitPipelineMode(c->conn);
         return rc;
     }
     c->waiting++;
+    c->unsynced++;
+    if (sync)
+        cn_ignore(sync_point(c)); /* fails on a broken connection: receiving says so */
     return 0;
 }
 
@@ -458,12 +486,18 @@ int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *er
         *rows = (cn_pg_rows_t){.row = -1};
     if (c->waiting == 0)
         return cn_err_set(err, CN_ERR, "no statement was sent");
+    if (c->g_n == 0)              /* the server waits for a sync point before it answers */
+        cn_ignore(sync_point(c)); /* a broken connection: the result below says so */
     c->waiting--;
     PGresult *res = PQgetResult(c->conn);
     int rc = take_result(c, res, rows, changes, err);
-    if (res != NULL) /* the end of its results, then its sync point */
+    if (res != NULL) /* the end of its results */
         PQclear(PQgetResult(c->conn));
-    PQclear(PQgetResult(c->conn));
+    if (c->g_n > 0 && --c->groups[c->g_head] == 0) { /* then the sync point that ends them */
+        c->g_head = (c->g_head + 1) % c->g_cap;
+        c->g_n--;
+        PQclear(PQgetResult(c->conn));
+    }
     if (c->waiting == 0 && c->conn != NULL)
         PQexitPipelineMode(c->conn); /* fails only on a broken connection, reopened anyway */
     return rc;

@@ -58,12 +58,19 @@ CN_MUST_CHECK int cn_pg_run(cn_pg_t *c, const char *sql, const cn_val_t *args, s
 /**
  * Sends sql ($1..$n) with args without waiting for its result, which cn_pg_receive reads
  * later, in the order the statements were sent (several may wait at once: one round trip
- * for all of them). Returns 0; CN_PG_UNPREPARED when sql is new on this connection while
- * statements wait (read their results, then send again: preparing it needs a round trip of
- * its own); or an error. While any statement waits, cn_pg_run and cn_pg_script refuse.
+ * for all of them). sync = 1 puts a sync point after it: it then runs as a transaction of
+ * its own outside a transaction block, and its failure cannot touch what is sent after it.
+ * Statements sent with sync = 0 (inside a transaction block, where a failure loses the
+ * transaction anyway) wait in libpq's buffer with the next ones; the server answers them
+ * all, and flushes once, at the next sync point, which cn_pg_receive sends itself when
+ * none follows what it reads. A failure there makes the rest of the group fail too
+ * (skipped by the server). Returns 0; CN_PG_UNPREPARED when sql is new on this connection
+ * while statements wait (read their results, then send again: preparing it needs a round
+ * trip of its own); or an error. While any statement waits, cn_pg_run and cn_pg_script
+ * refuse.
  */
 #define CN_PG_UNPREPARED 1
-CN_MUST_CHECK int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n,
+CN_MUST_CHECK int cn_pg_send(cn_pg_t *c, const char *sql, const cn_val_t *args, size_t n, int sync,
                              cn_err_t *err);
 /** The result of the oldest statement sent and not read yet, as cn_pg_run gives it. */
 CN_MUST_CHECK int cn_pg_receive(cn_pg_t *c, cn_pg_rows_t *rows, int64_t *changes, cn_err_t *err);

@@ -23,6 +23,12 @@
  *   Transaction control whose outcome nobody waits for (BEGIN, SAVEPOINT, RELEASE,
  *   ROLLBACK TO) is sent ahead too. Any other statement is sent after what was sent ahead
  *   and reads every result, its own last: one round trip for all of them.
+ * - While the loop runs its turn's writes (cn_store_set_writes_ahead), a write of the
+ *   kernel's unit whose caller reads no result is sent ahead as well. Its failure, read
+ *   later, makes the batch late: what follows fails with CN_EBUSY, the commit rolls back,
+ *   and the loop runs the turn's writes again without writes ahead (late_failure).
+ * - Inside a transaction only what a caller waits for carries a sync point; what was sent
+ *   ahead before it leaves with it, and the server answers all of it at once.
  */
 #include "base/fiber.h"
 #include "store/driver.h"
@@ -35,6 +41,7 @@
 
 #define RECONNECT_NS (250 * 1000000ull)
 #define STMTS_MAX 1024
+#define SENT_MAX 256 /* statements sent ahead and not read yet, at most */
 
 typedef struct pg_stmt_t {
     cn_stmt_t base;
@@ -48,13 +55,15 @@ typedef struct pg_stmt_t {
     cn_err_t err;         /* its message when rc < 0 */
     unsigned char *bytes; /* a bytea value of the current row, decoded */
     cn_fiber_t *fiber;    /* suspended until this statement's result is read */
-    int control;          /* transaction control sent ahead: its result is not awaited */
+    int control;          /* sent ahead, its result not awaited: transaction control, or */
+    int write;            /* a write of a unit (cn_store_set_writes_ahead) */
     struct pg_stmt_t *next_waiting;
 } pg_stmt_t;
 
 /* Statements in the order they were sent, each with the fiber waiting for it. */
 typedef struct {
     pg_stmt_t *head, *tail;
+    size_t n;
 } stmt_queue_t;
 
 typedef struct pg_store_t {
@@ -123,6 +132,7 @@ static void queue_push(stmt_queue_t *q, pg_stmt_t *st)
     else
         q->head = st;
     q->tail = st;
+    q->n++;
 }
 
 static pg_stmt_t *queue_pop(stmt_queue_t *q)
@@ -130,6 +140,7 @@ static pg_stmt_t *queue_pop(stmt_queue_t *q)
     pg_stmt_t *st = q->head;
     if (st && (q->head = st->next_waiting) == NULL)
         q->tail = NULL;
+    q->n -= st != NULL;
     return st;
 }
 
@@ -142,7 +153,7 @@ static void receive_into(pg_store_t *p, pg_stmt_t *st)
 /* Reads the result of every statement sent ahead, so the connection is free for one that
  * runs now; their fibers resume later, in order (pg_resume_waiting). A control statement's
  * failure needs no report of its own: it leaves the transaction failed, which the next
- * statement and the commit see. */
+ * statement and the commit see. A write's failure makes the batch late (see run_now). */
 static void collect_sent(pg_store_t *p)
 {
     pg_stmt_t *st;
@@ -151,6 +162,8 @@ static void collect_sent(pg_store_t *p)
         if (st->fiber) {
             queue_push(&p->ready, st);
         } else if (st->control) {
+            if (st->write && st->rc < 0 && p->base.batch_open)
+                p->base.batch_late = p->base.batch_failed = 1;
             cn_pg_rows_clear(&st->rows);
             st->next_waiting = p->free_controls;
             p->free_controls = st;
@@ -159,35 +172,48 @@ static void collect_sent(pg_store_t *p)
 }
 
 /* Sends sql ahead; a text new on the connection is prepared once what was sent before it
- * has been read (preparing takes a round trip of its own). */
-static int send_ahead(pg_store_t *p, const char *sql, const cn_val_t *args, size_t n, cn_err_t *err)
+ * has been read (preparing takes a round trip of its own). sync: see cn_pg_send; inside
+ * the batch only what a caller waits for needs one. */
+static int send_ahead(pg_store_t *p, const char *sql, const cn_val_t *args, size_t n, int sync,
+                      cn_err_t *err)
 {
-    int rc = cn_pg_send(p->conn, sql, args, n, err);
+    if (p->sent.n >= SENT_MAX) /* the server's answers wait in the socket meanwhile */
+        collect_sent(p);
+    int rc = cn_pg_send(p->conn, sql, args, n, sync, err);
     if (rc == CN_PG_UNPREPARED) {
         collect_sent(p);
-        rc = cn_pg_send(p->conn, sql, args, n, err);
+        rc = cn_pg_send(p->conn, sql, args, n, sync, err);
     }
     return rc;
+}
+
+/* A write sent ahead failed before st: st failed only because the transaction had (or
+ * would have, a control statement), and its caller must not take that for its own
+ * failure: CN_EBUSY, which the loop answers by running the turn's writes again. */
+static void late_failure(pg_store_t *p, pg_stmt_t *st)
+{
+    if (!p->base.batch_late || st->rc == 0)
+        return;
+    st->rc = cn_err_set(&st->err, CN_EBUSY, "a write sent ahead in this turn failed");
 }
 
 /* Runs st now. What was sent ahead goes in the same round trip: st is sent after it and
  * every result is read, st's last. */
 static void run_now(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
 {
-    int rc = p->sent.head ? cn_pg_send(p->conn, st->sql, args, n, &st->err) : CN_PG_UNPREPARED;
+    int rc = p->sent.head ? cn_pg_send(p->conn, st->sql, args, n, 1, &st->err) : CN_PG_UNPREPARED;
     if (rc == CN_PG_UNPREPARED) {
         collect_sent(p);
         st->rc = cn_pg_run(p->conn, st->sql, args, n, &st->rows, &st->changes, &st->err);
-        return;
-    }
-    if (rc != 0) {
+    } else if (rc != 0) {
         st->rc = rc;
-        return;
+    } else {
+        st->fiber = NULL;
+        st->control = 0;
+        queue_push(&p->sent, st);
+        collect_sent(p);
     }
-    st->fiber = NULL;
-    st->control = 0;
-    queue_push(&p->sent, st);
-    collect_sent(p);
+    late_failure(p, st);
 }
 
 /* Transaction control whose success the store does not wait for: opening a transaction or
@@ -198,9 +224,12 @@ static int deferrable(const char *sql)
            strncmp(sql, "RELEASE ", 8) == 0 || strncmp(sql, "ROLLBACK TO ", 12) == 0;
 }
 
-static int send_control(pg_store_t *p, const char *sql, cn_err_t *err)
+/* Sends sql ahead with nobody waiting for its result: transaction control, or a write
+ * (write = 1) whose caller reads neither rows nor changes. */
+static int send_unawaited(pg_store_t *p, const char *sql, const cn_val_t *args, size_t n, int write,
+                          cn_err_t *err)
 {
-    int rc = send_ahead(p, sql, NULL, 0, err);
+    int rc = send_ahead(p, sql, args, n, 0, err);
     if (rc != 0)
         return rc;
     pg_stmt_t *st = p->free_controls;
@@ -209,9 +238,19 @@ static int send_control(pg_store_t *p, const char *sql, cn_err_t *err)
     else
         st = cn_calloc(1, sizeof(*st));
     st->control = 1;
+    st->write = write;
     st->rows.row = -1;
     queue_push(&p->sent, st);
     return 0;
+}
+
+/* A write that may be sent ahead: in the kernel's unit in the batch (whose savepoint holds
+ * everything up to it), its caller waiting for nothing, writes ahead on for this turn. */
+static int may_write_ahead(const cn_stmt_t *st)
+{
+    const cn_store_t *s = st->owner;
+    return st->ahead && !st->readonly && s->writes_ahead && s->batch_open && !s->batch_failed &&
+           s->unit == CN_UNIT_OPEN && !s->in_txn;
 }
 
 /* A read that may be sent ahead: it runs on a fiber, outside any transaction. */
@@ -225,7 +264,7 @@ static int may_send_ahead(const cn_stmt_t *st)
 /* Sends st, suspends its fiber until pg_resume_waiting has read its result. */
 static void send_and_suspend(pg_store_t *p, pg_stmt_t *st, const cn_val_t *args, size_t n)
 {
-    int rc = send_ahead(p, st->sql, args, n, &st->err);
+    int rc = send_ahead(p, st->sql, args, n, 1, &st->err);
     if (rc != 0) { /* reported by the first step, as a run's error is */
         st->rc = rc < 0 ? rc : CN_ERR;
         return;
@@ -281,7 +320,7 @@ static int pg_control(cn_store_t *s, const char *sql, cn_err_t *err)
     if (rc != 0)
         return rc;
     if (deferrable(sql))
-        return send_control(p, sql, err);
+        return send_unawaited(p, sql, NULL, 0, 0, err);
     if (p->sent.head == NULL)
         return cn_pg_script(p->conn, sql, err);
     pg_stmt_t now = {.sql = (char *)sql, .rows.row = -1};
@@ -295,6 +334,8 @@ static int pg_control(cn_store_t *s, const char *sql, cn_err_t *err)
 static int pg_aborted(cn_store_t *s)
 {
     collect_sent(pgs(s)); /* the transaction's state after everything sent */
+    if (s->batch_late)
+        return 1;
     switch (cn_pg_txn_status(pgs(s)->conn)) {
     case PQTRANS_INTRANS: return 0;
     case PQTRANS_INERROR: return !cn__store_in_savepoint(s); /* else the unit rolls back */
@@ -406,6 +447,12 @@ static int pg_bind(cn_stmt_t *base, const cn_val_t *args, size_t n, cn_err_t *er
     st->rc = 0;
     if (may_send_ahead(base)) {
         send_and_suspend(p, st, args, n);
+        return 0;
+    }
+    if (may_write_ahead(base)) { /* no rows: its first step says done */
+        int rc = send_unawaited(p, st->sql, args, n, 1, &st->err);
+        if (rc != 0)
+            st->rc = rc < 0 ? rc : CN_ERR;
         return 0;
     }
     run_now(p, st, args, n);

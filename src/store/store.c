@@ -81,6 +81,7 @@ static int open_batch_locked(cn_store_t *s, cn_err_t *err)
     }
     s->batch_open = 1;
     s->batch_id++;
+    s->last_late = 0;
     return 0;
 }
 
@@ -163,6 +164,8 @@ static int finish_unit(cn_store_t *s, int keep, cn_err_t *err)
     int rc = 0;
     if (s->unit == CN_UNIT_OPEN && keep && (rc = s->drv->control(s, "RELEASE cn_unit", err)) != 0)
         keep = 0;
+    if (s->batch_late) /* the batch rolls back and its writes run again: not this unit's */
+        rc = 0;
     if (s->unit == CN_UNIT_OPEN && !keep) {
         s->drv->control(s, "ROLLBACK TO cn_unit", NULL);
         s->drv->control(s, "RELEASE cn_unit", NULL);
@@ -236,7 +239,7 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
             rc = cn_err_set(err, CN_ERR, "a write that belongs to the batch failed");
     } else if (s->drv->aborted(s)) {
         /* the database already rolled the whole transaction back (I/O error, disk full,
-         * a lost connection) */
+         * a lost connection), or a write sent ahead failed */
         s->drv->control(s, "ROLLBACK", NULL);
         rc = cn_err_set(err, CN_EBUSY, "the batch transaction was rolled back by the database");
     } else if ((rc = s->drv->control(s, "COMMIT", err)) != 0) {
@@ -244,6 +247,11 @@ int cn_store_batch_commit(cn_store_t *s, cn_err_t *err)
     } else {
         committed = 1;
     }
+    if (s->batch_late) /* whatever else failed, it failed after that write */
+        rc = cn_err_set(err, CN_EBUSY,
+                        "a write sent ahead in this turn failed: the turn runs again");
+    s->last_late = s->batch_late;
+    s->batch_late = 0;
     s->batch_open = 0;
     s->batch_failed = 0;
     run_end(s, committed);
@@ -271,8 +279,10 @@ static int route_write(cn_store_t *s, const char *sql, cn_stmt_t **st, cn_err_t 
     return 0;
 }
 
-int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_stmt_t **out,
-                   cn_err_t *err)
+/* ahead: the caller reads neither rows nor changes, so a driver may send the statement
+ * without waiting for it (writes_ahead) */
+static int query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, int ahead,
+                 cn_stmt_t **out, cn_err_t *err)
 {
     uint64_t t0 = s->on_query ? cn_now_ns() : 0;
     int in_write = s->batch_open || s->in_txn;
@@ -301,12 +311,19 @@ int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t 
     }
     st->owner = s;
     st->started_ns = t0;
+    st->ahead = ahead;
     if ((rc = s->drv->bind(st, args, n, err)) != 0) {
         cn_stmt_finish(st);
         return rc;
     }
     *out = st;
     return 0;
+}
+
+int cn_store_query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n, cn_stmt_t **out,
+                   cn_err_t *err)
+{
+    return query(s, sql, args, n, 0, out, err);
 }
 
 int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
@@ -357,7 +374,7 @@ int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n
                   cn_err_t *err)
 {
     cn_stmt_t *st;
-    int rc = cn_store_query(s, sql, args, n, &st, err);
+    int rc = query(s, sql, args, n, changes == NULL, &st, err);
     if (rc != 0)
         return rc;
     while ((rc = cn_stmt_step(st, err)) == CN_ROW)
@@ -469,6 +486,16 @@ int cn_store_ping(cn_store_t *s, cn_err_t *err)
     rc = cn_stmt_step(st, err);
     cn_stmt_finish(st);
     return rc < 0 ? rc : CN_OK;
+}
+
+void cn_store_set_writes_ahead(cn_store_t *s, int on)
+{
+    s->writes_ahead = on;
+}
+
+int cn_store_batch_late(const cn_store_t *s)
+{
+    return s->last_late;
 }
 
 void cn_store_set_suspending(cn_store_t *s, int on)

@@ -58,7 +58,10 @@ int cn_stmt_is_null(cn_stmt_t *st, int col);
 /** Resets the statement for reuse and releases the write lock it may hold. */
 void cn_stmt_finish(cn_stmt_t *st);
 
-/** Runs a statement to completion; *changes (may be NULL) gets the affected row count. */
+/** Runs a statement to completion; *changes (may be NULL) gets the affected row count.
+ *  With changes NULL, a write of a request's unit on PostgreSQL may be sent without waiting
+ *  (docs/architecture.md, "writes are sent ahead too"): 0 then means sent, and a failure
+ *  makes the kernel run the handler again, waiting for each statement. */
 CN_MUST_CHECK int cn_store_exec(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
                                 int64_t *changes, cn_err_t *err);
 

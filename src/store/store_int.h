@@ -83,6 +83,19 @@ CN_MUST_CHECK int cn_store_unit_end(cn_store_t *s, int keep, cn_err_t *err);
 int cn_store_unit_kept(const cn_store_t *s);
 
 /**
+ * Writes sent ahead (PostgreSQL; SQLite runs every statement at once). While on, a write
+ * of the kernel's unit in the batch whose caller reads neither rows nor changes
+ * (cn_store_exec with changes NULL) is sent without waiting, and the handler goes on: the
+ * turn's writes then share round trips. Such a write's failure shows later, and it dooms
+ * the batch: every statement of the batch after it fails with CN_EBUSY, the commit rolls
+ * back, and cn_store_batch_late then says so until the next batch, so the loop runs the
+ * turn's writes again with this off, each handler seeing its own statements' outcomes. The
+ * loop sets it per turn; off by default.
+ */
+void cn_store_set_writes_ahead(cn_store_t *s, int on);
+int cn_store_batch_late(const cn_store_t *s);
+
+/**
  * Reads running on a fiber (base/fiber.h) outside any transaction may suspend it: the
  * driver sends them ahead and reads their results later, so that the reads of many
  * requests share round trips (PostgreSQL). Only a loop's own store may do this, and only

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  api, dbExec, dbValue, request, runCli, runCliWithInput, startServer, stopAllServers, tempDir,
+  api, dbExec, dbValue, onPostgres, request, runCli, runCliWithInput, startServer, stopAllServers,
+  tempDir,
 } from './lib/server.mjs';
 
 after(stopAllServers);
@@ -86,6 +87,32 @@ test('a handler failing on its second write commits nothing; its batch neighbour
   assert.equal((await api(srv.url, memToken).get('/api/v1/users/me')).status, 401);
   const after = await own.get('/api/v1/audit?limit=200');
   assert.equal(after.json.items.filter((e) => e.action.startsWith('PATCH ')).length, 1);
+});
+
+test('a write that fails after the handler went on (sent ahead on PostgreSQL): its request gets its own error, its turn runs again and commits', async () => {
+  const auth = { authorization: `Bearer ${await token('own@u.example')}` };
+  const reruns = async () => Number(/^cairn_write_reruns_total (\d+)$/m.exec((await api(srv.url).get('/metrics')).text)[1]);
+  const before = await reruns();
+  await failWhen('uow_notes', 'BEFORE INSERT', 'notes', "NEW.title = 'refused'", 'no such notes');
+  const titles = ['ahead 1', 'ahead 2', 'refused', 'ahead 3', 'ahead 4', 'ahead 5'];
+  const answers = await Promise.all(titles.map((title) => request(`${srv.url}/api/v1/notes`, {
+    method: 'POST', body: { title, body: '' }, headers: auth, keepAlive: false,
+  })));
+  await dropFail('uow_notes', 'notes');
+  const refused = answers[2];
+  assert.ok(refused.status >= 400 && refused.status < 600, `${refused.status} ${refused.text}`);
+  assert.match(refused.headers['content-type'], /application\/problem\+json/);
+  assert.doesNotMatch(refused.text, /sent ahead/, 'the error is the write\'s own, not the turn\'s');
+  for (const [i, a] of answers.entries()) if (i !== 2) assert.equal(a.status, 201, a.text);
+  assert.equal(await dbValue(data, "SELECT count(*) FROM notes WHERE title LIKE 'ahead %'"), 5);
+  assert.equal(await dbValue(data, "SELECT count(*) FROM notes WHERE title = 'refused'"), 0);
+  const events = await dbValue(data, "SELECT count(*) FROM realtime_events WHERE channel = 'notes' AND data LIKE '%ahead %'");
+  assert.equal(events, 5, 'one event per note kept, none twice');
+  // on PostgreSQL the INSERT went ahead without its handler waiting, so its failure showed
+  // at the commit, and that turn's writes ran again; on SQLite every write waits
+  const ran = (await reruns()) - before;
+  if (onPostgres) assert.ok(ran >= 1, `writes run again: ${ran}`);
+  else assert.equal(ran, 0);
 });
 
 test('an offloaded completion failing on its second write commits nothing', async () => {

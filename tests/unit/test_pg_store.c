@@ -536,6 +536,72 @@ static void test_reads_that_do_not_suspend(void **state)
     cn_store_set_suspending(s, 0);
 }
 
+/* Writes sent ahead (cn_store_set_writes_ahead): a unit's INSERT returns before its
+ * outcome is known; one that fails later makes every statement of the batch after it
+ * CN_EBUSY and the commit roll back, and cn_store_batch_late says so. The same units run
+ * again with writes ahead off: the failing one sees its own error, the others commit. */
+static int run_units(int ahead, int *rcs, cn_err_t *err)
+{
+    cn_store_set_writes_ahead(s, ahead);
+    const char *names[] = {"ahead-1", "ahead-1", "ahead-3"};
+    for (int i = 0; i < 3; i++) {
+        cn_store_unit_begin(s);
+        rcs[i] = insert(s, names[i], i, err);
+        cn_ignore(cn_store_unit_end(s, rcs[i] == 0, err));
+    }
+    cn_store_set_writes_ahead(s, 0);
+    return cn_store_batch_commit(s, err);
+}
+
+static void test_writes_ahead(void **state)
+{
+    (void)state;
+    cn_err_t err = {0};
+    cn_store_t *other = open_store(db.url);
+    cn_store_set_batching(s, 1);
+    int rcs[3];
+    cn_store_set_writes_ahead(s, 1);
+    cn_store_unit_begin(s);
+    assert_int_equal(insert(s, "ahead-1", 1, &err), 0);
+    pg_must(cn_store_unit_end(s, 1, &err), &err, "unit 1");
+    cn_store_unit_begin(s);
+    assert_int_equal(insert(s, "ahead-1", 2, &err), 0); /* sent: its conflict shows later */
+    pg_must(cn_store_unit_end(s, 1, &err), &err, "unit 2");
+    cn_store_unit_begin(s);
+    int64_t n = 0;
+    assert_int_equal(cn_store_one_int(s, "SELECT COUNT(*) FROM rows", NULL, 0, &n, &err), CN_EBUSY);
+    assert_non_null(strstr(err.msg, "sent ahead"));
+    assert_int_equal(insert(s, "ahead-3", 3, &err), CN_EBUSY);
+    cn_ignore(cn_store_unit_end(s, 0, &err));
+    cn_store_set_writes_ahead(s, 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), CN_EBUSY);
+    assert_true(cn_store_batch_late(s));
+    assert_int_equal(count(other, "name LIKE 'ahead-%'"), 0);
+
+    /* again, carefully: the conflict is unit 2's own, and units 1 and 3 commit */
+    pg_must(run_units(0, rcs, &err), &err, "careful turn");
+    assert_int_equal(rcs[0], 0);
+    assert_int_equal(rcs[1], CN_ECONFLICT);
+    assert_int_equal(rcs[2], 0);
+    assert_false(cn_store_batch_late(s));
+    assert_int_equal(count(other, "name LIKE 'ahead-%'"), 2);
+
+    /* a turn whose writes ahead all succeed commits them, in one round trip per batch */
+    cn_store_set_writes_ahead(s, 1);
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "ahead-many-%d", i);
+        cn_store_unit_begin(s);
+        assert_int_equal(insert(s, name, i, &err), 0);
+        pg_must(cn_store_unit_end(s, 1, &err), &err, "unit");
+    }
+    cn_store_set_writes_ahead(s, 0);
+    pg_must(cn_store_batch_commit(s, &err), &err, "commit");
+    assert_int_equal(count(other, "name LIKE 'ahead-many-%'"), 50);
+    cn_store_set_batching(s, 0);
+    cn_store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_statement_while_reads_wait),
         cmocka_unit_test(test_control_sent_ahead_alone),
         cmocka_unit_test(test_reads_that_do_not_suspend),
+        cmocka_unit_test(test_writes_ahead),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
