@@ -19,7 +19,7 @@ typedef struct st_cn_store_driver_t cn_store_driver_t;
 struct st_cn_store_t {
     const cn_store_driver_t *drv;
     int in_txn;        /* an explicit unit of work (cn_store_begin) is open */
-    int unit;          /* the kernel's unit of work: CN_UNIT_NONE, _PENDING or _OPEN */
+    int unit;          /* the kernel's unit of work: CN_UNIT_NONE, _PENDING, _OPEN, _BARE */
     int unit_kept;     /* that unit kept part of its writes (cn_store_commit inside it) */
     int batching;      /* group commit: writes join one transaction per loop turn */
     int batch_open;    /* that transaction is open (and holds the driver's write lock) */
@@ -37,7 +37,12 @@ struct st_cn_store_t {
 /* The kernel's unit of work (cn_store_unit_begin) opens its savepoint only when the
  * handler first writes outside an explicit unit: handlers that write nothing, or only in
  * units they commit themselves, cost no SQL. */
-enum { CN_UNIT_NONE = 0, CN_UNIT_PENDING, CN_UNIT_OPEN };
+/* A unit whose first statement was a write sent ahead (cn_store_set_writes_ahead) opens
+ * no savepoint at all (CN_UNIT_BARE): a failure of a write sent ahead loses the turn's
+ * batch anyway, and the turn then runs again with savepoints. A bare unit cannot roll
+ * back alone, so anything that would (a failed statement, a handler's error) makes the
+ * batch late the same way. */
+enum { CN_UNIT_NONE = 0, CN_UNIT_PENDING, CN_UNIT_OPEN, CN_UNIT_BARE };
 
 struct st_cn_stmt_t {
     cn_store_t *owner; /* the store running it now */
@@ -72,6 +77,7 @@ struct st_cn_store_driver_t {
      * the end hooks. control runs a statement without parameters on the write
      * connection (BEGIN, COMMIT, SAVEPOINT …). aborted: the database ended the open
      * transaction by itself (or left it unable to commit) with no savepoint to go back to. */
+    int sends_writes_ahead; /* cn_store_set_writes_ahead means something to it */
     int (*lock)(cn_store_t *s, int wait, cn_err_t *err);
     void (*unlock)(cn_store_t *s);
     int (*control)(cn_store_t *s, const char *sql, cn_err_t *err);

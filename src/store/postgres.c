@@ -250,7 +250,7 @@ static int may_write_ahead(const cn_stmt_t *st)
 {
     const cn_store_t *s = st->owner;
     return st->ahead && !st->readonly && s->writes_ahead && s->batch_open && !s->batch_failed &&
-           s->unit == CN_UNIT_OPEN && !s->in_txn;
+           (s->unit == CN_UNIT_OPEN || s->unit == CN_UNIT_BARE) && !s->in_txn;
 }
 
 /* A read that may be sent ahead: it runs on a fiber, outside any transaction. */
@@ -571,6 +571,7 @@ static const cn_store_driver_t postgres_driver = {
     .name = "postgres",
     .begin_sql = "BEGIN",
     .unit_on_read = 1,
+    .sends_writes_ahead = 1,
     .prepare = pg_prepare,
     .bind = pg_bind,
     .step = pg_step,

@@ -158,10 +158,19 @@ static void rollback_savepoint(cn_store_t *s)
     s->in_txn = 0;
 }
 
+/* The open batch is lost: what follows fails with CN_EBUSY, the commit rolls back, and
+ * the loop runs the turn's writes again without writes ahead (cn_store_batch_late). */
+static void lose_batch(cn_store_t *s)
+{
+    s->batch_late = s->batch_failed = 1;
+}
+
 /* Ends the kernel's unit (its savepoint, if a statement opened one): kept or rolled back. */
 static int finish_unit(cn_store_t *s, int keep, cn_err_t *err)
 {
     int rc = 0;
+    if (s->unit == CN_UNIT_BARE && !keep) /* no savepoint to go back to */
+        lose_batch(s);
     if (s->unit == CN_UNIT_OPEN && keep && (rc = s->drv->control(s, "RELEASE cn_unit", err)) != 0)
         keep = 0;
     if (s->batch_late) /* the batch rolls back and its writes run again: not this unit's */
@@ -176,13 +185,14 @@ static int finish_unit(cn_store_t *s, int keep, cn_err_t *err)
     return rc;
 }
 
-/* The first statement of the kernel's unit that needs it opens the unit's savepoint. */
-static int open_unit(cn_store_t *s, cn_err_t *err)
+/* The first statement of the kernel's unit that needs it opens the unit's savepoint, but
+ * a write sent ahead opens a bare unit (see CN_UNIT_BARE). */
+static int open_unit(cn_store_t *s, int bare, cn_err_t *err)
 {
     int rc = ensure_batch(s, err);
-    if (rc == 0 && (rc = s->drv->control(s, "SAVEPOINT cn_unit", err)) != 0)
+    if (rc == 0 && !bare && (rc = s->drv->control(s, "SAVEPOINT cn_unit", err)) != 0)
         return rc;
-    s->unit = CN_UNIT_OPEN;
+    s->unit = bare ? CN_UNIT_BARE : CN_UNIT_OPEN;
     return 0;
 }
 
@@ -301,7 +311,8 @@ static int query(cn_store_t *s, const char *sql, const cn_val_t *args, size_t n,
         rc = s->drv->read_begin(s, err);
     if (rc == 0 && s->unit == CN_UNIT_PENDING && !s->in_txn &&
         (!st->readonly || (s->batch_open && s->drv->unit_on_read)))
-        rc = open_unit(s, err);
+        rc = open_unit(s, ahead && !st->readonly && s->writes_ahead && s->drv->sends_writes_ahead,
+                       err);
     if (rc != 0) {
         if (st->holds_write_lock) {
             st->holds_write_lock = 0;
@@ -330,6 +341,10 @@ int cn_stmt_step(cn_stmt_t *st, cn_err_t *err)
 {
     int rc = st->owner->drv->step(st, err);
     cn_store_t *s = st->owner;
+    if (rc < 0 && s->batch_open && s->unit == CN_UNIT_BARE && !s->in_txn && !s->batch_late) {
+        lose_batch(s); /* no savepoint holds it: the turn runs again, carefully */
+        return cn_err_set(err, CN_EBUSY, "a statement of a unit without a savepoint failed");
+    }
     /* the database rolled the whole batch back by itself (disk full, I/O error, a lost
      * connection): later writes of this turn must not commit one by one as if in it */
     if (rc < 0 && s->batch_open && s->drv->aborted(s))

@@ -539,7 +539,9 @@ static void test_reads_that_do_not_suspend(void **state)
 /* Writes sent ahead (cn_store_set_writes_ahead): a unit's INSERT returns before its
  * outcome is known; one that fails later makes every statement of the batch after it
  * CN_EBUSY and the commit roll back, and cn_store_batch_late says so. The same units run
- * again with writes ahead off: the failing one sees its own error, the others commit. */
+ * again with writes ahead off: the failing one sees its own error, the others commit.
+ * A unit opened by such a write has no savepoint, so anything that would roll it back
+ * alone loses the batch too. */
 static int run_units(int ahead, int *rcs, cn_err_t *err)
 {
     cn_store_set_writes_ahead(s, ahead);
@@ -585,6 +587,27 @@ static void test_writes_ahead(void **state)
     assert_int_equal(rcs[2], 0);
     assert_false(cn_store_batch_late(s));
     assert_int_equal(count(other, "name LIKE 'ahead-%'"), 2);
+
+    /* a unit opened by a write sent ahead has no savepoint: the handler failing after it,
+     * or a later statement of its failing, loses the batch the same way */
+    cn_store_set_writes_ahead(s, 1);
+    cn_store_unit_begin(s);
+    assert_int_equal(insert(s, "ahead-bare-1", 1, &err), 0);
+    cn_ignore(cn_store_unit_end(s, 0, &err)); /* the handler answered an error */
+    cn_store_set_writes_ahead(s, 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), CN_EBUSY);
+    assert_true(cn_store_batch_late(s));
+    cn_store_set_writes_ahead(s, 1);
+    cn_store_unit_begin(s);
+    assert_int_equal(insert(s, "ahead-bare-2", 2, &err), 0);
+    cn_val_t bad[] = {CN_VTEXT("not a number")};
+    assert_int_equal(
+        cn_store_one_int(s, "SELECT COUNT(*) FROM rows WHERE n = $1", bad, 1, &n, &err), CN_EBUSY);
+    cn_ignore(cn_store_unit_end(s, 0, &err));
+    cn_store_set_writes_ahead(s, 0);
+    assert_int_equal(cn_store_batch_commit(s, &err), CN_EBUSY);
+    assert_true(cn_store_batch_late(s));
+    assert_int_equal(count(other, "name LIKE 'ahead-bare-%'"), 0);
 
     /* a turn whose writes ahead all succeed commits them, in one round trip per batch */
     cn_store_set_writes_ahead(s, 1);
