@@ -244,8 +244,8 @@ static int send_unawaited(pg_store_t *p, const char *sql, const cn_val_t *args, 
     return 0;
 }
 
-/* A write that may be sent ahead: in the kernel's unit in the batch (whose savepoint holds
- * everything up to it), its caller waiting for nothing, writes ahead on for this turn. */
+/* A write that may be sent ahead: in the kernel's unit in the batch (with its savepoint,
+ * or bare: see CN_UNIT_BARE), its caller waiting for nothing, writes ahead on this turn. */
 static int may_write_ahead(const cn_stmt_t *st)
 {
     const cn_store_t *s = st->owner;
