@@ -72,9 +72,9 @@ typedef void (*cn_bus_kv_refresh_fn)(void *ud);
 /**
  * Keeps a JetStream key-value bucket whose entries expire ttl_ms after their last put,
  * and watches it (named "<cluster>_<bucket>"): a thread of the bus makes (or finds) the
- * bucket once connected, sends
- * the puts and deletes queued by cn_bus_kv_put, and calls fn for every change. One bucket
- * per bus. A server without JetStream is logged once; nothing else fails.
+ * bucket once connected, sends the puts and deletes queued by cn_bus_kv_put, and calls fn
+ * for every change. One bucket per bus. A server without JetStream is logged once; nothing
+ * else fails.
  */
 CN_MUST_CHECK int cn_bus_kv_start(cn_bus_t *b, const char *bucket, int64_t ttl_ms, cn_bus_kv_fn fn,
                                   cn_bus_kv_refresh_fn refresh, void *ud, cn_err_t *err);

@@ -1306,12 +1306,24 @@ static int requeue_retries(int answered)
 /* 1 when no write of the queue runs again after a write sent ahead failed: then this
  * turn's writes may be sent ahead too (cn_store_set_writes_ahead); else each waits, so
  * the turn cannot fail that way twice. */
-static int may_write_ahead(void)
+static int turn_writes_ahead(void)
 {
     for (h2o_linklist_t *l = queued_writes.next; l != &queued_writes; l = l->next)
         if (H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, l)->careful)
             return 0;
     return 1;
+}
+
+/* The writes queued to run again in a turn whose write sent ahead failed: they run
+ * carefully (no writes ahead) too. Returns how many. */
+static size_t retries_run_carefully(void)
+{
+    size_t n = 0;
+    if (retry_writes.next == NULL)
+        return 0;
+    for (h2o_linklist_t *l = retry_writes.next; l != &retry_writes; l = l->next, n++)
+        H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, l)->careful = 1;
+    return n;
 }
 
 /* A write sent ahead failed and the batch rolled back: every write that ran in it, held
@@ -1344,7 +1356,7 @@ int cn_http_end_turn(cn_store_t *store)
             cn_log(CN_LOG_WARN, NULL, "cannot open the write batch: %s", err.msg);
     }
     if (queued_writes.next != NULL)
-        cn_store_set_writes_ahead(store, may_write_ahead());
+        cn_store_set_writes_ahead(store, turn_writes_ahead());
     while (queued_writes.next != NULL && !h2o_linklist_is_empty(&queued_writes)) {
         cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, queued_writes.next);
         h2o_linklist_unlink(&ri->pending); /* its answer may link it again, as held back */
@@ -1363,9 +1375,7 @@ int cn_http_end_turn(cn_store_t *store)
     if (rc != 0 && !late)
         cn_log(CN_LOG_ERROR, NULL, "group commit failed, answering 503 to its requests: %s",
                err.msg);
-    size_t rerun = 0;
-    for (h2o_linklist_t *l = late ? retry_writes.next : NULL; l && l != &retry_writes; l = l->next)
-        H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, l)->careful = 1, rerun++;
+    size_t rerun = late ? retries_run_carefully() : 0;
     while (pending_answers.next != NULL && !h2o_linklist_is_empty(&pending_answers)) {
         cn_req_int_t *ri = H2O_STRUCT_FROM_MEMBER(cn_req_int_t, pending, pending_answers.next);
         cn_req_t *r = &ri->pub;

@@ -36,12 +36,11 @@ struct st_cn_store_t {
 
 /* The kernel's unit of work (cn_store_unit_begin) opens its savepoint only when the
  * handler first writes outside an explicit unit: handlers that write nothing, or only in
- * units they commit themselves, cost no SQL. */
-/* A unit whose first statement was a write sent ahead (cn_store_set_writes_ahead) opens
- * no savepoint at all (CN_UNIT_BARE): a failure of a write sent ahead loses the turn's
- * batch anyway, and the turn then runs again with savepoints. A bare unit cannot roll
- * back alone, so anything that would (a failed statement, a handler's error) makes the
- * batch late the same way. */
+ * units they commit themselves, cost no SQL. A unit whose first statement is a write sent
+ * ahead (cn_store_set_writes_ahead) opens none at all (CN_UNIT_BARE): a failure of a write
+ * sent ahead loses the turn's batch anyway, and the turn then runs again with savepoints.
+ * A bare unit cannot roll back alone, so anything that would (a failed statement, a
+ * handler's error) makes the batch late the same way. */
 enum { CN_UNIT_NONE = 0, CN_UNIT_PENDING, CN_UNIT_OPEN, CN_UNIT_BARE };
 
 struct st_cn_stmt_t {
@@ -58,6 +57,7 @@ struct st_cn_store_driver_t {
     /* the unit's savepoint opens before a read inside the batch too: a failed statement
      * outside any savepoint dooms the whole transaction (PostgreSQL) */
     int unit_on_read;
+    int sends_writes_ahead; /* cn_store_set_writes_ahead means something to it */
 
     /* Statements. prepare finds or makes sql's statement on the write connection
      * (write = 1) or the read connection (0); bind sets its parameters (a driver may run
@@ -77,7 +77,6 @@ struct st_cn_store_driver_t {
      * the end hooks. control runs a statement without parameters on the write
      * connection (BEGIN, COMMIT, SAVEPOINT …). aborted: the database ended the open
      * transaction by itself (or left it unable to commit) with no savepoint to go back to. */
-    int sends_writes_ahead; /* cn_store_set_writes_ahead means something to it */
     int (*lock)(cn_store_t *s, int wait, cn_err_t *err);
     void (*unlock)(cn_store_t *s);
     int (*control)(cn_store_t *s, const char *sql, cn_err_t *err);

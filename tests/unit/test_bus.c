@@ -71,6 +71,16 @@ static void sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
+/* Runs scripts/nats-test what (halt, restart) on the fixture's server. */
+static void nats_test(const char *what)
+{
+    char cmd[1200];
+    const char *src = getenv("CAIRN_SOURCE_DIR");
+    snprintf(cmd, sizeof(cmd), "%s/scripts/nats-test %s %s >/dev/null", src ? src : ".", what,
+             nats_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Polls until in holds n messages; a generous deadline, no timing asserted. */
 static void wait_for(inbox_t *in, int n)
 {
@@ -177,11 +187,7 @@ static void test_reconnects_after_the_server_restarts(void **state)
     (void)state;
     inbox_t a = {.lock = PTHREAD_MUTEX_INITIALIZER}, b = {.lock = PTHREAD_MUTEX_INITIALIZER};
     cn_bus_t *ba = open_bus("a", &a), *bb = open_bus("b", &b);
-    char cmd[1200];
-    const char *src = getenv("CAIRN_SOURCE_DIR");
-    snprintf(cmd, sizeof(cmd), "%s/scripts/nats-test restart %s >/dev/null", src ? src : ".",
-             nats_dir);
-    assert_int_equal(system(cmd), 0);
+    nats_test("restart");
     for (int i = 0; i < 1000 && (atomic_load(&a.downs) == 0 || !cn_bus_is_connected(ba) ||
                                  !cn_bus_is_connected(bb));
          i++)
@@ -217,15 +223,6 @@ static void on_state_probe(int connected, void *ud)
         assert_int_equal(natsConnection_PublishString(probe.pc, "cairn.t", "probe"), NATS_OK);
         assert_int_equal(natsConnection_Flush(probe.pc), NATS_OK);
     }
-}
-
-static void nats_test(const char *what)
-{
-    char cmd[1200];
-    const char *src = getenv("CAIRN_SOURCE_DIR");
-    snprintf(cmd, sizeof(cmd), "%s/scripts/nats-test %s %s >/dev/null", src ? src : ".", what,
-             nats_dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 static void test_watchers_run_once_the_subscription_is_back(void **state)
@@ -329,19 +326,13 @@ static void test_cache_follows_the_bus(void **state)
     assert_false(cache_hit("k1"));
 
     assert_true(cache_fill("k2"));
-    char cmd[1200];
-    const char *src = getenv("CAIRN_SOURCE_DIR");
-    snprintf(cmd, sizeof(cmd), "%s/scripts/nats-test halt %s >/dev/null", src ? src : ".",
-             nats_dir);
-    assert_int_equal(system(cmd), 0);
+    nats_test("halt");
     for (int i = 0; i < 1000 && cn_bus_connected(); i++)
         sleep_ms(10);
     assert_false(cn_bus_connected());
     assert_false(cache_fill("k3")); /* bypassed: neither stored nor served */
     assert_false(cache_hit("k2"));
-    snprintf(cmd, sizeof(cmd), "%s/scripts/nats-test restart %s >/dev/null", src ? src : ".",
-             nats_dir);
-    assert_int_equal(system(cmd), 0);
+    nats_test("restart");
     wait_connected(bb);
     assert_false(cache_hit("k2")); /* stored before the outage */
     assert_true(cache_fill("k4"));
